@@ -1,0 +1,37 @@
+/**
+ * Logging: the gateway's logger (pino by default, or the host's) and the sink that puts a plugin's
+ * own log lines into it, tagged with the plugin and the request.
+ * @module
+ */
+import { pino } from 'pino';
+import type { LogLevel } from '../loader/protocol.js';
+import type { GatewayLogger } from './options.js';
+
+const SILENT: GatewayLogger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  isLevelEnabled: () => false,
+};
+
+/** The host's logger, none (`false`), or pino at `PGW_LOG_LEVEL` (default `warn`) on stdout. */
+export function createLogger(option: GatewayLogger | false | undefined): GatewayLogger {
+  if (option === false) return SILENT;
+  if (option) return option;
+  return pino({ name: 'plugin-gateway', level: process.env.PGW_LOG_LEVEL ?? 'warn' });
+}
+
+/** Writes a plugin's log lines with `plugin_id`, `version` and `request_id`. */
+export class PluginLogSink {
+  constructor(
+    readonly log: GatewayLogger,
+    readonly plugin: string,
+    readonly version: string,
+  ) {}
+
+  write(level: LogLevel, msg: string, fields: Record<string, unknown> | undefined, requestId: string | undefined): void {
+    const write = this.log[level] ?? this.log.info;
+    write.call(this.log, { ...fields, plugin_id: this.plugin, version: this.version, request_id: requestId, source: 'plugin' }, msg);
+  }
+}

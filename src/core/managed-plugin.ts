@@ -1,0 +1,86 @@
+/**
+ * `ManagedPlugin`: what the gateway holds for one loaded plugin — manifest, runtime, status, crash
+ * accounting and metrics — and the `PluginInfo` / `PluginMetrics` views of it.
+ * @module
+ */
+import type { PluginRuntime } from '../loader/loader.js';
+import { PluginMetricsRecorder } from '../mesh/metrics.js';
+import { CrashPolicy, type CrashPolicyOptions } from './crash-policy.js';
+import { canTransition } from './lifecycle.js';
+import type { Manifest } from './manifest.js';
+import type { HealthStatus, PluginInfo, PluginMetrics, PluginStatus } from './types.js';
+
+export class ManagedPlugin {
+  readonly name: string;
+  readonly metrics = new PluginMetricsRecorder();
+  readonly crashes: CrashPolicy;
+  status: PluginStatus = 'loading';
+  reason: string | undefined;
+  /** Pending restart after a crash. */
+  restartTimer: NodeJS.Timeout | undefined;
+  /** Seconds a caller should wait while the plugin restarts. */
+  retryAfterSeconds = 1;
+  lastHealth: HealthStatus | undefined;
+  #info: PluginInfo | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly manifest: Manifest,
+    readonly dir: string,
+    readonly runtime: PluginRuntime,
+    crashPolicy: CrashPolicyOptions,
+  ) {
+    this.name = manifest.name;
+    this.crashes = new CrashPolicy(crashPolicy);
+  }
+
+  /** Moves to `to`; returns false (and stays) when the lifecycle does not allow it. */
+  transition(to: PluginStatus, reason?: string): boolean {
+    if (!canTransition(this.status, to)) return false;
+    this.status = to;
+    this.reason = reason;
+    this.#info = undefined;
+    return true;
+  }
+
+  info(): PluginInfo {
+    if (this.#info) return this.#info;
+    const m = this.manifest;
+    const info: PluginInfo = {
+      id: this.id,
+      name: m.name,
+      version: m.version,
+      status: this.status,
+      endpoints: m.endpoints,
+      metadata: { ...m.metadata, ...(m.description ? { description: m.description } : {}), ...(m.author ? { author: m.author } : {}) },
+      health_check: { ...m.health_check, ...(this.lastHealth ? { last: this.lastHealth } : {}) },
+      dir: this.dir,
+      runtime: m.runtime.type,
+    };
+    if (this.reason !== undefined) info.reason = this.reason;
+    this.#info = Object.freeze(info);
+    return this.#info;
+  }
+
+  setHealth(health: HealthStatus): void {
+    this.lastHealth = health;
+    this.#info = undefined;
+  }
+
+  snapshot(): PluginMetrics {
+    const r = this.metrics;
+    const live = this.runtime.stats();
+    return {
+      request_count: r.requests,
+      error_count: r.errors,
+      response_time_ms: r.meanMs,
+      cpu_usage_percent: live.utilization * 100,
+      memory_usage_mb: live.heapUsedBytes / (1024 * 1024),
+      active_connections: live.inFlight,
+      latency_ms: { p50: r.percentileMs(50), p95: r.percentileMs(95), p99: r.percentileMs(99) },
+      threads: live.threads,
+      crashes: this.crashes.total,
+      event_count: r.events,
+    };
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * `parseManifest()`: YAML text to a validated, deep-frozen {@link Manifest}, or a
+ * {@link ManifestInvalidError} that lists every problem as `plugin.yaml:LINE:COL field: message`.
+ * @module
+ */
+import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { core } from 'zod';
+import { ManifestInvalidError, type ManifestProblem } from '../errors.js';
+import { manifestSchema, type Manifest } from './manifest-schema.js';
+
+export type { Manifest } from './manifest-schema.js';
+
+/** Options of {@link parseManifest}. */
+export interface ParseManifestOptions {
+  /**
+   * Name of the file the text came from, used in every problem's location.
+   * @default 'plugin.yaml'
+   */
+  file?: string;
+}
+
+/**
+ * Validates a manifest without loading it.
+ * @throws {ManifestInvalidError} `PGW_ERR_MANIFEST_INVALID`, with every problem located.
+ * @example
+ * const manifest = parseManifest(fs.readFileSync('plugin.yaml', 'utf8'), { file: 'plugin.yaml' });
+ */
+export function parseManifest(text: string, options: ParseManifestOptions = {}): Manifest {
+  const file = options.file ?? 'plugin.yaml';
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ManifestInvalidError(
+      doc.errors.map((e) => {
+        const at = lines.linePos(e.pos[0]);
+        return { file, line: at.line, col: at.col, path: '', message: firstLine(e.message) };
+      }),
+    );
+  }
+  const data: unknown = doc.toJS();
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new ManifestInvalidError([
+      { file, line: 1, col: 1, path: '', message: 'expected a mapping of manifest fields' },
+    ]);
+  }
+  const parsed = manifestSchema.safeParse(data, { reportInput: true });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.flatMap((issue) => locate(issue, doc, lines, file));
+    problems.sort((a, b) => a.line - b.line || a.col - b.col);
+    throw new ManifestInvalidError(problems, { cause: parsed.error });
+  }
+  return deepFreeze(parsed.data);
+}
+
+function locate(issue: core.$ZodIssue, doc: Document, lines: LineCounter, file: string): ManifestProblem[] {
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    const parent = doc.getIn(issue.path, true) ?? doc.contents;
+    return issue.keys.map((key) => {
+      const pair = isMap(parent) ? parent.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === key) : undefined;
+      const node = pair && isScalar(pair.key) ? pair.key : (parent as Node | null);
+      return {
+        file,
+        ...position(node, lines),
+        path: [...path, key].join('.'),
+        message: `unknown key "${key}"${suggestion(key)}`,
+      };
+    });
+  }
+  // A missing field has no node of its own: point at the closest ancestor that exists.
+  let node: unknown;
+  for (let depth = issue.path.length; depth >= 0 && node == null; depth--) {
+    node = depth === 0 ? doc.contents : doc.getIn(issue.path.slice(0, depth), true);
+  }
+  return [{ file, ...position(node as Node | null, lines), path: path.join('.'), message: describe(issue) }];
+}
+
+function describe(issue: core.$ZodIssue): string {
+  if (issue.code !== 'invalid_type') return issue.message;
+  const input = (issue as { input?: unknown }).input;
+  if (input === undefined) return `is required (${issue.expected})`;
+  const got = input === null ? 'null' : Array.isArray(input) ? 'a list' : `${typeof input} ${JSON.stringify(input)}`;
+  return `expected ${issue.expected}, got ${got}${typeof input === 'number' && issue.expected === 'string' ? ' (quote it)' : ''}`;
+}
+
+function position(node: Node | null | undefined, lines: LineCounter): { line: number; col: number } {
+  const offset = node?.range?.[0];
+  if (offset === undefined) return { line: 1, col: 1 };
+  const at = lines.linePos(offset);
+  return { line: at.line, col: at.col };
+}
+
+const KNOWN_KEYS = [
+  'name', 'version', 'description', 'author', 'license', 'main', 'runtime', 'resources', 'endpoints',
+  'dependencies', 'feature_flags', 'health_check', 'permissions', 'metadata', 'type', 'cpu', 'memory',
+  'disk', 'network', 'path', 'method', 'auth', 'rate_limit', 'roles', 'timeout', 'service', 'default',
+  'endpoint', 'interval', 'events', 'subscribe', 'publish',
+];
+
+/** A hint for a misspelt key: the known key within two edits. */
+function suggestion(key: string): string {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const known of KNOWN_KEYS) {
+    const d = editDistance(key.toLowerCase(), known);
+    if (d < bestDistance) [best, bestDistance] = [known, d];
+  }
+  return best ? ` (did you mean "${best}"?)` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/** Freezes an object graph in place and returns it. */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,157 @@
+/**
+ * `PluginGateway` options (the ADR's `GatewayConfig`): one zod schema holds the defaults; options are
+ * validated once, eagerly, and frozen.
+ * @module
+ */
+import { z } from 'zod';
+import { InvalidArgumentError } from '../errors.js';
+import type { DiscoveryRegistry } from '../registry/registry.js';
+import { parseDuration } from './duration.js';
+import type { GatewayRequest } from './types.js';
+
+/** Who the caller is, as the host's `authenticate` hook decides. */
+export interface Identity {
+  userId: number | string;
+  roles?: readonly string[];
+}
+
+/** The logging surface the gateway needs; a pino logger (Fastify's `app.log`) fits. */
+export interface GatewayLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  isLevelEnabled?(level: string): boolean;
+  child?(bindings: Record<string, unknown>): GatewayLogger;
+}
+
+const durationMs = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'a duration like "500ms", "30s" or a number of milliseconds' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const positiveInt = z.number().int().positive();
+
+const optionsSchema = z.strictObject({
+  maxPlugins: positiveInt.default(1000),
+  pluginTimeout: durationMs.default(5000),
+  circuitBreaker: z
+    .strictObject({
+      failureThreshold: positiveInt.default(5),
+      timeout: durationMs.default(30_000),
+      halfOpenLimit: positiveInt.default(1),
+    })
+    .prefault({}),
+  rateLimiting: z.strictObject({ store: z.literal('memory').default('memory') }).prefault({}),
+  featureFlags: z
+    .strictObject({ overrides: z.record(z.string(), z.record(z.string(), z.boolean())).default({}) })
+    .prefault({}),
+  registry: z.custom<DiscoveryRegistry>(
+    (v) => typeof v === 'object' && v !== null && typeof (v as DiscoveryRegistry).register === 'function',
+    'a DiscoveryRegistry (e.g. new MemoryRegistry())',
+  ).optional(),
+  authenticate: z
+    .custom<(req: GatewayRequest) => Identity | null | Promise<Identity | null>>(
+      (v) => typeof v === 'function',
+      'a function (req) => { userId, roles } | null',
+    )
+    .optional(),
+  logger: z
+    .custom<GatewayLogger | false>(
+      (v) => v === false || (typeof v === 'object' && v !== null && typeof (v as GatewayLogger).error === 'function'),
+      'a pino-compatible logger, or false',
+    )
+    .optional(),
+  idleTimeout: durationMs.default(30_000),
+  threadConcurrency: positiveInt.max(256).default(16),
+  maxInFlight: positiveInt.max(1_000_000).default(4096),
+  timeoutGrace: durationMs.default(100),
+  restart: z
+    .strictObject({
+      maxCrashes: positiveInt.default(5),
+      window: durationMs.default(60_000),
+      backoff: durationMs.default(100),
+      maxBackoff: durationMs.default(5000),
+    })
+    .prefault({}),
+  stopTimeout: durationMs.default(5000),
+});
+
+/** Options accepted by `new PluginGateway(options)`. Every one has a default. */
+export interface GatewayOptions {
+  /** Most plugins loaded at once. @default 1000 */
+  maxPlugins?: number;
+  /** Deadline of a request when its endpoint sets none (`"5s"` or ms). @default '5s' */
+  pluginTimeout?: string | number;
+  /** Circuit breaker per plugin instance (the mesh enforces it). @default { failureThreshold: 5, timeout: '30s', halfOpenLimit: 1 } */
+  circuitBreaker?: { failureThreshold?: number; timeout?: string | number; halfOpenLimit?: number };
+  /** Where rate-limit counters live. @default { store: 'memory' } */
+  rateLimiting?: { store?: 'memory' };
+  /** Feature-flag values that win over the manifests' defaults: `{ [plugin]: { [flag]: boolean } }`. */
+  featureFlags?: { overrides?: Record<string, Record<string, boolean>> };
+  /** Discovery registry the gateway registers its plugin instances in. @default new MemoryRegistry() */
+  registry?: DiscoveryRegistry;
+  /** Decides who the caller is; its answer wins over `request.userId`. `null` means anonymous. */
+  authenticate?: (req: GatewayRequest) => Identity | null | Promise<Identity | null>;
+  /** Where gateway and plugin logs go; `false` for none. @default pino at level `PGW_LOG_LEVEL` or 'warn' */
+  logger?: GatewayLogger | false;
+  /** How long a plugin's thread may sit idle before it is stopped (the plugin wakes on the next request). @default '30s' */
+  idleTimeout?: string | number;
+  /** Requests one plugin thread works on at once (they share its event loop). @default 16 */
+  threadConcurrency?: number;
+  /** Requests one plugin may have in flight or queued; beyond it the gateway answers 503. @default 4096 */
+  maxInFlight?: number;
+  /** After a timeout, how long a thread may take to let go of the request before it is terminated. @default '100ms' */
+  timeoutGrace?: string | number;
+  /** Crash policy: restart with exponential backoff, `failed` after `maxCrashes` within `window`. @default { maxCrashes: 5, window: '60s', backoff: '100ms', maxBackoff: '5s' } */
+  restart?: { maxCrashes?: number; window?: string | number; backoff?: string | number; maxBackoff?: string | number };
+  /** How long `unload()`/`stop()` wait for in-flight requests and the plugin's `stop()`. @default '5s' */
+  stopTimeout?: string | number;
+}
+
+/** Options after validation: durations in ms, defaults applied, frozen. */
+export type ResolvedOptions = z.output<typeof optionsSchema>;
+
+/**
+ * Validates options once and applies the defaults.
+ * @throws {InvalidArgumentError} naming the option, what was expected and what was given.
+ */
+export function resolveOptions(options: GatewayOptions = {}): Readonly<ResolvedOptions> {
+  const parsed = optionsSchema.safeParse(options, { reportInput: true });
+  if (parsed.success) return Object.freeze(parsed.data);
+  const lines = parsed.error.issues.map((issue) => {
+    const name = issue.path.join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return `Unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `\`${[name, k].filter(Boolean).join('.')}\``).join(', ')}`;
+    }
+    const input = (issue as { input?: unknown }).input;
+    return `Expected \`${name}\` to be ${expectation(issue)}, got \`${show(input)}\` (${input === null ? 'null' : typeof input})`;
+  });
+  throw new InvalidArgumentError(lines.join('\n'), { cause: parsed.error });
+}
+
+function expectation(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.expected === 'int' ? 'an integer' : `a ${issue.expected}`;
+    case 'too_small':
+      return `at least ${String(issue.minimum)}${issue.inclusive === false ? ' (exclusive)' : ''}`;
+    case 'too_big':
+      return `at most ${String(issue.maximum)}`;
+    default:
+      return issue.message.replace(/^Invalid input:?\s*/i, '') || 'valid';
+  }
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'function') return 'function';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

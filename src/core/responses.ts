@@ -1,0 +1,44 @@
+/**
+ * The gateway's own answers: error bodies `{ error: { code, message, requestId } }`, and the status
+ * each failure of a plugin maps to. A plugin's stack trace never goes into a response.
+ * @module
+ */
+import { ErrorCodes, type ErrorCode } from '../errors.js';
+import type { TaskFailure } from '../loader/protocol.js';
+import type { PluginResponse } from './types.js';
+
+/** Body of every error the gateway answers. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; requestId: string };
+}
+
+export function errorResponse(
+  statusCode: number,
+  code: ErrorCode,
+  message: string,
+  requestId: string,
+  headers?: Record<string, string>,
+): PluginResponse & { body: ErrorBody } {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: { error: { code, message, requestId } },
+  };
+}
+
+/** Status, code and caller-safe message for each way a task can fail. */
+const FAILURES: Record<TaskFailure['__pgw'], { status: number; code: ErrorCode; message: string }> = {
+  threw: { status: 500, code: ErrorCodes.PLUGIN_ERROR, message: 'the plugin failed to handle the request' },
+  crash: { status: 500, code: ErrorCodes.PLUGIN_CRASHED, message: 'the plugin crashed while handling the request' },
+  'bad-response': { status: 500, code: ErrorCodes.BAD_RESPONSE, message: 'the plugin returned an invalid response' },
+  'no-route': { status: 500, code: ErrorCodes.BAD_RESPONSE, message: 'the plugin has no handler for this endpoint' },
+  init: { status: 503, code: ErrorCodes.PLUGIN_UNAVAILABLE, message: 'the plugin failed to start' },
+  terminated: { status: 503, code: ErrorCodes.PLUGIN_UNAVAILABLE, message: 'the plugin was restarted; try again' },
+  overloaded: { status: 503, code: ErrorCodes.OVERLOADED, message: 'the plugin has too many requests in flight' },
+  timeout: { status: 504, code: ErrorCodes.TIMEOUT, message: 'the plugin did not answer in time' },
+};
+
+export function failureResponse(failure: TaskFailure, plugin: string, requestId: string): PluginResponse {
+  const f = FAILURES[failure.__pgw];
+  return errorResponse(f.status, f.code, `${f.message} (plugin "${plugin}")`, requestId);
+}

@@ -1,0 +1,101 @@
+/**
+ * The router: endpoint (method + path) to the plugin that serves it, on find-my-way.
+ * @module
+ */
+import findMyWay, { type HTTPMethod } from 'find-my-way';
+import { RouteConflictError } from '../errors.js';
+import { parseDuration } from './duration.js';
+import type { PluginEndpoint } from './types.js';
+
+/** What a route leads to. */
+export interface RouteTarget<P> {
+  plugin: P;
+  pluginName: string;
+  endpoint: PluginEndpoint;
+  /** `"GET /users/{id}"`: the key of the plugin's `routes` handler. */
+  key: string;
+  /** The endpoint's own `timeout`, in ms. */
+  timeoutMs: number | undefined;
+  /** Whether the path has `{name}` parameters. */
+  hasParams: boolean;
+  /** Whether the caller must be identified: `auth: required`, or roles to check. */
+  needsIdentity: boolean;
+}
+
+/** Result of {@link Router.match}. */
+export type RouteMatch<P> =
+  | { kind: 'found'; target: RouteTarget<P>; params: Record<string, string>; query: Record<string, string> }
+  | { kind: 'method-not-allowed'; allow: string[] }
+  | { kind: 'not-found' };
+
+const NOOP = () => {};
+
+/** `{user_id}` (manifest style) to `:user_id` (find-my-way style). */
+export function toRouterPath(path: string): string {
+  return path.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, ':$1');
+}
+
+export class Router<P> {
+  #tree = findMyWay({ ignoreTrailingSlash: true, caseSensitive: true, maxParamLength: 500 });
+  #methods = new Set<string>();
+  #owners = new Map<string, string>();
+
+  /** Adds every endpoint of a plugin, or none: a conflict leaves the router as it was. */
+  add(pluginName: string, plugin: P, endpoints: readonly PluginEndpoint[]): void {
+    for (const e of endpoints) {
+      const owner = this.#owners.get(this.#slot(e));
+      if (owner !== undefined) {
+        throw new RouteConflictError(
+          `${e.method} ${e.path} of plugin "${pluginName}" is already served by plugin "${owner}"`,
+          { plugin: pluginName },
+        );
+      }
+    }
+    for (const e of endpoints) {
+      const target: RouteTarget<P> = {
+        plugin,
+        pluginName,
+        endpoint: e,
+        key: `${e.method} ${e.path}`,
+        timeoutMs: e.timeout === undefined ? undefined : parseDuration(e.timeout),
+        hasParams: e.path.includes('{'),
+        needsIdentity: e.auth === 'required' || e.roles.length > 0,
+      };
+      this.#tree.on(e.method as HTTPMethod, toRouterPath(e.path), NOOP, target);
+      this.#owners.set(this.#slot(e), pluginName);
+      this.#methods.add(e.method);
+    }
+  }
+
+  /** Removes every endpoint of a plugin. */
+  remove(pluginName: string, endpoints: readonly PluginEndpoint[]): void {
+    for (const e of endpoints) {
+      if (this.#owners.get(this.#slot(e)) !== pluginName) continue;
+      this.#tree.off(e.method as HTTPMethod, toRouterPath(e.path));
+      this.#owners.delete(this.#slot(e));
+    }
+  }
+
+  /** Finds the endpoint for a method and a path (which may carry a query string). */
+  match(method: string, path: string): RouteMatch<P> {
+    const found = this.#tree.find(method as HTTPMethod, path);
+    if (found) {
+      return {
+        kind: 'found',
+        target: found.store as RouteTarget<P>,
+        params: found.params as Record<string, string>,
+        query: found.searchParams,
+      };
+    }
+    const allow: string[] = [];
+    for (const m of this.#methods) {
+      if (m !== method && this.#tree.find(m as HTTPMethod, path)) allow.push(m);
+    }
+    return allow.length > 0 ? { kind: 'method-not-allowed', allow } : { kind: 'not-found' };
+  }
+
+  /** Two endpoints clash when method and path shape match, whatever their parameters are named. */
+  #slot(e: PluginEndpoint): string {
+    return `${e.method} ${e.path.replace(/\{[^}]+\}/g, '{}').replace(/\/$/, '')}`;
+  }
+}

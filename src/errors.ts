@@ -1,0 +1,154 @@
+/**
+ * Every error that plugin-gateway throws or answers with, and its stable code.
+ *
+ * Match on `err.code`, never on the message. `instanceof` works across copies of the package
+ * (host and SDK loaded twice) because every class is branded with a `Symbol.for` key.
+ * @module
+ */
+
+/** Every code the gateway uses, thrown or written into an error response body. */
+export const ErrorCodes = {
+  INVALID_ARGUMENT: 'PGW_ERR_INVALID_ARGUMENT',
+  MANIFEST_INVALID: 'PGW_ERR_MANIFEST_INVALID',
+  PLUGIN_LOAD: 'PGW_ERR_PLUGIN_LOAD',
+  PLUGIN_EXISTS: 'PGW_ERR_PLUGIN_EXISTS',
+  PLUGIN_NOT_FOUND: 'PGW_ERR_PLUGIN_NOT_FOUND',
+  MAX_PLUGINS: 'PGW_ERR_MAX_PLUGINS',
+  ROUTE_CONFLICT: 'PGW_ERR_ROUTE_CONFLICT',
+  RUNTIME_UNSUPPORTED: 'PGW_ERR_RUNTIME_UNSUPPORTED',
+  GATEWAY_STOPPED: 'PGW_ERR_GATEWAY_STOPPED',
+  EVENT_NOT_PERMITTED: 'PGW_ERR_EVENT_NOT_PERMITTED',
+  // Answered in response bodies by handle():
+  NOT_FOUND: 'PGW_ERR_NOT_FOUND',
+  METHOD_NOT_ALLOWED: 'PGW_ERR_METHOD_NOT_ALLOWED',
+  UNAUTHORIZED: 'PGW_ERR_UNAUTHORIZED',
+  FORBIDDEN: 'PGW_ERR_FORBIDDEN',
+  PLUGIN_UNAVAILABLE: 'PGW_ERR_PLUGIN_UNAVAILABLE',
+  OVERLOADED: 'PGW_ERR_OVERLOADED',
+  TIMEOUT: 'PGW_ERR_TIMEOUT',
+  PLUGIN_ERROR: 'PGW_ERR_PLUGIN_ERROR',
+  PLUGIN_CRASHED: 'PGW_ERR_PLUGIN_CRASHED',
+  BAD_RESPONSE: 'PGW_ERR_BAD_RESPONSE',
+} as const;
+
+/** One of the `PGW_ERR_*` codes. */
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+const kGatewayError = Symbol.for('plugin-gateway.error');
+
+/** Base class of every error plugin-gateway throws. */
+export class GatewayError extends Error {
+  /** Stable code, e.g. `PGW_ERR_MANIFEST_INVALID`. */
+  readonly code: ErrorCode;
+  /** The plugin this error is about, when there is one. */
+  readonly plugin: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; plugin?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.plugin = options?.plugin;
+  }
+
+  get [kGatewayError](): true {
+    return true;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this === GatewayError) {
+      return typeof value === 'object' && value !== null && kGatewayError in value;
+    }
+    return brandOf(this) !== undefined && hasBrand(value, brandOf(this)!);
+  }
+}
+
+function brandOf(cls: object): symbol | undefined {
+  return (cls as { brand?: symbol }).brand;
+}
+
+function hasBrand(value: unknown, brand: symbol): boolean {
+  return typeof value === 'object' && value !== null && brand in value;
+}
+
+/** Declares a branded subclass: `instanceof` holds across duplicated package copies. */
+function branded(code: ErrorCode, name: string) {
+  const brand = Symbol.for(`plugin-gateway.error.${code}`);
+  return class extends GatewayError {
+    static readonly brand = brand;
+    constructor(message: string, options?: { cause?: unknown; plugin?: string }) {
+      super(code, message, options);
+      this.name = name;
+      Object.defineProperty(this, brand, { value: true });
+    }
+  };
+}
+
+/** An option or argument was of the wrong shape or value. */
+export class InvalidArgumentError extends branded(ErrorCodes.INVALID_ARGUMENT, 'InvalidArgumentError') {}
+
+/** A problem in a `plugin.yaml`, located as `file:LINE:COL`. */
+export interface ManifestProblem {
+  /** File as given to `parseManifest` (or the manifest path `load()` read). */
+  file: string;
+  /** 1-based line, 0 when the problem has no place in the text. */
+  line: number;
+  /** 1-based column. */
+  col: number;
+  /** Dotted path to the field, e.g. `endpoints.0.rate_limit`; empty for the document itself. */
+  path: string;
+  message: string;
+}
+
+/** A manifest failed validation; `problems` lists every problem found, not just the first. */
+export class ManifestInvalidError extends branded(ErrorCodes.MANIFEST_INVALID, 'ManifestInvalidError') {
+  readonly problems: readonly ManifestProblem[];
+  constructor(problems: ManifestProblem[], options?: { cause?: unknown }) {
+    const lines = problems.map(formatProblem);
+    super(`Invalid plugin manifest:\n  ${lines.join('\n  ')}`, options);
+    this.problems = Object.freeze(problems);
+  }
+}
+
+/** `plugin.yaml:12:5 endpoints.0.method: message` */
+export function formatProblem(p: ManifestProblem): string {
+  return `${p.file}:${p.line}:${p.col} ${p.path || '(document)'}: ${p.message}`;
+}
+
+/** A plugin could not be loaded: its entry file is missing, it failed to initialise, or its routes do not match its manifest. */
+export class PluginLoadError extends branded(ErrorCodes.PLUGIN_LOAD, 'PluginLoadError') {}
+
+/** A plugin of that name is already loaded. */
+export class PluginExistsError extends branded(ErrorCodes.PLUGIN_EXISTS, 'PluginExistsError') {}
+
+/** No plugin of that name is loaded. */
+export class PluginNotFoundError extends branded(ErrorCodes.PLUGIN_NOT_FOUND, 'PluginNotFoundError') {}
+
+/** Loading one more plugin would pass `maxPlugins`. */
+export class MaxPluginsError extends branded(ErrorCodes.MAX_PLUGINS, 'MaxPluginsError') {}
+
+/** Two plugins declare the same method and path. */
+export class RouteConflictError extends branded(ErrorCodes.ROUTE_CONFLICT, 'RouteConflictError') {}
+
+/** The manifest asks for a runtime this version cannot run. */
+export class RuntimeUnsupportedError extends branded(ErrorCodes.RUNTIME_UNSUPPORTED, 'RuntimeUnsupportedError') {}
+
+/** The gateway was stopped; create a new one. */
+export class GatewayStoppedError extends branded(ErrorCodes.GATEWAY_STOPPED, 'GatewayStoppedError') {}
+
+/** A plugin published an event type its manifest does not list under `permissions.events.publish`. */
+export class EventNotPermittedError extends branded(ErrorCodes.EVENT_NOT_PERMITTED, 'EventNotPermittedError') {}
+
+/** True when `e` is any plugin-gateway error. */
+export function isGatewayError(e: unknown): e is GatewayError {
+  return e instanceof GatewayError;
+}
+
+/** True when `e` is a {@link ManifestInvalidError}. */
+export function isManifestInvalidError(e: unknown): e is ManifestInvalidError {
+  return e instanceof ManifestInvalidError;
+}
+
+/** True when `e` is a {@link PluginLoadError}. */
+export function isPluginLoadError(e: unknown): e is PluginLoadError {
+  return e instanceof PluginLoadError;
+}

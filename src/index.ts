@@ -1,0 +1,50 @@
+/**
+ * `@veza/plugin-gateway`: load plugins declared by a `plugin.yaml`, run each one isolated in worker
+ * threads, route requests and domain events to them, and protect the host from them.
+ *
+ * Plugin authors import from `@veza/plugin-gateway/sdk` instead.
+ * @module
+ */
+export { PluginGateway } from './core/gateway.js';
+export type { CrashEvent, GatewayEvents, LoadOptions, PublishResult } from './core/gateway.js';
+export { parseManifest } from './core/manifest.js';
+export type { Manifest, ParseManifestOptions } from './core/manifest.js';
+export type { GatewayLogger, GatewayOptions, Identity } from './core/options.js';
+export type { ErrorBody } from './core/responses.js';
+export type {
+  DomainEvent,
+  GatewayRequest,
+  HealthStatus,
+  PluginEndpoint,
+  PluginInfo,
+  PluginMetrics,
+  PluginRequest,
+  PluginResponse,
+  PluginStatus,
+} from './core/types.js';
+export { MemoryRegistry } from './registry/memory.js';
+export type {
+  DiscoveryRegistry,
+  InstanceRecord,
+  RegisterOptions,
+  RegistryChange,
+  Unsubscribe,
+} from './registry/registry.js';
+export {
+  ErrorCodes,
+  EventNotPermittedError,
+  GatewayError,
+  GatewayStoppedError,
+  InvalidArgumentError,
+  isGatewayError,
+  isManifestInvalidError,
+  isPluginLoadError,
+  ManifestInvalidError,
+  MaxPluginsError,
+  PluginExistsError,
+  PluginLoadError,
+  PluginNotFoundError,
+  RouteConflictError,
+  RuntimeUnsupportedError,
+} from './errors.js';
+export type { ErrorCode, ManifestProblem } from './errors.js';

@@ -1,0 +1,62 @@
+/**
+ * The runtime contract: what the gateway needs from whatever runs a plugin instance
+ * (worker threads now; WebAssembly and remote gateways implement the same).
+ * @module
+ */
+import type { Manifest } from '../core/manifest.js';
+import type { DomainEvent } from '../core/types.js';
+import type { BootReport, LogLevel, Task, TaskResult } from './protocol.js';
+
+/** Task input without the slot and deadline, which the runtime assigns. */
+export type TaskInput =
+  | { t: 'req'; k: string; r: Extract<Task, { t: 'req' }>['r'] }
+  | { t: 'evt'; e: DomainEvent }
+  | { t: 'boot' }
+  | { t: 'health' };
+
+/** What a runtime reports to its owner. */
+export interface RuntimeHooks {
+  /** A thread died on its own (exit, uncaught error, out of memory). */
+  onCrash(reason: string): void;
+  /** A log line from the plugin. */
+  onLog(level: LogLevel, msg: string, fields: Record<string, unknown> | undefined, requestId: string | undefined): void;
+  /** The plugin published an event (its permission was checked in the thread). */
+  onPublish(event: DomainEvent): void;
+}
+
+/** Everything a runtime needs to start a plugin instance. */
+export interface RuntimeSpec {
+  manifest: Manifest;
+  /** Absolute path of the entry module. */
+  mainPath: string;
+  /** Unique instance id, also used to name its control channel. */
+  instanceId: string;
+  flags: Record<string, boolean>;
+  settings: Record<string, unknown>;
+  idleTimeoutMs: number;
+  threadConcurrency: number;
+  maxInFlight: number;
+  timeoutGraceMs: number;
+}
+
+/** Live figures of a runtime. */
+export interface RuntimeStats {
+  threads: number;
+  /** Mean event-loop utilisation of live threads, 0..1. */
+  utilization: number;
+  heapUsedBytes: number;
+  inFlight: number;
+}
+
+/** One running plugin instance. */
+export interface PluginRuntime {
+  /** Runs one task; never rejects: failures resolve as `TaskFailure` values. */
+  run(task: TaskInput, timeoutMs: number): Promise<TaskResult>;
+  /** Starts one thread and checks that the plugin initialises; throws with the plugin's own error. */
+  boot(timeoutMs: number): Promise<BootReport>;
+  /** Resolves when no request is in flight, or after `timeoutMs`. */
+  drain(timeoutMs: number): Promise<void>;
+  /** Asks every live thread to run the plugin's `stop()`, then ends all threads. */
+  close(timeoutMs: number): Promise<void>;
+  stats(): RuntimeStats;
+}

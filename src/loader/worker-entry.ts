@@ -1,0 +1,197 @@
+/**
+ * The harness that runs inside each worker thread of a plugin: it imports the plugin, runs its
+ * lifecycle hooks, and serves the tasks Piscina hands it. Everything the plugin does wrong is caught
+ * here and answered as a value; only a dying thread reaches the host as a crash.
+ * @module
+ */
+import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_threads';
+import { getHeapStatistics } from 'node:v8';
+import type { DomainEvent, HealthStatus, PluginRequest, PluginResponse } from '../core/types.js';
+import {
+  definePlugin,
+  isPluginDefinition,
+  type PluginContext,
+  type PluginDefinition,
+  type PluginLogger,
+} from '../sdk/index.js';
+import {
+  matchesEventPattern,
+  type BootReport,
+  type ControlMessage,
+  type HarnessData,
+  type LogLevel,
+  type Task,
+  type TaskFailure,
+  type TaskResult,
+  type WorkerNote,
+} from './protocol.js';
+
+const data = workerData as HarnessData;
+const port = parentPort!;
+const HEAP_REPORT_MS = 5000;
+
+function note(message: WorkerNote): void {
+  try {
+    port.postMessage(message);
+  } catch {
+    // Fields that cannot be cloned: send the line without them rather than lose it.
+    if (message.pgw === 'log') port.postMessage({ ...message, fields: { unserializable: String(message.fields) } });
+  }
+}
+
+process.on('exit', (code) => note({ pgw: 'exiting', code }));
+
+class Logger implements PluginLogger {
+  constructor(readonly requestId?: string) {}
+  debug(msg: string, fields?: Record<string, unknown>) { this.#log('debug', msg, fields); }
+  info(msg: string, fields?: Record<string, unknown>) { this.#log('info', msg, fields); }
+  warn(msg: string, fields?: Record<string, unknown>) { this.#log('warn', msg, fields); }
+  error(msg: string, fields?: Record<string, unknown>) { this.#log('error', msg, fields); }
+  #log(level: LogLevel, msg: string, fields?: Record<string, unknown>) {
+    note({ pgw: 'log', level, msg: String(msg), fields, requestId: this.requestId });
+  }
+}
+
+const flags = Object.freeze({ ...data.flags });
+const settings = Object.freeze({ ...data.settings });
+
+function publish(event: Omit<DomainEvent, 'source'>): void {
+  if (typeof event?.type !== 'string' || !data.publish.some((p) => matchesEventPattern(event.type, p))) {
+    const error = new Error(
+      `plugin "${data.name}" may not publish "${String(event?.type)}": add it to permissions.events.publish in plugin.yaml`,
+    );
+    (error as Error & { code: string }).code = 'PGW_ERR_EVENT_NOT_PERMITTED';
+    throw error;
+  }
+  note({ pgw: 'publish', event: { ...event, source: data.name } });
+}
+
+function context(requestId?: string): PluginContext {
+  return { name: data.name, version: data.version, flags, config: settings, requestId, log: new Logger(requestId), publish };
+}
+
+const baseContext = context();
+let plugin: PluginDefinition = {};
+const ready: Promise<TaskFailure | undefined> = boot().then(
+  () => undefined,
+  (error: unknown) => failure('init', error),
+);
+
+async function boot(): Promise<void> {
+  const mod = (await import(data.main)) as { default?: unknown };
+  const exported = mod.default ?? mod;
+  plugin = isPluginDefinition(exported) ? exported : definePlugin(exported as PluginDefinition);
+  await plugin.initialize?.({ name: data.name, version: data.version, flags, settings }, baseContext);
+  await plugin.start?.(baseContext);
+  reportHeap();
+  setInterval(reportHeap, HEAP_REPORT_MS).unref();
+  const control = new BroadcastChannel(data.channel);
+  control.unref();
+  control.onmessage = (event) => {
+    if ((event as unknown as { data?: ControlMessage }).data?.type === 'stop') void stop();
+  };
+}
+
+function reportHeap(): void {
+  note({ pgw: 'heap', used: getHeapStatistics().used_heap_size });
+}
+
+async function stop(): Promise<void> {
+  try {
+    await plugin.stop?.(baseContext);
+    note({ pgw: 'stopped' });
+  } catch (error) {
+    note({ pgw: 'stopped', error: describe(error) });
+  }
+}
+
+function failure(kind: TaskFailure['__pgw'], error: unknown): TaskFailure {
+  const e = error instanceof Error ? error : undefined;
+  return { __pgw: kind, message: e ? e.message : describe(error), stack: e?.stack };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
+
+/** Piscina calls this for every task. */
+export default async function run(task: Task): Promise<TaskResult> {
+  const initFailure = await ready;
+  if (initFailure) return initFailure;
+  const remaining = task.d - Date.now();
+  if (remaining <= 0) return TIMEOUT;
+  Atomics.store(data.slots, task.s, threadId);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const work = perform(task);
+    const deadline = new Promise<TaskFailure>((resolve) => {
+      timer = setTimeout(resolve, remaining, TIMEOUT);
+    });
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+    Atomics.store(data.slots, task.s, 0);
+  }
+}
+
+async function perform(task: Task): Promise<TaskResult> {
+  switch (task.t) {
+    case 'req':
+      return serve(task.k, task.r);
+    case 'evt':
+      return deliver(task.e);
+    case 'health':
+      return health();
+    case 'boot':
+      return { routes: Object.keys(plugin.routes ?? {}), handlesEvents: typeof plugin.handleEvent === 'function', health: await health() } satisfies BootReport;
+  }
+}
+
+async function serve(key: string, req: PluginRequest): Promise<PluginResponse | TaskFailure> {
+  const handler = plugin.routes?.[key];
+  if (!handler) return { __pgw: 'no-route', message: `plugin "${data.name}" has no handler for "${key}"` };
+  req.params ??= {};
+  req.query ??= {};
+  let res: PluginResponse | void;
+  try {
+    res = await handler(req, context(req.id));
+  } catch (error) {
+    return failure('threw', error);
+  }
+  return checkResponse(res, key);
+}
+
+function checkResponse(res: PluginResponse | void, key: string): PluginResponse | TaskFailure {
+  if (res === undefined || res === null) return { statusCode: 204 };
+  if (typeof res !== 'object') {
+    return { __pgw: 'bad-response', message: `${key} returned ${typeof res}, expected { statusCode, body }` };
+  }
+  const status = res.statusCode;
+  if (!Number.isInteger(status) || status < 100 || status > 599) {
+    return { __pgw: 'bad-response', message: `${key} returned statusCode ${String(status)}, expected an integer 100-599` };
+  }
+  if (res.headers !== undefined && (typeof res.headers !== 'object' || res.headers === null)) {
+    return { __pgw: 'bad-response', message: `${key} returned headers that are not an object` };
+  }
+  return res;
+}
+
+async function deliver(event: DomainEvent): Promise<null | TaskFailure> {
+  try {
+    await plugin.handleEvent?.(event, context(event.id));
+    return null;
+  } catch (error) {
+    return failure('threw', error);
+  }
+}
+
+async function health(): Promise<HealthStatus> {
+  try {
+    const status = (await plugin.healthCheck?.(baseContext)) ?? { status: 'healthy' };
+    return ['healthy', 'degraded', 'unhealthy'].includes(status?.status) ? status : { status: 'unhealthy', details: { error: `healthCheck() returned ${JSON.stringify(status)}` } };
+  } catch (error) {
+    return { status: 'unhealthy', details: { error: describe(error) } };
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * `WorkerRuntime`: one Piscina pool per plugin instance, with the resource limits of its manifest.
+ * Threads scale to zero when idle. A request past its deadline is answered at once; the thread still
+ * holding it after a short grace is terminated (a blocked event loop cannot be interrupted otherwise).
+ * @module
+ */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import type { EventLoopUtilization } from 'node:perf_hooks';
+import { BroadcastChannel, type Worker } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { BootReport, HarnessData, Task, TaskFailure, TaskResult, WorkerNote } from './protocol.js';
+import { isTaskFailure } from './protocol.js';
+import type { PluginRuntime, RuntimeHooks, RuntimeSpec, RuntimeStats, TaskInput } from './loader.js';
+import { SlotTable } from './slots.js';
+
+const HARNESS = new URL(`./worker-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+/** Running from TypeScript sources (this repository's tests and demo): threads load them through tsx. */
+const SOURCE_EXEC_ARGV = HARNESS.pathname.endsWith('.ts')
+  ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
+  : [];
+
+const OVERLOADED: TaskFailure = { __pgw: 'overloaded', message: 'too many requests in flight' };
+const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
+
+/** One request between dispatch and answer. */
+class Pending {
+  timer: NodeJS.Timeout | undefined;
+  answered = false;
+  constructor(
+    readonly slot: number,
+    readonly resolve: (result: TaskResult) => void,
+  ) {}
+}
+
+/** What the host knows of one live thread. */
+interface ThreadState {
+  worker: Worker;
+  killed: boolean;
+  error?: string;
+  exitCode?: number;
+  heapUsed: number;
+  /** Event-loop utilisation at the previous `stats()`, so each reading covers the time since. */
+  elu: EventLoopUtilization | undefined;
+  /** The harness saw `process.exit()`: the plugin ended its own thread. */
+  exitNoted: boolean;
+  stopped?: () => void;
+}
+
+export class WorkerRuntime implements PluginRuntime {
+  readonly #pool: Piscina;
+  readonly #slots: SlotTable<Pending>;
+  readonly #threads = new Map<number, ThreadState>();
+  readonly #channel: BroadcastChannel;
+  readonly #hooks: RuntimeHooks;
+  readonly #graceMs: number;
+  readonly #label: string;
+  #drained: (() => void) | undefined;
+  #closing = false;
+  /**
+   * How the last thread was lost. Piscina rejects a lost thread's tasks from inside the worker's
+   * 'error'/'exit' event, and our listeners for those events run before the rejections reach us.
+   */
+  #lastLoss: TaskFailure | undefined;
+
+  constructor(spec: RuntimeSpec, hooks: RuntimeHooks) {
+    const { manifest } = spec;
+    this.#hooks = hooks;
+    this.#graceMs = spec.timeoutGraceMs;
+    this.#label = `${manifest.name}@${manifest.version}`;
+    this.#slots = new SlotTable(spec.maxInFlight);
+    const channel = `plugin-gateway:${spec.instanceId}`;
+    this.#channel = new BroadcastChannel(channel);
+    this.#channel.unref();
+    const workerData: HarnessData = {
+      main: pathToFileURL(spec.mainPath).href,
+      name: manifest.name,
+      version: manifest.version,
+      flags: spec.flags,
+      settings: spec.settings,
+      publish: [...manifest.permissions.events.publish],
+      slots: this.#slots.shared,
+      channel,
+    };
+    const memory = manifest.resources.memory;
+    this.#pool = new Piscina({
+      filename: HARNESS.href,
+      name: 'default',
+      minThreads: 0,
+      maxThreads: Math.max(1, Math.ceil(manifest.resources.cpu)),
+      idleTimeout: spec.idleTimeoutMs,
+      concurrentTasksPerWorker: spec.threadConcurrency,
+      // Sync atomics would block an idle thread's event loop: the plugin's timers and our control channel.
+      atomics: 'disabled',
+      resourceLimits: {
+        maxOldGenerationSizeMb: memory,
+        maxYoungGenerationSizeMb: Math.max(1, Math.min(16, Math.floor(memory / 8))),
+        stackSizeMb: 4,
+      },
+      env: {},
+      execArgv: SOURCE_EXEC_ARGV,
+      workerData,
+      trackUnmanagedFds: true,
+    });
+    this.#pool.on('workerCreate', () => this.#trackThreads());
+    // Errors of threads with no task in flight: crash accounting happens on the thread's exit.
+    this.#pool.on('error', () => {});
+  }
+
+  run(input: TaskInput, timeoutMs: number): Promise<TaskResult> {
+    return new Promise((resolve) => {
+      const pending = new Pending(-1, resolve);
+      const slot = this.#slots.acquire(pending);
+      if (slot < 0) return resolve(OVERLOADED);
+      (pending as { slot: number }).slot = slot;
+      const task = input as Task;
+      task.s = slot;
+      task.d = Date.now() + timeoutMs;
+      pending.timer = setTimeout(this.#onDeadline, timeoutMs, pending);
+      this.#pool.run(task).then(
+        (result: TaskResult) => this.#settle(pending, result),
+        (error: unknown) => this.#settle(pending, this.#threadLoss(error)),
+      );
+    });
+  }
+
+  async boot(timeoutMs: number): Promise<BootReport> {
+    const result = await this.run({ t: 'boot' }, timeoutMs);
+    if (isTaskFailure(result)) {
+      const error = new Error(result.message);
+      if (result.stack) error.stack = result.stack;
+      (error as Error & { kind: string }).kind = result.__pgw;
+      throw error;
+    }
+    return result as BootReport;
+  }
+
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.#slots.used === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.#drained = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#drained = undefined;
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    const live = [...this.#threads.values()].filter((t) => !t.killed && t.exitCode === undefined);
+    if (live.length > 0) {
+      const stopped = Promise.all(live.map((t) => new Promise<void>((r) => (t.stopped = r))));
+      this.#channel.postMessage({ type: 'stop' });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([stopped, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+      clearTimeout(timer);
+    }
+    this.#channel.close();
+    await this.#pool.destroy();
+  }
+
+  stats(): RuntimeStats {
+    let utilization = 0;
+    let heapUsedBytes = 0;
+    let threads = 0;
+    for (const t of this.#threads.values()) {
+      if (t.exitCode !== undefined) continue;
+      threads++;
+      heapUsedBytes += t.heapUsed;
+      const now = t.worker.performance.eventLoopUtilization();
+      utilization += (t.elu ? t.worker.performance.eventLoopUtilization(now, t.elu) : now).utilization;
+      t.elu = now;
+    }
+    return { threads, utilization: threads ? utilization / threads : 0, heapUsedBytes, inFlight: this.#slots.used };
+  }
+
+  readonly #onDeadline = (pending: Pending): void => {
+    pending.answered = true;
+    pending.resolve(TIMEOUT);
+    setTimeout(this.#reclaim, this.#graceMs, pending).unref();
+  };
+
+  /** A thread still holding a timed-out request after the grace is stuck: end it. */
+  readonly #reclaim = (pending: Pending): void => {
+    if (this.#slots.ownerOf(pending.slot) !== pending) return;
+    const thread = this.#threads.get(this.#slots.threadOf(pending.slot));
+    if (!thread || thread.killed) return;
+    thread.killed = true;
+    void thread.worker.terminate();
+  };
+
+  #settle(pending: Pending, result: TaskResult): void {
+    this.#slots.release(pending.slot);
+    if (!pending.answered) {
+      clearTimeout(pending.timer);
+      pending.answered = true;
+      pending.resolve(result);
+    }
+    if (this.#drained && this.#slots.used === 0) this.#drained();
+  }
+
+  /** Piscina rejected a task: its thread is gone. Say whether we ended it or it died. */
+  #threadLoss(error: unknown): TaskFailure {
+    if (this.#closing) return this.#terminated();
+    return this.#lastLoss ?? { __pgw: 'crash', message: error instanceof Error ? error.message : String(error) };
+  }
+
+  #terminated(): TaskFailure {
+    return { __pgw: 'terminated', message: `a thread of ${this.#label} was terminated` };
+  }
+
+  #trackThreads(): void {
+    for (const worker of this.#pool.threads) {
+      if (worker.threadId < 0 || this.#threads.has(worker.threadId)) continue;
+      const id = worker.threadId;
+      const state: ThreadState = { worker, killed: false, heapUsed: 0, elu: undefined, exitNoted: false };
+      this.#threads.set(id, state);
+      worker.on('message', (message: WorkerNote) => this.#onNote(state, message));
+      worker.on('error', (error: Error) => {
+        state.error = `${(error as Error & { code?: string }).code ?? error.name}: ${error.message}`;
+        this.#lastLoss = { __pgw: 'crash', message: state.error };
+      });
+      worker.once('exit', (code) => {
+        state.exitCode = code;
+        this.#threads.delete(id);
+        state.stopped?.();
+        // Exits we caused (timeout kill, close) or Piscina did (idle) carry no error and no exit note.
+        const crashed = !state.killed && !this.#closing && (state.error !== undefined || state.exitNoted);
+        if (!crashed) {
+          this.#lastLoss = this.#terminated();
+          return;
+        }
+        const reason = state.error ?? `the plugin ended its thread with process.exit(${code})`;
+        this.#lastLoss = { __pgw: 'crash', message: reason };
+        this.#hooks.onCrash(reason);
+      });
+    }
+  }
+
+  #onNote(state: ThreadState, message: WorkerNote): void {
+    switch (message?.pgw) {
+      case 'log':
+        this.#hooks.onLog(message.level, message.msg, message.fields, message.requestId);
+        break;
+      case 'publish':
+        this.#hooks.onPublish(message.event);
+        break;
+      case 'heap':
+        state.heapUsed = message.used;
+        break;
+      case 'stopped':
+        if (message.error) this.#hooks.onLog('error', `stop() failed: ${message.error}`, undefined, undefined);
+        state.stopped?.();
+        break;
+      case 'exiting':
+        state.exitNoted = true;
+        break;
+    }
+  }
+}

@@ -1,0 +1,18 @@
+import { defineConfig } from 'tsup';
+
+// One entry per subpath export, plus the worker harness that Piscina loads by file name.
+export default defineConfig({
+  entry: {
+    index: 'src/index.ts',
+    sdk: 'src/sdk/index.ts',
+    'worker-entry': 'src/loader/worker-entry.ts',
+  },
+  format: ['esm', 'cjs'],
+  dts: { entry: { index: 'src/index.ts', sdk: 'src/sdk/index.ts' } },
+  target: 'node20',
+  platform: 'node',
+  splitting: false,
+  sourcemap: true,
+  clean: true,
+  shims: true,
+});
