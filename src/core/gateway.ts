@@ -227,7 +227,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     const plugin = target.plugin;
     let userId = request.userId;
     let context = request.context;
-    if (this.options.authenticate && target.endpoint.auth !== 'none') {
+    if (this.options.authenticate && (target.needsIdentity || target.endpoint.auth === 'optional')) {
       const identity = await this.#authenticate(request, id);
       userId = identity?.userId ?? null;
       if (identity?.roles) context = { ...context, roles: identity.roles };
@@ -391,10 +391,9 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
 
   #setStatus(plugin: ManagedPlugin, to: PluginStatus, reason?: string): void {
     const previous = plugin.status;
-    if (previous === to && plugin.reason === reason) return;
-    if (!plugin.transition(to, reason)) return;
+    if (!plugin.transition(to, reason) || previous === to) return;
     this.#emitStatus(plugin, previous);
-    if (this.#plugins.get(plugin.name) === plugin && previous !== to) {
+    if (this.#plugins.get(plugin.name) === plugin) {
       this.#register(plugin).catch((error: Error) =>
         this.#log.warn({ plugin_id: plugin.name, err: error }, 'registry update failed'),
       );

@@ -30,8 +30,9 @@ export function parseManifest(text: string, options: ParseManifestOptions = {}):
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
+    // One syntax error cascades into many; the first few say all there is to fix.
     throw new ManifestInvalidError(
-      doc.errors.map((e) => {
+      doc.errors.slice(0, 3).map((e) => {
         const at = lines.linePos(e.pos[0]);
         return { file, line: at.line, col: at.col, path: '', message: firstLine(e.message) };
       }),

@@ -85,20 +85,23 @@ async function boot(): Promise<void> {
   await plugin.start?.(baseContext);
   reportHeap();
   setInterval(reportHeap, HEAP_REPORT_MS).unref();
-  const control = new BroadcastChannel(data.channel);
-  control.unref();
-  control.onmessage = (event) => {
-    if ((event as unknown as { data?: ControlMessage }).data?.type === 'stop') void stop();
-  };
 }
+
+const control = new BroadcastChannel(data.channel);
+control.unref();
+control.onmessage = (event) => {
+  if ((event as unknown as { data?: ControlMessage }).data?.type === 'stop') void stop();
+};
 
 function reportHeap(): void {
   note({ pgw: 'heap', used: getHeapStatistics().used_heap_size });
 }
 
 async function stop(): Promise<void> {
+  control.close();
   try {
-    await plugin.stop?.(baseContext);
+    // A plugin that never started has nothing to stop.
+    if ((await ready) === undefined) await plugin.stop?.(baseContext);
     note({ pgw: 'stopped' });
   } catch (error) {
     note({ pgw: 'stopped', error: describe(error) });

@@ -27,10 +27,9 @@ const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
 class Pending {
   timer: NodeJS.Timeout | undefined;
   answered = false;
-  constructor(
-    readonly slot: number,
-    readonly resolve: (result: TaskResult) => void,
-  ) {}
+  slot = -1;
+  task: Task | undefined;
+  constructor(readonly resolve: (result: TaskResult) => void) {}
 }
 
 /** What the host knows of one live thread. */
@@ -109,19 +108,37 @@ export class WorkerRuntime implements PluginRuntime {
 
   run(input: TaskInput, timeoutMs: number): Promise<TaskResult> {
     return new Promise((resolve) => {
-      const pending = new Pending(-1, resolve);
+      const pending = new Pending(resolve);
       const slot = this.#slots.acquire(pending);
       if (slot < 0) return resolve(OVERLOADED);
-      (pending as { slot: number }).slot = slot;
       const task = input as Task;
       task.s = slot;
       task.d = Date.now() + timeoutMs;
+      pending.slot = slot;
+      pending.task = task;
       pending.timer = setTimeout(this.#onDeadline, timeoutMs, pending);
-      this.#pool.run(task).then(
-        (result: TaskResult) => this.#settle(pending, result),
-        (error: unknown) => this.#settle(pending, this.#threadLoss(error)),
-      );
+      this.#dispatch(pending);
     });
+  }
+
+  #dispatch(pending: Pending): void {
+    this.#pool.run(pending.task).then(
+      (result: TaskResult) => this.#settle(pending, result),
+      (error: unknown) => this.#onLost(pending, error),
+    );
+  }
+
+  /**
+   * Piscina rejected a task: its thread is gone. A task that had not started (its slot was never
+   * claimed, so no plugin code ran for it) goes to another thread, whatever its method; one that had
+   * started is answered as lost: terminated by us, or crashed.
+   */
+  #onLost(pending: Pending, error: unknown): void {
+    if (!this.#closing && !pending.answered && this.#slots.threadOf(pending.slot) === 0) {
+      this.#dispatch(pending);
+      return;
+    }
+    this.#settle(pending, this.#threadLoss(error));
   }
 
   async boot(timeoutMs: number): Promise<BootReport> {

@@ -1,0 +1,119 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ManifestInvalidError } from '../errors.js';
+import { parseManifest } from './manifest.js';
+
+const ADR_YAML = readFileSync(path.resolve(import.meta.dirname, '../../test/fixtures/adr-plugin.yaml'), 'utf8');
+
+function problemsOf(text: string) {
+  try {
+    parseManifest(text, { file: 'plugin.yaml' });
+  } catch (error) {
+    expect(error).toBeInstanceOf(ManifestInvalidError);
+    expect((error as ManifestInvalidError).code).toBe('PGW_ERR_MANIFEST_INVALID');
+    return error as ManifestInvalidError;
+  }
+  throw new Error('expected the manifest to be rejected');
+}
+
+describe('parseManifest', () => {
+  it("parses the ADR's own plugin.yaml, verbatim", () => {
+    const m = parseManifest(ADR_YAML);
+    expect(m.name).toBe('ai-recommendations');
+    expect(m.runtime).toEqual({ type: 'wasm', version: 1 });
+    expect(m.resources).toEqual({ cpu: 0.5, memory: 512, disk: 100 });
+    expect(m.endpoints[1]).toMatchObject({
+      path: '/recommendations/users/{user_id}/activity',
+      method: 'POST',
+      auth: 'required',
+      rate_limit: '50/min',
+    });
+    expect(m.dependencies).toEqual([
+      { service: 'user-profile', version: '>=1.0.0' },
+      { service: 'track-analytics', version: '>=1.0.0' },
+    ]);
+    expect(m.feature_flags[0]).toMatchObject({ name: 'enable_ml_model', default: false });
+    expect(m.health_check).toEqual({ endpoint: '/health', interval: '30s', timeout: '5s' });
+  });
+
+  it('fills in defaults and freezes the result', () => {
+    const m = parseManifest('name: tiny\nversion: 0.0.1\n');
+    expect(m.runtime.type).toBe('worker');
+    expect(m.resources).toEqual({ cpu: 1, memory: 128 });
+    expect(m.endpoints).toEqual([]);
+    expect(m.permissions.events).toEqual({ subscribe: [], publish: [] });
+    expect(Object.isFrozen(m) && Object.isFrozen(m.resources)).toBe(true);
+  });
+
+  it('normalises method case and accepts the auth, roles, timeout and main additions', () => {
+    const m = parseManifest(
+      'name: x\nversion: 1.0.0\nmain: lib/plugin.mjs\nendpoints:\n  - { path: /a, method: get, auth: optional, roles: [admin], timeout: 250ms }\n',
+    );
+    expect(m.main).toBe('lib/plugin.mjs');
+    expect(m.endpoints[0]).toEqual({ path: '/a', method: 'GET', auth: 'optional', roles: ['admin'], timeout: '250ms' });
+  });
+
+  it('rejects a misspelt key, naming the line, the field and the likely key', () => {
+    const e = problemsOf(ADR_YAML.replace('rate_limit: 100/min', 'rate_limt: 100/min'));
+    expect(e.message).toContain('plugin.yaml:21:5 endpoints.0.rate_limt: unknown key "rate_limt" (did you mean "rate_limit"?)');
+  });
+
+  it('rejects a bad rate_limit', () => {
+    const e = problemsOf(ADR_YAML.replace('rate_limit: 50/min', 'rate_limit: 50/fortnight'));
+    expect(e.problems).toEqual([
+      expect.objectContaining({ line: 26, path: 'endpoints.1.rate_limit', message: expect.stringContaining('"50/fortnight"') }),
+    ]);
+    expect(e.message).toMatch(/plugin\.yaml:26:\d+ endpoints\.1\.rate_limit:/);
+  });
+
+  it('rejects a version that is not semver, and a number where a string belongs', () => {
+    expect(problemsOf(ADR_YAML.replace('version: 1.0.0', 'version: one')).message).toMatch(
+      /plugin\.yaml:3:10 version: expected a semantic version/,
+    );
+    expect(problemsOf(ADR_YAML.replace('version: 1.0.0', 'version: 1.0')).message).toMatch(
+      /plugin\.yaml:3:10 version: expected string, got number 1 \(quote it\)/,
+    );
+  });
+
+  it('rejects a main that leaves its folder', () => {
+    for (const main of ['../outside.js', '/etc/passwd', 'lib/../../x.js']) {
+      const e = problemsOf(`name: x\nversion: 1.0.0\nmain: ${main}\n`);
+      expect(e.message).toMatch(/plugin\.yaml:3:7 main: must be a file inside the plugin's folder/);
+    }
+  });
+
+  it('rejects broken YAML with its position', () => {
+    const e = problemsOf('name: x\nversion: 1.0.0\nendpoints: [\n  - path: /a\n');
+    expect(e.problems.length).toBeGreaterThan(0);
+    expect(e.problems[0]).toMatchObject({ file: 'plugin.yaml', path: '' });
+    expect(e.problems[0]!.line).toBeGreaterThanOrEqual(3);
+  });
+
+  it('rejects a bad method', () => {
+    const e = problemsOf(ADR_YAML.replace('method: POST', 'method: FETCH'));
+    expect(e.message).toContain('plugin.yaml:24:13 endpoints.1.method: expected one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, got "FETCH"');
+  });
+
+  it('lists every problem at once, in file order', () => {
+    const e = problemsOf('name: Bad Name\nversion: x\nresources:\n  memroy: 64\nendpoints:\n  - { path: nope, method: GET }\n');
+    expect(e.problems.map((p) => p.path)).toEqual(['name', 'version', 'resources.memroy', 'endpoints.0.path']);
+    expect(e.problems.map((p) => p.line)).toEqual([1, 2, 4, 6]);
+  });
+
+  it('points a missing required field at the mapping that lacks it', () => {
+    const e = problemsOf('version: 1.0.0\n');
+    expect(e.message).toContain('plugin.yaml:1:1 name: is required');
+  });
+
+  it('rejects duplicate endpoints and duplicate keys', () => {
+    expect(problemsOf('name: x\nversion: 1.0.0\nendpoints:\n  - path: /a/{id}\n    method: GET\n  - path: /a/{key}\n    method: GET\n').message).toContain(
+      'endpoints.1.path: duplicates endpoints.0',
+    );
+    expect(problemsOf('name: x\nname: y\nversion: 1.0.0\n').message).toMatch(/plugin\.yaml:2:1 \(document\): Map keys must be unique/);
+  });
+
+  it('uses the file name it is given', () => {
+    expect(() => parseManifest('name: 1\n', { file: '/srv/plugins/a/plugin.yaml' })).toThrow(/\/srv\/plugins\/a\/plugin\.yaml:1:7 name:/);
+  });
+});
