@@ -167,6 +167,8 @@ export class WorkerRuntime implements PluginRuntime {
   async close(timeoutMs: number): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    // Let rejections already under way (a crash that led to this close) settle as what they are.
+    await new Promise(setImmediate);
     const live = [...this.#threads.values()].filter((t) => !t.killed && t.exitCode === undefined);
     if (live.length > 0) {
       const stopped = Promise.all(live.map((t) => new Promise<void>((r) => (t.stopped = r))));
@@ -176,6 +178,7 @@ export class WorkerRuntime implements PluginRuntime {
       clearTimeout(timer);
     }
     this.#channel.close();
+    this.#lastLoss = this.#terminated();
     await this.#pool.destroy();
   }
 
@@ -221,7 +224,6 @@ export class WorkerRuntime implements PluginRuntime {
 
   /** Piscina rejected a task: its thread is gone. Say whether we ended it or it died. */
   #threadLoss(error: unknown): TaskFailure {
-    if (this.#closing) return this.#terminated();
     return this.#lastLoss ?? { __pgw: 'crash', message: error instanceof Error ? error.message : String(error) };
   }
 
