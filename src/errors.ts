@@ -84,7 +84,10 @@ function branded(code: ErrorCode, name: string) {
 }
 
 /** An option or argument was of the wrong shape or value. */
-export class InvalidArgumentError extends branded(ErrorCodes.INVALID_ARGUMENT, 'InvalidArgumentError') {}
+export class InvalidArgumentError extends branded(
+  ErrorCodes.INVALID_ARGUMENT,
+  'InvalidArgumentError',
+) {}
 
 /** A problem in a `plugin.yaml`, located as `file:LINE:COL`. */
 export interface ManifestProblem {
@@ -100,7 +103,10 @@ export interface ManifestProblem {
 }
 
 /** A manifest failed validation; `problems` lists every problem found, not just the first. */
-export class ManifestInvalidError extends branded(ErrorCodes.MANIFEST_INVALID, 'ManifestInvalidError') {
+export class ManifestInvalidError extends branded(
+  ErrorCodes.MANIFEST_INVALID,
+  'ManifestInvalidError',
+) {
   readonly problems: readonly ManifestProblem[];
   constructor(problems: ManifestProblem[], options?: { cause?: unknown }) {
     const lines = problems.map(formatProblem);
@@ -121,7 +127,10 @@ export class PluginLoadError extends branded(ErrorCodes.PLUGIN_LOAD, 'PluginLoad
 export class PluginExistsError extends branded(ErrorCodes.PLUGIN_EXISTS, 'PluginExistsError') {}
 
 /** No plugin of that name is loaded. */
-export class PluginNotFoundError extends branded(ErrorCodes.PLUGIN_NOT_FOUND, 'PluginNotFoundError') {}
+export class PluginNotFoundError extends branded(
+  ErrorCodes.PLUGIN_NOT_FOUND,
+  'PluginNotFoundError',
+) {}
 
 /** Loading one more plugin would pass `maxPlugins`. */
 export class MaxPluginsError extends branded(ErrorCodes.MAX_PLUGINS, 'MaxPluginsError') {}
@@ -130,13 +139,22 @@ export class MaxPluginsError extends branded(ErrorCodes.MAX_PLUGINS, 'MaxPlugins
 export class RouteConflictError extends branded(ErrorCodes.ROUTE_CONFLICT, 'RouteConflictError') {}
 
 /** The manifest asks for a runtime this version cannot run. */
-export class RuntimeUnsupportedError extends branded(ErrorCodes.RUNTIME_UNSUPPORTED, 'RuntimeUnsupportedError') {}
+export class RuntimeUnsupportedError extends branded(
+  ErrorCodes.RUNTIME_UNSUPPORTED,
+  'RuntimeUnsupportedError',
+) {}
 
 /** The gateway was stopped; create a new one. */
-export class GatewayStoppedError extends branded(ErrorCodes.GATEWAY_STOPPED, 'GatewayStoppedError') {}
+export class GatewayStoppedError extends branded(
+  ErrorCodes.GATEWAY_STOPPED,
+  'GatewayStoppedError',
+) {}
 
 /** A plugin published an event type its manifest does not list under `permissions.events.publish`. */
-export class EventNotPermittedError extends branded(ErrorCodes.EVENT_NOT_PERMITTED, 'EventNotPermittedError') {}
+export class EventNotPermittedError extends branded(
+  ErrorCodes.EVENT_NOT_PERMITTED,
+  'EventNotPermittedError',
+) {}
 
 /** True when `e` is any plugin-gateway error. */
 export function isGatewayError(e: unknown): e is GatewayError {

@@ -16,9 +16,13 @@ export default function setup(): void {
   );
   const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));
   if (!existsSync(built) || statSync(built).mtimeMs < newest) {
-    execFileSync(process.execPath, [path.join(root, 'node_modules/tsup/dist/cli-default.js'), '--silent'], {
-      cwd: root,
-      stdio: 'inherit',
-    });
+    execFileSync(
+      process.execPath,
+      [path.join(root, 'node_modules/tsup/dist/cli-default.js'), '--silent'],
+      {
+        cwd: root,
+        stdio: 'inherit',
+      },
+    );
   }
 }

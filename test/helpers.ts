@@ -1,7 +1,13 @@
 import path from 'node:path';
-import { PluginGateway, type GatewayLogger, type GatewayOptions, type PluginStatus } from '../src/index.js';
+import {
+  PluginGateway,
+  type GatewayLogger,
+  type GatewayOptions,
+  type PluginStatus,
+} from '../src/index.js';
 
-export const fixture = (name: string): string => path.resolve(import.meta.dirname, 'fixtures', name);
+export const fixture = (name: string): string =>
+  path.resolve(import.meta.dirname, 'fixtures', name);
 
 export interface LogLine {
   level: string;
@@ -12,12 +18,23 @@ export interface LogLine {
 /** A logger that keeps every line, for assertions. */
 export function memoryLogger(): GatewayLogger & { lines: LogLine[] } {
   const lines: LogLine[] = [];
-  const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, msg, ...obj });
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), isLevelEnabled: () => true };
+  const at = (level: string) => (obj: object, msg?: string) =>
+    void lines.push({ level, msg, ...obj });
+  return {
+    lines,
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    isLevelEnabled: () => true,
+  };
 }
 
 /** A started gateway with the given fixtures loaded; stopped by the caller. */
-export async function gatewayWith(fixtures: string[], options: GatewayOptions = {}): Promise<PluginGateway> {
+export async function gatewayWith(
+  fixtures: string[],
+  options: GatewayOptions = {},
+): Promise<PluginGateway> {
   const gateway = new PluginGateway({ logger: false, ...options });
   for (const f of fixtures) await gateway.load(fixture(f));
   await gateway.start();
@@ -25,12 +42,21 @@ export async function gatewayWith(fixtures: string[], options: GatewayOptions = 
 }
 
 /** Resolves when the plugin reaches `status` (at once when it already has). */
-export function statusOf(gateway: PluginGateway, name: string, status: PluginStatus, timeoutMs = 10_000): Promise<void> {
+export function statusOf(
+  gateway: PluginGateway,
+  name: string,
+  status: PluginStatus,
+  timeoutMs = 10_000,
+): Promise<void> {
   if (gateway.get(name)?.status === status) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       gateway.off('plugin:status', listener);
-      reject(new Error(`${name} did not become ${status} within ${timeoutMs} ms (is ${gateway.get(name)?.status})`));
+      reject(
+        new Error(
+          `${name} did not become ${status} within ${timeoutMs} ms (is ${gateway.get(name)?.status})`,
+        ),
+      );
     }, timeoutMs);
     const listener = (info: { name: string; status: PluginStatus }) => {
       if (info.name !== name || info.status !== status) return;

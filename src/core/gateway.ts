@@ -22,7 +22,12 @@ import { MemoryRegistry } from '../registry/memory.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
 import { createLogger, PluginLogSink } from './logging.js';
 import { ManagedPlugin } from './managed-plugin.js';
-import { resolveOptions, type GatewayLogger, type GatewayOptions, type ResolvedOptions } from './options.js';
+import {
+  resolveOptions,
+  type GatewayLogger,
+  type GatewayOptions,
+  type ResolvedOptions,
+} from './options.js';
 import { readPluginFiles } from './plugin-files.js';
 import { errorResponse, failureResponse } from './responses.js';
 import { Router, type RouteTarget } from './router.js';
@@ -116,7 +121,9 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
   async load(dir: string, options: LoadOptions = {}): Promise<PluginInfo> {
     this.#assertRunning();
     if (typeof dir !== 'string' || dir === '') {
-      throw new InvalidArgumentError(`Expected \`dir\` to be a folder path, got \`${String(dir)}\` (${typeof dir})`);
+      throw new InvalidArgumentError(
+        `Expected \`dir\` to be a folder path, got \`${String(dir)}\` (${typeof dir})`,
+      );
     }
     const files = await readPluginFiles(dir);
     const { manifest } = files;
@@ -128,41 +135,50 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
       );
     }
     if (this.#plugins.has(manifest.name)) {
-      throw new PluginExistsError(`plugin "${manifest.name}" is already loaded (from ${this.#plugins.get(manifest.name)!.dir})`, {
-        plugin: manifest.name,
-      });
+      throw new PluginExistsError(
+        `plugin "${manifest.name}" is already loaded (from ${this.#plugins.get(manifest.name)!.dir})`,
+        {
+          plugin: manifest.name,
+        },
+      );
     }
     if (this.#plugins.size >= this.options.maxPlugins) {
-      throw new MaxPluginsError(`cannot load "${manifest.name}": maxPlugins (${this.options.maxPlugins}) reached`, {
-        plugin: manifest.name,
-      });
+      throw new MaxPluginsError(
+        `cannot load "${manifest.name}": maxPlugins (${this.options.maxPlugins}) reached`,
+        {
+          plugin: manifest.name,
+        },
+      );
     }
     const instanceId = `${manifest.name}@${manifest.version}#${this.#nodeId}.${++this.#seq}`;
     const sink = new PluginLogSink(this.#log, manifest.name, manifest.version);
-    let plugin!: ManagedPlugin;
-    const runtime = new WorkerRuntime(
-      {
-        manifest,
-        mainPath: files.mainPath,
-        instanceId,
-        flags: this.#flagsFor(manifest.name, manifest.feature_flags),
-        settings: options.config ?? {},
-        idleTimeoutMs: this.options.idleTimeout,
-        threadConcurrency: this.options.threadConcurrency,
-        maxInFlight: this.options.maxInFlight,
-        timeoutGraceMs: this.options.timeoutGrace,
-      },
-      {
-        onCrash: (reason) => this.#onCrash(plugin, reason),
-        onLog: (level, msg, fields, requestId) => sink.write(level, msg, fields, requestId),
-        onPublish: (event) => void this.#publishFrom(plugin, event),
-      },
+    const spec = {
+      manifest,
+      mainPath: files.mainPath,
+      instanceId,
+      flags: this.#flagsFor(manifest.name, manifest.feature_flags),
+      settings: options.config ?? {},
+      idleTimeoutMs: this.options.idleTimeout,
+      threadConcurrency: this.options.threadConcurrency,
+      maxInFlight: this.options.maxInFlight,
+      timeoutGraceMs: this.options.timeoutGrace,
+    };
+    const plugin = new ManagedPlugin(
+      instanceId,
+      manifest,
+      files.dir,
+      this.options.restart,
+      (self) =>
+        new WorkerRuntime(spec, {
+          onCrash: (reason) => this.#onCrash(self, reason),
+          onLog: (level, msg, fields, requestId) => sink.write(level, msg, fields, requestId),
+          onPublish: (event) => void this.#publishFrom(self, event),
+        }),
     );
-    plugin = new ManagedPlugin(instanceId, manifest, files.dir, runtime, this.options.restart);
     try {
       this.#router.add(manifest.name, plugin, manifest.endpoints);
     } catch (error) {
-      await runtime.close(0);
+      await plugin.runtime.close(0);
       throw error;
     }
     this.#plugins.set(manifest.name, plugin);
@@ -203,9 +219,14 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
    * @throws {InvalidArgumentError} only when `request` itself is malformed (host misuse).
    */
   async handle(request: GatewayRequest): Promise<PluginResponse> {
-    if (typeof request?.method !== 'string' || typeof request.path !== 'string' || request.path[0] !== '/') {
+    if (
+      typeof request?.method !== 'string' ||
+      typeof request.path !== 'string' ||
+      request.path[0] !== '/'
+    ) {
       throw new InvalidArgumentError(
-        'Expected `request` to have a string `method` and a `path` starting with "/", got ' + describeRequest(request),
+        'Expected `request` to have a string `method` and a `path` starting with "/", got ' +
+          describeRequest(request),
       );
     }
     const started = performance.now();
@@ -216,18 +237,32 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     const method = request.method.toUpperCase();
     const match = this.#router.match(method, request.path);
     if (match.kind === 'not-found') {
-      return errorResponse(404, ErrorCodes.NOT_FOUND, `no plugin serves ${method} ${pathOf(request.path)}`, id);
+      return errorResponse(
+        404,
+        ErrorCodes.NOT_FOUND,
+        `no plugin serves ${method} ${pathOf(request.path)}`,
+        id,
+      );
     }
     if (match.kind === 'method-not-allowed') {
-      return errorResponse(405, ErrorCodes.METHOD_NOT_ALLOWED, `${method} is not allowed on ${pathOf(request.path)}`, id, {
-        allow: match.allow.join(', '),
-      });
+      return errorResponse(
+        405,
+        ErrorCodes.METHOD_NOT_ALLOWED,
+        `${method} is not allowed on ${pathOf(request.path)}`,
+        id,
+        {
+          allow: match.allow.join(', '),
+        },
+      );
     }
     const target = match.target;
     const plugin = target.plugin;
     let userId = request.userId;
     let context = request.context;
-    if (this.options.authenticate && (target.needsIdentity || target.endpoint.auth === 'optional')) {
+    if (
+      this.options.authenticate &&
+      (target.needsIdentity || target.endpoint.auth === 'optional')
+    ) {
       const identity = await this.#authenticate(request, id);
       userId = identity?.userId ?? null;
       if (identity?.roles) context = { ...context, roles: identity.roles };
@@ -259,7 +294,8 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     }
     const elapsed = performance.now() - started;
     plugin.metrics.record(response.statusCode, elapsed);
-    if (this.#logRequests) this.#logRequest(plugin, id, method, request.path, userId, elapsed, response.statusCode);
+    if (this.#logRequests)
+      this.#logRequest(plugin, id, method, request.path, userId, elapsed, response.statusCode);
     return response;
   }
 
@@ -270,7 +306,9 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
   async publish(event: DomainEvent): Promise<PublishResult> {
     this.#assertRunning();
     if (typeof event?.type !== 'string' || event.type === '') {
-      throw new InvalidArgumentError(`Expected \`event.type\` to be a non-empty string, got \`${String(event?.type)}\``);
+      throw new InvalidArgumentError(
+        `Expected \`event.type\` to be a non-empty string, got \`${String(event?.type)}\``,
+      );
     }
     return this.#deliver(event, undefined);
   }
@@ -322,10 +360,18 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
       report = await plugin.runtime.boot(BOOT_TIMEOUT_MS);
     } catch (error) {
       const e = error as Error & { kind?: string };
-      const what = e.kind === 'timeout' ? `did not finish initialize()/start() within ${BOOT_TIMEOUT_MS} ms` : `failed to start: ${e.message}`;
-      throw new PluginLoadError(`plugin "${plugin.name}" ${what}`, { cause: error, plugin: plugin.name });
+      const what =
+        e.kind === 'timeout'
+          ? `did not finish initialize()/start() within ${BOOT_TIMEOUT_MS} ms`
+          : `failed to start: ${e.message}`;
+      throw new PluginLoadError(`plugin "${plugin.name}" ${what}`, {
+        cause: error,
+        plugin: plugin.name,
+      });
     }
-    const missing = plugin.manifest.endpoints.map((e) => `${e.method} ${e.path}`).filter((k) => !report.routes.includes(k));
+    const missing = plugin.manifest.endpoints
+      .map((e) => `${e.method} ${e.path}`)
+      .filter((k) => !report.routes.includes(k));
     if (missing.length > 0) {
       throw new PluginLoadError(
         `plugin "${plugin.name}" declares endpoints in plugin.yaml that its routes do not handle: ${missing.join(', ')}`,
@@ -333,7 +379,10 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
       );
     }
     if (plugin.manifest.permissions.events.subscribe.length > 0 && !report.handlesEvents) {
-      this.#log.warn({ plugin_id: plugin.name }, 'plugin subscribes to events but defines no handleEvent()');
+      this.#log.warn(
+        { plugin_id: plugin.name },
+        'plugin subscribes to events but defines no handleEvent()',
+      );
     }
     plugin.setHealth(report.health);
     if (this.#stopped || !this.#plugins.has(plugin.name)) return;
@@ -341,13 +390,25 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
   }
 
   #onCrash(plugin: ManagedPlugin, reason: string): void {
-    if (!this.#plugins.has(plugin.name) || plugin.status === 'failed' || plugin.status === 'inactive') return;
+    if (
+      !this.#plugins.has(plugin.name) ||
+      plugin.status === 'failed' ||
+      plugin.status === 'inactive'
+    )
+      return;
     const recent = plugin.crashes.record();
-    this.#log.error({ plugin_id: plugin.name, version: plugin.manifest.version, reason, recent }, 'plugin thread crashed');
+    this.#log.error(
+      { plugin_id: plugin.name, version: plugin.manifest.version, reason, recent },
+      'plugin thread crashed',
+    );
     if (plugin.crashes.exhausted(recent)) {
       clearTimeout(plugin.restartTimer);
       const window = plugin.crashes.options.window;
-      this.#setStatus(plugin, 'failed', `crashed ${recent} times within ${window / 1000}s; last: ${reason}`);
+      this.#setStatus(
+        plugin,
+        'failed',
+        `crashed ${recent} times within ${window / 1000}s; last: ${reason}`,
+      );
       this.emit('plugin:crash', { plugin: plugin.name, reason, recent });
       void plugin.runtime.close(0);
       return;
@@ -416,19 +477,38 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
   ): PluginResponse | undefined {
     if (target.needsIdentity) {
       if (userId === undefined || userId === null) {
-        return errorResponse(401, ErrorCodes.UNAUTHORIZED, `${target.key} requires an authenticated caller`, id);
+        return errorResponse(
+          401,
+          ErrorCodes.UNAUTHORIZED,
+          `${target.key} requires an authenticated caller`,
+          id,
+        );
       }
       const roles = target.endpoint.roles;
       if (roles.length > 0) {
         const held = Array.isArray(context?.roles) ? (context.roles as unknown[]) : [];
         if (!roles.some((r) => held.includes(r))) {
-          return errorResponse(403, ErrorCodes.FORBIDDEN, `${target.key} requires one of the roles: ${roles.join(', ')}`, id);
+          return errorResponse(
+            403,
+            ErrorCodes.FORBIDDEN,
+            `${target.key} requires one of the roles: ${roles.join(', ')}`,
+            id,
+          );
         }
       }
     }
     if (plugin.status !== 'active') {
-      const headers = plugin.status === 'loading' ? { 'retry-after': String(plugin.retryAfterSeconds) } : undefined;
-      return errorResponse(503, ErrorCodes.PLUGIN_UNAVAILABLE, `plugin "${plugin.name}" is ${plugin.status}`, id, headers);
+      const headers =
+        plugin.status === 'loading'
+          ? { 'retry-after': String(plugin.retryAfterSeconds) }
+          : undefined;
+      return errorResponse(
+        503,
+        ErrorCodes.PLUGIN_UNAVAILABLE,
+        `plugin "${plugin.name}" is ${plugin.status}`,
+        id,
+        headers,
+      );
     }
     return undefined;
   }
@@ -437,7 +517,10 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     try {
       return (await this.options.authenticate!(request)) ?? null;
     } catch (error) {
-      this.#log.error({ request_id: id, err: error }, 'authenticate() threw; treating the caller as anonymous');
+      this.#log.error(
+        { request_id: id, err: error },
+        'authenticate() threw; treating the caller as anonymous',
+      );
       return null;
     }
   }
@@ -446,7 +529,10 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     if (this.#stopped) return;
     const result = await this.#deliver(event, source.name);
     for (const f of result.failed) {
-      this.#log.warn({ plugin_id: f.plugin, event_type: event.type, source: source.name, code: f.code }, f.message);
+      this.#log.warn(
+        { plugin_id: f.plugin, event_type: event.type, source: source.name, code: f.code },
+        f.message,
+      );
     }
   }
 
@@ -459,19 +545,34 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     };
     const result: PublishResult = { id: event.id!, delivered: [], failed: [] };
     const subscribers = [...this.#plugins.values()].filter(
-      (p) => p.name !== source && p.manifest.permissions.events.subscribe.some((s) => matchesEventPattern(event.type, s)),
+      (p) =>
+        p.name !== source &&
+        p.manifest.permissions.events.subscribe.some((s) => matchesEventPattern(event.type, s)),
     );
     await Promise.all(
       subscribers.map(async (p) => {
         if (p.status !== 'active') {
-          result.failed.push({ plugin: p.name, code: ErrorCodes.PLUGIN_UNAVAILABLE, message: `plugin "${p.name}" is ${p.status}` });
+          result.failed.push({
+            plugin: p.name,
+            code: ErrorCodes.PLUGIN_UNAVAILABLE,
+            message: `plugin "${p.name}" is ${p.status}`,
+          });
           return;
         }
-        const outcome = await p.runtime.run({ t: 'evt', e: event } satisfies TaskInput, this.options.pluginTimeout);
+        const outcome = await p.runtime.run(
+          { t: 'evt', e: event } satisfies TaskInput,
+          this.options.pluginTimeout,
+        );
         p.metrics.events++;
         if (isTaskFailure(outcome)) {
-          const { body } = failureResponse(outcome, p.name, event.id!) as { body: { error: { code: string; message: string } } };
-          result.failed.push({ plugin: p.name, code: body.error.code, message: body.error.message });
+          const { body } = failureResponse(outcome, p.name, event.id!) as {
+            body: { error: { code: string; message: string } };
+          };
+          result.failed.push({
+            plugin: p.name,
+            code: body.error.code,
+            message: body.error.message,
+          });
           this.#logFailure(p, event.id!, outcome);
         } else {
           result.delivered.push(p.name);
@@ -483,18 +584,33 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
 
   // ---- helpers ----
 
-  #flagsFor(name: string, declared: readonly { name: string; default: boolean }[]): Record<string, boolean> {
+  #flagsFor(
+    name: string,
+    declared: readonly { name: string; default: boolean }[],
+  ): Record<string, boolean> {
     const flags: Record<string, boolean> = {};
     for (const f of declared) flags[f.name] = f.default;
     const overrides = this.options.featureFlags.overrides[name] ?? {};
     for (const [flag, value] of Object.entries(overrides)) {
-      if (!(flag in flags)) this.#log.warn({ plugin_id: name, flag }, 'feature flag override for a flag the manifest does not declare');
+      if (!(flag in flags))
+        this.#log.warn(
+          { plugin_id: name, flag },
+          'feature flag override for a flag the manifest does not declare',
+        );
       flags[flag] = value;
     }
     return flags;
   }
 
-  #logRequest(plugin: ManagedPlugin, id: string, method: string, path: string, userId: unknown, ms: number, status: number) {
+  #logRequest(
+    plugin: ManagedPlugin,
+    id: string,
+    method: string,
+    path: string,
+    userId: unknown,
+    ms: number,
+    status: number,
+  ) {
     this.#log.info(
       {
         plugin_id: plugin.name,
@@ -510,22 +626,37 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     );
   }
 
-  #logFailure(plugin: ManagedPlugin, id: string, failure: { __pgw: string; message: string; stack?: string }) {
-    const level = failure.__pgw === 'threw' || failure.__pgw === 'crash' || failure.__pgw === 'bad-response' ? 'error' : 'warn';
+  #logFailure(
+    plugin: ManagedPlugin,
+    id: string,
+    failure: { __pgw: string; message: string; stack?: string },
+  ) {
+    const level =
+      failure.__pgw === 'threw' || failure.__pgw === 'crash' || failure.__pgw === 'bad-response'
+        ? 'error'
+        : 'warn';
     this.#log[level](
-      { plugin_id: plugin.name, version: plugin.manifest.version, request_id: id, failure: failure.__pgw, stack: failure.stack },
+      {
+        plugin_id: plugin.name,
+        version: plugin.manifest.version,
+        request_id: id,
+        failure: failure.__pgw,
+        stack: failure.stack,
+      },
       failure.message,
     );
   }
 
   #require(name: string): ManagedPlugin {
     const plugin = this.#plugins.get(name);
-    if (!plugin) throw new PluginNotFoundError(`no plugin named "${name}" is loaded`, { plugin: name });
+    if (!plugin)
+      throw new PluginNotFoundError(`no plugin named "${name}" is loaded`, { plugin: name });
     return plugin;
   }
 
   #assertRunning(): void {
-    if (this.#stopped) throw new GatewayStoppedError('the gateway is stopped; create a new PluginGateway');
+    if (this.#stopped)
+      throw new GatewayStoppedError('the gateway is stopped; create a new PluginGateway');
   }
 }
 
@@ -535,7 +666,8 @@ function pathOf(path: string): string {
 }
 
 function describeRequest(request: unknown): string {
-  if (typeof request !== 'object' || request === null) return `\`${String(request)}\` (${typeof request})`;
+  if (typeof request !== 'object' || request === null)
+    return `\`${String(request)}\` (${typeof request})`;
   const r = request as Record<string, unknown>;
   return `method \`${String(r.method)}\` and path \`${String(r.path)}\``;
 }

@@ -30,8 +30,23 @@ export class PluginLogSink {
     readonly version: string,
   ) {}
 
-  write(level: LogLevel, msg: string, fields: Record<string, unknown> | undefined, requestId: string | undefined): void {
+  write(
+    level: LogLevel,
+    msg: string,
+    fields: Record<string, unknown> | undefined,
+    requestId: string | undefined,
+  ): void {
     const write = this.log[level] ?? this.log.info;
-    write.call(this.log, { ...fields, plugin_id: this.plugin, version: this.version, request_id: requestId, source: 'plugin' }, msg);
+    write.call(
+      this.log,
+      {
+        ...fields,
+        plugin_id: this.plugin,
+        version: this.version,
+        request_id: requestId,
+        source: 'plugin',
+      },
+      msg,
+    );
   }
 }

@@ -21,17 +21,19 @@ export class ManagedPlugin {
   /** Seconds a caller should wait while the plugin restarts. */
   retryAfterSeconds = 1;
   lastHealth: HealthStatus | undefined;
+  readonly runtime: PluginRuntime;
   #info: PluginInfo | undefined;
 
   constructor(
     readonly id: string,
     readonly manifest: Manifest,
     readonly dir: string,
-    readonly runtime: PluginRuntime,
     crashPolicy: CrashPolicyOptions,
+    createRuntime: (plugin: ManagedPlugin) => PluginRuntime,
   ) {
     this.name = manifest.name;
     this.crashes = new CrashPolicy(crashPolicy);
+    this.runtime = createRuntime(this);
   }
 
   /** Moves to `to`; returns false (and stays) when the lifecycle does not allow it. */
@@ -52,7 +54,11 @@ export class ManagedPlugin {
       version: m.version,
       status: this.status,
       endpoints: m.endpoints,
-      metadata: { ...m.metadata, ...(m.description ? { description: m.description } : {}), ...(m.author ? { author: m.author } : {}) },
+      metadata: {
+        ...m.metadata,
+        ...(m.description ? { description: m.description } : {}),
+        ...(m.author ? { author: m.author } : {}),
+      },
       health_check: { ...m.health_check, ...(this.lastHealth ? { last: this.lastHealth } : {}) },
       dir: this.dir,
       runtime: m.runtime.type,

@@ -12,11 +12,9 @@ import { parseDuration, parseRate } from './duration.js';
 /** Methods an endpoint may declare. */
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
-const duration = z
-  .string()
-  .refine((v) => parseDuration(v) !== undefined, {
-    error: (i) => `expected a duration like "500ms", "30s" or "2m", got ${JSON.stringify(i.input)}`,
-  });
+const duration = z.string().refine((v) => parseDuration(v) !== undefined, {
+  error: (i) => `expected a duration like "500ms", "30s" or "2m", got ${JSON.stringify(i.input)}`,
+});
 
 const semverVersion = z.string().refine((v) => semver.valid(v) !== null, {
   error: (i) => `expected a semantic version like "1.2.3", got ${JSON.stringify(i.input)}`,
@@ -28,7 +26,9 @@ const semverRange = z.string().refine((v) => semver.validRange(v) !== null, {
 
 const method = z.preprocess(
   (v) => (typeof v === 'string' ? v.toUpperCase() : v),
-  z.enum(HTTP_METHODS, { error: (i) => `expected one of ${HTTP_METHODS.join(', ')}, got ${JSON.stringify(i.input)}` }),
+  z.enum(HTTP_METHODS, {
+    error: (i) => `expected one of ${HTTP_METHODS.join(', ')}, got ${JSON.stringify(i.input)}`,
+  }),
 );
 
 /** `/tracks/{id}`: segments of letters, digits, `-._~` or a `{name}` parameter. */
@@ -62,7 +62,8 @@ const entryFile = z.string().refine(
 );
 
 const eventPattern = z.string().regex(/^(\*|[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*(\.\*)?)$/, {
-  error: (i) => `expected an event type like "track.played" or "track.*", got ${JSON.stringify(i.input)}`,
+  error: (i) =>
+    `expected an event type like "track.played" or "track.*", got ${JSON.stringify(i.input)}`,
 });
 
 /** The manifest as zod sees it, with defaults filled in. */
@@ -140,7 +141,11 @@ export const manifestSchema = z
     const names = new Set<string>();
     m.feature_flags.forEach((f, i) => {
       if (names.has(f.name)) {
-        ctx.addIssue({ code: 'custom', path: ['feature_flags', i, 'name'], message: `duplicate flag "${f.name}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['feature_flags', i, 'name'],
+          message: `duplicate flag "${f.name}"`,
+        });
       }
       names.add(f.name);
     });

@@ -4,7 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { ManifestInvalidError } from '../errors.js';
 import { parseManifest } from './manifest.js';
 
-const ADR_YAML = readFileSync(path.resolve(import.meta.dirname, '../../test/fixtures/adr-plugin.yaml'), 'utf8');
+const ADR_YAML = readFileSync(
+  path.resolve(import.meta.dirname, '../../test/fixtures/adr-plugin.yaml'),
+  'utf8',
+);
 
 function problemsOf(text: string) {
   try {
@@ -51,18 +54,30 @@ describe('parseManifest', () => {
       'name: x\nversion: 1.0.0\nmain: lib/plugin.mjs\nendpoints:\n  - { path: /a, method: get, auth: optional, roles: [admin], timeout: 250ms }\n',
     );
     expect(m.main).toBe('lib/plugin.mjs');
-    expect(m.endpoints[0]).toEqual({ path: '/a', method: 'GET', auth: 'optional', roles: ['admin'], timeout: '250ms' });
+    expect(m.endpoints[0]).toEqual({
+      path: '/a',
+      method: 'GET',
+      auth: 'optional',
+      roles: ['admin'],
+      timeout: '250ms',
+    });
   });
 
   it('rejects a misspelt key, naming the line, the field and the likely key', () => {
     const e = problemsOf(ADR_YAML.replace('rate_limit: 100/min', 'rate_limt: 100/min'));
-    expect(e.message).toContain('plugin.yaml:21:5 endpoints.0.rate_limt: unknown key "rate_limt" (did you mean "rate_limit"?)');
+    expect(e.message).toContain(
+      'plugin.yaml:21:5 endpoints.0.rate_limt: unknown key "rate_limt" (did you mean "rate_limit"?)',
+    );
   });
 
   it('rejects a bad rate_limit', () => {
     const e = problemsOf(ADR_YAML.replace('rate_limit: 50/min', 'rate_limit: 50/fortnight'));
     expect(e.problems).toEqual([
-      expect.objectContaining({ line: 26, path: 'endpoints.1.rate_limit', message: expect.stringContaining('"50/fortnight"') }),
+      expect.objectContaining({
+        line: 26,
+        path: 'endpoints.1.rate_limit',
+        message: expect.stringContaining('"50/fortnight"'),
+      }),
     ]);
     expect(e.message).toMatch(/plugin\.yaml:26:\d+ endpoints\.1\.rate_limit:/);
   });
@@ -92,12 +107,21 @@ describe('parseManifest', () => {
 
   it('rejects a bad method', () => {
     const e = problemsOf(ADR_YAML.replace('method: POST', 'method: FETCH'));
-    expect(e.message).toContain('plugin.yaml:24:13 endpoints.1.method: expected one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, got "FETCH"');
+    expect(e.message).toContain(
+      'plugin.yaml:24:13 endpoints.1.method: expected one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, got "FETCH"',
+    );
   });
 
   it('lists every problem at once, in file order', () => {
-    const e = problemsOf('name: Bad Name\nversion: x\nresources:\n  memroy: 64\nendpoints:\n  - { path: nope, method: GET }\n');
-    expect(e.problems.map((p) => p.path)).toEqual(['name', 'version', 'resources.memroy', 'endpoints.0.path']);
+    const e = problemsOf(
+      'name: Bad Name\nversion: x\nresources:\n  memroy: 64\nendpoints:\n  - { path: nope, method: GET }\n',
+    );
+    expect(e.problems.map((p) => p.path)).toEqual([
+      'name',
+      'version',
+      'resources.memroy',
+      'endpoints.0.path',
+    ]);
     expect(e.problems.map((p) => p.line)).toEqual([1, 2, 4, 6]);
   });
 
@@ -107,13 +131,19 @@ describe('parseManifest', () => {
   });
 
   it('rejects duplicate endpoints and duplicate keys', () => {
-    expect(problemsOf('name: x\nversion: 1.0.0\nendpoints:\n  - path: /a/{id}\n    method: GET\n  - path: /a/{key}\n    method: GET\n').message).toContain(
-      'endpoints.1.path: duplicates endpoints.0',
+    expect(
+      problemsOf(
+        'name: x\nversion: 1.0.0\nendpoints:\n  - path: /a/{id}\n    method: GET\n  - path: /a/{key}\n    method: GET\n',
+      ).message,
+    ).toContain('endpoints.1.path: duplicates endpoints.0');
+    expect(problemsOf('name: x\nname: y\nversion: 1.0.0\n').message).toMatch(
+      /plugin\.yaml:2:1 \(document\): Map keys must be unique/,
     );
-    expect(problemsOf('name: x\nname: y\nversion: 1.0.0\n').message).toMatch(/plugin\.yaml:2:1 \(document\): Map keys must be unique/);
   });
 
   it('uses the file name it is given', () => {
-    expect(() => parseManifest('name: 1\n', { file: '/srv/plugins/a/plugin.yaml' })).toThrow(/\/srv\/plugins\/a\/plugin\.yaml:1:7 name:/);
+    expect(() => parseManifest('name: 1\n', { file: '/srv/plugins/a/plugin.yaml' })).toThrow(
+      /\/srv\/plugins\/a\/plugin\.yaml:1:7 name:/,
+    );
   });
 });

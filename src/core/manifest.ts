@@ -3,7 +3,15 @@
  * {@link ManifestInvalidError} that lists every problem as `plugin.yaml:LINE:COL field: message`.
  * @module
  */
-import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import {
+  isMap,
+  isPair,
+  isScalar,
+  LineCounter,
+  parseDocument,
+  type Document,
+  type Node,
+} from 'yaml';
 import type { core } from 'zod';
 import { ManifestInvalidError, type ManifestProblem } from '../errors.js';
 import { manifestSchema, type Manifest } from './manifest-schema.js';
@@ -53,12 +61,19 @@ export function parseManifest(text: string, options: ParseManifestOptions = {}):
   return deepFreeze(parsed.data);
 }
 
-function locate(issue: core.$ZodIssue, doc: Document, lines: LineCounter, file: string): ManifestProblem[] {
+function locate(
+  issue: core.$ZodIssue,
+  doc: Document,
+  lines: LineCounter,
+  file: string,
+): ManifestProblem[] {
   const path = issue.path.map(String);
   if (issue.code === 'unrecognized_keys') {
     const parent = doc.getIn(issue.path, true) ?? doc.contents;
     return issue.keys.map((key) => {
-      const pair = isMap(parent) ? parent.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === key) : undefined;
+      const pair = isMap(parent)
+        ? parent.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === key)
+        : undefined;
       const node = pair && isScalar(pair.key) ? pair.key : (parent as Node | null);
       return {
         file,
@@ -73,18 +88,33 @@ function locate(issue: core.$ZodIssue, doc: Document, lines: LineCounter, file: 
   for (let depth = issue.path.length; depth >= 0 && node == null; depth--) {
     node = depth === 0 ? doc.contents : doc.getIn(issue.path.slice(0, depth), true);
   }
-  return [{ file, ...position(node as Node | null, lines), path: path.join('.'), message: describe(issue) }];
+  return [
+    {
+      file,
+      ...position(node as Node | null, lines),
+      path: path.join('.'),
+      message: describe(issue),
+    },
+  ];
 }
 
 function describe(issue: core.$ZodIssue): string {
   if (issue.code !== 'invalid_type') return issue.message;
   const input = (issue as { input?: unknown }).input;
   if (input === undefined) return `is required (${issue.expected})`;
-  const got = input === null ? 'null' : Array.isArray(input) ? 'a list' : `${typeof input} ${JSON.stringify(input)}`;
+  const got =
+    input === null
+      ? 'null'
+      : Array.isArray(input)
+        ? 'a list'
+        : `${typeof input} ${JSON.stringify(input)}`;
   return `expected ${issue.expected}, got ${got}${typeof input === 'number' && issue.expected === 'string' ? ' (quote it)' : ''}`;
 }
 
-function position(node: Node | null | undefined, lines: LineCounter): { line: number; col: number } {
+function position(
+  node: Node | null | undefined,
+  lines: LineCounter,
+): { line: number; col: number } {
   const offset = node?.range?.[0];
   if (offset === undefined) return { line: 1, col: 1 };
   const at = lines.linePos(offset);
@@ -92,10 +122,38 @@ function position(node: Node | null | undefined, lines: LineCounter): { line: nu
 }
 
 const KNOWN_KEYS = [
-  'name', 'version', 'description', 'author', 'license', 'main', 'runtime', 'resources', 'endpoints',
-  'dependencies', 'feature_flags', 'health_check', 'permissions', 'metadata', 'type', 'cpu', 'memory',
-  'disk', 'network', 'path', 'method', 'auth', 'rate_limit', 'roles', 'timeout', 'service', 'default',
-  'endpoint', 'interval', 'events', 'subscribe', 'publish',
+  'name',
+  'version',
+  'description',
+  'author',
+  'license',
+  'main',
+  'runtime',
+  'resources',
+  'endpoints',
+  'dependencies',
+  'feature_flags',
+  'health_check',
+  'permissions',
+  'metadata',
+  'type',
+  'cpu',
+  'memory',
+  'disk',
+  'network',
+  'path',
+  'method',
+  'auth',
+  'rate_limit',
+  'roles',
+  'timeout',
+  'service',
+  'default',
+  'endpoint',
+  'interval',
+  'events',
+  'subscribe',
+  'publish',
 ];
 
 /** A hint for a misspelt key: the known key within two edits. */

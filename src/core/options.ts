@@ -28,7 +28,10 @@ export interface GatewayLogger {
 const durationMs = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = parseDuration(v);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'a duration like "500ms", "30s" or a number of milliseconds' });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'a duration like "500ms", "30s" or a number of milliseconds',
+    });
     return z.NEVER;
   }
   return ms;
@@ -48,12 +51,19 @@ const optionsSchema = z.strictObject({
     .prefault({}),
   rateLimiting: z.strictObject({ store: z.literal('memory').default('memory') }).prefault({}),
   featureFlags: z
-    .strictObject({ overrides: z.record(z.string(), z.record(z.string(), z.boolean())).default({}) })
+    .strictObject({
+      overrides: z.record(z.string(), z.record(z.string(), z.boolean())).default({}),
+    })
     .prefault({}),
-  registry: z.custom<DiscoveryRegistry>(
-    (v) => typeof v === 'object' && v !== null && typeof (v as DiscoveryRegistry).register === 'function',
-    'a DiscoveryRegistry (e.g. new MemoryRegistry())',
-  ).optional(),
+  registry: z
+    .custom<DiscoveryRegistry>(
+      (v) =>
+        typeof v === 'object' &&
+        v !== null &&
+        typeof (v as DiscoveryRegistry).register === 'function',
+      'a DiscoveryRegistry (e.g. new MemoryRegistry())',
+    )
+    .optional(),
   authenticate: z
     .custom<(req: GatewayRequest) => Identity | null | Promise<Identity | null>>(
       (v) => typeof v === 'function',
@@ -62,7 +72,9 @@ const optionsSchema = z.strictObject({
     .optional(),
   logger: z
     .custom<GatewayLogger | false>(
-      (v) => v === false || (typeof v === 'object' && v !== null && typeof (v as GatewayLogger).error === 'function'),
+      (v) =>
+        v === false ||
+        (typeof v === 'object' && v !== null && typeof (v as GatewayLogger).error === 'function'),
       'a pino-compatible logger, or false',
     )
     .optional(),
@@ -108,7 +120,12 @@ export interface GatewayOptions {
   /** After a timeout, how long a thread may take to let go of the request before it is terminated. @default '100ms' */
   timeoutGrace?: string | number;
   /** Crash policy: restart with exponential backoff, `failed` after `maxCrashes` within `window`. @default { maxCrashes: 5, window: '60s', backoff: '100ms', maxBackoff: '5s' } */
-  restart?: { maxCrashes?: number; window?: string | number; backoff?: string | number; maxBackoff?: string | number };
+  restart?: {
+    maxCrashes?: number;
+    window?: string | number;
+    backoff?: string | number;
+    maxBackoff?: string | number;
+  };
   /** How long `unload()`/`stop()` wait for in-flight requests and the plugin's `stop()`. @default '5s' */
   stopTimeout?: string | number;
 }

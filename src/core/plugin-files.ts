@@ -26,7 +26,8 @@ export async function readPluginFiles(dirArg: string): Promise<PluginFiles> {
     text = await readFile(manifestPath, 'utf8');
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? `no ${MANIFEST_FILE} in ${dir}` : `cannot read ${manifestPath} (${code})`;
+    const why =
+      code === 'ENOENT' ? `no ${MANIFEST_FILE} in ${dir}` : `cannot read ${manifestPath} (${code})`;
     throw new PluginLoadError(why, { cause });
   }
   const manifest = parseManifest(text, { file: manifestPath });
@@ -40,18 +41,26 @@ export async function readPluginFiles(dirArg: string): Promise<PluginFiles> {
   try {
     mainPath = await realpath(path.join(dir, main));
   } catch {
-    throw new PluginLoadError(`${manifestPath} main: entry file "${main}" does not exist in ${dir}`, {
-      plugin: manifest.name,
-    });
+    throw new PluginLoadError(
+      `${manifestPath} main: entry file "${main}" does not exist in ${dir}`,
+      {
+        plugin: manifest.name,
+      },
+    );
   }
   const inside = path.relative(realDir, mainPath);
   if (inside.startsWith('..') || path.isAbsolute(inside)) {
-    throw new PluginLoadError(`${manifestPath} main: "${main}" resolves outside the plugin's folder (${mainPath})`, {
-      plugin: manifest.name,
-    });
+    throw new PluginLoadError(
+      `${manifestPath} main: "${main}" resolves outside the plugin's folder (${mainPath})`,
+      {
+        plugin: manifest.name,
+      },
+    );
   }
   if (!(await stat(mainPath)).isFile()) {
-    throw new PluginLoadError(`${manifestPath} main: "${main}" is not a file`, { plugin: manifest.name });
+    throw new PluginLoadError(`${manifestPath} main: "${main}" is not a file`, {
+      plugin: manifest.name,
+    });
   }
   return { dir, manifestPath, manifest, mainPath };
 }

@@ -27,18 +27,55 @@ export function errorResponse(
 }
 
 /** Status, code and caller-safe message for each way a task can fail. */
-const FAILURES: Record<TaskFailure['__pgw'], { status: number; code: ErrorCode; message: string }> = {
-  threw: { status: 500, code: ErrorCodes.PLUGIN_ERROR, message: 'the plugin failed to handle the request' },
-  crash: { status: 500, code: ErrorCodes.PLUGIN_CRASHED, message: 'the plugin crashed while handling the request' },
-  'bad-response': { status: 500, code: ErrorCodes.BAD_RESPONSE, message: 'the plugin returned an invalid response' },
-  'no-route': { status: 500, code: ErrorCodes.BAD_RESPONSE, message: 'the plugin has no handler for this endpoint' },
-  init: { status: 503, code: ErrorCodes.PLUGIN_UNAVAILABLE, message: 'the plugin failed to start' },
-  terminated: { status: 503, code: ErrorCodes.PLUGIN_UNAVAILABLE, message: 'the plugin was restarted; try again' },
-  overloaded: { status: 503, code: ErrorCodes.OVERLOADED, message: 'the plugin has too many requests in flight' },
-  timeout: { status: 504, code: ErrorCodes.TIMEOUT, message: 'the plugin did not answer in time' },
-};
+const FAILURES: Record<TaskFailure['__pgw'], { status: number; code: ErrorCode; message: string }> =
+  {
+    threw: {
+      status: 500,
+      code: ErrorCodes.PLUGIN_ERROR,
+      message: 'the plugin failed to handle the request',
+    },
+    crash: {
+      status: 500,
+      code: ErrorCodes.PLUGIN_CRASHED,
+      message: 'the plugin crashed while handling the request',
+    },
+    'bad-response': {
+      status: 500,
+      code: ErrorCodes.BAD_RESPONSE,
+      message: 'the plugin returned an invalid response',
+    },
+    'no-route': {
+      status: 500,
+      code: ErrorCodes.BAD_RESPONSE,
+      message: 'the plugin has no handler for this endpoint',
+    },
+    init: {
+      status: 503,
+      code: ErrorCodes.PLUGIN_UNAVAILABLE,
+      message: 'the plugin failed to start',
+    },
+    terminated: {
+      status: 503,
+      code: ErrorCodes.PLUGIN_UNAVAILABLE,
+      message: 'the plugin was restarted; try again',
+    },
+    overloaded: {
+      status: 503,
+      code: ErrorCodes.OVERLOADED,
+      message: 'the plugin has too many requests in flight',
+    },
+    timeout: {
+      status: 504,
+      code: ErrorCodes.TIMEOUT,
+      message: 'the plugin did not answer in time',
+    },
+  };
 
-export function failureResponse(failure: TaskFailure, plugin: string, requestId: string): PluginResponse {
+export function failureResponse(
+  failure: TaskFailure,
+  plugin: string,
+  requestId: string,
+): PluginResponse {
   const f = FAILURES[failure.__pgw];
   return errorResponse(f.status, f.code, `${f.message} (plugin "${plugin}")`, requestId);
 }

@@ -24,7 +24,12 @@ export interface RouteTarget<P> {
 
 /** Result of {@link Router.match}. */
 export type RouteMatch<P> =
-  | { kind: 'found'; target: RouteTarget<P>; params: Record<string, string>; query: Record<string, string> }
+  | {
+      kind: 'found';
+      target: RouteTarget<P>;
+      params: Record<string, string>;
+      query: Record<string, string>;
+    }
   | { kind: 'method-not-allowed'; allow: string[] }
   | { kind: 'not-found' };
 

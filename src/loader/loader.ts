@@ -19,7 +19,12 @@ export interface RuntimeHooks {
   /** A thread died on its own (exit, uncaught error, out of memory). */
   onCrash(reason: string): void;
   /** A log line from the plugin. */
-  onLog(level: LogLevel, msg: string, fields: Record<string, unknown> | undefined, requestId: string | undefined): void;
+  onLog(
+    level: LogLevel,
+    msg: string,
+    fields: Record<string, unknown> | undefined,
+    requestId: string | undefined,
+  ): void;
   /** The plugin published an event (its permission was checked in the thread). */
   onPublish(event: DomainEvent): void;
 }

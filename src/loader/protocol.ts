@@ -42,7 +42,15 @@ export interface BootReport {
  * because another request on it timed out) and `overloaded` (no free request slot).
  */
 export interface TaskFailure {
-  __pgw: 'threw' | 'timeout' | 'init' | 'bad-response' | 'no-route' | 'crash' | 'terminated' | 'overloaded';
+  __pgw:
+    | 'threw'
+    | 'timeout'
+    | 'init'
+    | 'bad-response'
+    | 'no-route'
+    | 'crash'
+    | 'terminated'
+    | 'overloaded';
   message: string;
   stack?: string;
 }
@@ -52,14 +60,20 @@ export type TaskResult = PluginResponse | BootReport | HealthStatus | null | Tas
 
 /** Thread to host, through the worker's parent port. */
 export type WorkerNote =
-  | { pgw: 'log'; level: LogLevel; msg: string; fields?: Record<string, unknown>; requestId?: string }
+  | {
+      pgw: 'log';
+      level: LogLevel;
+      msg: string;
+      fields?: Record<string, unknown>;
+      requestId?: string;
+    }
   | { pgw: 'publish'; event: DomainEvent }
   | { pgw: 'heap'; used: number }
   | { pgw: 'stopped'; error?: string }
   | { pgw: 'exiting'; code: number };
 
-/** Host to threads, through the BroadcastChannel. */
-export type ControlMessage = { type: 'stop' };
+/** Host to threads, through the BroadcastChannel: stop the plugin; give up on a request past its deadline. */
+export type ControlMessage = { type: 'stop' } | { type: 'abandon'; slot: number };
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 

@@ -35,7 +35,8 @@ function note(message: WorkerNote): void {
     port.postMessage(message);
   } catch {
     // Fields that cannot be cloned: send the line without them rather than lose it.
-    if (message.pgw === 'log') port.postMessage({ ...message, fields: { unserializable: String(message.fields) } });
+    if (message.pgw === 'log')
+      port.postMessage({ ...message, fields: { unserializable: String(message.fields) } });
   }
 }
 
@@ -43,10 +44,18 @@ process.on('exit', (code) => note({ pgw: 'exiting', code }));
 
 class Logger implements PluginLogger {
   constructor(readonly requestId?: string) {}
-  debug(msg: string, fields?: Record<string, unknown>) { this.#log('debug', msg, fields); }
-  info(msg: string, fields?: Record<string, unknown>) { this.#log('info', msg, fields); }
-  warn(msg: string, fields?: Record<string, unknown>) { this.#log('warn', msg, fields); }
-  error(msg: string, fields?: Record<string, unknown>) { this.#log('error', msg, fields); }
+  debug(msg: string, fields?: Record<string, unknown>) {
+    this.#log('debug', msg, fields);
+  }
+  info(msg: string, fields?: Record<string, unknown>) {
+    this.#log('info', msg, fields);
+  }
+  warn(msg: string, fields?: Record<string, unknown>) {
+    this.#log('warn', msg, fields);
+  }
+  error(msg: string, fields?: Record<string, unknown>) {
+    this.#log('error', msg, fields);
+  }
   #log(level: LogLevel, msg: string, fields?: Record<string, unknown>) {
     note({ pgw: 'log', level, msg: String(msg), fields, requestId: this.requestId });
   }
@@ -56,7 +65,10 @@ const flags = Object.freeze({ ...data.flags });
 const settings = Object.freeze({ ...data.settings });
 
 function publish(event: Omit<DomainEvent, 'source'>): void {
-  if (typeof event?.type !== 'string' || !data.publish.some((p) => matchesEventPattern(event.type, p))) {
+  if (
+    typeof event?.type !== 'string' ||
+    !data.publish.some((p) => matchesEventPattern(event.type, p))
+  ) {
     const error = new Error(
       `plugin "${data.name}" may not publish "${String(event?.type)}": add it to permissions.events.publish in plugin.yaml`,
     );
@@ -66,31 +78,61 @@ function publish(event: Omit<DomainEvent, 'source'>): void {
   note({ pgw: 'publish', event: { ...event, source: data.name } });
 }
 
-function context(requestId?: string): PluginContext {
-  return { name: data.name, version: data.version, flags, config: settings, requestId, log: new Logger(requestId), publish };
+/** The `ctx` of one request or event; its logger is made only when the plugin logs. */
+class RequestContext implements PluginContext {
+  #log: Logger | undefined;
+  constructor(readonly requestId?: string) {}
+  get name() {
+    return data.name;
+  }
+  get version() {
+    return data.version;
+  }
+  get flags() {
+    return flags;
+  }
+  get config() {
+    return settings;
+  }
+  get log(): PluginLogger {
+    return (this.#log ??= new Logger(this.requestId));
+  }
+  publish(event: Omit<DomainEvent, 'source'>): void {
+    publish(event);
+  }
 }
 
-const baseContext = context();
+const baseContext = new RequestContext();
 let plugin: PluginDefinition = {};
-const ready: Promise<TaskFailure | undefined> = boot().then(
-  () => undefined,
-  (error: unknown) => failure('init', error),
+let booted = false;
+let initFailure: TaskFailure | undefined;
+const ready: Promise<void> = boot().then(
+  () => void (booted = true),
+  (error: unknown) => void (initFailure = failure('init', error)),
 );
 
 async function boot(): Promise<void> {
   const mod = (await import(data.main)) as { default?: unknown };
   const exported = mod.default ?? mod;
   plugin = isPluginDefinition(exported) ? exported : definePlugin(exported as PluginDefinition);
-  await plugin.initialize?.({ name: data.name, version: data.version, flags, settings }, baseContext);
+  await plugin.initialize?.(
+    { name: data.name, version: data.version, flags, settings },
+    baseContext,
+  );
   await plugin.start?.(baseContext);
   reportHeap();
   setInterval(reportHeap, HEAP_REPORT_MS).unref();
 }
 
+/** Tasks whose work has not settled, by slot; the host abandons one when its deadline passes. */
+const waiting = new Map<number, (result: TaskResult) => void>();
+
 const control = new BroadcastChannel(data.channel);
 control.unref();
 control.onmessage = (event) => {
-  if ((event as unknown as { data?: ControlMessage }).data?.type === 'stop') void stop();
+  const message = (event as unknown as { data?: ControlMessage }).data;
+  if (message?.type === 'stop') void stop();
+  else if (message?.type === 'abandon') waiting.get(message.slot)?.(TIMEOUT);
 };
 
 function reportHeap(): void {
@@ -100,8 +142,9 @@ function reportHeap(): void {
 async function stop(): Promise<void> {
   control.close();
   try {
+    await ready;
     // A plugin that never started has nothing to stop.
-    if ((await ready) === undefined) await plugin.stop?.(baseContext);
+    if (booted) await plugin.stop?.(baseContext);
     note({ pgw: 'stopped' });
   } catch (error) {
     note({ pgw: 'stopped', error: describe(error) });
@@ -119,27 +162,43 @@ function describe(error: unknown): string {
 
 const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
 
-/** Piscina calls this for every task. */
-export default async function run(task: Task): Promise<TaskResult> {
-  const initFailure = await ready;
-  if (initFailure) return initFailure;
-  const remaining = task.d - Date.now();
-  if (remaining <= 0) return TIMEOUT;
-  Atomics.store(data.slots, task.s, threadId);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const work = perform(task);
-    const deadline = new Promise<TaskFailure>((resolve) => {
-      timer = setTimeout(resolve, remaining, TIMEOUT);
-    });
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-    Atomics.store(data.slots, task.s, 0);
-  }
+function isThenable<T>(value: unknown): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === 'function';
 }
 
-async function perform(task: Task): Promise<TaskResult> {
+/**
+ * Piscina calls this for every task. Synchronous work is answered without a promise or a timer;
+ * asynchronous work waits in `waiting` until it settles or the host abandons it.
+ */
+export default function run(task: Task): TaskResult | Promise<TaskResult> {
+  if (!booted) return ready.then(() => initFailure ?? run(task));
+  if (task.d <= Date.now()) return TIMEOUT;
+  const slot = task.s;
+  Atomics.store(data.slots, slot, threadId);
+  let result: TaskResult | PromiseLike<TaskResult>;
+  try {
+    result = perform(task);
+  } catch (error) {
+    result = failure('threw', error);
+  }
+  if (!isThenable<TaskResult>(result)) {
+    Atomics.store(data.slots, slot, 0);
+    return result;
+  }
+  const work = result;
+  return new Promise<TaskResult>((resolve) => {
+    const settle = (value: TaskResult) => {
+      if (waiting.get(slot) !== settle) return;
+      waiting.delete(slot);
+      Atomics.store(data.slots, slot, 0);
+      resolve(value);
+    };
+    waiting.set(slot, settle);
+    work.then(settle, (error: unknown) => settle(failure('threw', error)));
+  });
+}
+
+function perform(task: Task): TaskResult | Promise<TaskResult> {
   switch (task.t) {
     case 'req':
       return serve(task.k, task.r);
@@ -148,20 +207,33 @@ async function perform(task: Task): Promise<TaskResult> {
     case 'health':
       return health();
     case 'boot':
-      return { routes: Object.keys(plugin.routes ?? {}), handlesEvents: typeof plugin.handleEvent === 'function', health: await health() } satisfies BootReport;
+      return health().then((status): BootReport => ({
+        routes: Object.keys(plugin.routes ?? {}),
+        handlesEvents: typeof plugin.handleEvent === 'function',
+        health: status,
+      }));
   }
 }
 
-async function serve(key: string, req: PluginRequest): Promise<PluginResponse | TaskFailure> {
+function serve(key: string, req: PluginRequest): TaskResult | Promise<TaskResult> {
   const handler = plugin.routes?.[key];
-  if (!handler) return { __pgw: 'no-route', message: `plugin "${data.name}" has no handler for "${key}"` };
-  req.params ??= {};
-  req.query ??= {};
-  let res: PluginResponse | void;
+  if (!handler) {
+    return { __pgw: 'no-route', message: `plugin "${data.name}" has no handler for "${key}"` };
+  }
+  // The host leaves empty params and query out of the message; they are cheaper to make here.
+  if (req.params === undefined) req.params = {};
+  if (req.query === undefined) req.query = {};
+  let res: PluginResponse | void | Promise<PluginResponse | void>;
   try {
-    res = await handler(req, context(req.id));
+    res = handler(req, new RequestContext(req.id));
   } catch (error) {
     return failure('threw', error);
+  }
+  if (isThenable<PluginResponse | void>(res)) {
+    return Promise.resolve(res).then(
+      (value) => checkResponse(value, key),
+      (error: unknown) => failure('threw', error),
+    );
   }
   return checkResponse(res, key);
 }
@@ -169,11 +241,17 @@ async function serve(key: string, req: PluginRequest): Promise<PluginResponse | 
 function checkResponse(res: PluginResponse | void, key: string): PluginResponse | TaskFailure {
   if (res === undefined || res === null) return { statusCode: 204 };
   if (typeof res !== 'object') {
-    return { __pgw: 'bad-response', message: `${key} returned ${typeof res}, expected { statusCode, body }` };
+    return {
+      __pgw: 'bad-response',
+      message: `${key} returned ${typeof res}, expected { statusCode, body }`,
+    };
   }
   const status = res.statusCode;
   if (!Number.isInteger(status) || status < 100 || status > 599) {
-    return { __pgw: 'bad-response', message: `${key} returned statusCode ${String(status)}, expected an integer 100-599` };
+    return {
+      __pgw: 'bad-response',
+      message: `${key} returned statusCode ${String(status)}, expected an integer 100-599`,
+    };
   }
   if (res.headers !== undefined && (typeof res.headers !== 'object' || res.headers === null)) {
     return { __pgw: 'bad-response', message: `${key} returned headers that are not an object` };
@@ -183,7 +261,7 @@ function checkResponse(res: PluginResponse | void, key: string): PluginResponse 
 
 async function deliver(event: DomainEvent): Promise<null | TaskFailure> {
   try {
-    await plugin.handleEvent?.(event, context(event.id));
+    await plugin.handleEvent?.(event, new RequestContext(event.id));
     return null;
   } catch (error) {
     return failure('threw', error);
@@ -193,7 +271,12 @@ async function deliver(event: DomainEvent): Promise<null | TaskFailure> {
 async function health(): Promise<HealthStatus> {
   try {
     const status = (await plugin.healthCheck?.(baseContext)) ?? { status: 'healthy' };
-    return ['healthy', 'degraded', 'unhealthy'].includes(status?.status) ? status : { status: 'unhealthy', details: { error: `healthCheck() returned ${JSON.stringify(status)}` } };
+    return ['healthy', 'degraded', 'unhealthy'].includes(status?.status)
+      ? status
+      : {
+          status: 'unhealthy',
+          details: { error: `healthCheck() returned ${JSON.stringify(status)}` },
+        };
   } catch (error) {
     return { status: 'unhealthy', details: { error: describe(error) } };
   }

@@ -9,12 +9,30 @@ import { pathToFileURL } from 'node:url';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { BroadcastChannel, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { BootReport, HarnessData, Task, TaskFailure, TaskResult, WorkerNote } from './protocol.js';
+import type {
+  BootReport,
+  ControlMessage,
+  HarnessData,
+  Task,
+  TaskFailure,
+  TaskResult,
+  WorkerNote,
+} from './protocol.js';
 import { isTaskFailure } from './protocol.js';
-import type { PluginRuntime, RuntimeHooks, RuntimeSpec, RuntimeStats, TaskInput } from './loader.js';
+import type {
+  PluginRuntime,
+  RuntimeHooks,
+  RuntimeSpec,
+  RuntimeStats,
+  TaskInput,
+} from './loader.js';
+import { DeadlineQueue } from './deadlines.js';
 import { SlotTable } from './slots.js';
 
-const HARNESS = new URL(`./worker-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+const HARNESS = new URL(
+  `./worker-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
+  import.meta.url,
+);
 /** Running from TypeScript sources (this repository's tests and demo): threads load them through tsx. */
 const SOURCE_EXEC_ARGV = HARNESS.pathname.endsWith('.ts')
   ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
@@ -25,10 +43,10 @@ const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
 
 /** One request between dispatch and answer. */
 class Pending {
-  timer: NodeJS.Timeout | undefined;
   answered = false;
   slot = -1;
   task: Task | undefined;
+  deadlines: DeadlineQueue<Pending> | undefined;
   constructor(readonly resolve: (result: TaskResult) => void) {}
 }
 
@@ -50,6 +68,8 @@ export class WorkerRuntime implements PluginRuntime {
   readonly #pool: Piscina;
   readonly #slots: SlotTable<Pending>;
   readonly #threads = new Map<number, ThreadState>();
+  /** One queue per distinct timeout (the plugin's default and its endpoints' own). */
+  readonly #deadlines = new Map<number, DeadlineQueue<Pending>>();
   readonly #channel: BroadcastChannel;
   readonly #hooks: RuntimeHooks;
   readonly #graceMs: number;
@@ -116,9 +136,19 @@ export class WorkerRuntime implements PluginRuntime {
       task.d = Date.now() + timeoutMs;
       pending.slot = slot;
       pending.task = task;
-      pending.timer = setTimeout(this.#onDeadline, timeoutMs, pending);
+      pending.deadlines = this.#deadlinesFor(timeoutMs);
+      pending.deadlines.add(pending);
       this.#dispatch(pending);
     });
+  }
+
+  #deadlinesFor(timeoutMs: number): DeadlineQueue<Pending> {
+    let queue = this.#deadlines.get(timeoutMs);
+    if (!queue) {
+      queue = new DeadlineQueue(timeoutMs, this.#onDeadline);
+      this.#deadlines.set(timeoutMs, queue);
+    }
+    return queue;
   }
 
   #dispatch(pending: Pending): void {
@@ -178,6 +208,7 @@ export class WorkerRuntime implements PluginRuntime {
       clearTimeout(timer);
     }
     this.#channel.close();
+    for (const queue of this.#deadlines.values()) queue.close();
     this.#lastLoss = this.#terminated();
     await this.#pool.destroy();
   }
@@ -191,15 +222,24 @@ export class WorkerRuntime implements PluginRuntime {
       threads++;
       heapUsedBytes += t.heapUsed;
       const now = t.worker.performance.eventLoopUtilization();
-      utilization += (t.elu ? t.worker.performance.eventLoopUtilization(now, t.elu) : now).utilization;
+      utilization += (t.elu ? t.worker.performance.eventLoopUtilization(now, t.elu) : now)
+        .utilization;
       t.elu = now;
     }
-    return { threads, utilization: threads ? utilization / threads : 0, heapUsedBytes, inFlight: this.#slots.used };
+    return {
+      threads,
+      utilization: threads ? utilization / threads : 0,
+      heapUsedBytes,
+      inFlight: this.#slots.used,
+    };
   }
 
   readonly #onDeadline = (pending: Pending): void => {
     pending.answered = true;
     pending.resolve(TIMEOUT);
+    if (this.#slots.threadOf(pending.slot) === 0) return;
+    // A thread awaiting the plugin lets go at once; one whose event loop is blocked cannot.
+    this.#channel.postMessage({ type: 'abandon', slot: pending.slot } satisfies ControlMessage);
     setTimeout(this.#reclaim, this.#graceMs, pending).unref();
   };
 
@@ -215,8 +255,8 @@ export class WorkerRuntime implements PluginRuntime {
   #settle(pending: Pending, result: TaskResult): void {
     this.#slots.release(pending.slot);
     if (!pending.answered) {
-      clearTimeout(pending.timer);
       pending.answered = true;
+      pending.deadlines!.trim();
       pending.resolve(result);
     }
     if (this.#drained && this.#slots.used === 0) this.#drained();
@@ -224,7 +264,12 @@ export class WorkerRuntime implements PluginRuntime {
 
   /** Piscina rejected a task: its thread is gone. Say whether we ended it or it died. */
   #threadLoss(error: unknown): TaskFailure {
-    return this.#lastLoss ?? { __pgw: 'crash', message: error instanceof Error ? error.message : String(error) };
+    return (
+      this.#lastLoss ?? {
+        __pgw: 'crash',
+        message: error instanceof Error ? error.message : String(error),
+      }
+    );
   }
 
   #terminated(): TaskFailure {
@@ -235,7 +280,13 @@ export class WorkerRuntime implements PluginRuntime {
     for (const worker of this.#pool.threads) {
       if (worker.threadId < 0 || this.#threads.has(worker.threadId)) continue;
       const id = worker.threadId;
-      const state: ThreadState = { worker, killed: false, heapUsed: 0, elu: undefined, exitNoted: false };
+      const state: ThreadState = {
+        worker,
+        killed: false,
+        heapUsed: 0,
+        elu: undefined,
+        exitNoted: false,
+      };
       this.#threads.set(id, state);
       worker.on('message', (message: WorkerNote) => this.#onNote(state, message));
       worker.on('error', (error: Error) => {
@@ -247,7 +298,8 @@ export class WorkerRuntime implements PluginRuntime {
         this.#threads.delete(id);
         state.stopped?.();
         // Exits we caused (timeout kill, close) or Piscina did (idle) carry no error and no exit note.
-        const crashed = !state.killed && !this.#closing && (state.error !== undefined || state.exitNoted);
+        const crashed =
+          !state.killed && !this.#closing && (state.error !== undefined || state.exitNoted);
         if (!crashed) {
           this.#lastLoss = this.#terminated();
           return;
@@ -271,7 +323,8 @@ export class WorkerRuntime implements PluginRuntime {
         state.heapUsed = message.used;
         break;
       case 'stopped':
-        if (message.error) this.#hooks.onLog('error', `stop() failed: ${message.error}`, undefined, undefined);
+        if (message.error)
+          this.#hooks.onLog('error', `stop() failed: ${message.error}`, undefined, undefined);
         state.stopped?.();
         break;
       case 'exiting':

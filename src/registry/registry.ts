@@ -23,8 +23,7 @@ export interface InstanceRecord {
 
 /** What changed in a registry. */
 export type RegistryChange =
-  | { type: 'put'; instance: InstanceRecord }
-  | { type: 'delete'; id: string; service: string };
+  { type: 'put'; instance: InstanceRecord } | { type: 'delete'; id: string; service: string };
 
 /** Options of {@link DiscoveryRegistry.register}. */
 export interface RegisterOptions {

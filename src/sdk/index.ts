@@ -84,7 +84,9 @@ export function definePlugin<T extends PluginDefinition>(definition: T): T {
   }
   for (const hook of HOOKS) {
     if (definition[hook] !== undefined && typeof definition[hook] !== 'function') {
-      throw new TypeError(`definePlugin(): "${hook}" must be a function, got ${typeof definition[hook]}`);
+      throw new TypeError(
+        `definePlugin(): "${hook}" must be a function, got ${typeof definition[hook]}`,
+      );
     }
   }
   for (const [key, handler] of Object.entries(definition.routes ?? {})) {
@@ -92,7 +94,9 @@ export function definePlugin<T extends PluginDefinition>(definition: T): T {
       throw new TypeError(`definePlugin(): route "${key}" must look like "GET /path/{param}"`);
     }
     if (typeof handler !== 'function') {
-      throw new TypeError(`definePlugin(): route "${key}" must be a function, got ${typeof handler}`);
+      throw new TypeError(
+        `definePlugin(): route "${key}" must be a function, got ${typeof handler}`,
+      );
     }
   }
   Object.defineProperty(definition, kPlugin, { value: true });

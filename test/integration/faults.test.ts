@@ -33,7 +33,11 @@ describe('a misbehaving plugin never takes down the host or another plugin', () 
     expect(codeOf(res)).toBe('PGW_ERR_PLUGIN_ERROR');
     expect(JSON.stringify(res)).not.toMatch(/secret|at .*index\.js/);
     const logged = logger.lines.find((l) => l.failure === 'threw');
-    expect(logged).toMatchObject({ level: 'error', plugin_id: 'faulty', msg: 'secret database password in this message' });
+    expect(logged).toMatchObject({
+      level: 'error',
+      plugin_id: 'faulty',
+      msg: 'secret database password in this message',
+    });
     expect(logged?.stack).toMatch(/faulty\/index\.js/);
     // The thread survived: same plugin, still active, serves at once.
     expect(gateway.get('faulty')?.status).toBe('active');
@@ -84,7 +88,13 @@ describe('a misbehaving plugin never takes down the host or another plugin', () 
     const res = await bomb;
     expect(res.statusCode).toBe(500);
     expect(codeOf(res)).toBe('PGW_ERR_PLUGIN_CRASHED');
-    expect(crashes).toEqual([expect.objectContaining({ plugin: 'faulty', recent: 1, reason: expect.stringContaining('ERR_WORKER_OUT_OF_MEMORY') })]);
+    expect(crashes).toEqual([
+      expect.objectContaining({
+        plugin: 'faulty',
+        recent: 1,
+        reason: expect.stringContaining('ERR_WORKER_OUT_OF_MEMORY'),
+      }),
+    ]);
     await statusOf(gateway, 'faulty', 'active');
     expect((await get(gateway, '/faulty/ok')).statusCode).toBe(200);
     expect(statuses.every((s) => s === 200)).toBe(true);
@@ -94,7 +104,10 @@ describe('a misbehaving plugin never takes down the host or another plugin', () 
   it('process.exit() in a plugin: 500 for that request, restart with backoff, serves again', async () => {
     gateway = await gatewayWith(['faulty']);
     const statuses: string[] = [];
-    gateway.on('plugin:status', (info) => info.name === 'faulty' && statuses.push(`${info.status}: ${info.reason ?? ''}`));
+    gateway.on(
+      'plugin:status',
+      (info) => info.name === 'faulty' && statuses.push(`${info.status}: ${info.reason ?? ''}`),
+    );
     const res = await get(gateway, '/faulty/exit');
     expect(res.statusCode).toBe(500);
     expect(codeOf(res)).toBe('PGW_ERR_PLUGIN_CRASHED');
@@ -104,7 +117,10 @@ describe('a misbehaving plugin never takes down the host or another plugin', () 
     expect(during.headers).toMatchObject({ 'retry-after': '1' });
     await statusOf(gateway, 'faulty', 'active');
     expect((await get(gateway, '/faulty/ok')).statusCode).toBe(200);
-    expect(statuses).toEqual(['loading: restarting in 100 ms after a crash: the plugin ended its thread with process.exit(3)', 'active: ']);
+    expect(statuses).toEqual([
+      'loading: restarting in 100 ms after a crash: the plugin ended its thread with process.exit(3)',
+      'active: ',
+    ]);
     expect(gateway.metrics('faulty').crashes).toBe(1);
   });
 
@@ -123,7 +139,9 @@ describe('a misbehaving plugin never takes down the host or another plugin', () 
       expect((await get(gateway, '/faulty/exit')).statusCode).toBe(500);
     }
     await statusOf(gateway, 'faulty', 'failed');
-    expect(gateway.get('faulty')?.reason).toMatch(/^crashed 3 times within 60s; last: the plugin ended its thread/);
+    expect(gateway.get('faulty')?.reason).toMatch(
+      /^crashed 3 times within 60s; last: the plugin ended its thread/,
+    );
     const refused = await get(gateway, '/faulty/ok');
     expect(refused.statusCode).toBe(503);
     expect(codeOf(refused)).toBe('PGW_ERR_PLUGIN_UNAVAILABLE');

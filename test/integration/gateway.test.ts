@@ -2,7 +2,12 @@ import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryRegistry, PluginGateway, type PluginInfo, type PluginStatus } from '../../src/index.js';
+import {
+  MemoryRegistry,
+  PluginGateway,
+  type PluginInfo,
+  type PluginStatus,
+} from '../../src/index.js';
 import { fixture, gatewayWith, get, memoryLogger } from '../helpers.js';
 
 let gateway: PluginGateway | undefined;
@@ -37,12 +42,18 @@ describe('requests through real worker threads', () => {
     const missing = await get(gateway, '/nowhere');
     expect(missing.statusCode).toBe(404);
     expect(missing.body).toEqual({
-      error: { code: 'PGW_ERR_NOT_FOUND', message: 'no plugin serves GET /nowhere', requestId: expect.any(String) },
+      error: {
+        code: 'PGW_ERR_NOT_FOUND',
+        message: 'no plugin serves GET /nowhere',
+        requestId: expect.any(String),
+      },
     });
     const wrong = await get(gateway, '/echo/x');
     expect(wrong.statusCode).toBe(405);
     expect(wrong.headers).toMatchObject({ allow: 'POST' });
-    expect((wrong.body as { error: { code: string } }).error.code).toBe('PGW_ERR_METHOD_NOT_ALLOWED');
+    expect((wrong.body as { error: { code: string } }).error.code).toBe(
+      'PGW_ERR_METHOD_NOT_ALLOWED',
+    );
     expect(gateway.metrics('echo').request_count).toBe(0);
   });
 
@@ -51,34 +62,53 @@ describe('requests through real worker threads', () => {
     const anonymous = await get(gateway, '/whoami');
     expect(anonymous.statusCode).toBe(401);
     expect((anonymous.body as { error: { code: string } }).error.code).toBe('PGW_ERR_UNAUTHORIZED');
-    expect(await get(gateway, '/whoami', { userId: 7 })).toMatchObject({ statusCode: 200, body: { userId: 7 } });
+    expect(await get(gateway, '/whoami', { userId: 7 })).toMatchObject({
+      statusCode: 200,
+      body: { userId: 7 },
+    });
 
     const noRole = await get(gateway, '/admin', { userId: 7, context: { roles: ['listener'] } });
     expect(noRole.statusCode).toBe(403);
     expect((noRole.body as { error: { code: string } }).error.code).toBe('PGW_ERR_FORBIDDEN');
-    expect((await get(gateway, '/admin', { userId: 7, context: { roles: ['admin'] } })).statusCode).toBe(200);
+    expect(
+      (await get(gateway, '/admin', { userId: 7, context: { roles: ['admin'] } })).statusCode,
+    ).toBe(200);
     expect((await get(gateway, '/admin')).statusCode).toBe(401);
   });
 
   it("lets the host's authenticate hook decide who the caller is", async () => {
     gateway = await gatewayWith(['echo'], {
-      authenticate: (req) => (req.headers?.authorization === 'Bearer good' ? { userId: 42, roles: ['admin'] } : null),
+      authenticate: (req) =>
+        req.headers?.authorization === 'Bearer good' ? { userId: 42, roles: ['admin'] } : null,
     });
-    expect(await get(gateway, '/whoami', { headers: { authorization: 'Bearer good' } })).toMatchObject({
+    expect(
+      await get(gateway, '/whoami', { headers: { authorization: 'Bearer good' } }),
+    ).toMatchObject({
       statusCode: 200,
       body: { userId: 42 },
     });
     // A userId the caller claims does not count when the host authenticates.
-    expect((await get(gateway, '/whoami', { userId: 1, headers: { authorization: 'Bearer bad' } })).statusCode).toBe(401);
-    expect((await get(gateway, '/admin', { headers: { authorization: 'Bearer good' } })).statusCode).toBe(200);
+    expect(
+      (await get(gateway, '/whoami', { userId: 1, headers: { authorization: 'Bearer bad' } }))
+        .statusCode,
+    ).toBe(401);
+    expect(
+      (await get(gateway, '/admin', { headers: { authorization: 'Bearer good' } })).statusCode,
+    ).toBe(200);
   });
 
   it("gives the plugin its feature-flag defaults, with the host's overrides on top", async () => {
     gateway = await gatewayWith(['echo']);
-    expect((await gateway.handle({ method: 'POST', path: '/echo/ada' })).body).toMatchObject({ name: 'ada' });
+    expect((await gateway.handle({ method: 'POST', path: '/echo/ada' })).body).toMatchObject({
+      name: 'ada',
+    });
     await gateway.stop();
-    gateway = await gatewayWith(['echo'], { featureFlags: { overrides: { echo: { shout: true } } } });
-    expect((await gateway.handle({ method: 'POST', path: '/echo/ada' })).body).toMatchObject({ name: 'ADA' });
+    gateway = await gatewayWith(['echo'], {
+      featureFlags: { overrides: { echo: { shout: true } } },
+    });
+    expect((await gateway.handle({ method: 'POST', path: '/echo/ada' })).body).toMatchObject({
+      name: 'ADA',
+    });
   });
 
   it('counts requests, errors and latency per plugin', async () => {
@@ -87,13 +117,21 @@ describe('requests through real worker threads', () => {
     await get(gateway, '/faulty/throw');
     await get(gateway, '/faulty/ok');
     const echo = gateway.metrics('echo');
-    expect(echo).toMatchObject({ request_count: 5, error_count: 0, active_connections: 0, threads: 1, crashes: 0 });
+    expect(echo).toMatchObject({
+      request_count: 5,
+      error_count: 0,
+      active_connections: 0,
+      threads: 1,
+      crashes: 0,
+    });
     expect(echo.response_time_ms).toBeGreaterThan(0);
     expect(echo.latency_ms.p50).toBeGreaterThan(0);
     expect(echo.latency_ms.p99).toBeGreaterThanOrEqual(echo.latency_ms.p50);
     expect(echo.memory_usage_mb).toBeGreaterThan(0);
     expect(gateway.metrics('faulty')).toMatchObject({ request_count: 2, error_count: 1 });
-    expect(() => gateway!.metrics('nope')).toThrow(expect.objectContaining({ code: 'PGW_ERR_PLUGIN_NOT_FOUND' }));
+    expect(() => gateway!.metrics('nope')).toThrow(
+      expect.objectContaining({ code: 'PGW_ERR_PLUGIN_NOT_FOUND' }),
+    );
   });
 });
 
@@ -101,9 +139,16 @@ describe('lifecycle', () => {
   it('loads inactive before start(), activates on start(), and reports each step as a typed event', async () => {
     gateway = new PluginGateway({ logger: false });
     const seen: [string, PluginStatus | undefined, PluginStatus][] = [];
-    gateway.on('plugin:status', (info: PluginInfo, previous) => seen.push([info.name, previous, info.status]));
+    gateway.on('plugin:status', (info: PluginInfo, previous) =>
+      seen.push([info.name, previous, info.status]),
+    );
     const info = await gateway.load(fixture('steady'));
-    expect(info).toMatchObject({ name: 'steady', version: '2.1.0', status: 'inactive', runtime: 'worker' });
+    expect(info).toMatchObject({
+      name: 'steady',
+      version: '2.1.0',
+      status: 'inactive',
+      runtime: 'worker',
+    });
     expect((await get(gateway, '/steady/1')).statusCode).toBe(503);
     await gateway.start();
     expect(gateway.get('steady')?.status).toBe('active');
@@ -132,7 +177,12 @@ describe('lifecycle', () => {
     const registry = new MemoryRegistry();
     gateway = await gatewayWith(['steady'], { registry });
     const [record] = await registry.list('steady');
-    expect(record).toMatchObject({ service: 'steady', version: '2.1.0', status: 'active', nodeId: gateway.nodeId });
+    expect(record).toMatchObject({
+      service: 'steady',
+      version: '2.1.0',
+      status: 'active',
+      nodeId: gateway.nodeId,
+    });
     await gateway.unload('steady');
     expect(await registry.list('steady')).toEqual([]);
   });
@@ -157,7 +207,8 @@ describe('lifecycle', () => {
     gateway = undefined;
     expect(threads()).toBeLessThanOrEqual(threadsBefore);
     const after = count();
-    for (const [type, n] of Object.entries(after)) expect(n, type).toBeLessThanOrEqual(before[type] ?? 0);
+    for (const [type, n] of Object.entries(after))
+      expect(n, type).toBeLessThanOrEqual(before[type] ?? 0);
   });
 
   it('runs the plugin stop() hook in every live thread on unload', async () => {
@@ -176,25 +227,38 @@ describe('lifecycle', () => {
     gateway = new PluginGateway({ logger: false });
     await gateway.start();
     await gateway.load(fixture('lifecycle'), { config: { model: 'small' } });
-    expect((await get(gateway, '/lifecycle')).body).toEqual({ started: true, settings: { model: 'small' } });
+    expect((await get(gateway, '/lifecycle')).body).toEqual({
+      started: true,
+      settings: { model: 'small' },
+    });
   });
 
   it('refuses misuse with typed errors', async () => {
     gateway = await gatewayWith(['steady']);
-    await expect(gateway.load(fixture('steady'))).rejects.toMatchObject({ code: 'PGW_ERR_PLUGIN_EXISTS' });
-    await expect(gateway.unload('nope')).rejects.toMatchObject({ code: 'PGW_ERR_PLUGIN_NOT_FOUND' });
+    await expect(gateway.load(fixture('steady'))).rejects.toMatchObject({
+      code: 'PGW_ERR_PLUGIN_EXISTS',
+    });
+    await expect(gateway.unload('nope')).rejects.toMatchObject({
+      code: 'PGW_ERR_PLUGIN_NOT_FOUND',
+    });
     await expect(gateway.handle({ method: 'GET', path: 'no-slash' })).rejects.toMatchObject({
       code: 'PGW_ERR_INVALID_ARGUMENT',
     });
-    expect(() => new PluginGateway({ pluginTimeout: 'soon' })).toThrow(/Expected `pluginTimeout` to be/);
+    expect(() => new PluginGateway({ pluginTimeout: 'soon' })).toThrow(
+      /Expected `pluginTimeout` to be/,
+    );
     await gateway.stop();
-    await expect(gateway.load(fixture('echo'))).rejects.toMatchObject({ code: 'PGW_ERR_GATEWAY_STOPPED' });
+    await expect(gateway.load(fixture('echo'))).rejects.toMatchObject({
+      code: 'PGW_ERR_GATEWAY_STOPPED',
+    });
     expect((await get(gateway, '/steady/1')).statusCode).toBe(503);
   });
 
   it('enforces maxPlugins', async () => {
     gateway = await gatewayWith(['steady'], { maxPlugins: 1 });
-    await expect(gateway.load(fixture('echo'))).rejects.toMatchObject({ code: 'PGW_ERR_MAX_PLUGINS' });
+    await expect(gateway.load(fixture('echo'))).rejects.toMatchObject({
+      code: 'PGW_ERR_MAX_PLUGINS',
+    });
   });
 });
 
@@ -215,23 +279,35 @@ describe('a plugin that cannot load leaves nothing behind', () => {
 
   it('an invalid manifest: the error names the file, line and field', async () => {
     gateway = await gatewayWith([]);
-    const bad = pluginDir({ 'plugin.yaml': 'name: bad\nversion: 1.0.0\nendpoints:\n  - path: /x\n    methd: GET\n' });
+    const bad = pluginDir({
+      'plugin.yaml': 'name: bad\nversion: 1.0.0\nendpoints:\n  - path: /x\n    methd: GET\n',
+    });
     const error = await gateway.load(bad).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'PGW_ERR_MANIFEST_INVALID' });
-    expect((error as Error).message).toContain(`${path.join(bad, 'plugin.yaml')}:5:5 endpoints.0.methd: unknown key`);
+    expect((error as Error).message).toContain(
+      `${path.join(bad, 'plugin.yaml')}:5:5 endpoints.0.methd: unknown key`,
+    );
     expect(gateway.list()).toEqual([]);
   });
 
   it('a missing folder, a missing entry file, an entry that escapes through a symlink', async () => {
     gateway = await gatewayWith([]);
-    await expect(gateway.load('/definitely/not/here')).rejects.toThrow(/no plugin\.yaml in \/definitely\/not\/here/);
-    const noMain = pluginDir({ 'plugin.yaml': 'name: lost\nversion: 1.0.0\nmain: dist/plugin.js\n' });
-    await expect(gateway.load(noMain)).rejects.toThrow(/main: entry file "dist\/plugin\.js" does not exist/);
+    await expect(gateway.load('/definitely/not/here')).rejects.toThrow(
+      /no plugin\.yaml in \/definitely\/not\/here/,
+    );
+    const noMain = pluginDir({
+      'plugin.yaml': 'name: lost\nversion: 1.0.0\nmain: dist/plugin.js\n',
+    });
+    await expect(gateway.load(noMain)).rejects.toThrow(
+      /main: entry file "dist\/plugin\.js" does not exist/,
+    );
     rmSync(dir, { recursive: true });
     const escape = pluginDir({ 'plugin.yaml': 'name: sly\nversion: 1.0.0\nmain: link.js\n' });
     const { symlinkSync } = await import('node:fs');
     symlinkSync(fixture('steady/index.js'), path.join(escape, 'link.js'));
-    await expect(gateway.load(escape)).rejects.toThrow(/main: "link\.js" resolves outside the plugin's folder/);
+    await expect(gateway.load(escape)).rejects.toThrow(
+      /main: "link\.js" resolves outside the plugin's folder/,
+    );
     expect(gateway.list()).toEqual([]);
   });
 
@@ -256,7 +332,10 @@ describe('a plugin that cannot load leaves nothing behind', () => {
     gateway = await gatewayWith(['steady']);
     const copy = pluginDir({});
     cpSync(fixture('steady'), copy, { recursive: true });
-    writeFileSync(path.join(copy, 'plugin.yaml'), 'name: rival\nversion: 1.0.0\nendpoints:\n  - path: /steady/{x}\n    method: GET\n');
+    writeFileSync(
+      path.join(copy, 'plugin.yaml'),
+      'name: rival\nversion: 1.0.0\nendpoints:\n  - path: /steady/{x}\n    method: GET\n',
+    );
     await expect(gateway.load(copy)).rejects.toMatchObject({ code: 'PGW_ERR_ROUTE_CONFLICT' });
     expect(gateway.list().map((p) => p.name)).toEqual(['steady']);
     expect(await get(gateway, '/steady/2')).toEqual({ statusCode: 200, body: { n: 4 } });
@@ -267,7 +346,10 @@ describe('a plugin that cannot load leaves nothing behind', () => {
     await gateway.load(fixture('init-fails'));
     await gateway.load(fixture('steady'));
     await gateway.start();
-    expect(gateway.get('init-fails')).toMatchObject({ status: 'failed', reason: expect.stringContaining('cannot reach the model store') });
+    expect(gateway.get('init-fails')).toMatchObject({
+      status: 'failed',
+      reason: expect.stringContaining('cannot reach the model store'),
+    });
     expect(gateway.get('steady')?.status).toBe('active');
     expect((await get(gateway, '/never')).statusCode).toBe(503);
     await expectNothingLoaded(new PluginGateway({ logger: false }));

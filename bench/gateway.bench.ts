@@ -1,0 +1,86 @@
+/**
+ * `npm run bench`: the cost of the gateway's request path, side by side with its baselines in one run.
+ *
+ * - direct call: the echo handler called in-process (the floor);
+ * - bare Piscina: `pool.run()` of the same echo as a hand-rolled worker pool would do it, with Piscina's
+ *   defaults, and again with the gateway's own pool settings (so the gap shows what the gateway adds);
+ * - gateway: `gateway.handle()` routing to the echo plugin (router, auth check, slot table, deadline,
+ *   metrics, structured response).
+ *
+ * Each variant runs in a process of its own, the variants interleaved over several rounds; medians are
+ * reported. Sequential latency comes from tinybench; throughput is a closed loop of 64 requests in flight.
+ * Runs against the built package (dist/): `npm run bench` builds it first.
+ */
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const VARIANTS = [
+  ['direct', 'direct call'],
+  ['piscina', 'bare Piscina (defaults)'],
+  ['piscina-tuned', 'bare Piscina (gateway settings)'],
+  ['gateway', 'gateway.handle()'],
+] as const;
+
+interface Sample {
+  p50: number;
+  p99: number;
+  rps: number;
+  rssMiB: number;
+}
+
+const median = (values: number[]) => {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+const samples = new Map<string, Sample[]>(VARIANTS.map(([v]) => [v, []]));
+for (let round = 0; round < ROUNDS; round++) {
+  for (let i = 0; i < VARIANTS.length; i++) {
+    const [variant] = VARIANTS[(round + i) % VARIANTS.length]!;
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(import.meta.dirname, 'variant.ts'), variant],
+      {
+        encoding: 'utf8',
+        env: process.env,
+      },
+    );
+    samples.get(variant)!.push(JSON.parse(out.trim().split('\n').pop()!) as Sample);
+    process.stderr.write('.');
+  }
+}
+process.stderr.write('\n');
+
+const row = (variant: string) => {
+  const s = samples.get(variant)!;
+  return {
+    p50: median(s.map((x) => x.p50)),
+    p99: median(s.map((x) => x.p99)),
+    rps: median(s.map((x) => x.rps)),
+    rss: median(s.map((x) => x.rssMiB)),
+  };
+};
+const rows = VARIANTS.map(([v, label]) => ({ label, ...row(v) }));
+const base = row('piscina');
+const tuned = row('piscina-tuned');
+const gw = row('gateway');
+const cpu = os.cpus();
+console.log(
+  [
+    `date: ${new Date().toISOString()}; node ${process.version}; ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}; ${Math.round(os.totalmem() / 2 ** 30)} GiB; threads not pinned`,
+    `${ROUNDS} rounds, one process per variant per round, medians; sequential: tinybench ${process.env.BENCH_TIME_MS ?? 2000} ms; throughput: 64 in flight for ${process.env.BENCH_THROUGHPUT_MS ?? 1500} ms`,
+    '',
+    '| variant | sequential p50 (µs) | sequential p99 (µs) | 64 in flight (req/s) | process RSS (MiB) |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...rows.map(
+      (r) =>
+        `| ${r.label} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${Math.round(r.rps).toLocaleString('en')} | ${r.rss.toFixed(0)} |`,
+    ),
+    '',
+    `gateway / bare Piscina (defaults): sequential p50 ×${(gw.p50 / base.p50).toFixed(2)}, throughput ×${(gw.rps / base.rps).toFixed(2)}`,
+    `gateway / bare Piscina (gateway settings): sequential p50 ×${(gw.p50 / tuned.p50).toFixed(2)}, throughput ×${(gw.rps / tuned.rps).toFixed(2)}`,
+  ].join('\n'),
+);

@@ -1,0 +1,86 @@
+/**
+ * One benchmark variant in a process of its own (so that variants do not share a heap, a GC or an event
+ * loop): prints `{ p50, p99, rps }` as JSON. Driven by gateway.bench.ts.
+ */
+import path from 'node:path';
+import { Piscina } from 'piscina';
+import { Bench } from 'tinybench';
+import { PluginGateway } from '../dist/index.js';
+import { echo } from './echo-handler.js';
+
+const here = import.meta.dirname;
+const [variant = 'gateway'] = process.argv.slice(2);
+const IN_FLIGHT = 64;
+const BENCH_MS = Number(process.env.BENCH_TIME_MS ?? 2000);
+const THROUGHPUT_MS = Number(process.env.BENCH_THROUGHPUT_MS ?? 1500);
+
+const body = {
+  userId: 456,
+  trackIds: [101, 202, 303, 404],
+  context: { device: 'web', locale: 'fr-FR' },
+};
+const headers = { 'content-type': 'application/json' };
+const task = { id: 'r1', method: 'POST', path: '/echo', headers, body, userId: 456 };
+
+async function setup(): Promise<{ call: () => Promise<unknown>; close: () => Promise<void> }> {
+  switch (variant) {
+    case 'direct':
+      return { call: async () => echo(task), close: async () => {} };
+    case 'piscina': {
+      const pool = new Piscina({
+        filename: path.join(here, 'echo-worker.js'),
+        minThreads: 1,
+        maxThreads: 1,
+      });
+      return { call: () => pool.run(task), close: () => pool.destroy() };
+    }
+    case 'piscina-tuned': {
+      const pool = new Piscina({
+        filename: path.join(here, 'echo-worker.js'),
+        minThreads: 1,
+        maxThreads: 1,
+        atomics: 'disabled',
+        concurrentTasksPerWorker: 16,
+        idleTimeout: 30_000,
+      });
+      return { call: () => pool.run(task), close: () => pool.destroy() };
+    }
+    case 'gateway': {
+      const gateway = new PluginGateway({ logger: false });
+      await gateway.load(path.join(here, 'plugins/echo'));
+      await gateway.start();
+      const request = { method: 'POST', path: '/echo', headers, body, userId: 456 };
+      const res = await gateway.handle(request);
+      if (res.statusCode !== 200)
+        throw new Error(`gateway answered ${res.statusCode}: ${JSON.stringify(res.body)}`);
+      return { call: () => gateway.handle(request), close: () => gateway.stop() };
+    }
+    default:
+      throw new Error(`unknown variant ${variant}`);
+  }
+}
+
+async function throughput(call: () => Promise<unknown>): Promise<number> {
+  let done = 0;
+  const started = performance.now();
+  const until = started + THROUGHPUT_MS;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (performance.now() < until) {
+        await call();
+        done++;
+      }
+    }),
+  );
+  return done / ((performance.now() - started) / 1000);
+}
+
+const { call, close } = await setup();
+const bench = new Bench({ time: BENCH_MS, warmupTime: 500 });
+bench.add(variant, call);
+await bench.run();
+const { latency } = bench.tasks[0]!.result as unknown as { latency: { p50: number; p99: number } };
+const rps = await throughput(call);
+const rssMiB = process.memoryUsage().rss / 2 ** 20;
+await close();
+console.log(JSON.stringify({ p50: latency.p50 * 1000, p99: latency.p99 * 1000, rps, rssMiB }));

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../errors.js';
+import { resolveOptions } from './options.js';
+
+describe('resolveOptions', () => {
+  it("applies the ADR's defaults", () => {
+    const o = resolveOptions();
+    expect(o).toMatchObject({
+      maxPlugins: 1000,
+      pluginTimeout: 5000,
+      circuitBreaker: { failureThreshold: 5, timeout: 30_000, halfOpenLimit: 1 },
+      rateLimiting: { store: 'memory' },
+      featureFlags: { overrides: {} },
+      idleTimeout: 30_000,
+      restart: { maxCrashes: 5, window: 60_000, backoff: 100, maxBackoff: 5000 },
+    });
+    expect(Object.isFrozen(o)).toBe(true);
+  });
+
+  it('reads durations as strings or milliseconds', () => {
+    expect(resolveOptions({ pluginTimeout: '250ms', idleTimeout: 1500 })).toMatchObject({
+      pluginTimeout: 250,
+      idleTimeout: 1500,
+    });
+  });
+
+  it("rejects bad values in p-queue's message format", () => {
+    expect(() => resolveOptions({ maxPlugins: 0 })).toThrow(
+      'Expected `maxPlugins` to be at least 0 (exclusive), got `0` (number)',
+    );
+    expect(() => resolveOptions({ circuitBreaker: { failureThreshold: 1.5 } })).toThrow(
+      'Expected `circuitBreaker.failureThreshold` to be an integer, got `1.5` (number)',
+    );
+    expect(() => resolveOptions({ pluginTimeout: 'soon' })).toThrow(
+      /Expected `pluginTimeout` to be .*duration.*, got `"soon"` \(string\)/,
+    );
+  });
+
+  it('names unknown options, so that a typo never silently drops a limit', () => {
+    const error = (() => {
+      try {
+        resolveOptions({ pluginTimout: '1s' } as never);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error).toMatchObject({
+      code: 'PGW_ERR_INVALID_ARGUMENT',
+      message: 'Unknown option `pluginTimout`',
+    });
+  });
+});

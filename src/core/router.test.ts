@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import type { PluginEndpoint } from './types.js';
+import { Router } from './router.js';
+
+const ep = (method: string, path: string, extra: Partial<PluginEndpoint> = {}): PluginEndpoint => ({
+  method,
+  path,
+  auth: 'none',
+  roles: [],
+  ...extra,
+});
+
+describe('Router', () => {
+  it('finds the plugin, the params and the query', () => {
+    const r = new Router<string>();
+    r.add('recs', 'RECS', [
+      ep('GET', '/recommendations'),
+      ep('POST', '/recommendations/users/{user_id}/activity', { timeout: '2s' }),
+    ]);
+    const m = r.match('POST', '/recommendations/users/456/activity?since=2026');
+    expect(m).toMatchObject({
+      kind: 'found',
+      params: { user_id: '456' },
+      query: { since: '2026' },
+      target: {
+        plugin: 'RECS',
+        key: 'POST /recommendations/users/{user_id}/activity',
+        timeoutMs: 2000,
+        hasParams: true,
+      },
+    });
+  });
+
+  it('tells 404 from 405 and lists the allowed methods', () => {
+    const r = new Router<string>();
+    r.add('a', 'A', [ep('GET', '/things/{id}'), ep('DELETE', '/things/{id}')]);
+    expect(r.match('GET', '/nothing')).toEqual({ kind: 'not-found' });
+    expect(r.match('PUT', '/things/1')).toEqual({
+      kind: 'method-not-allowed',
+      allow: ['GET', 'DELETE'],
+    });
+  });
+
+  it('refuses a second plugin on the same method and path shape, changing nothing', () => {
+    const r = new Router<string>();
+    r.add('a', 'A', [ep('GET', '/x/{id}')]);
+    expect(() => r.add('b', 'B', [ep('GET', '/y'), ep('GET', '/x/{other}')])).toThrow(
+      expect.objectContaining({
+        code: 'PGW_ERR_ROUTE_CONFLICT',
+        message: 'GET /x/{other} of plugin "b" is already served by plugin "a"',
+      }),
+    );
+    expect(r.match('GET', '/y')).toEqual({ kind: 'not-found' });
+  });
+
+  it('removes a plugin’s routes', () => {
+    const r = new Router<string>();
+    const endpoints = [ep('GET', '/x')];
+    r.add('a', 'A', endpoints);
+    r.remove('a', endpoints);
+    expect(r.match('GET', '/x')).toEqual({ kind: 'not-found' });
+    r.add('b', 'B', endpoints);
+    expect(r.match('GET', '/x')).toMatchObject({ kind: 'found', target: { plugin: 'B' } });
+  });
+});
