@@ -22,6 +22,7 @@ import { MemoryRegistry } from '../registry/memory.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
 import { createLogger, PluginLogSink } from './logging.js';
 import { ManagedPlugin } from './managed-plugin.js';
+import type { Manifest } from './manifest.js';
 import {
   resolveOptions,
   type GatewayLogger,
@@ -148,6 +149,13 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
         {
           plugin: manifest.name,
         },
+      );
+    }
+    const pending = notYetEnforced(manifest);
+    if (pending.length > 0) {
+      this.#log.warn(
+        { plugin_id: manifest.name, fields: pending },
+        `plugin.yaml fields this version parses but does not enforce yet: ${pending.join(', ')}`,
       );
     }
     const instanceId = `${manifest.name}@${manifest.version}#${this.#nodeId}.${++this.#seq}`;
@@ -658,6 +666,17 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     if (this.#stopped)
       throw new GatewayStoppedError('the gateway is stopped; create a new PluginGateway');
   }
+}
+
+/** Manifest fields that are valid but that the mesh, discovery or sandbox of a later version enforces. */
+function notYetEnforced(m: Manifest): string[] {
+  const fields: string[] = [];
+  m.endpoints.forEach((e, i) => e.rate_limit && fields.push(`endpoints.${i}.rate_limit`));
+  if (m.dependencies.length > 0) fields.push('dependencies');
+  if (m.permissions.network.length > 0) fields.push('permissions.network');
+  if (m.resources.disk !== undefined) fields.push('resources.disk');
+  if (m.resources.network !== undefined) fields.push('resources.network');
+  return fields;
 }
 
 function pathOf(path: string): string {
