@@ -70,7 +70,7 @@ const gw = row('gateway');
 const cpu = os.cpus();
 console.log(
   [
-    `date: ${new Date().toISOString()}; node ${process.version}; ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}; ${Math.round(os.totalmem() / 2 ** 30)} GiB; threads not pinned`,
+    `date: ${new Date().toISOString()}; node ${process.version}; ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}; ${Math.round(os.totalmem() / 2 ** 30)} GiB; ${os.availableParallelism() < cpu.length ? `pinned to ${os.availableParallelism()} of ${cpu.length} CPUs (taskset)` : 'threads not pinned'}`,
     `${ROUNDS} rounds, one process per variant per round, medians; sequential: tinybench ${process.env.BENCH_TIME_MS ?? 2000} ms; throughput: 64 in flight for ${process.env.BENCH_THROUGHPUT_MS ?? 1500} ms`,
     '',
     '| variant | sequential p50 (µs) | sequential p99 (µs) | 64 in flight (req/s) | process RSS (MiB) |',

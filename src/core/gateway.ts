@@ -11,18 +11,15 @@ import {
   InvalidArgumentError,
   MaxPluginsError,
   PluginExistsError,
-  PluginLoadError,
   PluginNotFoundError,
-  RuntimeUnsupportedError,
 } from '../errors.js';
-import type { TaskInput } from '../loader/loader.js';
-import { isTaskFailure, matchesEventPattern } from '../loader/protocol.js';
-import { WorkerRuntime } from '../loader/worker-runtime.js';
+import { isTaskFailure } from '../loader/protocol.js';
 import { MemoryRegistry } from '../registry/memory.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
-import { createLogger, PluginLogSink } from './logging.js';
-import { ManagedPlugin } from './managed-plugin.js';
-import type { Manifest } from './manifest.js';
+import { assertRequest, identify, pathOf, refuse } from './admission.js';
+import { deliverEvent, subscribersOf, type PublishResult } from './event-delivery.js';
+import { createLogger, logFailure, logRequest } from './logging.js';
+import type { ManagedPlugin } from './managed-plugin.js';
 import {
   resolveOptions,
   type GatewayLogger,
@@ -30,8 +27,10 @@ import {
   type ResolvedOptions,
 } from './options.js';
 import { readPluginFiles } from './plugin-files.js';
+import { createPlugin } from './plugin-setup.js';
 import { errorResponse, failureResponse } from './responses.js';
-import { Router, type RouteTarget } from './router.js';
+import { Router } from './router.js';
+import { Supervisor, type CrashEvent } from './supervisor.js';
 import type {
   DomainEvent,
   GatewayRequest,
@@ -42,22 +41,8 @@ import type {
   PluginStatus,
 } from './types.js';
 
-/** A plugin's threads died on their own. */
-export interface CrashEvent {
-  plugin: string;
-  reason: string;
-  /** Crashes within the restart window, this one included. */
-  recent: number;
-  /** When the plugin will try to serve again; absent when it has become `failed`. */
-  restartInMs?: number;
-}
-
-/** What `publish()` did with an event. */
-export interface PublishResult {
-  id: string;
-  delivered: string[];
-  failed: { plugin: string; code: string; message: string }[];
-}
+export type { CrashEvent } from './supervisor.js';
+export type { PublishResult } from './event-delivery.js';
 
 /** Options of `gateway.load()`. */
 export interface LoadOptions {
@@ -72,8 +57,6 @@ export interface GatewayEvents {
   'plugin:crash': (event: CrashEvent) => void;
   'plugin:unloaded': (info: PluginInfo) => void;
 }
-
-const BOOT_TIMEOUT_MS = 10_000;
 
 /**
  * The gateway. Every option has a default.
@@ -92,6 +75,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
   readonly #log: GatewayLogger;
   readonly #logRequests: boolean;
   readonly #nodeId = randomBytes(4).toString('hex');
+  readonly #supervisor: Supervisor;
   #seq = 0;
   #started = false;
   #stopped = false;
@@ -103,6 +87,12 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     this.#ownsRegistry = this.options.registry === undefined;
     this.#log = createLogger(this.options.logger);
     this.#logRequests = this.#log.isLevelEnabled?.('info') ?? true;
+    this.#supervisor = new Supervisor({
+      log: this.#log,
+      setStatus: (plugin, to, reason) => this.#setStatus(plugin, to, reason),
+      isCurrent: (plugin) => !this.#stopped && this.#plugins.get(plugin.name) === plugin,
+      crashed: (event: CrashEvent) => this.emit('plugin:crash', event),
+    });
   }
 
   /** Id of this gateway process in a fleet. */
@@ -129,15 +119,10 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     const files = await readPluginFiles(dir);
     const { manifest } = files;
     this.#assertRunning();
-    if (manifest.runtime.type !== 'worker') {
-      throw new RuntimeUnsupportedError(
-        `${files.manifestPath} runtime.type: "${manifest.runtime.type}" is not available in this version; use "worker"`,
-        { plugin: manifest.name },
-      );
-    }
     if (this.#plugins.has(manifest.name)) {
+      const other = this.#plugins.get(manifest.name)!;
       throw new PluginExistsError(
-        `plugin "${manifest.name}" is already loaded (from ${this.#plugins.get(manifest.name)!.dir})`,
+        `plugin "${manifest.name}" is already loaded (from ${other.dir})`,
         {
           plugin: manifest.name,
         },
@@ -146,43 +131,19 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     if (this.#plugins.size >= this.options.maxPlugins) {
       throw new MaxPluginsError(
         `cannot load "${manifest.name}": maxPlugins (${this.options.maxPlugins}) reached`,
-        {
-          plugin: manifest.name,
-        },
+        { plugin: manifest.name },
       );
     }
-    const pending = notYetEnforced(manifest);
-    if (pending.length > 0) {
-      this.#log.warn(
-        { plugin_id: manifest.name, fields: pending },
-        `plugin.yaml fields this version parses but does not enforce yet: ${pending.join(', ')}`,
-      );
-    }
-    const instanceId = `${manifest.name}@${manifest.version}#${this.#nodeId}.${++this.#seq}`;
-    const sink = new PluginLogSink(this.#log, manifest.name, manifest.version);
-    const spec = {
-      manifest,
-      mainPath: files.mainPath,
-      instanceId,
-      flags: this.#flagsFor(manifest.name, manifest.feature_flags),
+    const plugin = createPlugin(files, {
+      options: this.options,
+      log: this.#log,
+      instanceId: `${manifest.name}@${manifest.version}#${this.#nodeId}.${++this.#seq}`,
       settings: options.config ?? {},
-      idleTimeoutMs: this.options.idleTimeout,
-      threadConcurrency: this.options.threadConcurrency,
-      maxInFlight: this.options.maxInFlight,
-      timeoutGraceMs: this.options.timeoutGrace,
-    };
-    const plugin = new ManagedPlugin(
-      instanceId,
-      manifest,
-      files.dir,
-      this.options.restart,
-      (self) =>
-        new WorkerRuntime(spec, {
-          onCrash: (reason) => this.#onCrash(self, reason),
-          onLog: (level, msg, fields, requestId) => sink.write(level, msg, fields, requestId),
-          onPublish: (event) => void this.#publishFrom(self, event),
-        }),
-    );
+      hooks: (self) => ({
+        onCrash: (reason) => this.#supervisor.crashed(self, reason),
+        onPublish: (event) => void this.#publishFrom(self, event),
+      }),
+    });
     try {
       this.#router.add(manifest.name, plugin, manifest.endpoints);
     } catch (error) {
@@ -195,7 +156,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
       this.#setStatus(plugin, 'inactive', 'waiting for gateway.start()');
     } else {
       try {
-        await this.#boot(plugin);
+        await this.#supervisor.boot(plugin);
       } catch (error) {
         await this.#discard(plugin);
         throw error;
@@ -212,7 +173,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     const waiting = [...this.#plugins.values()].filter((p) => p.status === 'inactive');
     await Promise.all(
       waiting.map((p) =>
-        this.#boot(p).catch((error: Error) => {
+        this.#supervisor.boot(p).catch((error: Error) => {
           this.#log.error({ plugin_id: p.name, err: error }, `plugin "${p.name}" failed to start`);
           this.#setStatus(p, 'failed', error.message);
         }),
@@ -227,16 +188,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
    * @throws {InvalidArgumentError} only when `request` itself is malformed (host misuse).
    */
   async handle(request: GatewayRequest): Promise<PluginResponse> {
-    if (
-      typeof request?.method !== 'string' ||
-      typeof request.path !== 'string' ||
-      request.path[0] !== '/'
-    ) {
-      throw new InvalidArgumentError(
-        'Expected `request` to have a string `method` and a `path` starting with "/", got ' +
-          describeRequest(request),
-      );
-    }
+    assertRequest(request);
     const started = performance.now();
     const id = request.id ?? `${this.#nodeId}-${(++this.#seq).toString(36)}`;
     if (this.#stopped) {
@@ -271,11 +223,11 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
       this.options.authenticate &&
       (target.needsIdentity || target.endpoint.auth === 'optional')
     ) {
-      const identity = await this.#authenticate(request, id);
+      const identity = await identify(this.options.authenticate, request, id, this.#log);
       userId = identity?.userId ?? null;
       if (identity?.roles) context = { ...context, roles: identity.roles };
     }
-    let response = this.#refuse(target, plugin, userId, context, id);
+    let response = refuse(target, userId, context, id);
     if (response === undefined) {
       const req: PluginRequest = {
         id,
@@ -295,7 +247,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
       );
       if (isTaskFailure(result)) {
         response = failureResponse(result, plugin.name, id);
-        this.#logFailure(plugin, id, result);
+        logFailure(this.#log, plugin.name, plugin.manifest.version, id, result);
       } else {
         response = result as PluginResponse;
       }
@@ -303,7 +255,17 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     const elapsed = performance.now() - started;
     plugin.metrics.record(response.statusCode, elapsed);
     if (this.#logRequests)
-      this.#logRequest(plugin, id, method, request.path, userId, elapsed, response.statusCode);
+      logRequest(
+        this.#log,
+        plugin.name,
+        plugin.manifest.version,
+        id,
+        method,
+        pathOf(request.path),
+        userId,
+        elapsed,
+        response.statusCode,
+      );
     return response;
   }
 
@@ -361,83 +323,8 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
 
   // ---- lifecycle ----
 
-  async #boot(plugin: ManagedPlugin): Promise<void> {
-    this.#setStatus(plugin, 'loading', 'starting');
-    let report;
-    try {
-      report = await plugin.runtime.boot(BOOT_TIMEOUT_MS);
-    } catch (error) {
-      const e = error as Error & { kind?: string };
-      const what =
-        e.kind === 'timeout'
-          ? `did not finish initialize()/start() within ${BOOT_TIMEOUT_MS} ms`
-          : `failed to start: ${e.message}`;
-      throw new PluginLoadError(`plugin "${plugin.name}" ${what}`, {
-        cause: error,
-        plugin: plugin.name,
-      });
-    }
-    const missing = plugin.manifest.endpoints
-      .map((e) => `${e.method} ${e.path}`)
-      .filter((k) => !report.routes.includes(k));
-    if (missing.length > 0) {
-      throw new PluginLoadError(
-        `plugin "${plugin.name}" declares endpoints in plugin.yaml that its routes do not handle: ${missing.join(', ')}`,
-        { plugin: plugin.name },
-      );
-    }
-    if (plugin.manifest.permissions.events.subscribe.length > 0 && !report.handlesEvents) {
-      this.#log.warn(
-        { plugin_id: plugin.name },
-        'plugin subscribes to events but defines no handleEvent()',
-      );
-    }
-    plugin.setHealth(report.health);
-    if (this.#stopped || !this.#plugins.has(plugin.name)) return;
-    this.#setStatus(plugin, 'active');
-  }
-
-  #onCrash(plugin: ManagedPlugin, reason: string): void {
-    if (
-      !this.#plugins.has(plugin.name) ||
-      plugin.status === 'failed' ||
-      plugin.status === 'inactive'
-    )
-      return;
-    const recent = plugin.crashes.record();
-    this.#log.error(
-      { plugin_id: plugin.name, version: plugin.manifest.version, reason, recent },
-      'plugin thread crashed',
-    );
-    if (plugin.crashes.exhausted(recent)) {
-      clearTimeout(plugin.restartTimer);
-      const window = plugin.crashes.options.window;
-      this.#setStatus(
-        plugin,
-        'failed',
-        `crashed ${recent} times within ${window / 1000}s; last: ${reason}`,
-      );
-      this.emit('plugin:crash', { plugin: plugin.name, reason, recent });
-      void plugin.runtime.close(0);
-      return;
-    }
-    if (plugin.restartTimer) {
-      this.emit('plugin:crash', { plugin: plugin.name, reason, recent });
-      return;
-    }
-    const delay = plugin.crashes.delay(recent);
-    plugin.retryAfterSeconds = Math.max(1, Math.ceil(delay / 1000));
-    this.#setStatus(plugin, 'loading', `restarting in ${delay} ms after a crash: ${reason}`);
-    this.emit('plugin:crash', { plugin: plugin.name, reason, recent, restartInMs: delay });
-    plugin.restartTimer = setTimeout(() => {
-      plugin.restartTimer = undefined;
-      this.#boot(plugin).catch((error: Error) => this.#onCrash(plugin, error.message));
-    }, delay);
-  }
-
   async #discard(plugin: ManagedPlugin): Promise<void> {
-    clearTimeout(plugin.restartTimer);
-    plugin.restartTimer = undefined;
+    this.#supervisor.cancel(plugin);
     this.#router.remove(plugin.name, plugin.manifest.endpoints);
     this.#plugins.delete(plugin.name);
     await this.#registry.deregister(plugin.id).catch(() => {});
@@ -446,16 +333,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
   }
 
   async #register(plugin: ManagedPlugin): Promise<void> {
-    const info = plugin.info();
-    await this.#registry.register({
-      id: plugin.id,
-      service: plugin.name,
-      version: info.version,
-      nodeId: this.#nodeId,
-      endpoints: info.endpoints,
-      status: info.status,
-      metadata: info.metadata,
-    });
+    await this.#registry.register(plugin.record(this.#nodeId));
   }
 
   #setStatus(plugin: ManagedPlugin, to: PluginStatus, reason?: string): void {
@@ -475,64 +353,6 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
 
   // ---- requests and events ----
 
-  /** A response that refuses the request before it reaches the plugin, or undefined to go on. */
-  #refuse(
-    target: RouteTarget<ManagedPlugin>,
-    plugin: ManagedPlugin,
-    userId: GatewayRequest['userId'],
-    context: GatewayRequest['context'],
-    id: string,
-  ): PluginResponse | undefined {
-    if (target.needsIdentity) {
-      if (userId === undefined || userId === null) {
-        return errorResponse(
-          401,
-          ErrorCodes.UNAUTHORIZED,
-          `${target.key} requires an authenticated caller`,
-          id,
-        );
-      }
-      const roles = target.endpoint.roles;
-      if (roles.length > 0) {
-        const held = Array.isArray(context?.roles) ? (context.roles as unknown[]) : [];
-        if (!roles.some((r) => held.includes(r))) {
-          return errorResponse(
-            403,
-            ErrorCodes.FORBIDDEN,
-            `${target.key} requires one of the roles: ${roles.join(', ')}`,
-            id,
-          );
-        }
-      }
-    }
-    if (plugin.status !== 'active') {
-      const headers =
-        plugin.status === 'loading'
-          ? { 'retry-after': String(plugin.retryAfterSeconds) }
-          : undefined;
-      return errorResponse(
-        503,
-        ErrorCodes.PLUGIN_UNAVAILABLE,
-        `plugin "${plugin.name}" is ${plugin.status}`,
-        id,
-        headers,
-      );
-    }
-    return undefined;
-  }
-
-  async #authenticate(request: GatewayRequest, id: string) {
-    try {
-      return (await this.options.authenticate!(request)) ?? null;
-    } catch (error) {
-      this.#log.error(
-        { request_id: id, err: error },
-        'authenticate() threw; treating the caller as anonymous',
-      );
-      return null;
-    }
-  }
-
   async #publishFrom(source: ManagedPlugin, event: DomainEvent): Promise<void> {
     if (this.#stopped) return;
     const result = await this.#deliver(event, source.name);
@@ -544,116 +364,20 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     }
   }
 
-  async #deliver(input: DomainEvent, source: string | undefined): Promise<PublishResult> {
-    const event: DomainEvent = {
+  #deliver(input: DomainEvent, source: string | undefined): Promise<PublishResult> {
+    const event = {
       ...input,
       id: input.id ?? `${this.#nodeId}-e${(++this.#seq).toString(36)}`,
       timestamp: input.timestamp ?? Date.now(),
       ...(source ? { source } : {}),
     };
-    const result: PublishResult = { id: event.id!, delivered: [], failed: [] };
-    const subscribers = [...this.#plugins.values()].filter(
-      (p) =>
-        p.name !== source &&
-        p.manifest.permissions.events.subscribe.some((s) => matchesEventPattern(event.type, s)),
+    const subscribers = subscribersOf(this.#plugins.values(), event.type, source);
+    return deliverEvent(event, subscribers, this.options.pluginTimeout, (plugin, failure) =>
+      logFailure(this.#log, plugin.name, plugin.manifest.version, event.id, failure),
     );
-    await Promise.all(
-      subscribers.map(async (p) => {
-        if (p.status !== 'active') {
-          result.failed.push({
-            plugin: p.name,
-            code: ErrorCodes.PLUGIN_UNAVAILABLE,
-            message: `plugin "${p.name}" is ${p.status}`,
-          });
-          return;
-        }
-        const outcome = await p.runtime.run(
-          { t: 'evt', e: event } satisfies TaskInput,
-          this.options.pluginTimeout,
-        );
-        p.metrics.events++;
-        if (isTaskFailure(outcome)) {
-          const { body } = failureResponse(outcome, p.name, event.id!) as {
-            body: { error: { code: string; message: string } };
-          };
-          result.failed.push({
-            plugin: p.name,
-            code: body.error.code,
-            message: body.error.message,
-          });
-          this.#logFailure(p, event.id!, outcome);
-        } else {
-          result.delivered.push(p.name);
-        }
-      }),
-    );
-    return result;
   }
 
   // ---- helpers ----
-
-  #flagsFor(
-    name: string,
-    declared: readonly { name: string; default: boolean }[],
-  ): Record<string, boolean> {
-    const flags: Record<string, boolean> = {};
-    for (const f of declared) flags[f.name] = f.default;
-    const overrides = this.options.featureFlags.overrides[name] ?? {};
-    for (const [flag, value] of Object.entries(overrides)) {
-      if (!(flag in flags))
-        this.#log.warn(
-          { plugin_id: name, flag },
-          'feature flag override for a flag the manifest does not declare',
-        );
-      flags[flag] = value;
-    }
-    return flags;
-  }
-
-  #logRequest(
-    plugin: ManagedPlugin,
-    id: string,
-    method: string,
-    path: string,
-    userId: unknown,
-    ms: number,
-    status: number,
-  ) {
-    this.#log.info(
-      {
-        plugin_id: plugin.name,
-        version: plugin.manifest.version,
-        request_id: id,
-        method,
-        path: pathOf(path),
-        user_id: userId ?? null,
-        response_time_ms: Math.round(ms * 1000) / 1000,
-        status_code: status,
-      },
-      'request',
-    );
-  }
-
-  #logFailure(
-    plugin: ManagedPlugin,
-    id: string,
-    failure: { __pgw: string; message: string; stack?: string },
-  ) {
-    const level =
-      failure.__pgw === 'threw' || failure.__pgw === 'crash' || failure.__pgw === 'bad-response'
-        ? 'error'
-        : 'warn';
-    this.#log[level](
-      {
-        plugin_id: plugin.name,
-        version: plugin.manifest.version,
-        request_id: id,
-        failure: failure.__pgw,
-        stack: failure.stack,
-      },
-      failure.message,
-    );
-  }
 
   #require(name: string): ManagedPlugin {
     const plugin = this.#plugins.get(name);
@@ -666,27 +390,4 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     if (this.#stopped)
       throw new GatewayStoppedError('the gateway is stopped; create a new PluginGateway');
   }
-}
-
-/** Manifest fields that are valid but that the mesh, discovery or sandbox of a later version enforces. */
-function notYetEnforced(m: Manifest): string[] {
-  const fields: string[] = [];
-  m.endpoints.forEach((e, i) => e.rate_limit && fields.push(`endpoints.${i}.rate_limit`));
-  if (m.dependencies.length > 0) fields.push('dependencies');
-  if (m.permissions.network.length > 0) fields.push('permissions.network');
-  if (m.resources.disk !== undefined) fields.push('resources.disk');
-  if (m.resources.network !== undefined) fields.push('resources.network');
-  return fields;
-}
-
-function pathOf(path: string): string {
-  const q = path.indexOf('?');
-  return q === -1 ? path : path.slice(0, q);
-}
-
-function describeRequest(request: unknown): string {
-  if (typeof request !== 'object' || request === null)
-    return `\`${String(request)}\` (${typeof request})`;
-  const r = request as Record<string, unknown>;
-  return `method \`${String(r.method)}\` and path \`${String(r.path)}\``;
 }

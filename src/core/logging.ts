@@ -50,3 +50,46 @@ export class PluginLogSink {
     );
   }
 }
+
+/** The one line logged per request, with exactly the ADR's fields. */
+export function logRequest(
+  log: GatewayLogger,
+  plugin: string,
+  version: string,
+  requestId: string,
+  method: string,
+  path: string,
+  userId: unknown,
+  ms: number,
+  status: number,
+): void {
+  log.info(
+    {
+      plugin_id: plugin,
+      version,
+      request_id: requestId,
+      method,
+      path,
+      user_id: userId ?? null,
+      response_time_ms: Math.round(ms * 1000) / 1000,
+      status_code: status,
+    },
+    'request',
+  );
+}
+
+/** A request or event a plugin failed: its own message and stack, for the logs only. */
+export function logFailure(
+  log: GatewayLogger,
+  plugin: string,
+  version: string,
+  id: string,
+  failure: { __pgw: string; message: string; stack?: string },
+): void {
+  const fault =
+    failure.__pgw === 'threw' || failure.__pgw === 'crash' || failure.__pgw === 'bad-response';
+  log[fault ? 'error' : 'warn'](
+    { plugin_id: plugin, version, request_id: id, failure: failure.__pgw, stack: failure.stack },
+    failure.message,
+  );
+}

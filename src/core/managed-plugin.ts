@@ -5,6 +5,7 @@
  */
 import type { PluginRuntime } from '../loader/loader.js';
 import { PluginMetricsRecorder } from '../mesh/metrics.js';
+import type { InstanceRecord } from '../registry/registry.js';
 import { CrashPolicy, type CrashPolicyOptions } from './crash-policy.js';
 import { canTransition } from './lifecycle.js';
 import type { Manifest } from './manifest.js';
@@ -66,6 +67,20 @@ export class ManagedPlugin {
     if (this.reason !== undefined) info.reason = this.reason;
     this.#info = Object.freeze(info);
     return this.#info;
+  }
+
+  /** The plugin instance as the discovery registry lists it. */
+  record(nodeId: string): InstanceRecord {
+    const info = this.info();
+    return {
+      id: this.id,
+      service: this.name,
+      version: info.version,
+      nodeId,
+      endpoints: info.endpoints,
+      status: info.status,
+      metadata: info.metadata,
+    };
   }
 
   setHealth(health: HealthStatus): void {

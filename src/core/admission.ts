@@ -1,0 +1,97 @@
+/**
+ * Admission: checking a request, finding out who sent it, and refusing it before it reaches its plugin
+ * (401, 403, 503).
+ * @module
+ */
+import { ErrorCodes, InvalidArgumentError } from '../errors.js';
+import type { ManagedPlugin } from './managed-plugin.js';
+import type { GatewayLogger, GatewayOptions, Identity } from './options.js';
+import { errorResponse } from './responses.js';
+import type { RouteTarget } from './router.js';
+import type { GatewayRequest, PluginResponse } from './types.js';
+
+/** A response that refuses the request, or `undefined` to let it through. */
+export function refuse(
+  target: RouteTarget<ManagedPlugin>,
+  userId: GatewayRequest['userId'],
+  context: GatewayRequest['context'],
+  requestId: string,
+): PluginResponse | undefined {
+  if (target.needsIdentity) {
+    if (userId === undefined || userId === null) {
+      return errorResponse(
+        401,
+        ErrorCodes.UNAUTHORIZED,
+        `${target.key} requires an authenticated caller`,
+        requestId,
+      );
+    }
+    const roles = target.endpoint.roles;
+    if (roles.length > 0) {
+      const held = Array.isArray(context?.roles) ? (context.roles as unknown[]) : [];
+      if (!roles.some((r) => held.includes(r))) {
+        return errorResponse(
+          403,
+          ErrorCodes.FORBIDDEN,
+          `${target.key} requires one of the roles: ${roles.join(', ')}`,
+          requestId,
+        );
+      }
+    }
+  }
+  const plugin = target.plugin;
+  if (plugin.status !== 'active') {
+    const headers =
+      plugin.status === 'loading' ? { 'retry-after': String(plugin.retryAfterSeconds) } : undefined;
+    return errorResponse(
+      503,
+      ErrorCodes.PLUGIN_UNAVAILABLE,
+      `plugin "${plugin.name}" is ${plugin.status}`,
+      requestId,
+      headers,
+    );
+  }
+  return undefined;
+}
+
+/** The path without its query string. */
+export function pathOf(path: string): string {
+  const q = path.indexOf('?');
+  return q === -1 ? path : path.slice(0, q);
+}
+
+/** @throws {InvalidArgumentError} for a request without a string `method` and a `/path` (host misuse). */
+export function assertRequest(request: GatewayRequest): void {
+  if (
+    typeof request?.method === 'string' &&
+    typeof request.path === 'string' &&
+    request.path[0] === '/'
+  ) {
+    return;
+  }
+  const got =
+    typeof request !== 'object' || request === null
+      ? `\`${String(request)}\` (${typeof request})`
+      : `method \`${String(request.method)}\` and path \`${String(request.path)}\``;
+  throw new InvalidArgumentError(
+    `Expected \`request\` to have a string \`method\` and a \`path\` starting with "/", got ${got}`,
+  );
+}
+
+/** Asks the host's `authenticate` hook who the caller is; a hook that throws means anonymous (and is logged). */
+export async function identify(
+  authenticate: NonNullable<GatewayOptions['authenticate']>,
+  request: GatewayRequest,
+  requestId: string,
+  log: GatewayLogger,
+): Promise<Identity | null> {
+  try {
+    return (await authenticate(request)) ?? null;
+  } catch (error) {
+    log.error(
+      { request_id: requestId, err: error },
+      'authenticate() threw; treating the caller as anonymous',
+    );
+    return null;
+  }
+}

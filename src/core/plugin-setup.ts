@@ -1,0 +1,96 @@
+/**
+ * Turning a plugin folder into a `ManagedPlugin` with its runtime: the runtime it asks for, its feature
+ * flags, and a word in the log for manifest fields this version accepts but does not enforce yet.
+ * @module
+ */
+import { RuntimeUnsupportedError } from '../errors.js';
+import type { RuntimeHooks } from '../loader/loader.js';
+import { WorkerRuntime } from '../loader/worker-runtime.js';
+import { PluginLogSink } from './logging.js';
+import { ManagedPlugin } from './managed-plugin.js';
+import type { Manifest } from './manifest.js';
+import type { GatewayLogger, ResolvedOptions } from './options.js';
+import type { PluginFiles } from './plugin-files.js';
+
+/** What `createPlugin` needs from the gateway. */
+export interface PluginSetup {
+  options: Readonly<ResolvedOptions>;
+  log: GatewayLogger;
+  instanceId: string;
+  settings: Record<string, unknown>;
+  /** The runtime's crash and publish hooks for the plugin being made (logs go to the gateway's logger). */
+  hooks: (plugin: ManagedPlugin) => Omit<RuntimeHooks, 'onLog'>;
+}
+
+/**
+ * Makes the plugin and its runtime (no thread starts until it is booted).
+ * @throws {RuntimeUnsupportedError} for a runtime this version cannot run.
+ */
+export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlugin {
+  const { manifest } = files;
+  if (manifest.runtime.type !== 'worker') {
+    throw new RuntimeUnsupportedError(
+      `${files.manifestPath} runtime.type: "${manifest.runtime.type}" is not available in this version; use "worker"`,
+      { plugin: manifest.name },
+    );
+  }
+  const pending = notYetEnforced(manifest);
+  if (pending.length > 0) {
+    setup.log.warn(
+      { plugin_id: manifest.name, fields: pending },
+      `plugin.yaml fields this version parses but does not enforce yet: ${pending.join(', ')}`,
+    );
+  }
+  const { options } = setup;
+  const sink = new PluginLogSink(setup.log, manifest.name, manifest.version);
+  const spec = {
+    manifest,
+    mainPath: files.mainPath,
+    instanceId: setup.instanceId,
+    flags: flagsFor(manifest, options.featureFlags.overrides[manifest.name] ?? {}, setup.log),
+    settings: setup.settings,
+    idleTimeoutMs: options.idleTimeout,
+    threadConcurrency: options.threadConcurrency,
+    maxInFlight: options.maxInFlight,
+    timeoutGraceMs: options.timeoutGrace,
+  };
+  return new ManagedPlugin(
+    setup.instanceId,
+    manifest,
+    files.dir,
+    options.restart,
+    (self) =>
+      new WorkerRuntime(spec, { ...setup.hooks(self), onLog: (...line) => sink.write(...line) }),
+  );
+}
+
+/** The manifest's flag defaults, overridden by the host's `featureFlags.overrides[plugin]`. */
+export function flagsFor(
+  manifest: Manifest,
+  overrides: Record<string, boolean>,
+  log: GatewayLogger,
+): Record<string, boolean> {
+  const flags: Record<string, boolean> = {};
+  for (const f of manifest.feature_flags) flags[f.name] = f.default;
+  for (const [flag, value] of Object.entries(overrides)) {
+    if (!(flag in flags)) {
+      log.warn(
+        { plugin_id: manifest.name, flag },
+        'feature flag override for a flag the manifest does not declare',
+      );
+    }
+    flags[flag] = value;
+  }
+  return flags;
+}
+
+/** Manifest fields that are valid but that the mesh, discovery or sandbox of a later version enforces. */
+export function notYetEnforced(m: Manifest): string[] {
+  const fields: string[] = [];
+  m.endpoints.forEach((e, i) => e.rate_limit && fields.push(`endpoints.${i}.rate_limit`));
+  if (m.dependencies.length > 0) fields.push('dependencies');
+  if (m.permissions.network.length > 0) fields.push('permissions.network');
+  if (m.resources.disk !== undefined) fields.push('resources.disk');
+  if (m.resources.network !== undefined) fields.push('resources.network');
+  return fields;
+}

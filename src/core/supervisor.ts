@@ -1,0 +1,116 @@
+/**
+ * `Supervisor`: starts plugins (one thread runs `initialize`/`start`, and the routes are checked against
+ * the manifest) and restarts them after a crash, with backoff, until the crash policy gives up.
+ * @module
+ */
+import { PluginLoadError } from '../errors.js';
+import type { ManagedPlugin } from './managed-plugin.js';
+import type { GatewayLogger } from './options.js';
+import type { PluginStatus } from './types.js';
+
+/** A plugin's threads died on their own. */
+export interface CrashEvent {
+  plugin: string;
+  reason: string;
+  /** Crashes within the restart window, this one included. */
+  recent: number;
+  /** When the plugin will try to serve again; absent when it has become `failed`. */
+  restartInMs?: number;
+}
+
+/** What the supervisor needs from the gateway. */
+export interface SupervisorHost {
+  readonly log: GatewayLogger;
+  setStatus(plugin: ManagedPlugin, to: PluginStatus, reason?: string): void;
+  /** Whether the plugin is still loaded in a running gateway. */
+  isCurrent(plugin: ManagedPlugin): boolean;
+  crashed(event: CrashEvent): void;
+}
+
+/** How long a plugin may take in `initialize()` + `start()` on its first thread. */
+export const BOOT_TIMEOUT_MS = 10_000;
+
+export class Supervisor {
+  constructor(readonly host: SupervisorHost) {}
+
+  /**
+   * Starts the plugin and makes it `active`.
+   * @throws {PluginLoadError} when it fails to start or its routes do not cover its manifest.
+   */
+  async boot(plugin: ManagedPlugin): Promise<void> {
+    this.host.setStatus(plugin, 'loading', 'starting');
+    let report;
+    try {
+      report = await plugin.runtime.boot(BOOT_TIMEOUT_MS);
+    } catch (error) {
+      const e = error as Error & { kind?: string };
+      const what =
+        e.kind === 'timeout'
+          ? `did not finish initialize()/start() within ${BOOT_TIMEOUT_MS} ms`
+          : `failed to start: ${e.message}`;
+      throw new PluginLoadError(`plugin "${plugin.name}" ${what}`, {
+        cause: error,
+        plugin: plugin.name,
+      });
+    }
+    const missing = plugin.manifest.endpoints
+      .map((e) => `${e.method} ${e.path}`)
+      .filter((key) => !report.routes.includes(key));
+    if (missing.length > 0) {
+      throw new PluginLoadError(
+        `plugin "${plugin.name}" declares endpoints in plugin.yaml that its routes do not handle: ${missing.join(', ')}`,
+        { plugin: plugin.name },
+      );
+    }
+    if (plugin.manifest.permissions.events.subscribe.length > 0 && !report.handlesEvents) {
+      this.host.log.warn(
+        { plugin_id: plugin.name },
+        'plugin subscribes to events but defines no handleEvent()',
+      );
+    }
+    plugin.setHealth(report.health);
+    if (this.host.isCurrent(plugin)) this.host.setStatus(plugin, 'active');
+  }
+
+  /** A thread of the plugin died on its own: restart after a backoff, or give up. */
+  crashed(plugin: ManagedPlugin, reason: string): void {
+    if (!this.host.isCurrent(plugin) || plugin.status === 'failed' || plugin.status === 'inactive')
+      return;
+    const recent = plugin.crashes.record();
+    this.host.log.error(
+      { plugin_id: plugin.name, version: plugin.manifest.version, reason, recent },
+      'plugin thread crashed',
+    );
+    if (plugin.crashes.exhausted(recent)) {
+      this.cancel(plugin);
+      const windowSeconds = plugin.crashes.options.window / 1000;
+      this.host.setStatus(
+        plugin,
+        'failed',
+        `crashed ${recent} times within ${windowSeconds}s; last: ${reason}`,
+      );
+      this.host.crashed({ plugin: plugin.name, reason, recent });
+      void plugin.runtime.close(0);
+      return;
+    }
+    if (plugin.restartTimer) {
+      // Already waiting to restart: this crash counts, the wait stands.
+      this.host.crashed({ plugin: plugin.name, reason, recent });
+      return;
+    }
+    const delay = plugin.crashes.delay(recent);
+    plugin.retryAfterSeconds = Math.max(1, Math.ceil(delay / 1000));
+    this.host.setStatus(plugin, 'loading', `restarting in ${delay} ms after a crash: ${reason}`);
+    this.host.crashed({ plugin: plugin.name, reason, recent, restartInMs: delay });
+    plugin.restartTimer = setTimeout(() => {
+      plugin.restartTimer = undefined;
+      this.boot(plugin).catch((error: Error) => this.crashed(plugin, error.message));
+    }, delay);
+  }
+
+  /** Drops a pending restart. */
+  cancel(plugin: ManagedPlugin): void {
+    clearTimeout(plugin.restartTimer);
+    plugin.restartTimer = undefined;
+  }
+}
