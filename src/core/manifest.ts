@@ -98,6 +98,23 @@ function locate(
   ];
 }
 
+/**
+ * `plugin.yaml:LINE:COL field` for a field of a manifest that parsed, for errors found after parsing
+ * (an entry file that does not exist, a runtime that is not available).
+ */
+export function fieldLocation(text: string, file: string, path: (string | number)[]): string {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines });
+  const pair =
+    path.length > 0 ? (doc.getIn(path.slice(0, -1), true) ?? doc.contents) : doc.contents;
+  const last = path[path.length - 1];
+  const keyNode = isMap(pair)
+    ? pair.items.find((p) => isScalar(p.key) && p.key.value === last)?.value
+    : undefined;
+  const at = position((keyNode as Node | undefined) ?? (pair as Node | null), lines);
+  return `${file}:${at.line}:${at.col} ${path.join('.')}`;
+}
+
 function describe(issue: core.$ZodIssue): string {
   if (issue.code !== 'invalid_type') return issue.message;
   const input = (issue as { input?: unknown }).input;

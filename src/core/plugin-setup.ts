@@ -8,7 +8,7 @@ import type { RuntimeHooks } from '../loader/loader.js';
 import { WorkerRuntime } from '../loader/worker-runtime.js';
 import { PluginLogSink } from './logging.js';
 import { ManagedPlugin } from './managed-plugin.js';
-import type { Manifest } from './manifest.js';
+import { fieldLocation, type Manifest } from './manifest.js';
 import type { GatewayLogger, ResolvedOptions } from './options.js';
 import type { PluginFiles } from './plugin-files.js';
 
@@ -30,7 +30,7 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
   const { manifest } = files;
   if (manifest.runtime.type !== 'worker') {
     throw new RuntimeUnsupportedError(
-      `${files.manifestPath} runtime.type: "${manifest.runtime.type}" is not available in this version; use "worker"`,
+      `${fieldLocation(files.manifestText, files.manifestPath, ['runtime', 'type'])}: "${manifest.runtime.type}" is not available in this version; use "worker"`,
       { plugin: manifest.name },
     );
   }

@@ -299,14 +299,14 @@ describe('a plugin that cannot load leaves nothing behind', () => {
       'plugin.yaml': 'name: lost\nversion: 1.0.0\nmain: dist/plugin.js\n',
     });
     await expect(gateway.load(noMain)).rejects.toThrow(
-      /main: entry file "dist\/plugin\.js" does not exist/,
+      /plugin\.yaml:3:7 main: entry file "dist\/plugin\.js" does not exist/,
     );
     rmSync(dir, { recursive: true });
     const escape = pluginDir({ 'plugin.yaml': 'name: sly\nversion: 1.0.0\nmain: link.js\n' });
     const { symlinkSync } = await import('node:fs');
     symlinkSync(fixture('steady/index.js'), path.join(escape, 'link.js'));
     await expect(gateway.load(escape)).rejects.toThrow(
-      /main: "link\.js" resolves outside the plugin's folder/,
+      /plugin\.yaml:3:7 main: "link\.js" resolves outside the plugin's folder/,
     );
     expect(gateway.list()).toEqual([]);
   });
@@ -358,6 +358,10 @@ describe('a plugin that cannot load leaves nothing behind', () => {
   it('a wasm runtime is refused with a clear error until its loader lands', async () => {
     gateway = await gatewayWith([]);
     const wasm = pluginDir({ 'plugin.yaml': 'name: w\nversion: 1.0.0\nruntime:\n  type: wasm\n' });
-    await expect(gateway.load(wasm)).rejects.toMatchObject({ code: 'PGW_ERR_RUNTIME_UNSUPPORTED' });
+    const error = await gateway.load(wasm).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'PGW_ERR_RUNTIME_UNSUPPORTED', plugin: 'w' });
+    expect((error as Error).message).toContain(
+      `${path.join(wasm, 'plugin.yaml')}:4:9 runtime.type: "wasm" is not available in this version`,
+    );
   });
 });
