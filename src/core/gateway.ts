@@ -34,6 +34,7 @@ import { Supervisor, type CrashEvent } from './supervisor.js';
 import type {
   DomainEvent,
   GatewayRequest,
+  HealthStatus,
   PluginInfo,
   PluginMetrics,
   PluginRequest,
@@ -56,6 +57,8 @@ export interface GatewayEvents {
   'plugin:status': (info: PluginInfo, previous: PluginStatus | undefined) => void;
   'plugin:crash': (event: CrashEvent) => void;
   'plugin:unloaded': (info: PluginInfo) => void;
+  /** A periodic health check found the plugin in a different health than before. */
+  'plugin:health': (info: PluginInfo, health: HealthStatus) => void;
 }
 
 /**
@@ -92,6 +95,11 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
       setStatus: (plugin, to, reason) => this.#setStatus(plugin, to, reason),
       isCurrent: (plugin) => !this.#stopped && this.#plugins.get(plugin.name) === plugin,
       crashed: (event: CrashEvent) => this.emit('plugin:crash', event),
+      healthChecked: (plugin, health) => {
+        const previous = plugin.lastHealth?.status;
+        plugin.setHealth(health);
+        if (health.status !== previous) this.emit('plugin:health', plugin.info(), health);
+      },
     });
   }
 

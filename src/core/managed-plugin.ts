@@ -19,6 +19,8 @@ export class ManagedPlugin {
   reason: string | undefined;
   /** Pending restart after a crash. */
   restartTimer: NodeJS.Timeout | undefined;
+  /** Periodic health checks while active. */
+  healthTimer: NodeJS.Timeout | undefined;
   /** Seconds a caller should wait while the plugin restarts. */
   retryAfterSeconds = 1;
   lastHealth: HealthStatus | undefined;

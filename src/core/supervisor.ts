@@ -6,7 +6,8 @@
 import { PluginLoadError } from '../errors.js';
 import type { ManagedPlugin } from './managed-plugin.js';
 import type { GatewayLogger } from './options.js';
-import type { PluginStatus } from './types.js';
+import { parseDuration } from './duration.js';
+import type { HealthStatus, PluginStatus } from './types.js';
 
 /** A plugin's threads died on their own. */
 export interface CrashEvent {
@@ -22,6 +23,8 @@ export interface CrashEvent {
 export interface SupervisorHost {
   readonly log: GatewayLogger;
   setStatus(plugin: ManagedPlugin, to: PluginStatus, reason?: string): void;
+  /** A periodic health check came back. */
+  healthChecked(plugin: ManagedPlugin, health: HealthStatus): void;
   /** Whether the plugin is still loaded in a running gateway. */
   isCurrent(plugin: ManagedPlugin): boolean;
   crashed(event: CrashEvent): void;
@@ -69,7 +72,31 @@ export class Supervisor {
       );
     }
     plugin.setHealth(report.health);
-    if (this.host.isCurrent(plugin)) this.host.setStatus(plugin, 'active');
+    if (!this.host.isCurrent(plugin)) return;
+    this.host.setStatus(plugin, 'active');
+    this.#watchHealth(plugin);
+  }
+
+  /**
+   * Checks the plugin's health every `health_check.interval` while it is active. The check goes to live
+   * threads only: an idle plugin is not woken, and keeps its last known health.
+   */
+  #watchHealth(plugin: ManagedPlugin): void {
+    clearInterval(plugin.healthTimer);
+    const { interval, timeout } = plugin.manifest.health_check;
+    const timeoutMs = parseDuration(timeout)!;
+    let checking = false;
+    plugin.healthTimer = setInterval(() => {
+      if (checking || plugin.status !== 'active') return;
+      checking = true;
+      plugin.runtime
+        .checkHealth(timeoutMs)
+        .then(
+          (health) =>
+            health && this.host.isCurrent(plugin) && this.host.healthChecked(plugin, health),
+        )
+        .finally(() => (checking = false));
+    }, parseDuration(interval)!).unref();
   }
 
   /** A thread of the plugin died on its own: restart after a backoff, or give up. */
@@ -108,9 +135,11 @@ export class Supervisor {
     }, delay);
   }
 
-  /** Drops a pending restart. */
+  /** Drops a pending restart and the health checks. */
   cancel(plugin: ManagedPlugin): void {
     clearTimeout(plugin.restartTimer);
     plugin.restartTimer = undefined;
+    clearInterval(plugin.healthTimer);
+    plugin.healthTimer = undefined;
   }
 }

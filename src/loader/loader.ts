@@ -4,7 +4,7 @@
  * @module
  */
 import type { Manifest } from '../core/manifest.js';
-import type { DomainEvent } from '../core/types.js';
+import type { DomainEvent, HealthStatus } from '../core/types.js';
 import type { BootReport, LogLevel, Task, TaskResult } from './protocol.js';
 
 /** Task input without the slot and deadline, which the runtime assigns. */
@@ -64,4 +64,9 @@ export interface PluginRuntime {
   /** Asks every live thread to run the plugin's `stop()`, then ends all threads. */
   close(timeoutMs: number): Promise<void>;
   stats(): RuntimeStats;
+  /**
+   * Runs the plugin's `healthCheck()` in every live thread; a thread that does not answer within
+   * `timeoutMs` counts as unhealthy. `undefined` when no thread is alive (an idle plugin is not woken).
+   */
+  checkHealth(timeoutMs: number): Promise<HealthStatus | undefined>;
 }

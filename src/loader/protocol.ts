@@ -70,10 +70,12 @@ export type WorkerNote =
   | { pgw: 'publish'; event: DomainEvent }
   | { pgw: 'heap'; used: number }
   | { pgw: 'stopped'; error?: string }
+  | { pgw: 'health'; seq: number; status: HealthStatus }
   | { pgw: 'exiting'; code: number };
 
 /** Host to threads, through the BroadcastChannel: stop the plugin; give up on a request past its deadline. */
-export type ControlMessage = { type: 'stop' } | { type: 'abandon'; slot: number };
+export type ControlMessage =
+  { type: 'stop' } | { type: 'abandon'; slot: number } | { type: 'health'; seq: number };
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 

@@ -133,7 +133,17 @@ control.onmessage = (event) => {
   const message = (event as unknown as { data?: ControlMessage }).data;
   if (message?.type === 'stop') void stop();
   else if (message?.type === 'abandon') waiting.get(message.slot)?.(TIMEOUT);
+  else if (message?.type === 'health') void answerHealth(message.seq);
 };
+
+/** A periodic health check, over the control channel so that it never wakes an idle plugin. */
+async function answerHealth(seq: number): Promise<void> {
+  await ready;
+  const status: HealthStatus = initFailure
+    ? { status: 'unhealthy', details: { error: initFailure.message } }
+    : await health();
+  note({ pgw: 'health', seq, status });
+}
 
 function reportHeap(): void {
   note({ pgw: 'heap', used: getHeapStatistics().used_heap_size });

@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { EventLoopUtilization } from 'node:perf_hooks';
+import type { HealthStatus } from '../core/types.js';
 import { BroadcastChannel, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type {
@@ -81,6 +82,8 @@ export class WorkerRuntime implements PluginRuntime {
    * 'error'/'exit' event, and our listeners for those events run before the rejections reach us.
    */
   #lastLoss: TaskFailure | undefined;
+  #healthSeq = 0;
+  #healthAnswer: ((seq: number, threadId: number, status: HealthStatus) => void) | undefined;
 
   constructor(spec: RuntimeSpec, hooks: RuntimeHooks) {
     const { manifest } = spec;
@@ -199,7 +202,7 @@ export class WorkerRuntime implements PluginRuntime {
     this.#closing = true;
     // Let rejections already under way (a crash that led to this close) settle as what they are.
     await new Promise(setImmediate);
-    const live = [...this.#threads.values()].filter((t) => !t.killed && t.exitCode === undefined);
+    const live = this.#liveThreads();
     if (live.length > 0) {
       const stopped = Promise.all(live.map((t) => new Promise<void>((r) => (t.stopped = r))));
       this.#channel.postMessage({ type: 'stop' });
@@ -232,6 +235,35 @@ export class WorkerRuntime implements PluginRuntime {
       heapUsedBytes,
       inFlight: this.#slots.used,
     };
+  }
+
+  async checkHealth(timeoutMs: number): Promise<HealthStatus | undefined> {
+    const asked = this.#liveThreads();
+    if (asked.length === 0 || this.#closing) return undefined;
+    const seq = ++this.#healthSeq;
+    const answers = new Map<number, HealthStatus>();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.#healthAnswer = (answered, threadId, status) => {
+        if (answered !== seq) return;
+        answers.set(threadId, status);
+        if (answers.size >= asked.length) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      this.#channel.postMessage({ type: 'health', seq } satisfies ControlMessage);
+    });
+    this.#healthAnswer = undefined;
+    const silent = this.#liveThreads()
+      .filter((t) => asked.includes(t) && !answers.has(t.worker.threadId))
+      .map((t) => t.worker.threadId);
+    if (answers.size === 0 && silent.length === 0) return undefined;
+    return combineHealth([...answers.values()], silent, timeoutMs);
+  }
+
+  #liveThreads(): ThreadState[] {
+    return [...this.#threads.values()].filter((t) => !t.killed && t.exitCode === undefined);
   }
 
   readonly #onDeadline = (pending: Pending): void => {
@@ -327,9 +359,30 @@ export class WorkerRuntime implements PluginRuntime {
           this.#hooks.onLog('error', `stop() failed: ${message.error}`, undefined, undefined);
         state.stopped?.();
         break;
+      case 'health':
+        this.#healthAnswer?.(message.seq, state.worker.threadId, message.status);
+        break;
       case 'exiting':
         state.exitNoted = true;
         break;
     }
   }
+}
+
+const SEVERITY: Record<HealthStatus['status'], number> = { healthy: 0, degraded: 1, unhealthy: 2 };
+
+/** The worst answer of the plugin's threads; a thread that did not answer in time is unhealthy. */
+function combineHealth(answers: HealthStatus[], silent: number[], timeoutMs: number): HealthStatus {
+  if (silent.length > 0) {
+    return {
+      status: 'unhealthy',
+      details: {
+        error: `thread ${silent.join(', ')} did not answer healthCheck() within ${timeoutMs} ms`,
+      },
+    };
+  }
+  return answers.reduce(
+    (worst, h) => (SEVERITY[h.status] > SEVERITY[worst.status] ? h : worst),
+    answers[0]!,
+  );
 }
