@@ -6,7 +6,13 @@
  * @module
  */
 export { PluginGateway } from './core/gateway.js';
-export type { CrashEvent, GatewayEvents, LoadOptions, PublishResult } from './core/gateway.js';
+export type {
+  BreakerEvent,
+  CrashEvent,
+  GatewayEvents,
+  LoadOptions,
+  PublishResult,
+} from './core/gateway.js';
 export { parseManifest } from './core/manifest.js';
 export type { Manifest, ParseManifestOptions } from './core/manifest.js';
 export type { GatewayLogger, GatewayOptions, Identity } from './core/options.js';

@@ -13,7 +13,6 @@ import {
   PluginExistsError,
   PluginNotFoundError,
 } from '../errors.js';
-import { isTaskFailure } from '../loader/protocol.js';
 import { MemoryRegistry } from '../registry/memory.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
 import { assertRequest, identify, pathOf, refuse } from './admission.js';
@@ -21,6 +20,7 @@ import { deliverEvent, subscribersOf, type PublishResult } from './event-deliver
 import { createLogger, logFailure, logRequest } from './logging.js';
 import type { ManagedPlugin } from './managed-plugin.js';
 import {
+  resolveLoadOptions,
   resolveOptions,
   type GatewayLogger,
   type GatewayOptions,
@@ -28,7 +28,8 @@ import {
 } from './options.js';
 import { readPluginFiles } from './plugin-files.js';
 import { createPlugin } from './plugin-setup.js';
-import { errorResponse, failureResponse } from './responses.js';
+import { dispatch } from './dispatch.js';
+import { errorResponse } from './responses.js';
 import { Router } from './router.js';
 import { Supervisor, type CrashEvent } from './supervisor.js';
 import type {
@@ -49,6 +50,16 @@ export type { PublishResult } from './event-delivery.js';
 export interface LoadOptions {
   /** Settings handed to the plugin's `initialize(config)` as `config.settings` and to `ctx.config`. */
   config?: Record<string, unknown>;
+  /** This plugin's circuit breaker, over the gateway's `circuitBreaker`. */
+  circuitBreaker?: GatewayOptions['circuitBreaker'];
+  /** This plugin's bulkhead, over the gateway's `bulkhead`. */
+  bulkhead?: GatewayOptions['bulkhead'];
+}
+
+/** A plugin instance's circuit breaker changed state. */
+export interface BreakerEvent {
+  plugin: string;
+  instance: string;
 }
 
 /** The gateway's typed events. */
@@ -57,6 +68,9 @@ export interface GatewayEvents {
   'plugin:status': (info: PluginInfo, previous: PluginStatus | undefined) => void;
   'plugin:crash': (event: CrashEvent) => void;
   'plugin:unloaded': (info: PluginInfo) => void;
+  'breaker:open': (event: BreakerEvent) => void;
+  'breaker:half-open': (event: BreakerEvent) => void;
+  'breaker:close': (event: BreakerEvent) => void;
   /** A periodic health check found the plugin in a different health than before. */
   'plugin:health': (info: PluginInfo, health: HealthStatus) => void;
 }
@@ -124,6 +138,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
         `Expected \`dir\` to be a folder path, got \`${String(dir)}\` (${typeof dir})`,
       );
     }
+    const loadOptions = resolveLoadOptions(options, this.options);
     const files = await readPluginFiles(dir);
     const { manifest } = files;
     this.#assertRunning();
@@ -146,11 +161,19 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
       options: this.options,
       log: this.#log,
       instanceId: `${manifest.name}@${manifest.version}#${this.#nodeId}.${++this.#seq}`,
-      settings: options.config ?? {},
+      load: loadOptions,
       hooks: (self) => ({
         onCrash: (reason) => this.#supervisor.crashed(self, reason),
         onPublish: (event) => void this.#publishFrom(self, event),
       }),
+    });
+    plugin.breaker.onStateChange((state) => {
+      const event = { plugin: plugin.name, instance: plugin.id };
+      this.emit(state === 'closed' ? 'breaker:close' : `breaker:${state}`, event);
+      this.#log.warn(
+        { plugin_id: plugin.name, instance: plugin.id, breaker: state },
+        `circuit ${state}`,
+      );
     });
     try {
       this.#router.add(manifest.name, plugin, manifest.endpoints);
@@ -249,16 +272,15 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
         params: target.hasParams ? match.params : (undefined as never),
         query: request.path.includes('?') ? match.query : (undefined as never),
       };
-      const result = await plugin.runtime.run(
+      const outcome = await dispatch(
+        plugin,
         { t: 'req', k: target.key, r: req },
         target.timeoutMs ?? this.options.pluginTimeout,
+        id,
       );
-      if (isTaskFailure(result)) {
-        response = failureResponse(result, plugin.name, id);
-        logFailure(this.#log, plugin.name, plugin.manifest.version, id, result);
-      } else {
-        response = result as PluginResponse;
-      }
+      response = outcome.response;
+      if (outcome.failure)
+        logFailure(this.#log, plugin.name, plugin.manifest.version, id, outcome.failure);
     }
     const elapsed = performance.now() - started;
     plugin.metrics.record(response.statusCode, elapsed);
@@ -333,6 +355,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
 
   async #discard(plugin: ManagedPlugin): Promise<void> {
     this.#supervisor.cancel(plugin);
+    plugin.bulkhead.close();
     this.#router.remove(plugin.name, plugin.manifest.endpoints);
     this.#plugins.delete(plugin.name);
     await this.#registry.deregister(plugin.id).catch(() => {});

@@ -4,6 +4,8 @@
  * @module
  */
 import type { PluginRuntime } from '../loader/loader.js';
+import { BulkheadPolicy } from '../mesh/bulkhead.js';
+import { CircuitBreakerPolicy } from '../mesh/circuit-breaker.js';
 import { PluginMetricsRecorder } from '../mesh/metrics.js';
 import type { InstanceRecord } from '../registry/registry.js';
 import { CrashPolicy, type CrashPolicyOptions } from './crash-policy.js';
@@ -25,17 +27,32 @@ export class ManagedPlugin {
   retryAfterSeconds = 1;
   lastHealth: HealthStatus | undefined;
   readonly runtime: PluginRuntime;
+  /** The breaker of the plugin's (single, local) instance. */
+  readonly breaker: CircuitBreakerPolicy;
+  readonly bulkhead: BulkheadPolicy;
   #info: PluginInfo | undefined;
 
   constructor(
     readonly id: string,
     readonly manifest: Manifest,
     readonly dir: string,
-    crashPolicy: CrashPolicyOptions,
+    policies: {
+      restart: CrashPolicyOptions;
+      circuitBreaker: { failureThreshold: number; timeout: number; halfOpenLimit: number };
+      /** `maxConcurrent: 0` means the plugin's threads × `threadConcurrency`. */
+      bulkhead: { maxConcurrent: number; maxQueued: number };
+      threadConcurrency: number;
+    },
     createRuntime: (plugin: ManagedPlugin) => PluginRuntime,
   ) {
     this.name = manifest.name;
-    this.crashes = new CrashPolicy(crashPolicy);
+    this.crashes = new CrashPolicy(policies.restart);
+    this.breaker = new CircuitBreakerPolicy(policies.circuitBreaker);
+    const threads = Math.max(1, Math.ceil(manifest.resources.cpu));
+    this.bulkhead = new BulkheadPolicy({
+      maxConcurrent: policies.bulkhead.maxConcurrent || threads * policies.threadConcurrency,
+      maxQueued: policies.bulkhead.maxQueued,
+    });
     this.runtime = createRuntime(this);
   }
 

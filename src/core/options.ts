@@ -39,17 +39,23 @@ const durationMs = z.union([z.string(), z.number()]).transform((v, ctx) => {
 
 const positiveInt = z.number().int().positive();
 
+const circuitBreakerSchema = z.strictObject({
+  failureThreshold: positiveInt.default(5),
+  timeout: durationMs.default(30_000),
+  halfOpenLimit: positiveInt.default(1),
+});
+
+const bulkheadSchema = z.strictObject({
+  maxConcurrent: z.number().int().nonnegative().default(0),
+  maxQueued: z.number().int().nonnegative().default(1024),
+});
+
 const optionsSchema = z.strictObject({
   maxPlugins: positiveInt.default(1000),
   pluginTimeout: durationMs.default(5000),
-  circuitBreaker: z
-    .strictObject({
-      failureThreshold: positiveInt.default(5),
-      timeout: durationMs.default(30_000),
-      halfOpenLimit: positiveInt.default(1),
-    })
-    .prefault({}),
+  circuitBreaker: circuitBreakerSchema.prefault({}),
   rateLimiting: z.strictObject({ store: z.literal('memory').default('memory') }).prefault({}),
+  bulkhead: bulkheadSchema.prefault({}),
   featureFlags: z
     .strictObject({
       overrides: z.record(z.string(), z.record(z.string(), z.boolean())).default({}),
@@ -99,10 +105,21 @@ export interface GatewayOptions {
   maxPlugins?: number;
   /** Deadline of a request when its endpoint sets none (`"5s"` or ms). @default '5s' */
   pluginTimeout?: string | number;
-  /** Circuit breaker per plugin instance (the mesh enforces it). @default { failureThreshold: 5, timeout: '30s', halfOpenLimit: 1 } */
+  /**
+   * Circuit breaker per plugin instance: opens after `failureThreshold` failures in a row (timeouts,
+   * crashes, 5xx the plugin produced), refuses with 503 for `timeout`, then lets `halfOpenLimit` probes
+   * through and closes when they all succeed. Overridable per plugin with `load(dir, { circuitBreaker })`.
+   * @default { failureThreshold: 5, timeout: '30s', halfOpenLimit: 1 }
+   */
   circuitBreaker?: { failureThreshold?: number; timeout?: string | number; halfOpenLimit?: number };
   /** Where rate-limit counters live. @default { store: 'memory' } */
   rateLimiting?: { store?: 'memory' };
+  /**
+   * Per plugin: requests running at once (`0`: its threads × `threadConcurrency`) and waiting beyond
+   * them; past both, 503 `PGW_ERR_BULKHEAD_FULL` at once. Overridable with `load(dir, { bulkhead })`.
+   * @default { maxConcurrent: 0, maxQueued: 1024 }
+   */
+  bulkhead?: { maxConcurrent?: number; maxQueued?: number };
   /** Feature-flag values that win over the manifests' defaults: `{ [plugin]: { [flag]: boolean } }`. */
   featureFlags?: { overrides?: Record<string, Record<string, boolean>> };
   /** Discovery registry the gateway registers its plugin instances in. @default new MemoryRegistry() */
@@ -140,15 +157,63 @@ export type ResolvedOptions = z.output<typeof optionsSchema>;
 export function resolveOptions(options: GatewayOptions = {}): Readonly<ResolvedOptions> {
   const parsed = optionsSchema.safeParse(options, { reportInput: true });
   if (parsed.success) return Object.freeze(parsed.data);
-  const lines = parsed.error.issues.map((issue) => {
-    const name = issue.path.join('.');
+  throw invalid(parsed.error, '');
+}
+
+const loadSchema = z.strictObject({
+  config: z.record(z.string(), z.unknown()).optional(),
+  circuitBreaker: z
+    .strictObject({
+      failureThreshold: positiveInt.optional(),
+      timeout: durationMs.optional(),
+      halfOpenLimit: positiveInt.optional(),
+    })
+    .optional(),
+  bulkhead: z
+    .strictObject({
+      maxConcurrent: z.number().int().nonnegative().optional(),
+      maxQueued: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
+});
+
+/** Options of `gateway.load()` after validation, the gateway's defaults filled in. */
+export interface ResolvedLoadOptions {
+  config: Record<string, unknown>;
+  circuitBreaker: ResolvedOptions['circuitBreaker'];
+  bulkhead: ResolvedOptions['bulkhead'];
+}
+
+/**
+ * Validates `load()` options; per-plugin policies are laid over the gateway's.
+ * @throws {InvalidArgumentError} naming the option.
+ */
+export function resolveLoadOptions(
+  options: unknown,
+  gateway: Readonly<ResolvedOptions>,
+): ResolvedLoadOptions {
+  const parsed = loadSchema.safeParse(options ?? {}, { reportInput: true });
+  if (!parsed.success) throw invalid(parsed.error, 'options');
+  const { config = {}, circuitBreaker = {}, bulkhead = {} } = parsed.data;
+  const defined = <T extends object>(o: T) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  return {
+    config,
+    circuitBreaker: { ...gateway.circuitBreaker, ...defined(circuitBreaker) },
+    bulkhead: { ...gateway.bulkhead, ...defined(bulkhead) },
+  };
+}
+
+function invalid(error: z.ZodError, prefix: string): InvalidArgumentError {
+  const lines = error.issues.map((issue) => {
+    const name = [prefix, ...issue.path].filter((p) => p !== '').join('.');
     if (issue.code === 'unrecognized_keys') {
       return `Unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `\`${[name, k].filter(Boolean).join('.')}\``).join(', ')}`;
     }
     const input = (issue as { input?: unknown }).input;
     return `Expected \`${name}\` to be ${expectation(issue)}, got \`${show(input)}\` (${input === null ? 'null' : typeof input})`;
   });
-  throw new InvalidArgumentError(lines.join('\n'), { cause: parsed.error });
+  return new InvalidArgumentError(lines.join('\n'), { cause: error });
 }
 
 function expectation(issue: z.core.$ZodIssue): string {

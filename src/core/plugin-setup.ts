@@ -9,7 +9,7 @@ import { WorkerRuntime } from '../loader/worker-runtime.js';
 import { PluginLogSink } from './logging.js';
 import { ManagedPlugin } from './managed-plugin.js';
 import { fieldLocation, type Manifest } from './manifest.js';
-import type { GatewayLogger, ResolvedOptions } from './options.js';
+import type { GatewayLogger, ResolvedLoadOptions, ResolvedOptions } from './options.js';
 import type { PluginFiles } from './plugin-files.js';
 
 /** What `createPlugin` needs from the gateway. */
@@ -17,7 +17,8 @@ export interface PluginSetup {
   options: Readonly<ResolvedOptions>;
   log: GatewayLogger;
   instanceId: string;
-  settings: Record<string, unknown>;
+  /** `load()` options, validated, with the gateway's policies filled in. */
+  load: ResolvedLoadOptions;
   /** The runtime's crash and publish hooks for the plugin being made (logs go to the gateway's logger). */
   hooks: (plugin: ManagedPlugin) => Omit<RuntimeHooks, 'onLog'>;
 }
@@ -48,17 +49,23 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
     mainPath: files.mainPath,
     instanceId: setup.instanceId,
     flags: flagsFor(manifest, options.featureFlags.overrides[manifest.name] ?? {}, setup.log),
-    settings: setup.settings,
+    settings: setup.load.config,
     idleTimeoutMs: options.idleTimeout,
     threadConcurrency: options.threadConcurrency,
     maxInFlight: options.maxInFlight,
     timeoutGraceMs: options.timeoutGrace,
   };
+  const policies = {
+    restart: options.restart,
+    circuitBreaker: setup.load.circuitBreaker,
+    bulkhead: setup.load.bulkhead,
+    threadConcurrency: options.threadConcurrency,
+  };
   return new ManagedPlugin(
     setup.instanceId,
     manifest,
     files.dir,
-    options.restart,
+    policies,
     (self) =>
       new WorkerRuntime(spec, { ...setup.hooks(self), onLog: (...line) => sink.write(...line) }),
   );

@@ -42,6 +42,17 @@ export class DeadlineQueue<T extends Expirable> {
     return this.#items.length - this.#head;
   }
 
+  /** Hands every unanswered item to `onExpire` now. */
+  expireAll(): void {
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const item = this.#items[i]!;
+      if (!item.answered) this.onExpire(item);
+    }
+    this.#items.length = 0;
+    this.#at.length = 0;
+    this.#head = 0;
+  }
+
   /** Stops the timer; pending items never expire. */
   close(): void {
     clearTimeout(this.#timer);

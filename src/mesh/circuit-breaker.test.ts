@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { Admission, CircuitBreakerPolicy, type BreakerState } from './circuit-breaker.js';
+
+function breaker(options: Partial<ConstructorParameters<typeof CircuitBreakerPolicy>[0]> = {}) {
+  const clock = { now: 0 };
+  const policy = new CircuitBreakerPolicy({
+    failureThreshold: 3,
+    timeout: 1000,
+    halfOpenLimit: 2,
+    now: () => clock.now,
+    ...options,
+  });
+  const states: BreakerState[] = [];
+  policy.onStateChange((s) => states.push(s));
+  return { policy, clock, states };
+}
+
+describe('CircuitBreakerPolicy', () => {
+  it('opens after failureThreshold failures in a row; a success in between resets the count', () => {
+    const { policy, states } = breaker();
+    for (const ok of [false, false, true, false, false]) {
+      const a = policy.admit();
+      if (ok) policy.success(a);
+      else policy.failure(a);
+    }
+    expect(policy.state).toBe('closed');
+    policy.failure(policy.admit());
+    expect(policy.state).toBe('open');
+    expect(states).toEqual(['open']);
+    expect(policy.admit()).toBe(Admission.Refused);
+  });
+
+  it('after the timeout lets exactly halfOpenLimit probes through, and closes when they all succeed', () => {
+    const { policy, clock, states } = breaker();
+    for (let i = 0; i < 3; i++) policy.failure(policy.admit());
+    clock.now = 999;
+    expect(policy.admit()).toBe(Admission.Refused);
+    expect(policy.retryAfterMs).toBe(1);
+    clock.now = 1000;
+    const probes = [policy.admit(), policy.admit(), policy.admit()];
+    expect(probes).toEqual([Admission.Probe, Admission.Probe, Admission.Refused]);
+    policy.success(probes[0]!);
+    expect(policy.state).toBe('half-open');
+    policy.success(probes[1]!);
+    expect(policy.state).toBe('closed');
+    expect(states).toEqual(['open', 'half-open', 'closed']);
+  });
+
+  it('opens again on a failed probe, for another full timeout', () => {
+    const { policy, clock, states } = breaker({ halfOpenLimit: 1 });
+    for (let i = 0; i < 3; i++) policy.failure(policy.admit());
+    clock.now = 1000;
+    policy.failure(policy.admit());
+    expect(policy.state).toBe('open');
+    clock.now = 1999;
+    expect(policy.admit()).toBe(Admission.Refused);
+    expect(states).toEqual(['open', 'half-open', 'open']);
+  });
+
+  it('gives a probe back when the call never reached the instance', () => {
+    const { policy, clock } = breaker({ halfOpenLimit: 1 });
+    for (let i = 0; i < 3; i++) policy.failure(policy.admit());
+    clock.now = 1000;
+    policy.release(policy.admit());
+    expect(policy.admit()).toBe(Admission.Probe);
+  });
+
+  it('execute() refuses with PGW_ERR_CIRCUIT_OPEN and counts rejections and chosen results', async () => {
+    const { policy } = breaker({ failureThreshold: 2 });
+    await expect(policy.execute(() => Promise.reject(new Error('x')))).rejects.toThrow('x');
+    await policy.execute(
+      () => Promise.resolve(503),
+      (status) => status >= 500,
+    );
+    await expect(policy.execute(() => Promise.resolve(200))).rejects.toMatchObject({
+      code: 'PGW_ERR_CIRCUIT_OPEN',
+    });
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * `CircuitBreakerPolicy`: one per plugin instance. Closed, it counts failures with a cockatiel breaker
+ * strategy (`ConsecutiveBreaker` by default); open, it refuses at once; after `timeout` it lets exactly
+ * `halfOpenLimit` probes through and closes when they all succeed, or opens again on the first failure.
+ *
+ * Built on cockatiel's breaker strategies rather than its `CircuitBreakerPolicy`, which lets a single
+ * probe through and makes every other caller wait for it: here callers beyond the probes fail fast.
+ * @module
+ */
+import { ConsecutiveBreaker, EventEmitter, type IBreaker } from 'cockatiel';
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** What `admit()` granted; pass it back to `success()`, `failure()` or `release()`. */
+export const Admission = { Refused: 0, Normal: 1, Probe: 2 } as const;
+export type Admission = (typeof Admission)[keyof typeof Admission];
+
+export interface CircuitBreakerOptions {
+  /** Failures in a row that open the circuit (with the default strategy). */
+  failureThreshold: number;
+  /** How long the circuit stays open before probing, ms. */
+  timeout: number;
+  /** Probes let through when half-open; all must succeed to close. */
+  halfOpenLimit: number;
+  /** cockatiel breaker strategy; default `new ConsecutiveBreaker(failureThreshold)`. */
+  breaker?: IBreaker;
+  now?: () => number;
+}
+
+export class CircuitBreakerPolicy {
+  #state: BreakerState = 'closed';
+  #openedAt = 0;
+  #probesAdmitted = 0;
+  #probesSucceeded = 0;
+  readonly #strategy: IBreaker;
+  readonly #now: () => number;
+  readonly #stateEmitter = new EventEmitter<BreakerState>();
+
+  /** Fires on every state change, with the new state. Returns a disposable. */
+  readonly onStateChange = this.#stateEmitter.addListener;
+
+  constructor(readonly options: CircuitBreakerOptions) {
+    this.#strategy = options.breaker ?? new ConsecutiveBreaker(options.failureThreshold);
+    this.#now = options.now ?? Date.now;
+  }
+
+  get state(): BreakerState {
+    return this.#state;
+  }
+
+  /** Milliseconds until an open circuit lets probes through (0 when it is not open). */
+  get retryAfterMs(): number {
+    return this.#state === 'open'
+      ? Math.max(0, this.#openedAt + this.options.timeout - this.#now())
+      : 0;
+  }
+
+  /** May a call go through now? In half-open, takes one of the probe places. */
+  admit(): Admission {
+    switch (this.#state) {
+      case 'closed':
+        return Admission.Normal;
+      case 'open':
+        if (this.#now() - this.#openedAt < this.options.timeout) return Admission.Refused;
+        this.#probesAdmitted = 0;
+        this.#probesSucceeded = 0;
+        this.#set('half-open');
+        return this.admit();
+      case 'half-open':
+        if (this.#probesAdmitted >= this.options.halfOpenLimit) return Admission.Refused;
+        this.#probesAdmitted++;
+        return Admission.Probe;
+    }
+  }
+
+  /** The admitted call went well. */
+  success(admission: Admission): void {
+    if (admission === Admission.Probe) {
+      if (this.#state !== 'half-open') return;
+      if (++this.#probesSucceeded >= this.options.halfOpenLimit) {
+        this.#strategy.success(2 /* cockatiel CircuitState.HalfOpen */);
+        this.#set('closed');
+      }
+    } else if (admission === Admission.Normal && this.#state === 'closed') {
+      this.#strategy.success(0 /* CircuitState.Closed */);
+    }
+  }
+
+  /** The admitted call never reached the instance (queue full, deadline passed while queued): no verdict. */
+  release(admission: Admission): void {
+    if (admission === Admission.Probe && this.#state === 'half-open') this.#probesAdmitted--;
+  }
+
+  /** The admitted call failed in a way that counts against the instance. */
+  failure(admission: Admission): void {
+    if (admission === Admission.Probe) {
+      if (this.#state === 'half-open') this.#open();
+    } else if (admission === Admission.Normal && this.#state === 'closed') {
+      if (this.#strategy.failure(0 /* CircuitState.Closed */)) this.#open();
+    }
+  }
+
+  /**
+   * Runs `fn` under the breaker: refused calls throw `Error` with `code: 'PGW_ERR_CIRCUIT_OPEN'`;
+   * `isFailure` decides which results count against the instance (rejections always do).
+   */
+  async execute<T>(
+    fn: () => Promise<T>,
+    isFailure: (result: T) => boolean = () => false,
+  ): Promise<T> {
+    const admission = this.admit();
+    if (admission === Admission.Refused) {
+      throw Object.assign(new Error('circuit open'), { code: 'PGW_ERR_CIRCUIT_OPEN' });
+    }
+    let result: T;
+    try {
+      result = await fn();
+    } catch (error) {
+      this.failure(admission);
+      throw error;
+    }
+    if (isFailure(result)) this.failure(admission);
+    else this.success(admission);
+    return result;
+  }
+
+  #open(): void {
+    this.#openedAt = this.#now();
+    this.#set('open');
+  }
+
+  #set(state: BreakerState): void {
+    if (this.#state === state && state !== 'open') return;
+    this.#state = state;
+    this.#stateEmitter.emit(state);
+  }
+}
