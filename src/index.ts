@@ -28,6 +28,13 @@ export type {
   PluginResponse,
   PluginStatus,
 } from './core/types.js';
+export { MemoryRateLimitStore, type RateLimitStore } from './mesh/rate-limit-store.js';
+export {
+  RedisRateLimitStore,
+  type RedisRateLimitStoreOptions,
+  type RedisScriptClient,
+} from './mesh/rate-limit-redis.js';
+export type { RateDecision } from './mesh/gcra.js';
 export { MemoryRegistry } from './registry/memory.js';
 export type {
   DiscoveryRegistry,

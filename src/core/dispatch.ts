@@ -9,6 +9,9 @@ import type { TaskInput } from '../loader/loader.js';
 import { isTaskFailure, type TaskFailure } from '../loader/protocol.js';
 import { BULKHEAD_CLOSED, BULKHEAD_FULL, EXPIRED_IN_QUEUE } from '../mesh/bulkhead.js';
 import { Admission } from '../mesh/circuit-breaker.js';
+import type { RateDecision } from '../mesh/gcra.js';
+import { rateLimitHeaders, type RateLimiter } from '../mesh/rate-limiter.js';
+import type { Rate } from './duration.js';
 import type { ManagedPlugin } from './managed-plugin.js';
 import { errorResponse, failureResponse } from './responses.js';
 import type { PluginResponse } from './types.js';
@@ -22,12 +25,36 @@ export interface Dispatched {
   failure?: TaskFailure;
 }
 
+/** The endpoint's `rate_limit` for this caller. */
+export interface RateCheck {
+  limiter: RateLimiter;
+  rate: Rate;
+  /** Endpoint and caller. */
+  key: string;
+}
+
 export async function dispatch(
   plugin: ManagedPlugin,
   input: TaskInput,
   timeoutMs: number,
   requestId: string,
+  limit: RateCheck | undefined,
 ): Promise<Dispatched> {
+  if (limit) {
+    const taken = limit.limiter.take(limit.key, limit.rate);
+    const decision: RateDecision = taken instanceof Promise ? await taken : taken;
+    if (!decision.allowed) {
+      return {
+        response: errorResponse(
+          429,
+          ErrorCodes.RATE_LIMITED,
+          `rate limit of ${limit.rate.limit} per ${limit.rate.windowMs / 1000}s reached`,
+          requestId,
+          rateLimitHeaders(limit.rate, decision),
+        ),
+      };
+    }
+  }
   const breaker = plugin.breaker;
   const admission = breaker.admit();
   if (admission === Admission.Refused) {

@@ -28,14 +28,16 @@ import {
 } from './options.js';
 import { readPluginFiles } from './plugin-files.js';
 import { createPlugin } from './plugin-setup.js';
+import type { RateLimiter } from '../mesh/rate-limiter.js';
 import { dispatch } from './dispatch.js';
+import type { GatewayEvents, LoadOptions } from './gateway-events.js';
+import { createRateLimiter } from './rate-limiting.js';
 import { errorResponse } from './responses.js';
 import { Router } from './router.js';
 import { Supervisor, type CrashEvent } from './supervisor.js';
 import type {
   DomainEvent,
   GatewayRequest,
-  HealthStatus,
   PluginInfo,
   PluginMetrics,
   PluginRequest,
@@ -45,35 +47,7 @@ import type {
 
 export type { CrashEvent } from './supervisor.js';
 export type { PublishResult } from './event-delivery.js';
-
-/** Options of `gateway.load()`. */
-export interface LoadOptions {
-  /** Settings handed to the plugin's `initialize(config)` as `config.settings` and to `ctx.config`. */
-  config?: Record<string, unknown>;
-  /** This plugin's circuit breaker, over the gateway's `circuitBreaker`. */
-  circuitBreaker?: GatewayOptions['circuitBreaker'];
-  /** This plugin's bulkhead, over the gateway's `bulkhead`. */
-  bulkhead?: GatewayOptions['bulkhead'];
-}
-
-/** A plugin instance's circuit breaker changed state. */
-export interface BreakerEvent {
-  plugin: string;
-  instance: string;
-}
-
-/** The gateway's typed events. */
-export interface GatewayEvents {
-  /** A plugin changed status (`previous` is undefined when it was just loaded). */
-  'plugin:status': (info: PluginInfo, previous: PluginStatus | undefined) => void;
-  'plugin:crash': (event: CrashEvent) => void;
-  'plugin:unloaded': (info: PluginInfo) => void;
-  'breaker:open': (event: BreakerEvent) => void;
-  'breaker:half-open': (event: BreakerEvent) => void;
-  'breaker:close': (event: BreakerEvent) => void;
-  /** A periodic health check found the plugin in a different health than before. */
-  'plugin:health': (info: PluginInfo, health: HealthStatus) => void;
-}
+export type { BreakerEvent, GatewayEvents, LoadOptions } from './gateway-events.js';
 
 /**
  * The gateway. Every option has a default.
@@ -93,6 +67,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
   readonly #logRequests: boolean;
   readonly #nodeId = randomBytes(4).toString('hex');
   readonly #supervisor: Supervisor;
+  readonly #limiter: RateLimiter;
   #seq = 0;
   #started = false;
   #stopped = false;
@@ -104,6 +79,10 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     this.#ownsRegistry = this.options.registry === undefined;
     this.#log = createLogger(this.options.logger);
     this.#logRequests = this.#log.isLevelEnabled?.('info') ?? true;
+    this.#limiter = createRateLimiter(this.options.rateLimiting, this.#log, {
+      fallback: (event) => this.emit('ratelimit:fallback', event),
+      recovered: (event) => this.emit('ratelimit:recovered', event),
+    });
     this.#supervisor = new Supervisor({
       log: this.#log,
       setStatus: (plugin, to, reason) => this.#setStatus(plugin, to, reason),
@@ -166,14 +145,8 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
         onCrash: (reason) => this.#supervisor.crashed(self, reason),
         onPublish: (event) => void this.#publishFrom(self, event),
       }),
-    });
-    plugin.breaker.onStateChange((state) => {
-      const event = { plugin: plugin.name, instance: plugin.id };
-      this.emit(state === 'closed' ? 'breaker:close' : `breaker:${state}`, event);
-      this.#log.warn(
-        { plugin_id: plugin.name, instance: plugin.id, breaker: state },
-        `circuit ${state}`,
-      );
+      onBreaker: (state, event) =>
+        this.emit(state === 'closed' ? 'breaker:close' : `breaker:${state}`, event),
     });
     try {
       this.#router.add(manifest.name, plugin, manifest.endpoints);
@@ -277,6 +250,11 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
         { t: 'req', k: target.key, r: req },
         target.timeoutMs ?? this.options.pluginTimeout,
         id,
+        target.rate && {
+          limiter: this.#limiter,
+          rate: target.rate,
+          key: `${plugin.name} ${target.key} ${String(userId ?? context?.clientAddress ?? 'anonymous')}`,
+        },
       );
       response = outcome.response;
       if (outcome.failure)

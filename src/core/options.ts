@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
+import type { RateLimitStore } from '../mesh/rate-limit-store.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
 import { parseDuration } from './duration.js';
 import type { GatewayRequest } from './types.js';
@@ -54,7 +55,23 @@ const optionsSchema = z.strictObject({
   maxPlugins: positiveInt.default(1000),
   pluginTimeout: durationMs.default(5000),
   circuitBreaker: circuitBreakerSchema.prefault({}),
-  rateLimiting: z.strictObject({ store: z.literal('memory').default('memory') }).prefault({}),
+  rateLimiting: z
+    .strictObject({
+      store: z
+        .union([
+          z.literal('memory'),
+          z.custom<RateLimitStore>(
+            (v) =>
+              typeof v === 'object' &&
+              v !== null &&
+              typeof (v as RateLimitStore).take === 'function',
+            "'memory' or a RateLimitStore (e.g. new RedisRateLimitStore({ client }))",
+          ),
+        ])
+        .default('memory'),
+      timeout: durationMs.default(100),
+    })
+    .prefault({}),
   bulkhead: bulkheadSchema.prefault({}),
   featureFlags: z
     .strictObject({
@@ -112,8 +129,13 @@ export interface GatewayOptions {
    * @default { failureThreshold: 5, timeout: '30s', halfOpenLimit: 1 }
    */
   circuitBreaker?: { failureThreshold?: number; timeout?: string | number; halfOpenLimit?: number };
-  /** Where rate-limit counters live. @default { store: 'memory' } */
-  rateLimiting?: { store?: 'memory' };
+  /**
+   * Where endpoints' `rate_limit` budgets live: this process (`'memory'`), or a store shared by a fleet
+   * (`new RedisRateLimitStore({ client })`). A shared store that does not answer within `timeout` is
+   * replaced by local limits until it answers again (events `ratelimit:fallback` and `ratelimit:recovered`).
+   * @default { store: 'memory', timeout: '100ms' }
+   */
+  rateLimiting?: { store?: 'memory' | RateLimitStore; timeout?: string | number };
   /**
    * Per plugin: requests running at once (`0`: its threads × `threadConcurrency`) and waiting beyond
    * them; past both, 503 `PGW_ERR_BULKHEAD_FULL` at once. Overridable with `load(dir, { bulkhead })`.

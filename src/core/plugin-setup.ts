@@ -6,6 +6,7 @@
 import { RuntimeUnsupportedError } from '../errors.js';
 import type { RuntimeHooks } from '../loader/loader.js';
 import { WorkerRuntime } from '../loader/worker-runtime.js';
+import type { BreakerState } from '../mesh/circuit-breaker.js';
 import { PluginLogSink } from './logging.js';
 import { ManagedPlugin } from './managed-plugin.js';
 import { fieldLocation, type Manifest } from './manifest.js';
@@ -21,6 +22,8 @@ export interface PluginSetup {
   load: ResolvedLoadOptions;
   /** The runtime's crash and publish hooks for the plugin being made (logs go to the gateway's logger). */
   hooks: (plugin: ManagedPlugin) => Omit<RuntimeHooks, 'onLog'>;
+  /** The plugin instance's circuit breaker changed state (also logged). */
+  onBreaker: (state: BreakerState, event: { plugin: string; instance: string }) => void;
 }
 
 /**
@@ -61,7 +64,7 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
     bulkhead: setup.load.bulkhead,
     threadConcurrency: options.threadConcurrency,
   };
-  return new ManagedPlugin(
+  const plugin = new ManagedPlugin(
     setup.instanceId,
     manifest,
     files.dir,
@@ -69,6 +72,14 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
     (self) =>
       new WorkerRuntime(spec, { ...setup.hooks(self), onLog: (...line) => sink.write(...line) }),
   );
+  plugin.breaker.onStateChange((state) => {
+    setup.log.warn(
+      { plugin_id: plugin.name, instance: plugin.id, breaker: state },
+      `circuit ${state}`,
+    );
+    setup.onBreaker(state, { plugin: plugin.name, instance: plugin.id });
+  });
+  return plugin;
 }
 
 /** The manifest's flag defaults, overridden by the host's `featureFlags.overrides[plugin]`. */
@@ -94,7 +105,6 @@ export function flagsFor(
 /** Manifest fields that are valid but that the mesh, discovery or sandbox of a later version enforces. */
 export function notYetEnforced(m: Manifest): string[] {
   const fields: string[] = [];
-  m.endpoints.forEach((e, i) => e.rate_limit && fields.push(`endpoints.${i}.rate_limit`));
   if (m.dependencies.length > 0) fields.push('dependencies');
   if (m.permissions.network.length > 0) fields.push('permissions.network');
   if (m.resources.disk !== undefined) fields.push('resources.disk');

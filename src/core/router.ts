@@ -4,7 +4,7 @@
  */
 import findMyWay, { type HTTPMethod } from 'find-my-way';
 import { RouteConflictError } from '../errors.js';
-import { parseDuration } from './duration.js';
+import { parseDuration, parseRate, type Rate } from './duration.js';
 import type { PluginEndpoint } from './types.js';
 
 /** What a route leads to. */
@@ -20,6 +20,8 @@ export interface RouteTarget<P> {
   hasParams: boolean;
   /** Whether the caller must be identified: `auth: required`, or roles to check. */
   needsIdentity: boolean;
+  /** The endpoint's `rate_limit`, per caller. */
+  rate: Rate | undefined;
 }
 
 /** Result of {@link Router.match}. */
@@ -65,6 +67,7 @@ export class Router<P> {
         timeoutMs: e.timeout === undefined ? undefined : parseDuration(e.timeout),
         hasParams: e.path.includes('{'),
         needsIdentity: e.auth === 'required' || e.roles.length > 0,
+        rate: e.rate_limit === undefined ? undefined : parseRate(e.rate_limit),
       };
       this.#tree.on(e.method as HTTPMethod, toRouterPath(e.path), NOOP, target);
       this.#owners.set(this.#slot(e), pluginName);

@@ -365,3 +365,38 @@ describe('a plugin that cannot load leaves nothing behind', () => {
     );
   });
 });
+
+describe('honesty about what is not enforced yet', () => {
+  it('warns, at load, of manifest fields this version parses but does not enforce', async () => {
+    const logger = memoryLogger();
+    gateway = await gatewayWith([], { logger });
+    const dir = mkdtempSync(path.join(tmpdir(), 'pgw-'));
+    // A plugin without the SDK: a plain object with the same shape works too.
+    writeFileSync(
+      path.join(dir, 'index.js'),
+      "export default { routes: { 'GET /needy': () => ({ statusCode: 200 }) } };",
+    );
+    writeFileSync(
+      path.join(dir, 'plugin.yaml'),
+      [
+        'name: needy',
+        'version: 1.0.0',
+        'endpoints:',
+        '  - path: /needy',
+        '    method: GET',
+        'dependencies:',
+        '  - service: user-profile',
+        '    version: ">=1.0.0"',
+        'permissions:',
+        '  network: [api.example.com]',
+      ].join('\n'),
+    );
+    expect((await gateway.load(dir)).status).toBe('active');
+    expect((await get(gateway, '/needy')).statusCode).toBe(200);
+    expect(logger.lines.find((l) => l.level === 'warn' && l.fields)).toMatchObject({
+      plugin_id: 'needy',
+      fields: ['dependencies', 'permissions.network'],
+    });
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -1,0 +1,39 @@
+/**
+ * The gateway's typed events and the options of `load()`.
+ * @module
+ */
+import type { GatewayOptions } from './options.js';
+import type { CrashEvent } from './supervisor.js';
+import type { HealthStatus, PluginInfo, PluginStatus } from './types.js';
+
+/** Options of `gateway.load()`. */
+export interface LoadOptions {
+  /** Settings handed to the plugin's `initialize(config)` as `config.settings` and to `ctx.config`. */
+  config?: Record<string, unknown>;
+  /** This plugin's circuit breaker, over the gateway's `circuitBreaker`. */
+  circuitBreaker?: GatewayOptions['circuitBreaker'];
+  /** This plugin's bulkhead, over the gateway's `bulkhead`. */
+  bulkhead?: GatewayOptions['bulkhead'];
+}
+
+/** A plugin instance's circuit breaker changed state. */
+export interface BreakerEvent {
+  plugin: string;
+  instance: string;
+}
+
+/** The gateway's typed events. */
+export interface GatewayEvents {
+  /** A plugin changed status (`previous` is undefined when it was just loaded). */
+  'plugin:status': (info: PluginInfo, previous: PluginStatus | undefined) => void;
+  'plugin:crash': (event: CrashEvent) => void;
+  'plugin:unloaded': (info: PluginInfo) => void;
+  'breaker:open': (event: BreakerEvent) => void;
+  'breaker:half-open': (event: BreakerEvent) => void;
+  'breaker:close': (event: BreakerEvent) => void;
+  /** The shared rate-limit store failed; limits are local until it answers again. */
+  'ratelimit:fallback': (event: { store: string; reason: string }) => void;
+  'ratelimit:recovered': (event: { store: string }) => void;
+  /** A periodic health check found the plugin in a different health than before. */
+  'plugin:health': (info: PluginInfo, health: HealthStatus) => void;
+}

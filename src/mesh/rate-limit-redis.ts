@@ -1,0 +1,81 @@
+/**
+ * `RedisRateLimitStore`: one budget shared by every gateway that uses the same Redis. GCRA runs in Redis
+ * as one Lua script per request, with Redis's clock, so that gateways with skewed clocks agree.
+ *
+ * Why not rate-limiter-flexible: its Redis limiter counts points in fixed windows that reset every
+ * duration, which lets up to twice the rate through at a window boundary; the gateway promises a smooth
+ * limit.
+ * @module
+ */
+import type { Rate } from '../core/duration.js';
+import type { RateDecision } from './gcra.js';
+import type { RateLimitStore } from './rate-limit-store.js';
+
+/** The part of an ioredis client the store uses. */
+export interface RedisScriptClient {
+  /** ioredis connection status; anything but `'ready'` means Redis is not reachable now. */
+  readonly status: string;
+  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  script(subcommand: 'LOAD', script: string): Promise<unknown>;
+}
+
+export interface RedisRateLimitStoreOptions {
+  /** An ioredis client (the host owns it and closes it). */
+  client: RedisScriptClient;
+  /** Prefix of every key. @default 'pgw:rl:' */
+  prefix?: string;
+}
+
+const SCRIPT = `
+local interval = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil or tat < now then tat = now end
+local nextTat = tat + interval
+if nextTat - now > window then
+  return {0, 0, math.ceil(nextTat - window - now), math.ceil(tat - now)}
+end
+redis.call('SET', KEYS[1], nextTat, 'PX', math.max(1, math.ceil(nextTat - now)))
+return {1, math.floor((window - (nextTat - now)) / interval), 0, math.ceil(nextTat - now)}
+`;
+
+/** Thrown when Redis cannot be asked now; the rate limiter then falls back to local limits. */
+export class RedisUnavailableError extends Error {
+  override readonly name = 'RedisUnavailableError';
+}
+
+export class RedisRateLimitStore implements RateLimitStore {
+  readonly kind = 'redis';
+  readonly #client: RedisScriptClient;
+  readonly #prefix: string;
+  #sha: string | undefined;
+
+  constructor(options: RedisRateLimitStoreOptions) {
+    this.#client = options.client;
+    this.#prefix = options.prefix ?? 'pgw:rl:';
+  }
+
+  async take(key: string, rate: Rate): Promise<RateDecision> {
+    if (this.#client.status !== 'ready')
+      throw new RedisUnavailableError(`redis is ${this.#client.status}`);
+    const args = [this.#prefix + key, rate.windowMs / rate.limit, rate.windowMs] as const;
+    let reply: unknown;
+    try {
+      this.#sha ??= String(await this.#client.script('LOAD', SCRIPT));
+      reply = await this.#client.evalsha(this.#sha, 1, ...args);
+    } catch (error) {
+      if (!/NOSCRIPT/.test(String(error))) throw error;
+      reply = await this.#client.eval(SCRIPT, 1, ...args);
+    }
+    const [allowed, remaining, retryAfterMs, resetMs] = reply as number[];
+    return {
+      allowed: allowed === 1,
+      remaining: remaining!,
+      retryAfterMs: retryAfterMs!,
+      resetMs: resetMs!,
+    };
+  }
+}
