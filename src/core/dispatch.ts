@@ -1,6 +1,7 @@
 /**
- * Dispatch: a request that passed admission goes through the plugin's mesh policies — circuit breaker,
- * bulkhead, deadline — to its runtime, and the outcome is judged for the breaker: timeouts, crashes and
+ * Dispatch: a request that passed admission goes through the plugin's mesh — rate limit, bulkhead, then
+ * per attempt the balancer (instances whose circuit is open are never candidates), the instance's circuit
+ * breaker and the deadline — to a runtime. Each outcome is judged for the breaker: timeouts, crashes and
  * 5xx the plugin produced count against the instance; 4xx and the gateway's own refusals never do.
  * @module
  */
@@ -12,6 +13,8 @@ import { Admission } from '../mesh/circuit-breaker.js';
 import type { RateDecision } from '../mesh/gcra.js';
 import { rateLimitHeaders, type RateLimiter } from '../mesh/rate-limiter.js';
 import type { Rate } from './duration.js';
+import type { LoadBalancer } from '../mesh/load-balancer.js';
+import type { PluginInstance } from './instances.js';
 import type { ManagedPlugin } from './managed-plugin.js';
 import { errorResponse, failureResponse } from './responses.js';
 import type { PluginResponse } from './types.js';
@@ -33,12 +36,19 @@ export interface RateCheck {
   key: string;
 }
 
+/** The gateway-wide settings of the mesh. */
+export interface MeshSettings {
+  balancer: LoadBalancer;
+  retry: { attempts: number; backoff: number };
+}
+
 export async function dispatch(
   plugin: ManagedPlugin,
   input: TaskInput,
   timeoutMs: number,
   requestId: string,
   limit: RateCheck | undefined,
+  mesh: MeshSettings,
 ): Promise<Dispatched> {
   if (limit) {
     const taken = limit.limiter.take(limit.key, limit.rate);
@@ -55,23 +65,19 @@ export async function dispatch(
       };
     }
   }
-  const breaker = plugin.breaker;
-  const admission = breaker.admit();
-  if (admission === Admission.Refused) {
-    const seconds = Math.max(1, Math.ceil(breaker.retryAfterMs / 1000));
-    return {
-      response: errorResponse(
-        503,
-        ErrorCodes.CIRCUIT_OPEN,
-        `the circuit of plugin "${plugin.name}" is open after repeated failures`,
-        requestId,
-        { 'retry-after': String(seconds) },
-      ),
-    };
+  const instances = plugin.instances;
+  if (
+    !(instances.length === 1
+      ? instances[0]!.breaker.available
+      : instances.some((i) => i.breaker.available))
+  ) {
+    return { response: circuitOpen(plugin, requestId) };
   }
-  const outcome = await plugin.bulkhead.execute((ms) => plugin.runtime.run(input, ms), timeoutMs);
+  const outcome = await plugin.bulkhead.execute(
+    (ms) => attempt(plugin, input, ms, requestId, mesh),
+    timeoutMs,
+  );
   if (outcome === BULKHEAD_FULL) {
-    breaker.release(admission);
     return {
       response: errorResponse(
         503,
@@ -82,7 +88,6 @@ export async function dispatch(
     };
   }
   if (outcome === BULKHEAD_CLOSED) {
-    breaker.release(admission);
     return {
       response: errorResponse(
         503,
@@ -93,7 +98,6 @@ export async function dispatch(
     };
   }
   if (outcome === EXPIRED_IN_QUEUE) {
-    breaker.release(admission);
     return {
       response: errorResponse(
         504,
@@ -103,13 +107,81 @@ export async function dispatch(
       ),
     };
   }
-  if (isTaskFailure(outcome)) {
-    if (NEUTRAL.has(outcome.__pgw)) breaker.release(admission);
-    else breaker.failure(admission);
-    return { response: failureResponse(outcome, plugin.name, requestId), failure: outcome };
+  return outcome;
+}
+
+/** Methods a request may be sent twice with: its instance never answered, so nothing was seen to happen. */
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+/** The instance did not answer: its thread died under the request, or was ended. */
+const UNANSWERED: ReadonlySet<TaskFailure['__pgw']> = new Set(['crash', 'terminated']);
+
+/** One request on one instance after another: retried only when unanswered, idempotent and in time. */
+async function attempt(
+  plugin: ManagedPlugin,
+  input: TaskInput,
+  budgetMs: number,
+  requestId: string,
+  mesh: MeshSettings,
+): Promise<Dispatched> {
+  const deadline = performance.now() + budgetMs;
+  const retryable = input.t === 'req' && IDEMPOTENT.has(input.r.method);
+  let failed: PluginInstance | undefined;
+  for (let n = 0; ; n++) {
+    const instance = choose(plugin.instances, mesh.balancer, failed);
+    const admission = instance ? instance.breaker.admit() : Admission.Refused;
+    if (!instance || admission === Admission.Refused)
+      return { response: circuitOpen(plugin, requestId) };
+    const result = await plugin.runtime.runOn(
+      instance,
+      input,
+      Math.max(0, deadline - performance.now()),
+    );
+    if (!isTaskFailure(result)) {
+      const response = result as PluginResponse;
+      if (response.statusCode >= 500) instance.breaker.failure(admission);
+      else instance.breaker.success(admission);
+      return { response };
+    }
+    if (NEUTRAL.has(result.__pgw)) instance.breaker.release(admission);
+    else instance.breaker.failure(admission);
+    // A plugin restarting after a crash (or failed) gets no retries: its restart policy decides when it serves.
+    if (
+      retryable &&
+      UNANSWERED.has(result.__pgw) &&
+      n < mesh.retry.attempts &&
+      plugin.status === 'active'
+    ) {
+      const pause = Math.random() * mesh.retry.backoff * 2 ** n;
+      if (deadline - performance.now() > pause) {
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        failed = instance;
+        continue;
+      }
+    }
+    return { response: failureResponse(result, plugin.name, requestId), failure: result };
   }
-  const response = outcome as PluginResponse;
-  if (response.statusCode >= 500) breaker.failure(admission);
-  else breaker.success(admission);
-  return { response };
+}
+
+/** An instance whose breaker lets calls through, preferring one other than `avoid`. */
+function choose(
+  instances: readonly PluginInstance[],
+  balancer: LoadBalancer,
+  avoid: PluginInstance | undefined,
+): PluginInstance | undefined {
+  if (instances.length === 1) return instances[0]!.breaker.available ? instances[0] : undefined;
+  const open = instances.filter((i) => i.breaker.available);
+  const others = avoid ? open.filter((i) => i !== avoid) : open;
+  const candidates = others.length > 0 ? others : open;
+  return candidates.length > 0 ? balancer(candidates) : undefined;
+}
+
+function circuitOpen(plugin: ManagedPlugin, requestId: string): PluginResponse {
+  const waitMs = Math.min(...plugin.instances.map((i) => i.breaker.retryAfterMs));
+  return errorResponse(
+    503,
+    ErrorCodes.CIRCUIT_OPEN,
+    `the circuit of plugin "${plugin.name}" is open after repeated failures`,
+    requestId,
+    { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
+  );
 }

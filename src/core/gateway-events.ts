@@ -10,6 +10,8 @@ import type { HealthStatus, PluginInfo, PluginStatus } from './types.js';
 export interface LoadOptions {
   /** Settings handed to the plugin's `initialize(config)` as `config.settings` and to `ctx.config`. */
   config?: Record<string, unknown>;
+  /** Local instances of the plugin, each a worker pool with its own circuit breaker. @default 1 */
+  instances?: number;
   /** This plugin's circuit breaker, over the gateway's `circuitBreaker`. */
   circuitBreaker?: GatewayOptions['circuitBreaker'];
   /** This plugin's bulkhead, over the gateway's `bulkhead`. */

@@ -29,7 +29,8 @@ import {
 import { readPluginFiles } from './plugin-files.js';
 import { createPlugin } from './plugin-setup.js';
 import type { RateLimiter } from '../mesh/rate-limiter.js';
-import { dispatch } from './dispatch.js';
+import { balancerFrom } from '../mesh/load-balancer.js';
+import { dispatch, type MeshSettings } from './dispatch.js';
 import type { GatewayEvents, LoadOptions } from './gateway-events.js';
 import { createRateLimiter } from './rate-limiting.js';
 import { errorResponse } from './responses.js';
@@ -68,6 +69,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
   readonly #nodeId = randomBytes(4).toString('hex');
   readonly #supervisor: Supervisor;
   readonly #limiter: RateLimiter;
+  readonly #mesh: MeshSettings;
   #seq = 0;
   #started = false;
   #stopped = false;
@@ -79,6 +81,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     this.#ownsRegistry = this.options.registry === undefined;
     this.#log = createLogger(this.options.logger);
     this.#logRequests = this.#log.isLevelEnabled?.('info') ?? true;
+    this.#mesh = { balancer: balancerFrom(this.options.balancer), retry: this.options.retry };
     this.#limiter = createRateLimiter(this.options.rateLimiting, this.#log, {
       fallback: (event) => this.emit('ratelimit:fallback', event),
       recovered: (event) => this.emit('ratelimit:recovered', event),
@@ -255,6 +258,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
           rate: target.rate,
           key: `${plugin.name} ${target.key} ${String(userId ?? context?.clientAddress ?? 'anonymous')}`,
         },
+        this.#mesh,
       );
       response = outcome.response;
       if (outcome.failure)
@@ -336,13 +340,13 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     plugin.bulkhead.close();
     this.#router.remove(plugin.name, plugin.manifest.endpoints);
     this.#plugins.delete(plugin.name);
-    await this.#registry.deregister(plugin.id).catch(() => {});
+    await Promise.all(plugin.instances.map((i) => this.#registry.deregister(i.id).catch(() => {})));
     await plugin.runtime.drain(this.options.stopTimeout);
     await plugin.runtime.close(this.options.stopTimeout);
   }
 
   async #register(plugin: ManagedPlugin): Promise<void> {
-    await this.#registry.register(plugin.record(this.#nodeId));
+    await Promise.all(plugin.records(this.#nodeId).map((r) => this.#registry.register(r)));
   }
 
   #setStatus(plugin: ManagedPlugin, to: PluginStatus, reason?: string): void {

@@ -4,6 +4,7 @@
  * @module
  */
 import type { PluginRuntime } from '../loader/loader.js';
+import { InstanceGroup, PluginInstance } from './instances.js';
 import { BulkheadPolicy } from '../mesh/bulkhead.js';
 import { CircuitBreakerPolicy } from '../mesh/circuit-breaker.js';
 import { PluginMetricsRecorder } from '../mesh/metrics.js';
@@ -26,9 +27,9 @@ export class ManagedPlugin {
   /** Seconds a caller should wait while the plugin restarts. */
   retryAfterSeconds = 1;
   lastHealth: HealthStatus | undefined;
-  readonly runtime: PluginRuntime;
-  /** The breaker of the plugin's (single, local) instance. */
-  readonly breaker: CircuitBreakerPolicy;
+  /** All instances, as one runtime (boot, drain, close, health, figures). */
+  readonly runtime: InstanceGroup;
+  readonly instances: readonly PluginInstance[];
   readonly bulkhead: BulkheadPolicy;
   #info: PluginInfo | undefined;
 
@@ -42,18 +43,24 @@ export class ManagedPlugin {
       /** `maxConcurrent: 0` means the plugin's threads × `threadConcurrency`. */
       bulkhead: { maxConcurrent: number; maxQueued: number };
       threadConcurrency: number;
+      /** Local instances, each a worker pool of its own. */
+      instances: number;
     },
-    createRuntime: (plugin: ManagedPlugin) => PluginRuntime,
+    createRuntime: (plugin: ManagedPlugin, instanceId: string) => PluginRuntime,
   ) {
     this.name = manifest.name;
     this.crashes = new CrashPolicy(policies.restart);
-    this.breaker = new CircuitBreakerPolicy(policies.circuitBreaker);
-    const threads = Math.max(1, Math.ceil(manifest.resources.cpu));
+    const threads = Math.max(1, Math.ceil(manifest.resources.cpu)) * policies.instances;
     this.bulkhead = new BulkheadPolicy({
       maxConcurrent: policies.bulkhead.maxConcurrent || threads * policies.threadConcurrency,
       maxQueued: policies.bulkhead.maxQueued,
     });
-    this.runtime = createRuntime(this);
+    this.instances = Array.from({ length: policies.instances }, (_, n) => {
+      const instanceId = policies.instances === 1 ? id : `${id}/${n + 1}`;
+      const breaker = new CircuitBreakerPolicy(policies.circuitBreaker);
+      return new PluginInstance(instanceId, createRuntime(this, instanceId), breaker);
+    });
+    this.runtime = new InstanceGroup(this.instances);
   }
 
   /** Moves to `to`; returns false (and stays) when the lifecycle does not allow it. */
@@ -88,18 +95,18 @@ export class ManagedPlugin {
     return this.#info;
   }
 
-  /** The plugin instance as the discovery registry lists it. */
-  record(nodeId: string): InstanceRecord {
+  /** The plugin's instances as the discovery registry lists them. */
+  records(nodeId: string): InstanceRecord[] {
     const info = this.info();
-    return {
-      id: this.id,
+    return this.instances.map((instance) => ({
+      id: instance.id,
       service: this.name,
       version: info.version,
       nodeId,
       endpoints: info.endpoints,
       status: info.status,
       metadata: info.metadata,
-    };
+    }));
   }
 
   setHealth(health: HealthStatus): void {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
+import type { LoadBalancer } from '../mesh/load-balancer.js';
 import type { RateLimitStore } from '../mesh/rate-limit-store.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
 import { parseDuration } from './duration.js';
@@ -114,6 +115,18 @@ const optionsSchema = z.strictObject({
     })
     .prefault({}),
   stopTimeout: durationMs.default(5000),
+  balancer: z
+    .union([
+      z.enum(['round-robin', 'least-outstanding', 'power-of-two']),
+      z.custom<LoadBalancer>((v) => typeof v === 'function', 'a function (candidates) => instance'),
+    ])
+    .default('least-outstanding'),
+  retry: z
+    .strictObject({
+      attempts: z.number().int().nonnegative().max(10).default(2),
+      backoff: durationMs.default(20),
+    })
+    .prefault({}),
 });
 
 /** Options accepted by `new PluginGateway(options)`. Every one has a default. */
@@ -167,6 +180,19 @@ export interface GatewayOptions {
   };
   /** How long `unload()`/`stop()` wait for in-flight requests and the plugin's `stop()`. @default '5s' */
   stopTimeout?: string | number;
+  /**
+   * How a request picks one of a plugin's instances (`load(dir, { instances })`); instances whose
+   * circuit is open are never candidates. @default 'least-outstanding'
+   */
+  balancer?: 'round-robin' | 'least-outstanding' | 'power-of-two' | LoadBalancer;
+  /**
+   * Retries of a request whose instance did not answer (its thread died or was ended under it): only
+   * for idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS), on another instance when there is one,
+   * after a jittered `backoff` that doubles, never past the request's deadline, and never while the
+   * plugin restarts after a crash. A request the plugin answered is never retried, whatever the status.
+   * @default { attempts: 2, backoff: '20ms' }
+   */
+  retry?: { attempts?: number; backoff?: string | number };
 }
 
 /** Options after validation: durations in ms, defaults applied, frozen. */
@@ -184,6 +210,7 @@ export function resolveOptions(options: GatewayOptions = {}): Readonly<ResolvedO
 
 const loadSchema = z.strictObject({
   config: z.record(z.string(), z.unknown()).optional(),
+  instances: positiveInt.max(64).optional(),
   circuitBreaker: z
     .strictObject({
       failureThreshold: positiveInt.optional(),
@@ -202,6 +229,7 @@ const loadSchema = z.strictObject({
 /** Options of `gateway.load()` after validation, the gateway's defaults filled in. */
 export interface ResolvedLoadOptions {
   config: Record<string, unknown>;
+  instances: number;
   circuitBreaker: ResolvedOptions['circuitBreaker'];
   bulkhead: ResolvedOptions['bulkhead'];
 }
@@ -216,11 +244,12 @@ export function resolveLoadOptions(
 ): ResolvedLoadOptions {
   const parsed = loadSchema.safeParse(options ?? {}, { reportInput: true });
   if (!parsed.success) throw invalid(parsed.error, 'options');
-  const { config = {}, circuitBreaker = {}, bulkhead = {} } = parsed.data;
+  const { config = {}, instances = 1, circuitBreaker = {}, bulkhead = {} } = parsed.data;
   const defined = <T extends object>(o: T) =>
     Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
   return {
     config,
+    instances,
     circuitBreaker: { ...gateway.circuitBreaker, ...defined(circuitBreaker) },
     bulkhead: { ...gateway.bulkhead, ...defined(bulkhead) },
   };

@@ -63,22 +63,28 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
     circuitBreaker: setup.load.circuitBreaker,
     bulkhead: setup.load.bulkhead,
     threadConcurrency: options.threadConcurrency,
+    instances: setup.load.instances,
   };
   const plugin = new ManagedPlugin(
     setup.instanceId,
     manifest,
     files.dir,
     policies,
-    (self) =>
-      new WorkerRuntime(spec, { ...setup.hooks(self), onLog: (...line) => sink.write(...line) }),
+    (self, instanceId) =>
+      new WorkerRuntime(
+        { ...spec, instanceId },
+        { ...setup.hooks(self), onLog: (...line) => sink.write(...line) },
+      ),
   );
-  plugin.breaker.onStateChange((state) => {
-    setup.log.warn(
-      { plugin_id: plugin.name, instance: plugin.id, breaker: state },
-      `circuit ${state}`,
-    );
-    setup.onBreaker(state, { plugin: plugin.name, instance: plugin.id });
-  });
+  for (const instance of plugin.instances) {
+    instance.breaker.onStateChange((state) => {
+      setup.log.warn(
+        { plugin_id: plugin.name, instance: instance.id, breaker: state },
+        `circuit ${state}`,
+      );
+      setup.onBreaker(state, { plugin: plugin.name, instance: instance.id });
+    });
+  }
   return plugin;
 }
 

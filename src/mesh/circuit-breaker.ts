@@ -55,6 +55,13 @@ export class CircuitBreakerPolicy {
       : 0;
   }
 
+  /** Would `admit()` let a call through now? (Changes nothing.) */
+  get available(): boolean {
+    if (this.#state === 'closed') return true;
+    if (this.#state === 'open') return this.#now() - this.#openedAt >= this.options.timeout;
+    return this.#probesAdmitted < this.options.halfOpenLimit;
+  }
+
   /** May a call go through now? In half-open, takes one of the probe places. */
   admit(): Admission {
     switch (this.#state) {

@@ -108,3 +108,47 @@ describe('bulkhead, per plugin', () => {
     expect(results.every((r) => r.statusCode === 200)).toBe(true);
   });
 });
+
+describe('retries: only when the instance did not answer, only idempotent methods', () => {
+  it('a GET whose thread was ended under it is retried on a fresh thread; a POST never is', async () => {
+    const logger = memoryLogger();
+    gateway = await gatewayWith(['faulty'], { logger });
+    const started = (method: string) =>
+      logger.lines.filter((l) => l.msg === 'slow started' && l.method === method).length;
+    // Both start on the plugin's one thread, then an infinite loop blocks it until it is ended.
+    const getting = get(gateway, '/faulty/slow?ms=600');
+    const posting = gateway.handle({ method: 'POST', path: '/faulty/slow?ms=600' });
+    await new Promise((r) => setTimeout(r, 100));
+    const looping = get(gateway, '/faulty/loop');
+    const [got, posted, looped] = await Promise.all([getting, posting, looping]);
+    expect(looped.statusCode).toBe(504);
+    expect(got.statusCode).toBe(200);
+    expect(started('GET')).toBe(2);
+    expect(posted.statusCode).toBe(503);
+    expect(codeOf(posted)).toBe('PGW_ERR_PLUGIN_UNAVAILABLE');
+    expect(started('POST')).toBe(1);
+  });
+});
+
+describe('instances and load balancing', () => {
+  it('spreads requests over a plugin’s instances, each a worker pool with its own breaker', async () => {
+    gateway = await gatewayWith([], {
+      balancer: 'round-robin',
+      circuitBreaker: { failureThreshold: 1, timeout: '10s' },
+    });
+    await gateway.load(fixture('faulty'), { instances: 2 });
+    const threads = new Set<number>();
+    for (let i = 0; i < 4; i++)
+      threads.add(((await get(gateway, '/faulty/pid')).body as { threadId: number }).threadId);
+    expect(threads.size).toBe(2);
+    expect(gateway.metrics('faulty').threads).toBe(2);
+    // One instance's circuit opens; the balancer routes around it and the plugin keeps answering.
+    const opened: string[] = [];
+    gateway.on('breaker:open', (e) => opened.push(e.instance));
+    expect((await get(gateway, '/faulty/throw')).statusCode).toBe(500);
+    expect(opened).toHaveLength(1);
+    const after = await Promise.all(Array.from({ length: 4 }, () => get(gateway!, '/faulty/pid')));
+    expect(after.map((r) => r.statusCode)).toEqual([200, 200, 200, 200]);
+    expect(new Set(after.map((r) => (r.body as { threadId: number }).threadId)).size).toBe(1);
+  });
+});
