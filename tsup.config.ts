@@ -5,10 +5,19 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     sdk: 'src/sdk/index.ts',
+    prometheus: 'src/adapters/prometheus.ts',
     'worker-entry': 'src/loader/worker-entry.ts',
   },
   format: ['esm', 'cjs'],
-  dts: { entry: { index: 'src/index.ts', sdk: 'src/sdk/index.ts' } },
+  dts: {
+    entry: {
+      index: 'src/index.ts',
+      sdk: 'src/sdk/index.ts',
+      prometheus: 'src/adapters/prometheus.ts',
+    },
+  },
+  // Optional peers stay imports: the host installs them only for the subpaths it uses.
+  external: ['prom-client', 'ioredis'],
   target: 'node20',
   platform: 'node',
   splitting: false,

@@ -17,6 +17,13 @@ export { parseManifest } from './core/manifest.js';
 export type { Manifest, ParseManifestOptions } from './core/manifest.js';
 export type { GatewayLogger, GatewayOptions, Identity } from './core/options.js';
 export type { ErrorBody } from './core/responses.js';
+export {
+  channels,
+  type Disposable,
+  type ErrorObservation,
+  type RequestObservation,
+  type ResponseObservation,
+} from './core/observers.js';
 export type {
   DomainEvent,
   GatewayRequest,

@@ -7,8 +7,8 @@ import { ErrorCodes, InvalidArgumentError } from '../errors.js';
 import type { ManagedPlugin } from './managed-plugin.js';
 import type { GatewayLogger, GatewayOptions, Identity } from './options.js';
 import { errorResponse } from './responses.js';
-import type { RouteTarget } from './router.js';
-import type { GatewayRequest, PluginResponse } from './types.js';
+import type { RouteMatch, RouteTarget } from './router.js';
+import type { GatewayRequest, PluginRequest, PluginResponse } from './types.js';
 
 /** A response that refuses the request, or `undefined` to let it through. */
 export function refuse(
@@ -94,4 +94,27 @@ export async function identify(
     );
     return null;
   }
+}
+
+/** The request as the plugin will see it. */
+export function toPluginRequest(
+  request: GatewayRequest,
+  id: string,
+  method: string,
+  match: Extract<RouteMatch<ManagedPlugin>, { kind: 'found' }>,
+  userId: GatewayRequest['userId'],
+  context: GatewayRequest['context'],
+): PluginRequest {
+  return {
+    id,
+    method,
+    path: pathOf(request.path),
+    headers: request.headers ?? {},
+    body: request.body,
+    userId,
+    context,
+    // Empty objects cost a clone each; the harness fills them in on the other side.
+    params: match.target.hasParams ? match.params : (undefined as never),
+    query: request.path.includes('?') ? match.query : (undefined as never),
+  };
 }

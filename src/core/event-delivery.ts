@@ -4,7 +4,9 @@
  */
 import { ErrorCodes } from '../errors.js';
 import { isTaskFailure, matchesEventPattern, type TaskFailure } from '../loader/protocol.js';
+import { logFailure } from './logging.js';
 import type { ManagedPlugin } from './managed-plugin.js';
+import type { GatewayLogger } from './options.js';
 import { failureResponse, type ErrorBody } from './responses.js';
 import type { DomainEvent } from './types.js';
 
@@ -63,4 +65,43 @@ export async function deliverEvent(
     }),
   );
   return result;
+}
+
+/** What the event bus needs from the gateway. */
+export interface EventBusOptions {
+  plugins: () => Iterable<ManagedPlugin>;
+  nextId: () => string;
+  timeoutMs: number;
+  log: GatewayLogger;
+}
+
+/** Domain events between the host, the plugins and each other. */
+export class EventBus {
+  constructor(readonly options: EventBusOptions) {}
+
+  /** Delivers to the subscribers of the event's type; `source` (a plugin) never gets its own event. */
+  deliver(input: DomainEvent, source: string | undefined): Promise<PublishResult> {
+    const { log } = this.options;
+    const event = {
+      ...input,
+      id: input.id ?? this.options.nextId(),
+      timestamp: input.timestamp ?? Date.now(),
+      ...(source ? { source } : {}),
+    };
+    const subscribers = subscribersOf(this.options.plugins(), event.type, source);
+    return deliverEvent(event, subscribers, this.options.timeoutMs, (plugin, failure) =>
+      logFailure(log, plugin.name, plugin.manifest.version, event.id, failure),
+    );
+  }
+
+  /** An event a plugin published (its permission was checked in its thread); failures are logged. */
+  async fromPlugin(source: string, event: DomainEvent): Promise<void> {
+    const result = await this.deliver(event, source);
+    for (const f of result.failed) {
+      this.options.log.warn(
+        { plugin_id: f.plugin, event_type: event.type, source, code: f.code },
+        f.message,
+      );
+    }
+  }
 }

@@ -15,8 +15,8 @@ import {
 } from '../errors.js';
 import { MemoryRegistry } from '../registry/memory.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
-import { assertRequest, identify, pathOf, refuse } from './admission.js';
-import { deliverEvent, subscribersOf, type PublishResult } from './event-delivery.js';
+import { assertRequest, identify, pathOf, refuse, toPluginRequest } from './admission.js';
+import { EventBus, type PublishResult } from './event-delivery.js';
 import { createLogger, logFailure, logRequest } from './logging.js';
 import type { ManagedPlugin } from './managed-plugin.js';
 import {
@@ -30,7 +30,15 @@ import { readPluginFiles } from './plugin-files.js';
 import { createPlugin } from './plugin-setup.js';
 import type { RateLimiter } from '../mesh/rate-limiter.js';
 import { balancerFrom } from '../mesh/load-balancer.js';
+import type { TaskFailure } from '../loader/protocol.js';
 import { dispatch, type MeshSettings } from './dispatch.js';
+import {
+  Observers,
+  type Disposable,
+  type ErrorObservation,
+  type RequestObservation,
+  type ResponseObservation,
+} from './observers.js';
 import type { GatewayEvents, LoadOptions } from './gateway-events.js';
 import { createRateLimiter } from './rate-limiting.js';
 import { errorResponse } from './responses.js';
@@ -41,7 +49,6 @@ import type {
   GatewayRequest,
   PluginInfo,
   PluginMetrics,
-  PluginRequest,
   PluginResponse,
   PluginStatus,
 } from './types.js';
@@ -70,6 +77,8 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
   readonly #supervisor: Supervisor;
   readonly #limiter: RateLimiter;
   readonly #mesh: MeshSettings;
+  readonly #observers = new Observers();
+  readonly #events: EventBus;
   #seq = 0;
   #started = false;
   #stopped = false;
@@ -81,6 +90,12 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     this.#ownsRegistry = this.options.registry === undefined;
     this.#log = createLogger(this.options.logger);
     this.#logRequests = this.#log.isLevelEnabled?.('info') ?? true;
+    this.#events = new EventBus({
+      plugins: () => this.#plugins.values(),
+      nextId: () => `${this.#nodeId}-e${(++this.#seq).toString(36)}`,
+      timeoutMs: this.options.pluginTimeout,
+      log: this.#log,
+    });
     this.#mesh = { balancer: balancerFrom(this.options.balancer), retry: this.options.retry };
     this.#limiter = createRateLimiter(this.options.rateLimiting, this.#log, {
       fallback: (event) => this.emit('ratelimit:fallback', event),
@@ -146,7 +161,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
       load: loadOptions,
       hooks: (self) => ({
         onCrash: (reason) => this.#supervisor.crashed(self, reason),
-        onPublish: (event) => void this.#publishFrom(self, event),
+        onPublish: (event) => void (this.#stopped || this.#events.fromPlugin(self.name, event)),
       }),
       onBreaker: (state, event) =>
         this.emit(state === 'closed' ? 'breaker:close' : `breaker:${state}`, event),
@@ -234,20 +249,15 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
       userId = identity?.userId ?? null;
       if (identity?.roles) context = { ...context, roles: identity.roles };
     }
+    const observed =
+      this.#logRequests || this.#observers.active
+        ? { requestId: id, plugin: plugin.name, method, path: pathOf(request.path), userId }
+        : undefined;
+    if (observed) this.#observers.started(observed);
+    let failure: TaskFailure | undefined;
     let response = refuse(target, userId, context, id);
     if (response === undefined) {
-      const req: PluginRequest = {
-        id,
-        method,
-        path: pathOf(request.path),
-        headers: request.headers ?? {},
-        body: request.body,
-        userId,
-        context,
-        // Empty objects cost a clone each; the harness fills them in on the other side.
-        params: target.hasParams ? match.params : (undefined as never),
-        query: request.path.includes('?') ? match.query : (undefined as never),
-      };
+      const req = toPluginRequest(request, id, method, match, userId, context);
       const outcome = await dispatch(
         plugin,
         { t: 'req', k: target.key, r: req },
@@ -261,24 +271,32 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
         this.#mesh,
       );
       response = outcome.response;
-      if (outcome.failure)
-        logFailure(this.#log, plugin.name, plugin.manifest.version, id, outcome.failure);
+      failure = outcome.failure;
+      if (failure) logFailure(this.#log, plugin.name, plugin.manifest.version, id, failure);
     }
-    const elapsed = performance.now() - started;
-    plugin.metrics.record(response.statusCode, elapsed);
-    if (this.#logRequests)
-      logRequest(
-        this.#log,
-        plugin.name,
-        plugin.manifest.version,
-        id,
-        method,
-        pathOf(request.path),
-        userId,
-        elapsed,
-        response.statusCode,
-      );
+    const durationMs = performance.now() - started;
+    plugin.metrics.record(response.statusCode, durationMs);
+    if (observed) {
+      const ended = { ...observed, statusCode: response.statusCode, durationMs };
+      if (this.#logRequests) logRequest(this.#log, plugin.manifest.version, ended);
+      this.#observers.ended(ended, failure);
+    }
     return response;
+  }
+
+  /** Calls `listener` for every request routed to a plugin, before its mesh policies. */
+  onRequest(listener: (o: RequestObservation) => void): Disposable {
+    return this.#observers.request.add(listener);
+  }
+
+  /** Calls `listener` for every answered request, with its status and duration. */
+  onResponse(listener: (o: ResponseObservation) => void): Disposable {
+    return this.#observers.response.add(listener);
+  }
+
+  /** Calls `listener` when a plugin fails a request (threw, crashed, timed out, answered badly). */
+  onError(listener: (o: ErrorObservation) => void): Disposable {
+    return this.#observers.error.add(listener);
   }
 
   /**
@@ -292,7 +310,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
         `Expected \`event.type\` to be a non-empty string, got \`${String(event?.type)}\``,
       );
     }
-    return this.#deliver(event, undefined);
+    return this.#events.deliver(event, undefined);
   }
 
   /** Info of every loaded plugin. */
@@ -365,30 +383,6 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
   }
 
   // ---- requests and events ----
-
-  async #publishFrom(source: ManagedPlugin, event: DomainEvent): Promise<void> {
-    if (this.#stopped) return;
-    const result = await this.#deliver(event, source.name);
-    for (const f of result.failed) {
-      this.#log.warn(
-        { plugin_id: f.plugin, event_type: event.type, source: source.name, code: f.code },
-        f.message,
-      );
-    }
-  }
-
-  #deliver(input: DomainEvent, source: string | undefined): Promise<PublishResult> {
-    const event = {
-      ...input,
-      id: input.id ?? `${this.#nodeId}-e${(++this.#seq).toString(36)}`,
-      timestamp: input.timestamp ?? Date.now(),
-      ...(source ? { source } : {}),
-    };
-    const subscribers = subscribersOf(this.#plugins.values(), event.type, source);
-    return deliverEvent(event, subscribers, this.options.pluginTimeout, (plugin, failure) =>
-      logFailure(this.#log, plugin.name, plugin.manifest.version, event.id, failure),
-    );
-  }
 
   // ---- helpers ----
 

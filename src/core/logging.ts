@@ -5,6 +5,7 @@
  */
 import { pino } from 'pino';
 import type { LogLevel } from '../loader/protocol.js';
+import type { ResponseObservation } from './observers.js';
 import type { GatewayLogger } from './options.js';
 
 const SILENT: GatewayLogger = {
@@ -52,27 +53,17 @@ export class PluginLogSink {
 }
 
 /** The one line logged per request, with exactly the ADR's fields. */
-export function logRequest(
-  log: GatewayLogger,
-  plugin: string,
-  version: string,
-  requestId: string,
-  method: string,
-  path: string,
-  userId: unknown,
-  ms: number,
-  status: number,
-): void {
+export function logRequest(log: GatewayLogger, version: string, o: ResponseObservation): void {
   log.info(
     {
-      plugin_id: plugin,
+      plugin_id: o.plugin,
       version,
-      request_id: requestId,
-      method,
-      path,
-      user_id: userId ?? null,
-      response_time_ms: Math.round(ms * 1000) / 1000,
-      status_code: status,
+      request_id: o.requestId,
+      method: o.method,
+      path: o.path,
+      user_id: o.userId ?? null,
+      response_time_ms: Math.round(o.durationMs * 1000) / 1000,
+      status_code: o.statusCode,
     },
     'request',
   );

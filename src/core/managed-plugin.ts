@@ -128,6 +128,11 @@ export class ManagedPlugin {
       threads: live.threads,
       crashes: this.crashes.total,
       event_count: r.events,
+      instances: this.instances.map((i) => ({
+        id: i.id,
+        breaker: i.breaker.state,
+        outstanding: i.outstanding,
+      })),
     };
   }
 }

@@ -116,4 +116,6 @@ export interface PluginMetrics {
   crashes: number;
   /** Events delivered to the plugin. */
   event_count: number;
+  /** Each local instance: its circuit breaker and the requests in flight on it. */
+  instances: { id: string; breaker: 'closed' | 'open' | 'half-open'; outstanding: number }[];
 }

@@ -1,0 +1,141 @@
+/**
+ * `@veza/plugin-gateway/prometheus`: the gateway's metrics for Prometheus, through prom-client (an
+ * optional peer dependency). Request counts and durations are observed as requests end; plugin figures
+ * (status, CPU, memory, connections, threads, crashes, breakers) are read from `gateway.metrics()` at
+ * each scrape.
+ * @module
+ * @example
+ * import { prometheusMetrics } from '@veza/plugin-gateway/prometheus';
+ * const { registry } = prometheusMetrics(gateway);
+ * app.get('/metrics', async (_req, res) => res.type(registry.contentType).send(await registry.metrics()));
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PluginGateway } from '../core/gateway.js';
+
+export interface PrometheusOptions {
+  /** Registry to register in. @default a new `Registry` */
+  registry?: Registry;
+  /** Prefix of every metric name. @default 'plugin_gateway_' */
+  prefix?: string;
+  /** Buckets of the request duration histogram, seconds. */
+  buckets?: number[];
+}
+
+export interface PrometheusMetrics {
+  registry: Registry;
+  /** Stops observing the gateway and removes the metrics from the registry. */
+  dispose(): void;
+}
+
+const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
+
+export function prometheusMetrics(
+  gateway: PluginGateway,
+  options: PrometheusOptions = {},
+): PrometheusMetrics {
+  const registry = options.registry ?? new Registry();
+  const p = options.prefix ?? 'plugin_gateway_';
+  const registers = [registry];
+  const names: string[] = [];
+  const metric = <T>(m: T, name: string): T => (names.push(name), m);
+
+  const requests = metric(
+    new Counter({
+      name: `${p}requests_total`,
+      help: 'Requests routed to a plugin, by status code',
+      labelNames: ['plugin', 'status'],
+      registers,
+    }),
+    `${p}requests_total`,
+  );
+  const duration = metric(
+    new Histogram({
+      name: `${p}request_duration_seconds`,
+      help: 'Time from routing to answer',
+      labelNames: ['plugin'],
+      buckets: options.buckets ?? [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+      ],
+      registers,
+    }),
+    `${p}request_duration_seconds`,
+  );
+  const failures = metric(
+    new Counter({
+      name: `${p}plugin_failures_total`,
+      help: 'Requests a plugin failed, by kind (threw, crash, timeout…)',
+      labelNames: ['plugin', 'kind'],
+      registers,
+    }),
+    `${p}plugin_failures_total`,
+  );
+
+  const gauge = (name: string, help: string, labelNames: string[], read: (g: Gauge) => void) =>
+    metric(
+      new Gauge({
+        name: `${p}${name}`,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          read(this);
+        },
+      }),
+      `${p}${name}`,
+    );
+  const perPlugin = (
+    name: string,
+    help: string,
+    value: (m: ReturnType<PluginGateway['metrics']>) => number,
+  ) =>
+    gauge(name, help, ['plugin'], (g) => {
+      for (const info of gateway.list())
+        g.set({ plugin: info.name }, value(gateway.metrics(info.name)));
+    });
+
+  gauge('plugin_status', 'Plugin status (1 for the current one)', ['plugin', 'status'], (g) => {
+    for (const info of gateway.list()) g.set({ plugin: info.name, status: info.status }, 1);
+  });
+  perPlugin(
+    'plugin_cpu_usage_percent',
+    'Event-loop utilisation of the plugin threads',
+    (m) => m.cpu_usage_percent,
+  );
+  perPlugin(
+    'plugin_memory_usage_bytes',
+    'Heap used by the plugin threads',
+    (m) => m.memory_usage_mb * 1024 * 1024,
+  );
+  perPlugin('plugin_active_connections', 'Requests in flight', (m) => m.active_connections);
+  perPlugin('plugin_threads', 'Live worker threads', (m) => m.threads);
+  perPlugin('plugin_crashes', 'Worker crashes since the plugin was loaded', (m) => m.crashes);
+  perPlugin('plugin_events', 'Events delivered to the plugin', (m) => m.event_count);
+  gauge(
+    'breaker_state',
+    'Circuit breaker per instance: 0 closed, 1 half-open, 2 open',
+    ['plugin', 'instance'],
+    (g) => {
+      for (const info of gateway.list()) {
+        for (const i of gateway.metrics(info.name).instances)
+          g.set({ plugin: info.name, instance: i.id }, BREAKER_VALUE[i.breaker]);
+      }
+    },
+  );
+
+  const subscriptions = [
+    gateway.onResponse((o) => {
+      requests.inc({ plugin: o.plugin, status: String(o.statusCode) });
+      duration.observe({ plugin: o.plugin }, o.durationMs / 1000);
+    }),
+    gateway.onError((o) => failures.inc({ plugin: o.plugin, kind: o.kind })),
+  ];
+
+  return {
+    registry,
+    dispose() {
+      for (const s of subscriptions) s.dispose();
+      for (const name of names) registry.removeSingleMetric(name);
+    },
+  };
+}
