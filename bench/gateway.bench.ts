@@ -21,6 +21,9 @@ const VARIANTS = [
   ['piscina', 'bare Piscina (defaults)'],
   ['piscina-tuned', 'bare Piscina (gateway settings)'],
   ['gateway', 'gateway.handle()'],
+  ['gateway-mesh', 'gateway.handle(), rate-limited endpoint'],
+  ['breaker-open', 'fail-fast: circuit open (503)'],
+  ['rate-limited', 'fail-fast: rate limited (429)'],
 ] as const;
 
 interface Sample {
@@ -82,5 +85,7 @@ console.log(
     '',
     `gateway / bare Piscina (defaults): sequential p50 ×${(gw.p50 / base.p50).toFixed(2)}, throughput ×${(gw.rps / base.rps).toFixed(2)}`,
     `gateway / bare Piscina (gateway settings): sequential p50 ×${(gw.p50 / tuned.p50).toFixed(2)}, throughput ×${(gw.rps / tuned.rps).toFixed(2)}`,
+    `full mesh (rate limit too) / bare Piscina (defaults): sequential p50 ×${(row('gateway-mesh').p50 / base.p50).toFixed(2)}, throughput ×${(row('gateway-mesh').rps / base.rps).toFixed(2)}`,
+    `fail-fast p50: open circuit ${row('breaker-open').p50.toFixed(1)} µs, rate limited ${row('rate-limited').p50.toFixed(1)} µs`,
   ].join('\n'),
 );

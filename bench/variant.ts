@@ -45,14 +45,37 @@ async function setup(): Promise<{ call: () => Promise<unknown>; close: () => Pro
       });
       return { call: () => pool.run(task), close: () => pool.destroy() };
     }
-    case 'gateway': {
-      const gateway = new PluginGateway({ logger: false });
+    case 'gateway':
+    case 'gateway-mesh':
+    case 'breaker-open':
+    case 'rate-limited': {
+      const gateway = new PluginGateway({
+        logger: false,
+        circuitBreaker: variant === 'breaker-open' ? { failureThreshold: 1, timeout: '1h' } : {},
+      });
       await gateway.load(path.join(here, 'plugins/echo'));
       await gateway.start();
-      const request = { method: 'POST', path: '/echo', headers, body, userId: 456 };
+      const at = {
+        gateway: '/echo',
+        'gateway-mesh': '/echo-limited',
+        'breaker-open': '/echo',
+        'rate-limited': '/scarce',
+      }[variant];
+      const request = { method: 'POST', path: at, headers, body, userId: 456 };
+      if (variant === 'breaker-open') await gateway.handle({ ...request, path: '/fail' });
+      if (variant === 'rate-limited') await gateway.handle(request);
+      const expected = {
+        gateway: 200,
+        'gateway-mesh': 200,
+        'breaker-open': 503,
+        'rate-limited': 429,
+      }[variant];
       const res = await gateway.handle(request);
-      if (res.statusCode !== 200)
-        throw new Error(`gateway answered ${res.statusCode}: ${JSON.stringify(res.body)}`);
+      if (res.statusCode !== expected) {
+        throw new Error(
+          `${variant}: gateway answered ${res.statusCode}: ${JSON.stringify(res.body)}`,
+        );
+      }
       return { call: () => gateway.handle(request), close: () => gateway.stop() };
     }
     default:

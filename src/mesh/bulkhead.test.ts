@@ -1,0 +1,62 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { BULKHEAD_CLOSED, BULKHEAD_FULL, BulkheadPolicy, EXPIRED_IN_QUEUE } from './bulkhead.js';
+
+describe('BulkheadPolicy', () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] }));
+  afterEach(() => vi.useRealTimers());
+
+  const deferred = () => {
+    let resolve!: (v: string) => void;
+    const promise = new Promise<string>((r) => (resolve = r));
+    return { promise, resolve };
+  };
+
+  it('runs up to maxConcurrent, queues up to maxQueued in order, refuses beyond at once', async () => {
+    const bulkhead = new BulkheadPolicy({ maxConcurrent: 1, maxQueued: 1 });
+    const first = deferred();
+    const started: string[] = [];
+    const a = bulkhead.execute(() => (started.push('a'), first.promise), 1000);
+    const b = bulkhead.execute(async () => (started.push('b'), 'b'), 1000);
+    expect(await bulkhead.execute(async () => 'c', 1000)).toBe(BULKHEAD_FULL);
+    expect([bulkhead.running, bulkhead.queued, started]).toEqual([1, 1, ['a']]);
+    first.resolve('a');
+    expect(await a).toBe('a');
+    expect(await b).toBe('b');
+    expect(started).toEqual(['a', 'b']);
+    expect([bulkhead.running, bulkhead.queued]).toEqual([0, 0]);
+  });
+
+  it('answers a waiting call at its deadline and never runs it; its place goes to the next', async () => {
+    const bulkhead = new BulkheadPolicy({ maxConcurrent: 1, maxQueued: 5 });
+    const first = deferred();
+    const ran: string[] = [];
+    void bulkhead.execute(() => first.promise, 1000);
+    const late = bulkhead.execute(async () => void ran.push('late'), 100);
+    const patient = bulkhead.execute(
+      async (remaining) => (ran.push(`patient ${remaining}`), 'ok'),
+      1000,
+    );
+    vi.advanceTimersByTime(100);
+    expect(await late).toBe(EXPIRED_IN_QUEUE);
+    vi.advanceTimersByTime(50);
+    first.resolve('first');
+    expect(await patient).toBe('ok');
+    expect(ran).toEqual(['patient 850']);
+  });
+
+  it('gives the place back when the call rejects', async () => {
+    const bulkhead = new BulkheadPolicy({ maxConcurrent: 1, maxQueued: 0 });
+    await expect(bulkhead.execute(() => Promise.reject(new Error('boom')), 100)).rejects.toThrow(
+      'boom',
+    );
+    expect(await bulkhead.execute(async () => 'next', 100)).toBe('next');
+  });
+
+  it('answers waiting calls BULKHEAD_CLOSED when closed', async () => {
+    const bulkhead = new BulkheadPolicy({ maxConcurrent: 1, maxQueued: 5 });
+    void bulkhead.execute(() => new Promise(() => {}), 1000);
+    const waiting = bulkhead.execute(async () => 'never', 1000);
+    bulkhead.close();
+    expect(await waiting).toBe(BULKHEAD_CLOSED);
+  });
+});
