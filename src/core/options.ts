@@ -150,7 +150,7 @@ export interface GatewayOptions {
    */
   rateLimiting?: { store?: 'memory' | RateLimitStore; timeout?: string | number };
   /**
-   * Per plugin: requests running at once (`0`: its threads × `threadConcurrency`) and waiting beyond
+   * Per plugin: requests running at once (`0`: 4 × its threads × `threadConcurrency`) and waiting beyond
    * them; past both, 503 `PGW_ERR_BULKHEAD_FULL` at once. Overridable with `load(dir, { bulkhead })`.
    * @default { maxConcurrent: 0, maxQueued: 1024 }
    */
