@@ -53,11 +53,12 @@ async function setup(): Promise<{ call: () => Promise<unknown>; close: () => Pro
         logger: false,
         circuitBreaker: variant === 'breaker-open' ? { failureThreshold: 1, timeout: '1h' } : {},
       });
-      await gateway.load(path.join(here, 'plugins/echo'));
+      const limited = variant === 'gateway-mesh' || variant === 'rate-limited';
+      await gateway.load(path.join(here, limited ? 'plugins/echo-limited' : 'plugins/echo'));
       await gateway.start();
       const at = {
         gateway: '/echo',
-        'gateway-mesh': '/echo-limited',
+        'gateway-mesh': '/echo',
         'breaker-open': '/echo',
         'rate-limited': '/scarce',
       }[variant];

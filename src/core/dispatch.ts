@@ -32,8 +32,9 @@ export interface Dispatched {
 export interface RateCheck {
   limiter: RateLimiter;
   rate: Rate;
-  /** Endpoint and caller. */
-  key: string;
+  /** The endpoint (plugin and route), fixed per route. */
+  scope: string;
+  caller: string | number;
 }
 
 /** The gateway-wide settings of the mesh. */
@@ -51,7 +52,7 @@ export async function dispatch(
   mesh: MeshSettings,
 ): Promise<Dispatched> {
   if (limit) {
-    const taken = limit.limiter.take(limit.key, limit.rate);
+    const taken = limit.limiter.take(limit.scope, limit.caller, limit.rate);
     const decision: RateDecision = taken instanceof Promise ? await taken : taken;
     if (!decision.allowed) {
       return {

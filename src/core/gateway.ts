@@ -266,7 +266,8 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
         target.rate && {
           limiter: this.#limiter,
           rate: target.rate,
-          key: `${plugin.name} ${target.key} ${String(userId ?? context?.clientAddress ?? 'anonymous')}`,
+          scope: target.scope,
+          caller: (userId ?? context?.clientAddress ?? 'anonymous') as string | number,
         },
         this.#mesh,
       );

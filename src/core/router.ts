@@ -22,6 +22,8 @@ export interface RouteTarget<P> {
   needsIdentity: boolean;
   /** The endpoint's `rate_limit`, per caller. */
   rate: Rate | undefined;
+  /** `"plugin METHOD /path"`: where the endpoint's rate-limit budgets live. */
+  scope: string;
 }
 
 /** Result of {@link Router.match}. */
@@ -68,6 +70,7 @@ export class Router<P> {
         hasParams: e.path.includes('{'),
         needsIdentity: e.auth === 'required' || e.roles.length > 0,
         rate: e.rate_limit === undefined ? undefined : parseRate(e.rate_limit),
+        scope: `${pluginName} ${e.method} ${e.path}`,
       };
       this.#tree.on(e.method as HTTPMethod, toRouterPath(e.path), NOOP, target);
       this.#owners.set(this.#slot(e), pluginName);

@@ -9,7 +9,7 @@
  */
 import type { Rate } from '../core/duration.js';
 import type { RateDecision } from './gcra.js';
-import type { RateLimitStore } from './rate-limit-store.js';
+import type { Caller, RateLimitStore } from './rate-limit-store.js';
 
 /** The part of an ioredis client the store uses. */
 export interface RedisScriptClient {
@@ -58,10 +58,11 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.#prefix = options.prefix ?? 'pgw:rl:';
   }
 
-  async take(key: string, rate: Rate): Promise<RateDecision> {
+  async take(scope: string, caller: Caller, rate: Rate): Promise<RateDecision> {
     if (this.#client.status !== 'ready')
       throw new RedisUnavailableError(`redis is ${this.#client.status}`);
-    const args = [this.#prefix + key, rate.windowMs / rate.limit, rate.windowMs] as const;
+    const key = `${this.#prefix}${scope} ${caller}`;
+    const args = [key, rate.windowMs / rate.limit, rate.windowMs] as const;
     let reply: unknown;
     try {
       this.#sha ??= String(await this.#client.script('LOAD', SCRIPT));

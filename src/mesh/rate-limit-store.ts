@@ -5,20 +5,26 @@
 import type { Rate } from '../core/duration.js';
 import { gcra, type RateDecision } from './gcra.js';
 
-/** A rate-limit store: takes one request from `key`'s budget. */
+/** A caller of an endpoint: its `userId`, else its client address. */
+export type Caller = string | number;
+
+/** A rate-limit store: takes one request from the budget of `caller` within `scope` (an endpoint). */
 export interface RateLimitStore {
   /** `'memory'` or `'redis'`, for logs and metrics. */
   readonly kind: string;
-  take(key: string, rate: Rate): RateDecision | Promise<RateDecision>;
+  take(scope: string, caller: Caller, rate: Rate): RateDecision | Promise<RateDecision>;
   close?(): Promise<void>;
 }
 
 const SWEEP_EVERY = 10_000;
 
-/** Budgets in a `Map` of this process; a key whose budget is full again is dropped. */
+/**
+ * Budgets in `Map`s of this process, one per scope keyed by caller (no string is built per request);
+ * a caller whose budget is full again is dropped.
+ */
 export class MemoryRateLimitStore implements RateLimitStore {
   readonly kind = 'memory';
-  readonly #tat = new Map<string, number>();
+  readonly #scopes = new Map<string, Map<Caller, number>>();
   readonly #now: () => number;
   #takes = 0;
 
@@ -26,20 +32,26 @@ export class MemoryRateLimitStore implements RateLimitStore {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Keys held (callers whose budget is not full). */
+  /** Callers held, in every scope (those whose budget is not full). */
   get size(): number {
-    return this.#tat.size;
+    let n = 0;
+    for (const callers of this.#scopes.values()) n += callers.size;
+    return n;
   }
 
-  take(key: string, rate: Rate): RateDecision {
+  take(scope: string, caller: Caller, rate: Rate): RateDecision {
     const now = this.#now();
     if (++this.#takes % SWEEP_EVERY === 0) this.#sweep(now);
-    const step = gcra(this.#tat.get(key), rate, now);
-    this.#tat.set(key, step.tat);
+    let callers = this.#scopes.get(scope);
+    if (!callers) this.#scopes.set(scope, (callers = new Map()));
+    const step = gcra(callers.get(caller), rate, now);
+    callers.set(caller, step.tat);
     return step.decision;
   }
 
   #sweep(now: number): void {
-    for (const [key, tat] of this.#tat) if (tat <= now) this.#tat.delete(key);
+    for (const callers of this.#scopes.values()) {
+      for (const [caller, tat] of callers) if (tat <= now) callers.delete(caller);
+    }
   }
 }

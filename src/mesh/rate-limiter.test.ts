@@ -9,7 +9,7 @@ describe('GCRA', () => {
   it('lets a new caller send n at once, refuses the next, and says when to come back', () => {
     const store = new MemoryRateLimitStore({ now: () => 0 });
     const rate = perMinute(100);
-    const decisions = Array.from({ length: 101 }, () => store.take('ada', rate));
+    const decisions = Array.from({ length: 101 }, () => store.take('e', 'ada', rate));
     expect(decisions.slice(0, 100).every((d) => d.allowed)).toBe(true);
     expect(decisions[0]!.remaining).toBe(99);
     expect(decisions[99]!.remaining).toBe(0);
@@ -25,25 +25,25 @@ describe('GCRA', () => {
     let now = 0;
     const store = new MemoryRateLimitStore({ now: () => now });
     const rate = perMinute(60);
-    for (let i = 0; i < 60; i++) store.take('ada', rate);
+    for (let i = 0; i < 60; i++) store.take('e', 'ada', rate);
     now = 59_999; // a fixed window would reset at 60 000 and allow 60 more
     let allowed = 0;
-    for (let i = 0; i < 120; i++) if (store.take('ada', rate).allowed) allowed++;
+    for (let i = 0; i < 120; i++) if (store.take('e', 'ada', rate).allowed) allowed++;
     expect(allowed).toBe(59);
     now += 1000;
-    expect(store.take('ada', rate).allowed).toBe(true);
-    expect(store.take('ada', rate).allowed).toBe(false);
+    expect(store.take('e', 'ada', rate).allowed).toBe(true);
+    expect(store.take('e', 'ada', rate).allowed).toBe(false);
   });
 
   it('keeps callers apart, and forgets a caller whose budget is full again', () => {
     let now = 0;
     const store = new MemoryRateLimitStore({ now: () => now });
-    store.take('ada', perMinute(1));
-    expect(store.take('ada', perMinute(1)).allowed).toBe(false);
-    expect(store.take('grace', perMinute(1)).allowed).toBe(true);
+    store.take('e', 'ada', perMinute(1));
+    expect(store.take('e', 'ada', perMinute(1)).allowed).toBe(false);
+    expect(store.take('e', 'grace', perMinute(1)).allowed).toBe(true);
     expect(gcra(undefined, perMinute(1), 0).decision.allowed).toBe(true);
     now = 120_000;
-    for (let i = 0; i < 10_000; i++) store.take(`k${i % 2}`, perMinute(1_000_000));
+    for (let i = 0; i < 10_000; i++) store.take('e', `k${i % 2}`, perMinute(1_000_000));
     expect(store.size).toBeLessThanOrEqual(2);
   });
 });
@@ -53,9 +53,9 @@ describe('RateLimiter', () => {
     let up = true;
     const shared: RateLimitStore = {
       kind: 'redis',
-      take: async (key, rate) => {
+      take: async (scope, caller, rate) => {
         if (!up) throw new Error('connection refused');
-        return new MemoryRateLimitStore().take(key, rate);
+        return new MemoryRateLimitStore().take(scope, caller, rate);
       },
     };
     const events: string[] = [];
@@ -63,13 +63,13 @@ describe('RateLimiter', () => {
       onFallback: (store, reason) => events.push(`fallback ${store}: ${reason}`),
       onRecovered: (store) => events.push(`recovered ${store}`),
     });
-    expect((await limiter.take('a', perMinute(1))).allowed).toBe(true);
+    expect((await limiter.take('e', 'a', perMinute(1))).allowed).toBe(true);
     up = false;
-    expect((await limiter.take('a', perMinute(1))).allowed).toBe(true);
-    expect((await limiter.take('a', perMinute(1))).allowed).toBe(false);
+    expect((await limiter.take('e', 'a', perMinute(1))).allowed).toBe(true);
+    expect((await limiter.take('e', 'a', perMinute(1))).allowed).toBe(false);
     expect(limiter.degraded).toBe(true);
     up = true;
-    await limiter.take('b', perMinute(1));
+    await limiter.take('e', 'b', perMinute(1));
     expect(events).toEqual(['fallback redis: connection refused', 'recovered redis']);
   });
 
@@ -80,7 +80,7 @@ describe('RateLimiter', () => {
       onFallback: (_s, reason) => events.push(reason),
       onRecovered: () => {},
     });
-    expect((await limiter.take('a', perMinute(1))).allowed).toBe(true);
+    expect((await limiter.take('e', 'a', perMinute(1))).allowed).toBe(true);
     expect(events).toEqual(['no answer within 20 ms']);
   });
 

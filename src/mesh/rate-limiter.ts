@@ -7,7 +7,7 @@
  */
 import type { Rate } from '../core/duration.js';
 import type { RateDecision } from './gcra.js';
-import { MemoryRateLimitStore, type RateLimitStore } from './rate-limit-store.js';
+import { MemoryRateLimitStore, type Caller, type RateLimitStore } from './rate-limit-store.js';
 
 export interface RateLimiterHooks {
   /** The shared store failed; limits are local from now on. */
@@ -36,16 +36,16 @@ export class RateLimiter {
   }
 
   /** Takes one request from the caller's budget; synchronous with the memory store. */
-  take(key: string, rate: Rate): RateDecision | Promise<RateDecision> {
-    if (this.#store === this.#local) return this.#local.take(key, rate);
-    return this.#takeShared(key, rate);
+  take(scope: string, caller: Caller, rate: Rate): RateDecision | Promise<RateDecision> {
+    if (this.#store === this.#local) return this.#local.take(scope, caller, rate);
+    return this.#takeShared(scope, caller, rate);
   }
 
-  async #takeShared(key: string, rate: Rate): Promise<RateDecision> {
+  async #takeShared(scope: string, caller: Caller, rate: Rate): Promise<RateDecision> {
     let timer: NodeJS.Timeout | undefined;
     try {
       const decision = await Promise.race([
-        this.#store.take(key, rate),
+        this.#store.take(scope, caller, rate),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () => reject(new Error(`no answer within ${this.#timeoutMs} ms`)),
@@ -66,7 +66,7 @@ export class RateLimiter {
           error instanceof Error ? error.message : String(error),
         );
       }
-      return this.#local.take(key, rate);
+      return this.#local.take(scope, caller, rate);
     } finally {
       clearTimeout(timer);
     }

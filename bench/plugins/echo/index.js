@@ -8,10 +8,5 @@ const echo = (req) => ({
 });
 
 export default definePlugin({
-  routes: {
-    'POST /echo': echo,
-    'POST /echo-limited': echo,
-    'POST /fail': () => ({ statusCode: 500 }),
-    'POST /scarce': echo,
-  },
+  routes: { 'POST /echo': echo, 'POST /fail': () => ({ statusCode: 500 }) },
 });
