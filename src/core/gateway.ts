@@ -383,8 +383,6 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     this.emit('plugin:status', plugin.info(), previous);
   }
 
-  // ---- requests and events ----
-
   // ---- helpers ----
 
   #require(name: string): ManagedPlugin {
