@@ -5,7 +5,7 @@
  * @module
  */
 import type { PluginRuntime, RuntimeStats, TaskInput } from '../loader/loader.js';
-import type { BootReport, TaskResult } from '../loader/protocol.js';
+import { worstHealth, type BootReport, type TaskResult } from '../loader/protocol.js';
 import type { CircuitBreakerPolicy } from '../mesh/circuit-breaker.js';
 import type { HealthStatus } from './types.js';
 
@@ -18,8 +18,6 @@ export class PluginInstance {
     readonly breaker: CircuitBreakerPolicy,
   ) {}
 }
-
-const SEVERITY: Record<HealthStatus['status'], number> = { healthy: 0, degraded: 1, unhealthy: 2 };
 
 export class InstanceGroup implements PluginRuntime {
   constructor(readonly instances: readonly PluginInstance[]) {}
@@ -70,6 +68,6 @@ export class InstanceGroup implements PluginRuntime {
       await Promise.all(this.instances.map((i) => i.runtime.checkHealth(timeoutMs)))
     ).filter((h): h is HealthStatus => h !== undefined);
     if (answers.length === 0) return undefined;
-    return answers.reduce((worst, h) => (SEVERITY[h.status] > SEVERITY[worst.status] ? h : worst));
+    return worstHealth(answers);
   }
 }

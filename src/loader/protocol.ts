@@ -89,3 +89,10 @@ export function matchesEventPattern(type: string, pattern: string): boolean {
   if (pattern === '*' || pattern === type) return true;
   return pattern.endsWith('.*') && type.startsWith(pattern.slice(0, -1));
 }
+
+const SEVERITY: Record<HealthStatus['status'], number> = { healthy: 0, degraded: 1, unhealthy: 2 };
+
+/** The worst of several health answers (unhealthy over degraded over healthy). */
+export function worstHealth(answers: readonly HealthStatus[]): HealthStatus {
+  return answers.reduce((worst, h) => (SEVERITY[h.status] > SEVERITY[worst.status] ? h : worst));
+}

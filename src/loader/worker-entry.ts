@@ -7,6 +7,7 @@
 import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_threads';
 import { getHeapStatistics } from 'node:v8';
 import type { DomainEvent, HealthStatus, PluginRequest, PluginResponse } from '../core/types.js';
+import { EventNotPermittedError } from '../errors.js';
 import {
   definePlugin,
   isPluginDefinition,
@@ -69,11 +70,10 @@ function publish(event: Omit<DomainEvent, 'source'>): void {
     typeof event?.type !== 'string' ||
     !data.publish.some((p) => matchesEventPattern(event.type, p))
   ) {
-    const error = new Error(
+    throw new EventNotPermittedError(
       `plugin "${data.name}" may not publish "${String(event?.type)}": add it to permissions.events.publish in plugin.yaml`,
+      { plugin: data.name },
     );
-    (error as Error & { code: string }).code = 'PGW_ERR_EVENT_NOT_PERMITTED';
-    throw error;
   }
   note({ pgw: 'publish', event: { ...event, source: data.name } });
 }

@@ -19,7 +19,7 @@ import type {
   TaskResult,
   WorkerNote,
 } from './protocol.js';
-import { isTaskFailure } from './protocol.js';
+import { isTaskFailure, worstHealth } from './protocol.js';
 import type {
   PluginRuntime,
   RuntimeHooks,
@@ -369,8 +369,6 @@ export class WorkerRuntime implements PluginRuntime {
   }
 }
 
-const SEVERITY: Record<HealthStatus['status'], number> = { healthy: 0, degraded: 1, unhealthy: 2 };
-
 /** The worst answer of the plugin's threads; a thread that did not answer in time is unhealthy. */
 function combineHealth(answers: HealthStatus[], silent: number[], timeoutMs: number): HealthStatus {
   if (silent.length > 0) {
@@ -381,8 +379,5 @@ function combineHealth(answers: HealthStatus[], silent: number[], timeoutMs: num
       },
     };
   }
-  return answers.reduce(
-    (worst, h) => (SEVERITY[h.status] > SEVERITY[worst.status] ? h : worst),
-    answers[0]!,
-  );
+  return worstHealth(answers);
 }

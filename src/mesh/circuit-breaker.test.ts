@@ -64,16 +64,4 @@ describe('CircuitBreakerPolicy', () => {
     policy.release(policy.admit());
     expect(policy.admit()).toBe(Admission.Probe);
   });
-
-  it('execute() refuses with PGW_ERR_CIRCUIT_OPEN and counts rejections and chosen results', async () => {
-    const { policy } = breaker({ failureThreshold: 2 });
-    await expect(policy.execute(() => Promise.reject(new Error('x')))).rejects.toThrow('x');
-    await policy.execute(
-      () => Promise.resolve(503),
-      (status) => status >= 500,
-    );
-    await expect(policy.execute(() => Promise.resolve(200))).rejects.toMatchObject({
-      code: 'PGW_ERR_CIRCUIT_OPEN',
-    });
-  });
 });

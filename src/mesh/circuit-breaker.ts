@@ -107,30 +107,6 @@ export class CircuitBreakerPolicy {
     }
   }
 
-  /**
-   * Runs `fn` under the breaker: refused calls throw `Error` with `code: 'PGW_ERR_CIRCUIT_OPEN'`;
-   * `isFailure` decides which results count against the instance (rejections always do).
-   */
-  async execute<T>(
-    fn: () => Promise<T>,
-    isFailure: (result: T) => boolean = () => false,
-  ): Promise<T> {
-    const admission = this.admit();
-    if (admission === Admission.Refused) {
-      throw Object.assign(new Error('circuit open'), { code: 'PGW_ERR_CIRCUIT_OPEN' });
-    }
-    let result: T;
-    try {
-      result = await fn();
-    } catch (error) {
-      this.failure(admission);
-      throw error;
-    }
-    if (isFailure(result)) this.failure(admission);
-    else this.success(admission);
-    return result;
-  }
-
   #open(): void {
     this.#openedAt = this.#now();
     this.#set('open');
