@@ -18,6 +18,9 @@ export const ErrorCodes = {
   RUNTIME_UNSUPPORTED: 'PGW_ERR_RUNTIME_UNSUPPORTED',
   GATEWAY_STOPPED: 'PGW_ERR_GATEWAY_STOPPED',
   EVENT_NOT_PERMITTED: 'PGW_ERR_EVENT_NOT_PERMITTED',
+  REGISTRY: 'PGW_ERR_REGISTRY',
+  ARTIFACT_TOO_LARGE: 'PGW_ERR_ARTIFACT_TOO_LARGE',
+  CATALOG_INVALID: 'PGW_ERR_CATALOG_INVALID',
   // Answered in response bodies by handle():
   NOT_FOUND: 'PGW_ERR_NOT_FOUND',
   METHOD_NOT_ALLOWED: 'PGW_ERR_METHOD_NOT_ALLOWED',
@@ -32,6 +35,9 @@ export const ErrorCodes = {
   PLUGIN_ERROR: 'PGW_ERR_PLUGIN_ERROR',
   PLUGIN_CRASHED: 'PGW_ERR_PLUGIN_CRASHED',
   BAD_RESPONSE: 'PGW_ERR_BAD_RESPONSE',
+  CALL_NOT_PERMITTED: 'PGW_ERR_CALL_NOT_PERMITTED',
+  PEER_UNAUTHORIZED: 'PGW_ERR_PEER_UNAUTHORIZED',
+  PEER_UNREACHABLE: 'PGW_ERR_PEER_UNREACHABLE',
 } as const;
 
 /** One of the `PGW_ERR_*` codes. */
@@ -157,6 +163,21 @@ export class GatewayStoppedError extends branded(
 export class EventNotPermittedError extends branded(
   ErrorCodes.EVENT_NOT_PERMITTED,
   'EventNotPermittedError',
+) {}
+
+/** The discovery registry's store (etcd, Consul) refused or failed an operation; `cause` holds its error. */
+export class RegistryError extends branded(ErrorCodes.REGISTRY, 'RegistryError') {}
+
+/** A catalog entry is larger than the registry's store accepts in one value. */
+export class ArtifactTooLargeError extends branded(
+  ErrorCodes.ARTIFACT_TOO_LARGE,
+  'ArtifactTooLargeError',
+) {}
+
+/** A catalog entry's files do not match its hash, or its manifest does not match its name and version. */
+export class CatalogInvalidError extends branded(
+  ErrorCodes.CATALOG_INVALID,
+  'CatalogInvalidError',
 ) {}
 
 /** True when `e` is any plugin-gateway error. */

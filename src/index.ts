@@ -43,12 +43,16 @@ export {
 } from './mesh/rate-limit-redis.js';
 export type { RateDecision } from './mesh/gcra.js';
 export { MemoryRegistry } from './registry/memory.js';
+export { resolveInstances, selectInstances } from './registry/registry.js';
 export type {
+  CatalogChange,
+  CatalogEntry,
   DiscoveryRegistry,
   InstanceRecord,
   RegisterOptions,
   RegistryChange,
   Unsubscribe,
+  WatchStatus,
 } from './registry/registry.js';
 export {
   ErrorCodes,

@@ -4,7 +4,7 @@
  * @module
  */
 import { ErrorCodes, InvalidArgumentError } from '../errors.js';
-import type { ManagedPlugin } from './managed-plugin.js';
+import type { Served } from './instances.js';
 import type { GatewayLogger, GatewayOptions, Identity } from './options.js';
 import { errorResponse } from './responses.js';
 import type { RouteMatch, RouteTarget } from './router.js';
@@ -12,7 +12,7 @@ import type { GatewayRequest, PluginRequest, PluginResponse } from './types.js';
 
 /** A response that refuses the request, or `undefined` to let it through. */
 export function refuse(
-  target: RouteTarget<ManagedPlugin>,
+  target: RouteTarget<Served>,
   userId: GatewayRequest['userId'],
   context: GatewayRequest['context'],
   requestId: string,
@@ -101,7 +101,7 @@ export function toPluginRequest(
   request: GatewayRequest,
   id: string,
   method: string,
-  match: Extract<RouteMatch<ManagedPlugin>, { kind: 'found' }>,
+  match: Extract<RouteMatch<Served>, { kind: 'found' }>,
   userId: GatewayRequest['userId'],
   context: GatewayRequest['context'],
 ): PluginRequest {

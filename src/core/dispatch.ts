@@ -14,8 +14,7 @@ import type { RateDecision } from '../mesh/gcra.js';
 import { rateLimitHeaders, type RateLimiter } from '../mesh/rate-limiter.js';
 import type { Rate } from './duration.js';
 import type { LoadBalancer } from '../mesh/load-balancer.js';
-import type { PluginInstance } from './instances.js';
-import type { ManagedPlugin } from './managed-plugin.js';
+import { runOn, type PluginInstance, type Served } from './instances.js';
 import { errorResponse, failureResponse } from './responses.js';
 import type { PluginResponse } from './types.js';
 
@@ -44,7 +43,7 @@ export interface MeshSettings {
 }
 
 export async function dispatch(
-  plugin: ManagedPlugin,
+  plugin: Served,
   input: TaskInput,
   timeoutMs: number,
   requestId: string,
@@ -113,12 +112,16 @@ export async function dispatch(
 
 /** Methods a request may be sent twice with: its instance never answered, so nothing was seen to happen. */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
-/** The instance did not answer: its thread died under the request, or was ended. */
-const UNANSWERED: ReadonlySet<TaskFailure['__pgw']> = new Set(['crash', 'terminated']);
+/** The instance did not answer: its thread died under the request or was ended, or its gateway was out of reach. */
+const UNANSWERED: ReadonlySet<TaskFailure['__pgw']> = new Set([
+  'crash',
+  'terminated',
+  'unreachable',
+]);
 
 /** One request on one instance after another: retried only when unanswered, idempotent and in time. */
 async function attempt(
-  plugin: ManagedPlugin,
+  plugin: Served,
   input: TaskInput,
   budgetMs: number,
   requestId: string,
@@ -132,11 +135,7 @@ async function attempt(
     const admission = instance ? instance.breaker.admit() : Admission.Refused;
     if (!instance || admission === Admission.Refused)
       return { response: circuitOpen(plugin, requestId) };
-    const result = await plugin.runtime.runOn(
-      instance,
-      input,
-      Math.max(0, deadline - performance.now()),
-    );
+    const result = await runOn(instance, input, Math.max(0, deadline - performance.now()));
     if (!isTaskFailure(result)) {
       const response = result as PluginResponse;
       if (response.statusCode >= 500) instance.breaker.failure(admission);
@@ -176,7 +175,7 @@ function choose(
   return candidates.length > 0 ? balancer(candidates) : undefined;
 }
 
-function circuitOpen(plugin: ManagedPlugin, requestId: string): PluginResponse {
+function circuitOpen(plugin: Served, requestId: string): PluginResponse {
   const waitMs = Math.min(...plugin.instances.map((i) => i.breaker.retryAfterMs));
   return errorResponse(
     503,

@@ -38,4 +38,10 @@ export interface GatewayEvents {
   'ratelimit:recovered': (event: { store: string }) => void;
   /** A periodic health check found the plugin in a different health than before. */
   'plugin:health': (info: PluginInfo, health: HealthStatus) => void;
+  /** The registry's store (etcd, Consul) went away: changes of the fleet may be missed until it is back. */
+  'registry:error': (error: Error) => void;
+  /** The registry's store answers again; what changed meanwhile has been re-listed. */
+  'registry:reconnected': () => void;
+  /** A version published to the watched environment could not be loaded (`watch: { env }`). */
+  'catalog:error': (event: { name: string; version: string; error: Error }) => void;
 }

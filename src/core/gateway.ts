@@ -3,21 +3,19 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { EventEmitter } from 'eventemitter3';
 import {
-  ErrorCodes,
   GatewayStoppedError,
   InvalidArgumentError,
-  MaxPluginsError,
-  PluginExistsError,
   PluginNotFoundError,
 } from '../errors.js';
 import { MemoryRegistry } from '../registry/memory.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
-import { assertRequest, identify, pathOf, refuse, toPluginRequest } from './admission.js';
 import { EventBus, type PublishResult } from './event-delivery.js';
-import { createLogger, logFailure, logRequest } from './logging.js';
+import type { EnvironmentWatch } from './environment.js';
+import { breakerChanged, joinFleet, type Fleet, type GatewayEmit } from './fleet.js';
+import type { Served } from './instances.js';
+import { createLogger } from './logging.js';
 import type { ManagedPlugin } from './managed-plugin.js';
 import {
   resolveLoadOptions,
@@ -27,11 +25,8 @@ import {
   type ResolvedOptions,
 } from './options.js';
 import { readPluginFiles } from './plugin-files.js';
-import { createPlugin } from './plugin-setup.js';
-import type { RateLimiter } from '../mesh/rate-limiter.js';
+import { assertLoadable, createPlugin } from './plugin-setup.js';
 import { balancerFrom } from '../mesh/load-balancer.js';
-import type { TaskFailure } from '../loader/protocol.js';
-import { dispatch, type MeshSettings } from './dispatch.js';
 import {
   Observers,
   type Disposable,
@@ -41,8 +36,9 @@ import {
 } from './observers.js';
 import type { GatewayEvents, LoadOptions } from './gateway-events.js';
 import { createRateLimiter } from './rate-limiting.js';
-import { errorResponse } from './responses.js';
+import { RequestPath, type PeerReply } from './request-path.js';
 import { Router } from './router.js';
+import { ServiceCalls, type ServiceHandler } from './service-calls.js';
 import { Supervisor, type CrashEvent } from './supervisor.js';
 import type {
   DomainEvent,
@@ -54,6 +50,8 @@ import type {
 } from './types.js';
 
 export type { CrashEvent } from './supervisor.js';
+export type { PeerReply } from './request-path.js';
+export type { ServiceHandler } from './service-calls.js';
 export type { PublishResult } from './event-delivery.js';
 export type { BreakerEvent, GatewayEvents, LoadOptions } from './gateway-events.js';
 
@@ -68,17 +66,18 @@ export type { BreakerEvent, GatewayEvents, LoadOptions } from './gateway-events.
 export class PluginGateway extends EventEmitter<GatewayEvents> {
   readonly options: Readonly<ResolvedOptions>;
   readonly #plugins = new Map<string, ManagedPlugin>();
-  readonly #router = new Router<ManagedPlugin>();
+  readonly #router = new Router<Served>();
   readonly #registry: DiscoveryRegistry;
   readonly #ownsRegistry: boolean;
   readonly #log: GatewayLogger;
-  readonly #logRequests: boolean;
-  readonly #nodeId = randomBytes(4).toString('hex');
+  readonly #nodeId: string;
   readonly #supervisor: Supervisor;
-  readonly #limiter: RateLimiter;
-  readonly #mesh: MeshSettings;
   readonly #observers = new Observers();
   readonly #events: EventBus;
+  readonly #path: RequestPath;
+  readonly #calls: ServiceCalls;
+  readonly #fleet: Fleet | undefined;
+  readonly #environment: EnvironmentWatch | undefined;
   #seq = 0;
   #started = false;
   #stopped = false;
@@ -86,20 +85,38 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
   constructor(options: GatewayOptions = {}) {
     super();
     this.options = resolveOptions(options);
+    this.#nodeId = this.options.node?.id ?? randomBytes(4).toString('hex');
     this.#registry = this.options.registry ?? new MemoryRegistry();
     this.#ownsRegistry = this.options.registry === undefined;
     this.#log = createLogger(this.options.logger);
-    this.#logRequests = this.#log.isLevelEnabled?.('info') ?? true;
+    const nextId = () => `${this.#nodeId}-${(++this.#seq).toString(36)}`;
     this.#events = new EventBus({
       plugins: () => this.#plugins.values(),
       nextId: () => `${this.#nodeId}-e${(++this.#seq).toString(36)}`,
       timeoutMs: this.options.pluginTimeout,
       log: this.#log,
     });
-    this.#mesh = { balancer: balancerFrom(this.options.balancer), retry: this.options.retry };
-    this.#limiter = createRateLimiter(this.options.rateLimiting, this.#log, {
+    const limiter = createRateLimiter(this.options.rateLimiting, this.#log, {
       fallback: (event) => this.emit('ratelimit:fallback', event),
       recovered: (event) => this.emit('ratelimit:recovered', event),
+    });
+    this.#path = new RequestPath({
+      options: this.options,
+      log: this.#log,
+      router: this.#router,
+      limiter,
+      mesh: { balancer: balancerFrom(this.options.balancer), retry: this.options.retry },
+      observers: this.#observers,
+      nextId,
+      stopped: () => this.#stopped,
+      local: (name) => this.#plugins.get(name),
+    });
+    this.#calls = new ServiceCalls({
+      router: this.#router,
+      path: this.#path,
+      log: this.#log,
+      served: (name) => this.#plugins.get(name) ?? this.#fleet?.remote(name),
+      nextId,
     });
     this.#supervisor = new Supervisor({
       log: this.#log,
@@ -112,9 +129,21 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
         if (health.status !== previous) this.emit('plugin:health', plugin.info(), health);
       },
     });
+    ({ fleet: this.#fleet, environment: this.#environment } = joinFleet({
+      options: this.options,
+      registry: this.#registry,
+      nodeId: this.#nodeId,
+      router: this.#router,
+      log: this.#log,
+      emit: this.emit.bind(this) as GatewayEmit,
+      isLocal: (name) => this.#plugins.has(name),
+      dependenciesChanged: () => this.#bootWaiting(),
+      load: (dir) => this.load(dir),
+      unload: (name) => this.unload(name),
+    }));
   }
 
-  /** Id of this gateway process in a fleet. */
+  /** Id of this gateway in a fleet (`node.id`, or random). */
   get nodeId(): string {
     return this.#nodeId;
   }
@@ -139,21 +168,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     const files = await readPluginFiles(dir);
     const { manifest } = files;
     this.#assertRunning();
-    if (this.#plugins.has(manifest.name)) {
-      const other = this.#plugins.get(manifest.name)!;
-      throw new PluginExistsError(
-        `plugin "${manifest.name}" is already loaded (from ${other.dir})`,
-        {
-          plugin: manifest.name,
-        },
-      );
-    }
-    if (this.#plugins.size >= this.options.maxPlugins) {
-      throw new MaxPluginsError(
-        `cannot load "${manifest.name}": maxPlugins (${this.options.maxPlugins}) reached`,
-        { plugin: manifest.name },
-      );
-    }
+    assertLoadable(manifest, this.#plugins, this.options.maxPlugins);
     const plugin = createPlugin(files, {
       options: this.options,
       log: this.#log,
@@ -162,23 +177,28 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
       hooks: (self) => ({
         onCrash: (reason) => this.#supervisor.crashed(self, reason),
         onPublish: (event) => void (this.#stopped || this.#events.fromPlugin(self.name, event)),
+        onCall: (service, request, parent) =>
+          this.#calls.call(self.manifest, service, request, parent),
       }),
       onBreaker: (state, event) =>
-        this.emit(state === 'closed' ? 'breaker:close' : `breaker:${state}`, event),
+        breakerChanged(this.emit.bind(this) as GatewayEmit, state, event),
     });
+    this.#plugins.set(manifest.name, plugin);
+    this.#fleet?.localChanged(manifest.name);
     try {
       this.#router.add(manifest.name, plugin, manifest.endpoints);
     } catch (error) {
+      this.#plugins.delete(manifest.name);
+      this.#fleet?.localChanged(manifest.name);
       await plugin.runtime.close(0);
       throw error;
     }
-    this.#plugins.set(manifest.name, plugin);
     this.#emitStatus(plugin, undefined);
     if (!this.#started) {
       this.#setStatus(plugin, 'inactive', 'waiting for gateway.start()');
     } else {
       try {
-        await this.#supervisor.boot(plugin);
+        await this.#bootOrWait(plugin);
       } catch (error) {
         await this.#discard(plugin);
         throw error;
@@ -195,7 +215,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     const waiting = [...this.#plugins.values()].filter((p) => p.status === 'inactive');
     await Promise.all(
       waiting.map((p) =>
-        this.#supervisor.boot(p).catch((error: Error) => {
+        this.#bootOrWait(p).catch((error: Error) => {
           this.#log.error({ plugin_id: p.name, err: error }, `plugin "${p.name}" failed to start`);
           this.#setStatus(p, 'failed', error.message);
         }),
@@ -209,80 +229,32 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
    * (404, 405, 401, 403, 503, 504, 500 — see the README's table).
    * @throws {InvalidArgumentError} only when `request` itself is malformed (host misuse).
    */
-  async handle(request: GatewayRequest): Promise<PluginResponse> {
-    assertRequest(request);
-    const started = performance.now();
-    const id = request.id ?? `${this.#nodeId}-${(++this.#seq).toString(36)}`;
-    if (this.#stopped) {
-      return errorResponse(503, ErrorCodes.PLUGIN_UNAVAILABLE, 'the gateway is stopped', id);
-    }
-    const method = request.method.toUpperCase();
-    const match = this.#router.match(method, request.path);
-    if (match.kind === 'not-found') {
-      return errorResponse(
-        404,
-        ErrorCodes.NOT_FOUND,
-        `no plugin serves ${method} ${pathOf(request.path)}`,
-        id,
-      );
-    }
-    if (match.kind === 'method-not-allowed') {
-      return errorResponse(
-        405,
-        ErrorCodes.METHOD_NOT_ALLOWED,
-        `${method} is not allowed on ${pathOf(request.path)}`,
-        id,
-        {
-          allow: match.allow.join(', '),
-        },
-      );
-    }
-    const target = match.target;
-    const plugin = target.plugin;
-    let userId = request.userId;
-    let context = request.context;
-    if (
-      this.options.authenticate &&
-      (target.needsIdentity || target.endpoint.auth === 'optional')
-    ) {
-      const identity = await identify(this.options.authenticate, request, id, this.#log);
-      userId = identity?.userId ?? null;
-      if (identity?.roles) context = { ...context, roles: identity.roles };
-    }
-    const observed =
-      this.#logRequests || this.#observers.active
-        ? { requestId: id, plugin: plugin.name, method, path: pathOf(request.path), userId }
-        : undefined;
-    if (observed) this.#observers.started(observed);
-    let failure: TaskFailure | undefined;
-    let response = refuse(target, userId, context, id);
-    if (response === undefined) {
-      const req = toPluginRequest(request, id, method, match, userId, context);
-      const outcome = await dispatch(
-        plugin,
-        { t: 'req', k: target.key, r: req },
-        target.timeoutMs ?? this.options.pluginTimeout,
-        id,
-        target.rate && {
-          limiter: this.#limiter,
-          rate: target.rate,
-          scope: target.scope,
-          caller: (userId ?? context?.clientAddress ?? 'anonymous') as string | number,
-        },
-        this.#mesh,
-      );
-      response = outcome.response;
-      failure = outcome.failure;
-      if (failure) logFailure(this.#log, plugin.name, plugin.manifest.version, id, failure);
-    }
-    const durationMs = performance.now() - started;
-    plugin.metrics.record(response.statusCode, durationMs);
-    if (observed) {
-      const ended = { ...observed, statusCode: response.statusCode, durationMs };
-      if (this.#logRequests) logRequest(this.#log, plugin.manifest.version, ended);
-      this.#observers.ended(ended, failure);
-    }
-    return response;
+  handle(request: GatewayRequest): Promise<PluginResponse> {
+    return this.#path.handle(request);
+  }
+
+  /**
+   * Serves a call from another gateway of the fleet (the peer protocol, docs/peer-protocol.md) with this
+   * gateway's own instances. The `./node` listener routes `POST <prefix>/.veza/peer/v1` here; other
+   * servers pass the raw body, the headers and the client's address.
+   */
+  handlePeer(
+    body: string,
+    headers: Readonly<Record<string, string | string[] | undefined>>,
+    remoteAddress: string | undefined,
+  ): Promise<PeerReply> {
+    return this.#path.servePeer(body, headers, remoteAddress);
+  }
+
+  /**
+   * Offers a host service that plugins listing `{ service: name, version: <range> }` under
+   * `dependencies` can call with `ctx.call(name, request)`; dependants waiting for it start.
+   * @throws {InvalidArgumentError} for a version that is not semver or a handler that is not a function.
+   */
+  provide(name: string, version: string, handler: ServiceHandler): void {
+    this.#assertRunning();
+    this.#calls.provide(name, version, handler);
+    this.#bootWaiting();
   }
 
   /** Calls `listener` for every request routed to a plugin, before its mesh policies. */
@@ -348,7 +320,9 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#environment?.stop();
     await Promise.all([...this.#plugins.keys()].map((name) => this.unload(name)));
+    await this.#fleet?.close();
     if (this.#ownsRegistry) await this.#registry.close();
   }
 
@@ -359,19 +333,46 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     plugin.bulkhead.close();
     this.#router.remove(plugin.name, plugin.manifest.endpoints);
     this.#plugins.delete(plugin.name);
+    this.#fleet?.localChanged(plugin.name);
     await Promise.all(plugin.instances.map((i) => this.#registry.deregister(i.id).catch(() => {})));
     await plugin.runtime.drain(this.options.stopTimeout);
     await plugin.runtime.close(this.options.stopTimeout);
   }
 
   async #register(plugin: ManagedPlugin): Promise<void> {
-    await Promise.all(plugin.records(this.#nodeId).map((r) => this.#registry.register(r)));
+    const records = plugin.records(this.#nodeId, this.options.node?.address);
+    await Promise.all(records.map((r) => this.#registry.register(r)));
+  }
+
+  /** Starts the plugin, or leaves it `loading` with the reason while a dependency is missing. */
+  async #bootOrWait(plugin: ManagedPlugin): Promise<void> {
+    const missing = this.#calls.missing(plugin.manifest);
+    plugin.waiting = missing.length > 0;
+    if (!plugin.waiting) return this.#supervisor.boot(plugin);
+    const reason = `waiting for dependencies: ${missing.join(', ')}`;
+    if (plugin.reason !== reason) this.#setStatus(plugin, 'loading', reason);
+  }
+
+  /** Something a dependency may be appeared: start the plugins that were waiting for it. */
+  #bootWaiting(): void {
+    if (!this.#started || this.#stopped) return;
+    for (const plugin of this.#plugins.values()) {
+      if (!plugin.waiting) continue;
+      this.#bootOrWait(plugin).catch((error: Error) => {
+        this.#log.error(
+          { plugin_id: plugin.name, err: error },
+          `plugin "${plugin.name}" failed to start`,
+        );
+        this.#setStatus(plugin, 'failed', error.message);
+      });
+    }
   }
 
   #setStatus(plugin: ManagedPlugin, to: PluginStatus, reason?: string): void {
     const previous = plugin.status;
     if (!plugin.transition(to, reason) || previous === to) return;
     this.#emitStatus(plugin, previous);
+    if (to === 'active') this.#bootWaiting();
     if (this.#plugins.get(plugin.name) === plugin) {
       this.#register(plugin).catch((error: Error) =>
         this.#log.warn({ plugin_id: plugin.name, err: error }, 'registry update failed'),

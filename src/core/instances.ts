@@ -6,8 +6,37 @@
  */
 import type { PluginRuntime, RuntimeStats, TaskInput } from '../loader/loader.js';
 import { worstHealth, type BootReport, type TaskResult } from '../loader/protocol.js';
+import type { BulkheadPolicy } from '../mesh/bulkhead.js';
 import type { CircuitBreakerPolicy } from '../mesh/circuit-breaker.js';
-import type { HealthStatus } from './types.js';
+import type { PluginMetricsRecorder } from '../mesh/metrics.js';
+import type { HealthStatus, PluginStatus } from './types.js';
+
+/** What the router leads to and the mesh dispatches to: a local plugin, or a plugin other gateways run. */
+export interface Served {
+  readonly name: string;
+  readonly version: string;
+  readonly status: PluginStatus;
+  /** Seconds a caller should wait while it is not active. */
+  readonly retryAfterSeconds: number;
+  readonly instances: readonly PluginInstance[];
+  readonly bulkhead: BulkheadPolicy;
+  readonly metrics: PluginMetricsRecorder;
+  /** `local`: worker pools of this gateway; `remote`: instances of other gateways of the fleet. */
+  readonly location: 'local' | 'remote';
+}
+
+/** Runs on `instance`, counting it as outstanding meanwhile. */
+export function runOn(
+  instance: PluginInstance,
+  task: TaskInput,
+  timeoutMs: number,
+): Promise<TaskResult> {
+  instance.outstanding++;
+  return instance.runtime.run(task, timeoutMs).then((result) => {
+    instance.outstanding--;
+    return result;
+  });
+}
 
 export class PluginInstance {
   /** Requests in flight on this instance. */
@@ -26,16 +55,7 @@ export class InstanceGroup implements PluginRuntime {
   run(task: TaskInput, timeoutMs: number): Promise<TaskResult> {
     let best = this.instances[0]!;
     for (const i of this.instances) if (i.outstanding < best.outstanding) best = i;
-    return this.runOn(best, task, timeoutMs);
-  }
-
-  /** Runs on `instance`, counting it as outstanding meanwhile. */
-  runOn(instance: PluginInstance, task: TaskInput, timeoutMs: number): Promise<TaskResult> {
-    instance.outstanding++;
-    return instance.runtime.run(task, timeoutMs).then((result) => {
-      instance.outstanding--;
-      return result;
-    });
+    return runOn(best, task, timeoutMs);
   }
 
   async boot(timeoutMs: number): Promise<BootReport> {

@@ -4,7 +4,7 @@
  * @module
  */
 import type { PluginRuntime } from '../loader/loader.js';
-import { InstanceGroup, PluginInstance } from './instances.js';
+import { InstanceGroup, PluginInstance, type Served } from './instances.js';
 import { BulkheadPolicy } from '../mesh/bulkhead.js';
 import { CircuitBreakerPolicy } from '../mesh/circuit-breaker.js';
 import { PluginMetricsRecorder } from '../mesh/metrics.js';
@@ -14,8 +14,9 @@ import { canTransition } from './lifecycle.js';
 import type { Manifest } from './manifest.js';
 import type { HealthStatus, PluginInfo, PluginMetrics, PluginStatus } from './types.js';
 
-export class ManagedPlugin {
+export class ManagedPlugin implements Served {
   readonly name: string;
+  readonly location = 'local';
   readonly metrics = new PluginMetricsRecorder();
   readonly crashes: CrashPolicy;
   status: PluginStatus = 'loading';
@@ -27,6 +28,8 @@ export class ManagedPlugin {
   /** Seconds a caller should wait while the plugin restarts. */
   retryAfterSeconds = 1;
   lastHealth: HealthStatus | undefined;
+  /** Not started: a dependency its manifest lists is missing (the reason says which). */
+  waiting = false;
   /** All instances, as one runtime (boot, drain, close, health, figures). */
   readonly runtime: InstanceGroup;
   readonly instances: readonly PluginInstance[];
@@ -65,6 +68,10 @@ export class ManagedPlugin {
     this.runtime = new InstanceGroup(this.instances);
   }
 
+  get version(): string {
+    return this.manifest.version;
+  }
+
   /** Moves to `to`; returns false (and stays) when the lifecycle does not allow it. */
   transition(to: PluginStatus, reason?: string): boolean {
     if (!canTransition(this.status, to)) return false;
@@ -98,13 +105,14 @@ export class ManagedPlugin {
   }
 
   /** The plugin's instances as the discovery registry lists them. */
-  records(nodeId: string): InstanceRecord[] {
+  records(nodeId: string, address: string | undefined): InstanceRecord[] {
     const info = this.info();
     return this.instances.map((instance) => ({
       id: instance.id,
       service: this.name,
       version: info.version,
       nodeId,
+      ...(address === undefined ? {} : { address }),
       endpoints: info.endpoints,
       status: info.status,
       metadata: info.metadata,

@@ -127,6 +127,21 @@ const optionsSchema = z.strictObject({
       backoff: durationMs.default(20),
     })
     .prefault({}),
+  node: z
+    .strictObject({
+      id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" or "-"'),
+      address: z.string().refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
+        message: 'an http(s) URL where this gateway serves, e.g. "http://10.0.0.5:8080"',
+      }),
+      secret: z.string().min(16, 'at least 16 characters').optional(),
+    })
+    .optional(),
+  watch: z
+    .strictObject({
+      env: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, ".", "_" or "-"'),
+      cacheDir: z.string().min(1).optional(),
+    })
+    .optional(),
 });
 
 /** Options accepted by `new PluginGateway(options)`. Every one has a default. */
@@ -193,6 +208,20 @@ export interface GatewayOptions {
    * @default { attempts: 2, backoff: '20ms' }
    */
   retry?: { attempts?: number; backoff?: string | number };
+  /**
+   * Joins a fleet: `id` names this gateway in the registry (default: random), `address` is where its
+   * `createRequestListener` serves (other gateways forward requests for its plugins there), and `secret`,
+   * shared by the fleet, signs peer calls; without it, peer calls are accepted from loopback and private
+   * addresses only (docs/peer-protocol.md).
+   */
+  node?: { id: string; address: string; secret?: string };
+  /**
+   * Loads every plugin version published to `env` in the registry's catalog (the newest of each name),
+   * and follows publish/unpublish. Files are unpacked under `cacheDir`
+   * (default `node_modules/.cache/veza-plugins` of the working folder, so that plugins resolve
+   * `@veza/plugin-gateway/sdk` from the host's node_modules).
+   */
+  watch?: { env: string; cacheDir?: string };
 }
 
 /** Options after validation: durations in ms, defaults applied, frozen. */

@@ -3,7 +3,7 @@
  * flags, and a word in the log for manifest fields this version accepts but does not enforce yet.
  * @module
  */
-import { RuntimeUnsupportedError } from '../errors.js';
+import { MaxPluginsError, PluginExistsError, RuntimeUnsupportedError } from '../errors.js';
 import type { RuntimeHooks } from '../loader/loader.js';
 import { WorkerRuntime } from '../loader/worker-runtime.js';
 import type { BreakerState } from '../mesh/circuit-breaker.js';
@@ -88,6 +88,31 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
   return plugin;
 }
 
+/**
+ * @throws {PluginExistsError} when a plugin of that name is loaded.
+ * @throws {MaxPluginsError} when `maxPlugins` are loaded.
+ */
+export function assertLoadable(
+  manifest: Manifest,
+  loaded: ReadonlyMap<string, ManagedPlugin>,
+  maxPlugins: number,
+): void {
+  const other = loaded.get(manifest.name);
+  if (other) {
+    throw new PluginExistsError(`plugin "${manifest.name}" is already loaded (from ${other.dir})`, {
+      plugin: manifest.name,
+    });
+  }
+  if (loaded.size >= maxPlugins) {
+    throw new MaxPluginsError(
+      `cannot load "${manifest.name}": maxPlugins (${maxPlugins}) reached`,
+      {
+        plugin: manifest.name,
+      },
+    );
+  }
+}
+
 /** The manifest's flag defaults, overridden by the host's `featureFlags.overrides[plugin]`. */
 export function flagsFor(
   manifest: Manifest,
@@ -111,7 +136,6 @@ export function flagsFor(
 /** Manifest fields that are valid but that the mesh, discovery or sandbox of a later version enforces. */
 export function notYetEnforced(m: Manifest): string[] {
   const fields: string[] = [];
-  if (m.dependencies.length > 0) fields.push('dependencies');
   if (m.permissions.network.length > 0) fields.push('permissions.network');
   if (m.resources.disk !== undefined) fields.push('resources.disk');
   if (m.resources.network !== undefined) fields.push('resources.network');

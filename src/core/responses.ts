@@ -64,6 +64,11 @@ const FAILURES: Record<TaskFailure['__pgw'], { status: number; code: ErrorCode; 
       code: ErrorCodes.OVERLOADED,
       message: 'the plugin has too many requests in flight',
     },
+    unreachable: {
+      status: 503,
+      code: ErrorCodes.PEER_UNREACHABLE,
+      message: 'the gateway running the plugin could not be reached',
+    },
     timeout: {
       status: 504,
       code: ErrorCodes.TIMEOUT,

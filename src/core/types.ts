@@ -39,6 +39,17 @@ export interface GatewayRequest {
   context?: Record<string, unknown>;
 }
 
+/** What a plugin sends with `ctx.call(service, request)`: a request to one of the service's endpoints. */
+export interface ServiceRequest {
+  method: string;
+  /** Path on the service, optionally with a query string. */
+  path: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+  /** The caller to act for; default: the user of the request being served, if any. */
+  userId?: number | string | null;
+}
+
 /** A plugin's answer (ADR `PluginResponse`). */
 export interface PluginResponse {
   statusCode: number;

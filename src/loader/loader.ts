@@ -4,7 +4,13 @@
  * @module
  */
 import type { Manifest } from '../core/manifest.js';
-import type { DomainEvent, HealthStatus } from '../core/types.js';
+import type {
+  DomainEvent,
+  HealthStatus,
+  PluginRequest,
+  PluginResponse,
+  ServiceRequest,
+} from '../core/types.js';
 import type { BootReport, LogLevel, Task, TaskResult } from './protocol.js';
 
 /** Task input without the slot and deadline, which the runtime assigns. */
@@ -27,6 +33,12 @@ export interface RuntimeHooks {
   ): void;
   /** The plugin published an event (its permission was checked in the thread). */
   onPublish(event: DomainEvent): void;
+  /** The plugin called a service with `ctx.call()`; its permission is the host's to check. */
+  onCall(
+    service: string,
+    request: ServiceRequest,
+    parent: { requestId?: string; userId?: PluginRequest['userId'] },
+  ): Promise<PluginResponse>;
 }
 
 /** Everything a runtime needs to start a plugin instance. */

@@ -4,7 +4,14 @@
  * the worker's parent port (worker to host) and a BroadcastChannel per plugin instance (host to workers).
  * @module
  */
-import type { DomainEvent, HealthStatus, PluginRequest, PluginResponse } from '../core/types.js';
+import type { MessagePort } from 'node:worker_threads';
+import type {
+  DomainEvent,
+  HealthStatus,
+  PluginRequest,
+  PluginResponse,
+  ServiceRequest,
+} from '../core/types.js';
 
 /** Data handed to every thread of a plugin instance when it starts. */
 export interface HarnessData {
@@ -39,7 +46,8 @@ export interface BootReport {
 /**
  * A task that did not produce a value. The harness answers `threw`, `timeout`, `init`, `bad-response`
  * and `no-route`; the host adds `crash` (the thread died), `terminated` (the host ended the thread
- * because another request on it timed out) and `overloaded` (no free request slot).
+ * because another request on it timed out), `overloaded` (no free request slot) and `unreachable` (a
+ * remote instance's gateway could not be reached, or no longer serves it).
  */
 export interface TaskFailure {
   __pgw:
@@ -50,7 +58,8 @@ export interface TaskFailure {
     | 'no-route'
     | 'crash'
     | 'terminated'
-    | 'overloaded';
+    | 'overloaded'
+    | 'unreachable';
   message: string;
   stack?: string;
 }
@@ -68,6 +77,15 @@ export type WorkerNote =
       requestId?: string;
     }
   | { pgw: 'publish'; event: DomainEvent }
+  /** `ctx.call()`: the host answers a `PluginResponse` on `port`. */
+  | {
+      pgw: 'call';
+      service: string;
+      request: ServiceRequest;
+      requestId?: string;
+      userId?: PluginRequest['userId'];
+      port: MessagePort;
+    }
   | { pgw: 'heap'; used: number }
   | { pgw: 'stopped'; error?: string }
   | { pgw: 'health'; seq: number; status: HealthStatus }

@@ -4,9 +4,21 @@
  * here and answered as a value; only a dying thread reaches the host as a crash.
  * @module
  */
-import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_threads';
+import {
+  BroadcastChannel,
+  MessageChannel,
+  parentPort,
+  threadId,
+  workerData,
+} from 'node:worker_threads';
 import { getHeapStatistics } from 'node:v8';
-import type { DomainEvent, HealthStatus, PluginRequest, PluginResponse } from '../core/types.js';
+import type {
+  DomainEvent,
+  HealthStatus,
+  PluginRequest,
+  PluginResponse,
+  ServiceRequest,
+} from '../core/types.js';
 import { EventNotPermittedError } from '../errors.js';
 import {
   definePlugin,
@@ -78,10 +90,49 @@ function publish(event: Omit<DomainEvent, 'source'>): void {
   note({ pgw: 'publish', event: { ...event, source: data.name } });
 }
 
+/** `ctx.call()`: the host checks the manifest's `dependencies` and answers on a port of this call's own. */
+function call(
+  service: string,
+  request: ServiceRequest,
+  requestId: string | undefined,
+  userId: PluginRequest['userId'],
+): Promise<PluginResponse> {
+  if (
+    typeof service !== 'string' ||
+    typeof request?.method !== 'string' ||
+    typeof request.path !== 'string'
+  ) {
+    return Promise.reject(
+      new TypeError(
+        'ctx.call(service, { method, path, headers?, body? }) expects a service name and a request',
+      ),
+    );
+  }
+  const { port1, port2 } = new MessageChannel();
+  return new Promise<PluginResponse>((resolve, reject) => {
+    port1.once('message', (response: PluginResponse) => {
+      port1.close();
+      resolve(response);
+    });
+    try {
+      port.postMessage(
+        { pgw: 'call', service, request, requestId, userId, port: port2 } satisfies WorkerNote,
+        [port2],
+      );
+    } catch (error) {
+      port1.close();
+      reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  });
+}
+
 /** The `ctx` of one request or event; its logger is made only when the plugin logs. */
 class RequestContext implements PluginContext {
   #log: Logger | undefined;
-  constructor(readonly requestId?: string) {}
+  constructor(
+    readonly requestId?: string,
+    readonly userId?: PluginRequest['userId'],
+  ) {}
   get name() {
     return data.name;
   }
@@ -99,6 +150,9 @@ class RequestContext implements PluginContext {
   }
   publish(event: Omit<DomainEvent, 'source'>): void {
     publish(event);
+  }
+  call(service: string, request: ServiceRequest): Promise<PluginResponse> {
+    return call(service, request, this.requestId, this.userId);
   }
 }
 
@@ -235,7 +289,7 @@ function serve(key: string, req: PluginRequest): TaskResult | Promise<TaskResult
   if (req.query === undefined) req.query = {};
   let res: PluginResponse | void | Promise<PluginResponse | void>;
   try {
-    res = handler(req, new RequestContext(req.id));
+    res = handler(req, new RequestContext(req.id, req.userId));
   } catch (error) {
     return failure('threw', error);
   }

@@ -351,6 +351,24 @@ export class WorkerRuntime implements PluginRuntime {
       case 'publish':
         this.#hooks.onPublish(message.event);
         break;
+      case 'call': {
+        const reply = message.port;
+        this.#hooks
+          .onCall(message.service, message.request, {
+            requestId: message.requestId,
+            userId: message.userId,
+          })
+          .then(
+            (response) => reply.postMessage(response),
+            (error: Error) =>
+              reply.postMessage({
+                statusCode: 500,
+                body: { error: { code: 'PGW_ERR_PLUGIN_ERROR', message: error.message } },
+              }),
+          )
+          .finally(() => reply.close());
+        break;
+      }
       case 'heap':
         state.heapUsed = message.used;
         break;

@@ -3,57 +3,54 @@
  * @module
  */
 import { GatewayStoppedError } from '../errors.js';
-import type {
-  DiscoveryRegistry,
-  InstanceRecord,
-  RegisterOptions,
-  RegistryChange,
-  Unsubscribe,
+import {
+  assertCatalogEntry,
+  assertEnv,
+  assertRecord,
+  type CatalogChange,
+  type CatalogEntry,
+  type DiscoveryRegistry,
+  type InstanceRecord,
+  type RegistryChange,
+  type Unsubscribe,
 } from './registry.js';
 
-interface Entry {
-  instance: InstanceRecord;
-  expiresAt: number;
-}
-
 /**
- * Keeps instances in a `Map`. A record registered with a `ttl` expires when it is not renewed in
- * time; expiry is checked when the registry is read, so it keeps no timer running.
+ * Keeps instances and catalogs in `Map`s. Several gateways of one process may share one. Records live
+ * until deregistered or the registry closes: in one process an owner cannot die without its registry,
+ * so `ttl` has nothing to guard against here.
  * @example
  * const gateway = new PluginGateway({ registry: new MemoryRegistry() });
  */
 export class MemoryRegistry implements DiscoveryRegistry {
-  #entries = new Map<string, Entry>();
+  #instances = new Map<string, InstanceRecord>();
+  #catalogs = new Map<string, Map<string, CatalogEntry>>();
   #listeners = new Set<(change: RegistryChange) => void>();
+  #catalogListeners = new Set<{ env: string; listener: (change: CatalogChange) => void }>();
   #closed = false;
-  readonly #now: () => number;
 
-  /** @param options.now clock, for tests. */
-  constructor(options: { now?: () => number } = {}) {
-    this.#now = options.now ?? Date.now;
-  }
-
-  async register(instance: InstanceRecord, options: RegisterOptions = {}): Promise<void> {
+  async register(instance: InstanceRecord): Promise<void> {
     this.#assertOpen();
-    const expiresAt = options.ttl === undefined ? Infinity : this.#now() + options.ttl;
-    const record = Object.freeze({ ...instance });
-    this.#entries.set(instance.id, { instance: record, expiresAt });
-    this.#emit({ type: 'put', instance: record });
+    assertRecord(instance);
+    const record = structuredClone(instance);
+    this.#instances.set(instance.id, record);
+    for (const listener of this.#listeners) listener({ type: 'put', instance: record });
   }
 
   async deregister(id: string): Promise<void> {
-    const entry = this.#entries.get(id);
-    if (!entry) return;
-    this.#entries.delete(id);
-    this.#emit({ type: 'delete', id, service: entry.instance.service });
+    const record = this.#instances.get(id);
+    if (!record) return;
+    this.#instances.delete(id);
+    for (const listener of this.#listeners) {
+      listener({ type: 'delete', id, service: record.service });
+    }
   }
 
   async list(service?: string): Promise<InstanceRecord[]> {
     this.#assertOpen();
-    this.#expire();
     const out: InstanceRecord[] = [];
-    for (const { instance } of this.#entries.values()) {
-      if (service === undefined || instance.service === service) out.push(instance);
+    for (const record of this.#instances.values()) {
+      if (service === undefined || record.service === service) out.push(record);
     }
     return out;
   }
@@ -61,27 +58,55 @@ export class MemoryRegistry implements DiscoveryRegistry {
   watch(listener: (change: RegistryChange) => void): Unsubscribe {
     this.#assertOpen();
     this.#listeners.add(listener);
+    for (const instance of this.#instances.values()) listener({ type: 'put', instance });
     return () => this.#listeners.delete(listener);
+  }
+
+  async publish(env: string, entry: CatalogEntry): Promise<void> {
+    this.#assertOpen();
+    assertCatalogEntry(env, entry);
+    const catalog = this.#catalogs.get(env) ?? new Map<string, CatalogEntry>();
+    this.#catalogs.set(env, catalog);
+    const stored = structuredClone(entry);
+    catalog.set(`${entry.name}@${entry.version}`, stored);
+    this.#emitCatalog(env, { type: 'put', entry: stored });
+  }
+
+  async unpublish(env: string, name: string, version: string): Promise<void> {
+    this.#assertOpen();
+    assertEnv(env);
+    if (this.#catalogs.get(env)?.delete(`${name}@${version}`)) {
+      this.#emitCatalog(env, { type: 'delete', name, version });
+    }
+  }
+
+  async catalog(env: string): Promise<CatalogEntry[]> {
+    this.#assertOpen();
+    assertEnv(env);
+    return [...(this.#catalogs.get(env)?.values() ?? [])];
+  }
+
+  watchCatalog(env: string, listener: (change: CatalogChange) => void): Unsubscribe {
+    this.#assertOpen();
+    assertEnv(env);
+    const entry = { env, listener };
+    this.#catalogListeners.add(entry);
+    for (const stored of this.#catalogs.get(env)?.values() ?? []) {
+      listener({ type: 'put', entry: stored });
+    }
+    return () => this.#catalogListeners.delete(entry);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     this.#listeners.clear();
-    this.#entries.clear();
+    this.#catalogListeners.clear();
+    this.#instances.clear();
+    this.#catalogs.clear();
   }
 
-  #expire(): void {
-    const now = this.#now();
-    for (const [id, entry] of this.#entries) {
-      if (entry.expiresAt <= now) {
-        this.#entries.delete(id);
-        this.#emit({ type: 'delete', id, service: entry.instance.service });
-      }
-    }
-  }
-
-  #emit(change: RegistryChange): void {
-    for (const listener of this.#listeners) listener(change);
+  #emitCatalog(env: string, change: CatalogChange): void {
+    for (const watcher of this.#catalogListeners) if (watcher.env === env) watcher.listener(change);
   }
 
   #assertOpen(): void {

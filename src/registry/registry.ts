@@ -1,34 +1,62 @@
 /**
- * The discovery registry contract: where gateways record the plugin instances they run, so that
- * they (and later, other gateways of a fleet) can find them. Memory is the default adapter.
+ * The discovery registry contract: where the gateways of a fleet record the plugin instances they run,
+ * find each other's, and read the catalog of plugin versions published to an environment. Memory is
+ * the default adapter; etcd and Consul hold it for a fleet. Every adapter passes one contract suite.
  * @module
  */
+import semver from 'semver';
 import type { PluginEndpoint, PluginStatus } from '../core/types.js';
 
 /** One running plugin instance, as a registry lists it. */
 export interface InstanceRecord {
-  /** Unique instance id (`name@version#n` on its node). */
+  /** Unique instance id (`name@version#node.n`). */
   id: string;
   /** Plugin (service) name. */
   service: string;
   version: string;
   /** Id of the gateway process that runs it. */
   nodeId: string;
-  /** Where that gateway serves, when it advertises an address. */
+  /** Where that gateway serves (its `createRequestListener`), when it advertises an address. */
   address?: string;
   endpoints: readonly PluginEndpoint[];
   status: PluginStatus;
   metadata: Readonly<Record<string, string>>;
 }
 
-/** What changed in a registry. */
+/** What changed among the instances of a registry. */
 export type RegistryChange =
   { type: 'put'; instance: InstanceRecord } | { type: 'delete'; id: string; service: string };
 
+/** A plugin version published to an environment: its manifest and files, and their content hash. */
+export interface CatalogEntry {
+  name: string;
+  version: string;
+  /** The text of its `plugin.yaml`. */
+  manifest: string;
+  /** Every file of the plugin's folder, by path relative to it, base64-encoded. */
+  files: Readonly<Record<string, string>>;
+  /** `sha256-<hex>` over the files (see `packPlugin`); a gateway checks it before loading. */
+  hash: string;
+  publishedAt: string;
+}
+
+/** What changed in an environment's catalog. */
+export type CatalogChange =
+  { type: 'put'; entry: CatalogEntry } | { type: 'delete'; name: string; version: string };
+
 /** Options of {@link DiscoveryRegistry.register}. */
 export interface RegisterOptions {
-  /** Milliseconds the record outlives its owner when the owner stops renewing it; none: until deregistered. */
+  /**
+   * Milliseconds the record outlives its owner once the owner stops renewing it. The adapter renews it
+   * while the registry is open. Default: the adapter's `ttl` (memory: none, records stay until removed).
+   */
   ttl?: number;
+}
+
+/** Connection news of a watch: the store went away (changes may be missed), or came back (re-listed). */
+export interface WatchStatus {
+  onError?(error: Error): void;
+  onReconnected?(): void;
 }
 
 /** Stop listening. */
@@ -36,14 +64,89 @@ export type Unsubscribe = () => void;
 
 /** The contract every registry adapter (memory, etcd, Consul) implements. */
 export interface DiscoveryRegistry {
-  /** Records (or replaces) an instance; calling it again renews its TTL. */
+  /** Records (or replaces) an instance, kept alive until deregistered or the registry closes. */
   register(instance: InstanceRecord, options?: RegisterOptions): Promise<void>;
   /** Removes an instance; removing an unknown id is not an error. */
   deregister(id: string): Promise<void>;
-  /** Instances of one service, or all when `service` is omitted. */
+  /** Live instances of one service, or all when `service` is omitted. */
   list(service?: string): Promise<InstanceRecord[]>;
-  /** Calls `listener` for every change from now on. */
-  watch(listener: (change: RegistryChange) => void): Unsubscribe;
-  /** Releases timers and connections; the registry is unusable afterwards. */
+  /**
+   * Calls `listener` with a `put` for every instance listed now, then for every change. After a lost
+   * connection the adapter re-lists and reports what changed meanwhile as ordinary changes, then calls
+   * `status.onReconnected`.
+   */
+  watch(listener: (change: RegistryChange) => void, status?: WatchStatus): Unsubscribe;
+  /** Publishes a plugin version to `env` (replacing the same name and version). */
+  publish(env: string, entry: CatalogEntry): Promise<void>;
+  /** Withdraws a version from `env`; an unknown one is not an error. */
+  unpublish(env: string, name: string, version: string): Promise<void>;
+  /** Every version published to `env`. */
+  catalog(env: string): Promise<CatalogEntry[]>;
+  /** Calls `listener` with a `put` for every version published to `env` now, then for every change. */
+  watchCatalog(
+    env: string,
+    listener: (change: CatalogChange) => void,
+    status?: WatchStatus,
+  ): Unsubscribe;
+  /** Releases timers and connections and withdraws this registry's instances. */
   close(): Promise<void>;
+}
+
+/**
+ * Active instances of `service` whose version satisfies the semver `range`, newest version first.
+ * @example
+ * const [best] = await resolveInstances(registry, 'ai-recommendations', '^1.2');
+ */
+export async function resolveInstances(
+  registry: DiscoveryRegistry,
+  service: string,
+  range = '*',
+): Promise<InstanceRecord[]> {
+  return selectInstances(await registry.list(service), range);
+}
+
+/** The active records of `records` that satisfy `range`, newest version first. */
+export function selectInstances(
+  records: readonly InstanceRecord[],
+  range: string,
+): InstanceRecord[] {
+  return records
+    .filter(
+      (r) =>
+        r.status === 'active' && semver.satisfies(r.version, range, { includePrerelease: true }),
+    )
+    .sort((a, b) => semver.rcompare(a.version, b.version));
+}
+
+/** Checks a record before it is stored: the same check on every adapter. */
+export function assertRecord(instance: InstanceRecord): void {
+  for (const field of ['id', 'service', 'version', 'nodeId'] as const) {
+    if (typeof instance?.[field] !== 'string' || instance[field] === '') {
+      throw new TypeError(`InstanceRecord.${field} must be a non-empty string`);
+    }
+  }
+  if (!semver.valid(instance.version)) {
+    throw new TypeError(`InstanceRecord.version "${instance.version}" is not a semver version`);
+  }
+}
+
+/** Checks a catalog entry and an environment name before they are stored. */
+export function assertCatalogEntry(env: string, entry: CatalogEntry): void {
+  assertEnv(env);
+  if (typeof entry?.name !== 'string' || !/^[a-z0-9][a-z0-9._-]*$/i.test(entry.name)) {
+    throw new TypeError(`CatalogEntry.name "${String(entry?.name)}" is not a plugin name`);
+  }
+  if (!semver.valid(entry.version)) {
+    throw new TypeError(`CatalogEntry.version "${String(entry.version)}" is not a semver version`);
+  }
+  if (typeof entry.hash !== 'string' || !entry.hash.startsWith('sha256-')) {
+    throw new TypeError('CatalogEntry.hash must be "sha256-<hex>" (use packPlugin())');
+  }
+}
+
+/** Environment names become key segments: keep them to letters, digits, `.`, `_` and `-`. */
+export function assertEnv(env: string): void {
+  if (typeof env !== 'string' || !/^[a-z0-9][a-z0-9._-]*$/i.test(env)) {
+    throw new TypeError(`environment "${String(env)}" must be letters, digits, ".", "_" or "-"`);
+  }
 }

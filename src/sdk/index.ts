@@ -8,9 +8,21 @@
  *   routes: { 'GET /hello/{name}': (req) => ({ statusCode: 200, body: { hello: req.params.name } }) },
  * });
  */
-import type { DomainEvent, HealthStatus, PluginRequest, PluginResponse } from '../core/types.js';
+import type {
+  DomainEvent,
+  HealthStatus,
+  PluginRequest,
+  PluginResponse,
+  ServiceRequest,
+} from '../core/types.js';
 
-export type { DomainEvent, HealthStatus, PluginRequest, PluginResponse } from '../core/types.js';
+export type {
+  DomainEvent,
+  HealthStatus,
+  PluginRequest,
+  PluginResponse,
+  ServiceRequest,
+} from '../core/types.js';
 
 /** A logger whose lines land in the host's logs, tagged with the plugin and the request. */
 export interface PluginLogger {
@@ -37,6 +49,16 @@ export interface PluginContext {
    * `permissions.events.publish` are allowed; any other throws `PGW_ERR_EVENT_NOT_PERMITTED`.
    */
   publish(event: Omit<DomainEvent, 'source'>): void;
+  /**
+   * Calls an endpoint of a service the manifest lists under `dependencies` (another plugin, local or on
+   * another gateway of the fleet, or a service the host provides). Goes through the target's mesh
+   * (breakers, bulkhead, timeout) and resolves with its response, whatever the status: 403
+   * `PGW_ERR_CALL_NOT_PERMITTED` for a service the manifest does not list, 503 when none is available.
+   * The caller's user is passed on unless `request.userId` says otherwise.
+   * @example
+   * const res = await ctx.call('user-profiles', { method: 'GET', path: `/profiles/${req.userId}` });
+   */
+  call(service: string, request: ServiceRequest): Promise<PluginResponse>;
 }
 
 /** What `initialize()` receives. */

@@ -384,9 +384,6 @@ describe('honesty about what is not enforced yet', () => {
         'endpoints:',
         '  - path: /needy',
         '    method: GET',
-        'dependencies:',
-        '  - service: user-profile',
-        '    version: ">=1.0.0"',
         'permissions:',
         '  network: [api.example.com]',
       ].join('\n'),
@@ -395,7 +392,7 @@ describe('honesty about what is not enforced yet', () => {
     expect((await get(gateway, '/needy')).statusCode).toBe(200);
     expect(logger.lines.find((l) => l.level === 'warn' && l.fields)).toMatchObject({
       plugin_id: 'needy',
-      fields: ['dependencies', 'permissions.network'],
+      fields: ['permissions.network'],
     });
     rmSync(dir, { recursive: true, force: true });
   });

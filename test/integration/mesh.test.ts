@@ -90,11 +90,13 @@ describe('bulkhead, per plugin', () => {
     const logger = memoryLogger();
     gateway = await gatewayWith([], { logger, pluginTimeout: '200ms' });
     await gateway.load(fixture('flaky'), { bulkhead: { maxConcurrent: 1, maxQueued: 5 } });
+    // The first holds the only place for its own deadline (1 s); the second's (200 ms) passes in line.
     const [first, second] = await Promise.all([
-      get(gateway, '/flaky/work?ms=1000&tag=first'),
+      get(gateway, '/flaky/long?ms=2000&tag=first'),
       get(gateway, '/flaky/work?tag=second'),
     ]);
     expect([first.statusCode, second.statusCode]).toEqual([504, 504]);
+    expect(codeOf(second)).toBe('PGW_ERR_TIMEOUT');
     await new Promise((r) => setTimeout(r, 200));
     expect(logger.lines.filter((l) => l.msg === 'hit').map((l) => l.tag)).toEqual(['first']);
   });

@@ -1,0 +1,151 @@
+/**
+ * `createRequestListener(gateway, { prefix })`: the gateway as a `node:http` request listener. It
+ * translates an HTTP request into a `GatewayRequest` (the client address goes into
+ * `context.clientAddress`) and the `PluginResponse` back, and serves the fleet's peer calls
+ * (`POST <prefix>/.veza/peer/v1`) for a gateway started with `node: { address }`.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { PluginGateway } from '../core/gateway.js';
+import type { PluginResponse } from '../core/types.js';
+import { PEER_PATH } from '../loader/peer-protocol.js';
+
+export interface RequestListenerOptions {
+  /** Path prefix the gateway serves under (stripped before routing), e.g. `/plugins`. @default '' */
+  prefix?: string;
+  /** Largest request body, in bytes; beyond it, 413. @default 1 MiB */
+  bodyLimit?: number;
+}
+
+/**
+ * @example
+ * import http from 'node:http';
+ * import { createRequestListener } from '@veza/plugin-gateway/node';
+ * http.createServer(createRequestListener(gateway, { prefix: '/api' })).listen(8080);
+ */
+export function createRequestListener(
+  gateway: PluginGateway,
+  options: RequestListenerOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const prefix = (options.prefix ?? '').replace(/\/$/, '');
+  const bodyLimit = options.bodyLimit ?? 1024 * 1024;
+  return (req, res) => {
+    serve(gateway, prefix, bodyLimit, req, res).catch((error: Error & { code?: string }) => {
+      if (res.headersSent) res.destroy(error);
+      else if (error.code === 'PGW_ERR_INVALID_ARGUMENT')
+        writeJson(res, 400, error.code, error.message);
+      else writeJson(res, 500, 'PGW_ERR_PLUGIN_ERROR', 'the gateway failed to serve the request');
+    });
+  };
+}
+
+async function serve(
+  gateway: PluginGateway,
+  prefix: string,
+  bodyLimit: number,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const url = req.url ?? '/';
+  if (prefix && !(url === prefix || url.startsWith(`${prefix}/`) || url.startsWith(`${prefix}?`))) {
+    return writeJson(res, 404, 'PGW_ERR_NOT_FOUND', `${url} is outside ${prefix}`);
+  }
+  let path = url.slice(prefix.length) || '/';
+  if (path[0] === '?') path = `/${path}`;
+  const raw = await readBody(req, bodyLimit);
+  if (raw === undefined) {
+    return writeJson(
+      res,
+      413,
+      'PGW_ERR_INVALID_ARGUMENT',
+      `the body is larger than ${bodyLimit} bytes`,
+    );
+  }
+  if (req.method === 'POST' && path === PEER_PATH) {
+    const reply = await gateway.handlePeer(
+      raw.toString('utf8'),
+      req.headers,
+      req.socket.remoteAddress,
+    );
+    res.writeHead(reply.statusCode, reply.headers).end(reply.body);
+    return;
+  }
+  let body: unknown;
+  try {
+    body = parseBody(raw, req.headers['content-type']);
+  } catch (error) {
+    return writeJson(
+      res,
+      400,
+      'PGW_ERR_INVALID_ARGUMENT',
+      `invalid JSON body: ${(error as Error).message}`,
+    );
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  const response = await gateway.handle({
+    method: req.method ?? 'GET',
+    path,
+    headers,
+    body,
+    context: { clientAddress: req.socket.remoteAddress },
+  });
+  writeResponse(res, response);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        resolve(undefined);
+        req.removeAllListeners('data');
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}
+
+function parseBody(raw: Buffer, contentType: string | undefined): unknown {
+  if (raw.length === 0) return undefined;
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/json' || type.endsWith('+json'))
+    return JSON.parse(raw.toString('utf8'));
+  if (type.startsWith('text/') || type === 'application/x-www-form-urlencoded') {
+    return raw.toString('utf8');
+  }
+  return raw;
+}
+
+function writeResponse(res: ServerResponse, response: PluginResponse): void {
+  const headers: Record<string, string> = { ...response.headers };
+  const type = Object.keys(headers).find((h) => h.toLowerCase() === 'content-type');
+  let payload: string | Uint8Array | undefined;
+  const body = response.body;
+  if (body === undefined || body === null) payload = undefined;
+  else if (body instanceof Uint8Array) {
+    payload = body;
+    if (!type) headers['content-type'] = 'application/octet-stream';
+  } else if (typeof body === 'string') {
+    payload = body;
+    if (!type) headers['content-type'] = 'text/plain; charset=utf-8';
+  } else {
+    payload = JSON.stringify(body);
+    if (!type) headers['content-type'] = 'application/json';
+  }
+  res.writeHead(response.statusCode, headers).end(payload);
+}
+
+function writeJson(res: ServerResponse, status: number, code: string, message: string): void {
+  res
+    .writeHead(status, { 'content-type': 'application/json' })
+    .end(JSON.stringify({ error: { code, message } }));
+}

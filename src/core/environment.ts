@@ -1,0 +1,112 @@
+/**
+ * `watch: { env }`: the gateway follows an environment's catalog. For each plugin name it runs the
+ * newest version published there, loads it when it appears, replaces it when a newer one is published
+ * (unload, then load: zero-downtime replacement is hot swap's job) and unloads it when it is withdrawn.
+ * Changes of one name are applied one at a time, in order.
+ * @module
+ */
+import semver from 'semver';
+import type { CatalogEntry, DiscoveryRegistry, Unsubscribe } from '../registry/registry.js';
+import { unpackPlugin } from './catalog-files.js';
+import type { GatewayLogger } from './options.js';
+
+export interface EnvironmentParts {
+  registry: DiscoveryRegistry;
+  env: string;
+  cacheDir: string;
+  log: GatewayLogger;
+  /** Whether a plugin of that name is loaded that this watch did not load. */
+  loadedElsewhere(name: string): boolean;
+  load(dir: string): Promise<unknown>;
+  unload(name: string): Promise<void>;
+  failed(event: { name: string; version: string; error: Error }): void;
+  onError(error: Error): void;
+  onReconnected(): void;
+}
+
+export class EnvironmentWatch {
+  /** Published entries, by name then version. */
+  readonly #published = new Map<string, Map<string, CatalogEntry>>();
+  /** What this watch runs, by name. */
+  readonly #running = new Map<string, CatalogEntry>();
+  readonly #queues = new Map<string, Promise<void>>();
+  #unwatch: Unsubscribe | undefined;
+  #stopped = false;
+
+  constructor(readonly parts: EnvironmentParts) {}
+
+  start(): void {
+    this.#unwatch ??= this.parts.registry.watchCatalog(
+      this.parts.env,
+      (change) => {
+        const name = change.type === 'put' ? change.entry.name : change.name;
+        const versions = this.#published.get(name) ?? new Map<string, CatalogEntry>();
+        this.#published.set(name, versions);
+        if (change.type === 'put') versions.set(change.entry.version, change.entry);
+        else versions.delete(change.version);
+        this.#enqueue(name);
+      },
+      { onError: (e) => this.parts.onError(e), onReconnected: () => this.parts.onReconnected() },
+    );
+  }
+
+  /** Resolves when every change seen so far has been applied. */
+  async settled(): Promise<void> {
+    await Promise.all(this.#queues.values());
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#unwatch?.();
+  }
+
+  #enqueue(name: string): void {
+    const previous = this.#queues.get(name) ?? Promise.resolve();
+    const next = previous.then(() => this.#apply(name));
+    this.#queues.set(name, next);
+    void next.finally(() => {
+      if (this.#queues.get(name) === next) this.#queues.delete(name);
+    });
+  }
+
+  async #apply(name: string): Promise<void> {
+    if (this.#stopped) return;
+    const wanted = [...(this.#published.get(name)?.values() ?? [])].sort((a, b) =>
+      semver.rcompare(a.version, b.version),
+    )[0];
+    const running = this.#running.get(name);
+    if (running?.hash === wanted?.hash) return;
+    if (running) {
+      this.#running.delete(name);
+      await this.parts.unload(name).catch(() => {});
+      this.parts.log.info(
+        { plugin_id: name, version: running.version, env: this.parts.env },
+        'catalog: unloaded',
+      );
+    }
+    if (!wanted) return;
+    if (this.parts.loadedElsewhere(name)) {
+      this.parts.log.warn(
+        { plugin_id: name, version: wanted.version, env: this.parts.env },
+        'catalog: a plugin of that name was loaded by the host; the published version is not loaded',
+      );
+      return;
+    }
+    try {
+      const dir = await unpackPlugin(wanted, this.parts.cacheDir);
+      if (this.#stopped) return;
+      await this.parts.load(dir);
+      this.#running.set(name, wanted);
+      this.parts.log.info(
+        { plugin_id: name, version: wanted.version, env: this.parts.env, dir },
+        'catalog: loaded',
+      );
+    } catch (error) {
+      this.parts.log.error(
+        { plugin_id: name, version: wanted.version, env: this.parts.env, err: error },
+        'catalog: could not load the published version',
+      );
+      this.parts.failed({ name, version: wanted.version, error: error as Error });
+    }
+  }
+}

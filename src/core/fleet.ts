@@ -1,0 +1,207 @@
+/**
+ * The fleet as this gateway sees it: a watch on the registry that turns the other gateways' plugin
+ * instances into `RemoteService`s, routed like local plugins but served over the peer protocol. A
+ * plugin this gateway runs itself is never routed elsewhere.
+ * @module
+ */
+import path from 'node:path';
+import { PeerClient } from '../loader/remote-runtime.js';
+import type { BreakerState } from '../mesh/circuit-breaker.js';
+import type { DiscoveryRegistry, InstanceRecord, Unsubscribe } from '../registry/registry.js';
+import { EnvironmentWatch } from './environment.js';
+import type { BreakerEvent, GatewayEvents } from './gateway-events.js';
+import type { Served } from './instances.js';
+import type { GatewayLogger, ResolvedOptions } from './options.js';
+import { RemoteService, type RemotePolicies } from './remote-service.js';
+import type { Router } from './router.js';
+
+export interface FleetParts {
+  registry: DiscoveryRegistry;
+  nodeId: string;
+  secret: string | undefined;
+  router: Router<Served>;
+  log: GatewayLogger;
+  policies: RemotePolicies;
+  /** Whether this gateway runs a plugin of that name itself. */
+  isLocal(name: string): boolean;
+  /** Instances of `service` appeared, changed or went. */
+  changed(service: string): void;
+  onError(error: Error): void;
+  onReconnected(): void;
+}
+
+export class Fleet {
+  readonly client: PeerClient;
+  readonly #services = new Map<string, RemoteService>();
+  /** Remote services whose endpoints are in the router, with the endpoints routed. */
+  readonly #routed = new Map<string, RemoteService['endpoints']>();
+  readonly #conflicts = new Set<string>();
+  #unwatch: Unsubscribe | undefined;
+
+  constructor(readonly parts: FleetParts) {
+    this.client = new PeerClient(parts.nodeId, parts.secret);
+  }
+
+  start(): void {
+    this.#unwatch ??= this.parts.registry.watch(
+      (change) => {
+        if (change.type === 'put') this.#put(change.instance);
+        else this.#delete(change.id, change.service);
+      },
+      { onError: (e) => this.parts.onError(e), onReconnected: () => this.parts.onReconnected() },
+    );
+  }
+
+  /** The remote service of that name, when other gateways run it. */
+  remote(name: string): RemoteService | undefined {
+    const service = this.#services.get(name);
+    return service && service.instances.length > 0 ? service : undefined;
+  }
+
+  /** A local plugin took or left `name`: route it here, or to the fleet again. */
+  localChanged(name: string): void {
+    this.#route(name);
+  }
+
+  async close(): Promise<void> {
+    this.#unwatch?.();
+    for (const name of this.#routed.keys()) this.#unroute(name);
+    for (const service of this.#services.values()) service.bulkhead.close();
+    this.#services.clear();
+    await this.client.close();
+  }
+
+  #put(record: InstanceRecord): void {
+    if (record.nodeId === this.parts.nodeId || !record.address) return;
+    let service = this.#services.get(record.service);
+    if (!service) {
+      service = new RemoteService(record.service, this.client, this.parts.policies);
+      this.#services.set(record.service, service);
+    }
+    service.records.set(record.id, record);
+    this.#refresh(service);
+  }
+
+  #delete(id: string, name: string): void {
+    const service = this.#services.get(name);
+    if (!service?.records.delete(id)) return;
+    this.#refresh(service);
+  }
+
+  #refresh(service: RemoteService): void {
+    const before = `${service.version} ${service.instances.map((i) => i.id).join(',')}`;
+    service.refresh();
+    this.#route(service.name);
+    if (`${service.version} ${service.instances.map((i) => i.id).join(',')}` !== before) {
+      this.parts.log.info(
+        { plugin_id: service.name, version: service.version, instances: service.instances.length },
+        'remote instances changed',
+      );
+      this.parts.changed(service.name);
+    }
+  }
+
+  /** Puts the service's endpoints in the router, or takes them out, as its state asks. */
+  #route(name: string): void {
+    const service = this.#services.get(name);
+    const wanted = service && service.instances.length > 0 && !this.parts.isLocal(name);
+    const routed = this.#routed.get(name);
+    if (routed && (!wanted || routed !== service!.endpoints)) this.#unroute(name);
+    if (!wanted || this.#routed.has(name)) return;
+    try {
+      this.parts.router.add(name, service!, service!.endpoints);
+      this.#routed.set(name, service!.endpoints);
+      this.#conflicts.delete(`${name}@${service!.version}`);
+    } catch (error) {
+      const key = `${name}@${service!.version}`;
+      if (this.#conflicts.has(key)) return;
+      this.#conflicts.add(key);
+      this.parts.log.warn(
+        { plugin_id: name, version: service!.version, err: error },
+        'remote plugin not routed here: its endpoints clash with a plugin of this gateway',
+      );
+    }
+  }
+
+  #unroute(name: string): void {
+    const endpoints = this.#routed.get(name);
+    if (!endpoints) return;
+    this.parts.router.remove(name, endpoints);
+    this.#routed.delete(name);
+  }
+}
+
+/** The gateway's typed `emit`. */
+export type GatewayEmit = <K extends keyof GatewayEvents>(
+  event: K,
+  ...args: Parameters<GatewayEvents[K]>
+) => boolean;
+
+/** Reports a circuit breaker's new state as `breaker:open|half-open|close`. */
+export function breakerChanged(emit: GatewayEmit, state: BreakerState, event: BreakerEvent): void {
+  emit(state === 'closed' ? 'breaker:close' : `breaker:${state}`, event);
+}
+
+/**
+ * Joins the gateway to its fleet: watches the other gateways' instances when it has a `node` or a registry
+ * of the host's, and the catalog of `watch.env` when asked.
+ */
+export function joinFleet(parts: {
+  options: Readonly<ResolvedOptions>;
+  registry: DiscoveryRegistry;
+  nodeId: string;
+  router: Router<Served>;
+  log: GatewayLogger;
+  emit: GatewayEmit;
+  isLocal(name: string): boolean;
+  dependenciesChanged(): void;
+  load(dir: string): Promise<unknown>;
+  unload(name: string): Promise<void>;
+}): { fleet?: Fleet; environment?: EnvironmentWatch } {
+  const { options, registry, log, emit } = parts;
+  const status = {
+    onError: (error: Error) => {
+      log.warn({ err: error }, 'registry unreachable: fleet changes may be missed');
+      emit('registry:error', error);
+    },
+    onReconnected: () => {
+      log.warn({}, 'registry reachable again');
+      emit('registry:reconnected');
+    },
+  };
+  let fleet: Fleet | undefined;
+  if (options.node || options.registry) {
+    fleet = new Fleet({
+      registry,
+      nodeId: parts.nodeId,
+      secret: options.node?.secret,
+      router: parts.router,
+      log,
+      policies: {
+        circuitBreaker: options.circuitBreaker,
+        bulkhead: options.bulkhead,
+        onBreaker: (state, event) => breakerChanged(emit, state, event),
+      },
+      isLocal: parts.isLocal,
+      changed: parts.dependenciesChanged,
+      ...status,
+    });
+    fleet.start();
+  }
+  let environment: EnvironmentWatch | undefined;
+  if (options.watch) {
+    environment = new EnvironmentWatch({
+      registry,
+      env: options.watch.env,
+      cacheDir: path.resolve(options.watch.cacheDir ?? 'node_modules/.cache/veza-plugins'),
+      log,
+      loadedElsewhere: parts.isLocal,
+      load: parts.load,
+      unload: parts.unload,
+      failed: (event) => emit('catalog:error', event),
+      ...status,
+    });
+    environment.start();
+  }
+  return { fleet, environment };
+}

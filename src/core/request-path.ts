@@ -1,0 +1,221 @@
+/**
+ * The request path: route → identify → admit → mesh → runtime, with the metrics, the log line and the
+ * observers of every request. Three doors lead onto it: `handle()` (a host's request), a peer call from
+ * another gateway of the fleet (served by local instances only), and `ctx.call()` from a plugin.
+ * @module
+ */
+import { performance } from 'node:perf_hooks';
+import { ErrorCodes } from '../errors.js';
+import type { TaskFailure } from '../loader/protocol.js';
+import {
+  PEER_CONTENT_TYPE,
+  fromWire,
+  refusePeer,
+  toWire,
+  type PeerAnswer,
+  type PeerCall,
+} from '../loader/peer-protocol.js';
+import type { RateLimiter } from '../mesh/rate-limiter.js';
+import { assertRequest, identify, pathOf, refuse, toPluginRequest } from './admission.js';
+import { dispatch, type Dispatched, type MeshSettings, type RateCheck } from './dispatch.js';
+import type { Served } from './instances.js';
+import { logFailure, logRequest } from './logging.js';
+import type { Observers } from './observers.js';
+import type { GatewayLogger, ResolvedOptions } from './options.js';
+import { errorResponse } from './responses.js';
+import type { RouteTarget, Router } from './router.js';
+import type { GatewayRequest, PluginRequest, PluginResponse } from './types.js';
+
+export interface RequestPathParts {
+  options: Readonly<ResolvedOptions>;
+  log: GatewayLogger;
+  router: Router<Served>;
+  limiter: RateLimiter;
+  mesh: MeshSettings;
+  observers: Observers;
+  nextId(): string;
+  stopped(): boolean;
+  /** A local plugin by name (peer calls are served by local instances only). */
+  local(name: string): Served | undefined;
+}
+
+/** What a peer call answers, ready to write to the wire. */
+export interface PeerReply {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export class RequestPath {
+  readonly #logRequests: boolean;
+  constructor(readonly parts: RequestPathParts) {
+    this.#logRequests = parts.log.isLevelEnabled?.('info') ?? true;
+  }
+
+  async handle(request: GatewayRequest): Promise<PluginResponse> {
+    assertRequest(request);
+    const { options, log } = this.parts;
+    const started = performance.now();
+    const id = request.id ?? this.parts.nextId();
+    if (this.parts.stopped()) {
+      return errorResponse(503, ErrorCodes.PLUGIN_UNAVAILABLE, 'the gateway is stopped', id);
+    }
+    const method = request.method.toUpperCase();
+    const match = this.parts.router.match(method, request.path);
+    if (match.kind === 'not-found') {
+      const message = `no plugin serves ${method} ${pathOf(request.path)}`;
+      return errorResponse(404, ErrorCodes.NOT_FOUND, message, id);
+    }
+    if (match.kind === 'method-not-allowed') {
+      const message = `${method} is not allowed on ${pathOf(request.path)}`;
+      return errorResponse(405, ErrorCodes.METHOD_NOT_ALLOWED, message, id, {
+        allow: match.allow.join(', '),
+      });
+    }
+    const target = match.target;
+    let userId = request.userId;
+    let context = request.context;
+    if (options.authenticate && (target.needsIdentity || target.endpoint.auth === 'optional')) {
+      const identity = await identify(options.authenticate, request, id, log);
+      userId = identity?.userId ?? null;
+      if (identity?.roles) context = { ...context, roles: identity.roles };
+    }
+    const req = toPluginRequest(request, id, method, match, userId, context);
+    const rate: RateCheck | undefined = target.rate && {
+      limiter: this.parts.limiter,
+      rate: target.rate,
+      scope: target.scope,
+      caller: (userId ?? context?.clientAddress ?? 'anonymous') as string | number,
+    };
+    const refused = refuse(target, userId, context, id);
+    return (await this.serve(target, req, started, rate, undefined, refused)).response;
+  }
+
+  /**
+   * Serves `request` on `target`'s plugin through its mesh (or answers `refused` in its place), with
+   * the plugin's metrics, the request's log line and the observers.
+   */
+  async serve(
+    target: RouteTarget<Served>,
+    request: PluginRequest,
+    started: number,
+    rate: RateCheck | undefined,
+    timeoutMs = target.timeoutMs ?? this.parts.options.pluginTimeout,
+    refused?: PluginResponse,
+  ): Promise<Dispatched> {
+    const plugin = target.plugin;
+    const observed =
+      this.#logRequests || this.parts.observers.active
+        ? {
+            requestId: request.id,
+            plugin: plugin.name,
+            method: request.method,
+            path: request.path,
+            userId: request.userId,
+          }
+        : undefined;
+    if (observed) this.parts.observers.started(observed);
+    const outcome = refused
+      ? { response: refused }
+      : await dispatch(
+          plugin,
+          { t: 'req', k: target.key, r: request },
+          timeoutMs,
+          request.id,
+          rate,
+          this.parts.mesh,
+        );
+    const { response, failure } = outcome;
+    if (failure) logFailure(this.parts.log, plugin.name, plugin.version, request.id, failure);
+    const durationMs = performance.now() - started;
+    plugin.metrics.record(response.statusCode, durationMs);
+    if (observed) {
+      const ended = { ...observed, statusCode: response.statusCode, durationMs };
+      if (this.#logRequests) logRequest(this.parts.log, plugin.version, ended);
+      this.parts.observers.ended(ended, failure);
+    }
+    return outcome;
+  }
+
+  /**
+   * Serves a call from another gateway of the fleet (the peer protocol): authenticated, then run on this
+   * gateway's own instances of the plugin, never forwarded again. Rate limits were counted where the
+   * request entered the fleet.
+   */
+  async servePeer(
+    body: string,
+    headers: Readonly<Record<string, string | string[] | undefined>>,
+    remoteAddress: string | undefined,
+  ): Promise<PeerReply> {
+    const started = performance.now();
+    const why = refusePeer(headers, body, this.parts.options.node?.secret, remoteAddress);
+    if (why) {
+      this.parts.log.warn(
+        { peer: headers['x-veza-node'], remote_address: remoteAddress },
+        `peer call refused: ${why}`,
+      );
+      return plain(401, ErrorCodes.PEER_UNAUTHORIZED, why);
+    }
+    let call: PeerCall;
+    try {
+      call = JSON.parse(body) as PeerCall;
+      if (
+        typeof call?.service !== 'string' ||
+        typeof call.key !== 'string' ||
+        typeof call.request?.id !== 'string'
+      ) {
+        throw new Error('service, key and request.id are required');
+      }
+    } catch (error) {
+      return plain(
+        400,
+        ErrorCodes.INVALID_ARGUMENT,
+        `malformed peer call: ${(error as Error).message}`,
+      );
+    }
+    const plugin = this.parts.local(call.service);
+    const id = call.request.id;
+    const method = call.key.slice(0, call.key.indexOf(' '));
+    const match = plugin && this.parts.router.match(method, call.request.path);
+    if (
+      this.parts.stopped() ||
+      !plugin ||
+      plugin.version !== call.version ||
+      match?.kind !== 'found' ||
+      match.target.plugin !== plugin
+    ) {
+      const where = this.parts.options.node?.id ?? 'this gateway';
+      const message = `${where} does not serve ${call.service}@${call.version} ${call.key}`;
+      return peerAnswer(
+        errorResponse(503, ErrorCodes.PEER_UNREACHABLE, message, id),
+        'unreachable',
+      );
+    }
+    const request: PluginRequest = { ...call.request, body: fromWire(call.request.body) };
+    const refused = refuse(match.target, request.userId, request.context, id);
+    const timeoutMs = Math.max(1, call.timeoutMs);
+    const outcome = await this.serve(match.target, request, started, undefined, timeoutMs, refused);
+    return peerAnswer(outcome.response, outcome.failure?.__pgw);
+  }
+}
+
+function peerAnswer(
+  response: PluginResponse,
+  failure: TaskFailure['__pgw'] | undefined,
+): PeerReply {
+  const wire: PeerAnswer = { response: { ...response, body: toWire(response.body) } };
+  if (failure) wire.failure = failure;
+  return {
+    statusCode: 200,
+    headers: { 'content-type': PEER_CONTENT_TYPE },
+    body: JSON.stringify(wire),
+  };
+}
+
+function plain(statusCode: number, code: string, message: string): PeerReply {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ error: { code, message } }),
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * Dependencies between plugins: which services a plugin's manifest lists and whether each is there
+ * (a host service given with `gateway.provide()`, a local plugin, or one other gateways of the fleet
+ * run), and `ctx.call()`, which only reaches listed services and goes through the target's mesh.
+ * @module
+ */
+import { performance } from 'node:perf_hooks';
+import semver from 'semver';
+import { ErrorCodes, InvalidArgumentError } from '../errors.js';
+import { refuse } from './admission.js';
+import type { Served } from './instances.js';
+import type { Manifest } from './manifest.js';
+import type { GatewayLogger } from './options.js';
+import type { RequestPath } from './request-path.js';
+import { errorResponse } from './responses.js';
+import type { Router } from './router.js';
+import type { PluginRequest, PluginResponse, ServiceRequest } from './types.js';
+
+/** A host service: answers `ctx.call()` requests in the host process. */
+export type ServiceHandler = (request: PluginRequest) => PluginResponse | Promise<PluginResponse>;
+
+interface Provided {
+  version: string;
+  handler: ServiceHandler;
+}
+
+export interface ServiceCallParts {
+  router: Router<Served>;
+  path: RequestPath;
+  log: GatewayLogger;
+  /** The plugin or remote service of that name that serves requests here, if any. */
+  served(name: string): Served | undefined;
+  nextId(): string;
+}
+
+const satisfies = (version: string, range: string) =>
+  semver.satisfies(version, range, { includePrerelease: true });
+
+export class ServiceCalls {
+  readonly #provided = new Map<string, Provided>();
+  #seq = 0;
+  constructor(readonly parts: ServiceCallParts) {}
+
+  /** @throws {InvalidArgumentError} for a version that is not semver or a handler that is not a function. */
+  provide(name: string, version: string, handler: ServiceHandler): void {
+    if (typeof name !== 'string' || name === '' || !semver.valid(version)) {
+      throw new InvalidArgumentError(
+        `Expected a service name and a semver version, got \`${String(name)}\` and \`${String(version)}\``,
+      );
+    }
+    if (typeof handler !== 'function') {
+      throw new InvalidArgumentError(
+        `Expected \`handler\` to be a function, got ${typeof handler}`,
+      );
+    }
+    this.#provided.set(name, { version, handler });
+  }
+
+  /** `service range (why)` for each dependency of `manifest` that nothing satisfies now. */
+  missing(manifest: Manifest): string[] {
+    return manifest.dependencies.flatMap(({ service, version }) => {
+      const provided = this.#provided.get(service);
+      if (provided && satisfies(provided.version, version)) return [];
+      const served = this.parts.served(service);
+      if (served?.status === 'active' && satisfies(served.version, version)) return [];
+      const found = provided?.version ?? served?.version;
+      const why = !found
+        ? 'not found'
+        : served && served.status !== 'active' && satisfies(served.version, version)
+          ? served.status
+          : `${found} does not satisfy it`;
+      return [`${service} ${version} (${why})`];
+    });
+  }
+
+  /** Serves `ctx.call(service, request)` for plugin `caller`. Never throws: every outcome is a response. */
+  async call(
+    caller: Manifest,
+    service: string,
+    request: ServiceRequest,
+    parent: { requestId?: string; userId?: PluginRequest['userId'] },
+  ): Promise<PluginResponse> {
+    const started = performance.now();
+    const id = `${parent.requestId ?? this.parts.nextId()}.call${(++this.#seq).toString(36)}`;
+    const dependency = caller.dependencies.find((d) => d.service === service);
+    if (!dependency) {
+      this.parts.log.warn(
+        { plugin_id: caller.name, service },
+        'ctx.call() to an undeclared service refused',
+      );
+      return errorResponse(
+        403,
+        ErrorCodes.CALL_NOT_PERMITTED,
+        `plugin "${caller.name}" may not call "${service}": list it under dependencies in plugin.yaml`,
+        id,
+      );
+    }
+    const method = String(request.method).toUpperCase();
+    const q = request.path.indexOf('?');
+    const req: PluginRequest = {
+      id,
+      method,
+      path: q === -1 ? request.path : request.path.slice(0, q),
+      headers: request.headers ?? {},
+      body: request.body,
+      userId: request.userId === undefined ? parent.userId : request.userId,
+      context: { caller: caller.name },
+      params: {},
+      query: {},
+    };
+    const provided = this.#provided.get(service);
+    if (provided && satisfies(provided.version, dependency.version)) {
+      try {
+        return await provided.handler(req);
+      } catch (error) {
+        this.parts.log.error({ service, request_id: id, err: error }, 'host service threw');
+        return errorResponse(500, ErrorCodes.PLUGIN_ERROR, `service "${service}" failed`, id);
+      }
+    }
+    const served = this.parts.served(service);
+    if (!served || !satisfies(served.version, dependency.version)) {
+      return errorResponse(
+        503,
+        ErrorCodes.PLUGIN_UNAVAILABLE,
+        `no instance of ${service} ${dependency.version} is available${served ? ` (found ${served.version})` : ''}`,
+        id,
+      );
+    }
+    const match = this.parts.router.match(method, request.path);
+    if (match.kind !== 'found' || match.target.plugin !== served) {
+      return errorResponse(
+        404,
+        ErrorCodes.NOT_FOUND,
+        `service "${service}" has no endpoint ${method} ${req.path}`,
+        id,
+      );
+    }
+    req.params = match.params;
+    req.query = match.query;
+    const refused = refuse(match.target, req.userId, req.context, id);
+    const outcome = await this.parts.path.serve(
+      match.target,
+      req,
+      started,
+      undefined,
+      undefined,
+      refused,
+    );
+    return outcome.response;
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * `RemoteRuntime`: a plugin instance that another gateway of the fleet runs, reached over HTTP (undici)
+ * with the peer protocol. It answers requests only: events, boot and health belong to its own gateway.
+ * @module
+ */
+import { Pool } from 'undici';
+import type { PluginRuntime, RuntimeStats, TaskInput } from './loader.js';
+import {
+  PEER_CONTENT_TYPE,
+  PEER_PATH,
+  fromWire,
+  peerHeaders,
+  toWire,
+  type PeerAnswer,
+  type PeerCall,
+} from './peer-protocol.js';
+import type { BootReport, TaskFailure, TaskResult } from './protocol.js';
+import type { HealthStatus, PluginResponse } from '../core/types.js';
+
+/** Keep-alive connection pools to the other gateways, one per origin. */
+export class PeerClient {
+  readonly #pools = new Map<string, Pool>();
+  constructor(
+    readonly nodeId: string,
+    readonly secret: string | undefined,
+    readonly connectionsPerPeer = 32,
+  ) {}
+
+  pool(origin: string): Pool {
+    let pool = this.#pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, {
+        connections: this.connectionsPerPeer,
+        pipelining: 1,
+        connectTimeout: 2000,
+        keepAliveTimeout: 10_000,
+      });
+      this.#pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  /** Closes the pool of a gateway that left the fleet. */
+  forget(origin: string): void {
+    const pool = this.#pools.get(origin);
+    this.#pools.delete(origin);
+    void pool?.destroy().catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((p) => p.destroy().catch(() => {})));
+  }
+}
+
+/** Errors that say the request never reached the other gateway's plugin. */
+const UNREACHED = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+]);
+
+export class RemoteRuntime implements PluginRuntime {
+  readonly origin: string;
+  readonly #basePath: string;
+  #inFlight = 0;
+  #drained: (() => void) | undefined;
+
+  constructor(
+    readonly client: PeerClient,
+    /** The other gateway's address, `http://host:port[/prefix]`. */
+    address: string,
+    readonly service: string,
+    readonly version: string,
+    readonly instanceId: string,
+  ) {
+    const url = new URL(address);
+    this.origin = url.origin;
+    this.#basePath = url.pathname.replace(/\/$/, '');
+  }
+
+  async run(task: TaskInput, timeoutMs: number): Promise<TaskResult> {
+    if (task.t !== 'req') {
+      return {
+        __pgw: 'no-route',
+        message: `a remote instance only serves requests, not "${task.t}"`,
+      };
+    }
+    const { body: requestBody, ...request } = task.r;
+    const call: PeerCall = {
+      service: this.service,
+      version: this.version,
+      instance: this.instanceId,
+      key: task.k,
+      timeoutMs: Math.ceil(timeoutMs),
+      request: { ...request, body: toWire(requestBody) },
+    };
+    const body = JSON.stringify(call);
+    this.#inFlight++;
+    try {
+      const res = await this.client.pool(this.origin).request({
+        method: 'POST',
+        path: this.#basePath + PEER_PATH,
+        headers: peerHeaders(this.client.nodeId, body, this.client.secret),
+        body,
+        signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))),
+      });
+      const text = await res.body.text();
+      if (
+        res.statusCode !== 200 ||
+        !String(res.headers['content-type']).startsWith(PEER_CONTENT_TYPE)
+      ) {
+        return unreachable(
+          `${this.origin} refused the peer call (${res.statusCode}): ${text.slice(0, 200)}`,
+        );
+      }
+      const answer = JSON.parse(text) as PeerAnswer;
+      const response: PluginResponse = { ...answer.response, body: fromWire(answer.response.body) };
+      if (
+        answer.failure === 'crash' ||
+        answer.failure === 'terminated' ||
+        answer.failure === 'unreachable'
+      ) {
+        return { __pgw: answer.failure, message: `on ${this.origin}: ${errorMessage(response)}` };
+      }
+      return response;
+    } catch (error) {
+      const e = error as Error & { code?: string; cause?: { code?: string } };
+      if (e.name === 'TimeoutError' || e.name === 'AbortError') {
+        return { __pgw: 'timeout', message: `${this.origin} did not answer in ${timeoutMs} ms` };
+      }
+      const code = e.code ?? e.cause?.code;
+      if (code && UNREACHED.has(code)) return unreachable(`${this.origin}: ${code}`);
+      return unreachable(`${this.origin}: ${e.message}`);
+    } finally {
+      if (--this.#inFlight === 0) this.#drained?.();
+    }
+  }
+
+  async boot(): Promise<BootReport> {
+    throw new Error('a remote instance is started by its own gateway');
+  }
+
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.#inFlight === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.#drained = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  async close(): Promise<void> {}
+
+  stats(): RuntimeStats {
+    return { threads: 0, utilization: 0, heapUsedBytes: 0, inFlight: this.#inFlight };
+  }
+
+  /** Its own gateway checks its health; here, a remote instance has none to report. */
+  async checkHealth(): Promise<HealthStatus | undefined> {
+    return undefined;
+  }
+}
+
+function unreachable(message: string): TaskFailure {
+  return { __pgw: 'unreachable', message };
+}
+
+function errorMessage(response: PluginResponse): string {
+  const body = response.body as { error?: { message?: string } } | undefined;
+  return body?.error?.message ?? `status ${response.statusCode}`;
+}

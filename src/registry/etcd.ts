@@ -1,0 +1,378 @@
+/**
+ * `EtcdRegistry`: the discovery registry of a fleet on etcd v3, through the `etcd3` client (an optional
+ * peer dependency). Instances live on leases kept alive by the client, so a gateway that dies leaves
+ * the registry when its lease expires; watches re-list after a lost connection.
+ * @module
+ */
+import { ExponentialBackoff, noop, type IBackoff } from 'cockatiel';
+import { Etcd3, type IKeyValue, type Lease, type Watcher } from 'etcd3';
+import { ArtifactTooLargeError, GatewayStoppedError, RegistryError } from '../errors.js';
+import { parseDuration } from '../core/duration.js';
+import {
+  assertCatalogEntry,
+  assertEnv,
+  assertRecord,
+  type CatalogChange,
+  type CatalogEntry,
+  type DiscoveryRegistry,
+  type InstanceRecord,
+  type RegisterOptions,
+  type RegistryChange,
+  type Unsubscribe,
+  type WatchStatus,
+} from './registry.js';
+
+/** Options of {@link EtcdRegistry}. */
+export interface EtcdRegistryOptions {
+  /** etcd endpoints, e.g. `http://127.0.0.1:2379`. Ignored when `client` is given. */
+  endpoints?: string | string[];
+  /** A client of your own; the registry does not close it. */
+  client?: Etcd3;
+  /** Key prefix shared by the fleet. @default 'veza' */
+  namespace?: string;
+  /** Environment whose instances this registry registers and lists. @default 'default' */
+  environment?: string;
+  /** How long a dead gateway's instances stay listed (etcd lease TTL, whole seconds, at least 1 s). @default '10s' */
+  ttl?: string | number;
+  /**
+   * Largest catalog entry, in bytes of JSON, that `publish()` sends. etcd refuses requests above its
+   * `--max-request-bytes` (1.5 MiB by default); keep this under it. @default 1_400_000
+   */
+  maxValueBytes?: number;
+}
+
+interface Owned {
+  record: InstanceRecord;
+  ttlSeconds: number;
+}
+
+/**
+ * Keys: `<namespace>/<environment>/instances/<service>/<id>` for instances (on a lease) and
+ * `<namespace>/catalog/<env>/<name>/<version>` for the catalog (no lease: it outlives publishers).
+ * @example
+ * import { EtcdRegistry } from '@veza/plugin-gateway/registry/etcd';
+ * const registry = new EtcdRegistry({ endpoints: 'http://127.0.0.1:2379', namespace: 'veza', ttl: '10s' });
+ * const gateway = new PluginGateway({ registry, node: { id: 'gw-1', address: 'http://10.0.0.5:8080' } });
+ */
+export class EtcdRegistry implements DiscoveryRegistry {
+  readonly namespace: string;
+  readonly environment: string;
+  readonly ttlMs: number;
+  readonly maxValueBytes: number;
+  readonly #client: Etcd3;
+  readonly #ownsClient: boolean;
+  readonly #leases = new Map<number, Lease>();
+  readonly #owned = new Map<string, Owned>();
+  readonly #watchers = new Set<() => void>();
+  #closed = false;
+
+  constructor(options: EtcdRegistryOptions = {}) {
+    this.namespace = options.namespace ?? 'veza';
+    this.environment = options.environment ?? 'default';
+    assertEnv(this.environment);
+    const ttl = parseDuration(options.ttl ?? '10s');
+    if (ttl === undefined || ttl < 1000) {
+      throw new TypeError(`EtcdRegistry ttl must be a duration of at least 1s, got ${options.ttl}`);
+    }
+    this.ttlMs = ttl;
+    this.maxValueBytes = options.maxValueBytes ?? 1_400_000;
+    if (options.client) {
+      this.#client = options.client;
+      this.#ownsClient = false;
+    } else {
+      if (!options.endpoints) throw new TypeError('EtcdRegistry needs `endpoints` or `client`');
+      this.#client = new Etcd3({
+        hosts: options.endpoints,
+        dialTimeout: 2000,
+        faultHandling: {
+          // One host policy per endpoint would hold calls back 5 s after three failures; the global retry
+          // already moves between endpoints. Watches come back within 2 s of etcd returning.
+          host: () => noop,
+          // etcd3 types this as a backoff but calls it as cockatiel's factory (its own default is one).
+          watchBackoff: new ExponentialBackoff({
+            initialDelay: 100,
+            maxDelay: 2000,
+          }) as unknown as IBackoff<unknown>,
+        },
+      });
+      this.#ownsClient = true;
+    }
+  }
+
+  async register(instance: InstanceRecord, options: RegisterOptions = {}): Promise<void> {
+    this.#assertOpen();
+    assertRecord(instance);
+    const ttlSeconds = Math.max(1, Math.ceil((options.ttl ?? this.ttlMs) / 1000));
+    this.#owned.set(instance.id, { record: structuredClone(instance), ttlSeconds });
+    await this.#wrap(`register ${instance.id}`, () =>
+      this.#lease(ttlSeconds)
+        .put(this.#instanceKey(instance))
+        .value(JSON.stringify(instance))
+        .exec(),
+    );
+  }
+
+  async deregister(id: string): Promise<void> {
+    const owned = this.#owned.get(id);
+    this.#owned.delete(id);
+    if (owned) {
+      await this.#wrap(`deregister ${id}`, () =>
+        this.#client.delete().key(this.#instanceKey(owned.record)).exec(),
+      );
+      return;
+    }
+    const all = await this.#wrap('list', () =>
+      this.#client.getAll().prefix(this.#instancePrefix()).keys(),
+    );
+    const key = all.find((k) => k.endsWith(`/${encodeURIComponent(id)}`));
+    if (key) await this.#wrap(`deregister ${id}`, () => this.#client.delete().key(key).exec());
+  }
+
+  async list(service?: string): Promise<InstanceRecord[]> {
+    this.#assertOpen();
+    const prefix = this.#instancePrefix() + (service === undefined ? '' : `${service}/`);
+    const values = await this.#wrap('list', () => this.#client.getAll().prefix(prefix).strings());
+    return Object.values(values).flatMap((v) => parseJson<InstanceRecord>(v) ?? []);
+  }
+
+  watch(listener: (change: RegistryChange) => void, status?: WatchStatus): Unsubscribe {
+    this.#assertOpen();
+    const known = new Map<string, string>();
+    return this.#watchPrefix(
+      this.#instancePrefix(),
+      (key, value) => {
+        if (value === undefined) {
+          const previous = known.get(key);
+          if (previous === undefined) return;
+          known.delete(key);
+          const record = parseJson<InstanceRecord>(previous);
+          if (record) listener({ type: 'delete', id: record.id, service: record.service });
+          return;
+        }
+        if (known.get(key) === value) return;
+        known.set(key, value);
+        const record = parseJson<InstanceRecord>(value);
+        if (record) listener({ type: 'put', instance: record });
+      },
+      () => [...known.keys()],
+      status,
+    );
+  }
+
+  async publish(env: string, entry: CatalogEntry): Promise<void> {
+    this.#assertOpen();
+    assertCatalogEntry(env, entry);
+    const value = JSON.stringify(entry);
+    const bytes = Buffer.byteLength(value);
+    if (bytes > this.maxValueBytes) {
+      throw new ArtifactTooLargeError(
+        `${entry.name}@${entry.version} is ${bytes} bytes as a catalog entry; this EtcdRegistry sends at most ` +
+          `${this.maxValueBytes} (maxValueBytes; etcd refuses requests above --max-request-bytes, 1.5 MiB by ` +
+          `default). Publish a bundled plugin without its node_modules, or raise both limits.`,
+        { plugin: entry.name },
+      );
+    }
+    await this.#wrap(`publish ${entry.name}@${entry.version}`, () =>
+      this.#client
+        .put(this.#catalogKey(env, entry.name, entry.version))
+        .value(value)
+        .exec(),
+    );
+  }
+
+  async unpublish(env: string, name: string, version: string): Promise<void> {
+    this.#assertOpen();
+    assertEnv(env);
+    await this.#wrap(`unpublish ${name}@${version}`, () =>
+      this.#client
+        .delete()
+        .key(this.#catalogKey(env, name, version))
+        .exec(),
+    );
+  }
+
+  async catalog(env: string): Promise<CatalogEntry[]> {
+    this.#assertOpen();
+    assertEnv(env);
+    const values = await this.#wrap('catalog', () =>
+      this.#client.getAll().prefix(this.#catalogPrefix(env)).strings(),
+    );
+    return Object.values(values).flatMap((v) => parseJson<CatalogEntry>(v) ?? []);
+  }
+
+  watchCatalog(
+    env: string,
+    listener: (change: CatalogChange) => void,
+    status?: WatchStatus,
+  ): Unsubscribe {
+    this.#assertOpen();
+    assertEnv(env);
+    const known = new Map<string, string>();
+    const prefix = this.#catalogPrefix(env);
+    return this.#watchPrefix(
+      prefix,
+      (key, value) => {
+        if (value === undefined) {
+          if (!known.delete(key)) return;
+          const [name, version] = key.slice(prefix.length).split('/').map(decodeURIComponent);
+          listener({ type: 'delete', name: name!, version: version! });
+          return;
+        }
+        if (known.get(key) === value) return;
+        known.set(key, value);
+        const entry = parseJson<CatalogEntry>(value);
+        if (entry) listener({ type: 'put', entry });
+      },
+      () => [...known.keys()],
+      status,
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const stop of this.#watchers) stop();
+    this.#watchers.clear();
+    this.#owned.clear();
+    await Promise.all([...this.#leases.values()].map((lease) => lease.revoke().catch(() => {})));
+    this.#leases.clear();
+    if (this.#ownsClient) this.#client.close();
+  }
+
+  /**
+   * Reports every key under `prefix` (as puts), then every change. After a lost connection it re-lists
+   * and reports the difference, so nothing is missed even when etcd compacted the revisions meanwhile.
+   */
+  #watchPrefix(
+    prefix: string,
+    apply: (key: string, value: string | undefined) => void,
+    knownKeys: () => string[],
+    status: WatchStatus | undefined,
+  ): Unsubscribe {
+    let stopped = false;
+    let watcher: Watcher | undefined;
+    let disconnected = false;
+    const relist = async (): Promise<string> => {
+      const res = await this.#client.getAll().prefix(prefix).exec();
+      if (stopped) return '0';
+      const seen = new Set<string>();
+      for (const kv of res.kvs) {
+        const key = kv.key.toString();
+        seen.add(key);
+        apply(key, kv.value.toString());
+      }
+      for (const key of knownKeys()) if (!seen.has(key)) apply(key, undefined);
+      return res.header.revision;
+    };
+    const start = async (): Promise<void> => {
+      try {
+        const revision = await relist();
+        if (stopped) return;
+        const w = await this.#client
+          .watch()
+          .prefix(prefix)
+          .startRevision(String(BigInt(revision) + 1n))
+          .create();
+        if (stopped) {
+          await w.cancel();
+          return;
+        }
+        watcher = w;
+        w.on('put', (kv: IKeyValue) => apply(kv.key.toString(), kv.value.toString()));
+        w.on('delete', (kv: IKeyValue) => apply(kv.key.toString(), undefined));
+        w.on('disconnected', (error: Error) => {
+          if (disconnected || stopped) return;
+          disconnected = true;
+          status?.onError?.(new RegistryError('lost the etcd watch', { cause: error }));
+        });
+        w.on('connected', () => {
+          if (!disconnected || stopped) return;
+          relist().then(
+            () => {
+              disconnected = false;
+              if (!stopped) status?.onReconnected?.();
+            },
+            (error: Error) =>
+              status?.onError?.(
+                new RegistryError('re-listing after reconnect failed', { cause: error }),
+              ),
+          );
+        });
+        w.on('error', (error: Error) =>
+          status?.onError?.(new RegistryError('etcd watch error', { cause: error })),
+        );
+      } catch (error) {
+        if (stopped) return;
+        status?.onError?.(new RegistryError('could not start the etcd watch', { cause: error }));
+        setTimeout(() => void start(), 1000).unref();
+      }
+    };
+    void start();
+    const stop = (): void => {
+      stopped = true;
+      this.#watchers.delete(stop);
+      void watcher?.cancel().catch(() => {});
+    };
+    this.#watchers.add(stop);
+    return stop;
+  }
+
+  /** One lease per TTL, kept alive by the client; a lost lease is granted again and its keys re-put. */
+  #lease(ttlSeconds: number): Lease {
+    let lease = this.#leases.get(ttlSeconds);
+    if (lease && !lease.revoked()) return lease;
+    lease = this.#client.lease(ttlSeconds, { autoKeepAlive: true });
+    this.#leases.set(ttlSeconds, lease);
+    lease.on('lost', () => {
+      if (this.#closed || this.#leases.get(ttlSeconds) !== lease) return;
+      this.#leases.delete(ttlSeconds);
+      const again = [...this.#owned.values()].filter((o) => o.ttlSeconds === ttlSeconds);
+      setTimeout(() => {
+        if (this.#closed) return;
+        for (const { record } of again) {
+          if (this.#owned.has(record.id))
+            this.register(record, { ttl: ttlSeconds * 1000 }).catch(() => {});
+        }
+      }, 500).unref();
+    });
+    return lease;
+  }
+
+  async #wrap<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw new RegistryError(`etcd: ${what} failed: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  #instancePrefix(): string {
+    return `${this.namespace}/${this.environment}/instances/`;
+  }
+
+  #instanceKey(record: InstanceRecord): string {
+    return `${this.#instancePrefix()}${record.service}/${encodeURIComponent(record.id)}`;
+  }
+
+  #catalogPrefix(env: string): string {
+    return `${this.namespace}/catalog/${env}/`;
+  }
+
+  #catalogKey(env: string, name: string, version: string): string {
+    return `${this.#catalogPrefix(env)}${encodeURIComponent(name)}/${encodeURIComponent(version)}`;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new GatewayStoppedError('EtcdRegistry is closed');
+  }
+}
+
+function parseJson<T>(text: string): T | undefined {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,44 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PluginGateway, type GatewayOptions } from '../src/index.js';
+import { createRequestListener } from '../src/adapters/node.js';
+import { freePort } from './services/common.js';
+
+/** A gateway of a fleet, serving on a free loopback port through the `./node` listener. */
+export interface FleetNode {
+  gateway: PluginGateway;
+  server: http.Server;
+  address: string;
+  close(): Promise<void>;
+}
+
+export async function startNode(
+  id: string,
+  options: Omit<GatewayOptions, 'node'> & { secret?: string; prefix?: string } = {},
+): Promise<FleetNode> {
+  const { secret, prefix = '', ...rest } = options;
+  const port = await freePort();
+  const address = `http://127.0.0.1:${port}${prefix}`;
+  const gateway = new PluginGateway({
+    logger: false,
+    ...rest,
+    node: { id, address, ...(secret ? { secret } : {}) },
+  });
+  const server = http.createServer(createRequestListener(gateway, { prefix }));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await gateway.start();
+  return {
+    gateway,
+    server,
+    address,
+    close: async () => {
+      await gateway.stop();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+export function portOf(server: http.Server): number {
+  return (server.address() as AddressInfo).port;
+}
