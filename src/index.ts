@@ -11,8 +11,16 @@ export type {
   CrashEvent,
   GatewayEvents,
   LoadOptions,
+  PeerReply,
   PublishResult,
+  ServiceHandler,
 } from './core/gateway.js';
+export {
+  PEER_CONTENT_TYPE,
+  PEER_PATH,
+  type PeerAnswer,
+  type PeerCall,
+} from './loader/peer-protocol.js';
 export { parseManifest } from './core/manifest.js';
 export type { Manifest, ParseManifestOptions } from './core/manifest.js';
 export type { GatewayLogger, GatewayOptions, Identity } from './core/options.js';
@@ -34,6 +42,7 @@ export type {
   PluginRequest,
   PluginResponse,
   PluginStatus,
+  ServiceRequest,
 } from './core/types.js';
 export { MemoryRateLimitStore, type RateLimitStore } from './mesh/rate-limit-store.js';
 export {
@@ -44,6 +53,7 @@ export {
 export type { RateDecision } from './mesh/gcra.js';
 export { MemoryRegistry } from './registry/memory.js';
 export { resolveInstances, selectInstances } from './registry/registry.js';
+export { hashFiles, packPlugin, unpackPlugin } from './core/catalog-files.js';
 export type {
   CatalogChange,
   CatalogEntry,
@@ -56,6 +66,8 @@ export type {
 } from './registry/registry.js';
 export {
   ErrorCodes,
+  ArtifactTooLargeError,
+  CatalogInvalidError,
   EventNotPermittedError,
   GatewayError,
   GatewayStoppedError,
@@ -68,6 +80,7 @@ export {
   PluginExistsError,
   PluginLoadError,
   PluginNotFoundError,
+  RegistryError,
   RouteConflictError,
   RuntimeUnsupportedError,
 } from './errors.js';

@@ -4,11 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import {
-  GatewayStoppedError,
-  InvalidArgumentError,
-  PluginNotFoundError,
-} from '../errors.js';
+import { GatewayStoppedError, InvalidArgumentError, PluginNotFoundError } from '../errors.js';
 import { MemoryRegistry } from '../registry/memory.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
 import { EventBus, type PublishResult } from './event-delivery.js';
@@ -213,14 +209,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     this.#assertRunning();
     this.#started = true;
     const waiting = [...this.#plugins.values()].filter((p) => p.status === 'inactive');
-    await Promise.all(
-      waiting.map((p) =>
-        this.#bootOrWait(p).catch((error: Error) => {
-          this.#log.error({ plugin_id: p.name, err: error }, `plugin "${p.name}" failed to start`);
-          this.#setStatus(p, 'failed', error.message);
-        }),
-      ),
-    );
+    await Promise.all(waiting.map((p) => this.#startOrFail(p)));
     return this.list();
   }
 
@@ -339,9 +328,17 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     await plugin.runtime.close(this.options.stopTimeout);
   }
 
+  /** Records the plugin's instances; while the registry fails, tries again every second (never throws). */
   async #register(plugin: ManagedPlugin): Promise<void> {
     const records = plugin.records(this.#nodeId, this.options.node?.address);
-    await Promise.all(records.map((r) => this.#registry.register(r)));
+    try {
+      await Promise.all(records.map((r) => this.#registry.register(r)));
+    } catch (error) {
+      this.#log.warn({ plugin_id: plugin.name, err: error }, 'registry update failed; retrying');
+      setTimeout(() => {
+        if (this.#plugins.get(plugin.name) === plugin) void this.#register(plugin);
+      }, 1000).unref();
+    }
   }
 
   /** Starts the plugin, or leaves it `loading` with the reason while a dependency is missing. */
@@ -353,19 +350,20 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     if (plugin.reason !== reason) this.#setStatus(plugin, 'loading', reason);
   }
 
-  /** Something a dependency may be appeared: start the plugins that were waiting for it. */
+  /** A dependency may have appeared: start the plugins that were waiting for one. */
   #bootWaiting(): void {
     if (!this.#started || this.#stopped) return;
-    for (const plugin of this.#plugins.values()) {
-      if (!plugin.waiting) continue;
-      this.#bootOrWait(plugin).catch((error: Error) => {
-        this.#log.error(
-          { plugin_id: plugin.name, err: error },
-          `plugin "${plugin.name}" failed to start`,
-        );
-        this.#setStatus(plugin, 'failed', error.message);
-      });
-    }
+    for (const plugin of this.#plugins.values()) if (plugin.waiting) void this.#startOrFail(plugin);
+  }
+
+  async #startOrFail(plugin: ManagedPlugin): Promise<void> {
+    await this.#bootOrWait(plugin).catch((error: Error) => {
+      this.#log.error(
+        { plugin_id: plugin.name, err: error },
+        `plugin "${plugin.name}" failed to start`,
+      );
+      this.#setStatus(plugin, 'failed', error.message);
+    });
   }
 
   #setStatus(plugin: ManagedPlugin, to: PluginStatus, reason?: string): void {
@@ -374,9 +372,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     this.#emitStatus(plugin, previous);
     if (to === 'active') this.#bootWaiting();
     if (this.#plugins.get(plugin.name) === plugin) {
-      this.#register(plugin).catch((error: Error) =>
-        this.#log.warn({ plugin_id: plugin.name, err: error }, 'registry update failed'),
-      );
+      void this.#register(plugin);
     }
   }
 

@@ -278,6 +278,11 @@ export class EtcdRegistry implements DiscoveryRegistry {
           return;
         }
         watcher = w;
+        if (disconnected) {
+          // The first attempts failed (reported below); this one re-listed: the watch is whole again.
+          disconnected = false;
+          status?.onReconnected?.();
+        }
         w.on('put', (kv: IKeyValue) => apply(kv.key.toString(), kv.value.toString()));
         w.on('delete', (kv: IKeyValue) => apply(kv.key.toString(), undefined));
         w.on('disconnected', (error: Error) => {
@@ -303,7 +308,10 @@ export class EtcdRegistry implements DiscoveryRegistry {
         );
       } catch (error) {
         if (stopped) return;
-        status?.onError?.(new RegistryError('could not start the etcd watch', { cause: error }));
+        if (!disconnected) {
+          disconnected = true;
+          status?.onError?.(new RegistryError('could not start the etcd watch', { cause: error }));
+        }
         setTimeout(() => void start(), 1000).unref();
       }
     };
