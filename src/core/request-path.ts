@@ -20,10 +20,10 @@ import { assertRequest, identify, pathOf, refuse, toPluginRequest } from './admi
 import { dispatch, type Dispatched, type MeshSettings, type RateCheck } from './dispatch.js';
 import type { Served } from './instances.js';
 import { logFailure, logRequest } from './logging.js';
-import type { Observers } from './observers.js';
+import type { Observers, RequestObservation } from './observers.js';
 import type { GatewayLogger, ResolvedOptions } from './options.js';
 import { errorResponse } from './responses.js';
-import type { RouteTarget, Router } from './router.js';
+import type { RouteMatch, RouteTarget, Router } from './router.js';
 import type { GatewayRequest, PluginRequest, PluginResponse } from './types.js';
 
 export interface RequestPathParts {
@@ -46,40 +46,65 @@ export interface PeerReply {
   body: string;
 }
 
+const responseOf = (outcome: Dispatched): PluginResponse => outcome.response;
+
 export class RequestPath {
   readonly #logRequests: boolean;
   constructor(readonly parts: RequestPathParts) {
     this.#logRequests = parts.log.isLevelEnabled?.('info') ?? true;
   }
 
-  async handle(request: GatewayRequest): Promise<PluginResponse> {
-    assertRequest(request);
+  /** A host's request. Promise chains rather than `async` layers: see `dispatch()`. */
+  handle(request: GatewayRequest): Promise<PluginResponse> {
+    try {
+      assertRequest(request);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     const { options, log } = this.parts;
     const started = performance.now();
     const id = request.id ?? this.parts.nextId();
     if (this.parts.stopped()) {
-      return errorResponse(503, ErrorCodes.PLUGIN_UNAVAILABLE, 'the gateway is stopped', id);
+      return Promise.resolve(
+        errorResponse(503, ErrorCodes.PLUGIN_UNAVAILABLE, 'the gateway is stopped', id),
+      );
     }
     const method = request.method.toUpperCase();
     const match = this.parts.router.match(method, request.path);
     if (match.kind === 'not-found') {
       const message = `no plugin serves ${method} ${pathOf(request.path)}`;
-      return errorResponse(404, ErrorCodes.NOT_FOUND, message, id);
+      return Promise.resolve(errorResponse(404, ErrorCodes.NOT_FOUND, message, id));
     }
     if (match.kind === 'method-not-allowed') {
       const message = `${method} is not allowed on ${pathOf(request.path)}`;
-      return errorResponse(405, ErrorCodes.METHOD_NOT_ALLOWED, message, id, {
-        allow: match.allow.join(', '),
-      });
+      return Promise.resolve(
+        errorResponse(405, ErrorCodes.METHOD_NOT_ALLOWED, message, id, {
+          allow: match.allow.join(', '),
+        }),
+      );
     }
     const target = match.target;
-    let userId = request.userId;
-    let context = request.context;
     if (options.authenticate && (target.needsIdentity || target.endpoint.auth === 'optional')) {
-      const identity = await identify(options.authenticate, request, id, log);
-      userId = identity?.userId ?? null;
-      if (identity?.roles) context = { ...context, roles: identity.roles };
+      return identify(options.authenticate, request, id, log).then((identity) => {
+        const context = identity?.roles
+          ? { ...request.context, roles: identity.roles }
+          : request.context;
+        return this.#admit(request, id, method, match, identity?.userId ?? null, context, started);
+      });
     }
+    return this.#admit(request, id, method, match, request.userId, request.context, started);
+  }
+
+  #admit(
+    request: GatewayRequest,
+    id: string,
+    method: string,
+    match: Extract<RouteMatch<Served>, { kind: 'found' }>,
+    userId: GatewayRequest['userId'],
+    context: GatewayRequest['context'],
+    started: number,
+  ): Promise<PluginResponse> {
+    const target = match.target;
     const req = toPluginRequest(request, id, method, match, userId, context);
     const rate: RateCheck | undefined = target.rate && {
       limiter: this.parts.limiter,
@@ -88,14 +113,14 @@ export class RequestPath {
       caller: (userId ?? context?.clientAddress ?? 'anonymous') as string | number,
     };
     const refused = refuse(target, userId, context, id);
-    return (await this.serve(target, req, started, rate, undefined, refused)).response;
+    return this.serve(target, req, started, rate, undefined, refused).then(responseOf);
   }
 
   /**
    * Serves `request` on `target`'s plugin through its mesh (or answers `refused` in its place), with
    * the plugin's metrics, the request's log line and the observers.
    */
-  async serve(
+  serve(
     target: RouteTarget<Served>,
     request: PluginRequest,
     started: number,
@@ -115,18 +140,26 @@ export class RequestPath {
           }
         : undefined;
     if (observed) this.parts.observers.started(observed);
-    const outcome = refused
-      ? { response: refused }
-      : await dispatch(
-          plugin,
-          { t: 'req', k: target.key, r: request },
-          timeoutMs,
-          request.id,
-          rate,
-          this.parts.mesh,
-        );
+    if (refused) {
+      return Promise.resolve(
+        this.#ended(plugin, request.id, started, observed, { response: refused }),
+      );
+    }
+    const input = { t: 'req', k: target.key, r: request } as const;
+    return dispatch(plugin, input, timeoutMs, request.id, rate, this.parts.mesh).then((outcome) =>
+      this.#ended(plugin, request.id, started, observed, outcome),
+    );
+  }
+
+  #ended(
+    plugin: Served,
+    id: string,
+    started: number,
+    observed: RequestObservation | undefined,
+    outcome: Dispatched,
+  ): Dispatched {
     const { response, failure } = outcome;
-    if (failure) logFailure(this.parts.log, plugin.name, plugin.version, request.id, failure);
+    if (failure) logFailure(this.parts.log, plugin.name, plugin.version, id, failure);
     const durationMs = performance.now() - started;
     plugin.metrics.record(response.statusCode, durationMs);
     if (observed) {
