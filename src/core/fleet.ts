@@ -84,8 +84,23 @@ export class Fleet {
 
   #delete(id: string, name: string): void {
     const service = this.#services.get(name);
-    if (!service?.records.delete(id)) return;
+    const record = service?.records.get(id);
+    if (!service || !record) return;
+    service.records.delete(id);
     this.#refresh(service);
+    if (record.address && !this.#inUse(new URL(record.address).origin)) {
+      this.client.forget(new URL(record.address).origin);
+    }
+  }
+
+  /** Whether a live record of any service is served from `origin`. */
+  #inUse(origin: string): boolean {
+    for (const service of this.#services.values()) {
+      for (const r of service.records.values()) {
+        if (r.address && new URL(r.address).origin === origin) return true;
+      }
+    }
+    return false;
   }
 
   #refresh(service: RemoteService): void {
