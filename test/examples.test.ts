@@ -20,4 +20,20 @@ describe('examples', () => {
     expect(stdout).toMatch(/gamification\s+2\s+0/);
     expect(stdout).toContain('Stopped:');
   });
+
+  it('npm run demo:fleet forwards from one gateway to the other, then stops routing when it leaves', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', path.join(root, 'examples/fleet.ts')],
+      { cwd: root, timeout: 60_000 },
+    );
+    expect(stdout).toMatch(
+      /GET gw-a \/gamification\/users\/456\/profile → 200 \{"userId":456,"points":7/,
+    );
+    expect(stdout).toMatch(
+      /GET gw-b \/gamification\/users\/456\/profile → 200 \{"userId":456,"points":7/,
+    );
+    expect(stdout).toContain('GET gw-b /gamification/leaderboard → 404');
+    expect(stdout).toContain('Stopped.');
+  });
 });

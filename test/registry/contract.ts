@@ -128,17 +128,19 @@ export function registryContract(
       expect(ids(await b.list())).toEqual(['kept']);
     });
 
-    it.runIf(options.separateClients)('withdraws its instances when closed', async () => {
-      const { a, b } = await open();
-      await a.register(record('mine'));
-      const changes: RegistryChange[] = [];
-      b.watch((c) => changes.push(c));
-      await until(() => changes.length === 1, 'the initial put');
-      await a.close();
-      await until(() => changes.length === 2, 'the delete');
-      expect(changes[1]).toMatchObject({ type: 'delete', id: 'mine' });
-      expect(await b.list()).toEqual([]);
-    });
+    // Memory has one client: closing it closes the store itself.
+    if (options.separateClients)
+      it('withdraws its instances when closed', async () => {
+        const { a, b } = await open();
+        await a.register(record('mine'));
+        const changes: RegistryChange[] = [];
+        b.watch((c) => changes.push(c));
+        await until(() => changes.length === 1, 'the initial put');
+        await a.close();
+        await until(() => changes.length === 2, 'the delete');
+        expect(changes[1]).toMatchObject({ type: 'delete', id: 'mine' });
+        expect(await b.list()).toEqual([]);
+      });
 
     it('refuses a record whose version is not semver', async () => {
       const { a } = await open();
