@@ -286,11 +286,12 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
   }
 
   /**
-   * The plugin's metrics (the ADR's `PluginMetrics` plus latency percentiles).
+   * The plugin's metrics (the ADR's `PluginMetrics` plus latency percentiles); for a plugin that only
+   * other gateways run, what this gateway saw of the requests it forwarded.
    * @throws {PluginNotFoundError} `PGW_ERR_PLUGIN_NOT_FOUND`
    */
   metrics(name: string): PluginMetrics {
-    return this.#require(name).snapshot();
+    return (this.#plugins.get(name) ?? this.#fleet?.remote(name) ?? this.#require(name)).snapshot();
   }
 
   /**

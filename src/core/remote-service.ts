@@ -11,7 +11,7 @@ import { CircuitBreakerPolicy, type BreakerState } from '../mesh/circuit-breaker
 import { PluginMetricsRecorder } from '../mesh/metrics.js';
 import type { InstanceRecord } from '../registry/registry.js';
 import { PluginInstance, type Served } from './instances.js';
-import type { PluginEndpoint } from './types.js';
+import type { PluginEndpoint, PluginMetrics } from './types.js';
 
 export interface RemotePolicies {
   circuitBreaker: { failureThreshold: number; timeout: number; halfOpenLimit: number };
@@ -42,6 +42,28 @@ export class RemoteService implements Served {
       maxConcurrent: policies.bulkhead.maxConcurrent || 1024,
       maxQueued: policies.bulkhead.maxQueued,
     });
+  }
+
+  /** Figures of the requests this gateway forwarded; CPU, memory and threads belong to the owners. */
+  snapshot(): PluginMetrics {
+    const r = this.metrics;
+    return {
+      request_count: r.requests,
+      error_count: r.errors,
+      response_time_ms: r.meanMs,
+      cpu_usage_percent: 0,
+      memory_usage_mb: 0,
+      active_connections: this.instances.reduce((n, i) => n + i.outstanding, 0),
+      latency_ms: { p50: r.percentileMs(50), p95: r.percentileMs(95), p99: r.percentileMs(99) },
+      threads: 0,
+      crashes: 0,
+      event_count: 0,
+      instances: this.instances.map((i) => ({
+        id: i.id,
+        breaker: i.breaker.state,
+        outstanding: i.outstanding,
+      })),
+    };
   }
 
   /** Re-derives the serving version and instances from `records`, keeping the breakers of those that stay. */

@@ -46,8 +46,14 @@ describe('remote instances (two gateways, one registry, HTTP between them)', () 
     });
     expect(created.statusCode).toBe(201);
     expect(created.body).toMatchObject({ node: 'a', body: { name: 'Ada' } });
-    // Served by a: the probe that waited for the route, then these two.
+    // Served by a: the probe that waited for the route, then these two; b saw them as forwarded.
     expect(a.gateway.metrics('profiles').request_count).toBe(3);
+    expect(b.gateway.metrics('profiles')).toMatchObject({
+      request_count: 3,
+      error_count: 0,
+      threads: 0,
+      instances: [{ id: expect.stringContaining('profiles@1.2.0#gw-a'), breaker: 'closed' }],
+    });
     expect(b.gateway.get('profiles')).toBeUndefined();
   });
 
