@@ -11,7 +11,7 @@ import type {
   PluginResponse,
   ServiceRequest,
 } from '../core/types.js';
-import type { BootReport, LogLevel, Task, TaskResult } from './protocol.js';
+import type { BootReport, LogLevel, Task, TaskResult, WorkerNote } from './protocol.js';
 
 /** Task input without the slot and deadline, which the runtime assigns. */
 export type TaskInput =
@@ -81,4 +81,23 @@ export interface PluginRuntime {
    * `timeoutMs` counts as unhealthy. `undefined` when no thread is alive (an idle plugin is not woken).
    */
   checkHealth(timeoutMs: number): Promise<HealthStatus | undefined>;
+}
+
+/** A plugin's `ctx.call()`: the host's answer goes back on the port the call brought. */
+export function answerCall(hooks: RuntimeHooks, call: Extract<WorkerNote, { pgw: 'call' }>): void {
+  const failed = (message: string) => ({
+    statusCode: 500,
+    body: { error: { code: 'PGW_ERR_PLUGIN_ERROR', message } },
+  });
+  hooks
+    .onCall(call.service, call.request, { requestId: call.requestId, userId: call.userId })
+    .catch((error: Error) => failed(error.message))
+    .then((response) => {
+      try {
+        call.port.postMessage(response);
+      } catch (error) {
+        call.port.postMessage(failed(`the answer cannot be cloned: ${(error as Error).message}`));
+      }
+    })
+    .finally(() => call.port.close());
 }

@@ -20,12 +20,13 @@ import type {
   WorkerNote,
 } from './protocol.js';
 import { isTaskFailure, worstHealth } from './protocol.js';
-import type {
-  PluginRuntime,
-  RuntimeHooks,
-  RuntimeSpec,
-  RuntimeStats,
-  TaskInput,
+import {
+  answerCall,
+  type PluginRuntime,
+  type RuntimeHooks,
+  type RuntimeSpec,
+  type RuntimeStats,
+  type TaskInput,
 } from './loader.js';
 import { DeadlineQueue } from './deadlines.js';
 import { SlotTable } from './slots.js';
@@ -351,24 +352,9 @@ export class WorkerRuntime implements PluginRuntime {
       case 'publish':
         this.#hooks.onPublish(message.event);
         break;
-      case 'call': {
-        const reply = message.port;
-        this.#hooks
-          .onCall(message.service, message.request, {
-            requestId: message.requestId,
-            userId: message.userId,
-          })
-          .then(
-            (response) => reply.postMessage(response),
-            (error: Error) =>
-              reply.postMessage({
-                statusCode: 500,
-                body: { error: { code: 'PGW_ERR_PLUGIN_ERROR', message: error.message } },
-              }),
-          )
-          .finally(() => reply.close());
+      case 'call':
+        answerCall(this.#hooks, message);
         break;
-      }
       case 'heap':
         state.heapUsed = message.used;
         break;

@@ -6,10 +6,9 @@
  */
 import { ExponentialBackoff, noop, type IBackoff } from 'cockatiel';
 import { Etcd3, type IKeyValue, type Lease, type Watcher } from 'etcd3';
-import { ArtifactTooLargeError, GatewayStoppedError, RegistryError } from '../errors.js';
+import { GatewayStoppedError, RegistryError } from '../errors.js';
 import { parseDuration } from '../core/duration.js';
 import {
-  assertCatalogEntry,
   assertEnv,
   assertRecord,
   type CatalogChange,
@@ -21,6 +20,7 @@ import {
   type Unsubscribe,
   type WatchStatus,
 } from './registry.js';
+import { StoreLayout, catalogValue, parseJson } from './store-layout.js';
 
 /** Options of {@link EtcdRegistry}. */
 export interface EtcdRegistryOptions {
@@ -59,6 +59,7 @@ export class EtcdRegistry implements DiscoveryRegistry {
   readonly environment: string;
   readonly ttlMs: number;
   readonly maxValueBytes: number;
+  readonly #layout: StoreLayout;
   readonly #client: Etcd3;
   readonly #ownsClient: boolean;
   readonly #leases = new Map<number, Lease>();
@@ -69,7 +70,7 @@ export class EtcdRegistry implements DiscoveryRegistry {
   constructor(options: EtcdRegistryOptions = {}) {
     this.namespace = options.namespace ?? 'veza';
     this.environment = options.environment ?? 'default';
-    assertEnv(this.environment);
+    this.#layout = new StoreLayout(this.namespace, this.environment);
     const ttl = parseDuration(options.ttl ?? '10s');
     if (ttl === undefined || ttl < 1000) {
       throw new TypeError(`EtcdRegistry ttl must be a duration of at least 1s, got ${options.ttl}`);
@@ -122,7 +123,7 @@ export class EtcdRegistry implements DiscoveryRegistry {
       return;
     }
     const all = await this.#wrap('list', () =>
-      this.#client.getAll().prefix(this.#instancePrefix()).keys(),
+      this.#client.getAll().prefix(this.#layout.instances).keys(),
     );
     const key = all.find((k) => k.endsWith(`/${encodeURIComponent(id)}`));
     if (key) await this.#wrap(`deregister ${id}`, () => this.#client.delete().key(key).exec());
@@ -130,7 +131,7 @@ export class EtcdRegistry implements DiscoveryRegistry {
 
   async list(service?: string): Promise<InstanceRecord[]> {
     this.#assertOpen();
-    const prefix = this.#instancePrefix() + (service === undefined ? '' : `${service}/`);
+    const prefix = this.#layout.instances + (service === undefined ? '' : `${service}/`);
     const values = await this.#wrap('list', () => this.#client.getAll().prefix(prefix).strings());
     return Object.values(values).flatMap((v) => parseJson<InstanceRecord>(v) ?? []);
   }
@@ -139,7 +140,7 @@ export class EtcdRegistry implements DiscoveryRegistry {
     this.#assertOpen();
     const known = new Map<string, string>();
     return this.#watchPrefix(
-      this.#instancePrefix(),
+      this.#layout.instances,
       (key, value) => {
         if (value === undefined) {
           const previous = known.get(key);
@@ -161,20 +162,16 @@ export class EtcdRegistry implements DiscoveryRegistry {
 
   async publish(env: string, entry: CatalogEntry): Promise<void> {
     this.#assertOpen();
-    assertCatalogEntry(env, entry);
-    const value = JSON.stringify(entry);
-    const bytes = Buffer.byteLength(value);
-    if (bytes > this.maxValueBytes) {
-      throw new ArtifactTooLargeError(
-        `${entry.name}@${entry.version} is ${bytes} bytes as a catalog entry; this EtcdRegistry sends at most ` +
-          `${this.maxValueBytes} (maxValueBytes; etcd refuses requests above --max-request-bytes, 1.5 MiB by ` +
-          `default). Publish a bundled plugin without its node_modules, or raise both limits.`,
-        { plugin: entry.name },
-      );
-    }
+    const value = catalogValue(
+      env,
+      entry,
+      this.maxValueBytes,
+      'EtcdRegistry',
+      'etcd refuses requests above --max-request-bytes, 1.5 MiB by default',
+    );
     await this.#wrap(`publish ${entry.name}@${entry.version}`, () =>
       this.#client
-        .put(this.#catalogKey(env, entry.name, entry.version))
+        .put(this.#layout.catalogKey(env, entry.name, entry.version))
         .value(value)
         .exec(),
     );
@@ -186,7 +183,7 @@ export class EtcdRegistry implements DiscoveryRegistry {
     await this.#wrap(`unpublish ${name}@${version}`, () =>
       this.#client
         .delete()
-        .key(this.#catalogKey(env, name, version))
+        .key(this.#layout.catalogKey(env, name, version))
         .exec(),
     );
   }
@@ -195,7 +192,7 @@ export class EtcdRegistry implements DiscoveryRegistry {
     this.#assertOpen();
     assertEnv(env);
     const values = await this.#wrap('catalog', () =>
-      this.#client.getAll().prefix(this.#catalogPrefix(env)).strings(),
+      this.#client.getAll().prefix(this.#layout.catalog(env)).strings(),
     );
     return Object.values(values).flatMap((v) => parseJson<CatalogEntry>(v) ?? []);
   }
@@ -208,14 +205,14 @@ export class EtcdRegistry implements DiscoveryRegistry {
     this.#assertOpen();
     assertEnv(env);
     const known = new Map<string, string>();
-    const prefix = this.#catalogPrefix(env);
+    const prefix = this.#layout.catalog(env);
     return this.#watchPrefix(
       prefix,
       (key, value) => {
         if (value === undefined) {
           if (!known.delete(key)) return;
-          const [name, version] = key.slice(prefix.length).split('/').map(decodeURIComponent);
-          listener({ type: 'delete', name: name!, version: version! });
+          const { name, version } = this.#layout.catalogEntryOf(prefix, key);
+          listener({ type: 'delete', name, version });
           return;
         }
         if (known.get(key) === value) return;
@@ -356,31 +353,11 @@ export class EtcdRegistry implements DiscoveryRegistry {
     }
   }
 
-  #instancePrefix(): string {
-    return `${this.namespace}/${this.environment}/instances/`;
-  }
-
   #instanceKey(record: InstanceRecord): string {
-    return `${this.#instancePrefix()}${record.service}/${encodeURIComponent(record.id)}`;
-  }
-
-  #catalogPrefix(env: string): string {
-    return `${this.namespace}/catalog/${env}/`;
-  }
-
-  #catalogKey(env: string, name: string, version: string): string {
-    return `${this.#catalogPrefix(env)}${encodeURIComponent(name)}/${encodeURIComponent(version)}`;
+    return `${this.#layout.instances}${record.service}/${encodeURIComponent(record.id)}`;
   }
 
   #assertOpen(): void {
     if (this.#closed) throw new GatewayStoppedError('EtcdRegistry is closed');
-  }
-}
-
-function parseJson<T>(text: string): T | undefined {
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return undefined;
   }
 }
