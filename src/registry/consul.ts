@@ -20,7 +20,7 @@ import {
   type Unsubscribe,
   type WatchStatus,
 } from './registry.js';
-import { StoreLayout, catalogValue, parseJson } from './store-layout.js';
+import { StoreLayout, catalogValue, parseJson, registryTtl } from './store-layout.js';
 
 /** Options of {@link ConsulRegistry}. */
 export interface ConsulRegistryOptions {
@@ -78,13 +78,7 @@ export class ConsulRegistry implements DiscoveryRegistry {
     this.namespace = options.namespace ?? 'veza';
     this.environment = options.environment ?? 'default';
     this.#layout = new StoreLayout(this.namespace, this.environment);
-    const ttl = parseDuration(options.ttl ?? '10s');
-    if (ttl === undefined || ttl < 1000) {
-      throw new TypeError(
-        `ConsulRegistry ttl must be a duration of at least 1s, got ${options.ttl}`,
-      );
-    }
-    this.ttlMs = ttl;
+    this.ttlMs = registryTtl('ConsulRegistry', options.ttl);
     this.waitMs = parseDuration(options.wait ?? '30s') ?? 30_000;
     this.maxValueBytes = options.maxValueBytes ?? 500_000;
     this.#http = new ConsulHttp(
@@ -99,13 +93,7 @@ export class ConsulRegistry implements DiscoveryRegistry {
     assertRecord(instance);
     const ttlMs = Math.max(1000, options.ttl ?? this.ttlMs);
     this.#owned.set(instance.id, { record: structuredClone(instance), ttlMs });
-    await this.#registerService(instance, ttlMs);
-    await this.#http.call(
-      'PUT',
-      `/v1/kv/${this.#instanceKey(instance.id)}`,
-      JSON.stringify(instance),
-    );
-    await this.#pass(instance.id);
+    await this.#announce(instance, ttlMs);
     this.#keepAlive ??= setInterval(() => void this.#renew(), this.#renewEveryMs()).unref();
   }
 
@@ -274,6 +262,13 @@ export class ConsulRegistry implements DiscoveryRegistry {
     return out;
   }
 
+  /** The agent service with its TTL check, the record in the KV store, and a first pass of the check. */
+  async #announce(record: InstanceRecord, ttlMs: number): Promise<void> {
+    await this.#registerService(record, ttlMs);
+    await this.#http.call('PUT', `/v1/kv/${this.#instanceKey(record.id)}`, JSON.stringify(record));
+    await this.#pass(record.id);
+  }
+
   async #registerService(record: InstanceRecord, ttlMs: number): Promise<void> {
     const ttl = `${Math.ceil(ttlMs / 1000)}s`;
     await this.#http.call(
@@ -307,13 +302,7 @@ export class ConsulRegistry implements DiscoveryRegistry {
         await this.#pass(record.id);
       } catch {
         try {
-          await this.#registerService(record, ttlMs);
-          await this.#http.call(
-            'PUT',
-            `/v1/kv/${this.#instanceKey(record.id)}`,
-            JSON.stringify(record),
-          );
-          await this.#pass(record.id);
+          await this.#announce(record, ttlMs);
         } catch {
           // The agent is unreachable: the next round tries again; the check goes critical meanwhile.
         }

@@ -7,7 +7,6 @@
 import { ExponentialBackoff, noop, type IBackoff } from 'cockatiel';
 import { Etcd3, type IKeyValue, type Lease, type Watcher } from 'etcd3';
 import { GatewayStoppedError, RegistryError } from '../errors.js';
-import { parseDuration } from '../core/duration.js';
 import {
   assertEnv,
   assertRecord,
@@ -20,7 +19,7 @@ import {
   type Unsubscribe,
   type WatchStatus,
 } from './registry.js';
-import { StoreLayout, catalogValue, parseJson } from './store-layout.js';
+import { StoreLayout, catalogValue, parseJson, registryTtl } from './store-layout.js';
 
 /** Options of {@link EtcdRegistry}. */
 export interface EtcdRegistryOptions {
@@ -71,11 +70,7 @@ export class EtcdRegistry implements DiscoveryRegistry {
     this.namespace = options.namespace ?? 'veza';
     this.environment = options.environment ?? 'default';
     this.#layout = new StoreLayout(this.namespace, this.environment);
-    const ttl = parseDuration(options.ttl ?? '10s');
-    if (ttl === undefined || ttl < 1000) {
-      throw new TypeError(`EtcdRegistry ttl must be a duration of at least 1s, got ${options.ttl}`);
-    }
-    this.ttlMs = ttl;
+    this.ttlMs = registryTtl('EtcdRegistry', options.ttl);
     this.maxValueBytes = options.maxValueBytes ?? 1_400_000;
     if (options.client) {
       this.#client = options.client;

@@ -2,6 +2,7 @@
  * How etcd and Consul's KV hold a fleet's records: one key layout and one check of catalog values for both.
  * @module
  */
+import { parseDuration } from '../core/duration.js';
 import { ArtifactTooLargeError } from '../errors.js';
 import { assertCatalogEntry, assertEnv, type CatalogEntry } from './registry.js';
 
@@ -68,4 +69,16 @@ export function parseJson<T>(text: string): T | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A registry's `ttl` option in ms: how long a dead gateway's instances stay listed.
+ * @throws {TypeError} below one second (neither etcd leases nor Consul checks go lower).
+ */
+export function registryTtl(store: string, ttl: string | number | undefined): number {
+  const ms = parseDuration(ttl ?? '10s');
+  if (ms === undefined || ms < 1000) {
+    throw new TypeError(`${store} ttl must be a duration of at least 1s, got ${String(ttl)}`);
+  }
+  return ms;
 }
