@@ -195,9 +195,10 @@ export class RequestPath {
       if (
         typeof call?.service !== 'string' ||
         typeof call.key !== 'string' ||
+        !Number.isFinite(call.timeoutMs) ||
         typeof call.request?.id !== 'string'
       ) {
-        throw new Error('service, key and request.id are required');
+        throw new Error('service, key, timeoutMs and request.id are required');
       }
     } catch (error) {
       return plain(
