@@ -115,6 +115,8 @@ export class WorkerRuntime implements PluginRuntime {
       concurrentTasksPerWorker: spec.threadConcurrency,
       // Sync atomics would block an idle thread's event loop: the plugin's timers and our control channel.
       atomics: 'disabled',
+      // The gateway keeps its own latency histogram; Piscina's would time every task a second time.
+      recordTiming: false,
       resourceLimits: {
         maxOldGenerationSizeMb: memory,
         maxYoungGenerationSizeMb: Math.max(1, Math.min(16, Math.floor(memory / 8))),
