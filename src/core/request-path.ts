@@ -57,10 +57,15 @@ export class RequestPath {
   /** A host's request. Promise chains rather than `async` layers: see `dispatch()`. */
   handle(request: GatewayRequest): Promise<PluginResponse> {
     try {
-      assertRequest(request);
+      return this.#handle(request);
     } catch (error) {
+      // A host's misuse, or a host-supplied part (a rate-limit store) throwing: a rejection, as from an async function.
       return Promise.reject(error as Error);
     }
+  }
+
+  #handle(request: GatewayRequest): Promise<PluginResponse> {
+    assertRequest(request);
     const { options, log } = this.parts;
     const started = performance.now();
     const id = request.id ?? this.parts.nextId();
