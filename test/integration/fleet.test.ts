@@ -19,6 +19,17 @@ async function fleet(count: number, options: Parameters<typeof startNode>[1] = {
   return { registry, nodes };
 }
 
+/** A peer call's body for `GET /profiles/1` on profiles@1.2.0 (docs/peer-protocol.md). */
+const peerCall = (id: string) =>
+  JSON.stringify({
+    service: 'profiles',
+    version: '1.2.0',
+    instance: 'x',
+    key: 'GET /profiles/{id}',
+    timeoutMs: 1000,
+    request: { id, method: 'GET', path: '/profiles/1', headers: {} },
+  });
+
 const routed = (node: FleetNode, path: string) =>
   until(
     async () => (await node.gateway.handle({ method: 'GET', path })).statusCode !== 404,
@@ -119,14 +130,7 @@ describe('remote instances (two gateways, one registry, HTTP between them)', () 
     await a.gateway.load(fixture('profiles'), { config: { node: 'a' } });
     await routed(b, '/profiles/1');
     expect((await b.gateway.handle({ method: 'GET', path: '/profiles/1' })).statusCode).toBe(200);
-    const call = JSON.stringify({
-      service: 'profiles',
-      version: '1.2.0',
-      instance: 'x',
-      key: 'GET /profiles/{id}',
-      timeoutMs: 1000,
-      request: { id: 'r1', method: 'GET', path: '/profiles/1', headers: {}, body: undefined },
-    });
+    const call = peerCall('r1');
     const forged = await fetch(a.address + PEER_PATH, {
       method: 'POST',
       headers: {
@@ -151,14 +155,7 @@ describe('remote instances (two gateways, one registry, HTTP between them)', () 
     const [a, b] = (await fleet(2)).nodes as [FleetNode, FleetNode];
     await a.gateway.load(fixture('profiles'), { config: { node: 'a' } });
     await routed(b, '/profiles/1');
-    const call = JSON.stringify({
-      service: 'profiles',
-      version: '1.2.0',
-      instance: 'x',
-      key: 'GET /profiles/{id}',
-      timeoutMs: 1000,
-      request: { id: 'r2', method: 'GET', path: '/profiles/1', headers: {} },
-    });
+    const call = peerCall('r2');
     const headers = { 'x-veza-node': 'gw-z', 'x-veza-timestamp': String(Date.now()) };
     // b knows a runs profiles, but a peer call is served by local instances only: no second hop.
     const atB = JSON.parse((await b.gateway.handlePeer(call, headers, '127.0.0.1')).body);

@@ -1,4 +1,5 @@
 import { accessSync, constants } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -57,4 +58,12 @@ export async function waitForPort(port: number, timeoutMs = 5000): Promise<void>
       throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** Kills a service process with SIGKILL (what a crash looks like) and waits for it to go. */
+export async function killService(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
 }

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { findBinary, freePort, waitForPort } from './common.js';
+import { findBinary, freePort, killService, waitForPort } from './common.js';
 
 /** A real etcd (Debian's etcd-server) on free loopback ports, with a data folder that survives restarts. */
 export class EtcdServer {
@@ -52,11 +52,7 @@ export class EtcdServer {
   }
 
   async stop(): Promise<void> {
-    const child = this.#child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+    await killService(this.#child);
   }
 
   async destroy(): Promise<void> {

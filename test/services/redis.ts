@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { findBinary, freePort, waitForPort } from './common.js';
+import { findBinary, freePort, killService, waitForPort } from './common.js';
 
 export { findBinary, freePort, serviceAvailable } from './common.js';
 
@@ -31,10 +31,6 @@ export class RedisServer {
   }
 
   async stop(): Promise<void> {
-    const child = this.#child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+    await killService(this.#child);
   }
 }
