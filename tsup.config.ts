@@ -9,7 +9,7 @@ export default defineConfig({
     'registry/etcd': 'src/registry/etcd.ts',
     'registry/consul': 'src/registry/consul.ts',
     node: 'src/adapters/node.ts',
-    'worker-entry': 'src/loader/worker-entry.ts',
+    'worker-entry': 'src/loader/worker/entry.ts',
   },
   format: ['esm', 'cjs'],
   dts: {

@@ -20,11 +20,11 @@ export {
   PEER_PATH,
   type PeerAnswer,
   type PeerCall,
-} from './loader/peer-protocol.js';
-export { parseManifest } from './core/manifest.js';
-export type { Manifest, ParseManifestOptions } from './core/manifest.js';
+} from './fleet/peer-protocol.js';
+export { parseManifest } from './manifest/manifest.js';
+export type { Manifest, ParseManifestOptions } from './manifest/manifest.js';
 export type { GatewayLogger, GatewayOptions, Identity } from './core/options.js';
-export type { ErrorBody } from './core/responses.js';
+export type { ErrorBody } from './shared/responses.js';
 export {
   channels,
   type Disposable,
@@ -43,7 +43,7 @@ export type {
   PluginResponse,
   PluginStatus,
   ServiceRequest,
-} from './core/types.js';
+} from './shared/types.js';
 export { MemoryRateLimitStore, type RateLimitStore } from './mesh/rate-limit-store.js';
 export {
   RedisRateLimitStore,
@@ -53,7 +53,7 @@ export {
 export type { RateDecision } from './mesh/gcra.js';
 export { MemoryRegistry } from './registry/memory.js';
 export { resolveInstances, selectInstances } from './registry/registry.js';
-export { hashFiles, packPlugin, unpackPlugin } from './core/catalog-files.js';
+export { hashFiles, packPlugin, unpackPlugin } from './fleet/artifacts.js';
 export type {
   CatalogChange,
   CatalogEntry,

@@ -11,7 +11,7 @@ import path from 'node:path';
 export default function setup(): void {
   const root = path.resolve(import.meta.dirname, '..');
   const built = path.join(root, 'dist', 'sdk.js');
-  const sources = [path.join(root, 'src/sdk'), path.join(root, 'src/core/types.ts')].flatMap((p) =>
+  const sources = [path.join(root, 'src/sdk'), path.join(root, 'src/shared')].flatMap((p) =>
     statSync(p).isDirectory() ? readdirSync(p).map((f) => path.join(p, f)) : [p],
   );
   const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));

@@ -7,8 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PluginGateway } from '../core/gateway.js';
-import type { PluginResponse } from '../core/types.js';
-import { PEER_PATH } from '../loader/peer-protocol.js';
+import type { PluginResponse } from '../shared/types.js';
 
 export interface RequestListenerOptions {
   /** Path prefix the gateway serves under (stripped before routing), e.g. `/plugins`. @default '' */
@@ -61,7 +60,7 @@ async function serve(
       `the body is larger than ${bodyLimit} bytes`,
     );
   }
-  if (req.method === 'POST' && path === PEER_PATH) {
+  if (req.method === 'POST' && path === gateway.peerPath) {
     const reply = await gateway.handlePeer(
       raw.toString('utf8'),
       req.headers,

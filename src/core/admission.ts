@@ -4,11 +4,12 @@
  * @module
  */
 import { ErrorCodes, InvalidArgumentError } from '../errors.js';
-import type { Served } from './instances.js';
-import type { GatewayLogger, GatewayOptions, Identity } from './options.js';
-import { errorResponse } from './responses.js';
+import type { Served } from '../mesh/instances.js';
+import type { GatewayLogger } from '../shared/logger.js';
+import type { GatewayOptions, Identity } from './options.js';
+import { errorResponse } from '../shared/responses.js';
 import type { RouteMatch, RouteTarget } from './router.js';
-import type { GatewayRequest, PluginRequest, PluginResponse } from './types.js';
+import type { GatewayRequest, PluginRequest, PluginResponse } from '../shared/types.js';
 
 /** A response that refuses the request, or `undefined` to let it through. */
 export function refuse(

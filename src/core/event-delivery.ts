@@ -3,12 +3,13 @@
  * @module
  */
 import { ErrorCodes } from '../errors.js';
-import { isTaskFailure, matchesEventPattern, type TaskFailure } from '../loader/protocol.js';
+import { matchesEventPattern } from '../shared/event-pattern.js';
+import { isTaskFailure, type TaskFailure } from '../shared/task-failure.js';
 import { logFailure } from './logging.js';
-import type { ManagedPlugin } from './managed-plugin.js';
-import type { GatewayLogger } from './options.js';
-import { failureResponse, type ErrorBody } from './responses.js';
-import type { DomainEvent } from './types.js';
+import type { ManagedPlugin } from '../plugins/managed-plugin.js';
+import type { GatewayLogger } from '../shared/logger.js';
+import { failureResponse, type ErrorBody } from '../shared/responses.js';
+import type { DomainEvent } from '../shared/types.js';
 
 /** What `publish()` did with an event. */
 export interface PublishResult {

@@ -3,8 +3,8 @@
  * @module
  */
 import type { GatewayOptions } from './options.js';
-import type { CrashEvent } from './supervisor.js';
-import type { HealthStatus, PluginInfo, PluginStatus } from './types.js';
+import type { CrashEvent } from '../plugins/supervisor.js';
+import type { HealthStatus, PluginInfo, PluginStatus } from '../shared/types.js';
 
 /** Options of `gateway.load()`. */
 export interface LoadOptions {

@@ -8,11 +8,13 @@ import { GatewayStoppedError, InvalidArgumentError, PluginNotFoundError } from '
 import { MemoryRegistry } from '../registry/memory.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
 import { EventBus, type PublishResult } from './event-delivery.js';
-import type { EnvironmentWatch } from './environment.js';
-import { breakerChanged, joinFleet, type Fleet, type GatewayEmit } from './fleet.js';
-import type { Served } from './instances.js';
+import type { CatalogWatch } from '../fleet/catalog-watch.js';
+import type { Fleet } from '../fleet/fleet.js';
+import { PEER_PATH } from '../fleet/peer-protocol.js';
+import { breakerChanged, joinFleet, type GatewayEmit } from './join-fleet.js';
+import type { Served } from '../mesh/instances.js';
 import { createLogger } from './logging.js';
-import type { ManagedPlugin } from './managed-plugin.js';
+import type { ManagedPlugin } from '../plugins/managed-plugin.js';
 import {
   resolveLoadOptions,
   resolveOptions,
@@ -20,8 +22,8 @@ import {
   type GatewayOptions,
   type ResolvedOptions,
 } from './options.js';
-import { readPluginFiles } from './plugin-files.js';
-import { assertLoadable, createPlugin } from './plugin-setup.js';
+import { readPluginFiles } from '../manifest/plugin-files.js';
+import { assertLoadable, createPlugin } from '../plugins/plugin-setup.js';
 import { balancerFrom } from '../mesh/load-balancer.js';
 import {
   Observers,
@@ -31,11 +33,11 @@ import {
   type ResponseObservation,
 } from './observers.js';
 import type { GatewayEvents, LoadOptions } from './gateway-events.js';
-import { createRateLimiter } from './rate-limiting.js';
+import { createRateLimiter } from '../mesh/create-rate-limiter.js';
 import { RequestPath, type PeerReply } from './request-path.js';
 import { Router } from './router.js';
 import { ServiceCalls, type ServiceHandler } from './service-calls.js';
-import { Supervisor, type CrashEvent } from './supervisor.js';
+import { Supervisor, type CrashEvent } from '../plugins/supervisor.js';
 import type {
   DomainEvent,
   GatewayRequest,
@@ -43,9 +45,9 @@ import type {
   PluginMetrics,
   PluginResponse,
   PluginStatus,
-} from './types.js';
+} from '../shared/types.js';
 
-export type { CrashEvent } from './supervisor.js';
+export type { CrashEvent } from '../plugins/supervisor.js';
 export type { PeerReply } from './request-path.js';
 export type { ServiceHandler } from './service-calls.js';
 export type { PublishResult } from './event-delivery.js';
@@ -73,7 +75,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
   readonly #path: RequestPath;
   readonly #calls: ServiceCalls;
   readonly #fleet: Fleet | undefined;
-  readonly #environment: EnvironmentWatch | undefined;
+  readonly #environment: CatalogWatch | undefined;
   #seq = 0;
   #started = false;
   #stopped = false;
@@ -137,6 +139,15 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
       load: (dir) => this.load(dir),
       unload: (name) => this.unload(name),
     }));
+  }
+
+  /**
+   * Where this gateway serves calls from the other gateways of its fleet (`/.veza/peer/v1`, under the
+   * listener's prefix), or `undefined` when it has no `node` option and so serves none. Adapters route
+   * `POST` requests to this path to {@link PluginGateway.handlePeer}.
+   */
+  get peerPath(): string | undefined {
+    return this.options.node ? PEER_PATH : undefined;
   }
 
   /** Id of this gateway in a fleet (`node.id`, or random). */

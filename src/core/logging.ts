@@ -4,9 +4,8 @@
  * @module
  */
 import { pino } from 'pino';
-import type { LogLevel } from '../loader/protocol.js';
+import type { GatewayLogger } from '../shared/logger.js';
 import type { ResponseObservation } from './observers.js';
-import type { GatewayLogger } from './options.js';
 
 const SILENT: GatewayLogger = {
   debug() {},
@@ -21,35 +20,6 @@ export function createLogger(option: GatewayLogger | false | undefined): Gateway
   if (option === false) return SILENT;
   if (option) return option;
   return pino({ name: 'plugin-gateway', level: process.env.PGW_LOG_LEVEL ?? 'warn' });
-}
-
-/** Writes a plugin's log lines with `plugin_id`, `version` and `request_id`. */
-export class PluginLogSink {
-  constructor(
-    readonly log: GatewayLogger,
-    readonly plugin: string,
-    readonly version: string,
-  ) {}
-
-  write(
-    level: LogLevel,
-    msg: string,
-    fields: Record<string, unknown> | undefined,
-    requestId: string | undefined,
-  ): void {
-    const write = this.log[level] ?? this.log.info;
-    write.call(
-      this.log,
-      {
-        ...fields,
-        plugin_id: this.plugin,
-        version: this.version,
-        request_id: requestId,
-        source: 'plugin',
-      },
-      msg,
-    );
-  }
 }
 
 /** The one line logged per request, with exactly the ADR's fields. */

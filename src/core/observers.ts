@@ -5,7 +5,7 @@
  * @module
  */
 import diagnostics from 'node:diagnostics_channel';
-import type { TaskFailure } from '../loader/protocol.js';
+import type { TaskFailure } from '../shared/task-failure.js';
 
 /** A request routed to a plugin, before its mesh policies. */
 export interface RequestObservation {

@@ -8,23 +8,16 @@ import { InvalidArgumentError } from '../errors.js';
 import type { LoadBalancer } from '../mesh/load-balancer.js';
 import type { RateLimitStore } from '../mesh/rate-limit-store.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
-import { parseDuration } from './duration.js';
-import type { GatewayRequest } from './types.js';
+import { parseDuration } from '../shared/duration.js';
+import type { GatewayLogger } from '../shared/logger.js';
+import type { GatewayRequest } from '../shared/types.js';
+
+export type { GatewayLogger } from '../shared/logger.js';
 
 /** Who the caller is, as the host's `authenticate` hook decides. */
 export interface Identity {
   userId: number | string;
   roles?: readonly string[];
-}
-
-/** The logging surface the gateway needs; a pino logger (Fastify's `app.log`) fits. */
-export interface GatewayLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  isLevelEnabled?(level: string): boolean;
-  child?(bindings: Record<string, unknown>): GatewayLogger;
 }
 
 const durationMs = z.union([z.string(), z.number()]).transform((v, ctx) => {

@@ -6,25 +6,20 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ErrorCodes } from '../errors.js';
-import type { TaskFailure } from '../loader/protocol.js';
-import {
-  PEER_CONTENT_TYPE,
-  fromWire,
-  refusePeer,
-  toWire,
-  type PeerAnswer,
-  type PeerCall,
-} from '../loader/peer-protocol.js';
+import { servePeer, type PeerReply } from '../fleet/peer-server.js';
 import type { RateLimiter } from '../mesh/rate-limiter.js';
 import { assertRequest, identify, pathOf, refuse, toPluginRequest } from './admission.js';
-import { dispatch, type Dispatched, type MeshSettings, type RateCheck } from './dispatch.js';
-import type { Served } from './instances.js';
+import { dispatch, type Dispatched, type MeshSettings, type RateCheck } from '../mesh/pipeline.js';
+import type { Served } from '../mesh/instances.js';
 import { logFailure, logRequest } from './logging.js';
 import type { Observers, RequestObservation } from './observers.js';
-import type { GatewayLogger, ResolvedOptions } from './options.js';
-import { errorResponse } from './responses.js';
+import type { GatewayLogger } from '../shared/logger.js';
+import type { ResolvedOptions } from './options.js';
+import { errorResponse } from '../shared/responses.js';
 import type { RouteMatch, RouteTarget, Router } from './router.js';
-import type { GatewayRequest, PluginRequest, PluginResponse } from './types.js';
+import type { GatewayRequest, PluginRequest, PluginResponse } from '../shared/types.js';
+
+export type { PeerReply } from '../fleet/peer-server.js';
 
 export interface RequestPathParts {
   options: Readonly<ResolvedOptions>;
@@ -37,13 +32,6 @@ export interface RequestPathParts {
   stopped(): boolean;
   /** A local plugin by name (peer calls are served by local instances only). */
   local(name: string): Served | undefined;
-}
-
-/** What a peer call answers, ready to write to the wire. */
-export interface PeerReply {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: string;
 }
 
 const responseOf = (outcome: Dispatched): PluginResponse => outcome.response;
@@ -176,85 +164,39 @@ export class RequestPath {
   }
 
   /**
-   * Serves a call from another gateway of the fleet (the peer protocol): authenticated, then run on this
-   * gateway's own instances of the plugin, never forwarded again. Rate limits were counted where the
-   * request entered the fleet.
+   * Serves a call from another gateway of the fleet (the peer protocol): authenticated and parsed by
+   * `fleet/peer-server.ts`, then run on this gateway's own instances of the plugin, never forwarded
+   * again. Rate limits were counted where the request entered the fleet.
    */
-  async servePeer(
+  servePeer(
     body: string,
     headers: Readonly<Record<string, string | string[] | undefined>>,
     remoteAddress: string | undefined,
   ): Promise<PeerReply> {
     const started = performance.now();
-    const why = refusePeer(headers, body, this.parts.options.node?.secret, remoteAddress);
-    if (why) {
-      this.parts.log.warn(
-        { peer: headers['x-veza-node'], remote_address: remoteAddress },
-        `peer call refused: ${why}`,
-      );
-      return plain(401, ErrorCodes.PEER_UNAUTHORIZED, why);
-    }
-    let call: PeerCall;
-    try {
-      call = JSON.parse(body) as PeerCall;
-      if (
-        typeof call?.service !== 'string' ||
-        typeof call.key !== 'string' ||
-        !Number.isFinite(call.timeoutMs) ||
-        typeof call.request?.id !== 'string'
-      ) {
-        throw new Error('service, key, timeoutMs and request.id are required');
-      }
-    } catch (error) {
-      return plain(
-        400,
-        ErrorCodes.INVALID_ARGUMENT,
-        `malformed peer call: ${(error as Error).message}`,
-      );
-    }
-    const plugin = this.parts.local(call.service);
-    const id = call.request.id;
-    const method = call.key.slice(0, call.key.indexOf(' '));
-    const match = plugin && this.parts.router.match(method, call.request.path);
-    if (
-      this.parts.stopped() ||
-      !plugin ||
-      plugin.version !== call.version ||
-      match?.kind !== 'found' ||
-      match.target.plugin !== plugin
-    ) {
-      const where = this.parts.options.node?.id ?? 'this gateway';
-      const message = `${where} does not serve ${call.service}@${call.version} ${call.key}`;
-      return peerAnswer(
-        errorResponse(503, ErrorCodes.PEER_UNREACHABLE, message, id),
-        'unreachable',
-      );
-    }
-    const request: PluginRequest = { ...call.request, body: fromWire(call.request.body) };
-    const refused = refuse(match.target, request.userId, request.context, id);
-    const timeoutMs = Math.max(1, call.timeoutMs);
-    const outcome = await this.serve(match.target, request, started, undefined, timeoutMs, refused);
-    return peerAnswer(outcome.response, outcome.failure?.__pgw);
+    return servePeer(body, headers, remoteAddress, {
+      secret: this.parts.options.node?.secret,
+      nodeId: this.parts.options.node?.id,
+      log: this.parts.log,
+      find: (call) => {
+        const plugin = this.parts.local(call.service);
+        const method = call.key.slice(0, call.key.indexOf(' '));
+        const match = plugin && this.parts.router.match(method, call.request.path);
+        if (
+          this.parts.stopped() ||
+          !plugin ||
+          plugin.version !== call.version ||
+          match?.kind !== 'found' ||
+          match.target.plugin !== plugin
+        ) {
+          return undefined;
+        }
+        return match.target;
+      },
+      serve: (target, request, timeoutMs) => {
+        const refused = refuse(target, request.userId, request.context, request.id);
+        return this.serve(target, request, started, undefined, timeoutMs, refused);
+      },
+    });
   }
-}
-
-function peerAnswer(
-  response: PluginResponse,
-  failure: TaskFailure['__pgw'] | undefined,
-): PeerReply {
-  const wire: PeerAnswer = { response: { ...response, body: toWire(response.body) } };
-  if (failure) wire.failure = failure;
-  return {
-    statusCode: 200,
-    headers: { 'content-type': PEER_CONTENT_TYPE },
-    body: JSON.stringify(wire),
-  };
-}
-
-function plain(statusCode: number, code: string, message: string): PeerReply {
-  return {
-    statusCode,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ error: { code, message } }),
-  };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PluginEndpoint } from './types.js';
+import type { PluginEndpoint } from '../shared/types.js';
 import { Router } from './router.js';
 
 const ep = (method: string, path: string, extra: Partial<PluginEndpoint> = {}): PluginEndpoint => ({

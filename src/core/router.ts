@@ -4,8 +4,8 @@
  */
 import findMyWay, { type HTTPMethod } from 'find-my-way';
 import { RouteConflictError } from '../errors.js';
-import { parseDuration, parseRate, type Rate } from './duration.js';
-import type { PluginEndpoint } from './types.js';
+import { parseDuration, parseRate, type Rate } from '../shared/duration.js';
+import type { PluginEndpoint } from '../shared/types.js';
 
 /** What a route leads to. */
 export interface RouteTarget<P> {

@@ -8,13 +8,13 @@ import { performance } from 'node:perf_hooks';
 import semver from 'semver';
 import { ErrorCodes, InvalidArgumentError } from '../errors.js';
 import { refuse } from './admission.js';
-import type { Served } from './instances.js';
-import type { Manifest } from './manifest.js';
-import type { GatewayLogger } from './options.js';
+import type { Served } from '../mesh/instances.js';
+import type { Manifest } from '../manifest/manifest.js';
+import type { GatewayLogger } from '../shared/logger.js';
 import type { RequestPath } from './request-path.js';
-import { errorResponse } from './responses.js';
+import { errorResponse } from '../shared/responses.js';
 import type { Router } from './router.js';
-import type { PluginRequest, PluginResponse, ServiceRequest } from './types.js';
+import type { PluginRequest, PluginResponse, ServiceRequest } from '../shared/types.js';
 
 /** A host service: answers `ctx.call()` requests in the host process. */
 export type ServiceHandler = (request: PluginRequest) => PluginResponse | Promise<PluginResponse>;

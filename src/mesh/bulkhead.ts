@@ -7,7 +7,7 @@
  * measured 3.2 µs per call on this project's machine against 0.1 µs for the counter (bench/RESULTS.md).
  * @module
  */
-import { DeadlineQueue } from '../loader/deadlines.js';
+import { DeadlineQueue } from '../shared/deadline-queue.js';
 
 export interface BulkheadOptions {
   maxConcurrent: number;

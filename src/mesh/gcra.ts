@@ -4,7 +4,7 @@
  * every `windowMs / limit`, smoothly, with no window boundary at which twice the rate gets through.
  * @module
  */
-import type { Rate } from '../core/duration.js';
+import type { Rate } from '../shared/duration.js';
 
 /** What a rate limiter decided for one request. */
 export interface RateDecision {

@@ -7,7 +7,7 @@
  * limit.
  * @module
  */
-import type { Rate } from '../core/duration.js';
+import type { Rate } from '../shared/duration.js';
 import type { RateDecision } from './gcra.js';
 import type { Caller, RateLimitStore } from './rate-limit-store.js';
 

@@ -2,7 +2,7 @@
  * Where rate-limit state lives: the contract, and the in-memory store (the default).
  * @module
  */
-import type { Rate } from '../core/duration.js';
+import type { Rate } from '../shared/duration.js';
 import { gcra, type RateDecision } from './gcra.js';
 
 /** A caller of an endpoint: its `userId`, else its client address. */

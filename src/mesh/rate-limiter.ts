@@ -5,7 +5,7 @@
  * to n times the rate while Redis is away: availability over exactness, by choice.
  * @module
  */
-import type { Rate } from '../core/duration.js';
+import type { Rate } from '../shared/duration.js';
 import type { RateDecision } from './gcra.js';
 import { MemoryRateLimitStore, type Caller, type RateLimitStore } from './rate-limit-store.js';
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { GatewayStoppedError } from '../errors.js';
-import { parseDuration } from '../core/duration.js';
+import { parseDuration } from '../shared/duration.js';
 import { ConsulHttp, type Blocking, type KvPair } from './consul-http.js';
 import {
   assertEnv,

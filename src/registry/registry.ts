@@ -5,7 +5,7 @@
  * @module
  */
 import semver from 'semver';
-import type { PluginEndpoint, PluginStatus } from '../core/types.js';
+import type { PluginEndpoint, PluginStatus } from '../shared/types.js';
 
 /** One running plugin instance, as a registry lists it. */
 export interface InstanceRecord {

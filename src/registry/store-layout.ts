@@ -2,7 +2,7 @@
  * How etcd and Consul's KV hold a fleet's records: one key layout and one check of catalog values for both.
  * @module
  */
-import { parseDuration } from '../core/duration.js';
+import { parseDuration } from '../shared/duration.js';
 import { ArtifactTooLargeError } from '../errors.js';
 import { assertCatalogEntry, assertEnv, type CatalogEntry } from './registry.js';
 

@@ -8,124 +8,19 @@
  *   routes: { 'GET /hello/{name}': (req) => ({ statusCode: 200, body: { hello: req.params.name } }) },
  * });
  */
-import type {
-  DomainEvent,
-  HealthStatus,
-  PluginRequest,
-  PluginResponse,
-  ServiceRequest,
-} from '../core/types.js';
-
+export {
+  definePlugin,
+  isPluginDefinition,
+  type PluginConfig,
+  type PluginContext,
+  type PluginDefinition,
+  type PluginLogger,
+  type RouteHandler,
+} from '../shared/plugin-definition.js';
 export type {
   DomainEvent,
   HealthStatus,
   PluginRequest,
   PluginResponse,
   ServiceRequest,
-} from '../core/types.js';
-
-/** A logger whose lines land in the host's logs, tagged with the plugin and the request. */
-export interface PluginLogger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
-
-/** What the gateway gives a plugin in every hook and handler. */
-export interface PluginContext {
-  /** The plugin's name and version, from its manifest. */
-  readonly name: string;
-  readonly version: string;
-  /** Feature flags: the manifest's defaults, overridden by the host's `featureFlags.overrides`. */
-  readonly flags: Readonly<Record<string, boolean>>;
-  /** Settings the host passed with `gateway.load(dir, { config })`. */
-  readonly config: Readonly<Record<string, unknown>>;
-  /** The request being served, in a route handler or an event handler's event id. */
-  readonly requestId?: string;
-  readonly log: PluginLogger;
-  /**
-   * Publishes a domain event to the plugins that subscribe to it. Only types the manifest lists under
-   * `permissions.events.publish` are allowed; any other throws `PGW_ERR_EVENT_NOT_PERMITTED`.
-   */
-  publish(event: Omit<DomainEvent, 'source'>): void;
-  /**
-   * Calls an endpoint of a service the manifest lists under `dependencies` (another plugin, local or on
-   * another gateway of the fleet, or a service the host provides). Goes through the target's mesh
-   * (breakers, bulkhead, timeout) and resolves with its response, whatever the status: 403
-   * `PGW_ERR_CALL_NOT_PERMITTED` for a service the manifest does not list, 503 when none is available.
-   * The caller's user is passed on unless `request.userId` says otherwise.
-   * @example
-   * const res = await ctx.call('user-profiles', { method: 'GET', path: `/profiles/${req.userId}` });
-   */
-  call(service: string, request: ServiceRequest): Promise<PluginResponse>;
-}
-
-/** What `initialize()` receives. */
-export interface PluginConfig {
-  name: string;
-  version: string;
-  flags: Readonly<Record<string, boolean>>;
-  settings: Readonly<Record<string, unknown>>;
-}
-
-/** A route handler: return the response (or nothing, for `204 No Content`). */
-export type RouteHandler = (
-  req: PluginRequest,
-  ctx: PluginContext,
-) => PluginResponse | void | Promise<PluginResponse | void>;
-
-/**
- * A plugin (the ADR's plugin contract). Every hook is optional. Each worker thread of the plugin runs
- * `initialize` then `start` when it starts, and `stop` when the plugin is unloaded or the gateway stops;
- * state is per thread.
- */
-export interface PluginDefinition {
-  initialize?(config: PluginConfig, ctx: PluginContext): void | Promise<void>;
-  start?(ctx: PluginContext): void | Promise<void>;
-  stop?(ctx: PluginContext): void | Promise<void>;
-  healthCheck?(ctx: PluginContext): HealthStatus | Promise<HealthStatus>;
-  /** `"METHOD /path/{param}"` to handler; every endpoint of the manifest needs one. */
-  routes?: Record<string, RouteHandler>;
-  /** Receives the events the manifest subscribes to (`permissions.events.subscribe`). */
-  handleEvent?(event: DomainEvent, ctx: PluginContext): void | Promise<void>;
-}
-
-const kPlugin = Symbol.for('plugin-gateway.plugin');
-const ROUTE_KEY = /^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \/\S*$/;
-const HOOKS = ['initialize', 'start', 'stop', 'healthCheck', 'handleEvent'] as const;
-
-/**
- * Declares a plugin. Checks its shape at once, so a mistake fails when the gateway loads the plugin,
- * not on the first request.
- * @throws {TypeError} naming the hook or route that is not a function, or a malformed route key.
- */
-export function definePlugin<T extends PluginDefinition>(definition: T): T {
-  if (typeof definition !== 'object' || definition === null) {
-    throw new TypeError('definePlugin() expects an object with hooks and routes');
-  }
-  for (const hook of HOOKS) {
-    if (definition[hook] !== undefined && typeof definition[hook] !== 'function') {
-      throw new TypeError(
-        `definePlugin(): "${hook}" must be a function, got ${typeof definition[hook]}`,
-      );
-    }
-  }
-  for (const [key, handler] of Object.entries(definition.routes ?? {})) {
-    if (!ROUTE_KEY.test(key)) {
-      throw new TypeError(`definePlugin(): route "${key}" must look like "GET /path/{param}"`);
-    }
-    if (typeof handler !== 'function') {
-      throw new TypeError(
-        `definePlugin(): route "${key}" must be a function, got ${typeof handler}`,
-      );
-    }
-  }
-  Object.defineProperty(definition, kPlugin, { value: true });
-  return definition;
-}
-
-/** True when `value` came from {@link definePlugin} (of any copy of the SDK). */
-export function isPluginDefinition(value: unknown): value is PluginDefinition {
-  return typeof value === 'object' && value !== null && kPlugin in value;
-}
+} from '../shared/types.js';

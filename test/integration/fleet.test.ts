@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryRegistry } from '../../src/index.js';
-import { PEER_PATH } from '../../src/loader/peer-protocol.js';
+import { PEER_PATH } from '../../src/fleet/peer-protocol.js';
 import { startNode, type FleetNode } from '../fleet-node.js';
 import { fixture, statusOf } from '../helpers.js';
 import { until } from '../registry/contract.js';

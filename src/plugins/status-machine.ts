@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import type { PluginStatus } from './types.js';
+import type { PluginStatus } from '../shared/types.js';
 
 const ALLOWED: Record<PluginStatus, readonly PluginStatus[]> = {
   loading: ['active', 'failed', 'inactive'],

@@ -4,22 +4,41 @@
  * @module
  */
 import { MaxPluginsError, PluginExistsError, RuntimeUnsupportedError } from '../errors.js';
-import type { RuntimeHooks } from '../loader/loader.js';
-import { WorkerRuntime } from '../loader/worker-runtime.js';
+import type { RuntimeHooks } from '../loader/runtime.js';
+import { WorkerRuntime } from '../loader/worker/worker-runtime.js';
 import type { BreakerState } from '../mesh/circuit-breaker.js';
-import { PluginLogSink } from './logging.js';
+import { PluginLogSink } from './plugin-logs.js';
 import { ManagedPlugin } from './managed-plugin.js';
-import { fieldLocation, type Manifest } from './manifest.js';
-import type { GatewayLogger, ResolvedLoadOptions, ResolvedOptions } from './options.js';
-import type { PluginFiles } from './plugin-files.js';
+import { fieldLocation, type Manifest } from '../manifest/manifest.js';
+import type { GatewayLogger } from '../shared/logger.js';
+import type { CrashPolicyOptions } from './crash-policy.js';
+import type { PluginFiles } from '../manifest/plugin-files.js';
+
+/** The gateway's settings that shape a plugin's runtime and policies (its resolved options). */
+export interface PluginSettings {
+  featureFlags: { overrides: Readonly<Record<string, Readonly<Record<string, boolean>>>> };
+  idleTimeout: number;
+  threadConcurrency: number;
+  maxInFlight: number;
+  timeoutGrace: number;
+  restart: CrashPolicyOptions;
+}
+
+/** A plugin's own policies: `load()` options laid over the gateway's. */
+export interface PluginPolicies {
+  config: Record<string, unknown>;
+  instances: number;
+  circuitBreaker: { failureThreshold: number; timeout: number; halfOpenLimit: number };
+  bulkhead: { maxConcurrent: number; maxQueued: number };
+}
 
 /** What `createPlugin` needs from the gateway. */
 export interface PluginSetup {
-  options: Readonly<ResolvedOptions>;
+  options: Readonly<PluginSettings>;
   log: GatewayLogger;
   instanceId: string;
   /** `load()` options, validated, with the gateway's policies filled in. */
-  load: ResolvedLoadOptions;
+  load: PluginPolicies;
   /** The runtime's crash and publish hooks for the plugin being made (logs go to the gateway's logger). */
   hooks: (plugin: ManagedPlugin) => Omit<RuntimeHooks, 'onLog'>;
   /** The plugin instance's circuit breaker changed state (also logged). */

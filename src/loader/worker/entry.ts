@@ -18,26 +18,20 @@ import type {
   PluginRequest,
   PluginResponse,
   ServiceRequest,
-} from '../core/types.js';
-import { EventNotPermittedError } from '../errors.js';
+} from '../../shared/types.js';
+import { EventNotPermittedError } from '../../errors.js';
 import {
   definePlugin,
   isPluginDefinition,
   type PluginContext,
   type PluginDefinition,
   type PluginLogger,
-} from '../sdk/index.js';
-import {
-  matchesEventPattern,
-  type BootReport,
-  type ControlMessage,
-  type HarnessData,
-  type LogLevel,
-  type Task,
-  type TaskFailure,
-  type TaskResult,
-  type WorkerNote,
-} from './protocol.js';
+} from '../../shared/plugin-definition.js';
+import { matchesEventPattern } from '../../shared/event-pattern.js';
+import type { LogLevel } from '../../shared/logger.js';
+import type { TaskFailure } from '../../shared/task-failure.js';
+import type { BootReport, TaskResult } from '../runtime.js';
+import type { ControlMessage, HarnessData, Task, WorkerNote } from './protocol.js';
 
 const data = workerData as HarnessData;
 const port = parentPort!;

@@ -9,9 +9,11 @@ import type {
   DomainEvent,
   HealthStatus,
   PluginRequest,
-  PluginResponse,
   ServiceRequest,
-} from '../core/types.js';
+} from '../../shared/types.js';
+import type { LogLevel } from '../../shared/logger.js';
+
+export type { TaskResult } from '../runtime.js';
 
 /** Data handed to every thread of a plugin instance when it starts. */
 export interface HarnessData {
@@ -35,37 +37,6 @@ export type Task =
   | { t: 'evt'; e: DomainEvent; s: number; d: number }
   | { t: 'boot'; s: number; d: number }
   | { t: 'health'; s: number; d: number };
-
-/** What a thread answers to a `boot` task. */
-export interface BootReport {
-  routes: string[];
-  handlesEvents: boolean;
-  health: HealthStatus;
-}
-
-/**
- * A task that did not produce a value. The harness answers `threw`, `timeout`, `init`, `bad-response`
- * and `no-route`; the host adds `crash` (the thread died), `terminated` (the host ended the thread
- * because another request on it timed out), `overloaded` (no free request slot) and `unreachable` (a
- * remote instance's gateway could not be reached, or no longer serves it).
- */
-export interface TaskFailure {
-  __pgw:
-    | 'threw'
-    | 'timeout'
-    | 'init'
-    | 'bad-response'
-    | 'no-route'
-    | 'crash'
-    | 'terminated'
-    | 'overloaded'
-    | 'unreachable';
-  message: string;
-  stack?: string;
-}
-
-/** What a task resolves with. */
-export type TaskResult = PluginResponse | BootReport | HealthStatus | null | TaskFailure;
 
 /** Thread to host, through the worker's parent port. */
 export type WorkerNote =
@@ -94,23 +65,3 @@ export type WorkerNote =
 /** Host to threads, through the BroadcastChannel: stop the plugin; give up on a request past its deadline. */
 export type ControlMessage =
   { type: 'stop' } | { type: 'abandon'; slot: number } | { type: 'health'; seq: number };
-
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-
-/** True for a value the harness returned in place of a result. */
-export function isTaskFailure(value: unknown): value is TaskFailure {
-  return typeof value === 'object' && value !== null && '__pgw' in value;
-}
-
-/** `track.played` against `track.*`, `*` or itself. */
-export function matchesEventPattern(type: string, pattern: string): boolean {
-  if (pattern === '*' || pattern === type) return true;
-  return pattern.endsWith('.*') && type.startsWith(pattern.slice(0, -1));
-}
-
-const SEVERITY: Record<HealthStatus['status'], number> = { healthy: 0, degraded: 1, unhealthy: 2 };
-
-/** The worst of several health answers (unhealthy over degraded over healthy). */
-export function worstHealth(answers: readonly HealthStatus[]): HealthStatus {
-  return answers.reduce((worst, h) => (SEVERITY[h.status] > SEVERITY[worst.status] ? h : worst));
-}

@@ -4,22 +4,25 @@
  * plugin this gateway runs itself is never routed elsewhere.
  * @module
  */
-import path from 'node:path';
-import { PeerClient } from '../loader/remote-runtime.js';
-import type { BreakerState } from '../mesh/circuit-breaker.js';
+import { PeerClient } from './peer-client.js';
 import type { DiscoveryRegistry, InstanceRecord, Unsubscribe } from '../registry/registry.js';
-import { EnvironmentWatch } from './environment.js';
-import type { BreakerEvent, GatewayEvents } from './gateway-events.js';
-import type { Served } from './instances.js';
-import type { GatewayLogger, ResolvedOptions } from './options.js';
+import type { Served } from '../mesh/instances.js';
+import type { GatewayLogger } from '../shared/logger.js';
+import type { PluginEndpoint } from '../shared/types.js';
 import { RemoteService, type RemotePolicies } from './remote-service.js';
-import type { Router } from './router.js';
+
+/** Where the fleet puts the routes of the plugins other gateways run (the gateway's router). */
+export interface RouteTable {
+  /** Adds every endpoint or none; throws when one is taken. */
+  add(name: string, target: Served, endpoints: readonly PluginEndpoint[]): void;
+  remove(name: string, endpoints: readonly PluginEndpoint[]): void;
+}
 
 export interface FleetParts {
   registry: DiscoveryRegistry;
   nodeId: string;
   secret: string | undefined;
-  router: Router<Served>;
+  router: RouteTable;
   log: GatewayLogger;
   policies: RemotePolicies;
   /** Whether this gateway runs a plugin of that name itself. */
@@ -144,79 +147,4 @@ export class Fleet {
     this.parts.router.remove(name, endpoints);
     this.#routed.delete(name);
   }
-}
-
-/** The gateway's typed `emit`. */
-export type GatewayEmit = <K extends keyof GatewayEvents>(
-  event: K,
-  ...args: Parameters<GatewayEvents[K]>
-) => boolean;
-
-/** Reports a circuit breaker's new state as `breaker:open|half-open|close`. */
-export function breakerChanged(emit: GatewayEmit, state: BreakerState, event: BreakerEvent): void {
-  emit(state === 'closed' ? 'breaker:close' : `breaker:${state}`, event);
-}
-
-/**
- * Joins the gateway to its fleet: watches the other gateways' instances when it has a `node` or a registry
- * of the host's, and the catalog of `watch.env` when asked.
- */
-export function joinFleet(parts: {
-  options: Readonly<ResolvedOptions>;
-  registry: DiscoveryRegistry;
-  nodeId: string;
-  router: Router<Served>;
-  log: GatewayLogger;
-  emit: GatewayEmit;
-  isLocal(name: string): boolean;
-  dependenciesChanged(): void;
-  load(dir: string): Promise<unknown>;
-  unload(name: string): Promise<void>;
-}): { fleet?: Fleet; environment?: EnvironmentWatch } {
-  const { options, registry, log, emit } = parts;
-  const status = {
-    onError: (error: Error) => {
-      log.warn({ err: error }, 'registry unreachable: fleet changes may be missed');
-      emit('registry:error', error);
-    },
-    onReconnected: () => {
-      log.warn({}, 'registry reachable again');
-      emit('registry:reconnected');
-    },
-  };
-  let fleet: Fleet | undefined;
-  if (options.node || options.registry) {
-    fleet = new Fleet({
-      registry,
-      nodeId: parts.nodeId,
-      secret: options.node?.secret,
-      router: parts.router,
-      log,
-      policies: {
-        circuitBreaker: options.circuitBreaker,
-        bulkhead: options.bulkhead,
-        onBreaker: (state, event) => breakerChanged(emit, state, event),
-      },
-      isLocal: parts.isLocal,
-      changed: parts.dependenciesChanged,
-      ...status,
-    });
-    fleet.start();
-  }
-  let environment: EnvironmentWatch | undefined;
-  if (options.watch) {
-    environment = new EnvironmentWatch({
-      registry,
-      env: options.watch.env,
-      cacheDir: path.resolve(options.watch.cacheDir ?? 'node_modules/.cache/veza-plugins'),
-      log,
-      loadedElsewhere: parts.isLocal,
-      load: parts.load,
-      unload: parts.unload,
-      failed: (event) => emit('catalog:error', event),
-      ...status,
-    });
-    environment.start();
-  }
-  return { fleet, environment };
 }

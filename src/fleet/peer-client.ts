@@ -4,7 +4,7 @@
  * @module
  */
 import { Pool } from 'undici';
-import type { PluginRuntime, RuntimeStats, TaskInput } from './loader.js';
+import type { PluginRuntime, RuntimeStats, TaskInput } from '../loader/runtime.js';
 import {
   PEER_CONTENT_TYPE,
   PEER_PATH,
@@ -14,8 +14,9 @@ import {
   type PeerAnswer,
   type PeerCall,
 } from './peer-protocol.js';
-import type { BootReport, TaskFailure, TaskResult } from './protocol.js';
-import type { HealthStatus, PluginResponse } from '../core/types.js';
+import type { BootReport, TaskResult } from '../loader/runtime.js';
+import type { TaskFailure } from '../shared/task-failure.js';
+import type { HealthStatus, PluginResponse } from '../shared/types.js';
 
 /** Keep-alive connection pools to the other gateways, one per origin. */
 export class PeerClient {

@@ -16,8 +16,8 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
-import type { PluginRequest, PluginResponse } from '../core/types.js';
-import type { TaskFailure } from './protocol.js';
+import type { PluginRequest, PluginResponse } from '../shared/types.js';
+import type { TaskFailure } from '../shared/task-failure.js';
 
 export const PEER_PATH = '/.veza/peer/v1';
 export const PEER_CONTENT_TYPE = 'application/vnd.veza.peer.v1+json';

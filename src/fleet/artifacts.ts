@@ -9,8 +9,8 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { CatalogInvalidError } from '../errors.js';
 import type { CatalogEntry } from '../registry/registry.js';
-import { parseManifest } from './manifest.js';
-import { MANIFEST_FILE, readPluginFiles } from './plugin-files.js';
+import { parseManifest } from '../manifest/manifest.js';
+import { MANIFEST_FILE, readPluginFiles } from '../manifest/plugin-files.js';
 
 /**
  * Reads a plugin folder into a catalog entry, ready for `registry.publish(env, entry)`.

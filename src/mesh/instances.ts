@@ -4,12 +4,13 @@
  * cover them all — while requests pick their instance through the balancer.
  * @module
  */
-import type { PluginRuntime, RuntimeStats, TaskInput } from '../loader/loader.js';
-import { worstHealth, type BootReport, type TaskResult } from '../loader/protocol.js';
-import type { BulkheadPolicy } from '../mesh/bulkhead.js';
-import type { CircuitBreakerPolicy } from '../mesh/circuit-breaker.js';
-import type { PluginMetricsRecorder } from '../mesh/metrics.js';
-import type { HealthStatus, PluginStatus } from './types.js';
+import type { PluginRuntime, RuntimeStats, TaskInput } from '../loader/runtime.js';
+import type { BootReport, TaskResult } from '../loader/runtime.js';
+import { worstHealth } from '../shared/health.js';
+import type { BulkheadPolicy } from './bulkhead.js';
+import type { CircuitBreakerPolicy } from './circuit-breaker.js';
+import type { PluginMetricsRecorder } from './metrics.js';
+import type { HealthStatus, PluginStatus } from '../shared/types.js';
 
 /** What the router leads to and the mesh dispatches to: a local plugin, or a plugin other gateways run. */
 export interface Served {

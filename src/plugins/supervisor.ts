@@ -5,9 +5,9 @@
  */
 import { PluginLoadError } from '../errors.js';
 import type { ManagedPlugin } from './managed-plugin.js';
-import type { GatewayLogger } from './options.js';
-import { parseDuration } from './duration.js';
-import type { HealthStatus, PluginStatus } from './types.js';
+import type { GatewayLogger } from '../shared/logger.js';
+import { parseDuration } from '../shared/duration.js';
+import type { HealthStatus, PluginStatus } from '../shared/types.js';
 
 /** A plugin's threads died on their own. */
 export interface CrashEvent {

@@ -14,9 +14,9 @@ import {
 } from 'yaml';
 import type { core } from 'zod';
 import { ManifestInvalidError, type ManifestProblem } from '../errors.js';
-import { manifestSchema, type Manifest } from './manifest-schema.js';
+import { manifestSchema, type Manifest } from './schema.js';
 
-export type { Manifest } from './manifest-schema.js';
+export type { Manifest } from './schema.js';
 
 /** Options of {@link parseManifest}. */
 export interface ParseManifestOptions {

@@ -6,18 +6,18 @@
  * @module
  */
 import { ErrorCodes } from '../errors.js';
-import type { TaskInput } from '../loader/loader.js';
-import { isTaskFailure, type TaskFailure } from '../loader/protocol.js';
-import type { EXPIRED_IN_QUEUE } from '../mesh/bulkhead.js';
-import { BULKHEAD_CLOSED, BULKHEAD_FULL } from '../mesh/bulkhead.js';
-import { Admission } from '../mesh/circuit-breaker.js';
-import type { RateDecision } from '../mesh/gcra.js';
-import { rateLimitHeaders, type RateLimiter } from '../mesh/rate-limiter.js';
-import type { Rate } from './duration.js';
-import type { LoadBalancer } from '../mesh/load-balancer.js';
+import type { TaskInput } from '../loader/runtime.js';
+import { isTaskFailure, type TaskFailure } from '../shared/task-failure.js';
+import type { EXPIRED_IN_QUEUE } from './bulkhead.js';
+import { BULKHEAD_CLOSED, BULKHEAD_FULL } from './bulkhead.js';
+import { Admission } from './circuit-breaker.js';
+import type { RateDecision } from './gcra.js';
+import { rateLimitHeaders, type RateLimiter } from './rate-limiter.js';
+import type { Rate } from '../shared/duration.js';
+import type { LoadBalancer } from './load-balancer.js';
 import type { PluginInstance, Served } from './instances.js';
-import { errorResponse, failureResponse } from './responses.js';
-import type { PluginResponse } from './types.js';
+import { errorResponse, failureResponse } from '../shared/responses.js';
+import type { PluginResponse } from '../shared/types.js';
 
 /** Failures that are the gateway's doing or collateral, not the instance's: no verdict for the breaker. */
 const NEUTRAL: ReadonlySet<TaskFailure['__pgw']> = new Set(['terminated', 'overloaded']);

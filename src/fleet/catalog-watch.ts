@@ -7,10 +7,10 @@
  */
 import semver from 'semver';
 import type { CatalogEntry, DiscoveryRegistry, Unsubscribe } from '../registry/registry.js';
-import { unpackPlugin } from './catalog-files.js';
-import type { GatewayLogger } from './options.js';
+import { unpackPlugin } from './artifacts.js';
+import type { GatewayLogger } from '../shared/logger.js';
 
-export interface EnvironmentParts {
+export interface CatalogWatchParts {
   registry: DiscoveryRegistry;
   env: string;
   cacheDir: string;
@@ -24,7 +24,7 @@ export interface EnvironmentParts {
   onReconnected(): void;
 }
 
-export class EnvironmentWatch {
+export class CatalogWatch {
   /** Published entries, by name then version. */
   readonly #published = new Map<string, Map<string, CatalogEntry>>();
   /** What this watch runs, by name. */
@@ -33,7 +33,7 @@ export class EnvironmentWatch {
   #unwatch: Unsubscribe | undefined;
   #stopped = false;
 
-  constructor(readonly parts: EnvironmentParts) {}
+  constructor(readonly parts: CatalogWatchParts) {}
 
   start(): void {
     this.#unwatch ??= this.parts.registry.watchCatalog(

@@ -3,19 +3,30 @@
  * (worker threads now; WebAssembly and remote gateways implement the same).
  * @module
  */
-import type { Manifest } from '../core/manifest.js';
+import type { Manifest } from '../manifest/manifest.js';
 import type {
   DomainEvent,
   HealthStatus,
   PluginRequest,
   PluginResponse,
   ServiceRequest,
-} from '../core/types.js';
-import type { BootReport, LogLevel, Task, TaskResult, WorkerNote } from './protocol.js';
+} from '../shared/types.js';
+import type { LogLevel } from '../shared/logger.js';
+import type { TaskFailure } from '../shared/task-failure.js';
+
+/** What a runtime answers to a `boot` task: the routes its code defines, and its first health. */
+export interface BootReport {
+  routes: string[];
+  handlesEvents: boolean;
+  health: HealthStatus;
+}
+
+/** What a task resolves with. */
+export type TaskResult = PluginResponse | BootReport | HealthStatus | null | TaskFailure;
 
 /** Task input without the slot and deadline, which the runtime assigns. */
 export type TaskInput =
-  | { t: 'req'; k: string; r: Extract<Task, { t: 'req' }>['r'] }
+  | { t: 'req'; k: string; r: PluginRequest }
   | { t: 'evt'; e: DomainEvent }
   | { t: 'boot' }
   | { t: 'health' };
@@ -81,23 +92,4 @@ export interface PluginRuntime {
    * `timeoutMs` counts as unhealthy. `undefined` when no thread is alive (an idle plugin is not woken).
    */
   checkHealth(timeoutMs: number): Promise<HealthStatus | undefined>;
-}
-
-/** A plugin's `ctx.call()`: the host's answer goes back on the port the call brought. */
-export function answerCall(hooks: RuntimeHooks, call: Extract<WorkerNote, { pgw: 'call' }>): void {
-  const failed = (message: string) => ({
-    statusCode: 500,
-    body: { error: { code: 'PGW_ERR_PLUGIN_ERROR', message } },
-  });
-  hooks
-    .onCall(call.service, call.request, { requestId: call.requestId, userId: call.userId })
-    .catch((error: Error) => failed(error.message))
-    .then((response) => {
-      try {
-        call.port.postMessage(response);
-      } catch (error) {
-        call.port.postMessage(failed(`the answer cannot be cloned: ${(error as Error).message}`));
-      }
-    })
-    .finally(() => call.port.close());
 }

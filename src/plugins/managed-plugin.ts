@@ -3,16 +3,16 @@
  * accounting and metrics — and the `PluginInfo` / `PluginMetrics` views of it.
  * @module
  */
-import type { PluginRuntime } from '../loader/loader.js';
-import { InstanceGroup, PluginInstance, type Served } from './instances.js';
+import type { PluginRuntime } from '../loader/runtime.js';
+import { InstanceGroup, PluginInstance, type Served } from '../mesh/instances.js';
 import { BulkheadPolicy } from '../mesh/bulkhead.js';
 import { CircuitBreakerPolicy } from '../mesh/circuit-breaker.js';
 import { PluginMetricsRecorder } from '../mesh/metrics.js';
 import type { InstanceRecord } from '../registry/registry.js';
 import { CrashPolicy, type CrashPolicyOptions } from './crash-policy.js';
-import { canTransition } from './lifecycle.js';
-import type { Manifest } from './manifest.js';
-import type { HealthStatus, PluginInfo, PluginMetrics, PluginStatus } from './types.js';
+import { canTransition } from './status-machine.js';
+import type { Manifest } from '../manifest/manifest.js';
+import type { HealthStatus, PluginInfo, PluginMetrics, PluginStatus } from '../shared/types.js';
 
 export class ManagedPlugin implements Served {
   readonly name: string;

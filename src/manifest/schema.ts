@@ -7,7 +7,7 @@
 import path from 'node:path';
 import semver from 'semver';
 import { z } from 'zod';
-import { parseDuration, parseRate } from './duration.js';
+import { parseDuration, parseRate } from '../shared/duration.js';
 
 /** Methods an endpoint may declare. */
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;

@@ -5,13 +5,13 @@
  * @module
  */
 import semver from 'semver';
-import { RemoteRuntime, type PeerClient } from '../loader/remote-runtime.js';
+import { RemoteRuntime, type PeerClient } from './peer-client.js';
 import { BulkheadPolicy } from '../mesh/bulkhead.js';
 import { CircuitBreakerPolicy, type BreakerState } from '../mesh/circuit-breaker.js';
 import { PluginMetricsRecorder } from '../mesh/metrics.js';
 import type { InstanceRecord } from '../registry/registry.js';
-import { PluginInstance, type Served } from './instances.js';
-import type { PluginEndpoint, PluginMetrics } from './types.js';
+import { PluginInstance, type Served } from '../mesh/instances.js';
+import type { PluginEndpoint, PluginMetrics } from '../shared/types.js';
 
 export interface RemotePolicies {
   circuitBreaker: { failureThreshold: number; timeout: number; halfOpenLimit: number };

@@ -4,7 +4,7 @@
  * @module
  */
 import { ErrorCodes, type ErrorCode } from '../errors.js';
-import type { TaskFailure } from '../loader/protocol.js';
+import type { TaskFailure } from './task-failure.js';
 import type { PluginResponse } from './types.js';
 
 /** Body of every error the gateway answers. */

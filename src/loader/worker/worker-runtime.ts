@@ -7,34 +7,29 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { EventLoopUtilization } from 'node:perf_hooks';
-import type { HealthStatus } from '../core/types.js';
+import type { HealthStatus } from '../../shared/types.js';
 import { BroadcastChannel, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type {
-  BootReport,
-  ControlMessage,
-  HarnessData,
-  Task,
-  TaskFailure,
-  TaskResult,
-  WorkerNote,
-} from './protocol.js';
-import { isTaskFailure, worstHealth } from './protocol.js';
+import type { ControlMessage, HarnessData, Task, WorkerNote } from './protocol.js';
+import { worstHealth } from '../../shared/health.js';
+import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
+import { ErrorCodes } from '../../errors.js';
 import {
-  answerCall,
   type PluginRuntime,
   type RuntimeHooks,
   type RuntimeSpec,
   type RuntimeStats,
   type TaskInput,
-} from './loader.js';
-import { DeadlineQueue } from './deadlines.js';
+  type BootReport,
+  type TaskResult,
+} from '../runtime.js';
+import { DeadlineQueue } from '../../shared/deadline-queue.js';
 import { SlotTable } from './slots.js';
 
-const HARNESS = new URL(
-  `./worker-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
-  import.meta.url,
-);
+/** The harness each thread runs: beside this file in the sources, `dist/worker-entry.js` when built. */
+const HARNESS = import.meta.url.endsWith('.ts')
+  ? new URL('./entry.ts', import.meta.url)
+  : new URL('./worker-entry.js', import.meta.url);
 /** Running from TypeScript sources (this repository's tests and demo): threads load them through tsx. */
 const SOURCE_EXEC_ARGV = HARNESS.pathname.endsWith('.ts')
   ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
@@ -386,4 +381,23 @@ function combineHealth(answers: HealthStatus[], silent: number[], timeoutMs: num
     };
   }
   return worstHealth(answers);
+}
+
+/** A plugin's `ctx.call()`: the host's answer goes back on the port the call brought. */
+export function answerCall(hooks: RuntimeHooks, call: Extract<WorkerNote, { pgw: 'call' }>): void {
+  const failed = (message: string) => ({
+    statusCode: 500,
+    body: { error: { code: ErrorCodes.PLUGIN_ERROR, message } },
+  });
+  hooks
+    .onCall(call.service, call.request, { requestId: call.requestId, userId: call.userId })
+    .catch((error: Error) => failed(error.message))
+    .then((response) => {
+      try {
+        call.port.postMessage(response);
+      } catch (error) {
+        call.port.postMessage(failed(`the answer cannot be cloned: ${(error as Error).message}`));
+      }
+    })
+    .finally(() => call.port.close());
 }

@@ -3,12 +3,13 @@
  * logged and reported.
  * @module
  */
-import { MemoryRateLimitStore } from '../mesh/rate-limit-store.js';
-import { RateLimiter } from '../mesh/rate-limiter.js';
-import type { GatewayLogger, ResolvedOptions } from './options.js';
+import { MemoryRateLimitStore } from './rate-limit-store.js';
+import { RateLimiter } from './rate-limiter.js';
+import type { GatewayLogger } from '../shared/logger.js';
+import type { RateLimitStore } from './rate-limit-store.js';
 
 export function createRateLimiter(
-  options: ResolvedOptions['rateLimiting'],
+  options: { store: 'memory' | RateLimitStore; timeout: number },
   log: GatewayLogger,
   report: {
     fallback(event: { store: string; reason: string }): void;

@@ -1,0 +1,54 @@
+/**
+ * The layers of src/, lowest first; a file may import its own folder and any folder below it, never above.
+ *   shared, errors.ts → manifest, registry → loader → mesh → plugins, fleet → core → adapters, index.ts
+ * The SDK (what plugin code imports) reaches the shared shapes and the error classes only.
+ */
+const below = {
+  shared: 'src/(shared/|errors\\.ts)',
+  manifest: 'src/(shared/|errors\\.ts|manifest/)',
+  registry: 'src/(shared/|errors\\.ts|registry/)',
+  loader: 'src/(shared/|errors\\.ts|manifest/|loader/)',
+  mesh: 'src/(shared/|errors\\.ts|manifest/|loader/|mesh/)',
+  plugins: 'src/(shared/|errors\\.ts|manifest/|registry/|loader/|mesh/|plugins/)',
+  fleet: 'src/(shared/|errors\\.ts|manifest/|registry/|loader/|mesh/|fleet/)',
+  core: 'src/(shared/|errors\\.ts|manifest/|registry/|loader/|mesh/|plugins/|fleet/|core/)',
+  sdk: 'src/(shared/|errors\\.ts|sdk/)',
+  adapters: 'src/(shared/|errors\\.ts|core/|adapters/|index\\.ts)',
+};
+
+const layerRules = Object.entries(below).map(([layer, allowed]) => ({
+  name: `layer-${layer}`,
+  comment: `src/${layer} may import only from ${allowed.replace(/\\\\/g, '')}`,
+  severity: 'error',
+  from: { path: `^src/${layer}/` },
+  to: { path: '^src/', pathNot: `^${allowed}` },
+}));
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'Import cycles make the layers meaningless and the load order fragile.',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'errors-import-nothing',
+      severity: 'error',
+      from: { path: '^src/errors\\.ts$' },
+      to: { path: '^src/' },
+    },
+    ...layerRules,
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '\\.test(-d)?\\.ts$' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+    },
+  },
+};
