@@ -125,7 +125,7 @@ function parseBody(raw: Buffer, contentType: string | undefined): unknown {
 }
 
 function writeResponse(res: ServerResponse, response: PluginResponse): void {
-  const headers: Record<string, string> = { ...response.headers };
+  const headers: Record<string, string | string[]> = { ...response.headers };
   const type = Object.keys(headers).find((h) => h.toLowerCase() === 'content-type');
   let payload: string | Uint8Array | undefined;
   const body = response.body;

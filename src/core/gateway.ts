@@ -61,7 +61,9 @@ export type { BreakerEvent, GatewayEvents, LoadOptions } from './gateway-events.
  * await gateway.start();
  * const res = await gateway.handle({ method: 'GET', path: '/hello/ada', headers: {} });
  */
-export class PluginGateway extends EventEmitter<GatewayEvents> {
+export class PluginGateway {
+  /** Private: only the gateway emits its events; holders of the gateway listen. */
+  readonly #emitter = new EventEmitter<GatewayEvents>();
   readonly options: Readonly<ResolvedOptions>;
   readonly #plugins = new Map<string, ManagedPlugin>();
   readonly #router = new Router<Served>();
@@ -81,7 +83,6 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
   #stopped = false;
 
   constructor(options: GatewayOptions = {}) {
-    super();
     this.options = resolveOptions(options);
     this.#nodeId = this.options.node?.id ?? randomBytes(4).toString('hex');
     this.#registry = this.options.registry ?? new MemoryRegistry();
@@ -95,8 +96,8 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
       log: this.#log,
     });
     const limiter = createRateLimiter(this.options.rateLimiting, this.#log, {
-      fallback: (event) => this.emit('ratelimit:fallback', event),
-      recovered: (event) => this.emit('ratelimit:recovered', event),
+      fallback: (event) => this.#emit('ratelimit:fallback', event),
+      recovered: (event) => this.#emit('ratelimit:recovered', event),
     });
     this.#path = new RequestPath({
       options: this.options,
@@ -120,11 +121,11 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
       log: this.#log,
       setStatus: (plugin, to, reason) => this.#setStatus(plugin, to, reason),
       isCurrent: (plugin) => !this.#stopped && this.#plugins.get(plugin.name) === plugin,
-      crashed: (event: CrashEvent) => this.emit('plugin:crash', event),
+      crashed: (event: CrashEvent) => this.#emit('plugin:crash', event),
       healthChecked: (plugin, health) => {
         const previous = plugin.lastHealth?.status;
         plugin.setHealth(health);
-        if (health.status !== previous) this.emit('plugin:health', plugin.info(), health);
+        if (health.status !== previous) this.#emit('plugin:health', plugin.info(), health);
       },
     });
     ({ fleet: this.#fleet, environment: this.#environment } = joinFleet({
@@ -133,7 +134,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
       nodeId: this.#nodeId,
       router: this.#router,
       log: this.#log,
-      emit: this.emit.bind(this) as GatewayEmit,
+      emit: this.#emit,
       isLocal: (name) => this.#plugins.has(name),
       dependenciesChanged: () => this.#bootWaiting(),
       load: (dir) => this.load(dir),
@@ -148,6 +149,24 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
    */
   get peerPath(): string | undefined {
     return this.options.node ? PEER_PATH : undefined;
+  }
+
+  /** Calls `listener` each time `event` is emitted. Returns the gateway, for chaining. */
+  on<K extends keyof GatewayEvents>(event: K, listener: GatewayEvents[K]): this {
+    this.#emitter.on(event, listener as never);
+    return this;
+  }
+
+  /** Calls `listener` the next time `event` is emitted, then forgets it. */
+  once<K extends keyof GatewayEvents>(event: K, listener: GatewayEvents[K]): this {
+    this.#emitter.once(event, listener as never);
+    return this;
+  }
+
+  /** Removes a listener added with `on()` or `once()`; without `listener`, every listener of `event`. */
+  off<K extends keyof GatewayEvents>(event: K, listener?: GatewayEvents[K]): this {
+    this.#emitter.off(event, listener as never);
+    return this;
   }
 
   /** Id of this gateway in a fleet (`node.id`, or random). */
@@ -187,8 +206,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
         onCall: (service, request, parent) =>
           this.#calls.call(self.manifest, service, request, parent),
       }),
-      onBreaker: (state, event) =>
-        breakerChanged(this.emit.bind(this) as GatewayEmit, state, event),
+      onBreaker: (state, event) => breakerChanged(this.#emit, state, event),
     });
     this.#plugins.set(manifest.name, plugin);
     this.#fleet?.localChanged(manifest.name);
@@ -314,7 +332,7 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
     const plugin = this.#require(name);
     this.#setStatus(plugin, 'inactive', 'unloading');
     await this.#discard(plugin);
-    this.emit('plugin:unloaded', plugin.info());
+    this.#emit('plugin:unloaded', plugin.info());
   }
 
   /** Unloads every plugin and releases every thread, timer and handle the gateway holds. */
@@ -389,10 +407,13 @@ export class PluginGateway extends EventEmitter<GatewayEvents> {
   }
 
   #emitStatus(plugin: ManagedPlugin, previous: PluginStatus | undefined): void {
-    this.emit('plugin:status', plugin.info(), previous);
+    this.#emit('plugin:status', plugin.info(), previous);
   }
 
   // ---- helpers ----
+
+  readonly #emit: GatewayEmit = (event, ...args) =>
+    (this.#emitter.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
 
   #require(name: string): ManagedPlugin {
     const plugin = this.#plugins.get(name);

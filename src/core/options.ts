@@ -45,7 +45,7 @@ const bulkheadSchema = z.strictObject({
   maxQueued: z.number().int().nonnegative().default(1024),
 });
 
-const optionsSchema = z.strictObject({
+export const optionsSchema = z.strictObject({
   maxPlugins: positiveInt.default(1000),
   pluginTimeout: durationMs.default(5000),
   circuitBreaker: circuitBreakerSchema.prefault({}),

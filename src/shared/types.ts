@@ -52,8 +52,13 @@ export interface ServiceRequest {
 
 /** A plugin's answer (ADR `PluginResponse`). */
 export interface PluginResponse {
+  /** 200–599; anything else is answered 500 `PGW_ERR_BAD_RESPONSE`. */
   statusCode: number;
-  headers?: Record<string, string>;
+  /**
+   * Response headers; a list sends the header once per value (`set-cookie`). Framing headers
+   * (`content-length`, `transfer-encoding`, `connection`, …) are the adapter's and are dropped.
+   */
+  headers?: Record<string, string | string[]>;
   body?: unknown;
   metadata?: Record<string, unknown>;
 }
