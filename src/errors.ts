@@ -21,7 +21,13 @@ export const ErrorCodes = {
   REGISTRY: 'PGW_ERR_REGISTRY',
   ARTIFACT_TOO_LARGE: 'PGW_ERR_ARTIFACT_TOO_LARGE',
   CATALOG_INVALID: 'PGW_ERR_CATALOG_INVALID',
-  // Answered in response bodies by handle():
+  PLUGIN_BOOT_TIMEOUT: 'PGW_ERR_PLUGIN_BOOT_TIMEOUT',
+  PLUGIN_DEFINITION: 'PGW_ERR_PLUGIN_DEFINITION',
+  RATE_LIMIT_STORE_UNAVAILABLE: 'PGW_ERR_RATE_LIMIT_STORE_UNAVAILABLE',
+  // Answered in response bodies by handle() and the adapters:
+  BAD_REQUEST: 'PGW_ERR_BAD_REQUEST',
+  BODY_TOO_LARGE: 'PGW_ERR_BODY_TOO_LARGE',
+  GATEWAY_ERROR: 'PGW_ERR_GATEWAY_ERROR',
   NOT_FOUND: 'PGW_ERR_NOT_FOUND',
   METHOD_NOT_ALLOWED: 'PGW_ERR_METHOD_NOT_ALLOWED',
   UNAUTHORIZED: 'PGW_ERR_UNAUTHORIZED',
@@ -180,6 +186,40 @@ export class CatalogInvalidError extends branded(
   'CatalogInvalidError',
 ) {}
 
+/**
+ * A plugin did not finish `initialize()` and `start()` on its first thread within the gateway's
+ * `bootTimeout`.
+ */
+export class PluginBootTimeoutError extends branded(
+  ErrorCodes.PLUGIN_BOOT_TIMEOUT,
+  'PluginBootTimeoutError',
+) {
+  constructor(message: string, options?: { cause?: unknown; plugin?: string }) {
+    super(message, options);
+    // A kind of load failure: `instanceof PluginLoadError` and `isPluginLoadError()` hold too.
+    Object.defineProperty(this, PluginLoadError.brand, { value: true });
+  }
+}
+
+/**
+ * `definePlugin()` was given something that is not a plugin: a hook or route that is not a function, or a
+ * route key that is not `"METHOD /path"`. Thrown in the plugin's code, so the gateway reports it as the
+ * cause of a {@link PluginLoadError}.
+ */
+export class PluginDefinitionError extends branded(
+  ErrorCodes.PLUGIN_DEFINITION,
+  'PluginDefinitionError',
+) {}
+
+/**
+ * A shared rate-limit store (Redis) cannot be asked now. The gateway never lets it reach a caller: it
+ * falls back to local limits (event `ratelimit:fallback`); a custom store throws it to ask for the same.
+ */
+export class RateLimitStoreUnavailableError extends branded(
+  ErrorCodes.RATE_LIMIT_STORE_UNAVAILABLE,
+  'RateLimitStoreUnavailableError',
+) {}
+
 /** True when `e` is any plugin-gateway error. */
 export function isGatewayError(e: unknown): e is GatewayError {
   return e instanceof GatewayError;
@@ -193,4 +233,39 @@ export function isManifestInvalidError(e: unknown): e is ManifestInvalidError {
 /** True when `e` is a {@link PluginLoadError}. */
 export function isPluginLoadError(e: unknown): e is PluginLoadError {
   return e instanceof PluginLoadError;
+}
+
+/** True when `e` is an {@link InvalidArgumentError}: an option or argument the host passed is wrong. */
+export function isInvalidArgumentError(e: unknown): e is InvalidArgumentError {
+  return e instanceof InvalidArgumentError;
+}
+
+/** True when `e` is a {@link PluginNotFoundError}. */
+export function isPluginNotFoundError(e: unknown): e is PluginNotFoundError {
+  return e instanceof PluginNotFoundError;
+}
+
+/** True when `e` is a {@link PluginExistsError}. */
+export function isPluginExistsError(e: unknown): e is PluginExistsError {
+  return e instanceof PluginExistsError;
+}
+
+/** True when `e` is a {@link RouteConflictError}. */
+export function isRouteConflictError(e: unknown): e is RouteConflictError {
+  return e instanceof RouteConflictError;
+}
+
+/** True when `e` is a {@link PluginBootTimeoutError}. */
+export function isPluginBootTimeoutError(e: unknown): e is PluginBootTimeoutError {
+  return e instanceof PluginBootTimeoutError;
+}
+
+/** True when `e` is a {@link CatalogInvalidError}. */
+export function isCatalogInvalidError(e: unknown): e is CatalogInvalidError {
+  return e instanceof CatalogInvalidError;
+}
+
+/** True when `e` is a {@link RegistryError}. */
+export function isRegistryError(e: unknown): e is RegistryError {
+  return e instanceof RegistryError;
 }

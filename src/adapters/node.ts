@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PluginGateway } from '../core/gateway.js';
+import { ErrorCodes } from '../errors.js';
 import type { PluginResponse } from '../shared/types.js';
 
 export interface RequestListenerOptions {
@@ -31,9 +32,9 @@ export function createRequestListener(
   return (req, res) => {
     serve(gateway, prefix, bodyLimit, req, res).catch((error: Error & { code?: string }) => {
       if (res.headersSent) res.destroy(error);
-      else if (error.code === 'PGW_ERR_INVALID_ARGUMENT')
-        writeJson(res, 400, error.code, error.message);
-      else writeJson(res, 500, 'PGW_ERR_PLUGIN_ERROR', 'the gateway failed to serve the request');
+      else if (error.code === ErrorCodes.INVALID_ARGUMENT)
+        writeJson(res, 400, ErrorCodes.BAD_REQUEST, error.message);
+      else writeJson(res, 500, ErrorCodes.GATEWAY_ERROR, 'the gateway failed to serve the request');
     });
   };
 }
@@ -47,7 +48,7 @@ async function serve(
 ): Promise<void> {
   const url = req.url ?? '/';
   if (prefix && !(url === prefix || url.startsWith(`${prefix}/`) || url.startsWith(`${prefix}?`))) {
-    return writeJson(res, 404, 'PGW_ERR_NOT_FOUND', `${url} is outside ${prefix}`);
+    return writeJson(res, 404, ErrorCodes.NOT_FOUND, `${url} is outside ${prefix}`);
   }
   let path = url.slice(prefix.length) || '/';
   if (path[0] === '?') path = `/${path}`;
@@ -56,7 +57,7 @@ async function serve(
     return writeJson(
       res,
       413,
-      'PGW_ERR_INVALID_ARGUMENT',
+      ErrorCodes.BODY_TOO_LARGE,
       `the body is larger than ${bodyLimit} bytes`,
     );
   }
@@ -76,7 +77,7 @@ async function serve(
     return writeJson(
       res,
       400,
-      'PGW_ERR_INVALID_ARGUMENT',
+      ErrorCodes.BAD_REQUEST,
       `invalid JSON body: ${(error as Error).message}`,
     );
   }

@@ -119,6 +119,7 @@ export class PluginGateway {
     });
     this.#supervisor = new Supervisor({
       log: this.#log,
+      bootTimeoutMs: this.options.bootTimeout,
       setStatus: (plugin, to, reason) => this.#setStatus(plugin, to, reason),
       isCurrent: (plugin) => !this.#stopped && this.#plugins.get(plugin.name) === plugin,
       crashed: (event: CrashEvent) => this.#emit('plugin:crash', event),

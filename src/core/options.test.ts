@@ -15,6 +15,25 @@ describe('resolveOptions', () => {
       restart: { maxCrashes: 5, window: 60_000, backoff: 100, maxBackoff: 5000 },
     });
     expect(Object.isFrozen(o)).toBe(true);
+    expect(Object.isFrozen(o.circuitBreaker)).toBe(true);
+    expect(Object.isFrozen(o.featureFlags.overrides)).toBe(true);
+  });
+
+  it("freezes the host's data but not the live objects it hands in", () => {
+    const logger = { debug() {}, info() {}, warn() {}, error() {} };
+    const o = resolveOptions({ logger, featureFlags: { overrides: { recs: { fast: true } } } });
+    expect(Object.isFrozen(o.featureFlags.overrides.recs)).toBe(true);
+    expect(o.logger).toBe(logger);
+    expect(Object.isFrozen(logger)).toBe(false);
+  });
+
+  it('suggests an option of the same level for a misspelt one', () => {
+    expect(() => resolveOptions({ circuitBreaker: { failureTreshold: 3 } } as never)).toThrow(
+      'Unknown option `circuitBreaker.failureTreshold` (did you mean "failureThreshold"?)',
+    );
+    expect(() => resolveOptions({ halfOpenLimit: 2 } as never)).toThrow(
+      'Unknown option `halfOpenLimit` (it belongs under circuitBreaker)',
+    );
   });
 
   it('reads durations as strings or milliseconds', () => {
@@ -47,7 +66,7 @@ describe('resolveOptions', () => {
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect(error).toMatchObject({
       code: 'PGW_ERR_INVALID_ARGUMENT',
-      message: 'Unknown option `pluginTimout`',
+      message: 'Unknown option `pluginTimout` (did you mean "pluginTimeout"?)',
     });
   });
 });

@@ -8,7 +8,9 @@ import { InvalidArgumentError } from '../errors.js';
 import type { LoadBalancer } from '../mesh/load-balancer.js';
 import type { RateLimitStore } from '../mesh/rate-limit-store.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
+import { deepFreeze } from '../shared/deep-freeze.js';
 import { parseDuration } from '../shared/duration.js';
+import { knownKeys, suggestKey, type KeyMap } from '../shared/schema-keys.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import type { GatewayRequest } from '../shared/types.js';
 
@@ -108,6 +110,7 @@ export const optionsSchema = z.strictObject({
     })
     .prefault({}),
   stopTimeout: durationMs.default(5000),
+  bootTimeout: durationMs.default(10_000),
   balancer: z
     .union([
       z.enum(['round-robin', 'least-outstanding', 'power-of-two']),
@@ -189,6 +192,11 @@ export interface GatewayOptions {
   /** How long `unload()`/`stop()` wait for in-flight requests and the plugin's `stop()`. @default '5s' */
   stopTimeout?: string | number;
   /**
+   * How long a plugin may take in `initialize()` and `start()` on its first thread; past it, `load()` (or
+   * `start()`) fails with `PGW_ERR_PLUGIN_BOOT_TIMEOUT` and the thread is ended. @default '10s'
+   */
+  bootTimeout?: string | number;
+  /**
    * How a request picks one of a plugin's instances (`load(dir, { instances })`); instances whose
    * circuit is open are never candidates. @default 'least-outstanding'
    */
@@ -226,8 +234,11 @@ export type ResolvedOptions = z.output<typeof optionsSchema>;
  */
 export function resolveOptions(options: GatewayOptions = {}): Readonly<ResolvedOptions> {
   const parsed = optionsSchema.safeParse(options, { reportInput: true });
-  if (parsed.success) return Object.freeze(parsed.data);
-  throw invalid(parsed.error, '');
+  if (parsed.success) {
+    const { logger, registry, rateLimiting } = parsed.data;
+    return deepFreeze(parsed.data, new Set([logger, registry, rateLimiting.store]));
+  }
+  throw invalid(parsed.error, '', OPTION_KEYS);
 }
 
 const loadSchema = z.strictObject({
@@ -265,7 +276,7 @@ export function resolveLoadOptions(
   gateway: Readonly<ResolvedOptions>,
 ): ResolvedLoadOptions {
   const parsed = loadSchema.safeParse(options ?? {}, { reportInput: true });
-  if (!parsed.success) throw invalid(parsed.error, 'options');
+  if (!parsed.success) throw invalid(parsed.error, 'options', LOAD_OPTION_KEYS);
   const { config = {}, instances = 1, circuitBreaker = {}, bulkhead = {} } = parsed.data;
   const defined = <T extends object>(o: T) =>
     Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -277,11 +288,19 @@ export function resolveLoadOptions(
   };
 }
 
-function invalid(error: z.ZodError, prefix: string): InvalidArgumentError {
+const OPTION_KEYS = knownKeys(optionsSchema);
+const LOAD_OPTION_KEYS = knownKeys(loadSchema);
+
+function invalid(error: z.ZodError, prefix: string, keys: KeyMap): InvalidArgumentError {
   const lines = error.issues.map((issue) => {
     const name = [prefix, ...issue.path].filter((p) => p !== '').join('.');
     if (issue.code === 'unrecognized_keys') {
-      return `Unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `\`${[name, k].filter(Boolean).join('.')}\``).join(', ')}`;
+      return issue.keys
+        .map(
+          (k) =>
+            `Unknown option \`${[name, k].filter(Boolean).join('.')}\`${suggestKey(keys, issue.path, k)}`,
+        )
+        .join('\n');
     }
     const input = (issue as { input?: unknown }).input;
     return `Expected \`${name}\` to be ${expectation(issue)}, got \`${show(input)}\` (${input === null ? 'null' : typeof input})`;

@@ -69,11 +69,7 @@ export async function servePeer<T>(
       throw new Error('service, key, timeoutMs and request.id are required');
     }
   } catch (error) {
-    return plain(
-      400,
-      ErrorCodes.INVALID_ARGUMENT,
-      `malformed peer call: ${(error as Error).message}`,
-    );
+    return plain(400, ErrorCodes.BAD_REQUEST, `malformed peer call: ${(error as Error).message}`);
   }
   const target = parts.find(call);
   const id = call.request.id;

@@ -80,7 +80,11 @@ export interface RuntimeStats {
 export interface PluginRuntime {
   /** Runs one task; never rejects: failures resolve as `TaskFailure` values. */
   run(task: TaskInput, timeoutMs: number): Promise<TaskResult>;
-  /** Starts one thread and checks that the plugin initialises; throws with the plugin's own error. */
+  /**
+   * Starts one thread and checks that the plugin initialises.
+   * @throws {PluginBootTimeoutError} when `initialize()`/`start()` take longer than `timeoutMs`.
+   * @throws {PluginLoadError} when they throw (the plugin's own error is the `cause`).
+   */
   boot(timeoutMs: number): Promise<BootReport>;
   /** Resolves when no request is in flight, or after `timeoutMs`. */
   drain(timeoutMs: number): Promise<void>;

@@ -70,6 +70,19 @@ describe('parseManifest', () => {
     );
   });
 
+  it('suggests keys from the same level of the manifest, or says where a key belongs', () => {
+    const top = problemsOf('name: a\nversion: 1.0.0\nendpoint:\n  - path: /a\n    method: GET\n');
+    expect(top.message).toContain('endpoint: unknown key "endpoint" (did you mean "endpoints"?)');
+    const misplaced = problemsOf('name: a\nversion: 1.0.0\ninterval: 10s\n');
+    expect(misplaced.message).toContain(
+      'interval: unknown key "interval" (it belongs under health_check)',
+    );
+    const nested = problemsOf(
+      'name: a\nversion: 1.0.0\npermissions:\n  events:\n    subscribes: [a.b]\n',
+    );
+    expect(nested.message).toContain('(did you mean "subscribe"?)');
+  });
+
   it('rejects a bad rate_limit', () => {
     const e = problemsOf(ADR_YAML.replace('rate_limit: 50/min', 'rate_limit: 50/fortnight'));
     expect(e.problems).toEqual([

@@ -14,7 +14,11 @@ import {
 } from 'yaml';
 import type { core } from 'zod';
 import { ManifestInvalidError, type ManifestProblem } from '../errors.js';
+import { deepFreeze } from '../shared/deep-freeze.js';
+import { knownKeys, suggestKey } from '../shared/schema-keys.js';
 import { manifestSchema, type Manifest } from './schema.js';
+
+const MANIFEST_KEYS = knownKeys(manifestSchema);
 
 export type { Manifest } from './schema.js';
 
@@ -79,7 +83,7 @@ function locate(
         file,
         ...position(node, lines),
         path: [...path, key].join('.'),
-        message: `unknown key "${key}"${suggestion(key)}`,
+        message: `unknown key "${key}"${suggestKey(MANIFEST_KEYS, issue.path, key)}`,
       };
     });
   }
@@ -138,75 +142,6 @@ function position(
   return { line: at.line, col: at.col };
 }
 
-const KNOWN_KEYS = [
-  'name',
-  'version',
-  'description',
-  'author',
-  'license',
-  'main',
-  'runtime',
-  'resources',
-  'endpoints',
-  'dependencies',
-  'feature_flags',
-  'health_check',
-  'permissions',
-  'metadata',
-  'type',
-  'cpu',
-  'memory',
-  'disk',
-  'network',
-  'path',
-  'method',
-  'auth',
-  'rate_limit',
-  'roles',
-  'timeout',
-  'service',
-  'default',
-  'endpoint',
-  'interval',
-  'events',
-  'subscribe',
-  'publish',
-];
-
-/** A hint for a misspelt key: the known key within two edits. */
-function suggestion(key: string): string {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const known of KNOWN_KEYS) {
-    const d = editDistance(key.toLowerCase(), known);
-    if (d < bestDistance) [best, bestDistance] = [known, d];
-  }
-  return best ? ` (did you mean "${best}"?)` : '';
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length]!;
-}
-
 function firstLine(message: string): string {
   return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-}
-
-/** Freezes an object graph in place and returns it. */
-export function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }

@@ -7,6 +7,7 @@
  * limit.
  * @module
  */
+import { RateLimitStoreUnavailableError } from '../errors.js';
 import type { Rate } from '../shared/duration.js';
 import type { RateDecision } from './gcra.js';
 import type { Caller, RateLimitStore } from './rate-limit-store.js';
@@ -42,11 +43,6 @@ redis.call('SET', KEYS[1], nextTat, 'PX', math.max(1, math.ceil(nextTat - now)))
 return {1, math.floor((window - (nextTat - now)) / interval), 0, math.ceil(nextTat - now)}
 `;
 
-/** Thrown when Redis cannot be asked now; the rate limiter then falls back to local limits. */
-export class RedisUnavailableError extends Error {
-  override readonly name = 'RedisUnavailableError';
-}
-
 export class RedisRateLimitStore implements RateLimitStore {
   readonly kind = 'redis';
   readonly #client: RedisScriptClient;
@@ -60,7 +56,7 @@ export class RedisRateLimitStore implements RateLimitStore {
 
   async take(scope: string, caller: Caller, rate: Rate): Promise<RateDecision> {
     if (this.#client.status !== 'ready')
-      throw new RedisUnavailableError(`redis is ${this.#client.status}`);
+      throw new RateLimitStoreUnavailableError(`redis is ${this.#client.status}`);
     const key = `${this.#prefix}${scope} ${caller}`;
     const args = [key, rate.windowMs / rate.limit, rate.windowMs] as const;
     let reply: unknown;

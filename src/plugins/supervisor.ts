@@ -22,6 +22,8 @@ export interface CrashEvent {
 /** What the supervisor needs from the gateway. */
 export interface SupervisorHost {
   readonly log: GatewayLogger;
+  /** How long a plugin may take in `initialize()` + `start()` on its first thread (`bootTimeout`). */
+  readonly bootTimeoutMs: number;
   setStatus(plugin: ManagedPlugin, to: PluginStatus, reason?: string): void;
   /** A periodic health check came back. */
   healthChecked(plugin: ManagedPlugin, health: HealthStatus): void;
@@ -30,32 +32,17 @@ export interface SupervisorHost {
   crashed(event: CrashEvent): void;
 }
 
-/** How long a plugin may take in `initialize()` + `start()` on its first thread. */
-export const BOOT_TIMEOUT_MS = 10_000;
-
 export class Supervisor {
   constructor(readonly host: SupervisorHost) {}
 
   /**
    * Starts the plugin and makes it `active`.
+   * @throws {PluginBootTimeoutError} when `initialize()`/`start()` outlast `bootTimeout`.
    * @throws {PluginLoadError} when it fails to start or its routes do not cover its manifest.
    */
   async boot(plugin: ManagedPlugin): Promise<void> {
     this.host.setStatus(plugin, 'loading', 'starting');
-    let report;
-    try {
-      report = await plugin.runtime.boot(BOOT_TIMEOUT_MS);
-    } catch (error) {
-      const e = error as Error & { kind?: string };
-      const what =
-        e.kind === 'timeout'
-          ? `did not finish initialize()/start() within ${BOOT_TIMEOUT_MS} ms`
-          : `failed to start: ${e.message}`;
-      throw new PluginLoadError(`plugin "${plugin.name}" ${what}`, {
-        cause: error,
-        plugin: plugin.name,
-      });
-    }
+    const report = await plugin.runtime.boot(this.host.bootTimeoutMs);
     const missing = plugin.manifest.endpoints
       .map((e) => `${e.method} ${e.path}`)
       .filter((key) => !report.routes.includes(key));

@@ -20,5 +20,8 @@ describe('definePlugin', () => {
     expect(() => definePlugin({ routes: { 'GET /a': 42 } } as never)).toThrow(
       'route "GET /a" must be a function, got number',
     );
+    expect(() => definePlugin({ stop: 1 } as never)).toThrow(
+      expect.objectContaining({ code: 'PGW_ERR_PLUGIN_DEFINITION', name: 'PluginDefinitionError' }),
+    );
   });
 });

@@ -10,6 +10,7 @@ import type {
   PluginResponse,
   ServiceRequest,
 } from './types.js';
+import { PluginDefinitionError } from '../errors.js';
 
 /** A logger whose lines land in the host's logs, tagged with the plugin and the request. */
 export interface PluginLogger {
@@ -85,25 +86,27 @@ const HOOKS = ['initialize', 'start', 'stop', 'healthCheck', 'handleEvent'] as c
 /**
  * Declares a plugin. Checks its shape at once, so a mistake fails when the gateway loads the plugin,
  * not on the first request.
- * @throws {TypeError} naming the hook or route that is not a function, or a malformed route key.
+ * @throws {PluginDefinitionError} `PGW_ERR_PLUGIN_DEFINITION`, naming the hook or route that is not a function, or a malformed route key.
  */
 export function definePlugin<T extends PluginDefinition>(definition: T): T {
   if (typeof definition !== 'object' || definition === null) {
-    throw new TypeError('definePlugin() expects an object with hooks and routes');
+    throw new PluginDefinitionError('definePlugin() expects an object with hooks and routes');
   }
   for (const hook of HOOKS) {
     if (definition[hook] !== undefined && typeof definition[hook] !== 'function') {
-      throw new TypeError(
+      throw new PluginDefinitionError(
         `definePlugin(): "${hook}" must be a function, got ${typeof definition[hook]}`,
       );
     }
   }
   for (const [key, handler] of Object.entries(definition.routes ?? {})) {
     if (!ROUTE_KEY.test(key)) {
-      throw new TypeError(`definePlugin(): route "${key}" must look like "GET /path/{param}"`);
+      throw new PluginDefinitionError(
+        `definePlugin(): route "${key}" must look like "GET /path/{param}"`,
+      );
     }
     if (typeof handler !== 'function') {
-      throw new TypeError(
+      throw new PluginDefinitionError(
         `definePlugin(): route "${key}" must be a function, got ${typeof handler}`,
       );
     }

@@ -52,7 +52,7 @@ describe('createRequestListener (./node)', () => {
       body: '{"n":',
     });
     expect(bad.status).toBe(400);
-    expect(await bad.json()).toMatchObject({ error: { code: 'PGW_ERR_INVALID_ARGUMENT' } });
+    expect(await bad.json()).toMatchObject({ error: { code: 'PGW_ERR_BAD_REQUEST' } });
     const big = await fetch(`${base}/echo/x`, { method: 'POST', body: 'x'.repeat(1000) });
     expect(big.status).toBe(413);
     expect(gateway!.metrics('echo').request_count).toBe(0);

@@ -19,7 +19,7 @@ import type {
   PluginResponse,
   ServiceRequest,
 } from '../../shared/types.js';
-import { EventNotPermittedError } from '../../errors.js';
+import { EventNotPermittedError, InvalidArgumentError } from '../../errors.js';
 import {
   definePlugin,
   isPluginDefinition,
@@ -97,7 +97,7 @@ function call(
     typeof request.path !== 'string'
   ) {
     return Promise.reject(
-      new TypeError(
+      new InvalidArgumentError(
         'ctx.call(service, { method, path, headers?, body? }) expects a service name and a request',
       ),
     );

@@ -13,7 +13,7 @@ import { Piscina } from 'piscina';
 import type { ControlMessage, HarnessData, Task, WorkerNote } from './protocol.js';
 import { worstHealth } from '../../shared/health.js';
 import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
-import { ErrorCodes } from '../../errors.js';
+import { ErrorCodes, PluginBootTimeoutError, PluginLoadError } from '../../errors.js';
 import {
   type PluginRuntime,
   type RuntimeHooks,
@@ -71,6 +71,7 @@ export class WorkerRuntime implements PluginRuntime {
   readonly #hooks: RuntimeHooks;
   readonly #graceMs: number;
   readonly #label: string;
+  readonly #name: string;
   #drained: (() => void) | undefined;
   #closing = false;
   /**
@@ -86,6 +87,7 @@ export class WorkerRuntime implements PluginRuntime {
     this.#hooks = hooks;
     this.#graceMs = spec.timeoutGraceMs;
     this.#label = `${manifest.name}@${manifest.version}`;
+    this.#name = manifest.name;
     this.#slots = new SlotTable(spec.maxInFlight);
     const channel = `plugin-gateway:${spec.instanceId}`;
     this.#channel = new BroadcastChannel(channel);
@@ -174,13 +176,19 @@ export class WorkerRuntime implements PluginRuntime {
 
   async boot(timeoutMs: number): Promise<BootReport> {
     const result = await this.run({ t: 'boot' }, timeoutMs);
-    if (isTaskFailure(result)) {
-      const error = new Error(result.message);
-      if (result.stack) error.stack = result.stack;
-      (error as Error & { kind: string }).kind = result.__pgw;
-      throw error;
+    if (!isTaskFailure(result)) return result as BootReport;
+    if (result.__pgw === 'timeout') {
+      throw new PluginBootTimeoutError(
+        `plugin "${this.#name}" did not finish initialize()/start() within ${timeoutMs} ms`,
+        { plugin: this.#name },
+      );
     }
-    return result as BootReport;
+    const cause = new Error(result.message);
+    if (result.stack) cause.stack = result.stack;
+    throw new PluginLoadError(`plugin "${this.#name}" failed to start: ${result.message}`, {
+      cause,
+      plugin: this.#name,
+    });
   }
 
   async drain(timeoutMs: number): Promise<void> {
