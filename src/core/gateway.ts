@@ -4,7 +4,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import { GatewayStoppedError, InvalidArgumentError, PluginNotFoundError } from '../errors.js';
+import {
+  GatewayStoppedError,
+  InvalidArgumentError,
+  isPluginBootTimeoutError,
+  PluginNotFoundError,
+} from '../errors.js';
 import { MemoryRegistry } from '../registry/memory.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
 import { EventBus, type PublishResult } from './event-delivery.js';
@@ -226,7 +231,8 @@ export class PluginGateway {
       try {
         await this.#bootOrWait(plugin);
       } catch (error) {
-        await this.#discard(plugin);
+        // A thread stuck in initialize() will not answer stop() either: end it at once.
+        await this.#discard(plugin, isPluginBootTimeoutError(error) ? 0 : undefined);
         throw error;
       }
     }
@@ -348,15 +354,15 @@ export class PluginGateway {
 
   // ---- lifecycle ----
 
-  async #discard(plugin: ManagedPlugin): Promise<void> {
+  async #discard(plugin: ManagedPlugin, graceMs = this.options.stopTimeout): Promise<void> {
     this.#supervisor.cancel(plugin);
     plugin.bulkhead.close();
     this.#router.remove(plugin.name, plugin.manifest.endpoints);
     this.#plugins.delete(plugin.name);
     this.#fleet?.localChanged(plugin.name);
     await Promise.all(plugin.instances.map((i) => this.#registry.deregister(i.id).catch(() => {})));
-    await plugin.runtime.drain(this.options.stopTimeout);
-    await plugin.runtime.close(this.options.stopTimeout);
+    await plugin.runtime.drain(graceMs);
+    await plugin.runtime.close(graceMs);
   }
 
   /** Records the plugin's instances; while the registry fails, tries again every second (never throws). */
