@@ -22,10 +22,14 @@ function newestUnder(dir) {
 export function ensureDist() {
   const built = path.join(root, 'dist', 'worker-entry.js');
   if (existsSync(built) && statSync(built).mtimeMs >= newestUnder(path.join(root, 'src'))) return;
-  execFileSync(process.execPath, [path.join(root, 'node_modules/tsup/dist/cli-default.js'), '--silent'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [path.join(root, 'node_modules/tsup/dist/cli-default.js'), '--silent'],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) ensureDist();
