@@ -65,10 +65,17 @@ export class GatewayError extends Error {
     this.plugin = options?.plugin;
   }
 
+  /**
+   * The brand every plugin-gateway error carries (a `Symbol.for` key), for `instanceof` across copies.
+   */
   get [kGatewayError](): true {
     return true;
   }
 
+  /**
+   * `instanceof` by brand rather than by prototype, so that it holds for errors from another copy of
+   * the package (host and SDK loaded twice).
+   */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (this === GatewayError) {
       return typeof value === 'object' && value !== null && kGatewayError in value;
@@ -89,6 +96,9 @@ function hasBrand(value: unknown, brand: symbol): boolean {
 function branded(code: ErrorCode, name: string) {
   const brand = Symbol.for(`plugin-gateway.error.${code}`);
   return class extends GatewayError {
+    /**
+     * This class's brand, `Symbol.for('plugin-gateway.error.<code>')`, carried by its instances.
+     */
     static readonly brand = brand;
     constructor(message: string, options?: { cause?: unknown; plugin?: string }) {
       super(code, message, options);
@@ -114,6 +124,7 @@ export interface ManifestProblem {
   col: number;
   /** Dotted path to the field, e.g. `endpoints.0.rate_limit`; empty for the document itself. */
   path: string;
+  /** What is wrong and what was expected. */
   message: string;
 }
 
@@ -122,6 +133,7 @@ export class ManifestInvalidError extends branded(
   ErrorCodes.MANIFEST_INVALID,
   'ManifestInvalidError',
 ) {
+  /** Every problem found, frozen. */
   readonly problems: readonly ManifestProblem[];
   constructor(problems: ManifestProblem[], options?: { cause?: unknown }) {
     const lines = problems.map(formatProblem);

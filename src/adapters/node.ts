@@ -10,6 +10,7 @@ import type { PluginGateway } from '../core/gateway.js';
 import { ErrorCodes } from '../errors.js';
 import type { PluginResponse } from '../shared/types.js';
 
+/** Options of {@link createRequestListener}. */
 export interface RequestListenerOptions {
   /** Path prefix the gateway serves under (stripped before routing), e.g. `/plugins`. @default '' */
   prefix?: string;
@@ -18,6 +19,9 @@ export interface RequestListenerOptions {
 }
 
 /**
+ * The gateway as a `node:http` request listener: serves the requests under `prefix` (404 outside
+ * it), reads bodies up to `bodyLimit` (413 beyond), and answers peer calls at `gateway.peerPath`.
+ * It never throws: a malformed request is answered 400, a failure of the gateway 500.
  * @example
  * import http from 'node:http';
  * import { createRequestListener } from '@veza/plugin-gateway/node';

@@ -12,16 +12,22 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PluginGateway } from '../core/gateway.js';
 
+/** Options of {@link prometheusMetrics}. */
 export interface PrometheusOptions {
   /** Registry to register in. @default a new `Registry` */
   registry?: Registry;
   /** Prefix of every metric name. @default 'plugin_gateway_' */
   prefix?: string;
-  /** Buckets of the request duration histogram, seconds. */
+  /**
+   * Buckets of the request duration histogram, seconds.
+   * @default [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+   */
   buckets?: number[];
 }
 
+/** What {@link prometheusMetrics} returns. */
 export interface PrometheusMetrics {
+  /** The registry holding the metrics (the one given, or a new one); serve its `metrics()`. */
   registry: Registry;
   /** Stops observing the gateway and removes the metrics from the registry. */
   dispose(): void;
@@ -29,6 +35,15 @@ export interface PrometheusMetrics {
 
 const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
+/**
+ * Registers the gateway's metrics: `<prefix>requests_total` (by plugin and status),
+ * `<prefix>request_duration_seconds` and `<prefix>plugin_failures_total` (by plugin and failure kind)
+ * as requests end; plugin status, CPU, memory, connections, threads, crashes, events and breaker
+ * states read from `gateway.metrics()` at each scrape.
+ * @throws {Error} from prom-client when the registry already holds metrics of these names.
+ * @example
+ * const { registry, dispose } = prometheusMetrics(gateway, { prefix: 'plugins_' });
+ */
 export function prometheusMetrics(
   gateway: PluginGateway,
   options: PrometheusOptions = {},

@@ -13,8 +13,14 @@ import type { DomainEvent } from '../shared/types.js';
 
 /** What `publish()` did with an event. */
 export interface PublishResult {
+  /** The event's id: the one it came with, or the one the gateway assigned. */
   id: string;
+  /** Names of the plugins that handled the event. */
   delivered: string[];
+  /**
+   * The subscribers that did not handle it, with a `PGW_ERR_*` code and a message safe to show
+   * (`PGW_ERR_PLUGIN_UNAVAILABLE` for a plugin that is not active).
+   */
   failed: { plugin: string; code: string; message: string }[];
 }
 

@@ -20,7 +20,9 @@ export interface LoadOptions {
 
 /** A plugin instance's circuit breaker changed state. */
 export interface BreakerEvent {
+  /** Name of the plugin. */
   plugin: string;
+  /** Id of the instance whose breaker changed (`name@version#node.n`, then `/k` with several). */
   instance: string;
 }
 
@@ -28,13 +30,27 @@ export interface BreakerEvent {
 export interface GatewayEvents {
   /** A plugin changed status (`previous` is undefined when it was just loaded). */
   'plugin:status': (info: PluginInfo, previous: PluginStatus | undefined) => void;
+  /**
+   * A thread of a plugin died on its own: the plugin restarts after a backoff, or becomes `failed`
+   * after `restart.maxCrashes` crashes within `restart.window`.
+   */
   'plugin:crash': (event: CrashEvent) => void;
+  /** A plugin was unloaded and its threads ended; `info` is its last state. */
   'plugin:unloaded': (info: PluginInfo) => void;
+  /**
+   * An instance failed `circuitBreaker.failureThreshold` times in a row: for `circuitBreaker.timeout`
+   * its requests go to other instances, or are answered 503 `PGW_ERR_CIRCUIT_OPEN`.
+   */
   'breaker:open': (event: BreakerEvent) => void;
+  /**
+   * An open circuit's `timeout` passed: it lets `circuitBreaker.halfOpenLimit` probe requests through.
+   */
   'breaker:half-open': (event: BreakerEvent) => void;
+  /** Every probe succeeded: the instance serves as usual again. */
   'breaker:close': (event: BreakerEvent) => void;
   /** The shared rate-limit store failed; limits are local until it answers again. */
   'ratelimit:fallback': (event: { store: string; reason: string }) => void;
+  /** The shared rate-limit store answers again; limits are shared again. `store` is its `kind`. */
   'ratelimit:recovered': (event: { store: string }) => void;
   /** A periodic health check found the plugin in a different health than before. */
   'plugin:health': (info: PluginInfo, health: HealthStatus) => void;

@@ -69,6 +69,7 @@ export type { BreakerEvent, GatewayEvents, LoadOptions } from './gateway-events.
 export class PluginGateway {
   /** Private: only the gateway emits its events; holders of the gateway listen. */
   readonly #emitter = new EventEmitter<GatewayEvents>();
+  /** The options after validation: durations in ms, every default filled in, deep-frozen. */
   readonly options: Readonly<ResolvedOptions>;
   readonly #plugins = new Map<string, ManagedPlugin>();
   readonly #router = new Router<Served>();

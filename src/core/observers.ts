@@ -9,22 +9,34 @@ import type { TaskFailure } from '../shared/task-failure.js';
 
 /** A request routed to a plugin, before its mesh policies. */
 export interface RequestObservation {
+  /** The request's id: the caller's, or the one the gateway assigned. */
   requestId: string;
+  /** Name of the plugin the request is routed to. */
   plugin: string;
+  /** Upper-case HTTP method. */
   method: string;
+  /** Path without the query string. */
   path: string;
+  /**
+   * The caller, as the host or its `authenticate` hook decided; `null` or `undefined` when anonymous.
+   */
   userId: number | string | null | undefined;
 }
 
 /** A request answered by (or on behalf of) a plugin. */
 export interface ResponseObservation extends RequestObservation {
+  /** Status of the answer: the plugin's, or the gateway's own (401, 429, 503, 504, …). */
   statusCode: number;
+  /** Time from the gateway receiving the request to the answer, ms (fractional). */
   durationMs: number;
 }
 
 /** A plugin failed a request: it threw, crashed, timed out or answered badly. */
 export interface ErrorObservation extends RequestObservation {
-  /** `threw`, `crash`, `timeout`, `terminated`, `bad-response`, `no-route`, `init`, `overloaded`. */
+  /**
+   * `threw`, `crash`, `timeout`, `terminated`, `bad-response`, `no-route`, `init`, `overloaded`,
+   * `unreachable`.
+   */
   kind: TaskFailure['__pgw'];
   /** The plugin's own message (for operators, never sent to the caller). */
   message: string;
@@ -32,6 +44,7 @@ export interface ErrorObservation extends RequestObservation {
 
 /** Stop listening. */
 export interface Disposable {
+  /** Removes the listener; calling it again does nothing. */
   dispose(): void;
 }
 

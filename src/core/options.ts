@@ -18,7 +18,12 @@ export type { GatewayLogger } from '../shared/logger.js';
 
 /** Who the caller is, as the host's `authenticate` hook decides. */
 export interface Identity {
+  /** The caller's id; it replaces `request.userId` and reaches the plugin as `req.userId`. */
   userId: number | string;
+  /**
+   * Roles the caller holds, checked against an endpoint's `roles` (one in common is enough);
+   * the plugin sees them as `req.context.roles`.
+   */
   roles?: readonly string[];
 }
 

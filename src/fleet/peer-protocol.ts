@@ -19,7 +19,9 @@ import { BlockList, isIP } from 'node:net';
 import type { PluginRequest, PluginResponse } from '../shared/types.js';
 import type { TaskFailure } from '../shared/task-failure.js';
 
+/** Where a gateway serves peer calls (`POST`), under its listener's prefix. */
 export const PEER_PATH = '/.veza/peer/v1';
+/** Media type of a peer call's body and of its `200` answer. */
 export const PEER_CONTENT_TYPE = 'application/vnd.veza.peer.v1+json';
 export const PEER_NODE_HEADER = 'x-veza-node';
 export const PEER_TIMESTAMP_HEADER = 'x-veza-timestamp';
@@ -32,6 +34,7 @@ type WireBody = { bytes: string } | { json: unknown } | undefined;
 
 /** What the calling gateway sends. */
 export interface PeerCall {
+  /** Name of the plugin (service) to call. */
   service: string;
   /** The version the caller resolved; the receiver refuses to serve another one. */
   version: string;
@@ -41,12 +44,24 @@ export interface PeerCall {
   key: string;
   /** Milliseconds left before the caller gives up. */
   timeoutMs: number;
+  /**
+   * The request as the plugin will see it; its body travels as `{ json }`, or as `{ bytes }` in
+   * base64 for a `Uint8Array`.
+   */
   request: Omit<PluginRequest, 'body'> & { body: WireBody };
 }
 
 /** What the receiving gateway answers: the plugin's response, and its failure kind when it had one. */
 export interface PeerAnswer {
+  /**
+   * The response, the plugin's or the receiving gateway's on its behalf (503, 504, …); its body
+   * travels as in {@link PeerCall.request}.
+   */
   response: Omit<PluginResponse, 'body'> & { body: WireBody };
+  /**
+   * Why the plugin did not answer by itself (`threw`, `timeout`, `crash`, …), for the caller's
+   * breaker and retries; absent when it answered.
+   */
   failure?: TaskFailure['__pgw'];
 }
 

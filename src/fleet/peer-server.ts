@@ -20,8 +20,14 @@ import {
 
 /** What a peer call answers, ready to write to the wire. */
 export interface PeerReply {
+  /**
+   * `200` when the call was served, whatever the plugin answered (its status is in the body);
+   * `401` for a caller that is not authenticated, `400` for a malformed call.
+   */
   statusCode: number;
+  /** Response headers, `content-type` included. */
   headers: Record<string, string>;
+  /** A {@link PeerAnswer} as JSON on `200`; `{ error: { code, message } }` otherwise. */
   body: string;
 }
 

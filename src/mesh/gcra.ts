@@ -8,6 +8,7 @@ import type { Rate } from '../shared/duration.js';
 
 /** What a rate limiter decided for one request. */
 export interface RateDecision {
+  /** Whether the request may go through; if not, the gateway answers 429 `PGW_ERR_RATE_LIMITED`. */
   allowed: boolean;
   /** Requests the caller could still send at once. */
   remaining: number;

@@ -16,11 +16,17 @@ import type { Caller, RateLimitStore } from './rate-limit-store.js';
 export interface RedisScriptClient {
   /** ioredis connection status; anything but `'ready'` means Redis is not reachable now. */
   readonly status: string;
+  /** `EVALSHA`: runs a loaded script by its SHA-1. */
   evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  /**
+   * `EVAL`: runs a script from its text, when Redis answers `NOSCRIPT` (it lost the loaded one).
+   */
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  /** `SCRIPT LOAD`: loads a script and answers its SHA-1. */
   script(subcommand: 'LOAD', script: string): Promise<unknown>;
 }
 
+/** Options of {@link RedisRateLimitStore}. */
 export interface RedisRateLimitStoreOptions {
   /** An ioredis client (the host owns it and closes it). */
   client: RedisScriptClient;
@@ -43,7 +49,18 @@ redis.call('SET', KEYS[1], nextTat, 'PX', math.max(1, math.ceil(nextTat - now)))
 return {1, math.floor((window - (nextTat - now)) / interval), 0, math.ceil(nextTat - now)}
 `;
 
+/**
+ * A {@link RateLimitStore} in Redis: one budget per endpoint and caller, shared by every gateway
+ * that uses the same Redis and `prefix`. GCRA runs in one Lua script per request, on Redis's clock.
+ * @example
+ * import { Redis } from 'ioredis';
+ * const redis = new Redis(process.env.REDIS_URL, { enableOfflineQueue: false });
+ * const gateway = new PluginGateway({
+ *   rateLimiting: { store: new RedisRateLimitStore({ client: redis }) },
+ * });
+ */
 export class RedisRateLimitStore implements RateLimitStore {
+  /** Always `'redis'`. */
   readonly kind = 'redis';
   readonly #client: RedisScriptClient;
   readonly #prefix: string;
@@ -54,6 +71,12 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.#prefix = options.prefix ?? 'pgw:rl:';
   }
 
+  /**
+   * Runs the GCRA script on the key `<prefix><scope> <caller>`; the script is loaded once and sent
+   * again when Redis has lost it. The gateway turns any failure into local limits.
+   * @throws {RateLimitStoreUnavailableError} `PGW_ERR_RATE_LIMIT_STORE_UNAVAILABLE` when the
+   * client's `status` is not `'ready'`; other Redis errors are passed on as they are.
+   */
   async take(scope: string, caller: Caller, rate: Rate): Promise<RateDecision> {
     if (this.#client.status !== 'ready')
       throw new RateLimitStoreUnavailableError(`redis is ${this.#client.status}`);

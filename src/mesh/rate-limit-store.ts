@@ -12,7 +12,15 @@ export type Caller = string | number;
 export interface RateLimitStore {
   /** `'memory'` or `'redis'`, for logs and metrics. */
   readonly kind: string;
+  /**
+   * Takes one request from the budget of `caller` in `scope`, at `rate` (at most `rate.limit`
+   * requests per `rate.windowMs`), synchronously or not. A store that throws, or does not answer
+   * within `rateLimiting.timeout`, is replaced by local limits until it answers again.
+   */
   take(scope: string, caller: Caller, rate: Rate): RateDecision | Promise<RateDecision>;
+  /**
+   * Releases the store's resources. The gateway never calls it: the host owns the store and closes it.
+   */
   close?(): Promise<void>;
 }
 
@@ -23,6 +31,7 @@ const SWEEP_EVERY = 10_000;
  * a caller whose budget is full again is dropped.
  */
 export class MemoryRateLimitStore implements RateLimitStore {
+  /** Always `'memory'`. */
   readonly kind = 'memory';
   readonly #scopes = new Map<string, Map<Caller, number>>();
   readonly #now: () => number;
@@ -39,6 +48,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
     return n;
   }
 
+  /** One GCRA step on this process's clock; synchronous, never throws. */
   take(scope: string, caller: Caller, rate: Rate): RateDecision {
     const now = this.#now();
     if (++this.#takes % SWEEP_EVERY === 0) this.#sweep(now);

@@ -11,11 +11,16 @@ import type { HealthStatus, PluginStatus } from '../shared/types.js';
 
 /** A plugin's threads died on their own. */
 export interface CrashEvent {
+  /** Name of the plugin. */
   plugin: string;
+  /** What ended the thread: the error it died of, or its `process.exit()` code. */
   reason: string;
   /** Crashes within the restart window, this one included. */
   recent: number;
-  /** When the plugin will try to serve again; absent when it has become `failed`. */
+  /**
+   * When the plugin will try to serve again; absent when it has become `failed`, or when a restart
+   * was already pending (that wait stands).
+   */
   restartInMs?: number;
 }
 

@@ -58,15 +58,24 @@ interface Owned {
 const CHECK_PREFIX = 'veza:';
 
 /**
+ * A discovery registry on Consul, for a fleet. Each instance is an agent service with a TTL check
+ * that this registry keeps passing, and a record in the KV store at
+ * `<namespace>/<environment>/instances/<id>`; the catalog is kept at
+ * `<namespace>/catalog/<env>/<name>/<version>`.
  * @example
  * import { ConsulRegistry } from '@veza/plugin-gateway/registry/consul';
  * const registry = new ConsulRegistry({ host: '127.0.0.1', port: 8500, namespace: 'veza', ttl: '10s' });
  */
 export class ConsulRegistry implements DiscoveryRegistry {
+  /** Key prefix and service tag shared by the fleet. */
   readonly namespace: string;
+  /** Environment whose instances this registry registers and lists. */
   readonly environment: string;
+  /** TTL of each instance's check, ms: how long a dead gateway's instances stay listed. */
   readonly ttlMs: number;
+  /** How long a blocking query waits for a change, ms. */
   readonly waitMs: number;
+  /** Largest catalog entry `publish()` sends, in bytes of JSON. */
   readonly maxValueBytes: number;
   readonly #layout: StoreLayout;
   readonly #http: ConsulHttp;
@@ -88,6 +97,15 @@ export class ConsulRegistry implements DiscoveryRegistry {
     );
   }
 
+  /**
+   * Registers an agent service with a TTL check of `options.ttl` (default: `ttlMs`, at least 1 s),
+   * writes the record to the KV store and passes the check. A timer then passes every check at a
+   * third of the shortest TTL, and registers again what the agent forgot.
+   * @throws {RegistryError} `PGW_ERR_REGISTRY` when Consul fails or cannot be reached.
+   * @throws {TypeError} for a record without `id`, `service` or `nodeId`, or with a `version` that is
+   * not semver.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   async register(instance: InstanceRecord, options: RegisterOptions = {}): Promise<void> {
     this.#assertOpen();
     assertRecord(instance);
@@ -97,12 +115,22 @@ export class ConsulRegistry implements DiscoveryRegistry {
     this.#keepAlive ??= setInterval(() => void this.#renew(), this.#renewEveryMs()).unref();
   }
 
+  /**
+   * Deregisters the agent service and deletes its KV record.
+   * @throws {RegistryError} `PGW_ERR_REGISTRY` when Consul fails or cannot be reached.
+   */
   async deregister(id: string): Promise<void> {
     this.#owned.delete(id);
     await this.#http.call('PUT', `/v1/agent/service/deregister/${encodeURIComponent(id)}`);
     await this.#http.call('DELETE', `/v1/kv/${this.#instanceKey(id)}`);
   }
 
+  /**
+   * Instances of `service`, or all, in this registry's environment whose check passes; drops the KV
+   * records of services the agent no longer knows.
+   * @throws {RegistryError} `PGW_ERR_REGISTRY` when Consul fails or cannot be reached.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   async list(service?: string): Promise<InstanceRecord[]> {
     this.#assertOpen();
     const [kv, health] = await Promise.all([
@@ -114,6 +142,13 @@ export class ConsulRegistry implements DiscoveryRegistry {
     );
   }
 
+  /**
+   * Reports every live instance of the environment as a `put`, then every change, through blocking
+   * queries on the KV prefix and the health states. A failed query is reported once to
+   * `status.onError` and retried every second; when Consul answers again, the differences are
+   * reported as changes, then `status.onReconnected` is called.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   watch(listener: (change: RegistryChange) => void, status?: WatchStatus): Unsubscribe {
     this.#assertOpen();
     const known = new Map<string, string>();
@@ -161,6 +196,13 @@ export class ConsulRegistry implements DiscoveryRegistry {
     return () => stops.forEach((stop) => stop());
   }
 
+  /**
+   * Writes the entry to the KV store in `env`, replacing the same name and version.
+   * @throws {ArtifactTooLargeError} `PGW_ERR_ARTIFACT_TOO_LARGE` above `maxValueBytes`.
+   * @throws {RegistryError} `PGW_ERR_REGISTRY` when Consul fails or cannot be reached.
+   * @throws {TypeError} for a malformed `env`, name, version or hash.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   async publish(env: string, entry: CatalogEntry): Promise<void> {
     this.#assertOpen();
     const value = catalogValue(
@@ -177,12 +219,24 @@ export class ConsulRegistry implements DiscoveryRegistry {
     );
   }
 
+  /**
+   * Deletes a version from `env`; an unknown one is not an error.
+   * @throws {RegistryError} `PGW_ERR_REGISTRY` when Consul fails or cannot be reached.
+   * @throws {TypeError} for an `env` that is not letters, digits, `.`, `_` or `-`.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   async unpublish(env: string, name: string, version: string): Promise<void> {
     this.#assertOpen();
     assertEnv(env);
     await this.#http.call('DELETE', `/v1/kv/${this.#layout.catalogKey(env, name, version)}`);
   }
 
+  /**
+   * Every version published to `env`.
+   * @throws {RegistryError} `PGW_ERR_REGISTRY` when Consul fails or cannot be reached.
+   * @throws {TypeError} for an `env` that is not letters, digits, `.`, `_` or `-`.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   async catalog(env: string): Promise<CatalogEntry[]> {
     this.#assertOpen();
     assertEnv(env);
@@ -190,6 +244,12 @@ export class ConsulRegistry implements DiscoveryRegistry {
     return body.flatMap((pair) => decode<CatalogEntry>(pair) ?? []);
   }
 
+  /**
+   * Reports every version published to `env` as a `put`, then every change there; a failed query is
+   * reported and recovered as by {@link ConsulRegistry.watch}.
+   * @throws {TypeError} for an `env` that is not letters, digits, `.`, `_` or `-`.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   watchCatalog(
     env: string,
     listener: (change: CatalogChange) => void,
@@ -228,6 +288,10 @@ export class ConsulRegistry implements DiscoveryRegistry {
     );
   }
 
+  /**
+   * Stops every watch and the check timer, and deregisters the instances this registry registered.
+   * A second call does nothing.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -54,9 +54,15 @@ interface Owned {
  * const gateway = new PluginGateway({ registry, node: { id: 'gw-1', address: 'http://10.0.0.5:8080' } });
  */
 export class EtcdRegistry implements DiscoveryRegistry {
+  /** Key prefix shared by the fleet. */
   readonly namespace: string;
+  /** Environment whose instances this registry registers and lists. */
   readonly environment: string;
+  /**
+   * How long a dead gateway's instances stay listed, ms (option `ttl`; leases round it up to seconds).
+   */
   readonly ttlMs: number;
+  /** Largest catalog entry `publish()` sends, in bytes of JSON. */
   readonly maxValueBytes: number;
   readonly #layout: StoreLayout;
   readonly #client: Etcd3;
@@ -95,6 +101,14 @@ export class EtcdRegistry implements DiscoveryRegistry {
     }
   }
 
+  /**
+   * Puts the record on a lease of `options.ttl` (default: `ttlMs`) that the client keeps alive; a
+   * lost lease is granted again and its records put again.
+   * @throws {RegistryError} `PGW_ERR_REGISTRY` when etcd fails or cannot be reached.
+   * @throws {TypeError} for a record without `id`, `service` or `nodeId`, or with a `version` that is
+   * not semver.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   async register(instance: InstanceRecord, options: RegisterOptions = {}): Promise<void> {
     this.#assertOpen();
     assertRecord(instance);
@@ -108,6 +122,11 @@ export class EtcdRegistry implements DiscoveryRegistry {
     );
   }
 
+  /**
+   * Deletes the instance's key; for an id this registry did not register, searches the environment's
+   * instances for it. An unknown id is not an error.
+   * @throws {RegistryError} `PGW_ERR_REGISTRY` when etcd fails or cannot be reached.
+   */
   async deregister(id: string): Promise<void> {
     const owned = this.#owned.get(id);
     this.#owned.delete(id);
@@ -124,6 +143,12 @@ export class EtcdRegistry implements DiscoveryRegistry {
     if (key) await this.#wrap(`deregister ${id}`, () => this.#client.delete().key(key).exec());
   }
 
+  /**
+   * Instances of `service`, or all, in this registry's environment; values that are not JSON are
+   * skipped.
+   * @throws {RegistryError} `PGW_ERR_REGISTRY` when etcd fails or cannot be reached.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   async list(service?: string): Promise<InstanceRecord[]> {
     this.#assertOpen();
     const prefix = this.#layout.instances + (service === undefined ? '' : `${service}/`);
@@ -131,6 +156,12 @@ export class EtcdRegistry implements DiscoveryRegistry {
     return Object.values(values).flatMap((v) => parseJson<InstanceRecord>(v) ?? []);
   }
 
+  /**
+   * Reports every instance of the environment as a `put`, then every change, through an etcd watch.
+   * When the watch is lost, `status.onError` gets a `RegistryError`; once it is back, the keys are
+   * listed again, the differences reported as changes, then `status.onReconnected` is called.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   watch(listener: (change: RegistryChange) => void, status?: WatchStatus): Unsubscribe {
     this.#assertOpen();
     const known = new Map<string, string>();
@@ -155,6 +186,14 @@ export class EtcdRegistry implements DiscoveryRegistry {
     );
   }
 
+  /**
+   * Puts the entry in `env`, replacing the same name and version; without a lease, so it outlives
+   * its publisher.
+   * @throws {ArtifactTooLargeError} `PGW_ERR_ARTIFACT_TOO_LARGE` above `maxValueBytes`.
+   * @throws {RegistryError} `PGW_ERR_REGISTRY` when etcd fails or cannot be reached.
+   * @throws {TypeError} for a malformed `env`, name, version or hash.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   async publish(env: string, entry: CatalogEntry): Promise<void> {
     this.#assertOpen();
     const value = catalogValue(
@@ -172,6 +211,12 @@ export class EtcdRegistry implements DiscoveryRegistry {
     );
   }
 
+  /**
+   * Deletes a version from `env`; an unknown one is not an error.
+   * @throws {RegistryError} `PGW_ERR_REGISTRY` when etcd fails or cannot be reached.
+   * @throws {TypeError} for an `env` that is not letters, digits, `.`, `_` or `-`.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   async unpublish(env: string, name: string, version: string): Promise<void> {
     this.#assertOpen();
     assertEnv(env);
@@ -183,6 +228,12 @@ export class EtcdRegistry implements DiscoveryRegistry {
     );
   }
 
+  /**
+   * Every version published to `env`.
+   * @throws {RegistryError} `PGW_ERR_REGISTRY` when etcd fails or cannot be reached.
+   * @throws {TypeError} for an `env` that is not letters, digits, `.`, `_` or `-`.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   async catalog(env: string): Promise<CatalogEntry[]> {
     this.#assertOpen();
     assertEnv(env);
@@ -192,6 +243,12 @@ export class EtcdRegistry implements DiscoveryRegistry {
     return Object.values(values).flatMap((v) => parseJson<CatalogEntry>(v) ?? []);
   }
 
+  /**
+   * Reports every version published to `env` as a `put`, then every change there; a lost watch is
+   * reported and recovered as by {@link EtcdRegistry.watch}.
+   * @throws {TypeError} for an `env` that is not letters, digits, `.`, `_` or `-`.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   watchCatalog(
     env: string,
     listener: (change: CatalogChange) => void,
@@ -220,6 +277,10 @@ export class EtcdRegistry implements DiscoveryRegistry {
     );
   }
 
+  /**
+   * Stops every watch, revokes this registry's leases (its instances leave at once) and closes the
+   * client when the registry created it. A second call does nothing.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

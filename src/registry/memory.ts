@@ -29,6 +29,13 @@ export class MemoryRegistry implements DiscoveryRegistry {
   #catalogListeners = new Set<{ env: string; listener: (change: CatalogChange) => void }>();
   #closed = false;
 
+  /**
+   * Stores a copy of the record and tells every watcher. Takes no `ttl`: records stay until
+   * deregistered.
+   * @throws {TypeError} for a record without `id`, `service` or `nodeId`, or with a `version` that is
+   * not semver.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   async register(instance: InstanceRecord): Promise<void> {
     this.#assertOpen();
     assertRecord(instance);
@@ -37,6 +44,9 @@ export class MemoryRegistry implements DiscoveryRegistry {
     for (const listener of this.#listeners) listener({ type: 'put', instance: record });
   }
 
+  /**
+   * Removes the record and tells every watcher; an unknown id is not an error, even after `close()`.
+   */
   async deregister(id: string): Promise<void> {
     const record = this.#instances.get(id);
     if (!record) return;
@@ -46,6 +56,10 @@ export class MemoryRegistry implements DiscoveryRegistry {
     }
   }
 
+  /**
+   * Records of `service`, or every record; nothing expires here.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   async list(service?: string): Promise<InstanceRecord[]> {
     this.#assertOpen();
     const out: InstanceRecord[] = [];
@@ -55,6 +69,11 @@ export class MemoryRegistry implements DiscoveryRegistry {
     return out;
   }
 
+  /**
+   * Calls `listener` at once with a `put` for every record, then for every change. Takes no
+   * `status`: memory cannot lose its connection.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   watch(listener: (change: RegistryChange) => void): Unsubscribe {
     this.#assertOpen();
     this.#listeners.add(listener);
@@ -62,6 +81,12 @@ export class MemoryRegistry implements DiscoveryRegistry {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * Stores a copy of the entry in `env` (replacing the same name and version) and tells the
+   * watchers of `env`. The files are checked against `hash` by the gateway that loads them, not here.
+   * @throws {TypeError} for a malformed `env`, name, version or hash.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   async publish(env: string, entry: CatalogEntry): Promise<void> {
     this.#assertOpen();
     assertCatalogEntry(env, entry);
@@ -72,6 +97,11 @@ export class MemoryRegistry implements DiscoveryRegistry {
     this.#emitCatalog(env, { type: 'put', entry: stored });
   }
 
+  /**
+   * Withdraws a version from `env` and tells its watchers; an unknown one is not an error.
+   * @throws {TypeError} for an `env` that is not letters, digits, `.`, `_` or `-`.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   async unpublish(env: string, name: string, version: string): Promise<void> {
     this.#assertOpen();
     assertEnv(env);
@@ -80,12 +110,22 @@ export class MemoryRegistry implements DiscoveryRegistry {
     }
   }
 
+  /**
+   * Every version published to `env`.
+   * @throws {TypeError} for an `env` that is not letters, digits, `.`, `_` or `-`.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   async catalog(env: string): Promise<CatalogEntry[]> {
     this.#assertOpen();
     assertEnv(env);
     return [...(this.#catalogs.get(env)?.values() ?? [])];
   }
 
+  /**
+   * Calls `listener` at once with a `put` for every version in `env`, then for every change there.
+   * @throws {TypeError} for an `env` that is not letters, digits, `.`, `_` or `-`.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
   watchCatalog(env: string, listener: (change: CatalogChange) => void): Unsubscribe {
     this.#assertOpen();
     assertEnv(env);
@@ -97,6 +137,10 @@ export class MemoryRegistry implements DiscoveryRegistry {
     return () => this.#catalogListeners.delete(entry);
   }
 
+  /**
+   * Forgets every record, entry and listener (no `delete` is reported); every later call but
+   * `deregister()` and `close()` throws.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     this.#listeners.clear();

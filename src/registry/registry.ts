@@ -13,13 +13,17 @@ export interface InstanceRecord {
   id: string;
   /** Plugin (service) name. */
   service: string;
+  /** Semver version of the plugin. */
   version: string;
   /** Id of the gateway process that runs it. */
   nodeId: string;
   /** Where that gateway serves (its `createRequestListener`), when it advertises an address. */
   address?: string;
+  /** The endpoints it serves, as its manifest declares them. */
   endpoints: readonly PluginEndpoint[];
+  /** Its plugin's status; only `active` instances are picked (see {@link selectInstances}). */
   status: PluginStatus;
+  /** Its plugin's metadata, as in `PluginInfo.metadata`. */
   metadata: Readonly<Record<string, string>>;
 }
 
@@ -29,7 +33,9 @@ export type RegistryChange =
 
 /** A plugin version published to an environment: its manifest and files, and their content hash. */
 export interface CatalogEntry {
+  /** Plugin name. */
   name: string;
+  /** Semver version. */
   version: string;
   /** The text of its `plugin.yaml`. */
   manifest: string;
@@ -37,6 +43,7 @@ export interface CatalogEntry {
   files: Readonly<Record<string, string>>;
   /** `sha256-<hex>` over the files (see `packPlugin`); a gateway checks it before loading. */
   hash: string;
+  /** When it was packed, ISO 8601 (set by `packPlugin`). */
   publishedAt: string;
 }
 
@@ -55,7 +62,11 @@ export interface RegisterOptions {
 
 /** Connection news of a watch: the store went away (changes may be missed), or came back (re-listed). */
 export interface WatchStatus {
+  /**
+   * The store went away (`error` is a `RegistryError`): changes may be missed until `onReconnected`.
+   */
   onError?(error: Error): void;
+  /** The store answers again; what changed meanwhile has been reported as ordinary changes. */
   onReconnected?(): void;
 }
 

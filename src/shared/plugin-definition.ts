@@ -14,9 +14,25 @@ import { PluginDefinitionError } from '../errors.js';
 
 /** A logger whose lines land in the host's logs, tagged with the plugin and the request. */
 export interface PluginLogger {
+  /**
+   * Logs `msg` at level `debug` with `fields` on the line; fields that cannot be structured-cloned
+   * are replaced by `{ unserializable: String(fields) }`.
+   */
   debug(msg: string, fields?: Record<string, unknown>): void;
+  /**
+   * Logs `msg` at level `info` with `fields` on the line; fields that cannot be structured-cloned
+   * are replaced by `{ unserializable: String(fields) }`.
+   */
   info(msg: string, fields?: Record<string, unknown>): void;
+  /**
+   * Logs `msg` at level `warn` with `fields` on the line; fields that cannot be structured-cloned
+   * are replaced by `{ unserializable: String(fields) }`.
+   */
   warn(msg: string, fields?: Record<string, unknown>): void;
+  /**
+   * Logs `msg` at level `error` with `fields` on the line; fields that cannot be structured-cloned
+   * are replaced by `{ unserializable: String(fields) }`.
+   */
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
@@ -24,6 +40,7 @@ export interface PluginLogger {
 export interface PluginContext {
   /** The plugin's name and version, from its manifest. */
   readonly name: string;
+  /** The plugin's version, from its manifest. */
   readonly version: string;
   /** Feature flags: the manifest's defaults, overridden by the host's `featureFlags.overrides`. */
   readonly flags: Readonly<Record<string, boolean>>;
@@ -31,6 +48,7 @@ export interface PluginContext {
   readonly config: Readonly<Record<string, unknown>>;
   /** The request being served, in a route handler or an event handler's event id. */
   readonly requestId?: string;
+  /** Writes into the host's logs, tagged with the plugin and, in a handler, the request id. */
   readonly log: PluginLogger;
   /**
    * Publishes a domain event to the plugins that subscribe to it. Only types the manifest lists under
@@ -51,9 +69,13 @@ export interface PluginContext {
 
 /** What `initialize()` receives. */
 export interface PluginConfig {
+  /** The plugin's name, from its manifest. */
   name: string;
+  /** The plugin's version, from its manifest. */
   version: string;
+  /** Feature flags: the manifest's defaults, overridden by the host's `featureFlags.overrides`. */
   flags: Readonly<Record<string, boolean>>;
+  /** Settings the host passed with `gateway.load(dir, { config })`; `{}` when none. */
   settings: Readonly<Record<string, unknown>>;
 }
 
@@ -69,9 +91,23 @@ export type RouteHandler = (
  * state is per thread.
  */
 export interface PluginDefinition {
+  /**
+   * Runs first in each thread as it starts. With `start`, it must finish within the gateway's
+   * `bootTimeout`; a throw on the first thread fails `load()` with `PGW_ERR_PLUGIN_LOAD`.
+   */
   initialize?(config: PluginConfig, ctx: PluginContext): void | Promise<void>;
+  /** Runs in each thread after `initialize`, before the thread serves anything. */
   start?(ctx: PluginContext): void | Promise<void>;
+  /**
+   * Runs in each live thread when the plugin is unloaded or the gateway stops, within the gateway's
+   * `stopTimeout`; not in a thread whose `initialize` or `start` failed.
+   */
   stop?(ctx: PluginContext): void | Promise<void>;
+  /**
+   * Answers the health check, every `health_check.interval` of the manifest (within its `timeout`),
+   * on a live thread: an idle plugin is not woken. Without it, the plugin is healthy; a throw or an
+   * answer that is not a health status counts as `unhealthy`.
+   */
   healthCheck?(ctx: PluginContext): HealthStatus | Promise<HealthStatus>;
   /** `"METHOD /path/{param}"` to handler; every endpoint of the manifest needs one. */
   routes?: Record<string, RouteHandler>;

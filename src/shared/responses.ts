@@ -9,6 +9,10 @@ import type { PluginResponse } from './types.js';
 
 /** Body of every error the gateway answers. */
 export interface ErrorBody {
+  /**
+   * `code`: a `PGW_ERR_*` code (docs/errors.md); `message`: safe to show the caller (a plugin's own
+   * message and stack go to the logs only); `requestId`: the request's id, to find it in the logs.
+   */
   error: { code: ErrorCode; message: string; requestId: string };
 }
 

@@ -15,7 +15,16 @@ export interface PluginRequest {
   method: string;
   /** Path without the query string. */
   path: string;
+  /**
+   * Request headers as the host passed them (`{}` when none); the `./node` listener gives
+   * lower-case names and joins a repeated header's values with `, `.
+   */
   headers: Record<string, string>;
+  /**
+   * Request body as the host passed it. The `./node` listener parses JSON (`application/json`,
+   * `*+json`), gives text (`text/*`, form-encoded) as a string and anything else as a `Buffer`;
+   * `undefined` when empty.
+   */
   body?: unknown;
   /** The caller, as the host or its `authenticate` hook decided. */
   userId?: number | string | null;
@@ -29,22 +38,38 @@ export interface PluginRequest {
 
 /** What a host passes to `gateway.handle()`: the gateway fills in `id`, `params` and `query`. */
 export interface GatewayRequest {
+  /** Request id, e.g. from an `x-request-id` header; the gateway assigns one when absent. */
   id?: string;
+  /** HTTP method, in any case: the gateway upper-cases it. */
   method: string;
   /** Path, optionally with a query string. */
   path: string;
+  /** Request headers, handed to the plugin as they are. @default {} */
   headers?: Record<string, string>;
+  /** Request body, handed to the plugin as it is (structured-cloned into its thread). */
   body?: unknown;
+  /**
+   * The caller, when the host knows it. With an `authenticate` hook, the hook decides instead on
+   * endpoints that have `auth: required`, `auth: optional` or `roles`.
+   */
   userId?: number | string | null;
+  /**
+   * Free-form context handed to the plugin. `clientAddress` keys the rate limits of anonymous
+   * callers; `roles` (strings) is checked against an endpoint's `roles`, unless the `authenticate`
+   * hook returns roles of its own.
+   */
   context?: Record<string, unknown>;
 }
 
 /** What a plugin sends with `ctx.call(service, request)`: a request to one of the service's endpoints. */
 export interface ServiceRequest {
+  /** HTTP method of the service's endpoint. */
   method: string;
   /** Path on the service, optionally with a query string. */
   path: string;
+  /** Request headers, handed to the service as they are. @default {} */
   headers?: Record<string, string>;
+  /** Request body, handed to the service as it is (structured-cloned). */
   body?: unknown;
   /** The caller to act for; default: the user of the request being served, if any. */
   userId?: number | string | null;
@@ -52,14 +77,22 @@ export interface ServiceRequest {
 
 /** A plugin's answer (ADR `PluginResponse`). */
 export interface PluginResponse {
-  /** 200–599; anything else is answered 500 `PGW_ERR_BAD_RESPONSE`. */
+  /** An integer 100–599; anything else is answered 500 `PGW_ERR_BAD_RESPONSE`. */
   statusCode: number;
   /**
-   * Response headers; a list sends the header once per value (`set-cookie`). Framing headers
-   * (`content-length`, `transfer-encoding`, `connection`, …) are the adapter's and are dropped.
+   * Response headers; a list sends the header once per value (`set-cookie`). They reach the adapter
+   * as they are: leave framing headers (`content-length`, `transfer-encoding`, `connection`) to it.
    */
   headers?: Record<string, string | string[]>;
+  /**
+   * Response body. The `./node` listener sends a string as text, a `Uint8Array` as bytes and
+   * anything else as JSON, with a matching `content-type` unless `headers` set one.
+   */
   body?: unknown;
+  /**
+   * Free-form data for the host: `handle()` returns it as it is; the `./node` listener does
+   * not send it.
+   */
   metadata?: Record<string, unknown>;
 }
 
@@ -67,7 +100,9 @@ export interface PluginResponse {
 export interface DomainEvent {
   /** Dotted event type, e.g. `track.played`. */
   type: string;
+  /** Event data; structured-cloned into each subscriber's thread. */
   payload?: unknown;
+  /** The user the event concerns, if any. */
   userId?: number | string | null;
   /** Assigned by the gateway when absent. */
   id?: string;
@@ -79,34 +114,73 @@ export interface DomainEvent {
 
 /** One endpoint a plugin serves, as the gateway routes it. */
 export interface PluginEndpoint {
+  /** Upper-case HTTP method. */
   method: string;
+  /** Path pattern; `{name}` segments are parameters, e.g. `/tracks/{id}`. */
   path: string;
+  /**
+   * `required`: 401 `PGW_ERR_UNAUTHORIZED` without a caller; `optional`: the `authenticate`
+   * hook runs, anonymous callers pass; `none`: no check. @default 'none'
+   */
   auth: 'required' | 'optional' | 'none';
+  /**
+   * Roles of which the caller needs at least one (403 `PGW_ERR_FORBIDDEN` otherwise); a
+   * non-empty list requires a caller, as `auth: required` does. @default []
+   */
   roles: readonly string[];
+  /**
+   * Budget per caller (its `userId`, else its client address), e.g. `100/min`; beyond it,
+   * 429 `PGW_ERR_RATE_LIMITED` with `Retry-After`. None by default.
+   */
   rate_limit?: string;
+  /** Deadline of a request to this endpoint, e.g. `2s`. @default the gateway's `pluginTimeout` */
   timeout?: string;
 }
 
 /** Health of a plugin, from its own `healthCheck()`. */
 export interface HealthStatus {
+  /**
+   * The plugin's own verdict. The gateway reports it (`info.health_check.last`, event
+   * `plugin:health`) and keeps routing to the plugin whatever it says.
+   */
   status: 'healthy' | 'degraded' | 'unhealthy';
+  /**
+   * Free-form figures for operators; `{ error }` when `healthCheck()` threw or returned
+   * something that is not a health status.
+   */
   details?: Record<string, unknown>;
 }
 
 /** What the gateway knows of a loaded plugin (ADR `PluginInfo`). */
 export interface PluginInfo {
-  /** Instance id: `name@version#n`. */
+  /** Instance id: `name@version#node.n`. */
   id: string;
+  /** Plugin name, from the manifest; unique within a gateway. */
   name: string;
+  /** Semver version, from the manifest. */
   version: string;
+  /**
+   * `loading` (starting, restarting after a crash, or waiting for a dependency), `active`
+   * (serving), `inactive` (before `start()`, or unloading), `failed` (given up on; see `reason`).
+   */
   status: PluginStatus;
   /** Why the plugin is in its status, when it is not simply active: the last failure or the wait. */
   reason?: string;
+  /** The manifest's endpoints, defaults filled in. */
   endpoints: readonly PluginEndpoint[];
+  /** The manifest's `metadata`, plus its `description` and `author` when it has them. */
   metadata: Record<string, string>;
+  /**
+   * The manifest's `health_check` (durations such as `30s`; defaults `interval: '30s'`,
+   * `timeout: '5s'`), and `last`, the health the plugin last reported.
+   */
   health_check: { endpoint?: string; interval: string; timeout: string; last?: HealthStatus };
   /** Absolute folder the plugin was loaded from. */
   dir: string;
+  /**
+   * The manifest's `runtime.type`. This version runs `worker` only: loading a `wasm` plugin
+   * fails with `PGW_ERR_RUNTIME_UNSUPPORTED`.
+   */
   runtime: 'worker' | 'wasm';
 }
 
