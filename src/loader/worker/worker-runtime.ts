@@ -4,6 +4,7 @@
  * holding it after a short grace is terminated (a blocked event loop cannot be interrupted otherwise).
  * @module
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { EventLoopUtilization } from 'node:perf_hooks';
@@ -25,12 +26,22 @@ import {
 } from '../runtime.js';
 import { DeadlineQueue } from '../../shared/deadline-queue.js';
 import { SlotTable } from './slots.js';
+import { threadPermissions, type ThreadPermissions } from './worker-permissions.js';
 
-/** The harness each thread runs: beside this file in the sources, `dist/worker-entry.js` when built. */
-const HARNESS = import.meta.url.endsWith('.ts')
-  ? new URL('./entry.ts', import.meta.url)
-  : new URL('./worker-entry.js', import.meta.url);
-/** Running from TypeScript sources (this repository's tests and demo): threads load them through tsx. */
+/**
+ * The harness each thread runs: `dist/worker-entry.js`. Running from the TypeScript sources (this
+ * repository's tests and demo), the built harness is used when there is one, so that threads get the
+ * same lockdown as the published library; without it threads load `entry.ts` through tsx, whose
+ * loader needs more than the lockdown grants (see `threadPermissions`).
+ */
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+const BUILT_HARNESS = new URL(
+  FROM_SOURCES ? '../../../dist/worker-entry.js' : './worker-entry.js',
+  import.meta.url,
+);
+const HARNESS =
+  !FROM_SOURCES || existsSync(BUILT_HARNESS) ? BUILT_HARNESS : new URL('./entry.ts', import.meta.url);
+/** Threads that load the TypeScript harness do it through tsx. */
 const SOURCE_EXEC_ARGV = HARNESS.pathname.endsWith('.ts')
   ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
   : [];
@@ -79,6 +90,7 @@ export class WorkerRuntime implements PluginRuntime {
    */
   #lastLoss: TaskFailure | undefined;
   #healthSeq = 0;
+  readonly #permissions: ThreadPermissions;
   #healthAnswer: ((seq: number, threadId: number, status: HealthStatus) => void) | undefined;
 
   constructor(spec: RuntimeSpec, hooks: RuntimeHooks) {
@@ -99,7 +111,14 @@ export class WorkerRuntime implements PluginRuntime {
       publish: [...manifest.permissions.events.publish],
       slots: this.#slots.shared,
       channel,
+      network: [...manifest.permissions.network],
     };
+    this.#permissions = threadPermissions(
+      spec.pluginDir,
+      HARNESS.pathname,
+      manifest.name,
+      SOURCE_EXEC_ARGV.length > 0,
+    );
     const memory = manifest.resources.memory;
     this.#pool = new Piscina({
       filename: HARNESS.href,
@@ -117,14 +136,14 @@ export class WorkerRuntime implements PluginRuntime {
         maxYoungGenerationSizeMb: Math.max(1, Math.min(16, Math.floor(memory / 8))),
         stackSizeMb: 4,
       },
-      env: {},
-      execArgv: SOURCE_EXEC_ARGV,
+      env: { TMPDIR: this.#permissions.scratchDir },
+      execArgv: [...SOURCE_EXEC_ARGV, ...this.#permissions.execArgv],
       workerData,
       trackUnmanagedFds: true,
     });
     this.#pool.on('workerCreate', () => this.#trackThreads());
     // Errors of threads with no task in flight: crash accounting happens on the thread's exit.
-    this.#pool.on('error', () => {});
+    this.#pool.on('error', (e) => { if (process.env.H1DBG) console.error('POOLERR', e); });
   }
 
   run(input: TaskInput, timeoutMs: number): Promise<TaskResult> {
@@ -212,6 +231,7 @@ export class WorkerRuntime implements PluginRuntime {
     for (const queue of this.#deadlines.values()) queue.close();
     this.#lastLoss = this.#terminated();
     await this.#pool.destroy();
+    this.#permissions.dispose();
   }
 
   stats(): RuntimeStats {

@@ -1,0 +1,109 @@
+/**
+ * Node's permission model, applied to each thread of a plugin through the worker's `execArgv` (it is
+ * per thread: the host's main thread keeps every permission). A plugin's thread reads only its own
+ * folder, the library's files and the `node_modules` folders either resolves from; it writes only a
+ * scratch folder of its own (its `os.tmpdir()`); it starts no process and no worker, loads no addon,
+ * runs no WASI and opens no inspector session.
+ * @module
+ */
+import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** Node 20 spells the flag `--experimental-permission`; Node 22.13+ `--permission`. */
+const PERMISSION_FLAG = process.allowedNodeEnvironmentFlags.has('--permission')
+  ? '--permission'
+  : '--experimental-permission';
+
+/** What one plugin instance's threads may touch, and the scratch folder made for it. */
+export interface ThreadPermissions {
+  execArgv: string[];
+  /** The thread's `TMPDIR`: the only folder it may write. */
+  scratchDir: string;
+  /** Removes the scratch folder. */
+  dispose(): void;
+}
+
+/**
+ * @param pluginDir the folder holding the plugin's manifest and code
+ * @param harness the harness file the threads run (inside the library's package)
+ * @param sources true when the harness runs from TypeScript through tsx (a checkout without a
+ *   build): tsx's loader needs a hooks thread, an esbuild process, reads from `/` and its cache, so
+ *   that mode grants them and only the harness's own guard refuses processes and workers to the
+ *   plugin. Never true for the built library.
+ */
+export function threadPermissions(
+  pluginDir: string,
+  harness: string,
+  name: string,
+  sources: boolean,
+): ThreadPermissions {
+  const scratchDir = mkdtempSync(path.join(os.tmpdir(), `pgw-${name.replace(/\W/g, '_')}-`));
+  const library = packageRoot(path.dirname(harness));
+  const reads = new Set<string>();
+  for (const dir of [pluginDir, library, scratchDir]) {
+    addPath(reads, dir);
+    for (const modules of nodeModulesAbove(dir)) addPath(reads, modules);
+  }
+  const writes = new Set<string>();
+  addPath(writes, scratchDir);
+  if (sources) {
+    reads.clear();
+    reads.add('/');
+    addPath(writes, path.join(os.tmpdir(), `tsx-${process.getuid?.() ?? os.userInfo().username}`));
+  }
+  const execArgv = [
+    PERMISSION_FLAG,
+    ...minimal(reads).map((p) => `--allow-fs-read=${p}`),
+    ...minimal(writes).map((p) => `--allow-fs-write=${p}`),
+    ...(sources ? ['--allow-worker', '--allow-child-process'] : []),
+    // Node warns once per thread that the model is experimental (and, in sources mode, about the
+    // grants above): the gateway chose it, the host's stderr need not hear it on every thread start.
+    '--disable-warning=ExperimentalWarning',
+    '--disable-warning=SecurityWarning',
+  ];
+  return {
+    execArgv,
+    scratchDir,
+    dispose: () => rmSync(scratchDir, { recursive: true, force: true }),
+  };
+}
+
+/** The path and, when a link leads elsewhere, its real path (modules load by real path). */
+function addPath(set: Set<string>, p: string): void {
+  set.add(path.resolve(p));
+  try {
+    set.add(realpathSync(p));
+  } catch {
+    // Absent: nothing to read there anyway.
+  }
+}
+
+/**
+ * Without duplicates and without paths inside another: Node 20 aborts the whole process when the
+ * same path is granted twice (`Assertion failed: !path_prefix.empty()` in its radix tree).
+ */
+function minimal(paths: Set<string>): string[] {
+  const sorted = [...paths].sort();
+  return sorted.filter(
+    (p, i) => !sorted.some((q, j) => j !== i && (q === p ? j < i : p.startsWith(q + path.sep))),
+  );
+}
+
+/** Every `node_modules` folder a module in `dir` may resolve packages from. */
+function nodeModulesAbove(dir: string): string[] {
+  const found: string[] = [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const candidate = path.join(d, 'node_modules');
+    if (existsSync(candidate)) found.push(candidate);
+    if (path.dirname(d) === d) return found;
+  }
+}
+
+/** The folder of the nearest `package.json` above `dir`: the library's package. */
+function packageRoot(dir: string): string {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, 'package.json'))) return d;
+    if (path.dirname(d) === d) return dir;
+  }
+}
