@@ -11,6 +11,8 @@
  * @module
  */
 import { createRequire, syncBuiltinESMExports } from 'node:module';
+import type * as Dgram from 'node:dgram';
+import type * as Net from 'node:net';
 import { isGranted, type NetworkGrant } from '../../shared/network-allowlist.js';
 
 const nodeRequire = createRequire(import.meta.url);
@@ -96,7 +98,7 @@ function hasBuiltin(id: string): boolean {
  * `net.Socket.prototype.connect`, so that is where hosts are checked.
  */
 function guardNetwork(grants: readonly NetworkGrant[]): void {
-  const net = nodeRequire('node:net') as typeof import('node:net') & {
+  const net = nodeRequire('node:net') as typeof Net & {
     _normalizeArgs(args: unknown[]): [{ host?: string; port?: number | string; path?: string }];
   };
   const normalize = net._normalizeArgs;
@@ -107,18 +109,22 @@ function guardNetwork(grants: readonly NetworkGrant[]): void {
   };
   const connect = net.Socket.prototype.connect;
   replace(net.Socket.prototype, 'connect', function (this: unknown, ...args: unknown[]) {
-    const [options] = normalize(args);
-    if (options.path !== undefined) throw denied(`the Unix socket ${String(options.path)}`);
+    // net.connect() hands over arguments it has already normalised, as an array.
+    const [options] = Array.isArray(args[0])
+      ? (args[0] as [Record<string, never>])
+      : normalize(args);
+    if (options.path) throw denied(`the Unix socket ${String(options.path)}`);
     check(options.host ?? 'localhost', options.port === undefined ? undefined : +options.port);
     return (connect as (...a: unknown[]) => unknown).apply(this, args);
   });
   replace(net.Server.prototype, 'listen', refuser('a listening socket'));
 
-  const dgram = nodeRequire('node:dgram') as typeof import('node:dgram');
-  const { bind, send, connect: udpConnect } = dgram.Socket.prototype as unknown as Record<
-    string,
-    (...a: unknown[]) => unknown
-  >;
+  const dgram = nodeRequire('node:dgram') as typeof Dgram;
+  const {
+    bind,
+    send,
+    connect: udpConnect,
+  } = dgram.Socket.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
   replace(dgram.Socket.prototype, 'bind', function (this: unknown, ...args: unknown[]) {
     const port = typeof args[0] === 'object' ? (args[0] as { port?: number })?.port : args[0];
     if (port !== undefined && port !== 0 && typeof port !== 'function') {

@@ -4,8 +4,6 @@
  * holding it after a short grace is terminated (a blocked event loop cannot be interrupted otherwise).
  * @module
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { HealthStatus } from '../../shared/types.js';
@@ -26,25 +24,7 @@ import {
 } from '../runtime.js';
 import { DeadlineQueue } from '../../shared/deadline-queue.js';
 import { SlotTable } from './slots.js';
-import { threadPermissions, type ThreadPermissions } from './worker-permissions.js';
-
-/**
- * The harness each thread runs: `dist/worker-entry.js`. Running from the TypeScript sources (this
- * repository's tests and demo), the built harness is used when there is one, so that threads get the
- * same lockdown as the published library; without it threads load `entry.ts` through tsx, whose
- * loader needs more than the lockdown grants (see `threadPermissions`).
- */
-const FROM_SOURCES = import.meta.url.endsWith('.ts');
-const BUILT_HARNESS = new URL(
-  FROM_SOURCES ? '../../../dist/worker-entry.js' : './worker-entry.js',
-  import.meta.url,
-);
-const HARNESS =
-  !FROM_SOURCES || existsSync(BUILT_HARNESS) ? BUILT_HARNESS : new URL('./entry.ts', import.meta.url);
-/** Threads that load the TypeScript harness do it through tsx. */
-const SOURCE_EXEC_ARGV = HARNESS.pathname.endsWith('.ts')
-  ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
-  : [];
+import { HARNESS, threadPermissions, type ThreadPermissions } from './thread-launch.js';
 
 const OVERLOADED: TaskFailure = { __pgw: 'overloaded', message: 'too many requests in flight' };
 const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
@@ -113,12 +93,7 @@ export class WorkerRuntime implements PluginRuntime {
       channel,
       network: [...manifest.permissions.network],
     };
-    this.#permissions = threadPermissions(
-      spec.pluginDir,
-      HARNESS.pathname,
-      manifest.name,
-      SOURCE_EXEC_ARGV.length > 0,
-    );
+    this.#permissions = threadPermissions(spec.pluginDir, manifest.name);
     const memory = manifest.resources.memory;
     this.#pool = new Piscina({
       filename: HARNESS.href,
@@ -137,13 +112,13 @@ export class WorkerRuntime implements PluginRuntime {
         stackSizeMb: 4,
       },
       env: { TMPDIR: this.#permissions.scratchDir },
-      execArgv: [...SOURCE_EXEC_ARGV, ...this.#permissions.execArgv],
+      execArgv: this.#permissions.execArgv,
       workerData,
       trackUnmanagedFds: true,
     });
     this.#pool.on('workerCreate', () => this.#trackThreads());
     // Errors of threads with no task in flight: crash accounting happens on the thread's exit.
-    this.#pool.on('error', (e) => { if (process.env.H1DBG) console.error('POOLERR', e); });
+    this.#pool.on('error', () => {});
   }
 
   run(input: TaskInput, timeoutMs: number): Promise<TaskResult> {

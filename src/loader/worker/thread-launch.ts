@@ -1,14 +1,36 @@
 /**
- * Node's permission model, applied to each thread of a plugin through the worker's `execArgv` (it is
- * per thread: the host's main thread keeps every permission). A plugin's thread reads only its own
+ * How a plugin's threads start: the harness they run, and Node's permission model applied through
+ * the worker's `execArgv` (it is per thread: the host's main thread keeps every permission). A plugin's thread reads only its own
  * folder, the library's files and the `node_modules` folders either resolves from; it writes only a
  * scratch folder of its own (its `os.tmpdir()`); it starts no process and no worker, loads no addon,
  * runs no WASI and opens no inspector session.
  * @module
  */
 import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+/**
+ * The harness each thread runs: `dist/worker-entry.js`. Running from the TypeScript sources (this
+ * repository's tests and demo), the built harness is used when there is one, so that threads get the
+ * same lockdown as the published library; without it threads load `entry.ts` through tsx, whose
+ * loader needs more than the lockdown grants (see `threadPermissions`).
+ */
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+const BUILT_HARNESS = new URL(
+  FROM_SOURCES ? '../../../dist/worker-entry.js' : './worker-entry.js',
+  import.meta.url,
+);
+export const HARNESS =
+  !FROM_SOURCES || existsSync(BUILT_HARNESS)
+    ? BUILT_HARNESS
+    : new URL('./entry.ts', import.meta.url);
+/** Threads that load the TypeScript harness do it through tsx. */
+const SOURCE_EXEC_ARGV = HARNESS.pathname.endsWith('.ts')
+  ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
+  : [];
 
 /** Node 20 spells the flag `--experimental-permission`; Node 22.13+ `--permission`. */
 const PERMISSION_FLAG = process.allowedNodeEnvironmentFlags.has('--permission')
@@ -25,21 +47,17 @@ export interface ThreadPermissions {
 }
 
 /**
+ * The `execArgv` of a plugin instance's threads, and its scratch folder.
+ *
+ * Threads that load the TypeScript harness through tsx (a checkout without a build; never the
+ * published library) get more: tsx's loader needs a hooks thread, an esbuild process, reads from `/`
+ * and a cache, so only the harness's own guard refuses processes and workers to the plugin there.
  * @param pluginDir the folder holding the plugin's manifest and code
- * @param harness the harness file the threads run (inside the library's package)
- * @param sources true when the harness runs from TypeScript through tsx (a checkout without a
- *   build): tsx's loader needs a hooks thread, an esbuild process, reads from `/` and its cache, so
- *   that mode grants them and only the harness's own guard refuses processes and workers to the
- *   plugin. Never true for the built library.
  */
-export function threadPermissions(
-  pluginDir: string,
-  harness: string,
-  name: string,
-  sources: boolean,
-): ThreadPermissions {
+export function threadPermissions(pluginDir: string, name: string): ThreadPermissions {
+  const sources = SOURCE_EXEC_ARGV.length > 0;
   const scratchDir = mkdtempSync(path.join(os.tmpdir(), `pgw-${name.replace(/\W/g, '_')}-`));
-  const library = packageRoot(path.dirname(harness));
+  const library = packageRoot(path.dirname(HARNESS.pathname));
   const reads = new Set<string>();
   for (const dir of [pluginDir, library, scratchDir]) {
     addPath(reads, dir);
@@ -53,6 +71,7 @@ export function threadPermissions(
     addPath(writes, path.join(os.tmpdir(), `tsx-${process.getuid?.() ?? os.userInfo().username}`));
   }
   const execArgv = [
+    ...SOURCE_EXEC_ARGV,
     PERMISSION_FLAG,
     ...minimal(reads).map((p) => `--allow-fs-read=${p}`),
     ...minimal(writes).map((p) => `--allow-fs-write=${p}`),
