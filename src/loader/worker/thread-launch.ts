@@ -81,12 +81,22 @@ export function threadPermissions(pluginDir: string, name: string): ThreadPermis
     '--disable-warning=ExperimentalWarning',
     '--disable-warning=SecurityWarning',
   ];
+  liveScratch.add(scratchDir);
   return {
     execArgv,
     scratchDir,
-    dispose: () => rmSync(scratchDir, { recursive: true, force: true }),
+    dispose: () => {
+      liveScratch.delete(scratchDir);
+      rmSync(scratchDir, { recursive: true, force: true });
+    },
   };
 }
+
+/** Scratch folders of runtimes not closed yet: a host that exits without `stop()` removes them too. */
+const liveScratch = new Set<string>();
+process.once('exit', () => {
+  for (const dir of liveScratch) rmSync(dir, { recursive: true, force: true });
+});
 
 /** The path and, when a link leads elsewhere, its real path (modules load by real path). */
 function addPath(set: Set<string>, p: string): void {
