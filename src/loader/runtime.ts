@@ -57,6 +57,8 @@ export interface RuntimeSpec {
   manifest: Manifest;
   /** Absolute path of the entry module. */
   mainPath: string;
+  /** The plugin's folder: what its threads may read. */
+  pluginDir: string;
   /** Unique instance id, also used to name its control channel. */
   instanceId: string;
   flags: Record<string, boolean>;

@@ -8,12 +8,19 @@ import path from 'node:path';
 import semver from 'semver';
 import { z } from 'zod';
 import { parseDuration, parseRate } from '../shared/duration.js';
+import { parseNetworkGrant } from '../shared/network-allowlist.js';
 
 /** Methods an endpoint may declare. */
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 const duration = z.string().refine((v) => parseDuration(v) !== undefined, {
   error: (i) => `expected a duration like "500ms", "30s" or "2m", got ${JSON.stringify(i.input)}`,
+});
+
+/** A `permissions.network` entry: `host` or `host:port` (IPv6 in brackets). */
+const networkGrant = z.string().superRefine((v, ctx) => {
+  const grant = parseNetworkGrant(v);
+  if (typeof grant === 'string') ctx.addIssue({ code: 'custom', message: grant });
 });
 
 const semverVersion = z.string().refine((v) => semver.valid(v) !== null, {
@@ -114,7 +121,7 @@ export const manifestSchema = z
       .default({ interval: '30s', timeout: '5s' }),
     permissions: z
       .strictObject({
-        network: z.array(z.string().min(1)).default([]),
+        network: z.array(networkGrant).default([]),
         events: z
           .strictObject({
             subscribe: z.array(eventPattern).default([]),

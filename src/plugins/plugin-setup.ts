@@ -69,6 +69,7 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
   const spec = {
     manifest,
     mainPath: files.mainPath,
+    pluginDir: files.dir,
     instanceId: setup.instanceId,
     flags: flagsFor(manifest, options.featureFlags.overrides[manifest.name] ?? {}, setup.log),
     settings: setup.load.config,
@@ -155,7 +156,6 @@ export function flagsFor(
 /** Manifest fields that are valid but that the mesh, discovery or sandbox of a later version enforces. */
 export function notYetEnforced(m: Manifest): string[] {
   const fields: string[] = [];
-  if (m.permissions.network.length > 0) fields.push('permissions.network');
   if (m.resources.disk !== undefined) fields.push('resources.disk');
   if (m.resources.network !== undefined) fields.push('resources.network');
   return fields;

@@ -384,15 +384,15 @@ describe('honesty about what is not enforced yet', () => {
         'endpoints:',
         '  - path: /needy',
         '    method: GET',
-        'permissions:',
-        '  network: [api.example.com]',
+        'resources:',
+        '  network: 10',
       ].join('\n'),
     );
     expect((await gateway.load(dir)).status).toBe('active');
     expect((await get(gateway, '/needy')).statusCode).toBe(200);
     expect(logger.lines.find((l) => l.level === 'warn' && l.fields)).toMatchObject({
       plugin_id: 'needy',
-      fields: ['permissions.network'],
+      fields: ['resources.network'],
     });
     rmSync(dir, { recursive: true, force: true });
   });

@@ -32,8 +32,12 @@ import type { LogLevel } from '../../shared/logger.js';
 import type { TaskFailure } from '../../shared/task-failure.js';
 import type { BootReport, TaskResult } from '../runtime.js';
 import type { ControlMessage, HarnessData, Task, WorkerNote } from './protocol.js';
+import { lockdown } from './lockdown.js';
+import { parseNetworkGrants } from '../../shared/network-allowlist.js';
 
 const data = workerData as HarnessData;
+// Before anything of the plugin's runs (its module is imported by boot(), further down).
+lockdown(parseNetworkGrants(data.network));
 const port = parentPort!;
 const HEAP_REPORT_MS = 5000;
 

@@ -29,6 +29,8 @@ export interface HarnessData {
   slots: Int32Array;
   /** BroadcastChannel name for host-to-thread control messages. */
   channel: string;
+  /** `permissions.network`: the hosts the thread's network guard admits. */
+  network: string[];
 }
 
 /** A Piscina task: `s` is the request's slot, `d` its deadline (epoch ms). */

@@ -4,7 +4,6 @@
  * holding it after a short grace is terminated (a blocked event loop cannot be interrupted otherwise).
  * @module
  */
-import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { HealthStatus } from '../../shared/types.js';
@@ -25,15 +24,7 @@ import {
 } from '../runtime.js';
 import { DeadlineQueue } from '../../shared/deadline-queue.js';
 import { SlotTable } from './slots.js';
-
-/** The harness each thread runs: beside this file in the sources, `dist/worker-entry.js` when built. */
-const HARNESS = import.meta.url.endsWith('.ts')
-  ? new URL('./entry.ts', import.meta.url)
-  : new URL('./worker-entry.js', import.meta.url);
-/** Running from TypeScript sources (this repository's tests and demo): threads load them through tsx. */
-const SOURCE_EXEC_ARGV = HARNESS.pathname.endsWith('.ts')
-  ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
-  : [];
+import { HARNESS, threadPermissions, type ThreadPermissions } from './thread-launch.js';
 
 const OVERLOADED: TaskFailure = { __pgw: 'overloaded', message: 'too many requests in flight' };
 const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
@@ -80,6 +71,7 @@ export class WorkerRuntime implements PluginRuntime {
    */
   #lastLoss: TaskFailure | undefined;
   #healthSeq = 0;
+  readonly #permissions: ThreadPermissions;
   #healthAnswer: ((seq: number, threadId: number, status: HealthStatus) => void) | undefined;
 
   constructor(spec: RuntimeSpec, hooks: RuntimeHooks) {
@@ -101,7 +93,9 @@ export class WorkerRuntime implements PluginRuntime {
       publish: [...manifest.permissions.events.publish],
       slots: this.#slots.shared,
       channel,
+      network: [...manifest.permissions.network],
     };
+    this.#permissions = threadPermissions(spec.pluginDir, manifest.name);
     const memory = manifest.resources.memory;
     this.#pool = new Piscina({
       filename: HARNESS.href,
@@ -119,8 +113,8 @@ export class WorkerRuntime implements PluginRuntime {
         maxYoungGenerationSizeMb: Math.max(1, Math.min(16, Math.floor(memory / 8))),
         stackSizeMb: 4,
       },
-      env: {},
-      execArgv: SOURCE_EXEC_ARGV,
+      env: { TMPDIR: this.#permissions.scratchDir },
+      execArgv: this.#permissions.execArgv,
       workerData,
       trackUnmanagedFds: true,
     });
@@ -220,6 +214,7 @@ export class WorkerRuntime implements PluginRuntime {
     for (const queue of this.#deadlines.values()) queue.close();
     this.#lastLoss = this.#terminated();
     await this.#pool.destroy();
+    this.#permissions.dispose();
   }
 
   stats(): RuntimeStats {
