@@ -2,11 +2,15 @@
  * `createRequestListener(gateway, { prefix })`: the gateway as a `node:http` request listener. It
  * translates an HTTP request into a `GatewayRequest` (the client address goes into
  * `context.clientAddress`) and the `PluginResponse` back, and serves the fleet's peer calls
- * (`POST <prefix>/.veza/peer/v1`) for a gateway started with `node: { address }`.
+ * (`POST <prefix>/.veza/peer/v1`) for a gateway started with `node` — and only then: elsewhere that
+ * path is routed like any other. What it writes on the wire is its own: a binary request body is an
+ * exact-size copy, and a plugin's framing headers, invalid headers and statuses outside 200–599 never
+ * reach the socket.
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PluginGateway } from '../core/gateway.js';
+import { ownBytes } from '../shared/own-bytes.js';
 import type { PluginResponse } from '../shared/types.js';
 
 export interface RequestListenerOptions {
@@ -121,12 +125,59 @@ function parseBody(raw: Buffer, contentType: string | undefined): unknown {
   if (type.startsWith('text/') || type === 'application/x-www-form-urlencoded') {
     return raw.toString('utf8');
   }
-  return raw;
+  // Small bodies are views on Node's shared pool: the plugin gets its own bytes, nothing around them.
+  return ownBytes(raw);
+}
+
+/** Headers the adapter frames itself (RFC 9110 §7.6.1 hop-by-hop, and the body's length). */
+const FRAMING = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'proxy-connection',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'http2-settings',
+]);
+/** RFC 9110 token; field values: visible ASCII, obs-text, space and tab (no CR, LF or NUL). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * A plugin's headers fit for the wire: names lower-cased (one of each), framing and invalid headers
+ * dropped, lists kept as lists (one header line per value).
+ */
+function wireHeaders(given: PluginResponse['headers']): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  if (typeof given !== 'object' || given === null) return headers;
+  for (const name of Object.keys(given)) {
+    const value = (given as Record<string, unknown>)[name];
+    const lower = name.toLowerCase();
+    if (FRAMING.has(lower) || !HEADER_NAME.test(name)) continue;
+    if (Array.isArray(value)) {
+      const values = value.filter(
+        (v): v is string => typeof v === 'string' && HEADER_VALUE.test(v),
+      );
+      if (values.length > 0) headers[lower] = values;
+    } else if (typeof value === 'string' || typeof value === 'number') {
+      const text = String(value);
+      if (HEADER_VALUE.test(text)) headers[lower] = text;
+    }
+  }
+  return headers;
 }
 
 function writeResponse(res: ServerResponse, response: PluginResponse): void {
-  const headers: Record<string, string | string[]> = { ...response.headers };
-  const type = Object.keys(headers).find((h) => h.toLowerCase() === 'content-type');
+  const status = response.statusCode;
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    // The gateway validates statuses already; the wire never carries 1xx or nonsense whatever happens.
+    return writeJson(res, 500, 'PGW_ERR_BAD_RESPONSE', 'the plugin answered an invalid status');
+  }
+  const headers = wireHeaders(response.headers);
+  const type = headers['content-type'] !== undefined;
   let payload: string | Uint8Array | undefined;
   const body = response.body;
   if (body === undefined || body === null) payload = undefined;
@@ -140,7 +191,7 @@ function writeResponse(res: ServerResponse, response: PluginResponse): void {
     payload = JSON.stringify(body);
     if (!type) headers['content-type'] = 'application/json';
   }
-  res.writeHead(response.statusCode, headers).end(payload);
+  res.writeHead(status, headers).end(payload);
 }
 
 function writeJson(res: ServerResponse, status: number, code: string, message: string): void {

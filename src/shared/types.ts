@@ -46,7 +46,10 @@ export interface ServiceRequest {
   path: string;
   headers?: Record<string, string>;
   body?: unknown;
-  /** The caller to act for; default: the user of the request being served, if any. */
+  /**
+   * The caller to act for; default (and the only value allowed without `act_as_any_user` on the
+   * dependency): the user of the request being served, as the host knows it; `null` for nobody.
+   */
   userId?: number | string | null;
 }
 
