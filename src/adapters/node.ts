@@ -191,11 +191,25 @@ function writeResponse(res: ServerResponse, response: PluginResponse): void {
     payload = JSON.stringify(body);
     if (!type) headers['content-type'] = 'application/json';
   }
+  // The length is the adapter's to say: the body as it is written, never what the plugin claimed.
+  if (status !== 204 && status !== 304) {
+    headers['content-length'] = String(
+      payload === undefined
+        ? 0
+        : typeof payload === 'string'
+          ? Buffer.byteLength(payload)
+          : payload.byteLength,
+    );
+  }
   res.writeHead(status, headers).end(payload);
 }
 
 function writeJson(res: ServerResponse, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
   res
-    .writeHead(status, { 'content-type': 'application/json' })
-    .end(JSON.stringify({ error: { code, message } }));
+    .writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+    })
+    .end(body);
 }
