@@ -83,9 +83,10 @@ describe('responses on the wire', () => {
     expect(first!.body).toBe(smuggled);
     expect(first!.head).toMatch(new RegExp(`^content-length: ${smuggled.length}\r?$`, 'm'));
     // Node's own connection management stays; the plugin's upgrade, keep-alive and the rest are gone.
-    for (const name of ['transfer-encoding', 'timeout=600', 'upgrade', 'proxy-connection', 'te:', 'trailer']) {
-      expect(first!.head).not.toContain(name);
+    for (const name of ['transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']) {
+      expect(first!.head).not.toMatch(new RegExp(`^${name}:`, 'm'));
     }
+    expect(first!.head).not.toContain('timeout=600');
     expect(second).toMatchObject({ status: 'HTTP/1.1 200 OK', body: 'two cookies' });
   });
 
