@@ -28,7 +28,9 @@ function ownHostBody(body: object): unknown {
   try {
     return ownBody(body);
   } catch (error) {
-    throw new InvalidArgumentError(`Expected \`request.body\` ${(error as Error).message.replace(/^the body is /, 'not to be ')}`);
+    throw new InvalidArgumentError(
+      `Expected \`request.body\` ${(error as Error).message.replace(/^the body is /, 'not to be ')}`,
+    );
   }
 }
 

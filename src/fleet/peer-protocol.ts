@@ -94,7 +94,8 @@ export function peerHeaders(
     [PEER_TIMESTAMP_HEADER]: timestamp,
     [PEER_NONCE_HEADER]: nonce,
   };
-  if (secret !== undefined) headers[PEER_SIGNATURE_HEADER] = sign(secret, timestamp, node, nonce, body);
+  if (secret !== undefined)
+    headers[PEER_SIGNATURE_HEADER] = sign(secret, timestamp, node, nonce, body);
   return headers;
 }
 

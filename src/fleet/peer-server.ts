@@ -107,7 +107,8 @@ function parseCall(body: string): PeerCall {
   if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > 86_400_000) {
     throw new Error('timeoutMs must be a positive number of milliseconds');
   }
-  if (search !== undefined && typeof search !== 'string') throw new Error('search must be a string');
+  if (search !== undefined && typeof search !== 'string')
+    throw new Error('search must be a string');
   if (!isObject(r)) throw new Error('request must be an object');
   if (typeof r.id !== 'string' || r.id === '' || r.id.length > 256) {
     throw new Error('request.id must be a string of 1 to 256 characters');
@@ -122,10 +123,16 @@ function parseCall(body: string): PeerCall {
     throw new Error('request.headers must map names to strings');
   }
   const userId = r.userId;
-  if (userId !== undefined && userId !== null && typeof userId !== 'string' && typeof userId !== 'number') {
+  if (
+    userId !== undefined &&
+    userId !== null &&
+    typeof userId !== 'string' &&
+    typeof userId !== 'number'
+  ) {
     throw new Error('request.userId must be a string, a number or null');
   }
-  if (r.context !== undefined && !isObject(r.context)) throw new Error('request.context must be an object');
+  if (r.context !== undefined && !isObject(r.context))
+    throw new Error('request.context must be an object');
   return call as unknown as PeerCall;
 }
 

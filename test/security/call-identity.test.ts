@@ -66,7 +66,9 @@ describe('identity through ctx.call()', () => {
     await withVault('impostor');
     expect((await vaultAnswer('/impostor/from-start')).statusCode).toBe(401);
     await gateway.publish({ type: 'impostor.ping', userId: 'admin' });
-    await expect.poll(async () => (await vaultAnswer('/impostor/from-event'))?.statusCode).toBe(401);
+    await expect
+      .poll(async () => (await vaultAnswer('/impostor/from-event'))?.statusCode)
+      .toBe(401);
   });
 
   it('lets a dependency granted act_as_any_user name the user', async () => {

@@ -94,14 +94,20 @@ describe('responses on the wire', () => {
     const port = await serve();
     const res = await fetch(`http://127.0.0.1:${port}/raw/cookies`);
     expect(res.headers.getSetCookie()).toEqual(['a=1; HttpOnly', 'b=2; Secure']);
-    const wire = await raw(port, 'GET /raw/cookies HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+    const wire = await raw(
+      port,
+      'GET /raw/cookies HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n',
+    );
     expect(wire.match(/^set-cookie: /gim)).toHaveLength(2);
     expect(wire.match(/^vary: /gim)).toHaveLength(2);
   });
 
   it('drops headers with CR, LF, NUL or an invalid name, keeps the valid ones', async () => {
     const port = await serve();
-    const wire = await raw(port, 'GET /raw/bad-headers HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+    const wire = await raw(
+      port,
+      'GET /raw/bad-headers HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n',
+    );
     expect(statusLines(wire)).toEqual(['HTTP/1.1 200 OK']);
     expect(wire).not.toMatch(/x-injected/i);
     expect(wire).not.toMatch(/bad name|x-na/i);
@@ -115,7 +121,10 @@ describe('responses on the wire', () => {
   it('writes only statuses 200-599: 100, 101, 199, 600 and 0 become 500', async () => {
     const port = await serve();
     for (const code of [100, 101, 199, 600, 0]) {
-      const wire = await raw(port, `GET /raw/status/${code} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`);
+      const wire = await raw(
+        port,
+        `GET /raw/status/${code} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`,
+      );
       expect(statusLines(wire), `status ${code}`).toEqual(['HTTP/1.1 500 Internal Server Error']);
     }
     for (const code of [200, 204, 404, 599]) {
