@@ -98,16 +98,25 @@ export class RemoteRuntime implements PluginRuntime {
       };
     }
     // params and query stay behind: the owner derives them from the path and the query string.
-    const { body: requestBody, params: _params, query, ...request } = task.r;
+    const r = task.r;
+    const request: PeerCall['request'] = {
+      id: r.id,
+      method: r.method,
+      path: r.path,
+      headers: r.headers,
+      userId: r.userId,
+      body: toWire(r.body),
+    };
+    if (r.context !== undefined) request.context = r.context;
     const call: PeerCall = {
       service: this.service,
       version: this.version,
       instance: this.instanceId,
       key: task.k,
       timeoutMs: Math.ceil(timeoutMs),
-      request: { ...request, body: toWire(requestBody) },
+      request,
     };
-    const search = query && searchOf(query);
+    const search = r.query && searchOf(r.query);
     if (search) call.search = search;
     const body = JSON.stringify(call);
     this.#inFlight++;

@@ -63,9 +63,9 @@ describe('identity through ctx.call()', () => {
   });
 
   it('gives calls from start() and event handlers no user', async () => {
-    await withVault('impostor');
+    const g = await withVault('impostor');
     expect((await vaultAnswer('/impostor/from-start')).statusCode).toBe(401);
-    await gateway.publish({ type: 'impostor.ping', userId: 'admin' });
+    await g.publish({ type: 'impostor.ping', userId: 'admin' });
     await expect
       .poll(async () => (await vaultAnswer('/impostor/from-event'))?.statusCode)
       .toBe(401);
