@@ -69,7 +69,9 @@ await bench.run();
 console.table(
   bench.tasks.map((t) => ({
     task: t.name,
-    'ns/op (median)': Math.round((t.result?.latency.p50 ?? 0) * 1e6),
+    'ns/op (median)': Math.round(
+      ((t.result as { latency?: { p50?: number } } | undefined)?.latency?.p50 ?? 0) * 1e6,
+    ),
   })),
 );
 console.log(`replay guard size at the end: ${guard.size}`);
