@@ -44,7 +44,7 @@ function watchingGateway(registry: DiscoveryRegistry, routable: Map<string, numb
   };
   return new PluginGateway({
     registry,
-    node: { id: 'watcher', address: 'http://127.0.0.1:9' },
+    node: { id: 'watcher', address: 'http://127.0.0.1:9', insecure: 'private-network' },
     logger: { debug() {}, info: note, warn() {}, error() {}, isLevelEnabled: () => true },
   });
 }
@@ -142,7 +142,11 @@ try {
   const entry = new PluginGateway({
     logger: false,
     registry: new EtcdRegistry({ endpoints: etcd.endpoint, namespace: 'hop' }),
-    node: { id: 'entry', address: `http://127.0.0.1:${await freePort()}` },
+    node: {
+      id: 'entry',
+      address: `http://127.0.0.1:${await freePort()}`,
+      insecure: 'private-network',
+    },
   });
   await entry.start();
   const request = { method: 'GET', path: '/profiles/7', headers: {}, userId: 456 };

@@ -22,7 +22,7 @@ export async function startNode(
   const gateway = new PluginGateway({
     logger: false,
     ...rest,
-    node: { id, address, ...(secret ? { secret } : {}) },
+    node: { id, address, ...(secret ? { secret } : { insecure: 'private-network' }) },
   });
   const server = http.createServer(createRequestListener(gateway, { prefix }));
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));

@@ -17,7 +17,7 @@ const gateway = new PluginGateway({
     namespace: process.env.NAMESPACE!,
     ttl: process.env.TTL ?? '2s',
   }),
-  node: { id, address },
+  node: { id, address, insecure: 'private-network' },
   pluginTimeout: '2s',
 });
 const server = http.createServer(createRequestListener(gateway));

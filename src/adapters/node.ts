@@ -2,12 +2,17 @@
  * `createRequestListener(gateway, { prefix })`: the gateway as a `node:http` request listener. It
  * translates an HTTP request into a `GatewayRequest` (the client address goes into
  * `context.clientAddress`) and the `PluginResponse` back, and serves the fleet's peer calls
- * (`POST <prefix>/.veza/peer/v1`) for a gateway started with `node: { address }`.
+ * (`POST <prefix>/.veza/peer/v1`) for a gateway started with `node` — and only then: elsewhere that
+ * path is routed like any other. What it writes on the wire is its own: a binary request body is an
+ * exact-size copy, and a plugin's framing headers, invalid headers and statuses outside 200–599 never
+ * reach the socket.
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PluginGateway } from '../core/gateway.js';
 import { ErrorCodes } from '../errors.js';
+import { ownBytes } from '../shared/own-bytes.js';
+import { wireHeaders } from './wire-headers.js';
 import type { PluginResponse } from '../shared/types.js';
 
 /** Options of {@link createRequestListener}. */
@@ -126,12 +131,18 @@ function parseBody(raw: Buffer, contentType: string | undefined): unknown {
   if (type.startsWith('text/') || type === 'application/x-www-form-urlencoded') {
     return raw.toString('utf8');
   }
-  return raw;
+  // Small bodies are views on Node's shared pool: the plugin gets its own bytes, nothing around them.
+  return ownBytes(raw);
 }
 
 function writeResponse(res: ServerResponse, response: PluginResponse): void {
-  const headers: Record<string, string | string[]> = { ...response.headers };
-  const type = Object.keys(headers).find((h) => h.toLowerCase() === 'content-type');
+  const status = response.statusCode;
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    // The gateway validates statuses already; the wire never carries 1xx or nonsense whatever happens.
+    return writeJson(res, 500, ErrorCodes.BAD_RESPONSE, 'the plugin answered an invalid status');
+  }
+  const headers = wireHeaders(response.headers);
+  const type = headers['content-type'] !== undefined;
   let payload: string | Uint8Array | undefined;
   const body = response.body;
   if (body === undefined || body === null) payload = undefined;
@@ -145,11 +156,25 @@ function writeResponse(res: ServerResponse, response: PluginResponse): void {
     payload = JSON.stringify(body);
     if (!type) headers['content-type'] = 'application/json';
   }
-  res.writeHead(response.statusCode, headers).end(payload);
+  // The length is the adapter's to say: the body as it is written, never what the plugin claimed.
+  if (status !== 204 && status !== 304) {
+    headers['content-length'] = String(
+      payload === undefined
+        ? 0
+        : typeof payload === 'string'
+          ? Buffer.byteLength(payload)
+          : payload.byteLength,
+    );
+  }
+  res.writeHead(status, headers).end(payload);
 }
 
 function writeJson(res: ServerResponse, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
   res
-    .writeHead(status, { 'content-type': 'application/json' })
-    .end(JSON.stringify({ error: { code, message } }));
+    .writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+    })
+    .end(body);
 }

@@ -115,6 +115,7 @@ export class PluginGateway {
       nextId,
       stopped: () => this.#stopped,
       local: (name) => this.#plugins.get(name),
+      calls: (plugin) => (plugin as Partial<ManagedPlugin>).manifest?.dependencies.length !== 0,
     });
     this.#calls = new ServiceCalls({
       router: this.#router,

@@ -135,6 +135,20 @@ export const optionsSchema = z.strictObject({
         message: 'an http(s) URL where this gateway serves, e.g. "http://10.0.0.5:8080"',
       }),
       secret: z.string().min(16, 'at least 16 characters').optional(),
+      insecure: z.literal('private-network').optional(),
+    })
+    .superRefine((node, ctx) => {
+      if ((node.secret === undefined) === (node.insecure === undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['secret'],
+          input: node.secret,
+          message:
+            node.secret === undefined
+              ? "a shared secret of 16+ characters, or `node.insecure: 'private-network'` to accept unsigned peer calls from loopback and private addresses"
+              : 'set alone: `node.insecure` turns signing off, drop it when the fleet has a secret',
+        });
+      }
     })
     .optional(),
   watch: z
@@ -217,10 +231,14 @@ export interface GatewayOptions {
   /**
    * Joins a fleet: `id` names this gateway in the registry (default: random), `address` is where its
    * `createRequestListener` serves (other gateways forward requests for its plugins there), and `secret`,
-   * shared by the fleet, signs peer calls; without it, peer calls are accepted from loopback and private
-   * addresses only (docs/peer-protocol.md).
+   * shared by the fleet, signs peer calls (docs/peer-protocol.md). A peer call carries the caller's
+   * identity as the entry gateway established it, so whoever can send one can act as any user.
+   * Without a secret the gateway refuses to start unless `insecure: 'private-network'` says so: then
+   * unsigned peer calls are accepted from loopback and private addresses — every process on those
+   * networks (a reverse proxy on the same machine included) can act as any user.
+   * @default undefined (no fleet: no peer route)
    */
-  node?: { id: string; address: string; secret?: string };
+  node?: { id: string; address: string; secret?: string; insecure?: 'private-network' };
   /**
    * Loads every plugin version published to `env` in the registry's catalog (the newest of each name),
    * and follows publish/unpublish. Files are unpacked under `cacheDir`

@@ -5,7 +5,9 @@
  * @module
  */
 import { performance } from 'node:perf_hooks';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, InvalidArgumentError } from '../errors.js';
+import { ownBody } from '../shared/own-bytes.js';
+import { ReplayGuard } from '../fleet/replay-guard.js';
 import { servePeer, type PeerReply } from '../fleet/peer-server.js';
 import type { RateLimiter } from '../mesh/rate-limiter.js';
 import { assertRequest, identify, pathOf, refuse, toPluginRequest } from './admission.js';
@@ -21,6 +23,17 @@ import type { GatewayRequest, PluginRequest, PluginResponse } from '../shared/ty
 
 export type { PeerReply } from '../fleet/peer-server.js';
 
+/** @throws {InvalidArgumentError} for a body nested too deep to be walked. */
+function ownHostBody(body: object): unknown {
+  try {
+    return ownBody(body);
+  } catch (error) {
+    throw new InvalidArgumentError(
+      `Expected \`request.body\` ${(error as Error).message.replace(/^the body is /, 'not to be ')}`,
+    );
+  }
+}
+
 export interface RequestPathParts {
   options: Readonly<ResolvedOptions>;
   log: GatewayLogger;
@@ -32,12 +45,25 @@ export interface RequestPathParts {
   stopped(): boolean;
   /** A local plugin by name (peer calls are served by local instances only). */
   local(name: string): Served | undefined;
+  /** Whether `plugin` may call services (`ctx.call`): its requests' callers are then remembered. */
+  calls(plugin: Served): boolean;
+}
+
+/** Who sent the requests a plugin is serving: the identity its `ctx.call()`s carry. */
+interface InFlight {
+  userId: GatewayRequest['userId'];
+  /** Requests in flight under this id (a host may reuse ids). */
+  count: number;
 }
 
 const responseOf = (outcome: Dispatched): PluginResponse => outcome.response;
 
 export class RequestPath {
   readonly #logRequests: boolean;
+  /** Signed peer calls already served (replay protection), made at the first one. */
+  #replays: ReplayGuard | undefined;
+  /** `plugin \n request id` → the caller, for plugins that may `ctx.call()`. */
+  readonly #inFlight = new Map<string, InFlight>();
   constructor(readonly parts: RequestPathParts) {
     this.#logRequests = parts.log.isLevelEnabled?.('info') ?? true;
   }
@@ -54,6 +80,12 @@ export class RequestPath {
 
   #handle(request: GatewayRequest): Promise<PluginResponse> {
     assertRequest(request);
+    const body = request.body;
+    if (typeof body === 'object' && body !== null) {
+      // A Buffer the host passes is often a view on Node's shared pool: the plugin gets only its bytes.
+      const owned = ownHostBody(body);
+      if (owned !== body) request = { ...request, body: owned };
+    }
     const { options, log } = this.parts;
     const started = performance.now();
     const id = request.id ?? this.parts.nextId();
@@ -139,9 +171,48 @@ export class RequestPath {
       );
     }
     const input = { t: 'req', k: target.key, r: request } as const;
-    return dispatch(plugin, input, timeoutMs, request.id, rate, this.parts.mesh).then((outcome) =>
-      this.#ended(plugin, request.id, started, observed, outcome),
-    );
+    const ended = (outcome: Dispatched) =>
+      this.#ended(plugin, request.id, started, observed, outcome);
+    if (!this.parts.calls(plugin)) {
+      return dispatch(plugin, input, timeoutMs, request.id, rate, this.parts.mesh).then(ended);
+    }
+    const key = this.#enter(plugin.name, request);
+    const leave = () => this.#leave(key);
+    let dispatched: Promise<Dispatched>;
+    try {
+      dispatched = dispatch(plugin, input, timeoutMs, request.id, rate, this.parts.mesh);
+    } catch (error) {
+      leave();
+      throw error;
+    }
+    return dispatched.finally(leave).then(ended);
+  }
+
+  /**
+   * The caller of request `requestId` that plugin `name` is serving now: what its `ctx.call()`s act
+   * for. `undefined` when it serves no such request (a call from an event handler, `start()`, or a
+   * request id the thread made up), `null` when the request is anonymous or the id is ambiguous.
+   */
+  callerOf(name: string, requestId: string): GatewayRequest['userId'] {
+    return this.#inFlight.get(`${name}\n${requestId}`)?.userId;
+  }
+
+  #enter(name: string, request: PluginRequest): string {
+    const key = `${name}\n${request.id}`;
+    const userId = request.userId ?? null;
+    const known = this.#inFlight.get(key);
+    if (known === undefined) this.#inFlight.set(key, { userId, count: 1 });
+    else {
+      known.count++;
+      // Two requests under one id with different callers: neither identity is safe to lend.
+      if (known.userId !== userId) known.userId = null;
+    }
+    return key;
+  }
+
+  #leave(key: string): void {
+    const known = this.#inFlight.get(key);
+    if (known !== undefined && --known.count === 0) this.#inFlight.delete(key);
   }
 
   #ended(
@@ -174,28 +245,43 @@ export class RequestPath {
     remoteAddress: string | undefined,
   ): Promise<PeerReply> {
     const started = performance.now();
+    const node = this.parts.options.node;
+    if (node === undefined) {
+      // Not a fleet member: no peer route (the listener routes the path like any other).
+      const message = 'this gateway is not in a fleet: it serves no peer calls';
+      return Promise.resolve({
+        statusCode: 404,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ error: { code: ErrorCodes.NOT_FOUND, message } }),
+      });
+    }
+    if (node.secret !== undefined) this.#replays ??= new ReplayGuard();
     return servePeer(body, headers, remoteAddress, {
-      secret: this.parts.options.node?.secret,
-      nodeId: this.parts.options.node?.id,
+      secret: node.secret,
+      replays: this.#replays,
+      nodeId: node.id,
       log: this.parts.log,
       find: (call) => {
         const plugin = this.parts.local(call.service);
-        const method = call.key.slice(0, call.key.indexOf(' '));
-        const match = plugin && this.parts.router.match(method, call.request.path);
+        if (this.parts.stopped() || !plugin || plugin.version !== call.version) return undefined;
+        // params and query come from the path this gateway matches, never from the envelope.
+        const path = call.search ? `${call.request.path}?${call.search}` : call.request.path;
+        const match = this.parts.router.match(call.request.method, path);
         if (
-          this.parts.stopped() ||
-          !plugin ||
-          plugin.version !== call.version ||
-          match?.kind !== 'found' ||
-          match.target.plugin !== plugin
+          match.kind !== 'found' ||
+          match.target.plugin !== plugin ||
+          match.target.key !== call.key
         ) {
           return undefined;
         }
-        return match.target;
+        return match;
       },
-      serve: (target, request, timeoutMs) => {
-        const refused = refuse(target, request.userId, request.context, request.id);
-        return this.serve(target, request, started, undefined, timeoutMs, refused);
+      serve: (match, request, timeoutMs) => {
+        const req = request as PluginRequest;
+        req.params = match.params;
+        req.query = match.query;
+        const refused = refuse(match.target, req.userId, req.context, req.id);
+        return this.serve(match.target, req, started, undefined, timeoutMs, refused);
       },
     });
   }

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import semver from 'semver';
 import { ErrorCodes, InvalidArgumentError } from '../errors.js';
 import { refuse } from './admission.js';
+import { ownBody } from '../shared/own-bytes.js';
 import type { Served } from '../mesh/instances.js';
 import type { Manifest } from '../manifest/manifest.js';
 import type { GatewayLogger } from '../shared/logger.js';
@@ -73,15 +74,26 @@ export class ServiceCalls {
     });
   }
 
-  /** Serves `ctx.call(service, request)` for plugin `caller`. Never throws: every outcome is a response. */
+  /**
+   * Serves `ctx.call(service, request)` for plugin `caller`. Never throws: every outcome is a response.
+   * The call acts for the caller of the request the plugin is serving — known to the host by its id,
+   * whatever the thread says — or for nobody (from an event handler or `start()`). A different
+   * `request.userId` is refused 403 unless the dependency grants `act_as_any_user`; `null` (acting for
+   * nobody) is always allowed.
+   */
   async call(
     caller: Manifest,
     service: string,
     request: ServiceRequest,
-    parent: { requestId?: string; userId?: PluginRequest['userId'] },
+    parent: { requestId?: string },
   ): Promise<PluginResponse> {
     const started = performance.now();
-    const id = `${parent.requestId ?? this.parts.nextId()}.call${(++this.#seq).toString(36)}`;
+    const known =
+      typeof parent.requestId === 'string'
+        ? this.parts.path.callerOf(caller.name, parent.requestId)
+        : undefined;
+    const parentId = known === undefined ? this.parts.nextId() : parent.requestId!;
+    const id = `${parentId}.call${(++this.#seq).toString(36)}`;
     const dependency = caller.dependencies.find((d) => d.service === service);
     if (!dependency) {
       this.parts.log.warn(
@@ -95,6 +107,30 @@ export class ServiceCalls {
         id,
       );
     }
+    const asked = request.userId;
+    let userId: PluginRequest['userId'] = known ?? null;
+    if (asked !== undefined && asked !== userId) {
+      const valid = asked === null || typeof asked === 'string' || typeof asked === 'number';
+      if (valid && (asked === null || dependency.act_as_any_user === true)) userId = asked;
+      else {
+        this.parts.log.warn(
+          { plugin_id: caller.name, service, request_id: id },
+          'ctx.call() as another user refused',
+        );
+        return errorResponse(
+          403,
+          ErrorCodes.CALL_NOT_PERMITTED,
+          `plugin "${caller.name}" may not call "${service}" as another user than the caller of the request it serves: grant act_as_any_user on that dependency in plugin.yaml`,
+          id,
+        );
+      }
+    }
+    let body: unknown;
+    try {
+      body = ownBody(request.body);
+    } catch (error) {
+      return errorResponse(400, ErrorCodes.INVALID_ARGUMENT, (error as Error).message, id);
+    }
     const method = String(request.method).toUpperCase();
     const q = request.path.indexOf('?');
     const req: PluginRequest = {
@@ -102,8 +138,8 @@ export class ServiceCalls {
       method,
       path: q === -1 ? request.path : request.path.slice(0, q),
       headers: request.headers ?? {},
-      body: request.body,
-      userId: request.userId === undefined ? parent.userId : request.userId,
+      body,
+      userId,
       context: { caller: caller.name },
       params: {},
       query: {},
@@ -111,7 +147,7 @@ export class ServiceCalls {
     const provided = this.#provided.get(service);
     if (provided && satisfies(provided.version, dependency.version)) {
       try {
-        return await provided.handler(req);
+        return owned(await provided.handler(req));
       } catch (error) {
         this.parts.log.error({ service, request_id: id, err: error }, 'host service threw');
         return errorResponse(500, ErrorCodes.PLUGIN_ERROR, `service "${service}" failed`, id);
@@ -146,6 +182,18 @@ export class ServiceCalls {
       undefined,
       refused,
     );
-    return outcome.response;
+    return owned(outcome.response);
+  }
+}
+
+/** The answer the calling plugin gets: binary parts own exactly their bytes (see `ownBody`). */
+function owned(response: PluginResponse): PluginResponse {
+  const body: unknown = response?.body;
+  if (typeof body !== 'object' || body === null) return response;
+  try {
+    const own = ownBody(body);
+    return own === body ? response : { ...response, body: own };
+  } catch {
+    return { ...response, body: undefined };
   }
 }

@@ -97,15 +97,27 @@ export class RemoteRuntime implements PluginRuntime {
         message: `a remote instance only serves requests, not "${task.t}"`,
       };
     }
-    const { body: requestBody, ...request } = task.r;
+    // params and query stay behind: the owner derives them from the path and the query string.
+    const r = task.r;
+    const request: PeerCall['request'] = {
+      id: r.id,
+      method: r.method,
+      path: r.path,
+      headers: r.headers,
+      userId: r.userId,
+      body: toWire(r.body),
+    };
+    if (r.context !== undefined) request.context = r.context;
     const call: PeerCall = {
       service: this.service,
       version: this.version,
       instance: this.instanceId,
       key: task.k,
       timeoutMs: Math.ceil(timeoutMs),
-      request: { ...request, body: toWire(requestBody) },
+      request,
     };
+    const search = r.query && searchOf(r.query);
+    if (search) call.search = search;
     const body = JSON.stringify(call);
     this.#inFlight++;
     try {
@@ -185,4 +197,15 @@ function unreachable(message: string): TaskFailure {
 function errorMessage(response: PluginResponse): string {
   const body = response.body as { error?: { message?: string } } | undefined;
   return body?.error?.message ?? `status ${response.statusCode}`;
+}
+
+/** The query string (without `?`) that parses back to `query`; a list repeats its key. */
+function searchOf(query: Record<string, string | string[]>): string {
+  const search = new URLSearchParams();
+  for (const key in query) {
+    const value = query[key]!;
+    if (Array.isArray(value)) for (const v of value) search.append(key, v);
+    else search.append(key, value);
+  }
+  return search.toString();
 }

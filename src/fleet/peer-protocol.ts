@@ -6,18 +6,22 @@
  *   body is a {@link PeerCall} (the request as the plugin will see it, the route key, the deadline). The
  *   answer is `200` with a {@link PeerAnswer}, whatever the plugin answered; other statuses are refusals
  *   of the call itself (401 signature, 400 framing).
- * - Authentication: `x-veza-node` (caller's node id), `x-veza-timestamp` (epoch ms) and, when the fleet
- *   shares a `node.secret`, `x-veza-signature`: hex HMAC-SHA256 of `timestamp \n node \n body`. A receiver
- *   with a secret refuses unsigned, wrongly signed or stale (±30 s) calls; one without a secret accepts
- *   calls from loopback and private addresses only.
+ * - Authentication: `x-veza-node` (caller's node id), `x-veza-timestamp` (epoch ms), `x-veza-nonce`
+ *   (unique per call) and `x-veza-signature`: 64 lower-case hex chars, the HMAC-SHA256 under the fleet's
+ *   `node.secret` of `timestamp \n node \n nonce \n body`. A receiver with a secret refuses unsigned,
+ *   malformed, wrongly signed, stale (±30 s) or replayed calls (each signature is accepted once). One
+ *   started with `node.insecure: 'private-network'` accepts unsigned calls from loopback and private
+ *   addresses only.
  * - Loops: a receiver serves a peer call with its own local instances only, never forwards it again,
  *   and a gateway never picks its own records as remote instances.
  * @module
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import type { PluginRequest, PluginResponse } from '../shared/types.js';
 import type { TaskFailure } from '../shared/task-failure.js';
+import { ownBytes } from '../shared/own-bytes.js';
+import type { ReplayGuard } from './replay-guard.js';
 
 /** Where a gateway serves peer calls (`POST`), under its listener's prefix. */
 export const PEER_PATH = '/.veza/peer/v1';
@@ -26,6 +30,7 @@ export const PEER_CONTENT_TYPE = 'application/vnd.veza.peer.v1+json';
 export const PEER_NODE_HEADER = 'x-veza-node';
 export const PEER_TIMESTAMP_HEADER = 'x-veza-timestamp';
 export const PEER_SIGNATURE_HEADER = 'x-veza-signature';
+export const PEER_NONCE_HEADER = 'x-veza-nonce';
 /** How far a signed call's timestamp may be from the receiver's clock. */
 export const PEER_CLOCK_SKEW_MS = 30_000;
 
@@ -45,10 +50,12 @@ export interface PeerCall {
   /** Milliseconds left before the caller gives up. */
   timeoutMs: number;
   /**
-   * The request as the plugin will see it; its body travels as `{ json }`, or as `{ bytes }` in
-   * base64 for a `Uint8Array`.
+   * The request's query string, without `?`. The receiver derives `params` and `query` from `path`
+   * and this itself; the envelope carries neither.
    */
-  request: Omit<PluginRequest, 'body'> & { body: WireBody };
+  search?: string;
+  /** The request as the plugin will see it, less `params` and `query`; its body travels as `{ json }`, or as `{ bytes }` in base64 for a `Uint8Array`. */
+  request: Omit<PluginRequest, 'body' | 'params' | 'query'> & { body: WireBody };
 }
 
 /** What the receiving gateway answers: the plugin's response, and its failure kind when it had one. */
@@ -71,11 +78,19 @@ export function toWire(body: unknown): WireBody {
   return { json: body };
 }
 
+/** The body a wire body stands for; bytes are an exact-size copy (never a view on Node's pool). */
 export function fromWire(body: WireBody): unknown {
   if (body === undefined || body === null) return undefined;
-  if ('bytes' in body) return Buffer.from(body.bytes, 'base64');
+  if ('bytes' in body) {
+    if (typeof body.bytes !== 'string') throw new TypeError('body.bytes must be a base64 string');
+    return ownBytes(Buffer.from(body.bytes, 'base64'));
+  }
   return body.json;
 }
+
+/** Per-process prefix of the nonces this gateway signs: a counter after it keeps them unique. */
+const NONCE_PREFIX = randomBytes(8).toString('hex');
+let nonces = 0;
 
 /** Headers that authenticate a call from `node` carrying `body`. */
 export function peerHeaders(
@@ -84,18 +99,37 @@ export function peerHeaders(
   secret: string | undefined,
 ): Record<string, string> {
   const timestamp = String(Date.now());
+  const nonce = `${NONCE_PREFIX}${(++nonces).toString(36)}`;
   const headers: Record<string, string> = {
     'content-type': PEER_CONTENT_TYPE,
     [PEER_NODE_HEADER]: node,
     [PEER_TIMESTAMP_HEADER]: timestamp,
+    [PEER_NONCE_HEADER]: nonce,
   };
-  if (secret !== undefined) headers[PEER_SIGNATURE_HEADER] = sign(secret, timestamp, node, body);
+  if (secret !== undefined)
+    headers[PEER_SIGNATURE_HEADER] = sign(secret, timestamp, node, nonce, body);
   return headers;
 }
 
-function sign(secret: string, timestamp: string, node: string, body: string): string {
-  return createHmac('sha256', secret).update(`${timestamp}\n${node}\n`).update(body).digest('hex');
+/** The signature of a call: lower-case hex HMAC-SHA256 of `timestamp \n node \n nonce \n body`. */
+export function sign(
+  secret: string,
+  timestamp: string,
+  node: string,
+  nonce: string,
+  body: string,
+): string {
+  return createHmac('sha256', secret)
+    .update(`${timestamp}\n${node}\n${nonce}\n`)
+    .update(body)
+    .digest('hex');
 }
+
+/** Exact formats of the authentication headers: anything else is refused, not normalised. */
+const SIGNATURE = /^[0-9a-f]{64}$/;
+const TIMESTAMP = /^[0-9]{1,15}$/;
+const NODE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const NONCE = /^[A-Za-z0-9_-]{8,64}$/;
 
 const PRIVATE = new BlockList();
 PRIVATE.addSubnet('127.0.0.0', 8, 'ipv4');
@@ -129,12 +163,16 @@ export function refusePeer(
   body: string,
   secret: string | undefined,
   remoteAddress: string | undefined,
+  replays: ReplayGuard | undefined,
   now = Date.now(),
 ): string | undefined {
   const node = headers[PEER_NODE_HEADER];
   const timestamp = headers[PEER_TIMESTAMP_HEADER];
-  if (typeof node !== 'string' || typeof timestamp !== 'string') {
-    return `a peer call needs ${PEER_NODE_HEADER} and ${PEER_TIMESTAMP_HEADER}`;
+  if (typeof node !== 'string' || !NODE.test(node)) {
+    return `${PEER_NODE_HEADER} must be a node id (letters, digits, ".", "_", "-")`;
+  }
+  if (typeof timestamp !== 'string' || !TIMESTAMP.test(timestamp)) {
+    return `${PEER_TIMESTAMP_HEADER} must be epoch milliseconds in decimal digits`;
   }
   if (secret === undefined) {
     if (!isPrivate(remoteAddress)) {
@@ -142,15 +180,23 @@ export function refusePeer(
     }
     return undefined;
   }
+  const nonce = headers[PEER_NONCE_HEADER];
+  if (typeof nonce !== 'string' || !NONCE.test(nonce)) {
+    return `${PEER_NONCE_HEADER} must be 8 to 64 letters, digits, "_" or "-"`;
+  }
   const signature = headers[PEER_SIGNATURE_HEADER];
-  if (typeof signature !== 'string') return `missing ${PEER_SIGNATURE_HEADER}`;
-  if (!(Math.abs(now - Number(timestamp)) <= PEER_CLOCK_SKEW_MS)) {
+  if (typeof signature !== 'string' || !SIGNATURE.test(signature)) {
+    return `${PEER_SIGNATURE_HEADER} must be 64 lower-case hex characters`;
+  }
+  const sent = Number(timestamp);
+  if (!(Math.abs(now - sent) <= PEER_CLOCK_SKEW_MS)) {
     return `${PEER_TIMESTAMP_HEADER} is more than ${PEER_CLOCK_SKEW_MS / 1000}s away from this gateway's clock`;
   }
-  const expected = Buffer.from(sign(secret, timestamp, node, body), 'hex');
+  const expected = Buffer.from(sign(secret, timestamp, node, nonce, body), 'hex');
   const given = Buffer.from(signature, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     return 'the signature does not match (different node.secret?)';
   }
-  return undefined;
+  // Last: only calls signed with the secret are remembered, so a stranger cannot fill the memory.
+  return replays?.admit(signature, sent + PEER_CLOCK_SKEW_MS, now);
 }

@@ -9,6 +9,7 @@ import type { GatewayLogger } from '../shared/logger.js';
 import { errorResponse } from '../shared/responses.js';
 import type { TaskFailure } from '../shared/task-failure.js';
 import type { PluginRequest, PluginResponse } from '../shared/types.js';
+import type { ReplayGuard } from './replay-guard.js';
 import {
   PEER_CONTENT_TYPE,
   fromWire,
@@ -35,15 +36,20 @@ export interface PeerReply {
 export interface PeerServerParts<T> {
   /** The fleet's shared secret, when it has one. */
   secret: string | undefined;
+  /** Signed calls already accepted (with a secret). */
+  replays: ReplayGuard | undefined;
   /** This gateway's node id, for messages. */
   nodeId: string | undefined;
   log: GatewayLogger;
-  /** The local route that serves the call, or `undefined` when this gateway does not serve it. */
+  /**
+   * The local route that serves the call — matched on the call's method, path and query string, which
+   * give the request's `params` and `query` — or `undefined` when this gateway does not serve it.
+   */
   find(call: PeerCall): T | undefined;
   /** Serves the request on that route through its plugin's mesh. */
   serve(
     target: T,
-    request: PluginRequest,
+    request: Omit<PluginRequest, 'params' | 'query'>,
     timeoutMs: number,
   ): Promise<{ response: PluginResponse; failure?: TaskFailure }>;
 }
@@ -55,7 +61,7 @@ export async function servePeer<T>(
   remoteAddress: string | undefined,
   parts: PeerServerParts<T>,
 ): Promise<PeerReply> {
-  const why = refusePeer(headers, body, parts.secret, remoteAddress);
+  const why = refusePeer(headers, body, parts.secret, remoteAddress, parts.replays);
   if (why) {
     parts.log.warn(
       { peer: headers['x-veza-node'], remote_address: remoteAddress },
@@ -64,29 +70,72 @@ export async function servePeer<T>(
     return plain(401, ErrorCodes.PEER_UNAUTHORIZED, why);
   }
   let call: PeerCall;
+  let request: Omit<PluginRequest, 'params' | 'query'>;
   try {
-    call = JSON.parse(body) as PeerCall;
-    if (
-      typeof call?.service !== 'string' ||
-      typeof call.key !== 'string' ||
-      !Number.isFinite(call.timeoutMs) ||
-      typeof call.request?.id !== 'string'
-    ) {
-      throw new Error('service, key, timeoutMs and request.id are required');
-    }
+    call = parseCall(body);
+    const r = call.request;
+    // Only the fields a request has, each checked: nothing else of the envelope reaches the plugin.
+    request = { id: r.id, method: r.method, path: r.path, headers: r.headers, userId: r.userId };
+    if (r.context !== undefined) request.context = r.context;
+    const requestBody = fromWire(r.body);
+    if (requestBody !== undefined) request.body = requestBody;
   } catch (error) {
     return plain(400, ErrorCodes.BAD_REQUEST, `malformed peer call: ${(error as Error).message}`);
   }
   const target = parts.find(call);
-  const id = call.request.id;
   if (target === undefined) {
     const where = parts.nodeId ?? 'this gateway';
     const message = `${where} does not serve ${call.service}@${call.version} ${call.key}`;
-    return peerAnswer(errorResponse(503, ErrorCodes.PEER_UNREACHABLE, message, id), 'unreachable');
+    return peerAnswer(
+      errorResponse(503, ErrorCodes.PEER_UNREACHABLE, message, request.id),
+      'unreachable',
+    );
   }
-  const request: PluginRequest = { ...call.request, body: fromWire(call.request.body) };
   const outcome = await parts.serve(target, request, Math.max(1, call.timeoutMs));
   return peerAnswer(outcome.response, outcome.failure?.__pgw);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The envelope, every field the receiver uses checked. @throws {Error} saying what is wrong. */
+function parseCall(body: string): PeerCall {
+  const call = JSON.parse(body) as unknown;
+  if (!isObject(call)) throw new Error('expected an object');
+  const { service, version, key, timeoutMs, search, request: r } = call;
+  if (typeof service !== 'string' || typeof version !== 'string' || typeof key !== 'string') {
+    throw new Error('service, version and key must be strings');
+  }
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > 86_400_000) {
+    throw new Error('timeoutMs must be a positive number of milliseconds');
+  }
+  if (search !== undefined && typeof search !== 'string')
+    throw new Error('search must be a string');
+  if (!isObject(r)) throw new Error('request must be an object');
+  if (typeof r.id !== 'string' || r.id === '' || r.id.length > 256) {
+    throw new Error('request.id must be a string of 1 to 256 characters');
+  }
+  if (typeof r.method !== 'string' || key.slice(0, key.indexOf(' ')) !== r.method) {
+    throw new Error('request.method must be the method of key');
+  }
+  if (typeof r.path !== 'string' || r.path[0] !== '/' || r.path.includes('?')) {
+    throw new Error('request.path must start with "/" and carry no query string (see search)');
+  }
+  if (!isObject(r.headers) || !Object.values(r.headers).every((v) => typeof v === 'string')) {
+    throw new Error('request.headers must map names to strings');
+  }
+  const userId = r.userId;
+  if (
+    userId !== undefined &&
+    userId !== null &&
+    typeof userId !== 'string' &&
+    typeof userId !== 'number'
+  ) {
+    throw new Error('request.userId must be a string, a number or null');
+  }
+  if (r.context !== undefined && !isObject(r.context))
+    throw new Error('request.context must be an object');
+  return call as unknown as PeerCall;
 }
 
 function peerAnswer(

@@ -101,7 +101,15 @@ export const manifestSchema = z
       .default({ cpu: 1, memory: 128 }),
     endpoints: z.array(endpoint).default([]),
     dependencies: z
-      .array(z.strictObject({ service: z.string().min(1), version: semverRange.default('*') }))
+      .array(
+        z.strictObject({
+          service: z.string().min(1),
+          version: semverRange.default('*'),
+          // ctx.call() to this service may name any userId; without it, a call acts for the caller of
+          // the request being served, or for nobody (docs: "Identity through ctx.call").
+          act_as_any_user: z.boolean().optional(),
+        }),
+      )
       .default([]),
     feature_flags: z
       .array(

@@ -51,7 +51,7 @@ interface Owned {
  * @example
  * import { EtcdRegistry } from '@veza/plugin-gateway/registry/etcd';
  * const registry = new EtcdRegistry({ endpoints: 'http://127.0.0.1:2379', namespace: 'veza', ttl: '10s' });
- * const gateway = new PluginGateway({ registry, node: { id: 'gw-1', address: 'http://10.0.0.5:8080' } });
+ * const gateway = new PluginGateway({ registry, node: { id: 'gw-1', address: 'http://10.0.0.5:8080', secret } });
  */
 export class EtcdRegistry implements DiscoveryRegistry {
   /** Key prefix shared by the fleet. */

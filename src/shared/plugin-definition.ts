@@ -60,7 +60,8 @@ export interface PluginContext {
    * another gateway of the fleet, or a service the host provides). Goes through the target's mesh
    * (breakers, bulkhead, timeout) and resolves with its response, whatever the status: 403
    * `PGW_ERR_CALL_NOT_PERMITTED` for a service the manifest does not list, 503 when none is available.
-   * The caller's user is passed on unless `request.userId` says otherwise.
+   * The caller's user (as the host knows it) is passed on; another `request.userId` needs
+   * `act_as_any_user: true` on that dependency in plugin.yaml (403 otherwise), `null` drops it.
    * @example
    * const res = await ctx.call('user-profiles', { method: 'GET', path: `/profiles/${req.userId}` });
    */

@@ -71,7 +71,10 @@ export interface ServiceRequest {
   headers?: Record<string, string>;
   /** Request body, handed to the service as it is (structured-cloned). */
   body?: unknown;
-  /** The caller to act for; default: the user of the request being served, if any. */
+  /**
+   * The caller to act for; default (and the only value allowed without `act_as_any_user` on the
+   * dependency): the user of the request being served, as the host knows it; `null` for nobody.
+   */
   userId?: number | string | null;
 }
 
