@@ -56,10 +56,12 @@ bench
     map.set(key, { userId: 42, count: 1 });
     map.delete(key);
   })
-  .add('peer: peerHeaders() sign (nonce + HMAC)', () => peerHeaders('gw-a', peerBody, secret))
+  .add('peer: peerHeaders() sign (nonce + HMAC)', () =>
+    peerHeaders('gw-a', 'gw-b', peerBody, secret),
+  )
   .add('peer: refusePeer() verify + replay guard', () => {
-    const h = peerHeaders('gw-a', peerBody, secret);
-    return refusePeer(h, peerBody, secret, '10.0.0.1', guard);
+    const h = peerHeaders('gw-a', 'gw-b', peerBody, secret);
+    return refusePeer(h, peerBody, secret, '10.0.0.1', guard, 'gw-b');
   })
   .add('peer: ReplayGuard.admit (steady state)', () => {
     now += 0.01;

@@ -84,6 +84,8 @@ export class RemoteRuntime implements PluginRuntime {
     readonly service: string,
     readonly version: string,
     readonly instanceId: string,
+    /** The other gateway's node id: signatures name it, so a call cannot be replayed to another. */
+    readonly nodeId: string,
   ) {
     const url = new URL(address);
     this.origin = url.origin;
@@ -124,7 +126,7 @@ export class RemoteRuntime implements PluginRuntime {
       const res = await this.client.pool(this.origin).request({
         method: 'POST',
         path: this.#basePath + PEER_PATH,
-        headers: peerHeaders(this.client.nodeId, body, this.client.secret),
+        headers: peerHeaders(this.client.nodeId, this.nodeId, body, this.client.secret),
         body,
         // The owner answers 504 at this same deadline by itself; these only guard against a peer that
         // went silent (an AbortSignal per request measured 15 µs here).

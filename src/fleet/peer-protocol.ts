@@ -8,7 +8,7 @@
  *   of the call itself (401 signature, 400 framing).
  * - Authentication: `x-veza-node` (caller's node id), `x-veza-timestamp` (epoch ms), `x-veza-nonce`
  *   (unique per call) and `x-veza-signature`: 64 lower-case hex chars, the HMAC-SHA256 under the fleet's
- *   `node.secret` of `timestamp \n node \n nonce \n body`. A receiver with a secret refuses unsigned,
+ *   `node.secret` of `timestamp \n node \n receiver \n nonce \n body`. A receiver with a secret refuses unsigned,
  *   malformed, wrongly signed, stale (±30 s) or replayed calls (each signature is accepted once). One
  *   started with `node.insecure: 'private-network'` accepts unsigned calls from loopback and private
  *   addresses only.
@@ -95,6 +95,7 @@ let nonces = 0;
 /** Headers that authenticate a call from `node` carrying `body`. */
 export function peerHeaders(
   node: string,
+  receiver: string,
   body: string,
   secret: string | undefined,
 ): Record<string, string> {
@@ -107,20 +108,24 @@ export function peerHeaders(
     [PEER_NONCE_HEADER]: nonce,
   };
   if (secret !== undefined)
-    headers[PEER_SIGNATURE_HEADER] = sign(secret, timestamp, node, nonce, body);
+    headers[PEER_SIGNATURE_HEADER] = sign(secret, timestamp, node, receiver, nonce, body);
   return headers;
 }
 
-/** The signature of a call: lower-case hex HMAC-SHA256 of `timestamp \n node \n nonce \n body`. */
+/**
+ * The signature of a call: lower-case hex HMAC-SHA256 of `timestamp \n node \n receiver \n nonce \n body`,
+ * `receiver` being the node id of the gateway the call is for.
+ */
 export function sign(
   secret: string,
   timestamp: string,
   node: string,
+  receiver: string,
   nonce: string,
   body: string,
 ): string {
   return createHmac('sha256', secret)
-    .update(`${timestamp}\n${node}\n${nonce}\n`)
+    .update(`${timestamp}\n${node}\n${receiver}\n${nonce}\n`)
     .update(body)
     .digest('hex');
 }
@@ -164,6 +169,7 @@ export function refusePeer(
   secret: string | undefined,
   remoteAddress: string | undefined,
   replays: ReplayGuard | undefined,
+  receiver: string,
   now = Date.now(),
 ): string | undefined {
   const node = headers[PEER_NODE_HEADER];
@@ -192,7 +198,7 @@ export function refusePeer(
   if (!(Math.abs(now - sent) <= PEER_CLOCK_SKEW_MS)) {
     return `${PEER_TIMESTAMP_HEADER} is more than ${PEER_CLOCK_SKEW_MS / 1000}s away from this gateway's clock`;
   }
-  const expected = Buffer.from(sign(secret, timestamp, node, nonce, body), 'hex');
+  const expected = Buffer.from(sign(secret, timestamp, node, receiver, nonce, body), 'hex');
   const given = Buffer.from(signature, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     return 'the signature does not match (different node.secret?)';

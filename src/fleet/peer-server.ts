@@ -39,7 +39,7 @@ export interface PeerServerParts<T> {
   /** Signed calls already accepted (with a secret). */
   replays: ReplayGuard | undefined;
   /** This gateway's node id, for messages. */
-  nodeId: string | undefined;
+  nodeId: string;
   log: GatewayLogger;
   /**
    * The local route that serves the call — matched on the call's method, path and query string, which
@@ -61,7 +61,7 @@ export async function servePeer<T>(
   remoteAddress: string | undefined,
   parts: PeerServerParts<T>,
 ): Promise<PeerReply> {
-  const why = refusePeer(headers, body, parts.secret, remoteAddress, parts.replays);
+  const why = refusePeer(headers, body, parts.secret, remoteAddress, parts.replays, parts.nodeId);
   if (why) {
     parts.log.warn(
       { peer: headers['x-veza-node'], remote_address: remoteAddress },

@@ -88,7 +88,14 @@ export class RemoteService implements Served {
     );
     return new PluginInstance(
       record.id,
-      new RemoteRuntime(this.client, record.address!, this.name, record.version, record.id),
+      new RemoteRuntime(
+        this.client,
+        record.address!,
+        this.name,
+        record.version,
+        record.id,
+        record.nodeId,
+      ),
       breaker,
     );
   }

@@ -54,7 +54,8 @@ async function owner(): Promise<FleetNode> {
 const post = (node: FleetNode, body: string, headers: Record<string, string>) =>
   fetch(node.address + PEER_PATH, { method: 'POST', headers, body });
 
-const signed = (body: string, node = 'gw-entry') => peerHeaders(node, body, SECRET);
+const signed = (body: string, node = 'gw-entry', receiver = 'gw-owner') =>
+  peerHeaders(node, receiver, body, SECRET);
 
 describe('the peer route', () => {
   it('does not exist on a gateway outside a fleet: the path is routed like any other (404)', async () => {
@@ -67,14 +68,15 @@ describe('the peer route', () => {
       method: 'POST',
       headers: {
         'content-type': 'application/vnd.veza.peer.v1+json',
-        ...peerHeaders('x', body, undefined),
+        ...peerHeaders('x', 'y', body, undefined),
       },
       body,
     });
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: { code: 'PGW_ERR_NOT_FOUND' } });
     expect(
-      (await gateway.handlePeer(body, peerHeaders('x', body, undefined), '127.0.0.1')).statusCode,
+      (await gateway.handlePeer(body, peerHeaders('x', 'y', body, undefined), '127.0.0.1'))
+        .statusCode,
     ).toBe(404);
   });
 
@@ -103,10 +105,14 @@ describe('the peer route', () => {
   it('refuses 401 an unsigned or forged envelope from a stranger on loopback (a proxy on the same machine)', async () => {
     const a = await owner();
     const body = envelope();
-    const unsigned = await post(a, body, peerHeaders('gw-entry', body, undefined));
+    const unsigned = await post(a, body, peerHeaders('gw-entry', 'gw-owner', body, undefined));
     expect(unsigned.status).toBe(401);
     expect(await unsigned.json()).toMatchObject({ error: { code: 'PGW_ERR_PEER_UNAUTHORIZED' } });
-    const forged = await post(a, body, peerHeaders('gw-entry', body, 'not-the-fleet-secret-0000'));
+    const forged = await post(
+      a,
+      body,
+      peerHeaders('gw-entry', 'gw-owner', body, 'not-the-fleet-secret-0000'),
+    );
     expect(forged.status).toBe(401);
   });
 
@@ -154,6 +160,14 @@ describe('the peer route', () => {
     expect((await post(a, body, signed(body))).status).toBe(200);
   });
 
+  it('refuses a call signed for another gateway of the fleet (no replay from one member to the next)', async () => {
+    const a = await owner();
+    const body = envelope();
+    const forAnother = await post(a, body, signed(body, 'gw-entry', 'gw-other'));
+    expect(forAnother.status).toBe(401);
+    expect((await post(a, body, signed(body, 'gw-entry', 'gw-owner'))).status).toBe(200);
+  });
+
   it('refuses a call outside the ±30 s window, and timestamps that are not plain digits', async () => {
     const a = await owner();
     const body = envelope();
@@ -164,7 +178,7 @@ describe('the peer route', () => {
         'x-veza-node': 'gw-entry',
         'x-veza-timestamp': timestamp,
         'x-veza-nonce': nonce,
-        'x-veza-signature': sign(SECRET, timestamp, 'gw-entry', nonce, body),
+        'x-veza-signature': sign(SECRET, timestamp, 'gw-entry', 'gw-owner', nonce, body),
       };
     };
     expect((await post(a, body, at(String(Date.now() - 31_000)))).status).toBe(401);
