@@ -18,6 +18,13 @@ export interface LoadOptions {
   bulkhead?: GatewayOptions['bulkhead'];
 }
 
+/** Threads of a plugin instance that would not end. */
+export interface AbandonedEvent {
+  plugin: string;
+  threadIds: number[];
+  reason: string;
+}
+
 /** A plugin instance's circuit breaker changed state. */
 export interface BreakerEvent {
   plugin: string;
@@ -30,6 +37,12 @@ export interface GatewayEvents {
   'plugin:status': (info: PluginInfo, previous: PluginStatus | undefined) => void;
   'plugin:crash': (event: CrashEvent) => void;
   'plugin:unloaded': (info: PluginInfo) => void;
+  /**
+   * Threads of a plugin that did not end within `stopTimeout` on unload or stop (blocked in a system
+   * call, which Node cannot interrupt): left running, unreferenced. The process may not be able to
+   * exit until their call returns.
+   */
+  'plugin:abandoned': (event: AbandonedEvent) => void;
   'breaker:open': (event: BreakerEvent) => void;
   'breaker:half-open': (event: BreakerEvent) => void;
   'breaker:close': (event: BreakerEvent) => void;

@@ -51,7 +51,12 @@ export type { CrashEvent } from '../plugins/supervisor.js';
 export type { PeerReply } from './request-path.js';
 export type { ServiceHandler } from './service-calls.js';
 export type { PublishResult } from './event-delivery.js';
-export type { BreakerEvent, GatewayEvents, LoadOptions } from './gateway-events.js';
+export type {
+  AbandonedEvent,
+  BreakerEvent,
+  GatewayEvents,
+  LoadOptions,
+} from './gateway-events.js';
 
 /**
  * The gateway. Every option has a default.
@@ -202,9 +207,21 @@ export class PluginGateway {
       load: loadOptions,
       hooks: (self) => ({
         onCrash: (reason) => this.#supervisor.crashed(self, reason),
-        onPublish: (event) => void (this.#stopped || this.#events.fromPlugin(self.name, event)),
+        onPublish: (event) => void (this.#stopped || this.#events.fromPlugin(self, event)),
         onCall: (service, request, parent) =>
           this.#calls.call(self.manifest, service, request, parent),
+        onViolation: (reason) =>
+          this.#log.warn(
+            { plugin_id: self.name, version: self.version, violation: reason },
+            `plugin "${self.name}" sent the host something it refused: ${reason}`,
+          ),
+        onAbandoned: (threadIds, reason) => {
+          this.#log.error(
+            { plugin_id: self.name, version: self.version, threads: threadIds },
+            `plugin "${self.name}": thread ${threadIds.join(', ')} ${reason}; abandoned`,
+          );
+          this.#emit('plugin:abandoned', { plugin: self.name, threadIds, reason });
+        },
       }),
       onBreaker: (state, event) => breakerChanged(this.#emit, state, event),
     });
@@ -348,14 +365,16 @@ export class PluginGateway {
   // ---- lifecycle ----
 
   async #discard(plugin: ManagedPlugin): Promise<void> {
+    // One budget for the whole stop, whatever the plugin's threads do (see `stopTimeout`).
+    const end = performance.now() + this.options.stopTimeout;
     this.#supervisor.cancel(plugin);
     plugin.bulkhead.close();
     this.#router.remove(plugin.name, plugin.manifest.endpoints);
     this.#plugins.delete(plugin.name);
     this.#fleet?.localChanged(plugin.name);
     await Promise.all(plugin.instances.map((i) => this.#registry.deregister(i.id).catch(() => {})));
-    await plugin.runtime.drain(this.options.stopTimeout);
-    await plugin.runtime.close(this.options.stopTimeout);
+    await plugin.runtime.drain(Math.max(0, end - performance.now() - this.options.stopTimeout / 2));
+    await plugin.runtime.close(Math.max(0, end - performance.now()));
   }
 
   /** Records the plugin's instances; while the registry fails, tries again every second (never throws). */
