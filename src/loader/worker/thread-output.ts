@@ -35,16 +35,21 @@ function capture(
   let windowStart = 0;
   let lines = 0;
   let dropped = 0;
+  let report: NodeJS.Timeout | undefined;
+  const reportDropped = () => {
+    report = undefined;
+    if (dropped > 0) write(stream, `[${dropped} lines of output dropped: over ${LINES_PER_SECOND}/s]`);
+    dropped = 0;
+  };
   const emit = (line: string) => {
     const now = Date.now();
     if (now - windowStart >= 1000) {
-      if (dropped > 0) write(stream, `[${dropped} lines of output dropped: over ${LINES_PER_SECOND}/s]`);
       windowStart = now;
       lines = 0;
-      dropped = 0;
     }
     if (++lines > LINES_PER_SECOND) {
-      dropped++;
+      // Said once the window is over, even when nothing more comes.
+      if (dropped++ === 0) report = setTimeout(reportDropped, 1000 - (now - windowStart)).unref();
       return;
     }
     write(stream, line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS)}…` : line);
@@ -65,7 +70,8 @@ function capture(
   });
   source.on('end', () => {
     if (partial) emit(partial);
-    if (dropped > 0) write(stream, `[${dropped} lines of output dropped: over ${LINES_PER_SECOND}/s]`);
+    clearTimeout(report);
+    reportDropped();
   });
   // Unpiping paused the stream.
   source.resume();
