@@ -101,7 +101,9 @@ export class EventBus {
    * event it may not publish is refused and logged. Delivery failures are logged.
    */
   async fromPlugin(source: ManagedPlugin, event: DomainEvent): Promise<void> {
-    if (!source.manifest.permissions.events.publish.some((p) => matchesEventPattern(event.type, p))) {
+    if (
+      !source.manifest.permissions.events.publish.some((p) => matchesEventPattern(event.type, p))
+    ) {
       this.options.log.warn(
         { plugin_id: source.name, event_type: event.type, code: ErrorCodes.EVENT_NOT_PERMITTED },
         `plugin "${source.name}" may not publish "${event.type}" (permissions.events.publish); event refused`,

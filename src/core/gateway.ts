@@ -14,6 +14,7 @@ import { PEER_PATH } from '../fleet/peer-protocol.js';
 import { breakerChanged, joinFleet, type GatewayEmit } from './join-fleet.js';
 import type { Served } from '../mesh/instances.js';
 import { createLogger } from './logging.js';
+import { pluginHooks } from './plugin-hooks.js';
 import type { ManagedPlugin } from '../plugins/managed-plugin.js';
 import {
   resolveLoadOptions,
@@ -51,12 +52,7 @@ export type { CrashEvent } from '../plugins/supervisor.js';
 export type { PeerReply } from './request-path.js';
 export type { ServiceHandler } from './service-calls.js';
 export type { PublishResult } from './event-delivery.js';
-export type {
-  AbandonedEvent,
-  BreakerEvent,
-  GatewayEvents,
-  LoadOptions,
-} from './gateway-events.js';
+export type { AbandonedEvent, BreakerEvent, GatewayEvents, LoadOptions } from './gateway-events.js';
 
 /**
  * The gateway. Every option has a default.
@@ -205,24 +201,15 @@ export class PluginGateway {
       log: this.#log,
       instanceId: `${manifest.name}@${manifest.version}#${this.#nodeId}.${++this.#seq}`,
       load: loadOptions,
-      hooks: (self) => ({
-        onCrash: (reason) => this.#supervisor.crashed(self, reason),
-        onPublish: (event) => void (this.#stopped || this.#events.fromPlugin(self, event)),
-        onCall: (service, request, parent) =>
-          this.#calls.call(self.manifest, service, request, parent),
-        onViolation: (reason) =>
-          this.#log.warn(
-            { plugin_id: self.name, version: self.version, violation: reason },
-            `plugin "${self.name}" sent the host something it refused: ${reason}`,
-          ),
-        onAbandoned: (threadIds, reason) => {
-          this.#log.error(
-            { plugin_id: self.name, version: self.version, threads: threadIds },
-            `plugin "${self.name}": thread ${threadIds.join(', ')} ${reason}; abandoned`,
-          );
-          this.#emit('plugin:abandoned', { plugin: self.name, threadIds, reason });
-        },
-      }),
+      hooks: (self) =>
+        pluginHooks(self, {
+          supervisor: this.#supervisor,
+          events: this.#events,
+          calls: this.#calls,
+          log: this.#log,
+          emit: this.#emit,
+          stopped: () => this.#stopped,
+        }),
       onBreaker: (state, event) => breakerChanged(this.#emit, state, event),
     });
     this.#plugins.set(manifest.name, plugin);

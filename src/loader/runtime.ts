@@ -52,8 +52,8 @@ export interface RuntimeHooks {
   ): Promise<PluginResponse>;
   /** A line the plugin wrote to its stdout or stderr (captured, never written to the host's own). */
   onOutput(stream: 'stdout' | 'stderr', line: string): void;
-  /** The plugin's side sent something malformed or not permitted; it was refused. */
-  onViolation(reason: string): void;
+  /** The plugin's side sent something malformed or not permitted; it was refused (`count` so far). */
+  onViolation(reason: string, count: number): void;
   /** Threads that did not end within the stop budget: left running, unreferenced. */
   onAbandoned(threadIds: number[], reason: string): void;
 }

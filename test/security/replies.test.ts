@@ -21,7 +21,8 @@ async function withLedger(options = {}) {
   });
   await g.load((await import('../helpers.js')).fixture('replies'));
   gateway = g;
-  const post = (kind: string) => g.handle({ method: 'POST', path: `/replies/${kind}`, headers: {} });
+  const post = (kind: string) =>
+    g.handle({ method: 'POST', path: `/replies/${kind}`, headers: {} });
   const postSync = (kind: string) =>
     g.handle({ method: 'POST', path: `/replies/sync/${kind}`, headers: {} });
   const thread = async () =>

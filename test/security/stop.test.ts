@@ -54,7 +54,10 @@ describe('stop() resolves within stopTimeout whatever the plugin threads do', ()
     await gateway.stop();
     expect(performance.now() - started).toBeLessThan(STOP_TIMEOUT * 3);
     expect(abandoned).toHaveLength(1);
-    expect(abandoned[0]).toMatchObject({ plugin: 'stuck', reason: expect.stringMatching(/did not end/) });
+    expect(abandoned[0]).toMatchObject({
+      plugin: 'stuck',
+      reason: expect.stringMatching(/did not end/),
+    });
     expect(abandoned[0]!.threadIds).toHaveLength(1);
     expect(logger.lines.find((l) => l.plugin_id === 'stuck' && l.level === 'error')).toMatchObject({
       threads: abandoned[0]!.threadIds,

@@ -70,7 +70,9 @@ describe('responseProblem', () => {
   });
 
   it('accepts header values that are strings or lists of strings, nothing else', () => {
-    expect(responseProblem({ statusCode: 200, headers: { a: 'b', c: ['d', 'e'] } })).toBeUndefined();
+    expect(
+      responseProblem({ statusCode: 200, headers: { a: 'b', c: ['d', 'e'] } }),
+    ).toBeUndefined();
     expect(responseProblem({ statusCode: 200, headers: { a: 1 } })).toMatch(/header "a"/);
     expect(responseProblem({ statusCode: 200, headers: { a: [1] } })).toMatch(/header "a"/);
     expect(responseProblem({ statusCode: 200, headers: [] })).toMatch(/headers/);

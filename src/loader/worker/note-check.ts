@@ -43,7 +43,8 @@ export function checkNote(message: unknown): WorkerNote | string {
   const m = message;
   switch (m.pgw) {
     case 'log':
-      if (typeof m.level !== 'string' || !LEVELS.has(m.level)) return `log level ${describe(m.level)}`;
+      if (typeof m.level !== 'string' || !LEVELS.has(m.level))
+        return `log level ${describe(m.level)}`;
       if (typeof m.msg !== 'string') return `log message ${describe(m.msg)}`;
       if (m.fields !== undefined && !isObject(m.fields)) return `log fields ${describe(m.fields)}`;
       if (!optional(m.requestId, 'string')) return `log requestId ${describe(m.requestId)}`;
@@ -71,7 +72,9 @@ export function checkNote(message: unknown): WorkerNote | string {
       return m as WorkerNote;
     }
     case 'heap':
-      return isCount(m.used) && isCount(m.external) ? (m as WorkerNote) : 'memory note without figures';
+      return isCount(m.used) && isCount(m.external)
+        ? (m as WorkerNote)
+        : 'memory note without figures';
     case 'stopped':
       return optional(m.error, 'string') ? (m as WorkerNote) : 'stop note with a non-string error';
     case 'health':
@@ -98,7 +101,11 @@ function isHealth(v: unknown): boolean {
 export function checkResult(kind: TaskInput['t'], result: unknown): TaskResult {
   if (typeof result === 'object' && result !== null && '__pgw' in result) {
     const f = result as Partial<TaskFailure>;
-    if (typeof f.__pgw === 'string' && THREAD_FAILURES.has(f.__pgw) && typeof f.message === 'string') {
+    if (
+      typeof f.__pgw === 'string' &&
+      THREAD_FAILURES.has(f.__pgw) &&
+      typeof f.message === 'string'
+    ) {
       return result as TaskFailure;
     }
     return badResponse(`a failure of kind ${describe(f.__pgw)} that a thread may not report`);

@@ -51,7 +51,9 @@ export function checkHealth(status: HealthStatus): HealthStatus {
   } catch (error) {
     return {
       status: 'unhealthy',
-      details: { error: `healthCheck() returned a value that cannot leave the thread: ${message(error)}` },
+      details: {
+        error: `healthCheck() returned a value that cannot leave the thread: ${message(error)}`,
+      },
     };
   }
 }

@@ -38,7 +38,8 @@ function capture(
   let report: NodeJS.Timeout | undefined;
   const reportDropped = () => {
     report = undefined;
-    if (dropped > 0) write(stream, `[${dropped} lines of output dropped: over ${LINES_PER_SECOND}/s]`);
+    if (dropped > 0)
+      write(stream, `[${dropped} lines of output dropped: over ${LINES_PER_SECOND}/s]`);
     dropped = 0;
   };
   const emit = (line: string) => {

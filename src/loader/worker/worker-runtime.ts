@@ -96,16 +96,14 @@ export class WorkerRuntime implements PluginRuntime {
       memoryBytes: memory * 1024 * 1024,
       kill: (state, reason) => this.#kill(state, reason),
       health: (seq, threadId, status) => this.#healthAnswer?.(seq, threadId, status),
-      violation: (reason) => this.#violation(reason),
+      violation: (reason) => hooks.onViolation(reason, ++this.#violations),
     };
     this.#pool = new Piscina({
       filename: HARNESS.href,
       name: 'default',
-      minThreads: 0,
+      minThreads: 0, // so Piscina reports a thread (workerCreate) only once it listens for 'start'
       maxThreads: Math.max(1, Math.ceil(manifest.resources.cpu)),
       idleTimeout: spec.idleTimeoutMs,
-      // Each thread is started by the host's 'start' control message, sent when Piscina reports it
-      // ready (workerCreate); with minThreads above 0 Piscina would report some before they listen.
       concurrentTasksPerWorker: spec.threadConcurrency,
       // Sync atomics would block an idle thread's event loop: the plugin's timers and our control channel.
       atomics: 'disabled',
@@ -380,11 +378,6 @@ export class WorkerRuntime implements PluginRuntime {
     state.error = reason;
     this.#lastLoss = { __pgw: 'crash', message: reason };
     void state.worker.terminate();
-  }
-
-  #violation(reason: string): void {
-    this.#violations++;
-    this.#hooks.onViolation(reason);
   }
 }
 
