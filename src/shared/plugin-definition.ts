@@ -11,7 +11,10 @@ import type {
   ServiceRequest,
 } from './types.js';
 
-/** A logger whose lines land in the host's logs, tagged with the plugin and the request. */
+/**
+ * A logger whose lines land in the host's logs, tagged with the plugin and the request; `fields` go
+ * under `plugin_fields` (they never replace the line's own `level`, `time`, `msg`, `plugin_id`, …).
+ */
 export interface PluginLogger {
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;
