@@ -7,6 +7,7 @@
  */
 export { PluginGateway } from './core/gateway.js';
 export type {
+  AbandonedEvent,
   BreakerEvent,
   CrashEvent,
   GatewayEvents,

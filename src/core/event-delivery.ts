@@ -101,12 +101,25 @@ export class EventBus {
     );
   }
 
-  /** An event a plugin published (its permission was checked in its thread); failures are logged. */
-  async fromPlugin(source: string, event: DomainEvent): Promise<void> {
-    const result = await this.deliver(event, source);
+  /**
+   * An event a plugin published. Its permission is checked here, on the host, against the manifest's
+   * `permissions.events.publish` (the thread's own check only gives the plugin a clear error): an
+   * event it may not publish is refused and logged. Delivery failures are logged.
+   */
+  async fromPlugin(source: ManagedPlugin, event: DomainEvent): Promise<void> {
+    if (
+      !source.manifest.permissions.events.publish.some((p) => matchesEventPattern(event.type, p))
+    ) {
+      this.options.log.warn(
+        { plugin_id: source.name, event_type: event.type, code: ErrorCodes.EVENT_NOT_PERMITTED },
+        `plugin "${source.name}" may not publish "${event.type}" (permissions.events.publish); event refused`,
+      );
+      return;
+    }
+    const result = await this.deliver(event, source.name);
     for (const f of result.failed) {
       this.options.log.warn(
-        { plugin_id: f.plugin, event_type: event.type, source, code: f.code },
+        { plugin_id: f.plugin, event_type: event.type, source: source.name, code: f.code },
         f.message,
       );
     }

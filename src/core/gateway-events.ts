@@ -18,6 +18,13 @@ export interface LoadOptions {
   bulkhead?: GatewayOptions['bulkhead'];
 }
 
+/** Threads of a plugin instance that would not end. */
+export interface AbandonedEvent {
+  plugin: string;
+  threadIds: number[];
+  reason: string;
+}
+
 /** A plugin instance's circuit breaker changed state. */
 export interface BreakerEvent {
   /** Name of the plugin. */
@@ -37,6 +44,12 @@ export interface GatewayEvents {
   'plugin:crash': (event: CrashEvent) => void;
   /** A plugin was unloaded and its threads ended; `info` is its last state. */
   'plugin:unloaded': (info: PluginInfo) => void;
+  /**
+   * Threads of a plugin that did not end within `stopTimeout` on unload or stop (blocked in a system
+   * call, which Node cannot interrupt): left running, unreferenced. The process may not be able to
+   * exit until their call returns.
+   */
+  'plugin:abandoned': (event: AbandonedEvent) => void;
   /**
    * An instance failed `circuitBreaker.failureThreshold` times in a row: for `circuitBreaker.timeout`
    * its requests go to other instances, or are answered 503 `PGW_ERR_CIRCUIT_OPEN`.

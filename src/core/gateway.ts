@@ -19,6 +19,7 @@ import { PEER_PATH } from '../fleet/peer-protocol.js';
 import { breakerChanged, joinFleet, type GatewayEmit } from './join-fleet.js';
 import type { Served } from '../mesh/instances.js';
 import { createLogger } from './logging.js';
+import { pluginHooks } from './plugin-hooks.js';
 import type { ManagedPlugin } from '../plugins/managed-plugin.js';
 import {
   resolveLoadOptions,
@@ -56,7 +57,7 @@ export type { CrashEvent } from '../plugins/supervisor.js';
 export type { PeerReply } from './request-path.js';
 export type { ServiceHandler } from './service-calls.js';
 export type { PublishResult } from './event-delivery.js';
-export type { BreakerEvent, GatewayEvents, LoadOptions } from './gateway-events.js';
+export type { AbandonedEvent, BreakerEvent, GatewayEvents, LoadOptions } from './gateway-events.js';
 
 /**
  * The gateway. Every option has a default.
@@ -208,12 +209,15 @@ export class PluginGateway {
       log: this.#log,
       instanceId: `${manifest.name}@${manifest.version}#${this.#nodeId}.${++this.#seq}`,
       load: loadOptions,
-      hooks: (self) => ({
-        onCrash: (reason) => this.#supervisor.crashed(self, reason),
-        onPublish: (event) => void (this.#stopped || this.#events.fromPlugin(self.name, event)),
-        onCall: (service, request, parent) =>
-          this.#calls.call(self.manifest, service, request, parent),
-      }),
+      hooks: (self) =>
+        pluginHooks(self, {
+          supervisor: this.#supervisor,
+          events: this.#events,
+          calls: this.#calls,
+          log: this.#log,
+          emit: this.#emit,
+          stopped: () => this.#stopped,
+        }),
       onBreaker: (state, event) => breakerChanged(this.#emit, state, event),
     });
     this.#plugins.set(manifest.name, plugin);
@@ -356,15 +360,17 @@ export class PluginGateway {
 
   // ---- lifecycle ----
 
-  async #discard(plugin: ManagedPlugin, graceMs = this.options.stopTimeout): Promise<void> {
+  async #discard(plugin: ManagedPlugin, budgetMs = this.options.stopTimeout): Promise<void> {
+    // One budget for the whole stop, whatever the plugin's threads do (see `stopTimeout`).
+    const end = performance.now() + budgetMs;
     this.#supervisor.cancel(plugin);
     plugin.bulkhead.close();
     this.#router.remove(plugin.name, plugin.manifest.endpoints);
     this.#plugins.delete(plugin.name);
     this.#fleet?.localChanged(plugin.name);
     await Promise.all(plugin.instances.map((i) => this.#registry.deregister(i.id).catch(() => {})));
-    await plugin.runtime.drain(graceMs);
-    await plugin.runtime.close(graceMs);
+    await plugin.runtime.drain(Math.max(0, end - performance.now() - budgetMs / 2));
+    await plugin.runtime.close(Math.max(0, end - performance.now()));
   }
 
   /** Records the plugin's instances; while the registry fails, tries again every second (never throws). */

@@ -157,6 +157,7 @@ export const optionsSchema = z.strictObject({
       cacheDir: z.string().min(1).optional(),
     })
     .optional(),
+  maxResponseBytes: positiveInt.max(2 ** 31 - 1).default(8 * 1024 * 1024),
 });
 
 /** Options accepted by `new PluginGateway(options)`. Every one has a default. */
@@ -208,7 +209,12 @@ export interface GatewayOptions {
     backoff?: string | number;
     maxBackoff?: string | number;
   };
-  /** How long `unload()`/`stop()` wait for in-flight requests and the plugin's `stop()`. @default '5s' */
+  /**
+   * How long `unload()`/`stop()` take at most: in-flight requests get up to half of it, the plugin's
+   * `stop()` the rest less up to 1 s kept to end its threads. A thread that has not ended by then
+   * (blocked in a system call) is abandoned: logged and reported with the `plugin:abandoned` event.
+   * @default '5s'
+   */
   stopTimeout?: string | number;
   /**
    * How long a plugin may take in `initialize()` and `start()` on its first thread; past it, `load()` (or
@@ -246,6 +252,13 @@ export interface GatewayOptions {
    * `@veza/plugin-gateway/sdk` from the host's node_modules).
    */
   watch?: { env: string; cacheDir?: string };
+  /**
+   * Largest response a plugin may return, in bytes, measured as it is serialised out of the plugin's
+   * thread (about the UTF-8 length of JSON for text, the byte length for a Buffer). The plugin's
+   * thread refuses a larger one before the host copies it: 500 `PGW_ERR_RESPONSE_TOO_LARGE`.
+   * @default 8388608 (8 MiB)
+   */
+  maxResponseBytes?: number;
 }
 
 /** Options after validation: durations in ms, defaults applied, frozen. */

@@ -183,7 +183,13 @@ export class RemoteRuntime implements PluginRuntime {
   async close(): Promise<void> {}
 
   stats(): RuntimeStats {
-    return { threads: 0, utilization: 0, heapUsedBytes: 0, inFlight: this.#inFlight };
+    return {
+      threads: 0,
+      utilization: 0,
+      heapUsedBytes: 0,
+      inFlight: this.#inFlight,
+      violations: 0,
+    };
   }
 
   /** Its own gateway checks its health; here, a remote instance has none to report. */

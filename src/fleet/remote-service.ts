@@ -58,6 +58,7 @@ export class RemoteService implements Served {
       threads: 0,
       crashes: 0,
       event_count: 0,
+      protocol_violations: 0,
       instances: this.instances.map((i) => ({
         id: i.id,
         breaker: i.breaker.state,

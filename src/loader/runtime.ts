@@ -42,7 +42,7 @@ export interface RuntimeHooks {
     fields: Record<string, unknown> | undefined,
     requestId: string | undefined,
   ): void;
-  /** The plugin published an event (its permission was checked in the thread). */
+  /** The plugin published an event; the host checks `permissions.events.publish` (the thread's check is a courtesy). */
   onPublish(event: DomainEvent): void;
   /** The plugin called a service with `ctx.call()`; its permission is the host's to check. */
   onCall(
@@ -50,6 +50,12 @@ export interface RuntimeHooks {
     request: ServiceRequest,
     parent: { requestId?: string; userId?: PluginRequest['userId'] },
   ): Promise<PluginResponse>;
+  /** A line the plugin wrote to its stdout or stderr (captured, never written to the host's own). */
+  onOutput(stream: 'stdout' | 'stderr', line: string): void;
+  /** The plugin's side sent something malformed or not permitted; it was refused (`count` so far). */
+  onViolation(reason: string, count: number): void;
+  /** Threads that did not end within the stop budget: left running, unreferenced. */
+  onAbandoned(threadIds: number[], reason: string): void;
 }
 
 /** Everything a runtime needs to start a plugin instance. */
@@ -67,6 +73,8 @@ export interface RuntimeSpec {
   threadConcurrency: number;
   maxInFlight: number;
   timeoutGraceMs: number;
+  /** Largest response, serialised, that the plugin may hand the host. */
+  maxResponseBytes: number;
 }
 
 /** Live figures of a runtime. */
@@ -76,6 +84,8 @@ export interface RuntimeStats {
   utilization: number;
   heapUsedBytes: number;
   inFlight: number;
+  /** Messages and results from the plugin's side that were refused as malformed or not permitted. */
+  violations: number;
 }
 
 /** One running plugin instance. */
@@ -90,7 +100,10 @@ export interface PluginRuntime {
   boot(timeoutMs: number): Promise<BootReport>;
   /** Resolves when no request is in flight, or after `timeoutMs`. */
   drain(timeoutMs: number): Promise<void>;
-  /** Asks every live thread to run the plugin's `stop()`, then ends all threads. */
+  /**
+   * Asks every live thread to run the plugin's `stop()`, then ends all threads; resolves within
+   * `timeoutMs` whatever the threads do (those that would not end are reported through `onAbandoned`).
+   */
   close(timeoutMs: number): Promise<void>;
   stats(): RuntimeStats;
   /**

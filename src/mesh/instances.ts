@@ -81,6 +81,7 @@ export class InstanceGroup implements PluginRuntime {
         threads === 0 ? 0 : all.reduce((u, s) => u + s.utilization * s.threads, 0) / threads,
       heapUsedBytes: all.reduce((n, s) => n + s.heapUsedBytes, 0),
       inFlight: all.reduce((n, s) => n + s.inFlight, 0),
+      violations: all.reduce((n, s) => n + s.violations, 0),
     };
   }
 

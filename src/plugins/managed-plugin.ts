@@ -138,6 +138,7 @@ export class ManagedPlugin implements Served {
       threads: live.threads,
       crashes: this.crashes.total,
       event_count: r.events,
+      protocol_violations: live.violations,
       instances: this.instances.map((i) => ({
         id: i.id,
         breaker: i.breaker.state,

@@ -22,6 +22,7 @@ export interface PluginSettings {
   maxInFlight: number;
   timeoutGrace: number;
   restart: CrashPolicyOptions;
+  maxResponseBytes: number;
 }
 
 /** A plugin's own policies: `load()` options laid over the gateway's. */
@@ -39,8 +40,8 @@ export interface PluginSetup {
   instanceId: string;
   /** `load()` options, validated, with the gateway's policies filled in. */
   load: PluginPolicies;
-  /** The runtime's crash and publish hooks for the plugin being made (logs go to the gateway's logger). */
-  hooks: (plugin: ManagedPlugin) => Omit<RuntimeHooks, 'onLog'>;
+  /** The runtime's crash, publish, call, violation and abandon hooks for the plugin being made (its logs and output go to the gateway's logger). */
+  hooks: (plugin: ManagedPlugin) => Omit<RuntimeHooks, 'onLog' | 'onOutput'>;
   /** The plugin instance's circuit breaker changed state (also logged). */
   onBreaker: (state: BreakerState, event: { plugin: string; instance: string }) => void;
 }
@@ -77,6 +78,7 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
     threadConcurrency: options.threadConcurrency,
     maxInFlight: options.maxInFlight,
     timeoutGraceMs: options.timeoutGrace,
+    maxResponseBytes: options.maxResponseBytes,
   };
   const policies = {
     restart: options.restart,
@@ -93,7 +95,11 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
     (self, instanceId) =>
       new WorkerRuntime(
         { ...spec, instanceId },
-        { ...setup.hooks(self), onLog: (...line) => sink.write(...line) },
+        {
+          ...setup.hooks(self),
+          onLog: (...line) => sink.write(...line),
+          onOutput: (stream, line) => sink.output(stream, line),
+        },
       ),
   );
   for (const instance of plugin.instances) {

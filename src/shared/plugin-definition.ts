@@ -12,7 +12,10 @@ import type {
 } from './types.js';
 import { PluginDefinitionError } from '../errors.js';
 
-/** A logger whose lines land in the host's logs, tagged with the plugin and the request. */
+/**
+ * A logger whose lines land in the host's logs, tagged with the plugin and the request; `fields` go
+ * under `plugin_fields` (they never replace the line's own `level`, `time`, `msg`, `plugin_id`, …).
+ */
 export interface PluginLogger {
   /**
    * Logs `msg` at level `debug` with `fields` on the line; fields that cannot be structured-cloned

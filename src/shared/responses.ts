@@ -48,6 +48,11 @@ const FAILURES: Record<TaskFailure['__pgw'], { status: number; code: ErrorCode; 
       code: ErrorCodes.BAD_RESPONSE,
       message: 'the plugin returned an invalid response',
     },
+    'too-large': {
+      status: 500,
+      code: ErrorCodes.RESPONSE_TOO_LARGE,
+      message: 'the plugin returned a response larger than the gateway accepts',
+    },
     'no-route': {
       status: 500,
       code: ErrorCodes.BAD_RESPONSE,

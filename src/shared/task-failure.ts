@@ -6,8 +6,8 @@
 
 /**
  * A task that did not produce a value. A runtime's inside answers `threw`, `timeout`, `init`,
- * `bad-response` and `no-route`; its host side adds `crash` (the thread or process died), `terminated`
- * (the host ended it because another request on it timed out), `overloaded` (no free request slot) and
+ * `bad-response`, `no-route` and `too-large` (a response over `maxResponseBytes`); its host side adds
+ * `crash` (the thread or process died), `terminated` (the host ended it because another request on it timed out), `overloaded` (no free request slot) and
  * `unreachable` (a remote instance's gateway could not be reached, or no longer serves it).
  */
 export interface TaskFailure {
@@ -20,7 +20,8 @@ export interface TaskFailure {
     | 'crash'
     | 'terminated'
     | 'overloaded'
-    | 'unreachable';
+    | 'unreachable'
+    | 'too-large';
   message: string;
   stack?: string;
 }
@@ -36,6 +37,7 @@ export const FAILURE_KINDS: ReadonlySet<TaskFailure['__pgw']> = new Set([
   'terminated',
   'overloaded',
   'unreachable',
+  'too-large',
 ]);
 
 /** True for a value a runtime returned in place of a result. */

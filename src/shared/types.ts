@@ -209,6 +209,8 @@ export interface PluginMetrics {
   crashes: number;
   /** Events delivered to the plugin. */
   event_count: number;
+  /** Messages and results from the plugin's threads that the host refused as malformed or not permitted. */
+  protocol_violations: number;
   /** Each local instance: its circuit breaker and the requests in flight on it. */
   instances: { id: string; breaker: 'closed' | 'open' | 'half-open'; outstanding: number }[];
 }

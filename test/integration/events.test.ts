@@ -80,7 +80,7 @@ describe('domain events', () => {
       version: '1.0.0',
       request_id: id,
       source: 'plugin',
-      type: 'track.played',
+      plugin_fields: { type: 'track.played' },
     });
   });
 

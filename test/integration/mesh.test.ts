@@ -98,7 +98,8 @@ describe('bulkhead, per plugin', () => {
     expect([first.statusCode, second.statusCode]).toEqual([504, 504]);
     expect(codeOf(second)).toBe('PGW_ERR_TIMEOUT');
     await new Promise((r) => setTimeout(r, 200));
-    expect(logger.lines.filter((l) => l.msg === 'hit').map((l) => l.tag)).toEqual(['first']);
+    const hits = logger.lines.filter((l) => l.msg === 'hit');
+    expect(hits.map((l) => (l.plugin_fields as { tag?: string }).tag)).toEqual(['first']);
   });
 
   it('a request that waited in line still reaches its plugin when a place frees up in time', async () => {
@@ -116,7 +117,10 @@ describe('retries: only when the instance did not answer, only idempotent method
     const logger = memoryLogger();
     gateway = await gatewayWith(['faulty'], { logger });
     const started = (method: string) =>
-      logger.lines.filter((l) => l.msg === 'slow started' && l.method === method).length;
+      logger.lines.filter(
+        (l) =>
+          l.msg === 'slow started' && (l.plugin_fields as { method?: string }).method === method,
+      ).length;
     // Both start on the plugin's one thread, then an infinite loop blocks it until it is ended.
     const getting = get(gateway, '/faulty/slow?ms=600');
     const posting = gateway.handle({ method: 'POST', path: '/faulty/slow?ms=600' });

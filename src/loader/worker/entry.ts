@@ -4,14 +4,7 @@
  * here and answered as a value; only a dying thread reaches the host as a crash.
  * @module
  */
-import {
-  BroadcastChannel,
-  MessageChannel,
-  parentPort,
-  threadId,
-  workerData,
-} from 'node:worker_threads';
-import { getHeapStatistics } from 'node:v8';
+import { MessageChannel, parentPort, threadId, workerData } from 'node:worker_threads';
 import type {
   DomainEvent,
   HealthStatus,
@@ -34,12 +27,12 @@ import type { BootReport, TaskResult } from '../runtime.js';
 import type { ControlMessage, HarnessData, Task, WorkerNote } from './protocol.js';
 import { lockdown } from './lockdown.js';
 import { parseNetworkGrants } from '../../shared/network-allowlist.js';
+import { checkHealth, checkReply } from './reply.js';
 
 const data = workerData as HarnessData;
 // Before anything of the plugin's runs (its module is imported by boot(), further down).
 lockdown(parseNetworkGrants(data.network));
 const port = parentPort!;
-const HEAP_REPORT_MS = 5000;
 
 function note(message: WorkerNote): void {
   try {
@@ -50,6 +43,28 @@ function note(message: WorkerNote): void {
       port.postMessage({ ...message, fields: { unserializable: String(message.fields) } });
   }
 }
+
+/**
+ * Host-to-thread control arrives on this thread's parent port, which only the host holds. Piscina's
+ * own listener there only takes its start-up message, which it has had by the time this module runs
+ * (it is loading it): from now on every message is the host's control.
+ */
+port.removeAllListeners('message');
+let startPlugin: () => void;
+/** The host says "start" once it has taken over this thread's stdout and stderr. */
+const hostReady = new Promise<void>((resolve) => (startPlugin = resolve));
+port.on('message', (message: ControlMessage) => {
+  switch (message?.ctl) {
+    case 'start':
+      return startPlugin();
+    case 'stop':
+      return void stop();
+    case 'abandon':
+      return waiting.get(message.slot)?.(TIMEOUT);
+    case 'health':
+      return void answerHealth(message.seq);
+  }
+});
 
 process.on('exit', (code) => note({ pgw: 'exiting', code }));
 
@@ -164,6 +179,7 @@ const ready: Promise<void> = boot().then(
 );
 
 async function boot(): Promise<void> {
+  await hostReady;
   const mod = (await import(data.main)) as { default?: unknown };
   const exported = mod.default ?? mod;
   plugin = isPluginDefinition(exported) ? exported : definePlugin(exported as PluginDefinition);
@@ -172,23 +188,14 @@ async function boot(): Promise<void> {
     baseContext,
   );
   await plugin.start?.(baseContext);
-  reportHeap();
-  setInterval(reportHeap, HEAP_REPORT_MS).unref();
+  reportMemory();
+  setInterval(reportMemory, data.memoryReportMs).unref();
 }
 
 /** Tasks whose work has not settled, by slot; the host abandons one when its deadline passes. */
 const waiting = new Map<number, (result: TaskResult) => void>();
 
-const control = new BroadcastChannel(data.channel);
-control.unref();
-control.onmessage = (event) => {
-  const message = (event as unknown as { data?: ControlMessage }).data;
-  if (message?.type === 'stop') void stop();
-  else if (message?.type === 'abandon') waiting.get(message.slot)?.(TIMEOUT);
-  else if (message?.type === 'health') void answerHealth(message.seq);
-};
-
-/** A periodic health check, over the control channel so that it never wakes an idle plugin. */
+/** A periodic health check, over the control port so that it never wakes an idle plugin. */
 async function answerHealth(seq: number): Promise<void> {
   await ready;
   const status: HealthStatus = initFailure
@@ -197,12 +204,16 @@ async function answerHealth(seq: number): Promise<void> {
   note({ pgw: 'health', seq, status });
 }
 
-function reportHeap(): void {
-  note({ pgw: 'heap', used: getHeapStatistics().used_heap_size });
+/** This thread's V8 heap, and its memory outside the heap (ArrayBuffers, Buffers) that the heap limit misses. */
+function reportMemory(): void {
+  const { heapUsed, external } = process.memoryUsage();
+  note({ pgw: 'heap', used: heapUsed, external });
 }
 
+let stopping = false;
 async function stop(): Promise<void> {
-  control.close();
+  if (stopping) return;
+  stopping = true;
   try {
     await ready;
     // A plugin that never started has nothing to stop.
@@ -236,6 +247,7 @@ export default function run(task: Task): TaskResult | Promise<TaskResult> {
   if (!booted) return ready.then(() => initFailure ?? run(task));
   if (task.d <= Date.now()) return TIMEOUT;
   const slot = task.s;
+  // From here on plugin code has seen the request: the host must never run it a second time.
   Atomics.store(data.slots, slot, threadId);
   let result: TaskResult | PromiseLike<TaskResult>;
   try {
@@ -244,7 +256,7 @@ export default function run(task: Task): TaskResult | Promise<TaskResult> {
     result = failure('threw', error);
   }
   if (!isThenable<TaskResult>(result)) {
-    Atomics.store(data.slots, slot, 0);
+    Atomics.store(data.slots, slot, -threadId);
     return result;
   }
   const work = result;
@@ -252,7 +264,7 @@ export default function run(task: Task): TaskResult | Promise<TaskResult> {
     const settle = (value: TaskResult) => {
       if (waiting.get(slot) !== settle) return;
       waiting.delete(slot);
-      Atomics.store(data.slots, slot, 0);
+      Atomics.store(data.slots, slot, -threadId);
       resolve(value);
     };
     waiting.set(slot, settle);
@@ -293,32 +305,11 @@ function serve(key: string, req: PluginRequest): TaskResult | Promise<TaskResult
   }
   if (isThenable<PluginResponse | void>(res)) {
     return Promise.resolve(res).then(
-      (value) => checkResponse(value, key),
+      (value) => checkReply(value, key, data.maxResponseBytes),
       (error: unknown) => failure('threw', error),
     );
   }
-  return checkResponse(res, key);
-}
-
-function checkResponse(res: PluginResponse | void, key: string): PluginResponse | TaskFailure {
-  if (res === undefined || res === null) return { statusCode: 204 };
-  if (typeof res !== 'object') {
-    return {
-      __pgw: 'bad-response',
-      message: `${key} returned ${typeof res}, expected { statusCode, body }`,
-    };
-  }
-  const status = res.statusCode;
-  if (!Number.isInteger(status) || status < 100 || status > 599) {
-    return {
-      __pgw: 'bad-response',
-      message: `${key} returned statusCode ${String(status)}, expected an integer 100-599`,
-    };
-  }
-  if (res.headers !== undefined && (typeof res.headers !== 'object' || res.headers === null)) {
-    return { __pgw: 'bad-response', message: `${key} returned headers that are not an object` };
-  }
-  return res;
+  return checkReply(res, key, data.maxResponseBytes);
 }
 
 async function deliver(event: DomainEvent): Promise<null | TaskFailure> {
@@ -334,7 +325,7 @@ async function health(): Promise<HealthStatus> {
   try {
     const status = (await plugin.healthCheck?.(baseContext)) ?? { status: 'healthy' };
     return ['healthy', 'degraded', 'unhealthy'].includes(status?.status)
-      ? status
+      ? checkHealth(status)
       : {
           status: 'unhealthy',
           details: { error: `healthCheck() returned ${JSON.stringify(status)}` },

@@ -1,7 +1,9 @@
 /**
  * What crosses the thread boundary between the host and the harness in a plugin's worker.
- * Data (requests, events) goes through Piscina tasks; control (logs, stop, crash notes) goes through
- * the worker's parent port (worker to host) and a BroadcastChannel per plugin instance (host to workers).
+ * Data (requests, events) goes through Piscina tasks; notes (logs, publish, calls, heap, stop) go from
+ * the thread to the host on the worker's parent port, and control (start, stop, abandon, health) from
+ * the host to that one thread on the same port: no other thread, and no other plugin, can post on it.
+ * Everything a thread sends is checked on the host (`note-check.ts`) before it is used.
  * @module
  */
 import type { MessagePort } from 'node:worker_threads';
@@ -23,14 +25,19 @@ export interface HarnessData {
   version: string;
   flags: Record<string, boolean>;
   settings: Record<string, unknown>;
-  /** Event patterns the plugin may publish. */
+  /** Event patterns the plugin may publish (checked here for a clear error, and again on the host). */
   publish: string[];
-  /** Slot table: a thread writes its id into a request's slot while it works on it. */
+  /**
+   * Slot table: a thread writes its id into a request's slot while plugin code works on it, and
+   * `-threadId` once it is done; 0 means no plugin code has seen the request.
+   */
   slots: Int32Array;
-  /** BroadcastChannel name for host-to-thread control messages. */
-  channel: string;
   /** `permissions.network`: the hosts the thread's network guard admits. */
   network: string[];
+  /** Largest serialised response the harness hands to the host. */
+  maxResponseBytes: number;
+  /** Milliseconds between two memory notes. */
+  memoryReportMs: number;
 }
 
 /** A Piscina task: `s` is the request's slot, `d` its deadline (epoch ms). */
@@ -59,11 +66,15 @@ export type WorkerNote =
       userId?: PluginRequest['userId'];
       port: MessagePort;
     }
-  | { pgw: 'heap'; used: number }
+  /** Memory of the thread: V8 heap, and what lives outside it (ArrayBuffers, Buffers, addons). */
+  | { pgw: 'heap'; used: number; external: number }
   | { pgw: 'stopped'; error?: string }
   | { pgw: 'health'; seq: number; status: HealthStatus }
   | { pgw: 'exiting'; code: number };
 
-/** Host to threads, through the BroadcastChannel: stop the plugin; give up on a request past its deadline. */
+/** Host to one thread, through its parent port: start the plugin, stop it, give up on a request, check health. */
 export type ControlMessage =
-  { type: 'stop' } | { type: 'abandon'; slot: number } | { type: 'health'; seq: number };
+  | { ctl: 'start' }
+  | { ctl: 'stop' }
+  | { ctl: 'abandon'; slot: number }
+  | { ctl: 'health'; seq: number };

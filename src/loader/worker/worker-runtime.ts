@@ -2,17 +2,16 @@
  * `WorkerRuntime`: one Piscina pool per plugin instance, with the resource limits of its manifest.
  * Threads scale to zero when idle. A request past its deadline is answered at once; the thread still
  * holding it after a short grace is terminated (a blocked event loop cannot be interrupted otherwise).
+ * Every result and note from a thread is checked on the host (`note-check.ts`); control goes to one
+ * thread at a time on its own parent port.
  * @module
  */
 import { pathToFileURL } from 'node:url';
-import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { HealthStatus } from '../../shared/types.js';
-import { BroadcastChannel, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { ControlMessage, HarnessData, Task, WorkerNote } from './protocol.js';
-import { worstHealth } from '../../shared/health.js';
+import type { ControlMessage, HarnessData, Task } from './protocol.js';
 import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
-import { ErrorCodes, PluginBootTimeoutError, PluginLoadError } from '../../errors.js';
+import { PluginBootTimeoutError, PluginLoadError } from '../../errors.js';
 import {
   type PluginRuntime,
   type RuntimeHooks,
@@ -25,9 +24,16 @@ import {
 import { DeadlineQueue } from '../../shared/deadline-queue.js';
 import { SlotTable } from './slots.js';
 import { HARNESS, threadPermissions, type ThreadPermissions } from './thread-launch.js';
+import { checkResult } from './note-check.js';
+import { combineHealth, onNote, type NoteTarget, type ThreadState } from './thread-notes.js';
+import { captureOutput } from './thread-output.js';
 
 const OVERLOADED: TaskFailure = { __pgw: 'overloaded', message: 'too many requests in flight' };
 const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
+/** How often a thread reports its memory (heap and off-heap), which the host holds to `resources.memory`. */
+const MEMORY_REPORT_MS = 1000;
+/** Of `close()`'s budget, what is kept for ending the threads after the plugin's `stop()`. */
+const END_THREADS_MS = 1000;
 
 /** One request between dispatch and answer. */
 class Pending {
@@ -38,28 +44,15 @@ class Pending {
   constructor(readonly resolve: (result: TaskResult) => void) {}
 }
 
-/** What the host knows of one live thread. */
-interface ThreadState {
-  worker: Worker;
-  killed: boolean;
-  error?: string;
-  exitCode?: number;
-  heapUsed: number;
-  /** Event-loop utilisation at the previous `stats()`, so each reading covers the time since. */
-  elu: EventLoopUtilization | undefined;
-  /** The harness saw `process.exit()`: the plugin ended its own thread. */
-  exitNoted: boolean;
-  stopped?: () => void;
-}
-
 export class WorkerRuntime implements PluginRuntime {
   readonly #pool: Piscina;
   readonly #slots: SlotTable<Pending>;
   readonly #threads = new Map<number, ThreadState>();
   /** One queue per distinct timeout (the plugin's default and its endpoints' own). */
   readonly #deadlines = new Map<number, DeadlineQueue<Pending>>();
-  readonly #channel: BroadcastChannel;
   readonly #hooks: RuntimeHooks;
+  readonly #notes: NoteTarget;
+  #violations = 0;
   readonly #graceMs: number;
   readonly #label: string;
   readonly #name: string;
@@ -81,9 +74,6 @@ export class WorkerRuntime implements PluginRuntime {
     this.#label = `${manifest.name}@${manifest.version}`;
     this.#name = manifest.name;
     this.#slots = new SlotTable(spec.maxInFlight);
-    const channel = `plugin-gateway:${spec.instanceId}`;
-    this.#channel = new BroadcastChannel(channel);
-    this.#channel.unref();
     const workerData: HarnessData = {
       main: pathToFileURL(spec.mainPath).href,
       name: manifest.name,
@@ -92,15 +82,23 @@ export class WorkerRuntime implements PluginRuntime {
       settings: spec.settings,
       publish: [...manifest.permissions.events.publish],
       slots: this.#slots.shared,
-      channel,
       network: [...manifest.permissions.network],
+      maxResponseBytes: spec.maxResponseBytes,
+      memoryReportMs: MEMORY_REPORT_MS,
     };
     this.#permissions = threadPermissions(spec.pluginDir, manifest.name);
     const memory = manifest.resources.memory;
+    this.#notes = {
+      hooks,
+      memoryBytes: memory * 1024 * 1024,
+      kill: (state, reason) => this.#kill(state, reason),
+      health: (seq, threadId, status) => this.#healthAnswer?.(seq, threadId, status),
+      violation: (reason) => hooks.onViolation(reason, ++this.#violations),
+    };
     this.#pool = new Piscina({
       filename: HARNESS.href,
       name: 'default',
-      minThreads: 0,
+      minThreads: 0, // so Piscina reports a thread (workerCreate) only once it listens for 'start'
       maxThreads: Math.max(1, Math.ceil(manifest.resources.cpu)),
       idleTimeout: spec.idleTimeoutMs,
       concurrentTasksPerWorker: spec.threadConcurrency,
@@ -150,15 +148,23 @@ export class WorkerRuntime implements PluginRuntime {
 
   #dispatch(pending: Pending): void {
     this.#pool.run(pending.task).then(
-      (result: TaskResult) => this.#settle(pending, result),
+      (result: unknown) => this.#settle(pending, this.#checked(pending.task!.t, result)),
       (error: unknown) => this.#onLost(pending, error),
     );
   }
 
+  /** A thread's answer as the host accepts it; anything malformed is that request's `bad-response`. */
+  #checked(kind: Task['t'], result: unknown): TaskResult {
+    const checked = checkResult(kind, result);
+    if (checked !== result) this.#violations++;
+    return checked;
+  }
+
   /**
-   * Piscina rejected a task: its thread is gone. A task that had not started (its slot was never
-   * claimed, so no plugin code ran for it) goes to another thread, whatever its method; one that had
-   * started is answered as lost: terminated by us, or crashed.
+   * Piscina rejected a task: its thread is gone. A task that no plugin code saw (its slot still 0: the
+   * harness marks it before calling the plugin, and never clears the mark) goes to another thread,
+   * whatever its method; one the plugin saw is answered as lost — terminated by us, or crashed — and
+   * only the mesh may retry it, for an idempotent method (`mesh/pipeline.ts`).
    */
   #onLost(pending: Pending, error: unknown): void {
     if (!this.#closing && !pending.answered && this.#slots.threadOf(pending.slot) === 0) {
@@ -197,24 +203,46 @@ export class WorkerRuntime implements PluginRuntime {
     this.#drained = undefined;
   }
 
+  /**
+   * Runs the plugin's `stop()` in every live thread for `timeoutMs` less what is kept to end the
+   * threads (`END_THREADS_MS`, at most a quarter), then ends them. A thread that has not ended by
+   * `timeoutMs` (blocked in a system call, which Node cannot interrupt) is abandoned: unreferenced so
+   * that it does not hold the host's event loop, and reported through `onAbandoned`.
+   */
   async close(timeoutMs: number): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    const end = performance.now() + timeoutMs;
     // Let rejections already under way (a crash that led to this close) settle as what they are.
     await new Promise(setImmediate);
     const live = this.#liveThreads();
     if (live.length > 0) {
       const stopped = Promise.all(live.map((t) => new Promise<void>((r) => (t.stopped = r))));
-      this.#channel.postMessage({ type: 'stop' });
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([stopped, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
-      clearTimeout(timer);
+      for (const t of live) this.#control(t, { ctl: 'stop' });
+      const keep = Math.min(END_THREADS_MS, timeoutMs / 4);
+      await within(stopped, end - keep - performance.now());
     }
-    this.#channel.close();
     for (const queue of this.#deadlines.values()) queue.close();
     this.#lastLoss = this.#terminated();
-    await this.#pool.destroy();
+    const ended = await within(this.#pool.destroy(), end - performance.now());
     this.#permissions.dispose();
+    if (ended) return;
+    const stuck = [...this.#threads.values()].filter((t) => t.exitCode === undefined);
+    if (stuck.length === 0) return;
+    for (const t of stuck) t.worker.unref();
+    this.#hooks.onAbandoned(
+      stuck.map((t) => t.worker.threadId),
+      `did not end within ${Math.round(timeoutMs)} ms (blocked in a system call?)`,
+    );
+  }
+
+  /** Control for one thread, on its own port; a thread already gone is skipped. */
+  #control(state: ThreadState, message: ControlMessage): void {
+    try {
+      state.worker.postMessage(message);
+    } catch {
+      // The thread is exiting: its exit handler accounts for it.
+    }
   }
 
   stats(): RuntimeStats {
@@ -235,6 +263,7 @@ export class WorkerRuntime implements PluginRuntime {
       utilization: threads ? utilization / threads : 0,
       heapUsedBytes,
       inFlight: this.#slots.used,
+      violations: this.#violations,
     };
   }
 
@@ -253,7 +282,7 @@ export class WorkerRuntime implements PluginRuntime {
           resolve();
         }
       };
-      this.#channel.postMessage({ type: 'health', seq } satisfies ControlMessage);
+      for (const t of asked) this.#control(t, { ctl: 'health', seq });
     });
     this.#healthAnswer = undefined;
     const silent = this.#liveThreads()
@@ -270,9 +299,10 @@ export class WorkerRuntime implements PluginRuntime {
   readonly #onDeadline = (pending: Pending): void => {
     pending.answered = true;
     pending.resolve(TIMEOUT);
-    if (this.#slots.threadOf(pending.slot) === 0) return;
+    const thread = this.#threads.get(this.#slots.threadOf(pending.slot));
+    if (!thread) return;
     // A thread awaiting the plugin lets go at once; one whose event loop is blocked cannot.
-    this.#channel.postMessage({ type: 'abandon', slot: pending.slot } satisfies ControlMessage);
+    this.#control(thread, { ctl: 'abandon', slot: pending.slot });
     setTimeout(this.#reclaim, this.#graceMs, pending).unref();
   };
 
@@ -321,7 +351,8 @@ export class WorkerRuntime implements PluginRuntime {
         exitNoted: false,
       };
       this.#threads.set(id, state);
-      worker.on('message', (message: WorkerNote) => this.#onNote(state, message));
+      captureOutput(worker, (stream, line) => this.#hooks.onOutput(stream, line));
+      worker.on('message', (message: unknown) => onNote(this.#notes, state, message));
       worker.on('error', (error: Error) => {
         state.error = `${(error as Error & { code?: string }).code ?? error.name}: ${error.message}`;
         this.#lastLoss = { __pgw: 'crash', message: state.error };
@@ -341,66 +372,30 @@ export class WorkerRuntime implements PluginRuntime {
         this.#lastLoss = { __pgw: 'crash', message: reason };
         this.#hooks.onCrash(reason);
       });
+      // Output is the host's now: the harness may import the plugin.
+      this.#control(state, { ctl: 'start' });
     }
   }
 
-  #onNote(state: ThreadState, message: WorkerNote): void {
-    switch (message?.pgw) {
-      case 'log':
-        this.#hooks.onLog(message.level, message.msg, message.fields, message.requestId);
-        break;
-      case 'publish':
-        this.#hooks.onPublish(message.event);
-        break;
-      case 'call':
-        answerCall(this.#hooks, message);
-        break;
-      case 'heap':
-        state.heapUsed = message.used;
-        break;
-      case 'stopped':
-        if (message.error)
-          this.#hooks.onLog('error', `stop() failed: ${message.error}`, undefined, undefined);
-        state.stopped?.();
-        break;
-      case 'health':
-        this.#healthAnswer?.(message.seq, state.worker.threadId, message.status);
-        break;
-      case 'exiting':
-        state.exitNoted = true;
-        break;
-    }
+  /** Ends a thread that broke a limit: a crash with `reason`, restarted by the crash policy. */
+  #kill(state: ThreadState, reason: string): void {
+    state.error = reason;
+    this.#lastLoss = { __pgw: 'crash', message: reason };
+    void state.worker.terminate();
   }
 }
 
-/** The worst answer of the plugin's threads; a thread that did not answer in time is unhealthy. */
-function combineHealth(answers: HealthStatus[], silent: number[], timeoutMs: number): HealthStatus {
-  if (silent.length > 0) {
-    return {
-      status: 'unhealthy',
-      details: {
-        error: `thread ${silent.join(', ')} did not answer healthCheck() within ${timeoutMs} ms`,
-      },
-    };
+/** Whether `work` settled (either way) within `ms`. */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((r) => (timer = setTimeout(r, Math.max(0, ms), false)));
+  const settled = work.then(
+    () => true as const,
+    () => true as const,
+  );
+  try {
+    return await Promise.race([settled, late]);
+  } finally {
+    clearTimeout(timer);
   }
-  return worstHealth(answers);
-}
-
-/** A plugin's `ctx.call()`: the host's answer goes back on the port the call brought. */
-export function answerCall(hooks: RuntimeHooks, call: Extract<WorkerNote, { pgw: 'call' }>): void {
-  const failed = (message: string) => ({
-    statusCode: 500,
-    body: { error: { code: ErrorCodes.PLUGIN_ERROR, message } },
-  });
-  hooks
-    .onCall(call.service, call.request, { requestId: call.requestId, userId: call.userId })
-    .catch((error: Error) => failed(error.message))
-    .then((response) => {
-      try {
-        call.port.postMessage(response);
-      } catch (error) {
-        call.port.postMessage(failed(`the answer cannot be cloned: ${(error as Error).message}`));
-      }
-    })
-    .finally(() => call.port.close());
 }

@@ -1,0 +1,120 @@
+/**
+ * The host's side of one plugin thread: what it knows of the thread, and what it does with each note the
+ * thread sends — after `note-check.ts` has refused anything malformed. Permissions are the host's: a
+ * published event goes through `onPublish`, where the gateway checks the manifest, and a call through
+ * `onCall`, where it checks `dependencies`; nothing a thread claims is taken on trust.
+ * @module
+ */
+import type { EventLoopUtilization } from 'node:perf_hooks';
+import type { Worker } from 'node:worker_threads';
+import { ErrorCodes } from '../../errors.js';
+import { worstHealth } from '../../shared/health.js';
+import type { HealthStatus } from '../../shared/types.js';
+import type { RuntimeHooks } from '../runtime.js';
+import { checkNote, isPiscinaNote } from './note-check.js';
+import type { WorkerNote } from './protocol.js';
+
+/** What the host knows of one live thread. */
+export interface ThreadState {
+  worker: Worker;
+  killed: boolean;
+  error?: string;
+  exitCode?: number;
+  heapUsed: number;
+  /** Event-loop utilisation at the previous `stats()`, so each reading covers the time since. */
+  elu: EventLoopUtilization | undefined;
+  /** The harness saw `process.exit()`: the plugin ended its own thread. */
+  exitNoted: boolean;
+  stopped?: () => void;
+}
+
+/** What a note may act on besides the runtime's hooks. */
+export interface NoteTarget {
+  hooks: RuntimeHooks;
+  /** Bytes of heap and off-heap memory a thread may hold (`resources.memory`). */
+  memoryBytes: number;
+  /** Ends a thread that broke a limit; it counts as a crash with `reason`. */
+  kill(state: ThreadState, reason: string): void;
+  health(seq: number, threadId: number, status: HealthStatus): void;
+  violation(reason: string): void;
+}
+
+/** Acts on one message from a thread; refuses (and reports) anything malformed. */
+export function onNote(target: NoteTarget, state: ThreadState, message: unknown): void {
+  const checked = checkNote(message);
+  if (typeof checked === 'string') {
+    if (!isPiscinaNote(message)) target.violation(checked);
+    return;
+  }
+  const { hooks } = target;
+  const note: WorkerNote = checked;
+  switch (note.pgw) {
+    case 'log':
+      hooks.onLog(note.level, note.msg, note.fields, note.requestId);
+      break;
+    case 'publish':
+      hooks.onPublish(note.event);
+      break;
+    case 'call':
+      answerCall(hooks, note);
+      break;
+    case 'heap': {
+      state.heapUsed = note.used;
+      const total = note.used + note.external;
+      if (total > target.memoryBytes && !state.killed && state.error === undefined) {
+        const mib = (n: number) => Math.round(n / 1048576);
+        target.kill(
+          state,
+          `memory: the thread holds ${mib(note.used)} MiB of heap and ${mib(note.external)} MiB outside it, over resources.memory (${mib(target.memoryBytes)} MiB)`,
+        );
+      }
+      break;
+    }
+    case 'stopped':
+      if (note.error) hooks.onLog('error', `stop() failed: ${note.error}`, undefined, undefined);
+      state.stopped?.();
+      break;
+    case 'health':
+      target.health(note.seq, state.worker.threadId, note.status);
+      break;
+    case 'exiting':
+      state.exitNoted = true;
+      break;
+  }
+}
+
+/** The worst answer of the plugin's threads; a thread that did not answer in time is unhealthy. */
+export function combineHealth(
+  answers: HealthStatus[],
+  silent: number[],
+  timeoutMs: number,
+): HealthStatus {
+  if (silent.length > 0) {
+    return {
+      status: 'unhealthy',
+      details: {
+        error: `thread ${silent.join(', ')} did not answer healthCheck() within ${timeoutMs} ms`,
+      },
+    };
+  }
+  return worstHealth(answers);
+}
+
+/** A plugin's `ctx.call()`: the host's answer goes back on the port the call brought. */
+export function answerCall(hooks: RuntimeHooks, call: Extract<WorkerNote, { pgw: 'call' }>): void {
+  const failed = (message: string) => ({
+    statusCode: 500,
+    body: { error: { code: ErrorCodes.PLUGIN_ERROR, message } },
+  });
+  hooks
+    .onCall(call.service, call.request, { requestId: call.requestId, userId: call.userId })
+    .catch((error: Error) => failed(error.message))
+    .then((response) => {
+      try {
+        call.port.postMessage(response);
+      } catch (error) {
+        call.port.postMessage(failed(`the answer cannot be cloned: ${(error as Error).message}`));
+      }
+    })
+    .finally(() => call.port.close());
+}
