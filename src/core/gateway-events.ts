@@ -20,8 +20,11 @@ export interface LoadOptions {
 
 /** Threads of a plugin instance that would not end. */
 export interface AbandonedEvent {
+  /** Name of the plugin. */
   plugin: string;
+  /** `threadId`s of the threads left running (unreferenced, so they do not hold the event loop). */
   threadIds: number[];
+  /** Why they were abandoned, e.g. `did not end within 5000 ms (blocked in a system call?)`. */
   reason: string;
 }
 
