@@ -43,7 +43,8 @@ class Pending {
   answered = false;
   slot = -1;
   task: Task | undefined;
-  deadlines: DeadlineQueue<Pending> | undefined;
+  deadlineAt = 0;
+  deadlineIndex = -1;
   constructor(readonly resolve: (result: TaskResult) => void) {}
 }
 
@@ -65,8 +66,8 @@ export class WorkerRuntime implements PluginRuntime {
   readonly #pool: Piscina;
   readonly #slots: SlotTable<Pending>;
   readonly #threads = new Map<number, ThreadState>();
-  /** One queue per distinct timeout (the plugin's default and its endpoints' own). */
-  readonly #deadlines = new Map<number, DeadlineQueue<Pending>>();
+  /** Every request's deadline, whatever its timeout: one heap and one timer. */
+  readonly #deadlines: DeadlineQueue<Pending>;
   readonly #channel: BroadcastChannel;
   readonly #hooks: RuntimeHooks;
   readonly #graceMs: number;
@@ -87,6 +88,7 @@ export class WorkerRuntime implements PluginRuntime {
     this.#graceMs = spec.timeoutGraceMs;
     this.#label = `${manifest.name}@${manifest.version}`;
     this.#slots = new SlotTable(spec.maxInFlight);
+    this.#deadlines = new DeadlineQueue(this.#onDeadline);
     const channel = `plugin-gateway:${spec.instanceId}`;
     this.#channel = new BroadcastChannel(channel);
     this.#channel.unref();
@@ -137,19 +139,9 @@ export class WorkerRuntime implements PluginRuntime {
       task.d = Date.now() + timeoutMs;
       pending.slot = slot;
       pending.task = task;
-      pending.deadlines = this.#deadlinesFor(timeoutMs);
-      pending.deadlines.add(pending);
+      this.#deadlines.add(pending, timeoutMs);
       this.#dispatch(pending);
     });
-  }
-
-  #deadlinesFor(timeoutMs: number): DeadlineQueue<Pending> {
-    let queue = this.#deadlines.get(timeoutMs);
-    if (!queue) {
-      queue = new DeadlineQueue(timeoutMs, this.#onDeadline);
-      this.#deadlines.set(timeoutMs, queue);
-    }
-    return queue;
   }
 
   #dispatch(pending: Pending): void {
@@ -209,7 +201,7 @@ export class WorkerRuntime implements PluginRuntime {
       clearTimeout(timer);
     }
     this.#channel.close();
-    for (const queue of this.#deadlines.values()) queue.close();
+    this.#deadlines.close();
     this.#lastLoss = this.#terminated();
     await this.#pool.destroy();
   }
@@ -286,7 +278,7 @@ export class WorkerRuntime implements PluginRuntime {
     this.#slots.release(pending.slot);
     if (!pending.answered) {
       pending.answered = true;
-      pending.deadlines!.trim();
+      this.#deadlines.remove(pending);
       pending.resolve(result);
     }
     if (this.#drained && this.#slots.used === 0) this.#drained();
