@@ -20,17 +20,26 @@ export interface Identity {
   roles?: readonly string[];
 }
 
-const durationMs = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = parseDuration(v);
-  if (ms === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: 'a duration like "500ms", "30s" or a number of milliseconds',
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
+const HOUR_MS = 3_600_000;
+
+/**
+ * A duration (`"30s"` or ms) of at most `maxMs`: every duration option ends up in a timer, and a timer
+ * set past 2^31-1 ms (~24.8 days) fires after 1 ms.
+ */
+const boundedDurationMs = (maxMs: number, max: string) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined || ms > maxMs) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `a duration like "500ms", "30s" or a number of milliseconds, at most ${max}`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const durationMs = boundedDurationMs(24 * HOUR_MS, '24h');
 
 const positiveInt = z.number().int().positive();
 
@@ -47,7 +56,7 @@ const bulkheadSchema = z.strictObject({
 
 export const optionsSchema = z.strictObject({
   maxPlugins: positiveInt.default(1000),
-  pluginTimeout: durationMs.default(5000),
+  pluginTimeout: boundedDurationMs(HOUR_MS, '1h').default(5000),
   circuitBreaker: circuitBreakerSchema.prefault({}),
   rateLimiting: z
     .strictObject({
@@ -141,7 +150,7 @@ export const optionsSchema = z.strictObject({
 export interface GatewayOptions {
   /** Most plugins loaded at once. @default 1000 */
   maxPlugins?: number;
-  /** Deadline of a request when its endpoint sets none (`"5s"` or ms). @default '5s' */
+  /** Deadline of a request when its endpoint sets none (`"5s"` or ms, at most 1h; every other duration option at most 24h). @default '5s' */
   pluginTimeout?: string | number;
   /**
    * Circuit breaker per plugin instance: opens after `failureThreshold` failures in a row (timeouts,
