@@ -38,6 +38,7 @@ export const ErrorCodes = {
   CALL_NOT_PERMITTED: 'PGW_ERR_CALL_NOT_PERMITTED',
   PEER_UNAUTHORIZED: 'PGW_ERR_PEER_UNAUTHORIZED',
   PEER_UNREACHABLE: 'PGW_ERR_PEER_UNREACHABLE',
+  ARTIFACT_SIGNATURE: 'PGW_ERR_ARTIFACT_SIGNATURE',
 } as const;
 
 /** One of the `PGW_ERR_*` codes. */
@@ -194,3 +195,12 @@ export function isManifestInvalidError(e: unknown): e is ManifestInvalidError {
 export function isPluginLoadError(e: unknown): e is PluginLoadError {
   return e instanceof PluginLoadError;
 }
+
+/**
+ * A catalog entry was refused because the gateway trusts publisher keys (`watch.trustedKeys`) and the
+ * entry is not signed by one of them: unsigned, signed by another key, or changed after signing.
+ */
+export class ArtifactSignatureError extends branded(
+  ErrorCodes.ARTIFACT_SIGNATURE,
+  'ArtifactSignatureError',
+) {}

@@ -3,7 +3,9 @@
  * validated once, eagerly, and frozen.
  * @module
  */
+import { KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import { ed25519PublicKey } from '../fleet/artifact-signature.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { LoadBalancer } from '../mesh/load-balancer.js';
 import type { RateLimitStore } from '../mesh/rate-limit-store.js';
@@ -142,6 +144,27 @@ export const optionsSchema = z.strictObject({
     .strictObject({
       env: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, ".", "_" or "-"'),
       cacheDir: z.string().min(1).optional(),
+      trustedKeys: z
+        .array(
+          z.custom<string | Buffer | KeyObject>(
+            (v) => typeof v === 'string' || Buffer.isBuffer(v) || v instanceof KeyObject,
+          ),
+        )
+        .transform((keys, ctx) =>
+          keys.flatMap((key, i) => {
+            try {
+              return [ed25519PublicKey(key)];
+            } catch (error) {
+              ctx.addIssue({
+                code: 'custom',
+                path: [i],
+                message: `an Ed25519 public key (PEM or KeyObject): ${(error as Error).message}`,
+              });
+              return [];
+            }
+          }),
+        )
+        .optional(),
     })
     .optional(),
 });
@@ -221,9 +244,19 @@ export interface GatewayOptions {
    * Loads every plugin version published to `env` in the registry's catalog (the newest of each name),
    * and follows publish/unpublish. Files are unpacked under `cacheDir`
    * (default `node_modules/.cache/veza-plugins` of the working folder, so that plugins resolve
-   * `@veza/plugin-gateway/sdk` from the host's node_modules).
+   * `@veza/plugin-gateway/sdk` from the host's node_modules). A folder found in the cache is hashed again
+   * before each load and unpacked again when it no longer matches.
+   *
+   * `trustedKeys`: Ed25519 public keys (PEM text or `KeyObject`) of the publishers trusted. With them,
+   * only entries signed by one of them (`packPlugin(dir, { signingKey })`) are loaded; others are refused
+   * with `catalog:error` (`PGW_ERR_ARTIFACT_SIGNATURE`) and the version running keeps running. Without
+   * them, entries are loaded unverified and the gateway logs a warning saying so.
    */
-  watch?: { env: string; cacheDir?: string };
+  watch?: {
+    env: string;
+    cacheDir?: string;
+    trustedKeys?: (string | Buffer | KeyObject)[];
+  };
 }
 
 /** Options after validation: durations in ms, defaults applied, frozen. */

@@ -38,6 +38,11 @@ export interface CatalogEntry {
   /** `sha256-<hex>` over the files (see `packPlugin`); a gateway checks it before loading. */
   hash: string;
   publishedAt: string;
+  /**
+   * The publisher's Ed25519 signature over name, version and hash (`packPlugin(dir, { signingKey })`);
+   * required by a gateway given `watch.trustedKeys`.
+   */
+  signature?: { keyId: string; value: string };
 }
 
 /** What changed in an environment's catalog. */
