@@ -8,7 +8,7 @@
  * of the fields can hold a newline (they are checked first), so the text has one reading.
  * @module
  */
-import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, KeyObject, sign, verify } from 'node:crypto';
 
 /** An Ed25519 key as a `KeyObject`, or PEM text / buffer. */
 export type Ed25519Key = KeyObject | string | Buffer;
@@ -33,7 +33,7 @@ const SIGNATURE = /^[A-Za-z0-9+/]{86}==$/;
 
 /** The public half of an Ed25519 key (a private key gives its public key). */
 export function ed25519PublicKey(key: Ed25519Key): KeyObject {
-  const pub = createPublicKey(key);
+  const pub = key instanceof KeyObject && key.type === 'public' ? key : createPublicKey(key);
   if (pub.asymmetricKeyType !== 'ed25519') {
     throw new TypeError(`expected an Ed25519 key, got ${pub.asymmetricKeyType ?? 'another kind'}`);
   }

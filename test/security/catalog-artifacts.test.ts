@@ -20,6 +20,11 @@ import {
 } from '../../src/index.js';
 import { fixture, memoryLogger } from '../helpers.js';
 import { until } from '../registry/contract.js';
+import { EtcdRegistry } from '../../src/registry/etcd.js';
+import { serviceAvailable } from '../services/common.js';
+import { EtcdServer } from '../services/etcd.js';
+
+const haveEtcd = serviceAvailable('etcd', 'apt-get install -y etcd-server');
 
 // Inside the repository, so that unpacked plugins resolve @veza/plugin-gateway/sdk as a host app's would.
 const base = path.resolve(import.meta.dirname, '../.catalog-cache', `${process.pid}-artifacts`);
@@ -269,5 +274,39 @@ describe('signed artifacts (watch.trustedKeys)', () => {
         msg: expect.stringContaining('catalog: entries are not verified (no watch.trustedKeys)'),
       }),
     );
+  });
+});
+
+describe.runIf(haveEtcd)('signed artifacts through a real etcd', () => {
+  let etcd: EtcdServer;
+  beforeAll(async () => {
+    etcd = await EtcdServer.start();
+  }, 20_000);
+  afterAll(() => etcd?.destroy());
+
+  it('a signed entry survives the store and loads; an unsigned one published beside it is refused', async () => {
+    const trustedKeys = [publisher.publicKey];
+    const publisherRegistry = new EtcdRegistry({ endpoints: etcd.endpoint, namespace: 'signed' });
+    const errors: { version: string; error: Error }[] = [];
+    gateway = new PluginGateway({
+      logger: false,
+      registry: new EtcdRegistry({ endpoints: etcd.endpoint, namespace: 'signed' }),
+      watch: { env: 'prod', cacheDir: freshCache(), trustedKeys },
+    });
+    gateway.on('catalog:error', (e) => void errors.push(e));
+    try {
+      await gateway.start();
+      await publisherRegistry.publish(
+        'prod',
+        await packPlugin(fixture('profiles'), { signingKey: publisher.privateKey }),
+      );
+      await until(async () => (await get(gateway!)).statusCode === 200, 'profiles to serve');
+      await publisherRegistry.publish('prod', await packPlugin(fixture('echo')));
+      await until(() => errors.length === 1, 'catalog:error');
+      expect(errors[0]!.error).toMatchObject({ code: 'PGW_ERR_ARTIFACT_SIGNATURE' });
+      expect(gateway.get('echo')).toBeUndefined();
+    } finally {
+      await publisherRegistry.close();
+    }
   });
 });
