@@ -91,7 +91,8 @@ export async function unpackPlugin(
   for (let attempt = 0; ; attempt++) {
     if (await exists(target)) {
       if ((await hashFolder(target)) === entry.hash) return target;
-      if (attempt > 0) throw invalid(`its cached folder ${target} keeps changing under the gateway`);
+      if (attempt > 0)
+        throw invalid(`its cached folder ${target} keeps changing under the gateway`);
       options.onTampered?.(target);
       await discard(target);
     }
@@ -118,7 +119,10 @@ export async function unpackPlugin(
  * @throws {ArtifactSignatureError} when keys are trusted and the entry is not signed by one of them.
  * @throws {CatalogInvalidError} / {ManifestInvalidError} otherwise.
  */
-export function checkEntry(entry: CatalogEntry, options: Pick<UnpackOptions, 'trustedKeys'> = {}): void {
+export function checkEntry(
+  entry: CatalogEntry,
+  options: Pick<UnpackOptions, 'trustedKeys'> = {},
+): void {
   const label = `catalog entry ${String(entry?.name)}@${String(entry?.version)}`;
   const invalid = (why: string) =>
     new CatalogInvalidError(`${label}: ${why}`, { plugin: String(entry?.name) });

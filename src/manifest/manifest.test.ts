@@ -174,14 +174,17 @@ describe('parseManifest bounds', () => {
 
   it('refuses sizes and counts past their bounds', () => {
     const rate = `${base}endpoints:\n  - path: /a\n    method: GET\n    rate_limit: 99999999999999999999/sec\n`;
-    expect(problemsOf(rate).message).toContain('endpoints.0.rate_limit: expected "<n>/<sec|min|hour>"');
+    expect(problemsOf(rate).message).toContain(
+      'endpoints.0.rate_limit: expected "<n>/<sec|min|hour>"',
+    );
     expect(problemsOf(`${base}resources:\n  disk: 1e12\n`).message).toContain('resources.disk');
     expect(problemsOf(`${base}description: ${'d'.repeat(5000)}\n`).message).toContain(
       'description',
     );
     const roles = Array.from({ length: 65 }, (_, n) => `r${n}`).join(', ');
     expect(
-      problemsOf(`${base}endpoints:\n  - path: /a\n    method: GET\n    roles: [${roles}]\n`).message,
+      problemsOf(`${base}endpoints:\n  - path: /a\n    method: GET\n    roles: [${roles}]\n`)
+        .message,
     ).toContain('endpoints.0.roles');
   });
 

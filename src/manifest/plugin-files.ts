@@ -6,12 +6,7 @@
 import { constants, open, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PluginLoadError, ManifestInvalidError } from '../errors.js';
-import {
-  fieldLocation,
-  MAX_MANIFEST_BYTES,
-  parseManifest,
-  type Manifest,
-} from './manifest.js';
+import { fieldLocation, MAX_MANIFEST_BYTES, parseManifest, type Manifest } from './manifest.js';
 
 /** A plugin folder, read and checked. */
 export interface PluginFiles {
@@ -85,7 +80,8 @@ async function readManifestText(file: string): Promise<string> {
     const refuse = (message: string) =>
       new ManifestInvalidError([{ file, line: 1, col: 1, path: '', message }]);
     if (!info.isFile()) throw refuse('is not a regular file');
-    if (info.size > MAX_MANIFEST_BYTES) throw refuse(`larger than ${MAX_MANIFEST_BYTES / 1024} KiB`);
+    if (info.size > MAX_MANIFEST_BYTES)
+      throw refuse(`larger than ${MAX_MANIFEST_BYTES / 1024} KiB`);
     const buffer = Buffer.alloc(MAX_MANIFEST_BYTES + 1);
     let length = 0;
     for (;;) {

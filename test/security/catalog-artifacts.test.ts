@@ -79,7 +79,9 @@ describe('catalog entries cannot write outside the cache', () => {
     await registry.publish('prod', evil);
     await until(() => errors.length === 1, 'catalog:error');
     expect(errors[0]!.error).toBeInstanceOf(CatalogInvalidError);
-    expect(errors[0]!.error.message).toContain('file path ".." names the plugin\'s folder or leaves it');
+    expect(errors[0]!.error.message).toContain(
+      'file path ".." names the plugin\'s folder or leaves it',
+    );
     expect(g.get('profiles')).toBeUndefined();
     expect(statSync(cacheDir).isDirectory()).toBe(true);
     expect(readdirSync(cacheDir)).toEqual([]);
@@ -182,7 +184,9 @@ describe('signed artifacts (watch.trustedKeys)', () => {
   it('loads an entry signed by a trusted key', async () => {
     const registry = new MemoryRegistry();
     const signed = await packPlugin(fixture('profiles'), { signingKey: publisher.privateKey });
-    expect(signed.signature).toMatchObject({ keyId: expect.stringMatching(/^ed25519:[0-9a-f]{32}$/) });
+    expect(signed.signature).toMatchObject({
+      keyId: expect.stringMatching(/^ed25519:[0-9a-f]{32}$/),
+    });
     const w = await watching(registry, { env: 'prod', cacheDir: freshCache(), trustedKeys });
     await registry.publish('prod', signed);
     await until(async () => (await get(w.gateway)).statusCode === 200, 'profiles to serve');
@@ -259,7 +263,8 @@ describe('signed artifacts (watch.trustedKeys)', () => {
       () => new PluginGateway({ logger: false, watch: { env: 'prod', trustedKeys: [rsa] } }),
     ).toThrow(/watch\.trustedKeys\.0.*Ed25519/);
     expect(
-      () => new PluginGateway({ logger: false, watch: { env: 'prod', trustedKeys: ['not a key'] } }),
+      () =>
+        new PluginGateway({ logger: false, watch: { env: 'prod', trustedKeys: ['not a key'] } }),
     ).toThrow(/watch\.trustedKeys\.0/);
   });
 

@@ -113,4 +113,3 @@ describe('manifests that would hurt the host are refused', () => {
     expect(gateway.list()).toEqual([]);
   });
 });
-
