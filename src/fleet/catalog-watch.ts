@@ -59,6 +59,7 @@ export class CatalogWatch {
         this.#published.set(name, versions);
         if (change.type === 'put') versions.set(change.entry.version, change.entry);
         else versions.delete(change.version);
+        if (versions.size === 0) this.#published.delete(name);
         this.#enqueue(name);
       },
       { onError: (e) => this.parts.onError(e), onReconnected: () => this.parts.onReconnected() },
