@@ -13,7 +13,6 @@ const MAX_DEPTH = 32;
 
 /** Names Windows reserves in every folder (with or without an extension). */
 const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
-// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** The first path of `files` that may not be written under the cache folder, and why. */

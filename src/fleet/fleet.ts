@@ -95,7 +95,8 @@ export class Fleet {
     if (service.records.size === 0) {
       this.#services.delete(name);
       service.bulkhead.close();
-      for (const key of this.#conflicts) if (key.startsWith(`${name}@`)) this.#conflicts.delete(key);
+      for (const key of this.#conflicts)
+        if (key.startsWith(`${name}@`)) this.#conflicts.delete(key);
     }
     if (record.address && !this.#inUse(new URL(record.address).origin)) {
       this.client.forget(new URL(record.address).origin);

@@ -70,7 +70,8 @@ export class MemoryRateLimitStore implements RateLimitStore {
       if (this.#size < this.#max) return;
     }
     let from = scope;
-    if (from.size === 0) for (const callers of this.#scopes.values()) if (callers.size > 0) from = callers;
+    if (from.size === 0)
+      for (const callers of this.#scopes.values()) if (callers.size > 0) from = callers;
     const oldest = from.keys().next();
     if (oldest.done) return;
     from.delete(oldest.value);

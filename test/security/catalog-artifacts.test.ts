@@ -50,8 +50,9 @@ const b64 = (text: string) => Buffer.from(text).toString('base64');
 
 /** The entry with `files` changed and its hash computed again (what a registry writer can do). */
 function withFiles(entry: CatalogEntry, files: Record<string, string>): CatalogEntry {
-  const { signature: _, ...unsigned } = entry;
-  return { ...unsigned, files, hash: hashFiles(files) };
+  const unsigned = { ...entry, files, hash: hashFiles(files) };
+  delete unsigned.signature;
+  return unsigned;
 }
 
 async function watching(
