@@ -153,10 +153,10 @@ describe('parseManifest bounds', () => {
 
   it('refuses durations a timer cannot hold, or that would spin, and says where', () => {
     expect(problemsOf(`${base}health_check:\n  interval: 600h\n`).message).toContain(
-      'plugin.yaml:4:13 health_check.interval: expected a duration from 1s to 24h, got "600h"',
+      'plugin.yaml:4:13 health_check.interval: expected a duration from 100ms to 24h, got "600h"',
     );
     expect(problemsOf(`${base}health_check:\n  interval: 10ms\n`).message).toContain(
-      'health_check.interval: expected a duration from 1s to 24h',
+      'health_check.interval: expected a duration from 100ms to 24h',
     );
     expect(problemsOf(`${base}health_check:\n  timeout: 6m\n`).message).toContain(
       'health_check.timeout: expected a duration from 1ms to 5m',

@@ -138,7 +138,7 @@ export const manifestSchema = z
     health_check: z
       .strictObject({
         endpoint: text(1024).optional(),
-        interval: duration('1s', '24h').default('30s'),
+        interval: duration('100ms', '24h').default('30s'),
         timeout: duration('1ms', '5m').default('5s'),
       })
       .default({ interval: '30s', timeout: '5s' }),

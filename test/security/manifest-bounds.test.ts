@@ -55,7 +55,7 @@ describe('manifests that would hurt the host are refused', () => {
   it('a health-check interval past what a timer holds (600h) is refused, located', async () => {
     const dir = await pluginWith(`${head}health_check:\n  interval: 600h\n`);
     expect((await refusal(dir)).message).toContain(
-      'plugin.yaml:5:13 health_check.interval: expected a duration from 1s to 24h, got "600h"',
+      'plugin.yaml:5:13 health_check.interval: expected a duration from 100ms to 24h, got "600h"',
     );
   });
 
