@@ -45,6 +45,7 @@ export const ErrorCodes = {
   PEER_UNAUTHORIZED: 'PGW_ERR_PEER_UNAUTHORIZED',
   PEER_UNREACHABLE: 'PGW_ERR_PEER_UNREACHABLE',
   RESPONSE_TOO_LARGE: 'PGW_ERR_RESPONSE_TOO_LARGE',
+  ARTIFACT_SIGNATURE: 'PGW_ERR_ARTIFACT_SIGNATURE',
 } as const;
 
 /** One of the `PGW_ERR_*` codes. */
@@ -282,3 +283,11 @@ export function isCatalogInvalidError(e: unknown): e is CatalogInvalidError {
 export function isRegistryError(e: unknown): e is RegistryError {
   return e instanceof RegistryError;
 }
+/**
+ * A catalog entry was refused because the gateway trusts publisher keys (`watch.trustedKeys`) and the
+ * entry is not signed by one of them: unsigned, signed by another key, or changed after signing.
+ */
+export class ArtifactSignatureError extends branded(
+  ErrorCodes.ARTIFACT_SIGNATURE,
+  'ArtifactSignatureError',
+) {}

@@ -55,6 +55,8 @@ export type { RateDecision } from './mesh/gcra.js';
 export { MemoryRegistry } from './registry/memory.js';
 export { resolveInstances, selectInstances } from './registry/registry.js';
 export { hashFiles, packPlugin, unpackPlugin } from './fleet/artifacts.js';
+export type { PackOptions, UnpackOptions } from './fleet/artifacts.js';
+export type { ArtifactSignature, Ed25519Key } from './fleet/artifact-signature.js';
 export type {
   CatalogChange,
   CatalogEntry,
@@ -94,5 +96,6 @@ export {
   RegistryError,
   RouteConflictError,
   RuntimeUnsupportedError,
+  ArtifactSignatureError,
 } from './errors.js';
 export type { ErrorCode, ManifestProblem } from './errors.js';

@@ -77,6 +77,7 @@ export function joinFleet(parts: {
       registry,
       env: options.watch.env,
       cacheDir: path.resolve(options.watch.cacheDir ?? 'node_modules/.cache/veza-plugins'),
+      trustedKeys: options.watch.trustedKeys,
       log,
       loadedElsewhere: parts.isLocal,
       load: parts.load,

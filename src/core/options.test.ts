@@ -43,6 +43,20 @@ describe('resolveOptions', () => {
     });
   });
 
+  it('refuses durations a timer would overflow on', () => {
+    expect(() => resolveOptions({ pluginTimeout: '600h' })).toThrow(
+      'Expected `pluginTimeout` to be a duration like "500ms", "30s" or a number of milliseconds, at most 1h, got `"600h"`',
+    );
+    expect(() => resolveOptions({ idleTimeout: 2 ** 31 })).toThrow(/`idleTimeout`.*at most 24h/);
+    expect(() => resolveOptions({ circuitBreaker: { timeout: '25h' } })).toThrow(
+      /`circuitBreaker.timeout`/,
+    );
+    expect(resolveOptions({ pluginTimeout: '1h', stopTimeout: '24h' })).toMatchObject({
+      pluginTimeout: 3_600_000,
+      stopTimeout: 86_400_000,
+    });
+  });
+
   it("rejects bad values in p-queue's message format", () => {
     expect(() => resolveOptions({ maxPlugins: 0 })).toThrow(
       'Expected `maxPlugins` to be at least 0 (exclusive), got `0` (number)',

@@ -3,7 +3,9 @@
  * validated once, eagerly, and frozen.
  * @module
  */
+import { KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import { ed25519PublicKey } from '../fleet/artifact-signature.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { LoadBalancer } from '../mesh/load-balancer.js';
 import type { RateLimitStore } from '../mesh/rate-limit-store.js';
@@ -27,17 +29,26 @@ export interface Identity {
   roles?: readonly string[];
 }
 
-const durationMs = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = parseDuration(v);
-  if (ms === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: 'a duration like "500ms", "30s" or a number of milliseconds',
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
+const HOUR_MS = 3_600_000;
+
+/**
+ * A duration (`"30s"` or ms) of at most `maxMs`: every duration option ends up in a timer, and a timer
+ * set past 2^31-1 ms (~24.8 days) fires after 1 ms.
+ */
+const boundedDurationMs = (maxMs: number, max: string) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined || ms > maxMs) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `a duration like "500ms", "30s" or a number of milliseconds, at most ${max}`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const durationMs = boundedDurationMs(24 * HOUR_MS, '24h');
 
 const positiveInt = z.number().int().positive();
 
@@ -54,7 +65,7 @@ const bulkheadSchema = z.strictObject({
 
 export const optionsSchema = z.strictObject({
   maxPlugins: positiveInt.default(1000),
-  pluginTimeout: durationMs.default(5000),
+  pluginTimeout: boundedDurationMs(HOUR_MS, '1h').default(5000),
   circuitBreaker: circuitBreakerSchema.prefault({}),
   rateLimiting: z
     .strictObject({
@@ -155,6 +166,27 @@ export const optionsSchema = z.strictObject({
     .strictObject({
       env: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, ".", "_" or "-"'),
       cacheDir: z.string().min(1).optional(),
+      trustedKeys: z
+        .array(
+          z.custom<string | Buffer | KeyObject>(
+            (v) => typeof v === 'string' || Buffer.isBuffer(v) || v instanceof KeyObject,
+          ),
+        )
+        .transform((keys, ctx) =>
+          keys.flatMap((key, i) => {
+            try {
+              return [ed25519PublicKey(key)];
+            } catch (error) {
+              ctx.addIssue({
+                code: 'custom',
+                path: [i],
+                message: `an Ed25519 public key (PEM or KeyObject): ${(error as Error).message}`,
+              });
+              return [];
+            }
+          }),
+        )
+        .optional(),
     })
     .optional(),
   maxResponseBytes: positiveInt.max(2 ** 31 - 1).default(8 * 1024 * 1024),
@@ -164,7 +196,7 @@ export const optionsSchema = z.strictObject({
 export interface GatewayOptions {
   /** Most plugins loaded at once. @default 1000 */
   maxPlugins?: number;
-  /** Deadline of a request when its endpoint sets none (`"5s"` or ms). @default '5s' */
+  /** Deadline of a request when its endpoint sets none (`"5s"` or ms, at most 1h; every other duration option at most 24h). @default '5s' */
   pluginTimeout?: string | number;
   /**
    * Circuit breaker per plugin instance: opens after `failureThreshold` failures in a row (timeouts,
@@ -249,9 +281,19 @@ export interface GatewayOptions {
    * Loads every plugin version published to `env` in the registry's catalog (the newest of each name),
    * and follows publish/unpublish. Files are unpacked under `cacheDir`
    * (default `node_modules/.cache/veza-plugins` of the working folder, so that plugins resolve
-   * `@veza/plugin-gateway/sdk` from the host's node_modules).
+   * `@veza/plugin-gateway/sdk` from the host's node_modules). A folder found in the cache is hashed again
+   * before each load and unpacked again when it no longer matches.
+   *
+   * `trustedKeys`: Ed25519 public keys (PEM text or `KeyObject`) of the publishers trusted. With them,
+   * only entries signed by one of them (`packPlugin(dir, { signingKey })`) are loaded; others are refused
+   * with `catalog:error` (`PGW_ERR_ARTIFACT_SIGNATURE`) and the version running keeps running. Without
+   * them, entries are loaded unverified and the gateway logs a warning saying so.
    */
-  watch?: { env: string; cacheDir?: string };
+  watch?: {
+    env: string;
+    cacheDir?: string;
+    trustedKeys?: (string | Buffer | KeyObject)[];
+  };
   /**
    * Largest response a plugin may return, in bytes, measured as it is serialised out of the plugin's
    * thread (about the UTF-8 length of JSON for text, the byte length for a Buffer). The plugin's

@@ -1,30 +1,41 @@
 /**
  * A plugin folder as a catalog entry and back: `packPlugin()` reads the folder (its `plugin.yaml` and
- * every file beside it, `node_modules` and dot-files left out) and hashes it; `unpackPlugin()` checks the
- * hash and the manifest and writes the files into a cache folder of their own, once per hash.
+ * every file beside it, `node_modules` and dot-files left out), hashes it and, given a key, signs it;
+ * `unpackPlugin()` checks the signature (when keys are trusted), every file path, the hash and the
+ * manifest, and writes the files into a cache folder of their own, once per hash. A folder found in the
+ * cache is hashed again from what is on disk before each use; one that no longer matches is replaced.
  * @module
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CatalogInvalidError } from '../errors.js';
+import semver from 'semver';
+import { ArtifactSignatureError, CatalogInvalidError } from '../errors.js';
 import type { CatalogEntry } from '../registry/registry.js';
 import { parseManifest } from '../manifest/manifest.js';
 import { MANIFEST_FILE, readPluginFiles } from '../manifest/plugin-files.js';
+import { signatureProblem, signEntry, type Ed25519Key } from './artifact-signature.js';
+import { filePathsProblem, MAX_FILES } from './artifact-paths.js';
+
+/** Options of {@link packPlugin}. */
+export interface PackOptions {
+  /** An Ed25519 private key (PEM or `KeyObject`): the entry carries its signature. */
+  signingKey?: Ed25519Key;
+}
 
 /**
  * Reads a plugin folder into a catalog entry, ready for `registry.publish(env, entry)`.
  * @throws {ManifestInvalidError} / {PluginLoadError} as `gateway.load()` would.
  * @example
- * await registry.publish('staging', await packPlugin('./plugins/ai-recommendations'));
+ * await registry.publish('staging', await packPlugin('./plugins/ai-recommendations', { signingKey }));
  */
-export async function packPlugin(dir: string): Promise<CatalogEntry> {
+export async function packPlugin(dir: string, options: PackOptions = {}): Promise<CatalogEntry> {
   const { dir: root, manifest, manifestText } = await readPluginFiles(dir);
   const files: Record<string, string> = {};
   for (const file of await listFiles(root)) {
     files[file] = (await readFile(path.join(root, file))).toString('base64');
   }
-  return {
+  const entry: CatalogEntry = {
     name: manifest.name,
     version: manifest.version,
     manifest: manifestText,
@@ -32,6 +43,8 @@ export async function packPlugin(dir: string): Promise<CatalogEntry> {
     hash: hashFiles(files),
     publishedAt: new Date().toISOString(),
   };
+  if (options.signingKey !== undefined) entry.signature = signEntry(entry, options.signingKey);
+  return entry;
 }
 
 /** `sha256-<hex>` over the files' paths and contents, in path order. */
@@ -43,75 +56,154 @@ export function hashFiles(files: Readonly<Record<string, string>>): string {
   return `sha256-${hash.digest('hex')}`;
 }
 
+/** Options of {@link unpackPlugin}. */
+export interface UnpackOptions {
+  /**
+   * Ed25519 public keys of the publishers trusted: when given (even empty), only entries signed by one
+   * of them are unpacked; others are refused with `ArtifactSignatureError`.
+   */
+  trustedKeys?: readonly KeyObject[];
+  /** Told when a cached folder no longer matched its hash and was unpacked again. */
+  onTampered?: (dir: string) => void;
+}
+
 /**
- * Writes a catalog entry's files under `cacheDir` and returns their folder (reused when the same hash was
- * unpacked before).
+ * Writes a catalog entry's files under `cacheDir` and returns their folder. A folder unpacked before for
+ * the same hash is reused only once what is on disk hashes to it again; otherwise it is replaced.
+ * @throws {ArtifactSignatureError} when keys are trusted and the entry is not signed by one of them.
  * @throws {CatalogInvalidError} when the hash, a path or the manifest does not hold up.
  */
-export async function unpackPlugin(entry: CatalogEntry, cacheDir: string): Promise<string> {
-  const label = `catalog entry ${entry.name}@${entry.version}`;
-  if (hashFiles(entry.files) !== entry.hash) {
-    throw new CatalogInvalidError(`${label}: its files do not match its hash ${entry.hash}`, {
+export async function unpackPlugin(
+  entry: CatalogEntry,
+  cacheDir: string,
+  options: UnpackOptions = {},
+): Promise<string> {
+  checkEntry(entry, options);
+  const invalid = (why: string) =>
+    new CatalogInvalidError(`catalog entry ${entry.name}@${entry.version}: ${why}`, {
       plugin: entry.name,
     });
-  }
-  const text = entry.files[MANIFEST_FILE];
-  if (text === undefined) {
-    throw new CatalogInvalidError(`${label}: no ${MANIFEST_FILE} among its files`, {
-      plugin: entry.name,
-    });
-  }
-  const manifest = parseManifest(Buffer.from(text, 'base64').toString('utf8'), {
-    file: `${label}/${MANIFEST_FILE}`,
-  });
-  if (manifest.name !== entry.name || manifest.version !== entry.version) {
-    throw new CatalogInvalidError(
-      `${label}: its ${MANIFEST_FILE} says ${manifest.name}@${manifest.version}`,
-      { plugin: entry.name },
-    );
-  }
-  for (const file of Object.keys(entry.files)) {
-    const normal = path.posix.normalize(file);
-    if (
-      normal !== file ||
-      normal.startsWith('../') ||
-      path.posix.isAbsolute(normal) ||
-      file.includes('\\')
-    ) {
-      throw new CatalogInvalidError(`${label}: file path "${file}" leaves the plugin's folder`, {
-        plugin: entry.name,
-      });
-    }
-  }
   const target = path.resolve(
     cacheDir,
     `${entry.name}@${entry.version}-${entry.hash.slice(7, 23)}`,
   );
-  if (await exists(path.join(target, MANIFEST_FILE))) return target;
-  const staging = `${target}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    for (const [file, content] of Object.entries(entry.files)) {
-      const to = path.join(staging, file);
-      await mkdir(path.dirname(to), { recursive: true });
-      await writeFile(to, Buffer.from(content, 'base64'));
+  // Twice at most: a folder found tampered with is set aside and written again.
+  for (let attempt = 0; ; attempt++) {
+    if (await exists(target)) {
+      if ((await hashFolder(target)) === entry.hash) return target;
+      if (attempt > 0)
+        throw invalid(`its cached folder ${target} keeps changing under the gateway`);
+      options.onTampered?.(target);
+      await discard(target);
     }
-    await rename(staging, target);
-  } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    // Another gateway of this machine unpacked the same hash first.
-    if (await exists(path.join(target, MANIFEST_FILE))) return target;
-    throw error;
+    const staging = `${target}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      for (const [file, content] of Object.entries(entry.files)) {
+        const to = path.join(staging, file);
+        await mkdir(path.dirname(to), { recursive: true });
+        await writeFile(to, Buffer.from(content, 'base64'), { flag: 'wx' });
+      }
+      await rename(staging, target);
+      return target;
+    } catch (error) {
+      await rm(staging, { recursive: true, force: true });
+      // Another gateway of this machine unpacked the same hash first: checked on the next turn.
+      if (attempt > 0 || !(await exists(target))) throw error;
+    }
   }
-  return target;
 }
 
-async function listFiles(root: string, under = ''): Promise<string[]> {
+/**
+ * Checks all of a catalog entry but writing it: its shape, its signature (when keys are trusted), every
+ * file path, its hash and its manifest. The entry came from the registry: nothing in it is trusted.
+ * @throws {ArtifactSignatureError} when keys are trusted and the entry is not signed by one of them.
+ * @throws {CatalogInvalidError} / {ManifestInvalidError} otherwise.
+ */
+export function checkEntry(
+  entry: CatalogEntry,
+  options: Pick<UnpackOptions, 'trustedKeys'> = {},
+): void {
+  const label = `catalog entry ${String(entry?.name)}@${String(entry?.version)}`;
+  const invalid = (why: string) =>
+    new CatalogInvalidError(`${label}: ${why}`, { plugin: String(entry?.name) });
+  checkShape(entry, invalid);
+  if (options.trustedKeys) {
+    const problem = signatureProblem(entry, options.trustedKeys);
+    if (problem) {
+      throw new ArtifactSignatureError(`${label}: ${problem}`, { plugin: entry.name });
+    }
+  }
+  const badPath = filePathsProblem(entry.files);
+  if (badPath) throw invalid(`file path ${JSON.stringify(badPath.file)} ${badPath.why}`);
+  if (hashFiles(entry.files) !== entry.hash) {
+    throw invalid(`its files do not match its hash ${entry.hash}`);
+  }
+  const text = entry.files[MANIFEST_FILE];
+  if (text === undefined) throw invalid(`no ${MANIFEST_FILE} among its files`);
+  const manifest = parseManifest(Buffer.from(text, 'base64').toString('utf8'), {
+    file: `${label}/${MANIFEST_FILE}`,
+  });
+  if (manifest.name !== entry.name || manifest.version !== entry.version) {
+    throw invalid(`its ${MANIFEST_FILE} says ${manifest.name}@${manifest.version}`);
+  }
+}
+
+function checkShape(entry: CatalogEntry, invalid: (why: string) => Error): void {
+  if (typeof entry !== 'object' || entry === null) throw invalid('not an object');
+  if (typeof entry.name !== 'string' || !/^[a-z0-9][a-z0-9-]{0,63}$/.test(entry.name)) {
+    throw invalid('its name is not a plugin name');
+  }
+  if (typeof entry.version !== 'string' || semver.valid(entry.version) !== entry.version) {
+    throw invalid('its version is not a semantic version');
+  }
+  if (typeof entry.hash !== 'string' || !/^sha256-[0-9a-f]{64}$/.test(entry.hash)) {
+    throw invalid('its hash is not "sha256-<64 hex>"');
+  }
+  const files: unknown = entry.files;
+  if (typeof files !== 'object' || files === null || Array.isArray(files)) {
+    throw invalid('its files are not a mapping of paths to base64 contents');
+  }
+  const names = Object.keys(files);
+  if (names.length > MAX_FILES) throw invalid(`it has more than ${MAX_FILES} files`);
+  for (const name of names) {
+    if (typeof (files as Record<string, unknown>)[name] !== 'string') {
+      throw invalid(`the content of ${JSON.stringify(name)} is not base64 text`);
+    }
+  }
+}
+
+/** `sha256-<hex>` over every file under `dir` as it is on disk (dot-files and `node_modules` included). */
+async function hashFolder(dir: string): Promise<string | undefined> {
+  const files: Record<string, string> = {};
+  try {
+    for (const file of await listFiles(dir, '', true)) {
+      files[file] = (await readFile(path.join(dir, file))).toString('base64');
+    }
+  } catch {
+    return undefined;
+  }
+  return hashFiles(files);
+}
+
+/** Moves a folder out of the way first, so that no load can pick up half of it while it is removed. */
+async function discard(dir: string): Promise<void> {
+  const aside = `${dir}.${randomBytes(4).toString('hex')}.stale`;
+  await rename(dir, aside).catch(() => rm(dir, { recursive: true, force: true }));
+  await rm(aside, { recursive: true, force: true });
+}
+
+/**
+ * Regular files under `root`, as `/`-separated paths. `all` includes dot-files and `node_modules`, and
+ * throws on anything but a file or folder (a link, a socket): a cached folder holds files only.
+ */
+async function listFiles(root: string, under = '', all = false): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(path.join(root, under), { withFileTypes: true })) {
-    if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+    if (!all && (entry.name.startsWith('.') || entry.name === 'node_modules')) continue;
     const rel = under ? `${under}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) out.push(...(await listFiles(root, rel)));
+    if (entry.isDirectory()) out.push(...(await listFiles(root, rel, all)));
     else if (entry.isFile()) out.push(rel);
+    else if (all) throw new Error(`${rel} is neither a file nor a folder`);
   }
   return out.sort();
 }

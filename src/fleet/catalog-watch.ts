@@ -3,17 +3,24 @@
  * newest version published there, loads it when it appears, replaces it when a newer one is published
  * (unload, then load: zero-downtime replacement is hot swap's job) and unloads it when it is withdrawn.
  * Changes of one name are applied one at a time, in order.
+ *
+ * With `trustedKeys`, a version is a candidate only when it is signed by one of them and whole (paths,
+ * hash, manifest): a newer version that is not is reported (`catalog:error`) and the version running
+ * keeps running, so whoever can write to the registry cannot unload a plugin by publishing junk over it.
  * @module
  */
+import type { KeyObject } from 'node:crypto';
 import semver from 'semver';
 import type { CatalogEntry, DiscoveryRegistry, Unsubscribe } from '../registry/registry.js';
-import { unpackPlugin } from './artifacts.js';
+import { checkEntry, unpackPlugin } from './artifacts.js';
 import type { GatewayLogger } from '../shared/logger.js';
 
 export interface CatalogWatchParts {
   registry: DiscoveryRegistry;
   env: string;
   cacheDir: string;
+  /** Publishers' Ed25519 public keys; without them entries are loaded unverified (with a warning). */
+  trustedKeys?: readonly KeyObject[];
   log: GatewayLogger;
   /** Whether a plugin of that name is loaded that this watch did not load. */
   loadedElsewhere(name: string): boolean;
@@ -30,12 +37,20 @@ export class CatalogWatch {
   /** What this watch runs, by name. */
   readonly #running = new Map<string, CatalogEntry>();
   readonly #queues = new Map<string, Promise<void>>();
+  /** Entries already reported as refused, so that each is reported once. */
+  readonly #refused = new WeakSet<CatalogEntry>();
   #unwatch: Unsubscribe | undefined;
   #stopped = false;
 
   constructor(readonly parts: CatalogWatchParts) {}
 
   start(): void {
+    if (!this.parts.trustedKeys && !this.#unwatch) {
+      this.parts.log.warn(
+        { env: this.parts.env },
+        'catalog: entries are not verified (no watch.trustedKeys): anyone who can write to the registry can run code here',
+      );
+    }
     this.#unwatch ??= this.parts.registry.watchCatalog(
       this.parts.env,
       (change) => {
@@ -44,6 +59,7 @@ export class CatalogWatch {
         this.#published.set(name, versions);
         if (change.type === 'put') versions.set(change.entry.version, change.entry);
         else versions.delete(change.version);
+        if (versions.size === 0) this.#published.delete(name);
         this.#enqueue(name);
       },
       { onError: (e) => this.parts.onError(e), onReconnected: () => this.parts.onReconnected() },
@@ -71,10 +87,8 @@ export class CatalogWatch {
 
   async #apply(name: string): Promise<void> {
     if (this.#stopped) return;
-    const wanted = [...(this.#published.get(name)?.values() ?? [])].sort((a, b) =>
-      semver.rcompare(a.version, b.version),
-    )[0];
     const running = this.#running.get(name);
+    const wanted = this.#newestAcceptable(name, running);
     if (running?.hash === wanted?.hash) return;
     if (running) {
       this.#running.delete(name);
@@ -93,7 +107,14 @@ export class CatalogWatch {
       return;
     }
     try {
-      const dir = await unpackPlugin(wanted, this.parts.cacheDir);
+      const dir = await unpackPlugin(wanted, this.parts.cacheDir, {
+        trustedKeys: this.parts.trustedKeys,
+        onTampered: (dir) =>
+          this.parts.log.warn(
+            { plugin_id: name, version: wanted.version, env: this.parts.env, dir },
+            'catalog: the cached folder no longer matched its hash; unpacked again',
+          ),
+      });
       if (this.#stopped) return;
       await this.parts.load(dir);
       this.#running.set(name, wanted);
@@ -108,5 +129,33 @@ export class CatalogWatch {
       );
       this.parts.failed({ name, version: wanted.version, error: error as Error });
     }
+  }
+
+  /**
+   * The newest published version that holds up, checked newest first; a refused one is reported once.
+   * Without trusted keys, the newest is taken as it is (unpacking checks it and reports what fails).
+   */
+  #newestAcceptable(name: string, running: CatalogEntry | undefined): CatalogEntry | undefined {
+    // A version that is not semver (the registry is not trusted) is never a candidate: it cannot be sorted.
+    const published = [...(this.#published.get(name)?.values() ?? [])]
+      .filter((e) => typeof e.version === 'string' && semver.valid(e.version) !== null)
+      .sort((a, b) => semver.rcompare(a.version, b.version));
+    if (!this.parts.trustedKeys) return published[0];
+    for (const entry of published) {
+      if (entry === running || entry.hash === running?.hash) return entry;
+      try {
+        checkEntry(entry, { trustedKeys: this.parts.trustedKeys });
+        return entry;
+      } catch (error) {
+        if (this.#refused.has(entry)) continue;
+        this.#refused.add(entry);
+        this.parts.log.error(
+          { plugin_id: name, version: entry.version, env: this.parts.env, err: error },
+          'catalog: refused a published version',
+        );
+        this.parts.failed({ name, version: entry.version, error: error as Error });
+      }
+    }
+    return undefined;
   }
 }

@@ -91,6 +91,13 @@ export class Fleet {
     if (!service || !record) return;
     service.records.delete(id);
     this.#refresh(service);
+    // Service names come from the registry: one with no instance left is forgotten, not kept forever.
+    if (service.records.size === 0) {
+      this.#services.delete(name);
+      service.bulkhead.close();
+      for (const key of this.#conflicts)
+        if (key.startsWith(`${name}@`)) this.#conflicts.delete(key);
+    }
     if (record.address && !this.#inUse(new URL(record.address).origin)) {
       this.client.forget(new URL(record.address).origin);
     }

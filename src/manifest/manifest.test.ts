@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManifestInvalidError } from '../errors.js';
-import { parseManifest } from './manifest.js';
+import { MAX_MANIFEST_BYTES, parseManifest } from './manifest.js';
 
 const ADR_YAML = readFileSync(
   path.resolve(import.meta.dirname, '../../test/fixtures/adr-plugin.yaml'),
@@ -158,5 +158,78 @@ describe('parseManifest', () => {
     expect(() => parseManifest('name: 1\n', { file: '/srv/plugins/a/plugin.yaml' })).toThrow(
       /\/srv\/plugins\/a\/plugin\.yaml:1:7 name:/,
     );
+  });
+});
+
+describe('parseManifest bounds', () => {
+  const base = 'name: x\nversion: 1.0.0\n';
+
+  it('refuses durations a timer cannot hold, or that would spin, and says where', () => {
+    expect(problemsOf(`${base}health_check:\n  interval: 600h\n`).message).toContain(
+      'plugin.yaml:4:13 health_check.interval: expected a duration from 100ms to 24h, got "600h"',
+    );
+    expect(problemsOf(`${base}health_check:\n  interval: 10ms\n`).message).toContain(
+      'health_check.interval: expected a duration from 100ms to 24h',
+    );
+    expect(problemsOf(`${base}health_check:\n  timeout: 6m\n`).message).toContain(
+      'health_check.timeout: expected a duration from 1ms to 5m',
+    );
+    expect(
+      problemsOf(`${base}endpoints:\n  - path: /a\n    method: GET\n    timeout: 2h\n`).message,
+    ).toContain('endpoints.0.timeout: expected a duration from 1ms to 1h, got "2h"');
+    expect(
+      problemsOf(`${base}endpoints:\n  - path: /a\n    method: GET\n    timeout: 0ms\n`).message,
+    ).toContain('endpoints.0.timeout: expected a duration from 1ms to 1h');
+    expect(
+      parseManifest(`${base}health_check:\n  interval: 24h\n  timeout: 5m\n`).health_check,
+    ).toMatchObject({ interval: '24h', timeout: '5m' });
+  });
+
+  it('refuses sizes and counts past their bounds', () => {
+    const rate = `${base}endpoints:\n  - path: /a\n    method: GET\n    rate_limit: 99999999999999999999/sec\n`;
+    expect(problemsOf(rate).message).toContain(
+      'endpoints.0.rate_limit: expected "<n>/<sec|min|hour>"',
+    );
+    expect(problemsOf(`${base}resources:\n  disk: 1e12\n`).message).toContain('resources.disk');
+    expect(problemsOf(`${base}description: ${'d'.repeat(5000)}\n`).message).toContain(
+      'description',
+    );
+    const roles = Array.from({ length: 65 }, (_, n) => `r${n}`).join(', ');
+    expect(
+      problemsOf(`${base}endpoints:\n  - path: /a\n    method: GET\n    roles: [${roles}]\n`)
+        .message,
+    ).toContain('endpoints.0.roles');
+  });
+
+  it('refuses a manifest larger than 256 KiB before parsing it', () => {
+    const big = `${base}description: x\n${'#'.repeat(MAX_MANIFEST_BYTES)}\n`;
+    expect(problemsOf(big).message).toContain('plugin.yaml:1:1 (document): larger than 256 KiB');
+    // Counted in bytes, not characters.
+    const wide = `${base}# ${'é'.repeat(MAX_MANIFEST_BYTES / 2)}\n`;
+    expect(problemsOf(wide).message).toContain('larger than 256 KiB');
+  });
+
+  it('refuses an alias bomb as an invalid manifest, never a raw error', () => {
+    const lines = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) {
+      const [name, prev] = [String.fromCharCode(97 + i), String.fromCharCode(96 + i)];
+      lines.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    }
+    const e = problemsOf(`${base}metadata:\n  ${lines.join('\n  ')}\n`);
+    expect(e.message).toContain('plugin.yaml:1:1 (document): its aliases expand too far');
+  });
+
+  it('still accepts a few aliases', () => {
+    const m = parseManifest(
+      `${base}endpoints:\n  - path: /a\n    method: GET\n    roles: &admins [admin, ops]\n  - path: /b\n    method: GET\n    roles: *admins\n`,
+    );
+    expect(m.endpoints[1]!.roles).toEqual(['admin', 'ops']);
+  });
+
+  it('refuses a deeply nested document', () => {
+    const flow = `${base}metadata: ${'['.repeat(5000)}${']'.repeat(5000)}\n`;
+    expect(problemsOf(flow).message).toMatch(/plugin\.yaml:\d+:\d+ \(document\): /);
+    const block = `${base}metadata:\n${Array.from({ length: 40 }, (_, n) => `${'  '.repeat(n + 1)}k${n}:`).join('\n')} v\n`;
+    expect(problemsOf(block).message).toMatch(/\(document\): nested more than 16 levels deep/);
   });
 });

@@ -4,6 +4,7 @@
  * @module
  */
 import {
+  isCollection,
   isMap,
   isPair,
   isScalar,
@@ -22,6 +23,13 @@ const MANIFEST_KEYS = knownKeys(manifestSchema);
 
 export type { Manifest } from './schema.js';
 
+/** The largest manifest read or parsed, in bytes: checked before parsing. */
+export const MAX_MANIFEST_BYTES = 256 * 1024;
+/** How deep a manifest's mappings and lists may nest (the schema itself needs 4 levels). */
+export const MAX_MANIFEST_DEPTH = 16;
+/** How many aliases (`*name`) a manifest may expand: a few are fine, a "billion laughs" is not. */
+export const MAX_MANIFEST_ALIASES = 16;
+
 /** Options of {@link parseManifest}. */
 export interface ParseManifestOptions {
   /**
@@ -39,8 +47,19 @@ export interface ParseManifestOptions {
  */
 export function parseManifest(text: string, options: ParseManifestOptions = {}): Manifest {
   const file = options.file ?? 'plugin.yaml';
+  const refuse = (message: string, line = 1, col = 1, cause?: unknown) =>
+    new ManifestInvalidError([{ file, line, col, path: '', message }], { cause });
+  // Length first: a byte count walks the whole string.
+  if (text.length > MAX_MANIFEST_BYTES || Buffer.byteLength(text) > MAX_MANIFEST_BYTES) {
+    throw refuse(`larger than ${MAX_MANIFEST_BYTES / 1024} KiB`);
+  }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  } catch (cause) {
+    throw refuse('cannot be parsed as YAML', 1, 1, cause);
+  }
   if (doc.errors.length > 0) {
     // One syntax error cascades into many; the first few say all there is to fix.
     throw new ManifestInvalidError(
@@ -50,7 +69,23 @@ export function parseManifest(text: string, options: ParseManifestOptions = {}):
       }),
     );
   }
-  const data: unknown = doc.toJS();
+  const deep = tooDeep(doc.contents);
+  if (deep) {
+    const at = position(deep, lines);
+    throw refuse(`nested more than ${MAX_MANIFEST_DEPTH} levels deep`, at.line, at.col);
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_MANIFEST_ALIASES });
+  } catch (cause) {
+    // yaml throws a ReferenceError for an alias bomb or an alias to nothing.
+    throw refuse(
+      `its aliases expand too far or point nowhere (at most ${MAX_MANIFEST_ALIASES} aliases)`,
+      1,
+      1,
+      cause,
+    );
+  }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new ManifestInvalidError([
       { file, line: 1, col: 1, path: '', message: 'expected a mapping of manifest fields' },
@@ -63,6 +98,21 @@ export function parseManifest(text: string, options: ParseManifestOptions = {}):
     throw new ManifestInvalidError(problems, { cause: parsed.error });
   }
   return deepFreeze(parsed.data);
+}
+
+/** The first node nested deeper than {@link MAX_MANIFEST_DEPTH}, walked without recursion. */
+function tooDeep(root: unknown): Node | undefined {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (!isCollection(node)) continue;
+    if (depth > MAX_MANIFEST_DEPTH) return node;
+    for (const item of node.items) {
+      if (isPair(item)) stack.push([item.key, depth + 1], [item.value, depth + 1]);
+      else stack.push([item, depth + 1]);
+    }
+  }
+  return undefined;
 }
 
 function locate(

@@ -3,10 +3,10 @@
  * the folder (symbolic links included).
  * @module
  */
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { constants, open, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { PluginLoadError } from '../errors.js';
-import { fieldLocation, parseManifest, type Manifest } from './manifest.js';
+import { PluginLoadError, ManifestInvalidError } from '../errors.js';
+import { fieldLocation, MAX_MANIFEST_BYTES, parseManifest, type Manifest } from './manifest.js';
 
 /** A plugin folder, read and checked. */
 export interface PluginFiles {
@@ -25,8 +25,9 @@ export async function readPluginFiles(dirArg: string): Promise<PluginFiles> {
   const manifestPath = path.join(dir, MANIFEST_FILE);
   let text: string;
   try {
-    text = await readFile(manifestPath, 'utf8');
+    text = await readManifestText(manifestPath);
   } catch (cause) {
+    if (cause instanceof ManifestInvalidError) throw cause;
     const code = (cause as NodeJS.ErrnoException).code;
     const why =
       code === 'ENOENT' ? `no ${MANIFEST_FILE} in ${dir}` : `cannot read ${manifestPath} (${code})`;
@@ -65,4 +66,32 @@ export async function readPluginFiles(dirArg: string): Promise<PluginFiles> {
     });
   }
   return { dir, manifestPath, manifestText: text, manifest, mainPath };
+}
+
+/**
+ * The manifest's text, read no further than one byte past {@link MAX_MANIFEST_BYTES}: a huge file (or
+ * `/dev/zero` behind a link) is refused without being read whole. Only a regular file is opened for
+ * reading; `O_NONBLOCK` keeps a FIFO from blocking the open.
+ */
+async function readManifestText(file: string): Promise<string> {
+  const handle = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  try {
+    const info = await handle.stat();
+    const refuse = (message: string) =>
+      new ManifestInvalidError([{ file, line: 1, col: 1, path: '', message }]);
+    if (!info.isFile()) throw refuse('is not a regular file');
+    if (info.size > MAX_MANIFEST_BYTES)
+      throw refuse(`larger than ${MAX_MANIFEST_BYTES / 1024} KiB`);
+    const buffer = Buffer.alloc(MAX_MANIFEST_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > MAX_MANIFEST_BYTES) throw refuse(`larger than ${MAX_MANIFEST_BYTES / 1024} KiB`);
+    }
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    await handle.close();
+  }
 }

@@ -13,21 +13,46 @@ import { parseNetworkGrant } from '../shared/network-allowlist.js';
 /** Methods an endpoint may declare. */
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
-const duration = z.string().refine((v) => parseDuration(v) !== undefined, {
-  error: (i) => `expected a duration like "500ms", "30s" or "2m", got ${JSON.stringify(i.input)}`,
-});
+/**
+ * A duration between `min` and `max` (written as in a manifest). Every duration is bounded: a timer set
+ * past 2^31-1 ms fires after 1 ms, so `interval: 600h` was a 1 ms loop (issue 14, item 15).
+ */
+const duration = (min: string, max: string) => {
+  const lo = parseDuration(min)!;
+  const hi = parseDuration(max)!;
+  return z.string().superRefine((v, ctx) => {
+    const ms = v.length > 32 ? undefined : parseDuration(v);
+    if (ms === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration like "500ms", "30s" or "2m", got ${show(v)}`,
+      });
+    } else if (ms < lo || ms > hi) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration from ${min} to ${max}, got ${show(v)}`,
+      });
+    }
+  });
+};
+
+/** The input quoted for a message, cut short when long. */
+const show = (v: string) => JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v);
+
+/** A string of at most `max` characters. */
+const text = (max: number) => z.string().max(max);
 
 /** A `permissions.network` entry: `host` or `host:port` (IPv6 in brackets). */
-const networkGrant = z.string().superRefine((v, ctx) => {
+const networkGrant = text(512).superRefine((v, ctx) => {
   const grant = parseNetworkGrant(v);
   if (typeof grant === 'string') ctx.addIssue({ code: 'custom', message: grant });
 });
 
-const semverVersion = z.string().refine((v) => semver.valid(v) !== null, {
+const semverVersion = text(256).refine((v) => semver.valid(v) !== null, {
   error: (i) => `expected a semantic version like "1.2.3", got ${JSON.stringify(i.input)}`,
 });
 
-const semverRange = z.string().refine((v) => semver.validRange(v) !== null, {
+const semverRange = text(1024).refine((v) => semver.validRange(v) !== null, {
   error: (i) => `expected a semver range like ">=1.0.0", got ${JSON.stringify(i.input)}`,
 });
 
@@ -42,24 +67,24 @@ const method = z.preprocess(
 const ENDPOINT_PATH = /^(\/([A-Za-z0-9\-._~]+|\{[A-Za-z_][A-Za-z0-9_]*\}))+\/?$|^\/$/;
 
 const endpoint = z.strictObject({
-  path: z.string().regex(ENDPOINT_PATH, {
+  path: text(1024).regex(ENDPOINT_PATH, {
     error: (i) =>
       `expected an absolute path whose parameters are written {name}, got ${JSON.stringify(i.input)}`,
   }),
   method,
   auth: z.enum(['required', 'optional', 'none']).default('none'),
-  rate_limit: z
-    .string()
-    .refine((v) => parseRate(v) !== undefined, {
-      error: (i) => `expected "<n>/<sec|min|hour>" with n >= 1, got ${JSON.stringify(i.input)}`,
+  rate_limit: text(64)
+    .refine((v) => (parseRate(v)?.limit ?? Infinity) <= MAX_RATE_LIMIT, {
+      error: (i) =>
+        `expected "<n>/<sec|min|hour>" with n from 1 to ${MAX_RATE_LIMIT}, got ${JSON.stringify(i.input)}`,
     })
     .optional(),
-  roles: z.array(z.string().min(1)).default([]),
-  timeout: duration.optional(),
+  roles: z.array(text(128).min(1)).max(64).default([]),
+  timeout: duration('1ms', '1h').optional(),
 });
 
 /** Entry file: relative to the manifest, never outside its folder. */
-const entryFile = z.string().refine(
+const entryFile = text(1024).refine(
   (v) => {
     if (v === '' || path.isAbsolute(v) || path.win32.isAbsolute(v)) return false;
     const normal = path.posix.normalize(v.replaceAll('\\', '/'));
@@ -68,10 +93,13 @@ const entryFile = z.string().refine(
   { error: (i) => `must be a file inside the plugin's folder, got ${JSON.stringify(i.input)}` },
 );
 
-const eventPattern = z.string().regex(/^(\*|[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*(\.\*)?)$/, {
+const eventPattern = text(256).regex(/^(\*|[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*(\.\*)?)$/, {
   error: (i) =>
     `expected an event type like "track.played" or "track.*", got ${JSON.stringify(i.input)}`,
 });
+
+/** The most requests a `rate_limit` may allow per window. */
+const MAX_RATE_LIMIT = 1_000_000_000;
 
 /** The manifest as zod sees it, with defaults filled in. */
 export const manifestSchema = z
@@ -81,64 +109,69 @@ export const manifestSchema = z
         `expected lower-case letters, digits and dashes (at most 64), got ${JSON.stringify(i.input)}`,
     }),
     version: semverVersion,
-    description: z.string().optional(),
-    author: z.string().optional(),
-    license: z.string().optional(),
+    description: text(4096).optional(),
+    author: text(256).optional(),
+    license: text(256).optional(),
     main: entryFile.optional(),
     runtime: z
       .strictObject({
         type: z.enum(['worker', 'wasm']).default('worker'),
-        version: z.union([z.string(), z.number()]).optional(),
+        version: z.union([text(64), z.number().finite()]).optional(),
       })
       .default({ type: 'worker' }),
     resources: z
       .strictObject({
         cpu: z.number().positive().max(64).default(1),
         memory: z.number().int().min(16).max(65_536).default(128),
-        disk: z.number().int().nonnegative().optional(),
-        network: z.number().nonnegative().optional(),
+        disk: z.number().int().nonnegative().max(1_048_576).optional(),
+        network: z.number().nonnegative().max(1_000_000).optional(),
       })
       .default({ cpu: 1, memory: 128 }),
-    endpoints: z.array(endpoint).default([]),
+    endpoints: z.array(endpoint).max(1000).default([]),
     dependencies: z
       .array(
         z.strictObject({
-          service: z.string().min(1),
+          service: text(128).min(1),
           version: semverRange.default('*'),
           // ctx.call() to this service may name any userId; without it, a call acts for the caller of
           // the request being served, or for nobody (docs: "Identity through ctx.call").
           act_as_any_user: z.boolean().optional(),
         }),
       )
+      .max(256)
       .default([]),
     feature_flags: z
       .array(
         z.strictObject({
-          name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/),
+          name: text(128).regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/),
           default: z.boolean().default(false),
-          description: z.string().optional(),
+          description: text(4096).optional(),
         }),
       )
+      .max(1000)
       .default([]),
     health_check: z
       .strictObject({
-        endpoint: z.string().optional(),
-        interval: duration.default('30s'),
-        timeout: duration.default('5s'),
+        endpoint: text(1024).optional(),
+        interval: duration('100ms', '24h').default('30s'),
+        timeout: duration('1ms', '5m').default('5s'),
       })
       .default({ interval: '30s', timeout: '5s' }),
     permissions: z
       .strictObject({
-        network: z.array(networkGrant).default([]),
+        network: z.array(networkGrant).max(256).default([]),
         events: z
           .strictObject({
-            subscribe: z.array(eventPattern).default([]),
-            publish: z.array(eventPattern).default([]),
+            subscribe: z.array(eventPattern).max(256).default([]),
+            publish: z.array(eventPattern).max(256).default([]),
           })
           .default({ subscribe: [], publish: [] }),
       })
       .default({ network: [], events: { subscribe: [], publish: [] } }),
-    metadata: z.record(z.string(), z.string()).default({}),
+    metadata: z
+      .record(text(128), text(4096))
+      .refine((m) => Object.keys(m).length <= 256, { error: 'at most 256 entries' })
+      .default({}),
   })
   .superRefine((m, ctx) => {
     const seen = new Map<string, number>();

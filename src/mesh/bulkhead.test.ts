@@ -59,4 +59,19 @@ describe('BulkheadPolicy', () => {
     bulkhead.close();
     expect(await waiting).toBe(BULKHEAD_CLOSED);
   });
+
+  it('keeps one deadline timer whatever the number of distinct timeouts, and nothing once answered', async () => {
+    const bulkhead = new BulkheadPolicy({ maxConcurrent: 1, maxQueued: 2000 });
+    const first = deferred();
+    void bulkhead.execute(() => first.promise, 10_000);
+    const waiting = Array.from({ length: 1000 }, (_, n) =>
+      bulkhead.execute(async () => 'ran', 5000 + n + 0.5),
+    );
+    expect(vi.getTimerCount()).toBe(1);
+    first.resolve('first');
+    expect(new Set(await Promise.all(waiting))).toEqual(new Set(['ran']));
+    expect([bulkhead.running, bulkhead.queued]).toEqual([0, 0]);
+    vi.advanceTimersByTime(10_000);
+    expect(vi.getTimerCount()).toBe(0);
+  });
 });

@@ -26,6 +26,8 @@ type Refusal = typeof BULKHEAD_FULL | typeof EXPIRED_IN_QUEUE | typeof BULKHEAD_
 interface Waiter {
   answered: boolean;
   deadline: number;
+  deadlineAt: number;
+  deadlineIndex: number;
   start: () => void;
   resolve: (value: typeof EXPIRED_IN_QUEUE | typeof BULKHEAD_CLOSED) => void;
 }
@@ -35,7 +37,11 @@ export class BulkheadPolicy {
   #waiting: Waiter[] = [];
   #head = 0;
   #closed = false;
-  readonly #deadlines = new Map<number, DeadlineQueue<Waiter>>();
+  /** Every waiter's deadline, whatever its timeout: one heap and one timer. */
+  readonly #deadlines = new DeadlineQueue<Waiter>((w) => {
+    w.answered = true;
+    w.resolve(this.#closed ? BULKHEAD_CLOSED : EXPIRED_IN_QUEUE);
+  });
 
   constructor(readonly options: BulkheadOptions) {}
 
@@ -65,6 +71,8 @@ export class BulkheadPolicy {
       const waiter: Waiter = {
         answered: false,
         deadline: performance.now() + timeoutMs,
+        deadlineAt: 0,
+        deadlineIndex: -1,
         resolve,
         start: () => {
           this.#running++;
@@ -78,17 +86,15 @@ export class BulkheadPolicy {
         },
       };
       this.#waiting.push(waiter);
-      this.#deadlinesFor(timeoutMs).add(waiter);
+      this.#deadlines.add(waiter, timeoutMs);
     });
   }
 
   /** Answers every waiting call with `BULKHEAD_CLOSED` and stops the deadline timers. */
   close(): void {
     this.#closed = true;
-    for (const d of this.#deadlines.values()) {
-      d.close();
-      d.expireAll();
-    }
+    this.#deadlines.close();
+    this.#deadlines.expireAll();
   }
 
   readonly #released = <T>(value: T): T => {
@@ -108,6 +114,7 @@ export class BulkheadPolicy {
       const waiter = this.#waiting[this.#head++]!;
       if (waiter.answered) continue;
       waiter.answered = true;
+      this.#deadlines.remove(waiter);
       this.#trim();
       waiter.start();
       return;
@@ -124,18 +131,5 @@ export class BulkheadPolicy {
       this.#waiting = this.#waiting.slice(this.#head);
       this.#head = 0;
     }
-    for (const d of this.#deadlines.values()) d.trim();
-  }
-
-  #deadlinesFor(timeoutMs: number): DeadlineQueue<Waiter> {
-    let d = this.#deadlines.get(timeoutMs);
-    if (!d) {
-      d = new DeadlineQueue<Waiter>(timeoutMs, (w) => {
-        w.answered = true;
-        w.resolve(this.#closed ? BULKHEAD_CLOSED : EXPIRED_IN_QUEUE);
-      });
-      this.#deadlines.set(timeoutMs, d);
-    }
-    return d;
   }
 }

@@ -25,27 +25,34 @@ export interface RateLimitStore {
 }
 
 const SWEEP_EVERY = 10_000;
+/** A sweep forced by a full store runs at most this often (in takes): it walks every caller. */
+const FORCED_SWEEP_EVERY = 1024;
 
 /**
  * Budgets in `Map`s of this process, one per scope keyed by caller (no string is built per request);
- * a caller whose budget is full again is dropped.
+ * a caller whose budget is full again is dropped. Callers are chosen by whoever sends requests (a client
+ * address, a user id), so the store holds at most `maxCallers`: past that, once callers whose budget is
+ * full again are dropped, the caller held longest is forgotten (its budget starts afresh: the limit
+ * errs open for it rather than refusing callers it has never seen).
  */
 export class MemoryRateLimitStore implements RateLimitStore {
   /** Always `'memory'`. */
   readonly kind = 'memory';
   readonly #scopes = new Map<string, Map<Caller, number>>();
   readonly #now: () => number;
+  readonly #max: number;
   #takes = 0;
+  #lastForcedSweep = -Infinity;
+  #size = 0;
 
-  constructor(options: { now?: () => number } = {}) {
+  constructor(options: { now?: () => number; maxCallers?: number } = {}) {
     this.#now = options.now ?? Date.now;
+    this.#max = options.maxCallers ?? 100_000;
   }
 
   /** Callers held, in every scope (those whose budget is not full). */
   get size(): number {
-    let n = 0;
-    for (const callers of this.#scopes.values()) n += callers.size;
-    return n;
+    return this.#size;
   }
 
   /** One GCRA step on this process's clock; synchronous, never throws. */
@@ -54,14 +61,42 @@ export class MemoryRateLimitStore implements RateLimitStore {
     if (++this.#takes % SWEEP_EVERY === 0) this.#sweep(now);
     let callers = this.#scopes.get(scope);
     if (!callers) this.#scopes.set(scope, (callers = new Map()));
-    const step = gcra(callers.get(caller), rate, now);
+    const tat = callers.get(caller);
+    if (tat === undefined && this.#size >= this.#max) {
+      this.#makeRoom(now, callers);
+      // The sweep drops scopes left empty, this one included.
+      this.#scopes.set(scope, callers);
+    }
+    const step = gcra(tat, rate, now);
+    if (tat === undefined) this.#size++;
     callers.set(caller, step.tat);
     return step.decision;
   }
 
+  #makeRoom(now: number, scope: Map<Caller, number>): void {
+    if (this.#takes - this.#lastForcedSweep >= FORCED_SWEEP_EVERY) {
+      this.#lastForcedSweep = this.#takes;
+      this.#sweep(now);
+      if (this.#size < this.#max) return;
+    }
+    let from = scope;
+    if (from.size === 0)
+      for (const callers of this.#scopes.values()) if (callers.size > 0) from = callers;
+    const oldest = from.keys().next();
+    if (oldest.done) return;
+    from.delete(oldest.value);
+    this.#size--;
+  }
+
   #sweep(now: number): void {
-    for (const callers of this.#scopes.values()) {
-      for (const [caller, tat] of callers) if (tat <= now) callers.delete(caller);
+    for (const [scope, callers] of this.#scopes) {
+      for (const [caller, tat] of callers) {
+        if (tat <= now) {
+          callers.delete(caller);
+          this.#size--;
+        }
+      }
+      if (callers.size === 0) this.#scopes.delete(scope);
     }
   }
 }

@@ -46,6 +46,17 @@ describe('GCRA', () => {
     for (let i = 0; i < 10_000; i++) store.take('e', `k${i % 2}`, perMinute(1_000_000));
     expect(store.size).toBeLessThanOrEqual(2);
   });
+
+  it('holds at most maxCallers however many callers there are, forgetting the oldest first', () => {
+    const now = 0;
+    const store = new MemoryRateLimitStore({ now: () => now, maxCallers: 100 });
+    for (let i = 0; i < 5000; i++) store.take(`e${i % 3}`, `addr-${i}`, perMinute(10));
+    expect(store.size).toBe(100);
+    // The newest are still limited; the oldest were forgotten.
+    for (let i = 0; i < 9; i++) store.take('e1', 'addr-4999', perMinute(10));
+    expect(store.take('e1', 'addr-4999', perMinute(10)).allowed).toBe(false);
+    expect(store.size).toBe(100);
+  });
 });
 
 describe('RateLimiter', () => {

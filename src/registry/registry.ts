@@ -45,6 +45,11 @@ export interface CatalogEntry {
   hash: string;
   /** When it was packed, ISO 8601 (set by `packPlugin`). */
   publishedAt: string;
+  /**
+   * The publisher's Ed25519 signature over name, version and hash (`packPlugin(dir, { signingKey })`);
+   * required by a gateway given `watch.trustedKeys`.
+   */
+  signature?: { keyId: string; value: string };
 }
 
 /** What changed in an environment's catalog. */

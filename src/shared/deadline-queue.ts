@@ -1,94 +1,134 @@
 /**
- * `DeadlineQueue`: deadlines that all run out after the same delay expire in the order they were set,
- * so one timer serves the whole queue. Adding a deadline is an array push rather than a timer: a
- * timer armed and cleared per request costs more than the rest of the gateway's own work on it.
+ * `DeadlineQueue`: every deadline of a runtime (or a bulkhead) in one binary min-heap keyed by the absolute
+ * time it runs out, served by one timer. Adding a deadline is a heap push rather than a timer: a timer armed
+ * and cleared per request costs more than the rest of the gateway's own work on it. An item answered in
+ * time is taken out of the heap at once (`remove`), so the heap holds exactly the items still waiting, and
+ * nothing it keeps grows with the number of distinct timeouts callers choose (one queue per timeout value
+ * did, and was never freed: issue 14, item 9).
+ *
+ * Deadlines that all run out after the same delay are pushed in increasing order, so a push is one
+ * comparison with its parent and a removal of the oldest is a sift of log2(in flight) levels.
  * @module
  */
 
-/** Anything with a deadline; `answered` items are skipped when their time comes. */
+/** Anything with a deadline; the queue owns `deadlineAt` and `deadlineIndex` (-1 when not queued). */
 export interface Expirable {
   answered: boolean;
+  deadlineAt: number;
+  deadlineIndex: number;
 }
 
-const COMPACT_AFTER = 1024;
+/** The longest delay `setTimeout` honours; a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class DeadlineQueue<T extends Expirable> {
-  #items: T[] = [];
-  #at: number[] = [];
-  #head = 0;
+  readonly #heap: T[] = [];
   #timer: NodeJS.Timeout | undefined;
+  /** When the armed timer fires (`Infinity` when none is armed). */
+  #armedAt = Infinity;
+  #closed = false;
 
-  constructor(
-    readonly delayMs: number,
-    readonly onExpire: (item: T) => void,
-  ) {}
+  constructor(readonly onExpire: (item: T) => void) {}
 
   /** Starts `item`'s deadline: `delayMs` from now. */
-  add(item: T): void {
-    this.#items.push(item);
-    this.#at.push(performance.now() + this.delayMs);
-    if (this.#timer === undefined) this.#arm(this.delayMs);
+  add(item: T, delayMs: number): void {
+    const at = performance.now() + delayMs;
+    item.deadlineAt = at;
+    const heap = this.#heap;
+    item.deadlineIndex = heap.length;
+    heap.push(item);
+    this.#up(item.deadlineIndex);
+    if (at < this.#armedAt && !this.#closed) this.#arm(at - performance.now());
   }
 
-  /** Drops answered items from the front so they can be collected; call when one is answered. */
-  trim(): void {
-    const items = this.#items;
-    while (this.#head < items.length && items[this.#head]!.answered) this.#head++;
-    this.#compact();
+  /** Takes `item` out (it was answered); a no-op when it is not queued. */
+  remove(item: T): void {
+    const i = item.deadlineIndex;
+    const heap = this.#heap;
+    if (i < 0 || heap[i] !== item) return;
+    item.deadlineIndex = -1;
+    const last = heap.pop()!;
+    if (last === item) return;
+    heap[i] = last;
+    last.deadlineIndex = i;
+    if (i > 0 && heap[(i - 1) >> 1]!.deadlineAt > last.deadlineAt) this.#up(i);
+    else this.#down(i);
   }
 
-  /** Items still waiting (answered ones behind an unanswered head included). */
+  /** Items waiting. */
   get size(): number {
-    return this.#items.length - this.#head;
+    return this.#heap.length;
   }
 
-  /** Hands every unanswered item to `onExpire` now. */
+  /** Hands every unanswered item to `onExpire` now, and empties the queue. */
   expireAll(): void {
-    for (let i = this.#head; i < this.#items.length; i++) {
-      const item = this.#items[i]!;
+    const items = this.#heap.splice(0);
+    for (const item of items) {
+      item.deadlineIndex = -1;
       if (!item.answered) this.onExpire(item);
     }
-    this.#items.length = 0;
-    this.#at.length = 0;
-    this.#head = 0;
   }
 
   /** Stops the timer; pending items never expire. */
   close(): void {
+    this.#closed = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#armedAt = Infinity;
   }
 
   readonly #fire = (): void => {
     this.#timer = undefined;
+    this.#armedAt = Infinity;
+    const heap = this.#heap;
     const now = performance.now();
-    const items = this.#items;
-    while (this.#head < items.length) {
-      const item = items[this.#head]!;
-      if (!item.answered) {
-        if (this.#at[this.#head]! > now) break;
-        this.onExpire(item);
-      }
-      this.#head++;
+    while (heap.length > 0 && heap[0]!.deadlineAt <= now) {
+      const item = heap[0]!;
+      this.remove(item);
+      if (!item.answered) this.onExpire(item);
     }
-    this.#compact();
-    if (this.#head < items.length) this.#arm(this.#at[this.#head]! - now);
+    if (heap.length > 0 && !this.#closed) this.#arm(heap[0]!.deadlineAt - now);
   };
 
   #arm(ms: number): void {
+    clearTimeout(this.#timer);
+    // A delay past setTimeout's limit would fire at once: wake at the limit and look again.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(ms)));
+    this.#armedAt = performance.now() + delay;
     // Unref'd: a request in flight keeps the process alive through its worker, not through this timer.
-    this.#timer = setTimeout(this.#fire, Math.max(0, Math.ceil(ms))).unref();
+    this.#timer = setTimeout(this.#fire, delay).unref();
   }
 
-  #compact(): void {
-    if (this.#head === this.#items.length) {
-      this.#items.length = 0;
-      this.#at.length = 0;
-      this.#head = 0;
-    } else if (this.#head > COMPACT_AFTER && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#at = this.#at.slice(this.#head);
-      this.#head = 0;
+  #up(i: number): void {
+    const heap = this.#heap;
+    const item = heap[i]!;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const parent = heap[p]!;
+      if (parent.deadlineAt <= item.deadlineAt) break;
+      heap[i] = parent;
+      parent.deadlineIndex = i;
+      i = p;
     }
+    heap[i] = item;
+    item.deadlineIndex = i;
+  }
+
+  #down(i: number): void {
+    const heap = this.#heap;
+    const n = heap.length;
+    const item = heap[i]!;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && heap[c + 1]!.deadlineAt < heap[c]!.deadlineAt) c++;
+      const child = heap[c]!;
+      if (child.deadlineAt >= item.deadlineAt) break;
+      heap[i] = child;
+      child.deadlineIndex = i;
+      i = c;
+    }
+    heap[i] = item;
+    item.deadlineIndex = i;
   }
 }

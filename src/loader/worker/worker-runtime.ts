@@ -40,7 +40,8 @@ class Pending {
   answered = false;
   slot = -1;
   task: Task | undefined;
-  deadlines: DeadlineQueue<Pending> | undefined;
+  deadlineAt = 0;
+  deadlineIndex = -1;
   constructor(readonly resolve: (result: TaskResult) => void) {}
 }
 
@@ -48,8 +49,8 @@ export class WorkerRuntime implements PluginRuntime {
   readonly #pool: Piscina;
   readonly #slots: SlotTable<Pending>;
   readonly #threads = new Map<number, ThreadState>();
-  /** One queue per distinct timeout (the plugin's default and its endpoints' own). */
-  readonly #deadlines = new Map<number, DeadlineQueue<Pending>>();
+  /** Every request's deadline, whatever its timeout: one heap and one timer. */
+  readonly #deadlines: DeadlineQueue<Pending>;
   readonly #hooks: RuntimeHooks;
   readonly #notes: NoteTarget;
   #violations = 0;
@@ -74,6 +75,7 @@ export class WorkerRuntime implements PluginRuntime {
     this.#label = `${manifest.name}@${manifest.version}`;
     this.#name = manifest.name;
     this.#slots = new SlotTable(spec.maxInFlight);
+    this.#deadlines = new DeadlineQueue(this.#onDeadline);
     const workerData: HarnessData = {
       main: pathToFileURL(spec.mainPath).href,
       name: manifest.name,
@@ -131,19 +133,9 @@ export class WorkerRuntime implements PluginRuntime {
       task.d = Date.now() + timeoutMs;
       pending.slot = slot;
       pending.task = task;
-      pending.deadlines = this.#deadlinesFor(timeoutMs);
-      pending.deadlines.add(pending);
+      this.#deadlines.add(pending, timeoutMs);
       this.#dispatch(pending);
     });
-  }
-
-  #deadlinesFor(timeoutMs: number): DeadlineQueue<Pending> {
-    let queue = this.#deadlines.get(timeoutMs);
-    if (!queue) {
-      queue = new DeadlineQueue(timeoutMs, this.#onDeadline);
-      this.#deadlines.set(timeoutMs, queue);
-    }
-    return queue;
   }
 
   #dispatch(pending: Pending): void {
@@ -222,7 +214,7 @@ export class WorkerRuntime implements PluginRuntime {
       const keep = Math.min(END_THREADS_MS, timeoutMs / 4);
       await within(stopped, end - keep - performance.now());
     }
-    for (const queue of this.#deadlines.values()) queue.close();
+    this.#deadlines.close();
     this.#lastLoss = this.#terminated();
     const ended = await within(this.#pool.destroy(), end - performance.now());
     this.#permissions.dispose();
@@ -319,7 +311,7 @@ export class WorkerRuntime implements PluginRuntime {
     this.#slots.release(pending.slot);
     if (!pending.answered) {
       pending.answered = true;
-      pending.deadlines!.trim();
+      this.#deadlines.remove(pending);
       pending.resolve(result);
     }
     if (this.#drained && this.#slots.used === 0) this.#drained();

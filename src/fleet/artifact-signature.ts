@@ -1,0 +1,83 @@
+/**
+ * Signed catalog entries: a publisher signs an entry's name, version and content hash with an Ed25519
+ * key (`packPlugin(dir, { signingKey })`); a gateway given `watch.trustedKeys` loads only entries signed
+ * by one of them. The hash covers every file, so the signature covers the code.
+ *
+ * What is signed, as UTF-8: `veza-plugin-artifact/v1\n<name>\n<version>\n<hash>\n<keyId>`, where
+ * `keyId` is `ed25519:` and the first 32 hex digits of the SHA-256 of the public key (SPKI, DER). None
+ * of the fields can hold a newline (they are checked first), so the text has one reading.
+ * @module
+ */
+import { createHash, createPublicKey, KeyObject, sign, verify } from 'node:crypto';
+
+/** An Ed25519 key as a `KeyObject`, or PEM text / buffer. */
+export type Ed25519Key = KeyObject | string | Buffer;
+
+/** The signature of a catalog entry, stored in the entry. */
+export interface ArtifactSignature {
+  /** Which key signed: `ed25519:<32 hex>`, derived from the public key. */
+  keyId: string;
+  /** The Ed25519 signature, base64. */
+  value: string;
+}
+
+interface Signed {
+  name: string;
+  version: string;
+  hash: string;
+}
+
+const HASH = /^sha256-[0-9a-f]{64}$/;
+const KEY_ID = /^ed25519:[0-9a-f]{32}$/;
+const SIGNATURE = /^[A-Za-z0-9+/]{86}==$/;
+
+/** The public half of an Ed25519 key (a private key gives its public key). */
+export function ed25519PublicKey(key: Ed25519Key): KeyObject {
+  const pub = key instanceof KeyObject && key.type === 'public' ? key : createPublicKey(key);
+  if (pub.asymmetricKeyType !== 'ed25519') {
+    throw new TypeError(`expected an Ed25519 key, got ${pub.asymmetricKeyType ?? 'another kind'}`);
+  }
+  return pub;
+}
+
+/** `ed25519:<32 hex>` for a public key. */
+export function keyIdOf(publicKey: KeyObject): string {
+  const der = publicKey.export({ type: 'spki', format: 'der' });
+  return `ed25519:${createHash('sha256').update(der).digest('hex').slice(0, 32)}`;
+}
+
+function signedText(entry: Signed, keyId: string): Buffer {
+  return Buffer.from(
+    `veza-plugin-artifact/v1\n${entry.name}\n${entry.version}\n${entry.hash}\n${keyId}`,
+  );
+}
+
+/** Signs an entry's name, version and hash with an Ed25519 private key. */
+export function signEntry(entry: Signed, privateKey: Ed25519Key): ArtifactSignature {
+  const keyId = keyIdOf(ed25519PublicKey(privateKey));
+  return { keyId, value: sign(null, signedText(entry, keyId), privateKey).toString('base64') };
+}
+
+/**
+ * Why `entry` is not signed by one of `trusted`, or `undefined` when it is. Reads `entry.signature` as
+ * untrusted input (it came from the registry).
+ */
+export function signatureProblem(
+  entry: Signed & { signature?: unknown },
+  trusted: readonly KeyObject[],
+): string | undefined {
+  const s = entry.signature as Partial<ArtifactSignature> | undefined;
+  if (s === undefined || s === null) return 'it is not signed';
+  if (typeof s !== 'object' || typeof s.keyId !== 'string' || typeof s.value !== 'string') {
+    return 'its signature is not { keyId, value }';
+  }
+  if (!KEY_ID.test(s.keyId) || !SIGNATURE.test(s.value) || !HASH.test(entry.hash)) {
+    return 'its signature is malformed';
+  }
+  const keys = trusted.filter((k) => keyIdOf(k) === s.keyId);
+  if (keys.length === 0) return `it is signed by ${s.keyId}, which is not a trusted key`;
+  const text = signedText(entry, s.keyId);
+  const value = Buffer.from(s.value, 'base64');
+  if (keys.some((k) => verify(null, text, k, value))) return undefined;
+  return `its signature by ${s.keyId} does not match its name, version and hash`;
+}
