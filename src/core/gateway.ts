@@ -43,14 +43,13 @@ import { createRateLimiter } from '../mesh/create-rate-limiter.js';
 import { RequestPath, type PeerReply } from './request-path.js';
 import { Router } from './router.js';
 import { ServiceCalls, type ServiceHandler } from './service-calls.js';
-import { Supervisor, type CrashEvent } from '../plugins/supervisor.js';
+import { PluginTable } from './plugin-table.js';
 import type {
   DomainEvent,
   GatewayRequest,
   PluginInfo,
   PluginMetrics,
   PluginResponse,
-  PluginStatus,
 } from '../shared/types.js';
 
 export type { CrashEvent } from '../plugins/supervisor.js';
@@ -72,13 +71,12 @@ export class PluginGateway {
   readonly #emitter = new EventEmitter<GatewayEvents>();
   /** The options after validation: durations in ms, every default filled in, deep-frozen. */
   readonly options: Readonly<ResolvedOptions>;
-  readonly #plugins = new Map<string, ManagedPlugin>();
+  readonly #plugins: PluginTable;
   readonly #router = new Router<Served>();
   readonly #registry: DiscoveryRegistry;
   readonly #ownsRegistry: boolean;
   readonly #log: GatewayLogger;
   readonly #nodeId: string;
-  readonly #supervisor: Supervisor;
   readonly #observers = new Observers();
   readonly #events: EventBus;
   readonly #path: RequestPath;
@@ -96,6 +94,20 @@ export class PluginGateway {
     this.#ownsRegistry = this.options.registry === undefined;
     this.#log = createLogger(this.options.logger);
     const nextId = () => `${this.#nodeId}-${(++this.#seq).toString(36)}`;
+    this.#plugins = new PluginTable({
+      log: this.#log,
+      emit: this.#emit,
+      router: this.#router,
+      registry: this.#registry,
+      nodeId: this.#nodeId,
+      address: this.options.node?.address,
+      bootTimeoutMs: this.options.bootTimeout,
+      stopTimeoutMs: this.options.stopTimeout,
+      started: () => this.#started,
+      stopped: () => this.#stopped,
+      calls: () => this.#calls,
+      fleet: () => this.#fleet,
+    });
     this.#events = new EventBus({
       plugins: () => this.#plugins.values(),
       nextId: () => `${this.#nodeId}-e${(++this.#seq).toString(36)}`,
@@ -125,18 +137,6 @@ export class PluginGateway {
       served: (name) => this.#plugins.get(name) ?? this.#fleet?.remote(name),
       nextId,
     });
-    this.#supervisor = new Supervisor({
-      log: this.#log,
-      bootTimeoutMs: this.options.bootTimeout,
-      setStatus: (plugin, to, reason) => this.#setStatus(plugin, to, reason),
-      isCurrent: (plugin) => !this.#stopped && this.#plugins.get(plugin.name) === plugin,
-      crashed: (event: CrashEvent) => this.#emit('plugin:crash', event),
-      healthChecked: (plugin, health) => {
-        const previous = plugin.lastHealth?.status;
-        plugin.setHealth(health);
-        if (health.status !== previous) this.#emit('plugin:health', plugin.info(), health);
-      },
-    });
     ({ fleet: this.#fleet, environment: this.#environment } = joinFleet({
       options: this.options,
       registry: this.#registry,
@@ -144,8 +144,8 @@ export class PluginGateway {
       router: this.#router,
       log: this.#log,
       emit: this.#emit,
-      isLocal: (name) => this.#plugins.has(name),
-      dependenciesChanged: () => this.#bootWaiting(),
+      isLocal: (name) => this.#plugins.map.has(name),
+      dependenciesChanged: () => this.#plugins.bootWaiting(),
       load: (dir) => this.load(dir),
       unload: (name) => this.unload(name),
     }));
@@ -203,7 +203,7 @@ export class PluginGateway {
     const files = await readPluginFiles(dir);
     const { manifest } = files;
     this.#assertRunning();
-    assertLoadable(manifest, this.#plugins, this.options.maxPlugins);
+    assertLoadable(manifest, this.#plugins.map, this.options.maxPlugins);
     const plugin = createPlugin(files, {
       options: this.options,
       log: this.#log,
@@ -211,7 +211,7 @@ export class PluginGateway {
       load: loadOptions,
       hooks: (self) =>
         pluginHooks(self, {
-          supervisor: this.#supervisor,
+          supervisor: this.#plugins.supervisor,
           events: this.#events,
           calls: this.#calls,
           log: this.#log,
@@ -220,29 +220,19 @@ export class PluginGateway {
         }),
       onBreaker: (state, event) => breakerChanged(this.#emit, state, event),
     });
-    this.#plugins.set(manifest.name, plugin);
-    this.#fleet?.localChanged(manifest.name);
-    try {
-      this.#router.add(manifest.name, plugin, manifest.endpoints);
-    } catch (error) {
-      this.#plugins.delete(manifest.name);
-      this.#fleet?.localChanged(manifest.name);
-      await plugin.runtime.close(0);
-      throw error;
-    }
-    this.#emitStatus(plugin, undefined);
+    await this.#plugins.add(plugin);
     if (!this.#started) {
-      this.#setStatus(plugin, 'inactive', 'waiting for gateway.start()');
+      this.#plugins.setStatus(plugin, 'inactive', 'waiting for gateway.start()');
     } else {
       try {
-        await this.#bootOrWait(plugin);
+        await this.#plugins.bootOrWait(plugin);
       } catch (error) {
         // A thread stuck in initialize() will not answer stop() either: end it at once.
-        await this.#discard(plugin, isPluginBootTimeoutError(error) ? 0 : undefined);
+        await this.#plugins.discard(plugin, isPluginBootTimeoutError(error) ? 0 : undefined);
         throw error;
       }
     }
-    await this.#register(plugin);
+    await this.#plugins.register(plugin);
     return plugin.info();
   }
 
@@ -251,7 +241,7 @@ export class PluginGateway {
     this.#assertRunning();
     this.#started = true;
     const waiting = [...this.#plugins.values()].filter((p) => p.status === 'inactive');
-    await Promise.all(waiting.map((p) => this.#startOrFail(p)));
+    await Promise.all(waiting.map((p) => this.#plugins.startOrFail(p)));
     return this.list();
   }
 
@@ -285,7 +275,7 @@ export class PluginGateway {
   provide(name: string, version: string, handler: ServiceHandler): void {
     this.#assertRunning();
     this.#calls.provide(name, version, handler);
-    this.#bootWaiting();
+    this.#plugins.bootWaiting();
   }
 
   /** Calls `listener` for every request routed to a plugin, before its mesh policies. */
@@ -343,8 +333,8 @@ export class PluginGateway {
    */
   async unload(name: string): Promise<void> {
     const plugin = this.#require(name);
-    this.#setStatus(plugin, 'inactive', 'unloading');
-    await this.#discard(plugin);
+    this.#plugins.setStatus(plugin, 'inactive', 'unloading');
+    await this.#plugins.discard(plugin);
     this.#emit('plugin:unloaded', plugin.info());
   }
 
@@ -353,76 +343,9 @@ export class PluginGateway {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#environment?.stop();
-    await Promise.all([...this.#plugins.keys()].map((name) => this.unload(name)));
+    await Promise.all([...this.#plugins.map.keys()].map((name) => this.unload(name)));
     await this.#fleet?.close();
     if (this.#ownsRegistry) await this.#registry.close();
-  }
-
-  // ---- lifecycle ----
-
-  async #discard(plugin: ManagedPlugin, budgetMs = this.options.stopTimeout): Promise<void> {
-    // One budget for the whole stop, whatever the plugin's threads do (see `stopTimeout`).
-    const end = performance.now() + budgetMs;
-    this.#supervisor.cancel(plugin);
-    plugin.bulkhead.close();
-    this.#router.remove(plugin.name, plugin.manifest.endpoints);
-    this.#plugins.delete(plugin.name);
-    this.#fleet?.localChanged(plugin.name);
-    await Promise.all(plugin.instances.map((i) => this.#registry.deregister(i.id).catch(() => {})));
-    await plugin.runtime.drain(Math.max(0, end - performance.now() - budgetMs / 2));
-    await plugin.runtime.close(Math.max(0, end - performance.now()));
-  }
-
-  /** Records the plugin's instances; while the registry fails, tries again every second (never throws). */
-  async #register(plugin: ManagedPlugin): Promise<void> {
-    const records = plugin.records(this.#nodeId, this.options.node?.address);
-    try {
-      await Promise.all(records.map((r) => this.#registry.register(r)));
-    } catch (error) {
-      this.#log.warn({ plugin_id: plugin.name, err: error }, 'registry update failed; retrying');
-      setTimeout(() => {
-        if (this.#plugins.get(plugin.name) === plugin) void this.#register(plugin);
-      }, 1000).unref();
-    }
-  }
-
-  /** Starts the plugin, or leaves it `loading` with the reason while a dependency is missing. */
-  async #bootOrWait(plugin: ManagedPlugin): Promise<void> {
-    const missing = this.#calls.missing(plugin.manifest);
-    plugin.waiting = missing.length > 0;
-    if (!plugin.waiting) return this.#supervisor.boot(plugin);
-    const reason = `waiting for dependencies: ${missing.join(', ')}`;
-    if (plugin.reason !== reason) this.#setStatus(plugin, 'loading', reason);
-  }
-
-  /** A dependency may have appeared: start the plugins that were waiting for one. */
-  #bootWaiting(): void {
-    if (!this.#started || this.#stopped) return;
-    for (const plugin of this.#plugins.values()) if (plugin.waiting) void this.#startOrFail(plugin);
-  }
-
-  async #startOrFail(plugin: ManagedPlugin): Promise<void> {
-    await this.#bootOrWait(plugin).catch((error: Error) => {
-      this.#log.error(
-        { plugin_id: plugin.name, err: error },
-        `plugin "${plugin.name}" failed to start`,
-      );
-      this.#setStatus(plugin, 'failed', error.message);
-    });
-  }
-
-  #setStatus(plugin: ManagedPlugin, to: PluginStatus, reason?: string): void {
-    const previous = plugin.status;
-    if (!plugin.transition(to, reason) || previous === to) return;
-    this.#emitStatus(plugin, previous);
-    if (to === 'active') this.#bootWaiting();
-    if (this.#plugins.get(plugin.name) === plugin) {
-      void this.#register(plugin);
-    }
-  }
-
-  #emitStatus(plugin: ManagedPlugin, previous: PluginStatus | undefined): void {
-    this.#emit('plugin:status', plugin.info(), previous);
   }
 
   // ---- helpers ----

@@ -1,0 +1,154 @@
+/**
+ * `PluginTable`: the gateway's loaded plugins and what keeps them consistent — their routes, their
+ * records in the discovery registry, their status (with its event), their start (or wait for a missing
+ * dependency) and their removal within one `stopTimeout` budget.
+ * @module
+ */
+import type { Fleet } from '../fleet/fleet.js';
+import type { Served } from '../mesh/instances.js';
+import type { ManagedPlugin } from '../plugins/managed-plugin.js';
+import { Supervisor } from '../plugins/supervisor.js';
+import type { DiscoveryRegistry } from '../registry/registry.js';
+import type { GatewayLogger } from '../shared/logger.js';
+import type { PluginStatus } from '../shared/types.js';
+import type { GatewayEmit } from './join-fleet.js';
+import type { Router } from './router.js';
+import type { ServiceCalls } from './service-calls.js';
+
+/** What the table needs from the gateway. */
+export interface PluginTableParts {
+  log: GatewayLogger;
+  emit: GatewayEmit;
+  router: Router<Served>;
+  registry: DiscoveryRegistry;
+  nodeId: string;
+  /** Where this gateway's listener serves (`node.address`), for the registry records. */
+  address: string | undefined;
+  bootTimeoutMs: number;
+  stopTimeoutMs: number;
+  started(): boolean;
+  stopped(): boolean;
+  calls(): ServiceCalls;
+  fleet(): Fleet | undefined;
+}
+
+export class PluginTable {
+  readonly #plugins = new Map<string, ManagedPlugin>();
+  readonly supervisor: Supervisor;
+
+  constructor(readonly parts: PluginTableParts) {
+    this.supervisor = new Supervisor({
+      log: parts.log,
+      bootTimeoutMs: parts.bootTimeoutMs,
+      setStatus: (plugin, to, reason) => this.setStatus(plugin, to, reason),
+      isCurrent: (plugin) => !parts.stopped() && this.#plugins.get(plugin.name) === plugin,
+      crashed: (event) => parts.emit('plugin:crash', event),
+      healthChecked: (plugin, health) => {
+        const previous = plugin.lastHealth?.status;
+        plugin.setHealth(health);
+        if (health.status !== previous) parts.emit('plugin:health', plugin.info(), health);
+      },
+    });
+  }
+
+  get size(): number {
+    return this.#plugins.size;
+  }
+
+  /** The loaded plugins, by name. */
+  get map(): ReadonlyMap<string, ManagedPlugin> {
+    return this.#plugins;
+  }
+
+  get(name: string): ManagedPlugin | undefined {
+    return this.#plugins.get(name);
+  }
+
+  values(): IterableIterator<ManagedPlugin> {
+    return this.#plugins.values();
+  }
+
+  /**
+   * Takes the plugin in and routes its endpoints, or leaves everything as it was.
+   * @throws {RouteConflictError} when another plugin serves one of its endpoints.
+   */
+  async add(plugin: ManagedPlugin): Promise<void> {
+    const { name, manifest } = plugin;
+    this.#plugins.set(name, plugin);
+    this.parts.fleet()?.localChanged(name);
+    try {
+      this.parts.router.add(name, plugin, manifest.endpoints);
+    } catch (error) {
+      this.#plugins.delete(name);
+      this.parts.fleet()?.localChanged(name);
+      await plugin.runtime.close(0);
+      throw error;
+    }
+    this.parts.emit('plugin:status', plugin.info(), undefined);
+  }
+
+  /** Routes away from the plugin, lets its requests finish and ends it, all within `budgetMs`. */
+  async discard(plugin: ManagedPlugin, budgetMs = this.parts.stopTimeoutMs): Promise<void> {
+    const end = performance.now() + budgetMs;
+    this.supervisor.cancel(plugin);
+    plugin.bulkhead.close();
+    this.parts.router.remove(plugin.name, plugin.manifest.endpoints);
+    this.#plugins.delete(plugin.name);
+    this.parts.fleet()?.localChanged(plugin.name);
+    const { registry } = this.parts;
+    await Promise.all(plugin.instances.map((i) => registry.deregister(i.id).catch(() => {})));
+    await plugin.runtime.drain(Math.max(0, end - performance.now() - budgetMs / 2));
+    await plugin.runtime.close(Math.max(0, end - performance.now()));
+  }
+
+  /** Records the plugin's instances; while the registry fails, tries again every second (never throws). */
+  async register(plugin: ManagedPlugin): Promise<void> {
+    const records = plugin.records(this.parts.nodeId, this.parts.address);
+    try {
+      await Promise.all(records.map((r) => this.parts.registry.register(r)));
+    } catch (error) {
+      this.parts.log.warn(
+        { plugin_id: plugin.name, err: error },
+        'registry update failed; retrying',
+      );
+      setTimeout(() => {
+        if (this.#plugins.get(plugin.name) === plugin) void this.register(plugin);
+      }, 1000).unref();
+    }
+  }
+
+  /** Starts the plugin, or leaves it `loading` with the reason while a dependency is missing. */
+  async bootOrWait(plugin: ManagedPlugin): Promise<void> {
+    const missing = this.parts.calls().missing(plugin.manifest);
+    plugin.waiting = missing.length > 0;
+    if (!plugin.waiting) return this.supervisor.boot(plugin);
+    const reason = `waiting for dependencies: ${missing.join(', ')}`;
+    if (plugin.reason !== reason) this.setStatus(plugin, 'loading', reason);
+  }
+
+  /** Starts the plugin, or marks it `failed` with the reason (never throws). */
+  async startOrFail(plugin: ManagedPlugin): Promise<void> {
+    await this.bootOrWait(plugin).catch((error: Error) => {
+      this.parts.log.error(
+        { plugin_id: plugin.name, err: error },
+        `plugin "${plugin.name}" failed to start`,
+      );
+      this.setStatus(plugin, 'failed', error.message);
+    });
+  }
+
+  /** A dependency may have appeared: start the plugins that were waiting for one. */
+  bootWaiting(): void {
+    if (!this.parts.started() || this.parts.stopped()) return;
+    for (const plugin of this.#plugins.values()) if (plugin.waiting) void this.startOrFail(plugin);
+  }
+
+  /** Moves the plugin to `to` when its lifecycle allows, with the event and the registry record. */
+  setStatus(plugin: ManagedPlugin, to: PluginStatus, reason?: string): void {
+    const previous = plugin.status;
+    if (!plugin.transition(to, reason) || previous === to) return;
+    this.parts.emit('plugin:status', plugin.info(), previous);
+    if (to === 'active') this.bootWaiting();
+    if (this.#plugins.get(plugin.name) === plugin) void this.register(plugin);
+  }
+}
