@@ -1,22 +1,9 @@
 /**
- * The gateway's typed events and the options of `load()`.
+ * The gateway's typed events.
  * @module
  */
-import type { GatewayOptions } from './options.js';
 import type { CrashEvent } from '../plugins/supervisor.js';
 import type { HealthStatus, PluginInfo, PluginStatus } from '../shared/types.js';
-
-/** Options of `gateway.load()`. */
-export interface LoadOptions {
-  /** Settings handed to the plugin's `initialize(config)` as `config.settings` and to `ctx.config`. */
-  config?: Record<string, unknown>;
-  /** Local instances of the plugin, each a worker pool with its own circuit breaker. @default 1 */
-  instances?: number;
-  /** This plugin's circuit breaker, over the gateway's `circuitBreaker`. */
-  circuitBreaker?: GatewayOptions['circuitBreaker'];
-  /** This plugin's bulkhead, over the gateway's `bulkhead`. */
-  bulkhead?: GatewayOptions['bulkhead'];
-}
 
 /** Threads of a plugin instance that would not end. */
 export interface AbandonedEvent {

@@ -22,7 +22,6 @@ import { createLogger } from './logging.js';
 import { pluginHooks } from './plugin-hooks.js';
 import type { ManagedPlugin } from '../plugins/managed-plugin.js';
 import {
-  resolveLoadOptions,
   resolveOptions,
   type GatewayLogger,
   type GatewayOptions,
@@ -38,7 +37,8 @@ import {
   type RequestObservation,
   type ResponseObservation,
 } from './observers.js';
-import type { GatewayEvents, LoadOptions } from './gateway-events.js';
+import type { GatewayEvents } from './gateway-events.js';
+import { resolveLoadOptions, type LoadOptions } from './load-options.js';
 import { createRateLimiter } from '../mesh/create-rate-limiter.js';
 import { RequestPath, type PeerReply } from './request-path.js';
 import { Router } from './router.js';
@@ -56,7 +56,8 @@ export type { CrashEvent } from '../plugins/supervisor.js';
 export type { PeerReply } from './request-path.js';
 export type { ServiceHandler } from './service-calls.js';
 export type { PublishResult } from './event-delivery.js';
-export type { AbandonedEvent, BreakerEvent, GatewayEvents, LoadOptions } from './gateway-events.js';
+export type { AbandonedEvent, BreakerEvent, GatewayEvents } from './gateway-events.js';
+export type { LoadOptions } from './load-options.js';
 
 /**
  * The gateway. Every option has a default.

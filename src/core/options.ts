@@ -6,13 +6,18 @@
 import { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { ed25519PublicKey } from '../fleet/artifact-signature.js';
-import { InvalidArgumentError } from '../errors.js';
 import type { LoadBalancer } from '../mesh/load-balancer.js';
 import type { RateLimitStore } from '../mesh/rate-limit-store.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
 import { deepFreeze } from '../shared/deep-freeze.js';
-import { parseDuration } from '../shared/duration.js';
-import { knownKeys, suggestKey, type KeyMap } from '../shared/schema-keys.js';
+import { knownKeys } from '../shared/schema-keys.js';
+import {
+  boundedDurationMs,
+  durationMs,
+  HOUR_MS,
+  invalidOptions,
+  positiveInt,
+} from '../shared/option-validation.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import type { GatewayRequest } from '../shared/types.js';
 
@@ -28,29 +33,6 @@ export interface Identity {
    */
   roles?: readonly string[];
 }
-
-const HOUR_MS = 3_600_000;
-
-/**
- * A duration (`"30s"` or ms) of at most `maxMs`: every duration option ends up in a timer, and a timer
- * set past 2^31-1 ms (~24.8 days) fires after 1 ms.
- */
-const boundedDurationMs = (maxMs: number, max: string) =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined || ms > maxMs) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `a duration like "500ms", "30s" or a number of milliseconds, at most ${max}`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
-
-const durationMs = boundedDurationMs(24 * HOUR_MS, '24h');
-
-const positiveInt = z.number().int().positive();
 
 const circuitBreakerSchema = z.strictObject({
   failureThreshold: positiveInt.default(5),
@@ -316,94 +298,7 @@ export function resolveOptions(options: GatewayOptions = {}): Readonly<ResolvedO
     const { logger, registry, rateLimiting } = parsed.data;
     return deepFreeze(parsed.data, new Set([logger, registry, rateLimiting.store]));
   }
-  throw invalid(parsed.error, '', OPTION_KEYS);
-}
-
-const loadSchema = z.strictObject({
-  config: z.record(z.string(), z.unknown()).optional(),
-  instances: positiveInt.max(64).optional(),
-  circuitBreaker: z
-    .strictObject({
-      failureThreshold: positiveInt.optional(),
-      timeout: durationMs.optional(),
-      halfOpenLimit: positiveInt.optional(),
-    })
-    .optional(),
-  bulkhead: z
-    .strictObject({
-      maxConcurrent: z.number().int().nonnegative().optional(),
-      maxQueued: z.number().int().nonnegative().optional(),
-    })
-    .optional(),
-});
-
-/** Options of `gateway.load()` after validation, the gateway's defaults filled in. */
-export interface ResolvedLoadOptions {
-  config: Record<string, unknown>;
-  instances: number;
-  circuitBreaker: ResolvedOptions['circuitBreaker'];
-  bulkhead: ResolvedOptions['bulkhead'];
-}
-
-/**
- * Validates `load()` options; per-plugin policies are laid over the gateway's.
- * @throws {InvalidArgumentError} naming the option.
- */
-export function resolveLoadOptions(
-  options: unknown,
-  gateway: Readonly<ResolvedOptions>,
-): ResolvedLoadOptions {
-  const parsed = loadSchema.safeParse(options ?? {}, { reportInput: true });
-  if (!parsed.success) throw invalid(parsed.error, 'options', LOAD_OPTION_KEYS);
-  const { config = {}, instances = 1, circuitBreaker = {}, bulkhead = {} } = parsed.data;
-  const defined = <T extends object>(o: T) =>
-    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-  return {
-    config,
-    instances,
-    circuitBreaker: { ...gateway.circuitBreaker, ...defined(circuitBreaker) },
-    bulkhead: { ...gateway.bulkhead, ...defined(bulkhead) },
-  };
+  throw invalidOptions(parsed.error, '', OPTION_KEYS);
 }
 
 const OPTION_KEYS = knownKeys(optionsSchema);
-const LOAD_OPTION_KEYS = knownKeys(loadSchema);
-
-function invalid(error: z.ZodError, prefix: string, keys: KeyMap): InvalidArgumentError {
-  const lines = error.issues.map((issue) => {
-    const name = [prefix, ...issue.path].filter((p) => p !== '').join('.');
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys
-        .map(
-          (k) =>
-            `Unknown option \`${[name, k].filter(Boolean).join('.')}\`${suggestKey(keys, issue.path, k)}`,
-        )
-        .join('\n');
-    }
-    const input = (issue as { input?: unknown }).input;
-    return `Expected \`${name}\` to be ${expectation(issue)}, got \`${show(input)}\` (${input === null ? 'null' : typeof input})`;
-  });
-  return new InvalidArgumentError(lines.join('\n'), { cause: error });
-}
-
-function expectation(issue: z.core.$ZodIssue): string {
-  switch (issue.code) {
-    case 'invalid_type':
-      return issue.expected === 'int' ? 'an integer' : `a ${issue.expected}`;
-    case 'too_small':
-      return `at least ${String(issue.minimum)}${issue.inclusive === false ? ' (exclusive)' : ''}`;
-    case 'too_big':
-      return `at most ${String(issue.maximum)}`;
-    default:
-      return issue.message.replace(/^Invalid input:?\s*/i, '') || 'valid';
-  }
-}
-
-function show(value: unknown): string {
-  if (typeof value === 'function') return 'function';
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}

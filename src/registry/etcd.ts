@@ -5,7 +5,7 @@
  * @module
  */
 import { ExponentialBackoff, noop, type IBackoff } from 'cockatiel';
-import { Etcd3, type IKeyValue, type Lease, type Watcher } from 'etcd3';
+import { Etcd3, type Lease } from 'etcd3';
 import { GatewayStoppedError, RegistryError } from '../errors.js';
 import {
   assertEnv,
@@ -19,6 +19,7 @@ import {
   type Unsubscribe,
   type WatchStatus,
 } from './registry.js';
+import { watchPrefix } from './etcd-watch.js';
 import { StoreLayout, catalogValue, parseJson, registryTtl } from './store-layout.js';
 
 /** Options of {@link EtcdRegistry}. */
@@ -165,7 +166,9 @@ export class EtcdRegistry implements DiscoveryRegistry {
   watch(listener: (change: RegistryChange) => void, status?: WatchStatus): Unsubscribe {
     this.#assertOpen();
     const known = new Map<string, string>();
-    return this.#watchPrefix(
+    return watchPrefix(
+      this.#client,
+      this.#watchers,
       this.#layout.instances,
       (key, value) => {
         if (value === undefined) {
@@ -258,7 +261,9 @@ export class EtcdRegistry implements DiscoveryRegistry {
     assertEnv(env);
     const known = new Map<string, string>();
     const prefix = this.#layout.catalog(env);
-    return this.#watchPrefix(
+    return watchPrefix(
+      this.#client,
+      this.#watchers,
       prefix,
       (key, value) => {
         if (value === undefined) {
@@ -290,92 +295,6 @@ export class EtcdRegistry implements DiscoveryRegistry {
     await Promise.all([...this.#leases.values()].map((lease) => lease.revoke().catch(() => {})));
     this.#leases.clear();
     if (this.#ownsClient) this.#client.close();
-  }
-
-  /**
-   * Reports every key under `prefix` (as puts), then every change. After a lost connection it re-lists
-   * and reports the difference, so nothing is missed even when etcd compacted the revisions meanwhile.
-   */
-  #watchPrefix(
-    prefix: string,
-    apply: (key: string, value: string | undefined) => void,
-    knownKeys: () => string[],
-    status: WatchStatus | undefined,
-  ): Unsubscribe {
-    let stopped = false;
-    let watcher: Watcher | undefined;
-    let disconnected = false;
-    const relist = async (): Promise<string> => {
-      const res = await this.#client.getAll().prefix(prefix).exec();
-      if (stopped) return '0';
-      const seen = new Set<string>();
-      for (const kv of res.kvs) {
-        const key = kv.key.toString();
-        seen.add(key);
-        apply(key, kv.value.toString());
-      }
-      for (const key of knownKeys()) if (!seen.has(key)) apply(key, undefined);
-      return res.header.revision;
-    };
-    const start = async (): Promise<void> => {
-      try {
-        const revision = await relist();
-        if (stopped) return;
-        const w = await this.#client
-          .watch()
-          .prefix(prefix)
-          .startRevision(String(BigInt(revision) + 1n))
-          .create();
-        if (stopped) {
-          await w.cancel();
-          return;
-        }
-        watcher = w;
-        if (disconnected) {
-          // The first attempts failed (reported below); this one re-listed: the watch is whole again.
-          disconnected = false;
-          status?.onReconnected?.();
-        }
-        w.on('put', (kv: IKeyValue) => apply(kv.key.toString(), kv.value.toString()));
-        w.on('delete', (kv: IKeyValue) => apply(kv.key.toString(), undefined));
-        w.on('disconnected', (error: Error) => {
-          if (disconnected || stopped) return;
-          disconnected = true;
-          status?.onError?.(new RegistryError('lost the etcd watch', { cause: error }));
-        });
-        w.on('connected', () => {
-          if (!disconnected || stopped) return;
-          relist().then(
-            () => {
-              disconnected = false;
-              if (!stopped) status?.onReconnected?.();
-            },
-            (error: Error) =>
-              status?.onError?.(
-                new RegistryError('re-listing after reconnect failed', { cause: error }),
-              ),
-          );
-        });
-        w.on('error', (error: Error) =>
-          status?.onError?.(new RegistryError('etcd watch error', { cause: error })),
-        );
-      } catch (error) {
-        if (stopped) return;
-        if (!disconnected) {
-          disconnected = true;
-          status?.onError?.(new RegistryError('could not start the etcd watch', { cause: error }));
-        }
-        setTimeout(() => void start(), 1000).unref();
-      }
-    };
-    void start();
-    const stop = (): void => {
-      stopped = true;
-      this.#watchers.delete(stop);
-      void watcher?.cancel().catch(() => {});
-    };
-    this.#watchers.add(stop);
-    return stop;
   }
 
   /** One lease per TTL, kept alive by the client; a lost lease is granted again and its keys re-put. */

@@ -1,0 +1,69 @@
+/**
+ * The options of `gateway.load(dir, options)`: validated like the gateway's, and laid over them.
+ * @module
+ */
+import { z } from 'zod';
+import { knownKeys } from '../shared/schema-keys.js';
+import { durationMs, invalidOptions, positiveInt } from '../shared/option-validation.js';
+import type { GatewayOptions, ResolvedOptions } from './options.js';
+
+/** Options of `gateway.load()`. */
+export interface LoadOptions {
+  /** Settings handed to the plugin's `initialize(config)` as `config.settings` and to `ctx.config`. */
+  config?: Record<string, unknown>;
+  /** Local instances of the plugin, each a worker pool with its own circuit breaker. @default 1 */
+  instances?: number;
+  /** This plugin's circuit breaker, over the gateway's `circuitBreaker`. */
+  circuitBreaker?: GatewayOptions['circuitBreaker'];
+  /** This plugin's bulkhead, over the gateway's `bulkhead`. */
+  bulkhead?: GatewayOptions['bulkhead'];
+}
+
+const loadSchema = z.strictObject({
+  config: z.record(z.string(), z.unknown()).optional(),
+  instances: positiveInt.max(64).optional(),
+  circuitBreaker: z
+    .strictObject({
+      failureThreshold: positiveInt.optional(),
+      timeout: durationMs.optional(),
+      halfOpenLimit: positiveInt.optional(),
+    })
+    .optional(),
+  bulkhead: z
+    .strictObject({
+      maxConcurrent: z.number().int().nonnegative().optional(),
+      maxQueued: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
+});
+
+/** Options of `gateway.load()` after validation, the gateway's defaults filled in. */
+export interface ResolvedLoadOptions {
+  config: Record<string, unknown>;
+  instances: number;
+  circuitBreaker: ResolvedOptions['circuitBreaker'];
+  bulkhead: ResolvedOptions['bulkhead'];
+}
+
+/**
+ * Validates `load()` options; per-plugin policies are laid over the gateway's.
+ * @throws {InvalidArgumentError} naming the option.
+ */
+export function resolveLoadOptions(
+  options: unknown,
+  gateway: Readonly<ResolvedOptions>,
+): ResolvedLoadOptions {
+  const parsed = loadSchema.safeParse(options ?? {}, { reportInput: true });
+  if (!parsed.success) throw invalidOptions(parsed.error, 'options', LOAD_OPTION_KEYS);
+  const { config = {}, instances = 1, circuitBreaker = {}, bulkhead = {} } = parsed.data;
+  const defined = <T extends object>(o: T) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  return {
+    config,
+    instances,
+    circuitBreaker: { ...gateway.circuitBreaker, ...defined(circuitBreaker) },
+    bulkhead: { ...gateway.bulkhead, ...defined(bulkhead) },
+  };
+}
+
+const LOAD_OPTION_KEYS = knownKeys(loadSchema);
