@@ -2,6 +2,7 @@
  * Domain events: delivery to the plugins that subscribe to a type, through their runtimes.
  * @module
  */
+import { ownBody } from '../shared/own-bytes.js';
 import { ErrorCodes } from '../errors.js';
 import { matchesEventPattern } from '../shared/event-pattern.js';
 import { isTaskFailure, type TaskFailure } from '../shared/task-failure.js';
@@ -91,6 +92,8 @@ export class EventBus {
     const { log } = this.options;
     const event = {
       ...input,
+      // Exact-size copies of byte views: a view on a pooled buffer would carry its neighbours along.
+      payload: ownBody(input.payload),
       id: input.id ?? this.options.nextId(),
       timestamp: input.timestamp ?? Date.now(),
       ...(source ? { source } : {}),
@@ -116,7 +119,17 @@ export class EventBus {
       );
       return;
     }
-    const result = await this.deliver(event, source.name);
+    let result: PublishResult;
+    try {
+      result = await this.deliver(event, source.name);
+    } catch (error) {
+      // A payload the host will not copy (nested too deep): the publisher's fault, never the host's.
+      this.options.log.warn(
+        { plugin_id: source.name, event_type: event.type, err: error },
+        `event from plugin "${source.name}" refused`,
+      );
+      return;
+    }
     for (const f of result.failed) {
       this.options.log.warn(
         { plugin_id: f.plugin, event_type: event.type, source: source.name, code: f.code },
