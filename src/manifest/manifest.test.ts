@@ -201,6 +201,17 @@ describe('parseManifest bounds', () => {
     ).toContain('endpoints.0.roles');
   });
 
+  it('refuses more than 1,000 endpoints and 256 dependencies', () => {
+    const endpoints = Array.from({ length: 1001 }, (_, n) => `  - { path: /e${n}, method: GET }`);
+    expect(problemsOf(`${base}endpoints:\n${endpoints.join('\n')}\n`).message).toContain(
+      'endpoints',
+    );
+    const deps = Array.from({ length: 257 }, (_, n) => `  - { service: s${n} }`);
+    expect(problemsOf(`${base}dependencies:\n${deps.join('\n')}\n`).message).toContain(
+      'dependencies',
+    );
+  });
+
   it('refuses a manifest larger than 256 KiB before parsing it', () => {
     const big = `${base}description: x\n${'#'.repeat(MAX_MANIFEST_BYTES)}\n`;
     expect(problemsOf(big).message).toContain('plugin.yaml:1:1 (document): larger than 256 KiB');

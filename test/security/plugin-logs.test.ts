@@ -38,6 +38,16 @@ describe("a plugin's log lines cannot pass for the host's", () => {
     expect(line).not.toHaveProperty('name');
   });
 
+  it('its messages are cut at 8,192 characters', async () => {
+    const logger = memoryLogger();
+    gateway = await gatewayWith(['chatty'], { logger });
+    await get(gateway, '/chatty/long');
+    await until(() => logger.lines.some((l) => l.msg?.startsWith('MMMM')));
+    const line = logger.lines.find((l) => l.msg?.startsWith('MMMM'))!;
+    expect(line.msg!.length).toBeGreaterThanOrEqual(8192);
+    expect(line.msg!.length).toBeLessThan(8200);
+  });
+
   it("its thread's stdout and stderr are logged as its output, cut and rate-limited", async () => {
     const logger = memoryLogger();
     gateway = await gatewayWith(['chatty'], { logger });
