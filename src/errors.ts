@@ -234,55 +234,40 @@ export class RateLimitStoreUnavailableError extends branded(
   'RateLimitStoreUnavailableError',
 ) {}
 
-/** True when `e` is any plugin-gateway error. */
-export function isGatewayError(e: unknown): e is GatewayError {
-  return e instanceof GatewayError;
+/** A type guard for one error class (its `instanceof` holds across copies of the package). */
+function guard<T>(cls: abstract new (...args: never[]) => T): (e: unknown) => e is T {
+  return (e: unknown): e is T => e instanceof cls;
 }
+
+/** True when `e` is any plugin-gateway error. */
+export const isGatewayError = guard(GatewayError);
 
 /** True when `e` is a {@link ManifestInvalidError}. */
-export function isManifestInvalidError(e: unknown): e is ManifestInvalidError {
-  return e instanceof ManifestInvalidError;
-}
+export const isManifestInvalidError = guard(ManifestInvalidError);
 
 /** True when `e` is a {@link PluginLoadError}. */
-export function isPluginLoadError(e: unknown): e is PluginLoadError {
-  return e instanceof PluginLoadError;
-}
+export const isPluginLoadError = guard(PluginLoadError);
 
 /** True when `e` is an {@link InvalidArgumentError}: an option or argument the host passed is wrong. */
-export function isInvalidArgumentError(e: unknown): e is InvalidArgumentError {
-  return e instanceof InvalidArgumentError;
-}
+export const isInvalidArgumentError = guard(InvalidArgumentError);
 
 /** True when `e` is a {@link PluginNotFoundError}. */
-export function isPluginNotFoundError(e: unknown): e is PluginNotFoundError {
-  return e instanceof PluginNotFoundError;
-}
+export const isPluginNotFoundError = guard(PluginNotFoundError);
 
 /** True when `e` is a {@link PluginExistsError}. */
-export function isPluginExistsError(e: unknown): e is PluginExistsError {
-  return e instanceof PluginExistsError;
-}
+export const isPluginExistsError = guard(PluginExistsError);
 
 /** True when `e` is a {@link RouteConflictError}. */
-export function isRouteConflictError(e: unknown): e is RouteConflictError {
-  return e instanceof RouteConflictError;
-}
+export const isRouteConflictError = guard(RouteConflictError);
 
 /** True when `e` is a {@link PluginBootTimeoutError}. */
-export function isPluginBootTimeoutError(e: unknown): e is PluginBootTimeoutError {
-  return e instanceof PluginBootTimeoutError;
-}
+export const isPluginBootTimeoutError = guard(PluginBootTimeoutError);
 
 /** True when `e` is a {@link CatalogInvalidError}. */
-export function isCatalogInvalidError(e: unknown): e is CatalogInvalidError {
-  return e instanceof CatalogInvalidError;
-}
+export const isCatalogInvalidError = guard(CatalogInvalidError);
 
 /** True when `e` is a {@link RegistryError}. */
-export function isRegistryError(e: unknown): e is RegistryError {
-  return e instanceof RegistryError;
-}
+export const isRegistryError = guard(RegistryError);
 /**
  * A catalog entry was refused because the gateway trusts publisher keys (`watch.trustedKeys`) and the
  * entry is not signed by one of them: unsigned, signed by another key, or changed after signing.

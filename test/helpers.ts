@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import path from 'node:path';
 import {
   PluginGateway,
@@ -70,3 +71,10 @@ export function statusOf(
 
 export const get = (gateway: PluginGateway, p: string, extra: object = {}) =>
   gateway.handle({ method: 'GET', path: p, headers: {}, ...extra });
+
+/** Closes a test server now, dropping its keep-alive connections (no-op without one). */
+export async function closeServer(server: Server | undefined): Promise<void> {
+  if (!server) return;
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+}

@@ -3,13 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRequestListener } from '../../src/adapters/node.js';
 import type { PluginGateway } from '../../src/index.js';
-import { gatewayWith } from '../helpers.js';
+import { gatewayWith, closeServer } from '../helpers.js';
 
 let gateway: PluginGateway | undefined;
 let server: http.Server | undefined;
 afterEach(async () => {
-  server?.closeAllConnections();
-  await new Promise((r) => (server ? server.close(r) : r(undefined)));
+  await closeServer(server);
   await gateway?.stop();
   gateway = server = undefined;
 });

@@ -8,15 +8,14 @@ import { createRequestListener } from '../../src/adapters/node.js';
 import { InvalidArgumentError, MemoryRegistry, PluginGateway } from '../../src/index.js';
 import { PEER_PATH, peerHeaders, sign } from '../../src/fleet/peer-protocol.js';
 import { startNode, type FleetNode } from '../fleet-node.js';
-import { fixture, gatewayWith } from '../helpers.js';
+import { fixture, gatewayWith, closeServer } from '../helpers.js';
 
 const SECRET = 'fleet-secret-0123456789';
 let nodes: FleetNode[] = [];
 let gateway: PluginGateway | undefined;
 let server: http.Server | undefined;
 afterEach(async () => {
-  server?.closeAllConnections();
-  await new Promise((r) => (server ? server.close(r) : r(undefined)));
+  await closeServer(server);
   await gateway?.stop();
   await Promise.all(nodes.map((n) => n.close()));
   nodes = [];
