@@ -99,7 +99,9 @@ export function processLaunch(spec: LaunchSpec): ProcessLaunch {
   const bwrap = FROM_TSX ? undefined : spec.bwrap;
 
   if (bwrap) {
-    const grants = minimal(reads);
+    const binds = minimal(reads);
+    // Node 20 aborts on a grant inside another (see `minimal`): /tmp may hold the plugin's folder.
+    const grants = minimal(new Set([...binds, SANDBOX_TMP]));
     const args = [
       '--unshare-all',
       '--die-with-parent',
@@ -115,26 +117,26 @@ export function processLaunch(spec: LaunchSpec): ProcessLaunch {
       '--setenv',
       'TMPDIR',
       SANDBOX_TMP,
-      ...systemLibraries().flatMap((dir) => ['--ro-bind', dir, dir]),
-      '--ro-bind',
-      node,
-      node,
-      ...grants.flatMap((p) => ['--ro-bind', p, p]),
-      '--proc',
-      '/proc',
-      '--dev',
-      '/dev',
+      // The scratch tmpfs first: a plugin folder under the host's /tmp is bound on top of it.
       '--size',
       String((spec.diskMb ?? DEFAULT_DISK_MIB) * 1024 * 1024),
       '--tmpfs',
       SANDBOX_TMP,
+      ...systemLibraries().flatMap((dir) => ['--ro-bind', dir, dir]),
+      '--ro-bind',
+      node,
+      node,
+      ...binds.flatMap((p) => ['--ro-bind', p, p]),
+      '--proc',
+      '/proc',
+      '--dev',
+      '/dev',
       '--chdir',
       SANDBOX_TMP,
       '--',
       node,
       PERMISSION_FLAG,
       ...grants.map((p) => `--allow-fs-read=${p}`),
-      `--allow-fs-read=${SANDBOX_TMP}`,
       `--allow-fs-write=${SANDBOX_TMP}`,
       ...quiet,
       ...heap,

@@ -174,10 +174,18 @@ export class ProcessRuntime implements PluginRuntime {
       exit: new Promise<void>((resolve) => (exited = resolve)),
     };
     this.#child = child;
-    captureProcessOutput(proc.stdout!, proc.stderr!, (s, line) => this.#hooks.onOutput(s, line));
+    captureProcessOutput(proc.stdout!, proc.stderr!, (s, line) => {
+      // V8's last words when the heap cap is reached (the plugin could print them too: it would only
+      // mislabel its own crash).
+      if (s === 'stderr' && line.includes('JavaScript heap out of memory')) {
+        child.error ??= `memory: the V8 heap reached its cap, resources.memory (${this.#spec.manifest.resources.memory} MiB)`;
+      }
+      this.#hooks.onOutput(s, line);
+    });
     proc.on('message', (message: unknown) => this.#onNote(child, message));
     proc.on('error', (error) => (child.error ??= `the plugin process failed: ${error.message}`));
-    proc.once('exit', (code, signal) => {
+    // 'close', not 'exit': the process's last output (V8's out-of-memory line) has been read by then.
+    proc.once('close', (code, signal) => {
       this.#onExit(child, code, signal);
       exited();
     });
