@@ -417,11 +417,15 @@ export class ProcessRuntime implements PluginRuntime {
   stats(): RuntimeStats {
     const child = this.#child;
     let utilization = 0;
-    if (child?.cpu && child.proc.pid !== undefined) {
+    if (child && !child.exited && child.proc.pid !== undefined) {
       const usage = treeUsage(child.proc.pid);
       const now = performance.now();
       if (usage) {
-        utilization = Math.min(1, (usage.cpuMs - child.cpu.ms) / Math.max(1, now - child.cpu.at));
+        child.rssBytes = usage.rssBytes;
+        if (child.cpu) {
+          const spent = usage.cpuMs - child.cpu.ms;
+          utilization = Math.min(1, spent / Math.max(1, now - child.cpu.at));
+        }
         child.cpu = { ms: usage.cpuMs, at: now };
       }
     }
