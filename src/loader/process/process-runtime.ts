@@ -7,7 +7,6 @@
  * another. Everything the child sends is checked here (`process-notes.ts`): the child is untrusted.
  * @module
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import type { HealthStatus } from '../../shared/types.js';
 import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
@@ -26,56 +25,20 @@ import type { Task } from '../worker/protocol.js';
 import { SlotTable } from '../worker/slots.js';
 import { checkResult } from '../worker/note-check.js';
 import { answerServiceCall, combineHealth } from '../worker/thread-notes.js';
-import { captureProcessOutput } from '../worker/thread-output.js';
 import { processLaunch, type ProcessLaunch, type SandboxKind } from './process-launch.js';
 import { checkProcessNote } from './process-notes.js';
 import type { ProcessControl, ProcessHarnessData } from './protocol.js';
 import { treeUsage } from './process-tree.js';
+import { Pending, spawnChild, within, type Child } from './process-child.js';
 
 const OVERLOADED: TaskFailure = { __pgw: 'overloaded', message: 'too many requests in flight' };
 const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
 const MEMORY_REPORT_MS = 1000;
 /** How often the host reads the process tree's resident memory from `/proc`. */
 const RSS_POLL_MS = 100;
-/**
- * Resident memory a Node process holds before any plugin code (its code pages, ICU, the runtime): the
- * process is killed above `resources.memory` plus this.
- */
+/** Resident memory of Node itself (code, ICU, runtime): a process is killed above `resources.memory` + this. */
 export const NODE_BASE_RSS_MIB = 64;
 const END_PROCESS_MS = 1000;
-
-/** One request between dispatch and answer. */
-class Pending {
-  answered = false;
-  /** The child said plugin code saw it: it is never run a second time. */
-  started = false;
-  redispatched = false;
-  slot = -1;
-  task!: Task;
-  child: Child | undefined;
-  deadlineAt = 0;
-  deadlineIndex = -1;
-  constructor(readonly resolve: (result: TaskResult) => void) {}
-}
-
-/** What the host knows of one plugin process. */
-interface Child {
-  proc: ChildProcess;
-  ready: boolean;
-  queue: Pending[];
-  inFlight: Set<Pending>;
-  /** Ended by the host for a reason that is not a crash (idle, timeout grace, close). */
-  quiet: boolean;
-  /** Why the host ended it as a crash (memory), or how it died. */
-  error: string | undefined;
-  exited: boolean;
-  heapUsed: number;
-  rssBytes: number;
-  cpu: { ms: number; at: number } | undefined;
-  watch: NodeJS.Timeout | undefined;
-  stopped?: () => void;
-  exit: Promise<void>;
-}
 
 export class ProcessRuntime implements PluginRuntime {
   /** The wall this runtime's processes run behind. */
@@ -152,43 +115,13 @@ export class ProcessRuntime implements PluginRuntime {
   }
 
   #spawn(): Child {
-    const { command, args, env } = this.#launch;
-    const proc = spawn(command, args, {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      serialization: 'advanced',
+    const child = spawnChild(this.#launch, {
+      memoryMb: this.#spec.manifest.resources.memory,
+      onNote: (c, message) => this.#onNote(c, message),
+      onOutput: (stream, line) => this.#hooks.onOutput(stream, line),
+      onClose: (c, code, signal) => this.#onExit(c, code, signal),
     });
-    let exited!: () => void;
-    const child: Child = {
-      proc,
-      ready: false,
-      queue: [],
-      inFlight: new Set(),
-      quiet: false,
-      error: undefined,
-      exited: false,
-      heapUsed: 0,
-      rssBytes: 0,
-      cpu: undefined,
-      watch: undefined,
-      exit: new Promise<void>((resolve) => (exited = resolve)),
-    };
     this.#child = child;
-    captureProcessOutput(proc.stdout!, proc.stderr!, (s, line) => {
-      // V8's last words when the heap cap is reached (the plugin could print them too: it would only
-      // mislabel its own crash).
-      if (s === 'stderr' && line.includes('JavaScript heap out of memory')) {
-        child.error ??= `memory: the V8 heap reached its cap, resources.memory (${this.#spec.manifest.resources.memory} MiB)`;
-      }
-      this.#hooks.onOutput(s, line);
-    });
-    proc.on('message', (message: unknown) => this.#onNote(child, message));
-    proc.on('error', (error) => (child.error ??= `the plugin process failed: ${error.message}`));
-    // 'close', not 'exit': the process's last output (V8's out-of-memory line) has been read by then.
-    proc.once('close', (code, signal) => {
-      this.#onExit(child, code, signal);
-      exited();
-    });
     child.watch = setInterval(() => this.#watch(child), RSS_POLL_MS).unref();
     return child;
   }
@@ -453,30 +386,11 @@ export class ProcessRuntime implements PluginRuntime {
       this.#send(child, { ctl: 'health', seq });
     });
     this.#healthAnswer = undefined;
-    if (status) return status;
-    if (child.exited) return undefined;
+    if (status || child.exited) return status;
     return combineHealth([], [child.proc.pid ?? -1], timeoutMs);
   }
 
   #terminated(): TaskFailure {
-    return {
-      __pgw: 'terminated',
-      message: `the process of ${this.#name}@${this.#spec.manifest.version} was ended`,
-    };
-  }
-}
-
-/** Whether `work` settled (either way) within `ms`. */
-async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((r) => (timer = setTimeout(r, Math.max(0, ms), false)));
-  const settled = work.then(
-    () => true as const,
-    () => true as const,
-  );
-  try {
-    return await Promise.race([settled, late]);
-  } finally {
-    clearTimeout(timer);
+    return { __pgw: 'terminated', message: `the process of ${this.#name} was ended` };
   }
 }
