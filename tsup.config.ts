@@ -1,6 +1,7 @@
 import { defineConfig } from 'tsup';
 
-// One entry per subpath export, plus the worker harness that Piscina loads by file name.
+// One entry per subpath export, plus the harnesses loaded by file name: the worker thread's (Piscina)
+// and the plugin process's.
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
@@ -10,6 +11,7 @@ export default defineConfig({
     'registry/consul': 'src/registry/consul.ts',
     node: 'src/adapters/node.ts',
     'worker-entry': 'src/loader/worker/entry.ts',
+    'process-entry': 'src/loader/process/entry.ts',
   },
   format: ['esm', 'cjs'],
   dts: {

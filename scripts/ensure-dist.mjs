@@ -20,8 +20,12 @@ function newestUnder(dir) {
 }
 
 export function ensureDist() {
-  const built = path.join(root, 'dist', 'worker-entry.js');
-  if (existsSync(built) && statSync(built).mtimeMs >= newestUnder(path.join(root, 'src'))) return;
+  const newest = newestUnder(path.join(root, 'src'));
+  const fresh = ['worker-entry.js', 'process-entry.js'].every((file) => {
+    const built = path.join(root, 'dist', file);
+    return existsSync(built) && statSync(built).mtimeMs >= newest;
+  });
+  if (fresh) return;
   execFileSync(
     process.execPath,
     [path.join(root, 'node_modules/tsup/dist/cli-default.js'), '--silent'],

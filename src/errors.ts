@@ -46,6 +46,7 @@ export const ErrorCodes = {
   PEER_UNREACHABLE: 'PGW_ERR_PEER_UNREACHABLE',
   RESPONSE_TOO_LARGE: 'PGW_ERR_RESPONSE_TOO_LARGE',
   ARTIFACT_SIGNATURE: 'PGW_ERR_ARTIFACT_SIGNATURE',
+  SANDBOX_UNAVAILABLE: 'PGW_ERR_SANDBOX_UNAVAILABLE',
 } as const;
 
 /** One of the `PGW_ERR_*` codes. */
@@ -275,4 +276,13 @@ export const isRegistryError = guard(RegistryError);
 export class ArtifactSignatureError extends branded(
   ErrorCodes.ARTIFACT_SIGNATURE,
   'ArtifactSignatureError',
+) {}
+
+/**
+ * A `runtime.type: process` plugin was refused because the gateway requires bubblewrap
+ * (`sandbox.requireBwrap`) and the plugin would run without it (`bwrap` absent, or turned off).
+ */
+export class SandboxUnavailableError extends branded(
+  ErrorCodes.SANDBOX_UNAVAILABLE,
+  'SandboxUnavailableError',
 ) {}

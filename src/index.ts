@@ -97,5 +97,6 @@ export {
   RouteConflictError,
   RuntimeUnsupportedError,
   ArtifactSignatureError,
+  SandboxUnavailableError,
 } from './errors.js';
 export type { ErrorCode, ManifestProblem } from './errors.js';

@@ -172,6 +172,12 @@ export const optionsSchema = z.strictObject({
     })
     .optional(),
   maxResponseBytes: positiveInt.max(2 ** 31 - 1).default(8 * 1024 * 1024),
+  sandbox: z
+    .strictObject({
+      bwrap: z.boolean().default(true),
+      requireBwrap: z.boolean().default(false),
+    })
+    .default({ bwrap: true, requireBwrap: false }),
 });
 
 /** Options accepted by `new PluginGateway(options)`. Every one has a default. */
@@ -283,6 +289,15 @@ export interface GatewayOptions {
    * @default 8388608 (8 MiB)
    */
   maxResponseBytes?: number;
+  /**
+   * The wall around `runtime.type: process` plugins. `bwrap`: run each plugin process inside bubblewrap
+   * when the `bwrap` binary is on `PATH` (Linux); `false` runs it under Node's permission model alone.
+   * `requireBwrap`: refuse to load a `process` plugin that would run without bubblewrap
+   * (`PGW_ERR_SANDBOX_UNAVAILABLE`); without it, such a plugin loads with a warning and
+   * `PluginInfo.sandbox: 'permission-model'`.
+   * @default { bwrap: true, requireBwrap: false }
+   */
+  sandbox?: { bwrap?: boolean; requireBwrap?: boolean };
 }
 
 /** Options after validation: durations in ms, defaults applied, frozen. */

@@ -34,7 +34,7 @@ export async function readPluginFiles(dirArg: string): Promise<PluginFiles> {
     throw new PluginLoadError(why, { cause });
   }
   const manifest = parseManifest(text, { file: manifestPath });
-  if (manifest.runtime.type !== 'worker') {
+  if (manifest.runtime.type === 'wasm') {
     // Kept apart from parsing: the ADR's wasm manifest is valid even where its runtime is not available.
     return { dir, manifestPath, manifestText: text, manifest, mainPath: '' };
   }

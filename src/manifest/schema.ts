@@ -115,7 +115,7 @@ export const manifestSchema = z
     main: entryFile.optional(),
     runtime: z
       .strictObject({
-        type: z.enum(['worker', 'wasm']).default('worker'),
+        type: z.enum(['worker', 'process', 'wasm']).default('worker'),
         version: z.union([text(64), z.number().finite()]).optional(),
       })
       .default({ type: 'worker' }),

@@ -50,6 +50,8 @@ export class ManagedPlugin implements Served {
       instances: number;
     },
     createRuntime: (plugin: ManagedPlugin, instanceId: string) => PluginRuntime,
+    /** For a `process` plugin, the wall its processes run behind (`PluginInfo.sandbox`). */
+    readonly sandbox?: 'bwrap' | 'permission-model',
   ) {
     this.name = manifest.name;
     this.crashes = new CrashPolicy(policies.restart);
@@ -99,6 +101,7 @@ export class ManagedPlugin implements Served {
       dir: this.dir,
       runtime: m.runtime.type,
     };
+    if (this.sandbox !== undefined) info.sandbox = this.sandbox;
     if (this.reason !== undefined) info.reason = this.reason;
     this.#info = Object.freeze(info);
     return this.#info;

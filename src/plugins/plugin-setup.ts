@@ -3,9 +3,16 @@
  * flags, and a word in the log for manifest fields this version accepts but does not enforce yet.
  * @module
  */
-import { MaxPluginsError, PluginExistsError, RuntimeUnsupportedError } from '../errors.js';
-import type { RuntimeHooks } from '../loader/runtime.js';
+import {
+  MaxPluginsError,
+  PluginExistsError,
+  RuntimeUnsupportedError,
+  SandboxUnavailableError,
+} from '../errors.js';
+import type { PluginRuntime, RuntimeHooks, RuntimeSpec } from '../loader/runtime.js';
 import { WorkerRuntime } from '../loader/worker/worker-runtime.js';
+import { ProcessRuntime } from '../loader/process/process-runtime.js';
+import { findBwrap } from '../loader/process/process-launch.js';
 import type { BreakerState } from '../mesh/circuit-breaker.js';
 import { PluginLogSink } from './plugin-logs.js';
 import { ManagedPlugin } from './managed-plugin.js';
@@ -23,6 +30,7 @@ export interface PluginSettings {
   timeoutGrace: number;
   restart: CrashPolicyOptions;
   maxResponseBytes: number;
+  sandbox: { bwrap: boolean; requireBwrap: boolean };
 }
 
 /** A plugin's own policies: `load()` options laid over the gateway's. */
@@ -49,15 +57,17 @@ export interface PluginSetup {
 /**
  * Makes the plugin and its runtime (no thread starts until it is booted).
  * @throws {RuntimeUnsupportedError} for a runtime this version cannot run.
+ * @throws {SandboxUnavailableError} for a `process` plugin without bubblewrap when it is required.
  */
 export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlugin {
   const { manifest } = files;
-  if (manifest.runtime.type !== 'worker') {
+  if (manifest.runtime.type === 'wasm') {
     throw new RuntimeUnsupportedError(
-      `${fieldLocation(files.manifestText, files.manifestPath, ['runtime', 'type'])}: "${manifest.runtime.type}" is not available in this version; use "worker"`,
+      `${fieldLocation(files.manifestText, files.manifestPath, ['runtime', 'type'])}: "${manifest.runtime.type}" is not available in this version; use "worker" or "process"`,
       { plugin: manifest.name },
     );
   }
+  const bwrap = manifest.runtime.type === 'process' ? processSandbox(files, setup) : undefined;
   const pending = notYetEnforced(manifest);
   if (pending.length > 0) {
     setup.log.warn(
@@ -92,15 +102,18 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
     manifest,
     files.dir,
     policies,
-    (self, instanceId) =>
-      new WorkerRuntime(
-        { ...spec, instanceId },
-        {
-          ...setup.hooks(self),
-          onLog: (...line) => sink.write(...line),
-          onOutput: (stream, line) => sink.output(stream, line),
-        },
-      ),
+    (self, instanceId): PluginRuntime => {
+      const runtimeSpec: RuntimeSpec = { ...spec, instanceId };
+      const hooks: RuntimeHooks = {
+        ...setup.hooks(self),
+        onLog: (...line) => sink.write(...line),
+        onOutput: (stream, line) => sink.output(stream, line),
+      };
+      return manifest.runtime.type === 'process'
+        ? new ProcessRuntime(runtimeSpec, hooks, bwrap)
+        : new WorkerRuntime(runtimeSpec, hooks);
+    },
+    manifest.runtime.type === 'process' ? (bwrap ? 'bwrap' : 'permission-model') : undefined,
   );
   for (const instance of plugin.instances) {
     instance.breaker.onStateChange((state) => {
@@ -112,6 +125,31 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
     });
   }
   return plugin;
+}
+
+/**
+ * The `bwrap` binary a `process` plugin runs in, or undefined for Node's permission model alone
+ * (said in a warning).
+ * @throws {SandboxUnavailableError} when the gateway requires bubblewrap and it is not there.
+ */
+function processSandbox(files: PluginFiles, setup: PluginSetup): string | undefined {
+  const { sandbox } = setup.options;
+  const bwrap = sandbox.bwrap ? findBwrap() : undefined;
+  if (bwrap) return bwrap;
+  const why = sandbox.bwrap
+    ? 'bwrap (bubblewrap) is not installed on this host'
+    : 'the gateway option sandbox.bwrap is false';
+  if (sandbox.requireBwrap) {
+    throw new SandboxUnavailableError(
+      `plugin "${files.manifest.name}" (runtime.type: process) may not run: ${why} and sandbox.requireBwrap is set`,
+      { plugin: files.manifest.name },
+    );
+  }
+  setup.log.warn(
+    { plugin_id: files.manifest.name, sandbox: 'permission-model' },
+    `plugin process runs under Node's permission model alone (no namespaces, network guarded in JavaScript only): ${why}`,
+  );
+  return undefined;
 }
 
 /**

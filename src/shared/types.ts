@@ -181,10 +181,16 @@ export interface PluginInfo {
   /** Absolute folder the plugin was loaded from. */
   dir: string;
   /**
-   * The manifest's `runtime.type`. This version runs `worker` only: loading a `wasm` plugin
+   * The manifest's `runtime.type`. This version runs `worker` and `process`: loading a `wasm` plugin
    * fails with `PGW_ERR_RUNTIME_UNSUPPORTED`.
    */
-  runtime: 'worker' | 'wasm';
+  runtime: 'worker' | 'process' | 'wasm';
+  /**
+   * For a `process` plugin, the wall its processes run behind: `bwrap` (bubblewrap namespaces and
+   * Node's permission model) or `permission-model` (Node's permission model alone: `bwrap` absent or
+   * turned off by the gateway's `sandbox.bwrap`). Absent for other runtimes.
+   */
+  sandbox?: 'bwrap' | 'permission-model';
 }
 
 /** Per-plugin figures (ADR `PluginMetrics`, plus latency percentiles). */

@@ -33,7 +33,7 @@ const SOURCE_EXEC_ARGV = HARNESS.pathname.endsWith('.ts')
   : [];
 
 /** Node 20 spells the flag `--experimental-permission`; Node 22.13+ `--permission`. */
-const PERMISSION_FLAG = process.allowedNodeEnvironmentFlags.has('--permission')
+export const PERMISSION_FLAG = process.allowedNodeEnvironmentFlags.has('--permission')
   ? '--permission'
   : '--experimental-permission';
 
@@ -99,7 +99,7 @@ process.once('exit', () => {
 });
 
 /** The path and, when a link leads elsewhere, its real path (modules load by real path). */
-function addPath(set: Set<string>, p: string): void {
+export function addPath(set: Set<string>, p: string): void {
   set.add(path.resolve(p));
   try {
     set.add(realpathSync(p));
@@ -112,7 +112,7 @@ function addPath(set: Set<string>, p: string): void {
  * Without duplicates and without paths inside another: Node 20 aborts the whole process when the
  * same path is granted twice (`Assertion failed: !path_prefix.empty()` in its radix tree).
  */
-function minimal(paths: Set<string>): string[] {
+export function minimal(paths: Set<string>): string[] {
   const sorted = [...paths].sort();
   return sorted.filter(
     (p, i) => !sorted.some((q, j) => j !== i && (q === p ? j < i : p.startsWith(q + path.sep))),
@@ -120,7 +120,7 @@ function minimal(paths: Set<string>): string[] {
 }
 
 /** Every `node_modules` folder a module in `dir` may resolve packages from. */
-function nodeModulesAbove(dir: string): string[] {
+export function nodeModulesAbove(dir: string): string[] {
   const found: string[] = [];
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
     const candidate = path.join(d, 'node_modules');
@@ -130,7 +130,7 @@ function nodeModulesAbove(dir: string): string[] {
 }
 
 /** The folder of the nearest `package.json` above `dir`: the library's package. */
-function packageRoot(dir: string): string {
+export function packageRoot(dir: string): string {
   for (let d = dir; ; d = path.dirname(d)) {
     if (existsSync(path.join(d, 'package.json'))) return d;
     if (path.dirname(d) === d) return dir;

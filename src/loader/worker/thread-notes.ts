@@ -9,7 +9,12 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { ErrorCodes } from '../../errors.js';
 import { worstHealth } from '../../shared/health.js';
-import type { HealthStatus } from '../../shared/types.js';
+import type {
+  HealthStatus,
+  PluginRequest,
+  PluginResponse,
+  ServiceRequest,
+} from '../../shared/types.js';
 import type { RuntimeHooks } from '../runtime.js';
 import { checkNote, isPiscinaNote } from './note-check.js';
 import type { WorkerNote } from './protocol.js';
@@ -102,19 +107,37 @@ export function combineHealth(
 
 /** A plugin's `ctx.call()`: the host's answer goes back on the port the call brought. */
 export function answerCall(hooks: RuntimeHooks, call: Extract<WorkerNote, { pgw: 'call' }>): void {
-  const failed = (message: string) => ({
+  answerServiceCall(hooks, call, (response) => call.port.postMessage(response)).finally(() =>
+    call.port.close(),
+  );
+}
+
+/**
+ * A plugin's `ctx.call()` through the host's `onCall` (where `dependencies` are checked); the answer,
+ * or a 500 saying why there is none, goes to `reply`.
+ */
+export function answerServiceCall(
+  hooks: RuntimeHooks,
+  call: {
+    service: string;
+    request: ServiceRequest;
+    requestId?: string;
+    userId?: PluginRequest['userId'];
+  },
+  reply: (response: PluginResponse) => void,
+): Promise<void> {
+  const failed = (message: string): PluginResponse => ({
     statusCode: 500,
     body: { error: { code: ErrorCodes.PLUGIN_ERROR, message } },
   });
-  hooks
+  return hooks
     .onCall(call.service, call.request, { requestId: call.requestId, userId: call.userId })
     .catch((error: Error) => failed(error.message))
     .then((response) => {
       try {
-        call.port.postMessage(response);
+        reply(response);
       } catch (error) {
-        call.port.postMessage(failed(`the answer cannot be cloned: ${(error as Error).message}`));
+        reply(failed(`the answer cannot be cloned: ${(error as Error).message}`));
       }
-    })
-    .finally(() => call.port.close());
+    });
 }

@@ -23,6 +23,16 @@ export function captureOutput(
   capture(worker.stderr, process.stderr, 'stderr', write);
 }
 
+/** The same for a child process's stdout and stderr pipes (nothing pipes them to the host's own). */
+export function captureProcessOutput(
+  stdout: Readable,
+  stderr: Readable,
+  write: (stream: OutputStream, line: string) => void,
+): void {
+  capture(stdout, process.stdout, 'stdout', write);
+  capture(stderr, process.stderr, 'stderr', write);
+}
+
 function capture(
   source: Readable,
   host: NodeJS.WritableStream,

@@ -1,0 +1,65 @@
+/**
+ * One runtime variant of `runtimes.bench.ts` in a process of its own: the echo plugin in a worker
+ * thread, a process, or a process inside bubblewrap. Prints `{ coldMs, p50, rps, idleMiB, activeMiB }`.
+ */
+import path from 'node:path';
+import { PluginGateway } from '../dist/index.js';
+
+const here = import.meta.dirname;
+const [variant = 'worker'] = process.argv.slice(2);
+const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 3000);
+const THROUGHPUT_MS = Number(process.env.BENCH_THROUGHPUT_MS ?? 1500);
+const IN_FLIGHT = 64;
+const body = { userId: 456, trackIds: [101, 202, 303, 404], context: { device: 'web' } };
+const request = {
+  method: 'POST',
+  path: '/echo',
+  headers: { 'content-type': 'application/json' },
+  body,
+};
+const MiB = 1024 * 1024;
+
+const hostBefore = process.memoryUsage().rss;
+const started = performance.now();
+const gateway = new PluginGateway({
+  logger: false,
+  sandbox: { bwrap: variant === 'process-bwrap' },
+});
+await gateway.load(path.join(here, variant === 'worker' ? 'plugins/echo' : 'plugins/echo-process'));
+await gateway.start();
+const first = await gateway.handle(request);
+const coldMs = performance.now() - started;
+if (first.statusCode !== 200) throw new Error(`echo answered ${first.statusCode}`);
+
+/** Memory of the instance: what the host grew by, plus the plugin process's own resident memory. */
+const instanceMiB = () => {
+  const m = gateway.metrics('bench-echo');
+  const child = variant === 'worker' ? 0 : m.memory_usage_mb;
+  return (process.memoryUsage().rss - hostBefore) / MiB + child;
+};
+
+const latencies: number[] = [];
+for (let i = 0; i < SEQUENTIAL; i++) {
+  const t = performance.now();
+  await gateway.handle(request);
+  latencies.push(performance.now() - t);
+}
+latencies.sort((a, b) => a - b);
+const p50 = latencies[latencies.length >> 1]!;
+await new Promise((r) => setTimeout(r, 500));
+const idleMiB = instanceMiB();
+
+let done = 0;
+const end = performance.now() + THROUGHPUT_MS;
+let activeMiB = 0;
+await Promise.all(
+  Array.from({ length: IN_FLIGHT }, async () => {
+    while (performance.now() < end) {
+      await gateway.handle(request);
+      if (++done === 1000) activeMiB = instanceMiB();
+    }
+  }),
+);
+const rps = done / (THROUGHPUT_MS / 1000);
+await gateway.stop();
+console.log(JSON.stringify({ coldMs, p50, rps, idleMiB, activeMiB }));

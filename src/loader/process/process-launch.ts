@@ -1,0 +1,205 @@
+/**
+ * How a `runtime.type: process` plugin's child starts: the Node binary under Node's permission model
+ * (reads: the plugin's folder, the library's files, the `node_modules` and `package.json` files the
+ * plugin resolves from; writes: a scratch folder only; no child processes, workers, addons, WASI or
+ * inspector), an empty environment, a heap cap from `resources.memory` — and on Linux, when `bwrap` is
+ * installed, inside bubblewrap: new user, PID, network, IPC, UTS and cgroup namespaces, a read-only
+ * view of the system libraries, the Node binary and the paths above (at the same paths), a `tmpfs`
+ * scratch folder of `resources.disk` MiB, `--die-with-parent`, `--clearenv`.
+ * @module
+ */
+import { accessSync, constants, existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  addPath,
+  minimal,
+  nodeModulesAbove,
+  packageRoot,
+  PERMISSION_FLAG,
+} from '../worker/thread-launch.js';
+
+/** Which wall a plugin process runs behind. */
+export type SandboxKind = 'bwrap' | 'permission-model';
+
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+const BUILT_HARNESS = new URL(
+  FROM_SOURCES ? '../../../dist/process-entry.js' : './process-entry.js',
+  import.meta.url,
+);
+/**
+ * The harness the child runs: `dist/process-entry.js`; from the TypeScript sources without a build,
+ * `entry.ts` through tsx (outside bwrap, with the broad grants tsx needs; never the published library).
+ */
+export const PROCESS_HARNESS =
+  !FROM_SOURCES || existsSync(BUILT_HARNESS)
+    ? BUILT_HARNESS
+    : new URL('./entry.ts', import.meta.url);
+const FROM_TSX = PROCESS_HARNESS.pathname.endsWith('.ts');
+
+/** Scratch size when the manifest sets no `resources.disk`, MiB. */
+const DEFAULT_DISK_MIB = 64;
+/** Where the scratch folder is, inside bwrap. */
+const SANDBOX_TMP = '/tmp';
+
+/** The `bwrap` binary on `PATH`, or undefined (never on other systems than Linux). */
+export function findBwrap(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(path.delimiter)) {
+    const candidate = path.join(dir || '.', 'bwrap');
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not here.
+    }
+  }
+  return undefined;
+}
+
+/** The command line of one plugin instance's child, and its scratch folder. */
+export interface ProcessLaunch {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  sandbox: SandboxKind;
+  /** The host folder backing the scratch space when outside bwrap (removed by `dispose`). */
+  scratchDir: string | undefined;
+  dispose(): void;
+}
+
+/** What the launch needs of the plugin. */
+export interface LaunchSpec {
+  pluginDir: string;
+  name: string;
+  /** `resources.memory`, MiB: the V8 heap cap. */
+  memoryMb: number;
+  /** `resources.disk`, MiB: the scratch size inside bwrap. */
+  diskMb: number | undefined;
+  /** The `bwrap` binary to use, or undefined to run under the permission model alone. */
+  bwrap: string | undefined;
+}
+
+/** The command line, arguments and environment that start one plugin process. */
+export function processLaunch(spec: LaunchSpec): ProcessLaunch {
+  const node = realpathSync(process.execPath);
+  const harness = realpathSync(PROCESS_HARNESS.pathname);
+  const library = packageRoot(path.dirname(harness));
+  const reads = new Set<string>();
+  addPath(reads, spec.pluginDir);
+  addPath(reads, path.dirname(harness));
+  for (const dir of [spec.pluginDir, library]) {
+    for (const modules of nodeModulesAbove(dir)) addPath(reads, modules);
+    for (const file of packageFilesAbove(dir)) addPath(reads, file);
+  }
+  const heap = [`--max-old-space-size=${spec.memoryMb}`, '--stack-size=984'];
+  const quiet = ['--disable-warning=ExperimentalWarning', '--disable-warning=SecurityWarning'];
+  const bwrap = FROM_TSX ? undefined : spec.bwrap;
+
+  if (bwrap) {
+    const binds = minimal(reads);
+    // Node 20 aborts on a grant inside another (see `minimal`): /tmp may hold the plugin's folder.
+    const grants = minimal(new Set([...binds, SANDBOX_TMP]));
+    const args = [
+      '--unshare-all',
+      '--die-with-parent',
+      '--new-session',
+      '--clearenv',
+      // Node's IPC channel: the fd `spawn` puts at stdio index 3, which --clearenv would forget.
+      '--setenv',
+      'NODE_CHANNEL_FD',
+      '3',
+      '--setenv',
+      'NODE_CHANNEL_SERIALIZATION_MODE',
+      'advanced',
+      '--setenv',
+      'TMPDIR',
+      SANDBOX_TMP,
+      // The scratch tmpfs first: a plugin folder under the host's /tmp is bound on top of it.
+      '--size',
+      String((spec.diskMb ?? DEFAULT_DISK_MIB) * 1024 * 1024),
+      '--tmpfs',
+      SANDBOX_TMP,
+      ...systemLibraries().flatMap((dir) => ['--ro-bind', dir, dir]),
+      '--ro-bind',
+      node,
+      node,
+      ...binds.flatMap((p) => ['--ro-bind', p, p]),
+      '--proc',
+      '/proc',
+      '--dev',
+      '/dev',
+      '--chdir',
+      SANDBOX_TMP,
+      '--',
+      node,
+      PERMISSION_FLAG,
+      ...grants.map((p) => `--allow-fs-read=${p}`),
+      `--allow-fs-write=${SANDBOX_TMP}`,
+      ...quiet,
+      ...heap,
+      harness,
+    ];
+    return { command: bwrap, args, env: {}, sandbox: 'bwrap', scratchDir: undefined, dispose() {} };
+  }
+
+  const scratchDir = mkdtempSync(path.join(os.tmpdir(), `pgw-${spec.name.replace(/\W/g, '_')}-`));
+  addPath(reads, scratchDir);
+  const writes = new Set<string>();
+  addPath(writes, scratchDir);
+  const tsx = FROM_TSX
+    ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
+    : [];
+  if (FROM_TSX) {
+    reads.clear();
+    reads.add('/');
+    addPath(writes, path.join(os.tmpdir(), `tsx-${process.getuid?.() ?? os.userInfo().username}`));
+  }
+  const args = [
+    ...tsx,
+    PERMISSION_FLAG,
+    ...minimal(reads).map((p) => `--allow-fs-read=${p}`),
+    ...minimal(writes).map((p) => `--allow-fs-write=${p}`),
+    ...(FROM_TSX ? ['--allow-worker', '--allow-child-process'] : []),
+    ...quiet,
+    ...heap,
+    harness,
+  ];
+  liveScratch.add(scratchDir);
+  return {
+    command: node,
+    args,
+    env: { TMPDIR: scratchDir },
+    sandbox: 'permission-model',
+    scratchDir,
+    dispose: () => {
+      liveScratch.delete(scratchDir);
+      rmSync(scratchDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Scratch folders of runtimes not closed yet: a host that exits without `stop()` removes them too. */
+const liveScratch = new Set<string>();
+process.once('exit', () => {
+  for (const dir of liveScratch) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Folders holding the shared libraries the Node binary links (read-only in the sandbox). */
+function systemLibraries(): string[] {
+  return ['/usr/lib', '/usr/lib64', '/lib', '/lib64', '/usr/share/nodejs'].filter((dir) =>
+    existsSync(dir),
+  );
+}
+
+/** Every `package.json` above `dir` (module type and self-references are resolved from them). */
+function packageFilesAbove(dir: string): string[] {
+  const found: string[] = [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const candidate = path.join(d, 'package.json');
+    if (existsSync(candidate)) found.push(candidate);
+    if (path.dirname(d) === d) return found;
+  }
+}

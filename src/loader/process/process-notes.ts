@@ -1,0 +1,46 @@
+/**
+ * The host's check of what a plugin process sends: the notes both harnesses send (`note-check.ts`),
+ * and the process's own — `ready`, `started`, `result` and `call` by sequence number instead of a port.
+ * Anything else is refused with a reason and never reaches the rest of the gateway.
+ * @module
+ */
+import { checkNote, describe } from '../worker/note-check.js';
+import type { ProcessNote } from './protocol.js';
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isUser = (v: unknown) =>
+  v === undefined || v === null || typeof v === 'string' || typeof v === 'number';
+
+/** The note, or why it is refused; `slots` bounds the slot numbers a task note may name. */
+export function checkProcessNote(message: unknown, slots: number): ProcessNote | string {
+  if (!isObject(message)) return `a message that is ${describe(message)}, not a note`;
+  const m = message;
+  const isSlot = (s: unknown) => Number.isInteger(s) && (s as number) >= 0 && (s as number) < slots;
+  switch (m.pgw) {
+    case 'ready':
+      return m as ProcessNote;
+    case 'started':
+      return isSlot(m.s) ? (m as ProcessNote) : `a start note for slot ${describe(m.s)}`;
+    case 'result':
+      return isSlot(m.s) ? (m as ProcessNote) : `a result for slot ${describe(m.s)}`;
+    case 'call': {
+      const r = m.request;
+      if (!Number.isInteger(m.seq)) return 'call without a sequence number';
+      if (typeof m.service !== 'string' || !isObject(r)) return 'call without a service or request';
+      if (typeof r.method !== 'string' || typeof r.path !== 'string') {
+        return `call to "${m.service}" without a method and path`;
+      }
+      if (r.headers !== undefined && !isObject(r.headers)) return 'call with headers not an object';
+      if (!isUser(r.userId) || !isUser(m.userId)) {
+        return `call to "${m.service}" with a userId of the wrong type`;
+      }
+      if (m.requestId !== undefined && typeof m.requestId !== 'string') {
+        return `call to "${m.service}" with a requestId of the wrong type`;
+      }
+      return m as ProcessNote;
+    }
+    default:
+      return checkNote(message) as ProcessNote | string;
+  }
+}

@@ -1,0 +1,396 @@
+/**
+ * `ProcessRuntime`: one child Node process per plugin instance (`runtime.type: process`), behind
+ * Node's permission model and, where installed, bubblewrap (`process-launch.ts`). It keeps the worker
+ * runtime's behaviour: a request past its deadline is answered at once and the process still holding
+ * it after the grace is killed (not a crash); a process that exits on its own is a crash; one over
+ * its memory is killed as a crash; it exits after `idleTimeout` idle and the next request starts
+ * another. Everything the child sends is checked here (`process-notes.ts`): the child is untrusted.
+ * @module
+ */
+import { pathToFileURL } from 'node:url';
+import type { HealthStatus } from '../../shared/types.js';
+import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
+import { DeadlineQueue } from '../../shared/deadline-queue.js';
+import { PluginBootTimeoutError, PluginLoadError } from '../../errors.js';
+import type {
+  BootReport,
+  PluginRuntime,
+  RuntimeHooks,
+  RuntimeSpec,
+  RuntimeStats,
+  TaskInput,
+  TaskResult,
+} from '../runtime.js';
+import type { Task } from '../worker/protocol.js';
+import { SlotTable } from '../worker/slots.js';
+import { checkResult } from '../worker/note-check.js';
+import { answerServiceCall, combineHealth } from '../worker/thread-notes.js';
+import { processLaunch, type ProcessLaunch, type SandboxKind } from './process-launch.js';
+import { checkProcessNote } from './process-notes.js';
+import type { ProcessControl, ProcessHarnessData } from './protocol.js';
+import { treeUsage } from './process-tree.js';
+import { Pending, spawnChild, within, type Child } from './process-child.js';
+
+const OVERLOADED: TaskFailure = { __pgw: 'overloaded', message: 'too many requests in flight' };
+const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
+const MEMORY_REPORT_MS = 1000;
+/** How often the host reads the process tree's resident memory from `/proc`. */
+const RSS_POLL_MS = 100;
+/** Resident memory of Node itself (code, ICU, runtime): a process is killed above `resources.memory` + this. */
+export const NODE_BASE_RSS_MIB = 64;
+const END_PROCESS_MS = 1000;
+
+export class ProcessRuntime implements PluginRuntime {
+  /** The wall this runtime's processes run behind. */
+  readonly sandbox: SandboxKind;
+  readonly #spec: RuntimeSpec;
+  readonly #hooks: RuntimeHooks;
+  readonly #launch: ProcessLaunch;
+  readonly #slots: SlotTable<Pending>;
+  readonly #deadlines: DeadlineQueue<Pending>;
+  readonly #data: ProcessHarnessData;
+  readonly #rssLimit: number;
+  readonly #name: string;
+  #child: Child | undefined;
+  #violations = 0;
+  #closing = false;
+  #drained: (() => void) | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #lastActive = 0;
+  #healthSeq = 0;
+  #healthAnswer: ((seq: number, status: HealthStatus) => void) | undefined;
+
+  /** @param bwrap the `bwrap` binary, or undefined to run under Node's permission model alone */
+  constructor(spec: RuntimeSpec, hooks: RuntimeHooks, bwrap: string | undefined) {
+    const { manifest } = spec;
+    this.#spec = spec;
+    this.#hooks = hooks;
+    this.#name = manifest.name;
+    this.#slots = new SlotTable(spec.maxInFlight);
+    this.#deadlines = new DeadlineQueue(this.#onDeadline);
+    this.#launch = processLaunch({
+      pluginDir: spec.pluginDir,
+      name: manifest.name,
+      memoryMb: manifest.resources.memory,
+      diskMb: manifest.resources.disk,
+      bwrap,
+    });
+    this.sandbox = this.#launch.sandbox;
+    this.#rssLimit = (manifest.resources.memory + NODE_BASE_RSS_MIB) * 1024 * 1024;
+    this.#data = {
+      main: pathToFileURL(spec.mainPath).href,
+      name: manifest.name,
+      version: manifest.version,
+      flags: spec.flags,
+      settings: spec.settings,
+      publish: [...manifest.permissions.events.publish],
+      network: [...manifest.permissions.network],
+      maxResponseBytes: spec.maxResponseBytes,
+      memoryReportMs: MEMORY_REPORT_MS,
+    };
+  }
+
+  run(input: TaskInput, timeoutMs: number): Promise<TaskResult> {
+    return new Promise((resolve) => {
+      if (this.#closing) return resolve(this.#terminated());
+      const pending = new Pending(resolve);
+      const slot = this.#slots.acquire(pending);
+      if (slot < 0) return resolve(OVERLOADED);
+      const task = input as Task;
+      task.s = slot;
+      task.d = Date.now() + timeoutMs;
+      pending.slot = slot;
+      pending.task = task;
+      this.#deadlines.add(pending, timeoutMs);
+      this.#dispatch(pending);
+    });
+  }
+
+  #dispatch(pending: Pending): void {
+    const child = this.#child ?? this.#spawn();
+    pending.child = child;
+    child.inFlight.add(pending);
+    if (child.ready) this.#send(child, { ctl: 'task', task: pending.task });
+    else child.queue.push(pending);
+  }
+
+  #spawn(): Child {
+    const child = spawnChild(this.#launch, {
+      memoryMb: this.#spec.manifest.resources.memory,
+      onNote: (c, message) => this.#onNote(c, message),
+      onOutput: (stream, line) => this.#hooks.onOutput(stream, line),
+      onClose: (c, code, signal) => this.#onExit(c, code, signal),
+    });
+    this.#child = child;
+    child.watch = setInterval(() => this.#watch(child), RSS_POLL_MS).unref();
+    return child;
+  }
+
+  #send(child: Child, message: ProcessControl): void {
+    if (child.exited || !child.proc.connected) return;
+    try {
+      child.proc.send(message);
+    } catch {
+      // The channel is closing: the exit handler accounts for the process.
+    }
+  }
+
+  /** The process tree's resident memory, read by the host: over the limit, the process is killed. */
+  #watch(child: Child): void {
+    if (child.exited || child.proc.pid === undefined) return;
+    const usage = treeUsage(child.proc.pid);
+    if (!usage) return;
+    child.rssBytes = usage.rssBytes;
+    child.cpu ??= { ms: usage.cpuMs, at: performance.now() };
+    if (usage.rssBytes > this.#rssLimit) {
+      const mib = (n: number) => Math.round(n / 1048576);
+      this.#kill(
+        child,
+        `memory: the plugin process holds ${mib(usage.rssBytes)} MiB resident, over resources.memory (${this.#spec.manifest.resources.memory} MiB) + ${NODE_BASE_RSS_MIB} MiB for Node itself`,
+      );
+    }
+  }
+
+  #onNote(child: Child, message: unknown): void {
+    const note = checkProcessNote(message, this.#spec.maxInFlight);
+    if (typeof note === 'string') {
+      this.#hooks.onViolation(note, ++this.#violations);
+      return;
+    }
+    switch (note.pgw) {
+      case 'ready':
+        if (child.ready) return;
+        child.ready = true;
+        this.#send(child, { ctl: 'start', data: this.#data });
+        for (const p of child.queue.splice(0)) this.#send(child, { ctl: 'task', task: p.task });
+        return;
+      case 'started': {
+        const pending = this.#slots.ownerOf(note.s);
+        if (pending?.child === child) pending.started = true;
+        return;
+      }
+      case 'result': {
+        const pending = this.#slots.ownerOf(note.s);
+        if (pending?.child !== child) return;
+        const result = checkResult(pending.task.t, note.r);
+        if (result !== note.r) this.#violations++;
+        this.#settle(pending, result);
+        return;
+      }
+      case 'call':
+        void answerServiceCall(this.#hooks, note, (response) =>
+          this.#send(child, { ctl: 'reply', seq: note.seq, response }),
+        );
+        return;
+      case 'log':
+        return this.#hooks.onLog(note.level, note.msg, note.fields, note.requestId);
+      case 'publish':
+        return this.#hooks.onPublish(note.event);
+      case 'heap': {
+        child.heapUsed = note.used;
+        const limit = this.#spec.manifest.resources.memory * 1024 * 1024;
+        if (note.used + note.external > limit) {
+          const mib = (n: number) => Math.round(n / 1048576);
+          this.#kill(
+            child,
+            `memory: the plugin process holds ${mib(note.used)} MiB of heap and ${mib(note.external)} MiB outside it, over resources.memory (${mib(limit)} MiB)`,
+          );
+        }
+        return;
+      }
+      case 'stopped':
+        if (note.error)
+          this.#hooks.onLog('error', `stop() failed: ${note.error}`, undefined, undefined);
+        return child.stopped?.();
+      case 'health':
+        return this.#healthAnswer?.(note.seq, note.status);
+      case 'exiting':
+        return;
+    }
+  }
+
+  #onExit(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
+    child.exited = true;
+    clearInterval(child.watch);
+    if (this.#child === child) this.#child = undefined;
+    child.stopped?.();
+    const crashed = !child.quiet && !this.#closing;
+    const reason =
+      child.error ??
+      (signal
+        ? `the plugin process was ended by ${signal}`
+        : `the plugin process exited with code ${code}`);
+    const loss: TaskFailure = crashed ? { __pgw: 'crash', message: reason } : this.#terminated();
+    if (crashed) this.#hooks.onCrash(reason);
+    for (const pending of child.inFlight) {
+      // No plugin code saw it: another process may run it, whatever its method (once).
+      if (!pending.started && !pending.answered && !pending.redispatched && !this.#closing) {
+        pending.redispatched = true;
+        this.#dispatch(pending);
+      } else this.#settle(pending, loss);
+    }
+    child.inFlight.clear();
+  }
+
+  /** Ends a process that broke a limit: a crash with `reason`, restarted by the crash policy. */
+  #kill(child: Child, reason: string): void {
+    if (child.exited || child.error !== undefined) return;
+    child.error = reason;
+    child.proc.kill('SIGKILL');
+  }
+
+  /** Ends a process for a reason that is not the plugin's crash. */
+  #end(child: Child): void {
+    if (child.exited) return;
+    child.quiet = true;
+    child.proc.kill('SIGKILL');
+  }
+
+  readonly #onDeadline = (pending: Pending): void => {
+    pending.answered = true;
+    pending.resolve(TIMEOUT);
+    const child = pending.child;
+    if (!child || child.exited) return;
+    // A process awaiting the plugin lets go at once; one whose event loop is blocked cannot.
+    this.#send(child, { ctl: 'abandon', slot: pending.slot });
+    setTimeout(this.#reclaim, this.#spec.timeoutGraceMs, pending).unref();
+  };
+
+  /** A process still holding a timed-out request after the grace is stuck: end it. */
+  readonly #reclaim = (pending: Pending): void => {
+    if (this.#slots.ownerOf(pending.slot) !== pending) return;
+    if (pending.child) this.#end(pending.child);
+  };
+
+  #settle(pending: Pending, result: TaskResult): void {
+    if (this.#slots.ownerOf(pending.slot) === pending) this.#slots.release(pending.slot);
+    pending.child?.inFlight.delete(pending);
+    if (!pending.answered) {
+      pending.answered = true;
+      this.#deadlines.remove(pending);
+      pending.resolve(result);
+    }
+    if (this.#slots.used === 0) {
+      this.#drained?.();
+      this.#lastActive = performance.now();
+      this.#idleTimer ??= setTimeout(this.#onIdle, this.#spec.idleTimeoutMs).unref();
+    }
+  }
+
+  /** Scale to zero: a process with nothing to do for `idleTimeout` ends; the next request starts one. */
+  readonly #onIdle = (): void => {
+    this.#idleTimer = undefined;
+    const child = this.#child;
+    if (!child || this.#closing) return;
+    const idleFor = performance.now() - this.#lastActive;
+    if (child.inFlight.size > 0) return;
+    if (idleFor < this.#spec.idleTimeoutMs) {
+      this.#idleTimer = setTimeout(this.#onIdle, this.#spec.idleTimeoutMs - idleFor).unref();
+      return;
+    }
+    this.#end(child);
+  };
+
+  async boot(timeoutMs: number): Promise<BootReport> {
+    const result = await this.run({ t: 'boot' }, timeoutMs);
+    if (!isTaskFailure(result)) return result as BootReport;
+    if (result.__pgw === 'timeout') {
+      throw new PluginBootTimeoutError(
+        `plugin "${this.#name}" did not finish initialize()/start() within ${timeoutMs} ms`,
+        { plugin: this.#name },
+      );
+    }
+    const cause = new Error(result.message);
+    if (result.stack) cause.stack = result.stack;
+    throw new PluginLoadError(`plugin "${this.#name}" failed to start: ${result.message}`, {
+      cause,
+      plugin: this.#name,
+    });
+  }
+
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.#slots.used === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.#drained = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#drained = undefined;
+  }
+
+  /** Runs the plugin's `stop()`, then ends the process; resolves within `timeoutMs`. */
+  async close(timeoutMs: number): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    const end = performance.now() + timeoutMs;
+    clearTimeout(this.#idleTimer);
+    this.#deadlines.close();
+    const child = this.#child;
+    if (child && !child.exited) {
+      if (child.ready) {
+        const stopped = new Promise<void>((r) => (child.stopped = r));
+        this.#send(child, { ctl: 'stop' });
+        await within(stopped, end - Math.min(END_PROCESS_MS, timeoutMs / 4) - performance.now());
+      }
+      this.#end(child);
+      const ended = await within(child.exit, end - performance.now());
+      if (!ended) {
+        child.proc.unref();
+        this.#hooks.onAbandoned(
+          [child.proc.pid ?? -1],
+          `did not end within ${Math.round(timeoutMs)} ms`,
+        );
+      }
+    }
+    this.#launch.dispose();
+  }
+
+  stats(): RuntimeStats {
+    const child = this.#child;
+    let utilization = 0;
+    if (child && !child.exited && child.proc.pid !== undefined) {
+      const usage = treeUsage(child.proc.pid);
+      const now = performance.now();
+      if (usage) {
+        child.rssBytes = usage.rssBytes;
+        if (child.cpu) {
+          const spent = usage.cpuMs - child.cpu.ms;
+          utilization = Math.min(1, spent / Math.max(1, now - child.cpu.at));
+        }
+        child.cpu = { ms: usage.cpuMs, at: now };
+      }
+    }
+    const live = child !== undefined && !child.exited;
+    return {
+      threads: live ? 1 : 0,
+      utilization,
+      heapUsedBytes: live ? child.rssBytes || child.heapUsed : 0,
+      inFlight: this.#slots.used,
+      violations: this.#violations,
+    };
+  }
+
+  async checkHealth(timeoutMs: number): Promise<HealthStatus | undefined> {
+    const child = this.#child;
+    if (!child || !child.ready || child.exited || this.#closing) return undefined;
+    const seq = ++this.#healthSeq;
+    const status = await new Promise<HealthStatus | undefined>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs, undefined);
+      this.#healthAnswer = (answered, s) => {
+        if (answered !== seq) return;
+        clearTimeout(timer);
+        resolve(s);
+      };
+      this.#send(child, { ctl: 'health', seq });
+    });
+    this.#healthAnswer = undefined;
+    if (status || child.exited) return status;
+    return combineHealth([], [child.proc.pid ?? -1], timeoutMs);
+  }
+
+  #terminated(): TaskFailure {
+    return { __pgw: 'terminated', message: `the process of ${this.#name} was ended` };
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * What crosses the process boundary between the host and the harness of a `runtime.type: process`
+ * plugin, over Node's IPC channel (`serialization: 'advanced'`: the structured clone, as between
+ * threads). The child is untrusted: everything it sends is checked on the host (`process-notes.ts`).
+ * Across processes there is no shared slot table: the child says `started` before plugin code sees a
+ * task, so that the host knows which tasks it may give to a new process after a crash.
+ * @module
+ */
+import type { PluginRequest, PluginResponse, ServiceRequest } from '../../shared/types.js';
+import type { PluginHostData, HostNote } from '../harness/plugin-host.js';
+import type { Task, TaskResult } from '../worker/protocol.js';
+
+/** Data the host hands the harness in its `start` message. */
+export interface ProcessHarnessData extends PluginHostData {
+  /** `permissions.network`: the hosts the harness's network guard admits. */
+  network: string[];
+}
+
+/** Host to child. */
+export type ProcessControl =
+  | { ctl: 'start'; data: ProcessHarnessData }
+  | { ctl: 'task'; task: Task }
+  | { ctl: 'stop' }
+  | { ctl: 'abandon'; slot: number }
+  | { ctl: 'health'; seq: number }
+  /** The host's answer to the child's `ctx.call()` number `seq`. */
+  | { ctl: 'reply'; seq: number; response: PluginResponse };
+
+/** Child to host. */
+export type ProcessNote =
+  | HostNote
+  /** The harness listens: the host may send `start`. */
+  | { pgw: 'ready' }
+  /** Plugin code is about to see the task in slot `s`. */
+  | { pgw: 'started'; s: number }
+  /** The answer to the task in slot `s`. */
+  | { pgw: 'result'; s: number; r: TaskResult }
+  | {
+      pgw: 'call';
+      seq: number;
+      service: string;
+      request: ServiceRequest;
+      requestId?: string;
+      userId?: PluginRequest['userId'];
+    };
