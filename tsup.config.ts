@@ -1,6 +1,6 @@
 import { defineConfig } from 'tsup';
 
-// One entry per subpath export, plus the worker harness that Piscina loads by file name.
+// One entry per subpath export, plus the worker and wasm harnesses that Piscina loads by file name.
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
@@ -10,6 +10,7 @@ export default defineConfig({
     'registry/consul': 'src/registry/consul.ts',
     node: 'src/adapters/node.ts',
     'worker-entry': 'src/loader/worker/entry.ts',
+    'wasm-entry': 'src/loader/wasm/entry.ts',
   },
   format: ['esm', 'cjs'],
   dts: {
@@ -23,7 +24,7 @@ export default defineConfig({
     },
   },
   // Optional peers stay imports: the host installs them only for the subpaths it uses.
-  external: ['prom-client', 'ioredis', 'etcd3'],
+  external: ['prom-client', 'ioredis', 'etcd3', '@extism/extism'],
   target: 'node20',
   platform: 'node',
   splitting: false,

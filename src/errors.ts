@@ -46,6 +46,8 @@ export const ErrorCodes = {
   PEER_UNREACHABLE: 'PGW_ERR_PEER_UNREACHABLE',
   RESPONSE_TOO_LARGE: 'PGW_ERR_RESPONSE_TOO_LARGE',
   ARTIFACT_SIGNATURE: 'PGW_ERR_ARTIFACT_SIGNATURE',
+  WASM_MODULE: 'PGW_ERR_WASM_MODULE',
+  WASM_IMPORT_REFUSED: 'PGW_ERR_WASM_IMPORT_REFUSED',
 } as const;
 
 /** One of the `PGW_ERR_*` codes. */
@@ -290,4 +292,19 @@ export function isRegistryError(e: unknown): e is RegistryError {
 export class ArtifactSignatureError extends branded(
   ErrorCodes.ARTIFACT_SIGNATURE,
   'ArtifactSignatureError',
+) {}
+
+/**
+ * A wasm plugin's module was refused at load: not a WebAssembly module, or a memory the gateway cannot
+ * cap (imported, shared, 64-bit, more than one, or a minimum above `resources.memory`).
+ */
+export class WasmModuleError extends branded(ErrorCodes.WASM_MODULE, 'WasmModuleError') {}
+
+/**
+ * A wasm plugin's module imports a function the gateway does not give it: a host function its manifest
+ * does not grant, WASI, or anything else. The message names the import.
+ */
+export class WasmImportRefusedError extends branded(
+  ErrorCodes.WASM_IMPORT_REFUSED,
+  'WasmImportRefusedError',
 ) {}

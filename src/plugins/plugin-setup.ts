@@ -3,13 +3,14 @@
  * flags, and a word in the log for manifest fields this version accepts but does not enforce yet.
  * @module
  */
-import { MaxPluginsError, PluginExistsError, RuntimeUnsupportedError } from '../errors.js';
-import type { RuntimeHooks } from '../loader/runtime.js';
+import { MaxPluginsError, PluginExistsError } from '../errors.js';
+import type { PluginRuntime, RuntimeHooks, RuntimeSpec } from '../loader/runtime.js';
 import { WorkerRuntime } from '../loader/worker/worker-runtime.js';
+import { createWasmRuntime, prepareModule } from '../loader/wasm/wasm-runtime.js';
 import type { BreakerState } from '../mesh/circuit-breaker.js';
 import { PluginLogSink } from './plugin-logs.js';
 import { ManagedPlugin } from './managed-plugin.js';
-import { fieldLocation, type Manifest } from '../manifest/manifest.js';
+import type { Manifest } from '../manifest/manifest.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import type { CrashPolicyOptions } from './crash-policy.js';
 import type { PluginFiles } from '../manifest/plugin-files.js';
@@ -48,16 +49,12 @@ export interface PluginSetup {
 
 /**
  * Makes the plugin and its runtime (no thread starts until it is booted).
- * @throws {RuntimeUnsupportedError} for a runtime this version cannot run.
+ * @throws {WasmModuleError} for a wasm plugin whose module is not one, or whose memory cannot be capped.
+ * @throws {WasmImportRefusedError} for a wasm plugin that imports what its manifest does not grant.
  */
 export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlugin {
   const { manifest } = files;
-  if (manifest.runtime.type !== 'worker') {
-    throw new RuntimeUnsupportedError(
-      `${fieldLocation(files.manifestText, files.manifestPath, ['runtime', 'type'])}: "${manifest.runtime.type}" is not available in this version; use "worker"`,
-      { plugin: manifest.name },
-    );
-  }
+  const wasm = manifest.runtime.type === 'wasm' ? prepareModule(files) : undefined;
   const pending = notYetEnforced(manifest);
   if (pending.length > 0) {
     setup.log.warn(
@@ -67,7 +64,7 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
   }
   const { options } = setup;
   const sink = new PluginLogSink(setup.log, manifest.name, manifest.version);
-  const spec = {
+  const spec: RuntimeSpec = {
     manifest,
     mainPath: files.mainPath,
     pluginDir: files.dir,
@@ -92,15 +89,15 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
     manifest,
     files.dir,
     policies,
-    (self, instanceId) =>
-      new WorkerRuntime(
-        { ...spec, instanceId },
-        {
-          ...setup.hooks(self),
-          onLog: (...line) => sink.write(...line),
-          onOutput: (stream, line) => sink.output(stream, line),
-        },
-      ),
+    (self, instanceId): PluginRuntime => {
+      const hooks: RuntimeHooks = {
+        ...setup.hooks(self),
+        onLog: (...line) => sink.write(...line),
+        onOutput: (stream, line) => sink.output(stream, line),
+      };
+      const own = { ...spec, instanceId };
+      return wasm ? createWasmRuntime(own, hooks, wasm) : new WorkerRuntime(own, hooks);
+    },
   );
   for (const instance of plugin.instances) {
     instance.breaker.onStateChange((state) => {
@@ -162,7 +159,8 @@ export function flagsFor(
 /** Manifest fields that are valid but that the mesh, discovery or sandbox of a later version enforces. */
 export function notYetEnforced(m: Manifest): string[] {
   const fields: string[] = [];
-  if (m.resources.disk !== undefined) fields.push('resources.disk');
+  // A wasm plugin's key/value store holds it to resources.disk.
+  if (m.resources.disk !== undefined && m.runtime.type !== 'wasm') fields.push('resources.disk');
   if (m.resources.network !== undefined) fields.push('resources.network');
   return fields;
 }
