@@ -3,6 +3,7 @@
  * `PGW_REQUIRE_SERVICES` set (CI) a missing toolchain fails; otherwise its tests are skipped, the reason printed.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { findBinary } from '../services/common.js';
 
@@ -49,5 +50,7 @@ export function toolchainPresent(t: Template): boolean {
 
 /** Runs the template's build script; its plugin.wasm is next to it. */
 export function build(t: Template): void {
-  execFileSync('sh', [path.join(t.dir, 'build.sh')], { stdio: 'pipe', timeout: 120_000 });
+  // Debian's rustc (its wasm32 std is libstd-rust-dev-wasm32), ahead of a rustup one earlier in PATH.
+  const env = existsSync('/usr/bin/rustc') ? { ...process.env, RUSTC: '/usr/bin/rustc' } : process.env;
+  execFileSync('sh', [path.join(t.dir, 'build.sh')], { stdio: 'pipe', timeout: 120_000, env });
 }
