@@ -155,7 +155,7 @@ async function boot(): Promise<void> {
   await hostReady;
   plugin = await createPlugin(
     { wasm: [{ data: data.wasm }], config: data.config },
-    { useWasi: false, runInWorker: false, logger, functions: hostFunctions() },
+    { useWasi: false, runInWorker: false, logger, functions: hostFunctions(), config: data.config },
   );
   const instance = await plugin.getInstance();
   memory = instance.exports.memory as { buffer: ArrayBuffer } | undefined;
