@@ -97,5 +97,7 @@ export {
   RouteConflictError,
   RuntimeUnsupportedError,
   ArtifactSignatureError,
+  WasmModuleError,
+  WasmImportRefusedError,
 } from './errors.js';
 export type { ErrorCode, ManifestProblem } from './errors.js';

@@ -181,8 +181,8 @@ export interface PluginInfo {
   /** Absolute folder the plugin was loaded from. */
   dir: string;
   /**
-   * The manifest's `runtime.type`. This version runs `worker` only: loading a `wasm` plugin
-   * fails with `PGW_ERR_RUNTIME_UNSUPPORTED`.
+   * The manifest's `runtime.type`: `worker` (JavaScript in worker threads) or `wasm` (a WebAssembly
+   * module run with Extism in the same threads, docs/wasm-plugins.md).
    */
   runtime: 'worker' | 'wasm';
 }

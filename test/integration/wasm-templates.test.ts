@@ -7,7 +7,6 @@ describe.each(templates)('the $lang wasm template', (t) => {
   const present = toolchainPresent(t);
   const log = memoryLogger();
   let gateway: PluginGateway;
-  
 
   beforeAll(async () => {
     if (!present) return;
@@ -21,7 +20,7 @@ describe.each(templates)('the $lang wasm template', (t) => {
   it.skipIf(!present)('builds and echoes the request it was given', async () => {
     const res = await gateway.handle({
       method: 'POST',
-      path: "/echo",
+      path: '/echo',
       headers: { 'content-type': 'application/json' },
       body: { hello: 'wasm', n: [1, 2] },
     });
@@ -33,7 +32,7 @@ describe.each(templates)('the $lang wasm template', (t) => {
   });
 
   it.skipIf(!present)('counts hits in the key/value store and logs each', async () => {
-    const hit = () => gateway.handle({ method: 'GET', path: "/hits", headers: {} });
+    const hit = () => gateway.handle({ method: 'GET', path: '/hits', headers: {} });
     expect((await hit()).body).toEqual({ hits: 1 });
     expect((await hit()).body).toEqual({ hits: 2 });
     expect(log.lines.some((l) => l.msg === 'hit 2' && l.level === 'info')).toBe(true);

@@ -20,12 +20,22 @@ function moduleBytes(imports: [string, string][], memoryPages = 1): Buffer {
   const name = (s: string) => [s.length, ...Buffer.from(s)];
   const section = (id: number, body: number[]) => [id, body.length, ...body];
   const types = section(1, [1, 0x60, 0, 0]);
-  const importBody = [imports.length, ...imports.flatMap(([m, n]) => [...name(m), ...name(n), 0, 0])];
+  const importBody = [
+    imports.length,
+    ...imports.flatMap(([m, n]) => [...name(m), ...name(n), 0, 0]),
+  ];
   const leb = (n: number) => (n < 128 ? [n] : [(n & 0x7f) | 0x80, n >> 7]);
   const memory = section(5, [1, 0, ...leb(memoryPages)]);
   const exportMemory = section(7, [1, ...name('memory'), 2, 0]);
   return Buffer.from([
-    0, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    0,
+    0x61,
+    0x73,
+    0x6d,
+    1,
+    0,
+    0,
+    0,
     ...types,
     ...(imports.length ? section(2, importBody) : []),
     ...memory,
@@ -98,7 +108,7 @@ describe('a wasm plugin cannot hold a thread or crash the host', () => {
     expect((await get(gateway, '/ok')).statusCode).toBe(200);
   });
 
-  it('a trap is that request\'s 500; the next request is served', async () => {
+  it("a trap is that request's 500; the next request is served", async () => {
     const crashes: CrashEvent[] = [];
     gateway.on('plugin:crash', (c) => crashes.push(c));
     expect((await get(gateway, '/trap')).statusCode).toBe(500);
@@ -129,7 +139,11 @@ describe('a wasm module gets no import it is not granted', () => {
     `name: ${name}\nversion: 1.0.0\nruntime: { type: wasm }\n${extra}`;
 
   it('WASI (files, clock, environment) is refused at load, naming the import', async () => {
-    const d = pluginDir('wasi', manifest('wasi'), moduleBytes([['wasi_snapshot_preview1', 'fd_write']]));
+    const d = pluginDir(
+      'wasi',
+      manifest('wasi'),
+      moduleBytes([['wasi_snapshot_preview1', 'fd_write']]),
+    );
     await expect(gateway.load(d)).rejects.toMatchObject({
       code: 'PGW_ERR_WASM_IMPORT_REFUSED',
       message: expect.stringContaining('"wasi_snapshot_preview1"."fd_write"'),
@@ -140,7 +154,9 @@ describe('a wasm module gets no import it is not granted', () => {
     const d = pluginDir('no-network', manifest('no-network'), path.join(dir, 'plugin.wasm'));
     await expect(gateway.load(d)).rejects.toMatchObject({
       code: 'PGW_ERR_WASM_IMPORT_REFUSED',
-      message: expect.stringMatching(/"extism:host\/user"\."pgw_fetch": not granted: permissions\.network/),
+      message: expect.stringMatching(
+        /"extism:host\/user"\."pgw_fetch": not granted: permissions\.network/,
+      ),
     });
   });
 

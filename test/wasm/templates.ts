@@ -51,6 +51,8 @@ export function toolchainPresent(t: Template): boolean {
 /** Runs the template's build script; its plugin.wasm is next to it. */
 export function build(t: Template): void {
   // Debian's rustc (its wasm32 std is libstd-rust-dev-wasm32), ahead of a rustup one earlier in PATH.
-  const env = existsSync('/usr/bin/rustc') ? { ...process.env, RUSTC: '/usr/bin/rustc' } : process.env;
+  const env = existsSync('/usr/bin/rustc')
+    ? { ...process.env, RUSTC: '/usr/bin/rustc' }
+    : process.env;
   execFileSync('sh', [path.join(t.dir, 'build.sh')], { stdio: 'pipe', timeout: 120_000, env });
 }

@@ -109,9 +109,13 @@ export function checkModule(bytes: Uint8Array, maxPages: number, where: string):
           if (kind === undefined) throw new RangeError(`import ${module}.${name} of unknown kind`);
           imports.push({ module, name, kind });
           if (kind === 'function' || kind === 'tag') r.u32();
-          else if (kind === 'table') (r.byte(), r.limits());
-          else if (kind === 'global') (r.byte(), r.byte());
-          else throw refuse(`imports its memory (${module}.${name}); a plugin declares its own`);
+          else if (kind === 'table') {
+            r.byte();
+            r.limits();
+          } else if (kind === 'global') {
+            r.byte();
+            r.byte();
+          } else throw refuse(`imports its memory (${module}.${name}); a plugin declares its own`);
         }
       }
       if (id === MEMORY_SECTION) {

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { RuntimeUnsupportedError, WasmModuleError } from '../../errors.js';
 import type { PluginRuntime, RuntimeHooks, RuntimeSpec } from '../runtime.js';
 import { WorkerRuntime } from '../worker/worker-runtime.js';
+import type { HarnessData } from '../worker/protocol.js';
 import { harnessFile } from '../worker/thread-launch.js';
 import { assertImportsGranted, grantsOf, type Grant } from './abi.js';
 import { checkModule, WASM_PAGE } from './module-check.js';
@@ -80,7 +81,7 @@ export function createWasmRuntime(
     fetchTimeoutMs: HOST_CALL_MS,
   });
   let violations = 0;
-  const data: Omit<WasmHarnessData, keyof import('../worker/protocol.js').HarnessData> = {
+  const data: Omit<WasmHarnessData, keyof HarnessData> = {
     wasm: module.bytes,
     grants: module.grants,
     memoryCapBytes: manifest.resources.memory * 1048576,
