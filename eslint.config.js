@@ -2,7 +2,15 @@ import tseslint from 'typescript-eslint';
 import n from 'eslint-plugin-n';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test/.catalog-cache/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'test/.catalog-cache/**',
+      '**/assembly/**',
+    ],
+  },
   { linterOptions: { reportUnusedDisableDirectives: 'error' } },
   ...tseslint.configs.recommended,
   {

@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
-// One entry per subpath export, plus the harnesses loaded by file name: the worker thread's (Piscina)
-// and the plugin process's.
+// One entry per subpath export, plus the harnesses loaded by file name: the worker thread's and the
+// wasm thread's (Piscina), and the plugin process's.
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
@@ -12,6 +12,7 @@ export default defineConfig({
     node: 'src/adapters/node.ts',
     'worker-entry': 'src/loader/worker/entry.ts',
     'process-entry': 'src/loader/process/entry.ts',
+    'wasm-entry': 'src/loader/wasm/entry.ts',
   },
   format: ['esm', 'cjs'],
   dts: {
@@ -25,7 +26,7 @@ export default defineConfig({
     },
   },
   // Optional peers stay imports: the host installs them only for the subpaths it uses.
-  external: ['prom-client', 'ioredis', 'etcd3'],
+  external: ['prom-client', 'ioredis', 'etcd3', '@extism/extism'],
   target: 'node20',
   platform: 'node',
   splitting: false,

@@ -47,6 +47,8 @@ export const ErrorCodes = {
   RESPONSE_TOO_LARGE: 'PGW_ERR_RESPONSE_TOO_LARGE',
   ARTIFACT_SIGNATURE: 'PGW_ERR_ARTIFACT_SIGNATURE',
   SANDBOX_UNAVAILABLE: 'PGW_ERR_SANDBOX_UNAVAILABLE',
+  WASM_MODULE: 'PGW_ERR_WASM_MODULE',
+  WASM_IMPORT_REFUSED: 'PGW_ERR_WASM_IMPORT_REFUSED',
 } as const;
 
 /** One of the `PGW_ERR_*` codes. */
@@ -285,4 +287,19 @@ export class ArtifactSignatureError extends branded(
 export class SandboxUnavailableError extends branded(
   ErrorCodes.SANDBOX_UNAVAILABLE,
   'SandboxUnavailableError',
+) {}
+
+/**
+ * A wasm plugin's module was refused at load: not a WebAssembly module, or a memory the gateway cannot
+ * cap (imported, shared, 64-bit, more than one, or a minimum above `resources.memory`).
+ */
+export class WasmModuleError extends branded(ErrorCodes.WASM_MODULE, 'WasmModuleError') {}
+
+/**
+ * A wasm plugin's module imports a function the gateway does not give it: a host function its manifest
+ * does not grant, WASI, or anything else. The message names the import.
+ */
+export class WasmImportRefusedError extends branded(
+  ErrorCodes.WASM_IMPORT_REFUSED,
+  'WasmImportRefusedError',
 ) {}

@@ -98,5 +98,7 @@ export {
   RuntimeUnsupportedError,
   ArtifactSignatureError,
   SandboxUnavailableError,
+  WasmModuleError,
+  WasmImportRefusedError,
 } from './errors.js';
 export type { ErrorCode, ManifestProblem } from './errors.js';

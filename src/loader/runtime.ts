@@ -112,3 +112,16 @@ export interface PluginRuntime {
    */
   checkHealth(timeoutMs: number): Promise<HealthStatus | undefined>;
 }
+
+/**
+ * Another harness for the same threads (the wasm runtime's): the host side — pool, slots, deadlines,
+ * checks of every note and result — stays this runtime's.
+ */
+export interface HarnessOverride {
+  /** The module each thread runs instead of the worker harness. */
+  url: URL;
+  /** Added to the threads' `workerData`. */
+  data: Record<string, unknown>;
+  /** Takes the harness's own notes; returns false for the ones this runtime is to check and act on. */
+  onNote(message: unknown): boolean;
+}

@@ -20,6 +20,13 @@ export interface PluginFiles {
 
 export const MANIFEST_FILE = 'plugin.yaml';
 
+/** The entry file of a plugin whose manifest names no `main`, by runtime. */
+export const DEFAULT_MAIN: Readonly<Record<Manifest['runtime']['type'], string>> = {
+  worker: 'index.js',
+  process: 'index.js',
+  wasm: 'plugin.wasm',
+};
+
 export async function readPluginFiles(dirArg: string): Promise<PluginFiles> {
   const dir = path.resolve(dirArg);
   const manifestPath = path.join(dir, MANIFEST_FILE);
@@ -34,11 +41,7 @@ export async function readPluginFiles(dirArg: string): Promise<PluginFiles> {
     throw new PluginLoadError(why, { cause });
   }
   const manifest = parseManifest(text, { file: manifestPath });
-  if (manifest.runtime.type === 'wasm') {
-    // Kept apart from parsing: the ADR's wasm manifest is valid even where its runtime is not available.
-    return { dir, manifestPath, manifestText: text, manifest, mainPath: '' };
-  }
-  const main = manifest.main ?? 'index.js';
+  const main = manifest.main ?? DEFAULT_MAIN[manifest.runtime.type];
   const where = manifest.main
     ? fieldLocation(text, manifestPath, ['main'])
     : `${manifestPath} main (default)`;

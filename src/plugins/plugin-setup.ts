@@ -3,20 +3,16 @@
  * flags, and a word in the log for manifest fields this version accepts but does not enforce yet.
  * @module
  */
-import {
-  MaxPluginsError,
-  PluginExistsError,
-  RuntimeUnsupportedError,
-  SandboxUnavailableError,
-} from '../errors.js';
+import { MaxPluginsError, PluginExistsError, SandboxUnavailableError } from '../errors.js';
 import type { PluginRuntime, RuntimeHooks, RuntimeSpec } from '../loader/runtime.js';
 import { WorkerRuntime } from '../loader/worker/worker-runtime.js';
 import { ProcessRuntime } from '../loader/process/process-runtime.js';
 import { findBwrap } from '../loader/process/process-launch.js';
+import { createWasmRuntime, prepareModule } from '../loader/wasm/wasm-runtime.js';
 import type { BreakerState } from '../mesh/circuit-breaker.js';
 import { PluginLogSink } from './plugin-logs.js';
 import { ManagedPlugin } from './managed-plugin.js';
-import { fieldLocation, type Manifest } from '../manifest/manifest.js';
+import type { Manifest } from '../manifest/manifest.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import type { CrashPolicyOptions } from './crash-policy.js';
 import type { PluginFiles } from '../manifest/plugin-files.js';
@@ -56,17 +52,13 @@ export interface PluginSetup {
 
 /**
  * Makes the plugin and its runtime (no thread starts until it is booted).
- * @throws {RuntimeUnsupportedError} for a runtime this version cannot run.
  * @throws {SandboxUnavailableError} for a `process` plugin without bubblewrap when it is required.
+ * @throws {WasmModuleError} for a wasm plugin whose module is not one, or whose memory cannot be capped.
+ * @throws {WasmImportRefusedError} for a wasm plugin that imports what its manifest does not grant.
  */
 export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlugin {
   const { manifest } = files;
-  if (manifest.runtime.type === 'wasm') {
-    throw new RuntimeUnsupportedError(
-      `${fieldLocation(files.manifestText, files.manifestPath, ['runtime', 'type'])}: "${manifest.runtime.type}" is not available in this version; use "worker" or "process"`,
-      { plugin: manifest.name },
-    );
-  }
+  const wasm = manifest.runtime.type === 'wasm' ? prepareModule(files) : undefined;
   const bwrap = manifest.runtime.type === 'process' ? processSandbox(files, setup) : undefined;
   const pending = notYetEnforced(manifest);
   if (pending.length > 0) {
@@ -77,7 +69,7 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
   }
   const { options } = setup;
   const sink = new PluginLogSink(setup.log, manifest.name, manifest.version);
-  const spec = {
+  const spec: RuntimeSpec = {
     manifest,
     mainPath: files.mainPath,
     pluginDir: files.dir,
@@ -109,6 +101,7 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
         onLog: (...line) => sink.write(...line),
         onOutput: (stream, line) => sink.output(stream, line),
       };
+      if (wasm) return createWasmRuntime(runtimeSpec, hooks, wasm);
       return manifest.runtime.type === 'process'
         ? new ProcessRuntime(runtimeSpec, hooks, bwrap)
         : new WorkerRuntime(runtimeSpec, hooks);
@@ -200,7 +193,8 @@ export function flagsFor(
 /** Manifest fields that are valid but that the mesh, discovery or sandbox of a later version enforces. */
 export function notYetEnforced(m: Manifest): string[] {
   const fields: string[] = [];
-  if (m.resources.disk !== undefined) fields.push('resources.disk');
+  // A wasm plugin's key/value store holds it to resources.disk.
+  if (m.resources.disk !== undefined && m.runtime.type !== 'wasm') fields.push('resources.disk');
   if (m.resources.network !== undefined) fields.push('resources.network');
   return fields;
 }

@@ -181,8 +181,9 @@ export interface PluginInfo {
   /** Absolute folder the plugin was loaded from. */
   dir: string;
   /**
-   * The manifest's `runtime.type`. This version runs `worker` and `process`: loading a `wasm` plugin
-   * fails with `PGW_ERR_RUNTIME_UNSUPPORTED`.
+   * The manifest's `runtime.type`: `worker` (JavaScript in worker threads), `process` (JavaScript in a
+   * child process of its own, behind bubblewrap where available) or `wasm` (a WebAssembly module run with
+   * Extism in worker threads, docs/wasm-plugins.md).
    */
   runtime: 'worker' | 'process' | 'wasm';
   /**

@@ -355,14 +355,12 @@ describe('a plugin that cannot load leaves nothing behind', () => {
     await expectNothingLoaded(new PluginGateway({ logger: false }));
   });
 
-  it('a wasm runtime is refused with a clear error until its loader lands', async () => {
+  it('a wasm plugin without its module is refused, naming the default entry file', async () => {
     gateway = await gatewayWith([]);
     const wasm = pluginDir({ 'plugin.yaml': 'name: w\nversion: 1.0.0\nruntime:\n  type: wasm\n' });
     const error = await gateway.load(wasm).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'PGW_ERR_RUNTIME_UNSUPPORTED', plugin: 'w' });
-    expect((error as Error).message).toContain(
-      `${path.join(wasm, 'plugin.yaml')}:4:9 runtime.type: "wasm" is not available in this version`,
-    );
+    expect(error).toMatchObject({ code: 'PGW_ERR_PLUGIN_LOAD', plugin: 'w' });
+    expect((error as Error).message).toContain('entry file "plugin.wasm" does not exist');
   });
 });
 

@@ -27,10 +27,20 @@ export const HARNESS =
   !FROM_SOURCES || existsSync(BUILT_HARNESS)
     ? BUILT_HARNESS
     : new URL('./entry.ts', import.meta.url);
-/** Threads that load the TypeScript harness do it through tsx. */
-const SOURCE_EXEC_ARGV = HARNESS.pathname.endsWith('.ts')
-  ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
-  : [];
+/** Threads that load a TypeScript harness do it through tsx. */
+const sourceExecArgv = (harness: URL) =>
+  harness.pathname.endsWith('.ts')
+    ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
+    : [];
+
+/**
+ * A harness built next to the worker's (`dist/<name>.js`), or its TypeScript source when there is no
+ * build (see {@link HARNESS}).
+ */
+export function harnessFile(built: string, source: URL): URL {
+  const file = new URL(`./${built}.js`, BUILT_HARNESS);
+  return !FROM_SOURCES || existsSync(file) ? file : source;
+}
 
 /** Node 20 spells the flag `--experimental-permission`; Node 22.13+ `--permission`. */
 export const PERMISSION_FLAG = process.allowedNodeEnvironmentFlags.has('--permission')
@@ -53,11 +63,17 @@ export interface ThreadPermissions {
  * published library) get more: tsx's loader needs a hooks thread, an esbuild process, reads from `/`
  * and a cache, so only the harness's own guard refuses processes and workers to the plugin there.
  * @param pluginDir the folder holding the plugin's manifest and code
+ * @param harness the harness the threads run (the worker harness unless another runtime brings its own)
  */
-export function threadPermissions(pluginDir: string, name: string): ThreadPermissions {
+export function threadPermissions(
+  pluginDir: string,
+  name: string,
+  harness: URL = HARNESS,
+): ThreadPermissions {
+  const SOURCE_EXEC_ARGV = sourceExecArgv(harness);
   const sources = SOURCE_EXEC_ARGV.length > 0;
   const scratchDir = mkdtempSync(path.join(os.tmpdir(), `pgw-${name.replace(/\W/g, '_')}-`));
-  const library = packageRoot(path.dirname(HARNESS.pathname));
+  const library = packageRoot(path.dirname(harness.pathname));
   const reads = new Set<string>();
   for (const dir of [pluginDir, library, scratchDir]) {
     addPath(reads, dir);

@@ -20,6 +20,7 @@ import {
   type TaskInput,
   type BootReport,
   type TaskResult,
+  type HarnessOverride,
 } from '../runtime.js';
 import { DeadlineQueue } from '../../shared/deadline-queue.js';
 import { SlotTable } from './slots.js';
@@ -67,8 +68,10 @@ export class WorkerRuntime implements PluginRuntime {
   #healthSeq = 0;
   readonly #permissions: ThreadPermissions;
   #healthAnswer: ((seq: number, threadId: number, status: HealthStatus) => void) | undefined;
+  readonly #harness: HarnessOverride | undefined;
 
-  constructor(spec: RuntimeSpec, hooks: RuntimeHooks) {
+  constructor(spec: RuntimeSpec, hooks: RuntimeHooks, harness?: HarnessOverride) {
+    this.#harness = harness;
     const { manifest } = spec;
     this.#hooks = hooks;
     this.#graceMs = spec.timeoutGraceMs;
@@ -87,8 +90,9 @@ export class WorkerRuntime implements PluginRuntime {
       network: [...manifest.permissions.network],
       maxResponseBytes: spec.maxResponseBytes,
       memoryReportMs: MEMORY_REPORT_MS,
+      ...harness?.data,
     };
-    this.#permissions = threadPermissions(spec.pluginDir, manifest.name);
+    this.#permissions = threadPermissions(spec.pluginDir, manifest.name, harness?.url);
     const memory = manifest.resources.memory;
     this.#notes = {
       hooks,
@@ -98,7 +102,7 @@ export class WorkerRuntime implements PluginRuntime {
       violation: (reason) => hooks.onViolation(reason, ++this.#violations),
     };
     this.#pool = new Piscina({
-      filename: HARNESS.href,
+      filename: (harness?.url ?? HARNESS).href,
       name: 'default',
       minThreads: 0, // so Piscina reports a thread (workerCreate) only once it listens for 'start'
       maxThreads: Math.max(1, Math.ceil(manifest.resources.cpu)),
@@ -344,7 +348,10 @@ export class WorkerRuntime implements PluginRuntime {
       };
       this.#threads.set(id, state);
       captureOutput(worker, (stream, line) => this.#hooks.onOutput(stream, line));
-      worker.on('message', (message: unknown) => onNote(this.#notes, state, message));
+      worker.on(
+        'message',
+        (m: unknown) => this.#harness?.onNote(m) || onNote(this.#notes, state, m),
+      );
       worker.on('error', (error: Error) => {
         state.error = `${(error as Error & { code?: string }).code ?? error.name}: ${error.message}`;
         this.#lastLoss = { __pgw: 'crash', message: state.error };

@@ -1,0 +1,132 @@
+/**
+ * One variant per process: `gateway` (the AssemblyScript template through PluginGateway), `worker`
+ * (the JavaScript echo fixture through PluginGateway), `extism`
+ * (the same module with @extism/extism in-thread), `plain` (a module without Extism, called directly).
+ * Prints JSON: sequential p50 (µs), throughput at 64 in flight (req/s), cold start (ms), RSS (MiB).
+ * Usage: node --import tsx bench/wasm/run.ts <variant> [plain.wasm]
+ *   (plain.wasm: clang --target=wasm32 -O2 -fno-builtin -nostdlib -Wl,--no-entry -o plain.wasm bench/wasm/plain-echo.c)
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import createPlugin from '@extism/extism';
+import { PluginGateway } from '../../src/index.js';
+
+const variant = process.argv[2];
+const dir = path.resolve(import.meta.dirname, '../../templates/wasm/assemblyscript');
+const SEQ = 3000;
+const WINDOW_MS = 3000;
+const request = { method: 'POST', path: '/echo', headers: {}, body: { hello: 'wasm', n: 42 } };
+const mib = (n: number) => Math.round((n / 1048576) * 10) / 10;
+
+async function measure(call: () => Promise<unknown>) {
+  for (let i = 0; i < 300; i++) await call();
+  const times: number[] = [];
+  for (let i = 0; i < SEQ; i++) {
+    const t = performance.now();
+    await call();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  let done = 0;
+  let peak = 0;
+  const end = performance.now() + WINDOW_MS;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (performance.now() < end) {
+        await call();
+        if (++done % 2000 === 0) peak = Math.max(peak, process.memoryUsage().rss);
+      }
+    }),
+  );
+  return {
+    p50_us: Math.round(times[times.length >> 1]! * 1000),
+    rps_64: Math.round(done / (WINDOW_MS / 1000)),
+    rss_active_mib: mib(Math.max(peak, process.memoryUsage().rss)),
+  };
+}
+
+const rss0 = process.memoryUsage().rss;
+const t0 = performance.now();
+const report = (cold: number, figures: object) =>
+  console.log(
+    JSON.stringify({
+      variant,
+      cold_ms: Math.round(cold * 10) / 10,
+      rss_base_mib: mib(rss0),
+      rss_idle_mib: mib(process.memoryUsage().rss),
+      ...figures,
+    }),
+  );
+
+if (variant === 'gateway') {
+  const gateway = new PluginGateway({ logger: false });
+  await gateway.load(dir);
+  await gateway.start();
+  await gateway.handle(request);
+  const cold = performance.now() - t0;
+  await new Promise((r) => setTimeout(r, 200));
+  report(cold, await measure(() => gateway.handle(request)));
+  await gateway.stop();
+} else if (variant === 'worker') {
+  // The JavaScript echo fixture through the same gateway: the worker runtime's cost for comparison.
+  const gateway = new PluginGateway({ logger: false });
+  await gateway.load(path.resolve(import.meta.dirname, '../../test/fixtures/echo'));
+  await gateway.start();
+  const js = { ...request, path: '/echo/x' };
+  await gateway.handle(js);
+  const cold = performance.now() - t0;
+  await new Promise((r) => setTimeout(r, 200));
+  report(cold, await measure(() => gateway.handle(js)));
+  await gateway.stop();
+} else if (variant === 'extism') {
+  const plugin = await createPlugin(
+    { wasm: [{ data: readFileSync(path.join(dir, 'plugin.wasm')) }] },
+    {
+      useWasi: false,
+      runInWorker: false,
+      functions: {
+        'extism:host/user': { pgw_kv_get: () => 0n, pgw_kv_set: () => {} },
+        env: {
+          abort: () => {
+            throw new Error('abort');
+          },
+        },
+      },
+    },
+  );
+  // What the gateway's harness hands the module for this request.
+  const input = JSON.stringify({
+    key: 'POST /echo',
+    request: { ...request, id: 'x', params: {}, query: {} },
+  });
+  const call = async () => {
+    const out = await plugin.call('handle', input);
+    const res = JSON.parse(out!.text()) as unknown;
+    await plugin.reset();
+    return res;
+  };
+  await call();
+  report(performance.now() - t0, await measure(call));
+} else if (variant === 'plain') {
+  // The ES lib this project compiles against has no WebAssembly types; Node has the API.
+  const wasm = (globalThis as unknown as Record<string, unknown>).WebAssembly as {
+    instantiate(bytes: Uint8Array): Promise<{ instance: { exports: unknown } }>;
+  };
+  const { instance } = await wasm.instantiate(readFileSync(process.argv[3]!));
+  const e = instance.exports as unknown as {
+    memory: { buffer: ArrayBuffer };
+    input(): number;
+    output(): number;
+    echo(n: number): number;
+  };
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+  const call = async () => {
+    const bytes = encoder.encode(JSON.stringify(request));
+    new Uint8Array(e.memory.buffer, e.input(), bytes.length).set(bytes);
+    const n = e.echo(bytes.length);
+    return JSON.parse(decoder.decode(new Uint8Array(e.memory.buffer, e.output(), n))) as unknown;
+  };
+  await call();
+  report(performance.now() - t0, await measure(call));
+}

@@ -1,0 +1,286 @@
+/**
+ * The harness inside each thread of a wasm plugin: it instantiates the plugin's module with Extism,
+ * in this thread (no WASI, no Extism worker) and with only the host functions its manifest grants, and
+ * serves the same tasks as the worker harness. A plugin's code runs synchronously: a loop that does not
+ * end holds the thread until the host terminates it past the deadline.
+ * @module
+ */
+import {
+  MessageChannel,
+  parentPort,
+  receiveMessageOnPort,
+  threadId,
+  workerData,
+} from 'node:worker_threads';
+import createPlugin, { type CallContext, type Plugin } from '@extism/extism';
+import type { DomainEvent, HealthStatus, PluginRequest } from '../../shared/types.js';
+import type { TaskFailure } from '../../shared/task-failure.js';
+import type { BootReport, TaskResult } from '../runtime.js';
+import type { ControlMessage, Task, WorkerNote } from '../worker/protocol.js';
+import { checkReply } from '../worker/reply.js';
+import { matchesEventPattern } from '../../shared/event-pattern.js';
+import { EXTISM_ENV, EXTISM_USER, type Grant } from './abi.js';
+import type { HostAnswer, HostNote, HostOp, WasmHarnessData } from './host-protocol.js';
+
+const data = workerData as WasmHarnessData;
+const port = parentPort!;
+const grants = new Set<Grant>(data.grants);
+
+function note(message: WorkerNote | HostNote): void {
+  port.postMessage(message);
+}
+
+port.removeAllListeners('message');
+let startPlugin: () => void;
+const hostReady = new Promise<void>((resolve) => (startPlugin = resolve));
+port.on('message', (message: ControlMessage) => {
+  switch (message?.ctl) {
+    case 'start':
+      return startPlugin();
+    case 'stop':
+      return void stop();
+    case 'health':
+      return void answerHealth(message.seq);
+    // 'abandon': nothing here awaits; a call that outlives its deadline holds the thread, which the host ends.
+  }
+});
+
+/** The request being served: its id and caller go with a `pgw_call` and every log line. */
+let current: { id?: string; userId?: PluginRequest['userId']; deadline: number } = {
+  deadline: Infinity,
+};
+
+function log(level: 'debug' | 'info' | 'warn' | 'error') {
+  return (msg: unknown) => note({ pgw: 'log', level, msg: String(msg), requestId: current.id });
+}
+const logger = {
+  debug: log('debug'),
+  info: log('info'),
+  warn: log('warn'),
+  error: log('error'),
+} as unknown as Console;
+
+/**
+ * A host capability, synchronously: the host answers on a port of this request's own and then wakes
+ * this thread, which waits no longer than the task's deadline.
+ */
+function ask(op: HostOp, args: HostNote['args']): HostAnswer {
+  const { port1, port2 } = new MessageChannel();
+  const wake = new Int32Array(new SharedArrayBuffer(4));
+  port.postMessage(
+    {
+      pgw: 'host',
+      op,
+      args,
+      requestId: current.id,
+      userId: current.userId,
+      port: port2,
+      wake,
+    } satisfies HostNote,
+    [port2],
+  );
+  const waitMs = Math.min(data.hostCallMs, Math.max(0, current.deadline - Date.now()));
+  const woke = Atomics.wait(wake, 0, 0, waitMs);
+  const answer = receiveMessageOnPort(port1)?.message as HostAnswer | undefined;
+  port1.close();
+  if (!answer) throw new Error(`host ${op}: no answer within ${waitMs} ms (${woke})`);
+  if (answer.error !== undefined) throw new Error(`host ${op}: ${answer.error}`);
+  return answer;
+}
+
+/** Extism blocks this call allocated: with the module's memory they stay within the plugin's cap. */
+let allocated = 0;
+
+function hostFunctions(): Record<
+  string,
+  Record<string, (ctx: CallContext, ...a: bigint[]) => unknown>
+> {
+  const text = (ctx: CallContext, at: bigint) => ctx.read(at)?.string() ?? '';
+  const user: Record<string, (ctx: CallContext, ...a: bigint[]) => unknown> = {};
+  if (grants.has('publish')) {
+    user.pgw_publish = (ctx, at) => {
+      const event = JSON.parse(text(ctx, at)) as Omit<DomainEvent, 'source'>;
+      if (!data.publish.some((p) => matchesEventPattern(String(event?.type), p))) {
+        throw new Error(`may not publish "${String(event?.type)}" (permissions.events.publish)`);
+      }
+      note({ pgw: 'publish', event: { ...event, source: data.name } });
+    };
+  }
+  if (grants.has('call')) user.pgw_call = (ctx, at) => ctx.store(ask('call', text(ctx, at)).value!);
+  if (grants.has('fetch')) {
+    user.pgw_fetch = (ctx, at) => ctx.store(ask('fetch', text(ctx, at)).value!);
+  }
+  if (grants.has('kv')) {
+    user.pgw_kv_get = (ctx, key) => {
+      const { value } = ask('kv_get', [text(ctx, key)]);
+      return value === undefined ? 0n : ctx.store(value);
+    };
+    user.pgw_kv_set = (ctx, key, value) => void ask('kv_set', [text(ctx, key), text(ctx, value)]);
+    user.pgw_kv_delete = (ctx, key) => void ask('kv_delete', [text(ctx, key)]);
+  }
+  const cap = data.memoryCapBytes;
+  return {
+    [EXTISM_USER]: user,
+    // Replaces the kernel's `alloc` (it binds over the same object): Extism's blocks live outside the
+    // module's memory, so they are counted against the cap here.
+    [EXTISM_ENV]: {
+      alloc: (ctx, n) => {
+        allocated += Number(n);
+        if (allocated + memoryBytes() > cap) {
+          throw new Error(`memory: alloc of ${n} bytes would pass resources.memory (${cap} bytes)`);
+        }
+        return ctx.alloc(n);
+      },
+    },
+    env: {
+      abort: () => {
+        throw new Error('the plugin aborted (AssemblyScript abort())');
+      },
+    },
+  };
+}
+
+let plugin: Plugin;
+let memory: { buffer: ArrayBuffer } | undefined;
+const memoryBytes = () => memory?.buffer.byteLength ?? 0;
+let exportsOf = new Set<string>();
+let booted = false;
+let initFailure: TaskFailure | undefined;
+const ready: Promise<void> = boot().then(
+  () => void (booted = true),
+  (error: unknown) => void (initFailure = failure('init', error)),
+);
+
+async function boot(): Promise<void> {
+  await hostReady;
+  plugin = await createPlugin(
+    { wasm: [{ data: data.wasm }], config: data.config },
+    { useWasi: false, runInWorker: false, logger, functions: hostFunctions(), config: data.config },
+  );
+  const instance = await plugin.getInstance();
+  memory = instance.exports.memory as { buffer: ArrayBuffer } | undefined;
+  exportsOf = new Set(Object.keys(instance.exports));
+  if (!exportsOf.has('handle') && data.routes.length > 0) {
+    throw new Error('the module exports no "handle" function (docs/wasm-plugins.md)');
+  }
+  if (exportsOf.has('init')) await invoke('init', '');
+  reportMemory();
+  setInterval(reportMemory, data.memoryReportMs).unref();
+}
+
+/** Calls of the module, one after another: Extism's call state (input, output, blocks) is per plugin. */
+let queue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Calls an export with `input` for the request or event `on`; its output as text (empty when it set
+ * none). Extism's blocks are freed after each call.
+ */
+function invoke(name: string, input: string, on: typeof current = current): Promise<string> {
+  const work = queue.then(async () => {
+    current = on;
+    allocated = 0;
+    try {
+      const output = await plugin.call(name, input);
+      return output?.text() ?? '';
+    } finally {
+      current = { deadline: Infinity };
+      await plugin.reset();
+    }
+  });
+  queue = work.catch(() => {});
+  return work;
+}
+
+async function answerHealth(seq: number): Promise<void> {
+  await ready;
+  const status: HealthStatus = initFailure
+    ? { status: 'unhealthy', details: { error: initFailure.message } }
+    : await health();
+  note({ pgw: 'health', seq, status });
+}
+
+function reportMemory(): void {
+  const { heapUsed, external } = process.memoryUsage();
+  note({ pgw: 'heap', used: heapUsed, external });
+}
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  try {
+    await ready;
+    if (booted && exportsOf.has('stop')) await invoke('stop', '');
+    note({ pgw: 'stopped' });
+  } catch (error) {
+    note({ pgw: 'stopped', error: describe(error) });
+  }
+}
+
+function failure(kind: TaskFailure['__pgw'], error: unknown): TaskFailure {
+  const e = error instanceof Error ? error : undefined;
+  return { __pgw: kind, message: e ? e.message : describe(error), stack: e?.stack };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** Piscina calls this for every task; one task at a time reaches the module (its calls are synchronous). */
+export default async function run(task: Task): Promise<TaskResult> {
+  if (!booted) {
+    await ready;
+    if (initFailure) return initFailure;
+  }
+  if (task.d <= Date.now()) return { __pgw: 'timeout', message: 'deadline passed' };
+  Atomics.store(data.slots, task.s, threadId);
+  try {
+    return await perform(task);
+  } catch (error) {
+    return failure('threw', error);
+  } finally {
+    Atomics.store(data.slots, task.s, -threadId);
+  }
+}
+
+async function perform(task: Task): Promise<TaskResult> {
+  switch (task.t) {
+    case 'req': {
+      const req = task.r;
+      req.params ??= {};
+      req.query ??= {};
+      const on = { id: req.id, userId: req.userId, deadline: task.d };
+      const body = await invoke('handle', JSON.stringify({ key: task.k, request: req }), on);
+      return checkReply(JSON.parse(body) as never, task.k, data.maxResponseBytes);
+    }
+    case 'evt':
+      if (exportsOf.has('handle_event')) {
+        const on = { id: task.e.id, userId: task.e.userId, deadline: task.d };
+        await invoke('handle_event', JSON.stringify(task.e), on);
+      }
+      return null;
+    case 'health':
+      return health();
+    case 'boot':
+      return {
+        routes: data.routes,
+        handlesEvents: exportsOf.has('handle_event'),
+        health: await health(),
+      } satisfies BootReport;
+  }
+}
+
+async function health(): Promise<HealthStatus> {
+  if (!exportsOf.has('health_check')) return { status: 'healthy' };
+  try {
+    const status = JSON.parse(await invoke('health_check', '')) as HealthStatus;
+    return ['healthy', 'degraded', 'unhealthy'].includes(status?.status)
+      ? status
+      : {
+          status: 'unhealthy',
+          details: { error: `health_check returned ${JSON.stringify(status)}` },
+        };
+  } catch (error) {
+    return { status: 'unhealthy', details: { error: describe(error) } };
+  }
+}

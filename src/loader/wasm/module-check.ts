@@ -1,0 +1,163 @@
+/**
+ * The host's look at a plugin's `.wasm` before any thread runs it: what it imports (each import must be
+ * one the manifest grants, or Extism's kernel), and its memory, whose maximum is rewritten to the
+ * plugin's cap so that the engine itself refuses to grow it further (`memory.grow` answers -1).
+ * Read from the binary format directly: no compilation on the host's thread.
+ * @module
+ */
+import { WasmModuleError } from '../../errors.js';
+
+/** One import of the module: `module`.`name`, of kind function, table, memory or global. */
+export interface WasmImport {
+  module: string;
+  name: string;
+  kind: 'function' | 'table' | 'memory' | 'global' | 'tag';
+}
+
+const KINDS = ['function', 'table', 'memory', 'global', 'tag'] as const;
+const MAGIC = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+const IMPORT_SECTION = 2;
+const MEMORY_SECTION = 5;
+/** Bytes in a WebAssembly page. */
+export const WASM_PAGE = 65_536;
+
+class Reader {
+  constructor(
+    readonly bytes: Uint8Array,
+    public at = 0,
+  ) {}
+  byte(): number {
+    if (this.at >= this.bytes.length) throw new RangeError('unexpected end of the module');
+    return this.bytes[this.at++]!;
+  }
+  u32(): number {
+    let result = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      const b = this.byte();
+      result += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return result;
+    }
+    throw new RangeError('a LEB128 number longer than 5 bytes');
+  }
+  name(): string {
+    const length = this.u32();
+    const end = this.at + length;
+    if (end > this.bytes.length) throw new RangeError('a name past the end of the module');
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(
+      this.bytes.subarray(this.at, end),
+    );
+    this.at = end;
+    return text;
+  }
+  /** Memory or table limits: flags, minimum, optional maximum. */
+  limits(): { flags: number; min: number; max: number | undefined } {
+    const flags = this.byte();
+    const min = this.u32();
+    const max = flags & 1 ? this.u32() : undefined;
+    return { flags, min, max };
+  }
+}
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return out;
+}
+
+/** What the host needs of a module: its imports, and its bytes with the memory capped. */
+export interface CheckedModule {
+  imports: WasmImport[];
+  /** The module with its memory's maximum at most `maxPages`. */
+  bytes: Uint8Array;
+  /** The memory's declared minimum, in pages. */
+  minPages: number;
+}
+
+/**
+ * Reads `bytes` and caps its memory at `maxPages`.
+ * @throws {WasmModuleError} for bytes that are not a WebAssembly module, a module that imports its
+ * memory, declares more than one, a 64-bit or shared memory, or needs more than `maxPages` to start.
+ */
+export function checkModule(bytes: Uint8Array, maxPages: number, where: string): CheckedModule {
+  const refuse = (why: string) => new WasmModuleError(`${where}: ${why}`);
+  if (!MAGIC.every((b, i) => bytes[i] === b)) {
+    throw refuse('not a WebAssembly module (version 1 binary expected)');
+  }
+  const imports: WasmImport[] = [];
+  const out: Uint8Array[] = [bytes.subarray(0, 8)];
+  let memories = 0;
+  let minPages = 0;
+  const r = new Reader(bytes, 8);
+  try {
+    while (r.at < bytes.length) {
+      const start = r.at;
+      const id = r.byte();
+      const size = r.u32();
+      const body = r.at;
+      const end = body + size;
+      if (end > bytes.length) throw new RangeError('a section past the end of the module');
+      if (id === IMPORT_SECTION) {
+        for (let n = r.u32(); n > 0; n--) {
+          const module = r.name();
+          const name = r.name();
+          const kind = KINDS[r.byte()];
+          if (kind === undefined) throw new RangeError(`import ${module}.${name} of unknown kind`);
+          imports.push({ module, name, kind });
+          if (kind === 'function' || kind === 'tag') r.u32();
+          else if (kind === 'table') {
+            r.byte();
+            r.limits();
+          } else if (kind === 'global') {
+            r.byte();
+            r.byte();
+          } else throw refuse(`imports its memory (${module}.${name}); a plugin declares its own`);
+        }
+      }
+      if (id === MEMORY_SECTION) {
+        const section: number[] = [];
+        const count = r.u32();
+        memories += count;
+        for (let i = 0; i < count; i++) {
+          const { flags, min, max } = r.limits();
+          if (flags & ~1)
+            throw refuse('declares a shared or 64-bit memory, which is not supported');
+          if (min > maxPages) {
+            throw refuse(
+              `needs ${min} pages of memory to start, more than its cap of ${maxPages} (resources.memory)`,
+            );
+          }
+          minPages = Math.max(minPages, min);
+          section.push(1, ...uleb(min), ...uleb(Math.min(max ?? maxPages, maxPages)));
+        }
+        const payload = [...uleb(count), ...section];
+        out.push(Uint8Array.from([MEMORY_SECTION, ...uleb(payload.length), ...payload]));
+      } else {
+        out.push(bytes.subarray(start, end));
+      }
+      r.at = end;
+    }
+  } catch (error) {
+    if (error instanceof WasmModuleError) throw error;
+    throw refuse(`not a valid WebAssembly module: ${(error as Error).message}`);
+  }
+  if (memories > 1) throw refuse('declares more than one memory');
+  return { imports, bytes: Buffer.concat(out), minPages };
+}
+
+/** The memory maximum, in pages, that a module's declared limits come to (undefined: none declared). */
+export function declaredMaxPages(bytes: Uint8Array): number | undefined {
+  const r = new Reader(bytes, 8);
+  while (r.at < bytes.length) {
+    const id = r.byte();
+    const size = r.u32();
+    const end = r.at + size;
+    if (id === MEMORY_SECTION && r.u32() > 0) return r.limits().max;
+    r.at = end;
+  }
+  return undefined;
+}
