@@ -49,6 +49,7 @@ export const ErrorCodes = {
   SANDBOX_UNAVAILABLE: 'PGW_ERR_SANDBOX_UNAVAILABLE',
   WASM_MODULE: 'PGW_ERR_WASM_MODULE',
   WASM_IMPORT_REFUSED: 'PGW_ERR_WASM_IMPORT_REFUSED',
+  UNTRUSTED_RUNTIME: 'PGW_ERR_UNTRUSTED_RUNTIME',
 } as const;
 
 /** One of the `PGW_ERR_*` codes. */
@@ -235,6 +236,15 @@ export class PluginDefinitionError extends branded(
 export class RateLimitStoreUnavailableError extends branded(
   ErrorCodes.RATE_LIMIT_STORE_UNAVAILABLE,
   'RateLimitStoreUnavailableError',
+) {}
+
+/**
+ * An untrusted plugin (`load(dir, { trusted: false })`, or from a catalog) asks for `runtime.type:
+ * worker`, which is no sandbox, and the gateway's `sandbox.untrusted` is `'refuse'`.
+ */
+export class UntrustedRuntimeError extends branded(
+  ErrorCodes.UNTRUSTED_RUNTIME,
+  'UntrustedRuntimeError',
 ) {}
 
 /** A type guard for one error class (its `instanceof` holds across copies of the package). */

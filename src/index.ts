@@ -100,5 +100,6 @@ export {
   SandboxUnavailableError,
   WasmModuleError,
   WasmImportRefusedError,
+  UntrustedRuntimeError,
 } from './errors.js';
 export type { ErrorCode, ManifestProblem } from './errors.js';

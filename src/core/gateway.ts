@@ -147,7 +147,8 @@ export class PluginGateway {
       emit: this.#emit,
       isLocal: (name) => this.#plugins.map.has(name),
       dependenciesChanged: () => this.#plugins.bootWaiting(),
-      load: (dir) => this.load(dir),
+      // A catalog's plugins are untrusted unless the host says otherwise.
+      load: (dir) => this.load(dir, { trusted: this.options.watch?.trusted ?? false }),
       unload: (name) => this.unload(name),
     }));
   }

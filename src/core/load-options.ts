@@ -17,6 +17,12 @@ export interface LoadOptions {
   circuitBreaker?: GatewayOptions['circuitBreaker'];
   /** This plugin's bulkhead, over the gateway's `bulkhead`. */
   bulkhead?: GatewayOptions['bulkhead'];
+  /**
+   * Whether the plugin's code is yours to trust. An untrusted plugin never runs in worker threads (no
+   * sandbox): one that asks for `runtime.type: worker` runs in the process runtime, or is refused, as
+   * the gateway's `sandbox.untrusted` says. @default true
+   */
+  trusted?: boolean;
 }
 
 const loadSchema = z.strictObject({
@@ -35,6 +41,7 @@ const loadSchema = z.strictObject({
       maxQueued: z.number().int().nonnegative().optional(),
     })
     .optional(),
+  trusted: z.boolean().optional(),
 });
 
 /** Options of `gateway.load()` after validation, the gateway's defaults filled in. */
@@ -43,6 +50,7 @@ export interface ResolvedLoadOptions {
   instances: number;
   circuitBreaker: ResolvedOptions['circuitBreaker'];
   bulkhead: ResolvedOptions['bulkhead'];
+  trusted: boolean;
 }
 
 /**
@@ -55,7 +63,13 @@ export function resolveLoadOptions(
 ): ResolvedLoadOptions {
   const parsed = loadSchema.safeParse(options ?? {}, { reportInput: true });
   if (!parsed.success) throw invalidOptions(parsed.error, 'options', LOAD_OPTION_KEYS);
-  const { config = {}, instances = 1, circuitBreaker = {}, bulkhead = {} } = parsed.data;
+  const {
+    config = {},
+    instances = 1,
+    circuitBreaker = {},
+    bulkhead = {},
+    trusted = true,
+  } = parsed.data;
   const defined = <T extends object>(o: T) =>
     Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
   return {
@@ -63,6 +77,7 @@ export function resolveLoadOptions(
     instances,
     circuitBreaker: { ...gateway.circuitBreaker, ...defined(circuitBreaker) },
     bulkhead: { ...gateway.bulkhead, ...defined(bulkhead) },
+    trusted,
   };
 }
 

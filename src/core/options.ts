@@ -148,6 +148,7 @@ export const optionsSchema = z.strictObject({
     .strictObject({
       env: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, ".", "_" or "-"'),
       cacheDir: z.string().min(1).optional(),
+      trusted: z.boolean().default(false),
       trustedKeys: z
         .array(
           z.custom<string | Buffer | KeyObject>(
@@ -176,8 +177,9 @@ export const optionsSchema = z.strictObject({
     .strictObject({
       bwrap: z.boolean().default(true),
       requireBwrap: z.boolean().default(false),
+      untrusted: z.enum(['process', 'refuse']).default('process'),
     })
-    .default({ bwrap: true, requireBwrap: false }),
+    .default({ bwrap: true, requireBwrap: false, untrusted: 'process' }),
 });
 
 /** Options accepted by `new PluginGateway(options)`. Every one has a default. */
@@ -280,6 +282,11 @@ export interface GatewayOptions {
   watch?: {
     env: string;
     cacheDir?: string;
+    /**
+     * Whether the catalog's plugins are code you trust. Untrusted (the default) they never run in
+     * worker threads: see `sandbox.untrusted`. @default false
+     */
+    trusted?: boolean;
     trustedKeys?: (string | Buffer | KeyObject)[];
   };
   /**
@@ -295,9 +302,13 @@ export interface GatewayOptions {
    * `requireBwrap`: refuse to load a `process` plugin that would run without bubblewrap
    * (`PGW_ERR_SANDBOX_UNAVAILABLE`); without it, such a plugin loads with a warning and
    * `PluginInfo.sandbox: 'permission-model'`.
-   * @default { bwrap: true, requireBwrap: false }
+   * `untrusted`: what becomes of an untrusted plugin (`load(dir, { trusted: false })`, or loaded from a
+   * catalog) whose manifest asks for `runtime.type: worker`, a runtime that is no sandbox: `'process'`
+   * runs it in the process runtime instead, `'refuse'` refuses it (`PGW_ERR_UNTRUSTED_RUNTIME`).
+   * `process` and `wasm` plugins run as they ask, trusted or not.
+   * @default { bwrap: true, requireBwrap: false, untrusted: 'process' }
    */
-  sandbox?: { bwrap?: boolean; requireBwrap?: boolean };
+  sandbox?: { bwrap?: boolean; requireBwrap?: boolean; untrusted?: 'process' | 'refuse' };
 }
 
 /** Options after validation: durations in ms, defaults applied, frozen. */

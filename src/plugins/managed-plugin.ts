@@ -50,8 +50,11 @@ export class ManagedPlugin implements Served {
       instances: number;
     },
     createRuntime: (plugin: ManagedPlugin, instanceId: string) => PluginRuntime,
-    /** For a `process` plugin, the wall its processes run behind (`PluginInfo.sandbox`). */
-    readonly sandbox?: 'bwrap' | 'permission-model',
+    /** Where it runs: its runtime (an untrusted worker plugin runs as `process`), and behind what. */
+    readonly placement: Pick<PluginInfo, 'runtime' | 'sandbox' | 'trusted'> = {
+      runtime: manifest.runtime.type,
+      trusted: true,
+    },
   ) {
     this.name = manifest.name;
     this.crashes = new CrashPolicy(policies.restart);
@@ -99,9 +102,10 @@ export class ManagedPlugin implements Served {
       },
       health_check: { ...m.health_check, ...(this.lastHealth ? { last: this.lastHealth } : {}) },
       dir: this.dir,
-      runtime: m.runtime.type,
+      runtime: this.placement.runtime,
+      trusted: this.placement.trusted,
     };
-    if (this.sandbox !== undefined) info.sandbox = this.sandbox;
+    if (this.placement.sandbox !== undefined) info.sandbox = this.placement.sandbox;
     if (this.reason !== undefined) info.reason = this.reason;
     this.#info = Object.freeze(info);
     return this.#info;

@@ -3,7 +3,12 @@
  * flags, and a word in the log for manifest fields this version accepts but does not enforce yet.
  * @module
  */
-import { MaxPluginsError, PluginExistsError, SandboxUnavailableError } from '../errors.js';
+import {
+  MaxPluginsError,
+  PluginExistsError,
+  SandboxUnavailableError,
+  UntrustedRuntimeError,
+} from '../errors.js';
 import type { PluginRuntime, RuntimeHooks, RuntimeSpec } from '../loader/runtime.js';
 import { WorkerRuntime } from '../loader/worker/worker-runtime.js';
 import { ProcessRuntime } from '../loader/process/process-runtime.js';
@@ -26,7 +31,7 @@ export interface PluginSettings {
   timeoutGrace: number;
   restart: CrashPolicyOptions;
   maxResponseBytes: number;
-  sandbox: { bwrap: boolean; requireBwrap: boolean };
+  sandbox: { bwrap: boolean; requireBwrap: boolean; untrusted: 'process' | 'refuse' };
 }
 
 /** A plugin's own policies: `load()` options laid over the gateway's. */
@@ -35,6 +40,8 @@ export interface PluginPolicies {
   instances: number;
   circuitBreaker: { failureThreshold: number; timeout: number; halfOpenLimit: number };
   bulkhead: { maxConcurrent: number; maxQueued: number };
+  /** Whether the host trusts the plugin's code (an untrusted plugin never runs in worker threads). */
+  trusted: boolean;
 }
 
 /** What `createPlugin` needs from the gateway. */
@@ -52,14 +59,16 @@ export interface PluginSetup {
 
 /**
  * Makes the plugin and its runtime (no thread starts until it is booted).
+ * @throws {UntrustedRuntimeError} for an untrusted `worker` plugin when `sandbox.untrusted` is `'refuse'`.
  * @throws {SandboxUnavailableError} for a `process` plugin without bubblewrap when it is required.
  * @throws {WasmModuleError} for a wasm plugin whose module is not one, or whose memory cannot be capped.
  * @throws {WasmImportRefusedError} for a wasm plugin that imports what its manifest does not grant.
  */
 export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlugin {
   const { manifest } = files;
-  const wasm = manifest.runtime.type === 'wasm' ? prepareModule(files) : undefined;
-  const bwrap = manifest.runtime.type === 'process' ? processSandbox(files, setup) : undefined;
+  const runtime = runtimeFor(manifest, setup);
+  const wasm = runtime === 'wasm' ? prepareModule(files) : undefined;
+  const bwrap = runtime === 'process' ? processSandbox(files, setup) : undefined;
   const pending = notYetEnforced(manifest);
   if (pending.length > 0) {
     setup.log.warn(
@@ -102,11 +111,15 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
         onOutput: (stream, line) => sink.output(stream, line),
       };
       if (wasm) return createWasmRuntime(runtimeSpec, hooks, wasm);
-      return manifest.runtime.type === 'process'
+      return runtime === 'process'
         ? new ProcessRuntime(runtimeSpec, hooks, bwrap)
         : new WorkerRuntime(runtimeSpec, hooks);
     },
-    manifest.runtime.type === 'process' ? (bwrap ? 'bwrap' : 'permission-model') : undefined,
+    {
+      runtime,
+      trusted: setup.load.trusted,
+      ...(runtime === 'process' ? { sandbox: bwrap ? 'bwrap' : 'permission-model' } : {}),
+    },
   );
   for (const instance of plugin.instances) {
     instance.breaker.onStateChange((state) => {
@@ -118,6 +131,27 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
     });
   }
   return plugin;
+}
+
+/**
+ * The runtime the plugin runs in: the one its manifest asks for, except that an untrusted plugin never
+ * gets worker threads (no sandbox) — it runs as a process, or is refused, as `sandbox.untrusted` says.
+ * @throws {UntrustedRuntimeError} when it is refused.
+ */
+function runtimeFor(manifest: Manifest, setup: PluginSetup): Manifest['runtime']['type'] {
+  const asked = manifest.runtime.type;
+  if (setup.load.trusted || asked !== 'worker') return asked;
+  if (setup.options.sandbox.untrusted === 'refuse') {
+    throw new UntrustedRuntimeError(
+      `plugin "${manifest.name}" is untrusted and asks for runtime.type: worker, which is no sandbox; sandbox.untrusted is 'refuse' (use runtime.type: process or wasm)`,
+      { plugin: manifest.name },
+    );
+  }
+  setup.log.info(
+    { plugin_id: manifest.name, runtime: 'process' },
+    'untrusted plugin: runs in the process runtime instead of worker threads',
+  );
+  return 'process';
 }
 
 /**

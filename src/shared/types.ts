@@ -192,6 +192,11 @@ export interface PluginInfo {
    * turned off by the gateway's `sandbox.bwrap`). Absent for other runtimes.
    */
   sandbox?: 'bwrap' | 'permission-model';
+  /**
+   * Whether the host trusts the plugin's code (`load(dir, { trusted })`; catalog plugins are untrusted
+   * unless `watch.trusted`). An untrusted plugin never runs in worker threads.
+   */
+  trusted: boolean;
 }
 
 /** Per-plugin figures (ADR `PluginMetrics`, plus latency percentiles). */
