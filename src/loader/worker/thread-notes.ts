@@ -118,3 +118,11 @@ export function answerCall(hooks: RuntimeHooks, call: Extract<WorkerNote, { pgw:
     })
     .finally(() => call.port.close());
 }
+
+/** What structured clone throws for a value it cannot copy: a function, a symbol, nesting past the stack. */
+export function isCloneError(error: unknown): boolean {
+  return (
+    (error instanceof Error || error instanceof DOMException) &&
+    (error.name === 'DataCloneError' || error.name === 'RangeError')
+  );
+}
