@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { guardTaskPorts } from './task-port-guard.js';
 
 /**
  * The harness each thread runs: `dist/worker-entry.js`. Running from the TypeScript sources (this
@@ -55,6 +56,8 @@ export interface ThreadPermissions {
  * @param pluginDir the folder holding the plugin's manifest and code
  */
 export function threadPermissions(pluginDir: string, name: string): ThreadPermissions {
+  // Before the pool starts a thread: a thread's forged message on its task port must not end the host.
+  guardTaskPorts();
   const sources = SOURCE_EXEC_ARGV.length > 0;
   const scratchDir = mkdtempSync(path.join(os.tmpdir(), `pgw-${name.replace(/\W/g, '_')}-`));
   const library = packageRoot(path.dirname(HARNESS.pathname));
