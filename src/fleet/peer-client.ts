@@ -16,6 +16,7 @@ import {
 } from './peer-protocol.js';
 import type { BootReport, TaskResult } from '../loader/runtime.js';
 import type { TaskFailure } from '../shared/task-failure.js';
+import { responseProblem } from '../loader/worker/note-check.js';
 import type { HealthStatus, PluginResponse } from '../shared/types.js';
 
 /** Keep-alive connection pools to the other gateways, one per origin. */
@@ -143,6 +144,9 @@ export class RemoteRuntime implements PluginRuntime {
         );
       }
       const answer = JSON.parse(text) as PeerAnswer;
+      // As untrusted as a thread's answer (whoever writes the registry names the owner): same check.
+      const problem = responseProblem(answer?.response);
+      if (problem) return { __pgw: 'bad-response', message: `${this.origin} answered ${problem}` };
       const response: PluginResponse = { ...answer.response, body: fromWire(answer.response.body) };
       if (
         answer.failure === 'crash' ||
