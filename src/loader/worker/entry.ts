@@ -145,6 +145,8 @@ class RequestContext implements PluginContext {
   constructor(
     readonly requestId?: string,
     readonly userId?: PluginRequest['userId'],
+    /** Serving a request: its calls act for its caller. An event's id is its publisher's choice. */
+    private readonly serving = false,
   ) {}
   get name() {
     return data.name;
@@ -165,7 +167,7 @@ class RequestContext implements PluginContext {
     publish(event);
   }
   call(service: string, request: ServiceRequest): Promise<PluginResponse> {
-    return call(service, request, this.requestId, this.userId);
+    return call(service, request, this.serving ? this.requestId : undefined, this.userId);
   }
 }
 
@@ -299,7 +301,7 @@ function serve(key: string, req: PluginRequest): TaskResult | Promise<TaskResult
   if (req.query === undefined) req.query = {};
   let res: PluginResponse | void | Promise<PluginResponse | void>;
   try {
-    res = handler(req, new RequestContext(req.id, req.userId));
+    res = handler(req, new RequestContext(req.id, req.userId, true));
   } catch (error) {
     return failure('threw', error);
   }
