@@ -26,7 +26,17 @@ export class PeerClient {
     readonly nodeId: string,
     readonly secret: string | undefined,
     readonly connectionsPerPeer = 32,
+    /** The largest response a plugin may answer; an owner's answer is read up to a multiple of it. */
+    readonly maxResponseBytes = 8 * 1024 * 1024,
   ) {}
+
+  /**
+   * Bytes of a peer answer read at most: a body as JSON (escapes) or base64, plus the envelope. Past
+   * it the answer is dropped unread: whoever can write the registry names the owner.
+   */
+  get maxAnswerBytes(): number {
+    return 6 * this.maxResponseBytes + 65_536;
+  }
 
   pool(origin: string): Pool {
     let pool = this.#pools.get(origin);
@@ -134,7 +144,13 @@ export class RemoteRuntime implements PluginRuntime {
         headersTimeout: Math.ceil(timeoutMs) + PEER_SILENCE_GRACE_MS,
         bodyTimeout: Math.ceil(timeoutMs) + PEER_SILENCE_GRACE_MS,
       });
-      const text = await res.body.text();
+      const text = await readAnswer(res.body, this.client.maxAnswerBytes);
+      if (text === undefined) {
+        return {
+          __pgw: 'too-large',
+          message: `${this.origin} answered more than ${this.client.maxAnswerBytes} bytes`,
+        };
+      }
       if (
         res.statusCode !== 200 ||
         !String(res.headers['content-type']).startsWith(PEER_CONTENT_TYPE)
@@ -200,6 +216,21 @@ export class RemoteRuntime implements PluginRuntime {
   async checkHealth(): Promise<HealthStatus | undefined> {
     return undefined;
   }
+}
+
+/** The answer's text, or undefined (the rest left unread) when it is longer than `limit` bytes. */
+async function readAnswer(body: AsyncIterable<Buffer> & { destroy(): unknown }, limit: number) {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function unreachable(message: string): TaskFailure {
