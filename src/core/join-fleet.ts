@@ -58,6 +58,7 @@ export function joinFleet(parts: {
       registry,
       nodeId: parts.nodeId,
       secret: options.node?.secret,
+      maxResponseBytes: options.maxResponseBytes,
       router: parts.router,
       log,
       policies: {

@@ -22,6 +22,8 @@ export interface FleetParts {
   registry: DiscoveryRegistry;
   nodeId: string;
   secret: string | undefined;
+  /** `maxResponseBytes`: what a remote owner's answer may carry (see `PeerClient`). */
+  maxResponseBytes?: number;
   router: RouteTable;
   log: GatewayLogger;
   policies: RemotePolicies;
@@ -42,7 +44,7 @@ export class Fleet {
   #unwatch: Unsubscribe | undefined;
 
   constructor(readonly parts: FleetParts) {
-    this.client = new PeerClient(parts.nodeId, parts.secret);
+    this.client = new PeerClient(parts.nodeId, parts.secret, 32, parts.maxResponseBytes);
   }
 
   start(): void {

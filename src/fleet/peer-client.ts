@@ -16,6 +16,7 @@ import {
 } from './peer-protocol.js';
 import type { BootReport, TaskResult } from '../loader/runtime.js';
 import type { TaskFailure } from '../shared/task-failure.js';
+import { responseProblem } from '../loader/worker/note-check.js';
 import type { HealthStatus, PluginResponse } from '../shared/types.js';
 
 /** Keep-alive connection pools to the other gateways, one per origin. */
@@ -25,7 +26,17 @@ export class PeerClient {
     readonly nodeId: string,
     readonly secret: string | undefined,
     readonly connectionsPerPeer = 32,
+    /** The largest response a plugin may answer; an owner's answer is read up to a multiple of it. */
+    readonly maxResponseBytes = 8 * 1024 * 1024,
   ) {}
+
+  /**
+   * Bytes of a peer answer read at most: a body as JSON (escapes) or base64, plus the envelope. Past
+   * it the answer is dropped unread: whoever can write the registry names the owner.
+   */
+  get maxAnswerBytes(): number {
+    return 6 * this.maxResponseBytes + 65_536;
+  }
 
   pool(origin: string): Pool {
     let pool = this.#pools.get(origin);
@@ -133,7 +144,13 @@ export class RemoteRuntime implements PluginRuntime {
         headersTimeout: Math.ceil(timeoutMs) + PEER_SILENCE_GRACE_MS,
         bodyTimeout: Math.ceil(timeoutMs) + PEER_SILENCE_GRACE_MS,
       });
-      const text = await res.body.text();
+      const text = await readAnswer(res.body, this.client.maxAnswerBytes);
+      if (text === undefined) {
+        return {
+          __pgw: 'too-large',
+          message: `${this.origin} answered more than ${this.client.maxAnswerBytes} bytes`,
+        };
+      }
       if (
         res.statusCode !== 200 ||
         !String(res.headers['content-type']).startsWith(PEER_CONTENT_TYPE)
@@ -143,6 +160,9 @@ export class RemoteRuntime implements PluginRuntime {
         );
       }
       const answer = JSON.parse(text) as PeerAnswer;
+      // As untrusted as a thread's answer (whoever writes the registry names the owner): same check.
+      const problem = responseProblem(answer?.response);
+      if (problem) return { __pgw: 'bad-response', message: `${this.origin} answered ${problem}` };
       const response: PluginResponse = { ...answer.response, body: fromWire(answer.response.body) };
       if (
         answer.failure === 'crash' ||
@@ -196,6 +216,21 @@ export class RemoteRuntime implements PluginRuntime {
   async checkHealth(): Promise<HealthStatus | undefined> {
     return undefined;
   }
+}
+
+/** The answer's text, or undefined (the rest left unread) when it is longer than `limit` bytes. */
+async function readAnswer(body: AsyncIterable<Buffer> & { destroy(): unknown }, limit: number) {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function unreachable(message: string): TaskFailure {

@@ -20,7 +20,11 @@ import { errorResponse, failureResponse } from '../shared/responses.js';
 import type { PluginResponse } from '../shared/types.js';
 
 /** Failures that are the gateway's doing or collateral, not the instance's: no verdict for the breaker. */
-const NEUTRAL: ReadonlySet<TaskFailure['__pgw']> = new Set(['terminated', 'overloaded']);
+const NEUTRAL: ReadonlySet<TaskFailure['__pgw']> = new Set([
+  'terminated',
+  'overloaded',
+  'unsendable',
+]);
 
 /** What came of a dispatched request: the response, and the plugin's own failure for the logs. */
 export interface Dispatched {

@@ -78,6 +78,11 @@ const FAILURES: Record<TaskFailure['__pgw'], { status: number; code: ErrorCode; 
       code: ErrorCodes.PEER_UNREACHABLE,
       message: 'the gateway running the plugin could not be reached',
     },
+    unsendable: {
+      status: 500,
+      code: ErrorCodes.GATEWAY_ERROR,
+      message: 'the request could not be handed to the plugin',
+    },
     timeout: {
       status: 504,
       code: ErrorCodes.TIMEOUT,

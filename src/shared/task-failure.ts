@@ -8,7 +8,8 @@
  * A task that did not produce a value. A runtime's inside answers `threw`, `timeout`, `init`,
  * `bad-response`, `no-route` and `too-large` (a response over `maxResponseBytes`); its host side adds
  * `crash` (the thread or process died), `terminated` (the host ended it because another request on it timed out), `overloaded` (no free request slot) and
- * `unreachable` (a remote instance's gateway could not be reached, or no longer serves it).
+ * `unreachable` (a remote instance's gateway could not be reached, or no longer serves it) and
+ * `unsendable` (the request could not be copied to the plugin's thread: the plugin never saw it).
  */
 export interface TaskFailure {
   __pgw:
@@ -21,7 +22,8 @@ export interface TaskFailure {
     | 'terminated'
     | 'overloaded'
     | 'unreachable'
-    | 'too-large';
+    | 'too-large'
+    | 'unsendable';
   message: string;
   stack?: string;
 }
@@ -38,6 +40,7 @@ export const FAILURE_KINDS: ReadonlySet<TaskFailure['__pgw']> = new Set([
   'overloaded',
   'unreachable',
   'too-large',
+  'unsendable',
 ]);
 
 /** True for a value a runtime returned in place of a result. */

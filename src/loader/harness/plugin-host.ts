@@ -149,6 +149,8 @@ export function servePlugin(
     constructor(
       readonly requestId?: string,
       readonly userId?: PluginRequest['userId'],
+      /** Serving a request: its calls act for its caller. An event's id is its publisher's choice. */
+      private readonly serving = false,
     ) {}
     get name() {
       return data.name;
@@ -169,7 +171,7 @@ export function servePlugin(
       publish(event);
     }
     call(service: string, request: ServiceRequest): Promise<PluginResponse> {
-      return call(service, request, this.requestId, this.userId);
+      return call(service, request, this.serving ? this.requestId : undefined, this.userId);
     }
   }
 
@@ -282,7 +284,7 @@ export function servePlugin(
     if (req.query === undefined) req.query = {};
     let res: PluginResponse | void | Promise<PluginResponse | void>;
     try {
-      res = handler(req, new RequestContext(req.id, req.userId));
+      res = handler(req, new RequestContext(req.id, req.userId, true));
     } catch (error) {
       return failure('threw', error);
     }

@@ -38,6 +38,9 @@ export function checkReply(
   if (direct > maxBytes) return tooLarge(key, direct, maxBytes);
   const estimate = plainSize(res);
   if (estimate >= 0 && estimate <= maxBytes) return res;
+  if (deeperThan(res, MAX_REPLY_DEPTH)) {
+    return bad(`${key} returned a response nested more than ${MAX_REPLY_DEPTH} levels deep`);
+  }
   let size: number;
   try {
     size = serialize(res).byteLength;
@@ -63,6 +66,29 @@ export function checkHealth(status: HealthStatus): HealthStatus {
 }
 
 /** Plain data the walk accepts: at most this many objects, this deep; anything else is serialised. */
+/**
+ * Nesting a reply may have. A thread serialises ~12,000 levels, the host's main thread reads back
+ * ~1,900 (its stack is smaller): Node drops a deeper message on the host, and the request would wait
+ * for its deadline with its slot taken for ever.
+ */
+export const MAX_REPLY_DEPTH = 1000;
+
+/** Whether objects in `value` nest deeper than `limit` (walked without recursion; cycles cut). */
+function deeperThan(value: unknown, limit: number): boolean {
+  const seen = new Set<object>();
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null || seen.has(v) || ArrayBuffer.isView(v)) continue;
+    if (depth > limit) return true;
+    seen.add(v);
+    const items = v instanceof Map ? [...v.keys(), ...v.values()] : v instanceof Set ? [...v] : [];
+    for (const item of items) stack.push([item, depth + 1]);
+    for (const k of Object.keys(v)) stack.push([(v as Record<string, unknown>)[k], depth + 1]);
+  }
+  return false;
+}
+
 const PLAIN_OBJECTS = 256;
 const PLAIN_DEPTH = 32;
 

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { guardTaskPorts } from './task-port-guard.js';
 
 /**
  * The harness each thread runs: `dist/worker-entry.js`. Running from the TypeScript sources (this
@@ -71,6 +72,8 @@ export function threadPermissions(
   harness: URL = HARNESS,
 ): ThreadPermissions {
   const SOURCE_EXEC_ARGV = sourceExecArgv(harness);
+  // Before the pool starts a thread: a thread's forged message on its task port must not end the host.
+  guardTaskPorts();
   const sources = SOURCE_EXEC_ARGV.length > 0;
   const scratchDir = mkdtempSync(path.join(os.tmpdir(), `pgw-${name.replace(/\W/g, '_')}-`));
   const library = packageRoot(path.dirname(harness.pathname));

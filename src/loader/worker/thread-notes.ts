@@ -141,3 +141,11 @@ export function answerServiceCall(
       }
     });
 }
+
+/** What structured clone throws for a value it cannot copy: a function, a symbol, nesting past the stack. */
+export function isCloneError(error: unknown): boolean {
+  return (
+    (error instanceof Error || error instanceof DOMException) &&
+    (error.name === 'DataCloneError' || error.name === 'RangeError')
+  );
+}

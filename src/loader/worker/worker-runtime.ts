@@ -26,7 +26,8 @@ import { DeadlineQueue } from '../../shared/deadline-queue.js';
 import { SlotTable } from './slots.js';
 import { HARNESS, threadPermissions, type ThreadPermissions } from './thread-launch.js';
 import { checkResult } from './note-check.js';
-import { combineHealth, onNote, type NoteTarget, type ThreadState } from './thread-notes.js';
+import { combineHealth, isCloneError, onNote } from './thread-notes.js';
+import type { NoteTarget, ThreadState } from './thread-notes.js';
 import { captureOutput } from './thread-output.js';
 
 const OVERLOADED: TaskFailure = { __pgw: 'overloaded', message: 'too many requests in flight' };
@@ -65,6 +66,8 @@ export class WorkerRuntime implements PluginRuntime {
    * 'error'/'exit' event, and our listeners for those events run before the rejections reach us.
    */
   #lastLoss: TaskFailure | undefined;
+  /** Errors threads died of (Piscina rejects their tasks with them): never a failure to send. */
+  readonly #threadErrors = new WeakSet<object>();
   #healthSeq = 0;
   readonly #permissions: ThreadPermissions;
   #healthAnswer: ((seq: number, threadId: number, status: HealthStatus) => void) | undefined;
@@ -163,6 +166,9 @@ export class WorkerRuntime implements PluginRuntime {
    * only the mesh may retry it, for an idempotent method (`mesh/pipeline.ts`).
    */
   #onLost(pending: Pending, error: unknown): void {
+    // A task Piscina could not copy to a thread (no thread lost): sent again, it would loop for ever.
+    if (isCloneError(error) && !this.#threadErrors.has(error as object))
+      return this.#settle(pending, { __pgw: 'unsendable', message: `${error}` });
     if (!this.#closing && !pending.answered && this.#slots.threadOf(pending.slot) === 0) {
       this.#dispatch(pending);
       return;
@@ -353,6 +359,7 @@ export class WorkerRuntime implements PluginRuntime {
         (m: unknown) => this.#harness?.onNote(m) || onNote(this.#notes, state, m),
       );
       worker.on('error', (error: Error) => {
+        if (typeof error === 'object' && error !== null) this.#threadErrors.add(error);
         state.error = `${(error as Error & { code?: string }).code ?? error.name}: ${error.message}`;
         this.#lastLoss = { __pgw: 'crash', message: state.error };
       });
