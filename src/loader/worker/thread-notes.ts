@@ -149,3 +149,27 @@ export function isCloneError(error: unknown): boolean {
     (error.name === 'DataCloneError' || error.name === 'RangeError')
   );
 }
+
+/**
+ * Live threads, their mean event-loop utilisation since the previous reading (each thread keeps its
+ * last reading), and the heap they last reported.
+ */
+export function threadFigures(states: Iterable<ThreadState>): {
+  threads: number;
+  utilization: number;
+  heapUsedBytes: number;
+} {
+  let utilization = 0;
+  let heapUsedBytes = 0;
+  let threads = 0;
+  for (const t of states) {
+    if (t.exitCode !== undefined) continue;
+    threads++;
+    heapUsedBytes += t.heapUsed;
+    const now = t.worker.performance.eventLoopUtilization();
+    utilization += (t.elu ? t.worker.performance.eventLoopUtilization(now, t.elu) : now)
+      .utilization;
+    t.elu = now;
+  }
+  return { threads, utilization: threads ? utilization / threads : 0, heapUsedBytes };
+}

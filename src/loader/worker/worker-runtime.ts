@@ -26,7 +26,7 @@ import { DeadlineQueue } from '../../shared/deadline-queue.js';
 import { SlotTable } from './slots.js';
 import { HARNESS, threadPermissions, type ThreadPermissions } from './thread-launch.js';
 import { checkResult } from './note-check.js';
-import { combineHealth, isCloneError, onNote } from './thread-notes.js';
+import { combineHealth, isCloneError, onNote, threadFigures } from './thread-notes.js';
 import type { NoteTarget, ThreadState } from './thread-notes.js';
 import { captureOutput } from './thread-output.js';
 
@@ -248,22 +248,8 @@ export class WorkerRuntime implements PluginRuntime {
   }
 
   stats(): RuntimeStats {
-    let utilization = 0;
-    let heapUsedBytes = 0;
-    let threads = 0;
-    for (const t of this.#threads.values()) {
-      if (t.exitCode !== undefined) continue;
-      threads++;
-      heapUsedBytes += t.heapUsed;
-      const now = t.worker.performance.eventLoopUtilization();
-      utilization += (t.elu ? t.worker.performance.eventLoopUtilization(now, t.elu) : now)
-        .utilization;
-      t.elu = now;
-    }
     return {
-      threads,
-      utilization: threads ? utilization / threads : 0,
-      heapUsedBytes,
+      ...threadFigures(this.#threads.values()),
       inFlight: this.#slots.used,
       violations: this.#violations,
     };
