@@ -14,6 +14,8 @@ export {
   type PluginConfig,
   type PluginContext,
   type PluginDefinition,
+  type PluginFetchInit,
+  type PluginFetchResponse,
   type PluginLogger,
   type RouteHandler,
 } from '../shared/plugin-definition.js';

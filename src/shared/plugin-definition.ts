@@ -69,6 +69,41 @@ export interface PluginContext {
    * const res = await ctx.call('user-profiles', { method: 'GET', path: `/profiles/${req.userId}` });
    */
   call(service: string, request: ServiceRequest): Promise<PluginResponse>;
+  /**
+   * Fetches `url` through the host, which makes the request itself and only to the hosts the manifest
+   * lists under `permissions.network` (`host` or `host:port`). Redirects are not followed (a 3xx comes
+   * back as it is), the answer is bounded by the gateway's `maxResponseBytes`, and the exchange by 30 s.
+   * It is the one way a `process` plugin inside bubblewrap reaches the network. Rejects with the reason
+   * for a host that is not granted, a URL that is not http(s), or a failed exchange.
+   * @example
+   * const res = await ctx.fetch('https://api.example.com/v1/charts', { headers: { accept: 'application/json' } });
+   * const charts = res.json();
+   */
+  fetch(url: string, init?: PluginFetchInit): Promise<PluginFetchResponse>;
+}
+
+/** Options of `ctx.fetch(url, init)`. */
+export interface PluginFetchInit {
+  /** Upper-case HTTP method. @default 'GET' */
+  method?: string;
+  /** Request headers. */
+  headers?: Record<string, string>;
+  /** Request body: text, or bytes. */
+  body?: string | Uint8Array;
+}
+
+/** What `ctx.fetch()` resolves with. */
+export interface PluginFetchResponse {
+  /** The HTTP status, 3xx included (redirects are not followed). */
+  status: number;
+  /** Response headers, lower-case names. */
+  headers: Record<string, string>;
+  /** The body's bytes. */
+  body: Uint8Array;
+  /** The body as UTF-8 text. */
+  text(): string;
+  /** The body parsed as JSON. */
+  json(): unknown;
 }
 
 /** What `initialize()` receives. */

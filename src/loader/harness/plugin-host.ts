@@ -7,6 +7,8 @@
  * answered as a value; only a dying thread or process reaches the host as a crash.
  * @module
  */
+import type { FetchReply, FetchRequest } from '../host-fetch.js';
+import { fetchThroughHost } from './fetch-through-host.js';
 import type {
   DomainEvent,
   HealthStatus,
@@ -20,6 +22,8 @@ import {
   isPluginDefinition,
   type PluginContext,
   type PluginDefinition,
+  type PluginFetchInit,
+  type PluginFetchResponse,
   type PluginLogger,
 } from '../../shared/plugin-definition.js';
 import { matchesEventPattern } from '../../shared/event-pattern.js';
@@ -45,7 +49,7 @@ export interface PluginHostData {
 }
 
 /** A note to the host that needs no reply. */
-export type HostNote = Exclude<WorkerNote, { pgw: 'call' }>;
+export type HostNote = Exclude<WorkerNote, { pgw: 'call' | 'fetch' }>;
 
 /** How the harness reaches the host. */
 export interface HarnessTransport {
@@ -57,6 +61,8 @@ export interface HarnessTransport {
     requestId: string | undefined,
     userId: PluginRequest['userId'],
   ): Promise<PluginResponse>;
+  /** `ctx.fetch()`: the host fetches a URL its `permissions.network` grants, and replies. */
+  fetch(request: FetchRequest): Promise<FetchReply>;
   /** Plugin code is about to see the task in `slot`: from now on the host must never run it again. */
   enter(slot: number): void;
   /** The task in `slot` is answered (or abandoned). */
@@ -172,6 +178,9 @@ export function servePlugin(
     }
     call(service: string, request: ServiceRequest): Promise<PluginResponse> {
       return call(service, request, this.serving ? this.requestId : undefined, this.userId);
+    }
+    fetch(url: string, init: PluginFetchInit = {}): Promise<PluginFetchResponse> {
+      return fetchThroughHost(transport, url, init);
     }
   }
 

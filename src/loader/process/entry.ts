@@ -5,6 +5,7 @@
  * of process-wide levers. Tasks arrive as `task` messages and are answered as `result` notes.
  * @module
  */
+import type { FetchReply } from '../host-fetch.js';
 import type { PluginResponse } from '../../shared/types.js';
 import { parseNetworkGrants } from '../../shared/network-allowlist.js';
 import { servePlugin, type PluginHost } from '../harness/plugin-host.js';
@@ -36,6 +37,7 @@ let host: PluginHost | undefined;
 let startPlugin: () => void;
 const hostReady = new Promise<void>((resolve) => (startPlugin = resolve));
 const calls = new Map<number, (response: PluginResponse) => void>();
+const fetches = new Map<number, (reply: FetchReply) => void>();
 let callSeq = 0;
 
 function answer(slot: number, result: TaskResult): void {
@@ -58,6 +60,13 @@ process.on('message', (message: ProcessControl) => {
               note({ pgw: 'call', seq, service, request, requestId, userId });
             });
           },
+          fetch(request) {
+            const seq = ++callSeq;
+            return new Promise<FetchReply>((resolve) => {
+              fetches.set(seq, resolve);
+              note({ pgw: 'fetch', seq, request });
+            });
+          },
           enter: (slot) => note({ pgw: 'started', s: slot }),
           leave: () => {},
         },
@@ -76,6 +85,11 @@ process.on('message', (message: ProcessControl) => {
       const resolve = calls.get(message.seq);
       calls.delete(message.seq);
       return resolve?.(message.response);
+    }
+    case 'fetched': {
+      const resolve = fetches.get(message.seq);
+      fetches.delete(message.seq);
+      return resolve?.(message.reply);
     }
     case 'stop':
       return void host?.stop();

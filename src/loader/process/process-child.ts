@@ -3,6 +3,7 @@
  * captured into the plugin's log, its IPC messages and its end handed to the runtime.
  * @module
  */
+import { treeUsage } from './process-tree.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { captureProcessOutput, type OutputStream } from '../worker/thread-output.js';
 import type { ProcessLaunch } from './process-launch.js';
@@ -103,4 +104,19 @@ export async function within(work: Promise<unknown>, ms: number): Promise<boolea
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Reads the child's process tree from `/proc`: keeps its RSS on `child` and returns the share of one
+ * CPU it used since the previous reading (0 on the first, or when it cannot be read).
+ */
+export function sampleUsage(child: Child): number {
+  if (child.exited || child.proc.pid === undefined) return 0;
+  const usage = treeUsage(child.proc.pid);
+  if (!usage) return 0;
+  const now = performance.now();
+  child.rssBytes = usage.rssBytes;
+  const before = child.cpu;
+  child.cpu = { ms: usage.cpuMs, at: now };
+  return before ? Math.min(1, (usage.cpuMs - before.ms) / Math.max(1, now - before.at)) : 0;
 }

@@ -4,6 +4,7 @@
  * Anything else is refused with a reason and never reaches the rest of the gateway.
  * @module
  */
+import { checkFetchRequest } from '../host-fetch.js';
 import { checkNote, describe } from '../worker/note-check.js';
 import type { ProcessNote } from './protocol.js';
 
@@ -24,6 +25,11 @@ export function checkProcessNote(message: unknown, slots: number): ProcessNote |
       return isSlot(m.s) ? (m as ProcessNote) : `a start note for slot ${describe(m.s)}`;
     case 'result':
       return isSlot(m.s) ? (m as ProcessNote) : `a result for slot ${describe(m.s)}`;
+    case 'fetch': {
+      if (!Number.isInteger(m.seq)) return 'fetch without a sequence number';
+      const request = checkFetchRequest(m.request);
+      return typeof request === 'string' ? request : (m as ProcessNote);
+    }
     case 'call': {
       const r = m.request;
       if (!Number.isInteger(m.seq)) return 'call without a sequence number';

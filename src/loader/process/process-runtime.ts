@@ -7,6 +7,7 @@
  * another. Everything the child sends is checked here (`process-notes.ts`): the child is untrusted.
  * @module
  */
+import { grantedFetch, type FetchReply, type FetchRequest } from '../host-fetch.js';
 import { pathToFileURL } from 'node:url';
 import type { HealthStatus } from '../../shared/types.js';
 import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
@@ -29,7 +30,7 @@ import { processLaunch, type ProcessLaunch, type SandboxKind } from './process-l
 import { checkProcessNote } from './process-notes.js';
 import type { ProcessControl, ProcessHarnessData } from './protocol.js';
 import { treeUsage } from './process-tree.js';
-import { Pending, spawnChild, within, type Child } from './process-child.js';
+import { Pending, sampleUsage, spawnChild, within, type Child } from './process-child.js';
 
 const OVERLOADED: TaskFailure = { __pgw: 'overloaded', message: 'too many requests in flight' };
 const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
@@ -45,6 +46,7 @@ export class ProcessRuntime implements PluginRuntime {
   readonly sandbox: SandboxKind;
   readonly #spec: RuntimeSpec;
   readonly #hooks: RuntimeHooks;
+  readonly #fetch: (request: FetchRequest) => Promise<FetchReply>;
   readonly #launch: ProcessLaunch;
   readonly #slots: SlotTable<Pending>;
   readonly #deadlines: DeadlineQueue<Pending>;
@@ -65,6 +67,7 @@ export class ProcessRuntime implements PluginRuntime {
     const { manifest } = spec;
     this.#spec = spec;
     this.#hooks = hooks;
+    this.#fetch = grantedFetch(spec.manifest, spec.maxResponseBytes);
     this.#name = manifest.name;
     this.#slots = new SlotTable(spec.maxInFlight);
     this.#deadlines = new DeadlineQueue(this.#onDeadline);
@@ -180,6 +183,11 @@ export class ProcessRuntime implements PluginRuntime {
       case 'call':
         void answerServiceCall(this.#hooks, note, (response) =>
           this.#send(child, { ctl: 'reply', seq: note.seq, response }),
+        );
+        return;
+      case 'fetch':
+        void this.#fetch(note.request).then((reply) =>
+          this.#send(child, { ctl: 'fetched', seq: note.seq, reply }),
         );
         return;
       case 'log':
@@ -349,19 +357,7 @@ export class ProcessRuntime implements PluginRuntime {
 
   stats(): RuntimeStats {
     const child = this.#child;
-    let utilization = 0;
-    if (child && !child.exited && child.proc.pid !== undefined) {
-      const usage = treeUsage(child.proc.pid);
-      const now = performance.now();
-      if (usage) {
-        child.rssBytes = usage.rssBytes;
-        if (child.cpu) {
-          const spent = usage.cpuMs - child.cpu.ms;
-          utilization = Math.min(1, spent / Math.max(1, now - child.cpu.at));
-        }
-        child.cpu = { ms: usage.cpuMs, at: now };
-      }
-    }
+    const utilization = child ? sampleUsage(child) : 0;
     const live = child !== undefined && !child.exited;
     return {
       threads: live ? 1 : 0,

@@ -9,6 +9,7 @@
 import type { PluginRequest, PluginResponse, ServiceRequest } from '../../shared/types.js';
 import type { PluginHostData, HostNote } from '../harness/plugin-host.js';
 import type { Task, TaskResult } from '../worker/protocol.js';
+import type { FetchReply, FetchRequest } from '../host-fetch.js';
 
 /** Data the host hands the harness in its `start` message. */
 export interface ProcessHarnessData extends PluginHostData {
@@ -24,7 +25,9 @@ export type ProcessControl =
   | { ctl: 'abandon'; slot: number }
   | { ctl: 'health'; seq: number }
   /** The host's answer to the child's `ctx.call()` number `seq`. */
-  | { ctl: 'reply'; seq: number; response: PluginResponse };
+  | { ctl: 'reply'; seq: number; response: PluginResponse }
+  /** The host's answer to the child's `ctx.fetch()` number `seq`. */
+  | { ctl: 'fetched'; seq: number; reply: FetchReply };
 
 /** Child to host. */
 export type ProcessNote =
@@ -42,4 +45,6 @@ export type ProcessNote =
       request: ServiceRequest;
       requestId?: string;
       userId?: PluginRequest['userId'];
-    };
+    }
+  /** `ctx.fetch()` number `seq`: the host fetches a granted URL and answers `fetched`. */
+  | { pgw: 'fetch'; seq: number; request: FetchRequest };

@@ -6,7 +6,8 @@
  * @module
  */
 import type { Manifest } from '../../manifest/manifest.js';
-import { isGranted, parseNetworkGrants } from '../../shared/network-allowlist.js';
+import { parseNetworkGrants } from '../../shared/network-allowlist.js';
+import { checkFetchRequest, hostFetch } from '../host-fetch.js';
 import type { ServiceRequest } from '../../shared/types.js';
 import type { RuntimeHooks } from '../runtime.js';
 import type { HostAnswer, HostNote } from './host-protocol.js';
@@ -81,43 +82,18 @@ export class HostCapabilities {
   }
 
   async #fetch(json: string): Promise<string> {
-    const r = parse(json) as { url?: unknown; method?: unknown; headers?: unknown; body?: unknown };
-    let url: URL;
-    try {
-      url = new URL(String(r.url));
-    } catch {
-      throw new Error(`pgw_fetch: ${JSON.stringify(r.url)} is not a URL`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new Error(`pgw_fetch: only http and https URLs, not ${url.protocol}`);
-    }
-    const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
-    if (!isGranted(this.#grants, url.hostname, port)) {
-      throw new Error(
-        `pgw_fetch: ${url.host} is not in permissions.network of plugin "${this.manifest.name}"`,
-      );
-    }
-    const headers =
-      typeof r.headers === 'object' && r.headers !== null
-        ? Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, String(v)]))
-        : undefined;
-    const response = await fetch(url, {
-      method: typeof r.method === 'string' ? r.method : 'GET',
-      headers,
-      body: typeof r.body === 'string' ? r.body : undefined,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(this.limits.fetchTimeoutMs),
+    const request = checkFetchRequest(parse(json));
+    if (typeof request === 'string') throw new Error(`pgw_fetch: ${request}`);
+    const answer = await hostFetch(this.#grants, this.manifest.name, request, {
+      maxBytes: this.limits.maxResponseBytes,
+      timeoutMs: this.limits.fetchTimeoutMs,
+    }).catch((error: Error) => {
+      throw new Error(`pgw_fetch: ${error.message}`);
     });
-    const body = await response.text();
-    if (body.length > this.limits.maxResponseBytes) {
-      throw new Error(
-        `pgw_fetch: the response is larger than ${this.limits.maxResponseBytes} bytes`,
-      );
-    }
     return JSON.stringify({
-      status: response.status,
-      headers: Object.fromEntries(response.headers),
-      body,
+      status: answer.status,
+      headers: answer.headers,
+      body: Buffer.from(answer.body).toString('utf8'),
     });
   }
 

@@ -5,6 +5,7 @@
  * only a dying thread reaches the host as a crash.
  * @module
  */
+import type { FetchReply } from '../host-fetch.js';
 import { MessageChannel, parentPort, threadId, workerData } from 'node:worker_threads';
 import type { PluginResponse } from '../../shared/types.js';
 import type { TaskResult } from '../runtime.js';
@@ -58,6 +59,22 @@ const host = servePlugin(
         } catch (error) {
           port1.close();
           reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      });
+    },
+    /** The host fetches on the host and answers on a port of this fetch's own. */
+    fetch(request) {
+      const { port1, port2 } = new MessageChannel();
+      return new Promise<FetchReply>((resolve) => {
+        port1.once('message', (reply: FetchReply) => {
+          port1.close();
+          resolve(reply);
+        });
+        try {
+          port.postMessage({ pgw: 'fetch', request, port: port2 } satisfies WorkerNote, [port2]);
+        } catch (error) {
+          port1.close();
+          resolve({ error: error instanceof Error ? error.message : String(error) });
         }
       });
     },

@@ -6,6 +6,7 @@
  * a few per message (see notes/H2.md for their cost).
  * @module
  */
+import { checkFetchRequest } from '../host-fetch.js';
 import { MessagePort } from 'node:worker_threads';
 import type { TaskFailure } from '../../shared/task-failure.js';
 import type { TaskInput, TaskResult } from '../runtime.js';
@@ -70,6 +71,11 @@ export function checkNote(message: unknown): WorkerNote | string {
         return `call to "${m.service}" with a userId or requestId of the wrong type`;
       }
       return m as WorkerNote;
+    }
+    case 'fetch': {
+      if (!(m.port instanceof MessagePort)) return 'fetch without a reply port';
+      const request = checkFetchRequest(m.request);
+      return typeof request === 'string' ? request : (m as WorkerNote);
     }
     case 'heap':
       return isCount(m.used) && isCount(m.external)

@@ -14,6 +14,7 @@ import type {
   ServiceRequest,
 } from '../../shared/types.js';
 import type { LogLevel } from '../../shared/logger.js';
+import type { FetchRequest } from '../host-fetch.js';
 
 export type { TaskResult } from '../runtime.js';
 
@@ -66,6 +67,8 @@ export type WorkerNote =
       userId?: PluginRequest['userId'];
       port: MessagePort;
     }
+  /** `ctx.fetch()`: the host fetches a granted URL and answers a `FetchReply` on `port`. */
+  | { pgw: 'fetch'; request: FetchRequest; port: MessagePort }
   /** Memory of the thread: V8 heap, and what lives outside it (ArrayBuffers, Buffers, addons). */
   | { pgw: 'heap'; used: number; external: number }
   | { pgw: 'stopped'; error?: string }

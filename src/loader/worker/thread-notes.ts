@@ -5,6 +5,7 @@
  * `onCall`, where it checks `dependencies`; nothing a thread claims is taken on trust.
  * @module
  */
+import type { FetchReply, FetchRequest } from '../host-fetch.js';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { ErrorCodes } from '../../errors.js';
@@ -42,6 +43,8 @@ export interface NoteTarget {
   kill(state: ThreadState, reason: string): void;
   health(seq: number, threadId: number, status: HealthStatus): void;
   violation(reason: string): void;
+  /** `ctx.fetch()`, made on the host against the plugin's `permissions.network`. */
+  fetch(request: FetchRequest): Promise<FetchReply>;
 }
 
 /** Acts on one message from a thread; refuses (and reports) anything malformed. */
@@ -63,6 +66,17 @@ export function onNote(target: NoteTarget, state: ThreadState, message: unknown)
     case 'call':
       answerCall(hooks, note);
       break;
+    case 'fetch': {
+      const { port } = note;
+      void target.fetch(note.request).then((reply) => {
+        try {
+          port.postMessage(reply);
+        } finally {
+          port.close();
+        }
+      });
+      break;
+    }
     case 'heap': {
       state.heapUsed = note.used;
       const total = note.used + note.external;

@@ -24,6 +24,7 @@ import {
 } from '../runtime.js';
 import { DeadlineQueue } from '../../shared/deadline-queue.js';
 import { SlotTable } from './slots.js';
+import { grantedFetch } from '../host-fetch.js';
 import { HARNESS, threadPermissions, type ThreadPermissions } from './thread-launch.js';
 import { checkResult } from './note-check.js';
 import { combineHealth, isCloneError, onNote, threadFigures } from './thread-notes.js';
@@ -103,6 +104,7 @@ export class WorkerRuntime implements PluginRuntime {
       kill: (state, reason) => this.#kill(state, reason),
       health: (seq, threadId, status) => this.#healthAnswer?.(seq, threadId, status),
       violation: (reason) => hooks.onViolation(reason, ++this.#violations),
+      fetch: grantedFetch(manifest, spec.maxResponseBytes),
     };
     this.#pool = new Piscina({
       filename: (harness?.url ?? HARNESS).href,
