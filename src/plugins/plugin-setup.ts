@@ -69,7 +69,7 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
   const runtime = runtimeFor(manifest, setup);
   const wasm = runtime === 'wasm' ? prepareModule(files) : undefined;
   const bwrap = runtime === 'process' ? processSandbox(files, setup) : undefined;
-  const pending = notYetEnforced(manifest);
+  const pending = notYetEnforced(manifest, runtime, bwrap !== undefined);
   if (pending.length > 0) {
     setup.log.warn(
       { plugin_id: manifest.name, fields: pending },
@@ -147,7 +147,7 @@ function runtimeFor(manifest: Manifest, setup: PluginSetup): Manifest['runtime']
       { plugin: manifest.name },
     );
   }
-  setup.log.info(
+  setup.log.warn(
     { plugin_id: manifest.name, runtime: 'process' },
     'untrusted plugin: runs in the process runtime instead of worker threads',
   );
@@ -225,10 +225,15 @@ export function flagsFor(
 }
 
 /** Manifest fields that are valid but that the mesh, discovery or sandbox of a later version enforces. */
-export function notYetEnforced(m: Manifest): string[] {
+export function notYetEnforced(
+  m: Manifest,
+  runtime: Manifest['runtime']['type'] = m.runtime.type,
+  bwrap = false,
+): string[] {
   const fields: string[] = [];
-  // A wasm plugin's key/value store holds it to resources.disk.
-  if (m.resources.disk !== undefined && m.runtime.type !== 'wasm') fields.push('resources.disk');
+  // A wasm plugin's key/value store, and a process plugin's tmpfs under bubblewrap, take its size.
+  const diskCapped = runtime === 'wasm' || (runtime === 'process' && bwrap);
+  if (m.resources.disk !== undefined && !diskCapped) fields.push('resources.disk');
   if (m.resources.network !== undefined) fields.push('resources.network');
   return fields;
 }
