@@ -108,12 +108,7 @@ export class HostCapabilities {
       redirect: 'manual',
       signal: AbortSignal.timeout(this.limits.fetchTimeoutMs),
     });
-    const body = await response.text();
-    if (body.length > this.limits.maxResponseBytes) {
-      throw new Error(
-        `pgw_fetch: the response is larger than ${this.limits.maxResponseBytes} bytes`,
-      );
-    }
+    const body = await boundedText(response, this.limits.maxResponseBytes);
     return JSON.stringify({
       status: response.status,
       headers: Object.fromEntries(response.headers),
@@ -140,6 +135,28 @@ export class HostCapabilities {
     this.#kv.delete(key);
     this.#kvBytes -= Buffer.byteLength(key) + Buffer.byteLength(before);
   }
+}
+
+/**
+ * The body as text, read no further than `limit` bytes: the granted server may be the plugin author's,
+ * and a body streamed without end would otherwise be held whole in the host's memory first.
+ */
+async function boundedText(response: Response, limit: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  const reader = response.body?.getReader();
+  if (!reader) return '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.byteLength;
+    if (bytes > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw new Error(`pgw_fetch: the response is larger than ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function parse(json: string): Record<string, unknown> {
