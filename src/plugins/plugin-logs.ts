@@ -8,9 +8,17 @@
 import type { GatewayLogger, LogLevel } from '../shared/logger.js';
 
 export const MAX_MESSAGE_CHARS = 8192;
+/** `ctx.log` lines written per plugin per second; beyond, dropped and counted. */
+export const LOG_LINES_PER_SECOND = 1000;
+/** A line's `fields`, as JSON, at most: larger ones are dropped (the line is kept). */
+export const MAX_FIELDS_CHARS = 16 * 1024;
 
 /** Writes a plugin's log lines with `plugin_id`, `version` and `request_id`. */
 export class PluginLogSink {
+  #windowStart = 0;
+  #lines = 0;
+  #dropped = 0;
+
   constructor(
     readonly log: GatewayLogger,
     readonly plugin: string,
@@ -24,14 +32,41 @@ export class PluginLogSink {
     fields: Record<string, unknown> | undefined,
     requestId: string | undefined,
   ): void {
+    // A plugin that does not trust itself to be quiet (or means harm) writes through the host's
+    // logger: its lines are bounded in rate and size, as its stdout is.
+    if (!this.#admit()) return;
     const line: Record<string, unknown> = {
       plugin_id: this.plugin,
       version: this.version,
       request_id: requestId,
       source: 'plugin',
     };
-    if (fields !== undefined) line.plugin_fields = fields;
+    if (fields !== undefined) line.plugin_fields = boundedFields(fields);
     this.log[level].call(this.log, line, cut(msg));
+  }
+
+  /** Whether one more line fits this second's budget; the lines dropped are said once it is over. */
+  #admit(): boolean {
+    const now = Date.now();
+    if (now - this.#windowStart >= 1000) {
+      this.#windowStart = now;
+      this.#lines = 0;
+    }
+    if (++this.#lines <= LOG_LINES_PER_SECOND) return true;
+    if (this.#dropped++ === 0) {
+      setTimeout(
+        () => {
+          const dropped = this.#dropped;
+          this.#dropped = 0;
+          this.log.warn(
+            { plugin_id: this.plugin, version: this.version, source: 'gateway', dropped },
+            `${dropped} log lines dropped: over ${LOG_LINES_PER_SECOND}/s`,
+          );
+        },
+        1000 - (now - this.#windowStart),
+      ).unref();
+    }
+    return false;
   }
 
   /** A line the plugin's thread wrote to stdout (logged at info) or stderr (at warn). */
@@ -40,6 +75,18 @@ export class PluginLogSink {
     if (stream === 'stdout') this.log.info(line, text);
     else this.log.warn(line, text);
   }
+}
+
+function boundedFields(fields: Record<string, unknown>): unknown {
+  let size: number;
+  try {
+    size = JSON.stringify(fields)?.length ?? 0;
+  } catch {
+    return { dropped: 'fields that cannot be written as JSON' };
+  }
+  return size > MAX_FIELDS_CHARS
+    ? { dropped: `fields over ${MAX_FIELDS_CHARS} characters` }
+    : fields;
 }
 
 function cut(msg: string): string {

@@ -13,6 +13,7 @@ import type { PluginRuntime, RuntimeHooks, RuntimeSpec } from '../loader/runtime
 import { WorkerRuntime } from '../loader/worker/worker-runtime.js';
 import { ProcessRuntime } from '../loader/process/process-runtime.js';
 import { findBwrap } from '../loader/process/process-launch.js';
+import { linkLeadingOut } from '../loader/process/folder-links.js';
 import { createWasmRuntime, prepareModule } from '../loader/wasm/wasm-runtime.js';
 import type { BreakerState } from '../mesh/circuit-breaker.js';
 import { PluginLogSink } from './plugin-logs.js';
@@ -60,7 +61,8 @@ export interface PluginSetup {
 /**
  * Makes the plugin and its runtime (no thread starts until it is booted).
  * @throws {UntrustedRuntimeError} for an untrusted `worker` plugin when `sandbox.untrusted` is `'refuse'`.
- * @throws {SandboxUnavailableError} for a `process` plugin without bubblewrap when it is required.
+ * @throws {SandboxUnavailableError} for a `process` plugin without bubblewrap when it is required, or
+ * when its folder holds a symbolic link leading out of it.
  * @throws {WasmModuleError} for a wasm plugin whose module is not one, or whose memory cannot be capped.
  * @throws {WasmImportRefusedError} for a wasm plugin that imports what its manifest does not grant.
  */
@@ -157,7 +159,8 @@ function runtimeFor(manifest: Manifest, setup: PluginSetup): Manifest['runtime']
 /**
  * The `bwrap` binary a `process` plugin runs in, or undefined for Node's permission model alone
  * (said in a warning).
- * @throws {SandboxUnavailableError} when the gateway requires bubblewrap and it is not there.
+ * @throws {SandboxUnavailableError} when the gateway requires bubblewrap and it is not there, or when
+ * it is not and the plugin's folder holds a symbolic link leading out of it.
  */
 function processSandbox(files: PluginFiles, setup: PluginSetup): string | undefined {
   const { sandbox } = setup.options;
@@ -169,6 +172,13 @@ function processSandbox(files: PluginFiles, setup: PluginSetup): string | undefi
   if (sandbox.requireBwrap) {
     throw new SandboxUnavailableError(
       `plugin "${files.manifest.name}" (runtime.type: process) may not run: ${why} and sandbox.requireBwrap is set`,
+      { plugin: files.manifest.name },
+    );
+  }
+  const link = linkLeadingOut(files.dir);
+  if (link !== undefined) {
+    throw new SandboxUnavailableError(
+      `plugin "${files.manifest.name}" (runtime.type: process) may not run: its folder holds a symbolic link leading out of it (${link}), which Node's permission model would follow, and ${why}`,
       { plugin: files.manifest.name },
     );
   }
