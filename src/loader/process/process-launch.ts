@@ -94,7 +94,14 @@ export function processLaunch(spec: LaunchSpec): ProcessLaunch {
     for (const modules of nodeModulesAbove(dir)) addPath(reads, modules);
     for (const file of packageFilesAbove(dir)) addPath(reads, file);
   }
-  const heap = [`--max-old-space-size=${spec.memoryMb}`, '--stack-size=984'];
+  // The young generation too, as the worker runtime's resourceLimits do: Node 24's default semi-space
+  // alone would let the heap reach ~2.5× resources.memory.
+  const semiSpaceMb = Math.max(1, Math.min(16, Math.floor(spec.memoryMb / 16)));
+  const heap = [
+    `--max-old-space-size=${spec.memoryMb}`,
+    `--max-semi-space-size=${semiSpaceMb}`,
+    '--stack-size=984',
+  ];
   const quiet = ['--disable-warning=ExperimentalWarning', '--disable-warning=SecurityWarning'];
   const bwrap = FROM_TSX ? undefined : spec.bwrap;
 
