@@ -12,7 +12,8 @@ import type {
   ServiceRequest,
 } from '../shared/types.js';
 import type { LogLevel } from '../shared/logger.js';
-import type { TaskFailure } from '../shared/task-failure.js';
+import { PluginBootTimeoutError, PluginLoadError } from '../errors.js';
+import { isTaskFailure, type TaskFailure } from '../shared/task-failure.js';
 
 /** What a runtime answers to a `boot` task: the routes its code defines, and its first health. */
 export interface BootReport {
@@ -124,4 +125,25 @@ export interface HarnessOverride {
   data: Record<string, unknown>;
   /** Takes the harness's own notes; returns false for the ones this runtime is to check and act on. */
   onNote(message: unknown): boolean;
+}
+
+/**
+ * What a runtime's `boot()` resolves with, from the answer to its `boot` task.
+ * @throws {PluginBootTimeoutError} when the task timed out (`initialize()`/`start()` too slow).
+ * @throws {PluginLoadError} when the plugin failed to start; its own error is the `cause`.
+ */
+export function bootReportOf(result: TaskResult, plugin: string, timeoutMs: number): BootReport {
+  if (!isTaskFailure(result)) return result as BootReport;
+  if (result.__pgw === 'timeout') {
+    throw new PluginBootTimeoutError(
+      `plugin "${plugin}" did not finish initialize()/start() within ${timeoutMs} ms`,
+      { plugin },
+    );
+  }
+  const cause = new Error(result.message);
+  if (result.stack) cause.stack = result.stack;
+  throw new PluginLoadError(`plugin "${plugin}" failed to start: ${result.message}`, {
+    cause,
+    plugin,
+  });
 }

@@ -10,9 +10,8 @@
 import { grantedFetch, type FetchReply, type FetchRequest } from '../host-fetch.js';
 import { pathToFileURL } from 'node:url';
 import type { HealthStatus } from '../../shared/types.js';
-import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
+import type { TaskFailure } from '../../shared/task-failure.js';
 import { DeadlineQueue } from '../../shared/deadline-queue.js';
-import { PluginBootTimeoutError, PluginLoadError } from '../../errors.js';
 import type {
   BootReport,
   PluginRuntime,
@@ -22,6 +21,7 @@ import type {
   TaskInput,
   TaskResult,
 } from '../runtime.js';
+import { bootReportOf } from '../runtime.js';
 import type { Task } from '../worker/protocol.js';
 import { SlotTable } from '../worker/slots.js';
 import { checkResult } from '../worker/note-check.js';
@@ -300,20 +300,7 @@ export class ProcessRuntime implements PluginRuntime {
   };
 
   async boot(timeoutMs: number): Promise<BootReport> {
-    const result = await this.run({ t: 'boot' }, timeoutMs);
-    if (!isTaskFailure(result)) return result as BootReport;
-    if (result.__pgw === 'timeout') {
-      throw new PluginBootTimeoutError(
-        `plugin "${this.#name}" did not finish initialize()/start() within ${timeoutMs} ms`,
-        { plugin: this.#name },
-      );
-    }
-    const cause = new Error(result.message);
-    if (result.stack) cause.stack = result.stack;
-    throw new PluginLoadError(`plugin "${this.#name}" failed to start: ${result.message}`, {
-      cause,
-      plugin: this.#name,
-    });
+    return bootReportOf(await this.run({ t: 'boot' }, timeoutMs), this.#name, timeoutMs);
   }
 
   async drain(timeoutMs: number): Promise<void> {

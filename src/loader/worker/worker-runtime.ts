@@ -10,8 +10,7 @@ import { pathToFileURL } from 'node:url';
 import type { HealthStatus } from '../../shared/types.js';
 import { Piscina } from 'piscina';
 import type { ControlMessage, HarnessData, Task } from './protocol.js';
-import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
-import { PluginBootTimeoutError, PluginLoadError } from '../../errors.js';
+import type { TaskFailure } from '../../shared/task-failure.js';
 import {
   type PluginRuntime,
   type RuntimeHooks,
@@ -21,6 +20,7 @@ import {
   type BootReport,
   type TaskResult,
   type HarnessOverride,
+  bootReportOf,
 } from '../runtime.js';
 import { DeadlineQueue } from '../../shared/deadline-queue.js';
 import { SlotTable } from './slots.js';
@@ -179,20 +179,7 @@ export class WorkerRuntime implements PluginRuntime {
   }
 
   async boot(timeoutMs: number): Promise<BootReport> {
-    const result = await this.run({ t: 'boot' }, timeoutMs);
-    if (!isTaskFailure(result)) return result as BootReport;
-    if (result.__pgw === 'timeout') {
-      throw new PluginBootTimeoutError(
-        `plugin "${this.#name}" did not finish initialize()/start() within ${timeoutMs} ms`,
-        { plugin: this.#name },
-      );
-    }
-    const cause = new Error(result.message);
-    if (result.stack) cause.stack = result.stack;
-    throw new PluginLoadError(`plugin "${this.#name}" failed to start: ${result.message}`, {
-      cause,
-      plugin: this.#name,
-    });
+    return bootReportOf(await this.run({ t: 'boot' }, timeoutMs), this.#name, timeoutMs);
   }
 
   async drain(timeoutMs: number): Promise<void> {
