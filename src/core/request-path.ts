@@ -60,6 +60,7 @@ const responseOf = (outcome: Dispatched): PluginResponse => outcome.response;
 
 export class RequestPath {
   readonly #logRequests: boolean;
+  #peerRefusals = 0;
   /** Signed peer calls already served (replay protection), made at the first one. */
   #replays: ReplayGuard | undefined;
   /** `plugin \n request id` → the caller, for plugins that may `ctx.call()`. */
@@ -261,6 +262,7 @@ export class RequestPath {
       replays: this.#replays,
       nodeId: node.id,
       log: this.parts.log,
+      refused: () => ++this.#peerRefusals,
       find: (call) => {
         const plugin = this.parts.local(call.service);
         if (this.parts.stopped() || !plugin || plugin.version !== call.version) return undefined;

@@ -49,9 +49,16 @@ export async function packPlugin(dir: string, options: PackOptions = {}): Promis
 
 /** `sha256-<hex>` over the files' paths and contents, in path order. */
 export function hashFiles(files: Readonly<Record<string, string>>): string {
-  const hash = createHash('sha256');
+  // Every name and content length-prefixed, after a version tag: with separators alone, one file
+  // holding "a\0b\0c" hashed like two files, and a signature over the hash covered both.
+  const hash = createHash('sha256').update('veza-artifact-v2\0');
+  const length = Buffer.alloc(8);
   for (const name of Object.keys(files).sort()) {
-    hash.update(name).update('\0').update(Buffer.from(files[name]!, 'base64')).update('\0');
+    const content = Buffer.from(files[name]!, 'base64');
+    length.writeBigUInt64BE(BigInt(Buffer.byteLength(name)));
+    hash.update(length).update(name);
+    length.writeBigUInt64BE(BigInt(content.length));
+    hash.update(length).update(content);
   }
   return `sha256-${hash.digest('hex')}`;
 }

@@ -41,6 +41,8 @@ export interface PeerServerParts<T> {
   /** This gateway's node id, for messages. */
   nodeId: string;
   log: GatewayLogger;
+  /** Counts one more refused call and returns how many there have been. */
+  refused(): number;
   /**
    * The local route that serves the call — matched on the call's method, path and query string, which
    * give the request's `params` and `query` — or `undefined` when this gateway does not serve it.
@@ -63,10 +65,14 @@ export async function servePeer<T>(
 ): Promise<PeerReply> {
   const why = refusePeer(headers, body, parts.secret, remoteAddress, parts.replays, parts.nodeId);
   if (why) {
-    parts.log.warn(
-      { peer: headers['x-veza-node'], remote_address: remoteAddress },
-      `peer call refused: ${why}`,
-    );
+    // Anyone who reaches the listener can send refusals: the first few are logged, then one in 1000.
+    const refusals = parts.refused();
+    if (refusals <= 20 || refusals % 1000 === 0) {
+      parts.log.warn(
+        { peer: headers['x-veza-node'], remote_address: remoteAddress, refusals },
+        `peer call refused: ${why}`,
+      );
+    }
     return plain(401, ErrorCodes.PEER_UNAUTHORIZED, why);
   }
   let call: PeerCall;

@@ -258,6 +258,14 @@ describe('signed artifacts (watch.trustedKeys)', () => {
     expect((await get(w.gateway)).statusCode).toBe(200);
   });
 
+  it('hashes file boundaries: one file holding "name\\0content" is not the same entry as two files', () => {
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    const two = { 'a.txt': b64('PNG'), 'evil.js': b64('export default 1') };
+    const one = { 'a.txt': b64('PNG\0evil.js\0export default 1') };
+    expect(hashFiles(one)).not.toBe(hashFiles(two));
+    // A signature covers the hash, so it cannot be carried from one file set to the other.
+  });
+
   it('refuses trusted keys that are not Ed25519 public keys', () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey;
     expect(
