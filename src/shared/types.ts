@@ -80,11 +80,13 @@ export interface ServiceRequest {
 
 /** A plugin's answer (ADR `PluginResponse`). */
 export interface PluginResponse {
-  /** An integer 100–599; anything else is answered 500 `PGW_ERR_BAD_RESPONSE`. */
+  /** An integer 200–599; anything else is answered 500 `PGW_ERR_BAD_RESPONSE`. */
   statusCode: number;
   /**
-   * Response headers; a list sends the header once per value (`set-cookie`). They reach the adapter
-   * as they are: leave framing headers (`content-length`, `transfer-encoding`, `connection`) to it.
+   * Response headers, each a string or a list of strings (a list sends the header once per value:
+   * `set-cookie`); anything else is 500 `PGW_ERR_BAD_RESPONSE`. Framing and hop-by-hop headers
+   * (`content-length`, `transfer-encoding`, `connection`, …) and values with CR, LF or NUL are the
+   * adapter's to drop.
    */
   headers?: Record<string, string | string[]>;
   /**
