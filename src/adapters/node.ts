@@ -8,10 +8,11 @@
  * reach the socket.
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PluginGateway } from '../core/gateway.js';
 import { ErrorCodes } from '../errors.js';
-import { ownBytes } from '../shared/own-bytes.js';
+import { ownBody, ownBytes } from '../shared/own-bytes.js';
 import { wireHeaders } from './wire-headers.js';
 import type { PluginResponse } from '../shared/types.js';
 
@@ -21,7 +22,24 @@ export interface RequestListenerOptions {
   prefix?: string;
   /** Largest request body, in bytes; beyond it, 413. @default 1 MiB */
   bodyLimit?: number;
+  /**
+   * What to do with a request no plugin serves (and one outside `prefix`): hand it to the host's own
+   * routes instead of answering 404. A `next` passed to the listener (Express, Connect) is called the
+   * same way. @default answer 404 `PGW_ERR_NOT_FOUND`
+   */
+  onNotFound?: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * How many proxies in front of the server to believe: the client address (`context.clientAddress`,
+   * which anonymous rate limits count by) is the one that many hops back in `x-forwarded-for`. Set it
+   * only to the proxies you run: a client can write the header itself. @default 0 (the socket's peer)
+   */
+  trustProxy?: number;
 }
+
+/** A request id a caller may choose (`x-request-id`): short, and nothing a log line could trip on. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const ID_PREFIX = randomBytes(4).toString('hex');
+let ids = 0;
 
 /**
  * The gateway as a `node:http` request listener: serves the requests under `prefix` (404 outside
@@ -35,11 +53,15 @@ export interface RequestListenerOptions {
 export function createRequestListener(
   gateway: PluginGateway,
   options: RequestListenerOptions = {},
-): (req: IncomingMessage, res: ServerResponse) => void {
-  const prefix = (options.prefix ?? '').replace(/\/$/, '');
-  const bodyLimit = options.bodyLimit ?? 1024 * 1024;
-  return (req, res) => {
-    serve(gateway, prefix, bodyLimit, req, res).catch((error: Error & { code?: string }) => {
+): (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void {
+  const settings: Settings = {
+    prefix: (options.prefix ?? '').replace(/\/$/, ''),
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    trustProxy: options.trustProxy ?? 0,
+  };
+  return (req, res, next) => {
+    const notFound = options.onNotFound ?? (typeof next === 'function' ? () => next() : undefined);
+    serve(gateway, settings, notFound, req, res).catch((error: Error & { code?: string }) => {
       if (res.headersSent) res.destroy(error);
       else if (error.code === ErrorCodes.INVALID_ARGUMENT)
         writeJson(res, 400, ErrorCodes.BAD_REQUEST, error.message);
@@ -48,19 +70,31 @@ export function createRequestListener(
   };
 }
 
+interface Settings {
+  prefix: string;
+  bodyLimit: number;
+  trustProxy: number;
+}
+
 async function serve(
   gateway: PluginGateway,
-  prefix: string,
-  bodyLimit: number,
+  { prefix, bodyLimit, trustProxy }: Settings,
+  notFound: ((req: IncomingMessage, res: ServerResponse) => void) | undefined,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
   const url = req.url ?? '/';
   if (prefix && !(url === prefix || url.startsWith(`${prefix}/`) || url.startsWith(`${prefix}?`))) {
+    if (notFound) return notFound(req, res);
     return writeJson(res, 404, ErrorCodes.NOT_FOUND, `${url} is outside ${prefix}`);
   }
   let path = url.slice(prefix.length) || '/';
   if (path[0] === '?') path = `/${path}`;
+  const parsed = (req as IncomingMessage & { body?: unknown }).body;
+  if (parsed !== undefined || req.readableEnded) {
+    // A body parser of the host's (express.json(), a framework) read the stream already.
+    return answer(gateway, req, res, path, ownBody(parsed), trustProxy, notFound);
+  }
   const raw = await readBody(req, bodyLimit);
   if (raw === undefined) {
     return writeJson(
@@ -90,18 +124,59 @@ async function serve(
       `invalid JSON body: ${(error as Error).message}`,
     );
   }
+  return answer(gateway, req, res, path, body, trustProxy, notFound);
+}
+
+/** Hands the request to the gateway and writes its answer, with the request id it was served under. */
+async function answer(
+  gateway: PluginGateway,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  body: unknown,
+  trustProxy: number,
+  notFound: ((req: IncomingMessage, res: ServerResponse) => void) | undefined,
+): Promise<void> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
+  // The caller's x-request-id is echoed and leads the id the gateway logs; the suffix keeps every id
+  // unique, so a caller can never give its request the id of another one in flight.
+  const asked = headers['x-request-id'];
+  const echoed = asked !== undefined && REQUEST_ID.test(asked) ? asked : undefined;
+  const unique = `${ID_PREFIX}-${(++ids).toString(36)}`;
+  const id = echoed === undefined ? unique : `${echoed}~${unique}`;
   const response = await gateway.handle({
+    id,
     method: req.method ?? 'GET',
     path,
     headers,
     body,
-    context: { clientAddress: req.socket.remoteAddress },
+    context: { clientAddress: clientAddress(req, trustProxy) },
   });
-  writeResponse(res, response);
+  if (notFound && response.statusCode === 404 && isNoRoute(response)) return notFound(req, res);
+  res.setHeader('x-request-id', echoed ?? id);
+  writeResponse(res, response, req.method === 'HEAD');
+}
+
+/** The gateway's own "no plugin serves this path", not a 404 a plugin answered. */
+function isNoRoute(response: PluginResponse): boolean {
+  const body = response.body as { error?: { code?: unknown } } | undefined;
+  return body?.error?.code === ErrorCodes.NOT_FOUND;
+}
+
+/** The socket's peer, or the address `trustProxy` hops back in `x-forwarded-for`. */
+function clientAddress(req: IncomingMessage, trustProxy: number): string | undefined {
+  const peer = req.socket.remoteAddress;
+  if (trustProxy === 0) return peer;
+  const forwarded = req.headers['x-forwarded-for'];
+  const chain = (Array.isArray(forwarded) ? forwarded.join(',') : (forwarded ?? ''))
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
+  const hops = [...chain, peer];
+  return hops[Math.max(0, hops.length - 1 - trustProxy)];
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
@@ -135,7 +210,7 @@ function parseBody(raw: Buffer, contentType: string | undefined): unknown {
   return ownBytes(raw);
 }
 
-function writeResponse(res: ServerResponse, response: PluginResponse): void {
+function writeResponse(res: ServerResponse, response: PluginResponse, head = false): void {
   const status = response.statusCode;
   if (!Number.isInteger(status) || status < 200 || status > 599) {
     // The gateway validates statuses already; the wire never carries 1xx or nonsense whatever happens.
@@ -166,7 +241,8 @@ function writeResponse(res: ServerResponse, response: PluginResponse): void {
           : payload.byteLength,
     );
   }
-  res.writeHead(status, headers).end(payload);
+  // A HEAD answer says what GET would send, length included, without the body.
+  res.writeHead(status, headers).end(head ? undefined : payload);
 }
 
 function writeJson(res: ServerResponse, status: number, code: string, message: string): void {

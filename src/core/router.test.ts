@@ -37,8 +37,15 @@ describe('Router', () => {
     expect(r.match('GET', '/nothing')).toEqual({ kind: 'not-found' });
     expect(r.match('PUT', '/things/1')).toEqual({
       kind: 'method-not-allowed',
-      allow: ['GET', 'DELETE'],
+      allow: ['GET', 'DELETE', 'HEAD'],
     });
+  });
+
+  it('serves HEAD with the GET route where there is no HEAD route of its own', () => {
+    const r = new Router<string>();
+    r.add('a', 'A', [ep('GET', '/things/{id}')]);
+    expect(r.match('HEAD', '/things/1')).toMatchObject({ kind: 'found', params: { id: '1' } });
+    expect(r.match('HEAD', '/nothing')).toEqual({ kind: 'not-found' });
   });
 
   it('refuses a second plugin on the same method and path shape, changing nothing', () => {

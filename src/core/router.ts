@@ -89,7 +89,10 @@ export class Router<P> {
 
   /** Finds the endpoint for a method and a path (which may carry a query string). */
   match(method: string, path: string): RouteMatch<P> {
-    const found = this.#tree.find(method as HTTPMethod, path);
+    // HEAD is served by the GET route where the plugin declares no HEAD of its own (RFC 9110 §9.3.2).
+    const found =
+      this.#tree.find(method as HTTPMethod, path) ??
+      (method === 'HEAD' ? this.#tree.find('GET', path) : null);
     if (found) {
       return {
         kind: 'found',
@@ -102,6 +105,7 @@ export class Router<P> {
     for (const m of this.#methods) {
       if (m !== method && this.#tree.find(m as HTTPMethod, path)) allow.push(m);
     }
+    if (allow.includes('GET') && !allow.includes('HEAD') && method !== 'HEAD') allow.push('HEAD');
     return allow.length > 0 ? { kind: 'method-not-allowed', allow } : { kind: 'not-found' };
   }
 

@@ -64,6 +64,6 @@ describe('createRequestListener (./node)', () => {
     expect(await res.json()).toMatchObject({ error: { code: 'PGW_ERR_UNAUTHORIZED' } });
     const wrong = await fetch(`${base}/whoami`, { method: 'DELETE' });
     expect(wrong.status).toBe(405);
-    expect(wrong.headers.get('allow')).toBe('GET');
+    expect(wrong.headers.get('allow')).toBe('GET, HEAD');
   });
 });

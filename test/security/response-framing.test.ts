@@ -138,6 +138,6 @@ describe('responses on the wire', () => {
     expect(await notFound.json()).toMatchObject({ error: { code: 'PGW_ERR_NOT_FOUND' } });
     const wrongMethod = await fetch(`http://127.0.0.1:${port}/raw/cookies`, { method: 'DELETE' });
     expect(wrongMethod.status).toBe(405);
-    expect(wrongMethod.headers.get('allow')).toBe('GET');
+    expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD');
   });
 });
