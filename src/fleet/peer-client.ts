@@ -3,6 +3,7 @@
  * with the peer protocol. It answers requests only: events, boot and health belong to its own gateway.
  * @module
  */
+import { DrainSignal } from '../loader/drain-signal.js';
 import { Pool } from 'undici';
 import type { PluginRuntime, RuntimeStats, TaskInput } from '../loader/runtime.js';
 import {
@@ -86,7 +87,7 @@ export class RemoteRuntime implements PluginRuntime {
   readonly origin: string;
   readonly #basePath: string;
   #inFlight = 0;
-  #drained: (() => void) | undefined;
+  readonly #drain = new DrainSignal();
 
   constructor(
     readonly client: PeerClient,
@@ -181,7 +182,7 @@ export class RemoteRuntime implements PluginRuntime {
       if (code && UNREACHED.has(code)) return unreachable(`${this.origin}: ${code}`);
       return unreachable(`${this.origin}: ${e.message}`);
     } finally {
-      if (--this.#inFlight === 0) this.#drained?.();
+      if (--this.#inFlight === 0) this.#drain.settled();
     }
   }
 
@@ -189,15 +190,8 @@ export class RemoteRuntime implements PluginRuntime {
     throw new Error('a remote instance is started by its own gateway');
   }
 
-  async drain(timeoutMs: number): Promise<void> {
-    if (this.#inFlight === 0) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      this.#drained = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+  drain(timeoutMs: number): Promise<void> {
+    return this.#inFlight === 0 ? Promise.resolve() : this.#drain.wait(timeoutMs);
   }
 
   async close(): Promise<void> {}

@@ -19,24 +19,17 @@ import {
   nodeModulesAbove,
   packageRoot,
   PERMISSION_FLAG,
+  harnessFile,
 } from '../worker/thread-launch.js';
 
 /** Which wall a plugin process runs behind. */
 export type SandboxKind = 'bwrap' | 'permission-model';
 
-const FROM_SOURCES = import.meta.url.endsWith('.ts');
-const BUILT_HARNESS = new URL(
-  FROM_SOURCES ? '../../../dist/process-entry.js' : './process-entry.js',
-  import.meta.url,
-);
 /**
  * The harness the child runs: `dist/process-entry.js`; from the TypeScript sources without a build,
  * `entry.ts` through tsx (outside bwrap, with the broad grants tsx needs; never the published library).
  */
-export const PROCESS_HARNESS =
-  !FROM_SOURCES || existsSync(BUILT_HARNESS)
-    ? BUILT_HARNESS
-    : new URL('./entry.ts', import.meta.url);
+export const PROCESS_HARNESS = harnessFile('process-entry', new URL('./entry.ts', import.meta.url));
 const FROM_TSX = PROCESS_HARNESS.pathname.endsWith('.ts');
 
 /** Scratch size when the manifest sets no `resources.disk`, MiB. */

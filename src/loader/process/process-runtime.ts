@@ -7,6 +7,7 @@
  * another. Everything the child sends is checked here (`process-notes.ts`): the child is untrusted.
  * @module
  */
+import { DrainSignal } from '../drain-signal.js';
 import { grantedFetch, type FetchReply, type FetchRequest } from '../host-fetch.js';
 import { pathToFileURL } from 'node:url';
 import type { HealthStatus } from '../../shared/types.js';
@@ -56,7 +57,7 @@ export class ProcessRuntime implements PluginRuntime {
   #child: Child | undefined;
   #violations = 0;
   #closing = false;
-  #drained: (() => void) | undefined;
+  readonly #drain = new DrainSignal();
   #idleTimer: NodeJS.Timeout | undefined;
   #lastActive = 0;
   #healthSeq = 0;
@@ -279,7 +280,7 @@ export class ProcessRuntime implements PluginRuntime {
       pending.resolve(result);
     }
     if (this.#slots.used === 0) {
-      this.#drained?.();
+      this.#drain.settled();
       this.#lastActive = performance.now();
       this.#idleTimer ??= setTimeout(this.#onIdle, this.#spec.idleTimeoutMs).unref();
     }
@@ -303,16 +304,8 @@ export class ProcessRuntime implements PluginRuntime {
     return bootReportOf(await this.run({ t: 'boot' }, timeoutMs), this.#name, timeoutMs);
   }
 
-  async drain(timeoutMs: number): Promise<void> {
-    if (this.#slots.used === 0) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      this.#drained = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.#drained = undefined;
+  drain(timeoutMs: number): Promise<void> {
+    return this.#slots.used === 0 ? Promise.resolve() : this.#drain.wait(timeoutMs);
   }
 
   /** Runs the plugin's `stop()`, then ends the process; resolves within `timeoutMs`. */

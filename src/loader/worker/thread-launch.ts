@@ -20,14 +20,8 @@ import { guardTaskPorts } from './task-port-guard.js';
  * loader needs more than the lockdown grants (see `threadPermissions`).
  */
 const FROM_SOURCES = import.meta.url.endsWith('.ts');
-const BUILT_HARNESS = new URL(
-  FROM_SOURCES ? '../../../dist/worker-entry.js' : './worker-entry.js',
-  import.meta.url,
-);
-export const HARNESS =
-  !FROM_SOURCES || existsSync(BUILT_HARNESS)
-    ? BUILT_HARNESS
-    : new URL('./entry.ts', import.meta.url);
+const DIST = new URL(FROM_SOURCES ? '../../../dist/' : './', import.meta.url);
+export const HARNESS = harnessFile('worker-entry', new URL('./entry.ts', import.meta.url));
 /** Threads that load a TypeScript harness do it through tsx. */
 const sourceExecArgv = (harness: URL) =>
   harness.pathname.endsWith('.ts')
@@ -39,7 +33,7 @@ const sourceExecArgv = (harness: URL) =>
  * build (see {@link HARNESS}).
  */
 export function harnessFile(built: string, source: URL): URL {
-  const file = new URL(`./${built}.js`, BUILT_HARNESS);
+  const file = new URL(`./${built}.js`, DIST);
   return !FROM_SOURCES || existsSync(file) ? file : source;
 }
 

@@ -6,6 +6,7 @@
  * thread at a time on its own parent port.
  * @module
  */
+import { DrainSignal } from '../drain-signal.js';
 import { pathToFileURL } from 'node:url';
 import type { HealthStatus } from '../../shared/types.js';
 import { Piscina } from 'piscina';
@@ -60,7 +61,7 @@ export class WorkerRuntime implements PluginRuntime {
   readonly #graceMs: number;
   readonly #label: string;
   readonly #name: string;
-  #drained: (() => void) | undefined;
+  readonly #drain = new DrainSignal();
   #closing = false;
   /**
    * How the last thread was lost. Piscina rejects a lost thread's tasks from inside the worker's
@@ -182,16 +183,8 @@ export class WorkerRuntime implements PluginRuntime {
     return bootReportOf(await this.run({ t: 'boot' }, timeoutMs), this.#name, timeoutMs);
   }
 
-  async drain(timeoutMs: number): Promise<void> {
-    if (this.#slots.used === 0) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      this.#drained = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.#drained = undefined;
+  drain(timeoutMs: number): Promise<void> {
+    return this.#slots.used === 0 ? Promise.resolve() : this.#drain.wait(timeoutMs);
   }
 
   /**
@@ -299,7 +292,7 @@ export class WorkerRuntime implements PluginRuntime {
       this.#deadlines.remove(pending);
       pending.resolve(result);
     }
-    if (this.#drained && this.#slots.used === 0) this.#drained();
+    if (this.#slots.used === 0) this.#drain.settled();
   }
 
   /** Piscina rejected a task: its thread is gone. Say whether we ended it or it died. */
