@@ -21,6 +21,8 @@ const VARIANTS = [
   ['piscina', 'bare Piscina (defaults)'],
   ['piscina-tuned', 'bare Piscina (gateway settings)'],
   ['gateway', 'gateway.handle()'],
+  ['gateway-untraced', 'gateway.handle(), tracing: false'],
+  ['gateway-traced', 'gateway.handle(), OpenTelemetry SDK registered'],
   ['gateway-mesh', 'gateway.handle(), rate-limited endpoint'],
   ['breaker-open', 'fail-fast: circuit open (503)'],
   ['rate-limited', 'fail-fast: rate limited (429)'],

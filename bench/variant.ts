@@ -46,18 +46,24 @@ async function setup(): Promise<{ call: () => Promise<unknown>; close: () => Pro
       return { call: () => pool.run(task), close: () => pool.destroy() };
     }
     case 'gateway':
+    case 'gateway-untraced':
+    case 'gateway-traced':
     case 'gateway-mesh':
     case 'breaker-open':
     case 'rate-limited': {
+      if (variant === 'gateway-traced') await registerTracing();
       const gateway = new PluginGateway({
         logger: false,
         circuitBreaker: variant === 'breaker-open' ? { failureThreshold: 1, timeout: '1h' } : {},
+        tracing: variant !== 'gateway-untraced',
       });
       const limited = variant === 'gateway-mesh' || variant === 'rate-limited';
       await gateway.load(path.join(here, limited ? 'plugins/echo-limited' : 'plugins/echo'));
       await gateway.start();
       const at = {
         gateway: '/echo',
+        'gateway-untraced': '/echo',
+        'gateway-traced': '/echo',
         'gateway-mesh': '/echo',
         'breaker-open': '/echo',
         'rate-limited': '/scarce',
@@ -67,6 +73,8 @@ async function setup(): Promise<{ call: () => Promise<unknown>; close: () => Pro
       if (variant === 'rate-limited') await gateway.handle(request);
       const expected = {
         gateway: 200,
+        'gateway-untraced': 200,
+        'gateway-traced': 200,
         'gateway-mesh': 200,
         'breaker-open': 503,
         'rate-limited': 429,
@@ -82,6 +90,21 @@ async function setup(): Promise<{ call: () => Promise<unknown>; close: () => Pro
     default:
       throw new Error(`unknown variant ${variant}`);
   }
+}
+
+/** An OpenTelemetry SDK as a host would run it: batched export, to an exporter that drops the spans. */
+async function registerTracing(): Promise<void> {
+  const { trace, context } = await import('@opentelemetry/api');
+  const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+  const { BasicTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+  const dropping = {
+    export: (_spans: unknown, done: (r: { code: 0 }) => void) => done({ code: 0 }),
+    shutdown: async () => {},
+  };
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  trace.setGlobalTracerProvider(
+    new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(dropping)] }),
+  );
 }
 
 async function throughput(call: () => Promise<unknown>): Promise<number> {

@@ -42,6 +42,7 @@ import { resolveLoadOptions, type LoadOptions } from './load-options.js';
 import { createRateLimiter } from '../mesh/create-rate-limiter.js';
 import { RequestPath, type PeerReply } from './request-path.js';
 import { Router } from './router.js';
+import { Tracing } from './tracing.js';
 import { ServiceCalls, type ServiceHandler } from './service-calls.js';
 import { PluginTable } from './plugin-table.js';
 import type {
@@ -84,6 +85,7 @@ export class PluginGateway {
   readonly #calls: ServiceCalls;
   readonly #fleet: Fleet | undefined;
   readonly #environment: CatalogWatch | undefined;
+  readonly #tracing: Tracing;
   #seq = 0;
   #started = false;
   #stopped = false;
@@ -94,6 +96,7 @@ export class PluginGateway {
     this.#registry = this.options.registry ?? new MemoryRegistry();
     this.#ownsRegistry = this.options.registry === undefined;
     this.#log = createLogger(this.options.logger);
+    this.#tracing = new Tracing(this.options.tracing);
     const nextId = () => `${this.#nodeId}-${(++this.#seq).toString(36)}`;
     this.#plugins = new PluginTable({
       log: this.#log,
@@ -130,6 +133,7 @@ export class PluginGateway {
       stopped: () => this.#stopped,
       local: (name) => this.#plugins.get(name),
       calls: (plugin) => (plugin as Partial<ManagedPlugin>).manifest?.dependencies.length !== 0,
+      tracing: this.#tracing,
     });
     this.#calls = new ServiceCalls({
       router: this.#router,
@@ -202,6 +206,7 @@ export class PluginGateway {
       );
     }
     const loadOptions = resolveLoadOptions(options, this.options);
+    await this.#tracing.ready;
     const files = await readPluginFiles(dir);
     const { manifest } = files;
     this.#assertRunning();
@@ -242,6 +247,7 @@ export class PluginGateway {
   async start(): Promise<PluginInfo[]> {
     this.#assertRunning();
     this.#started = true;
+    await this.#tracing.ready;
     const waiting = [...this.#plugins.values()].filter((p) => p.status === 'inactive');
     await Promise.all(waiting.map((p) => this.#plugins.startOrFail(p)));
     return this.list();

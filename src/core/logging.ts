@@ -22,8 +22,13 @@ export function createLogger(option: GatewayLogger | false | undefined): Gateway
   return pino({ name: 'plugin-gateway', level: process.env.PGW_LOG_LEVEL ?? 'warn' });
 }
 
-/** The one line logged per request, with exactly the ADR's fields. */
-export function logRequest(log: GatewayLogger, version: string, o: ResponseObservation): void {
+/** The one line logged per request: the ADR's fields, and `trace_id`/`span_id` while tracing. */
+export function logRequest(
+  log: GatewayLogger,
+  version: string,
+  o: ResponseObservation,
+  trace?: { trace_id: string; span_id: string },
+): void {
   log.info(
     {
       plugin_id: o.plugin,
@@ -34,6 +39,7 @@ export function logRequest(log: GatewayLogger, version: string, o: ResponseObser
       user_id: o.userId ?? null,
       response_time_ms: Math.round(o.durationMs * 1000) / 1000,
       status_code: o.statusCode,
+      ...trace,
     },
     'request',
   );

@@ -20,6 +20,7 @@ import {
 } from '../shared/option-validation.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import type { GatewayRequest } from '../shared/types.js';
+import type { TracerProviderLike } from './tracing.js';
 
 export type { GatewayLogger } from '../shared/logger.js';
 
@@ -180,6 +181,17 @@ export const optionsSchema = z.strictObject({
       untrusted: z.enum(['process', 'refuse']).default('process'),
     })
     .default({ bwrap: true, requireBwrap: false, untrusted: 'process' }),
+  tracing: z
+    .union([
+      z.boolean(),
+      z.strictObject({
+        tracerProvider: z.custom<TracerProviderLike>(
+          (v) => typeof (v as TracerProviderLike | null)?.getTracer === 'function',
+          'an OpenTelemetry TracerProvider (an object with getTracer())',
+        ),
+      }),
+    ])
+    .default(true),
 });
 
 /** Options accepted by `new PluginGateway(options)`. Every one has a default. */
@@ -309,6 +321,14 @@ export interface GatewayOptions {
    * @default { bwrap: true, requireBwrap: false, untrusted: 'process' }
    */
   sandbox?: { bwrap?: boolean; requireBwrap?: boolean; untrusted?: 'process' | 'refuse' };
+  /**
+   * OpenTelemetry spans, through `@opentelemetry/api` when it is installed (an optional peer; without
+   * it this does nothing). `true`: the API's global tracer provider (whatever SDK the host registered;
+   * none registered, the spans are no-ops); `{ tracerProvider }`: that provider; `false`: no spans, and
+   * no `ctx.trace`. See the README's "Tracing".
+   * @default true
+   */
+  tracing?: boolean | { tracerProvider: TracerProviderLike };
 }
 
 /** Options after validation: durations in ms, defaults applied, frozen. */
@@ -321,8 +341,10 @@ export type ResolvedOptions = z.output<typeof optionsSchema>;
 export function resolveOptions(options: GatewayOptions = {}): Readonly<ResolvedOptions> {
   const parsed = optionsSchema.safeParse(options, { reportInput: true });
   if (parsed.success) {
-    const { logger, registry, rateLimiting } = parsed.data;
-    return deepFreeze(parsed.data, new Set([logger, registry, rateLimiting.store]));
+    const { logger, registry, rateLimiting, tracing } = parsed.data;
+    const hostObjects = new Set<unknown>([logger, registry, rateLimiting.store]);
+    if (typeof tracing === 'object') hostObjects.add(tracing.tracerProvider);
+    return deepFreeze(parsed.data, hostObjects);
   }
   throw invalidOptions(parsed.error, '', OPTION_KEYS);
 }

@@ -19,6 +19,9 @@ import type { GatewayLogger } from '../shared/logger.js';
 import type { ResolvedOptions } from './options.js';
 import { errorResponse } from '../shared/responses.js';
 import type { RouteMatch, RouteTarget, Router } from './router.js';
+import { REQUEST_TRACE } from '../shared/trace-context.js';
+import type { RequestSpan, Tracing } from './tracing.js';
+import type { TaskInput } from '../loader/runtime.js';
 import type { GatewayRequest, PluginRequest, PluginResponse } from '../shared/types.js';
 
 export type { PeerReply } from '../fleet/peer-server.js';
@@ -47,6 +50,14 @@ export interface RequestPathParts {
   local(name: string): Served | undefined;
   /** Whether `plugin` may call services (`ctx.call`): its requests' callers are then remembered. */
   calls(plugin: Served): boolean;
+  tracing: Tracing;
+}
+
+/** Where a traced request came from other than a host's `handle()`, and its parent span. */
+export interface TraceDoor {
+  door: 'peer' | 'call';
+  /** An OpenTelemetry context (`undefined`: taken from the request's headers). */
+  parent: unknown;
 }
 
 /** Who sent the requests a plugin is serving: the identity its `ctx.call()`s carry. */
@@ -65,6 +76,8 @@ export class RequestPath {
   #replays: ReplayGuard | undefined;
   /** `plugin \n request id` → the caller, for plugins that may `ctx.call()`. */
   readonly #inFlight = new Map<string, InFlight>();
+  /** `plugin \n request id` → the span of a request being served, while tracing. */
+  readonly #spans = new Map<string, RequestSpan>();
   constructor(readonly parts: RequestPathParts) {
     this.#logRequests = parts.log.isLevelEnabled?.('info') ?? true;
   }
@@ -153,8 +166,10 @@ export class RequestPath {
     rate: RateCheck | undefined,
     timeoutMs = target.timeoutMs ?? this.parts.options.pluginTimeout,
     refused?: PluginResponse,
+    trace?: TraceDoor,
   ): Promise<Dispatched> {
     const plugin = target.plugin;
+    const span = this.parts.tracing.enabled ? this.#startSpan(target, request, trace) : undefined;
     const observed =
       this.#logRequests || this.parts.observers.active
         ? {
@@ -168,12 +183,13 @@ export class RequestPath {
     if (observed) this.parts.observers.started(observed);
     if (refused) {
       return Promise.resolve(
-        this.#ended(plugin, request.id, started, observed, { response: refused }),
+        this.#ended(plugin, request.id, started, observed, { response: refused }, span),
       );
     }
-    const input = { t: 'req', k: target.key, r: request } as const;
+    const input: TaskInput = { t: 'req', k: target.key, r: request };
+    if (span) input[REQUEST_TRACE] = span;
     const ended = (outcome: Dispatched) =>
-      this.#ended(plugin, request.id, started, observed, outcome);
+      this.#ended(plugin, request.id, started, observed, outcome, span);
     if (!this.parts.calls(plugin)) {
       return dispatch(plugin, input, timeoutMs, request.id, rate, this.parts.mesh).then(ended);
     }
@@ -196,6 +212,36 @@ export class RequestPath {
    */
   callerOf(name: string, requestId: string): GatewayRequest['userId'] {
     return this.#inFlight.get(`${name}\n${requestId}`)?.userId;
+  }
+
+  /**
+   * The trace context of request `requestId` that plugin `name` is serving now (its log lines carry
+   * it; its `ctx.call()`s are children of it); `undefined` when not tracing or not serving it.
+   */
+  traceOf(name: string, requestId: string): RequestSpan | undefined {
+    return this.#spans.size === 0 ? undefined : this.#spans.get(`${name}\n${requestId}`);
+  }
+
+  #startSpan(
+    target: RouteTarget<Served>,
+    request: PluginRequest,
+    trace: TraceDoor | undefined,
+  ): RequestSpan {
+    const tracing = this.parts.tracing;
+    const parent = (trace?.parent ?? tracing.parentFrom(request.headers)) as Parameters<
+      Tracing['startRequest']
+    >[3];
+    const span = tracing.startRequest(
+      target.plugin,
+      target.key,
+      request.id,
+      parent,
+      trace?.door ?? 'host',
+    );
+    const key = `${target.plugin.name}\n${request.id}`;
+    // A host may reuse a request id: the first of them keeps the slot.
+    if (!this.#spans.has(key)) this.#spans.set(key, span);
+    return span;
   }
 
   #enter(name: string, request: PluginRequest): string {
@@ -222,6 +268,7 @@ export class RequestPath {
     started: number,
     observed: RequestObservation | undefined,
     outcome: Dispatched,
+    span: RequestSpan | undefined,
   ): Dispatched {
     const { response, failure } = outcome;
     if (failure) logFailure(this.parts.log, plugin.name, plugin.version, id, failure);
@@ -229,8 +276,13 @@ export class RequestPath {
     plugin.metrics.record(response.statusCode, durationMs);
     if (observed) {
       const ended = { ...observed, statusCode: response.statusCode, durationMs };
-      if (this.#logRequests) logRequest(this.parts.log, plugin.version, ended);
+      if (this.#logRequests) logRequest(this.parts.log, plugin.version, ended, span?.logTrace);
       this.parts.observers.ended(ended, failure);
+    }
+    if (span) {
+      span.end(response, failure?.__pgw);
+      const key = `${plugin.name}\n${id}`;
+      if (this.#spans.get(key) === span) this.#spans.delete(key);
     }
     return outcome;
   }
@@ -283,7 +335,10 @@ export class RequestPath {
         req.params = match.params;
         req.query = match.query;
         const refused = refuse(match.target, req.userId, req.context, req.id);
-        return this.serve(match.target, req, started, undefined, timeoutMs, refused);
+        const trace: TraceDoor | undefined = this.parts.tracing.enabled
+          ? { door: 'peer', parent: this.parts.tracing.parentFrom(headers) }
+          : undefined;
+        return this.serve(match.target, req, started, undefined, timeoutMs, refused, trace);
       },
     });
   }

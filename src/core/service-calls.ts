@@ -174,13 +174,19 @@ export class ServiceCalls {
     req.params = match.params;
     req.query = match.query;
     const refused = refuse(match.target, req.userId, req.context, id);
-    const outcome = await this.parts.path.serve(
+    const path = this.parts.path;
+    const span =
+      path.parts.tracing.enabled && typeof parent.requestId === 'string'
+        ? path.traceOf(caller.name, parent.requestId)
+        : undefined;
+    const outcome = await path.serve(
       match.target,
       req,
       started,
       undefined,
       undefined,
       refused,
+      path.parts.tracing.enabled ? { door: 'call', parent: span?.context } : undefined,
     );
     return owned(outcome.response);
   }

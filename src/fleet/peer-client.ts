@@ -133,12 +133,15 @@ export class RemoteRuntime implements PluginRuntime {
     const search = r.query && searchOf(r.query);
     if (search) call.search = search;
     const body = JSON.stringify(call);
+    const headers = peerHeaders(this.client.nodeId, this.nodeId, body, this.client.secret);
+    // The hop's span is the parent of the owner's (W3C trace context; unsigned, as it is only a label).
+    if (task.tp !== undefined) headers.traceparent = task.tp;
     this.#inFlight++;
     try {
       const res = await this.client.pool(this.origin).request({
         method: 'POST',
         path: this.#basePath + PEER_PATH,
-        headers: peerHeaders(this.client.nodeId, this.nodeId, body, this.client.secret),
+        headers,
         body,
         // The owner answers 504 at this same deadline by itself; these only guard against a peer that
         // went silent (an AbortSignal per request measured 15 µs here).

@@ -14,6 +14,7 @@ import type {
 import type { LogLevel } from '../shared/logger.js';
 import { PluginBootTimeoutError, PluginLoadError } from '../errors.js';
 import { isTaskFailure, type TaskFailure } from '../shared/task-failure.js';
+import type { REQUEST_TRACE, RequestTrace } from '../shared/trace-context.js';
 
 /** What a runtime answers to a `boot` task: the routes its code defines, and its first health. */
 export interface BootReport {
@@ -27,7 +28,15 @@ export type TaskResult = PluginResponse | BootReport | HealthStatus | null | Tas
 
 /** Task input without the slot and deadline, which the runtime assigns. */
 export type TaskInput =
-  | { t: 'req'; k: string; r: PluginRequest }
+  | {
+      t: 'req';
+      k: string;
+      r: PluginRequest;
+      /** W3C `traceparent` of this attempt, while tracing: the plugin's `ctx.trace`, a peer's header. */
+      tp?: string;
+      /** The request's span, host side only (a symbol key: never copied to a thread or a peer). */
+      [REQUEST_TRACE]?: RequestTrace;
+    }
   | { t: 'evt'; e: DomainEvent }
   | { t: 'boot' }
   | { t: 'health' };
@@ -42,6 +51,8 @@ export interface RuntimeHooks {
     msg: string,
     fields: Record<string, unknown> | undefined,
     requestId: string | undefined,
+    /** The request's `traceparent` (checked as one), while the host traces. */
+    traceparent?: string,
   ): void;
   /** The plugin published an event; the host checks `permissions.events.publish` (the thread's check is a courtesy). */
   onPublish(event: DomainEvent): void;

@@ -7,6 +7,7 @@
  */
 import { ErrorCodes } from '../errors.js';
 import type { TaskInput } from '../loader/runtime.js';
+import { REQUEST_TRACE } from '../shared/trace-context.js';
 import { isTaskFailure, type TaskFailure } from '../shared/task-failure.js';
 import type { EXPIRED_IN_QUEUE } from './bulkhead.js';
 import { BULKHEAD_CLOSED, BULKHEAD_FULL } from './bulkhead.js';
@@ -166,11 +167,14 @@ function attempt(
   if (!instance || admission === Admission.Refused) {
     return Promise.resolve({ response: circuitOpen(plugin, requestId) });
   }
+  const hop = input.t === 'req' ? input[REQUEST_TRACE]?.hop(instance.id, n) : undefined;
+  if (hop) (input as { tp?: string }).tp = hop.traceparent;
   instance.outstanding++;
   return instance.runtime
     .run(input, Math.max(0, deadline - performance.now()))
     .then((result): Dispatched | Promise<Dispatched> => {
       instance.outstanding--;
+      hop?.end(result);
       if (!isTaskFailure(result)) {
         const response = result as PluginResponse;
         if (response.statusCode >= 500) instance.breaker.failure(admission);

@@ -31,6 +31,7 @@ export class PluginLogSink {
     msg: string,
     fields: Record<string, unknown> | undefined,
     requestId: string | undefined,
+    traceparent?: string,
   ): void {
     // A plugin that does not trust itself to be quiet (or means harm) writes through the host's
     // logger: its lines are bounded in rate and size, as its stdout is.
@@ -41,6 +42,11 @@ export class PluginLogSink {
       request_id: requestId,
       source: 'plugin',
     };
+    if (traceparent !== undefined) {
+      // The gateway's hop span to the plugin (`ctx.trace`): the span the plugin wrote under.
+      line.trace_id = traceparent.slice(3, 35);
+      line.span_id = traceparent.slice(36, 52);
+    }
     if (fields !== undefined) line.plugin_fields = boundedFields(fields);
     this.log[level].call(this.log, line, cut(msg));
   }

@@ -26,3 +26,4 @@ export type {
   PluginResponse,
   ServiceRequest,
 } from '../shared/types.js';
+export type { PluginTrace } from '../shared/trace-context.js';

@@ -11,6 +11,7 @@ import type {
   ServiceRequest,
 } from './types.js';
 import { PluginDefinitionError } from '../errors.js';
+import type { PluginTrace } from './trace-context.js';
 
 /**
  * A logger whose lines land in the host's logs, tagged with the plugin and the request; `fields` go
@@ -53,6 +54,13 @@ export interface PluginContext {
   readonly requestId?: string;
   /** Writes into the host's logs, tagged with the plugin and, in a handler, the request id. */
   readonly log: PluginLogger;
+  /**
+   * In a route handler, while the host traces with OpenTelemetry (`tracing` option, and
+   * `@opentelemetry/api` installed): the trace the request runs under, its span being the gateway's hop
+   * to this plugin. Pass `traceparent` on in outgoing calls' headers to continue the trace.
+   * `undefined` otherwise, and in event handlers and lifecycle hooks.
+   */
+  readonly trace?: PluginTrace;
   /**
    * Publishes a domain event to the plugins that subscribe to it. Only types the manifest lists under
    * `permissions.events.publish` are allowed; any other throws `PGW_ERR_EVENT_NOT_PERMITTED`.

@@ -27,6 +27,7 @@ import {
   type PluginLogger,
 } from '../../shared/plugin-definition.js';
 import { matchesEventPattern } from '../../shared/event-pattern.js';
+import { parseTraceparent, type PluginTrace } from '../../shared/trace-context.js';
 import type { LogLevel } from '../../shared/logger.js';
 import type { TaskFailure } from '../../shared/task-failure.js';
 import type { BootReport, TaskResult } from '../runtime.js';
@@ -95,7 +96,10 @@ export function servePlugin(
   const note = (message: HostNote) => transport.note(message);
 
   class Logger implements PluginLogger {
-    constructor(readonly requestId?: string) {}
+    constructor(
+      readonly requestId?: string,
+      readonly traceparent?: string,
+    ) {}
     debug(msg: string, fields?: Record<string, unknown>) {
       this.#log('debug', msg, fields);
     }
@@ -109,7 +113,15 @@ export function servePlugin(
       this.#log('error', msg, fields);
     }
     #log(level: LogLevel, msg: string, fields?: Record<string, unknown>) {
-      note({ pgw: 'log', level, msg: String(msg), fields, requestId: this.requestId });
+      const line: HostNote = {
+        pgw: 'log',
+        level,
+        msg: String(msg),
+        fields,
+        requestId: this.requestId,
+      };
+      if (this.traceparent !== undefined) line.tp = this.traceparent;
+      note(line);
     }
   }
 
@@ -157,7 +169,15 @@ export function servePlugin(
       readonly userId?: PluginRequest['userId'],
       /** Serving a request: its calls act for its caller. An event's id is its publisher's choice. */
       private readonly serving = false,
+      /** The gateway's hop span for the request, while the host traces. */
+      private readonly traceparent?: string,
     ) {}
+    #trace: PluginTrace | undefined;
+    get trace(): PluginTrace | undefined {
+      return this.traceparent === undefined
+        ? undefined
+        : (this.#trace ??= parseTraceparent(this.traceparent));
+    }
     get name() {
       return data.name;
     }
@@ -171,7 +191,7 @@ export function servePlugin(
       return settings;
     }
     get log(): PluginLogger {
-      return (this.#log ??= new Logger(this.requestId));
+      return (this.#log ??= new Logger(this.requestId, this.traceparent));
     }
     publish(event: Omit<DomainEvent, 'source'>): void {
       publish(event);
@@ -269,7 +289,7 @@ export function servePlugin(
   function perform(task: Task): TaskResult | Promise<TaskResult> {
     switch (task.t) {
       case 'req':
-        return serve(task.k, task.r);
+        return serve(task.k, task.r, task.tp);
       case 'evt':
         return deliver(task.e);
       case 'health':
@@ -283,7 +303,11 @@ export function servePlugin(
     }
   }
 
-  function serve(key: string, req: PluginRequest): TaskResult | Promise<TaskResult> {
+  function serve(
+    key: string,
+    req: PluginRequest,
+    traceparent: string | undefined,
+  ): TaskResult | Promise<TaskResult> {
     const handler = plugin.routes?.[key];
     if (!handler) {
       return { __pgw: 'no-route', message: `plugin "${data.name}" has no handler for "${key}"` };
@@ -293,7 +317,7 @@ export function servePlugin(
     if (req.query === undefined) req.query = {};
     let res: PluginResponse | void | Promise<PluginResponse | void>;
     try {
-      res = handler(req, new RequestContext(req.id, req.userId, true));
+      res = handler(req, new RequestContext(req.id, req.userId, true, traceparent));
     } catch (error) {
       return failure('threw', error);
     }

@@ -192,7 +192,7 @@ export class ProcessRuntime implements PluginRuntime {
         );
         return;
       case 'log':
-        return this.#hooks.onLog(note.level, note.msg, note.fields, note.requestId);
+        return this.#hooks.onLog(note.level, note.msg, note.fields, note.requestId, note.tp);
       case 'publish':
         return this.#hooks.onPublish(note.event);
       case 'heap': {

@@ -11,6 +11,7 @@ import { MessagePort } from 'node:worker_threads';
 import type { TaskFailure } from '../../shared/task-failure.js';
 import type { TaskInput, TaskResult } from '../runtime.js';
 import type { WorkerNote } from './protocol.js';
+import { parseTraceparent } from '../../shared/trace-context.js';
 
 /** The failures a thread may report; the others (`crash`, `terminated`, …) are the host's own to say. */
 const THREAD_FAILURES: ReadonlySet<string> = new Set([
@@ -49,6 +50,8 @@ export function checkNote(message: unknown): WorkerNote | string {
       if (typeof m.msg !== 'string') return `log message ${describe(m.msg)}`;
       if (m.fields !== undefined && !isObject(m.fields)) return `log fields ${describe(m.fields)}`;
       if (!optional(m.requestId, 'string')) return `log requestId ${describe(m.requestId)}`;
+      if (m.tp !== undefined && parseTraceparent(m.tp) === undefined)
+        return `log traceparent ${describe(m.tp)}`;
       return m as WorkerNote;
     case 'publish': {
       const e = m.event;

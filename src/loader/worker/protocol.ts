@@ -43,7 +43,7 @@ export interface HarnessData {
 
 /** A Piscina task: `s` is the request's slot, `d` its deadline (epoch ms). */
 export type Task =
-  | { t: 'req'; k: string; r: PluginRequest; s: number; d: number }
+  | { t: 'req'; k: string; r: PluginRequest; tp?: string; s: number; d: number }
   | { t: 'evt'; e: DomainEvent; s: number; d: number }
   | { t: 'boot'; s: number; d: number }
   | { t: 'health'; s: number; d: number };
@@ -56,6 +56,8 @@ export type WorkerNote =
       msg: string;
       fields?: Record<string, unknown>;
       requestId?: string;
+      /** The `traceparent` of the request the line was written for (`ctx.trace`). */
+      tp?: string;
     }
   | { pgw: 'publish'; event: DomainEvent }
   /** `ctx.call()`: the host answers a `PluginResponse` on `port`. */

@@ -58,7 +58,7 @@ export function onNote(target: NoteTarget, state: ThreadState, message: unknown)
   const note: WorkerNote = checked;
   switch (note.pgw) {
     case 'log':
-      hooks.onLog(note.level, note.msg, note.fields, note.requestId);
+      hooks.onLog(note.level, note.msg, note.fields, note.requestId, note.tp);
       break;
     case 'publish':
       hooks.onPublish(note.event);
