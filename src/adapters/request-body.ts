@@ -52,9 +52,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 
       chunks.push(chunk);
     };
     req.on('data', onData);
-    req.once('end', () =>
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)),
-    );
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
     req.once('error', reject);
   });
 }
