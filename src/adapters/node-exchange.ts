@@ -94,6 +94,8 @@ export async function serveExchange(
     const response = await handler.handle(request);
     if (response.statusCode === 404 && isNoRoute(response)) {
       if (settings.onNotFound !== undefined || next !== undefined) {
+        // The stream is read: the host's routes find the body where a body parser would leave it.
+        if (parsed === undefined && body !== undefined) (req as { body?: unknown }).body = body;
         return notFound(settings, req, res, next, '');
       }
     }

@@ -77,6 +77,12 @@ export function adapterCases(name: string, mount: Mount): void {
       expect([mine.status, await mine.text()]).toEqual([404, 'status']);
     });
 
+    it('lets a host route after the gateway read a JSON body the gateway did not serve', async () => {
+      const { plugins } = await serve();
+      const res = await fetch(`${plugins}/host-upload`, json({ kept: true }));
+      expect(await res.json()).toEqual({ kept: true });
+    });
+
     it('answers 413 past bodyLimit, without reaching the plugin', async () => {
       const { plugins } = await serve(gateway, { bodyLimit: 1000 });
       const before = gateway.metrics('body-inspector')!.request_count;

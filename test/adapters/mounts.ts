@@ -31,6 +31,8 @@ const userFrom = (headers: http.IncomingHttpHeaders): HostUser | undefined => {
   return typeof name === 'string' ? { userId: name, roles: ['admin'] } : undefined;
 };
 
+const bodyOf = (req: http.IncomingMessage): unknown => (req as { body?: unknown }).body;
+
 async function listening(server: http.Server): Promise<Mounted> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -53,7 +55,11 @@ export const nodeMount: Mount = (handler, options = {}) => {
   });
   const server = http.createServer((req, res) => {
     if (req.url === '/host/ping') return void res.end('pong');
-    listener(req, res, () => res.writeHead(404).end('host 404'));
+    listener(req, res, () => {
+      // A host route after the gateway: the body the listener read is in req.body.
+      if (req.url === '/plugins/host-upload') return void res.end(JSON.stringify(bodyOf(req)));
+      res.writeHead(404).end('host 404');
+    });
   });
   return listening(server);
 };
@@ -81,6 +87,7 @@ export function expressMount(
       }),
     );
     if (order === 'after') for (const p of bodyParsers) app.use(p);
+    app.post('/plugins/host-upload', (req, res) => void res.send(JSON.stringify(req.body)));
     app.use((_req, res) => void res.status(404).send('host 404'));
     return listening(http.createServer(app));
   };
@@ -91,6 +98,7 @@ export function fastifyMount(prefix: '/plugins' | ''): Mount {
   return async (handler, options = {}) => {
     const app = Fastify({ requestIdHeader: 'x-request-id' });
     app.get('/host/ping', async () => 'pong');
+    app.post(`${prefix}/host-upload`, async (req) => JSON.stringify(req.body));
     app.setNotFoundHandler((_req, reply) => void reply.code(404).send('host 404'));
     await app.register(fastifyPluginGateway, {
       gateway: handler,
