@@ -103,4 +103,24 @@ describe('adapters: what the framework decides', () => {
     // Fastify: through the host's own logger, with the request it belongs to.
     expect(logs.join('')).toContain('a bug in the handler');
   });
+
+  it('Fastify: the plugin’s body parsers and error handler stay in its own context', async () => {
+    const app = Fastify();
+    app.post('/host/upload', async (req) => ({ got: typeof req.body }));
+    app.get('/host/broken', async () => {
+      throw Object.assign(new Error('host failure'), { statusCode: 418 });
+    });
+    await app.register(fastifyPluginGateway, { gateway: addressOf, prefix: '/plugins' });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    closers.push(() => app.close());
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const blob = { method: 'POST', headers: { 'content-type': 'application/x-blob' }, body: 'b' };
+    // Inside the plugin, any content type is read; the host's routes still refuse what they do not parse.
+    expect((await fetch(`${base}/plugins/x`, blob)).status).toBe(200);
+    expect((await fetch(`${base}/host/upload`, blob)).status).toBe(415);
+    // The host's errors keep Fastify's own shape, not the gateway's.
+    const broken = await fetch(`${base}/host/broken`);
+    expect(broken.status).toBe(418);
+    expect(await broken.json()).toMatchObject({ message: 'host failure' });
+  });
 });
