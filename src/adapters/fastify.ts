@@ -1,0 +1,144 @@
+/**
+ * `app.register(fastifyPluginGateway, { gateway, prefix })`: the gateway as a Fastify plugin. It keeps
+ * to its own encapsulation context (its body parsers and error handler touch only its routes), reuses
+ * Fastify's JSON parsing, body limit, logger, `request.id` and `request.ip` (so Fastify's `trustProxy`),
+ * and hands a path no plugin serves to the host's not-found handler.
+ * @module
+ */
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+} from 'fastify';
+import fp from 'fastify-plugin';
+import { ErrorCodes } from '../errors.js';
+import { isNoRoute, plainHeaders, withUser } from './node-exchange.js';
+import { BodyDecodeError, parseBody } from './request-body.js';
+import type { HostUser, RequestHandlerLike } from './request-handler.js';
+import { acceptedRequestId, gatewayRequestId } from './request-id.js';
+import { errorResponse, wireResponse, type WireResponse } from './write-response.js';
+import type { GatewayRequest } from '../shared/types.js';
+
+export type { HostUser, RequestHandlerLike } from './request-handler.js';
+
+/** Options of {@link fastifyPluginGateway}, beside Fastify's own (`prefix`, …). */
+export interface FastifyGatewayOptions {
+  /** What serves the requests: a `PluginGateway`, or anything with its `handle()`. */
+  gateway: RequestHandlerLike;
+  /** Path the gateway serves under (Fastify's register option), stripped before routing. @default '' */
+  prefix?: string;
+  /**
+   * Largest request body, in bytes, for the bodies this plugin reads (413 beyond; a larger
+   * `content-length` is refused before a byte is read). @default Fastify's `bodyLimit`
+   */
+  bodyLimit?: number;
+  /**
+   * The caller as the host's authentication decided (e.g. `request.user` set by `@fastify/jwt` or an
+   * `onRequest` hook): its `userId` and `roles` go to the gateway. @default none: anonymous
+   */
+  getUser?: (request: FastifyRequest) => HostUser | null | undefined;
+}
+
+async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOptions): Promise<void> {
+  const { gateway, getUser } = options;
+  if (typeof gateway?.handle !== 'function') {
+    throw new TypeError('fastifyPluginGateway needs `gateway`: an object with a handle() method');
+  }
+  const prefixLength = app.prefix.length;
+  // Only inside this plugin's context: text is decoded in the charset it declares, anything else
+  // (binary, forms) reaches the plugin as it came. Fastify's JSON parser stays.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser(
+    '*',
+    { parseAs: 'buffer', bodyLimit: options.bodyLimit },
+    (request, raw, done) => {
+      try {
+        done(null, parseBody(raw as Buffer, request.headers['content-type']));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    },
+  );
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const wire = errorWire(error, request);
+    return send(reply, wire, acceptedRequestId(request.id));
+  });
+  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const echoed = acceptedRequestId(request.id);
+    let path = request.url.slice(prefixLength) || '/';
+    if (path[0] === '?') path = `/${path}`;
+    const gatewayRequest: GatewayRequest = {
+      id: gatewayRequestId(echoed),
+      method: request.method,
+      path,
+      headers: plainHeaders(request.headers),
+      body: request.body,
+      context: { clientAddress: request.ip },
+    };
+    if (getUser !== undefined) withUser(gatewayRequest, getUser(request));
+    const response = await gateway.handle(gatewayRequest);
+    if (response.statusCode === 404 && isNoRoute(response)) {
+      reply.callNotFound();
+      return reply;
+    }
+    return send(reply, wireResponse(response), echoed ?? gatewayRequest.id!);
+  };
+  app.all('/*', handler);
+  app.all('/', handler);
+}
+
+function send(
+  reply: FastifyReply,
+  wire: WireResponse,
+  requestId: string | undefined,
+): FastifyReply {
+  reply.code(wire.status).headers(wire.headers);
+  if (requestId !== undefined) reply.header('x-request-id', requestId);
+  const payload = wire.payload;
+  // Fastify frames strings and Buffers (content-length its own); a plain Uint8Array becomes a Buffer
+  // over the same bytes.
+  return reply.send(
+    payload instanceof Uint8Array && !Buffer.isBuffer(payload)
+      ? Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
+      : payload,
+  );
+}
+
+/** Fastify's own refusals (body too large, malformed JSON) in the gateway's error shape. */
+function errorWire(error: FastifyError, request: FastifyRequest): WireResponse {
+  if (error instanceof BodyDecodeError) {
+    const code = error.status === 415 ? ErrorCodes.UNSUPPORTED_MEDIA_TYPE : ErrorCodes.BAD_REQUEST;
+    return errorResponse(error.status, code, error.message);
+  }
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return errorResponse(413, ErrorCodes.BODY_TOO_LARGE, error.message);
+  }
+  const status = error.statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return errorResponse(status, ErrorCodes.BAD_REQUEST, error.message);
+  }
+  request.log.error({ err: error }, 'the plugin gateway failed to serve the request');
+  return errorResponse(500, ErrorCodes.GATEWAY_ERROR, 'the gateway failed to serve the request');
+}
+
+/**
+ * The gateway as a Fastify plugin, encapsulated: its body parsers and error handler apply to its own
+ * routes only. Every request under `prefix` goes to `gateway.handle()`; one no plugin serves goes to
+ * the host's not-found handler.
+ * @example
+ * import Fastify from 'fastify';
+ * import fastifyPluginGateway from '@veza/plugin-gateway/fastify';
+ * const app = Fastify({ logger: true });
+ * await app.register(fastifyPluginGateway, { gateway, prefix: '/plugins' });
+ * await app.listen({ port: 8080 });
+ */
+const fastifyPluginGateway: FastifyPluginAsync<FastifyGatewayOptions> = fp(gatewayPlugin, {
+  fastify: '5.x',
+  name: '@veza/plugin-gateway',
+  encapsulate: true,
+});
+
+export { fastifyPluginGateway };
+export default fastifyPluginGateway;

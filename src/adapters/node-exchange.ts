@@ -1,0 +1,157 @@
+/**
+ * One HTTP exchange on `node:http` objects (`IncomingMessage`, `ServerResponse`), shared by the `./node`
+ * listener and the `./express` middleware: the request built (id, headers, body, client, user), handed
+ * to `handle()`, the answer written — or handed to the host's own routes when no plugin serves it.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ErrorCodes } from '../errors.js';
+import { ownBody } from '../shared/own-bytes.js';
+import type { GatewayRequest, PluginResponse } from '../shared/types.js';
+import { BodyDecodeError, hasNoBody, parseBody, readBody, TOO_LARGE } from './request-body.js';
+import type { HostUser, RequestHandlerLike } from './request-handler.js';
+import { acceptedRequestId, gatewayRequestId } from './request-id.js';
+import { wireResponse, writeError, writeWire } from './write-response.js';
+
+/** A peer endpoint served beside the routes (the fleet's, on the node listener). */
+export interface PeerEndpoint {
+  /** The path it answers `POST` on; `undefined` while there is none. */
+  readonly path: string | undefined;
+  /** Answers one call: status, headers and body to write as they are. */
+  serve(
+    raw: string,
+    headers: IncomingMessage['headers'],
+    remote: string | undefined,
+  ): Promise<{ statusCode: number; headers: Record<string, string>; body: string }>;
+}
+
+/** How one adapter builds and answers requests; fixed when the adapter is made. */
+export interface ExchangeSettings {
+  /** Path prefix stripped before routing (`''` for none). */
+  prefix: string;
+  /** Largest body read, in bytes. */
+  bodyLimit: number;
+  /** The client address of a request. */
+  address: (req: IncomingMessage) => string | undefined;
+  /** The host's verdict on the caller, when it has a hook for it. */
+  user: ((req: IncomingMessage) => HostUser | null | undefined) | undefined;
+  /** The host's own handling of a path no plugin serves. */
+  onNotFound: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  /** The fleet's peer endpoint, when the handler serves one. */
+  peer: PeerEndpoint | undefined;
+}
+
+type Next = ((error?: unknown) => void) | undefined;
+
+/** Serves one exchange; never rejects (a failure is answered 500, or the socket destroyed mid-answer). */
+export async function serveExchange(
+  handler: RequestHandlerLike,
+  settings: ExchangeSettings,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: Next,
+): Promise<void> {
+  try {
+    const { prefix } = settings;
+    const url = req.url ?? '/';
+    let path = url;
+    if (prefix !== '') {
+      if (!(url === prefix || url.startsWith(`${prefix}/`) || url.startsWith(`${prefix}?`))) {
+        return notFound(settings, req, res, next, `${url} is outside ${prefix}`);
+      }
+      path = url.slice(prefix.length) || '/';
+      if (path[0] === '?') path = `/${path}`;
+    }
+    const parsed = (req as IncomingMessage & { body?: unknown }).body;
+    let body: unknown;
+    if (parsed !== undefined || req.readableEnded) {
+      // A body parser of the host's (express.json(), a framework) read the stream already.
+      body = ownBody(parsed);
+    } else if (!hasNoBody(req.headers)) {
+      const raw = await readBody(req, settings.bodyLimit);
+      if (raw === TOO_LARGE) {
+        const message = `the body is larger than ${settings.bodyLimit} bytes`;
+        return writeError(res, 413, ErrorCodes.BODY_TOO_LARGE, message, true);
+      }
+      const peer = settings.peer;
+      if (peer !== undefined && req.method === 'POST' && path === peer.path) {
+        const reply = await peer.serve(raw.toString('utf8'), req.headers, req.socket.remoteAddress);
+        res.writeHead(reply.statusCode, reply.headers).end(reply.body);
+        return;
+      }
+      body = parseBody(raw, req.headers['content-type']);
+    }
+    const echoed = acceptedRequestId(req.headers['x-request-id']);
+    const request: GatewayRequest = {
+      id: gatewayRequestId(echoed),
+      method: req.method ?? 'GET',
+      path,
+      headers: plainHeaders(req.headers),
+      body,
+      context: { clientAddress: settings.address(req) },
+    };
+    if (settings.user !== undefined) withUser(request, settings.user(req));
+    const response = await handler.handle(request);
+    if (response.statusCode === 404 && isNoRoute(response)) {
+      if (settings.onNotFound !== undefined || next !== undefined) {
+        // The stream is read: the host's routes find the body where a body parser would leave it.
+        if (parsed === undefined && body !== undefined) (req as { body?: unknown }).body = body;
+        return notFound(settings, req, res, next, '');
+      }
+    }
+    res.setHeader('x-request-id', echoed ?? request.id!);
+    writeWire(res, wireResponse(response), req.method === 'HEAD');
+  } catch (error) {
+    if (res.headersSent) res.destroy(error as Error);
+    else if (error instanceof BodyDecodeError)
+      writeError(res, error.status, codeOf(error.status), error.message);
+    else if ((error as { code?: unknown }).code === ErrorCodes.INVALID_ARGUMENT)
+      writeError(res, 400, ErrorCodes.BAD_REQUEST, (error as Error).message);
+    else if (error instanceof RangeError)
+      writeError(res, 400, ErrorCodes.BAD_REQUEST, error.message);
+    else writeError(res, 500, ErrorCodes.GATEWAY_ERROR, 'the gateway failed to serve the request');
+  }
+}
+
+function codeOf(status: 400 | 415): string {
+  return status === 415 ? ErrorCodes.UNSUPPORTED_MEDIA_TYPE : ErrorCodes.BAD_REQUEST;
+}
+
+function notFound(
+  settings: ExchangeSettings,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: Next,
+  message: string,
+): void {
+  if (settings.onNotFound !== undefined) return settings.onNotFound(req, res);
+  if (next !== undefined) return next();
+  writeError(res, 404, ErrorCodes.NOT_FOUND, message);
+}
+
+/** The gateway's own "no plugin serves this path", not a 404 a plugin answered. */
+export function isNoRoute(response: PluginResponse): boolean {
+  const body = response.body as { error?: { code?: unknown } } | undefined;
+  return body?.error?.code === ErrorCodes.NOT_FOUND;
+}
+
+/**
+ * Node's parsed headers as `Record<string, string>`: Node joins repeated headers already, except
+ * `set-cookie` (a list); only then is a copy made.
+ */
+export function plainHeaders(headers: IncomingMessage['headers']): Record<string, string> {
+  if (headers['set-cookie'] === undefined) return headers as Record<string, string>;
+  const copy: Record<string, string> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined) copy[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return copy;
+}
+
+/** Puts the host's caller on the request: `userId`, and its roles into `context.roles`. */
+export function withUser(request: GatewayRequest, user: HostUser | null | undefined): void {
+  if (user === null || user === undefined) return;
+  if (user.userId !== undefined) request.userId = user.userId;
+  if (user.roles !== undefined) request.context!.roles = user.roles;
+}
