@@ -225,6 +225,16 @@ export interface PluginMetrics {
   event_count: number;
   /** Messages and results from the plugin's threads that the host refused as malformed or not permitted. */
   protocol_violations: number;
-  /** Each local instance: its circuit breaker and the requests in flight on it. */
-  instances: { id: string; breaker: 'closed' | 'open' | 'half-open'; outstanding: number }[];
+  /**
+   * Each local instance: its circuit breaker (the worst of them when kept per endpoint, each in
+   * `breakers` by endpoint key), the requests in flight on it and its health — the last active check,
+   * `unhealthy` while its breakers are all open.
+   */
+  instances: {
+    id: string;
+    breaker: 'closed' | 'open' | 'half-open';
+    outstanding: number;
+    health?: 'healthy' | 'degraded' | 'unhealthy';
+    breakers?: Record<string, 'closed' | 'open' | 'half-open'>;
+  }[];
 }
