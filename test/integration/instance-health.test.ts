@@ -1,0 +1,73 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { PluginGateway, type HealthStatus } from '../../src/index.js';
+import { fixture, get } from '../helpers.js';
+
+let gateway: PluginGateway | undefined;
+afterEach(async () => {
+  await gateway?.stop();
+  gateway = undefined;
+});
+
+const nextHealth = (g: PluginGateway, status: HealthStatus['status']) =>
+  new Promise<void>((resolve) => {
+    const listener = (_info: unknown, health: HealthStatus) => {
+      if (health.status !== status) return;
+      g.off('plugin:health', listener);
+      resolve();
+    };
+    g.on('plugin:health', listener);
+  });
+
+const threadOf = async (g: PluginGateway, path = '/sickly/who') =>
+  ((await get(g, path)).body as { thread: number }).thread;
+
+async function twoInstances(name: string) {
+  gateway = new PluginGateway({ logger: false });
+  await gateway.load(fixture(name), { instances: 2 });
+  await gateway.start();
+  return gateway;
+}
+
+/** Turns the instance that serves the next request unhealthy for `ms`; answers its thread. */
+async function sicken(g: PluginGateway, ms: number) {
+  const sick = g.handle({ method: 'POST', path: `/sickly/sick?ms=${ms}` });
+  return ((await sick).body as { thread: number }).thread;
+}
+
+describe.each([
+  ['sickly', "the plugin's healthCheck()"],
+  ['sickly-endpoint', 'a GET of health_check.endpoint'],
+])('health of each instance, from %s (%s)', (name) => {
+  it('sends no new requests to an unhealthy instance while the other is healthy, and takes it back once it recovers', async () => {
+    const g = await twoInstances(name);
+    const unhealthy = nextHealth(g, 'unhealthy');
+    const sickThread = await sicken(g, 1500);
+    await unhealthy;
+    const health = g.metrics(name).instances.map((i) => i.health);
+    expect(health.sort()).toEqual(['healthy', 'unhealthy']);
+    const served = new Set<number>();
+    for (let i = 0; i < 20; i++) served.add(await threadOf(g));
+    expect(served.has(sickThread)).toBe(false);
+    expect(served.size).toBe(1);
+
+    await nextHealth(g, 'healthy');
+    expect(g.metrics(name).instances.map((i) => i.health)).toEqual(['healthy', 'healthy']);
+    // Both instances serve again (the balancer picks the first of equally idle instances).
+    const concurrent = await Promise.all(
+      Array.from({ length: 40 }, () => threadOf(g)),
+    );
+    expect(new Set(concurrent).has(sickThread)).toBe(true);
+  }, 60_000);
+});
+
+describe('health_check.endpoint', () => {
+  it('a plugin whose routes have no GET of its health endpoint is refused at start', async () => {
+    gateway = new PluginGateway({ logger: false });
+    await gateway.start();
+    const loading = gateway.load(fixture('sickly-endpoint-missing'));
+    await expect(loading).rejects.toMatchObject({ code: 'PGW_ERR_PLUGIN_LOAD' });
+    await expect(loading).rejects.toThrow(
+      /names health_check\.endpoint \/sickly\/ready in plugin\.yaml, but its routes have no GET \/sickly\/ready/,
+    );
+  });
+});
