@@ -196,9 +196,10 @@ export interface CircuitBreakerSettings {
   /** Probes let through when half-open; all must succeed to close. @default 1 */
   halfOpenLimit?: number;
   /**
-   * Which failures open a closed circuit: `consecutive-and-rate`, `failureThreshold` in a row while at
-   * least `failureRate` of the calls of the last `window` failed; `failure-rate`, that share once the
-   * window holds `minThroughput` calls; `consecutive`, `failureThreshold` in a row alone.
+   * Which failures open a closed circuit: `consecutive-and-rate`, `failureThreshold` in a row, confirmed
+   * (once the last `window` holds `minThroughput` calls) by at least `failureRate` of them failing;
+   * `failure-rate`, that share alone once the window holds `minThroughput` calls; `consecutive`,
+   * `failureThreshold` in a row alone.
    * @default 'consecutive-and-rate'
    */
   policy?: 'consecutive-and-rate' | 'failure-rate' | 'consecutive';
@@ -206,7 +207,7 @@ export interface CircuitBreakerSettings {
   failureRate?: number;
   /** The sliding window the failure rate is measured over (`"10s"` or ms, at least 100 ms). @default '10s' */
   window?: string | number;
-  /** Calls the window must hold before the `failure-rate` policy judges. @default 20 */
+  /** Calls the window must hold before a failure rate is judged. @default 20 */
   minThroughput?: number;
   /**
    * One breaker per instance for all its endpoints (`instance`), or one per instance and endpoint
@@ -226,7 +227,8 @@ export interface GatewayOptions {
    * Circuit breaker per plugin instance (or per instance and endpoint): counts timeouts, crashes and 5xx
    * the plugin produced; opens as `policy` says, refuses with 503 for `timeout`, then lets `halfOpenLimit`
    * probes through and closes when they all succeed. The default policy opens after `failureThreshold`
-   * failures in a row if at least `failureRate` of the calls of the last `window` failed too.
+   * failures in a row — and, once the last `window` holds `minThroughput` calls, only if at least
+   * `failureRate` of them failed.
    * Overridable per plugin with `load(dir, { circuitBreaker })`.
    * @default { failureThreshold: 5, timeout: '30s', halfOpenLimit: 1, policy: 'consecutive-and-rate', failureRate: 0.5, window: '10s', minThroughput: 20, scope: 'instance' }
    */

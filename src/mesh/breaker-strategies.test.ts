@@ -47,6 +47,13 @@ describe("circuitBreaker.policy 'consecutive-and-rate' (the default)", () => {
     expect(policy.state).toBe('open');
   });
 
+  it('with fewer than minThroughput calls in the window, failureThreshold in a row opens alone', () => {
+    const { policy, call } = breaker({ minThroughput: 20 });
+    for (let i = 0; i < 10; i++) call(true);
+    for (let i = 0; i < 5; i++) call(false);
+    expect(policy.state).toBe('open');
+  });
+
   it('stays closed on a run of failures that is a small share of the window (a batch of timeouts)', () => {
     const { policy, call } = breaker();
     for (let i = 0; i < 100; i++) call(true);
@@ -55,7 +62,7 @@ describe("circuitBreaker.policy 'consecutive-and-rate' (the default)", () => {
   });
 
   it('opens once the run of failures is at least failureRate of the window', () => {
-    const { policy, call, clock } = breaker({ failureRate: 0.5, window: 1000 });
+    const { policy, call, clock } = breaker({ failureRate: 0.5, window: 1000, minThroughput: 10 });
     for (let i = 0; i < 10; i++) call(true);
     for (let i = 0; i < 9; i++) call(false);
     expect(policy.state).toBe('closed');

@@ -4,10 +4,11 @@
  * - `consecutive`: `failureThreshold` failures in a row (cockatiel's `ConsecutiveBreaker`).
  * - `failure-rate`: at least `failureRate` of the calls of the last `window` failed, once the window holds
  *   `minThroughput` calls (cockatiel's `SamplingBreaker` is the model).
- * - `consecutive-and-rate` (the default): `failureThreshold` failures in a row, confirmed by the rate over
- *   the window. A deadline timer answers a batch of late requests in one tick, so a rarely slow endpoint
- *   makes "N in a row" without the instance failing; a plugin whose every call fails still opens after
- *   `failureThreshold` calls, since those failures are its whole window.
+ * - `consecutive-and-rate` (the default): `failureThreshold` failures in a row, confirmed — once the window
+ *   holds `minThroughput` calls — by at least `failureRate` of them failing. A deadline timer answers a
+ *   batch of late requests in one tick, so under load a rarely slow endpoint makes "N in a row" without
+ *   the instance failing; a plugin whose every call fails still opens after `failureThreshold` calls, and
+ *   under light traffic the run alone decides, as `consecutive` does.
  * @module
  */
 import { ConsecutiveBreaker, type IBreaker } from 'cockatiel';
@@ -24,7 +25,7 @@ export interface BreakerStrategyOptions {
   failureRate: number;
   /** Length of the sliding window, ms. */
   window: number;
-  /** Calls the window must hold before `failure-rate` judges. */
+  /** Calls the window must hold before the rate judges. */
   minThroughput: number;
 }
 
@@ -65,7 +66,9 @@ export class WindowedBreaker implements IBreaker {
     w.record(true);
     const o = this.options;
     if (o.consecutive) {
-      if (this.#inARow < o.failureThreshold || w.failures < o.failureRate * w.calls) return false;
+      if (this.#inARow < o.failureThreshold) return false;
+      // Too few calls to measure a rate: the run of failures is all the evidence there is.
+      if (w.calls >= o.minThroughput && w.failures < o.failureRate * w.calls) return false;
     } else if (w.calls < o.minThroughput || w.failures < o.failureRate * w.calls) {
       return false;
     }

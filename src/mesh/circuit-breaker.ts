@@ -31,7 +31,7 @@ export interface CircuitBreakerOptions {
   failureRate?: number;
   /** Sliding window of the rate policies, ms. @default 10000 */
   window?: number;
-  /** Calls the window must hold before `failure-rate` opens. @default 20 */
+  /** Calls the window must hold before a failure rate is judged. @default 20 */
   minThroughput?: number;
   /** A cockatiel breaker strategy of the host's, in place of `policy`. */
   breaker?: IBreaker;
