@@ -29,12 +29,22 @@ describe('FailureWindow', () => {
     w.record(true);
     expect([w.calls, w.failures]).toEqual([3, 2]);
     clock.now = 1050;
-    w.record(false);
-    expect([w.calls, w.failures]).toEqual([2, 1]);
+    w.record(true);
+    expect([w.calls, w.failures]).toEqual([2, 2]);
     // A quiet gap longer than the window clears every bucket it skipped.
     clock.now = 10_000;
-    w.record(false);
-    expect([w.calls, w.failures]).toEqual([1, 0]);
+    w.record(true);
+    expect([w.calls, w.failures]).toEqual([1, 1]);
+  });
+
+  it('reads the clock on successes too, one time in 32: a window of successes alone slides', () => {
+    const clock = { now: 0 };
+    const w = new FailureWindow(1000, () => clock.now);
+    for (let i = 0; i < 100; i++) w.record(false);
+    clock.now = 5000;
+    for (let i = 0; i < 32; i++) w.record(false);
+    expect(w.calls).toBeLessThanOrEqual(32);
+    expect(w.failures).toBe(0);
   });
 });
 
