@@ -16,7 +16,10 @@ const ROUNDS = 7;
 const KEYS = ['POST /echo', 'GET /slow', 'GET /users/{id}', 'DELETE /users/{id}'];
 const base = { failureThreshold: 5, timeout: 30_000, halfOpenLimit: 1 };
 
-function instanceWith(settings: BreakerSettings, strategy?: () => CircuitBreakerPolicy): PluginInstance {
+function instanceWith(
+  settings: BreakerSettings,
+  strategy?: () => CircuitBreakerPolicy,
+): PluginInstance {
   const instance = createInstance('i', {} as PluginRuntime, settings, KEYS);
   if (!strategy) return instance;
   return Object.assign(Object.create(Object.getPrototypeOf(instance) as object) as PluginInstance, {
@@ -63,6 +66,8 @@ const baseline = median(results.get('consecutive (before)')!);
 console.log(`ns per request (median of ${ROUNDS} rounds of ${N / 1e6} M), one thread:`);
 for (const [name, xs] of results) {
   const m = median(xs);
-  console.log(`  ${name.padEnd(32)} ${m.toFixed(1).padStart(6)} ns  (${(m - baseline >= 0 ? '+' : '') + (m - baseline).toFixed(1)} ns)`);
+  console.log(
+    `  ${name.padEnd(32)} ${m.toFixed(1).padStart(6)} ns  (${(m - baseline >= 0 ? '+' : '') + (m - baseline).toFixed(1)} ns)`,
+  );
   if (variants[name]!.breakerFor(KEYS[0]).state !== 'closed') console.log(`    (it opened: void)`);
 }

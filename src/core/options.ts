@@ -38,7 +38,9 @@ const circuitBreakerSchema = z.strictObject({
   failureThreshold: positiveInt.default(5),
   timeout: durationMs.default(30_000),
   halfOpenLimit: positiveInt.default(1),
-  policy: z.enum(['consecutive-and-rate', 'failure-rate', 'consecutive']).default('consecutive-and-rate'),
+  policy: z
+    .enum(['consecutive-and-rate', 'failure-rate', 'consecutive'])
+    .default('consecutive-and-rate'),
   failureRate: z.number().gt(0).max(1).default(0.5),
   window: durationMs.refine((ms) => ms >= 100, { error: 'at least 100ms' }).default(10_000),
   minThroughput: positiveInt.default(20),

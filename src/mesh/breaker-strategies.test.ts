@@ -89,7 +89,11 @@ describe("circuitBreaker.policy 'consecutive-and-rate' (the default)", () => {
 
 describe("circuitBreaker.policy 'failure-rate'", () => {
   it('judges only once the window holds minThroughput calls, then opens at failureRate', () => {
-    const { policy, call } = breaker({ policy: 'failure-rate', minThroughput: 10, failureRate: 0.5 });
+    const { policy, call } = breaker({
+      policy: 'failure-rate',
+      minThroughput: 10,
+      failureRate: 0.5,
+    });
     for (let i = 0; i < 9; i++) call(false);
     expect(policy.state).toBe('closed');
     call(false);
@@ -97,7 +101,11 @@ describe("circuitBreaker.policy 'failure-rate'", () => {
   });
 
   it('never opens at a failure rate below failureRate, whatever the runs of failures', () => {
-    const { policy, call } = breaker({ policy: 'failure-rate', minThroughput: 10, failureRate: 0.5 });
+    const { policy, call } = breaker({
+      policy: 'failure-rate',
+      minThroughput: 10,
+      failureRate: 0.5,
+    });
     for (let round = 0; round < 50; round++) {
       for (let i = 0; i < 7; i++) call(true);
       for (let i = 0; i < 6; i++) call(false);

@@ -33,10 +33,7 @@ export async function checkInstance(
     query: {},
     userId: null,
   };
-  const result = await instance.runtime.run(
-    { t: 'req', k: `GET ${path}`, r: request },
-    timeoutMs,
-  );
+  const result = await instance.runtime.run({ t: 'req', k: `GET ${path}`, r: request }, timeoutMs);
   if (isTaskFailure(result)) {
     return { status: 'unhealthy', details: { endpoint: path, failure: result.__pgw } };
   }

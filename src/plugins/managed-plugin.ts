@@ -4,7 +4,12 @@
  * @module
  */
 import type { PluginRuntime } from '../loader/runtime.js';
-import { createInstance, InstanceGroup, PluginInstance, type Served } from '../mesh/instances.js';
+import {
+  createInstance,
+  InstanceGroup,
+  type PluginInstance,
+  type Served,
+} from '../mesh/instances.js';
 import { BulkheadPolicy } from '../mesh/bulkhead.js';
 import type { BreakerSettings } from '../mesh/circuit-breaker.js';
 import { PluginMetricsRecorder } from '../mesh/metrics.js';

@@ -14,8 +14,7 @@ describe('circuit breaker in a closed loop of in-process callers', () => {
       circuitBreaker: { failureThreshold: 2, timeout: '200ms', halfOpenLimit: 1 },
     });
     const g = gateway;
-    for (let i = 0; i < 2; i++)
-      await g.handle({ method: 'GET', path: '/flaky/work?status=500' });
+    for (let i = 0; i < 2; i++) await g.handle({ method: 'GET', path: '/flaky/work?status=500' });
     expect(g.metrics('flaky').instances[0]?.breaker).toBe('open');
     const counts = { ok: 0, open: 0, other: 0 };
     // Each caller stops after its first 200 or after many refusals (bounded by count, not time).

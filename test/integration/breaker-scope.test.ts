@@ -21,7 +21,11 @@ describe("circuitBreaker.scope: 'endpoint', set per plugin at load()", () => {
     for (let i = 0; i < 2; i++)
       expect((await get(gateway, '/flaky/long?status=500')).statusCode).toBe(500);
     expect(opened).toEqual([
-      { plugin: 'flaky', instance: expect.stringMatching(/^flaky@1\.0\.0#/), endpoint: 'GET /flaky/long' },
+      {
+        plugin: 'flaky',
+        instance: expect.stringMatching(/^flaky@1\.0\.0#/),
+        endpoint: 'GET /flaky/long',
+      },
     ]);
     expect(codeOf(await get(gateway, '/flaky/long'))).toBe('PGW_ERR_CIRCUIT_OPEN');
     expect((await get(gateway, '/flaky/work')).statusCode).toBe(200);

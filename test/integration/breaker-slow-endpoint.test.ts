@@ -31,10 +31,7 @@ async function slowEndpointScenario(options: GatewayOptions) {
       count(tally.slow, res.statusCode);
     }
   };
-  await Promise.all([
-    ...Array.from({ length: 16 }, echo),
-    ...Array.from({ length: 16 }, slow),
-  ]);
+  await Promise.all([...Array.from({ length: 16 }, echo), ...Array.from({ length: 16 }, slow)]);
   return { opened, echo: Object.fromEntries(tally.echo), slow: Object.fromEntries(tally.slow) };
 }
 

@@ -53,9 +53,7 @@ describe.each([
     await nextHealth(g, 'healthy');
     expect(g.metrics(name).instances.map((i) => i.health)).toEqual(['healthy', 'healthy']);
     // Both instances serve again (the balancer picks the first of equally idle instances).
-    const concurrent = await Promise.all(
-      Array.from({ length: 40 }, () => threadOf(g)),
-    );
+    const concurrent = await Promise.all(Array.from({ length: 40 }, () => threadOf(g)));
     expect(new Set(concurrent).has(sickThread)).toBe(true);
   }, 60_000);
 });
