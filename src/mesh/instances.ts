@@ -154,7 +154,8 @@ export class InstanceGroup implements PluginRuntime {
 
   /**
    * Checks every instance (its `healthCheck()`, or a GET of `endpoint`), keeps each answer on its
-   * instance for the balancer, and answers the worst of them.
+   * instance for the balancer, and answers the worst of them — with several instances, its details
+   * carry `instances`, each instance's status by id.
    */
   async checkHealth(timeoutMs: number, endpoint?: string): Promise<HealthStatus | undefined> {
     const answers = await Promise.all(
@@ -166,6 +167,10 @@ export class InstanceGroup implements PluginRuntime {
     );
     const known = answers.filter((h): h is HealthStatus => h !== undefined);
     if (known.length === 0) return undefined;
-    return worstHealth(known);
+    const worst = worstHealth(known);
+    if (this.instances.length === 1) return worst;
+    // Several instances: which one said what, for `plugin:health` and `info.health_check.last`.
+    const each = Object.fromEntries(this.instances.map((i, n) => [i.id, answers[n]?.status]));
+    return { status: worst.status, details: { ...worst.details, instances: each } };
   }
 }

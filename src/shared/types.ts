@@ -146,7 +146,8 @@ export interface PluginEndpoint {
 export interface HealthStatus {
   /**
    * The plugin's own verdict. The gateway reports it (`info.health_check.last`, event
-   * `plugin:health`) and keeps routing to the plugin whatever it says.
+   * `plugin:health`, `metrics().instances[].health`) and sends no new requests to an `unhealthy`
+   * instance while the plugin has another that is not; a plugin with one instance keeps serving.
    */
   status: 'healthy' | 'degraded' | 'unhealthy';
   /**

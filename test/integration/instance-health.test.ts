@@ -9,11 +9,11 @@ afterEach(async () => {
 });
 
 const nextHealth = (g: PluginGateway, status: HealthStatus['status']) =>
-  new Promise<void>((resolve) => {
+  new Promise<HealthStatus>((resolve) => {
     const listener = (_info: unknown, health: HealthStatus) => {
       if (health.status !== status) return;
       g.off('plugin:health', listener);
-      resolve();
+      resolve(health);
     };
     g.on('plugin:health', listener);
   });
@@ -42,9 +42,13 @@ describe.each([
     const g = await twoInstances(name);
     const unhealthy = nextHealth(g, 'unhealthy');
     const sickThread = await sicken(g, 1500);
-    await unhealthy;
+    const reported = await unhealthy;
     const health = g.metrics(name).instances.map((i) => i.health);
     expect(health.sort()).toEqual(['healthy', 'unhealthy']);
+    // The event and the plugin's info say which instance.
+    const each = Object.values(reported.details?.instances as Record<string, string>);
+    expect(each.sort()).toEqual(['healthy', 'unhealthy']);
+    expect(g.get(name)?.health_check.last?.status).toBe('unhealthy');
     const served = new Set<number>();
     for (let i = 0; i < 20; i++) served.add(await threadOf(g));
     expect(served.has(sickThread)).toBe(false);
