@@ -161,7 +161,9 @@ export class InstanceGroup implements PluginRuntime {
     const answers = await Promise.all(
       this.instances.map(async (i) => {
         const health = await checkInstance(i, timeoutMs, endpoint);
-        if (health) i.health = health;
+        // No live thread to ask (idle): no known health. Keeping an old `unhealthy` would keep traffic,
+        // and so its threads, away from it for good.
+        i.health = health;
         return health;
       }),
     );

@@ -62,6 +62,29 @@ describe.each([
   }, 60_000);
 });
 
+describe('an idle instance', () => {
+  it('has no known health once its threads are gone, so traffic (and threads) can come back to it', async () => {
+    gateway = new PluginGateway({ logger: false, idleTimeout: 300 });
+    await gateway.load(fixture('sickly'), { instances: 2 });
+    await gateway.start();
+    const g = gateway;
+    const unhealthy = nextHealth(g, 'unhealthy');
+    await sicken(g, 60_000);
+    await unhealthy;
+    for (let i = 0; i < 100 && g.metrics('sickly').threads > 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(g.metrics('sickly').threads).toBe(0);
+    // The next check finds no thread to ask (one asked as the thread went may wait out its timeout).
+    const healths = () => g.metrics('sickly').instances.map((i) => i.health);
+    for (let i = 0; i < 100 && healths().includes('unhealthy'); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(healths()).toEqual(['healthy', 'healthy']);
+    // Both instances take requests again: each starts a thread.
+    await Promise.all(Array.from({ length: 8 }, () => threadOf(g)));
+    expect(g.metrics('sickly').threads).toBe(2);
+  }, 60_000);
+});
+
 describe('health_check.endpoint', () => {
   it('a plugin whose routes have no GET of its health endpoint is refused at start', async () => {
     gateway = new PluginGateway({ logger: false });
