@@ -24,7 +24,12 @@ export {
 } from './fleet/peer-protocol.js';
 export { parseManifest } from './manifest/manifest.js';
 export type { Manifest, ParseManifestOptions } from './manifest/manifest.js';
-export type { GatewayLogger, GatewayOptions, Identity } from './core/options.js';
+export type {
+  CircuitBreakerSettings,
+  GatewayLogger,
+  GatewayOptions,
+  Identity,
+} from './core/options.js';
 export type { ErrorBody } from './shared/responses.js';
 export type { PluginTrace } from './shared/trace-context.js';
 export type { TracerProviderLike } from './core/tracing.js';

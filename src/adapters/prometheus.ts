@@ -1,8 +1,8 @@
 /**
  * `@veza/plugin-gateway/prometheus`: the gateway's metrics for Prometheus, through prom-client (an
  * optional peer dependency). Request counts and durations are observed as requests end; plugin figures
- * (status, CPU, memory, connections, threads, crashes, breakers) are read from `gateway.metrics()` at
- * each scrape.
+ * (status, CPU, memory, connections, threads, breakers; the crash and event counters) are read from
+ * `gateway.metrics()` at each scrape.
  * @module
  * @example
  * import { prometheusMetrics } from '@veza/plugin-gateway/prometheus';
@@ -38,8 +38,9 @@ const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 /**
  * Registers the gateway's metrics: `<prefix>requests_total` (by plugin and status),
  * `<prefix>request_duration_seconds` and `<prefix>plugin_failures_total` (by plugin and failure kind)
- * as requests end; plugin status, CPU, memory, connections, threads, crashes, events and breaker
- * states read from `gateway.metrics()` at each scrape.
+ * as requests end; plugin status, CPU, memory, connections, threads and breaker states (gauges) and
+ * `<prefix>plugin_crashes_total`, `<prefix>plugin_events_total` (counters) read from
+ * `gateway.metrics()` at each scrape.
  * @throws {Error} from prom-client when the registry already holds metrics of these names.
  * @example
  * const { registry, dispose } = prometheusMetrics(gateway, { prefix: 'plugins_' });
@@ -124,8 +125,33 @@ export function prometheusMetrics(
   );
   perPlugin('plugin_active_connections', 'Requests in flight', (m) => m.active_connections);
   perPlugin('plugin_threads', 'Live worker threads', (m) => m.threads);
-  perPlugin('plugin_crashes', 'Worker crashes since the plugin was loaded', (m) => m.crashes);
-  perPlugin('plugin_events', 'Events delivered to the plugin', (m) => m.event_count);
+  // Crashes and events only grow: counters (`_total`), read at each scrape like the gauges. A plugin
+  // unloaded and loaded again starts from 0, which Prometheus' rate() reads as a counter reset.
+  const perPluginTotal = (
+    name: string,
+    help: string,
+    value: (m: ReturnType<PluginGateway['metrics']>) => number,
+  ) =>
+    metric(
+      new Counter({
+        name: `${p}${name}`,
+        help,
+        labelNames: ['plugin'],
+        registers,
+        collect() {
+          this.reset();
+          for (const info of gateway.list())
+            this.inc({ plugin: info.name }, value(gateway.metrics(info.name)));
+        },
+      }),
+      `${p}${name}`,
+    );
+  perPluginTotal(
+    'plugin_crashes_total',
+    'Worker crashes since the plugin was loaded',
+    (m) => m.crashes,
+  );
+  perPluginTotal('plugin_events_total', 'Events delivered to the plugin', (m) => m.event_count);
   gauge(
     'breaker_state',
     'Circuit breaker per instance: 0 closed, 1 half-open, 2 open',

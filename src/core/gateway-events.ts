@@ -21,6 +21,8 @@ export interface BreakerEvent {
   plugin: string;
   /** Id of the instance whose breaker changed (`name@version#node.n`, then `/k` with several). */
   instance: string;
+  /** The endpoint (`GET /path`) when breakers are kept per endpoint (`circuitBreaker.scope`). */
+  endpoint?: string;
 }
 
 /** The gateway's typed events. */
@@ -41,8 +43,9 @@ export interface GatewayEvents {
    */
   'plugin:abandoned': (event: AbandonedEvent) => void;
   /**
-   * An instance failed `circuitBreaker.failureThreshold` times in a row: for `circuitBreaker.timeout`
-   * its requests go to other instances, or are answered 503 `PGW_ERR_CIRCUIT_OPEN`.
+   * An instance (or one endpoint of it) failed as `circuitBreaker.policy` says: for
+   * `circuitBreaker.timeout` its requests go to other instances, or are answered 503
+   * `PGW_ERR_CIRCUIT_OPEN`.
    */
   'breaker:open': (event: BreakerEvent) => void;
   /**

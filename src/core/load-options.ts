@@ -33,6 +33,11 @@ const loadSchema = z.strictObject({
       failureThreshold: positiveInt.optional(),
       timeout: durationMs.optional(),
       halfOpenLimit: positiveInt.optional(),
+      policy: z.enum(['consecutive-and-rate', 'failure-rate', 'consecutive']).optional(),
+      failureRate: z.number().gt(0).max(1).optional(),
+      window: durationMs.refine((ms) => ms >= 100, { error: 'at least 100ms' }).optional(),
+      minThroughput: positiveInt.optional(),
+      scope: z.enum(['instance', 'endpoint']).optional(),
     })
     .optional(),
   bulkhead: z

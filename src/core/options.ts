@@ -39,6 +39,13 @@ const circuitBreakerSchema = z.strictObject({
   failureThreshold: positiveInt.default(5),
   timeout: durationMs.default(30_000),
   halfOpenLimit: positiveInt.default(1),
+  policy: z
+    .enum(['consecutive-and-rate', 'failure-rate', 'consecutive'])
+    .default('consecutive-and-rate'),
+  failureRate: z.number().gt(0).max(1).default(0.5),
+  window: durationMs.refine((ms) => ms >= 100, { error: 'at least 100ms' }).default(10_000),
+  minThroughput: positiveInt.default(20),
+  scope: z.enum(['instance', 'endpoint']).default('instance'),
 });
 
 const bulkheadSchema = z.strictObject({
@@ -194,6 +201,36 @@ export const optionsSchema = z.strictObject({
     .default(true),
 });
 
+/** The `circuitBreaker` options of the gateway and of `load()`. */
+export interface CircuitBreakerSettings {
+  /** Failures in a row that open the circuit (`consecutive`, `consecutive-and-rate`). @default 5 */
+  failureThreshold?: number;
+  /** How long an open circuit refuses before it lets probes through (`"30s"` or ms). @default '30s' */
+  timeout?: string | number;
+  /** Probes let through when half-open; all must succeed to close. @default 1 */
+  halfOpenLimit?: number;
+  /**
+   * Which failures open a closed circuit: `consecutive-and-rate`, `failureThreshold` in a row, confirmed
+   * (once the last `window` holds `minThroughput` calls) by at least `failureRate` of them failing;
+   * `failure-rate`, that share alone once the window holds `minThroughput` calls; `consecutive`,
+   * `failureThreshold` in a row alone.
+   * @default 'consecutive-and-rate'
+   */
+  policy?: 'consecutive-and-rate' | 'failure-rate' | 'consecutive';
+  /** Share of failed calls over `window`, in (0, 1]. @default 0.5 */
+  failureRate?: number;
+  /** The sliding window the failure rate is measured over (`"10s"` or ms, at least 100 ms). @default '10s' */
+  window?: string | number;
+  /** Calls the window must hold before a failure rate is judged. @default 20 */
+  minThroughput?: number;
+  /**
+   * One breaker per instance for all its endpoints (`instance`), or one per instance and endpoint
+   * (`endpoint`): a failing endpoint then fails fast alone while the others keep serving.
+   * @default 'instance'
+   */
+  scope?: 'instance' | 'endpoint';
+}
+
 /** Options accepted by `new PluginGateway(options)`. Every one has a default. */
 export interface GatewayOptions {
   /** Most plugins loaded at once. @default 1000 */
@@ -201,12 +238,15 @@ export interface GatewayOptions {
   /** Deadline of a request when its endpoint sets none (`"5s"` or ms, at most 1h; every other duration option at most 24h). @default '5s' */
   pluginTimeout?: string | number;
   /**
-   * Circuit breaker per plugin instance: opens after `failureThreshold` failures in a row (timeouts,
-   * crashes, 5xx the plugin produced), refuses with 503 for `timeout`, then lets `halfOpenLimit` probes
-   * through and closes when they all succeed. Overridable per plugin with `load(dir, { circuitBreaker })`.
-   * @default { failureThreshold: 5, timeout: '30s', halfOpenLimit: 1 }
+   * Circuit breaker per plugin instance (or per instance and endpoint): counts timeouts, crashes and 5xx
+   * the plugin produced; opens as `policy` says, refuses with 503 for `timeout`, then lets `halfOpenLimit`
+   * probes through and closes when they all succeed. The default policy opens after `failureThreshold`
+   * failures in a row — and, once the last `window` holds `minThroughput` calls, only if at least
+   * `failureRate` of them failed.
+   * Overridable per plugin with `load(dir, { circuitBreaker })`.
+   * @default { failureThreshold: 5, timeout: '30s', halfOpenLimit: 1, policy: 'consecutive-and-rate', failureRate: 0.5, window: '10s', minThroughput: 20, scope: 'instance' }
    */
-  circuitBreaker?: { failureThreshold?: number; timeout?: string | number; halfOpenLimit?: number };
+  circuitBreaker?: CircuitBreakerSettings;
   /**
    * Where endpoints' `rate_limit` budgets live: this process (`'memory'`), or a store shared by a fleet
    * (`new RedisRateLimitStore({ client })`). A shared store that does not answer within `timeout` is

@@ -7,14 +7,19 @@
 import semver from 'semver';
 import { RemoteRuntime, type PeerClient } from './peer-client.js';
 import { BulkheadPolicy } from '../mesh/bulkhead.js';
-import { CircuitBreakerPolicy, type BreakerState } from '../mesh/circuit-breaker.js';
+import {
+  CircuitBreakerPolicy,
+  type BreakerSettings,
+  type BreakerState,
+} from '../mesh/circuit-breaker.js';
 import { PluginMetricsRecorder } from '../mesh/metrics.js';
 import type { InstanceRecord } from '../registry/registry.js';
 import { PluginInstance, type Served } from '../mesh/instances.js';
 import type { PluginEndpoint, PluginMetrics } from '../shared/types.js';
 
 export interface RemotePolicies {
-  circuitBreaker: { failureThreshold: number; timeout: number; halfOpenLimit: number };
+  /** Breakers of remote instances are kept per instance whatever `scope` says. */
+  circuitBreaker: BreakerSettings;
   bulkhead: { maxConcurrent: number; maxQueued: number };
   onBreaker(state: BreakerState, event: { plugin: string; instance: string }): void;
 }

@@ -1,13 +1,16 @@
 /**
- * `CircuitBreakerPolicy`: one per plugin instance. Closed, it counts failures with a cockatiel breaker
- * strategy (`ConsecutiveBreaker` by default); open, it refuses at once; after `timeout` it lets exactly
- * `halfOpenLimit` probes through and closes when they all succeed, or opens again on the first failure.
+ * `CircuitBreakerPolicy`: one per plugin instance (or per instance and endpoint, `scope: 'endpoint'`).
+ * Closed, it counts failures with a cockatiel breaker strategy (`policy`, see breaker-strategies.ts); open,
+ * it refuses at once; once `timeout` has passed — read from the clock at admission, no timer — it lets
+ * exactly `halfOpenLimit` probes through and closes when they all succeed, or opens again on the first
+ * failure.
  *
  * Built on cockatiel's breaker strategies rather than its `CircuitBreakerPolicy`, which lets a single
  * probe through and makes every other caller wait for it: here callers beyond the probes fail fast.
  * @module
  */
-import { ConsecutiveBreaker, EventEmitter, type IBreaker } from 'cockatiel';
+import { EventEmitter, type IBreaker } from 'cockatiel';
+import { breakerStrategy, type BreakerPolicyName } from './breaker-strategies.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -22,9 +25,33 @@ export interface CircuitBreakerOptions {
   timeout: number;
   /** Probes let through when half-open; all must succeed to close. */
   halfOpenLimit: number;
-  /** cockatiel breaker strategy; default `new ConsecutiveBreaker(failureThreshold)`. */
+  /** Which failures open the circuit. @default 'consecutive-and-rate' */
+  policy?: BreakerPolicyName;
+  /** Share of failed calls over `window` that opens it (rate policies). @default 0.5 */
+  failureRate?: number;
+  /** Sliding window of the rate policies, ms. @default 10000 */
+  window?: number;
+  /** Calls the window must hold before a failure rate is judged. @default 20 */
+  minThroughput?: number;
+  /** A cockatiel breaker strategy of the host's, in place of `policy`. */
   breaker?: IBreaker;
+  /** The clock, ms. @default performance.now */
   now?: () => number;
+}
+
+/** A plugin's breaker settings: the options above (durations in ms) and where breakers are kept. */
+export type BreakerSettings = Omit<CircuitBreakerOptions, 'breaker' | 'now'> & {
+  /** One breaker per instance, or one per instance and endpoint. @default 'instance' */
+  scope?: 'instance' | 'endpoint';
+};
+
+const STATE_SEVERITY: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+/** The state of several breakers as one: open over half-open over closed. */
+export function worstBreakerState(states: Iterable<BreakerState>): BreakerState {
+  let worst: BreakerState = 'closed';
+  for (const s of states) if (STATE_SEVERITY[s] > STATE_SEVERITY[worst]) worst = s;
+  return worst;
 }
 
 export class CircuitBreakerPolicy {
@@ -40,8 +67,19 @@ export class CircuitBreakerPolicy {
   readonly onStateChange = this.#stateEmitter.addListener;
 
   constructor(readonly options: CircuitBreakerOptions) {
-    this.#strategy = options.breaker ?? new ConsecutiveBreaker(options.failureThreshold);
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
+    this.#strategy =
+      options.breaker ??
+      breakerStrategy(
+        {
+          policy: options.policy ?? 'consecutive-and-rate',
+          failureThreshold: options.failureThreshold,
+          failureRate: options.failureRate ?? 0.5,
+          window: options.window ?? 10_000,
+          minThroughput: options.minThroughput ?? 20,
+        },
+        this.#now,
+      );
   }
 
   get state(): BreakerState {

@@ -7,8 +7,14 @@
 import type { PluginRuntime, RuntimeStats, TaskInput } from '../loader/runtime.js';
 import type { BootReport, TaskResult } from '../loader/runtime.js';
 import { worstHealth } from '../shared/health.js';
+import { checkInstance } from './instance-health.js';
 import type { BulkheadPolicy } from './bulkhead.js';
-import type { CircuitBreakerPolicy } from './circuit-breaker.js';
+import {
+  CircuitBreakerPolicy,
+  worstBreakerState,
+  type BreakerSettings,
+  type BreakerState,
+} from './circuit-breaker.js';
 import type { PluginMetricsRecorder } from './metrics.js';
 import type { HealthStatus, PluginStatus } from '../shared/types.js';
 
@@ -42,11 +48,71 @@ export function runOn(
 export class PluginInstance {
   /** Requests in flight on this instance. */
   outstanding = 0;
+  /**
+   * Its last active health check (`undefined` before the first). The balancer sends no new requests to
+   * an `unhealthy` instance while another one is not.
+   */
+  health: HealthStatus | undefined;
+  /** With `scope: 'endpoint'`: a breaker per endpoint key (`GET /path`), `breaker` serving any other. */
+  readonly #byEndpoint: ReadonlyMap<string, CircuitBreakerPolicy> | undefined;
+
   constructor(
     readonly id: string,
     readonly runtime: PluginRuntime,
     readonly breaker: CircuitBreakerPolicy,
-  ) {}
+    byEndpoint?: ReadonlyMap<string, CircuitBreakerPolicy>,
+  ) {
+    this.#byEndpoint = byEndpoint;
+  }
+
+  /** The breaker that judges requests to endpoint `key` on this instance. */
+  breakerFor(key: string | undefined): CircuitBreakerPolicy {
+    if (this.#byEndpoint === undefined || key === undefined) return this.breaker;
+    return this.#byEndpoint.get(key) ?? this.breaker;
+  }
+
+  /** Each breaker of the instance, with its endpoint key when kept per endpoint. */
+  breakers(): [CircuitBreakerPolicy, string | undefined][] {
+    if (this.#byEndpoint === undefined) return [[this.breaker, undefined]];
+    return [...this.#byEndpoint].map(([key, b]) => [b, key]);
+  }
+
+  /** The state of its breakers as one: open when any is open. */
+  get breakerState(): BreakerState {
+    return this.#byEndpoint === undefined
+      ? this.breaker.state
+      : worstBreakerState([...this.#byEndpoint.values()].map((b) => b.state));
+  }
+
+  /** States of the per-endpoint breakers (`scope: 'endpoint'`), by endpoint key. */
+  endpointBreakers(): Record<string, BreakerState> | undefined {
+    if (this.#byEndpoint === undefined) return undefined;
+    return Object.fromEntries([...this.#byEndpoint].map(([key, b]) => [key, b.state]));
+  }
+
+  /**
+   * Its health as the balancer and operators see it: the active check, made `unhealthy` by a passive
+   * signal — every breaker of the instance open.
+   */
+  get effectiveHealth(): HealthStatus['status'] {
+    const breakers = this.breakers();
+    if (breakers.every(([b]) => b.state === 'open')) return 'unhealthy';
+    return this.health?.status ?? 'healthy';
+  }
+}
+
+/** An instance with its breakers as `settings` say (per endpoint: one for each of `endpointKeys`). */
+export function createInstance(
+  id: string,
+  runtime: PluginRuntime,
+  settings: BreakerSettings,
+  endpointKeys: readonly string[],
+): PluginInstance {
+  const byEndpoint =
+    settings.scope === 'endpoint'
+      ? new Map(endpointKeys.map((key) => [key, new CircuitBreakerPolicy(settings)]))
+      : undefined;
+  return new PluginInstance(id, runtime, new CircuitBreakerPolicy(settings), byEndpoint);
 }
 
 export class InstanceGroup implements PluginRuntime {
@@ -61,6 +127,7 @@ export class InstanceGroup implements PluginRuntime {
 
   async boot(timeoutMs: number): Promise<BootReport> {
     const reports = await Promise.all(this.instances.map((i) => i.runtime.boot(timeoutMs)));
+    reports.forEach((report, n) => (this.instances[n]!.health = report.health));
     return reports[0]!;
   }
 
@@ -85,11 +152,27 @@ export class InstanceGroup implements PluginRuntime {
     };
   }
 
-  async checkHealth(timeoutMs: number): Promise<HealthStatus | undefined> {
-    const answers = (
-      await Promise.all(this.instances.map((i) => i.runtime.checkHealth(timeoutMs)))
-    ).filter((h): h is HealthStatus => h !== undefined);
-    if (answers.length === 0) return undefined;
-    return worstHealth(answers);
+  /**
+   * Checks every instance (its `healthCheck()`, or a GET of `endpoint`), keeps each answer on its
+   * instance for the balancer, and answers the worst of them — with several instances, its details
+   * carry `instances`, each instance's status by id.
+   */
+  async checkHealth(timeoutMs: number, endpoint?: string): Promise<HealthStatus | undefined> {
+    const answers = await Promise.all(
+      this.instances.map(async (i) => {
+        const health = await checkInstance(i, timeoutMs, endpoint);
+        // No live thread to ask (idle): no known health. Keeping an old `unhealthy` would keep traffic,
+        // and so its threads, away from it for good.
+        i.health = health;
+        return health;
+      }),
+    );
+    const known = answers.filter((h): h is HealthStatus => h !== undefined);
+    if (known.length === 0) return undefined;
+    const worst = worstHealth(known);
+    if (this.instances.length === 1) return worst;
+    // Several instances: which one said what, for `plugin:health` and `info.health_check.last`.
+    const each = Object.fromEntries(this.instances.map((i, n) => [i.id, answers[n]?.status]));
+    return { status: worst.status, details: { ...worst.details, instances: each } };
   }
 }

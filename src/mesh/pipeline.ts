@@ -93,17 +93,22 @@ function admit(
   mesh: MeshSettings,
 ): Promise<Dispatched> {
   const instances = plugin.instances;
+  const key = input.t === 'req' ? input.k : undefined;
   if (
     !(instances.length === 1
-      ? instances[0]!.breaker.available
-      : instances.some((i) => i.breaker.available))
+      ? instances[0]!.breakerFor(key).available
+      : instances.some((i) => i.breakerFor(key).available))
   ) {
-    return Promise.resolve({ response: circuitOpen(plugin, requestId) });
+    return answerLater({ response: circuitOpen(plugin, key, requestId) });
   }
   return plugin.bulkhead
     .execute((ms) => attempt(plugin, input, ms, requestId, mesh), timeoutMs)
     .then((outcome) =>
-      typeof outcome === 'symbol' ? refused(plugin, outcome, requestId) : outcome,
+      typeof outcome !== 'symbol'
+        ? outcome
+        : outcome === BULKHEAD_FULL
+          ? answerLater(refused(plugin, outcome, requestId))
+          : refused(plugin, outcome, requestId),
     );
 }
 
@@ -162,10 +167,12 @@ function attempt(
   failed?: PluginInstance,
   deadline = performance.now() + budgetMs,
 ): Promise<Dispatched> {
-  const instance = choose(plugin.instances, mesh.balancer, failed);
-  const admission = instance ? instance.breaker.admit() : Admission.Refused;
-  if (!instance || admission === Admission.Refused) {
-    return Promise.resolve({ response: circuitOpen(plugin, requestId) });
+  const key = input.t === 'req' ? input.k : undefined;
+  const instance = choose(plugin.instances, key, mesh.balancer, failed);
+  const breaker = instance?.breakerFor(key);
+  const admission = breaker ? breaker.admit() : Admission.Refused;
+  if (!instance || !breaker || admission === Admission.Refused) {
+    return answerLater({ response: circuitOpen(plugin, key, requestId) });
   }
   const hop = input.t === 'req' ? input[REQUEST_TRACE]?.hop(instance.id, n) : undefined;
   if (hop) (input as { tp?: string }).tp = hop.traceparent;
@@ -177,12 +184,12 @@ function attempt(
       hop?.end(result);
       if (!isTaskFailure(result)) {
         const response = result as PluginResponse;
-        if (response.statusCode >= 500) instance.breaker.failure(admission);
-        else instance.breaker.success(admission);
+        if (response.statusCode >= 500) breaker.failure(admission);
+        else breaker.success(admission);
         return { response };
       }
-      if (NEUTRAL.has(result.__pgw)) instance.breaker.release(admission);
-      else instance.breaker.failure(admission);
+      if (NEUTRAL.has(result.__pgw)) breaker.release(admission);
+      else breaker.failure(admission);
       // A plugin restarting after a crash (or failed) gets no retries: its restart policy decides when it serves.
       if (
         input.t === 'req' &&
@@ -202,21 +209,39 @@ function attempt(
     });
 }
 
-/** An instance whose breaker lets calls through, preferring one other than `avoid`. */
+/**
+ * An instance whose breaker for `key` lets calls through, preferring one other than `avoid`, and one
+ * whose health is not `unhealthy` while there is one.
+ */
 function choose(
   instances: readonly PluginInstance[],
+  key: string | undefined,
   balancer: LoadBalancer,
   avoid: PluginInstance | undefined,
 ): PluginInstance | undefined {
-  if (instances.length === 1) return instances[0]!.breaker.available ? instances[0] : undefined;
-  const open = instances.filter((i) => i.breaker.available);
-  const others = avoid ? open.filter((i) => i !== avoid) : open;
-  const candidates = others.length > 0 ? others : open;
+  if (instances.length === 1) {
+    return instances[0]!.breakerFor(key).available ? instances[0] : undefined;
+  }
+  const open = instances.filter((i) => i.breakerFor(key).available);
+  const healthy = open.filter((i) => i.health?.status !== 'unhealthy');
+  const usable = healthy.length > 0 ? healthy : open;
+  const others = avoid ? usable.filter((i) => i !== avoid) : usable;
+  const candidates = others.length > 0 ? others : usable;
   return candidates.length > 0 ? balancer(candidates) : undefined;
 }
 
-function circuitOpen(plugin: Served, requestId: string): PluginResponse {
-  const waitMs = Math.min(...plugin.instances.map((i) => i.breaker.retryAfterMs));
+/**
+ * Resolves on the next turn of the event loop. A refusal answered in a microtask lets a closed loop of
+ * in-process callers (`await gateway.handle()`, no I/O between) spin without ever reaching the event
+ * loop: the probe's answer from its thread is never read, and an open circuit never closes.
+ */
+function answerLater(value: Dispatched): Promise<Dispatched> {
+  return new Promise((resolve) => setImmediate(resolve, value));
+}
+
+function circuitOpen(plugin: Served, key: string | undefined, requestId: string): PluginResponse {
+  let waitMs = Infinity;
+  for (const i of plugin.instances) waitMs = Math.min(waitMs, i.breakerFor(key).retryAfterMs);
   return errorResponse(
     503,
     ErrorCodes.CIRCUIT_OPEN,

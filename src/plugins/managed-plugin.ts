@@ -4,9 +4,14 @@
  * @module
  */
 import type { PluginRuntime } from '../loader/runtime.js';
-import { InstanceGroup, PluginInstance, type Served } from '../mesh/instances.js';
+import {
+  createInstance,
+  InstanceGroup,
+  type PluginInstance,
+  type Served,
+} from '../mesh/instances.js';
 import { BulkheadPolicy } from '../mesh/bulkhead.js';
-import { CircuitBreakerPolicy } from '../mesh/circuit-breaker.js';
+import type { BreakerSettings } from '../mesh/circuit-breaker.js';
 import { PluginMetricsRecorder } from '../mesh/metrics.js';
 import type { InstanceRecord } from '../registry/registry.js';
 import { CrashPolicy, type CrashPolicyOptions } from './crash-policy.js';
@@ -42,7 +47,7 @@ export class ManagedPlugin implements Served {
     readonly dir: string,
     policies: {
       restart: CrashPolicyOptions;
-      circuitBreaker: { failureThreshold: number; timeout: number; halfOpenLimit: number };
+      circuitBreaker: BreakerSettings;
       /** `maxConcurrent: 0` means four times the plugin's threads × `threadConcurrency`. */
       bulkhead: { maxConcurrent: number; maxQueued: number };
       threadConcurrency: number;
@@ -67,8 +72,12 @@ export class ManagedPlugin implements Served {
     });
     this.instances = Array.from({ length: policies.instances }, (_, n) => {
       const instanceId = policies.instances === 1 ? id : `${id}/${n + 1}`;
-      const breaker = new CircuitBreakerPolicy(policies.circuitBreaker);
-      return new PluginInstance(instanceId, createRuntime(this, instanceId), breaker);
+      return createInstance(
+        instanceId,
+        createRuntime(this, instanceId),
+        policies.circuitBreaker,
+        manifest.endpoints.map((e) => `${e.method} ${e.path}`),
+      );
     });
     this.runtime = new InstanceGroup(this.instances);
   }
@@ -148,8 +157,10 @@ export class ManagedPlugin implements Served {
       protocol_violations: live.violations,
       instances: this.instances.map((i) => ({
         id: i.id,
-        breaker: i.breaker.state,
+        breaker: i.breakerState,
         outstanding: i.outstanding,
+        health: i.effectiveHealth,
+        ...(i.endpointBreakers() ? { breakers: i.endpointBreakers() } : {}),
       })),
     };
   }

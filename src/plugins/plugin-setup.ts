@@ -15,7 +15,7 @@ import { ProcessRuntime } from '../loader/process/process-runtime.js';
 import { findBwrap } from '../loader/process/process-launch.js';
 import { linkLeadingOut } from '../loader/process/folder-links.js';
 import { createWasmRuntime, prepareModule } from '../loader/wasm/wasm-runtime.js';
-import type { BreakerState } from '../mesh/circuit-breaker.js';
+import type { BreakerSettings, BreakerState } from '../mesh/circuit-breaker.js';
 import { PluginLogSink } from './plugin-logs.js';
 import { ManagedPlugin } from './managed-plugin.js';
 import type { Manifest } from '../manifest/manifest.js';
@@ -39,7 +39,7 @@ export interface PluginSettings {
 export interface PluginPolicies {
   config: Record<string, unknown>;
   instances: number;
-  circuitBreaker: { failureThreshold: number; timeout: number; halfOpenLimit: number };
+  circuitBreaker: BreakerSettings;
   bulkhead: { maxConcurrent: number; maxQueued: number };
   /** Whether the host trusts the plugin's code (an untrusted plugin never runs in worker threads). */
   trusted: boolean;
@@ -55,7 +55,10 @@ export interface PluginSetup {
   /** The runtime's crash, publish, call, violation and abandon hooks for the plugin being made (its logs and output go to the gateway's logger). */
   hooks: (plugin: ManagedPlugin) => Omit<RuntimeHooks, 'onLog' | 'onOutput'>;
   /** The plugin instance's circuit breaker changed state (also logged). */
-  onBreaker: (state: BreakerState, event: { plugin: string; instance: string }) => void;
+  onBreaker: (
+    state: BreakerState,
+    event: { plugin: string; instance: string; endpoint?: string },
+  ) => void;
 }
 
 /**
@@ -124,13 +127,16 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
     },
   );
   for (const instance of plugin.instances) {
-    instance.breaker.onStateChange((state) => {
-      setup.log.warn(
-        { plugin_id: plugin.name, instance: instance.id, breaker: state },
-        `circuit ${state}`,
-      );
-      setup.onBreaker(state, { plugin: plugin.name, instance: instance.id });
-    });
+    for (const [breaker, endpoint] of instance.breakers()) {
+      const event = { plugin: plugin.name, instance: instance.id, ...(endpoint && { endpoint }) };
+      breaker.onStateChange((state) => {
+        setup.log.warn(
+          { plugin_id: plugin.name, instance: instance.id, endpoint, breaker: state },
+          `circuit ${state}`,
+        );
+        setup.onBreaker(state, event);
+      });
+    }
   }
   return plugin;
 }

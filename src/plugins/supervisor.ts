@@ -57,6 +57,13 @@ export class Supervisor {
         { plugin: plugin.name },
       );
     }
+    const healthEndpoint = plugin.manifest.health_check.endpoint;
+    if (healthEndpoint !== undefined && !report.routes.includes(`GET ${healthEndpoint}`)) {
+      throw new PluginLoadError(
+        `plugin "${plugin.name}" names health_check.endpoint ${healthEndpoint} in plugin.yaml, but its routes have no GET ${healthEndpoint}`,
+        { plugin: plugin.name },
+      );
+    }
     if (plugin.manifest.permissions.events.subscribe.length > 0 && !report.handlesEvents) {
       this.host.log.warn(
         { plugin_id: plugin.name },
@@ -70,19 +77,20 @@ export class Supervisor {
   }
 
   /**
-   * Checks the plugin's health every `health_check.interval` while it is active. The check goes to live
-   * threads only: an idle plugin is not woken, and keeps its last known health.
+   * Checks the plugin's health every `health_check.interval` while it is active, instance by instance
+   * (its `healthCheck()`, or a GET of `health_check.endpoint`). The check goes to live threads only: an
+   * idle plugin is not woken, and keeps its last known health.
    */
   #watchHealth(plugin: ManagedPlugin): void {
     clearInterval(plugin.healthTimer);
-    const { interval, timeout } = plugin.manifest.health_check;
+    const { interval, timeout, endpoint } = plugin.manifest.health_check;
     const timeoutMs = parseDuration(timeout)!;
     let checking = false;
     plugin.healthTimer = setInterval(() => {
       if (checking || plugin.status !== 'active') return;
       checking = true;
       plugin.runtime
-        .checkHealth(timeoutMs)
+        .checkHealth(timeoutMs, endpoint)
         .then(
           (health) =>
             health && this.host.isCurrent(plugin) && this.host.healthChecked(plugin, health),

@@ -146,7 +146,8 @@ export interface PluginEndpoint {
 export interface HealthStatus {
   /**
    * The plugin's own verdict. The gateway reports it (`info.health_check.last`, event
-   * `plugin:health`) and keeps routing to the plugin whatever it says.
+   * `plugin:health`, `metrics().instances[].health`) and sends no new requests to an `unhealthy`
+   * instance while the plugin has another that is not; a plugin with one instance keeps serving.
    */
   status: 'healthy' | 'degraded' | 'unhealthy';
   /**
@@ -225,6 +226,16 @@ export interface PluginMetrics {
   event_count: number;
   /** Messages and results from the plugin's threads that the host refused as malformed or not permitted. */
   protocol_violations: number;
-  /** Each local instance: its circuit breaker and the requests in flight on it. */
-  instances: { id: string; breaker: 'closed' | 'open' | 'half-open'; outstanding: number }[];
+  /**
+   * Each local instance: its circuit breaker (the worst of them when kept per endpoint, each in
+   * `breakers` by endpoint key), the requests in flight on it and its health — the last active check,
+   * `unhealthy` while its breakers are all open.
+   */
+  instances: {
+    id: string;
+    breaker: 'closed' | 'open' | 'half-open';
+    outstanding: number;
+    health?: 'healthy' | 'degraded' | 'unhealthy';
+    breakers?: Record<string, 'closed' | 'open' | 'half-open'>;
+  }[];
 }
