@@ -10,6 +10,7 @@ export type {
   AbandonedEvent,
   BreakerEvent,
   CrashEvent,
+  FlagChangedEvent,
   GatewayEvents,
   LoadOptions,
   PeerReply,
@@ -35,6 +36,7 @@ export {
 } from './core/observers.js';
 export type {
   DomainEvent,
+  FlagRule,
   GatewayRequest,
   HealthStatus,
   PluginEndpoint,
@@ -45,6 +47,12 @@ export type {
   PluginStatus,
   ServiceRequest,
 } from './shared/types.js';
+export {
+  rolloutBucket,
+  type FlagSource,
+  type OpenFeatureClientLike,
+  type OpenFeatureProviderLike,
+} from './plugins/plugin-flags.js';
 export { MemoryRateLimitStore, type RateLimitStore } from './mesh/rate-limit-store.js';
 export {
   RedisRateLimitStore,
@@ -101,5 +109,7 @@ export {
   WasmModuleError,
   WasmImportRefusedError,
   UntrustedRuntimeError,
+  FlagNotDeclaredError,
+  EventBrokerUnavailableError,
 } from './errors.js';
 export type { ErrorCode, ManifestProblem } from './errors.js';

@@ -13,6 +13,7 @@ import {
 import { MemoryRegistry } from '../registry/memory.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
 import { EventBus, type PublishResult } from './event-delivery.js';
+import { changeFlag } from './flag-changes.js';
 import type { CatalogWatch } from '../fleet/catalog-watch.js';
 import type { Fleet } from '../fleet/fleet.js';
 import { PEER_PATH } from '../fleet/peer-protocol.js';
@@ -46,6 +47,7 @@ import { ServiceCalls, type ServiceHandler } from './service-calls.js';
 import { PluginTable } from './plugin-table.js';
 import type {
   DomainEvent,
+  FlagRule,
   GatewayRequest,
   PluginInfo,
   PluginMetrics,
@@ -56,7 +58,12 @@ export type { CrashEvent } from '../plugins/supervisor.js';
 export type { PeerReply } from './request-path.js';
 export type { ServiceHandler } from './service-calls.js';
 export type { PublishResult } from './event-delivery.js';
-export type { AbandonedEvent, BreakerEvent, GatewayEvents } from './gateway-events.js';
+export type {
+  AbandonedEvent,
+  BreakerEvent,
+  FlagChangedEvent,
+  GatewayEvents,
+} from './gateway-events.js';
 export type { LoadOptions } from './load-options.js';
 
 /**
@@ -307,6 +314,19 @@ export class PluginGateway {
       );
     }
     return this.#events.deliver(event, undefined);
+  }
+
+  /**
+   * Changes a feature flag of a running plugin: `true`/`false` for everyone, or a rollout rule
+   * `{ value, percentage, users }`. Its threads and processes see it from their next request, without a
+   * restart; `flag:changed` is emitted and one line logged.
+   * @throws {PluginNotFoundError} `PGW_ERR_PLUGIN_NOT_FOUND`
+   * @throws {FlagNotDeclaredError} `PGW_ERR_FLAG_NOT_DECLARED`: the manifest declares no such flag.
+   * @throws {InvalidArgumentError} for a setting that is neither a boolean nor a valid rule.
+   */
+  async setFlag(plugin: string, flag: string, value: boolean | FlagRule): Promise<PluginInfo> {
+    this.#assertRunning();
+    return changeFlag(this.#require(plugin), flag, value, this.#log, this.#emit);
   }
 
   /** Info of every loaded plugin. */

@@ -3,6 +3,11 @@
  * validated once, eagerly, and frozen.
  * @module
  */
+import type {
+  FlagSource,
+  OpenFeatureClientLike,
+  OpenFeatureProviderLike,
+} from '../plugins/plugin-flags.js';
 import { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { ed25519PublicKey } from '../fleet/artifact-signature.js';
@@ -70,6 +75,16 @@ export const optionsSchema = z.strictObject({
   featureFlags: z
     .strictObject({
       overrides: z.record(z.string(), z.record(z.string(), z.boolean())).default({}),
+      openFeature: z
+        .custom<FlagSource>(
+          (v) =>
+            typeof v === 'object' &&
+            v !== null &&
+            (typeof (v as OpenFeatureClientLike).getBooleanValue === 'function' ||
+              typeof (v as OpenFeatureProviderLike).resolveBooleanEvaluation === 'function'),
+          'an OpenFeature Client (OpenFeature.getClient()) or Provider',
+        )
+        .optional(),
     })
     .prefault({}),
   registry: z
@@ -208,8 +223,16 @@ export interface GatewayOptions {
    * @default { maxConcurrent: 0, maxQueued: 1024 }
    */
   bulkhead?: { maxConcurrent?: number; maxQueued?: number };
-  /** Feature-flag values that win over the manifests' defaults: `{ [plugin]: { [flag]: boolean } }`. */
-  featureFlags?: { overrides?: Record<string, Record<string, boolean>> };
+  /**
+   * `overrides`: flag values that win over the manifests' defaults, `{ [plugin]: { [flag]: boolean } }`.
+   * `openFeature`: an OpenFeature `Client` (`OpenFeature.getClient()`) or `Provider`, asked on every request
+   * of a plugin that declares flags for each flag under the key `<plugin>.<flag>`, with the gateway's own
+   * value as the default and `{ targetingKey: userId, plugin, requestId, method, path }` as the context.
+   */
+  featureFlags?: {
+    overrides?: Record<string, Record<string, boolean>>;
+    openFeature?: FlagSource;
+  };
   /** Discovery registry the gateway registers its plugin instances in. @default new MemoryRegistry() */
   registry?: DiscoveryRegistry;
   /** Decides who the caller is; its answer wins over `request.userId`. `null` means anonymous. */
@@ -321,8 +344,11 @@ export type ResolvedOptions = z.output<typeof optionsSchema>;
 export function resolveOptions(options: GatewayOptions = {}): Readonly<ResolvedOptions> {
   const parsed = optionsSchema.safeParse(options, { reportInput: true });
   if (parsed.success) {
-    const { logger, registry, rateLimiting } = parsed.data;
-    return deepFreeze(parsed.data, new Set([logger, registry, rateLimiting.store]));
+    const { logger, registry, rateLimiting, featureFlags } = parsed.data;
+    return deepFreeze(
+      parsed.data,
+      new Set([logger, registry, rateLimiting.store, featureFlags.openFeature]),
+    );
   }
   throw invalidOptions(parsed.error, '', OPTION_KEYS);
 }

@@ -27,7 +27,8 @@ export type TaskResult = PluginResponse | BootReport | HealthStatus | null | Tas
 
 /** Task input without the slot and deadline, which the runtime assigns. */
 export type TaskInput =
-  | { t: 'req'; k: string; r: PluginRequest }
+  /** `f`: the flag values evaluated for this request (rules, OpenFeature); absent when they are the static ones. */
+  | { t: 'req'; k: string; r: PluginRequest; f?: Record<string, boolean> }
   | { t: 'evt'; e: DomainEvent }
   | { t: 'boot' }
   | { t: 'health' };
@@ -112,6 +113,11 @@ export interface PluginRuntime {
    * `timeoutMs` counts as unhealthy. `undefined` when no thread is alive (an idle plugin is not woken).
    */
   checkHealth(timeoutMs: number): Promise<HealthStatus | undefined>;
+  /**
+   * New static flag values (`setFlag()`): every live thread or process, and every one started later,
+   * sees them from its next task on, without a restart.
+   */
+  setFlags(flags: Readonly<Record<string, boolean>>): void;
 }
 
 /**

@@ -85,6 +85,10 @@ export class InstanceGroup implements PluginRuntime {
     };
   }
 
+  setFlags(flags: Readonly<Record<string, boolean>>): void {
+    for (const i of this.instances) i.runtime.setFlags(flags);
+  }
+
   async checkHealth(timeoutMs: number): Promise<HealthStatus | undefined> {
     const answers = (
       await Promise.all(this.instances.map((i) => i.runtime.checkHealth(timeoutMs)))

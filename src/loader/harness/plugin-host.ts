@@ -79,6 +79,8 @@ export interface PluginHost {
   abandon(slot: number): void;
   /** A periodic health check from the host; the answer is a `health` note. */
   answerHealth(seq: number): Promise<void>;
+  /** New static flag values (`setFlag()`): `ctx.flags` of every task from now on. */
+  setFlags(flags: Record<string, boolean>): void;
 }
 
 const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
@@ -113,7 +115,7 @@ export function servePlugin(
     }
   }
 
-  const flags = Object.freeze({ ...data.flags });
+  let flags: Readonly<Record<string, boolean>> = Object.freeze({ ...data.flags });
   const settings = Object.freeze({ ...data.settings });
 
   function publish(event: Omit<DomainEvent, 'source'>): void {
@@ -157,6 +159,8 @@ export function servePlugin(
       readonly userId?: PluginRequest['userId'],
       /** Serving a request: its calls act for its caller. An event's id is its publisher's choice. */
       private readonly serving = false,
+      /** The values evaluated for this request (rollout rules, OpenFeature), when not the static ones. */
+      private readonly requestFlags?: Readonly<Record<string, boolean>>,
     ) {}
     get name() {
       return data.name;
@@ -165,7 +169,7 @@ export function servePlugin(
       return data.version;
     }
     get flags() {
-      return flags;
+      return this.requestFlags ?? flags;
     }
     get config() {
       return settings;
@@ -269,7 +273,7 @@ export function servePlugin(
   function perform(task: Task): TaskResult | Promise<TaskResult> {
     switch (task.t) {
       case 'req':
-        return serve(task.k, task.r);
+        return serve(task.k, task.r, task.f);
       case 'evt':
         return deliver(task.e);
       case 'health':
@@ -283,7 +287,11 @@ export function servePlugin(
     }
   }
 
-  function serve(key: string, req: PluginRequest): TaskResult | Promise<TaskResult> {
+  function serve(
+    key: string,
+    req: PluginRequest,
+    requestFlags: Record<string, boolean> | undefined,
+  ): TaskResult | Promise<TaskResult> {
     const handler = plugin.routes?.[key];
     if (!handler) {
       return { __pgw: 'no-route', message: `plugin "${data.name}" has no handler for "${key}"` };
@@ -293,7 +301,10 @@ export function servePlugin(
     if (req.query === undefined) req.query = {};
     let res: PluginResponse | void | Promise<PluginResponse | void>;
     try {
-      res = handler(req, new RequestContext(req.id, req.userId, true));
+      res = handler(
+        req,
+        new RequestContext(req.id, req.userId, true, requestFlags && Object.freeze(requestFlags)),
+      );
     } catch (error) {
       return failure('threw', error);
     }
@@ -334,6 +345,7 @@ export function servePlugin(
     stop,
     abandon: (slot) => waiting.get(slot)?.(TIMEOUT),
     answerHealth,
+    setFlags: (next) => void (flags = Object.freeze({ ...next })),
   };
 }
 
