@@ -48,6 +48,7 @@ const variants = {
 
 let n = 0;
 const request = () => ({
+  id: `r${n}`,
   method: 'POST',
   path: '/echo/ada',
   headers: {},
@@ -66,7 +67,7 @@ for (let round = 0; round < ROUNDS; round++) {
   }
   await bench.run();
   for (const task of bench.tasks) {
-    (results[task.name] ??= []).push(task.result!.latency.mean * 1000);
+    (results[task.name] ??= []).push((task.result as { latency: { mean: number } }).latency.mean * 1000);
   }
 }
 
@@ -109,7 +110,7 @@ await micro.run();
 console.log('\nevaluation alone, mean ns per request:');
 for (const task of micro.tasks) {
   console.log(
-    `  ${task.name.padEnd(40)} ${(task.result!.latency.mean * 1e6).toFixed(0).padStart(8)} ns`,
+    `  ${task.name.padEnd(40)} ${((task.result as { latency: { mean: number } }).latency.mean * 1e6).toFixed(0).padStart(8)} ns`,
   );
 }
 

@@ -55,6 +55,18 @@ export {
 } from './plugins/plugin-flags.js';
 export { MemoryRateLimitStore, type RateLimitStore } from './mesh/rate-limit-store.js';
 export {
+  redisStreams,
+  type RedisStreamsClient,
+  type RedisStreamsOptions,
+} from './fleet/redis-streams.js';
+export type {
+  BrokerConsumer,
+  BrokerEvent,
+  BrokerLog,
+  DeliveryOutcome,
+  EventBroker,
+} from './fleet/event-broker.js';
+export {
   RedisRateLimitStore,
   type RedisRateLimitStoreOptions,
   type RedisScriptClient,

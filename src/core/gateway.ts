@@ -121,6 +121,9 @@ export class PluginGateway {
       nextId: () => `${this.#nodeId}-e${(++this.#seq).toString(36)}`,
       timeoutMs: this.options.pluginTimeout,
       log: this.#log,
+      broker: this.options.events.broker,
+      nodeId: this.#nodeId,
+      plugin: (name) => this.#plugins.get(name),
     });
     const limiter = createRateLimiter(this.options.rateLimiting, this.#log, {
       fallback: (event) => this.#emit('ratelimit:fallback', event),
@@ -242,6 +245,7 @@ export class PluginGateway {
       }
     }
     await this.#plugins.register(plugin);
+    this.#events.attach(plugin.name);
     return plugin.info();
   }
 
@@ -304,7 +308,9 @@ export class PluginGateway {
 
   /**
    * Delivers a domain event to every active plugin that subscribes to its type
-   * (`permissions.events.subscribe`). Resolves when each has handled it or failed to.
+   * (`permissions.events.subscribe`). Resolves when each has handled it or failed to; with
+   * `events.broker`, once the broker stored it for the whole fleet (`entry`).
+   * @throws {EventBrokerUnavailableError} `PGW_ERR_EVENT_BROKER_UNAVAILABLE`: the broker did not store it.
    */
   async publish(event: DomainEvent): Promise<PublishResult> {
     this.#assertRunning();
@@ -355,6 +361,8 @@ export class PluginGateway {
    */
   async unload(name: string): Promise<void> {
     const plugin = this.#require(name);
+    // Its events in flight finish (and are acknowledged) before it stops; the rest wait in the broker.
+    await this.#events.detach(name);
     this.#plugins.setStatus(plugin, 'inactive', 'unloading');
     await this.#plugins.discard(plugin);
     this.#emit('plugin:unloaded', plugin.info());
@@ -366,6 +374,7 @@ export class PluginGateway {
     this.#stopped = true;
     this.#environment?.stop();
     await Promise.all([...this.#plugins.map.keys()].map((name) => this.unload(name)));
+    await this.#events.close();
     await this.#fleet?.close();
     if (this.#ownsRegistry) await this.#registry.close();
   }

@@ -3,6 +3,7 @@
  * validated once, eagerly, and frozen.
  * @module
  */
+import type { EventBroker } from '../fleet/event-broker.js';
 import type {
   FlagSource,
   OpenFeatureClientLike,
@@ -195,6 +196,20 @@ export const optionsSchema = z.strictObject({
       untrusted: z.enum(['process', 'refuse']).default('process'),
     })
     .default({ bwrap: true, requireBwrap: false, untrusted: 'process' }),
+  events: z
+    .strictObject({
+      broker: z
+        .custom<EventBroker>(
+          (v) =>
+            typeof v === 'object' &&
+            v !== null &&
+            typeof (v as EventBroker).publish === 'function' &&
+            typeof (v as EventBroker).consume === 'function',
+          'an EventBroker (e.g. redisStreams({ redis }))',
+        )
+        .optional(),
+    })
+    .prefault({}),
 });
 
 /** Options accepted by `new PluginGateway(options)`. Every one has a default. */
@@ -332,6 +347,12 @@ export interface GatewayOptions {
    * @default { bwrap: true, requireBwrap: false, untrusted: 'process' }
    */
   sandbox?: { bwrap?: boolean; requireBwrap?: boolean; untrusted?: 'process' | 'refuse' };
+  /**
+   * `broker`: a shared event broker (`redisStreams({ redis })`). With one, `publish()` (and a plugin's
+   * `ctx.publish()`) stores the event in the broker and every subscribed plugin of every gateway using
+   * it gets the event once per plugin name, at least once; without one, events stay within this gateway.
+   */
+  events?: { broker?: EventBroker };
 }
 
 /** Options after validation: durations in ms, defaults applied, frozen. */
@@ -344,10 +365,10 @@ export type ResolvedOptions = z.output<typeof optionsSchema>;
 export function resolveOptions(options: GatewayOptions = {}): Readonly<ResolvedOptions> {
   const parsed = optionsSchema.safeParse(options, { reportInput: true });
   if (parsed.success) {
-    const { logger, registry, rateLimiting, featureFlags } = parsed.data;
+    const { logger, registry, rateLimiting, featureFlags, events } = parsed.data;
     return deepFreeze(
       parsed.data,
-      new Set([logger, registry, rateLimiting.store, featureFlags.openFeature]),
+      new Set([logger, registry, rateLimiting.store, featureFlags.openFeature, events.broker]),
     );
   }
   throw invalidOptions(parsed.error, '', OPTION_KEYS);
