@@ -36,6 +36,9 @@ export interface OpenFeatureProviderLike {
 /** Where per-request flag values come from, besides the gateway's own rules. */
 export type FlagSource = OpenFeatureClientLike | OpenFeatureProviderLike;
 
+/** Longest wait for an OpenFeature answer before a request goes on with the gateway's own values. */
+export const OPENFEATURE_WAIT_MS = 250;
+
 const SILENT = { error() {}, warn() {}, info() {}, debug() {} };
 
 /** The flag values one request sees. */
@@ -174,7 +177,8 @@ export class PluginFlags {
     };
     if (user !== undefined) context.targetingKey = user;
     const out: Record<string, boolean> = { ...base };
-    await Promise.all(
+    let timer: NodeJS.Timeout | undefined;
+    const asked = Promise.all(
       this.names.map(async (flag) => {
         const key = `${this.plugin}.${flag}`;
         try {
@@ -188,7 +192,13 @@ export class PluginFlags {
         }
       }),
     );
-    return out;
+    // A provider that does not answer must not hold the request: the gateway's own values then.
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(resolve, OPENFEATURE_WAIT_MS, 'late');
+    });
+    const settled = await Promise.race([asked, late]);
+    clearTimeout(timer);
+    return settled === 'late' ? base : out;
   }
 }
 

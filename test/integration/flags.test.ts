@@ -6,7 +6,7 @@ import {
   type PluginGateway,
   type PluginResponse,
 } from '../../src/index.js';
-import { gatewayWith, memoryLogger } from '../helpers.js';
+import { gatewayWith, get, memoryLogger } from '../helpers.js';
 
 /** Feature flags that live: `setFlag()` at run time, rollout rules, an OpenFeature provider. */
 let gateway: PluginGateway | undefined;
@@ -45,6 +45,25 @@ describe.each([
     // The same threads or process served throughout: no restart.
     expect(gateway.metrics(plugin).threads).toBe(threads);
     expect(gateway.metrics(plugin).crashes).toBe(0);
+  });
+
+  it('a thread or process started after the change sees it from initialize() on', async () => {
+    const name = plugin === 'echo' ? 'flag-init' : 'proc-flag-init';
+    gateway = await gatewayWith([name], { sandbox: { bwrap: false }, idleTimeout: 50 });
+    const path = `/${name}`;
+    expect((await get(gateway, path)).body).toEqual({
+      atInit: { verbose: false },
+      now: { verbose: false },
+    });
+    await gateway.setFlag(name, 'verbose', true);
+    // Idle past idleTimeout: the thread or process ends; the next request starts a new one.
+    for (let i = 0; i < 100 && gateway.metrics(name).threads > 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(gateway.metrics(name).threads).toBe(0);
+    expect((await get(gateway, path)).body).toEqual({
+      atInit: { verbose: true },
+      now: { verbose: true },
+    });
   });
 
   it('reaches every thread or process, including those started after the change', async () => {
@@ -164,6 +183,21 @@ describe('an OpenFeature provider', () => {
     expect(await shouted(gateway, 'ada')).toBe(false);
     await gateway.setFlag('echo', 'shout', true);
     expect(await shouted(gateway, 'ada')).toBe(true);
+  });
+
+  it('a provider that never answers or throws does not hold the request: the gateway’s values then', async () => {
+    const hung = { getBooleanValue: () => new Promise<boolean>(() => {}) };
+    gateway = await gatewayWith(['echo'], { featureFlags: { openFeature: hung } });
+    await gateway.setFlag('echo', 'shout', true);
+    expect(await shouted(gateway, 'ada')).toBe(true);
+    await gateway.stop();
+    const throwing = {
+      resolveBooleanEvaluation: () => {
+        throw new Error('provider down');
+      },
+    };
+    gateway = await gatewayWith(['echo'], { featureFlags: { openFeature: throwing } });
+    expect(await shouted(gateway, 'ada')).toBe(false);
   });
 
   it('refuses an option that is neither a client nor a provider', async () => {
