@@ -67,7 +67,9 @@ for (let round = 0; round < ROUNDS; round++) {
   }
   await bench.run();
   for (const task of bench.tasks) {
-    (results[task.name] ??= []).push((task.result as { latency: { mean: number } }).latency.mean * 1000);
+    (results[task.name] ??= []).push(
+      (task.result as { latency: { mean: number } }).latency.mean * 1000,
+    );
   }
 }
 
