@@ -124,26 +124,17 @@ class RedisStreamsBroker implements EventBroker {
     if (redis.status !== 'ready') {
       throw new EventBrokerUnavailableError(`redis is ${redis.status}; event not stored`);
     }
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const id = await Promise.race([
+      const id = await bounded(
         redis.call('XADD', stream, 'MAXLEN', '~', maxLength, '*', 'e', raw),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            reject,
-            publishTimeout,
-            new Error(`no answer in ${publishTimeout} ms`),
-          );
-        }),
-      ]);
+        publishTimeout,
+      );
       return String(id);
     } catch (error) {
       throw new EventBrokerUnavailableError(
         `redis did not store the event: ${(error as Error).message}`,
         { cause: error },
       );
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -212,10 +203,12 @@ class StreamConsumer {
 
   async #loop(): Promise<void> {
     let ready = false;
+    /** Where a group made now starts: new events only, or the whole stream when Redis lost the group. */
+    let from: '$' | '0' = '$';
     let backoff = 100;
     while (!this.#stopping) {
       try {
-        if (!ready) ready = await this.#createGroup('$');
+        if (!ready) ready = await this.#createGroup(from);
         if (Date.now() >= this.#nextClaim) await this.#claim();
         const reply = (await this.#conn.call(
           'XREADGROUP', 'GROUP', this.group, this.name, 'COUNT', this.s.batch,
@@ -230,7 +223,7 @@ class StreamConsumer {
         // The stream or the group is gone (Redis restarted without persistence): everything in a
         // new stream is new to this group.
         if (message.includes('NOGROUP')) {
-          ready = await this.#createGroup('0').catch(() => false);
+          [ready, from] = [false, '0'];
           continue;
         }
         this.#goneDown(message);
@@ -242,7 +235,7 @@ class StreamConsumer {
 
   async #createGroup(from: '$' | '0'): Promise<boolean> {
     try {
-      await this.s.redis.call('XGROUP', 'CREATE', this.s.stream, this.group, from, 'MKSTREAM');
+      await this.#call('XGROUP', 'CREATE', this.s.stream, this.group, from, 'MKSTREAM');
     } catch (error) {
       if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
     }
@@ -252,15 +245,15 @@ class StreamConsumer {
   /** Claims what this group's consumers left pending for `claimIdle`, with each one's delivery count. */
   async #claim(): Promise<void> {
     this.#nextClaim = Date.now() + Math.max(50, this.s.claimIdle / 2);
-    const { redis, stream, claimIdle, batch } = this.s;
+    const { stream, claimIdle, batch } = this.s;
     let cursor = '0-0';
     do {
-      const [next, entries] = (await redis.call(
+      const [next, entries] = (await this.#call(
         'XAUTOCLAIM', stream, this.group, this.name, claimIdle, cursor, 'COUNT', batch,
       )) as [string, Entry[]]; // prettier-ignore
       cursor = next;
       if (entries.length === 0) continue;
-      const pending = (await redis.call(
+      const pending = (await this.#call(
         'XPENDING', stream, this.group, entries[0]![0], entries.at(-1)![0], entries.length, this.name,
       )) as [string, string, number, number][]; // prettier-ignore
       const counts = new Map(pending.map(([id, , , n]) => [id, Number(n)]));
@@ -282,13 +275,13 @@ class StreamConsumer {
       return this.#deadLetter(id, raw!, deliveries - 1, `failed ${deliveries - 1} deliveries`);
     }
     const outcome = await this.deliver(event);
-    if (outcome === 'done') await this.s.redis.call('XACK', this.s.stream, this.group, id);
+    if (outcome === 'done') await this.#call('XACK', this.s.stream, this.group, id);
     // Left pending: claimed again after `claimIdle`, by this gateway or another.
   }
 
   async #deadLetter(id: string, raw: string, deliveries: number, reason: string): Promise<void> {
-    const { redis, stream, deadLetterStream, maxLength } = this.s;
-    await redis.call(
+    const { stream, deadLetterStream, maxLength } = this.s;
+    await this.#call(
       'EVAL', LUA_DEAD_LETTER, 2, stream, deadLetterStream,
       this.group, id, raw, deliveries, reason, maxLength,
     ); // prettier-ignore
@@ -296,6 +289,11 @@ class StreamConsumer {
       { plugin_id: this.group, entry: id, deliveries, reason, stream: deadLetterStream },
       `event ${id} moved to the dead-letter stream: ${reason}`,
     );
+  }
+
+  /** A command on the host's client, bounded by `publishTimeout`. */
+  #call(command: string, ...args: (string | number)[]): Promise<unknown> {
+    return bounded(this.s.redis.call(command, ...args), this.s.publishTimeout);
   }
 
   #goneDown(message: string): void {
@@ -326,6 +324,24 @@ class StreamConsumer {
         resolve();
       };
     });
+  }
+}
+
+/**
+ * `call`, rejected after `ms`: a client with an offline queue holds commands while Redis is away, and
+ * neither `publish()` nor a consumer's stop may wait that long.
+ */
+async function bounded<T>(call: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      call,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(reject, ms, new Error(`no answer from redis in ${ms} ms`));
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
