@@ -51,6 +51,8 @@ export const ErrorCodes = {
   WASM_IMPORT_REFUSED: 'PGW_ERR_WASM_IMPORT_REFUSED',
   UNTRUSTED_RUNTIME: 'PGW_ERR_UNTRUSTED_RUNTIME',
   UNSUPPORTED_MEDIA_TYPE: 'PGW_ERR_UNSUPPORTED_MEDIA_TYPE',
+  FLAG_NOT_DECLARED: 'PGW_ERR_FLAG_NOT_DECLARED',
+  EVENT_BROKER_UNAVAILABLE: 'PGW_ERR_EVENT_BROKER_UNAVAILABLE',
 } as const;
 
 /** One of the `PGW_ERR_*` codes. */
@@ -156,6 +158,18 @@ export function formatProblem(p: ManifestProblem): string {
 
 /** A plugin could not be loaded: its entry file is missing, it failed to initialise, or its routes do not match its manifest. */
 export class PluginLoadError extends branded(ErrorCodes.PLUGIN_LOAD, 'PluginLoadError') {}
+
+/** `setFlag()` named a flag the plugin's manifest does not declare under `feature_flags`. */
+export class FlagNotDeclaredError extends branded(
+  ErrorCodes.FLAG_NOT_DECLARED,
+  'FlagNotDeclaredError',
+) {}
+
+/** The shared event broker (Redis) did not take a published event: nothing was delivered. */
+export class EventBrokerUnavailableError extends branded(
+  ErrorCodes.EVENT_BROKER_UNAVAILABLE,
+  'EventBrokerUnavailableError',
+) {}
 
 /** A plugin of that name is already loaded. */
 export class PluginExistsError extends branded(ErrorCodes.PLUGIN_EXISTS, 'PluginExistsError') {}

@@ -10,6 +10,7 @@ export type {
   AbandonedEvent,
   BreakerEvent,
   CrashEvent,
+  FlagChangedEvent,
   GatewayEvents,
   LoadOptions,
   PeerReply,
@@ -42,6 +43,7 @@ export {
 } from './core/observers.js';
 export type {
   DomainEvent,
+  FlagRule,
   GatewayRequest,
   HealthStatus,
   PluginEndpoint,
@@ -52,7 +54,25 @@ export type {
   PluginStatus,
   ServiceRequest,
 } from './shared/types.js';
+export {
+  rolloutBucket,
+  type FlagSource,
+  type OpenFeatureClientLike,
+  type OpenFeatureProviderLike,
+} from './plugins/plugin-flags.js';
 export { MemoryRateLimitStore, type RateLimitStore } from './mesh/rate-limit-store.js';
+export {
+  redisStreams,
+  type RedisStreamsClient,
+  type RedisStreamsOptions,
+} from './fleet/redis-streams.js';
+export type {
+  BrokerConsumer,
+  BrokerEvent,
+  BrokerLog,
+  DeliveryOutcome,
+  EventBroker,
+} from './fleet/event-broker.js';
 export {
   RedisRateLimitStore,
   type RedisRateLimitStoreOptions,
@@ -108,5 +128,7 @@ export {
   WasmModuleError,
   WasmImportRefusedError,
   UntrustedRuntimeError,
+  FlagNotDeclaredError,
+  EventBrokerUnavailableError,
 } from './errors.js';
 export type { ErrorCode, ManifestProblem } from './errors.js';

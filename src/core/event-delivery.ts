@@ -11,6 +11,12 @@ import type { ManagedPlugin } from '../plugins/managed-plugin.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import { failureResponse, type ErrorBody } from '../shared/responses.js';
 import type { DomainEvent } from '../shared/types.js';
+import type {
+  BrokerConsumer,
+  BrokerEvent,
+  DeliveryOutcome,
+  EventBroker,
+} from '../fleet/event-broker.js';
 
 /** What `publish()` did with an event. */
 export interface PublishResult {
@@ -23,6 +29,11 @@ export interface PublishResult {
    * (`PGW_ERR_PLUGIN_UNAVAILABLE` for a plugin that is not active).
    */
   failed: { plugin: string; code: string; message: string }[];
+  /**
+   * With a shared broker (`events.broker`): the broker's id of the stored event. Delivery to the
+   * fleet's subscribers happens after `publish()` resolves, at least once; `delivered` and `failed` are empty.
+   */
+  entry?: string;
 }
 
 /** The plugins whose `permissions.events.subscribe` matches the type; a publisher never gets its own event. */
@@ -81,11 +92,65 @@ export interface EventBusOptions {
   nextId: () => string;
   timeoutMs: number;
   log: GatewayLogger;
+  /** The fleet's shared broker (`events.broker`); without one, events stay within this gateway. */
+  broker?: EventBroker | undefined;
+  /** This gateway's consumer name in the broker's groups. */
+  nodeId: string;
+  /** The plugin loaded under `name` now (after a swap, the new version). */
+  plugin: (name: string) => ManagedPlugin | undefined;
 }
 
 /** Domain events between the host, the plugins and each other. */
 export class EventBus {
+  readonly #consumers = new Map<string, BrokerConsumer>();
+
   constructor(readonly options: EventBusOptions) {}
+
+  /**
+   * With a broker: starts this gateway's consumer for plugin `name` when it subscribes to events. The
+   * consumer belongs to the name, not to one load of it, so a new version loaded under the same name
+   * takes over its group's position: nothing lost, nothing delivered twice.
+   */
+  attach(name: string): void {
+    const { broker, nodeId, log } = this.options;
+    const plugin = this.options.plugin(name);
+    if (!broker || this.#consumers.has(name) || !plugin) return;
+    if (plugin.manifest.permissions.events.subscribe.length === 0) return;
+    this.#consumers.set(
+      name,
+      broker.consume(name, nodeId, (event) => this.#deliverShared(name, event), log),
+    );
+  }
+
+  /** Stops plugin `name`'s consumer; resolves once its deliveries in flight have finished. */
+  async detach(name: string): Promise<void> {
+    const consumer = this.#consumers.get(name);
+    this.#consumers.delete(name);
+    await consumer?.stop();
+  }
+
+  /** Stops every consumer and the broker's own connections. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#consumers.keys()].map((name) => this.detach(name)));
+    await this.options.broker?.close();
+  }
+
+  async #deliverShared(name: string, event: BrokerEvent): Promise<DeliveryOutcome> {
+    const plugin = this.options.plugin(name);
+    if (!plugin) return 'unavailable';
+    if (
+      event.source === name ||
+      !plugin.manifest.permissions.events.subscribe.some((s) => matchesEventPattern(event.type, s))
+    ) {
+      return 'done';
+    }
+    if (plugin.status !== 'active') return 'unavailable';
+    const outcome = await plugin.runtime.run({ t: 'evt', e: event }, this.options.timeoutMs);
+    plugin.metrics.events++;
+    if (!isTaskFailure(outcome)) return 'done';
+    logFailure(this.options.log, plugin.name, plugin.manifest.version, event.id, outcome);
+    return 'failed';
+  }
 
   /** Delivers to the subscribers of the event's type; `source` (a plugin) never gets its own event. */
   deliver(input: DomainEvent, source: string | undefined): Promise<PublishResult> {
@@ -98,6 +163,12 @@ export class EventBus {
       timestamp: input.timestamp ?? Date.now(),
       ...(source ? { source } : {}),
     };
+    const { broker } = this.options;
+    if (broker) {
+      return broker
+        .publish(event)
+        .then((entry) => ({ id: event.id, delivered: [], failed: [], entry }));
+    }
     const subscribers = subscribersOf(this.options.plugins(), event.type, source);
     return deliverEvent(event, subscribers, this.options.timeoutMs, (plugin, failure) =>
       logFailure(log, plugin.name, plugin.manifest.version, event.id, failure),

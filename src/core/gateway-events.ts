@@ -3,7 +3,7 @@
  * @module
  */
 import type { CrashEvent } from '../plugins/supervisor.js';
-import type { HealthStatus, PluginInfo, PluginStatus } from '../shared/types.js';
+import type { FlagRule, HealthStatus, PluginInfo, PluginStatus } from '../shared/types.js';
 
 /** Threads of a plugin instance that would not end. */
 export interface AbandonedEvent {
@@ -23,6 +23,20 @@ export interface BreakerEvent {
   instance: string;
   /** The endpoint (`GET /path`) when breakers are kept per endpoint (`circuitBreaker.scope`). */
   endpoint?: string;
+}
+
+/** A feature flag changed with `setFlag()`. */
+export interface FlagChangedEvent {
+  /** Name of the plugin. */
+  plugin: string;
+  /** The flag, as the manifest declares it. */
+  flag: string;
+  /** Its static value now (for a rule, the value outside the rollout). */
+  value: boolean;
+  /** Its static value before. */
+  previous: boolean;
+  /** The rollout rule now in force, when the change set one. */
+  rule?: FlagRule;
 }
 
 /** The gateway's typed events. */
@@ -66,4 +80,6 @@ export interface GatewayEvents {
   'registry:reconnected': () => void;
   /** A version published to the watched environment could not be loaded (`watch: { env }`). */
   'catalog:error': (event: { name: string; version: string; error: Error }) => void;
+  /** `setFlag()` changed a plugin's feature flag; its threads see it from their next task. */
+  'flag:changed': (event: FlagChangedEvent) => void;
 }

@@ -13,6 +13,7 @@ import {
 import { MemoryRegistry } from '../registry/memory.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
 import { EventBus, type PublishResult } from './event-delivery.js';
+import { changeFlag } from './flag-changes.js';
 import type { CatalogWatch } from '../fleet/catalog-watch.js';
 import type { Fleet } from '../fleet/fleet.js';
 import { PEER_PATH } from '../fleet/peer-protocol.js';
@@ -47,6 +48,7 @@ import { ServiceCalls, type ServiceHandler } from './service-calls.js';
 import { PluginTable } from './plugin-table.js';
 import type {
   DomainEvent,
+  FlagRule,
   GatewayRequest,
   PluginInfo,
   PluginMetrics,
@@ -57,7 +59,12 @@ export type { CrashEvent } from '../plugins/supervisor.js';
 export type { PeerReply } from './request-path.js';
 export type { ServiceHandler } from './service-calls.js';
 export type { PublishResult } from './event-delivery.js';
-export type { AbandonedEvent, BreakerEvent, GatewayEvents } from './gateway-events.js';
+export type {
+  AbandonedEvent,
+  BreakerEvent,
+  FlagChangedEvent,
+  GatewayEvents,
+} from './gateway-events.js';
 export type { LoadOptions } from './load-options.js';
 
 /**
@@ -117,6 +124,9 @@ export class PluginGateway {
       nextId: () => `${this.#nodeId}-e${(++this.#seq).toString(36)}`,
       timeoutMs: this.options.pluginTimeout,
       log: this.#log,
+      broker: this.options.events.broker,
+      nodeId: this.#nodeId,
+      plugin: (name) => this.#plugins.get(name),
     });
     const limiter = createRateLimiter(this.options.rateLimiting, this.#log, {
       fallback: (event) => this.#emit('ratelimit:fallback', event),
@@ -240,6 +250,7 @@ export class PluginGateway {
       }
     }
     await this.#plugins.register(plugin);
+    this.#events.attach(plugin.name);
     return plugin.info();
   }
 
@@ -303,7 +314,9 @@ export class PluginGateway {
 
   /**
    * Delivers a domain event to every active plugin that subscribes to its type
-   * (`permissions.events.subscribe`). Resolves when each has handled it or failed to.
+   * (`permissions.events.subscribe`). Resolves when each has handled it or failed to; with
+   * `events.broker`, once the broker stored it for the whole fleet (`entry`).
+   * @throws {EventBrokerUnavailableError} `PGW_ERR_EVENT_BROKER_UNAVAILABLE`: the broker did not store it.
    */
   async publish(event: DomainEvent): Promise<PublishResult> {
     this.#assertRunning();
@@ -313,6 +326,19 @@ export class PluginGateway {
       );
     }
     return this.#events.deliver(event, undefined);
+  }
+
+  /**
+   * Changes a feature flag of a running plugin: `true`/`false` for everyone, or a rollout rule
+   * `{ value, percentage, users }`. Its threads and processes see it from their next request, without a
+   * restart; `flag:changed` is emitted and one line logged.
+   * @throws {PluginNotFoundError} `PGW_ERR_PLUGIN_NOT_FOUND`
+   * @throws {FlagNotDeclaredError} `PGW_ERR_FLAG_NOT_DECLARED`: the manifest declares no such flag.
+   * @throws {InvalidArgumentError} for a setting that is neither a boolean nor a valid rule.
+   */
+  async setFlag(plugin: string, flag: string, value: boolean | FlagRule): Promise<PluginInfo> {
+    this.#assertRunning();
+    return changeFlag(this.#require(plugin), flag, value, this.#log, this.#emit);
   }
 
   /** Info of every loaded plugin. */
@@ -341,6 +367,8 @@ export class PluginGateway {
    */
   async unload(name: string): Promise<void> {
     const plugin = this.#require(name);
+    // Its events in flight finish (and are acknowledged) before it stops; the rest wait in the broker.
+    await this.#events.detach(name);
     this.#plugins.setStatus(plugin, 'inactive', 'unloading');
     await this.#plugins.discard(plugin);
     this.#emit('plugin:unloaded', plugin.info());
@@ -352,6 +380,7 @@ export class PluginGateway {
     this.#stopped = true;
     this.#environment?.stop();
     await Promise.all([...this.#plugins.map.keys()].map((name) => this.unload(name)));
+    await this.#events.close();
     await this.#fleet?.close();
     if (this.#ownsRegistry) await this.#registry.close();
   }

@@ -3,6 +3,12 @@
  * validated once, eagerly, and frozen.
  * @module
  */
+import type { EventBroker } from '../fleet/event-broker.js';
+import type {
+  FlagSource,
+  OpenFeatureClientLike,
+  OpenFeatureProviderLike,
+} from '../plugins/plugin-flags.js';
 import { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { ed25519PublicKey } from '../fleet/artifact-signature.js';
@@ -78,6 +84,16 @@ export const optionsSchema = z.strictObject({
   featureFlags: z
     .strictObject({
       overrides: z.record(z.string(), z.record(z.string(), z.boolean())).default({}),
+      openFeature: z
+        .custom<FlagSource>(
+          (v) =>
+            typeof v === 'object' &&
+            v !== null &&
+            (typeof (v as OpenFeatureClientLike).getBooleanValue === 'function' ||
+              typeof (v as OpenFeatureProviderLike).resolveBooleanEvaluation === 'function'),
+          'an OpenFeature Client (OpenFeature.getClient()) or Provider',
+        )
+        .optional(),
     })
     .prefault({}),
   registry: z
@@ -199,6 +215,20 @@ export const optionsSchema = z.strictObject({
       }),
     ])
     .default(true),
+  events: z
+    .strictObject({
+      broker: z
+        .custom<EventBroker>(
+          (v) =>
+            typeof v === 'object' &&
+            v !== null &&
+            typeof (v as EventBroker).publish === 'function' &&
+            typeof (v as EventBroker).consume === 'function',
+          'an EventBroker (e.g. redisStreams({ redis }))',
+        )
+        .optional(),
+    })
+    .prefault({}),
 });
 
 /** The `circuitBreaker` options of the gateway and of `load()`. */
@@ -260,8 +290,16 @@ export interface GatewayOptions {
    * @default { maxConcurrent: 0, maxQueued: 1024 }
    */
   bulkhead?: { maxConcurrent?: number; maxQueued?: number };
-  /** Feature-flag values that win over the manifests' defaults: `{ [plugin]: { [flag]: boolean } }`. */
-  featureFlags?: { overrides?: Record<string, Record<string, boolean>> };
+  /**
+   * `overrides`: flag values that win over the manifests' defaults, `{ [plugin]: { [flag]: boolean } }`.
+   * `openFeature`: an OpenFeature `Client` (`OpenFeature.getClient()`) or `Provider`, asked on every request
+   * of a plugin that declares flags for each flag under the key `<plugin>.<flag>`, with the gateway's own
+   * value as the default and `{ targetingKey: userId, plugin, requestId, method, path }` as the context.
+   */
+  featureFlags?: {
+    overrides?: Record<string, Record<string, boolean>>;
+    openFeature?: FlagSource;
+  };
   /** Discovery registry the gateway registers its plugin instances in. @default new MemoryRegistry() */
   registry?: DiscoveryRegistry;
   /** Decides who the caller is; its answer wins over `request.userId`. `null` means anonymous. */
@@ -369,6 +407,12 @@ export interface GatewayOptions {
    * @default true
    */
   tracing?: boolean | { tracerProvider: TracerProviderLike };
+  /**
+   * `broker`: a shared event broker (`redisStreams({ redis })`). With one, `publish()` (and a plugin's
+   * `ctx.publish()`) stores the event in the broker and every subscribed plugin of every gateway using
+   * it gets the event once per plugin name, at least once; without one, events stay within this gateway.
+   */
+  events?: { broker?: EventBroker };
 }
 
 /** Options after validation: durations in ms, defaults applied, frozen. */
@@ -381,8 +425,14 @@ export type ResolvedOptions = z.output<typeof optionsSchema>;
 export function resolveOptions(options: GatewayOptions = {}): Readonly<ResolvedOptions> {
   const parsed = optionsSchema.safeParse(options, { reportInput: true });
   if (parsed.success) {
-    const { logger, registry, rateLimiting, tracing } = parsed.data;
-    const hostObjects = new Set<unknown>([logger, registry, rateLimiting.store]);
+    const { logger, registry, rateLimiting, featureFlags, events, tracing } = parsed.data;
+    const hostObjects = new Set<unknown>([
+      logger,
+      registry,
+      rateLimiting.store,
+      featureFlags.openFeature,
+      events.broker,
+    ]);
     if (typeof tracing === 'object') hostObjects.add(tracing.tracerProvider);
     return deepFreeze(parsed.data, hostObjects);
   }

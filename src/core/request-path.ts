@@ -13,6 +13,8 @@ import type { RateLimiter } from '../mesh/rate-limiter.js';
 import { assertRequest, identify, pathOf, refuse, toPluginRequest } from './admission.js';
 import { dispatch, type Dispatched, type MeshSettings, type RateCheck } from '../mesh/pipeline.js';
 import type { Served } from '../mesh/instances.js';
+import type { TaskInput } from '../loader/runtime.js';
+import type { ManagedPlugin } from '../plugins/managed-plugin.js';
 import { logFailure, logRequest } from './logging.js';
 import type { Observers, RequestObservation } from './observers.js';
 import type { GatewayLogger } from '../shared/logger.js';
@@ -21,10 +23,11 @@ import { errorResponse } from '../shared/responses.js';
 import type { RouteMatch, RouteTarget, Router } from './router.js';
 import { REQUEST_TRACE } from '../shared/trace-context.js';
 import type { RequestSpan, Tracing } from './tracing.js';
-import type { TaskInput } from '../loader/runtime.js';
 import type { GatewayRequest, PluginRequest, PluginResponse } from '../shared/types.js';
 
 export type { PeerReply } from '../fleet/peer-server.js';
+
+type RequestTask = Extract<TaskInput, { t: 'req' }>;
 
 /** @throws {InvalidArgumentError} for a body nested too deep to be walked. */
 function ownHostBody(body: object): unknown {
@@ -186,8 +189,33 @@ export class RequestPath {
         this.#ended(plugin, request.id, started, observed, { response: refused }, span),
       );
     }
-    const input: TaskInput = { t: 'req', k: target.key, r: request };
+    const input: RequestTask = { t: 'req', k: target.key, r: request };
     if (span) input[REQUEST_TRACE] = span;
+    // Static flags travel with the threads, not with the request: only targeting costs a request.
+    const flags = (plugin as Partial<ManagedPlugin>).flags;
+    if (flags?.targeted) {
+      const values = flags.evaluate(request);
+      if (values instanceof Promise) {
+        return values.then((f) => {
+          input.f = f;
+          return this.#run(plugin, input, started, rate, timeoutMs, observed, span);
+        });
+      }
+      input.f = values;
+    }
+    return this.#run(plugin, input, started, rate, timeoutMs, observed, span);
+  }
+
+  #run(
+    plugin: Served,
+    input: RequestTask,
+    started: number,
+    rate: RateCheck | undefined,
+    timeoutMs: number,
+    observed: RequestObservation | undefined,
+    span: RequestSpan | undefined,
+  ): Promise<Dispatched> {
+    const request = input.r;
     const ended = (outcome: Dispatched) =>
       this.#ended(plugin, request.id, started, observed, outcome, span);
     if (!this.parts.calls(plugin)) {

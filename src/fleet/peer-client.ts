@@ -209,6 +209,9 @@ export class RemoteRuntime implements PluginRuntime {
     };
   }
 
+  /** Its own gateway holds the plugin's flags; nothing to change here. */
+  setFlags(): void {}
+
   /** Its own gateway checks its health; here, a remote instance has none to report. */
   async checkHealth(): Promise<HealthStatus | undefined> {
     return undefined;

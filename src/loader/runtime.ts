@@ -34,6 +34,8 @@ export type TaskInput =
       r: PluginRequest;
       /** W3C `traceparent` of this attempt, while tracing: the plugin's `ctx.trace`, a peer's header. */
       tp?: string;
+      /** The flag values evaluated for this request (rules, OpenFeature); absent when they are the static ones. */
+      f?: Record<string, boolean>;
       /** The request's span, host side only (a symbol key: never copied to a thread or a peer). */
       [REQUEST_TRACE]?: RequestTrace;
     }
@@ -123,6 +125,11 @@ export interface PluginRuntime {
    * `timeoutMs` counts as unhealthy. `undefined` when no thread is alive (an idle plugin is not woken).
    */
   checkHealth(timeoutMs: number): Promise<HealthStatus | undefined>;
+  /**
+   * New static flag values (`setFlag()`): every live thread or process, and every one started later,
+   * sees them from its next task on, without a restart.
+   */
+  setFlags(flags: Readonly<Record<string, boolean>>): void;
 }
 
 /**

@@ -152,6 +152,10 @@ export class InstanceGroup implements PluginRuntime {
     };
   }
 
+  setFlags(flags: Readonly<Record<string, boolean>>): void {
+    for (const i of this.instances) i.runtime.setFlags(flags);
+  }
+
   /**
    * Checks every instance (its `healthCheck()`, or a GET of `endpoint`), keeps each answer on its
    * instance for the balancer, and answers the worst of them — with several instances, its details

@@ -16,6 +16,10 @@ import { PluginMetricsRecorder } from '../mesh/metrics.js';
 import type { InstanceRecord } from '../registry/registry.js';
 import { CrashPolicy, type CrashPolicyOptions } from './crash-policy.js';
 import { canTransition } from './status-machine.js';
+import { PluginFlags, type FlagRule } from './plugin-flags.js';
+import type { GatewayLogger } from '../shared/logger.js';
+
+const SILENT_LOG = { warn() {} } as unknown as GatewayLogger;
 import type { Manifest } from '../manifest/manifest.js';
 import type { HealthStatus, PluginInfo, PluginMetrics, PluginStatus } from '../shared/types.js';
 
@@ -60,6 +64,8 @@ export class ManagedPlugin implements Served {
       runtime: manifest.runtime.type,
       trusted: true,
     },
+    /** Its feature flags: static values, rollout rules, the host's OpenFeature source. */
+    readonly flags: PluginFlags = new PluginFlags(manifest.name, manifest, {}, SILENT_LOG),
   ) {
     this.name = manifest.name;
     this.crashes = new CrashPolicy(policies.restart);
@@ -113,7 +119,10 @@ export class ManagedPlugin implements Served {
       dir: this.dir,
       runtime: this.placement.runtime,
       trusted: this.placement.trusted,
+      flags: this.flags.values,
     };
+    const rules = this.flags.rules();
+    if (Object.keys(rules).length > 0) info.flagRules = rules;
     if (this.placement.sandbox !== undefined) info.sandbox = this.placement.sandbox;
     if (this.reason !== undefined) info.reason = this.reason;
     this.#info = Object.freeze(info);
@@ -133,6 +142,17 @@ export class ManagedPlugin implements Served {
       status: info.status,
       metadata: info.metadata,
     }));
+  }
+
+  /**
+   * Sets a flag (`gateway.setFlag()`) and hands the new static values to every instance's threads.
+   * @returns the flag's static value before.
+   */
+  setFlag(flag: string, setting: boolean | FlagRule): boolean {
+    const previous = this.flags.set(flag, setting);
+    this.runtime.setFlags(this.flags.values);
+    this.#info = undefined;
+    return previous;
   }
 
   setHealth(health: HealthStatus): void {

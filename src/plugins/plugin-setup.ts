@@ -17,6 +17,7 @@ import { linkLeadingOut } from '../loader/process/folder-links.js';
 import { createWasmRuntime, prepareModule } from '../loader/wasm/wasm-runtime.js';
 import type { BreakerSettings, BreakerState } from '../mesh/circuit-breaker.js';
 import { PluginLogSink } from './plugin-logs.js';
+import { PluginFlags, type FlagSource } from './plugin-flags.js';
 import { ManagedPlugin } from './managed-plugin.js';
 import type { Manifest } from '../manifest/manifest.js';
 import type { GatewayLogger } from '../shared/logger.js';
@@ -25,7 +26,10 @@ import type { PluginFiles } from '../manifest/plugin-files.js';
 
 /** The gateway's settings that shape a plugin's runtime and policies (its resolved options). */
 export interface PluginSettings {
-  featureFlags: { overrides: Readonly<Record<string, Readonly<Record<string, boolean>>>> };
+  featureFlags: {
+    overrides: Readonly<Record<string, Readonly<Record<string, boolean>>>>;
+    openFeature?: FlagSource | undefined;
+  };
   idleTimeout: number;
   threadConcurrency: number;
   maxInFlight: number;
@@ -83,12 +87,19 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
   }
   const { options } = setup;
   const sink = new PluginLogSink(setup.log, manifest.name, manifest.version);
+  const flags = new PluginFlags(
+    manifest.name,
+    manifest,
+    options.featureFlags.overrides[manifest.name] ?? {},
+    setup.log,
+    options.featureFlags.openFeature,
+  );
   const spec: RuntimeSpec = {
     manifest,
     mainPath: files.mainPath,
     pluginDir: files.dir,
     instanceId: setup.instanceId,
-    flags: flagsFor(manifest, options.featureFlags.overrides[manifest.name] ?? {}, setup.log),
+    flags: flags.values,
     settings: setup.load.config,
     idleTimeoutMs: options.idleTimeout,
     threadConcurrency: options.threadConcurrency,
@@ -125,6 +136,7 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
       trusted: setup.load.trusted,
       ...(runtime === 'process' ? { sandbox: bwrap ? 'bwrap' : 'permission-model' } : {}),
     },
+    flags,
   );
   for (const instance of plugin.instances) {
     for (const [breaker, endpoint] of instance.breakers()) {
@@ -218,26 +230,6 @@ export function assertLoadable(
       },
     );
   }
-}
-
-/** The manifest's flag defaults, overridden by the host's `featureFlags.overrides[plugin]`. */
-export function flagsFor(
-  manifest: Manifest,
-  overrides: Record<string, boolean>,
-  log: GatewayLogger,
-): Record<string, boolean> {
-  const flags: Record<string, boolean> = {};
-  for (const f of manifest.feature_flags) flags[f.name] = f.default;
-  for (const [flag, value] of Object.entries(overrides)) {
-    if (!(flag in flags)) {
-      log.warn(
-        { plugin_id: manifest.name, flag },
-        'feature flag override for a flag the manifest does not declare',
-      );
-    }
-    flags[flag] = value;
-  }
-  return flags;
 }
 
 /** Manifest fields that are valid but that the mesh, discovery or sandbox of a later version enforces. */

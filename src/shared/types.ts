@@ -200,6 +200,28 @@ export interface PluginInfo {
    * unless `watch.trusted`). An untrusted plugin never runs in worker threads.
    */
   trusted: boolean;
+  /**
+   * The plugin's feature flags as they stand: the manifest's defaults, the host's
+   * `featureFlags.overrides`, then `setFlag()` changes. For a flag under a rollout rule, its value outside
+   * the rollout.
+   */
+  flags: Readonly<Record<string, boolean>>;
+  /** Rollout rules set with `setFlag(plugin, flag, { percentage, users, value })`, by flag; absent when none. */
+  flagRules?: Record<string, FlagRule>;
+}
+
+/**
+ * A rollout rule for one flag: on for the listed `users` and for `percentage` % of the others (chosen by
+ * a stable hash of plugin, flag and user id, so a user keeps the same answer), `value` for everyone
+ * else and for anonymous requests.
+ */
+export interface FlagRule {
+  /** The value outside the rollout (anonymous requests included). @default false */
+  value?: boolean;
+  /** Share of users, 0..100 (decimals allowed), who get `true`. @default 0 */
+  percentage?: number;
+  /** User ids (`request.userId`) who get `true`. */
+  users?: readonly (string | number)[];
 }
 
 /** Per-plugin figures (ADR `PluginMetrics`, plus latency percentiles). */

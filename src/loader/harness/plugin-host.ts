@@ -80,6 +80,8 @@ export interface PluginHost {
   abandon(slot: number): void;
   /** A periodic health check from the host; the answer is a `health` note. */
   answerHealth(seq: number): Promise<void>;
+  /** New static flag values (`setFlag()`): `ctx.flags` of every task from now on. */
+  setFlags(flags: Record<string, boolean>): void;
 }
 
 const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
@@ -125,7 +127,7 @@ export function servePlugin(
     }
   }
 
-  const flags = Object.freeze({ ...data.flags });
+  let flags: Readonly<Record<string, boolean>> = Object.freeze({ ...data.flags });
   const settings = Object.freeze({ ...data.settings });
 
   function publish(event: Omit<DomainEvent, 'source'>): void {
@@ -171,6 +173,8 @@ export function servePlugin(
       private readonly serving = false,
       /** The gateway's hop span for the request, while the host traces. */
       private readonly traceparent?: string,
+      /** The values evaluated for this request (rollout rules, OpenFeature), when not the static ones. */
+      private readonly requestFlags?: Readonly<Record<string, boolean>>,
     ) {}
     #trace: PluginTrace | undefined;
     get trace(): PluginTrace | undefined {
@@ -185,7 +189,7 @@ export function servePlugin(
       return data.version;
     }
     get flags() {
-      return flags;
+      return this.requestFlags ?? flags;
     }
     get config() {
       return settings;
@@ -289,7 +293,7 @@ export function servePlugin(
   function perform(task: Task): TaskResult | Promise<TaskResult> {
     switch (task.t) {
       case 'req':
-        return serve(task.k, task.r, task.tp);
+        return serve(task.k, task.r, task.tp, task.f);
       case 'evt':
         return deliver(task.e);
       case 'health':
@@ -307,6 +311,7 @@ export function servePlugin(
     key: string,
     req: PluginRequest,
     traceparent: string | undefined,
+    requestFlags: Record<string, boolean> | undefined,
   ): TaskResult | Promise<TaskResult> {
     const handler = plugin.routes?.[key];
     if (!handler) {
@@ -317,7 +322,16 @@ export function servePlugin(
     if (req.query === undefined) req.query = {};
     let res: PluginResponse | void | Promise<PluginResponse | void>;
     try {
-      res = handler(req, new RequestContext(req.id, req.userId, true, traceparent));
+      res = handler(
+        req,
+        new RequestContext(
+          req.id,
+          req.userId,
+          true,
+          traceparent,
+          requestFlags && Object.freeze(requestFlags),
+        ),
+      );
     } catch (error) {
       return failure('threw', error);
     }
@@ -358,6 +372,7 @@ export function servePlugin(
     stop,
     abandon: (slot) => waiting.get(slot)?.(TIMEOUT),
     answerHealth,
+    setFlags: (next) => void (flags = Object.freeze({ ...next })),
   };
 }
 

@@ -93,6 +93,8 @@ process.on('message', (message: ProcessControl) => {
     }
     case 'stop':
       return void host?.stop();
+    case 'flags':
+      return host?.setFlags(message.flags);
     case 'abandon':
       return host?.abandon(message.slot);
     case 'health':

@@ -348,6 +348,13 @@ export class ProcessRuntime implements PluginRuntime {
     };
   }
 
+  setFlags(flags: Readonly<Record<string, boolean>>): void {
+    // A process started later gets them in its `start`; the live one on the channel its tasks take.
+    this.#data.flags = { ...flags };
+    const child = this.#child;
+    if (child?.ready) this.#send(child, { ctl: 'flags', flags: this.#data.flags });
+  }
+
   async checkHealth(timeoutMs: number): Promise<HealthStatus | undefined> {
     const child = this.#child;
     if (!child || !child.ready || child.exited || this.#closing) return undefined;

@@ -22,6 +22,8 @@ export type ProcessControl =
   | { ctl: 'start'; data: ProcessHarnessData }
   | { ctl: 'task'; task: Task }
   | { ctl: 'stop' }
+  /** New static flag values (`setFlag()`); sent on the task channel, so the next task sees them. */
+  | { ctl: 'flags'; flags: Record<string, boolean> }
   | { ctl: 'abandon'; slot: number }
   | { ctl: 'health'; seq: number }
   /** The host's answer to the child's `ctx.call()` number `seq`. */

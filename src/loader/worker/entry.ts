@@ -39,6 +39,22 @@ let startPlugin: () => void;
 /** The host says "start" once it has taken over this thread's stdout and stderr. */
 const hostReady = new Promise<void>((resolve) => (startPlugin = resolve));
 
+const flagNames = Object.keys(data.flags);
+let flagsSeen = 0;
+/** The host's flag values in the shared cells (`setFlag()`), or undefined when unchanged since last read. */
+function readFlagCells(): Record<string, boolean> | undefined {
+  const cells = data.flagCells;
+  const version = Atomics.load(cells, 0);
+  if (version === flagsSeen) return undefined;
+  const flags: Record<string, boolean> = {};
+  flagNames.forEach((name, i) => (flags[name] = Atomics.load(cells, i + 1) === 1));
+  // Written meanwhile: the next task reads them again.
+  if (Atomics.load(cells, 0) === version) flagsSeen = version;
+  return flags;
+}
+// A thread started after a change: its initialize() already sees the current values.
+data.flags = readFlagCells() ?? data.flags;
+
 const host = servePlugin(
   data,
   {
@@ -104,5 +120,7 @@ process.on('exit', (code) => note({ pgw: 'exiting', code }));
  * asynchronous work waits until it settles or the host abandons it.
  */
 export default function run(task: Task): TaskResult | Promise<TaskResult> {
+  const flags = readFlagCells();
+  if (flags) host.setFlags(flags);
   return host.run(task);
 }

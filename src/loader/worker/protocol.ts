@@ -33,6 +33,11 @@ export interface HarnessData {
    * `-threadId` once it is done; 0 means no plugin code has seen the request.
    */
   slots: Int32Array;
+  /**
+   * Live flag values, shared with the host: `[version, ...values]` in the order of `flags`' keys (1 on,
+   * 0 off). The host writes the values, then bumps the version; a thread reads them before its next task.
+   */
+  flagCells: Int32Array;
   /** `permissions.network`: the hosts the thread's network guard admits. */
   network: string[];
   /** Largest serialised response the harness hands to the host. */
@@ -43,7 +48,15 @@ export interface HarnessData {
 
 /** A Piscina task: `s` is the request's slot, `d` its deadline (epoch ms). */
 export type Task =
-  | { t: 'req'; k: string; r: PluginRequest; tp?: string; s: number; d: number }
+  | {
+      t: 'req';
+      k: string;
+      r: PluginRequest;
+      tp?: string;
+      s: number;
+      d: number;
+      f?: Record<string, boolean>;
+    }
   | { t: 'evt'; e: DomainEvent; s: number; d: number }
   | { t: 'boot'; s: number; d: number }
   | { t: 'health'; s: number; d: number };

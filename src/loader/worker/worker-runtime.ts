@@ -52,6 +52,9 @@ class Pending {
 export class WorkerRuntime implements PluginRuntime {
   readonly #pool: Piscina;
   readonly #slots: SlotTable<Pending>;
+  /** Flag names in the order of `#flagCells` (after its version cell). */
+  readonly #flagNames: readonly string[];
+  readonly #flagCells: Int32Array;
   readonly #threads = new Map<number, ThreadState>();
   /** Every request's deadline, whatever its timeout: one heap and one timer. */
   readonly #deadlines: DeadlineQueue<Pending>;
@@ -84,6 +87,9 @@ export class WorkerRuntime implements PluginRuntime {
     this.#name = manifest.name;
     this.#slots = new SlotTable(spec.maxInFlight);
     this.#deadlines = new DeadlineQueue(this.#onDeadline);
+    this.#flagNames = Object.keys(spec.flags);
+    this.#flagCells = new Int32Array(new SharedArrayBuffer(4 * (1 + this.#flagNames.length)));
+    this.#flagNames.forEach((name, i) => (this.#flagCells[i + 1] = spec.flags[name] ? 1 : 0));
     const workerData: HarnessData = {
       main: pathToFileURL(spec.mainPath).href,
       name: manifest.name,
@@ -92,6 +98,7 @@ export class WorkerRuntime implements PluginRuntime {
       settings: spec.settings,
       publish: [...manifest.permissions.events.publish],
       slots: this.#slots.shared,
+      flagCells: this.#flagCells,
       network: [...manifest.permissions.network],
       maxResponseBytes: spec.maxResponseBytes,
       memoryReportMs: MEMORY_REPORT_MS,
@@ -235,6 +242,12 @@ export class WorkerRuntime implements PluginRuntime {
       inFlight: this.#slots.used,
       violations: this.#violations,
     };
+  }
+
+  setFlags(flags: Readonly<Record<string, boolean>>): void {
+    const cells = this.#flagCells;
+    this.#flagNames.forEach((name, i) => Atomics.store(cells, i + 1, flags[name] ? 1 : 0));
+    Atomics.add(cells, 0, 1);
   }
 
   async checkHealth(timeoutMs: number): Promise<HealthStatus | undefined> {
