@@ -10,6 +10,7 @@ export type {
   AbandonedEvent,
   BreakerEvent,
   CrashEvent,
+  FaultSpec,
   GatewayEvents,
   LoadOptions,
   PeerReply,

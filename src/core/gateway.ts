@@ -30,6 +30,7 @@ import {
 import { readPluginFiles } from '../manifest/plugin-files.js';
 import { assertLoadable, createPlugin } from '../plugins/plugin-setup.js';
 import { balancerFrom } from '../mesh/load-balancer.js';
+import { FaultInjector, faultOf, resolveFault, type FaultSpec } from '../mesh/fault-injection.js';
 import {
   Observers,
   type Disposable,
@@ -58,6 +59,7 @@ export type { ServiceHandler } from './service-calls.js';
 export type { PublishResult } from './event-delivery.js';
 export type { AbandonedEvent, BreakerEvent, GatewayEvents } from './gateway-events.js';
 export type { LoadOptions } from './load-options.js';
+export type { FaultSpec } from '../mesh/fault-injection.js';
 
 /**
  * The gateway. Every option has a default.
@@ -82,6 +84,7 @@ export class PluginGateway {
   readonly #events: EventBus;
   readonly #path: RequestPath;
   readonly #calls: ServiceCalls;
+  readonly #faults: FaultInjector;
   readonly #fleet: Fleet | undefined;
   readonly #environment: CatalogWatch | undefined;
   #seq = 0;
@@ -95,6 +98,11 @@ export class PluginGateway {
     this.#ownsRegistry = this.options.registry === undefined;
     this.#log = createLogger(this.options.logger);
     const nextId = () => `${this.#nodeId}-${(++this.#seq).toString(36)}`;
+    this.#faults = new FaultInjector(
+      Object.fromEntries(
+        Object.entries(this.options.faults ?? {}).map(([n, f]) => [n, faultOf(f)]),
+      ),
+    );
     this.#plugins = new PluginTable({
       log: this.#log,
       emit: this.#emit,
@@ -130,6 +138,7 @@ export class PluginGateway {
       stopped: () => this.#stopped,
       local: (name) => this.#plugins.get(name),
       calls: (plugin) => (plugin as Partial<ManagedPlugin>).manifest?.dependencies.length !== 0,
+      faults: this.#faults,
     });
     this.#calls = new ServiceCalls({
       router: this.#router,
@@ -278,6 +287,21 @@ export class PluginGateway {
     this.#assertRunning();
     this.#calls.provide(name, version, handler);
     this.#plugins.bootWaiting();
+  }
+
+  /**
+   * Replaces the faults injected into plugin `name`'s requests (see the `faults` option); `null` stops
+   * them. The plugin need not be loaded yet: faults are kept by name.
+   * @example gateway.setFaults('orders', { abort: { percentage: 10, status: 503 } });
+   * @throws {InvalidArgumentError} for a spec the `faults` option would refuse.
+   */
+  setFaults(name: string, faults: FaultSpec | null): void {
+    if (typeof name !== 'string' || name === '') {
+      throw new InvalidArgumentError(
+        `Expected \`name\` to be a plugin name, got \`${String(name)}\` (${typeof name})`,
+      );
+    }
+    this.#faults.set(name, faults === null ? undefined : resolveFault(faults, `faults.${name}`));
   }
 
   /** Calls `listener` for every request routed to a plugin, before its mesh policies. */

@@ -6,6 +6,7 @@
 import { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { ed25519PublicKey } from '../fleet/artifact-signature.js';
+import { faultsOptionSchema, type FaultSpec } from '../mesh/fault-injection.js';
 import type { LoadBalancer } from '../mesh/load-balancer.js';
 import type { RateLimitStore } from '../mesh/rate-limit-store.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
@@ -180,6 +181,7 @@ export const optionsSchema = z.strictObject({
       untrusted: z.enum(['process', 'refuse']).default('process'),
     })
     .default({ bwrap: true, requireBwrap: false, untrusted: 'process' }),
+  faults: faultsOptionSchema.optional(),
 });
 
 /** Options accepted by `new PluginGateway(options)`. Every one has a default. */
@@ -309,6 +311,15 @@ export interface GatewayOptions {
    * @default { bwrap: true, requireBwrap: false, untrusted: 'process' }
    */
   sandbox?: { bwrap?: boolean; requireBwrap?: boolean; untrusted?: 'process' | 'refuse' };
+  /**
+   * Fault injection for chaos tests, per plugin name (Envoy's fault filter): `delay` holds
+   * `percentage` % of requests for `duration` before they enter the plugin's mesh (the request's
+   * deadline starts after it), then `abort` answers `percentage` % with `status` (400–599,
+   * `PGW_ERR_FAULT_INJECTED`) without reaching the plugin. Changed at run time with
+   * `gateway.setFaults()`. Applies to requests from hosts, peers and `ctx.call()` alike.
+   * @default undefined (no faults: nothing on the request path)
+   */
+  faults?: Record<string, FaultSpec>;
 }
 
 /** Options after validation: durations in ms, defaults applied, frozen. */

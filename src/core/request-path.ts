@@ -13,6 +13,7 @@ import type { RateLimiter } from '../mesh/rate-limiter.js';
 import { assertRequest, identify, pathOf, refuse, toPluginRequest } from './admission.js';
 import { dispatch, type Dispatched, type MeshSettings, type RateCheck } from '../mesh/pipeline.js';
 import type { Served } from '../mesh/instances.js';
+import type { FaultInjector } from '../mesh/fault-injection.js';
 import { logFailure, logRequest } from './logging.js';
 import type { Observers, RequestObservation } from './observers.js';
 import type { GatewayLogger } from '../shared/logger.js';
@@ -47,6 +48,8 @@ export interface RequestPathParts {
   local(name: string): Served | undefined;
   /** Whether `plugin` may call services (`ctx.call`): its requests' callers are then remembered. */
   calls(plugin: Served): boolean;
+  /** Faults injected per plugin (chaos tests); empty on a gateway that has none. */
+  faults: FaultInjector;
 }
 
 /** Who sent the requests a plugin is serving: the identity its `ctx.call()`s carry. */
@@ -171,6 +174,33 @@ export class RequestPath {
         this.#ended(plugin, request.id, started, observed, { response: refused }),
       );
     }
+    if (this.parts.faults.size !== 0) {
+      const draw = this.parts.faults.draw(plugin.name);
+      if (draw.abort && draw.delayMs === 0) {
+        const response = this.parts.faults.aborted(plugin.name, request.id);
+        return Promise.resolve(this.#ended(plugin, request.id, started, observed, { response }));
+      }
+      if (draw.delayMs !== 0) {
+        return new Promise<void>((resolve) => setTimeout(resolve, draw.delayMs)).then(() => {
+          if (!draw.abort)
+            return this.#dispatch(target, request, started, rate, timeoutMs, observed);
+          const response = this.parts.faults.aborted(plugin.name, request.id);
+          return this.#ended(plugin, request.id, started, observed, { response });
+        });
+      }
+    }
+    return this.#dispatch(target, request, started, rate, timeoutMs, observed);
+  }
+
+  #dispatch(
+    target: RouteTarget<Served>,
+    request: PluginRequest,
+    started: number,
+    rate: RateCheck | undefined,
+    timeoutMs: number,
+    observed: RequestObservation | undefined,
+  ): Promise<Dispatched> {
+    const plugin = target.plugin;
     const input = { t: 'req', k: target.key, r: request } as const;
     const ended = (outcome: Dispatched) =>
       this.#ended(plugin, request.id, started, observed, outcome);
