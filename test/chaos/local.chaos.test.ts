@@ -81,8 +81,8 @@ describe('chaos (local): steady GET + POST load while faults are injected', () =
     async () => {
       const outcome = await runLocal({
         name: 'crash loop',
-      // A thread takes ~1 s to boot on a busy machine: 2 crashes make the loop within a short run.
-      options: { restart: { maxCrashes: 2, backoff: 10, maxBackoff: 50 } },
+        // A thread takes ~1 s to boot on a busy machine: 2 crashes make the loop within a short run.
+        options: { restart: { maxCrashes: 2, backoff: 10, maxBackoff: 50 } },
         inject: (run, signal) =>
           every(50, signal, () =>
             run.gateway.handle({ method: 'GET', path: '/chaos/exit', headers: {} }),
