@@ -40,8 +40,6 @@ export interface LoadReport {
   get: Tally;
   post: Tally;
   bystander: Tally;
-  /** Ids of every POST sent (for the execution ledger). */
-  postIds: string[];
 }
 
 /** Not 504: a request that used its whole deadline would only add load to a slow plugin (retry storm). */
@@ -67,7 +65,6 @@ export function startLoad(targets: LoadTargets): { stop(): Promise<LoadReport> }
     get: emptyTally(),
     post: emptyTally(),
     bystander: emptyTally(),
-    postIds: [],
   };
   const callers = targets.callers ?? 8;
   const attempts = targets.getAttempts ?? 5;
@@ -133,7 +130,6 @@ export function startLoad(targets: LoadTargets): { stop(): Promise<LoadReport> }
       const i = ++n;
       const id = `chaos${run}-c${caller}-${i}`;
       if (targets.post && Math.random() < (targets.postShare ?? 0.3)) {
-        report.postIds.push(id);
         await one(report.post, 'POST', targets.post(i), id, false);
       } else {
         await one(report.get, 'GET', targets.get(i), id, true);
