@@ -368,6 +368,7 @@ export class PluginGateway {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#faults.releaseAll();
     this.#environment?.stop();
     await Promise.all([...this.#plugins.map.keys()].map((name) => this.unload(name)));
     await this.#fleet?.close();

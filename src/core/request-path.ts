@@ -181,7 +181,7 @@ export class RequestPath {
         return Promise.resolve(this.#ended(plugin, request.id, started, observed, { response }));
       }
       if (draw.delayMs !== 0) {
-        return new Promise<void>((resolve) => setTimeout(resolve, draw.delayMs)).then(() => {
+        return this.parts.faults.hold(draw.delayMs).then(() => {
           if (!draw.abort)
             return this.#dispatch(target, request, started, rate, timeoutMs, observed);
           const response = this.parts.faults.aborted(plugin.name, request.id);

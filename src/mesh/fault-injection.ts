@@ -70,6 +70,8 @@ const NONE: FaultDraw = Object.freeze({ delayMs: 0, abort: false });
 /** The faults of every plugin that has some, by plugin name. */
 export class FaultInjector {
   readonly #faults = new Map<string, ResolvedFault>();
+  /** Requests being delayed now, each with the means to let it go at once. */
+  readonly #held = new Map<NodeJS.Timeout, () => void>();
 
   constructor(
     initial: Readonly<Record<string, ResolvedFault>> = {},
@@ -104,6 +106,26 @@ export class FaultInjector {
     const delayMs = fault.delayShare > this.random() ? fault.delayMs : 0;
     const abort = fault.abortShare > this.random();
     return delayMs === 0 && !abort ? NONE : { delayMs, abort };
+  }
+
+  /** Resolves after `ms`, or at once when {@link FaultInjector.releaseAll} is called first. */
+  hold(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#held.delete(timer);
+        resolve();
+      }, ms);
+      this.#held.set(timer, resolve);
+    });
+  }
+
+  /** Ends every delay now: the gateway stops, its delayed requests drain like those in flight, no timer is left. */
+  releaseAll(): void {
+    for (const [timer, resolve] of this.#held) {
+      clearTimeout(timer);
+      resolve();
+    }
+    this.#held.clear();
   }
 
   /** The answer to a request the draw aborted. */

@@ -64,6 +64,25 @@ describe('fault injection (Envoy-style delay and abort per plugin)', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(99);
   });
 
+  it('stop() ends delays at once: delayed requests drain like any in flight, no timer is left behind', async () => {
+    gateway = await gatewayWith(['steady'], {
+      faults: { steady: { delay: { percentage: 100, duration: '1h' } } },
+    });
+    const delayed = get(gateway, '/steady/1');
+    await new Promise((r) => setTimeout(r, 20));
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    await gateway.stop();
+    // Answered by the time stop() resolves, not an hour later.
+    let answered = false;
+    void delayed.then(() => (answered = true));
+    await Promise.resolve();
+    expect(answered).toBe(true);
+    expect((await delayed).statusCode).toBe(200);
+    expect(timers()).toBeLessThan(before);
+    gateway = undefined;
+  });
+
   it('applies the percentage per request: at 50 % both outcomes happen', async () => {
     gateway = await gatewayWith(['steady']);
     gateway.setFaults('steady', { abort: { percentage: 50, status: 503 } });
