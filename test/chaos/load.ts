@@ -163,18 +163,20 @@ export interface ScenarioRow {
   tally: Tally;
   rssBeforeMiB: number;
   rssAfterMiB: number;
+  /** Seconds the target plugin was not `active` during the load (local scenarios). */
+  downSeconds?: number;
 }
 
 /** The report table, as printed and pasted into docs/chaos.md. */
 export function formatTable(rows: readonly ScenarioRow[]): string {
   const head =
-    '| scenario | requests | sent | answered | failed | retried | lost | statuses | RSS before → after (MiB) |';
-  const rule = '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |';
+    '| scenario | requests | sent | answered | failed | retried | lost | statuses | RSS before → after (MiB) | target not active (s) |';
+  const rule = '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |';
   const lines = rows.map((r) => {
     const statuses = Object.entries(r.tally.statuses)
       .map(([s, c]) => `${s}×${c}`)
       .join(' ');
-    return `| ${r.scenario} | ${r.kind} | ${r.tally.sent} | ${r.tally.answered} | ${r.tally.failed} | ${r.tally.retried} | ${r.tally.lost} | ${statuses} | ${r.rssBeforeMiB} → ${r.rssAfterMiB} |`;
+    return `| ${r.scenario} | ${r.kind} | ${r.tally.sent} | ${r.tally.answered} | ${r.tally.failed} | ${r.tally.retried} | ${r.tally.lost} | ${statuses} | ${r.rssBeforeMiB} → ${r.rssAfterMiB} | ${r.downSeconds === undefined ? '' : r.downSeconds.toFixed(1)} |`;
   });
   return [head, rule, ...lines].join('\n');
 }

@@ -94,6 +94,18 @@ export async function runLocal(scenario: LocalScenario): Promise<ScenarioOutcome
     await sleep(300);
     await warm.stop();
     const rssBeforeMiB = rssMiB();
+    // How long the target is not active while the load runs: what a caller of a one-thread plugin feels.
+    let downSince: number | undefined;
+    let downMs = 0;
+    const watchStatus = (info: { name: string; status: string }) => {
+      if (info.name !== 'chaos') return;
+      if (info.status !== 'active') downSince ??= performance.now();
+      else if (downSince !== undefined) {
+        downMs += performance.now() - downSince;
+        downSince = undefined;
+      }
+    };
+    gateway.on('plugin:status', watchStatus);
     const load = startLoad(targets);
     const stop = new AbortController();
     const injecting = scenario.inject(run, stop.signal);
@@ -101,6 +113,9 @@ export async function runLocal(scenario: LocalScenario): Promise<ScenarioOutcome
     stop.abort();
     await injecting;
     const report = await load.stop();
+    gateway.off('plugin:status', watchStatus);
+    if (downSince !== undefined) downMs += performance.now() - downSince;
+    const downSeconds = downMs / 1000;
     await scenario.heal?.(run);
     // Recovery: the same load without faults, then RSS again.
     const after = startLoad({ ...targets, post: undefined });
@@ -109,7 +124,7 @@ export async function runLocal(scenario: LocalScenario): Promise<ScenarioOutcome
     const rssAfterMiB = rssMiB();
     for (const kind of ['GET', 'POST', 'bystander'] as const) {
       const tally = kind === 'GET' ? report.get : kind === 'POST' ? report.post : report.bystander;
-      rows.push({ scenario: scenario.name, kind, tally, rssBeforeMiB, rssAfterMiB });
+      rows.push({ scenario: scenario.name, kind, tally, rssBeforeMiB, rssAfterMiB, downSeconds });
     }
     return {
       report,
