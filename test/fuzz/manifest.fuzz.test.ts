@@ -92,7 +92,23 @@ const text = fc.oneof(
 );
 
 describe('fuzz: parseManifest', () => {
-  it('any text: a manifest or a ManifestInvalidError naming the file, never a crash', () => {
+  it('a collection as a mapping key: refused, and no process warning leaks into the host', async () => {
+    const warnings: string[] = [];
+    const listener = (w: Error) => warnings.push(w.message);
+    process.on('warning', listener);
+    try {
+      expect(() => parseManifest('? [a, b]\n: 1\nname: x\n')).toThrow(/plugin\.yaml/);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', listener);
+    }
+    expect(warnings).toEqual([]);
+  });
+
+  it('any text: a manifest or a ManifestInvalidError naming the file, never a crash nor a warning', async () => {
+    const warnings: string[] = [];
+    const listener = (w: Error) => warnings.push(w.message);
+    process.on('warning', listener);
     let slowestMs = 0;
     let slowestInput = '';
     let valid = 0;
@@ -113,6 +129,10 @@ describe('fuzz: parseManifest', () => {
       }),
       fuzzSettings('parseManifest', 1500),
     );
+    // process.emitWarning delivers on the next tick.
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', listener);
+    expect(warnings).toEqual([]);
     // Measured, not asserted (no timing thresholds in tests): the hang guard is that every parse returned.
     console.log(
       `[fuzz] parseManifest: ${valid} valid; slowest parse ${slowestMs.toFixed(2)} ms (${slowestInput.length} chars)`,
