@@ -24,7 +24,16 @@ const percentage = z.number().min(0).max(100);
 
 /** The zod schema of one plugin's {@link FaultSpec}. */
 export const faultSpecSchema = z.strictObject({
-  delay: z.strictObject({ percentage, duration: boundedDurationMs(HOUR_MS, '1h') }).optional(),
+  delay: z
+    .strictObject({
+      percentage,
+      duration: z
+        .union([z.string(), z.number()], {
+          error: 'a duration like "200ms" or a number of milliseconds, at most 1h',
+        })
+        .pipe(boundedDurationMs(HOUR_MS, '1h')),
+    })
+    .optional(),
   abort: z.strictObject({ percentage, status: z.number().int().min(400).max(599) }).optional(),
 });
 

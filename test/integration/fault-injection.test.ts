@@ -133,5 +133,8 @@ describe('fault injection (Envoy-style delay and abort per plugin)', () => {
       /Unknown option `faults\.p\.abrot`/,
     );
     expect(() => gateway!.setFaults('', null)).toThrow(/Expected `name`/);
+    expect(() => gateway!.setFaults('p', { delay: { percentage: 10 } } as never)).toThrow(
+      /`faults\.p\.delay\.duration` to be a duration like "200ms"/,
+    );
   });
 });
