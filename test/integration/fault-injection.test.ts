@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PluginGateway, type PluginResponse } from '../../src/index.js';
-import { gatewayWith, get } from '../helpers.js';
+import { peerHeaders } from '../../src/fleet/peer-protocol.js';
+import { fixture, gatewayWith, get, statusOf } from '../helpers.js';
 
 let gateway: PluginGateway | undefined;
 afterEach(async () => {
@@ -116,6 +117,44 @@ describe('fault injection (Envoy-style delay and abort per plugin)', () => {
     const res = await get(gateway, '/faulty/ok');
     expect(res.statusCode).toBe(200);
     expect(res.body).toMatchObject({ served: 1 });
+  });
+
+  it('applies to ctx.call() from another plugin and to peer calls from another gateway', async () => {
+    gateway = await gatewayWith(['vault', 'impostor']);
+    await statusOf(gateway, 'impostor', 'active');
+    gateway.setFaults('vault', { abort: { percentage: 100, status: 502 } });
+    // impostor wraps what ctx.call('vault') answered in a 200.
+    const called = await get(gateway, '/impostor/mine', { userId: 'u1' });
+    expect(called.body).toMatchObject({
+      statusCode: 502,
+      body: { error: { code: 'PGW_ERR_FAULT_INJECTED' } },
+    });
+    await gateway.stop();
+
+    gateway = new PluginGateway({
+      logger: false,
+      node: { id: 'owner', address: 'http://127.0.0.1:9', insecure: 'private-network' },
+      faults: { profiles: { abort: { percentage: 100, status: 503 } } },
+    });
+    await gateway.load(fixture('profiles'), { config: { node: 'owner' } });
+    await gateway.start();
+    const envelope = JSON.stringify({
+      service: 'profiles',
+      version: '1.2.0',
+      instance: 'x',
+      key: 'GET /profiles/{id}',
+      timeoutMs: 2000,
+      request: { id: 'r-1', method: 'GET', path: '/profiles/7', headers: {}, userId: 'u1' },
+    });
+    const reply = await gateway.handlePeer(
+      envelope,
+      peerHeaders('entry', 'owner', envelope, undefined),
+      '127.0.0.1',
+    );
+    expect(reply.statusCode).toBe(200);
+    expect(JSON.parse(reply.body)).toMatchObject({
+      response: { statusCode: 503, body: { json: { error: { code: 'PGW_ERR_FAULT_INJECTED' } } } },
+    });
   });
 
   it('refuses a malformed spec naming the field, in the option and at run time', () => {
