@@ -11,6 +11,7 @@ export type {
   BreakerEvent,
   CrashEvent,
   FlagChangedEvent,
+  FaultSpec,
   GatewayEvents,
   LoadOptions,
   PeerReply,

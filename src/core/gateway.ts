@@ -31,6 +31,7 @@ import {
 import { readPluginFiles } from '../manifest/plugin-files.js';
 import { assertLoadable, createPlugin } from '../plugins/plugin-setup.js';
 import { balancerFrom } from '../mesh/load-balancer.js';
+import { FaultInjector, faultOf, resolveFault, type FaultSpec } from '../mesh/fault-injection.js';
 import {
   Observers,
   type Disposable,
@@ -66,6 +67,7 @@ export type {
   GatewayEvents,
 } from './gateway-events.js';
 export type { LoadOptions } from './load-options.js';
+export type { FaultSpec } from '../mesh/fault-injection.js';
 
 /**
  * The gateway. Every option has a default.
@@ -90,6 +92,7 @@ export class PluginGateway {
   readonly #events: EventBus;
   readonly #path: RequestPath;
   readonly #calls: ServiceCalls;
+  readonly #faults: FaultInjector;
   readonly #fleet: Fleet | undefined;
   readonly #environment: CatalogWatch | undefined;
   readonly #tracing: Tracing;
@@ -105,6 +108,11 @@ export class PluginGateway {
     this.#log = createLogger(this.options.logger);
     this.#tracing = new Tracing(this.options.tracing);
     const nextId = () => `${this.#nodeId}-${(++this.#seq).toString(36)}`;
+    this.#faults = new FaultInjector(
+      Object.fromEntries(
+        Object.entries(this.options.faults ?? {}).map(([n, f]) => [n, faultOf(f)]),
+      ),
+    );
     this.#plugins = new PluginTable({
       log: this.#log,
       emit: this.#emit,
@@ -144,6 +152,7 @@ export class PluginGateway {
       local: (name) => this.#plugins.get(name),
       calls: (plugin) => (plugin as Partial<ManagedPlugin>).manifest?.dependencies.length !== 0,
       tracing: this.#tracing,
+      faults: this.#faults,
     });
     this.#calls = new ServiceCalls({
       router: this.#router,
@@ -297,6 +306,21 @@ export class PluginGateway {
     this.#plugins.bootWaiting();
   }
 
+  /**
+   * Replaces the faults injected into plugin `name`'s requests (see the `faults` option); `null` stops
+   * them. The plugin need not be loaded yet: faults are kept by name.
+   * @example gateway.setFaults('orders', { abort: { percentage: 10, status: 503 } });
+   * @throws {InvalidArgumentError} for a spec the `faults` option would refuse.
+   */
+  setFaults(name: string, faults: FaultSpec | null): void {
+    if (typeof name !== 'string' || name === '') {
+      throw new InvalidArgumentError(
+        `Expected \`name\` to be a plugin name, got \`${String(name)}\` (${typeof name})`,
+      );
+    }
+    this.#faults.set(name, faults === null ? undefined : resolveFault(faults, `faults.${name}`));
+  }
+
   /** Calls `listener` for every request routed to a plugin, before its mesh policies. */
   onRequest(listener: (o: RequestObservation) => void): Disposable {
     return this.#observers.request.add(listener);
@@ -378,6 +402,7 @@ export class PluginGateway {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#faults.releaseAll();
     this.#environment?.stop();
     await Promise.all([...this.#plugins.map.keys()].map((name) => this.unload(name)));
     await this.#events.close();

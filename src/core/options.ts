@@ -12,6 +12,7 @@ import type {
 import { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { ed25519PublicKey } from '../fleet/artifact-signature.js';
+import { faultsOptionSchema, type FaultSpec } from '../mesh/fault-injection.js';
 import type { LoadBalancer } from '../mesh/load-balancer.js';
 import type { RateLimitStore } from '../mesh/rate-limit-store.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
@@ -229,6 +230,7 @@ export const optionsSchema = z.strictObject({
         .optional(),
     })
     .prefault({}),
+  faults: faultsOptionSchema.optional(),
 });
 
 /** The `circuitBreaker` options of the gateway and of `load()`. */
@@ -413,6 +415,15 @@ export interface GatewayOptions {
    * it gets the event once per plugin name, at least once; without one, events stay within this gateway.
    */
   events?: { broker?: EventBroker };
+  /**
+   * Fault injection for chaos tests, per plugin name (Envoy's fault filter): `delay` holds
+   * `percentage` % of requests for `duration` before they enter the plugin's mesh (the request's
+   * deadline starts after it), then `abort` answers `percentage` % with `status` (400–599,
+   * `PGW_ERR_FAULT_INJECTED`) without reaching the plugin. Changed at run time with
+   * `gateway.setFaults()`. Applies to requests from hosts, peers and `ctx.call()` alike.
+   * @default undefined (no faults: nothing on the request path)
+   */
+  faults?: Record<string, FaultSpec>;
 }
 
 /** Options after validation: durations in ms, defaults applied, frozen. */

@@ -15,6 +15,7 @@ import { dispatch, type Dispatched, type MeshSettings, type RateCheck } from '..
 import type { Served } from '../mesh/instances.js';
 import type { TaskInput } from '../loader/runtime.js';
 import type { ManagedPlugin } from '../plugins/managed-plugin.js';
+import type { FaultInjector } from '../mesh/fault-injection.js';
 import { logFailure, logRequest } from './logging.js';
 import type { Observers, RequestObservation } from './observers.js';
 import type { GatewayLogger } from '../shared/logger.js';
@@ -54,6 +55,8 @@ export interface RequestPathParts {
   /** Whether `plugin` may call services (`ctx.call`): its requests' callers are then remembered. */
   calls(plugin: Served): boolean;
   tracing: Tracing;
+  /** Faults injected per plugin (chaos tests); empty on a gateway that has none. */
+  faults: FaultInjector;
 }
 
 /** Where a traced request came from other than a host's `handle()`, and its parent span. */
@@ -189,6 +192,37 @@ export class RequestPath {
         this.#ended(plugin, request.id, started, observed, { response: refused }, span),
       );
     }
+    if (this.parts.faults.size !== 0) {
+      const draw = this.parts.faults.draw(plugin.name);
+      if (draw.abort && draw.delayMs === 0) {
+        const response = this.parts.faults.aborted(plugin.name, request.id);
+        return Promise.resolve(
+          this.#ended(plugin, request.id, started, observed, { response }, span),
+        );
+      }
+      if (draw.delayMs !== 0) {
+        return this.parts.faults.hold(draw.delayMs).then(() => {
+          if (!draw.abort)
+            return this.#flagged(target, request, started, rate, timeoutMs, observed, span);
+          const response = this.parts.faults.aborted(plugin.name, request.id);
+          return this.#ended(plugin, request.id, started, observed, { response }, span);
+        });
+      }
+    }
+    return this.#flagged(target, request, started, rate, timeoutMs, observed, span);
+  }
+
+  /** The request's task, with the flag values evaluated for it when the plugin targets flags. */
+  #flagged(
+    target: RouteTarget<Served>,
+    request: PluginRequest,
+    started: number,
+    rate: RateCheck | undefined,
+    timeoutMs: number,
+    observed: RequestObservation | undefined,
+    span: RequestSpan | undefined,
+  ): Promise<Dispatched> {
+    const plugin = target.plugin;
     const input: RequestTask = { t: 'req', k: target.key, r: request };
     if (span) input[REQUEST_TRACE] = span;
     // Static flags travel with the threads, not with the request: only targeting costs a request.

@@ -56,7 +56,12 @@ export function parseManifest(text: string, options: ParseManifestOptions = {}):
   const lines = new LineCounter();
   let doc: Document;
   try {
-    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    doc = parseDocument(text, {
+      lineCounter: lines,
+      prettyErrors: false,
+      uniqueKeys: true,
+      logLevel: 'error',
+    });
   } catch (cause) {
     throw refuse('cannot be parsed as YAML', 1, 1, cause);
   }
