@@ -53,6 +53,7 @@ export async function deliverEvent(
   const result: PublishResult = { id: event.id, delivered: [], failed: [] };
   await Promise.all(
     subscribers.map(async (p) => {
+      if (p.asleep) await p.wake();
       if (p.status !== 'active') {
         result.failed.push({
           plugin: p.name,

@@ -2,7 +2,7 @@
  * The gateway's typed events.
  * @module
  */
-import type { CrashEvent } from '../plugins/supervisor.js';
+import type { BootEvent, CrashEvent } from '../plugins/supervisor.js';
 import type { HealthStatus, PluginInfo, PluginStatus } from '../shared/types.js';
 
 /** Threads of a plugin instance that would not end. */
@@ -63,4 +63,10 @@ export interface GatewayEvents {
   'registry:reconnected': () => void;
   /** A version published to the watched environment could not be loaded (`watch: { env }`). */
   'catalog:error': (event: { name: string; version: string; error: Error }) => void;
+  /**
+   * A plugin's boot ended: at `start()` (at most `bootConcurrency` at once, the others queued), at
+   * `load()` after it, on a restart, or a lazy plugin's first request (`wake: true`). `pending` counts
+   * the boots still queued or under way, for a progress display.
+   */
+  'plugin:boot': (event: BootEvent) => void;
 }

@@ -23,6 +23,11 @@ export interface LoadOptions {
    * the gateway's `sandbox.untrusted` says. @default true
    */
   trusted?: boolean;
+  /**
+   * Whether the plugin boots at `start()` (or at `load()` after it), over the gateway's `warm`; `false`
+   * boots it on its first request. @default the gateway's `warm`
+   */
+  warm?: boolean;
 }
 
 const loadSchema = z.strictObject({
@@ -42,6 +47,7 @@ const loadSchema = z.strictObject({
     })
     .optional(),
   trusted: z.boolean().optional(),
+  warm: z.boolean().optional(),
 });
 
 /** Options of `gateway.load()` after validation, the gateway's defaults filled in. */
@@ -51,6 +57,7 @@ export interface ResolvedLoadOptions {
   circuitBreaker: ResolvedOptions['circuitBreaker'];
   bulkhead: ResolvedOptions['bulkhead'];
   trusted: boolean;
+  warm: boolean;
 }
 
 /**
@@ -69,6 +76,7 @@ export function resolveLoadOptions(
     circuitBreaker = {},
     bulkhead = {},
     trusted = true,
+    warm = gateway.warm,
   } = parsed.data;
   const defined = <T extends object>(o: T) =>
     Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -78,6 +86,7 @@ export function resolveLoadOptions(
     circuitBreaker: { ...gateway.circuitBreaker, ...defined(circuitBreaker) },
     bulkhead: { ...gateway.bulkhead, ...defined(bulkhead) },
     trusted,
+    warm,
   };
 }
 

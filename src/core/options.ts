@@ -180,6 +180,8 @@ export const optionsSchema = z.strictObject({
       untrusted: z.enum(['process', 'refuse']).default('process'),
     })
     .default({ bwrap: true, requireBwrap: false, untrusted: 'process' }),
+  warm: z.boolean().default(true),
+  bootConcurrency: positiveInt.max(1024).default(4),
 });
 
 /** Options accepted by `new PluginGateway(options)`. Every one has a default. */
@@ -309,6 +311,21 @@ export interface GatewayOptions {
    * @default { bwrap: true, requireBwrap: false, untrusted: 'process' }
    */
   sandbox?: { bwrap?: boolean; requireBwrap?: boolean; untrusted?: 'process' | 'refuse' };
+  /**
+   * Whether `start()` boots every plugin (a thread runs its `initialize()` and `start()`, and its routes
+   * are checked against its manifest) before it resolves. `false` starts plugins lazily: `start()` makes
+   * them `active` without a thread, and a plugin boots on its first request (that request waits for the
+   * boot; a boot that fails makes the plugin `failed` and answers 503 `PGW_ERR_PLUGIN_UNAVAILABLE`).
+   * A plugin's own `load(dir, { warm })` overrides it.
+   * @default true
+   */
+  warm?: boolean;
+  /**
+   * How many plugins boot at once (at `start()`, and lazy plugins waking); the others wait their turn.
+   * Each boot emits `plugin:boot` as it ends.
+   * @default 4
+   */
+  bootConcurrency?: number;
 }
 
 /** Options after validation: durations in ms, defaults applied, frozen. */

@@ -25,6 +25,8 @@ export interface PluginTableParts {
   /** Where this gateway's listener serves (`node.address`), for the registry records. */
   address: string | undefined;
   bootTimeoutMs: number;
+  /** How many plugins boot at once (`bootConcurrency`). */
+  bootConcurrency: number;
   stopTimeoutMs: number;
   started(): boolean;
   stopped(): boolean;
@@ -40,6 +42,8 @@ export class PluginTable {
     this.supervisor = new Supervisor({
       log: parts.log,
       bootTimeoutMs: parts.bootTimeoutMs,
+      bootConcurrency: parts.bootConcurrency,
+      booted: (event) => parts.emit('plugin:boot', event),
       setStatus: (plugin, to, reason) => this.setStatus(plugin, to, reason),
       isCurrent: (plugin) => !parts.stopped() && this.#plugins.get(plugin.name) === plugin,
       crashed: (event) => parts.emit('plugin:crash', event),
@@ -74,6 +78,7 @@ export class PluginTable {
    */
   async add(plugin: ManagedPlugin): Promise<void> {
     const { name, manifest } = plugin;
+    plugin.wake = () => this.supervisor.wake(plugin);
     this.#plugins.set(name, plugin);
     this.parts.fleet()?.localChanged(name);
     try {
@@ -117,11 +122,17 @@ export class PluginTable {
     }
   }
 
-  /** Starts the plugin, or leaves it `loading` with the reason while a dependency is missing. */
+  /**
+   * Starts the plugin — boots it when it is warm, or makes it `active` asleep until its first request —
+   * or leaves it `loading` with the reason while a dependency is missing.
+   */
   async bootOrWait(plugin: ManagedPlugin): Promise<void> {
     const missing = this.parts.calls().missing(plugin.manifest);
     plugin.waiting = missing.length > 0;
-    if (!plugin.waiting) return this.supervisor.boot(plugin);
+    if (!plugin.waiting) {
+      if (plugin.warm) return this.supervisor.boot(plugin);
+      return this.supervisor.startAsleep(plugin);
+    }
     const reason = `waiting for dependencies: ${missing.join(', ')}`;
     if (plugin.reason !== reason) this.setStatus(plugin, 'loading', reason);
   }

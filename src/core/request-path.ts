@@ -10,7 +10,14 @@ import { ownBody } from '../shared/own-bytes.js';
 import { ReplayGuard } from '../fleet/replay-guard.js';
 import { servePeer, type PeerReply } from '../fleet/peer-server.js';
 import type { RateLimiter } from '../mesh/rate-limiter.js';
-import { assertRequest, identify, pathOf, refuse, toPluginRequest } from './admission.js';
+import {
+  assertRequest,
+  identify,
+  pathOf,
+  refuse,
+  toPluginRequest,
+  unavailable,
+} from './admission.js';
 import { dispatch, type Dispatched, type MeshSettings, type RateCheck } from '../mesh/pipeline.js';
 import type { Served } from '../mesh/instances.js';
 import { logFailure, logRequest } from './logging.js';
@@ -155,6 +162,12 @@ export class RequestPath {
     refused?: PluginResponse,
   ): Promise<Dispatched> {
     const plugin = target.plugin;
+    if (plugin.asleep === true && refused === undefined) {
+      // Started lazily: this request waits for the boot; a boot that failed left the plugin `failed`.
+      return plugin.wake!().then(() =>
+        this.serve(target, request, started, rate, timeoutMs, unavailable(plugin, request.id)),
+      );
+    }
     const observed =
       this.#logRequests || this.parts.observers.active
         ? {

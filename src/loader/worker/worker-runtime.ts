@@ -50,8 +50,10 @@ class Pending {
 }
 
 export class WorkerRuntime implements PluginRuntime {
-  readonly #pool: Piscina;
-  readonly #slots: SlotTable<Pending>;
+  /** Made on the first task (with the slot table), so that a plugin that never ran holds neither. */
+  #pool: Piscina | undefined;
+  #slots: SlotTable<Pending> | undefined;
+  readonly #spec: RuntimeSpec;
   readonly #threads = new Map<number, ThreadState>();
   /** Every request's deadline, whatever its timeout: one heap and one timer. */
   readonly #deadlines: DeadlineQueue<Pending>;
@@ -77,13 +79,32 @@ export class WorkerRuntime implements PluginRuntime {
 
   constructor(spec: RuntimeSpec, hooks: RuntimeHooks, harness?: HarnessOverride) {
     this.#harness = harness;
+    this.#spec = spec;
     const { manifest } = spec;
     this.#hooks = hooks;
     this.#graceMs = spec.timeoutGraceMs;
     this.#label = `${manifest.name}@${manifest.version}`;
     this.#name = manifest.name;
-    this.#slots = new SlotTable(spec.maxInFlight);
     this.#deadlines = new DeadlineQueue(this.#onDeadline);
+    this.#permissions = threadPermissions(spec.pluginDir, manifest.name, harness?.url);
+    const memory = manifest.resources.memory;
+    this.#notes = {
+      hooks,
+      memoryBytes: memory * 1024 * 1024,
+      kill: (state, reason) => this.#kill(state, reason),
+      health: (seq, threadId, status) => this.#healthAnswer?.(seq, threadId, status),
+      violation: (reason) => hooks.onViolation(reason, ++this.#violations),
+      fetch: grantedFetch(manifest, spec.maxResponseBytes),
+    };
+  }
+
+  /** The slot table and the pool, made for the first task. */
+  #open(): SlotTable<Pending> {
+    const spec = this.#spec;
+    const harness = this.#harness;
+    const { manifest } = spec;
+    const memory = manifest.resources.memory;
+    this.#slots = new SlotTable(spec.maxInFlight);
     const workerData: HarnessData = {
       main: pathToFileURL(spec.mainPath).href,
       name: manifest.name,
@@ -96,16 +117,6 @@ export class WorkerRuntime implements PluginRuntime {
       maxResponseBytes: spec.maxResponseBytes,
       memoryReportMs: MEMORY_REPORT_MS,
       ...harness?.data,
-    };
-    this.#permissions = threadPermissions(spec.pluginDir, manifest.name, harness?.url);
-    const memory = manifest.resources.memory;
-    this.#notes = {
-      hooks,
-      memoryBytes: memory * 1024 * 1024,
-      kill: (state, reason) => this.#kill(state, reason),
-      health: (seq, threadId, status) => this.#healthAnswer?.(seq, threadId, status),
-      violation: (reason) => hooks.onViolation(reason, ++this.#violations),
-      fetch: grantedFetch(manifest, spec.maxResponseBytes),
     };
     this.#pool = new Piscina({
       filename: (harness?.url ?? HARNESS).href,
@@ -131,12 +142,15 @@ export class WorkerRuntime implements PluginRuntime {
     this.#pool.on('workerCreate', () => this.#trackThreads());
     // Errors of threads with no task in flight: crash accounting happens on the thread's exit.
     this.#pool.on('error', () => {});
+    return this.#slots;
   }
 
   run(input: TaskInput, timeoutMs: number): Promise<TaskResult> {
     return new Promise((resolve) => {
+      // Closed before it ever ran: no pool to make now (its threads would outlive the plugin).
+      if (this.#slots === undefined && this.#closing) return resolve(this.#terminated());
       const pending = new Pending(resolve);
-      const slot = this.#slots.acquire(pending);
+      const slot = (this.#slots ?? this.#open()).acquire(pending);
       if (slot < 0) return resolve(OVERLOADED);
       const task = input as Task;
       task.s = slot;
@@ -149,7 +163,7 @@ export class WorkerRuntime implements PluginRuntime {
   }
 
   #dispatch(pending: Pending): void {
-    this.#pool.run(pending.task).then(
+    this.#pool!.run(pending.task).then(
       (result: unknown) => this.#settle(pending, this.#checked(pending.task!.t, result)),
       (error: unknown) => this.#onLost(pending, error),
     );
@@ -172,7 +186,7 @@ export class WorkerRuntime implements PluginRuntime {
     // A task Piscina could not copy to a thread (no thread lost): sent again, it would loop for ever.
     if (isCloneError(error) && !this.#threadErrors.has(error as object))
       return this.#settle(pending, { __pgw: 'unsendable', message: `${error}` });
-    if (!this.#closing && !pending.answered && this.#slots.threadOf(pending.slot) === 0) {
+    if (!this.#closing && !pending.answered && this.#slots!.threadOf(pending.slot) === 0) {
       this.#dispatch(pending);
       return;
     }
@@ -184,7 +198,7 @@ export class WorkerRuntime implements PluginRuntime {
   }
 
   drain(timeoutMs: number): Promise<void> {
-    return this.#slots.used === 0 ? Promise.resolve() : this.#drain.wait(timeoutMs);
+    return (this.#slots?.used ?? 0) === 0 ? Promise.resolve() : this.#drain.wait(timeoutMs);
   }
 
   /**
@@ -208,7 +222,7 @@ export class WorkerRuntime implements PluginRuntime {
     }
     this.#deadlines.close();
     this.#lastLoss = this.#terminated();
-    const ended = await within(this.#pool.destroy(), end - performance.now());
+    const ended = this.#pool ? await within(this.#pool.destroy(), end - performance.now()) : true;
     this.#permissions.dispose();
     if (ended) return;
     const stuck = [...this.#threads.values()].filter((t) => t.exitCode === undefined);
@@ -232,7 +246,7 @@ export class WorkerRuntime implements PluginRuntime {
   stats(): RuntimeStats {
     return {
       ...threadFigures(this.#threads.values()),
-      inFlight: this.#slots.used,
+      inFlight: this.#slots?.used ?? 0,
       violations: this.#violations,
     };
   }
@@ -269,7 +283,7 @@ export class WorkerRuntime implements PluginRuntime {
   readonly #onDeadline = (pending: Pending): void => {
     pending.answered = true;
     pending.resolve(TIMEOUT);
-    const thread = this.#threads.get(this.#slots.threadOf(pending.slot));
+    const thread = this.#threads.get(this.#slots!.threadOf(pending.slot));
     if (!thread) return;
     // A thread awaiting the plugin lets go at once; one whose event loop is blocked cannot.
     this.#control(thread, { ctl: 'abandon', slot: pending.slot });
@@ -278,21 +292,21 @@ export class WorkerRuntime implements PluginRuntime {
 
   /** A thread still holding a timed-out request after the grace is stuck: end it. */
   readonly #reclaim = (pending: Pending): void => {
-    if (this.#slots.ownerOf(pending.slot) !== pending) return;
-    const thread = this.#threads.get(this.#slots.threadOf(pending.slot));
+    if (this.#slots!.ownerOf(pending.slot) !== pending) return;
+    const thread = this.#threads.get(this.#slots!.threadOf(pending.slot));
     if (!thread || thread.killed) return;
     thread.killed = true;
     void thread.worker.terminate();
   };
 
   #settle(pending: Pending, result: TaskResult): void {
-    this.#slots.release(pending.slot);
+    this.#slots!.release(pending.slot);
     if (!pending.answered) {
       pending.answered = true;
       this.#deadlines.remove(pending);
       pending.resolve(result);
     }
-    if (this.#slots.used === 0) this.#drain.settled();
+    if (this.#slots!.used === 0) this.#drain.settled();
   }
 
   /** Piscina rejected a task: its thread is gone. Say whether we ended it or it died. */
@@ -310,7 +324,7 @@ export class WorkerRuntime implements PluginRuntime {
   }
 
   #trackThreads(): void {
-    for (const worker of this.#pool.threads) {
+    for (const worker of this.#pool!.threads) {
       if (worker.threadId < 0 || this.#threads.has(worker.threadId)) continue;
       const id = worker.threadId;
       const state: ThreadState = {
