@@ -29,8 +29,9 @@ export interface CrashEvent {
 export interface BootEvent {
   /** Name of the plugin. */
   plugin: string;
-  /** Whether it booted; when not, `error` says why and the plugin is `failed` (or restarts). */
+  /** Whether it booted; when not, the plugin is `failed` (or restarts after a crash). */
   ok: boolean;
+  /** Why it did not boot (when `ok` is false). */
   error?: string;
   /** From the moment its turn came to the end of `initialize()` + `start()`, in ms. */
   durationMs: number;

@@ -73,7 +73,8 @@ export class WorkerRuntime implements PluginRuntime {
   /** Errors threads died of (Piscina rejects their tasks with them): never a failure to send. */
   readonly #threadErrors = new WeakSet<object>();
   #healthSeq = 0;
-  readonly #permissions: ThreadPermissions;
+  /** Made with the pool: a plugin that never ran has no scratch folder. */
+  #permissions: ThreadPermissions | undefined;
   #healthAnswer: ((seq: number, threadId: number, status: HealthStatus) => void) | undefined;
   readonly #harness: HarnessOverride | undefined;
 
@@ -86,7 +87,6 @@ export class WorkerRuntime implements PluginRuntime {
     this.#label = `${manifest.name}@${manifest.version}`;
     this.#name = manifest.name;
     this.#deadlines = new DeadlineQueue(this.#onDeadline);
-    this.#permissions = threadPermissions(spec.pluginDir, manifest.name, harness?.url);
     const memory = manifest.resources.memory;
     this.#notes = {
       hooks,
@@ -105,6 +105,8 @@ export class WorkerRuntime implements PluginRuntime {
     const { manifest } = spec;
     const memory = manifest.resources.memory;
     this.#slots = new SlotTable(spec.maxInFlight);
+    const permissions = threadPermissions(spec.pluginDir, manifest.name, harness?.url);
+    this.#permissions = permissions;
     const workerData: HarnessData = {
       main: pathToFileURL(spec.mainPath).href,
       name: manifest.name,
@@ -134,8 +136,8 @@ export class WorkerRuntime implements PluginRuntime {
         maxYoungGenerationSizeMb: Math.max(1, Math.min(16, Math.floor(memory / 8))),
         stackSizeMb: 4,
       },
-      env: { TMPDIR: this.#permissions.scratchDir },
-      execArgv: this.#permissions.execArgv,
+      env: { TMPDIR: permissions.scratchDir },
+      execArgv: permissions.execArgv,
       workerData,
       trackUnmanagedFds: true,
     });
@@ -223,7 +225,7 @@ export class WorkerRuntime implements PluginRuntime {
     this.#deadlines.close();
     this.#lastLoss = this.#terminated();
     const ended = this.#pool ? await within(this.#pool.destroy(), end - performance.now()) : true;
-    this.#permissions.dispose();
+    this.#permissions?.dispose();
     if (ended) return;
     const stuck = [...this.#threads.values()].filter((t) => t.exitCode === undefined);
     if (stuck.length === 0) return;
