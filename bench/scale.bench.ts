@@ -29,16 +29,27 @@ const GOALS = [
 
 const rows: Record<string, number | boolean>[] = [];
 for (const c of CASES) {
-  const out = execFileSync(
-    process.execPath,
-    ['--expose-gc', '--import', 'tsx', path.join(import.meta.dirname, 'scale', 'case.ts')],
-    {
-      cwd: import.meta.dirname,
-      env: { ...process.env, SCALE_N: String(c.n), SCALE_WARM: c.warm ? '1' : '0' },
-      encoding: 'utf8',
-      maxBuffer: 1 << 24,
-    },
-  );
+  let out: string;
+  try {
+    out = execFileSync(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', path.join(import.meta.dirname, 'scale', 'case.ts')],
+      {
+        cwd: import.meta.dirname,
+        env: { ...process.env, SCALE_N: String(c.n), SCALE_WARM: c.warm ? '1' : '0' },
+        encoding: 'utf8',
+        maxBuffer: 1 << 24,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+  } catch (error) {
+    // Record the case as failed (its stderr said where) and go on with the others.
+    console.error(
+      `case n=${c.n} warm=${c.warm} failed: ${(error as Error).message.split('\n')[0]}`,
+    );
+    rows.push({ n: c.n, warm: c.warm });
+    continue;
+  }
   const row = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number | boolean>;
   rows.push(row);
   console.error(JSON.stringify(row));

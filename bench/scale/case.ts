@@ -17,6 +17,8 @@ const ACTIVE = Math.min(N, Number(process.env.SCALE_ACTIVE ?? 20));
 const LOOKUPS = 20_000;
 const REQUESTS = 2000;
 
+/** Where the case is, on stderr: a case that dies says how far it got. */
+const stage = (what: string) => process.stderr.write(`[n=${N}] ${what}\n`);
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const mib = (bytes: number) => +(bytes / 2 ** 20).toFixed(1);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
@@ -63,6 +65,7 @@ try {
     logger: silent as never,
     idleTimeout: '10m',
   });
+  stage('load');
   let t = performance.now();
   for (const dir of dirs) await gateway.load(dir);
   const loadMs = performance.now() - t;
@@ -70,6 +73,7 @@ try {
   const loaded = process.memoryUsage();
   let boots = 0;
   gateway.on('plugin:boot', () => boots++);
+  stage('start');
   t = performance.now();
   await gateway.start();
   const startMs = performance.now() - t;
@@ -78,6 +82,7 @@ try {
   const started = process.memoryUsage();
   const notActive = gateway.list().filter((p) => p.status !== 'active').length;
 
+  stage('lookups');
   // 404 and route lookup (a 405 walks the router for every method): no thread involved.
   t = performance.now();
   for (let k = 0; k < LOOKUPS; k++) await gateway.handle({ method: 'GET', path: '/none/here' });
@@ -87,6 +92,7 @@ try {
     await gateway.handle({ method: 'PATCH', path: `/p${k % N}/items/7` });
   const lookupUs = ((performance.now() - t) / LOOKUPS) * 1000;
 
+  stage('wakes');
   // Wake latency: the first request to a plugin with no thread (lazy: boot + initialize + request).
   const wakes: number[] = [];
   for (let k = 0; k < WAKES; k++) {
@@ -96,6 +102,7 @@ try {
     if (r.statusCode !== 200) throw new Error(`wake ${name}: ${r.statusCode}`);
     wakes.push(performance.now() - t);
   }
+  stage('active');
   // Per active plugin: more plugins served once each and kept (idleTimeout 10m).
   gc();
   const beforeActive = process.memoryUsage().rss;
@@ -106,6 +113,7 @@ try {
   await new Promise((r) => setTimeout(r, 500));
   gc();
   const afterActive = process.memoryUsage().rss;
+  stage('requests');
   // Request cost to an active plugin.
   const lat: number[] = [];
   for (let k = 0; k < REQUESTS; k++) {
@@ -116,6 +124,7 @@ try {
   const threads = gateway
     .list()
     .reduce((sum, p) => sum + (gateway.metrics(p.name)?.threads ?? 0), 0);
+  stage('stop');
   await gateway.stop();
   console.log(
     JSON.stringify({

@@ -98,12 +98,14 @@ export class Supervisor {
       (error: Error) => {
         plugin.asleep = false;
         plugin.waking = undefined;
+        void plugin.runtime.close(0);
+        // Unloaded (or the gateway stopped) while it booted: nothing to report.
+        if (!this.host.isCurrent(plugin)) return;
         this.host.log.error(
           { plugin_id: plugin.name, err: error },
           `plugin "${plugin.name}" failed to start`,
         );
         this.host.setStatus(plugin, 'failed', error.message);
-        void plugin.runtime.close(0);
       },
     );
     return plugin.waking;
