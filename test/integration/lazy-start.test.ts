@@ -87,6 +87,25 @@ describe('lazy start (warm: false)', () => {
     });
   });
 
+  it('fails a wake that outlasts bootTimeout: 503, failed with the timeout, thread ended', async () => {
+    gateway = await gatewayWith(['slow-init'], { warm: false, bootTimeout: '300ms' });
+    const response = await get(gateway, '/slow-init');
+    expect(response.statusCode).toBe(503);
+    expect(gateway.get('slow-init')).toMatchObject({
+      status: 'failed',
+      reason: expect.stringContaining('within 300 ms'),
+    });
+    await expect.poll(() => gateway!.metrics('slow-init').threads).toBe(0);
+  });
+
+  it('answers a request waiting for a wake when the plugin is unloaded meanwhile', async () => {
+    gateway = await gatewayWith(['slow-init'], { warm: false });
+    const waiting = get(gateway, '/slow-init');
+    await gateway.unload('slow-init');
+    expect((await waiting).statusCode).toBe(503);
+    expect(gateway.list()).toEqual([]);
+  });
+
   it('wakes an asleep plugin for an event delivered to it', async () => {
     gateway = await gatewayWith(['events'], { warm: false });
     const seen = boots(gateway);
