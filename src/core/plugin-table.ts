@@ -36,6 +36,8 @@ export interface PluginTableParts {
 
 export class PluginTable {
   readonly #plugins = new Map<string, ManagedPlugin>();
+  /** Plugins waiting for a dependency: every plugin becoming `active` looks at these, not at all plugins. */
+  readonly #waiting = new Set<ManagedPlugin>();
   readonly supervisor: Supervisor;
 
   constructor(readonly parts: PluginTableParts) {
@@ -99,6 +101,7 @@ export class PluginTable {
     plugin.bulkhead.close();
     this.parts.router.remove(plugin.name, plugin.manifest.endpoints);
     this.#plugins.delete(plugin.name);
+    this.#waiting.delete(plugin);
     this.parts.fleet()?.localChanged(plugin.name);
     const { registry } = this.parts;
     await Promise.all(plugin.instances.map((i) => registry.deregister(i.id).catch(() => {})));
@@ -129,6 +132,8 @@ export class PluginTable {
   async bootOrWait(plugin: ManagedPlugin): Promise<void> {
     const missing = this.parts.calls().missing(plugin.manifest);
     plugin.waiting = missing.length > 0;
+    if (plugin.waiting) this.#waiting.add(plugin);
+    else this.#waiting.delete(plugin);
     if (!plugin.waiting) {
       if (plugin.warm) return this.supervisor.boot(plugin);
       return this.supervisor.startAsleep(plugin);
@@ -151,7 +156,12 @@ export class PluginTable {
   /** A dependency may have appeared: start the plugins that were waiting for one. */
   bootWaiting(): void {
     if (!this.parts.started() || this.parts.stopped()) return;
-    for (const plugin of this.#plugins.values()) if (plugin.waiting) void this.startOrFail(plugin);
+    if (this.#waiting.size === 0) return;
+    for (const plugin of [...this.#waiting]) {
+      if (plugin.waiting && this.#plugins.get(plugin.name) === plugin)
+        void this.startOrFail(plugin);
+      else this.#waiting.delete(plugin);
+    }
   }
 
   /** Moves the plugin to `to` when its lifecycle allows, with the event and the registry record. */
