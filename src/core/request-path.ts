@@ -18,6 +18,7 @@ import {
   toPluginRequest,
   unavailable,
 } from './admission.js';
+import { stillStarting, wakeWithin } from './wake.js';
 import { dispatch, type Dispatched, type MeshSettings, type RateCheck } from '../mesh/pipeline.js';
 import type { Served } from '../mesh/instances.js';
 import { logFailure, logRequest } from './logging.js';
@@ -163,10 +164,13 @@ export class RequestPath {
   ): Promise<Dispatched> {
     const plugin = target.plugin;
     if (plugin.asleep === true && refused === undefined) {
-      // Started lazily: this request waits for the boot; a boot that failed left the plugin `failed`.
-      return plugin.wake!().then(() =>
-        this.serve(target, request, started, rate, timeoutMs, unavailable(plugin, request.id)),
-      );
+      // Started lazily: this request waits for the boot (within its timeout, which the wait uses up);
+      // a boot that failed left the plugin `failed`.
+      return wakeWithin(plugin, timeoutMs).then((woken) => {
+        const left = Math.max(1, Math.round(timeoutMs - (performance.now() - started)));
+        const refusal = woken ? unavailable(plugin, request.id) : stillStarting(plugin, request.id);
+        return this.serve(target, request, started, rate, left, refusal);
+      });
     }
     const observed =
       this.#logRequests || this.parts.observers.active

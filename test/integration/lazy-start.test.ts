@@ -98,6 +98,20 @@ describe('lazy start (warm: false)', () => {
     await expect.poll(() => gateway!.metrics('slow-init').threads).toBe(0);
   });
 
+  it('answers 503 "starting" with retry-after to a request whose timeout passes during the wake', async () => {
+    gateway = await gatewayWith(['slow-init'], { warm: false, pluginTimeout: '200ms' });
+    const response = await get(gateway, '/slow-init');
+    expect(response).toMatchObject({
+      statusCode: 503,
+      headers: { 'retry-after': '1' },
+      body: {
+        error: { code: 'PGW_ERR_PLUGIN_UNAVAILABLE', message: 'plugin "slow-init" is starting' },
+      },
+    });
+    // The boot goes on: the plugin is neither failed nor booted.
+    expect(gateway.get('slow-init')?.status).toBe('active');
+  });
+
   it('answers a request waiting for a wake when the plugin is unloaded meanwhile', async () => {
     gateway = await gatewayWith(['slow-init'], { warm: false });
     const waiting = get(gateway, '/slow-init');
