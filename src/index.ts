@@ -8,6 +8,7 @@
 export { PluginGateway } from './core/gateway.js';
 export type {
   AbandonedEvent,
+  BootEvent,
   BreakerEvent,
   CrashEvent,
   FlagChangedEvent,

@@ -40,19 +40,21 @@ export function refuse(
       }
     }
   }
-  const plugin = target.plugin;
-  if (plugin.status !== 'active') {
-    const headers =
-      plugin.status === 'loading' ? { 'retry-after': String(plugin.retryAfterSeconds) } : undefined;
-    return errorResponse(
-      503,
-      ErrorCodes.PLUGIN_UNAVAILABLE,
-      `plugin "${plugin.name}" is ${plugin.status}`,
-      requestId,
-      headers,
-    );
-  }
-  return undefined;
+  return unavailable(target.plugin, requestId);
+}
+
+/** 503 `PGW_ERR_PLUGIN_UNAVAILABLE` while the plugin is not `active`, or `undefined` to let it through. */
+export function unavailable(plugin: Served, requestId: string): PluginResponse | undefined {
+  if (plugin.status === 'active') return undefined;
+  const headers =
+    plugin.status === 'loading' ? { 'retry-after': String(plugin.retryAfterSeconds) } : undefined;
+  return errorResponse(
+    503,
+    ErrorCodes.PLUGIN_UNAVAILABLE,
+    `plugin "${plugin.name}" is ${plugin.status}`,
+    requestId,
+    headers,
+  );
 }
 
 /** The path without its query string. */

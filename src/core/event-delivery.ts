@@ -2,6 +2,7 @@
  * Domain events: delivery to the plugins that subscribe to a type, through their runtimes.
  * @module
  */
+import { wakeWithin } from './wake.js';
 import { ownBody } from '../shared/own-bytes.js';
 import { ErrorCodes } from '../errors.js';
 import { matchesEventPattern } from '../shared/event-pattern.js';
@@ -64,6 +65,14 @@ export async function deliverEvent(
   const result: PublishResult = { id: event.id, delivered: [], failed: [] };
   await Promise.all(
     subscribers.map(async (p) => {
+      if (p.asleep && !(await wakeWithin(p, timeoutMs))) {
+        result.failed.push({
+          plugin: p.name,
+          code: ErrorCodes.PLUGIN_UNAVAILABLE,
+          message: `plugin "${p.name}" is starting`,
+        });
+        return;
+      }
       if (p.status !== 'active') {
         result.failed.push({
           plugin: p.name,

@@ -2,7 +2,7 @@
  * The gateway's typed events.
  * @module
  */
-import type { CrashEvent } from '../plugins/supervisor.js';
+import type { BootEvent, CrashEvent } from '../plugins/supervisor.js';
 import type { FlagRule, HealthStatus, PluginInfo, PluginStatus } from '../shared/types.js';
 
 /** Threads of a plugin instance that would not end. */
@@ -82,4 +82,10 @@ export interface GatewayEvents {
   'catalog:error': (event: { name: string; version: string; error: Error }) => void;
   /** `setFlag()` changed a plugin's feature flag; its threads see it from their next task. */
   'flag:changed': (event: FlagChangedEvent) => void;
+  /**
+   * A plugin's boot ended: at `start()` (at most `bootConcurrency` at once, the others queued), at
+   * `load()` after it, on a restart, or a lazy plugin's first request (`wake: true`). `pending` counts
+   * the boots still queued or under way, for a progress display.
+   */
+  'plugin:boot': (event: BootEvent) => void;
 }

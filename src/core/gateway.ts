@@ -56,7 +56,7 @@ import type {
   PluginResponse,
 } from '../shared/types.js';
 
-export type { CrashEvent } from '../plugins/supervisor.js';
+export type { BootEvent, CrashEvent } from '../plugins/supervisor.js';
 export type { PeerReply } from './request-path.js';
 export type { ServiceHandler } from './service-calls.js';
 export type { PublishResult } from './event-delivery.js';
@@ -121,6 +121,7 @@ export class PluginGateway {
       nodeId: this.#nodeId,
       address: this.options.node?.address,
       bootTimeoutMs: this.options.bootTimeout,
+      bootConcurrency: this.options.bootConcurrency,
       stopTimeoutMs: this.options.stopTimeout,
       started: () => this.#started,
       stopped: () => this.#stopped,

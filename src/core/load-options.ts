@@ -23,6 +23,11 @@ export interface LoadOptions {
    * the gateway's `sandbox.untrusted` says. @default true
    */
   trusted?: boolean;
+  /**
+   * Whether the plugin boots at `start()` (or at `load()` after it), over the gateway's `warm`; `false`
+   * boots it on its first request. @default the gateway's `warm`
+   */
+  warm?: boolean;
 }
 
 const loadSchema = z.strictObject({
@@ -47,6 +52,7 @@ const loadSchema = z.strictObject({
     })
     .optional(),
   trusted: z.boolean().optional(),
+  warm: z.boolean().optional(),
 });
 
 /** Options of `gateway.load()` after validation, the gateway's defaults filled in. */
@@ -56,6 +62,7 @@ export interface ResolvedLoadOptions {
   circuitBreaker: ResolvedOptions['circuitBreaker'];
   bulkhead: ResolvedOptions['bulkhead'];
   trusted: boolean;
+  warm: boolean;
 }
 
 /**
@@ -74,6 +81,7 @@ export function resolveLoadOptions(
     circuitBreaker = {},
     bulkhead = {},
     trusted = true,
+    warm = gateway.warm,
   } = parsed.data;
   const defined = <T extends object>(o: T) =>
     Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -83,6 +91,7 @@ export function resolveLoadOptions(
     circuitBreaker: { ...gateway.circuitBreaker, ...defined(circuitBreaker) },
     bulkhead: { ...gateway.bulkhead, ...defined(bulkhead) },
     trusted,
+    warm,
   };
 }
 

@@ -231,6 +231,8 @@ export const optionsSchema = z.strictObject({
     })
     .prefault({}),
   faults: faultsOptionSchema.optional(),
+  warm: z.boolean().default(true),
+  bootConcurrency: positiveInt.max(1024).default(4),
 });
 
 /** The `circuitBreaker` options of the gateway and of `load()`. */
@@ -424,6 +426,21 @@ export interface GatewayOptions {
    * @default undefined (no faults: nothing on the request path)
    */
   faults?: Record<string, FaultSpec>;
+  /**
+   * Whether `start()` boots every plugin (a thread runs its `initialize()` and `start()`, and its routes
+   * are checked against its manifest) before it resolves. `false` starts plugins lazily: `start()` makes
+   * them `active` without a thread, and a plugin boots on its first request (that request waits for the
+   * boot; a boot that fails makes the plugin `failed` and answers 503 `PGW_ERR_PLUGIN_UNAVAILABLE`).
+   * A plugin's own `load(dir, { warm })` overrides it.
+   * @default true
+   */
+  warm?: boolean;
+  /**
+   * How many plugins boot at once (at `start()`, and lazy plugins waking); the others wait their turn.
+   * Each boot emits `plugin:boot` as it ends.
+   * @default 4
+   */
+  bootConcurrency?: number;
 }
 
 /** Options after validation: durations in ms, defaults applied, frozen. */

@@ -25,6 +25,8 @@ export interface PluginTableParts {
   /** Where this gateway's listener serves (`node.address`), for the registry records. */
   address: string | undefined;
   bootTimeoutMs: number;
+  /** How many plugins boot at once (`bootConcurrency`). */
+  bootConcurrency: number;
   stopTimeoutMs: number;
   started(): boolean;
   stopped(): boolean;
@@ -34,12 +36,16 @@ export interface PluginTableParts {
 
 export class PluginTable {
   readonly #plugins = new Map<string, ManagedPlugin>();
+  /** Plugins waiting for a dependency: every plugin becoming `active` looks at these, not at all plugins. */
+  readonly #waiting = new Set<ManagedPlugin>();
   readonly supervisor: Supervisor;
 
   constructor(readonly parts: PluginTableParts) {
     this.supervisor = new Supervisor({
       log: parts.log,
       bootTimeoutMs: parts.bootTimeoutMs,
+      bootConcurrency: parts.bootConcurrency,
+      booted: (event) => parts.emit('plugin:boot', event),
       setStatus: (plugin, to, reason) => this.setStatus(plugin, to, reason),
       isCurrent: (plugin) => !parts.stopped() && this.#plugins.get(plugin.name) === plugin,
       crashed: (event) => parts.emit('plugin:crash', event),
@@ -74,6 +80,7 @@ export class PluginTable {
    */
   async add(plugin: ManagedPlugin): Promise<void> {
     const { name, manifest } = plugin;
+    plugin.wake = () => this.supervisor.wake(plugin);
     this.#plugins.set(name, plugin);
     this.parts.fleet()?.localChanged(name);
     try {
@@ -94,6 +101,7 @@ export class PluginTable {
     plugin.bulkhead.close();
     this.parts.router.remove(plugin.name, plugin.manifest.endpoints);
     this.#plugins.delete(plugin.name);
+    this.#waiting.delete(plugin);
     this.parts.fleet()?.localChanged(plugin.name);
     const { registry } = this.parts;
     await Promise.all(plugin.instances.map((i) => registry.deregister(i.id).catch(() => {})));
@@ -117,11 +125,19 @@ export class PluginTable {
     }
   }
 
-  /** Starts the plugin, or leaves it `loading` with the reason while a dependency is missing. */
+  /**
+   * Starts the plugin — boots it when it is warm, or makes it `active` asleep until its first request —
+   * or leaves it `loading` with the reason while a dependency is missing.
+   */
   async bootOrWait(plugin: ManagedPlugin): Promise<void> {
     const missing = this.parts.calls().missing(plugin.manifest);
     plugin.waiting = missing.length > 0;
-    if (!plugin.waiting) return this.supervisor.boot(plugin);
+    if (plugin.waiting) this.#waiting.add(plugin);
+    else this.#waiting.delete(plugin);
+    if (!plugin.waiting) {
+      if (plugin.warm) return this.supervisor.boot(plugin);
+      return this.supervisor.startAsleep(plugin);
+    }
     const reason = `waiting for dependencies: ${missing.join(', ')}`;
     if (plugin.reason !== reason) this.setStatus(plugin, 'loading', reason);
   }
@@ -140,7 +156,12 @@ export class PluginTable {
   /** A dependency may have appeared: start the plugins that were waiting for one. */
   bootWaiting(): void {
     if (!this.parts.started() || this.parts.stopped()) return;
-    for (const plugin of this.#plugins.values()) if (plugin.waiting) void this.startOrFail(plugin);
+    if (this.#waiting.size === 0) return;
+    for (const plugin of [...this.#waiting]) {
+      if (plugin.waiting && this.#plugins.get(plugin.name) === plugin)
+        void this.startOrFail(plugin);
+      else this.#waiting.delete(plugin);
+    }
   }
 
   /** Moves the plugin to `to` when its lifecycle allows, with the event and the registry record. */

@@ -10,7 +10,15 @@ import { ownBody } from '../shared/own-bytes.js';
 import { ReplayGuard } from '../fleet/replay-guard.js';
 import { servePeer, type PeerReply } from '../fleet/peer-server.js';
 import type { RateLimiter } from '../mesh/rate-limiter.js';
-import { assertRequest, identify, pathOf, refuse, toPluginRequest } from './admission.js';
+import {
+  assertRequest,
+  identify,
+  pathOf,
+  refuse,
+  toPluginRequest,
+  unavailable,
+} from './admission.js';
+import { stillStarting, wakeWithin } from './wake.js';
 import { dispatch, type Dispatched, type MeshSettings, type RateCheck } from '../mesh/pipeline.js';
 import type { Served } from '../mesh/instances.js';
 import type { TaskInput } from '../loader/runtime.js';
@@ -175,6 +183,15 @@ export class RequestPath {
     trace?: TraceDoor,
   ): Promise<Dispatched> {
     const plugin = target.plugin;
+    if (plugin.asleep === true && refused === undefined) {
+      // Started lazily: this request waits for the boot (within its timeout, which the wait uses up);
+      // a boot that failed left the plugin `failed`.
+      return wakeWithin(plugin, timeoutMs).then((woken) => {
+        const left = Math.max(1, Math.round(timeoutMs - (performance.now() - started)));
+        const refusal = woken ? unavailable(plugin, request.id) : stillStarting(plugin, request.id);
+        return this.serve(target, request, started, rate, left, refusal, trace);
+      });
+    }
     const span = this.parts.tracing.enabled ? this.#startSpan(target, request, trace) : undefined;
     const observed =
       this.#logRequests || this.parts.observers.active

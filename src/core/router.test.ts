@@ -69,4 +69,43 @@ describe('Router', () => {
     r.add('b', 'B', endpoints);
     expect(r.match('GET', '/x')).toMatchObject({ kind: 'found', target: { plugin: 'B' } });
   });
+
+  it('forgets a removed plugin: 404, no 405 from its methods, and its routes can be added again', () => {
+    const r = new Router<string>();
+    r.add('a', 'A', [ep('GET', '/things/{id}'), ep('DELETE', '/things/{id}'), ep('GET', '/a')]);
+    r.add('b', 'B', [ep('POST', '/b')]);
+    r.remove('a', [ep('GET', '/things/{id}'), ep('DELETE', '/things/{id}'), ep('GET', '/a')]);
+    expect(r.match('GET', '/things/1')).toEqual({ kind: 'not-found' });
+    expect(r.match('GET', '/a')).toEqual({ kind: 'not-found' });
+    expect(r.match('POST', '/b')).toMatchObject({ kind: 'found', target: { plugin: 'B' } });
+    r.add('c', 'C', [ep('GET', '/things/{key}')]);
+    expect(r.match('GET', '/things/1')).toMatchObject({
+      kind: 'found',
+      target: { plugin: 'C' },
+      params: { key: '1' },
+    });
+    expect(r.match('DELETE', '/things/1')).toEqual({
+      kind: 'method-not-allowed',
+      allow: ['GET', 'HEAD'],
+    });
+  });
+
+  it('lets a live parametric route answer where a removed static one was', () => {
+    const r = new Router<string>();
+    r.add('a', 'A', [ep('GET', '/items/special')]);
+    r.add('b', 'B', [ep('GET', '/items/{id}')]);
+    r.remove('a', [ep('GET', '/items/special')]);
+    expect(r.match('GET', '/items/special')).toMatchObject({
+      kind: 'found',
+      target: { plugin: 'B' },
+      params: { id: 'special' },
+    });
+  });
+
+  it('removes only the routes the named plugin owns', () => {
+    const r = new Router<string>();
+    r.add('a', 'A', [ep('GET', '/a')]);
+    r.remove('other', [ep('GET', '/a')]);
+    expect(r.match('GET', '/a')).toMatchObject({ kind: 'found', target: { plugin: 'A' } });
+  });
 });

@@ -30,6 +30,10 @@ export interface Served {
   readonly metrics: PluginMetricsRecorder;
   /** `local`: worker pools of this gateway; `remote`: instances of other gateways of the fleet. */
   readonly location: 'local' | 'remote';
+  /** Started lazily and not booted yet: its first request waits for {@link Served.wake}. */
+  readonly asleep?: boolean;
+  /** Boots a plugin that is `asleep`; never rejects (a failed boot leaves it `failed`). */
+  wake?(): Promise<void>;
 }
 
 /** Runs on `instance`, counting it as outstanding meanwhile. */

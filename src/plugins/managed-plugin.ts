@@ -43,6 +43,14 @@ export class ManagedPlugin implements Served {
   readonly runtime: InstanceGroup;
   readonly instances: readonly PluginInstance[];
   readonly bulkhead: BulkheadPolicy;
+  /** Boots at `start()` (or at `load()` after it); otherwise on its first request. */
+  readonly warm: boolean;
+  /** `active` without having booted yet (started lazily): its first request wakes it. */
+  asleep = false;
+  /** The boot a first request started, which the requests arriving meanwhile wait for too. */
+  waking: Promise<void> | undefined;
+  /** Set by the gateway: boots the plugin while `asleep` (see `Supervisor.wake`). */
+  wake: () => Promise<void> = () => Promise.resolve();
   #info: PluginInfo | undefined;
 
   constructor(
@@ -57,6 +65,8 @@ export class ManagedPlugin implements Served {
       threadConcurrency: number;
       /** Local instances, each a worker pool of its own. */
       instances: number;
+      /** Boots at start rather than on its first request. */
+      warm?: boolean;
     },
     createRuntime: (plugin: ManagedPlugin, instanceId: string) => PluginRuntime,
     /** Where it runs: its runtime (an untrusted worker plugin runs as `process`), and behind what. */
@@ -68,6 +78,7 @@ export class ManagedPlugin implements Served {
     readonly flags: PluginFlags = new PluginFlags(manifest.name, manifest, {}, SILENT_LOG),
   ) {
     this.name = manifest.name;
+    this.warm = policies.warm ?? true;
     this.crashes = new CrashPolicy(policies.restart);
     const threads = Math.max(1, Math.ceil(manifest.resources.cpu)) * policies.instances;
     this.bulkhead = new BulkheadPolicy({

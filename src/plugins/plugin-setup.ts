@@ -47,6 +47,8 @@ export interface PluginPolicies {
   bulkhead: { maxConcurrent: number; maxQueued: number };
   /** Whether the host trusts the plugin's code (an untrusted plugin never runs in worker threads). */
   trusted: boolean;
+  /** Boots at `start()` rather than on its first request. */
+  warm: boolean;
 }
 
 /** What `createPlugin` needs from the gateway. */
@@ -113,6 +115,7 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
     bulkhead: setup.load.bulkhead,
     threadConcurrency: options.threadConcurrency,
     instances: setup.load.instances,
+    warm: setup.load.warm,
   };
   const plugin = new ManagedPlugin(
     setup.instanceId,

@@ -8,6 +8,7 @@ import type { ManagedPlugin } from './managed-plugin.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import { parseDuration } from '../shared/duration.js';
 import type { HealthStatus, PluginStatus } from '../shared/types.js';
+import { BootQueue } from './boot-queue.js';
 
 /** A plugin's threads died on their own. */
 export interface CrashEvent {
@@ -24,6 +25,22 @@ export interface CrashEvent {
   restartInMs?: number;
 }
 
+/** A plugin's boot ended (at `start()`, `load()`, a restart, or a lazy plugin's first request). */
+export interface BootEvent {
+  /** Name of the plugin. */
+  plugin: string;
+  /** Whether it booted; when not, the plugin is `failed` (or restarts after a crash). */
+  ok: boolean;
+  /** Why it did not boot (when `ok` is false). */
+  error?: string;
+  /** From the moment its turn came to the end of `initialize()` + `start()`, in ms. */
+  durationMs: number;
+  /** Whether it was a lazy plugin woken by its first request. */
+  wake: boolean;
+  /** Boots still queued or under way, this one excluded: 0 when the gateway has none left. */
+  pending: number;
+}
+
 /** What the supervisor needs from the gateway. */
 export interface SupervisorHost {
   readonly log: GatewayLogger;
@@ -35,18 +52,90 @@ export interface SupervisorHost {
   /** Whether the plugin is still loaded in a running gateway. */
   isCurrent(plugin: ManagedPlugin): boolean;
   crashed(event: CrashEvent): void;
+  /** How many plugins boot at once (`bootConcurrency`). */
+  readonly bootConcurrency: number;
+  /** A boot ended. */
+  booted(event: BootEvent): void;
 }
 
 export class Supervisor {
-  constructor(readonly host: SupervisorHost) {}
+  readonly #queue: BootQueue;
+
+  constructor(readonly host: SupervisorHost) {
+    this.#queue = new BootQueue(host.bootConcurrency);
+  }
 
   /**
-   * Starts the plugin and makes it `active`.
+   * Starts the plugin and makes it `active`, once its turn in the boot queue comes.
    * @throws {PluginBootTimeoutError} when `initialize()`/`start()` outlast `bootTimeout`.
    * @throws {PluginLoadError} when it fails to start or its routes do not cover its manifest.
    */
   async boot(plugin: ManagedPlugin): Promise<void> {
     this.host.setStatus(plugin, 'loading', 'starting');
+    await this.#queued(plugin, false);
+    if (!this.host.isCurrent(plugin)) return;
+    this.host.setStatus(plugin, 'active');
+    this.#watchHealth(plugin);
+  }
+
+  /** Makes the plugin `active` without a thread: its first request wakes it ({@link Supervisor.wake}). */
+  startAsleep(plugin: ManagedPlugin): void {
+    plugin.asleep = true;
+    this.host.setStatus(plugin, 'active');
+  }
+
+  /**
+   * Boots a plugin that is `asleep`; the requests arriving meanwhile wait for the same boot. Never
+   * rejects: a boot that fails leaves the plugin `failed`, with the reason, and its threads ended.
+   */
+  wake(plugin: ManagedPlugin): Promise<void> {
+    plugin.waking ??= this.#queued(plugin, true).then(
+      () => {
+        plugin.asleep = false;
+        plugin.waking = undefined;
+        if (this.host.isCurrent(plugin)) this.#watchHealth(plugin);
+      },
+      (error: Error) => {
+        plugin.asleep = false;
+        plugin.waking = undefined;
+        void plugin.runtime.close(0);
+        // Unloaded (or the gateway stopped) while it booted: nothing to report.
+        if (!this.host.isCurrent(plugin)) return;
+        this.host.log.error(
+          { plugin_id: plugin.name, err: error },
+          `plugin "${plugin.name}" failed to start`,
+        );
+        this.host.setStatus(plugin, 'failed', error.message);
+      },
+    );
+    return plugin.waking;
+  }
+
+  /** Boots the plugin in its turn, and says so (`booted`). */
+  #queued(plugin: ManagedPlugin, wake: boolean): Promise<void> {
+    return this.#queue.run(async () => {
+      const began = performance.now();
+      const ended = (error?: Error) =>
+        this.host.booted({
+          plugin: plugin.name,
+          ok: error === undefined,
+          ...(error ? { error: error.message } : {}),
+          durationMs: performance.now() - began,
+          wake,
+          pending: this.#queue.pending - 1,
+        });
+      try {
+        await this.#bootThread(plugin);
+      } catch (error) {
+        ended(error as Error);
+        throw error;
+      }
+      ended();
+    });
+  }
+
+  /** One thread runs `initialize()` and `start()`; its routes must cover the manifest's endpoints. */
+  async #bootThread(plugin: ManagedPlugin): Promise<void> {
     const report = await plugin.runtime.boot(this.host.bootTimeoutMs);
     const missing = plugin.manifest.endpoints
       .map((e) => `${e.method} ${e.path}`)
@@ -71,9 +160,6 @@ export class Supervisor {
       );
     }
     plugin.setHealth(report.health);
-    if (!this.host.isCurrent(plugin)) return;
-    this.host.setStatus(plugin, 'active');
-    this.#watchHealth(plugin);
   }
 
   /**

@@ -50,8 +50,10 @@ class Pending {
 }
 
 export class WorkerRuntime implements PluginRuntime {
-  readonly #pool: Piscina;
-  readonly #slots: SlotTable<Pending>;
+  /** Made on the first task (with the slot table), so that a plugin that never ran holds neither. */
+  #pool: Piscina | undefined;
+  #slots: SlotTable<Pending> | undefined;
+  readonly #spec: RuntimeSpec;
   /** Flag names in the order of `#flagCells` (after its version cell). */
   readonly #flagNames: readonly string[];
   readonly #flagCells: Int32Array;
@@ -74,22 +76,43 @@ export class WorkerRuntime implements PluginRuntime {
   /** Errors threads died of (Piscina rejects their tasks with them): never a failure to send. */
   readonly #threadErrors = new WeakSet<object>();
   #healthSeq = 0;
-  readonly #permissions: ThreadPermissions;
+  /** Made with the pool: a plugin that never ran has no scratch folder. */
+  #permissions: ThreadPermissions | undefined;
   #healthAnswer: ((seq: number, threadId: number, status: HealthStatus) => void) | undefined;
   readonly #harness: HarnessOverride | undefined;
 
   constructor(spec: RuntimeSpec, hooks: RuntimeHooks, harness?: HarnessOverride) {
     this.#harness = harness;
+    this.#spec = spec;
     const { manifest } = spec;
     this.#hooks = hooks;
     this.#graceMs = spec.timeoutGraceMs;
     this.#label = `${manifest.name}@${manifest.version}`;
     this.#name = manifest.name;
-    this.#slots = new SlotTable(spec.maxInFlight);
     this.#deadlines = new DeadlineQueue(this.#onDeadline);
     this.#flagNames = Object.keys(spec.flags);
     this.#flagCells = new Int32Array(new SharedArrayBuffer(4 * (1 + this.#flagNames.length)));
     this.#flagNames.forEach((name, i) => (this.#flagCells[i + 1] = spec.flags[name] ? 1 : 0));
+    const memory = manifest.resources.memory;
+    this.#notes = {
+      hooks,
+      memoryBytes: memory * 1024 * 1024,
+      kill: (state, reason) => this.#kill(state, reason),
+      health: (seq, threadId, status) => this.#healthAnswer?.(seq, threadId, status),
+      violation: (reason) => hooks.onViolation(reason, ++this.#violations),
+      fetch: grantedFetch(manifest, spec.maxResponseBytes),
+    };
+  }
+
+  /** The slot table and the pool, made for the first task. */
+  #open(): SlotTable<Pending> {
+    const spec = this.#spec;
+    const harness = this.#harness;
+    const { manifest } = spec;
+    const memory = manifest.resources.memory;
+    this.#slots = new SlotTable(spec.maxInFlight);
+    const permissions = threadPermissions(spec.pluginDir, manifest.name, harness?.url);
+    this.#permissions = permissions;
     const workerData: HarnessData = {
       main: pathToFileURL(spec.mainPath).href,
       name: manifest.name,
@@ -103,16 +126,6 @@ export class WorkerRuntime implements PluginRuntime {
       maxResponseBytes: spec.maxResponseBytes,
       memoryReportMs: MEMORY_REPORT_MS,
       ...harness?.data,
-    };
-    this.#permissions = threadPermissions(spec.pluginDir, manifest.name, harness?.url);
-    const memory = manifest.resources.memory;
-    this.#notes = {
-      hooks,
-      memoryBytes: memory * 1024 * 1024,
-      kill: (state, reason) => this.#kill(state, reason),
-      health: (seq, threadId, status) => this.#healthAnswer?.(seq, threadId, status),
-      violation: (reason) => hooks.onViolation(reason, ++this.#violations),
-      fetch: grantedFetch(manifest, spec.maxResponseBytes),
     };
     this.#pool = new Piscina({
       filename: (harness?.url ?? HARNESS).href,
@@ -130,20 +143,23 @@ export class WorkerRuntime implements PluginRuntime {
         maxYoungGenerationSizeMb: Math.max(1, Math.min(16, Math.floor(memory / 8))),
         stackSizeMb: 4,
       },
-      env: { TMPDIR: this.#permissions.scratchDir },
-      execArgv: this.#permissions.execArgv,
+      env: { TMPDIR: permissions.scratchDir },
+      execArgv: permissions.execArgv,
       workerData,
       trackUnmanagedFds: true,
     });
     this.#pool.on('workerCreate', () => this.#trackThreads());
     // Errors of threads with no task in flight: crash accounting happens on the thread's exit.
     this.#pool.on('error', () => {});
+    return this.#slots;
   }
 
   run(input: TaskInput, timeoutMs: number): Promise<TaskResult> {
     return new Promise((resolve) => {
+      // Closed before it ever ran: no pool to make now (its threads would outlive the plugin).
+      if (this.#slots === undefined && this.#closing) return resolve(this.#terminated());
       const pending = new Pending(resolve);
-      const slot = this.#slots.acquire(pending);
+      const slot = (this.#slots ?? this.#open()).acquire(pending);
       if (slot < 0) return resolve(OVERLOADED);
       const task = input as Task;
       task.s = slot;
@@ -156,7 +172,7 @@ export class WorkerRuntime implements PluginRuntime {
   }
 
   #dispatch(pending: Pending): void {
-    this.#pool.run(pending.task).then(
+    this.#pool!.run(pending.task).then(
       (result: unknown) => this.#settle(pending, this.#checked(pending.task!.t, result)),
       (error: unknown) => this.#onLost(pending, error),
     );
@@ -179,7 +195,7 @@ export class WorkerRuntime implements PluginRuntime {
     // A task Piscina could not copy to a thread (no thread lost): sent again, it would loop for ever.
     if (isCloneError(error) && !this.#threadErrors.has(error as object))
       return this.#settle(pending, { __pgw: 'unsendable', message: `${error}` });
-    if (!this.#closing && !pending.answered && this.#slots.threadOf(pending.slot) === 0) {
+    if (!this.#closing && !pending.answered && this.#slots!.threadOf(pending.slot) === 0) {
       this.#dispatch(pending);
       return;
     }
@@ -191,7 +207,7 @@ export class WorkerRuntime implements PluginRuntime {
   }
 
   drain(timeoutMs: number): Promise<void> {
-    return this.#slots.used === 0 ? Promise.resolve() : this.#drain.wait(timeoutMs);
+    return (this.#slots?.used ?? 0) === 0 ? Promise.resolve() : this.#drain.wait(timeoutMs);
   }
 
   /**
@@ -215,8 +231,8 @@ export class WorkerRuntime implements PluginRuntime {
     }
     this.#deadlines.close();
     this.#lastLoss = this.#terminated();
-    const ended = await within(this.#pool.destroy(), end - performance.now());
-    this.#permissions.dispose();
+    const ended = this.#pool ? await within(this.#pool.destroy(), end - performance.now()) : true;
+    this.#permissions?.dispose();
     if (ended) return;
     const stuck = [...this.#threads.values()].filter((t) => t.exitCode === undefined);
     if (stuck.length === 0) return;
@@ -239,7 +255,7 @@ export class WorkerRuntime implements PluginRuntime {
   stats(): RuntimeStats {
     return {
       ...threadFigures(this.#threads.values()),
-      inFlight: this.#slots.used,
+      inFlight: this.#slots?.used ?? 0,
       violations: this.#violations,
     };
   }
@@ -282,7 +298,7 @@ export class WorkerRuntime implements PluginRuntime {
   readonly #onDeadline = (pending: Pending): void => {
     pending.answered = true;
     pending.resolve(TIMEOUT);
-    const thread = this.#threads.get(this.#slots.threadOf(pending.slot));
+    const thread = this.#threads.get(this.#slots!.threadOf(pending.slot));
     if (!thread) return;
     // A thread awaiting the plugin lets go at once; one whose event loop is blocked cannot.
     this.#control(thread, { ctl: 'abandon', slot: pending.slot });
@@ -291,21 +307,21 @@ export class WorkerRuntime implements PluginRuntime {
 
   /** A thread still holding a timed-out request after the grace is stuck: end it. */
   readonly #reclaim = (pending: Pending): void => {
-    if (this.#slots.ownerOf(pending.slot) !== pending) return;
-    const thread = this.#threads.get(this.#slots.threadOf(pending.slot));
+    if (this.#slots!.ownerOf(pending.slot) !== pending) return;
+    const thread = this.#threads.get(this.#slots!.threadOf(pending.slot));
     if (!thread || thread.killed) return;
     thread.killed = true;
     void thread.worker.terminate();
   };
 
   #settle(pending: Pending, result: TaskResult): void {
-    this.#slots.release(pending.slot);
+    this.#slots!.release(pending.slot);
     if (!pending.answered) {
       pending.answered = true;
       this.#deadlines.remove(pending);
       pending.resolve(result);
     }
-    if (this.#slots.used === 0) this.#drain.settled();
+    if (this.#slots!.used === 0) this.#drain.settled();
   }
 
   /** Piscina rejected a task: its thread is gone. Say whether we ended it or it died. */
@@ -323,7 +339,7 @@ export class WorkerRuntime implements PluginRuntime {
   }
 
   #trackThreads(): void {
-    for (const worker of this.#pool.threads) {
+    for (const worker of this.#pool!.threads) {
       if (worker.threadId < 0 || this.#threads.has(worker.threadId)) continue;
       const id = worker.threadId;
       const state: ThreadState = {
