@@ -50,6 +50,8 @@ export const ErrorCodes = {
   WASM_MODULE: 'PGW_ERR_WASM_MODULE',
   WASM_IMPORT_REFUSED: 'PGW_ERR_WASM_IMPORT_REFUSED',
   UNTRUSTED_RUNTIME: 'PGW_ERR_UNTRUSTED_RUNTIME',
+  PLUGIN_DISABLED: 'PGW_ERR_PLUGIN_DISABLED',
+  PATH_NOT_ALLOWED: 'PGW_ERR_PATH_NOT_ALLOWED',
 } as const;
 
 /** One of the `PGW_ERR_*` codes. */
@@ -312,4 +314,13 @@ export class WasmModuleError extends branded(ErrorCodes.WASM_MODULE, 'WasmModule
 export class WasmImportRefusedError extends branded(
   ErrorCodes.WASM_IMPORT_REFUSED,
   'WasmImportRefusedError',
+) {}
+
+/**
+ * `createManagement()`'s `load` action was given a folder outside every parent folder the host allows
+ * (`loadRoots`), or the host allows none.
+ */
+export class PathNotAllowedError extends branded(
+  ErrorCodes.PATH_NOT_ALLOWED,
+  'PathNotAllowedError',
 ) {}

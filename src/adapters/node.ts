@@ -14,7 +14,20 @@ import type { PluginGateway } from '../core/gateway.js';
 import { ErrorCodes } from '../errors.js';
 import { ownBody, ownBytes } from '../shared/own-bytes.js';
 import { wireHeaders } from './wire-headers.js';
-import type { PluginResponse } from '../shared/types.js';
+import type { GatewayRequest, PluginResponse } from '../shared/types.js';
+
+/**
+ * What the listener serves: a `PluginGateway`, or anything with the same `handle()` (the management API of
+ * `./management`). Peer calls are served only by a handler with `peerPath` and `handlePeer`.
+ */
+export interface RequestHandler {
+  /** Serves one request; never throws for a plugin's fault. */
+  handle(request: GatewayRequest): Promise<PluginResponse>;
+  /** Where the fleet's peer calls arrive (see `PluginGateway.peerPath`). */
+  readonly peerPath?: string | undefined;
+  /** Serves a peer call (see `PluginGateway.handlePeer`). */
+  handlePeer?: PluginGateway['handlePeer'];
+}
 
 /** Options of {@link createRequestListener}. */
 export interface RequestListenerOptions {
@@ -51,7 +64,7 @@ let ids = 0;
  * http.createServer(createRequestListener(gateway, { prefix: '/api' })).listen(8080);
  */
 export function createRequestListener(
-  gateway: PluginGateway,
+  gateway: RequestHandler,
   options: RequestListenerOptions = {},
 ): (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void {
   const settings: Settings = {
@@ -77,7 +90,7 @@ interface Settings {
 }
 
 async function serve(
-  gateway: PluginGateway,
+  gateway: RequestHandler,
   { prefix, bodyLimit, trustProxy }: Settings,
   notFound: ((req: IncomingMessage, res: ServerResponse) => void) | undefined,
   req: IncomingMessage,
@@ -104,7 +117,7 @@ async function serve(
       `the body is larger than ${bodyLimit} bytes`,
     );
   }
-  if (req.method === 'POST' && path === gateway.peerPath) {
+  if (req.method === 'POST' && gateway.handlePeer && path === gateway.peerPath) {
     const reply = await gateway.handlePeer(
       raw.toString('utf8'),
       req.headers,
@@ -129,7 +142,7 @@ async function serve(
 
 /** Hands the request to the gateway and writes its answer, with the request id it was served under. */
 async function answer(
-  gateway: PluginGateway,
+  gateway: RequestHandler,
   req: IncomingMessage,
   res: ServerResponse,
   path: string,

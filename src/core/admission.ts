@@ -41,6 +41,14 @@ export function refuse(
     }
   }
   const plugin = target.plugin;
+  if (plugin.disabled === true) {
+    return errorResponse(
+      503,
+      ErrorCodes.PLUGIN_DISABLED,
+      `plugin "${plugin.name}" is disabled`,
+      requestId,
+    );
+  }
   if (plugin.status !== 'active') {
     const headers =
       plugin.status === 'loading' ? { 'retry-after': String(plugin.retryAfterSeconds) } : undefined;

@@ -199,6 +199,11 @@ export interface PluginInfo {
    * unless `watch.trusted`). An untrusted plugin never runs in worker threads.
    */
   trusted: boolean;
+  /**
+   * `true` while an operator has disabled the plugin (`gateway.disable(name)`): it stays loaded and in
+   * its status, and its endpoints answer 503 `PGW_ERR_PLUGIN_DISABLED`. Absent otherwise.
+   */
+  disabled?: true;
 }
 
 /** Per-plugin figures (ADR `PluginMetrics`, plus latency percentiles). */
