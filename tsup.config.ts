@@ -10,6 +10,7 @@ export default defineConfig({
     'registry/etcd': 'src/registry/etcd.ts',
     'registry/consul': 'src/registry/consul.ts',
     node: 'src/adapters/node.ts',
+    management: 'src/management/index.ts',
     'worker-entry': 'src/loader/worker/entry.ts',
     'process-entry': 'src/loader/process/entry.ts',
     'wasm-entry': 'src/loader/wasm/entry.ts',
@@ -23,6 +24,7 @@ export default defineConfig({
       'registry/etcd': 'src/registry/etcd.ts',
       'registry/consul': 'src/registry/consul.ts',
       node: 'src/adapters/node.ts',
+      management: 'src/management/index.ts',
     },
   },
   // Optional peers stay imports: the host installs them only for the subpaths it uses.
