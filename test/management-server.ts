@@ -7,7 +7,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequestListener } from '../src/adapters/node.js';
 import type { GatewayOptions, PluginGateway } from '../src/index.js';
-import { createManagement, type Management, type ManagementOptions } from '../src/management/index.js';
+import {
+  createManagement,
+  type Management,
+  type ManagementOptions,
+} from '../src/management/index.js';
 import { closeServer, gatewayWith } from './helpers.js';
 
 export const ADMIN = { authorization: 'Bearer admin-token' };
@@ -53,7 +57,12 @@ export async function managedServer(
 }
 
 /** A JSON POST to the management API, as the dashboard sends it. */
-export function post(base: string, path: string, body: unknown = {}, headers = ADMIN): Promise<Response> {
+export function post(
+  base: string,
+  path: string,
+  body: unknown = {},
+  headers = ADMIN,
+): Promise<Response> {
   return fetch(`${base}/admin${path}`, {
     method: 'POST',
     headers: { ...headers, 'content-type': 'application/json' },

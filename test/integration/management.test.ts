@@ -56,9 +56,13 @@ describe('management API (./management)', () => {
   });
 
   it('lists plugins, metrics, breakers, health, versions, flags and events', async () => {
-    served = await managedServer(['faulty', 'echo'], {}, {
-      featureFlags: { overrides: { echo: { shout: true } } },
-    });
+    served = await managedServer(
+      ['faulty', 'echo'],
+      {},
+      {
+        featureFlags: { overrides: { echo: { shout: true } } },
+      },
+    );
     const { base } = served;
     expect((await fetch(`${base}/api/faulty/ok`)).status).toBe(200);
     const plugins = await (await get(base, '/api/plugins')).json();
@@ -71,9 +75,13 @@ describe('management API (./management)', () => {
     const breakers = await (await get(base, '/api/breakers')).json();
     expect(breakers).toContainEqual(expect.objectContaining({ plugin: 'faulty', state: 'closed' }));
     const health = await (await get(base, '/api/health')).json();
-    expect(health).toContainEqual(expect.objectContaining({ plugin: 'faulty', status: 'active', disabled: false }));
+    expect(health).toContainEqual(
+      expect.objectContaining({ plugin: 'faulty', status: 'active', disabled: false }),
+    );
     const versions = await (await get(base, '/api/versions')).json();
-    expect(versions).toContainEqual(expect.objectContaining({ plugin: 'echo', version: '1.0.0', runtime: 'worker' }));
+    expect(versions).toContainEqual(
+      expect.objectContaining({ plugin: 'echo', version: '1.0.0', runtime: 'worker' }),
+    );
     const flags = await (await get(base, '/api/flags')).json();
     expect(flags).toContainEqual({ plugin: 'echo', overrides: { shout: true } });
     const missing = await get(base, '/api/plugins/nope');
@@ -86,13 +94,21 @@ describe('management API (./management)', () => {
     const { base, gateway } = served;
     const disabled = await post(base, '/api/plugins/faulty/disable');
     expect(disabled.status).toBe(200);
-    expect(await disabled.json()).toMatchObject({ name: 'faulty', status: 'active', disabled: true });
+    expect(await disabled.json()).toMatchObject({
+      name: 'faulty',
+      status: 'active',
+      disabled: true,
+    });
     const refused = await fetch(`${base}/api/faulty/ok`);
     expect(refused.status).toBe(503);
     expect((await refused.json()).error.code).toBe('PGW_ERR_PLUGIN_DISABLED');
     expect(gateway.metrics('faulty').threads).toBeGreaterThan(0);
     const events = await (await get(base, '/api/events')).json();
-    expect(events[0]).toMatchObject({ type: 'plugin:status', plugin: 'faulty', message: 'active (disabled)' });
+    expect(events[0]).toMatchObject({
+      type: 'plugin:status',
+      plugin: 'faulty',
+      message: 'active (disabled)',
+    });
     const enabled = await post(base, '/api/plugins/faulty/enable');
     expect((await enabled.json()).disabled).toBeUndefined();
     expect((await fetch(`${base}/api/faulty/ok`)).status).toBe(200);
