@@ -36,6 +36,7 @@ ul { padding-left: 1.2rem; margin: .2rem 0; }
 #alerts li { color: var(--bad); font-weight: 600; }
 #alerts li.none, #events li .t { color: var(--mute); font-weight: normal; }
 .legend span { margin-right: .8rem; font-size: .8rem; }
+.p50t { color: #0969da; } .p99t { color: #bf3989; } .ratet { color: #1a7f37; } .errt { color: #cf222e; }
 `;
 
 /** The page and its headers; a new nonce each time. */
@@ -56,6 +57,7 @@ export function dashboardPage(title: string): { html: string; headers: Record<st
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>${escapeHtml(title)}</title>
 <style nonce="${nonce}">${STYLE}</style>
 </head>
@@ -64,7 +66,7 @@ export function dashboardPage(title: string): { html: string; headers: Record<st
 <h2>Firing alerts</h2>
 <ul id="alerts"></ul>
 <h2>Plugins</h2>
-<p class="legend"><span>latency: <b class="p50t">p50</b> / <b class="p99t">p99</b> (ms)</span><span>traffic: requests/s and 5xx/s</span></p>
+<p class="legend"><span>latency: <b class="p50t">p50</b> / <b class="p99t">p99</b> (ms)</span><span>traffic: <b class="ratet">requests/s</b> and <b class="errt">5xx/s</b></span><span>figures: last 10 s</span></p>
 <table id="plugins">
 <thead><tr><th>plugin</th><th>status</th><th>health</th><th>version</th><th class="num">req/s</th><th class="num">errors</th><th class="num">p50 / p99 ms</th><th>breakers</th><th>latency</th><th>traffic</th><th>actions</th></tr></thead>
 <tbody></tbody>

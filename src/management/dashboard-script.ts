@@ -89,9 +89,12 @@ export const dashboardScript = String.raw`
 
   function row(p, intervalS) {
     var info = p.info, m = p.metrics, samples = p.samples;
-    var last = samples.length ? samples[samples.length - 1] : null;
-    var rate = last ? last.requests / intervalS : 0;
-    var errRate = last && last.requests ? last.errors / last.requests : 0;
+    // Figures over the last 10 s of samples (at least one), so that they do not flicker with each sample.
+    var span = samples.slice(-Math.max(1, Math.round(10 / intervalS)));
+    var reqs = 0, errs = 0, p50 = 0, p99 = 0;
+    span.forEach(function (s) { reqs += s.requests; errs += s.errors; if (s.p99 > p99) p99 = s.p99; if (s.p50 > p50) p50 = s.p50; });
+    var rate = span.length ? reqs / (span.length * intervalS) : 0;
+    var errRate = reqs ? errs / reqs : 0;
     var status = info.disabled ? 'disabled' : info.status;
     var health = info.health_check.last ? info.health_check.last.status : 'unknown';
     var open = m.instances.filter(function (i) { return i.breaker !== 'closed'; });
@@ -107,7 +110,7 @@ export const dashboardScript = String.raw`
       el('td', { class: 'version' }, [info.version]),
       el('td', { class: 'num rate' }, [fmt(rate)]),
       el('td', { class: 'num errors' }, [fmt(errRate * 100, 0) + '%']),
-      el('td', { class: 'num latency' }, [fmt(last ? last.p50 : 0) + ' / ' + fmt(last ? last.p99 : 0)]),
+      el('td', { class: 'num latency' }, [fmt(p50) + ' / ' + fmt(p99)]),
       breakerCell,
       el('td', {}, [chart([
         { cls: 'p50', values: samples.map(function (s) { return s.p50; }) },
