@@ -69,3 +69,10 @@ export function post(
     body: JSON.stringify(body),
   });
 }
+
+/** A parsed JSON answer, to read fields from in assertions. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
+/** The answer's body as JSON. */
+export const json = (res: Response): Promise<Json> => res.json() as Promise<Json>;

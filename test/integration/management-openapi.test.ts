@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../../src/management/routes.js';
-import { ADMIN, managedServer, post, type ManagedServer } from '../management-server.js';
+import { ADMIN, managedServer, post, type ManagedServer, json } from '../management-server.js';
 
 type Schema = Record<string, unknown>;
 
@@ -62,7 +62,7 @@ beforeAll(async () => {
   });
   const res = await fetch(`${served.base}/admin/openapi.json`, { headers: ADMIN });
   expect(res.headers.get('content-type')).toBe('application/json');
-  doc = await res.json();
+  doc = await json(res);
   // Something in every list: a request, an error (an alert), an event, a sample.
   const firing = new Promise<void>((resolve) =>
     served.management.alerts!.on('alert:firing', () => resolve()),
@@ -102,7 +102,7 @@ describe('management OpenAPI document', () => {
       >;
       const [type, { schema }] = Object.entries(content)[0]!;
       expect(res.headers.get('content-type'), p).toContain(type);
-      const body = type === 'application/json' ? await res.json() : await res.text();
+      const body = type === 'application/json' ? await json(res) : await res.text();
       expect(validate(body, schema, doc), p).toEqual([]);
       if (p === '/api/overview') {
         expect(body.plugins[0].samples.length).toBeGreaterThan(0);
@@ -130,7 +130,7 @@ describe('management OpenAPI document', () => {
       >;
       expect(Object.keys(responses), `${p} answered ${status}`).toContain(status);
       expect(isLoad ? status : status[0], p).toBe(isLoad ? '403' : '2');
-      const body = await res.json();
+      const body = await json(res);
       expect(
         validate(body, responses[status]!.content['application/json']!.schema, doc),
         p,
@@ -138,7 +138,7 @@ describe('management OpenAPI document', () => {
     }
     const notFound = await post(served.base, '/api/plugins/faulty/disable');
     expect(notFound.status).toBe(404);
-    const body = await notFound.json();
+    const body = await json(notFound);
     const schema = (
       doc.paths['/api/plugins/{name}/disable']!.post!.responses as Record<
         string,

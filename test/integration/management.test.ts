@@ -4,7 +4,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PluginGateway } from '../../src/index.js';
 import { createManagement } from '../../src/management/index.js';
 import { fixture } from '../helpers.js';
-import { ADMIN, VIEWER, managedServer, post, type ManagedServer } from '../management-server.js';
+import {
+  ADMIN,
+  VIEWER,
+  managedServer,
+  post,
+  type ManagedServer,
+  json,
+} from '../management-server.js';
 
 let served: ManagedServer | undefined;
 afterEach(async () => {
@@ -39,10 +46,10 @@ describe('management API (./management)', () => {
     for (const p of ['/', '/openapi.json', '/api/plugins', '/api/plugins/faulty', '/api/nothing']) {
       const anonymous = await get(base, p, {});
       expect(anonymous.status, p).toBe(401);
-      expect((await anonymous.json()).error.code).toBe('PGW_ERR_UNAUTHORIZED');
+      expect((await json(anonymous)).error.code).toBe('PGW_ERR_UNAUTHORIZED');
       const viewer = await get(base, p, VIEWER);
       expect(viewer.status, p).toBe(403);
-      expect((await viewer.json()).error.code).toBe('PGW_ERR_FORBIDDEN');
+      expect((await json(viewer)).error.code).toBe('PGW_ERR_FORBIDDEN');
     }
     const action = await post(base, '/api/plugins/faulty/disable', {}, VIEWER);
     expect(action.status).toBe(403);
@@ -65,28 +72,28 @@ describe('management API (./management)', () => {
     );
     const { base } = served;
     expect((await fetch(`${base}/api/faulty/ok`)).status).toBe(200);
-    const plugins = await (await get(base, '/api/plugins')).json();
+    const plugins = await json(await get(base, '/api/plugins'));
     expect(plugins.map((p: { name: string }) => p.name).sort()).toEqual(['echo', 'faulty']);
-    const one = await (await get(base, '/api/plugins/faulty')).json();
+    const one = await json(await get(base, '/api/plugins/faulty'));
     expect(one.info).toMatchObject({ name: 'faulty', status: 'active', version: '1.0.0' });
     expect(one.metrics.request_count).toBe(1);
-    const metrics = await (await get(base, '/api/metrics')).json();
+    const metrics = await json(await get(base, '/api/metrics'));
     expect(metrics.faulty.request_count).toBe(1);
-    const breakers = await (await get(base, '/api/breakers')).json();
+    const breakers = await json(await get(base, '/api/breakers'));
     expect(breakers).toContainEqual(expect.objectContaining({ plugin: 'faulty', state: 'closed' }));
-    const health = await (await get(base, '/api/health')).json();
+    const health = await json(await get(base, '/api/health'));
     expect(health).toContainEqual(
       expect.objectContaining({ plugin: 'faulty', status: 'active', disabled: false }),
     );
-    const versions = await (await get(base, '/api/versions')).json();
+    const versions = await json(await get(base, '/api/versions'));
     expect(versions).toContainEqual(
       expect.objectContaining({ plugin: 'echo', version: '1.0.0', runtime: 'worker' }),
     );
-    const flags = await (await get(base, '/api/flags')).json();
+    const flags = await json(await get(base, '/api/flags'));
     expect(flags).toContainEqual({ plugin: 'echo', overrides: { shout: true } });
     const missing = await get(base, '/api/plugins/nope');
     expect(missing.status).toBe(404);
-    expect((await missing.json()).error.code).toBe('PGW_ERR_PLUGIN_NOT_FOUND');
+    expect((await json(missing)).error.code).toBe('PGW_ERR_PLUGIN_NOT_FOUND');
   });
 
   it('disables a plugin (503 PGW_ERR_PLUGIN_DISABLED, still loaded), enables it again, and unloads it', async () => {
@@ -94,26 +101,26 @@ describe('management API (./management)', () => {
     const { base, gateway } = served;
     const disabled = await post(base, '/api/plugins/faulty/disable');
     expect(disabled.status).toBe(200);
-    expect(await disabled.json()).toMatchObject({
+    expect(await json(disabled)).toMatchObject({
       name: 'faulty',
       status: 'active',
       disabled: true,
     });
     const refused = await fetch(`${base}/api/faulty/ok`);
     expect(refused.status).toBe(503);
-    expect((await refused.json()).error.code).toBe('PGW_ERR_PLUGIN_DISABLED');
+    expect((await json(refused)).error.code).toBe('PGW_ERR_PLUGIN_DISABLED');
     expect(gateway.metrics('faulty').threads).toBeGreaterThan(0);
-    const events = await (await get(base, '/api/events')).json();
+    const events = await json(await get(base, '/api/events'));
     expect(events[0]).toMatchObject({
       type: 'plugin:status',
       plugin: 'faulty',
       message: 'active (disabled)',
     });
     const enabled = await post(base, '/api/plugins/faulty/enable');
-    expect((await enabled.json()).disabled).toBeUndefined();
+    expect((await json(enabled)).disabled).toBeUndefined();
     expect((await fetch(`${base}/api/faulty/ok`)).status).toBe(200);
     const unloaded = await post(base, '/api/plugins/faulty/unload');
-    expect(await unloaded.json()).toEqual({ unloaded: 'faulty' });
+    expect(await json(unloaded)).toEqual({ unloaded: 'faulty' });
     expect(gateway.get('faulty')).toBeUndefined();
   });
 
@@ -143,7 +150,7 @@ describe('management API (./management)', () => {
     expect(crossSite.status).toBe(403);
     const extra = await post(base, '/api/plugins/faulty/disable', { force: true });
     expect(extra.status).toBe(400);
-    expect((await extra.json()).error.code).toBe('PGW_ERR_BAD_REQUEST');
+    expect((await json(extra)).error.code).toBe('PGW_ERR_BAD_REQUEST');
     const badLoad = await post(base, '/api/plugins', { dir: 42 });
     expect(badLoad.status).toBe(400);
     expect(gateway.get('faulty')?.disabled).toBeUndefined();
@@ -154,7 +161,7 @@ describe('management API (./management)', () => {
     const { base } = served;
     const loaded = await post(base, '/api/plugins', { dir: 'profiles' });
     expect(loaded.status).toBe(201);
-    expect(await loaded.json()).toMatchObject({ name: 'profiles', status: 'active' });
+    expect(await json(loaded)).toMatchObject({ name: 'profiles', status: 'active' });
     expect((await fetch(`${base}/api/profiles/1`)).status).toBe(200);
     for (const dir of [
       path.join(outside, 'profiles'),
@@ -166,11 +173,11 @@ describe('management API (./management)', () => {
     ]) {
       const refused = await post(base, '/api/plugins', { dir });
       expect(refused.status, dir).toBe(403);
-      expect((await refused.json()).error.code, dir).toBe('PGW_ERR_PATH_NOT_ALLOWED');
+      expect((await json(refused)).error.code, dir).toBe('PGW_ERR_PATH_NOT_ALLOWED');
     }
     const again = await post(base, '/api/plugins', { dir: path.join(roots, 'profiles') });
     expect(again.status).toBe(409);
-    expect((await again.json()).error.code).toBe('PGW_ERR_PLUGIN_EXISTS');
+    expect((await json(again)).error.code).toBe('PGW_ERR_PLUGIN_EXISTS');
   });
 
   it('refuses every load without loadRoots', async () => {

@@ -68,14 +68,12 @@ describe('dashboard security', () => {
           .locator('#injected-description, #injected-metadata, #injected-crash, img')
           .count(),
       ).toBe(0);
-      expect(await page.evaluate(() => (window as { __pwned?: number }).__pwned)).toBeUndefined();
+      expect(await page.evaluate('window.__pwned')).toBeUndefined();
       // An attacker's page script would be refused too: the CSP blocks inline code without the nonce.
-      await page.evaluate(() => {
-        const s = document.createElement('script');
-        s.textContent = 'window.__pwned = 4';
-        document.body.appendChild(s);
-      });
-      expect(await page.evaluate(() => (window as { __pwned?: number }).__pwned)).toBeUndefined();
+      await page.evaluate(
+        "const s = document.createElement('script'); s.textContent = 'window.__pwned = 4'; document.body.appendChild(s);",
+      );
+      expect(await page.evaluate('window.__pwned')).toBeUndefined();
       expect(violations.length).toBeGreaterThan(0);
       await context.close();
     },
@@ -91,19 +89,17 @@ describe('dashboard security', () => {
       // Another origin (localhost vs 127.0.0.1) whose page posts a form and a no-cors fetch to the API.
       const other = base.replace('127.0.0.1', 'localhost');
       await page.goto(`${other}/admin/openapi.json`);
-      await page.evaluate(async (target) => {
-        await fetch(`${target}/admin/api/plugins/faulty/disable`, {
-          method: 'POST',
-          mode: 'no-cors',
-          headers: { 'content-type': 'text/plain' },
-          body: '{}',
+      // A script string: it runs in the page, where the DOM is.
+      await page.evaluate(`(async (target) => {
+        await fetch(target + '/admin/api/plugins/faulty/disable', {
+          method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: '{}',
         }).catch(() => {});
         const form = document.createElement('form');
         form.method = 'POST';
-        form.action = `${target}/admin/api/plugins/faulty/unload`;
+        form.action = target + '/admin/api/plugins/faulty/unload';
         document.body.appendChild(form);
         form.submit();
-      }, base);
+      })(${JSON.stringify(base)})`);
       await page.waitForLoadState();
       expect(gateway.get('faulty')).toMatchObject({ status: 'active' });
       expect(gateway.get('faulty')?.disabled).toBeUndefined();
