@@ -3,9 +3,13 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PluginGateway } from '../../src/index.js';
 import { createManagement } from '../../src/management/index.js';
-import { fixture } from '../helpers.js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequestListener } from '../../src/adapters/node.js';
+import { closeServer, fixture, gatewayWith } from '../helpers.js';
 import {
   ADMIN,
+  authenticate,
   VIEWER,
   managedServer,
   post,
@@ -178,6 +182,32 @@ describe('management API (./management)', () => {
     const again = await post(base, '/api/plugins', { dir: path.join(roots, 'profiles') });
     expect(again.status).toBe(409);
     expect((await json(again)).error.code).toBe('PGW_ERR_PLUGIN_EXISTS');
+  });
+
+  it('mounts in an Express 5 app after express.json(), like the gateway', async () => {
+    const { default: express } = await import('express');
+    const gateway = await gatewayWith(['faulty'], { authenticate });
+    const management = createManagement(gateway);
+    const app = express();
+    app.use(express.json());
+    app.use('/admin', createRequestListener(management));
+    app.get('/health', (_req, res) => void res.send('host route'));
+    const server = http.createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const disabled = await post(base, '/api/plugins/faulty/disable');
+      expect(disabled.status).toBe(200);
+      expect(gateway.get('faulty')?.disabled).toBe(true);
+      expect(
+        (await fetch(`${base}/admin/`, { headers: ADMIN })).headers.get('content-type'),
+      ).toContain('text/html');
+      expect(await (await fetch(`${base}/health`)).text()).toBe('host route');
+    } finally {
+      management.close();
+      await closeServer(server);
+      await gateway.stop();
+    }
   });
 
   it('refuses every load without loadRoots', async () => {
