@@ -116,7 +116,7 @@ export class Alerts {
     );
     this.#ownsHistory = history === undefined;
     this.#history = history ?? new MetricHistory(gateway, { interval: parsed.data.interval });
-    this.#stopSampling = this.#history.onSample(() => this.evaluate());
+    this.#stopSampling = this.#history.onSample((now) => this.evaluate(now));
     // By name: the event exists once hot swap does; until then nothing emits it.
     (gateway.on as (event: string, listener: (arg: unknown) => void) => unknown)(
       'plugin:rollback',

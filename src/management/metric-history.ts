@@ -66,7 +66,7 @@ export class MetricHistory {
   readonly #gateway: PluginGateway;
   readonly #buckets = new Map<string, Bucket>();
   readonly #rings = new Map<string, Ring>();
-  readonly #listeners = new Set<() => void>();
+  readonly #listeners = new Set<(now: number) => void>();
   #timer: NodeJS.Timeout | undefined;
   #observer: Disposable | undefined;
 
@@ -92,8 +92,8 @@ export class MetricHistory {
     this.#observer = undefined;
   }
 
-  /** Calls `listener` after each sample; returns a function that removes it. */
-  onSample(listener: () => void): () => void {
+  /** Calls `listener` after each sample, with the sample's time; returns a function that removes it. */
+  onSample(listener: (now: number) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -141,7 +141,7 @@ export class MetricHistory {
     // Bounded by what is loaded: an unloaded plugin's history goes with it.
     for (const name of this.#rings.keys()) if (!loaded.has(name)) this.#rings.delete(name);
     for (const name of this.#buckets.keys()) if (!loaded.has(name)) this.#buckets.delete(name);
-    for (const listener of this.#listeners) listener();
+    for (const listener of this.#listeners) listener(now);
   }
 
   readonly #record = (o: ResponseObservation): void => {

@@ -86,6 +86,27 @@ describe('alerts', () => {
     expect(fired).not.toHaveBeenCalled();
   });
 
+  it('fires once the value has stayed at or above the threshold for `for`, at the first sample after', async () => {
+    gateway = await gatewayWith(['faulty']);
+    // No timer (an hour between samples): the test takes the samples, at times it chooses.
+    alerts = createAlerts(gateway, {
+      rules: [{ kind: 'error_rate', threshold: 0.5, window: '10s', for: '500ms' }],
+      interval: 3_600_000,
+    });
+    const fired = vi.fn();
+    alerts.on('alert:firing', fired);
+    await call(gateway, '/faulty/throw');
+    const t0 = Date.now();
+    alerts.history.sample(t0);
+    alerts.history.sample(t0 + 499);
+    expect(fired).not.toHaveBeenCalled();
+    alerts.history.sample(t0 + 500);
+    expect(fired).toHaveBeenCalledTimes(1);
+    expect(fired.mock.calls[0]![0]).toMatchObject({ firedAt: t0 + 500, value: 1 });
+    alerts.history.sample(t0 + 600);
+    expect(fired).toHaveBeenCalledTimes(1); // firing already: no second event
+  });
+
   it('p99 fires on slow answers and resolves when the window has only fast ones', async () => {
     const { gateway: g, alerts: a } = await watch({ kind: 'p99', threshold: 150, window: '300ms' });
     const firing = next(a, 'alert:firing');
