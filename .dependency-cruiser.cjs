@@ -1,6 +1,7 @@
 /**
  * The layers of src/, lowest first; a file may import its own folder and any folder below it, never above.
  *   shared, errors.ts → manifest, registry → loader → mesh → plugins, fleet → core → adapters, index.ts
+ *   core → management (the management API: the public core only, beside the adapters)
  * The SDK (what plugin code imports) reaches the shared shapes and the error classes only.
  */
 const below = {
@@ -14,6 +15,7 @@ const below = {
   core: 'src/(shared/|errors\\.ts|manifest/|registry/|loader/|mesh/|plugins/|fleet/|core/)',
   sdk: 'src/(shared/|errors\\.ts|sdk/)',
   adapters: 'src/(shared/|errors\\.ts|core/|adapters/|index\\.ts)',
+  management: 'src/(shared/|errors\\.ts|core/|management/)',
 };
 
 const layerRules = Object.entries(below).map(([layer, allowed]) => ({

@@ -12,6 +12,7 @@ export default defineConfig({
     node: 'src/adapters/node.ts',
     fastify: 'src/adapters/fastify.ts',
     express: 'src/adapters/express.ts',
+    management: 'src/management/index.ts',
     'worker-entry': 'src/loader/worker/entry.ts',
     'process-entry': 'src/loader/process/entry.ts',
     'wasm-entry': 'src/loader/wasm/entry.ts',
@@ -27,6 +28,7 @@ export default defineConfig({
       node: 'src/adapters/node.ts',
       fastify: 'src/adapters/fastify.ts',
       express: 'src/adapters/express.ts',
+      management: 'src/management/index.ts',
     },
   },
   // Optional peers stay imports: the host installs them only for the subpaths it uses.

@@ -54,6 +54,8 @@ export const ErrorCodes = {
   FLAG_NOT_DECLARED: 'PGW_ERR_FLAG_NOT_DECLARED',
   EVENT_BROKER_UNAVAILABLE: 'PGW_ERR_EVENT_BROKER_UNAVAILABLE',
   FAULT_INJECTED: 'PGW_ERR_FAULT_INJECTED',
+  PLUGIN_DISABLED: 'PGW_ERR_PLUGIN_DISABLED',
+  PATH_NOT_ALLOWED: 'PGW_ERR_PATH_NOT_ALLOWED',
 } as const;
 
 /** One of the `PGW_ERR_*` codes. */
@@ -328,4 +330,13 @@ export class WasmModuleError extends branded(ErrorCodes.WASM_MODULE, 'WasmModule
 export class WasmImportRefusedError extends branded(
   ErrorCodes.WASM_IMPORT_REFUSED,
   'WasmImportRefusedError',
+) {}
+
+/**
+ * `createManagement()`'s `load` action was given a folder outside every parent folder the host allows
+ * (`loadRoots`), or the host allows none.
+ */
+export class PathNotAllowedError extends branded(
+  ErrorCodes.PATH_NOT_ALLOWED,
+  'PathNotAllowedError',
 ) {}

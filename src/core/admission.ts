@@ -40,6 +40,14 @@ export function refuse(
       }
     }
   }
+  if (target.plugin.disabled === true) {
+    return errorResponse(
+      503,
+      ErrorCodes.PLUGIN_DISABLED,
+      `plugin "${target.plugin.name}" is disabled`,
+      requestId,
+    );
+  }
   return unavailable(target.plugin, requestId);
 }
 

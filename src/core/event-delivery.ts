@@ -81,6 +81,14 @@ export async function deliverEvent(
         });
         return;
       }
+      if (p.disabled) {
+        result.failed.push({
+          plugin: p.name,
+          code: ErrorCodes.PLUGIN_DISABLED,
+          message: `plugin "${p.name}" is disabled`,
+        });
+        return;
+      }
       const outcome = await p.runtime.run({ t: 'evt', e: event }, timeoutMs);
       p.metrics.events++;
       if (isTaskFailure(outcome)) {

@@ -386,6 +386,24 @@ export class PluginGateway {
   }
 
   /**
+   * Turns the plugin off without unloading it: its endpoints answer 503 `PGW_ERR_PLUGIN_DISABLED` and
+   * it gets no events, while its threads stay up for {@link PluginGateway.enable}. Emits
+   * `plugin:status` with the same status (`info.disabled` tells). Doing it twice does nothing.
+   * @throws {PluginNotFoundError} `PGW_ERR_PLUGIN_NOT_FOUND`
+   */
+  disable(name: string): PluginInfo {
+    return this.#setDisabled(name, true);
+  }
+
+  /**
+   * Turns a plugin disabled with {@link PluginGateway.disable} back on. Doing it twice does nothing.
+   * @throws {PluginNotFoundError} `PGW_ERR_PLUGIN_NOT_FOUND`
+   */
+  enable(name: string): PluginInfo {
+    return this.#setDisabled(name, false);
+  }
+
+  /**
    * Stops routing to the plugin, lets in-flight requests finish (up to `stopTimeout`), runs its
    * `stop()` in every live thread, and ends its threads.
    * @throws {PluginNotFoundError} `PGW_ERR_PLUGIN_NOT_FOUND`
@@ -415,6 +433,15 @@ export class PluginGateway {
 
   readonly #emit: GatewayEmit = (event, ...args) =>
     (this.#emitter.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
+
+  #setDisabled(name: string, disabled: boolean): PluginInfo {
+    const plugin = this.#require(name);
+    if (plugin.disabled !== disabled) {
+      plugin.disabled = disabled;
+      this.#emit('plugin:status', plugin.info(), plugin.status);
+    }
+    return plugin.info();
+  }
 
   #require(name: string): ManagedPlugin {
     const plugin = this.#plugins.get(name);

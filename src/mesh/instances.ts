@@ -25,6 +25,8 @@ export interface Served {
   readonly status: PluginStatus;
   /** Seconds a caller should wait while it is not active. */
   readonly retryAfterSeconds: number;
+  /** Turned off by an operator (`gateway.disable()`): loaded, but answering 503 `PGW_ERR_PLUGIN_DISABLED`. */
+  readonly disabled?: boolean;
   readonly instances: readonly PluginInstance[];
   readonly bulkhead: BulkheadPolicy;
   readonly metrics: PluginMetricsRecorder;

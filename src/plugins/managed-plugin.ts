@@ -37,6 +37,7 @@ export class ManagedPlugin implements Served {
   /** Seconds a caller should wait while the plugin restarts. */
   retryAfterSeconds = 1;
   lastHealth: HealthStatus | undefined;
+  #disabled = false;
   /** Not started: a dependency its manifest lists is missing (the reason says which). */
   waiting = false;
   /** All instances, as one runtime (boot, drain, close, health, figures). */
@@ -103,6 +104,16 @@ export class ManagedPlugin implements Served {
     return this.manifest.version;
   }
 
+  /** Turned off by an operator: loaded, but its endpoints answer 503 and it gets no events. */
+  get disabled(): boolean {
+    return this.#disabled;
+  }
+
+  set disabled(value: boolean) {
+    this.#disabled = value;
+    this.#info = undefined;
+  }
+
   /** Moves to `to`; returns false (and stays) when the lifecycle does not allow it. */
   transition(to: PluginStatus, reason?: string): boolean {
     if (!canTransition(this.status, to)) return false;
@@ -136,6 +147,7 @@ export class ManagedPlugin implements Served {
     if (Object.keys(rules).length > 0) info.flagRules = rules;
     if (this.placement.sandbox !== undefined) info.sandbox = this.placement.sandbox;
     if (this.reason !== undefined) info.reason = this.reason;
+    if (this.#disabled) info.disabled = true;
     this.#info = Object.freeze(info);
     return this.#info;
   }

@@ -208,6 +208,11 @@ export interface PluginInfo {
   flags: Readonly<Record<string, boolean>>;
   /** Rollout rules set with `setFlag(plugin, flag, { percentage, users, value })`, by flag; absent when none. */
   flagRules?: Record<string, FlagRule>;
+  /**
+   * `true` while an operator has disabled the plugin (`gateway.disable(name)`): it stays loaded and in
+   * its status, and its endpoints answer 503 `PGW_ERR_PLUGIN_DISABLED`. Absent otherwise.
+   */
+  disabled?: true;
 }
 
 /**
