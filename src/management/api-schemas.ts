@@ -55,7 +55,15 @@ export const pluginMetrics = z.looseObject({
   crashes: z.number(),
   event_count: z.number(),
   protocol_violations: z.number(),
-  instances: z.array(z.object({ id: z.string(), breaker: breakerState, outstanding: z.number() })),
+  instances: z.array(
+    z.object({
+      id: z.string(),
+      breaker: breakerState,
+      outstanding: z.number(),
+      health: z.enum(['healthy', 'degraded', 'unhealthy']).optional(),
+      breakers: z.record(z.string(), breakerState).optional(),
+    }),
+  ),
 });
 
 export const sample = z.object({

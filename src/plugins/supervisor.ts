@@ -59,6 +59,8 @@ export interface SupervisorHost {
 }
 
 export class Supervisor {
+  /** A plugin's `health_check.endpoint` when its routes serve `GET` on it (seen at its boot). */
+  readonly #healthRoutes = new WeakMap<ManagedPlugin, string | undefined>();
   readonly #queue: BootQueue;
 
   constructor(readonly host: SupervisorHost) {
@@ -146,13 +148,11 @@ export class Supervisor {
         { plugin: plugin.name },
       );
     }
+    // The ADR's manifest names `/health` whether or not the plugin has such a route: without one, the
+    // active check is its `healthCheck()`.
     const healthEndpoint = plugin.manifest.health_check.endpoint;
-    if (healthEndpoint !== undefined && !report.routes.includes(`GET ${healthEndpoint}`)) {
-      throw new PluginLoadError(
-        `plugin "${plugin.name}" names health_check.endpoint ${healthEndpoint} in plugin.yaml, but its routes have no GET ${healthEndpoint}`,
-        { plugin: plugin.name },
-      );
-    }
+    const served = healthEndpoint !== undefined && report.routes.includes(`GET ${healthEndpoint}`);
+    this.#healthRoutes.set(plugin, served ? healthEndpoint : undefined);
     if (plugin.manifest.permissions.events.subscribe.length > 0 && !report.handlesEvents) {
       this.host.log.warn(
         { plugin_id: plugin.name },
@@ -169,14 +169,14 @@ export class Supervisor {
    */
   #watchHealth(plugin: ManagedPlugin): void {
     clearInterval(plugin.healthTimer);
-    const { interval, timeout, endpoint } = plugin.manifest.health_check;
+    const { interval, timeout } = plugin.manifest.health_check;
     const timeoutMs = parseDuration(timeout)!;
     let checking = false;
     plugin.healthTimer = setInterval(() => {
       if (checking || plugin.status !== 'active') return;
       checking = true;
       plugin.runtime
-        .checkHealth(timeoutMs, endpoint)
+        .checkHealth(timeoutMs, this.#healthRoutes.get(plugin))
         .then(
           (health) =>
             health && this.host.isCurrent(plugin) && this.host.healthChecked(plugin, health),

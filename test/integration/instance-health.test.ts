@@ -86,13 +86,14 @@ describe('an idle instance', () => {
 });
 
 describe('health_check.endpoint', () => {
-  it('a plugin whose routes have no GET of its health endpoint is refused at start', async () => {
+  it("falls back to the plugin's healthCheck() when its routes have no GET of the endpoint (the ADR's /health)", async () => {
     gateway = new PluginGateway({ logger: false });
     await gateway.start();
-    const loading = gateway.load(fixture('sickly-endpoint-missing'));
-    await expect(loading).rejects.toMatchObject({ code: 'PGW_ERR_PLUGIN_LOAD' });
-    await expect(loading).rejects.toThrow(
-      /names health_check\.endpoint \/sickly\/ready in plugin\.yaml, but its routes have no GET \/sickly\/ready/,
-    );
+    const info = await gateway.load(fixture('sickly-endpoint-missing'));
+    expect(info.status).toBe('active');
+    const unhealthy = nextHealth(gateway, 'unhealthy');
+    await gateway.handle({ method: 'POST', path: '/sickly/sick', headers: {} });
+    // Only healthCheck() knows of the mood: its route /sickly/health is not the manifest's endpoint.
+    expect((await unhealthy).status).toBe('unhealthy');
   });
 });
