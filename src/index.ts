@@ -15,7 +15,12 @@ export type {
   PeerReply,
   PublishResult,
   ServiceHandler,
+  RollbackEvent,
+  SwapEvent,
+  SwapOptions,
+  SwapSource,
 } from './core/gateway.js';
+export type { CanaryMargin } from './plugins/canary.js';
 export {
   PEER_CONTENT_TYPE,
   PEER_PATH,
@@ -44,6 +49,7 @@ export type {
   PluginResponse,
   PluginStatus,
   ServiceRequest,
+  VersionRecord,
 } from './shared/types.js';
 export { MemoryRateLimitStore, type RateLimitStore } from './mesh/rate-limit-store.js';
 export {
@@ -101,5 +107,9 @@ export {
   WasmModuleError,
   WasmImportRefusedError,
   UntrustedRuntimeError,
+  SwapFailedError,
+  isSwapFailedError,
+  PluginContentChangedError,
+  VersionNotFoundError,
 } from './errors.js';
-export type { ErrorCode, ManifestProblem } from './errors.js';
+export type { ErrorCode, ManifestProblem, SwapFailureReason, SwapFigures } from './errors.js';

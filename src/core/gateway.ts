@@ -29,6 +29,10 @@ import {
 } from './options.js';
 import { readPluginFiles } from '../manifest/plugin-files.js';
 import { assertLoadable, createPlugin } from '../plugins/plugin-setup.js';
+import { VersionHistory } from '../plugins/versions.js';
+import { hashPluginFolder } from '../manifest/folder-hash.js';
+import type { PluginFiles } from '../manifest/plugin-files.js';
+import { HotSwap, type SwapOptions, type SwapSource } from './hot-swap.js';
 import { balancerFrom } from '../mesh/load-balancer.js';
 import {
   Observers,
@@ -38,7 +42,7 @@ import {
   type ResponseObservation,
 } from './observers.js';
 import type { GatewayEvents } from './gateway-events.js';
-import { resolveLoadOptions, type LoadOptions } from './load-options.js';
+import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from './load-options.js';
 import { createRateLimiter } from '../mesh/create-rate-limiter.js';
 import { RequestPath, type PeerReply } from './request-path.js';
 import { Router } from './router.js';
@@ -58,6 +62,8 @@ export type { ServiceHandler } from './service-calls.js';
 export type { PublishResult } from './event-delivery.js';
 export type { AbandonedEvent, BreakerEvent, GatewayEvents } from './gateway-events.js';
 export type { LoadOptions } from './load-options.js';
+export type { SwapOptions, SwapSource } from './hot-swap.js';
+export type { RollbackEvent, SwapEvent } from './gateway-events.js';
 
 /**
  * The gateway. Every option has a default.
@@ -84,6 +90,9 @@ export class PluginGateway {
   readonly #calls: ServiceCalls;
   readonly #fleet: Fleet | undefined;
   readonly #environment: CatalogWatch | undefined;
+  readonly #swaps: HotSwap;
+  /** The `load()` options each plugin was loaded with: its new versions get them too. */
+  readonly #loadOptions = new Map<string, ResolvedLoadOptions>();
   #seq = 0;
   #started = false;
   #stopped = false;
@@ -108,6 +117,19 @@ export class PluginGateway {
       stopped: () => this.#stopped,
       calls: () => this.#calls,
       fleet: () => this.#fleet,
+    });
+    this.#swaps = new HotSwap({
+      table: this.#plugins,
+      history: new VersionHistory(),
+      log: this.#log,
+      emit: this.#emit,
+      started: () => this.#started,
+      stopped: () => this.#stopped,
+      prepare: (dir, name) => this.#prepareVersion(dir, name),
+    });
+    this.#emitter.on('plugin:status', (info) => {
+      const plugin = info.status === 'failed' ? this.#plugins.get(info.name) : undefined;
+      if (plugin?.id === info.id) this.#swaps.failed(plugin);
     });
     this.#events = new EventBus({
       plugins: () => this.#plugins.values(),
@@ -203,9 +225,107 @@ export class PluginGateway {
     }
     const loadOptions = resolveLoadOptions(options, this.options);
     const files = await readPluginFiles(dir);
+    const contentHash = await hashPluginFolder(files.dir);
     const { manifest } = files;
     this.#assertRunning();
     assertLoadable(manifest, this.#plugins.map, this.options.maxPlugins);
+    const plugin = this.#createPlugin(files, loadOptions, contentHash);
+    await this.#plugins.add(plugin);
+    if (!this.#started) {
+      this.#plugins.setStatus(plugin, 'inactive', 'waiting for gateway.start()');
+    } else {
+      try {
+        await this.#plugins.bootOrWait(plugin);
+      } catch (error) {
+        // A thread stuck in initialize() will not answer stop() either: end it at once.
+        await this.#plugins.discard(plugin, isPluginBootTimeoutError(error) ? 0 : undefined);
+        throw error;
+      }
+    }
+    this.#loadOptions.set(plugin.name, loadOptions);
+    this.#swaps.loaded(plugin);
+    await this.#plugins.register(plugin);
+    return plugin.info();
+  }
+
+  /**
+   * Replaces a loaded plugin with another version without a failed request (blue/green): the new
+   * version (a folder, or `{ version }` the plugin's history keeps) is loaded and started beside the one
+   * serving, its `healthCheck()` asked once, then it takes the traffic — at once, or through
+   * `options.canary` — and its routes replace the old ones in one step; the previous version finishes
+   * its requests in flight (within `stopTimeout`), runs its `stop()` and ends. A new version that fails
+   * any step is given up and the previous one serves on. Swaps of one plugin run one after the other.
+   * Resolves with the new version's info.
+   * @throws {SwapFailedError} `PGW_ERR_SWAP_FAILED`: the new version was given up (`err.reason`).
+   * @throws {RouteConflictError} `PGW_ERR_ROUTE_CONFLICT`: another plugin serves one of its endpoints.
+   * @throws {PluginNotFoundError} `PGW_ERR_PLUGIN_NOT_FOUND`
+   * @throws {VersionNotFoundError} `PGW_ERR_VERSION_NOT_FOUND`: `{ version }` is not kept.
+   * @throws {InvalidArgumentError} for a folder of another plugin, or options that are not valid.
+   * @example
+   * await gateway.swap('recs', './plugins/recs-2.0.0', { canary: { share: 0.1, steps: 3, window: '30s' } });
+   */
+  async swap(name: string, source: SwapSource, options?: SwapOptions): Promise<PluginInfo> {
+    this.#assertRunning();
+    if (!this.#started) {
+      throw new InvalidArgumentError(
+        `swap() needs a started gateway (before start(), unload "${name}" and load the new version)`,
+      );
+    }
+    return this.#swaps.swap(name, source, options);
+  }
+
+  /**
+   * Goes back to a version the plugin's history keeps (`get(name).versions`): the given one, or the
+   * last one that served before the version serving now. It is started again from its folder, once
+   * the folder's hash is checked against the one recorded, and swapped in as `swap()` does.
+   * @throws {VersionNotFoundError} `PGW_ERR_VERSION_NOT_FOUND`
+   * @throws {PluginContentChangedError} `PGW_ERR_PLUGIN_CONTENT_CHANGED`: its folder changed since.
+   * @throws {SwapFailedError} `PGW_ERR_SWAP_FAILED`: it did not start; the version serving serves on.
+   * @throws {PluginNotFoundError} `PGW_ERR_PLUGIN_NOT_FOUND`
+   */
+  async rollback(name: string, version?: string): Promise<PluginInfo> {
+    this.#assertRunning();
+    return this.#swaps.rollback(name, version);
+  }
+
+  /**
+   * Holds the plugin at `version` (going back to it first when another version serves): versions
+   * published to the environment the gateway watches do not replace it until `unpin()`.
+   * @throws {VersionNotFoundError} `PGW_ERR_VERSION_NOT_FOUND`
+   * @throws {PluginNotFoundError} `PGW_ERR_PLUGIN_NOT_FOUND`
+   */
+  async pin(name: string, version: string): Promise<PluginInfo> {
+    this.#assertRunning();
+    return this.#swaps.pin(name, version);
+  }
+
+  /**
+   * Lets catalog publishes move the plugin again.
+   * @throws {PluginNotFoundError} `PGW_ERR_PLUGIN_NOT_FOUND`
+   */
+  unpin(name: string): PluginInfo {
+    return this.#swaps.unpin(name);
+  }
+
+  /** A new version of a loaded plugin, made (no thread yet) with the options it was loaded with. */
+  async #prepareVersion(dir: string, name: string): Promise<ManagedPlugin> {
+    const files = await readPluginFiles(dir);
+    if (files.manifest.name !== name) {
+      throw new InvalidArgumentError(
+        `Expected a version of plugin "${name}", got plugin "${files.manifest.name}" from ${files.dir}`,
+      );
+    }
+    const contentHash = await hashPluginFolder(files.dir);
+    const loadOptions = this.#loadOptions.get(name) ?? resolveLoadOptions({}, this.options);
+    return this.#createPlugin(files, loadOptions, contentHash);
+  }
+
+  #createPlugin(
+    files: PluginFiles,
+    loadOptions: ResolvedLoadOptions,
+    contentHash: string,
+  ): ManagedPlugin {
+    const { manifest } = files;
     const plugin = createPlugin(files, {
       options: this.options,
       log: this.#log,
@@ -222,20 +342,8 @@ export class PluginGateway {
         }),
       onBreaker: (state, event) => breakerChanged(this.#emit, state, event),
     });
-    await this.#plugins.add(plugin);
-    if (!this.#started) {
-      this.#plugins.setStatus(plugin, 'inactive', 'waiting for gateway.start()');
-    } else {
-      try {
-        await this.#plugins.bootOrWait(plugin);
-      } catch (error) {
-        // A thread stuck in initialize() will not answer stop() either: end it at once.
-        await this.#plugins.discard(plugin, isPluginBootTimeoutError(error) ? 0 : undefined);
-        throw error;
-      }
-    }
-    await this.#plugins.register(plugin);
-    return plugin.info();
+    plugin.contentHash = contentHash;
+    return plugin;
   }
 
   /** Starts every loaded plugin; plugins loaded from now on start at once. Resolves with their info. */
@@ -337,6 +445,8 @@ export class PluginGateway {
     const plugin = this.#require(name);
     this.#plugins.setStatus(plugin, 'inactive', 'unloading');
     await this.#plugins.discard(plugin);
+    this.#loadOptions.delete(name);
+    this.#swaps.unloaded(name);
     this.#emit('plugin:unloaded', plugin.info());
   }
 

@@ -154,7 +154,11 @@ export class RequestPath {
     timeoutMs = target.timeoutMs ?? this.parts.options.pluginTimeout,
     refused?: PluginResponse,
   ): Promise<Dispatched> {
-    const plugin = target.plugin;
+    // A swap's canary window: the new version takes its share of the route's requests.
+    const plugin =
+      target.canary !== undefined && Math.random() < target.canaryShare
+        ? target.canary
+        : target.plugin;
     const observed =
       this.#logRequests || this.parts.observers.active
         ? {

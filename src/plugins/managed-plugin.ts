@@ -12,7 +12,13 @@ import type { InstanceRecord } from '../registry/registry.js';
 import { CrashPolicy, type CrashPolicyOptions } from './crash-policy.js';
 import { canTransition } from './status-machine.js';
 import type { Manifest } from '../manifest/manifest.js';
-import type { HealthStatus, PluginInfo, PluginMetrics, PluginStatus } from '../shared/types.js';
+import type {
+  HealthStatus,
+  PluginInfo,
+  PluginMetrics,
+  PluginStatus,
+  VersionRecord,
+} from '../shared/types.js';
 
 export class ManagedPlugin implements Served {
   readonly name: string;
@@ -34,6 +40,13 @@ export class ManagedPlugin implements Served {
   readonly runtime: InstanceGroup;
   readonly instances: readonly PluginInstance[];
   readonly bulkhead: BulkheadPolicy;
+  /**
+   * `sha256-<hex>` of its folder when it was loaded: checked again before every start and restart
+   * (`undefined`: not checked).
+   */
+  contentHash: string | undefined;
+  /** The plugin's version history and pin, as `info()` shows them. */
+  #versions: { list: readonly VersionRecord[]; pinned: string | undefined } | undefined;
   #info: PluginInfo | undefined;
 
   constructor(
@@ -107,6 +120,8 @@ export class ManagedPlugin implements Served {
     };
     if (this.placement.sandbox !== undefined) info.sandbox = this.placement.sandbox;
     if (this.reason !== undefined) info.reason = this.reason;
+    if (this.#versions) info.versions = this.#versions.list;
+    if (this.#versions?.pinned !== undefined) info.pinned = this.#versions.pinned;
     this.#info = Object.freeze(info);
     return this.#info;
   }
@@ -124,6 +139,12 @@ export class ManagedPlugin implements Served {
       status: info.status,
       metadata: info.metadata,
     }));
+  }
+
+  /** Shows this history (and pin) in `info()`. */
+  setVersions(list: readonly VersionRecord[], pinned: string | undefined): void {
+    this.#versions = { list, pinned };
+    this.#info = undefined;
   }
 
   setHealth(health: HealthStatus): void {

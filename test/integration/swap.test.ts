@@ -1,0 +1,334 @@
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  PluginGateway,
+  isSwapFailedError,
+  type GatewayOptions,
+  type RollbackEvent,
+  type SwapEvent,
+} from '../../src/index.js';
+import { memoryLogger } from '../helpers.js';
+
+// Inside the repository, so that the plugins resolve @veza/plugin-gateway/sdk as a host app's would.
+const root = path.resolve(import.meta.dirname, '../.swap-fixtures', String(process.pid));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+interface VersionSpec {
+  /** Extra routes besides `GET /sw/ping`: `'GET /sw/x'` → answered 200 with the version. */
+  routes?: string[];
+  /** JavaScript of `GET /sw/ping`'s handler body; default answers 200 with the version. */
+  ping?: string;
+  /** Body of `initialize()`. */
+  init?: string;
+  /** Body of `healthCheck()` (returns a HealthStatus). */
+  health?: string;
+  /** Adds `GET /sw/exit`, whose handler ends the thread. */
+  exit?: boolean;
+}
+
+/** Writes version `version` of plugin `swapme` into a folder of its own, and returns the folder. */
+function writeVersion(version: string, spec: VersionSpec = {}, name = 'swapme'): string {
+  const dir = path.join(root, `${name}-${version}-${Math.random().toString(36).slice(2, 8)}`);
+  mkdirSync(dir, { recursive: true });
+  const pingRoute = name === 'swapme' ? 'GET /sw/ping' : `GET /${name}/ping`;
+  const routes = [pingRoute, ...(spec.routes ?? []), ...(spec.exit ? ['GET /sw/exit'] : [])];
+  writeFileSync(
+    path.join(dir, 'plugin.yaml'),
+    [
+      `name: ${name}`,
+      `version: ${version}`,
+      'endpoints:',
+      ...routes.flatMap((r) => [`  - path: ${r.split(' ')[1]}`, `    method: ${r.split(' ')[0]}`]),
+    ].join('\n') + '\n',
+  );
+  const handlers = routes.map((r) =>
+    r === 'GET /sw/exit'
+      ? `'${r}': () => process.exit(9),`
+      : r === pingRoute && spec.ping
+        ? `'${r}': (req) => { ${spec.ping} },`
+        : `'${r}': () => ({ statusCode: 200, body: { version: '${version}' } }),`,
+  );
+  writeFileSync(
+    path.join(dir, 'index.js'),
+    `import { definePlugin } from '@veza/plugin-gateway/sdk';
+const version = '${version}';
+export default definePlugin({
+  ${spec.init ? `async initialize() { ${spec.init} },` : ''}
+  ${spec.health ? `healthCheck() { ${spec.health} },` : ''}
+  routes: {
+    ${handlers.join('\n    ')}
+  },
+});
+void version;
+`,
+  );
+  return dir;
+}
+
+/** Concurrent in-process callers, each awaiting one request after another, until stopped. */
+function steadyLoad(gateway: PluginGateway, paths: string[], callers = 8) {
+  let running = true;
+  const statuses = new Map<number, number>();
+  const versions: string[] = [];
+  const failures: { status: number; body: unknown }[] = [];
+  const loops = Array.from({ length: callers }, async (_, n) => {
+    for (let i = n; running; i++) {
+      const res = await gateway.handle({ method: 'GET', path: paths[i % paths.length]! });
+      statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+      if (res.statusCode >= 400) failures.push({ status: res.statusCode, body: res.body });
+      else versions.push((res.body as { version: string }).version);
+      // A yield between requests, as a real caller's I/O would give.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  });
+  return {
+    versions,
+    failures,
+    get total() {
+      return [...statuses.values()].reduce((a, b) => a + b, 0);
+    },
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return { total: this.total, failures, versions };
+    },
+  };
+}
+
+const until = async (check: () => boolean, what: string, timeoutMs = 15_000) => {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+let gateway: PluginGateway | undefined;
+afterEach(async () => {
+  await gateway?.stop();
+  gateway = undefined;
+});
+
+async function started(options: GatewayOptions = {}, v1 = writeVersion('1.0.0')) {
+  gateway = new PluginGateway({ logger: false, ...options });
+  await gateway.load(v1);
+  await gateway.start();
+  return gateway;
+}
+
+const ping = async (g: PluginGateway) => {
+  const res = await g.handle({ method: 'GET', path: '/sw/ping' });
+  return { status: res.statusCode, version: (res.body as { version?: string }).version };
+};
+
+describe('hot swap (gateway.swap)', () => {
+  it('swaps v1 → v2 under steady load with zero failed requests, and says so once', async () => {
+    const logger = memoryLogger();
+    const g = await started({ logger });
+    const swaps: SwapEvent[] = [];
+    g.on('plugin:swap', (e) => swaps.push(e));
+    const load = steadyLoad(g, ['/sw/ping']);
+    await until(() => load.total > 200, 'load to run');
+    const info = await g.swap('swapme', writeVersion('2.0.0'));
+    const after = load.total;
+    await until(() => load.total > after + 200, 'load to go on');
+    const { total, failures, versions } = await load.stop();
+    expect(failures).toEqual([]);
+    expect(total).toBeGreaterThan(400);
+    expect(info).toMatchObject({ version: '2.0.0', status: 'active' });
+    // Once v2 answered, v1 never did again: one switch, no back-and-forth.
+    expect(versions.slice(versions.indexOf('2.0.0'))).not.toContain('1.0.0');
+    expect(versions.at(-1)).toBe('2.0.0');
+    expect(swaps).toHaveLength(1);
+    expect(swaps[0]).toMatchObject({ plugin: 'swapme', from: '1.0.0', to: '2.0.0', canary: false });
+    expect(swaps[0]!.hash).toMatch(/^sha256-[0-9a-f]{64}$/);
+    expect(
+      logger.lines.filter((l) => /swapped from 1\.0\.0 to 2\.0\.0/.test(l.msg ?? '')),
+    ).toHaveLength(1);
+    const history = g.get('swapme')!.versions!;
+    expect(history.map((r) => [r.version, r.outcome])).toEqual([
+      ['1.0.0', 'replaced'],
+      ['2.0.0', 'serving'],
+    ]);
+    expect(g.metrics('swapme').threads).toBeGreaterThan(0);
+  });
+
+  it('adds and removes routes at the moment traffic shifts', async () => {
+    const g = await started({}, writeVersion('1.0.0', { routes: ['GET /sw/old'] }));
+    expect((await g.handle({ method: 'GET', path: '/sw/new' })).statusCode).toBe(404);
+    expect((await g.handle({ method: 'GET', path: '/sw/old' })).statusCode).toBe(200);
+    let seenAtSwitch: number[] | undefined;
+    const v2 = writeVersion('2.0.0', { routes: ['GET /sw/new'] });
+    const swapping = g.swap('swapme', v2);
+    // While v2 boots, v1's routes are the routes.
+    const during = await Promise.all([
+      g.handle({ method: 'GET', path: '/sw/old' }),
+      g.handle({ method: 'GET', path: '/sw/new' }),
+    ]);
+    seenAtSwitch = during.map((r) => r.statusCode);
+    await swapping;
+    expect(seenAtSwitch).toEqual([200, 404]);
+    expect((await g.handle({ method: 'GET', path: '/sw/new' })).statusCode).toBe(200);
+    expect((await g.handle({ method: 'GET', path: '/sw/old' })).statusCode).toBe(404);
+    expect(
+      g
+        .get('swapme')!
+        .endpoints.map((e) => e.path)
+        .sort(),
+    ).toEqual(['/sw/new', '/sw/ping']);
+  });
+
+  it('leaves v2 serving with a typed error when v3 cannot start', async () => {
+    const g = await started({}, writeVersion('2.0.0'));
+    const rollbacks: RollbackEvent[] = [];
+    g.on('plugin:rollback', (e) => rollbacks.push(e));
+    const load = steadyLoad(g, ['/sw/ping']);
+    await until(() => load.total > 100, 'load to run');
+    const v3 = writeVersion('3.0.0', { init: "throw new Error('no model store');" });
+    const error = await g.swap('swapme', v3).catch((e: unknown) => e);
+    const { failures } = await load.stop();
+    expect(isSwapFailedError(error)).toBe(true);
+    expect(error).toMatchObject({ code: 'PGW_ERR_SWAP_FAILED', reason: 'start', version: '3.0.0' });
+    expect(failures).toEqual([]);
+    expect(await ping(g)).toEqual({ status: 200, version: '2.0.0' });
+    expect(rollbacks).toMatchObject([
+      { plugin: 'swapme', from: '3.0.0', to: '2.0.0', reason: 'start' },
+    ]);
+    expect(g.get('swapme')!.versions!.map((r) => [r.version, r.outcome])).toEqual([
+      ['2.0.0', 'serving'],
+      ['3.0.0', 'failed'],
+    ]);
+  });
+
+  it('gives up a version whose health check says unhealthy', async () => {
+    const g = await started();
+    const v2 = writeVersion('2.0.0', {
+      health: "return { status: 'unhealthy', details: { db: 'down' } };",
+    });
+    await expect(g.swap('swapme', v2)).rejects.toMatchObject({ reason: 'health' });
+    expect(await ping(g)).toEqual({ status: 200, version: '1.0.0' });
+  });
+
+  it('rolls a v4 whose error rate spikes in its canary window back by itself', async () => {
+    const g = await started({}, writeVersion('2.0.0'));
+    const rollbacks: RollbackEvent[] = [];
+    g.on('plugin:rollback', (e) => rollbacks.push(e));
+    const load = steadyLoad(g, ['/sw/ping']);
+    const v4 = writeVersion('4.0.0', {
+      ping: "return { statusCode: 500, body: { version, error: 'boom' } };",
+    });
+    const error = await g
+      .swap('swapme', v4, { canary: { share: 0.2, steps: 2, window: '20s' } })
+      .catch((e: unknown) => e);
+    const { versions } = await load.stop();
+    expect(error).toMatchObject({
+      code: 'PGW_ERR_SWAP_FAILED',
+      reason: 'canary',
+      version: '4.0.0',
+    });
+    const figures = (error as { figures: { errorRate: { next: number; previous: number } } })
+      .figures;
+    expect(figures.errorRate.next).toBeGreaterThan(0.5);
+    expect(figures.errorRate.previous).toBe(0);
+    expect(rollbacks).toMatchObject([{ reason: 'canary', from: '4.0.0', to: '2.0.0' }]);
+    expect(rollbacks[0]!.figures).toEqual(figures);
+    // The previous version served throughout.
+    expect(versions.filter((v) => v === '2.0.0').length).toBeGreaterThan(0);
+    expect(await ping(g)).toEqual({ status: 200, version: '2.0.0' });
+  });
+
+  it('promotes a canary that holds, growing its share step by step', async () => {
+    const g = await started();
+    const load = steadyLoad(g, ['/sw/ping']);
+    const info = await g.swap('swapme', writeVersion('2.0.0'), {
+      canary: { share: 0.3, steps: 2, window: 800 },
+    });
+    const { failures, versions } = await load.stop();
+    expect(failures).toEqual([]);
+    expect(info.version).toBe('2.0.0');
+    const firstV2 = versions.indexOf('2.0.0');
+    // Both versions served side by side during the window.
+    expect(versions.slice(firstV2)).toContain('1.0.0');
+  });
+
+  it('goes back to the last good version when v5 crash-loops after promotion', async () => {
+    const g = await started(
+      { restart: { maxCrashes: 2, window: '60s', backoff: 10 } },
+      writeVersion('2.0.0'),
+    );
+    const rollbacks: RollbackEvent[] = [];
+    g.on('plugin:rollback', (e) => rollbacks.push(e));
+    const v5 = writeVersion('5.0.0', { ping: 'process.exit(7);' });
+    await g.swap('swapme', v5);
+    expect(g.get('swapme')!.version).toBe('5.0.0');
+    // Requests make it crash, again and again after each restart.
+    const callers = steadyLoad(g, ['/sw/ping'], 2);
+    await until(() => rollbacks.length > 0, 'the crash-loop rollback', 20_000);
+    await callers.stop();
+    expect(rollbacks[0]).toMatchObject({ reason: 'crash-loop', from: '5.0.0', to: '2.0.0' });
+    await until(() => g.get('swapme')?.version === '2.0.0', 'v2 to serve again');
+    expect(await ping(g)).toEqual({ status: 200, version: '2.0.0' });
+    expect(g.get('swapme')!.versions!.map((r) => [r.version, r.outcome])).toEqual([
+      ['2.0.0', 'replaced'],
+      ['5.0.0', 'rolled-back'],
+      ['2.0.0', 'serving'],
+    ]);
+  });
+
+  it('rolls back to a named version, or the previous one by default', async () => {
+    const g = await started();
+    await g.swap('swapme', writeVersion('2.0.0'));
+    await g.swap('swapme', writeVersion('3.0.0'));
+    const rollbacks: RollbackEvent[] = [];
+    g.on('plugin:rollback', (e) => rollbacks.push(e));
+    await g.rollback('swapme', '1.0.0');
+    expect(await ping(g)).toEqual({ status: 200, version: '1.0.0' });
+    expect(rollbacks).toMatchObject([{ reason: 'manual', from: '3.0.0', to: '1.0.0' }]);
+    await g.rollback('swapme');
+    expect(await ping(g)).toEqual({ status: 200, version: '3.0.0' });
+    await expect(g.rollback('swapme', '9.9.9')).rejects.toMatchObject({
+      code: 'PGW_ERR_VERSION_NOT_FOUND',
+    });
+    // Back by version through swap() too.
+    await g.swap('swapme', { version: '2.0.0' });
+    expect(await ping(g)).toEqual({ status: 200, version: '2.0.0' });
+  });
+
+  it('refuses a swap whose routes clash with another plugin before starting anything', async () => {
+    const g = await started();
+    await g.load(writeVersion('1.0.0', { routes: ['GET /sw/other'] }, 'other'));
+    const clash = writeVersion('2.0.0', { routes: ['GET /sw/other'] });
+    await expect(g.swap('swapme', clash)).rejects.toMatchObject({ code: 'PGW_ERR_ROUTE_CONFLICT' });
+    // A version of another plugin is not a version of this one.
+    await expect(g.swap('swapme', writeVersion('1.1.0', {}, 'other'))).rejects.toMatchObject({
+      code: 'PGW_ERR_INVALID_ARGUMENT',
+    });
+    expect(await ping(g)).toEqual({ status: 200, version: '1.0.0' });
+    expect(g.get('swapme')!.versions!.map((r) => r.version)).toEqual(['1.0.0']);
+  });
+
+  it('refuses a tampered folder at restart, and a tampered kept version at rollback', async () => {
+    const v1 = writeVersion('1.0.0');
+    const g = await started({ restart: { maxCrashes: 5, window: '60s', backoff: 10 } }, v1);
+    await g.swap('swapme', writeVersion('2.0.0', { exit: true }));
+    // v1's kept folder changes: rollback() refuses it and v2 serves on.
+    appendFileSync(path.join(v1, 'index.js'), '\n// changed\n');
+    await expect(g.rollback('swapme', '1.0.0')).rejects.toMatchObject({
+      code: 'PGW_ERR_PLUGIN_CONTENT_CHANGED',
+    });
+    expect(await ping(g)).toEqual({ status: 200, version: '2.0.0' });
+    // v2's own folder changes, then its thread dies: it is not restarted with the changed code.
+    const v2dir = g.get('swapme')!.dir;
+    writeFileSync(
+      path.join(v2dir, 'index.js'),
+      "export default { routes: { 'GET /sw/ping': () => ({ statusCode: 200, body: { version: 'evil' } }), 'GET /sw/exit': () => ({ statusCode: 200 }) } };",
+    );
+    await g.handle({ method: 'GET', path: '/sw/exit' });
+    await until(() => g.get('swapme')?.status === 'failed', 'v2 to be failed');
+    expect(g.get('swapme')!.reason).toMatch(/changed since it was loaded/);
+    const res = await g.handle({ method: 'GET', path: '/sw/ping' });
+    expect(res.statusCode).toBe(503);
+    expect(JSON.stringify(res.body)).not.toContain('evil');
+  });
+});
