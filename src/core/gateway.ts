@@ -172,6 +172,13 @@ export class PluginGateway {
       // A catalog's plugins are untrusted unless the host says otherwise.
       load: (dir) => this.load(dir, { trusted: this.options.watch?.trusted ?? false }),
       unload: (name) => this.unload(name),
+      swap: (name, dir) =>
+        this.#started
+          ? this.swap(name, dir)
+          : this.unload(name).then(() =>
+              this.load(dir, { trusted: this.options.watch?.trusted ?? false }),
+            ),
+      pinned: (name) => this.#plugins.get(name)?.info().pinned,
     }));
   }
 
