@@ -16,10 +16,9 @@ import { EventBus, type PublishResult } from './event-delivery.js';
 import type { CatalogWatch } from '../fleet/catalog-watch.js';
 import type { Fleet } from '../fleet/fleet.js';
 import { PEER_PATH } from '../fleet/peer-protocol.js';
-import { breakerChanged, joinFleet, type GatewayEmit } from './join-fleet.js';
+import { joinFleet, type GatewayEmit } from './join-fleet.js';
 import type { Served } from '../mesh/instances.js';
 import { createLogger } from './logging.js';
-import { pluginHooks } from './plugin-hooks.js';
 import type { ManagedPlugin } from '../plugins/managed-plugin.js';
 import {
   resolveOptions,
@@ -28,10 +27,8 @@ import {
   type ResolvedOptions,
 } from './options.js';
 import { readPluginFiles } from '../manifest/plugin-files.js';
-import { assertLoadable, createPlugin } from '../plugins/plugin-setup.js';
-import { VersionHistory } from '../plugins/versions.js';
+import { assertLoadable } from '../plugins/plugin-setup.js';
 import { hashPluginFolder } from '../manifest/folder-hash.js';
-import type { PluginFiles } from '../manifest/plugin-files.js';
 import { HotSwap, type SwapOptions, type SwapSource } from './hot-swap.js';
 import { balancerFrom } from '../mesh/load-balancer.js';
 import {
@@ -42,7 +39,7 @@ import {
   type ResponseObservation,
 } from './observers.js';
 import type { GatewayEvents } from './gateway-events.js';
-import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from './load-options.js';
+import { resolveLoadOptions, type LoadOptions } from './load-options.js';
 import { createRateLimiter } from '../mesh/create-rate-limiter.js';
 import { RequestPath, type PeerReply } from './request-path.js';
 import { Router } from './router.js';
@@ -91,8 +88,6 @@ export class PluginGateway {
   readonly #fleet: Fleet | undefined;
   readonly #environment: CatalogWatch | undefined;
   readonly #swaps: HotSwap;
-  /** The `load()` options each plugin was loaded with: its new versions get them too. */
-  readonly #loadOptions = new Map<string, ResolvedLoadOptions>();
   #seq = 0;
   #started = false;
   #stopped = false;
@@ -119,13 +114,16 @@ export class PluginGateway {
       fleet: () => this.#fleet,
     });
     this.#swaps = new HotSwap({
-      table: this.#plugins,
-      history: new VersionHistory(),
+      options: this.options,
       log: this.#log,
       emit: this.#emit,
-      started: () => this.#started,
+      table: () => this.#plugins,
+      events: () => this.#events,
+      calls: () => this.#calls,
       stopped: () => this.#stopped,
-      prepare: (dir, name) => this.#prepareVersion(dir, name),
+      started: () => this.#started,
+      instanceId: (name, version) => `${name}@${version}#${this.#nodeId}.${++this.#seq}`,
+      defaultLoadOptions: () => resolveLoadOptions({}, this.options),
     });
     this.#emitter.on('plugin:status', (info) => {
       const plugin = info.status === 'failed' ? this.#plugins.get(info.name) : undefined;
@@ -160,6 +158,8 @@ export class PluginGateway {
       served: (name) => this.#plugins.get(name) ?? this.#fleet?.remote(name),
       nextId,
     });
+    const catalogLoad = (dir: string) =>
+      this.load(dir, { trusted: this.options.watch?.trusted ?? false });
     ({ fleet: this.#fleet, environment: this.#environment } = joinFleet({
       options: this.options,
       registry: this.#registry,
@@ -170,14 +170,10 @@ export class PluginGateway {
       isLocal: (name) => this.#plugins.map.has(name),
       dependenciesChanged: () => this.#plugins.bootWaiting(),
       // A catalog's plugins are untrusted unless the host says otherwise.
-      load: (dir) => this.load(dir, { trusted: this.options.watch?.trusted ?? false }),
+      load: catalogLoad,
       unload: (name) => this.unload(name),
       swap: (name, dir) =>
-        this.#started
-          ? this.swap(name, dir)
-          : this.unload(name).then(() =>
-              this.load(dir, { trusted: this.options.watch?.trusted ?? false }),
-            ),
+        this.#started ? this.swap(name, dir) : this.unload(name).then(() => catalogLoad(dir)),
       pinned: (name) => this.#plugins.get(name)?.info().pinned,
     }));
   }
@@ -236,7 +232,7 @@ export class PluginGateway {
     const { manifest } = files;
     this.#assertRunning();
     assertLoadable(manifest, this.#plugins.map, this.options.maxPlugins);
-    const plugin = this.#createPlugin(files, loadOptions, contentHash);
+    const plugin = this.#swaps.make(files, loadOptions, contentHash);
     await this.#plugins.add(plugin);
     if (!this.#started) {
       this.#plugins.setStatus(plugin, 'inactive', 'waiting for gateway.start()');
@@ -249,108 +245,45 @@ export class PluginGateway {
         throw error;
       }
     }
-    this.#loadOptions.set(plugin.name, loadOptions);
-    this.#swaps.loaded(plugin);
+    this.#swaps.loaded(plugin, loadOptions);
     await this.#plugins.register(plugin);
     return plugin.info();
   }
 
   /**
-   * Replaces a loaded plugin with another version without a failed request (blue/green): the new
-   * version (a folder, or `{ version }` the plugin's history keeps) is loaded and started beside the one
-   * serving, its `healthCheck()` asked once, then it takes the traffic — at once, or through
-   * `options.canary` — and its routes replace the old ones in one step; the previous version finishes
-   * its requests in flight (within `stopTimeout`), runs its `stop()` and ends. A new version that fails
-   * any step is given up and the previous one serves on. Swaps of one plugin run one after the other.
-   * Resolves with the new version's info.
+   * Replaces a loaded plugin with another version (a folder, or `{ version }` its history keeps) without
+   * a failed request: the new version starts beside the one serving, its `healthCheck()` is asked once,
+   * then it takes the traffic — at once, or through `options.canary` — and its routes replace the old
+   * ones in one step; the previous version finishes its requests (within `stopTimeout`) and ends. A new
+   * version that fails a step is given up; the previous one serves on. Resolves with the new info.
    * @throws {SwapFailedError} `PGW_ERR_SWAP_FAILED`: the new version was given up (`err.reason`).
    * @throws {RouteConflictError} `PGW_ERR_ROUTE_CONFLICT`: another plugin serves one of its endpoints.
-   * @throws {PluginNotFoundError} `PGW_ERR_PLUGIN_NOT_FOUND`
-   * @throws {VersionNotFoundError} `PGW_ERR_VERSION_NOT_FOUND`: `{ version }` is not kept.
-   * @throws {InvalidArgumentError} for a folder of another plugin, or options that are not valid.
-   * @example
-   * await gateway.swap('recs', './plugins/recs-2.0.0', { canary: { share: 0.1, steps: 3, window: '30s' } });
+   * @throws {PluginNotFoundError} / {VersionNotFoundError} / {InvalidArgumentError}
    */
   async swap(name: string, source: SwapSource, options?: SwapOptions): Promise<PluginInfo> {
     this.#assertRunning();
-    if (!this.#started) {
-      throw new InvalidArgumentError(
-        `swap() needs a started gateway (before start(), unload "${name}" and load the new version)`,
-      );
-    }
     return this.#swaps.swap(name, source, options);
   }
 
   /**
-   * Goes back to a version the plugin's history keeps (`get(name).versions`): the given one, or the
-   * last one that served before the version serving now. It is started again from its folder, once
-   * the folder's hash is checked against the one recorded, and swapped in as `swap()` does.
-   * @throws {VersionNotFoundError} `PGW_ERR_VERSION_NOT_FOUND`
-   * @throws {PluginContentChangedError} `PGW_ERR_PLUGIN_CONTENT_CHANGED`: its folder changed since.
-   * @throws {SwapFailedError} `PGW_ERR_SWAP_FAILED`: it did not start; the version serving serves on.
-   * @throws {PluginNotFoundError} `PGW_ERR_PLUGIN_NOT_FOUND`
+   * Swaps back to a version the plugin's history keeps (`get(name).versions`): `version`, or the last
+   * one that served before the current one. Its folder's hash is checked against the one recorded.
+   * @throws {VersionNotFoundError} / {PluginContentChangedError} / {SwapFailedError} / {PluginNotFoundError}
    */
   async rollback(name: string, version?: string): Promise<PluginInfo> {
     this.#assertRunning();
     return this.#swaps.rollback(name, version);
   }
 
-  /**
-   * Holds the plugin at `version` (going back to it first when another version serves): versions
-   * published to the environment the gateway watches do not replace it until `unpin()`.
-   * @throws {VersionNotFoundError} `PGW_ERR_VERSION_NOT_FOUND`
-   * @throws {PluginNotFoundError} `PGW_ERR_PLUGIN_NOT_FOUND`
-   */
+  /** Holds the plugin at `version` (swapping back to it first): catalog publishes do not move it. */
   async pin(name: string, version: string): Promise<PluginInfo> {
     this.#assertRunning();
     return this.#swaps.pin(name, version);
   }
 
-  /**
-   * Lets catalog publishes move the plugin again.
-   * @throws {PluginNotFoundError} `PGW_ERR_PLUGIN_NOT_FOUND`
-   */
+  /** Lets catalog publishes move the plugin again. @throws {PluginNotFoundError} */
   unpin(name: string): PluginInfo {
     return this.#swaps.unpin(name);
-  }
-
-  /** A new version of a loaded plugin, made (no thread yet) with the options it was loaded with. */
-  async #prepareVersion(dir: string, name: string): Promise<ManagedPlugin> {
-    const files = await readPluginFiles(dir);
-    if (files.manifest.name !== name) {
-      throw new InvalidArgumentError(
-        `Expected a version of plugin "${name}", got plugin "${files.manifest.name}" from ${files.dir}`,
-      );
-    }
-    const contentHash = await hashPluginFolder(files.dir);
-    const loadOptions = this.#loadOptions.get(name) ?? resolveLoadOptions({}, this.options);
-    return this.#createPlugin(files, loadOptions, contentHash);
-  }
-
-  #createPlugin(
-    files: PluginFiles,
-    loadOptions: ResolvedLoadOptions,
-    contentHash: string,
-  ): ManagedPlugin {
-    const { manifest } = files;
-    const plugin = createPlugin(files, {
-      options: this.options,
-      log: this.#log,
-      instanceId: `${manifest.name}@${manifest.version}#${this.#nodeId}.${++this.#seq}`,
-      load: loadOptions,
-      hooks: (self) =>
-        pluginHooks(self, {
-          supervisor: this.#plugins.supervisor,
-          events: this.#events,
-          calls: this.#calls,
-          log: this.#log,
-          emit: this.#emit,
-          stopped: () => this.#stopped,
-        }),
-      onBreaker: (state, event) => breakerChanged(this.#emit, state, event),
-    });
-    plugin.contentHash = contentHash;
-    return plugin;
   }
 
   /** Starts every loaded plugin; plugins loaded from now on start at once. Resolves with their info. */
@@ -452,7 +385,6 @@ export class PluginGateway {
     const plugin = this.#require(name);
     this.#plugins.setStatus(plugin, 'inactive', 'unloading');
     await this.#plugins.discard(plugin);
-    this.#loadOptions.delete(name);
     this.#swaps.unloaded(name);
     this.#emit('plugin:unloaded', plugin.info());
   }

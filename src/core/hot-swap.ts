@@ -1,11 +1,8 @@
 /**
- * `HotSwap`: blue/green inside one gateway. A new version of a loaded plugin is made, booted and
- * health-checked beside the version routed to (which serves on), then takes the traffic — at once, or
- * through a canary share that grows — in one synchronous step of the router, and the previous version
- * is drained and ended. A new version that fails a step is given up and the previous one serves on;
- * one that becomes `failed` after it took over (a crash loop, a changed folder) is replaced by the last
- * good version, started again from its folder once its hash is checked. Swaps of one plugin run one
- * at a time, in order.
+ * `HotSwap`: blue/green inside one gateway. A new version is booted and health-checked beside the one
+ * serving, takes the traffic (at once, or through a growing canary share) in one synchronous router
+ * step, and the previous one is drained and ended; a version failing a step is given up. One that
+ * becomes `failed` after it took over goes back to the last good version. One swap per plugin at a time.
  * @module
  */
 import { performance } from 'node:perf_hooks';
@@ -20,15 +17,21 @@ import {
   type SwapFailureReason,
   type SwapFigures,
 } from '../errors.js';
-import { baselineOf, judgeCanary, type CanaryMargin } from '../plugins/canary.js';
+import {
+  resolveCanary,
+  runCanary,
+  type CanaryOptions,
+  type ResolvedCanary,
+} from '../plugins/canary.js';
+import { hashPluginFolder } from '../manifest/folder-hash.js';
+import { readPluginFiles } from '../manifest/plugin-files.js';
+import { pluginMaker, type PluginMaker, type PluginMakerParts } from './plugin-maker.js';
+import type { ResolvedLoadOptions } from './load-options.js';
 import type { ManagedPlugin } from '../plugins/managed-plugin.js';
-import type { VersionHistory } from '../plugins/versions.js';
+import { VersionHistory } from '../plugins/versions.js';
 import { parseDuration } from '../shared/duration.js';
-import type { GatewayLogger } from '../shared/logger.js';
 import type { PluginInfo, VersionRecord } from '../shared/types.js';
 import type { RollbackEvent } from './gateway-events.js';
-import type { GatewayEmit } from './join-fleet.js';
-import type { PluginTable } from './plugin-table.js';
 
 /** Options of `gateway.swap()`. */
 export interface SwapOptions {
@@ -38,48 +41,20 @@ export interface SwapOptions {
    * given up (traffic back to the previous version, which served throughout) as soon as its error rate
    * or p99 is worse than the previous version's by more than `margin`.
    */
-  canary?: {
-    /** Share of requests the new version serves first, above 0 and at most 1. */
-    share: number;
-    /** Steps from `share` to all of the traffic. @default 1 */
-    steps?: number;
-    /** Duration of the whole window, e.g. `'30s'` or ms. */
-    window: string | number;
-    /** How much worse than the previous version the new one may be (see `CanaryMargin`). */
-    margin?: Partial<CanaryMargin>;
-  };
+  canary?: CanaryOptions;
 }
 
 /** Where the new version is: a plugin folder, or a version the plugin's history keeps. */
 export type SwapSource = string | { version: string };
 
-const DEFAULT_MARGIN: CanaryMargin = { errorRate: 0.05, p99: 3, minRequests: 20 };
-/** How often the canary is judged within a step, ms. */
-const JUDGE_EVERY_MS = 100;
-
-interface ResolvedCanary {
-  share: number;
-  steps: number;
-  windowMs: number;
-  margin: CanaryMargin;
-}
-
 /** What kind of move a swap is: a new version, or going back to a kept one. */
 type Move = { kind: 'swap' } | { kind: 'manual' } | { kind: 'crash-loop'; message: string };
 
 /** What the hot swap needs from the gateway. */
-export interface HotSwapParts {
-  table: PluginTable;
-  history: VersionHistory;
-  log: GatewayLogger;
-  emit: GatewayEmit;
+export interface HotSwapParts extends PluginMakerParts {
   started(): boolean;
-  stopped(): boolean;
-  /**
-   * Reads the folder and makes the plugin named `name` from it (no thread started), with the load
-   * options the running version was loaded with and its content hash recorded.
-   */
-  prepare(dir: string, name: string): Promise<ManagedPlugin>;
+  /** The load options of a plugin `load()` did not load (a catalog one), for its new versions. */
+  defaultLoadOptions(): ResolvedLoadOptions;
 }
 
 /** A step of the swap failed: the new version is given up. */
@@ -96,12 +71,21 @@ class GiveUp extends Error {
 
 export class HotSwap {
   readonly #queues = new Map<string, Promise<unknown>>();
+  /** The `load()` options each plugin was loaded with: its new versions get them too. */
+  readonly #loadOptions = new Map<string, ResolvedLoadOptions>();
 
-  constructor(readonly parts: HotSwapParts) {}
+  /** Makes a plugin (no thread started) from its files, with the gateway's hooks. */
+  readonly make: PluginMaker;
+  readonly #history = new VersionHistory();
+
+  constructor(readonly parts: HotSwapParts) {
+    this.make = pluginMaker(parts);
+  }
 
   /** Records a plugin that `load()` loaded as the version serving. */
-  loaded(plugin: ManagedPlugin): void {
-    const { history } = this.parts;
+  loaded(plugin: ManagedPlugin, loadOptions: ResolvedLoadOptions): void {
+    const history = this.#history;
+    this.#loadOptions.set(plugin.name, loadOptions);
     history.forget(plugin.name);
     history.add(plugin.name, this.#recordOf(plugin, 'serving'));
     this.#show(plugin.name);
@@ -109,8 +93,9 @@ export class HotSwap {
 
   /** Forgets an unloaded plugin's history and pin. */
   unloaded(name: string): void {
-    this.parts.history.forget(name);
-    this.parts.history.pin(name, undefined);
+    this.#loadOptions.delete(name);
+    this.#history.forget(name);
+    this.#history.pin(name, undefined);
   }
 
   /** See `PluginGateway.swap`. */
@@ -134,7 +119,7 @@ export class HotSwap {
   /** See `PluginGateway.pin`. */
   async pin(name: string, version: string): Promise<PluginInfo> {
     const current = this.#require(name);
-    const { history } = this.parts;
+    const history = this.#history;
     if (current.version !== version) {
       if (history.find(name, version) === undefined) {
         throw new VersionNotFoundError(`plugin "${name}" has no kept version ${version}`, {
@@ -152,7 +137,7 @@ export class HotSwap {
   /** See `PluginGateway.unpin`. */
   unpin(name: string): PluginInfo {
     this.#require(name);
-    this.parts.history.pin(name, undefined);
+    this.#history.pin(name, undefined);
     this.#show(name);
     return this.#require(name).info();
   }
@@ -163,12 +148,12 @@ export class HotSwap {
    */
   failed(plugin: ManagedPlugin): void {
     const { name } = plugin;
-    if (this.parts.table.get(name) !== plugin || this.parts.stopped()) return;
-    const good = this.parts.history.lastGood(name, this.parts.history.serving(name));
+    if (this.parts.table().get(name) !== plugin || this.parts.stopped()) return;
+    const good = this.#history.lastGood(name, this.#history.serving(name));
     if (good === undefined) return;
     const message = plugin.reason ?? 'failed';
     void this.#serially(name, () => {
-      if (this.parts.table.get(name) !== plugin) return Promise.resolve(plugin.info());
+      if (this.parts.table().get(name) !== plugin) return Promise.resolve(plugin.info());
       return this.#swap(name, good.dir, undefined, { kind: 'crash-loop', message }, good.hash);
     }).catch((error: Error) =>
       this.parts.log.error(
@@ -187,10 +172,11 @@ export class HotSwap {
   ): Promise<PluginInfo> {
     const began = performance.now();
     const previous = this.#require(name);
-    const { table, history } = this.parts;
+    const table = this.parts.table();
+    const history = this.#history;
     let next: ManagedPlugin;
     try {
-      next = await this.parts.prepare(dir, name);
+      next = await this.#prepare(dir, name);
     } catch (error) {
       if (isRouteConflictError(error) || error instanceof InvalidArgumentError) throw error;
       throw this.#gaveUp(
@@ -227,7 +213,12 @@ export class HotSwap {
     }
     const startMs = performance.now() - began;
     if (canary && previous.status === 'active') {
-      const lost = await this.#canary(previous, next, canary);
+      const router = table.parts.router;
+      const verdict = await runCanary(previous, next, canary, {
+        split: (share) => router.split(name, next.manifest.endpoints, next, share),
+        stopped: this.parts.stopped,
+      });
+      const lost = verdict && new GiveUp('canary', verdict.message, verdict.figures);
       if (lost) {
         table.parts.router.split(name, next.manifest.endpoints, undefined, 0);
         await table.retire(next, `given up: ${lost.message}`);
@@ -277,9 +268,21 @@ export class HotSwap {
     return next.info();
   }
 
+  /** A new version of a loaded plugin, made (no thread yet) with the options it was loaded with. */
+  async #prepare(dir: string, name: string): Promise<ManagedPlugin> {
+    const files = await readPluginFiles(dir);
+    if (files.manifest.name !== name) {
+      throw new InvalidArgumentError(
+        `Expected a version of plugin "${name}", got plugin "${files.manifest.name}" from ${files.dir}`,
+      );
+    }
+    const loadOptions = this.#loadOptions.get(name) ?? this.parts.defaultLoadOptions();
+    return this.make(files, loadOptions, await hashPluginFolder(files.dir));
+  }
+
   /** Boots the new version (whatever the gateway's start policy) and asks its `healthCheck()` once. */
   async #start(next: ManagedPlugin): Promise<void> {
-    await this.parts.table.supervisor.boot(next);
+    await this.parts.table().supervisor.boot(next);
     if (next.status !== 'active') throw new GiveUp('start', `it is ${next.status} after starting`);
     const timeoutMs = parseDuration(next.manifest.health_check.timeout)!;
     const health = (await next.runtime.checkHealth(timeoutMs)) ?? next.lastHealth;
@@ -292,42 +295,6 @@ export class HotSwap {
     }
   }
 
-  /** Runs the canary window; resolves with why the new version lost, or `undefined` when it held. */
-  async #canary(
-    previous: ManagedPlugin,
-    next: ManagedPlugin,
-    canary: ResolvedCanary,
-  ): Promise<GiveUp | undefined> {
-    const router = this.parts.table.parts.router;
-    const old = { metrics: previous.metrics, baseline: baselineOf(previous.metrics) };
-    const fresh = { metrics: next.metrics, baseline: baselineOf(next.metrics) };
-    const stepMs = canary.windowMs / canary.steps;
-    for (let step = 0; step < canary.steps; step++) {
-      const share = canary.share + ((1 - canary.share) * step) / canary.steps;
-      router.split(next.name, next.manifest.endpoints, next, share);
-      const stepEnd = performance.now() + stepMs;
-      while (performance.now() < stepEnd) {
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(JUDGE_EVERY_MS, stepEnd - performance.now())),
-        );
-        if (this.parts.stopped())
-          return new GiveUp('canary', 'the gateway stopped during the canary window');
-        if (next.status === 'failed')
-          return new GiveUp('canary', `it failed: ${next.reason ?? ''}`);
-        const { figures, worse } = judgeCanary(old, fresh, canary.margin);
-        if (worse) {
-          const f = worse === 'p99' ? figures.p99Ms : figures.errorRate;
-          return new GiveUp(
-            'canary',
-            `its ${worse} (${round(f.next)}) is worse than ${previous.version}'s (${round(f.previous)}) by more than the margin`,
-            figures,
-          );
-        }
-      }
-    }
-    return undefined;
-  }
-
   /** Records the given-up version, says so, and makes the error `swap()` rejects with. */
   #gaveUp(
     previous: ManagedPlugin,
@@ -337,7 +304,7 @@ export class HotSwap {
   ): SwapFailedError {
     const name = previous.name;
     if (next) {
-      this.parts.history.add(name, { ...this.#recordOf(next, 'failed'), reason: giveUp.message });
+      this.#history.add(name, { ...this.#recordOf(next, 'failed'), reason: giveUp.message });
       this.#show(name);
     }
     const version = next?.version ?? 'a new version';
@@ -387,7 +354,7 @@ export class HotSwap {
 
   /** The kept record of `version`, or the last good one before the version serving. */
   #kept(name: string, version: string | undefined): VersionRecord {
-    const { history } = this.parts;
+    const history = this.#history;
     const record =
       version === undefined
         ? history.lastGood(name, history.serving(name))
@@ -404,12 +371,17 @@ export class HotSwap {
   }
 
   #show(name: string): void {
-    const { history } = this.parts;
-    this.parts.table.get(name)?.setVersions(history.of(name), history.pinned(name));
+    const history = this.#history;
+    this.parts.table().get(name)?.setVersions(history.of(name), history.pinned(name));
   }
 
   #require(name: string): ManagedPlugin {
-    const plugin = this.parts.table.get(name);
+    if (!this.parts.started()) {
+      throw new InvalidArgumentError(
+        `swaps need a started gateway (before start(), unload "${name}" and load the new version)`,
+      );
+    }
+    const plugin = this.parts.table().get(name);
     if (!plugin)
       throw new PluginNotFoundError(`no plugin named "${name}" is loaded`, { plugin: name });
     return plugin;
@@ -425,26 +397,4 @@ export class HotSwap {
     );
     return next;
   }
-}
-
-const round = (n: number) => Math.round(n * 1000) / 1000;
-
-/** @throws {InvalidArgumentError} for a canary that is not one. */
-function resolveCanary(canary: SwapOptions['canary']): ResolvedCanary | undefined {
-  if (canary === undefined) return undefined;
-  const windowMs = parseDuration(canary.window as string);
-  const steps = canary.steps ?? 1;
-  if (
-    typeof canary.share !== 'number' ||
-    !(canary.share > 0 && canary.share <= 1) ||
-    !Number.isInteger(steps) ||
-    steps < 1 ||
-    windowMs === undefined ||
-    windowMs <= 0
-  ) {
-    throw new InvalidArgumentError(
-      `Expected \`canary\` as { share: (0, 1], steps?: integer >= 1, window: a duration }, got ${JSON.stringify(canary)}`,
-    );
-  }
-  return { share: canary.share, steps, windowMs, margin: { ...DEFAULT_MARGIN, ...canary.margin } };
 }

@@ -4,8 +4,11 @@
  * margin. Too few requests to tell is no verdict: the window goes on.
  * @module
  */
-import type { SwapFigures } from '../errors.js';
+import { performance } from 'node:perf_hooks';
+import { InvalidArgumentError, type SwapFigures } from '../errors.js';
 import type { PluginMetricsRecorder } from '../mesh/metrics.js';
+import { parseDuration } from '../shared/duration.js';
+import type { ManagedPlugin } from './managed-plugin.js';
 
 /** How much worse than the previous version a canary may be. */
 export interface CanaryMargin {
@@ -61,3 +64,83 @@ export function judgeCanary(
   }
   return { figures, worse: undefined };
 }
+
+/** A swap's canary window (`swap(name, dir, { canary })`). */
+export interface CanaryOptions {
+  /** Share of requests the new version serves first, above 0 and at most 1. */
+  share: number;
+  /** Steps from `share` to all of the traffic. @default 1 */
+  steps?: number;
+  /** Duration of the whole window, e.g. `'30s'` or ms. */
+  window: string | number;
+  /** How much worse than the previous version the new one may be. */
+  margin?: Partial<CanaryMargin>;
+}
+
+/** A canary window with its defaults filled in. */
+export interface ResolvedCanary {
+  share: number;
+  steps: number;
+  windowMs: number;
+  margin: CanaryMargin;
+}
+
+const DEFAULT_MARGIN: CanaryMargin = { errorRate: 0.05, p99: 3, minRequests: 20 };
+/** How often the canary is judged within a step, ms. */
+const JUDGE_EVERY_MS = 100;
+
+/** @throws {InvalidArgumentError} for a canary that is not one. */
+export function resolveCanary(canary: CanaryOptions | undefined): ResolvedCanary | undefined {
+  if (canary === undefined) return undefined;
+  const windowMs = parseDuration(canary.window);
+  const steps = canary.steps ?? 1;
+  if (
+    typeof canary.share !== 'number' ||
+    !(canary.share > 0 && canary.share <= 1) ||
+    !Number.isInteger(steps) ||
+    steps < 1 ||
+    windowMs === undefined ||
+    windowMs <= 0
+  ) {
+    throw new InvalidArgumentError(
+      `Expected \`canary\` as { share: (0, 1], steps?: integer >= 1, window: a duration }, got ${JSON.stringify(canary)}`,
+    );
+  }
+  return { share: canary.share, steps, windowMs, margin: { ...DEFAULT_MARGIN, ...canary.margin } };
+}
+
+/**
+ * Runs the canary window: `split(share)` at each step, the verdict every 100 ms. Resolves with why
+ * the new version lost (and the figures), or `undefined` when it held to the end.
+ */
+export async function runCanary(
+  previous: ManagedPlugin,
+  next: ManagedPlugin,
+  canary: ResolvedCanary,
+  parts: { split(share: number): void; stopped(): boolean },
+): Promise<{ message: string; figures?: SwapFigures } | undefined> {
+  const old = { metrics: previous.metrics, baseline: baselineOf(previous.metrics) };
+  const fresh = { metrics: next.metrics, baseline: baselineOf(next.metrics) };
+  const stepMs = canary.windowMs / canary.steps;
+  for (let step = 0; step < canary.steps; step++) {
+    parts.split(canary.share + ((1 - canary.share) * step) / canary.steps);
+    const stepEnd = performance.now() + stepMs;
+    while (performance.now() < stepEnd) {
+      const wait = Math.min(JUDGE_EVERY_MS, stepEnd - performance.now());
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      if (parts.stopped()) return { message: 'the gateway stopped during the canary window' };
+      if (next.status === 'failed') return { message: `it failed: ${next.reason ?? ''}` };
+      const { figures, worse } = judgeCanary(old, fresh, canary.margin);
+      if (worse) {
+        const f = worse === 'p99' ? figures.p99Ms : figures.errorRate;
+        return {
+          message: `its ${worse} (${round(f.next)}) is worse than ${previous.version}'s (${round(f.previous)}) by more than the margin`,
+          figures,
+        };
+      }
+    }
+  }
+  return undefined;
+}
+
+const round = (n: number) => Math.round(n * 1000) / 1000;

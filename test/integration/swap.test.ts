@@ -65,7 +65,7 @@ describe('hot swap (gateway.swap)', () => {
     const g = await started({}, writeVersion('1.0.0', { routes: ['GET /sw/old'] }));
     expect((await g.handle({ method: 'GET', path: '/sw/new' })).statusCode).toBe(404);
     expect((await g.handle({ method: 'GET', path: '/sw/old' })).statusCode).toBe(200);
-    let seenAtSwitch: number[] | undefined;
+    let seenAtSwitch: number[] = [];
     const v2 = writeVersion('2.0.0', { routes: ['GET /sw/new'] });
     const swapping = g.swap('swapme', v2);
     // While v2 boots, v1's routes are the routes.
