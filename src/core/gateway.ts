@@ -395,6 +395,8 @@ export class PluginGateway {
     this.#stopped = true;
     this.#environment?.stop();
     await Promise.all([...this.#plugins.map.keys()].map((name) => this.unload(name)));
+    // Versions a swap is starting: it gives them up when it sees the gateway stopped.
+    await Promise.all([...this.#plugins.standby].map((p) => p.runtime.close(0)));
     await this.#fleet?.close();
     if (this.#ownsRegistry) await this.#registry.close();
   }

@@ -17,12 +17,7 @@ import {
   type SwapFailureReason,
   type SwapFigures,
 } from '../errors.js';
-import {
-  resolveCanary,
-  runCanary,
-  type CanaryOptions,
-  type ResolvedCanary,
-} from '../plugins/canary.js';
+import { resolveCanary, runCanary, type ResolvedCanary } from '../plugins/canary.js';
 import { hashPluginFolder } from '../manifest/folder-hash.js';
 import { readPluginFiles } from '../manifest/plugin-files.js';
 import { pluginMaker, type PluginMaker, type PluginMakerParts } from './plugin-maker.js';
@@ -32,20 +27,9 @@ import { VersionHistory } from '../plugins/versions.js';
 import { parseDuration } from '../shared/duration.js';
 import type { PluginInfo, VersionRecord } from '../shared/types.js';
 import type { RollbackEvent } from './gateway-events.js';
+import type { SwapOptions, SwapSource } from './swap-options.js';
 
-/** Options of `gateway.swap()`. */
-export interface SwapOptions {
-  /**
-   * Move traffic through a canary window instead of at once: the new version serves `share` of the
-   * requests of the routes both versions have, growing in `steps` equal steps over `window`; it is
-   * given up (traffic back to the previous version, which served throughout) as soon as its error rate
-   * or p99 is worse than the previous version's by more than `margin`.
-   */
-  canary?: CanaryOptions;
-}
-
-/** Where the new version is: a plugin folder, or a version the plugin's history keeps. */
-export type SwapSource = string | { version: string };
+export type { SwapOptions, SwapSource } from './swap-options.js';
 
 /** What kind of move a swap is: a new version, or going back to a kept one. */
 type Move = { kind: 'swap' } | { kind: 'manual' } | { kind: 'crash-loop'; message: string };
@@ -225,6 +209,12 @@ export class HotSwap {
         throw this.#gaveUp(previous, next, lost, move);
       }
     }
+    if (this.parts.stopped() || table.get(name) !== previous) {
+      await table.retire(next, 'given up: unloaded meanwhile', 0);
+      throw new PluginNotFoundError(`plugin "${name}" was unloaded during the swap`, {
+        plugin: name,
+      });
+    }
     try {
       table.promote(next, previous);
     } catch (error) {
@@ -391,10 +381,8 @@ export class HotSwap {
     const previous = this.#queues.get(name) ?? Promise.resolve();
     const next = previous.then(run, run);
     this.#queues.set(name, next);
-    void next.then(
-      () => this.#queues.get(name) === next && this.#queues.delete(name),
-      () => this.#queues.get(name) === next && this.#queues.delete(name),
-    );
+    const done = () => this.#queues.get(name) === next && this.#queues.delete(name);
+    void next.then(done, done);
     return next;
   }
 }

@@ -115,7 +115,19 @@ export class RequestPath {
         const context = identity?.roles
           ? { ...request.context, roles: identity.roles }
           : request.context;
-        return this.#admit(request, id, method, match, identity?.userId ?? null, context, started);
+        // A swap may have replaced the plugin while the host identified the caller: route again.
+        const again =
+          target.plugin.status === 'active' ? match : this.parts.router.match(method, request.path);
+        const current = again.kind === 'found' ? again : match;
+        return this.#admit(
+          request,
+          id,
+          method,
+          current,
+          identity?.userId ?? null,
+          context,
+          started,
+        );
       });
     }
     return this.#admit(request, id, method, match, request.userId, request.context, started);
