@@ -1,5 +1,3 @@
-import { appendFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   PluginGateway,
@@ -213,29 +211,5 @@ describe('hot swap (gateway.swap)', () => {
     });
     expect(await ping(g)).toEqual({ status: 200, version: '1.0.0' });
     expect(g.get('swapme')!.versions!.map((r) => r.version)).toEqual(['1.0.0']);
-  });
-
-  it('refuses a tampered folder at restart, and a tampered kept version at rollback', async () => {
-    const v1 = writeVersion('1.0.0');
-    const g = await started({ restart: { maxCrashes: 5, window: '60s', backoff: 10 } }, v1);
-    await g.swap('swapme', writeVersion('2.0.0', { exit: true }));
-    // v1's kept folder changes: rollback() refuses it and v2 serves on.
-    appendFileSync(path.join(v1, 'index.js'), '\n// changed\n');
-    await expect(g.rollback('swapme', '1.0.0')).rejects.toMatchObject({
-      code: 'PGW_ERR_PLUGIN_CONTENT_CHANGED',
-    });
-    expect(await ping(g)).toEqual({ status: 200, version: '2.0.0' });
-    // v2's own folder changes, then its thread dies: it is not restarted with the changed code.
-    const v2dir = g.get('swapme')!.dir;
-    writeFileSync(
-      path.join(v2dir, 'index.js'),
-      "export default { routes: { 'GET /sw/ping': () => ({ statusCode: 200, body: { version: 'evil' } }), 'GET /sw/exit': () => ({ statusCode: 200 }) } };",
-    );
-    await g.handle({ method: 'GET', path: '/sw/exit' });
-    await until(() => g.get('swapme')?.status === 'failed', 'v2 to be failed');
-    expect(g.get('swapme')!.reason).toMatch(/changed since it was loaded/);
-    const res = await g.handle({ method: 'GET', path: '/sw/ping' });
-    expect(res.statusCode).toBe(503);
-    expect(JSON.stringify(res.body)).not.toContain('evil');
   });
 });
