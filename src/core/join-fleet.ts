@@ -87,6 +87,7 @@ export function joinFleet(parts: {
       unload: parts.unload,
       swap: parts.swap,
       pinned: parts.pinned,
+      ...(options.watch.rolling ? { rollingAs: parts.nodeId } : {}),
       failed: (event) => emit('catalog:error', event),
       ...status,
     });

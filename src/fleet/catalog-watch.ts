@@ -16,6 +16,9 @@ import type { CatalogEntry, DiscoveryRegistry, Unsubscribe } from '../registry/r
 import { checkEntry, unpackPlugin } from './artifacts.js';
 import type { GatewayLogger } from '../shared/logger.js';
 
+/** How often a rolling rollout looks at the other gateways' records, ms. */
+const ROLLING_POLL_MS = 200;
+
 export interface CatalogWatchParts {
   registry: DiscoveryRegistry;
   env: string;
@@ -31,6 +34,11 @@ export interface CatalogWatchParts {
   swap?(name: string, dir: string): Promise<unknown>;
   /** The version the host pinned the plugin at (`pin()`), if any: publishes do not move it. */
   pinned?(name: string): string | undefined;
+  /**
+   * Rolling rollout (`watch.rolling`): this gateway's node id. A swap waits until every gateway with a
+   * smaller id that runs the plugin has the new version active in the registry.
+   */
+  rollingAs?: string;
   failed(event: { name: string; version: string; error: Error }): void;
   onError(error: Error): void;
   onReconnected(): void;
@@ -147,6 +155,7 @@ export class CatalogWatch {
       this.parts.log.info({ ...at, pinned }, `catalog: pinned at ${pinned}; not moved`);
       return;
     }
+    if (this.parts.rollingAs !== undefined && !(await this.#ourTurn(name, wanted))) return;
     try {
       const dir = await unpackPlugin(wanted, this.parts.cacheDir, {
         trustedKeys: this.parts.trustedKeys,
@@ -163,6 +172,29 @@ export class CatalogWatch {
       );
       this.parts.failed({ name, version: wanted.version, error: error as Error });
     }
+  }
+
+  /**
+   * Waits until every gateway with a smaller node id that runs `name` has `wanted` active (true), or
+   * until `wanted` is no longer the version to move to, or the watch stops (false).
+   */
+  async #ourTurn(name: string, wanted: CatalogEntry): Promise<boolean> {
+    const me = this.parts.rollingAs!;
+    let said = false;
+    while (!this.#stopped && this.#newestAcceptable(name, this.#running.get(name)) === wanted) {
+      const records = await this.parts.registry.list(name).catch(() => undefined);
+      const before = records?.filter((r) => r.nodeId < me);
+      if (before?.every((r) => r.version === wanted.version && r.status === 'active')) return true;
+      if (!said) {
+        said = true;
+        this.parts.log.info(
+          { plugin_id: name, version: wanted.version, env: this.parts.env },
+          'catalog: rolling rollout; waiting for the gateways before this one',
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, ROLLING_POLL_MS));
+    }
+    return false;
   }
 
   /**

@@ -64,6 +64,54 @@ describe('a catalog publish is a hot swap', () => {
   });
 });
 
+describe('a rolling rollout (watch.rolling)', () => {
+  it('moves one gateway at a time, in node id order, and halts at a version given up', async () => {
+    const registry = new MemoryRegistry();
+    await registry.publish('staging', await packPlugin(writeVersion('1.0.0')));
+    const [a, b] = ['a', 'b'].map(
+      (id) =>
+        new PluginGateway({
+          logger: false,
+          registry,
+          node: { id, address: 'http://127.0.0.1:9', secret: 'rolling-rollout-secret-0123' },
+          watch: { env: 'staging', cacheDir, trusted: true, rolling: true },
+        }),
+    ) as [PluginGateway, PluginGateway];
+    try {
+      await Promise.all([a.start(), b.start()]);
+      for (const g of [a, b]) await until(() => g.get('swapme')?.status === 'active', 'v1');
+      // When b's v2 is up (before it takes b's traffic), a already routes to its own v2.
+      const aWhenBStarts: (string | undefined)[] = [];
+      b.on('plugin:status', (info) => {
+        if (info.version === '2.0.0' && info.status === 'active') {
+          aWhenBStarts.push(a.get('swapme')?.version);
+        }
+      });
+      await registry.publish('staging', await packPlugin(writeVersion('2.0.0')));
+      await until(() => b.get('swapme')?.version === '2.0.0', 'v2 on b', 30_000);
+      expect(a.get('swapme')?.version).toBe('2.0.0');
+      expect(aWhenBStarts.length).toBeGreaterThan(0);
+      expect(aWhenBStarts.every((v) => v === '2.0.0')).toBe(true);
+
+      // a gives v3 up: b never tries it.
+      const given: string[] = [];
+      a.on('catalog:error', (e) => given.push(e.version));
+      const tried: string[] = [];
+      b.on('plugin:status', (info) => info.version === '3.0.0' && tried.push(info.status));
+      await registry.publish(
+        'staging',
+        await packPlugin(writeVersion('3.0.0', { init: "throw new Error('no');" })),
+      );
+      await until(() => given.length > 0, 'a to give v3 up');
+      await new Promise((r) => setTimeout(r, 600));
+      expect(tried).toEqual([]);
+      expect(b.get('swapme')?.version).toBe('2.0.0');
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+});
+
 describe.runIf(haveEtcd)('a catalog publish over a fleet on etcd', () => {
   let etcd: EtcdServer;
   beforeAll(async () => {
