@@ -200,10 +200,11 @@ export class HotSwap {
       const router = table.parts.router;
       const verdict = await runCanary(previous, next, canary, {
         split: (share) => router.split(name, next.manifest.endpoints, next, share),
-        stopped: this.parts.stopped,
+        abandoned: () => this.parts.stopped() || table.get(name) !== previous,
       });
       const lost = verdict && new GiveUp('canary', verdict.message, verdict.figures);
-      if (lost) {
+      // Unloaded or stopped meanwhile: given up below, with no rollback to speak of.
+      if (lost && !this.parts.stopped() && table.get(name) === previous) {
         table.parts.router.split(name, next.manifest.endpoints, undefined, 0);
         await table.retire(next, `given up: ${lost.message}`);
         throw this.#gaveUp(previous, next, lost, move);

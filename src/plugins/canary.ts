@@ -117,7 +117,7 @@ export async function runCanary(
   previous: ManagedPlugin,
   next: ManagedPlugin,
   canary: ResolvedCanary,
-  parts: { split(share: number): void; stopped(): boolean },
+  parts: { split(share: number): void; abandoned(): boolean },
 ): Promise<{ message: string; figures?: SwapFigures } | undefined> {
   const old = { metrics: previous.metrics, baseline: baselineOf(previous.metrics) };
   const fresh = { metrics: next.metrics, baseline: baselineOf(next.metrics) };
@@ -128,7 +128,11 @@ export async function runCanary(
     while (performance.now() < stepEnd) {
       const wait = Math.min(JUDGE_EVERY_MS, stepEnd - performance.now());
       await new Promise((resolve) => setTimeout(resolve, wait));
-      if (parts.stopped()) return { message: 'the gateway stopped during the canary window' };
+      if (parts.abandoned()) {
+        return {
+          message: 'the plugin was unloaded, or the gateway stopped, during the canary window',
+        };
+      }
       if (next.status === 'failed') return { message: `it failed: ${next.reason ?? ''}` };
       const { figures, worse } = judgeCanary(old, fresh, canary.margin);
       if (worse) {

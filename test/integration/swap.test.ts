@@ -212,4 +212,26 @@ describe('hot swap (gateway.swap)', () => {
     expect(await ping(g)).toEqual({ status: 200, version: '1.0.0' });
     expect(g.get('swapme')!.versions!.map((r) => r.version)).toEqual(['1.0.0']);
   });
+
+  it('gives the new version up when the plugin is unloaded during its canary, or the gateway stops during its start', async () => {
+    const g = await started();
+    const canary = g.swap('swapme', writeVersion('2.0.0'), {
+      canary: { share: 0.5, window: '10s' },
+    });
+    const outcome = canary.catch((e: unknown) => e);
+    await until(() => g.list().length === 1 && g.get('swapme')!.status === 'active', 'v1');
+    await new Promise((r) => setTimeout(r, 300));
+    await g.unload('swapme');
+    expect(await outcome).toMatchObject({ code: 'PGW_ERR_PLUGIN_NOT_FOUND' });
+    expect(g.get('swapme')).toBeUndefined();
+    expect((await g.handle({ method: 'GET', path: '/sw/ping' })).statusCode).toBe(404);
+
+    await g.load(writeVersion('1.0.0'));
+    const slow = writeVersion('3.0.0', { init: 'await new Promise((r) => setTimeout(r, 500));' });
+    const starting = g.swap('swapme', slow).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 100));
+    await g.stop();
+    gateway = undefined;
+    expect(await starting).toBeInstanceOf(Error);
+  });
 });
