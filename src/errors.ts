@@ -56,6 +56,9 @@ export const ErrorCodes = {
   FAULT_INJECTED: 'PGW_ERR_FAULT_INJECTED',
   PLUGIN_DISABLED: 'PGW_ERR_PLUGIN_DISABLED',
   PATH_NOT_ALLOWED: 'PGW_ERR_PATH_NOT_ALLOWED',
+  SWAP_FAILED: 'PGW_ERR_SWAP_FAILED',
+  PLUGIN_CONTENT_CHANGED: 'PGW_ERR_PLUGIN_CONTENT_CHANGED',
+  VERSION_NOT_FOUND: 'PGW_ERR_VERSION_NOT_FOUND',
 } as const;
 
 /** One of the `PGW_ERR_*` codes. */
@@ -340,3 +343,62 @@ export class PathNotAllowedError extends branded(
   ErrorCodes.PATH_NOT_ALLOWED,
   'PathNotAllowedError',
 ) {}
+/** Why a swap gave the new version up and kept (or went back to) the previous one. */
+export type SwapFailureReason = 'load' | 'start' | 'health' | 'canary' | 'crash-loop';
+
+/** What a swap's canary judged, new version against previous: the figures behind a rollback. */
+export interface SwapFigures {
+  /** Requests each version answered during the canary window. */
+  requests: { previous: number; next: number };
+  /** Share of those answered 5xx, 0 to 1. */
+  errorRate: { previous: number; next: number };
+  /** 99th percentile latency in ms (the previous version's over its life, the new one's in the window). */
+  p99Ms: { previous: number; next: number };
+}
+
+/**
+ * `swap()` gave the new version up: it failed to load, start or pass its health check, or was worse
+ * than the previous version during its canary window. The previous version kept (or is back to)
+ * serving. `reason` says which; `figures` carry the canary's comparison.
+ */
+export class SwapFailedError extends branded(ErrorCodes.SWAP_FAILED, 'SwapFailedError') {
+  /** Which step gave the new version up. */
+  readonly reason: SwapFailureReason;
+  /** The version that was given up. */
+  readonly version: string | undefined;
+  /** For `reason: 'canary'`: what was compared. */
+  readonly figures: SwapFigures | undefined;
+  constructor(
+    message: string,
+    details: {
+      plugin?: string;
+      reason?: SwapFailureReason;
+      version?: string;
+      figures?: SwapFigures;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(message, { plugin: details.plugin, cause: details.cause });
+    this.reason = details.reason ?? 'start';
+    this.version = details.version;
+    this.figures = details.figures;
+  }
+}
+
+/**
+ * A plugin's folder no longer holds what was loaded from it (its content hash changed): the gateway
+ * will not (re)start its threads with the changed code.
+ */
+export class PluginContentChangedError extends branded(
+  ErrorCodes.PLUGIN_CONTENT_CHANGED,
+  'PluginContentChangedError',
+) {}
+
+/** `rollback()` or `pin()` named a version the plugin's history does not keep. */
+export class VersionNotFoundError extends branded(
+  ErrorCodes.VERSION_NOT_FOUND,
+  'VersionNotFoundError',
+) {}
+
+/** True when `e` is a {@link SwapFailedError}. */
+export const isSwapFailedError = guard(SwapFailedError);

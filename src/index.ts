@@ -18,7 +18,12 @@ export type {
   PeerReply,
   PublishResult,
   ServiceHandler,
+  RollbackEvent,
+  SwapEvent,
+  SwapOptions,
+  SwapSource,
 } from './core/gateway.js';
+export type { CanaryMargin } from './plugins/canary.js';
 export {
   PEER_CONTENT_TYPE,
   PEER_PATH,
@@ -55,6 +60,7 @@ export type {
   PluginResponse,
   PluginStatus,
   ServiceRequest,
+  VersionRecord,
 } from './shared/types.js';
 export {
   rolloutBucket,
@@ -132,5 +138,9 @@ export {
   UntrustedRuntimeError,
   FlagNotDeclaredError,
   EventBrokerUnavailableError,
+  SwapFailedError,
+  isSwapFailedError,
+  PluginContentChangedError,
+  VersionNotFoundError,
 } from './errors.js';
-export type { ErrorCode, ManifestProblem } from './errors.js';
+export type { ErrorCode, ManifestProblem, SwapFailureReason, SwapFigures } from './errors.js';

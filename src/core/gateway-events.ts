@@ -2,6 +2,7 @@
  * The gateway's typed events.
  * @module
  */
+import type { SwapFailureReason, SwapFigures } from '../errors.js';
 import type { BootEvent, CrashEvent } from '../plugins/supervisor.js';
 import type { FlagRule, HealthStatus, PluginInfo, PluginStatus } from '../shared/types.js';
 
@@ -39,8 +40,49 @@ export interface FlagChangedEvent {
   rule?: FlagRule;
 }
 
+/** A swap moved a plugin's traffic to another version (`plugin:swap`). */
+export interface SwapEvent {
+  /** Name of the plugin. */
+  plugin: string;
+  /** The version that served before. */
+  from: string;
+  /** The version that serves now. */
+  to: string;
+  /** `sha256-<hex>` of the new version's folder. */
+  hash: string;
+  /** From `swap()` being called to the previous version's threads ended, ms. */
+  durationMs: number;
+  /** The new version's cold start (load, boot, health check), ms. */
+  startMs: number;
+  /** Whether traffic moved through a canary window. */
+  canary: boolean;
+}
+
+/** Traffic went back to (or stayed with) an earlier version (`plugin:rollback`). */
+export interface RollbackEvent {
+  /** Name of the plugin. */
+  plugin: string;
+  /** The version given up. */
+  from: string;
+  /** The version that serves now. */
+  to: string;
+  /**
+   * `load`, `start`, `health` or `canary` (a swap gave the new version up), `crash-loop` (the version
+   * routed to became `failed` and the last good one took over), or `manual` (`rollback()`).
+   */
+  reason: SwapFailureReason | 'manual';
+  /** What went wrong, in words. */
+  message: string;
+  /** For `canary`: the comparison that triggered it. */
+  figures?: SwapFigures;
+}
+
 /** The gateway's typed events. */
 export interface GatewayEvents {
+  /** A swap moved a plugin's traffic to a new version, and the previous one was drained and ended. */
+  'plugin:swap': (event: SwapEvent) => void;
+  /** A new version was given up, or the plugin went back to an earlier version (see `reason`). */
+  'plugin:rollback': (event: RollbackEvent) => void;
   /** A plugin changed status (`previous` is undefined when it was just loaded). */
   'plugin:status': (info: PluginInfo, previous: PluginStatus | undefined) => void;
   /**

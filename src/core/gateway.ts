@@ -17,10 +17,9 @@ import { changeFlag } from './flag-changes.js';
 import type { CatalogWatch } from '../fleet/catalog-watch.js';
 import type { Fleet } from '../fleet/fleet.js';
 import { PEER_PATH } from '../fleet/peer-protocol.js';
-import { breakerChanged, joinFleet, type GatewayEmit } from './join-fleet.js';
+import { joinFleet, type GatewayEmit } from './join-fleet.js';
 import type { Served } from '../mesh/instances.js';
 import { createLogger } from './logging.js';
-import { pluginHooks } from './plugin-hooks.js';
 import type { ManagedPlugin } from '../plugins/managed-plugin.js';
 import {
   resolveOptions,
@@ -29,7 +28,9 @@ import {
   type ResolvedOptions,
 } from './options.js';
 import { readPluginFiles } from '../manifest/plugin-files.js';
-import { assertLoadable, createPlugin } from '../plugins/plugin-setup.js';
+import { assertLoadable } from '../plugins/plugin-setup.js';
+import { hashPluginFolder } from '../manifest/folder-hash.js';
+import { HotSwap, type SwapOptions, type SwapSource } from './hot-swap.js';
 import { balancerFrom } from '../mesh/load-balancer.js';
 import { FaultInjector, faultOf, resolveFault, type FaultSpec } from '../mesh/fault-injection.js';
 import {
@@ -68,6 +69,8 @@ export type {
 } from './gateway-events.js';
 export type { LoadOptions } from './load-options.js';
 export type { FaultSpec } from '../mesh/fault-injection.js';
+export type { SwapOptions, SwapSource } from './hot-swap.js';
+export type { RollbackEvent, SwapEvent } from './gateway-events.js';
 
 /**
  * The gateway. Every option has a default.
@@ -96,6 +99,7 @@ export class PluginGateway {
   readonly #fleet: Fleet | undefined;
   readonly #environment: CatalogWatch | undefined;
   readonly #tracing: Tracing;
+  readonly #swaps: HotSwap;
   #seq = 0;
   #started = false;
   #stopped = false;
@@ -127,6 +131,22 @@ export class PluginGateway {
       stopped: () => this.#stopped,
       calls: () => this.#calls,
       fleet: () => this.#fleet,
+    });
+    this.#swaps = new HotSwap({
+      options: this.options,
+      log: this.#log,
+      emit: this.#emit,
+      table: () => this.#plugins,
+      events: () => this.#events,
+      calls: () => this.#calls,
+      stopped: () => this.#stopped,
+      started: () => this.#started,
+      instanceId: (name, version) => `${name}@${version}#${this.#nodeId}.${++this.#seq}`,
+      defaultLoadOptions: () => resolveLoadOptions({}, this.options),
+    });
+    this.#emitter.on('plugin:status', (info) => {
+      const plugin = info.status === 'failed' ? this.#plugins.get(info.name) : undefined;
+      if (plugin?.id === info.id) this.#swaps.failed(plugin);
     });
     this.#events = new EventBus({
       plugins: () => this.#plugins.values(),
@@ -162,6 +182,8 @@ export class PluginGateway {
       served: (name) => this.#plugins.get(name) ?? this.#fleet?.remote(name),
       nextId,
     });
+    const catalogLoad = (dir: string) =>
+      this.load(dir, { trusted: this.options.watch?.trusted ?? false });
     ({ fleet: this.#fleet, environment: this.#environment } = joinFleet({
       options: this.options,
       registry: this.#registry,
@@ -172,8 +194,11 @@ export class PluginGateway {
       isLocal: (name) => this.#plugins.map.has(name),
       dependenciesChanged: () => this.#plugins.bootWaiting(),
       // A catalog's plugins are untrusted unless the host says otherwise.
-      load: (dir) => this.load(dir, { trusted: this.options.watch?.trusted ?? false }),
+      load: catalogLoad,
       unload: (name) => this.unload(name),
+      swap: (name, dir) =>
+        this.#started ? this.swap(name, dir) : this.unload(name).then(() => catalogLoad(dir)),
+      pinned: (name) => this.#plugins.get(name)?.info().pinned,
     }));
   }
 
@@ -228,25 +253,11 @@ export class PluginGateway {
     const loadOptions = resolveLoadOptions(options, this.options);
     await this.#tracing.ready;
     const files = await readPluginFiles(dir);
+    const contentHash = await hashPluginFolder(files.dir);
     const { manifest } = files;
     this.#assertRunning();
     assertLoadable(manifest, this.#plugins.map, this.options.maxPlugins);
-    const plugin = createPlugin(files, {
-      options: this.options,
-      log: this.#log,
-      instanceId: `${manifest.name}@${manifest.version}#${this.#nodeId}.${++this.#seq}`,
-      load: loadOptions,
-      hooks: (self) =>
-        pluginHooks(self, {
-          supervisor: this.#plugins.supervisor,
-          events: this.#events,
-          calls: this.#calls,
-          log: this.#log,
-          emit: this.#emit,
-          stopped: () => this.#stopped,
-        }),
-      onBreaker: (state, event) => breakerChanged(this.#emit, state, event),
-    });
+    const plugin = this.#swaps.make(files, loadOptions, contentHash);
     await this.#plugins.add(plugin);
     if (!this.#started) {
       this.#plugins.setStatus(plugin, 'inactive', 'waiting for gateway.start()');
@@ -259,9 +270,46 @@ export class PluginGateway {
         throw error;
       }
     }
+    this.#swaps.loaded(plugin, loadOptions);
     await this.#plugins.register(plugin);
     this.#events.attach(plugin.name);
     return plugin.info();
+  }
+
+  /**
+   * Replaces a loaded plugin with another version (a folder, or `{ version }` its history keeps) without
+   * a failed request: the new version starts beside the one serving, its `healthCheck()` is asked once,
+   * then it takes the traffic — at once, or through `options.canary` — and its routes replace the old
+   * ones in one step; the previous version finishes its requests (within `stopTimeout`) and ends. A new
+   * version that fails a step is given up; the previous one serves on. Resolves with the new info.
+   * @throws {SwapFailedError} `PGW_ERR_SWAP_FAILED`: the new version was given up (`err.reason`).
+   * @throws {RouteConflictError} `PGW_ERR_ROUTE_CONFLICT`: another plugin serves one of its endpoints.
+   * @throws {PluginNotFoundError} / {VersionNotFoundError} / {InvalidArgumentError}
+   */
+  async swap(name: string, source: SwapSource, options?: SwapOptions): Promise<PluginInfo> {
+    this.#assertRunning();
+    return this.#swaps.swap(name, source, options);
+  }
+
+  /**
+   * Swaps back to a version the plugin's history keeps (`get(name).versions`): `version`, or the last
+   * one that served before the current one. Its folder's hash is checked against the one recorded.
+   * @throws {VersionNotFoundError} / {PluginContentChangedError} / {SwapFailedError} / {PluginNotFoundError}
+   */
+  async rollback(name: string, version?: string): Promise<PluginInfo> {
+    this.#assertRunning();
+    return this.#swaps.rollback(name, version);
+  }
+
+  /** Holds the plugin at `version` (swapping back to it first): catalog publishes do not move it. */
+  async pin(name: string, version: string): Promise<PluginInfo> {
+    this.#assertRunning();
+    return this.#swaps.pin(name, version);
+  }
+
+  /** Lets catalog publishes move the plugin again. @throws {PluginNotFoundError} */
+  unpin(name: string): PluginInfo {
+    return this.#swaps.unpin(name);
   }
 
   /** Starts every loaded plugin; plugins loaded from now on start at once. Resolves with their info. */
@@ -414,6 +462,7 @@ export class PluginGateway {
     await this.#events.detach(name);
     this.#plugins.setStatus(plugin, 'inactive', 'unloading');
     await this.#plugins.discard(plugin);
+    this.#swaps.unloaded(name);
     this.#emit('plugin:unloaded', plugin.info());
   }
 
@@ -424,6 +473,8 @@ export class PluginGateway {
     this.#faults.releaseAll();
     this.#environment?.stop();
     await Promise.all([...this.#plugins.map.keys()].map((name) => this.unload(name)));
+    // Versions a swap is starting: it gives them up when it sees the gateway stopped.
+    await Promise.all([...this.#plugins.standby].map((p) => p.runtime.close(0)));
     await this.#events.close();
     await this.#fleet?.close();
     if (this.#ownsRegistry) await this.#registry.close();

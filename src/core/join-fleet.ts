@@ -40,6 +40,8 @@ export function joinFleet(parts: {
   dependenciesChanged(): void;
   load(dir: string): Promise<unknown>;
   unload(name: string): Promise<void>;
+  swap(name: string, dir: string): Promise<unknown>;
+  pinned(name: string): string | undefined;
 }): { fleet?: Fleet; environment?: CatalogWatch } {
   const { options, registry, log, emit } = parts;
   const status = {
@@ -83,6 +85,9 @@ export function joinFleet(parts: {
       loadedElsewhere: parts.isLocal,
       load: parts.load,
       unload: parts.unload,
+      swap: parts.swap,
+      pinned: parts.pinned,
+      ...(options.watch.rolling ? { rollingAs: parts.nodeId } : {}),
       failed: (event) => emit('catalog:error', event),
       ...status,
     });

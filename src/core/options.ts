@@ -195,6 +195,7 @@ export const optionsSchema = z.strictObject({
           }),
         )
         .optional(),
+      rolling: z.boolean().default(false),
     })
     .optional(),
   maxResponseBytes: positiveInt.max(2 ** 31 - 1).default(8 * 1024 * 1024),
@@ -382,6 +383,13 @@ export interface GatewayOptions {
      */
     trusted?: boolean;
     trustedKeys?: (string | Buffer | KeyObject)[];
+    /**
+     * A rolling rollout: a gateway swaps to a newly published version only once every gateway of the
+     * fleet with a smaller `node.id` that runs the plugin has it active (their registry records say
+     * so), so the environment moves one gateway at a time, in `node.id` order. A version the first
+     * gateway gives up halts the rollout there until a newer one is published. @default false
+     */
+    rolling?: boolean;
   };
   /**
    * Largest response a plugin may return, in bytes, measured as it is serialised out of the plugin's

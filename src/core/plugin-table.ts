@@ -38,6 +38,11 @@ export class PluginTable {
   readonly #plugins = new Map<string, ManagedPlugin>();
   /** Plugins waiting for a dependency: every plugin becoming `active` looks at these, not at all plugins. */
   readonly #waiting = new Set<ManagedPlugin>();
+  /**
+   * Versions being swapped in (booted and supervised, not yet routed to as the plugin) and versions kept
+   * warm beside the one routed to: supervised like it, never in the table or the registry.
+   */
+  readonly standby = new Set<ManagedPlugin>();
   readonly supervisor: Supervisor;
 
   constructor(readonly parts: PluginTableParts) {
@@ -47,7 +52,8 @@ export class PluginTable {
       bootConcurrency: parts.bootConcurrency,
       booted: (event) => parts.emit('plugin:boot', event),
       setStatus: (plugin, to, reason) => this.setStatus(plugin, to, reason),
-      isCurrent: (plugin) => !parts.stopped() && this.#plugins.get(plugin.name) === plugin,
+      isCurrent: (plugin) =>
+        !parts.stopped() && (this.#plugins.get(plugin.name) === plugin || this.standby.has(plugin)),
       crashed: (event) => parts.emit('plugin:crash', event),
       healthChecked: (plugin, health) => {
         const previous = plugin.lastHealth?.status;
@@ -106,6 +112,45 @@ export class PluginTable {
     const { registry } = this.parts;
     await Promise.all(plugin.instances.map((i) => registry.deregister(i.id).catch(() => {})));
     await plugin.runtime.drain(Math.max(0, end - performance.now() - budgetMs / 2));
+    await plugin.runtime.close(Math.max(0, end - performance.now()));
+  }
+
+  /**
+   * Makes `next` the plugin routed to in place of `previous`, in one synchronous step: routes (added,
+   * removed, re-pointed), table and fleet view change together; then the registry records follow.
+   * @throws {RouteConflictError} when another plugin took one of `next`'s endpoints meanwhile.
+   */
+  promote(next: ManagedPlugin, previous: ManagedPlugin): void {
+    const { name } = next;
+    this.parts.router.replace(name, next, previous.manifest.endpoints, next.manifest.endpoints);
+    this.#plugins.set(name, next);
+    this.standby.delete(next);
+    this.parts.fleet()?.localChanged(name);
+    const { registry } = this.parts;
+    void Promise.all(previous.instances.map((i) => registry.deregister(i.id).catch(() => {})));
+    void this.register(next);
+  }
+
+  /**
+   * Ends a version that is no longer routed to (a swapped-out or given-up one): its requests in flight
+   * finish (those still queued in its bulkhead too), its `stop()` runs and its threads end, all within
+   * `budgetMs`. Its routes are not touched: they lead to the version that replaced it.
+   */
+  async retire(
+    plugin: ManagedPlugin,
+    reason: string,
+    budgetMs = this.parts.stopTimeoutMs,
+  ): Promise<void> {
+    const end = performance.now() + budgetMs;
+    this.standby.delete(plugin);
+    this.supervisor.cancel(plugin);
+    const half = end - budgetMs / 2;
+    while (plugin.bulkhead.queued > 0 && performance.now() < half) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await plugin.runtime.drain(Math.max(0, half - performance.now()));
+    plugin.bulkhead.close();
+    this.setStatus(plugin, 'inactive', reason);
     await plugin.runtime.close(Math.max(0, end - performance.now()));
   }
 

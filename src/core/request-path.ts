@@ -142,7 +142,19 @@ export class RequestPath {
         const context = identity?.roles
           ? { ...request.context, roles: identity.roles }
           : request.context;
-        return this.#admit(request, id, method, match, identity?.userId ?? null, context, started);
+        // A swap may have replaced the plugin while the host identified the caller: route again.
+        const again =
+          target.plugin.status === 'active' ? match : this.parts.router.match(method, request.path);
+        const current = again.kind === 'found' ? again : match;
+        return this.#admit(
+          request,
+          id,
+          method,
+          current,
+          identity?.userId ?? null,
+          context,
+          started,
+        );
       });
     }
     return this.#admit(request, id, method, match, request.userId, request.context, started);
@@ -182,7 +194,11 @@ export class RequestPath {
     refused?: PluginResponse,
     trace?: TraceDoor,
   ): Promise<Dispatched> {
-    const plugin = target.plugin;
+    // A swap's canary window: the new version takes its share of the route's requests.
+    const plugin =
+      target.canary !== undefined && Math.random() < target.canaryShare
+        ? target.canary
+        : target.plugin;
     if (plugin.asleep === true && refused === undefined) {
       // Started lazily: this request waits for the boot (within its timeout, which the wait uses up);
       // a boot that failed left the plugin `failed`.
@@ -192,7 +208,9 @@ export class RequestPath {
         return this.serve(target, request, started, rate, left, refusal, trace);
       });
     }
-    const span = this.parts.tracing.enabled ? this.#startSpan(target, request, trace) : undefined;
+    const span = this.parts.tracing.enabled
+      ? this.#startSpan(plugin, target, request, trace)
+      : undefined;
     const observed =
       this.#logRequests || this.parts.observers.active
         ? {
@@ -220,17 +238,18 @@ export class RequestPath {
       if (draw.delayMs !== 0) {
         return this.parts.faults.hold(draw.delayMs).then(() => {
           if (!draw.abort)
-            return this.#flagged(target, request, started, rate, timeoutMs, observed, span);
+            return this.#flagged(plugin, target, request, started, rate, timeoutMs, observed, span);
           const response = this.parts.faults.aborted(plugin.name, request.id);
           return this.#ended(plugin, request.id, started, observed, { response }, span);
         });
       }
     }
-    return this.#flagged(target, request, started, rate, timeoutMs, observed, span);
+    return this.#flagged(plugin, target, request, started, rate, timeoutMs, observed, span);
   }
 
   /** The request's task, with the flag values evaluated for it when the plugin targets flags. */
   #flagged(
+    plugin: Served,
     target: RouteTarget<Served>,
     request: PluginRequest,
     started: number,
@@ -239,7 +258,6 @@ export class RequestPath {
     observed: RequestObservation | undefined,
     span: RequestSpan | undefined,
   ): Promise<Dispatched> {
-    const plugin = target.plugin;
     const input: RequestTask = { t: 'req', k: target.key, r: request };
     if (span) input[REQUEST_TRACE] = span;
     // Static flags travel with the threads, not with the request: only targeting costs a request.
@@ -302,6 +320,7 @@ export class RequestPath {
   }
 
   #startSpan(
+    plugin: Served,
     target: RouteTarget<Served>,
     request: PluginRequest,
     trace: TraceDoor | undefined,
@@ -311,13 +330,13 @@ export class RequestPath {
       Tracing['startRequest']
     >[3];
     const span = tracing.startRequest(
-      target.plugin,
+      plugin,
       target.key,
       request.id,
       parent,
       trace?.door ?? 'host',
     );
-    const key = `${target.plugin.name}\n${request.id}`;
+    const key = `${plugin.name}\n${request.id}`;
     // A host may reuse a request id: the first of them keeps the slot.
     if (!this.#spans.has(key)) this.#spans.set(key, span);
     return span;

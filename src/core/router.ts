@@ -29,6 +29,13 @@ export interface RouteTarget<P> {
   rate: Rate | undefined;
   /** `"plugin METHOD /path"`: where the endpoint's rate-limit budgets live. */
   scope: string;
+  /**
+   * During a swap's canary window: the new version, which serves `canaryShare` of this route's
+   * requests (the route exists in both versions). `undefined` otherwise.
+   */
+  canary: P | undefined;
+  /** Share of requests `canary` serves, 0 to 1. */
+  canaryShare: number;
 }
 
 /** Result of {@link Router.match}. */
@@ -64,15 +71,7 @@ export class Router<P> {
 
   /** Adds every endpoint of a plugin, or none: a conflict leaves the router as it was. */
   add(pluginName: string, plugin: P, endpoints: readonly PluginEndpoint[]): void {
-    for (const e of endpoints) {
-      const owner = this.#owners.get(this.#slot(e));
-      if (owner !== undefined) {
-        throw new RouteConflictError(
-          `${e.method} ${e.path} of plugin "${pluginName}" is already served by plugin "${owner}"`,
-          { plugin: pluginName },
-        );
-      }
-    }
+    this.#assertFree(pluginName, endpoints, false);
     if (endpoints.some((e) => this.#removedSlots.has(this.#slot(e)))) this.#rebuild();
     for (const e of endpoints) {
       const target: RouteTarget<P> = {
@@ -85,6 +84,8 @@ export class Router<P> {
         needsIdentity: e.auth === 'required' || e.roles.length > 0,
         rate: e.rate_limit === undefined ? undefined : parseRate(e.rate_limit),
         scope: `${pluginName} ${e.method} ${e.path}`,
+        canary: undefined,
+        canaryShare: 0,
       };
       this.#tree.on(e.method as HTTPMethod, toRouterPath(e.path), NOOP, target);
       this.#owners.set(this.#slot(e), pluginName);
@@ -102,6 +103,69 @@ export class Router<P> {
       this.#removedSlots.add(slot);
       this.#live.delete(slot);
       this.#owners.delete(slot);
+    }
+  }
+
+  /**
+   * @throws {RouteConflictError} when a plugin other than `pluginName` serves one of `endpoints`.
+   */
+  assertFree(pluginName: string, endpoints: readonly PluginEndpoint[]): void {
+    this.#assertFree(pluginName, endpoints, true);
+  }
+
+  #assertFree(pluginName: string, endpoints: readonly PluginEndpoint[], ownOk: boolean): void {
+    for (const e of endpoints) {
+      const owner = this.#owners.get(this.#slot(e));
+      if (owner !== undefined && !(ownOk && owner === pluginName)) {
+        throw new RouteConflictError(
+          `${e.method} ${e.path} of plugin "${pluginName}" is already served by plugin "${owner}"`,
+          { plugin: pluginName },
+        );
+      }
+    }
+    const seen = new Set<string>();
+    for (const e of endpoints) {
+      if (seen.has(this.#slot(e))) {
+        throw new RouteConflictError(
+          `${e.method} ${e.path} is declared twice by plugin "${pluginName}"`,
+          { plugin: pluginName },
+        );
+      }
+      seen.add(this.#slot(e));
+    }
+  }
+
+  /**
+   * Replaces a plugin's routes (`previous`) with another version's (`next`) in one synchronous step: no
+   * request matches between the two, so none sees a mix. A conflict leaves the router as it was.
+   * @throws {RouteConflictError} when another plugin serves one of `next`.
+   */
+  replace(
+    pluginName: string,
+    plugin: P,
+    previous: readonly PluginEndpoint[],
+    next: readonly PluginEndpoint[],
+  ): void {
+    this.assertFree(pluginName, next);
+    this.remove(pluginName, previous);
+    this.add(pluginName, plugin, next);
+  }
+
+  /**
+   * Lets `canary` serve `share` of the requests of each of `pluginName`'s routes that `endpoints`
+   * (the canary's) also has; `canary: undefined` ends the split.
+   */
+  split(
+    pluginName: string,
+    endpoints: readonly PluginEndpoint[],
+    canary: P | undefined,
+    share: number,
+  ): void {
+    for (const e of endpoints) {
+      const target = this.#live.get(this.#slot(e));
+      if (target === undefined || target.pluginName !== pluginName) continue;
+      target.canary = canary;
+      target.canaryShare = canary === undefined ? 0 : share;
     }
   }
 

@@ -6,7 +6,7 @@
  * cache is hashed again from what is on disk before each use; one that no longer matches is replaced.
  * @module
  */
-import { createHash, randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import semver from 'semver';
@@ -14,6 +14,7 @@ import { ArtifactSignatureError, CatalogInvalidError } from '../errors.js';
 import type { CatalogEntry } from '../registry/registry.js';
 import { parseManifest } from '../manifest/manifest.js';
 import { MANIFEST_FILE, readPluginFiles } from '../manifest/plugin-files.js';
+import { hashFiles } from '../manifest/folder-hash.js';
 import { signatureProblem, signEntry, type Ed25519Key } from './artifact-signature.js';
 import { filePathsProblem, MAX_FILES } from './artifact-paths.js';
 
@@ -47,21 +48,7 @@ export async function packPlugin(dir: string, options: PackOptions = {}): Promis
   return entry;
 }
 
-/** `sha256-<hex>` over the files' paths and contents, in path order. */
-export function hashFiles(files: Readonly<Record<string, string>>): string {
-  // Every name and content length-prefixed, after a version tag: with separators alone, one file
-  // holding "a\0b\0c" hashed like two files, and a signature over the hash covered both.
-  const hash = createHash('sha256').update('veza-artifact-v2\0');
-  const length = Buffer.alloc(8);
-  for (const name of Object.keys(files).sort()) {
-    const content = Buffer.from(files[name]!, 'base64');
-    length.writeBigUInt64BE(BigInt(Buffer.byteLength(name)));
-    hash.update(length).update(name);
-    length.writeBigUInt64BE(BigInt(content.length));
-    hash.update(length).update(content);
-  }
-  return `sha256-${hash.digest('hex')}`;
-}
+export { hashFiles } from '../manifest/folder-hash.js';
 
 /** Options of {@link unpackPlugin}. */
 export interface UnpackOptions {

@@ -1,7 +1,8 @@
 /**
  * `watch: { env }`: the gateway follows an environment's catalog. For each plugin name it runs the
- * newest version published there, loads it when it appears, replaces it when a newer one is published
- * (unload, then load: zero-downtime replacement is hot swap's job) and unloads it when it is withdrawn.
+ * newest version published there, loads it when it appears, swaps it for a newer one when one is
+ * published (`swap()`: no failed request; a version that fails to start is given up for good and the
+ * one running serves on) — unless the host pinned it — and unloads it when it is withdrawn.
  * Changes of one name are applied one at a time, in order.
  *
  * With `trustedKeys`, a version is a candidate only when it is signed by one of them and whole (paths,
@@ -15,6 +16,9 @@ import type { CatalogEntry, DiscoveryRegistry, Unsubscribe } from '../registry/r
 import { checkEntry, unpackPlugin } from './artifacts.js';
 import type { GatewayLogger } from '../shared/logger.js';
 
+/** How often a rolling rollout looks at the other gateways' records, ms. */
+const ROLLING_POLL_MS = 200;
+
 export interface CatalogWatchParts {
   registry: DiscoveryRegistry;
   env: string;
@@ -26,6 +30,15 @@ export interface CatalogWatchParts {
   loadedElsewhere(name: string): boolean;
   load(dir: string): Promise<unknown>;
   unload(name: string): Promise<void>;
+  /** Hot-swaps the running plugin for the version in `dir`; rejects when it was given up. */
+  swap?(name: string, dir: string): Promise<unknown>;
+  /** The version the host pinned the plugin at (`pin()`), if any: publishes do not move it. */
+  pinned?(name: string): string | undefined;
+  /**
+   * Rolling rollout (`watch.rolling`): this gateway's node id. A swap waits until every gateway with a
+   * smaller id that runs the plugin has the new version active in the registry.
+   */
+  rollingAs?: string;
   failed(event: { name: string; version: string; error: Error }): void;
   onError(error: Error): void;
   onReconnected(): void;
@@ -39,6 +52,8 @@ export class CatalogWatch {
   readonly #queues = new Map<string, Promise<void>>();
   /** Entries already reported as refused, so that each is reported once. */
   readonly #refused = new WeakSet<CatalogEntry>();
+  /** Hashes of versions a swap gave up: not tried again. */
+  readonly #givenUp = new Set<string>();
   #unwatch: Unsubscribe | undefined;
   #stopped = false;
 
@@ -90,6 +105,7 @@ export class CatalogWatch {
     const running = this.#running.get(name);
     const wanted = this.#newestAcceptable(name, running);
     if (running?.hash === wanted?.hash) return;
+    if (running && wanted && this.parts.swap) return this.#swap(name, running, wanted);
     if (running) {
       this.#running.delete(name);
       await this.parts.unload(name).catch(() => {});
@@ -131,6 +147,56 @@ export class CatalogWatch {
     }
   }
 
+  /** Moves from `running` to `wanted` without unloading: a hot swap, unless the plugin is pinned. */
+  async #swap(name: string, running: CatalogEntry, wanted: CatalogEntry): Promise<void> {
+    const at = { plugin_id: name, version: wanted.version, env: this.parts.env };
+    const pinned = this.parts.pinned?.(name);
+    if (pinned !== undefined && pinned !== wanted.version) {
+      this.parts.log.info({ ...at, pinned }, `catalog: pinned at ${pinned}; not moved`);
+      return;
+    }
+    if (this.parts.rollingAs !== undefined && !(await this.#ourTurn(name, wanted))) return;
+    try {
+      const dir = await unpackPlugin(wanted, this.parts.cacheDir, {
+        trustedKeys: this.parts.trustedKeys,
+      });
+      if (this.#stopped) return;
+      await this.parts.swap!(name, dir);
+      this.#running.set(name, wanted);
+      this.parts.log.info({ ...at, from: running.version, dir }, 'catalog: swapped');
+    } catch (error) {
+      this.#givenUp.add(wanted.hash);
+      this.parts.log.error(
+        { ...at, err: error },
+        'catalog: could not swap to the published version',
+      );
+      this.parts.failed({ name, version: wanted.version, error: error as Error });
+    }
+  }
+
+  /**
+   * Waits until every gateway with a smaller node id that runs `name` has `wanted` active (true), or
+   * until `wanted` is no longer the version to move to, or the watch stops (false).
+   */
+  async #ourTurn(name: string, wanted: CatalogEntry): Promise<boolean> {
+    const me = this.parts.rollingAs!;
+    let said = false;
+    while (!this.#stopped && this.#newestAcceptable(name, this.#running.get(name)) === wanted) {
+      const records = await this.parts.registry.list(name).catch(() => undefined);
+      const before = records?.filter((r) => r.nodeId < me);
+      if (before?.every((r) => r.version === wanted.version && r.status === 'active')) return true;
+      if (!said) {
+        said = true;
+        this.parts.log.info(
+          { plugin_id: name, version: wanted.version, env: this.parts.env },
+          'catalog: rolling rollout; waiting for the gateways before this one',
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, ROLLING_POLL_MS));
+    }
+    return false;
+  }
+
   /**
    * The newest published version that holds up, checked newest first; a refused one is reported once.
    * Without trusted keys, the newest is taken as it is (unpacking checks it and reports what fails).
@@ -139,6 +205,7 @@ export class CatalogWatch {
     // A version that is not semver (the registry is not trusted) is never a candidate: it cannot be sorted.
     const published = [...(this.#published.get(name)?.values() ?? [])]
       .filter((e) => typeof e.version === 'string' && semver.valid(e.version) !== null)
+      .filter((e) => e === running || !this.#givenUp.has(e.hash))
       .sort((a, b) => semver.rcompare(a.version, b.version));
     if (!this.parts.trustedKeys) return published[0];
     for (const entry of published) {

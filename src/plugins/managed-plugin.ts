@@ -21,7 +21,13 @@ import type { GatewayLogger } from '../shared/logger.js';
 
 const SILENT_LOG = { warn() {} } as unknown as GatewayLogger;
 import type { Manifest } from '../manifest/manifest.js';
-import type { HealthStatus, PluginInfo, PluginMetrics, PluginStatus } from '../shared/types.js';
+import type {
+  HealthStatus,
+  PluginInfo,
+  PluginMetrics,
+  PluginStatus,
+  VersionRecord,
+} from '../shared/types.js';
 
 export class ManagedPlugin implements Served {
   readonly name: string;
@@ -52,6 +58,13 @@ export class ManagedPlugin implements Served {
   waking: Promise<void> | undefined;
   /** Set by the gateway: boots the plugin while `asleep` (see `Supervisor.wake`). */
   wake: () => Promise<void> = () => Promise.resolve();
+  /**
+   * `sha256-<hex>` of its folder when it was loaded: checked again before every start and restart
+   * (`undefined`: not checked).
+   */
+  contentHash: string | undefined;
+  /** The plugin's version history and pin, as `info()` shows them. */
+  #versions: { list: readonly VersionRecord[]; pinned: string | undefined } | undefined;
   #info: PluginInfo | undefined;
 
   constructor(
@@ -148,6 +161,8 @@ export class ManagedPlugin implements Served {
     if (this.placement.sandbox !== undefined) info.sandbox = this.placement.sandbox;
     if (this.reason !== undefined) info.reason = this.reason;
     if (this.#disabled) info.disabled = true;
+    if (this.#versions) info.versions = this.#versions.list;
+    if (this.#versions?.pinned !== undefined) info.pinned = this.#versions.pinned;
     this.#info = Object.freeze(info);
     return this.#info;
   }
@@ -176,6 +191,12 @@ export class ManagedPlugin implements Served {
     this.runtime.setFlags(this.flags.values);
     this.#info = undefined;
     return previous;
+  }
+
+  /** Shows this history (and pin) in `info()`. */
+  setVersions(list: readonly VersionRecord[], pinned: string | undefined): void {
+    this.#versions = { list, pinned };
+    this.#info = undefined;
   }
 
   setHealth(health: HealthStatus): void {

@@ -3,7 +3,8 @@
  * the manifest) and restarts them after a crash, with backoff, until the crash policy gives up.
  * @module
  */
-import { PluginLoadError } from '../errors.js';
+import { PluginContentChangedError, PluginLoadError } from '../errors.js';
+import { hashPluginFolder } from '../manifest/folder-hash.js';
 import type { ManagedPlugin } from './managed-plugin.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import { parseDuration } from '../shared/duration.js';
@@ -138,6 +139,7 @@ export class Supervisor {
 
   /** One thread runs `initialize()` and `start()`; its routes must cover the manifest's endpoints. */
   async #bootThread(plugin: ManagedPlugin): Promise<void> {
+    await assertUnchanged(plugin);
     const report = await plugin.runtime.boot(this.host.bootTimeoutMs);
     const missing = plugin.manifest.endpoints
       .map((e) => `${e.method} ${e.path}`)
@@ -217,7 +219,14 @@ export class Supervisor {
     this.host.crashed({ plugin: plugin.name, reason, recent, restartInMs: delay });
     plugin.restartTimer = setTimeout(() => {
       plugin.restartTimer = undefined;
-      this.boot(plugin).catch((error: Error) => this.crashed(plugin, error.message));
+      this.boot(plugin).catch((error: Error) => {
+        if (!(error instanceof PluginContentChangedError))
+          return this.crashed(plugin, error.message);
+        // Restarting again would not help: the folder stays changed. Give up now, with the reason.
+        this.host.log.error({ plugin_id: plugin.name, err: error }, error.message);
+        this.cancel(plugin);
+        this.host.setStatus(plugin, 'failed', error.message);
+      });
     }, delay);
   }
 
@@ -228,4 +237,20 @@ export class Supervisor {
     clearInterval(plugin.healthTimer);
     plugin.healthTimer = undefined;
   }
+}
+
+/**
+ * @throws {PluginContentChangedError} when the plugin's folder no longer hashes to what was recorded
+ * at load: its changed code is not started.
+ */
+async function assertUnchanged(plugin: ManagedPlugin): Promise<void> {
+  if (plugin.contentHash === undefined) return;
+  const now = await hashPluginFolder(plugin.dir).catch(
+    (error: Error) => `unreadable (${error.message})`,
+  );
+  if (now === plugin.contentHash) return;
+  throw new PluginContentChangedError(
+    `plugin "${plugin.name}" ${plugin.version}: its folder ${plugin.dir} changed since it was loaded (recorded ${plugin.contentHash}, now ${now}); not starting the changed code`,
+    { plugin: plugin.name },
+  );
 }

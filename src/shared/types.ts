@@ -213,6 +213,13 @@ export interface PluginInfo {
    * its status, and its endpoints answer 503 `PGW_ERR_PLUGIN_DISABLED`. Absent otherwise.
    */
   disabled?: true;
+  /**
+   * The versions this gateway ran of the plugin, oldest first (the last few): what `rollback()` and
+   * `pin()` can go back to. Absent before the plugin is first recorded.
+   */
+  versions?: readonly VersionRecord[];
+  /** The version `pin()` holds the plugin at (a catalog publish does not move it), if any. */
+  pinned?: string;
 }
 
 /**
@@ -227,6 +234,26 @@ export interface FlagRule {
   percentage?: number;
   /** User ids (`request.userId`) who get `true`. */
   users?: readonly (string | number)[];
+}
+
+/** One version of a plugin in its history (`PluginInfo.versions`). */
+export interface VersionRecord {
+  /** Semver version, from its manifest. */
+  version: string;
+  /** `sha256-<hex>` of its folder, as recorded at load (the catalog entry's hash for the same files). */
+  hash: string;
+  /** Absolute folder it was loaded from: a rollback restarts it from there, once the hash is checked. */
+  dir: string;
+  /** When it was loaded (ISO 8601). */
+  at: string;
+  /**
+   * `serving` (the version routed to now), `replaced` (served, then a newer version took over),
+   * `rolled-back` (served, then gave way to an earlier version after failing), `failed` (never took
+   * traffic: it did not load, start or pass its health check, or lost its canary).
+   */
+  outcome: 'serving' | 'replaced' | 'rolled-back' | 'failed';
+  /** Why it ended as it did, for `failed` and `rolled-back`. */
+  reason?: string;
 }
 
 /** Per-plugin figures (ADR `PluginMetrics`, plus latency percentiles). */

@@ -1,0 +1,46 @@
+/**
+ * The content hash of a plugin folder: `sha256-<hex>` over the files' paths and contents (dot-files and
+ * `node_modules` left out), the same hash a catalog entry packed from the folder carries. The gateway
+ * records it at load and checks it again before every (re)start, so that code changed under a running
+ * plugin is never started unnoticed.
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/** `sha256-<hex>` over the files' paths and contents (base64), in path order. */
+export function hashFiles(files: Readonly<Record<string, string>>): string {
+  // Every name and content length-prefixed, after a version tag: with separators alone, one file
+  // holding "a\0b\0c" hashed like two files, and a signature over the hash covered both.
+  const hash = createHash('sha256').update('veza-artifact-v2\0');
+  const length = Buffer.alloc(8);
+  for (const name of Object.keys(files).sort()) {
+    const content = Buffer.from(files[name]!, 'base64');
+    length.writeBigUInt64BE(BigInt(Buffer.byteLength(name)));
+    hash.update(length).update(name);
+    length.writeBigUInt64BE(BigInt(content.length));
+    hash.update(length).update(content);
+  }
+  return `sha256-${hash.digest('hex')}`;
+}
+
+/** The hash `packPlugin(dir)` would give the folder (dot-files and `node_modules` left out). */
+export async function hashPluginFolder(dir: string): Promise<string> {
+  const files: Record<string, string> = {};
+  for (const file of await listPluginFiles(dir)) {
+    files[file] = (await readFile(path.join(dir, file))).toString('base64');
+  }
+  return hashFiles(files);
+}
+
+async function listPluginFiles(root: string, under = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(path.join(root, under), { withFileTypes: true })) {
+    if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+    const rel = under ? `${under}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push(...(await listPluginFiles(root, rel)));
+    else if (entry.isFile()) out.push(rel);
+  }
+  return out.sort();
+}
