@@ -101,5 +101,8 @@ export {
   WasmModuleError,
   WasmImportRefusedError,
   UntrustedRuntimeError,
+  PluginCodeError,
+  isPluginCodeError,
+  TypeScriptUnavailableError,
 } from './errors.js';
-export type { ErrorCode, ManifestProblem } from './errors.js';
+export type { ErrorCode, ManifestProblem, CodeLocation } from './errors.js';

@@ -28,6 +28,7 @@ import {
   type ResolvedOptions,
 } from './options.js';
 import { readPluginFiles } from '../manifest/plugin-files.js';
+import { withEntryUrl } from '../loader/typescript-entry.js';
 import { assertLoadable, createPlugin } from '../plugins/plugin-setup.js';
 import { balancerFrom } from '../mesh/load-balancer.js';
 import {
@@ -202,7 +203,7 @@ export class PluginGateway {
       );
     }
     const loadOptions = resolveLoadOptions(options, this.options);
-    const files = await readPluginFiles(dir);
+    const files = await withEntryUrl(await readPluginFiles(dir));
     const { manifest } = files;
     this.#assertRunning();
     assertLoadable(manifest, this.#plugins.map, this.options.maxPlugins);

@@ -83,6 +83,7 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
   const spec: RuntimeSpec = {
     manifest,
     mainPath: files.mainPath,
+    mainUrl: files.mainUrl,
     pluginDir: files.dir,
     instanceId: setup.instanceId,
     flags: flagsFor(manifest, options.featureFlags.overrides[manifest.name] ?? {}, setup.log),

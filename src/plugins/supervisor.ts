@@ -57,6 +57,15 @@ export class Supervisor {
         { plugin: plugin.name },
       );
     }
+    const declared = new Set(plugin.manifest.endpoints.map((e) => `${e.method} ${e.path}`));
+    const undeclared = report.routes.filter((key) => !declared.has(key));
+    if (undeclared.length > 0) {
+      // Served by nothing: the gateway routes only what plugin.yaml declares.
+      this.host.log.warn(
+        { plugin_id: plugin.name, routes: undeclared },
+        `plugin defines routes that plugin.yaml does not declare (they are not served): ${undeclared.join(', ')}`,
+      );
+    }
     if (plugin.manifest.permissions.events.subscribe.length > 0 && !report.handlesEvents) {
       this.host.log.warn(
         { plugin_id: plugin.name },

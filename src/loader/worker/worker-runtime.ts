@@ -61,6 +61,8 @@ export class WorkerRuntime implements PluginRuntime {
   readonly #graceMs: number;
   readonly #label: string;
   readonly #name: string;
+  /** The entry file, for locating a load error. */
+  readonly #mainPath: string;
   readonly #drain = new DrainSignal();
   #closing = false;
   /**
@@ -82,10 +84,11 @@ export class WorkerRuntime implements PluginRuntime {
     this.#graceMs = spec.timeoutGraceMs;
     this.#label = `${manifest.name}@${manifest.version}`;
     this.#name = manifest.name;
+    this.#mainPath = spec.mainPath;
     this.#slots = new SlotTable(spec.maxInFlight);
     this.#deadlines = new DeadlineQueue(this.#onDeadline);
     const workerData: HarnessData = {
-      main: pathToFileURL(spec.mainPath).href,
+      main: spec.mainUrl ?? pathToFileURL(spec.mainPath).href,
       name: manifest.name,
       version: manifest.version,
       flags: spec.flags,
@@ -180,7 +183,12 @@ export class WorkerRuntime implements PluginRuntime {
   }
 
   async boot(timeoutMs: number): Promise<BootReport> {
-    return bootReportOf(await this.run({ t: 'boot' }, timeoutMs), this.#name, timeoutMs);
+    return bootReportOf(
+      await this.run({ t: 'boot' }, timeoutMs),
+      this.#name,
+      timeoutMs,
+      this.#mainPath,
+    );
   }
 
   drain(timeoutMs: number): Promise<void> {
