@@ -1,10 +1,11 @@
 /**
  * Why a plugin's code would not load, at its line: the host reads the failure its harness reported
  * (Node's own errors often name no file: an ES module's syntax error has no location at all on Node 20)
- * and finds the file, line and column, and what to do. Runs on the failure path only.
+ * and finds the file, line and column, and what to do. Runs on the failure path only, and never blocks
+ * the host: the one check that needs Node's parser (`node --check`) runs in a child process.
  * @module
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,13 +26,13 @@ interface Diagnosis {
  * The located error for a boot failure caused by the plugin's code, or undefined when the failure is
  * something else (`initialize()` threw, for one).
  */
-export function diagnoseLoadFailure(
+export async function diagnoseLoadFailure(
   failure: TaskFailure,
   mainPath: string,
   plugin: string,
-): PluginCodeError | undefined {
+): Promise<PluginCodeError | undefined> {
   const stack = failure.stack ?? failure.message;
-  const found = diagnose(stack, failure.message, mainPath);
+  const found = await diagnose(stack, failure.message, mainPath);
   if (!found) return undefined;
   const { location } = found;
   const at = location ? `${location.file}:${location.line}:${location.column}: ` : '';
@@ -43,12 +44,16 @@ export function diagnoseLoadFailure(
   );
 }
 
-function diagnose(stack: string, message: string, mainPath: string): Diagnosis | undefined {
+async function diagnose(
+  stack: string,
+  message: string,
+  mainPath: string,
+): Promise<Diagnosis | undefined> {
   const moduleType = /Cannot use import statement outside a module|Unexpected token 'export'/.exec(
     message,
   );
   if (moduleType) {
-    const location = syntaxLocation(stack) ?? checkSyntax(mainPath);
+    const location = syntaxLocation(stack) ?? (await checkSyntax(mainPath, stack));
     const file = location?.file ?? mainPath;
     const pkg = nearestPackageJson(path.dirname(file));
     return {
@@ -63,7 +68,7 @@ function diagnose(stack: string, message: string, mainPath: string): Diagnosis |
     return {
       what: firstErrorLine(stack),
       hint: 'fix the syntax at that line',
-      location: syntaxLocation(stack) ?? checkSyntax(mainPath),
+      location: syntaxLocation(stack) ?? (await checkSyntax(mainPath, stack)),
     };
   }
   const missing = /Cannot find (package|module) '([^']+)' imported from (.+?)\s*$/m.exec(message);
@@ -112,13 +117,24 @@ function syntaxLocation(text: string): CodeLocation | undefined {
   return { file, line: Number(head[2]), column: caret >= 0 ? caret + 1 : 1 };
 }
 
-/** Node's own check of the file (`node --check`), which locates the syntax error. */
-function checkSyntax(file: string): CodeLocation | undefined {
-  const result = spawnSync(process.execPath, ['--check', file], {
-    encoding: 'utf8',
-    timeout: 10_000,
+/**
+ * Node's own check of the file (`node --check`), which locates the syntax error. Only for an error Node
+ * raised while compiling (no frame of the plugin's code on its stack): a `SyntaxError` the plugin threw
+ * itself is located by its stack, and costs no process.
+ */
+function checkSyntax(file: string, stack: string): Promise<CodeLocation | undefined> {
+  const frames = stack.split('\n').filter((l) => /^\s+at /.test(l));
+  if (frames.some((l) => !/\(?node:/.test(l.replace(/^\s+at [^(]*\(/, '(')))) {
+    return Promise.resolve(frameIn(stack, path.dirname(file)));
+  }
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--check', file],
+      { encoding: 'utf8', timeout: 10_000, maxBuffer: 64 * 1024 },
+      (error, _stdout, stderr) => resolve(error ? syntaxLocation(stderr) : undefined),
+    );
   });
-  return result.status === 0 ? undefined : syntaxLocation(result.stderr ?? '');
 }
 
 function nearestPackageJson(dir: string): string | undefined {

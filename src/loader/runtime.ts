@@ -137,12 +137,12 @@ export interface HarnessOverride {
  * exported), located in `mainPath` or the files it imports.
  * @throws {PluginLoadError} when the plugin failed to start; its own error is the `cause`.
  */
-export function bootReportOf(
+export async function bootReportOf(
   result: TaskResult,
   plugin: string,
   timeoutMs: number,
   mainPath: string,
-): BootReport {
+): Promise<BootReport> {
   if (!isTaskFailure(result)) return result as BootReport;
   if (result.__pgw === 'timeout') {
     throw new PluginBootTimeoutError(
@@ -150,7 +150,7 @@ export function bootReportOf(
       { plugin },
     );
   }
-  const located = diagnoseLoadFailure(result, mainPath, plugin);
+  const located = await diagnoseLoadFailure(result, mainPath, plugin);
   if (located) throw located;
   const cause = new Error(result.message);
   if (result.stack) cause.stack = result.stack;

@@ -80,6 +80,15 @@ describe('errors from loading plugin code name the file and line, and what to do
     });
   });
 
+  it('a SyntaxError the plugin raises while running (JSON.parse in initialize) is located by its stack', async () => {
+    gateway = await gatewayWith([]);
+    const error = await codeError(gateway, 'init-syntax-error');
+    expect(error.location).toMatchObject({
+      file: path.join(fixture('init-syntax-error'), 'index.js'),
+      line: 5,
+    });
+  });
+
   it('warns at load about a route the code defines and plugin.yaml does not declare', async () => {
     const logger = memoryLogger();
     gateway = await gatewayWith(['code-undeclared-route'], { logger });
