@@ -6,8 +6,9 @@
  * dependency, imported only here and only for such a plugin.
  * @module
  */
+import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PluginCodeError, TypeScriptUnavailableError } from '../errors.js';
 
 /** Entry files the gateway transpiles. */
@@ -64,6 +65,7 @@ export async function compileTypeScriptEntry(mainPath: string, plugin: string): 
       sourcemap: 'external',
       sourcesContent: false,
       logLevel: 'silent',
+      plugins: [stayInside(dir)],
       // CommonJS code bundled into an ES module calls `require` for built-ins: give it one.
       banner: {
         js: `import { createRequire as __pgwCreateRequire } from 'node:module'; const require = __pgwCreateRequire(${JSON.stringify(mainPath)});`,
@@ -81,6 +83,64 @@ export async function compileTypeScriptEntry(mainPath: string, plugin: string): 
   // Spelled in two parts: tools that read this module's own source map would take it for one.
   const body = `${code.replace(/\/\/# sourceMappingURL=\S+\s*$/, '')}\n${'//#'} sourceMappingURL=data:application/json;base64,${inlineMap}\n`;
   return `data:text/javascript;base64,${Buffer.from(body).toString('base64')}`;
+}
+
+/**
+ * The bundler runs in the host, with the host's rights: it may read only what the plugin's threads may
+ * read themselves — its folder, `node_modules` folders above it and this library's build (its SDK) — or a
+ * plugin would import the host's files (`import env from '../../app/.env.json'`) into its own code.
+ */
+function stayInside(dir: string) {
+  const root = realpathSync(dir);
+  const library = LIBRARY_ROOT;
+  const allowed = (file: string) => {
+    let real: string;
+    try {
+      real = realpathSync(file);
+    } catch {
+      return true; // esbuild reports a file that does not exist itself
+    }
+    if (isWithin(root, real) || (library !== undefined && isWithin(library, real))) return true;
+    const modules = real.lastIndexOf(`${path.sep}node_modules${path.sep}`);
+    return modules >= 0 && isWithin(real.slice(0, modules), root);
+  };
+  return {
+    name: 'pgw-stay-inside',
+    setup(build: {
+      onLoad(
+        options: { filter: RegExp },
+        callback: (args: { path: string }) => { errors: { text: string }[] } | undefined,
+      ): void;
+    }) {
+      build.onLoad({ filter: /.*/ }, (args) =>
+        allowed(args.path)
+          ? undefined
+          : {
+              errors: [
+                {
+                  text: `"${args.path}" is outside the plugin's folder: a plugin may import only its own files and packages`,
+                },
+              ],
+            },
+      );
+    },
+  };
+}
+
+/** This package's `dist/`, where `@veza/plugin-gateway/sdk` resolves (found by its `package.json`). */
+const LIBRARY_ROOT = ((): string | undefined => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json'))) return path.join(realpathSync(dir), 'dist');
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+})();
+
+function isWithin(parent: string, child: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
 function codeErrorOf(error: unknown, dir: string, plugin: string): Error {
