@@ -6,7 +6,7 @@
  * @module
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PluginCodeError, type CodeLocation } from '../errors.js';
@@ -75,6 +75,8 @@ async function diagnose(
   if (missing) {
     const [, kind, specifier, importer] = missing;
     const file = importer!.startsWith('file:') ? fileURLToPath(importer!) : importer!;
+    // The text comes from the plugin's thread: name no file outside its folder as the fault's place.
+    if (readText(file, path.dirname(mainPath)) === undefined) return undefined;
     const written = kind === 'package' ? specifier! : path.basename(specifier!);
     return {
       what: `cannot find ${kind} "${kind === 'package' ? specifier : path.relative(path.dirname(file), specifier!)}"`,
@@ -82,7 +84,7 @@ async function diagnose(
         kind === 'package'
           ? `install it in the plugin's folder: npm i ${packageName(specifier!)}`
           : 'check the path (an ES module import names the file with its extension: "./file.js")',
-      location: findInFile(file, written) ?? { file, line: 1, column: 1 },
+      location: findInFile(file, written, path.dirname(mainPath)) ?? { file, line: 1, column: 1 },
     };
   }
   if (/^PluginDefinitionError: /m.test(stack)) {
@@ -145,8 +147,16 @@ function nearestPackageJson(dir: string): string | undefined {
   }
 }
 
-function readText(file: string): string | undefined {
+/** Source files are small; the failure's text comes from the plugin's thread and may name any file. */
+const MAX_SOURCE_BYTES = 4 * 1024 * 1024;
+
+/** A regular file of the plugin's folder, read; anything else is not read at all. */
+function readText(file: string, dir: string): string | undefined {
   try {
+    const rel = path.relative(realpathSync(dir), realpathSync(file));
+    if (rel.startsWith('..') || path.isAbsolute(rel)) return undefined;
+    const info = statSync(file);
+    if (!info.isFile() || info.size > MAX_SOURCE_BYTES) return undefined;
     return readFileSync(file, 'utf8');
   } catch {
     return undefined;
@@ -160,8 +170,8 @@ function locationOf(file: string, text: string, index: number): CodeLocation {
 }
 
 /** Where `specifier` is written in quotes in `file`. */
-function findInFile(file: string, specifier: string): CodeLocation | undefined {
-  const text = readText(file);
+function findInFile(file: string, specifier: string, dir: string): CodeLocation | undefined {
+  const text = readText(file, dir);
   if (text === undefined) return undefined;
   const match = new RegExp(`['"\`]([^'"\`]*/)?${escape(specifier)}['"\`/]`).exec(text);
   return match ? locationOf(file, text, match.index) : undefined;
@@ -169,7 +179,7 @@ function findInFile(file: string, specifier: string): CodeLocation | undefined {
 
 /** The file's last `export` or `module.exports`, where a default export belongs (line 1 without one). */
 function lastExport(file: string): CodeLocation {
-  const text = readText(file) ?? '';
+  const text = readText(file, path.dirname(file)) ?? '';
   let index = -1;
   for (const match of text.matchAll(/^(export\b|module\.exports\b)/gm)) index = match.index;
   return index < 0 ? { file, line: 1, column: 1 } : locationOf(file, text, index);
