@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, Exit, say, colour } from './output.js';
@@ -34,7 +35,8 @@ export async function createPlugin(name: string, options: CreateOptions): Promis
   if (!['worker', 'process', 'wasm'].includes(runtime)) {
     throw new CliError(`--runtime must be worker, process or wasm, got "${runtime}"`, Exit.USAGE);
   }
-  const lang = options.lang ?? (runtime === 'wasm' ? 'as' : 'ts');
+  // TypeScript by default when esbuild (the optional peer that loads it) is there to load it.
+  const lang = options.lang ?? (runtime === 'wasm' ? 'as' : hasEsbuild() ? 'ts' : 'js');
   const allowed = runtime === 'wasm' ? Object.keys(WASM_TEMPLATES) : ['ts', 'js'];
   if (!allowed.includes(lang)) {
     throw new CliError(
@@ -161,11 +163,28 @@ function templatesRoot(): string {
   }
 }
 
+/** True when esbuild resolves from this package, as the gateway imports it. */
+export function hasEsbuild(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('esbuild');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Prints what to do next. */
 export function printNextSteps(dir: string, runtime: string | undefined): void {
   const rel = path.relative(process.cwd(), dir) || '.';
   say(`${colour.green('created')} ${rel}`);
   say();
+  if (existsSync(path.join(dir, 'index.ts')) && !hasEsbuild()) {
+    say(`TypeScript plugins are loaded with esbuild: npm i -D esbuild`);
+  } else if (existsSync(path.join(dir, 'index.js')) && !hasEsbuild()) {
+    say(
+      colour.dim('JavaScript, since esbuild is not installed (npm i -D esbuild, then --lang ts)'),
+    );
+  }
   if (runtime === 'wasm') {
     say(`next: cd ${rel} && ./build.sh && npx veza plugin test`);
   } else {
