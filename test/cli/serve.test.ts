@@ -108,3 +108,36 @@ describe('veza plugin dev', () => {
     }
   });
 });
+
+describe('veza plugin test --watch', () => {
+  it('runs again when a file changes, and stops on SIGINT', async () => {
+    const dir = mkdtempSync(path.join(root, 'test/.dev-'));
+    try {
+      cpSync(fixture('echo'), dir, { recursive: true });
+      writeFileSync(
+        path.join(dir, 'echo.test.mjs'),
+        "import { test } from 'node:test';\ntest('passes', () => {});\n",
+      );
+      const child = spawn(process.execPath, [cli, 'plugin', 'test', dir, '--watch'], {
+        cwd: root,
+        env: { ...process.env, NO_COLOR: '1', NODE_OPTIONS: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+      child.stderr.resume();
+      await until(async () => /passed in/.test(out), 'the first run');
+      writeFileSync(
+        path.join(dir, 'echo.test.mjs'),
+        "import { test } from 'node:test';\ntest('fails', () => { throw new Error('no'); });\n",
+      );
+      await until(async () => /failed in/.test(out), 'the run after the change');
+      expect(out).toMatch(/✗ echo\.test\.mjs/);
+      child.kill('SIGINT');
+      expect(await exited(child)).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
