@@ -2,6 +2,7 @@
  * The layers of src/, lowest first; a file may import its own folder and any folder below it, never above.
  *   shared, errors.ts → manifest, registry → loader → mesh → plugins, fleet → core → adapters, index.ts
  *   core → management (the management API: the public core only, beside the adapters)
+ *   → testing (the test helper) → cli (the `veza` command, the top: nothing imports it)
  * The SDK (what plugin code imports) reaches the shared shapes and the error classes only.
  */
 const below = {
@@ -16,6 +17,8 @@ const below = {
   sdk: 'src/(shared/|errors\\.ts|sdk/)',
   adapters: 'src/(shared/|errors\\.ts|core/|adapters/|index\\.ts)',
   management: 'src/(shared/|errors\\.ts|core/|management/)',
+  testing: 'src/(shared/|errors\\.ts|manifest/|core/|testing/)',
+  cli: 'src/(shared/|errors\\.ts|manifest/|registry/|loader/|fleet/|core/|adapters/|management/|testing/|index\\.ts|cli/)',
 };
 
 const layerRules = Object.entries(below).map(([layer, allowed]) => ({

@@ -9,6 +9,8 @@ export default tseslint.config(
       'coverage/**',
       'test/.catalog-cache/**',
       '**/assembly/**',
+      // Fixtures with a syntax error on purpose
+      'test/fixtures/*-syntax/**',
     ],
   },
   { linterOptions: { reportUnusedDisableDirectives: 'error' } },

@@ -59,6 +59,8 @@ export const ErrorCodes = {
   SWAP_FAILED: 'PGW_ERR_SWAP_FAILED',
   PLUGIN_CONTENT_CHANGED: 'PGW_ERR_PLUGIN_CONTENT_CHANGED',
   VERSION_NOT_FOUND: 'PGW_ERR_VERSION_NOT_FOUND',
+  PLUGIN_CODE: 'PGW_ERR_PLUGIN_CODE',
+  TYPESCRIPT_UNAVAILABLE: 'PGW_ERR_TYPESCRIPT_UNAVAILABLE',
 } as const;
 
 /** One of the `PGW_ERR_*` codes. */
@@ -402,3 +404,51 @@ export class VersionNotFoundError extends branded(
 
 /** True when `e` is a {@link SwapFailedError}. */
 export const isSwapFailedError = guard(SwapFailedError);
+/** Where in a plugin's code a {@link PluginCodeError} points. */
+export interface CodeLocation {
+  /** Absolute path of the file. */
+  file: string;
+  /** 1-based line. */
+  line: number;
+  /** 1-based column. */
+  column: number;
+}
+
+/**
+ * A plugin's code could not be loaded: a syntax error, a module it imports that cannot be found, ES
+ * module syntax in a CommonJS package, no default export, or a default export that is not a plugin.
+ * The message starts with `file:line:col` and ends with what to do. A kind of load failure:
+ * `instanceof PluginLoadError` and `isPluginLoadError()` hold too.
+ */
+export class PluginCodeError extends branded(ErrorCodes.PLUGIN_CODE, 'PluginCodeError') {
+  /** Where the fault is, when the gateway could find it. */
+  readonly location: CodeLocation | undefined;
+  /** What to do about it, in one sentence (empty when the gateway has no advice). */
+  readonly hint: string;
+  constructor(
+    message: string,
+    options: { cause?: unknown; plugin?: string; location?: CodeLocation; hint?: string } = {},
+  ) {
+    super(message, options);
+    this.location = options.location;
+    this.hint = options.hint ?? '';
+    Object.defineProperty(this, PluginLoadError.brand, { value: true });
+  }
+}
+
+/** True when `e` is a {@link PluginCodeError}. */
+export const isPluginCodeError = guard(PluginCodeError);
+
+/**
+ * A plugin's `main` is a TypeScript file and esbuild, which the gateway transpiles it with, is not
+ * installed. Install it next to the host: `npm i -D esbuild`.
+ */
+export class TypeScriptUnavailableError extends branded(
+  ErrorCodes.TYPESCRIPT_UNAVAILABLE,
+  'TypeScriptUnavailableError',
+) {
+  constructor(message: string, options?: { cause?: unknown; plugin?: string }) {
+    super(message, options);
+    Object.defineProperty(this, PluginLoadError.brand, { value: true });
+  }
+}

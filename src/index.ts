@@ -142,5 +142,14 @@ export {
   isSwapFailedError,
   PluginContentChangedError,
   VersionNotFoundError,
+  PluginCodeError,
+  isPluginCodeError,
+  TypeScriptUnavailableError,
 } from './errors.js';
-export type { ErrorCode, ManifestProblem, SwapFailureReason, SwapFigures } from './errors.js';
+export type {
+  CodeLocation,
+  ErrorCode,
+  ManifestProblem,
+  SwapFailureReason,
+  SwapFigures,
+} from './errors.js';

@@ -10,6 +10,9 @@ const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as
   homepage?: string;
   bugs?: unknown;
   license?: string;
+  bin?: Record<string, string>;
+  dependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
 };
 
 /** The files `npm publish` would ship, without running any script. */
@@ -33,6 +36,20 @@ describe('the published package', () => {
     expect(pkg.repository).toBeDefined();
     expect(pkg.homepage).toMatch(/^https:/);
     expect(pkg.bugs).toBeDefined();
+  });
+
+  it('ships the veza command, the testing helper and the templates; esbuild stays an optional peer', () => {
+    expect(pkg.bin).toEqual({ veza: './dist/cli.js' });
+    for (const file of [
+      'dist/cli.js',
+      'dist/testing.js',
+      'dist/testing.d.ts',
+      'templates/wasm/c/plugin.yaml',
+    ]) {
+      expect(files, file).toContain(file);
+    }
+    expect(pkg.dependencies?.['esbuild']).toBeUndefined();
+    expect(pkg.peerDependenciesMeta?.['esbuild']).toEqual({ optional: true });
   });
 
   it('runs nothing when it is installed', () => {

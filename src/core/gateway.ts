@@ -31,6 +31,7 @@ import { readPluginFiles } from '../manifest/plugin-files.js';
 import { assertLoadable } from '../plugins/plugin-setup.js';
 import { hashPluginFolder } from '../manifest/folder-hash.js';
 import { HotSwap, type SwapOptions, type SwapSource } from './hot-swap.js';
+import { withEntryUrl } from '../loader/typescript-entry.js';
 import { balancerFrom } from '../mesh/load-balancer.js';
 import { FaultInjector, faultOf, resolveFault, type FaultSpec } from '../mesh/fault-injection.js';
 import {
@@ -252,7 +253,7 @@ export class PluginGateway {
     }
     const loadOptions = resolveLoadOptions(options, this.options);
     await this.#tracing.ready;
-    const files = await readPluginFiles(dir);
+    const files = await withEntryUrl(await readPluginFiles(dir));
     const contentHash = await hashPluginFolder(files.dir);
     const { manifest } = files;
     this.#assertRunning();

@@ -20,6 +20,7 @@ import {
 import { resolveCanary, runCanary, type ResolvedCanary } from '../plugins/canary.js';
 import { hashPluginFolder } from '../manifest/folder-hash.js';
 import { readPluginFiles } from '../manifest/plugin-files.js';
+import { withEntryUrl } from '../loader/typescript-entry.js';
 import { pluginMaker, type PluginMaker, type PluginMakerParts } from './plugin-maker.js';
 import type { ResolvedLoadOptions } from './load-options.js';
 import type { ManagedPlugin } from '../plugins/managed-plugin.js';
@@ -261,7 +262,7 @@ export class HotSwap {
 
   /** A new version of a loaded plugin, made (no thread yet) with the options it was loaded with. */
   async #prepare(dir: string, name: string): Promise<ManagedPlugin> {
-    const files = await readPluginFiles(dir);
+    const files = await withEntryUrl(await readPluginFiles(dir));
     if (files.manifest.name !== name) {
       throw new InvalidArgumentError(
         `Expected a version of plugin "${name}", got plugin "${files.manifest.name}" from ${files.dir}`,

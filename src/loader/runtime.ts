@@ -3,6 +3,7 @@
  * (worker threads now; WebAssembly and remote gateways implement the same).
  * @module
  */
+import { diagnoseLoadFailure } from './load-diagnosis.js';
 import type { Manifest } from '../manifest/manifest.js';
 import type {
   DomainEvent,
@@ -77,6 +78,8 @@ export interface RuntimeSpec {
   manifest: Manifest;
   /** Absolute path of the entry module. */
   mainPath: string;
+  /** What the threads import, when not `mainPath`'s `file:` URL (a transpiled TypeScript entry). */
+  mainUrl?: string;
   /** The plugin's folder: what its threads may read. */
   pluginDir: string;
   /** Unique instance id, also used to name its control channel. */
@@ -148,9 +151,16 @@ export interface HarnessOverride {
 /**
  * What a runtime's `boot()` resolves with, from the answer to its `boot` task.
  * @throws {PluginBootTimeoutError} when the task timed out (`initialize()`/`start()` too slow).
+ * @throws {PluginCodeError} when its code would not load (syntax, imports, module type, no plugin
+ * exported), located in `mainPath` or the files it imports.
  * @throws {PluginLoadError} when the plugin failed to start; its own error is the `cause`.
  */
-export function bootReportOf(result: TaskResult, plugin: string, timeoutMs: number): BootReport {
+export async function bootReportOf(
+  result: TaskResult,
+  plugin: string,
+  timeoutMs: number,
+  mainPath: string,
+): Promise<BootReport> {
   if (!isTaskFailure(result)) return result as BootReport;
   if (result.__pgw === 'timeout') {
     throw new PluginBootTimeoutError(
@@ -158,6 +168,8 @@ export function bootReportOf(result: TaskResult, plugin: string, timeoutMs: numb
       { plugin },
     );
   }
+  const located = await diagnoseLoadFailure(result, mainPath, plugin);
+  if (located) throw located;
   const cause = new Error(result.message);
   if (result.stack) cause.stack = result.stack;
   throw new PluginLoadError(`plugin "${plugin}" failed to start: ${result.message}`, {

@@ -16,6 +16,11 @@ export interface PluginFiles {
   manifestText: string;
   manifest: Manifest;
   mainPath: string;
+  /**
+   * What the plugin's threads import when it is not `mainPath`'s `file:` URL: the bundle of a TypeScript
+   * entry (`loader/typescript-entry.ts`).
+   */
+  mainUrl?: string;
 }
 
 export const MANIFEST_FILE = 'plugin.yaml';

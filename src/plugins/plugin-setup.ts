@@ -99,6 +99,7 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
   const spec: RuntimeSpec = {
     manifest,
     mainPath: files.mainPath,
+    mainUrl: files.mainUrl,
     pluginDir: files.dir,
     instanceId: setup.instanceId,
     flags: flags.values,

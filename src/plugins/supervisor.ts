@@ -155,6 +155,17 @@ export class Supervisor {
     const healthEndpoint = plugin.manifest.health_check.endpoint;
     const served = healthEndpoint !== undefined && report.routes.includes(`GET ${healthEndpoint}`);
     this.#healthRoutes.set(plugin, served ? healthEndpoint : undefined);
+    const declared = new Set(plugin.manifest.endpoints.map((e) => `${e.method} ${e.path}`));
+    const undeclared = report.routes.filter(
+      (key) => !declared.has(key) && !(served && key === `GET ${healthEndpoint}`),
+    );
+    if (undeclared.length > 0) {
+      // Served by nothing: the gateway routes only what plugin.yaml declares.
+      this.host.log.warn(
+        { plugin_id: plugin.name, routes: undeclared },
+        `plugin defines routes that plugin.yaml does not declare (they are not served): ${undeclared.join(', ')}`,
+      );
+    }
     if (plugin.manifest.permissions.events.subscribe.length > 0 && !report.handlesEvents) {
       this.host.log.warn(
         { plugin_id: plugin.name },

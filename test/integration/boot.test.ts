@@ -30,8 +30,10 @@ describe('booting a plugin', () => {
   it('names a definePlugin() mistake as the cause of the load error', async () => {
     gateway = await gatewayWith([]);
     const error = await gateway.load(fixture('bad-definition')).catch((e: unknown) => e);
+    // A fault of the plugin's code: PGW_ERR_PLUGIN_CODE, a kind of PGW_ERR_PLUGIN_LOAD.
+    expect(isPluginLoadError(error)).toBe(true);
     expect(error).toMatchObject({
-      code: 'PGW_ERR_PLUGIN_LOAD',
+      code: 'PGW_ERR_PLUGIN_CODE',
       message: expect.stringContaining(
         'route "GET /bad-definition" must be a function, got object',
       ),

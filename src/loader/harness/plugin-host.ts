@@ -17,9 +17,10 @@ import type {
   ServiceRequest,
 } from '../../shared/types.js';
 import { EventNotPermittedError, InvalidArgumentError } from '../../errors.js';
+import { fileURLToPath } from 'node:url';
+import { mapStacksOf } from './mapped-stacks.js';
+import { pluginOf } from './plugin-export.js';
 import {
-  definePlugin,
-  isPluginDefinition,
   type PluginContext,
   type PluginDefinition,
   type PluginFetchInit,
@@ -215,9 +216,10 @@ export function servePlugin(
 
   async function boot(): Promise<void> {
     await hostReady;
+    const transpiled = data.main.startsWith('data:');
+    if (transpiled) mapStacksOf(data.main);
     const mod = (await import(data.main)) as { default?: unknown };
-    const exported = mod.default ?? mod;
-    plugin = isPluginDefinition(exported) ? exported : definePlugin(exported as PluginDefinition);
+    plugin = pluginOf(mod, transpiled ? 'the TypeScript entry' : fileURLToPath(data.main));
     await plugin.initialize?.(
       { name: data.name, version: data.version, flags, settings },
       baseContext,

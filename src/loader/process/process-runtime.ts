@@ -54,6 +54,8 @@ export class ProcessRuntime implements PluginRuntime {
   readonly #data: ProcessHarnessData;
   readonly #rssLimit: number;
   readonly #name: string;
+  /** The entry file, for locating a load error. */
+  readonly #mainPath: string;
   #child: Child | undefined;
   #violations = 0;
   #closing = false;
@@ -70,6 +72,7 @@ export class ProcessRuntime implements PluginRuntime {
     this.#hooks = hooks;
     this.#fetch = grantedFetch(spec.manifest, spec.maxResponseBytes);
     this.#name = manifest.name;
+    this.#mainPath = spec.mainPath;
     this.#slots = new SlotTable(spec.maxInFlight);
     this.#deadlines = new DeadlineQueue(this.#onDeadline);
     this.#launch = processLaunch({
@@ -82,7 +85,7 @@ export class ProcessRuntime implements PluginRuntime {
     this.sandbox = this.#launch.sandbox;
     this.#rssLimit = (manifest.resources.memory + NODE_BASE_RSS_MIB) * 1024 * 1024;
     this.#data = {
-      main: pathToFileURL(spec.mainPath).href,
+      main: spec.mainUrl ?? pathToFileURL(spec.mainPath).href,
       name: manifest.name,
       version: manifest.version,
       flags: spec.flags,
@@ -301,7 +304,12 @@ export class ProcessRuntime implements PluginRuntime {
   };
 
   async boot(timeoutMs: number): Promise<BootReport> {
-    return bootReportOf(await this.run({ t: 'boot' }, timeoutMs), this.#name, timeoutMs);
+    return bootReportOf(
+      await this.run({ t: 'boot' }, timeoutMs),
+      this.#name,
+      timeoutMs,
+      this.#mainPath,
+    );
   }
 
   drain(timeoutMs: number): Promise<void> {

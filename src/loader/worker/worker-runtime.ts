@@ -66,6 +66,8 @@ export class WorkerRuntime implements PluginRuntime {
   readonly #graceMs: number;
   readonly #label: string;
   readonly #name: string;
+  /** The entry file, for locating a load error. */
+  readonly #mainPath: string;
   readonly #drain = new DrainSignal();
   #closing = false;
   /**
@@ -89,6 +91,7 @@ export class WorkerRuntime implements PluginRuntime {
     this.#graceMs = spec.timeoutGraceMs;
     this.#label = `${manifest.name}@${manifest.version}`;
     this.#name = manifest.name;
+    this.#mainPath = spec.mainPath;
     this.#deadlines = new DeadlineQueue(this.#onDeadline);
     this.#flagNames = Object.keys(spec.flags);
     this.#flagCells = new Int32Array(new SharedArrayBuffer(4 * (1 + this.#flagNames.length)));
@@ -114,7 +117,7 @@ export class WorkerRuntime implements PluginRuntime {
     const permissions = threadPermissions(spec.pluginDir, manifest.name, harness?.url);
     this.#permissions = permissions;
     const workerData: HarnessData = {
-      main: pathToFileURL(spec.mainPath).href,
+      main: spec.mainUrl ?? pathToFileURL(spec.mainPath).href,
       name: manifest.name,
       version: manifest.version,
       flags: spec.flags,
@@ -203,7 +206,12 @@ export class WorkerRuntime implements PluginRuntime {
   }
 
   async boot(timeoutMs: number): Promise<BootReport> {
-    return bootReportOf(await this.run({ t: 'boot' }, timeoutMs), this.#name, timeoutMs);
+    return bootReportOf(
+      await this.run({ t: 'boot' }, timeoutMs),
+      this.#name,
+      timeoutMs,
+      this.#mainPath,
+    );
   }
 
   drain(timeoutMs: number): Promise<void> {

@@ -1,0 +1,193 @@
+/**
+ * `veza plugin create NAME`: a plugin folder with its manifest, code, a test written with
+ * `@veza/plugin-gateway/testing` and a README. Offline: everything comes from this package.
+ * @module
+ */
+import { existsSync } from 'node:fs';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CliError, Exit, say, colour } from './output.js';
+
+/** What `create` is asked for. */
+export interface CreateOptions {
+  /** `ts` or `js` for worker and process plugins; `as`, `rust` or `c` for wasm. */
+  lang?: string;
+  /** `worker`, `process` or `wasm`. */
+  runtime?: string;
+  /** Folder to create the plugin in. @default process.cwd() */
+  cwd?: string;
+}
+
+const NAME = /^[a-z][a-z0-9-]{0,62}$/;
+const WASM_TEMPLATES: Record<string, string> = { as: 'assemblyscript', rust: 'rust', c: 'c' };
+
+/** Creates the folder; returns its path. */
+export async function createPlugin(name: string, options: CreateOptions): Promise<string> {
+  if (!NAME.test(name)) {
+    throw new CliError(
+      `plugin name "${name}" must be lower-case letters, digits and dashes, starting with a letter`,
+      Exit.USAGE,
+    );
+  }
+  const runtime = options.runtime ?? 'worker';
+  if (!['worker', 'process', 'wasm'].includes(runtime)) {
+    throw new CliError(`--runtime must be worker, process or wasm, got "${runtime}"`, Exit.USAGE);
+  }
+  // TypeScript by default when esbuild (the optional peer that loads it) is there to load it.
+  const lang = options.lang ?? (runtime === 'wasm' ? 'as' : hasEsbuild() ? 'ts' : 'js');
+  const allowed = runtime === 'wasm' ? Object.keys(WASM_TEMPLATES) : ['ts', 'js'];
+  if (!allowed.includes(lang)) {
+    throw new CliError(
+      `--lang for a ${runtime} plugin is one of ${allowed.join(', ')}, got "${lang}"`,
+      Exit.USAGE,
+    );
+  }
+  const dir = path.resolve(options.cwd ?? process.cwd(), name);
+  try {
+    await mkdir(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new CliError(
+      code === 'EEXIST' ? `${dir} already exists` : `cannot create ${dir} (${code})`,
+    );
+  }
+  if (runtime === 'wasm') await copyWasmTemplate(dir, name, WASM_TEMPLATES[lang]!);
+  else await writeScriptPlugin(dir, name, runtime, lang as 'ts' | 'js');
+  return dir;
+}
+
+async function writeScriptPlugin(dir: string, name: string, runtime: string, lang: 'ts' | 'js') {
+  const ext = lang;
+  const files: Record<string, string> = {
+    'plugin.yaml': `name: ${name}
+version: 0.1.0
+description: ${name}, a plugin for the Veza gateway
+main: index.${ext}
+runtime:
+  type: ${runtime}
+resources:
+  cpu: 0.5
+  memory: 64
+endpoints:
+  - path: /${name}
+    method: GET
+health_check:
+  interval: 30s
+  timeout: 5s
+`,
+    [`index.${ext}`]: `import { definePlugin } from '@veza/plugin-gateway/sdk';
+
+export default definePlugin({
+  healthCheck() {
+    return { status: 'healthy' };
+  },
+  routes: {
+    'GET /${name}': (req) => {
+      const who = ${lang === 'ts' ? "String(req.query['name'] ?? 'world')" : "req.query.name ?? 'world'"};
+      return { statusCode: 200, body: { message: \`Hello, \${who}!\` } };
+    },
+  },
+});
+`,
+    [`${name}.test.${ext}`]: `import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { testPlugin } from '@veza/plugin-gateway/testing';
+
+test('GET /${name} greets the caller', async () => {
+  const plugin = await testPlugin(import.meta.dirname);
+  try {
+    const res = await plugin.get('/${name}?name=Ada');
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(res.body, { message: 'Hello, Ada!' });
+  } finally {
+    await plugin.close();
+  }
+});
+`,
+    'package.json': `${JSON.stringify(
+      {
+        name,
+        version: '0.1.0',
+        private: true,
+        type: 'module',
+        scripts: { test: 'veza plugin test', dev: 'veza plugin dev' },
+      },
+      null,
+      2,
+    )}\n`,
+    '.gitignore': '.veza/\nnode_modules/\n',
+    'README.md': `# ${name}
+
+A plugin for the Veza gateway (\`@veza/plugin-gateway\`), running in a ${runtime === 'worker' ? 'worker thread' : 'sandboxed process'}.
+
+- \`plugin.yaml\`: its manifest (endpoints, resources, permissions).
+- \`index.${ext}\`: its code.
+- \`${name}.test.${ext}\`: its test, with \`@veza/plugin-gateway/testing\`.
+
+\`\`\`sh
+npx veza plugin test      # loads it in a gateway, checks its health, runs its test
+npx veza plugin dev       # serves it on http://127.0.0.1:8080/${name}, reloading on save
+npx veza plugin validate  # checks manifest and code
+\`\`\`
+`,
+  };
+  for (const [file, text] of Object.entries(files)) await writeFile(path.join(dir, file), text);
+}
+
+async function copyWasmTemplate(dir: string, name: string, template: string) {
+  const from = path.join(templatesRoot(), 'wasm', template);
+  await cp(from, dir, { recursive: true });
+  const manifest = path.join(dir, 'plugin.yaml');
+  const text = await readFile(manifest, 'utf8');
+  await writeFile(manifest, text.replace(/^name: .*$/m, `name: ${name}`));
+  if ((await readdir(dir)).includes('package.json')) {
+    const pkg = path.join(dir, 'package.json');
+    const json = JSON.parse(await readFile(pkg, 'utf8')) as { name?: string };
+    json.name = name;
+    await writeFile(pkg, `${JSON.stringify(json, null, 2)}\n`);
+  }
+}
+
+/** The package's `templates/` folder, found from `src/cli/` or `dist/`. */
+function templatesRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = path.join(dir, 'templates');
+    if (existsSync(path.join(candidate, 'wasm'))) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir)
+      throw new CliError('cannot find the templates folder of @veza/plugin-gateway');
+    dir = parent;
+  }
+}
+
+/** True when esbuild resolves from this package, as the gateway imports it. */
+export function hasEsbuild(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('esbuild');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Prints what to do next. */
+export function printNextSteps(dir: string, runtime: string | undefined): void {
+  const rel = path.relative(process.cwd(), dir) || '.';
+  say(`${colour.green('created')} ${rel}`);
+  say();
+  if (existsSync(path.join(dir, 'index.ts')) && !hasEsbuild()) {
+    say(`TypeScript plugins are loaded with esbuild: npm i -D esbuild`);
+  } else if (existsSync(path.join(dir, 'index.js')) && !hasEsbuild()) {
+    say(
+      colour.dim('JavaScript, since esbuild is not installed (npm i -D esbuild, then --lang ts)'),
+    );
+  }
+  if (runtime === 'wasm') {
+    say(`next: cd ${rel} && ./build.sh && npx veza plugin test`);
+  } else {
+    say(`next: cd ${rel} && npx veza plugin test`);
+  }
+}

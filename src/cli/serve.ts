@@ -1,0 +1,178 @@
+/**
+ * `veza plugin dev` and `veza gateway serve`: a gateway behind the `node:http` listener. `dev` serves one
+ * plugin folder and reloads it on save (unload + load; `gateway.swap()` replaces that once it exists);
+ * `serve` reads a `gateway.yaml` whose `gateway:` section is checked by the gateway's own options
+ * schema, every problem at its line.
+ * @module
+ */
+import { watch } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { createRequestListener } from '../adapters/node.js';
+import { PluginGateway } from '../core/gateway.js';
+import { optionsSchema, type GatewayOptions } from '../core/options.js';
+import { fieldLocation } from '../manifest/manifest.js';
+import type { GatewayLogger } from '../shared/logger.js';
+import { CliError, Exit, colour, warn } from './output.js';
+
+/** Log lines for a person at a terminal: time, level, plugin, message, then the fields. */
+export function prettyLogger(minLevel: 'debug' | 'info' | 'warn' = 'info'): GatewayLogger {
+  const order = ['debug', 'info', 'warn', 'error'];
+  const tint: Record<string, (t: string) => string> = {
+    debug: colour.dim,
+    info: colour.green,
+    warn: colour.yellow,
+    error: colour.red,
+  };
+  const at = (level: string) => (obj: object, msg?: string) => {
+    if (order.indexOf(level) < order.indexOf(minLevel)) return;
+    const { plugin_id, ...fields } = obj as Record<string, unknown>;
+    const time = new Date().toISOString().slice(11, 23);
+    const rest = Object.keys(fields).length > 0 ? ` ${colour.dim(JSON.stringify(fields))}` : '';
+    warn(
+      `${colour.dim(time)} ${tint[level]!(level.padEnd(5))} ${plugin_id ? `[${String(plugin_id)}] ` : ''}${msg ?? ''}${rest}`,
+    );
+  };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    isLevelEnabled: (level) => order.indexOf(level) >= order.indexOf(minLevel),
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
+/** Serves the plugin in `dir` on `port`, reloading it when a file changes; resolves on SIGINT/SIGTERM. */
+export async function devCommand(
+  dir: string,
+  options: { port: number; host: string },
+): Promise<void> {
+  const root = path.resolve(dir);
+  const log = prettyLogger('info');
+  const gateway = new PluginGateway({ logger: log, sandbox: { bwrap: false } });
+  await gateway.start();
+  let name = (await gateway.load(root)).name;
+  const server = createServer(createRequestListener(gateway));
+  const port = await listen(server, options.port, options.host);
+  log.info(
+    { plugin_id: name },
+    `serving on http://${options.host}:${port} — edit and save to reload`,
+  );
+  let timer: NodeJS.Timeout | undefined;
+  let reloading = Promise.resolve();
+  const reload = () => {
+    reloading = reloading.then(async () => {
+      // Until gateway.swap() exists: unload, then load. The plugin answers 404 in between.
+      try {
+        if (gateway.get(name)) await gateway.unload(name);
+        name = (await gateway.load(root)).name;
+        log.info({ plugin_id: name }, 'reloaded');
+      } catch (error) {
+        log.error({ plugin_id: name }, error instanceof Error ? error.message : String(error));
+      }
+    });
+  };
+  const watcher = watch(root, { recursive: true }, (_event, file) => {
+    if (file && /(^|\/)(node_modules|\.veza|\.git)(\/|$)/.test(file)) return;
+    clearTimeout(timer);
+    timer = setTimeout(reload, 150);
+  });
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  watcher.close();
+  clearTimeout(timer);
+  await reloading;
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  await gateway.stop();
+}
+
+/** A `gateway.yaml`. */
+export interface ServeConfig {
+  /** Where to listen. */
+  listen?: { host?: string; port?: number; prefix?: string };
+  /** A folder of plugin folders, each loaded at start. */
+  plugins?: string;
+  /** The gateway's options (the same schema as `new PluginGateway(options)`), JSON-able ones. */
+  gateway?: Record<string, unknown>;
+}
+
+/** Reads and checks `file`; problems as `file:line:col path: message`. */
+export async function readServeConfig(file: string): Promise<ServeConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new CliError(
+      `cannot read ${file} (${(error as NodeJS.ErrnoException).code})`,
+      Exit.USAGE,
+    );
+  }
+  let config: ServeConfig;
+  try {
+    config = (parse(text) ?? {}) as ServeConfig;
+  } catch (error) {
+    throw new CliError(`${file}: ${(error as Error).message}`);
+  }
+  const problems: string[] = [];
+  for (const key of Object.keys(config)) {
+    if (!['listen', 'plugins', 'gateway'].includes(key)) {
+      problems.push(`${fieldLocation(text, file, [key])}: unknown key (listen, plugins, gateway)`);
+    }
+  }
+  const parsed = optionsSchema.safeParse(config.gateway ?? {});
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const where = ['gateway', ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
+      problems.push(`${fieldLocation(text, file, where)}: ${issue.message}`);
+    }
+  }
+  if (problems.length > 0) throw new CliError(problems.join('\n'));
+  return config;
+}
+
+/** Runs a standalone gateway from `configFile`; resolves on SIGINT/SIGTERM. */
+export async function serveCommand(
+  configFile: string,
+  onListening?: (port: number) => void,
+): Promise<void> {
+  const file = path.resolve(configFile);
+  const config = await readServeConfig(file);
+  const gateway = new PluginGateway({
+    logger: prettyLogger('info'),
+    ...(config.gateway as GatewayOptions),
+  });
+  await gateway.start();
+  if (config.plugins) {
+    const folder = path.resolve(path.dirname(file), config.plugins);
+    for (const entry of await readdir(folder, { withFileTypes: true })) {
+      if (entry.isDirectory()) await gateway.load(path.join(folder, entry.name));
+    }
+  }
+  const server = createServer(createRequestListener(gateway, { prefix: config.listen?.prefix }));
+  const host = config.listen?.host ?? '127.0.0.1';
+  const port = await listen(server, config.listen?.port ?? 8080, host);
+  warn(`gateway serving ${gateway.list().length} plugin(s) on http://${host}:${port}`);
+  onListening?.(port);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  await gateway.stop();
+}

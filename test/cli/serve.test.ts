@@ -1,0 +1,143 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fixture } from '../helpers.js';
+import { freePort } from '../services/common.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const cli = path.join(root, 'dist/cli.js');
+const children: ChildProcess[] = [];
+
+/** Starts `veza ...args`; resolves once stderr says `ready`. */
+function start(args: string[], ready: RegExp): Promise<{ child: ChildProcess; err: () => string }> {
+  const child = spawn(process.execPath, [cli, ...args], {
+    cwd: root,
+    env: { ...process.env, NO_COLOR: '1', NODE_OPTIONS: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let err = '';
+  return new Promise((resolve, reject) => {
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      err += chunk;
+      if (ready.test(err)) resolve({ child, err: () => err });
+    });
+    child.on('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
+  });
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', resolve));
+}
+
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+describe('veza gateway serve', () => {
+  const dir = mkdtempSync(path.join(root, 'test/.serve-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses a gateway.yaml the gateway schema rejects, each problem at its line (exit 1)', async () => {
+    const config = path.join(dir, 'bad.yaml');
+    writeFileSync(
+      config,
+      'listen: { port: 0 }\ngateway:\n  maxPlugins: 0\n  pluginTimeout: soon\ncolour: red\n',
+    );
+    const child = spawn(process.execPath, [cli, 'gateway', 'serve', '--config', config], {
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    expect(await exited(child)).toBe(1);
+    expect(err).toContain(`${config}:3:15 gateway.maxPlugins:`);
+    expect(err).toContain(`${config}:4:18 gateway.pluginTimeout:`);
+    expect(err).toContain(`${config}:5:9 colour: unknown key`);
+  });
+
+  it('serves a plugins folder on its port, and stops on SIGTERM', async () => {
+    const plugins = path.join(dir, 'plugins');
+    cpSync(fixture('echo'), path.join(plugins, 'echo'), { recursive: true });
+    const port = await freePort();
+    const config = path.join(dir, 'gateway.yaml');
+    writeFileSync(
+      config,
+      `listen: { port: ${port} }\nplugins: ./plugins\ngateway:\n  maxPlugins: 10\n`,
+    );
+    const { child } = await start(['gateway', 'serve', '--config', config], /serving 1 plugin/);
+    const res = await fetch(`http://127.0.0.1:${port}/echo/ada`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ name: 'ada' });
+    child.kill('SIGTERM');
+    expect(await exited(child)).toBe(0);
+  });
+});
+
+describe('veza plugin dev', () => {
+  it('serves the plugin and reloads it when a file is saved', async () => {
+    const dir = mkdtempSync(path.join(root, 'test/.dev-'));
+    try {
+      cpSync(fixture('echo'), dir, { recursive: true });
+      const port = await freePort();
+      const { child } = await start(['plugin', 'dev', dir, '--port', String(port)], /serving on/);
+      const url = `http://127.0.0.1:${port}/whoami`;
+      // /whoami needs a caller: 401 before the edit.
+      expect((await fetch(url)).status).toBe(401);
+      const manifest = path.join(dir, 'plugin.yaml');
+      writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('    auth: required\n', ''));
+      await until(async () => (await fetch(url)).status === 200, 'the reloaded plugin');
+      child.kill('SIGINT');
+      expect(await exited(child)).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('veza plugin test --watch', () => {
+  it('runs again when a file changes, and stops on SIGINT', async () => {
+    const dir = mkdtempSync(path.join(root, 'test/.dev-'));
+    try {
+      cpSync(fixture('echo'), dir, { recursive: true });
+      writeFileSync(
+        path.join(dir, 'echo.test.mjs'),
+        "import { test } from 'node:test';\ntest('passes', () => {});\n",
+      );
+      const child = spawn(process.execPath, [cli, 'plugin', 'test', dir, '--watch'], {
+        cwd: root,
+        env: { ...process.env, NO_COLOR: '1', NODE_OPTIONS: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+      child.stderr.resume();
+      await until(async () => /passed in/.test(out), 'the first run');
+      writeFileSync(
+        path.join(dir, 'echo.test.mjs'),
+        "import { test } from 'node:test';\ntest('fails', () => { throw new Error('no'); });\n",
+      );
+      await until(async () => /failed in/.test(out), 'the run after the change');
+      expect(out).toMatch(/✗ echo\.test\.mjs/);
+      child.kill('SIGINT');
+      expect(await exited(child)).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
