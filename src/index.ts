@@ -6,23 +6,21 @@
  * @module
  */
 export { PluginGateway } from './core/gateway.js';
+export type { BootEvent, CrashEvent } from './plugins/supervisor.js';
+export type { PeerReply } from './core/request-path.js';
+export type { ServiceHandler } from './core/service-calls.js';
+export type { PublishResult } from './core/event-delivery.js';
 export type {
   AbandonedEvent,
-  BootEvent,
   BreakerEvent,
-  CrashEvent,
   FlagChangedEvent,
-  FaultSpec,
   GatewayEvents,
-  LoadOptions,
-  PeerReply,
-  PublishResult,
-  ServiceHandler,
   RollbackEvent,
   SwapEvent,
-  SwapOptions,
-  SwapSource,
-} from './core/gateway.js';
+} from './core/gateway-events.js';
+export type { LoadOptions } from './core/load-options.js';
+export type { FaultSpec } from './mesh/fault-injection.js';
+export type { SwapOptions, SwapSource } from './core/hot-swap.js';
 export type { CanaryMargin } from './plugins/canary.js';
 export {
   PEER_CONTENT_TYPE,

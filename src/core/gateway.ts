@@ -2,53 +2,39 @@
  * `PluginGateway`: loads plugins, routes requests and events to them, and keeps the host safe from them.
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import {
-  GatewayStoppedError,
-  InvalidArgumentError,
-  isPluginBootTimeoutError,
-  PluginNotFoundError,
-} from '../errors.js';
-import { MemoryRegistry } from '../registry/memory.js';
+import { GatewayStoppedError, InvalidArgumentError, PluginNotFoundError } from '../errors.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
-import { EventBus, type PublishResult } from './event-delivery.js';
-import { changeFlag } from './flag-changes.js';
 import type { CatalogWatch } from '../fleet/catalog-watch.js';
 import type { Fleet } from '../fleet/fleet.js';
 import { PEER_PATH } from '../fleet/peer-protocol.js';
-import { joinFleet, type GatewayEmit } from './join-fleet.js';
-import type { Served } from '../mesh/instances.js';
-import { createLogger } from './logging.js';
+import { resolveFault, type FaultInjector, type FaultSpec } from '../mesh/fault-injection.js';
 import type { ManagedPlugin } from '../plugins/managed-plugin.js';
+import type { EventBus, PublishResult } from './event-delivery.js';
+import { changeFlag } from './flag-changes.js';
+import { assembleGateway } from './gateway-parts.js';
+import { loadPlugin, type LoadingGateway } from './load-plugin.js';
+import type { GatewayEvents } from './gateway-events.js';
+import type { HotSwap, SwapOptions, SwapSource } from './hot-swap.js';
+import type { GatewayEmit } from './join-fleet.js';
+import type { LoadOptions } from './load-options.js';
+import type {
+  Disposable,
+  ErrorObservation,
+  Observers,
+  RequestObservation,
+  ResponseObservation,
+} from './observers.js';
 import {
   resolveOptions,
   type GatewayLogger,
   type GatewayOptions,
   type ResolvedOptions,
 } from './options.js';
-import { readPluginFiles } from '../manifest/plugin-files.js';
-import { assertLoadable } from '../plugins/plugin-setup.js';
-import { hashPluginFolder } from '../manifest/folder-hash.js';
-import { HotSwap, type SwapOptions, type SwapSource } from './hot-swap.js';
-import { withEntryUrl } from '../loader/typescript-entry.js';
-import { balancerFrom } from '../mesh/load-balancer.js';
-import { FaultInjector, faultOf, resolveFault, type FaultSpec } from '../mesh/fault-injection.js';
-import {
-  Observers,
-  type Disposable,
-  type ErrorObservation,
-  type RequestObservation,
-  type ResponseObservation,
-} from './observers.js';
-import type { GatewayEvents } from './gateway-events.js';
-import { resolveLoadOptions, type LoadOptions } from './load-options.js';
-import { createRateLimiter } from '../mesh/create-rate-limiter.js';
-import { RequestPath, type PeerReply } from './request-path.js';
-import { Router } from './router.js';
-import { Tracing } from './tracing.js';
-import { ServiceCalls, type ServiceHandler } from './service-calls.js';
-import { PluginTable } from './plugin-table.js';
+import type { PluginTable } from './plugin-table.js';
+import type { PeerReply, RequestPath } from './request-path.js';
+import type { ServiceCalls, ServiceHandler } from './service-calls.js';
+import type { Tracing } from './tracing.js';
 import type {
   DomainEvent,
   FlagRule,
@@ -57,21 +43,6 @@ import type {
   PluginMetrics,
   PluginResponse,
 } from '../shared/types.js';
-
-export type { BootEvent, CrashEvent } from '../plugins/supervisor.js';
-export type { PeerReply } from './request-path.js';
-export type { ServiceHandler } from './service-calls.js';
-export type { PublishResult } from './event-delivery.js';
-export type {
-  AbandonedEvent,
-  BreakerEvent,
-  FlagChangedEvent,
-  GatewayEvents,
-} from './gateway-events.js';
-export type { LoadOptions } from './load-options.js';
-export type { FaultSpec } from '../mesh/fault-injection.js';
-export type { SwapOptions, SwapSource } from './hot-swap.js';
-export type { RollbackEvent, SwapEvent } from './gateway-events.js';
 
 /**
  * The gateway. Every option has a default.
@@ -87,12 +58,11 @@ export class PluginGateway {
   /** The options after validation: durations in ms, every default filled in, deep-frozen. */
   readonly options: Readonly<ResolvedOptions>;
   readonly #plugins: PluginTable;
-  readonly #router = new Router<Served>();
   readonly #registry: DiscoveryRegistry;
   readonly #ownsRegistry: boolean;
   readonly #log: GatewayLogger;
   readonly #nodeId: string;
-  readonly #observers = new Observers();
+  readonly #observers: Observers;
   readonly #events: EventBus;
   readonly #path: RequestPath;
   readonly #calls: ServiceCalls;
@@ -101,106 +71,44 @@ export class PluginGateway {
   readonly #environment: CatalogWatch | undefined;
   readonly #tracing: Tracing;
   readonly #swaps: HotSwap;
-  #seq = 0;
+  readonly #loading: LoadingGateway;
   #started = false;
   #stopped = false;
 
   constructor(options: GatewayOptions = {}) {
     this.options = resolveOptions(options);
-    this.#nodeId = this.options.node?.id ?? randomBytes(4).toString('hex');
-    this.#registry = this.options.registry ?? new MemoryRegistry();
-    this.#ownsRegistry = this.options.registry === undefined;
-    this.#log = createLogger(this.options.logger);
-    this.#tracing = new Tracing(this.options.tracing);
-    const nextId = () => `${this.#nodeId}-${(++this.#seq).toString(36)}`;
-    this.#faults = new FaultInjector(
-      Object.fromEntries(
-        Object.entries(this.options.faults ?? {}).map(([n, f]) => [n, faultOf(f)]),
-      ),
-    );
-    this.#plugins = new PluginTable({
-      log: this.#log,
+    const parts = assembleGateway(this.options, {
       emit: this.#emit,
-      router: this.#router,
-      registry: this.#registry,
-      nodeId: this.#nodeId,
-      address: this.options.node?.address,
-      bootTimeoutMs: this.options.bootTimeout,
-      bootConcurrency: this.options.bootConcurrency,
-      stopTimeoutMs: this.options.stopTimeout,
       started: () => this.#started,
       stopped: () => this.#stopped,
-      calls: () => this.#calls,
-      fleet: () => this.#fleet,
+      load: (dir, loadOptions) => this.load(dir, loadOptions),
+      unload: (name) => this.unload(name),
+      swap: (name, dir) => this.swap(name, dir),
     });
-    this.#swaps = new HotSwap({
+    this.#nodeId = parts.nodeId;
+    this.#log = parts.log;
+    this.#registry = parts.registry;
+    this.#ownsRegistry = parts.ownsRegistry;
+    this.#tracing = parts.tracing;
+    this.#faults = parts.faults;
+    this.#observers = parts.observers;
+    this.#plugins = parts.plugins;
+    this.#swaps = parts.swaps;
+    this.#events = parts.events;
+    this.#path = parts.path;
+    this.#calls = parts.calls;
+    this.#fleet = parts.fleet;
+    this.#environment = parts.environment;
+    this.#loading = {
       options: this.options,
-      log: this.#log,
-      emit: this.#emit,
-      table: () => this.#plugins,
-      events: () => this.#events,
-      calls: () => this.#calls,
-      stopped: () => this.#stopped,
+      parts,
       started: () => this.#started,
-      instanceId: (name, version) => `${name}@${version}#${this.#nodeId}.${++this.#seq}`,
-      defaultLoadOptions: () => resolveLoadOptions({}, this.options),
-    });
+      assertRunning: () => this.#assertRunning(),
+    };
     this.#emitter.on('plugin:status', (info) => {
       const plugin = info.status === 'failed' ? this.#plugins.get(info.name) : undefined;
       if (plugin?.id === info.id) this.#swaps.failed(plugin);
     });
-    this.#events = new EventBus({
-      plugins: () => this.#plugins.values(),
-      nextId: () => `${this.#nodeId}-e${(++this.#seq).toString(36)}`,
-      timeoutMs: this.options.pluginTimeout,
-      log: this.#log,
-      broker: this.options.events.broker,
-      nodeId: this.#nodeId,
-      plugin: (name) => this.#plugins.get(name),
-    });
-    const limiter = createRateLimiter(this.options.rateLimiting, this.#log, {
-      fallback: (event) => this.#emit('ratelimit:fallback', event),
-      recovered: (event) => this.#emit('ratelimit:recovered', event),
-    });
-    this.#path = new RequestPath({
-      options: this.options,
-      log: this.#log,
-      router: this.#router,
-      limiter,
-      mesh: { balancer: balancerFrom(this.options.balancer), retry: this.options.retry },
-      observers: this.#observers,
-      nextId,
-      stopped: () => this.#stopped,
-      local: (name) => this.#plugins.get(name),
-      calls: (plugin) => (plugin as Partial<ManagedPlugin>).manifest?.dependencies.length !== 0,
-      tracing: this.#tracing,
-      faults: this.#faults,
-    });
-    this.#calls = new ServiceCalls({
-      router: this.#router,
-      path: this.#path,
-      log: this.#log,
-      served: (name) => this.#plugins.get(name) ?? this.#fleet?.remote(name),
-      nextId,
-    });
-    const catalogLoad = (dir: string) =>
-      this.load(dir, { trusted: this.options.watch?.trusted ?? false });
-    ({ fleet: this.#fleet, environment: this.#environment } = joinFleet({
-      options: this.options,
-      registry: this.#registry,
-      nodeId: this.#nodeId,
-      router: this.#router,
-      log: this.#log,
-      emit: this.#emit,
-      isLocal: (name) => this.#plugins.map.has(name),
-      dependenciesChanged: () => this.#plugins.bootWaiting(),
-      // A catalog's plugins are untrusted unless the host says otherwise.
-      load: catalogLoad,
-      unload: (name) => this.unload(name),
-      swap: (name, dir) =>
-        this.#started ? this.swap(name, dir) : this.unload(name).then(() => catalogLoad(dir)),
-      pinned: (name) => this.#plugins.get(name)?.info().pinned,
-    }));
   }
 
   /**
@@ -245,36 +153,7 @@ export class PluginGateway {
    * @throws {RouteConflictError} `PGW_ERR_ROUTE_CONFLICT`
    */
   async load(dir: string, options: LoadOptions = {}): Promise<PluginInfo> {
-    this.#assertRunning();
-    if (typeof dir !== 'string' || dir === '') {
-      throw new InvalidArgumentError(
-        `Expected \`dir\` to be a folder path, got \`${String(dir)}\` (${typeof dir})`,
-      );
-    }
-    const loadOptions = resolveLoadOptions(options, this.options);
-    await this.#tracing.ready;
-    const files = await withEntryUrl(await readPluginFiles(dir));
-    const contentHash = await hashPluginFolder(files.dir);
-    const { manifest } = files;
-    this.#assertRunning();
-    assertLoadable(manifest, this.#plugins.map, this.options.maxPlugins);
-    const plugin = this.#swaps.make(files, loadOptions, contentHash);
-    await this.#plugins.add(plugin);
-    if (!this.#started) {
-      this.#plugins.setStatus(plugin, 'inactive', 'waiting for gateway.start()');
-    } else {
-      try {
-        await this.#plugins.bootOrWait(plugin);
-      } catch (error) {
-        // A thread stuck in initialize() will not answer stop() either: end it at once.
-        await this.#plugins.discard(plugin, isPluginBootTimeoutError(error) ? 0 : undefined);
-        throw error;
-      }
-    }
-    this.#swaps.loaded(plugin, loadOptions);
-    await this.#plugins.register(plugin);
-    this.#events.attach(plugin.name);
-    return plugin.info();
+    return loadPlugin(this.#loading, dir, options);
   }
 
   /**
