@@ -107,8 +107,22 @@ export const versions = z.array(
   }),
 );
 
+const flagRule = z.strictObject({
+  value: z.boolean().optional(),
+  percentage: z.number().min(0).max(100).optional(),
+  users: z
+    .array(z.union([z.string().max(256), z.number()]))
+    .max(10_000)
+    .optional(),
+});
+
 export const flags = z.array(
-  z.object({ plugin: z.string(), overrides: z.record(z.string(), z.boolean()) }),
+  z.object({
+    plugin: z.string(),
+    flags: z.record(z.string(), z.boolean()),
+    overrides: z.record(z.string(), z.boolean()),
+    rules: z.record(z.string(), flagRule),
+  }),
 );
 
 export const loggedEvent = z.object({
@@ -152,6 +166,15 @@ export const errorBody = z.object({
 
 /** `POST /api/plugins`: the folder to load, absolute or relative to the first of `loadRoots`. */
 export const loadBody = z.strictObject({ dir: z.string().min(1).max(4096) });
+
+/** `rollback` (a version, or none: the previous one) and `pin` (a version). */
+export const versionBody = z.strictObject({ version: z.string().min(1).max(256).optional() });
+
+/** `flags`: one flag, to a boolean or a rollout rule. */
+export const flagBody = z.strictObject({
+  flag: z.string().min(1).max(128),
+  value: z.union([z.boolean(), flagRule]),
+});
 
 /** The actions without arguments take an empty JSON object. */
 export const emptyBody = z.strictObject({});

@@ -329,6 +329,10 @@ const STATUS_OF: Partial<Record<string, number>> = {
   [ErrorCodes.RUNTIME_UNSUPPORTED]: 422,
   [ErrorCodes.GATEWAY_STOPPED]: 503,
   [ErrorCodes.INVALID_ARGUMENT]: 400,
+  [ErrorCodes.SWAP_FAILED]: 422,
+  [ErrorCodes.VERSION_NOT_FOUND]: 404,
+  [ErrorCodes.PLUGIN_CONTENT_CHANGED]: 422,
+  [ErrorCodes.FLAG_NOT_DECLARED]: 422,
 };
 
 /** A thrown error as a coded answer; anything unexpected is a 500 that says nothing of its cause. */

@@ -192,12 +192,15 @@ export const routes: readonly ManagementRoute[] = [
     method: 'GET',
     path: '/api/flags',
     operationId: 'getFlags',
-    summary: "The host's feature-flag overrides of each loaded plugin",
+    summary:
+      "Each loaded plugin's feature flags as they stand, the host's overrides and rollout rules",
     response: s.flags,
     serve: ({ gateway }) =>
       gateway.list().map((p) => ({
         plugin: p.name,
+        flags: p.flags,
         overrides: gateway.options.featureFlags.overrides[p.name] ?? {},
+        rules: p.flagRules ?? {},
       })),
   },
   {
@@ -241,9 +244,49 @@ export const routes: readonly ManagementRoute[] = [
     ({ gateway }, name) => gateway.disable(name),
   ),
   pluginAction('enable', 'Enables a disabled plugin', ({ gateway }, name) => gateway.enable(name)),
-  // Hot swap, rollback and feature flags go here once the gateway has them, each a few lines:
-  //   pluginAction('rollback', 'Rolls back to the previous version', ({ gateway }, name) => gateway.rollback(name)),
-  //   { ...pluginAction('swap', …), body: s.loadBody, serve: async ({ gateway, params, body, allowedDir }) =>
-  //       gateway.swap(params.name!, await allowedDir(body.dir)) }
-  //   { method: 'POST', path: '/api/plugins/{name}/flags', body: z.strictObject({ flag, value }), … }
+  {
+    ...pluginAction(
+      'swap',
+      "Hot-swaps the plugin to the version in a folder inside the host's loadRoots (rolls back by itself)",
+      async ({ gateway, body, allowedDir }, name) =>
+        gateway.swap(name, await allowedDir((body as z.infer<typeof s.loadBody>).dir)),
+    ),
+    body: s.loadBody,
+    errors: [403, 404, 409, 415, 422],
+  },
+  {
+    ...pluginAction(
+      'rollback',
+      'Swaps back to a version its history keeps: `version`, or the one before the current one',
+      ({ gateway, body }, name) =>
+        gateway.rollback(name, (body as z.infer<typeof s.versionBody>).version),
+    ),
+    body: s.versionBody,
+    errors: [404, 415, 422],
+  },
+  {
+    ...pluginAction(
+      'pin',
+      'Holds the plugin at a version (swapping to it first): catalog publishes do not move it',
+      ({ gateway, body }, name) =>
+        gateway.pin(name, (body as Required<z.infer<typeof s.versionBody>>).version),
+    ),
+    body: s.versionBody.required(),
+    errors: [404, 415, 422],
+  },
+  pluginAction('unpin', 'Lets catalog publishes move the plugin again', ({ gateway }, name) =>
+    gateway.unpin(name),
+  ),
+  {
+    ...pluginAction(
+      'flags',
+      'Sets a feature flag the manifest declares: a boolean, or a rollout rule',
+      ({ gateway, body }, name) => {
+        const { flag, value } = body as z.infer<typeof s.flagBody>;
+        return gateway.setFlag(name, flag, value);
+      },
+    ),
+    body: s.flagBody,
+    errors: [404, 415, 422],
+  },
 ];

@@ -113,7 +113,25 @@ describe('management OpenAPI document', () => {
   });
 
   it('serves every documented POST, with answers (success and errors) that match their schemas', async () => {
-    const order = ['disable', 'enable', 'unload', 'plugins']; // unload last but the refused load
+    // unload last but the refused load; the version and flag actions answer their documented errors
+    const order = [
+      'disable',
+      'enable',
+      'swap',
+      'rollback',
+      'pin',
+      'unpin',
+      'flags',
+      'unload',
+      'plugins',
+    ];
+    const tried: Record<string, [object, string]> = {
+      '/api/plugins': [{ dir: '/etc' }, '403'],
+      '/api/plugins/{name}/swap': [{ dir: '/etc' }, '403'],
+      '/api/plugins/{name}/rollback': [{}, '404'],
+      '/api/plugins/{name}/pin': [{ version: '9.9.9' }, '404'],
+      '/api/plugins/{name}/flags': [{ flag: 'nope', value: true }, '422'],
+    };
     const posts = Object.entries(doc.paths)
       .filter(([, ops]) => ops.post)
       .sort(
@@ -121,15 +139,15 @@ describe('management OpenAPI document', () => {
       );
     expect(posts.length).toBe(routes.filter((r) => r.method === 'POST').length);
     for (const [p, ops] of posts) {
-      const isLoad = p === '/api/plugins';
-      const res = await post(served.base, concrete(p), isLoad ? { dir: '/etc' } : {});
+      const [body0, expected] = tried[p] ?? [{}, '2'];
+      const res = await post(served.base, concrete(p), body0);
       const status = String(res.status);
       const responses = ops.post!.responses as Record<
         string,
         { content: Record<string, { schema: Schema }> }
       >;
       expect(Object.keys(responses), `${p} answered ${status}`).toContain(status);
-      expect(isLoad ? status : status[0], p).toBe(isLoad ? '403' : '2');
+      expect(expected.length === 1 ? status[0] : status, p).toBe(expected);
       const body = await json(res);
       expect(
         validate(body, responses[status]!.content['application/json']!.schema, doc),

@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PluginGateway } from '../../src/index.js';
@@ -34,6 +34,12 @@ beforeAll(async () => {
   await cp(fixture('profiles'), path.join(roots, 'profiles'), { recursive: true });
   await cp(fixture('profiles'), path.join(outside, 'profiles'), { recursive: true });
   await symlink(path.join(outside, 'profiles'), path.join(roots, 'escape'));
+  await cp(fixture('profiles'), path.join(roots, 'profiles-next'), { recursive: true });
+  const manifest = path.join(roots, 'profiles-next', 'plugin.yaml');
+  await writeFile(
+    manifest,
+    (await readFile(manifest, 'utf8')).replace(/^version: .*$/m, 'version: 1.3.0'),
+  );
 });
 afterAll(async () => {
   await rm(roots, { recursive: true, force: true });
@@ -94,7 +100,12 @@ describe('management API (./management)', () => {
       expect.objectContaining({ plugin: 'echo', version: '1.0.0', runtime: 'worker' }),
     );
     const flags = await json(await get(base, '/api/flags'));
-    expect(flags).toContainEqual({ plugin: 'echo', overrides: { shout: true } });
+    expect(flags).toContainEqual({
+      plugin: 'echo',
+      flags: { shout: true },
+      overrides: { shout: true },
+      rules: {},
+    });
     const missing = await get(base, '/api/plugins/nope');
     expect(missing.status).toBe(404);
     expect((await json(missing)).error.code).toBe('PGW_ERR_PLUGIN_NOT_FOUND');
@@ -182,6 +193,38 @@ describe('management API (./management)', () => {
     const again = await post(base, '/api/plugins', { dir: path.join(roots, 'profiles') });
     expect(again.status).toBe(409);
     expect((await json(again)).error.code).toBe('PGW_ERR_PLUGIN_EXISTS');
+  });
+
+  it('swaps, rolls back, pins and unpins a plugin, and sets its flags', async () => {
+    served = await managedServer(['echo'], { loadRoots: [roots], trustLoaded: true });
+    const { base } = served;
+    expect((await post(base, '/api/plugins', { dir: 'profiles' })).status).toBe(201);
+    const swapped = await post(base, '/api/plugins/profiles/swap', { dir: 'profiles-next' });
+    expect(swapped.status).toBe(200);
+    expect(await json(swapped)).toMatchObject({ name: 'profiles', version: '1.3.0' });
+    const outsideSwap = await post(base, '/api/plugins/profiles/swap', { dir: 'escape' });
+    expect(outsideSwap.status).toBe(403);
+    const back = await post(base, '/api/plugins/profiles/rollback', {});
+    expect(await json(back)).toMatchObject({ version: '1.2.0' });
+    const pinned = await post(base, '/api/plugins/profiles/pin', { version: '1.3.0' });
+    expect(await json(pinned)).toMatchObject({ version: '1.3.0', pinned: '1.3.0' });
+    const unpinned = await json(await post(base, '/api/plugins/profiles/unpin', {}));
+    expect(unpinned.pinned).toBeUndefined();
+    const unknownVersion = await post(base, '/api/plugins/profiles/rollback', { version: '0.0.1' });
+    expect(unknownVersion.status).toBe(404);
+    expect((await json(unknownVersion)).error.code).toBe('PGW_ERR_VERSION_NOT_FOUND');
+
+    const flagged = await post(base, '/api/plugins/echo/flags', { flag: 'shout', value: true });
+    expect((await json(flagged)).flags).toEqual({ shout: true });
+    const rule = { value: false, percentage: 25, users: ['u1'] };
+    await post(base, '/api/plugins/echo/flags', { flag: 'shout', value: rule });
+    const listed = await json(await get(base, '/api/flags'));
+    expect(listed).toContainEqual(
+      expect.objectContaining({ plugin: 'echo', rules: { shout: rule } }),
+    );
+    const undeclared = await post(base, '/api/plugins/echo/flags', { flag: 'nope', value: true });
+    expect(undeclared.status).toBe(422);
+    expect((await json(undeclared)).error.code).toBe('PGW_ERR_FLAG_NOT_DECLARED');
   });
 
   it('mounts in an Express 5 app after express.json(), like the gateway', async () => {
