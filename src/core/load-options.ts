@@ -25,7 +25,7 @@ export interface LoadOptions {
   trusted?: boolean;
   /**
    * Whether the plugin boots at `start()` (or at `load()` after it), over the gateway's `warm`; `false`
-   * boots it on its first request. @default the gateway's `warm`
+   * boots it on its first request. @default the manifest's `warm`, else the gateway's
    */
   warm?: boolean;
 }
@@ -62,7 +62,8 @@ export interface ResolvedLoadOptions {
   circuitBreaker: ResolvedOptions['circuitBreaker'];
   bulkhead: ResolvedOptions['bulkhead'];
   trusted: boolean;
-  warm: boolean;
+  /** `undefined`: the manifest's `warm`, else the gateway's. */
+  warm: boolean | undefined;
 }
 
 /**
@@ -81,7 +82,7 @@ export function resolveLoadOptions(
     circuitBreaker = {},
     bulkhead = {},
     trusted = true,
-    warm = gateway.warm,
+    warm,
   } = parsed.data;
   const defined = <T extends object>(o: T) =>
     Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

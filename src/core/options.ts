@@ -439,7 +439,7 @@ export interface GatewayOptions {
    * are checked against its manifest) before it resolves. `false` starts plugins lazily: `start()` makes
    * them `active` without a thread, and a plugin boots on its first request (that request waits for the
    * boot; a boot that fails makes the plugin `failed` and answers 503 `PGW_ERR_PLUGIN_UNAVAILABLE`).
-   * A plugin's own `load(dir, { warm })` overrides it.
+   * A plugin's manifest (`warm: true|false`) overrides it, and its `load(dir, { warm })` overrides both.
    * @default true
    */
   warm?: boolean;

@@ -150,6 +150,7 @@ export const manifestSchema = z
       )
       .max(1000)
       .default([]),
+    warm: z.boolean().optional(),
     health_check: z
       .strictObject({
         endpoint: text(1024).optional(),

@@ -37,6 +37,8 @@ export interface PluginSettings {
   restart: CrashPolicyOptions;
   maxResponseBytes: number;
   sandbox: { bwrap: boolean; requireBwrap: boolean; untrusted: 'process' | 'refuse' };
+  /** Plugins boot at `start()` unless their manifest or `load()` says otherwise. */
+  warm: boolean;
 }
 
 /** A plugin's own policies: `load()` options laid over the gateway's. */
@@ -47,8 +49,8 @@ export interface PluginPolicies {
   bulkhead: { maxConcurrent: number; maxQueued: number };
   /** Whether the host trusts the plugin's code (an untrusted plugin never runs in worker threads). */
   trusted: boolean;
-  /** Boots at `start()` rather than on its first request. */
-  warm: boolean;
+  /** Boots at `start()` rather than on its first request; `undefined`: the manifest's, else the gateway's. */
+  warm: boolean | undefined;
 }
 
 /** What `createPlugin` needs from the gateway. */
@@ -116,7 +118,7 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
     bulkhead: setup.load.bulkhead,
     threadConcurrency: options.threadConcurrency,
     instances: setup.load.instances,
-    warm: setup.load.warm,
+    warm: setup.load.warm ?? manifest.warm ?? options.warm,
   };
   const plugin = new ManagedPlugin(
     setup.instanceId,

@@ -33,6 +33,20 @@ describe('lazy start (warm: false)', () => {
     expect(gateway.get('lifecycle')?.status).toBe('active');
   });
 
+  it("follows the manifest's warm over the gateway's, and load(dir, { warm }) over both", async () => {
+    gateway = await gatewayWith(['manifest-lazy', 'manifest-warm'], { warm: false });
+    expect(gateway.metrics('manifest-warm').threads).toBe(1);
+    expect(gateway.metrics('manifest-lazy').threads).toBe(0);
+    await gateway.stop();
+    gateway = await gatewayWith(['manifest-lazy', 'manifest-warm']);
+    expect(gateway.metrics('manifest-lazy').threads).toBe(0);
+    expect(gateway.metrics('manifest-warm').threads).toBe(1);
+    await gateway.unload('manifest-lazy');
+    await gateway.load(fixture('manifest-lazy'), { warm: true });
+    expect(gateway.metrics('manifest-lazy').threads).toBe(1);
+    expect((await get(gateway, '/manifest-lazy')).statusCode).toBe(200);
+  });
+
   it('hands the load settings to initialize() in the thread a wake boots', async () => {
     gateway = await gatewayWith([], { warm: false });
     await gateway.load(fixture('lifecycle'), { config: { region: 'eu' } });
