@@ -9,9 +9,8 @@ import type {
   OpenFeatureClientLike,
   OpenFeatureProviderLike,
 } from '../plugins/plugin-flags.js';
-import { KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { ed25519PublicKey } from '../fleet/artifact-signature.js';
 import { faultsOptionSchema, type FaultSpec } from '../mesh/fault-injection.js';
 import type { LoadBalancer } from '../mesh/load-balancer.js';
 import type { RateLimitStore } from '../mesh/rate-limit-store.js';
@@ -28,6 +27,10 @@ import {
 import type { GatewayLogger } from '../shared/logger.js';
 import type { GatewayRequest } from '../shared/types.js';
 import type { TracerProviderLike } from './tracing.js';
+import { circuitBreakerSchema, type CircuitBreakerSettings } from './breaker-options.js';
+import { nodeSchema, watchSchema } from './fleet-options.js';
+
+export type { CircuitBreakerSettings } from './breaker-options.js';
 
 export type { GatewayLogger } from '../shared/logger.js';
 
@@ -41,19 +44,6 @@ export interface Identity {
    */
   roles?: readonly string[];
 }
-
-const circuitBreakerSchema = z.strictObject({
-  failureThreshold: positiveInt.default(5),
-  timeout: durationMs.default(30_000),
-  halfOpenLimit: positiveInt.default(1),
-  policy: z
-    .enum(['consecutive-and-rate', 'failure-rate', 'consecutive'])
-    .default('consecutive-and-rate'),
-  failureRate: z.number().gt(0).max(1).default(0.5),
-  window: durationMs.refine((ms) => ms >= 100, { error: 'at least 100ms' }).default(10_000),
-  minThroughput: positiveInt.default(20),
-  scope: z.enum(['instance', 'endpoint']).default('instance'),
-});
 
 const bulkheadSchema = z.strictObject({
   maxConcurrent: z.number().int().nonnegative().default(0),
@@ -146,58 +136,8 @@ export const optionsSchema = z.strictObject({
       backoff: durationMs.default(20),
     })
     .prefault({}),
-  node: z
-    .strictObject({
-      id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" or "-"'),
-      address: z.string().refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
-        message: 'an http(s) URL where this gateway serves, e.g. "http://10.0.0.5:8080"',
-      }),
-      secret: z.string().min(16, 'at least 16 characters').optional(),
-      insecure: z.literal('private-network').optional(),
-    })
-    .superRefine((node, ctx) => {
-      if ((node.secret === undefined) === (node.insecure === undefined)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['secret'],
-          input: node.secret,
-          message:
-            node.secret === undefined
-              ? "a shared secret of 16+ characters, or `node.insecure: 'private-network'` to accept unsigned peer calls from loopback and private addresses"
-              : 'set alone: `node.insecure` turns signing off, drop it when the fleet has a secret',
-        });
-      }
-    })
-    .optional(),
-  watch: z
-    .strictObject({
-      env: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, ".", "_" or "-"'),
-      cacheDir: z.string().min(1).optional(),
-      trusted: z.boolean().default(false),
-      trustedKeys: z
-        .array(
-          z.custom<string | Buffer | KeyObject>(
-            (v) => typeof v === 'string' || Buffer.isBuffer(v) || v instanceof KeyObject,
-          ),
-        )
-        .transform((keys, ctx) =>
-          keys.flatMap((key, i) => {
-            try {
-              return [ed25519PublicKey(key)];
-            } catch (error) {
-              ctx.addIssue({
-                code: 'custom',
-                path: [i],
-                message: `an Ed25519 public key (PEM or KeyObject): ${(error as Error).message}`,
-              });
-              return [];
-            }
-          }),
-        )
-        .optional(),
-      rolling: z.boolean().default(false),
-    })
-    .optional(),
+  node: nodeSchema,
+  watch: watchSchema,
   maxResponseBytes: positiveInt.max(2 ** 31 - 1).default(8 * 1024 * 1024),
   sandbox: z
     .strictObject({
@@ -235,36 +175,6 @@ export const optionsSchema = z.strictObject({
   warm: z.boolean().default(true),
   bootConcurrency: positiveInt.max(1024).default(4),
 });
-
-/** The `circuitBreaker` options of the gateway and of `load()`. */
-export interface CircuitBreakerSettings {
-  /** Failures in a row that open the circuit (`consecutive`, `consecutive-and-rate`). @default 5 */
-  failureThreshold?: number;
-  /** How long an open circuit refuses before it lets probes through (`"30s"` or ms). @default '30s' */
-  timeout?: string | number;
-  /** Probes let through when half-open; all must succeed to close. @default 1 */
-  halfOpenLimit?: number;
-  /**
-   * Which failures open a closed circuit: `consecutive-and-rate`, `failureThreshold` in a row, confirmed
-   * (once the last `window` holds `minThroughput` calls) by at least `failureRate` of them failing;
-   * `failure-rate`, that share alone once the window holds `minThroughput` calls; `consecutive`,
-   * `failureThreshold` in a row alone.
-   * @default 'consecutive-and-rate'
-   */
-  policy?: 'consecutive-and-rate' | 'failure-rate' | 'consecutive';
-  /** Share of failed calls over `window`, in (0, 1]. @default 0.5 */
-  failureRate?: number;
-  /** The sliding window the failure rate is measured over (`"10s"` or ms, at least 100 ms). @default '10s' */
-  window?: string | number;
-  /** Calls the window must hold before a failure rate is judged. @default 20 */
-  minThroughput?: number;
-  /**
-   * One breaker per instance for all its endpoints (`instance`), or one per instance and endpoint
-   * (`endpoint`): a failing endpoint then fails fast alone while the others keep serving.
-   * @default 'instance'
-   */
-  scope?: 'instance' | 'endpoint';
-}
 
 /** Options accepted by `new PluginGateway(options)`. Every one has a default. */
 export interface GatewayOptions {

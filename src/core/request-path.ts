@@ -31,7 +31,10 @@ import type { ResolvedOptions } from './options.js';
 import { errorResponse } from '../shared/responses.js';
 import type { RouteMatch, RouteTarget, Router } from './router.js';
 import { REQUEST_TRACE } from '../shared/trace-context.js';
-import type { RequestSpan, Tracing } from './tracing.js';
+import type { RequestSpan, TraceDoor, Tracing } from './tracing.js';
+import { Callers } from './callers.js';
+
+export type { TraceDoor } from './tracing.js';
 import type { GatewayRequest, PluginRequest, PluginResponse } from '../shared/types.js';
 
 export type { PeerReply } from '../fleet/peer-server.js';
@@ -67,20 +70,6 @@ export interface RequestPathParts {
   faults: FaultInjector;
 }
 
-/** Where a traced request came from other than a host's `handle()`, and its parent span. */
-export interface TraceDoor {
-  door: 'peer' | 'call';
-  /** An OpenTelemetry context (`undefined`: taken from the request's headers). */
-  parent: unknown;
-}
-
-/** Who sent the requests a plugin is serving: the identity its `ctx.call()`s carry. */
-interface InFlight {
-  userId: GatewayRequest['userId'];
-  /** Requests in flight under this id (a host may reuse ids). */
-  count: number;
-}
-
 const responseOf = (outcome: Dispatched): PluginResponse => outcome.response;
 
 export class RequestPath {
@@ -89,9 +78,7 @@ export class RequestPath {
   /** Signed peer calls already served (replay protection), made at the first one. */
   #replays: ReplayGuard | undefined;
   /** `plugin \n request id` → the caller, for plugins that may `ctx.call()`. */
-  readonly #inFlight = new Map<string, InFlight>();
-  /** `plugin \n request id` → the span of a request being served, while tracing. */
-  readonly #spans = new Map<string, RequestSpan>();
+  readonly #callers = new Callers();
   constructor(readonly parts: RequestPathParts) {
     this.#logRequests = parts.log.isLevelEnabled?.('info') ?? true;
   }
@@ -209,7 +196,7 @@ export class RequestPath {
       });
     }
     const span = this.parts.tracing.enabled
-      ? this.#startSpan(plugin, target, request, trace)
+      ? this.parts.tracing.open(plugin, target.key, request.id, request.headers, trace)
       : undefined;
     const observed =
       this.#logRequests || this.parts.observers.active
@@ -290,8 +277,8 @@ export class RequestPath {
     if (!this.parts.calls(plugin)) {
       return dispatch(plugin, input, timeoutMs, request.id, rate, this.parts.mesh).then(ended);
     }
-    const key = this.#enter(plugin.name, request);
-    const leave = () => this.#leave(key);
+    const key = this.#callers.enter(plugin.name, request);
+    const leave = () => this.#callers.leave(key);
     let dispatched: Promise<Dispatched>;
     try {
       dispatched = dispatch(plugin, input, timeoutMs, request.id, rate, this.parts.mesh);
@@ -308,7 +295,7 @@ export class RequestPath {
    * request id the thread made up), `null` when the request is anonymous or the id is ambiguous.
    */
   callerOf(name: string, requestId: string): GatewayRequest['userId'] {
-    return this.#inFlight.get(`${name}\n${requestId}`)?.userId;
+    return this.#callers.of(name, requestId);
   }
 
   /**
@@ -316,48 +303,7 @@ export class RequestPath {
    * it; its `ctx.call()`s are children of it); `undefined` when not tracing or not serving it.
    */
   traceOf(name: string, requestId: string): RequestSpan | undefined {
-    return this.#spans.size === 0 ? undefined : this.#spans.get(`${name}\n${requestId}`);
-  }
-
-  #startSpan(
-    plugin: Served,
-    target: RouteTarget<Served>,
-    request: PluginRequest,
-    trace: TraceDoor | undefined,
-  ): RequestSpan {
-    const tracing = this.parts.tracing;
-    const parent = (trace?.parent ?? tracing.parentFrom(request.headers)) as Parameters<
-      Tracing['startRequest']
-    >[3];
-    const span = tracing.startRequest(
-      plugin,
-      target.key,
-      request.id,
-      parent,
-      trace?.door ?? 'host',
-    );
-    const key = `${plugin.name}\n${request.id}`;
-    // A host may reuse a request id: the first of them keeps the slot.
-    if (!this.#spans.has(key)) this.#spans.set(key, span);
-    return span;
-  }
-
-  #enter(name: string, request: PluginRequest): string {
-    const key = `${name}\n${request.id}`;
-    const userId = request.userId ?? null;
-    const known = this.#inFlight.get(key);
-    if (known === undefined) this.#inFlight.set(key, { userId, count: 1 });
-    else {
-      known.count++;
-      // Two requests under one id with different callers: neither identity is safe to lend.
-      if (known.userId !== userId) known.userId = null;
-    }
-    return key;
-  }
-
-  #leave(key: string): void {
-    const known = this.#inFlight.get(key);
-    if (known !== undefined && --known.count === 0) this.#inFlight.delete(key);
+    return this.parts.tracing.spanOf(name, requestId);
   }
 
   #ended(
@@ -377,11 +323,7 @@ export class RequestPath {
       if (this.#logRequests) logRequest(this.parts.log, plugin.version, ended, span?.logTrace);
       this.parts.observers.ended(ended, failure);
     }
-    if (span) {
-      span.end(response, failure?.__pgw);
-      const key = `${plugin.name}\n${id}`;
-      if (this.#spans.get(key) === span) this.#spans.delete(key);
-    }
+    if (span) this.parts.tracing.close(span, plugin.name, id, response, failure?.__pgw);
     return outcome;
   }
 

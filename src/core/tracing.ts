@@ -36,6 +36,13 @@ export interface LogTrace {
 const TRACER_NAME = '@veza/plugin-gateway';
 const TRACER_VERSION = '0.1.0';
 
+/** Where a traced request came from other than a host's `handle()`, and its parent span. */
+export interface TraceDoor {
+  door: 'peer' | 'call';
+  /** An OpenTelemetry context (`undefined`: taken from the request's headers). */
+  parent: unknown;
+}
+
 /** Spans of the request path; `enabled` is false until the API has loaded, and for good without it. */
 export class Tracing {
   #api: Api | undefined;
@@ -43,6 +50,8 @@ export class Tracing {
   /** The API's global provider, while it has no SDK behind it (checked per request: one may come later). */
   #global: OtelApi.ProxyTracerProvider | undefined;
   #noop: OtelApi.TracerProvider | undefined;
+  /** `plugin \n request id` → the span of a request being served. */
+  readonly #open = new Map<string, RequestSpan>();
   /** Settles once `@opentelemetry/api` was looked for (never rejects). */
   readonly ready: Promise<void>;
 
@@ -89,6 +98,43 @@ export class Tracing {
       traceFlags: sent.sampled ? 1 : 0,
       isRemote: true,
     });
+  }
+
+  /**
+   * Starts the span of request `requestId` to `plugin`'s route `key` — under `door.parent`, else the
+   * parent `headers` name — and keeps it while the plugin serves the request ({@link Tracing.spanOf}).
+   */
+  open(
+    plugin: Served,
+    key: string,
+    requestId: string,
+    headers: Readonly<Record<string, string | string[] | undefined>>,
+    door: TraceDoor | undefined,
+  ): RequestSpan {
+    const parent = (door?.parent ?? this.parentFrom(headers)) as OtelApi.Context;
+    const span = this.startRequest(plugin, key, requestId, parent, door?.door ?? 'host');
+    const slot = `${plugin.name}\n${requestId}`;
+    // A host may reuse a request id: the first of them keeps the slot.
+    if (!this.#open.has(slot)) this.#open.set(slot, span);
+    return span;
+  }
+
+  /** Ends a span `open()` started, with the response the caller gets (and the plugin's failure). */
+  close(
+    span: RequestSpan,
+    plugin: string,
+    requestId: string,
+    response: PluginResponse,
+    failure: string | undefined,
+  ): void {
+    span.end(response, failure);
+    const slot = `${plugin}\n${requestId}`;
+    if (this.#open.get(slot) === span) this.#open.delete(slot);
+  }
+
+  /** The span of request `requestId` that plugin `name` is serving now, if any. */
+  spanOf(name: string, requestId: string): RequestSpan | undefined {
+    return this.#open.size === 0 ? undefined : this.#open.get(`${name}\n${requestId}`);
   }
 
   /** Starts the span of a request to `plugin`'s route `key` (`"GET /users/{id}"`). */
