@@ -161,7 +161,8 @@ export class EventBus {
     ) {
       return 'done';
     }
-    if (plugin.status !== 'active') return 'unavailable';
+    // Disabled: no events (`disable()`); left to a gateway where it is enabled, or to the dead letters.
+    if (plugin.status !== 'active' || plugin.disabled) return 'unavailable';
     const outcome = await plugin.runtime.run({ t: 'evt', e: event }, this.options.timeoutMs);
     plugin.metrics.events++;
     if (!isTaskFailure(outcome)) return 'done';

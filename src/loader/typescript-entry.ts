@@ -6,7 +6,7 @@
  * dependency, imported only here and only for such a plugin.
  * @module
  */
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PluginCodeError, TypeScriptUnavailableError } from '../errors.js';
@@ -109,12 +109,12 @@ function stayInside(dir: string) {
     setup(build: {
       onLoad(
         options: { filter: RegExp },
-        callback: (args: { path: string }) => { errors: { text: string }[] } | undefined,
+        callback: (args: { path: string }) => OnLoadResult | undefined,
       ): void;
     }) {
       build.onLoad({ filter: /.*/ }, (args) =>
         allowed(args.path)
-          ? undefined
+          ? withoutForeignMaps(args.path, allowed)
           : {
               errors: [
                 {
@@ -125,6 +125,50 @@ function stayInside(dir: string) {
       );
     },
   };
+}
+
+/** What an esbuild `onLoad` callback returns. */
+type OnLoadResult =
+  { errors: { text: string }[] } | { contents: string; loader: string; resolveDir: string };
+
+/** The loaders esbuild gives these files by default, for the files it reads a linked source map of. */
+const MAPPED_LOADERS: Record<string, string> = {
+  '.js': 'js', '.mjs': 'js', '.cjs': 'js', '.jsx': 'jsx', '.ts': 'ts', '.mts': 'ts', '.cts': 'ts',
+  '.tsx': 'tsx', '.css': 'css',
+}; // prettier-ignore
+/** `//# sourceMappingURL=…` (or `//@`, `/*#`): esbuild reads the file it names, past any `onLoad`. */
+const MAP_COMMENT = /(\/\/|\/\*)([#@][ \t]*sourceMappingURL)=(?!data:)([^\s*'"`]*)/g;
+
+/**
+ * The file's text with every linked source map that is not one of the plugin's own readable files
+ * unlinked (`sourceMappingURL=/dev/zero` had the host's esbuild read without end; a host file shaped
+ * like a source map had its `sources` copied into the plugin's code), or undefined (esbuild reads the
+ * file itself) when it links none. Only a regular file is read.
+ */
+function withoutForeignMaps(
+  file: string,
+  allowed: (file: string) => boolean,
+): OnLoadResult | undefined {
+  const loader = MAPPED_LOADERS[path.extname(file).toLowerCase()];
+  if (!loader || !existsSync(file)) return undefined;
+  if (!statSync(file).isFile()) {
+    return { errors: [{ text: `"${file}" is not a regular file` }] };
+  }
+  const text = readFileSync(file, 'utf8');
+  let foreign = false;
+  const contents = text.replace(MAP_COMMENT, (comment, open: string, name: string, url: string) => {
+    let target: string;
+    try {
+      target = url.startsWith('file:') ? fileURLToPath(url) : path.resolve(path.dirname(file), url);
+    } catch {
+      target = '';
+    }
+    const own = target !== '' && existsSync(target) && allowed(target) && statSync(target).isFile();
+    if (own) return comment;
+    foreign = true;
+    return `${open}${name} `; // no longer a link; the same length keeps every column where it was
+  });
+  return foreign ? { contents, loader, resolveDir: path.dirname(file) } : undefined;
 }
 
 /** This package's `dist/`, where `@veza/plugin-gateway/sdk` resolves (found by its `package.json`). */

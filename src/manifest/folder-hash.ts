@@ -6,7 +6,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 
 /** `sha256-<hex>` over the files' paths and contents (base64), in path order. */
@@ -25,22 +25,31 @@ export function hashFiles(files: Readonly<Record<string, string>>): string {
   return `sha256-${hash.digest('hex')}`;
 }
 
-/** The hash `packPlugin(dir)` would give the folder (dot-files and `node_modules` left out). */
+/**
+ * The hash `packPlugin(dir)` would give the folder (dot-files and `node_modules` left out). A symbolic
+ * link (which a pack leaves out) counts by where it points, under its name and a NUL no file name has:
+ * pointing a link at other code changes the hash. What a link leading out of the folder points at is
+ * not hashed.
+ */
 export async function hashPluginFolder(dir: string): Promise<string> {
   const files: Record<string, string> = {};
   for (const file of await listPluginFiles(dir)) {
     files[file] = (await readFile(path.join(dir, file))).toString('base64');
   }
+  for (const link of await listPluginFiles(dir, '', true)) {
+    files[`${link}\0link`] = Buffer.from(await readlink(path.join(dir, link))).toString('base64');
+  }
   return hashFiles(files);
 }
 
-async function listPluginFiles(root: string, under = ''): Promise<string[]> {
+/** Regular files under `root` (or, with `links`, symbolic links), dot-files and `node_modules` left out. */
+async function listPluginFiles(root: string, under = '', links = false): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(path.join(root, under), { withFileTypes: true })) {
     if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
     const rel = under ? `${under}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) out.push(...(await listPluginFiles(root, rel)));
-    else if (entry.isFile()) out.push(rel);
+    if (entry.isDirectory()) out.push(...(await listPluginFiles(root, rel, links)));
+    else if (links ? entry.isSymbolicLink() : entry.isFile()) out.push(rel);
   }
   return out.sort();
 }

@@ -47,4 +47,42 @@ describe.skipIf(!hasRedis)('forged entries in the event stream', () => {
     expect(dead).toHaveLength(4);
     for (const [, fields] of dead) expect(fields).toContain('not a gateway event');
   });
+
+  // `disable()` promises "it gets no events": through the broker, it got every one.
+  it('are not delivered to a plugin the operator disabled', async () => {
+    await gateway?.stop();
+    const logger = memoryLogger();
+    gateway = new PluginGateway({
+      logger,
+      events: {
+        broker: redisStreams({
+          redis,
+          stream: 'disabled',
+          claimIdle: 200,
+          block: 100,
+          maxDeliveries: 1,
+        }),
+      },
+    });
+    await gateway.load(fixture('fleet-sink'));
+    await gateway.start();
+    gateway.disable('fleet-sink');
+    const { id } = await gateway.publish({ type: 'order.placed' });
+    const deadLettered = () =>
+      logger.lines.filter((l) => l.plugin_id === 'fleet-sink' && l.entry !== undefined);
+    const delivered = () =>
+      logger.lines.filter((l) => l.plugin_id === 'fleet-sink' && l.msg === 'delivery');
+    for (let i = 0; i < 400 && deadLettered().length === 0 && delivered().length === 0; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    expect(delivered()).toEqual([]);
+    expect(deadLettered()).toHaveLength(1);
+    gateway.enable('fleet-sink');
+    const { id: next } = await gateway.publish({ type: 'order.placed' });
+    for (let i = 0; i < 400 && delivered().length === 0; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    expect(delivered().map((l) => (l.plugin_fields as { eventId: string }).eventId)).toEqual([
+      next,
+    ]);
+    expect(next).not.toBe(id);
+  });
 });

@@ -1,4 +1,4 @@
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PluginGateway, type GatewayOptions } from '../../src/index.js';
@@ -45,5 +45,28 @@ describe('a plugin folder changed under the gateway (content hash checked before
     const res = await g.handle({ method: 'GET', path: '/sw/ping' });
     expect(res.statusCode).toBe(503);
     expect(JSON.stringify(res.body)).not.toContain('evil');
+  });
+
+  // The hash left links out: pointing one elsewhere changed the code that ran, not the hash.
+  it('refuses a kept version whose link was pointed at other code', async () => {
+    const v1 = writeVersion('1.0.0');
+    const good = `${v1}-good.js`;
+    const evil = `${v1}-evil.js`;
+    writeFileSync(good, "export const version = '1.0.0';\n");
+    writeFileSync(evil, "export const version = 'evil';\n");
+    symlinkSync(good, path.join(v1, 'lib.js'));
+    writeFileSync(
+      path.join(v1, 'index.js'),
+      "import { version } from './lib.js';\nexport default { routes: { 'GET /sw/ping': () => ({ statusCode: 200, body: { version } }) } };\n",
+    );
+    const g = await started({}, v1);
+    expect(await ping(g)).toEqual({ status: 200, version: '1.0.0' });
+    await g.swap('swapme', writeVersion('2.0.0'));
+    rmSync(path.join(v1, 'lib.js'));
+    symlinkSync(evil, path.join(v1, 'lib.js'));
+    await expect(g.rollback('swapme', '1.0.0')).rejects.toMatchObject({
+      code: 'PGW_ERR_PLUGIN_CONTENT_CHANGED',
+    });
+    expect(await ping(g)).toEqual({ status: 200, version: '2.0.0' });
   });
 });

@@ -1,4 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  closeSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { isPluginCodeError, type PluginGateway } from '../../src/index.js';
@@ -53,5 +62,54 @@ describe('a TypeScript plugin bundled at load', () => {
     gateway = await gatewayWith([]);
     await gateway.load(dir);
     expect((await gateway.handle({ method: 'GET', path: '/honest', headers: {} })).body).toBe(42);
+  });
+
+  // esbuild reads the file a `//# sourceMappingURL=` comment names by itself, past the `onLoad` check.
+  it("cannot have the bundler copy a host file's source map into its code", async () => {
+    writeFileSync(
+      path.join(root, 'host-app.js.map'),
+      '{"version":3,"sources":["HOST-SECRET-hunter2"],"names":[],"mappings":"AAAA"}',
+    );
+    const dir = plugin(
+      'map-thief',
+      "import { x } from './lib.js';\nexport default { routes: { 'GET /map-thief': () => { const code = Buffer.from(import.meta.url.split(',')[1]!, 'base64').toString(); return { statusCode: 200, body: Buffer.from(/base64,(\\S+)\\s*$/.exec(code)![1]!, 'base64').toString() + x }; } } };\n",
+    );
+    writeFileSync(
+      path.join(dir, 'lib.js'),
+      'export const x = 1;\n//# sourceMappingURL=../host-app.js.map\n',
+    );
+    gateway = await gatewayWith([]);
+    await gateway.load(dir);
+    const { body } = await gateway.handle({ method: 'GET', path: '/map-thief', headers: {} });
+    expect(body).toContain('lib.js');
+    expect(body).not.toContain('hunter2');
+  });
+
+  it('cannot have the bundler read a device or a pipe without end', async () => {
+    const fifo = path.join(root, 'host-pipe');
+    execFileSync('mkfifo', [fifo]);
+    try {
+      const dir = plugin(
+        'map-pipe',
+        "import { x } from './lib.js';\nexport default { routes: { 'GET /map-pipe': () => ({ statusCode: 200, body: x }) } };\n",
+      );
+      // /dev/zero had the host's esbuild grow by ~1 GB a second; a pipe with no writer blocks it for good.
+      writeFileSync(
+        path.join(dir, 'lib.js'),
+        `export const x = 7;\n//# sourceMappingURL=${fifo}\n`,
+      );
+      gateway = await gatewayWith([]);
+      await gateway.load(dir);
+      expect((await gateway.handle({ method: 'GET', path: '/map-pipe', headers: {} })).body).toBe(
+        7,
+      );
+    } finally {
+      // Frees a bundler left reading the pipe (without the fix) so that the run can end.
+      try {
+        closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // No reader: nothing to free.
+      }
+    }
   });
 });
