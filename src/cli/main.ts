@@ -6,7 +6,8 @@
  * @module
  */
 import { Command, CommanderError, InvalidArgumentError as UsageError } from 'commander';
-import { watch } from 'node:fs';
+import { readFileSync, watch } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { parseDuration } from '../shared/duration.js';
 import { deployCommand, listCommand, packCommand, printDeploy } from './catalog-commands.js';
@@ -28,10 +29,30 @@ function duration(value: string): number {
   return n;
 }
 
+/** This package's version, from the `package.json` above this file (`src/cli/` or `dist/`). */
+function packageVersion(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === '@veza/plugin-gateway' && pkg.version) return pkg.version;
+    } catch {
+      // no package.json here: look further up
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return 'unknown';
+    dir = up;
+  }
+}
+
 /** The program; `run` parses `argv` with it. */
 export function program(): Command {
   const veza = new Command('veza')
     .description('Create, check, test, run and deploy plugins of @veza/plugin-gateway')
+    .version(packageVersion(), '-v, --version', 'print the version of @veza/plugin-gateway')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });

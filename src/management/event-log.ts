@@ -58,7 +58,18 @@ const DESCRIBE: Record<string, Describe> = {
     plugin: nameOf(e),
     message: `breaker closed on ${text(e.instance)}`,
   }),
-  'plugin:rollback': (e: Named) => ({ plugin: nameOf(e), message: 'rolled back' }),
+  'plugin:rollback': (e: Named & { from?: unknown; to?: unknown }) => ({
+    plugin: nameOf(e),
+    message: `rolled back from ${text(e.from) || 'a new version'} to ${text(e.to)}: ${text(e.reason)}`,
+  }),
+  'plugin:swap': (e: Named & { from?: unknown; to?: unknown }) => ({
+    plugin: nameOf(e),
+    message: `swapped from ${text(e.from)} to ${text(e.to)}`,
+  }),
+  'flag:changed': (e: Named & { flag?: unknown; value?: unknown }) => ({
+    plugin: nameOf(e),
+    message: `flag ${text(e.flag)} set to ${String(e.value)}`,
+  }),
 };
 
 export class EventLog {

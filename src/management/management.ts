@@ -280,7 +280,7 @@ function crossSite(
   if (type !== 'application/json') {
     return {
       status: 415,
-      code: ErrorCodes.BAD_REQUEST,
+      code: ErrorCodes.UNSUPPORTED_MEDIA_TYPE,
       message: 'actions take a JSON body (content-type: application/json)',
     };
   }

@@ -62,6 +62,9 @@ describe('veza (spawned as a user would)', () => {
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain("unknown command 'frobnicate'");
     expect(wrong.stdout).toBe('');
+    const version = await veza(['--version'], dir);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it('create hello && test passes with no edits (TypeScript, node:test), printing a report with timings', async () => {

@@ -157,6 +157,7 @@ describe('management API (./management)', () => {
       body: '{}',
     });
     expect(text.status).toBe(415);
+    expect((await json(text)).error.code).toBe('PGW_ERR_UNSUPPORTED_MEDIA_TYPE');
     const crossSite = await fetch(`${base}/admin/api/plugins/faulty/disable`, {
       method: 'POST',
       headers: { ...ADMIN, 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' },

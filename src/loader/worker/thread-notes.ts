@@ -181,8 +181,9 @@ export function threadFigures(states: Iterable<ThreadState>): {
     threads++;
     heapUsedBytes += t.heapUsed;
     const now = t.worker.performance.eventLoopUtilization();
-    utilization += (t.elu ? t.worker.performance.eventLoopUtilization(now, t.elu) : now)
-      .utilization;
+    const since = t.elu ? t.worker.performance.eventLoopUtilization(now, t.elu) : now;
+    // Read across threads, two readings can disagree by a hair: a share stays within 0..1.
+    utilization += Math.min(1, Math.max(0, since.utilization));
     t.elu = now;
   }
   return { threads, utilization: threads ? utilization / threads : 0, heapUsedBytes };
