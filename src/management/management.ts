@@ -155,7 +155,10 @@ export class Management {
         request.id,
       );
     }
-    if (!identity.roles?.includes(this.#options.role)) {
+    // A list of roles, as `Identity` says: a string (a token's single claim passed through) would
+    // otherwise match any role name it contains ('sysadmin-trainee' holds 'admin').
+    const roles: unknown = identity.roles;
+    if (!Array.isArray(roles) || !roles.includes(this.#options.role)) {
       return error(
         403,
         ErrorCodes.FORBIDDEN,

@@ -1,0 +1,76 @@
+// Red team, round 3 (R1): what a stranger on the network or a low-privilege caller can try against the
+// adapters and the management API beyond adapter-wire.test.ts. Each case failed before its fix.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RequestHandlerLike } from '../../src/adapters/request-handler.js';
+import { PluginGateway } from '../../src/index.js';
+import { createManagement, type Management } from '../../src/management/index.js';
+import { fastifyMount, type Mounted } from '../adapters/mounts.js';
+
+/** A handler that only counts what reaches it. */
+function counting(): RequestHandlerLike & { calls: number } {
+  const handler = {
+    calls: 0,
+    handle: async () => {
+      handler.calls++;
+      return { statusCode: 200, body: { ok: true } };
+    },
+  };
+  return handler;
+}
+
+let host: Mounted | undefined;
+let gateway: PluginGateway | undefined;
+let management: Management | undefined;
+afterEach(async () => {
+  management?.close();
+  management = undefined;
+  await host?.close();
+  host = undefined;
+  await gateway?.stop();
+  gateway = undefined;
+});
+
+describe('Fastify adapter: bodyLimit', () => {
+  it('refuses a JSON body past the plugin’s bodyLimit, not only bodies of other types', async () => {
+    const handler = counting();
+    host = await fastifyMount('/plugins')(handler, { bodyLimit: 1000 });
+    const body = JSON.stringify({ pad: 'x'.repeat(50_000) }); // under Fastify's own 1 MiB default
+    for (const type of ['application/json', 'text/plain', 'application/x-blob']) {
+      const res = await fetch(`${host.plugins}/inspect`, {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body,
+      });
+      expect(res.status, type).toBe(413);
+      expect(await res.json(), type).toMatchObject({ error: { code: 'PGW_ERR_BODY_TOO_LARGE' } });
+    }
+    expect(handler.calls).toBe(0);
+  });
+});
+
+describe('management API: the admin role', () => {
+  it('refuses a caller whose roles are a string that merely contains the role’s name', async () => {
+    gateway = new PluginGateway({ logger: false });
+    // A host hook written in JavaScript that passes a token's single `role` claim through as it came.
+    const claims: Record<string, unknown> = {
+      'Bearer trainee': 'sysadmin-trainee',
+      'Bearer reader': 'not-an-admin',
+      'Bearer admin': ['admin'],
+    };
+    management = createManagement(gateway, {
+      authenticate: (req) => {
+        const roles = claims[req.headers?.authorization ?? ''];
+        return roles === undefined ? null : ({ userId: 'u', roles } as never);
+      },
+    });
+    const as = (authorization: string) =>
+      management!.handle({
+        method: 'GET',
+        path: '/api/plugins',
+        headers: { authorization },
+      });
+    expect((await as('Bearer admin')).statusCode).toBe(200);
+    expect((await as('Bearer trainee')).statusCode).toBe(403);
+    expect((await as('Bearer reader')).statusCode).toBe(403);
+  });
+});
