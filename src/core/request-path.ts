@@ -10,6 +10,7 @@ import { ownBody } from '../shared/own-bytes.js';
 import { ReplayGuard } from '../fleet/replay-guard.js';
 import { servePeer, type PeerReply } from '../fleet/peer-server.js';
 import type { RateLimiter } from '../mesh/rate-limiter.js';
+import { addressCaller } from '../mesh/rate-limit-store.js';
 import {
   assertRequest,
   identify,
@@ -175,7 +176,7 @@ export class RequestPath {
       limiter: this.parts.limiter,
       rate: target.rate,
       scope: target.scope,
-      caller: (userId ?? context?.clientAddress ?? 'anonymous') as string | number,
+      caller: userId ?? callerAddress(context?.clientAddress),
     };
     const refused = refuse(target, userId, context, id);
     return this.serve(target, req, started, rate, undefined, refused).then(responseOf);
@@ -440,4 +441,10 @@ export class RequestPath {
       },
     });
   }
+}
+
+/** The rate-limit caller of an anonymous request: its client address (an IPv6 one as its /64). */
+function callerAddress(address: unknown): string | number {
+  if (typeof address === 'string') return addressCaller(address);
+  return (address ?? 'anonymous') as string | number;
 }

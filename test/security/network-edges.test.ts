@@ -5,6 +5,7 @@ import type { RequestHandlerLike } from '../../src/adapters/request-handler.js';
 import { PluginGateway } from '../../src/index.js';
 import { createManagement, type Management } from '../../src/management/index.js';
 import { fastifyMount, type Mounted } from '../adapters/mounts.js';
+import { gatewayWith, get } from '../helpers.js';
 
 /** A handler that only counts what reaches it. */
 function counting(): RequestHandlerLike & { calls: number } {
@@ -72,5 +73,27 @@ describe('management API: the admin role', () => {
     expect((await as('Bearer admin')).statusCode).toBe(200);
     expect((await as('Bearer trainee')).statusCode).toBe(403);
     expect((await as('Bearer reader')).statusCode).toBe(403);
+  });
+});
+
+describe('anonymous rate limits: the client address', () => {
+  it('counts IPv6 callers by their /64, so rotating addresses in one prefix gets no fresh budget', async () => {
+    gateway = await gatewayWith(['limited']);
+    const from = (clientAddress: string) =>
+      get(gateway!, '/limited', { context: { clientAddress } });
+    // One subscriber's /64 (2001:db8:1:2::/64), written every way a socket or a proxy may write it.
+    const mine = [
+      '2001:db8:1:2::1',
+      '2001:db8:1:2::2',
+      '2001:0db8:0001:0002:ffff:1:2:3',
+      '2001:db8:1:2:aaaa::9',
+      '2001:DB8:1:2::beef',
+    ];
+    for (const a of mine) expect((await from(a)).statusCode, a).toBe(200);
+    expect((await from('2001:db8:1:2:dead:beef:0:1')).statusCode).toBe(429);
+    // Another /64, and IPv4 callers, keep budgets of their own; an IPv4-mapped address is its IPv4.
+    expect((await from('2001:db8:1:3::1')).statusCode).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await from('10.0.0.1')).statusCode).toBe(200);
+    expect((await from('::ffff:10.0.0.1')).statusCode).toBe(429);
   });
 });
