@@ -29,7 +29,7 @@ import { logFailure, logRequest } from './logging.js';
 import type { Observers, RequestObservation } from './observers.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import type { ResolvedOptions } from './options.js';
-import { errorResponse } from '../shared/responses.js';
+import { errorResponse, noRouteResponse } from '../shared/responses.js';
 import type { RouteMatch, RouteTarget, Router } from './router.js';
 import { REQUEST_TRACE } from '../shared/trace-context.js';
 import type { RequestSpan, Tracing } from './tracing.js';
@@ -127,7 +127,7 @@ export class RequestPath {
     const match = this.parts.router.match(method, request.path);
     if (match.kind === 'not-found') {
       const message = `no plugin serves ${method} ${pathOf(request.path)}`;
-      return Promise.resolve(errorResponse(404, ErrorCodes.NOT_FOUND, message, id));
+      return Promise.resolve(noRouteResponse(message, id));
     }
     if (match.kind === 'method-not-allowed') {
       const message = `${method} is not allowed on ${pathOf(request.path)}`;

@@ -18,6 +18,7 @@ import {
 } from '../errors.js';
 import { invalidOptions } from '../shared/option-validation.js';
 import { knownKeys } from '../shared/schema-keys.js';
+import { NO_ROUTE } from '../shared/responses.js';
 import type { GatewayRequest, PluginResponse } from '../shared/types.js';
 import { Alerts, type AlertsOptions } from './alerts.js';
 import { dashboardPage } from './dashboard-page.js';
@@ -180,7 +181,15 @@ export class Management {
     }
     const found = match(pathname);
     if (found === undefined) {
-      return error(404, ErrorCodes.NOT_FOUND, `no management route at ${pathname}`, request.id);
+      // Marked as the gateway's own no-route answer, so an adapter hands the path on to the host.
+      const missing = error(
+        404,
+        ErrorCodes.NOT_FOUND,
+        `no management route at ${pathname}`,
+        request.id,
+      );
+      Object.defineProperty(missing, NO_ROUTE, { value: true });
+      return missing;
     }
     const route = found.routes.find(
       (r) => r.method === method || (method === 'HEAD' && r.method === 'GET'),

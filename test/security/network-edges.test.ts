@@ -4,7 +4,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RequestHandlerLike } from '../../src/adapters/request-handler.js';
 import { PluginGateway } from '../../src/index.js';
 import { createManagement, type Management } from '../../src/management/index.js';
-import { fastifyMount, type Mounted } from '../adapters/mounts.js';
+import {
+  expressMount,
+  fastifyMount,
+  nodeMount,
+  type Mount,
+  type Mounted,
+} from '../adapters/mounts.js';
 import { gatewayWith, get } from '../helpers.js';
 
 /** A handler that only counts what reaches it. */
@@ -96,4 +102,37 @@ describe('anonymous rate limits: the client address', () => {
     for (let i = 0; i < 5; i++) expect((await from('10.0.0.1')).statusCode).toBe(200);
     expect((await from('::ffff:10.0.0.1')).statusCode).toBe(429);
   });
+});
+
+describe('adapters: a path no plugin serves goes on to the host, a plugin’s 404 does not', () => {
+  const post = (url: string) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ password: 'hunter2' }),
+    });
+  const mounts: [string, Mount][] = [
+    ['node:http', nodeMount],
+    ['Express', expressMount('none')],
+    ['Fastify', fastifyMount('/plugins')],
+  ];
+  it.each(mounts)(
+    '%s: a plugin answering in the shape of the gateway’s no-route 404 is answered as it is',
+    async (name, mount) => {
+      gateway = await gatewayWith(['forged-not-found']);
+      host = await mount(gateway);
+      // Before: the host's not-found handler answered, or (node, Express) the host's own route at that
+      // path ran after the plugin had read the body, so the plugin watched the request unseen.
+      const paths = name === 'Fastify' ? ['/elsewhere'] : ['/elsewhere', '/host-upload'];
+      for (const p of paths) {
+        const res = await post(`${host.plugins}${p}`);
+        expect(res.status, p).toBe(404);
+        expect(await res.json(), p).toMatchObject({ error: { code: 'PGW_ERR_NOT_FOUND' } });
+      }
+      expect(gateway.metrics('forged-not-found')!.request_count).toBe(paths.length);
+      // The gateway's own no-route answer still goes on to the host.
+      const other = await fetch(`${host.plugins}/nothing-here`);
+      expect(await other.text()).toBe('host 404');
+    },
+  );
 });
