@@ -1,6 +1,9 @@
 // Red team, round 3 (R1): what a stranger on the network or a low-privilege caller can try against the
 // adapters and the management API beyond adapter-wire.test.ts. Each case failed before its fix.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loopbackHostGuard } from '../../src/cli/serve.js';
 import type { RequestHandlerLike } from '../../src/adapters/request-handler.js';
 import { PluginGateway } from '../../src/index.js';
 import { createManagement, type Management } from '../../src/management/index.js';
@@ -135,4 +138,49 @@ describe('adapters: a path no plugin serves goes on to the host, a plugin’s 40
       expect(await other.text()).toBe('host 404');
     },
   );
+});
+
+describe('veza gateway serve / plugin dev on loopback: DNS rebinding', () => {
+  it('answers 403 to a request addressed to another name, and serves loopback names', async () => {
+    const server = http.createServer(
+      loopbackHostGuard('127.0.0.1', (_req, res) => void res.end('served')),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    // fetch() will not set Host: a raw request says what a browser sends after the rebinding.
+    const ask = (hostHeader: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(
+          { host: '127.0.0.1', port, path: '/echo/x', headers: { host: hostHeader } },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (c: string) => (body += c));
+            res.on('end', () => resolve({ status: res.statusCode!, body }));
+          },
+        );
+        req.on('error', reject).end();
+      });
+    try {
+      for (const name of ['attacker.example', `attacker.example:${port}`, '127.0.0.1.nip.io']) {
+        const res = await ask(name);
+        expect(res.status, name).toBe(403);
+        expect(JSON.parse(res.body), name).toMatchObject({ error: { code: 'PGW_ERR_FORBIDDEN' } });
+      }
+      for (const name of [
+        `127.0.0.1:${port}`,
+        `localhost:${port}`,
+        'localhost',
+        '[::1]:80',
+        'app.localhost',
+      ]) {
+        expect((await ask(name)).body, name).toBe('served');
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+    // Bound to other addresses on purpose: the operator decided, the listener is left as it is.
+    const listener = () => {};
+    expect(loopbackHostGuard('0.0.0.0', listener)).toBe(listener);
+  });
 });
