@@ -85,8 +85,11 @@ async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOption
     }
     return send(reply, wireResponse(response), echoed ?? gatewayRequest.id!);
   };
-  app.all('/*', handler);
-  app.all('/', handler);
+  // The limit on the routes, not only on the catch-all parser: Fastify's JSON parser (kept above) would
+  // otherwise read JSON bodies up to the app's own, larger, bodyLimit.
+  const routeOptions = options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit };
+  app.all('/*', routeOptions, handler);
+  app.all('/', routeOptions, handler);
 }
 
 function send(

@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCodes } from '../errors.js';
 import { ownBody } from '../shared/own-bytes.js';
+import { NO_ROUTE } from '../shared/responses.js';
 import type { GatewayRequest, PluginResponse } from '../shared/types.js';
 import { BodyDecodeError, hasNoBody, parseBody, readBody, TOO_LARGE } from './request-body.js';
 import type { HostUser, RequestHandlerLike } from './request-handler.js';
@@ -131,8 +132,8 @@ function notFound(
 
 /** The gateway's own "no plugin serves this path", not a 404 a plugin answered. */
 export function isNoRoute(response: PluginResponse): boolean {
-  const body = response.body as { error?: { code?: unknown } } | undefined;
-  return body?.error?.code === ErrorCodes.NOT_FOUND;
+  // The mark, not the body's shape: a plugin can answer a body that looks like this one.
+  return (response as { [NO_ROUTE]?: unknown })[NO_ROUTE] === true;
 }
 
 /**

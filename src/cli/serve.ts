@@ -7,10 +7,12 @@
  */
 import { watch } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { createRequestListener } from '../adapters/node.js';
+import { writeError } from '../adapters/write-response.js';
+import { ErrorCodes } from '../errors.js';
 import { PluginGateway } from '../core/gateway.js';
 import { optionsSchema, type GatewayOptions } from '../core/options.js';
 import { fieldLocation } from '../manifest/manifest.js';
@@ -44,6 +46,28 @@ export function prettyLogger(minLevel: 'debug' | 'info' | 'warn' = 'info'): Gate
   };
 }
 
+const LOOPBACK_NAME = /^(localhost|[^.]+(\.[^.]+)*\.localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * `listener`, except that a server bound to loopback (the default) answers 403 to a request whose
+ * `Host` is not a loopback name: a web page the user visits can point its own name at 127.0.0.1 (DNS
+ * rebinding) and would otherwise read the local gateway's answers as its own origin's.
+ */
+export function loopbackHostGuard(host: string, listener: RequestListener): RequestListener {
+  const loopback = host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+  if (!loopback) return listener;
+  return (req, res) => {
+    const name = (req.headers.host ?? '').replace(/:\d*$/, '');
+    if (LOOPBACK_NAME.test(name)) return listener(req, res);
+    writeError(
+      res,
+      403,
+      ErrorCodes.FORBIDDEN,
+      `this gateway listens on ${host} and answers only requests addressed to a loopback name`,
+    );
+  };
+}
+
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -64,7 +88,7 @@ export async function devCommand(
   const gateway = new PluginGateway({ logger: log, sandbox: { bwrap: false } });
   await gateway.start();
   let name = (await gateway.load(root)).name;
-  const server = createServer(createRequestListener(gateway));
+  const server = createServer(loopbackHostGuard(options.host, createRequestListener(gateway)));
   const port = await listen(server, options.port, options.host);
   log.info(
     { plugin_id: name },
@@ -163,8 +187,10 @@ export async function serveCommand(
       if (entry.isDirectory()) await gateway.load(path.join(folder, entry.name));
     }
   }
-  const server = createServer(createRequestListener(gateway, { prefix: config.listen?.prefix }));
   const host = config.listen?.host ?? '127.0.0.1';
+  const server = createServer(
+    loopbackHostGuard(host, createRequestListener(gateway, { prefix: config.listen?.prefix })),
+  );
   const port = await listen(server, config.listen?.port ?? 8080, host);
   warn(`gateway serving ${gateway.list().length} plugin(s) on http://${host}:${port}`);
   onListening?.(port);

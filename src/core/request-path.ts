@@ -10,6 +10,7 @@ import { ownBody } from '../shared/own-bytes.js';
 import { ReplayGuard } from '../fleet/replay-guard.js';
 import { servePeer, type PeerReply } from '../fleet/peer-server.js';
 import type { RateLimiter } from '../mesh/rate-limiter.js';
+import { addressCaller } from '../mesh/rate-limit-store.js';
 import {
   assertRequest,
   identify,
@@ -28,7 +29,7 @@ import { logFailure, logRequest } from './logging.js';
 import type { Observers, RequestObservation } from './observers.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import type { ResolvedOptions } from './options.js';
-import { errorResponse } from '../shared/responses.js';
+import { errorResponse, noRouteResponse } from '../shared/responses.js';
 import type { RouteMatch, RouteTarget, Router } from './router.js';
 import { REQUEST_TRACE } from '../shared/trace-context.js';
 import type { RequestSpan, TraceDoor, Tracing } from './tracing.js';
@@ -113,7 +114,7 @@ export class RequestPath {
     const match = this.parts.router.match(method, request.path);
     if (match.kind === 'not-found') {
       const message = `no plugin serves ${method} ${pathOf(request.path)}`;
-      return Promise.resolve(errorResponse(404, ErrorCodes.NOT_FOUND, message, id));
+      return Promise.resolve(noRouteResponse(message, id));
     }
     if (match.kind === 'method-not-allowed') {
       const message = `${method} is not allowed on ${pathOf(request.path)}`;
@@ -162,7 +163,7 @@ export class RequestPath {
       limiter: this.parts.limiter,
       rate: target.rate,
       scope: target.scope,
-      caller: (userId ?? context?.clientAddress ?? 'anonymous') as string | number,
+      caller: userId ?? callerAddress(context?.clientAddress),
     };
     const refused = refuse(target, userId, context, id);
     return this.serve(target, req, started, rate, undefined, refused).then(responseOf);
@@ -382,4 +383,10 @@ export class RequestPath {
       },
     });
   }
+}
+
+/** The rate-limit caller of an anonymous request: its client address (an IPv6 one as its /64). */
+function callerAddress(address: unknown): string | number {
+  if (typeof address === 'string') return addressCaller(address);
+  return (address ?? 'anonymous') as string | number;
 }

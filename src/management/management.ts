@@ -18,6 +18,7 @@ import {
 } from '../errors.js';
 import { invalidOptions } from '../shared/option-validation.js';
 import { knownKeys } from '../shared/schema-keys.js';
+import { NO_ROUTE } from '../shared/responses.js';
 import type { GatewayRequest, PluginResponse } from '../shared/types.js';
 import { Alerts, type AlertsOptions } from './alerts.js';
 import { dashboardPage } from './dashboard-page.js';
@@ -155,7 +156,10 @@ export class Management {
         request.id,
       );
     }
-    if (!identity.roles?.includes(this.#options.role)) {
+    // A list of roles, as `Identity` says: a string (a token's single claim passed through) would
+    // otherwise match any role name it contains ('sysadmin-trainee' holds 'admin').
+    const roles: unknown = identity.roles;
+    if (!Array.isArray(roles) || !roles.includes(this.#options.role)) {
       return error(
         403,
         ErrorCodes.FORBIDDEN,
@@ -177,7 +181,15 @@ export class Management {
     }
     const found = match(pathname);
     if (found === undefined) {
-      return error(404, ErrorCodes.NOT_FOUND, `no management route at ${pathname}`, request.id);
+      // Marked as the gateway's own no-route answer, so an adapter hands the path on to the host.
+      const missing = error(
+        404,
+        ErrorCodes.NOT_FOUND,
+        `no management route at ${pathname}`,
+        request.id,
+      );
+      Object.defineProperty(missing, NO_ROUTE, { value: true });
+      return missing;
     }
     const route = found.routes.find(
       (r) => r.method === method || (method === 'HEAD' && r.method === 'GET'),

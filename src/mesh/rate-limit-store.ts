@@ -2,11 +2,37 @@
  * Where rate-limit state lives: the contract, and the in-memory store (the default).
  * @module
  */
+import { isIPv6 } from 'node:net';
 import type { Rate } from '../shared/duration.js';
 import { gcra, type RateDecision } from './gcra.js';
 
 /** A caller of an endpoint: its `userId`, else its client address. */
 export type Caller = string | number;
+
+const MAPPED_V4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
+
+/**
+ * The rate-limit caller of a client address: an IPv4 address as it is (also when written IPv4-mapped,
+ * `::ffff:a.b.c.d`), an IPv6 address as its /64 — the smallest block a network hands one subscriber, so
+ * a client cannot get a fresh budget per request by rotating addresses inside its own prefix.
+ */
+export function addressCaller(address: string): string {
+  const mapped = MAPPED_V4.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(address)) return address;
+  const bare = address.split('%')[0]!; // a zone id (fe80::1%eth0) is no part of the prefix
+  const [head = '', tail] = bare.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
+}
 
 /** A rate-limit store: takes one request from the budget of `caller` within `scope` (an endpoint). */
 export interface RateLimitStore {

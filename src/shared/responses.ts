@@ -30,6 +30,24 @@ export function errorResponse(
   };
 }
 
+/**
+ * Marks the gateway's own "no plugin serves this path" answer, which the adapters hand on to the host's
+ * routes. A symbol on the host's object: a plugin's reply (structured-cloned from a thread, JSON from a
+ * process or a peer) cannot carry it, so a plugin cannot pass a request it has read on to the host by
+ * answering in that answer's shape.
+ */
+export const NO_ROUTE: unique symbol = Symbol.for('@veza/plugin-gateway.no-route') as never;
+
+/** The gateway's own 404 for a path no handler serves, marked with {@link NO_ROUTE}. */
+export function noRouteResponse(
+  message: string,
+  requestId: string,
+): PluginResponse & { body: ErrorBody } {
+  const response = errorResponse(404, ErrorCodes.NOT_FOUND, message, requestId);
+  Object.defineProperty(response, NO_ROUTE, { value: true });
+  return response;
+}
+
 /** Status, code and caller-safe message for each way a task can fail. */
 const FAILURES: Record<TaskFailure['__pgw'], { status: number; code: ErrorCode; message: string }> =
   {
