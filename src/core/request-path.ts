@@ -29,7 +29,7 @@ import { logFailure, logRequest } from './logging.js';
 import type { Observers, RequestObservation } from './observers.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import type { ResolvedOptions } from './options.js';
-import { errorResponse, noRouteResponse } from '../shared/responses.js';
+import { sandboxedForBrowsers, errorResponse, noRouteResponse } from '../shared/responses.js';
 import type { RouteMatch, RouteTarget, Router } from './router.js';
 import { REQUEST_TRACE } from '../shared/trace-context.js';
 import type { RequestSpan, TraceDoor, Tracing } from './tracing.js';
@@ -315,6 +315,7 @@ export class RequestPath {
     outcome: Dispatched,
     span: RequestSpan | undefined,
   ): Dispatched {
+    if (plugin.untrusted === true) outcome.response = sandboxedForBrowsers(outcome.response);
     const { response, failure } = outcome;
     if (failure) logFailure(this.parts.log, plugin.name, plugin.version, id, failure);
     const durationMs = performance.now() - started;

@@ -32,6 +32,8 @@ export interface Served {
   readonly metrics: PluginMetricsRecorder;
   /** `local`: worker pools of this gateway; `remote`: instances of other gateways of the fleet. */
   readonly location: 'local' | 'remote';
+  /** Code the host does not trust: its answers are sandboxed for browsers (`sandboxedForBrowsers`). */
+  readonly untrusted?: boolean;
   /** Started lazily and not booted yet: its first request waits for {@link Served.wake}. */
   readonly asleep?: boolean;
   /** Boots a plugin that is `asleep`; never rejects (a failed boot leaves it `failed`). */

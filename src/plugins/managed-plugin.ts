@@ -118,6 +118,11 @@ export class ManagedPlugin implements Served {
   }
 
   /** Turned off by an operator: loaded, but its endpoints answer 503 and it gets no events. */
+  /** The host does not trust its code (`load(dir, { trusted: false })`, a catalog's plugins). */
+  get untrusted(): boolean {
+    return !this.placement.trusted;
+  }
+
   get disabled(): boolean {
     return this.#disabled;
   }

@@ -116,3 +116,28 @@ export function failureResponse(
   const f = FAILURES[failure.__pgw];
   return errorResponse(f.status, f.code, `${f.message} (plugin "${plugin}")`, requestId);
 }
+
+/**
+ * `response` as a browser must take it from code the host does not trust: under
+ * `content-security-policy: sandbox` (the page is an origin of its own: its script cannot reach the
+ * host's origin, its cookies, or a management API served there) and `x-content-type-options: nosniff`.
+ * A policy the plugin set keeps its directives, with `sandbox` added.
+ */
+export function sandboxedForBrowsers(response: PluginResponse): PluginResponse {
+  const headers = (response.headers ?? {}) as Record<string, string | string[]>;
+  const own = headers['content-security-policy'];
+  const policy = typeof own === 'string' && own.trim() !== '' ? own : undefined;
+  return {
+    ...response,
+    headers: {
+      ...headers,
+      'content-security-policy':
+        policy === undefined
+          ? 'sandbox'
+          : /(^|;)\s*sandbox\b/.test(policy)
+            ? policy
+            : `${policy}; sandbox`,
+      'x-content-type-options': 'nosniff',
+    },
+  };
+}
