@@ -17,6 +17,7 @@ import { PluginGateway } from '../core/gateway.js';
 import { optionsSchema, type GatewayOptions } from '../core/options.js';
 import { fieldLocation } from '../manifest/manifest.js';
 import type { GatewayLogger } from '../shared/logger.js';
+import { openRegistry } from './catalog-commands.js';
 import { CliError, Exit, colour, warn } from './output.js';
 
 /** Log lines for a person at a terminal: time, level, plugin, message, then the fields. */
@@ -131,6 +132,11 @@ export interface ServeConfig {
   listen?: { host?: string; port?: number; prefix?: string };
   /** A folder of plugin folders, each loaded at start. */
   plugins?: string;
+  /**
+   * The discovery registry: `url` `etcd://host:port` (commas between several) or `consul://host:port`,
+   * `env` the environment this gateway registers in (and, with `gateway.watch`, the one it follows).
+   */
+  registry?: { url: string; env?: string; namespace?: string };
   /** The gateway's options (the same schema as `new PluginGateway(options)`), JSON-able ones. */
   gateway?: Record<string, unknown>;
 }
@@ -154,8 +160,29 @@ export async function readServeConfig(file: string): Promise<ServeConfig> {
   }
   const problems: string[] = [];
   for (const key of Object.keys(config)) {
-    if (!['listen', 'plugins', 'gateway'].includes(key)) {
-      problems.push(`${fieldLocation(text, file, [key])}: unknown key (listen, plugins, gateway)`);
+    if (!['listen', 'plugins', 'registry', 'gateway'].includes(key)) {
+      problems.push(
+        `${fieldLocation(text, file, [key])}: unknown key (listen, plugins, registry, gateway)`,
+      );
+    }
+  }
+  const registry = config.registry;
+  if (registry !== undefined) {
+    const url = (registry as { url?: unknown } | null)?.url;
+    if (typeof url !== 'string' || !/^(etcd|consul):\/\/[^/]+\/?$/.test(url)) {
+      const where = fieldLocation(
+        text,
+        file,
+        typeof url === 'string' ? ['registry', 'url'] : ['registry'],
+      );
+      problems.push(`${where}: expected registry.url as etcd://host:port or consul://host:port`);
+    }
+    for (const key of Object.keys(registry ?? {})) {
+      if (!['url', 'env', 'namespace'].includes(key)) {
+        problems.push(
+          `${fieldLocation(text, file, ['registry', key])}: unknown key (url, env, namespace)`,
+        );
+      }
     }
   }
   const parsed = optionsSchema.safeParse(config.gateway ?? {});
@@ -176,9 +203,18 @@ export async function serveCommand(
 ): Promise<void> {
   const file = path.resolve(configFile);
   const config = await readServeConfig(file);
+  const options = config.gateway as GatewayOptions;
+  const registry = config.registry
+    ? await openRegistry(
+        config.registry.url,
+        config.registry.env ?? options?.watch?.env ?? 'default',
+        config.registry.namespace,
+      )
+    : undefined;
   const gateway = new PluginGateway({
     logger: prettyLogger('info'),
-    ...(config.gateway as GatewayOptions),
+    ...options,
+    ...(registry ? { registry } : {}),
   });
   await gateway.start();
   if (config.plugins) {
@@ -201,4 +237,5 @@ export async function serveCommand(
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
   await gateway.stop();
+  await registry?.close();
 }

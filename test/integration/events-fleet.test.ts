@@ -1,3 +1,5 @@
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PluginGateway, redisStreams, type RedisStreamsOptions } from '../../src/index.js';
@@ -186,6 +188,50 @@ describe.skipIf(!hasRedis)('domain events across a fleet (Redis Streams)', () =>
     await a.g.load(fixture('fleet-sink'));
     await until(() => handled('fleet-sink', a.lines).length === 2);
     expect(handled('fleet-sink', a.lines)).toEqual([first, meanwhile]);
+  });
+
+  it('a swap hands the consumer group from v1 to v2 while events flow: each event handled once', async () => {
+    const stream = newStream();
+    const a = await gateway(stream, ['fleet-sink']);
+    // Inside the package, so that the copy resolves `@veza/plugin-gateway/sdk` as the fixture does.
+    const next = path.resolve(import.meta.dirname, '../.swap-fixtures/fleet-sink-next');
+    await rm(next, { recursive: true, force: true });
+    await cp(fixture('fleet-sink'), next, { recursive: true });
+    const manifest = path.join(next, 'plugin.yaml');
+    await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('1.0.0', '1.1.0'));
+    const ids: string[] = [];
+    let publishing = true;
+    const publisher = (async () => {
+      // Paced: the plugin logs two lines per event, and a plugin's lines are capped at 1,000/s.
+      for (let i = 0; publishing; i++) {
+        ids.push((await a.g.publish({ type: 'order.placed', payload: { i, waitMs: 5 } })).id);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    await until(() => handled('fleet-sink', a.lines).length >= 20);
+    expect((await a.g.swap('fleet-sink', next)).version).toBe('1.1.0');
+    const afterSwap = ids.length;
+    await until(() => ids.length >= afterSwap + 20);
+    publishing = false;
+    await publisher;
+    await until(() => handled('fleet-sink', a.lines).length >= ids.length).catch(() => {
+      const got = new Set(handled('fleet-sink', a.lines));
+      throw new Error(
+        `handled ${got.size} of ${ids.length}; missing ${ids
+          .filter((i) => !got.has(i))
+          .slice(0, 5)
+          .join(
+            ', ',
+          )}; log: ${JSON.stringify(a.lines.filter((l) => l.level !== 'info').slice(-5))}`,
+      );
+    });
+    await new Promise((r) => setTimeout(r, 500)); // time for a double delivery to show up
+    expect(handled('fleet-sink', a.lines).sort()).toEqual([...ids].sort());
+    const versions = a.lines
+      .filter((l) => l.plugin_id === 'fleet-sink' && l.msg === 'handled')
+      .map((l) => l.version);
+    expect(new Set(versions)).toEqual(new Set(['1.0.0', '1.1.0']));
+    await rm(next, { recursive: true, force: true });
   });
 
   it('Redis restarted: publish rejects with a coded error meanwhile; consumers reconnect and resume', async () => {
