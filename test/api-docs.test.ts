@@ -27,6 +27,20 @@ function entryPoints(): Map<string, string> {
   const keyOf = (name: ts.PropertyName) =>
     ts.isIdentifier(name) || ts.isStringLiteral(name) ? name.text : undefined;
   const visit = (node: ts.Node): void => {
+    // `const subpaths = { … }`, which the config hands to `dts: { entry: subpaths }`.
+    if (
+      ts.isVariableDeclaration(node) &&
+      ts.isIdentifier(node.name) &&
+      node.name.text === 'subpaths' &&
+      node.initializer !== undefined &&
+      ts.isObjectLiteralExpression(node.initializer)
+    ) {
+      for (const p of node.initializer.properties) {
+        if (ts.isPropertyAssignment(p) && ts.isStringLiteral(p.initializer)) {
+          dtsEntries.set(keyOf(p.name)!, p.initializer.text);
+        }
+      }
+    }
     if (
       ts.isPropertyAssignment(node) &&
       keyOf(node.name) === 'entry' &&
