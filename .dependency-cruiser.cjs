@@ -7,18 +7,18 @@
  */
 const below = {
   shared: 'src/(shared/|errors\\.ts)',
-  manifest: 'src/(shared/|errors\\.ts|manifest/)',
-  registry: 'src/(shared/|errors\\.ts|registry/)',
-  loader: 'src/(shared/|errors\\.ts|manifest/|loader/)',
-  mesh: 'src/(shared/|errors\\.ts|manifest/|loader/|mesh/)',
-  plugins: 'src/(shared/|errors\\.ts|manifest/|registry/|loader/|mesh/|plugins/)',
-  fleet: 'src/(shared/|errors\\.ts|manifest/|registry/|loader/|mesh/|fleet/)',
-  core: 'src/(shared/|errors\\.ts|manifest/|registry/|loader/|mesh/|plugins/|fleet/|core/)',
-  sdk: 'src/(shared/|errors\\.ts|sdk/)',
-  adapters: 'src/(shared/|errors\\.ts|core/|adapters/|index\\.ts)',
-  management: 'src/(shared/|errors\\.ts|core/|management/)',
-  testing: 'src/(shared/|errors\\.ts|manifest/|core/|testing/)',
-  cli: 'src/(shared/|errors\\.ts|manifest/|registry/|loader/|fleet/|core/|adapters/|management/|testing/|index\\.ts|cli/)',
+  manifest: 'src/(shared/|(errors|error-base)\\.ts|manifest/)',
+  registry: 'src/(shared/|(errors|error-base)\\.ts|registry/)',
+  loader: 'src/(shared/|(errors|error-base)\\.ts|manifest/|loader/)',
+  mesh: 'src/(shared/|(errors|error-base)\\.ts|manifest/|loader/|mesh/)',
+  plugins: 'src/(shared/|(errors|error-base)\\.ts|manifest/|registry/|loader/|mesh/|plugins/)',
+  fleet: 'src/(shared/|(errors|error-base)\\.ts|manifest/|registry/|loader/|mesh/|fleet/)',
+  core: 'src/(shared/|(errors|error-base)\\.ts|manifest/|registry/|loader/|mesh/|plugins/|fleet/|core/)',
+  sdk: 'src/(shared/|(errors|error-base)\\.ts|sdk/)',
+  adapters: 'src/(shared/|(errors|error-base)\\.ts|core/|adapters/|index\\.ts)',
+  management: 'src/(shared/|(errors|error-base)\\.ts|core/|management/)',
+  testing: 'src/(shared/|(errors|error-base)\\.ts|manifest/|core/|testing/)',
+  cli: 'src/(shared/|(errors|error-base)\\.ts|manifest/|registry/|loader/|fleet/|core/|adapters/|management/|testing/|index\\.ts|cli/)',
 };
 
 const layerRules = Object.entries(below).map(([layer, allowed]) => ({
@@ -41,8 +41,8 @@ module.exports = {
     {
       name: 'errors-import-nothing',
       severity: 'error',
-      from: { path: '^src/errors\\.ts$' },
-      to: { path: '^src/' },
+      from: { path: '^src/(errors|error-base)\\.ts$' },
+      to: { path: '^src/', pathNot: '^src/error-base\\.ts$' },
     },
     ...layerRules,
   ],

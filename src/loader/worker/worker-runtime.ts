@@ -7,10 +7,10 @@
  * @module
  */
 import { DrainSignal } from '../drain-signal.js';
-import { pathToFileURL } from 'node:url';
 import type { HealthStatus } from '../../shared/types.js';
-import { Piscina } from 'piscina';
-import type { ControlMessage, HarnessData, Task } from './protocol.js';
+import type { Piscina } from 'piscina';
+import { pluginPool } from './plugin-pool.js';
+import type { ControlMessage, Task } from './protocol.js';
 import type { TaskFailure } from '../../shared/task-failure.js';
 import {
   type PluginRuntime,
@@ -26,7 +26,7 @@ import {
 import { DeadlineQueue } from '../../shared/deadline-queue.js';
 import { SlotTable } from './slots.js';
 import { grantedFetch } from '../host-fetch.js';
-import { HARNESS, threadPermissions, type ThreadPermissions } from './thread-launch.js';
+import { threadPermissions, type ThreadPermissions } from './thread-launch.js';
 import { checkResult } from './note-check.js';
 import { combineHealth, isCloneError, onNote, threadFigures } from './thread-notes.js';
 import type { NoteTarget, ThreadState } from './thread-notes.js';
@@ -34,8 +34,6 @@ import { captureOutput } from './thread-output.js';
 
 const OVERLOADED: TaskFailure = { __pgw: 'overloaded', message: 'too many requests in flight' };
 const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
-/** How often a thread reports its memory (heap and off-heap), which the host holds to `resources.memory`. */
-const MEMORY_REPORT_MS = 1000;
 /** Of `close()`'s budget, what is kept for ending the threads after the plugin's `stop()`. */
 const END_THREADS_MS = 1000;
 
@@ -111,45 +109,12 @@ export class WorkerRuntime implements PluginRuntime {
   #open(): SlotTable<Pending> {
     const spec = this.#spec;
     const harness = this.#harness;
-    const { manifest } = spec;
-    const memory = manifest.resources.memory;
     this.#slots = new SlotTable(spec.maxInFlight);
-    const permissions = threadPermissions(spec.pluginDir, manifest.name, harness?.url);
+    const permissions = threadPermissions(spec.pluginDir, spec.manifest.name, harness?.url);
     this.#permissions = permissions;
-    const workerData: HarnessData = {
-      main: spec.mainUrl ?? pathToFileURL(spec.mainPath).href,
-      name: manifest.name,
-      version: manifest.version,
-      flags: spec.flags,
-      settings: spec.settings,
-      publish: [...manifest.permissions.events.publish],
+    this.#pool = pluginPool(spec, harness, permissions, {
       slots: this.#slots.shared,
       flagCells: this.#flagCells,
-      network: [...manifest.permissions.network],
-      maxResponseBytes: spec.maxResponseBytes,
-      memoryReportMs: MEMORY_REPORT_MS,
-      ...harness?.data,
-    };
-    this.#pool = new Piscina({
-      filename: (harness?.url ?? HARNESS).href,
-      name: 'default',
-      minThreads: 0, // so Piscina reports a thread (workerCreate) only once it listens for 'start'
-      maxThreads: Math.max(1, Math.ceil(manifest.resources.cpu)),
-      idleTimeout: spec.idleTimeoutMs,
-      concurrentTasksPerWorker: spec.threadConcurrency,
-      // Sync atomics would block an idle thread's event loop: the plugin's timers and our control channel.
-      atomics: 'disabled',
-      // The gateway keeps its own latency histogram; Piscina's would time every task a second time.
-      recordTiming: false,
-      resourceLimits: {
-        maxOldGenerationSizeMb: memory,
-        maxYoungGenerationSizeMb: Math.max(1, Math.min(16, Math.floor(memory / 8))),
-        stackSizeMb: 4,
-      },
-      env: { TMPDIR: permissions.scratchDir },
-      execArgv: permissions.execArgv,
-      workerData,
-      trackUnmanagedFds: true,
     });
     this.#pool.on('workerCreate', () => this.#trackThreads());
     // Errors of threads with no task in flight: crash accounting happens on the thread's exit.

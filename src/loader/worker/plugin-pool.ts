@@ -1,0 +1,60 @@
+/**
+ * The Piscina pool of one plugin instance, under the settings the gateway runs plugins with: the
+ * manifest's threads and heap, the gateway's idle timeout and per-thread concurrency, the thread's
+ * permissions and scratch folder, and what the harness needs to know (`HarnessData`).
+ * @module
+ */
+import { pathToFileURL } from 'node:url';
+import { Piscina } from 'piscina';
+import type { HarnessOverride, RuntimeSpec } from '../runtime.js';
+import type { HarnessData } from './protocol.js';
+import { HARNESS, type ThreadPermissions } from './thread-launch.js';
+
+/** How often a thread reports its memory (heap and off-heap), which the host holds to `resources.memory`. */
+export const MEMORY_REPORT_MS = 1000;
+
+/** Makes the pool; its threads start on demand (none before the first task). */
+export function pluginPool(
+  spec: RuntimeSpec,
+  harness: HarnessOverride | undefined,
+  permissions: ThreadPermissions,
+  shared: { slots: Int32Array; flagCells: Int32Array },
+): Piscina {
+  const { manifest } = spec;
+  const memory = manifest.resources.memory;
+  const workerData: HarnessData = {
+    main: spec.mainUrl ?? pathToFileURL(spec.mainPath).href,
+    name: manifest.name,
+    version: manifest.version,
+    flags: spec.flags,
+    settings: spec.settings,
+    publish: [...manifest.permissions.events.publish],
+    slots: shared.slots,
+    flagCells: shared.flagCells,
+    network: [...manifest.permissions.network],
+    maxResponseBytes: spec.maxResponseBytes,
+    memoryReportMs: MEMORY_REPORT_MS,
+    ...harness?.data,
+  };
+  return new Piscina({
+    filename: (harness?.url ?? HARNESS).href,
+    name: 'default',
+    minThreads: 0, // so Piscina reports a thread (workerCreate) only once it listens for 'start'
+    maxThreads: Math.max(1, Math.ceil(manifest.resources.cpu)),
+    idleTimeout: spec.idleTimeoutMs,
+    concurrentTasksPerWorker: spec.threadConcurrency,
+    // Sync atomics would block an idle thread's event loop: the plugin's timers and our control channel.
+    atomics: 'disabled',
+    // The gateway keeps its own latency histogram; Piscina's would time every task a second time.
+    recordTiming: false,
+    resourceLimits: {
+      maxOldGenerationSizeMb: memory,
+      maxYoungGenerationSizeMb: Math.max(1, Math.min(16, Math.floor(memory / 8))),
+      stackSizeMb: 4,
+    },
+    env: { TMPDIR: permissions.scratchDir },
+    execArgv: permissions.execArgv,
+    workerData,
+    trackUnmanagedFds: true,
+  });
+}
