@@ -73,6 +73,20 @@ export interface RequestPathParts {
 
 const responseOf = (outcome: Dispatched): PluginResponse => outcome.response;
 
+/** One request on its way through a plugin's mesh: what the steps after admission share. */
+interface Exchange {
+  /** The plugin serving it (a canary's new version, or the route's). */
+  plugin: Served;
+  target: RouteTarget<Served>;
+  request: PluginRequest;
+  /** `performance.now()` when it came in. */
+  started: number;
+  rate: RateCheck | undefined;
+  timeoutMs: number;
+  observed: RequestObservation | undefined;
+  span: RequestSpan | undefined;
+}
+
 export class RequestPath {
   readonly #logRequests: boolean;
   #peerRefusals = 0;
@@ -210,44 +224,29 @@ export class RequestPath {
           }
         : undefined;
     if (observed) this.parts.observers.started(observed);
-    if (refused) {
-      return Promise.resolve(
-        this.#ended(plugin, request.id, started, observed, { response: refused }, span),
-      );
-    }
+    const x: Exchange = { plugin, target, request, started, rate, timeoutMs, observed, span };
+    if (refused) return Promise.resolve(this.#ended(x, { response: refused }));
     if (this.parts.faults.size !== 0) {
       const draw = this.parts.faults.draw(plugin.name);
       if (draw.abort && draw.delayMs === 0) {
         const response = this.parts.faults.aborted(plugin.name, request.id);
-        return Promise.resolve(
-          this.#ended(plugin, request.id, started, observed, { response }, span),
-        );
+        return Promise.resolve(this.#ended(x, { response }));
       }
       if (draw.delayMs !== 0) {
         return this.parts.faults.hold(draw.delayMs).then(() => {
-          if (!draw.abort)
-            return this.#flagged(plugin, target, request, started, rate, timeoutMs, observed, span);
-          const response = this.parts.faults.aborted(plugin.name, request.id);
-          return this.#ended(plugin, request.id, started, observed, { response }, span);
+          if (!draw.abort) return this.#flagged(x);
+          return this.#ended(x, { response: this.parts.faults.aborted(plugin.name, request.id) });
         });
       }
     }
-    return this.#flagged(plugin, target, request, started, rate, timeoutMs, observed, span);
+    return this.#flagged(x);
   }
 
   /** The request's task, with the flag values evaluated for it when the plugin targets flags. */
-  #flagged(
-    plugin: Served,
-    target: RouteTarget<Served>,
-    request: PluginRequest,
-    started: number,
-    rate: RateCheck | undefined,
-    timeoutMs: number,
-    observed: RequestObservation | undefined,
-    span: RequestSpan | undefined,
-  ): Promise<Dispatched> {
-    const input: RequestTask = { t: 'req', k: target.key, r: request };
-    if (span) input[REQUEST_TRACE] = span;
+  #flagged(x: Exchange): Promise<Dispatched> {
+    const { plugin, request } = x;
+    const input: RequestTask = { t: 'req', k: x.target.key, r: request };
+    if (x.span) input[REQUEST_TRACE] = x.span;
     // Static flags travel with the threads, not with the request: only targeting costs a request.
     const flags = (plugin as Partial<ManagedPlugin>).flags;
     if (flags?.targeted) {
@@ -255,26 +254,18 @@ export class RequestPath {
       if (values instanceof Promise) {
         return values.then((f) => {
           input.f = f;
-          return this.#run(plugin, input, started, rate, timeoutMs, observed, span);
+          return this.#run(x, input);
         });
       }
       input.f = values;
     }
-    return this.#run(plugin, input, started, rate, timeoutMs, observed, span);
+    return this.#run(x, input);
   }
 
-  #run(
-    plugin: Served,
-    input: RequestTask,
-    started: number,
-    rate: RateCheck | undefined,
-    timeoutMs: number,
-    observed: RequestObservation | undefined,
-    span: RequestSpan | undefined,
-  ): Promise<Dispatched> {
-    const request = input.r;
-    const ended = (outcome: Dispatched) =>
-      this.#ended(plugin, request.id, started, observed, outcome, span);
+  /** Through the plugin's mesh to one of its instances; the caller remembered for its `ctx.call()`s. */
+  #run(x: Exchange, input: RequestTask): Promise<Dispatched> {
+    const { plugin, request, timeoutMs, rate } = x;
+    const ended = (outcome: Dispatched) => this.#ended(x, outcome);
     if (!this.parts.calls(plugin)) {
       return dispatch(plugin, input, timeoutMs, request.id, rate, this.parts.mesh).then(ended);
     }
@@ -307,14 +298,10 @@ export class RequestPath {
     return this.parts.tracing.spanOf(name, requestId);
   }
 
-  #ended(
-    plugin: Served,
-    id: string,
-    started: number,
-    observed: RequestObservation | undefined,
-    outcome: Dispatched,
-    span: RequestSpan | undefined,
-  ): Dispatched {
+  /** The request answered: the plugin's metrics, the log line, the observers, the span. */
+  #ended(x: Exchange, outcome: Dispatched): Dispatched {
+    const { plugin, started, observed, span } = x;
+    const id = x.request.id;
     if (plugin.untrusted === true) outcome.response = sandboxedForBrowsers(outcome.response);
     const { response, failure } = outcome;
     if (failure) logFailure(this.parts.log, plugin.name, plugin.version, id, failure);
