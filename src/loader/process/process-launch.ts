@@ -8,7 +8,8 @@
  * scratch folder of `resources.disk` MiB, `--die-with-parent`, `--clearenv`.
  * @module
  */
-import { accessSync, constants, existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
+import { scratchFolder } from '../scratch-folder.js';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -145,7 +146,8 @@ export function processLaunch(spec: LaunchSpec): ProcessLaunch {
     return { command: bwrap, args, env: {}, sandbox: 'bwrap', scratchDir: undefined, dispose() {} };
   }
 
-  const scratchDir = mkdtempSync(path.join(os.tmpdir(), `pgw-${spec.name.replace(/\W/g, '_')}-`));
+  const scratch = scratchFolder(spec.name);
+  const scratchDir = scratch.dir;
   addPath(reads, scratchDir);
   const writes = new Set<string>();
   addPath(writes, scratchDir);
@@ -167,25 +169,15 @@ export function processLaunch(spec: LaunchSpec): ProcessLaunch {
     ...heap,
     harness,
   ];
-  liveScratch.add(scratchDir);
   return {
     command: node,
     args,
     env: { TMPDIR: scratchDir },
     sandbox: 'permission-model',
     scratchDir,
-    dispose: () => {
-      liveScratch.delete(scratchDir);
-      rmSync(scratchDir, { recursive: true, force: true });
-    },
+    dispose: scratch.dispose,
   };
 }
-
-/** Scratch folders of runtimes not closed yet: a host that exits without `stop()` removes them too. */
-const liveScratch = new Set<string>();
-process.once('exit', () => {
-  for (const dir of liveScratch) rmSync(dir, { recursive: true, force: true });
-});
 
 /** Folders holding the shared libraries the Node binary links (read-only in the sandbox). */
 function systemLibraries(): string[] {

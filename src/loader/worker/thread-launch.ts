@@ -6,7 +6,8 @@
  * runs no WASI and opens no inspector session.
  * @module
  */
-import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { scratchFolder } from '../scratch-folder.js';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,7 +70,8 @@ export function threadPermissions(
   // Before the pool starts a thread: a thread's forged message on its task port must not end the host.
   guardTaskPorts();
   const sources = SOURCE_EXEC_ARGV.length > 0;
-  const scratchDir = mkdtempSync(path.join(os.tmpdir(), `pgw-${name.replace(/\W/g, '_')}-`));
+  const scratch = scratchFolder(name);
+  const scratchDir = scratch.dir;
   const library = packageRoot(path.dirname(harness.pathname));
   const reads = new Set<string>();
   for (const dir of [pluginDir, library, scratchDir]) {
@@ -94,22 +96,12 @@ export function threadPermissions(
     '--disable-warning=ExperimentalWarning',
     '--disable-warning=SecurityWarning',
   ];
-  liveScratch.add(scratchDir);
   return {
     execArgv,
     scratchDir,
-    dispose: () => {
-      liveScratch.delete(scratchDir);
-      rmSync(scratchDir, { recursive: true, force: true });
-    },
+    dispose: scratch.dispose,
   };
 }
-
-/** Scratch folders of runtimes not closed yet: a host that exits without `stop()` removes them too. */
-const liveScratch = new Set<string>();
-process.once('exit', () => {
-  for (const dir of liveScratch) rmSync(dir, { recursive: true, force: true });
-});
 
 /** The path and, when a link leads elsewhere, its real path (modules load by real path). */
 export function addPath(set: Set<string>, p: string): void {
