@@ -14,7 +14,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDist } from '../scripts/ensure-dist.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const repoUrl = /^https:\/\/github\.com\/veza\/plugin-gateway\/(?:blob|tree)\/main\/([^#]+)(#.*)?$/;
@@ -134,8 +133,8 @@ describe('documentation samples', () => {
   const dir = path.join(root, 'test', '.doc-samples');
   const samples: { name: string; from: string }[] = [];
 
+  // dist/ is built by test/global-setup.ts before any test file runs.
   beforeAll(() => {
-    ensureDist();
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'ambient.d.ts'), ambient);
