@@ -180,3 +180,16 @@ describe('documentation samples', () => {
     expect(problems).toEqual([]);
   });
 });
+
+describe('the options reference', () => {
+  it('has one row per option of new PluginGateway(), and no row for an option that does not exist', async () => {
+    const { optionsSchema } = await import('../src/core/options.js');
+    const text = readFileSync(path.join(root, 'docs/reference/api.md'), 'utf8');
+    const section = text.slice(
+      text.indexOf('## `new PluginGateway(options?)`'),
+      text.indexOf('\n## ', text.indexOf('## `new PluginGateway(options?)`') + 5),
+    );
+    const documented = [...section.matchAll(/^\| `([A-Za-z]+)` +\|/gm)].map((m) => m[1]!).sort();
+    expect(documented).toEqual(Object.keys(optionsSchema.shape).sort());
+  });
+});
