@@ -17,6 +17,7 @@ import {
 } from './peer-protocol.js';
 import type { BootReport, TaskResult } from '../loader/runtime.js';
 import type { TaskFailure } from '../shared/task-failure.js';
+import { DeadlineQueue, type Expirable } from '../shared/deadline-queue.js';
 import { responseProblem } from '../loader/worker/note-check.js';
 import type { HealthStatus, PluginResponse } from '../shared/types.js';
 
@@ -67,8 +68,16 @@ export class PeerClient {
   }
 }
 
-/** How long past the deadline a silent peer is waited for before the request counts as timed out. */
+/**
+ * How long past the deadline the connection of a silent peer is kept before undici gives it up. The
+ * caller is answered at the deadline itself (the runtime's deadline heap); this only frees the socket.
+ */
 const PEER_SILENCE_GRACE_MS = 1000;
+
+/** A call waiting for its peer's answer or its deadline, whichever comes first. */
+interface PeerWait extends Expirable {
+  settle(result: TaskResult): void;
+}
 
 /** Errors that say the request never reached the other gateway's plugin. */
 const UNREACHED = new Set([
@@ -88,6 +97,12 @@ export class RemoteRuntime implements PluginRuntime {
   readonly #basePath: string;
   #inFlight = 0;
   readonly #drain = new DrainSignal();
+  // The caller's deadline is kept here, not by the peer: a peer cut off by a silent partition answers
+  // nothing, and undici's own timers fire up to ~0.5 s late past one second.
+  readonly #deadlines = new DeadlineQueue<PeerWait>((wait) => {
+    wait.answered = true;
+    wait.settle({ __pgw: 'timeout', message: `${this.origin} did not answer by the deadline` });
+  });
 
   constructor(
     readonly client: PeerClient,
@@ -104,7 +119,20 @@ export class RemoteRuntime implements PluginRuntime {
     this.#basePath = url.pathname.replace(/\/$/, '');
   }
 
-  async run(task: TaskInput, timeoutMs: number): Promise<TaskResult> {
+  run(task: TaskInput, timeoutMs: number): Promise<TaskResult> {
+    return new Promise((resolve) => {
+      const wait: PeerWait = { answered: false, deadlineAt: 0, deadlineIndex: -1, settle: resolve };
+      this.#deadlines.add(wait, timeoutMs);
+      void this.#call(task, timeoutMs).then((result) => {
+        if (wait.answered) return;
+        wait.answered = true;
+        this.#deadlines.remove(wait);
+        resolve(result);
+      });
+    });
+  }
+
+  async #call(task: TaskInput, timeoutMs: number): Promise<TaskResult> {
     if (task.t !== 'req') {
       return {
         __pgw: 'no-route',
@@ -197,7 +225,9 @@ export class RemoteRuntime implements PluginRuntime {
     return this.#inFlight === 0 ? Promise.resolve() : this.#drain.wait(timeoutMs);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.#deadlines.close();
+  }
 
   stats(): RuntimeStats {
     return {

@@ -10,6 +10,9 @@ import type { Unsubscribe, WatchStatus } from './registry.js';
 /**
  * Reports every key under `prefix` (as puts), then every change. After a lost connection it re-lists
  * and reports the difference, so nothing is missed even when etcd compacted the revisions meanwhile.
+ * Every `reconcileMs` it re-lists too, with a deadline: a watch stream on a member that a silent
+ * partition cut off reports nothing and no error until gRPC gives the connection up, while a listing
+ * goes to a member that answers. `apply` must ignore a value it already has.
  */
 export function watchPrefix(
   client: Etcd3,
@@ -19,12 +22,15 @@ export function watchPrefix(
   apply: (key: string, value: string | undefined) => void,
   knownKeys: () => string[],
   status: WatchStatus | undefined,
+  reconcileMs: number,
 ): Unsubscribe {
   let stopped = false;
   let watcher: Watcher | undefined;
   let disconnected = false;
-  const relist = async (): Promise<string> => {
-    const res = await client.getAll().prefix(prefix).exec();
+  const relist = async (deadlineMs?: number): Promise<string> => {
+    const query = client.getAll().prefix(prefix);
+    if (deadlineMs !== undefined) query.options({ deadline: Date.now() + deadlineMs });
+    const res = await query.exec();
     if (stopped) return '0';
     const seen = new Set<string>();
     for (const kv of res.kvs) {
@@ -87,8 +93,21 @@ export function watchPrefix(
     }
   };
   void start();
+  let reconciling = false;
+  const reconcile = setInterval(() => {
+    if (reconciling || stopped) return;
+    reconciling = true;
+    // A listing that a silent member does not answer is tried again at once (the client picks a
+    // member per call), three times; the watch's own errors are what status reports.
+    const attempt = (left: number): Promise<unknown> =>
+      relist(Math.min(reconcileMs, 2000)).catch(() =>
+        left > 1 && !stopped ? attempt(left - 1) : undefined,
+      );
+    void attempt(3).finally(() => (reconciling = false));
+  }, reconcileMs).unref();
   const stop = (): void => {
     stopped = true;
+    clearInterval(reconcile);
     watchers.delete(stop);
     void watcher?.cancel().catch(() => {});
   };

@@ -87,6 +87,13 @@ export class EtcdRegistry implements DiscoveryRegistry {
       this.#client = new Etcd3({
         hosts: options.endpoints,
         dialTimeout: 2000,
+        // A member cut off by a silent partition sends no RST: without pings a watch on it would wait
+        // forever. etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time).
+        grpcOptions: {
+          'grpc.keepalive_time_ms': 5000,
+          'grpc.keepalive_timeout_ms': 2000,
+          'grpc.keepalive_permit_without_calls': 1,
+        },
         faultHandling: {
           // One host policy per endpoint would hold calls back 5 s after three failures; the global retry
           // already moves between endpoints. Watches come back within 2 s of etcd returning.
@@ -186,6 +193,7 @@ export class EtcdRegistry implements DiscoveryRegistry {
       },
       () => [...known.keys()],
       status,
+      this.ttlMs,
     );
   }
 
@@ -279,6 +287,7 @@ export class EtcdRegistry implements DiscoveryRegistry {
       },
       () => [...known.keys()],
       status,
+      this.ttlMs,
     );
   }
 

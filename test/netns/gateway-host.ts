@@ -1,0 +1,33 @@
+// One gateway on a test host (a network namespace of test/netns/network.ts): an EtcdRegistry on the
+// etcd cluster, the ./node listener on the host's own address, the fixtures named in PLUGINS. Prints one
+// JSON line when ready, then one line per registry event it sees, so a test can follow it.
+import http from 'node:http';
+import { PluginGateway } from '../../src/index.js';
+import { createRequestListener } from '../../src/adapters/node.js';
+import { EtcdRegistry } from '../../src/registry/etcd.js';
+import { fixture } from '../helpers.js';
+
+const id = process.env.NODE_ID!;
+const host = process.env.HOST_ADDRESS!;
+const address = `http://${host}:8080`;
+const gateway = new PluginGateway({
+  logger: false,
+  registry: new EtcdRegistry({
+    endpoints: process.env.ETCD!.split(','),
+    namespace: 'netns',
+    ttl: process.env.TTL ?? '3s',
+  }),
+  node: { id, address, secret: process.env.FLEET_SECRET! },
+  pluginTimeout: process.env.PLUGIN_TIMEOUT ?? '2s',
+  circuitBreaker: { timeout: process.env.BREAKER_TIMEOUT ?? '30s' },
+});
+const server = http.createServer(createRequestListener(gateway));
+await new Promise<void>((resolve) => server.listen(8080, host, resolve));
+await gateway.start();
+for (const name of (process.env.PLUGINS ?? '').split(',').filter(Boolean)) {
+  await gateway.load(fixture(name), { config: { node: id } });
+}
+process.stdout.write(`${JSON.stringify({ ready: true, id, address })}\n`);
+process.on('SIGTERM', () => {
+  void gateway.stop().then(() => process.exit(0));
+});
