@@ -17,7 +17,9 @@ import { PluginGateway } from '../core/gateway.js';
 import { optionsSchema, type GatewayOptions } from '../core/options.js';
 import { fieldLocation } from '../manifest/manifest.js';
 import type { GatewayLogger } from '../shared/logger.js';
+import { parseDuration } from '../shared/duration.js';
 import { openRegistry } from './catalog-commands.js';
+import { createProbeServer, type ProbeState } from './probes.js';
 import { CliError, Exit, colour, warn } from './output.js';
 
 /** Log lines for a person at a terminal: time, level, plugin, message, then the fields. */
@@ -139,7 +141,15 @@ export interface ServeConfig {
   registry?: { url: string; env?: string; namespace?: string };
   /** The gateway's options (the same schema as `new PluginGateway(options)`), JSON-able ones. */
   gateway?: Record<string, unknown>;
+  /**
+   * Probes for an orchestrator on a port of their own (`/livez`, `/readyz`), and how long a stop
+   * signal waits with `/readyz` answering 503 before the gateway drains (`drainDelay`, default `5s`):
+   * the time a load balancer needs to stop sending traffic.
+   */
+  health?: { host?: string; port: number; drainDelay?: string };
 }
+
+const SERVE_KEYS = ['listen', 'plugins', 'registry', 'gateway', 'health'];
 
 /** Reads and checks `file`; problems as `file:line:col path: message`. */
 export async function readServeConfig(file: string): Promise<ServeConfig> {
@@ -160,12 +170,11 @@ export async function readServeConfig(file: string): Promise<ServeConfig> {
   }
   const problems: string[] = [];
   for (const key of Object.keys(config)) {
-    if (!['listen', 'plugins', 'registry', 'gateway'].includes(key)) {
-      problems.push(
-        `${fieldLocation(text, file, [key])}: unknown key (listen, plugins, registry, gateway)`,
-      );
+    if (!SERVE_KEYS.includes(key)) {
+      problems.push(`${fieldLocation(text, file, [key])}: unknown key (${SERVE_KEYS.join(', ')})`);
     }
   }
+  problems.push(...healthProblems(text, file, config.health));
   const registry = config.registry;
   if (registry !== undefined) {
     const url = (registry as { url?: unknown } | null)?.url;
@@ -196,6 +205,30 @@ export async function readServeConfig(file: string): Promise<ServeConfig> {
   return config;
 }
 
+function healthProblems(text: string, file: string, health: unknown): string[] {
+  if (health === undefined) return [];
+  const at = (...keys: string[]) => fieldLocation(text, file, ['health', ...keys]);
+  if (health === null || typeof health !== 'object' || Array.isArray(health)) {
+    return [`${at()}: expected { port, host?, drainDelay? }`];
+  }
+  const problems: string[] = [];
+  const { port, host, drainDelay, ...rest } = health as Record<string, unknown>;
+  for (const key of Object.keys(rest))
+    problems.push(`${at(key)}: unknown key (port, host, drainDelay)`);
+  if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) {
+    problems.push(`${at('port')}: expected a port number (1-65535)`);
+  }
+  if (host !== undefined && typeof host !== 'string')
+    problems.push(`${at('host')}: expected a host`);
+  if (drainDelay !== undefined) {
+    const ms = typeof drainDelay === 'string' ? parseDuration(drainDelay) : undefined;
+    if (ms === undefined || ms > 300_000) {
+      problems.push(`${at('drainDelay')}: expected a duration such as "5s", at most 5 minutes`);
+    }
+  }
+  return problems;
+}
+
 /** Runs a standalone gateway from `configFile`; resolves on SIGINT/SIGTERM. */
 export async function serveCommand(
   configFile: string,
@@ -216,6 +249,9 @@ export async function serveCommand(
     ...options,
     ...(registry ? { registry } : {}),
   });
+  const probeState: ProbeState = { started: false, draining: false };
+  const probes = config.health && createProbeServer(gateway, registry, probeState);
+  if (probes) await listen(probes, config.health!.port, config.health!.host ?? '0.0.0.0');
   await gateway.start();
   if (config.plugins) {
     const folder = path.resolve(path.dirname(file), config.plugins);
@@ -223,6 +259,7 @@ export async function serveCommand(
       if (entry.isDirectory()) await gateway.load(path.join(folder, entry.name));
     }
   }
+  probeState.started = true;
   const host = config.listen?.host ?? '127.0.0.1';
   const server = createServer(
     loopbackHostGuard(host, createRequestListener(gateway, { prefix: config.listen?.prefix })),
@@ -234,8 +271,21 @@ export async function serveCommand(
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  if (probes) {
+    // Readiness answers 503 first, so that the load balancer stops sending traffic; requests that
+    // still arrive meanwhile are served. Then the gateway drains and deregisters.
+    probeState.draining = true;
+    const delay = parseDuration(config.health!.drainDelay ?? '5s')!;
+    warn(`stop signal: not ready, draining in ${delay} ms`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+  // No new connections; requests in flight are answered while the gateway drains them.
+  const closed = new Promise((resolve) => server.close(resolve));
+  server.closeIdleConnections();
   await gateway.stop();
+  server.closeAllConnections();
+  await closed;
   await registry?.close();
+  probes?.closeAllConnections();
+  await new Promise((resolve) => (probes ? probes.close(resolve) : resolve(undefined)));
 }

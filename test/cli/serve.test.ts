@@ -86,6 +86,51 @@ describe('veza gateway serve', () => {
     child.kill('SIGTERM');
     expect(await exited(child)).toBe(0);
   });
+
+  it('answers /livez and /readyz on a port of their own; on SIGTERM it is not ready, then drains what is in flight', async () => {
+    const plugins = path.join(dir, 'probe-plugins');
+    cpSync(fixture('sleepy'), path.join(plugins, 'sleepy'), { recursive: true });
+    const [port, health] = [await freePort(), await freePort()];
+    const config = path.join(dir, 'probes.yaml');
+    writeFileSync(
+      config,
+      `listen: { port: ${port} }\nplugins: ./probe-plugins\nhealth: { port: ${health}, host: 127.0.0.1, drainDelay: 1s }\n`,
+    );
+    const { child } = await start(['gateway', 'serve', '--config', config], /serving 1 plugin/);
+    const probe = (name: string) => fetch(`http://127.0.0.1:${health}/${name}`);
+    expect((await probe('livez')).status).toBe(200);
+    const ready = await probe('readyz');
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', plugins: 1 });
+    // A request the gateway holds when the signal comes is still answered.
+    const inFlight = fetch(`http://127.0.0.1:${port}/sleepy/1500`);
+    await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGTERM');
+    await until(async () => (await probe('readyz')).status === 503, 'readyz to answer 503');
+    const draining = await probe('readyz');
+    expect(await draining.json()).toMatchObject({
+      status: 'not-ready',
+      reasons: [expect.stringMatching(/^draining/)],
+    });
+    expect((await inFlight).status).toBe(200);
+    expect(await exited(child)).toBe(0);
+  });
+
+  it('names a malformed health section at its line', async () => {
+    const config = path.join(dir, 'bad-health.yaml');
+    writeFileSync(config, 'health:\n  port: 0\n  drainDelay: later\n  path: /x\n');
+    const child = spawn(process.execPath, [cli, 'gateway', 'serve', '--config', config], {
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    expect(await exited(child)).toBe(1);
+    expect(err).toContain(`${config}:2:9 health.port: expected a port number`);
+    expect(err).toContain(`${config}:3:15 health.drainDelay: expected a duration`);
+    expect(err).toContain(`${config}:4:9 health.path: unknown key`);
+  });
 });
 
 describe('veza plugin dev', () => {

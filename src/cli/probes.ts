@@ -1,0 +1,82 @@
+/**
+ * The probes `veza gateway serve` answers for an orchestrator (a kubelet), on a port of their own so that
+ * no plugin route can shadow them and no plugin traffic waits behind them:
+ * - `GET /livez`: the process answers (200);
+ * - `GET /readyz`: 200 once the gateway started and loaded its plugins, none is still booting, and the
+ *   registry answers a listing within a second; 503 with the reasons otherwise, and from the moment a
+ *   SIGTERM arrives, so that the Service stops sending traffic before the gateway drains.
+ * @module
+ */
+import { createServer, type Server } from 'node:http';
+import type { PluginGateway } from '../core/gateway.js';
+import type { DiscoveryRegistry } from '../registry/registry.js';
+
+/** What the readiness probe knows beyond the gateway itself. */
+export interface ProbeState {
+  /** `start()` resolved and the plugins folder is loaded. */
+  started: boolean;
+  /** A SIGTERM (or SIGINT) arrived: the gateway is about to drain. */
+  draining: boolean;
+}
+
+const REGISTRY_PROBE_MS = 1000;
+
+/** The reasons the gateway is not ready, or none. */
+export async function notReadyReasons(
+  gateway: PluginGateway,
+  registry: DiscoveryRegistry | undefined,
+  state: ProbeState,
+): Promise<string[]> {
+  const reasons: string[] = [];
+  if (state.draining) reasons.push('draining: a stop signal arrived');
+  if (!state.started) reasons.push('starting: plugins are being loaded');
+  const booting = gateway.list().filter((info) => info.status === 'loading');
+  if (booting.length > 0) reasons.push(`booting: ${booting.map((info) => info.name).join(', ')}`);
+  if (registry) {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), REGISTRY_PROBE_MS);
+    });
+    const answer = await Promise.race([
+      registry.list('veza-readiness-probe').then(
+        () => 'ok' as const,
+        (error: Error) => error,
+      ),
+      late,
+    ]);
+    clearTimeout(timer);
+    if (answer === 'late') reasons.push(`registry: no answer within ${REGISTRY_PROBE_MS} ms`);
+    else if (answer !== 'ok') reasons.push(`registry: ${answer.message}`);
+  }
+  return reasons;
+}
+
+/** A server answering `/livez` and `/readyz` (anything else 404). */
+export function createProbeServer(
+  gateway: PluginGateway,
+  registry: DiscoveryRegistry | undefined,
+  state: ProbeState,
+): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    const send = (status: number, body: unknown): void => {
+      const text = JSON.stringify(body);
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(text),
+        'cache-control': 'no-store',
+      });
+      res.end(req.method === 'HEAD' ? undefined : text);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { status: 'method' });
+    if (path === '/livez') return send(200, { status: 'ok' });
+    if (path !== '/readyz') return send(404, { status: 'not-found' });
+    notReadyReasons(gateway, registry, state).then(
+      (reasons) =>
+        reasons.length === 0
+          ? send(200, { status: 'ready', plugins: gateway.list().length })
+          : send(503, { status: 'not-ready', reasons }),
+      (error: Error) => send(503, { status: 'not-ready', reasons: [error.message] }),
+    );
+  });
+}
