@@ -19,6 +19,7 @@ import { fieldLocation } from '../manifest/manifest.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import { parseDuration } from '../shared/duration.js';
 import { openRegistry } from './catalog-commands.js';
+import { resolveReferences } from './config-references.js';
 import { createProbeServer, type ProbeState } from './probes.js';
 import { CliError, Exit, colour, warn } from './output.js';
 
@@ -168,7 +169,7 @@ export async function readServeConfig(file: string): Promise<ServeConfig> {
   } catch (error) {
     throw new CliError(`${file}: ${(error as Error).message}`);
   }
-  const problems: string[] = [];
+  const problems = resolveReferences(config, text, file);
   for (const key of Object.keys(config)) {
     if (!SERVE_KEYS.includes(key)) {
       problems.push(`${fieldLocation(text, file, [key])}: unknown key (${SERVE_KEYS.join(', ')})`);

@@ -116,6 +116,34 @@ describe('veza gateway serve', () => {
     expect(await exited(child)).toBe(0);
   });
 
+  it('takes secrets from the environment or a file (${env:NAME}, ${file:/path}), and names a missing one at its line', async () => {
+    const secret = path.join(dir, 'fleet-secret');
+    writeFileSync(secret, 'a-secret-that-never-prints\n');
+    const config = path.join(dir, 'refs.yaml');
+    writeFileSync(
+      config,
+      'gateway:\n  pluginTimeout: ${env:PGW_SERVE_TEST_TIMEOUT}\n  maxPlugins: 3\n  node:\n    id: gw-1\n    address: http://127.0.0.1:1\n    secret: ${file:' +
+        secret +
+        '}\n  watch:\n    env: ${env:PGW_SERVE_TEST_UNSET}\nplugins: ${file:/nonexistent/pgw}\n',
+    );
+    const child = spawn(process.execPath, [cli, 'gateway', 'serve', '--config', config], {
+      env: { ...process.env, NO_COLOR: '1', PGW_SERVE_TEST_TIMEOUT: '2s' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    expect(await exited(child)).toBe(1);
+    expect(err).toContain(
+      `${config}:9:10 gateway.watch.env: the environment variable PGW_SERVE_TEST_UNSET is not set`,
+    );
+    expect(err).toContain(`${config}:10:10 plugins: cannot read /nonexistent/pgw (ENOENT)`);
+    // The variable and the file that were found passed the gateway's schema; no value is printed.
+    expect(err).not.toContain('pluginTimeout');
+    expect(err).not.toContain('node.secret');
+    expect(err).not.toContain('a-secret-that-never-prints');
+  });
+
   it('names a malformed health section at its line', async () => {
     const config = path.join(dir, 'bad-health.yaml');
     writeFileSync(config, 'health:\n  port: 0\n  drainDelay: later\n  path: /x\n');
