@@ -14,7 +14,7 @@ import { deployCommand, listCommand, packCommand, printDeploy } from './catalog-
 import { createPlugin, printNextSteps } from './create.js';
 import { CliError, Exit, colour, printJson, say, warn } from './output.js';
 import { printReport, testPluginDir } from './plugin-test.js';
-import { devCommand, serveCommand } from './serve.js';
+import { devCommand, readServeConfig, serveCommand } from './serve.js';
 import { formatProblem, validatePlugin } from './validate.js';
 
 function integer(value: string): number {
@@ -208,7 +208,12 @@ export function program(): Command {
     .command('serve')
     .description('a standalone gateway: node listener, plugins folder, options from gateway.yaml')
     .requiredOption('--config <file>', 'gateway.yaml: listen, plugins, gateway (the options)')
-    .action((opts: { config: string }) => serveCommand(opts.config));
+    .option('--check', 'check gateway.yaml (references resolved) and exit: 0 valid, 1 invalid')
+    .action(async (opts: { config: string; check?: boolean }) => {
+      if (!opts.check) return serveCommand(opts.config);
+      await readServeConfig(path.resolve(opts.config));
+      warn(`${opts.config}: valid`);
+    });
 
   return veza;
 }
