@@ -21,7 +21,6 @@ export function refuse(
   if (target.needsIdentity) {
     if (userId === undefined || userId === null) {
       return errorResponse(
-        401,
         ErrorCodes.UNAUTHORIZED,
         `${target.key} requires an authenticated caller`,
         requestId,
@@ -32,7 +31,6 @@ export function refuse(
       const held = Array.isArray(context?.roles) ? (context.roles as unknown[]) : [];
       if (!roles.some((r) => held.includes(r))) {
         return errorResponse(
-          403,
           ErrorCodes.FORBIDDEN,
           `${target.key} requires one of the roles: ${roles.join(', ')}`,
           requestId,
@@ -42,7 +40,6 @@ export function refuse(
   }
   if (target.plugin.disabled === true) {
     return errorResponse(
-      503,
       ErrorCodes.PLUGIN_DISABLED,
       `plugin "${target.plugin.name}" is disabled`,
       requestId,
@@ -57,7 +54,6 @@ export function unavailable(plugin: Served, requestId: string): PluginResponse |
   const headers =
     plugin.status === 'loading' ? { 'retry-after': String(plugin.retryAfterSeconds) } : undefined;
   return errorResponse(
-    503,
     ErrorCodes.PLUGIN_UNAVAILABLE,
     `plugin "${plugin.name}" is ${plugin.status}`,
     requestId,

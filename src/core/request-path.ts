@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCodes, InvalidArgumentError } from '../errors.js';
 import { ownBody } from '../shared/own-bytes.js';
 import { ReplayGuard } from '../fleet/replay-guard.js';
-import { servePeer, type PeerReply } from '../fleet/peer-server.js';
+import { peerRefusal, servePeer, type PeerReply } from '../fleet/peer-server.js';
 import type { RateLimiter } from '../mesh/rate-limiter.js';
 import { addressCaller } from '../mesh/rate-limit-store.js';
 import {
@@ -121,7 +121,7 @@ export class RequestPath {
     const id = request.id ?? this.parts.nextId();
     if (this.parts.stopped()) {
       return Promise.resolve(
-        errorResponse(503, ErrorCodes.PLUGIN_UNAVAILABLE, 'the gateway is stopped', id),
+        errorResponse(ErrorCodes.PLUGIN_UNAVAILABLE, 'the gateway is stopped', id),
       );
     }
     const method = request.method.toUpperCase();
@@ -133,7 +133,7 @@ export class RequestPath {
     if (match.kind === 'method-not-allowed') {
       const message = `${method} is not allowed on ${pathOf(request.path)}`;
       return Promise.resolve(
-        errorResponse(405, ErrorCodes.METHOD_NOT_ALLOWED, message, id, {
+        errorResponse(ErrorCodes.METHOD_NOT_ALLOWED, message, id, {
           allow: match.allow.join(', '),
         }),
       );
@@ -331,11 +331,7 @@ export class RequestPath {
     if (node === undefined) {
       // Not a fleet member: no peer route (the listener routes the path like any other).
       const message = 'this gateway is not in a fleet: it serves no peer calls';
-      return Promise.resolve({
-        statusCode: 404,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ error: { code: ErrorCodes.NOT_FOUND, message } }),
-      });
+      return Promise.resolve(peerRefusal(ErrorCodes.NOT_FOUND, message));
     }
     if (node.secret !== undefined) this.#replays ??= new ReplayGuard();
     return servePeer(body, headers, remoteAddress, {

@@ -76,7 +76,6 @@ export function dispatch(
 
 function rateLimited(limit: RateCheck, decision: RateDecision, requestId: string): PluginResponse {
   return errorResponse(
-    429,
     ErrorCodes.RATE_LIMITED,
     `rate limit of ${limit.rate.limit} per ${limit.rate.windowMs / 1000}s reached`,
     requestId,
@@ -120,7 +119,6 @@ function refused(
   if (outcome === BULKHEAD_FULL) {
     return {
       response: errorResponse(
-        503,
         ErrorCodes.BULKHEAD_FULL,
         `plugin "${plugin.name}" has ${plugin.bulkhead.options.maxConcurrent} requests running and ${plugin.bulkhead.options.maxQueued} waiting`,
         requestId,
@@ -130,7 +128,6 @@ function refused(
   if (outcome === BULKHEAD_CLOSED) {
     return {
       response: errorResponse(
-        503,
         ErrorCodes.PLUGIN_UNAVAILABLE,
         `plugin "${plugin.name}" was unloaded`,
         requestId,
@@ -139,7 +136,6 @@ function refused(
   }
   return {
     response: errorResponse(
-      504,
       ErrorCodes.TIMEOUT,
       `the request waited past its deadline for plugin "${plugin.name}"`,
       requestId,
@@ -243,7 +239,6 @@ function circuitOpen(plugin: Served, key: string | undefined, requestId: string)
   let waitMs = Infinity;
   for (const i of plugin.instances) waitMs = Math.min(waitMs, i.breakerFor(key).retryAfterMs);
   return errorResponse(
-    503,
     ErrorCodes.CIRCUIT_OPEN,
     `the circuit of plugin "${plugin.name}" is open after repeated failures`,
     requestId,
