@@ -5,6 +5,8 @@
  */
 import { ErrorCodes, InvalidArgumentError } from '../errors.js';
 import type { Served } from '../mesh/instances.js';
+import { addressCaller } from '../mesh/rate-limit-store.js';
+import { ownBody } from '../shared/own-bytes.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import type { GatewayOptions, Identity } from './options.js';
 import { errorResponse } from '../shared/responses.js';
@@ -14,10 +16,9 @@ import type { GatewayRequest, PluginRequest, PluginResponse } from '../shared/ty
 /** A response that refuses the request, or `undefined` to let it through. */
 export function refuse(
   target: RouteTarget<Served>,
-  userId: GatewayRequest['userId'],
-  context: GatewayRequest['context'],
-  requestId: string,
+  request: PluginRequest,
 ): PluginResponse | undefined {
+  const { userId, context, id: requestId } = request;
   if (target.needsIdentity) {
     if (userId === undefined || userId === null) {
       return errorResponse(
@@ -126,4 +127,21 @@ export function toPluginRequest(
   if (match.target.hasParams) req.params = match.params;
   if (request.path.includes('?')) req.query = match.query;
   return req;
+}
+
+/** @throws {InvalidArgumentError} for a body nested too deep to be walked. */
+export function ownHostBody(body: object): unknown {
+  try {
+    return ownBody(body);
+  } catch (error) {
+    throw new InvalidArgumentError(
+      `Expected \`request.body\` ${(error as Error).message.replace(/^the body is /, 'not to be ')}`,
+    );
+  }
+}
+
+/** The rate-limit caller of an anonymous request: its client address (an IPv6 one as its /64). */
+export function callerAddress(address: unknown): string | number {
+  if (typeof address === 'string') return addressCaller(address);
+  return (address ?? 'anonymous') as string | number;
 }

@@ -169,20 +169,20 @@ export class ServiceCalls {
     }
     req.params = match.params;
     req.query = match.query;
-    const refused = refuse(match.target, req.userId, req.context, id);
     const path = this.parts.path;
     const span =
       path.parts.tracing.enabled && typeof parent.requestId === 'string'
         ? path.traceOf(caller.name, parent.requestId)
         : undefined;
+    const target = match.target;
     const outcome = await path.serve(
-      match.target,
-      req,
-      started,
-      undefined,
-      undefined,
-      refused,
-      path.parts.tracing.enabled ? { door: 'call', parent: span?.context } : undefined,
+      path.enter({
+        target,
+        request: req,
+        started,
+        refused: refuse(target, req),
+        trace: path.parts.tracing.enabled ? { door: 'call', parent: span?.context } : undefined,
+      }),
     );
     return owned(outcome.response);
   }
