@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import * as api from './index.js';
 import {
   ErrorCodes,
+  ErrorStatus,
   GatewayError,
   ManifestInvalidError,
   PluginBootTimeoutError,
@@ -22,6 +23,14 @@ describe('errors', () => {
     const codes = new Set<string>(Object.values(ErrorCodes));
     const documented = [...doc.matchAll(/PGW_ERR_[A-Z_]+/g)].map((m) => m[0]);
     expect(documented.filter((code) => !codes.has(code))).toEqual([]);
+  });
+
+  it("gives every code one status row in docs/errors.md's tables, the status of the error table", () => {
+    const rows = [...doc.matchAll(/^\| (\d{3}) +\| `(PGW_ERR_[A-Z_]+)` +\|/gm)];
+    const documented = Object.fromEntries(rows.map(([, status, code]) => [code, Number(status)]));
+    expect(rows.length).toBe(Object.keys(ErrorStatus).length);
+    expect(documented).toEqual(ErrorStatus);
+    expect(Object.keys(ErrorStatus).sort()).toEqual(Object.values(ErrorCodes).sort());
   });
 
   it('gives every error class a code, and exports it with a type guard where a host would catch it', () => {

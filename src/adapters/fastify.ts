@@ -18,7 +18,8 @@ import { isNoRoute, plainHeaders, withUser } from './node-exchange.js';
 import { BodyDecodeError, parseBody } from './request-body.js';
 import type { HostUser, RequestHandlerLike } from './request-handler.js';
 import { acceptedRequestId, gatewayRequestId } from './request-id.js';
-import { errorResponse, wireResponse, type WireResponse } from './write-response.js';
+import { wireResponse, type WireResponse } from './write-response.js';
+import { errorWire } from '../shared/responses.js';
 import type { GatewayRequest } from '../shared/types.js';
 
 export type { HostUser, RequestHandlerLike } from './request-handler.js';
@@ -62,7 +63,7 @@ async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOption
     },
   );
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const wire = errorWire(error, request);
+    const wire = refusalWire(error, request);
     return send(reply, wire, acceptedRequestId(request.id));
   });
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
@@ -110,20 +111,23 @@ function send(
 }
 
 /** Fastify's own refusals (body too large, malformed JSON) in the gateway's error shape. */
-function errorWire(error: FastifyError, request: FastifyRequest): WireResponse {
+function refusalWire(error: FastifyError, request: FastifyRequest): WireResponse {
   if (error instanceof BodyDecodeError) {
-    const code = error.status === 415 ? ErrorCodes.UNSUPPORTED_MEDIA_TYPE : ErrorCodes.BAD_REQUEST;
-    return errorResponse(error.status, code, error.message);
+    return errorWire(
+      error.status === 415 ? ErrorCodes.UNSUPPORTED_MEDIA_TYPE : ErrorCodes.BAD_REQUEST,
+      error.message,
+    );
   }
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return errorResponse(413, ErrorCodes.BODY_TOO_LARGE, error.message);
+    return errorWire(ErrorCodes.BODY_TOO_LARGE, error.message);
   }
   const status = error.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
-    return errorResponse(status, ErrorCodes.BAD_REQUEST, error.message);
+    // Fastify's own 4xx keeps its status: it names what the request did wrong more closely than 400.
+    return { ...errorWire(ErrorCodes.BAD_REQUEST, error.message), status };
   }
   request.log.error({ err: error }, 'the plugin gateway failed to serve the request');
-  return errorResponse(500, ErrorCodes.GATEWAY_ERROR, 'the gateway failed to serve the request');
+  return errorWire(ErrorCodes.GATEWAY_ERROR, 'the gateway failed to serve the request');
 }
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, type ErrorCode } from '../errors.js';
 import { ownBody } from '../shared/own-bytes.js';
 import { NO_ROUTE } from '../shared/responses.js';
 import type { GatewayRequest, PluginResponse } from '../shared/types.js';
@@ -72,7 +72,7 @@ export async function serveExchange(
       const raw = await readBody(req, settings.bodyLimit);
       if (raw === TOO_LARGE) {
         const message = `the body is larger than ${settings.bodyLimit} bytes`;
-        return writeError(res, 413, ErrorCodes.BODY_TOO_LARGE, message, true);
+        return writeError(res, ErrorCodes.BODY_TOO_LARGE, message, true);
       }
       const peer = settings.peer;
       if (peer !== undefined && req.method === 'POST' && path === peer.path) {
@@ -104,17 +104,15 @@ export async function serveExchange(
     writeWire(res, wireResponse(response), req.method === 'HEAD');
   } catch (error) {
     if (res.headersSent) res.destroy(error as Error);
-    else if (error instanceof BodyDecodeError)
-      writeError(res, error.status, codeOf(error.status), error.message);
+    else if (error instanceof BodyDecodeError) writeError(res, codeOf(error.status), error.message);
     else if ((error as { code?: unknown }).code === ErrorCodes.INVALID_ARGUMENT)
-      writeError(res, 400, ErrorCodes.BAD_REQUEST, (error as Error).message);
-    else if (error instanceof RangeError)
-      writeError(res, 400, ErrorCodes.BAD_REQUEST, error.message);
-    else writeError(res, 500, ErrorCodes.GATEWAY_ERROR, 'the gateway failed to serve the request');
+      writeError(res, ErrorCodes.BAD_REQUEST, (error as Error).message);
+    else if (error instanceof RangeError) writeError(res, ErrorCodes.BAD_REQUEST, error.message);
+    else writeError(res, ErrorCodes.GATEWAY_ERROR, 'the gateway failed to serve the request');
   }
 }
 
-function codeOf(status: 400 | 415): string {
+function codeOf(status: 400 | 415): ErrorCode {
   return status === 415 ? ErrorCodes.UNSUPPORTED_MEDIA_TYPE : ErrorCodes.BAD_REQUEST;
 }
 
@@ -127,7 +125,7 @@ function notFound(
 ): void {
   if (settings.onNotFound !== undefined) return settings.onNotFound(req, res);
   if (next !== undefined) return next();
-  writeError(res, 404, ErrorCodes.NOT_FOUND, message);
+  writeError(res, ErrorCodes.NOT_FOUND, message);
 }
 
 /** The gateway's own "no plugin serves this path", not a 404 a plugin answered. */

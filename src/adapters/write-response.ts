@@ -5,7 +5,8 @@
  * @module
  */
 import type { ServerResponse } from 'node:http';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, type ErrorCode } from '../errors.js';
+import { errorWire } from '../shared/responses.js';
 import type { PluginResponse } from '../shared/types.js';
 import { wireHeaders } from './wire-headers.js';
 
@@ -24,7 +25,7 @@ export function wireResponse(response: PluginResponse): WireResponse {
   const status = response.statusCode;
   if (!Number.isInteger(status) || status < 200 || status > 599) {
     // The gateway validates statuses already; the wire never carries 1xx or nonsense whatever happens.
-    return errorResponse(500, ErrorCodes.BAD_RESPONSE, 'the plugin answered an invalid status');
+    return errorWire(ErrorCodes.BAD_RESPONSE, 'the plugin answered an invalid status');
   }
   const headers = wireHeaders(response.headers);
   const typed = headers['content-type'] !== undefined;
@@ -42,20 +43,6 @@ export function wireResponse(response: PluginResponse): WireResponse {
     if (!typed) headers['content-type'] = 'application/json';
   }
   return { status, headers, payload };
-}
-
-/** The adapter's own error answer: `{ error: { code, message, requestId? } }` as JSON. */
-export function errorResponse(
-  status: number,
-  code: string,
-  message: string,
-  requestId?: string,
-): WireResponse {
-  return {
-    status,
-    headers: { 'content-type': 'application/json' },
-    payload: JSON.stringify({ error: { code, message, requestId } }),
-  };
 }
 
 /**
@@ -80,12 +67,11 @@ export function writeWire(res: ServerResponse, wire: WireResponse, head = false)
 /** Writes the adapter's own error answer; `close` ends the connection after it (a body left unread). */
 export function writeError(
   res: ServerResponse,
-  status: number,
-  code: string,
+  code: ErrorCode,
   message: string,
   close = false,
 ): void {
-  const wire = errorResponse(status, code, message);
+  const wire: WireResponse = errorWire(code, message);
   if (close) wire.headers.connection = 'close';
   writeWire(res, wire);
 }

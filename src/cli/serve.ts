@@ -65,7 +65,6 @@ export function loopbackHostGuard(host: string, listener: RequestListener): Requ
     if (LOOPBACK_NAME.test(name)) return listener(req, res);
     writeError(
       res,
-      403,
       ErrorCodes.FORBIDDEN,
       `this gateway listens on ${host} and answers only requests addressed to a loopback name`,
     );

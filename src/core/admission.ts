@@ -5,6 +5,8 @@
  */
 import { ErrorCodes, InvalidArgumentError } from '../errors.js';
 import type { Served } from '../mesh/instances.js';
+import { addressCaller } from '../mesh/rate-limit-store.js';
+import { ownBody } from '../shared/own-bytes.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import type { GatewayOptions, Identity } from './options.js';
 import { errorResponse } from '../shared/responses.js';
@@ -14,14 +16,12 @@ import type { GatewayRequest, PluginRequest, PluginResponse } from '../shared/ty
 /** A response that refuses the request, or `undefined` to let it through. */
 export function refuse(
   target: RouteTarget<Served>,
-  userId: GatewayRequest['userId'],
-  context: GatewayRequest['context'],
-  requestId: string,
+  request: PluginRequest,
 ): PluginResponse | undefined {
+  const { userId, context, id: requestId } = request;
   if (target.needsIdentity) {
     if (userId === undefined || userId === null) {
       return errorResponse(
-        401,
         ErrorCodes.UNAUTHORIZED,
         `${target.key} requires an authenticated caller`,
         requestId,
@@ -32,7 +32,6 @@ export function refuse(
       const held = Array.isArray(context?.roles) ? (context.roles as unknown[]) : [];
       if (!roles.some((r) => held.includes(r))) {
         return errorResponse(
-          403,
           ErrorCodes.FORBIDDEN,
           `${target.key} requires one of the roles: ${roles.join(', ')}`,
           requestId,
@@ -42,7 +41,6 @@ export function refuse(
   }
   if (target.plugin.disabled === true) {
     return errorResponse(
-      503,
       ErrorCodes.PLUGIN_DISABLED,
       `plugin "${target.plugin.name}" is disabled`,
       requestId,
@@ -57,7 +55,6 @@ export function unavailable(plugin: Served, requestId: string): PluginResponse |
   const headers =
     plugin.status === 'loading' ? { 'retry-after': String(plugin.retryAfterSeconds) } : undefined;
   return errorResponse(
-    503,
     ErrorCodes.PLUGIN_UNAVAILABLE,
     `plugin "${plugin.name}" is ${plugin.status}`,
     requestId,
@@ -130,4 +127,21 @@ export function toPluginRequest(
   if (match.target.hasParams) req.params = match.params;
   if (request.path.includes('?')) req.query = match.query;
   return req;
+}
+
+/** @throws {InvalidArgumentError} for a body nested too deep to be walked. */
+export function ownHostBody(body: object): unknown {
+  try {
+    return ownBody(body);
+  } catch (error) {
+    throw new InvalidArgumentError(
+      `Expected \`request.body\` ${(error as Error).message.replace(/^the body is /, 'not to be ')}`,
+    );
+  }
+}
+
+/** The rate-limit caller of an anonymous request: its client address (an IPv6 one as its /64). */
+export function callerAddress(address: unknown): string | number {
+  if (typeof address === 'string') return addressCaller(address);
+  return (address ?? 'anonymous') as string | number;
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { MemoryRegistry } from '../registry/memory.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
 import type { CatalogWatch } from '../fleet/catalog-watch.js';
@@ -124,7 +125,12 @@ export function assembleGateway(
     log,
     router,
     limiter,
-    mesh: { balancer: balancerFrom(options.balancer), retry: options.retry },
+    mesh: {
+      balancer: balancerFrom(options.balancer),
+      retry: options.retry,
+      random: Math.random,
+      now: () => performance.now(),
+    },
     observers,
     nextId,
     stopped: host.stopped,

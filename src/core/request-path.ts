@@ -5,24 +5,29 @@
  * @module
  */
 import { performance } from 'node:perf_hooks';
-import { ErrorCodes, InvalidArgumentError } from '../errors.js';
-import { ownBody } from '../shared/own-bytes.js';
+import { ErrorCodes } from '../errors.js';
 import { ReplayGuard } from '../fleet/replay-guard.js';
-import { servePeer, type PeerReply } from '../fleet/peer-server.js';
+import { peerRefusal, servePeer, type PeerReply } from '../fleet/peer-server.js';
 import type { RateLimiter } from '../mesh/rate-limiter.js';
-import { addressCaller } from '../mesh/rate-limit-store.js';
 import {
   assertRequest,
+  callerAddress,
   identify,
+  ownHostBody,
   pathOf,
   refuse,
   toPluginRequest,
   unavailable,
 } from './admission.js';
 import { stillStarting, wakeWithin } from './wake.js';
-import { dispatch, type Dispatched, type MeshSettings, type RateCheck } from '../mesh/pipeline.js';
+import {
+  dispatch,
+  type Dispatched,
+  type MeshExchange,
+  type MeshSettings,
+  type RateCheck,
+} from '../mesh/pipeline.js';
 import type { Served } from '../mesh/instances.js';
-import type { TaskInput } from '../loader/runtime.js';
 import type { ManagedPlugin } from '../plugins/managed-plugin.js';
 import type { FaultInjector } from '../mesh/fault-injection.js';
 import { logFailure, logRequest } from './logging.js';
@@ -30,7 +35,7 @@ import type { Observers, RequestObservation } from './observers.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import type { ResolvedOptions } from './options.js';
 import { sandboxedForBrowsers, errorResponse, noRouteResponse } from '../shared/responses.js';
-import type { RouteMatch, RouteTarget, Router } from './router.js';
+import type { RouteTarget, Router } from './router.js';
 import { REQUEST_TRACE } from '../shared/trace-context.js';
 import type { RequestSpan, TraceDoor, Tracing } from './tracing.js';
 import { Callers } from './callers.js';
@@ -39,19 +44,6 @@ export type { TraceDoor } from './tracing.js';
 import type { GatewayRequest, PluginRequest, PluginResponse } from '../shared/types.js';
 
 export type { PeerReply } from '../fleet/peer-server.js';
-
-type RequestTask = Extract<TaskInput, { t: 'req' }>;
-
-/** @throws {InvalidArgumentError} for a body nested too deep to be walked. */
-function ownHostBody(body: object): unknown {
-  try {
-    return ownBody(body);
-  } catch (error) {
-    throw new InvalidArgumentError(
-      `Expected \`request.body\` ${(error as Error).message.replace(/^the body is /, 'not to be ')}`,
-    );
-  }
-}
 
 export interface RequestPathParts {
   options: Readonly<ResolvedOptions>;
@@ -73,16 +65,34 @@ export interface RequestPathParts {
 
 const responseOf = (outcome: Dispatched): PluginResponse => outcome.response;
 
-/** One request on its way through a plugin's mesh: what the steps after admission share. */
-interface Exchange {
-  /** The plugin serving it (a canary's new version, or the route's). */
-  plugin: Served;
+/** What a door knows of a request it lets in: the start of its {@link Exchange}. */
+export interface Entry {
   target: RouteTarget<Served>;
+  /** The request as the plugin will see it, `params` and `query` included. */
   request: PluginRequest;
   /** `performance.now()` when it came in. */
   started: number;
-  rate: RateCheck | undefined;
-  timeoutMs: number;
+  /** The endpoint's `rate_limit` for this caller, where this door counts it. */
+  rate?: RateCheck;
+  /** @default the endpoint's `timeout`, else `pluginTimeout` */
+  timeoutMs?: number;
+  /** The gateway's answer in the plugin's place (not authenticated, a role missing, not active). */
+  refused?: PluginResponse;
+  /** Which door, and the trace context it came with, while tracing. */
+  trace?: TraceDoor;
+}
+
+/**
+ * One request on the request path, built by {@link RequestPath.enter} at the door it came in by and
+ * passed down whole: its mesh part to `dispatch()`, the rest to the metrics, log line and observers.
+ */
+export interface Exchange extends MeshExchange {
+  target: RouteTarget<Served>;
+  request: PluginRequest;
+  started: number;
+  refused: PluginResponse | undefined;
+  trace: TraceDoor | undefined;
+  /** What the observers were told of it when it started, when any (or the log) listens. */
   observed: RequestObservation | undefined;
   span: RequestSpan | undefined;
 }
@@ -121,7 +131,7 @@ export class RequestPath {
     const id = request.id ?? this.parts.nextId();
     if (this.parts.stopped()) {
       return Promise.resolve(
-        errorResponse(503, ErrorCodes.PLUGIN_UNAVAILABLE, 'the gateway is stopped', id),
+        errorResponse(ErrorCodes.PLUGIN_UNAVAILABLE, 'the gateway is stopped', id),
       );
     }
     const method = request.method.toUpperCase();
@@ -133,7 +143,7 @@ export class RequestPath {
     if (match.kind === 'method-not-allowed') {
       const message = `${method} is not allowed on ${pathOf(request.path)}`;
       return Promise.resolve(
-        errorResponse(405, ErrorCodes.METHOD_NOT_ALLOWED, message, id, {
+        errorResponse(ErrorCodes.METHOD_NOT_ALLOWED, message, id, {
           allow: match.allow.join(', '),
         }),
       );
@@ -148,72 +158,79 @@ export class RequestPath {
         const again =
           target.plugin.status === 'active' ? match : this.parts.router.match(method, request.path);
         const current = again.kind === 'found' ? again : match;
-        return this.#admit(
+        const req = toPluginRequest(
           request,
           id,
           method,
           current,
           identity?.userId ?? null,
           context,
-          started,
         );
+        return this.#admit(current.target, req, started);
       });
     }
-    return this.#admit(request, id, method, match, request.userId, request.context, started);
+    const req = toPluginRequest(request, id, method, match, request.userId, request.context);
+    return this.#admit(target, req, started);
   }
 
+  /** A host's request, routed and identified: its rate limit and refusals, then its plugin. */
   #admit(
-    request: GatewayRequest,
-    id: string,
-    method: string,
-    match: Extract<RouteMatch<Served>, { kind: 'found' }>,
-    userId: GatewayRequest['userId'],
-    context: GatewayRequest['context'],
+    target: RouteTarget<Served>,
+    request: PluginRequest,
     started: number,
   ): Promise<PluginResponse> {
-    const target = match.target;
-    const req = toPluginRequest(request, id, method, match, userId, context);
     const rate: RateCheck | undefined = target.rate && {
       limiter: this.parts.limiter,
       rate: target.rate,
       scope: target.scope,
-      caller: userId ?? callerAddress(context?.clientAddress),
+      caller: request.userId ?? callerAddress(request.context?.clientAddress),
     };
-    const refused = refuse(target, userId, context, id);
-    return this.serve(target, req, started, rate, undefined, refused).then(responseOf);
+    const refused = refuse(target, request);
+    return this.serve(this.enter({ target, request, started, rate, refused })).then(responseOf);
+  }
+
+  /** The {@link Exchange} of a request a door lets in. */
+  enter(entry: Entry): Exchange {
+    const { target, request } = entry;
+    return {
+      plugin: target.plugin,
+      task: { t: 'req', k: target.key, r: request },
+      timeoutMs: entry.timeoutMs ?? target.timeoutMs ?? this.parts.options.pluginTimeout,
+      rate: entry.rate,
+      target,
+      request,
+      started: entry.started,
+      refused: entry.refused,
+      trace: entry.trace,
+      observed: undefined,
+      span: undefined,
+    };
   }
 
   /**
-   * Serves `request` on `target`'s plugin through its mesh (or answers `refused` in its place), with
-   * the plugin's metrics, the request's log line and the observers.
+   * Serves `x` on its route's plugin through the plugin's mesh (or answers `x.refused` in its place),
+   * with the plugin's metrics, the request's log line and the observers.
    */
-  serve(
-    target: RouteTarget<Served>,
-    request: PluginRequest,
-    started: number,
-    rate: RateCheck | undefined,
-    timeoutMs = target.timeoutMs ?? this.parts.options.pluginTimeout,
-    refused?: PluginResponse,
-    trace?: TraceDoor,
-  ): Promise<Dispatched> {
+  serve(x: Exchange): Promise<Dispatched> {
+    const { target, request } = x;
     // A swap's canary window: the new version takes its share of the route's requests.
-    const plugin =
-      target.canary !== undefined && Math.random() < target.canaryShare
+    const plugin = (x.plugin =
+      target.canary !== undefined && this.parts.mesh.random() < target.canaryShare
         ? target.canary
-        : target.plugin;
-    if (plugin.asleep === true && refused === undefined) {
+        : target.plugin);
+    if (plugin.asleep === true && x.refused === undefined) {
       // Started lazily: this request waits for the boot (within its timeout, which the wait uses up);
       // a boot that failed left the plugin `failed`.
-      return wakeWithin(plugin, timeoutMs).then((woken) => {
-        const left = Math.max(1, Math.round(timeoutMs - (performance.now() - started)));
-        const refusal = woken ? unavailable(plugin, request.id) : stillStarting(plugin, request.id);
-        return this.serve(target, request, started, rate, left, refusal, trace);
+      return wakeWithin(plugin, x.timeoutMs).then((woken) => {
+        x.timeoutMs = Math.max(1, Math.round(x.timeoutMs - (performance.now() - x.started)));
+        x.refused = woken ? unavailable(plugin, request.id) : stillStarting(plugin, request.id);
+        return this.serve(x);
       });
     }
-    const span = this.parts.tracing.enabled
-      ? this.parts.tracing.open(plugin, target.key, request.id, request.headers, trace)
+    x.span = this.parts.tracing.enabled
+      ? this.parts.tracing.open(plugin, target.key, request.id, request.headers, x.trace)
       : undefined;
-    const observed =
+    x.observed =
       this.#logRequests || this.parts.observers.active
         ? {
             requestId: request.id,
@@ -223,9 +240,8 @@ export class RequestPath {
             userId: request.userId,
           }
         : undefined;
-    if (observed) this.parts.observers.started(observed);
-    const x: Exchange = { plugin, target, request, started, rate, timeoutMs, observed, span };
-    if (refused) return Promise.resolve(this.#ended(x, { response: refused }));
+    if (x.observed) this.parts.observers.started(x.observed);
+    if (x.refused) return Promise.resolve(this.#ended(x, { response: x.refused }));
     if (this.parts.faults.size !== 0) {
       const draw = this.parts.faults.draw(plugin.name);
       if (draw.abort && draw.delayMs === 0) {
@@ -244,36 +260,32 @@ export class RequestPath {
 
   /** The request's task, with the flag values evaluated for it when the plugin targets flags. */
   #flagged(x: Exchange): Promise<Dispatched> {
-    const { plugin, request } = x;
-    const input: RequestTask = { t: 'req', k: x.target.key, r: request };
-    if (x.span) input[REQUEST_TRACE] = x.span;
+    const task = x.task;
+    if (x.span) task[REQUEST_TRACE] = x.span;
     // Static flags travel with the threads, not with the request: only targeting costs a request.
-    const flags = (plugin as Partial<ManagedPlugin>).flags;
+    const flags = (x.plugin as Partial<ManagedPlugin>).flags;
     if (flags?.targeted) {
-      const values = flags.evaluate(request);
+      const values = flags.evaluate(x.request);
       if (values instanceof Promise) {
         return values.then((f) => {
-          input.f = f;
-          return this.#run(x, input);
+          task.f = f;
+          return this.#run(x);
         });
       }
-      input.f = values;
+      task.f = values;
     }
-    return this.#run(x, input);
+    return this.#run(x);
   }
 
   /** Through the plugin's mesh to one of its instances; the caller remembered for its `ctx.call()`s. */
-  #run(x: Exchange, input: RequestTask): Promise<Dispatched> {
-    const { plugin, request, timeoutMs, rate } = x;
+  #run(x: Exchange): Promise<Dispatched> {
     const ended = (outcome: Dispatched) => this.#ended(x, outcome);
-    if (!this.parts.calls(plugin)) {
-      return dispatch(plugin, input, timeoutMs, request.id, rate, this.parts.mesh).then(ended);
-    }
-    const key = this.#callers.enter(plugin.name, request);
+    if (!this.parts.calls(x.plugin)) return dispatch(x, this.parts.mesh).then(ended);
+    const key = this.#callers.enter(x.plugin.name, x.request);
     const leave = () => this.#callers.leave(key);
     let dispatched: Promise<Dispatched>;
     try {
-      dispatched = dispatch(plugin, input, timeoutMs, request.id, rate, this.parts.mesh);
+      dispatched = dispatch(x, this.parts.mesh);
     } catch (error) {
       leave();
       throw error;
@@ -331,11 +343,7 @@ export class RequestPath {
     if (node === undefined) {
       // Not a fleet member: no peer route (the listener routes the path like any other).
       const message = 'this gateway is not in a fleet: it serves no peer calls';
-      return Promise.resolve({
-        statusCode: 404,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ error: { code: ErrorCodes.NOT_FOUND, message } }),
-      });
+      return Promise.resolve(peerRefusal(ErrorCodes.NOT_FOUND, message));
     }
     if (node.secret !== undefined) this.#replays ??= new ReplayGuard();
     return servePeer(body, headers, remoteAddress, {
@@ -363,18 +371,13 @@ export class RequestPath {
         const req = request as PluginRequest;
         req.params = match.params;
         req.query = match.query;
-        const refused = refuse(match.target, req.userId, req.context, req.id);
         const trace: TraceDoor | undefined = this.parts.tracing.enabled
           ? { door: 'peer', parent: this.parts.tracing.parentFrom(headers) }
           : undefined;
-        return this.serve(match.target, req, started, undefined, timeoutMs, refused, trace);
+        const target = match.target;
+        const refused = refuse(target, req);
+        return this.serve(this.enter({ target, request: req, started, timeoutMs, refused, trace }));
       },
     });
   }
-}
-
-/** The rate-limit caller of an anonymous request: its client address (an IPv6 one as its /64). */
-function callerAddress(address: unknown): string | number {
-  if (typeof address === 'string') return addressCaller(address);
-  return (address ?? 'anonymous') as string | number;
 }

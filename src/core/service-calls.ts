@@ -101,7 +101,6 @@ export class ServiceCalls {
         'ctx.call() to an undeclared service refused',
       );
       return errorResponse(
-        403,
         ErrorCodes.CALL_NOT_PERMITTED,
         `plugin "${caller.name}" may not call "${service}": list it under dependencies in plugin.yaml`,
         id,
@@ -118,7 +117,6 @@ export class ServiceCalls {
           'ctx.call() as another user refused',
         );
         return errorResponse(
-          403,
           ErrorCodes.CALL_NOT_PERMITTED,
           `plugin "${caller.name}" may not call "${service}" as another user than the caller of the request it serves: grant act_as_any_user on that dependency in plugin.yaml`,
           id,
@@ -129,7 +127,7 @@ export class ServiceCalls {
     try {
       body = ownBody(request.body);
     } catch (error) {
-      return errorResponse(400, ErrorCodes.INVALID_ARGUMENT, (error as Error).message, id);
+      return errorResponse(ErrorCodes.INVALID_ARGUMENT, (error as Error).message, id);
     }
     const method = String(request.method).toUpperCase();
     const q = request.path.indexOf('?');
@@ -150,13 +148,12 @@ export class ServiceCalls {
         return owned(await provided.handler(req));
       } catch (error) {
         this.parts.log.error({ service, request_id: id, err: error }, 'host service threw');
-        return errorResponse(500, ErrorCodes.PLUGIN_ERROR, `service "${service}" failed`, id);
+        return errorResponse(ErrorCodes.PLUGIN_ERROR, `service "${service}" failed`, id);
       }
     }
     const served = this.parts.served(service);
     if (!served || !satisfies(served.version, dependency.version)) {
       return errorResponse(
-        503,
         ErrorCodes.PLUGIN_UNAVAILABLE,
         `no instance of ${service} ${dependency.version} is available${served ? ` (found ${served.version})` : ''}`,
         id,
@@ -165,7 +162,6 @@ export class ServiceCalls {
     const match = this.parts.router.match(method, request.path);
     if (match.kind !== 'found' || match.target.plugin !== served) {
       return errorResponse(
-        404,
         ErrorCodes.NOT_FOUND,
         `service "${service}" has no endpoint ${method} ${req.path}`,
         id,
@@ -173,20 +169,20 @@ export class ServiceCalls {
     }
     req.params = match.params;
     req.query = match.query;
-    const refused = refuse(match.target, req.userId, req.context, id);
     const path = this.parts.path;
     const span =
       path.parts.tracing.enabled && typeof parent.requestId === 'string'
         ? path.traceOf(caller.name, parent.requestId)
         : undefined;
+    const target = match.target;
     const outcome = await path.serve(
-      match.target,
-      req,
-      started,
-      undefined,
-      undefined,
-      refused,
-      path.parts.tracing.enabled ? { door: 'call', parent: span?.context } : undefined,
+      path.enter({
+        target,
+        request: req,
+        started,
+        refused: refuse(target, req),
+        trace: path.parts.tracing.enabled ? { door: 'call', parent: span?.context } : undefined,
+      }),
     );
     return owned(outcome.response);
   }

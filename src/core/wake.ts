@@ -20,7 +20,6 @@ export function wakeWithin(plugin: Served, timeoutMs: number): Promise<boolean> 
 /** 503 for a request that waited its whole timeout for the plugin's boot. */
 export function stillStarting(plugin: Served, requestId: string): PluginResponse {
   return errorResponse(
-    503,
     ErrorCodes.PLUGIN_UNAVAILABLE,
     `plugin "${plugin.name}" is starting`,
     requestId,

@@ -100,19 +100,6 @@ export class Fleet {
       for (const key of this.#conflicts)
         if (key.startsWith(`${name}@`)) this.#conflicts.delete(key);
     }
-    if (record.address && !this.#inUse(new URL(record.address).origin)) {
-      this.client.forget(new URL(record.address).origin);
-    }
-  }
-
-  /** Whether a live record of any service is served from `origin`. */
-  #inUse(origin: string): boolean {
-    for (const service of this.#services.values()) {
-      for (const r of service.records.values()) {
-        if (r.address && new URL(r.address).origin === origin) return true;
-      }
-    }
-    return false;
   }
 
   #refresh(service: RemoteService): void {

@@ -4,7 +4,7 @@
  * @module
  */
 import { DrainSignal } from '../loader/drain-signal.js';
-import { Pool } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { PluginRuntime, RuntimeStats, TaskInput } from '../loader/runtime.js';
 import {
   PEER_CONTENT_TYPE,
@@ -21,16 +21,27 @@ import { DeadlineQueue, type Expirable } from '../shared/deadline-queue.js';
 import { responseProblem } from '../loader/worker/note-check.js';
 import type { HealthStatus, PluginResponse } from '../shared/types.js';
 
-/** Keep-alive connection pools to the other gateways, one per origin. */
+/**
+ * Keep-alive connections to the other gateways: undici's `Agent`, which keeps a `Pool` per origin and
+ * closes one when its last connection has ended (the other gateway left, or stayed idle past
+ * `keepAliveTimeout`), so that the origins the registry names hold nothing once unused.
+ */
 export class PeerClient {
-  readonly #pools = new Map<string, Pool>();
+  readonly #agent: Agent;
   constructor(
     readonly nodeId: string,
     readonly secret: string | undefined,
     readonly connectionsPerPeer = 32,
     /** The largest response a plugin may answer; an owner's answer is read up to a multiple of it. */
     readonly maxResponseBytes = 8 * 1024 * 1024,
-  ) {}
+  ) {
+    this.#agent = new Agent({
+      connections: connectionsPerPeer,
+      pipelining: 1,
+      connectTimeout: 2000,
+      keepAliveTimeout: 10_000,
+    });
+  }
 
   /**
    * Bytes of a peer answer read at most: a body as JSON (escapes) or base64, plus the envelope. Past
@@ -40,31 +51,13 @@ export class PeerClient {
     return 6 * this.maxResponseBytes + 65_536;
   }
 
-  pool(origin: string): Pool {
-    let pool = this.#pools.get(origin);
-    if (!pool) {
-      pool = new Pool(origin, {
-        connections: this.connectionsPerPeer,
-        pipelining: 1,
-        connectTimeout: 2000,
-        keepAliveTimeout: 10_000,
-      });
-      this.#pools.set(origin, pool);
-    }
-    return pool;
-  }
-
-  /** Closes the pool of a gateway that left the fleet. */
-  forget(origin: string): void {
-    const pool = this.#pools.get(origin);
-    this.#pools.delete(origin);
-    void pool?.destroy().catch(() => {});
+  /** Sends a request to `options.origin` on a kept-alive connection to it. */
+  request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
+    return this.#agent.request(options);
   }
 
   async close(): Promise<void> {
-    const pools = [...this.#pools.values()];
-    this.#pools.clear();
-    await Promise.all(pools.map((p) => p.destroy().catch(() => {})));
+    await this.#agent.destroy().catch(() => {});
   }
 }
 
@@ -166,7 +159,8 @@ export class RemoteRuntime implements PluginRuntime {
     if (task.tp !== undefined) headers.traceparent = task.tp;
     this.#inFlight++;
     try {
-      const res = await this.client.pool(this.origin).request({
+      const res = await this.client.request({
+        origin: this.origin,
         method: 'POST',
         path: this.#basePath + PEER_PATH,
         headers,

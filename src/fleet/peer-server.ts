@@ -4,9 +4,9 @@
  * and writes the answer for the wire. Which local plugin serves it, and how, is the gateway's to say.
  * @module
  */
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, type ErrorCode } from '../errors.js';
 import type { GatewayLogger } from '../shared/logger.js';
-import { errorResponse } from '../shared/responses.js';
+import { errorResponse, errorWire } from '../shared/responses.js';
 import type { TaskFailure } from '../shared/task-failure.js';
 import type { PluginRequest, PluginResponse } from '../shared/types.js';
 import type { ReplayGuard } from './replay-guard.js';
@@ -73,7 +73,7 @@ export async function servePeer<T>(
         `peer call refused: ${why}`,
       );
     }
-    return plain(401, ErrorCodes.PEER_UNAUTHORIZED, why);
+    return peerRefusal(ErrorCodes.PEER_UNAUTHORIZED, why);
   }
   let call: PeerCall;
   let request: Omit<PluginRequest, 'params' | 'query'>;
@@ -86,14 +86,14 @@ export async function servePeer<T>(
     const requestBody = fromWire(r.body);
     if (requestBody !== undefined) request.body = requestBody;
   } catch (error) {
-    return plain(400, ErrorCodes.BAD_REQUEST, `malformed peer call: ${(error as Error).message}`);
+    return peerRefusal(ErrorCodes.BAD_REQUEST, `malformed peer call: ${(error as Error).message}`);
   }
   const target = parts.find(call);
   if (target === undefined) {
     const where = parts.nodeId ?? 'this gateway';
     const message = `${where} does not serve ${call.service}@${call.version} ${call.key}`;
     return peerAnswer(
-      errorResponse(503, ErrorCodes.PEER_UNREACHABLE, message, request.id),
+      errorResponse(ErrorCodes.PEER_UNREACHABLE, message, request.id),
       'unreachable',
     );
   }
@@ -157,10 +157,8 @@ function peerAnswer(
   };
 }
 
-function plain(statusCode: number, code: string, message: string): PeerReply {
-  return {
-    statusCode,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ error: { code, message } }),
-  };
+/** A refused peer call: `{ error: { code, message } }` with the code's status (no request was read). */
+export function peerRefusal(code: ErrorCode, message: string): PeerReply {
+  const wire = errorWire(code, message);
+  return { statusCode: wire.status, headers: wire.headers, body: wire.payload };
 }

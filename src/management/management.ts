@@ -12,6 +12,8 @@ import type { PluginGateway } from '../core/gateway.js';
 import type { Identity } from '../core/options.js';
 import {
   ErrorCodes,
+  ErrorStatus,
+  type ErrorCode,
   InvalidArgumentError,
   isGatewayError,
   PathNotAllowedError,
@@ -150,7 +152,6 @@ export class Management {
     const identity = await this.#authenticate(request);
     if (identity === null || identity === undefined) {
       return error(
-        401,
         ErrorCodes.UNAUTHORIZED,
         'the management API requires an authenticated caller',
         request.id,
@@ -161,7 +162,6 @@ export class Management {
     const roles: unknown = identity.roles;
     if (!Array.isArray(roles) || !roles.includes(this.#options.role)) {
       return error(
-        403,
         ErrorCodes.FORBIDDEN,
         `the management API requires the role ${this.#options.role}`,
         request.id,
@@ -182,12 +182,7 @@ export class Management {
     const found = match(pathname);
     if (found === undefined) {
       // Marked as the gateway's own no-route answer, so an adapter hands the path on to the host.
-      const missing = error(
-        404,
-        ErrorCodes.NOT_FOUND,
-        `no management route at ${pathname}`,
-        request.id,
-      );
+      const missing = error(ErrorCodes.NOT_FOUND, `no management route at ${pathname}`, request.id);
       Object.defineProperty(missing, NO_ROUTE, { value: true });
       return missing;
     }
@@ -198,7 +193,6 @@ export class Management {
       const allow = found.routes.map((r) => r.method).join(', ');
       return {
         ...error(
-          405,
           ErrorCodes.METHOD_NOT_ALLOWED,
           `${method} is not allowed on ${pathname}`,
           request.id,
@@ -209,11 +203,10 @@ export class Management {
     let body: unknown;
     if (route.body) {
       const refused = crossSite(request.headers ?? {});
-      if (refused) return error(refused.status, refused.code, refused.message, request.id);
+      if (refused) return error(refused.code, refused.message, request.id);
       const parsed = route.body.safeParse(jsonBody(request.body));
       if (!parsed.success) {
         return error(
-          400,
           ErrorCodes.BAD_REQUEST,
           `invalid body: ${z.prettifyError(parsed.error)}`,
           request.id,
@@ -287,17 +280,16 @@ function match(
  */
 function crossSite(
   headers: Record<string, string>,
-): { status: number; code: string; message: string } | undefined {
+): { code: ErrorCode; message: string } | undefined {
   const type = (headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') {
     return {
-      status: 415,
       code: ErrorCodes.UNSUPPORTED_MEDIA_TYPE,
       message: 'actions take a JSON body (content-type: application/json)',
     };
   }
   if (headers['sec-fetch-site'] === 'cross-site') {
-    return { status: 403, code: ErrorCodes.FORBIDDEN, message: 'cross-site requests are refused' };
+    return { code: ErrorCodes.FORBIDDEN, message: 'cross-site requests are refused' };
   }
   return undefined;
 }
@@ -318,43 +310,40 @@ function json(statusCode: number, body: unknown): PluginResponse {
   return { statusCode, headers: { ...SECURITY_HEADERS, 'content-type': 'application/json' }, body };
 }
 
-function error(
-  statusCode: number,
-  code: string,
-  message: string,
-  requestId: string | undefined,
-): PluginResponse {
-  return json(statusCode, { error: { code, message, ...(requestId ? { requestId } : {}) } });
+/** An error answer with the status of `code` (`ErrorStatus`), under the API's security headers. */
+function error(code: ErrorCode, message: string, requestId: string | undefined): PluginResponse {
+  return json(ErrorStatus[code], {
+    error: { code, message, ...(requestId ? { requestId } : {}) },
+  });
 }
 
-const STATUS_OF: Partial<Record<string, number>> = {
-  [ErrorCodes.PLUGIN_NOT_FOUND]: 404,
-  [ErrorCodes.PATH_NOT_ALLOWED]: 403,
-  [ErrorCodes.PLUGIN_EXISTS]: 409,
-  [ErrorCodes.ROUTE_CONFLICT]: 409,
-  [ErrorCodes.MAX_PLUGINS]: 409,
-  [ErrorCodes.MANIFEST_INVALID]: 422,
-  [ErrorCodes.PLUGIN_LOAD]: 422,
-  [ErrorCodes.PLUGIN_BOOT_TIMEOUT]: 422,
-  [ErrorCodes.UNTRUSTED_RUNTIME]: 422,
-  [ErrorCodes.SANDBOX_UNAVAILABLE]: 422,
-  [ErrorCodes.RUNTIME_UNSUPPORTED]: 422,
-  [ErrorCodes.GATEWAY_STOPPED]: 503,
-  [ErrorCodes.INVALID_ARGUMENT]: 400,
-  [ErrorCodes.SWAP_FAILED]: 422,
-  [ErrorCodes.VERSION_NOT_FOUND]: 404,
-  [ErrorCodes.PLUGIN_CONTENT_CHANGED]: 422,
-  [ErrorCodes.FLAG_NOT_DECLARED]: 422,
-};
+/** Thrown errors whose message is the caller's to read: about its own request, never the host's state. */
+const ANSWERED: ReadonlySet<ErrorCode> = new Set([
+  ErrorCodes.PLUGIN_NOT_FOUND,
+  ErrorCodes.PATH_NOT_ALLOWED,
+  ErrorCodes.PLUGIN_EXISTS,
+  ErrorCodes.ROUTE_CONFLICT,
+  ErrorCodes.MAX_PLUGINS,
+  ErrorCodes.MANIFEST_INVALID,
+  ErrorCodes.PLUGIN_LOAD,
+  ErrorCodes.PLUGIN_BOOT_TIMEOUT,
+  ErrorCodes.UNTRUSTED_RUNTIME,
+  ErrorCodes.SANDBOX_UNAVAILABLE,
+  ErrorCodes.RUNTIME_UNSUPPORTED,
+  ErrorCodes.GATEWAY_STOPPED,
+  ErrorCodes.INVALID_ARGUMENT,
+  ErrorCodes.SWAP_FAILED,
+  ErrorCodes.VERSION_NOT_FOUND,
+  ErrorCodes.PLUGIN_CONTENT_CHANGED,
+  ErrorCodes.FLAG_NOT_DECLARED,
+]);
 
 /** A thrown error as a coded answer; anything unexpected is a 500 that says nothing of its cause. */
 function failure(thrown: unknown, requestId: string | undefined): PluginResponse {
   if (isGatewayError(thrown)) {
-    const status = STATUS_OF[thrown.code];
-    if (status !== undefined) return error(status, thrown.code, thrown.message, requestId);
+    if (ANSWERED.has(thrown.code)) return error(thrown.code, thrown.message, requestId);
   }
   return error(
-    500,
     ErrorCodes.GATEWAY_ERROR,
     'the management API failed to serve the request',
     requestId,

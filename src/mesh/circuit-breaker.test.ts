@@ -38,7 +38,7 @@ describe('CircuitBreakerPolicy', () => {
     expect(policy.retryAfterMs).toBe(1);
     clock.now = 1000;
     const probes = [policy.admit(), policy.admit(), policy.admit()];
-    expect(probes).toEqual([Admission.Probe, Admission.Probe, Admission.Refused]);
+    expect(probes.map((p) => p === Admission.Refused)).toEqual([false, false, true]);
     policy.success(probes[0]!);
     expect(policy.state).toBe('half-open');
     policy.success(probes[1]!);
@@ -62,6 +62,67 @@ describe('CircuitBreakerPolicy', () => {
     for (let i = 0; i < 3; i++) policy.failure(policy.admit());
     clock.now = 1000;
     policy.release(policy.admit());
-    expect(policy.admit()).toBe(Admission.Probe);
+    expect(policy.admit()).not.toBe(Admission.Refused);
+  });
+
+  it('does not close on a late success from an earlier half-open round', () => {
+    const { policy, clock, states } = breaker({ halfOpenLimit: 2 });
+    for (let i = 0; i < 3; i++) policy.failure(policy.admit());
+    clock.now = 1000;
+    const a = policy.admit();
+    const b = policy.admit();
+    policy.failure(b);
+    expect(policy.state).toBe('open');
+    clock.now = 2000;
+    const c = policy.admit();
+    expect(c).not.toBe(Admission.Refused);
+    policy.success(a);
+    policy.success(c);
+    expect(policy.state).toBe('half-open');
+    expect(states).toEqual(['open', 'half-open', 'open', 'half-open']);
+    const d = policy.admit();
+    policy.success(d);
+    expect(policy.state).toBe('closed');
+  });
+
+  it('ignores a late failure from an earlier round', () => {
+    const { policy, clock } = breaker({ halfOpenLimit: 2 });
+    for (let i = 0; i < 3; i++) policy.failure(policy.admit());
+    clock.now = 1000;
+    const a = policy.admit();
+    policy.failure(policy.admit());
+    clock.now = 2000;
+    const c = policy.admit();
+    policy.failure(a);
+    expect(policy.state).toBe('half-open');
+    policy.success(c);
+    policy.success(policy.admit());
+    expect(policy.state).toBe('closed');
+  });
+
+  it('gives no extra probe place to the current round for a late release from an earlier one', () => {
+    const { policy, clock } = breaker({ halfOpenLimit: 2 });
+    for (let i = 0; i < 3; i++) policy.failure(policy.admit());
+    clock.now = 1000;
+    const stale = policy.admit();
+    policy.failure(policy.admit());
+    clock.now = 2000;
+    const probes = [policy.admit(), policy.admit()];
+    expect(probes).not.toContain(Admission.Refused);
+    policy.release(stale);
+    expect(policy.admit()).toBe(Admission.Refused);
+    for (const p of probes) policy.success(p);
+    expect(policy.state).toBe('closed');
+  });
+
+  it('does not count a failure admitted before the circuit last closed', () => {
+    const { policy, clock } = breaker({ failureThreshold: 1, halfOpenLimit: 1 });
+    const old = policy.admit();
+    policy.failure(policy.admit());
+    clock.now = 1000;
+    policy.success(policy.admit());
+    expect(policy.state).toBe('closed');
+    policy.failure(old);
+    expect(policy.state).toBe('closed');
   });
 });

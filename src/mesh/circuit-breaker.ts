@@ -5,6 +5,11 @@
  * exactly `halfOpenLimit` probes through and closes when they all succeed, or opens again on the first
  * failure.
  *
+ * Every state change starts a new round, and `admit()` hands out a token bound to its round: a verdict
+ * or a release carrying a token of an earlier round changes nothing (as cockatiel ignores callbacks of
+ * a state object it replaced). Without it a late success from an old round's probe would count towards
+ * closing the current round, and a late release would give it one probe place too many.
+ *
  * Built on cockatiel's breaker strategies rather than its `CircuitBreakerPolicy`, which lets a single
  * probe through and makes every other caller wait for it: here callers beyond the probes fail fast.
  * @module
@@ -14,9 +19,13 @@ import { breakerStrategy, type BreakerPolicyName } from './breaker-strategies.js
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
-/** What `admit()` granted; pass it back to `success()`, `failure()` or `release()`. */
-export const Admission = { Refused: 0, Normal: 1, Probe: 2 } as const;
-export type Admission = (typeof Admission)[keyof typeof Admission];
+/**
+ * What `admit()` granted: `Admission.Refused`, or a token of the round it was admitted in (a number, so
+ * that a call admitted on a closed circuit costs no allocation). Pass it back to `success()`,
+ * `failure()` or `release()`.
+ */
+export type Admission = number & { readonly __admission: never };
+export const Admission = { Refused: 0 as Admission } as const;
 
 export interface CircuitBreakerOptions {
   /** Failures in a row that open the circuit (with the default strategy). */
@@ -56,6 +65,8 @@ export function worstBreakerState(states: Iterable<BreakerState>): BreakerState 
 
 export class CircuitBreakerPolicy {
   #state: BreakerState = 'closed';
+  /** Starts at 1 (0 is `Admission.Refused`); one more at every state change. */
+  #round = 1;
   #openedAt = 0;
   #probesAdmitted = 0;
   #probesSucceeded = 0;
@@ -104,7 +115,7 @@ export class CircuitBreakerPolicy {
   admit(): Admission {
     switch (this.#state) {
       case 'closed':
-        return Admission.Normal;
+        return this.#round as Admission;
       case 'open':
         if (this.#now() - this.#openedAt < this.options.timeout) return Admission.Refused;
         this.#probesAdmitted = 0;
@@ -114,34 +125,34 @@ export class CircuitBreakerPolicy {
       case 'half-open':
         if (this.#probesAdmitted >= this.options.halfOpenLimit) return Admission.Refused;
         this.#probesAdmitted++;
-        return Admission.Probe;
+        return this.#round as Admission;
     }
   }
 
   /** The admitted call went well. */
   success(admission: Admission): void {
-    if (admission === Admission.Probe) {
-      if (this.#state !== 'half-open') return;
+    if (admission !== this.#round) return;
+    if (this.#state === 'half-open') {
       if (++this.#probesSucceeded >= this.options.halfOpenLimit) {
         this.#strategy.success(2 /* cockatiel CircuitState.HalfOpen */);
         this.#set('closed');
       }
-    } else if (admission === Admission.Normal && this.#state === 'closed') {
+    } else if (this.#state === 'closed') {
       this.#strategy.success(0 /* CircuitState.Closed */);
     }
   }
 
   /** The admitted call never reached the instance (queue full, deadline passed while queued): no verdict. */
   release(admission: Admission): void {
-    if (admission === Admission.Probe && this.#state === 'half-open') this.#probesAdmitted--;
+    if (admission === this.#round && this.#state === 'half-open') this.#probesAdmitted--;
   }
 
   /** The admitted call failed in a way that counts against the instance. */
   failure(admission: Admission): void {
-    if (admission === Admission.Probe) {
-      if (this.#state === 'half-open') this.#open();
-    } else if (admission === Admission.Normal && this.#state === 'closed') {
-      if (this.#strategy.failure(0 /* CircuitState.Closed */)) this.#open();
+    if (admission !== this.#round) return;
+    if (this.#state === 'half-open') this.#open();
+    else if (this.#state === 'closed' && this.#strategy.failure(0 /* CircuitState.Closed */)) {
+      this.#open();
     }
   }
 
@@ -153,6 +164,7 @@ export class CircuitBreakerPolicy {
   #set(state: BreakerState): void {
     if (this.#state === state && state !== 'open') return;
     this.#state = state;
+    this.#round++;
     this.#stateEmitter.emit(state);
   }
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from 'zod';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, ErrorStatus } from '../errors.js';
 import { boundedDurationMs, HOUR_MS, invalidOptions } from '../shared/option-validation.js';
 import { knownKeys } from '../shared/schema-keys.js';
 import { errorResponse } from '../shared/responses.js';
@@ -139,13 +139,10 @@ export class FaultInjector {
 
   /** The answer to a request the draw aborted. */
   aborted(name: string, requestId: string): PluginResponse {
-    const status = this.#faults.get(name)?.abortStatus ?? 503;
-    return errorResponse(
-      status,
-      ErrorCodes.FAULT_INJECTED,
-      `fault injected: request to plugin "${name}" aborted with ${status}`,
-      requestId,
-    );
+    const status = this.#faults.get(name)?.abortStatus ?? ErrorStatus[ErrorCodes.FAULT_INJECTED];
+    const message = `fault injected: request to plugin "${name}" aborted with ${status}`;
+    // The one code whose status is the host's to choose: a fault stands in for any failure.
+    return { ...errorResponse(ErrorCodes.FAULT_INJECTED, message, requestId), statusCode: status };
   }
 }
 

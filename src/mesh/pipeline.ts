@@ -42,41 +42,57 @@ export interface RateCheck {
   caller: string | number;
 }
 
+/** A request's task for a runtime. */
+export type RequestTask = Extract<TaskInput, { t: 'req' }>;
+
+/**
+ * One request as the mesh sees it. The request path builds it at the door the request came in by
+ * (`handle()`, a peer call, `ctx.call()`) and hands it down whole; the mesh reads it and changes only
+ * the task's trace context.
+ */
+export interface MeshExchange {
+  /** The plugin serving it (a canary's new version, or the route's). */
+  plugin: Served;
+  /** What its runtime runs: the request (`task.r`, whose `id` names it), its endpoint key, its flags. */
+  task: RequestTask;
+  /** Its time budget from the moment it enters the mesh, ms: queueing, attempts and pauses included. */
+  timeoutMs: number;
+  /** The endpoint's `rate_limit` for this caller; `undefined` when it has none or it was counted already. */
+  rate: RateCheck | undefined;
+}
+
 /** The gateway-wide settings of the mesh. */
 export interface MeshSettings {
   balancer: LoadBalancer;
   retry: { attempts: number; backoff: number };
+  /** A draw in [0, 1): the retries' jitter, a swap's canary share. `Math.random` but in tests. */
+  random: () => number;
+  /** The clock of the request deadlines, ms. `performance.now` but in tests. */
+  now: () => number;
 }
 
 /**
- * Runs `input` through the plugin's mesh. Written as promise chains rather than `async` functions: each
+ * Runs `x` through its plugin's mesh. Written as promise chains rather than `async` functions: each
  * async layer measured ~1.5 µs of main-thread time per request at 64 in flight (bench/RESULTS.md).
  */
-export function dispatch(
-  plugin: Served,
-  input: TaskInput,
-  timeoutMs: number,
-  requestId: string,
-  limit: RateCheck | undefined,
-  mesh: MeshSettings,
-): Promise<Dispatched> {
+export function dispatch(x: MeshExchange, mesh: MeshSettings): Promise<Dispatched> {
+  const limit = x.rate;
   if (limit) {
     const taken = limit.limiter.take(limit.scope, limit.caller, limit.rate);
     if (taken instanceof Promise) {
       return taken.then((decision) =>
-        decision.allowed
-          ? admit(plugin, input, timeoutMs, requestId, mesh)
-          : { response: rateLimited(limit, decision, requestId) },
+        decision.allowed ? admit(x, mesh) : { response: rateLimited(limit, decision, x.task.r.id) },
       );
     }
-    if (!taken.allowed) return Promise.resolve({ response: rateLimited(limit, taken, requestId) });
+    if (!taken.allowed) {
+      return Promise.resolve({ response: rateLimited(limit, taken, x.task.r.id) });
+    }
   }
-  return admit(plugin, input, timeoutMs, requestId, mesh);
+  return admit(x, mesh);
 }
 
 function rateLimited(limit: RateCheck, decision: RateDecision, requestId: string): PluginResponse {
   return errorResponse(
-    429,
     ErrorCodes.RATE_LIMITED,
     `rate limit of ${limit.rate.limit} per ${limit.rate.windowMs / 1000}s reached`,
     requestId,
@@ -85,30 +101,27 @@ function rateLimited(limit: RateCheck, decision: RateDecision, requestId: string
 }
 
 /** Circuit pre-check, then the bulkhead, then the attempts. */
-function admit(
-  plugin: Served,
-  input: TaskInput,
-  timeoutMs: number,
-  requestId: string,
-  mesh: MeshSettings,
-): Promise<Dispatched> {
+function admit(x: MeshExchange, mesh: MeshSettings): Promise<Dispatched> {
+  const { plugin, task } = x;
   const instances = plugin.instances;
-  const key = input.t === 'req' ? input.k : undefined;
   if (
     !(instances.length === 1
-      ? instances[0]!.breakerFor(key).available
-      : instances.some((i) => i.breakerFor(key).available))
+      ? instances[0]!.breakerFor(task.k).available
+      : instances.some((i) => i.breakerFor(task.k).available))
   ) {
-    return answerLater({ response: circuitOpen(plugin, key, requestId) });
+    return answerLater({ response: circuitOpen(plugin, task.k, task.r.id) });
   }
   return plugin.bulkhead
-    .execute((ms) => attempt(plugin, input, ms, requestId, mesh), timeoutMs)
+    .execute(
+      (ms) => attempt(x, mesh, { n: 0, last: undefined, deadline: mesh.now() + ms }),
+      x.timeoutMs,
+    )
     .then((outcome) =>
       typeof outcome !== 'symbol'
         ? outcome
         : outcome === BULKHEAD_FULL
-          ? answerLater(refused(plugin, outcome, requestId))
-          : refused(plugin, outcome, requestId),
+          ? answerLater(refused(plugin, outcome, task.r.id))
+          : refused(plugin, outcome, task.r.id),
     );
 }
 
@@ -120,7 +133,6 @@ function refused(
   if (outcome === BULKHEAD_FULL) {
     return {
       response: errorResponse(
-        503,
         ErrorCodes.BULKHEAD_FULL,
         `plugin "${plugin.name}" has ${plugin.bulkhead.options.maxConcurrent} requests running and ${plugin.bulkhead.options.maxQueued} waiting`,
         requestId,
@@ -130,7 +142,6 @@ function refused(
   if (outcome === BULKHEAD_CLOSED) {
     return {
       response: errorResponse(
-        503,
         ErrorCodes.PLUGIN_UNAVAILABLE,
         `plugin "${plugin.name}" was unloaded`,
         requestId,
@@ -139,7 +150,6 @@ function refused(
   }
   return {
     response: errorResponse(
-      504,
       ErrorCodes.TIMEOUT,
       `the request waited past its deadline for plugin "${plugin.name}"`,
       requestId,
@@ -156,29 +166,31 @@ const UNANSWERED: ReadonlySet<TaskFailure['__pgw']> = new Set([
   'unreachable',
 ]);
 
+/** Where a request's attempts stand. */
+interface Attempts {
+  /** Attempts made before this one. */
+  n: number;
+  /** The instance of the previous attempt, which the next one avoids while there is another. */
+  last: PluginInstance | undefined;
+  /** When its budget runs out, on `mesh.now()`'s clock. */
+  deadline: number;
+}
+
 /** One request on one instance after another: retried only when unanswered, idempotent and in time. */
-function attempt(
-  plugin: Served,
-  input: TaskInput,
-  budgetMs: number,
-  requestId: string,
-  mesh: MeshSettings,
-  n = 0,
-  failed?: PluginInstance,
-  deadline = performance.now() + budgetMs,
-): Promise<Dispatched> {
-  const key = input.t === 'req' ? input.k : undefined;
-  const instance = choose(plugin.instances, key, mesh.balancer, failed);
-  const breaker = instance?.breakerFor(key);
+function attempt(x: MeshExchange, mesh: MeshSettings, tries: Attempts): Promise<Dispatched> {
+  const { plugin, task } = x;
+  const { n, deadline } = tries;
+  const instance = choose(plugin.instances, task.k, mesh.balancer, tries.last);
+  const breaker = instance?.breakerFor(task.k);
   const admission = breaker ? breaker.admit() : Admission.Refused;
   if (!instance || !breaker || admission === Admission.Refused) {
-    return answerLater({ response: circuitOpen(plugin, key, requestId) });
+    return answerLater({ response: circuitOpen(plugin, task.k, task.r.id) });
   }
-  const hop = input.t === 'req' ? input[REQUEST_TRACE]?.hop(instance.id, n) : undefined;
-  if (hop) (input as { tp?: string }).tp = hop.traceparent;
+  const hop = task[REQUEST_TRACE]?.hop(instance.id, n);
+  if (hop) task.tp = hop.traceparent;
   instance.outstanding++;
   return instance.runtime
-    .run(input, Math.max(0, deadline - performance.now()))
+    .run(task, Math.max(0, deadline - mesh.now()))
     .then((result): Dispatched | Promise<Dispatched> => {
       instance.outstanding--;
       hop?.end(result);
@@ -192,20 +204,19 @@ function attempt(
       else breaker.failure(admission);
       // A plugin restarting after a crash (or failed) gets no retries: its restart policy decides when it serves.
       if (
-        input.t === 'req' &&
-        IDEMPOTENT.has(input.r.method) &&
+        IDEMPOTENT.has(task.r.method) &&
         UNANSWERED.has(result.__pgw) &&
         n < mesh.retry.attempts &&
         plugin.status === 'active'
       ) {
-        const pause = Math.random() * mesh.retry.backoff * 2 ** n;
-        if (deadline - performance.now() > pause) {
+        const pause = mesh.random() * mesh.retry.backoff * 2 ** n;
+        if (deadline - mesh.now() > pause) {
           return new Promise<void>((resolve) => setTimeout(resolve, pause)).then(() =>
-            attempt(plugin, input, budgetMs, requestId, mesh, n + 1, instance, deadline),
+            attempt(x, mesh, { n: n + 1, last: instance, deadline }),
           );
         }
       }
-      return { response: failureResponse(result, plugin.name, requestId), failure: result };
+      return { response: failureResponse(result, plugin.name, task.r.id), failure: result };
     });
 }
 
@@ -215,7 +226,7 @@ function attempt(
  */
 function choose(
   instances: readonly PluginInstance[],
-  key: string | undefined,
+  key: string,
   balancer: LoadBalancer,
   avoid: PluginInstance | undefined,
 ): PluginInstance | undefined {
@@ -239,11 +250,10 @@ function answerLater(value: Dispatched): Promise<Dispatched> {
   return new Promise((resolve) => setImmediate(resolve, value));
 }
 
-function circuitOpen(plugin: Served, key: string | undefined, requestId: string): PluginResponse {
+function circuitOpen(plugin: Served, key: string, requestId: string): PluginResponse {
   let waitMs = Infinity;
   for (const i of plugin.instances) waitMs = Math.min(waitMs, i.breakerFor(key).retryAfterMs);
   return errorResponse(
-    503,
     ErrorCodes.CIRCUIT_OPEN,
     `the circuit of plugin "${plugin.name}" is open after repeated failures`,
     requestId,

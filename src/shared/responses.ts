@@ -3,7 +3,7 @@
  * each failure of a plugin maps to. A plugin's stack trace never goes into a response.
  * @module
  */
-import { ErrorCodes, type ErrorCode } from '../errors.js';
+import { ErrorCodes, ErrorStatus, type ErrorCode } from '../errors.js';
 import type { TaskFailure } from './task-failure.js';
 import type { PluginResponse } from './types.js';
 
@@ -16,17 +16,40 @@ export interface ErrorBody {
   error: { code: ErrorCode; message: string; requestId: string };
 }
 
+/**
+ * The gateway's error answer for `code`, with the status the error table gives it (`ErrorStatus`
+ * in error-base.ts): the only place a status is chosen for a code.
+ */
 export function errorResponse(
-  statusCode: number,
   code: ErrorCode,
   message: string,
   requestId: string,
   headers?: Record<string, string>,
 ): PluginResponse & { body: ErrorBody } {
   return {
-    statusCode,
+    statusCode: ErrorStatus[code],
     headers: { 'content-type': 'application/json', ...headers },
     body: { error: { code, message, requestId } },
+  };
+}
+
+/** An error answer as the wire carries it: its status, its headers and the body as JSON text. */
+export interface ErrorWire {
+  status: number;
+  headers: Record<string, string>;
+  payload: string;
+}
+
+/**
+ * {@link errorResponse} serialised, for answers written before a request has reached the gateway
+ * (the adapters' refusals) or leaving it as text (a peer call's): `requestId` is left out when there
+ * is none yet.
+ */
+export function errorWire(code: ErrorCode, message: string, requestId?: string): ErrorWire {
+  return {
+    status: ErrorStatus[code],
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify({ error: { code, message, requestId } }),
   };
 }
 
@@ -43,70 +66,58 @@ export function noRouteResponse(
   message: string,
   requestId: string,
 ): PluginResponse & { body: ErrorBody } {
-  const response = errorResponse(404, ErrorCodes.NOT_FOUND, message, requestId);
+  const response = errorResponse(ErrorCodes.NOT_FOUND, message, requestId);
   Object.defineProperty(response, NO_ROUTE, { value: true });
   return response;
 }
 
-/** Status, code and caller-safe message for each way a task can fail. */
-const FAILURES: Record<TaskFailure['__pgw'], { status: number; code: ErrorCode; message: string }> =
-  {
-    threw: {
-      status: 500,
-      code: ErrorCodes.PLUGIN_ERROR,
-      message: 'the plugin failed to handle the request',
-    },
-    crash: {
-      status: 500,
-      code: ErrorCodes.PLUGIN_CRASHED,
-      message: 'the plugin crashed while handling the request',
-    },
-    'bad-response': {
-      status: 500,
-      code: ErrorCodes.BAD_RESPONSE,
-      message: 'the plugin returned an invalid response',
-    },
-    'too-large': {
-      status: 500,
-      code: ErrorCodes.RESPONSE_TOO_LARGE,
-      message: 'the plugin returned a response larger than the gateway accepts',
-    },
-    'no-route': {
-      status: 500,
-      code: ErrorCodes.BAD_RESPONSE,
-      message: 'the plugin has no handler for this endpoint',
-    },
-    init: {
-      status: 503,
-      code: ErrorCodes.PLUGIN_UNAVAILABLE,
-      message: 'the plugin failed to start',
-    },
-    terminated: {
-      status: 503,
-      code: ErrorCodes.PLUGIN_UNAVAILABLE,
-      message: 'the plugin was restarted; try again',
-    },
-    overloaded: {
-      status: 503,
-      code: ErrorCodes.OVERLOADED,
-      message: 'the plugin has too many requests in flight',
-    },
-    unreachable: {
-      status: 503,
-      code: ErrorCodes.PEER_UNREACHABLE,
-      message: 'the gateway running the plugin could not be reached',
-    },
-    unsendable: {
-      status: 500,
-      code: ErrorCodes.GATEWAY_ERROR,
-      message: 'the request could not be handed to the plugin',
-    },
-    timeout: {
-      status: 504,
-      code: ErrorCodes.TIMEOUT,
-      message: 'the plugin did not answer in time',
-    },
-  };
+/** Code and caller-safe message for each way a task can fail (the code's status is the table's). */
+const FAILURES: Record<TaskFailure['__pgw'], { code: ErrorCode; message: string }> = {
+  threw: {
+    code: ErrorCodes.PLUGIN_ERROR,
+    message: 'the plugin failed to handle the request',
+  },
+  crash: {
+    code: ErrorCodes.PLUGIN_CRASHED,
+    message: 'the plugin crashed while handling the request',
+  },
+  'bad-response': {
+    code: ErrorCodes.BAD_RESPONSE,
+    message: 'the plugin returned an invalid response',
+  },
+  'too-large': {
+    code: ErrorCodes.RESPONSE_TOO_LARGE,
+    message: 'the plugin returned a response larger than the gateway accepts',
+  },
+  'no-route': {
+    code: ErrorCodes.BAD_RESPONSE,
+    message: 'the plugin has no handler for this endpoint',
+  },
+  init: {
+    code: ErrorCodes.PLUGIN_UNAVAILABLE,
+    message: 'the plugin failed to start',
+  },
+  terminated: {
+    code: ErrorCodes.PLUGIN_UNAVAILABLE,
+    message: 'the plugin was restarted; try again',
+  },
+  overloaded: {
+    code: ErrorCodes.OVERLOADED,
+    message: 'the plugin has too many requests in flight',
+  },
+  unreachable: {
+    code: ErrorCodes.PEER_UNREACHABLE,
+    message: 'the gateway running the plugin could not be reached',
+  },
+  unsendable: {
+    code: ErrorCodes.GATEWAY_ERROR,
+    message: 'the request could not be handed to the plugin',
+  },
+  timeout: {
+    code: ErrorCodes.TIMEOUT,
+    message: 'the plugin did not answer in time',
+  },
+};
 
 export function failureResponse(
   failure: TaskFailure,
@@ -114,7 +125,7 @@ export function failureResponse(
   requestId: string,
 ): PluginResponse {
   const f = FAILURES[failure.__pgw];
-  return errorResponse(f.status, f.code, `${f.message} (plugin "${plugin}")`, requestId);
+  return errorResponse(f.code, `${f.message} (plugin "${plugin}")`, requestId);
 }
 
 /**
