@@ -13,6 +13,7 @@ import type {
   ServiceRequest,
 } from '../shared/types.js';
 import type { LogLevel } from '../shared/logger.js';
+import type { HostLimits } from '../shared/host-limits.js';
 import { PluginBootTimeoutError, PluginLoadError } from '../errors.js';
 import { isTaskFailure, type TaskFailure } from '../shared/task-failure.js';
 import type { REQUEST_TRACE, RequestTrace } from '../shared/trace-context.js';
@@ -92,6 +93,8 @@ export interface RuntimeSpec {
   timeoutGraceMs: number;
   /** Largest response, serialised, that the plugin may hand the host. */
   maxResponseBytes: number;
+  /** The ceilings the host sets on what it does for this instance (fetches, key/value store, logs). */
+  limits: Readonly<HostLimits>;
 }
 
 /** Live figures of a runtime. */

@@ -70,7 +70,7 @@ export class ProcessRuntime implements PluginRuntime {
     const { manifest } = spec;
     this.#spec = spec;
     this.#hooks = hooks;
-    this.#fetch = grantedFetch(spec.manifest, spec.maxResponseBytes);
+    this.#fetch = grantedFetch(spec);
     this.#name = manifest.name;
     this.#mainPath = spec.mainPath;
     this.#slots = new SlotTable(spec.maxInFlight);

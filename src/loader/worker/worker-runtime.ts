@@ -101,7 +101,7 @@ export class WorkerRuntime implements PluginRuntime {
       kill: (state, reason) => this.#kill(state, reason),
       health: (seq, threadId, status) => this.#healthAnswer?.(seq, threadId, status),
       violation: (reason) => hooks.onViolation(reason, ++this.#violations),
-      fetch: grantedFetch(manifest, spec.maxResponseBytes),
+      fetch: grantedFetch(spec),
     };
   }
 
