@@ -8,6 +8,7 @@
  * @module
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { limitError } from '../shared/host-limits.js';
 
 /** Ceilings of one instance's fetches. */
 export interface FetchCeilings {
@@ -42,7 +43,7 @@ export class FetchBudget {
    */
   enter(): void {
     if (this.#inFlight >= this.ceilings.concurrency) {
-      throw new Error(
+      throw limitError(
         `${this.#inFlight} fetches in flight already, the gateway's limit (limits.fetchConcurrency)`,
       );
     }
@@ -59,7 +60,7 @@ export class FetchBudget {
    */
   hold(bytes: number): void {
     if (this.#buffered + bytes > this.ceilings.bufferBytes) {
-      throw new Error(
+      throw limitError(
         `the plugin's fetches would buffer more than ${this.ceilings.bufferBytes} bytes at once (limits.fetchBufferBytes)`,
       );
     }

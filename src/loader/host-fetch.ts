@@ -9,6 +9,7 @@
  */
 import { isGranted, parseNetworkGrants, type NetworkGrant } from '../shared/network-allowlist.js';
 import { FetchBudget } from './fetch-budget.js';
+import { limitError } from '../shared/host-limits.js';
 import type { RuntimeSpec } from './runtime.js';
 
 /** What a plugin asks the host to fetch. */
@@ -104,7 +105,7 @@ export async function hostFetch(
         const { done, value } = await reader.read();
         if (done) break;
         if (held + value.byteLength > limits.maxBytes) {
-          throw new Error(`the answer is larger than ${limits.maxBytes} bytes`);
+          throw limitError(`the answer is larger than ${limits.maxBytes} bytes (maxResponseBytes)`);
         }
         budget.hold(value.byteLength);
         held += value.byteLength;

@@ -258,7 +258,10 @@ export function assertLoadable(
   }
 }
 
-/** Manifest fields that are valid but that the mesh, discovery or sandbox of a later version enforces. */
+/**
+ * Manifest fields that are valid but that the mesh, discovery or sandbox of a later version enforces.
+ * (`resources.network` is enforced on what the host fetches for the plugin, its only network.)
+ */
 export function notYetEnforced(
   m: Manifest,
   runtime: Manifest['runtime']['type'] = m.runtime.type,
@@ -268,6 +271,5 @@ export function notYetEnforced(
   // A wasm plugin's key/value store, and a process plugin's tmpfs under bubblewrap, take its size.
   const diskCapped = runtime === 'wasm' || (runtime === 'process' && bwrap);
   if (m.resources.disk !== undefined && !diskCapped) fields.push('resources.disk');
-  if (m.resources.network !== undefined) fields.push('resources.network');
   return fields;
 }

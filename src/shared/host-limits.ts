@@ -4,6 +4,17 @@
  * them — the manifest clamp, the host's fetch, the wasm key/value store, the module check, the log sink.
  * @module
  */
+import { ErrorCodes } from '../error-base.js';
+
+/**
+ * What the host answers a plugin whose request would pass one of its ceilings: an error whose message
+ * starts with `PGW_ERR_PLUGIN_LIMIT` (the plugin receives the message, on any runtime).
+ */
+export function limitError(message: string): Error & { code: string } {
+  return Object.assign(new Error(`${ErrorCodes.PLUGIN_LIMIT}: ${message}`), {
+    code: ErrorCodes.PLUGIN_LIMIT,
+  });
+}
 
 /** The resolved `limits` option; every field is set. */
 export interface HostLimits {

@@ -11,7 +11,7 @@ import type { Manifest } from '../../manifest/manifest.js';
 import { parseNetworkGrants } from '../../shared/network-allowlist.js';
 import { checkFetchRequest, hostFetch, type FetchLimits } from '../host-fetch.js';
 import type { FetchBudget } from '../fetch-budget.js';
-import type { HostLimits } from '../../shared/host-limits.js';
+import { limitError, type HostLimits } from '../../shared/host-limits.js';
 import type { ServiceRequest } from '../../shared/types.js';
 import type { RuntimeHooks } from '../runtime.js';
 import type { HostAnswer, HostNote } from './host-protocol.js';
@@ -122,10 +122,10 @@ export class HostCapabilities {
     const size = Buffer.byteLength(key) + Buffer.byteLength(value);
     const freed = before === undefined ? 0 : Buffer.byteLength(key) + Buffer.byteLength(before);
     if (before === undefined && this.#kv.size >= this.#kvKeys) {
-      throw new Error(`pgw_kv_set: the store holds ${this.#kv.size} keys, its limit (limits.kvKeys)`);
+      throw limitError(`pgw_kv_set: the store holds ${this.#kv.size} keys, its limit (limits.kvKeys)`);
     }
     if (this.#kvBytes - freed + size > this.#kvCap) {
-      throw new Error(
+      throw limitError(
         `pgw_kv_set: the store would pass ${this.#kvCap} bytes (resources.disk, at most limits.kvBytes)`,
       );
     }
