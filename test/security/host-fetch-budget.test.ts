@@ -97,7 +97,9 @@ describe('host fetches are accounted to the plugin instance, against the gateway
       { bytes: 2 * MIB, backing: 2 * MIB },
     ]);
     const [throttled] = await flood('fetch-throttled', `${base}/2mib`, 1);
-    expect(throttled).toEqual({ error: expect.stringMatching(/no complete answer within 2000 ms/) });
+    expect(throttled).toEqual({
+      error: expect.stringMatching(/no complete answer within 2000 ms/),
+    });
     expect(gateway.get('fetch-throttled')?.resources.network).toBe(1);
   }, 30_000);
 });

@@ -106,7 +106,12 @@ export class HostCapabilities {
   async #fetch(json: string): Promise<string> {
     const request = checkFetchRequest(parse(json));
     if (typeof request === 'string') throw new Error(`pgw_fetch: ${request}`);
-    const answer = await hostFetch(this.#grants, this.manifest.name, request, this.#fetchLimits).catch((error: Error) => {
+    const answer = await hostFetch(
+      this.#grants,
+      this.manifest.name,
+      request,
+      this.#fetchLimits,
+    ).catch((error: Error) => {
       throw new Error(`pgw_fetch: ${error.message}`);
     });
     return JSON.stringify({
@@ -122,7 +127,9 @@ export class HostCapabilities {
     const size = Buffer.byteLength(key) + Buffer.byteLength(value);
     const freed = before === undefined ? 0 : Buffer.byteLength(key) + Buffer.byteLength(before);
     if (before === undefined && this.#kv.size >= this.#kvKeys) {
-      throw limitError(`pgw_kv_set: the store holds ${this.#kv.size} keys, its limit (limits.kvKeys)`);
+      throw limitError(
+        `pgw_kv_set: the store holds ${this.#kv.size} keys, its limit (limits.kvKeys)`,
+      );
     }
     if (this.#kvBytes - freed + size > this.#kvCap) {
       throw limitError(

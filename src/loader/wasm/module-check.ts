@@ -181,7 +181,9 @@ function checkTables(r: Reader, maxElements: number, refuse: (why: string) => Wa
   for (let n = r.u32(), i = 0; i < n; i++) {
     const type = r.byte();
     if (!REF_TYPES.has(type)) {
-      throw refuse(`declares a table of element type 0x${type.toString(16)}, which is not supported`);
+      throw refuse(
+        `declares a table of element type 0x${type.toString(16)}, which is not supported`,
+      );
     }
     const { flags, max } = r.limits();
     if (flags & ~1) throw refuse('declares a shared or 64-bit table, which is not supported');
