@@ -98,7 +98,7 @@ export function createPlugin(loaded: PluginFiles, setup: PluginSetup): ManagedPl
     );
   }
   const { options } = setup;
-  const sink = new PluginLogSink(setup.log, manifest.name, manifest.version);
+  const sink = new PluginLogSink(setup.log, manifest.name, manifest.version, limits);
   const flags = new PluginFlags(
     manifest.name,
     manifest,
