@@ -24,6 +24,8 @@ const REF_TYPES = new Set([0x70, 0x6f]);
 /** Bytes in a WebAssembly page. */
 export const WASM_PAGE = 65_536;
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 class Reader {
   constructor(
     readonly bytes: Uint8Array,
@@ -46,9 +48,7 @@ class Reader {
     const length = this.u32();
     const end = this.at + length;
     if (end > this.bytes.length) throw new RangeError('a name past the end of the module');
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(
-      this.bytes.subarray(this.at, end),
-    );
+    const text = UTF8.decode(this.bytes.subarray(this.at, end));
     this.at = end;
     return text;
   }
