@@ -307,7 +307,9 @@ export interface GatewayOptions {
   /**
    * Largest response a plugin may return, in bytes, measured as it is serialised out of the plugin's
    * thread (about the UTF-8 length of JSON for text, the byte length for a Buffer). The plugin's
-   * thread refuses a larger one before the host copies it: 500 `PGW_ERR_RESPONSE_TOO_LARGE`.
+   * thread refuses a larger one before the host copies it, and the host measures worker and wasm
+   * replies again when they arrive: 500 `PGW_ERR_RESPONSE_TOO_LARGE`. Also the largest answer the
+   * host fetches for a plugin (`ctx.fetch`).
    * @default 8388608 (8 MiB)
    */
   maxResponseBytes?: number;

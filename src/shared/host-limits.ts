@@ -4,7 +4,7 @@
  * them — the manifest clamp, the host's fetch, the wasm key/value store, the module check, the log sink.
  * @module
  */
-import { ErrorCodes } from '../error-base.js';
+import { ErrorCodes } from '../errors.js';
 
 /**
  * What the host answers a plugin whose request would pass one of its ceilings: an error whose message
