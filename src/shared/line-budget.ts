@@ -25,8 +25,9 @@ export class LineBudget {
       dropped = this.#dropped;
       this.#dropped = 0;
     }
+    // The first line of a window always goes (perSecond >= 1): `dropped` is said with it.
     if (++this.#lines <= this.perSecond) return { ok: true, dropped };
-    this.#dropped += 1 + dropped;
+    this.#dropped++;
     return { ok: false, dropped: 0 };
   }
 }
