@@ -14,6 +14,7 @@ let gateway: PluginGateway | undefined;
 let server: http.Server;
 let base: string;
 let connections = 0;
+let peakOpen = 0;
 const open = new Set<Socket>();
 
 beforeAll(async () => {
@@ -27,6 +28,7 @@ beforeAll(async () => {
   server.on('connection', (socket: Socket) => {
     connections++;
     open.add(socket);
+    peakOpen = Math.max(peakOpen, open.size);
     socket.on('close', () => open.delete(socket));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -37,6 +39,7 @@ afterEach(async () => {
   await gateway?.stop();
   gateway = undefined;
   connections = 0;
+  peakOpen = 0;
 });
 
 type Outcome = { bytes: number; backing: number } | { error: string };
@@ -51,14 +54,14 @@ async function socketsClosed(): Promise<void> {
 }
 
 describe('host fetches are accounted to the plugin instance, against the gateway limits', () => {
-  it('64 parallel fetches of a stalling 4 MiB answer: 8 sockets, the other 56 refused before connecting', async () => {
+  it('64 parallel fetches of a stalling 4 MiB answer: 8 sockets at most, the other 56 refused before connecting', async () => {
     gateway = await gatewayWith(['fetch-flood'], {
       limits: { fetchConcurrency: 8, fetchBufferBytes: 64 * MIB, fetchTimeout: '3s' },
     });
     const outcomes = await flood('fetch-flood', `${base}/stall`, 64);
     expect(outcomes).toHaveLength(64);
     expect(errors(outcomes, /PGW_ERR_PLUGIN_LIMIT.*limits\.fetchConcurrency/)).toBe(56);
-    expect(connections).toBe(8);
+    expect(peakOpen).toBeLessThanOrEqual(8);
     // The 8 let through end at the deadline; the host closes every socket it opened.
     expect(errors(outcomes, /no complete answer within 3000 ms/)).toBe(8);
     await socketsClosed();
