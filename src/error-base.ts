@@ -37,6 +37,7 @@ export const ErrorCodes = {
   VERSION_NOT_FOUND: 'PGW_ERR_VERSION_NOT_FOUND',
   PLUGIN_CODE: 'PGW_ERR_PLUGIN_CODE',
   TYPESCRIPT_UNAVAILABLE: 'PGW_ERR_TYPESCRIPT_UNAVAILABLE',
+  PLUGIN_LIMIT: 'PGW_ERR_PLUGIN_LIMIT',
   // Answered in response bodies by handle(), ctx.call(), peer calls and the adapters:
   BAD_REQUEST: 'PGW_ERR_BAD_REQUEST',
   BODY_TOO_LARGE: 'PGW_ERR_BODY_TOO_LARGE',
@@ -102,6 +103,8 @@ export const ErrorStatus: Readonly<Record<ErrorCode, number>> = {
   [ErrorCodes.VERSION_NOT_FOUND]: 404,
   [ErrorCodes.PLUGIN_CODE]: 422,
   [ErrorCodes.TYPESCRIPT_UNAVAILABLE]: 422,
+  // What a plugin asked of the host past its ceiling (a fetch, a stored key): it may retry later.
+  [ErrorCodes.PLUGIN_LIMIT]: 429,
   // Answered in response bodies by handle(), ctx.call(), peer calls and the adapters:
   [ErrorCodes.BAD_REQUEST]: 400,
   [ErrorCodes.BODY_TOO_LARGE]: 413,

@@ -2,6 +2,7 @@
  * Domain events: delivery to the plugins that subscribe to a type, through their runtimes.
  * @module
  */
+import { clip, RefusalLog } from './refusal-log.js';
 import { wakeWithin } from './wake.js';
 import { ownBody } from '../shared/own-bytes.js';
 import { ErrorCodes } from '../errors.js';
@@ -121,7 +122,11 @@ export interface EventBusOptions {
 export class EventBus {
   readonly #consumers = new Map<string, BrokerConsumer>();
 
-  constructor(readonly options: EventBusOptions) {}
+  readonly #refusals: RefusalLog;
+
+  constructor(readonly options: EventBusOptions) {
+    this.#refusals = new RefusalLog(options.log);
+  }
 
   /**
    * With a broker: starts this gateway's consumer for plugin `name` when it subscribes to events. The
@@ -202,9 +207,10 @@ export class EventBus {
     if (
       !source.manifest.permissions.events.publish.some((p) => matchesEventPattern(event.type, p))
     ) {
-      this.options.log.warn(
+      this.#refusals.warn(
+        source.name,
         { plugin_id: source.name, event_type: event.type, code: ErrorCodes.EVENT_NOT_PERMITTED },
-        `plugin "${source.name}" may not publish "${event.type}" (permissions.events.publish); event refused`,
+        `plugin "${source.name}" may not publish "${clip(event.type)}" (permissions.events.publish); event refused`,
       );
       return;
     }
@@ -213,7 +219,8 @@ export class EventBus {
       result = await this.deliver(event, source.name);
     } catch (error) {
       // A payload the host will not copy (nested too deep): the publisher's fault, never the host's.
-      this.options.log.warn(
+      this.#refusals.warn(
+        source.name,
         { plugin_id: source.name, event_type: event.type, err: error },
         `event from plugin "${source.name}" refused`,
       );

@@ -29,8 +29,10 @@ import type { GatewayRequest } from '../shared/types.js';
 import type { TracerProviderLike } from './tracing.js';
 import { circuitBreakerSchema, type CircuitBreakerSettings } from './breaker-options.js';
 import { nodeSchema, watchSchema } from './fleet-options.js';
+import { limitsSchema, type LimitsSettings } from './limits-options.js';
 
 export type { CircuitBreakerSettings } from './breaker-options.js';
+export type { LimitsSettings } from './limits-options.js';
 
 export type { GatewayLogger } from '../shared/logger.js';
 
@@ -139,6 +141,7 @@ export const optionsSchema = z.strictObject({
   node: nodeSchema,
   watch: watchSchema,
   maxResponseBytes: positiveInt.max(2 ** 31 - 1).default(8 * 1024 * 1024),
+  limits: limitsSchema,
   sandbox: z
     .strictObject({
       bwrap: z.boolean().default(true),
@@ -304,10 +307,18 @@ export interface GatewayOptions {
   /**
    * Largest response a plugin may return, in bytes, measured as it is serialised out of the plugin's
    * thread (about the UTF-8 length of JSON for text, the byte length for a Buffer). The plugin's
-   * thread refuses a larger one before the host copies it: 500 `PGW_ERR_RESPONSE_TOO_LARGE`.
+   * thread refuses a larger one before the host copies it, and the host measures worker and wasm
+   * replies again when they arrive: 500 `PGW_ERR_RESPONSE_TOO_LARGE`. Also the largest answer the
+   * host fetches for a plugin (`ctx.fetch`).
    * @default 8388608 (8 MiB)
    */
   maxResponseBytes?: number;
+  /**
+   * Ceilings the host sets per plugin instance (docs/resource-limits.md): untrusted manifests'
+   * `resources` are clamped to `memory`, `cpu`, `disk` and `network`; host fetches, the wasm key/value
+   * store, log lines and module checks are bounded for every plugin. Each field has its own default.
+   */
+  limits?: LimitsSettings;
   /**
    * The wall around `runtime.type: process` plugins. `bwrap`: run each plugin process inside bubblewrap
    * when the `bwrap` binary is on `PATH` (Linux); `false` runs it under Node's permission model alone.

@@ -4,6 +4,7 @@
  * run), and `ctx.call()`, which only reaches listed services and goes through the target's mesh.
  * @module
  */
+import { clip, RefusalLog } from './refusal-log.js';
 import { performance } from 'node:perf_hooks';
 import semver from 'semver';
 import { ErrorCodes, InvalidArgumentError } from '../errors.js';
@@ -40,7 +41,11 @@ const satisfies = (version: string, range: string) =>
 export class ServiceCalls {
   readonly #provided = new Map<string, Provided>();
   #seq = 0;
-  constructor(readonly parts: ServiceCallParts) {}
+  readonly #refusals: RefusalLog;
+
+  constructor(readonly parts: ServiceCallParts) {
+    this.#refusals = new RefusalLog(parts.log);
+  }
 
   /** @throws {InvalidArgumentError} for a version that is not semver or a handler that is not a function. */
   provide(name: string, version: string, handler: ServiceHandler): void {
@@ -96,13 +101,14 @@ export class ServiceCalls {
     const id = `${parentId}.call${(++this.#seq).toString(36)}`;
     const dependency = caller.dependencies.find((d) => d.service === service);
     if (!dependency) {
-      this.parts.log.warn(
+      this.#refusals.warn(
+        caller.name,
         { plugin_id: caller.name, service },
         'ctx.call() to an undeclared service refused',
       );
       return errorResponse(
         ErrorCodes.CALL_NOT_PERMITTED,
-        `plugin "${caller.name}" may not call "${service}": list it under dependencies in plugin.yaml`,
+        `plugin "${caller.name}" may not call "${clip(service)}": list it under dependencies in plugin.yaml`,
         id,
       );
     }
@@ -112,13 +118,14 @@ export class ServiceCalls {
       const valid = asked === null || typeof asked === 'string' || typeof asked === 'number';
       if (valid && (asked === null || dependency.act_as_any_user === true)) userId = asked;
       else {
-        this.parts.log.warn(
+        this.#refusals.warn(
+          caller.name,
           { plugin_id: caller.name, service, request_id: id },
           'ctx.call() as another user refused',
         );
         return errorResponse(
           ErrorCodes.CALL_NOT_PERMITTED,
-          `plugin "${caller.name}" may not call "${service}" as another user than the caller of the request it serves: grant act_as_any_user on that dependency in plugin.yaml`,
+          `plugin "${caller.name}" may not call "${clip(service)}" as another user than the caller of the request it serves: grant act_as_any_user on that dependency in plugin.yaml`,
           id,
         );
       }

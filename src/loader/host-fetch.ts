@@ -2,11 +2,15 @@
  * The network capability every runtime hands its plugins (`ctx.fetch` for JavaScript, `pgw_fetch` for
  * wasm): the request is made by the host, never in the plugin's thread or process, and only to the
  * hosts of the manifest's `permissions.network`. Redirects are not followed (each hop would need its
- * own grant), the answer is read up to a size limit, and the whole exchange has a deadline. This is how
+ * own grant), the answer is read up to a size limit, and the whole exchange has a deadline; what the
+ * host holds for one plugin instance's fetches together is accounted in its `FetchBudget`. This is how
  * a `process` plugin inside bubblewrap, which has no network at all, reaches the hosts it is granted.
  * @module
  */
 import { isGranted, parseNetworkGrants, type NetworkGrant } from '../shared/network-allowlist.js';
+import { FetchBudget } from './fetch-budget.js';
+import { limitError } from '../shared/host-limits.js';
+import type { RuntimeSpec } from './runtime.js';
 
 /** What a plugin asks the host to fetch. */
 export interface FetchRequest {
@@ -26,10 +30,11 @@ export interface FetchAnswer {
 /** The host's reply to a fetch: the answer, or why there is none. */
 export type FetchReply = { ok: FetchAnswer } | { error: string };
 
-/** Limits of one fetch: the answer's size and the time the whole exchange may take. */
+/** Limits of one fetch: the answer's size, the time the whole exchange may take, and the instance's budget. */
 export interface FetchLimits {
   maxBytes: number;
   timeoutMs: number;
+  budget: FetchBudget;
 }
 
 const METHOD = /^[A-Z]{1,16}$/;
@@ -81,32 +86,59 @@ export async function hostFetch(
   if (!isGranted(grants, url.hostname, port)) {
     throw new Error(`${url.host} is not in permissions.network of plugin "${plugin}"`);
   }
+  const { budget } = limits;
+  budget.enter();
   const signal = AbortSignal.timeout(limits.timeoutMs);
-  const response = await fetch(url, {
-    method: request.method ?? 'GET',
-    headers: request.headers,
-    body: request.body,
-    redirect: 'manual',
-    signal,
-  });
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = response.body?.getReader();
-  while (reader) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limits.maxBytes) {
-      await reader.cancel();
-      throw new Error(`the answer is larger than ${limits.maxBytes} bytes`);
+  let held = 0;
+  try {
+    const response = await fetch(url, {
+      method: request.method ?? 'GET',
+      headers: request.headers,
+      body: request.body,
+      redirect: 'manual',
+      signal,
+    });
+    const chunks: Uint8Array[] = [];
+    const reader = response.body?.getReader();
+    try {
+      while (reader) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (held + value.byteLength > limits.maxBytes) {
+          throw limitError(`the answer is larger than ${limits.maxBytes} bytes (maxResponseBytes)`);
+        }
+        budget.hold(value.byteLength);
+        held += value.byteLength;
+        chunks.push(value);
+        await budget.pace(value.byteLength, signal);
+      }
+    } catch (error) {
+      await reader?.cancel().catch(() => {});
+      throw error;
     }
-    chunks.push(value);
+    return {
+      status: response.status,
+      headers: Object.fromEntries(response.headers),
+      body: joined(chunks, held),
+    };
+  } catch (error) {
+    if (signal.aborted) throw new Error(`no complete answer within ${limits.timeoutMs} ms`);
+    throw error;
+  } finally {
+    budget.free(held);
+    budget.release();
   }
-  return {
-    status: response.status,
-    headers: Object.fromEntries(response.headers),
-    body: Buffer.concat(chunks),
-  };
+}
+
+/** The chunks in one buffer of exactly `size` bytes, its own (never a view on Node's shared pool). */
+function joined(chunks: readonly Uint8Array[], size: number): Uint8Array {
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return body;
 }
 
 /** `hostFetch` as a reply that never rejects. */
@@ -122,15 +154,28 @@ export function fetchReply(
   );
 }
 
-/** How long one fetch may take, connect to last byte; the plugin's own request deadline still applies. */
-export const FETCH_TIMEOUT_MS = 30_000;
+/** A new budget for one plugin instance's fetches, from the gateway's limits and its manifest. */
+export function fetchBudget(spec: Pick<RuntimeSpec, 'manifest' | 'limits'>): FetchBudget {
+  return new FetchBudget({
+    concurrency: spec.limits.fetchConcurrency,
+    bufferBytes: spec.limits.fetchBufferBytes,
+    mbps: spec.manifest.resources.network,
+  });
+}
 
-/** The fetch capability of one plugin: its grants, its name, and the gateway's response size limit. */
+/**
+ * The fetch capability of one plugin instance: its grants, its name, the gateway's response size
+ * limit and fetch deadline, and a budget of its own.
+ */
 export function grantedFetch(
-  manifest: { name: string; permissions: { network: readonly string[] } },
-  maxBytes: number,
+  spec: Pick<RuntimeSpec, 'manifest' | 'limits' | 'maxResponseBytes'>,
 ): (request: FetchRequest) => Promise<FetchReply> {
+  const { manifest } = spec;
   const grants = parseNetworkGrants(manifest.permissions.network);
-  return (request) =>
-    fetchReply(grants, manifest.name, request, { maxBytes, timeoutMs: FETCH_TIMEOUT_MS });
+  const limits: FetchLimits = {
+    maxBytes: spec.maxResponseBytes,
+    timeoutMs: spec.limits.fetchTimeout,
+    budget: fetchBudget(spec),
+  };
+  return (request) => fetchReply(grants, manifest.name, request, limits);
 }

@@ -13,6 +13,7 @@ import type {
   ServiceRequest,
 } from '../shared/types.js';
 import type { LogLevel } from '../shared/logger.js';
+import type { HostLimits } from '../shared/host-limits.js';
 import { PluginBootTimeoutError, PluginLoadError } from '../errors.js';
 import { isTaskFailure, type TaskFailure } from '../shared/task-failure.js';
 import type { REQUEST_TRACE, RequestTrace } from '../shared/trace-context.js';
@@ -44,11 +45,18 @@ export type TaskInput =
   | { t: 'boot' }
   | { t: 'health' };
 
+/** Why a thread or process is ended when its `onLog` answers false. */
+export const LOG_FLOOD =
+  'log flood: more log lines in one second than the gateway accepts (limits.logFloodLinesPerSecond)';
+
 /** What a runtime reports to its owner. */
 export interface RuntimeHooks {
   /** A thread died on its own (exit, uncaught error, out of memory). */
   onCrash(reason: string): void;
-  /** A log line from the plugin. */
+  /**
+   * A log line from the plugin. `false`: the plugin sends more lines than the host accepts at all
+   * (`limits.logFloodLinesPerSecond`); the runtime ends the thread or process that sent it, as a crash.
+   */
   onLog(
     level: LogLevel,
     msg: string,
@@ -56,7 +64,7 @@ export interface RuntimeHooks {
     requestId: string | undefined,
     /** The request's `traceparent` (checked as one), while the host traces. */
     traceparent?: string,
-  ): void;
+  ): boolean;
   /** The plugin published an event; the host checks `permissions.events.publish` (the thread's check is a courtesy). */
   onPublish(event: DomainEvent): void;
   /** The plugin called a service with `ctx.call()`; its permission is the host's to check. */
@@ -92,6 +100,8 @@ export interface RuntimeSpec {
   timeoutGraceMs: number;
   /** Largest response, serialised, that the plugin may hand the host. */
   maxResponseBytes: number;
+  /** The ceilings the host sets on what it does for this instance (fetches, key/value store, logs). */
+  limits: Readonly<HostLimits>;
 }
 
 /** Live figures of a runtime. */

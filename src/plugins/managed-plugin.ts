@@ -157,6 +157,7 @@ export class ManagedPlugin implements Served {
       },
       health_check: { ...m.health_check, ...(this.lastHealth ? { last: this.lastHealth } : {}) },
       dir: this.dir,
+      resources: m.resources,
       runtime: this.placement.runtime,
       trusted: this.placement.trusted,
       flags: this.flags.values,

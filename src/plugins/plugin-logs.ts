@@ -2,14 +2,17 @@
  * A plugin's own log lines (`ctx.log`) and its captured stdout/stderr, written into the gateway's
  * logger tagged with the plugin and the request. The plugin's fields go under `plugin_fields`, so that
  * they can never stand in for the line's own `level`, `time`, `name`, `msg`, `plugin_id`, `request_id`
- * or `source`; its message is cut at `MAX_MESSAGE_CHARS`.
+ * or `source`; its message is cut at `MAX_MESSAGE_CHARS`. Lines are bounded per second twice: past
+ * `limits.logLinesPerSecond` they are dropped and counted; past `limits.logFloodLinesPerSecond` (every
+ * line received, a long one counting once per `MAX_MESSAGE_CHARS` characters) the sink answers `false`,
+ * and the runtime ends the thread or process that sent it — the copy each line costs the host is then
+ * bounded too, not only what is written.
  * @module
  */
 import type { GatewayLogger, LogLevel } from '../shared/logger.js';
+import type { HostLimits } from '../shared/host-limits.js';
 
 export const MAX_MESSAGE_CHARS = 8192;
-/** `ctx.log` lines written per plugin per second; beyond, dropped and counted. */
-export const LOG_LINES_PER_SECOND = 1000;
 /** A line's `fields`, as JSON, at most: larger ones are dropped (the line is kept). */
 export const MAX_FIELDS_CHARS = 16 * 1024;
 
@@ -17,25 +20,33 @@ export const MAX_FIELDS_CHARS = 16 * 1024;
 export class PluginLogSink {
   #windowStart = 0;
   #lines = 0;
+  /** Lines received this second, admitted or not, long ones counted by their length. */
+  #received = 0;
   #dropped = 0;
 
   constructor(
     readonly log: GatewayLogger,
     readonly plugin: string,
     readonly version: string,
+    readonly limits: Pick<HostLimits, 'logLinesPerSecond' | 'logFloodLinesPerSecond'>,
   ) {}
 
-  /** A `ctx.log` line; `level` was checked on the host (one of the four). */
+  /**
+   * A `ctx.log` line; `level` was checked on the host (one of the four).
+   * @returns false when the plugin floods past `limits.logFloodLinesPerSecond`: end its sender.
+   */
   write(
     level: LogLevel,
     msg: string,
     fields: Record<string, unknown> | undefined,
     requestId: string | undefined,
     traceparent?: string,
-  ): void {
+  ): boolean {
     // A plugin that does not trust itself to be quiet (or means harm) writes through the host's
     // logger: its lines are bounded in rate and size, as its stdout is.
-    if (!this.#admit()) return;
+    if (!this.#admit(Math.ceil(msg.length / MAX_MESSAGE_CHARS) || 1)) {
+      return this.#received <= this.limits.logFloodLinesPerSecond;
+    }
     const line: Record<string, unknown> = {
       plugin_id: this.plugin,
       version: this.version,
@@ -49,16 +60,20 @@ export class PluginLogSink {
     }
     if (fields !== undefined) line.plugin_fields = boundedFields(fields);
     this.log[level].call(this.log, line, cut(msg));
+    return true;
   }
 
   /** Whether one more line fits this second's budget; the lines dropped are said once it is over. */
-  #admit(): boolean {
+  #admit(weight: number): boolean {
     const now = Date.now();
     if (now - this.#windowStart >= 1000) {
       this.#windowStart = now;
       this.#lines = 0;
+      this.#received = 0;
     }
-    if (++this.#lines <= LOG_LINES_PER_SECOND) return true;
+    this.#received += weight;
+    if (this.#received > this.limits.logFloodLinesPerSecond) return false;
+    if (++this.#lines <= this.limits.logLinesPerSecond) return true;
     if (this.#dropped++ === 0) {
       setTimeout(
         () => {
@@ -66,7 +81,7 @@ export class PluginLogSink {
           this.#dropped = 0;
           this.log.warn(
             { plugin_id: this.plugin, version: this.version, source: 'gateway', dropped },
-            `${dropped} log lines dropped: over ${LOG_LINES_PER_SECOND}/s`,
+            `${dropped} log lines dropped: over ${this.limits.logLinesPerSecond}/s`,
           );
         },
         1000 - (now - this.#windowStart),

@@ -23,6 +23,9 @@ import type { Manifest } from '../manifest/manifest.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import type { CrashPolicyOptions } from './crash-policy.js';
 import type { PluginFiles } from '../manifest/plugin-files.js';
+import { clampResources } from '../manifest/resource-ceilings.js';
+import type { HostLimits } from '../shared/host-limits.js';
+import { capWasmTables } from '../loader/wasm/table-ceiling.js';
 
 /** The gateway's settings that shape a plugin's runtime and policies (its resolved options). */
 export interface PluginSettings {
@@ -36,6 +39,8 @@ export interface PluginSettings {
   timeoutGrace: number;
   restart: CrashPolicyOptions;
   maxResponseBytes: number;
+  /** The ceilings the host sets per plugin instance (the `limits` option). */
+  limits: Readonly<HostLimits>;
   sandbox: { bwrap: boolean; requireBwrap: boolean; untrusted: 'process' | 'refuse' };
   /** Plugins boot at `start()` unless their manifest or `load()` says otherwise. */
   warm: boolean;
@@ -77,10 +82,13 @@ export interface PluginSetup {
  * @throws {WasmModuleError} for a wasm plugin whose module is not one, or whose memory cannot be capped.
  * @throws {WasmImportRefusedError} for a wasm plugin that imports what its manifest does not grant.
  */
-export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlugin {
+export function createPlugin(loaded: PluginFiles, setup: PluginSetup): ManagedPlugin {
+  const { limits } = setup.options;
+  capWasmTables(limits.tableElements);
+  const files = setup.load.trusted ? loaded : withCeilings(loaded, setup);
   const { manifest } = files;
   const runtime = runtimeFor(manifest, setup);
-  const wasm = runtime === 'wasm' ? prepareModule(files) : undefined;
+  const wasm = runtime === 'wasm' ? prepareModule(files, limits) : undefined;
   const bwrap = runtime === 'process' ? processSandbox(files, setup) : undefined;
   const pending = notYetEnforced(manifest, runtime, bwrap !== undefined);
   if (pending.length > 0) {
@@ -90,7 +98,7 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
     );
   }
   const { options } = setup;
-  const sink = new PluginLogSink(setup.log, manifest.name, manifest.version);
+  const sink = new PluginLogSink(setup.log, manifest.name, manifest.version, limits);
   const flags = new PluginFlags(
     manifest.name,
     manifest,
@@ -111,6 +119,7 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
     maxInFlight: options.maxInFlight,
     timeoutGraceMs: options.timeoutGrace,
     maxResponseBytes: options.maxResponseBytes,
+    limits,
   };
   const policies = {
     restart: options.restart,
@@ -157,6 +166,17 @@ export function createPlugin(files: PluginFiles, setup: PluginSetup): ManagedPlu
     }
   }
   return plugin;
+}
+
+/** An untrusted plugin's files with its manifest's `resources` clamped to the gateway's `limits` (said in a warning). */
+function withCeilings(files: PluginFiles, setup: PluginSetup): PluginFiles {
+  const { manifest, lowered } = clampResources(files.manifest, setup.options.limits);
+  if (lowered.length === 0) return files;
+  setup.log.warn(
+    { plugin_id: manifest.name, lowered },
+    `untrusted plugin "${manifest.name}": resources clamped to the gateway's limits (${lowered.join(', ')})`,
+  );
+  return { ...files, manifest };
 }
 
 /**
@@ -238,7 +258,10 @@ export function assertLoadable(
   }
 }
 
-/** Manifest fields that are valid but that the mesh, discovery or sandbox of a later version enforces. */
+/**
+ * Manifest fields that are valid but that the mesh, discovery or sandbox of a later version enforces.
+ * (`resources.network` is enforced on what the host fetches for the plugin, its only network.)
+ */
 export function notYetEnforced(
   m: Manifest,
   runtime: Manifest['runtime']['type'] = m.runtime.type,
@@ -248,6 +271,5 @@ export function notYetEnforced(
   // A wasm plugin's key/value store, and a process plugin's tmpfs under bubblewrap, take its size.
   const diskCapped = runtime === 'wasm' || (runtime === 'process' && bwrap);
   if (m.resources.disk !== undefined && !diskCapped) fields.push('resources.disk');
-  if (m.resources.network !== undefined) fields.push('resources.network');
   return fields;
 }

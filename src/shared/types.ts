@@ -196,6 +196,11 @@ export interface PluginInfo {
    */
   sandbox?: 'bwrap' | 'permission-model';
   /**
+   * The resources the plugin runs with: its manifest's, and for an untrusted plugin at most the
+   * gateway's `limits` (`memory` and `disk` in MB, `cpu` in cores, `network` in Mbit/s).
+   */
+  resources: { cpu: number; memory: number; disk?: number; network?: number };
+  /**
    * Whether the host trusts the plugin's code (`load(dir, { trusted })`; catalog plugins are untrusted
    * unless `watch.trusted`). An untrusted plugin never runs in worker threads.
    */

@@ -383,14 +383,14 @@ describe('honesty about what is not enforced yet', () => {
         '  - path: /needy',
         '    method: GET',
         'resources:',
-        '  network: 10',
+        '  disk: 10',
       ].join('\n'),
     );
     expect((await gateway.load(dir)).status).toBe('active');
     expect((await get(gateway, '/needy')).statusCode).toBe(200);
     expect(logger.lines.find((l) => l.level === 'warn' && l.fields)).toMatchObject({
       plugin_id: 'needy',
-      fields: ['resources.network'],
+      fields: ['resources.disk'],
     });
     rmSync(dir, { recursive: true, force: true });
   });

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostCapabilities } from '../../src/loader/wasm/host-capabilities.js';
 import type { HostAnswer, HostNote } from '../../src/loader/wasm/host-protocol.js';
 import { parseManifest } from '../../src/manifest/manifest.js';
+import { FetchBudget } from '../../src/loader/fetch-budget.js';
+import { DEFAULT_HOST_LIMITS } from '../../src/shared/host-limits.js';
 import { closeServer } from '../helpers.js';
 
 /**
@@ -52,7 +54,12 @@ async function hostFetch(url: string): Promise<HostAnswer> {
   const capabilities = new HostCapabilities(
     manifest,
     { onCall: () => Promise.reject(new Error('no calls')) },
-    { maxResponseBytes: LIMIT, fetchTimeoutMs: 30_000 },
+    {
+      maxResponseBytes: LIMIT,
+      fetchTimeoutMs: 30_000,
+      budget: new FetchBudget({ concurrency: 8, bufferBytes: 16 * LIMIT }),
+      host: DEFAULT_HOST_LIMITS,
+    },
   );
   const { port1, port2 } = new MessageChannel();
   const wake = new Int32Array(new SharedArrayBuffer(4));

@@ -30,6 +30,7 @@ import {
 import { matchesEventPattern } from '../../shared/event-pattern.js';
 import { parseTraceparent, type PluginTrace } from '../../shared/trace-context.js';
 import type { LogLevel } from '../../shared/logger.js';
+import { droppedLines, LineBudget } from '../../shared/line-budget.js';
 import type { TaskFailure } from '../../shared/task-failure.js';
 import type { BootReport, TaskResult } from '../runtime.js';
 import type { Task, WorkerNote } from '../worker/protocol.js';
@@ -48,6 +49,8 @@ export interface PluginHostData {
   maxResponseBytes: number;
   /** Milliseconds between two memory notes. */
   memoryReportMs: number;
+  /** `ctx.log` lines a second this thread or process sends at most (`limits.logLinesPerSecond`). */
+  logLinesPerSecond: number;
 }
 
 /** A note to the host that needs no reply. */
@@ -97,6 +100,7 @@ export function servePlugin(
   hostReady: Promise<void>,
 ): PluginHost {
   const note = (message: HostNote) => transport.note(message);
+  const logBudget = new LineBudget(data.logLinesPerSecond);
 
   class Logger implements PluginLogger {
     constructor(
@@ -116,6 +120,9 @@ export function servePlugin(
       this.#log('error', msg, fields);
     }
     #log(level: LogLevel, msg: string, fields?: Record<string, unknown>) {
+      const { ok, dropped } = logBudget.take();
+      if (dropped > 0) note({ pgw: 'log', level: 'warn', msg: droppedLines(dropped, data) });
+      if (!ok) return;
       const line: HostNote = {
         pgw: 'log',
         level,

@@ -22,7 +22,7 @@ import type {
   TaskInput,
   TaskResult,
 } from '../runtime.js';
-import { bootReportOf } from '../runtime.js';
+import { bootReportOf, LOG_FLOOD } from '../runtime.js';
 import type { Task } from '../worker/protocol.js';
 import { SlotTable } from '../worker/slots.js';
 import { checkResult } from '../worker/note-check.js';
@@ -70,7 +70,7 @@ export class ProcessRuntime implements PluginRuntime {
     const { manifest } = spec;
     this.#spec = spec;
     this.#hooks = hooks;
-    this.#fetch = grantedFetch(spec.manifest, spec.maxResponseBytes);
+    this.#fetch = grantedFetch(spec);
     this.#name = manifest.name;
     this.#mainPath = spec.mainPath;
     this.#slots = new SlotTable(spec.maxInFlight);
@@ -93,6 +93,7 @@ export class ProcessRuntime implements PluginRuntime {
       publish: [...manifest.permissions.events.publish],
       network: [...manifest.permissions.network],
       maxResponseBytes: spec.maxResponseBytes,
+      logLinesPerSecond: spec.limits.logLinesPerSecond,
       memoryReportMs: MEMORY_REPORT_MS,
     };
   }
@@ -195,7 +196,10 @@ export class ProcessRuntime implements PluginRuntime {
         );
         return;
       case 'log':
-        return this.#hooks.onLog(note.level, note.msg, note.fields, note.requestId, note.tp);
+        if (!this.#hooks.onLog(note.level, note.msg, note.fields, note.requestId, note.tp)) {
+          this.#kill(child, LOG_FLOOD);
+        }
+        return;
       case 'publish':
         return this.#hooks.onPublish(note.event);
       case 'heap': {

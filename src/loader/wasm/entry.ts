@@ -18,6 +18,7 @@ import type { TaskFailure } from '../../shared/task-failure.js';
 import type { BootReport, TaskResult } from '../runtime.js';
 import type { ControlMessage, Task, WorkerNote } from '../worker/protocol.js';
 import { checkReply } from '../worker/reply.js';
+import { droppedLines, LineBudget } from '../../shared/line-budget.js';
 import { matchesEventPattern } from '../../shared/event-pattern.js';
 import { EXTISM_ENV, EXTISM_USER, type Grant } from './abi.js';
 import type { HostAnswer, HostNote, HostOp, WasmHarnessData } from './host-protocol.js';
@@ -50,8 +51,15 @@ let current: { id?: string; userId?: PluginRequest['userId']; deadline: number }
   deadline: Infinity,
 };
 
+/** Extism's `log_*` lines past `limits.logLinesPerSecond` are dropped here, before they cost the host a message. */
+const logBudget = new LineBudget(data.logLinesPerSecond);
+
 function log(level: 'debug' | 'info' | 'warn' | 'error') {
-  return (msg: unknown) => note({ pgw: 'log', level, msg: String(msg), requestId: current.id });
+  return (msg: unknown) => {
+    const { ok, dropped } = logBudget.take();
+    if (dropped > 0) note({ pgw: 'log', level: 'warn', msg: droppedLines(dropped, data) });
+    if (ok) note({ pgw: 'log', level, msg: String(msg), requestId: current.id });
+  };
 }
 const logger = {
   debug: log('debug'),

@@ -1,13 +1,17 @@
 /**
  * The host's side of a wasm plugin's capabilities: each runs on the host's thread, never the plugin's,
  * and checks its grant again — `call` goes through the gateway's `ctx.call` path (which checks
- * `dependencies`), `fetch` only to `permissions.network` hosts (redirects not followed), and the
- * key/value store holds at most `resources.disk` MiB, in memory, for the plugin instance.
+ * `dependencies`), `fetch` only to `permissions.network` hosts (redirects not followed) within the
+ * instance's fetch budget, and the key/value store lives in the host's memory for the plugin instance:
+ * at most `resources.disk` MiB and the gateway's `limits.kvBytes` and `limits.kvKeys`, checked before
+ * a value is kept.
  * @module
  */
 import type { Manifest } from '../../manifest/manifest.js';
 import { parseNetworkGrants } from '../../shared/network-allowlist.js';
-import { checkFetchRequest, hostFetch } from '../host-fetch.js';
+import { checkFetchRequest, hostFetch, type FetchLimits } from '../host-fetch.js';
+import type { FetchBudget } from '../fetch-budget.js';
+import { limitError, type HostLimits } from '../../shared/host-limits.js';
 import type { ServiceRequest } from '../../shared/types.js';
 import type { RuntimeHooks } from '../runtime.js';
 import type { HostAnswer, HostNote } from './host-protocol.js';
@@ -20,14 +24,32 @@ export class HostCapabilities {
   readonly #kv = new Map<string, string>();
   #kvBytes = 0;
   readonly #kvCap: number;
+  readonly #kvKeys: number;
+  readonly #fetchLimits: FetchLimits;
 
   constructor(
     readonly manifest: Manifest,
     readonly hooks: Pick<RuntimeHooks, 'onCall'>,
-    readonly limits: { maxResponseBytes: number; fetchTimeoutMs: number },
+    limits: {
+      maxResponseBytes: number;
+      fetchTimeoutMs: number;
+      budget: FetchBudget;
+      host: Pick<HostLimits, 'kvKeys' | 'kvBytes'>;
+    },
   ) {
     this.#grants = parseNetworkGrants(manifest.permissions.network);
-    this.#kvCap = (manifest.resources.disk ?? 0) * 1024 * 1024;
+    this.#kvCap = Math.min((manifest.resources.disk ?? 0) * 1024 * 1024, limits.host.kvBytes);
+    this.#kvKeys = limits.host.kvKeys;
+    this.#fetchLimits = {
+      maxBytes: limits.maxResponseBytes,
+      timeoutMs: limits.fetchTimeoutMs,
+      budget: limits.budget,
+    };
+  }
+
+  /** Keys and bytes (keys and values, UTF-8) the key/value store holds. */
+  get kvUsage(): { keys: number; bytes: number } {
+    return { keys: this.#kv.size, bytes: this.#kvBytes };
   }
 
   /** Performs `note`, posts the answer on its port and wakes the waiting thread. */
@@ -84,10 +106,12 @@ export class HostCapabilities {
   async #fetch(json: string): Promise<string> {
     const request = checkFetchRequest(parse(json));
     if (typeof request === 'string') throw new Error(`pgw_fetch: ${request}`);
-    const answer = await hostFetch(this.#grants, this.manifest.name, request, {
-      maxBytes: this.limits.maxResponseBytes,
-      timeoutMs: this.limits.fetchTimeoutMs,
-    }).catch((error: Error) => {
+    const answer = await hostFetch(
+      this.#grants,
+      this.manifest.name,
+      request,
+      this.#fetchLimits,
+    ).catch((error: Error) => {
       throw new Error(`pgw_fetch: ${error.message}`);
     });
     return JSON.stringify({
@@ -102,8 +126,15 @@ export class HostCapabilities {
     const before = this.#kv.get(key);
     const size = Buffer.byteLength(key) + Buffer.byteLength(value);
     const freed = before === undefined ? 0 : Buffer.byteLength(key) + Buffer.byteLength(before);
+    if (before === undefined && this.#kv.size >= this.#kvKeys) {
+      throw limitError(
+        `pgw_kv_set: the store holds ${this.#kv.size} keys, its limit (limits.kvKeys)`,
+      );
+    }
     if (this.#kvBytes - freed + size > this.#kvCap) {
-      throw new Error(`pgw_kv_set: the store would pass resources.disk (${this.#kvCap} bytes)`);
+      throw limitError(
+        `pgw_kv_set: the store would pass ${this.#kvCap} bytes (resources.disk, at most limits.kvBytes)`,
+      );
     }
     this.#kv.set(key, value);
     this.#kvBytes += size - freed;

@@ -17,9 +17,14 @@ export interface WasmImport {
 const KINDS = ['function', 'table', 'memory', 'global', 'tag'] as const;
 const MAGIC = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
 const IMPORT_SECTION = 2;
+const TABLE_SECTION = 4;
 const MEMORY_SECTION = 5;
+/** Table element types: `funcref`, `externref`. */
+const REF_TYPES = new Set([0x70, 0x6f]);
 /** Bytes in a WebAssembly page. */
 export const WASM_PAGE = 65_536;
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 class Reader {
   constructor(
@@ -43,9 +48,7 @@ class Reader {
     const length = this.u32();
     const end = this.at + length;
     if (end > this.bytes.length) throw new RangeError('a name past the end of the module');
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(
-      this.bytes.subarray(this.at, end),
-    );
+    const text = UTF8.decode(this.bytes.subarray(this.at, end));
     this.at = end;
     return text;
   }
@@ -78,12 +81,29 @@ export interface CheckedModule {
   minPages: number;
 }
 
+/** The ceilings a module is checked against. */
+export interface ModuleCeilings {
+  /** Pages the module's memory may reach (its maximum is rewritten to at most this). */
+  maxPages: number;
+  /** Imports the module may declare. */
+  maxImports: number;
+  /** Elements each table may reach: a table must declare a maximum, at most this. */
+  maxTableElements: number;
+}
+
 /**
- * Reads `bytes` and caps its memory at `maxPages`.
+ * Reads `bytes` and caps its memory at `ceilings.maxPages`. The work is bounded by the module's size
+ * and `ceilings.maxImports`: an import section declaring more is refused before any is read.
  * @throws {WasmModuleError} for bytes that are not a WebAssembly module, a module that imports its
- * memory, declares more than one, a 64-bit or shared memory, or needs more than `maxPages` to start.
+ * memory, declares more than one, a 64-bit or shared memory, or needs more than `maxPages` to start;
+ * that declares more than `maxImports` imports; or a table without a maximum or above `maxTableElements`.
  */
-export function checkModule(bytes: Uint8Array, maxPages: number, where: string): CheckedModule {
+export function checkModule(
+  bytes: Uint8Array,
+  ceilings: ModuleCeilings,
+  where: string,
+): CheckedModule {
+  const { maxPages } = ceilings;
   const refuse = (why: string) => new WasmModuleError(`${where}: ${why}`);
   if (!MAGIC.every((b, i) => bytes[i] === b)) {
     throw refuse('not a WebAssembly module (version 1 binary expected)');
@@ -102,7 +122,13 @@ export function checkModule(bytes: Uint8Array, maxPages: number, where: string):
       const end = body + size;
       if (end > bytes.length) throw new RangeError('a section past the end of the module');
       if (id === IMPORT_SECTION) {
-        for (let n = r.u32(); n > 0; n--) {
+        const count = r.u32();
+        if (imports.length + count > ceilings.maxImports) {
+          throw refuse(
+            `declares ${imports.length + count} imports, more than the gateway's limit of ${ceilings.maxImports} (limits.moduleImports)`,
+          );
+        }
+        for (let n = count; n > 0; n--) {
           const module = r.name();
           const name = r.name();
           const kind = KINDS[r.byte()];
@@ -118,6 +144,7 @@ export function checkModule(bytes: Uint8Array, maxPages: number, where: string):
           } else throw refuse(`imports its memory (${module}.${name}); a plugin declares its own`);
         }
       }
+      if (id === TABLE_SECTION) checkTables(r, ceilings.maxTableElements, refuse);
       if (id === MEMORY_SECTION) {
         const section: number[] = [];
         const count = r.u32();
@@ -147,6 +174,30 @@ export function checkModule(bytes: Uint8Array, maxPages: number, where: string):
   }
   if (memories > 1) throw refuse('declares more than one memory');
   return { imports, bytes: Buffer.concat(out), minPages };
+}
+
+/** Each table of a table section: a known element type, and a maximum of at most `maxElements`. */
+function checkTables(r: Reader, maxElements: number, refuse: (why: string) => WasmModuleError) {
+  for (let n = r.u32(), i = 0; i < n; i++) {
+    const type = r.byte();
+    if (!REF_TYPES.has(type)) {
+      throw refuse(
+        `declares a table of element type 0x${type.toString(16)}, which is not supported`,
+      );
+    }
+    const { flags, max } = r.limits();
+    if (flags & ~1) throw refuse('declares a shared or 64-bit table, which is not supported');
+    if (max === undefined) {
+      throw refuse(
+        `declares a table without a maximum: a plugin's table must declare one, at most ${maxElements} elements (limits.tableElements)`,
+      );
+    }
+    if (max > maxElements) {
+      throw refuse(
+        `declares a table of up to ${max} elements, more than the gateway's limit of ${maxElements} (limits.tableElements)`,
+      );
+    }
+  }
 }
 
 /** The memory maximum, in pages, that a module's declared limits come to (undefined: none declared). */

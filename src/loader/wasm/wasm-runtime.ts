@@ -8,9 +8,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { RuntimeUnsupportedError, WasmModuleError } from '../../errors.js';
 import type { PluginRuntime, RuntimeHooks, RuntimeSpec } from '../runtime.js';
+import type { HostLimits } from '../../shared/host-limits.js';
 import { WorkerRuntime } from '../worker/worker-runtime.js';
 import type { HarnessData } from '../worker/protocol.js';
 import { harnessFile } from '../worker/thread-launch.js';
+import { fetchBudget } from '../host-fetch.js';
 import { assertImportsGranted, grantsOf, type Grant } from './abi.js';
 import { checkModule, WASM_PAGE } from './module-check.js';
 import { checkHostNote, type HostOp, type WasmHarnessData } from './host-protocol.js';
@@ -18,8 +20,6 @@ import { HostCapabilities } from './host-capabilities.js';
 
 /** The harness each thread of a wasm plugin runs. */
 const WASM_HARNESS = harnessFile('wasm-entry', new URL('./entry.ts', import.meta.url));
-/** The largest module the gateway reads. */
-const MAX_MODULE_BYTES = 64 * 1024 * 1024;
 /** Of `resources.memory`, what the module's own memory may take; the rest is the harness's heap and Extism's blocks. */
 const MODULE_SHARE = 0.75;
 /** Longest a host capability may take; a request's deadline cuts it shorter. */
@@ -46,7 +46,10 @@ export interface PreparedModule {
  * @throws {WasmModuleError} when it is not a module, too large, or its memory cannot be capped.
  * @throws {WasmImportRefusedError} when it imports what its manifest does not grant.
  */
-export function prepareModule(spec: Pick<RuntimeSpec, 'manifest' | 'mainPath'>): PreparedModule {
+export function prepareModule(
+  spec: Pick<RuntimeSpec, 'manifest' | 'mainPath'>,
+  limits: Pick<HostLimits, 'moduleBytes' | 'moduleImports' | 'tableElements'>,
+): PreparedModule {
   const where = spec.mainPath;
   try {
     createRequire(import.meta.url).resolve('@extism/extism');
@@ -56,14 +59,21 @@ export function prepareModule(spec: Pick<RuntimeSpec, 'manifest' | 'mainPath'>):
       { plugin: spec.manifest.name },
     );
   }
-  if (statSync(where).size > MAX_MODULE_BYTES) {
-    throw new WasmModuleError(`${where}: larger than ${MAX_MODULE_BYTES / 1048576} MiB`);
+  const size = statSync(where).size;
+  if (size > limits.moduleBytes) {
+    throw new WasmModuleError(
+      `${where}: ${size} bytes, larger than the gateway's limit of ${limits.moduleBytes} (limits.moduleBytes)`,
+    );
   }
   const maxPages = Math.max(
     1,
     Math.floor((spec.manifest.resources.memory * 1048576 * MODULE_SHARE) / WASM_PAGE),
   );
-  const checked = checkModule(readFileSync(where), maxPages, where);
+  const checked = checkModule(
+    readFileSync(where),
+    { maxPages, maxImports: limits.moduleImports, maxTableElements: limits.tableElements },
+    where,
+  );
   const grants = grantsOf(spec.manifest);
   assertImportsGranted(checked.imports, grants, where);
   return { bytes: checked.bytes, grants: [...grants], maxPages };
@@ -78,7 +88,9 @@ export function createWasmRuntime(
   const { manifest } = spec;
   const capabilities = new HostCapabilities(manifest, hooks, {
     maxResponseBytes: spec.maxResponseBytes,
-    fetchTimeoutMs: HOST_CALL_MS,
+    fetchTimeoutMs: Math.min(spec.limits.fetchTimeout, HOST_CALL_MS),
+    budget: fetchBudget(spec),
+    host: spec.limits,
   });
   let violations = 0;
   const data: Omit<WasmHarnessData, keyof HarnessData> = {

@@ -33,6 +33,7 @@ export function pluginPool(
     flagCells: shared.flagCells,
     network: [...manifest.permissions.network],
     maxResponseBytes: spec.maxResponseBytes,
+    logLinesPerSecond: spec.limits.logLinesPerSecond,
     memoryReportMs: MEMORY_REPORT_MS,
     ...harness?.data,
   };

@@ -41,6 +41,8 @@ export interface HarnessData {
   /** `permissions.network`: the hosts the thread's network guard admits. */
   network: string[];
   /** Largest serialised response the harness hands to the host. */
+  /** `ctx.log` lines a second a thread sends at most (`limits.logLinesPerSecond`). */
+  logLinesPerSecond: number;
   maxResponseBytes: number;
   /** Milliseconds between two memory notes. */
   memoryReportMs: number;

@@ -16,7 +16,7 @@ import type {
   PluginResponse,
   ServiceRequest,
 } from '../../shared/types.js';
-import type { RuntimeHooks } from '../runtime.js';
+import { LOG_FLOOD, type RuntimeHooks } from '../runtime.js';
 import { checkNote, isPiscinaNote } from './note-check.js';
 import type { WorkerNote } from './protocol.js';
 
@@ -58,7 +58,9 @@ export function onNote(target: NoteTarget, state: ThreadState, message: unknown)
   const note: WorkerNote = checked;
   switch (note.pgw) {
     case 'log':
-      hooks.onLog(note.level, note.msg, note.fields, note.requestId, note.tp);
+      if (!hooks.onLog(note.level, note.msg, note.fields, note.requestId, note.tp)) {
+        target.kill(state, LOG_FLOOD);
+      }
       break;
     case 'publish':
       hooks.onPublish(note.event);

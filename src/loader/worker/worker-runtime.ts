@@ -26,6 +26,7 @@ import {
 import { DeadlineQueue } from '../../shared/deadline-queue.js';
 import { SlotTable } from './slots.js';
 import { grantedFetch } from '../host-fetch.js';
+import { oversizedReply } from '../reply-size.js';
 import { threadPermissions, type ThreadPermissions } from './thread-launch.js';
 import { checkResult } from './note-check.js';
 import { combineHealth, isCloneError, onNote, threadFigures } from './thread-notes.js';
@@ -101,7 +102,7 @@ export class WorkerRuntime implements PluginRuntime {
       kill: (state, reason) => this.#kill(state, reason),
       health: (seq, threadId, status) => this.#healthAnswer?.(seq, threadId, status),
       violation: (reason) => hooks.onViolation(reason, ++this.#violations),
-      fetch: grantedFetch(manifest, spec.maxResponseBytes),
+      fetch: grantedFetch(spec),
     };
   }
 
@@ -146,11 +147,21 @@ export class WorkerRuntime implements PluginRuntime {
     );
   }
 
-  /** A thread's answer as the host accepts it; anything malformed is that request's `bad-response`. */
+  /**
+   * A thread's answer as the host accepts it; anything malformed is that request's `bad-response`, a
+   * response over `maxResponseBytes` by the host's own measure its `too-large`.
+   */
   #checked(kind: Task['t'], result: unknown): TaskResult {
     const checked = checkResult(kind, result);
-    if (checked !== result) this.#violations++;
-    return checked;
+    const refused =
+      checked !== result
+        ? checked
+        : kind === 'req'
+          ? oversizedReply(checked, this.#spec.maxResponseBytes)
+          : undefined;
+    if (refused === undefined) return checked;
+    this.#violations++;
+    return refused;
   }
 
   /**

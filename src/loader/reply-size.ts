@@ -1,0 +1,52 @@
+/**
+ * The host's own measure of a reply that arrived from a plugin's thread. The thread's harness checks
+ * `maxResponseBytes` before the reply leaves, but the thread runs the plugin's code, which can change
+ * the message after that check (wrap `postMessage`): the host measures again before it takes the reply
+ * any further. The walk counts what the serialised copy holds at least — a character per string
+ * character, a byte per typed-array byte — and stops as soon as the count passes the limit, so a
+ * reply costs the host at most the limit's worth of walking beyond the copy it already received.
+ * @module
+ */
+import type { TaskFailure } from '../shared/task-failure.js';
+
+/** At least how many bytes `value` serialises to, counting up to just past `limit` (then stopping). */
+export function replyBytesAtLeast(value: unknown, limit: number): number {
+  let size = 0;
+  const seen = new Set<object>();
+  const stack: unknown[] = [value];
+  while (stack.length > 0 && size <= limit) {
+    const v = stack.pop();
+    if (typeof v === 'string') size += v.length;
+    else if (typeof v !== 'object' || v === null) size += 1;
+    else if (seen.has(v)) continue;
+    else if (ArrayBuffer.isView(v)) {
+      seen.add(v);
+      size += v.byteLength;
+    } else if (v instanceof ArrayBuffer || v instanceof SharedArrayBuffer) {
+      seen.add(v);
+      size += v.byteLength;
+    } else {
+      seen.add(v);
+      if (v instanceof Map) for (const [k, item] of v) stack.push(k, item);
+      else if (v instanceof Set) for (const item of v) stack.push(item);
+      for (const k of Object.keys(v)) {
+        size += k.length;
+        stack.push((v as Record<string, unknown>)[k]);
+      }
+    }
+  }
+  return size;
+}
+
+/**
+ * The failure that replaces a reply larger than `maxBytes` (by the host's measure), or undefined when
+ * it is within it.
+ */
+export function oversizedReply(reply: unknown, maxBytes: number): TaskFailure | undefined {
+  const size = replyBytesAtLeast(reply, maxBytes);
+  if (size <= maxBytes) return undefined;
+  return {
+    __pgw: 'too-large',
+    message: `the plugin's thread handed the host a response of more than maxResponseBytes (${maxBytes}), past its own check`,
+  };
+}
