@@ -15,19 +15,30 @@ export async function openRegistry(
   url: string,
   env: string,
   namespace: string | undefined,
+  secure: RegistrySecurity = {},
 ): Promise<DiscoveryRegistry> {
-  const match = /^(etcd|consul):\/\/([^/]+)\/?$/.exec(url);
+  const match = /^(etcds?|consul):\/\/([^/]+)\/?$/.exec(url);
   if (!match) {
     throw new CliError(
-      `--registry must be etcd://host:port or consul://host:port, got "${url}"`,
+      `--registry must be etcd://host:port, etcds://host:port (TLS) or consul://host:port, got "${url}"`,
       Exit.USAGE,
     );
   }
   const [, kind, hosts] = match;
-  if (kind === 'etcd') {
+  if (kind !== 'consul') {
     const { EtcdRegistry } = await import('../registry/etcd.js');
-    const endpoints = hosts!.split(',').map((h) => `http://${h}`);
-    return new EtcdRegistry({ endpoints, environment: env, ...(namespace ? { namespace } : {}) });
+    const scheme = kind === 'etcds' ? 'https' : 'http';
+    const endpoints = hosts!.split(',').map((h) => `${scheme}://${h}`);
+    return new EtcdRegistry({
+      endpoints,
+      environment: env,
+      ...(namespace ? { namespace } : {}),
+      ...(secure.tls && { tls: secure.tls }),
+      ...(secure.username !== undefined &&
+        secure.password !== undefined && {
+          auth: { username: secure.username, password: secure.password },
+        }),
+    });
   }
   const { ConsulRegistry } = await import('../registry/consul.js');
   const [host, port] = hosts!.split(':');
@@ -37,6 +48,13 @@ export async function openRegistry(
     environment: env,
     ...(namespace ? { namespace } : {}),
   });
+}
+
+/** TLS material and credentials for an `etcds://` registry (PEM text), from gateway.yaml. */
+export interface RegistrySecurity {
+  tls?: { ca: string; cert?: string; key?: string };
+  username?: string;
+  password?: string;
 }
 
 async function signingKey(file: string | undefined): Promise<string | undefined> {

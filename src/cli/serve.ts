@@ -18,7 +18,7 @@ import { optionsSchema, type GatewayOptions } from '../core/options.js';
 import { fieldLocation } from '../manifest/manifest.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import { parseDuration } from '../shared/duration.js';
-import { openRegistry } from './catalog-commands.js';
+import { openRegistry, type RegistrySecurity } from './catalog-commands.js';
 import { resolveReferences } from './config-references.js';
 import { createProbeServer, type ProbeState } from './probes.js';
 import { CliError, Exit, colour, warn } from './output.js';
@@ -138,7 +138,7 @@ export interface ServeConfig {
    * The discovery registry: `url` `etcd://host:port` (commas between several) or `consul://host:port`,
    * `env` the environment this gateway registers in (and, with `gateway.watch`, the one it follows).
    */
-  registry?: { url: string; env?: string; namespace?: string };
+  registry?: { url: string; env?: string; namespace?: string } & RegistrySecurity;
   /** The gateway's options (the same schema as `new PluginGateway(options)`), JSON-able ones. */
   gateway?: Record<string, unknown>;
   /**
@@ -150,6 +150,7 @@ export interface ServeConfig {
 }
 
 const SERVE_KEYS = ['listen', 'plugins', 'registry', 'gateway', 'health'];
+const REGISTRY_KEYS = ['url', 'env', 'namespace', 'tls', 'username', 'password'];
 
 /** Reads and checks `file`; problems as `file:line:col path: message`. */
 export async function readServeConfig(file: string): Promise<ServeConfig> {
@@ -178,20 +179,31 @@ export async function readServeConfig(file: string): Promise<ServeConfig> {
   const registry = config.registry;
   if (registry !== undefined) {
     const url = (registry as { url?: unknown } | null)?.url;
-    if (typeof url !== 'string' || !/^(etcd|consul):\/\/[^/]+\/?$/.test(url)) {
+    if (typeof url !== 'string' || !/^(etcds?|consul):\/\/[^/]+\/?$/.test(url)) {
       const where = fieldLocation(
         text,
         file,
         typeof url === 'string' ? ['registry', 'url'] : ['registry'],
       );
-      problems.push(`${where}: expected registry.url as etcd://host:port or consul://host:port`);
+      problems.push(
+        `${where}: expected registry.url as etcd://host:port, etcds://host:port or consul://host:port`,
+      );
     }
     for (const key of Object.keys(registry ?? {})) {
-      if (!['url', 'env', 'namespace'].includes(key)) {
+      if (!REGISTRY_KEYS.includes(key)) {
         problems.push(
-          `${fieldLocation(text, file, ['registry', key])}: unknown key (url, env, namespace)`,
+          `${fieldLocation(text, file, ['registry', key])}: unknown key (${REGISTRY_KEYS.join(', ')})`,
         );
       }
+    }
+    const tls = (registry as { tls?: unknown } | null)?.tls;
+    if (
+      tls !== undefined &&
+      (typeof tls !== 'object' || tls === null || typeof (tls as { ca?: unknown }).ca !== 'string')
+    ) {
+      problems.push(
+        `${fieldLocation(text, file, ['registry', 'tls'])}: expected { ca, cert?, key? } (PEM, e.g. \${file:/path})`,
+      );
     }
   }
   const parsed = optionsSchema.safeParse(config.gateway ?? {});
@@ -242,6 +254,7 @@ export async function serveCommand(
         config.registry.url,
         config.registry.env ?? options?.watch?.env ?? 'default',
         config.registry.namespace,
+        config.registry,
       )
     : undefined;
   const gateway = new PluginGateway({

@@ -39,7 +39,20 @@ export interface EtcdRegistryOptions {
    * `--max-request-bytes` (1.5 MiB by default); keep this under it. @default 1_400_000
    */
   maxValueBytes?: number;
+  /**
+   * TLS to etcd (endpoints `https://…`): the CA that signed etcd's certificate and, for client-certificate
+   * authentication, this gateway's certificate chain and key (PEM, as text or bytes). Ignored with `client`.
+   */
+  tls?: { ca: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
+  /**
+   * etcd's own authentication: a user whose role grants read and write on this fleet's key prefix
+   * (`namespace/`) only. Ignored with `client`.
+   */
+  auth?: { username: string; password: string };
 }
+
+const pem = (value: string | Buffer): Buffer =>
+  typeof value === 'string' ? Buffer.from(value) : value;
 
 interface Owned {
   record: InstanceRecord;
@@ -87,6 +100,16 @@ export class EtcdRegistry implements DiscoveryRegistry {
       this.#client = new Etcd3({
         hosts: options.endpoints,
         dialTimeout: 2000,
+        ...(options.tls && {
+          credentials: {
+            rootCertificate: pem(options.tls.ca),
+            ...(options.tls.cert && { certChain: pem(options.tls.cert) }),
+            ...(options.tls.key && { privateKey: pem(options.tls.key) }),
+          },
+        }),
+        ...(options.auth && {
+          auth: { username: options.auth.username, password: options.auth.password },
+        }),
         // A member cut off by a silent partition sends no RST: without pings a watch on it would wait
         // forever. etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time).
         grpcOptions: {
