@@ -3,14 +3,15 @@
  * with openssl), etcd's authentication on, and a user whose role may read and write the fleet's prefix
  * only.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Etcd3, Range } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdRegistry } from '../../src/registry/etcd.js';
 import type { InstanceRecord } from '../../src/registry/registry.js';
 import { fixture } from '../helpers.js';
+import { makeCertificates } from '../services/certificates.js';
 import { findBinary, freePort, killService, serviceAvailable } from '../services/common.js';
 
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
@@ -18,71 +19,6 @@ const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
 const run =
   serviceAvailable('etcd', 'apt-get install etcd-server') &&
   serviceAvailable('openssl', 'apt-get install openssl');
-
-function openssl(dir: string, ...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-}
-
-/** A CA, etcd's server certificate for 127.0.0.1, and a client certificate for `name`. */
-function makeCertificates(dir: string): void {
-  openssl(
-    dir,
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=pgw-test-ca',
-  );
-  const sign = (name: string, extension: string) => {
-    openssl(
-      dir,
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      `/CN=${name}`,
-    );
-    writeFileSync(path.join(dir, `${name}.ext`), extension);
-    openssl(
-      dir,
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '2',
-      '-extfile',
-      `${name}.ext`,
-    );
-  };
-  sign('server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  sign('gateway', 'extendedKeyUsage=clientAuth\n');
-  sign('root', 'extendedKeyUsage=clientAuth\n');
-}
 
 const record = (id: string, service = 'secure-plugin'): InstanceRecord => ({
   id,
@@ -98,7 +34,7 @@ const record = (id: string, service = 'secure-plugin'): InstanceRecord => ({
 describe.skipIf(!run)('EtcdRegistry with TLS, client certificates and etcd authentication', () => {
   // Inside the repository: the plugin that `veza gateway serve` loads resolves the SDK from it.
   const dir = mkdtempSync(path.resolve(import.meta.dirname, '../.serve-etcd-tls-'));
-  const file = (name: string) => readFileSync(path.join(dir, name));
+  let file: (name: string) => Buffer;
   let etcd: ChildProcess;
   let endpoint: string;
   const registries: EtcdRegistry[] = [];
@@ -118,7 +54,7 @@ describe.skipIf(!run)('EtcdRegistry with TLS, client certificates and etcd authe
   };
 
   beforeAll(async () => {
-    makeCertificates(dir);
+    file = makeCertificates(dir, ['gateway', 'root']);
     const port = await freePort();
     const peerPort = await freePort();
     endpoint = `https://127.0.0.1:${port}`;
@@ -246,7 +182,10 @@ describe.skipIf(!run)('EtcdRegistry with TLS, client certificates and etcd authe
         if (child.exitCode !== null) throw new Error(err);
         await new Promise((r) => setTimeout(r, 100));
       }
-      expect((await registry().list('echo')).map((i) => i.service), err).toEqual(['echo']);
+      expect(
+        (await registry().list('echo')).map((i) => i.service),
+        err,
+      ).toEqual(['echo']);
       expect(err).not.toContain(fleet.password);
     } finally {
       const exited = new Promise((r) => child.once('exit', r));
