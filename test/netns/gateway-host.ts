@@ -1,6 +1,7 @@
 // One gateway on a test host (a network namespace of test/netns/network.ts): an EtcdRegistry on the
 // etcd cluster, the ./node listener on the host's own address, the fixtures named in PLUGINS. Prints one
 // JSON line when ready, then one line per registry event it sees, so a test can follow it.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { PluginGateway } from '../../src/index.js';
 import { createRequestListener } from '../../src/adapters/node.js';
@@ -20,6 +21,16 @@ const gateway = new PluginGateway({
   node: { id, address, secret: process.env.FLEET_SECRET! },
   pluginTimeout: process.env.PLUGIN_TIMEOUT ?? '2s',
   circuitBreaker: { timeout: process.env.BREAKER_TIMEOUT ?? '30s' },
+  // A catalog-driven gateway: WATCH_ENV, the publisher's public key, rolling rollouts.
+  ...(process.env.WATCH_ENV && {
+    watch: {
+      env: process.env.WATCH_ENV,
+      cacheDir: process.env.CACHE_DIR!,
+      trusted: true,
+      trustedKeys: [readFileSync(process.env.TRUSTED_KEY_FILE!, 'utf8')],
+      rolling: process.env.ROLLING === '1',
+    },
+  }),
 });
 const server = http.createServer(createRequestListener(gateway));
 await new Promise<void>((resolve) => server.listen(8080, host, resolve));
