@@ -92,6 +92,11 @@ describe.each(KINDS)('a process plugin (%s) cannot reach into its host', (kind) 
 
   it("sends no signal to the host: refused, and the host's pid is not its parent", async () => {
     expect(await attempt(kind, 'kill-host')).toEqual({ allowed: false, code: 'ERR_ACCESS_DENIED' });
+    // The binding behind kill(), one property away from it.
+    expect(await attempt(kind, 'kill-host-binding')).toEqual({
+      allowed: false,
+      code: 'ERR_ACCESS_DENIED',
+    });
     const [pid, ppid] = String((await attempt(kind, 'ids')).value)
       .split('|')
       .map(Number);

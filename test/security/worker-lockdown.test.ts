@@ -77,7 +77,7 @@ describe('a worker plugin cannot reach into the host process', () => {
     },
   );
 
-  it.each(['kill', 'abort', 'v8-flags', 'priority'])(
+  it.each(['kill', 'kill-binding', 'abort', 'v8-flags', 'priority'])(
     'no process-wide lever: signals, abort, V8 flags, priority (%s)',
     async (what) => {
       expect(await attempt(what)).toEqual({ allowed: false, code: 'ERR_ACCESS_DENIED' });

@@ -63,6 +63,8 @@ const PROCESS = [
   '_linkedBinding',
   'dlopen',
   'kill',
+  // The binding \`kill\` calls: replacing \`kill\` alone left it one property away.
+  '_kill',
   'abort',
   '_debugProcess',
   '_debugEnd',
