@@ -107,6 +107,11 @@ describe.each(KINDS)('a process plugin (%s) cannot reach into its host', (kind) 
     }
   });
 
+  it('runs as an unprivileged user under bubblewrap, even when the host is root', async () => {
+    const uid = (await attempt(kind, 'uid')).value;
+    expect(uid).toBe(kind === 'bwrap' ? 65534 : process.getuid!());
+  });
+
   it("sees none of the host's environment, and not /proc/self/environ", async () => {
     const env = JSON.parse(String((await attempt(kind, 'env')).value)) as Record<string, string>;
     expect(Object.keys(env).sort()).toEqual(kind === 'bwrap' ? ['PWD', 'TMPDIR'] : ['TMPDIR']);
