@@ -122,6 +122,15 @@ describe.each(KINDS)('a process plugin (%s) cannot reach into its host', (kind) 
   it('reads its own folder only: not /etc/passwd, not a host file beside its folder', async () => {
     expect(await attempt(kind, 'own-file')).toMatchObject({ allowed: true });
     expect(await attempt(kind, 'passwd')).toMatchObject({ allowed: false });
+    // Nor whether a host path exists (the permission model checked realpath's walk nowhere).
+    expect(await attempt(kind, 'realpath-host')).toEqual({
+      allowed: false,
+      code: 'ERR_ACCESS_DENIED',
+    });
+    expect(await attempt(kind, 'realpath-missing')).toEqual({
+      allowed: false,
+      code: 'ERR_ACCESS_DENIED',
+    });
     expect(await attempt(kind, 'sibling')).toMatchObject({ allowed: false });
   });
 

@@ -96,6 +96,11 @@ describe("a worker plugin cannot read the host's secrets or files", () => {
   it('reads its own folder only: not /etc/passwd, not a host file beside its folder', async () => {
     expect(await attempt('own-file')).toMatchObject({ allowed: true });
     expect(await attempt('passwd')).toEqual({ allowed: false, code: 'ERR_ACCESS_DENIED' });
+    expect(await attempt('realpath-host')).toEqual({ allowed: false, code: 'ERR_ACCESS_DENIED' });
+    expect(await attempt('realpath-missing')).toEqual({
+      allowed: false,
+      code: 'ERR_ACCESS_DENIED',
+    });
     expect(await attempt('sibling')).toEqual({ allowed: false, code: 'ERR_ACCESS_DENIED' });
   });
 

@@ -88,7 +88,24 @@ export function lockdown(grants: readonly NetworkGrant[]): void {
   // Raw writes to the host's stderr, past the thread's own stream.
   replace(process, '_rawDebug', (...args: unknown[]) => console.error(...args));
   guardNetwork(grants);
+  checkedRealpath();
   syncBuiltinESMExports();
+}
+
+/**
+ * `fs.realpathSync` walks the path in JavaScript with `lstat`s the permission model does not check:
+ * `/etc/passwd` answered a path and a missing file `ENOENT`, whether or not it was granted. The native
+ * call (what `fs.realpath` and `fs.promises.realpath` use already) is checked: it replaces the walk.
+ */
+function checkedRealpath(): void {
+  const fs = nodeRequire('node:fs') as { realpathSync: ((...a: unknown[]) => unknown) & Exports };
+  const native = fs.realpathSync.native as (...a: unknown[]) => unknown;
+  const realpathSync = (path: unknown, options?: unknown) =>
+    native(
+      path,
+      typeof options === 'string' ? options : (options as { encoding?: string })?.encoding,
+    );
+  replace(fs, 'realpathSync', Object.assign(realpathSync, { native }));
 }
 
 function hasBuiltin(id: string): boolean {
