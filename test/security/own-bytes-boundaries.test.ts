@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 const BOUNDARIES: [file: string, crossing: string, call: RegExp][] = [
   ['src/adapters/request-body.ts', 'an HTTP request body, read from the socket', /\bownBytes\(/],
   ['src/adapters/node-exchange.ts', 'a parsed request body, handed to the gateway', /\bownBody\(/],
-  ['src/core/request-path.ts', "a handle() caller's request body, to the plugin", /\bownBody\(/],
+  ['src/core/admission.ts', "a handle() caller's request body, to the plugin", /\bownBody\(/],
   [
     'src/core/service-calls.ts',
     'a ctx.call() request and its answer',
