@@ -84,7 +84,7 @@ export class ManagedPlugin implements Served {
     },
     createRuntime: (plugin: ManagedPlugin, instanceId: string) => PluginRuntime,
     /** Where it runs: its runtime (an untrusted worker plugin runs as `process`), and behind what. */
-    readonly placement: Pick<PluginInfo, 'runtime' | 'sandbox' | 'trusted'> = {
+    readonly placement: Pick<PluginInfo, 'runtime' | 'sandbox' | 'kernelLimits' | 'trusted'> = {
       runtime: manifest.runtime.type,
       trusted: true,
     },
@@ -165,6 +165,8 @@ export class ManagedPlugin implements Served {
     const rules = this.flags.rules();
     if (Object.keys(rules).length > 0) info.flagRules = rules;
     if (this.placement.sandbox !== undefined) info.sandbox = this.placement.sandbox;
+    if (this.placement.kernelLimits)
+      info.kernelLimits = Object.freeze({ ...this.placement.kernelLimits });
     if (this.reason !== undefined) info.reason = this.reason;
     if (this.#disabled) info.disabled = true;
     if (this.#versions) info.versions = this.#versions.list;

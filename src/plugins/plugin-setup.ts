@@ -12,7 +12,7 @@ import {
 import type { PluginRuntime, RuntimeHooks, RuntimeSpec } from '../loader/runtime.js';
 import { WorkerRuntime } from '../loader/worker/worker-runtime.js';
 import { ProcessRuntime } from '../loader/process/process-runtime.js';
-import { findBwrap } from '../loader/process/process-launch.js';
+import { findBwrap, kernelLimitsFor } from '../loader/process/process-launch.js';
 import { linkLeadingOut } from '../loader/process/folder-links.js';
 import { createWasmRuntime, prepareModule } from '../loader/wasm/wasm-runtime.js';
 import type { BreakerSettings, BreakerState } from '../mesh/circuit-breaker.js';
@@ -149,7 +149,12 @@ export function createPlugin(loaded: PluginFiles, setup: PluginSetup): ManagedPl
     {
       runtime,
       trusted: setup.load.trusted,
-      ...(runtime === 'process' ? { sandbox: bwrap ? 'bwrap' : 'permission-model' } : {}),
+      ...(runtime === 'process'
+        ? {
+            sandbox: bwrap ? 'bwrap' : 'permission-model',
+            kernelLimits: kernelLimitsFor(bwrap !== undefined),
+          }
+        : {}),
     },
     flags,
   );

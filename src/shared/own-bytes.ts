@@ -5,10 +5,14 @@
  * @module
  */
 
-/** `view` itself when it owns its whole backing store, else an exact-size copy (a `Buffer` stays one). */
+/**
+ * `view` itself when it owns its whole backing store, else an exact-size copy (a `Buffer` stays one).
+ * A view on a `SharedArrayBuffer` is always copied: whoever shares it could change (or grow) the bytes
+ * after they were checked.
+ */
 export function ownBytes<T extends ArrayBufferView>(view: T): T {
   const { buffer, byteOffset, byteLength } = view;
-  if (byteOffset === 0 && byteLength === buffer.byteLength) return view;
+  if (byteOffset === 0 && byteLength === buffer.byteLength && isUnshared(buffer)) return view;
   const source = new Uint8Array(buffer, byteOffset, byteLength);
   if (Buffer.isBuffer(view)) {
     const copy = Buffer.allocUnsafeSlow(byteLength);
@@ -20,6 +24,22 @@ export function ownBytes<T extends ArrayBufferView>(view: T): T {
   }
   const Typed = view.constructor as new (b: ArrayBufferLike) => T;
   return new Typed(source.slice().buffer);
+}
+
+function isUnshared(buffer: ArrayBufferLike): boolean {
+  return Object.prototype.toString.call(buffer) === '[object ArrayBuffer]';
+}
+
+/**
+ * A response whose binary body is the host's own (`ownBytes`): a view on memory the plugin's thread
+ * shares (a `SharedArrayBuffer`, which `postMessage` shares instead of copying) becomes a copy out of
+ * its reach. Other bodies are left as they are.
+ */
+export function ownReplyBody<T extends { body?: unknown }>(response: T): T {
+  const { body } = response;
+  if (!ArrayBuffer.isView(body)) return response;
+  const owned = ownBytes(body);
+  return owned === body ? response : { ...response, body: owned };
 }
 
 /** Nesting followed at most; a deeper body is refused rather than walked (or cloned) further. */

@@ -128,27 +128,37 @@ export function failureResponse(
   return errorResponse(f.code, `${f.message} (plugin "${plugin}")`, requestId);
 }
 
+/** Headers the host writes on an untrusted answer, whatever the plugin set (in any letter case). */
+const HOST_WRITTEN = new Set(['content-security-policy', 'x-content-type-options']);
+
 /**
  * `response` as a browser must take it from code the host does not trust: under
- * `content-security-policy: sandbox` (the page is an origin of its own: its script cannot reach the
- * host's origin, its cookies, or a management API served there) and `x-content-type-options: nosniff`.
- * A policy the plugin set keeps its directives, with `sandbox` added.
+ * `content-security-policy: sandbox` (the page is an opaque origin of its own: its script cannot reach
+ * the host's origin, its cookies, or a management API served there) and `x-content-type-options:
+ * nosniff`. The host writes both: the plugin's own `sandbox` directive is dropped with its tokens (an
+ * `allow-same-origin` would put its script back in the host's origin), under any spelling of the
+ * header's name; its other directives, which can only restrict further, are kept.
  */
 export function sandboxedForBrowsers(response: PluginResponse): PluginResponse {
-  const headers = (response.headers ?? {}) as Record<string, string | string[]>;
-  const own = headers['content-security-policy'];
-  const policy = typeof own === 'string' && own.trim() !== '' ? own : undefined;
-  return {
-    ...response,
-    headers: {
-      ...headers,
-      'content-security-policy':
-        policy === undefined
-          ? 'sandbox'
-          : /(^|;)\s*sandbox\b/.test(policy)
-            ? policy
-            : `${policy}; sandbox`,
-      'x-content-type-options': 'nosniff',
-    },
-  };
+  const headers: Record<string, string | string[]> = {};
+  const directives: string[] = [];
+  for (const [name, value] of Object.entries(response.headers ?? {})) {
+    const lower = name.toLowerCase();
+    if (!HOST_WRITTEN.has(lower)) {
+      headers[name] = value as string | string[];
+      continue;
+    }
+    if (lower !== 'content-security-policy') continue;
+    for (const part of ([] as unknown[]).concat(value)) {
+      if (typeof part !== 'string') continue;
+      // `,` separates policies, `;` directives: each is kept but a `sandbox` one.
+      for (const directive of part.split(/[;,]/)) {
+        const text = directive.trim();
+        if (text !== '' && text.split(/\s+/)[0]!.toLowerCase() !== 'sandbox') directives.push(text);
+      }
+    }
+  }
+  headers['content-security-policy'] = [...directives, 'sandbox'].join('; ');
+  headers['x-content-type-options'] = 'nosniff';
+  return { ...response, headers };
 }

@@ -201,6 +201,22 @@ export interface PluginInfo {
    */
   resources: { cpu: number; memory: number; disk?: number; network?: number };
   /**
+   * For a `process` plugin, what the kernel enforces beside the wall above: `cpu` (`resources.cpu` as
+   * a CFS quota), `memory` (`resources.memory` plus Node's own 64 MiB as a hard limit, scratch tmpfs
+   * included), `pids` (at most 64 processes and threads) through a cgroup of its own (`cgroup`: the
+   * `v2` or `v1` hierarchy, `none` where the host's cgroups are not writable: then the host's watch of
+   * its resident memory is all there is), and `seccomp` (the deny list of docs/sandbox.md, inside
+   * bwrap). `reason` says why a limit is missing. Absent for other runtimes.
+   */
+  kernelLimits?: {
+    cgroup: 'v2' | 'v1' | 'none';
+    cpu: boolean;
+    memory: boolean;
+    pids: boolean;
+    seccomp: boolean;
+    reason?: string;
+  };
+  /**
    * Whether the host trusts the plugin's code (`load(dir, { trusted })`; catalog plugins are untrusted
    * unless `watch.trusted`). An untrusted plugin never runs in worker threads.
    */

@@ -92,6 +92,11 @@ describe.each(KINDS)('a process plugin (%s) cannot reach into its host', (kind) 
 
   it("sends no signal to the host: refused, and the host's pid is not its parent", async () => {
     expect(await attempt(kind, 'kill-host')).toEqual({ allowed: false, code: 'ERR_ACCESS_DENIED' });
+    // The binding behind kill(), one property away from it.
+    expect(await attempt(kind, 'kill-host-binding')).toEqual({
+      allowed: false,
+      code: 'ERR_ACCESS_DENIED',
+    });
     const [pid, ppid] = String((await attempt(kind, 'ids')).value)
       .split('|')
       .map(Number);
@@ -100,6 +105,11 @@ describe.each(KINDS)('a process plugin (%s) cannot reach into its host', (kind) 
       // Its own PID namespace: it is pid 2 under bwrap's init, and no host process is visible.
       expect([pid, ppid]).toEqual([2, 1]);
     }
+  });
+
+  it('runs as an unprivileged user under bubblewrap, even when the host is root', async () => {
+    const uid = (await attempt(kind, 'uid')).value;
+    expect(uid).toBe(kind === 'bwrap' ? 65534 : process.getuid!());
   });
 
   it("sees none of the host's environment, and not /proc/self/environ", async () => {
@@ -112,6 +122,15 @@ describe.each(KINDS)('a process plugin (%s) cannot reach into its host', (kind) 
   it('reads its own folder only: not /etc/passwd, not a host file beside its folder', async () => {
     expect(await attempt(kind, 'own-file')).toMatchObject({ allowed: true });
     expect(await attempt(kind, 'passwd')).toMatchObject({ allowed: false });
+    // Nor whether a host path exists (the permission model checked realpath's walk nowhere).
+    expect(await attempt(kind, 'realpath-host')).toEqual({
+      allowed: false,
+      code: 'ERR_ACCESS_DENIED',
+    });
+    expect(await attempt(kind, 'realpath-missing')).toEqual({
+      allowed: false,
+      code: 'ERR_ACCESS_DENIED',
+    });
     expect(await attempt(kind, 'sibling')).toMatchObject({ allowed: false });
   });
 

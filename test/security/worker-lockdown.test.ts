@@ -77,7 +77,7 @@ describe('a worker plugin cannot reach into the host process', () => {
     },
   );
 
-  it.each(['kill', 'abort', 'v8-flags', 'priority'])(
+  it.each(['kill', 'kill-binding', 'abort', 'v8-flags', 'priority'])(
     'no process-wide lever: signals, abort, V8 flags, priority (%s)',
     async (what) => {
       expect(await attempt(what)).toEqual({ allowed: false, code: 'ERR_ACCESS_DENIED' });
@@ -96,6 +96,11 @@ describe("a worker plugin cannot read the host's secrets or files", () => {
   it('reads its own folder only: not /etc/passwd, not a host file beside its folder', async () => {
     expect(await attempt('own-file')).toMatchObject({ allowed: true });
     expect(await attempt('passwd')).toEqual({ allowed: false, code: 'ERR_ACCESS_DENIED' });
+    expect(await attempt('realpath-host')).toEqual({ allowed: false, code: 'ERR_ACCESS_DENIED' });
+    expect(await attempt('realpath-missing')).toEqual({
+      allowed: false,
+      code: 'ERR_ACCESS_DENIED',
+    });
     expect(await attempt('sibling')).toEqual({ allowed: false, code: 'ERR_ACCESS_DENIED' });
   });
 

@@ -5,11 +5,16 @@
  * inspector), an empty environment, a heap cap from `resources.memory` — and on Linux, when `bwrap` is
  * installed, inside bubblewrap: new user, PID, network, IPC, UTS and cgroup namespaces, a read-only
  * view of the system libraries, the Node binary and the paths above (at the same paths), a `tmpfs`
- * scratch folder of `resources.disk` MiB, `--die-with-parent`, `--clearenv`.
+ * scratch folder of `resources.disk` MiB, `--die-with-parent`, `--clearenv`; as user 65534 of its own
+ * user namespace with no capabilities, under a seccomp deny list (`seccomp-filter.ts`). Where the
+ * host's cgroups are writable, the process joins a group of its own before it execs (`cgroup-limits.ts`):
+ * the kernel then enforces `resources.cpu`, `resources.memory` (scratch tmpfs included) and a pids limit.
  * @module
  */
-import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
+import { accessSync, constants, existsSync, realpathSync, writeFileSync } from 'node:fs';
 import { scratchFolder } from '../scratch-folder.js';
+import { cgroupSupport, PluginCgroup, type KernelLimits } from './cgroup-limits.js';
+import { seccompProgram } from './seccomp-filter.js';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,6 +42,19 @@ const FROM_TSX = PROCESS_HARNESS.pathname.endsWith('.ts');
 const DEFAULT_DISK_MIB = 64;
 /** Where the scratch folder is, inside bwrap. */
 const SANDBOX_TMP = '/tmp';
+/** Resident memory of Node itself (code, ICU, runtime), on top of `resources.memory`, MiB. */
+export const NODE_BASE_RSS_MIB = 64;
+/** The unprivileged user (`nobody`) a plugin runs as inside bwrap's user namespace. */
+const SANDBOX_ID = '65534';
+/** The descriptor bwrap reads the seccomp program from (opened by the joining shell). */
+const SECCOMP_FD = '9';
+/**
+ * Joins the cgroups named before `--` (writing the shell's own pid, which `exec` keeps), then execs
+ * the rest; with `$1`, on descriptor 9 from that file (the seccomp program).
+ */
+const JOIN_AND_EXEC =
+  'f=$1; shift; while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; ' +
+  'unset PWD; if [ -n "$f" ]; then exec "$@" 9<"$f"; else exec "$@"; fi';
 
 /** The `bwrap` binary on `PATH`, or undefined (never on other systems than Linux). */
 export function findBwrap(): string | undefined {
@@ -59,8 +77,12 @@ export interface ProcessLaunch {
   args: string[];
   env: Record<string, string>;
   sandbox: SandboxKind;
+  /** What the kernel enforces for this process (`PluginInfo.kernelLimits`). */
+  kernelLimits: KernelLimits;
   /** The host folder backing the scratch space when outside bwrap (removed by `dispose`). */
   scratchDir: string | undefined;
+  /** Why the kernel ended the last process, when its cgroup's memory limit did (read once at its exit). */
+  exitReason(): string | undefined;
   dispose(): void;
 }
 
@@ -70,6 +92,8 @@ export interface LaunchSpec {
   name: string;
   /** `resources.memory`, MiB: the V8 heap cap. */
   memoryMb: number;
+  /** `resources.cpu`, cores: the CFS quota. */
+  cpuCores: number;
   /** `resources.disk`, MiB: the scratch size inside bwrap. */
   diskMb: number | undefined;
   /** The `bwrap` binary to use, or undefined to run under the permission model alone. */
@@ -98,6 +122,21 @@ export function processLaunch(spec: LaunchSpec): ProcessLaunch {
   ];
   const quiet = ['--disable-warning=ExperimentalWarning', '--disable-warning=SecurityWarning'];
   const bwrap = FROM_TSX ? undefined : spec.bwrap;
+  const cgroup = PluginCgroup.create({
+    name: spec.name,
+    cpuCores: spec.cpuCores,
+    memoryBytes: (spec.memoryMb + NODE_BASE_RSS_MIB) * 1024 * 1024,
+  });
+  const seccomp = bwrap ? seccompFile() : undefined;
+  const kernelLimits = kernelLimitsFor(bwrap !== undefined);
+  const exitReason = () =>
+    cgroup?.oomKilled()
+      ? `memory: the kernel's limit for the plugin's cgroup was reached, resources.memory (${spec.memoryMb} MiB) + ${NODE_BASE_RSS_MIB} MiB for Node, scratch tmpfs included`
+      : undefined;
+  const dispose = (also?: () => void) => () => {
+    cgroup?.dispose();
+    also?.();
+  };
 
   if (bwrap) {
     const binds = minimal(reads);
@@ -105,6 +144,15 @@ export function processLaunch(spec: LaunchSpec): ProcessLaunch {
     const grants = minimal(new Set([...binds, SANDBOX_TMP]));
     const args = [
       '--unshare-all',
+      // Root outside or not: inside, an unprivileged user with no capability at all.
+      '--unshare-user',
+      '--uid',
+      SANDBOX_ID,
+      '--gid',
+      SANDBOX_ID,
+      '--cap-drop',
+      'ALL',
+      ...(seccomp ? ['--seccomp', SECCOMP_FD] : []),
       '--die-with-parent',
       '--new-session',
       '--clearenv',
@@ -118,7 +166,8 @@ export function processLaunch(spec: LaunchSpec): ProcessLaunch {
       '--setenv',
       'TMPDIR',
       SANDBOX_TMP,
-      // The scratch tmpfs first: a plugin folder under the host's /tmp is bound on top of it.
+      // The scratch tmpfs first: a plugin folder under the host's /tmp is bound on top of it. Its
+      // pages are charged to the plugin's memory cgroup, inside the memory limit.
       '--size',
       String((spec.diskMb ?? DEFAULT_DISK_MIB) * 1024 * 1024),
       '--tmpfs',
@@ -143,7 +192,15 @@ export function processLaunch(spec: LaunchSpec): ProcessLaunch {
       ...heap,
       harness,
     ];
-    return { command: bwrap, args, env: {}, sandbox: 'bwrap', scratchDir: undefined, dispose() {} };
+    return {
+      ...joining(cgroup, seccomp, bwrap, args),
+      env: {},
+      sandbox: 'bwrap',
+      kernelLimits,
+      exitReason,
+      scratchDir: undefined,
+      dispose: dispose(),
+    };
   }
 
   const scratch = scratchFolder(spec.name);
@@ -170,13 +227,65 @@ export function processLaunch(spec: LaunchSpec): ProcessLaunch {
     harness,
   ];
   return {
-    command: node,
-    args,
+    ...joining(cgroup, undefined, node, args),
     env: { TMPDIR: scratchDir },
     sandbox: 'permission-model',
+    kernelLimits,
+    exitReason,
     scratchDir,
-    dispose: scratch.dispose,
+    dispose: dispose(scratch.dispose),
   };
+}
+
+/**
+ * The command line itself, or behind `/bin/sh` when the process must first join its cgroups (before
+ * it runs anything, so that no child escapes the limits) or open the seccomp program for bwrap.
+ */
+function joining(
+  cgroup: PluginCgroup | undefined,
+  seccomp: string | undefined,
+  command: string,
+  args: string[],
+): { command: string; args: string[] } {
+  if (!cgroup && !seccomp) return { command, args };
+  const procs = cgroup?.procsFiles ?? [];
+  return {
+    command: '/bin/sh',
+    args: ['-c', JOIN_AND_EXEC, 'pgw-join', seccomp ?? '', ...procs, '--', command, ...args],
+  };
+}
+
+/**
+ * What the kernel enforces for a plugin process on this host (`PluginInfo.kernelLimits`): the cgroup
+ * limits the host lets the gateway set, and the seccomp filter when it runs inside bwrap.
+ */
+export function kernelLimitsFor(inBwrap: boolean): KernelLimits {
+  const limits: KernelLimits = {
+    ...cgroupSupport(),
+    seccomp: inBwrap && !FROM_TSX && !!seccompFile(),
+  };
+  if (inBwrap && !limits.seccomp) {
+    const why = FROM_TSX
+      ? 'run from the TypeScript sources, without bwrap'
+      : `no seccomp filter for ${process.arch}`;
+    limits.reason = [limits.reason, why].filter(Boolean).join('; ');
+  }
+  return limits;
+}
+
+let seccompPath: string | null | undefined;
+/** The seccomp program, written once per host process to a folder only the host can read. */
+function seccompFile(): string | undefined {
+  if (seccompPath === undefined) {
+    const program = seccompProgram();
+    if (program) {
+      seccompPath = path.join(scratchFolder('seccomp').dir, 'filter.bpf');
+      writeFileSync(seccompPath, program, { mode: 0o400 });
+    } else {
+      seccompPath = null;
+    }
+  }
+  return seccompPath ?? undefined;
 }
 
 /** Folders holding the shared libraries the Node binary links (read-only in the sandbox). */

@@ -27,7 +27,12 @@ import type { Task } from '../worker/protocol.js';
 import { SlotTable } from '../worker/slots.js';
 import { checkResult } from '../worker/note-check.js';
 import { answerServiceCall, combineHealth } from '../worker/thread-notes.js';
-import { processLaunch, type ProcessLaunch, type SandboxKind } from './process-launch.js';
+import {
+  NODE_BASE_RSS_MIB,
+  processLaunch,
+  type ProcessLaunch,
+  type SandboxKind,
+} from './process-launch.js';
 import { checkProcessNote } from './process-notes.js';
 import type { ProcessControl, ProcessHarnessData } from './protocol.js';
 import { treeUsage } from './process-tree.js';
@@ -38,8 +43,7 @@ const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
 const MEMORY_REPORT_MS = 1000;
 /** How often the host reads the process tree's resident memory from `/proc`. */
 const RSS_POLL_MS = 100;
-/** Resident memory of Node itself (code, ICU, runtime): a process is killed above `resources.memory` + this. */
-export const NODE_BASE_RSS_MIB = 64;
+export { NODE_BASE_RSS_MIB };
 const END_PROCESS_MS = 1000;
 
 export class ProcessRuntime implements PluginRuntime {
@@ -79,6 +83,7 @@ export class ProcessRuntime implements PluginRuntime {
       pluginDir: spec.pluginDir,
       name: manifest.name,
       memoryMb: manifest.resources.memory,
+      cpuCores: manifest.resources.cpu,
       diskMb: manifest.resources.disk,
       bwrap,
     });
@@ -231,8 +236,11 @@ export class ProcessRuntime implements PluginRuntime {
     if (this.#child === child) this.#child = undefined;
     child.stopped?.();
     const crashed = !child.quiet && !this.#closing;
+    // Read at every exit, so that the kernel's count of memory kills stays in step.
+    const killedForMemory = this.#launch.exitReason();
     const reason =
       child.error ??
+      killedForMemory ??
       (signal
         ? `the plugin process was ended by ${signal}`
         : `the plugin process exited with code ${code}`);

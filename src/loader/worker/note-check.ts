@@ -12,6 +12,8 @@ import type { TaskFailure } from '../../shared/task-failure.js';
 import type { TaskInput, TaskResult } from '../runtime.js';
 import type { WorkerNote } from './protocol.js';
 import { parseTraceparent } from '../../shared/trace-context.js';
+import { ownReplyBody } from '../../shared/own-bytes.js';
+import type { PluginResponse } from '../../shared/types.js';
 
 /** The failures a thread may report; the others (`crash`, `terminated`, …) are the host's own to say. */
 const THREAD_FAILURES: ReadonlySet<string> = new Set([
@@ -131,7 +133,9 @@ export function checkResult(kind: TaskInput['t'], result: unknown): TaskResult {
             ? undefined
             : 'a health status of the wrong shape'
           : bootProblem(result);
-  return wrong === undefined ? (result as TaskResult) : badResponse(wrong);
+  if (wrong !== undefined) return badResponse(wrong);
+  // Checked bytes stay as checked: a body shared with the plugin's thread is copied out of its reach.
+  return kind === 'req' ? ownReplyBody(result as PluginResponse) : (result as TaskResult);
 }
 
 /** Why `value` is not a response the gateway may pass on, or undefined when it is one. */
