@@ -120,4 +120,31 @@ describe('the README', () => {
       await closeServer(server);
     }
   });
+
+  it('a plugin that cannot start: failed with its reason at start(), thrown by a load() after it', async () => {
+    const broken = path.join(path.dirname(folder), 'broken');
+    mkdirSync(broken, { recursive: true });
+    writeFileSync(
+      path.join(broken, 'plugin.yaml'),
+      'name: broken\nversion: 1.0.0\nendpoints:\n  - path: /broken\n    method: GET\n',
+    );
+    writeFileSync(
+      path.join(broken, 'index.js'),
+      "import { definePlugin } from '@veza/plugin-gateway/sdk';\n" +
+        "export default definePlugin({ initialize() { throw new Error('no database'); }, routes: { 'GET /broken': () => ({ statusCode: 200 }) } });\n",
+    );
+    const early = new PluginGateway({ logger: false });
+    try {
+      await early.load(broken);
+      await early.start(); // resolves
+      expect(early.get('broken')).toMatchObject({ status: 'failed' });
+      expect(early.get('broken')?.reason).toContain('no database');
+      const res = await early.handle({ method: 'GET', path: '/broken', headers: {} });
+      expect(res.statusCode).toBe(503);
+    } finally {
+      await early.stop();
+    }
+    await expect(gateway.load(broken)).rejects.toThrow(/no database/);
+    expect(gateway.get('broken')).toBeUndefined();
+  });
 });
