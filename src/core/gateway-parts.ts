@@ -36,7 +36,7 @@ export interface GatewayHost {
   stopped(): boolean;
   load(dir: string, options: LoadOptions): Promise<PluginInfo>;
   unload(name: string): Promise<void>;
-  swap(name: string, dir: string): Promise<PluginInfo>;
+  swap(name: string, dir: string, options: { trusted: boolean }): Promise<PluginInfo>;
 }
 
 /** Every part of one gateway. */
@@ -160,7 +160,9 @@ export function assembleGateway(
     load: catalogLoad,
     unload: host.unload,
     swap: (name, dir) =>
-      host.started() ? host.swap(name, dir) : host.unload(name).then(() => catalogLoad(dir)),
+      host.started()
+        ? host.swap(name, dir, { trusted: options.watch?.trusted ?? false })
+        : host.unload(name).then(() => catalogLoad(dir)),
     pinned: (name) => plugins.get(name)?.info().pinned,
   });
   Object.assign(late, { calls, events, fleet: joined.fleet });

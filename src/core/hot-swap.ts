@@ -87,9 +87,18 @@ export class HotSwap {
   swap(name: string, source: SwapSource, options: SwapOptions = {}): Promise<PluginInfo> {
     this.#require(name);
     const canary = resolveCanary(options.canary);
-    return this.#serially(name, () =>
-      this.#swap(name, this.#dirOf(name, source), canary, { kind: 'swap' }),
-    );
+    if (options.trusted !== undefined && typeof options.trusted !== 'boolean') {
+      throw new InvalidArgumentError(
+        `Expected \`trusted\` to be a boolean, got \`${String(options.trusted)}\` (${typeof options.trusted})`,
+      );
+    }
+    return this.#serially(name, () => {
+      const dir = this.#dirOf(name, source);
+      const kept = typeof source === 'string' ? undefined : this.#kept(name, source.version);
+      // Trust follows the code: the caller's word for a folder, the kept record's for a kept version.
+      const trusted = (options.trusted ?? true) && (kept?.trusted ?? true);
+      return this.#swap(name, dir, canary, { kind: 'swap' }, trusted);
+    });
   }
 
   /** See `PluginGateway.rollback`. */
@@ -97,7 +106,14 @@ export class HotSwap {
     this.#require(name);
     return this.#serially(name, () => {
       const record = this.#kept(name, version);
-      return this.#swap(name, record.dir, undefined, { kind: 'manual' }, record.hash);
+      return this.#swap(
+        name,
+        record.dir,
+        undefined,
+        { kind: 'manual' },
+        record.trusted,
+        record.hash,
+      );
     });
   }
 
@@ -139,7 +155,14 @@ export class HotSwap {
     const message = plugin.reason ?? 'failed';
     void this.#serially(name, () => {
       if (this.parts.table().get(name) !== plugin) return Promise.resolve(plugin.info());
-      return this.#swap(name, good.dir, undefined, { kind: 'crash-loop', message }, good.hash);
+      return this.#swap(
+        name,
+        good.dir,
+        undefined,
+        { kind: 'crash-loop', message },
+        good.trusted,
+        good.hash,
+      );
     }).catch((error: Error) =>
       this.parts.log.error(
         { plugin_id: name, version: good.version, err: error },
@@ -153,6 +176,7 @@ export class HotSwap {
     dir: string,
     canary: ResolvedCanary | undefined,
     move: Move,
+    trusted: boolean,
     expectedHash?: string,
   ): Promise<PluginInfo> {
     const began = performance.now();
@@ -161,7 +185,7 @@ export class HotSwap {
     const history = this.#history;
     let next: ManagedPlugin;
     try {
-      next = await this.#prepare(dir, name);
+      next = await this.#prepare(dir, name, trusted);
     } catch (error) {
       if (isRouteConflictError(error) || error instanceof InvalidArgumentError) throw error;
       throw this.#gaveUp(
@@ -260,8 +284,11 @@ export class HotSwap {
     return next.info();
   }
 
-  /** A new version of a loaded plugin, made (no thread yet) with the options it was loaded with. */
-  async #prepare(dir: string, name: string): Promise<ManagedPlugin> {
+  /**
+   * A new version of a loaded plugin, made (no thread yet) with the options it was loaded with, but
+   * the trust of its own code's source.
+   */
+  async #prepare(dir: string, name: string, trusted: boolean): Promise<ManagedPlugin> {
     const files = await withEntryUrl(await readPluginFiles(dir));
     if (files.manifest.name !== name) {
       throw new InvalidArgumentError(
@@ -269,7 +296,7 @@ export class HotSwap {
       );
     }
     const loadOptions = this.#loadOptions.get(name) ?? this.parts.defaultLoadOptions();
-    return this.make(files, loadOptions, await hashPluginFolder(files.dir));
+    return this.make(files, { ...loadOptions, trusted }, await hashPluginFolder(files.dir));
   }
 
   /** Boots the new version (whatever the gateway's start policy) and asks its `healthCheck()` once. */
@@ -330,7 +357,13 @@ export class HotSwap {
   }
 
   #recordOf(plugin: ManagedPlugin, outcome: VersionRecord['outcome']): Omit<VersionRecord, 'at'> {
-    return { version: plugin.version, hash: plugin.contentHash ?? '', dir: plugin.dir, outcome };
+    return {
+      version: plugin.version,
+      hash: plugin.contentHash ?? '',
+      dir: plugin.dir,
+      trusted: !plugin.untrusted,
+      outcome,
+    };
   }
 
   /** The folder of `source`: as given, or the kept version's. */

@@ -13,6 +13,13 @@ export interface SwapOptions {
    * or p99 is worse than the previous version's by more than `margin`.
    */
   canary?: CanaryOptions;
+  /**
+   * Whether the new version's code is yours to trust, as in `load(dir, { trusted })`. A version's trust
+   * comes from where its code came from, never from the version it replaces: the management API passes
+   * its `trustLoaded`, a catalog its `watch.trusted`. A kept version (`{ version }`) keeps the trust it
+   * had. @default true
+   */
+  trusted?: boolean;
 }
 
 /** Where the new version is: a plugin folder, or a version the plugin's history keeps. */
