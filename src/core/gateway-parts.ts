@@ -18,6 +18,7 @@ import type { GatewayLogger } from '../shared/logger.js';
 import type { PluginInfo } from '../shared/types.js';
 import { EventBus } from './event-delivery.js';
 import { HotSwap } from './hot-swap.js';
+import { sealRecord } from '../fleet/instance-record.js';
 import { joinFleet, type GatewayEmit } from './join-fleet.js';
 import { resolveLoadOptions, type LoadOptions } from './load-options.js';
 import { createLogger } from './logging.js';
@@ -85,6 +86,7 @@ export function assembleGateway(
     registry,
     nodeId,
     address: options.node?.address,
+    seal: (record) => sealRecord(record, options.node?.secret, registry.environment ?? 'default'),
     bootTimeoutMs: options.bootTimeout,
     bootConcurrency: options.bootConcurrency,
     stopTimeoutMs: options.stopTimeout,

@@ -60,6 +60,7 @@ export function joinFleet(parts: {
       registry,
       nodeId: parts.nodeId,
       secret: options.node?.secret,
+      environment: registry.environment ?? 'default',
       maxResponseBytes: options.maxResponseBytes,
       router: parts.router,
       log,

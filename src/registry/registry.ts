@@ -25,6 +25,12 @@ export interface InstanceRecord {
   status: PluginStatus;
   /** Its plugin's metadata, as in `PluginInfo.metadata`. */
   metadata: Readonly<Record<string, string>>;
+  /**
+   * HMAC-SHA256 (64 lower-case hex) under the fleet's `node.secret` over every field above and the
+   * registry's environment, set by the gateway that registers it; a gateway with a secret acts on no
+   * record whose seal does not verify (docs/fleet-trust.md).
+   */
+  seal?: string;
 }
 
 /** What changed among the instances of a registry. */
@@ -80,6 +86,11 @@ export type Unsubscribe = () => void;
 
 /** The contract every registry adapter (memory, etcd, Consul) implements. */
 export interface DiscoveryRegistry {
+  /**
+   * The environment whose instances it registers and lists (etcd, Consul); records are sealed to it.
+   * @default 'default'
+   */
+  readonly environment?: string;
   /** Records (or replaces) an instance, kept alive until deregistered or the registry closes. */
   register(instance: InstanceRecord, options?: RegisterOptions): Promise<void>;
   /** Removes an instance; removing an unknown id is not an error. */
