@@ -107,6 +107,9 @@ export function assembleGateway(
     instanceId: (name, version) => `${name}@${version}#${nodeId}.${nextSeq()}`,
     defaultLoadOptions: () => resolveLoadOptions({}, options),
   });
+  // Events in the shared broker are sealed with the fleet's secret, as its instance records are.
+  if (options.node?.secret !== undefined)
+    options.events.broker?.useFleetSecret?.(options.node.secret);
   const events = new EventBus({
     plugins: () => plugins.values(),
     nextId: () => `${nodeId}-e${nextSeq().toString(36)}`,
