@@ -32,7 +32,7 @@ export const nodeSchema = z
   })
   .optional();
 
-/** `watch: { env, cacheDir, trusted, trustedKeys, rolling }`. */
+/** `watch: { env, cacheDir, trusted, trustedKeys, rolling, floorFile }`. */
 export const watchSchema = z
   .strictObject({
     env: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, ".", "_" or "-"'),
@@ -60,5 +60,6 @@ export const watchSchema = z
       )
       .optional(),
     rolling: z.boolean().default(false),
+    floorFile: z.string().min(1).optional(),
   })
   .optional();

@@ -283,9 +283,15 @@ export interface GatewayOptions {
    * before each load and unpacked again when it no longer matches.
    *
    * `trustedKeys`: Ed25519 public keys (PEM text or `KeyObject`) of the publishers trusted. With them,
-   * only entries signed by one of them (`packPlugin(dir, { signingKey })`) are loaded; others are refused
-   * with `catalog:error` (`PGW_ERR_ARTIFACT_SIGNATURE`) and the version running keeps running. Without
-   * them, entries are loaded unverified and the gateway logs a warning saying so.
+   * only entries signed by one of them for this `env` (`packPlugin(dir, { signingKey, env })`) are
+   * loaded; others are refused with `catalog:error` (`PGW_ERR_ARTIFACT_SIGNATURE`) and the version
+   * running keeps running. Without them, entries are loaded unverified and the gateway logs a warning
+   * saying so.
+   *
+   * The watch never moves a plugin below the newest version it ran in `env` (the version floor): an
+   * older version re-published after the newer one was withdrawn is refused (`catalog:error`,
+   * `PGW_ERR_CATALOG_INVALID`) and what runs keeps running. `floorFile` keeps the floor across
+   * restarts; without it a restarted gateway forgets it.
    */
   watch?: {
     env: string;
@@ -303,6 +309,12 @@ export interface GatewayOptions {
      * gateway gives up halts the rollout there until a newer one is published. @default false
      */
     rolling?: boolean;
+    /**
+     * A file (JSON, written with mode 0600) where the gateway keeps the newest version it ran of each
+     * plugin per environment, read at construction: a restart does not forget the version floor. One
+     * file per gateway process. A file that is not a floor file throws `InvalidArgumentError`.
+     */
+    floorFile?: string;
   };
   /**
    * Largest response a plugin may return, in bytes, measured as it is serialised out of the plugin's

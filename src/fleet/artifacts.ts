@@ -10,7 +10,7 @@ import { randomBytes, type KeyObject } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import semver from 'semver';
-import { ArtifactSignatureError, CatalogInvalidError } from '../errors.js';
+import { ArtifactSignatureError, CatalogInvalidError, InvalidArgumentError } from '../errors.js';
 import type { CatalogEntry } from '../registry/registry.js';
 import { parseManifest } from '../manifest/manifest.js';
 import { MANIFEST_FILE, readPluginFiles } from '../manifest/plugin-files.js';
@@ -20,8 +20,15 @@ import { filePathsProblem, MAX_FILES } from './artifact-paths.js';
 
 /** Options of {@link packPlugin}. */
 export interface PackOptions {
-  /** An Ed25519 private key (PEM or `KeyObject`): the entry carries its signature. */
+  /**
+   * An Ed25519 private key (PEM or `KeyObject`): the entry carries its signature, for `env`.
+   */
   signingKey?: Ed25519Key;
+  /**
+   * The environment the signature is for (required with `signingKey`): a gateway watching another
+   * environment refuses the entry, so one signed for staging cannot be copied under prod.
+   */
+  env?: string;
 }
 
 /**
@@ -44,7 +51,14 @@ export async function packPlugin(dir: string, options: PackOptions = {}): Promis
     hash: hashFiles(files),
     publishedAt: new Date().toISOString(),
   };
-  if (options.signingKey !== undefined) entry.signature = signEntry(entry, options.signingKey);
+  if (options.signingKey !== undefined) {
+    if (options.env === undefined) {
+      throw new InvalidArgumentError(
+        'Expected `env` with `signingKey`: a signature names the environment it is for',
+      );
+    }
+    entry.signature = signEntry(entry, options.signingKey, options.env);
+  }
   return entry;
 }
 
@@ -57,6 +71,8 @@ export interface UnpackOptions {
    * of them are unpacked; others are refused with `ArtifactSignatureError`.
    */
   trustedKeys?: readonly KeyObject[];
+  /** The environment the gateway watches: with `trustedKeys`, the signature must be for it. */
+  env?: string;
   /** Told when a cached folder no longer matched its hash and was unpacked again. */
   onTampered?: (dir: string) => void;
 }
@@ -115,14 +131,19 @@ export async function unpackPlugin(
  */
 export function checkEntry(
   entry: CatalogEntry,
-  options: Pick<UnpackOptions, 'trustedKeys'> = {},
+  options: Pick<UnpackOptions, 'trustedKeys' | 'env'> = {},
 ): void {
   const label = `catalog entry ${String(entry?.name)}@${String(entry?.version)}`;
   const invalid = (why: string) =>
     new CatalogInvalidError(`${label}: ${why}`, { plugin: String(entry?.name) });
   checkShape(entry, invalid);
   if (options.trustedKeys) {
-    const problem = signatureProblem(entry, options.trustedKeys);
+    if (options.env === undefined) {
+      throw new InvalidArgumentError(
+        'Expected `env` with `trustedKeys`: a signature is checked for the environment watched',
+      );
+    }
+    const problem = signatureProblem(entry, options.trustedKeys, options.env);
     if (problem) {
       throw new ArtifactSignatureError(`${label}: ${problem}`, { plugin: entry.name });
     }

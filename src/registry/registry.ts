@@ -52,10 +52,11 @@ export interface CatalogEntry {
   /** When it was packed, ISO 8601 (set by `packPlugin`). */
   publishedAt: string;
   /**
-   * The publisher's Ed25519 signature over name, version and hash (`packPlugin(dir, { signingKey })`);
-   * required by a gateway given `watch.trustedKeys`.
+   * The publisher's Ed25519 signature over name, version, environment and hash
+   * (`packPlugin(dir, { signingKey, env })`); required by a gateway given `watch.trustedKeys`, which
+   * accepts only a signature for the environment it watches.
    */
-  signature?: { keyId: string; value: string };
+  signature?: { keyId: string; value: string; env: string };
 }
 
 /** What changed in an environment's catalog. */
