@@ -155,7 +155,10 @@ export function checkEntry(
   }
   const text = entry.files[MANIFEST_FILE];
   if (text === undefined) throw invalid(`no ${MANIFEST_FILE} among its files`);
-  const manifest = parseManifest(Buffer.from(text, 'base64').toString('utf8'), {
+  const manifestText = Buffer.from(text, 'base64').toString('utf8');
+  // The text beside the files is what listings show: it must be the signed file, not another text.
+  if (entry.manifest !== manifestText) throw invalid(`its manifest is not its ${MANIFEST_FILE}`);
+  const manifest = parseManifest(manifestText, {
     file: `${label}/${MANIFEST_FILE}`,
   });
   if (manifest.name !== entry.name || manifest.version !== entry.version) {
@@ -173,6 +176,9 @@ function checkShape(entry: CatalogEntry, invalid: (why: string) => Error): void 
   }
   if (typeof entry.hash !== 'string' || !/^sha256-[0-9a-f]{64}$/.test(entry.hash)) {
     throw invalid('its hash is not "sha256-<64 hex>"');
+  }
+  if (typeof entry.publishedAt !== 'string' || entry.publishedAt.length > 64) {
+    throw invalid('its publishedAt is not a date (ISO 8601)');
   }
   const files: unknown = entry.files;
   if (typeof files !== 'object' || files === null || Array.isArray(files)) {
