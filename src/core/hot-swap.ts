@@ -28,7 +28,7 @@ import { VersionHistory } from '../plugins/versions.js';
 import { parseDuration } from '../shared/duration.js';
 import type { PluginInfo, VersionRecord } from '../shared/types.js';
 import type { RollbackEvent } from './gateway-events.js';
-import type { SwapOptions, SwapSource } from './swap-options.js';
+import { swapTrust, type SwapOptions, type SwapSource } from './swap-options.js';
 
 export type { SwapOptions, SwapSource } from './swap-options.js';
 
@@ -87,17 +87,13 @@ export class HotSwap {
   swap(name: string, source: SwapSource, options: SwapOptions = {}): Promise<PluginInfo> {
     this.#require(name);
     const canary = resolveCanary(options.canary);
-    if (options.trusted !== undefined && typeof options.trusted !== 'boolean') {
-      throw new InvalidArgumentError(
-        `Expected \`trusted\` to be a boolean, got \`${String(options.trusted)}\` (${typeof options.trusted})`,
-      );
-    }
+    const trusted = swapTrust(options);
     return this.#serially(name, () => {
       const dir = this.#dirOf(name, source);
       const kept = typeof source === 'string' ? undefined : this.#kept(name, source.version);
       // Trust follows the code: the caller's word for a folder, the kept record's for a kept version.
-      const trusted = (options.trusted ?? true) && (kept?.trusted ?? true);
-      return this.#swap(name, dir, canary, { kind: 'swap' }, trusted);
+      const origin = { trusted: trusted && (kept?.trusted ?? true) };
+      return this.#swap(name, dir, canary, { kind: 'swap' }, origin);
     });
   }
 
@@ -106,14 +102,7 @@ export class HotSwap {
     this.#require(name);
     return this.#serially(name, () => {
       const record = this.#kept(name, version);
-      return this.#swap(
-        name,
-        record.dir,
-        undefined,
-        { kind: 'manual' },
-        record.trusted,
-        record.hash,
-      );
+      return this.#swap(name, record.dir, undefined, { kind: 'manual' }, record);
     });
   }
 
@@ -155,14 +144,7 @@ export class HotSwap {
     const message = plugin.reason ?? 'failed';
     void this.#serially(name, () => {
       if (this.parts.table().get(name) !== plugin) return Promise.resolve(plugin.info());
-      return this.#swap(
-        name,
-        good.dir,
-        undefined,
-        { kind: 'crash-loop', message },
-        good.trusted,
-        good.hash,
-      );
+      return this.#swap(name, good.dir, undefined, { kind: 'crash-loop', message }, good);
     }).catch((error: Error) =>
       this.parts.log.error(
         { plugin_id: name, version: good.version, err: error },
@@ -176,16 +158,17 @@ export class HotSwap {
     dir: string,
     canary: ResolvedCanary | undefined,
     move: Move,
-    trusted: boolean,
-    expectedHash?: string,
+    /** The new version's own trust; a kept version's recorded hash, checked before it starts. */
+    origin: { trusted: boolean; hash?: string },
   ): Promise<PluginInfo> {
+    const expectedHash = origin.hash;
     const began = performance.now();
     const previous = this.#require(name);
     const table = this.parts.table();
     const history = this.#history;
     let next: ManagedPlugin;
     try {
-      next = await this.#prepare(dir, name, trusted);
+      next = await this.#prepare(dir, name, origin.trusted);
     } catch (error) {
       if (isRouteConflictError(error) || error instanceof InvalidArgumentError) throw error;
       throw this.#gaveUp(
@@ -284,10 +267,7 @@ export class HotSwap {
     return next.info();
   }
 
-  /**
-   * A new version of a loaded plugin, made (no thread yet) with the options it was loaded with, but
-   * the trust of its own code's source.
-   */
+  /** A new version, made (no thread yet) with the plugin's load options but its own trust. */
   async #prepare(dir: string, name: string, trusted: boolean): Promise<ManagedPlugin> {
     const files = await withEntryUrl(await readPluginFiles(dir));
     if (files.manifest.name !== name) {
@@ -357,13 +337,8 @@ export class HotSwap {
   }
 
   #recordOf(plugin: ManagedPlugin, outcome: VersionRecord['outcome']): Omit<VersionRecord, 'at'> {
-    return {
-      version: plugin.version,
-      hash: plugin.contentHash ?? '',
-      dir: plugin.dir,
-      trusted: !plugin.untrusted,
-      outcome,
-    };
+    const { version, contentHash, dir, untrusted } = plugin;
+    return { version, hash: contentHash ?? '', dir, trusted: !untrusted, outcome };
   }
 
   /** The folder of `source`: as given, or the kept version's. */
