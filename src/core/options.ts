@@ -288,8 +288,8 @@ export interface GatewayOptions {
    * running keeps running. Without them, entries are loaded unverified and the gateway logs a warning
    * saying so.
    *
-   * The watch never moves a plugin below the newest version it ran in `env` (the version floor): an
-   * older version re-published after the newer one was withdrawn is refused (`catalog:error`,
+   * With them, the watch never moves a plugin below the newest version it ran in `env` (the floor):
+   * an older version re-published after the newer one was withdrawn is refused (`catalog:error`,
    * `PGW_ERR_CATALOG_INVALID`) and what runs keeps running. `floorFile` keeps the floor across
    * restarts; without it a restarted gateway forgets it.
    */

@@ -10,9 +10,9 @@
  * keeps running, so whoever can write to the registry cannot unload a plugin by publishing junk over it.
  * A signature is for one environment: an entry signed for another is refused like an unsigned one.
  *
- * The watch never moves a plugin below the newest version it ran there (`VersionFloor`, kept in
- * `watch.floorFile` across restarts): an older version re-published after the newer one was deleted is
- * refused, and the version running keeps running.
+ * With `trustedKeys`, the watch never moves a plugin below the newest version it ran there
+ * (`VersionFloor`, kept in `watch.floorFile` across restarts): an older version re-published after the
+ * newer one was deleted is refused, and the version running keeps running.
  * @module
  */
 import type { KeyObject } from 'node:crypto';
@@ -191,6 +191,7 @@ export class CatalogWatch {
 
   /** The floor rises to a version that now runs; a floor file that cannot be written is reported. */
   async #raiseFloor(name: string, version: string): Promise<void> {
+    if (this.parts.trustedKeys === undefined) return;
     await this.parts.floor
       .raise(this.parts.env, name, version)
       .catch((error: Error) =>
@@ -235,7 +236,10 @@ export class CatalogWatch {
       .filter((e) => typeof e.version === 'string' && semver.valid(e.version) !== null)
       .filter((e) => e === running || !this.#givenUp.has(e.hash))
       .sort((a, b) => semver.rcompare(a.version, b.version));
-    const published = sorted.filter((e) => floor.allows(env, name, e.version));
+    // The floor guards a verified catalog: without keys anyone can publish a newer version anyway, and
+    // withdrawing the newest is how an unverified catalog goes back.
+    const keys = this.parts.trustedKeys !== undefined;
+    const published = sorted.filter((e) => !keys || floor.allows(env, name, e.version));
     const newest = sorted[0];
     if (newest !== undefined && published[0] !== newest) {
       // The newest published version is older than one this gateway ran: a rollback, refused.
