@@ -35,7 +35,10 @@ export const nodeSchema = z
 /** `watch: { env, cacheDir, trusted, trustedKeys, rolling, floorFile }`. */
 export const watchSchema = z
   .strictObject({
-    env: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, ".", "_" or "-"'),
+    env: z
+      .string()
+      .max(256)
+      .regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, ".", "_" or "-"'),
     cacheDir: z.string().min(1).optional(),
     trusted: z.boolean().default(false),
     trustedKeys: z

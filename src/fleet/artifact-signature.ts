@@ -34,7 +34,7 @@ interface Signed {
 const HASH = /^sha256-[0-9a-f]{64}$/;
 const KEY_ID = /^ed25519:[0-9a-f]{32}$/;
 const SIGNATURE = /^[A-Za-z0-9+/]{86}==$/;
-const ENV = /^[a-z0-9][a-z0-9._-]{0,127}$/i;
+const ENV = /^[a-z0-9][a-z0-9._-]{0,255}$/i;
 
 /** The public half of an Ed25519 key (a private key gives its public key). */
 export function ed25519PublicKey(key: Ed25519Key): KeyObject {

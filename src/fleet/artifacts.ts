@@ -52,9 +52,9 @@ export async function packPlugin(dir: string, options: PackOptions = {}): Promis
     publishedAt: new Date().toISOString(),
   };
   if (options.signingKey !== undefined) {
-    if (options.env === undefined) {
+    if (typeof options.env !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,255}$/i.test(options.env)) {
       throw new InvalidArgumentError(
-        'Expected `env` with `signingKey`: a signature names the environment it is for',
+        `Expected \`env\` with \`signingKey\` (letters, digits, ".", "_" or "-"; a signature names the environment it is for), got \`${String(options.env)}\``,
       );
     }
     entry.signature = signEntry(entry, options.signingKey, options.env);

@@ -15,9 +15,9 @@ import { InvalidArgumentError } from '../errors.js';
 const floorsSchema = z.strictObject({
   version: z.literal(1),
   floors: z.record(
-    z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/i),
+    z.string().regex(/^[a-z0-9][a-z0-9._-]{0,255}$/i),
     z.record(
-      z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/i),
+      z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/),
       z
         .string()
         .max(256)
