@@ -283,15 +283,9 @@ export interface GatewayOptions {
    * before each load and unpacked again when it no longer matches.
    *
    * `trustedKeys`: Ed25519 public keys (PEM text or `KeyObject`) of the publishers trusted. With them,
-   * only entries signed by one of them for this `env` (`packPlugin(dir, { signingKey, env })`) are
-   * loaded; others are refused with `catalog:error` (`PGW_ERR_ARTIFACT_SIGNATURE`) and the version
-   * running keeps running. Without them, entries are loaded unverified and the gateway logs a warning
-   * saying so.
-   *
-   * With them, the watch never moves a plugin below the newest version it ran in `env` (the floor):
-   * an older version re-published after the newer one was withdrawn is refused (`catalog:error`,
-   * `PGW_ERR_CATALOG_INVALID`) and what runs keeps running. `floorFile` keeps the floor across
-   * restarts; without it a restarted gateway forgets it.
+   * only entries signed for `env` by one of them (`packPlugin(dir, { signingKey, env })`) load, never a
+   * version older than one it ran (the version floor); others are refused with `catalog:error` and
+   * what runs keeps running. Without them, entries load unverified and the gateway warns so.
    */
   watch?: {
     env: string;
@@ -305,15 +299,10 @@ export interface GatewayOptions {
     /**
      * A rolling rollout: a gateway swaps to a newly published version only once every gateway of the
      * fleet with a smaller `node.id` that runs the plugin has it active (their registry records say
-     * so), so the environment moves one gateway at a time, in `node.id` order. A version the first
-     * gateway gives up halts the rollout there until a newer one is published. @default false
+     * so), in `node.id` order. A version the first gateway gives up halts the rollout. @default false
      */
     rolling?: boolean;
-    /**
-     * A file (JSON, written with mode 0600) where the gateway keeps the newest version it ran of each
-     * plugin per environment, read at construction: a restart does not forget the version floor. One
-     * file per gateway process. A file that is not a floor file throws `InvalidArgumentError`.
-     */
+    /** Where the version floor is kept across restarts (JSON, mode 0600; one file per gateway). */
     floorFile?: string;
   };
   /**
