@@ -4,7 +4,7 @@
  * of the environment serves it healthy.
  * @module
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { packPlugin } from '../fleet/artifacts.js';
 import type { CatalogEntry, DiscoveryRegistry, InstanceRecord } from '../registry/registry.js';
@@ -57,18 +57,42 @@ export interface RegistrySecurity {
   password?: string;
 }
 
+/**
+ * The private key in `file` (or `VEZA_SIGNING_KEY_FILE`). Like ssh with a 0644 key, a key file that
+ * users other than its owner can read or write is refused: whoever reads it can sign for the fleet.
+ * @throws {CliError} for a key file open to group or others.
+ */
 async function signingKey(file: string | undefined): Promise<string | undefined> {
   const from = file ?? process.env['VEZA_SIGNING_KEY_FILE'];
-  return from ? readFile(from, 'utf8') : undefined;
+  if (!from) return undefined;
+  // One open file for the check and the read: the file checked is the file read.
+  const handle = await open(from, 'r');
+  try {
+    const { mode } = await handle.stat();
+    if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+      throw new CliError(
+        `signing key ${from} is open to other users (mode 0${(mode & 0o777).toString(8)}): whoever can read it can sign plugins for your fleet; run chmod 600 ${from}`,
+      );
+    }
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Packs `dir` into `<name>-<version>.veza.json` (or `out`); returns the entry and the file. */
 export async function packCommand(
   dir: string,
-  options: { out?: string; signKey?: string },
+  options: { out?: string; signKey?: string; env?: string },
 ): Promise<{ entry: CatalogEntry; file: string }> {
   const key = await signingKey(options.signKey);
-  const entry = await packPlugin(dir, key ? { signingKey: key } : {});
+  if (key && options.env === undefined) {
+    throw new CliError(
+      'veza plugin pack: --env is required with a signing key (a signature names its environment)',
+      Exit.USAGE,
+    );
+  }
+  const entry = await packPlugin(dir, key ? { signingKey: key, env: options.env } : {});
   const file = path.resolve(options.out ?? `${entry.name}-${entry.version}.veza.json`);
   await writeFile(file, JSON.stringify(entry));
   return { entry, file };
@@ -109,7 +133,7 @@ export async function deployCommand(
   },
 ): Promise<DeployResult> {
   const key = await signingKey(options.signKey);
-  const entry = await packPlugin(dir, key ? { signingKey: key } : {});
+  const entry = await packPlugin(dir, key ? { signingKey: key, env: options.env } : {});
   const registry = await openRegistry(options.registry, options.env, options.namespace);
   try {
     const before = await registry.list();

@@ -128,20 +128,27 @@ export function program(): Command {
     .argument('[dir]', 'plugin folder', '.')
     .option('--out <file>', 'where to write it (default: NAME-VERSION.veza.json)')
     .option('--sign-key <file>', 'Ed25519 private key, PEM (or VEZA_SIGNING_KEY_FILE)')
+    .option('--env <env>', 'environment the signature is for (required with a key)')
     .option('--json', 'print name, version, hash and file as JSON')
-    .action(async (dir: string, opts: { out?: string; signKey?: string; json?: boolean }) => {
-      const { entry, file } = await packCommand(dir, opts);
-      const summary = {
-        name: entry.name,
-        version: entry.version,
-        hash: entry.hash,
-        signed: entry.signature !== undefined,
-        files: Object.keys(entry.files).length,
-        file,
-      };
-      if (opts.json) printJson(summary);
-      else say(`${colour.green('packed')} ${entry.name}@${entry.version} ${entry.hash} → ${file}`);
-    });
+    .action(
+      async (
+        dir: string,
+        opts: { out?: string; signKey?: string; env?: string; json?: boolean },
+      ) => {
+        const { entry, file } = await packCommand(dir, opts);
+        const summary = {
+          name: entry.name,
+          version: entry.version,
+          hash: entry.hash,
+          signed: entry.signature !== undefined,
+          files: Object.keys(entry.files).length,
+          file,
+        };
+        if (opts.json) printJson(summary);
+        else
+          say(`${colour.green('packed')} ${entry.name}@${entry.version} ${entry.hash} → ${file}`);
+      },
+    );
 
   plugin
     .command('deploy')

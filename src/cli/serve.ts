@@ -8,6 +8,7 @@
 import { watch } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type RequestListener, type Server } from 'node:http';
+import { BlockList, isIP } from 'node:net';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { createRequestListener } from '../adapters/node.js';
@@ -52,22 +53,53 @@ export function prettyLogger(minLevel: 'debug' | 'info' | 'warn' = 'info'): Gate
 
 const LOOPBACK_NAME = /^(localhost|[^.]+(\.[^.]+)*\.localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
+/** Loopback as the kernel reports a bound address: 127/8, `::1`, and 127/8 mapped into IPv6. */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+/** Whether an address (as `server.address()` gives it) is a loopback one. */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const family = isIP(address);
+  if (family === 4) return LOOPBACK.check(address, 'ipv4');
+  if (family === 6) return LOOPBACK.check(address, 'ipv6');
+  return false;
+}
+
 /**
  * `listener`, except that a server bound to loopback (the default) answers 403 to a request whose
  * `Host` is not a loopback name: a web page the user visits can point its own name at 127.0.0.1 (DNS
- * rebinding) and would otherwise read the local gateway's answers as its own origin's.
+ * rebinding) and would otherwise read the local gateway's answers as its own origin's. `bound` is the
+ * address the server is bound to — give the server's own `address()` reader, so that what counts is
+ * what was bound (`127.1`, `::ffff:127.0.0.1` and `localhost` all bind loopback), not how the config
+ * spells it.
  */
-export function loopbackHostGuard(host: string, listener: RequestListener): RequestListener {
-  const loopback = host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
-  if (!loopback) return listener;
+export function loopbackHostGuard(
+  bound: string | (() => string | undefined),
+  listener: RequestListener,
+): RequestListener {
+  if (typeof bound === 'string' && !isLoopbackAddress(bound)) return listener;
+  const address = typeof bound === 'string' ? () => bound : bound;
   return (req, res) => {
+    const at = address();
+    if (!isLoopbackAddress(at)) return listener(req, res);
     const name = (req.headers.host ?? '').replace(/:\d*$/, '');
     if (LOOPBACK_NAME.test(name)) return listener(req, res);
     writeError(
       res,
       ErrorCodes.FORBIDDEN,
-      `this gateway listens on ${host} and answers only requests addressed to a loopback name`,
+      `this gateway listens on ${at} and answers only requests addressed to a loopback name`,
     );
+  };
+}
+
+/** What `server` is bound to, as the kernel says. */
+function boundAddress(server: Server): () => string | undefined {
+  return () => {
+    const address = server.address();
+    return typeof address === 'object' && address !== null ? address.address : undefined;
   };
 }
 
@@ -91,7 +123,8 @@ export async function devCommand(
   const gateway = new PluginGateway({ logger: log, sandbox: { bwrap: false } });
   await gateway.start();
   let name = (await gateway.load(root)).name;
-  const server = createServer(loopbackHostGuard(options.host, createRequestListener(gateway)));
+  const server = createServer();
+  server.on('request', loopbackHostGuard(boundAddress(server), createRequestListener(gateway)));
   const port = await listen(server, options.port, options.host);
   log.info(
     { plugin_id: name },
@@ -274,8 +307,13 @@ export async function serveCommand(
   }
   probeState.started = true;
   const host = config.listen?.host ?? '127.0.0.1';
-  const server = createServer(
-    loopbackHostGuard(host, createRequestListener(gateway, { prefix: config.listen?.prefix })),
+  const server = createServer();
+  server.on(
+    'request',
+    loopbackHostGuard(
+      boundAddress(server),
+      createRequestListener(gateway, { prefix: config.listen?.prefix }),
+    ),
   );
   const port = await listen(server, config.listen?.port ?? 8080, host);
   warn(`gateway serving ${gateway.list().length} plugin(s) on http://${host}:${port}`);

@@ -32,10 +32,13 @@ export const nodeSchema = z
   })
   .optional();
 
-/** `watch: { env, cacheDir, trusted, trustedKeys, rolling }`. */
+/** `watch: { env, cacheDir, trusted, trustedKeys, rolling, floorFile }`. */
 export const watchSchema = z
   .strictObject({
-    env: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, ".", "_" or "-"'),
+    env: z
+      .string()
+      .max(256)
+      .regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, ".", "_" or "-"'),
     cacheDir: z.string().min(1).optional(),
     trusted: z.boolean().default(false),
     trustedKeys: z
@@ -60,5 +63,6 @@ export const watchSchema = z
       )
       .optional(),
     rolling: z.boolean().default(false),
+    floorFile: z.string().min(1).optional(),
   })
   .optional();

@@ -18,6 +18,7 @@ import type { GatewayLogger } from '../shared/logger.js';
 import type { PluginInfo } from '../shared/types.js';
 import { EventBus } from './event-delivery.js';
 import { HotSwap } from './hot-swap.js';
+import { sealRecord } from '../fleet/instance-record.js';
 import { joinFleet, type GatewayEmit } from './join-fleet.js';
 import { resolveLoadOptions, type LoadOptions } from './load-options.js';
 import { createLogger } from './logging.js';
@@ -36,7 +37,7 @@ export interface GatewayHost {
   stopped(): boolean;
   load(dir: string, options: LoadOptions): Promise<PluginInfo>;
   unload(name: string): Promise<void>;
-  swap(name: string, dir: string): Promise<PluginInfo>;
+  swap(name: string, dir: string, options: { trusted: boolean }): Promise<PluginInfo>;
 }
 
 /** Every part of one gateway. */
@@ -85,6 +86,7 @@ export function assembleGateway(
     registry,
     nodeId,
     address: options.node?.address,
+    seal: (record) => sealRecord(record, options.node?.secret, registry.environment ?? 'default'),
     bootTimeoutMs: options.bootTimeout,
     bootConcurrency: options.bootConcurrency,
     stopTimeoutMs: options.stopTimeout,
@@ -105,6 +107,9 @@ export function assembleGateway(
     instanceId: (name, version) => `${name}@${version}#${nodeId}.${nextSeq()}`,
     defaultLoadOptions: () => resolveLoadOptions({}, options),
   });
+  // Events in the shared broker are sealed with the fleet's secret, as its instance records are.
+  if (options.node?.secret !== undefined)
+    options.events.broker?.useFleetSecret?.(options.node.secret);
   const events = new EventBus({
     plugins: () => plugins.values(),
     nextId: () => `${nodeId}-e${nextSeq().toString(36)}`,
@@ -160,7 +165,9 @@ export function assembleGateway(
     load: catalogLoad,
     unload: host.unload,
     swap: (name, dir) =>
-      host.started() ? host.swap(name, dir) : host.unload(name).then(() => catalogLoad(dir)),
+      host.started()
+        ? host.swap(name, dir, { trusted: options.watch?.trusted ?? false })
+        : host.unload(name).then(() => catalogLoad(dir)),
     pinned: (name) => plugins.get(name)?.info().pinned,
   });
   Object.assign(late, { calls, events, fleet: joined.fleet });

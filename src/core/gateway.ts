@@ -83,7 +83,7 @@ export class PluginGateway {
       stopped: () => this.#stopped,
       load: (dir, loadOptions) => this.load(dir, loadOptions),
       unload: (name) => this.unload(name),
-      swap: (name, dir) => this.swap(name, dir),
+      swap: (name, dir, swapOptions) => this.swap(name, dir, swapOptions),
     });
     this.#nodeId = parts.nodeId;
     this.#log = parts.log;

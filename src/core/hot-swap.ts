@@ -28,7 +28,7 @@ import { VersionHistory } from '../plugins/versions.js';
 import { parseDuration } from '../shared/duration.js';
 import type { PluginInfo, VersionRecord } from '../shared/types.js';
 import type { RollbackEvent } from './gateway-events.js';
-import type { SwapOptions, SwapSource } from './swap-options.js';
+import { swapTrust, type SwapOptions, type SwapSource } from './swap-options.js';
 
 export type { SwapOptions, SwapSource } from './swap-options.js';
 
@@ -87,9 +87,14 @@ export class HotSwap {
   swap(name: string, source: SwapSource, options: SwapOptions = {}): Promise<PluginInfo> {
     this.#require(name);
     const canary = resolveCanary(options.canary);
-    return this.#serially(name, () =>
-      this.#swap(name, this.#dirOf(name, source), canary, { kind: 'swap' }),
-    );
+    const trusted = swapTrust(options);
+    return this.#serially(name, () => {
+      const dir = this.#dirOf(name, source);
+      const kept = typeof source === 'string' ? undefined : this.#kept(name, source.version);
+      // Trust follows the code: the caller's word for a folder, the kept record's for a kept version.
+      const origin = { trusted: trusted && (kept?.trusted ?? true) };
+      return this.#swap(name, dir, canary, { kind: 'swap' }, origin);
+    });
   }
 
   /** See `PluginGateway.rollback`. */
@@ -97,7 +102,7 @@ export class HotSwap {
     this.#require(name);
     return this.#serially(name, () => {
       const record = this.#kept(name, version);
-      return this.#swap(name, record.dir, undefined, { kind: 'manual' }, record.hash);
+      return this.#swap(name, record.dir, undefined, { kind: 'manual' }, record);
     });
   }
 
@@ -139,7 +144,7 @@ export class HotSwap {
     const message = plugin.reason ?? 'failed';
     void this.#serially(name, () => {
       if (this.parts.table().get(name) !== plugin) return Promise.resolve(plugin.info());
-      return this.#swap(name, good.dir, undefined, { kind: 'crash-loop', message }, good.hash);
+      return this.#swap(name, good.dir, undefined, { kind: 'crash-loop', message }, good);
     }).catch((error: Error) =>
       this.parts.log.error(
         { plugin_id: name, version: good.version, err: error },
@@ -153,15 +158,17 @@ export class HotSwap {
     dir: string,
     canary: ResolvedCanary | undefined,
     move: Move,
-    expectedHash?: string,
+    /** The new version's own trust; a kept version's recorded hash, checked before it starts. */
+    origin: { trusted: boolean; hash?: string },
   ): Promise<PluginInfo> {
+    const expectedHash = origin.hash;
     const began = performance.now();
     const previous = this.#require(name);
     const table = this.parts.table();
     const history = this.#history;
     let next: ManagedPlugin;
     try {
-      next = await this.#prepare(dir, name);
+      next = await this.#prepare(dir, name, origin.trusted);
     } catch (error) {
       if (isRouteConflictError(error) || error instanceof InvalidArgumentError) throw error;
       throw this.#gaveUp(
@@ -260,8 +267,8 @@ export class HotSwap {
     return next.info();
   }
 
-  /** A new version of a loaded plugin, made (no thread yet) with the options it was loaded with. */
-  async #prepare(dir: string, name: string): Promise<ManagedPlugin> {
+  /** A new version, made (no thread yet) with the plugin's load options but its own trust. */
+  async #prepare(dir: string, name: string, trusted: boolean): Promise<ManagedPlugin> {
     const files = await withEntryUrl(await readPluginFiles(dir));
     if (files.manifest.name !== name) {
       throw new InvalidArgumentError(
@@ -269,7 +276,7 @@ export class HotSwap {
       );
     }
     const loadOptions = this.#loadOptions.get(name) ?? this.parts.defaultLoadOptions();
-    return this.make(files, loadOptions, await hashPluginFolder(files.dir));
+    return this.make(files, { ...loadOptions, trusted }, await hashPluginFolder(files.dir));
   }
 
   /** Boots the new version (whatever the gateway's start policy) and asks its `healthCheck()` once. */
@@ -330,7 +337,8 @@ export class HotSwap {
   }
 
   #recordOf(plugin: ManagedPlugin, outcome: VersionRecord['outcome']): Omit<VersionRecord, 'at'> {
-    return { version: plugin.version, hash: plugin.contentHash ?? '', dir: plugin.dir, outcome };
+    const { version, contentHash, dir, untrusted } = plugin;
+    return { version, hash: contentHash ?? '', dir, trusted: !untrusted, outcome };
   }
 
   /** The folder of `source`: as given, or the kept version's. */

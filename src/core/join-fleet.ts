@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { CatalogWatch } from '../fleet/catalog-watch.js';
 import { Fleet } from '../fleet/fleet.js';
+import { VersionFloor } from '../fleet/version-floor.js';
 import type { BreakerState } from '../mesh/circuit-breaker.js';
 import type { Served } from '../mesh/instances.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
@@ -60,6 +61,7 @@ export function joinFleet(parts: {
       registry,
       nodeId: parts.nodeId,
       secret: options.node?.secret,
+      environment: registry.environment ?? 'default',
       maxResponseBytes: options.maxResponseBytes,
       router: parts.router,
       log,
@@ -81,6 +83,9 @@ export function joinFleet(parts: {
       env: options.watch.env,
       cacheDir: path.resolve(options.watch.cacheDir ?? 'node_modules/.cache/veza-plugins'),
       trustedKeys: options.watch.trustedKeys,
+      floor: new VersionFloor(
+        options.watch.floorFile === undefined ? undefined : path.resolve(options.watch.floorFile),
+      ),
       log,
       loadedElsewhere: parts.isLocal,
       load: parts.load,

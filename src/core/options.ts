@@ -283,9 +283,9 @@ export interface GatewayOptions {
    * before each load and unpacked again when it no longer matches.
    *
    * `trustedKeys`: Ed25519 public keys (PEM text or `KeyObject`) of the publishers trusted. With them,
-   * only entries signed by one of them (`packPlugin(dir, { signingKey })`) are loaded; others are refused
-   * with `catalog:error` (`PGW_ERR_ARTIFACT_SIGNATURE`) and the version running keeps running. Without
-   * them, entries are loaded unverified and the gateway logs a warning saying so.
+   * only entries signed for `env` by one of them (`packPlugin(dir, { signingKey, env })`) load, never a
+   * version older than one it ran (the version floor); others are refused with `catalog:error` and
+   * what runs keeps running. Without them, entries load unverified and the gateway warns so.
    */
   watch?: {
     env: string;
@@ -299,10 +299,11 @@ export interface GatewayOptions {
     /**
      * A rolling rollout: a gateway swaps to a newly published version only once every gateway of the
      * fleet with a smaller `node.id` that runs the plugin has it active (their registry records say
-     * so), so the environment moves one gateway at a time, in `node.id` order. A version the first
-     * gateway gives up halts the rollout there until a newer one is published. @default false
+     * so), in `node.id` order. A version the first gateway gives up halts the rollout. @default false
      */
     rolling?: boolean;
+    /** Where the version floor is kept across restarts (JSON, mode 0600; one file per gateway). */
+    floorFile?: string;
   };
   /**
    * Largest response a plugin may return, in bytes, measured as it is serialised out of the plugin's

@@ -8,7 +8,7 @@ import type { Fleet } from '../fleet/fleet.js';
 import type { Served } from '../mesh/instances.js';
 import type { ManagedPlugin } from '../plugins/managed-plugin.js';
 import { Supervisor } from '../plugins/supervisor.js';
-import type { DiscoveryRegistry } from '../registry/registry.js';
+import type { DiscoveryRegistry, InstanceRecord } from '../registry/registry.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import type { PluginStatus } from '../shared/types.js';
 import type { GatewayEmit } from './join-fleet.js';
@@ -24,6 +24,8 @@ export interface PluginTableParts {
   nodeId: string;
   /** Where this gateway's listener serves (`node.address`), for the registry records. */
   address: string | undefined;
+  /** Seals a record with the fleet's secret before it is registered. */
+  seal(record: InstanceRecord): InstanceRecord;
   bootTimeoutMs: number;
   /** How many plugins boot at once (`bootConcurrency`). */
   bootConcurrency: number;
@@ -156,7 +158,9 @@ export class PluginTable {
 
   /** Records the plugin's instances; while the registry fails, tries again every second (never throws). */
   async register(plugin: ManagedPlugin): Promise<void> {
-    const records = plugin.records(this.parts.nodeId, this.parts.address);
+    const records = plugin
+      .records(this.parts.nodeId, this.parts.address)
+      .map((r) => this.parts.seal(r));
     try {
       await Promise.all(records.map((r) => this.parts.registry.register(r)));
     } catch (error) {

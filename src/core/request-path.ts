@@ -331,7 +331,8 @@ export class RequestPath {
   /**
    * Serves a call from another gateway of the fleet (the peer protocol): authenticated and parsed by
    * `fleet/peer-server.ts`, then run on this gateway's own instances of the plugin, never forwarded
-   * again. Rate limits were counted where the request entered the fleet.
+   * again. Rate limits were counted where the request entered the fleet, and are counted here again in
+   * a bucket of the owner's own (`peer …` scope): an entry that skipped them cannot lift them.
    */
   servePeer(
     body: string,
@@ -376,7 +377,16 @@ export class RequestPath {
           : undefined;
         const target = match.target;
         const refused = refuse(target, req);
-        return this.serve(this.enter({ target, request: req, started, timeoutMs, refused, trace }));
+        // Counted again here, in a bucket of the owner's own: an entry that skipped it cannot lift it.
+        const rate: RateCheck | undefined = target.rate && {
+          limiter: this.parts.limiter,
+          rate: target.rate,
+          scope: `peer ${target.scope}`,
+          caller: req.userId ?? callerAddress(req.context?.clientAddress),
+        };
+        return this.serve(
+          this.enter({ target, request: req, started, rate, timeoutMs, refused, trace }),
+        );
       },
     });
   }

@@ -12,6 +12,9 @@ import { RouteConflictError } from '../errors.js';
 import { parseDuration, parseRate, type Rate } from '../shared/duration.js';
 import type { PluginEndpoint } from '../shared/types.js';
 
+/** `%XX` of an unreserved character (RFC 3986 §2.3: letters, digits, `-`, `.`, `_`, `~`), any case. */
+const ENCODED_UNRESERVED = /%(?:[46][1-9a-f]|[57][0-9a]|3[0-9]|2[de]|5f|7e)/i;
+
 /** What a route leads to. */
 export interface RouteTarget<P> {
   plugin: P;
@@ -189,8 +192,16 @@ export class Router<P> {
     return this.#tree.find(method as HTTPMethod, path);
   }
 
-  /** Finds the endpoint for a method and a path (which may carry a query string). */
+  /**
+   * Finds the endpoint for a method and a path (which may carry a query string). A path that
+   * percent-encodes a character it could write as it is (`%61` for `a`, `%2E` for `.`) is routed
+   * nowhere: the router decodes it while a host's own guard in front (Express, a proxy) compares the
+   * raw text, so `/%61dmin` would walk around a guard on `/admin`. Only one spelling of a path routes.
+   */
   match(method: string, path: string): RouteMatch<P> {
+    if (path.includes('%') && ENCODED_UNRESERVED.test(path.split('?', 1)[0]!)) {
+      return { kind: 'not-found' };
+    }
     // HEAD is served by the GET route where the plugin declares no HEAD of its own (RFC 9110 §9.3.2).
     const found = this.#find(method, path) ?? (method === 'HEAD' ? this.#find('GET', path) : null);
     if (found) {

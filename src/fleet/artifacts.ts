@@ -10,7 +10,7 @@ import { randomBytes, type KeyObject } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import semver from 'semver';
-import { ArtifactSignatureError, CatalogInvalidError } from '../errors.js';
+import { ArtifactSignatureError, CatalogInvalidError, InvalidArgumentError } from '../errors.js';
 import type { CatalogEntry } from '../registry/registry.js';
 import { parseManifest } from '../manifest/manifest.js';
 import { MANIFEST_FILE, readPluginFiles } from '../manifest/plugin-files.js';
@@ -20,8 +20,15 @@ import { filePathsProblem, MAX_FILES } from './artifact-paths.js';
 
 /** Options of {@link packPlugin}. */
 export interface PackOptions {
-  /** An Ed25519 private key (PEM or `KeyObject`): the entry carries its signature. */
+  /**
+   * An Ed25519 private key (PEM or `KeyObject`): the entry carries its signature, for `env`.
+   */
   signingKey?: Ed25519Key;
+  /**
+   * The environment the signature is for (required with `signingKey`): a gateway watching another
+   * environment refuses the entry, so one signed for staging cannot be copied under prod.
+   */
+  env?: string;
 }
 
 /**
@@ -44,7 +51,14 @@ export async function packPlugin(dir: string, options: PackOptions = {}): Promis
     hash: hashFiles(files),
     publishedAt: new Date().toISOString(),
   };
-  if (options.signingKey !== undefined) entry.signature = signEntry(entry, options.signingKey);
+  if (options.signingKey !== undefined) {
+    if (typeof options.env !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,255}$/i.test(options.env)) {
+      throw new InvalidArgumentError(
+        `Expected \`env\` with \`signingKey\` (letters, digits, ".", "_" or "-"; a signature names the environment it is for), got \`${String(options.env)}\``,
+      );
+    }
+    entry.signature = signEntry(entry, options.signingKey, options.env);
+  }
   return entry;
 }
 
@@ -57,6 +71,8 @@ export interface UnpackOptions {
    * of them are unpacked; others are refused with `ArtifactSignatureError`.
    */
   trustedKeys?: readonly KeyObject[];
+  /** The environment the gateway watches: with `trustedKeys`, the signature must be for it. */
+  env?: string;
   /** Told when a cached folder no longer matched its hash and was unpacked again. */
   onTampered?: (dir: string) => void;
 }
@@ -115,14 +131,19 @@ export async function unpackPlugin(
  */
 export function checkEntry(
   entry: CatalogEntry,
-  options: Pick<UnpackOptions, 'trustedKeys'> = {},
+  options: Pick<UnpackOptions, 'trustedKeys' | 'env'> = {},
 ): void {
   const label = `catalog entry ${String(entry?.name)}@${String(entry?.version)}`;
   const invalid = (why: string) =>
     new CatalogInvalidError(`${label}: ${why}`, { plugin: String(entry?.name) });
   checkShape(entry, invalid);
   if (options.trustedKeys) {
-    const problem = signatureProblem(entry, options.trustedKeys);
+    if (options.env === undefined) {
+      throw new InvalidArgumentError(
+        'Expected `env` with `trustedKeys`: a signature is checked for the environment watched',
+      );
+    }
+    const problem = signatureProblem(entry, options.trustedKeys, options.env);
     if (problem) {
       throw new ArtifactSignatureError(`${label}: ${problem}`, { plugin: entry.name });
     }
@@ -134,7 +155,10 @@ export function checkEntry(
   }
   const text = entry.files[MANIFEST_FILE];
   if (text === undefined) throw invalid(`no ${MANIFEST_FILE} among its files`);
-  const manifest = parseManifest(Buffer.from(text, 'base64').toString('utf8'), {
+  const manifestText = Buffer.from(text, 'base64').toString('utf8');
+  // The text beside the files is what listings show: it must be the signed file, not another text.
+  if (entry.manifest !== manifestText) throw invalid(`its manifest is not its ${MANIFEST_FILE}`);
+  const manifest = parseManifest(manifestText, {
     file: `${label}/${MANIFEST_FILE}`,
   });
   if (manifest.name !== entry.name || manifest.version !== entry.version) {
@@ -152,6 +176,9 @@ function checkShape(entry: CatalogEntry, invalid: (why: string) => Error): void 
   }
   if (typeof entry.hash !== 'string' || !/^sha256-[0-9a-f]{64}$/.test(entry.hash)) {
     throw invalid('its hash is not "sha256-<64 hex>"');
+  }
+  if (typeof entry.publishedAt !== 'string' || entry.publishedAt.length > 64) {
+    throw invalid('its publishedAt is not a date (ISO 8601)');
   }
   const files: unknown = entry.files;
   if (typeof files !== 'object' || files === null || Array.isArray(files)) {

@@ -8,12 +8,19 @@
  * With `trustedKeys`, a version is a candidate only when it is signed by one of them and whole (paths,
  * hash, manifest): a newer version that is not is reported (`catalog:error`) and the version running
  * keeps running, so whoever can write to the registry cannot unload a plugin by publishing junk over it.
+ * A signature is for one environment: an entry signed for another is refused like an unsigned one.
+ *
+ * With `trustedKeys`, the watch never moves a plugin below the newest version it ran there
+ * (`VersionFloor`, kept in `watch.floorFile` across restarts): an older version re-published after the
+ * newer one was deleted is refused, and the version running keeps running.
  * @module
  */
 import type { KeyObject } from 'node:crypto';
 import semver from 'semver';
+import { CatalogInvalidError } from '../errors.js';
 import type { CatalogEntry, DiscoveryRegistry, Unsubscribe } from '../registry/registry.js';
 import { checkEntry, unpackPlugin } from './artifacts.js';
+import type { VersionFloor } from './version-floor.js';
 import type { GatewayLogger } from '../shared/logger.js';
 
 /** How often a rolling rollout looks at the other gateways' records, ms. */
@@ -25,6 +32,8 @@ export interface CatalogWatchParts {
   cacheDir: string;
   /** Publishers' Ed25519 public keys; without them entries are loaded unverified (with a warning). */
   trustedKeys?: readonly KeyObject[];
+  /** The newest version run per name, below which the watch never moves. */
+  floor: VersionFloor;
   log: GatewayLogger;
   /** Whether a plugin of that name is loaded that this watch did not load. */
   loadedElsewhere(name: string): boolean;
@@ -52,6 +61,8 @@ export class CatalogWatch {
   readonly #queues = new Map<string, Promise<void>>();
   /** Entries already reported as refused, so that each is reported once. */
   readonly #refused = new WeakSet<CatalogEntry>();
+  /** Entries already reported as below the version floor. */
+  readonly #belowFloor = new WeakSet<CatalogEntry>();
   /** Hashes of versions a swap gave up: not tried again. */
   readonly #givenUp = new Set<string>();
   #unwatch: Unsubscribe | undefined;
@@ -125,6 +136,7 @@ export class CatalogWatch {
     try {
       const dir = await unpackPlugin(wanted, this.parts.cacheDir, {
         trustedKeys: this.parts.trustedKeys,
+        env: this.parts.env,
         onTampered: (dir) =>
           this.parts.log.warn(
             { plugin_id: name, version: wanted.version, env: this.parts.env, dir },
@@ -134,6 +146,7 @@ export class CatalogWatch {
       if (this.#stopped) return;
       await this.parts.load(dir);
       this.#running.set(name, wanted);
+      await this.#raiseFloor(name, wanted.version);
       this.parts.log.info(
         { plugin_id: name, version: wanted.version, env: this.parts.env, dir },
         'catalog: loaded',
@@ -159,10 +172,12 @@ export class CatalogWatch {
     try {
       const dir = await unpackPlugin(wanted, this.parts.cacheDir, {
         trustedKeys: this.parts.trustedKeys,
+        env: this.parts.env,
       });
       if (this.#stopped) return;
       await this.parts.swap!(name, dir);
       this.#running.set(name, wanted);
+      await this.#raiseFloor(name, wanted.version);
       this.parts.log.info({ ...at, from: running.version, dir }, 'catalog: swapped');
     } catch (error) {
       this.#givenUp.add(wanted.hash);
@@ -172,6 +187,19 @@ export class CatalogWatch {
       );
       this.parts.failed({ name, version: wanted.version, error: error as Error });
     }
+  }
+
+  /** The floor rises to a version that now runs; a floor file that cannot be written is reported. */
+  async #raiseFloor(name: string, version: string): Promise<void> {
+    if (this.parts.trustedKeys === undefined) return;
+    await this.parts.floor
+      .raise(this.parts.env, name, version)
+      .catch((error: Error) =>
+        this.parts.log.error(
+          { plugin_id: name, version, env: this.parts.env, err: error },
+          'catalog: could not write the version floor (watch.floorFile); a restart may forget it',
+        ),
+      );
   }
 
   /**
@@ -202,16 +230,39 @@ export class CatalogWatch {
    * Without trusted keys, the newest is taken as it is (unpacking checks it and reports what fails).
    */
   #newestAcceptable(name: string, running: CatalogEntry | undefined): CatalogEntry | undefined {
+    const { env, floor } = this.parts;
     // A version that is not semver (the registry is not trusted) is never a candidate: it cannot be sorted.
-    const published = [...(this.#published.get(name)?.values() ?? [])]
+    const sorted = [...(this.#published.get(name)?.values() ?? [])]
       .filter((e) => typeof e.version === 'string' && semver.valid(e.version) !== null)
       .filter((e) => e === running || !this.#givenUp.has(e.hash))
       .sort((a, b) => semver.rcompare(a.version, b.version));
+    // The floor guards a verified catalog: without keys anyone can publish a newer version anyway, and
+    // withdrawing the newest is how an unverified catalog goes back.
+    const keys = this.parts.trustedKeys !== undefined;
+    const published = sorted.filter((e) => !keys || floor.allows(env, name, e.version));
+    const newest = sorted[0];
+    if (newest !== undefined && published[0] !== newest) {
+      // The newest published version is older than one this gateway ran: a rollback, refused.
+      if (!this.#belowFloor.has(newest)) {
+        this.#belowFloor.add(newest);
+        const error = new CatalogInvalidError(
+          `catalog entry ${name}@${newest.version}: older than ${floor.of(env, name)}, which this gateway ran in "${env}" (version floor); not moving back`,
+          { plugin: name },
+        );
+        this.parts.log.error(
+          { plugin_id: name, version: newest.version, env, err: error },
+          'catalog: refused a published version',
+        );
+        this.parts.failed({ name, version: newest.version, error });
+      }
+      // What runs keeps running rather than being unloaded for an older version.
+      if (published.length === 0 && running) return running;
+    }
     if (!this.parts.trustedKeys) return published[0];
     for (const entry of published) {
       if (entry === running || entry.hash === running?.hash) return entry;
       try {
-        checkEntry(entry, { trustedKeys: this.parts.trustedKeys });
+        checkEntry(entry, { trustedKeys: this.parts.trustedKeys, env });
         return entry;
       } catch (error) {
         if (this.#refused.has(entry)) continue;

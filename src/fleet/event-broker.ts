@@ -44,6 +44,12 @@ export interface EventBroker {
     deliver: (event: BrokerEvent) => Promise<DeliveryOutcome>,
     log: BrokerLog,
   ): BrokerConsumer;
+  /**
+   * The gateway hands the broker its fleet secret (`node.secret`) before it publishes or consumes: the
+   * broker then seals what it stores and delivers only what a holder of the secret stored. A broker
+   * without this method carries events unauthenticated.
+   */
+  useFleetSecret?(secret: string): void;
   /** Stops every consumer (see {@link BrokerConsumer.stop}) and releases the broker's connections. */
   close(): Promise<void>;
 }

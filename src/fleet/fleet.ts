@@ -4,8 +4,9 @@
  * plugin this gateway runs itself is never routed elsewhere.
  * @module
  */
+import { openRecord } from './instance-record.js';
 import { PeerClient } from './peer-client.js';
-import type { DiscoveryRegistry, InstanceRecord, Unsubscribe } from '../registry/registry.js';
+import type { DiscoveryRegistry, Unsubscribe } from '../registry/registry.js';
 import type { Served } from '../mesh/instances.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import type { PluginEndpoint } from '../shared/types.js';
@@ -22,6 +23,8 @@ export interface FleetParts {
   registry: DiscoveryRegistry;
   nodeId: string;
   secret: string | undefined;
+  /** The registry's environment: records sealed for another one are refused. */
+  environment: string;
   /** `maxResponseBytes`: what a remote owner's answer may carry (see `PeerClient`). */
   maxResponseBytes?: number;
   router: RouteTable;
@@ -41,6 +44,8 @@ export class Fleet {
   /** Remote services whose endpoints are in the router, with the endpoints routed. */
   readonly #routed = new Map<string, RemoteService['endpoints']>();
   readonly #conflicts = new Set<string>();
+  /** Refused records already logged (bounded: a writer of the store chooses the ids). */
+  readonly #refused = new Set<string>();
   #unwatch: Unsubscribe | undefined;
 
   constructor(readonly parts: FleetParts) {
@@ -50,8 +55,13 @@ export class Fleet {
   start(): void {
     this.#unwatch ??= this.parts.registry.watch(
       (change) => {
-        if (change.type === 'put') this.#put(change.instance);
-        else this.#delete(change.id, change.service);
+        // What the store holds is anyone's writing: nothing read from it may throw into the host.
+        try {
+          if (change.type === 'put') this.#put(change.instance);
+          else this.#delete(change.id, change.service);
+        } catch (error) {
+          this.parts.log.error({ err: error }, 'registry change not applied');
+        }
       },
       { onError: (e) => this.parts.onError(e), onReconnected: () => this.parts.onReconnected() },
     );
@@ -76,7 +86,13 @@ export class Fleet {
     await this.client.close();
   }
 
-  #put(record: InstanceRecord): void {
+  #put(value: unknown): void {
+    const opened = openRecord(value, this.parts.secret, this.parts.environment);
+    if ('refused' in opened) {
+      this.#refuse(value, opened.refused);
+      return;
+    }
+    const { record } = opened;
     if (record.nodeId === this.parts.nodeId || !record.address) return;
     let service = this.#services.get(record.service);
     if (!service) {
@@ -85,6 +101,19 @@ export class Fleet {
     }
     service.records.set(record.id, record);
     this.#refresh(service);
+  }
+
+  /** Logs a refused record once per id (and 1,000 ids at most). */
+  #refuse(value: unknown, why: string): void {
+    const id = (value as { id?: unknown } | null)?.id;
+    const key = typeof id === 'string' ? id.slice(0, 256) : '(no id)';
+    if (this.#refused.has(key)) return;
+    if (this.#refused.size >= 1000) this.#refused.clear();
+    this.#refused.add(key);
+    this.parts.log.warn(
+      { instance: key, reason: why },
+      `registry record refused: ${why} (not a fleet member's)`,
+    );
   }
 
   #delete(id: string, name: string): void {

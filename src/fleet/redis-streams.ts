@@ -21,6 +21,7 @@ import type {
   DeliveryOutcome,
   EventBroker,
 } from './event-broker.js';
+import { entryMac, openEntry } from './stream-entry.js';
 
 /** The part of an ioredis client the broker uses (`new Redis(url)` fits). */
 export interface RedisStreamsClient {
@@ -58,6 +59,12 @@ export interface RedisStreamsOptions {
   maxEventBytes?: number;
   /** How long `publish()` waits for Redis before it rejects. @default '2s' */
   publishTimeout?: string | number;
+  /**
+   * The fleet's secret (16+ characters): entries are sealed with it (HMAC) and only entries whose seal
+   * verifies are delivered. A gateway started with `node.secret` hands its own to the broker, so this
+   * is for a broker shared by gateways outside a fleet. @default the gateway's `node.secret`
+   */
+  secret?: string;
 }
 
 const schema = z.strictObject({
@@ -78,6 +85,7 @@ const schema = z.strictObject({
   maxLength: positiveInt.default(100_000),
   maxEventBytes: positiveInt.default(1 << 20),
   publishTimeout: durationMs.default(2000),
+  secret: z.string().min(16, 'at least 16 characters').optional(),
 });
 type Settings = z.output<typeof schema> & { deadLetterStream: string };
 const KEYS = knownKeys(schema);
@@ -104,10 +112,20 @@ class RedisStreamsBroker implements EventBroker {
   readonly kind = 'redis-streams';
   readonly #consumers = new Set<StreamConsumer>();
 
-  constructor(readonly settings: Settings) {}
+  /** The secret entries are sealed with: the option's, else the gateway's fleet secret. */
+  #secret: string | undefined;
+
+  constructor(readonly settings: Settings) {
+    this.#secret = settings.secret;
+  }
+
+  useFleetSecret(secret: string): void {
+    this.#secret ??= secret;
+  }
 
   async publish(event: BrokerEvent): Promise<string> {
     const { redis, stream, maxLength, maxEventBytes, publishTimeout } = this.settings;
+    const secret = this.#secret;
     let raw: string;
     try {
       raw = JSON.stringify(event);
@@ -125,8 +143,9 @@ class RedisStreamsBroker implements EventBroker {
       throw new EventBrokerUnavailableError(`redis is ${redis.status}; event not stored`);
     }
     try {
+      const seal = secret === undefined ? [] : ['mac', entryMac(secret, stream, raw)];
       const id = await bounded(
-        redis.call('XADD', stream, 'MAXLEN', '~', maxLength, '*', 'e', raw),
+        redis.call('XADD', stream, 'MAXLEN', '~', maxLength, '*', 'e', raw, ...seal),
         publishTimeout,
       );
       return String(id);
@@ -144,7 +163,8 @@ class RedisStreamsBroker implements EventBroker {
     deliver: (event: BrokerEvent) => Promise<DeliveryOutcome>,
     log: BrokerLog,
   ): BrokerConsumer {
-    const c = new StreamConsumer(this.settings, group, consumer, deliver, log);
+    const settings = { ...this.settings, secret: this.#secret };
+    const c = new StreamConsumer(settings, group, consumer, deliver, log);
     this.#consumers.add(c);
     return {
       stop: async () => {
@@ -176,6 +196,8 @@ class StreamConsumer {
   #down = false;
   #everUp = false;
   #nextClaim = 0;
+  /** The newest entry id this consumer read: where a group lost meanwhile is made again. */
+  #lastSeen: string | undefined;
   #wake: (() => void) | undefined;
 
   constructor(
@@ -203,8 +225,9 @@ class StreamConsumer {
 
   async #loop(): Promise<void> {
     let ready = false;
-    /** Where a group made now starts: new events only, or the whole stream when Redis lost the group. */
-    let from: '$' | '0' = '$';
+    /** Where a group made now starts: new events only at first, after what this consumer read later. */
+    let from = '$';
+    const startedAt = Date.now();
     let backoff = 100;
     while (!this.#stopping) {
       try {
@@ -220,10 +243,11 @@ class StreamConsumer {
       } catch (error) {
         if (this.#stopping) break;
         const message = (error as Error).message ?? String(error);
-        // The stream or the group is gone (Redis restarted without persistence): everything in a
-        // new stream is new to this group.
+        // The stream or the group is gone (Redis restarted without persistence, or someone ran
+        // XGROUP DESTROY): made again after the last entry this consumer read (or since it started),
+        // never from the start, which would deliver acknowledged history again.
         if (message.includes('NOGROUP')) {
-          [ready, from] = [false, '0'];
+          [ready, from] = [false, this.#lastSeen ?? `${startedAt}-0`];
           continue;
         }
         this.#goneDown(message);
@@ -233,7 +257,7 @@ class StreamConsumer {
     }
   }
 
-  async #createGroup(from: '$' | '0'): Promise<boolean> {
+  async #createGroup(from: string): Promise<boolean> {
     try {
       await this.#call('XGROUP', 'CREATE', this.s.stream, this.group, from, 'MKSTREAM');
     } catch (error) {
@@ -268,11 +292,12 @@ class StreamConsumer {
   }
 
   async #handle(id: string, fields: string[] | null, deliveries: number): Promise<void> {
-    const raw = fields ? fieldOf(fields, 'e') : undefined;
-    const event = raw === undefined ? undefined : parseEvent(raw);
-    if (!event) return this.#deadLetter(id, raw ?? '', deliveries, 'not a gateway event');
+    if (this.#lastSeen === undefined || compareIds(id, this.#lastSeen) > 0) this.#lastSeen = id;
+    const opened = openEntry(fields, this.s);
+    if ('refused' in opened) return this.#deadLetter(id, opened.raw, deliveries, opened.refused);
+    const { event, raw } = opened;
     if (deliveries > this.s.maxDeliveries) {
-      return this.#deadLetter(id, raw!, deliveries - 1, `failed ${deliveries - 1} deliveries`);
+      return this.#deadLetter(id, raw, deliveries - 1, `failed ${deliveries - 1} deliveries`);
     }
     const outcome = await this.deliver(event);
     if (outcome === 'done') await this.#call('XACK', this.s.stream, this.group, id);
@@ -345,30 +370,9 @@ async function bounded<T>(call: Promise<T>, ms: number): Promise<T> {
   }
 }
 
-function fieldOf(fields: string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
-  return undefined;
-}
-
-/** An entry's event, or undefined when it is not one the gateway wrote (anyone with Redis access can append). */
-function parseEvent(raw: string): BrokerEvent | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-  const e = value as Partial<BrokerEvent> | null;
-  if (
-    typeof e !== 'object' ||
-    e === null ||
-    typeof e.type !== 'string' ||
-    e.type === '' ||
-    typeof e.id !== 'string' ||
-    typeof e.timestamp !== 'number' ||
-    (e.source !== undefined && typeof e.source !== 'string')
-  ) {
-    return undefined;
-  }
-  return e as BrokerEvent;
+/** Orders two stream ids (`<ms>-<seq>`). */
+function compareIds(a: string, b: string): number {
+  const [am = 0n, as = 0n] = a.split('-').map((n) => (/^\d+$/.test(n) ? BigInt(n) : 0n));
+  const [bm = 0n, bs = 0n] = b.split('-').map((n) => (/^\d+$/.test(n) ? BigInt(n) : 0n));
+  return am !== bm ? (am < bm ? -1 : 1) : as === bs ? 0 : as < bs ? -1 : 1;
 }

@@ -248,8 +248,10 @@ export const routes: readonly ManagementRoute[] = [
     ...pluginAction(
       'swap',
       "Hot-swaps the plugin to the version in a folder inside the host's loadRoots (rolls back by itself)",
-      async ({ gateway, body, allowedDir }, name) =>
-        gateway.swap(name, await allowedDir((body as z.infer<typeof s.loadBody>).dir)),
+      async ({ gateway, body, allowedDir, loadOptions }, name) =>
+        gateway.swap(name, await allowedDir((body as z.infer<typeof s.loadBody>).dir), {
+          trusted: loadOptions.trusted,
+        }),
     ),
     body: s.loadBody,
     errors: [403, 404, 409, 415, 422],

@@ -66,7 +66,7 @@ const method = z.preprocess(
 /** `/tracks/{id}`: segments of letters, digits, `-._~` or a `{name}` parameter. */
 const ENDPOINT_PATH = /^(\/([A-Za-z0-9\-._~]+|\{[A-Za-z_][A-Za-z0-9_]*\}))+\/?$|^\/$/;
 
-const endpoint = z.strictObject({
+export const endpointSchema = z.strictObject({
   path: text(1024).regex(ENDPOINT_PATH, {
     error: (i) =>
       `expected an absolute path whose parameters are written {name}, got ${JSON.stringify(i.input)}`,
@@ -127,7 +127,7 @@ export const manifestSchema = z
         network: z.number().nonnegative().max(1_000_000).optional(),
       })
       .default({ cpu: 1, memory: 128 }),
-    endpoints: z.array(endpoint).max(1000).default([]),
+    endpoints: z.array(endpointSchema).max(1000).default([]),
     dependencies: z
       .array(
         z.strictObject({

@@ -72,7 +72,12 @@ describe('the canary verdict', () => {
 describe('VersionHistory', () => {
   it('keeps the versions in order and finds the last good one', () => {
     const h = new VersionHistory();
-    const r = (version: string) => ({ version, hash: `h${version}`, dir: `/p/${version}` });
+    const r = (version: string) => ({
+      version,
+      hash: `h${version}`,
+      dir: `/p/${version}`,
+      trusted: true,
+    });
     const v1 = h.add('p', { ...r('1'), outcome: 'serving' });
     h.settle('p', v1, 'replaced');
     const v2 = h.add('p', { ...r('2'), outcome: 'serving' });

@@ -23,6 +23,8 @@ import {
  * const gateway = new PluginGateway({ registry: new MemoryRegistry() });
  */
 export class MemoryRegistry implements DiscoveryRegistry {
+  /** The environment its records are sealed to: a memory registry holds one. */
+  readonly environment = 'default';
   #instances = new Map<string, InstanceRecord>();
   #catalogs = new Map<string, Map<string, CatalogEntry>>();
   #listeners = new Set<(change: RegistryChange) => void>();

@@ -25,6 +25,12 @@ export interface InstanceRecord {
   status: PluginStatus;
   /** Its plugin's metadata, as in `PluginInfo.metadata`. */
   metadata: Readonly<Record<string, string>>;
+  /**
+   * HMAC-SHA256 (64 lower-case hex) under the fleet's `node.secret` over every field above and the
+   * registry's environment, set by the gateway that registers it; a gateway with a secret acts on no
+   * record whose seal does not verify (docs/fleet-trust.md).
+   */
+  seal?: string;
 }
 
 /** What changed among the instances of a registry. */
@@ -46,10 +52,11 @@ export interface CatalogEntry {
   /** When it was packed, ISO 8601 (set by `packPlugin`). */
   publishedAt: string;
   /**
-   * The publisher's Ed25519 signature over name, version and hash (`packPlugin(dir, { signingKey })`);
-   * required by a gateway given `watch.trustedKeys`.
+   * The publisher's Ed25519 signature over name, version, environment and hash
+   * (`packPlugin(dir, { signingKey, env })`); required by a gateway given `watch.trustedKeys`, which
+   * accepts only a signature for the environment it watches.
    */
-  signature?: { keyId: string; value: string };
+  signature?: { keyId: string; value: string; env: string };
 }
 
 /** What changed in an environment's catalog. */
@@ -80,6 +87,11 @@ export type Unsubscribe = () => void;
 
 /** The contract every registry adapter (memory, etcd, Consul) implements. */
 export interface DiscoveryRegistry {
+  /**
+   * The environment whose instances it registers and lists (etcd, Consul); records are sealed to it.
+   * @default 'default'
+   */
+  readonly environment?: string;
   /** Records (or replaces) an instance, kept alive until deregistered or the registry closes. */
   register(instance: InstanceRecord, options?: RegisterOptions): Promise<void>;
   /** Removes an instance; removing an unknown id is not an error. */

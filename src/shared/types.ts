@@ -265,6 +265,11 @@ export interface VersionRecord {
   hash: string;
   /** Absolute folder it was loaded from: a rollback restarts it from there, once the hash is checked. */
   dir: string;
+  /**
+   * Whether its code was trusted, as where it came from said (`load`/`swap` options, `trustLoaded`,
+   * `watch.trusted`); a rollback to it runs it with that trust, whatever version serves meanwhile.
+   */
+  trusted: boolean;
   /** When it was loaded (ISO 8601). */
   at: string;
   /**

@@ -36,7 +36,9 @@ describe('veza plugin deploy / list against a real etcd and two gateways', () =>
     const pair = generateKeyPairSync('ed25519');
     publicKey = pair.publicKey.export({ type: 'spki', format: 'pem' }).toString();
     keyFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'veza-key-')), 'signing.pem');
-    writeFileSync(keyFile, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+    writeFileSync(keyFile, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), {
+      mode: 0o600,
+    });
     for (const id of ['gw-a', 'gw-b']) {
       // Inside the checkout: unpacked plugins import @veza/plugin-gateway/sdk from it.
       const cacheDir = path.resolve(

@@ -184,7 +184,10 @@ describe('signed artifacts (watch.trustedKeys)', () => {
 
   it('loads an entry signed by a trusted key', async () => {
     const registry = new MemoryRegistry();
-    const signed = await packPlugin(fixture('profiles'), { signingKey: publisher.privateKey });
+    const signed = await packPlugin(fixture('profiles'), {
+      signingKey: publisher.privateKey,
+      env: 'prod',
+    });
     expect(signed.signature).toMatchObject({
       keyId: expect.stringMatching(/^ed25519:[0-9a-f]{32}$/),
     });
@@ -199,22 +202,28 @@ describe('signed artifacts (watch.trustedKeys)', () => {
     ['unsigned', async () => profiles, 'it is not signed'],
     [
       'signed by a key it does not trust',
-      () => packPlugin(fixture('profiles'), { signingKey: stranger.privateKey }),
+      () => packPlugin(fixture('profiles'), { signingKey: stranger.privateKey, env: 'prod' }),
       'which is not a trusted key',
     ],
     [
       'changed after signing (files, hash computed again)',
       async () => {
-        const signed = await packPlugin(fixture('profiles'), { signingKey: publisher.privateKey });
+        const signed = await packPlugin(fixture('profiles'), {
+          signingKey: publisher.privateKey,
+          env: 'prod',
+        });
         const files = { ...signed.files, 'index.js': b64('process.exit(1)') };
         return { ...signed, files, hash: hashFiles(files) };
       },
-      'does not match its name, version and hash',
+      'does not match its name, version, environment and hash',
     ],
     [
       'changed after signing (files only)',
       async () => {
-        const signed = await packPlugin(fixture('profiles'), { signingKey: publisher.privateKey });
+        const signed = await packPlugin(fixture('profiles'), {
+          signingKey: publisher.privateKey,
+          env: 'prod',
+        });
         return { ...signed, files: { ...signed.files, 'index.js': b64('process.exit(1)') } };
       },
       'do not match its hash',
@@ -222,10 +231,13 @@ describe('signed artifacts (watch.trustedKeys)', () => {
     [
       'another signed entry\u2019s signature',
       async () => {
-        const other = await packPlugin(fixture('echo'), { signingKey: publisher.privateKey });
+        const other = await packPlugin(fixture('echo'), {
+          signingKey: publisher.privateKey,
+          env: 'prod',
+        });
         return { ...profiles, signature: other.signature };
       },
-      'does not match its name, version and hash',
+      'does not match its name, version, environment and hash',
     ],
   ])('refuses an entry %s, with catalog:error', async (_, make, why) => {
     const registry = new MemoryRegistry();
@@ -242,7 +254,10 @@ describe('signed artifacts (watch.trustedKeys)', () => {
 
   it('keeps the signed version running when an unsigned newer one is published over it', async () => {
     const registry = new MemoryRegistry();
-    const signed = await packPlugin(fixture('profiles'), { signingKey: publisher.privateKey });
+    const signed = await packPlugin(fixture('profiles'), {
+      signingKey: publisher.privateKey,
+      env: 'prod',
+    });
     await registry.publish('prod', signed);
     const w = await watching(registry, { env: 'prod', cacheDir: freshCache(), trustedKeys });
     await until(async () => (await get(w.gateway)).statusCode === 200, 'profiles to serve');
@@ -312,7 +327,7 @@ describe.runIf(haveEtcd)('signed artifacts through a real etcd', () => {
       await gateway.start();
       await publisherRegistry.publish(
         'prod',
-        await packPlugin(fixture('profiles'), { signingKey: publisher.privateKey }),
+        await packPlugin(fixture('profiles'), { signingKey: publisher.privateKey, env: 'prod' }),
       );
       await until(async () => (await get(gateway!)).statusCode === 200, 'profiles to serve');
       await publisherRegistry.publish('prod', await packPlugin(fixture('echo')));
