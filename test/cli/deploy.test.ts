@@ -142,6 +142,8 @@ describe('veza plugin deploy / list against a real etcd and two gateways', () =>
   it('a registry URL it does not know is a usage error (exit 2)', async () => {
     const run = await veza(['plugin', 'list', '--env', 'staging', '--registry', 'zookeeper://x']);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('--registry must be etcd://host:port or consul://host:port');
+    expect(run.stderr).toContain(
+      '--registry must be etcd://host:port, etcds://host:port (TLS) or consul://host:port',
+    );
   });
 });

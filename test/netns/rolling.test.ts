@@ -51,7 +51,7 @@ describe.skipIf(unavailable)('a rolling catalog deploy across a partition', () =
     });
     await registry.publish(
       'rollout',
-      await packPlugin(writeVersion('1.0.0'), { signingKey: privateKey }),
+      await packPlugin(writeVersion('1.0.0'), { signingKey: privateKey, env: 'rollout' }),
     );
     const env = {
       WATCH_ENV: 'rollout',
@@ -80,7 +80,7 @@ describe.skipIf(unavailable)('a rolling catalog deploy across a partition', () =
     network.partition(['b'], ['e1', 'e2', 'e3']);
     await registry.publish(
       'rollout',
-      await packPlugin(writeVersion('2.0.0'), { signingKey: privateKey }),
+      await packPlugin(writeVersion('2.0.0'), { signingKey: privateKey, env: 'rollout' }),
     );
     const moved = await waitUntil(async () => (await versionOn(a)) === '2.0.0', 30_000);
     // b never stops serving: what it runs is the verified v1, for as long as it cannot see the catalog.
