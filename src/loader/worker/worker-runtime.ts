@@ -11,7 +11,7 @@ import type { HealthStatus } from '../../shared/types.js';
 import type { Piscina } from 'piscina';
 import { pluginPool } from './plugin-pool.js';
 import type { ControlMessage, Task } from './protocol.js';
-import type { TaskFailure } from '../../shared/task-failure.js';
+import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
 import {
   type PluginRuntime,
   type RuntimeHooks,
@@ -182,12 +182,19 @@ export class WorkerRuntime implements PluginRuntime {
   }
 
   async boot(timeoutMs: number): Promise<BootReport> {
-    return bootReportOf(
-      await this.run({ t: 'boot' }, timeoutMs),
-      this.#name,
-      timeoutMs,
-      this.#mainPath,
-    );
+    const result = await this.run({ t: 'boot' }, timeoutMs);
+    // A thread whose initialize() or start() failed answers every task with that failure for good: end
+    // it, or a restart after a crash would land on it and fail without running initialize() again.
+    if (isTaskFailure(result) && result.__pgw === 'init') this.#endLiveThreads();
+    return bootReportOf(result, this.#name, timeoutMs, this.#mainPath);
+  }
+
+  /** Ends every live thread as the host's doing (not a crash); the pool starts fresh ones on demand. */
+  #endLiveThreads(): void {
+    for (const thread of this.#liveThreads()) {
+      thread.killed = true;
+      void thread.worker.terminate();
+    }
   }
 
   drain(timeoutMs: number): Promise<void> {
