@@ -1,0 +1,140 @@
+// `npm run mutants [-- module ...]`: StrykerJS over the modules where a silent break is a security or
+// data-loss bug, one module at a time, each against only its related test files (the machine is small
+// and shared). Not in CI's time budget. Scores and survivors go to reports/mutation/ (not committed);
+// the recorded scores and the reasoning about survivors live in docs/mutation-testing.md.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Stryker } from '@stryker-mutator/core';
+import { ensureDist } from './ensure-dist.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Smallest first. `tests`: the files that exercise the module (its own unit tests and its promises). */
+export const MODULES = [
+  {
+    name: 'replay-guard',
+    mutate: ['src/fleet/replay-guard.ts'],
+    tests: ['src/fleet/replay-guard.test.ts', 'test/security/peer-route.test.ts'],
+  },
+  {
+    name: 'own-bytes',
+    mutate: ['src/shared/own-bytes.ts'],
+    tests: ['src/shared/own-bytes.test.ts', 'test/security/request-bodies.test.ts'],
+  },
+  {
+    name: 'process-notes',
+    mutate: ['src/loader/process/process-notes.ts'],
+    tests: ['test/security/process-sandbox.test.ts', 'test/integration/process-runtime.test.ts'],
+  },
+  {
+    name: 'artifact-signature',
+    mutate: ['src/fleet/artifact-signature.ts'],
+    tests: ['test/security/catalog-artifacts.test.ts'],
+  },
+  {
+    name: 'admission',
+    mutate: ['src/core/admission.ts'],
+    tests: ['test/security/call-identity.test.ts', 'test/integration/gateway.test.ts'],
+  },
+  {
+    name: 'note-check',
+    mutate: ['src/loader/worker/note-check.ts'],
+    tests: ['src/loader/worker/note-check.test.ts', 'test/security/thread-messages.test.ts'],
+  },
+  {
+    name: 'peer-protocol',
+    mutate: ['src/fleet/peer-protocol.ts'],
+    tests: [
+      'test/fuzz/peer-protocol.fuzz.test.ts',
+      'test/security/peer-route.test.ts',
+      'test/security/remote-answers.test.ts',
+    ],
+  },
+  {
+    name: 'manifest-schema',
+    mutate: ['src/manifest/schema.ts'],
+    tests: [
+      'src/manifest/manifest.test.ts',
+      'src/manifest/schema-strict.test.ts',
+      'test/security/manifest-bounds.test.ts',
+    ],
+  },
+  {
+    name: 'mesh',
+    mutate: ['src/mesh/**/*.ts', '!src/mesh/**/*.test.ts'],
+    tests: [
+      'src/mesh/breaker-strategies.test.ts',
+      'src/mesh/bulkhead.test.ts',
+      'src/mesh/circuit-breaker.test.ts',
+      'src/mesh/instance-health.test.ts',
+      'src/mesh/load-balancer.test.ts',
+      'src/mesh/rate-limiter.test.ts',
+      'test/integration/mesh.test.ts',
+    ],
+  },
+  {
+    name: 'hot-swap',
+    mutate: ['src/core/hot-swap.ts'],
+    tests: ['test/integration/swap.test.ts', 'test/integration/swap-in-flight.test.ts'],
+  },
+];
+
+/** Stryker's score: detected (killed or timed out) over valid mutants (those that compiled and ran). */
+function scoreOf(results) {
+  const count = (...statuses) => results.filter((r) => statuses.includes(r.status)).length;
+  const detected = count('Killed', 'Timeout');
+  const undetected = count('Survived', 'NoCoverage');
+  const valid = detected + undetected;
+  return {
+    mutants: results.length,
+    killed: count('Killed'),
+    timeout: count('Timeout'),
+    survived: count('Survived'),
+    noCoverage: count('NoCoverage'),
+    invalid: results.length - valid,
+    score: valid === 0 ? null : Math.round((1000 * detected) / valid) / 10,
+  };
+}
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((w) => !MODULES.some((m) => m.name === w));
+if (unknown.length > 0) {
+  console.error(
+    `unknown module(s): ${unknown.join(', ')}; known: ${MODULES.map((m) => m.name).join(', ')}`,
+  );
+  process.exit(2);
+}
+const modules = wanted.length === 0 ? MODULES : MODULES.filter((m) => wanted.includes(m.name));
+const out = path.join(root, 'reports', 'mutation');
+mkdirSync(out, { recursive: true });
+// Plugins import the SDK from dist/: built once here, copied into Stryker's sandbox with the rest.
+ensureDist();
+for (const module of modules) {
+  process.env.MUTANTS_TESTS = module.tests.join(',');
+  const began = Date.now();
+  const results = await new Stryker({
+    mutate: module.mutate,
+    jsonReporter: { fileName: path.join('reports', 'mutation', `${module.name}.json`) },
+  }).runMutationTest();
+  const summary = {
+    module: module.name,
+    date: new Date().toISOString(),
+    minutes: Math.round((Date.now() - began) / 6000) / 10,
+    tests: module.tests,
+    ...scoreOf(results),
+    survivors: results
+      .filter((r) => r.status === 'Survived' || r.status === 'NoCoverage')
+      .map(
+        (r) =>
+          `${r.status} ${path.relative(root, r.fileName)}:${r.location.start.line}:${r.location.start.column + 1} ${r.mutatorName}: ${JSON.stringify(r.replacement)}`,
+      ),
+  };
+  writeFileSync(
+    path.join(out, `${module.name}.summary.json`),
+    `${JSON.stringify(summary, null, 2)}\n`,
+  );
+  console.log(
+    `mutants ${module.name}: score ${summary.score}% (${summary.killed} killed, ${summary.timeout} timeout, ${summary.survived} survived, ${summary.noCoverage} no coverage) in ${summary.minutes} min`,
+  );
+}
