@@ -78,6 +78,11 @@ describe('ownBody', () => {
   it('leaves Maps, Dates and class instances unwalked, and a null-prototype object walked', () => {
     const map = new Map([['k', pooled()]]);
     expect(ownBody({ map }) as object).toEqual({ map });
+    class Upload {
+      file = pooled();
+    }
+    const upload = new Upload();
+    expect((ownBody({ upload }) as { upload: Upload }).upload).toBe(upload);
     const bare = Object.assign(Object.create(null) as object, { file: pooled() });
     owns((ownBody(bare) as { file: Uint8Array }).file, [1, 2, 3, 4]);
   });
@@ -91,6 +96,11 @@ describe('ownBody', () => {
     let ok: unknown = 'leaf';
     for (let i = 0; i < MAX_BODY_DEPTH; i++) ok = { ok };
     expect(() => ownBody(ok)).not.toThrow();
+    // Nulls and primitives in lists are leaves, however deep.
+    expect(ownBody([null, 'a', 1])).toEqual([null, 'a', 1]);
+    let leafList: unknown = 'leaf';
+    for (let i = 0; i < MAX_BODY_DEPTH; i++) leafList = [leafList];
+    expect(() => ownBody(leafList)).not.toThrow();
     let list: unknown = {};
     for (let i = 0; i < MAX_BODY_DEPTH; i++) list = [list];
     expect(() => ownBody(list)).toThrow(RangeError);
