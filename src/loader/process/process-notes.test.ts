@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { checkProcessNote } from './process-notes.js';
+
+// What a plugin process sends the host is untrusted: every note is checked before the host acts on it.
+const SLOTS = 4;
+const call = (extra: Record<string, unknown> = {}, request: Record<string, unknown> = {}) => ({
+  pgw: 'call',
+  seq: 1,
+  service: 'profiles',
+  request: { method: 'GET', path: '/p', ...request },
+  ...extra,
+});
+
+describe('checkProcessNote', () => {
+  it('accepts what the process harness sends, as it is', () => {
+    const notes = [
+      { pgw: 'ready' },
+      { pgw: 'started', s: 0 },
+      { pgw: 'started', s: SLOTS - 1 },
+      { pgw: 'result', s: 2, r: { statusCode: 200 } },
+      { pgw: 'fetch', seq: 3, request: { url: 'http://127.0.0.1/' } },
+      call(),
+      call({ userId: 'ada', requestId: 'r-1' }, { headers: { a: 'b' }, userId: 7 }),
+      call({ userId: null }, { userId: null }),
+      { pgw: 'stopped' },
+    ];
+    for (const note of notes) expect(checkProcessNote(note, SLOTS)).toBe(note);
+  });
+
+  it.each([
+    ['a string', 'ready', 'a message that is "ready", not a note'],
+    ['null', null, 'a message that is null, not a note'],
+    ['an array', [{ pgw: 'ready' }], 'a message that is an array, not a note'],
+    [
+      'a start note for a slot past the table',
+      { pgw: 'started', s: SLOTS },
+      'a start note for slot 4',
+    ],
+    ['a start note for slot -1', { pgw: 'started', s: -1 }, 'a start note for slot -1'],
+    ['a start note for slot 1.5', { pgw: 'started', s: 1.5 }, 'a start note for slot 1.5'],
+    ['a start note for slot "1"', { pgw: 'started', s: '1' }, 'a start note for slot'],
+    ['a result for a slot past the table', { pgw: 'result', s: SLOTS }, 'a result for slot 4'],
+    ['a result for no slot', { pgw: 'result' }, 'a result for slot'],
+    [
+      'a fetch without a sequence number',
+      { pgw: 'fetch', request: { url: 'x' } },
+      'fetch without a sequence number',
+    ],
+    ['a fetch without a URL', { pgw: 'fetch', seq: 1, request: {} }, 'fetch without a URL'],
+    ['a call without a sequence number', call({ seq: 'one' }), 'call without a sequence number'],
+    ['a call without a service', call({ service: 7 }), 'call without a service or request'],
+    ['a call without a request', call({ request: 'GET /' }), 'call without a service or request'],
+    [
+      'a call with a list for a request',
+      call({ request: [] }),
+      'call without a service or request',
+    ],
+    [
+      'a call without a method',
+      call({}, { method: 1 }),
+      'call to "profiles" without a method and path',
+    ],
+    [
+      'a call without a path',
+      call({}, { path: null }),
+      'call to "profiles" without a method and path',
+    ],
+    [
+      'a call with headers not an object',
+      call({}, { headers: 'a: b' }),
+      'call with headers not an object',
+    ],
+    ['a call with a list of headers', call({}, { headers: [] }), 'call with headers not an object'],
+    [
+      'a call for an object user',
+      call({}, { userId: {} }),
+      'call to "profiles" with a userId of the wrong type',
+    ],
+    [
+      'a call from a boolean user',
+      call({ userId: true }),
+      'call to "profiles" with a userId of the wrong type',
+    ],
+    [
+      'a call with an object requestId',
+      call({ requestId: {} }),
+      'call to "profiles" with a requestId of the wrong type',
+    ],
+    ['a note of the worker kind that is malformed', { pgw: 'heap', used: 'x' }, ''],
+    ['an unknown kind', { pgw: 'hello' }, ''],
+  ])('refuses %s, saying why', (_, message, reason) => {
+    const checked = checkProcessNote(message, SLOTS);
+    expect(typeof checked).toBe('string');
+    expect(checked).toContain(reason);
+  });
+});
