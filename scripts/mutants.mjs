@@ -31,7 +31,7 @@ export const MODULES = [
   {
     name: 'artifact-signature',
     mutate: ['src/fleet/artifact-signature.ts'],
-    tests: ['test/security/catalog-artifacts.test.ts'],
+    tests: ['src/fleet/artifact-signature.test.ts', 'test/security/catalog-artifacts.test.ts'],
   },
   {
     name: 'admission',
