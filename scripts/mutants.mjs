@@ -34,14 +34,9 @@ export const MODULES = [
     tests: ['src/fleet/artifact-signature.test.ts', 'test/security/catalog-artifacts.test.ts'],
   },
   {
-    name: 'admission',
-    mutate: ['src/core/admission.ts'],
-    tests: ['test/security/call-identity.test.ts', 'test/integration/gateway.test.ts'],
-  },
-  {
     name: 'note-check',
     mutate: ['src/loader/worker/note-check.ts'],
-    tests: ['src/loader/worker/note-check.test.ts', 'test/security/thread-messages.test.ts'],
+    tests: ['src/loader/worker/note-check.test.ts', 'src/loader/worker/note-check-reasons.test.ts'],
   },
   {
     name: 'peer-protocol',
@@ -71,8 +66,12 @@ export const MODULES = [
       'src/mesh/instance-health.test.ts',
       'src/mesh/load-balancer.test.ts',
       'src/mesh/rate-limiter.test.ts',
-      'test/integration/mesh.test.ts',
     ],
+  },
+  {
+    name: 'admission',
+    mutate: ['src/core/admission.ts'],
+    tests: ['test/security/call-identity.test.ts', 'test/integration/gateway.test.ts'],
   },
   {
     name: 'hot-swap',
