@@ -191,12 +191,18 @@ describe('checkResult and responseProblem: the reasons given', () => {
     expect(bad('health', { status: 'ok' })).toBe(
       'the thread answered a health status of the wrong shape',
     );
+    expect(bad('health', null)).toBe('the thread answered a health status of the wrong shape');
+    expect(checkNote({ pgw: 'health', seq: 1, status: null })).toBe(
+      'health note without a sequence number and status',
+    );
     expect(bad('boot', 1)).toBe('the thread answered a boot report that is not an object');
     const health = { status: 'healthy' };
     for (const report of [
       { routes: 'GET /a', handlesEvents: false, health },
       { routes: ['GET /a'], handlesEvents: 'no', health },
       { routes: ['GET /a'], handlesEvents: false, health: {} },
+      { routes: [1], handlesEvents: false, health },
+      { routes: ['GET /a', 1], handlesEvents: false, health },
     ]) {
       expect(bad('boot', report)).toBe('the thread answered a boot report of the wrong shape');
     }
@@ -221,6 +227,9 @@ describe('checkResult and responseProblem: the reasons given', () => {
     );
     expect(responseProblem({ statusCode: 200, headers: { 'x-a': 1 } })).toBe(
       'header "x-a" that is not a string or a list of strings',
+    );
+    expect(responseProblem({ statusCode: 200, headers: { 'x-b': ['v', 1] } })).toBe(
+      'header "x-b" that is not a string or a list of strings',
     );
     expect(responseProblem({ statusCode: 200, metadata: [] })).toBe('metadata not an object');
   });
