@@ -5,7 +5,8 @@ import { ed25519PublicKey, keyIdOf, signatureProblem, signEntry } from './artifa
 const publisher = generateKeyPairSync('ed25519');
 const other = generateKeyPairSync('ed25519');
 const entry = { name: 'orders', version: '1.2.3', hash: `sha256-${'ab'.repeat(32)}` };
-const signed = () => ({ ...entry, signature: signEntry(entry, publisher.privateKey) });
+const ENV = 'prod';
+const signed = () => ({ ...entry, signature: signEntry(entry, publisher.privateKey, ENV) });
 
 describe('signed catalog entries', () => {
   it('names a key by the SHA-256 of its public key, whether given the private or the public half', () => {
@@ -16,17 +17,18 @@ describe('signed catalog entries', () => {
     expect(ed25519PublicKey(publisher.publicKey)).toBe(publisher.publicKey);
     const pem = publisher.privateKey.export({ type: 'pkcs8', format: 'pem' });
     expect(keyIdOf(ed25519PublicKey(pem))).toBe(expected);
-    expect(signEntry(entry, publisher.privateKey).keyId).toBe(expected);
+    expect(signEntry(entry, publisher.privateKey, ENV).keyId).toBe(expected);
   });
 
   it('signs exactly the documented text (a fixed key gives a fixed signature: Ed25519 is deterministic)', () => {
     // A key made for this test only: the format must not change under entries already signed.
     const pem =
       '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIEQYv26Bi766F9WhmAkPK/3E+gCZS5E0o7dG+uhSRBCD\n-----END PRIVATE KEY-----\n';
-    expect(signEntry(entry, pem)).toEqual({
+    expect(signEntry(entry, pem, ENV)).toEqual({
       keyId: 'ed25519:7506a38228cf700d9ba42bf6afd142bb',
       value:
-        'k/AVvmJXjJhs9K7ows+iwl8ULJ0AuSqd9EbR4i/qdV/EnnIxfuEZv0TdqG2LK+hi2CN/0ERCJwS/8IRD+0Z9CQ==',
+        'yeAGuBiJ+UR0w2rm5+T1yNxcUzgr6xjAVw9f6NXnvImH3tHOEeBZP/slbSXVWx+rCHgm1KRuuHvc5HN/LlYxBw==',
+      env: 'prod',
     });
   });
 
@@ -38,8 +40,8 @@ describe('signed catalog entries', () => {
   });
 
   it('accepts an entry signed by a trusted key, among others', () => {
-    expect(signatureProblem(signed(), [publisher.publicKey])).toBeUndefined();
-    expect(signatureProblem(signed(), [other.publicKey, publisher.publicKey])).toBeUndefined();
+    expect(signatureProblem(signed(), [publisher.publicKey], ENV)).toBeUndefined();
+    expect(signatureProblem(signed(), [other.publicKey, publisher.publicKey], ENV)).toBeUndefined();
   });
 
   it('refuses an entry whose name, version or hash changed after signing', () => {
@@ -48,26 +50,33 @@ describe('signed catalog entries', () => {
       { version: '1.2.4' },
       { hash: `sha256-${'cd'.repeat(32)}` },
     ]) {
-      expect(signatureProblem({ ...signed(), ...change }, [publisher.publicKey])).toBe(
-        `its signature by ${keyIdOf(publisher.publicKey)} does not match its name, version and hash`,
+      expect(signatureProblem({ ...signed(), ...change }, [publisher.publicKey], ENV)).toBe(
+        `its signature by ${keyIdOf(publisher.publicKey)} does not match its name, version, environment and hash`,
       );
     }
   });
 
   it('refuses an entry signed by a key it does not trust', () => {
-    expect(signatureProblem(signed(), [other.publicKey])).toBe(
+    expect(signatureProblem(signed(), [other.publicKey], ENV)).toBe(
       `it is signed by ${keyIdOf(publisher.publicKey)}, which is not a trusted key`,
     );
-    expect(signatureProblem(signed(), [])).toMatch(/which is not a trusted key$/);
+    expect(signatureProblem(signed(), [], ENV)).toMatch(/which is not a trusted key$/);
+  });
+
+  it('refuses an entry signed for another environment, and signing for a malformed one', () => {
+    expect(signatureProblem(signed(), [publisher.publicKey], 'staging')).toBe(
+      'it is signed for environment "prod", not "staging"',
+    );
+    expect(() => signEntry(entry, publisher.privateKey, 'two words')).toThrow(TypeError);
   });
 
   it('refuses a forged signature under a trusted key id', () => {
-    const forged = signEntry(entry, other.privateKey);
+    const forged = signEntry(entry, other.privateKey, ENV);
     const entryWith = {
       ...entry,
-      signature: { keyId: keyIdOf(publisher.publicKey), value: forged.value },
+      signature: { keyId: keyIdOf(publisher.publicKey), value: forged.value, env: ENV },
     };
-    expect(signatureProblem(entryWith, [publisher.publicKey])).toMatch(/does not match/);
+    expect(signatureProblem(entryWith, [publisher.publicKey], ENV)).toMatch(/does not match/);
   });
 
   it('reads the signature as untrusted input', () => {
@@ -75,25 +84,40 @@ describe('signed catalog entries', () => {
     const cases: [unknown, string][] = [
       [undefined, 'it is not signed'],
       [null, 'it is not signed'],
-      ['sig', 'its signature is not { keyId, value }'],
-      [{ keyId: good.keyId }, 'its signature is not { keyId, value }'],
-      [{ value: good.value }, 'its signature is not { keyId, value }'],
-      [{ keyId: 1, value: good.value }, 'its signature is not { keyId, value }'],
-      [{ keyId: `x${good.keyId}`, value: good.value }, 'its signature is malformed'],
-      [{ keyId: `${good.keyId}0`, value: good.value }, 'its signature is malformed'],
-      [{ keyId: good.keyId, value: `${good.value}A` }, 'its signature is malformed'],
-      [{ keyId: good.keyId, value: `A${good.value}` }, 'its signature is malformed'],
-      [{ keyId: good.keyId, value: good.value.replace('==', '') }, 'its signature is malformed'],
+      [
+        'sig',
+        'its signature is not { keyId, value, env } (signed before environments were signed?)',
+      ],
+      [
+        { keyId: good.keyId },
+        'its signature is not { keyId, value, env } (signed before environments were signed?)',
+      ],
+      [
+        { value: good.value },
+        'its signature is not { keyId, value, env } (signed before environments were signed?)',
+      ],
+      [
+        { keyId: 1, value: good.value },
+        'its signature is not { keyId, value, env } (signed before environments were signed?)',
+      ],
+      [{ keyId: `x${good.keyId}`, value: good.value, env: ENV }, 'its signature is malformed'],
+      [{ keyId: `${good.keyId}0`, value: good.value, env: ENV }, 'its signature is malformed'],
+      [{ keyId: good.keyId, value: `${good.value}A`, env: ENV }, 'its signature is malformed'],
+      [{ keyId: good.keyId, value: `A${good.value}`, env: ENV }, 'its signature is malformed'],
+      [
+        { keyId: good.keyId, value: good.value.replace('==', ''), env: ENV },
+        'its signature is malformed',
+      ],
     ];
     for (const [signature, problem] of cases) {
-      expect(signatureProblem({ ...entry, signature }, [publisher.publicKey])).toBe(problem);
+      expect(signatureProblem({ ...entry, signature }, [publisher.publicKey], ENV)).toBe(problem);
     }
     for (const hash of [
       `sha256-${'AB'.repeat(32)}`,
       `xsha256-${'ab'.repeat(32)}`,
       `sha256-${'ab'.repeat(32)}0`,
     ]) {
-      expect(signatureProblem({ ...signed(), hash }, [publisher.publicKey])).toBe(
+      expect(signatureProblem({ ...signed(), hash }, [publisher.publicKey], ENV)).toBe(
         'its signature is malformed',
       );
     }
