@@ -6,7 +6,7 @@
  * unreadable file is a problem at its line, and a value is never printed.
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { fieldLocation } from '../manifest/manifest.js';
 
 const REFERENCE = /^\$\{(env|file):([^}]+)\}$/;
@@ -30,18 +30,9 @@ export function resolveReferences(value: unknown, text: string, file: string): s
         }
         return found ?? node;
       }
-      try {
-        const content = readFileSync(name);
-        if (content.byteLength > MAX_FILE_BYTES) {
-          problems.push(`${fieldLocation(text, file, at)}: ${name} is larger than 1 MiB`);
-          return node;
-        }
-        return content.toString('utf8').replace(/\r?\n$/, '');
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-        problems.push(`${fieldLocation(text, file, at)}: cannot read ${name} (${code})`);
-        return node;
-      }
+      const read = readSecretFile(name);
+      if ('problem' in read) problems.push(`${fieldLocation(text, file, at)}: ${read.problem}`);
+      return 'content' in read ? read.content : node;
     }
     if (Array.isArray(node)) {
       node.forEach((item, i) => (node[i] = visit(item, [...at, i])));
@@ -54,4 +45,36 @@ export function resolveReferences(value: unknown, text: string, file: string): s
   };
   visit(value, []);
   return problems;
+}
+
+/**
+ * The content of a secret file, read no further than the size limit: a reference to an endless or
+ * huge file (`/dev/zero`, a log) would otherwise be read whole before its size is known. Only a regular
+ * file is read (a mounted Secret is a link to one); a FIFO would block the start for ever.
+ */
+function readSecretFile(name: string): { content: string } | { problem: string } {
+  let fd: number;
+  try {
+    fd = openSync(name, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    return {
+      problem: `cannot read ${name} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    };
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return { problem: `${name} is not a regular file` };
+    const buffer = Buffer.alloc(MAX_FILE_BYTES + 1);
+    let length = 0;
+    for (let n = -1; n !== 0 && length < buffer.length; length += n) {
+      n = readSync(fd, buffer, length, buffer.length - length, null);
+    }
+    if (length > MAX_FILE_BYTES) return { problem: `${name} is larger than 1 MiB` };
+    return { content: buffer.toString('utf8', 0, length).replace(/\r?\n$/, '') };
+  } catch (error) {
+    return {
+      problem: `cannot read ${name} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    };
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -21,6 +21,28 @@ export interface ProbeState {
 
 const REGISTRY_PROBE_MS = 1000;
 
+/**
+ * The registry's listing in flight, shared by every probe that arrives meanwhile: a listing that hangs
+ * outlives the probe's deadline, and a probe port open to the network would otherwise let anyone pile
+ * up unanswered listings on the registry, one per request.
+ */
+const listingsInFlight = new WeakMap<DiscoveryRegistry, Promise<'ok' | Error>>();
+
+function registryAnswer(registry: DiscoveryRegistry): Promise<'ok' | Error> {
+  let answer = listingsInFlight.get(registry);
+  if (answer === undefined) {
+    answer = registry
+      .list('veza-readiness-probe')
+      .then(
+        () => 'ok' as const,
+        (error: Error) => error,
+      )
+      .finally(() => listingsInFlight.delete(registry));
+    listingsInFlight.set(registry, answer);
+  }
+  return answer;
+}
+
 /** The reasons the gateway is not ready, or none. */
 export async function notReadyReasons(
   gateway: PluginGateway,
@@ -37,13 +59,7 @@ export async function notReadyReasons(
     const late = new Promise<'late'>((resolve) => {
       timer = setTimeout(() => resolve('late'), REGISTRY_PROBE_MS);
     });
-    const answer = await Promise.race([
-      registry.list('veza-readiness-probe').then(
-        () => 'ok' as const,
-        (error: Error) => error,
-      ),
-      late,
-    ]);
+    const answer = await Promise.race([registryAnswer(registry), late]);
     clearTimeout(timer);
     if (answer === 'late') reasons.push(`registry: no answer within ${REGISTRY_PROBE_MS} ms`);
     else if (answer !== 'ok') reasons.push(`registry: ${answer.message}`);

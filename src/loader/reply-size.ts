@@ -3,8 +3,8 @@
  * `maxResponseBytes` before the reply leaves, but the thread runs the plugin's code, which can change
  * the message after that check (wrap `postMessage`): the host measures again before it takes the reply
  * any further. The walk counts what the serialised copy holds at least — a character per string
- * character, a byte per typed-array byte — and stops as soon as the count passes the limit, so a
- * reply costs the host at most the limit's worth of walking beyond the copy it already received.
+ * character, a byte per typed-array byte, a byte per array slot (a hole too: JSON writes it `null`) —
+ * and stops as soon as the count passes the limit, so a reply costs the host at most the limit's worth of walking beyond the copy it already received.
  * @module
  */
 import type { TaskFailure } from '../shared/task-failure.js';
@@ -27,6 +27,9 @@ export function replyBytesAtLeast(value: unknown, limit: number): number {
       size += v.byteLength;
     } else {
       seen.add(v);
+      // A sparse array's holes have no keys, but JSON.stringify writes every one of them.
+      if (Array.isArray(v)) size += v.length;
+      if (size > limit) break;
       if (v instanceof Map) for (const [k, item] of v) stack.push(k, item);
       else if (v instanceof Set) for (const item of v) stack.push(item);
       for (const k of Object.keys(v)) {

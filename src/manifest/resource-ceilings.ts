@@ -1,6 +1,7 @@
 /**
  * The operator's ceilings laid over a manifest's `resources`: what an untrusted plugin asks for is
- * granted up to the gateway's `limits`, never beyond (a manifest cannot raise its own ceilings). Every
+ * granted up to the gateway's `limits`, never beyond (a manifest cannot raise its own ceilings, nor pass
+ * one by leaving a field out: a manifest without `resources.network` gets the ceiling's rate). Every
  * runtime reads the clamped manifest: worker heap caps, wasm memory, the process runtime's tmpfs and
  * cgroups, threads per instance.
  * @module
@@ -16,7 +17,7 @@ export interface ClampedResources {
   lowered: string[];
 }
 
-/** `manifest` with its `resources` at most `limits`' ceilings (the same object when none is over). */
+/** `manifest` with its `resources` at most `limits`' ceilings (the same object when none changes). */
 export function clampResources(
   manifest: Manifest,
   limits: Pick<HostLimits, 'memory' | 'cpu' | 'disk' | 'network'>,
@@ -31,6 +32,8 @@ export function clampResources(
       lowered.push(`resources.${field}: ${value} → ${limits[field]}`);
     }
   }
-  if (lowered.length === 0) return { manifest, lowered };
+  // Without `resources.network` the host's fetches would read for the plugin unthrottled: past the ceiling.
+  if (asked.network === undefined) granted.network = limits.network;
+  if (lowered.length === 0 && asked.network !== undefined) return { manifest, lowered };
   return { manifest: deepFreeze({ ...manifest, resources: granted }), lowered };
 }

@@ -11,6 +11,7 @@
  */
 import type { GatewayLogger, LogLevel } from '../shared/logger.js';
 import type { HostLimits } from '../shared/host-limits.js';
+import { replyBytesAtLeast } from '../loader/reply-size.js';
 
 export const MAX_MESSAGE_CHARS = 8192;
 /** A line's `fields`, as JSON, at most: larger ones are dropped (the line is kept). */
@@ -99,6 +100,10 @@ export class PluginLogSink {
 }
 
 function boundedFields(fields: Record<string, unknown>): unknown {
+  // Measured before JSON.stringify: a sparse array costs a few bytes to copy and gigabytes to write.
+  if (replyBytesAtLeast(fields, MAX_FIELDS_CHARS) > MAX_FIELDS_CHARS) {
+    return { dropped: `fields over ${MAX_FIELDS_CHARS} characters` };
+  }
   let size: number;
   try {
     size = JSON.stringify(fields)?.length ?? 0;

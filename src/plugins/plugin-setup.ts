@@ -176,11 +176,13 @@ export function createPlugin(loaded: PluginFiles, setup: PluginSetup): ManagedPl
 /** An untrusted plugin's files with its manifest's `resources` clamped to the gateway's `limits` (said in a warning). */
 function withCeilings(files: PluginFiles, setup: PluginSetup): PluginFiles {
   const { manifest, lowered } = clampResources(files.manifest, setup.options.limits);
-  if (lowered.length === 0) return files;
-  setup.log.warn(
-    { plugin_id: manifest.name, lowered },
-    `untrusted plugin "${manifest.name}": resources clamped to the gateway's limits (${lowered.join(', ')})`,
-  );
+  if (manifest === files.manifest) return files;
+  if (lowered.length > 0) {
+    setup.log.warn(
+      { plugin_id: manifest.name, lowered },
+      `untrusted plugin "${manifest.name}": resources clamped to the gateway's limits (${lowered.join(', ')})`,
+    );
+  }
   return { ...files, manifest };
 }
 

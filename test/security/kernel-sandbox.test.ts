@@ -83,6 +83,7 @@ async function runProbe(
     memoryMb: resources.memoryMb ?? 128,
     cpuCores: resources.cpuCores ?? 1,
     diskMb: resources.diskMb,
+    diskCeilingMb: 256,
     bwrap,
   });
   try {

@@ -96,6 +96,8 @@ export interface LaunchSpec {
   cpuCores: number;
   /** `resources.disk`, MiB: the scratch size inside bwrap. */
   diskMb: number | undefined;
+  /** `limits.disk`, MiB: the default scratch size is never larger (a manifest cannot pass it by saying nothing). */
+  diskCeilingMb: number;
   /** The `bwrap` binary to use, or undefined to run under the permission model alone. */
   bwrap: string | undefined;
 }
@@ -169,7 +171,7 @@ export function processLaunch(spec: LaunchSpec): ProcessLaunch {
       // The scratch tmpfs first: a plugin folder under the host's /tmp is bound on top of it. Its
       // pages are charged to the plugin's memory cgroup, inside the memory limit.
       '--size',
-      String((spec.diskMb ?? DEFAULT_DISK_MIB) * 1024 * 1024),
+      String((spec.diskMb ?? Math.min(DEFAULT_DISK_MIB, spec.diskCeilingMb)) * 1024 * 1024),
       '--tmpfs',
       SANDBOX_TMP,
       ...systemLibraries().flatMap((dir) => ['--ro-bind', dir, dir]),

@@ -85,6 +85,7 @@ export class ProcessRuntime implements PluginRuntime {
       memoryMb: manifest.resources.memory,
       cpuCores: manifest.resources.cpu,
       diskMb: manifest.resources.disk,
+      diskCeilingMb: spec.limits.disk,
       bwrap,
     });
     this.sandbox = this.#launch.sandbox;
