@@ -5,6 +5,7 @@
  * becomes `failed` after it took over goes back to the last good version. One swap per plugin at a time.
  * @module
  */
+import { boundedJson } from '../loader/reply-size.js';
 import { performance } from 'node:perf_hooks';
 import {
   InvalidArgumentError,
@@ -289,7 +290,7 @@ export class HotSwap {
     if (health?.status === 'unhealthy') {
       throw new GiveUp(
         'health',
-        `its health check says unhealthy: ${JSON.stringify(health.details ?? {})}`,
+        `its health check says unhealthy: ${boundedJson(health.details ?? {}, 2048)}`,
       );
     }
   }

@@ -3,6 +3,7 @@
  * with the peer protocol. It answers requests only: events, boot and health belong to its own gateway.
  * @module
  */
+import { replyBytesAtLeast } from '../loader/reply-size.js';
 import { DrainSignal } from '../loader/drain-signal.js';
 import { Agent, type Dispatcher } from 'undici';
 import type { PluginRuntime, RuntimeStats, TaskInput } from '../loader/runtime.js';
@@ -153,6 +154,13 @@ export class RemoteRuntime implements PluginRuntime {
     };
     const search = r.query && searchOf(r.query);
     if (search) call.search = search;
+    // Measured before it is written (a plugin's ctx.call body may be a sparse array of 2^32-1 holes).
+    if (replyBytesAtLeast(call, this.client.maxAnswerBytes) > this.client.maxAnswerBytes) {
+      return {
+        __pgw: 'too-large',
+        message: `the call to ${this.origin} is larger than ${this.client.maxAnswerBytes} bytes`,
+      };
+    }
     const body = JSON.stringify(call);
     const headers = peerHeaders(this.client.nodeId, this.nodeId, body, this.client.secret);
     // The hop's span is the parent of the owner's (W3C trace context; unsigned, as it is only a label).

@@ -10,6 +10,7 @@
  * process and grow without bound during an outage. Consumers retry until Redis answers again.
  * @module
  */
+import { replyBytesAtLeast } from '../loader/reply-size.js';
 import { z } from 'zod';
 import { EventBrokerUnavailableError, InvalidArgumentError } from '../errors.js';
 import { durationMs, invalidOptions, positiveInt } from '../shared/option-validation.js';
@@ -126,6 +127,13 @@ class RedisStreamsBroker implements EventBroker {
   async publish(event: BrokerEvent): Promise<string> {
     const { redis, stream, maxLength, maxEventBytes, publishTimeout } = this.settings;
     const secret = this.#secret;
+    // Measured before it is written: a plugin's sparse array would otherwise become gigabytes of JSON.
+    const atLeast = replyBytesAtLeast(event, maxEventBytes);
+    if (atLeast > maxEventBytes) {
+      throw new InvalidArgumentError(
+        `Expected the event to be at most ${maxEventBytes} bytes as JSON, got more than ${maxEventBytes}`,
+      );
+    }
     let raw: string;
     try {
       raw = JSON.stringify(event);

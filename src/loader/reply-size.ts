@@ -53,3 +53,9 @@ export function oversizedReply(reply: unknown, maxBytes: number): TaskFailure | 
     message: `the plugin's thread handed the host a response of more than maxResponseBytes (${maxBytes}), past its own check`,
   };
 }
+
+/** `value` as JSON for a message, measured before it is written: past `maxBytes`, a note saying so. */
+export function boundedJson(value: unknown, maxBytes: number): string {
+  if (replyBytesAtLeast(value, maxBytes) > maxBytes) return `(larger than ${maxBytes} bytes)`;
+  return JSON.stringify(value);
+}
