@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installPacked, resolvesFrom, type InstalledProject } from './tarball.js';
+
+// The package as `npm install @veza/plugin-gateway` leaves it: no optional peer installed.
+describe('veza on a plain install (no optional peers)', () => {
+  let project: InstalledProject;
+  beforeAll(() => {
+    project = installPacked();
+  }, 120_000);
+  afterAll(() => project?.close());
+
+  it('has none of the optional peers', () => {
+    for (const peer of ['etcd3', 'esbuild', 'fastify', 'express', 'prom-client', 'ioredis']) {
+      expect(resolvesFrom(project, peer), peer).toBe(false);
+    }
+  });
+
+  it('prints its help and version', () => {
+    const help = project.veza(['--help']);
+    expect(help.stderr).toBe('');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('Usage: veza');
+    const version = project.veza(['--version']);
+    expect(version.status).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('creates and validates a JavaScript plugin', () => {
+    const created = project.veza(['plugin', 'create', 'hello', '--lang', 'js']);
+    expect(created.stderr).toBe('');
+    expect(created.status).toBe(0);
+    const valid = project.veza(['plugin', 'validate', 'hello']);
+    expect(valid.stderr).toBe('');
+    expect(valid.status).toBe(0);
+    expect(valid.stdout).toContain('valid');
+  });
+
+  it('names the package to install when a command needs etcd3', () => {
+    const list = project.veza([
+      'plugin',
+      'list',
+      '--env',
+      'dev',
+      '--registry',
+      'etcd://127.0.0.1:1',
+    ]);
+    expect(list.status).toBe(1);
+    expect(list.stderr).toContain('needs the optional package "etcd3"');
+    expect(list.stderr).toContain('npm install etcd3');
+    expect(list.stderr).not.toContain('ERR_MODULE_NOT_FOUND');
+  });
+});
