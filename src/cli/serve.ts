@@ -1,6 +1,6 @@
 /**
  * `veza plugin dev` and `veza gateway serve`: a gateway behind the `node:http` listener. `dev` serves one
- * plugin folder and reloads it on save (unload + load; `gateway.swap()` replaces that once it exists);
+ * plugin folder and swaps its new code in on save (the last version that loaded serves meanwhile);
  * `serve` reads a `gateway.yaml` whose `gateway:` section is checked by the gateway's own options
  * schema, every problem at its line.
  * @module
@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { createRequestListener } from '../adapters/node.js';
 import { writeError } from '../adapters/write-response.js';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, isSwapFailedError } from '../errors.js';
 import { PluginGateway } from '../core/gateway.js';
 import { optionsSchema, type GatewayOptions } from '../core/options.js';
 import { fieldLocation } from '../manifest/manifest.js';
@@ -113,7 +113,10 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
-/** Serves the plugin in `dir` on `port`, reloading it when a file changes; resolves on SIGINT/SIGTERM. */
+/**
+ * Serves the plugin in `dir` on `port`, swapping in the new code when a file changes; resolves on
+ * SIGINT/SIGTERM. Code that does not load is shown and the last version that did serves on.
+ */
 export async function devCommand(
   dir: string,
   options: { port: number; host: string },
@@ -122,7 +125,25 @@ export async function devCommand(
   const log = prettyLogger('info');
   const gateway = new PluginGateway({ logger: log, sandbox: { bwrap: false } });
   await gateway.start();
-  let name = (await gateway.load(root)).name;
+  let name: string | undefined;
+  const showFailure = (error: unknown) => {
+    const serving = name === undefined ? undefined : gateway.get(name);
+    const reason = isSwapFailedError(error) && error.cause instanceof Error ? error.cause : error;
+    const still =
+      serving?.status === 'active'
+        ? ` (still serving ${serving.name}@${serving.version}, the last version that loaded)`
+        : '';
+    log.error(
+      { plugin_id: name },
+      `${reason instanceof Error ? reason.message : String(reason)}${still}`,
+    );
+  };
+  try {
+    name = (await gateway.load(root)).name;
+  } catch (error) {
+    // Broken from the start: say so, and load it once it is fixed.
+    showFailure(error);
+  }
   const server = createServer();
   server.on('request', loopbackHostGuard(boundAddress(server), createRequestListener(gateway)));
   const port = await listen(server, options.port, options.host);
@@ -134,13 +155,13 @@ export async function devCommand(
   let reloading = Promise.resolve();
   const reload = () => {
     reloading = reloading.then(async () => {
-      // Until gateway.swap() exists: unload, then load. The plugin answers 404 in between.
       try {
-        if (gateway.get(name)) await gateway.unload(name);
-        name = (await gateway.load(root)).name;
+        // A swap: the new code starts beside the serving one and takes over only once it loaded.
+        if (name !== undefined && gateway.get(name)) await gateway.swap(name, root);
+        else name = (await gateway.load(root)).name;
         log.info({ plugin_id: name }, 'reloaded');
       } catch (error) {
-        log.error({ plugin_id: name }, error instanceof Error ? error.message : String(error));
+        showFailure(error);
       }
     });
   };
