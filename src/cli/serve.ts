@@ -21,6 +21,7 @@ import type { GatewayLogger } from '../shared/logger.js';
 import { parseDuration } from '../shared/duration.js';
 import { openRegistry, type RegistrySecurity } from './catalog-commands.js';
 import { resolveReferences } from './config-references.js';
+import { unknownKeyMessage } from './did-you-mean.js';
 import { createProbeServer, type ProbeState } from './probes.js';
 import { CliError, Exit, colour, warn } from './output.js';
 
@@ -226,7 +227,7 @@ export async function readServeConfig(file: string): Promise<ServeConfig> {
   const problems = resolveReferences(config, text, file);
   for (const key of Object.keys(config)) {
     if (!SERVE_KEYS.includes(key)) {
-      problems.push(`${fieldLocation(text, file, [key])}: unknown key (${SERVE_KEYS.join(', ')})`);
+      problems.push(`${fieldLocation(text, file, [key])}: ${unknownKeyMessage(key, SERVE_KEYS)}`);
     }
   }
   problems.push(...healthProblems(text, file, config.health));
@@ -246,7 +247,7 @@ export async function readServeConfig(file: string): Promise<ServeConfig> {
     for (const key of Object.keys(registry ?? {})) {
       if (!REGISTRY_KEYS.includes(key)) {
         problems.push(
-          `${fieldLocation(text, file, ['registry', key])}: unknown key (${REGISTRY_KEYS.join(', ')})`,
+          `${fieldLocation(text, file, ['registry', key])}: ${unknownKeyMessage(key, REGISTRY_KEYS)}`,
         );
       }
     }
@@ -264,7 +265,14 @@ export async function readServeConfig(file: string): Promise<ServeConfig> {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const where = ['gateway', ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
-      problems.push(`${fieldLocation(text, file, where)}: ${issue.message}`);
+      if (issue.code === 'unrecognized_keys') {
+        const known = optionKeysAt(issue.path);
+        for (const key of issue.keys) {
+          problems.push(
+            `${fieldLocation(text, file, [...where, key])}: ${unknownKeyMessage(key, known)}`,
+          );
+        }
+      } else problems.push(`${fieldLocation(text, file, where)}: ${issue.message}`);
     }
   }
   if (problems.length > 0) throw new CliError(problems.join('\n'));
@@ -280,7 +288,7 @@ function healthProblems(text: string, file: string, health: unknown): string[] {
   const problems: string[] = [];
   const { port, host, drainDelay, ...rest } = health as Record<string, unknown>;
   for (const key of Object.keys(rest))
-    problems.push(`${at(key)}: unknown key (port, host, drainDelay)`);
+    problems.push(`${at(key)}: ${unknownKeyMessage(key, ['port', 'host', 'drainDelay'])}`);
   if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) {
     problems.push(`${at('port')}: expected a port number (1-65535)`);
   }
@@ -293,6 +301,27 @@ function healthProblems(text: string, file: string, health: unknown): string[] {
     }
   }
   return problems;
+}
+
+/** The keys the gateway's options schema knows at `at` (an object nested in the options). */
+function optionKeysAt(at: readonly PropertyKey[]): string[] {
+  interface Node {
+    shape?: Record<string, unknown>;
+    _zod?: { def?: { innerType?: unknown; in?: unknown } };
+  }
+  let node = optionsSchema as unknown as Node | undefined;
+  const unwrap = () => {
+    // default(), prefault(), optional() and pipes wrap the object that has the keys.
+    while (node && node.shape === undefined && node._zod?.def) {
+      node = (node._zod.def.innerType ?? node._zod.def.in) as Node | undefined;
+    }
+  };
+  for (const key of at) {
+    unwrap();
+    node = node?.shape?.[String(key)] as Node | undefined;
+  }
+  unwrap();
+  return node?.shape ? Object.keys(node.shape) : [];
 }
 
 /** Runs a standalone gateway from `configFile`; resolves on SIGINT/SIGTERM. */

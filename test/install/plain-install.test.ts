@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installPacked, resolvesFrom, type InstalledProject } from './tarball.js';
 
@@ -33,6 +35,23 @@ describe('veza on a plain install (no optional peers)', () => {
     expect(valid.stderr).toBe('');
     expect(valid.status).toBe(0);
     expect(valid.stdout).toContain('valid');
+  });
+
+  it('packs the plugin without its tests or an entry packed before', () => {
+    const cwd = path.join(project.dir, 'hello');
+    for (let i = 0; i < 2; i++) {
+      const packed = project.veza(['plugin', 'pack', '--json'], { cwd });
+      expect(packed.status).toBe(0);
+    }
+    const entry = JSON.parse(readFileSync(path.join(cwd, 'hello-0.1.0.veza.json'), 'utf8')) as {
+      files: Record<string, string>;
+    };
+    expect(Object.keys(entry.files).sort()).toEqual([
+      'README.md',
+      'index.js',
+      'package.json',
+      'plugin.yaml',
+    ]);
   });
 
   it('names the package to install when a command needs etcd3', () => {
