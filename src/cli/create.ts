@@ -84,8 +84,9 @@ export default definePlugin({
     return { status: 'healthy' };
   },
   routes: {
-    'GET /${name}': (req) => {
+    'GET /${name}': (req, ctx) => {
       const who = ${lang === 'ts' ? "String(req.query['name'] ?? 'world')" : "req.query.name ?? 'world'"};
+      ctx.log.info('greeting', { who });
       return { statusCode: 200, body: { message: \`Hello, \${who}!\` } };
     },
   },

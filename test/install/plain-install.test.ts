@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installPacked, resolvesFrom, type InstalledProject } from './tarball.js';
@@ -35,6 +35,33 @@ describe('veza on a plain install (no optional peers)', () => {
     expect(valid.stderr).toBe('');
     expect(valid.status).toBe(0);
     expect(valid.stdout).toContain('valid');
+  });
+
+  it("shows a plugin's ctx.log.info by default; LOG_LEVEL=warn hides it", () => {
+    writeFileSync(
+      path.join(project.dir, 'app.mjs'),
+      `import { PluginGateway } from '@veza/plugin-gateway';
+const gateway = new PluginGateway();
+await gateway.load('./hello');
+await gateway.start();
+await gateway.handle({ method: 'GET', path: '/hello?name=Ada', headers: {} });
+await gateway.stop();
+`,
+    );
+    const greeted = (out: string) =>
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg?: string })
+        .filter((l) => l.msg === 'greeting');
+    const plain = project.node(['app.mjs']);
+    expect(plain.status).toBe(0);
+    expect(greeted(plain.stdout)).toEqual([
+      expect.objectContaining({ plugin_id: 'hello', plugin_fields: { who: 'Ada' } }),
+    ]);
+    const quiet = project.node(['app.mjs'], { env: { LOG_LEVEL: 'warn' } });
+    expect(quiet.status).toBe(0);
+    expect(greeted(quiet.stdout)).toEqual([]);
   });
 
   it('packs the plugin without its tests or an entry packed before', () => {
