@@ -81,6 +81,47 @@ await gateway.stop();
     ]);
   });
 
+  it('creates TypeScript by default without esbuild, saying to install it; wasm templates say what they need', () => {
+    const typed = project.veza(['plugin', 'create', 'typed']);
+    expect(typed.status).toBe(0);
+    expect(readFileSync(path.join(project.dir, 'typed/plugin.yaml'), 'utf8')).toContain(
+      'main: index.ts',
+    );
+    expect(typed.stdout).toContain('esbuild is not installed');
+    expect(typed.stdout).toContain('npm i -D esbuild');
+    const tsconfig = JSON.parse(
+      readFileSync(path.join(project.dir, 'typed/tsconfig.json'), 'utf8'),
+    ) as { compilerOptions: { strict?: boolean } };
+    expect(tsconfig.compilerOptions.strict).toBe(true);
+
+    const as = project.veza(['plugin', 'create', 'as-one', '--runtime', 'wasm', '--lang', 'as']);
+    expect(as.stdout).toContain(
+      'next: cd as-one && npm install && ./build.sh && npx veza plugin test',
+    );
+    for (const [lang, needs] of [
+      ['c', /clang.*lld.*wasi-libc/],
+      ['rust', /wasm32-unknown-unknown/],
+    ] as const) {
+      const made = project.veza([
+        'plugin',
+        'create',
+        `${lang}-one`,
+        '--runtime',
+        'wasm',
+        '--lang',
+        lang,
+      ]);
+      expect(made.status).toBe(0);
+      expect(made.stdout).toMatch(needs);
+      expect(made.stdout).toContain(`next: cd ${lang}-one && ./build.sh && npx veza plugin test`);
+      for (const file of ['README.md', 'plugin.test.mjs', 'build.sh']) {
+        expect(
+          readFileSync(path.join(project.dir, `${lang}-one`, file), 'utf8').length,
+        ).toBeGreaterThan(0);
+      }
+    }
+  });
+
   it('names the package to install when a command needs etcd3', () => {
     const list = project.veza([
       'plugin',
