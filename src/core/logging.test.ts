@@ -10,12 +10,13 @@ describe('the default logger level', () => {
     expect(defaultLogLevel({ PGW_LOG_LEVEL: '', LOG_LEVEL: 'debug' })).toBe('debug');
   });
 
-  it('refuses a level pino does not have, naming the variable', () => {
-    expect(() => defaultLogLevel({ LOG_LEVEL: 'verbose' })).toThrow(
+  it('refuses a PGW_LOG_LEVEL pino does not have; passes over a LOG_LEVEL of another tool', () => {
+    expect(() => defaultLogLevel({ PGW_LOG_LEVEL: 'verbose' })).toThrow(
       expect.objectContaining({
         code: 'PGW_ERR_INVALID_ARGUMENT',
-        message: expect.stringContaining('`LOG_LEVEL`') as string,
+        message: expect.stringContaining('`PGW_LOG_LEVEL`') as string,
       }),
     );
+    expect(defaultLogLevel({ LOG_LEVEL: 'verbose' })).toBe('info');
   });
 });

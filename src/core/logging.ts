@@ -20,8 +20,9 @@ const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /**
  * The level of the default logger: `PGW_LOG_LEVEL`, else the `LOG_LEVEL` most tools read, else
- * `info` (a plugin's `ctx.log.info()` shows, as does one line per request).
- * @throws {InvalidArgumentError} for a level pino does not have, naming the variable.
+ * `info` (a plugin's `ctx.log.info()` shows, as does one line per request). `LOG_LEVEL` is shared with
+ * other tools, whose level names differ (`verbose`, `notice`): one pino does not have is passed over.
+ * @throws {InvalidArgumentError} for a `PGW_LOG_LEVEL` pino does not have.
  */
 export function defaultLogLevel(env: NodeJS.ProcessEnv = process.env): string {
   for (const name of ['PGW_LOG_LEVEL', 'LOG_LEVEL']) {
@@ -29,6 +30,7 @@ export function defaultLogLevel(env: NodeJS.ProcessEnv = process.env): string {
     if (value === undefined || value === '') continue;
     const level = value.toLowerCase();
     if (!LEVELS.includes(level)) {
+      if (name === 'LOG_LEVEL') continue;
       throw new InvalidArgumentError(
         `Expected \`${name}\` to be one of ${LEVELS.join(', ')}, got \`${value.slice(0, 40)}\``,
       );

@@ -66,7 +66,7 @@ async function diagnose(
   }
   // Node 20.19+ sees the import/export of a file its package scope calls CommonJS and tries to
   // require() it as an ES module from the harness's import(): a "cycle", which names no line.
-  const requiredEsm = /Cannot require\(\) ES Module (.+?) in a cycle/.exec(message);
+  const requiredEsm = /Cannot require\(\) ES Module ([^\n]{1,4096}?) in a cycle/.exec(message);
   if (requiredEsm) {
     const file = requiredEsm[1]!.startsWith('file:')
       ? fileURLToPath(requiredEsm[1]!)
