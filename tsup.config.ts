@@ -46,14 +46,16 @@ export default defineConfig([
     clean: true,
     shims: true,
   },
-  // The `veza` command (package.json `bin`): ES module only, it awaits at top level.
+  // The `veza` command (package.json `bin`): ES module only, it awaits at top level. Split, so that a
+  // command's dynamic import (the etcd registry and its optional peer `etcd3`) stays a separate chunk
+  // loaded only by the command that needs it: `veza --help` runs on a plain install.
   {
     entry: { cli: 'src/cli/main.ts' },
     format: ['esm'],
     external,
     target: 'node20',
     platform: 'node',
-    splitting: false,
+    splitting: true,
     sourcemap: true,
     clean: false,
   },

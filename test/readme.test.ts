@@ -89,7 +89,8 @@ describe('the README', () => {
   it('Fastify sample: the plugin under /plugins, the host route beside it', async () => {
     const app = Fastify();
     app.get('/own', () => ({ own: true }));
-    await app.register(fastifyPluginGateway, { gateway, prefix: '/plugins' });
+    // app.close() stops the gateway by default; the samples after this one share it.
+    await app.register(fastifyPluginGateway, { gateway, prefix: '/plugins', stopOnClose: false });
     await app.listen({ port: 0, host: '127.0.0.1' });
     try {
       const { port } = app.server.address() as AddressInfo;

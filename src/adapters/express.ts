@@ -3,7 +3,8 @@
  * wants it (`app.use('/plugins', pluginGateway(gateway))`). It works before or after any body parser
  * of the host's (`express.json()`, `express.text()`, `express.raw()`, `express.urlencoded()`) and with
  * none, hands a path no plugin serves to the next route (`next()`), and takes the client address from
- * Express's own `req.ip` (so its `trust proxy` setting) and the caller from a hook.
+ * Express's own `req.ip` (so its `trust proxy` setting), the request id from `req.id` (pino-http's)
+ * or `x-request-id`, and the caller from a hook.
  * @module
  */
 import type { NextFunction, Request, Response } from 'express';
@@ -63,6 +64,8 @@ export function pluginGateway(
     user: options.getUser as ((req: IncomingMessage) => HostUser | null | undefined) | undefined,
     onNotFound: undefined,
     peer: undefined,
+    // pino-http (and express-request-id) put the request's id on `req.id`: log lines then match.
+    requestId: (req) => (req as { id?: unknown }).id ?? req.headers['x-request-id'],
   };
   return (req, res, next) => {
     void serveExchange(gateway, settings, req, res, next);

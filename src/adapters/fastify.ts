@@ -40,6 +40,11 @@ export interface FastifyGatewayOptions {
    * `onRequest` hook): its `userId` and `roles` go to the gateway. @default none: anonymous
    */
   getUser?: (request: FastifyRequest) => HostUser | null | undefined;
+  /**
+   * Whether `app.close()` stops the gateway too (its `stop()`, in an `onClose` hook), as Fastify
+   * closes its other resources. `false` when the host stops it itself, later. @default true
+   */
+  stopOnClose?: boolean;
 }
 
 async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOptions): Promise<void> {
@@ -63,9 +68,17 @@ async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOption
     },
   );
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const wire = refusalWire(error, request);
-    return send(reply, wire, acceptedRequestId(request.id));
+    const requestId = acceptedRequestId(request.id);
+    const wire = refusalWire(error, request, requestId);
+    return send(reply, wire, requestId);
   });
+  // `app.close()` stops the gateway with the server (its threads would keep the process alive).
+  const stoppable = gateway as RequestHandlerLike & { stop?: () => Promise<unknown> };
+  if (options.stopOnClose !== false && typeof stoppable.stop === 'function') {
+    app.addHook('onClose', async () => {
+      await stoppable.stop!();
+    });
+  }
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const echoed = acceptedRequestId(request.id);
     let path = request.url.slice(prefixLength) || '/';
@@ -111,23 +124,28 @@ function send(
 }
 
 /** Fastify's own refusals (body too large, malformed JSON) in the gateway's error shape. */
-function refusalWire(error: FastifyError, request: FastifyRequest): WireResponse {
+function refusalWire(
+  error: FastifyError,
+  request: FastifyRequest,
+  requestId: string | undefined,
+): WireResponse {
   if (error instanceof BodyDecodeError) {
     return errorWire(
       error.status === 415 ? ErrorCodes.UNSUPPORTED_MEDIA_TYPE : ErrorCodes.BAD_REQUEST,
       error.message,
+      requestId,
     );
   }
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return errorWire(ErrorCodes.BODY_TOO_LARGE, error.message);
+    return errorWire(ErrorCodes.BODY_TOO_LARGE, error.message, requestId);
   }
   const status = error.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
     // Fastify's own 4xx keeps its status: it names what the request did wrong more closely than 400.
-    return { ...errorWire(ErrorCodes.BAD_REQUEST, error.message), status };
+    return { ...errorWire(ErrorCodes.BAD_REQUEST, error.message, requestId), status };
   }
   request.log.error({ err: error }, 'the plugin gateway failed to serve the request');
-  return errorWire(ErrorCodes.GATEWAY_ERROR, 'the gateway failed to serve the request');
+  return errorWire(ErrorCodes.GATEWAY_ERROR, 'the gateway failed to serve the request', requestId);
 }
 
 /**

@@ -40,6 +40,8 @@ export interface ExchangeSettings {
   onNotFound: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   /** The fleet's peer endpoint, when the handler serves one. */
   peer: PeerEndpoint | undefined;
+  /** The id the host gave the request (pino-http's `req.id`). @default its `x-request-id` header */
+  requestId?: (req: IncomingMessage) => unknown;
 }
 
 type Next = ((error?: unknown) => void) | undefined;
@@ -52,6 +54,11 @@ export async function serveExchange(
   res: ServerResponse,
   next: Next,
 ): Promise<void> {
+  const asked = settings.requestId ? settings.requestId(req) : req.headers['x-request-id'];
+  const echoed = acceptedRequestId(typeof asked === 'number' ? String(asked) : asked);
+  const id = gatewayRequestId(echoed);
+  // The adapter's own refusals (400, 413, 415, 500) carry the id too, as the gateway's answers do.
+  const answerId = echoed ?? id;
   try {
     const { prefix } = settings;
     const url = req.url ?? '/';
@@ -72,7 +79,7 @@ export async function serveExchange(
       const raw = await readBody(req, settings.bodyLimit);
       if (raw === TOO_LARGE) {
         const message = `the body is larger than ${settings.bodyLimit} bytes`;
-        return writeError(res, ErrorCodes.BODY_TOO_LARGE, message, true);
+        return writeError(res, ErrorCodes.BODY_TOO_LARGE, message, true, answerId);
       }
       const peer = settings.peer;
       if (peer !== undefined && req.method === 'POST' && path === peer.path) {
@@ -82,9 +89,8 @@ export async function serveExchange(
       }
       body = parseBody(raw, req.headers['content-type']);
     }
-    const echoed = acceptedRequestId(req.headers['x-request-id']);
     const request: GatewayRequest = {
-      id: gatewayRequestId(echoed),
+      id,
       method: req.method ?? 'GET',
       path,
       headers: plainHeaders(req.headers),
@@ -100,15 +106,24 @@ export async function serveExchange(
         return notFound(settings, req, res, next, '');
       }
     }
-    res.setHeader('x-request-id', echoed ?? request.id!);
+    res.setHeader('x-request-id', answerId);
     writeWire(res, wireResponse(response), req.method === 'HEAD');
   } catch (error) {
     if (res.headersSent) res.destroy(error as Error);
-    else if (error instanceof BodyDecodeError) writeError(res, codeOf(error.status), error.message);
+    else if (error instanceof BodyDecodeError)
+      writeError(res, codeOf(error.status), error.message, false, answerId);
     else if ((error as { code?: unknown }).code === ErrorCodes.INVALID_ARGUMENT)
-      writeError(res, ErrorCodes.BAD_REQUEST, (error as Error).message);
-    else if (error instanceof RangeError) writeError(res, ErrorCodes.BAD_REQUEST, error.message);
-    else writeError(res, ErrorCodes.GATEWAY_ERROR, 'the gateway failed to serve the request');
+      writeError(res, ErrorCodes.BAD_REQUEST, (error as Error).message, false, answerId);
+    else if (error instanceof RangeError)
+      writeError(res, ErrorCodes.BAD_REQUEST, error.message, false, answerId);
+    else
+      writeError(
+        res,
+        ErrorCodes.GATEWAY_ERROR,
+        'the gateway failed to serve the request',
+        false,
+        answerId,
+      );
   }
 }
 

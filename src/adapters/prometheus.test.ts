@@ -1,3 +1,4 @@
+import { register, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PluginGateway } from '../index.js';
 import { gatewayWith, get } from '../../test/helpers.js';
@@ -24,9 +25,9 @@ describe('prometheusMetrics', () => {
     expect(text).toContain('plugin_gateway_plugin_status{plugin="steady",status="active"} 1');
     expect(text).toContain('plugin_gateway_plugin_threads{plugin="steady"} 1');
     expect(text).toMatch(/plugin_gateway_plugin_memory_usage_bytes\{plugin="steady"\} \d{6,}/);
-    expect(text).toMatch(
-      /plugin_gateway_breaker_state\{plugin="steady",instance="steady@2\.1\.0#[^"]+"\} 0/,
-    );
+    // The instance's position, not its id (node id and sequence): the same series after a restart.
+    expect(text).toContain('plugin_gateway_breaker_state{plugin="steady",instance="0"} 0');
+    expect(text).not.toMatch(/instance="[^"]*#/);
     expect(text).toContain('# TYPE plugin_gateway_plugin_crashes_total counter');
     expect(text).toContain('plugin_gateway_plugin_crashes_total{plugin="steady"} 0');
     expect(text).toContain('# TYPE plugin_gateway_plugin_events_total counter');
@@ -36,5 +37,34 @@ describe('prometheusMetrics', () => {
     expect(text).not.toMatch(/plugin_gateway_plugin_(crashes|events)[{ ]/);
     dispose();
     expect(await registry.metrics()).toBe('\n');
+  });
+
+  it("registers in prom-client's default register unless given one", async () => {
+    gateway = await gatewayWith(['steady']);
+    const defaults = prometheusMetrics(gateway);
+    expect(defaults.registry).toBe(register);
+    expect(register.getSingleMetric('plugin_gateway_requests_total')).toBeDefined();
+    defaults.dispose();
+    expect(register.getSingleMetric('plugin_gateway_requests_total')).toBeUndefined();
+    const own = new Registry();
+    const given = prometheusMetrics(gateway, { registry: own });
+    expect(given.registry).toBe(own);
+    expect(register.getSingleMetric('plugin_gateway_requests_total')).toBeUndefined();
+    given.dispose();
+  });
+
+  it('reads CPU as a percent of one core: a thread busy since the last scrape is near 100, not near 1', async () => {
+    gateway = await gatewayWith(['moody']);
+    const { registry, dispose } = prometheusMetrics(gateway, { registry: new Registry() });
+    await registry.metrics();
+    expect((await get(gateway, '/moody/block')).statusCode).toBe(200);
+    const text = await registry.metrics();
+    const cpu = Number(
+      /plugin_gateway_plugin_cpu_usage_percent\{plugin="moody"\} (\S+)/.exec(text)?.[1],
+    );
+    expect(cpu).toBeGreaterThan(10);
+    expect(cpu).toBeLessThanOrEqual(100);
+    expect(text).toMatch(/# HELP plugin_gateway_plugin_cpu_usage_percent .*0-100 percent/);
+    dispose();
   });
 });

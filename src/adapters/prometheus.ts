@@ -5,16 +5,20 @@
  * `gateway.metrics()` at each scrape.
  * @module
  * @example
+ * import { register } from 'prom-client';
  * import { prometheusMetrics } from '@veza/plugin-gateway/prometheus';
- * const { registry } = prometheusMetrics(gateway);
- * app.get('/metrics', async (_req, res) => res.type(registry.contentType).send(await registry.metrics()));
+ * prometheusMetrics(gateway); // beside the host's own metrics, in prom-client's default `register`
+ * app.get('/metrics', async (_req, res) => res.type(register.contentType).send(await register.metrics()));
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, register, type Registry } from 'prom-client';
 import type { PluginGateway } from '../core/gateway.js';
 
 /** Options of {@link prometheusMetrics}. */
 export interface PrometheusOptions {
-  /** Registry to register in. @default a new `Registry` */
+  /**
+   * Registry to register in. @default prom-client's default `register`, where the host's own metrics
+   * (and `collectDefaultMetrics()`) are, so one `/metrics` serves them all
+   */
   registry?: Registry;
   /** Prefix of every metric name. @default 'plugin_gateway_' */
   prefix?: string;
@@ -27,7 +31,7 @@ export interface PrometheusOptions {
 
 /** What {@link prometheusMetrics} returns. */
 export interface PrometheusMetrics {
-  /** The registry holding the metrics (the one given, or a new one); serve its `metrics()`. */
+  /** The registry holding the metrics (the one given, or prom-client's `register`); serve its `metrics()`. */
   registry: Registry;
   /** Stops observing the gateway and removes the metrics from the registry. */
   dispose(): void;
@@ -49,7 +53,7 @@ export function prometheusMetrics(
   gateway: PluginGateway,
   options: PrometheusOptions = {},
 ): PrometheusMetrics {
-  const registry = options.registry ?? new Registry();
+  const registry = options.registry ?? register;
   const p = options.prefix ?? 'plugin_gateway_';
   const registers = [registry];
   const names: string[] = [];
@@ -115,7 +119,7 @@ export function prometheusMetrics(
   });
   perPlugin(
     'plugin_cpu_usage_percent',
-    'Event-loop utilisation of the plugin threads',
+    'Busy share of one core per plugin thread (or process), 0-100 percent, mean over its threads: event-loop utilisation for worker threads, CPU time for processes',
     (m) => m.cpu_usage_percent,
   );
   perPlugin(
@@ -154,12 +158,15 @@ export function prometheusMetrics(
   perPluginTotal('plugin_events_total', 'Events delivered to the plugin', (m) => m.event_count);
   gauge(
     'breaker_state',
-    'Circuit breaker per instance: 0 closed, 1 half-open, 2 open',
+    'Circuit breaker per local instance (0, 1, … in the order the gateway keeps them): 0 closed, 1 half-open, 2 open',
     ['plugin', 'instance'],
     (g) => {
+      // The position, not the instance id: ids carry the node id and a sequence number that change on
+      // every restart and swap, which would make a new series each time.
       for (const info of gateway.list()) {
-        for (const i of gateway.metrics(info.name).instances)
-          g.set({ plugin: info.name, instance: i.id }, BREAKER_VALUE[i.breaker]);
+        gateway.metrics(info.name).instances.forEach((i, n) => {
+          g.set({ plugin: info.name, instance: String(n) }, BREAKER_VALUE[i.breaker]);
+        });
       }
     },
   );

@@ -64,14 +64,19 @@ export function writeWire(res: ServerResponse, wire: WireResponse, head = false)
   res.writeHead(status, headers).end(head ? undefined : payload);
 }
 
-/** Writes the adapter's own error answer; `close` ends the connection after it (a body left unread). */
+/**
+ * Writes the adapter's own error answer; `close` ends the connection after it (a body left unread);
+ * `requestId`, when the request got one, goes in the body and the `x-request-id` header.
+ */
 export function writeError(
   res: ServerResponse,
   code: ErrorCode,
   message: string,
   close = false,
+  requestId?: string,
 ): void {
-  const wire: WireResponse = errorWire(code, message);
+  const wire: WireResponse = errorWire(code, message, requestId);
   if (close) wire.headers.connection = 'close';
+  if (requestId !== undefined) wire.headers['x-request-id'] = requestId;
   writeWire(res, wire);
 }

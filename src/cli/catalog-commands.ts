@@ -8,6 +8,7 @@ import { open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { packPlugin } from '../fleet/artifacts.js';
 import type { CatalogEntry, DiscoveryRegistry, InstanceRecord } from '../registry/registry.js';
+import { withOptionalPeer } from './optional-peer.js';
 import { CliError, Exit, colour, ms, say, warn } from './output.js';
 
 /** `etcd://host:port[,host:port]` or `consul://host:port`, for one environment. */
@@ -26,7 +27,11 @@ export async function openRegistry(
   }
   const [, kind, hosts] = match;
   if (kind !== 'consul') {
-    const { EtcdRegistry } = await import('../registry/etcd.js');
+    const { EtcdRegistry } = await withOptionalPeer(
+      'etcd3',
+      `the registry ${url}`,
+      () => import('../registry/etcd.js'),
+    );
     const scheme = kind === 'etcds' ? 'https' : 'http';
     const endpoints = hosts!.split(',').map((h) => `${scheme}://${h}`);
     return new EtcdRegistry({

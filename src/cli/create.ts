@@ -35,8 +35,9 @@ export async function createPlugin(name: string, options: CreateOptions): Promis
   if (!['worker', 'process', 'wasm'].includes(runtime)) {
     throw new CliError(`--runtime must be worker, process or wasm, got "${runtime}"`, Exit.USAGE);
   }
-  // TypeScript by default when esbuild (the optional peer that loads it) is there to load it.
-  const lang = options.lang ?? (runtime === 'wasm' ? 'as' : hasEsbuild() ? 'ts' : 'js');
+  // TypeScript by default, esbuild (the optional peer that loads it) there or not: the next steps
+  // say to install it, rather than a JavaScript plugin nobody asked for.
+  const lang = options.lang ?? (runtime === 'wasm' ? 'as' : 'ts');
   const allowed = runtime === 'wasm' ? Object.keys(WASM_TEMPLATES) : ['ts', 'js'];
   if (!allowed.includes(lang)) {
     throw new CliError(
@@ -84,8 +85,9 @@ export default definePlugin({
     return { status: 'healthy' };
   },
   routes: {
-    'GET /${name}': (req) => {
+    'GET /${name}': (req, ctx) => {
       const who = ${lang === 'ts' ? "String(req.query['name'] ?? 'world')" : "req.query.name ?? 'world'"};
+      ctx.log.info('greeting', { who });
       return { statusCode: 200, body: { message: \`Hello, \${who}!\` } };
     },
   },
@@ -117,7 +119,28 @@ test('GET /${name} greets the caller', async () => {
       null,
       2,
     )}\n`,
-    '.gitignore': '.veza/\nnode_modules/\n',
+    '.gitignore': '.veza/\nnode_modules/\n*.veza.json\n',
+    ...(lang === 'ts'
+      ? {
+          // For the editor and \`tsc\`: the gateway bundles the plugin with esbuild and checks no types.
+          'tsconfig.json': `${JSON.stringify(
+            {
+              compilerOptions: {
+                target: 'ES2022',
+                module: 'NodeNext',
+                moduleResolution: 'NodeNext',
+                strict: true,
+                noUncheckedIndexedAccess: true,
+                skipLibCheck: true,
+                noEmit: true,
+              },
+              include: ['*.ts'],
+            },
+            null,
+            2,
+          )}\n`,
+        }
+      : {}),
     'README.md': `# ${name}
 
 A plugin for the Veza gateway (\`@veza/plugin-gateway\`), running in a ${runtime === 'worker' ? 'worker thread' : 'sandboxed process'}.
@@ -125,7 +148,7 @@ A plugin for the Veza gateway (\`@veza/plugin-gateway\`), running in a ${runtime
 - \`plugin.yaml\`: its manifest (endpoints, resources, permissions).
 - \`index.${ext}\`: its code.
 - \`${name}.test.${ext}\`: its test, with \`@veza/plugin-gateway/testing\`.
-
+${lang === 'ts' ? '- `tsconfig.json`: for your editor and `npx tsc` (with `npm i -D typescript @types/node`); the gateway loads `index.ts` with esbuild (`npm i -D esbuild`).\n' : ''}
 \`\`\`sh
 npx veza plugin test      # loads it in a gateway, checks its health, runs its test
 npx veza plugin dev       # serves it on http://127.0.0.1:8080/${name}, reloading on save
@@ -163,6 +186,30 @@ function templatesRoot(): string {
   }
 }
 
+/** What a wasm template's build needs beside npm, when it is not on PATH (see its README). */
+function wasmToolchain(dir: string): string | undefined {
+  if (existsSync(path.join(dir, 'plugin.c'))) {
+    const cc = process.env['CC'] ?? 'clang';
+    return onPath(cc)
+      ? 'build.sh needs clang with lld and wasi-libc (see README.md)'
+      : `${colour.yellow(`${cc} not found`)}: build.sh needs clang, lld and wasi-libc (Debian/Ubuntu: apt-get install clang lld wasi-libc)`;
+  }
+  if (existsSync(path.join(dir, 'src', 'lib.rs'))) {
+    const rustc = process.env['RUSTC'] ?? 'rustc';
+    return onPath(rustc)
+      ? 'build.sh needs the wasm32-unknown-unknown target: rustup target add wasm32-unknown-unknown (see README.md)'
+      : `${colour.yellow(`${rustc} not found`)}: build.sh needs rustc with the wasm32-unknown-unknown target (rustup, then rustup target add wasm32-unknown-unknown)`;
+  }
+  return undefined;
+}
+
+function onPath(command: string): boolean {
+  if (command.includes('/')) return existsSync(command);
+  return (process.env['PATH'] ?? '')
+    .split(path.delimiter)
+    .some((folder) => folder !== '' && existsSync(path.join(folder, command)));
+}
+
 /** True when esbuild resolves from this package, as the gateway imports it. */
 export function hasEsbuild(): boolean {
   try {
@@ -179,15 +226,16 @@ export function printNextSteps(dir: string, runtime: string | undefined): void {
   say(`${colour.green('created')} ${rel}`);
   say();
   if (existsSync(path.join(dir, 'index.ts')) && !hasEsbuild()) {
-    say(`TypeScript plugins are loaded with esbuild: npm i -D esbuild`);
-  } else if (existsSync(path.join(dir, 'index.js')) && !hasEsbuild()) {
     say(
-      colour.dim('JavaScript, since esbuild is not installed (npm i -D esbuild, then --lang ts)'),
+      `${colour.yellow('esbuild is not installed')}: the gateway loads TypeScript plugins with it. Run npm i -D esbuild (or create with --lang js)`,
     );
   }
-  if (runtime === 'wasm') {
-    say(`next: cd ${rel} && ./build.sh && npx veza plugin test`);
-  } else {
+  if (runtime !== 'wasm') {
     say(`next: cd ${rel} && npx veza plugin test`);
+    return;
   }
+  const needs = wasmToolchain(dir);
+  if (needs) say(needs);
+  const install = existsSync(path.join(dir, 'package.json')) ? 'npm install && ' : '';
+  say(`next: cd ${rel} && ${install}./build.sh && npx veza plugin test`);
 }

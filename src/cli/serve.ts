@@ -1,6 +1,6 @@
 /**
  * `veza plugin dev` and `veza gateway serve`: a gateway behind the `node:http` listener. `dev` serves one
- * plugin folder and reloads it on save (unload + load; `gateway.swap()` replaces that once it exists);
+ * plugin folder and swaps its new code in on save (the last version that loaded serves meanwhile);
  * `serve` reads a `gateway.yaml` whose `gateway:` section is checked by the gateway's own options
  * schema, every problem at its line.
  * @module
@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { createRequestListener } from '../adapters/node.js';
 import { writeError } from '../adapters/write-response.js';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, isSwapFailedError } from '../errors.js';
 import { PluginGateway } from '../core/gateway.js';
 import { optionsSchema, type GatewayOptions } from '../core/options.js';
 import { fieldLocation } from '../manifest/manifest.js';
@@ -21,6 +21,7 @@ import type { GatewayLogger } from '../shared/logger.js';
 import { parseDuration } from '../shared/duration.js';
 import { openRegistry, type RegistrySecurity } from './catalog-commands.js';
 import { resolveReferences } from './config-references.js';
+import { unknownKeyMessage } from './did-you-mean.js';
 import { createProbeServer, type ProbeState } from './probes.js';
 import { CliError, Exit, colour, warn } from './output.js';
 
@@ -113,7 +114,10 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
-/** Serves the plugin in `dir` on `port`, reloading it when a file changes; resolves on SIGINT/SIGTERM. */
+/**
+ * Serves the plugin in `dir` on `port`, swapping in the new code when a file changes; resolves on
+ * SIGINT/SIGTERM. Code that does not load is shown and the last version that did serves on.
+ */
 export async function devCommand(
   dir: string,
   options: { port: number; host: string },
@@ -122,7 +126,25 @@ export async function devCommand(
   const log = prettyLogger('info');
   const gateway = new PluginGateway({ logger: log, sandbox: { bwrap: false } });
   await gateway.start();
-  let name = (await gateway.load(root)).name;
+  let name: string | undefined;
+  const showFailure = (error: unknown) => {
+    const serving = name === undefined ? undefined : gateway.get(name);
+    const reason = isSwapFailedError(error) && error.cause instanceof Error ? error.cause : error;
+    const still =
+      serving?.status === 'active'
+        ? ` (still serving ${serving.name}@${serving.version}, the last version that loaded)`
+        : '';
+    log.error(
+      { plugin_id: name },
+      `${reason instanceof Error ? reason.message : String(reason)}${still}`,
+    );
+  };
+  try {
+    name = (await gateway.load(root)).name;
+  } catch (error) {
+    // Broken from the start: say so, and load it once it is fixed.
+    showFailure(error);
+  }
   const server = createServer();
   server.on('request', loopbackHostGuard(boundAddress(server), createRequestListener(gateway)));
   const port = await listen(server, options.port, options.host);
@@ -134,13 +156,13 @@ export async function devCommand(
   let reloading = Promise.resolve();
   const reload = () => {
     reloading = reloading.then(async () => {
-      // Until gateway.swap() exists: unload, then load. The plugin answers 404 in between.
       try {
-        if (gateway.get(name)) await gateway.unload(name);
-        name = (await gateway.load(root)).name;
+        // A swap: the new code starts beside the serving one and takes over only once it loaded.
+        if (name !== undefined && gateway.get(name)) await gateway.swap(name, root);
+        else name = (await gateway.load(root)).name;
         log.info({ plugin_id: name }, 'reloaded');
       } catch (error) {
-        log.error({ plugin_id: name }, error instanceof Error ? error.message : String(error));
+        showFailure(error);
       }
     });
   };
@@ -205,7 +227,7 @@ export async function readServeConfig(file: string): Promise<ServeConfig> {
   const problems = resolveReferences(config, text, file);
   for (const key of Object.keys(config)) {
     if (!SERVE_KEYS.includes(key)) {
-      problems.push(`${fieldLocation(text, file, [key])}: unknown key (${SERVE_KEYS.join(', ')})`);
+      problems.push(`${fieldLocation(text, file, [key])}: ${unknownKeyMessage(key, SERVE_KEYS)}`);
     }
   }
   problems.push(...healthProblems(text, file, config.health));
@@ -225,7 +247,7 @@ export async function readServeConfig(file: string): Promise<ServeConfig> {
     for (const key of Object.keys(registry ?? {})) {
       if (!REGISTRY_KEYS.includes(key)) {
         problems.push(
-          `${fieldLocation(text, file, ['registry', key])}: unknown key (${REGISTRY_KEYS.join(', ')})`,
+          `${fieldLocation(text, file, ['registry', key])}: ${unknownKeyMessage(key, REGISTRY_KEYS)}`,
         );
       }
     }
@@ -243,7 +265,14 @@ export async function readServeConfig(file: string): Promise<ServeConfig> {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const where = ['gateway', ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
-      problems.push(`${fieldLocation(text, file, where)}: ${issue.message}`);
+      if (issue.code === 'unrecognized_keys') {
+        const known = optionKeysAt(issue.path);
+        for (const key of issue.keys) {
+          problems.push(
+            `${fieldLocation(text, file, [...where, key])}: ${unknownKeyMessage(key, known)}`,
+          );
+        }
+      } else problems.push(`${fieldLocation(text, file, where)}: ${issue.message}`);
     }
   }
   if (problems.length > 0) throw new CliError(problems.join('\n'));
@@ -259,7 +288,7 @@ function healthProblems(text: string, file: string, health: unknown): string[] {
   const problems: string[] = [];
   const { port, host, drainDelay, ...rest } = health as Record<string, unknown>;
   for (const key of Object.keys(rest))
-    problems.push(`${at(key)}: unknown key (port, host, drainDelay)`);
+    problems.push(`${at(key)}: ${unknownKeyMessage(key, ['port', 'host', 'drainDelay'])}`);
   if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) {
     problems.push(`${at('port')}: expected a port number (1-65535)`);
   }
@@ -272,6 +301,27 @@ function healthProblems(text: string, file: string, health: unknown): string[] {
     }
   }
   return problems;
+}
+
+/** The keys the gateway's options schema knows at `at` (an object nested in the options). */
+function optionKeysAt(at: readonly PropertyKey[]): string[] {
+  interface Node {
+    shape?: Record<string, unknown>;
+    _zod?: { def?: { innerType?: unknown; in?: unknown } };
+  }
+  let node = optionsSchema as unknown as Node | undefined;
+  const unwrap = () => {
+    // default(), prefault(), optional() and pipes wrap the object that has the keys.
+    while (node && node.shape === undefined && node._zod?.def) {
+      node = (node._zod.def.innerType ?? node._zod.def.in) as Node | undefined;
+    }
+  };
+  for (const key of at) {
+    unwrap();
+    node = node?.shape?.[String(key)] as Node | undefined;
+  }
+  unwrap();
+  return node?.shape ? Object.keys(node.shape) : [];
 }
 
 /** Runs a standalone gateway from `configFile`; resolves on SIGINT/SIGTERM. */

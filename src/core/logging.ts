@@ -4,6 +4,7 @@
  * @module
  */
 import { pino } from 'pino';
+import { InvalidArgumentError } from '../errors.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import type { ResponseObservation } from './observers.js';
 
@@ -15,11 +16,35 @@ const SILENT: GatewayLogger = {
   isLevelEnabled: () => false,
 };
 
-/** The host's logger, none (`false`), or pino at `PGW_LOG_LEVEL` (default `warn`) on stdout. */
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/**
+ * The level of the default logger: `PGW_LOG_LEVEL`, else the `LOG_LEVEL` most tools read, else
+ * `info` (a plugin's `ctx.log.info()` shows, as does one line per request). `LOG_LEVEL` is shared with
+ * other tools, whose level names differ (`verbose`, `notice`): one pino does not have is passed over.
+ * @throws {InvalidArgumentError} for a `PGW_LOG_LEVEL` pino does not have.
+ */
+export function defaultLogLevel(env: NodeJS.ProcessEnv = process.env): string {
+  for (const name of ['PGW_LOG_LEVEL', 'LOG_LEVEL']) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    const level = value.toLowerCase();
+    if (!LEVELS.includes(level)) {
+      if (name === 'LOG_LEVEL') continue;
+      throw new InvalidArgumentError(
+        `Expected \`${name}\` to be one of ${LEVELS.join(', ')}, got \`${value.slice(0, 40)}\``,
+      );
+    }
+    return level;
+  }
+  return 'info';
+}
+
+/** The host's logger, none (`false`), or pino at {@link defaultLogLevel} on stdout. */
 export function createLogger(option: GatewayLogger | false | undefined): GatewayLogger {
   if (option === false) return SILENT;
   if (option) return option;
-  return pino({ name: 'plugin-gateway', level: process.env.PGW_LOG_LEVEL ?? 'warn' });
+  return pino({ name: 'plugin-gateway', level: defaultLogLevel() });
 }
 
 /** The one line logged per request: the ADR's fields, and `trace_id`/`span_id` while tracing. */

@@ -222,7 +222,7 @@ export interface GatewayOptions {
   registry?: DiscoveryRegistry;
   /** Decides who the caller is; its answer wins over `request.userId`. `null` means anonymous. */
   authenticate?: (req: GatewayRequest) => Identity | null | Promise<Identity | null>;
-  /** Where gateway and plugin logs go; `false` for none. @default pino at level `PGW_LOG_LEVEL` or 'warn' */
+  /** Where gateway and plugin logs go; `false` for none. @default pino at level `PGW_LOG_LEVEL`, else `LOG_LEVEL`, else 'info' */
   logger?: GatewayLogger | false;
   /** How long a plugin's thread may sit idle before it is stopped (the plugin wakes on the next request). @default '30s' */
   idleTimeout?: string | number;

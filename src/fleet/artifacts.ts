@@ -1,6 +1,6 @@
 /**
  * A plugin folder as a catalog entry and back: `packPlugin()` reads the folder (its `plugin.yaml` and
- * every file beside it, `node_modules` and dot-files left out), hashes it and, given a key, signs it;
+ * every file beside it, `node_modules`, dot-files, tests and earlier entries left out), hashes it and, given a key, signs it;
  * `unpackPlugin()` checks the signature (when keys are trusted), every file path, the hash and the
  * manifest, and writes the files into a cache folder of their own, once per hash. A folder found in the
  * cache is hashed again from what is on disk before each use; one that no longer matches is replaced.
@@ -17,6 +17,7 @@ import { MANIFEST_FILE, readPluginFiles } from '../manifest/plugin-files.js';
 import { hashFiles } from '../manifest/folder-hash.js';
 import { signatureProblem, signEntry, type Ed25519Key } from './artifact-signature.js';
 import { filePathsProblem, MAX_FILES } from './artifact-paths.js';
+import { leftOutOfPack } from './pack-exclusions.js';
 
 /** Options of {@link packPlugin}. */
 export interface PackOptions {
@@ -38,9 +39,11 @@ export interface PackOptions {
  * await registry.publish('staging', await packPlugin('./plugins/ai-recommendations', { signingKey }));
  */
 export async function packPlugin(dir: string, options: PackOptions = {}): Promise<CatalogEntry> {
-  const { dir: root, manifest, manifestText } = await readPluginFiles(dir);
+  const { dir: root, manifest, manifestText, mainPath } = await readPluginFiles(dir);
+  const main = path.relative(root, mainPath).split(path.sep).join('/');
   const files: Record<string, string> = {};
   for (const file of await listFiles(root)) {
+    if (leftOutOfPack(file, main)) continue;
     files[file] = (await readFile(path.join(root, file))).toString('base64');
   }
   const entry: CatalogEntry = {

@@ -64,6 +64,23 @@ async function diagnose(
       location,
     };
   }
+  // Node 20.19+ sees the import/export of a file its package scope calls CommonJS and tries to
+  // require() it as an ES module from the harness's import(): a "cycle", which names no line.
+  const requiredEsm = /Cannot require\(\) ES Module ([^\n]{1,4096}?) in a cycle/.exec(message);
+  if (requiredEsm) {
+    const file = requiredEsm[1]!.startsWith('file:')
+      ? fileURLToPath(requiredEsm[1]!)
+      : requiredEsm[1]!;
+    if (readText(file, path.dirname(mainPath)) === undefined) return undefined;
+    const pkg = nearestPackageJson(path.dirname(file));
+    return {
+      what: 'this file uses import/export, but Node reads it as CommonJS',
+      hint: pkg
+        ? `add a package.json with "type": "module" in ${path.dirname(file)} (the nearest, ${pkg}, says CommonJS), or name the file .mjs`
+        : `add a package.json with "type": "module" next to it, or name the file .mjs`,
+      location: firstModuleSyntax(file, path.dirname(mainPath)),
+    };
+  }
   if (/^SyntaxError/m.test(stack) && /^SyntaxError: /.test(firstErrorLine(stack))) {
     return {
       what: firstErrorLine(stack),
@@ -175,6 +192,13 @@ function findInFile(file: string, specifier: string, dir: string): CodeLocation 
   if (text === undefined) return undefined;
   const match = new RegExp(`['"\`]([^'"\`]*/)?${escape(specifier)}['"\`/]`).exec(text);
   return match ? locationOf(file, text, match.index) : undefined;
+}
+
+/** The file's first `import` or `export` statement (line 1 without one). */
+function firstModuleSyntax(file: string, dir: string): CodeLocation {
+  const text = readText(file, dir) ?? '';
+  const match = /^(import|export)\b/m.exec(text);
+  return match ? locationOf(file, text, match.index) : { file, line: 1, column: 1 };
 }
 
 /** The file's last `export` or `module.exports`, where a default export belongs (line 1 without one). */

@@ -126,18 +126,26 @@ export interface PluginConfig {
   settings: Readonly<Record<string, unknown>>;
 }
 
-/** A route handler: return the response (or nothing, for `204 No Content`). */
-export type RouteHandler = (
-  req: PluginRequest,
+/**
+ * A route handler: return the response (or nothing, for `204 No Content`). `Route` is the key it is
+ * registered under, which types `req.params`.
+ */
+export type RouteHandler<Route extends string = string> = (
+  req: PluginRequest<Route>,
   ctx: PluginContext,
 ) => PluginResponse | void | Promise<PluginResponse | void>;
+
+/** `routes` of a plugin: each handler typed by its own key (`'GET /users/{name}'` → `req.params.name`). */
+export type PluginRoutes<Routes extends string = string> = {
+  [Route in Routes]: RouteHandler<Route>;
+};
 
 /**
  * A plugin (the ADR's plugin contract). Every hook is optional. Each worker thread of the plugin runs
  * `initialize` then `start` when it starts, and `stop` when the plugin is unloaded or the gateway stops;
  * state is per thread.
  */
-export interface PluginDefinition {
+export interface PluginDefinition<Routes extends string = string> {
   /**
    * Runs first in each thread as it starts. With `start`, it must finish within the gateway's
    * `bootTimeout`; a throw on the first thread fails `load()` with `PGW_ERR_PLUGIN_LOAD`.
@@ -157,7 +165,7 @@ export interface PluginDefinition {
    */
   healthCheck?(ctx: PluginContext): HealthStatus | Promise<HealthStatus>;
   /** `"METHOD /path/{param}"` to handler; every endpoint of the manifest needs one. */
-  routes?: Record<string, RouteHandler>;
+  routes?: PluginRoutes<Routes>;
   /** Receives the events the manifest subscribes to (`permissions.events.subscribe`). */
   handleEvent?(event: DomainEvent, ctx: PluginContext): void | Promise<void>;
 }
@@ -171,7 +179,9 @@ const HOOKS = ['initialize', 'start', 'stop', 'healthCheck', 'handleEvent'] as c
  * not on the first request.
  * @throws {PluginDefinitionError} `PGW_ERR_PLUGIN_DEFINITION`, naming the hook or route that is not a function, or a malformed route key.
  */
-export function definePlugin<T extends PluginDefinition>(definition: T): T {
+export function definePlugin<Routes extends string = never>(
+  definition: PluginDefinition<Routes>,
+): PluginDefinition<Routes> {
   if (typeof definition !== 'object' || definition === null) {
     throw new PluginDefinitionError('definePlugin() expects an object with hooks and routes');
   }

@@ -7,8 +7,25 @@
 /** A plugin's place in its lifecycle (ADR `PluginStatus`). */
 export type PluginStatus = 'loading' | 'active' | 'inactive' | 'failed';
 
-/** A request as a plugin sees it (ADR `PluginRequest`, plus `params` and `query`). */
-export interface PluginRequest {
+/**
+ * The `{name}` segments of a route key or path: `'GET /users/{id}/posts/{post}'` → `'id' | 'post'`.
+ */
+export type RouteParamNames<Route extends string> =
+  Route extends `${string}{${infer Name}}${infer Rest}` ? Name | RouteParamNames<Rest> : never;
+
+/**
+ * `req.params` of a route: each `{name}` of its key a `string` (the router only matches a request that
+ * has them all), any other name `string | undefined` under `noUncheckedIndexedAccess`.
+ */
+export type RouteParams<Route extends string = string> = {
+  [Name in RouteParamNames<Route>]: string;
+} & Record<string, string>;
+
+/**
+ * A request as a plugin sees it (ADR `PluginRequest`, plus `params` and `query`). `Route`, the route key
+ * its handler serves, types `params` (`definePlugin()` infers it from each key of `routes`).
+ */
+export interface PluginRequest<Route extends string = string> {
   /** Request id; the gateway assigns one when the caller gave none. */
   id: string;
   /** Upper-case HTTP method. */
@@ -31,7 +48,7 @@ export interface PluginRequest {
   /** Free-form context from the host (client address, roles, trace ids). */
   context?: Record<string, unknown>;
   /** Values of the `{name}` segments of the endpoint's path. */
-  params: Record<string, string>;
+  params: RouteParams<Route>;
   /** Parsed query string; a repeated key gives an array. */
   query: Record<string, string | string[]>;
 }

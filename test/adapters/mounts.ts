@@ -103,6 +103,8 @@ export function fastifyMount(prefix: '/plugins' | ''): Mount {
     await app.register(fastifyPluginGateway, {
       gateway: handler,
       prefix,
+      // One gateway serves every host of a suite: closing a host must not stop it.
+      stopOnClose: false,
       bodyLimit: options.bodyLimit,
       getUser: options.withUser ? (req) => userFrom(req.headers) : undefined,
     });

@@ -66,6 +66,30 @@ describe('veza gateway serve', () => {
     expect(err).toContain(`${config}:5:9 colour: unknown key`);
   });
 
+  it('suggests the key a misspelt one meant, at its line', async () => {
+    const config = path.join(dir, 'typos.yaml');
+    writeFileSync(
+      config,
+      'lisen: { port: 0 }\ngateway:\n  pluginTimout: 2s\n  circuitBreaker: { treshold: 3 }\n',
+    );
+    const child = spawn(process.execPath, [cli, 'gateway', 'serve', '--config', config], {
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    expect(await exited(child)).toBe(1);
+    expect(err).toContain(`${config}:1:8 lisen: unknown key "lisen": did you mean "listen"?`);
+    expect(err).toMatch(
+      /typos\.yaml:3:17 gateway\.pluginTimout: unknown key "pluginTimout": did you mean "pluginTimeout"\?/,
+    );
+    // Too far from any key to be a typo of it: the keys it could be.
+    expect(err).toMatch(
+      /typos\.yaml:4:\d+ gateway\.circuitBreaker\.treshold: unknown key "treshold" \(known: failureThreshold, /,
+    );
+  });
+
   it('serves a plugins folder on its port, and stops on SIGTERM', async () => {
     const plugins = path.join(dir, 'plugins');
     cpSync(fixture('echo'), path.join(plugins, 'echo'), { recursive: true });

@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CrashEvent, PluginGateway, PluginResponse } from '../../src/index.js';
 import { fixture, gatewayWith, get, memoryLogger, statusOf } from '../helpers.js';
+import { bwrapReason, usable } from '../services/toolchains.js';
+
+const haveBwrap = usable('the bubblewrap tests', bwrapReason(), 'apt-get install -y bubblewrap');
 
 /** `runtime.type: process` plugins: copies of the worker fixtures with only the manifest changed. */
 let gateway: PluginGateway | undefined;
@@ -15,7 +18,7 @@ const post = (g: PluginGateway, path: string, body: unknown) =>
 const idOf = async (g: PluginGateway) =>
   ((await get(g, '/faulty/pid')).body as { threadId: number }).threadId;
 
-describe.each([true, false])('a process plugin (bwrap: %s)', (bwrap) => {
+describe.each(haveBwrap ? [true, false] : [false])('a process plugin (bwrap: %s)', (bwrap) => {
   it('serves the echo fixture: params, body, query, flags', async () => {
     gateway = await gatewayWith(['proc-echo'], { sandbox: { bwrap } });
     const res = await post(gateway, '/echo/ada', { n: 1 });

@@ -1,8 +1,15 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PluginGateway } from '../../src/index.js';
 import { memoryLogger } from '../helpers.js';
 import { build, templates, toolchainPresent } from '../wasm/templates.js';
 import { until } from '../registry/contract.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const cli = path.join(root, 'dist/cli.js');
 
 describe.each(templates)('the $lang wasm template', (t) => {
   const present = toolchainPresent(t);
@@ -30,6 +37,25 @@ describe.each(templates)('the $lang wasm template', (t) => {
       key: 'POST /echo',
       request: { method: 'POST', path: '/echo', body: { hello: 'wasm', n: [1, 2] } },
     });
+  });
+
+  it.skipIf(!present)('passes its own test (plugin.test.mjs) under veza plugin test', () => {
+    // As `veza plugin create` leaves it: the folder in a project that has the package installed.
+    const project = mkdtempSync(path.join(os.tmpdir(), 'pgw-template-'));
+    mkdirSync(path.join(project, 'node_modules/@veza'), { recursive: true });
+    symlinkSync(root, path.join(project, 'node_modules/@veza/plugin-gateway'));
+    const dir = path.join(project, t.lang);
+    cpSync(t.dir, dir, { recursive: true });
+    const run = spawnSync(process.execPath, [cli, 'plugin', 'test', dir, '--json'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as { ok: boolean; tests?: unknown };
+    expect(report.ok).toBe(true);
+    expect(JSON.stringify(report)).toContain('plugin.test.mjs');
+    rmSync(project, { recursive: true, force: true });
   });
 
   it.skipIf(!present)('counts hits in the key/value store and logs each', async () => {

@@ -1,5 +1,5 @@
 import { accessSync, constants } from 'node:fs';
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -18,17 +18,23 @@ export function findBinary(name: string): string | undefined {
 }
 
 /**
- * Whether a service's tests can run: with `PGW_REQUIRE_SERVICES` set (CI), a missing binary is an error;
- * otherwise the tests are skipped and the reason printed.
+ * Whether a service's tests can run: the binary is installed and runs (`--version` exits 0). With
+ * `PGW_REQUIRE_SERVICES` set (CI), a missing or broken binary is an error; otherwise the tests are
+ * skipped and the reason printed.
  */
 export function serviceAvailable(binary: string, install: string): boolean {
-  if (findBinary(binary)) return true;
+  const bin = findBinary(binary);
+  const version = bin
+    ? spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 30_000 })
+    : undefined;
+  if (version?.status === 0) return true;
+  const why = bin
+    ? `${bin} --version failed (${version?.error?.message ?? `exit ${version?.status}`})`
+    : `${binary} is not installed`;
   if (process.env.PGW_REQUIRE_SERVICES) {
-    throw new Error(
-      `${binary} is required (PGW_REQUIRE_SERVICES is set) but not installed: ${install}`,
-    );
+    throw new Error(`${binary} is required (PGW_REQUIRE_SERVICES is set): ${why}: ${install}`);
   }
-  console.warn(`skipping the ${binary} tests: ${binary} is not installed (${install})`);
+  console.warn(`skipping the ${binary} tests: ${why} (${install})`);
   return false;
 }
 

@@ -5,5 +5,15 @@
 # refuses.
 set -eu
 cd "$(dirname "$0")"
-"${CC:-clang}" --target=wasm32-wasi --sysroot=/usr -O2 -nostartfiles -nodefaultlibs \
-  -Wl,--no-entry -Wl,--strip-all -o plugin.wasm plugin.c -lc
+CC="${CC:-clang}"
+if ! command -v "$CC" >/dev/null 2>&1; then
+  echo "build.sh: $CC not found. This template needs clang, lld and wasi-libc:" >&2
+  echo "  Debian/Ubuntu: apt-get install clang lld wasi-libc (or CC=/path/to/clang ./build.sh)" >&2
+  exit 1
+fi
+if ! "$CC" --target=wasm32-wasi --sysroot=/usr -O2 -nostartfiles -nodefaultlibs \
+  -Wl,--no-entry -Wl,--strip-all -o plugin.wasm plugin.c -lc; then
+  echo "build.sh: $CC could not build for wasm32-wasi. It needs lld (wasm-ld) and wasi-libc's" >&2
+  echo "  headers and libc under /usr: apt-get install lld wasi-libc" >&2
+  exit 1
+fi
