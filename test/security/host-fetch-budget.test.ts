@@ -13,7 +13,6 @@ const MIB = 1024 * 1024;
 let gateway: PluginGateway | undefined;
 let server: http.Server;
 let base: string;
-let connections = 0;
 let peakOpen = 0;
 const open = new Set<Socket>();
 
@@ -26,7 +25,6 @@ beforeAll(async () => {
     res.write(Buffer.alloc(4 * MIB, 'a'));
   });
   server.on('connection', (socket: Socket) => {
-    connections++;
     open.add(socket);
     peakOpen = Math.max(peakOpen, open.size);
     socket.on('close', () => open.delete(socket));
@@ -38,7 +36,6 @@ afterAll(() => closeServer(server));
 afterEach(async () => {
   await gateway?.stop();
   gateway = undefined;
-  connections = 0;
   peakOpen = 0;
 });
 
