@@ -47,14 +47,18 @@ export function isStreamBody(body: unknown): body is StreamBody {
  * when the stream has ended (the request's log line and metrics are written then).
  */
 export async function streamed(
-  plugin: Served,
-  key: string,
-  request: PluginRequest,
+  exchange: {
+    plugin: Served;
+    target: { key: string };
+    request: PluginRequest;
+    rate: RateCheck | undefined;
+  },
   settings: StreamSettings,
-  rate: RateCheck | undefined,
   log: GatewayLogger,
   ended: (outcome: Dispatched) => void,
 ): Promise<Dispatched> {
+  const { plugin, request, rate } = exchange;
+  const key = exchange.target.key;
   const id = request.id;
   const finish = (response: PluginResponse): Dispatched => {
     const outcome = { response };

@@ -281,12 +281,9 @@ export class RequestPath {
   /** Through the plugin's mesh to one of its instances; the caller remembered for its `ctx.call()`s. */
   #run(x: Exchange): Promise<Dispatched> {
     const ended = (outcome: Dispatched) => this.#ended(x, outcome);
-    const stream = x.target.endpoint.stream;
     // A streamed response: its log line and metrics are written when the stream ends.
-    if (stream) {
-      const { plugin, request, rate } = x;
-      return streamed(plugin, x.target.key, request, stream, rate, this.parts.log, ended);
-    }
+    if (x.target.endpoint.stream)
+      return streamed(x, x.target.endpoint.stream, this.parts.log, ended);
     if (!this.parts.calls(x.plugin)) return dispatch(x, this.parts.mesh).then(ended);
     const key = this.#callers.enter(x.plugin.name, x.request);
     const leave = () => this.#callers.leave(key);

@@ -313,7 +313,6 @@ export function servePlugin(
         return health();
       case 'boot':
         return health().then((status): BootReport => ({
-          // A WebSocket endpoint's handlers serve its manifest entry as a route does.
           routes: [...Object.keys(plugin.routes ?? {}), ...Object.keys(plugin.websockets ?? {})],
           handlesEvents: typeof plugin.handleEvent === 'function',
           health: status,
