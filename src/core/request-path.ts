@@ -40,6 +40,7 @@ import { REQUEST_TRACE } from '../shared/trace-context.js';
 import type { RequestSpan, TraceDoor, Tracing } from './tracing.js';
 import { Callers } from './callers.js';
 import { streamed } from './live-stream.js';
+import { upgradeRequired } from './admission.js';
 
 export type { TraceDoor } from './tracing.js';
 import type { GatewayRequest, PluginRequest, PluginResponse } from '../shared/types.js';
@@ -394,15 +395,4 @@ export class RequestPath {
       },
     });
   }
-}
-
-/** 426 for a plain request to a WebSocket endpoint (`gateway.upgrade()` opens those). */
-function upgradeRequired(target: RouteTarget<Served>, id: string): PluginResponse | undefined {
-  if (target.endpoint.websocket === undefined) return undefined;
-  return errorResponse(
-    ErrorCodes.UPGRADE_REQUIRED,
-    `${target.key} is a WebSocket endpoint: open it with an upgrade`,
-    id,
-    { upgrade: 'websocket', connection: 'Upgrade' },
-  );
 }
