@@ -1,9 +1,14 @@
 /**
- * `npm run demo`: a gateway with the three example plugins of the ADR on the embedded memory registry,
- * serving a scripted set of events and requests and printing what came back.
+ * `npm run demo`: a gateway with the example plugins of the ADR on the embedded memory registry,
+ * serving a scripted set of events and requests (and two WebSocket clients in a collaboration room)
+ * and printing what came back.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pino } from 'pino';
+import WebSocket from 'ws';
+import { createRequestListener, createUpgradeListener } from '../src/adapters/node.js';
 import { MemoryRegistry, PluginGateway, type GatewayRequest, type Identity } from '../src/index.js';
 
 const plugins = path.join(import.meta.dirname, 'plugins');
@@ -44,7 +49,12 @@ async function call(who: string | undefined, request: GatewayRequest): Promise<v
 }
 
 say('Loading the example plugins (each in its own worker thread pool)…');
-for (const name of ['ai-recommendations', 'advanced-analytics', 'gamification']) {
+for (const name of [
+  'ai-recommendations',
+  'advanced-analytics',
+  'gamification',
+  'live-collaboration',
+]) {
   await gateway.load(path.join(plugins, name));
 }
 await gateway.start();
@@ -95,6 +105,42 @@ await call(undefined, { method: 'GET', path: '/recommendations' });
 await call(undefined, { method: 'DELETE', path: '/gamification/leaderboard' });
 await call(undefined, { method: 'GET', path: '/nft/marketplace' });
 
+say('\nLive collaboration over WebSockets (a node:http server on a free port)…');
+const server = http.createServer(createRequestListener(gateway));
+server.on('upgrade', createUpgradeListener(gateway));
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+const wsBase = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+/** Joins a room as `who`; resolves with the socket once the welcome arrived. */
+async function join(who: string, room: string): Promise<WebSocket> {
+  const ws = new WebSocket(`${wsBase}/collab/${room}`, {
+    headers: { authorization: `Bearer ${who}` },
+  });
+  ws.on('message', (data) =>
+    say(`  ${who.replace('token-', '')} ← ${compact(JSON.parse(`${data}`))}`),
+  );
+  await new Promise((resolve) => ws.once('message', resolve));
+  return ws;
+}
+const ada = await join('token-ada', 'road-trip');
+const grace = await join('token-grace', 'road-trip');
+say(`  active_connections: ${gateway.metrics('live-collaboration').active_connections}`);
+const heard = new Promise((resolve) => grace.once('message', resolve));
+ada.send(JSON.stringify({ type: 'edit', op: 'add', trackId: 101 }));
+await heard;
+const closed = [ada, grace].map((ws) => new Promise((r) => ws.once('close', r)));
+ada.close();
+grace.close();
+await Promise.all(closed);
+
+say('\nRecommendations streamed as Server-Sent Events…');
+const stream = await fetch(`${wsBase.replace('ws:', 'http:')}/recommendations/stream?limit=3`, {
+  headers: { authorization: 'Bearer token-ada' },
+});
+for (const frame of (await stream.text()).split('\n\n').filter((f) => f && !f.startsWith(':'))) {
+  say(`  ${frame.replace(/\n/g, ' | ')}`);
+}
+
 say('\nPer-plugin metrics:');
 say('  plugin               requests  errors  mean ms   p99 ms  threads  heap MB');
 for (const info of gateway.list()) {
@@ -107,4 +153,5 @@ for (const info of gateway.list()) {
 }
 
 await gateway.stop();
+await new Promise((r) => server.close(r));
 say('\nStopped: every plugin ran its stop(), and no thread, timer or handle is left.');

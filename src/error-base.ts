@@ -38,6 +38,7 @@ export const ErrorCodes = {
   PLUGIN_CODE: 'PGW_ERR_PLUGIN_CODE',
   TYPESCRIPT_UNAVAILABLE: 'PGW_ERR_TYPESCRIPT_UNAVAILABLE',
   PLUGIN_LIMIT: 'PGW_ERR_PLUGIN_LIMIT',
+  LIVE_UNSUPPORTED: 'PGW_ERR_LIVE_UNSUPPORTED',
   // Answered in response bodies by handle(), ctx.call(), peer calls and the adapters:
   BAD_REQUEST: 'PGW_ERR_BAD_REQUEST',
   BODY_TOO_LARGE: 'PGW_ERR_BODY_TOO_LARGE',
@@ -62,6 +63,9 @@ export const ErrorCodes = {
   PEER_UNAUTHORIZED: 'PGW_ERR_PEER_UNAUTHORIZED',
   PEER_UNREACHABLE: 'PGW_ERR_PEER_UNREACHABLE',
   FAULT_INJECTED: 'PGW_ERR_FAULT_INJECTED',
+  UPGRADE_REQUIRED: 'PGW_ERR_UPGRADE_REQUIRED',
+  ORIGIN_NOT_ALLOWED: 'PGW_ERR_ORIGIN_NOT_ALLOWED',
+  TOO_MANY_CONNECTIONS: 'PGW_ERR_TOO_MANY_CONNECTIONS',
 } as const;
 
 /** One of the `PGW_ERR_*` codes. */
@@ -103,6 +107,7 @@ export const ErrorStatus: Readonly<Record<ErrorCode, number>> = {
   [ErrorCodes.VERSION_NOT_FOUND]: 404,
   [ErrorCodes.PLUGIN_CODE]: 422,
   [ErrorCodes.TYPESCRIPT_UNAVAILABLE]: 422,
+  [ErrorCodes.LIVE_UNSUPPORTED]: 422,
   // What a plugin asked of the host past its ceiling (a fetch, a stored key): it may retry later.
   [ErrorCodes.PLUGIN_LIMIT]: 429,
   // Answered in response bodies by handle(), ctx.call(), peer calls and the adapters:
@@ -130,6 +135,9 @@ export const ErrorStatus: Readonly<Record<ErrorCode, number>> = {
   [ErrorCodes.PEER_UNREACHABLE]: 503,
   // The default; a fault's `abortStatus` chooses another.
   [ErrorCodes.FAULT_INJECTED]: 503,
+  [ErrorCodes.UPGRADE_REQUIRED]: 426,
+  [ErrorCodes.ORIGIN_NOT_ALLOWED]: 403,
+  [ErrorCodes.TOO_MANY_CONNECTIONS]: 503,
 };
 
 /** The brand every gateway error carries (a `Symbol.for` key, the same in every copy of the library). */

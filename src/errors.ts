@@ -349,3 +349,13 @@ export const isRegistryError = guard(RegistryError);
 
 /** True when `e` is a {@link SwapFailedError}. */
 export const isSwapFailedError = guard(SwapFailedError);
+
+/**
+ * A manifest declares a live endpoint (`websocket` or `stream`) on a runtime that cannot serve one
+ * (`process`, `wasm`, or an untrusted `worker` plugin run as a process): refused at load, never a
+ * silent hang.
+ */
+export class LiveUnsupportedError extends branded(
+  ErrorCodes.LIVE_UNSUPPORTED,
+  'LiveUnsupportedError',
+) {}

@@ -9,6 +9,7 @@ export { PluginGateway } from './core/gateway.js';
 export type { BootEvent, CrashEvent } from './plugins/supervisor.js';
 export type { PeerReply } from './core/request-path.js';
 export type { ServiceHandler } from './core/service-calls.js';
+export type { LiveUpgrade } from './core/live-upgrade.js';
 export type { PublishResult } from './core/event-delivery.js';
 export type {
   AbandonedEvent,
@@ -52,6 +53,7 @@ export type {
   GatewayRequest,
   HealthStatus,
   PluginEndpoint,
+  WebSocketSettings,
   PluginInfo,
   PluginMetrics,
   PluginRequest,
@@ -134,6 +136,7 @@ export {
   WasmModuleError,
   WasmImportRefusedError,
   UntrustedRuntimeError,
+  LiveUnsupportedError,
   FlagNotDeclaredError,
   EventBrokerUnavailableError,
   SwapFailedError,

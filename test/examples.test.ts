@@ -18,6 +18,9 @@ describe('examples', () => {
     expect(stdout).toMatch(/← 200 \[\{"rank":1,"userId":457,"points":14/);
     expect(stdout).toContain('← 401 {"error":{"code":"PGW_ERR_UNAUTHORIZED"');
     expect(stdout).toMatch(/gamification\s+2\s+0/);
+    expect(stdout).toContain('active_connections: 2');
+    expect(stdout).toMatch(/id: 1 \| event: recommendation \| data: \{"id":/);
+    expect(stdout).toContain('grace ← {"type":"edit","user":456');
     expect(stdout).toContain('Stopped:');
   });
 

@@ -14,6 +14,13 @@ import { serveExchange, type ExchangeSettings } from './node-exchange.js';
 import type { HostUser, RequestHandlerLike } from './request-handler.js';
 
 export type { HostUser, RequestHandlerLike } from './request-handler.js';
+/** WebSockets on an Express host: `attachUpgrades(server, gateway, { prefix })` on its HTTP server. */
+export {
+  attachUpgrades,
+  createUpgradeListener,
+  type UpgradeHandlerLike,
+  type UpgradeListenerOptions,
+} from './node-upgrade.js';
 
 /** Options of {@link pluginGateway}. */
 export interface ExpressGatewayOptions {

@@ -21,6 +21,11 @@ import { acceptedRequestId, gatewayRequestId } from './request-id.js';
 import { wireResponse, type WireResponse } from './write-response.js';
 import { errorWire } from '../shared/responses.js';
 import type { GatewayRequest } from '../shared/types.js';
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { isStreamBody } from '../core/live-stream.js';
+import { wireHeaders } from './wire-headers.js';
+import { attachUpgrades, type UpgradeHandlerLike } from './node-upgrade.js';
 
 export type { HostUser, RequestHandlerLike } from './request-handler.js';
 
@@ -45,6 +50,13 @@ export interface FastifyGatewayOptions {
    * closes its other resources. `false` when the host stops it itself, later. @default true
    */
   stopOnClose?: boolean;
+  /**
+   * Serve the gateway's WebSocket endpoints on the app's server (`upgrade` event); the host's own
+   * upgrade listeners registered before keep the paths no plugin serves. @default true
+   */
+  websockets?: boolean;
+  /** The caller of a WebSocket upgrade as the host decides it (there is no Fastify request yet). */
+  getUpgradeUser?: (req: IncomingMessage) => HostUser | null | undefined;
 }
 
 async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOptions): Promise<void> {
@@ -53,6 +65,13 @@ async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOption
     throw new TypeError('fastifyPluginGateway needs `gateway`: an object with a handle() method');
   }
   const prefixLength = app.prefix.length;
+  const upgrading = gateway as RequestHandlerLike & Partial<UpgradeHandlerLike>;
+  if (options.websockets !== false && typeof upgrading.upgrade === 'function') {
+    attachUpgrades(app.server, upgrading as UpgradeHandlerLike, {
+      prefix: app.prefix,
+      getUser: options.getUpgradeUser,
+    });
+  }
   // Only inside this plugin's context: text is decoded in the charset it declares, anything else
   // (binary, forms) reaches the plugin as it came. Fastify's JSON parser stays.
   app.removeContentTypeParser('text/plain');
@@ -96,6 +115,15 @@ async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOption
     if (response.statusCode === 404 && isNoRoute(response)) {
       reply.callNotFound();
       return reply;
+    }
+    if (isStreamBody(response.body)) {
+      // Fastify pipes a Readable with backpressure, and destroys it (cancelling the plugin's body)
+      // when the client goes away.
+      const headers = wireHeaders(response.headers);
+      headers['content-type'] ??= 'application/octet-stream';
+      reply.code(response.statusCode).headers(headers);
+      reply.header('x-request-id', echoed ?? gatewayRequest.id!);
+      return reply.send(Readable.from(response.body, { objectMode: false }));
     }
     return send(reply, wireResponse(response), echoed ?? gatewayRequest.id!);
   };

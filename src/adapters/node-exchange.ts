@@ -13,6 +13,8 @@ import { BodyDecodeError, hasNoBody, parseBody, readBody, TOO_LARGE } from './re
 import type { HostUser, RequestHandlerLike } from './request-handler.js';
 import { acceptedRequestId, gatewayRequestId } from './request-id.js';
 import { wireResponse, writeError, writeWire } from './write-response.js';
+import { isStreamBody } from '../core/live-stream.js';
+import { writeStream } from './write-stream.js';
 
 /** A peer endpoint served beside the routes (the fleet's, on the node listener). */
 export interface PeerEndpoint {
@@ -105,6 +107,9 @@ export async function serveExchange(
         if (parsed === undefined && body !== undefined) (req as { body?: unknown }).body = body;
         return notFound(settings, req, res, next, '');
       }
+    }
+    if (isStreamBody(response.body)) {
+      return await writeStream(res, response, answerId, req.method === 'HEAD');
     }
     res.setHeader('x-request-id', answerId);
     writeWire(res, wireResponse(response), req.method === 'HEAD');

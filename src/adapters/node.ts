@@ -14,6 +14,12 @@ import { serveExchange, type ExchangeSettings, type PeerEndpoint } from './node-
 import type { HostUser, RequestHandlerLike } from './request-handler.js';
 
 export type { HostUser, RequestHandlerLike } from './request-handler.js';
+export {
+  attachUpgrades,
+  createUpgradeListener,
+  type UpgradeHandlerLike,
+  type UpgradeListenerOptions,
+} from './node-upgrade.js';
 
 /** Options of {@link createRequestListener}. */
 export interface RequestListenerOptions {

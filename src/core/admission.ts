@@ -145,3 +145,17 @@ export function callerAddress(address: unknown): string | number {
   if (typeof address === 'string') return addressCaller(address);
   return (address ?? 'anonymous') as string | number;
 }
+
+/** 426 for a plain request to a WebSocket endpoint (`gateway.upgrade()` opens those). */
+export function upgradeRequired(
+  target: RouteTarget<Served>,
+  id: string,
+): PluginResponse | undefined {
+  if (target.endpoint.websocket === undefined) return undefined;
+  return errorResponse(
+    ErrorCodes.UPGRADE_REQUIRED,
+    `${target.key} is a WebSocket endpoint: open it with an upgrade`,
+    id,
+    { upgrade: 'websocket', connection: 'Upgrade' },
+  );
+}

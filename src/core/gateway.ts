@@ -35,6 +35,7 @@ import type { PluginTable } from './plugin-table.js';
 import type { PeerReply, RequestPath } from './request-path.js';
 import type { ServiceCalls, ServiceHandler } from './service-calls.js';
 import type { Tracing } from './tracing.js';
+import { LiveGate, type LiveUpgrade } from './live-upgrade.js';
 import type {
   DomainEvent,
   FlagRule,
@@ -72,6 +73,8 @@ export class PluginGateway {
   readonly #tracing: Tracing;
   readonly #swaps: HotSwap;
   readonly #loading: LoadingGateway;
+  /** WebSocket upgrades: made at the first one. */
+  #live: LiveGate | undefined;
   #started = false;
   #stopped = false;
 
@@ -209,6 +212,14 @@ export class PluginGateway {
    */
   handle(request: GatewayRequest): Promise<PluginResponse> {
     return this.#path.handle(request);
+  }
+
+  /**
+   * Decides a WebSocket upgrade before any connection exists (route, origin, auth, roles, rate limit,
+   * connection cap); `createUpgradeListener` of `./node` calls it. Never rejects.
+   */
+  upgrade(request: GatewayRequest): Promise<LiveUpgrade> {
+    return (this.#live ??= new LiveGate(this.#path.parts)).upgrade(request);
   }
 
   /**

@@ -39,6 +39,8 @@ import type { RouteTarget, Router } from './router.js';
 import { REQUEST_TRACE } from '../shared/trace-context.js';
 import type { RequestSpan, TraceDoor, Tracing } from './tracing.js';
 import { Callers } from './callers.js';
+import { streamed } from './live-stream.js';
+import { upgradeRequired } from './admission.js';
 
 export type { TraceDoor } from './tracing.js';
 import type { GatewayRequest, PluginRequest, PluginResponse } from '../shared/types.js';
@@ -185,7 +187,7 @@ export class RequestPath {
       scope: target.scope,
       caller: request.userId ?? callerAddress(request.context?.clientAddress),
     };
-    const refused = refuse(target, request);
+    const refused = refuse(target, request) ?? upgradeRequired(target, request.id);
     return this.serve(this.enter({ target, request, started, rate, refused })).then(responseOf);
   }
 
@@ -280,6 +282,9 @@ export class RequestPath {
   /** Through the plugin's mesh to one of its instances; the caller remembered for its `ctx.call()`s. */
   #run(x: Exchange): Promise<Dispatched> {
     const ended = (outcome: Dispatched) => this.#ended(x, outcome);
+    // A streamed response: its log line and metrics are written when the stream ends.
+    if (x.target.endpoint.stream)
+      return streamed(x, x.target.endpoint.stream, this.parts.log, ended);
     if (!this.parts.calls(x.plugin)) return dispatch(x, this.parts.mesh).then(ended);
     const key = this.#callers.enter(x.plugin.name, x.request);
     const leave = () => this.#callers.leave(key);

@@ -113,6 +113,55 @@ export interface RuntimeStats {
   inFlight: number;
   /** Messages and results from the plugin's side that were refused as malformed or not permitted. */
   violations: number;
+  /** Open live connections (WebSockets) the runtime holds. */
+  connections?: number;
+}
+
+/** A live message's payload: text, or bytes. */
+export type LiveData = string | Uint8Array;
+
+/** The gateway's side of one live connection: what the plugin's code may ask of it. */
+export interface LivePeer {
+  send(data: LiveData): void;
+  close(code: number, reason: string): void;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  /** To the plugin's other connections subscribed to `topic`. */
+  publish(topic: string, data: LiveData): void;
+  /** The plugin's handler of the connection's last open or message settled. */
+  handled(): void;
+}
+
+/** The runtime's side of one live connection: what the gateway tells the plugin. */
+export interface LiveLink {
+  message(data: LiveData): void;
+  /** The connection ended (`code` as the client or the gateway closed it); the link is spent. */
+  closed(code: number, reason: string): void;
+}
+
+/** The gateway's side of one streamed response: what the plugin's thread produces. */
+export interface StreamSink {
+  /** The handler answered: status and headers (before any chunk). */
+  head(statusCode: number, headers: Record<string, string>): void;
+  chunk(data: LiveData): void;
+  /** The body ended; `error` when the plugin failed or the stream was cut. */
+  end(error?: string): void;
+}
+
+/** The runtime's side of one streamed response. */
+export interface StreamLink {
+  /** The gateway took one chunk: the plugin may produce one more. */
+  more(): void;
+  /** The client went away or a deadline passed: the plugin's body is returned (closed). */
+  cancel(): void;
+}
+
+/** Where a runtime that serves live connections takes them (`PluginRuntime.live`). */
+export interface LiveChannel {
+  /** Hands a new connection to the plugin's `websockets[key]` handlers. */
+  open(peer: LivePeer, key: string, request: PluginRequest): LiveLink;
+  /** Runs the plugin's `routes[key]` for a streamed response. */
+  stream(sink: StreamSink, key: string, request: PluginRequest): StreamLink;
 }
 
 /** One running plugin instance. */
@@ -143,6 +192,8 @@ export interface PluginRuntime {
    * sees them from its next task on, without a restart.
    */
   setFlags(flags: Readonly<Record<string, boolean>>): void;
+  /** The runtime's live channel, when it serves WebSockets (the worker runtime does). */
+  live?(): LiveChannel;
 }
 
 /**

@@ -330,6 +330,7 @@ const ANSWERED: ReadonlySet<ErrorCode> = new Set([
   ErrorCodes.UNTRUSTED_RUNTIME,
   ErrorCodes.SANDBOX_UNAVAILABLE,
   ErrorCodes.RUNTIME_UNSUPPORTED,
+  ErrorCodes.LIVE_UNSUPPORTED,
   ErrorCodes.GATEWAY_STOPPED,
   ErrorCodes.INVALID_ARGUMENT,
   ErrorCodes.SWAP_FAILED,

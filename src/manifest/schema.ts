@@ -66,6 +66,69 @@ const method = z.preprocess(
 /** `/tracks/{id}`: segments of letters, digits, `-._~` or a `{name}` parameter. */
 const ENDPOINT_PATH = /^(\/([A-Za-z0-9\-._~]+|\{[A-Za-z_][A-Za-z0-9_]*\}))+\/?$|^\/$/;
 
+/** A `rate_limit`-style rate: `"<n>/<sec|min|hour>"`. */
+const rateText = text(64).refine((v) => (parseRate(v)?.limit ?? Infinity) <= MAX_RATE_LIMIT, {
+  error: (i) =>
+    `expected "<n>/<sec|min|hour>" with n from 1 to ${MAX_RATE_LIMIT}, got ${JSON.stringify(i.input)}`,
+});
+
+/** A browser origin an endpoint admits: `https://app.example.com` (scheme, host, optional port), or `*`. */
+const ORIGIN =
+  /^(\*|https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?|https?:\/\/\[[0-9A-Fa-f:.]+\](:\d{1,5})?)$/;
+
+/**
+ * An endpoint that accepts WebSocket upgrades (`websocket: true` for the defaults). Every figure has a
+ * bound: each is what one connection may hold on the host.
+ */
+const websocketSettings = z.preprocess(
+  (v) => (v === true ? {} : v),
+  z.strictObject({
+    max_message_bytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024),
+    max_buffered_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(256 * 1024 * 1024)
+      .default(1024 * 1024),
+    max_connections: z.number().int().min(1).max(1_000_000).default(10_000),
+    message_rate_limit: rateText.optional(),
+    origins: z
+      .array(
+        text(512).regex(ORIGIN, {
+          error: (i) =>
+            `expected an origin like "https://app.example.com" or "*", got ${JSON.stringify(i.input)}`,
+        }),
+      )
+      .max(256)
+      .optional(),
+    idle_timeout: duration('1s', '24h').default('60s'),
+  }),
+);
+
+/**
+ * An endpoint whose response is streamed (an async iterable body, Server-Sent Events): `stream: true`
+ * for the defaults. Its deadlines replace `timeout`.
+ */
+const streamSettings = z.preprocess(
+  (v) => (v === true ? {} : v),
+  z.strictObject({
+    first_byte_timeout: duration('1ms', '1h').default('30s'),
+    idle_timeout: duration('1s', '24h').default('60s'),
+    total_timeout: duration('1s', '24h').default('1h'),
+    max_chunk_bytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024),
+  }),
+);
+
 export const endpointSchema = z.strictObject({
   path: text(1024).regex(ENDPOINT_PATH, {
     error: (i) =>
@@ -81,6 +144,8 @@ export const endpointSchema = z.strictObject({
     .optional(),
   roles: z.array(text(128).min(1)).max(64).default([]),
   timeout: duration('1ms', '1h').optional(),
+  websocket: websocketSettings.optional(),
+  stream: streamSettings.optional(),
 });
 
 /** Entry file: relative to the manifest, never outside its folder. */
@@ -186,6 +251,20 @@ export const manifestSchema = z
           message: `duplicates endpoints.${first} (${e.method} ${m.endpoints[first]!.path})`,
         });
       } else seen.set(key, i);
+      if (e.websocket !== undefined && e.stream !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['endpoints', i, 'stream'],
+          message: 'an endpoint is either a WebSocket or a streamed response, not both',
+        });
+      }
+      if (e.websocket !== undefined && e.method !== 'GET') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['endpoints', i, 'method'],
+          message: `a WebSocket endpoint is opened with GET, got ${e.method}`,
+        });
+      }
     });
     const names = new Set<string>();
     m.feature_flags.forEach((f, i) => {

@@ -157,6 +157,7 @@ export class InstanceGroup implements PluginRuntime {
       heapUsedBytes: all.reduce((n, s) => n + s.heapUsedBytes, 0),
       inFlight: all.reduce((n, s) => n + s.inFlight, 0),
       violations: all.reduce((n, s) => n + s.violations, 0),
+      connections: all.reduce((n, s) => n + (s.connections ?? 0), 0),
     };
   }
 

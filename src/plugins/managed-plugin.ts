@@ -221,7 +221,7 @@ export class ManagedPlugin implements Served {
       response_time_ms: r.meanMs,
       cpu_usage_percent: live.utilization * 100,
       memory_usage_mb: live.heapUsedBytes / (1024 * 1024),
-      active_connections: live.inFlight,
+      active_connections: live.inFlight + (live.connections ?? 0),
       latency_ms: { p50: r.percentileMs(50), p95: r.percentileMs(95), p99: r.percentileMs(99) },
       threads: live.threads,
       crashes: this.crashes.total,

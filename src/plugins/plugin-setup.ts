@@ -3,7 +3,9 @@
  * flags, and a word in the log for manifest fields this version accepts but does not enforce yet.
  * @module
  */
+import { fieldLocation } from '../manifest/manifest.js';
 import {
+  LiveUnsupportedError,
   MaxPluginsError,
   PluginExistsError,
   SandboxUnavailableError,
@@ -88,6 +90,7 @@ export function createPlugin(loaded: PluginFiles, setup: PluginSetup): ManagedPl
   const files = setup.load.trusted ? loaded : withCeilings(loaded, setup);
   const { manifest } = files;
   const runtime = runtimeFor(manifest, setup);
+  assertLiveServable(files, runtime);
   const wasm = runtime === 'wasm' ? prepareModule(files, limits) : undefined;
   const bwrap = runtime === 'process' ? processSandbox(files, setup) : undefined;
   const pending = notYetEnforced(manifest, runtime, bwrap !== undefined);
@@ -205,6 +208,30 @@ function runtimeFor(manifest: Manifest, setup: PluginSetup): Manifest['runtime']
     'untrusted plugin: runs in the process runtime instead of worker threads',
   );
   return 'process';
+}
+
+/**
+ * Connections live in a worker thread of the plugin's own (`loader/worker/live-thread.ts`); the process
+ * and wasm runtimes have no such channel, so a live endpoint there is refused now rather than hang later.
+ * @throws {LiveUnsupportedError} naming the first such endpoint's `websocket` field.
+ */
+function assertLiveServable(files: PluginFiles, runtime: Manifest['runtime']['type']): void {
+  if (runtime === 'worker') return;
+  const i = files.manifest.endpoints.findIndex(
+    (e) => e.websocket !== undefined || e.stream !== undefined,
+  );
+  if (i < 0) return;
+  const field = files.manifest.endpoints[i]!.websocket !== undefined ? 'websocket' : 'stream';
+  const { name } = files.manifest;
+  const where = fieldLocation(files.manifestText, files.manifestPath, ['endpoints', i, field]);
+  const why =
+    files.manifest.runtime.type === 'worker'
+      ? 'the plugin is untrusted, so it runs as a process'
+      : `runtime.type is ${runtime}`;
+  throw new LiveUnsupportedError(
+    `${where}: plugin "${name}" declares a live endpoint (${field}), which only the worker runtime serves (${why}); run it as a trusted worker plugin or drop ${field}`,
+    { plugin: name },
+  );
 }
 
 /**

@@ -18,7 +18,16 @@ export {
   type PluginFetchResponse,
   type PluginLogger,
   type RouteHandler,
+  type PluginWebSocket,
+  type WebSocketHandlers,
+  type WebSocketMessage,
 } from '../shared/plugin-definition.js';
+export {
+  sse,
+  sseFrame,
+  type ServerSentEvent,
+  type SseOptions,
+} from '../shared/sse.js';
 export type {
   DomainEvent,
   HealthStatus,

@@ -168,6 +168,19 @@ export interface PluginDefinition<Routes extends string = string> {
   routes?: PluginRoutes<Routes>;
   /** Receives the events the manifest subscribes to (`permissions.events.subscribe`). */
   handleEvent?(event: DomainEvent, ctx: PluginContext): void | Promise<void>;
+  /**
+   * `"GET /path/{param}"` to the handlers of a WebSocket endpoint (one whose manifest entry has
+   * `websocket`); docs/live-connections.md.
+   * @example
+   * websockets: {
+   *   'GET /collab/{room}': {
+   *     open(ws) { ws.subscribe(ws.request.params.room); },
+   *     message(ws, msg) { ws.publish(ws.request.params.room, msg); },
+   *   },
+   * },
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each endpoint chooses its own `data`
+  websockets?: Record<string, WebSocketHandlers<any>>;
 }
 
 const kPlugin = Symbol.for('plugin-gateway.plugin');
@@ -204,6 +217,10 @@ export function definePlugin<Routes extends string = never>(
       );
     }
   }
+  for (const [key, handlers] of Object.entries(definition.websockets ?? {})) {
+    const problem = websocketHandlersProblem(key, handlers);
+    if (problem) throw new PluginDefinitionError(`definePlugin(): ${problem}`);
+  }
   Object.defineProperty(definition, kPlugin, { value: true });
   return definition;
 }
@@ -211,4 +228,89 @@ export function definePlugin<Routes extends string = never>(
 /** True when `value` came from {@link definePlugin} (of any copy of the SDK). */
 export function isPluginDefinition(value: unknown): value is PluginDefinition {
   return typeof value === 'object' && value !== null && kPlugin in value;
+}
+
+/** What a connection's handlers receive as a message: text frames as strings, binary as bytes. */
+export type WebSocketMessage = string | Uint8Array;
+
+/** One open WebSocket connection, in the plugin's live thread. */
+export interface PluginWebSocket<Data = Record<string, unknown>> {
+  /** Unique among the plugin's open connections. */
+  readonly id: string;
+  /**
+   * The upgrade request as the gateway admitted it: `params` of the path, `query`, `headers`,
+   * `userId` (from the host's `authenticate` or `getUser`), `context`.
+   */
+  readonly request: PluginRequest;
+  /** Per-connection state, the plugin's own; starts as `{}`. */
+  data: Data;
+  /** `open` until `close()` is called or the connection ends, then `closing`, then `closed`. */
+  readonly readyState: 'open' | 'closing' | 'closed';
+  /**
+   * Sends a text (string) or binary (bytes) message. Never blocks: the host holds at most the endpoint's
+   * `websocket.max_buffered_bytes` for a client that does not read, and closes it 1013 past that.
+   * Ignored once the connection is closing.
+   */
+  send(message: WebSocketMessage): void;
+  /** Closes the connection: `code` 1000 or 3000–4999, `reason` at most 123 bytes. @default 1000, '' */
+  close(code?: number, reason?: string): void;
+  /**
+   * Subscribes this connection to `topic` (any string up to 256 characters; at most 256 topics a
+   * connection). Topics are the plugin's own: no other plugin can publish to them or read them.
+   */
+  subscribe(topic: string): void;
+  /** Ends this connection's subscription to `topic` (nothing when it had none). */
+  unsubscribe(topic: string): void;
+  /** Whether this connection is subscribed to `topic`. */
+  isSubscribed(topic: string): boolean;
+  /** The topics this connection is subscribed to. */
+  readonly topics: readonly string[];
+  /**
+   * Sends `message` to every other connection of the plugin subscribed to `topic` (this one excluded,
+   * as in Bun and uWebSockets), whichever thread or instance holds them.
+   */
+  publish(topic: string, message: WebSocketMessage): void;
+}
+
+/**
+ * The handlers of one WebSocket endpoint (`"GET /path"` in `websockets`). Each connection's handlers run
+ * one after another: `message` is not called before the previous handler (and its promise) settled.
+ * A handler that throws closes its connection 1011 and the error goes to the logs.
+ */
+export interface WebSocketHandlers<Data = Record<string, unknown>> {
+  /** The connection is open: admitted (auth, roles, rate limit, origin) and upgraded. */
+  open?(ws: PluginWebSocket<Data>, ctx: PluginContext): void | Promise<void>;
+  /** A message from the client (at most the endpoint's `websocket.max_message_bytes`). */
+  message?(
+    ws: PluginWebSocket<Data>,
+    message: WebSocketMessage,
+    ctx: PluginContext,
+  ): void | Promise<void>;
+  /** The connection ended: the client's close code, or the gateway's (1001 at unload, 1011, …). */
+  close?(
+    ws: PluginWebSocket<Data>,
+    code: number,
+    reason: string,
+    ctx: PluginContext,
+  ): void | Promise<void>;
+}
+
+/** `"GET /path"`: the only method a WebSocket endpoint has. */
+export const WEBSOCKET_KEY = /^GET \/\S*$/;
+
+const HANDLERS = ['open', 'message', 'close'] as const;
+
+/** Why `handlers` is not a set of WebSocket handlers for `key`, or `undefined` when it is. */
+export function websocketHandlersProblem(key: string, handlers: unknown): string | undefined {
+  if (!WEBSOCKET_KEY.test(key)) return `websocket "${key}" must look like "GET /path/{param}"`;
+  if (typeof handlers !== 'object' || handlers === null) {
+    return `websocket "${key}" must be an object of handlers (open, message, close)`;
+  }
+  for (const name of HANDLERS) {
+    const h = (handlers as Record<string, unknown>)[name];
+    if (h !== undefined && typeof h !== 'function') {
+      return `websocket "${key}".${name} must be a function, got ${typeof h}`;
+    }
+  }
+  return undefined;
 }

@@ -157,6 +157,44 @@ export interface PluginEndpoint {
   rate_limit?: string;
   /** Deadline of a request to this endpoint, e.g. `2s`. @default the gateway's `pluginTimeout` */
   timeout?: string;
+  /** Present when the endpoint accepts WebSocket upgrades (docs/live-connections.md). */
+  websocket?: WebSocketSettings;
+  /** Present when the endpoint's response is streamed (docs/live-connections.md). */
+  stream?: StreamSettings;
+}
+
+/** An endpoint's `stream` settings in plugin.yaml, defaults filled in. */
+export interface StreamSettings {
+  /** Until the plugin's handler returns its response (status and headers). @default '30s' */
+  first_byte_timeout: string;
+  /** Between two chunks (an SSE heartbeat counts); past it the stream is ended. @default '60s' */
+  idle_timeout: string;
+  /** The whole stream; past it, ended. @default '1h' */
+  total_timeout: string;
+  /** Largest chunk the plugin may hand the host at once; a larger one ends the stream. @default 1 MiB */
+  max_chunk_bytes: number;
+}
+
+/** An endpoint's `websocket` settings in plugin.yaml, defaults filled in. */
+export interface WebSocketSettings {
+  /** Largest message a client may send; a larger one closes the connection 1009. @default 1 MiB */
+  max_message_bytes: number;
+  /**
+   * Bytes the host may hold for one connection that the client has not read yet; past it the
+   * connection is closed 1013. @default 1 MiB
+   */
+  max_buffered_bytes: number;
+  /** Open connections of this endpoint (all callers); past it, upgrades answer 503. @default 10000 */
+  max_connections: number;
+  /** Messages per connection, e.g. `50/sec`; past it the connection is closed 1008. None by default. */
+  message_rate_limit?: string;
+  /**
+   * Browser origins admitted (`Origin` header); `*` admits any. @default same origin as the `Host`
+   * header, and clients that send no `Origin` (not browsers)
+   */
+  origins?: readonly string[];
+  /** A connection that sends nothing (not even a pong) for this long is ended. @default '60s' */
+  idle_timeout: string;
 }
 
 /** Health of a plugin, from its own `healthCheck()`. */

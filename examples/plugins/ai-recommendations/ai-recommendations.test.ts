@@ -31,6 +31,24 @@ describe('ai-recommendations', () => {
     });
   });
 
+  it('streams recommendations as Server-Sent Events, resuming after Last-Event-ID', async () => {
+    const plugin = await load({});
+    const read = async (headers: Record<string, string>) => {
+      const res = await plugin.get('/recommendations/stream?limit=3', { headers });
+      expect(res.headers['content-type']).toContain('text/event-stream');
+      let text = '';
+      for await (const chunk of res.body as AsyncIterable<string>) text += chunk;
+      return text;
+    };
+    const all = await read({});
+    expect(all.match(/^event: recommendation$/gm)).toHaveLength(3);
+    expect(all).toMatch(/id: 1\nevent: recommendation\ndata: \{"id":\d+/);
+    expect(all).toContain('event: done\ndata: {"count":3}');
+    const resumed = await read({ 'last-event-id': '2' });
+    expect(resumed.match(/^event: recommendation$/gm)).toHaveLength(1);
+    expect(resumed).toContain('id: 3\n');
+  });
+
   it('refuses to record activity for another listener', async () => {
     const plugin = await load({});
     expect(

@@ -1,4 +1,4 @@
-import { definePlugin } from '@veza/plugin-gateway/sdk';
+import { definePlugin, sse } from '@veza/plugin-gateway/sdk';
 import { TRACKS, TRACK_BY_ID } from '../../data/catalog.js';
 
 /** userId → Map(trackId → plays). State is per worker thread: a real plugin keeps it in a store. */
@@ -74,6 +74,26 @@ export default definePlugin({
           items: recommend(req.userId, limit, ctx.flags.enable_ml_model),
         },
       };
+    },
+
+    // Server-Sent Events: each recommendation as the model scores it, then `done`. A client that
+    // reconnects with Last-Event-ID resumes after the rank it saw. (Streams run in the plugin's live
+    // thread, whose state is its own, like every thread's.)
+    'GET /recommendations/stream': (req, ctx) => {
+      const limit = Math.min(10, Math.max(1, Number(req.query.limit ?? 5)));
+      const after = Number(req.headers['last-event-id'] ?? 0) || 0;
+      const items = recommend(req.userId, limit, ctx.flags.enable_ml_model);
+      return sse(
+        (async function* () {
+          for (const [i, item] of items.entries()) {
+            if (i + 1 <= after) continue;
+            // The model's pace: a real one yields as it produces.
+            await new Promise((r) => setTimeout(r, 10));
+            yield { event: 'recommendation', id: i + 1, data: item };
+          }
+          yield { event: 'done', data: { count: items.length } };
+        })(),
+      );
     },
 
     'POST /recommendations/users/{user_id}/activity': (req, ctx) => {

@@ -35,6 +35,8 @@ import type { TaskFailure } from '../../shared/task-failure.js';
 import type { BootReport, TaskResult } from '../runtime.js';
 import type { Task, WorkerNote } from '../worker/protocol.js';
 import { checkHealth, checkReply } from '../worker/reply.js';
+import type { LiveServing } from '../worker/live-protocol.js';
+import { describe, failure, isThenable } from './task-values.js';
 
 /** What the harness knows of the plugin it serves (a subset of the worker's `HarnessData`). */
 export interface PluginHostData {
@@ -86,6 +88,8 @@ export interface PluginHost {
   answerHealth(seq: number): Promise<void>;
   /** New static flag values (`setFlag()`): `ctx.flags` of every task from now on. */
   setFlags(flags: Record<string, boolean>): void;
+  /** The plugin once started, for its live connections; `undefined` when it failed to start. */
+  live(): Promise<LiveServing | undefined>;
 }
 
 const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
@@ -309,7 +313,7 @@ export function servePlugin(
         return health();
       case 'boot':
         return health().then((status): BootReport => ({
-          routes: Object.keys(plugin.routes ?? {}),
+          routes: [...Object.keys(plugin.routes ?? {}), ...Object.keys(plugin.websockets ?? {})],
           handlesEvents: typeof plugin.handleEvent === 'function',
           health: status,
         }));
@@ -382,18 +386,15 @@ export function servePlugin(
     abandon: (slot) => waiting.get(slot)?.(TIMEOUT),
     answerHealth,
     setFlags: (next) => void (flags = Object.freeze({ ...next })),
+    live: () =>
+      ready.then(() =>
+        initFailure
+          ? undefined
+          : {
+              websockets: plugin.websockets ?? {},
+              routes: plugin.routes ?? {},
+              context: (requestId, userId) => new RequestContext(requestId, userId, true),
+            },
+      ),
   };
-}
-
-function failure(kind: TaskFailure['__pgw'], error: unknown): TaskFailure {
-  const e = error instanceof Error ? error : undefined;
-  return { __pgw: kind, message: e ? e.message : describe(error), stack: e?.stack };
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-function isThenable<T>(value: unknown): value is PromiseLike<T> {
-  return typeof (value as PromiseLike<T> | null)?.then === 'function';
 }

@@ -13,6 +13,7 @@ import type { ControlMessage, HarnessData, Task, WorkerNote } from './protocol.j
 import { lockdown } from './lockdown.js';
 import { parseNetworkGrants } from '../../shared/network-allowlist.js';
 import { servePlugin } from '../harness/plugin-host.js';
+import { serveLive } from './live-harness.js';
 
 const data = workerData as HarnessData;
 // Before anything of the plugin's runs (its module is imported once the host says "start").
@@ -99,6 +100,15 @@ const host = servePlugin(
   },
   hostReady,
 );
+
+if (data.livePort) {
+  serveLive(data.livePort, host, () => {
+    const flags = readFlagCells();
+    if (flags) host.setFlags(flags);
+  });
+  // The plugin's code, imported later, does not find the port in `workerData`.
+  delete data.livePort;
+}
 
 port.on('message', (message: ControlMessage) => {
   switch (message?.ctl) {

@@ -46,6 +46,8 @@ export interface HarnessData {
   maxResponseBytes: number;
   /** Milliseconds between two memory notes. */
   memoryReportMs: number;
+  /** In a plugin's live thread only: the port its connections' frames travel on (`live-harness.ts`). */
+  livePort?: MessagePort;
 }
 
 /** A Piscina task: `s` is the request's slot, `d` its deadline (epoch ms). */

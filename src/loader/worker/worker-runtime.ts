@@ -32,6 +32,7 @@ import { checkResult } from './note-check.js';
 import { combineHealth, isCloneError, onNote, threadFigures } from './thread-notes.js';
 import type { NoteTarget, ThreadState } from './thread-notes.js';
 import { captureOutput } from './thread-output.js';
+import { LiveThread } from './live-thread.js';
 
 const OVERLOADED: TaskFailure = { __pgw: 'overloaded', message: 'too many requests in flight' };
 const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
@@ -81,6 +82,8 @@ export class WorkerRuntime implements PluginRuntime {
   #permissions: ThreadPermissions | undefined;
   #healthAnswer: ((seq: number, threadId: number, status: HealthStatus) => void) | undefined;
   readonly #harness: HarnessOverride | undefined;
+  /** The thread holding the instance's WebSocket connections, made for the first one. */
+  #live: LiveThread | undefined;
 
   constructor(spec: RuntimeSpec, hooks: RuntimeHooks, harness?: HarnessOverride) {
     this.#harness = harness;
@@ -211,6 +214,7 @@ export class WorkerRuntime implements PluginRuntime {
     if (this.#closing) return;
     this.#closing = true;
     const end = performance.now() + timeoutMs;
+    const connections = this.#live?.close(timeoutMs);
     // Let rejections already under way (a crash that led to this close) settle as what they are.
     await new Promise(setImmediate);
     const live = this.#liveThreads();
@@ -224,6 +228,7 @@ export class WorkerRuntime implements PluginRuntime {
     this.#lastLoss = this.#terminated();
     const ended = this.#pool ? await within(this.#pool.destroy(), end - performance.now()) : true;
     this.#permissions?.dispose();
+    await connections;
     if (ended) return;
     const stuck = [...this.#threads.values()].filter((t) => t.exitCode === undefined);
     if (stuck.length === 0) return;
@@ -248,7 +253,14 @@ export class WorkerRuntime implements PluginRuntime {
       ...threadFigures(this.#threads.values()),
       inFlight: this.#slots?.used ?? 0,
       violations: this.#violations,
+      connections: this.#live?.connections ?? 0,
     };
+  }
+
+  live(): LiveThread {
+    return (this.#live ??= new LiveThread(this.#spec, this.#hooks, this.#flagCells, (reason) =>
+      this.#hooks.onViolation(reason, ++this.#violations),
+    ));
   }
 
   setFlags(flags: Readonly<Record<string, boolean>>): void {

@@ -1,0 +1,209 @@
+/**
+ * A streamed response on the host: the plugin's handler runs in its live thread, and the response's
+ * body is an async iterable the adapter writes as it comes. The host holds at most `STREAM_WINDOW`
+ * chunks of `max_chunk_bytes` for one stream: it gives the thread one credit per chunk the adapter took,
+ * so a client that reads slowly pauses the plugin. Deadlines: the head within `first_byte_timeout`,
+ * each chunk within `idle_timeout` of the last, the whole within `total_timeout`; past one, the
+ * stream is cut (the adapter aborts the HTTP response).
+ * @module
+ */
+import { ErrorCodes } from '../errors.js';
+import type { LiveData, StreamLink } from '../loader/runtime.js';
+import type { Dispatched, RateCheck } from '../mesh/pipeline.js';
+import type { PluginInstance, Served } from '../mesh/instances.js';
+import { rateLimitHeaders } from '../mesh/rate-limiter.js';
+import { parseDuration } from '../shared/duration.js';
+import type { GatewayLogger } from '../shared/logger.js';
+import { errorResponse } from '../shared/responses.js';
+import type { PluginRequest, PluginResponse, StreamSettings } from '../shared/types.js';
+
+/** The local instance holding the fewest live connections and streams, among those that serve them. */
+export function leastBusy(instances: readonly PluginInstance[]): PluginInstance | undefined {
+  let best: PluginInstance | undefined;
+  let fewest = Infinity;
+  for (const i of instances) {
+    if (typeof i.runtime.live !== 'function') continue;
+    const n = i.runtime.stats().connections ?? 0;
+    if (n < fewest) [best, fewest] = [i, n];
+  }
+  return best;
+}
+
+/** A stream's body as the adapters see it: chunks of text or bytes; a cut stream throws. */
+export type StreamBody = AsyncIterable<LiveData>;
+
+/** Whether a response body is a stream (what the adapters write chunk by chunk). */
+export function isStreamBody(body: unknown): body is StreamBody {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    !ArrayBuffer.isView(body) &&
+    Symbol.asyncIterator in body
+  );
+}
+
+/**
+ * Serves a request to a `stream` endpoint through the plugin's live thread; `ended` is called once,
+ * when the stream has ended (the request's log line and metrics are written then).
+ */
+export async function streamed(
+  exchange: {
+    plugin: Served;
+    target: { key: string };
+    request: PluginRequest;
+    rate: RateCheck | undefined;
+  },
+  settings: StreamSettings,
+  log: GatewayLogger,
+  ended: (outcome: Dispatched) => void,
+): Promise<Dispatched> {
+  const { plugin, request, rate } = exchange;
+  const key = exchange.target.key;
+  const id = request.id;
+  const finish = (response: PluginResponse): Dispatched => {
+    const outcome = { response };
+    ended(outcome);
+    return outcome;
+  };
+  if (rate) {
+    const decision = await rate.limiter.take(rate.scope, rate.caller, rate.rate);
+    if (!decision.allowed) {
+      const message = `rate limit of ${rate.rate.limit} per ${rate.rate.windowMs / 1000}s reached`;
+      return finish(
+        errorResponse(ErrorCodes.RATE_LIMITED, message, id, rateLimitHeaders(rate.rate, decision)),
+      );
+    }
+  }
+  const instance = plugin.location === 'local' ? leastBusy(plugin.instances) : undefined;
+  if (!instance) {
+    const message = `${key} of plugin "${plugin.name}" runs on another gateway; streams are not forwarded between gateways`;
+    return finish(errorResponse(ErrorCodes.PLUGIN_UNAVAILABLE, message, id));
+  }
+  return new Promise<Dispatched>((resolve) => {
+    const stream = new HostStream(settings, (error) => {
+      if (error) log.warn({ plugin_id: plugin.name, request_id: id, err: error }, 'stream cut');
+      ended(outcome);
+    });
+    let outcome: Dispatched = { response: { statusCode: 500 } };
+    const firstByte = setTimeout(() => {
+      stream.cut('first_byte_timeout');
+      const message = `${key} did not answer within ${settings.first_byte_timeout} (stream.first_byte_timeout)`;
+      resolve(finish(errorResponse(ErrorCodes.TIMEOUT, message, id)));
+    }, parseDuration(settings.first_byte_timeout)!);
+    stream.link = instance.runtime.live!().stream(
+      {
+        head(statusCode, headers) {
+          if (stream.headed) return; // a second head from the thread: ignored
+          clearTimeout(firstByte);
+          outcome = { response: { statusCode, headers, body: stream } };
+          stream.started();
+          resolve(outcome);
+        },
+        chunk: (data) => stream.push(data),
+        end(error) {
+          if (!stream.headed) {
+            clearTimeout(firstByte);
+            const message = `the plugin failed to answer ${key}`;
+            stream.cut(error ?? 'ended');
+            return resolve(finish(errorResponse(ErrorCodes.PLUGIN_ERROR, message, id)));
+          }
+          stream.finish(error);
+        },
+      },
+      key,
+      request,
+    );
+  });
+}
+
+/** The host's end of one stream: a queue of at most the window's chunks, and its deadlines. */
+class HostStream implements StreamBody {
+  link: StreamLink | undefined;
+  headed = false;
+  readonly #queue: LiveData[] = [];
+  #done = false;
+  #error: string | undefined;
+  #wake: (() => void) | undefined;
+  #idle: NodeJS.Timeout | undefined;
+  #total: NodeJS.Timeout | undefined;
+  readonly #settings: StreamSettings;
+  readonly #onEnd: (error?: string) => void;
+  #reported = false;
+
+  constructor(settings: StreamSettings, onEnd: (error?: string) => void) {
+    this.#settings = settings;
+    this.#onEnd = onEnd;
+  }
+
+  started(): void {
+    this.headed = true;
+    this.#total = setTimeout(
+      () => this.cut('total_timeout'),
+      parseDuration(this.#settings.total_timeout)!,
+    );
+    this.#armIdle();
+  }
+
+  #armIdle(): void {
+    clearTimeout(this.#idle);
+    this.#idle = setTimeout(
+      () => this.cut('idle_timeout'),
+      parseDuration(this.#settings.idle_timeout)!,
+    );
+  }
+
+  push(data: LiveData): void {
+    if (this.#done) return;
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    if (size > this.#settings.max_chunk_bytes) return this.cut('a chunk over max_chunk_bytes');
+    this.#armIdle();
+    this.#queue.push(data);
+    this.#wake?.();
+  }
+
+  finish(error?: string): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#error = error;
+    this.#stop();
+  }
+
+  /** Ends the stream from the host's side: the plugin's body is cancelled, the reader gets an error. */
+  cut(reason: string): void {
+    if (this.#done) return;
+    this.link?.cancel();
+    this.finish(`stream cut: ${reason}`);
+  }
+
+  #stop(): void {
+    clearTimeout(this.#idle);
+    clearTimeout(this.#total);
+    this.#wake?.();
+    // A stream that never had its head was answered (and reported) as an error response.
+    if (!this.#reported && this.headed) {
+      this.#reported = true;
+      this.#onEnd(this.#error);
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<LiveData> {
+    return {
+      next: async (): Promise<IteratorResult<LiveData>> => {
+        while (this.#queue.length === 0 && !this.#done) {
+          await new Promise<void>((resolve) => (this.#wake = resolve));
+        }
+        const data = this.#queue.shift();
+        if (data !== undefined) {
+          this.link?.more();
+          return { value: data, done: false };
+        }
+        if (this.#error !== undefined) throw new Error(this.#error);
+        return { value: undefined, done: true };
+      },
+      return: async (): Promise<IteratorResult<LiveData>> => {
+        this.cut('the client went away');
+        return { value: undefined, done: true };
+      },
+    };
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The door for WebSocket upgrades: routing, origin, auth, roles, rate limit and the endpoint's
+ * connection cap are decided before a connection exists (the adapter answers 401/403/429/503 on the
+ * raw socket), then the accepted socket is joined to a live thread of the plugin.
+ * @module
+ */
+import type { WebSocket } from 'ws';
+import { ErrorCodes } from '../errors.js';
+import { rateLimitHeaders } from '../mesh/rate-limiter.js';
+import { addressCaller } from '../mesh/rate-limit-store.js';
+import type { PluginInstance, Served } from '../mesh/instances.js';
+import { parseDuration, parseRate } from '../shared/duration.js';
+import { errorResponse } from '../shared/responses.js';
+import type {
+  GatewayRequest,
+  PluginRequest,
+  PluginResponse,
+  WebSocketSettings,
+} from '../shared/types.js';
+import { identify, refuse, toPluginRequest } from './admission.js';
+import { LiveConnection } from './live-connection.js';
+import { TopicTable } from './live-topics.js';
+import { leastBusy } from './live-stream.js';
+import type { RequestPathParts } from './request-path.js';
+
+/** What `gateway.upgrade(request)` decided. */
+export type LiveUpgrade =
+  /** No plugin serves a WebSocket on this path: the host's own upgrade handlers may. */
+  | { kind: 'not-found' }
+  /** Refused before any connection exists: answer `response` on the socket and end it. */
+  | { kind: 'refused'; response: PluginResponse }
+  | {
+      kind: 'accepted';
+      /** Largest message the client may send (`ws`'s `maxPayload`): past it, 1009. */
+      maxMessageBytes: number;
+      /** Joins the upgraded socket to the plugin. */
+      accept(ws: WebSocket): void;
+      /** The handshake failed: gives the connection's place back. */
+      cancel(): void;
+    };
+
+type Parts = Pick<
+  RequestPathParts,
+  'options' | 'log' | 'router' | 'limiter' | 'nextId' | 'stopped'
+>;
+
+/** Origins admitted without a `websocket.origins` list: the request's own `Host`, over http or https. */
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined) return false;
+  return origin === `https://${host}` || origin === `http://${host}`;
+}
+
+const header = (headers: GatewayRequest['headers'], name: string): string | undefined => {
+  const v = headers?.[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+export class LiveGate {
+  readonly #parts: Parts;
+  /** Open (or admitted) connections per `plugin@version METHOD /path`. */
+  readonly #open = new Map<string, number>();
+  readonly #topics = new WeakMap<Served, TopicTable>();
+  #next = 0;
+
+  constructor(parts: Parts) {
+    this.#parts = parts;
+  }
+
+  /** Decides an upgrade request (`method` is GET; `path` may carry a query). Never rejects. */
+  async upgrade(request: GatewayRequest): Promise<LiveUpgrade> {
+    const id = request.id ?? this.#parts.nextId();
+    try {
+      return await this.#upgrade(request, id);
+    } catch (error) {
+      this.#parts.log.error({ request_id: id, err: error }, 'websocket upgrade failed');
+      return {
+        kind: 'refused',
+        response: errorResponse(ErrorCodes.GATEWAY_ERROR, 'the upgrade failed', id),
+      };
+    }
+  }
+
+  async #upgrade(request: GatewayRequest, id: string): Promise<LiveUpgrade> {
+    const { options, log } = this.#parts;
+    const refused = (response: PluginResponse): LiveUpgrade => ({ kind: 'refused', response });
+    if (this.#parts.stopped()) {
+      return refused(errorResponse(ErrorCodes.PLUGIN_UNAVAILABLE, 'the gateway is stopped', id));
+    }
+    const match = this.#parts.router.match('GET', request.path);
+    const settings = match.kind === 'found' ? match.target.endpoint.websocket : undefined;
+    if (match.kind !== 'found' || settings === undefined) return { kind: 'not-found' };
+    const { target } = match;
+    const origin = header(request.headers, 'origin');
+    if (origin !== undefined && !this.#originAdmitted(origin, settings.origins, request)) {
+      return refused(
+        errorResponse(
+          ErrorCodes.ORIGIN_NOT_ALLOWED,
+          `origin ${origin.slice(0, 200)} is not allowed on ${target.key}`,
+          id,
+        ),
+      );
+    }
+    let userId = request.userId;
+    let context = request.context;
+    if (options.authenticate && (target.needsIdentity || target.endpoint.auth === 'optional')) {
+      const identity = await identify(options.authenticate, request, id, log);
+      userId = identity?.userId ?? null;
+      if (identity?.roles) context = { ...context, roles: identity.roles };
+    }
+    const req = toPluginRequest(request, id, 'GET', match, userId, context);
+    const refusal = refuse(target, req);
+    if (refusal) return refused(refusal);
+    const plugin = target.plugin;
+    if (plugin.asleep === true) await plugin.wake?.();
+    const instance = leastBusy(plugin.instances);
+    if (plugin.location !== 'local' || !instance) {
+      return refused(
+        errorResponse(
+          ErrorCodes.PLUGIN_UNAVAILABLE,
+          `${target.key} of plugin "${plugin.name}" runs on another gateway; WebSockets are not forwarded between gateways`,
+          id,
+        ),
+      );
+    }
+    const unavailable = refuse(target, req);
+    if (unavailable) return refused(unavailable);
+    if (target.rate) {
+      const caller = userId ?? callerOf(context?.clientAddress);
+      const decision = await this.#parts.limiter.take(target.scope, caller, target.rate);
+      if (!decision.allowed) {
+        return refused(
+          errorResponse(
+            ErrorCodes.RATE_LIMITED,
+            `rate limit of ${target.rate.limit} per ${target.rate.windowMs / 1000}s reached`,
+            id,
+            rateLimitHeaders(target.rate, decision),
+          ),
+        );
+      }
+    }
+    const slot = `${plugin.name}@${plugin.version} ${target.key}`;
+    const open = this.#open.get(slot) ?? 0;
+    if (open >= settings.max_connections) {
+      return refused(
+        errorResponse(
+          ErrorCodes.TOO_MANY_CONNECTIONS,
+          `${target.key} already holds ${settings.max_connections} connections (websocket.max_connections)`,
+          id,
+        ),
+      );
+    }
+    this.#open.set(slot, open + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const left = (this.#open.get(slot) ?? 1) - 1;
+      if (left === 0) this.#open.delete(slot);
+      else this.#open.set(slot, left);
+    };
+    return {
+      kind: 'accepted',
+      maxMessageBytes: settings.max_message_bytes,
+      cancel: release,
+      accept: (ws) => this.#join(ws, plugin, instance, target.key, req, settings, release),
+    };
+  }
+
+  #join(
+    ws: WebSocket,
+    plugin: Served,
+    instance: PluginInstance,
+    key: string,
+    request: PluginRequest,
+    settings: WebSocketSettings,
+    ended: () => void,
+  ): void {
+    let topics = this.#topics.get(plugin);
+    if (!topics) this.#topics.set(plugin, (topics = new TopicTable()));
+    const connection = new LiveConnection(ws, {
+      id: `${request.id}.${(++this.#next).toString(36)}`,
+      plugin: plugin.name,
+      version: plugin.version,
+      path: request.path,
+      userId: request.userId,
+      settings,
+      idleMs: parseDuration(settings.idle_timeout)!,
+      rate:
+        settings.message_rate_limit === undefined
+          ? undefined
+          : parseRate(settings.message_rate_limit),
+      topics,
+      log: this.#parts.log,
+      ended,
+    });
+    connection.attach(instance.runtime.live!().open(connection, key, request));
+  }
+
+  #originAdmitted(
+    origin: string,
+    origins: readonly string[] | undefined,
+    request: GatewayRequest,
+  ): boolean {
+    if (origins === undefined) return sameOrigin(origin, header(request.headers, 'host'));
+    return origins.includes('*') || origins.includes(origin);
+  }
+}
+
+/** The rate-limit caller of an anonymous upgrade: its client address (an IPv6 one as its /64). */
+function callerOf(address: unknown): string | number {
+  if (typeof address === 'string') return addressCaller(address);
+  return (address ?? 'anonymous') as string | number;
+}

@@ -1,0 +1,111 @@
+/**
+ * Inside a plugin's live thread: streamed responses. The route handler runs here; its response's head
+ * goes to the host at once, then its body — an async iterable (a generator, a `ReadableStream`, the
+ * SDK's `sse()`) — one chunk per credit the host gives (`more`), at most `STREAM_WINDOW` ahead: a
+ * client that reads slowly slows the plugin's producer down instead of filling the host's memory.
+ * @module
+ */
+import type { PluginRequest } from '../../shared/types.js';
+import { STREAM_WINDOW, type LiveData, type LiveNote, type LiveServing } from './live-protocol.js';
+
+interface ThreadStream {
+  credit: number;
+  cancelled: boolean;
+  wake: (() => void) | undefined;
+  iterator: AsyncIterator<unknown> | undefined;
+}
+
+/** A plain body's bytes or text, as a `PluginResponse` body is written (objects as JSON). */
+function plainBody(body: unknown): LiveData | undefined {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === 'string') return body;
+  if (ArrayBuffer.isView(body))
+    return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  return JSON.stringify(body);
+}
+
+function chunkOf(value: unknown): LiveData {
+  if (typeof value === 'string') return value;
+  if (ArrayBuffer.isView(value))
+    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  throw new TypeError(`a streamed body yields strings or bytes, got ${typeof value}`);
+}
+
+const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> =>
+  typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
+
+/** The streams of one live thread. */
+export class ThreadStreams {
+  readonly #streams = new Map<number, ThreadStream>();
+  constructor(readonly post: (note: LiveNote) => void) {}
+
+  /** Serves `routes[key]` for connection `c`; never rejects (a failure is an `end` with its error). */
+  async serve(serving: LiveServing | undefined, c: number, key: string, r: PluginRequest) {
+    const stream: ThreadStream = {
+      credit: STREAM_WINDOW,
+      cancelled: false,
+      wake: undefined,
+      iterator: undefined,
+    };
+    this.#streams.set(c, stream);
+    let ctx: ReturnType<LiveServing['context']> | undefined;
+    try {
+      const handler = serving?.routes[key];
+      if (!serving || typeof handler !== 'function')
+        throw new Error(`no route handler for "${key}"`);
+      if (r.params === undefined) r.params = {};
+      if (r.query === undefined) r.query = {};
+      ctx = serving.context(r.id, r.userId);
+      const res = (await handler(r, ctx)) ?? { statusCode: 204 };
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(res.headers ?? {})) headers[name] = String(value);
+      this.post({ k: 'head', c, s: res.statusCode, h: headers });
+      if (isAsyncIterable(res.body)) await this.#pump(stream, c, res.body);
+      else {
+        const body = plainBody(res.body);
+        if (body !== undefined) this.post({ k: 'chunk', c, d: body });
+      }
+      this.post({ k: 'end', c });
+    } catch (error) {
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      ctx?.log.error(`streamed response failed: ${message}`);
+      this.post({ k: 'end', c, e: message });
+    } finally {
+      this.#streams.delete(c);
+    }
+  }
+
+  async #pump(stream: ThreadStream, c: number, body: AsyncIterable<unknown>): Promise<void> {
+    const iterator = body[Symbol.asyncIterator]();
+    stream.iterator = iterator;
+    while (!stream.cancelled) {
+      while (stream.credit <= 0 && !stream.cancelled) {
+        await new Promise<void>((resolve) => (stream.wake = resolve));
+      }
+      if (stream.cancelled) break;
+      const step = await iterator.next();
+      if (step.done) return;
+      stream.credit--;
+      this.post({ k: 'chunk', c, d: chunkOf(step.value) });
+    }
+    // Not awaited: a body suspended in an await settles its return() only after that await.
+    void Promise.resolve(iterator.return?.()).catch(() => {});
+  }
+
+  /** One more chunk may go. */
+  more(c: number): void {
+    const stream = this.#streams.get(c);
+    if (!stream) return;
+    stream.credit++;
+    stream.wake?.();
+  }
+
+  /** The host is done with it: the body is returned (its `finally` blocks run). */
+  cancel(c: number): void {
+    const stream = this.#streams.get(c);
+    if (!stream) return;
+    stream.cancelled = true;
+    stream.wake?.();
+    void stream.iterator?.return?.()?.catch?.(() => {});
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * A plugin instance's live thread: one worker thread of its own, outside the Piscina pool, that holds
+ * the instance's WebSocket connections. It runs the same harness, lockdown, permissions and resource
+ * limits as the pool's threads, and its frames travel on a MessagePort of their own (`live-protocol.ts`).
+ * It starts with the first connection and ends `idleTimeoutMs` after the last one closed. When it dies
+ * on its own, its connections close 1011 and the crash goes to the supervisor like any other.
+ * @module
+ */
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import type { PluginRequest } from '../../shared/types.js';
+import type {
+  LiveChannel,
+  LiveLink,
+  LivePeer,
+  RuntimeHooks,
+  RuntimeSpec,
+  StreamLink,
+  StreamSink,
+} from '../runtime.js';
+import { grantedFetch } from '../host-fetch.js';
+import {
+  checkLiveNote,
+  STREAM_WINDOW,
+  type LiveData,
+  type LiveFrame,
+  type LiveNote,
+} from './live-protocol.js';
+import { MEMORY_REPORT_MS } from './plugin-pool.js';
+import type { HarnessData } from './protocol.js';
+import { captureOutput } from './thread-output.js';
+import { HARNESS, threadPermissions, type ThreadPermissions } from './thread-launch.js';
+import { onNote, type NoteTarget, type ThreadState } from './thread-notes.js';
+
+/** One running live thread and what belongs to it. */
+interface Running {
+  state: ThreadState;
+  port: MessagePort;
+  permissions: ThreadPermissions;
+  peers: Map<number, LivePeer>;
+  /** Closed connections whose `close` handler has not settled: it may still publish. */
+  closing: Set<number>;
+  /** Streamed responses under way, with the chunks sent beyond the credit given (never past the window). */
+  streams: Map<number, { sink: StreamSink; ahead: number }>;
+  /** Its plugin has stopped (the answer to a `stop` control). */
+  stopped: Promise<void>;
+}
+
+export class LiveThread implements LiveChannel {
+  readonly #spec: RuntimeSpec;
+  readonly #hooks: RuntimeHooks;
+  readonly #flagCells: Int32Array;
+  readonly #notes: NoteTarget;
+  #running: Running | undefined;
+  #nextConnection = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #closing = false;
+
+  constructor(
+    spec: RuntimeSpec,
+    hooks: RuntimeHooks,
+    flagCells: Int32Array,
+    violation: (reason: string) => void,
+  ) {
+    this.#spec = spec;
+    this.#hooks = hooks;
+    this.#flagCells = flagCells;
+    this.#notes = {
+      hooks,
+      memoryBytes: spec.manifest.resources.memory * 1024 * 1024,
+      kill: (state, reason) => {
+        state.error = reason;
+        void state.worker.terminate();
+      },
+      health: () => {},
+      violation,
+      fetch: grantedFetch(spec),
+    };
+  }
+
+  /** Open connections. */
+  get connections(): number {
+    const running = this.#running;
+    return running ? running.peers.size - running.closing.size + running.streams.size : 0;
+  }
+
+  stream(sink: StreamSink, key: string, request: PluginRequest): StreamLink {
+    if (this.#closing) {
+      queueMicrotask(() => sink.end('plugin stopping'));
+      return { more() {}, cancel() {} };
+    }
+    const running = (this.#running ??= this.#start());
+    clearTimeout(this.#idleTimer);
+    const c = ++this.#nextConnection;
+    const entry = { sink, ahead: 0 };
+    running.streams.set(c, entry);
+    postTo(running, { k: 'req', c, key, r: request });
+    return {
+      more: () => {
+        if (!running.streams.has(c)) return;
+        entry.ahead = Math.max(0, entry.ahead - 1);
+        postTo(running, { k: 'more', c });
+      },
+      cancel: () => {
+        if (!running.streams.delete(c)) return;
+        postTo(running, { k: 'cancel', c });
+        this.#maybeIdle(running);
+      },
+    };
+  }
+
+  open(peer: LivePeer, key: string, request: PluginRequest): LiveLink {
+    if (this.#closing) {
+      queueMicrotask(() => peer.close(1001, 'plugin stopping'));
+      return { message() {}, closed() {} };
+    }
+    const running = (this.#running ??= this.#start());
+    clearTimeout(this.#idleTimer);
+    const c = ++this.#nextConnection;
+    running.peers.set(c, peer);
+    const post = (frame: LiveFrame) => postTo(running, frame);
+    post({ k: 'open', c, key, r: request });
+    return {
+      message: (d: LiveData) => running.peers.has(c) && post({ k: 'msg', c, d }),
+      closed: (code, reason) => {
+        if (!running.peers.has(c) || running.closing.has(c)) return;
+        running.closing.add(c);
+        post({ k: 'closed', c, code, reason });
+      },
+    };
+  }
+
+  #start(): Running {
+    const spec = this.#spec;
+    const { manifest } = spec;
+    const permissions = threadPermissions(spec.pluginDir, manifest.name);
+    const { port1, port2 } = new MessageChannel();
+    const memory = manifest.resources.memory;
+    const workerData: HarnessData = {
+      main: spec.mainUrl ?? pathToFileURL(spec.mainPath).href,
+      name: manifest.name,
+      version: manifest.version,
+      flags: spec.flags,
+      settings: spec.settings,
+      publish: [...manifest.permissions.events.publish],
+      // No tasks run here: a slot table of one, never used.
+      slots: new Int32Array(new SharedArrayBuffer(4)),
+      flagCells: this.#flagCells,
+      network: [...manifest.permissions.network],
+      maxResponseBytes: spec.maxResponseBytes,
+      memoryReportMs: MEMORY_REPORT_MS,
+      logLinesPerSecond: spec.limits.logLinesPerSecond,
+      livePort: port2,
+    };
+    const worker = new Worker(HARNESS, {
+      workerData,
+      transferList: [port2],
+      execArgv: permissions.execArgv,
+      env: { TMPDIR: permissions.scratchDir },
+      resourceLimits: {
+        maxOldGenerationSizeMb: memory,
+        maxYoungGenerationSizeMb: Math.max(1, Math.min(16, Math.floor(memory / 8))),
+        stackSizeMb: 4,
+      },
+      stdout: true,
+      stderr: true,
+      trackUnmanagedFds: true,
+    });
+    const state: ThreadState = {
+      worker,
+      killed: false,
+      heapUsed: 0,
+      elu: undefined,
+      exitNoted: false,
+    };
+    const stopped = new Promise<void>((resolve) => (state.stopped = resolve));
+    const running: Running = {
+      state,
+      port: port1,
+      permissions,
+      peers: new Map(),
+      closing: new Set(),
+      streams: new Map(),
+      stopped,
+    };
+    captureOutput(worker, (stream, line) => this.#hooks.onOutput(stream, line));
+    worker.on('message', (m: unknown) => onNote(this.#notes, state, m));
+    port1.on('message', (m: unknown) => this.#onFrame(running, m));
+    worker.on('error', (error: Error) => {
+      state.error = `${(error as Error & { code?: string }).code ?? error.name}: ${error.message}`;
+    });
+    worker.once('exit', (code) => this.#ended(running, code));
+    worker.postMessage({ ctl: 'start' });
+    return running;
+  }
+
+  #onFrame(running: Running, message: unknown): void {
+    const note = checkLiveNote(message);
+    if (typeof note === 'string') return this.#notes.violation(`live thread: ${note}`);
+    if (note.k === 'head' || note.k === 'chunk' || note.k === 'end')
+      return this.#onStream(running, note);
+    const peer = running.peers.get(note.c);
+    // A connection the host closed meanwhile, or a number it never opened: nothing to act on.
+    if (!peer) return;
+    switch (note.k) {
+      case 'send':
+        return peer.send(note.d);
+      case 'close':
+        return peer.close(note.code, note.reason);
+      case 'sub':
+        return peer.subscribe(note.t);
+      case 'unsub':
+        return peer.unsubscribe(note.t);
+      case 'pub':
+        return peer.publish(note.t, note.d);
+      case 'done':
+        if (!running.closing.delete(note.c)) return peer.handled();
+        // The close handler settled: the connection is gone from the plugin's side too.
+        running.peers.delete(note.c);
+        this.#maybeIdle(running);
+        return;
+    }
+  }
+
+  #onStream(running: Running, note: Extract<LiveNote, { k: 'head' | 'chunk' | 'end' }>): void {
+    const entry = running.streams.get(note.c);
+    if (!entry) return;
+    if (note.k === 'head') return entry.sink.head(note.s, note.h);
+    if (note.k === 'end') {
+      running.streams.delete(note.c);
+      entry.sink.end(note.e);
+      return this.#maybeIdle(running);
+    }
+    if (++entry.ahead > STREAM_WINDOW) {
+      // Past the credit it was given: the host would buffer without bound. End the stream.
+      this.#notes.violation('live thread: a stream sent chunks beyond its credit');
+      running.streams.delete(note.c);
+      postTo(running, { k: 'cancel', c: note.c });
+      entry.sink.end('the plugin sent beyond its credit');
+      return this.#maybeIdle(running);
+    }
+    entry.sink.chunk(note.d);
+  }
+
+  #maybeIdle(running: Running): void {
+    if (running.peers.size === 0 && running.streams.size === 0) this.#idleSoon(running);
+  }
+
+  /** No connection left: the thread ends after the gateway's idle timeout, unless one opens. */
+  #idleSoon(running: Running): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      if (this.#running !== running || running.peers.size > 0 || running.streams.size > 0) return;
+      void this.#end(running, 1000);
+    }, this.#spec.idleTimeoutMs);
+    this.#idleTimer.unref();
+  }
+
+  /** Runs the plugin's `stop()` in the thread for most of `budgetMs`, then ends the thread. */
+  async #end(running: Running, budgetMs: number): Promise<void> {
+    running.state.killed = true;
+    try {
+      running.state.worker.postMessage({ ctl: 'stop' });
+    } catch {
+      // Already exiting.
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      running.stopped,
+      new Promise((r) => (timer = setTimeout(r, Math.max(0, budgetMs * 0.75)))),
+    ]);
+    clearTimeout(timer);
+    await running.state.worker.terminate();
+  }
+
+  #ended(running: Running, code: number): void {
+    const { state } = running;
+    state.exitCode = code;
+    state.stopped?.();
+    if (this.#running === running) this.#running = undefined;
+    running.port.close();
+    running.permissions.dispose();
+    const crashed =
+      !state.killed && (state.error !== undefined || state.exitNoted || !this.#closing);
+    const peers = [...running.peers.values()];
+    running.peers.clear();
+    running.closing.clear();
+    for (const peer of peers) peer.close(1011, 'plugin thread ended');
+    const streams = [...running.streams.values()];
+    running.streams.clear();
+    for (const { sink } of streams) sink.end('plugin thread ended');
+    if (!crashed || this.#closing) return;
+    this.#hooks.onCrash(
+      state.error ?? `the plugin ended its live thread with process.exit(${code})`,
+    );
+  }
+
+  /**
+   * Closes every connection 1001 (going away) and ends the thread within `timeoutMs`; new connections
+   * are refused from now on.
+   */
+  async close(timeoutMs: number): Promise<void> {
+    this.#closing = true;
+    clearTimeout(this.#idleTimer);
+    const running = this.#running;
+    if (!running) return;
+    const peers = [...running.peers].filter(([c]) => !running.closing.has(c));
+    running.peers.clear();
+    for (const [c, peer] of peers) {
+      peer.close(1001, 'plugin stopping');
+      // The plugin's close handlers run before its stop().
+      running.port.postMessage({
+        k: 'closed',
+        c,
+        code: 1001,
+        reason: 'plugin stopping',
+      } satisfies LiveFrame);
+    }
+    const streams = [...running.streams];
+    running.streams.clear();
+    for (const [c, { sink }] of streams) {
+      sink.end('plugin stopping');
+      postTo(running, { k: 'cancel', c });
+    }
+    await this.#end(running, timeoutMs);
+  }
+}
+
+function postTo(running: Running, frame: LiveFrame): void {
+  try {
+    running.port.postMessage(frame);
+  } catch {
+    // The thread is gone: its exit ends what it held.
+  }
+}

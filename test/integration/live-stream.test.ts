@@ -1,0 +1,108 @@
+import http from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { PluginGateway } from '../../src/index.js';
+import { closeServer, fixture, gatewayWith, memoryLogger } from '../helpers.js';
+import { liveServer } from '../live-clients.js';
+
+let gateway: PluginGateway | undefined;
+let server: http.Server | undefined;
+afterEach(async () => {
+  await gateway?.stop();
+  await closeServer(server);
+  gateway = server = undefined;
+});
+
+/** EventSource-style parsing of an SSE body: its events, comments dropped. */
+function parseSse(text: string): { id?: string; event?: string; data: string }[] {
+  return text
+    .split('\n\n')
+    .filter((block) => block.trim() !== '' && !block.startsWith(':'))
+    .map((block) => {
+      const event: { id?: string; event?: string; data: string } = { data: '' };
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        const [field, ...rest] = line.split(': ');
+        const value = rest.join(': ');
+        if (field === 'data') data.push(value);
+        else if (field === 'id') event.id = value;
+        else if (field === 'event') event.event = value;
+      }
+      event.data = data.join('\n');
+      return event;
+    });
+}
+
+describe('streamed responses and Server-Sent Events through the node:http adapter', () => {
+  it('streams SSE frames, resumes after Last-Event-ID, and writes the request line when it ends', async () => {
+    const log = memoryLogger();
+    gateway = await gatewayWith(['live-stream'], { logger: log });
+    const live = await liveServer(gateway);
+    server = live.server;
+    const res = await fetch(`http://${live.url}/ticks`, { headers: { 'last-event-id': '5' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(res.headers.get('transfer-encoding')).toBe('chunked');
+    expect(parseSse(await res.text())).toEqual([
+      { id: '6', event: 'tick', data: '{"n":6}' },
+      { id: '7', event: 'tick', data: '{"n":7}' },
+      { id: '8', event: 'tick', data: '{"n":8}' },
+      { data: 'two\nlines' },
+    ]);
+    await expect
+      .poll(() => log.lines.find((l) => l.path === '/ticks' && l.status_code === 200))
+      .toBeDefined();
+    expect(gateway.metrics('live-stream').request_count).toBe(1);
+  });
+
+  it('pauses the plugin while the client does not read: what it produced stays bounded', async () => {
+    gateway = await gatewayWith(['live-stream']);
+    const live = await liveServer(gateway);
+    server = live.server;
+    const produced = async () =>
+      ((await (await fetch(`http://${live.url}/produced`)).json()) as { produced: number })
+        .produced;
+    const req = http.get(`http://${live.url}/endless`);
+    const res = await new Promise<http.IncomingMessage>((r) => req.once('response', r));
+    res.pause(); // reads nothing: the kernel's buffers fill, then the host's window, then the plugin waits
+    let last = -1;
+    await expect
+      .poll(
+        async () => {
+          const now = await produced();
+          const settled = now === last;
+          last = now;
+          return settled;
+        },
+        { timeout: 20_000, interval: 500 },
+      )
+      .toBe(true);
+    // An endless producer, stopped by credit alone: at most the window and what the sockets hold.
+    expect(last).toBeGreaterThan(0);
+    expect(last * 16 * 1024).toBeLessThan(64 * 1024 * 1024);
+    expect(gateway.metrics('live-stream').active_connections).toBeGreaterThanOrEqual(1);
+    req.destroy();
+    await expect.poll(() => gateway!.metrics('live-stream').active_connections).toBe(0);
+  });
+
+  it('answers 504 past first_byte_timeout, and aborts a stream silent past idle_timeout', async () => {
+    gateway = await gatewayWith(['live-stream']);
+    const live = await liveServer(gateway);
+    server = live.server;
+    const late = await fetch(`http://${live.url}/slow-start`);
+    expect(late.status).toBe(504);
+    expect(await late.json()).toMatchObject({ error: { code: 'PGW_ERR_TIMEOUT' } });
+    const stalls = await fetch(`http://${live.url}/stalls`);
+    expect(stalls.status).toBe(200);
+    await expect(stalls.text()).rejects.toThrow();
+  });
+
+  it('refuses a stream endpoint on the process runtime at load', async () => {
+    const { PluginGateway } = await import('../../src/index.js');
+    const g = new PluginGateway({ logger: false });
+    await expect(g.load(fixture('live-proc-stream'))).rejects.toMatchObject({
+      code: 'PGW_ERR_LIVE_UNSUPPORTED',
+      message: expect.stringMatching(/plugin\.yaml:\d+:\d+ endpoints\.0\.stream/),
+    });
+    await g.stop();
+  });
+});

@@ -1,0 +1,72 @@
+/** WebSocket clients for the live-connection tests: the `ws` package over loopback. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import WebSocket from 'ws';
+import { createRequestListener, createUpgradeListener } from '../src/adapters/node.js';
+import type { UpgradeListenerOptions } from '../src/adapters/node.js';
+import type { PluginGateway } from '../src/index.js';
+
+/** One client: every message it received, in order, and how it closed. */
+export interface Client {
+  ws: WebSocket;
+  messages: string[];
+  /** The next message not yet taken by `next()`. */
+  next(): Promise<string>;
+  closed: Promise<{ code: number; reason: string }>;
+}
+
+/** A `node:http` server with the gateway's request and upgrade listeners, on a free port. */
+export async function liveServer(
+  gateway: PluginGateway,
+  options: UpgradeListenerOptions = {},
+): Promise<{ server: http.Server; url: string }> {
+  const server = http.createServer(createRequestListener(gateway, { prefix: options.prefix }));
+  server.on('upgrade', createUpgradeListener(gateway, options));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return { server, url: `127.0.0.1:${port}` };
+}
+
+/** Opens a connection; rejects with the HTTP status when the upgrade is refused. */
+export function connect(url: string, options: WebSocket.ClientOptions = {}): Promise<Client> {
+  const ws = new WebSocket(`ws://${url}`, options);
+  const messages: string[] = [];
+  let taken = 0;
+  let wake: (() => void) | undefined;
+  ws.on('message', (data, binary) => {
+    messages.push(binary ? `bytes:${(data as Buffer).length}` : data.toString());
+    wake?.();
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+  const next = async (): Promise<string> => {
+    while (messages.length <= taken) await new Promise<void>((r) => (wake = r));
+    return messages[taken++]!;
+  };
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve({ ws, messages, next, closed }));
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => reject(Object.assign(new Error(body), { status: res.statusCode, body })));
+    });
+    ws.once('error', reject);
+  });
+}
+
+/** The HTTP status an upgrade was refused with, and its JSON body. */
+export async function refusal(
+  url: string,
+  options: WebSocket.ClientOptions = {},
+): Promise<{ status: number; body: { error?: { code: string } } }> {
+  try {
+    const client = await connect(url, options);
+    client.ws.terminate();
+  } catch (error) {
+    const e = error as { status?: number; body?: string };
+    if (e.status !== undefined) return { status: e.status, body: JSON.parse(e.body || '{}') };
+    throw error;
+  }
+  throw new Error(`the upgrade to ${url} was accepted`);
+}
