@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PluginGateway } from '../../src/index.js';
-import { get, memoryLogger } from '../helpers.js';
+import { fixture, get, memoryLogger } from '../helpers.js';
 
 /**
  * An untrusted `process` plugin's `ctx.log` lines travel to the host's logger like its stdout does;
@@ -23,14 +23,16 @@ beforeAll(async () => {
     'name: flooder\nversion: 1.0.0\nruntime:\n  type: process\nmain: index.js\nendpoints:\n  - path: /flood\n    method: GET\n',
   );
   // No SDK import: the folder is outside the library. The harness hands `ctx.log` all the same;
-  // the flood goes straight onto the IPC channel, as a malicious plugin would.
+  // the flood goes straight onto the channel as frames, as a malicious plugin would.
+  copyFileSync(path.join(fixture('raw-channel'), 'frames.js'), path.join(dir, 'frames.js'));
   writeFileSync(
     path.join(dir, 'index.js'),
-    `const big = 'F'.repeat(96 * 1024);
+    `import { frame, put } from './frames.js';
+const big = 'F'.repeat(96 * 1024);
 export default {
   routes: {
     'GET /flood': () => {
-      for (let i = 0; i < 5000; i++) process.send({ pgw: 'log', level: 'error', msg: 'FLOOD ' + i, fields: i < 10 ? { big } : { i } });
+      for (let i = 0; i < 5000; i++) put(frame({ pgw: 'log', level: 'error', msg: 'FLOOD ' + i, fields: i < 10 ? { big } : { i } }));
       return { statusCode: 200, body: 'sent' };
     },
   },

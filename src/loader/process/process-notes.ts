@@ -1,6 +1,6 @@
 /**
  * The host's check of what a plugin process sends: the notes both harnesses send (`note-check.ts`),
- * and the process's own — `ready`, `started`, `result` and `call` by sequence number instead of a port.
+ * and the process's own — `hello`, `started`, `result` and `call` by sequence number instead of a port.
  * Anything else is refused with a reason and never reaches the rest of the gateway.
  * @module
  */
@@ -19,8 +19,8 @@ export function checkProcessNote(message: unknown, slots: number): ProcessNote |
   const m = message;
   const isSlot = (s: unknown) => Number.isInteger(s) && (s as number) >= 0 && (s as number) < slots;
   switch (m.pgw) {
-    case 'ready':
-      return m as ProcessNote;
+    case 'hello':
+      return Number.isInteger(m.v) ? (m as ProcessNote) : `a hello without a version`;
     case 'started':
       return isSlot(m.s) ? (m as ProcessNote) : `a start note for slot ${describe(m.s)}`;
     case 'result':
