@@ -1,0 +1,88 @@
+// A `process` plugin inside bubblewrap writes what it likes on its channel to the host (fd 3). Node's
+// IPC once decoded those bytes in the host, and six of them made it throw and exit. The channel is
+// now the plugin protocol's frames read by a bounded parser: whatever the bytes, the host stays up,
+// keeps nothing it did not bound, and ends that plugin alone as a crash; the crash policy restarts it.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CrashEvent, PluginGateway, PluginResponse } from '../../src/index.js';
+import { findBwrap } from '../../src/loader/process/process-launch.js';
+import { gatewayWith, get, statusOf } from '../helpers.js';
+
+const PLUGIN = 'channel-attacker';
+const bwrap = findBwrap();
+if (!bwrap) {
+  if (process.env.PGW_REQUIRE_SERVICES) throw new Error('bwrap is required (PGW_REQUIRE_SERVICES)');
+  console.log('[skip] process channel attacks: bwrap is not installed');
+}
+const codeOf = (res: PluginResponse) => (res.body as { error?: { code: string } }).error?.code;
+
+let gateway: PluginGateway | undefined;
+afterEach(async () => {
+  await gateway?.stop();
+  gateway = undefined;
+});
+
+async function attacker(): Promise<PluginGateway> {
+  gateway = await gatewayWith(['proc-channel-attacker']);
+  expect(gateway.get(PLUGIN)?.sandbox).toBe('bwrap');
+  return gateway;
+}
+
+describe.skipIf(!bwrap)('bytes from a sandboxed plugin on its channel', () => {
+  it.each([
+    ['six raw bytes', 'six-bytes', /over the limit/],
+    ["one of Node's internal NODE_* commands", 'node-internal', /over the limit/],
+    ['a frame that is not MessagePack', 'garbage', /does not decode/],
+    ['a 100 MiB length prefix', 'huge-prefix', /a frame of 104857600 bytes, over the limit/],
+    ['nesting past what the host follows', 'deep', /does not decode \(the body is nested/],
+    ['a reply over maxResponseBytes', 'big-reply', /over the limit of 8454144/],
+  ])(
+    '%s: that plugin is ended as a crash, the host serves on, the plugin restarts',
+    async (_, what, reason) => {
+      const gateway = await attacker();
+      const rssBefore = process.memoryUsage().rss;
+      const crashed = new Promise<CrashEvent>((resolve) => gateway.once('plugin:crash', resolve));
+      const res = await get(gateway, `/attack/${what}`);
+      expect(res.statusCode).toBe(500);
+      expect(codeOf(res)).toBe('PGW_ERR_PLUGIN_CRASHED');
+      expect((await crashed).reason).toMatch(/^the plugin's channel carried /);
+      expect((await crashed).reason).toMatch(reason);
+      // Refused at the header: nothing near the claimed size was kept.
+      expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024);
+      await statusOf(gateway, PLUGIN, 'active');
+      expect((await get(gateway, '/attack/ok')).statusCode).toBe(200);
+    },
+  );
+
+  it('a frame that never ends: ended once it has been held past the bound', async () => {
+    const gateway = await attacker();
+    const crashed = new Promise<CrashEvent>((resolve) => gateway.once('plugin:crash', resolve));
+    const res = await get(gateway, '/attack/unfinished');
+    expect(res.statusCode).toBe(500);
+    expect((await crashed).reason).toMatch(/a frame left unfinished for 5000 ms/);
+    await statusOf(gateway, PLUGIN, 'active');
+    expect((await get(gateway, '/attack/ok')).statusCode).toBe(200);
+  }, 30_000);
+
+  it('a well-formed frame that is not a note: refused and counted, the plugin serves on', async () => {
+    const gateway = await attacker();
+    const res = await get(gateway, '/attack/not-a-note');
+    expect(res.statusCode).toBe(200);
+    expect(gateway.metrics(PLUGIN).crashes).toBe(0);
+    expect(gateway.get(PLUGIN)?.status).toBe('active');
+  });
+
+  it('a flood of valid frames: the host reads them as they come and stays bounded', async () => {
+    const gateway = await attacker();
+    const rssBefore = process.memoryUsage().rss;
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 10);
+    const res = await get(gateway, '/attack/flood');
+    clearInterval(ticker);
+    expect(res.statusCode).toBe(200);
+    expect((res.body as { value: number }).value).toBeGreaterThan(10_000);
+    // The host's event loop kept turning while it read them.
+    expect(ticks).toBeGreaterThan(0);
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(128 * 1024 * 1024);
+    expect(gateway.metrics(PLUGIN).crashes).toBe(0);
+  }, 30_000);
+});
