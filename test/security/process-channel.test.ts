@@ -86,3 +86,20 @@ describe.skipIf(!bwrap)('bytes from a sandboxed plugin on its channel', () => {
     expect(gateway.metrics(PLUGIN).crashes).toBe(0);
   }, 30_000);
 });
+
+describe.skipIf(!bwrap)('request bodies on the channel', () => {
+  it('reach a process plugin as exact-size copies, not views on a frame holding other bytes', async () => {
+    gateway = await gatewayWith(['proc-body-inspector']);
+    const secret = Buffer.from('password=hunter2-correct-horse-battery');
+    const mine = Buffer.from('mine');
+    expect(mine.buffer).toBe(secret.buffer);
+    const top = await gateway.handle({ method: 'POST', path: '/inspect', body: mine });
+    expect(top.body).toMatchObject({ length: 4, backing: 4, offset: 0, everything: 'mine' });
+    const nested = await gateway.handle({
+      method: 'POST',
+      path: '/inspect/nested',
+      body: { name: 'password=hunter2', file: Buffer.from('nested') },
+    });
+    expect(nested.body).toMatchObject({ length: 6, backing: 6, everything: 'nested' });
+  });
+});

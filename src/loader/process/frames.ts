@@ -136,7 +136,9 @@ export class FrameReader {
     try {
       // Byte strings come out as views on `frame`, which may be a chunk holding other frames: each is
       // copied to its own length. The walk also bounds the nesting the rest of the host will follow.
-      value = ownBody(this.#decoder.decode(frame), ENVELOPE_DEPTH);
+      // Decoded from a plain Uint8Array, byte strings are Uint8Arrays, as structured clone gives a thread.
+      const bytes = new Uint8Array(frame.buffer, frame.byteOffset, frame.length);
+      value = ownBody(this.#decoder.decode(bytes), ENVELOPE_DEPTH);
     } catch (error) {
       return this.#fail(`a frame that does not decode (${(error as Error).message})`);
     }
