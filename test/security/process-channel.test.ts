@@ -3,7 +3,7 @@
 // now the plugin protocol's frames read by a bounded parser: whatever the bytes, the host stays up,
 // keeps nothing it did not bound, and ends that plugin alone as a crash; the crash policy restarts it.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CrashEvent, PluginGateway, PluginResponse } from '../../src/index.js';
+import type { CrashEvent, GatewayOptions, PluginGateway, PluginResponse } from '../../src/index.js';
 import { findBwrap } from '../../src/loader/process/process-launch.js';
 import { gatewayWith, get, statusOf } from '../helpers.js';
 
@@ -21,8 +21,8 @@ afterEach(async () => {
   gateway = undefined;
 });
 
-async function attacker(): Promise<PluginGateway> {
-  gateway = await gatewayWith(['proc-channel-attacker']);
+async function attacker(options: GatewayOptions = {}): Promise<PluginGateway> {
+  gateway = await gatewayWith(['proc-channel-attacker'], options);
   expect(gateway.get(PLUGIN)?.sandbox).toBe('bwrap');
   return gateway;
 }
@@ -32,6 +32,7 @@ describe.skipIf(!bwrap)('bytes from a sandboxed plugin on its channel', () => {
     ['six raw bytes', 'six-bytes', /over the limit/],
     ["one of Node's internal NODE_* commands", 'node-internal', /over the limit/],
     ['a frame that is not MessagePack', 'garbage', /does not decode/],
+    ['a MessagePack extension other than the timestamp', 'ext', /extension type 5/],
     ['a 100 MiB length prefix', 'huge-prefix', /a frame of 104857600 bytes, over the limit/],
     ['nesting past what the host follows', 'deep', /does not decode \(the body is nested/],
     ['a reply over maxResponseBytes', 'big-reply', /over the limit of 8454144/],
@@ -84,6 +85,27 @@ describe.skipIf(!bwrap)('bytes from a sandboxed plugin on its channel', () => {
     expect(ticks).toBeGreaterThan(0);
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(128 * 1024 * 1024);
     expect(gateway.metrics(PLUGIN).crashes).toBe(0);
+  }, 30_000);
+});
+
+describe.skipIf(!bwrap)('a plugin that does not read its channel', () => {
+  it('is ended once 64 MiB wait unread for it, before the host buffers more', async () => {
+    // Nine failed requests at once: not what this test is about, so the breaker stays out of it.
+    const gateway = await attacker({
+      circuitBreaker: { policy: 'consecutive', failureThreshold: 100 },
+    });
+    const crashed = new Promise<CrashEvent>((resolve) => gateway.once('plugin:crash', resolve));
+    const blocked = get(gateway, '/attack/block');
+    await new Promise((r) => setTimeout(r, 300));
+    const body = Buffer.alloc(10 * 1024 * 1024, 7);
+    const sent = Array.from({ length: 8 }, () =>
+      gateway.handle({ method: 'POST', path: '/sink', headers: {}, body }),
+    );
+    expect((await crashed).reason).toMatch(/left more than 64 MiB of its channel unread/);
+    expect((await blocked).statusCode).toBe(500);
+    expect((await Promise.all(sent)).map((r) => r.statusCode)).toContain(500);
+    await statusOf(gateway, PLUGIN, 'active');
+    expect((await get(gateway, '/attack/ok')).statusCode).toBe(200);
   }, 30_000);
 });
 

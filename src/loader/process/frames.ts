@@ -7,7 +7,7 @@
  * first error ends the stream: the runtime ends that plugin's process.
  * @module
  */
-import { Decoder, Encoder } from '@msgpack/msgpack';
+import { Decoder, Encoder, ExtensionCodec } from '@msgpack/msgpack';
 import { ownBody } from '../../shared/own-bytes.js';
 
 /** The version the handshake (`hello`) names; a process speaking another is ended. */
@@ -22,6 +22,22 @@ const MAX_LENGTH = 0xffff_ffff;
 const ENVELOPE_DEPTH = 8;
 
 const encoder = new Encoder({ ignoreUndefined: true });
+
+/**
+ * Extension types the reader accepts: the timestamp (-1, a `Date`) alone. Any other would come out as
+ * an `ExtData` holding a view on the frame, which no later check of plain data would look into.
+ */
+const TIMESTAMP_ONLY = new ExtensionCodec();
+for (let type = -128; type <= 127; type++) {
+  if (type === -1) continue;
+  TIMESTAMP_ONLY.register({
+    type,
+    encode: () => null,
+    decode: () => {
+      throw new RangeError(`MessagePack extension type ${type}`);
+    },
+  });
+}
 
 /**
  * One value as a frame.
@@ -68,6 +84,7 @@ export class FrameReader {
     this.#onError = onError;
     const max = limits.maxFrameBytes;
     this.#decoder = new Decoder({
+      extensionCodec: TIMESTAMP_ONLY,
       maxStrLength: max,
       maxBinLength: max,
       maxArrayLength: max,
