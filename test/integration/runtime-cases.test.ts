@@ -31,7 +31,7 @@ async function served(path: string, body: object = {}): Promise<PluginResponse> 
   return res;
 }
 
-describe.each(RUNTIMES)('the task ledger under the $kind runtime', ({ kind, fixture }) => {
+describe.each(RUNTIMES)('the task ledger under the $kind runtime', ({ fixture }) => {
   const name = fixture;
   const start = (options: GatewayOptions = {}) =>
     gatewayWith([fixture], { timeoutGrace: 100, ...options }).then((g) => (gateway = g));

@@ -24,7 +24,10 @@ beforeAll(async () => {
   );
   // No SDK import: the folder is outside the library. The harness hands `ctx.log` all the same;
   // the flood goes straight onto the channel as frames, as a malicious plugin would.
-  copyFileSync(path.join(fixture('proc-channel-attacker'), 'frames.js'), path.join(dir, 'frames.js'));
+  copyFileSync(
+    path.join(fixture('proc-channel-attacker'), 'frames.js'),
+    path.join(dir, 'frames.js'),
+  );
   writeFileSync(
     path.join(dir, 'index.js'),
     `import { frame, put } from './frames.js';
