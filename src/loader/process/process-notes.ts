@@ -7,6 +7,7 @@
 import { checkFetchRequest } from '../host-fetch.js';
 import { checkNote, describe } from '../worker/note-check.js';
 import type { ProcessNote } from './protocol.js';
+import { PROTOCOL_VERSION } from './frames.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -49,4 +50,17 @@ export function checkProcessNote(message: unknown, slots: number): ProcessNote |
     default:
       return checkNote(message) as ProcessNote | string;
   }
+}
+
+/**
+ * How a note breaks the handshake, if it does: before the process said `hello` in this host's protocol
+ * version, no other note is taken (`docs/plugin-protocol.md`). A `hello` once ready changes nothing.
+ */
+export function handshakeBreach(note: ProcessNote, ready: boolean): string | undefined {
+  if (ready) return undefined;
+  if (note.pgw !== 'hello') return `a "${note.pgw}" note before its hello`;
+  if (note.v !== PROTOCOL_VERSION) {
+    return `protocol version ${note.v}; this host speaks ${PROTOCOL_VERSION}`;
+  }
+  return undefined;
 }

@@ -32,7 +32,7 @@ import {
   type ProcessLaunch,
   type SandboxKind,
 } from './process-launch.js';
-import { checkProcessNote } from './process-notes.js';
+import { checkProcessNote, handshakeBreach } from './process-notes.js';
 import { FRAME_ENVELOPE_BYTES, PROTOCOL_VERSION } from './frames.js';
 import type { ProcessControl, ProcessHarnessData } from './protocol.js';
 import { treeUsage } from './process-tree.js';
@@ -177,18 +177,11 @@ export class ProcessRuntime implements PluginRuntime {
       this.#hooks.onViolation(note, ++this.#violations);
       return;
     }
-    if (!child.ready && note.pgw !== 'hello') {
-      return this.#broken(child, `a "${note.pgw}" note before its hello`);
-    }
+    const breach = handshakeBreach(note, child.ready);
+    if (breach !== undefined) return this.#broken(child, `the plugin's channel carried ${breach}`);
     switch (note.pgw) {
       case 'hello':
         if (child.ready) return;
-        if (note.v !== PROTOCOL_VERSION) {
-          return this.#broken(
-            child,
-            `plugin protocol version ${note.v}; this host speaks ${PROTOCOL_VERSION}`,
-          );
-        }
         child.ready = true;
         this.#send(child, { ctl: 'start', v: PROTOCOL_VERSION, data: this.#data });
         for (const p of child.queue.splice(0)) this.#sendTask(child, p);
