@@ -110,6 +110,21 @@ describe.skipIf(!bwrap)('a plugin that does not read its channel', () => {
 });
 
 describe.skipIf(!bwrap)('request bodies on the channel', () => {
+  it('a body larger than the channel holds is the request’s error, not the plugin’s crash', async () => {
+    gateway = await gatewayWith(['proc-body-inspector']);
+    const body = Buffer.alloc(65 * 1024 * 1024, 1);
+    const res = await gateway.handle({ method: 'POST', path: '/inspect', body });
+    expect(res.statusCode).toBe(500);
+    expect((res.body as { error: { code: string } }).error.code).toBe('PGW_ERR_GATEWAY_ERROR');
+    expect(gateway.metrics('proc-body-inspector').crashes).toBe(0);
+    const small = await gateway.handle({
+      method: 'POST',
+      path: '/inspect',
+      body: Buffer.from('ok'),
+    });
+    expect(small.body).toMatchObject({ length: 2, everything: 'ok' });
+  });
+
   it('reach a process plugin as exact-size copies, not views on a frame holding other bytes', async () => {
     gateway = await gatewayWith(['proc-body-inspector']);
     const secret = Buffer.from('password=hunter2-correct-horse-battery');

@@ -105,8 +105,9 @@ export function spawnChild(launch: ProcessLaunch, events: ChildEvents): Child {
 }
 
 /**
- * Sends one message to the child. A message that cannot be encoded is not sent: the reason is returned
- * (a task's `unsendable`). A child that leaves more than `MAX_UNREAD_BYTES` unread is ended.
+ * Sends one message to the child. A message that cannot be encoded, or alone larger than the channel
+ * holds, is not sent: the reason is returned (a task's `unsendable`). A child that leaves more than
+ * `MAX_UNREAD_BYTES` unread is ended.
  */
 export function sendFrame(
   child: Child,
@@ -119,6 +120,9 @@ export function sendFrame(
     frame = encodeFrame(message);
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
+  }
+  if (frame.length > MAX_UNREAD_BYTES) {
+    return `a message of ${frame.length} bytes, over the ${MAX_UNREAD_BYTES / 1048576} MiB the channel holds`;
   }
   if (child.channel.writableLength + frame.length > MAX_UNREAD_BYTES) {
     onBroken(
