@@ -1,6 +1,8 @@
 // One table of cases for the task ledger (`src/loader/task-ledger.ts`), run against every runtime
 // that runs plugin code on threads or processes of its own: worker threads, and child processes
-// (inside bubblewrap where it is installed). Real threads and processes; the promise is the same.
+// (inside bubblewrap where it is installed), and the wasm runtime for the cases a module can play. Real
+// threads and processes; the promise is the same.
+import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CrashEvent, GatewayOptions, PluginGateway, PluginResponse } from '../../src/index.js';
 import { gatewayWith, statusOf } from '../helpers.js';
@@ -124,5 +126,45 @@ describe.each(RUNTIMES)('the task ledger under the $kind runtime', ({ fixture })
     }
     await sleep(500);
     expect(gateway!.metrics(name).active_connections).toBe(0);
+  });
+});
+
+/** The wasm runtime runs on the worker runtime's ledger: the cases a wasm module can play. */
+const extism = (() => {
+  try {
+    createRequire(import.meta.url).resolve('@extism/extism');
+    return true;
+  } catch {
+    if (process.env.PGW_REQUIRE_SERVICES) throw new Error('@extism/extism is required');
+    console.log('[skip] runtime cases under wasm: @extism/extism is not installed');
+    return false;
+  }
+})();
+
+describe.skipIf(!extism)('the task ledger under the wasm runtime', () => {
+  const name = 'wasm-sandbox';
+  const call = (path: string, body?: object) =>
+    gateway!.handle({ method: 'GET', path, headers: {}, body });
+
+  it('timeout: answered at the deadline, its thread ended after the grace (not a crash)', async () => {
+    gateway = await gatewayWith([name], { timeoutGrace: 100 });
+    expect((await call('/ok')).statusCode).toBe(200);
+    expect((await call('/loop')).statusCode).toBe(504);
+    let ok = await call('/ok');
+    for (let i = 0; i < 100 && ok.statusCode !== 200; i++) {
+      await sleep(50);
+      ok = await call('/ok');
+    }
+    expect(ok.statusCode).toBe(200);
+    expect(gateway.metrics(name).crashes).toBe(0);
+  });
+
+  it('unsendable request: answered once as the gateway’s error, the plugin untouched', async () => {
+    gateway = await gatewayWith([name]);
+    const res = await call('/ok', { f: () => 1 });
+    expect(res.statusCode).toBe(500);
+    expect(codeOf(res)).toBe('PGW_ERR_GATEWAY_ERROR');
+    expect((await call('/ok')).statusCode).toBe(200);
+    expect(gateway.metrics(name).crashes).toBe(0);
   });
 });
