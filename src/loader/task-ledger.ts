@@ -138,10 +138,12 @@ export class TaskLedger<H> {
     return this.slots.used === 0 ? Promise.resolve() : this.#drain.wait(timeoutMs);
   }
 
-  /** No new task from now on (each is answered `terminated`), and no deadline fires any more. */
+  /**
+   * No new task from now on (each is answered `terminated`), and no re-dispatch. Deadlines still fire:
+   * a task in flight while its runtime stops is answered by its deadline at the latest.
+   */
   close(): void {
     this.#closing = true;
-    this.#deadlines.close();
   }
 
   readonly #onDeadline = (pending: Pending<H>): void => {
