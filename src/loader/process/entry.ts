@@ -146,6 +146,8 @@ function onControl(message: ProcessControl): void {
 }
 
 process.on('exit', (code) => {
+  // A frame still being written would be cut by this one: then the host learns of the exit by itself.
+  if (channel.writableLength > 0) return;
   try {
     // Synchronous: the event loop is done, a socket write would never be flushed.
     writeSync(CHANNEL_FD, encodeFrame({ pgw: 'exiting', code }));
