@@ -161,7 +161,10 @@ export class WorkerRuntime implements PluginRuntime {
     return refused;
   }
 
-  /** Piscina rejected a task: its thread is gone (the ledger decides whether it runs again), or it could not be sent. */
+  /**
+   * Piscina rejected a task: it could not be sent, or its thread is gone (then the ledger decides
+   * whether it runs again: only if no plugin code saw it).
+   */
   #onLost(pending: Held, error: unknown): void {
     // A task Piscina could not copy to a thread (no thread lost): sent again, it would loop for ever.
     if (isCloneError(error) && !this.#threadErrors.has(error as object))
