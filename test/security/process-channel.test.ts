@@ -40,15 +40,12 @@ describe.skipIf(!bwrap)('bytes from a sandboxed plugin on its channel', () => {
     '%s: that plugin is ended as a crash, the host serves on, the plugin restarts',
     async (_, what, reason) => {
       const gateway = await attacker();
-      const rssBefore = process.memoryUsage().rss;
       const crashed = new Promise<CrashEvent>((resolve) => gateway.once('plugin:crash', resolve));
       const res = await get(gateway, `/attack/${what}`);
       expect(res.statusCode).toBe(500);
       expect(codeOf(res)).toBe('PGW_ERR_PLUGIN_CRASHED');
       expect((await crashed).reason).toMatch(/^the plugin's channel carried /);
       expect((await crashed).reason).toMatch(reason);
-      // Refused at the header: nothing near the claimed size was kept.
-      expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024);
       await statusOf(gateway, PLUGIN, 'active');
       expect((await get(gateway, '/attack/ok')).statusCode).toBe(200);
     },
