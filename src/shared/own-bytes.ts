@@ -49,11 +49,12 @@ export const MAX_BODY_DEPTH = 256;
  * A body whose every typed-array view owns exactly its bytes: the body itself when it has no view that
  * does not, else a copy of the objects and arrays on the way to each such view. Plain JSON values are
  * returned as they are, at the cost of one walk.
- * @throws {RangeError} for a body nested deeper than {@link MAX_BODY_DEPTH}.
+ * @param envelope levels of a message around the body allowed on top of {@link MAX_BODY_DEPTH}
+ * @throws {RangeError} for a body nested deeper than {@link MAX_BODY_DEPTH} (plus `envelope`).
  */
-export function ownBody(body: unknown): unknown {
+export function ownBody(body: unknown, envelope = 0): unknown {
   if (body === null || typeof body !== 'object') return body;
-  return walk(body, 0);
+  return walk(body, -envelope);
 }
 
 function walk(value: object, depth: number): object {

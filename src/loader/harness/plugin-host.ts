@@ -2,9 +2,10 @@
  * Serving a plugin, whatever carries the messages: importing its module, running its lifecycle hooks,
  * running one task (route, event, health, boot), checking its reply, its contexts (`ctx.log`,
  * `ctx.publish`, `ctx.call`) and its stop. Both harnesses use it — the worker thread's
- * (`worker/entry.ts`, Piscina and a parent port) and the child process's (`process/entry.ts`, Node's
- * IPC channel) — and give it a `HarnessTransport`. Everything the plugin does wrong is caught here and
- * answered as a value; only a dying thread or process reaches the host as a crash.
+ * (`worker/entry.ts`, Piscina and a parent port) and the child process's (`process/entry.ts`, the
+ * plugin protocol's frames on fd 3) — and give it a `HarnessTransport`. Everything the plugin does
+ * wrong is caught here and answered as a value; only a dying thread or process reaches the host as a
+ * crash.
  * @module
  */
 import type { FetchReply, FetchRequest } from '../host-fetch.js';
@@ -359,8 +360,7 @@ export function servePlugin(
 
   async function deliver(event: DomainEvent): Promise<null | TaskFailure> {
     try {
-      await plugin.handleEvent?.(event, new RequestContext(event.id));
-      return null;
+      return (await plugin.handleEvent?.(event, new RequestContext(event.id)), null);
     } catch (error) {
       return failure('threw', error);
     }

@@ -1,10 +1,13 @@
 /**
- * The harness of a `runtime.type: process` plugin: the child process's side of the IPC channel
- * around the plugin serving of `harness/plugin-host.ts`. Node's permission model (and, on Linux,
- * bubblewrap) is the wall; the lockdown of the worker harness adds its network guard and its refusals
- * of process-wide levers. Tasks arrive as `task` messages and are answered as `result` notes.
+ * The harness of a `runtime.type: process` plugin: the child process's side of the plugin protocol
+ * (frames on the socket at fd 3, docs/plugin-protocol.md) around the plugin serving of
+ * `harness/plugin-host.ts`. Node's permission model (and, on Linux, bubblewrap) is the wall; the
+ * lockdown of the worker harness adds its network guard and its refusals of process-wide levers.
+ * Tasks arrive as `task` messages and are answered as `result` notes.
  * @module
  */
+import { writeSync } from 'node:fs';
+import { Socket } from 'node:net';
 import type { FetchReply } from '../host-fetch.js';
 import type { PluginResponse } from '../../shared/types.js';
 import { parseNetworkGrants } from '../../shared/network-allowlist.js';
@@ -12,25 +15,49 @@ import { servePlugin, type PluginHost } from '../harness/plugin-host.js';
 import { lockdown } from '../worker/lockdown.js';
 import type { TaskResult } from '../worker/protocol.js';
 import type { ProcessControl, ProcessNote } from './protocol.js';
+import {
+  encodeFrame,
+  FRAME_ENVELOPE_BYTES,
+  FrameReader,
+  HEADER_BYTES,
+  PROTOCOL_VERSION,
+} from './frames.js';
 
-// The channel is the host's; Node's own `process.send` is kept before the plugin can replace it.
-const send = process.send!.bind(process);
+/** The channel's descriptor, which the host's `spawn` put there. */
+const CHANNEL_FD = 3;
+// Taken before the plugin's code runs; whatever that code writes to the descriptor itself is read by
+// the host's bounded reader like anything else from this process.
+const channel = new Socket({ fd: CHANNEL_FD, readable: true, writable: true });
+/** The largest frame the host reads from this process: set by `start` (`maxResponseBytes` + envelope). */
+let frameLimit = Infinity;
 
-function note(message: ProcessNote): void {
+/** A note as a frame within the host's limit, or undefined with why it cannot be one. */
+function frameOf(message: ProcessNote): Buffer | string {
+  let frame: Buffer;
   try {
-    send(message);
+    frame = encodeFrame(message);
   } catch {
-    // Fields that cannot be cloned: send the line without them rather than lose it.
-    if (message.pgw === 'log')
-      send({ ...message, fields: { unserializable: String(message.fields) } });
-    else if (message.pgw === 'result') {
-      send({
-        pgw: 'result',
-        s: message.s,
-        r: { __pgw: 'bad-response', message: 'the answer cannot be cloned' },
-      });
+    return 'cannot be encoded';
+  }
+  return frame.length - HEADER_BYTES > frameLimit ? 'is too large for the channel' : frame;
+}
+
+/** Sends a note; one that cannot go as it is goes in a smaller form, or not at all (false). */
+function note(message: ProcessNote): boolean {
+  let frame = frameOf(message);
+  if (typeof frame === 'string') {
+    // Send the line without its fields, the answer as a failure, rather than lose them.
+    if (message.pgw === 'log') {
+      const msg = message.msg.slice(0, 4096);
+      frame = frameOf({ ...message, msg, fields: { unserializable: `the fields ${frame}` } });
+    } else if (message.pgw === 'result') {
+      const r = { __pgw: 'bad-response' as const, message: `the answer ${frame}` };
+      frame = frameOf({ pgw: 'result', s: message.s, r });
     }
   }
+  if (typeof frame === 'string') return false;
+  channel.write(frame);
+  return true;
 }
 
 let host: PluginHost | undefined;
@@ -44,10 +71,22 @@ function answer(slot: number, result: TaskResult): void {
   note({ pgw: 'result', s: slot, r: result });
 }
 
-process.on('message', (message: ProcessControl) => {
+// The host is trusted: no bound on its frames (the host bounds requests before they get here).
+const reader = new FrameReader(
+  { maxFrameBytes: 0xffff_ffff, stallMs: 0 },
+  (message) => onControl(message as ProcessControl),
+  (reason) => {
+    process.stderr.write(`plugin-gateway: the host's channel carried ${reason}\n`);
+    process.exit(70);
+  },
+);
+channel.on('data', (chunk: Buffer) => reader.push(chunk));
+
+function onControl(message: ProcessControl): void {
   switch (message?.ctl) {
     case 'start': {
       if (host) return;
+      frameLimit = message.data.maxResponseBytes + FRAME_ENVELOPE_BYTES;
       lockdown(parseNetworkGrants(message.data.network));
       host = servePlugin(
         message.data,
@@ -55,16 +94,20 @@ process.on('message', (message: ProcessControl) => {
           note,
           call(service, request, requestId, userId) {
             const seq = ++callSeq;
-            return new Promise<PluginResponse>((resolve) => {
+            return new Promise<PluginResponse>((resolve, reject) => {
               calls.set(seq, resolve);
-              note({ pgw: 'call', seq, service, request, requestId, userId });
+              if (note({ pgw: 'call', seq, service, request, requestId, userId })) return;
+              calls.delete(seq);
+              reject(new Error(`ctx.call("${service}"): the request cannot be sent to the host`));
             });
           },
           fetch(request) {
             const seq = ++callSeq;
             return new Promise<FetchReply>((resolve) => {
               fetches.set(seq, resolve);
-              note({ pgw: 'fetch', seq, request });
+              if (note({ pgw: 'fetch', seq, request })) return;
+              fetches.delete(seq);
+              resolve({ error: 'the request cannot be sent to the host' });
             });
           },
           enter: (slot) => note({ pgw: 'started', s: slot }),
@@ -100,15 +143,19 @@ process.on('message', (message: ProcessControl) => {
     case 'health':
       return void host?.answerHealth(message.seq);
   }
-});
+}
 
 process.on('exit', (code) => {
+  // A frame still being written would be cut by this one: then the host learns of the exit by itself.
+  if (channel.writableLength > 0) return;
   try {
-    note({ pgw: 'exiting', code });
+    // Synchronous: the event loop is done, a socket write would never be flushed.
+    writeSync(CHANNEL_FD, encodeFrame({ pgw: 'exiting', code }));
   } catch {
-    // The channel is closed: the host sees the exit anyway.
+    // The channel is closed or full: the host sees the exit anyway.
   }
 });
 // The host is gone (a process outside bwrap has no --die-with-parent): nothing left to serve.
-process.on('disconnect', () => process.exit(0));
-note({ pgw: 'ready' });
+channel.on('end', () => process.exit(0));
+channel.on('error', () => process.exit(0));
+note({ pgw: 'hello', v: PROTOCOL_VERSION });

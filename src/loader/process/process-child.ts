@@ -1,34 +1,34 @@
 /**
  * One plugin process as the host holds it: spawned from its launch (`process-launch.ts`), its output
- * captured into the plugin's log, its IPC messages and its end handed to the runtime.
+ * captured into the plugin's log, its channel — frames of the plugin protocol on a plain socket at
+ * fd 3, never Node's IPC, whose decoder runs in the host on the child's bytes — read by the bounded
+ * `FrameReader`, and its end handed to the runtime.
  * @module
  */
+import type { Socket } from 'node:net';
 import { treeUsage } from './process-tree.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { captureProcessOutput, type OutputStream } from '../worker/thread-output.js';
 import type { ProcessLaunch } from './process-launch.js';
-import type { Task, TaskResult } from '../worker/protocol.js';
+import type { Pending } from '../task-ledger.js';
+import { encodeFrame, FrameReader } from './frames.js';
+import type { ProcessControl } from './protocol.js';
 
-/** One request between dispatch and answer. */
-export class Pending {
-  answered = false;
-  /** The child said plugin code saw it: it is never run a second time. */
-  started = false;
-  redispatched = false;
-  slot = -1;
-  task!: Task;
-  child: Child | undefined;
-  deadlineAt = 0;
-  deadlineIndex = -1;
-  constructor(readonly resolve: (result: TaskResult) => void) {}
-}
+/** How long a frame from the child may stay unfinished once begun. */
+export const FRAME_STALL_MS = 5000;
+/** Bytes written to the child and not yet read by it, past which it is ended (it does not read). */
+export const MAX_UNREAD_BYTES = 64 * 1024 * 1024;
 
 /** What the host knows of one plugin process. */
 export interface Child {
   proc: ChildProcess;
+  /** The channel: fd 3 of the child, a socket the host alone reads. */
+  channel: Socket;
+  reader: FrameReader;
+  /** The child said `hello` in the host's protocol version: it may be sent `start` and tasks. */
   ready: boolean;
-  queue: Pending[];
-  inFlight: Set<Pending>;
+  queue: Pending<Child>[];
+  inFlight: Set<Pending<Child>>;
   /** Ended by the host for a reason that is not a crash (idle, timeout grace, close). */
   quiet: boolean;
   /** Why the host ended it as a crash (memory), or how it died. */
@@ -46,7 +46,11 @@ export interface Child {
 export interface ChildEvents {
   /** `resources.memory`, MiB (named in the reason of a V8 out-of-memory end). */
   memoryMb: number;
+  /** Largest frame the child may send (without its header), bytes. */
+  maxFrameBytes: number;
   onNote(child: Child, message: unknown): void;
+  /** The child's channel carried what the host does not accept: the process is ended as a crash. */
+  onBroken(child: Child, reason: string): void;
   onOutput(stream: OutputStream, line: string): void;
   onClose(child: Child, code: number | null, signal: NodeJS.Signals | null): void;
 }
@@ -55,12 +59,18 @@ export interface ChildEvents {
 export function spawnChild(launch: ProcessLaunch, events: ChildEvents): Child {
   const proc = spawn(launch.command, launch.args, {
     env: launch.env,
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    serialization: 'advanced',
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
   });
+  const channel = proc.stdio[3] as Socket;
   let exited!: () => void;
   const child: Child = {
     proc,
+    channel,
+    reader: new FrameReader(
+      { maxFrameBytes: events.maxFrameBytes, stallMs: FRAME_STALL_MS },
+      (message) => events.onNote(child, message),
+      (reason) => events.onBroken(child, `the plugin's channel carried ${reason}`),
+    ),
     ready: false,
     queue: [],
     inFlight: new Set(),
@@ -81,14 +91,48 @@ export function spawnChild(launch: ProcessLaunch, events: ChildEvents): Child {
     }
     events.onOutput(stream, line);
   });
-  proc.on('message', (message: unknown) => events.onNote(child, message));
+  channel.on('data', (chunk: Buffer) => child.reader.push(chunk));
+  // A reset channel is the child's end, which 'close' reports.
+  channel.on('error', () => {});
   proc.on('error', (error) => (child.error ??= `the plugin process failed: ${error.message}`));
   // 'close', not 'exit': the process's last output (V8's out-of-memory line) has been read by then.
   proc.once('close', (code, signal) => {
+    child.reader.close();
     events.onClose(child, code, signal);
     exited();
   });
   return child;
+}
+
+/**
+ * Sends one message to the child. A message that cannot be encoded, or alone larger than the channel
+ * holds, is not sent: the reason is returned (a task's `unsendable`). A child that leaves more than
+ * `MAX_UNREAD_BYTES` unread is ended.
+ */
+export function sendFrame(
+  child: Child,
+  message: ProcessControl,
+  onBroken: (child: Child, reason: string) => void,
+): string | undefined {
+  if (child.exited || child.channel.destroyed) return undefined;
+  let frame: Buffer;
+  try {
+    frame = encodeFrame(message);
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  if (frame.length > MAX_UNREAD_BYTES) {
+    return `a message of ${frame.length} bytes, over the ${MAX_UNREAD_BYTES / 1048576} MiB the channel holds`;
+  }
+  if (child.channel.writableLength + frame.length > MAX_UNREAD_BYTES) {
+    onBroken(
+      child,
+      `the plugin left more than ${MAX_UNREAD_BYTES / 1048576} MiB of its channel unread`,
+    );
+    return undefined;
+  }
+  child.channel.write(frame);
+  return undefined;
 }
 
 /** Whether `work` settled (either way) within `ms`. */

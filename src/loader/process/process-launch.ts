@@ -158,13 +158,6 @@ export function processLaunch(spec: LaunchSpec): ProcessLaunch {
       '--die-with-parent',
       '--new-session',
       '--clearenv',
-      // Node's IPC channel: the fd `spawn` puts at stdio index 3, which --clearenv would forget.
-      '--setenv',
-      'NODE_CHANNEL_FD',
-      '3',
-      '--setenv',
-      'NODE_CHANNEL_SERIALIZATION_MODE',
-      'advanced',
       '--setenv',
       'TMPDIR',
       SANDBOX_TMP,

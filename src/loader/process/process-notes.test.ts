@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { checkProcessNote } from './process-notes.js';
+import { PROTOCOL_VERSION } from './frames.js';
+import { checkProcessNote, handshakeBreach } from './process-notes.js';
+import type { ProcessNote } from './protocol.js';
 
 // What a plugin process sends the host is untrusted: every note is checked before the host acts on it.
 const SLOTS = 4;
@@ -14,7 +16,7 @@ const call = (extra: Record<string, unknown> = {}, request: Record<string, unkno
 describe('checkProcessNote', () => {
   it('accepts what the process harness sends, as it is', () => {
     const notes = [
-      { pgw: 'ready' },
+      { pgw: 'hello', v: 1 },
       { pgw: 'started', s: 0 },
       { pgw: 'started', s: SLOTS - 1 },
       { pgw: 'result', s: 2, r: { statusCode: 200 } },
@@ -92,5 +94,27 @@ describe('checkProcessNote', () => {
     const checked = checkProcessNote(message, SLOTS);
     expect(typeof checked).toBe('string');
     expect(checked).toContain(reason);
+  });
+});
+
+describe('the handshake of the plugin protocol', () => {
+  const hello = (v: number) => ({ pgw: 'hello', v }) as ProcessNote;
+
+  it('takes a hello in this version first, then every note', () => {
+    expect(handshakeBreach(hello(PROTOCOL_VERSION), false)).toBeUndefined();
+    expect(handshakeBreach({ pgw: 'started', s: 0 }, true)).toBeUndefined();
+    expect(handshakeBreach(hello(PROTOCOL_VERSION + 1), true)).toBeUndefined();
+  });
+
+  it('refuses a note before the hello, and a hello in another version', () => {
+    expect(handshakeBreach({ pgw: 'started', s: 0 }, false)).toBe(
+      'a "started" note before its hello',
+    );
+    expect(handshakeBreach(hello(2), false)).toBe('protocol version 2; this host speaks 1');
+  });
+
+  it('refuses a hello without an integer version', () => {
+    expect(checkProcessNote({ pgw: 'hello', v: '1' }, 4)).toBe('a hello without a version');
+    expect(checkProcessNote({ pgw: 'hello', v: 1 }, 4)).toEqual({ pgw: 'hello', v: 1 });
   });
 });

@@ -1,12 +1,13 @@
 /**
  * The host's check of what a plugin process sends: the notes both harnesses send (`note-check.ts`),
- * and the process's own — `ready`, `started`, `result` and `call` by sequence number instead of a port.
+ * and the process's own — `hello`, `started`, `result` and `call` by sequence number instead of a port.
  * Anything else is refused with a reason and never reaches the rest of the gateway.
  * @module
  */
 import { checkFetchRequest } from '../host-fetch.js';
 import { checkNote, describe } from '../worker/note-check.js';
 import type { ProcessNote } from './protocol.js';
+import { PROTOCOL_VERSION } from './frames.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -19,8 +20,8 @@ export function checkProcessNote(message: unknown, slots: number): ProcessNote |
   const m = message;
   const isSlot = (s: unknown) => Number.isInteger(s) && (s as number) >= 0 && (s as number) < slots;
   switch (m.pgw) {
-    case 'ready':
-      return m as ProcessNote;
+    case 'hello':
+      return Number.isInteger(m.v) ? (m as ProcessNote) : `a hello without a version`;
     case 'started':
       return isSlot(m.s) ? (m as ProcessNote) : `a start note for slot ${describe(m.s)}`;
     case 'result':
@@ -49,4 +50,17 @@ export function checkProcessNote(message: unknown, slots: number): ProcessNote |
     default:
       return checkNote(message) as ProcessNote | string;
   }
+}
+
+/**
+ * How a note breaks the handshake, if it does: before the process said `hello` in this host's protocol
+ * version, no other note is taken (`docs/plugin-protocol.md`). A `hello` once ready changes nothing.
+ */
+export function handshakeBreach(note: ProcessNote, ready: boolean): string | undefined {
+  if (ready) return undefined;
+  if (note.pgw !== 'hello') return `a "${note.pgw}" note before its hello`;
+  if (note.v !== PROTOCOL_VERSION) {
+    return `protocol version ${note.v}; this host speaks ${PROTOCOL_VERSION}`;
+  }
+  return undefined;
 }

@@ -4,15 +4,15 @@
  * runtime's behaviour: a request past its deadline is answered at once and the process still holding
  * it after the grace is killed (not a crash); a process that exits on its own is a crash; one over
  * its memory is killed as a crash; it exits after `idleTimeout` idle and the next request starts
- * another. Everything the child sends is checked here (`process-notes.ts`): the child is untrusted.
+ * another. Everything the child sends is read by the bounded frame reader (`frames.ts`) and checked here
+ * (`process-notes.ts`): the child is untrusted. Slots, deadlines and drain are the ledger's
+ * (`task-ledger.ts`); this runtime is its transport.
  * @module
  */
-import { DrainSignal } from '../drain-signal.js';
 import { grantedFetch, type FetchReply, type FetchRequest } from '../host-fetch.js';
 import { pathToFileURL } from 'node:url';
 import type { HealthStatus } from '../../shared/types.js';
 import type { TaskFailure } from '../../shared/task-failure.js';
-import { DeadlineQueue } from '../../shared/deadline-queue.js';
 import type {
   BootReport,
   PluginRuntime,
@@ -22,9 +22,8 @@ import type {
   TaskInput,
   TaskResult,
 } from '../runtime.js';
-import { bootReportOf, LOG_FLOOD } from '../runtime.js';
-import type { Task } from '../worker/protocol.js';
-import { SlotTable } from '../worker/slots.js';
+import { LOG_FLOOD } from '../runtime.js';
+import { TaskLedger, type Pending } from '../task-ledger.js';
 import { checkResult } from '../worker/note-check.js';
 import { answerServiceCall, combineHealth } from '../worker/thread-notes.js';
 import {
@@ -33,13 +32,14 @@ import {
   type ProcessLaunch,
   type SandboxKind,
 } from './process-launch.js';
-import { checkProcessNote } from './process-notes.js';
+import { checkProcessNote, handshakeBreach } from './process-notes.js';
+import { FRAME_ENVELOPE_BYTES, PROTOCOL_VERSION } from './frames.js';
 import type { ProcessControl, ProcessHarnessData } from './protocol.js';
 import { treeUsage } from './process-tree.js';
-import { Pending, sampleUsage, spawnChild, within, type Child } from './process-child.js';
+import { sampleUsage, sendFrame, spawnChild, within, type Child } from './process-child.js';
 
-const OVERLOADED: TaskFailure = { __pgw: 'overloaded', message: 'too many requests in flight' };
-const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
+type Held = Pending<Child>;
+
 const MEMORY_REPORT_MS = 1000;
 /** How often the host reads the process tree's resident memory from `/proc`. */
 const RSS_POLL_MS = 100;
@@ -53,8 +53,7 @@ export class ProcessRuntime implements PluginRuntime {
   readonly #hooks: RuntimeHooks;
   readonly #fetch: (request: FetchRequest) => Promise<FetchReply>;
   readonly #launch: ProcessLaunch;
-  readonly #slots: SlotTable<Pending>;
-  readonly #deadlines: DeadlineQueue<Pending>;
+  readonly #ledger: TaskLedger<Child>;
   readonly #data: ProcessHarnessData;
   readonly #rssLimit: number;
   readonly #name: string;
@@ -63,7 +62,6 @@ export class ProcessRuntime implements PluginRuntime {
   #child: Child | undefined;
   #violations = 0;
   #closing = false;
-  readonly #drain = new DrainSignal();
   #idleTimer: NodeJS.Timeout | undefined;
   #lastActive = 0;
   #healthSeq = 0;
@@ -77,8 +75,16 @@ export class ProcessRuntime implements PluginRuntime {
     this.#fetch = grantedFetch(spec);
     this.#name = manifest.name;
     this.#mainPath = spec.mainPath;
-    this.#slots = new SlotTable(spec.maxInFlight);
-    this.#deadlines = new DeadlineQueue(this.#onDeadline);
+    this.#ledger = new TaskLedger<Child>(spec.maxInFlight, spec.timeoutGraceMs, {
+      dispatch: (pending) => this.#dispatch(pending),
+      holderOf: (pending) => (pending.holder?.exited === false ? pending.holder : undefined),
+      // The child says `started` before plugin code sees a task (`entry.ts`).
+      seen: (pending) => pending.seen,
+      abandon: (child, slot) => this.#send(child, { ctl: 'abandon', slot }),
+      end: (child) => this.#end(child),
+      terminated: () => this.#terminated(),
+      idle: () => this.#startIdle(),
+    });
     this.#launch = processLaunch({
       pluginDir: spec.pluginDir,
       name: manifest.name,
@@ -105,33 +111,31 @@ export class ProcessRuntime implements PluginRuntime {
   }
 
   run(input: TaskInput, timeoutMs: number): Promise<TaskResult> {
-    return new Promise((resolve) => {
-      if (this.#closing) return resolve(this.#terminated());
-      const pending = new Pending(resolve);
-      const slot = this.#slots.acquire(pending);
-      if (slot < 0) return resolve(OVERLOADED);
-      const task = input as Task;
-      task.s = slot;
-      task.d = Date.now() + timeoutMs;
-      pending.slot = slot;
-      pending.task = task;
-      this.#deadlines.add(pending, timeoutMs);
-      this.#dispatch(pending);
-    });
+    return this.#ledger.run(input, timeoutMs);
   }
 
-  #dispatch(pending: Pending): void {
+  #dispatch(pending: Held): void {
     const child = this.#child ?? this.#spawn();
-    pending.child = child;
+    pending.holder = child;
     child.inFlight.add(pending);
-    if (child.ready) this.#send(child, { ctl: 'task', task: pending.task });
+    if (child.ready) this.#sendTask(child, pending);
     else child.queue.push(pending);
+  }
+
+  /** A task that cannot be encoded never reaches the plugin: `unsendable`, as in the worker runtime. */
+  #sendTask(child: Child, pending: Held): void {
+    const refused = sendFrame(child, { ctl: 'task', task: pending.task }, this.#broken);
+    if (refused === undefined) return;
+    child.inFlight.delete(pending);
+    this.#ledger.settle(pending, { __pgw: 'unsendable', message: refused });
   }
 
   #spawn(): Child {
     const child = spawnChild(this.#launch, {
       memoryMb: this.#spec.manifest.resources.memory,
+      maxFrameBytes: this.#spec.maxResponseBytes + FRAME_ENVELOPE_BYTES,
       onNote: (c, message) => this.#onNote(c, message),
+      onBroken: this.#broken,
       onOutput: (stream, line) => this.#hooks.onOutput(stream, line),
       onClose: (c, code, signal) => this.#onExit(c, code, signal),
     });
@@ -140,14 +144,16 @@ export class ProcessRuntime implements PluginRuntime {
     return child;
   }
 
+  /** Control that is always encodable (the host's own values). */
   #send(child: Child, message: ProcessControl): void {
-    if (child.exited || !child.proc.connected) return;
-    try {
-      child.proc.send(message);
-    } catch {
-      // The channel is closing: the exit handler accounts for the process.
-    }
+    sendFrame(child, message, this.#broken);
   }
+
+  /** The channel broke the protocol (`frames.ts`, or a note before `hello`): the plugin's crash. */
+  readonly #broken = (child: Child, reason: string): void => {
+    this.#hooks.onViolation(reason, ++this.#violations);
+    this.#kill(child, reason);
+  };
 
   /** The process tree's resident memory, read by the host: over the limit, the process is killed. */
   #watch(child: Child): void {
@@ -171,24 +177,27 @@ export class ProcessRuntime implements PluginRuntime {
       this.#hooks.onViolation(note, ++this.#violations);
       return;
     }
+    const breach = handshakeBreach(note, child.ready);
+    if (breach !== undefined) return this.#broken(child, `the plugin's channel carried ${breach}`);
     switch (note.pgw) {
-      case 'ready':
+      case 'hello':
         if (child.ready) return;
         child.ready = true;
-        this.#send(child, { ctl: 'start', data: this.#data });
-        for (const p of child.queue.splice(0)) this.#send(child, { ctl: 'task', task: p.task });
+        this.#send(child, { ctl: 'start', v: PROTOCOL_VERSION, data: this.#data });
+        for (const p of child.queue.splice(0)) this.#sendTask(child, p);
         return;
       case 'started': {
-        const pending = this.#slots.ownerOf(note.s);
-        if (pending?.child === child) pending.started = true;
+        const pending = this.#ledger.slots.ownerOf(note.s);
+        if (pending?.holder === child) pending.seen = true;
         return;
       }
       case 'result': {
-        const pending = this.#slots.ownerOf(note.s);
-        if (pending?.child !== child) return;
+        const pending = this.#ledger.slots.ownerOf(note.s);
+        if (pending?.holder !== child) return;
         const result = checkResult(pending.task.t, note.r);
         if (result !== note.r) this.#violations++;
-        this.#settle(pending, result);
+        child.inFlight.delete(pending);
+        this.#ledger.settle(pending, result);
         return;
       }
       case 'call':
@@ -247,14 +256,10 @@ export class ProcessRuntime implements PluginRuntime {
         : `the plugin process exited with code ${code}`);
     const loss: TaskFailure = crashed ? { __pgw: 'crash', message: reason } : this.#terminated();
     if (crashed) this.#hooks.onCrash(reason);
-    for (const pending of child.inFlight) {
-      // No plugin code saw it: another process may run it, whatever its method (once).
-      if (!pending.started && !pending.answered && !pending.redispatched && !this.#closing) {
-        pending.redispatched = true;
-        this.#dispatch(pending);
-      } else this.#settle(pending, loss);
-    }
+    const lost = [...child.inFlight];
     child.inFlight.clear();
+    child.queue.length = 0;
+    for (const pending of lost) this.#ledger.lost(pending, loss);
   }
 
   /** Ends a process that broke a limit: a crash with `reason`, restarted by the crash policy. */
@@ -271,35 +276,10 @@ export class ProcessRuntime implements PluginRuntime {
     child.proc.kill('SIGKILL');
   }
 
-  readonly #onDeadline = (pending: Pending): void => {
-    pending.answered = true;
-    pending.resolve(TIMEOUT);
-    const child = pending.child;
-    if (!child || child.exited) return;
-    // A process awaiting the plugin lets go at once; one whose event loop is blocked cannot.
-    this.#send(child, { ctl: 'abandon', slot: pending.slot });
-    setTimeout(this.#reclaim, this.#spec.timeoutGraceMs, pending).unref();
-  };
-
-  /** A process still holding a timed-out request after the grace is stuck: end it. */
-  readonly #reclaim = (pending: Pending): void => {
-    if (this.#slots.ownerOf(pending.slot) !== pending) return;
-    if (pending.child) this.#end(pending.child);
-  };
-
-  #settle(pending: Pending, result: TaskResult): void {
-    if (this.#slots.ownerOf(pending.slot) === pending) this.#slots.release(pending.slot);
-    pending.child?.inFlight.delete(pending);
-    if (!pending.answered) {
-      pending.answered = true;
-      this.#deadlines.remove(pending);
-      pending.resolve(result);
-    }
-    if (this.#slots.used === 0) {
-      this.#drain.settled();
-      this.#lastActive = performance.now();
-      this.#idleTimer ??= setTimeout(this.#onIdle, this.#spec.idleTimeoutMs).unref();
-    }
+  /** Nothing in flight: the idle countdown starts (or goes on). */
+  #startIdle(): void {
+    this.#lastActive = performance.now();
+    this.#idleTimer ??= setTimeout(this.#onIdle, this.#spec.idleTimeoutMs).unref();
   }
 
   /** Scale to zero: a process with nothing to do for `idleTimeout` ends; the next request starts one. */
@@ -316,17 +296,12 @@ export class ProcessRuntime implements PluginRuntime {
     this.#end(child);
   };
 
-  async boot(timeoutMs: number): Promise<BootReport> {
-    return bootReportOf(
-      await this.run({ t: 'boot' }, timeoutMs),
-      this.#name,
-      timeoutMs,
-      this.#mainPath,
-    );
+  boot(timeoutMs: number): Promise<BootReport> {
+    return this.#ledger.boot(timeoutMs, this.#name, this.#mainPath);
   }
 
   drain(timeoutMs: number): Promise<void> {
-    return this.#slots.used === 0 ? Promise.resolve() : this.#drain.wait(timeoutMs);
+    return this.#ledger.drain(timeoutMs);
   }
 
   /** Runs the plugin's `stop()`, then ends the process; resolves within `timeoutMs`. */
@@ -335,7 +310,7 @@ export class ProcessRuntime implements PluginRuntime {
     this.#closing = true;
     const end = performance.now() + timeoutMs;
     clearTimeout(this.#idleTimer);
-    this.#deadlines.close();
+    this.#ledger.close();
     const child = this.#child;
     if (child && !child.exited) {
       if (child.ready) {
@@ -364,7 +339,7 @@ export class ProcessRuntime implements PluginRuntime {
       threads: live ? 1 : 0,
       utilization,
       heapUsedBytes: live ? child.rssBytes || child.heapUsed : 0,
-      inFlight: this.#slots.used,
+      inFlight: this.#ledger.inFlight,
       violations: this.#violations,
     };
   }

@@ -1,7 +1,8 @@
 /**
  * What crosses the process boundary between the host and the harness of a `runtime.type: process`
- * plugin, over Node's IPC channel (`serialization: 'advanced'`: the structured clone, as between
- * threads). The child is untrusted: everything it sends is checked on the host (`process-notes.ts`).
+ * plugin: the messages of the plugin protocol (docs/plugin-protocol.md), one MessagePack map per
+ * length-prefixed frame (`frames.ts`) on a plain socket at the child's fd 3. The child is untrusted:
+ * everything it sends is read by the bounded frame reader and checked on the host (`process-notes.ts`).
  * Across processes there is no shared slot table: the child says `started` before plugin code sees a
  * task, so that the host knows which tasks it may give to a new process after a crash.
  * @module
@@ -19,7 +20,8 @@ export interface ProcessHarnessData extends PluginHostData {
 
 /** Host to child. */
 export type ProcessControl =
-  | { ctl: 'start'; data: ProcessHarnessData }
+  /** The answer to `hello`: the protocol version the host speaks, and the plugin's data. */
+  | { ctl: 'start'; v: number; data: ProcessHarnessData }
   | { ctl: 'task'; task: Task }
   | { ctl: 'stop' }
   /** New static flag values (`setFlag()`); sent on the task channel, so the next task sees them. */
@@ -34,8 +36,8 @@ export type ProcessControl =
 /** Child to host. */
 export type ProcessNote =
   | HostNote
-  /** The harness listens: the host may send `start`. */
-  | { pgw: 'ready' }
+  /** The first frame: the harness listens and speaks protocol version `v`; the host answers `start`. */
+  | { pgw: 'hello'; v: number }
   /** Plugin code is about to see the task in slot `s`. */
   | { pgw: 'started'; s: number }
   /** The answer to the task in slot `s`. */

@@ -16,6 +16,15 @@ import { servePlugin } from '../harness/plugin-host.js';
 import { serveLive } from './live-harness.js';
 
 const data = workerData as HarnessData;
+/**
+ * The slot table decides a thread's fate on the host (which thread to end after a deadline, whether a
+ * lost task may run again): it is taken out of `workerData` before any plugin code runs, and written
+ * with `Atomics.store` as it was when this module loaded, so that the plugin can neither write it nor
+ * see it being written.
+ */
+const slots = data.slots;
+delete (data as Partial<HarnessData>).slots;
+const storeSlot = Atomics.store;
 // Before anything of the plugin's runs (its module is imported once the host says "start").
 lockdown(parseNetworkGrants(data.network));
 const port = parentPort!;
@@ -95,8 +104,8 @@ const host = servePlugin(
         }
       });
     },
-    enter: (slot) => Atomics.store(data.slots, slot, threadId),
-    leave: (slot) => Atomics.store(data.slots, slot, -threadId),
+    enter: (slot) => storeSlot(slots, slot, threadId),
+    leave: (slot) => storeSlot(slots, slot, -threadId),
   },
   hostReady,
 );

@@ -6,7 +6,6 @@
  * thread at a time on its own parent port.
  * @module
  */
-import { DrainSignal } from '../drain-signal.js';
 import type { HealthStatus } from '../../shared/types.js';
 import type { Piscina } from 'piscina';
 import { pluginPool } from './plugin-pool.js';
@@ -23,8 +22,7 @@ import {
   type HarnessOverride,
   bootReportOf,
 } from '../runtime.js';
-import { DeadlineQueue } from '../../shared/deadline-queue.js';
-import { SlotTable } from './slots.js';
+import { TaskLedger, type Pending, type TaskTransport } from '../task-ledger.js';
 import { grantedFetch } from '../host-fetch.js';
 import { oversizedReply } from '../reply-size.js';
 import { threadPermissions, type ThreadPermissions } from './thread-launch.js';
@@ -34,41 +32,31 @@ import type { NoteTarget, ThreadState } from './thread-notes.js';
 import { captureOutput } from './thread-output.js';
 import { LiveThread } from './live-thread.js';
 
-const OVERLOADED: TaskFailure = { __pgw: 'overloaded', message: 'too many requests in flight' };
-const TIMEOUT: TaskFailure = { __pgw: 'timeout', message: 'deadline passed' };
 /** Of `close()`'s budget, what is kept for ending the threads after the plugin's `stop()`. */
 const END_THREADS_MS = 1000;
 
-/** One request between dispatch and answer. */
-class Pending {
-  answered = false;
-  slot = -1;
-  task: Task | undefined;
-  deadlineAt = 0;
-  deadlineIndex = -1;
-  constructor(readonly resolve: (result: TaskResult) => void) {}
-}
+type Held = Pending<ThreadState>;
 
+/**
+ * The threads' transport under the ledger (`task-ledger.ts`): a task's holder is the thread whose id
+ * the harness wrote in its slot, a table the plugin's code cannot reach (`entry.ts`).
+ */
 export class WorkerRuntime implements PluginRuntime {
-  /** Made on the first task (with the slot table), so that a plugin that never ran holds neither. */
+  /** Made on the first task, so that a plugin that never ran has no threads and no scratch folder. */
   #pool: Piscina | undefined;
-  #slots: SlotTable<Pending> | undefined;
+  readonly #ledger: TaskLedger<ThreadState>;
   readonly #spec: RuntimeSpec;
   /** Flag names in the order of `#flagCells` (after its version cell). */
   readonly #flagNames: readonly string[];
   readonly #flagCells: Int32Array;
   readonly #threads = new Map<number, ThreadState>();
-  /** Every request's deadline, whatever its timeout: one heap and one timer. */
-  readonly #deadlines: DeadlineQueue<Pending>;
   readonly #hooks: RuntimeHooks;
   readonly #notes: NoteTarget;
   #violations = 0;
-  readonly #graceMs: number;
   readonly #label: string;
   readonly #name: string;
   /** The entry file, for locating a load error. */
   readonly #mainPath: string;
-  readonly #drain = new DrainSignal();
   #closing = false;
   /**
    * How the last thread was lost. Piscina rejects a lost thread's tasks from inside the worker's
@@ -90,11 +78,19 @@ export class WorkerRuntime implements PluginRuntime {
     this.#spec = spec;
     const { manifest } = spec;
     this.#hooks = hooks;
-    this.#graceMs = spec.timeoutGraceMs;
     this.#label = `${manifest.name}@${manifest.version}`;
     this.#name = manifest.name;
     this.#mainPath = spec.mainPath;
-    this.#deadlines = new DeadlineQueue(this.#onDeadline);
+    const transport: TaskTransport<ThreadState> = {
+      dispatch: (pending) => this.#dispatch(pending),
+      holderOf: (pending) => this.#holderOf(pending),
+      // The harness marks a slot before it calls the plugin, and never clears the mark.
+      seen: (pending) => this.#ledger.slots.threadOf(pending.slot) !== 0,
+      abandon: (thread, slot) => this.#control(thread, { ctl: 'abandon', slot }),
+      end: (thread) => this.#end(thread),
+      terminated: () => this.#terminated(),
+    };
+    this.#ledger = new TaskLedger(spec.maxInFlight, spec.timeoutGraceMs, transport);
     this.#flagNames = Object.keys(spec.flags);
     this.#flagCells = new Int32Array(new SharedArrayBuffer(4 * (1 + this.#flagNames.length)));
     this.#flagNames.forEach((name, i) => (this.#flagCells[i + 1] = spec.flags[name] ? 1 : 0));
@@ -109,45 +105,46 @@ export class WorkerRuntime implements PluginRuntime {
     };
   }
 
-  /** The slot table and the pool, made for the first task. */
-  #open(): SlotTable<Pending> {
+  /** The pool, made for the first task. */
+  #open(): Piscina {
     const spec = this.#spec;
     const harness = this.#harness;
-    this.#slots = new SlotTable(spec.maxInFlight);
     const permissions = threadPermissions(spec.pluginDir, spec.manifest.name, harness?.url);
     this.#permissions = permissions;
-    this.#pool = pluginPool(spec, harness, permissions, {
-      slots: this.#slots.shared,
+    const pool = pluginPool(spec, harness, permissions, {
+      slots: this.#ledger.slots.shared,
       flagCells: this.#flagCells,
     });
-    this.#pool.on('workerCreate', () => this.#trackThreads());
+    this.#pool = pool;
+    pool.on('workerCreate', () => this.#trackThreads());
     // Errors of threads with no task in flight: crash accounting happens on the thread's exit.
-    this.#pool.on('error', () => {});
-    return this.#slots;
+    pool.on('error', () => {});
+    return pool;
   }
 
   run(input: TaskInput, timeoutMs: number): Promise<TaskResult> {
-    return new Promise((resolve) => {
-      // Closed before it ever ran: no pool to make now (its threads would outlive the plugin).
-      if (this.#slots === undefined && this.#closing) return resolve(this.#terminated());
-      const pending = new Pending(resolve);
-      const slot = (this.#slots ?? this.#open()).acquire(pending);
-      if (slot < 0) return resolve(OVERLOADED);
-      const task = input as Task;
-      task.s = slot;
-      task.d = Date.now() + timeoutMs;
-      pending.slot = slot;
-      pending.task = task;
-      this.#deadlines.add(pending, timeoutMs);
-      this.#dispatch(pending);
-    });
+    return this.#ledger.run(input, timeoutMs);
   }
 
-  #dispatch(pending: Pending): void {
-    this.#pool!.run(pending.task).then(
-      (result: unknown) => this.#settle(pending, this.#checked(pending.task!.t, result)),
+  /** Hands the task to Piscina. */
+  #dispatch(pending: Held): void {
+    (this.#pool ?? this.#open()).run(pending.task).then(
+      (result: unknown) => this.#ledger.settle(pending, this.#checked(pending.task.t, result)),
       (error: unknown) => this.#onLost(pending, error),
     );
+  }
+
+  /** The thread whose id the harness wrote in the task's slot. */
+  #holderOf(pending: Held): ThreadState | undefined {
+    const thread = this.#threads.get(this.#ledger.slots.threadOf(pending.slot));
+    return thread && !thread.killed ? thread : undefined;
+  }
+
+  /** A thread still holding a timed-out task after the grace is terminated (not a crash). */
+  #end(thread: ThreadState): void {
+    if (thread.killed) return;
+    thread.killed = true;
+    void thread.worker.terminate();
   }
 
   /**
@@ -168,20 +165,14 @@ export class WorkerRuntime implements PluginRuntime {
   }
 
   /**
-   * Piscina rejected a task: its thread is gone. A task that no plugin code saw (its slot still 0: the
-   * harness marks it before calling the plugin, and never clears the mark) goes to another thread,
-   * whatever its method; one the plugin saw is answered as lost — terminated by us, or crashed — and
-   * only the mesh may retry it, for an idempotent method (`mesh/pipeline.ts`).
+   * Piscina rejected a task: it could not be sent, or its thread is gone (then the ledger decides
+   * whether it runs again: only if no plugin code saw it).
    */
-  #onLost(pending: Pending, error: unknown): void {
+  #onLost(pending: Held, error: unknown): void {
     // A task Piscina could not copy to a thread (no thread lost): sent again, it would loop for ever.
     if (isCloneError(error) && !this.#threadErrors.has(error as object))
-      return this.#settle(pending, { __pgw: 'unsendable', message: `${error}` });
-    if (!this.#closing && !pending.answered && this.#slots!.threadOf(pending.slot) === 0) {
-      this.#dispatch(pending);
-      return;
-    }
-    this.#settle(pending, this.#threadLoss(error));
+      return this.#ledger.settle(pending, { __pgw: 'unsendable', message: `${error}` });
+    this.#ledger.lost(pending, this.#threadLoss(error));
   }
 
   async boot(timeoutMs: number): Promise<BootReport> {
@@ -201,7 +192,7 @@ export class WorkerRuntime implements PluginRuntime {
   }
 
   drain(timeoutMs: number): Promise<void> {
-    return (this.#slots?.used ?? 0) === 0 ? Promise.resolve() : this.#drain.wait(timeoutMs);
+    return this.#ledger.drain(timeoutMs);
   }
 
   /**
@@ -213,6 +204,7 @@ export class WorkerRuntime implements PluginRuntime {
   async close(timeoutMs: number): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    this.#ledger.close();
     const end = performance.now() + timeoutMs;
     const connections = this.#live?.close(timeoutMs);
     // Let rejections already under way (a crash that led to this close) settle as what they are.
@@ -224,7 +216,6 @@ export class WorkerRuntime implements PluginRuntime {
       const keep = Math.min(END_THREADS_MS, timeoutMs / 4);
       await within(stopped, end - keep - performance.now());
     }
-    this.#deadlines.close();
     this.#lastLoss = this.#terminated();
     const ended = this.#pool ? await within(this.#pool.destroy(), end - performance.now()) : true;
     this.#permissions?.dispose();
@@ -251,7 +242,7 @@ export class WorkerRuntime implements PluginRuntime {
   stats(): RuntimeStats {
     return {
       ...threadFigures(this.#threads.values()),
-      inFlight: this.#slots?.used ?? 0,
+      inFlight: this.#ledger.inFlight,
       violations: this.#violations,
       connections: this.#live?.connections ?? 0,
     };
@@ -296,35 +287,6 @@ export class WorkerRuntime implements PluginRuntime {
 
   #liveThreads(): ThreadState[] {
     return [...this.#threads.values()].filter((t) => !t.killed && t.exitCode === undefined);
-  }
-
-  readonly #onDeadline = (pending: Pending): void => {
-    pending.answered = true;
-    pending.resolve(TIMEOUT);
-    const thread = this.#threads.get(this.#slots!.threadOf(pending.slot));
-    if (!thread) return;
-    // A thread awaiting the plugin lets go at once; one whose event loop is blocked cannot.
-    this.#control(thread, { ctl: 'abandon', slot: pending.slot });
-    setTimeout(this.#reclaim, this.#graceMs, pending).unref();
-  };
-
-  /** A thread still holding a timed-out request after the grace is stuck: end it. */
-  readonly #reclaim = (pending: Pending): void => {
-    if (this.#slots!.ownerOf(pending.slot) !== pending) return;
-    const thread = this.#threads.get(this.#slots!.threadOf(pending.slot));
-    if (!thread || thread.killed) return;
-    thread.killed = true;
-    void thread.worker.terminate();
-  };
-
-  #settle(pending: Pending, result: TaskResult): void {
-    this.#slots!.release(pending.slot);
-    if (!pending.answered) {
-      pending.answered = true;
-      this.#deadlines.remove(pending);
-      pending.resolve(result);
-    }
-    if (this.#slots!.used === 0) this.#drain.settled();
   }
 
   /** Piscina rejected a task: its thread is gone. Say whether we ended it or it died. */

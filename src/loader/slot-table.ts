@@ -1,5 +1,6 @@
 /**
- * The slot table of one plugin instance: a fixed set of request slots shared with its threads.
+ * The slot table of one plugin instance: a fixed set of request slots, shared with its threads by the
+ * worker runtime.
  * A thread writes its `threadId` into a request's slot while it works on it, so that after a
  * timeout the host knows which thread to terminate without paying for an abort signal per request.
  * @module

@@ -1,0 +1,171 @@
+/**
+ * Frames of the plugin protocol (docs/plugin-protocol.md): a 4-byte big-endian length, then that many
+ * bytes of one MessagePack value. The reader is the host's defence against a plugin process: the
+ * length is checked against a ceiling before a byte of the frame is kept, a frame is decoded only once
+ * complete, its strings, arrays and maps are bounded by its own length, every byte string it holds
+ * comes out as an exact-size copy, and a frame begun but not finished within a bound is an error. The
+ * first error ends the stream: the runtime ends that plugin's process.
+ * @module
+ */
+import { Decoder, Encoder, ExtensionCodec } from '@msgpack/msgpack';
+import { ownBody } from '../../shared/own-bytes.js';
+
+/** The version the handshake (`hello`) names; a process speaking another is ended. */
+export const PROTOCOL_VERSION = 1;
+/** Bytes of the length before each frame. */
+export const HEADER_BYTES = 4;
+/** Bytes a frame from a plugin may hold on top of its reply limit: a `result` note's envelope, a log line. */
+export const FRAME_ENVELOPE_BYTES = 64 * 1024;
+/** The largest length the header can say. */
+const MAX_LENGTH = 0xffff_ffff;
+/** Levels of envelope around a body (message, task, request, body): allowed on top of a body's own depth. */
+const ENVELOPE_DEPTH = 8;
+
+const encoder = new Encoder({ ignoreUndefined: true });
+
+/**
+ * Extension types the reader accepts: the timestamp (-1, a `Date`) alone. Any other would come out as
+ * an `ExtData` holding a view on the frame, which no later check of plain data would look into.
+ */
+const TIMESTAMP_ONLY = new ExtensionCodec();
+for (let type = -128; type <= 127; type++) {
+  if (type === -1) continue;
+  TIMESTAMP_ONLY.register({
+    type,
+    encode: () => null,
+    decode: () => {
+      throw new RangeError(`MessagePack extension type ${type}`);
+    },
+  });
+}
+
+/**
+ * One value as a frame.
+ * @throws {Error} when the value cannot be encoded (a function, a Map, a cycle) or is over 4 GiB.
+ */
+export function encodeFrame(value: unknown): Buffer {
+  const payload = encoder.encode(value);
+  if (payload.byteLength > MAX_LENGTH) throw new RangeError('a frame over 4 GiB');
+  const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.byteLength);
+  frame.writeUInt32BE(payload.byteLength, 0);
+  frame.set(payload, HEADER_BYTES);
+  return frame;
+}
+
+/** What a reader accepts. */
+export interface FrameLimits {
+  /** The largest frame (without its header), bytes. */
+  maxFrameBytes: number;
+  /** How long a frame may stay unfinished once its first byte arrived, ms (0: no bound). */
+  stallMs: number;
+}
+
+/** Turns a byte stream into decoded values; the first malformed, oversized or stalled frame stops it. */
+export class FrameReader {
+  readonly #limits: FrameLimits;
+  readonly #onFrame: (value: unknown) => void;
+  readonly #onError: (reason: string) => void;
+  readonly #decoder: Decoder;
+  /** Bytes of the frame being read (its header included), in arrival order. */
+  #parts: Buffer[] = [];
+  #held = 0;
+  /** The frame's length once its header is complete, else -1. */
+  #length = -1;
+  #stall: NodeJS.Timeout | undefined;
+  #failed = false;
+
+  constructor(
+    limits: FrameLimits,
+    onFrame: (value: unknown) => void,
+    onError: (reason: string) => void,
+  ) {
+    this.#limits = limits;
+    this.#onFrame = onFrame;
+    this.#onError = onError;
+    const max = limits.maxFrameBytes;
+    this.#decoder = new Decoder({
+      extensionCodec: TIMESTAMP_ONLY,
+      maxStrLength: max,
+      maxBinLength: max,
+      maxArrayLength: max,
+      maxMapLength: max,
+      maxExtLength: max,
+    });
+  }
+
+  /** Takes the next bytes of the stream. */
+  push(chunk: Buffer): void {
+    let at = 0;
+    while (!this.#failed && at < chunk.length) {
+      if (this.#length < 0) {
+        // Reading a header (perhaps split across chunks).
+        const take = Math.min(HEADER_BYTES - this.#held, chunk.length - at);
+        this.#keep(chunk.subarray(at, at + take));
+        at += take;
+        if (this.#held < HEADER_BYTES) break;
+        const length = Buffer.concat(this.#parts, HEADER_BYTES).readUInt32BE(0);
+        this.#parts = [];
+        this.#held = 0;
+        if (length > this.#limits.maxFrameBytes) {
+          return this.#fail(
+            `a frame of ${length} bytes, over the limit of ${this.#limits.maxFrameBytes}`,
+          );
+        }
+        this.#length = length;
+        if (length === 0) return this.#fail('an empty frame');
+        continue;
+      }
+      const take = Math.min(this.#length - this.#held, chunk.length - at);
+      this.#keep(chunk.subarray(at, at + take));
+      at += take;
+      if (this.#held < this.#length) break;
+      const frame = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts);
+      this.#parts = [];
+      this.#held = 0;
+      this.#length = -1;
+      clearTimeout(this.#stall);
+      this.#stall = undefined;
+      this.#deliver(frame);
+    }
+  }
+
+  /** Stops the stall timer (the stream ended). */
+  close(): void {
+    clearTimeout(this.#stall);
+    this.#stall = undefined;
+    this.#failed = true;
+  }
+
+  #keep(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    if (this.#stall === undefined && this.#limits.stallMs > 0) {
+      this.#stall = setTimeout(
+        () => this.#fail(`a frame left unfinished for ${this.#limits.stallMs} ms`),
+        this.#limits.stallMs,
+      ).unref();
+    }
+    this.#parts.push(bytes);
+    this.#held += bytes.length;
+  }
+
+  #deliver(frame: Buffer): void {
+    let value: unknown;
+    try {
+      // Byte strings come out as views on `frame`, which may be a chunk holding other frames: each is
+      // copied to its own length. The walk also bounds the nesting the rest of the host will follow.
+      // Decoded from a plain Uint8Array, byte strings are Uint8Arrays, as structured clone gives a thread.
+      const bytes = new Uint8Array(frame.buffer, frame.byteOffset, frame.length);
+      value = ownBody(this.#decoder.decode(bytes), ENVELOPE_DEPTH);
+    } catch (error) {
+      return this.#fail(`a frame that does not decode (${(error as Error).message})`);
+    }
+    this.#onFrame(value);
+  }
+
+  #fail(reason: string): void {
+    if (this.#failed) return;
+    this.close();
+    this.#parts = [];
+    this.#onError(reason);
+  }
+}
