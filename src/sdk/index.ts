@@ -22,12 +22,7 @@ export {
   type WebSocketHandlers,
   type WebSocketMessage,
 } from '../shared/plugin-definition.js';
-export {
-  sse,
-  sseFrame,
-  type ServerSentEvent,
-  type SseOptions,
-} from '../shared/sse.js';
+export { sse, sseFrame, type ServerSentEvent, type SseOptions } from '../shared/sse.js';
 export type {
   DomainEvent,
   HealthStatus,
