@@ -16,7 +16,7 @@ import { findBinary, freePort, killService, serviceAvailable } from '../services
 
 const run =
   serviceAvailable('redis-server', 'apt-get install redis-server') &&
-  serviceAvailable('openssl', 'apt-get install openssl');
+  serviceAvailable('openssl', 'apt-get install openssl', ['version']);
 
 describe.skipIf(!run)('Redis with TLS, client certificates and an ACL user per fleet', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pgw-redis-tls-'));

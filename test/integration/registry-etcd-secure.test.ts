@@ -18,7 +18,7 @@ const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
 
 const run =
   serviceAvailable('etcd', 'apt-get install etcd-server') &&
-  serviceAvailable('openssl', 'apt-get install openssl');
+  serviceAvailable('openssl', 'apt-get install openssl', ['version']);
 
 const record = (id: string, service = 'secure-plugin'): InstanceRecord => ({
   id,

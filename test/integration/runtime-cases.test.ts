@@ -2,10 +2,19 @@
 // that runs plugin code on threads or processes of its own: worker threads, and child processes
 // (inside bubblewrap where it is installed), and the wasm runtime for the cases a module can play. Real
 // threads and processes; the promise is the same.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { CrashEvent, GatewayOptions, PluginGateway, PluginResponse } from '../../src/index.js';
-import { gatewayWith, statusOf } from '../helpers.js';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  PluginGateway,
+  type CrashEvent,
+  type GatewayOptions,
+  type PluginResponse,
+} from '../../src/index.js';
+import { fixture, gatewayWith, statusOf } from '../helpers.js';
 
 const RUNTIMES = [
   { kind: 'worker', fixture: 'cases-worker' },
@@ -145,9 +154,28 @@ describe.skipIf(!extism)('the task ledger under the wasm runtime', () => {
   const name = 'wasm-sandbox';
   const call = (path: string, body?: object) =>
     gateway!.handle({ method: 'GET', path, headers: {}, body });
+  // The fixture's module, built here into a folder of this file's own (wasm-sandbox.test.ts builds its
+  // own copy at the same time: neither may read the other's half-written module).
+  const built = mkdtempSync(path.join(os.tmpdir(), 'pgw-runtime-cases-'));
+  beforeAll(() => {
+    const source = fixture(name);
+    copyFileSync(path.join(source, 'plugin.yaml'), path.join(built, 'plugin.yaml'));
+    execFileSync(
+      'npx',
+      ['--no-install', 'asc', 'assembly/index.ts', '--outFile', path.join(built, 'plugin.wasm')],
+      { cwd: source, stdio: 'pipe' },
+    );
+  }, 120_000);
+  afterAll(() => rmSync(built, { recursive: true, force: true }));
+  const gatewayWithModule = async (options: GatewayOptions = {}) => {
+    const g = new PluginGateway({ logger: false, ...options });
+    await g.load(built);
+    await g.start();
+    return g;
+  };
 
   it('timeout: answered at the deadline, its thread ended after the grace (not a crash)', async () => {
-    gateway = await gatewayWith([name], { timeoutGrace: 100 });
+    gateway = await gatewayWithModule({ timeoutGrace: 100 });
     expect((await call('/ok')).statusCode).toBe(200);
     expect((await call('/loop')).statusCode).toBe(504);
     let ok = await call('/ok');
@@ -160,7 +188,7 @@ describe.skipIf(!extism)('the task ledger under the wasm runtime', () => {
   });
 
   it('unsendable request: answered once as the gateway’s error, the plugin untouched', async () => {
-    gateway = await gatewayWith([name]);
+    gateway = await gatewayWithModule();
     const res = await call('/ok', { f: () => 1 });
     expect(res.statusCode).toBe(500);
     expect(codeOf(res)).toBe('PGW_ERR_GATEWAY_ERROR');

@@ -22,14 +22,17 @@ export function findBinary(name: string): string | undefined {
  * `PGW_REQUIRE_SERVICES` set (CI), a missing or broken binary is an error; otherwise the tests are
  * skipped and the reason printed.
  */
-export function serviceAvailable(binary: string, install: string): boolean {
+export function serviceAvailable(
+  binary: string,
+  install: string,
+  /** The arguments of a command that must exit 0 when the tool works (`openssl version`). */
+  probe: readonly string[] = ['--version'],
+): boolean {
   const bin = findBinary(binary);
-  const version = bin
-    ? spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 30_000 })
-    : undefined;
+  const version = bin ? spawnSync(bin, probe, { encoding: 'utf8', timeout: 30_000 }) : undefined;
   if (version?.status === 0) return true;
   const why = bin
-    ? `${bin} --version failed (${version?.error?.message ?? `exit ${version?.status}`})`
+    ? `${bin} ${probe.join(' ')} failed (${version?.error?.message ?? `exit ${version?.status}`})`
     : `${binary} is not installed`;
   if (process.env.PGW_REQUIRE_SERVICES) {
     throw new Error(`${binary} is required (PGW_REQUIRE_SERVICES is set): ${why}: ${install}`);
