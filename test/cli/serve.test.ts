@@ -27,6 +27,21 @@ function start(args: string[], ready: RegExp): Promise<{ child: ChildProcess; er
   });
 }
 
+/** Runs `veza gateway serve --config config` to its exit: the code and what it wrote to stderr. */
+async function serveToExit(
+  config: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; err: string }> {
+  const child = spawn(process.execPath, [cli, 'gateway', 'serve', '--config', config], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+  return { code: await exited(child), err };
+}
+
 function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once('exit', resolve));
 }
@@ -53,14 +68,8 @@ describe('veza gateway serve', () => {
       config,
       'listen: { port: 0 }\ngateway:\n  maxPlugins: 0\n  pluginTimeout: soon\ncolour: red\n',
     );
-    const child = spawn(process.execPath, [cli, 'gateway', 'serve', '--config', config], {
-      env: { ...process.env, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-    expect(await exited(child)).toBe(1);
+    const { code, err } = await serveToExit(config);
+    expect(code).toBe(1);
     expect(err).toContain(`${config}:3:15 gateway.maxPlugins:`);
     expect(err).toContain(`${config}:4:18 gateway.pluginTimeout:`);
     expect(err).toContain(`${config}:5:9 colour: unknown key`);
@@ -72,14 +81,8 @@ describe('veza gateway serve', () => {
       config,
       'lisen: { port: 0 }\ngateway:\n  pluginTimout: 2s\n  circuitBreaker: { treshold: 3 }\n',
     );
-    const child = spawn(process.execPath, [cli, 'gateway', 'serve', '--config', config], {
-      env: { ...process.env, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-    expect(await exited(child)).toBe(1);
+    const { code, err } = await serveToExit(config);
+    expect(code).toBe(1);
     expect(err).toContain(`${config}:1:8 lisen: unknown key "lisen": did you mean "listen"?`);
     expect(err).toMatch(
       /typos\.yaml:3:17 gateway\.pluginTimout: unknown key "pluginTimout": did you mean "pluginTimeout"\?/,
@@ -150,14 +153,8 @@ describe('veza gateway serve', () => {
         secret +
         '}\n  watch:\n    env: ${env:PGW_SERVE_TEST_UNSET}\nplugins: ${file:/nonexistent/pgw}\n',
     );
-    const child = spawn(process.execPath, [cli, 'gateway', 'serve', '--config', config], {
-      env: { ...process.env, NO_COLOR: '1', PGW_SERVE_TEST_TIMEOUT: '2s' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-    expect(await exited(child)).toBe(1);
+    const { code, err } = await serveToExit(config, { PGW_SERVE_TEST_TIMEOUT: '2s' });
+    expect(code).toBe(1);
     expect(err).toContain(
       `${config}:9:10 gateway.watch.env: the environment variable PGW_SERVE_TEST_UNSET is not set`,
     );
@@ -171,14 +168,8 @@ describe('veza gateway serve', () => {
   it('names a malformed health section at its line', async () => {
     const config = path.join(dir, 'bad-health.yaml');
     writeFileSync(config, 'health:\n  port: 0\n  drainDelay: later\n  path: /x\n');
-    const child = spawn(process.execPath, [cli, 'gateway', 'serve', '--config', config], {
-      env: { ...process.env, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-    expect(await exited(child)).toBe(1);
+    const { code, err } = await serveToExit(config);
+    expect(code).toBe(1);
     expect(err).toContain(`${config}:2:9 health.port: expected a port number`);
     expect(err).toContain(`${config}:3:15 health.drainDelay: expected a duration`);
     expect(err).toContain(`${config}:4:9 health.path: unknown key`);
