@@ -203,9 +203,13 @@ export class PluginCgroup {
     return group;
   }
 
-  /** Ends whatever still runs in the group and removes it (again later if a process is still exiting). */
-  dispose(): void {
-    if (!live.delete(this)) return;
+  /**
+   * Ends whatever still runs in the group and removes it. A process the kernel is still tearing down
+   * (a pid namespace's last members outlive bwrap by a few milliseconds) keeps the group busy: the
+   * promise resolves once the folders are gone, or after about a second of retries.
+   */
+  dispose(): Promise<void> {
+    if (!live.delete(this)) return Promise.resolve();
     if (this.#version === 'v2') writeIfPresent(path.join(this.dirs[0]!, 'cgroup.kill'), '1');
     for (const file of this.procsFiles) {
       for (const pid of readOrEmpty(file).split('\n').filter(Boolean)) {
@@ -216,21 +220,26 @@ export class PluginCgroup {
         }
       }
     }
-    removeDirs(this.dirs, 20);
+    return removeDirs(this.dirs, REMOVE_RETRIES);
   }
 }
 
-function removeDirs(dirs: readonly string[], retries: number): void {
-  const left = dirs.filter((dir) => {
-    try {
-      rmdirSync(dir);
-      return false;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'EBUSY';
-    }
-  });
-  if (left.length > 0 && retries > 0) {
-    setTimeout(() => removeDirs(left, retries - 1), 50).unref();
+const REMOVE_RETRIES = 20;
+const REMOVE_RETRY_MS = 50;
+
+async function removeDirs(dirs: readonly string[], retries: number): Promise<void> {
+  let left = dirs;
+  for (let attempt = 0; left.length > 0; attempt++) {
+    left = left.filter((dir) => {
+      try {
+        rmdirSync(dir);
+        return false;
+      } catch (error) {
+        return (error as NodeJS.ErrnoException).code === 'EBUSY';
+      }
+    });
+    if (left.length === 0 || attempt === retries) return;
+    await new Promise((resolve) => setTimeout(resolve, REMOVE_RETRY_MS).unref());
   }
 }
 
@@ -252,5 +261,6 @@ function readOrEmpty(file: string): string {
 }
 
 process.once('exit', () => {
-  for (const group of live) group.dispose();
+  // Only the first, synchronous attempt runs at exit; a busy group is left to the next start's sweep.
+  for (const group of live) void group.dispose();
 });

@@ -83,7 +83,8 @@ export interface ProcessLaunch {
   scratchDir: string | undefined;
   /** Why the kernel ended the last process, when its cgroup's memory limit did (read once at its exit). */
   exitReason(): string | undefined;
-  dispose(): void;
+  /** Removes the cgroup (once its processes are gone, bounded) and the scratch folder. */
+  dispose(): Promise<void>;
 }
 
 /** What the launch needs of the plugin. */
@@ -135,9 +136,9 @@ export function processLaunch(spec: LaunchSpec): ProcessLaunch {
     cgroup?.oomKilled()
       ? `memory: the kernel's limit for the plugin's cgroup was reached, resources.memory (${spec.memoryMb} MiB) + ${NODE_BASE_RSS_MIB} MiB for Node, scratch tmpfs included`
       : undefined;
-  const dispose = (also?: () => void) => () => {
-    cgroup?.dispose();
+  const dispose = (also?: () => void) => async () => {
     also?.();
+    await cgroup?.dispose();
   };
 
   if (bwrap) {

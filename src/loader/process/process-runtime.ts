@@ -328,7 +328,7 @@ export class ProcessRuntime implements PluginRuntime {
         );
       }
     }
-    this.#launch.dispose();
+    await within(this.#launch.dispose(), Math.max(0, end - performance.now()));
   }
 
   stats(): RuntimeStats {
