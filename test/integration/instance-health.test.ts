@@ -71,12 +71,12 @@ describe('an idle instance', () => {
     const unhealthy = nextHealth(g, 'unhealthy');
     await sicken(g, 60_000);
     await unhealthy;
-    for (let i = 0; i < 100 && g.metrics('sickly').threads > 0; i++)
+    for (let i = 0; i < 400 && g.metrics('sickly').threads > 0; i++)
       await new Promise((r) => setTimeout(r, 50));
     expect(g.metrics('sickly').threads).toBe(0);
     // The next check finds no thread to ask (one asked as the thread went may wait out its timeout).
     const healths = () => g.metrics('sickly').instances.map((i) => i.health);
-    for (let i = 0; i < 100 && healths().includes('unhealthy'); i++)
+    for (let i = 0; i < 400 && healths().includes('unhealthy'); i++)
       await new Promise((r) => setTimeout(r, 50));
     expect(healths()).toEqual(['healthy', 'healthy']);
     // Both instances take requests again: each starts a thread.

@@ -147,7 +147,8 @@ describe('hot swap (gateway.swap)', () => {
     const g = await started();
     const load = steadyLoad(g, ['/sw/ping']);
     const info = await g.swap('swapme', writeVersion('2.0.0'), {
-      canary: { share: 0.3, steps: 2, window: 800 },
+      // Latency is not what this test judges: a fresh thread on a busy host has a cold p99.
+      canary: { share: 0.3, steps: 2, window: 800, margin: { p99: 1000 } },
     });
     const { failures, versions } = await load.stop();
     expect(failures).toEqual([]);
