@@ -5,11 +5,16 @@
  * - `GET /readyz`: 200 once the gateway started and loaded its plugins, none is still booting, and the
  *   registry answers a listing within a second; 503 with the reasons otherwise, and from the moment a
  *   SIGTERM arrives, so that the Service stops sending traffic before the gateway drains.
+ *
+ * The probe port is unauthenticated (it listens on 0.0.0.0 by default): a prober learns the kind of each
+ * reason only (`draining`, `starting`, `booting`, `registry`). Which plugins are booting and what the
+ * registry answered (its error can name hosts, paths, credentials' users) go to the log, once per change.
  * @module
  */
 import { createServer, type Server } from 'node:http';
 import type { PluginGateway } from '../core/gateway.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
+import type { GatewayLogger } from '../shared/logger.js';
 
 /** What the readiness probe knows beyond the gateway itself. */
 export interface ProbeState {
@@ -43,17 +48,24 @@ function registryAnswer(registry: DiscoveryRegistry): Promise<'ok' | Error> {
   return answer;
 }
 
+/** One reason the gateway is not ready: its public kind, and the detail only the log hears. */
+export interface NotReadyReason {
+  kind: 'draining' | 'starting' | 'booting' | 'registry';
+  detail: string;
+}
+
 /** The reasons the gateway is not ready, or none. */
 export async function notReadyReasons(
   gateway: PluginGateway,
   registry: DiscoveryRegistry | undefined,
   state: ProbeState,
-): Promise<string[]> {
-  const reasons: string[] = [];
-  if (state.draining) reasons.push('draining: a stop signal arrived');
-  if (!state.started) reasons.push('starting: plugins are being loaded');
+): Promise<NotReadyReason[]> {
+  const reasons: NotReadyReason[] = [];
+  if (state.draining) reasons.push({ kind: 'draining', detail: 'a stop signal arrived' });
+  if (!state.started) reasons.push({ kind: 'starting', detail: 'plugins are being loaded' });
   const booting = gateway.list().filter((info) => info.status === 'loading');
-  if (booting.length > 0) reasons.push(`booting: ${booting.map((info) => info.name).join(', ')}`);
+  if (booting.length > 0)
+    reasons.push({ kind: 'booting', detail: booting.map((info) => info.name).join(', ') });
   if (registry) {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
@@ -61,8 +73,9 @@ export async function notReadyReasons(
     });
     const answer = await Promise.race([registryAnswer(registry), late]);
     clearTimeout(timer);
-    if (answer === 'late') reasons.push(`registry: no answer within ${REGISTRY_PROBE_MS} ms`);
-    else if (answer !== 'ok') reasons.push(`registry: ${answer.message}`);
+    if (answer === 'late')
+      reasons.push({ kind: 'registry', detail: `no answer within ${REGISTRY_PROBE_MS} ms` });
+    else if (answer !== 'ok') reasons.push({ kind: 'registry', detail: answer.message });
   }
   return reasons;
 }
@@ -72,7 +85,18 @@ export function createProbeServer(
   gateway: PluginGateway,
   registry: DiscoveryRegistry | undefined,
   state: ProbeState,
+  logger?: GatewayLogger,
 ): Server {
+  // Probes come every few seconds: the details are logged when they change, not on every probe.
+  let lastLogged = '';
+  const answerNotReady = (reasons: NotReadyReason[]): string[] => {
+    const detail = reasons.map((r) => `${r.kind}: ${r.detail}`).join('; ');
+    if (detail !== lastLogged) {
+      lastLogged = detail;
+      logger?.warn({ reasons: reasons.map((r) => `${r.kind}: ${r.detail}`) }, 'not ready');
+    }
+    return reasons.map((r) => r.kind);
+  };
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     const send = (status: number, body: unknown): void => {
@@ -88,11 +112,16 @@ export function createProbeServer(
     if (path === '/livez') return send(200, { status: 'ok' });
     if (path !== '/readyz') return send(404, { status: 'not-found' });
     notReadyReasons(gateway, registry, state).then(
-      (reasons) =>
-        reasons.length === 0
-          ? send(200, { status: 'ready', plugins: gateway.list().length })
-          : send(503, { status: 'not-ready', reasons }),
-      (error: Error) => send(503, { status: 'not-ready', reasons: [error.message] }),
+      (reasons) => {
+        if (reasons.length > 0)
+          return send(503, { status: 'not-ready', reasons: answerNotReady(reasons) });
+        lastLogged = '';
+        send(200, { status: 'ready', plugins: gateway.list().length });
+      },
+      (error: Error) => {
+        logger?.error({ err: error }, 'readiness probe failed');
+        send(503, { status: 'not-ready', reasons: ['error'] });
+      },
     );
   });
 }

@@ -340,13 +340,15 @@ export async function serveCommand(
         config.registry,
       )
     : undefined;
+  const logger = options?.logger === undefined ? prettyLogger('info') : options.logger;
   const gateway = new PluginGateway({
-    logger: prettyLogger('info'),
     ...options,
+    logger,
     ...(registry ? { registry } : {}),
   });
   const probeState: ProbeState = { started: false, draining: false };
-  const probes = config.health && createProbeServer(gateway, registry, probeState);
+  const probes =
+    config.health && createProbeServer(gateway, registry, probeState, logger || undefined);
   if (probes) await listen(probes, config.health!.port, config.health!.host ?? '0.0.0.0');
   await gateway.start();
   if (config.plugins) {

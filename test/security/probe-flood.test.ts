@@ -27,15 +27,13 @@ afterAll(async () => {
 });
 
 describe('readiness probes against a registry that does not answer', () => {
-  it('fifty probes at once: each 503 naming the registry, one listing asked of it', async () => {
+  it('fifty probes at once: each 503 with the bare reason registry, one listing asked of it', async () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`;
     const answers = await Promise.all(Array.from({ length: 50 }, () => fetch(url)));
     for (const res of answers) {
       expect(res.status).toBe(503);
-      expect(((await res.json()) as { reasons: string[] }).reasons).toContain(
-        'registry: no answer within 1000 ms',
-      );
+      expect(((await res.json()) as { reasons: string[] }).reasons).toContain('registry');
     }
     expect(listings).toBe(1);
   }, 30_000);
