@@ -36,6 +36,7 @@ describe.skipIf(!bwrap)('bytes from a sandboxed plugin on its channel', () => {
     ['a 100 MiB length prefix', 'huge-prefix', /a frame of 104857600 bytes, over the limit/],
     ['nesting past what the host follows', 'deep', /does not decode \(the body is nested/],
     ['a reply over maxResponseBytes', 'big-reply', /over the limit of 8454144/],
+    ['8 million empty maps in 8 MiB (decode work)', 'many-values', /more than 262144 values/],
   ])(
     '%s: that plugin is ended as a crash, the host serves on, the plugin restarts',
     async (_, what, reason) => {

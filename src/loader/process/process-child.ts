@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { captureProcessOutput, type OutputStream } from '../worker/thread-output.js';
 import type { ProcessLaunch } from './process-launch.js';
 import type { Pending } from '../task-ledger.js';
-import { encodeFrame, FrameReader } from './frames.js';
+import { encodeFrame, FrameReader, MAX_FRAME_VALUES } from './frames.js';
 import type { ProcessControl } from './protocol.js';
 
 /** How long a frame from the child may stay unfinished once begun. */
@@ -67,7 +67,7 @@ export function spawnChild(launch: ProcessLaunch, events: ChildEvents): Child {
     proc,
     channel,
     reader: new FrameReader(
-      { maxFrameBytes: events.maxFrameBytes, stallMs: FRAME_STALL_MS },
+      { maxFrameBytes: events.maxFrameBytes, stallMs: FRAME_STALL_MS, maxValues: MAX_FRAME_VALUES },
       (message) => events.onNote(child, message),
       (reason) => events.onBroken(child, `the plugin's channel carried ${reason}`),
     ),
