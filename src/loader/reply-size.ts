@@ -3,7 +3,8 @@
  * `maxResponseBytes` before the reply leaves, but the thread runs the plugin's code, which can change
  * the message after that check (wrap `postMessage`): the host measures again before it takes the reply
  * any further. The walk counts what the serialised copy holds at least — a character per string
- * character, a byte per typed-array byte, a byte per array slot (a hole too: JSON writes it `null`) —
+ * character, a byte per byte of a typed array's whole backing buffer (which the copy carries, however
+ * few bytes the view shows: a 1-byte view on 1 GiB brought the host 1 GiB), a byte per array slot (a hole too: JSON writes it `null`) —
  * and stops as soon as the count passes the limit, so a reply costs the host at most the limit's worth of walking beyond the copy it already received.
  * @module
  */
@@ -20,8 +21,9 @@ export function replyBytesAtLeast(value: unknown, limit: number): number {
     else if (typeof v !== 'object' || v === null) size += 1;
     else if (seen.has(v)) continue;
     else if (ArrayBuffer.isView(v)) {
+      // Structured clone copies a view's whole backing buffer, not the bytes the view shows.
       seen.add(v);
-      size += v.byteLength;
+      stack.push(v.buffer);
     } else if (v instanceof ArrayBuffer || v instanceof SharedArrayBuffer) {
       seen.add(v);
       size += v.byteLength;

@@ -11,6 +11,7 @@ import { types } from 'node:util';
 import { serialize } from 'node:v8';
 import type { HealthStatus, PluginResponse } from '../../shared/types.js';
 import type { TaskFailure } from '../../shared/task-failure.js';
+import { ownReplyBody } from '../../shared/own-bytes.js';
 
 /** A handler's return value as a response the host may take, or the failure that replaces it. */
 export function checkReply(
@@ -31,6 +32,8 @@ export function checkReply(
   if (res.headers !== undefined && (typeof res.headers !== 'object' || res.headers === null)) {
     return bad(`${key} returned headers that are not an object`);
   }
+  // A view leaves the thread with its whole backing buffer: an exact-size copy carries what it shows.
+  res = ownReplyBody(res);
   const body = res.body as unknown;
   // Large text or bytes are refused before paying for a copy to measure them.
   const direct =

@@ -153,12 +153,15 @@ export class WorkerRuntime implements PluginRuntime {
    */
   #checked(kind: Task['t'], result: unknown): TaskResult {
     const checked = checkResult(kind, result);
-    const refused =
-      checked !== result
+    // Measured as received: a body copied out of the thread's reach (`checked`) may be far smaller
+    // than the backing buffer its message carried into the host.
+    const refused = isTaskFailure(checked)
+      ? checked !== result
         ? checked
-        : kind === 'req'
-          ? oversizedReply(checked, this.#spec.maxResponseBytes)
-          : undefined;
+        : undefined
+      : kind === 'req'
+        ? oversizedReply(result, this.#spec.maxResponseBytes)
+        : undefined;
     if (refused === undefined) return checked;
     this.#violations++;
     return refused;
