@@ -44,6 +44,7 @@ export function pluginMaker(parts: PluginMakerParts): PluginMaker {
       log: parts.log,
       instanceId: parts.instanceId(manifest.name, manifest.version),
       load: loadOptions,
+      contentHash,
       hooks: (self) =>
         pluginHooks(self, {
           supervisor: parts.table().supervisor,

@@ -102,6 +102,11 @@ export interface RuntimeSpec {
   maxResponseBytes: number;
   /** The ceilings the host sets on what it does for this instance (fetches, key/value store, logs). */
   limits: Readonly<HostLimits>;
+  /**
+   * The folder's hash recorded at load (`sha256-…`): every thread or process is held before it imports
+   * the plugin until the folder still hashes to it (`content-check.ts`). Absent: not checked.
+   */
+  contentHash?: string;
 }
 
 /** Live figures of a runtime. */

@@ -1,8 +1,9 @@
 /**
- * The content hash of a plugin folder: `sha256-<hex>` over the files' paths and contents (dot-files and
- * `node_modules` left out), the same hash a catalog entry packed from the folder carries. The gateway
- * records it at load and checks it again before every (re)start, so that code changed under a running
- * plugin is never started unnoticed.
+ * The content hash of a plugin folder: `sha256-<hex>` over every file's path and content, dot-files and
+ * `node_modules` included (a plugin runs code from both: a dependency, a `.hidden.js` it imports, an
+ * `.npmrc` or `.env` it reads). A folder unpacked from a catalog entry hashes as the entry says. The
+ * gateway records it at load and checks it again before every thread or process imports the plugin
+ * (`loader/content-check.ts`), so that code changed under a running plugin is never started.
  * @module
  */
 import { createHash } from 'node:crypto';
@@ -26,7 +27,7 @@ export function hashFiles(files: Readonly<Record<string, string>>): string {
 }
 
 /**
- * The hash `packPlugin(dir)` would give the folder (dot-files and `node_modules` left out). A symbolic
+ * The hash of everything in the folder (the hash of a catalog entry whose files these are). A symbolic
  * link (which a pack leaves out) counts by where it points, under its name and a NUL no file name has:
  * pointing a link at other code changes the hash. What a link leading out of the folder points at is
  * not hashed.
@@ -42,11 +43,10 @@ export async function hashPluginFolder(dir: string): Promise<string> {
   return hashFiles(files);
 }
 
-/** Regular files under `root` (or, with `links`, symbolic links), dot-files and `node_modules` left out. */
+/** Regular files under `root` (or, with `links`, symbolic links), dot-files and `node_modules` too. */
 async function listPluginFiles(root: string, under = '', links = false): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(path.join(root, under), { withFileTypes: true })) {
-    if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
     const rel = under ? `${under}/${entry.name}` : entry.name;
     if (entry.isDirectory()) out.push(...(await listPluginFiles(root, rel, links)));
     else if (links ? entry.isSymbolicLink() : entry.isFile()) out.push(rel);

@@ -67,6 +67,8 @@ export interface PluginSetup {
   instanceId: string;
   /** `load()` options, validated, with the gateway's policies filled in. */
   load: PluginPolicies;
+  /** The folder's hash recorded at load, checked again before each thread or process runs plugin code. */
+  contentHash?: string;
   /** The runtime's crash, publish, call, violation and abandon hooks for the plugin being made (its logs and output go to the gateway's logger). */
   hooks: (plugin: ManagedPlugin) => Omit<RuntimeHooks, 'onLog' | 'onOutput'>;
   /** The plugin instance's circuit breaker changed state (also logged). */
@@ -123,6 +125,7 @@ export function createPlugin(loaded: PluginFiles, setup: PluginSetup): ManagedPl
     timeoutGraceMs: options.timeoutGrace,
     maxResponseBytes: options.maxResponseBytes,
     limits,
+    ...(setup.contentHash === undefined ? {} : { contentHash: setup.contentHash }),
   };
   const policies = {
     restart: options.restart,

@@ -4,7 +4,7 @@
  * @module
  */
 import { PluginContentChangedError, PluginLoadError } from '../errors.js';
-import { hashPluginFolder } from '../manifest/folder-hash.js';
+import { contentChangedMessage, currentHash } from '../loader/content-check.js';
 import type { ManagedPlugin } from './managed-plugin.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import { parseDuration } from '../shared/duration.js';
@@ -256,12 +256,9 @@ export class Supervisor {
  */
 async function assertUnchanged(plugin: ManagedPlugin): Promise<void> {
   if (plugin.contentHash === undefined) return;
-  const now = await hashPluginFolder(plugin.dir).catch(
-    (error: Error) => `unreadable (${error.message})`,
-  );
+  const now = await currentHash(plugin.dir);
   if (now === plugin.contentHash) return;
-  throw new PluginContentChangedError(
-    `plugin "${plugin.name}" ${plugin.version}: its folder ${plugin.dir} changed since it was loaded (recorded ${plugin.contentHash}, now ${now}); not starting the changed code`,
-    { plugin: plugin.name },
-  );
+  throw new PluginContentChangedError(contentChangedMessage(plugin, plugin.contentHash, now), {
+    plugin: plugin.name,
+  });
 }

@@ -1,4 +1,4 @@
-import { appendFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PluginGateway, type GatewayOptions } from '../../src/index.js';
@@ -69,4 +69,72 @@ describe('a plugin folder changed under the gateway (content hash checked before
     });
     expect(await ping(g)).toEqual({ status: 200, version: '2.0.0' });
   });
+});
+
+/** Version 1.0.0 whose answer comes from `node_modules/dep` and a dot-file, both of its folder. */
+function versionWithDependency(options: { process?: boolean } = {}): string {
+  const dir = writeVersion('1.0.0');
+  const dep = path.join(dir, 'node_modules', 'dep');
+  mkdirSync(dep, { recursive: true });
+  writeFileSync(
+    path.join(dep, 'package.json'),
+    JSON.stringify({ name: 'dep', type: 'module', main: 'index.js' }),
+  );
+  writeFileSync(path.join(dep, 'index.js'), "export const version = '1.0.0';\n");
+  writeFileSync(path.join(dir, '.suffix.js'), "export const suffix = '';\n");
+  writeFileSync(
+    path.join(dir, 'index.js'),
+    "import { version } from 'dep';\nimport { suffix } from './.suffix.js';\nexport default { routes: { 'GET /sw/ping': () => ({ statusCode: 200, body: { version: version + suffix } }) } };\n",
+  );
+  if (options.process) appendFileSync(path.join(dir, 'plugin.yaml'), 'runtime:\n  type: process\n');
+  return dir;
+}
+
+const noThreads = (g: PluginGateway) => g.metrics('swapme').threads === 0;
+
+describe('the folder is checked at every start of plugin code, dependencies and dot-files included', () => {
+  // The hash left node_modules and dot-files out, and a thread Piscina started on its own (after its
+  // idle timeout, or to grow) imported the plugin without any check: changed code ran.
+  it.each([
+    [
+      'a dependency in node_modules',
+      'node_modules/dep/index.js',
+      "export const version = 'evil';\n",
+    ],
+    ['a dot-file the plugin imports', '.suffix.js', "export const suffix = '-evil';\n"],
+  ])(
+    '%s changed while the threads were idle: the next thread is refused, the plugin fails',
+    async (_, file, evil) => {
+      const dir = versionWithDependency();
+      const g = await started({ idleTimeout: 100 }, dir);
+      expect(await ping(g)).toEqual({ status: 200, version: '1.0.0' });
+      await until(() => noThreads(g), 'the idle thread to end');
+      writeFileSync(path.join(dir, file), evil);
+      const res = await g.handle({ method: 'GET', path: '/sw/ping' });
+      expect(res.statusCode).toBeGreaterThanOrEqual(500);
+      expect(JSON.stringify(res.body)).not.toContain('evil');
+      await until(() => g.get('swapme')?.status === 'failed', 'the plugin to be failed');
+      expect(g.get('swapme')!.reason).toMatch(/changed since it was loaded/);
+      expect(
+        JSON.stringify((await g.handle({ method: 'GET', path: '/sw/ping' })).body),
+      ).not.toContain('evil');
+    },
+    30_000,
+  );
+
+  it('a process plugin started again after its idle exit is refused likewise', async () => {
+    const dir = versionWithDependency({ process: true });
+    const g = await started({ idleTimeout: 100 }, dir);
+    expect(await ping(g)).toEqual({ status: 200, version: '1.0.0' });
+    await until(() => noThreads(g), 'the idle process to end');
+    writeFileSync(
+      path.join(dir, 'node_modules', 'dep', 'index.js'),
+      "export const version = 'evil';\n",
+    );
+    const res = await g.handle({ method: 'GET', path: '/sw/ping' });
+    expect(res.statusCode).toBeGreaterThanOrEqual(500);
+    expect(JSON.stringify(res.body)).not.toContain('evil');
+    await until(() => g.get('swapme')?.status === 'failed', 'the plugin to be failed');
+    expect(g.get('swapme')!.reason).toMatch(/changed since it was loaded/);
+  }, 30_000);
 });

@@ -27,6 +27,8 @@ export interface Child {
   reader: FrameReader;
   /** The child said `hello` in the host's protocol version: it may be sent `start` and tasks. */
   ready: boolean;
+  /** It said `hello`; the host checks the plugin's folder before it answers `start`. */
+  greeted: boolean;
   queue: Pending<Child>[];
   inFlight: Set<Pending<Child>>;
   /** Ended by the host for a reason that is not a crash (idle, timeout grace, close). */
@@ -72,6 +74,7 @@ export function spawnChild(launch: ProcessLaunch, events: ChildEvents): Child {
       (reason) => events.onBroken(child, `the plugin's channel carried ${reason}`),
     ),
     ready: false,
+    greeted: false,
     queue: [],
     inFlight: new Set(),
     quiet: false,

@@ -22,6 +22,7 @@ import type {
   TaskInput,
   TaskResult,
 } from '../runtime.js';
+import { ContentCheck } from '../content-check.js';
 import { LOG_FLOOD } from '../runtime.js';
 import { TaskLedger, type Pending } from '../task-ledger.js';
 import { checkResult } from '../worker/note-check.js';
@@ -53,6 +54,8 @@ export class ProcessRuntime implements PluginRuntime {
   readonly #hooks: RuntimeHooks;
   readonly #fetch: (request: FetchRequest) => Promise<FetchReply>;
   readonly #launch: ProcessLaunch;
+  /** The folder's hash, checked before each process imports the plugin. */
+  readonly #content: ContentCheck;
   readonly #ledger: TaskLedger<Child>;
   readonly #data: ProcessHarnessData;
   readonly #rssLimit: number;
@@ -85,6 +88,10 @@ export class ProcessRuntime implements PluginRuntime {
       terminated: () => this.#terminated(),
       idle: () => this.#startIdle(),
     });
+    this.#content = new ContentCheck(
+      { name: manifest.name, version: manifest.version, dir: spec.pluginDir },
+      spec.contentHash,
+    );
     this.#launch = processLaunch({
       pluginDir: spec.pluginDir,
       name: manifest.name,
@@ -115,6 +122,9 @@ export class ProcessRuntime implements PluginRuntime {
   }
 
   #dispatch(pending: Held): void {
+    const changed = this.#content.changed;
+    if (changed !== undefined)
+      return this.#ledger.settle(pending, { __pgw: 'crash', message: changed });
     const child = this.#child ?? this.#spawn();
     pending.holder = child;
     child.inFlight.add(pending);
@@ -181,10 +191,16 @@ export class ProcessRuntime implements PluginRuntime {
     if (breach !== undefined) return this.#broken(child, `the plugin's channel carried ${breach}`);
     switch (note.pgw) {
       case 'hello':
-        if (child.ready) return;
-        child.ready = true;
-        this.#send(child, { ctl: 'start', v: PROTOCOL_VERSION, data: this.#data });
-        for (const p of child.queue.splice(0)) this.#sendTask(child, p);
+        if (child.greeted) return;
+        child.greeted = true;
+        // The child imports the plugin on "start": only from a folder as it was loaded.
+        void this.#content.verify().then((changed) => {
+          if (child.exited) return;
+          if (changed !== undefined) return this.#kill(child, changed);
+          child.ready = true;
+          this.#send(child, { ctl: 'start', v: PROTOCOL_VERSION, data: this.#data });
+          for (const p of child.queue.splice(0)) this.#sendTask(child, p);
+        });
         return;
       case 'started': {
         const pending = this.#ledger.slots.ownerOf(note.s);

@@ -18,6 +18,7 @@ import type {
   StreamLink,
   StreamSink,
 } from '../runtime.js';
+import type { ContentCheck } from '../content-check.js';
 import { grantedFetch } from '../host-fetch.js';
 import {
   checkLiveNote,
@@ -48,6 +49,7 @@ interface Running {
 
 export class LiveThread implements LiveChannel {
   readonly #spec: RuntimeSpec;
+  readonly #content: ContentCheck;
   readonly #hooks: RuntimeHooks;
   readonly #flagCells: Int32Array;
   readonly #notes: NoteTarget;
@@ -61,7 +63,9 @@ export class LiveThread implements LiveChannel {
     hooks: RuntimeHooks,
     flagCells: Int32Array,
     violation: (reason: string) => void,
+    content: ContentCheck,
   ) {
+    this.#content = content;
     this.#spec = spec;
     this.#hooks = hooks;
     this.#flagCells = flagCells;
@@ -85,8 +89,8 @@ export class LiveThread implements LiveChannel {
   }
 
   stream(sink: StreamSink, key: string, request: PluginRequest): StreamLink {
-    if (this.#closing) {
-      queueMicrotask(() => sink.end('plugin stopping'));
+    if (this.#closing || this.#content.changed !== undefined) {
+      queueMicrotask(() => sink.end(this.#closing ? 'plugin stopping' : 'plugin folder changed'));
       return { more() {}, cancel() {} };
     }
     const running = (this.#running ??= this.#start());
@@ -110,8 +114,11 @@ export class LiveThread implements LiveChannel {
   }
 
   open(peer: LivePeer, key: string, request: PluginRequest): LiveLink {
-    if (this.#closing) {
-      queueMicrotask(() => peer.close(1001, 'plugin stopping'));
+    if (this.#closing || this.#content.changed !== undefined) {
+      const [code, why] = this.#closing
+        ? [1001, 'plugin stopping']
+        : [1011, 'plugin folder changed'];
+      queueMicrotask(() => peer.close(code, why));
       return { message() {}, closed() {} };
     }
     const running = (this.#running ??= this.#start());
@@ -190,7 +197,12 @@ export class LiveThread implements LiveChannel {
       state.error = `${(error as Error & { code?: string }).code ?? error.name}: ${error.message}`;
     });
     worker.once('exit', (code) => this.#ended(running, code));
-    worker.postMessage({ ctl: 'start' });
+    // The plugin is imported on "start": only from a folder as it was loaded.
+    void this.#content.verify().then((changed) => {
+      if (changed === undefined) return worker.postMessage({ ctl: 'start' });
+      state.error = changed;
+      void worker.terminate();
+    });
     return running;
   }
 

@@ -11,6 +11,7 @@ import type { Piscina } from 'piscina';
 import { pluginPool } from './plugin-pool.js';
 import type { ControlMessage, Task } from './protocol.js';
 import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
+import { ContentCheck } from '../content-check.js';
 import {
   type PluginRuntime,
   type RuntimeHooks,
@@ -72,6 +73,8 @@ export class WorkerRuntime implements PluginRuntime {
   readonly #harness: HarnessOverride | undefined;
   /** The thread holding the instance's WebSocket connections, made for the first one. */
   #live: LiveThread | undefined;
+  /** The folder's hash, checked before each thread (task or live) imports the plugin. */
+  readonly #content: ContentCheck;
 
   constructor(spec: RuntimeSpec, hooks: RuntimeHooks, harness?: HarnessOverride) {
     this.#harness = harness;
@@ -81,6 +84,10 @@ export class WorkerRuntime implements PluginRuntime {
     this.#label = `${manifest.name}@${manifest.version}`;
     this.#name = manifest.name;
     this.#mainPath = spec.mainPath;
+    this.#content = new ContentCheck(
+      { name: manifest.name, version: manifest.version, dir: spec.pluginDir },
+      spec.contentHash,
+    );
     const transport: TaskTransport<ThreadState> = {
       dispatch: (pending) => this.#dispatch(pending),
       holderOf: (pending) => this.#holderOf(pending),
@@ -128,6 +135,9 @@ export class WorkerRuntime implements PluginRuntime {
 
   /** Hands the task to Piscina. */
   #dispatch(pending: Held): void {
+    const changed = this.#content.changed;
+    if (changed !== undefined)
+      return this.#ledger.settle(pending, { __pgw: 'crash', message: changed });
     (this.#pool ?? this.#open()).run(pending.task).then(
       (result: unknown) => this.#ledger.settle(pending, this.#checked(pending.task.t, result)),
       (error: unknown) => this.#onLost(pending, error),
@@ -252,8 +262,12 @@ export class WorkerRuntime implements PluginRuntime {
   }
 
   live(): LiveThread {
-    return (this.#live ??= new LiveThread(this.#spec, this.#hooks, this.#flagCells, (reason) =>
-      this.#hooks.onViolation(reason, ++this.#violations),
+    return (this.#live ??= new LiveThread(
+      this.#spec,
+      this.#hooks,
+      this.#flagCells,
+      (reason) => this.#hooks.onViolation(reason, ++this.#violations),
+      this.#content,
     ));
   }
 
@@ -343,8 +357,11 @@ export class WorkerRuntime implements PluginRuntime {
         this.#lastLoss = { __pgw: 'crash', message: reason };
         this.#hooks.onCrash(reason);
       });
-      // Output is the host's now: the harness may import the plugin.
-      this.#control(state, { ctl: 'start' });
+      // Output is the host's now: the harness may import the plugin, once its folder is as loaded.
+      void this.#content.verify().then((changed) => {
+        if (changed === undefined) return this.#control(state, { ctl: 'start' });
+        if (!state.killed) this.#kill(state, changed);
+      });
     }
   }
 
