@@ -175,6 +175,42 @@ describe('the module check bounds what a module may declare, before any thread r
     });
   }, 30_000);
 
+  // Each shape once held the host's event loop for the length of its walk, within moduleBytes (64 MiB):
+  // 43 s for two-byte custom sections, 26 s for a memory count of 4 billion, 1.2 s for 22 million
+  // tables. Each is refused on a count before the walk (measured: the whole check stays under 70 ms).
+  it.each([
+    [
+      '33 million empty custom sections',
+      () => sectionsModule(33_554_428),
+      /more than 1024 sections/,
+    ],
+    [
+      'a memory section counting 16 million memories',
+      () => countedSection(5, 16_000_000, [0, 1]),
+      /more than one memory/,
+    ],
+    [
+      'a table section counting 16 million tables',
+      () => countedSection(4, 16_000_000, [0x70, 1, 0, 1]),
+      /16000000 tables, more than 64/,
+    ],
+    [
+      'an import named with 6,000 bytes',
+      () => countedSection(2, 1, [...leb(6000), ...Array(6000).fill(0x61), 0, 0, 0]),
+      /a name of more than 1024 bytes/,
+    ],
+  ])(
+    'refuses %s on its count, before walking it',
+    async (_, make, reason) => {
+      gateway = new PluginGateway({ logger: false });
+      await expect(gateway.load(pluginWith('shapes', make()))).rejects.toMatchObject({
+        code: 'PGW_ERR_WASM_MODULE',
+        message: expect.stringMatching(reason),
+      });
+    },
+    60_000,
+  );
+
   it('refuses a module larger than limits.moduleBytes', async () => {
     gateway = new PluginGateway({ logger: false, limits: { moduleBytes: 1024 } });
     await expect(gateway.load(pluginWith('big', importsModule(1000)))).rejects.toMatchObject({
@@ -185,3 +221,33 @@ describe('the module check bounds what a module may declare, before any thread r
     });
   });
 });
+
+function leb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return out;
+}
+
+/** A module of `count` empty custom sections (two bytes each). */
+function sectionsModule(count: number): Buffer {
+  const module = Buffer.alloc(8 + 2 * count);
+  module.set([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+  return module;
+}
+
+/** A module of one section `id` whose count says `count`, holding that many copies of `entry`. */
+function countedSection(id: number, count: number, entry: number[]): Buffer {
+  const head = leb(count);
+  const body = Buffer.alloc(head.length + count * entry.length);
+  body.set(head);
+  for (let i = 0, at = head.length; i < count; i++, at += entry.length) body.set(entry, at);
+  return Buffer.concat([
+    Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, id, ...leb(body.length)]),
+    body,
+  ]);
+}

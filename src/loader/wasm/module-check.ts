@@ -21,6 +21,16 @@ const TABLE_SECTION = 4;
 const MEMORY_SECTION = 5;
 /** Table element types: `funcref`, `externref`. */
 const REF_TYPES = new Set([0x70, 0x6f]);
+/**
+ * Sections a module may have. A real module has the 13 kinds at most once each and a few custom sections
+ * (names, producers, debug info); without a bound, 64 MiB of empty custom sections (two bytes each) held
+ * the host's event loop for 43 s.
+ */
+export const MAX_SECTIONS = 1024;
+/** Tables a module may declare (real modules have one or two; each is read, 22 million took 1.2 s). */
+export const MAX_TABLES = 64;
+/** Bytes of an import's module or field name (each is decoded to a string the host keeps). */
+export const MAX_NAME_BYTES = 1024;
 /** Bytes in a WebAssembly page. */
 export const WASM_PAGE = 65_536;
 
@@ -46,6 +56,8 @@ class Reader {
   }
   name(): string {
     const length = this.u32();
+    if (length > MAX_NAME_BYTES)
+      throw new RangeError(`a name of more than ${MAX_NAME_BYTES} bytes`);
     const end = this.at + length;
     if (end > this.bytes.length) throw new RangeError('a name past the end of the module');
     const text = UTF8.decode(this.bytes.subarray(this.at, end));
@@ -92,8 +104,9 @@ export interface ModuleCeilings {
 }
 
 /**
- * Reads `bytes` and caps its memory at `ceilings.maxPages`. The work is bounded by the module's size
- * and `ceilings.maxImports`: an import section declaring more is refused before any is read.
+ * Reads `bytes` and caps its memory at `ceilings.maxPages`. The work is bounded by the module's size,
+ * `ceilings.maxImports` (an import section declaring more is refused before any is read) and
+ * {@link MAX_SECTIONS}: each section is skipped in one step, and each import read once.
  * @throws {WasmModuleError} for bytes that are not a WebAssembly module, a module that imports its
  * memory, declares more than one, a 64-bit or shared memory, or needs more than `maxPages` to start;
  * that declares more than `maxImports` imports; or a table without a maximum or above `maxTableElements`.
@@ -109,13 +122,19 @@ export function checkModule(
     throw refuse('not a WebAssembly module (version 1 binary expected)');
   }
   const imports: WasmImport[] = [];
-  const out: Uint8Array[] = [bytes.subarray(0, 8)];
+  // The module as it is, but for each memory section (rewritten): copied in runs between them.
+  const out: Uint8Array[] = [];
+  let copiedTo = 0;
+  let sections = 0;
   let memories = 0;
   let minPages = 0;
   const r = new Reader(bytes, 8);
   try {
     while (r.at < bytes.length) {
       const start = r.at;
+      if (++sections > MAX_SECTIONS) {
+        throw refuse(`has more than ${MAX_SECTIONS} sections`);
+      }
       const id = r.byte();
       const size = r.u32();
       const body = r.at;
@@ -149,6 +168,8 @@ export function checkModule(
         const section: number[] = [];
         const count = r.u32();
         memories += count;
+        // Before reading any: a count of 4 billion was read entry by entry (26 s for 64 MiB).
+        if (memories > 1) throw refuse('declares more than one memory');
         for (let i = 0; i < count; i++) {
           const { flags, min, max } = r.limits();
           if (flags & ~1)
@@ -162,9 +183,9 @@ export function checkModule(
           section.push(1, ...uleb(min), ...uleb(Math.min(max ?? maxPages, maxPages)));
         }
         const payload = [...uleb(count), ...section];
+        out.push(bytes.subarray(copiedTo, start));
         out.push(Uint8Array.from([MEMORY_SECTION, ...uleb(payload.length), ...payload]));
-      } else {
-        out.push(bytes.subarray(start, end));
+        copiedTo = end;
       }
       r.at = end;
     }
@@ -173,12 +194,15 @@ export function checkModule(
     throw refuse(`not a valid WebAssembly module: ${(error as Error).message}`);
   }
   if (memories > 1) throw refuse('declares more than one memory');
+  out.push(bytes.subarray(copiedTo));
   return { imports, bytes: Buffer.concat(out), minPages };
 }
 
 /** Each table of a table section: a known element type, and a maximum of at most `maxElements`. */
 function checkTables(r: Reader, maxElements: number, refuse: (why: string) => WasmModuleError) {
-  for (let n = r.u32(), i = 0; i < n; i++) {
+  const n = r.u32();
+  if (n > MAX_TABLES) throw refuse(`declares ${n} tables, more than ${MAX_TABLES}`);
+  for (let i = 0; i < n; i++) {
     const type = r.byte();
     if (!REF_TYPES.has(type)) {
       throw refuse(
