@@ -1,7 +1,10 @@
-import { appendFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import type http from 'node:http';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PluginGateway, type GatewayOptions } from '../../src/index.js';
+import { closeServer, fixture } from '../helpers.js';
+import { connect, liveServer } from '../live-clients.js';
 import { until, writeVersion } from '../swap-helpers.js';
 
 let gateway: PluginGateway | undefined;
@@ -136,5 +139,38 @@ describe('the folder is checked at every start of plugin code, dependencies and 
     expect(JSON.stringify(res.body)).not.toContain('evil');
     await until(() => g.get('swapme')?.status === 'failed', 'the plugin to be failed');
     expect(g.get('swapme')!.reason).toMatch(/changed since it was loaded/);
+  }, 30_000);
+});
+
+describe('a live thread (WebSockets) starts only from the folder as it was loaded', () => {
+  const copies = path.resolve(import.meta.dirname, '..', '.swap-fixtures', `live-${process.pid}`);
+  let server: http.Server | undefined;
+  afterEach(async () => {
+    await closeServer(server);
+    server = undefined;
+    rmSync(copies, { recursive: true, force: true });
+  });
+
+  // Live threads start on the first connection, apart from the task threads: they were never checked.
+  it('the folder changed before the first connection: the client is closed, the changed code never answers', async () => {
+    const dir = path.join(copies, 'live-room');
+    cpSync(fixture('live-room'), dir, { recursive: true });
+    gateway = new PluginGateway({ logger: false });
+    await gateway.load(dir);
+    await gateway.start();
+    const live = await liveServer(gateway);
+    server = live.server;
+    writeFileSync(
+      path.join(dir, 'index.js'),
+      "export default { websockets: { 'GET /rooms/{room}': { open: (ws) => ws.send('evil') } } };\n",
+    );
+    const client = await connect(`${live.url}/rooms/a`, {
+      headers: { origin: 'https://app.example' },
+    });
+    expect((await client.closed).code).toBe(1011);
+    expect(client.messages).not.toContain('evil');
+    const g = gateway;
+    await until(() => g.get('live-room')?.status === 'failed', 'the plugin to be failed');
+    expect(g.get('live-room')!.reason).toMatch(/changed since it was loaded/);
   }, 30_000);
 });
