@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
+import { PluginLoadError } from '../errors.js';
 
 /** `sha256-<hex>` over the files' paths and contents (base64), in path order. */
 export function hashFiles(files: Readonly<Record<string, string>>): string {
@@ -43,11 +44,20 @@ export async function hashPluginFolder(dir: string): Promise<string> {
   return hashFiles(files);
 }
 
-/** Regular files under `root` (or, with `links`, symbolic links), dot-files and `node_modules` too. */
+/**
+ * Regular files under `root` (or, with `links`, symbolic links), dot-files and `node_modules` too.
+ * @throws {PluginLoadError} for a FIFO, socket or device: a thread that opens one can block in a system
+ * call nothing interrupts, and then the host process cannot exit.
+ */
 async function listPluginFiles(root: string, under = '', links = false): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(path.join(root, under), { withFileTypes: true })) {
     const rel = under ? `${under}/${entry.name}` : entry.name;
+    if (!entry.isFile() && !entry.isDirectory() && !entry.isSymbolicLink()) {
+      throw new PluginLoadError(
+        `${path.join(root, rel)}: a FIFO, socket or device in a plugin's folder is refused (a thread that opens it blocks in a system call that nothing interrupts)`,
+      );
+    }
     if (entry.isDirectory()) out.push(...(await listPluginFiles(root, rel, links)));
     else if (links ? entry.isSymbolicLink() : entry.isFile()) out.push(rel);
   }

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
@@ -174,3 +175,40 @@ describe('a live thread (WebSockets) starts only from the folder as it was loade
     expect(g.get('live-room')!.reason).toMatch(/changed since it was loaded/);
   }, 30_000);
 });
+
+// A thread that opens a FIFO with no writer blocks in open(), which nothing in Node interrupts; the
+// host process then cannot exit (Node joins every thread). No plugin folder holds one.
+describe.skipIf(!hasMkfifo())('a FIFO in a plugin folder', () => {
+  it('is refused at load, naming it', async () => {
+    const dir = writeVersion('1.0.0');
+    execFileSync('mkfifo', [path.join(dir, 'pipe')]);
+    gateway = new PluginGateway({ logger: false });
+    await expect(gateway.load(dir)).rejects.toMatchObject({
+      code: 'PGW_ERR_PLUGIN_LOAD',
+      message: expect.stringContaining(`${path.join(dir, 'pipe')}: a FIFO, socket or device`),
+    });
+  });
+
+  it('made after load: the next thread is refused', async () => {
+    const dir = writeVersion('1.0.0');
+    const g = await started({ idleTimeout: 100 }, dir);
+    expect(await ping(g)).toEqual({ status: 200, version: '1.0.0' });
+    await until(() => noThreads(g), 'the idle thread to end');
+    execFileSync('mkfifo', [path.join(dir, 'pipe')]);
+    expect((await g.handle({ method: 'GET', path: '/sw/ping' })).statusCode).toBeGreaterThanOrEqual(
+      500,
+    );
+    await until(() => g.get('swapme')?.status === 'failed', 'the plugin to be failed');
+    expect(g.get('swapme')!.reason).toMatch(/a FIFO, socket or device/);
+  }, 30_000);
+});
+
+function hasMkfifo(): boolean {
+  try {
+    execFileSync('mkfifo', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    console.log('[skip] FIFO folders: mkfifo is not installed');
+    return false;
+  }
+}
