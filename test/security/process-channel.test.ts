@@ -52,6 +52,15 @@ describe.skipIf(!bwrap)('bytes from a sandboxed plugin on its channel', () => {
     },
   );
 
+  it('a reply 32 KiB over maxResponseBytes, inside the frame bound: that request 500 too large, no crash', async () => {
+    const gateway = await attacker();
+    const res = await get(gateway, '/attack/edge-reply');
+    expect(res.statusCode).toBe(500);
+    expect(codeOf(res)).toBe('PGW_ERR_RESPONSE_TOO_LARGE');
+    expect((await get(gateway, '/attack/ok')).statusCode).toBe(200);
+    expect(gateway.get(PLUGIN)?.status).toBe('active');
+  });
+
   it('a frame that never ends: ended once it has been held past the bound', async () => {
     const gateway = await attacker();
     const crashed = new Promise<CrashEvent>((resolve) => gateway.once('plugin:crash', resolve));

@@ -12,7 +12,8 @@
 import { grantedFetch, type FetchReply, type FetchRequest } from '../host-fetch.js';
 import { pathToFileURL } from 'node:url';
 import type { HealthStatus } from '../../shared/types.js';
-import type { TaskFailure } from '../../shared/task-failure.js';
+import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
+import { oversizedReply } from '../reply-size.js';
 import type {
   BootReport,
   PluginRuntime,
@@ -210,7 +211,13 @@ export class ProcessRuntime implements PluginRuntime {
       case 'result': {
         const pending = this.#ledger.slots.ownerOf(note.s);
         if (pending?.holder !== child) return;
-        const result = checkResult(pending.task.t, note.r);
+        // The frame's bound leaves room for an envelope: the reply itself is measured here too.
+        const checked = checkResult(pending.task.t, note.r);
+        const refused =
+          pending.task.t === 'req' && !isTaskFailure(checked)
+            ? oversizedReply(checked, this.#spec.maxResponseBytes)
+            : undefined;
+        const result = refused ?? checked;
         if (result !== note.r) this.#violations++;
         child.inFlight.delete(pending);
         this.#ledger.settle(pending, result);
