@@ -34,32 +34,44 @@ export function hashFiles(files: Readonly<Record<string, string>>): string {
  * not hashed.
  */
 export async function hashPluginFolder(dir: string): Promise<string> {
+  const { files: names, links } = await listPluginEntries(dir);
   const files: Record<string, string> = {};
-  for (const file of await listPluginFiles(dir)) {
-    files[file] = (await readFile(path.join(dir, file))).toString('base64');
+  // Read a few at a time: one after another, an 8 MB node_modules of small files took a second.
+  for (let i = 0; i < names.length; i += READ_AHEAD) {
+    const batch = names.slice(i, i + READ_AHEAD);
+    const contents = await Promise.all(batch.map((file) => readFile(path.join(dir, file))));
+    batch.forEach((file, j) => (files[file] = contents[j]!.toString('base64')));
   }
-  for (const link of await listPluginFiles(dir, '', true)) {
+  for (const link of links) {
     files[`${link}\0link`] = Buffer.from(await readlink(path.join(dir, link))).toString('base64');
   }
   return hashFiles(files);
 }
 
+/** Files read at once while hashing. */
+const READ_AHEAD = 16;
+
 /**
- * Regular files under `root` (or, with `links`, symbolic links), dot-files and `node_modules` too.
+ * Regular files and symbolic links under `root`, dot-files and `node_modules` too, in path order.
  * @throws {PluginLoadError} for a FIFO, socket or device: a thread that opens one can block in a system
  * call nothing interrupts, and then the host process cannot exit.
  */
-async function listPluginFiles(root: string, under = '', links = false): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(path.join(root, under), { withFileTypes: true })) {
+async function listPluginEntries(
+  root: string,
+  under = '',
+  out: { files: string[]; links: string[] } = { files: [], links: [] },
+): Promise<{ files: string[]; links: string[] }> {
+  const entries = await readdir(path.join(root, under), { withFileTypes: true });
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const rel = under ? `${under}/${entry.name}` : entry.name;
-    if (!entry.isFile() && !entry.isDirectory() && !entry.isSymbolicLink()) {
+    if (entry.isDirectory()) await listPluginEntries(root, rel, out);
+    else if (entry.isFile()) out.files.push(rel);
+    else if (entry.isSymbolicLink()) out.links.push(rel);
+    else {
       throw new PluginLoadError(
         `${path.join(root, rel)}: a FIFO, socket or device in a plugin's folder is refused (a thread that opens it blocks in a system call that nothing interrupts)`,
       );
     }
-    if (entry.isDirectory()) out.push(...(await listPluginFiles(root, rel, links)));
-    else if (links ? entry.isSymbolicLink() : entry.isFile()) out.push(rel);
   }
-  return out.sort();
+  return out;
 }
