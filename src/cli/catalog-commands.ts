@@ -1,15 +1,14 @@
 /**
- * `veza plugin pack`, `deploy` and `list`: a plugin folder as a catalog entry (hash, signature when a
- * key is given), published to an environment's catalog in a registry, then watched until every gateway
- * of the environment serves it healthy.
+ * `veza plugin pack` and `list`, and what `deploy` shares with them: a plugin folder as a catalog entry
+ * (hash, signature when a key is given), a registry opened from its URL, the signing key.
  * @module
  */
 import { open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { packPlugin } from '../fleet/artifacts.js';
-import type { CatalogEntry, DiscoveryRegistry, InstanceRecord } from '../registry/registry.js';
+import type { CatalogEntry, DiscoveryRegistry } from '../registry/registry.js';
 import { withOptionalPeer } from './optional-peer.js';
-import { CliError, Exit, colour, ms, say, warn } from './output.js';
+import { CliError, Exit } from './output.js';
 
 /** `etcd://host:port[,host:port]` or `consul://host:port`, for one environment. */
 export async function openRegistry(
@@ -67,7 +66,7 @@ export interface RegistrySecurity {
  * users other than its owner can read or write is refused: whoever reads it can sign for the fleet.
  * @throws {CliError} for a key file open to group or others.
  */
-async function signingKey(file: string | undefined): Promise<string | undefined> {
+export async function signingKey(file: string | undefined): Promise<string | undefined> {
   const from = file ?? process.env['VEZA_SIGNING_KEY_FILE'];
   if (!from) return undefined;
   // One open file for the check and the read: the file checked is the file read.
@@ -101,112 +100,6 @@ export async function packCommand(
   const file = path.resolve(options.out ?? `${entry.name}-${entry.version}.veza.json`);
   await writeFile(file, JSON.stringify(entry));
   return { entry, file };
-}
-
-/** What `deploy` saw when it stopped waiting. */
-export interface DeployResult {
-  /** Plugin name. */
-  name: string;
-  /** Version published. */
-  version: string;
-  /** Content hash of the entry. */
-  hash: string;
-  /** Whether the entry carries a signature. */
-  signed: boolean;
-  /** The environment's gateways (node ids), each with the status of the new version there. */
-  gateways: Record<string, string>;
-  /** True when every gateway serves it `active`. */
-  healthy: boolean;
-  /** From publishing to the verdict, ms. */
-  durationMs: number;
-}
-
-/**
- * Publishes `dir` to `env`, then waits until every gateway of the environment (those with instances
- * in the registry, or `expect` of them) lists the new version `active`, or `timeoutMs` passes.
- */
-export async function deployCommand(
-  dir: string,
-  options: {
-    env: string;
-    registry: string;
-    namespace?: string;
-    signKey?: string;
-    expect?: number;
-    timeoutMs: number;
-    progress: boolean;
-  },
-): Promise<DeployResult> {
-  const key = await signingKey(options.signKey);
-  const entry = await packPlugin(dir, key ? { signingKey: key, env: options.env } : {});
-  const registry = await openRegistry(options.registry, options.env, options.namespace);
-  try {
-    const before = await registry.list();
-    const nodes = new Set(before.map((i) => i.nodeId));
-    const started = performance.now();
-    await registry.publish(options.env, entry);
-    if (options.progress) {
-      warn(
-        `published ${entry.name}@${entry.version} (${entry.hash.slice(0, 19)}…) to ${options.env}`,
-      );
-    }
-    const deadline = Date.now() + options.timeoutMs;
-    let gateways: Record<string, string> = {};
-    let last = '';
-    for (;;) {
-      const instances = await registry.list(entry.name);
-      for (const i of await registry.list()) nodes.add(i.nodeId);
-      gateways = statusByNode(nodes, instances, entry.version);
-      const expected = options.expect ?? nodes.size;
-      const active = Object.values(gateways).filter((s) => s === 'active').length;
-      const healthy = expected > 0 && active >= expected;
-      const line = Object.entries(gateways)
-        .map(([node, status]) => `${node}: ${status}`)
-        .join(', ');
-      if (options.progress && line !== last) {
-        warn(`  ${active}/${expected} gateways active  ${colour.dim(line)}`);
-        last = line;
-      }
-      if (healthy || Date.now() > deadline) {
-        return {
-          name: entry.name,
-          version: entry.version,
-          hash: entry.hash,
-          signed: entry.signature !== undefined,
-          gateways,
-          healthy,
-          durationMs: performance.now() - started,
-        };
-      }
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  } finally {
-    await registry.close();
-  }
-}
-
-function statusByNode(
-  nodes: Set<string>,
-  instances: InstanceRecord[],
-  version: string,
-): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const node of nodes) out[node] = 'waiting';
-  for (const i of instances) {
-    if (i.version !== version) continue;
-    // Several instances on one gateway: it is active when one is.
-    if (out[i.nodeId] !== 'active') out[i.nodeId] = i.status;
-  }
-  return out;
-}
-
-/** Prints a deploy's verdict. */
-export function printDeploy(result: DeployResult): void {
-  const verdict = result.healthy ? colour.green('healthy') : colour.red('not healthy');
-  say(
-    `${result.name}@${result.version} ${verdict} on ${Object.keys(result.gateways).length} gateway(s) in ${ms(result.durationMs)}`,
-  );
-  for (const [node, status] of Object.entries(result.gateways)) say(`  ${node}: ${status}`);
 }
 
 /** The catalog of `env`: name, version, hash, signed, published at. */

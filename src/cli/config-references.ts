@@ -52,7 +52,7 @@ export function resolveReferences(value: unknown, text: string, file: string): s
  * huge file (`/dev/zero`, a log) would otherwise be read whole before its size is known. Only a regular
  * file is read (a mounted Secret is a link to one); a FIFO would block the start for ever.
  */
-function readSecretFile(name: string): { content: string } | { problem: string } {
+export function readSecretFile(name: string): { content: string } | { problem: string } {
   let fd: number;
   try {
     fd = openSync(name, constants.O_RDONLY | constants.O_NONBLOCK);

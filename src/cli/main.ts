@@ -10,7 +10,8 @@ import { readFileSync, watch } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { parseDuration } from '../shared/duration.js';
-import { deployCommand, listCommand, packCommand, printDeploy } from './catalog-commands.js';
+import { listCommand, packCommand } from './catalog-commands.js';
+import { deployCommand, printDeploy } from './deploy.js';
 import { createPlugin, printNextSteps } from './create.js';
 import { CliError, Exit, colour, printJson, say, warn } from './output.js';
 import { printReport, testPluginDir } from './plugin-test.js';
@@ -161,6 +162,10 @@ export function program(): Command {
     .option('--namespace <ns>', 'registry key prefix of the fleet')
     .option('--sign-key <file>', 'Ed25519 private key, PEM (or VEZA_SIGNING_KEY_FILE)')
     .option(
+      '--fleet-secret-file <file>',
+      "the fleet's node.secret, to check the gateways' status records (or VEZA_FLEET_SECRET_FILE)",
+    )
+    .option(
       '--expect <n>',
       'gateways that must serve it (default: those the registry lists)',
       integer,
@@ -175,6 +180,7 @@ export function program(): Command {
           registry: string;
           namespace?: string;
           signKey?: string;
+          fleetSecretFile?: string;
           expect?: number;
           timeout: number;
           json?: boolean;

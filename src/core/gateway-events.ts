@@ -121,7 +121,7 @@ export interface GatewayEvents {
   /** The registry's store answers again; what changed meanwhile has been re-listed. */
   'registry:reconnected': () => void;
   /** A version published to the watched environment could not be loaded (`watch: { env }`). */
-  'catalog:error': (event: { name: string; version: string; error: Error }) => void;
+  'catalog:error': (event: { name: string; version: string; hash?: string; error: Error }) => void;
   /** `setFlag()` changed a plugin's feature flag; its threads see it from their next task. */
   'flag:changed': (event: FlagChangedEvent) => void;
   /**

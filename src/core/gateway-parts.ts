@@ -161,6 +161,7 @@ export function assembleGateway(
     log,
     emit: host.emit,
     isLocal: (name) => plugins.map.has(name),
+    plugins: () => plugins.values(),
     dependenciesChanged: () => plugins.bootWaiting(),
     load: catalogLoad,
     unload: host.unload,

@@ -6,11 +6,13 @@
 import path from 'node:path';
 import { CatalogWatch } from '../fleet/catalog-watch.js';
 import { Fleet } from '../fleet/fleet.js';
+import { GatewayStatusReporter } from '../fleet/gateway-status.js';
 import { VersionFloor } from '../fleet/version-floor.js';
 import type { BreakerState } from '../mesh/circuit-breaker.js';
 import type { Served } from '../mesh/instances.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
 import type { GatewayLogger } from '../shared/logger.js';
+import type { PluginStatus } from '../shared/types.js';
 import type { BreakerEvent, GatewayEvents } from './gateway-events.js';
 import type { ResolvedOptions } from './options.js';
 import type { Router } from './router.js';
@@ -38,6 +40,8 @@ export function joinFleet(parts: {
   log: GatewayLogger;
   emit: GatewayEmit;
   isLocal(name: string): boolean;
+  /** The plugins the gateway runs, for its status record. */
+  plugins(): Iterable<{ name: string; version: string; status: PluginStatus; reason?: string }>;
   dependenciesChanged(): void;
   load(dir: string): Promise<unknown>;
   unload(name: string): Promise<void>;
@@ -56,7 +60,17 @@ export function joinFleet(parts: {
     },
   };
   let fleet: Fleet | undefined;
+  let reporter: GatewayStatusReporter | undefined;
   if (options.node || options.registry) {
+    reporter = new GatewayStatusReporter({
+      registry,
+      nodeId: parts.nodeId,
+      secret: options.node?.secret,
+      environment: registry.environment ?? 'default',
+      watch: options.watch?.env,
+      log,
+      plugins: parts.plugins,
+    });
     fleet = new Fleet({
       registry,
       nodeId: parts.nodeId,
@@ -71,6 +85,7 @@ export function joinFleet(parts: {
         onBreaker: (state, event) => breakerChanged(emit, state, event),
       },
       isLocal: parts.isLocal,
+      status: reporter,
       changed: parts.dependenciesChanged,
       ...status,
     });
@@ -93,7 +108,10 @@ export function joinFleet(parts: {
       swap: parts.swap,
       pinned: parts.pinned,
       ...(options.watch.rolling ? { rollingAs: parts.nodeId } : {}),
-      failed: (event) => emit('catalog:error', event),
+      failed: (event) => {
+        reporter?.refused(event);
+        emit('catalog:error', event);
+      },
       ...status,
     });
     environment.start();

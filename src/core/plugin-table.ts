@@ -158,6 +158,7 @@ export class PluginTable {
 
   /** Records the plugin's instances; while the registry fails, tries again every second (never throws). */
   async register(plugin: ManagedPlugin): Promise<void> {
+    this.parts.fleet()?.statusChanged();
     const records = plugin
       .records(this.parts.nodeId, this.parts.address)
       .map((r) => this.parts.seal(r));

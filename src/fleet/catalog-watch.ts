@@ -48,7 +48,8 @@ export interface CatalogWatchParts {
    * smaller id that runs the plugin has the new version active in the registry.
    */
   rollingAs?: string;
-  failed(event: { name: string; version: string; error: Error }): void;
+  /** A version was refused or failed to load or swap (`hash`: that entry's). */
+  failed(event: { name: string; version: string; hash?: string; error: Error }): void;
   onError(error: Error): void;
   onReconnected(): void;
 }
@@ -156,7 +157,12 @@ export class CatalogWatch {
         { plugin_id: name, version: wanted.version, env: this.parts.env, err: error },
         'catalog: could not load the published version',
       );
-      this.parts.failed({ name, version: wanted.version, error: error as Error });
+      this.parts.failed({
+        name,
+        version: wanted.version,
+        hash: wanted.hash,
+        error: error as Error,
+      });
     }
   }
 
@@ -185,7 +191,12 @@ export class CatalogWatch {
         { ...at, err: error },
         'catalog: could not swap to the published version',
       );
-      this.parts.failed({ name, version: wanted.version, error: error as Error });
+      this.parts.failed({
+        name,
+        version: wanted.version,
+        hash: wanted.hash,
+        error: error as Error,
+      });
     }
   }
 
@@ -253,7 +264,7 @@ export class CatalogWatch {
           { plugin_id: name, version: newest.version, env, err: error },
           'catalog: refused a published version',
         );
-        this.parts.failed({ name, version: newest.version, error });
+        this.parts.failed({ name, version: newest.version, hash: newest.hash, error });
       }
       // What runs keeps running rather than being unloaded for an older version.
       if (published.length === 0 && running) return running;
@@ -271,7 +282,12 @@ export class CatalogWatch {
           { plugin_id: name, version: entry.version, env: this.parts.env, err: error },
           'catalog: refused a published version',
         );
-        this.parts.failed({ name, version: entry.version, error: error as Error });
+        this.parts.failed({
+          name,
+          version: entry.version,
+          hash: entry.hash,
+          error: error as Error,
+        });
       }
     }
     return undefined;

@@ -4,6 +4,7 @@
  * plugin this gateway runs itself is never routed elsewhere.
  * @module
  */
+import type { GatewayStatusReporter } from './gateway-status.js';
 import { openRecord } from './instance-record.js';
 import { PeerClient } from './peer-client.js';
 import type { DiscoveryRegistry, Unsubscribe } from '../registry/registry.js';
@@ -30,6 +31,8 @@ export interface FleetParts {
   router: RouteTable;
   log: GatewayLogger;
   policies: RemotePolicies;
+  /** Keeps this gateway's status record in the registry. */
+  status?: GatewayStatusReporter;
   /** Whether this gateway runs a plugin of that name itself. */
   isLocal(name: string): boolean;
   /** Instances of `service` appeared, changed or went. */
@@ -65,6 +68,7 @@ export class Fleet {
       },
       { onError: (e) => this.parts.onError(e), onReconnected: () => this.parts.onReconnected() },
     );
+    this.parts.status?.start();
   }
 
   /** The remote service of that name, when other gateways run it. */
@@ -76,10 +80,17 @@ export class Fleet {
   /** A local plugin took or left `name`: route it here, or to the fleet again. */
   localChanged(name: string): void {
     this.#route(name);
+    this.parts.status?.changed();
+  }
+
+  /** A local plugin changed status: the gateway's status record follows. */
+  statusChanged(): void {
+    this.parts.status?.changed();
   }
 
   async close(): Promise<void> {
     this.#unwatch?.();
+    await this.parts.status?.close();
     for (const name of this.#routed.keys()) this.#unroute(name);
     for (const service of this.#services.values()) service.bulkhead.close();
     this.#services.clear();

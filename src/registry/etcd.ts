@@ -4,8 +4,7 @@
  * the registry when its lease expires; watches re-list after a lost connection.
  * @module
  */
-import { ExponentialBackoff, noop, type IBackoff } from 'cockatiel';
-import { Etcd3, type Lease } from 'etcd3';
+import type { Etcd3, Lease } from 'etcd3';
 import { GatewayStoppedError, RegistryError } from '../errors.js';
 import {
   assertEnv,
@@ -13,12 +12,14 @@ import {
   type CatalogChange,
   type CatalogEntry,
   type DiscoveryRegistry,
+  type GatewayStatusRecord,
   type InstanceRecord,
   type RegisterOptions,
   type RegistryChange,
   type Unsubscribe,
   type WatchStatus,
 } from './registry.js';
+import { etcdClient } from './etcd-client.js';
 import { watchPrefix } from './etcd-watch.js';
 import { StoreLayout, catalogValue, parseJson, registryTtl } from './store-layout.js';
 
@@ -51,9 +52,6 @@ export interface EtcdRegistryOptions {
   auth?: { username: string; password: string };
 }
 
-const pem = (value: string | Buffer): Buffer =>
-  typeof value === 'string' ? Buffer.from(value) : value;
-
 interface Owned {
   record: InstanceRecord;
   ttlSeconds: number;
@@ -84,6 +82,8 @@ export class EtcdRegistry implements DiscoveryRegistry {
   readonly #leases = new Map<number, Lease>();
   readonly #owned = new Map<string, Owned>();
   readonly #watchers = new Set<() => void>();
+  /** This gateway's status record, put again when its lease is lost. */
+  #gateway: GatewayStatusRecord | undefined;
   #closed = false;
 
   constructor(options: EtcdRegistryOptions = {}) {
@@ -97,37 +97,7 @@ export class EtcdRegistry implements DiscoveryRegistry {
       this.#ownsClient = false;
     } else {
       if (!options.endpoints) throw new TypeError('EtcdRegistry needs `endpoints` or `client`');
-      this.#client = new Etcd3({
-        hosts: options.endpoints,
-        dialTimeout: 2000,
-        ...(options.tls && {
-          credentials: {
-            rootCertificate: pem(options.tls.ca),
-            ...(options.tls.cert && { certChain: pem(options.tls.cert) }),
-            ...(options.tls.key && { privateKey: pem(options.tls.key) }),
-          },
-        }),
-        ...(options.auth && {
-          auth: { username: options.auth.username, password: options.auth.password },
-        }),
-        // A member cut off by a silent partition sends no RST: without pings a watch on it would wait
-        // forever. etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time).
-        grpcOptions: {
-          'grpc.keepalive_time_ms': 5000,
-          'grpc.keepalive_timeout_ms': 2000,
-          'grpc.keepalive_permit_without_calls': 1,
-        },
-        faultHandling: {
-          // One host policy per endpoint would hold calls back 5 s after three failures; the global retry
-          // already moves between endpoints. Watches come back within 2 s of etcd returning.
-          host: () => noop,
-          // etcd3 types this as a backoff but calls it as cockatiel's factory (its own default is one).
-          watchBackoff: new ExponentialBackoff({
-            initialDelay: 100,
-            maxDelay: 2000,
-          }) as unknown as IBackoff<unknown>,
-        },
-      });
+      this.#client = etcdClient(options.endpoints, options);
       this.#ownsClient = true;
     }
   }
@@ -315,6 +285,46 @@ export class EtcdRegistry implements DiscoveryRegistry {
   }
 
   /**
+   * Puts a gateway's status record under `<namespace>/_gateways/<nodeId>`, on the lease of `ttlMs`.
+   * @throws {RegistryError} `PGW_ERR_REGISTRY` when etcd fails or cannot be reached.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
+  async reportGateway(record: GatewayStatusRecord): Promise<void> {
+    this.#assertOpen();
+    this.#gateway = structuredClone(record);
+    await this.#wrap(`report gateway ${record.nodeId}`, () =>
+      this.#lease(Math.max(1, Math.ceil(this.ttlMs / 1000)))
+        .put(this.#layout.gatewayKey(record.nodeId))
+        .value(JSON.stringify(record))
+        .exec(),
+    );
+  }
+
+  /**
+   * Deletes a gateway's status record; an unknown node is not an error.
+   * @throws {RegistryError} `PGW_ERR_REGISTRY` when etcd fails or cannot be reached.
+   */
+  async removeGateway(nodeId: string): Promise<void> {
+    if (this.#gateway?.nodeId === nodeId) this.#gateway = undefined;
+    await this.#wrap(`remove gateway ${nodeId}`, () =>
+      this.#client.delete().key(this.#layout.gatewayKey(nodeId)).exec(),
+    );
+  }
+
+  /**
+   * Every gateway's status record, whatever its environment; values that are not JSON are skipped.
+   * @throws {RegistryError} `PGW_ERR_REGISTRY` when etcd fails or cannot be reached.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
+  async gateways(): Promise<unknown[]> {
+    this.#assertOpen();
+    const values = await this.#wrap('gateways', () =>
+      this.#client.getAll().prefix(this.#layout.gateways).strings(),
+    );
+    return Object.values(values).flatMap((v) => parseJson<unknown>(v) ?? []);
+  }
+
+  /**
    * Stops every watch, revokes this registry's leases (its instances leave at once) and closes the
    * client when the registry created it. A second call does nothing.
    */
@@ -341,6 +351,8 @@ export class EtcdRegistry implements DiscoveryRegistry {
       const again = [...this.#owned.values()].filter((o) => o.ttlSeconds === ttlSeconds);
       setTimeout(() => {
         if (this.#closed) return;
+        if (this.#gateway && ttlSeconds === Math.max(1, Math.ceil(this.ttlMs / 1000)))
+          this.reportGateway(this.#gateway).catch(() => {});
         for (const { record } of again) {
           if (this.#owned.has(record.id))
             this.register(record, { ttl: ttlSeconds * 1000 }).catch(() => {});

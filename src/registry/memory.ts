@@ -10,6 +10,7 @@ import {
   type CatalogChange,
   type CatalogEntry,
   type DiscoveryRegistry,
+  type GatewayStatusRecord,
   type InstanceRecord,
   type RegistryChange,
   type Unsubscribe,
@@ -27,6 +28,7 @@ export class MemoryRegistry implements DiscoveryRegistry {
   readonly environment = 'default';
   #instances = new Map<string, InstanceRecord>();
   #catalogs = new Map<string, Map<string, CatalogEntry>>();
+  #gateways = new Map<string, GatewayStatusRecord>();
   #listeners = new Set<(change: RegistryChange) => void>();
   #catalogListeners = new Set<{ env: string; listener: (change: CatalogChange) => void }>();
   #closed = false;
@@ -140,6 +142,29 @@ export class MemoryRegistry implements DiscoveryRegistry {
   }
 
   /**
+   * Stores a copy of a gateway's status record.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
+  async reportGateway(record: GatewayStatusRecord): Promise<void> {
+    this.#assertOpen();
+    this.#gateways.set(record.nodeId, structuredClone(record));
+  }
+
+  /** Forgets a gateway's status record; an unknown node is not an error. */
+  async removeGateway(nodeId: string): Promise<void> {
+    this.#gateways.delete(nodeId);
+  }
+
+  /**
+   * Every gateway's status record.
+   * @throws {GatewayStoppedError} `PGW_ERR_GATEWAY_STOPPED` after `close()`.
+   */
+  async gateways(): Promise<unknown[]> {
+    this.#assertOpen();
+    return [...this.#gateways.values()].map((r) => structuredClone(r));
+  }
+
+  /**
    * Forgets every record, entry and listener (no `delete` is reported); every later call but
    * `deregister()` and `close()` throws.
    */
@@ -149,6 +174,7 @@ export class MemoryRegistry implements DiscoveryRegistry {
     this.#catalogListeners.clear();
     this.#instances.clear();
     this.#catalogs.clear();
+    this.#gateways.clear();
   }
 
   #emitCatalog(env: string, change: CatalogChange): void {

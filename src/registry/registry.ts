@@ -33,6 +33,54 @@ export interface InstanceRecord {
   seal?: string;
 }
 
+/** A plugin as a gateway's status record lists it. */
+export interface GatewayPluginState {
+  /** Plugin name. */
+  name: string;
+  /** The version it runs. */
+  version: string;
+  /** Its status there. */
+  status: PluginStatus;
+  /** Why it is `failed` or still `loading` (at most 1,000 characters). */
+  reason?: string;
+}
+
+/** A catalog entry a gateway would not run, or could not: why, in its words. */
+export interface GatewayRefusal {
+  /** Plugin name of the entry. */
+  name: string;
+  /** Version of the entry. */
+  version: string;
+  /** The entry's content hash, when the refusal is about one entry. */
+  hash?: string;
+  /** The error's code and message (at most 1,000 characters). */
+  reason: string;
+  /** When it refused, ISO 8601. */
+  at: string;
+}
+
+/**
+ * What one gateway publishes about itself, across environments (`DiscoveryRegistry.reportGateway`):
+ * where its instances are, which catalog it follows, what it runs, what it refused. `veza plugin
+ * deploy` reads these to say which gateways watch an environment and why each refused a version.
+ */
+export interface GatewayStatusRecord {
+  /** The gateway's node id. */
+  nodeId: string;
+  /** The registry environment its instances are listed in. */
+  environment: string;
+  /** The catalog environment it follows (`watch.env`), when it follows one. */
+  watch?: string;
+  /** When it wrote the record, ISO 8601. */
+  updatedAt: string;
+  /** Its plugins (at most 1,000). */
+  plugins: GatewayPluginState[];
+  /** Its latest catalog refusals, oldest first (at most 50). */
+  refusals: GatewayRefusal[];
+  /** HMAC-SHA256 under the fleet's `node.secret`, as for {@link InstanceRecord.seal}. */
+  seal?: string;
+}
+
 /** What changed among the instances of a registry. */
 export type RegistryChange =
   { type: 'put'; instance: InstanceRecord } | { type: 'delete'; id: string; service: string };
@@ -116,6 +164,15 @@ export interface DiscoveryRegistry {
     listener: (change: CatalogChange) => void,
     status?: WatchStatus,
   ): Unsubscribe;
+  /**
+   * Records (or replaces) this gateway's status record, kept alive like its instances; readable from
+   * every environment of the store. Adapters without it (Consul) leave gateways unlisted to `deploy`.
+   */
+  reportGateway?(record: GatewayStatusRecord): Promise<void>;
+  /** Withdraws a gateway's status record; an unknown node is not an error. */
+  removeGateway?(nodeId: string): Promise<void>;
+  /** The status records of every gateway of the store, whatever its environment (not validated). */
+  gateways?(): Promise<unknown[]>;
   /** Releases timers and connections and withdraws this registry's instances. */
   close(): Promise<void>;
 }

@@ -8,10 +8,13 @@ import { assertCatalogEntry, assertEnv, type CatalogEntry } from './registry.js'
 
 /**
  * `<namespace>/<environment>/instances/…` for the instances of one environment, and
- * `<namespace>/catalog/<env>/<name>/<version>` for the catalog of every environment.
+ * `<namespace>/catalog/<env>/<name>/<version>` for the catalog of every environment, and
+ * `<namespace>/_gateways/<nodeId>` for the gateways' status records.
  */
 export class StoreLayout {
   readonly instances: string;
+  /** Gateways' status records, every environment's (`_` keeps it apart from environment names). */
+  readonly gateways: string;
 
   constructor(
     readonly namespace: string,
@@ -19,6 +22,11 @@ export class StoreLayout {
   ) {
     assertEnv(environment);
     this.instances = `${namespace}/${environment}/instances/`;
+    this.gateways = `${namespace}/_gateways/`;
+  }
+
+  gatewayKey(nodeId: string): string {
+    return `${this.gateways}${encodeURIComponent(nodeId)}`;
   }
 
   catalog(env: string): string {

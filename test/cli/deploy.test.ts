@@ -3,6 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdRegistry } from '../../src/registry/etcd.js';
 import { startNode, type FleetNode } from '../fleet-node.js';
@@ -29,7 +30,9 @@ describe('veza plugin deploy / list against a real etcd and two gateways', () =>
   const nodes: FleetNode[] = [];
   const cacheDirs: string[] = [];
   let keyFile: string;
+  let secretFile: string;
   let publicKey: string;
+  const secret = 'the-fleet-secret-of-the-deploy-test';
   const catalogErrors: string[] = [];
   beforeAll(async () => {
     etcd = await EtcdServer.start();
@@ -39,6 +42,8 @@ describe('veza plugin deploy / list against a real etcd and two gateways', () =>
     writeFileSync(keyFile, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), {
       mode: 0o600,
     });
+    secretFile = path.join(path.dirname(keyFile), 'fleet-secret');
+    writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
     for (const id of ['gw-a', 'gw-b']) {
       // Inside the checkout: unpacked plugins import @veza/plugin-gateway/sdk from it.
       const cacheDir = path.resolve(
@@ -56,6 +61,7 @@ describe('veza plugin deploy / list against a real etcd and two gateways', () =>
             ttl: '3s',
           }),
           watch: { env: 'staging', cacheDir, trustedKeys: [publicKey] },
+          secret,
         }),
       );
     }
@@ -72,24 +78,32 @@ describe('veza plugin deploy / list against a real etcd and two gateways', () =>
   });
 
   const registry = () => `etcd://127.0.0.1:${etcd.port}`;
-
-  it('publishes a signed entry, shows progress, and exits 0 once both gateways serve it active', async () => {
-    const run = await veza([
+  /** `veza plugin deploy DIR` to this fleet, with the fleet secret; `extra` after. */
+  const deploy = (dir: string, ...extra: string[]) =>
+    veza([
       'plugin',
       'deploy',
-      fixture('profiles'),
+      dir,
       '--env',
       'staging',
       '--registry',
       registry(),
       '--namespace',
       'deploy',
+      '--fleet-secret-file',
+      secretFile,
+      ...extra,
+    ]);
+
+  it('publishes a signed entry, shows progress, and exits 0 once both gateways serve it active', async () => {
+    const run = await deploy(
+      fixture('profiles'),
       '--sign-key',
       keyFile,
       '--timeout',
       '60s',
       '--json',
-    ]);
+    );
     expect(run.code, `${run.stdout}\n${run.stderr}\n${catalogErrors.join('\n')}`).toBe(0);
     const result = JSON.parse(run.stdout) as {
       healthy: boolean;
@@ -119,24 +133,105 @@ describe('veza plugin deploy / list against a real etcd and two gateways', () =>
     expect(JSON.parse(list.stdout)).toMatchObject([{ name: 'profiles', signed: true }]);
   }, 90_000);
 
-  it('exits 1 when the gateways refuse it (unsigned, they trust a key), naming each one', async () => {
+  it('when the gateways refuse an unsigned entry, says at once why, per gateway, and exits 1', async () => {
+    // A timeout far beyond the test's: the verdict comes from the gateways' answers, not the clock.
+    const run = await deploy(fixture('echo'), '--timeout', '10m');
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stdout).toMatch(/echo@1\.0\.0 not healthy on 2 gateway\(s\)/);
+    for (const node of ['gw-a', 'gw-b']) {
+      expect(run.stdout).toMatch(
+        new RegExp(`${node}: refused — PGW_ERR_ARTIFACT_SIGNATURE .*echo@1\\.0\\.0.*not signed`),
+      );
+    }
+    expect(run.stderr).toMatch(/published echo@1\.0\.0/);
+  }, 60_000);
+
+  it("when the new version fails to start, says so per gateway with the plugin's error", async () => {
+    const run = await deploy(
+      fixture('init-fails'),
+      '--sign-key',
+      keyFile,
+      '--timeout',
+      '10m',
+      '--json',
+    );
+    expect(run.code, run.stderr).toBe(1);
+    const result = JSON.parse(run.stdout) as { gateways: object; reasons: Record<string, string> };
+    expect(result.gateways).toEqual({ 'gw-a': 'refused', 'gw-b': 'refused' });
+    expect(result.reasons['gw-a']).toContain('cannot reach the model store');
+  }, 60_000);
+
+  it('when no gateway watches --env, says so at once with the environments they do watch', async () => {
     const run = await veza([
       'plugin',
       'deploy',
-      fixture('echo'),
+      fixture('profiles'),
       '--env',
-      'staging',
+      'production',
       '--registry',
       registry(),
       '--namespace',
       'deploy',
+      '--fleet-secret-file',
+      secretFile,
       '--timeout',
-      '4s',
+      '10m',
     ]);
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/echo@1\.0\.0 not healthy on 2 gateway\(s\)/);
-    expect(run.stdout).toContain('gw-a: waiting');
-    expect(run.stderr).toMatch(/published echo@1\.0\.0/);
+    expect(run.stderr).toContain(
+      `no gateway watches "production"; the registry's gateways watch: staging (gw-a, gw-b)`,
+    );
+  }, 60_000);
+
+  it('a forged status record is ignored and named, not counted; without the secret deploy warns', async () => {
+    const client = new Etcd3({ hosts: etcd.endpoint });
+    try {
+      // Someone with write access to the registry but not the fleet secret.
+      await client
+        .put('deploy/_gateways/gw-evil')
+        .value(
+          JSON.stringify({
+            nodeId: 'gw-evil',
+            environment: 'staging',
+            watch: 'staging',
+            updatedAt: new Date().toISOString(),
+            plugins: [
+              { name: 'profiles', version: '1.2.0', status: 'failed', reason: 'x\u001b[2Jy' },
+            ],
+            refusals: [],
+            seal: 'f'.repeat(64),
+          }),
+        )
+        .exec();
+      const run = await deploy(fixture('profiles'), '--sign-key', keyFile, '--json');
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      const result = JSON.parse(run.stdout) as { gateways: object; ignored: string[] };
+      expect(result.gateways).toEqual({ 'gw-a': 'active', 'gw-b': 'active' });
+      expect(result.ignored).toEqual(['gw-evil: its seal does not verify with the fleet secret']);
+
+      const unchecked = await veza([
+        'plugin',
+        'deploy',
+        fixture('profiles'),
+        '--env',
+        'staging',
+        '--registry',
+        registry(),
+        '--namespace',
+        'deploy',
+        '--sign-key',
+        keyFile,
+        '--timeout',
+        '10m',
+      ]);
+      expect(unchecked.stderr).toContain('gateway status records are not verified');
+      // Believed without the secret, its reason is printed without the terminal escape it carried.
+      expect(unchecked.stdout).toContain('gw-evil: failed — x?[2Jy');
+      expect(unchecked.code).toBe(1);
+    } finally {
+      await client.delete().key('deploy/_gateways/gw-evil').exec();
+      client.close();
+    }
   }, 60_000);
 
   it('a registry URL it does not know is a usage error (exit 2)', async () => {
