@@ -156,6 +156,31 @@ export const overview = z.object({
   events: z.array(loggedEvent),
 });
 
+export const fleetGateway = z.object({
+  nodeId: z.string(),
+  self: z.boolean(),
+  environment: z.string().optional(),
+  watch: z.string().optional(),
+  updatedAt: z.string().optional(),
+  plugins: z
+    .array(
+      z.object({ name: z.string(), version: z.string(), status, reason: z.string().optional() }),
+    )
+    .optional(),
+  refusals: z
+    .array(
+      z.object({
+        name: z.string(),
+        version: z.string(),
+        hash: z.string().optional(),
+        reason: z.string(),
+        at: z.string(),
+      }),
+    )
+    .optional(),
+  refused: z.string().optional(),
+});
+
 export const unloaded = z.object({ unloaded: z.string() });
 
 export const errorBody = z.object({

@@ -34,7 +34,10 @@ svg.chart .frame { fill: none; stroke: #8886; }
 button { font: inherit; padding: .15rem .6rem; margin-right: .3rem; cursor: pointer; }
 ul { padding-left: 1.2rem; margin: .2rem 0; }
 #alerts li { color: var(--bad); font-weight: 600; }
-#alerts li.none, #events li .t { color: var(--mute); font-weight: normal; }
+#alerts li.none, #events li .t, li.none, td.none, .plugin-events li .t { color: var(--mute); font-weight: normal; }
+.plugin-events summary { cursor: pointer; color: var(--mute); font-size: .85rem; }
+#fleet tr.refused td, #fleet td.reason { color: var(--bad); }
+select { font: inherit; margin-right: .3rem; }
 .legend span { margin-right: .8rem; font-size: .8rem; }
 .p50t { color: #0969da; } .p99t { color: #bf3989; } .ratet { color: #1a7f37; } .errt { color: #cf222e; }
 `;
@@ -73,6 +76,11 @@ export function dashboardPage(title: string): { html: string; headers: Record<st
 </table>
 <h2>Recent events</h2>
 <ul id="events"></ul>
+<h2>Fleet</h2>
+<table id="fleet">
+<thead><tr><th>gateway</th><th>environment</th><th>plugins</th><th>last refusal</th><th>updated</th></tr></thead>
+<tbody></tbody>
+</table>
 <script nonce="${nonce}">${dashboardScript}</script>
 </body>
 </html>`;

@@ -1,7 +1,8 @@
 /**
- * The dashboard's script, sent inline. It polls `api/overview` (relative to the page, so any prefix
- * works), and builds the page with `createElement` and `textContent` only; charts are SVG polylines.
- * Actions are POSTs with a JSON body, which is what the API's cross-site check requires.
+ * The dashboard's script, sent inline. It polls `api/overview` and `api/fleet` (relative to the page, so
+ * any prefix works), and builds the page with `createElement` and `textContent` only; charts are SVG
+ * polylines. Actions (disable, unload, roll back, switch version, pin, flags) are POSTs with a JSON
+ * body, which is what the API's cross-site check requires.
  * @module
  */
 export const dashboardScript = String.raw`
@@ -13,6 +14,8 @@ export const dashboardScript = String.raw`
   var pollMs = 2000;
   var timer;
   var confirming = {};
+  var opened = {};
+  var chosen = {};
   var actionProblem = '';
 
   function el(tag, attrs, children) {
@@ -57,11 +60,11 @@ export const dashboardScript = String.raw`
     return el('span', { class: 'badge ' + cls }, [text]);
   }
 
-  function act(name, verb) {
+  function act(name, verb, body) {
     return fetch(base + 'api/plugins/' + encodeURIComponent(name) + '/' + verb, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: '{}',
+      body: JSON.stringify(body || {}),
       credentials: 'same-origin',
     }).then(function (res) {
       if (!res.ok) return res.json().then(function (b) { throw new Error(b.error ? b.error.message : res.status); });
@@ -84,10 +87,63 @@ export const dashboardScript = String.raw`
     });
     cell.appendChild(toggle);
     cell.appendChild(unload);
+    var info = p.info;
+    var versions = (info.versions || []).filter(function (v) { return v.outcome !== 'failed'; });
+    if (versions.some(function (v) { return v.version !== info.version; })) {
+      var back = el('button', { type: 'button', 'data-action': 'rollback' }, ['Roll back']);
+      back.addEventListener('click', function () { act(name, 'rollback'); });
+      cell.appendChild(back);
+      var pick = el('select', { 'data-action': 'version', 'aria-label': 'version of ' + name });
+      versions.forEach(function (v) {
+        var option = el('option', { value: v.version }, [v.version + (v.version === info.version ? ' (serving)' : '')]);
+        if (v.version === (chosen[name] || info.version)) option.selected = true;
+        pick.appendChild(option);
+      });
+      pick.addEventListener('change', function () { chosen[name] = pick.value; });
+      var go = el('button', { type: 'button', 'data-action': 'switch' }, ['Switch']);
+      go.addEventListener('click', function () {
+        var to = pick.value;
+        delete chosen[name];
+        if (to !== info.version) act(name, 'rollback', { version: to });
+      });
+      cell.appendChild(pick);
+      cell.appendChild(go);
+    }
+    var pinned = info.pinned !== undefined;
+    var pin = el('button', { type: 'button', 'data-action': pinned ? 'unpin' : 'pin' }, [pinned ? 'Unpin ' + info.pinned : 'Pin']);
+    pin.addEventListener('click', function () {
+      act(name, pinned ? 'unpin' : 'pin', pinned ? {} : { version: info.version });
+    });
+    cell.appendChild(pin);
+    Object.keys(info.flags).sort().forEach(function (flag) {
+      var on = info.flags[flag];
+      var b = el('button', { type: 'button', 'data-flag': flag, 'aria-pressed': String(on) }, [flag + ': ' + (on ? 'on' : 'off')]);
+      b.addEventListener('click', function () { act(name, 'flags', { flag: flag, value: !on }); });
+      cell.appendChild(b);
+    });
     return cell;
   }
 
-  function row(p, intervalS) {
+  function eventItem(e) {
+    return el('li', {}, [
+      el('span', { class: 't' }, [new Date(e.t).toLocaleTimeString() + ' ']),
+      e.type + ' ' + e.plugin + ': ' + e.message,
+    ]);
+  }
+  function listOrNone(items, none) {
+    return items.length ? items : [el('li', { class: 'none' }, [none])];
+  }
+
+  function pluginEvents(name, events) {
+    var mine = events.filter(function (e) { return e.plugin === name; }).slice(0, 10);
+    var box = el('details', { class: 'plugin-events' }, [el('summary', {}, ['events (' + mine.length + ')'])]);
+    if (opened[name]) box.open = true;
+    box.addEventListener('toggle', function () { opened[name] = box.open; });
+    box.appendChild(el('ul', {}, listOrNone(mine.map(eventItem), 'No events yet.')));
+    return box;
+  }
+
+  function row(p, intervalS, events) {
     var info = p.info, m = p.metrics, samples = p.samples;
     // Figures over the last 10 s of samples (at least one), so that they do not flicker with each sample.
     var span = samples.slice(-Math.max(1, Math.round(10 / intervalS)));
@@ -101,6 +157,7 @@ export const dashboardScript = String.raw`
     var nameCell = el('td', {}, [el('div', { class: 'name' }, [info.name])]);
     if (info.metadata.description) nameCell.appendChild(el('div', { class: 'desc' }, [info.metadata.description]));
     if (info.reason) nameCell.appendChild(el('div', { class: 'desc reason' }, [info.reason]));
+    nameCell.appendChild(pluginEvents(info.name, events));
     var breakerCell = el('td', { class: 'breakers' });
     m.instances.forEach(function (i) { breakerCell.appendChild(badge(i.breaker, 'b-' + i.breaker)); });
     var tr = el('tr', { 'data-plugin': info.name }, [
@@ -129,7 +186,7 @@ export const dashboardScript = String.raw`
   function render(data) {
     var intervalS = data.interval / 1000;
     var body = document.querySelector('#plugins tbody');
-    body.replaceChildren.apply(body, data.plugins.map(function (p) { return row(p, intervalS); }));
+    body.replaceChildren.apply(body, data.plugins.map(function (p) { return row(p, intervalS, data.events); }));
     if (data.plugins.length === 0) body.appendChild(el('tr', {}, [el('td', { colspan: '11' }, ['No plugin is loaded.'])]));
     var alerts = document.getElementById('alerts');
     var firing = data.alerts.firing.map(function (a) {
@@ -138,25 +195,50 @@ export const dashboardScript = String.raw`
     if (firing.length === 0) firing = [el('li', { class: 'none' }, ['none'])];
     alerts.replaceChildren.apply(alerts, firing);
     var events = document.getElementById('events');
-    events.replaceChildren.apply(events, data.events.slice(0, 30).map(function (e) {
-      return el('li', {}, [
-        el('span', { class: 't' }, [new Date(e.t).toLocaleTimeString() + ' ']),
-        e.type + ' ' + e.plugin + ': ' + e.message,
-      ]);
-    }));
+    events.replaceChildren.apply(events, listOrNone(data.events.slice(0, 30).map(eventItem), 'No events yet.'));
     document.getElementById('updated').textContent = 'updated ' + new Date(data.time).toLocaleTimeString();
     pollMs = Math.max(500, Math.min(data.interval, 5000));
   }
 
-  function poll() {
-    clearTimeout(timer);
-    return fetch(base + 'api/overview', { credentials: 'same-origin', headers: { accept: 'application/json' } })
+  function renderFleet(gateways) {
+    var body = document.querySelector('#fleet tbody');
+    var rows = gateways.map(function (g) {
+      if (g.refused) {
+        return el('tr', { 'data-gateway': g.nodeId, class: 'refused' }, [
+          el('td', { class: 'name' }, [g.nodeId]),
+          el('td', { colspan: '4', class: 'reason' }, ['record not believed: ' + g.refused]),
+        ]);
+      }
+      var active = g.plugins.filter(function (p) { return p.status === 'active'; }).length;
+      var failed = g.plugins.filter(function (p) { return p.status === 'failed'; }).length;
+      var last = g.refusals[0];
+      return el('tr', { 'data-gateway': g.nodeId }, [
+        el('td', { class: 'name' }, [g.nodeId + (g.self ? ' (this gateway)' : '')]),
+        el('td', { class: 'env' }, [g.environment + (g.watch ? ', watches ' + g.watch : '')]),
+        el('td', { class: 'plugins' }, [active + ' active' + (failed ? ', ' + failed + ' failed' : '') + ' of ' + g.plugins.length]),
+        el('td', { class: 'reason' }, [last ? last.name + '@' + last.version + ': ' + last.reason : '']),
+        el('td', { class: 't' }, [new Date(g.updatedAt).toLocaleTimeString()]),
+      ]);
+    });
+    if (rows.length === 0) rows = [el('tr', {}, [el('td', { colspan: '5', class: 'none' }, ['This gateway shares no registry with other gateways.'])])];
+    body.replaceChildren.apply(body, rows);
+  }
+
+  function get(path) {
+    return fetch(base + path, { credentials: 'same-origin', headers: { accept: 'application/json' } })
       .then(function (res) {
         if (!res.ok) throw new Error('the API answered ' + res.status);
         return res.json();
-      })
-      .then(function (data) {
+      });
+  }
+
+  function poll() {
+    clearTimeout(timer);
+    return Promise.all([get('api/overview'), get('api/fleet')])
+      .then(function (both) {
+        var data = both[0];
         render(data);
+        renderFleet(both[1]);
         document.getElementById('problem').textContent = actionProblem;
         actionProblem = '';
       })

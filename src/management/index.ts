@@ -5,6 +5,12 @@
  */
 export { createManagement, Management, type ManagementOptions } from './management.js';
 export {
+  basicAuthentication,
+  type BasicAuthenticationOptions,
+  type BasicUser,
+  type ChallengingAuthenticate,
+} from './basic-auth.js';
+export {
   createAlerts,
   Alerts,
   type Alert,

@@ -53,6 +53,11 @@ export interface ManagementOptions {
   alerts?: Omit<AlertsOptions, 'interval'>;
   /** Title of the dashboard page. @default 'Plugin gateway' */
   title?: string;
+  /**
+   * The `WWW-Authenticate` value every 401 carries. @default the `challenge` of `authenticate` (set by
+   * `basicAuthentication()`), else `Bearer realm="veza management"`
+   */
+  challenge?: string;
 }
 
 const optionsSchema = z.strictObject({
@@ -66,6 +71,11 @@ const optionsSchema = z.strictObject({
   samples: z.number().int().min(2).max(10_000).default(120),
   alerts: z.looseObject({}).optional(),
   title: z.string().max(200).default('Plugin gateway'),
+  // A header value: printable ASCII only, so that no option can split the answer's headers.
+  challenge: z
+    .string()
+    .regex(/^[\x20-\x7e]{1,500}$/)
+    .optional(),
 });
 
 const SECURITY_HEADERS = {
@@ -86,6 +96,7 @@ export class Management {
   readonly alerts: Alerts | undefined;
   readonly #options: z.output<typeof optionsSchema>;
   readonly #authenticate: NonNullable<ManagementOptions['authenticate']>;
+  readonly #challenge: string;
   readonly #roots: Promise<string[]>;
 
   /** Use {@link createManagement}. */
@@ -101,6 +112,12 @@ export class Management {
     this.gateway = gateway;
     this.#options = parsed.data;
     this.#authenticate = authenticate;
+    const carried = (authenticate as { challenge?: unknown }).challenge;
+    this.#challenge =
+      parsed.data.challenge ??
+      (typeof carried === 'string' && /^[\x20-\x7e]{1,500}$/.test(carried)
+        ? carried
+        : 'Bearer realm="veza management"');
     this.#roots = Promise.all(parsed.data.loadRoots.map((r) => realpath(path.resolve(r))));
     this.#roots.catch(() => {}); // reported on use
     this.history = new MetricHistory(gateway, {
@@ -151,11 +168,12 @@ export class Management {
     const pathname = q === -1 ? request.path : request.path.slice(0, q);
     const identity = await this.#authenticate(request);
     if (identity === null || identity === undefined) {
-      return error(
+      const refused = error(
         ErrorCodes.UNAUTHORIZED,
         'the management API requires an authenticated caller',
         request.id,
       );
+      return { ...refused, headers: { ...refused.headers, 'www-authenticate': this.#challenge } };
     }
     // A list of roles, as `Identity` says: a string (a token's single claim passed through) would
     // otherwise match any role name it contains ('sysadmin-trainee' holds 'admin').

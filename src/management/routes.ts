@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type { PluginGateway } from '../core/gateway.js';
+import { fleetGateways } from '../core/fleet-view.js';
 import type { LoadOptions } from '../core/load-options.js';
 import { PluginNotFoundError } from '../errors.js';
 import type { PluginInfo } from '../shared/types.js';
@@ -210,6 +211,15 @@ export const routes: readonly ManagementRoute[] = [
     summary: "The gateway's recent events, newest first",
     response: s.loggedEvent.array(),
     serve: ({ events }) => events.recent(),
+  },
+  {
+    method: 'GET',
+    path: '/api/fleet',
+    operationId: 'getFleet',
+    summary:
+      "The fleet's gateways from their status records in the registry (a record whose seal does not verify is shown refused)",
+    response: s.fleetGateway.array(),
+    serve: ({ gateway }) => fleetGateways(gateway.options, gateway.nodeId),
   },
   {
     method: 'GET',

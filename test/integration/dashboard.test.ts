@@ -7,7 +7,11 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PluginGateway } from '../../src/index.js';
+import { basicAuthentication } from '../../src/management/index.js';
+import { MemoryRegistry } from '../../src/registry/memory.js';
 import { browserAvailable, launchBrowser } from '../browser.js';
+import { writeVersion } from '../swap-helpers.js';
 import { ADMIN, managedServer, type ManagedServer } from '../management-server.js';
 
 const run = browserAvailable();
@@ -93,4 +97,134 @@ describe.runIf(run)('dashboard (headless chromium)', () => {
     expect(await page.locator('#plugins').count()).toBe(0);
     await context.close();
   });
+});
+
+describe.runIf(run)('dashboard sign-in and operator actions (headless chromium)', () => {
+  const password = 'correct horse battery';
+  let ops: ManagedServer | undefined;
+  let other: PluginGateway | undefined;
+  const registry = new MemoryRegistry();
+  const secret = 'the-dashboard-fleet-secret';
+
+  beforeAll(async () => {
+    ops = await managedServer(
+      ['echo'],
+      {
+        sampleInterval: 200,
+        authenticate: basicAuthentication({ users: { ops: { password, roles: ['admin'] } } }),
+      },
+      { registry, node: { id: 'gw-main', address: 'http://127.0.0.1:1', secret } },
+    );
+    await ops.gateway.load(writeVersion('1.0.0'));
+    await ops.gateway.swap('swapme', writeVersion('2.0.0'));
+    // Another gateway of the fleet, and a status record someone wrote without the fleet's secret.
+    other = new PluginGateway({
+      logger: false,
+      registry,
+      node: { id: 'gw-other', address: 'http://127.0.0.1:2', secret },
+    });
+    await other.start();
+    await registry.reportGateway({
+      nodeId: 'gw-forged',
+      environment: 'default',
+      updatedAt: new Date().toISOString(),
+      plugins: [],
+      refusals: [],
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await other?.stop();
+    await ops?.close();
+  });
+
+  it('asks the browser to sign in (Basic challenge), then lets the operator in', async () => {
+    // What a browser gets before it has credentials: the challenge that opens its sign-in dialog.
+    const refused = await fetch(`${ops!.base}/admin/`);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toBe(
+      'Basic realm="veza management", charset="UTF-8"',
+    );
+    const wrong = await fetch(`${ops!.base}/admin/`, {
+      headers: { authorization: `Basic ${Buffer.from('ops:nope').toString('base64')}` },
+    });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
+
+    const context = await browser!.newContext({ httpCredentials: { username: 'ops', password } });
+    const page = await context.newPage();
+    expect((await page.goto(`${ops!.base}/admin/`))?.status()).toBe(200);
+    // The page's own API calls carry the credentials the browser was given.
+    await expect
+      .poll(() => page.locator('tr[data-plugin="echo"] .status').textContent())
+      .toBe('active');
+    await context.close();
+  }, 60_000);
+
+  it('switches versions, rolls back, pins and unpins, flips a flag, and shows events and the fleet', async () => {
+    const { base, gateway } = ops!;
+    const context = await browser!.newContext({ httpCredentials: { username: 'ops', password } });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(`${base}/admin/`);
+
+    // Before anything happened to it, a plugin's events say so.
+    const echo = page.locator('tr[data-plugin="echo"]');
+    await echo.locator('.plugin-events summary').click();
+    await expect
+      .poll(() => echo.locator('.plugin-events li.none').textContent())
+      .toBe('No events yet.');
+
+    const row = page.locator('tr[data-plugin="swapme"]');
+    await expect.poll(() => row.locator('.version').textContent()).toBe('2.0.0');
+    await row.locator('select[data-action="version"]').selectOption('1.0.0');
+    await row.locator('button[data-action="switch"]').click();
+    await expect
+      .poll(() => row.locator('.version').textContent(), { timeout: 15_000 })
+      .toBe('1.0.0');
+    expect(gateway.get('swapme')?.version).toBe('1.0.0');
+
+    await row.locator('button[data-action="rollback"]').click();
+    await expect
+      .poll(() => row.locator('.version').textContent(), { timeout: 15_000 })
+      .toBe('2.0.0');
+
+    await row.locator('button[data-action="pin"]').click();
+    await expect
+      .poll(() => row.locator('button[data-action="unpin"]').textContent())
+      .toBe('Unpin 2.0.0');
+    expect(gateway.get('swapme')?.pinned).toBe('2.0.0');
+    await row.locator('button[data-action="unpin"]').click();
+    await expect.poll(() => row.locator('button[data-action="pin"]').count()).toBe(1);
+    expect(gateway.get('swapme')?.pinned).toBeUndefined();
+
+    await echo.locator('button[data-flag="shout"]').click();
+    await expect
+      .poll(() => echo.locator('button[data-flag="shout"]').textContent())
+      .toBe('shout: on');
+    expect(gateway.get('echo')?.flags.shout).toBe(true);
+    await expect
+      .poll(() => echo.locator('.plugin-events').textContent())
+      .toContain('flag shout set to true');
+    await row.locator('.plugin-events summary').click();
+    await expect.poll(() => row.locator('.plugin-events').textContent()).toContain('swapped from');
+
+    const fleet = page.locator('#fleet');
+    await expect
+      .poll(() => fleet.locator('tr[data-gateway="gw-main"] .name').textContent())
+      .toBe('gw-main (this gateway)');
+    await expect
+      .poll(() => fleet.locator('tr[data-gateway="gw-other"] .plugins').textContent())
+      .toBe('0 active of 0');
+    expect(await fleet.locator('tr[data-gateway="gw-forged"]').textContent()).toContain(
+      'record not believed: it is not sealed with the fleet secret',
+    );
+    await mkdir('test-results', { recursive: true });
+    await page.screenshot({
+      path: path.join('test-results', 'dashboard-actions.png'),
+      fullPage: true,
+    });
+    expect(problems).toEqual([]);
+    await context.close();
+  }, 90_000);
 });
