@@ -7,6 +7,7 @@
  */
 export { PluginGateway } from './core/gateway.js';
 export type { BootEvent, CrashEvent } from './plugins/supervisor.js';
+export type { PluginLogLine } from './plugins/plugin-logs.js';
 export type { PeerReply } from './core/request-path.js';
 export type { ServiceHandler } from './core/service-calls.js';
 export type { LiveUpgrade } from './core/live-upgrade.js';

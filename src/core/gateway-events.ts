@@ -3,6 +3,7 @@
  * @module
  */
 import type { SwapFailureReason, SwapFigures } from '../errors.js';
+import type { PluginLogLine } from '../plugins/plugin-logs.js';
 import type { BootEvent, CrashEvent } from '../plugins/supervisor.js';
 import type { FlagRule, HealthStatus, PluginInfo, PluginStatus } from '../shared/types.js';
 
@@ -90,6 +91,11 @@ export interface GatewayEvents {
    * after `restart.maxCrashes` crashes within `restart.window`.
    */
   'plugin:crash': (event: CrashEvent) => void;
+  /**
+   * A plugin wrote a log line (`ctx.log`, or its stdout/stderr), after its rate limits: the same line the
+   * gateway's logger gets. For a live view (the dashboard keeps each plugin's last lines).
+   */
+  'plugin:log': (line: PluginLogLine) => void;
   /** A plugin was unloaded and its threads ended; `info` is its last state. */
   'plugin:unloaded': (info: PluginInfo) => void;
   /**

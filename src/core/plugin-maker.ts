@@ -54,6 +54,7 @@ export function pluginMaker(parts: PluginMakerParts): PluginMaker {
           emit: parts.emit,
           stopped: parts.stopped,
         }),
+      onLogLine: (line) => parts.emit('plugin:log', line),
       onBreaker: (state, event) => breakerChanged(parts.emit, state, event),
     });
     plugin.contentHash = contentHash;

@@ -146,11 +146,23 @@ export const alert = z.object({
 
 export const alerts = z.object({ firing: z.array(alert), recent: z.array(alert) });
 
+export const logLine = z.object({
+  t: z.number(),
+  level: z.string(),
+  message: z.string(),
+  requestId: z.string().optional(),
+});
+
 export const overview = z.object({
   time: z.number(),
   interval: z.number(),
   plugins: z.array(
-    z.object({ info: pluginInfo, metrics: pluginMetrics, samples: z.array(sample) }),
+    z.object({
+      info: pluginInfo,
+      metrics: pluginMetrics,
+      samples: z.array(sample),
+      logs: z.array(logLine),
+    }),
   ),
   alerts,
   events: z.array(loggedEvent),

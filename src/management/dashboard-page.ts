@@ -35,7 +35,10 @@ button { font: inherit; padding: .15rem .6rem; margin-right: .3rem; cursor: poin
 ul { padding-left: 1.2rem; margin: .2rem 0; }
 #alerts li { color: var(--bad); font-weight: 600; }
 #alerts li.none, #events li .t, li.none, td.none, .plugin-events li .t { color: var(--mute); font-weight: normal; }
-.plugin-events summary { cursor: pointer; color: var(--mute); font-size: .85rem; }
+.plugin-events summary, .plugin-logs summary { cursor: pointer; color: var(--mute); font-size: .85rem; }
+.plugin-logs li { font: 12px/1.3 ui-monospace, monospace; white-space: pre-wrap; word-break: break-all; }
+.plugin-logs li .t, .plugin-events li .t { color: var(--mute); }
+.plugin-logs li.l-warn { color: var(--warn); } .plugin-logs li.l-error { color: var(--bad); }
 #fleet tr.refused td, #fleet td.reason { color: var(--bad); }
 select { font: inherit; margin-right: .3rem; }
 .legend span { margin-right: .8rem; font-size: .8rem; }

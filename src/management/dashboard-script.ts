@@ -134,13 +134,25 @@ export const dashboardScript = String.raw`
     return items.length ? items : [el('li', { class: 'none' }, [none])];
   }
 
+  function folded(key, cls, title, items, none) {
+    var box = el('details', { class: cls }, [el('summary', {}, [title + ' (' + items.length + ')'])]);
+    if (opened[key]) box.open = true;
+    box.addEventListener('toggle', function () { opened[key] = box.open; });
+    box.appendChild(el('ul', {}, listOrNone(items, none)));
+    return box;
+  }
   function pluginEvents(name, events) {
     var mine = events.filter(function (e) { return e.plugin === name; }).slice(0, 10);
-    var box = el('details', { class: 'plugin-events' }, [el('summary', {}, ['events (' + mine.length + ')'])]);
-    if (opened[name]) box.open = true;
-    box.addEventListener('toggle', function () { opened[name] = box.open; });
-    box.appendChild(el('ul', {}, listOrNone(mine.map(eventItem), 'No events yet.')));
-    return box;
+    return folded('events:' + name, 'plugin-events', 'events', mine.map(eventItem), 'No events yet.');
+  }
+  function pluginLogs(name, logs) {
+    var lines = logs.map(function (l) {
+      return el('li', { class: 'l-' + l.level }, [
+        el('span', { class: 't' }, [new Date(l.t).toLocaleTimeString() + ' ' + l.level + ' ']),
+        l.message,
+      ]);
+    });
+    return folded('logs:' + name, 'plugin-logs', 'log', lines, 'No log lines yet.');
   }
 
   function row(p, intervalS, events) {
@@ -158,6 +170,7 @@ export const dashboardScript = String.raw`
     if (info.metadata.description) nameCell.appendChild(el('div', { class: 'desc' }, [info.metadata.description]));
     if (info.reason) nameCell.appendChild(el('div', { class: 'desc reason' }, [info.reason]));
     nameCell.appendChild(pluginEvents(info.name, events));
+    nameCell.appendChild(pluginLogs(info.name, p.logs));
     var breakerCell = el('td', { class: 'breakers' });
     m.instances.forEach(function (i) { breakerCell.appendChild(badge(i.breaker, 'b-' + i.breaker)); });
     var tr = el('tr', { 'data-plugin': info.name }, [

@@ -25,6 +25,7 @@ import type { GatewayRequest, PluginResponse } from '../shared/types.js';
 import { Alerts, type AlertsOptions } from './alerts.js';
 import { dashboardPage } from './dashboard-page.js';
 import { EventLog } from './event-log.js';
+import { LogTail } from './log-tail.js';
 import { MetricHistory } from './metric-history.js';
 import { openApiDocument } from './openapi.js';
 import { routes, type ManagementRoute, type RouteContext } from './routes.js';
@@ -92,6 +93,8 @@ export class Management {
   readonly history: MetricHistory;
   /** The gateway's recent events. */
   readonly events: EventLog;
+  /** Each plugin's last log lines. */
+  readonly logs: LogTail;
   /** The alerts, when `alerts` was given. */
   readonly alerts: Alerts | undefined;
   readonly #options: z.output<typeof optionsSchema>;
@@ -138,6 +141,8 @@ export class Management {
       }),
     );
     this.events.start();
+    this.logs = new LogTail(gateway);
+    this.logs.start();
     this.history.start();
   }
 
@@ -160,6 +165,7 @@ export class Management {
     this.alerts?.close();
     this.history.stop();
     this.events.stop();
+    this.logs.stop();
   }
 
   async #serve(request: GatewayRequest): Promise<PluginResponse> {
@@ -236,6 +242,7 @@ export class Management {
       gateway: this.gateway,
       history: this.history,
       events: this.events,
+      logs: this.logs,
       alerts: this.alerts,
       params: found.params,
       body,

@@ -12,6 +12,7 @@ import type { PluginInfo } from '../shared/types.js';
 import * as s from './api-schemas.js';
 import type { Alerts } from './alerts.js';
 import type { EventLog } from './event-log.js';
+import type { LogTail } from './log-tail.js';
 import type { MetricHistory } from './metric-history.js';
 
 /** What a route's `serve` gets. */
@@ -19,6 +20,7 @@ export interface RouteContext {
   gateway: PluginGateway;
   history: MetricHistory;
   events: EventLog;
+  logs: LogTail;
   alerts: Alerts | undefined;
   /** `{name}` segments of the path. */
   params: Record<string, string>;
@@ -95,13 +97,14 @@ export const routes: readonly ManagementRoute[] = [
     operationId: 'getOverview',
     summary: 'Everything the dashboard shows: plugins, metrics, recent samples, alerts, events',
     response: s.overview,
-    serve: ({ gateway, history, alerts, events }) => ({
+    serve: ({ gateway, history, alerts, events, logs }) => ({
       time: Date.now(),
       interval: history.interval,
       plugins: gateway.list().map((p) => ({
         info: p,
         metrics: gateway.metrics(p.name),
         samples: history.samples(p.name),
+        logs: logs.recent(p.name),
       })),
       alerts: alertsOf(alerts),
       events: events.recent().slice(0, 50),
@@ -211,6 +214,15 @@ export const routes: readonly ManagementRoute[] = [
     summary: "The gateway's recent events, newest first",
     response: s.loggedEvent.array(),
     serve: ({ events }) => events.recent(),
+  },
+  {
+    method: 'GET',
+    path: '/api/plugins/{name}/logs',
+    operationId: 'getPluginLogs',
+    summary: "The plugin's last log lines (ctx.log, stdout, stderr), newest first",
+    response: s.logLine.array(),
+    errors: [404],
+    serve: ({ gateway, logs, params }) => (info(gateway, params.name!), logs.recent(params.name!)),
   },
   {
     method: 'GET',

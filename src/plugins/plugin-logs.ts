@@ -17,6 +17,22 @@ export const MAX_MESSAGE_CHARS = 8192;
 /** A line's `fields`, as JSON, at most: larger ones are dropped (the line is kept). */
 export const MAX_FIELDS_CHARS = 16 * 1024;
 
+/** A plugin's log line as the gateway's `plugin:log` event carries it. */
+export interface PluginLogLine {
+  /** Plugin name. */
+  plugin: string;
+  /** Its version. */
+  version: string;
+  /** `debug`, `info`, `warn` or `error`; `stdout` lines are `info`, `stderr` lines `warn`. */
+  level: LogLevel;
+  /** The message, at most 8,192 characters. */
+  message: string;
+  /** The request it was written under, if any. */
+  requestId?: string;
+  /** When the gateway received it, ms since the epoch. */
+  t: number;
+}
+
 /** Writes a plugin's log lines with `plugin_id`, `version` and `request_id`. */
 export class PluginLogSink {
   #windowStart = 0;
@@ -30,6 +46,8 @@ export class PluginLogSink {
     readonly plugin: string,
     readonly version: string,
     readonly limits: Pick<HostLimits, 'logLinesPerSecond' | 'logFloodLinesPerSecond'>,
+    /** Each line admitted (after the rate limits), for the gateway's `plugin:log` event. */
+    readonly onLine?: (line: PluginLogLine) => void,
   ) {}
 
   /**
@@ -60,7 +78,9 @@ export class PluginLogSink {
       line.span_id = traceparent.slice(36, 52);
     }
     if (fields !== undefined) line.plugin_fields = boundedFields(fields);
-    this.log[level].call(this.log, line, cut(msg));
+    const message = cut(msg);
+    this.log[level].call(this.log, line, message);
+    this.#tell(level, message, requestId);
     return true;
   }
 
@@ -96,6 +116,18 @@ export class PluginLogSink {
     const line = { plugin_id: this.plugin, version: this.version, source: 'plugin', stream };
     if (stream === 'stdout') this.log.info(line, text);
     else this.log.warn(line, text);
+    this.#tell(stream === 'stdout' ? 'info' : 'warn', cut(text), undefined);
+  }
+
+  #tell(level: LogLevel, message: string, requestId: string | undefined): void {
+    this.onLine?.({
+      plugin: this.plugin,
+      version: this.version,
+      level,
+      message,
+      ...(typeof requestId === 'string' && { requestId }),
+      t: Date.now(),
+    });
   }
 }
 

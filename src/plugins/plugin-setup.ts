@@ -18,7 +18,7 @@ import { findBwrap, kernelLimitsFor } from '../loader/process/process-launch.js'
 import { linkLeadingOut } from '../loader/process/folder-links.js';
 import { createWasmRuntime, prepareModule } from '../loader/wasm/wasm-runtime.js';
 import type { BreakerSettings, BreakerState } from '../mesh/circuit-breaker.js';
-import { PluginLogSink } from './plugin-logs.js';
+import { PluginLogSink, type PluginLogLine } from './plugin-logs.js';
 import { PluginFlags, type FlagSource } from './plugin-flags.js';
 import { ManagedPlugin } from './managed-plugin.js';
 import type { Manifest } from '../manifest/manifest.js';
@@ -71,6 +71,8 @@ export interface PluginSetup {
   contentHash?: string;
   /** The runtime's crash, publish, call, violation and abandon hooks for the plugin being made (its logs and output go to the gateway's logger). */
   hooks: (plugin: ManagedPlugin) => Omit<RuntimeHooks, 'onLog' | 'onOutput'>;
+  /** A log line the plugin wrote, admitted by its rate limits (the gateway's `plugin:log` event). */
+  onLogLine?: (line: PluginLogLine) => void;
   /** The plugin instance's circuit breaker changed state (also logged). */
   onBreaker: (
     state: BreakerState,
@@ -103,7 +105,13 @@ export function createPlugin(loaded: PluginFiles, setup: PluginSetup): ManagedPl
     );
   }
   const { options } = setup;
-  const sink = new PluginLogSink(setup.log, manifest.name, manifest.version, limits);
+  const sink = new PluginLogSink(
+    setup.log,
+    manifest.name,
+    manifest.version,
+    limits,
+    setup.onLogLine,
+  );
   const flags = new PluginFlags(
     manifest.name,
     manifest,

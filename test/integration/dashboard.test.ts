@@ -108,7 +108,7 @@ describe.runIf(run)('dashboard sign-in and operator actions (headless chromium)'
 
   beforeAll(async () => {
     ops = await managedServer(
-      ['echo'],
+      ['echo', 'chatty'],
       {
         sampleInterval: 200,
         authenticate: basicAuthentication({ users: { ops: { password, roles: ['admin'] } } }),
@@ -208,6 +208,21 @@ describe.runIf(run)('dashboard sign-in and operator actions (headless chromium)'
       .toContain('flag shout set to true');
     await row.locator('.plugin-events summary').click();
     await expect.poll(() => row.locator('.plugin-events').textContent()).toContain('swapped from');
+
+    // A plugin's log lines, newest first, a long one cut short; none yet for another.
+    await echo.locator('.plugin-logs summary').click();
+    expect(await echo.locator('.plugin-logs li.none').textContent()).toBe('No log lines yet.');
+    await fetch(`${base}/api/chatty/log`);
+    await fetch(`${base}/api/chatty/long`);
+    const chatty = page.locator('tr[data-plugin="chatty"]');
+    await chatty.locator('.plugin-logs summary').click();
+    await expect.poll(() => chatty.locator('.plugin-logs li').count()).toBe(2);
+    expect(await chatty.locator('.plugin-logs li').nth(1).textContent()).toContain(
+      'info plugin line',
+    );
+    const long = await chatty.locator('.plugin-logs li.l-warn').textContent();
+    expect(long).toContain('M'.repeat(500) + '…');
+    expect(long).not.toContain('M'.repeat(501));
 
     const fleet = page.locator('#fleet');
     await expect

@@ -56,6 +56,8 @@ describe('management API (./management)', () => {
     for (const p of ['/', '/openapi.json', '/api/plugins', '/api/plugins/faulty', '/api/nothing']) {
       const anonymous = await get(base, p, {});
       expect(anonymous.status, p).toBe(401);
+      // RFC 9110: a 401 says how to authenticate (the default scheme for a host's own authenticate).
+      expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="veza management"');
       expect((await json(anonymous)).error.code).toBe('PGW_ERR_UNAUTHORIZED');
       const viewer = await get(base, p, VIEWER);
       expect(viewer.status, p).toBe(403);
@@ -64,6 +66,21 @@ describe('management API (./management)', () => {
     const action = await post(base, '/api/plugins/faulty/disable', {}, VIEWER);
     expect(action.status).toBe(403);
     expect(served.gateway.get('faulty')?.disabled).toBeUndefined();
+  });
+
+  it("gives a plugin's last log lines, newest first, and 404 for a plugin not loaded", async () => {
+    served = await managedServer(['chatty']);
+    const { base } = served;
+    expect(await json(await get(base, '/api/plugins/chatty/logs', ADMIN))).toEqual([]);
+    await fetch(`${base}/api/chatty/log`);
+    await fetch(`${base}/api/chatty/long`);
+    const lines = await json(await get(base, '/api/plugins/chatty/logs', ADMIN));
+    expect(lines).toMatchObject([{ level: 'warn' }, { level: 'info', message: 'plugin line' }]);
+    expect(lines[1].requestId).toEqual(expect.any(String));
+    expect(lines[0].message).toHaveLength(501);
+    expect((await get(base, '/api/plugins/nothing/logs', ADMIN)).status).toBe(404);
+    await served.gateway.unload('chatty');
+    expect((await get(base, '/api/plugins/chatty/logs', ADMIN)).status).toBe(404);
   });
 
   it('refuses to be created without any authenticate hook', () => {

@@ -18,7 +18,7 @@ let browser: Browser | undefined;
 let served: ManagedServer | undefined;
 
 beforeAll(async () => {
-  served = await managedServer(['html-talker', 'faulty'], { sampleInterval: 100 });
+  served = await managedServer(['html-talker', 'faulty', 'html-logger'], { sampleInterval: 100 });
   if (run) browser = await launchBrowser();
 }, 60_000);
 afterAll(async () => {
@@ -63,13 +63,19 @@ describe('dashboard security', () => {
         'console',
         (m) => /Content Security Policy/i.test(m.text()) && violations.push(m.text()),
       );
+      await fetch(`${base}/api/html-logger/log`);
       await page.goto(`${base}/admin/`);
+      const logs = page.locator('tr[data-plugin="html-logger"] .plugin-logs');
+      await expect.poll(() => logs.textContent()).toContain('<img src=x');
+      expect(await logs.textContent()).toContain('<script id=injected-stdout>');
       const row = page.locator('tr[data-plugin="html-talker"]');
       await expect.poll(() => row.locator('.desc').first().textContent()).toContain('<img src=x');
       await expect.poll(() => page.locator('#events').textContent()).toContain('id=injected-crash');
       expect(
         await page
-          .locator('#injected-description, #injected-metadata, #injected-crash, img')
+          .locator(
+            '#injected-description, #injected-metadata, #injected-crash, #injected-log, #injected-stdout, img',
+          )
           .count(),
       ).toBe(0);
       expect(await page.evaluate('window.__pwned')).toBeUndefined();
