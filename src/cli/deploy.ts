@@ -17,6 +17,9 @@ import { openRegistry, signingKey } from './catalog-commands.js';
 import { readSecretFile } from './config-references.js';
 import { CliError, colour, ms, say, warn } from './output.js';
 
+/** Status records read at most; a fleet is far smaller. */
+const MAX_GATEWAYS = 1000;
+
 /** What `deploy` saw when it stopped waiting. */
 export interface DeployResult {
   /** Plugin name. */
@@ -72,7 +75,12 @@ async function fleetView(registry: DiscoveryRegistry, env: string, secret?: stri
   const view: FleetView = { supported: false, watching: [], elsewhere: {}, ignored: [] };
   if (!registry.gateways) return view;
   view.supported = true;
-  for (const value of await registry.gateways()) {
+  const values = await registry.gateways();
+  // Whoever writes to the registry chooses how many records there are: read a fleet's worth.
+  if (values.length > MAX_GATEWAYS) {
+    view.ignored.push(`${values.length - MAX_GATEWAYS} records past the first ${MAX_GATEWAYS}`);
+  }
+  for (const value of values.slice(0, MAX_GATEWAYS)) {
     const opened = openGatewayStatus(value, secret);
     if ('refused' in opened) {
       view.ignored.push(printable(`${opened.nodeId ?? '?'}: ${opened.refused}`));

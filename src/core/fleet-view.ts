@@ -8,6 +8,9 @@ import { openGatewayStatus } from '../fleet/gateway-status.js';
 import type { GatewayPluginState, GatewayRefusal } from '../registry/registry.js';
 import type { ResolvedOptions } from './options.js';
 
+/** Gateways shown at most. */
+const MAX_SHOWN = 200;
+
 /** One gateway of the fleet as the dashboard shows it. */
 export interface FleetGateway {
   /** Its node id (as the record claims it, when the record is refused). */
@@ -36,7 +39,8 @@ export async function fleetGateways(
   const registry = options.registry;
   if (!registry?.gateways) return [];
   const out: FleetGateway[] = [];
-  for (const value of await registry.gateways()) {
+  // Whoever writes to the registry chooses how many records there are: show a fleet's worth.
+  for (const value of (await registry.gateways()).slice(0, MAX_SHOWN)) {
     const opened = openGatewayStatus(value, options.node?.secret);
     if ('refused' in opened) {
       const claimed = opened.nodeId ?? '?';
