@@ -13,6 +13,7 @@ export default {
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
   ignorePatterns: [
+    '.stryker-tmp*',
     'bench',
     'notes',
     'coverage',
