@@ -67,7 +67,7 @@ export class BulkheadPolicy {
     this.#trim();
     if (this.#closed) return Promise.resolve(BULKHEAD_CLOSED);
     if (this.queued >= this.options.maxQueued) return Promise.resolve(BULKHEAD_FULL);
-    return new Promise<T | Refusal>((resolve) => {
+    return new Promise<T | Refusal>((resolve, reject) => {
       const waiter: Waiter = {
         answered: false,
         deadline: performance.now() + timeoutMs,
@@ -78,9 +78,11 @@ export class BulkheadPolicy {
           this.#running++;
           fn(Math.max(0, waiter.deadline - performance.now())).then(
             (value) => resolve(this.#released(value)),
+            // As for a call that ran at once: the caller gets the error (before, it was thrown into
+            // a detached promise, and the caller was never answered).
             (error: unknown) => {
               this.#release();
-              throw error;
+              reject(error);
             },
           );
         },
