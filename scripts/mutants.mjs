@@ -81,6 +81,9 @@ export const MODULES = [
       'src/mesh/circuit-breaker.test.ts',
       'src/mesh/rate-limiter.test.ts',
       'src/mesh/pipeline.test.ts',
+      'src/mesh/breaker-edges.test.ts',
+      'src/mesh/bulkhead-edges.test.ts',
+      'src/mesh/rate-limit-edges.test.ts',
     ],
   },
   {
