@@ -76,7 +76,7 @@ const BOUNDS: Bound[] = [
   {
     field: 'endpoints.0.path',
     ok: ['/', '/a/', '/a/{id}', '/{user_id}/x.y~z-w', `/${chars(1023)}`],
-    bad: ['a', '//', '/a b', '/a?x=1', '/{1x}', '/{id', '/{}', `/${chars(1024)}`],
+    bad: ['a', 'api/x', '//', '/a b', '/a?x=1', '/{1x}', '/{id', '/{}', `/${chars(1024)}`],
   },
   { field: 'endpoints.0.method', ok: ['get', 'OPTIONS'], bad: ['TRACE', 1] },
   { field: 'endpoints.0.auth', ok: ['required', 'optional'], bad: ['always'] },
@@ -99,11 +99,16 @@ const BOUNDS: Bound[] = [
     bad: [1023, 256 * MiB + 1],
   },
   { field: 'endpoints.0.websocket.max_connections', ok: [1, 1_000_000], bad: [0, 1_000_001] },
-  { field: 'endpoints.0.websocket.message_rate_limit', ok: ['10/sec'], bad: ['10/day'] },
+  {
+    field: 'endpoints.0.websocket.message_rate_limit',
+    ok: ['10/sec', '1000000000/min'],
+    bad: ['10/day', '1000000001/sec'],
+  },
   {
     field: 'endpoints.0.websocket.origins',
     ok: [
       ['*', 'https://app.example.com', 'http://a-b.c:8080', 'https://[::1]:443'],
+      ['http://[::1]:8080', 'https://[2001:db8::1]'],
       many(256, (i) => `https://h${i}.example`),
     ],
     bad: [many(257, (i) => `https://h${i}.example`)],
@@ -158,7 +163,10 @@ const BOUNDS: Bound[] = [
   },
   {
     field: 'permissions.events.subscribe',
-    ok: [['*', 'a', 'a.b', 'a.*', 'a_b-c.d'], many(256, (i) => `e${i}`)],
+    ok: [
+      ['*', 'a', 'a.b', 'a.*', 'a_b-c.d', 'track.played', 'user.profile.*'],
+      many(256, (i) => `e${i}`),
+    ],
     bad: [many(257, (i) => `e${i}`)],
   },
   {
@@ -212,6 +220,50 @@ describe('every bound of plugin.yaml, at its edge', () => {
     );
     const [outside] = problemsOf(withValue('health_check.interval', '25h'));
     expect(outside!.message).toBe('expected a duration from 100ms to 24h, got "25h"');
+    // Up to 32 characters, and quoted whole up to 64.
+    expect(problemsOf(withValue('health_check.interval', `${'0'.repeat(29)}30s`))).toEqual([]);
+    const sixtyFour = `${'9'.repeat(62)}ms`;
+    const [quoted] = problemsOf(withValue('health_check.interval', sixtyFour));
+    expect(quoted!.message).toBe(
+      `expected a duration like "500ms", "30s" or "2m", got "${sixtyFour}"`,
+    );
+  });
+
+  it('fills in the defaults of every optional section and field', () => {
+    const m = parseManifest(stringify({ name: 'bare', version: '1.0.0' }));
+    expect(m).toMatchObject({
+      runtime: { type: 'worker' },
+      endpoints: [],
+      dependencies: [],
+      feature_flags: [],
+      health_check: { interval: '30s', timeout: '5s' },
+      permissions: { network: [], events: { subscribe: [], publish: [] } },
+      metadata: {},
+    });
+    const partial = parseManifest(
+      stringify({
+        ...BASE,
+        runtime: { version: 1 },
+        health_check: { endpoint: '/a' },
+        permissions: { network: ['a.example'] },
+      }),
+    );
+    expect(partial.runtime).toEqual({ type: 'worker', version: 1 });
+    expect(partial.endpoints[0]).toEqual({ path: '/a', method: 'GET', auth: 'none', roles: [] });
+    expect(partial.dependencies[0]).toEqual({ service: 'other', version: '*' });
+    expect(partial.feature_flags[0]).toEqual({ name: 'flag', default: false });
+    expect(partial.health_check).toEqual({ endpoint: '/a', interval: '30s', timeout: '5s' });
+    expect(partial.permissions.events).toEqual({ subscribe: [], publish: [] });
+    const events = parseManifest(
+      stringify({ ...BASE, permissions: { events: { subscribe: ['a.b'] } } }),
+    );
+    expect(events.permissions).toEqual({
+      network: [],
+      events: { subscribe: ['a.b'], publish: [] },
+    });
+    for (const type of ['worker', 'process', 'wasm']) {
+      expect(problemsOf(withValue('runtime.type', type)), type).toEqual([]);
+    }
   });
 
   it('fills in the defaults of websocket: true and stream: true', () => {
@@ -315,6 +367,8 @@ describe('rules across fields', () => {
     expect(origin!.message).toBe(
       'expected an origin like "https://app.example.com" or "*", got "ftp://a"',
     );
+    const [grant] = problemsOf(withValue('permissions.network', ['a.example:0']));
+    expect(grant!.message).toBe('"a.example:0": port out of 1-65535');
     const [event] = problemsOf(withValue('permissions.events.subscribe', ['a.']));
     expect(event!.message).toBe(
       'expected an event type like "track.played" or "track.*", got "a."',
