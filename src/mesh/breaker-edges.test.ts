@@ -120,6 +120,25 @@ describe('the windowed strategies at their thresholds', () => {
     expect(policy.state).toBe('closed');
   });
 
+  it('starts an empty window once its probes close it, not one holding the closing success', () => {
+    const { policy, clock, call } = breaker({
+      policy: 'failure-rate',
+      failureRate: 1,
+      minThroughput: 2,
+      halfOpenLimit: 1,
+    });
+    call(false);
+    call(false);
+    expect(policy.state).toBe('open');
+    clock.now = 1000;
+    call(true);
+    expect(policy.state).toBe('closed');
+    // Two failures are every call of the new window: it opens again.
+    call(false);
+    call(false);
+    expect(policy.state).toBe('open');
+  });
+
   it('says what its window holds', () => {
     const strategy = breakerStrategy(
       {

@@ -159,6 +159,9 @@ describe('who is the same caller', () => {
     expect(addressCaller('::1')).toBe('0:0:0:0::/64');
     expect(addressCaller('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
     expect(addressCaller('1::ffff:1.2.3.4')).toBe('1:0:0:0::/64');
+    // Groups after the "::" can reach into the prefix.
+    expect(addressCaller('::1:2:3:4:5:6:7')).toBe('0:1:2:3::/64');
+    expect(addressCaller('1::2:3:4:5:6')).toBe('1:0:0:2::/64');
   });
 
   it('anything else as it is', () => {
