@@ -261,6 +261,10 @@ describe('every bound of plugin.yaml, at its edge', () => {
       network: [],
       events: { subscribe: ['a.b'], publish: [] },
     });
+    const published = parseManifest(
+      stringify({ ...BASE, permissions: { events: { publish: ['a.b'] } } }),
+    );
+    expect(published.permissions.events).toEqual({ subscribe: [], publish: ['a.b'] });
     for (const type of ['worker', 'process', 'wasm']) {
       expect(problemsOf(withValue('runtime.type', type)), type).toEqual([]);
     }
