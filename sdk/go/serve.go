@@ -237,6 +237,10 @@ func (s *session) run(t map[string]any) {
 	if err := guard(func() error { result = s.perform(ctx, t); return nil }); err != nil {
 		result = failure("threw", err.Error())
 	}
+	// A failure once the deadline passed is the deadline's doing (a handler returning ctx.Err()).
+	if _, failed := result.(map[string]any)["__pgw"]; failed && ctx.Err() != nil {
+		result = failure("timeout", "deadline passed")
+	}
 	if held.answered.CompareAndSwap(false, true) {
 		s.result(slot, result)
 	}
