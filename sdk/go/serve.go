@@ -238,7 +238,7 @@ func (s *session) run(t map[string]any) {
 		result = failure("threw", err.Error())
 	}
 	// A failure once the deadline passed is the deadline's doing (a handler returning ctx.Err()).
-	if _, failed := result.(map[string]any)["__pgw"]; failed && ctx.Err() != nil {
+	if answer, isMap := result.(map[string]any); isMap && answer["__pgw"] != nil && ctx.Err() != nil {
 		result = failure("timeout", "deadline passed")
 	}
 	if held.answered.CompareAndSwap(false, true) {

@@ -92,9 +92,14 @@ func TestSession(t *testing.T) {
 				return nil, ctx.Err()
 			},
 		},
-		HandleEvent: func(ctx *Context, e Event) error { return errors.New("bad " + e.Type) },
-		Health:      func(*Context) Health { return Health{Status: "degraded"} },
-		Stop:        func(*Context) error { stopped = true; return nil },
+		HandleEvent: func(ctx *Context, e Event) error {
+			if e.Type == "ok" {
+				return nil
+			}
+			return errors.New("bad " + e.Type)
+		},
+		Health: func(*Context) Health { return Health{Status: "degraded"} },
+		Stop:   func(*Context) error { stopped = true; return nil },
 	})
 
 	g.send(map[string]any{"ctl": "task", "task": map[string]any{"t": "boot", "s": 0, "d": deadline()}})
@@ -140,6 +145,10 @@ func TestSession(t *testing.T) {
 	g.send(map[string]any{"ctl": "task", "task": map[string]any{"t": "evt", "s": 0, "d": deadline(), "e": map[string]any{"type": "t.x"}}})
 	if r := g.next("result")["r"].(map[string]any); r["message"] != "bad t.x" {
 		t.Fatalf("event %v", r)
+	}
+	g.send(map[string]any{"ctl": "task", "task": map[string]any{"t": "evt", "s": 0, "d": deadline(), "e": map[string]any{"type": "ok"}}})
+	if r := g.next("result"); r["r"] != nil {
+		t.Fatalf("a handled event: %v", r)
 	}
 	g.send(map[string]any{"ctl": "health", "seq": 5})
 	if h := g.next("health"); h["seq"] != int64(5) || h["status"].(map[string]any)["status"] != "degraded" {

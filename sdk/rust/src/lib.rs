@@ -32,7 +32,7 @@ pub use frames::{FrameError, MAX_FRAME_BYTES, decode_payload, encode_frame, read
 pub use rmpv::Value;
 pub use values::{
     Event, FetchOptions, FetchResponse, Health, Info, Request, Response, ServiceRequest,
-    ServiceResponse,
+    ServiceResponse, to_value,
 };
 
 use std::collections::BTreeMap;

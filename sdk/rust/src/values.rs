@@ -57,6 +57,17 @@ pub(crate) fn map<I: IntoIterator<Item = (&'static str, Value)>>(fields: I) -> V
     )
 }
 
+/// Any serde value as a MessagePack value, structs as maps (as JSON would have them). One that cannot
+/// be serialised becomes its error's text.
+pub fn to_value(value: impl serde::Serialize) -> Value {
+    rmp_serde::to_vec_named(&value)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| {
+            rmpv::decode::read_value(&mut bytes.as_slice()).map_err(|e| e.to_string())
+        })
+        .unwrap_or_else(Value::from)
+}
+
 /// One HTTP request routed to the plugin.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -104,11 +115,10 @@ pub struct Response {
 impl Response {
     /// A response with `body` (anything serde can serialise), sent as JSON.
     pub fn json(status_code: u16, body: impl serde::Serialize) -> Self {
-        let body = rmpv::ext::to_value(body).unwrap_or_else(|e| Value::from(e.to_string()));
         Response {
             status_code,
             headers: BTreeMap::new(),
-            body,
+            body: to_value(body),
         }
     }
 
@@ -150,7 +160,7 @@ pub struct Event {
 impl Event {
     /// An event of type `kind` carrying `payload` (anything serde can serialise).
     pub fn new(kind: &str, payload: impl serde::Serialize) -> Self {
-        let payload = rmpv::ext::to_value(payload).unwrap_or(Value::Nil);
+        let payload = to_value(payload);
         Event {
             kind: kind.to_owned(),
             payload,
@@ -233,7 +243,7 @@ impl ServiceRequest {
 
     /// The same request with `body` (anything serde can serialise).
     pub fn body(mut self, body: impl serde::Serialize) -> Self {
-        self.body = rmpv::ext::to_value(body).unwrap_or(Value::Nil);
+        self.body = to_value(body);
         self
     }
 }
