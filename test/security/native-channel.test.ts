@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CrashEvent } from '../../src/index.js';
 import { PluginGateway } from '../../src/index.js';
-import { fixture, get, statusOf } from '../helpers.js';
+import { fixture, get, memoryLogger, statusOf } from '../helpers.js';
 import { buildGoPlugin, goReason } from '../services/native-build.js';
 import { bwrapReason, usable } from '../services/toolchains.js';
 
@@ -61,6 +61,20 @@ describe.runIf(ready)('a native plugin that misbehaves', () => {
     },
     20_000,
   );
+
+  it('a forged publish note outside permissions.events.publish is refused on the host', async () => {
+    const logger = memoryLogger();
+    gateway = new PluginGateway({ logger });
+    await gateway.load(fixture('echo'));
+    await gateway.load(probe.dir);
+    await gateway.start();
+    await statusOf(gateway, 'go-probe', 'active');
+    // The SDK would refuse it; the probe writes the frame on the channel itself.
+    expect((await get(gateway, '/probe/misbehave/forged-publish')).statusCode).toBe(200);
+    await expect
+      .poll(() => logger.lines.map((l) => l.msg).filter((m) => m?.includes('may not publish')))
+      .toEqual([expect.stringContaining('"secret.leak"')]);
+  });
 
   it('exits: that request is answered 500, a crash, and a new process serves', async () => {
     const g = await start();
