@@ -122,7 +122,6 @@ func EncodeFrame(value any) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Write([]byte{0, 0, 0, 0})
 	enc := msgpack.NewEncoder(&buf)
-	enc.SetSortMapKeys(true)
 	enc.UseCompactInts(true)
 	enc.UseCompactFloats(true)
 	if err := enc.Encode(value); err != nil {

@@ -73,6 +73,9 @@ type session struct {
 	plugin     *Plugin
 	w          io.Writer
 	writing    sync.Mutex
+	queued     []byte
+	flushing   bool
+	failed     error
 	info       Info
 	publish    []string
 	flags      flagValues
@@ -333,11 +336,39 @@ func (s *session) send(message map[string]any) error {
 	return s.write(frame)
 }
 
+// write hands a whole frame to the writer goroutine, which writes what is queued in one system call.
 func (s *session) write(frame []byte) error {
 	s.writing.Lock()
 	defer s.writing.Unlock()
-	_, err := s.w.Write(frame)
-	return err
+	if s.failed != nil {
+		return s.failed
+	}
+	s.queued = append(s.queued, frame...)
+	if !s.flushing {
+		s.flushing = true
+		go s.flush()
+	}
+	return nil
+}
+
+// flush writes the queued frames until none are left; frames queued meanwhile go in the next write.
+func (s *session) flush() {
+	var batch []byte
+	for {
+		s.writing.Lock()
+		if len(s.queued) == 0 || s.failed != nil {
+			s.flushing = false
+			s.writing.Unlock()
+			return
+		}
+		batch, s.queued = s.queued, batch[:0]
+		s.writing.Unlock()
+		if _, err := s.w.Write(batch); err != nil {
+			s.writing.Lock()
+			s.failed = err
+			s.writing.Unlock()
+		}
+	}
 }
 
 // ask sends a call or fetch and waits for the gateway's answer, or the end of ctx.

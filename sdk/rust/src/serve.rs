@@ -20,6 +20,33 @@ const ENVELOPE_BYTES: i64 = 64 * 1024;
 const RESULT_ENVELOPE: i64 = 32;
 /// Where a log message is cut.
 const MAX_LOG_MESSAGE: usize = 64 * 1024;
+/// Threads running tasks: a thread per task would pass the sandbox's pids limit (64) under load.
+pub(crate) const TASK_THREADS: usize = 16;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed pool of task threads fed by one queue.
+fn task_pool() -> mpsc::Sender<Job> {
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let queue = Arc::new(Mutex::new(queue));
+    for _ in 0..TASK_THREADS {
+        let queue = Arc::clone(&queue);
+        let worker = std::thread::Builder::new()
+            .name("veza-task".into())
+            .spawn(move || {
+                loop {
+                    let job = queue.lock().unwrap().recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+        // Fewer threads than asked is fewer tasks at once, not a failure.
+        drop(worker);
+    }
+    jobs
+}
 
 /// One task the plugin works on: answered once, by the plugin or by the gateway's abandon.
 #[derive(Default)]
@@ -111,6 +138,7 @@ pub(crate) fn serve_conn(
         reason: format!("cannot write: {e}"),
     })?;
     let mut started = false;
+    let pool = task_pool();
     while let Some(message) = read_frame(&mut reader, MAX_FRAME_BYTES)? {
         if !message.is_map() {
             return Err(FrameError {
@@ -118,16 +146,17 @@ pub(crate) fn serve_conn(
                 reason: "a frame that is not a message".into(),
             });
         }
-        Session::control(&session, &message, &mut started);
+        Session::control(&session, &message, &mut started, &pool);
     }
     Ok(())
 }
 
 impl Session {
-    fn control(this: &Arc<Self>, m: &Value, started: &mut bool) {
+    fn control(this: &Arc<Self>, m: &Value, started: &mut bool, pool: &mpsc::Sender<Job>) {
+        // Lifecycle work (boot, health, stop) gets a thread of its own: tasks in the pool wait for boot.
         let spawn = |work: Box<dyn FnOnce(Arc<Session>) + Send>| {
             let session = Arc::clone(this);
-            std::thread::spawn(move || work(session));
+            let _ = std::thread::Builder::new().spawn(move || work(session));
         };
         match text(m, "ctl").as_str() {
             "start" if !*started => {
@@ -156,7 +185,8 @@ impl Session {
             }
             "task" => {
                 let task = get(m, "task").clone();
-                spawn(Box::new(move |s| s.run(&task)));
+                let session = Arc::clone(this);
+                let _ = pool.send(Box::new(move || session.run(&task)));
             }
             "abandon" => {
                 let slot = int(m, "slot");
