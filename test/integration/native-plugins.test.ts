@@ -6,7 +6,9 @@
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PluginGateway } from '../../src/index.js';
+import { packPlugin, PluginGateway, unpackPlugin } from '../../src/index.js';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
 import { fixture, get, memoryLogger, statusOf } from '../helpers.js';
 import { buildGoPlugin, buildRustPlugin, cargoReason, goReason } from '../services/native-build.js';
 import { bwrapReason, usable } from '../services/toolchains.js';
@@ -142,6 +144,27 @@ describe.each(languages.filter(([, ready]) => ready && bwrap))(
       const { gateway: g } = await start();
       const res = await get(g, '/probe/fetch?url=http://127.0.0.1:9/x');
       expect(res.body).toMatchObject({ error: expect.stringContaining('127.0.0.1') });
+    });
+
+    it('packed with its binary and unpacked from a catalog entry, it runs (the program alone executable)', async () => {
+      const entry = await packPlugin(probe.dir);
+      expect(Object.keys(entry.files)).toContain(`bin/${name}`);
+      const cache = mkdtempSync(path.join(os.tmpdir(), 'pgw-native-unpacked-'));
+      try {
+        const dir = await unpackPlugin(entry, cache);
+        expect(statSync(path.join(dir, 'bin', name)).mode & 0o777).toBe(0o755);
+        expect(statSync(path.join(dir, 'plugin.yaml')).mode & 0o111).toBe(0);
+        gateway = new PluginGateway({ logger: false });
+        await gateway.load(fixture('echo'));
+        await gateway.load(dir, { trusted: false });
+        await gateway.start();
+        await statusOf(gateway, name, 'active');
+        expect((await get(gateway, '/probe/events')).statusCode).toBe(200);
+      } finally {
+        await gateway?.stop();
+        gateway = undefined;
+        rmSync(cache, { recursive: true, force: true });
+      }
     });
 
     it('a failed Init() is a load error naming the plugin', async () => {
