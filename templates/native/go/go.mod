@@ -10,4 +10,4 @@ require (
 )
 
 // The SDK ships inside @veza/plugin-gateway; `veza plugin create` points this at it.
-replace github.com/veza/plugin-gateway/sdk/go => ../../sdk/go
+replace github.com/veza/plugin-gateway/sdk/go => ../../../sdk/go
