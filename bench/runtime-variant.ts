@@ -1,6 +1,8 @@
 /**
- * One runtime variant of `runtimes.bench.ts` in a process of its own: the echo plugin in a worker
- * thread, a process, or a process inside bubblewrap. Prints `{ coldMs, p50, rps, idleMiB, activeMiB }`.
+ * One runtime variant of `runtimes.bench.ts` (and `native.bench.ts`) in a process of its own: the echo
+ * plugin in a worker thread, a process, a process inside bubblewrap, or a native Go or Rust plugin
+ * inside bubblewrap (`native-go`, `native-rust`: the built plugin's folder in `BENCH_NATIVE_DIR`).
+ * Prints `{ coldMs, p50, rps, idleMiB, activeMiB }`.
  */
 import path from 'node:path';
 import { PluginGateway } from '../dist/index.js';
@@ -21,11 +23,15 @@ const MiB = 1024 * 1024;
 
 const hostBefore = process.memoryUsage().rss;
 const started = performance.now();
+const native = variant.startsWith('native-');
 const gateway = new PluginGateway({
   logger: false,
-  sandbox: { bwrap: variant === 'process-bwrap' },
+  sandbox: { bwrap: variant === 'process-bwrap' || native },
 });
-await gateway.load(path.join(here, variant === 'worker' ? 'plugins/echo' : 'plugins/echo-process'));
+const pluginDir = native
+  ? process.env.BENCH_NATIVE_DIR!
+  : path.join(here, variant === 'worker' ? 'plugins/echo' : 'plugins/echo-process');
+await gateway.load(pluginDir);
 await gateway.start();
 const first = await gateway.handle(request);
 const coldMs = performance.now() - started;
@@ -50,16 +56,17 @@ await new Promise((r) => setTimeout(r, 500));
 const idleMiB = instanceMiB();
 
 let done = 0;
+let errors = 0;
 const end = performance.now() + THROUGHPUT_MS;
 let activeMiB = 0;
 await Promise.all(
   Array.from({ length: IN_FLIGHT }, async () => {
     while (performance.now() < end) {
-      await gateway.handle(request);
+      if ((await gateway.handle(request)).statusCode !== 200) errors++;
       if (++done === 1000) activeMiB = instanceMiB();
     }
   }),
 );
 const rps = done / (THROUGHPUT_MS / 1000);
 await gateway.stop();
-console.log(JSON.stringify({ coldMs, p50, rps, idleMiB, activeMiB }));
+console.log(JSON.stringify({ coldMs, p50, rps, idleMiB, activeMiB, errors }));

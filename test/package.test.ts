@@ -45,6 +45,12 @@ describe('the published package', () => {
       'dist/testing.js',
       'dist/testing.d.ts',
       'templates/wasm/c/plugin.yaml',
+      'templates/native/go/go.mod',
+      'templates/native/rust/src/main.rs',
+      'sdk/go/serve.go',
+      'sdk/go/go.sum',
+      'sdk/rust/src/lib.rs',
+      'sdk/rust/Cargo.toml',
     ]) {
       expect(files, file).toContain(file);
     }

@@ -12,7 +12,7 @@ import { CliError, Exit, say, colour } from './output.js';
 
 /** What `create` is asked for. */
 export interface CreateOptions {
-  /** `ts` or `js` for worker and process plugins; `as`, `rust` or `c` for wasm. */
+  /** `ts` or `js` for worker and process plugins, `go` or `rust` for native process plugins; `as`, `rust` or `c` for wasm. */
   lang?: string;
   /** `worker`, `process` or `wasm`. */
   runtime?: string;
@@ -22,6 +22,8 @@ export interface CreateOptions {
 
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const WASM_TEMPLATES: Record<string, string> = { as: 'assemblyscript', rust: 'rust', c: 'c' };
+/** Native process plugins (`templates/native/`), on the SDKs the package ships in `sdk/`. */
+const NATIVE_TEMPLATES: Record<string, string> = { go: 'go', rust: 'rust' };
 
 /** Creates the folder; returns its path. */
 export async function createPlugin(name: string, options: CreateOptions): Promise<string> {
@@ -38,7 +40,12 @@ export async function createPlugin(name: string, options: CreateOptions): Promis
   // TypeScript by default, esbuild (the optional peer that loads it) there or not: the next steps
   // say to install it, rather than a JavaScript plugin nobody asked for.
   const lang = options.lang ?? (runtime === 'wasm' ? 'as' : 'ts');
-  const allowed = runtime === 'wasm' ? Object.keys(WASM_TEMPLATES) : ['ts', 'js'];
+  const allowed =
+    runtime === 'wasm'
+      ? Object.keys(WASM_TEMPLATES)
+      : runtime === 'process'
+        ? ['ts', 'js', ...Object.keys(NATIVE_TEMPLATES)]
+        : ['ts', 'js'];
   if (!allowed.includes(lang)) {
     throw new CliError(
       `--lang for a ${runtime} plugin is one of ${allowed.join(', ')}, got "${lang}"`,
@@ -55,6 +62,7 @@ export async function createPlugin(name: string, options: CreateOptions): Promis
     );
   }
   if (runtime === 'wasm') await copyWasmTemplate(dir, name, WASM_TEMPLATES[lang]!);
+  else if (NATIVE_TEMPLATES[lang]) await copyNativeTemplate(dir, name, NATIVE_TEMPLATES[lang]);
   else await writeScriptPlugin(dir, name, runtime, lang as 'ts' | 'js');
   return dir;
 }
@@ -170,6 +178,35 @@ async function copyWasmTemplate(dir: string, name: string, template: string) {
     const json = JSON.parse(await readFile(pkg, 'utf8')) as { name?: string };
     json.name = name;
     await writeFile(pkg, `${JSON.stringify(json, null, 2)}\n`);
+  }
+}
+
+/**
+ * A native template, named, with its `go.mod` or `Cargo.toml` pointing at the SDK inside this package
+ * (the SDK modules are not published on their own).
+ */
+async function copyNativeTemplate(dir: string, name: string, template: string) {
+  const root = templatesRoot();
+  await cp(path.join(root, 'native', template), dir, { recursive: true });
+  const sdk = path.resolve(root, '..', 'sdk', template);
+  const edit = async (file: string, change: (text: string) => string) => {
+    const at = path.join(dir, file);
+    await writeFile(at, change(await readFile(at, 'utf8')));
+  };
+  await edit('plugin.yaml', (t) => t.replace(/^name: .*$/m, `name: ${name}`));
+  if (template === 'go') {
+    await edit('go.mod', (t) =>
+      t
+        .replace(/^module .*$/m, `module example.com/plugins/${name}`)
+        .replace(/=> .*$/m, `=> ${sdk}`),
+    );
+  } else {
+    await edit('Cargo.toml', (t) =>
+      t.replace(
+        /veza-plugin = \{ path = "[^"]*" \}/,
+        `veza-plugin = { path = ${JSON.stringify(sdk)} }`,
+      ),
+    );
   }
 }
 

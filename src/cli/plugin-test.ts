@@ -13,6 +13,7 @@ import { TYPESCRIPT_ENTRY } from '../loader/typescript-entry.js';
 import { TestGateway } from '../testing/index.js';
 import { colour, ms, say } from './output.js';
 import { formatProblem, validatePlugin } from './validate.js';
+import { nativeBuildOf, testNative } from './native-build.js';
 
 /** One step of the report. */
 export interface TestStep {
@@ -63,7 +64,9 @@ export async function testPluginDir(dirArg: string, quiet = false): Promise<Test
     return problems.length > 0 ? problems.map(formatProblem).join('\n') : undefined;
   });
   if (valid) {
-    const gateway = new TestGateway({ sandbox: { bwrap: false } });
+    const native = await nativeBuildOf(dir);
+    // A native plugin runs only inside bubblewrap; a JavaScript one is tested without it.
+    const gateway = new TestGateway({ sandbox: { bwrap: native !== undefined } });
     await gateway.start();
     try {
       let name = '';
@@ -84,6 +87,9 @@ export async function testPluginDir(dirArg: string, quiet = false): Promise<Test
       }
     } finally {
       await gateway.close();
+    }
+    if (native) {
+      await timed(native.toolchain === 'go' ? 'go test' : 'cargo test', () => testNative(dir));
     }
     for (const file of await testFiles(dir)) {
       await timed(path.relative(dir, file), () => runTestFile(dir, file, quiet));

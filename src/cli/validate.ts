@@ -12,6 +12,7 @@ import { fieldLocation } from '../manifest/manifest.js';
 import { readPluginFiles, type PluginFiles } from '../manifest/plugin-files.js';
 import { matchesEventPattern } from '../shared/event-pattern.js';
 import { TestGateway } from '../testing/index.js';
+import { buildNative } from './native-build.js';
 
 /** One problem, where it is. */
 export interface Problem {
@@ -44,6 +45,13 @@ export async function validatePlugin(dirArg: string): Promise<Validation> {
   const dir = path.resolve(dirArg);
   let files: PluginFiles;
   try {
+    // A Go or Rust plugin is built first: its manifest names the binary.
+    await buildNative(dir);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return result(dir, undefined, [locatedIn(message, path.join(dir, 'plugin.yaml'))]);
+  }
+  try {
     files = await readPluginFiles(dir);
   } catch (error) {
     if (isManifestInvalidError(error)) {
@@ -64,7 +72,10 @@ export async function validatePlugin(dirArg: string): Promise<Validation> {
   }
   const { manifest } = files;
   const problems: Problem[] = [];
-  if (manifest.runtime.type !== 'wasm') problems.push(...(await sourceProblems(files)));
+  // The source checks read JavaScript; a native plugin's program is a binary or another language.
+  if (manifest.runtime.type !== 'wasm' && !files.command) {
+    problems.push(...(await sourceProblems(files)));
+  }
   problems.push(...(await loadProblems(files)));
   return result(dir, manifest.name, dedupe(problems));
 }
@@ -153,7 +164,8 @@ async function sourceProblems(files: PluginFiles): Promise<Problem[]> {
 
 /** The plugin loaded in a gateway of its own: what only running its code shows. */
 async function loadProblems(files: PluginFiles): Promise<Problem[]> {
-  const gateway = new TestGateway({ sandbox: { bwrap: false }, bootTimeout: '20s' });
+  // A native plugin runs only inside bubblewrap; a JavaScript one is checked without it.
+  const gateway = new TestGateway({ sandbox: { bwrap: !!files.command }, bootTimeout: '20s' });
   try {
     await gateway.start();
     await gateway.load(files.dir);

@@ -110,11 +110,14 @@ export async function unpackPlugin(
       await discard(target);
     }
     const staging = `${target}.${randomBytes(4).toString('hex')}.tmp`;
+    const program = nativeProgramOf(entry);
     try {
       for (const [file, content] of Object.entries(entry.files)) {
         const to = path.join(staging, file);
         await mkdir(path.dirname(to), { recursive: true });
-        await writeFile(to, Buffer.from(content, 'base64'), { flag: 'wx' });
+        // A native plugin's program, and it alone, is executable (a catalog entry keeps no modes).
+        const mode = file === program ? 0o755 : 0o644;
+        await writeFile(to, Buffer.from(content, 'base64'), { flag: 'wx', mode });
       }
       await rename(staging, target);
       return target;
@@ -124,6 +127,12 @@ export async function unpackPlugin(
       if (attempt > 0 || !(await exists(target))) throw error;
     }
   }
+}
+
+/** The file a native plugin's `runtime.command` runs from its folder (`bin/plugin`), if any. */
+function nativeProgramOf(entry: CatalogEntry): string | undefined {
+  const program = parseManifest(entry.manifest, { file: MANIFEST_FILE }).runtime.command?.[0];
+  return program?.startsWith('./') ? path.posix.normalize(program) : undefined;
 }
 
 /**

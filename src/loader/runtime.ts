@@ -90,6 +90,11 @@ export interface RuntimeSpec {
   mainUrl?: string;
   /** The plugin's folder: what its threads may read. */
   pluginDir: string;
+  /**
+   * A native plugin's command line (`runtime.command`, its program resolved to a real path): the
+   * process runtime runs it in place of its Node harness.
+   */
+  command?: readonly string[];
   /** Unique instance id, also used to name its control channel. */
   instanceId: string;
   flags: Record<string, boolean>;

@@ -3,10 +3,11 @@
  * the folder (symbolic links included).
  * @module
  */
-import { constants, open, realpath, stat } from 'node:fs/promises';
+import { access, constants, open, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PluginLoadError, ManifestInvalidError } from '../errors.js';
 import { fieldLocation, MAX_MANIFEST_BYTES, parseManifest, type Manifest } from './manifest.js';
+import { INTERPRETER_DIRS } from './schema.js';
 
 /** A plugin folder, read and checked. */
 export interface PluginFiles {
@@ -21,6 +22,11 @@ export interface PluginFiles {
    * entry (`loader/typescript-entry.ts`).
    */
   mainUrl?: string;
+  /**
+   * A native plugin's command line (`runtime.command`): its program as a real absolute path (in the
+   * plugin's folder, or an allowlisted interpreter), then its arguments. `mainPath` is that program.
+   */
+  command?: string[];
 }
 
 export const MANIFEST_FILE = 'plugin.yaml';
@@ -46,6 +52,12 @@ export async function readPluginFiles(dirArg: string): Promise<PluginFiles> {
     throw new PluginLoadError(why, { cause });
   }
   const manifest = parseManifest(text, { file: manifestPath });
+  if (manifest.runtime.command) {
+    const where = fieldLocation(text, manifestPath, ['runtime', 'command', 0]);
+    const program = await nativeProgram(dir, manifest.runtime.command[0]!, where, manifest.name);
+    const command = [program, ...manifest.runtime.command.slice(1)];
+    return { dir, manifestPath, manifestText: text, manifest, mainPath: program, command };
+  }
   const main = manifest.main ?? DEFAULT_MAIN[manifest.runtime.type];
   const where = manifest.main
     ? fieldLocation(text, manifestPath, ['main'])
@@ -74,6 +86,50 @@ export async function readPluginFiles(dirArg: string): Promise<PluginFiles> {
     });
   }
   return { dir, manifestPath, manifestText: text, manifest, mainPath };
+}
+
+/**
+ * The real path of a native plugin's program: a file in the plugin's folder (links resolved, still
+ * inside), or an interpreter whose real path is still in one of the allowlisted folders; executable.
+ * @throws {PluginLoadError} naming the manifest's `runtime.command` field.
+ */
+async function nativeProgram(
+  dir: string,
+  program: string,
+  where: string,
+  plugin: string,
+): Promise<string> {
+  const refuse = (why: string) => new PluginLoadError(`${where}: ${why}`, { plugin });
+  const absolute = path.isAbsolute(program);
+  let real: string;
+  try {
+    real = await realpath(absolute ? program : path.join(dir, program));
+  } catch {
+    throw refuse(
+      absolute
+        ? `interpreter "${program}" is not installed`
+        : `program "${program}" does not exist in ${dir} (build it first: veza plugin validate builds Go and Rust plugins)`,
+    );
+  }
+  if (absolute) {
+    if (!INTERPRETER_DIRS.some((d) => real.startsWith(d))) {
+      throw refuse(
+        `interpreter "${program}" resolves to ${real}, outside ${INTERPRETER_DIRS.join(', ')}`,
+      );
+    }
+  } else {
+    const inside = path.relative(await realpath(dir), real);
+    if (inside.startsWith('..') || path.isAbsolute(inside)) {
+      throw refuse(`"${program}" resolves outside the plugin's folder (${real})`);
+    }
+  }
+  if (!(await stat(real)).isFile()) throw refuse(`"${program}" is not a file`);
+  try {
+    await access(real, constants.X_OK);
+  } catch {
+    throw refuse(`"${program}" is not executable`);
+  }
+  return real;
 }
 
 /**

@@ -42,6 +42,47 @@ const show = (v: string) => JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…
 /** A string of at most `max` characters. */
 const text = (max: number) => z.string().max(max);
 
+/**
+ * Folders an interpreter named by an absolute `runtime.command` may live in (decision 0110): the
+ * system's own binaries, never a path a plugin or a catalog could have written.
+ */
+export const INTERPRETER_DIRS: readonly string[] = ['/usr/bin/', '/bin/', '/usr/local/bin/'];
+
+/** A command-line word: no NUL (no process could receive it), at most 4096 characters. */
+const commandWord = text(4096).refine((v) => !v.includes('\0'), {
+  error: 'a command word may not hold a NUL character',
+});
+
+/**
+ * `runtime.command` of a native plugin: a program in the plugin's folder (`./bin/plugin`), or an
+ * interpreter in one of {@link INTERPRETER_DIRS} and its arguments (`[/usr/bin/python3, main.py]`).
+ */
+const nativeCommand = z
+  .array(commandWord)
+  .min(1)
+  .max(64)
+  .superRefine((words, ctx) => {
+    // zod runs this after `min(1)` failed too.
+    const program = words[0];
+    if (program === undefined) return;
+    if (path.posix.isAbsolute(program)) {
+      const normal = path.posix.normalize(program);
+      if (normal !== program || !INTERPRETER_DIRS.some((d) => program.startsWith(d))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [0],
+          message: `an absolute command must be an interpreter in ${INTERPRETER_DIRS.join(', ')}, got ${show(program)}`,
+        });
+      }
+    } else if (!program.startsWith('./') || program.split('/').includes('..')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [0],
+        message: `expected a program in the plugin's folder like "./bin/plugin" (or an interpreter's absolute path), got ${show(program)}`,
+      });
+    }
+  });
+
 /** A `permissions.network` entry: `host` or `host:port` (IPv6 in brackets). */
 const networkGrant = text(512).superRefine((v, ctx) => {
   const grant = parseNetworkGrant(v);
@@ -182,6 +223,7 @@ export const manifestSchema = z
       .strictObject({
         type: z.enum(['worker', 'process', 'wasm']).default('worker'),
         version: z.union([text(64), z.number().finite()]).optional(),
+        command: nativeCommand.optional(),
       })
       .default({ type: 'worker' }),
     resources: z
@@ -266,6 +308,22 @@ export const manifestSchema = z
         });
       }
     });
+    if (m.runtime.command !== undefined) {
+      if (m.runtime.type !== 'process') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['runtime', 'command'],
+          message: `a native command runs in the process runtime only, and runtime.type is ${m.runtime.type}`,
+        });
+      }
+      if (m.main !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['main'],
+          message: 'a plugin with runtime.command has no main: the command names what runs',
+        });
+      }
+    }
     const names = new Set<string>();
     m.feature_flags.forEach((f, i) => {
       if (names.has(f.name)) {

@@ -124,6 +124,7 @@ export function createPlugin(loaded: PluginFiles, setup: PluginSetup): ManagedPl
     mainPath: files.mainPath,
     mainUrl: files.mainUrl,
     pluginDir: files.dir,
+    ...(files.command && { command: files.command }),
     instanceId: setup.instanceId,
     flags: flags.values,
     settings: setup.load.config,
@@ -166,7 +167,7 @@ export function createPlugin(loaded: PluginFiles, setup: PluginSetup): ManagedPl
       ...(runtime === 'process'
         ? {
             sandbox: bwrap ? 'bwrap' : 'permission-model',
-            kernelLimits: kernelLimitsFor(bwrap !== undefined),
+            kernelLimits: kernelLimitsFor(bwrap !== undefined, files.command !== undefined),
           }
         : {}),
     },
@@ -258,6 +259,13 @@ function processSandbox(files: PluginFiles, setup: PluginSetup): string | undefi
   const why = sandbox.bwrap
     ? 'bwrap (bubblewrap) is not installed on this host'
     : 'the gateway option sandbox.bwrap is false';
+  if (files.command) {
+    // Node's permission model, the fallback wall, confines Node alone: a native program would have none.
+    throw new SandboxUnavailableError(
+      `plugin "${files.manifest.name}" (runtime.command: a native program) may not run: ${why}, and a native plugin runs only inside bubblewrap`,
+      { plugin: files.manifest.name },
+    );
+  }
   if (sandbox.requireBwrap) {
     throw new SandboxUnavailableError(
       `plugin "${files.manifest.name}" (runtime.type: process) may not run: ${why} and sandbox.requireBwrap is set`,

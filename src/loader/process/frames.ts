@@ -12,8 +12,10 @@ import { Decoder, Encoder, ExtensionCodec } from '@msgpack/msgpack';
 import { ownBody } from '../../shared/own-bytes.js';
 import { overValueBudget } from './frame-values.js';
 
-/** The version the handshake (`hello`) names; a process speaking another is ended. */
+/** The highest protocol version this host speaks; `hello` and `start` negotiate (`process-notes.ts`). */
 export const PROTOCOL_VERSION = 1;
+/** The lowest protocol version this host speaks; a process speaking none of them is ended. */
+export const MIN_PROTOCOL_VERSION = 1;
 /** Bytes of the length before each frame. */
 export const HEADER_BYTES = 4;
 /** Bytes a frame from a plugin may hold on top of its reply limit: a `result` note's envelope, a log line. */

@@ -101,10 +101,13 @@ export interface LaunchSpec {
   diskCeilingMb: number;
   /** The `bwrap` binary to use, or undefined to run under the permission model alone. */
   bwrap: string | undefined;
+  /** A native plugin's command line (`RuntimeSpec.command`): run in place of the Node harness. */
+  command?: readonly string[];
 }
 
 /** The command line, arguments and environment that start one plugin process. */
 export function processLaunch(spec: LaunchSpec): ProcessLaunch {
+  if (spec.command) return nativeLaunch(spec, spec.command);
   const node = realpathSync(process.execPath);
   const harness = realpathSync(PROCESS_HARNESS.pathname);
   const library = packageRoot(path.dirname(harness));
@@ -146,40 +149,7 @@ export function processLaunch(spec: LaunchSpec): ProcessLaunch {
     // Node 20 aborts on a grant inside another (see `minimal`): /tmp may hold the plugin's folder.
     const grants = minimal(new Set([...binds, SANDBOX_TMP]));
     const args = [
-      '--unshare-all',
-      // Root outside or not: inside, an unprivileged user with no capability at all.
-      '--unshare-user',
-      '--uid',
-      SANDBOX_ID,
-      '--gid',
-      SANDBOX_ID,
-      '--cap-drop',
-      'ALL',
-      ...(seccomp ? ['--seccomp', SECCOMP_FD] : []),
-      '--die-with-parent',
-      '--new-session',
-      '--clearenv',
-      '--setenv',
-      'TMPDIR',
-      SANDBOX_TMP,
-      // The scratch tmpfs first: a plugin folder under the host's /tmp is bound on top of it. Its
-      // pages are charged to the plugin's memory cgroup, inside the memory limit.
-      '--size',
-      String((spec.diskMb ?? Math.min(DEFAULT_DISK_MIB, spec.diskCeilingMb)) * 1024 * 1024),
-      '--tmpfs',
-      SANDBOX_TMP,
-      ...systemLibraries().flatMap((dir) => ['--ro-bind', dir, dir]),
-      '--ro-bind',
-      node,
-      node,
-      ...binds.flatMap((p) => ['--ro-bind', p, p]),
-      '--proc',
-      '/proc',
-      '--dev',
-      '/dev',
-      '--chdir',
-      SANDBOX_TMP,
-      '--',
+      ...sandboxArgs(spec, seccomp, [node, ...binds], SANDBOX_TMP),
       node,
       PERMISSION_FLAG,
       ...grants.map((p) => `--allow-fs-read=${p}`),
@@ -234,6 +204,90 @@ export function processLaunch(spec: LaunchSpec): ProcessLaunch {
 }
 
 /**
+ * A native plugin (`runtime.command`): its program, in the same bubblewrap sandbox, cgroup and seccomp
+ * filter as the Node harness, with no Node flags; it sees the system libraries, its own folder
+ * (read-only, its working directory) and its interpreter, and nothing else. There is no fallback: without
+ * bwrap it does not run (`plugin-setup.ts` refuses it first).
+ */
+function nativeLaunch(spec: LaunchSpec, command: readonly string[]): ProcessLaunch {
+  if (!spec.bwrap) throw new Error(`native plugin "${spec.name}" launched without bwrap`);
+  const [program, ...rest] = command as [string, ...string[]];
+  const reads = new Set<string>();
+  addPath(reads, spec.pluginDir);
+  if (!program.startsWith(realpathSync(spec.pluginDir) + path.sep)) addPath(reads, program);
+  const cgroup = PluginCgroup.create({
+    name: spec.name,
+    cpuCores: spec.cpuCores,
+    memoryBytes: spec.memoryMb * 1024 * 1024,
+  });
+  const seccomp = seccompFile();
+  const args = [
+    ...sandboxArgs(spec, seccomp, minimal(reads), realpathSync(spec.pluginDir)),
+    program,
+    ...rest,
+  ];
+  return {
+    ...joining(cgroup, seccomp, spec.bwrap, args),
+    env: {},
+    sandbox: 'bwrap',
+    kernelLimits: kernelLimitsFor(true, true),
+    exitReason: () =>
+      cgroup?.oomKilled()
+        ? `memory: the kernel's limit for the plugin's cgroup was reached, resources.memory (${spec.memoryMb} MiB), scratch tmpfs included`
+        : undefined,
+    scratchDir: undefined,
+    dispose: async () => {
+      await cgroup?.dispose();
+    },
+  };
+}
+
+/**
+ * bubblewrap's arguments up to `--`: new namespaces, user 65534 with no capability, the seccomp
+ * program, a scratch tmpfs, the system libraries and `binds` read-only, working directory `chdir`.
+ */
+function sandboxArgs(
+  spec: LaunchSpec,
+  seccomp: string | undefined,
+  binds: readonly string[],
+  chdir: string,
+): string[] {
+  return [
+    '--unshare-all',
+    // Root outside or not: inside, an unprivileged user with no capability at all.
+    '--unshare-user',
+    '--uid',
+    SANDBOX_ID,
+    '--gid',
+    SANDBOX_ID,
+    '--cap-drop',
+    'ALL',
+    ...(seccomp ? ['--seccomp', SECCOMP_FD] : []),
+    '--die-with-parent',
+    '--new-session',
+    '--clearenv',
+    '--setenv',
+    'TMPDIR',
+    SANDBOX_TMP,
+    // The scratch tmpfs first: a plugin folder under the host's /tmp is bound on top of it. Its
+    // pages are charged to the plugin's memory cgroup, inside the memory limit.
+    '--size',
+    String((spec.diskMb ?? Math.min(DEFAULT_DISK_MIB, spec.diskCeilingMb)) * 1024 * 1024),
+    '--tmpfs',
+    SANDBOX_TMP,
+    ...systemLibraries().flatMap((dir) => ['--ro-bind', dir, dir]),
+    ...binds.flatMap((p) => ['--ro-bind', p, p]),
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--chdir',
+    chdir,
+    '--',
+  ];
+}
+
+/**
  * The command line itself, or behind `/bin/sh` when the process must first join its cgroups (before
  * it runs anything, so that no child escapes the limits) or open the seccomp program for bwrap.
  */
@@ -255,13 +309,15 @@ function joining(
  * What the kernel enforces for a plugin process on this host (`PluginInfo.kernelLimits`): the cgroup
  * limits the host lets the gateway set, and the seccomp filter when it runs inside bwrap.
  */
-export function kernelLimitsFor(inBwrap: boolean): KernelLimits {
+export function kernelLimitsFor(inBwrap: boolean, native = false): KernelLimits {
+  // A native program needs no harness: run from the TypeScript sources, it is sandboxed all the same.
+  const harnessSandboxed = native || !FROM_TSX;
   const limits: KernelLimits = {
     ...cgroupSupport(),
-    seccomp: inBwrap && !FROM_TSX && !!seccompFile(),
+    seccomp: inBwrap && harnessSandboxed && !!seccompFile(),
   };
   if (inBwrap && !limits.seccomp) {
-    const why = FROM_TSX
+    const why = !harnessSandboxed
       ? 'run from the TypeScript sources, without bwrap'
       : `no seccomp filter for ${process.arch}`;
     limits.reason = [limits.reason, why].filter(Boolean).join('; ');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from './frames.js';
-import { checkProcessNote, handshakeBreach } from './process-notes.js';
+import { checkProcessNote, handshakeBreach, negotiatedVersion } from './process-notes.js';
 import type { ProcessNote } from './protocol.js';
 
 // What a plugin process sends the host is untrusted: every note is checked before the host acts on it.
@@ -116,5 +116,29 @@ describe('the handshake of the plugin protocol', () => {
   it('refuses a hello without an integer version', () => {
     expect(checkProcessNote({ pgw: 'hello', v: '1' }, 4)).toBe('a hello without a version');
     expect(checkProcessNote({ pgw: 'hello', v: 1 }, 4)).toEqual({ pgw: 'hello', v: 1 });
+  });
+});
+
+describe('version negotiation', () => {
+  it('picks the highest version both speak: a plugin speaking 1 to 3 gets 1 here', () => {
+    expect(negotiatedVersion({ v: 3, min: 1 })).toBe(PROTOCOL_VERSION);
+    expect(handshakeBreach({ pgw: 'hello', v: 3, min: 1 }, false)).toBeUndefined();
+    expect(negotiatedVersion({ v: 1 })).toBe(1);
+  });
+
+  it('ends a plugin whose range misses the host, naming both', () => {
+    expect(handshakeBreach({ pgw: 'hello', v: 4, min: 2 }, false)).toBe(
+      'protocol version 2 to 4; this host speaks 1',
+    );
+    expect(handshakeBreach({ pgw: 'hello', v: 0 }, false)).toBe(
+      'protocol version 0; this host speaks 1',
+    );
+  });
+
+  it('refuses a hello whose lowest version is above its highest', () => {
+    expect(checkProcessNote({ pgw: 'hello', v: 1, min: 2 }, 4)).toContain('a hello with a lowest');
+    expect(checkProcessNote({ pgw: 'hello', v: 1, min: 'x' }, 4)).toContain(
+      'a hello with a lowest',
+    );
   });
 });

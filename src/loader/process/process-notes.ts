@@ -7,7 +7,7 @@
 import { checkFetchRequest } from '../host-fetch.js';
 import { checkNote, describe } from '../worker/note-check.js';
 import type { ProcessNote } from './protocol.js';
-import { PROTOCOL_VERSION } from './frames.js';
+import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from './frames.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -21,7 +21,14 @@ export function checkProcessNote(message: unknown, slots: number): ProcessNote |
   const isSlot = (s: unknown) => Number.isInteger(s) && (s as number) >= 0 && (s as number) < slots;
   switch (m.pgw) {
     case 'hello':
-      return Number.isInteger(m.v) ? (m as ProcessNote) : `a hello without a version`;
+      if (!Number.isInteger(m.v)) return `a hello without a version`;
+      if (
+        m.min !== undefined &&
+        !(Number.isInteger(m.min) && (m.min as number) <= (m.v as number))
+      ) {
+        return `a hello with a lowest version ${describe(m.min)} above its version ${describe(m.v)}`;
+      }
+      return m as ProcessNote;
     case 'started':
       return isSlot(m.s) ? (m as ProcessNote) : `a start note for slot ${describe(m.s)}`;
     case 'result':
@@ -59,8 +66,19 @@ export function checkProcessNote(message: unknown, slots: number): ProcessNote |
 export function handshakeBreach(note: ProcessNote, ready: boolean): string | undefined {
   if (ready) return undefined;
   if (note.pgw !== 'hello') return `a "${note.pgw}" note before its hello`;
-  if (note.v !== PROTOCOL_VERSION) {
-    return `protocol version ${note.v}; this host speaks ${PROTOCOL_VERSION}`;
+  if (typeof negotiatedVersion(note) === 'string') {
+    const spoken = note.min === undefined ? `${note.v}` : `${note.min} to ${note.v}`;
+    return `protocol version ${spoken}; this host speaks ${PROTOCOL_VERSION}`;
   }
   return undefined;
+}
+
+/**
+ * The version both sides speak: the highest of the host's that is within the `hello`'s `min`..`v`
+ * (a plugin naming no `min` speaks `v` alone). The host's `start` names it.
+ */
+export function negotiatedVersion(hello: { v: number; min?: number }): number | string {
+  const lowest = hello.min ?? hello.v;
+  const chosen = Math.min(hello.v, PROTOCOL_VERSION);
+  return chosen >= Math.max(lowest, MIN_PROTOCOL_VERSION) ? chosen : 'no common version';
 }

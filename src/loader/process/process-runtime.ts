@@ -34,8 +34,8 @@ import {
   type ProcessLaunch,
   type SandboxKind,
 } from './process-launch.js';
-import { checkProcessNote, handshakeBreach } from './process-notes.js';
-import { FRAME_ENVELOPE_BYTES, PROTOCOL_VERSION } from './frames.js';
+import { checkProcessNote, handshakeBreach, negotiatedVersion } from './process-notes.js';
+import { FRAME_ENVELOPE_BYTES } from './frames.js';
 import type { ProcessControl, ProcessHarnessData } from './protocol.js';
 import { treeUsage } from './process-tree.js';
 import { sampleUsage, sendFrame, spawnChild, within, type Child } from './process-child.js';
@@ -60,6 +60,7 @@ export class ProcessRuntime implements PluginRuntime {
   readonly #ledger: TaskLedger<Child>;
   readonly #data: ProcessHarnessData;
   readonly #rssLimit: number;
+  readonly #baseRssMib: number;
   readonly #name: string;
   /** The entry file, for locating a load error. */
   readonly #mainPath: string;
@@ -101,9 +102,12 @@ export class ProcessRuntime implements PluginRuntime {
       diskMb: manifest.resources.disk,
       diskCeilingMb: spec.limits.disk,
       bwrap,
+      ...(spec.command && { command: spec.command }),
     });
     this.sandbox = this.#launch.sandbox;
-    this.#rssLimit = (manifest.resources.memory + NODE_BASE_RSS_MIB) * 1024 * 1024;
+    // Node itself is resident on top of the heap cap; a native program has no such share.
+    this.#baseRssMib = spec.command ? 0 : NODE_BASE_RSS_MIB;
+    this.#rssLimit = (manifest.resources.memory + this.#baseRssMib) * 1024 * 1024;
     this.#data = {
       main: spec.mainUrl ?? pathToFileURL(spec.mainPath).href,
       name: manifest.name,
@@ -177,7 +181,7 @@ export class ProcessRuntime implements PluginRuntime {
       const mib = (n: number) => Math.round(n / 1048576);
       this.#kill(
         child,
-        `memory: the plugin process holds ${mib(usage.rssBytes)} MiB resident, over resources.memory (${this.#spec.manifest.resources.memory} MiB) + ${NODE_BASE_RSS_MIB} MiB for Node itself`,
+        `memory: the plugin process holds ${mib(usage.rssBytes)} MiB resident, over resources.memory (${this.#spec.manifest.resources.memory} MiB)${this.#baseRssMib ? ` + ${this.#baseRssMib} MiB for Node itself` : ''}`,
       );
     }
   }
@@ -199,7 +203,7 @@ export class ProcessRuntime implements PluginRuntime {
           if (child.exited) return;
           if (changed !== undefined) return this.#kill(child, changed);
           child.ready = true;
-          this.#send(child, { ctl: 'start', v: PROTOCOL_VERSION, data: this.#data });
+          this.#send(child, { ctl: 'start', v: negotiatedVersion(note) as number, data: this.#data });
           for (const p of child.queue.splice(0)) this.#sendTask(child, p);
         });
         return;

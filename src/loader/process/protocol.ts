@@ -36,8 +36,11 @@ export type ProcessControl =
 /** Child to host. */
 export type ProcessNote =
   | HostNote
-  /** The first frame: the harness listens and speaks protocol version `v`; the host answers `start`. */
-  | { pgw: 'hello'; v: number }
+  /**
+   * The first frame: the process listens and speaks protocol versions `min` (default `v`) to `v`; the
+   * host answers `start` naming the highest both speak, or ends the process when there is none.
+   */
+  | { pgw: 'hello'; v: number; min?: number }
   /** Plugin code is about to see the task in slot `s`. */
   | { pgw: 'started'; s: number }
   /** The answer to the task in slot `s`. */

@@ -1,0 +1,81 @@
+/**
+ * Native plugins against the Node process runtime, the same echo handler side by side in one run: the
+ * `process` runtime inside bubblewrap (Node), and the Go and Rust SDKs' plugins inside the same sandbox
+ * (bench/plugins/echo-{go,rust}, built once per run). Each variant runs in a process of its own,
+ * interleaved over rounds (`runtime-variant.ts`); medians are printed. Cold start is load + start + the
+ * first answer; sequential p50 over 3000 requests; throughput with 64 in flight; memory of the instance
+ * (host growth plus the plugin process's resident memory). Runs against dist/.
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const here = import.meta.dirname;
+const cargoTarget = path.join(here, '..', '.cache', 'cargo-target');
+
+/** A plugin folder holding the echo plugin's manifest and `bin/echo` built by `build`. */
+function built(source: string, build: (binary: string) => void): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgw-bench-native-'));
+  mkdirSync(path.join(dir, 'bin'));
+  copyFileSync(path.join(source, 'plugin.yaml'), path.join(dir, 'plugin.yaml'));
+  build(path.join(dir, 'bin', 'echo'));
+  return dir;
+}
+const goDir = built(path.join(here, 'plugins/echo-go'), (binary) =>
+  execFileSync('go', ['build', '-o', binary, '.'], {
+    cwd: path.join(here, 'plugins/echo-go'),
+    env: { ...process.env, CGO_ENABLED: '0' },
+  }),
+);
+const rustDir = built(path.join(here, 'plugins/echo-rust'), (binary) => {
+  execFileSync('cargo', ['build', '--release', '--quiet'], {
+    cwd: path.join(here, 'plugins/echo-rust'),
+    env: { ...process.env, CARGO_TARGET_DIR: cargoTarget },
+  });
+  copyFileSync(path.join(cargoTarget, 'release', 'echo'), binary);
+});
+
+const VARIANTS = { 'process-bwrap': '', 'native-go': goDir, 'native-rust': rustDir };
+interface Sample {
+  coldMs: number;
+  p50: number;
+  rps: number;
+  idleMiB: number;
+  activeMiB: number;
+  /** Answers other than 200 under load (0, or the variant is broken). */
+  errors: number;
+}
+const median = (values: number[]) => {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+const samples = new Map<string, Sample[]>(Object.keys(VARIANTS).map((v) => [v, []]));
+const tsx = path.join(here, '..', 'node_modules', 'tsx', 'dist', 'cli.mjs');
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [variant, dir] of Object.entries(VARIANTS)) {
+      const out = execFileSync(
+        process.execPath,
+        [tsx, path.join(here, 'runtime-variant.ts'), variant],
+        { encoding: 'utf8', env: { ...process.env, BENCH_NATIVE_DIR: dir } },
+      );
+      samples.get(variant)!.push(JSON.parse(out.trim().split('\n').at(-1)!) as Sample);
+    }
+  }
+} finally {
+  rmSync(goDir, { recursive: true, force: true });
+  rmSync(rustDir, { recursive: true, force: true });
+}
+console.log(
+  '| runtime | cold start ms | sequential p50 µs | req/s at 64 in flight | instance MiB idle | instance MiB active | errors |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
+for (const [variant, list] of samples) {
+  const m = (k: keyof Sample) => median(list.map((s) => s[k]));
+  console.log(
+    `| ${variant} | ${m('coldMs').toFixed(0)} | ${(m('p50') * 1000).toFixed(0)} | ${m('rps').toFixed(0)} | ${m('idleMiB').toFixed(1)} | ${m('activeMiB').toFixed(1)} | ${Math.max(...list.map((x) => x.errors))} |`,
+  );
+}

@@ -1,0 +1,22 @@
+// Package plugin writes native plugins for @veza/plugin-gateway in Go.
+//
+// A native plugin is a program the gateway starts in its bubblewrap sandbox (runtime.type: process,
+// runtime.command in plugin.yaml) and speaks to over the plugin protocol (docs/plugin-protocol.md):
+// length-prefixed MessagePack frames on file descriptor 3. This package is that protocol's plugin side:
+// declare routes, lifecycle hooks and an event handler in a Plugin, and call Serve from main.
+//
+//	func main() {
+//		plugin.Serve(&plugin.Plugin{
+//			Routes: map[string]plugin.Handler{
+//				"GET /hello/{name}": func(ctx *plugin.Context, req *plugin.Request) (*plugin.Response, error) {
+//					ctx.Log().Info("greeting", map[string]any{"name": req.Params["name"]})
+//					return plugin.JSON(200, map[string]any{"hello": req.Params["name"]}), nil
+//				},
+//			},
+//		})
+//	}
+//
+// Route keys are "METHOD /path" as plugin.yaml's endpoints declare them. Each task runs in its own
+// goroutine; a Context is a context.Context that ends at the request's deadline, or when the gateway
+// gives up on it. A handler's error or panic is answered as the plugin's failure (500), never a crash.
+package plugin

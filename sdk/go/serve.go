@@ -1,0 +1,410 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ProtocolVersion is the plugin protocol version this package speaks.
+const ProtocolVersion = 1
+
+// channelFD is where the gateway puts the plugin's channel.
+const channelFD = 3
+
+// envelopeBytes is what a frame to the gateway may hold on top of maxResponseBytes.
+const envelopeBytes = 64 * 1024
+
+// Serve runs the plugin on the channel the gateway opened (file descriptor 3) until the gateway
+// closes it, then exits the program. A broken channel ends the program with code 70.
+func Serve(p *Plugin) {
+	channel := os.NewFile(channelFD, "pgw-channel")
+	if channel == nil {
+		fmt.Fprintln(os.Stderr, "plugin: no channel on fd 3: a native plugin is started by the gateway")
+		os.Exit(2)
+	}
+	if err := ServeConn(p, channel); err != nil {
+		fmt.Fprintf(os.Stderr, "plugin: %v\n", err)
+		os.Exit(70)
+	}
+	os.Exit(0)
+}
+
+// ServeConn speaks the plugin protocol on conn until it ends: nil when the gateway closed it, the
+// error when it carried what the protocol does not allow. Tests drive a plugin through it.
+func ServeConn(p *Plugin, conn io.ReadWriter) error {
+	s := &session{plugin: p, w: conn, waiting: map[int64]chan map[string]any{}, tasks: map[int64]*task{}, ready: make(chan struct{})}
+	empty := map[string]bool{}
+	s.flags.Store(&empty)
+	s.frameLimit.Store(1 << 62)
+	s.maxResponse = 1 << 62
+	if err := s.send(map[string]any{"pgw": "hello", "v": ProtocolVersion}); err != nil {
+		return err
+	}
+	for {
+		value, err := ReadFrame(conn, MaxFrameBytes)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("the gateway's channel carried %w", err)
+		}
+		message, ok := value.(map[string]any)
+		if !ok {
+			return fmt.Errorf("the gateway sent %T, not a message", value)
+		}
+		s.control(message)
+	}
+}
+
+type task struct {
+	cancel   context.CancelFunc
+	answered atomic.Bool
+}
+
+type session struct {
+	plugin     *Plugin
+	w          io.Writer
+	writing    sync.Mutex
+	queued     []byte
+	flushing   bool
+	failed     error
+	info       Info
+	publish    []string
+	flags      flagValues
+	frameLimit atomic.Int64
+	// maxResponse is maxResponseBytes: set by start, before any task runs.
+	maxResponse int64
+	started     bool
+	ready       chan struct{}
+	initErr     error
+	seq         atomic.Int64
+	mu          sync.Mutex
+	waiting     map[int64]chan map[string]any
+	tasks       map[int64]*task
+	lines       lineBudget
+	stopping    sync.Once
+}
+
+func (s *session) control(m map[string]any) {
+	switch str(m, "ctl") {
+	case "start":
+		if s.started {
+			return
+		}
+		s.started = true
+		data := obj(m, "data")
+		flags := bools(obj(data, "flags"))
+		s.info = Info{Name: str(data, "name"), Version: str(data, "version"), Flags: flags, Settings: obj(data, "settings")}
+		if s.info.Settings == nil {
+			s.info.Settings = map[string]any{}
+		}
+		s.flags.Store(&flags)
+		for _, p := range anyList(data["publish"]) {
+			if ps, ok := p.(string); ok {
+				s.publish = append(s.publish, ps)
+			}
+		}
+		s.maxResponse = num(data, "maxResponseBytes")
+		s.frameLimit.Store(s.maxResponse + envelopeBytes)
+		s.lines.perSecond = max(1, num(data, "logLinesPerSecond"))
+		go s.boot()
+	case "task":
+		go s.run(obj(m, "task"))
+	case "abandon":
+		s.mu.Lock()
+		t := s.tasks[num(m, "slot")]
+		s.mu.Unlock()
+		if t != nil && t.answered.CompareAndSwap(false, true) {
+			t.cancel()
+			s.result(num(m, "slot"), failure("timeout", "deadline passed"))
+		}
+	case "reply", "fetched":
+		s.mu.Lock()
+		answer := s.waiting[num(m, "seq")]
+		delete(s.waiting, num(m, "seq"))
+		s.mu.Unlock()
+		if answer != nil {
+			answer <- m
+		}
+	case "flags":
+		flags := bools(obj(m, "flags"))
+		s.flags.Store(&flags)
+	case "health":
+		seq := num(m, "seq")
+		go func() {
+			<-s.ready
+			_ = s.send(map[string]any{"pgw": "health", "seq": seq, "status": s.health().wire()})
+		}()
+	case "stop":
+		go s.stopping.Do(s.stop)
+	}
+}
+
+func anyList(v any) []any {
+	list, _ := v.([]any)
+	return list
+}
+
+func (s *session) base() *Context {
+	return &Context{Context: context.Background(), session: s}
+}
+
+func (s *session) boot() {
+	defer close(s.ready)
+	s.initErr = guard(func() error {
+		if s.plugin.Init != nil {
+			if err := s.plugin.Init(s.base(), s.info); err != nil {
+				return err
+			}
+		}
+		if s.plugin.Start != nil {
+			return s.plugin.Start(s.base())
+		}
+		return nil
+	})
+}
+
+func (s *session) stop() {
+	<-s.ready
+	note := map[string]any{"pgw": "stopped"}
+	if s.initErr == nil && s.plugin.Stop != nil {
+		if err := guard(func() error { return s.plugin.Stop(s.base()) }); err != nil {
+			note["error"] = err.Error()
+		}
+	}
+	_ = s.send(note)
+}
+
+// guard runs f, turning a panic into an error.
+func guard(f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return f()
+}
+
+func (s *session) health() Health {
+	if s.initErr != nil {
+		return Health{Status: "unhealthy", Details: map[string]any{"error": s.initErr.Error()}}
+	}
+	if s.plugin.Health == nil {
+		return Health{Status: "healthy"}
+	}
+	var h Health
+	if err := guard(func() error { h = s.plugin.Health(s.base()); return nil }); err != nil {
+		return Health{Status: "unhealthy", Details: map[string]any{"error": err.Error()}}
+	}
+	if !slices.Contains([]string{"healthy", "degraded", "unhealthy"}, h.Status) {
+		return Health{Status: "unhealthy", Details: map[string]any{"error": fmt.Sprintf("Health() returned status %q", h.Status)}}
+	}
+	return h
+}
+
+func (s *session) run(t map[string]any) {
+	<-s.ready
+	slot := num(t, "s")
+	if s.initErr != nil {
+		s.result(slot, failure("init", s.initErr.Error()))
+		return
+	}
+	deadline := time.UnixMilli(num(t, "d"))
+	if !time.Now().Before(deadline) {
+		s.result(slot, failure("timeout", "deadline passed"))
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	held := &task{cancel: cancel}
+	s.mu.Lock()
+	s.tasks[slot] = held
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if s.tasks[slot] == held {
+			delete(s.tasks, slot)
+		}
+		s.mu.Unlock()
+	}()
+	_ = s.send(map[string]any{"pgw": "started", "s": slot})
+	var result any
+	if err := guard(func() error { result = s.perform(ctx, t); return nil }); err != nil {
+		result = failure("threw", err.Error())
+	}
+	// A failure once the deadline passed is the deadline's doing (a handler returning ctx.Err()).
+	if answer, isMap := result.(map[string]any); isMap && answer["__pgw"] != nil && ctx.Err() != nil {
+		result = failure("timeout", "deadline passed")
+	}
+	if held.answered.CompareAndSwap(false, true) {
+		s.result(slot, result)
+	}
+}
+
+func (s *session) perform(ctx context.Context, t map[string]any) any {
+	switch str(t, "t") {
+	case "req":
+		key := str(t, "k")
+		handler := s.plugin.Routes[key]
+		if handler == nil {
+			return failure("no-route", fmt.Sprintf("plugin %q has no handler for %q", s.info.Name, key))
+		}
+		req := requestOf(obj(t, "r"))
+		c := &Context{Context: ctx, session: s, requestID: req.ID, userID: req.UserID, serving: true, traceparent: str(t, "tp")}
+		if f := obj(t, "f"); f != nil {
+			c.flags = bools(f)
+		}
+		res, err := handler(c, req)
+		if err != nil {
+			return failure("threw", err.Error())
+		}
+		if res == nil {
+			return failure("bad-response", fmt.Sprintf("the handler of %q returned no response", key))
+		}
+		if res.StatusCode < 200 || res.StatusCode > 599 {
+			return failure("bad-response", fmt.Sprintf("statusCode %d, expected an integer 200-599", res.StatusCode))
+		}
+		return res.wire()
+	case "evt":
+		event := eventOf(obj(t, "e"))
+		if s.plugin.HandleEvent == nil {
+			return nil
+		}
+		if err := s.plugin.HandleEvent(&Context{Context: ctx, session: s, requestID: event.ID, userID: event.UserID}, event); err != nil {
+			return failure("threw", err.Error())
+		}
+		return nil
+	case "health":
+		return s.health().wire()
+	case "boot":
+		routes := make([]string, 0, len(s.plugin.Routes))
+		for key := range s.plugin.Routes {
+			routes = append(routes, key)
+		}
+		sort.Strings(routes)
+		return map[string]any{"routes": routes, "handlesEvents": s.plugin.HandleEvent != nil, "health": s.health().wire()}
+	}
+	return failure("threw", fmt.Sprintf("a task of kind %q", str(t, "t")))
+}
+
+// resultEnvelope is at most what a result note holds besides its answer.
+const resultEnvelope = 32
+
+// result answers a task; an answer over maxResponseBytes, or that cannot be encoded, goes as the
+// plugin's failure.
+func (s *session) result(slot int64, r any) {
+	frame, err := EncodeFrame(map[string]any{"pgw": "result", "s": slot, "r": r})
+	if err == nil {
+		if size := int64(len(frame)) - 4 - resultEnvelope; size > s.maxResponse {
+			err = &frameTooLarge{size, s.maxResponse}
+		} else {
+			err = s.write(frame)
+		}
+	}
+	var tooLarge *frameTooLarge
+	switch {
+	case errors.As(err, &tooLarge):
+		_ = s.send(map[string]any{"pgw": "result", "s": slot, "r": failure("too-large", "the answer "+tooLarge.Error())})
+	case err != nil:
+		_ = s.send(map[string]any{"pgw": "result", "s": slot, "r": failure("bad-response", "the answer cannot be encoded: "+err.Error())})
+	}
+}
+
+type frameTooLarge struct{ bytes, limit int64 }
+
+func (e *frameTooLarge) Error() string {
+	return fmt.Sprintf("is %d bytes, over the channel's limit of %d", e.bytes, e.limit)
+}
+
+// send writes one message as a frame, whole: frames from concurrent tasks never interleave.
+func (s *session) send(message map[string]any) error {
+	frame, err := EncodeFrame(message)
+	if err != nil {
+		return err
+	}
+	if limit := s.frameLimit.Load(); int64(len(frame)-4) > limit {
+		return &frameTooLarge{int64(len(frame) - 4), limit}
+	}
+	return s.write(frame)
+}
+
+// write hands a whole frame to the writer goroutine, which writes what is queued in one system call.
+func (s *session) write(frame []byte) error {
+	s.writing.Lock()
+	defer s.writing.Unlock()
+	if s.failed != nil {
+		return s.failed
+	}
+	s.queued = append(s.queued, frame...)
+	if !s.flushing {
+		s.flushing = true
+		go s.flush()
+	}
+	return nil
+}
+
+// flush writes the queued frames until none are left; frames queued meanwhile go in the next write.
+func (s *session) flush() {
+	var batch []byte
+	for {
+		s.writing.Lock()
+		if len(s.queued) == 0 || s.failed != nil {
+			s.flushing = false
+			s.writing.Unlock()
+			return
+		}
+		batch, s.queued = s.queued, batch[:0]
+		s.writing.Unlock()
+		if _, err := s.w.Write(batch); err != nil {
+			s.writing.Lock()
+			s.failed = err
+			s.writing.Unlock()
+		}
+	}
+}
+
+// ask sends a call or fetch and waits for the gateway's answer, or the end of ctx.
+func (s *session) ask(ctx *Context, note map[string]any) (map[string]any, error) {
+	seq := s.seq.Add(1)
+	note["seq"] = seq
+	answer := make(chan map[string]any, 1)
+	s.mu.Lock()
+	s.waiting[seq] = answer
+	s.mu.Unlock()
+	forget := func() {
+		s.mu.Lock()
+		delete(s.waiting, seq)
+		s.mu.Unlock()
+	}
+	if err := s.send(note); err != nil {
+		forget()
+		return nil, fmt.Errorf("the request cannot be sent to the gateway: %w", err)
+	}
+	select {
+	case m := <-answer:
+		return m, nil
+	case <-ctx.Done():
+		forget()
+		return nil, ctx.Err()
+	}
+}
+
+func (s *session) mayPublish(eventType string) bool {
+	if eventType == "" {
+		return false
+	}
+	for _, p := range s.publish {
+		if p == "*" || p == eventType || (len(p) > 2 && p[len(p)-2:] == ".*" && len(eventType) > len(p)-1 && eventType[:len(p)-1] == p[:len(p)-1]) {
+			return true
+		}
+	}
+	return false
+}

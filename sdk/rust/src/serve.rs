@@ -1,0 +1,554 @@
+//! The plugin's side of a session: the handshake, tasks in threads of their own, the gateway's
+//! answers to calls and fetches, flags, health and stop.
+
+use crate::context::{Context, Level, task_flags, task_traceparent};
+use crate::frames::{FrameError, MAX_FRAME_BYTES, encode_frame, read_frame};
+use crate::values::{Event, Health, Info, Request, bools, entries, get, int, map, text};
+use crate::{Error, PROTOCOL_VERSION, Plugin};
+use rmpv::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// What a frame to the gateway may hold on top of `maxResponseBytes`.
+const ENVELOPE_BYTES: i64 = 64 * 1024;
+/// At most what a result note holds besides its answer.
+const RESULT_ENVELOPE: i64 = 32;
+/// Where a log message is cut.
+const MAX_LOG_MESSAGE: usize = 64 * 1024;
+/// Threads running tasks: a thread per task would pass the sandbox's pids limit (64) under load.
+pub(crate) const TASK_THREADS: usize = 16;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed pool of task threads fed by one queue.
+fn task_pool() -> mpsc::Sender<Job> {
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let queue = Arc::new(Mutex::new(queue));
+    for _ in 0..TASK_THREADS {
+        let queue = Arc::clone(&queue);
+        let worker = std::thread::Builder::new()
+            .name("veza-task".into())
+            .spawn(move || {
+                loop {
+                    let job = queue.lock().unwrap().recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+        // Fewer threads than asked is fewer tasks at once, not a failure.
+        drop(worker);
+    }
+    jobs
+}
+
+/// One task the plugin works on: answered once, by the plugin or by the gateway's abandon.
+#[derive(Default)]
+pub(crate) struct TaskState {
+    answered: AtomicBool,
+    abandoned: AtomicBool,
+}
+
+impl TaskState {
+    pub(crate) fn is_abandoned(&self) -> bool {
+        self.abandoned.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Default)]
+struct LineBudget {
+    per_second: i64,
+    window: Option<Instant>,
+    lines: i64,
+    dropped: i64,
+}
+
+pub(crate) struct Session {
+    plugin: Plugin,
+    writer: Mutex<Box<dyn Write + Send>>,
+    info: RwLock<Info>,
+    flags: RwLock<BTreeMap<String, bool>>,
+    publish: RwLock<Vec<String>>,
+    max_response: AtomicI64,
+    frame_limit: AtomicI64,
+    /// The init and start hooks' outcome, once they ran.
+    ready: (Mutex<Option<Result<(), String>>>, Condvar),
+    seq: AtomicI64,
+    waiting: Mutex<HashMap<i64, mpsc::Sender<Value>>>,
+    tasks: Mutex<HashMap<i64, Arc<TaskState>>>,
+    lines: Mutex<LineBudget>,
+    stopping: AtomicBool,
+}
+
+fn failure(kind: &str, message: &str) -> Value {
+    map([
+        ("__pgw", Value::from(kind)),
+        ("message", Value::from(message)),
+    ])
+}
+
+fn guard<T>(work: impl FnOnce() -> Result<T, Error>) -> Result<T, String> {
+    match catch_unwind(AssertUnwindSafe(work)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(panic) => Err(match panic.downcast_ref::<&str>() {
+            Some(s) => format!("panic: {s}"),
+            None => match panic.downcast_ref::<String>() {
+                Some(s) => format!("panic: {s}"),
+                None => "panic".to_owned(),
+            },
+        }),
+    }
+}
+
+/// Speaks the protocol on `reader`/`writer` until the gateway closes the channel (`Ok`), or it carries
+/// what the protocol does not allow (the error).
+pub(crate) fn serve_conn(
+    plugin: Plugin,
+    mut reader: impl Read,
+    writer: impl Write + Send + 'static,
+) -> Result<(), FrameError> {
+    let session = Arc::new(Session {
+        plugin,
+        writer: Mutex::new(Box::new(writer)),
+        info: RwLock::default(),
+        flags: RwLock::default(),
+        publish: RwLock::default(),
+        max_response: AtomicI64::new(i64::MAX / 2),
+        frame_limit: AtomicI64::new(i64::MAX / 2),
+        ready: (Mutex::new(None), Condvar::new()),
+        seq: AtomicI64::new(0),
+        waiting: Mutex::default(),
+        tasks: Mutex::default(),
+        lines: Mutex::default(),
+        stopping: AtomicBool::new(false),
+    });
+    let hello = map([
+        ("pgw", Value::from("hello")),
+        ("v", Value::from(PROTOCOL_VERSION)),
+    ]);
+    session.send(&hello).map_err(|e| FrameError {
+        kind: "unfinished",
+        reason: format!("cannot write: {e}"),
+    })?;
+    let mut started = false;
+    let pool = task_pool();
+    while let Some(message) = read_frame(&mut reader, MAX_FRAME_BYTES)? {
+        if !message.is_map() {
+            return Err(FrameError {
+                kind: "malformed",
+                reason: "a frame that is not a message".into(),
+            });
+        }
+        Session::control(&session, &message, &mut started, &pool);
+    }
+    Ok(())
+}
+
+impl Session {
+    fn control(this: &Arc<Self>, m: &Value, started: &mut bool, pool: &mpsc::Sender<Job>) {
+        // Lifecycle work (boot, health, stop) gets a thread of its own: tasks in the pool wait for boot.
+        let spawn = |work: Box<dyn FnOnce(Arc<Session>) + Send>| {
+            let session = Arc::clone(this);
+            let _ = std::thread::Builder::new().spawn(move || work(session));
+        };
+        match text(m, "ctl").as_str() {
+            "start" if !*started => {
+                *started = true;
+                let data = get(m, "data");
+                let flags = bools(get(data, "flags"));
+                *this.info.write().unwrap() = Info {
+                    name: text(data, "name"),
+                    version: text(data, "version"),
+                    flags: flags.clone(),
+                    settings: entries(get(data, "settings")),
+                };
+                *this.flags.write().unwrap() = flags;
+                *this.publish.write().unwrap() = get(data, "publish")
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.as_str().map(str::to_owned))
+                    .collect();
+                let max_response = int(data, "maxResponseBytes");
+                this.max_response.store(max_response, Ordering::Relaxed);
+                this.frame_limit
+                    .store(max_response + ENVELOPE_BYTES, Ordering::Relaxed);
+                this.lines.lock().unwrap().per_second = int(data, "logLinesPerSecond").max(1);
+                spawn(Box::new(|s| s.boot()));
+            }
+            "task" => {
+                let task = get(m, "task").clone();
+                let session = Arc::clone(this);
+                let _ = pool.send(Box::new(move || session.run(&task)));
+            }
+            "abandon" => {
+                let slot = int(m, "slot");
+                let task = this.tasks.lock().unwrap().get(&slot).cloned();
+                if let Some(task) = task {
+                    task.abandoned.store(true, Ordering::Relaxed);
+                    if !task.answered.swap(true, Ordering::AcqRel) {
+                        this.result(slot, failure("timeout", "deadline passed"));
+                    }
+                }
+            }
+            "reply" | "fetched" => {
+                let answer = this.waiting.lock().unwrap().remove(&int(m, "seq"));
+                if let Some(answer) = answer {
+                    let _ = answer.send(m.clone());
+                }
+            }
+            "flags" => *this.flags.write().unwrap() = bools(get(m, "flags")),
+            "health" => {
+                let seq = int(m, "seq");
+                spawn(Box::new(move |s| {
+                    let status = s.health();
+                    let _ = s.send(&map([
+                        ("pgw", Value::from("health")),
+                        ("seq", Value::from(seq)),
+                        ("status", status),
+                    ]));
+                }));
+            }
+            "stop" if !this.stopping.swap(true, Ordering::AcqRel) => spawn(Box::new(|s| s.stop())),
+            _ => {}
+        }
+    }
+
+    pub(crate) fn info(&self) -> Info {
+        self.info.read().unwrap().clone()
+    }
+
+    pub(crate) fn flags(&self) -> BTreeMap<String, bool> {
+        self.flags.read().unwrap().clone()
+    }
+
+    fn base(self: &Arc<Self>) -> Context {
+        Context {
+            session: Arc::clone(self),
+            request_id: String::new(),
+            user_id: Value::Nil,
+            serving: false,
+            traceparent: String::new(),
+            flags: None,
+            deadline: None,
+            task: None,
+        }
+    }
+
+    fn boot(self: Arc<Self>) {
+        let ctx = self.base();
+        let info = self.info();
+        let outcome = guard(|| {
+            if let Some(init) = &self.plugin.init {
+                init(&ctx, &info)?;
+            }
+            if let Some(start) = &self.plugin.start {
+                start(&ctx)?;
+            }
+            Ok(())
+        });
+        *self.ready.0.lock().unwrap() = Some(outcome);
+        self.ready.1.notify_all();
+    }
+
+    fn wait_ready(&self) -> Result<(), String> {
+        let mut ready = self.ready.0.lock().unwrap();
+        while ready.is_none() {
+            ready = self.ready.1.wait(ready).unwrap();
+        }
+        ready.clone().unwrap()
+    }
+
+    fn stop(self: Arc<Self>) {
+        let ready = self.wait_ready();
+        let mut note = vec![("pgw", Value::from("stopped"))];
+        if let (Ok(()), Some(stop)) = (ready, &self.plugin.stop) {
+            let ctx = self.base();
+            if let Err(why) = guard(|| stop(&ctx)) {
+                note.push(("error", Value::from(why)));
+            }
+        }
+        let _ = self.send(&map(note));
+    }
+
+    fn health(self: &Arc<Self>) -> Value {
+        let status = match self.wait_ready() {
+            Err(why) => Err(why),
+            Ok(()) => match &self.plugin.health {
+                None => Ok(Health::Healthy),
+                Some(health) => {
+                    let ctx = self.base();
+                    guard(|| Ok(health(&ctx)))
+                }
+            },
+        };
+        match status {
+            Ok(h) => map([("status", Value::from(h.name()))]),
+            Err(why) => map([
+                ("status", Value::from("unhealthy")),
+                ("details", map([("error", Value::from(why))])),
+            ]),
+        }
+    }
+
+    fn run(self: Arc<Self>, task: &Value) {
+        let slot = int(task, "s");
+        if let Err(why) = self.wait_ready() {
+            return self.result(slot, failure("init", &why));
+        }
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as i64;
+        let left = int(task, "d") - now_ms;
+        if left <= 0 {
+            return self.result(slot, failure("timeout", "deadline passed"));
+        }
+        let deadline = Instant::now() + Duration::from_millis(left as u64);
+        let state = Arc::new(TaskState::default());
+        self.tasks.lock().unwrap().insert(slot, Arc::clone(&state));
+        let _ = self.send(&map([
+            ("pgw", Value::from("started")),
+            ("s", Value::from(slot)),
+        ]));
+        let mut ctx = self.base();
+        ctx.deadline = Some(deadline);
+        ctx.task = Some(Arc::clone(&state));
+        let result = match guard(|| Ok(self.perform(&mut ctx, task))) {
+            Ok(value) => value,
+            Err(why) => failure("threw", &why),
+        };
+        // A failure once the deadline passed is the deadline's doing.
+        let result = if get(&result, "__pgw").is_str() && ctx.is_done() {
+            failure("timeout", "deadline passed")
+        } else {
+            result
+        };
+        {
+            let mut tasks = self.tasks.lock().unwrap();
+            if tasks.get(&slot).is_some_and(|t| Arc::ptr_eq(t, &state)) {
+                tasks.remove(&slot);
+            }
+        }
+        if !state.answered.swap(true, Ordering::AcqRel) {
+            self.result(slot, result);
+        }
+    }
+
+    fn perform(self: &Arc<Self>, ctx: &mut Context, task: &Value) -> Value {
+        match text(task, "t").as_str() {
+            "req" => {
+                let key = text(task, "k");
+                let Some(handler) = self.plugin.routes.get(&key) else {
+                    let name = self.info().name;
+                    return failure(
+                        "no-route",
+                        &format!("plugin \"{name}\" has no handler for \"{key}\""),
+                    );
+                };
+                let request = Request::from_value(get(task, "r"));
+                ctx.request_id = request.id.clone();
+                ctx.user_id = request.user_id.clone();
+                ctx.serving = true;
+                ctx.traceparent = task_traceparent(task);
+                ctx.flags = task_flags(task);
+                match handler(ctx, request) {
+                    Ok(response) if (200..=599).contains(&response.status_code) => {
+                        response.to_value()
+                    }
+                    Ok(response) => failure(
+                        "bad-response",
+                        &format!(
+                            "statusCode {}, expected an integer 200-599",
+                            response.status_code
+                        ),
+                    ),
+                    Err(error) => failure("threw", &error.to_string()),
+                }
+            }
+            "evt" => {
+                let event = Event::from_value(get(task, "e"));
+                ctx.request_id = event.id.clone();
+                ctx.user_id = event.user_id.clone();
+                match &self.plugin.on_event {
+                    None => Value::Nil,
+                    Some(handle) => match handle(ctx, event) {
+                        Ok(()) => Value::Nil,
+                        Err(error) => failure("threw", &error.to_string()),
+                    },
+                }
+            }
+            "health" => self.health(),
+            "boot" => map([
+                (
+                    "routes",
+                    Value::Array(
+                        self.plugin
+                            .routes
+                            .keys()
+                            .map(|k| Value::from(k.as_str()))
+                            .collect(),
+                    ),
+                ),
+                ("handlesEvents", Value::from(self.plugin.on_event.is_some())),
+                ("health", self.health()),
+            ]),
+            other => failure("threw", &format!("a task of kind \"{other}\"")),
+        }
+    }
+
+    /// Answers a task; an answer over `maxResponseBytes`, or that cannot be encoded, as a failure.
+    fn result(&self, slot: i64, r: Value) {
+        let note = |r| {
+            map([
+                ("pgw", Value::from("result")),
+                ("s", Value::from(slot)),
+                ("r", r),
+            ])
+        };
+        let refused = match encode_frame(&note(r)) {
+            Ok(frame) => {
+                let size = frame.len() as i64 - 4 - RESULT_ENVELOPE;
+                let limit = self.max_response.load(Ordering::Relaxed);
+                if size > limit {
+                    failure(
+                        "too-large",
+                        &format!("the answer is {size} bytes, over maxResponseBytes ({limit})"),
+                    )
+                } else {
+                    let _ = self.write(&frame);
+                    return;
+                }
+            }
+            Err(e) => failure(
+                "bad-response",
+                &format!("the answer cannot be encoded: {e}"),
+            ),
+        };
+        let _ = self.send(&note(refused));
+    }
+
+    /// Writes one message as a frame, whole: frames of concurrent tasks never interleave.
+    pub(crate) fn send(&self, message: &Value) -> Result<(), Error> {
+        let frame = encode_frame(message)?;
+        let limit = self.frame_limit.load(Ordering::Relaxed);
+        if frame.len() as i64 - 4 > limit {
+            return Err(format!(
+                "a message of {} bytes, over the channel's limit of {limit}",
+                frame.len() - 4
+            )
+            .into());
+        }
+        self.write(&frame)
+    }
+
+    fn write(&self, frame: &[u8]) -> Result<(), Error> {
+        let mut writer = self.writer.lock().unwrap();
+        writer.write_all(frame)?;
+        writer.flush()?;
+        Ok(())
+    }
+
+    /// Sends a call or fetch and waits for the gateway's answer, or the task's deadline.
+    pub(crate) fn ask(
+        &self,
+        ctx: &Context,
+        mut note: Vec<(&'static str, Value)>,
+    ) -> Result<Value, Error> {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        note.push(("seq", Value::from(seq)));
+        let (answer, answered) = mpsc::channel();
+        self.waiting.lock().unwrap().insert(seq, answer);
+        let forget = || self.waiting.lock().unwrap().remove(&seq);
+        if let Err(e) = self.send(&map(note)) {
+            forget();
+            return Err(format!("the request cannot be sent to the gateway: {e}").into());
+        }
+        let got = match ctx.deadline {
+            Some(deadline) => answered
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .map_err(|_| "deadline passed".to_owned()),
+            None => answered
+                .recv()
+                .map_err(|_| "the gateway went away".to_owned()),
+        };
+        got.map_err(|why| {
+            forget();
+            why.into()
+        })
+    }
+
+    pub(crate) fn may_publish(&self, kind: &str) -> bool {
+        !kind.is_empty()
+            && self.publish.read().unwrap().iter().any(|p| {
+                p == "*" || p == kind || (p.ends_with(".*") && kind.starts_with(&p[..p.len() - 1]))
+            })
+    }
+
+    pub(crate) fn log(&self, level: Level, msg: &str, fields: Value, ctx: &Context) {
+        let (ok, dropped, per_second) = {
+            let mut budget = self.lines.lock().unwrap();
+            let now = Instant::now();
+            let mut dropped = 0;
+            if budget
+                .window
+                .is_none_or(|w| now.duration_since(w) >= Duration::from_secs(1))
+            {
+                budget.window = Some(now);
+                budget.lines = 0;
+                dropped = std::mem::take(&mut budget.dropped);
+            }
+            budget.lines += 1;
+            let ok = budget.per_second == 0 || budget.lines <= budget.per_second;
+            if !ok {
+                budget.dropped += 1;
+            }
+            (ok, dropped, budget.per_second)
+        };
+        if dropped > 0 {
+            let msg = format!(
+                "{dropped} log lines dropped by the plugin's process: over {per_second}/s (limits.logLinesPerSecond)"
+            );
+            let _ = self.send(&map([
+                ("pgw", Value::from("log")),
+                ("level", Value::from("warn")),
+                ("msg", Value::from(msg)),
+            ]));
+        }
+        if !ok {
+            return;
+        }
+        let mut cut = msg.len().min(MAX_LOG_MESSAGE);
+        while !msg.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let level = match level {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        };
+        let mut line = vec![
+            ("pgw", Value::from("log")),
+            ("level", Value::from(level)),
+            ("msg", Value::from(&msg[..cut])),
+        ];
+        if !ctx.request_id.is_empty() {
+            line.push(("requestId", Value::from(ctx.request_id.as_str())));
+        }
+        if !ctx.traceparent.is_empty() {
+            line.push(("tp", Value::from(ctx.traceparent.as_str())));
+        }
+        if fields.is_map() {
+            line.push(("fields", fields));
+        }
+        let _ = self.send(&map(line));
+    }
+}
