@@ -59,7 +59,11 @@ export class LiveGate {
   readonly #parts: Parts;
   /** Open (or admitted) connections per `plugin@version METHOD /path`. */
   readonly #open = new Map<string, number>();
-  readonly #topics = new WeakMap<Served, TopicTable>();
+  /**
+   * Topics per plugin name, shared by its versions: during a swap's drain, a room keeps its clients on
+   * the old version and the new one together (ADR 0130). Bounded by the plugins loaded.
+   */
+  readonly #topics = new Map<string, TopicTable>();
   #next = 0;
 
   constructor(parts: Parts) {
@@ -175,8 +179,8 @@ export class LiveGate {
     settings: WebSocketSettings,
     ended: () => void,
   ): void {
-    let topics = this.#topics.get(plugin);
-    if (!topics) this.#topics.set(plugin, (topics = new TopicTable()));
+    let topics = this.#topics.get(plugin.name);
+    if (!topics) this.#topics.set(plugin.name, (topics = new TopicTable()));
     const connection = new LiveConnection(ws, {
       id: `${request.id}.${(++this.#next).toString(36)}`,
       plugin: plugin.name,

@@ -167,6 +167,11 @@ export interface LiveChannel {
   open(peer: LivePeer, key: string, request: PluginRequest): LiveLink;
   /** Runs the plugin's `routes[key]` for a streamed response. */
   stream(sink: StreamSink, key: string, request: PluginRequest): StreamLink;
+  /**
+   * Closes every open connection with `code` (their `close` handlers run as for any close) and cuts
+   * every stream, leaving the thread up; new connections are still taken.
+   */
+  closeAll(code: number, reason: string): void;
 }
 
 /** One running plugin instance. */

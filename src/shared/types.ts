@@ -212,6 +212,19 @@ export interface HealthStatus {
   details?: Record<string, unknown>;
 }
 
+/** One version's open connections, in `PluginInfo.connections`. */
+export interface VersionConnections {
+  /** Semver version, from its manifest. */
+  version: string;
+  /** Its open WebSockets and streamed responses. */
+  active_connections: number;
+  /**
+   * For a version a swap replaced: when its connections still open are closed 1012 (ISO 8601).
+   * New connections go to the version serving.
+   */
+  draining_until?: string;
+}
+
 /** What the gateway knows of a loaded plugin (ADR `PluginInfo`). */
 export interface PluginInfo {
   /** Instance id: `name@version#node.n`. */
@@ -296,6 +309,11 @@ export interface PluginInfo {
   versions?: readonly VersionRecord[];
   /** The version `pin()` holds the plugin at (a catalog publish does not move it), if any. */
   pinned?: string;
+  /**
+   * Open connections per version — the one serving first, then those a swap left draining — for a
+   * plugin with a `websocket` or `stream` endpoint (or while a version drains).
+   */
+  connections?: readonly VersionConnections[];
 }
 
 /**
@@ -349,8 +367,16 @@ export interface PluginMetrics {
   cpu_usage_percent: number;
   /** Heap used by the plugin's live threads, MB. */
   memory_usage_mb: number;
-  /** Requests in flight now. */
+  /**
+   * Requests in flight now, plus open WebSockets and streamed responses (those of versions still
+   * draining after a swap included).
+   */
   active_connections: number;
+  /**
+   * Open WebSockets and streamed responses by version: the one serving, and those a swap left
+   * draining. Present for plugins with a `websocket` or `stream` endpoint, or while a version drains.
+   */
+  connections_by_version?: Record<string, number>;
   /** Latency percentiles, ms. */
   latency_ms: { p50: number; p95: number; p99: number };
   /** Live worker threads. */

@@ -137,6 +137,19 @@ export class LiveThread implements LiveChannel {
     };
   }
 
+  closeAll(code: number, reason: string): void {
+    const running = this.#running;
+    if (!running) return;
+    for (const [c, peer] of running.peers) if (!running.closing.has(c)) peer.close(code, reason);
+    const streams = [...running.streams];
+    running.streams.clear();
+    for (const [c, { sink }] of streams) {
+      sink.end(reason);
+      postTo(running, { k: 'cancel', c });
+    }
+    this.#maybeIdle(running);
+  }
+
   #start(): Running {
     const spec = this.#spec;
     const { manifest } = spec;
