@@ -2,6 +2,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { prometheusMetrics } from '../../src/adapters/prometheus.js';
 import { PluginGateway, type GatewayOptions } from '../../src/index.js';
 import { closeServer, memoryLogger } from '../helpers.js';
 import { connect, liveServer, type Client } from '../live-clients.js';
@@ -124,6 +125,11 @@ describe('hot swap with open connections', () => {
     ]);
     expect(Date.parse(connections[1]!.draining_until!)).toBeGreaterThan(Date.now() + 30_000);
     expect(connections[0]!.draining_until).toBeUndefined();
+    const prometheus = prometheusMetrics(g);
+    const text = await prometheus.registry.metrics();
+    prometheus.dispose();
+    expect(text).toContain('plugin_version_connections{plugin="drainroom",version="1.0.0"} 2');
+    expect(text).toContain('plugin_version_connections{plugin="drainroom",version="2.0.0"} 1');
 
     // One room across both versions: a message from the old version reaches the new one's client.
     old[0]!.ws.send('edit from v1');
