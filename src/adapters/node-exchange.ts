@@ -77,6 +77,9 @@ export async function serveExchange(
     if (parsed !== undefined || req.readableEnded) {
       // A body parser of the host's (express.json(), a framework) read the stream already.
       body = ownBody(parsed);
+    } else if (!hasNoBody(req.headers) && streamsBody(handler, req, path)) {
+      // Read by the plugin as it goes, within its endpoint's own limit (`stream.max_request_bytes`).
+      body = req;
     } else if (!hasNoBody(req.headers)) {
       const raw = await readBody(req, settings.bodyLimit);
       if (raw === TOO_LARGE) {
@@ -104,10 +107,13 @@ export async function serveExchange(
     if (response.statusCode === 404 && isNoRoute(response)) {
       if (settings.onNotFound !== undefined || next !== undefined) {
         // The stream is read: the host's routes find the body where a body parser would leave it.
-        if (parsed === undefined && body !== undefined) (req as { body?: unknown }).body = body;
+        if (parsed === undefined && body !== undefined && body !== req)
+          (req as { body?: unknown }).body = body;
         return notFound(settings, req, res, next, '');
       }
     }
+    // An upload the plugin did not read to its end: the rest is not read, the connection ends.
+    if (body === req && !req.readableEnded) closeAfterAnswer(req, res);
     if (isStreamBody(response.body)) {
       return await writeStream(res, response, answerId, req.method === 'HEAD');
     }
@@ -130,6 +136,34 @@ export async function serveExchange(
         answerId,
       );
   }
+}
+
+/** How long an upload the gateway did not read is discarded after the answer, before the socket ends. */
+const LINGER_MS = 1000;
+
+/**
+ * Answers with `connection: close`, then ends the socket gently: its write side first, while what the
+ * client still sends is read and dropped for `LINGER_MS`. Closing at once with unread bytes would
+ * reset the connection, and the client could lose the answer (Go's net/http lingers the same way).
+ */
+function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader('connection', 'close');
+  const socket = req.socket;
+  // Node calls destroySoon() once a `connection: close` answer is written (a streamed one included,
+  // whose plugin may read the upload until then).
+  socket.destroySoon = function lingering(this: typeof socket) {
+    req.on('readable', () => {
+      while (req.read() !== null);
+    });
+    this.end();
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
+  };
+}
+
+function streamsBody(handler: RequestHandlerLike, req: IncomingMessage, path: string): boolean {
+  return handler.streamsRequestBody?.(req.method ?? 'GET', path) === true;
 }
 
 function codeOf(status: 400 | 415): ErrorCode {

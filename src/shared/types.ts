@@ -173,6 +173,13 @@ export interface StreamSettings {
   total_timeout: string;
   /** Largest chunk the plugin may hand the host at once; a larger one ends the stream. @default 1 MiB */
   max_chunk_bytes: number;
+  /**
+   * The handler reads the request body as a stream (`req.body` an async iterable of `Uint8Array`
+   * chunks, handed over as it reads them) instead of whole. @default false
+   */
+  request_body: boolean;
+  /** With `request_body`, the largest body: past it, 413 and the upload is aborted. @default 1 GiB */
+  max_request_bytes: number;
 }
 
 /** An endpoint's `websocket` settings in plugin.yaml, defaults filled in. */
