@@ -15,6 +15,7 @@ import { acceptedRequestId, gatewayRequestId } from './request-id.js';
 import { wireResponse, writeError, writeWire } from './write-response.js';
 import { isStreamBody } from '../core/live-stream.js';
 import { writeStream } from './write-stream.js';
+import { closeAfterAnswer } from './linger.js';
 
 /** A peer endpoint served beside the routes (the fleet's, on the node listener). */
 export interface PeerEndpoint {
@@ -136,30 +137,6 @@ export async function serveExchange(
         answerId,
       );
   }
-}
-
-/** How long an upload the gateway did not read is discarded after the answer, before the socket ends. */
-const LINGER_MS = 1000;
-
-/**
- * Answers with `connection: close`, then ends the socket gently: its write side first, while what the
- * client still sends is read and dropped for `LINGER_MS`. Closing at once with unread bytes would
- * reset the connection, and the client could lose the answer (Go's net/http lingers the same way).
- */
-function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): void {
-  res.setHeader('connection', 'close');
-  const socket = req.socket;
-  // Node calls destroySoon() once a `connection: close` answer is written (a streamed one included,
-  // whose plugin may read the upload until then).
-  socket.destroySoon = function lingering(this: typeof socket) {
-    req.on('readable', () => {
-      while (req.read() !== null);
-    });
-    this.end();
-    const timer = setTimeout(() => this.destroy(), LINGER_MS);
-    timer.unref();
-    this.once('close', () => clearTimeout(timer));
-  };
 }
 
 function streamsBody(handler: RequestHandlerLike, req: IncomingMessage, path: string): boolean {

@@ -3,7 +3,7 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import { GatewayStoppedError, InvalidArgumentError, PluginNotFoundError } from '../errors.js';
+import { GatewayStoppedError, PluginNotFoundError } from '../errors.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
 import type { CatalogWatch } from '../fleet/catalog-watch.js';
 import type { Fleet } from '../fleet/fleet.js';

@@ -97,17 +97,19 @@ export async function streamed(
       const message = `${key} did not answer within ${settings.first_byte_timeout} (stream.first_byte_timeout)`;
       resolve(finish(errorResponse(ErrorCodes.TIMEOUT, message, id)));
     }, parseDuration(settings.first_byte_timeout)!);
+    let overLimit = false;
+    const answerTooLarge = () => {
+      if (stream.finished || stream.headed) return; // the plugin answered already: its answer goes
+      clearTimeout(firstByte);
+      stream.cut(tooLargeMessage);
+      resolve(finish(tooLarge()));
+    };
     const body = settings.request_body
-      ? requestBodySource(request.body, maxBody, () =>
+      ? requestBodySource(request.body, maxBody, () => {
+          overLimit = true;
           // After the failed read reached the plugin (its loop throws with the reason), not before.
-          setImmediate(() => {
-            if (stream.finished) return;
-            if (stream.headed) return stream.cut(tooLargeMessage);
-            clearTimeout(firstByte);
-            stream.cut(tooLargeMessage);
-            resolve(finish(tooLarge()));
-          }),
-        )
+          setImmediate(answerTooLarge);
+        })
       : undefined;
     stream.link = instance.runtime.live!().stream(
       {
@@ -120,6 +122,7 @@ export async function streamed(
         },
         chunk: (data) => stream.push(data),
         end(error) {
+          if (!stream.headed && overLimit) return answerTooLarge();
           if (!stream.headed) {
             clearTimeout(firstByte);
             const message = `the plugin failed to answer ${key}`;

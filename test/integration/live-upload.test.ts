@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import express from 'express';
+import Fastify from 'fastify';
+import fastifyPluginGateway from '../../src/adapters/fastify.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pluginGateway } from '../../src/adapters/express.js';
 import type { PluginGateway } from '../../src/index.js';
@@ -191,5 +193,31 @@ describe('streamed request bodies (stream.request_body)', () => {
     expect(JSON.parse(answer.body)).toMatchObject({ bytes: 32 * MiB, first: 7, last: 9 });
     const tooLarge = await upload(url, '/upload-small', 8 * MiB);
     expect(tooLarge.status).toBe(413);
+  });
+
+  it('streams the upload through the Fastify plugin, whose other bodies are still read whole', async () => {
+    gateway = await gatewayWith(['live-upload']);
+    const app = Fastify();
+    await app.register(fastifyPluginGateway, { gateway, prefix: '/plugins', stopOnClose: false });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    server = app.server;
+    const url = `127.0.0.1:${(app.server.address() as AddressInfo).port}/plugins`;
+    const answer = await upload(url, '/upload', 32 * MiB);
+    expect(JSON.parse(answer.body)).toMatchObject({ bytes: 32 * MiB, first: 7, last: 9 });
+    const tooLarge = await upload(url, '/upload-small', 8 * MiB);
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.headers.connection).toBe('close');
+    const whole = await fetch(`http://${url}/whole`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ b: 2 }),
+    });
+    expect(await whole.json()).toEqual({ got: { b: 2 } });
+    const poisoned = await fetch(`http://${url}/whole`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"__proto__":{"x":1}}',
+    });
+    expect(poisoned.status).toBe(400);
   });
 });
