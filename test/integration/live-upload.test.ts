@@ -166,6 +166,23 @@ describe('streamed request bodies (stream.request_body)', () => {
     expect(gateway.metrics('live-upload').active_connections).toBe(0);
   });
 
+  it('ends the plugin’s read with an error when the client goes away mid-upload', async () => {
+    const log = memoryLogger();
+    gateway = await gatewayWith(['live-upload'], { logger: log });
+    const live = await liveServer(gateway);
+    server = live.server;
+    const req = http.request(`http://${live.url}/upload-small`, { method: 'PUT' });
+    req.on('error', () => {});
+    req.write(Buffer.alloc(256 * 1024));
+    await expect.poll(() => gateway!.metrics('live-upload').active_connections).toBe(1);
+    req.destroy();
+    await expect.poll(() => log.lines.some((l) => l.msg === 'upload cut')).toBe(true);
+    await expect.poll(() => gateway!.metrics('live-upload').active_connections).toBe(0);
+    // The plugin serves on.
+    const next = await upload(live.url, '/upload-small', 64 * 1024);
+    expect(JSON.parse(next.body)).toMatchObject({ bytes: 64 * 1024 });
+  });
+
   it('keeps whole-body behaviour for endpoints without the declaration', async () => {
     gateway = await gatewayWith(['live-upload']);
     const res = await gateway.handle({
