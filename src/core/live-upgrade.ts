@@ -117,7 +117,8 @@ export class LiveGate {
     const plugin = target.plugin;
     if (plugin.asleep === true) await plugin.wake?.();
     const instance = leastBusy(plugin.instances);
-    if (plugin.location !== 'local' || !instance) {
+    // A runtime without WebSockets (`process`) was refused at load; never reached.
+    if (plugin.location !== 'local' || !instance?.runtime.live?.().open) {
       return refused(
         errorResponse(
           ErrorCodes.PLUGIN_UNAVAILABLE,
@@ -197,7 +198,7 @@ export class LiveGate {
       log: this.#parts.log,
       ended,
     });
-    connection.attach(instance.runtime.live!().open(connection, key, request));
+    connection.attach(instance.runtime.live!().open!(connection, key, request));
   }
 
   #originAdmitted(

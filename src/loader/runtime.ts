@@ -171,8 +171,11 @@ export interface RequestBodySource {
 
 /** Where a runtime that serves live connections takes them (`PluginRuntime.live`). */
 export interface LiveChannel {
-  /** Hands a new connection to the plugin's `websockets[key]` handlers. */
-  open(peer: LivePeer, key: string, request: PluginRequest): LiveLink;
+  /**
+   * Hands a new connection to the plugin's `websockets[key]` handlers. Absent where the runtime holds
+   * no WebSockets (`process`: such a manifest is refused at load).
+   */
+  open?(peer: LivePeer, key: string, request: PluginRequest): LiveLink;
   /**
    * Runs the plugin's `routes[key]` for a streamed response; with `body`, its `req.body` is that
    * streamed request body, read as the handler reads it.
@@ -218,7 +221,7 @@ export interface PluginRuntime {
    * sees them from its next task on, without a restart.
    */
   setFlags(flags: Readonly<Record<string, boolean>>): void;
-  /** The runtime's live channel, when it serves WebSockets (the worker runtime does). */
+  /** The runtime's live channel: streams (worker and process), WebSockets (worker). */
   live?(): LiveChannel;
 }
 

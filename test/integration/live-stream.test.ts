@@ -96,12 +96,14 @@ describe('streamed responses and Server-Sent Events through the node:http adapte
     await expect(stalls.text()).rejects.toThrow();
   });
 
-  it('refuses a stream endpoint on the process runtime at load', async () => {
+  it('refuses a stream endpoint on the wasm runtime at load', async () => {
     const { PluginGateway } = await import('../../src/index.js');
     const g = new PluginGateway({ logger: false });
-    await expect(g.load(fixture('live-proc-stream'))).rejects.toMatchObject({
+    await expect(g.load(fixture('live-wasm-stream'))).rejects.toMatchObject({
       code: 'PGW_ERR_LIVE_UNSUPPORTED',
-      message: expect.stringMatching(/plugin\.yaml:\d+:\d+ endpoints\.0\.stream/),
+      message: expect.stringMatching(
+        /plugin\.yaml:\d+:\d+ endpoints\.0\.stream.*only the worker and process runtimes serve/,
+      ),
     });
     await g.stop();
   });

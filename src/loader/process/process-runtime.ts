@@ -11,6 +11,7 @@
  */
 import { grantedFetch, type FetchReply, type FetchRequest } from '../host-fetch.js';
 import { pathToFileURL } from 'node:url';
+import { ProcessStreams } from './process-streams.js';
 import type { HealthStatus } from '../../shared/types.js';
 import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
 import { oversizedReply } from '../reply-size.js';
@@ -70,6 +71,14 @@ export class ProcessRuntime implements PluginRuntime {
   #lastActive = 0;
   #healthSeq = 0;
   #healthAnswer: ((seq: number, status: HealthStatus) => void) | undefined;
+  readonly #streams: ProcessStreams<Child> = new ProcessStreams<Child>({
+    child: () => this.#child ?? this.#spawn(),
+    ready: (child) => child.ready,
+    send: (child, f) => this.#send(child, { ctl: 'live', f }),
+    closing: () => this.#closing,
+    violation: (reason) => this.#hooks.onViolation(reason, ++this.#violations),
+    idle: () => this.#startIdle(),
+  });
 
   /** @param bwrap the `bwrap` binary, or undefined to run under Node's permission model alone */
   constructor(spec: RuntimeSpec, hooks: RuntimeHooks, bwrap: string | undefined) {
@@ -201,8 +210,11 @@ export class ProcessRuntime implements PluginRuntime {
           child.ready = true;
           this.#send(child, { ctl: 'start', v: PROTOCOL_VERSION, data: this.#data });
           for (const p of child.queue.splice(0)) this.#sendTask(child, p);
+          this.#streams.ready(child);
         });
         return;
+      case 'live':
+        return this.#streams.onNote(child, note.n);
       case 'started': {
         const pending = this.#ledger.slots.ownerOf(note.s);
         if (pending?.holder === child) pending.seen = true;
@@ -279,6 +291,7 @@ export class ProcessRuntime implements PluginRuntime {
         : `the plugin process exited with code ${code}`);
     const loss: TaskFailure = crashed ? { __pgw: 'crash', message: reason } : this.#terminated();
     if (crashed) this.#hooks.onCrash(reason);
+    this.#streams.ended(child, crashed ? reason : 'plugin stopping');
     const lost = [...child.inFlight];
     child.inFlight.clear();
     child.queue.length = 0;
@@ -310,8 +323,10 @@ export class ProcessRuntime implements PluginRuntime {
     this.#idleTimer = undefined;
     const child = this.#child;
     if (!child || this.#closing) return;
-    const idleFor = performance.now() - this.#lastActive;
+    let idleFor = performance.now() - this.#lastActive;
     if (child.inFlight.size > 0) return;
+    // An open stream keeps its process; its end starts the countdown again.
+    if (this.#streams.holds(child)) idleFor = 0;
     if (idleFor < this.#spec.idleTimeoutMs) {
       this.#idleTimer = setTimeout(this.#onIdle, this.#spec.idleTimeoutMs - idleFor).unref();
       return;
@@ -334,6 +349,7 @@ export class ProcessRuntime implements PluginRuntime {
     const end = performance.now() + timeoutMs;
     clearTimeout(this.#idleTimer);
     this.#ledger.close();
+    this.#streams.closeAll(1001, 'plugin stopping');
     const child = this.#child;
     if (child && !child.exited) {
       if (child.ready) {
@@ -364,7 +380,13 @@ export class ProcessRuntime implements PluginRuntime {
       heapUsedBytes: live ? child.rssBytes || child.heapUsed : 0,
       inFlight: this.#ledger.inFlight,
       violations: this.#violations,
+      connections: this.#streams.connections,
     };
+  }
+
+  /** Streamed responses through the plugin's channel (no WebSockets: refused at load). */
+  live(): ProcessStreams<Child> {
+    return this.#streams;
   }
 
   setFlags(flags: Readonly<Record<string, boolean>>): void {
