@@ -84,4 +84,19 @@ describe('streamed responses and bodies from a process plugin (its MessagePack c
     expect(tooLarge.status).toBe(413);
     expect(await tooLarge.json()).toMatchObject({ error: { code: 'PGW_ERR_BODY_TOO_LARGE' } });
   });
+
+  it('cuts the streams of a process that dies mid-stream; the plugin restarts and streams again', async () => {
+    const url = await started();
+    const crashes: string[] = [];
+    gateway!.on('plugin:crash', (e) => crashes.push(e.plugin));
+    const res = await fetch(`http://${url}/dies`);
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toThrow();
+    await expect.poll(() => crashes).toEqual(['live-proc-stream']);
+    await expect
+      .poll(() => gateway!.get('live-proc-stream')!.status, { timeout: 15_000 })
+      .toBe('active');
+    const again = await fetch(`http://${url}/feed`);
+    expect((await again.text()).split('\n\n').filter((b) => b.startsWith('id:'))).toHaveLength(3);
+  });
 });
