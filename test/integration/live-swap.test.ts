@@ -3,6 +3,7 @@ import type http from 'node:http';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { prometheusMetrics } from '../../src/adapters/prometheus.js';
+import { createManagement } from '../../src/management/index.js';
 import { PluginGateway, type GatewayOptions } from '../../src/index.js';
 import { closeServer, memoryLogger } from '../helpers.js';
 import { connect, liveServer, type Client } from '../live-clients.js';
@@ -125,6 +126,15 @@ describe('hot swap with open connections', () => {
     ]);
     expect(Date.parse(connections[1]!.draining_until!)).toBeGreaterThan(Date.now() + 30_000);
     expect(connections[0]!.draining_until).toBeUndefined();
+    const management = createManagement(g, {
+      authenticate: () => ({ userId: 'ops', roles: ['admin'] }),
+    });
+    const detail = await management.handle({ method: 'GET', path: '/api/plugins/drainroom' });
+    management.close();
+    expect(detail.body).toMatchObject({
+      info: { connections: [{ version: '2.0.0' }, { version: '1.0.0', active_connections: 2 }] },
+      metrics: { connections_by_version: { '1.0.0': 2, '2.0.0': 1 } },
+    });
     const prometheus = prometheusMetrics(g);
     const text = await prometheus.registry.metrics();
     prometheus.dispose();
