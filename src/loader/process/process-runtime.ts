@@ -12,6 +12,8 @@
 import { grantedFetch, type FetchReply, type FetchRequest } from '../host-fetch.js';
 import { pathToFileURL } from 'node:url';
 import { ProcessStreams } from './process-streams.js';
+import { heapOver, residentOver } from './process-memory.js';
+import { HealthQuestion } from './health-question.js';
 import type { HealthStatus } from '../../shared/types.js';
 import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
 import { oversizedReply } from '../reply-size.js';
@@ -60,7 +62,6 @@ export class ProcessRuntime implements PluginRuntime {
   readonly #content: ContentCheck;
   readonly #ledger: TaskLedger<Child>;
   readonly #data: ProcessHarnessData;
-  readonly #rssLimit: number;
   readonly #name: string;
   /** The entry file, for locating a load error. */
   readonly #mainPath: string;
@@ -69,8 +70,7 @@ export class ProcessRuntime implements PluginRuntime {
   #closing = false;
   #idleTimer: NodeJS.Timeout | undefined;
   #lastActive = 0;
-  #healthSeq = 0;
-  #healthAnswer: ((seq: number, status: HealthStatus) => void) | undefined;
+  readonly #health = new HealthQuestion();
   readonly #streams: ProcessStreams<Child> = new ProcessStreams<Child>({
     child: () => this.#child ?? this.#spawn(),
     ready: (child) => child.ready,
@@ -112,7 +112,6 @@ export class ProcessRuntime implements PluginRuntime {
       bwrap,
     });
     this.sandbox = this.#launch.sandbox;
-    this.#rssLimit = (manifest.resources.memory + NODE_BASE_RSS_MIB) * 1024 * 1024;
     this.#data = {
       main: spec.mainUrl ?? pathToFileURL(spec.mainPath).href,
       name: manifest.name,
@@ -182,13 +181,8 @@ export class ProcessRuntime implements PluginRuntime {
     if (!usage) return;
     child.rssBytes = usage.rssBytes;
     child.cpu ??= { ms: usage.cpuMs, at: performance.now() };
-    if (usage.rssBytes > this.#rssLimit) {
-      const mib = (n: number) => Math.round(n / 1048576);
-      this.#kill(
-        child,
-        `memory: the plugin process holds ${mib(usage.rssBytes)} MiB resident, over resources.memory (${this.#spec.manifest.resources.memory} MiB) + ${NODE_BASE_RSS_MIB} MiB for Node itself`,
-      );
-    }
+    const over = residentOver(usage.rssBytes, this.#spec.manifest.resources.memory);
+    if (over !== undefined) this.#kill(child, over);
   }
 
   #onNote(child: Child, message: unknown): void {
@@ -254,22 +248,15 @@ export class ProcessRuntime implements PluginRuntime {
         return this.#hooks.onPublish(note.event);
       case 'heap': {
         child.heapUsed = note.used;
-        const limit = this.#spec.manifest.resources.memory * 1024 * 1024;
-        if (note.used + note.external > limit) {
-          const mib = (n: number) => Math.round(n / 1048576);
-          this.#kill(
-            child,
-            `memory: the plugin process holds ${mib(note.used)} MiB of heap and ${mib(note.external)} MiB outside it, over resources.memory (${mib(limit)} MiB)`,
-          );
-        }
-        return;
+        const over = heapOver(note.used, note.external, this.#spec.manifest.resources.memory);
+        return over === undefined ? undefined : this.#kill(child, over);
       }
       case 'stopped':
         if (note.error)
           this.#hooks.onLog('error', `stop() failed: ${note.error}`, undefined, undefined);
         return child.stopped?.();
       case 'health':
-        return this.#healthAnswer?.(note.seq, note.status);
+        return this.#health.answered(note.seq, note.status);
       case 'exiting':
         return;
     }
@@ -399,17 +386,8 @@ export class ProcessRuntime implements PluginRuntime {
   async checkHealth(timeoutMs: number): Promise<HealthStatus | undefined> {
     const child = this.#child;
     if (!child || !child.ready || child.exited || this.#closing) return undefined;
-    const seq = ++this.#healthSeq;
-    const status = await new Promise<HealthStatus | undefined>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs, undefined);
-      this.#healthAnswer = (answered, s) => {
-        if (answered !== seq) return;
-        clearTimeout(timer);
-        resolve(s);
-      };
-      this.#send(child, { ctl: 'health', seq });
-    });
-    this.#healthAnswer = undefined;
+    const ask = (seq: number) => this.#send(child, { ctl: 'health', seq });
+    const status = await this.#health.ask(ask, timeoutMs);
     if (status || child.exited) return status;
     return combineHealth([], [child.proc.pid ?? -1], timeoutMs);
   }
