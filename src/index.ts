@@ -56,6 +56,7 @@ export type {
   PluginEndpoint,
   WebSocketSettings,
   PluginInfo,
+  VersionConnections,
   PluginMetrics,
   PluginRequest,
   PluginResponse,

@@ -15,7 +15,9 @@ import type {
 import fp from 'fastify-plugin';
 import { ErrorCodes } from '../errors.js';
 import { isNoRoute, plainHeaders, withUser } from './node-exchange.js';
-import { BodyDecodeError, parseBody } from './request-body.js';
+import { BodyDecodeError, mediaType, parseBody, readBody, TOO_LARGE } from './request-body.js';
+import { closeAfterAnswer } from './linger.js';
+import { isBodyStream } from '../core/live-request-body.js';
 import type { HostUser, RequestHandlerLike } from './request-handler.js';
 import { acceptedRequestId, gatewayRequestId } from './request-id.js';
 import { wireResponse, type WireResponse } from './write-response.js';
@@ -72,20 +74,29 @@ async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOption
       getUser: options.getUpgradeUser,
     });
   }
-  // Only inside this plugin's context: text is decoded in the charset it declares, anything else
-  // (binary, forms) reaches the plugin as it came. Fastify's JSON parser stays.
-  app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser(
-    '*',
-    { parseAs: 'buffer', bodyLimit: options.bodyLimit },
-    (request, raw, done) => {
-      try {
-        done(null, parseBody(raw as Buffer, request.headers['content-type']));
-      } catch (error) {
-        done(error as Error, undefined);
-      }
-    },
+  // Only inside this plugin's context: a `stream.request_body` endpoint gets the request stream itself,
+  // unread; other bodies are read within the route's bodyLimit, JSON parsed by Fastify's own parser,
+  // text decoded in the charset it declares, anything else (binary, forms) as it came.
+  const { onProtoPoisoning, onConstructorPoisoning } = app.initialConfig;
+  const json = app.getDefaultJsonParser(
+    onProtoPoisoning ?? 'error',
+    onConstructorPoisoning ?? 'error',
   );
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('*', (request, payload, done) => {
+    if (gateway.streamsRequestBody?.(request.method, pathOf(request, prefixLength)) === true) {
+      return done(null, payload);
+    }
+    const type = request.headers['content-type'];
+    readBody(payload, request.routeOptions.bodyLimit, request.headers)
+      .then((raw) => {
+        if (raw === TOO_LARGE) return done(bodyTooLarge(request.routeOptions.bodyLimit), undefined);
+        if (mediaType(type) === 'application/json')
+          return json(request, raw.toString('utf8'), done);
+        done(null, parseBody(raw, type));
+      }, done)
+      .catch((error: Error) => done(error, undefined));
+  });
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const requestId = acceptedRequestId(request.id);
     const wire = refusalWire(error, request, requestId);
@@ -100,8 +111,7 @@ async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOption
   }
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const echoed = acceptedRequestId(request.id);
-    let path = request.url.slice(prefixLength) || '/';
-    if (path[0] === '?') path = `/${path}`;
+    const path = pathOf(request, prefixLength);
     const gatewayRequest: GatewayRequest = {
       id: gatewayRequestId(echoed),
       method: request.method,
@@ -115,6 +125,10 @@ async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOption
     if (response.statusCode === 404 && isNoRoute(response)) {
       reply.callNotFound();
       return reply;
+    }
+    // An upload the plugin did not read to its end: the rest is not read, the connection ends.
+    if (isBodyStream(request.body) && !request.raw.readableEnded) {
+      closeAfterAnswer(request.raw, reply.raw);
     }
     if (isStreamBody(response.body)) {
       // Fastify pipes a Readable with backpressure, and destroys it (cancelling the plugin's body)
@@ -132,6 +146,21 @@ async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOption
   const routeOptions = options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit };
   app.all('/*', routeOptions, handler);
   app.all('/', routeOptions, handler);
+}
+
+/** The path the gateway routes: the URL less the plugin's prefix. */
+function pathOf(request: FastifyRequest, prefixLength: number): string {
+  const path = request.url.slice(prefixLength) || '/';
+  return path[0] === '?' ? `/${path}` : path;
+}
+
+/** A body over the limit, as Fastify's own parsers refuse it (the error handler answers 413). */
+function bodyTooLarge(limit: number): FastifyError {
+  return Object.assign(new Error(`Request body is too large (over ${limit} bytes)`), {
+    code: 'FST_ERR_CTP_BODY_TOO_LARGE',
+    name: 'FastifyError',
+    statusCode: 413,
+  });
 }
 
 function send(

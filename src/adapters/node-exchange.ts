@@ -15,6 +15,7 @@ import { acceptedRequestId, gatewayRequestId } from './request-id.js';
 import { wireResponse, writeError, writeWire } from './write-response.js';
 import { isStreamBody } from '../core/live-stream.js';
 import { writeStream } from './write-stream.js';
+import { closeAfterAnswer } from './linger.js';
 
 /** A peer endpoint served beside the routes (the fleet's, on the node listener). */
 export interface PeerEndpoint {
@@ -77,6 +78,9 @@ export async function serveExchange(
     if (parsed !== undefined || req.readableEnded) {
       // A body parser of the host's (express.json(), a framework) read the stream already.
       body = ownBody(parsed);
+    } else if (!hasNoBody(req.headers) && streamsBody(handler, req, path)) {
+      // Read by the plugin as it goes, within its endpoint's own limit (`stream.max_request_bytes`).
+      body = req;
     } else if (!hasNoBody(req.headers)) {
       const raw = await readBody(req, settings.bodyLimit);
       if (raw === TOO_LARGE) {
@@ -104,10 +108,13 @@ export async function serveExchange(
     if (response.statusCode === 404 && isNoRoute(response)) {
       if (settings.onNotFound !== undefined || next !== undefined) {
         // The stream is read: the host's routes find the body where a body parser would leave it.
-        if (parsed === undefined && body !== undefined) (req as { body?: unknown }).body = body;
+        if (parsed === undefined && body !== undefined && body !== req)
+          (req as { body?: unknown }).body = body;
         return notFound(settings, req, res, next, '');
       }
     }
+    // An upload the plugin did not read to its end: the rest is not read, the connection ends.
+    if (body === req && !req.readableEnded) closeAfterAnswer(req, res);
     if (isStreamBody(response.body)) {
       return await writeStream(res, response, answerId, req.method === 'HEAD');
     }
@@ -130,6 +137,10 @@ export async function serveExchange(
         answerId,
       );
   }
+}
+
+function streamsBody(handler: RequestHandlerLike, req: IncomingMessage, path: string): boolean {
+  return handler.streamsRequestBody?.(req.method ?? 'GET', path) === true;
 }
 
 function codeOf(status: 400 | 415): ErrorCode {

@@ -127,7 +127,23 @@ export function prometheusMetrics(
     'Heap used by the plugin threads',
     (m) => m.memory_usage_mb * 1024 * 1024,
   );
-  perPlugin('plugin_active_connections', 'Requests in flight', (m) => m.active_connections);
+  perPlugin(
+    'plugin_active_connections',
+    'Requests in flight plus open WebSockets and streamed responses',
+    (m) => m.active_connections,
+  );
+  gauge(
+    'plugin_version_connections',
+    'Open WebSockets and streamed responses per plugin version (versions draining after a swap included)',
+    ['plugin', 'version'],
+    (g) => {
+      for (const info of gateway.list()) {
+        const byVersion = gateway.metrics(info.name).connections_by_version ?? {};
+        for (const [version, n] of Object.entries(byVersion))
+          g.set({ plugin: info.name, version }, n);
+      }
+    },
+  );
   perPlugin('plugin_threads', 'Live worker threads', (m) => m.threads);
   // Crashes and events only grow: counters (`_total`), read at each scrape like the gauges. A plugin
   // unloaded and loaded again starts from 0, which Prometheus' rate() reads as a counter reset.

@@ -5,6 +5,7 @@
  * @module
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { ownBytes } from '../shared/own-bytes.js';
 
 /** What {@link readBody} resolves to when the body is over the limit: nothing past it was read. */
@@ -36,8 +37,12 @@ export function declaredTooLarge(headers: IncomingHttpHeaders, limit: number): b
  * Reads the body, at most `limit` bytes. Past the limit it stops listening and resolves
  * {@link TOO_LARGE}; the caller answers 413 with `connection: close`, so the rest is never read.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | typeof TOO_LARGE> {
-  if (declaredTooLarge(req.headers, limit)) return Promise.resolve(TOO_LARGE);
+export function readBody(
+  req: Readable,
+  limit: number,
+  headers: IncomingHttpHeaders = (req as IncomingMessage).headers,
+): Promise<Buffer | typeof TOO_LARGE> {
+  if (declaredTooLarge(headers, limit)) return Promise.resolve(TOO_LARGE);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -9,6 +9,11 @@ import type { GatewayRequest, PluginResponse } from '../shared/types.js';
 export interface RequestHandlerLike {
   /** Answers one request, as `PluginGateway.handle()` does. */
   handle(request: GatewayRequest): Promise<PluginResponse>;
+  /**
+   * Whether `method path` reads its body as a stream, as `PluginGateway.streamsRequestBody()` says:
+   * the adapter then passes the request stream as `body`, unread. Absent: every body is read whole.
+   */
+  streamsRequestBody?(method: string, path: string): boolean;
 }
 
 /** The caller as the host's own authentication decided it, handed to the gateway. */

@@ -3,7 +3,7 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import { GatewayStoppedError, InvalidArgumentError, PluginNotFoundError } from '../errors.js';
+import { GatewayStoppedError, PluginNotFoundError } from '../errors.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
 import type { CatalogWatch } from '../fleet/catalog-watch.js';
 import type { Fleet } from '../fleet/fleet.js';
@@ -36,6 +36,8 @@ import type { PeerReply, RequestPath } from './request-path.js';
 import type { ServiceCalls, ServiceHandler } from './service-calls.js';
 import type { Tracing } from './tracing.js';
 import { LiveGate, type LiveUpgrade } from './live-upgrade.js';
+import { streamsRequestBody } from './live-request-body.js';
+import { assertEventType, assertPluginName } from './gateway-arguments.js';
 import type {
   DomainEvent,
   FlagRule,
@@ -162,9 +164,9 @@ export class PluginGateway {
   /**
    * Replaces a loaded plugin with another version (a folder, or `{ version }` its history keeps) without
    * a failed request: the new version starts beside the one serving, its `healthCheck()` is asked once,
-   * then it takes the traffic — at once, or through `options.canary` — and its routes replace the old
-   * ones in one step; the previous version finishes its requests (within `stopTimeout`) and ends. A new
-   * version that fails a step is given up; the previous one serves on. Resolves with the new info.
+   * then it takes the traffic (at once, or through `options.canary`) in one step; the previous one ends
+   * once its requests (within `stopTimeout`) and connections (`options.connectionDrain`) are done. A
+   * new version that fails a step is given up; the previous one serves on. Resolves with the new info.
    * @throws {SwapFailedError} `PGW_ERR_SWAP_FAILED`: the new version was given up (`err.reason`).
    * @throws {RouteConflictError} `PGW_ERR_ROUTE_CONFLICT`: another plugin serves one of its endpoints.
    * @throws {PluginNotFoundError} / {VersionNotFoundError} / {InvalidArgumentError}
@@ -222,6 +224,11 @@ export class PluginGateway {
     return (this.#live ??= new LiveGate(this.#path.parts)).upgrade(request);
   }
 
+  /** Whether `method path` reads its body as a stream (`stream.request_body`): adapters pass it unread. */
+  streamsRequestBody(method: string, path: string): boolean {
+    return streamsRequestBody(this.#path.parts.router, method, path);
+  }
+
   /**
    * Serves a call from another gateway of the fleet (the peer protocol, docs/peer-protocol.md) with this
    * gateway's own instances. The `./node` listener routes `POST <prefix>/.veza/peer/v1` here; other
@@ -253,11 +260,7 @@ export class PluginGateway {
    * @throws {InvalidArgumentError} for a spec the `faults` option would refuse.
    */
   setFaults(name: string, faults: FaultSpec | null): void {
-    if (typeof name !== 'string' || name === '') {
-      throw new InvalidArgumentError(
-        `Expected \`name\` to be a plugin name, got \`${String(name)}\` (${typeof name})`,
-      );
-    }
+    assertPluginName(name);
     this.#faults.set(name, faults === null ? undefined : resolveFault(faults, `faults.${name}`));
   }
 
@@ -284,11 +287,7 @@ export class PluginGateway {
    */
   async publish(event: DomainEvent): Promise<PublishResult> {
     this.#assertRunning();
-    if (typeof event?.type !== 'string' || event.type === '') {
-      throw new InvalidArgumentError(
-        `Expected \`event.type\` to be a non-empty string, got \`${String(event?.type)}\``,
-      );
-    }
+    assertEventType(event);
     return this.#events.deliver(event, undefined);
   }
 

@@ -15,8 +15,6 @@ import {
   PluginNotFoundError,
   SwapFailedError,
   VersionNotFoundError,
-  type SwapFailureReason,
-  type SwapFigures,
 } from '../errors.js';
 import { resolveCanary, runCanary, type ResolvedCanary } from '../plugins/canary.js';
 import { hashPluginFolder } from '../manifest/folder-hash.js';
@@ -29,30 +27,23 @@ import { VersionHistory } from '../plugins/versions.js';
 import { parseDuration } from '../shared/duration.js';
 import type { PluginInfo, VersionRecord } from '../shared/types.js';
 import type { RollbackEvent } from './gateway-events.js';
-import { swapTrust, type SwapOptions, type SwapSource } from './swap-options.js';
+import {
+  DEFAULT_CONNECTION_DRAIN_MS,
+  swapConnectionDrain,
+  swapTrust,
+  type SwapOptions,
+  type SwapSource,
+} from './swap-options.js';
+
+import { GiveUp, type Move } from './swap-step.js';
 
 export type { SwapOptions, SwapSource } from './swap-options.js';
-
-/** What kind of move a swap is: a new version, or going back to a kept one. */
-type Move = { kind: 'swap' } | { kind: 'manual' } | { kind: 'crash-loop'; message: string };
 
 /** What the hot swap needs from the gateway. */
 export interface HotSwapParts extends PluginMakerParts {
   started(): boolean;
   /** The load options of a plugin `load()` did not load (a catalog one), for its new versions. */
   defaultLoadOptions(): ResolvedLoadOptions;
-}
-
-/** A step of the swap failed: the new version is given up. */
-class GiveUp extends Error {
-  constructor(
-    readonly reason: SwapFailureReason,
-    message: string,
-    readonly figures?: SwapFigures,
-    readonly original?: unknown,
-  ) {
-    super(message);
-  }
 }
 
 export class HotSwap {
@@ -89,12 +80,13 @@ export class HotSwap {
     this.#require(name);
     const canary = resolveCanary(options.canary);
     const trusted = swapTrust(options);
+    const drainMs = swapConnectionDrain(options);
     return this.#serially(name, () => {
       const dir = this.#dirOf(name, source);
       const kept = typeof source === 'string' ? undefined : this.#kept(name, source.version);
       // Trust follows the code: the caller's word for a folder, the kept record's for a kept version.
       const origin = { trusted: trusted && (kept?.trusted ?? true) };
-      return this.#swap(name, dir, canary, { kind: 'swap' }, origin);
+      return this.#swap(name, dir, canary, { kind: 'swap', drainMs }, origin);
     });
   }
 
@@ -239,7 +231,8 @@ export class HotSwap {
     }
     history.add(name, this.#recordOf(next, 'serving'));
     this.#show(name);
-    await table.retire(previous, `replaced by ${next.version}`);
+    const drainMs = move.kind === 'swap' ? move.drainMs : DEFAULT_CONNECTION_DRAIN_MS;
+    await table.retire(previous, `replaced by ${next.version}`, undefined, drainMs);
     const durationMs = performance.now() - began;
     if (move.kind === 'swap') {
       const event = {

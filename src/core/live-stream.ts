@@ -16,6 +16,7 @@ import { parseDuration } from '../shared/duration.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import { errorResponse } from '../shared/responses.js';
 import type { PluginRequest, PluginResponse, StreamSettings } from '../shared/types.js';
+import { declaredOver, requestBodySource } from './live-request-body.js';
 
 /** The local instance holding the fewest live connections and streams, among those that serve them. */
 export function leastBusy(instances: readonly PluginInstance[]): PluginInstance | undefined {
@@ -79,6 +80,12 @@ export async function streamed(
     const message = `${key} of plugin "${plugin.name}" runs on another gateway; streams are not forwarded between gateways`;
     return finish(errorResponse(ErrorCodes.PLUGIN_UNAVAILABLE, message, id));
   }
+  const maxBody = settings.max_request_bytes;
+  const tooLargeMessage = `the body is larger than ${maxBody} bytes (stream.max_request_bytes)`;
+  // The client's upload is not read further: the connection ends with the answer.
+  const tooLarge = () =>
+    errorResponse(ErrorCodes.BODY_TOO_LARGE, tooLargeMessage, id, { connection: 'close' });
+  if (settings.request_body && declaredOver(request.headers, maxBody)) return finish(tooLarge());
   return new Promise<Dispatched>((resolve) => {
     const stream = new HostStream(settings, (error) => {
       if (error) log.warn({ plugin_id: plugin.name, request_id: id, err: error }, 'stream cut');
@@ -90,6 +97,20 @@ export async function streamed(
       const message = `${key} did not answer within ${settings.first_byte_timeout} (stream.first_byte_timeout)`;
       resolve(finish(errorResponse(ErrorCodes.TIMEOUT, message, id)));
     }, parseDuration(settings.first_byte_timeout)!);
+    let overLimit = false;
+    const answerTooLarge = () => {
+      if (stream.finished || stream.headed) return; // the plugin answered already: its answer goes
+      clearTimeout(firstByte);
+      stream.cut(tooLargeMessage);
+      resolve(finish(tooLarge()));
+    };
+    const body = settings.request_body
+      ? requestBodySource(request.body, maxBody, () => {
+          overLimit = true;
+          // After the failed read reached the plugin (its loop throws with the reason), not before.
+          setImmediate(answerTooLarge);
+        })
+      : undefined;
     stream.link = instance.runtime.live!().stream(
       {
         head(statusCode, headers) {
@@ -101,6 +122,7 @@ export async function streamed(
         },
         chunk: (data) => stream.push(data),
         end(error) {
+          if (!stream.headed && overLimit) return answerTooLarge();
           if (!stream.headed) {
             clearTimeout(firstByte);
             const message = `the plugin failed to answer ${key}`;
@@ -112,6 +134,7 @@ export async function streamed(
       },
       key,
       request,
+      body,
     );
   });
 }
@@ -159,6 +182,11 @@ class HostStream implements StreamBody {
     this.#armIdle();
     this.#queue.push(data);
     this.#wake?.();
+  }
+
+  /** Ended, cleanly or cut. */
+  get finished(): boolean {
+    return this.#done;
   }
 
   finish(error?: string): void {

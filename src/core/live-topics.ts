@@ -1,8 +1,8 @@
 /**
  * A plugin's publish/subscribe topics, on the host: topic to the connections subscribed to it. Each
- * plugin version has a table of its own, so a plugin can neither publish to another's topics nor see
- * who is subscribed to them; a message published once reaches every subscriber, whichever thread or
- * instance serves it. Bounded: a connection holds at most `MAX_TOPICS_PER_CONNECTION` topics.
+ * plugin (all its versions: a swap's old and new versions share their rooms) has a table of its own,
+ * so a plugin can neither publish to another's topics nor see who is subscribed to them; a message
+ * published once reaches every subscriber, whichever thread, instance or version serves it. Bounded: a connection holds at most `MAX_TOPICS_PER_CONNECTION` topics.
  * @module
  */
 import type { LiveData } from '../loader/runtime.js';

@@ -59,7 +59,11 @@ export class LiveGate {
   readonly #parts: Parts;
   /** Open (or admitted) connections per `plugin@version METHOD /path`. */
   readonly #open = new Map<string, number>();
-  readonly #topics = new WeakMap<Served, TopicTable>();
+  /**
+   * Topics per plugin name, shared by its versions: during a swap's drain, a room keeps its clients on
+   * the old version and the new one together (ADR 0130). Bounded by the plugins loaded.
+   */
+  readonly #topics = new Map<string, TopicTable>();
   #next = 0;
 
   constructor(parts: Parts) {
@@ -113,7 +117,8 @@ export class LiveGate {
     const plugin = target.plugin;
     if (plugin.asleep === true) await plugin.wake?.();
     const instance = leastBusy(plugin.instances);
-    if (plugin.location !== 'local' || !instance) {
+    // A runtime without WebSockets (`process`) was refused at load; never reached.
+    if (plugin.location !== 'local' || !instance?.runtime.live?.().open) {
       return refused(
         errorResponse(
           ErrorCodes.PLUGIN_UNAVAILABLE,
@@ -175,8 +180,8 @@ export class LiveGate {
     settings: WebSocketSettings,
     ended: () => void,
   ): void {
-    let topics = this.#topics.get(plugin);
-    if (!topics) this.#topics.set(plugin, (topics = new TopicTable()));
+    let topics = this.#topics.get(plugin.name);
+    if (!topics) this.#topics.set(plugin.name, (topics = new TopicTable()));
     const connection = new LiveConnection(ws, {
       id: `${request.id}.${(++this.#next).toString(36)}`,
       plugin: plugin.name,
@@ -193,7 +198,7 @@ export class LiveGate {
       log: this.#parts.log,
       ended,
     });
-    connection.attach(instance.runtime.live!().open(connection, key, request));
+    connection.attach(instance.runtime.live!().open!(connection, key, request));
   }
 
   #originAdmitted(

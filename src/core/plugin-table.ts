@@ -6,6 +6,7 @@
  */
 import type { Fleet } from '../fleet/fleet.js';
 import type { Served } from '../mesh/instances.js';
+import { ConnectionDrains, openConnections } from '../plugins/connection-drain.js';
 import type { ManagedPlugin } from '../plugins/managed-plugin.js';
 import { Supervisor } from '../plugins/supervisor.js';
 import type { DiscoveryRegistry, InstanceRecord } from '../registry/registry.js';
@@ -46,8 +47,11 @@ export class PluginTable {
    */
   readonly standby = new Set<ManagedPlugin>();
   readonly supervisor: Supervisor;
+  /** Swapped-out versions that keep their open connections for a while. */
+  readonly drains: ConnectionDrains;
 
   constructor(readonly parts: PluginTableParts) {
+    this.drains = new ConnectionDrains(parts.log);
     this.supervisor = new Supervisor({
       log: parts.log,
       bootTimeoutMs: parts.bootTimeoutMs,
@@ -89,6 +93,7 @@ export class PluginTable {
   async add(plugin: ManagedPlugin): Promise<void> {
     const { name, manifest } = plugin;
     plugin.wake = () => this.supervisor.wake(plugin);
+    plugin.draining = () => this.drains.of(name);
     this.#plugins.set(name, plugin);
     this.parts.fleet()?.localChanged(name);
     try {
@@ -114,7 +119,10 @@ export class PluginTable {
     const { registry } = this.parts;
     await Promise.all(plugin.instances.map((i) => registry.deregister(i.id).catch(() => {})));
     await plugin.runtime.drain(Math.max(0, end - performance.now() - budgetMs / 2));
-    await plugin.runtime.close(Math.max(0, end - performance.now()));
+    await Promise.all([
+      plugin.runtime.close(Math.max(0, end - performance.now())),
+      this.drains.cut(plugin.name),
+    ]);
   }
 
   /**
@@ -125,6 +133,7 @@ export class PluginTable {
   promote(next: ManagedPlugin, previous: ManagedPlugin): void {
     const { name } = next;
     this.parts.router.replace(name, next, previous.manifest.endpoints, next.manifest.endpoints);
+    next.draining = () => this.drains.of(name);
     this.#plugins.set(name, next);
     this.standby.delete(next);
     this.parts.fleet()?.localChanged(name);
@@ -136,12 +145,15 @@ export class PluginTable {
   /**
    * Ends a version that is no longer routed to (a swapped-out or given-up one): its requests in flight
    * finish (those still queued in its bulkhead too), its `stop()` runs and its threads end, all within
-   * `budgetMs`. Its routes are not touched: they lead to the version that replaced it.
+   * `budgetMs`. Its routes are not touched: they lead to the version that replaced it. With
+   * `connectionDrainMs`, open connections keep it up (past this promise) until they close or that
+   * deadline passes, then are closed 1012 (`ConnectionDrains`); without, they are closed 1001.
    */
   async retire(
     plugin: ManagedPlugin,
     reason: string,
     budgetMs = this.parts.stopTimeoutMs,
+    connectionDrainMs?: number,
   ): Promise<void> {
     const end = performance.now() + budgetMs;
     this.standby.delete(plugin);
@@ -153,6 +165,12 @@ export class PluginTable {
     await plugin.runtime.drain(Math.max(0, half - performance.now()));
     plugin.bulkhead.close();
     this.setStatus(plugin, 'inactive', reason);
+    const loaded = this.#plugins.has(plugin.name) && !this.parts.stopped();
+    if (connectionDrainMs !== undefined && loaded && openConnections(plugin) > 0) {
+      const budget = this.parts.stopTimeoutMs;
+      void this.drains.start(plugin, connectionDrainMs, () => plugin.runtime.close(budget));
+      return;
+    }
     await plugin.runtime.close(Math.max(0, end - performance.now()));
   }
 

@@ -4,6 +4,11 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { CanaryOptions } from '../plugins/canary.js';
+import { parseDuration } from '../shared/duration.js';
+
+/** How long a replaced version keeps its open connections by default: five minutes. */
+export const DEFAULT_CONNECTION_DRAIN_MS = 5 * 60_000;
+const MAX_CONNECTION_DRAIN_MS = 24 * 3_600_000;
 
 /** Options of `gateway.swap()`. */
 export interface SwapOptions {
@@ -21,6 +26,14 @@ export interface SwapOptions {
    * had. @default true
    */
   trusted?: boolean;
+  /**
+   * How long the version replaced keeps the WebSockets and streamed responses it holds (new ones go
+   * to the new version at once): they stay on it until they close or this passes, then are closed
+   * 1012 (service restart) and it ends. `0` closes them as soon as the swap is done. A duration
+   * (`'30s'`) or ms, at most `'24h'`. Rollbacks (by hand or automatic) keep the default.
+   * @default '5m'
+   */
+  connectionDrain?: string | number;
 }
 
 /** Where the new version is: a plugin folder, or a version the plugin's history keeps. */
@@ -38,4 +51,23 @@ export function swapTrust(options: SwapOptions): boolean {
     );
   }
   return trusted ?? true;
+}
+
+/**
+ * `options.connectionDrain` in ms.
+ * @throws {InvalidArgumentError} when it is not a duration of at most 24h.
+ */
+export function swapConnectionDrain(options: SwapOptions): number {
+  const { connectionDrain } = options;
+  if (connectionDrain === undefined) return DEFAULT_CONNECTION_DRAIN_MS;
+  const ms =
+    typeof connectionDrain === 'string' || typeof connectionDrain === 'number'
+      ? parseDuration(connectionDrain)
+      : undefined;
+  if (ms === undefined || ms > MAX_CONNECTION_DRAIN_MS) {
+    throw new InvalidArgumentError(
+      `Expected \`connectionDrain\` to be a duration of at most 24h (such as '30s', or ms), got \`${String(connectionDrain)}\` (${typeof connectionDrain})`,
+    );
+  }
+  return ms;
 }

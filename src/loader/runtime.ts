@@ -166,12 +166,36 @@ export interface StreamLink {
   cancel(): void;
 }
 
+/**
+ * A streamed request body as a runtime reads it: one chunk per `next()`, read from the client only
+ * then. Never returned by the runtime (the response still goes out on the same socket).
+ */
+export interface RequestBodySource {
+  next(): Promise<IteratorResult<Uint8Array, unknown>>;
+}
+
 /** Where a runtime that serves live connections takes them (`PluginRuntime.live`). */
 export interface LiveChannel {
-  /** Hands a new connection to the plugin's `websockets[key]` handlers. */
-  open(peer: LivePeer, key: string, request: PluginRequest): LiveLink;
-  /** Runs the plugin's `routes[key]` for a streamed response. */
-  stream(sink: StreamSink, key: string, request: PluginRequest): StreamLink;
+  /**
+   * Hands a new connection to the plugin's `websockets[key]` handlers. Absent where the runtime holds
+   * no WebSockets (`process`: such a manifest is refused at load).
+   */
+  open?(peer: LivePeer, key: string, request: PluginRequest): LiveLink;
+  /**
+   * Runs the plugin's `routes[key]` for a streamed response; with `body`, its `req.body` is that
+   * streamed request body, read as the handler reads it.
+   */
+  stream(
+    sink: StreamSink,
+    key: string,
+    request: PluginRequest,
+    body?: RequestBodySource,
+  ): StreamLink;
+  /**
+   * Closes every open connection with `code` (their `close` handlers run as for any close) and cuts
+   * every stream, leaving the thread up; new connections are still taken.
+   */
+  closeAll(code: number, reason: string): void;
 }
 
 /** One running plugin instance. */
@@ -202,7 +226,7 @@ export interface PluginRuntime {
    * sees them from its next task on, without a restart.
    */
   setFlags(flags: Readonly<Record<string, boolean>>): void;
-  /** The runtime's live channel, when it serves WebSockets (the worker runtime does). */
+  /** The runtime's live channel: streams (worker and process), WebSockets (worker). */
   live?(): LiveChannel;
 }
 

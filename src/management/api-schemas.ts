@@ -39,6 +39,15 @@ export const pluginInfo = z.looseObject({
   sandbox: z.enum(['bwrap', 'permission-model']).optional(),
   trusted: z.boolean(),
   disabled: z.literal(true).optional(),
+  connections: z
+    .array(
+      z.object({
+        version: z.string(),
+        active_connections: z.number(),
+        draining_until: z.string().optional(),
+      }),
+    )
+    .optional(),
 });
 
 const breakerState = z.enum(['closed', 'open', 'half-open']);
@@ -50,6 +59,7 @@ export const pluginMetrics = z.looseObject({
   cpu_usage_percent: z.number(),
   memory_usage_mb: z.number(),
   active_connections: z.number(),
+  connections_by_version: z.record(z.string(), z.number()).optional(),
   latency_ms: z.object({ p50: z.number(), p95: z.number(), p99: z.number() }),
   threads: z.number(),
   crashes: z.number(),

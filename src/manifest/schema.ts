@@ -167,6 +167,13 @@ const streamSettings = z.preprocess(
       .min(1)
       .max(64 * 1024 * 1024)
       .default(1024 * 1024),
+    request_body: z.boolean().default(false),
+    max_request_bytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(64 * 1024 ** 3)
+      .default(1024 ** 3),
   }),
 );
 

@@ -29,6 +29,13 @@ import type {
   VersionRecord,
 } from '../shared/types.js';
 
+/** A swapped-out version that serves no new connection and waits for its open ones to close. */
+export interface DrainingVersion {
+  readonly plugin: ManagedPlugin;
+  /** When its remaining connections are closed 1012 (epoch ms). */
+  readonly until: number;
+}
+
 export class ManagedPlugin implements Served {
   readonly name: string;
   readonly location = 'local';
@@ -58,6 +65,8 @@ export class ManagedPlugin implements Served {
   waking: Promise<void> | undefined;
   /** Set by the gateway: boots the plugin while `asleep` (see `Supervisor.wake`). */
   wake: () => Promise<void> = () => Promise.resolve();
+  /** Set by the gateway: the earlier versions of this plugin that still hold connections. */
+  draining: () => readonly DrainingVersion[] = () => [];
   /**
    * `sha256-<hex>` of its folder when it was loaded: checked again before every start and restart
    * (`undefined`: not checked).
@@ -141,7 +150,35 @@ export class ManagedPlugin implements Served {
     return true;
   }
 
+  /** Open WebSockets and streamed responses of this version. */
+  get openConnections(): number {
+    return this.runtime.stats().connections ?? 0;
+  }
+
+  /** Whether any endpoint holds connections (WebSocket or stream). */
+  get #live(): boolean {
+    return this.manifest.endpoints.some((e) => e.websocket !== undefined || e.stream !== undefined);
+  }
+
+  /** Open connections per version: this one, then those draining after a swap. */
+  connectionsByVersion(): NonNullable<PluginInfo['connections']> {
+    return [
+      { version: this.version, active_connections: this.openConnections },
+      ...this.draining().map(({ plugin, until }) => ({
+        version: plugin.version,
+        active_connections: plugin.openConnections,
+        draining_until: new Date(until).toISOString(),
+      })),
+    ];
+  }
+
   info(): PluginInfo {
+    const info = this.#staticInfo();
+    if (!this.#live && this.draining().length === 0) return info;
+    return Object.freeze({ ...info, connections: this.connectionsByVersion() });
+  }
+
+  #staticInfo(): PluginInfo {
     if (this.#info) return this.#info;
     const m = this.manifest;
     const info: PluginInfo = {
@@ -215,13 +252,20 @@ export class ManagedPlugin implements Served {
   snapshot(): PluginMetrics {
     const r = this.metrics;
     const live = this.runtime.stats();
+    const versions = this.connectionsByVersion();
+    const byVersion: Record<string, number> = {};
+    for (const v of versions) {
+      byVersion[v.version] = (byVersion[v.version] ?? 0) + v.active_connections;
+    }
+    const drainingConnections = versions.slice(1).reduce((n, v) => n + v.active_connections, 0);
     return {
       request_count: r.requests,
       error_count: r.errors,
       response_time_ms: r.meanMs,
       cpu_usage_percent: live.utilization * 100,
       memory_usage_mb: live.heapUsedBytes / (1024 * 1024),
-      active_connections: live.inFlight + (live.connections ?? 0),
+      active_connections: live.inFlight + (live.connections ?? 0) + drainingConnections,
+      ...(this.#live || versions.length > 1 ? { connections_by_version: byVersion } : {}),
       latency_ms: { p50: r.percentileMs(50), p95: r.percentileMs(95), p99: r.percentileMs(99) },
       threads: live.threads,
       crashes: this.crashes.total,

@@ -223,25 +223,30 @@ function runtimeFor(manifest: Manifest, setup: PluginSetup): Manifest['runtime']
 }
 
 /**
- * Connections live in a worker thread of the plugin's own (`loader/worker/live-thread.ts`); the process
- * and wasm runtimes have no such channel, so a live endpoint there is refused now rather than hang later.
+ * WebSockets live in a worker thread of the plugin's own (`loader/worker/live-thread.ts`), streams there
+ * or on a process's channel; what a runtime cannot serve is refused now rather than hang later.
  * @throws {LiveUnsupportedError} naming the first such endpoint's `websocket` field.
  */
 function assertLiveServable(files: PluginFiles, runtime: Manifest['runtime']['type']): void {
   if (runtime === 'worker') return;
+  // Streams go through a Node process's channel too (the Go and Rust SDKs do not speak its stream
+  // messages yet); WebSockets only through a worker's live thread.
+  const native = files.manifest.runtime.command !== undefined;
   const i = files.manifest.endpoints.findIndex(
-    (e) => e.websocket !== undefined || e.stream !== undefined,
+    (e) =>
+      e.websocket !== undefined || (e.stream !== undefined && (runtime !== 'process' || native)),
   );
   if (i < 0) return;
   const field = files.manifest.endpoints[i]!.websocket !== undefined ? 'websocket' : 'stream';
   const { name } = files.manifest;
   const where = fieldLocation(files.manifestText, files.manifestPath, ['endpoints', i, field]);
-  const why =
-    files.manifest.runtime.type === 'worker'
+  const why = native
+    ? 'it is a native plugin (runtime.command)'
+    : files.manifest.runtime.type === 'worker'
       ? 'the plugin is untrusted, so it runs as a process'
       : `runtime.type is ${runtime}`;
   throw new LiveUnsupportedError(
-    `${where}: plugin "${name}" declares a live endpoint (${field}), which only the worker runtime serves (${why}); run it as a trusted worker plugin or drop ${field}`,
+    `${where}: plugin "${name}" declares a live endpoint (${field}), which ${field === 'websocket' ? 'only the worker runtime serves' : 'only the worker runtime and JavaScript process plugins serve'} (${why}); run it as a trusted worker plugin or drop ${field}`,
     { plugin: name },
   );
 }

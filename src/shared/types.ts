@@ -1,8 +1,11 @@
 /**
  * The shapes that cross the gateway: the ADR's request, response, event, info and metrics.
- * These types are shared by the host side and the plugin SDK; they import nothing.
+ * These types are shared by the host side and the plugin SDK; they import nothing outside `src/shared`.
  * @module
  */
+import type { StreamSettings, VersionConnections, WebSocketSettings } from './live-types.js';
+
+export type { StreamSettings, VersionConnections, WebSocketSettings } from './live-types.js';
 
 /** A plugin's place in its lifecycle (ADR `PluginStatus`). */
 export type PluginStatus = 'loading' | 'active' | 'inactive' | 'failed';
@@ -163,40 +166,6 @@ export interface PluginEndpoint {
   stream?: StreamSettings;
 }
 
-/** An endpoint's `stream` settings in plugin.yaml, defaults filled in. */
-export interface StreamSettings {
-  /** Until the plugin's handler returns its response (status and headers). @default '30s' */
-  first_byte_timeout: string;
-  /** Between two chunks (an SSE heartbeat counts); past it the stream is ended. @default '60s' */
-  idle_timeout: string;
-  /** The whole stream; past it, ended. @default '1h' */
-  total_timeout: string;
-  /** Largest chunk the plugin may hand the host at once; a larger one ends the stream. @default 1 MiB */
-  max_chunk_bytes: number;
-}
-
-/** An endpoint's `websocket` settings in plugin.yaml, defaults filled in. */
-export interface WebSocketSettings {
-  /** Largest message a client may send; a larger one closes the connection 1009. @default 1 MiB */
-  max_message_bytes: number;
-  /**
-   * Bytes the host may hold for one connection that the client has not read yet; past it the
-   * connection is closed 1013. @default 1 MiB
-   */
-  max_buffered_bytes: number;
-  /** Open connections of this endpoint (all callers); past it, upgrades answer 503. @default 10000 */
-  max_connections: number;
-  /** Messages per connection, e.g. `50/sec`; past it the connection is closed 1008. None by default. */
-  message_rate_limit?: string;
-  /**
-   * Browser origins admitted (`Origin` header); `*` admits any. @default same origin as the `Host`
-   * header, and clients that send no `Origin` (not browsers)
-   */
-  origins?: readonly string[];
-  /** A connection that sends nothing (not even a pong) for this long is ended. @default '60s' */
-  idle_timeout: string;
-}
-
 /** Health of a plugin, from its own `healthCheck()`. */
 export interface HealthStatus {
   /**
@@ -296,6 +265,11 @@ export interface PluginInfo {
   versions?: readonly VersionRecord[];
   /** The version `pin()` holds the plugin at (a catalog publish does not move it), if any. */
   pinned?: string;
+  /**
+   * Open connections per version — the one serving first, then those a swap left draining — for a
+   * plugin with a `websocket` or `stream` endpoint (or while a version drains).
+   */
+  connections?: readonly VersionConnections[];
 }
 
 /**
@@ -349,8 +323,16 @@ export interface PluginMetrics {
   cpu_usage_percent: number;
   /** Heap used by the plugin's live threads, MB. */
   memory_usage_mb: number;
-  /** Requests in flight now. */
+  /**
+   * Requests in flight now, plus open WebSockets and streamed responses (those of versions still
+   * draining after a swap included).
+   */
   active_connections: number;
+  /**
+   * Open WebSockets and streamed responses by version: the one serving, and those a swap left
+   * draining. Present for plugins with a `websocket` or `stream` endpoint, or while a version drains.
+   */
+  connections_by_version?: Record<string, number>;
   /** Latency percentiles, ms. */
   latency_ms: { p50: number; p95: number; p99: number };
   /** Live worker threads. */

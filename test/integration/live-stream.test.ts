@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PluginGateway } from '../../src/index.js';
 import { closeServer, fixture, gatewayWith, memoryLogger } from '../helpers.js';
@@ -96,13 +99,44 @@ describe('streamed responses and Server-Sent Events through the node:http adapte
     await expect(stalls.text()).rejects.toThrow();
   });
 
-  it('refuses a stream endpoint on the process runtime at load', async () => {
+  it('refuses a stream endpoint on the wasm runtime at load', async () => {
     const { PluginGateway } = await import('../../src/index.js');
     const g = new PluginGateway({ logger: false });
-    await expect(g.load(fixture('live-proc-stream'))).rejects.toMatchObject({
+    await expect(g.load(fixture('live-wasm-stream'))).rejects.toMatchObject({
       code: 'PGW_ERR_LIVE_UNSUPPORTED',
-      message: expect.stringMatching(/plugin\.yaml:\d+:\d+ endpoints\.0\.stream/),
+      message: expect.stringMatching(
+        /plugin\.yaml:\d+:\d+ endpoints\.0\.stream.*only the worker runtime and JavaScript process plugins serve/,
+      ),
     });
     await g.stop();
+  });
+
+  it('refuses a stream endpoint on a native plugin at load (its SDKs do not stream yet)', async () => {
+    const { PluginGateway } = await import('../../src/index.js');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pgw-native-stream-'));
+    writeFileSync(path.join(dir, 'main.py'), '');
+    writeFileSync(
+      path.join(dir, 'plugin.yaml'),
+      [
+        'name: native-stream',
+        'version: 1.0.0',
+        'runtime: { type: process, command: [/usr/bin/python3, main.py] }',
+        'endpoints:',
+        '  - { path: /native-stream/feed, method: GET, stream: true }',
+        '',
+      ].join('\n'),
+    );
+    const g = new PluginGateway({ logger: false });
+    try {
+      await expect(g.load(dir)).rejects.toMatchObject({
+        code: 'PGW_ERR_LIVE_UNSUPPORTED',
+        message: expect.stringMatching(
+          /endpoints\.0\.stream.*a native plugin \(runtime\.command\)/,
+        ),
+      });
+    } finally {
+      await g.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

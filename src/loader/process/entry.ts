@@ -15,6 +15,8 @@ import { servePlugin, type PluginHost } from '../harness/plugin-host.js';
 import { lockdown } from '../worker/lockdown.js';
 import type { TaskResult } from '../worker/protocol.js';
 import type { ProcessControl, ProcessNote } from './protocol.js';
+import type { LiveFrame, LiveServing } from '../worker/live-protocol.js';
+import { ThreadStreams } from '../worker/live-stream-harness.js';
 import {
   encodeFrame,
   FRAME_ENVELOPE_BYTES,
@@ -66,6 +68,22 @@ const hostReady = new Promise<void>((resolve) => (startPlugin = resolve));
 const calls = new Map<number, (response: PluginResponse) => void>();
 const fetches = new Map<number, (reply: FetchReply) => void>();
 let callSeq = 0;
+
+/** Streamed responses: the live thread's stream serving, its notes as `live` frames. */
+const streams = new ThreadStreams((n) => void note({ pgw: 'live', n }));
+let serving: Promise<LiveServing | undefined> | undefined;
+
+/** One stream frame, in order, once the plugin has started. */
+function onStreamFrame(f: LiveFrame): void {
+  serving ??= host!.live();
+  void serving.then((s) => {
+    if (f.k === 'req') return void streams.serve(s, f.c, f.key, f.r, f.b);
+    if (f.k === 'more') return streams.more(f.c);
+    if (f.k === 'cancel') return streams.cancel(f.c);
+    if (f.k === 'body') return streams.body(f.c, f.d);
+    if (f.k === 'bodyend') return streams.bodyEnd(f.c, f.e);
+  });
+}
 
 function answer(slot: number, result: TaskResult): void {
   note({ pgw: 'result', s: slot, r: result });
@@ -142,6 +160,8 @@ function onControl(message: ProcessControl): void {
       return host?.abandon(message.slot);
     case 'health':
       return void host?.answerHealth(message.seq);
+    case 'live':
+      return host ? onStreamFrame(message.f) : undefined;
   }
 }
 

@@ -8,6 +8,10 @@ import { checkFetchRequest } from '../host-fetch.js';
 import { checkNote, describe } from '../worker/note-check.js';
 import type { ProcessNote } from './protocol.js';
 import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from './frames.js';
+import { checkLiveNote } from '../worker/live-protocol.js';
+
+/** The stream notes a process may send (no WebSocket ones: it holds none). */
+const STREAM_NOTES = new Set(['head', 'chunk', 'end', 'pull']);
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -33,6 +37,11 @@ export function checkProcessNote(message: unknown, slots: number): ProcessNote |
       return isSlot(m.s) ? (m as ProcessNote) : `a start note for slot ${describe(m.s)}`;
     case 'result':
       return isSlot(m.s) ? (m as ProcessNote) : `a result for slot ${describe(m.s)}`;
+    case 'live': {
+      const n = checkLiveNote(m.n);
+      if (typeof n === 'string') return n;
+      return STREAM_NOTES.has(n.k) ? (m as ProcessNote) : `a live note of kind ${n.k}`;
+    }
     case 'fetch': {
       if (!Number.isInteger(m.seq)) return 'fetch without a sequence number';
       const request = checkFetchRequest(m.request);

@@ -11,6 +11,9 @@
  */
 import { grantedFetch, type FetchReply, type FetchRequest } from '../host-fetch.js';
 import { pathToFileURL } from 'node:url';
+import { ProcessStreams } from './process-streams.js';
+import { heapOver, residentOver } from './process-memory.js';
+import { HealthQuestion } from './health-question.js';
 import type { HealthStatus } from '../../shared/types.js';
 import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
 import { oversizedReply } from '../reply-size.js';
@@ -59,7 +62,6 @@ export class ProcessRuntime implements PluginRuntime {
   readonly #content: ContentCheck;
   readonly #ledger: TaskLedger<Child>;
   readonly #data: ProcessHarnessData;
-  readonly #rssLimit: number;
   readonly #baseRssMib: number;
   readonly #name: string;
   /** The entry file, for locating a load error. */
@@ -69,8 +71,15 @@ export class ProcessRuntime implements PluginRuntime {
   #closing = false;
   #idleTimer: NodeJS.Timeout | undefined;
   #lastActive = 0;
-  #healthSeq = 0;
-  #healthAnswer: ((seq: number, status: HealthStatus) => void) | undefined;
+  readonly #health = new HealthQuestion();
+  readonly #streams: ProcessStreams<Child> = new ProcessStreams<Child>({
+    child: () => this.#child ?? this.#spawn(),
+    ready: (child) => child.ready,
+    send: (child, f) => this.#send(child, { ctl: 'live', f }),
+    closing: () => this.#closing,
+    violation: (reason) => this.#hooks.onViolation(reason, ++this.#violations),
+    idle: () => this.#startIdle(),
+  });
 
   /** @param bwrap the `bwrap` binary, or undefined to run under Node's permission model alone */
   constructor(spec: RuntimeSpec, hooks: RuntimeHooks, bwrap: string | undefined) {
@@ -107,7 +116,6 @@ export class ProcessRuntime implements PluginRuntime {
     this.sandbox = this.#launch.sandbox;
     // Node itself is resident on top of the heap cap; a native program has no such share.
     this.#baseRssMib = spec.command ? 0 : NODE_BASE_RSS_MIB;
-    this.#rssLimit = (manifest.resources.memory + this.#baseRssMib) * 1024 * 1024;
     this.#data = {
       main: spec.mainUrl ?? pathToFileURL(spec.mainPath).href,
       name: manifest.name,
@@ -177,13 +185,12 @@ export class ProcessRuntime implements PluginRuntime {
     if (!usage) return;
     child.rssBytes = usage.rssBytes;
     child.cpu ??= { ms: usage.cpuMs, at: performance.now() };
-    if (usage.rssBytes > this.#rssLimit) {
-      const mib = (n: number) => Math.round(n / 1048576);
-      this.#kill(
-        child,
-        `memory: the plugin process holds ${mib(usage.rssBytes)} MiB resident, over resources.memory (${this.#spec.manifest.resources.memory} MiB)${this.#baseRssMib ? ` + ${this.#baseRssMib} MiB for Node itself` : ''}`,
-      );
-    }
+    const over = residentOver(
+      usage.rssBytes,
+      this.#spec.manifest.resources.memory,
+      this.#baseRssMib,
+    );
+    if (over !== undefined) this.#kill(child, over);
   }
 
   #onNote(child: Child, message: unknown): void {
@@ -203,10 +210,17 @@ export class ProcessRuntime implements PluginRuntime {
           if (child.exited) return;
           if (changed !== undefined) return this.#kill(child, changed);
           child.ready = true;
-          this.#send(child, { ctl: 'start', v: negotiatedVersion(note) as number, data: this.#data });
+          this.#send(child, {
+            ctl: 'start',
+            v: negotiatedVersion(note) as number,
+            data: this.#data,
+          });
           for (const p of child.queue.splice(0)) this.#sendTask(child, p);
+          this.#streams.ready(child);
         });
         return;
+      case 'live':
+        return this.#streams.onNote(child, note.n);
       case 'started': {
         const pending = this.#ledger.slots.ownerOf(note.s);
         if (pending?.holder === child) pending.seen = true;
@@ -246,22 +260,15 @@ export class ProcessRuntime implements PluginRuntime {
         return this.#hooks.onPublish(note.event);
       case 'heap': {
         child.heapUsed = note.used;
-        const limit = this.#spec.manifest.resources.memory * 1024 * 1024;
-        if (note.used + note.external > limit) {
-          const mib = (n: number) => Math.round(n / 1048576);
-          this.#kill(
-            child,
-            `memory: the plugin process holds ${mib(note.used)} MiB of heap and ${mib(note.external)} MiB outside it, over resources.memory (${mib(limit)} MiB)`,
-          );
-        }
-        return;
+        const over = heapOver(note.used, note.external, this.#spec.manifest.resources.memory);
+        return over === undefined ? undefined : this.#kill(child, over);
       }
       case 'stopped':
         if (note.error)
           this.#hooks.onLog('error', `stop() failed: ${note.error}`, undefined, undefined);
         return child.stopped?.();
       case 'health':
-        return this.#healthAnswer?.(note.seq, note.status);
+        return this.#health.answered(note.seq, note.status);
       case 'exiting':
         return;
     }
@@ -283,6 +290,7 @@ export class ProcessRuntime implements PluginRuntime {
         : `the plugin process exited with code ${code}`);
     const loss: TaskFailure = crashed ? { __pgw: 'crash', message: reason } : this.#terminated();
     if (crashed) this.#hooks.onCrash(reason);
+    this.#streams.ended(child, crashed ? reason : 'plugin stopping');
     const lost = [...child.inFlight];
     child.inFlight.clear();
     child.queue.length = 0;
@@ -314,8 +322,10 @@ export class ProcessRuntime implements PluginRuntime {
     this.#idleTimer = undefined;
     const child = this.#child;
     if (!child || this.#closing) return;
-    const idleFor = performance.now() - this.#lastActive;
+    let idleFor = performance.now() - this.#lastActive;
     if (child.inFlight.size > 0) return;
+    // An open stream keeps its process; its end starts the countdown again.
+    if (this.#streams.holds(child)) idleFor = 0;
     if (idleFor < this.#spec.idleTimeoutMs) {
       this.#idleTimer = setTimeout(this.#onIdle, this.#spec.idleTimeoutMs - idleFor).unref();
       return;
@@ -338,6 +348,7 @@ export class ProcessRuntime implements PluginRuntime {
     const end = performance.now() + timeoutMs;
     clearTimeout(this.#idleTimer);
     this.#ledger.close();
+    this.#streams.closeAll(1001, 'plugin stopping');
     const child = this.#child;
     if (child && !child.exited) {
       if (child.ready) {
@@ -368,7 +379,13 @@ export class ProcessRuntime implements PluginRuntime {
       heapUsedBytes: live ? child.rssBytes || child.heapUsed : 0,
       inFlight: this.#ledger.inFlight,
       violations: this.#violations,
+      connections: this.#streams.connections,
     };
+  }
+
+  /** Streamed responses through the plugin's channel (no WebSockets: refused at load). */
+  live(): ProcessStreams<Child> {
+    return this.#streams;
   }
 
   setFlags(flags: Readonly<Record<string, boolean>>): void {
@@ -381,17 +398,8 @@ export class ProcessRuntime implements PluginRuntime {
   async checkHealth(timeoutMs: number): Promise<HealthStatus | undefined> {
     const child = this.#child;
     if (!child || !child.ready || child.exited || this.#closing) return undefined;
-    const seq = ++this.#healthSeq;
-    const status = await new Promise<HealthStatus | undefined>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs, undefined);
-      this.#healthAnswer = (answered, s) => {
-        if (answered !== seq) return;
-        clearTimeout(timer);
-        resolve(s);
-      };
-      this.#send(child, { ctl: 'health', seq });
-    });
-    this.#healthAnswer = undefined;
+    const ask = (seq: number) => this.#send(child, { ctl: 'health', seq });
+    const status = await this.#health.ask(ask, timeoutMs);
     if (status || child.exited) return status;
     return combineHealth([], [child.proc.pid ?? -1], timeoutMs);
   }

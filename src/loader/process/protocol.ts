@@ -11,6 +11,7 @@ import type { PluginRequest, PluginResponse, ServiceRequest } from '../../shared
 import type { PluginHostData, HostNote } from '../harness/plugin-host.js';
 import type { Task, TaskResult } from '../worker/protocol.js';
 import type { FetchReply, FetchRequest } from '../host-fetch.js';
+import type { LiveFrame, LiveNote } from '../worker/live-protocol.js';
 
 /** Data the host hands the harness in its `start` message. */
 export interface ProcessHarnessData extends PluginHostData {
@@ -31,7 +32,9 @@ export type ProcessControl =
   /** The host's answer to the child's `ctx.call()` number `seq`. */
   | { ctl: 'reply'; seq: number; response: PluginResponse }
   /** The host's answer to the child's `ctx.fetch()` number `seq`. */
-  | { ctl: 'fetched'; seq: number; reply: FetchReply };
+  | { ctl: 'fetched'; seq: number; reply: FetchReply }
+  /** A frame of a streamed response (or request body): `req`, `more`, `cancel`, `body`, `bodyend`. */
+  | { ctl: 'live'; f: LiveFrame };
 
 /** Child to host. */
 export type ProcessNote =
@@ -54,4 +57,6 @@ export type ProcessNote =
       userId?: PluginRequest['userId'];
     }
   /** `ctx.fetch()` number `seq`: the host fetches a granted URL and answers `fetched`. */
-  | { pgw: 'fetch'; seq: number; request: FetchRequest };
+  | { pgw: 'fetch'; seq: number; request: FetchRequest }
+  /** A note of a streamed response: `head`, `chunk`, `end`, `pull`. */
+  | { pgw: 'live'; n: LiveNote };

@@ -150,8 +150,10 @@ export function serveLive(port: MessagePort, host: PluginHost, refreshFlags: () 
   function handle(frame: LiveFrame): void {
     if (frame.k === 'open') return open(frame);
     if (frame.k === 'req')
-      return void streams.serve(serving ?? undefined, frame.c, frame.key, frame.r);
+      return void streams.serve(serving ?? undefined, frame.c, frame.key, frame.r, frame.b);
     if (frame.k === 'more') return streams.more(frame.c);
+    if (frame.k === 'body') return streams.body(frame.c, frame.d);
+    if (frame.k === 'bodyend') return streams.bodyEnd(frame.c, frame.e);
     if (frame.k === 'cancel') return streams.cancel(frame.c);
     const socket = sockets.get(frame.c);
     if (!socket) return;

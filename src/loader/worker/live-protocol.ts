@@ -25,9 +25,12 @@ export type LiveFrame =
   | { k: 'msg'; c: number; d: LiveData }
   | { k: 'closed'; c: number; code: number; reason: string }
   /** A streamed response: run `routes[key]`; `more` gives one chunk of credit, `cancel` ends it. */
-  | { k: 'req'; c: number; key: string; r: PluginRequest }
+  | { k: 'req'; c: number; key: string; r: PluginRequest; b?: true }
   | { k: 'more'; c: number }
-  | { k: 'cancel'; c: number };
+  | { k: 'cancel'; c: number }
+  /** A streamed request body (`b` on its `req`): one chunk per `pull`, then its end (`e`: it failed). */
+  | { k: 'body'; c: number; d: Uint8Array }
+  | { k: 'bodyend'; c: number; e?: string };
 
 /** Thread to host. */
 export type LiveNote =
@@ -39,10 +42,14 @@ export type LiveNote =
   | { k: 'done'; c: number }
   | { k: 'head'; c: number; s: number; h: Record<string, string> }
   | { k: 'chunk'; c: number; d: LiveData }
-  | { k: 'end'; c: number; e?: string };
+  | { k: 'end'; c: number; e?: string }
+  /** The handler reads its streamed request body: one more chunk, please. */
+  | { k: 'pull'; c: number };
 
 /** Chunks a thread may send ahead of the host's credit (`more`). */
 export const STREAM_WINDOW = 8;
+/** Chunks of a streamed request body a thread may ask for ahead of reading them (`pull`). */
+export const BODY_WINDOW = 4;
 
 /** Longest topic name. */
 export const MAX_TOPIC_CHARS = 256;
@@ -85,6 +92,7 @@ export function checkLiveNote(m: unknown): LiveNote | string {
       if (!isTopic(n.t)) return `pub: a topic that is not 1-${MAX_TOPIC_CHARS} characters`;
       return isData(n.d) ? (n as LiveNote) : 'pub: a message that is neither text nor bytes';
     case 'done':
+    case 'pull':
       return n as LiveNote;
     case 'head':
       if (!Number.isInteger(n.s) || (n.s as number) < 200 || (n.s as number) > 599)

@@ -6,6 +6,7 @@
  * @module
  */
 import type { PluginRequest } from '../../shared/types.js';
+import { BodyReader } from './live-body-reader.js';
 import { STREAM_WINDOW, type LiveData, type LiveNote, type LiveServing } from './live-protocol.js';
 
 interface ThreadStream {
@@ -13,6 +14,8 @@ interface ThreadStream {
   cancelled: boolean;
   wake: (() => void) | undefined;
   iterator: AsyncIterator<unknown> | undefined;
+  /** Its streamed request body, when the endpoint reads one. */
+  body: BodyReader | undefined;
 }
 
 /** A plain body's bytes or text, as a `PluginResponse` body is written (objects as JSON). */
@@ -40,13 +43,21 @@ export class ThreadStreams {
   constructor(readonly post: (note: LiveNote) => void) {}
 
   /** Serves `routes[key]` for connection `c`; never rejects (a failure is an `end` with its error). */
-  async serve(serving: LiveServing | undefined, c: number, key: string, r: PluginRequest) {
+  async serve(
+    serving: LiveServing | undefined,
+    c: number,
+    key: string,
+    r: PluginRequest,
+    bodyStreamed = false,
+  ) {
     const stream: ThreadStream = {
       credit: STREAM_WINDOW,
       cancelled: false,
       wake: undefined,
       iterator: undefined,
+      body: bodyStreamed ? new BodyReader(() => this.post({ k: 'pull', c })) : undefined,
     };
+    if (stream.body) r.body = stream.body;
     this.#streams.set(c, stream);
     let ctx: ReturnType<LiveServing['context']> | undefined;
     try {
@@ -92,6 +103,16 @@ export class ThreadStreams {
     void Promise.resolve(iterator.return?.()).catch(() => {});
   }
 
+  /** A chunk of the request body the host read. */
+  body(c: number, data: Uint8Array): void {
+    this.#streams.get(c)?.body?.push(data);
+  }
+
+  /** The request body ended (`error`: cut by the host). */
+  bodyEnd(c: number, error: string | undefined): void {
+    this.#streams.get(c)?.body?.end(error);
+  }
+
   /** One more chunk may go. */
   more(c: number): void {
     const stream = this.#streams.get(c);
@@ -105,6 +126,7 @@ export class ThreadStreams {
     const stream = this.#streams.get(c);
     if (!stream) return;
     stream.cancelled = true;
+    stream.body?.end('the request was cancelled');
     stream.wake?.();
     void stream.iterator?.return?.()?.catch?.(() => {});
   }

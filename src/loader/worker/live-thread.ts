@@ -13,6 +13,7 @@ import type {
   LiveChannel,
   LiveLink,
   LivePeer,
+  RequestBodySource,
   RuntimeHooks,
   RuntimeSpec,
   StreamLink,
@@ -20,6 +21,7 @@ import type {
 } from '../runtime.js';
 import type { ContentCheck } from '../content-check.js';
 import { grantedFetch } from '../host-fetch.js';
+import { BodyPump } from './live-body-pump.js';
 import {
   checkLiveNote,
   STREAM_WINDOW,
@@ -42,7 +44,7 @@ interface Running {
   /** Closed connections whose `close` handler has not settled: it may still publish. */
   closing: Set<number>;
   /** Streamed responses under way, with the chunks sent beyond the credit given (never past the window). */
-  streams: Map<number, { sink: StreamSink; ahead: number }>;
+  streams: Map<number, { sink: StreamSink; ahead: number; body?: BodyPump }>;
   /** Its plugin has stopped (the answer to a `stop` control). */
   stopped: Promise<void>;
 }
@@ -88,7 +90,12 @@ export class LiveThread implements LiveChannel {
     return running ? running.peers.size - running.closing.size + running.streams.size : 0;
   }
 
-  stream(sink: StreamSink, key: string, request: PluginRequest): StreamLink {
+  stream(
+    sink: StreamSink,
+    key: string,
+    request: PluginRequest,
+    body?: RequestBodySource,
+  ): StreamLink {
     if (this.#closing || this.#content.changed !== undefined) {
       queueMicrotask(() => sink.end(this.#closing ? 'plugin stopping' : 'plugin folder changed'));
       return { more() {}, cancel() {} };
@@ -96,9 +103,12 @@ export class LiveThread implements LiveChannel {
     const running = (this.#running ??= this.#start());
     clearTimeout(this.#idleTimer);
     const c = ++this.#nextConnection;
-    const entry = { sink, ahead: 0 };
+    const pump =
+      body && new BodyPump(body, c, (frame, transfer) => postTo(running, frame, transfer));
+    const entry = { sink, ahead: 0, body: pump };
     running.streams.set(c, entry);
-    postTo(running, { k: 'req', c, key, r: request });
+    if (pump) postTo(running, { k: 'req', c, key, r: { ...request, body: undefined }, b: true });
+    else postTo(running, { k: 'req', c, key, r: request });
     return {
       more: () => {
         if (!running.streams.has(c)) return;
@@ -106,6 +116,7 @@ export class LiveThread implements LiveChannel {
         postTo(running, { k: 'more', c });
       },
       cancel: () => {
+        pump?.stop();
         if (!running.streams.delete(c)) return;
         postTo(running, { k: 'cancel', c });
         this.#maybeIdle(running);
@@ -135,6 +146,20 @@ export class LiveThread implements LiveChannel {
         post({ k: 'closed', c, code, reason });
       },
     };
+  }
+
+  closeAll(code: number, reason: string): void {
+    const running = this.#running;
+    if (!running) return;
+    for (const [c, peer] of running.peers) if (!running.closing.has(c)) peer.close(code, reason);
+    const streams = [...running.streams];
+    running.streams.clear();
+    for (const [c, { sink, body }] of streams) {
+      body?.stop();
+      sink.end(reason);
+      postTo(running, { k: 'cancel', c });
+    }
+    this.#maybeIdle(running);
   }
 
   #start(): Running {
@@ -211,6 +236,7 @@ export class LiveThread implements LiveChannel {
     if (typeof note === 'string') return this.#notes.violation(`live thread: ${note}`);
     if (note.k === 'head' || note.k === 'chunk' || note.k === 'end')
       return this.#onStream(running, note);
+    if (note.k === 'pull') return running.streams.get(note.c)?.body?.pull();
     const peer = running.peers.get(note.c);
     // A connection the host closed meanwhile, or a number it never opened: nothing to act on.
     if (!peer) return;
@@ -240,6 +266,7 @@ export class LiveThread implements LiveChannel {
     if (note.k === 'head') return entry.sink.head(note.s, note.h);
     if (note.k === 'end') {
       running.streams.delete(note.c);
+      entry.body?.stop();
       entry.sink.end(note.e);
       return this.#maybeIdle(running);
     }
@@ -247,6 +274,7 @@ export class LiveThread implements LiveChannel {
       // Past the credit it was given: the host would buffer without bound. End the stream.
       this.#notes.violation('live thread: a stream sent chunks beyond its credit');
       running.streams.delete(note.c);
+      entry.body?.stop();
       postTo(running, { k: 'cancel', c: note.c });
       entry.sink.end('the plugin sent beyond its credit');
       return this.#maybeIdle(running);
@@ -300,7 +328,10 @@ export class LiveThread implements LiveChannel {
     for (const peer of peers) peer.close(1011, 'plugin thread ended');
     const streams = [...running.streams.values()];
     running.streams.clear();
-    for (const { sink } of streams) sink.end('plugin thread ended');
+    for (const { sink, body } of streams) {
+      body?.stop();
+      sink.end('plugin thread ended');
+    }
     if (!crashed || this.#closing) return;
     this.#hooks.onCrash(
       state.error ?? `the plugin ended its live thread with process.exit(${code})`,
@@ -330,7 +361,8 @@ export class LiveThread implements LiveChannel {
     }
     const streams = [...running.streams];
     running.streams.clear();
-    for (const [c, { sink }] of streams) {
+    for (const [c, { sink, body }] of streams) {
+      body?.stop();
       sink.end('plugin stopping');
       postTo(running, { k: 'cancel', c });
     }
@@ -338,9 +370,9 @@ export class LiveThread implements LiveChannel {
   }
 }
 
-function postTo(running: Running, frame: LiveFrame): void {
+function postTo(running: Running, frame: LiveFrame, transfer?: ArrayBuffer[]): void {
   try {
-    running.port.postMessage(frame);
+    running.port.postMessage(frame, transfer);
   } catch {
     // The thread is gone: its exit ends what it held.
   }

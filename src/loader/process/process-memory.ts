@@ -1,0 +1,30 @@
+/**
+ * The host's two readings of a plugin process's memory against `resources.memory`: the resident size
+ * of its process tree (read from `/proc`, with Node's own base allowed), and the heap and outside-heap
+ * bytes the harness reports. Either over its limit ends the process, with the reason these give.
+ * @module
+ */
+import { NODE_BASE_RSS_MIB } from './process-launch.js';
+
+const mib = (n: number) => Math.round(n / 1048576);
+
+/**
+ * Why a resident size is over the limit, or undefined. `baseMib` is what the runtime itself is allowed
+ * on top of `resources.memory`: Node's base for the Node harness, nothing for a native program.
+ */
+export function residentOver(
+  rssBytes: number,
+  memoryMb: number,
+  baseMib: number = NODE_BASE_RSS_MIB,
+): string | undefined {
+  if (rssBytes <= (memoryMb + baseMib) * 1024 * 1024) return undefined;
+  const base = baseMib > 0 ? ` + ${baseMib} MiB for Node itself` : '';
+  return `memory: the plugin process holds ${mib(rssBytes)} MiB resident, over resources.memory (${memoryMb} MiB)${base}`;
+}
+
+/** Why a reported heap is over the limit, or undefined. */
+export function heapOver(used: number, external: number, memoryMb: number): string | undefined {
+  const limit = memoryMb * 1024 * 1024;
+  if (used + external <= limit) return undefined;
+  return `memory: the plugin process holds ${mib(used)} MiB of heap and ${mib(external)} MiB outside it, over resources.memory (${mib(limit)} MiB)`;
+}

@@ -1,0 +1,151 @@
+/**
+ * Streamed responses (and streamed request bodies) of a `process` plugin: the live thread's stream
+ * frames (`worker/live-protocol.ts`) carried on the plugin's channel as `{ ctl: 'live', f }` and
+ * `{ pgw: 'live', n }` (docs/plugin-protocol.md, "Streams"). The same credit as in a thread: the host
+ * starts each stream with `STREAM_WINDOW` chunks and gives one back per chunk the adapter took; a
+ * process that sends past its credit has the stream ended and the breach counted.
+ * @module
+ */
+import type { LiveChannel, RequestBodySource, StreamLink, StreamSink } from '../runtime.js';
+import type { PluginRequest } from '../../shared/types.js';
+import { BodyPump } from '../worker/live-body-pump.js';
+import { STREAM_WINDOW, type LiveFrame, type LiveNote } from '../worker/live-protocol.js';
+
+/** What the streams need of the runtime, for one process. */
+export interface StreamHost<C> {
+  /** The process streams go to now (started when there is none). */
+  child(): C;
+  /** Whether the process said hello (frames sent before would reach it before its `start`). */
+  ready(child: C): boolean;
+  send(child: C, frame: LiveFrame): void;
+  closing(): boolean;
+  violation(reason: string): void;
+  /** A stream ended: the process may be idle now. */
+  idle(): void;
+}
+
+interface Entry<C> {
+  child: C;
+  sink: StreamSink;
+  ahead: number;
+  body: BodyPump | undefined;
+}
+
+export class ProcessStreams<C> implements LiveChannel {
+  readonly #host: StreamHost<C>;
+  readonly #streams = new Map<number, Entry<C>>();
+  /** Frames for processes that have not said hello yet. */
+  readonly #waiting = new Map<C, LiveFrame[]>();
+  #next = 0;
+
+  constructor(host: StreamHost<C>) {
+    this.#host = host;
+  }
+
+  /** Streams open now. */
+  get connections(): number {
+    return this.#streams.size;
+  }
+
+  /** Whether `child` holds a stream (it is not idle). */
+  holds(child: C): boolean {
+    for (const entry of this.#streams.values()) if (entry.child === child) return true;
+    return false;
+  }
+
+  stream(
+    sink: StreamSink,
+    key: string,
+    request: PluginRequest,
+    body?: RequestBodySource,
+  ): StreamLink {
+    if (this.#host.closing()) {
+      queueMicrotask(() => sink.end('plugin stopping'));
+      return { more() {}, cancel() {} };
+    }
+    const child = this.#host.child();
+    const c = ++this.#next;
+    const post = (frame: LiveFrame) => this.#post(child, frame);
+    const pump = body && new BodyPump(body, c, post);
+    const entry: Entry<C> = { child, sink, ahead: 0, body: pump };
+    this.#streams.set(c, entry);
+    if (pump) post({ k: 'req', c, key, r: { ...request, body: undefined }, b: true });
+    else post({ k: 'req', c, key, r: request });
+    return {
+      more: () => {
+        if (!this.#streams.has(c)) return;
+        entry.ahead = Math.max(0, entry.ahead - 1);
+        post({ k: 'more', c });
+      },
+      cancel: () => {
+        pump?.stop();
+        if (!this.#streams.delete(c)) return;
+        post({ k: 'cancel', c });
+        this.#host.idle();
+      },
+    };
+  }
+
+  #post(child: C, frame: LiveFrame): void {
+    if (this.#host.ready(child)) return this.#host.send(child, frame);
+    const queue = this.#waiting.get(child);
+    if (queue) queue.push(frame);
+    else this.#waiting.set(child, [frame]);
+  }
+
+  /** The process said hello: what waited for it goes. */
+  ready(child: C): void {
+    const queue = this.#waiting.get(child);
+    this.#waiting.delete(child);
+    for (const frame of queue ?? []) this.#host.send(child, frame);
+  }
+
+  /** A checked stream note from `child` (`head`, `chunk`, `end`, `pull`). */
+  onNote(child: C, note: LiveNote): void {
+    const entry = this.#streams.get(note.c);
+    // A stream the host ended meanwhile, or another process's: nothing to act on.
+    if (!entry || entry.child !== child) return;
+    switch (note.k) {
+      case 'head':
+        return entry.sink.head(note.s, note.h);
+      case 'pull':
+        return entry.body?.pull();
+      case 'end':
+        this.#streams.delete(note.c);
+        entry.body?.stop();
+        entry.sink.end(note.e);
+        return this.#host.idle();
+      case 'chunk':
+        if (++entry.ahead > STREAM_WINDOW) {
+          this.#host.violation('a stream sent chunks beyond its credit');
+          this.#streams.delete(note.c);
+          entry.body?.stop();
+          this.#post(child, { k: 'cancel', c: note.c });
+          entry.sink.end('the plugin sent beyond its credit');
+          return this.#host.idle();
+        }
+        return entry.sink.chunk(note.d);
+    }
+  }
+
+  /** The process ended: its streams end with `reason`. */
+  ended(child: C, reason: string): void {
+    this.#waiting.delete(child);
+    for (const [c, entry] of this.#streams) {
+      if (entry.child !== child) continue;
+      this.#streams.delete(c);
+      entry.body?.stop();
+      entry.sink.end(reason);
+    }
+  }
+
+  /** Ends every stream (`reason` to the reader), telling the process. */
+  closeAll(_code: number, reason: string): void {
+    for (const [c, entry] of [...this.#streams]) {
+      this.#streams.delete(c);
+      entry.body?.stop();
+      entry.sink.end(reason);
+      this.#post(entry.child, { k: 'cancel', c });
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import http from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { PluginGateway } from '../../src/index.js';
+import { closeServer, gatewayWith } from '../helpers.js';
+import { liveServer } from '../live-clients.js';
+
+let gateway: PluginGateway | undefined;
+let server: http.Server | undefined;
+afterEach(async () => {
+  await gateway?.stop();
+  await closeServer(server);
+  gateway = server = undefined;
+});
+
+async function started() {
+  gateway = await gatewayWith(['live-proc-stream']);
+  const live = await liveServer(gateway);
+  server = live.server;
+  return live.url;
+}
+
+describe('streamed responses and bodies from a process plugin (its MessagePack channel)', () => {
+  it('streams Server-Sent Events from the plugin process', async () => {
+    const url = await started();
+    expect(gateway!.get('live-proc-stream')!.runtime).toBe('process');
+    const res = await fetch(`http://${url}/feed`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    const events = (await res.text())
+      .split('\n\n')
+      .filter((b) => b.startsWith('id:'))
+      .map((b) =>
+        JSON.parse(
+          b
+            .split('\n')
+            .find((l) => l.startsWith('data: '))!
+            .slice(6),
+        ),
+      );
+    expect(events.map((e: { n: number }) => e.n)).toEqual([1, 2, 3]);
+    // Produced in the plugin's own process, not in the gateway's.
+    expect(new Set(events.map((e: { pid: number }) => e.pid)).has(process.pid)).toBe(false);
+    await expect.poll(() => gateway!.metrics('live-proc-stream').active_connections).toBe(0);
+  });
+
+  it('pauses the process while the client does not read: what it produced stays bounded', async () => {
+    const url = await started();
+    const produced = async () =>
+      ((await (await fetch(`http://${url}/produced`)).json()) as { produced: number }).produced;
+    const req = http.get(`http://${url}/endless`);
+    const res = await new Promise<http.IncomingMessage>((r) => req.once('response', r));
+    res.pause();
+    let last = -1;
+    await expect
+      .poll(
+        async () => {
+          const now = await produced();
+          const settled = now === last;
+          last = now;
+          return settled;
+        },
+        { timeout: 20_000, interval: 500 },
+      )
+      .toBe(true);
+    expect(last).toBeGreaterThan(0);
+    expect(last * 16 * 1024).toBeLessThan(64 * 1024 * 1024);
+    expect(gateway!.metrics('live-proc-stream').active_connections).toBe(1);
+    req.destroy();
+    await expect.poll(() => gateway!.metrics('live-proc-stream').active_connections).toBe(0);
+  });
+
+  it('hands the process a streamed upload, and refuses one past max_request_bytes with 413', async () => {
+    const url = await started();
+    const put = (bytes: number) =>
+      fetch(`http://${url}/upload`, {
+        method: 'PUT',
+        body: new Blob([new Uint8Array(bytes)]).stream(),
+        duplex: 'half',
+      } as RequestInit);
+    const ok = await put(512 * 1024);
+    expect(await ok.json()).toEqual({ bytes: 512 * 1024 });
+    const tooLarge = await put(4 * 1024 * 1024).catch((error: Error) => error);
+    if (tooLarge instanceof Error) throw tooLarge;
+    expect(tooLarge.status).toBe(413);
+    expect(await tooLarge.json()).toMatchObject({ error: { code: 'PGW_ERR_BODY_TOO_LARGE' } });
+  });
+
+  it('cuts the streams of a process that dies mid-stream; the plugin restarts and streams again', async () => {
+    const url = await started();
+    const crashes: string[] = [];
+    gateway!.on('plugin:crash', (e) => crashes.push(e.plugin));
+    const res = await fetch(`http://${url}/dies`);
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toThrow();
+    await expect.poll(() => crashes).toEqual(['live-proc-stream']);
+    await expect
+      .poll(() => gateway!.get('live-proc-stream')!.status, { timeout: 15_000 })
+      .toBe('active');
+    const again = await fetch(`http://${url}/feed`);
+    expect((await again.text()).split('\n\n').filter((b) => b.startsWith('id:'))).toHaveLength(3);
+  });
+});
