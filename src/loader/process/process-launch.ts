@@ -55,6 +55,31 @@ const SECCOMP_FD = '9';
 const JOIN_AND_EXEC =
   'f=$1; shift; while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; ' +
   'unset PWD; if [ -n "$f" ]; then exec "$@" 9<"$f"; else exec "$@"; fi';
+/**
+ * Closes every descriptor above the channel (3) first: one the host inherited without close-on-exec
+ * (a supervisor's socket, a log pipe) would otherwise reach the plugin. Only bash closes descriptors
+ * above 9 (dash cannot name them).
+ */
+const CLOSE_INHERITED =
+  'for p in /proc/$$/fd/*; do n=${p##*/}; [ "$n" -gt 3 ] && eval "exec $n<&-"; done 2>/dev/null; ';
+
+let bashPath: string | null | undefined;
+/** bash, when the host has it (Debian always does). */
+function findBash(): string | undefined {
+  if (bashPath === undefined) {
+    bashPath = null;
+    for (const candidate of ['/bin/bash', '/usr/bin/bash']) {
+      try {
+        accessSync(candidate, constants.X_OK);
+        bashPath = candidate;
+        break;
+      } catch {
+        // Not here.
+      }
+    }
+  }
+  return bashPath ?? undefined;
+}
 
 /** The `bwrap` binary on `PATH`, or undefined (never on other systems than Linux). */
 export function findBwrap(): string | undefined {
@@ -288,8 +313,9 @@ function sandboxArgs(
 }
 
 /**
- * The command line itself, or behind `/bin/sh` when the process must first join its cgroups (before
- * it runs anything, so that no child escapes the limits) or open the seccomp program for bwrap.
+ * The command line behind a shell that closes inherited descriptors (bash), joins the process's
+ * cgroups (before it runs anything, so that no child escapes the limits) and opens the seccomp program
+ * for bwrap; without bash, behind `/bin/sh` only when there is a group to join or a filter to open.
  */
 function joining(
   cgroup: PluginCgroup | undefined,
@@ -297,11 +323,13 @@ function joining(
   command: string,
   args: string[],
 ): { command: string; args: string[] } {
-  if (!cgroup && !seccomp) return { command, args };
+  const bash = findBash();
+  if (!bash && !cgroup && !seccomp) return { command, args };
   const procs = cgroup?.procsFiles ?? [];
+  const script = bash ? CLOSE_INHERITED + JOIN_AND_EXEC : JOIN_AND_EXEC;
   return {
-    command: '/bin/sh',
-    args: ['-c', JOIN_AND_EXEC, 'pgw-join', seccomp ?? '', ...procs, '--', command, ...args],
+    command: bash ?? '/bin/sh',
+    args: ['-c', script, 'pgw-join', seccomp ?? '', ...procs, '--', command, ...args],
   };
 }
 
