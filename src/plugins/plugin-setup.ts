@@ -260,7 +260,10 @@ function assertLiveServable(files: PluginFiles, runtime: Manifest['runtime']['ty
 function processSandbox(files: PluginFiles, setup: PluginSetup): string | undefined {
   const { sandbox } = setup.options;
   const bwrap = sandbox.bwrap ? findBwrap() : undefined;
-  if (bwrap) return bwrap;
+  if (bwrap) {
+    if (files.command) assertNativeLimits(files, setup);
+    return bwrap;
+  }
   const why = sandbox.bwrap
     ? 'bwrap (bubblewrap) is not installed on this host'
     : 'the gateway option sandbox.bwrap is false';
@@ -289,6 +292,28 @@ function processSandbox(files: PluginFiles, setup: PluginSetup): string | undefi
     `plugin process runs under Node's permission model alone (no namespaces, network guarded in JavaScript only): ${why}`,
   );
   return undefined;
+}
+
+/**
+ * A native program may start processes and allocate outside any heap cap: only the kernel's memory and
+ * process limits (cgroups) bound it. Without them an untrusted native plugin is refused; a trusted one
+ * runs with a warning (the RSS watch ends it past its memory, late).
+ * @throws {SandboxUnavailableError} for an untrusted native plugin on a host without those limits.
+ */
+function assertNativeLimits(files: PluginFiles, setup: PluginSetup): void {
+  const kernel = kernelLimitsFor(true, true);
+  if (kernel.memory && kernel.pids) return;
+  const why = `this host does not let the gateway set cgroup memory and process limits${kernel.reason ? ` (${kernel.reason})` : ''}`;
+  if (!setup.load.trusted) {
+    throw new SandboxUnavailableError(
+      `untrusted plugin "${files.manifest.name}" (runtime.command: a native program) may not run: ${why}; run the gateway as root or in a delegated cgroup`,
+      { plugin: files.manifest.name },
+    );
+  }
+  setup.log.warn(
+    { plugin_id: files.manifest.name, sandbox: 'bwrap' },
+    `native plugin runs without kernel memory and process limits: ${why}`,
+  );
 }
 
 /**

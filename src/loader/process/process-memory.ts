@@ -5,6 +5,7 @@
  * @module
  */
 import { NODE_BASE_RSS_MIB } from './process-launch.js';
+import { MAX_PROCESSES, type TreeUsage } from './process-tree.js';
 
 const mib = (n: number) => Math.round(n / 1048576);
 
@@ -20,6 +21,13 @@ export function residentOver(
   if (rssBytes <= (memoryMb + baseMib) * 1024 * 1024) return undefined;
   const base = baseMib > 0 ? ` + ${baseMib} MiB for Node itself` : '';
   return `memory: the plugin process holds ${mib(rssBytes)} MiB resident, over resources.memory (${memoryMb} MiB)${base}`;
+}
+
+/** Why a process tree is over its limits (too many processes, or too much resident), or undefined. */
+export function treeOver(usage: TreeUsage, memoryMb: number, baseMib: number): string | undefined {
+  if (usage.overgrown)
+    return `processes: the plugin's process tree holds more than ${MAX_PROCESSES}`;
+  return residentOver(usage.rssBytes, memoryMb, baseMib);
 }
 
 /** Why a reported heap is over the limit, or undefined. */

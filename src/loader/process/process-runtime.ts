@@ -1,33 +1,32 @@
 /**
- * `ProcessRuntime`: one child Node process per plugin instance (`runtime.type: process`), behind
- * Node's permission model and, where installed, bubblewrap (`process-launch.ts`). It keeps the worker
- * runtime's behaviour: a request past its deadline is answered at once and the process still holding
- * it after the grace is killed (not a crash); a process that exits on its own is a crash; one over
- * its memory is killed as a crash; it exits after `idleTimeout` idle and the next request starts
- * another. Everything the child sends is read by the bounded frame reader (`frames.ts`) and checked here
- * (`process-notes.ts`): the child is untrusted. Slots, deadlines and drain are the ledger's
- * (`task-ledger.ts`); this runtime is its transport.
+ * `ProcessRuntime`: one child process per plugin instance (`runtime.type: process`: the Node harness,
+ * or a native program), in bubblewrap (`process-launch.ts`). A request past its deadline is answered
+ * at once and the process still holding it after the grace is killed (not a crash); a process that
+ * exits on its own, or goes over its memory or process count, is a crash; it exits after `idleTimeout`
+ * idle. Everything the child sends is read by the bounded frame reader (`frames.ts`) and checked here
+ * (`process-notes.ts`): the child is untrusted. Slots, deadlines and drain are the ledger's; this
+ * runtime is its transport.
  * @module
  */
 import { grantedFetch, type FetchReply, type FetchRequest } from '../host-fetch.js';
 import { pathToFileURL } from 'node:url';
 import { ProcessStreams } from './process-streams.js';
-import { heapOver, residentOver } from './process-memory.js';
+import { heapOver, treeOver } from './process-memory.js';
 import { HealthQuestion } from './health-question.js';
 import type { HealthStatus } from '../../shared/types.js';
 import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
 import { oversizedReply } from '../reply-size.js';
-import type {
-  BootReport,
-  PluginRuntime,
-  RuntimeHooks,
-  RuntimeSpec,
-  RuntimeStats,
-  TaskInput,
-  TaskResult,
+import {
+  LOG_FLOOD,
+  type BootReport,
+  type PluginRuntime,
+  type RuntimeHooks,
+  type RuntimeSpec,
+  type RuntimeStats,
+  type TaskInput,
+  type TaskResult,
 } from '../runtime.js';
 import { ContentCheck } from '../content-check.js';
-import { LOG_FLOOD } from '../runtime.js';
 import { TaskLedger, type Pending } from '../task-ledger.js';
 import { checkResult } from '../worker/note-check.js';
 import { answerServiceCall, combineHealth } from '../worker/thread-notes.js';
@@ -48,7 +47,6 @@ type Held = Pending<Child>;
 const MEMORY_REPORT_MS = 1000;
 /** How often the host reads the process tree's resident memory from `/proc`. */
 const RSS_POLL_MS = 100;
-export { NODE_BASE_RSS_MIB };
 const END_PROCESS_MS = 1000;
 
 export class ProcessRuntime implements PluginRuntime {
@@ -185,11 +183,7 @@ export class ProcessRuntime implements PluginRuntime {
     if (!usage) return;
     child.rssBytes = usage.rssBytes;
     child.cpu ??= { ms: usage.cpuMs, at: performance.now() };
-    const over = residentOver(
-      usage.rssBytes,
-      this.#spec.manifest.resources.memory,
-      this.#baseRssMib,
-    );
+    const over = treeOver(usage, this.#spec.manifest.resources.memory, this.#baseRssMib);
     if (over !== undefined) this.#kill(child, over);
   }
 
@@ -321,11 +315,9 @@ export class ProcessRuntime implements PluginRuntime {
   readonly #onIdle = (): void => {
     this.#idleTimer = undefined;
     const child = this.#child;
-    if (!child || this.#closing) return;
-    let idleFor = performance.now() - this.#lastActive;
-    if (child.inFlight.size > 0) return;
+    if (!child || this.#closing || child.inFlight.size > 0) return;
     // An open stream keeps its process; its end starts the countdown again.
-    if (this.#streams.holds(child)) idleFor = 0;
+    const idleFor = this.#streams.holds(child) ? 0 : performance.now() - this.#lastActive;
     if (idleFor < this.#spec.idleTimeoutMs) {
       this.#idleTimer = setTimeout(this.#onIdle, this.#spec.idleTimeoutMs - idleFor).unref();
       return;

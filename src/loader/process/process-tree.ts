@@ -10,17 +10,19 @@ import { readFileSync } from 'node:fs';
 export interface TreeUsage {
   rssBytes: number;
   cpuMs: number;
+  /** More processes than a plugin may have: the tree was not walked to its end. */
+  overgrown: boolean;
 }
 
 const PAGE_BYTES = 4096;
 /** Clock ticks per second of `/proc/<pid>/stat` times (`getconf CLK_TCK`, 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 /** A tree deeper or wider than this is not a plugin process (it may not start processes). */
-const MAX_PROCESSES = 16;
+export const MAX_PROCESSES = 16;
 
 /** The usage of `pid` and its descendants, or undefined when `/proc` does not show it (gone, or not Linux). */
 export function treeUsage(pid: number): TreeUsage | undefined {
-  const usage: TreeUsage = { rssBytes: 0, cpuMs: 0 };
+  const usage: TreeUsage = { rssBytes: 0, cpuMs: 0, overgrown: false };
   const queue = [pid];
   let seen = 0;
   while (queue.length > 0 && seen++ < MAX_PROCESSES) {
@@ -38,5 +40,6 @@ export function treeUsage(pid: number): TreeUsage | undefined {
       if (p === pid) return undefined;
     }
   }
+  usage.overgrown = queue.length > 0;
   return usage;
 }
