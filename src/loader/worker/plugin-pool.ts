@@ -5,7 +5,9 @@
  * @module
  */
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Piscina } from 'piscina';
+import { createRequire } from 'node:module';
+import type * as PiscinaModule from 'piscina';
+import type { Piscina } from 'piscina';
 import type { HarnessOverride, RuntimeSpec } from '../runtime.js';
 import type { HarnessData } from './protocol.js';
 import { HARNESS, type ThreadPermissions } from './thread-launch.js';
@@ -37,6 +39,9 @@ export function pluginPool(
     memoryReportMs: MEMORY_REPORT_MS,
     ...harness?.data,
   };
+  // Loaded with the first pool, not with the gateway: the same CommonJS instance the task-port guard
+  // patches (`guardTaskPorts()` loads Piscina's files the same way).
+  const { Piscina } = createRequire(import.meta.url)('piscina') as typeof PiscinaModule;
   return new Piscina({
     // A path, not a `file:` URL: Piscina turns a URL into a path again on every task it runs (it
     // parsed one URL per request, ~4% of the host's time at 64 in flight).
