@@ -1,8 +1,11 @@
 /**
  * One benchmark variant in a process of its own (so that variants do not share a heap, a GC or an event
- * loop): prints `{ p50, p99, rps }` as JSON. Driven by gateway.bench.ts.
+ * loop): prints `{ p50, p99, rps, rssMiB }` and the CPU per request of the closed loop (main thread, all
+ * threads), postMessage calls and voluntary context switches per request, as JSON. Driven by gateway.bench.ts.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Bench } from 'tinybench';
 import { PluginGateway } from '../dist/index.js';
@@ -107,8 +110,45 @@ async function registerTracing(): Promise<void> {
   );
 }
 
+/**
+ * CPU time of this process's threads, µs: the main thread's and all of them (Linux `/proc`; Node 20
+ * has no per-thread CPU clock). Counting CPU per request holds on a loaded machine, where wall time does not.
+ */
+function threadCpu(): { main: number; all: number; sleeps: number } {
+  const tick = 1e6 / 100; // USER_HZ
+  let main = 0;
+  let all = 0;
+  let sleeps = 0;
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const us = (Number(fields[11]) + Number(fields[12])) * tick;
+      all += us;
+      if (Number(tid) === process.pid) main = us;
+      const status = readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
+      sleeps += Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+    }
+  } catch {
+    return { main: NaN, all: NaN, sleeps: NaN };
+  }
+  return { main, all, sleeps };
+}
+
+/** `postMessage` calls on the main thread (Piscina's task ports, the gateway's control ports). */
+let posted = 0;
+const post = MessagePort.prototype.postMessage;
+MessagePort.prototype.postMessage = function (this: MessagePort, ...args: Parameters<typeof post>) {
+  posted++;
+  return post.apply(this, args);
+};
+
+let cpuPerRequest = { main: NaN, all: NaN, posts: NaN, sleeps: NaN };
+
 async function throughput(call: () => Promise<unknown>): Promise<number> {
   let done = 0;
+  const cpu0 = threadCpu();
+  const posted0 = posted;
   const started = performance.now();
   const until = started + THROUGHPUT_MS;
   await Promise.all(
@@ -119,7 +159,15 @@ async function throughput(call: () => Promise<unknown>): Promise<number> {
       }
     }),
   );
-  return done / ((performance.now() - started) / 1000);
+  const elapsed = performance.now() - started;
+  const cpu1 = threadCpu();
+  cpuPerRequest = {
+    main: (cpu1.main - cpu0.main) / done,
+    all: (cpu1.all - cpu0.all) / done,
+    posts: (posted - posted0) / done,
+    sleeps: (cpu1.sleeps - cpu0.sleeps) / done,
+  };
+  return done / (elapsed / 1000);
 }
 
 const { call, close } = await setup();
@@ -130,4 +178,15 @@ const { latency } = bench.tasks[0]!.result as unknown as { latency: { p50: numbe
 const rps = await throughput(call);
 const rssMiB = process.memoryUsage().rss / 2 ** 20;
 await close();
-console.log(JSON.stringify({ p50: latency.p50 * 1000, p99: latency.p99 * 1000, rps, rssMiB }));
+console.log(
+  JSON.stringify({
+    p50: latency.p50 * 1000,
+    p99: latency.p99 * 1000,
+    rps,
+    rssMiB,
+    cpuMainUs: cpuPerRequest.main,
+    cpuAllUs: cpuPerRequest.all,
+    postsPerRequest: cpuPerRequest.posts,
+    sleepsPerRequest: cpuPerRequest.sleeps,
+  }),
+);
