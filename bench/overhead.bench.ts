@@ -5,7 +5,7 @@
  * Wall-clock throughput on a shared machine moves with its load; the CPU a request costs moves much
  * less. Each window reports, per request: the main thread's CPU (the host's side: the gateway's work,
  * Piscina's, the copy to and from the thread) and every thread's (the plugin's thread too), read from
- * Linux's `/proc/self/task/<tid>/stat`, and the requests per second for what they are worth.
+ * Linux's `/proc/self/task/<tid>/schedstat`, and the requests per second for what they are worth.
  *
  * Rows (ADR-001's quality gate "< 10% CPU overhead"): the echo of ~200 bytes, then a plugin doing a
  * fixed amount of CPU work (~100 µs and ~1 ms: a loop whose cost is measured in this process first).
@@ -16,12 +16,12 @@
  *   BENCH_ROUNDS (default 5), BENCH_WINDOW_MS (default 1500)
  */
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { PluginGateway } from '../dist/index.js';
+import { threadCpu } from './thread-cpu.js';
 
 const here = import.meta.dirname;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -34,32 +34,12 @@ const echoBody = {
   context: { device: 'web', locale: 'fr-FR' },
 };
 
-/** CPU time of this process's threads, µs: the main thread's and all of them (USER_HZ ticks). */
-function threadCpu(): { main: number; all: number } {
-  const tickUs = 1e6 / 100;
-  let main = 0;
-  let all = 0;
-  for (const tid of readdirSync('/proc/self/task')) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // the thread ended meanwhile
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const us = (Number(fields[11]) + Number(fields[12])) * tickUs;
-    all += us;
-    if (Number(tid) === process.pid) main = us;
-  }
-  return { main, all };
-}
-
 /** The loop the work route runs (bench/plugins/echo, bench/echo-worker.js), in a thread of its own. */
 const LOOP = `
 const { parentPort } = require('node:worker_threads');
 function loop(loops) {
   let x = 0;
-  for (let i = 0; i < loops; i++) x = (x * 31 + i) | 0;
+  for (let i = 0; i < loops; i++) x = (Math.imul(x, 31) + i) | 0;
   return x;
 }
 parentPort.on('message', ({ loops, calls }) => {
@@ -75,7 +55,8 @@ parentPort.on('message', ({ loops, calls }) => {
 async function calibrate(us: number): Promise<{ loops: number; cpuUs: number }> {
   const thread = new Worker(LOOP, { eval: true });
   const cpuPerCall = async (loops: number) => {
-    const calls = Math.max(50, Math.round(3e7 / loops));
+    // ~0.3 s of work per measure.
+    const calls = Math.max(50, Math.round(3e8 / loops));
     const before = threadCpu().all;
     thread.postMessage({ loops, calls });
     await once(thread, 'message');

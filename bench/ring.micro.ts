@@ -4,16 +4,16 @@
  * Piscina does) against a `SharedArrayBuffer` ring each way (the message as JSON text in the ring,
  * `Atomics.notify` to wake the other side, `Atomics.waitAsync` to wait without blocking either event
  * loop). One process, the two alternating in windows; per round trip: requests per second, and CPU
- * counted on every thread (`/proc/self/task/<tid>/stat`), which holds on a loaded machine.
+ * counted on every thread (`/proc/self/task/<tid>/schedstat`), which holds on a loaded machine.
  *
  *   npx tsx bench/ring.micro.ts        (BENCH_ROUNDS, default 5; BENCH_WINDOW_MS, default 1000)
  *
  * Nothing here is wired into the gateway: see docs/performance.md for what the figures decided.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Ring } from './ring-channel.js';
+import { threadCpu } from './thread-cpu.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 1000);
@@ -33,19 +33,7 @@ const request = {
   d: 0,
 };
 
-function threadCpuUs(): number {
-  let all = 0;
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      all += (Number(f[11]) + Number(f[12])) * 1e4;
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return all;
-}
+const threadCpuUs = () => threadCpu().all;
 
 const toWorker = new SharedArrayBuffer(16 + RING_BYTES);
 const toHost = new SharedArrayBuffer(16 + RING_BYTES);

@@ -3,13 +3,13 @@
  * loop): prints `{ p50, p99, rps, rssMiB }` and the CPU per request of the closed loop (main thread, all
  * threads), postMessage calls and voluntary context switches per request, as JSON. Driven by gateway.bench.ts.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Bench } from 'tinybench';
 import { PluginGateway } from '../dist/index.js';
 import { echo } from './echo-handler.js';
+import { threadCpu, threadSleeps } from './thread-cpu.js';
 
 const here = import.meta.dirname;
 const [variant = 'gateway'] = process.argv.slice(2);
@@ -110,31 +110,6 @@ async function registerTracing(): Promise<void> {
   );
 }
 
-/**
- * CPU time of this process's threads, µs: the main thread's and all of them (Linux `/proc`; Node 20
- * has no per-thread CPU clock). Counting CPU per request holds on a loaded machine, where wall time does not.
- */
-function threadCpu(): { main: number; all: number; sleeps: number } {
-  const tick = 1e6 / 100; // USER_HZ
-  let main = 0;
-  let all = 0;
-  let sleeps = 0;
-  try {
-    for (const tid of readdirSync('/proc/self/task')) {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const us = (Number(fields[11]) + Number(fields[12])) * tick;
-      all += us;
-      if (Number(tid) === process.pid) main = us;
-      const status = readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
-      sleeps += Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-    }
-  } catch {
-    return { main: NaN, all: NaN, sleeps: NaN };
-  }
-  return { main, all, sleeps };
-}
-
 /** `postMessage` calls on the main thread (Piscina's task ports, the gateway's control ports). */
 let posted = 0;
 const post = MessagePort.prototype.postMessage;
@@ -148,6 +123,7 @@ let cpuPerRequest = { main: NaN, all: NaN, posts: NaN, sleeps: NaN };
 async function throughput(call: () => Promise<unknown>): Promise<number> {
   let done = 0;
   const cpu0 = threadCpu();
+  const sleeps0 = threadSleeps();
   const posted0 = posted;
   const started = performance.now();
   const until = started + THROUGHPUT_MS;
@@ -161,11 +137,12 @@ async function throughput(call: () => Promise<unknown>): Promise<number> {
   );
   const elapsed = performance.now() - started;
   const cpu1 = threadCpu();
+  const sleeps1 = threadSleeps();
   cpuPerRequest = {
     main: (cpu1.main - cpu0.main) / done,
     all: (cpu1.all - cpu0.all) / done,
     posts: (posted - posted0) / done,
-    sleeps: (cpu1.sleeps - cpu0.sleeps) / done,
+    sleeps: (sleeps1 - sleeps0) / done,
   };
   return done / (elapsed / 1000);
 }
