@@ -33,6 +33,9 @@ interface Sample {
   p99: number;
   rps: number;
   rssMiB: number;
+  /** CPU per request in the closed loop, µs: the main thread's, and every thread's (variant.ts). */
+  cpuMainUs: number;
+  cpuAllUs: number;
 }
 
 const median = (values: number[]) => {
@@ -66,6 +69,8 @@ const row = (variant: string) => {
     p99: median(s.map((x) => x.p99)),
     rps: median(s.map((x) => x.rps)),
     rss: median(s.map((x) => x.rssMiB)),
+    cpuMain: median(s.map((x) => x.cpuMainUs)),
+    cpuAll: median(s.map((x) => x.cpuAllUs)),
   };
 };
 const rows = VARIANTS.map(([v, label]) => ({ label, ...row(v) }));
@@ -76,17 +81,21 @@ const cpu = os.cpus();
 console.log(
   [
     `date: ${new Date().toISOString()}; node ${process.version}; ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}; ${Math.round(os.totalmem() / 2 ** 30)} GiB; ${os.availableParallelism() < cpu.length ? `pinned to ${os.availableParallelism()} of ${cpu.length} CPUs (taskset)` : 'threads not pinned'}`,
+    `load average (1, 5, 15 min) at the end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(', ')}`,
     `${ROUNDS} rounds, one process per variant per round, medians; sequential: tinybench ${process.env.BENCH_TIME_MS ?? 2000} ms; throughput: 64 in flight for ${process.env.BENCH_THROUGHPUT_MS ?? 1500} ms`,
     '',
-    '| variant | sequential p50 (µs) | sequential p99 (µs) | 64 in flight (req/s) | process RSS (MiB) |',
-    '| --- | ---: | ---: | ---: | ---: |',
+    '| variant | sequential p50 (µs) | sequential p99 (µs) | 64 in flight (req/s) | CPU µs/req main thread | CPU µs/req all threads | process RSS (MiB) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
-        `| ${r.label} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${Math.round(r.rps).toLocaleString('en')} | ${r.rss.toFixed(0)} |`,
+        `| ${r.label} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${Math.round(r.rps).toLocaleString('en')} | ${r.cpuMain.toFixed(1)} | ${r.cpuAll.toFixed(1)} | ${r.rss.toFixed(0)} |`,
     ),
     '',
     `gateway / bare Piscina (defaults): sequential p50 ×${(gw.p50 / base.p50).toFixed(2)}, throughput ×${(gw.rps / base.rps).toFixed(2)}`,
-    `gateway / bare Piscina (gateway settings): sequential p50 ×${(gw.p50 / tuned.p50).toFixed(2)}, throughput ×${(gw.rps / tuned.rps).toFixed(2)}`,
+    `gateway / bare Piscina (gateway settings): sequential p50 ×${(gw.p50 / tuned.p50).toFixed(2)}, throughput ×${(gw.rps / tuned.rps).toFixed(2)}, main-thread CPU per request ×${(gw.cpuMain / tuned.cpuMain).toFixed(2)} (+${(gw.cpuMain - tuned.cpuMain).toFixed(1)} µs)`,
     `full mesh (rate limit too) / bare Piscina (defaults): sequential p50 ×${(row('gateway-mesh').p50 / base.p50).toFixed(2)}, throughput ×${(row('gateway-mesh').rps / base.rps).toFixed(2)}`,
     `fail-fast p50: open circuit ${row('breaker-open').p50.toFixed(1)} µs, rate limited ${row('rate-limited').p50.toFixed(1)} µs`,
   ].join('\n'),

@@ -1,12 +1,15 @@
 /**
  * One benchmark variant in a process of its own (so that variants do not share a heap, a GC or an event
- * loop): prints `{ p50, p99, rps }` as JSON. Driven by gateway.bench.ts.
+ * loop): prints `{ p50, p99, rps, rssMiB }` and the CPU per request of the closed loop (main thread, all
+ * threads), postMessage calls and voluntary context switches per request, as JSON. Driven by gateway.bench.ts.
  */
 import path from 'node:path';
+import { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Bench } from 'tinybench';
 import { PluginGateway } from '../dist/index.js';
 import { echo } from './echo-handler.js';
+import { threadCpu, threadSleeps } from './thread-cpu.js';
 
 const here = import.meta.dirname;
 const [variant = 'gateway'] = process.argv.slice(2);
@@ -107,8 +110,21 @@ async function registerTracing(): Promise<void> {
   );
 }
 
+/** `postMessage` calls on the main thread (Piscina's task ports, the gateway's control ports). */
+let posted = 0;
+const post = MessagePort.prototype.postMessage;
+MessagePort.prototype.postMessage = function (this: MessagePort, ...args: Parameters<typeof post>) {
+  posted++;
+  return post.apply(this, args);
+};
+
+let cpuPerRequest = { main: NaN, all: NaN, posts: NaN, sleeps: NaN };
+
 async function throughput(call: () => Promise<unknown>): Promise<number> {
   let done = 0;
+  const cpu0 = threadCpu();
+  const sleeps0 = threadSleeps();
+  const posted0 = posted;
   const started = performance.now();
   const until = started + THROUGHPUT_MS;
   await Promise.all(
@@ -119,7 +135,16 @@ async function throughput(call: () => Promise<unknown>): Promise<number> {
       }
     }),
   );
-  return done / ((performance.now() - started) / 1000);
+  const elapsed = performance.now() - started;
+  const cpu1 = threadCpu();
+  const sleeps1 = threadSleeps();
+  cpuPerRequest = {
+    main: (cpu1.main - cpu0.main) / done,
+    all: (cpu1.all - cpu0.all) / done,
+    posts: (posted - posted0) / done,
+    sleeps: (sleeps1 - sleeps0) / done,
+  };
+  return done / (elapsed / 1000);
 }
 
 const { call, close } = await setup();
@@ -130,4 +155,15 @@ const { latency } = bench.tasks[0]!.result as unknown as { latency: { p50: numbe
 const rps = await throughput(call);
 const rssMiB = process.memoryUsage().rss / 2 ** 20;
 await close();
-console.log(JSON.stringify({ p50: latency.p50 * 1000, p99: latency.p99 * 1000, rps, rssMiB }));
+console.log(
+  JSON.stringify({
+    p50: latency.p50 * 1000,
+    p99: latency.p99 * 1000,
+    rps,
+    rssMiB,
+    cpuMainUs: cpuPerRequest.main,
+    cpuAllUs: cpuPerRequest.all,
+    postsPerRequest: cpuPerRequest.posts,
+    sleepsPerRequest: cpuPerRequest.sleeps,
+  }),
+);

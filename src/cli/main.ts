@@ -1,15 +1,14 @@
-#!/usr/bin/env node
 /**
- * `veza`: the plugin author's command line (the package's `bin`). Results go to stdout (`--json` where a
+ * `veza`: the plugin author's command line (started by `bin.ts`, the package's `bin`). Results go to stdout (`--json` where a
  * script reads them), errors and progress to stderr, colours only on a terminal. Exit codes: 0 ok,
  * 1 invalid / failing / unhealthy, 2 usage.
  * @module
  */
 import { Command, CommanderError, InvalidArgumentError as UsageError } from 'commander';
-import { readFileSync, watch } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { watch } from 'node:fs';
 import path from 'node:path';
 import { parseDuration } from '../shared/duration.js';
+import { packageVersion } from './package-version.js';
 import { listCommand, packCommand } from './catalog-commands.js';
 import { deployCommand, printDeploy } from './deploy.js';
 import { createPlugin, printNextSteps } from './create.js';
@@ -28,25 +27,6 @@ function duration(value: string): number {
   const n = parseDuration(value);
   if (n === undefined) throw new UsageError('expected a duration like "90s"');
   return n;
-}
-
-/** This package's version, from the `package.json` above this file (`src/cli/` or `dist/`). */
-function packageVersion(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === '@veza/plugin-gateway' && pkg.version) return pkg.version;
-    } catch {
-      // no package.json here: look further up
-    }
-    const up = path.dirname(dir);
-    if (up === dir) return 'unknown';
-    dir = up;
-  }
 }
 
 /** The program; `run` parses `argv` with it. */
@@ -251,5 +231,3 @@ export async function run(argv: string[]): Promise<number> {
     return Exit.FAILED;
   }
 }
-
-process.exitCode = await run(process.argv.slice(2));

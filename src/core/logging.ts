@@ -3,7 +3,8 @@
  * own log lines into it, tagged with the plugin and the request.
  * @module
  */
-import { pino } from 'pino';
+import { createRequire } from 'node:module';
+import type * as Pino from 'pino';
 import { InvalidArgumentError } from '../errors.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import type { ResponseObservation } from './observers.js';
@@ -44,6 +45,8 @@ export function defaultLogLevel(env: NodeJS.ProcessEnv = process.env): string {
 export function createLogger(option: GatewayLogger | false | undefined): GatewayLogger {
   if (option === false) return SILENT;
   if (option) return option;
+  // Loaded here, not with the gateway: a host that brings its own logger (or none) never pays for it.
+  const { pino } = createRequire(import.meta.url)('pino') as typeof Pino;
   return pino({ name: 'plugin-gateway', level: defaultLogLevel() });
 }
 

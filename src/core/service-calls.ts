@@ -6,7 +6,7 @@
  */
 import { clip, RefusalLog } from './refusal-log.js';
 import { performance } from 'node:perf_hooks';
-import semver from 'semver';
+import { semver } from '../shared/semver.js';
 import { ErrorCodes, InvalidArgumentError } from '../errors.js';
 import { refuse } from './admission.js';
 import { ownBody } from '../shared/own-bytes.js';

@@ -9,7 +9,7 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import semver from 'semver';
+import { semver } from '../shared/semver.js';
 import { ArtifactSignatureError, CatalogInvalidError, InvalidArgumentError } from '../errors.js';
 import type { CatalogEntry } from '../registry/registry.js';
 import { parseManifest } from '../manifest/manifest.js';

@@ -16,7 +16,7 @@
  * @module
  */
 import type { KeyObject } from 'node:crypto';
-import semver from 'semver';
+import { semver } from '../shared/semver.js';
 import { CatalogInvalidError } from '../errors.js';
 import type { CatalogEntry, DiscoveryRegistry, Unsubscribe } from '../registry/registry.js';
 import { checkEntry, unpackPlugin } from './artifacts.js';

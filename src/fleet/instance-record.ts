@@ -5,7 +5,7 @@
  * @module
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import semver from 'semver';
+import { semver } from '../shared/semver.js';
 import { z } from 'zod';
 import { endpointSchema } from '../manifest/schema.js';
 import type { InstanceRecord } from '../registry/registry.js';

@@ -5,7 +5,7 @@
  */
 import { replyBytesAtLeast } from '../loader/reply-size.js';
 import { DrainSignal } from '../loader/drain-signal.js';
-import { Agent, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import type { PluginRuntime, RuntimeStats, TaskInput } from '../loader/runtime.js';
 import {
   PEER_CONTENT_TYPE,
@@ -28,21 +28,16 @@ import type { HealthStatus, PluginResponse } from '../shared/types.js';
  * `keepAliveTimeout`), so that the origins the registry names hold nothing once unused.
  */
 export class PeerClient {
-  readonly #agent: Agent;
+  /** Made at the first call: undici is most of what importing the gateway would cost otherwise. */
+  #agent: Promise<Agent> | undefined;
+  #closed = false;
   constructor(
     readonly nodeId: string,
     readonly secret: string | undefined,
     readonly connectionsPerPeer = 32,
     /** The largest response a plugin may answer; an owner's answer is read up to a multiple of it. */
     readonly maxResponseBytes = 8 * 1024 * 1024,
-  ) {
-    this.#agent = new Agent({
-      connections: connectionsPerPeer,
-      pipelining: 1,
-      connectTimeout: 2000,
-      keepAliveTimeout: 10_000,
-    });
-  }
+  ) {}
 
   /**
    * Bytes of a peer answer read at most: a body as JSON (escapes) or base64, plus the envelope. Past
@@ -54,11 +49,26 @@ export class PeerClient {
 
   /** Sends a request to `options.origin` on a kept-alive connection to it. */
   request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
-    return this.#agent.request(options);
+    return (this.#agent ??= this.#open()).then((agent) => agent.request(options));
+  }
+
+  async #open(): Promise<Agent> {
+    const { Agent } = await import('undici');
+    const agent = new Agent({
+      connections: this.connectionsPerPeer,
+      pipelining: 1,
+      connectTimeout: 2000,
+      keepAliveTimeout: 10_000,
+    });
+    // Closed while undici was loading: requests fail as they would on a destroyed agent.
+    if (this.#closed) await agent.destroy().catch(() => {});
+    return agent;
   }
 
   async close(): Promise<void> {
-    await this.#agent.destroy().catch(() => {});
+    this.#closed = true;
+    const agent = await this.#agent;
+    await agent?.destroy().catch(() => {});
   }
 }
 

@@ -4,7 +4,7 @@
  * its own, so the balancer routes around a gateway that stopped answering until its lease runs out.
  * @module
  */
-import semver from 'semver';
+import { semver } from '../shared/semver.js';
 import { RemoteRuntime, type PeerClient } from './peer-client.js';
 import { BulkheadPolicy } from '../mesh/bulkhead.js';
 import {

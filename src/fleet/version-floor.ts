@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
-import semver from 'semver';
+import { semver } from '../shared/semver.js';
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
 

@@ -10,33 +10,42 @@
  */
 import type { TaskFailure } from '../shared/task-failure.js';
 
+/** Objects a walk remembers in a list before it moves them to a `Set` (a reply is most often a few). */
+const FEW_OBJECTS = 16;
+
 /** At least how many bytes `value` serialises to, counting up to just past `limit` (then stopping). */
 export function replyBytesAtLeast(value: unknown, limit: number): number {
+  if (typeof value !== 'object' || value === null) {
+    return typeof value === 'string' ? value.length : 1;
+  }
   let size = 0;
-  const seen = new Set<object>();
+  // Each object is walked once. A list for the first few: a Set made for every reply of a request
+  // was the largest part of this walk's cost on the request path.
+  const few: object[] = [];
+  let seen: Set<object> | undefined;
   const stack: unknown[] = [value];
   while (stack.length > 0 && size <= limit) {
     const v = stack.pop();
     if (typeof v === 'string') size += v.length;
     else if (typeof v !== 'object' || v === null) size += 1;
-    else if (seen.has(v)) continue;
-    else if (ArrayBuffer.isView(v)) {
+    else if (seen !== undefined ? seen.has(v) : few.includes(v)) continue;
+    else {
+      if (seen !== undefined) seen.add(v);
+      else if (few.length < FEW_OBJECTS) few.push(v);
+      else (seen = new Set(few)).add(v);
       // Structured clone copies a view's whole backing buffer, not the bytes the view shows.
-      seen.add(v);
-      stack.push(v.buffer);
-    } else if (v instanceof ArrayBuffer || v instanceof SharedArrayBuffer) {
-      seen.add(v);
-      size += v.byteLength;
-    } else {
-      seen.add(v);
-      // A sparse array's holes have no keys, but JSON.stringify writes every one of them.
-      if (Array.isArray(v)) size += v.length;
-      if (size > limit) break;
-      if (v instanceof Map) for (const [k, item] of v) stack.push(k, item);
-      else if (v instanceof Set) for (const item of v) stack.push(item);
-      for (const k of Object.keys(v)) {
-        size += k.length;
-        stack.push((v as Record<string, unknown>)[k]);
+      if (ArrayBuffer.isView(v)) stack.push(v.buffer);
+      else if (v instanceof ArrayBuffer || v instanceof SharedArrayBuffer) size += v.byteLength;
+      else {
+        // A sparse array's holes have no keys, but JSON.stringify writes every one of them.
+        if (Array.isArray(v)) size += v.length;
+        if (size > limit) break;
+        if (v instanceof Map) for (const [k, item] of v) stack.push(k, item);
+        else if (v instanceof Set) for (const item of v) stack.push(item);
+        for (const k of Object.keys(v)) {
+          size += k.length;
+          stack.push((v as Record<string, unknown>)[k]);
+        }
       }
     }
   }

@@ -3,16 +3,9 @@
  * {@link ManifestInvalidError} that lists every problem as `plugin.yaml:LINE:COL field: message`.
  * @module
  */
-import {
-  isCollection,
-  isMap,
-  isPair,
-  isScalar,
-  LineCounter,
-  parseDocument,
-  type Document,
-  type Node,
-} from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
 import type { core } from 'zod';
 import { ManifestInvalidError, type ManifestProblem } from '../errors.js';
 import { deepFreeze } from '../shared/deep-freeze.js';
@@ -20,6 +13,15 @@ import { knownKeys, suggestKey } from '../shared/schema-keys.js';
 import { manifestSchema, type Manifest } from './schema.js';
 
 const MANIFEST_KEYS = knownKeys(manifestSchema);
+
+/**
+ * The YAML parser, loaded at the first manifest rather than with the gateway: it was a sixth of what
+ * importing the package cost, and a host that loads no plugin from a folder never needs it.
+ * Synchronously (`require`), since `parseManifest()` is synchronous.
+ */
+let yamlModule: typeof Yaml | undefined;
+const yaml = (): typeof Yaml =>
+  (yamlModule ??= createRequire(import.meta.url)('yaml') as typeof Yaml);
 
 export type { Manifest } from './schema.js';
 
@@ -53,6 +55,7 @@ export function parseManifest(text: string, options: ParseManifestOptions = {}):
   if (text.length > MAX_MANIFEST_BYTES || Buffer.byteLength(text) > MAX_MANIFEST_BYTES) {
     throw refuse(`larger than ${MAX_MANIFEST_BYTES / 1024} KiB`);
   }
+  const { LineCounter, parseDocument } = yaml();
   const lines = new LineCounter();
   let doc: Document;
   try {
@@ -107,6 +110,7 @@ export function parseManifest(text: string, options: ParseManifestOptions = {}):
 
 /** The first node nested deeper than {@link MAX_MANIFEST_DEPTH}, walked without recursion. */
 function tooDeep(root: unknown): Node | undefined {
+  const { isCollection, isPair } = yaml();
   const stack: [unknown, number][] = [[root, 1]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
@@ -126,6 +130,7 @@ function locate(
   lines: LineCounter,
   file: string,
 ): ManifestProblem[] {
+  const { isMap, isPair, isScalar } = yaml();
   const path = issue.path.map(String);
   if (issue.code === 'unrecognized_keys') {
     const parent = doc.getIn(issue.path, true) ?? doc.contents;
@@ -162,6 +167,7 @@ function locate(
  * (an entry file that does not exist, a runtime that is not available).
  */
 export function fieldLocation(text: string, file: string, path: (string | number)[]): string {
+  const { LineCounter, isMap, isScalar, parseDocument } = yaml();
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines });
   const pair =

@@ -5,7 +5,7 @@
  * @module
  */
 import path from 'node:path';
-import semver from 'semver';
+import { semver } from '../shared/semver.js';
 import { z } from 'zod';
 import { parseDuration, parseRate } from '../shared/duration.js';
 import { parseNetworkGrant } from '../shared/network-allowlist.js';

@@ -11,7 +11,10 @@
  *   under light traffic the run alone decides, as `consecutive` does.
  * @module
  */
-import { ConsecutiveBreaker, type IBreaker } from 'cockatiel';
+import type { IBreaker } from 'cockatiel';
+// cockatiel's own modules rather than its index, which loads every policy it has (~30 ms of importing
+// the gateway); the version is pinned to a minor in package.json. test/package-shape.test.ts.
+import { ConsecutiveBreaker } from 'cockatiel/dist/breaker/ConsecutiveBreaker.js';
 import { FailureWindow } from './failure-window.js';
 
 /** Which failures open a closed circuit (see the module comment). */

@@ -14,7 +14,9 @@
  * probe through and makes every other caller wait for it: here callers beyond the probes fail fast.
  * @module
  */
-import { EventEmitter, type IBreaker } from 'cockatiel';
+import type { IBreaker } from 'cockatiel';
+// cockatiel's own module rather than its index (see breaker-strategies.ts).
+import { EventEmitter } from 'cockatiel/dist/common/Event.js';
 import { breakerStrategy, type BreakerPolicyName } from './breaker-strategies.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';

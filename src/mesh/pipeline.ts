@@ -111,18 +111,14 @@ function admit(x: MeshExchange, mesh: MeshSettings): Promise<Dispatched> {
   ) {
     return answerLater({ response: circuitOpen(plugin, task.k, task.r.id) });
   }
-  return plugin.bulkhead
-    .execute(
-      (ms) => attempt(x, mesh, { n: 0, last: undefined, deadline: mesh.now() + ms }),
-      x.timeoutMs,
-    )
-    .then((outcome) =>
-      typeof outcome !== 'symbol'
-        ? outcome
-        : outcome === BULKHEAD_FULL
-          ? answerLater(refused(plugin, outcome, task.r.id))
-          : refused(plugin, outcome, task.r.id),
-    );
+  return plugin.bulkhead.run(
+    (ms) => attempt(x, mesh, { n: 0, last: undefined, deadline: mesh.now() + ms }),
+    x.timeoutMs,
+    (refusal) =>
+      refusal === BULKHEAD_FULL
+        ? answerLater(refused(plugin, refusal, task.r.id))
+        : refused(plugin, refusal, task.r.id),
+  );
 }
 
 function refused(

@@ -4,7 +4,7 @@
  * the default adapter; etcd and Consul hold it for a fleet. Every adapter passes one contract suite.
  * @module
  */
-import semver from 'semver';
+import { semver } from '../shared/semver.js';
 import type { PluginEndpoint, PluginStatus } from '../shared/types.js';
 
 /** One running plugin instance, as a registry lists it. */

@@ -32,13 +32,14 @@ export class DeadlineQueue<T extends Expirable> {
 
   /** Starts `item`'s deadline: `delayMs` from now. */
   add(item: T, delayMs: number): void {
-    const at = performance.now() + delayMs;
+    const now = performance.now();
+    const at = now + delayMs;
     item.deadlineAt = at;
     const heap = this.#heap;
     item.deadlineIndex = heap.length;
     heap.push(item);
     this.#up(item.deadlineIndex);
-    if (at < this.#armedAt && !this.#closed) this.#arm(at - performance.now());
+    if (at < this.#armedAt && !this.#closed) this.#arm(delayMs, now);
   }
 
   /** Takes `item` out (it was answered); a no-op when it is not queued. */
@@ -87,14 +88,18 @@ export class DeadlineQueue<T extends Expirable> {
       this.remove(item);
       if (!item.answered) this.onExpire(item);
     }
-    if (heap.length > 0 && !this.#closed) this.#arm(heap[0]!.deadlineAt - now);
+    if (heap.length > 0 && !this.#closed) {
+      const later = performance.now(); // the expiries above took time
+      this.#arm(heap[0]!.deadlineAt - later, later);
+    }
   };
 
-  #arm(ms: number): void {
+  /** Arms the timer `ms` after `now` (the `performance.now()` the caller read: one clock read a request). */
+  #arm(ms: number, now: number): void {
     clearTimeout(this.#timer);
     // A delay past setTimeout's limit would fire at once: wake at the limit and look again.
     const delay = Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(ms)));
-    this.#armedAt = performance.now() + delay;
+    this.#armedAt = now + delay;
     // Unref'd: a request in flight keeps the process alive through its worker, not through this timer.
     this.#timer = setTimeout(this.#fire, delay).unref();
   }

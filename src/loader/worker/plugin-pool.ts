@@ -4,8 +4,10 @@
  * permissions and scratch folder, and what the harness needs to know (`HarnessData`).
  * @module
  */
-import { pathToFileURL } from 'node:url';
-import { Piscina } from 'piscina';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
+import type * as PiscinaModule from 'piscina';
+import type { Piscina } from 'piscina';
 import type { HarnessOverride, RuntimeSpec } from '../runtime.js';
 import type { HarnessData } from './protocol.js';
 import { HARNESS, type ThreadPermissions } from './thread-launch.js';
@@ -37,8 +39,13 @@ export function pluginPool(
     memoryReportMs: MEMORY_REPORT_MS,
     ...harness?.data,
   };
+  // Loaded with the first pool, not with the gateway: the same CommonJS instance the task-port guard
+  // patches (`guardTaskPorts()` loads Piscina's files the same way).
+  const { Piscina } = createRequire(import.meta.url)('piscina') as typeof PiscinaModule;
   return new Piscina({
-    filename: (harness?.url ?? HARNESS).href,
+    // A path, not a `file:` URL: Piscina turns a URL into a path again on every task it runs (it
+    // parsed one URL per request, ~4% of the host's time at 64 in flight).
+    filename: fileURLToPath(harness?.url ?? HARNESS),
     name: 'default',
     minThreads: 0, // so Piscina reports a thread (workerCreate) only once it listens for 'start'
     maxThreads: Math.max(1, Math.ceil(manifest.resources.cpu)),

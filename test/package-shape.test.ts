@@ -1,0 +1,125 @@
+/**
+ * The shape of the built package (issue 24): the core bundled once per module format, no source maps
+ * in the tarball, optional peers (and the heavy dependencies only some hosts need) not loaded by the
+ * main entry, and `veza --version` answered without loading the core. Reads dist/, which the global
+ * setup builds; the import graph is the static one (a dynamic `import()` loads only when used).
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(import.meta.dirname, '..');
+const dist = path.join(root, 'dist');
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+  version: string;
+  peerDependencies: Record<string, string>;
+};
+
+/** Specifiers a built file loads when it is loaded: static imports, re-exports and top-level requires. */
+function staticSpecifiers(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const found = new Set<string>();
+  for (const m of text.matchAll(/^\s*(?:import|export)\s[^;'"`]*?\sfrom\s*["']([^"']+)["']/gm))
+    found.add(m[1]!);
+  for (const m of text.matchAll(/^\s*import\s*["']([^"']+)["']/gm)) found.add(m[1]!);
+  // esbuild's CommonJS output requires at the top level, as `var x = require("y")` or `__toESM(require("y"))`.
+  for (const m of text.matchAll(/^(?:var|const|let)\s[^\n]*?\brequire\(["']([^"']+)["']\)/gm))
+    found.add(m[1]!);
+  for (const m of text.matchAll(/^require\(["']([^"']+)["']\)/gm)) found.add(m[1]!);
+  return [...found];
+}
+
+/** Every built file and bare package specifier `entry` loads statically, following dist's own files. */
+function importGraph(entry: string): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const pending = [path.join(dist, entry)];
+  while (pending.length > 0) {
+    const file = pending.pop()!;
+    if (files.has(file)) continue;
+    files.add(file);
+    for (const spec of staticSpecifiers(file)) {
+      if (spec.startsWith('.')) pending.push(path.resolve(path.dirname(file), spec));
+      else if (!spec.startsWith('node:') && !builtinModules.includes(spec)) packages.add(spec);
+    }
+  }
+  return { files, packages };
+}
+
+/** A package name from a specifier (`@scope/name/sub` → `@scope/name`). */
+const packageOf = (spec: string) =>
+  spec
+    .split('/')
+    .slice(0, spec.startsWith('@') ? 2 : 1)
+    .join('/');
+
+/** Built files (every folder of dist) whose text contains `marker`. */
+function filesContaining(marker: string, ext: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(ext) && readFileSync(p, 'utf8').includes(marker)) out.push(p);
+    }
+  };
+  walk(dist);
+  return out.map((p) => path.relative(dist, p));
+}
+
+describe('the built package', () => {
+  it('bundles the core once per module format: the subpaths and the command share it', () => {
+    const marker = 'var PluginGateway = class';
+    const esm = filesContaining(marker, '.js');
+    const cjs = filesContaining(marker, '.cjs');
+    expect(esm, 'ES module files holding the gateway class').toHaveLength(1);
+    expect(cjs, 'CommonJS files holding the gateway class').toHaveLength(1);
+    // The command's own modules are a chunk it imports once past `--version` (cli.js → main-*.js).
+    const command = readdirSync(dist).find((f) => /^main-.*\.js$/.test(f));
+    expect(command, 'the command chunk').toBeDefined();
+    for (const entry of ['index.js', 'testing.js', command!]) {
+      expect(importGraph(entry).files, entry).toContain(path.join(dist, esm[0]!));
+    }
+    expect(importGraph('testing.cjs').files).toContain(path.join(dist, cjs[0]!));
+  });
+
+  it('loads no optional peer, nor what only some hosts use, when the main entry is imported', () => {
+    for (const entry of ['index.js', 'index.cjs']) {
+      const loaded = [...importGraph(entry).packages];
+      const names = new Set(loaded.map(packageOf));
+      for (const peer of Object.keys(pkg.peerDependencies)) {
+        expect(names, `${entry} imports ${peer}`).not.toContain(peer);
+      }
+      // Loaded where they are used: the fleet's peer calls (undici), the first manifest (yaml) and
+      // version compared (semver), the default logger (pino), the first worker pool (piscina), the
+      // command (commander), WebSockets (ws).
+      for (const heavy of ['undici', 'yaml', 'semver', 'pino', 'piscina', 'commander', 'ws']) {
+        expect(names, `${entry} imports ${heavy}`).not.toContain(heavy);
+      }
+      expect(loaded, `${entry} imports cockatiel's index`).not.toContain('cockatiel');
+    }
+  });
+
+  it('answers veza --version without loading the core', () => {
+    const graph = importGraph('cli.js');
+    const core = filesContaining('var PluginGateway = class', '.js').map((f) => path.join(dist, f));
+    for (const file of core) expect(graph.files, 'cli.js loads the core').not.toContain(file);
+    expect([...graph.packages]).toEqual([]);
+    const out = execFileSync(process.execPath, [path.join(dist, 'cli.js'), '--version'], {
+      encoding: 'utf8',
+    });
+    expect(out).toBe(`${pkg.version}\n`);
+  });
+
+  it('publishes no source maps, and stays under 2.5 MB unpacked', () => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    const [packed] = JSON.parse(out) as [{ unpackedSize: number; files: { path: string }[] }];
+    expect(packed.files.filter((f) => f.path.endsWith('.map'))).toEqual([]);
+    expect(packed.unpackedSize).toBeLessThanOrEqual(2.5 * 1000 * 1000);
+  });
+});
