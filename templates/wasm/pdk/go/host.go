@@ -65,9 +65,10 @@ func KVSet(key, value string) { pgwKVSet(text(key), text(value)) }
 // KVDelete removes key.
 func KVDelete(key string) { pgwKVDelete(text(key)) }
 
-// Publish publishes a domain event of eventType (permissions.events.publish grants it).
-func Publish(eventType string, data any) error {
-	b, err := json.Marshal(map[string]any{"type": eventType, "data": data})
+// Publish publishes a domain event of eventType with payload (permissions.events.publish grants it);
+// the gateway sets its source, id and time.
+func Publish(eventType string, payload any) error {
+	b, err := json.Marshal(map[string]any{"type": eventType, "payload": payload})
 	if err != nil {
 		return err
 	}

@@ -102,13 +102,13 @@ func Serve(routes Routes) int32 {
 	return output(res)
 }
 
-// Event is a domain event the plugin subscribed to (plugin.yaml's events).
+// Event is a domain event the plugin subscribed to (plugin.yaml's permissions.events.subscribe).
 type Event struct {
 	ID        string          `json:"id"`
 	Type      string          `json:"type"`
 	Source    string          `json:"source"`
-	Timestamp string          `json:"timestamp"`
-	Data      json.RawMessage `json:"data"`
+	Timestamp int64           `json:"timestamp"`
+	Payload   json.RawMessage `json:"payload,omitempty"`
 	UserID    any             `json:"userId,omitempty"`
 }
 

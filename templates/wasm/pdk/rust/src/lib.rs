@@ -92,7 +92,8 @@ pub fn serve(input: &[u8], routes: &[(&str, Handler)]) -> FnResult<Json<Response
     Ok(Json(response))
 }
 
-/// A domain event the plugin subscribed to (plugin.yaml's events): the input of `handle_event`.
+/// A domain event the plugin subscribed to (plugin.yaml's `permissions.events.subscribe`): the input
+/// of `handle_event`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Event {
     #[serde(default)]
@@ -102,7 +103,9 @@ pub struct Event {
     #[serde(default)]
     pub source: String,
     #[serde(default)]
-    pub data: Value,
+    pub timestamp: u64,
+    #[serde(default)]
+    pub payload: Value,
     #[serde(default, rename = "userId")]
     pub user_id: Option<Value>,
 }
@@ -170,9 +173,10 @@ pub fn kv_delete(key: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Publishes a domain event of `event_type` (`permissions.events.publish` grants it).
-pub fn publish(event_type: &str, data: impl Serialize) -> Result<(), Error> {
-    let event = serde_json::json!({ "type": event_type, "data": data });
+/// Publishes a domain event of `event_type` with `payload` (`permissions.events.publish` grants it);
+/// the gateway sets its source, id and time.
+pub fn publish(event_type: &str, payload: impl Serialize) -> Result<(), Error> {
+    let event = serde_json::json!({ "type": event_type, "payload": payload });
     unsafe { pgw_publish(block(serde_json::to_vec(&event)?)?.offset()) };
     Ok(())
 }
