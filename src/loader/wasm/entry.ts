@@ -22,7 +22,7 @@ import { droppedLines, LineBudget } from '../../shared/line-budget.js';
 import { matchesEventPattern } from '../../shared/event-pattern.js';
 import { EXTISM_ENV, EXTISM_USER, type Grant } from './abi.js';
 import type { HostAnswer, HostNote, HostOp, WasmHarnessData } from './host-protocol.js';
-import { WASI_MODULE, wasiImports, WasiExit } from './wasi-preview1.js';
+import { WASI_MODULE, wasiImports, WasiExit, type Wasi } from './wasi-preview1.js';
 
 const data = workerData as WasmHarnessData;
 const port = parentPort!;
@@ -154,15 +154,17 @@ function hostFunctions(): Record<
   }
   const cap = data.memoryCapBytes;
   // Extism binds its CallContext as every host function's first argument; WASI's take none.
+  wasiOutput = wasiImports({
+    memory: () => memory,
+    log: (level, line) => log(level)(line),
+    deadline: () => current.deadline,
+    exited: () => void (exited = true),
+  });
   const wasi = Object.fromEntries(
-    Object.entries(
-      wasiImports({
-        memory: () => memory,
-        log: (level, line) => log(level)(line),
-        deadline: () => current.deadline,
-        exited: () => void (exited = true),
-      })[WASI_MODULE]!,
-    ).map(([name, fn]) => [name, (_ctx: CallContext, ...a: bigint[]) => fn(...a)]),
+    Object.entries(wasiOutput.imports[WASI_MODULE]!).map(([name, fn]) => [
+      name,
+      (_ctx: CallContext, ...a: bigint[]) => fn(...a),
+    ]),
   );
   return {
     [EXTISM_USER]: user,
@@ -196,6 +198,14 @@ let exited = false;
 /** The module is a WASI reactor: a language runtime lives in its memory. */
 let reactor = false;
 
+/** The DOM's WebAssembly types are not in this project's lib: the one call used, typed by hand. */
+interface WasmEngine {
+  compile(bytes: Uint8Array): Promise<object>;
+}
+let compiled: object | undefined;
+/** The module's stdout and stderr, flushed after each call. */
+let wasiOutput: Wasi | undefined;
+
 let plugin: Plugin;
 let memory: { buffer: ArrayBuffer } | undefined;
 const memoryBytes = () => memory?.buffer.byteLength ?? 0;
@@ -221,8 +231,12 @@ async function boot(): Promise<void> {
  */
 async function instantiate(): Promise<void> {
   exited = false;
+  // Compiled once: a module that keeps exiting costs an instantiation per request, not a compilation.
+  compiled ??= await (globalThis as unknown as { WebAssembly: WasmEngine }).WebAssembly.compile(
+    data.wasm,
+  );
   plugin = await createPlugin(
-    { wasm: [{ data: data.wasm }], config: data.config },
+    { wasm: [{ module: compiled as never }], config: data.config },
     { useWasi: false, runInWorker: false, logger, functions: hostFunctions(), config: data.config },
   );
   const instance = await plugin.getInstance();
@@ -263,6 +277,7 @@ function invoke(name: string, input: string, on: typeof current = current): Prom
       }
       throw error instanceof WasiExit ? new Error(error.message) : error;
     } finally {
+      wasiOutput?.flush();
       current = { deadline: Infinity };
       await plugin.reset();
       if (exited) await restart();

@@ -17,7 +17,8 @@ function host(pages = 1) {
     deadline: () => Date.now() + 1000,
     exited: (code) => exits.push(code),
   };
-  return { wasi: wasiImports(h)[WASI_MODULE]!, memory, lines, exits };
+  const made = wasiImports(h);
+  return { wasi: made.imports[WASI_MODULE]!, flush: made.flush, memory, lines, exits };
 }
 
 describe("the gateway's WASI preview 1", () => {
@@ -35,20 +36,30 @@ describe("the gateway's WASI preview 1", () => {
     expect(wasi.fd_write!(3, 0, 0, 0)).toBe(8);
   });
 
-  it('logs stdout and stderr by line, and refuses an iovec past the memory', () => {
-    const { wasi, memory, lines } = host();
+  it('logs stdout and stderr by whole lines (a line written in pieces is one), and refuses an iovec past the memory', () => {
+    const { wasi, flush, memory, lines } = host();
     const bytes = new Uint8Array(memory.buffer);
     const view = new DataView(memory.buffer);
-    bytes.set(Buffer.from('one\ntwo\n'), 100);
-    view.setUint32(0, 100, true);
-    view.setUint32(4, 8, true);
-    expect(wasi.fd_write!(1, 0, 1, 50)).toBe(0);
-    expect(view.getUint32(50, true)).toBe(8);
+    const write = (fd: number, text: string) => {
+      bytes.set(Buffer.from(text), 100);
+      view.setUint32(0, 100, true);
+      view.setUint32(4, Buffer.byteLength(text), true);
+      return wasi.fd_write!(fd, 0, 1, 50);
+    };
+    expect(write(1, 'one\ntw')).toBe(0);
+    expect(view.getUint32(50, true)).toBe(6);
+    expect(write(1, 'o\nthr')).toBe(0);
+    expect(write(2, 'panic: ')).toBe(0);
+    expect(write(2, 'boom')).toBe(0);
+    flush();
     expect(lines).toEqual([
       ['info', 'one'],
       ['info', 'two'],
+      ['info', 'thr'],
+      ['error', 'panic: boom'],
     ]);
     view.setUint32(0, 65_530, true);
+    view.setUint32(4, 100, true);
     expect(wasi.fd_write!(2, 0, 1, 50)).toBe(28);
   });
 

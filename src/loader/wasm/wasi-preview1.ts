@@ -114,8 +114,36 @@ export const WASI_FUNCTIONS: ReadonlySet<string> = new Set([
 
 const isStdio = (fd: unknown) => fd === 0 || fd === 1 || fd === 2;
 
-/** The `wasi_snapshot_preview1` import object for one module instance. */
-export function wasiImports(host: WasiHost): Record<string, Record<string, WasiFunction>> {
+/** The WASI functions of one module instance, and `flush` for the end of each call. */
+export interface Wasi {
+  /** The `wasi_snapshot_preview1` import object. */
+  imports: Record<string, Record<string, WasiFunction>>;
+  /** Logs what stdout and stderr hold short of a newline (a runtime writes a line in pieces). */
+  flush(): void;
+}
+
+/** The gateway's WASI for one module instance. */
+export function wasiImports(host: WasiHost): Wasi {
+  const pending = { 1: '', 2: '' };
+  const emit = (fd: 1 | 2, line: string) => {
+    if (line.trim() !== '') host.log(fd === 1 ? 'info' : 'error', line);
+  };
+  /** Whole lines go out at once; a partial one waits for its newline, up to MAX_WRITE_LOGGED. */
+  const write = (fd: 1 | 2, text: string) => {
+    const lines = (pending[fd] + text).split('\n');
+    pending[fd] = lines.pop()!;
+    for (const line of lines) emit(fd, line);
+    if (pending[fd].length >= MAX_WRITE_LOGGED) {
+      emit(fd, pending[fd].slice(0, MAX_WRITE_LOGGED));
+      pending[fd] = '';
+    }
+  };
+  const flush = () => {
+    for (const fd of [1, 2] as const) {
+      emit(fd, pending[fd]);
+      pending[fd] = '';
+    }
+  };
   const view = () => new DataView(host.memory()!.buffer);
   const bytes = () => new Uint8Array(host.memory()!.buffer);
   const answer = (errno: number) => () => errno;
@@ -186,10 +214,7 @@ export function wasiImports(host: WasiHost): Record<string, Record<string, WasiF
           kept += piece.length;
         }
       }
-      const text = Buffer.concat(chunks).toString('utf8');
-      for (const line of text.split('\n')) {
-        if (line.trim() !== '') host.log(fd === 1 ? 'info' : 'error', line);
-      }
+      write(fd, Buffer.concat(chunks).toString('utf8'));
       v.setUint32(Number(writtenAt), total, true);
       return ERRNO_SUCCESS;
     },
@@ -206,7 +231,7 @@ export function wasiImports(host: WasiHost): Record<string, Record<string, WasiF
   for (const name of DENIED_BADF) imports[name] = answer(ERRNO_BADF);
   for (const name of DENIED_NOTCAPABLE) imports[name] = answer(ERRNO_NOTCAPABLE);
   for (const name of DENIED_NOSYS) imports[name] = answer(ERRNO_NOSYS);
-  return { [WASI_MODULE]: imports };
+  return { imports: { [WASI_MODULE]: imports }, flush };
 }
 
 /** Nanoseconds on clock `id`: the wall clock for realtime, the monotonic clock for the others. */
