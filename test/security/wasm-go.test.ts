@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +21,7 @@ const present = usable('the Go wasm sandbox tests', goWasmReason(), 'Go 1.24 or 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pgw-wasm-go-'));
 const log = memoryLogger();
 let gateway: PluginGateway;
+let server: http.Server | undefined;
 
 const get = (p: string) => gateway.handle({ method: 'GET', path: p, headers: {} });
 
@@ -31,13 +34,25 @@ beforeAll(async () => {
     env: { ...process.env, GOOS: 'wasip1', GOARCH: 'wasm' },
   });
   copyFileSync(path.join(source, 'plugin.yaml'), path.join(dir, 'plugin.yaml'));
+  const allowed = http.createServer((_req, res) => res.end('hello from the allowed host'));
+  server = allowed;
+  await new Promise<void>((r) => allowed.listen(0, '127.0.0.1', r));
+  const { port } = allowed.address() as AddressInfo;
   gateway = new PluginGateway({ logger: log });
-  await gateway.load(dir);
+  await gateway.load(fixture('echo'));
+  await gateway.load(dir, { config: { fetchUrl: `http://127.0.0.1:${port}/hello` } });
   await gateway.load(fixture('events'));
   await gateway.start();
+  // A plugin with dependencies may still be starting when start() resolves (ADR 0087).
+  await until(
+    async () => (await get('/count')).statusCode === 200,
+    'the Go plugin serving',
+    30_000,
+  );
 }, 600_000);
 afterAll(async () => {
   await gateway?.stop();
+  server?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -80,6 +95,29 @@ describe.skipIf(!present)('a Go wasm plugin that panics', () => {
     expect((after.body as { count: number }).count).toBeLessThanOrEqual(before.count);
   });
 });
+
+describe.skipIf(!present)(
+  "a Go wasm plugin's host calls through pgw, as its manifest grants them",
+  () => {
+    it('fetches from a host in permissions.network, the URL from its settings (pgw.Setting)', async () => {
+      expect((await get('/fetch')).body).toMatchObject({
+        status: 200,
+        body: 'hello from the allowed host',
+      });
+    });
+
+    it('calls a plugin in its dependencies through the gateway', async () => {
+      expect((await get('/call')).body).toMatchObject({
+        statusCode: 200,
+        body: { name: 'go', body: { n: 1 } },
+      });
+    });
+
+    it('keeps, reads and deletes a key in its store (resources.disk)', async () => {
+      expect((await get('/kv')).body).toEqual({ got: 'v', ok: true, after: false });
+    });
+  },
+);
 
 describe.skipIf(!present)("a Go wasm plugin's flags and events", () => {
   it('reads its flags (pgw_flag, no grant) as setFlag() leaves them', async () => {
