@@ -13,12 +13,17 @@ pub fn handle(input: Vec<u8>) -> FnResult<Json<Response>> {
 
 /// Answers with the request it was given.
 fn echo(req: &Request) -> Result<Response, Error> {
-    Response::json(200, serde_json::json!({ "key": "POST /echo", "request": req }))
+    Response::json(
+        200,
+        serde_json::json!({ "key": "POST /echo", "request": req }),
+    )
 }
 
 /// Counts its calls in the key/value store (`resources.disk` in plugin.yaml grants it).
 fn hits(_req: &Request) -> Result<Response, Error> {
-    let before: u64 = pgw::kv_get("hits")?.and_then(|s| s.parse().ok()).unwrap_or(0);
+    let before: u64 = pgw::kv_get("hits")?
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let now = before + 1;
     pgw::kv_set("hits", &now.to_string())?;
     info!("hit {}", now);

@@ -61,7 +61,11 @@ impl Response {
     pub fn json(status: u16, body: impl Serialize) -> Result<Response, Error> {
         let mut headers = HashMap::new();
         headers.insert("content-type".to_string(), "application/json".to_string());
-        Ok(Response { status_code: status, headers, body: Some(serde_json::to_value(body)?) })
+        Ok(Response {
+            status_code: status,
+            headers,
+            body: Some(serde_json::to_value(body)?),
+        })
     }
 }
 
@@ -87,7 +91,10 @@ pub fn serve(input: &[u8], routes: &[(&str, Handler)]) -> FnResult<Json<Response
     let input: HandleInput = serde_json::from_slice(input)?;
     let response = match routes.iter().find(|(key, _)| *key == input.key) {
         Some((_, handler)) => handler(&input.request)?,
-        None => Response::json(404, serde_json::json!({ "error": format!("no handler for {}", input.key) }))?,
+        None => Response::json(
+            404,
+            serde_json::json!({ "error": format!("no handler for {}", input.key) }),
+        )?,
     };
     Ok(Json(response))
 }
