@@ -2,8 +2,9 @@
  * `npm run bench:wasm`: the wasm runtime side by side in one run — the AssemblyScript template through
  * the gateway, the JavaScript echo through the gateway (worker runtime), the same module with
  * `@extism/extism` called in-thread, and a plain wasm echo (no Extism) — each variant in a process of
- * its own (`run.ts`), interleaved over rounds, medians reported. Builds the template (npm's
- * AssemblyScript) and the plain module (clang, when installed) first.
+ * its own (`run.ts`), interleaved over rounds, medians reported; and the Go and Rust templates (Extism's
+ * official PDKs) through the gateway. Builds the templates (npm's AssemblyScript, Go, cargo) and the
+ * plain module (clang, when installed) first. `BENCH_VARIANTS=gateway,gateway-go` runs some only.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -13,7 +14,19 @@ import { build, templates } from '../../test/wasm/templates.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const here = import.meta.dirname;
+const built = new Set(['gateway']);
 build(templates.find((t) => t.lang === 'assemblyscript')!);
+for (const [lang, variant] of [
+  ['go', 'gateway-go'],
+  ['rust', 'gateway-rust'],
+] as const) {
+  const t = templates.find((x) => x.lang === lang)!;
+  const why = t.probe();
+  if (why === undefined) {
+    build(t);
+    built.add(variant);
+  } else process.stderr.write(`the ${lang} template cannot be built here (${why}): left out\n`);
+}
 const plain = path.join(mkdtempSync(path.join(os.tmpdir(), 'pgw-bench-')), 'plain.wasm');
 let withPlain = true;
 try {
@@ -31,7 +44,10 @@ try {
   withPlain = false;
   process.stderr.write('clang (with lld) is not installed: the plain-wasm row is left out\n');
 }
-const variants = ['gateway', 'worker', 'extism', ...(withPlain ? ['plain'] : [])];
+const chosen = process.env.BENCH_VARIANTS?.split(',');
+const variants = [...built, 'worker', 'extism', ...(withPlain ? ['plain'] : [])].filter(
+  (v) => !chosen || chosen.includes(v),
+);
 const samples = new Map<string, Record<string, number>[]>(variants.map((v) => [v, []]));
 for (let round = 0; round < ROUNDS; round++) {
   for (let i = 0; i < variants.length; i++) {
@@ -61,6 +77,13 @@ for (const v of variants) {
     `| ${v} | ${m(v, 'p50_us')} | ${m(v, 'rps_64').toLocaleString('en')} | ${m(v, 'cold_ms')} | ${m(v, 'rss_idle_mib')} |`,
   );
 }
-console.log(
-  `\nwasm through the gateway / Extism in-thread: sequential p50 ×${(m('gateway', 'p50_us') / m('extism', 'p50_us')).toFixed(2)}; / the worker runtime ×${(m('gateway', 'p50_us') / m('worker', 'p50_us')).toFixed(2)}`,
-);
+for (const v of ['gateway-go', 'gateway-rust'].filter((x) => variants.includes(x))) {
+  if (!variants.includes('gateway')) break;
+  console.log(
+    `\n${v} / the AssemblyScript template through the gateway: sequential p50 ×${(m(v, 'p50_us') / m('gateway', 'p50_us')).toFixed(2)}, throughput ×${(m(v, 'rps_64') / m('gateway', 'rps_64')).toFixed(2)}`,
+  );
+}
+if (['extism', 'gateway', 'worker'].every((v) => variants.includes(v)))
+  console.log(
+    `\nwasm through the gateway / Extism in-thread: sequential p50 ×${(m('gateway', 'p50_us') / m('extism', 'p50_us')).toFixed(2)}; / the worker runtime ×${(m('gateway', 'p50_us') / m('worker', 'p50_us')).toFixed(2)}`,
+  );

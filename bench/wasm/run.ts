@@ -1,5 +1,6 @@
 /**
- * One variant per process: `gateway` (the AssemblyScript template through PluginGateway), `worker`
+ * One variant per process: `gateway` (the AssemblyScript template through PluginGateway), `gateway-go`
+ * and `gateway-rust` (the Go and Rust templates, on Extism's official PDKs, through it), `worker`
  * (the JavaScript echo fixture through PluginGateway), `extism`
  * (the same module with @extism/extism in-thread), `plain` (a module without Extism, called directly).
  * Prints JSON: sequential p50 (µs), throughput at 64 in flight (req/s), cold start (ms), RSS (MiB).
@@ -12,7 +13,14 @@ import createPlugin from '@extism/extism';
 import { PluginGateway } from '../../src/index.js';
 
 const variant = process.argv[2];
-const dir = path.resolve(import.meta.dirname, '../../templates/wasm/assemblyscript');
+const templates = path.resolve(import.meta.dirname, '../../templates/wasm');
+const dir = path.join(templates, 'assemblyscript');
+/** The template each gateway variant loads. */
+const GATEWAY_DIRS: Record<string, string> = {
+  gateway: dir,
+  'gateway-go': path.join(templates, 'go'),
+  'gateway-rust': path.join(templates, 'rust'),
+};
 const SEQ = 3000;
 const WINDOW_MS = 3000;
 const request = { method: 'POST', path: '/echo', headers: {}, body: { hello: 'wasm', n: 42 } };
@@ -58,9 +66,9 @@ const report = (cold: number, figures: object) =>
     }),
   );
 
-if (variant === 'gateway') {
+if (variant !== undefined && Object.hasOwn(GATEWAY_DIRS, variant)) {
   const gateway = new PluginGateway({ logger: false });
-  await gateway.load(dir);
+  await gateway.load(GATEWAY_DIRS[variant]!);
   await gateway.start();
   await gateway.handle(request);
   const cold = performance.now() - t0;

@@ -9,6 +9,7 @@ import { packPlugin } from '../fleet/artifacts.js';
 import type { CatalogEntry, DiscoveryRegistry } from '../registry/registry.js';
 import { withOptionalPeer } from './optional-peer.js';
 import { CliError, Exit } from './output.js';
+import { buildWasmPlugin } from './wasm-build.js';
 
 /** `etcd://host:port[,host:port]` or `consul://host:port`, for one environment. */
 export async function openRegistry(
@@ -96,6 +97,10 @@ export async function packCommand(
       Exit.USAGE,
     );
   }
+  // A Go or Rust wasm plugin ships the plugin.wasm its sources build now: a gateway needs no toolchain.
+  await buildWasmPlugin(dir).catch((error: Error) => {
+    throw new CliError(`veza plugin pack: ${error.message}`);
+  });
   const entry = await packPlugin(dir, key ? { signingKey: key, env: options.env } : {});
   const file = path.resolve(options.out ?? `${entry.name}-${entry.version}.veza.json`);
   await writeFile(file, JSON.stringify(entry));

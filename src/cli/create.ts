@@ -9,10 +9,12 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, Exit, say, colour } from './output.js';
+import { wasmSourceOf } from './wasm-build.js';
+import { attachPgw } from './wasm-pdk-copy.js';
 
 /** What `create` is asked for. */
 export interface CreateOptions {
-  /** `ts` or `js` for worker and process plugins, `go` or `rust` for native process plugins; `as`, `rust` or `c` for wasm. */
+  /** `ts` or `js` for worker and process plugins, `go` or `rust` for native process plugins; `as`, `go`, `rust` or `c` for wasm. */
   lang?: string;
   /** `worker`, `process` or `wasm`. */
   runtime?: string;
@@ -21,7 +23,12 @@ export interface CreateOptions {
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;
-const WASM_TEMPLATES: Record<string, string> = { as: 'assemblyscript', rust: 'rust', c: 'c' };
+const WASM_TEMPLATES: Record<string, string> = {
+  as: 'assemblyscript',
+  go: 'go',
+  rust: 'rust',
+  c: 'c',
+};
 /** Native process plugins (`templates/native/`), on the SDKs the package ships in `sdk/`. */
 const NATIVE_TEMPLATES: Record<string, string> = { go: 'go', rust: 'rust' };
 
@@ -169,7 +176,12 @@ npx veza plugin validate  # checks manifest and code
 
 async function copyWasmTemplate(dir: string, name: string, template: string) {
   const from = path.join(templatesRoot(), 'wasm', template);
-  await cp(from, dir, { recursive: true });
+  // Build products of the template (tests build it in place) stay behind.
+  await cp(from, dir, {
+    recursive: true,
+    filter: (source) => !['target', 'plugin.wasm'].includes(path.basename(source)),
+  });
+  await attachPgw(dir, name, templatesRoot());
   const manifest = path.join(dir, 'plugin.yaml');
   const text = await readFile(manifest, 'utf8');
   await writeFile(manifest, text.replace(/^name: .*$/m, `name: ${name}`));
@@ -231,11 +243,15 @@ function wasmToolchain(dir: string): string | undefined {
       ? 'build.sh needs clang with lld and wasi-libc (see README.md)'
       : `${colour.yellow(`${cc} not found`)}: build.sh needs clang, lld and wasi-libc (Debian/Ubuntu: apt-get install clang lld wasi-libc)`;
   }
-  if (existsSync(path.join(dir, 'src', 'lib.rs'))) {
-    const rustc = process.env['RUSTC'] ?? 'rustc';
-    return onPath(rustc)
+  if (existsSync(path.join(dir, 'Cargo.toml'))) {
+    return onPath('cargo')
       ? 'build.sh needs the wasm32-unknown-unknown target: rustup target add wasm32-unknown-unknown (see README.md)'
-      : `${colour.yellow(`${rustc} not found`)}: build.sh needs rustc with the wasm32-unknown-unknown target (rustup, then rustup target add wasm32-unknown-unknown)`;
+      : `${colour.yellow('cargo not found')}: build.sh needs cargo with the wasm32-unknown-unknown target (rustup, then rustup target add wasm32-unknown-unknown)`;
+  }
+  if (existsSync(path.join(dir, 'go.mod'))) {
+    return onPath('go')
+      ? 'build.sh needs Go 1.24 or later (GOOS=wasip1, //go:wasmexport; see README.md)'
+      : `${colour.yellow('go not found')}: build.sh needs Go 1.24 or later (https://go.dev/dl)`;
   }
   return undefined;
 }
@@ -274,5 +290,7 @@ export function printNextSteps(dir: string, runtime: string | undefined): void {
   const needs = wasmToolchain(dir);
   if (needs) say(needs);
   const install = existsSync(path.join(dir, 'package.json')) ? 'npm install && ' : '';
-  say(`next: cd ${rel} && ${install}./build.sh && npx veza plugin test`);
+  // veza plugin test builds a Go or Rust plugin itself (src/cli/wasm-build.ts).
+  const build = wasmSourceOf(dir) ? '' : './build.sh && ';
+  say(`next: cd ${rel} && ${install}${build}npx veza plugin test`);
 }

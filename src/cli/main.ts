@@ -16,6 +16,7 @@ import { CliError, Exit, colour, printJson, say, warn } from './output.js';
 import { printReport, testPluginDir } from './plugin-test.js';
 import { devCommand, readServeConfig, serveCommand } from './serve.js';
 import { formatProblem, validatePlugin } from './validate.js';
+import { wasmSourceOf } from './wasm-build.js';
 
 function integer(value: string): number {
   const n = Number(value);
@@ -44,7 +45,7 @@ export function program(): Command {
     .command('create')
     .description('create a plugin folder: manifest, code, a test, a README (offline)')
     .argument('<name>', 'plugin name: lower-case letters, digits, dashes')
-    .option('--lang <lang>', 'ts or js (worker, process); as, rust or c (wasm)')
+    .option('--lang <lang>', 'ts or js (worker, process); as, go, rust or c (wasm)')
     .option('--runtime <runtime>', 'worker, process or wasm', 'worker')
     .action(async (name: string, opts: { lang?: string; runtime: string }) => {
       const dir = await createPlugin(name, opts);
@@ -82,10 +83,13 @@ export function program(): Command {
       await once();
       if (!opts.watch) return;
       warn(colour.dim('watching for changes (Ctrl-C to stop)'));
+      const built = wasmSourceOf(path.resolve(dir)) !== undefined;
       let timer: NodeJS.Timeout | undefined;
       let running = Promise.resolve();
       const watcher = watch(path.resolve(dir), { recursive: true }, (_e, file) => {
         if (file && /(^|\/)(node_modules|\.veza|\.git)(\/|$)/.test(file)) return;
+        // What the Go or Rust build writes: the test run builds it again from the sources.
+        if (built && file && /(^|\/)target(\/|$)|(^|\/)plugin\.wasm$/.test(file)) return;
         clearTimeout(timer);
         timer = setTimeout(() => (running = running.then(once)), 200);
       });

@@ -13,6 +13,7 @@ import { readPluginFiles, type PluginFiles } from '../manifest/plugin-files.js';
 import { matchesEventPattern } from '../shared/event-pattern.js';
 import { TestGateway } from '../testing/index.js';
 import { buildNative } from './native-build.js';
+import { buildWasmPlugin, WasmBuildFailure } from './wasm-build.js';
 
 /** One problem, where it is. */
 export interface Problem {
@@ -43,6 +44,14 @@ export interface Validation {
 /** Validates the plugin in `dir`. */
 export async function validatePlugin(dirArg: string): Promise<Validation> {
   const dir = path.resolve(dirArg);
+  try {
+    await buildWasmPlugin(dir);
+  } catch (error) {
+    if (!(error instanceof WasmBuildFailure)) throw error;
+    return result(dir, undefined, [
+      { file: error.file, line: 1, col: 1, severity: 'error', message: error.message },
+    ]);
+  }
   let files: PluginFiles;
   try {
     // A Go or Rust plugin is built first: its manifest names the binary.

@@ -98,9 +98,11 @@ await gateway.stop();
     expect(as.stdout).toContain(
       'next: cd as-one && npm install && ./build.sh && npx veza plugin test',
     );
-    for (const [lang, needs] of [
-      ['c', /clang.*lld.*wasi-libc/],
-      ['rust', /wasm32-unknown-unknown/],
+    for (const [lang, needs, build] of [
+      ['c', /clang.*lld.*wasi-libc/, './build.sh && '],
+      // veza plugin test builds a Go or Rust plugin itself.
+      ['rust', /wasm32-unknown-unknown/, ''],
+      ['go', /Go 1\.24 or later/, ''],
     ] as const) {
       const made = project.veza([
         'plugin',
@@ -113,7 +115,7 @@ await gateway.stop();
       ]);
       expect(made.status).toBe(0);
       expect(made.stdout).toMatch(needs);
-      expect(made.stdout).toContain(`next: cd ${lang}-one && ./build.sh && npx veza plugin test`);
+      expect(made.stdout).toContain(`next: cd ${lang}-one && ${build}npx veza plugin test`);
       for (const file of ['README.md', 'plugin.test.mjs', 'build.sh']) {
         expect(
           readFileSync(path.join(project.dir, `${lang}-one`, file), 'utf8').length,

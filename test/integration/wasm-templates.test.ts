@@ -1,5 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +30,7 @@ describe.each(templates)('the $lang wasm template', (t) => {
     gateway = new PluginGateway({ logger: log });
     await gateway.load(t.dir);
     await gateway.start();
-  }, 180_000);
+  }, 600_000);
   afterAll(() => gateway?.stop());
 
   it.skipIf(!present)('builds and echoes the request it was given', async () => {
@@ -39,24 +47,46 @@ describe.each(templates)('the $lang wasm template', (t) => {
     });
   });
 
-  it.skipIf(!present)('passes its own test (plugin.test.mjs) under veza plugin test', () => {
-    // As `veza plugin create` leaves it: the folder in a project that has the package installed.
-    const project = mkdtempSync(path.join(os.tmpdir(), 'pgw-template-'));
-    mkdirSync(path.join(project, 'node_modules/@veza'), { recursive: true });
-    symlinkSync(root, path.join(project, 'node_modules/@veza/plugin-gateway'));
-    const dir = path.join(project, t.lang);
-    cpSync(t.dir, dir, { recursive: true });
-    const run = spawnSync(process.execPath, [cli, 'plugin', 'test', dir, '--json'], {
-      encoding: 'utf8',
-      timeout: 120_000,
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    expect(run.status, run.stdout + run.stderr).toBe(0);
-    const report = JSON.parse(run.stdout) as { ok: boolean; tests?: unknown };
-    expect(report.ok).toBe(true);
-    expect(JSON.stringify(report)).toContain('plugin.test.mjs');
-    rmSync(project, { recursive: true, force: true });
-  });
+  it.skipIf(!present)(
+    'passes its own test (plugin.test.mjs) under veza plugin test',
+    () => {
+      // As `veza plugin create` leaves it: the folder in a project that has the package installed.
+      const project = mkdtempSync(path.join(os.tmpdir(), 'pgw-template-'));
+      mkdirSync(path.join(project, 'node_modules/@veza'), { recursive: true });
+      symlinkSync(root, path.join(project, 'node_modules/@veza/plugin-gateway'));
+      const dir = path.join(project, `${t.lang}-plugin`);
+      const env = { ...process.env, ...t.env(), NO_COLOR: '1' };
+      if (t.created) {
+        // Go and Rust: made by veza plugin create, built by veza plugin test (validate builds).
+        const made = spawnSync(
+          process.execPath,
+          [cli, 'plugin', 'create', `${t.lang}-plugin`, '--runtime', 'wasm', '--lang', t.lang],
+          { cwd: project, encoding: 'utf8', env },
+        );
+        expect(made.status, made.stdout + made.stderr).toBe(0);
+        expect(existsSync(path.join(dir, 'plugin.wasm'))).toBe(false);
+        expect(existsSync(path.join(dir, 'pgw'))).toBe(true);
+      } else {
+        cpSync(t.dir, dir, { recursive: true });
+      }
+      const run = spawnSync(process.execPath, [cli, 'plugin', 'test', dir, '--json'], {
+        encoding: 'utf8',
+        timeout: 600_000,
+        env,
+      });
+      expect(run.status, run.stdout + run.stderr).toBe(0);
+      const report = JSON.parse(run.stdout) as { ok: boolean; tests?: unknown };
+      expect(report.ok).toBe(true);
+      expect(JSON.stringify(report)).toContain('plugin.test.mjs');
+      if (t.created) {
+        expect(readFileSync(path.join(dir, 'plugin.yaml'), 'utf8')).toMatch(
+          new RegExp(`^name: ${t.lang}-plugin$`, 'm'),
+        );
+      }
+      rmSync(project, { recursive: true, force: true });
+    },
+    600_000,
+  );
 
   it.skipIf(!present)('counts hits in the key/value store and logs each', async () => {
     const hit = () => gateway.handle({ method: 'GET', path: '/hits', headers: {} });

@@ -138,16 +138,32 @@ describe('a wasm module gets no import it is not granted', () => {
   const manifest = (name: string, extra = '') =>
     `name: ${name}\nversion: 1.0.0\nruntime: { type: wasm }\n${extra}`;
 
-  it('WASI (files, clock, environment) is refused at load, naming the import', async () => {
+  it("WASI other than the gateway's own preview 1 (another version, an unknown function) is refused at load, naming the import", async () => {
+    const refused = [
+      ['wasi_unstable', 'fd_write'],
+      ['wasi:filesystem/types', 'open-at'],
+      ['wasi_snapshot_preview1', 'path_open_everything'],
+    ] as const;
+    for (const [i, [module, name]] of refused.entries()) {
+      const d = pluginDir(`wasi-${i}`, manifest(`wasi-${i}`), moduleBytes([[module, name]]));
+      await expect(gateway.load(d)).rejects.toMatchObject({
+        code: 'PGW_ERR_WASM_IMPORT_REFUSED',
+        message: expect.stringContaining(`"${module}"."${name}"`),
+      });
+    }
+  });
+
+  it("preview 1's file, socket and environment functions load, and reach nothing (test/security/wasm-go.test.ts runs them)", async () => {
     const d = pluginDir(
-      'wasi',
-      manifest('wasi'),
-      moduleBytes([['wasi_snapshot_preview1', 'fd_write']]),
+      'wasi-preview1',
+      manifest('wasi-preview1'),
+      moduleBytes([
+        ['wasi_snapshot_preview1', 'path_open'],
+        ['wasi_snapshot_preview1', 'sock_accept'],
+        ['wasi_snapshot_preview1', 'environ_get'],
+      ]),
     );
-    await expect(gateway.load(d)).rejects.toMatchObject({
-      code: 'PGW_ERR_WASM_IMPORT_REFUSED',
-      message: expect.stringContaining('"wasi_snapshot_preview1"."fd_write"'),
-    });
+    expect((await gateway.load(d)).name).toBe('wasi-preview1');
   });
 
   it('a host function the manifest does not grant is refused at load', async () => {

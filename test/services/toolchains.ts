@@ -60,6 +60,31 @@ export function rustWasmReason(rustc: string): string | undefined {
   );
 }
 
+/** `go` (1.24 or later) builds a WASI reactor with a `//go:wasmexport` function, as the Go template's build.sh does. */
+export function goWasmReason(): string | undefined {
+  const go = findBinary('go');
+  if (!go) return 'go is not installed';
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgw-probe-'));
+  try {
+    writeFileSync(path.join(dir, 'go.mod'), 'module probe\n\ngo 1.24\n');
+    writeFileSync(
+      path.join(dir, 'main.go'),
+      'package main\n\n//go:wasmexport n\nfunc n() int32 { return 1 }\n\nfunc main() {}\n',
+    );
+    const out = spawnSync(go, ['build', '-buildmode=c-shared', '-o', 'probe.wasm', '.'], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, GOOS: 'wasip1', GOARCH: 'wasm' },
+    });
+    if (out.status === 0) return undefined;
+    const said = `${out.stderr ?? ''}`.split('\n').find((l) => l.trim().length > 0);
+    return `go cannot build a wasip1 reactor${said ? `: ${said.trim()}` : ` (${out.error?.message ?? `exit ${out.status}`})`}`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** clang and wasm-ld build a wasm32-wasi module against wasi-libc, as templates/wasm/c/build.sh does. */
 export function clangWasmReason(): string | undefined {
   return compiles(

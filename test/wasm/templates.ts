@@ -5,9 +5,16 @@
  * reason printed.
  */
 import { execFileSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { findBinary } from '../services/common.js';
-import { clangWasmReason, runs, rustWasmReason, usable } from '../services/toolchains.js';
+import {
+  clangWasmReason,
+  goWasmReason,
+  runs,
+  rustWasmReason,
+  usable,
+} from '../services/toolchains.js';
 
 export const TEMPLATES = path.resolve(import.meta.dirname, '../../templates/wasm');
 
@@ -19,25 +26,33 @@ export interface Template {
   install: string;
   /** Extra environment for build.sh (the compiler the probe found working). */
   env(): NodeJS.ProcessEnv;
+  /**
+   * Built by `veza plugin validate`/`test` from a folder `veza plugin create` made (Go, Rust), rather
+   * than copied with its plugin.wasm.
+   */
+  created?: boolean;
 }
 
-/**
- * The first rustc that builds for wasm32 (`RUSTC`, Debian's, the one on PATH): rustup's often comes
- * first on PATH without the wasm32 standard library.
- */
-let rust: { rustc?: string; reason?: string } | undefined;
-function workingRustc(): { rustc?: string; reason?: string } {
-  if (rust) return rust;
-  const candidates = [process.env['RUSTC'], '/usr/bin/rustc', findBinary('rustc')].filter(
-    (c): c is string => c !== undefined,
-  );
-  let reason = 'rustc is not installed';
-  for (const rustc of new Set(candidates)) {
-    const why = rustWasmReason(rustc);
-    if (why === undefined) return (rust = { rustc });
-    reason = why;
-  }
-  return (rust = { reason });
+/** cargo's build folder for every Rust build of a test run: the crates compile once. */
+export const CARGO_TARGET_DIR = path.join(os.tmpdir(), 'pgw-cargo-target');
+
+/** cargo, with rustc's wasm32-unknown-unknown standard library (rustup target add). */
+let cargo: string | undefined | null = null;
+function cargoReason(): string | undefined {
+  if (cargo !== null) return cargo;
+  const rustc = findBinary('rustc');
+  cargo = !findBinary('cargo')
+    ? 'cargo is not installed'
+    : rustc
+      ? rustWasmReason(rustc)
+      : 'rustc is not installed';
+  return cargo;
+}
+
+let go: string | undefined | null = null;
+function goReason(): string | undefined {
+  if (go === null) go = goWasmReason();
+  return go;
 }
 
 export const templates: Template[] = [
@@ -52,10 +67,18 @@ export const templates: Template[] = [
   {
     lang: 'rust',
     dir: path.join(TEMPLATES, 'rust'),
-    probe: () => workingRustc().reason,
-    install:
-      'apt-get install -y rustc libstd-rust-dev-wasm32, or rustup target add wasm32-unknown-unknown',
-    env: () => ({ RUSTC: workingRustc().rustc }),
+    probe: cargoReason,
+    install: 'rustup (cargo), then rustup target add wasm32-unknown-unknown',
+    env: () => ({ CARGO_TARGET_DIR }),
+    created: true,
+  },
+  {
+    lang: 'go',
+    dir: path.join(TEMPLATES, 'go'),
+    probe: goReason,
+    install: 'Go 1.24 or later',
+    env: () => ({}),
+    created: true,
   },
   {
     lang: 'c',
@@ -75,7 +98,7 @@ export function toolchainPresent(t: Template): boolean {
 export function build(t: Template): void {
   execFileSync('sh', [path.join(t.dir, 'build.sh')], {
     stdio: 'pipe',
-    timeout: 120_000,
+    timeout: 600_000,
     env: { ...process.env, ...t.env() },
   });
 }

@@ -6,13 +6,17 @@
 import { WasmImportRefusedError } from '../../errors.js';
 import type { Manifest } from '../../manifest/manifest.js';
 import type { WasmImport } from './module-check.js';
+import { WASI_FUNCTIONS, WASI_MODULE } from './wasi-preview1.js';
 
 /** Extism's kernel: memory, input, output, variables, config and log. */
 export const EXTISM_ENV = 'extism:host/env';
 /** Where Extism plugins import their host's own functions from. */
 export const EXTISM_USER = 'extism:host/user';
 
-/** The gateway's host functions, each with the grant that makes it importable. */
+/**
+ * The gateway's host functions, each with the grant that makes it importable; `pgw_flag(name) -> i32`
+ * (1 when the plugin's flag is on) needs none.
+ */
 export const HOST_FUNCTIONS = {
   /** `pgw_publish(event_json)`: `permissions.events.publish`. */
   pgw_publish: 'publish',
@@ -52,12 +56,17 @@ function refusal(i: WasmImport, grants: ReadonlySet<Grant>): string | undefined 
   }
   // AssemblyScript's default abort handler, answered as a trap.
   if (i.module === 'env' && i.name === 'abort') return undefined;
+  if (i.module === EXTISM_USER && i.name === 'pgw_flag') return undefined;
   if (i.module === EXTISM_USER && Object.hasOwn(HOST_FUNCTIONS, i.name)) {
     const grant = HOST_FUNCTIONS[i.name as keyof typeof HOST_FUNCTIONS];
     if (grants.has(grant)) return undefined;
     return `not granted: ${GRANT_FIELD[grant]} in plugin.yaml grants it`;
   }
-  if (i.module.startsWith('wasi')) return 'WASI is not available to plugins (no files, clock, env)';
+  // The gateway's own WASI: clocks, random bytes and stdout/stderr as logs; no files, sockets or environment.
+  if (i.module === WASI_MODULE && WASI_FUNCTIONS.has(i.name)) return undefined;
+  if (i.module.startsWith('wasi')) {
+    return `the gateway provides WASI preview 1 only (${WASI_MODULE}), without files, sockets or environment`;
+  }
   return 'the gateway provides no such function';
 }
 

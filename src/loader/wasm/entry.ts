@@ -22,6 +22,7 @@ import { droppedLines, LineBudget } from '../../shared/line-budget.js';
 import { matchesEventPattern } from '../../shared/event-pattern.js';
 import { EXTISM_ENV, EXTISM_USER, type Grant } from './abi.js';
 import type { HostAnswer, HostNote, HostOp, WasmHarnessData } from './host-protocol.js';
+import { WASI_MODULE, wasiImports, WasiExit, type Wasi } from './wasi-preview1.js';
 
 const data = workerData as WasmHarnessData;
 const port = parentPort!;
@@ -47,9 +48,30 @@ port.on('message', (message: ControlMessage) => {
 });
 
 /** The request being served: its id and caller go with a `pgw_call` and every log line. */
-let current: { id?: string; userId?: PluginRequest['userId']; deadline: number } = {
-  deadline: Infinity,
-};
+let current: {
+  id?: string;
+  userId?: PluginRequest['userId'];
+  deadline: number;
+  /** The request's own flag values, when a rule targets its user. */
+  flags?: Record<string, boolean>;
+} = { deadline: Infinity };
+
+const flagNames = Object.keys(data.flags);
+let flags = data.flags;
+let flagsSeen = 0;
+/** The flags as the host last set them (its shared cells, docs/decisions/0092), or the request's own. */
+function flagValues(): Record<string, boolean> {
+  if (current.flags) return current.flags;
+  const cells = data.flagCells;
+  const version = Atomics.load(cells, 0);
+  if (version !== flagsSeen) {
+    const next: Record<string, boolean> = {};
+    flagNames.forEach((name, i) => (next[name] = Atomics.load(cells, i + 1) === 1));
+    if (Atomics.load(cells, 0) === version) flagsSeen = version;
+    flags = next;
+  }
+  return flags;
+}
 
 /** Extism's `log_*` lines past `limits.logLinesPerSecond` are dropped here, before they cost the host a message. */
 const logBudget = new LineBudget(data.logLinesPerSecond);
@@ -104,7 +126,11 @@ function hostFunctions(): Record<
   Record<string, (ctx: CallContext, ...a: bigint[]) => unknown>
 > {
   const text = (ctx: CallContext, at: bigint) => ctx.read(at)?.string() ?? '';
-  const user: Record<string, (ctx: CallContext, ...a: bigint[]) => unknown> = {};
+  const user: Record<string, (ctx: CallContext, ...a: bigint[]) => unknown> = {
+    // The plugin's own flags: no grant needed. 1 when on, 0 when off or unknown.
+    pgw_flag: (ctx, name) =>
+      Object.hasOwn(flagValues(), text(ctx, name)) && flagValues()[text(ctx, name)] ? 1 : 0,
+  };
   if (grants.has('publish')) {
     user.pgw_publish = (ctx, at) => {
       const event = JSON.parse(text(ctx, at)) as Omit<DomainEvent, 'source'>;
@@ -127,8 +153,22 @@ function hostFunctions(): Record<
     user.pgw_kv_delete = (ctx, key) => void ask('kv_delete', [text(ctx, key)]);
   }
   const cap = data.memoryCapBytes;
+  // Extism binds its CallContext as every host function's first argument; WASI's take none.
+  wasiOutput = wasiImports({
+    memory: () => memory,
+    log: (level, line) => log(level)(line),
+    deadline: () => current.deadline,
+    exited: () => void (exited = true),
+  });
+  const wasi = Object.fromEntries(
+    Object.entries(wasiOutput.imports[WASI_MODULE]!).map(([name, fn]) => [
+      name,
+      (_ctx: CallContext, ...a: bigint[]) => fn(...a),
+    ]),
+  );
   return {
     [EXTISM_USER]: user,
+    [WASI_MODULE]: wasi,
     // Replaces the kernel's `alloc` (it binds over the same object): Extism's blocks live outside the
     // module's memory, so they are counted against the cap here.
     [EXTISM_ENV]: {
@@ -139,6 +179,9 @@ function hostFunctions(): Record<
         }
         return ctx.alloc(n);
       },
+      // Not in @extism/extism 1.0's kernel, imported by the Go and Rust PDKs: trace lines are dropped here.
+      get_log_level: () => LOG_LEVEL_DEBUG,
+      log_trace: (ctx, at) => log('debug')(text(ctx, at)),
     },
     env: {
       abort: () => {
@@ -147,6 +190,21 @@ function hostFunctions(): Record<
     },
   };
 }
+
+/** Extism's log levels run trace 0 to error 4: the PDKs skip lines below the level answered. */
+const LOG_LEVEL_DEBUG = 1;
+/** Set by WASI `proc_exit` (a Go panic ends in it): the instance is replaced before its next call. */
+let exited = false;
+/** The module is a WASI reactor: a language runtime lives in its memory. */
+let reactor = false;
+
+/** The DOM's WebAssembly types are not in this project's lib: the one call used, typed by hand. */
+interface WasmEngine {
+  compile(bytes: Uint8Array): Promise<object>;
+}
+let compiled: object | undefined;
+/** The module's stdout and stderr, flushed after each call. */
+let wasiOutput: Wasi | undefined;
 
 let plugin: Plugin;
 let memory: { buffer: ArrayBuffer } | undefined;
@@ -161,8 +219,24 @@ const ready: Promise<void> = boot().then(
 
 async function boot(): Promise<void> {
   await hostReady;
+  await instantiate();
+  if (exportsOf.has('init')) await invoke('init', '');
+  reportMemory();
+  setInterval(reportMemory, data.memoryReportMs).unref();
+}
+
+/**
+ * A new instance of the module. A WASI reactor (Go's `-buildmode=c-shared`) starts its runtime in
+ * `_initialize`, which Extism calls only with its own WASI: the harness calls it, once.
+ */
+async function instantiate(): Promise<void> {
+  exited = false;
+  // Compiled once: a module that keeps exiting costs an instantiation per request, not a compilation.
+  compiled ??= await (globalThis as unknown as { WebAssembly: WasmEngine }).WebAssembly.compile(
+    data.wasm,
+  );
   plugin = await createPlugin(
-    { wasm: [{ data: data.wasm }], config: data.config },
+    { wasm: [{ module: compiled as never }], config: data.config },
     { useWasi: false, runInWorker: false, logger, functions: hostFunctions(), config: data.config },
   );
   const instance = await plugin.getInstance();
@@ -171,9 +245,15 @@ async function boot(): Promise<void> {
   if (!exportsOf.has('handle') && data.routes.length > 0) {
     throw new Error('the module exports no "handle" function (docs/wasm-plugins.md)');
   }
-  if (exportsOf.has('init')) await invoke('init', '');
-  reportMemory();
-  setInterval(reportMemory, data.memoryReportMs).unref();
+  reactor = typeof instance.exports._initialize === 'function';
+  if (reactor) (instance.exports._initialize as () => void)();
+}
+
+/** After `proc_exit` the module's runtime is gone: a fresh instance, its `init` run again. */
+async function restart(): Promise<void> {
+  log('warn')('the module called proc_exit: starting it afresh');
+  await instantiate();
+  if (exportsOf.has('init')) await plugin.call('init', '');
 }
 
 /** Calls of the module, one after another: Extism's call state (input, output, blocks) is per plugin. */
@@ -190,9 +270,17 @@ function invoke(name: string, input: string, on: typeof current = current): Prom
     try {
       const output = await plugin.call(name, input);
       return output?.text() ?? '';
+    } catch (error) {
+      // A trap inside a language runtime (Go's) leaves its state unknown: the instance is replaced.
+      if (reactor && ((error as Error)?.name === 'RuntimeError' || error instanceof RangeError)) {
+        exited = true;
+      }
+      throw error instanceof WasiExit ? new Error(error.message) : error;
     } finally {
+      wasiOutput?.flush();
       current = { deadline: Infinity };
       await plugin.reset();
+      if (exited) await restart();
     }
   });
   queue = work.catch(() => {});
@@ -257,7 +345,7 @@ async function perform(task: Task): Promise<TaskResult> {
       const req = task.r;
       req.params ??= {};
       req.query ??= {};
-      const on = { id: req.id, userId: req.userId, deadline: task.d };
+      const on = { id: req.id, userId: req.userId, deadline: task.d, flags: task.f };
       const body = await invoke('handle', JSON.stringify({ key: task.k, request: req }), on);
       return checkReply(JSON.parse(body) as never, task.k, data.maxResponseBytes);
     }

@@ -1,7 +1,8 @@
 /**
  * The host's look at a plugin's `.wasm` before any thread runs it: what it imports (each import must be
  * one the manifest grants, or Extism's kernel), and its memory, whose maximum is rewritten to the
- * plugin's cap so that the engine itself refuses to grow it further (`memory.grow` answers -1).
+ * plugin's cap so that the engine itself refuses to grow it further (`memory.grow` answers -1), and its
+ * tables, each given a maximum when it declares none.
  * Read from the binary format directly: no compilation on the host's thread.
  * @module
  */
@@ -122,7 +123,7 @@ export function checkModule(
     throw refuse('not a WebAssembly module (version 1 binary expected)');
   }
   const imports: WasmImport[] = [];
-  // The module as it is, but for each memory section (rewritten): copied in runs between them.
+  // The module as it is, but for each memory and table section (rewritten): copied in runs between them.
   const out: Uint8Array[] = [];
   let copiedTo = 0;
   let sections = 0;
@@ -163,8 +164,12 @@ export function checkModule(
           } else throw refuse(`imports its memory (${module}.${name}); a plugin declares its own`);
         }
       }
-      if (id === TABLE_SECTION) checkTables(r, ceilings.maxTableElements, refuse);
-      if (id === MEMORY_SECTION) {
+      if (id === TABLE_SECTION) {
+        const section = checkTables(r, ceilings.maxTableElements, refuse);
+        out.push(bytes.subarray(copiedTo, start));
+        out.push(Uint8Array.from([TABLE_SECTION, ...uleb(section.length), ...section]));
+        copiedTo = end;
+      } else if (id === MEMORY_SECTION) {
         const section: number[] = [];
         const count = r.u32();
         memories += count;
@@ -198,10 +203,19 @@ export function checkModule(
   return { imports, bytes: Buffer.concat(out), minPages };
 }
 
-/** Each table of a table section: a known element type, and a maximum of at most `maxElements`. */
-function checkTables(r: Reader, maxElements: number, refuse: (why: string) => WasmModuleError) {
+/**
+ * Each table of a table section: a known element type and at most `maxElements`. A table without a
+ * maximum (Go's linker writes none) gets its initial size as its maximum: it cannot grow. The
+ * section's payload, rewritten.
+ */
+function checkTables(
+  r: Reader,
+  maxElements: number,
+  refuse: (why: string) => WasmModuleError,
+): number[] {
   const n = r.u32();
   if (n > MAX_TABLES) throw refuse(`declares ${n} tables, more than ${MAX_TABLES}`);
+  const payload = [...uleb(n)];
   for (let i = 0; i < n; i++) {
     const type = r.byte();
     if (!REF_TYPES.has(type)) {
@@ -209,19 +223,17 @@ function checkTables(r: Reader, maxElements: number, refuse: (why: string) => Wa
         `declares a table of element type 0x${type.toString(16)}, which is not supported`,
       );
     }
-    const { flags, max } = r.limits();
+    const { flags, min, max } = r.limits();
     if (flags & ~1) throw refuse('declares a shared or 64-bit table, which is not supported');
-    if (max === undefined) {
+    const ceiling = max ?? min;
+    if (ceiling > maxElements) {
       throw refuse(
-        `declares a table without a maximum: a plugin's table must declare one, at most ${maxElements} elements (limits.tableElements)`,
+        `declares a table of up to ${ceiling} elements, more than the gateway's limit of ${maxElements} (limits.tableElements)`,
       );
     }
-    if (max > maxElements) {
-      throw refuse(
-        `declares a table of up to ${max} elements, more than the gateway's limit of ${maxElements} (limits.tableElements)`,
-      );
-    }
+    payload.push(type, 1, ...uleb(min), ...uleb(ceiling));
   }
+  return payload;
 }
 
 /** The memory maximum, in pages, that a module's declared limits come to (undefined: none declared). */
