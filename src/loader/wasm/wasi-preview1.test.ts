@@ -63,6 +63,32 @@ describe("the gateway's WASI preview 1", () => {
     expect(wasi.fd_write!(2, 0, 1, 50)).toBe(28);
   });
 
+  it('refuses a write of more than 1,024 iovecs, and keeps nothing of empty ones', () => {
+    const { wasi, flush, memory, lines } = host();
+    const view = new DataView(memory.buffer);
+    // 1,025 iovecs of length 0 at offset 0: refused before any is walked.
+    expect(wasi.fd_write!(1, 0, 1025, 60_000)).toBe(28);
+    // 1,024 empty ones and a last one holding text: only the text is logged.
+    new Uint8Array(memory.buffer).set(Buffer.from('kept\n'), 50_000);
+    view.setUint32(1023 * 8, 50_000, true);
+    view.setUint32(1023 * 8 + 4, 5, true);
+    expect(wasi.fd_write!(1, 0, 1024, 60_000)).toBe(0);
+    expect(view.getUint32(60_000, true)).toBe(5);
+    flush();
+    expect(lines).toEqual([['info', 'kept']]);
+  });
+
+  it('gives clocks in steps of 100 µs, and says so', () => {
+    const { wasi, memory } = host();
+    const view = new DataView(memory.buffer);
+    expect(wasi.clock_res_get!(1, 0)).toBe(0);
+    expect(view.getBigUint64(0, true)).toBe(100_000n);
+    for (const id of [0, 1]) {
+      expect(wasi.clock_time_get!(id, 1n, 8)).toBe(0);
+      expect(view.getBigUint64(8, true) % 100_000n).toBe(0n);
+    }
+  });
+
   it('sleeps no longer than the deadline, and refuses too many subscriptions', () => {
     const { wasi, memory } = host();
     const view = new DataView(memory.buffer);

@@ -25,6 +25,13 @@ const RIGHT_FD_READ = 1n << 1n;
 const RIGHT_FD_WRITE = 1n << 6n;
 /** Longest text one `fd_write` turns into log lines; the rest of the write is counted, not logged. */
 const MAX_WRITE_LOGGED = 16 * 1024;
+/** iovecs one `fd_write` may pass (POSIX's `IOV_MAX`): the host walks each. */
+const MAX_IOVECS = 1024;
+/**
+ * Clock granularity given to modules, ns: a nanosecond clock in the host's process would be a timing
+ * side channel against other plugins and the host (browsers coarsen theirs the same way).
+ */
+const CLOCK_GRAIN_NS = 100_000n;
 /** `random_get` fills at most this many bytes a call of `getRandomValues`. */
 const RANDOM_CHUNK = 65_536;
 /** Subscriptions one `poll_oneoff` may pass (Go passes one clock and its file descriptors). */
@@ -158,7 +165,7 @@ export function wasiImports(host: WasiHost): Wasi {
     args_sizes_get: zeroPair,
     environ_sizes_get: zeroPair,
     clock_res_get: (_id, at) => {
-      view().setBigUint64(Number(at), 1000n, true);
+      view().setBigUint64(Number(at), CLOCK_GRAIN_NS, true);
       return ERRNO_SUCCESS;
     },
     clock_time_get: (id, _precision, at) => {
@@ -198,6 +205,7 @@ export function wasiImports(host: WasiHost): Wasi {
     },
     fd_write: (fd, iovs, count, writtenAt) => {
       if (fd !== 1 && fd !== 2) return ERRNO_BADF;
+      if (Number(count) > MAX_IOVECS) return ERRNO_INVAL;
       const v = view();
       const memory = bytes();
       let total = 0;
@@ -208,7 +216,7 @@ export function wasiImports(host: WasiHost): Wasi {
         const length = v.getUint32(Number(iovs) + i * 8 + 4, true);
         if (at + length > memory.length) return ERRNO_INVAL;
         total += length;
-        if (kept < MAX_WRITE_LOGGED) {
+        if (length > 0 && kept < MAX_WRITE_LOGGED) {
           const piece = memory.subarray(at, at + Math.min(length, MAX_WRITE_LOGGED - kept));
           chunks.push(piece);
           kept += piece.length;
@@ -234,12 +242,16 @@ export function wasiImports(host: WasiHost): Wasi {
   return { imports: { [WASI_MODULE]: imports }, flush };
 }
 
-/** Nanoseconds on clock `id`: the wall clock for realtime, the monotonic clock for the others. */
+/**
+ * Nanoseconds on clock `id`, in steps of `CLOCK_GRAIN_NS`: the wall clock for realtime, the monotonic
+ * clock for the others.
+ */
 function now(id: number): bigint {
-  if (id === CLOCK_REALTIME) {
-    return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
-  }
-  return process.hrtime.bigint();
+  const ns =
+    id === CLOCK_REALTIME
+      ? BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n
+      : process.hrtime.bigint();
+  return ns - (ns % CLOCK_GRAIN_NS);
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
