@@ -6,7 +6,7 @@
  * @module
  */
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readFile, realpath } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseManifest } from '../manifest/manifest.js';
@@ -69,7 +69,9 @@ export function runTool(
 export async function buildNative(dir: string): Promise<string | undefined> {
   const build = await nativeBuildOf(dir);
   if (!build) return undefined;
+  await assertWritesInside(dir, build.program);
   await mkdir(path.dirname(build.program), { recursive: true });
+  await assertWritesInside(dir, build.program);
   if (build.toolchain === 'go') {
     await runTool(dir, 'go', ['build', '-o', build.program, '.'], { CGO_ENABLED: '0' });
   } else {
@@ -94,6 +96,36 @@ export async function testNative(dir: string): Promise<string | undefined> {
       .filter((l) => /^(ok|test result)/.test(l))
       .join('; ') || 'passed'
   );
+}
+
+/**
+ * Refuses to write the built program anywhere but inside the plugin's folder: a `bin` that is a
+ * symbolic link leading out of it would have the toolchain write (and overwrite) a file elsewhere.
+ * @throws naming the path that leads out
+ */
+async function assertWritesInside(dir: string, program: string): Promise<void> {
+  const root = await realpath(dir);
+  let existing = path.dirname(program);
+  for (;;) {
+    try {
+      existing = await realpath(existing);
+      break;
+    } catch {
+      existing = path.dirname(existing);
+    }
+  }
+  const inside = (p: string) => p === root || p.startsWith(root + path.sep);
+  let linked = false;
+  try {
+    linked = (await lstat(program)).isSymbolicLink();
+  } catch {
+    // Not built yet.
+  }
+  if (!inside(existing) || linked) {
+    throw new Error(
+      `${path.relative(dir, program)}: the program runtime.command names leads out of the plugin's folder (${linked ? 'it is a symbolic link' : existing}); refusing to build it there`,
+    );
+  }
 }
 
 /** The `[package] name` of a Cargo.toml: the binary's name. */
