@@ -291,6 +291,8 @@ describe('every bound of plugin.yaml, at its edge', () => {
       idle_timeout: '60s',
       total_timeout: '1h',
       max_chunk_bytes: MiB,
+      request_body: false,
+      max_request_bytes: 1024 * MiB,
     });
   });
 });

@@ -49,28 +49,32 @@ const SANDBOX_ID = '65534';
 /** The descriptor bwrap reads the seccomp program from (opened by the joining shell). */
 const SECCOMP_FD = '9';
 /**
- * Joins the cgroups named before `--` (writing the shell's own pid, which `exec` keeps), then execs
- * the rest; with `$1`, on descriptor 9 from that file (the seccomp program).
+ * The join shell's script: joins the cgroups named before `--` (writing the shell's own pid, which
+ * `exec` keeps), then execs the rest; with `$1`, on descriptor 9 from that file (the seccomp program).
+ * Under bash it first closes every descriptor above the channel (3): one the host inherited without
+ * close-on-exec (a supervisor's socket, a log pipe) would otherwise reach the plugin, and only bash names
+ * descriptors above 9. bash's `exec` puts `SHLVL` back in the environment, hence `env -u`.
  */
-const JOIN_AND_EXEC =
-  'f=$1; shift; while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; ' +
-  'unset PWD; if [ -n "$f" ]; then exec "$@" 9<"$f"; else exec "$@"; fi';
-/**
- * Closes every descriptor above the channel (3) first: one the host inherited without close-on-exec
- * (a supervisor's socket, a log pipe) would otherwise reach the plugin. Only bash closes descriptors
- * above 9 (dash cannot name them).
- */
-const CLOSE_INHERITED =
-  'for p in /proc/$$/fd/*; do n=${p##*/}; [ "$n" -gt 3 ] && eval "exec $n<&-"; done 2>/dev/null; ';
+function joinScript(bash: boolean): string {
+  const run = bash ? '/usr/bin/env -u SHLVL "$@"' : '"$@"';
+  return (
+    (bash
+      ? 'for p in /proc/$$/fd/*; do n=${p##*/}; [ "$n" -gt 3 ] && eval "exec $n<&-"; done; '
+      : '') +
+    'f=$1; shift; while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; ' +
+    `unset PWD; if [ -n "$f" ]; then exec ${run} 9<"$f"; else exec ${run}; fi`
+  );
+}
 
 let bashPath: string | null | undefined;
-/** bash, when the host has it (Debian always does). */
+/** bash, when the host has it and `/usr/bin/env` (Debian always does). */
 function findBash(): string | undefined {
   if (bashPath === undefined) {
     bashPath = null;
     for (const candidate of ['/bin/bash', '/usr/bin/bash']) {
       try {
         accessSync(candidate, constants.X_OK);
+        accessSync('/usr/bin/env', constants.X_OK);
         bashPath = candidate;
         break;
       } catch {
@@ -326,10 +330,18 @@ function joining(
   const bash = findBash();
   if (!bash && !cgroup && !seccomp) return { command, args };
   const procs = cgroup?.procsFiles ?? [];
-  const script = bash ? CLOSE_INHERITED + JOIN_AND_EXEC : JOIN_AND_EXEC;
   return {
     command: bash ?? '/bin/sh',
-    args: ['-c', script, 'pgw-join', seccomp ?? '', ...procs, '--', command, ...args],
+    args: [
+      '-c',
+      joinScript(bash !== undefined),
+      'pgw-join',
+      seccomp ?? '',
+      ...procs,
+      '--',
+      command,
+      ...args,
+    ],
   };
 }
 
