@@ -63,14 +63,18 @@ void version;
 export function steadyLoad(gateway: PluginGateway, paths: string[], callers = 8) {
   let running = true;
   const statuses = new Map<number, number>();
+  // By the order the requests were sent (the gateway routes a request when it is handed it): a
+  // request in flight on the old version may well answer after the new version's first answer.
+  const sent: (string | undefined)[] = [];
   const versions: string[] = [];
   const failures: { status: number; body: unknown }[] = [];
   const loops = Array.from({ length: callers }, async (_, n) => {
     for (let i = n; running; i++) {
+      const seq = sent.push(undefined) - 1;
       const res = await gateway.handle({ method: 'GET', path: paths[i % paths.length]! });
       statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
       if (res.statusCode >= 400) failures.push({ status: res.statusCode, body: res.body });
-      else versions.push((res.body as { version: string }).version);
+      else sent[seq] = (res.body as { version: string }).version;
       // A yield between requests, as a real caller's I/O would give.
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -84,6 +88,7 @@ export function steadyLoad(gateway: PluginGateway, paths: string[], callers = 8)
     async stop() {
       running = false;
       await Promise.all(loops);
+      versions.push(...sent.filter((v): v is string => v !== undefined));
       return { total: this.total, failures, versions };
     },
   };
