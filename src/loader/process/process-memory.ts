@@ -9,6 +9,11 @@ import { MAX_PROCESSES, type TreeUsage } from './process-tree.js';
 
 const mib = (n: number) => Math.round(n / 1048576);
 
+/** How often the harness reports its heap, ms. */
+export const MEMORY_REPORT_MS = 1000;
+/** How often the host reads the process tree's resident memory from `/proc`, ms. */
+export const RSS_POLL_MS = 100;
+
 /**
  * Why a resident size is over the limit, or undefined. `baseMib` is what the runtime itself is allowed
  * on top of `resources.memory`: Node's base for the Node harness, nothing for a native program.

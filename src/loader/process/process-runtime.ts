@@ -11,7 +11,7 @@
 import { grantedFetch, type FetchReply, type FetchRequest } from '../host-fetch.js';
 import { pathToFileURL } from 'node:url';
 import { ProcessStreams } from './process-streams.js';
-import { heapOver, treeOver } from './process-memory.js';
+import { heapOver, MEMORY_REPORT_MS, RSS_POLL_MS, treeOver } from './process-memory.js';
 import { HealthQuestion } from './health-question.js';
 import type { HealthStatus } from '../../shared/types.js';
 import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
@@ -44,9 +44,6 @@ import { sampleUsage, sendFrame, spawnChild, within, type Child } from './proces
 
 type Held = Pending<Child>;
 
-const MEMORY_REPORT_MS = 1000;
-/** How often the host reads the process tree's resident memory from `/proc`. */
-const RSS_POLL_MS = 100;
 const END_PROCESS_MS = 1000;
 
 export class ProcessRuntime implements PluginRuntime {
