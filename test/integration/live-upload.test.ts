@@ -42,7 +42,9 @@ describe('streamed request bodies (stream.request_body)', () => {
     console.log(
       `upload of ${size / MiB} MiB through a worker plugin: host RSS grew ${growthMiB.toFixed(1)} MiB`,
     );
-    expect(growthMiB).toBeLessThanOrEqual(64);
+    // Garbage chunks the collector has not yet returned are in RSS: 55 to 68 MiB seen for 256 MiB to
+    // 1 GiB, on quiet and loaded machines. A body held whole would be at least the upload's size.
+    expect(growthMiB).toBeLessThanOrEqual(96);
   });
 
   it('keeps whole-body behaviour for endpoints without the declaration', async () => {
