@@ -7,8 +7,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { WebSocketServer } from 'ws';
-import { createRequestListener, createUpgradeListener } from '../src/adapters/node.js';
-import { PluginGateway } from '../src/index.js';
+import { createRequestListener, createUpgradeListener } from '../dist/node.js';
+import { PluginGateway } from '../dist/index.js';
 
 const variant = process.argv[2];
 const server = http.createServer();

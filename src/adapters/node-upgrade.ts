@@ -70,7 +70,7 @@ export function createUpgradeListener(
   };
 
   return (req, socket, head) => {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroySocket);
     const url = req.url ?? '/';
     let path = url;
     if (prefix !== '') {
@@ -114,14 +114,20 @@ export function createUpgradeListener(
         const wire = wireResponse(decision.response);
         return refuse(socket, wire.status, wire.payload ?? '', wire.headers);
       }
-      let accepted = false;
-      socket.once('close', () => !accepted && decision.cancel());
+      // Removed once accepted: a listener left on the socket would keep this request alive.
+      const closedEarly = () => decision.cancel();
+      socket.once('close', closedEarly);
       serverFor(decision.maxMessageBytes).handleUpgrade(req, socket, head, (ws) => {
-        accepted = true;
+        socket.off('close', closedEarly);
         decision.accept(ws);
       });
     });
   };
+}
+
+/** A socket's `error` listener, one for all: a closure would keep its upgrade request alive. */
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }
 
 type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;

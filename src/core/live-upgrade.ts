@@ -155,14 +155,7 @@ export class LiveGate {
       );
     }
     this.#open.set(slot, open + 1);
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      const left = (this.#open.get(slot) ?? 1) - 1;
-      if (left === 0) this.#open.delete(slot);
-      else this.#open.set(slot, left);
-    };
+    const release = connectionRelease(this.#open, slot);
     return {
       kind: 'accepted',
       maxMessageBytes: settings.max_message_bytes,
@@ -209,6 +202,21 @@ export class LiveGate {
     if (origins === undefined) return sameOrigin(origin, header(request.headers, 'host'));
     return origins.includes('*') || origins.includes(origin);
   }
+}
+
+/**
+ * Gives `slot`'s place back once. Made out here: a closure of `upgrade()` would keep the whole upgrade
+ * (request, headers, match) alive for as long as the connection is open.
+ */
+function connectionRelease(open: Map<string, number>, slot: string): () => void {
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const left = (open.get(slot) ?? 1) - 1;
+    if (left === 0) open.delete(slot);
+    else open.set(slot, left);
+  };
 }
 
 /** The rate-limit caller of an anonymous upgrade: its client address (an IPv6 one as its /64). */

@@ -6,10 +6,13 @@ import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import fastifyPluginGateway from '../../src/adapters/fastify.js';
 import { attachUpgrades, pluginGateway } from '../../src/adapters/express.js';
+import { createUpgradeListener } from '../../src/adapters/node.js';
 import type { PluginGateway } from '../../src/index.js';
 import { gatewayWith } from '../helpers.js';
 import { connect, refusal } from '../live-clients.js';
@@ -79,5 +82,35 @@ describe('WebSocket upgrades through the framework adapters', () => {
     const bareBase = `127.0.0.1:${(bare.address() as AddressInfo).port}`;
     expect((await refusal(`${bareBase}/plugins/nothing`)).status).toBe(404);
     await new Promise((r) => bare.close(r));
+  });
+});
+
+describe('what an open WebSocket keeps on the host', () => {
+  it('lets its upgrade request go once the connection is accepted', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    gateway = await gatewayWith(['live-room']);
+    const server = http.createServer();
+    const upgrades = createUpgradeListener(gateway);
+    const requests: WeakRef<object>[] = [];
+    server.on('upgrade', (req, socket, head) => {
+      requests.push(new WeakRef(req));
+      upgrades(req, socket, head);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    close = () => new Promise((r) => server.close(r));
+    const base = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const client = await connect(`${base}/rooms/a`, { headers: ORIGIN });
+    expect(JSON.parse(await client.next())).toMatchObject({ joined: 'a' });
+    // Held, a request costs the host its headers and parser state for the connection's whole life.
+    for (let i = 0; i < 5 && requests[0]!.deref() !== undefined; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      gc();
+    }
+    expect(requests[0]!.deref()).toBeUndefined();
+    client.ws.send('echo:still open');
+    expect(await client.next()).toBe('echo:still open');
+    client.ws.close();
+    await client.closed;
   });
 });

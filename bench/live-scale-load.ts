@@ -1,0 +1,87 @@
+/**
+ * The load of `bench/live-scale.bench.ts`, in a process of its own. Modes:
+ * - `idle PORT N`: opens N WebSockets to /echo (500 at a time), checks each with one echo, prints
+ *   `{ "open": N }`, holds them until a line on stdin, then closes them and exits.
+ * - `sse PORT N`: opens N SSE streams at once; prints the time from each request to its first event
+ *   (`{ "p50": ms, "p99": ms, "streams": N }`) and exits.
+ * - `download PORT BYTES`: reads BYTES from /download; prints `{ "mbps": MB/s }`.
+ */
+import http from 'node:http';
+import WebSocket from 'ws';
+
+const [mode, portText, countText] = process.argv.slice(2) as [string, string, string];
+const port = Number(portText);
+const count = Number(countText);
+const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+const at = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+
+async function openEcho(): Promise<WebSocket> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/echo`, { perMessageDeflate: false });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  ws.send('ping');
+  await new Promise((resolve) => ws.once('message', resolve));
+  return ws;
+}
+
+if (mode === 'idle') {
+  const sockets: WebSocket[] = [];
+  for (let i = 0; i < count; i += 500) {
+    sockets.push(
+      ...(await Promise.all(Array.from({ length: Math.min(500, count - i) }, openEcho))),
+    );
+  }
+  console.log(JSON.stringify({ open: sockets.length }));
+  await new Promise((resolve) => process.stdin.once('data', resolve));
+  for (const ws of sockets) ws.terminate();
+  process.exit(0);
+}
+
+if (mode === 'sse') {
+  const requests: http.ClientRequest[] = [];
+  const firsts = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const started = performance.now();
+          const req = http.get({ host: '127.0.0.1', port, path: '/sse', agent }, (res) => {
+            res.setEncoding('utf8');
+            let seen = '';
+            const onData = (text: string) => {
+              seen += text;
+              if (!seen.includes('\n\n')) return;
+              res.off('data', onData);
+              resolve(performance.now() - started);
+            };
+            res.on('data', onData);
+          });
+          req.once('error', reject);
+          requests.push(req);
+        }),
+    ),
+  );
+  for (const req of requests) req.destroy();
+  firsts.sort((a, b) => a - b);
+  console.log(JSON.stringify({ p50: at(firsts, 0.5), p99: at(firsts, 0.99), streams: count }));
+  process.exit(0);
+}
+
+if (mode === 'download') {
+  const started = performance.now();
+  const bytes = await new Promise<number>((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: `/download?bytes=${count}`, agent }, (res) => {
+        let n = 0;
+        res.on('data', (chunk: Buffer) => (n += chunk.length));
+        res.once('end', () => resolve(n));
+        res.once('error', reject);
+      })
+      .once('error', reject);
+  });
+  if (bytes !== count) throw new Error(`read ${bytes} of ${count} bytes`);
+  const seconds = (performance.now() - started) / 1000;
+  console.log(JSON.stringify({ mbps: bytes / 1048576 / seconds }));
+  process.exit(0);
+}
+throw new Error(`unknown mode ${mode}`);
