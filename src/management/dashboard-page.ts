@@ -74,7 +74,7 @@ export function dashboardPage(title: string): { html: string; headers: Record<st
 <h2>Plugins</h2>
 <p class="legend"><span>latency: <b class="p50t">p50</b> / <b class="p99t">p99</b> (ms)</span><span>traffic: <b class="ratet">requests/s</b> and <b class="errt">5xx/s</b></span><span>figures: last 10 s</span></p>
 <table id="plugins">
-<thead><tr><th>plugin</th><th>status</th><th>health</th><th>version</th><th class="num">req/s</th><th class="num">errors</th><th class="num">p50 / p99 ms</th><th>breakers</th><th>latency</th><th>traffic</th><th>actions</th></tr></thead>
+<thead><tr><th>plugin</th><th>status</th><th>health</th><th>version</th><th class="num">connections</th><th class="num">req/s</th><th class="num">errors</th><th class="num">p50 / p99 ms</th><th>breakers</th><th>latency</th><th>traffic</th><th>actions</th></tr></thead>
 <tbody></tbody>
 </table>
 <h2>Recent events</h2>

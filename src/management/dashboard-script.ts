@@ -172,12 +172,21 @@ export const dashboardScript = String.raw`
     nameCell.appendChild(pluginEvents(info.name, events));
     nameCell.appendChild(pluginLogs(info.name, p.logs));
     var breakerCell = el('td', { class: 'breakers' });
+    var connectionsCell = el('td', { class: 'num connections' }, [info.connections ? String(info.connections.reduce(function (n, v) { return n + v.active_connections; }, 0)) : '']);
+    // Per version once a swap left one draining: the old version keeps its connections until they close.
+    if (info.connections && info.connections.length > 1) {
+      info.connections.forEach(function (v) {
+        var until = v.draining_until ? ' (draining until ' + new Date(v.draining_until).toLocaleTimeString() + ')' : '';
+        connectionsCell.appendChild(el('div', { class: 'desc', 'data-version': v.version }, [v.version + ': ' + v.active_connections + until]));
+      });
+    }
     m.instances.forEach(function (i) { breakerCell.appendChild(badge(i.breaker, 'b-' + i.breaker)); });
     var tr = el('tr', { 'data-plugin': info.name }, [
       nameCell,
       el('td', { class: 'status' }, [badge(status, 's-' + status)]),
       el('td', { class: 'health' }, [badge(health, 'h-' + health)]),
       el('td', { class: 'version' }, [info.version]),
+      connectionsCell,
       el('td', { class: 'num rate' }, [fmt(rate)]),
       el('td', { class: 'num errors' }, [fmt(errRate * 100, 0) + '%']),
       el('td', { class: 'num latency' }, [fmt(p50) + ' / ' + fmt(p99)]),
@@ -200,7 +209,7 @@ export const dashboardScript = String.raw`
     var intervalS = data.interval / 1000;
     var body = document.querySelector('#plugins tbody');
     body.replaceChildren.apply(body, data.plugins.map(function (p) { return row(p, intervalS, data.events); }));
-    if (data.plugins.length === 0) body.appendChild(el('tr', {}, [el('td', { colspan: '11' }, ['No plugin is loaded.'])]));
+    if (data.plugins.length === 0) body.appendChild(el('tr', {}, [el('td', { colspan: '12' }, ['No plugin is loaded.'])]));
     var alerts = document.getElementById('alerts');
     var firing = data.alerts.firing.map(function (a) {
       return el('li', { 'data-alert': a.id }, [a.rule + ' on ' + a.plugin + ': ' + fmt(a.value, 2) + ' (threshold ' + a.threshold + ')']);

@@ -3,6 +3,7 @@
  * page, see the plugins, disable one and see its status change (and its endpoint answer 503), enable it,
  * and see an alert fire when it fails. A screenshot is kept in test-results/dashboard.png.
  */
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -243,4 +244,64 @@ describe.runIf(run)('dashboard sign-in and operator actions (headless chromium)'
     expect(problems).toEqual([]);
     await context.close();
   }, 90_000);
+});
+
+describe.runIf(run)('dashboard: connections per version (headless chromium)', () => {
+  const root = path.resolve(import.meta.dirname, '..', '.swap-fixtures', `dash-${process.pid}`);
+  /** The `live-stream` fixture as version `version`, in a folder of its own. */
+  const streamVersion = (version: string) => {
+    const dir = path.join(root, version);
+    cpSync(path.resolve(import.meta.dirname, '..', 'fixtures', 'live-stream'), dir, {
+      recursive: true,
+    });
+    const manifest = path.join(dir, 'plugin.yaml');
+    writeFileSync(
+      manifest,
+      readFileSync(manifest, 'utf8').replace('version: 1.0.0', `version: ${version}`),
+    );
+    return dir;
+  };
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('shows the open streams of each version while a swapped-out one drains', async () => {
+    const live = await managedServer(['echo']);
+    const { base, gateway } = live;
+    const reader = new AbortController();
+    try {
+      await gateway.load(streamVersion('1.0.0'));
+      const open = await fetch(`${base}/api/endless`, { signal: reader.signal });
+      expect(open.status).toBe(200);
+      const body = open.body!.getReader();
+      await body.read();
+      await gateway.swap('live-stream', streamVersion('2.0.0'), { connectionDrain: '10m' });
+
+      const context = await browser!.newContext({ extraHTTPHeaders: ADMIN });
+      const page = await context.newPage();
+      await page.goto(`${base}/admin/`);
+      const row = page.locator('tr[data-plugin="live-stream"]');
+      await expect.poll(() => row.locator('.version').textContent()).toBe('2.0.0');
+      expect(await row.locator('.connections').evaluate((td) => td.firstChild?.textContent)).toBe(
+        '1',
+      );
+      expect(await row.locator('.connections [data-version="2.0.0"]').textContent()).toBe(
+        '2.0.0: 0',
+      );
+      expect(await row.locator('.connections [data-version="1.0.0"]').textContent()).toMatch(
+        /^1\.0\.0: 1 \(draining until .+\)$/,
+      );
+      // A plugin without live endpoints has no connections to count.
+      expect(await page.locator('tr[data-plugin="echo"] .connections').textContent()).toBe('');
+
+      reader.abort();
+      await expect
+        .poll(() => row.locator('.connections').evaluate((td) => td.firstChild?.textContent), {
+          timeout: 10_000,
+        })
+        .toBe('0');
+      await context.close();
+    } finally {
+      reader.abort();
+      await live.close();
+    }
+  }, 60_000);
 });
