@@ -4,6 +4,7 @@
  * @module
  */
 import { ErrorCodes, InvalidArgumentError } from '../errors.js';
+import { isBodyStream } from './live-request-body.js';
 import type { Served } from '../mesh/instances.js';
 import { addressCaller } from '../mesh/rate-limit-store.js';
 import { ownBody } from '../shared/own-bytes.js';
@@ -157,5 +158,34 @@ export function upgradeRequired(
     `${target.key} is a WebSocket endpoint: open it with an upgrade`,
     id,
     { upgrade: 'websocket', connection: 'Upgrade' },
+  );
+}
+
+/**
+ * 503 for a body stream sent to an endpoint that reads its body whole: an adapter passes the request
+ * stream unread only to a `stream.request_body` endpoint, so the endpoint changed in a swap while the
+ * request was in flight (or a caller of `handle()` passed a stream). Nothing of it reached the plugin.
+ */
+export function wholeBodyOnly(
+  target: RouteTarget<Served>,
+  request: PluginRequest,
+): PluginResponse | undefined {
+  if (target.endpoint.stream?.request_body === true || !isBodyStream(request.body))
+    return undefined;
+  return errorResponse(
+    ErrorCodes.PLUGIN_UNAVAILABLE,
+    `${target.key} of plugin "${target.plugin.name}" reads its body whole, and this request's body came as a stream (the endpoint changed in a swap while it was sent): send it again`,
+    request.id,
+    { 'retry-after': '0' },
+  );
+}
+
+/** What refuses a host's request before its plugin: {@link refuse}, then the endpoint's kind of body. */
+export function hostRefusal(
+  target: RouteTarget<Served>,
+  request: PluginRequest,
+): PluginResponse | undefined {
+  return (
+    refuse(target, request) ?? upgradeRequired(target, request.id) ?? wholeBodyOnly(target, request)
   );
 }

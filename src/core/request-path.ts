@@ -40,7 +40,7 @@ import { REQUEST_TRACE } from '../shared/trace-context.js';
 import type { RequestSpan, TraceDoor, Tracing } from './tracing.js';
 import { Callers } from './callers.js';
 import { streamed } from './live-stream.js';
-import { upgradeRequired } from './admission.js';
+import { hostRefusal } from './admission.js';
 
 export type { TraceDoor } from './tracing.js';
 import type { GatewayRequest, PluginRequest, PluginResponse } from '../shared/types.js';
@@ -187,7 +187,7 @@ export class RequestPath {
       scope: target.scope,
       caller: request.userId ?? callerAddress(request.context?.clientAddress),
     };
-    const refused = refuse(target, request) ?? upgradeRequired(target, request.id);
+    const refused = hostRefusal(target, request);
     return this.serve(this.enter({ target, request, started, rate, refused })).then(responseOf);
   }
 

@@ -1,10 +1,14 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Readable } from 'node:stream';
 import express from 'express';
 import Fastify from 'fastify';
 import fastifyPluginGateway from '../../src/adapters/fastify.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { pluginGateway } from '../../src/adapters/express.js';
+import { createRequestListener } from '../../src/adapters/node.js';
 import type { PluginGateway } from '../../src/index.js';
 import { closeServer, gatewayWith } from '../helpers.js';
 import { liveServer } from '../live-clients.js';
@@ -100,5 +104,64 @@ describe('streamed request bodies (stream.request_body)', () => {
       body: '{"__proto__":{"x":1}}',
     });
     expect(poisoned.status).toBe(400);
+  });
+});
+
+describe('an endpoint that stops streaming its body in a swap', () => {
+  const root = path.resolve(import.meta.dirname, '..', '.swap-fixtures', `upload-${process.pid}`);
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  /** Plugin `turncoat`: PUT /up reads its body as a stream in 1.0.0, whole in 2.0.0. */
+  const version = (v: '1.0.0' | '2.0.0') => {
+    const dir = path.join(root, v);
+    mkdirSync(dir, { recursive: true });
+    const stream = v === '1.0.0' ? '\n    stream:\n      request_body: true' : '';
+    writeFileSync(
+      path.join(dir, 'plugin.yaml'),
+      `name: turncoat\nversion: ${v}\nendpoints:\n  - path: /up\n    method: PUT${stream}\n`,
+    );
+    const handler =
+      v === '1.0.0'
+        ? `async (req) => { let n = 0; for await (const c of req.body) n += c.byteLength; return { statusCode: 200, body: { version: '1.0.0', bytes: n } }; }`
+        : `(req) => ({ statusCode: 200, body: { version: '2.0.0', bytes: req.body.length } })`;
+    writeFileSync(
+      path.join(dir, 'index.js'),
+      `import { definePlugin } from '@veza/plugin-gateway/sdk';\nexport default definePlugin({ routes: { 'PUT /up': ${handler} } });\n`,
+    );
+    return dir;
+  };
+
+  it('answers 503 with retry-after when the swap lands between the adapter’s look and the request, then serves the retry whole', async () => {
+    gateway = await gatewayWith([]);
+    await gateway.load(version('1.0.0'));
+    const g = gateway;
+    let swapFirst = true;
+    // The node adapter asks whether the body streams, then hands the request over; the swap lands between.
+    const listener = createRequestListener({
+      streamsRequestBody: (method, p) => g.streamsRequestBody(method, p),
+      async handle(request) {
+        if (swapFirst) {
+          swapFirst = false;
+          await g.swap('turncoat', version('2.0.0'));
+        }
+        return g.handle(request);
+      },
+    });
+    server = http.createServer(listener);
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const url = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const raced = await upload(url, '/up', 64 * 1024);
+    expect(raced.status).toBe(503);
+    expect(raced.headers['retry-after']).toBe('0');
+    expect(JSON.parse(raced.body).error.code).toBe('PGW_ERR_PLUGIN_UNAVAILABLE');
+    const again = await upload(url, '/up', 64 * 1024, { 'content-type': 'text/plain' });
+    expect(again.status).toBe(200);
+    expect(JSON.parse(again.body)).toEqual({ version: '2.0.0', bytes: 64 * 1024 });
+    // A caller of handle() that passes a stream to a whole-body endpoint gets the same answer.
+    const direct = await g.handle({
+      method: 'PUT',
+      path: '/up',
+      body: Readable.from([Buffer.from('abc')]),
+    });
+    expect(direct.statusCode).toBe(503);
   });
 });
