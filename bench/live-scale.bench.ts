@@ -4,7 +4,8 @@
  * hand) against the gateway with the `live-scale` worker plugin. Servers and loads each in a process of
  * their own; variants alternate within each round.
  * - IDLE (default 10000) open WebSockets: the server's RSS per connection, after a collection.
- * - SSE (default 1000) streams opened at once: time to the first event, p50 and p99.
+ * - SSE (default 1000) streams opened at once and held: then the time to the first event of one more
+ *   (p50 and p99 of 50, one at a time), the burst's own p50, and the server's CPU per stream.
  * - DOWNLOAD_MIB (default 1024) streamed through: MB/s, the server's CPU per MiB (all its threads),
  *   and its RSS growth at its peak.
  * ROUNDS (default 2).
@@ -77,7 +78,9 @@ async function measure(variant: string) {
   await new Promise((r) => idle.once('exit', r));
   await new Promise((r) => setTimeout(r, 1000));
 
+  const sseCpuBefore = await ask('cpu');
   const sse = await nextLine(load('sse', port_, String(SSE)));
+  const sseCpuAfter = await ask('cpu');
   await new Promise((r) => setTimeout(r, 1000));
 
   const base = await ask('mem');
@@ -90,6 +93,8 @@ async function measure(variant: string) {
     perConnectionKiB: (after.rss! - before.rss!) / IDLE / 1024,
     sseP50: sse.p50!,
     sseP99: sse.p99!,
+    sseBurstP50: sse.burstP50!,
+    sseCpuUs: (sseCpuAfter.cpuUs! - sseCpuBefore.cpuUs!) / SSE,
     mbps: download.mbps!,
     cpuMsPerMiB: (cpuAfter.cpuUs! - cpuBefore.cpuUs!) / 1000 / (DOWNLOAD / MiB),
     downloadGrowthMiB: (peak.peak! - base.rss!) / MiB,
@@ -117,12 +122,12 @@ console.log(
     .join(', ')}; ${ROUNDS} rounds, medians\n`,
 );
 console.log(
-  `| variant | RSS per idle WebSocket (KiB, ${IDLE}) | SSE first event p50 / p99 (ms, ${SSE} at once) | download MB/s (${DOWNLOAD / MiB} MiB) | server CPU ms per MiB | RSS growth during the download (MiB) |`,
+  `| variant | RSS per idle WebSocket (KiB, ${IDLE}) | SSE first event p50 / p99 with ${SSE} open (ms) | p50 of the ${SSE} opened at once (ms) | server CPU µs per SSE stream | download MB/s (${DOWNLOAD / MiB} MiB) | server CPU ms per MiB | RSS growth during the download (MiB) |`,
 );
-console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const v of variants) {
   console.log(
-    `| ${v} | ${of(v, 'perConnectionKiB').toFixed(1)} | ${of(v, 'sseP50').toFixed(1)} / ${of(v, 'sseP99').toFixed(1)} | ${Math.round(of(v, 'mbps'))} | ${of(v, 'cpuMsPerMiB').toFixed(2)} | ${of(v, 'downloadGrowthMiB').toFixed(1)} |`,
+    `| ${v} | ${of(v, 'perConnectionKiB').toFixed(1)} | ${of(v, 'sseP50').toFixed(1)} / ${of(v, 'sseP99').toFixed(1)} | ${of(v, 'sseBurstP50').toFixed(0)} | ${Math.round(of(v, 'sseCpuUs'))} | ${Math.round(of(v, 'mbps'))} | ${of(v, 'cpuMsPerMiB').toFixed(2)} | ${of(v, 'downloadGrowthMiB').toFixed(1)} |`,
   );
 }
 console.log(
