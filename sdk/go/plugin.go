@@ -67,6 +67,9 @@ type Info struct {
 type Plugin struct {
 	// Routes by key: "METHOD /path" as plugin.yaml declares the endpoint.
 	Routes map[string]Handler
+	// Streams by key, for the endpoints plugin.yaml declares with stream: (a Routes handler serves
+	// such an endpoint too, its response sent whole).
+	Streams map[string]StreamHandler
 	// Init runs once, before Start, with the plugin's name, version, flags and settings.
 	Init  func(ctx *Context, info Info) error
 	Start func(ctx *Context) error

@@ -40,7 +40,7 @@ func Serve(p *Plugin) {
 // ServeConn speaks the plugin protocol on conn until it ends: nil when the gateway closed it, the
 // error when it carried what the protocol does not allow. Tests drive a plugin through it.
 func ServeConn(p *Plugin, conn io.ReadWriter) error {
-	s := &session{plugin: p, w: conn, waiting: map[int64]chan map[string]any{}, tasks: map[int64]*task{}, ready: make(chan struct{})}
+	s := &session{plugin: p, w: conn, waiting: map[int64]chan map[string]any{}, tasks: map[int64]*task{}, streams: map[int64]*Stream{}, ready: make(chan struct{})}
 	empty := map[string]bool{}
 	s.flags.Store(&empty)
 	s.frameLimit.Store(1 << 62)
@@ -89,6 +89,7 @@ type session struct {
 	mu          sync.Mutex
 	waiting     map[int64]chan map[string]any
 	tasks       map[int64]*task
+	streams     map[int64]*Stream
 	lines       lineBudget
 	stopping    sync.Once
 }
@@ -126,7 +127,7 @@ func (s *session) control(m map[string]any) {
 			t.cancel()
 			s.result(num(m, "slot"), failure("timeout", "deadline passed"))
 		}
-	case "reply", "fetched":
+	case "reply", "fetched", "kv":
 		s.mu.Lock()
 		answer := s.waiting[num(m, "seq")]
 		delete(s.waiting, num(m, "seq"))
@@ -145,6 +146,8 @@ func (s *session) control(m map[string]any) {
 		}()
 	case "stop":
 		go s.stopping.Do(s.stop)
+	case "live":
+		s.live(obj(m, "f"))
 	}
 }
 
@@ -285,8 +288,11 @@ func (s *session) perform(ctx context.Context, t map[string]any) any {
 	case "health":
 		return s.health().wire()
 	case "boot":
-		routes := make([]string, 0, len(s.plugin.Routes))
+		routes := make([]string, 0, len(s.plugin.Routes)+len(s.plugin.Streams))
 		for key := range s.plugin.Routes {
+			routes = append(routes, key)
+		}
+		for key := range s.plugin.Streams {
 			routes = append(routes, key)
 		}
 		sort.Strings(routes)

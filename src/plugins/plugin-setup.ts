@@ -229,24 +229,21 @@ function runtimeFor(manifest: Manifest, setup: PluginSetup): Manifest['runtime']
  */
 function assertLiveServable(files: PluginFiles, runtime: Manifest['runtime']['type']): void {
   if (runtime === 'worker') return;
-  // Streams go through a Node process's channel too (the Go and Rust SDKs do not speak its stream
-  // messages yet); WebSockets only through a worker's live thread.
-  const native = files.manifest.runtime.command !== undefined;
+  // Streams go through a process's channel too (the Node harness, the Go and Rust SDKs);
+  // WebSockets only through a worker's live thread.
   const i = files.manifest.endpoints.findIndex(
-    (e) =>
-      e.websocket !== undefined || (e.stream !== undefined && (runtime !== 'process' || native)),
+    (e) => e.websocket !== undefined || (e.stream !== undefined && runtime !== 'process'),
   );
   if (i < 0) return;
   const field = files.manifest.endpoints[i]!.websocket !== undefined ? 'websocket' : 'stream';
   const { name } = files.manifest;
   const where = fieldLocation(files.manifestText, files.manifestPath, ['endpoints', i, field]);
-  const why = native
-    ? 'it is a native plugin (runtime.command)'
-    : files.manifest.runtime.type === 'worker'
+  const why =
+    files.manifest.runtime.type === 'worker'
       ? 'the plugin is untrusted, so it runs as a process'
       : `runtime.type is ${runtime}`;
   throw new LiveUnsupportedError(
-    `${where}: plugin "${name}" declares a live endpoint (${field}), which ${field === 'websocket' ? 'only the worker runtime serves' : 'only the worker runtime and JavaScript process plugins serve'} (${why}); run it as a trusted worker plugin or drop ${field}`,
+    `${where}: plugin "${name}" declares a live endpoint (${field}), which ${field === 'websocket' ? 'only the worker runtime serves' : 'only the worker and process runtimes serve'} (${why}); run it as a trusted worker plugin or drop ${field}`,
     { plugin: name },
   );
 }

@@ -179,6 +179,44 @@ impl Context {
     }
 }
 
+impl Context {
+    /// Reads `key` from the plugin's key/value store, which lives in the gateway's memory for the
+    /// plugin (it outlives a restart of this process, not an unload or a swap): `None` when the key is
+    /// not set. `resources.disk` in plugin.yaml grants the store.
+    pub fn kv_get(&self, key: &str) -> Result<Option<String>, Error> {
+        let answer = self.kv("get", key, None)?;
+        Ok(get(&answer, "value").as_str().map(str::to_owned))
+    }
+
+    /// Keeps `value` under `key` (keys at most 1 KiB). When the store is full (`limits.kvKeys` keys,
+    /// or `resources.disk` MiB, at most `limits.kvBytes`), an error whose text starts with
+    /// `PGW_ERR_PLUGIN_LIMIT`; nothing was kept.
+    pub fn kv_set(&self, key: &str, value: &str) -> Result<(), Error> {
+        self.kv("set", key, Some(value)).map(drop)
+    }
+
+    /// Removes `key` (nothing happens when it is not set).
+    pub fn kv_delete(&self, key: &str) -> Result<(), Error> {
+        self.kv("delete", key, None).map(drop)
+    }
+
+    fn kv(&self, op: &'static str, key: &str, value: Option<&str>) -> Result<Value, Error> {
+        let mut note = vec![
+            ("pgw", Value::from("kv")),
+            ("op", Value::from(op)),
+            ("key", Value::from(key)),
+        ];
+        if let Some(value) = value {
+            note.push(("value", Value::from(value)));
+        }
+        let answer = self.session.ask(self, note)?;
+        match get(&answer, "error").as_str() {
+            Some(why) => Err(why.to_owned().into()),
+            None => Ok(answer),
+        }
+    }
+}
+
 fn string_map(m: &BTreeMap<String, String>) -> Value {
     Value::Map(
         m.iter()

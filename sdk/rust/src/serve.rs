@@ -198,7 +198,7 @@ impl Session {
                     }
                 }
             }
-            "reply" | "fetched" => {
+            "reply" | "fetched" | "kv" => {
                 let answer = this.waiting.lock().unwrap().remove(&int(m, "seq"));
                 if let Some(answer) = answer {
                     let _ = answer.send(m.clone());

@@ -5,7 +5,8 @@
  * @module
  */
 import { NODE_BASE_RSS_MIB } from './process-launch.js';
-import { MAX_PROCESSES, type TreeUsage } from './process-tree.js';
+import { MAX_PROCESSES, treeUsage, type TreeUsage } from './process-tree.js';
+import type { Child } from './process-child.js';
 
 const mib = (n: number) => Math.round(n / 1048576);
 
@@ -40,4 +41,17 @@ export function heapOver(used: number, external: number, memoryMb: number): stri
   const limit = memoryMb * 1024 * 1024;
   if (used + external <= limit) return undefined;
   return `memory: the plugin process holds ${mib(used)} MiB of heap and ${mib(external)} MiB outside it, over resources.memory (${mib(limit)} MiB)`;
+}
+
+/**
+ * Reads `child`'s process tree into it (resident bytes, and the first CPU reading); why the tree is
+ * over its limits, or undefined.
+ */
+export function watchTree(child: Child, memoryMb: number, baseMib: number): string | undefined {
+  if (child.exited || child.proc.pid === undefined) return undefined;
+  const usage = treeUsage(child.proc.pid);
+  if (!usage) return undefined;
+  child.rssBytes = usage.rssBytes;
+  child.cpu ??= { ms: usage.cpuMs, at: performance.now() };
+  return treeOver(usage, memoryMb, baseMib);
 }

@@ -9,6 +9,7 @@ import { checkNote, describe } from '../worker/note-check.js';
 import type { ProcessNote } from './protocol.js';
 import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from './frames.js';
 import { checkLiveNote } from '../worker/live-protocol.js';
+import { checkKvNote } from './process-kv.js';
 
 /** The stream notes a process may send (no WebSocket ones: it holds none). */
 const STREAM_NOTES = new Set(['head', 'chunk', 'end', 'pull']);
@@ -47,6 +48,8 @@ export function checkProcessNote(message: unknown, slots: number): ProcessNote |
       const request = checkFetchRequest(m.request);
       return typeof request === 'string' ? request : (m as ProcessNote);
     }
+    case 'kv':
+      return checkKvNote(m);
     case 'call': {
       const r = m.request;
       if (!Number.isInteger(m.seq)) return 'call without a sequence number';

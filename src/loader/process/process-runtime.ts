@@ -11,7 +11,8 @@
 import { grantedFetch, type FetchReply, type FetchRequest } from '../host-fetch.js';
 import { pathToFileURL } from 'node:url';
 import { ProcessStreams } from './process-streams.js';
-import { heapOver, MEMORY_REPORT_MS, RSS_POLL_MS, treeOver } from './process-memory.js';
+import { ProcessKv } from './process-kv.js';
+import { heapOver, MEMORY_REPORT_MS, RSS_POLL_MS, watchTree } from './process-memory.js';
 import { HealthQuestion } from './health-question.js';
 import type { HealthStatus } from '../../shared/types.js';
 import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
@@ -39,7 +40,6 @@ import {
 import { checkProcessNote, handshakeBreach, negotiatedVersion } from './process-notes.js';
 import { FRAME_ENVELOPE_BYTES } from './frames.js';
 import type { ProcessControl, ProcessHarnessData } from './protocol.js';
-import { treeUsage } from './process-tree.js';
 import { sampleUsage, sendFrame, spawnChild, within, type Child } from './process-child.js';
 
 type Held = Pending<Child>;
@@ -67,6 +67,7 @@ export class ProcessRuntime implements PluginRuntime {
   #idleTimer: NodeJS.Timeout | undefined;
   #lastActive = 0;
   readonly #health = new HealthQuestion();
+  readonly #kv: ProcessKv;
   readonly #streams: ProcessStreams<Child> = new ProcessStreams<Child>({
     child: () => this.#child ?? this.#spawn(),
     ready: (child) => child.ready,
@@ -82,6 +83,9 @@ export class ProcessRuntime implements PluginRuntime {
     this.#spec = spec;
     this.#hooks = hooks;
     this.#fetch = grantedFetch(spec);
+    this.#kv = new ProcessKv(manifest, spec.limits, (why) =>
+      hooks.onViolation(why, ++this.#violations),
+    );
     this.#name = manifest.name;
     this.#mainPath = spec.mainPath;
     this.#ledger = new TaskLedger<Child>(spec.maxInFlight, spec.timeoutGraceMs, {
@@ -175,12 +179,7 @@ export class ProcessRuntime implements PluginRuntime {
 
   /** The process tree's resident memory, read by the host: over the limit, the process is killed. */
   #watch(child: Child): void {
-    if (child.exited || child.proc.pid === undefined) return;
-    const usage = treeUsage(child.proc.pid);
-    if (!usage) return;
-    child.rssBytes = usage.rssBytes;
-    child.cpu ??= { ms: usage.cpuMs, at: performance.now() };
-    const over = treeOver(usage, this.#spec.manifest.resources.memory, this.#baseRssMib);
+    const over = watchTree(child, this.#spec.manifest.resources.memory, this.#baseRssMib);
     if (over !== undefined) this.#kill(child, over);
   }
 
@@ -242,6 +241,8 @@ export class ProcessRuntime implements PluginRuntime {
           this.#send(child, { ctl: 'fetched', seq: note.seq, reply }),
         );
         return;
+      case 'kv':
+        return this.#send(child, this.#kv.answer(note));
       case 'log':
         if (!this.#hooks.onLog(note.level, note.msg, note.fields, note.requestId, note.tp)) {
           this.#kill(child, LOG_FLOOD);

@@ -12,6 +12,7 @@ import type { PluginHostData, HostNote } from '../harness/plugin-host.js';
 import type { Task, TaskResult } from '../worker/protocol.js';
 import type { FetchReply, FetchRequest } from '../host-fetch.js';
 import type { LiveFrame, LiveNote } from '../worker/live-protocol.js';
+import type { KvAnswer, KvNote } from './process-kv.js';
 
 /** Data the host hands the harness in its `start` message. */
 export interface ProcessHarnessData extends PluginHostData {
@@ -33,6 +34,8 @@ export type ProcessControl =
   | { ctl: 'reply'; seq: number; response: PluginResponse }
   /** The host's answer to the child's `ctx.fetch()` number `seq`. */
   | { ctl: 'fetched'; seq: number; reply: FetchReply }
+  /** The host's answer to the child's key/value operation number `seq`. */
+  | KvAnswer
   /** A frame of a streamed response (or request body): `req`, `more`, `cancel`, `body`, `bodyend`. */
   | { ctl: 'live'; f: LiveFrame };
 
@@ -58,5 +61,7 @@ export type ProcessNote =
     }
   /** `ctx.fetch()` number `seq`: the host fetches a granted URL and answers `fetched`. */
   | { pgw: 'fetch'; seq: number; request: FetchRequest }
+  /** A key/value store operation (`resources.disk` grants the store); the host answers `kv`. */
+  | KvNote
   /** A note of a streamed response: `head`, `chunk`, `end`, `pull`. */
   | { pgw: 'live'; n: LiveNote };

@@ -11,20 +11,16 @@ import type { Manifest } from '../../manifest/manifest.js';
 import { parseNetworkGrants } from '../../shared/network-allowlist.js';
 import { checkFetchRequest, hostFetch, type FetchLimits } from '../host-fetch.js';
 import type { FetchBudget } from '../fetch-budget.js';
-import { limitError, type HostLimits } from '../../shared/host-limits.js';
+import type { HostLimits } from '../../shared/host-limits.js';
+import { KvStore } from '../kv-store.js';
 import type { ServiceRequest } from '../../shared/types.js';
 import type { RuntimeHooks } from '../runtime.js';
 import type { HostAnswer, HostNote } from './host-protocol.js';
 
-const MAX_KEY_BYTES = 1024;
-
 /** One plugin instance's capabilities on the host. */
 export class HostCapabilities {
   readonly #grants;
-  readonly #kv = new Map<string, string>();
-  #kvBytes = 0;
-  readonly #kvCap: number;
-  readonly #kvKeys: number;
+  readonly #kv: KvStore;
   readonly #fetchLimits: FetchLimits;
 
   constructor(
@@ -38,8 +34,7 @@ export class HostCapabilities {
     },
   ) {
     this.#grants = parseNetworkGrants(manifest.permissions.network);
-    this.#kvCap = Math.min((manifest.resources.disk ?? 0) * 1024 * 1024, limits.host.kvBytes);
-    this.#kvKeys = limits.host.kvKeys;
+    this.#kv = new KvStore(manifest, limits.host);
     this.#fetchLimits = {
       maxBytes: limits.maxResponseBytes,
       timeoutMs: limits.fetchTimeoutMs,
@@ -49,7 +44,7 @@ export class HostCapabilities {
 
   /** Keys and bytes (keys and values, UTF-8) the key/value store holds. */
   get kvUsage(): { keys: number; bytes: number } {
-    return { keys: this.#kv.size, bytes: this.#kvBytes };
+    return this.#kv.usage;
   }
 
   /** Performs `note`, posts the answer on its port and wakes the waiting thread. */
@@ -80,9 +75,10 @@ export class HostCapabilities {
       case 'kv_get':
         return this.#kv.get(args[0]!);
       case 'kv_set':
-        return this.#kvSet(args[0]!, args[1] ?? '');
+        this.#kv.set(args[0]!, args[1] ?? '');
+        return '';
       case 'kv_delete':
-        this.#kvDelete(args[0]!);
+        this.#kv.delete(args[0]!);
         return '';
     }
   }
@@ -119,33 +115,6 @@ export class HostCapabilities {
       headers: answer.headers,
       body: Buffer.from(answer.body).toString('utf8'),
     });
-  }
-
-  #kvSet(key: string, value: string): string {
-    if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw new Error('pgw_kv_set: key over 1 KiB');
-    const before = this.#kv.get(key);
-    const size = Buffer.byteLength(key) + Buffer.byteLength(value);
-    const freed = before === undefined ? 0 : Buffer.byteLength(key) + Buffer.byteLength(before);
-    if (before === undefined && this.#kv.size >= this.#kvKeys) {
-      throw limitError(
-        `pgw_kv_set: the store holds ${this.#kv.size} keys, its limit (limits.kvKeys)`,
-      );
-    }
-    if (this.#kvBytes - freed + size > this.#kvCap) {
-      throw limitError(
-        `pgw_kv_set: the store would pass ${this.#kvCap} bytes (resources.disk, at most limits.kvBytes)`,
-      );
-    }
-    this.#kv.set(key, value);
-    this.#kvBytes += size - freed;
-    return '';
-  }
-
-  #kvDelete(key: string): void {
-    const before = this.#kv.get(key);
-    if (before === undefined) return;
-    this.#kv.delete(key);
-    this.#kvBytes -= Buffer.byteLength(key) + Buffer.byteLength(before);
   }
 }
 

@@ -1,0 +1,178 @@
+/**
+ * The key/value store and streamed responses of native plugins through the public API, in bubblewrap:
+ * the Go SDK (test/fixtures/native/go-live) and the Rust crate (rust-live) serve the same routes. The
+ * store lives on the host (it outlives the plugin's process); streams go by credit (a client that does
+ * not read pauses the plugin), end when the client goes, and may read a streamed upload.
+ */
+import http from 'node:http';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PluginGateway } from '../../src/index.js';
+import { closeServer, fixture, statusOf } from '../helpers.js';
+import { liveServer } from '../live-clients.js';
+import { buildGoPlugin, buildRustPlugin, cargoReason, goReason } from '../services/native-build.js';
+import { bwrapReason, usable } from '../services/toolchains.js';
+
+const bwrap = usable('the native live tests', bwrapReason(), 'apt-get install -y bubblewrap');
+const languages = [
+  ['Go', usable('the Go live tests', goReason(), 'install Go 1.26'), buildGoPlugin, 'go-live'],
+  [
+    'Rust',
+    usable('the Rust live tests', cargoReason(), 'install Rust by rustup'),
+    buildRustPlugin,
+    'rust-live',
+  ],
+] as const;
+
+describe.each(languages.filter(([, ready]) => ready && bwrap))(
+  'a native %s plugin',
+  (_, __, build, name) => {
+    let plugin: { dir: string; dispose(): void };
+    let gateway: PluginGateway | undefined;
+    let server: http.Server | undefined;
+    beforeAll(() => {
+      plugin = build(fixture(`native/${name}`), name);
+    }, 300_000);
+    afterAll(() => plugin?.dispose());
+    afterEach(async () => {
+      await gateway?.stop();
+      await closeServer(server);
+      gateway = server = undefined;
+    });
+
+    async function start(options: ConstructorParameters<typeof PluginGateway>[0] = {}) {
+      gateway = new PluginGateway({ logger: false, ...options });
+      await gateway.load(plugin.dir);
+      await gateway.start();
+      await statusOf(gateway, name, 'active');
+      const live = await liveServer(gateway);
+      server = live.server;
+      return { g: gateway, url: live.url };
+    }
+    const kv = (g: PluginGateway, method: string, key: string, body?: string) =>
+      g.handle({
+        method,
+        path: `/live/kv/${key}`,
+        headers: body === undefined ? {} : { 'content-type': 'text/plain' },
+        body,
+      });
+
+    it('keeps values in the host-side store: set, get, overwrite, delete; they outlive its process', async () => {
+      const { g } = await start();
+      expect((await kv(g, 'GET', 'a')).body).toEqual({ value: '', found: false });
+      expect((await kv(g, 'PUT', 'a', 'één')).statusCode).toBe(204);
+      expect((await kv(g, 'GET', 'a')).body).toEqual({ value: 'één', found: true });
+      expect((await kv(g, 'PUT', 'a', '')).statusCode).toBe(204);
+      expect((await kv(g, 'GET', 'a')).body).toEqual({ value: '', found: true });
+      await kv(g, 'PUT', 'b', 'kept');
+      expect((await kv(g, 'DELETE', 'a')).statusCode).toBe(204);
+      expect((await kv(g, 'GET', 'a')).body).toEqual({ value: '', found: false });
+      // The store is the runtime's, on the host: the process that replaces a crashed one reads it.
+      const crashes: string[] = [];
+      g.on('plugin:crash', (e) => crashes.push(e.plugin));
+      expect((await g.handle({ method: 'GET', path: '/live/exit', headers: {} })).statusCode).toBe(
+        500,
+      );
+      // (A GET the process never answered is given to the next one, which exits too.)
+      await expect.poll(() => crashes[0]).toBe(name);
+      await statusOf(g, name, 'active', 15_000);
+      expect((await kv(g, 'GET', 'b')).body).toEqual({ value: 'kept', found: true });
+      // Not an unload: a plugin loaded again starts with an empty store.
+      await g.unload(name);
+      await g.load(plugin.dir);
+      await statusOf(g, name, 'active');
+      expect((await kv(g, 'GET', 'b')).body).toEqual({ value: '', found: false });
+    });
+
+    it('refuses a set past limits.kvKeys with PGW_ERR_PLUGIN_LIMIT; the plugin serves on', async () => {
+      const { g } = await start({ limits: { kvKeys: 5 } });
+      const res = await g.handle({
+        method: 'POST',
+        path: '/live/kv-flood',
+        headers: { 'content-type': 'application/json' },
+        body: { keys: 100, size: 1, keyBytes: 3 },
+      });
+      expect(res.body).toMatchObject({ stored: 5, limit: true });
+      expect((res.body as { error: string }).error).toMatch(/PGW_ERR_PLUGIN_LIMIT.*limits\.kvKeys/);
+      expect((await kv(g, 'GET', '004')).body).toEqual({ value: 'v', found: true });
+      expect(g.get(name)!.status).toBe('active');
+    });
+
+    it('streams Server-Sent Events from the plugin process', async () => {
+      const { g, url } = await start();
+      const res = await fetch(`http://${url}/live/feed`, { headers: { 'last-event-id': '7' } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+      expect(res.headers.get('cache-control')).toBe('no-cache');
+      const frames = (await res.text()).split('\n\n').filter((b) => b.startsWith('id:'));
+      const events = frames.map((b) => {
+        const lines = b.split('\n');
+        return {
+          id: lines[0],
+          event: lines[1],
+          data: JSON.parse(lines.find((l) => l.startsWith('data: '))!.slice(6)),
+        };
+      });
+      expect(events.map((e) => [e.id, e.event, e.data.n, e.data.after])).toEqual([
+        ['id: 1', 'event: tick', 1, '7'],
+        ['id: 2', 'event: tick', 2, '7'],
+        ['id: 3', 'event: tick', 3, '7'],
+      ]);
+      expect(events[0]!.data.pid).not.toBe(process.pid);
+      await expect.poll(() => g.metrics(name).active_connections).toBe(0);
+    });
+
+    it('serves a stream endpoint with a plain handler: its response as the stream', async () => {
+      const { url } = await start();
+      const res = await fetch(`http://${url}/live/plain`);
+      expect(res.status).toBe(201);
+      expect(res.headers.get('x-plain')).toBe('yes');
+      expect(await res.json()).toEqual({ plain: true });
+    });
+
+    it('pauses the plugin while the client does not read (credit), and ends its handler when the client goes', async () => {
+      const { g, url } = await start();
+      const counts = async () =>
+        (await g.handle({ method: 'GET', path: '/live/produced', headers: {} })).body as {
+          produced: number;
+          cancelled: number;
+        };
+      const req = http.get(`http://${url}/live/endless`);
+      const res = await new Promise<http.IncomingMessage>((r) => req.once('response', r));
+      res.pause();
+      let last = -1;
+      await expect
+        .poll(
+          async () => {
+            const now = (await counts()).produced;
+            const settled = now === last;
+            last = now;
+            return settled;
+          },
+          { timeout: 20_000, interval: 500 },
+        )
+        .toBe(true);
+      expect(last).toBeGreaterThan(0);
+      // 8 chunks of credit ahead, plus what the sockets hold: far below an unbounded producer.
+      expect(last * 16 * 1024).toBeLessThan(32 * 1024 * 1024);
+      expect(g.metrics(name).active_connections).toBe(1);
+      req.destroy();
+      await expect.poll(() => g.metrics(name).active_connections).toBe(0);
+      // The handler's Write failed with the stream closed, its context ended: it returned.
+      await expect.poll(async () => (await counts()).cancelled).toBe(1);
+    });
+
+    it('hands the plugin a streamed upload, and refuses one past max_request_bytes with 413', async () => {
+      const { url } = await start();
+      const put = (bytes: number) =>
+        fetch(`http://${url}/live/upload`, {
+          method: 'PUT',
+          body: new Blob([new Uint8Array(bytes)]).stream(),
+          duplex: 'half',
+        } as RequestInit);
+      const ok = await put(512 * 1024);
+      expect(await ok.json()).toEqual({ bytes: 512 * 1024 });
+      const tooLarge = await put(4 * 1024 * 1024);
+      expect(tooLarge.status).toBe(413);
+    });
+  },
+);
