@@ -109,11 +109,12 @@ func (w *Stream) more() {
 }
 
 func (w *Stream) closeWith() {
+	// The context ends first: a writer woken by the close sees it ended.
+	w.cancel()
 	w.mu.Lock()
 	w.closed = true
 	w.signal()
 	w.mu.Unlock()
-	w.cancel()
 	if w.body != nil {
 		w.body.end("the request was cancelled")
 	}

@@ -25,11 +25,15 @@
 mod context;
 mod frames;
 mod serve;
+mod sse;
+mod stream;
 mod values;
 
 pub use context::{Context, Level};
 pub use frames::{FrameError, MAX_FRAME_BYTES, decode_payload, encode_frame, read_frame};
 pub use rmpv::Value;
+pub use sse::{Sse, SseEvent};
+pub use stream::{RequestBody, STREAM_CLOSED, Stream};
 pub use values::{
     Event, FetchOptions, FetchResponse, Health, Info, Request, Response, ServiceRequest,
     ServiceResponse, to_value,
@@ -45,6 +49,7 @@ pub const PROTOCOL_VERSION: i64 = 1;
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 type Handler = Box<dyn Fn(&Context, Request) -> Result<Response, Error> + Send + Sync>;
+type StreamHandler = Box<dyn Fn(&Context, Request, Stream) -> Result<(), Error> + Send + Sync>;
 type Hook = Box<dyn Fn(&Context) -> Result<(), Error> + Send + Sync>;
 type InitHook = Box<dyn Fn(&Context, &Info) -> Result<(), Error> + Send + Sync>;
 type HealthCheck = Box<dyn Fn(&Context) -> Health + Send + Sync>;
@@ -54,6 +59,7 @@ type EventHandler = Box<dyn Fn(&Context, Event) -> Result<(), Error> + Send + Sy
 #[derive(Default)]
 pub struct Plugin {
     routes: BTreeMap<String, Handler>,
+    streams: BTreeMap<String, StreamHandler>,
     init: Option<InitHook>,
     start: Option<Hook>,
     stop: Option<Hook>,
@@ -73,6 +79,19 @@ impl Plugin {
         handler: impl Fn(&Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
     ) -> Self {
         self.routes.insert(key.to_owned(), Box::new(handler));
+        self
+    }
+
+    /// Serves the endpoint `key` that plugin.yaml declares with `stream:`: the handler sends the body
+    /// chunk by chunk on its [`Stream`] and returns when it is done (an error, or a panic, ends the
+    /// body as failed, which aborts the client's response). `route` serves such an endpoint too, its
+    /// response sent whole. `Context::is_done` turns true when the gateway ends the stream.
+    pub fn stream(
+        mut self,
+        key: &str,
+        handler: impl Fn(&Context, Request, Stream) -> Result<(), Error> + Send + Sync + 'static,
+    ) -> Self {
+        self.streams.insert(key.to_owned(), Box::new(handler));
         self
     }
 

@@ -3,6 +3,7 @@
 
 use crate::context::{Context, Level, task_flags, task_traceparent};
 use crate::frames::{FrameError, MAX_FRAME_BYTES, encode_frame, read_frame};
+use crate::stream::Streams;
 use crate::values::{Event, Health, Info, Request, bools, entries, get, int, map, text};
 use crate::{Error, PROTOCOL_VERSION, Plugin};
 use rmpv::Value;
@@ -59,6 +60,11 @@ impl TaskState {
     pub(crate) fn is_abandoned(&self) -> bool {
         self.abandoned.load(Ordering::Relaxed)
     }
+
+    /// The gateway gave up on it (a stream's cancel): `Context::is_done` says so.
+    pub(crate) fn abandon(&self) {
+        self.abandoned.store(true, Ordering::Relaxed);
+    }
 }
 
 #[derive(Default)]
@@ -84,6 +90,7 @@ pub(crate) struct Session {
     tasks: Mutex<HashMap<i64, Arc<TaskState>>>,
     lines: Mutex<LineBudget>,
     stopping: AtomicBool,
+    streams: Streams,
 }
 
 fn failure(kind: &str, message: &str) -> Value {
@@ -93,7 +100,7 @@ fn failure(kind: &str, message: &str) -> Value {
     ])
 }
 
-fn guard<T>(work: impl FnOnce() -> Result<T, Error>) -> Result<T, String> {
+pub(crate) fn guard<T>(work: impl FnOnce() -> Result<T, Error>) -> Result<T, String> {
     match catch_unwind(AssertUnwindSafe(work)) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(error.to_string()),
@@ -128,6 +135,7 @@ pub(crate) fn serve_conn(
         tasks: Mutex::default(),
         lines: Mutex::default(),
         stopping: AtomicBool::new(false),
+        streams: Streams::default(),
     });
     let hello = map([
         ("pgw", Value::from("hello")),
@@ -216,6 +224,7 @@ impl Session {
                     ]));
                 }));
             }
+            "live" => crate::stream::live(this, get(m, "f")),
             "stop" if !this.stopping.swap(true, Ordering::AcqRel) => spawn(Box::new(|s| s.stop())),
             _ => {}
         }
@@ -229,7 +238,15 @@ impl Session {
         self.flags.read().unwrap().clone()
     }
 
-    fn base(self: &Arc<Self>) -> Context {
+    pub(crate) fn streams(&self) -> &Streams {
+        &self.streams
+    }
+
+    pub(crate) fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+
+    pub(crate) fn base(self: &Arc<Self>) -> Context {
         Context {
             session: Arc::clone(self),
             request_id: String::new(),
@@ -258,7 +275,7 @@ impl Session {
         self.ready.1.notify_all();
     }
 
-    fn wait_ready(&self) -> Result<(), String> {
+    pub(crate) fn wait_ready(&self) -> Result<(), String> {
         let mut ready = self.ready.0.lock().unwrap();
         while ready.is_none() {
             ready = self.ready.1.wait(ready).unwrap();
@@ -393,6 +410,7 @@ impl Session {
                         self.plugin
                             .routes
                             .keys()
+                            .chain(self.plugin.streams.keys())
                             .map(|k| Value::from(k.as_str()))
                             .collect(),
                     ),

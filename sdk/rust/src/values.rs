@@ -280,3 +280,8 @@ pub struct Info {
     pub flags: BTreeMap<String, bool>,
     pub settings: BTreeMap<String, Value>,
 }
+
+/// A value as JSON text (byte strings as arrays of numbers), for a plain response sent on a stream.
+pub(crate) fn to_json(value: &Value) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| format!("{:?}", e.to_string()))
+}
