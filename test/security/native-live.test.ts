@@ -124,8 +124,9 @@ describe.runIf(ready)('a native plugin attacking the store and streams', () => {
     const live = await liveServer(g);
     server = live.server;
     const res = await fetch(`http://${live.url}/live/ignores-credit`);
-    expect(res.status).toBe(200);
-    await expect(res.text()).rejects.toThrow();
+    // Its raw chunks may overtake the head the SDK queued: then the stream ends before it began (500).
+    if (res.status === 200) await expect(res.text()).rejects.toThrow();
+    else expect(res.status).toBe(500);
     expect(g.metrics(NAME).protocol_violations).toBeGreaterThan(0);
     await expect.poll(() => g.metrics(NAME).active_connections).toBe(0);
     expect(g.get(NAME)!.status).toBe('active');
