@@ -140,6 +140,8 @@ describe('the scripted session, against the host', () => {
       method: 'GET',
       path: '/feed',
       headers: {},
+      params: {},
+      query: {},
     });
     for (const note of plugin.filter((v) => v.pgw === 'live').map((v) => v.n as LiveNote))
       streams.onNote('child', note);
