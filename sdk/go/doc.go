@@ -16,6 +16,11 @@
 //		})
 //	}
 //
+// Endpoints plugin.yaml declares with stream: are served by a StreamHandler in Streams: it writes the
+// body to a *Stream chunk by chunk, each Write waiting for the gateway's credit (NewSSE answers
+// Server-Sent Events). Context.KVGet, KVSet and KVDelete reach the plugin's key/value store on the
+// gateway, which resources.disk grants.
+//
 // Route keys are "METHOD /path" as plugin.yaml's endpoints declare them. Each task runs in its own
 // goroutine; a Context is a context.Context that ends at the request's deadline, or when the gateway
 // gives up on it. A handler's error or panic is answered as the plugin's failure (500), never a crash.

@@ -18,6 +18,11 @@
 //! # fn serde_json_like(s: &str) -> std::collections::BTreeMap<&str, &str> { [("hello", s)].into() }
 //! ```
 //!
+//! Endpoints plugin.yaml declares with `stream:` are served by [`Plugin::stream`]: the handler sends the
+//! body on a [`Stream`] chunk by chunk, each send waiting for the gateway's credit ([`Sse`] answers
+//! Server-Sent Events). [`Context::kv_get`], `kv_set` and `kv_delete` reach the plugin's key/value
+//! store on the gateway, which `resources.disk` grants.
+//!
 //! Route keys are `"METHOD /path"` as plugin.yaml's endpoints declare them. Each task runs in a thread
 //! of its own; `Context::is_done` says when its deadline passed or the gateway gave up on it. A
 //! handler's error or panic is answered as the plugin's failure (500), never a crash.

@@ -5,7 +5,7 @@
  * exits on its own, or goes over its memory or process count, is a crash; it exits after `idleTimeout`
  * idle. Everything the child sends is read by the bounded frame reader (`frames.ts`) and checked here
  * (`process-notes.ts`): the child is untrusted. Slots, deadlines and drain are the ledger's; this
- * runtime is its transport.
+ * runtime is its transport. Its key/value store (`process-kv.ts`) outlives its processes.
  * @module
  */
 import { grantedFetch, type FetchReply, type FetchRequest } from '../host-fetch.js';
