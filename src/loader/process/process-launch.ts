@@ -207,7 +207,7 @@ function nativeLaunch(spec: LaunchSpec, command: readonly string[]): ProcessLaun
   });
   const seccomp = seccompFile();
   const args = [
-    ...sandboxArgs(spec, seccomp, minimal(reads), realpathSync(spec.pluginDir)),
+    ...sandboxArgs(spec, seccomp, minimal(reads), realpathSync(spec.pluginDir), nativeEnv(spec)),
     program,
     ...rest,
   ];
@@ -225,6 +225,17 @@ function nativeLaunch(spec: LaunchSpec, command: readonly string[]): ProcessLaun
       await cgroup?.dispose();
     },
   };
+}
+
+/**
+ * The environment a native plugin is given besides `TMPDIR`: `GOMAXPROCS` from `resources.cpu`
+ * (rounded up), the setting Kubernetes users give Go from `limits.cpu`. Go sizes its scheduler from
+ * the cgroup's CPU quota only where it can read it, and the sandbox shows no `/sys/fs/cgroup`: a Go
+ * plugin would run as many Ps as the host has cores and wake a second thread for every task it
+ * starts (docs/native-plugins.md, Performance). Programs in other languages ignore it.
+ */
+export function nativeEnv(spec: { cpuCores: number }): Record<string, string> {
+  return { GOMAXPROCS: String(Math.max(1, Math.ceil(spec.cpuCores))) };
 }
 
 /**
