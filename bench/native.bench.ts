@@ -3,8 +3,11 @@
  * `process` runtime inside bubblewrap (Node), and the Go and Rust SDKs' plugins inside the same sandbox
  * (bench/plugins/echo-{go,rust}, built once per run). Each variant runs in a process of its own,
  * interleaved over rounds (`runtime-variant.ts`); medians are printed. Cold start is load + start + the
- * first answer; sequential p50 over 3000 requests; throughput with 64 in flight; memory of the instance
- * (host growth plus the plugin process's resident memory). Runs against dist/.
+ * first answer, in a fresh host process and again in a host that already ran one (the library's modules
+ * loaded: what one more plugin costs); sequential p50 over 3000 requests, with the CPU time per request
+ * of the host and of the plugin's process tree and the plugin program's context switches (what a loaded
+ * machine distorts least); throughput with 64 in flight; memory of the instance (host growth plus the
+ * plugin process's resident memory) and the plugin program's own RSS. Runs against dist/.
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -40,12 +43,18 @@ const rustDir = built(path.join(here, 'plugins/echo-rust'), (binary) => {
 const VARIANTS = { 'process-bwrap': '', 'native-go': goDir, 'native-rust': rustDir };
 interface Sample {
   coldMs: number;
+  warmColdMs: number;
+  warmColdHostCpuMs: number;
   p50: number;
   rps: number;
   idleMiB: number;
   activeMiB: number;
   /** Answers other than 200 under load (0, or the variant is broken). */
   errors: number;
+  hostCpuUs: number;
+  pluginCpuUs: number;
+  pluginSwitches: number;
+  pluginRssMiB: number;
 }
 const median = (values: number[]) => {
   const s = [...values].sort((a, b) => a - b);
@@ -69,13 +78,18 @@ try {
   rmSync(goDir, { recursive: true, force: true });
   rmSync(rustDir, { recursive: true, force: true });
 }
+const loads = os
+  .loadavg()
+  .map((l) => l.toFixed(2))
+  .join(' ');
+console.log(`load average at the end: ${loads} (${os.cpus().length} cores)`);
 console.log(
-  '| runtime | cold start ms | sequential p50 µs | req/s at 64 in flight | instance MiB idle | instance MiB active | errors |',
+  '| runtime | cold start ms (first in host / next) | host CPU of the next, ms | sequential p50 µs | CPU per request µs (host / plugin) | plugin context switches per request | req/s at 64 in flight | instance MiB idle | plugin program RSS MiB | errors |',
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const [variant, list] of samples) {
   const m = (k: keyof Sample) => median(list.map((s) => s[k]));
   console.log(
-    `| ${variant} | ${m('coldMs').toFixed(0)} | ${(m('p50') * 1000).toFixed(0)} | ${m('rps').toFixed(0)} | ${m('idleMiB').toFixed(1)} | ${m('activeMiB').toFixed(1)} | ${Math.max(...list.map((x) => x.errors))} |`,
+    `| ${variant} | ${m('coldMs').toFixed(0)} / ${m('warmColdMs').toFixed(0)} | ${m('warmColdHostCpuMs').toFixed(1)} | ${(m('p50') * 1000).toFixed(0)} | ${m('hostCpuUs').toFixed(0)} / ${m('pluginCpuUs').toFixed(0)} | ${m('pluginSwitches').toFixed(2)} | ${m('rps').toFixed(0)} | ${m('idleMiB').toFixed(1)} | ${m('pluginRssMiB').toFixed(1)} | ${Math.max(...list.map((x) => x.errors))} |`,
   );
 }

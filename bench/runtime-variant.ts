@@ -2,10 +2,12 @@
  * One runtime variant of `runtimes.bench.ts` (and `native.bench.ts`) in a process of its own: the echo
  * plugin in a worker thread, a process, a process inside bubblewrap, or a native Go or Rust plugin
  * inside bubblewrap (`native-go`, `native-rust`: the built plugin's folder in `BENCH_NATIVE_DIR`).
- * Prints `{ coldMs, p50, rps, idleMiB, activeMiB }`.
+ * Prints `{ coldMs, warmColdMs, warmColdHostCpuMs, p50, rps, idleMiB, activeMiB, errors, hostCpuUs,
+ * pluginCpuUs, pluginSwitches, pluginRssMiB }`.
  */
 import path from 'node:path';
 import { PluginGateway } from '../dist/index.js';
+import { descendants } from './process-usage.js';
 
 const here = import.meta.dirname;
 const [variant = 'worker'] = process.argv.slice(2);
@@ -45,15 +47,27 @@ const instanceMiB = () => {
 };
 
 const latencies: number[] = [];
+const hostCpuBefore = process.cpuUsage();
+const childBefore = descendants();
 for (let i = 0; i < SEQUENTIAL; i++) {
   const t = performance.now();
   await gateway.handle(request);
   latencies.push(performance.now() - t);
 }
+// CPU time per sequential request, µs: the host's, and the plugin process tree's (what a loaded machine
+// distorts least; wall time includes waiting for a core).
+const hostCpu = process.cpuUsage(hostCpuBefore);
+const hostCpuUs = (hostCpu.user + hostCpu.system) / SEQUENTIAL;
+const childAfter = descendants();
+const pluginCpuUs = ((childAfter.cpuMs - childBefore.cpuMs) * 1000) / SEQUENTIAL;
+/** Context switches of the plugin program per sequential request: its thread wake-ups. */
+const pluginSwitches = (childAfter.leafSwitches - childBefore.leafSwitches) / SEQUENTIAL;
 latencies.sort((a, b) => a - b);
 const p50 = latencies[latencies.length >> 1]!;
 await new Promise((r) => setTimeout(r, 500));
 const idleMiB = instanceMiB();
+/** The plugin program's own resident memory (the deepest process: not bwrap's two), MiB. */
+const pluginRssMiB = variant === 'worker' ? 0 : descendants().leafRssBytes / MiB;
 
 let done = 0;
 let errors = 0;
@@ -69,4 +83,36 @@ await Promise.all(
 );
 const rps = done / (THROUGHPUT_MS / 1000);
 await gateway.stop();
-console.log(JSON.stringify({ coldMs, p50, rps, idleMiB, activeMiB, errors }));
+
+// The cold start of a plugin in a host that already runs one: `coldMs` above also pays for loading the
+// library's own modules (the YAML parser, the schema, the router) once per host process.
+const warmStarted = performance.now();
+const warmCpu = process.cpuUsage();
+const second = new PluginGateway({
+  logger: false,
+  sandbox: { bwrap: variant === 'process-bwrap' || native },
+});
+await second.load(pluginDir);
+await second.start();
+if ((await second.handle(request)).statusCode !== 200) errors++;
+const warmColdMs = performance.now() - warmStarted;
+const warmCpuUsed = process.cpuUsage(warmCpu);
+/** Host CPU of that cold start, ms: hashing the folder twice, the launch, the handshake, the first answer. */
+const warmColdHostCpuMs = (warmCpuUsed.user + warmCpuUsed.system) / 1000;
+await second.stop();
+console.log(
+  JSON.stringify({
+    coldMs,
+    warmColdMs,
+    warmColdHostCpuMs,
+    p50,
+    rps,
+    idleMiB,
+    activeMiB,
+    errors,
+    hostCpuUs,
+    pluginCpuUs,
+    pluginSwitches,
+    pluginRssMiB,
+  }),
+);

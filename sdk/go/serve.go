@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -19,12 +20,19 @@ const ProtocolVersion = 1
 // channelFD is where the gateway puts the plugin's channel.
 const channelFD = 3
 
+// reusedWriteBuffer is the largest batch buffer kept for the next batch, bytes.
+const reusedWriteBuffer = 64 * 1024
+
+// readBuffer is the channel's read buffer, bytes: a task's frame and its header in one system call.
+const readBuffer = 64 * 1024
+
 // envelopeBytes is what a frame to the gateway may hold on top of maxResponseBytes.
 const envelopeBytes = 64 * 1024
 
 // Serve runs the plugin on the channel the gateway opened (file descriptor 3) until the gateway
 // closes it, then exits the program. A broken channel ends the program with code 70.
 func Serve(p *Plugin) {
+	pollable(channelFD)
 	channel := os.NewFile(channelFD, "pgw-channel")
 	if channel == nil {
 		fmt.Fprintln(os.Stderr, "plugin: no channel on fd 3: a native plugin is started by the gateway")
@@ -48,8 +56,9 @@ func ServeConn(p *Plugin, conn io.ReadWriter) error {
 	if err := s.send(map[string]any{"pgw": "hello", "v": ProtocolVersion}); err != nil {
 		return err
 	}
+	in := bufio.NewReaderSize(conn, readBuffer)
 	for {
-		value, err := ReadFrame(conn, MaxFrameBytes)
+		value, err := ReadFrame(in, MaxFrameBytes)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -342,38 +351,50 @@ func (s *session) send(message map[string]any) error {
 	return s.write(frame)
 }
 
-// write hands a whole frame to the writer goroutine, which writes what is queued in one system call.
+// write writes a whole frame: frames from concurrent tasks never interleave. The first writer writes
+// in its own goroutine (no hand-off to another thread on the way to the gateway); frames that other
+// tasks queue meanwhile go out with its next system call.
 func (s *session) write(frame []byte) error {
 	s.writing.Lock()
-	defer s.writing.Unlock()
 	if s.failed != nil {
-		return s.failed
-	}
-	s.queued = append(s.queued, frame...)
-	if !s.flushing {
-		s.flushing = true
-		go s.flush()
-	}
-	return nil
-}
-
-// flush writes the queued frames until none are left; frames queued meanwhile go in the next write.
-func (s *session) flush() {
-	var batch []byte
-	for {
-		s.writing.Lock()
-		if len(s.queued) == 0 || s.failed != nil {
-			s.flushing = false
-			s.writing.Unlock()
-			return
-		}
-		batch, s.queued = s.queued, batch[:0]
+		err := s.failed
 		s.writing.Unlock()
+		return err
+	}
+	if s.flushing {
+		s.queued = append(s.queued, frame...)
+		s.writing.Unlock()
+		return nil
+	}
+	s.flushing = true
+	s.writing.Unlock()
+	batch := frame
+	var spare []byte
+	for {
 		if _, err := s.w.Write(batch); err != nil {
 			s.writing.Lock()
 			s.failed = err
+			s.flushing = false
+			s.queued = nil
 			s.writing.Unlock()
+			return err
 		}
+		s.writing.Lock()
+		if len(s.queued) == 0 {
+			s.flushing = false
+			if cap(spare) <= reusedWriteBuffer {
+				s.queued = spare[:0]
+			}
+			s.writing.Unlock()
+			return nil
+		}
+		if spare == nil {
+			batch, s.queued = s.queued, nil
+		} else {
+			batch, s.queued = s.queued, spare[:0]
+		}
+		spare = batch
+		s.writing.Unlock()
 	}
 }
 

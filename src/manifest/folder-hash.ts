@@ -13,12 +13,19 @@ import { PluginLoadError } from '../errors.js';
 
 /** `sha256-<hex>` over the files' paths and contents (base64), in path order. */
 export function hashFiles(files: Readonly<Record<string, string>>): string {
+  return hashContents(
+    Object.keys(files).map((name) => [name, Buffer.from(files[name]!, 'base64')] as const),
+  );
+}
+
+/** `hashFiles` over contents already in bytes (a folder read from disk: no base64 round trip). */
+function hashContents(entries: ReadonlyArray<readonly [string, Uint8Array]>): string {
   // Every name and content length-prefixed, after a version tag: with separators alone, one file
   // holding "a\0b\0c" hashed like two files, and a signature over the hash covered both.
   const hash = createHash('sha256').update('veza-artifact-v2\0');
   const length = Buffer.alloc(8);
-  for (const name of Object.keys(files).sort()) {
-    const content = Buffer.from(files[name]!, 'base64');
+  const sorted = [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [name, content] of sorted) {
     length.writeBigUInt64BE(BigInt(Buffer.byteLength(name)));
     hash.update(length).update(name);
     length.writeBigUInt64BE(BigInt(content.length));
@@ -35,17 +42,17 @@ export function hashFiles(files: Readonly<Record<string, string>>): string {
  */
 export async function hashPluginFolder(dir: string): Promise<string> {
   const { files: names, links } = await listPluginEntries(dir);
-  const files: Record<string, string> = {};
+  const entries: Array<readonly [string, Uint8Array]> = [];
   // Read a few at a time: one after another, an 8 MB node_modules of small files took a second.
   for (let i = 0; i < names.length; i += READ_AHEAD) {
     const batch = names.slice(i, i + READ_AHEAD);
     const contents = await Promise.all(batch.map((file) => readFile(path.join(dir, file))));
-    batch.forEach((file, j) => (files[file] = contents[j]!.toString('base64')));
+    batch.forEach((file, j) => entries.push([file, contents[j]!]));
   }
   for (const link of links) {
-    files[`${link}\0link`] = Buffer.from(await readlink(path.join(dir, link))).toString('base64');
+    entries.push([`${link}\0link`, Buffer.from(await readlink(path.join(dir, link)))]);
   }
-  return hashFiles(files);
+  return hashContents(entries);
 }
 
 /** Files read at once while hashing. */

@@ -89,10 +89,11 @@ describe.each(languages.filter(([, ready]) => ready && bwrap))(
         writeTmp: true,
         seesRoot: false,
       });
-      // An empty environment but what bwrap sets.
+      // An empty environment but what bwrap sets, and Go's processor count from resources.cpu (1).
       expect(new Set((res.body as { env: string[] }).env)).toEqual(
-        new Set([`PWD=${path.resolve(probe.dir)}`, 'TMPDIR=/tmp']),
+        new Set([`PWD=${path.resolve(probe.dir)}`, 'TMPDIR=/tmp', 'GOMAXPROCS=1']),
       );
+      if (name === 'go-probe') expect(res.body).toMatchObject({ gomaxprocs: 1 });
       expect((res.body as { pid: number }).pid).toBeLessThan(10);
       const m = g.metrics(name);
       expect(m.memory_usage_mb).toBeGreaterThan(0);

@@ -12,6 +12,7 @@
  * @module
  */
 import { accessSync, constants, existsSync, realpathSync, writeFileSync } from 'node:fs';
+import { joining, SANDBOX_TMP, sandboxArgs } from './sandbox-command.js';
 import { scratchFolder } from '../scratch-folder.js';
 import { cgroupSupport, PluginCgroup, type KernelLimits } from './cgroup-limits.js';
 import { seccompProgram } from './seccomp-filter.js';
@@ -38,53 +39,8 @@ export type SandboxKind = 'bwrap' | 'permission-model';
 export const PROCESS_HARNESS = harnessFile('process-entry', new URL('./entry.ts', import.meta.url));
 const FROM_TSX = PROCESS_HARNESS.pathname.endsWith('.ts');
 
-/** Scratch size when the manifest sets no `resources.disk`, MiB. */
-const DEFAULT_DISK_MIB = 64;
-/** Where the scratch folder is, inside bwrap. */
-const SANDBOX_TMP = '/tmp';
 /** Resident memory of Node itself (code, ICU, runtime), on top of `resources.memory`, MiB. */
 export const NODE_BASE_RSS_MIB = 64;
-/** The unprivileged user (`nobody`) a plugin runs as inside bwrap's user namespace. */
-const SANDBOX_ID = '65534';
-/** The descriptor bwrap reads the seccomp program from (opened by the joining shell). */
-const SECCOMP_FD = '9';
-/**
- * The join shell's script: joins the cgroups named before `--` (writing the shell's own pid, which
- * `exec` keeps), then execs the rest; with `$1`, on descriptor 9 from that file (the seccomp program).
- * Under bash it first closes every descriptor above the channel (3): one the host inherited without
- * close-on-exec (a supervisor's socket, a log pipe) would otherwise reach the plugin, and only bash names
- * descriptors above 9. bash's `exec` puts `SHLVL` back in the environment, hence `env -u`.
- */
-function joinScript(bash: boolean): string {
-  const run = bash ? '/usr/bin/env -u SHLVL "$@"' : '"$@"';
-  return (
-    (bash
-      ? 'for p in /proc/$$/fd/*; do n=${p##*/}; [ "$n" -gt 3 ] && eval "exec $n<&-"; done; '
-      : '') +
-    'f=$1; shift; while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; ' +
-    `unset PWD; if [ -n "$f" ]; then exec ${run} 9<"$f"; else exec ${run}; fi`
-  );
-}
-
-let bashPath: string | null | undefined;
-/** bash, when the host has it and `/usr/bin/env` (Debian always does). */
-function findBash(): string | undefined {
-  if (bashPath === undefined) {
-    bashPath = null;
-    for (const candidate of ['/bin/bash', '/usr/bin/bash']) {
-      try {
-        accessSync(candidate, constants.X_OK);
-        accessSync('/usr/bin/env', constants.X_OK);
-        bashPath = candidate;
-        break;
-      } catch {
-        // Not here.
-      }
-    }
-  }
-  return bashPath ?? undefined;
-}
-
 /** The `bwrap` binary on `PATH`, or undefined (never on other systems than Linux). */
 export function findBwrap(): string | undefined {
   if (process.platform !== 'linux') return undefined;
@@ -251,7 +207,7 @@ function nativeLaunch(spec: LaunchSpec, command: readonly string[]): ProcessLaun
   });
   const seccomp = seccompFile();
   const args = [
-    ...sandboxArgs(spec, seccomp, minimal(reads), realpathSync(spec.pluginDir)),
+    ...sandboxArgs(spec, seccomp, minimal(reads), realpathSync(spec.pluginDir), nativeEnv(spec)),
     program,
     ...rest,
   ];
@@ -272,77 +228,14 @@ function nativeLaunch(spec: LaunchSpec, command: readonly string[]): ProcessLaun
 }
 
 /**
- * bubblewrap's arguments up to `--`: new namespaces, user 65534 with no capability, the seccomp
- * program, a scratch tmpfs, the system libraries and `binds` read-only, working directory `chdir`.
+ * The environment a native plugin is given besides `TMPDIR`: `GOMAXPROCS` from `resources.cpu`
+ * (rounded up), the setting Kubernetes users give Go from `limits.cpu`. Go sizes its scheduler from
+ * the cgroup's CPU quota only where it can read it, and the sandbox shows no `/sys/fs/cgroup`: a Go
+ * plugin would run as many Ps as the host has cores and wake a second thread for every task it
+ * starts (docs/native-plugins.md, Performance). Programs in other languages ignore it.
  */
-function sandboxArgs(
-  spec: LaunchSpec,
-  seccomp: string | undefined,
-  binds: readonly string[],
-  chdir: string,
-): string[] {
-  return [
-    '--unshare-all',
-    // Root outside or not: inside, an unprivileged user with no capability at all.
-    '--unshare-user',
-    '--uid',
-    SANDBOX_ID,
-    '--gid',
-    SANDBOX_ID,
-    '--cap-drop',
-    'ALL',
-    ...(seccomp ? ['--seccomp', SECCOMP_FD] : []),
-    '--die-with-parent',
-    '--new-session',
-    '--clearenv',
-    '--setenv',
-    'TMPDIR',
-    SANDBOX_TMP,
-    // The scratch tmpfs first: a plugin folder under the host's /tmp is bound on top of it. Its
-    // pages are charged to the plugin's memory cgroup, inside the memory limit.
-    '--size',
-    String((spec.diskMb ?? Math.min(DEFAULT_DISK_MIB, spec.diskCeilingMb)) * 1024 * 1024),
-    '--tmpfs',
-    SANDBOX_TMP,
-    ...systemLibraries().flatMap((dir) => ['--ro-bind', dir, dir]),
-    ...binds.flatMap((p) => ['--ro-bind', p, p]),
-    '--proc',
-    '/proc',
-    '--dev',
-    '/dev',
-    '--chdir',
-    chdir,
-    '--',
-  ];
-}
-
-/**
- * The command line behind a shell that closes inherited descriptors (bash), joins the process's
- * cgroups (before it runs anything, so that no child escapes the limits) and opens the seccomp program
- * for bwrap; without bash, behind `/bin/sh` only when there is a group to join or a filter to open.
- */
-function joining(
-  cgroup: PluginCgroup | undefined,
-  seccomp: string | undefined,
-  command: string,
-  args: string[],
-): { command: string; args: string[] } {
-  const bash = findBash();
-  if (!bash && !cgroup && !seccomp) return { command, args };
-  const procs = cgroup?.procsFiles ?? [];
-  return {
-    command: bash ?? '/bin/sh',
-    args: [
-      '-c',
-      joinScript(bash !== undefined),
-      'pgw-join',
-      seccomp ?? '',
-      ...procs,
-      '--',
-      command,
-      ...args,
-    ],
-  };
+export function nativeEnv(spec: { cpuCores: number }): Record<string, string> {
+  return { GOMAXPROCS: String(Math.max(1, Math.ceil(spec.cpuCores))) };
 }
 
 /**
@@ -378,13 +271,6 @@ function seccompFile(): string | undefined {
     }
   }
   return seccompPath ?? undefined;
-}
-
-/** Folders holding the shared libraries the Node binary links (read-only in the sandbox). */
-function systemLibraries(): string[] {
-  return ['/usr/lib', '/usr/lib64', '/lib', '/lib64', '/usr/share/nodejs'].filter((dir) =>
-    existsSync(dir),
-  );
 }
 
 /** Every `package.json` above `dir` (module type and self-references are resolved from them). */
