@@ -94,8 +94,19 @@ describe('the built package', () => {
       }
       // Loaded where they are used: the fleet's peer calls (undici), the first manifest (yaml) and
       // version compared (semver), the default logger (pino), the first worker pool (piscina), the
-      // command (commander), WebSockets (ws).
-      for (const heavy of ['undici', 'yaml', 'semver', 'pino', 'piscina', 'commander', 'ws']) {
+      // command (commander), WebSockets (ws), the first route (find-my-way), the first plugin process
+      // (@msgpack/msgpack).
+      for (const heavy of [
+        'undici',
+        'yaml',
+        'semver',
+        'pino',
+        'piscina',
+        'commander',
+        'ws',
+        'find-my-way',
+        '@msgpack/msgpack',
+      ]) {
         expect(names, `${entry} imports ${heavy}`).not.toContain(heavy);
       }
       expect(loaded, `${entry} imports cockatiel's index`).not.toContain('cockatiel');
