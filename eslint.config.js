@@ -23,4 +23,23 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  {
+    // Loaded at the first use, not with the package (docs/decisions/0141-main-entry-loads-at-first-use.md).
+    files: ['src/**/*.ts'],
+    ignores: ['src/**/*.test.ts', 'src/shared/zod.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'zod',
+              message: 'take z from src/shared/zod.ts: it loads zod at the first schema built',
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

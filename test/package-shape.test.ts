@@ -94,12 +94,42 @@ describe('the built package', () => {
       }
       // Loaded where they are used: the fleet's peer calls (undici), the first manifest (yaml) and
       // version compared (semver), the default logger (pino), the first worker pool (piscina), the
-      // command (commander), WebSockets (ws).
-      for (const heavy of ['undici', 'yaml', 'semver', 'pino', 'piscina', 'commander', 'ws']) {
+      // command (commander), WebSockets (ws), the first route (find-my-way), the first plugin process
+      // (@msgpack/msgpack), the first schema built (zod).
+      for (const heavy of [
+        'undici',
+        'yaml',
+        'semver',
+        'pino',
+        'piscina',
+        'commander',
+        'ws',
+        'find-my-way',
+        '@msgpack/msgpack',
+        'zod',
+      ]) {
         expect(names, `${entry} imports ${heavy}`).not.toContain(heavy);
       }
       expect(loaded, `${entry} imports cockatiel's index`).not.toContain('cockatiel');
     }
+  });
+
+  it('imports the main entry without running what only its first use needs', () => {
+    // What the import leaves in the CommonJS module cache (each of these is CommonJS, or loaded
+    // through require()), before and after the first gateway is made and its options checked.
+    const script = `
+      import { createRequire } from 'node:module';
+      const { PluginGateway } = await import(${JSON.stringify(path.join(dist, 'index.js'))});
+      const cache = createRequire(import.meta.url).cache;
+      const loaded = () => ['zod', 'find-my-way', '@msgpack/msgpack', 'yaml', 'piscina'].filter(
+        (name) => Object.keys(cache).some((f) => f.includes('/node_modules/' + name + '/')));
+      const atImport = loaded();
+      new PluginGateway({ logger: false, pluginTimeout: '2s' });
+      console.log(JSON.stringify({ atImport, afterOptions: loaded() }));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(out)).toEqual({ atImport: [], afterOptions: ['zod'] });
   });
 
   it('answers veza --version without loading the core', () => {

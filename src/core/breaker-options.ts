@@ -3,22 +3,25 @@
  * shape a host writes.
  * @module
  */
-import { z } from 'zod';
+import { z } from '../shared/zod.js';
 import { durationMs, positiveInt } from '../shared/option-validation.js';
+import { lazySchema } from '../shared/lazy-schema.js';
 
 /** Validates `circuitBreaker` and fills in its defaults. */
-export const circuitBreakerSchema = z.strictObject({
-  failureThreshold: positiveInt.default(5),
-  timeout: durationMs.default(30_000),
-  halfOpenLimit: positiveInt.default(1),
-  policy: z
-    .enum(['consecutive-and-rate', 'failure-rate', 'consecutive'])
-    .default('consecutive-and-rate'),
-  failureRate: z.number().gt(0).max(1).default(0.5),
-  window: durationMs.refine((ms) => ms >= 100, { error: 'at least 100ms' }).default(10_000),
-  minThroughput: positiveInt.default(20),
-  scope: z.enum(['instance', 'endpoint']).default('instance'),
-});
+export const circuitBreakerSchema = lazySchema(() =>
+  z.strictObject({
+    failureThreshold: positiveInt.default(5),
+    timeout: durationMs.default(30_000),
+    halfOpenLimit: positiveInt.default(1),
+    policy: z
+      .enum(['consecutive-and-rate', 'failure-rate', 'consecutive'])
+      .default('consecutive-and-rate'),
+    failureRate: z.number().gt(0).max(1).default(0.5),
+    window: durationMs.refine((ms) => ms >= 100, { error: 'at least 100ms' }).default(10_000),
+    minThroughput: positiveInt.default(20),
+    scope: z.enum(['instance', 'endpoint']).default('instance'),
+  }),
+);
 
 /** The `circuitBreaker` options of the gateway and of `load()`. */
 export interface CircuitBreakerSettings {

@@ -3,31 +3,42 @@
  * (docs/resource-limits.md). The schema with its defaults, and the shape a host writes.
  * @module
  */
-import { z } from 'zod';
+import { z } from '../shared/zod.js';
 import { DEFAULT_HOST_LIMITS as D } from '../shared/host-limits.js';
 import { boundedDurationMs, HOUR_MS, positiveInt } from '../shared/option-validation.js';
+import { lazySchema } from '../shared/lazy-schema.js';
 
-const size = positiveInt.max(2 ** 40);
+const size = lazySchema(() => positiveInt.max(2 ** 40));
+
+/** `bulkhead`: how many requests of one plugin run at once, and how many wait. */
+export const bulkheadSchema = lazySchema(() =>
+  z.strictObject({
+    maxConcurrent: z.number().int().nonnegative().default(0),
+    maxQueued: z.number().int().nonnegative().default(1024),
+  }),
+);
 
 /** Validates `limits` and fills in its defaults. */
-export const limitsSchema = z
-  .strictObject({
-    memory: z.number().int().min(16).max(65_536).default(D.memory),
-    cpu: z.number().positive().max(64).default(D.cpu),
-    disk: z.number().int().nonnegative().max(1_048_576).default(D.disk),
-    network: z.number().positive().max(1_000_000).default(D.network),
-    kvKeys: positiveInt.max(10_000_000).default(D.kvKeys),
-    kvBytes: size.default(D.kvBytes),
-    fetchConcurrency: positiveInt.max(1024).default(D.fetchConcurrency),
-    fetchBufferBytes: size.default(D.fetchBufferBytes),
-    fetchTimeout: boundedDurationMs(HOUR_MS, '1h').default(D.fetchTimeout),
-    logLinesPerSecond: positiveInt.max(1_000_000).default(D.logLinesPerSecond),
-    logFloodLinesPerSecond: positiveInt.max(10_000_000).default(D.logFloodLinesPerSecond),
-    moduleBytes: positiveInt.max(1024 * 1024 * 1024).default(D.moduleBytes),
-    moduleImports: positiveInt.max(1_000_000).default(D.moduleImports),
-    tableElements: positiveInt.max(10_000_000).default(D.tableElements),
-  })
-  .prefault({});
+export const limitsSchema = lazySchema(() =>
+  z
+    .strictObject({
+      memory: z.number().int().min(16).max(65_536).default(D.memory),
+      cpu: z.number().positive().max(64).default(D.cpu),
+      disk: z.number().int().nonnegative().max(1_048_576).default(D.disk),
+      network: z.number().positive().max(1_000_000).default(D.network),
+      kvKeys: positiveInt.max(10_000_000).default(D.kvKeys),
+      kvBytes: size.default(D.kvBytes),
+      fetchConcurrency: positiveInt.max(1024).default(D.fetchConcurrency),
+      fetchBufferBytes: size.default(D.fetchBufferBytes),
+      fetchTimeout: boundedDurationMs(HOUR_MS, '1h').default(D.fetchTimeout),
+      logLinesPerSecond: positiveInt.max(1_000_000).default(D.logLinesPerSecond),
+      logFloodLinesPerSecond: positiveInt.max(10_000_000).default(D.logFloodLinesPerSecond),
+      moduleBytes: positiveInt.max(1024 * 1024 * 1024).default(D.moduleBytes),
+      moduleImports: positiveInt.max(1_000_000).default(D.moduleImports),
+      tableElements: positiveInt.max(10_000_000).default(D.tableElements),
+    })
+    .prefault({}),
+);
 
 /**
  * The ceilings the host sets per plugin instance. The first four clamp the `resources` of an

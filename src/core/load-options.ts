@@ -2,10 +2,11 @@
  * The options of `gateway.load(dir, options)`: validated like the gateway's, and laid over them.
  * @module
  */
-import { z } from 'zod';
-import { knownKeys } from '../shared/schema-keys.js';
+import { z } from '../shared/zod.js';
+import { knownKeysLater } from '../shared/schema-keys.js';
 import { durationMs, invalidOptions, positiveInt } from '../shared/option-validation.js';
 import type { GatewayOptions, ResolvedOptions } from './options.js';
+import { lazySchema } from '../shared/lazy-schema.js';
 
 /** Options of `gateway.load()`. */
 export interface LoadOptions {
@@ -30,30 +31,32 @@ export interface LoadOptions {
   warm?: boolean;
 }
 
-const loadSchema = z.strictObject({
-  config: z.record(z.string(), z.unknown()).optional(),
-  instances: positiveInt.max(64).optional(),
-  circuitBreaker: z
-    .strictObject({
-      failureThreshold: positiveInt.optional(),
-      timeout: durationMs.optional(),
-      halfOpenLimit: positiveInt.optional(),
-      policy: z.enum(['consecutive-and-rate', 'failure-rate', 'consecutive']).optional(),
-      failureRate: z.number().gt(0).max(1).optional(),
-      window: durationMs.refine((ms) => ms >= 100, { error: 'at least 100ms' }).optional(),
-      minThroughput: positiveInt.optional(),
-      scope: z.enum(['instance', 'endpoint']).optional(),
-    })
-    .optional(),
-  bulkhead: z
-    .strictObject({
-      maxConcurrent: z.number().int().nonnegative().optional(),
-      maxQueued: z.number().int().nonnegative().optional(),
-    })
-    .optional(),
-  trusted: z.boolean().optional(),
-  warm: z.boolean().optional(),
-});
+const loadSchema = lazySchema(() =>
+  z.strictObject({
+    config: z.record(z.string(), z.unknown()).optional(),
+    instances: positiveInt.max(64).optional(),
+    circuitBreaker: z
+      .strictObject({
+        failureThreshold: positiveInt.optional(),
+        timeout: durationMs.optional(),
+        halfOpenLimit: positiveInt.optional(),
+        policy: z.enum(['consecutive-and-rate', 'failure-rate', 'consecutive']).optional(),
+        failureRate: z.number().gt(0).max(1).optional(),
+        window: durationMs.refine((ms) => ms >= 100, { error: 'at least 100ms' }).optional(),
+        minThroughput: positiveInt.optional(),
+        scope: z.enum(['instance', 'endpoint']).optional(),
+      })
+      .optional(),
+    bulkhead: z
+      .strictObject({
+        maxConcurrent: z.number().int().nonnegative().optional(),
+        maxQueued: z.number().int().nonnegative().optional(),
+      })
+      .optional(),
+    trusted: z.boolean().optional(),
+    warm: z.boolean().optional(),
+  }),
+);
 
 /** Options of `gateway.load()` after validation, the gateway's defaults filled in. */
 export interface ResolvedLoadOptions {
@@ -75,7 +78,7 @@ export function resolveLoadOptions(
   gateway: Readonly<ResolvedOptions>,
 ): ResolvedLoadOptions {
   const parsed = loadSchema.safeParse(options ?? {}, { reportInput: true });
-  if (!parsed.success) throw invalidOptions(parsed.error, 'options', LOAD_OPTION_KEYS);
+  if (!parsed.success) throw invalidOptions(parsed.error, 'options', LOAD_OPTION_KEYS());
   const {
     config = {},
     instances = 1,
@@ -96,4 +99,4 @@ export function resolveLoadOptions(
   };
 }
 
-const LOAD_OPTION_KEYS = knownKeys(loadSchema);
+const LOAD_OPTION_KEYS = knownKeysLater(loadSchema);

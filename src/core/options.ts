@@ -10,13 +10,13 @@ import type {
   OpenFeatureProviderLike,
 } from '../plugins/plugin-flags.js';
 import type { KeyObject } from 'node:crypto';
-import { z } from 'zod';
+import { z } from '../shared/zod.js';
 import { faultsOptionSchema, type FaultSpec } from '../mesh/fault-injection.js';
 import type { LoadBalancer } from '../mesh/load-balancer.js';
 import type { RateLimitStore } from '../mesh/rate-limit-store.js';
 import type { DiscoveryRegistry } from '../registry/registry.js';
 import { deepFreeze } from '../shared/deep-freeze.js';
-import { knownKeys } from '../shared/schema-keys.js';
+import { knownKeysLater } from '../shared/schema-keys.js';
 import {
   boundedDurationMs,
   durationMs,
@@ -29,11 +29,11 @@ import type { GatewayRequest } from '../shared/types.js';
 import type { TracerProviderLike } from './tracing.js';
 import { circuitBreakerSchema, type CircuitBreakerSettings } from './breaker-options.js';
 import { nodeSchema, watchSchema } from './fleet-options.js';
-import { limitsSchema, type LimitsSettings } from './limits-options.js';
+import { bulkheadSchema, limitsSchema, type LimitsSettings } from './limits-options.js';
+import { lazySchema } from '../shared/lazy-schema.js';
 
 export type { CircuitBreakerSettings } from './breaker-options.js';
 export type { LimitsSettings } from './limits-options.js';
-
 export type { GatewayLogger } from '../shared/logger.js';
 
 /** Who the caller is, as the host's `authenticate` hook decides. */
@@ -47,137 +47,137 @@ export interface Identity {
   roles?: readonly string[];
 }
 
-const bulkheadSchema = z.strictObject({
-  maxConcurrent: z.number().int().nonnegative().default(0),
-  maxQueued: z.number().int().nonnegative().default(1024),
-});
-
-export const optionsSchema = z.strictObject({
-  maxPlugins: positiveInt.default(1000),
-  pluginTimeout: boundedDurationMs(HOUR_MS, '1h').default(5000),
-  circuitBreaker: circuitBreakerSchema.prefault({}),
-  rateLimiting: z
-    .strictObject({
-      store: z
-        .union([
-          z.literal('memory'),
-          z.custom<RateLimitStore>(
+export const optionsSchema = lazySchema(() =>
+  z.strictObject({
+    maxPlugins: positiveInt.default(1000),
+    pluginTimeout: boundedDurationMs(HOUR_MS, '1h').default(5000),
+    circuitBreaker: circuitBreakerSchema.prefault({}),
+    rateLimiting: z
+      .strictObject({
+        store: z
+          .union([
+            z.literal('memory'),
+            z.custom<RateLimitStore>(
+              (v) =>
+                typeof v === 'object' &&
+                v !== null &&
+                typeof (v as RateLimitStore).take === 'function',
+              "'memory' or a RateLimitStore (e.g. new RedisRateLimitStore({ client }))",
+            ),
+          ])
+          .default('memory'),
+        timeout: durationMs.default(100),
+      })
+      .prefault({}),
+    bulkhead: bulkheadSchema.prefault({}),
+    featureFlags: z
+      .strictObject({
+        overrides: z.record(z.string(), z.record(z.string(), z.boolean())).default({}),
+        openFeature: z
+          .custom<FlagSource>(
             (v) =>
               typeof v === 'object' &&
               v !== null &&
-              typeof (v as RateLimitStore).take === 'function',
-            "'memory' or a RateLimitStore (e.g. new RedisRateLimitStore({ client }))",
-          ),
-        ])
-        .default('memory'),
-      timeout: durationMs.default(100),
-    })
-    .prefault({}),
-  bulkhead: bulkheadSchema.prefault({}),
-  featureFlags: z
-    .strictObject({
-      overrides: z.record(z.string(), z.record(z.string(), z.boolean())).default({}),
-      openFeature: z
-        .custom<FlagSource>(
-          (v) =>
-            typeof v === 'object' &&
-            v !== null &&
-            (typeof (v as OpenFeatureClientLike).getBooleanValue === 'function' ||
-              typeof (v as OpenFeatureProviderLike).resolveBooleanEvaluation === 'function'),
-          'an OpenFeature Client (OpenFeature.getClient()) or Provider',
-        )
-        .optional(),
-    })
-    .prefault({}),
-  registry: z
-    .custom<DiscoveryRegistry>(
-      (v) =>
-        typeof v === 'object' &&
-        v !== null &&
-        typeof (v as DiscoveryRegistry).register === 'function',
-      'a DiscoveryRegistry (e.g. new MemoryRegistry())',
-    )
-    .optional(),
-  authenticate: z
-    .custom<(req: GatewayRequest) => Identity | null | Promise<Identity | null>>(
-      (v) => typeof v === 'function',
-      'a function (req) => { userId, roles } | null',
-    )
-    .optional(),
-  logger: z
-    .custom<GatewayLogger | false>(
-      (v) =>
-        v === false ||
-        (typeof v === 'object' && v !== null && typeof (v as GatewayLogger).error === 'function'),
-      'a pino-compatible logger, or false',
-    )
-    .optional(),
-  idleTimeout: durationMs.default(30_000),
-  threadConcurrency: positiveInt.max(256).default(16),
-  maxInFlight: positiveInt.max(1_000_000).default(4096),
-  timeoutGrace: durationMs.default(100),
-  restart: z
-    .strictObject({
-      maxCrashes: positiveInt.default(5),
-      window: durationMs.default(60_000),
-      backoff: durationMs.default(100),
-      maxBackoff: durationMs.default(5000),
-    })
-    .prefault({}),
-  stopTimeout: durationMs.default(5000),
-  bootTimeout: durationMs.default(10_000),
-  balancer: z
-    .union([
-      z.enum(['round-robin', 'least-outstanding', 'power-of-two']),
-      z.custom<LoadBalancer>((v) => typeof v === 'function', 'a function (candidates) => instance'),
-    ])
-    .default('least-outstanding'),
-  retry: z
-    .strictObject({
-      attempts: z.number().int().nonnegative().max(10).default(2),
-      backoff: durationMs.default(20),
-    })
-    .prefault({}),
-  node: nodeSchema,
-  watch: watchSchema,
-  maxResponseBytes: positiveInt.max(2 ** 31 - 1).default(8 * 1024 * 1024),
-  limits: limitsSchema,
-  sandbox: z
-    .strictObject({
-      bwrap: z.boolean().default(true),
-      requireBwrap: z.boolean().default(false),
-      untrusted: z.enum(['process', 'refuse']).default('process'),
-    })
-    .default({ bwrap: true, requireBwrap: false, untrusted: 'process' }),
-  tracing: z
-    .union([
-      z.boolean(),
-      z.strictObject({
-        tracerProvider: z.custom<TracerProviderLike>(
-          (v) => typeof (v as TracerProviderLike | null)?.getTracer === 'function',
-          'an OpenTelemetry TracerProvider (an object with getTracer())',
+              (typeof (v as OpenFeatureClientLike).getBooleanValue === 'function' ||
+                typeof (v as OpenFeatureProviderLike).resolveBooleanEvaluation === 'function'),
+            'an OpenFeature Client (OpenFeature.getClient()) or Provider',
+          )
+          .optional(),
+      })
+      .prefault({}),
+    registry: z
+      .custom<DiscoveryRegistry>(
+        (v) =>
+          typeof v === 'object' &&
+          v !== null &&
+          typeof (v as DiscoveryRegistry).register === 'function',
+        'a DiscoveryRegistry (e.g. new MemoryRegistry())',
+      )
+      .optional(),
+    authenticate: z
+      .custom<(req: GatewayRequest) => Identity | null | Promise<Identity | null>>(
+        (v) => typeof v === 'function',
+        'a function (req) => { userId, roles } | null',
+      )
+      .optional(),
+    logger: z
+      .custom<GatewayLogger | false>(
+        (v) =>
+          v === false ||
+          (typeof v === 'object' && v !== null && typeof (v as GatewayLogger).error === 'function'),
+        'a pino-compatible logger, or false',
+      )
+      .optional(),
+    idleTimeout: durationMs.default(30_000),
+    threadConcurrency: positiveInt.max(256).default(16),
+    maxInFlight: positiveInt.max(1_000_000).default(4096),
+    timeoutGrace: durationMs.default(100),
+    restart: z
+      .strictObject({
+        maxCrashes: positiveInt.default(5),
+        window: durationMs.default(60_000),
+        backoff: durationMs.default(100),
+        maxBackoff: durationMs.default(5000),
+      })
+      .prefault({}),
+    stopTimeout: durationMs.default(5000),
+    bootTimeout: durationMs.default(10_000),
+    balancer: z
+      .union([
+        z.enum(['round-robin', 'least-outstanding', 'power-of-two']),
+        z.custom<LoadBalancer>(
+          (v) => typeof v === 'function',
+          'a function (candidates) => instance',
         ),
-      }),
-    ])
-    .default(true),
-  events: z
-    .strictObject({
-      broker: z
-        .custom<EventBroker>(
-          (v) =>
-            typeof v === 'object' &&
-            v !== null &&
-            typeof (v as EventBroker).publish === 'function' &&
-            typeof (v as EventBroker).consume === 'function',
-          'an EventBroker (e.g. redisStreams({ redis }))',
-        )
-        .optional(),
-    })
-    .prefault({}),
-  faults: faultsOptionSchema.optional(),
-  warm: z.boolean().default(true),
-  bootConcurrency: positiveInt.max(1024).default(4),
-});
+      ])
+      .default('least-outstanding'),
+    retry: z
+      .strictObject({
+        attempts: z.number().int().nonnegative().max(10).default(2),
+        backoff: durationMs.default(20),
+      })
+      .prefault({}),
+    node: nodeSchema,
+    watch: watchSchema,
+    maxResponseBytes: positiveInt.max(2 ** 31 - 1).default(8 * 1024 * 1024),
+    limits: limitsSchema,
+    sandbox: z
+      .strictObject({
+        bwrap: z.boolean().default(true),
+        requireBwrap: z.boolean().default(false),
+        untrusted: z.enum(['process', 'refuse']).default('process'),
+      })
+      .default({ bwrap: true, requireBwrap: false, untrusted: 'process' }),
+    tracing: z
+      .union([
+        z.boolean(),
+        z.strictObject({
+          tracerProvider: z.custom<TracerProviderLike>(
+            (v) => typeof (v as TracerProviderLike | null)?.getTracer === 'function',
+            'an OpenTelemetry TracerProvider (an object with getTracer())',
+          ),
+        }),
+      ])
+      .default(true),
+    events: z
+      .strictObject({
+        broker: z
+          .custom<EventBroker>(
+            (v) =>
+              typeof v === 'object' &&
+              v !== null &&
+              typeof (v as EventBroker).publish === 'function' &&
+              typeof (v as EventBroker).consume === 'function',
+            'an EventBroker (e.g. redisStreams({ redis }))',
+          )
+          .optional(),
+      })
+      .prefault({}),
+    faults: faultsOptionSchema.optional(),
+    warm: z.boolean().default(true),
+    bootConcurrency: positiveInt.max(1024).default(4),
+  }),
+);
 
 /** Options accepted by `new PluginGateway(options)`. Every one has a default. */
 export interface GatewayOptions {
@@ -394,7 +394,7 @@ export function resolveOptions(options: GatewayOptions = {}): Readonly<ResolvedO
     if (typeof tracing === 'object') hostObjects.add(tracing.tracerProvider);
     return deepFreeze(parsed.data, hostObjects);
   }
-  throw invalidOptions(parsed.error, '', OPTION_KEYS);
+  throw invalidOptions(parsed.error, '', OPTION_KEYS());
 }
 
-const OPTION_KEYS = knownKeys(optionsSchema);
+const OPTION_KEYS = knownKeysLater(optionsSchema);

@@ -5,9 +5,15 @@
  * plugins of a gateway with 50,000 routes one by one would take hours. A removed route stays in the tree
  * as a tombstone instead, and the tree is rebuilt once, from the live routes, when a lookup lands on a
  * tombstone or a route is added where one lies.
+ *
+ * find-my-way (and what it loads) is required with the first route, not with the gateway: importing
+ * it was a fifth of what importing the main entry cost (issue 24), and a gateway with no route looks
+ * nothing up.
  * @module
  */
-import findMyWay, { type HTTPMethod } from 'find-my-way';
+import { createRequire } from 'node:module';
+import type FindMyWay from 'find-my-way';
+import type { HTTPMethod } from 'find-my-way';
 import { RouteConflictError } from '../errors.js';
 import { parseDuration, parseRate, type Rate } from '../shared/duration.js';
 import type { PluginEndpoint } from '../shared/types.js';
@@ -59,11 +65,19 @@ export function toRouterPath(path: string): string {
   return path.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, ':$1');
 }
 
-const newTree = () =>
-  findMyWay({ ignoreTrailingSlash: true, caseSensitive: true, maxParamLength: 500 });
+type Tree = ReturnType<typeof FindMyWay>;
+
+let findMyWay: typeof FindMyWay | undefined;
+const newTree = (): Tree =>
+  (findMyWay ??= createRequire(import.meta.url)('find-my-way') as typeof FindMyWay)({
+    ignoreTrailingSlash: true,
+    caseSensitive: true,
+    maxParamLength: 500,
+  });
 
 export class Router<P> {
-  #tree = newTree();
+  /** Made with the first route. */
+  #tree: Tree | undefined;
   #methods = new Set<string>();
   #owners = new Map<string, string>();
   /** The live routes by slot, to rebuild the tree from. */
@@ -90,7 +104,7 @@ export class Router<P> {
         canary: undefined,
         canaryShare: 0,
       };
-      this.#tree.on(e.method as HTTPMethod, toRouterPath(e.path), NOOP, target);
+      (this.#tree ??= newTree()).on(e.method as HTTPMethod, toRouterPath(e.path), NOOP, target);
       this.#owners.set(this.#slot(e), pluginName);
       this.#live.set(this.#slot(e), target);
       this.#methods.add(e.method);
@@ -174,10 +188,10 @@ export class Router<P> {
 
   /** A tree of the live routes only. */
   #rebuild(): void {
-    this.#tree = newTree();
+    const tree = (this.#tree = newTree());
     for (const target of this.#live.values()) {
       const { method, path } = target.endpoint;
-      this.#tree.on(method as HTTPMethod, toRouterPath(path), NOOP, target);
+      tree.on(method as HTTPMethod, toRouterPath(path), NOOP, target);
     }
     this.#removed.clear();
     this.#removedSlots.clear();
@@ -185,11 +199,12 @@ export class Router<P> {
 
   /** find-my-way's lookup, with the tree rebuilt first when it lands on a removed route. */
   #find(method: string, path: string) {
+    if (this.#tree === undefined) return null;
     const found = this.#tree.find(method as HTTPMethod, path);
     if (found === null || this.#removed.size === 0 || !this.#removed.has(found.store as never))
       return found;
     this.#rebuild();
-    return this.#tree.find(method as HTTPMethod, path);
+    return this.#tree!.find(method as HTTPMethod, path);
   }
 
   /**

@@ -6,7 +6,7 @@
  * @module
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import { z } from '../shared/zod.js';
 import type {
   DiscoveryRegistry,
   GatewayRefusal,
@@ -14,6 +14,7 @@ import type {
 } from '../registry/registry.js';
 import type { PluginStatus } from '../shared/types.js';
 import type { GatewayLogger } from '../shared/logger.js';
+import { lazySchema } from '../shared/lazy-schema.js';
 
 /** The seal's version: the first line of the sealed material. */
 const SEAL_SCHEME = 'veza-gateway-status/1';
@@ -23,41 +24,43 @@ const MAX_REASON = 1000;
 /** Changes within this many ms go out in one write. */
 const REPORT_DELAY_MS = 100;
 
-const name = z.string().max(256);
-const env = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/i);
+const name = lazySchema(() => z.string().max(256));
+const env = lazySchema(() => z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/i));
 
 /** A status record as read from a shared store: every field bounded. */
-const gatewayStatusSchema = z.strictObject({
-  nodeId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/),
-  environment: env,
-  watch: env.optional(),
-  updatedAt: z.string().max(64),
-  plugins: z
-    .array(
-      z.strictObject({
-        name,
-        version: name,
-        status: z.enum(['loading', 'active', 'inactive', 'failed']),
-        reason: z.string().max(MAX_REASON).optional(),
-      }),
-    )
-    .max(MAX_PLUGINS),
-  refusals: z
-    .array(
-      z.strictObject({
-        name,
-        version: name,
-        hash: z.string().max(128).optional(),
-        reason: z.string().max(MAX_REASON),
-        at: z.string().max(64),
-      }),
-    )
-    .max(MAX_REFUSALS),
-  seal: z
-    .string()
-    .regex(/^[0-9a-f]{64}$/)
-    .optional(),
-});
+const gatewayStatusSchema = lazySchema(() =>
+  z.strictObject({
+    nodeId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/),
+    environment: env,
+    watch: env.optional(),
+    updatedAt: z.string().max(64),
+    plugins: z
+      .array(
+        z.strictObject({
+          name,
+          version: name,
+          status: z.enum(['loading', 'active', 'inactive', 'failed']),
+          reason: z.string().max(MAX_REASON).optional(),
+        }),
+      )
+      .max(MAX_PLUGINS),
+    refusals: z
+      .array(
+        z.strictObject({
+          name,
+          version: name,
+          hash: z.string().max(128).optional(),
+          reason: z.string().max(MAX_REASON),
+          at: z.string().max(64),
+        }),
+      )
+      .max(MAX_REFUSALS),
+    seal: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+  }),
+);
 
 function sealedMaterial(record: GatewayStatusRecord): string {
   return `${SEAL_SCHEME}\n${JSON.stringify([

@@ -6,39 +6,42 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { semver } from '../shared/semver.js';
-import { z } from 'zod';
+import { z } from '../shared/zod.js';
 import { endpointSchema } from '../manifest/schema.js';
 import type { InstanceRecord } from '../registry/registry.js';
+import { lazySchema } from '../shared/lazy-schema.js';
 
 /** The seal's version: the first line of the sealed material, so another scheme never verifies. */
 const SEAL_SCHEME = 'veza-record/1';
 
-const nodeId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/);
+const nodeId = lazySchema(() => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/));
 
 /** A record as read from a shared store: every field bounded, nothing a router or a URL parser throws on. */
-export const instanceRecordSchema = z.strictObject({
-  id: z.string().min(1).max(512),
-  service: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/),
-  version: z
-    .string()
-    .max(256)
-    .refine((v) => semver.valid(v) !== null),
-  nodeId,
-  address: z
-    .string()
-    .max(2048)
-    .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol))
-    .optional(),
-  endpoints: z.array(endpointSchema).max(1000),
-  status: z.enum(['loading', 'active', 'inactive', 'failed']),
-  metadata: z
-    .record(z.string().max(128), z.string().max(8192))
-    .refine((m) => Object.keys(m).length <= 300),
-  seal: z
-    .string()
-    .regex(/^[0-9a-f]{64}$/)
-    .optional(),
-});
+export const instanceRecordSchema = lazySchema(() =>
+  z.strictObject({
+    id: z.string().min(1).max(512),
+    service: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/),
+    version: z
+      .string()
+      .max(256)
+      .refine((v) => semver.valid(v) !== null),
+    nodeId,
+    address: z
+      .string()
+      .max(2048)
+      .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol))
+      .optional(),
+    endpoints: z.array(endpointSchema).max(1000),
+    status: z.enum(['loading', 'active', 'inactive', 'failed']),
+    metadata: z
+      .record(z.string().max(128), z.string().max(8192))
+      .refine((m) => Object.keys(m).length <= 300),
+    seal: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+  }),
+);
 
 /** The bytes a seal covers: every field in a fixed order, and the environment the record is for. */
 function sealedMaterial(record: InstanceRecord, environment: string): string {

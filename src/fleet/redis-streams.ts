@@ -11,10 +11,10 @@
  * @module
  */
 import { replyBytesAtLeast } from '../loader/reply-size.js';
-import { z } from 'zod';
+import { z } from '../shared/zod.js';
 import { EventBrokerUnavailableError, InvalidArgumentError } from '../errors.js';
 import { durationMs, invalidOptions, positiveInt } from '../shared/option-validation.js';
-import { knownKeys } from '../shared/schema-keys.js';
+import { knownKeysLater } from '../shared/schema-keys.js';
 import type {
   BrokerConsumer,
   BrokerEvent,
@@ -23,6 +23,7 @@ import type {
   EventBroker,
 } from './event-broker.js';
 import { entryMac, openEntry } from './stream-entry.js';
+import { lazySchema } from '../shared/lazy-schema.js';
 
 /** The part of an ioredis client the broker uses (`new Redis(url)` fits). */
 export interface RedisStreamsClient {
@@ -68,28 +69,30 @@ export interface RedisStreamsOptions {
   secret?: string;
 }
 
-const schema = z.strictObject({
-  redis: z.custom<RedisStreamsClient>(
-    (v) =>
-      typeof v === 'object' &&
-      v !== null &&
-      typeof (v as RedisStreamsClient).call === 'function' &&
-      typeof (v as RedisStreamsClient).duplicate === 'function',
-    'an ioredis client',
-  ),
-  stream: z.string().min(1).default('pgw:events'),
-  deadLetterStream: z.string().min(1).optional(),
-  maxDeliveries: positiveInt.default(5),
-  claimIdle: durationMs.default(30_000),
-  block: durationMs.default(2000),
-  batch: positiveInt.max(1000).default(16),
-  maxLength: positiveInt.default(100_000),
-  maxEventBytes: positiveInt.default(1 << 20),
-  publishTimeout: durationMs.default(2000),
-  secret: z.string().min(16, 'at least 16 characters').optional(),
-});
+const schema = lazySchema(() =>
+  z.strictObject({
+    redis: z.custom<RedisStreamsClient>(
+      (v) =>
+        typeof v === 'object' &&
+        v !== null &&
+        typeof (v as RedisStreamsClient).call === 'function' &&
+        typeof (v as RedisStreamsClient).duplicate === 'function',
+      'an ioredis client',
+    ),
+    stream: z.string().min(1).default('pgw:events'),
+    deadLetterStream: z.string().min(1).optional(),
+    maxDeliveries: positiveInt.default(5),
+    claimIdle: durationMs.default(30_000),
+    block: durationMs.default(2000),
+    batch: positiveInt.max(1000).default(16),
+    maxLength: positiveInt.default(100_000),
+    maxEventBytes: positiveInt.default(1 << 20),
+    publishTimeout: durationMs.default(2000),
+    secret: z.string().min(16, 'at least 16 characters').optional(),
+  }),
+);
 type Settings = z.output<typeof schema> & { deadLetterStream: string };
-const KEYS = knownKeys(schema);
+const KEYS = knownKeysLater(schema);
 
 /**
  * A shared event broker on Redis Streams, for `new PluginGateway({ events: { broker } })`.
@@ -101,7 +104,7 @@ const KEYS = knownKeys(schema);
  */
 export function redisStreams(options: RedisStreamsOptions): EventBroker {
   const parsed = schema.safeParse(options, { reportInput: true });
-  if (!parsed.success) throw invalidOptions(parsed.error, 'redisStreams', KEYS);
+  if (!parsed.success) throw invalidOptions(parsed.error, 'redisStreams', KEYS());
   const settings = {
     ...parsed.data,
     deadLetterStream: parsed.data.deadLetterStream ?? `${parsed.data.stream}:dead`,

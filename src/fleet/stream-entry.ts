@@ -5,8 +5,9 @@
  * @module
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import { z } from '../shared/zod.js';
 import type { BrokerEvent } from './event-broker.js';
+import { lazySchema } from '../shared/lazy-schema.js';
 
 /** The seal's version: the first line of the sealed material. */
 const SEAL_SCHEME = 'veza-event/1';
@@ -14,14 +15,16 @@ const SEAL_SCHEME = 'veza-event/1';
 const text = (max: number) => z.string().min(1).max(max);
 
 /** An event as a consumer accepts it from the stream; the payload is the handler's to judge. */
-const eventSchema = z.object({
-  type: text(256),
-  id: text(256),
-  timestamp: z.number().finite(),
-  source: text(128).optional(),
-  userId: z.union([z.string().max(1024), z.number().finite(), z.null()]).optional(),
-  payload: z.unknown().optional(),
-});
+const eventSchema = lazySchema(() =>
+  z.object({
+    type: text(256),
+    id: text(256),
+    timestamp: z.number().finite(),
+    source: text(128).optional(),
+    userId: z.union([z.string().max(1024), z.number().finite(), z.null()]).optional(),
+    payload: z.unknown().optional(),
+  }),
+);
 
 /** The `mac` field of an entry carrying `raw` on `stream`: hex HMAC-SHA256 under the fleet secret. */
 export function entryMac(secret: string, stream: string, raw: string): string {

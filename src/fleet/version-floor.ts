@@ -8,23 +8,26 @@
 import { readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { semver } from '../shared/semver.js';
-import { z } from 'zod';
+import { z } from '../shared/zod.js';
 import { InvalidArgumentError } from '../errors.js';
+import { lazySchema } from '../shared/lazy-schema.js';
 
 /** Names and environments are checked where they are stored; versions here are semver, bounded. */
-const floorsSchema = z.strictObject({
-  version: z.literal(1),
-  floors: z.record(
-    z.string().regex(/^[a-z0-9][a-z0-9._-]{0,255}$/i),
-    z.record(
-      z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/),
-      z
-        .string()
-        .max(256)
-        .refine((v) => semver.valid(v) !== null, { error: 'expected a semver version' }),
+const floorsSchema = lazySchema(() =>
+  z.strictObject({
+    version: z.literal(1),
+    floors: z.record(
+      z.string().regex(/^[a-z0-9][a-z0-9._-]{0,255}$/i),
+      z.record(
+        z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/),
+        z
+          .string()
+          .max(256)
+          .refine((v) => semver.valid(v) !== null, { error: 'expected a semver version' }),
+      ),
     ),
-  ),
-});
+  }),
+);
 
 export class VersionFloor {
   readonly #floors: Record<string, Record<string, string>> = {};

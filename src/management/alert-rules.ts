@@ -2,7 +2,7 @@
  * Alert rules: their option schema, and the value each kind measures over a plugin's metric window.
  * @module
  */
-import { z } from 'zod';
+import { z } from '../shared/zod.js';
 import { durationMs, HOUR_MS, boundedDurationMs } from '../shared/option-validation.js';
 import type { MetricSample } from './metric-history.js';
 

@@ -7,7 +7,7 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import { z } from 'zod';
+import { z } from '../shared/zod.js';
 import type { PluginGateway } from '../core/gateway.js';
 import { invalidOptions } from '../shared/option-validation.js';
 import { knownKeys } from '../shared/schema-keys.js';

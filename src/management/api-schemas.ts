@@ -3,7 +3,7 @@
  * OpenAPI document's schemas are generated from them.
  * @module
  */
-import { z } from 'zod';
+import { z } from '../shared/zod.js';
 
 const status = z.enum(['loading', 'active', 'inactive', 'failed']);
 const health = z.looseObject({

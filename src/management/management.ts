@@ -7,7 +7,7 @@
  */
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import { z } from '../shared/zod.js';
 import type { PluginGateway } from '../core/gateway.js';
 import type { Identity } from '../core/options.js';
 import {

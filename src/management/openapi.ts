@@ -3,7 +3,7 @@
  * Schema 2020-12, which OpenAPI 3.1 uses), so that the document cannot drift from what is served.
  * @module
  */
-import { z } from 'zod';
+import { z } from '../shared/zod.js';
 import { deepFreeze } from '../shared/deep-freeze.js';
 import { errorBody } from './api-schemas.js';
 import { routes } from './routes.js';

@@ -4,7 +4,7 @@
  * notifications are dropped, and counted, when the receiver cannot keep up).
  * @module
  */
-import { z } from 'zod';
+import { z } from '../shared/zod.js';
 import { boundedDurationMs } from '../shared/option-validation.js';
 
 /** Where and how to send alert notifications. */

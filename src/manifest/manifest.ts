@@ -9,10 +9,10 @@ import type { Document, LineCounter, Node } from 'yaml';
 import type { core } from 'zod';
 import { ManifestInvalidError, type ManifestProblem } from '../errors.js';
 import { deepFreeze } from '../shared/deep-freeze.js';
-import { knownKeys, suggestKey } from '../shared/schema-keys.js';
+import { knownKeysLater, suggestKey } from '../shared/schema-keys.js';
 import { manifestSchema, type Manifest } from './schema.js';
 
-const MANIFEST_KEYS = knownKeys(manifestSchema);
+const MANIFEST_KEYS = knownKeysLater(manifestSchema);
 
 /**
  * The YAML parser, loaded at the first manifest rather than with the gateway: it was a sixth of what
@@ -143,7 +143,7 @@ function locate(
         file,
         ...position(node, lines),
         path: [...path, key].join('.'),
-        message: `unknown key "${key}"${suggestKey(MANIFEST_KEYS, issue.path, key)}`,
+        message: `unknown key "${key}"${suggestKey(MANIFEST_KEYS(), issue.path, key)}`,
       };
     });
   }

@@ -5,12 +5,13 @@
  * request.
  * @module
  */
-import { z } from 'zod';
+import { z } from '../shared/zod.js';
 import { ErrorCodes, ErrorStatus } from '../errors.js';
 import { boundedDurationMs, HOUR_MS, invalidOptions } from '../shared/option-validation.js';
-import { knownKeys } from '../shared/schema-keys.js';
+import { knownKeysLater } from '../shared/schema-keys.js';
 import { errorResponse } from '../shared/responses.js';
 import type { PluginResponse } from '../shared/types.js';
+import { lazySchema } from '../shared/lazy-schema.js';
 
 /** Faults injected into one plugin's requests. Delay comes first, then abort (as in Envoy). */
 export interface FaultSpec {
@@ -20,22 +21,24 @@ export interface FaultSpec {
   abort?: { percentage: number; status: number };
 }
 
-const percentage = z.number().min(0).max(100);
+const percentage = lazySchema(() => z.number().min(0).max(100));
 
 /** The zod schema of one plugin's {@link FaultSpec}. */
-export const faultSpecSchema = z.strictObject({
-  delay: z
-    .strictObject({
-      percentage,
-      duration: z
-        .union([z.string(), z.number()], {
-          error: 'a duration like "200ms" or a number of milliseconds, at most 1h',
-        })
-        .pipe(boundedDurationMs(HOUR_MS, '1h')),
-    })
-    .optional(),
-  abort: z.strictObject({ percentage, status: z.number().int().min(400).max(599) }).optional(),
-});
+export const faultSpecSchema = lazySchema(() =>
+  z.strictObject({
+    delay: z
+      .strictObject({
+        percentage,
+        duration: z
+          .union([z.string(), z.number()], {
+            error: 'a duration like "200ms" or a number of milliseconds, at most 1h',
+          })
+          .pipe(boundedDurationMs(HOUR_MS, '1h')),
+      })
+      .optional(),
+    abort: z.strictObject({ percentage, status: z.number().int().min(400).max(599) }).optional(),
+  }),
+);
 
 /** A {@link FaultSpec} after validation: the delay in ms, percentages as fractions of 1. */
 export interface ResolvedFault {
@@ -45,7 +48,7 @@ export interface ResolvedFault {
   abortStatus: number;
 }
 
-const SPEC_KEYS = knownKeys(faultSpecSchema);
+const SPEC_KEYS = knownKeysLater(faultSpecSchema);
 
 /**
  * Validates one plugin's faults.
@@ -53,7 +56,7 @@ const SPEC_KEYS = knownKeys(faultSpecSchema);
  */
 export function resolveFault(spec: unknown, prefix: string): ResolvedFault {
   const parsed = faultSpecSchema.safeParse(spec, { reportInput: true });
-  if (!parsed.success) throw invalidOptions(parsed.error, prefix, SPEC_KEYS);
+  if (!parsed.success) throw invalidOptions(parsed.error, prefix, SPEC_KEYS());
   return faultOf(parsed.data);
 }
 
@@ -147,4 +150,4 @@ export class FaultInjector {
 }
 
 /** The `faults` gateway option: `{ [plugin]: FaultSpec }`. */
-export const faultsOptionSchema = z.record(z.string().min(1), faultSpecSchema);
+export const faultsOptionSchema = lazySchema(() => z.record(z.string().min(1), faultSpecSchema));

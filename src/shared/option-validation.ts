@@ -3,10 +3,11 @@
  * names what was wrong in p-queue's format (``Expected `maxPlugins` to be at least 1, got `0` (number)``).
  * @module
  */
-import { z } from 'zod';
+import { z } from './zod.js';
 import { InvalidArgumentError } from '../errors.js';
 import { parseDuration } from './duration.js';
 import { suggestKey, type KeyMap } from './schema-keys.js';
+import { lazySchema } from './lazy-schema.js';
 
 /** One hour, in ms. */
 export const HOUR_MS = 3_600_000;
@@ -28,9 +29,9 @@ export const boundedDurationMs = (maxMs: number, max: string) =>
     return ms;
   });
 
-export const durationMs = boundedDurationMs(24 * HOUR_MS, '24h');
+export const durationMs = lazySchema(() => boundedDurationMs(24 * HOUR_MS, '24h'));
 
-export const positiveInt = z.number().int().positive();
+export const positiveInt = lazySchema(() => z.number().int().positive());
 
 /**
  * The error for options that failed `schema`: one line per problem, unknown keys with a suggestion

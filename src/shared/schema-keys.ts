@@ -47,6 +47,15 @@ export function knownKeys(schema: z.ZodType): KeyMap {
 }
 
 /**
+ * {@link knownKeys} of `schema`, walked at the first call rather than when the calling module loads
+ * (its schemas are built at their first use: `lazy-schema.ts`).
+ */
+export function knownKeysLater(schema: z.ZodType): () => KeyMap {
+  let keys: KeyMap | undefined;
+  return () => (keys ??= knownKeys(schema));
+}
+
+/**
  * ` (did you mean "endpoints"?)` for a key within two edits of one known at the same place, or
  * ` (it belongs under health_check)` for a key known elsewhere; `''` when nothing fits.
  */

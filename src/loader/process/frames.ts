@@ -8,7 +8,8 @@
  * first error ends the stream: the runtime ends that plugin's process.
  * @module
  */
-import { Decoder, Encoder, ExtensionCodec } from '@msgpack/msgpack';
+import { createRequire } from 'node:module';
+import type * as Msgpack from '@msgpack/msgpack';
 import { ownBody } from '../../shared/own-bytes.js';
 import { overValueBudget } from './frame-values.js';
 
@@ -31,22 +32,38 @@ export const MAX_FRAME_VALUES = 262_144;
 /** Levels of envelope around a body (message, task, request, body): allowed on top of a body's own depth. */
 const ENVELOPE_DEPTH = 8;
 
-const encoder = new Encoder({ ignoreUndefined: true });
+interface Codec {
+  lib: typeof Msgpack;
+  encoder: Msgpack.Encoder;
+  /**
+   * Extension types the reader accepts: the timestamp (-1, a `Date`) alone. Any other would come out
+   * as an `ExtData` holding a view on the frame, which no later check of plain data would look into.
+   */
+  timestampOnly: Msgpack.ExtensionCodec;
+}
+
+let loaded: Codec | undefined;
 
 /**
- * Extension types the reader accepts: the timestamp (-1, a `Date`) alone. Any other would come out as
- * an `ExtData` holding a view on the frame, which no later check of plain data would look into.
+ * MessagePack, required with the first reader or frame rather than with the gateway: a host with no
+ * process plugin never needs it (issue 24: the main entry's import). A plugin process makes its reader
+ * before its lockdown, so it never loads a module after it.
  */
-const TIMESTAMP_ONLY = new ExtensionCodec();
-for (let type = -128; type <= 127; type++) {
-  if (type === -1) continue;
-  TIMESTAMP_ONLY.register({
-    type,
-    encode: () => null,
-    decode: () => {
-      throw new RangeError(`MessagePack extension type ${type}`);
-    },
-  });
+function codec(): Codec {
+  if (loaded !== undefined) return loaded;
+  const lib = createRequire(import.meta.url)('@msgpack/msgpack') as typeof Msgpack;
+  const timestampOnly = new lib.ExtensionCodec();
+  for (let type = -128; type <= 127; type++) {
+    if (type === -1) continue;
+    timestampOnly.register({
+      type,
+      encode: () => null,
+      decode: () => {
+        throw new RangeError(`MessagePack extension type ${type}`);
+      },
+    });
+  }
+  return (loaded = { lib, encoder: new lib.Encoder({ ignoreUndefined: true }), timestampOnly });
 }
 
 /**
@@ -54,7 +71,7 @@ for (let type = -128; type <= 127; type++) {
  * @throws {Error} when the value cannot be encoded (a function, a Map, a cycle) or is over 4 GiB.
  */
 export function encodeFrame(value: unknown): Buffer {
-  const payload = encoder.encode(value);
+  const payload = codec().encoder.encode(value);
   if (payload.byteLength > MAX_LENGTH) throw new RangeError('a frame over 4 GiB');
   const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.byteLength);
   frame.writeUInt32BE(payload.byteLength, 0);
@@ -77,7 +94,7 @@ export class FrameReader {
   readonly #limits: FrameLimits;
   readonly #onFrame: (value: unknown) => void;
   readonly #onError: (reason: string) => void;
-  readonly #decoder: Decoder;
+  readonly #decoder: Msgpack.Decoder;
   /** Bytes of the frame being read (its header included), in arrival order. */
   #parts: Buffer[] = [];
   #held = 0;
@@ -95,8 +112,9 @@ export class FrameReader {
     this.#onFrame = onFrame;
     this.#onError = onError;
     const max = limits.maxFrameBytes;
-    this.#decoder = new Decoder({
-      extensionCodec: TIMESTAMP_ONLY,
+    const { lib, timestampOnly } = codec();
+    this.#decoder = new lib.Decoder({
+      extensionCodec: timestampOnly,
       maxStrLength: max,
       maxBinLength: max,
       maxArrayLength: max,
