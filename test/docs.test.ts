@@ -193,3 +193,25 @@ describe('the options reference', () => {
     expect(documented).toEqual(Object.keys(optionsSchema.shape).sort());
   });
 });
+
+describe('the code map', () => {
+  it('names only files that exist: each `file.ts` of ARCHITECTURE.md is one of the repository', () => {
+    const text = readFileSync(path.join(root, 'ARCHITECTURE.md'), 'utf8');
+    const files: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(path.join(root, dir), { withFileTypes: true })) {
+        if (entry.name === 'node_modules' || entry.name === 'dist' || entry.name.startsWith('.'))
+          continue;
+        const rel = path.posix.join(dir, entry.name);
+        if (entry.isDirectory()) walk(rel);
+        else files.push(rel);
+      }
+    };
+    for (const dir of ['src', 'test', 'docs', 'scripts', 'sdk', 'bench', 'deploy']) walk(dir);
+    files.push(...readdirSync(root).filter((f) => statSync(path.join(root, f)).isFile()));
+    const named = [...text.matchAll(/`([\w./-]+\.(?:ts|md|cjs|mjs|sh))`/g)].map((m) => m[1]!);
+    expect(named.length).toBeGreaterThan(100);
+    const missing = named.filter((n) => !files.some((f) => f === n || f.endsWith(`/${n}`)));
+    expect(missing).toEqual([]);
+  });
+});
