@@ -215,3 +215,34 @@ describe('the code map', () => {
     expect(missing).toEqual([]);
   });
 });
+
+describe('the API reference', () => {
+  const text = readFileSync(path.join(root, 'docs/reference/api.md'), 'utf8');
+
+  it('names every public member of PluginGateway, and no member it does not have', async () => {
+    const { PluginGateway } = await import('../src/index.js');
+    const members = Object.getOwnPropertyNames(PluginGateway.prototype).filter(
+      (n) => n !== 'constructor',
+    );
+    expect(members.filter((m) => !new RegExp(`gateway\\.${m}\\b`).test(text))).toEqual([]);
+    const named = new Set([...text.matchAll(/`gateway\.([A-Za-z]+)/g)].map((m) => m[1]!));
+    expect([...named].filter((n) => !members.includes(n))).toEqual([]);
+  });
+
+  it('lists every event of GatewayEvents under Events, and none that is not one', () => {
+    const source = readFileSync(path.join(root, 'src/core/gateway-events.ts'), 'utf8');
+    const body = source.slice(source.indexOf('export interface GatewayEvents'));
+    const events = [...body.slice(0, body.indexOf('\n}')).matchAll(/^ {2}'([a-z:-]+)'/gm)].map(
+      (m) => m[1]!,
+    );
+    expect(events.length).toBeGreaterThan(10);
+    const section = text.slice(
+      text.indexOf('## Events'),
+      text.indexOf('\n## ', text.indexOf('## Events') + 5),
+    );
+    const listed = [...section.matchAll(/^- .*$/gm)].flatMap((line) =>
+      [...line[0].matchAll(/`'([a-z:-]+)'`/g)].map((m) => m[1]!),
+    );
+    expect([...new Set(listed)].sort()).toEqual([...events].sort());
+  });
+});
