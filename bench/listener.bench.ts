@@ -1,6 +1,6 @@
 // `ROOT=$PWD BODY=json|bytes npx tsx bench/listener.bench.ts`: a closed loop of 32 requests through the
 // ./node listener to the echo plugin for 4 s; prints requests/s and CPU µs per request (all threads).
-// ROOT lets the same script run against another checkout (before/after figures in notes/H3.md).
+// ROOT lets the same script run against another checkout (a before/after comparison).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';

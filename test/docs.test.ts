@@ -193,3 +193,56 @@ describe('the options reference', () => {
     expect(documented).toEqual(Object.keys(optionsSchema.shape).sort());
   });
 });
+
+describe('the code map', () => {
+  it('names only files that exist: each `file.ts` of ARCHITECTURE.md is one of the repository', () => {
+    const text = readFileSync(path.join(root, 'ARCHITECTURE.md'), 'utf8');
+    const files: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(path.join(root, dir), { withFileTypes: true })) {
+        if (entry.name === 'node_modules' || entry.name === 'dist' || entry.name.startsWith('.'))
+          continue;
+        const rel = path.posix.join(dir, entry.name);
+        if (entry.isDirectory()) walk(rel);
+        else files.push(rel);
+      }
+    };
+    for (const dir of ['src', 'test', 'docs', 'scripts', 'sdk', 'bench', 'deploy']) walk(dir);
+    files.push(...readdirSync(root).filter((f) => statSync(path.join(root, f)).isFile()));
+    const named = [...text.matchAll(/`([\w./-]+\.(?:ts|md|cjs|mjs|sh))`/g)].map((m) => m[1]!);
+    expect(named.length).toBeGreaterThan(100);
+    const missing = named.filter((n) => !files.some((f) => f === n || f.endsWith(`/${n}`)));
+    expect(missing).toEqual([]);
+  });
+});
+
+describe('the API reference', () => {
+  const text = readFileSync(path.join(root, 'docs/reference/api.md'), 'utf8');
+
+  it('names every public member of PluginGateway, and no member it does not have', async () => {
+    const { PluginGateway } = await import('../src/index.js');
+    const members = Object.getOwnPropertyNames(PluginGateway.prototype).filter(
+      (n) => n !== 'constructor',
+    );
+    expect(members.filter((m) => !new RegExp(`gateway\\.${m}\\b`).test(text))).toEqual([]);
+    const named = new Set([...text.matchAll(/`gateway\.([A-Za-z]+)/g)].map((m) => m[1]!));
+    expect([...named].filter((n) => !members.includes(n))).toEqual([]);
+  });
+
+  it('lists every event of GatewayEvents under Events, and none that is not one', () => {
+    const source = readFileSync(path.join(root, 'src/core/gateway-events.ts'), 'utf8');
+    const body = source.slice(source.indexOf('export interface GatewayEvents'));
+    const events = [...body.slice(0, body.indexOf('\n}')).matchAll(/^ {2}'([a-z:-]+)'/gm)].map(
+      (m) => m[1]!,
+    );
+    expect(events.length).toBeGreaterThan(10);
+    const section = text.slice(
+      text.indexOf('## Events'),
+      text.indexOf('\n## ', text.indexOf('## Events') + 5),
+    );
+    const listed = [...section.matchAll(/^- .*$/gm)].flatMap((line) =>
+      [...line[0].matchAll(/`'([a-z:-]+)'`/g)].map((m) => m[1]!),
+    );
+    expect([...new Set(listed)].sort()).toEqual([...events].sort());
+  });
+});

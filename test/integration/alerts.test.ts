@@ -176,7 +176,7 @@ describe('alerts', () => {
   });
 
   it('rollback fires on a `plugin:rollback` event and resolves once it is older than the window', async () => {
-    // `plugin:rollback` comes with hot swap (not on this branch): a stand-in gateway emits it, the rest is real.
+    // A stand-in gateway emits `plugin:rollback`, so the test need not make a swap fail; the rest is real.
     const real = await gatewayWith(['faulty']);
     gateway = real;
     const emitter = new EventEmitter();

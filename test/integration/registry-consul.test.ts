@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsulRegistry } from '../../src/registry/consul.js';
 import type { RegistryChange } from '../../src/registry/registry.js';
-import { entry, registryContract, until } from '../registry/contract.js';
+import { entry, record, registryContract, until } from '../registry/contract.js';
 import { spawnOwner } from '../registry/spawn-owner.js';
 import { ConsulStandIn } from '../services/consul-standin.js';
 
 // A real agent when CONSUL_HTTP_ADDR is set (host:port); otherwise the stand-in (no Consul package here).
 const real = process.env.CONSUL_HTTP_ADDR?.replace(/^https?:\/\//, '');
+const scheme = process.env.CONSUL_HTTP_ADDR?.startsWith('https://') ? 'https' : 'http';
 
 describe(`ConsulRegistry (${real ? `agent at ${real}` : 'stand-in agent'})`, () => {
   let standIn: ConsulStandIn | undefined;
@@ -26,7 +27,7 @@ describe(`ConsulRegistry (${real ? `agent at ${real}` : 'stand-in agent'})`, () 
   afterAll(() => standIn?.stop());
 
   const client = (namespace: string, over: Record<string, unknown> = {}) =>
-    new ConsulRegistry({ host, port, namespace, ttl: '1s', wait: '2s', ...over });
+    new ConsulRegistry({ host, port, scheme, namespace, ttl: '1s', wait: '2s', ...over });
 
   registryContract(
     'consul',
@@ -92,3 +93,59 @@ describe(`ConsulRegistry (${real ? `agent at ${real}` : 'stand-in agent'})`, () 
     20_000,
   );
 });
+
+// Consul with ACLs on: every call the registry makes (register, check pass, KV, health, blocking
+// queries) carries its `token`; without it the agent refuses and the registry says so with a code.
+describe.runIf(!real)(
+  'ConsulRegistry with an ACL token (stand-in agent, default policy deny)',
+  () => {
+    const token = 'b3a0c2f4-acl-token-of-the-fleet';
+    let agent: ConsulStandIn;
+    beforeAll(async () => {
+      agent = await ConsulStandIn.start(0, { aclToken: token });
+    });
+    afterAll(() => agent?.stop());
+
+    it('with the token: registers, passes its check, lists, watches and publishes, and is never refused', async () => {
+      const opts = { host: '127.0.0.1', port: agent.port, namespace: 'acl', ttl: '1s', wait: '1s' };
+      const a = new ConsulRegistry({ ...opts, token });
+      const b = new ConsulRegistry({ ...opts, token });
+      try {
+        const seen: string[] = [];
+        b.watch((c) => c.type === 'put' && seen.push(c.instance.id));
+        await a.register(record('p@1.0.0#gw-a.1', { service: 'p' }));
+        await until(() => seen.includes('p@1.0.0#gw-a.1'), 'the watch through blocking queries');
+        // Past two TTLs: the check was passed with the token, so the instance is still listed.
+        await new Promise((r) => setTimeout(r, 2200));
+        expect((await b.list('p')).map((r) => r.id)).toEqual(['p@1.0.0#gw-a.1']);
+        await a.publish('staging', entry('p', '1.0.0'));
+        expect((await b.catalog('staging')).map((e) => e.version)).toEqual(['1.0.0']);
+        await a.deregister('p@1.0.0#gw-a.1');
+        expect(await b.list('p')).toEqual([]);
+        expect(agent.refused).toBe(0);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+
+    it('without it: register and list fail with PGW_ERR_REGISTRY, naming the 403', async () => {
+      const anonymous = new ConsulRegistry({
+        host: '127.0.0.1',
+        port: agent.port,
+        namespace: 'acl',
+      });
+      try {
+        await expect(
+          anonymous.register(record('q@1.0.0#gw-b.1', { service: 'q' })),
+        ).rejects.toMatchObject({
+          code: 'PGW_ERR_REGISTRY',
+          message: expect.stringContaining('403'),
+        });
+        await expect(anonymous.list()).rejects.toMatchObject({ code: 'PGW_ERR_REGISTRY' });
+        expect(agent.refused).toBeGreaterThan(0);
+      } finally {
+        await anonymous.close();
+      }
+    });
+  },
+);

@@ -1,4 +1,4 @@
-// Red team, round 3 (R1): what a stranger on the network or a low-privilege caller can try against the
+// What a stranger on the network or a low-privilege caller can try against the
 // adapters and the management API beyond adapter-wire.test.ts. Each case failed before its fix.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';

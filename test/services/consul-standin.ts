@@ -10,6 +10,8 @@
  * - GET  /v1/kv/:key?recurse                 values base64; 404 when nothing matches; blocking
  * - PUT  /v1/kv/:key, DELETE /v1/kv/:key?cas=N
  * Every answer carries X-Consul-Index. A TTL check not passed within its TTL turns critical.
+ * Started with `{ aclToken }`, it answers 403 "Permission denied" to any request without that token in
+ * X-Consul-Token, as an agent with ACLs on (default policy deny) answers an anonymous caller.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -38,9 +40,13 @@ export class ConsulStandIn {
   #waiters = new Set<() => void>();
   #server = http.createServer((req, res) => void this.#handle(req, res));
   #sweep = setInterval(() => this.#expire(), 50);
+  #aclToken: string | undefined;
+  /** Requests refused for a missing or wrong token. */
+  refused = 0;
 
-  static async start(port = 0): Promise<ConsulStandIn> {
+  static async start(port = 0, options: { aclToken?: string } = {}): Promise<ConsulStandIn> {
     const standIn = new ConsulStandIn();
+    standIn.#aclToken = options.aclToken;
     await new Promise<void>((r) => standIn.#server.listen(port, '127.0.0.1', r));
     return standIn;
   }
@@ -86,6 +92,12 @@ export class ConsulStandIn {
       });
       res.end(json === undefined ? '' : JSON.stringify(json));
     };
+    if (this.#aclToken !== undefined && req.headers['x-consul-token'] !== this.#aclToken) {
+      this.refused++;
+      res.writeHead(403, { 'content-type': 'text/plain' });
+      res.end('Permission denied');
+      return;
+    }
     // Blocking queries: wait while the caller's index is current, up to `wait`.
     const index = Number(url.searchParams.get('index') ?? 0);
     if (req.method === 'GET' && index > 0 && index >= this.#index) {
