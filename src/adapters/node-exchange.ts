@@ -27,6 +27,16 @@ export interface PeerEndpoint {
     headers: IncomingMessage['headers'],
     remote: string | undefined,
   ): Promise<{ statusCode: number; headers: Record<string, string>; body: string }>;
+  /** Answers one streamed call (`POST <path>/stream`): its body read as it comes, its frames written so. */
+  stream(
+    body: AsyncIterable<Uint8Array>,
+    headers: IncomingMessage['headers'],
+    remote: string | undefined,
+  ): Promise<{
+    statusCode: number;
+    headers: Record<string, string>;
+    body: string | AsyncIterable<Uint8Array>;
+  }>;
 }
 
 /** How one adapter builds and answers requests; fixed when the adapter is made. */
@@ -73,6 +83,10 @@ export async function serveExchange(
       path = url.slice(prefix.length) || '/';
       if (path[0] === '?') path = `/${path}`;
     }
+    const peer = settings.peer;
+    if (peer?.path !== undefined && req.method === 'POST' && path === `${peer.path}/stream`) {
+      return await servePeerStream(peer, req, res, answerId);
+    }
     const parsed = (req as IncomingMessage & { body?: unknown }).body;
     let body: unknown;
     if (parsed !== undefined || req.readableEnded) {
@@ -87,7 +101,6 @@ export async function serveExchange(
         const message = `the body is larger than ${settings.bodyLimit} bytes`;
         return writeError(res, ErrorCodes.BODY_TOO_LARGE, message, true, answerId);
       }
-      const peer = settings.peer;
       if (peer !== undefined && req.method === 'POST' && path === peer.path) {
         const reply = await peer.serve(raw.toString('utf8'), req.headers, req.socket.remoteAddress);
         res.writeHead(reply.statusCode, reply.headers).end(reply.body);
@@ -137,6 +150,24 @@ export async function serveExchange(
         answerId,
       );
   }
+}
+
+/** A streamed peer call: the request is the call frame then the upload; the answer, frames. */
+async function servePeerStream(
+  peer: PeerEndpoint,
+  req: IncomingMessage,
+  res: ServerResponse,
+  answerId: string,
+): Promise<void> {
+  const reply = await peer.stream(req, req.headers, req.socket.remoteAddress);
+  // An upload the plugin did not read to its end: the rest is not read, the connection ends.
+  if (!req.readableEnded) closeAfterAnswer(req, res);
+  if (typeof reply.body === 'string') {
+    res.writeHead(reply.statusCode, reply.headers).end(reply.body);
+    return;
+  }
+  const response = { statusCode: reply.statusCode, headers: reply.headers, body: reply.body };
+  await writeStream(res, response, answerId);
 }
 
 function streamsBody(handler: RequestHandlerLike, req: IncomingMessage, path: string): boolean {

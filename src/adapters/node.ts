@@ -57,6 +57,7 @@ interface PeerServing {
     headers: IncomingMessage['headers'],
     remote: string | undefined,
   ) => Promise<{ statusCode: number; headers: Record<string, string>; body: string }>;
+  handlePeerStream?: PeerEndpoint['stream'];
 }
 
 /**
@@ -100,5 +101,6 @@ function peerEndpoint(gateway: RequestHandlerLike): PeerEndpoint | undefined {
       return peering.peerPath;
     },
     serve: (raw, headers, remote) => handlePeer.call(peering, raw, headers, remote),
+    stream: (body, headers, remote) => peering.handlePeerStream!(body, headers, remote),
   };
 }

@@ -33,6 +33,7 @@ import {
 } from './options.js';
 import type { PluginTable } from './plugin-table.js';
 import type { PeerReply, RequestPath } from './request-path.js';
+import { PeerDoor, type PeerHeaders } from './peer-door.js';
 import type { ServiceCalls, ServiceHandler } from './service-calls.js';
 import type { Tracing } from './tracing.js';
 import { LiveGate, type LiveUpgrade } from './live-upgrade.js';
@@ -77,6 +78,7 @@ export class PluginGateway {
   readonly #loading: LoadingGateway;
   /** WebSocket upgrades: made at the first one. */
   #live: LiveGate | undefined;
+  #peers: PeerDoor | undefined;
   #started = false;
   #stopped = false;
 
@@ -230,16 +232,16 @@ export class PluginGateway {
   }
 
   /**
-   * Serves a call from another gateway of the fleet (the peer protocol, docs/peer-protocol.md) with this
-   * gateway's own instances. The `./node` listener routes `POST <prefix>/.veza/peer/v1` here; other
-   * servers pass the raw body, the headers and the client's address.
+   * Serves a call from another gateway of the fleet (docs/peer-protocol.md) with its own instances: the
+   * `./node` listener routes `POST <prefix>/.veza/peer/v1` here; other servers pass body, headers, address.
    */
-  handlePeer(
-    body: string,
-    headers: Readonly<Record<string, string | string[] | undefined>>,
-    remoteAddress: string | undefined,
-  ): Promise<PeerReply> {
-    return this.#path.servePeer(body, headers, remoteAddress);
+  handlePeer(body: string, headers: PeerHeaders, remoteAddress?: string): Promise<PeerReply> {
+    return (this.#peers ??= new PeerDoor(this.#path)).call(body, headers, remoteAddress);
+  }
+
+  /** A streamed peer call (`POST <peerPath>/stream`): body read as it comes, frames written as they come. */
+  handlePeerStream(body: AsyncIterable<Uint8Array>, headers: PeerHeaders, remoteAddress?: string) {
+    return (this.#peers ??= new PeerDoor(this.#path)).stream(body, headers, remoteAddress);
   }
 
   /**

@@ -75,9 +75,10 @@ export async function streamed(
       );
     }
   }
-  const instance = plugin.location === 'local' ? leastBusy(plugin.instances) : undefined;
+  // A remote plugin's instances forward the stream to the gateway that runs them (peer-stream-client.ts).
+  const instance = leastBusy(plugin.instances);
   if (!instance) {
-    const message = `${key} of plugin "${plugin.name}" runs on another gateway; streams are not forwarded between gateways`;
+    const message = `no instance of plugin "${plugin.name}" can take a stream of ${key} now`;
     return finish(errorResponse(ErrorCodes.PLUGIN_UNAVAILABLE, message, id));
   }
   const maxBody = settings.max_request_bytes;
@@ -135,6 +136,7 @@ export async function streamed(
       key,
       request,
       body,
+      settings,
     );
   });
 }

@@ -6,8 +6,6 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ErrorCodes } from '../errors.js';
-import { ReplayGuard } from '../fleet/replay-guard.js';
-import { peerRefusal, servePeer, type PeerReply } from '../fleet/peer-server.js';
 import type { RateLimiter } from '../mesh/rate-limiter.js';
 import {
   assertRequest,
@@ -101,9 +99,6 @@ export interface Exchange extends MeshExchange {
 
 export class RequestPath {
   readonly #logRequests: boolean;
-  #peerRefusals = 0;
-  /** Signed peer calls already served (replay protection), made at the first one. */
-  #replays: ReplayGuard | undefined;
   /** `plugin \n request id` → the caller, for plugins that may `ctx.call()`. */
   readonly #callers = new Callers();
   constructor(readonly parts: RequestPathParts) {
@@ -331,68 +326,5 @@ export class RequestPath {
     }
     if (span) this.parts.tracing.close(span, plugin.name, id, response, failure?.__pgw);
     return outcome;
-  }
-
-  /**
-   * Serves a call from another gateway of the fleet (the peer protocol): authenticated and parsed by
-   * `fleet/peer-server.ts`, then run on this gateway's own instances of the plugin, never forwarded
-   * again. Rate limits were counted where the request entered the fleet, and are counted here again in
-   * a bucket of the owner's own (`peer …` scope): an entry that skipped them cannot lift them.
-   */
-  servePeer(
-    body: string,
-    headers: Readonly<Record<string, string | string[] | undefined>>,
-    remoteAddress: string | undefined,
-  ): Promise<PeerReply> {
-    const started = performance.now();
-    const node = this.parts.options.node;
-    if (node === undefined) {
-      // Not a fleet member: no peer route (the listener routes the path like any other).
-      const message = 'this gateway is not in a fleet: it serves no peer calls';
-      return Promise.resolve(peerRefusal(ErrorCodes.NOT_FOUND, message));
-    }
-    if (node.secret !== undefined) this.#replays ??= new ReplayGuard();
-    return servePeer(body, headers, remoteAddress, {
-      secret: node.secret,
-      replays: this.#replays,
-      nodeId: node.id,
-      log: this.parts.log,
-      refused: () => ++this.#peerRefusals,
-      find: (call) => {
-        const plugin = this.parts.local(call.service);
-        if (this.parts.stopped() || !plugin || plugin.version !== call.version) return undefined;
-        // params and query come from the path this gateway matches, never from the envelope.
-        const path = call.search ? `${call.request.path}?${call.search}` : call.request.path;
-        const match = this.parts.router.match(call.request.method, path);
-        if (
-          match.kind !== 'found' ||
-          match.target.plugin !== plugin ||
-          match.target.key !== call.key
-        ) {
-          return undefined;
-        }
-        return match;
-      },
-      serve: (match, request, timeoutMs) => {
-        const req = request as PluginRequest;
-        req.params = match.params;
-        req.query = match.query;
-        const trace: TraceDoor | undefined = this.parts.tracing.enabled
-          ? { door: 'peer', parent: this.parts.tracing.parentFrom(headers) }
-          : undefined;
-        const target = match.target;
-        const refused = refuse(target, req);
-        // Counted again here, in a bucket of the owner's own: an entry that skipped it cannot lift it.
-        const rate: RateCheck | undefined = target.rate && {
-          limiter: this.parts.limiter,
-          rate: target.rate,
-          scope: `peer ${target.scope}`,
-          caller: req.userId ?? callerAddress(req.context?.clientAddress),
-        };
-        return this.serve(
-          this.enter({ target, request: req, started, rate, timeoutMs, refused, trace }),
-        );
-      },
-    });
   }
 }

@@ -6,21 +6,28 @@
 import { replyBytesAtLeast } from '../loader/reply-size.js';
 import { DrainSignal } from '../loader/drain-signal.js';
 import type { Agent, Dispatcher } from 'undici';
-import type { PluginRuntime, RuntimeStats, TaskInput } from '../loader/runtime.js';
+import type {
+  LiveChannel,
+  PluginRuntime,
+  RuntimeStats,
+  StreamLink,
+  TaskInput,
+} from '../loader/runtime.js';
+import { forwardStream } from './peer-stream-client.js';
 import {
   PEER_CONTENT_TYPE,
   PEER_PATH,
   fromWire,
   peerHeaders,
-  toWire,
+  peerCall,
   type PeerAnswer,
-  type PeerCall,
 } from './peer-protocol.js';
 import type { BootReport, TaskResult } from '../loader/runtime.js';
 import type { TaskFailure } from '../shared/task-failure.js';
 import { DeadlineQueue, type Expirable } from '../shared/deadline-queue.js';
 import { responseProblem } from '../loader/worker/note-check.js';
 import type { HealthStatus, PluginResponse } from '../shared/types.js';
+import { parseDuration } from '../shared/duration.js';
 
 /**
  * Keep-alive connections to the other gateways: undici's `Agent`, which keeps a `Pool` per origin and
@@ -100,6 +107,9 @@ export class RemoteRuntime implements PluginRuntime {
   readonly origin: string;
   readonly #basePath: string;
   #inFlight = 0;
+  /** Streams forwarded to this instance and not ended. */
+  readonly #streams = new Set<StreamLink>();
+  #live: LiveChannel | undefined;
   readonly #drain = new DrainSignal();
   // The caller's deadline is kept here, not by the peer: a peer cut off by a silent partition answers
   // nothing, and undici's own timers fire up to ~0.5 s late past one second.
@@ -143,27 +153,7 @@ export class RemoteRuntime implements PluginRuntime {
         message: `a remote instance only serves requests, not "${task.t}"`,
       };
     }
-    // params and query stay behind: the owner derives them from the path and the query string.
-    const r = task.r;
-    const request: PeerCall['request'] = {
-      id: r.id,
-      method: r.method,
-      path: r.path,
-      headers: r.headers,
-      userId: r.userId,
-      body: toWire(r.body),
-    };
-    if (r.context !== undefined) request.context = r.context;
-    const call: PeerCall = {
-      service: this.service,
-      version: this.version,
-      instance: this.instanceId,
-      key: task.k,
-      timeoutMs: Math.ceil(timeoutMs),
-      request,
-    };
-    const search = r.query && searchOf(r.query);
-    if (search) call.search = search;
+    const call = peerCall(this, task.k, task.r, timeoutMs);
     // Measured before it is written (a plugin's ctx.call body may be a sparse array of 2^32-1 holes).
     if (replyBytesAtLeast(call, this.client.maxAnswerBytes) > this.client.maxAnswerBytes) {
       return {
@@ -248,7 +238,33 @@ export class RemoteRuntime implements PluginRuntime {
       heapUsedBytes: 0,
       inFlight: this.#inFlight,
       violations: 0,
+      connections: this.#streams.size,
     };
+  }
+
+  /** The owner's address path (its listener's prefix), without a trailing `/`. */
+  get basePath(): string {
+    return this.#basePath;
+  }
+
+  /** Streams forwarded to the owner over the streaming peer protocol (`peer-stream-client.ts`). */
+  live(): LiveChannel {
+    return (this.#live ??= {
+      stream: (sink, key, request, body, settings) => {
+        const limits = {
+          maxChunkBytes: settings?.max_chunk_bytes ?? 1024 * 1024,
+          totalMs: settings ? parseDuration(settings.total_timeout)! : 3_600_000,
+        };
+        const link = forwardStream(this, sink, key, request, body, limits, () =>
+          this.#streams.delete(link),
+        );
+        this.#streams.add(link);
+        return link;
+      },
+      closeAll: () => {
+        for (const link of this.#streams) link.cancel();
+      },
+    });
   }
 
   /** Its own gateway holds the plugin's flags; nothing to change here. */
@@ -282,15 +298,4 @@ function unreachable(message: string): TaskFailure {
 function errorMessage(response: PluginResponse): string {
   const body = response.body as { error?: { message?: string } } | undefined;
   return body?.error?.message ?? `status ${response.statusCode}`;
-}
-
-/** The query string (without `?`) that parses back to `query`; a list repeats its key. */
-function searchOf(query: Record<string, string | string[]>): string {
-  const search = new URLSearchParams();
-  for (const key in query) {
-    const value = query[key]!;
-    if (Array.isArray(value)) for (const v of value) search.append(key, v);
-    else search.append(key, value);
-  }
-  return search.toString();
 }

@@ -31,6 +31,10 @@ export const PEER_NODE_HEADER = 'x-veza-node';
 export const PEER_TIMESTAMP_HEADER = 'x-veza-timestamp';
 export const PEER_SIGNATURE_HEADER = 'x-veza-signature';
 export const PEER_NONCE_HEADER = 'x-veza-nonce';
+/** Where a gateway serves streamed peer calls (`POST`, a framed body both ways: `peer-frames.ts`). */
+export const PEER_STREAM_PATH = '/.veza/peer/v1/stream';
+/** Media type of a streamed peer call's body and of its `200` answer. */
+export const PEER_STREAM_CONTENT_TYPE = 'application/vnd.veza.peer.v1.stream';
 /** How far a signed call's timestamp may be from the receiver's clock. */
 export const PEER_CLOCK_SKEW_MS = 30_000;
 
@@ -70,6 +74,47 @@ export interface PeerAnswer {
    * breaker and retries; absent when it answered.
    */
   failure?: TaskFailure['__pgw'];
+}
+
+/** The envelope of a call of `key` for `request` on a remote instance; its body travels as {@link toWire}. */
+export function peerCall(
+  to: { service: string; version: string; instanceId: string },
+  key: string,
+  r: PluginRequest,
+  timeoutMs: number,
+): PeerCall {
+  // params and query stay behind: the owner derives them from the path and the query string.
+  const request: PeerCall['request'] = {
+    id: r.id,
+    method: r.method,
+    path: r.path,
+    headers: r.headers,
+    userId: r.userId,
+    body: toWire(r.body),
+  };
+  if (r.context !== undefined) request.context = r.context;
+  const call: PeerCall = {
+    service: to.service,
+    version: to.version,
+    instance: to.instanceId,
+    key,
+    timeoutMs: Math.ceil(timeoutMs),
+    request,
+  };
+  const search = r.query && searchOf(r.query);
+  if (search) call.search = search;
+  return call;
+}
+
+/** The query string (without `?`) that parses back to `query`; a list repeats its key. */
+function searchOf(query: Record<string, string | string[]>): string {
+  const search = new URLSearchParams();
+  for (const key in query) {
+    const value = query[key]!;
+    if (Array.isArray(value)) for (const v of value) search.append(key, v);
+    else search.append(key, value);
+  }
+  return search.toString();
 }
 
 export function toWire(body: unknown): WireBody {

@@ -64,27 +64,12 @@ export async function servePeer<T>(
   parts: PeerServerParts<T>,
 ): Promise<PeerReply> {
   const why = refusePeer(headers, body, parts.secret, remoteAddress, parts.replays, parts.nodeId);
-  if (why) {
-    // Anyone who reaches the listener can send refusals: the first few are logged, then one in 1000.
-    const refusals = parts.refused();
-    if (refusals <= 20 || refusals % 1000 === 0) {
-      parts.log.warn(
-        { peer: headers['x-veza-node'], remote_address: remoteAddress, refusals },
-        `peer call refused: ${why}`,
-      );
-    }
-    return peerRefusal(ErrorCodes.PEER_UNAUTHORIZED, why);
-  }
+  if (why) return refused(parts, headers, remoteAddress, why);
   let call: PeerCall;
   let request: Omit<PluginRequest, 'params' | 'query'>;
   try {
     call = parseCall(body);
-    const r = call.request;
-    // Only the fields a request has, each checked: nothing else of the envelope reaches the plugin.
-    request = { id: r.id, method: r.method, path: r.path, headers: r.headers, userId: r.userId };
-    if (r.context !== undefined) request.context = r.context;
-    const requestBody = fromWire(r.body);
-    if (requestBody !== undefined) request.body = requestBody;
+    request = requestOf(call);
   } catch (error) {
     return peerRefusal(ErrorCodes.BAD_REQUEST, `malformed peer call: ${(error as Error).message}`);
   }
@@ -101,11 +86,46 @@ export async function servePeer<T>(
   return peerAnswer(outcome.response, outcome.failure?.__pgw);
 }
 
+/** A call that failed authentication: logged (the first few, then one in 1000) and answered 401. */
+export function refused(
+  parts: Pick<PeerServerParts<unknown>, 'refused' | 'log'>,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  remoteAddress: string | undefined,
+  why: string,
+): PeerReply {
+  // Anyone who reaches the listener can send refusals: the first few are logged, then one in 1000.
+  const refusals = parts.refused();
+  if (refusals <= 20 || refusals % 1000 === 0) {
+    parts.log.warn(
+      { peer: headers['x-veza-node'], remote_address: remoteAddress, refusals },
+      `peer call refused: ${why}`,
+    );
+  }
+  return peerRefusal(ErrorCodes.PEER_UNAUTHORIZED, why);
+}
+
+/** The request of a parsed call: only the fields a request has, each checked. @throws {Error} */
+export function requestOf(call: PeerCall): Omit<PluginRequest, 'params' | 'query'> {
+  const r = call.request;
+  // Nothing else of the envelope reaches the plugin.
+  const request: Omit<PluginRequest, 'params' | 'query'> = {
+    id: r.id,
+    method: r.method,
+    path: r.path,
+    headers: r.headers,
+    userId: r.userId,
+  };
+  if (r.context !== undefined) request.context = r.context;
+  const requestBody = fromWire(r.body);
+  if (requestBody !== undefined) request.body = requestBody;
+  return request;
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The envelope, every field the receiver uses checked. @throws {Error} saying what is wrong. */
-function parseCall(body: string): PeerCall {
+export function parseCall(body: string): PeerCall {
   const call = JSON.parse(body) as unknown;
   if (!isObject(call)) throw new Error('expected an object');
   const { service, version, key, timeoutMs, search, request: r } = call;

@@ -11,6 +11,7 @@ import type {
   PluginRequest,
   PluginResponse,
   ServiceRequest,
+  StreamSettings,
 } from '../shared/types.js';
 import type { LogLevel } from '../shared/logger.js';
 import type { HostLimits } from '../shared/host-limits.js';
@@ -190,6 +191,8 @@ export interface LiveChannel {
     key: string,
     request: PluginRequest,
     body?: RequestBodySource,
+    /** The endpoint's `stream` settings, for a runtime that does not hold the plugin (a remote one). */
+    settings?: StreamSettings,
   ): StreamLink;
   /**
    * Closes every open connection with `code` (their `close` handlers run as for any close) and cuts

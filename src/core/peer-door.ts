@@ -1,0 +1,138 @@
+/**
+ * The peer door of the request path: calls from another gateway of the fleet, whole
+ * (`fleet/peer-server.ts`) or streamed (`fleet/peer-stream-server.ts`), authenticated and parsed
+ * there, then run on this gateway's own instances of the plugin, never forwarded again. Rate limits
+ * were counted where the request entered the fleet, and are counted here again in a bucket of the
+ * owner's own (`peer …` scope): an entry that skipped them cannot lift them.
+ * @module
+ */
+import { performance } from 'node:perf_hooks';
+import { ErrorCodes } from '../errors.js';
+import type { PeerCall } from '../fleet/peer-protocol.js';
+import { peerRefusal, servePeer, type PeerReply } from '../fleet/peer-server.js';
+import { servePeerStream, type PeerStreamReply } from '../fleet/peer-stream-server.js';
+import { ReplayGuard } from '../fleet/replay-guard.js';
+import type { RateCheck } from '../mesh/pipeline.js';
+import type { Served } from '../mesh/instances.js';
+import type { PluginRequest } from '../shared/types.js';
+import { callerAddress, refuse } from './admission.js';
+import type { RequestPath } from './request-path.js';
+import type { RouteMatch } from './router.js';
+import type { TraceDoor } from './tracing.js';
+
+export type PeerHeaders = Readonly<Record<string, string | string[] | undefined>>;
+type Found = Extract<RouteMatch<Served>, { kind: 'found' }>;
+
+/** Made by the gateway at the first peer call. */
+export class PeerDoor {
+  readonly #path: RequestPath;
+  #refusals = 0;
+  /** Signed peer calls already served (replay protection), made at the first one. */
+  #replays: ReplayGuard | undefined;
+
+  constructor(path: RequestPath) {
+    this.#path = path;
+  }
+
+  /** A whole call (`POST /.veza/peer/v1`). */
+  call(body: string, headers: PeerHeaders, remoteAddress: string | undefined): Promise<PeerReply> {
+    const started = performance.now();
+    const parts = this.#parts();
+    if (parts === undefined) return Promise.resolve(notInFleet());
+    return servePeer(body, headers, remoteAddress, {
+      ...parts,
+      // A stream's body cannot travel in one answer: those go to `stream()` (the caller knows).
+      find: (call) => {
+        const match = parts.find(call);
+        return match?.target.endpoint.stream ? undefined : match;
+      },
+      serve: (match, request, timeoutMs) =>
+        this.#serve(match, request, timeoutMs, headers, started),
+    });
+  }
+
+  /** A streamed call (`POST /.veza/peer/v1/stream`): `source` is the request's body as it comes. */
+  stream(
+    source: AsyncIterable<Uint8Array>,
+    headers: PeerHeaders,
+    remoteAddress: string | undefined,
+  ): Promise<PeerStreamReply> {
+    const started = performance.now();
+    const parts = this.#parts();
+    if (parts === undefined) return Promise.resolve(notInFleet());
+    return servePeerStream(source, headers, remoteAddress, {
+      ...parts,
+      streamOf: (match) => {
+        const stream = match.target.endpoint.stream;
+        return stream && { requestBody: stream.request_body };
+      },
+      serveStream: (match, request, timeoutMs) =>
+        this.#serve(match, request, timeoutMs, headers, started).then((o) => o.response),
+    });
+  }
+
+  #parts() {
+    const path = this.#path;
+    const node = path.parts.options.node;
+    if (node === undefined) return undefined;
+    if (node.secret !== undefined) this.#replays ??= new ReplayGuard();
+    return {
+      secret: node.secret,
+      replays: this.#replays,
+      nodeId: node.id,
+      log: path.parts.log,
+      refused: () => ++this.#refusals,
+      find: (call: PeerCall): Found | undefined => {
+        const plugin = path.parts.local(call.service);
+        if (path.parts.stopped() || !plugin || plugin.version !== call.version) return undefined;
+        // params and query come from the path this gateway matches, never from the envelope.
+        const url = call.search ? `${call.request.path}?${call.search}` : call.request.path;
+        const match = path.parts.router.match(call.request.method, url);
+        if (
+          match.kind !== 'found' ||
+          match.target.plugin !== plugin ||
+          match.target.key !== call.key
+        ) {
+          return undefined;
+        }
+        return match;
+      },
+    };
+  }
+
+  #serve(
+    match: Found,
+    request: Omit<PluginRequest, 'params' | 'query'>,
+    timeoutMs: number,
+    headers: PeerHeaders,
+    started: number,
+  ) {
+    const path = this.#path;
+    const req = request as PluginRequest;
+    req.params = match.params;
+    req.query = match.query;
+    const trace: TraceDoor | undefined = path.parts.tracing.enabled
+      ? { door: 'peer', parent: path.parts.tracing.parentFrom(headers) }
+      : undefined;
+    const target = match.target;
+    const refused = refuse(target, req);
+    // Counted again here, in a bucket of the owner's own: an entry that skipped it cannot lift it.
+    const rate: RateCheck | undefined = target.rate && {
+      limiter: path.parts.limiter,
+      rate: target.rate,
+      scope: `peer ${target.scope}`,
+      caller: req.userId ?? callerAddress(req.context?.clientAddress),
+    };
+    return path.serve(
+      path.enter({ target, request: req, started, rate, timeoutMs, refused, trace }),
+    );
+  }
+}
+
+/** Not a fleet member: no peer route (the listener routes the path like any other). */
+function notInFleet(): PeerReply {
+  const message = 'this gateway is not in a fleet: it serves no peer calls';
+  return peerRefusal(ErrorCodes.NOT_FOUND, message);
+}
+
+export type { PeerReply, PeerStreamReply };
