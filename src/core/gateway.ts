@@ -76,7 +76,7 @@ export class PluginGateway {
   readonly #tracing: Tracing;
   readonly #swaps: HotSwap;
   readonly #loading: LoadingGateway;
-  /** WebSocket upgrades: made at the first one. */
+  /** WebSocket upgrades, and the door of peer calls: each made at the first one. */
   #live: LiveGate | undefined;
   #peers: PeerDoor | undefined;
   #started = false;
@@ -220,10 +220,11 @@ export class PluginGateway {
 
   /**
    * Decides a WebSocket upgrade before any connection exists (route, origin, auth, roles, rate limit,
-   * connection cap); `createUpgradeListener` of `./node` calls it. Never rejects.
+   * connection cap; a fleet's forwarded ones by signature); `createUpgradeListener` calls it.
    */
   upgrade(request: GatewayRequest): Promise<LiveUpgrade> {
-    return (this.#live ??= new LiveGate(this.#path.parts)).upgrade(request);
+    const peers = (this.#peers ??= new PeerDoor(this.#path));
+    return (this.#live ??= new LiveGate(this.#path.parts, peers)).upgrade(request);
   }
 
   /** Whether `method path` reads its body as a stream (`stream.request_body`): adapters pass it unread. */
@@ -371,8 +372,6 @@ export class PluginGateway {
     await this.#fleet?.close();
     if (this.#ownsRegistry) await this.#registry.close();
   }
-
-  // ---- helpers ----
 
   readonly #emit: GatewayEmit = (event, ...args) =>
     (this.#emitter.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);

@@ -22,6 +22,8 @@ import { LiveConnection } from './live-connection.js';
 import { TopicTable } from './live-topics.js';
 import { leastBusy } from './live-stream.js';
 import type { RequestPathParts } from './request-path.js';
+import type { PeerDoor } from './peer-door.js';
+import { PEER_SOCKET_PATH } from '../fleet/peer-protocol.js';
 
 /** What `gateway.upgrade(request)` decided. */
 export type LiveUpgrade =
@@ -66,8 +68,12 @@ export class LiveGate {
   readonly #topics = new Map<string, TopicTable>();
   #next = 0;
 
-  constructor(parts: Parts) {
+  /** Authenticates forwarded WebSockets (`/.veza/peer/v1/ws`) on a fleet member. */
+  readonly #peers: PeerDoor;
+
+  constructor(parts: Parts, peers: PeerDoor) {
     this.#parts = parts;
+    this.#peers = peers;
   }
 
   /** Decides an upgrade request (`method` is GET; `path` may carry a query). Never rejects. */
@@ -89,6 +95,9 @@ export class LiveGate {
     const refused = (response: PluginResponse): LiveUpgrade => ({ kind: 'refused', response });
     if (this.#parts.stopped()) {
       return refused(errorResponse(ErrorCodes.PLUGIN_UNAVAILABLE, 'the gateway is stopped', id));
+    }
+    if (options.node !== undefined && request.path.split('?')[0] === PEER_SOCKET_PATH) {
+      return this.#fromPeer(request, id);
     }
     const match = this.#parts.router.match('GET', request.path);
     const settings = match.kind === 'found' ? match.target.endpoint.websocket : undefined;
@@ -116,16 +125,12 @@ export class LiveGate {
     if (refusal) return refused(refusal);
     const plugin = target.plugin;
     if (plugin.asleep === true) await plugin.wake?.();
+    // A remote plugin's instances forward the connection to their gateway (peer-socket-client.ts).
     const instance = leastBusy(plugin.instances);
     // A runtime without WebSockets (`process`) was refused at load; never reached.
-    if (plugin.location !== 'local' || !instance?.runtime.live?.().open) {
-      return refused(
-        errorResponse(
-          ErrorCodes.PLUGIN_UNAVAILABLE,
-          `${target.key} of plugin "${plugin.name}" runs on another gateway; WebSockets are not forwarded between gateways`,
-          id,
-        ),
-      );
+    if (!instance?.runtime.live?.().open) {
+      const message = `no instance of plugin "${plugin.name}" can take a WebSocket of ${target.key} now`;
+      return refused(errorResponse(ErrorCodes.PLUGIN_UNAVAILABLE, message, id));
     }
     const unavailable = refuse(target, req);
     if (unavailable) return refused(unavailable);
@@ -143,16 +148,60 @@ export class LiveGate {
         );
       }
     }
-    const slot = `${plugin.name}@${plugin.version} ${target.key}`;
+    return this.#admit(plugin, instance, target.key, req, settings, id);
+  }
+
+  /**
+   * A WebSocket another gateway of the fleet forwards: authenticated as a peer call (401 and no socket
+   * otherwise); origin, auth, roles and rate limit were the entry gateway's. Served here, never again
+   * forwarded, within this gateway's own `max_connections`.
+   */
+  async #fromPeer(request: GatewayRequest, id: string): Promise<LiveUpgrade> {
+    const address = request.context?.clientAddress;
+    const remote = typeof address === 'string' ? address : undefined;
+    const admitted = this.#peers.socket(request.headers ?? {}, remote, id);
+    if ('refused' in admitted) return { kind: 'refused', response: admitted.refused };
+    const { match, request: req } = admitted;
+    const plugin = match.target.plugin;
+    if (plugin.asleep === true) await plugin.wake?.();
+    const instance = leastBusy(plugin.instances);
+    if (plugin.location !== 'local' || !instance?.runtime.live?.().open) {
+      const message = `plugin "${plugin.name}" has no live instance on this gateway`;
+      return {
+        kind: 'refused',
+        response: errorResponse(ErrorCodes.PLUGIN_UNAVAILABLE, message, id),
+      };
+    }
+    return this.#admit(
+      plugin,
+      instance,
+      match.target.key,
+      req,
+      match.target.endpoint.websocket!,
+      id,
+    );
+  }
+
+  /** Within the endpoint's `max_connections` on this gateway: the upgrade is accepted. */
+  #admit(
+    plugin: Served,
+    instance: PluginInstance,
+    key: string,
+    req: PluginRequest,
+    settings: WebSocketSettings,
+    id: string,
+  ): LiveUpgrade {
+    const slot = `${plugin.name}@${plugin.version} ${key}`;
     const open = this.#open.get(slot) ?? 0;
     if (open >= settings.max_connections) {
-      return refused(
-        errorResponse(
+      return {
+        kind: 'refused',
+        response: errorResponse(
           ErrorCodes.TOO_MANY_CONNECTIONS,
-          `${target.key} already holds ${settings.max_connections} connections (websocket.max_connections)`,
+          `${key} already holds ${settings.max_connections} connections (websocket.max_connections)`,
           id,
         ),
-      );
+      };
     }
     this.#open.set(slot, open + 1);
     const release = connectionRelease(this.#open, slot);
@@ -160,7 +209,7 @@ export class LiveGate {
       kind: 'accepted',
       maxMessageBytes: settings.max_message_bytes,
       cancel: release,
-      accept: (ws) => this.#join(ws, plugin, instance, target.key, req, settings, release),
+      accept: (ws) => this.#join(ws, plugin, instance, key, req, settings, release),
     };
   }
 
@@ -191,7 +240,7 @@ export class LiveGate {
       log: this.#parts.log,
       ended,
     });
-    connection.attach(instance.runtime.live!().open!(connection, key, request));
+    connection.attach(instance.runtime.live!().open!(connection, key, request, settings));
   }
 
   #originAdmitted(

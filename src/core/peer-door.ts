@@ -9,19 +9,28 @@
 import { performance } from 'node:perf_hooks';
 import { ErrorCodes } from '../errors.js';
 import type { PeerCall } from '../fleet/peer-protocol.js';
-import { peerRefusal, servePeer, type PeerReply } from '../fleet/peer-server.js';
+import {
+  parseCall,
+  peerRefusal,
+  refused,
+  requestOf,
+  servePeer,
+  type PeerReply,
+} from '../fleet/peer-server.js';
+import { PEER_CALL_HEADER, refusePeer } from '../fleet/peer-protocol.js';
+import { errorResponse } from '../shared/responses.js';
 import { servePeerStream, type PeerStreamReply } from '../fleet/peer-stream-server.js';
 import { ReplayGuard } from '../fleet/replay-guard.js';
 import type { RateCheck } from '../mesh/pipeline.js';
 import type { Served } from '../mesh/instances.js';
-import type { PluginRequest } from '../shared/types.js';
+import type { PluginRequest, PluginResponse } from '../shared/types.js';
 import { callerAddress, refuse } from './admission.js';
 import type { RequestPath } from './request-path.js';
 import type { RouteMatch } from './router.js';
 import type { TraceDoor } from './tracing.js';
 
 export type PeerHeaders = Readonly<Record<string, string | string[] | undefined>>;
-type Found = Extract<RouteMatch<Served>, { kind: 'found' }>;
+export type Found = Extract<RouteMatch<Served>, { kind: 'found' }>;
 
 /** Made by the gateway at the first peer call. */
 export class PeerDoor {
@@ -69,6 +78,52 @@ export class PeerDoor {
       serveStream: (match, request, timeoutMs) =>
         this.#serve(match, request, timeoutMs, headers, started).then((o) => o.response),
     });
+  }
+
+  /**
+   * A forwarded WebSocket's upgrade (`GET /.veza/peer/v1/ws`): authenticated exactly as a call (the
+   * envelope in `x-veza-call`), then its route found among this gateway's `websocket` endpoints.
+   */
+  socket(
+    headers: PeerHeaders,
+    remoteAddress: string | undefined,
+    id: string,
+  ): { refused: PluginResponse } | { match: Found; request: PluginRequest } {
+    const parts = this.#parts();
+    const raw = headers[PEER_CALL_HEADER];
+    const envelope = typeof raw === 'string' ? Buffer.from(raw, 'base64url').toString('utf8') : '';
+    if (parts === undefined)
+      return { refused: errorResponse(ErrorCodes.NOT_FOUND, 'no fleet', id) };
+    const why = refusePeer(
+      headers,
+      envelope,
+      parts.secret,
+      remoteAddress,
+      parts.replays,
+      parts.nodeId,
+    );
+    if (why) {
+      refused(parts, headers, remoteAddress, why);
+      return { refused: errorResponse(ErrorCodes.PEER_UNAUTHORIZED, why, id) };
+    }
+    let call: PeerCall;
+    let request: PluginRequest;
+    try {
+      call = parseCall(envelope);
+      request = requestOf(call) as PluginRequest;
+    } catch (error) {
+      const message = `malformed peer call: ${(error as Error).message}`;
+      return { refused: errorResponse(ErrorCodes.BAD_REQUEST, message, id) };
+    }
+    const match = parts.find(call);
+    if (match === undefined || match.target.endpoint.websocket === undefined) {
+      const message = `${parts.nodeId} does not serve a WebSocket at ${call.service}@${call.version} ${call.key}`;
+      return { refused: errorResponse(ErrorCodes.PEER_UNREACHABLE, message, id) };
+    }
+    request.params = match.params;
+    request.query = match.query;
+    const refusal = refuse(match.target, request);
+    return refusal ? { refused: refusal } : { match, request };
   }
 
   #parts() {

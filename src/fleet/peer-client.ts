@@ -8,12 +8,14 @@ import { DrainSignal } from '../loader/drain-signal.js';
 import type { Agent, Dispatcher } from 'undici';
 import type {
   LiveChannel,
+  LiveLink,
   PluginRuntime,
   RuntimeStats,
   StreamLink,
   TaskInput,
 } from '../loader/runtime.js';
 import { forwardStream } from './peer-stream-client.js';
+import { forwardSocket } from './peer-socket-client.js';
 import {
   PEER_CONTENT_TYPE,
   PEER_PATH,
@@ -109,6 +111,8 @@ export class RemoteRuntime implements PluginRuntime {
   #inFlight = 0;
   /** Streams forwarded to this instance and not ended. */
   readonly #streams = new Set<StreamLink>();
+  /** WebSockets forwarded to this instance and not closed. */
+  readonly #sockets = new Set<LiveLink>();
   #live: LiveChannel | undefined;
   readonly #drain = new DrainSignal();
   // The caller's deadline is kept here, not by the peer: a peer cut off by a silent partition answers
@@ -238,7 +242,7 @@ export class RemoteRuntime implements PluginRuntime {
       heapUsedBytes: 0,
       inFlight: this.#inFlight,
       violations: 0,
-      connections: this.#streams.size,
+      connections: this.#streams.size + this.#sockets.size,
     };
   }
 
@@ -261,7 +265,15 @@ export class RemoteRuntime implements PluginRuntime {
         this.#streams.add(link);
         return link;
       },
-      closeAll: () => {
+      open: (peer, key, request, settings) => {
+        const link = forwardSocket(this, peer, key, request, settings, () => {
+          this.#sockets.delete(link);
+        });
+        this.#sockets.add(link);
+        return link;
+      },
+      closeAll: (code, reason) => {
+        for (const link of this.#sockets) link.closed(code, reason);
         for (const link of this.#streams) link.cancel();
       },
     });

@@ -35,6 +35,10 @@ export const PEER_NONCE_HEADER = 'x-veza-nonce';
 export const PEER_STREAM_PATH = '/.veza/peer/v1/stream';
 /** Media type of a streamed peer call's body and of its `200` answer. */
 export const PEER_STREAM_CONTENT_TYPE = 'application/vnd.veza.peer.v1.stream';
+/** Where a gateway takes forwarded WebSockets (a `GET` upgrade, the envelope in `x-veza-call`). */
+export const PEER_SOCKET_PATH = '/.veza/peer/v1/ws';
+/** The envelope of a forwarded WebSocket, base64url: an upgrade has no body to carry it. */
+export const PEER_CALL_HEADER = 'x-veza-call';
 /** How far a signed call's timestamp may be from the receiver's clock. */
 export const PEER_CLOCK_SKEW_MS = 30_000;
 

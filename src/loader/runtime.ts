@@ -12,6 +12,7 @@ import type {
   PluginResponse,
   ServiceRequest,
   StreamSettings,
+  WebSocketSettings,
 } from '../shared/types.js';
 import type { LogLevel } from '../shared/logger.js';
 import type { HostLimits } from '../shared/host-limits.js';
@@ -181,7 +182,13 @@ export interface LiveChannel {
    * Hands a new connection to the plugin's `websockets[key]` handlers. Absent where the runtime holds
    * no WebSockets (`process`: such a manifest is refused at load).
    */
-  open?(peer: LivePeer, key: string, request: PluginRequest): LiveLink;
+  open?(
+    peer: LivePeer,
+    key: string,
+    request: PluginRequest,
+    /** The endpoint's `websocket` settings, for a runtime that does not hold the plugin (a remote one). */
+    settings?: WebSocketSettings,
+  ): LiveLink;
   /**
    * Runs the plugin's `routes[key]` for a streamed response; with `body`, its `req.body` is that
    * streamed request body, read as the handler reads it.
