@@ -96,14 +96,18 @@ export function forwardSocket(
       peer.send(isBinary ? new Uint8Array(bytes) : bytes.toString('utf8'));
     });
     // An owner that refused the upgrade (401, 503), went away, or sent a frame over the limit (1009).
-    ws.on('error', () => {});
+    let failed: number | undefined;
+    ws.on('error', (error: Error & { code?: string }) => {
+      // `ws` reports its own close (1006) after this: the client is told why.
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') failed = 1009;
+    });
     ws.on('close', (code: number, reason: Buffer) => {
       if (closedByClient) {
         ended = true;
         return onEnd();
       }
       end(
-        code === 1006 ? 1011 : code,
+        code === 1006 ? (failed ?? 1011) : code,
         reason.length > 0 ? reason.toString() : 'the owner gateway closed',
       );
     });
