@@ -13,7 +13,6 @@ import {
   identify,
   ownHostBody,
   pathOf,
-  refuse,
   toPluginRequest,
   unavailable,
 } from './admission.js';
