@@ -96,6 +96,23 @@ describe('the streamed peer route, as a stranger on the network', () => {
     expect(node.gateway.metrics('live-stream').request_count).toBe(served);
   });
 
+  it('refuses a call frame over 1 MiB at its header, and a body that is not frames, unread (400)', async () => {
+    const node = await owner();
+    const huge = Buffer.alloc(5);
+    huge[0] = FrameKind.call;
+    huge.writeUInt32BE(0xffffffff, 1);
+    const headers = { ...peerHeaders('gw-x', 'gw-owner', 'x', undefined) };
+    for (const body of [Buffer.concat([huge, Buffer.alloc(MiB)]), Buffer.from('GET / HTTP/1.1')]) {
+      const res = await fetch(node.address + PEER_STREAM_PATH, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': PEER_STREAM_CONTENT_TYPE },
+        body,
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ error: { code: 'PGW_ERR_BAD_REQUEST' } });
+    }
+  });
+
   it('accepts a signed stream call once: the same bytes again are a replay (401)', async () => {
     const node = await owner();
     const body = envelope('GET /ticks', '/ticks');
