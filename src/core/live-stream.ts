@@ -30,6 +30,26 @@ export function leastBusy(instances: readonly PluginInstance[]): PluginInstance 
   return best;
 }
 
+/** Open streams per instance (its runtime) and endpoint: a plain count, released once per stream. */
+const openStreams = new WeakMap<object, Map<string, number>>();
+
+/** Counts one more open stream of `key` on `runtime`; undefined when `cap` are open already. */
+function openStream(runtime: object, key: string, cap: number): (() => void) | undefined {
+  let counts = openStreams.get(runtime);
+  if (!counts) openStreams.set(runtime, (counts = new Map()));
+  const open = counts.get(key) ?? 0;
+  if (open >= cap) return undefined;
+  counts.set(key, open + 1);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const left = (counts.get(key) ?? 1) - 1;
+    if (left <= 0) counts.delete(key);
+    else counts.set(key, left);
+  };
+}
+
 /** A stream's body as the adapters see it: chunks of text or bytes; a cut stream throws. */
 export type StreamBody = AsyncIterable<LiveData>;
 
@@ -61,8 +81,11 @@ export async function streamed(
   const { plugin, request, rate } = exchange;
   const key = exchange.target.key;
   const id = request.id;
+  // The endpoint's count of open streams, once this one counts.
+  let releaseStream = () => {};
   const finish = (response: PluginResponse): Dispatched => {
     const outcome = { response };
+    releaseStream();
     ended(outcome);
     return outcome;
   };
@@ -81,6 +104,14 @@ export async function streamed(
     const message = `no instance of plugin "${plugin.name}" can take a stream of ${key} now`;
     return finish(errorResponse(ErrorCodes.PLUGIN_UNAVAILABLE, message, id));
   }
+  const live = instance.runtime.live!();
+  const cap = settings.max_connections ?? live.defaultMaxStreams ?? Infinity;
+  const release = openStream(instance.runtime, key, cap);
+  if (!release) {
+    const message = `${key} already holds ${cap} open streams (stream.max_connections)`;
+    return finish(errorResponse(ErrorCodes.TOO_MANY_CONNECTIONS, message, id));
+  }
+  releaseStream = release;
   const maxBody = settings.max_request_bytes;
   const tooLargeMessage = `the body is larger than ${maxBody} bytes (stream.max_request_bytes)`;
   // The client's upload is not read further: the connection ends with the answer.
@@ -90,6 +121,7 @@ export async function streamed(
   return new Promise<Dispatched>((resolve) => {
     const stream = new HostStream(settings, (error) => {
       if (error) log.warn({ plugin_id: plugin.name, request_id: id, err: error }, 'stream cut');
+      releaseStream();
       ended(outcome);
     });
     let outcome: Dispatched = { response: { statusCode: 500 } };
@@ -112,7 +144,7 @@ export async function streamed(
           setImmediate(answerTooLarge);
         })
       : undefined;
-    stream.link = instance.runtime.live!().stream(
+    stream.link = live.stream(
       {
         head(statusCode, headers) {
           if (stream.headed) return; // a second head from the thread: ignored

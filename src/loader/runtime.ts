@@ -4,6 +4,7 @@
  * @module
  */
 import { diagnoseLoadFailure } from './load-diagnosis.js';
+import type { ContentCheck } from './content-check.js';
 import type { Manifest } from '../manifest/manifest.js';
 import type {
   DomainEvent,
@@ -202,6 +203,11 @@ export interface LiveChannel {
     settings?: StreamSettings,
   ): StreamLink;
   /**
+   * Streams one endpoint may hold open at once on this instance when its `stream.max_connections` is
+   * not set; absent: no such bound (the runtime holds every stream at a window of chunks).
+   */
+  readonly defaultMaxStreams?: number;
+  /**
    * Closes every open connection with `code` (their `close` handlers run as for any close) and cuts
    * every stream, leaving the thread up; new connections are still taken.
    */
@@ -251,6 +257,23 @@ export interface HarnessOverride {
   data: Record<string, unknown>;
   /** Takes the harness's own notes; returns false for the ones this runtime is to check and act on. */
   onNote(message: unknown): boolean;
+  /** The runtime's live channel, made on first use in place of the worker's live thread. */
+  live?(parts: LiveParts): HeldLiveChannel;
+}
+
+/** What a runtime's live channel is made of: the runtime's own, shared with its task threads. */
+export interface LiveParts {
+  flagCells: Int32Array;
+  violation(reason: string): void;
+  content: ContentCheck;
+}
+
+/** A live channel as its runtime holds it: counted in its stats, closed with it. */
+export interface HeldLiveChannel extends LiveChannel {
+  /** Open connections and streams. */
+  readonly connections: number;
+  /** Closes every connection (1001) and ends the channel's threads within `timeoutMs`. */
+  close(timeoutMs: number): Promise<void>;
 }
 
 /**

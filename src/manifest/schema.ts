@@ -186,6 +186,7 @@ const streamSettings = lazySchema(() =>
         .max(64 * 1024 * 1024)
         .default(1024 * 1024),
       request_body: z.boolean().default(false),
+      max_connections: z.number().int().min(1).max(1_000_000).optional(),
       max_request_bytes: z
         .number()
         .int()

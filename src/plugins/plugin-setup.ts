@@ -229,14 +229,25 @@ function runtimeFor(manifest: Manifest, setup: PluginSetup): Manifest['runtime']
  */
 function assertLiveServable(files: PluginFiles, runtime: Manifest['runtime']['type']): void {
   if (runtime === 'worker') return;
-  // Streams go through a process's channel too (the Node harness, the Go and Rust SDKs);
-  // WebSockets only through a worker's live thread.
+  // Streams go through a process's channel too (the Node harness, the Go and Rust SDKs), and through
+  // wasm (one thread per stream; its request bodies come whole); WebSockets only through a worker's
+  // live thread.
+  const wasm = runtime === 'wasm';
   const i = files.manifest.endpoints.findIndex(
-    (e) => e.websocket !== undefined || (e.stream !== undefined && runtime !== 'process'),
+    (e) =>
+      e.websocket !== undefined ||
+      (e.stream !== undefined && (wasm ? e.stream.request_body : runtime !== 'process')),
   );
   if (i < 0) return;
-  const field = files.manifest.endpoints[i]!.websocket !== undefined ? 'websocket' : 'stream';
   const { name } = files.manifest;
+  if (wasm && files.manifest.endpoints[i]!.websocket === undefined) {
+    const at = fieldLocation(files.manifestText, files.manifestPath, ['endpoints', i, 'stream']);
+    throw new LiveUnsupportedError(
+      `${at}: plugin "${name}" declares stream.request_body, which a wasm plugin does not read as a stream (its call is synchronous); drop request_body (the body then comes whole, up to the gateway's body limit)`,
+      { plugin: name },
+    );
+  }
+  const field = files.manifest.endpoints[i]!.websocket !== undefined ? 'websocket' : 'stream';
   const where = fieldLocation(files.manifestText, files.manifestPath, ['endpoints', i, field]);
   const why =
     files.manifest.runtime.type === 'worker'

@@ -19,6 +19,12 @@ export interface StreamSettings {
    * chunks, handed over as it reads them) instead of whole. @default false
    */
   request_body: boolean;
+  /**
+   * Streams of this endpoint open at once on one plugin instance; past it the caller gets 503
+   * `PGW_ERR_TOO_MANY_CONNECTIONS`. @default none for worker and process plugins; 16 for wasm plugins,
+   * where each open stream holds a thread and an instance of the module (docs/decisions/0180)
+   */
+  max_connections?: number;
   /** With `request_body`, the largest body: past it, 413 and the upload is aborted. @default 1 GiB */
   max_request_bytes: number;
 }

@@ -1,4 +1,7 @@
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PluginGateway } from '../../src/index.js';
 import { closeServer, fixture, gatewayWith, memoryLogger } from '../helpers.js';
@@ -96,15 +99,27 @@ describe('streamed responses and Server-Sent Events through the node:http adapte
     await expect(stalls.text()).rejects.toThrow();
   });
 
-  it('refuses a stream endpoint on the wasm runtime at load', async () => {
+  it.each([
+    ['websocket: true', /endpoints\.0\.websocket.*only the worker runtime serves/],
+    [
+      'stream: { request_body: true }',
+      /endpoints\.0\.stream.*stream\.request_body, which a wasm plugin does not read as a stream/,
+    ],
+  ])('refuses a wasm endpoint with %s at load (wasm streams responses only)', async (live, why) => {
     const { PluginGateway } = await import('../../src/index.js');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pgw-wasm-live-'));
+    copyFileSync(fixture('live-wasm-stream/plugin.wasm'), path.join(dir, 'plugin.wasm'));
+    writeFileSync(
+      path.join(dir, 'plugin.yaml'),
+      ['name: wasm-live', 'version: 1.0.0', 'runtime: { type: wasm }', 'endpoints:'].join('\n') +
+        `\n  - { path: /feed, method: GET, ${live} }\n`,
+    );
     const g = new PluginGateway({ logger: false });
-    await expect(g.load(fixture('live-wasm-stream'))).rejects.toMatchObject({
+    await expect(g.load(dir)).rejects.toMatchObject({
       code: 'PGW_ERR_LIVE_UNSUPPORTED',
-      message: expect.stringMatching(
-        /plugin\.yaml:\d+:\d+ endpoints\.0\.stream.*only the worker and process runtimes serve/,
-      ),
+      message: expect.stringMatching(new RegExp(`plugin\\.yaml:\\d+:\\d+ ${why.source}`)),
     });
     await g.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 });

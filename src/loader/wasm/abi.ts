@@ -28,6 +28,12 @@ export const HOST_FUNCTIONS = {
   pgw_kv_get: 'kv',
   pgw_kv_set: 'kv',
   pgw_kv_delete: 'kv',
+  /**
+   * `pgw_stream_head(ptr, len) -> i32`, `pgw_stream_write(ptr, len) -> i32` (bytes of the module's
+   * memory): an endpoint's `stream`.
+   */
+  pgw_stream_head: 'stream',
+  pgw_stream_write: 'stream',
 } as const;
 
 /** A capability a manifest grants. */
@@ -43,6 +49,7 @@ export function grantsOf(manifest: Manifest): Set<Grant> {
   if (manifest.dependencies.length > 0) grants.add('call');
   if (manifest.permissions.network.length > 0) grants.add('fetch');
   if ((manifest.resources.disk ?? 0) > 0) grants.add('kv');
+  if (manifest.endpoints.some((e) => e.stream !== undefined)) grants.add('stream');
   return grants;
 }
 
@@ -75,6 +82,7 @@ const GRANT_FIELD: Record<Grant, string> = {
   call: 'dependencies',
   fetch: 'permissions.network',
   kv: 'resources.disk',
+  stream: 'an endpoint with stream',
 };
 
 /**

@@ -23,6 +23,7 @@ import { matchesEventPattern } from '../../shared/event-pattern.js';
 import { EXTISM_ENV, EXTISM_USER, type Grant } from './abi.js';
 import type { HostAnswer, HostNote, HostOp, WasmHarnessData } from './host-protocol.js';
 import { WASI_MODULE, wasiImports, WasiExit, type Wasi } from './wasi-preview1.js';
+import { serveStreams, STREAM_NONE } from './stream-call.js';
 
 const data = workerData as WasmHarnessData;
 const port = parentPort!;
@@ -144,6 +145,12 @@ function hostFunctions(): Record<
   if (grants.has('fetch')) {
     user.pgw_fetch = (ctx, at) => ctx.store(ask('fetch', text(ctx, at)).value!);
   }
+  if (grants.has('stream')) {
+    // A task thread serves no stream: its calls are answered STREAM_NONE.
+    user.pgw_stream_head = (_ctx, at, len) => streams?.head(BigInt(at), BigInt(len)) ?? STREAM_NONE;
+    user.pgw_stream_write = (_ctx, at, len) =>
+      streams?.write(BigInt(at), BigInt(len)) ?? STREAM_NONE;
+  }
   if (grants.has('kv')) {
     user.pgw_kv_get = (ctx, key) => {
       const { value } = ask('kv_get', [text(ctx, key)]);
@@ -255,6 +262,20 @@ async function restart(): Promise<void> {
   await instantiate();
   if (exportsOf.has('init')) await plugin.call('init', '');
 }
+
+/** In a live thread: the streamed responses it serves, one call each (`stream-call.ts`). */
+const streams =
+  data.livePort &&
+  serveStreams(
+    data,
+    () => memory?.buffer,
+    async (r, input, deadline) => {
+      await ready;
+      if (initFailure) throw new Error(initFailure.message);
+      return invoke('handle', input, { id: r.id, userId: r.userId, deadline });
+    },
+  );
+delete data.livePort;
 
 /** Calls of the module, one after another: Extism's call state (input, output, blocks) is per plugin. */
 let queue: Promise<unknown> = Promise.resolve();

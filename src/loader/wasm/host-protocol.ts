@@ -9,6 +9,7 @@ import { MessagePort } from 'node:worker_threads';
 import type { PluginRequest } from '../../shared/types.js';
 import type { HarnessData } from '../worker/protocol.js';
 import type { Grant } from './abi.js';
+import type { WasmStreamSettings } from './stream-call.js';
 
 /** A capability performed on the host. */
 export type HostOp = 'call' | 'fetch' | 'kv_get' | 'kv_set' | 'kv_delete';
@@ -45,6 +46,8 @@ export interface WasmHarnessData extends HarnessData {
   config: Record<string, string>;
   /** Longest wait for a host capability's answer (the request's deadline cuts it shorter). */
   hostCallMs: number;
+  /** The `stream` endpoints, by key. */
+  streams: Record<string, WasmStreamSettings>;
 }
 
 const isText = (v: unknown) => typeof v === 'string' && v.length <= 1 << 24;

@@ -17,6 +17,7 @@ import { assertImportsGranted, grantsOf, type Grant } from './abi.js';
 import { checkModule, WASM_PAGE } from './module-check.js';
 import { checkHostNote, type HostOp, type WasmHarnessData } from './host-protocol.js';
 import { HostCapabilities } from './host-capabilities.js';
+import { streamSettingsOf, WasmStreams } from './wasm-streams.js';
 
 /** The harness each thread of a wasm plugin runs. */
 const WASM_HARNESS = harnessFile('wasm-entry', new URL('./entry.ts', import.meta.url));
@@ -105,26 +106,35 @@ export function createWasmRuntime(
       ]),
     ),
     hostCallMs: HOST_CALL_MS,
+    streams: streamSettingsOf(manifest),
+  };
+  const onNote = (message: unknown): boolean => {
+    const note = checkHostNote(message);
+    if (note === undefined) return false;
+    if (typeof note === 'string') {
+      hooks.onViolation(note, ++violations);
+      return true;
+    }
+    if (!module.grants.includes(GRANT_OF[note.op])) {
+      hooks.onViolation(`host ${note.op}, which the manifest does not grant`, ++violations);
+      note.port.postMessage({ error: `${note.op} is not granted` });
+      Atomics.store(note.wake, 0, 1);
+      Atomics.notify(note.wake, 0);
+      return true;
+    }
+    capabilities.serve(note);
+    return true;
   };
   return new WorkerRuntime(spec, hooks, {
     url: WASM_HARNESS,
     data,
-    onNote(message) {
-      const note = checkHostNote(message);
-      if (note === undefined) return false;
-      if (typeof note === 'string') {
-        hooks.onViolation(note, ++violations);
-        return true;
-      }
-      if (!module.grants.includes(GRANT_OF[note.op])) {
-        hooks.onViolation(`host ${note.op}, which the manifest does not grant`, ++violations);
-        note.port.postMessage({ error: `${note.op} is not granted` });
-        Atomics.store(note.wake, 0, 1);
-        Atomics.notify(note.wake, 0);
-        return true;
-      }
-      capabilities.serve(note);
-      return true;
-    },
+    onNote,
+    live: (parts) =>
+      new WasmStreams(spec, hooks, parts, {
+        url: WASM_HARNESS,
+        data,
+        onNote,
+        graceMs: spec.timeoutGraceMs,
+      }),
   });
 }

@@ -24,8 +24,11 @@ export type LiveFrame =
   | { k: 'open'; c: number; key: string; r: PluginRequest }
   | { k: 'msg'; c: number; d: LiveData }
   | { k: 'closed'; c: number; code: number; reason: string }
-  /** A streamed response: run `routes[key]`; `more` gives one chunk of credit, `cancel` ends it. */
-  | { k: 'req'; c: number; key: string; r: PluginRequest; b?: true }
+  /**
+   * A streamed response: run `routes[key]`; `more` gives one chunk of credit, `cancel` ends it — or,
+   * for a harness that blocks while it streams, its credit cell `w` (`live-credit.ts`) does.
+   */
+  | { k: 'req'; c: number; key: string; r: PluginRequest; b?: true; w?: Int32Array }
   | { k: 'more'; c: number }
   | { k: 'cancel'; c: number }
   /** A streamed request body (`b` on its `req`): one chunk per `pull`, then its end (`e`: it failed). */

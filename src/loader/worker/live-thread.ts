@@ -3,11 +3,11 @@
  * the instance's WebSocket connections. It runs the same harness, lockdown, permissions and resource
  * limits as the pool's threads, and its frames travel on a MessagePort of their own (`live-protocol.ts`).
  * It starts with the first connection and ends `idleTimeoutMs` after the last one closed. When it dies
- * on its own, its connections close 1011 and the crash goes to the supervisor like any other.
+ * on its own, its connections close 1011 and the crash goes to the supervisor like any other. Another
+ * harness (wasm's) may run in it, with its streams' credit in shared cells (`live-credit.ts`).
  * @module
  */
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { pathToFileURL } from 'node:url';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { PluginRequest } from '../../shared/types.js';
 import type {
   LiveChannel,
@@ -22,6 +22,8 @@ import type {
 import type { ContentCheck } from '../content-check.js';
 import { grantedFetch } from '../host-fetch.js';
 import { BodyPump } from './live-body-pump.js';
+import { cancelCredit, creditCell, giveCredit } from './live-credit.js';
+export type { BlockingLiveHarness } from './live-thread-launch.js';
 import {
   checkLiveNote,
   STREAM_WINDOW,
@@ -29,10 +31,13 @@ import {
   type LiveFrame,
   type LiveNote,
 } from './live-protocol.js';
-import { MEMORY_REPORT_MS } from './plugin-pool.js';
-import type { HarnessData } from './protocol.js';
 import { captureOutput } from './thread-output.js';
-import { HARNESS, threadPermissions, type ThreadPermissions } from './thread-launch.js';
+import { threadPermissions, type ThreadPermissions } from './thread-launch.js';
+import {
+  launchLiveThread,
+  type BlockingLiveHarness,
+  type StreamEntry,
+} from './live-thread-launch.js';
 import { onNote, type NoteTarget, type ThreadState } from './thread-notes.js';
 
 /** One running live thread and what belongs to it. */
@@ -44,7 +49,9 @@ interface Running {
   /** Closed connections whose `close` handler has not settled: it may still publish. */
   closing: Set<number>;
   /** Streamed responses under way, with the chunks sent beyond the credit given (never past the window). */
-  streams: Map<number, { sink: StreamSink; ahead: number; body?: BodyPump }>;
+  streams: Map<number, StreamEntry>;
+  /** Cancelled streams whose blocking call has not returned yet, each with its grace timer. */
+  cancelling: Map<number, NodeJS.Timeout>;
   /** Its plugin has stopped (the answer to a `stop` control). */
   stopped: Promise<void>;
 }
@@ -59,6 +66,7 @@ export class LiveThread implements LiveChannel {
   #nextConnection = 0;
   #idleTimer: NodeJS.Timeout | undefined;
   #closing = false;
+  readonly #harness: BlockingLiveHarness | undefined;
 
   constructor(
     spec: RuntimeSpec,
@@ -66,7 +74,9 @@ export class LiveThread implements LiveChannel {
     flagCells: Int32Array,
     violation: (reason: string) => void,
     content: ContentCheck,
+    harness?: BlockingLiveHarness,
   ) {
+    this.#harness = harness;
     this.#content = content;
     this.#spec = spec;
     this.#hooks = hooks;
@@ -90,6 +100,12 @@ export class LiveThread implements LiveChannel {
     return running ? running.peers.size - running.closing.size + running.streams.size : 0;
   }
 
+  /** Whether the thread holds anything: a connection, a stream, or a cancelled call not yet returned. */
+  get busy(): boolean {
+    const running = this.#running;
+    return running !== undefined && (this.connections > 0 || running.cancelling.size > 0);
+  }
+
   stream(
     sink: StreamSink,
     key: string,
@@ -105,20 +121,22 @@ export class LiveThread implements LiveChannel {
     const c = ++this.#nextConnection;
     const pump =
       body && new BodyPump(body, c, (frame, transfer) => postTo(running, frame, transfer));
-    const entry = { sink, ahead: 0, body: pump };
+    const cell = this.#harness && creditCell();
+    const entry: StreamEntry = { sink, ahead: 0, body: pump, cell };
     running.streams.set(c, entry);
     if (pump) postTo(running, { k: 'req', c, key, r: { ...request, body: undefined }, b: true });
-    else postTo(running, { k: 'req', c, key, r: request });
+    else postTo(running, { k: 'req', c, key, r: request, w: cell });
     return {
       more: () => {
         if (!running.streams.has(c)) return;
         entry.ahead = Math.max(0, entry.ahead - 1);
-        postTo(running, { k: 'more', c });
+        if (cell) giveCredit(cell);
+        else postTo(running, { k: 'more', c });
       },
       cancel: () => {
         pump?.stop();
         if (!running.streams.delete(c)) return;
-        postTo(running, { k: 'cancel', c });
+        this.#cancel(running, c, entry);
         this.#maybeIdle(running);
       },
     };
@@ -154,50 +172,36 @@ export class LiveThread implements LiveChannel {
     for (const [c, peer] of running.peers) if (!running.closing.has(c)) peer.close(code, reason);
     const streams = [...running.streams];
     running.streams.clear();
-    for (const [c, { sink, body }] of streams) {
-      body?.stop();
-      sink.end(reason);
-      postTo(running, { k: 'cancel', c });
+    for (const [c, entry] of streams) {
+      entry.body?.stop();
+      entry.sink.end(reason);
+      this.#cancel(running, c, entry);
     }
     this.#maybeIdle(running);
+  }
+
+  /** Tells the thread that stream `c` is over: a frame, or its cell and a grace for the call to return. */
+  #cancel(running: Running, c: number, entry: StreamEntry): void {
+    if (!entry.cell) return postTo(running, { k: 'cancel', c });
+    cancelCredit(entry.cell);
+    const grace = setTimeout(() => {
+      if (!running.cancelling.delete(c)) return;
+      // A call that does not see its cancel (a loop that never writes) holds the only instance.
+      running.state.killed = true;
+      running.state.error = `a stream's call did not return within ${this.#harness!.graceMs} ms of its cancel`;
+      void running.state.worker.terminate();
+    }, this.#harness!.graceMs);
+    grace.unref();
+    running.cancelling.set(c, grace);
   }
 
   #start(): Running {
     const spec = this.#spec;
     const { manifest } = spec;
-    const permissions = threadPermissions(spec.pluginDir, manifest.name);
+    const harness = this.#harness;
+    const permissions = threadPermissions(spec.pluginDir, manifest.name, harness?.url);
     const { port1, port2 } = new MessageChannel();
-    const memory = manifest.resources.memory;
-    const workerData: HarnessData = {
-      main: spec.mainUrl ?? pathToFileURL(spec.mainPath).href,
-      name: manifest.name,
-      version: manifest.version,
-      flags: spec.flags,
-      settings: spec.settings,
-      publish: [...manifest.permissions.events.publish],
-      // No tasks run here: a slot table of one, never used.
-      slots: new Int32Array(new SharedArrayBuffer(4)),
-      flagCells: this.#flagCells,
-      network: [...manifest.permissions.network],
-      maxResponseBytes: spec.maxResponseBytes,
-      memoryReportMs: MEMORY_REPORT_MS,
-      logLinesPerSecond: spec.limits.logLinesPerSecond,
-      livePort: port2,
-    };
-    const worker = new Worker(HARNESS, {
-      workerData,
-      transferList: [port2],
-      execArgv: permissions.execArgv,
-      env: { TMPDIR: permissions.scratchDir },
-      resourceLimits: {
-        maxOldGenerationSizeMb: memory,
-        maxYoungGenerationSizeMb: Math.max(1, Math.min(16, Math.floor(memory / 8))),
-        stackSizeMb: 4,
-      },
-      stdout: true,
-      stderr: true,
-      trackUnmanagedFds: true,
-    });
+    const worker = launchLiveThread(spec, this.#flagCells, permissions, port2, harness);
     const state: ThreadState = {
       worker,
       killed: false,
@@ -213,10 +217,13 @@ export class LiveThread implements LiveChannel {
       peers: new Map(),
       closing: new Set(),
       streams: new Map(),
+      cancelling: new Map(),
       stopped,
     };
     captureOutput(worker, (stream, line) => this.#hooks.onOutput(stream, line));
-    worker.on('message', (m: unknown) => onNote(this.#notes, state, m));
+    worker.on('message', (m: unknown) => {
+      if (!harness?.onNote(m)) onNote(this.#notes, state, m);
+    });
     port1.on('message', (m: unknown) => this.#onFrame(running, m));
     worker.on('error', (error: Error) => {
       state.error = `${(error as Error & { code?: string }).code ?? error.name}: ${error.message}`;
@@ -262,7 +269,16 @@ export class LiveThread implements LiveChannel {
 
   #onStream(running: Running, note: Extract<LiveNote, { k: 'head' | 'chunk' | 'end' }>): void {
     const entry = running.streams.get(note.c);
-    if (!entry) return;
+    if (!entry) {
+      const grace = running.cancelling.get(note.c);
+      // A cancelled stream's call returned: its thread may take the next.
+      if (note.k === 'end' && grace !== undefined) {
+        clearTimeout(grace);
+        running.cancelling.delete(note.c);
+        this.#maybeIdle(running);
+      }
+      return;
+    }
     if (note.k === 'head') return entry.sink.head(note.s, note.h);
     if (note.k === 'end') {
       running.streams.delete(note.c);
@@ -275,7 +291,7 @@ export class LiveThread implements LiveChannel {
       this.#notes.violation('live thread: a stream sent chunks beyond its credit');
       running.streams.delete(note.c);
       entry.body?.stop();
-      postTo(running, { k: 'cancel', c: note.c });
+      this.#cancel(running, note.c, entry);
       entry.sink.end('the plugin sent beyond its credit');
       return this.#maybeIdle(running);
     }
@@ -283,7 +299,8 @@ export class LiveThread implements LiveChannel {
   }
 
   #maybeIdle(running: Running): void {
-    if (running.peers.size === 0 && running.streams.size === 0) this.#idleSoon(running);
+    if (running.peers.size === 0 && running.streams.size === 0 && running.cancelling.size === 0)
+      this.#idleSoon(running);
   }
 
   /** No connection left: the thread ends after the gateway's idle timeout, unless one opens. */
@@ -291,6 +308,7 @@ export class LiveThread implements LiveChannel {
     clearTimeout(this.#idleTimer);
     this.#idleTimer = setTimeout(() => {
       if (this.#running !== running || running.peers.size > 0 || running.streams.size > 0) return;
+      if (running.cancelling.size > 0) return;
       void this.#end(running, 1000);
     }, this.#spec.idleTimeoutMs);
     this.#idleTimer.unref();
@@ -326,6 +344,8 @@ export class LiveThread implements LiveChannel {
     running.peers.clear();
     running.closing.clear();
     for (const peer of peers) peer.close(1011, 'plugin thread ended');
+    for (const grace of running.cancelling.values()) clearTimeout(grace);
+    running.cancelling.clear();
     const streams = [...running.streams.values()];
     running.streams.clear();
     for (const { sink, body } of streams) {
@@ -361,10 +381,10 @@ export class LiveThread implements LiveChannel {
     }
     const streams = [...running.streams];
     running.streams.clear();
-    for (const [c, { sink, body }] of streams) {
-      body?.stop();
-      sink.end('plugin stopping');
-      postTo(running, { k: 'cancel', c });
+    for (const [c, entry] of streams) {
+      entry.body?.stop();
+      entry.sink.end('plugin stopping');
+      this.#cancel(running, c, entry);
     }
     await this.#end(running, timeoutMs);
   }

@@ -21,6 +21,7 @@ import {
   type BootReport,
   type TaskResult,
   type HarnessOverride,
+  type HeldLiveChannel,
   bootReportOf,
 } from '../runtime.js';
 import { TaskLedger, type Pending, type TaskTransport } from '../task-ledger.js';
@@ -72,7 +73,7 @@ export class WorkerRuntime implements PluginRuntime {
   #healthAnswer: ((seq: number, threadId: number, status: HealthStatus) => void) | undefined;
   readonly #harness: HarnessOverride | undefined;
   /** The thread holding the instance's WebSocket connections, made for the first one. */
-  #live: LiveThread | undefined;
+  #live: HeldLiveChannel | undefined;
   /** The folder's hash, checked before each thread (task or live) imports the plugin. */
   readonly #content: ContentCheck;
 
@@ -261,14 +262,15 @@ export class WorkerRuntime implements PluginRuntime {
     };
   }
 
-  live(): LiveThread {
-    return (this.#live ??= new LiveThread(
-      this.#spec,
-      this.#hooks,
-      this.#flagCells,
-      (reason) => this.#hooks.onViolation(reason, ++this.#violations),
-      this.#content,
-    ));
+  live(): HeldLiveChannel {
+    if (this.#live) return this.#live;
+    const violation = (reason: string) => this.#hooks.onViolation(reason, ++this.#violations);
+    const flagCells = this.#flagCells;
+    const content = this.#content;
+    this.#live =
+      this.#harness?.live?.({ flagCells, violation, content }) ??
+      new LiveThread(this.#spec, this.#hooks, flagCells, violation, content);
+    return this.#live;
   }
 
   setFlags(flags: Readonly<Record<string, boolean>>): void {

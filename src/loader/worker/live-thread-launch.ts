@@ -1,0 +1,77 @@
+/**
+ * Starts a live thread (`live-thread.ts`): the worker harness, or a blocking one (wasm's), with the
+ * plugin's permissions and resource limits, its frames on `livePort`.
+ * @module
+ */
+import { Worker, type MessagePort } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import type { RuntimeSpec, StreamSink } from '../runtime.js';
+import type { BodyPump } from './live-body-pump.js';
+import type { CreditCell } from './live-credit.js';
+import { MEMORY_REPORT_MS } from './plugin-pool.js';
+import type { HarnessData } from './protocol.js';
+import { HARNESS, type ThreadPermissions } from './thread-launch.js';
+
+export interface StreamEntry {
+  sink: StreamSink;
+  ahead: number;
+  body?: BodyPump;
+  /** With a blocking harness: the stream's credit, shared with the thread. */
+  cell?: CreditCell;
+}
+
+/**
+ * A harness other than the worker's for the live thread, whose plugin code blocks while it streams:
+ * credit and cancellation go through a shared cell per stream instead of frames, and a call that does
+ * not return within `graceMs` of its cancel ends the thread.
+ */
+export interface BlockingLiveHarness {
+  url: URL;
+  /** Added to the thread's `workerData`. */
+  data: Record<string, unknown>;
+  /** Takes the harness's own notes; false for the ones the worker's note check is to act on. */
+  onNote(message: unknown): boolean;
+  graceMs: number;
+}
+
+/** The thread, not yet started (it imports the plugin on a `start` control). */
+export function launchLiveThread(
+  spec: RuntimeSpec,
+  flagCells: Int32Array,
+  permissions: ThreadPermissions,
+  livePort: MessagePort,
+  harness: BlockingLiveHarness | undefined,
+): Worker {
+  const { manifest } = spec;
+  const memory = manifest.resources.memory;
+  const workerData: HarnessData = {
+    main: spec.mainUrl ?? pathToFileURL(spec.mainPath).href,
+    name: manifest.name,
+    version: manifest.version,
+    flags: spec.flags,
+    settings: spec.settings,
+    publish: [...manifest.permissions.events.publish],
+    // No tasks run here: a slot table of one, never used.
+    slots: new Int32Array(new SharedArrayBuffer(4)),
+    flagCells,
+    network: [...manifest.permissions.network],
+    maxResponseBytes: spec.maxResponseBytes,
+    memoryReportMs: MEMORY_REPORT_MS,
+    logLinesPerSecond: spec.limits.logLinesPerSecond,
+    livePort,
+  };
+  return new Worker(harness?.url ?? HARNESS, {
+    workerData: { ...workerData, ...harness?.data },
+    transferList: [livePort],
+    execArgv: permissions.execArgv,
+    env: { TMPDIR: permissions.scratchDir },
+    resourceLimits: {
+      maxOldGenerationSizeMb: memory,
+      maxYoungGenerationSizeMb: Math.max(1, Math.min(16, Math.floor(memory / 8))),
+      stackSizeMb: 4,
+    },
+    stdout: true,
+    stderr: true,
+    trackUnmanagedFds: true,
+  });
+}

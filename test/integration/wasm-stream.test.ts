@@ -1,0 +1,142 @@
+/**
+ * Streamed responses and Server-Sent Events from a wasm plugin (AssemblyScript, through the template's
+ * SDK helper), over real HTTP: one live thread per open stream, credit in a shared cell.
+ */
+import { execFileSync } from 'node:child_process';
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PluginGateway } from '../../src/index.js';
+import { closeServer, fixture, gatewayWith, memoryLogger } from '../helpers.js';
+import { liveServer } from '../live-clients.js';
+import { runs, usable } from '../services/toolchains.js';
+
+const dir = fixture('wasm-stream');
+const present = usable(
+  'AssemblyScript',
+  runs('npx', ['--no-install', 'asc', '--version'], dir),
+  'npm i -D assemblyscript@0.28 @extism/as-pdk@1.0.0',
+);
+
+let gateway: PluginGateway;
+let server: http.Server;
+let url: string;
+const log = memoryLogger();
+
+/** EventSource-style parsing of an SSE body: its events, comments dropped. */
+function parseSse(text: string): { id?: string; event?: string; data: string }[] {
+  return text
+    .split('\n\n')
+    .filter((block) => block.trim() !== '' && !block.startsWith(':'))
+    .map((block) => {
+      const event: { id?: string; event?: string; data: string } = { data: '' };
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        const [field, ...rest] = line.split(': ');
+        const value = rest.join(': ');
+        if (field === 'data') data.push(value);
+        else if (field === 'id') event.id = value;
+        else if (field === 'event') event.event = value;
+      }
+      event.data = data.join('\n');
+      return event;
+    });
+}
+
+/** The plugin's log line that starts with `prefix`, once it is there. */
+async function pluginSaid(prefix: string): Promise<string> {
+  let said: string | undefined;
+  await expect
+    .poll(() => (said = log.lines.map((l) => String(l.msg)).find((m) => m.startsWith(prefix))), {
+      timeout: 15_000,
+    })
+    .toBeDefined();
+  return said!;
+}
+
+describe.skipIf(!present)('wasm plugin streams (AssemblyScript)', () => {
+  beforeAll(async () => {
+    execFileSync('npx', ['--no-install', 'asc', 'assembly/index.ts', '--outFile', 'plugin.wasm'], {
+      cwd: dir,
+      stdio: 'pipe',
+    });
+    gateway = await gatewayWith(['wasm-stream'], { logger: log });
+    const live = await liveServer(gateway);
+    server = live.server;
+    url = `http://${live.url}`;
+  }, 120_000);
+  afterAll(async () => {
+    await gateway?.stop();
+    await closeServer(server);
+  });
+
+  it('streams SSE frames as written, resuming after the Last-Event-ID the plugin read', async () => {
+    const res = await fetch(`${url}/events`, { headers: { 'last-event-id': '5' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(res.headers.get('transfer-encoding')).toBe('chunked');
+    const text = await res.text();
+    expect(text.startsWith(': hello\n\n')).toBe(true);
+    expect(parseSse(text)).toEqual([
+      { id: '6', event: 'tick', data: '{"n":6}' },
+      { id: '7', event: 'tick', data: '{"n":7}' },
+      { id: '8', event: 'tick', data: '{"n":8}' },
+      { id: '9', event: 'tick', data: '{"n":9}' },
+      { id: '10', event: 'tick', data: '{"n":10}' },
+      { data: 'two\nlines' },
+    ]);
+  });
+
+  it('sends a call that streamed nothing as its whole reply', async () => {
+    const res = await fetch(`${url}/whole`);
+    expect(res.status).toBe(201);
+    expect(res.headers.get('x-whole')).toBe('yes');
+    expect(await res.text()).toBe('not streamed');
+  });
+
+  it('answers STREAM_NONE to a write outside a stream endpoint', async () => {
+    const res = await fetch(`${url}/plain`);
+    expect(await res.text()).toBe('-2');
+  });
+
+  it('pauses the plugin in its write while the client does not read, and ends its call when the client goes away', async () => {
+    const rssBefore = process.memoryUsage().rss;
+    const req = http.get(`${url}/endless`);
+    const res = await new Promise<http.IncomingMessage>((r) => req.once('response', r));
+    res.pause(); // the kernel's buffers fill, then the host's window, then the plugin blocks
+    let received = 0;
+    res.on('data', (d: Buffer) => (received += d.length));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(gateway.metrics('wasm-stream').active_connections).toBe(1);
+    const grown = process.memoryUsage().rss - rssBefore;
+    req.destroy();
+    const said = await pluginSaid('endless ended after ');
+    // The plugin returned once the host cancelled: its last write answered STREAM_CLOSED (-1).
+    expect(said).toMatch(/: -1$/);
+    const chunks = Number(/after (\d+) chunks/.exec(said)![1]);
+    // Stopped by credit alone: the window of 8 chunks, plus what the sockets held (16 KiB each).
+    expect(chunks).toBeGreaterThan(0);
+    expect(chunks * 16 * 1024).toBeLessThan(32 * 1024 * 1024);
+    expect(grown).toBeLessThan(64 * 1024 * 1024);
+    expect(received).toBe(0);
+    await expect.poll(() => gateway.metrics('wasm-stream').active_connections).toBe(0);
+  });
+
+  it('serves streams at once, each on a thread of its own', async () => {
+    const bodies = await Promise.all(
+      [1, 2, 3].map(async (n) =>
+        (await fetch(`${url}/events`, { headers: { 'last-event-id': `${n * 10}` } })).text(),
+      ),
+    );
+    bodies.forEach((b, i) => expect(parseSse(b)[0]!.id).toBe(`${(i + 1) * 10 + 1}`));
+  });
+
+  it('answers 504 when the module never writes its head, and ends its call', async () => {
+    const res = await fetch(`${url}/spin`);
+    expect(res.status).toBe(504);
+    expect(await res.json()).toMatchObject({ error: { code: 'PGW_ERR_TIMEOUT' } });
+    // The spinning call holds its thread until the grace after the cancel ends it.
+    await expect.poll(() => gateway.metrics('wasm-stream').active_connections).toBe(0);
+    const again = await fetch(`${url}/events`);
+    expect(parseSse(await again.text())).toHaveLength(6);
+  });
+});
