@@ -184,14 +184,15 @@ export class LiveThread implements LiveChannel {
   #cancel(running: Running, c: number, entry: StreamEntry): void {
     if (!entry.cell) return postTo(running, { k: 'cancel', c });
     cancelCredit(entry.cell);
+    const { graceMs } = this.#harness!;
+    // A call that does not see its cancel (a loop that never writes) holds the only instance.
     const grace = setTimeout(() => {
       if (!running.cancelling.delete(c)) return;
-      // A call that does not see its cancel (a loop that never writes) holds the only instance.
       running.state.killed = true;
-      running.state.error = `a stream's call did not return within ${this.#harness!.graceMs} ms of its cancel`;
+      running.state.error = `a stream's call did not return within ${graceMs} ms of its cancel: its thread is ended`;
+      this.#hooks.onLog('warn', running.state.error, undefined, undefined);
       void running.state.worker.terminate();
-    }, this.#harness!.graceMs);
-    grace.unref();
+    }, graceMs).unref();
     running.cancelling.set(c, grace);
   }
 
