@@ -8,6 +8,9 @@ import {
   type TestResponse,
 } from '../../src/testing/index.js';
 import { goWasmReason, usable } from '../services/toolchains.js';
+import { PluginGateway } from '../../src/index.js';
+import { closeServer } from '../helpers.js';
+import { liveServer } from '../live-clients.js';
 
 /**
  * The ADR's Advanced Analytics plugin written again in Go (examples/plugins/advanced-analytics-wasm-go, a
@@ -81,5 +84,33 @@ describe.skipIf(!present)('advanced-analytics in Go (wasm) against the JavaScrip
       if (fromGo.statusCode === 200) expect(fromGo.body).toEqual(fromJs.body);
     }
     expect((await go.get('/analytics/tracks/104')).body).toMatchObject({ title: 'Glass Garden' });
+  });
+
+  it('streams the catalog as Server-Sent Events through the Go SDK, resuming after Last-Event-ID', async () => {
+    const gateway = new PluginGateway({ logger: false });
+    await gateway.load(goDir);
+    await gateway.start();
+    const { server, url } = await liveServer(gateway);
+    try {
+      const res = await fetch(`http://${url}/analytics/catalog/stream`, {
+        headers: { 'last-event-id': '107' },
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+      expect(res.headers.get('transfer-encoding')).toBe('chunked');
+      const frames = (await res.text()).split('\n\n').filter((f) => f !== '');
+      // Go's encoding/json writes a map's keys sorted.
+      expect(frames).toHaveLength(3);
+      frames.forEach((frame, i) =>
+        expect(frame).toMatch(
+          new RegExp(
+            `^event: track\nid: ${108 + i}\ndata: \\{"title":"[^"]+","trackId":${108 + i}\\}$`,
+          ),
+        ),
+      );
+    } finally {
+      await gateway.stop();
+      await closeServer(server);
+    }
   });
 });

@@ -123,9 +123,35 @@ func top(req *pgw.Request) (*pgw.Response, error) {
 	return pgw.JSON(200, all[:min(limit, len(all))]), nil
 }
 
+// catalog streams the catalog as Server-Sent Events, one track per event in id order, resuming after
+// the client's Last-Event-ID. A stream has an instance of its own (docs/wasm-plugins.md, "Streams"):
+// it serves what every instance knows, not the counts one instance gathered from events.
+func catalog(req *pgw.Request) (*pgw.Response, error) {
+	after, _ := strconv.Atoi(req.LastEventID())
+	ids := make([]int, 0, len(titles))
+	for id := range titles {
+		if id > after {
+			ids = append(ids, id)
+		}
+	}
+	sort.Ints(ids)
+	sse, err := pgw.StartSSE()
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		data, _ := json.Marshal(map[string]any{"trackId": id, "title": titles[id]})
+		if err := sse.Send("track", strconv.Itoa(id), string(data)); err != nil {
+			return nil, nil // the client went away: nothing more to say
+		}
+	}
+	return nil, nil
+}
+
 var routes = pgw.Routes{
 	"GET /analytics/tracks/{track_id}": track,
 	"GET /analytics/top":               top,
+	"GET /analytics/catalog/stream":    catalog,
 }
 
 //go:wasmexport handle
