@@ -9,6 +9,7 @@ import type { PluginGateway } from '../../src/index.js';
 import { closeServer, fixture, gatewayWith, memoryLogger } from '../helpers.js';
 import { liveServer } from '../live-clients.js';
 import { runs, usable } from '../services/toolchains.js';
+import { build, templates, toolchainPresent } from '../wasm/templates.js';
 
 const dir = fixture('wasm-stream');
 const present = usable(
@@ -139,4 +140,32 @@ describe.skipIf(!present)('wasm plugin streams (AssemblyScript)', () => {
     const again = await fetch(`${url}/events`);
     expect(parseSse(await again.text())).toHaveLength(6);
   });
+});
+
+/** Each SDK's SSE helper, in its template's `GET /events`, built with the real toolchain. */
+describe.each(templates.filter((t) => t.lang !== 'c'))('the $lang template streams SSE', (t) => {
+  it.skipIf(!toolchainPresent(t))(
+    'three events after the Last-Event-ID, as text/event-stream',
+    async () => {
+      build(t);
+      const g = await gatewayWith([], { logger: false });
+      await g.load(t.dir);
+      const live = await liveServer(g);
+      try {
+        const res = await fetch(`http://${live.url}/events`, {
+          headers: { 'last-event-id': '41' },
+        });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+        expect(res.headers.get('cache-control')).toBe('no-cache');
+        expect(parseSse(await res.text())).toEqual(
+          [42, 43, 44].map((n) => ({ id: `${n}`, event: 'tick', data: `{"n":${n}}` })),
+        );
+      } finally {
+        await g.stop();
+        await closeServer(live.server);
+      }
+    },
+    600_000,
+  );
 });

@@ -9,8 +9,9 @@ import (
 )
 
 var routes = pgw.Routes{
-	"POST /echo": echo,
-	"GET /hits":  hits,
+	"POST /echo":  echo,
+	"GET /hits":   hits,
+	"GET /events": events,
 }
 
 //go:wasmexport handle
@@ -29,6 +30,21 @@ func hits(req *pgw.Request) (*pgw.Response, error) {
 	pgw.KVSet("hits", strconv.Itoa(n))
 	pgw.Info("hit " + strconv.Itoa(n))
 	return pgw.JSON(200, map[string]int{"hits": n}), nil
+}
+
+// events streams three Server-Sent Events after the client's Last-Event-ID (a `stream:` endpoint).
+func events(req *pgw.Request) (*pgw.Response, error) {
+	after, _ := strconv.Atoi(req.LastEventID())
+	sse, err := pgw.StartSSE()
+	if err != nil {
+		return nil, err
+	}
+	for n := after + 1; n <= after+3; n++ {
+		if sse.Send("tick", strconv.Itoa(n), `{"n":`+strconv.Itoa(n)+`}`) != nil {
+			break // the client went away
+		}
+	}
+	return nil, nil
 }
 
 // A reactor's main is never called; the gateway calls the exports.

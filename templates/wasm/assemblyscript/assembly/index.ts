@@ -2,6 +2,7 @@
 // with `key` first, so the route is known from the start of the text without a JSON parser.
 import { Host, LogLevel, Memory } from '@extism/as-pdk';
 import { length } from '@extism/as-pdk/lib/env';
+import { SSE, STREAM_OK } from './stream';
 
 // The gateway's key/value store, granted by resources.disk in plugin.yaml.
 @external('extism:host/user', 'pgw_kv_get')
@@ -38,6 +39,14 @@ export function handle(): i32 {
     kvSet('hits', hits.toString());
     Host.log(LogLevel.Info, 'hit ' + hits.toString());
     reply(200, '{"hits":' + hits.toString() + '}');
+  } else if (input.startsWith('{"key":"GET /events"')) {
+    // Three Server-Sent Events after the client's Last-Event-ID (a `stream:` endpoint).
+    const last = SSE.lastEventId(input);
+    const after = last.length > 0 ? I32.parseInt(last) : 0;
+    SSE.start();
+    for (let n = after + 1; n <= after + 3; n++) {
+      if (SSE.send('{"n":' + n.toString() + '}', 'tick', n.toString()) != STREAM_OK) break;
+    }
   } else {
     reply(404, '{"error":"no such route"}');
   }

@@ -4,7 +4,11 @@
 use extism_pdk::*;
 use pgw::{Request, Response};
 
-const ROUTES: &[(&str, pgw::Handler)] = &[("POST /echo", echo), ("GET /hits", hits)];
+const ROUTES: &[(&str, pgw::Handler)] = &[
+    ("POST /echo", echo),
+    ("GET /hits", hits),
+    ("GET /events", events),
+];
 
 #[plugin_fn]
 pub fn handle(input: Vec<u8>) -> FnResult<Json<Response>> {
@@ -28,4 +32,20 @@ fn hits(_req: &Request) -> Result<Response, Error> {
     pgw::kv_set("hits", &now.to_string())?;
     info!("hit {}", now);
     Response::json(200, serde_json::json!({ "hits": now }))
+}
+
+/// Three Server-Sent Events after the client's Last-Event-ID (a `stream:` endpoint in plugin.yaml).
+fn events(req: &Request) -> Result<Response, Error> {
+    let after: u64 = req
+        .last_event_id()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or(0);
+    let sse = pgw::Sse::start()?;
+    for n in after + 1..=after + 3 {
+        let data = serde_json::json!({ "n": n }).to_string();
+        if sse.send(Some("tick"), Some(&n.to_string()), &data).is_err() {
+            break; // the client went away
+        }
+    }
+    pgw::streamed()
 }

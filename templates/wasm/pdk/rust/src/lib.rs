@@ -9,6 +9,9 @@
 
 use std::collections::HashMap;
 
+mod stream;
+pub use stream::{stream_head, stream_write, streamed, Sse, Stream, StreamError};
+
 pub use extism_pdk;
 pub use extism_pdk::{debug, error, info, warn, FnResult, Json};
 use extism_pdk::{Error, Memory};
