@@ -99,6 +99,40 @@ describe('streamed responses and Server-Sent Events through the node:http adapte
     await expect(stalls.text()).rejects.toThrow();
   });
 
+  it('answers 503 PGW_ERR_TOO_MANY_CONNECTIONS past stream.max_connections (worker runtime)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pgw-stream-cap-'));
+    writeFileSync(
+      path.join(dir, 'index.js'),
+      "export default { routes: { 'GET /held': () => ({ statusCode: 200, body: (async function* () { for (;;) yield 'x'.repeat(16384); })() }) } };\n",
+    );
+    writeFileSync(
+      path.join(dir, 'plugin.yaml'),
+      'name: stream-cap\nversion: 1.0.0\nendpoints:\n  - { path: /held, method: GET, stream: { max_connections: 1 } }\n',
+    );
+    const { PluginGateway } = await import('../../src/index.js');
+    gateway = new PluginGateway({ logger: false });
+    await gateway.load(dir);
+    await gateway.start();
+    const live = await liveServer(gateway);
+    server = live.server;
+    const held = http.get(`http://${live.url}/held`);
+    held.on('error', () => {});
+    const res = await new Promise<http.IncomingMessage>((r) => held.once('response', r));
+    res.pause();
+    const refused = await fetch(`http://${live.url}/held`);
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({ error: { code: 'PGW_ERR_TOO_MANY_CONNECTIONS' } });
+    held.destroy();
+    await expect.poll(() => gateway!.metrics('stream-cap').active_connections).toBe(0);
+    const again = http.get(`http://${live.url}/held`);
+    again.on('error', () => {});
+    expect(
+      (await new Promise<http.IncomingMessage>((r) => again.once('response', r))).statusCode,
+    ).toBe(200);
+    again.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it.each([
     ['websocket: true', /endpoints\.0\.websocket.*only the worker runtime serves/],
     [

@@ -77,6 +77,17 @@ describe.skipIf(!present)('wasm streams: a module that misbehaves', () => {
     expect(await pluginSaid('outside answered ')).toBe('outside answered -3');
   });
 
+  it('cuts a stream whose module writes a bad head, or a head after its first chunk', async () => {
+    const bad = await fetch(`${url}/badhead`);
+    expect(bad.status).toBe(500);
+    expect(await bad.json()).toMatchObject({ error: { code: 'PGW_ERR_PLUGIN_ERROR' } });
+    expect(await pluginSaid('badhead answered ')).toBe('badhead answered -3');
+    const late = await fetch(`${url}/twoheads`);
+    expect(late.status).toBe(200);
+    await expect(late.text()).rejects.toThrow();
+    expect(await pluginSaid('twoheads answered ')).toBe('twoheads answered -3');
+  });
+
   it('terminates a call that ignores its cancel and writes for ever; the next stream is served', async () => {
     const { req, status } = await stalled('/deaf');
     expect(status).toBe(200);

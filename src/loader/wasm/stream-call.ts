@@ -112,7 +112,7 @@ export class StreamCalls {
   head(ptr: bigint, len: bigint): number {
     const active = this.#open();
     if (typeof active === 'number') return active;
-    if (active.headed) return STREAM_REFUSED;
+    if (active.headed) return this.#cut(active, 'a second head (or one after its first chunk)');
     const bytes = this.#read(active, ptr, len, MAX_HEAD_BYTES, 'a head');
     if (!bytes) return STREAM_REFUSED;
     let head: { statusCode?: unknown; headers?: unknown };
