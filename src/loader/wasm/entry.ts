@@ -18,6 +18,7 @@ import type { TaskFailure } from '../../shared/task-failure.js';
 import type { BootReport, TaskResult } from '../runtime.js';
 import type { ControlMessage, Task, WorkerNote } from '../worker/protocol.js';
 import { checkReply } from '../worker/reply.js';
+import { describe, failure } from '../harness/task-values.js';
 import { droppedLines, LineBudget } from '../../shared/line-budget.js';
 import { matchesEventPattern } from '../../shared/event-pattern.js';
 import { EXTISM_ENV, EXTISM_USER, type Grant } from './abi.js';
@@ -332,15 +333,6 @@ async function stop(): Promise<void> {
   } catch (error) {
     note({ pgw: 'stopped', error: describe(error) });
   }
-}
-
-function failure(kind: TaskFailure['__pgw'], error: unknown): TaskFailure {
-  const e = error instanceof Error ? error : undefined;
-  return { __pgw: kind, message: e ? e.message : describe(error), stack: e?.stack };
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /** Piscina calls this for every task; one task at a time reaches the module (its calls are synchronous). */
