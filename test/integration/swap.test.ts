@@ -173,6 +173,8 @@ describe('hot swap (gateway.swap)', () => {
     await until(() => rollbacks.length > 0, 'the crash-loop rollback', 20_000);
     await callers.stop();
     expect(rollbacks[0]).toMatchObject({ reason: 'crash-loop', from: '5.0.0', to: '2.0.0' });
+    // Says why: the reason the version was failed with.
+    expect(rollbacks[0]!.message).toMatch(/^crashed 2 times within 60s; last: /);
     await until(() => g.get('swapme')?.version === '2.0.0', 'v2 to serve again');
     expect(await ping(g)).toEqual({ status: 200, version: '2.0.0' });
     expect(g.get('swapme')!.versions!.map((r) => [r.version, r.outcome])).toEqual([
