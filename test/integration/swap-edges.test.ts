@@ -216,7 +216,15 @@ describe('pin() and unpin()', () => {
     ]);
     expect(await g.pin('swapme', '1.0.0')).toMatchObject({ version: '1.0.0', pinned: '1.0.0' });
     expect(rollbacks).toHaveLength(1);
-    expect(logger.lines.filter((l) => l.msg === 'plugin "swapme" pinned at 1.0.0')).toHaveLength(2);
+    expect(logger.lines.filter((l) => l.msg === 'plugin "swapme" pinned at 1.0.0')).toMatchObject([
+      { level: 'info', plugin_id: 'swapme', version: '1.0.0' },
+      { level: 'info', plugin_id: 'swapme', version: '1.0.0' },
+    ]);
+    const said =
+      'plugin "swapme" rolled back from 2.0.0 to 1.0.0 (manual): rollback() asked for it';
+    expect(logger.lines.filter((l) => l.msg === said)).toMatchObject([
+      { level: 'warn', plugin: 'swapme', from: '2.0.0', to: '1.0.0', reason: 'manual' },
+    ]);
     expect(await outcome(() => g.pin('swapme', '7.7.7'))).toMatchObject({
       code: 'PGW_ERR_VERSION_NOT_FOUND',
       message: 'plugin "swapme" has no kept version 7.7.7',

@@ -35,7 +35,9 @@ describe('hot swap (gateway.swap)', () => {
     g.on('plugin:swap', (e) => swaps.push(e));
     const load = steadyLoad(g, ['/sw/ping']);
     await until(() => load.total > 200, 'load to run');
+    const asked = performance.now();
     const info = await g.swap('swapme', writeVersion('2.0.0'));
+    const took = performance.now() - asked;
     const after = load.total;
     await until(() => load.total > after + 200, 'load to go on');
     const { total, failures, versions } = await load.stop();
@@ -48,9 +50,12 @@ describe('hot swap (gateway.swap)', () => {
     expect(swaps).toHaveLength(1);
     expect(swaps[0]).toMatchObject({ plugin: 'swapme', from: '1.0.0', to: '2.0.0', canary: false });
     expect(swaps[0]!.hash).toMatch(/^sha256-[0-9a-f]{64}$/);
-    expect(
-      logger.lines.filter((l) => /swapped from 1\.0\.0 to 2\.0\.0/.test(l.msg ?? '')),
-    ).toHaveLength(1);
+    // The new version's start is part of the swap, and the swap is part of the call.
+    expect(swaps[0]!.startMs).toBeGreaterThan(0);
+    expect(swaps[0]!.durationMs).toBeGreaterThanOrEqual(swaps[0]!.startMs);
+    expect(swaps[0]!.durationMs).toBeLessThanOrEqual(took);
+    const said = logger.lines.filter((l) => /swapped from 1\.0\.0 to 2\.0\.0/.test(l.msg ?? ''));
+    expect(said).toMatchObject([{ level: 'info', plugin: 'swapme', from: '1.0.0', to: '2.0.0' }]);
     const history = g.get('swapme')!.versions!;
     expect(history.map((r) => [r.version, r.outcome])).toEqual([
       ['1.0.0', 'replaced'],
@@ -116,7 +121,8 @@ describe('hot swap (gateway.swap)', () => {
   });
 
   it('rolls a v4 whose error rate spikes in its canary window back by itself', async () => {
-    const g = await started({}, writeVersion('2.0.0'));
+    const logger = memoryLogger();
+    const g = await started({ logger }, writeVersion('2.0.0'));
     const rollbacks: RollbackEvent[] = [];
     g.on('plugin:rollback', (e) => rollbacks.push(e));
     const load = steadyLoad(g, ['/sw/ping']);
@@ -138,6 +144,12 @@ describe('hot swap (gateway.swap)', () => {
     expect(figures.errorRate.previous).toBe(0);
     expect(rollbacks).toMatchObject([{ reason: 'canary', from: '4.0.0', to: '2.0.0' }]);
     expect(rollbacks[0]!.figures).toEqual(figures);
+    // Logged with its figures as JSON text, one field whatever they hold.
+    const said = logger.lines.filter((l) =>
+      /rolled back from 4\.0\.0 to 2\.0\.0 \(canary\)/.test(l.msg ?? ''),
+    );
+    expect(said).toMatchObject([{ level: 'warn', plugin: 'swapme', reason: 'canary' }]);
+    expect(JSON.parse((said[0] as { figures: string }).figures)).toEqual(figures);
     // The previous version served throughout.
     expect(versions.filter((v) => v === '2.0.0').length).toBeGreaterThan(0);
     expect(await ping(g)).toEqual({ status: 200, version: '2.0.0' });
@@ -145,6 +157,8 @@ describe('hot swap (gateway.swap)', () => {
 
   it('promotes a canary that holds, growing its share step by step', async () => {
     const g = await started();
+    const swaps: SwapEvent[] = [];
+    g.on('plugin:swap', (e) => swaps.push(e));
     const load = steadyLoad(g, ['/sw/ping']);
     const info = await g.swap('swapme', writeVersion('2.0.0'), {
       // Latency is not what this test judges: a fresh thread on a busy host has a cold p99.
@@ -153,6 +167,7 @@ describe('hot swap (gateway.swap)', () => {
     const { failures, versions } = await load.stop();
     expect(failures).toEqual([]);
     expect(info.version).toBe('2.0.0');
+    expect(swaps).toMatchObject([{ from: '1.0.0', to: '2.0.0', canary: true }]);
     const firstV2 = versions.indexOf('2.0.0');
     // Both versions served side by side during the window.
     expect(versions.slice(firstV2)).toContain('1.0.0');
