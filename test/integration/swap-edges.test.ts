@@ -100,6 +100,7 @@ describe('what swap(), rollback(), pin() and unpin() refuse', () => {
     expect(await outcome(() => g.swap('swapme', { version: '9.9.9' }))).toMatchObject({
       code: 'PGW_ERR_VERSION_NOT_FOUND',
       message: 'plugin "swapme" has no kept version 9.9.9',
+      plugin: 'swapme',
     });
     expect(await outcome(() => g.rollback('swapme'))).toMatchObject({
       code: 'PGW_ERR_VERSION_NOT_FOUND',
@@ -153,6 +154,19 @@ describe('a new version that cannot serve', () => {
     ]);
   });
 
+  it('a version that fails to start after its plugin was unloaded still fails with a typed error', async () => {
+    const logger = memoryLogger();
+    const g = await started({ logger });
+    const starting = gate(logger);
+    const v2 = writeVersion('2.0.0', { init: `${starting.init} throw new Error('no store');` });
+    const swapping = outcome(() => g.swap('swapme', v2));
+    await until(starting.waiting, 'v2 to be starting');
+    await g.unload('swapme');
+    starting.open();
+    expect(await swapping).toMatchObject({ code: 'PGW_ERR_SWAP_FAILED', reason: 'start' });
+    expect(g.get('swapme')).toBeUndefined();
+  });
+
   it('routes another plugin took while the new version started: given up at the switch', async () => {
     const logger = memoryLogger();
     const g = await started({ logger });
@@ -172,6 +186,20 @@ describe('a new version that cannot serve', () => {
 });
 
 describe('swaps asked for at once', () => {
+  it('one asked while two are queued waits for both: it may name the version the second brings', async () => {
+    const logger = memoryLogger();
+    const g = await started({ logger });
+    const starting = gate(logger);
+    const first = g.swap('swapme', writeVersion('2.0.0'));
+    const second = g.swap('swapme', writeVersion('3.0.0', { init: starting.init }));
+    await first;
+    // 3.0.0 is kept only once it took over: a swap to it that ran now would find no such version.
+    const third = outcome(() => g.swap('swapme', { version: '3.0.0' }));
+    starting.open();
+    expect(await second).toMatchObject({ version: '3.0.0' });
+    expect(await third).toMatchObject({ version: '3.0.0', status: 'active' });
+  });
+
   it('run one after another, in the order asked, and one given up does not stop the next', async () => {
     const g = await started();
     const swaps: SwapEvent[] = [];
@@ -199,6 +227,30 @@ describe('swaps asked for at once', () => {
       ['4.0.0', 'serving'],
     ]);
     expect(await ping(g)).toEqual({ status: 200, version: '4.0.0' });
+  });
+});
+
+describe('what a new version keeps of the plugin', () => {
+  it('the load() options the plugin was loaded with (its config)', async () => {
+    const v1 = writeVersion('1.0.0');
+    gateway = new PluginGateway({ logger: false });
+    const g = gateway;
+    await g.load(v1, { config: { greeting: 'kept' } });
+    await g.start();
+    const v2 = writeVersion('2.0.0');
+    writeFileSync(
+      path.join(v2, 'index.js'),
+      `import { definePlugin } from '@veza/plugin-gateway/sdk';
+export default definePlugin({
+  routes: { 'GET /sw/ping': (req, ctx) => ({ statusCode: 200, body: { version: '2.0.0', greeting: ctx.config.greeting } }) },
+});
+`,
+    );
+    await g.swap('swapme', v2);
+    expect((await g.handle({ method: 'GET', path: '/sw/ping' })).body).toEqual({
+      version: '2.0.0',
+      greeting: 'kept',
+    });
   });
 });
 

@@ -129,7 +129,10 @@ describe('hot swap (gateway.swap)', () => {
     const v2 = writeVersion('2.0.0', {
       health: "return { status: 'unhealthy', details: { db: 'down' } };",
     });
-    await expect(g.swap('swapme', v2)).rejects.toMatchObject({ reason: 'health' });
+    await expect(g.swap('swapme', v2)).rejects.toMatchObject({
+      reason: 'health',
+      message: expect.stringContaining('its health check says unhealthy: {"db":"down"}'),
+    });
     expect(await ping(g)).toEqual({ status: 200, version: '1.0.0' });
   });
 
@@ -252,6 +255,9 @@ describe('hot swap (gateway.swap)', () => {
     // A version of another plugin is not a version of this one.
     await expect(g.swap('swapme', writeVersion('1.1.0', {}, 'other'))).rejects.toMatchObject({
       code: 'PGW_ERR_INVALID_ARGUMENT',
+      message: expect.stringMatching(
+        /^Expected a version of plugin "swapme", got plugin "other" from /,
+      ),
     });
     expect(await ping(g)).toEqual({ status: 200, version: '1.0.0' });
     expect(g.get('swapme')!.versions!.map((r) => r.version)).toEqual(['1.0.0']);
