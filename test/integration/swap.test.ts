@@ -167,7 +167,7 @@ describe('hot swap (gateway.swap)', () => {
       /rolled back from 4\.0\.0 to 2\.0\.0 \(canary\)/.test(l.msg ?? ''),
     );
     expect(said).toMatchObject([{ level: 'warn', plugin: 'swapme', reason: 'canary' }]);
-    expect(JSON.parse((said[0] as { figures: string }).figures)).toEqual(figures);
+    expect(JSON.parse(String(said[0]!.figures))).toEqual(figures);
     // The previous version served throughout.
     expect(versions.filter((v) => v === '2.0.0').length).toBeGreaterThan(0);
     expect(await ping(g)).toEqual({ status: 200, version: '2.0.0' });
