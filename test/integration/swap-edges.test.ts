@@ -280,6 +280,7 @@ describe('pin() and unpin()', () => {
     expect(await outcome(() => g.pin('swapme', '7.7.7'))).toMatchObject({
       code: 'PGW_ERR_VERSION_NOT_FOUND',
       message: 'plugin "swapme" has no kept version 7.7.7',
+      plugin: 'swapme',
     });
     expect(g.get('swapme')!.pinned).toBe('1.0.0');
     expect(g.unpin('swapme').pinned).toBeUndefined();
@@ -324,12 +325,15 @@ describe('a version that becomes failed', () => {
     g.on('plugin:rollback', (e) => rollbacks.push(e));
     store.down();
     const callers = steadyLoad(g, ['/sw/ping'], 2);
-    await until(
-      () => logger.lines.some((l) => l.msg === 'plugin "swapme": going back to 1.0.0 failed'),
-      'going back to fail',
-      20_000,
-    );
+    const said = 'plugin "swapme": going back to 1.0.0 failed';
+    await until(() => logger.lines.some((l) => l.msg === said), 'going back to fail', 20_000);
     await callers.stop();
+    expect(logger.lines.find((l) => l.msg === said)).toMatchObject({
+      level: 'error',
+      plugin_id: 'swapme',
+      version: '1.0.0',
+      err: { code: 'PGW_ERR_SWAP_FAILED' },
+    });
     expect(rollbacks).toMatchObject([{ from: '1.0.0', to: '2.0.0', reason: 'start' }]);
     expect(g.get('swapme')).toMatchObject({ version: '2.0.0', status: 'failed' });
     expect(history(g)).toEqual([
