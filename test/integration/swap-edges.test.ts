@@ -185,6 +185,24 @@ describe('a new version that cannot serve', () => {
   });
 });
 
+describe('routes taken during a canary', () => {
+  it('the share the canary moved comes back to the version serving when the switch is refused', async () => {
+    const g = await started();
+    const swapping = outcome(() =>
+      g.swap('swapme', writeVersion('2.0.0', { routes: ['GET /sw/new'] }), {
+        // Latency is not what this test judges: a fresh thread on a busy host has a cold p99.
+        canary: { share: 0.5, steps: 1, window: '5s', margin: { p99: 10_000 } },
+      }),
+    );
+    // Asked one after another until v2 answers one: the canary has its share.
+    for (let answered = ''; answered !== '2.0.0'; answered = (await ping(g)).version ?? '');
+    await g.load(writeVersion('9.0.0', { routes: ['GET /sw/new'] }, 'other'));
+    expect(await swapping).toMatchObject({ code: 'PGW_ERR_ROUTE_CONFLICT' });
+    const after = await Promise.all(Array.from({ length: 20 }, () => ping(g)));
+    expect(after).toEqual(Array(20).fill({ status: 200, version: '1.0.0' }));
+  });
+});
+
 describe('swaps asked for at once', () => {
   it('one asked while two are queued waits for both: it may name the version the second brings', async () => {
     const logger = memoryLogger();
