@@ -188,6 +188,10 @@ describe('a new version that cannot serve', () => {
 describe('routes taken during a canary', () => {
   it('the share the canary moved comes back to the version serving when the switch is refused', async () => {
     const g = await started();
+    const ended: [string, string | undefined][] = [];
+    g.on('plugin:status', (info) => {
+      if (info.status === 'inactive') ended.push([info.version, info.reason]);
+    });
     const swapping = outcome(() =>
       g.swap('swapme', writeVersion('2.0.0', { routes: ['GET /sw/new'] }), {
         // Latency is not what this test judges: a fresh thread on a busy host has a cold p99.
@@ -200,6 +204,7 @@ describe('routes taken during a canary', () => {
     expect(await swapping).toMatchObject({ code: 'PGW_ERR_ROUTE_CONFLICT' });
     const after = await Promise.all(Array.from({ length: 20 }, () => ping(g)));
     expect(after).toEqual(Array(20).fill({ status: 200, version: '1.0.0' }));
+    expect(ended).toEqual([['2.0.0', 'given up: its routes clash']]);
   });
 });
 
