@@ -210,6 +210,18 @@ describe('hot swap with open connections', () => {
     expect(await old.closed).toEqual({ code: 1012, reason: 'service restart' });
   });
 
+  it('a rollback keeps the connections of the version it replaces (the default drain)', async () => {
+    const { g, url } = await started();
+    await g.swap('drainroom', writeVersion('2.0.0'), { connectionDrain: 0 });
+    const held = await connect(`${url}/dr/e`);
+    expect(await held.next()).toBe('hello 2.0.0');
+    await g.rollback('drainroom');
+    const fresh = await connect(`${url}/dr/e`);
+    expect(await fresh.next()).toBe('hello 1.0.0');
+    expect(await echoes(held, 1, 'held')).toEqual(['2.0.0:held-0']);
+    expect(g.metrics('drainroom').connections_by_version).toEqual({ '1.0.0': 1, '2.0.0': 1 });
+  });
+
   it('refuses a connectionDrain that is not a duration of at most 24h', async () => {
     const { g } = await started();
     for (const bad of ['soon', -1, '25h', true]) {

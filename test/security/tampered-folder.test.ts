@@ -35,6 +35,10 @@ describe('a plugin folder changed under the gateway (content hash checked before
     appendFileSync(path.join(v1, 'index.js'), '\n// changed\n');
     await expect(g.rollback('swapme', '1.0.0')).rejects.toMatchObject({
       code: 'PGW_ERR_PLUGIN_CONTENT_CHANGED',
+      plugin: 'swapme',
+      message: expect.stringMatching(
+        /^plugin "swapme" 1\.0\.0: its folder .+ changed since it was recorded \(recorded sha256-[0-9a-f]{64}, now sha256-[0-9a-f]{64}\); not starting the changed code$/,
+      ),
     });
     expect(await ping(g)).toEqual({ status: 200, version: '2.0.0' });
     // v2's own folder changes, then its thread dies: it is not restarted with the changed code.

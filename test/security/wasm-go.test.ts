@@ -1,14 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PluginGateway } from '../../src/index.js';
+import type { PluginGateway } from '../../src/index.js';
 import { fixture, memoryLogger } from '../helpers.js';
 import { until } from '../registry/contract.js';
 import { goWasmReason, usable } from '../services/toolchains.js';
+import { serveWithHostCalls, type HostCallGateway } from '../wasm/host-call-gateway.js';
 
 /**
  * A Go wasm plugin (GOOS=wasip1, Extism's Go PDK) gets the gateway's own WASI: a clock, random bytes,
@@ -21,7 +20,7 @@ const present = usable('the Go wasm sandbox tests', goWasmReason(), 'Go 1.24 or 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pgw-wasm-go-'));
 const log = memoryLogger();
 let gateway: PluginGateway;
-let server: http.Server | undefined;
+let served: HostCallGateway | undefined;
 
 const get = (p: string) => gateway.handle({ method: 'GET', path: p, headers: {} });
 
@@ -34,25 +33,11 @@ beforeAll(async () => {
     env: { ...process.env, GOOS: 'wasip1', GOARCH: 'wasm' },
   });
   copyFileSync(path.join(source, 'plugin.yaml'), path.join(dir, 'plugin.yaml'));
-  const allowed = http.createServer((_req, res) => res.end('hello from the allowed host'));
-  server = allowed;
-  await new Promise<void>((r) => allowed.listen(0, '127.0.0.1', r));
-  const { port } = allowed.address() as AddressInfo;
-  gateway = new PluginGateway({ logger: log });
-  await gateway.load(fixture('echo'));
-  await gateway.load(dir, { config: { fetchUrl: `http://127.0.0.1:${port}/hello` } });
-  await gateway.load(fixture('events'));
-  await gateway.start();
-  // A plugin with dependencies may still be starting when start() resolves (ADR 0087).
-  await until(
-    async () => (await get('/count')).statusCode === 200,
-    'the Go plugin serving',
-    30_000,
-  );
+  served = await serveWithHostCalls(dir, '/count', log);
+  gateway = served.gateway;
 }, 600_000);
 afterAll(async () => {
-  await gateway?.stop();
-  server?.close();
+  await served?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

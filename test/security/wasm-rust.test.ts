@@ -1,14 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PluginGateway } from '../../src/index.js';
+import type { PluginGateway } from '../../src/index.js';
 import { fixture } from '../helpers.js';
 import { until } from '../registry/contract.js';
 import { usable } from '../services/toolchains.js';
+import { serveWithHostCalls, type HostCallGateway } from '../wasm/host-call-gateway.js';
 import { CARGO_TARGET_DIR, templates } from '../wasm/templates.js';
 
 /**
@@ -21,7 +20,7 @@ const rust = templates.find((t) => t.lang === 'rust')!;
 const present = usable('the Rust wasm host-call tests', rust.probe(), rust.install);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pgw-wasm-rust-'));
 let gateway: PluginGateway;
-let server: http.Server | undefined;
+let served: HostCallGateway | undefined;
 
 const get = (p: string) => gateway.handle({ method: 'GET', path: p, headers: {} });
 
@@ -38,24 +37,11 @@ beforeAll(async () => {
     path.join(dir, 'plugin.wasm'),
   );
   copyFileSync(path.join(source, 'plugin.yaml'), path.join(dir, 'plugin.yaml'));
-  const allowed = http.createServer((_req, res) => res.end('hello from the allowed host'));
-  server = allowed;
-  await new Promise<void>((r) => allowed.listen(0, '127.0.0.1', r));
-  const { port } = allowed.address() as AddressInfo;
-  gateway = new PluginGateway({ logger: false });
-  await gateway.load(fixture('echo'));
-  await gateway.load(dir, { config: { fetchUrl: `http://127.0.0.1:${port}/hello` } });
-  await gateway.load(fixture('events'));
-  await gateway.start();
-  await until(
-    async () => (await get('/flag')).statusCode === 200,
-    'the Rust plugin serving',
-    30_000,
-  );
+  served = await serveWithHostCalls(dir, '/flag');
+  gateway = served.gateway;
 }, 600_000);
 afterAll(async () => {
-  await gateway?.stop();
-  server?.close();
+  await served?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
