@@ -194,7 +194,8 @@ export class PluginTable {
   }
 
   /**
-   * Starts the plugin — boots it when it is warm, or makes it `active` asleep until its first request —
+   * Starts the plugin — boots it when it is warm, or checks its code without running it and makes it
+   * `active` asleep until its first request —
    * or leaves it `loading` with the reason while a dependency is missing.
    */
   async bootOrWait(plugin: ManagedPlugin): Promise<void> {
@@ -204,6 +205,9 @@ export class PluginTable {
     else this.#waiting.delete(plugin);
     if (!plugin.waiting) {
       if (plugin.warm) return this.supervisor.boot(plugin);
+      // Lazy: its code is checked now without running it, so that a broken plugin fails here.
+      await plugin.checkCode();
+      if (this.#plugins.get(plugin.name) !== plugin || this.parts.stopped()) return;
       return this.supervisor.startAsleep(plugin);
     }
     const reason = `waiting for dependencies: ${missing.join(', ')}`;

@@ -63,6 +63,11 @@ export class ManagedPlugin implements Served {
   asleep = false;
   /** The boot a first request started, which the requests arriving meanwhile wait for too. */
   waking: Promise<void> | undefined;
+  /**
+   * Checks the plugin's code without running it (a lazy plugin's start: `loader/code-check/`); set
+   * where the plugin is made.
+   */
+  checkCode: () => Promise<void> = () => Promise.resolve();
   /** Set by the gateway: boots the plugin while `asleep` (see `Supervisor.wake`). */
   wake: () => Promise<void> = () => Promise.resolve();
   /** Set by the gateway: the earlier versions of this plugin that still hold connections. */

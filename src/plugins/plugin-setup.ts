@@ -28,6 +28,7 @@ import type { PluginFiles } from '../manifest/plugin-files.js';
 import { clampResources } from '../manifest/resource-ceilings.js';
 import type { HostLimits } from '../shared/host-limits.js';
 import { capWasmTables } from '../loader/wasm/table-ceiling.js';
+import { checkPluginCode } from '../loader/code-check/code-check.js';
 
 /** The gateway's settings that shape a plugin's runtime and policies (its resolved options). */
 export interface PluginSettings {
@@ -173,6 +174,8 @@ export function createPlugin(loaded: PluginFiles, setup: PluginSetup): ManagedPl
     },
     flags,
   );
+  plugin.checkCode = () =>
+    checkPluginCode({ ...files, wasm: wasm?.bytes, contentHash: setup.contentHash });
   for (const instance of plugin.instances) {
     for (const [breaker, endpoint] of instance.breakers()) {
       const event = { plugin: plugin.name, instance: instance.id, ...(endpoint && { endpoint }) };
