@@ -89,6 +89,7 @@ export function assembleGateway(
     seal: (record) => sealRecord(record, options.node?.secret, registry.environment ?? 'default'),
     bootTimeoutMs: options.bootTimeout,
     bootConcurrency: options.bootConcurrency,
+    maxAwake: options.maxAwake,
     stopTimeoutMs: options.stopTimeout,
     started: host.started,
     stopped: host.stopped,

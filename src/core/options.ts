@@ -31,6 +31,7 @@ import { circuitBreakerSchema, type CircuitBreakerSettings } from './breaker-opt
 import { nodeSchema, watchSchema } from './fleet-options.js';
 import { bulkheadSchema, limitsSchema, type LimitsSettings } from './limits-options.js';
 import { lazySchema } from '../shared/lazy-schema.js';
+import { lazyOptionsShape, type LazyOptions } from './lazy-options.js';
 
 export type { CircuitBreakerSettings } from './breaker-options.js';
 export type { LimitsSettings } from './limits-options.js';
@@ -174,13 +175,12 @@ export const optionsSchema = lazySchema(() =>
       })
       .prefault({}),
     faults: faultsOptionSchema.optional(),
-    warm: z.boolean().default(true),
-    bootConcurrency: positiveInt.max(1024).default(4),
+    ...lazyOptionsShape(),
   }),
 );
 
 /** Options accepted by `new PluginGateway(options)`. Every one has a default. */
-export interface GatewayOptions {
+export interface GatewayOptions extends LazyOptions {
   /** Most plugins loaded at once. @default 1000 */
   maxPlugins?: number;
   /** Deadline of a request when its endpoint sets none (`"5s"` or ms, at most 1h; every other duration option at most 24h). @default '5s' */
@@ -356,21 +356,6 @@ export interface GatewayOptions {
    * @default undefined (no faults: nothing on the request path)
    */
   faults?: Record<string, FaultSpec>;
-  /**
-   * Whether `start()` boots every plugin (a thread runs its `initialize()` and `start()`, and its routes
-   * are checked against its manifest) before it resolves. `false` starts plugins lazily: `start()` makes
-   * them `active` without a thread, and a plugin boots on its first request (that request waits for the
-   * boot; a boot that fails makes the plugin `failed` and answers 503 `PGW_ERR_PLUGIN_UNAVAILABLE`).
-   * A plugin's manifest (`warm: true|false`) overrides it, and its `load(dir, { warm })` overrides both.
-   * @default true
-   */
-  warm?: boolean;
-  /**
-   * How many plugins boot at once (at `start()`, and lazy plugins waking); the others wait their turn.
-   * Each boot emits `plugin:boot` as it ends.
-   * @default 4
-   */
-  bootConcurrency?: number;
 }
 
 /** Options after validation: durations in ms, defaults applied, frozen. */

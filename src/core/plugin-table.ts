@@ -30,6 +30,8 @@ export interface PluginTableParts {
   bootTimeoutMs: number;
   /** How many plugins boot at once (`bootConcurrency`). */
   bootConcurrency: number;
+  /** Most lazy plugins awake at once (`maxAwake`). */
+  maxAwake: number;
   stopTimeoutMs: number;
   started(): boolean;
   stopped(): boolean;
@@ -56,6 +58,8 @@ export class PluginTable {
       log: parts.log,
       bootTimeoutMs: parts.bootTimeoutMs,
       bootConcurrency: parts.bootConcurrency,
+      maxAwake: parts.maxAwake,
+      stopTimeoutMs: parts.stopTimeoutMs,
       booted: (event) => parts.emit('plugin:boot', event),
       setStatus: (plugin, to, reason) => this.setStatus(plugin, to, reason),
       isCurrent: (plugin) =>

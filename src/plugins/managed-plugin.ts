@@ -4,6 +4,7 @@
  * @module
  */
 import type { PluginRuntime } from '../loader/runtime.js';
+import { SleepableRuntime } from './sleepable-runtime.js';
 import {
   createInstance,
   InstanceGroup,
@@ -77,6 +78,8 @@ export class ManagedPlugin implements Served {
    * (`undefined`: not checked).
    */
   contentHash: string | undefined;
+  /** A lazy plugin's runtimes, which can go back to sleep (none for a warm plugin). */
+  readonly #sleepable: SleepableRuntime[] = [];
   /** The plugin's version history and pin, as `info()` shows them. */
   #versions: { list: readonly VersionRecord[]; pinned: string | undefined } | undefined;
   #info: PluginInfo | undefined;
@@ -117,14 +120,37 @@ export class ManagedPlugin implements Served {
     });
     this.instances = Array.from({ length: policies.instances }, (_, n) => {
       const instanceId = policies.instances === 1 ? id : `${id}/${n + 1}`;
+      let runtime: PluginRuntime;
+      if (this.warm) runtime = createRuntime(this, instanceId);
+      else {
+        const sleepable = new SleepableRuntime(() => createRuntime(this, instanceId));
+        this.#sleepable.push(sleepable);
+        runtime = sleepable;
+      }
       return createInstance(
         instanceId,
-        createRuntime(this, instanceId),
+        runtime,
         policies.circuitBreaker,
         manifest.endpoints.map((e) => `${e.method} ${e.path}`),
       );
     });
     this.runtime = new InstanceGroup(this.instances);
+  }
+
+  /** When a request or event was last handed to a lazy plugin (`performance.now()`; 0 for a warm one). */
+  get lastUsed(): number {
+    let last = 0;
+    for (const runtime of this.#sleepable) last = Math.max(last, runtime.lastUsed);
+    return last;
+  }
+
+  /**
+   * Puts a lazy plugin back to sleep (`maxAwake`): its next request wakes it; its threads end once what
+   * they are running is done, within `budgetMs`.
+   */
+  sleep(budgetMs: number): Promise<void> {
+    this.asleep = true;
+    return Promise.all(this.#sleepable.map((r) => r.sleep(budgetMs))).then(() => {});
   }
 
   get version(): string {

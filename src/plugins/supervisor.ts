@@ -10,6 +10,7 @@ import type { GatewayLogger } from '../shared/logger.js';
 import { parseDuration } from '../shared/duration.js';
 import type { HealthStatus, PluginStatus } from '../shared/types.js';
 import { BootQueue } from './boot-queue.js';
+import { AwakePlugins } from './awake-plugins.js';
 
 /** A plugin's threads died on their own. */
 export interface CrashEvent {
@@ -57,15 +58,33 @@ export interface SupervisorHost {
   readonly bootConcurrency: number;
   /** A boot ended. */
   booted(event: BootEvent): void;
+  /** Most lazy plugins awake at once (`maxAwake`). */
+  readonly maxAwake: number;
+  /** How long a plugin put back to sleep has to finish what it runs and stop (`stopTimeout`). */
+  readonly stopTimeoutMs: number;
 }
 
 export class Supervisor {
   /** A plugin's `health_check.endpoint` when its routes serve `GET` on it (seen at its boot). */
   readonly #healthRoutes = new WeakMap<ManagedPlugin, string | undefined>();
   readonly #queue: BootQueue;
+  /** The lazy plugins awake, at most `maxAwake`. */
+  readonly awake: AwakePlugins;
 
   constructor(readonly host: SupervisorHost) {
     this.#queue = new BootQueue(host.bootConcurrency);
+    this.awake = new AwakePlugins(host.maxAwake, {
+      isCurrent: (plugin) => host.isCurrent(plugin),
+      sleep: (plugin) => {
+        clearInterval(plugin.healthTimer);
+        plugin.healthTimer = undefined;
+        host.log.info(
+          { plugin_id: plugin.name, maxAwake: host.maxAwake },
+          `plugin "${plugin.name}" goes back to sleep: maxAwake (${host.maxAwake}) lazy plugins are awake and it was the least recently used`,
+        );
+        void plugin.sleep(host.stopTimeoutMs);
+      },
+    });
   }
 
   /**
@@ -92,25 +111,29 @@ export class Supervisor {
    * rejects: a boot that fails leaves the plugin `failed`, with the reason, and its threads ended.
    */
   wake(plugin: ManagedPlugin): Promise<void> {
-    plugin.waking ??= this.#queued(plugin, true).then(
-      () => {
-        plugin.asleep = false;
-        plugin.waking = undefined;
-        if (this.host.isCurrent(plugin)) this.#watchHealth(plugin);
-      },
-      (error: Error) => {
-        plugin.asleep = false;
-        plugin.waking = undefined;
-        void plugin.runtime.close(0);
-        // Unloaded (or the gateway stopped) while it booted: nothing to report.
-        if (!this.host.isCurrent(plugin)) return;
-        this.host.log.error(
-          { plugin_id: plugin.name, err: error },
-          `plugin "${plugin.name}" failed to start`,
-        );
-        this.host.setStatus(plugin, 'failed', error.message);
-      },
-    );
+    plugin.waking ??= this.awake
+      .admit(plugin)
+      .then(() => this.#queued(plugin, true))
+      .then(
+        () => {
+          plugin.asleep = false;
+          plugin.waking = undefined;
+          if (this.host.isCurrent(plugin)) this.#watchHealth(plugin);
+        },
+        (error: Error) => {
+          plugin.asleep = false;
+          plugin.waking = undefined;
+          this.awake.release(plugin);
+          void plugin.runtime.close(0);
+          // Unloaded (or the gateway stopped) while it booted: nothing to report.
+          if (!this.host.isCurrent(plugin)) return;
+          this.host.log.error(
+            { plugin_id: plugin.name, err: error },
+            `plugin "${plugin.name}" failed to start`,
+          );
+          this.host.setStatus(plugin, 'failed', error.message);
+        },
+      );
     return plugin.waking;
   }
 
@@ -241,8 +264,9 @@ export class Supervisor {
     }, delay);
   }
 
-  /** Drops a pending restart and the health checks. */
+  /** Drops a pending restart and the health checks, and its place among the awake. */
   cancel(plugin: ManagedPlugin): void {
+    this.awake.release(plugin);
     clearTimeout(plugin.restartTimer);
     plugin.restartTimer = undefined;
     clearInterval(plugin.healthTimer);

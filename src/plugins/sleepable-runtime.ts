@@ -1,0 +1,81 @@
+/**
+ * A lazy plugin instance's runtime, which can go back to sleep: its threads (or process) end once the
+ * work in flight on them is done, and the next task starts fresh ones from the same spec (each runs the
+ * plugin's `initialize()` and `start()` again). The gateway's `maxAwake` puts plugins to sleep.
+ * @module
+ */
+import type {
+  BootReport,
+  LiveChannel,
+  PluginRuntime,
+  RuntimeStats,
+  TaskInput,
+  TaskResult,
+} from '../loader/runtime.js';
+import type { HealthStatus } from '../shared/types.js';
+
+export class SleepableRuntime implements PluginRuntime {
+  #inner: PluginRuntime;
+  readonly #make: () => PluginRuntime;
+  /** Flag values set since the runtime was made: handed to every runtime made after. */
+  #flags: Readonly<Record<string, boolean>> | undefined;
+  /** Runtimes put to sleep and still ending. */
+  readonly #ending = new Set<Promise<void>>();
+  /** When a task was last handed to it (`performance.now()`). */
+  lastUsed = 0;
+  /** The live channel of the current runtime (worker and process runtimes have one). */
+  readonly live?: () => LiveChannel;
+
+  constructor(make: () => PluginRuntime) {
+    this.#make = make;
+    this.#inner = make();
+    if (this.#inner.live) this.live = () => this.#inner.live!();
+  }
+
+  run(task: TaskInput, timeoutMs: number): Promise<TaskResult> {
+    this.lastUsed = performance.now();
+    return this.#inner.run(task, timeoutMs);
+  }
+
+  boot(timeoutMs: number): Promise<BootReport> {
+    this.lastUsed = performance.now();
+    return this.#inner.boot(timeoutMs);
+  }
+
+  drain(timeoutMs: number): Promise<void> {
+    return this.#inner.drain(timeoutMs);
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    await Promise.all([this.#inner.close(timeoutMs), ...this.#ending]);
+  }
+
+  stats(): RuntimeStats {
+    return this.#inner.stats();
+  }
+
+  checkHealth(timeoutMs: number): Promise<HealthStatus | undefined> {
+    return this.#inner.checkHealth(timeoutMs);
+  }
+
+  setFlags(flags: Readonly<Record<string, boolean>>): void {
+    this.#flags = flags;
+    this.#inner.setFlags(flags);
+  }
+
+  /**
+   * Hands later tasks to a fresh runtime (no thread until one arrives) and ends the current one: its
+   * tasks in flight finish first (within half of `budgetMs`), then its `stop()` runs and its threads end.
+   */
+  sleep(budgetMs: number): Promise<void> {
+    const old = this.#inner;
+    this.#inner = this.#make();
+    if (this.#flags) this.#inner.setFlags(this.#flags);
+    const ending = old
+      .drain(budgetMs / 2)
+      .then(() => old.close(budgetMs / 2))
+      .finally(() => this.#ending.delete(ending));
+    this.#ending.add(ending);
+    return ending;
+  }
+}

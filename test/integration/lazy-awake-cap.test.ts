@@ -1,0 +1,117 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { PluginGateway } from '../../src/index.js';
+
+// Inside the repository, where plugins resolve `@veza/plugin-gateway/sdk` as an installed one would.
+const scratch = mkdtempSync(path.join(import.meta.dirname, '..', '.code-check-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** A plugin answering `GET /<name>` after `?ms=` milliseconds, with the thread it ran on. */
+function plugin(name: string): string {
+  const dir = path.join(scratch, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    path.join(dir, 'plugin.yaml'),
+    `name: ${name}\nversion: 1.0.0\nendpoints:\n  - { method: GET, path: /${name} }\n`,
+  );
+  writeFileSync(
+    path.join(dir, 'index.js'),
+    `import { definePlugin } from '@veza/plugin-gateway/sdk';
+export default definePlugin({
+  routes: {
+    'GET /${name}': async (req) => {
+      await new Promise((r) => setTimeout(r, Number(req.query.ms ?? 0)));
+      return { statusCode: 200, body: '${name}' };
+    },
+  },
+});
+`,
+  );
+  return dir;
+}
+
+const names = Array.from({ length: 10 }, (_, i) => `awake-${i}`);
+const dirs = names.map(plugin);
+
+describe('maxAwake: a caller who knows every route cannot wake every lazy plugin', () => {
+  let gateway: PluginGateway | undefined;
+  afterEach(async () => {
+    await gateway?.stop();
+    gateway = undefined;
+  });
+
+  async function lazyGateway(maxAwake: number): Promise<PluginGateway> {
+    const g = new PluginGateway({ logger: false, maxAwake, pluginTimeout: '60s' });
+    for (const dir of dirs) await g.load(dir);
+    await g.start();
+    return g;
+  }
+
+  const threads = (g: PluginGateway) =>
+    names.reduce((n, name) => n + (g.metrics(name).threads ?? 0), 0);
+
+  it('lazy is the default: start() boots no thread', async () => {
+    gateway = await lazyGateway(3);
+    expect(gateway.list().every((p) => p.status === 'active')).toBe(true);
+    expect(threads(gateway)).toBe(0);
+  });
+
+  it('wakes one plugin after another: every request answered, threads never past the cap', async () => {
+    gateway = await lazyGateway(3);
+    let most = 0;
+    for (const round of [1, 2]) {
+      for (const name of names) {
+        const res = await gateway.handle({ method: 'GET', path: `/${name}`, headers: {} });
+        expect(res, `${name} round ${round}`).toMatchObject({ statusCode: 200, body: name });
+        most = Math.max(most, threads(gateway));
+      }
+    }
+    // A plugin put to sleep ends its thread after its last request: one more may be ending.
+    expect(most).toBeLessThanOrEqual(3 + 1);
+    await expect.poll(() => threads(gateway!), { timeout: 10_000 }).toBeLessThanOrEqual(3);
+    expect(names.filter((n) => (gateway!.metrics(n).threads ?? 0) > 0).length).toBeLessThanOrEqual(
+      3,
+    );
+  });
+
+  it('all at once: wakes wait for a place, and all are answered', async () => {
+    gateway = await lazyGateway(2);
+    let most = 0;
+    const watch = setInterval(() => (most = Math.max(most, threads(gateway!))), 5);
+    const answers = await Promise.all(
+      names.map((name) => gateway!.handle({ method: 'GET', path: `/${name}?ms=50`, headers: {} })),
+    );
+    clearInterval(watch);
+    expect(answers.map((a) => a.statusCode)).toEqual(names.map(() => 200));
+    expect(answers.map((a) => a.body)).toEqual(names);
+    expect(most).toBeLessThanOrEqual(2 + 1);
+    await expect.poll(() => threads(gateway!), { timeout: 10_000 }).toBeLessThanOrEqual(2);
+  });
+
+  it('never puts a plugin to sleep in the middle of a request', async () => {
+    gateway = await lazyGateway(1);
+    const slow = gateway.handle({ method: 'GET', path: `/${names[0]}?ms=800`, headers: {} });
+    await expect.poll(() => gateway!.metrics(names[0]!).threads).toBe(1);
+    const other = gateway.handle({ method: 'GET', path: `/${names[1]}`, headers: {} });
+    // The slow request finishes on its thread; only then does the other plugin wake.
+    expect(await slow).toMatchObject({ statusCode: 200, body: names[0] });
+    expect(await other).toMatchObject({ statusCode: 200, body: names[1] });
+  });
+
+  it('answers 503 "starting" with retry-after when every awake plugin stays busy past the timeout', async () => {
+    const g = new PluginGateway({ logger: false, maxAwake: 1, pluginTimeout: '300ms' });
+    gateway = g;
+    for (const dir of dirs.slice(0, 2)) await g.load(dir);
+    await g.start();
+    await g.handle({ method: 'GET', path: `/${names[0]}`, headers: {} });
+    const busy = g.handle({ method: 'GET', path: `/${names[0]}?ms=250`, headers: {} });
+    const refused = await g.handle({ method: 'GET', path: `/${names[1]}`, headers: {} });
+    expect(refused).toMatchObject({ statusCode: 503, headers: { 'retry-after': '1' } });
+    expect((await busy).statusCode).toBe(200);
+    // Once the busy one is idle, the other wakes in its place.
+    expect(await g.handle({ method: 'GET', path: `/${names[1]}`, headers: {} })).toMatchObject({
+      statusCode: 200,
+    });
+  });
+});
