@@ -45,7 +45,7 @@ export interface PluginSettings {
   /** The ceilings the host sets per plugin instance (the `limits` option). */
   limits: Readonly<HostLimits>;
   sandbox: { bwrap: boolean; requireBwrap: boolean; untrusted: 'process' | 'refuse' };
-  /** Plugins boot at `start()` unless their manifest or `load()` says otherwise. */
+  /** Whether plugins boot at `start()` (the gateway's `warm`, lazy by default) unless their manifest or `load()` says otherwise. */
   warm: boolean;
 }
 

@@ -14,7 +14,7 @@ describe('booting a plugin', () => {
   });
 
   it('fails a plugin whose initialize() outlasts bootTimeout with its own code, and keeps nothing', async () => {
-    gateway = await gatewayWith([], { bootTimeout: '300ms' });
+    gateway = await gatewayWith([], { warm: true, bootTimeout: '300ms' });
     const error = await gateway.load(fixture('slow-init')).catch((e: unknown) => e);
     expect(error).toMatchObject({
       code: 'PGW_ERR_PLUGIN_BOOT_TIMEOUT',

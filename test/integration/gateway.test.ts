@@ -137,7 +137,7 @@ describe('requests through real worker threads', () => {
 
 describe('lifecycle', () => {
   it('loads inactive before start(), activates on start(), and reports each step as a typed event', async () => {
-    gateway = new PluginGateway({ logger: false });
+    gateway = new PluginGateway({ warm: true, logger: false });
     const seen: [string, PluginStatus | undefined, PluginStatus][] = [];
     gateway.on('plugin:status', (info: PluginInfo, previous) =>
       seen.push([info.name, previous, info.status]),
@@ -312,7 +312,7 @@ describe('a plugin that cannot load leaves nothing behind', () => {
   });
 
   it('initialize() throws: load() rejects with the reason, and the plugin is gone', async () => {
-    gateway = await gatewayWith(['steady']);
+    gateway = await gatewayWith(['steady'], { warm: true });
     const error = await gateway.load(fixture('init-fails')).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'PGW_ERR_PLUGIN_LOAD', plugin: 'init-fails' });
     expect((error as Error).message).toContain('cannot reach the model store');
@@ -321,7 +321,7 @@ describe('a plugin that cannot load leaves nothing behind', () => {
   });
 
   it('an endpoint in plugin.yaml with no handler in routes', async () => {
-    gateway = await gatewayWith([]);
+    gateway = await gatewayWith([], { warm: true });
     await expect(gateway.load(fixture('missing-route'))).rejects.toThrow(
       /declares endpoints in plugin\.yaml that its routes do not handle: DELETE \/lacks\/\{id\}/,
     );
@@ -342,7 +342,7 @@ describe('a plugin that cannot load leaves nothing behind', () => {
   });
 
   it('a failing plugin at start() is marked failed with its reason; the others start', async () => {
-    gateway = new PluginGateway({ logger: false });
+    gateway = new PluginGateway({ warm: true, logger: false });
     await gateway.load(fixture('init-fails'));
     await gateway.load(fixture('steady'));
     await gateway.start();

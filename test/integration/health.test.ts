@@ -20,7 +20,7 @@ const nextHealth = (g: PluginGateway, status: HealthStatus['status']) =>
 
 describe('periodic health checks (health_check.interval)', () => {
   it("reports each change of the plugin's own healthCheck() as an event and in its info", async () => {
-    gateway = await gatewayWith(['moody']);
+    gateway = await gatewayWith(['moody'], { warm: true });
     expect(gateway.get('moody')?.health_check.last).toEqual({
       status: 'healthy',
       details: { mood: 'healthy' },
@@ -45,7 +45,7 @@ describe('periodic health checks (health_check.interval)', () => {
   });
 
   it('never wakes an idle plugin: with no thread alive, nothing is checked', async () => {
-    gateway = await gatewayWith(['moody'], { idleTimeout: 150 });
+    gateway = await gatewayWith(['moody'], { warm: true, idleTimeout: 150 });
     for (let i = 0; i < 50 && gateway.metrics('moody').threads > 0; i++)
       await new Promise((r) => setTimeout(r, 50));
     expect(gateway.metrics('moody').threads).toBe(0);

@@ -154,8 +154,8 @@ describe('lazy start (warm: false)', () => {
     expect(gateway.metrics('echo').threads).toBe(0);
   });
 
-  it('keeps start() failing a warm plugin that cannot boot (the default)', async () => {
-    gateway = await gatewayWith(['init-fails']);
+  it('keeps start() failing a warm plugin that cannot boot (warm: true)', async () => {
+    gateway = await gatewayWith(['init-fails'], { warm: true });
     expect(gateway.get('init-fails')).toMatchObject({
       status: 'failed',
       reason: expect.stringContaining('cannot reach the model store'),
@@ -172,7 +172,7 @@ describe('bounded boot (bootConcurrency)', () => {
 
   it('boots warm plugins one at a time with bootConcurrency: 1, counting down what is left', async () => {
     const { PluginGateway } = await import('../../src/index.js');
-    gateway = new PluginGateway({ logger: false, bootConcurrency: 1 });
+    gateway = new PluginGateway({ warm: true, logger: false, bootConcurrency: 1 });
     for (const f of ['lifecycle', 'echo', 'events']) await gateway.load(fixture(f));
     const seen = boots(gateway);
     const threadsSeen: number[] = [];

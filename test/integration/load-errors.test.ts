@@ -71,7 +71,7 @@ describe('errors from loading plugin code name the file and line, and what to do
   });
 
   it('a definePlugin() mistake: the line of the call', async () => {
-    gateway = await gatewayWith([]);
+    gateway = await gatewayWith([], { warm: true });
     const error = await codeError(gateway, 'bad-definition');
     expect(error.message).toContain('route "GET /bad-definition" must be a function, got object');
     expect(error.location).toMatchObject({
@@ -81,7 +81,7 @@ describe('errors from loading plugin code name the file and line, and what to do
   });
 
   it('a SyntaxError the plugin raises while running (JSON.parse in initialize) is located by its stack', async () => {
-    gateway = await gatewayWith([]);
+    gateway = await gatewayWith([], { warm: true });
     const error = await codeError(gateway, 'init-syntax-error');
     expect(error.location).toMatchObject({
       file: path.join(fixture('init-syntax-error'), 'index.js'),
@@ -91,7 +91,7 @@ describe('errors from loading plugin code name the file and line, and what to do
 
   it('warns at load about a route the code defines and plugin.yaml does not declare', async () => {
     const logger = memoryLogger();
-    gateway = await gatewayWith(['code-undeclared-route'], { logger });
+    gateway = await gatewayWith(['code-undeclared-route'], { warm: true, logger });
     const warning = logger.lines.find((l) => l.level === 'warn' && /does not declare/.test(l.msg!));
     expect(warning).toMatchObject({
       plugin_id: 'code-undeclared-route',

@@ -62,7 +62,7 @@ describe('circuit breaker, per plugin instance', () => {
   });
 
   it('counts timeouts, and can be set per plugin at load()', async () => {
-    gateway = await gatewayWith([], { pluginTimeout: '100ms' });
+    gateway = await gatewayWith([], { warm: true, pluginTimeout: '100ms' });
     await gateway.load(fixture('flaky'), {
       circuitBreaker: { failureThreshold: 1, timeout: '10s' },
     });

@@ -58,6 +58,7 @@ describe('a restart that cannot boot', () => {
   it('runs initialize() again at the next restart: once the store is back, the plugin serves again', async () => {
     storeUp = true;
     gateway = new PluginGateway({
+      warm: true,
       logger: false,
       restart: { maxCrashes: 50, window: '60s', backoff: 10 },
     });
