@@ -124,7 +124,8 @@ export async function devCommand(
 ): Promise<void> {
   const root = path.resolve(dir);
   const log = prettyLogger('info');
-  const gateway = new PluginGateway({ logger: log, sandbox: { bwrap: false } });
+  // The plugin being written boots at each load: its initialize() fails on save, not on a request.
+  const gateway = new PluginGateway({ logger: log, sandbox: { bwrap: false }, warm: true });
   await gateway.start();
   let name: string | undefined;
   const showFailure = (error: unknown) => {

@@ -27,7 +27,10 @@ export type { TestLogLine } from './test-logger.js';
 /** Who calls: a user id, an identity with roles, or `null` for an anonymous caller. */
 export type TestUser = number | string | Identity | null;
 
-/** Options of {@link createTestGateway}: the gateway's own, and the default caller. */
+/**
+ * Options of {@link createTestGateway}: the gateway's own (except that `warm` is `true` by default here:
+ * a plugin under test boots when it is loaded), and the default caller.
+ */
 export interface TestGatewayOptions extends GatewayOptions {
   /** The caller of every request that names none. @default null (anonymous) */
   user?: TestUser;
@@ -89,6 +92,8 @@ export class TestGateway {
     this.#recorder = new EventRecorder();
     this.gateway = new PluginGateway({
       logger,
+      // A plugin under test boots when it is loaded: load() proves initialize() and its routes.
+      warm: true,
       ...gatewayOptions,
       authenticate: (req) => identityOf(this.#users.has(req) ? this.#users.get(req)! : user),
     });

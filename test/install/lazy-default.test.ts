@@ -78,9 +78,14 @@ console.log(JSON.stringify(out));
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
-    expect(out.statuses).toEqual({ one: 'active', two: 'active', three: 'active', broken: 'failed' });
+    expect(out.statuses).toEqual({
+      one: 'active',
+      two: 'active',
+      three: 'active',
+      broken: 'failed',
+    });
     expect(out.reason).toContain(
-      `${path.join(project.dir, 'plugins/broken/index.js')}:3:55: SyntaxError: Unexpected token ')'`,
+      `${path.join(project.dir, 'plugins/broken/index.js')}:3:56: SyntaxError: Unexpected token ')'`,
     );
     expect(out.threadsAfterStart).toEqual([0, 0, 0]);
     expect(out.answers).toEqual([200, 200, 200, 200]);

@@ -88,7 +88,7 @@ describe('bulkhead, per plugin', () => {
 
   it('answers a queued request at its deadline and never runs it late', async () => {
     const logger = memoryLogger();
-    gateway = await gatewayWith([], { logger, pluginTimeout: '200ms' });
+    gateway = await gatewayWith([], { warm: true, logger, pluginTimeout: '200ms' });
     await gateway.load(fixture('flaky'), { bulkhead: { maxConcurrent: 1, maxQueued: 5 } });
     // The first holds the only place for its own deadline (1 s); the second's (200 ms) passes in line.
     const [first, second] = await Promise.all([
