@@ -62,6 +62,8 @@ describe('veza plugin deploy / list against a real etcd and two gateways', () =>
           }),
           watch: { env: 'staging', cacheDir, trustedKeys: [publicKey] },
           secret,
+          // deploy's verdict per gateway comes from the boot: these boot what the catalog hands them.
+          warm: true,
         }),
       );
     }

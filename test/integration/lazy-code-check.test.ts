@@ -172,6 +172,16 @@ describe('start() checks a lazy plugin code without running it', () => {
     execFileSync('ln', ['-s', '/dev/zero', path.join(zero, 'zero.js')]);
     const error = await loadError(zero);
     expect(error.message).toContain('cannot find module "zero.js"');
+    await gateway!.stop();
+    // A package whose package.json the resolver would read whole: refused before it is read.
+    const pkg = pluginDir('zero-package', {
+      'index.js': `${SDK}import evil from 'evil';\nexport default definePlugin({ routes: {} });\n`,
+    });
+    execFileSync('mkdir', ['-p', path.join(pkg, 'node_modules', 'evil')]);
+    execFileSync('ln', ['-s', '/dev/zero', path.join(pkg, 'node_modules', 'evil', 'package.json')]);
+    const refused = await loadError(pkg);
+    expect(refused.message).toContain('node_modules/evil/package.json is not a regular file');
+    expect(refused.location).toMatchObject({ line: 2, column: 18 });
   });
 
   it("nesting deeper than the parser's stack is left to the boot, never a host crash", async () => {

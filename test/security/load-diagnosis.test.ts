@@ -12,7 +12,7 @@ describe('locating a load failure', () => {
   });
 
   it('reads no file a forged failure names outside the plugin (here /dev/zero, which never ends)', async () => {
-    gateway = await gatewayWith([]);
+    gateway = await gatewayWith([], { warm: true });
     const error = await gateway.load(fixture('forged-failure')).catch((e: unknown) => e);
     expect(isPluginLoadError(error)).toBe(true);
     expect(isPluginCodeError(error)).toBe(false);

@@ -160,7 +160,7 @@ describe('a live thread (WebSockets) starts only from the folder as it was loade
   it('the folder changed before the first connection: the client is closed, the changed code never answers', async () => {
     const dir = path.join(copies, 'live-room');
     cpSync(fixture('live-room'), dir, { recursive: true });
-    gateway = new PluginGateway({ logger: false });
+    gateway = new PluginGateway({ logger: false, warm: true });
     await gateway.load(dir);
     await gateway.start();
     const live = await liveServer(gateway);

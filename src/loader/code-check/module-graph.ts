@@ -4,6 +4,7 @@
  * resolution would (relative files, packages from the plugin's folder, `exports` maps, built-ins).
  * @module
  */
+import { statSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -24,6 +25,9 @@ import {
 
 /** Own files followed from one entry; past it the rest is found when the code loads. */
 export const MAX_FILES = 256;
+
+/** Largest package.json the resolution may read (real ones are a few KiB). */
+export const MAX_PACKAGE_JSON_BYTES = 1024 * 1024;
 
 /** One parsed source file. */
 export interface ParsedFile {
@@ -209,6 +213,15 @@ function resolveImport(
         ? 'check the path (an ES module import names the file with its extension: "./file.js")'
         : `install it in the plugin's folder: npm i ${packageName(specifier)}`,
     );
+  const unsafe = unsafePackageJson(path.dirname(file), relative ? undefined : specifier);
+  if (unsafe !== undefined) {
+    throw codeError(
+      plugin,
+      locate(file, text, offset),
+      `${unsafe} is not a regular file of at most ${MAX_PACKAGE_JSON_BYTES} bytes`,
+      'a package.json the import would read must be a plain file',
+    );
+  }
   let url: string;
   try {
     url = resolve(specifier, pathToFileURL(file).href);
@@ -220,4 +233,28 @@ function resolveImport(
   const target = realPath(fileURLToPath(url));
   if (target === undefined || !isRegularFile(target)) throw missing();
   return target;
+}
+
+/**
+ * The first package.json that resolving from `dir` would read and that is not a plain, small file (a
+ * link to `/dev/zero`, a FIFO, a huge file): the resolver reads them whole, on the host's thread. Those
+ * are the package scopes above `dir`, and for a package, its folder in each `node_modules` above.
+ */
+function unsafePackageJson(dir: string, specifier: string | undefined): string | undefined {
+  const name = specifier === undefined ? undefined : packageName(specifier);
+  for (let current = dir; ; current = path.dirname(current)) {
+    const candidates = [path.join(current, 'package.json')];
+    if (name !== undefined)
+      candidates.push(path.join(current, 'node_modules', name, 'package.json'));
+    for (const candidate of candidates) {
+      let info;
+      try {
+        info = statSync(candidate);
+      } catch {
+        continue;
+      }
+      if (!info.isFile() || info.size > MAX_PACKAGE_JSON_BYTES) return candidate;
+    }
+    if (path.dirname(current) === current) return undefined;
+  }
 }
