@@ -3,7 +3,7 @@
  * `maxAwake`, `bootConcurrency` (docs/decisions/0170-lazy-by-default.md).
  * @module
  */
-import { z } from 'zod';
+import { z } from '../shared/zod.js';
 import { positiveInt } from '../shared/option-validation.js';
 
 /** The schema's fields, spread into the gateway's options schema (made when it is). */

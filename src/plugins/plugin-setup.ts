@@ -28,7 +28,6 @@ import type { PluginFiles } from '../manifest/plugin-files.js';
 import { clampResources } from '../manifest/resource-ceilings.js';
 import type { HostLimits } from '../shared/host-limits.js';
 import { capWasmTables } from '../loader/wasm/table-ceiling.js';
-import { checkPluginCode } from '../loader/code-check/code-check.js';
 
 /** The gateway's settings that shape a plugin's runtime and policies (its resolved options). */
 export interface PluginSettings {
@@ -174,8 +173,11 @@ export function createPlugin(loaded: PluginFiles, setup: PluginSetup): ManagedPl
     },
     flags,
   );
+  // The parser and the resolver load with the first check, not with the gateway (import cost).
   plugin.checkCode = () =>
-    checkPluginCode({ ...files, wasm: wasm?.bytes, contentHash: setup.contentHash });
+    import('../loader/code-check/code-check.js').then(({ checkPluginCode }) =>
+      checkPluginCode({ ...files, wasm: wasm?.bytes, contentHash: setup.contentHash }),
+    );
   for (const instance of plugin.instances) {
     for (const [breaker, endpoint] of instance.breakers()) {
       const event = { plugin: plugin.name, instance: instance.id, ...(endpoint && { endpoint }) };
