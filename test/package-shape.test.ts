@@ -143,15 +143,17 @@ describe('the built package', () => {
     expect(out).toBe(`${pkg.version}\n`);
   });
 
-  it('publishes no source maps, and stays under 2.6 MB unpacked', () => {
+  it('publishes no source maps, and stays under 2.85 MB unpacked', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       cwd: root,
       encoding: 'utf8',
     });
     const [packed] = JSON.parse(out) as [{ unpackedSize: number; files: { path: string }[] }];
     expect(packed.files.filter((f) => f.path.endsWith('.map'))).toEqual([]);
-    // Issue 24's goal is 2.5 MB; the Go and Rust SDK sources and their docs took it to 2.52 MB. The
-    // ceiling keeps it from growing while the types (.d.ts and .d.cts, 96 KB each) are looked at.
-    expect(packed.unpackedSize).toBeLessThanOrEqual(2.6 * 1000 * 1000);
+    // Issue 24's goal is 2.5 MB, not met: the Go and Rust SDK sources took it to 2.52 MB, then live
+    // connections across a fleet, wasm and native streams, native kv and the static code check of
+    // lazy plugins to 2.81 MB. The ceiling keeps it from growing unseen; the types (.d.ts and .d.cts,
+    // 98 KB each) are the next place to look.
+    expect(packed.unpackedSize).toBeLessThanOrEqual(2.85 * 1000 * 1000);
   });
 });
