@@ -24,6 +24,8 @@ const registry = new MemoryRegistry();
 const gateway = new PluginGateway({
   registry,
   pluginTimeout: '2s',
+  // Booted at start(), so that the statuses below are the plugins' own (lazy is the default).
+  warm: true,
   featureFlags: { overrides: { 'ai-recommendations': { enable_ml_model: true } } },
   authenticate: (req) => USERS[req.headers?.authorization?.replace(/^Bearer /, '') ?? ''] ?? null,
   logger: pino({ level: process.env.PGW_LOG_LEVEL ?? 'error' }),

@@ -16,7 +16,7 @@ import { PluginContentChangedError, PluginLoadError, WasmModuleError } from '../
 import { fieldLocation, type Manifest } from '../../manifest/manifest.js';
 import { contentChangedMessage, currentHash } from '../content-check.js';
 import { readDefaultExport } from './default-export.js';
-import { codeError, parseModuleGraph, type ParsedFile } from './module-graph.js';
+import { codeError, MAX_PARSED_BYTES, parseModuleGraph, type ParsedFile } from './module-graph.js';
 import { realPath } from './source-files.js';
 
 /** The engine's compiler, which validates a module without instantiating it (off the event loop). */
@@ -74,6 +74,7 @@ export async function checkPluginCode(code: CodeToCheck): Promise<void> {
 function checkBundle(code: CodeToCheck): void {
   const url = code.mainUrl!;
   const text = Buffer.from(url.slice(url.indexOf(',') + 1), 'base64').toString();
+  if (text.length > MAX_PARSED_BYTES) return; // its boot tells, as for a large own file
   let program: Program;
   try {
     program = parse(text, { ecmaVersion: 'latest', sourceType: 'module' });

@@ -26,6 +26,12 @@ import {
 /** Own files followed from one entry; past it the rest is found when the code loads. */
 export const MAX_FILES = 256;
 
+/**
+ * Source text parsed for one plugin, all files together: a parsed tree holds tens of times its text,
+ * and parsing runs on the host's event loop. Past it the rest is found when the code loads.
+ */
+export const MAX_PARSED_BYTES = 2 * 1024 * 1024;
+
 /** Largest package.json the resolution may read (real ones are a few KiB). */
 export const MAX_PACKAGE_JSON_BYTES = 1024 * 1024;
 
@@ -66,13 +72,16 @@ export function parseModuleGraph(
   const parsed = new Map<string, ParsedFile>();
   const queue = [realPath(entry) ?? entry];
   const seen = new Set(queue);
+  let parsedBytes = 0;
   while (queue.length > 0 && seen.size <= MAX_FILES) {
     const file = queue.shift()!;
     const text = readSource(file);
     if (text === null) {
       throw codeError(plugin, undefined, `${file} is not a file`, 'check `main` in plugin.yaml');
     }
-    if (text === undefined) continue; // too large to parse here: its load finds what is wrong
+    // Too large to parse here (alone, or past the plugin's budget): its load finds what is wrong.
+    if (text === undefined || parsedBytes + text.length > MAX_PARSED_BYTES) continue;
+    parsedBytes += text.length;
     const program = parseFile(file, text, plugin);
     if (program?.sourceType !== 'module') continue;
     parsed.set(file, { file, text, program });
