@@ -36,6 +36,7 @@ export const limitsSchema = lazySchema(() =>
       moduleBytes: positiveInt.max(1024 * 1024 * 1024).default(D.moduleBytes),
       moduleImports: positiveInt.max(1_000_000).default(D.moduleImports),
       tableElements: positiveInt.max(10_000_000).default(D.tableElements),
+      wasmStreamThreads: positiveInt.max(10_000).default(D.wasmStreamThreads),
     })
     .prefault({}),
 );
@@ -78,4 +79,10 @@ export interface LimitsSettings {
    * which `table.grow` cannot pass). @default 1000000
    */
   tableElements?: number;
+  /**
+   * Threads one wasm plugin instance may hold for its open streams, each with its own instance of the
+   * module (~14 MiB of host memory and up to `resources.memory`), whatever its endpoints'
+   * `stream.max_connections`; past it, 503 `PGW_ERR_TOO_MANY_CONNECTIONS`. @default 16
+   */
+  wasmStreamThreads?: number;
 }

@@ -46,6 +46,8 @@ export interface HostLimits {
   moduleImports: number;
   /** Largest maximum (elements) a wasm module's table may declare; a table without one is refused. */
   tableElements: number;
+  /** Threads (each its own module instance) one wasm plugin instance may hold for its open streams. */
+  wasmStreamThreads: number;
 }
 
 /** The defaults of {@link HostLimits}. */
@@ -64,4 +66,5 @@ export const DEFAULT_HOST_LIMITS: Readonly<HostLimits> = Object.freeze({
   moduleBytes: 64 * 1024 * 1024,
   moduleImports: 10_000,
   tableElements: 1_000_000,
+  wasmStreamThreads: 16,
 });

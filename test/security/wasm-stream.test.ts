@@ -122,4 +122,33 @@ describe.skipIf(!present)('wasm streams: a module that misbehaves', () => {
     expect(status).toBe(200);
     req.destroy();
   });
+
+  it('holds a plugin to limits.wasmStreamThreads whatever its manifest asks: 503 past it, no thread more', async () => {
+    // Each open wasm stream is a thread with an instance of its own (~14 MiB): the operator's ceiling.
+    const capped = await gatewayWith(['wasm-stream'], {
+      logger: false,
+      limits: { wasmStreamThreads: 2 },
+    });
+    const live = await liveServer(capped);
+    const base = `http://${live.url}`;
+    const open = async () => {
+      const req = http.get(`${base}/endless`);
+      const res = await new Promise<http.IncomingMessage>((r) => req.once('response', r));
+      res.pause();
+      return { req, status: res.statusCode! };
+    };
+    try {
+      const held = [await open(), await open()];
+      expect(held.map((h) => h.status)).toEqual([200, 200]);
+      const refused = await fetch(`${base}/endless`);
+      expect(refused.status).toBe(503);
+      const answer = (await refused.json()) as { error: { code: string; message: string } };
+      expect(answer.error.code).toBe('PGW_ERR_TOO_MANY_CONNECTIONS');
+      expect(answer.error.message).toContain('limits.wasmStreamThreads');
+      for (const h of held) h.req.destroy();
+    } finally {
+      await capped.stop();
+      await closeServer(live.server);
+    }
+  });
 });

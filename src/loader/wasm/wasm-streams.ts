@@ -42,7 +42,7 @@ export function streamSettingsOf(manifest: Manifest): Record<string, WasmStreamS
 export class WasmStreams implements HeldLiveChannel {
   readonly defaultMaxStreams = WASM_MAX_STREAMS;
   readonly #threads: LiveThread[] = [];
-  /** Threads at most: every stream endpoint's cap. Past it (cancelled calls still returning), 503. */
+  /** Threads at most: every stream endpoint's cap, within `limits.wasmStreamThreads`. Past it, 503. */
   readonly #maxThreads: number;
   readonly #make: () => LiveThread;
 
@@ -52,9 +52,13 @@ export class WasmStreams implements HeldLiveChannel {
     parts: LiveParts,
     harness: BlockingLiveHarness,
   ) {
-    this.#maxThreads = spec.manifest.endpoints.reduce(
-      (n, e) => n + (e.stream ? (e.stream.max_connections ?? WASM_MAX_STREAMS) : 0),
-      0,
+    // The host's ceiling over what the manifest asks: each thread is a module instance of its own.
+    this.#maxThreads = Math.min(
+      spec.limits.wasmStreamThreads,
+      spec.manifest.endpoints.reduce(
+        (n, e) => n + (e.stream ? (e.stream.max_connections ?? WASM_MAX_STREAMS) : 0),
+        0,
+      ),
     );
     this.#make = () =>
       new LiveThread(spec, hooks, parts.flagCells, parts.violation, parts.content, harness);
@@ -76,7 +80,7 @@ export class WasmStreams implements HeldLiveChannel {
       this.#threads.push(thread);
     }
     if (thread) return thread.stream(sink, key, request, body);
-    const message = `every stream thread of the plugin is busy (${this.#maxThreads}: stream.max_connections)`;
+    const message = `every stream thread of the plugin is busy (${this.#maxThreads}: stream.max_connections, limits.wasmStreamThreads)`;
     const { statusCode, body: error } = errorResponse(
       ErrorCodes.TOO_MANY_CONNECTIONS,
       message,
