@@ -31,12 +31,17 @@ export function memoryLogger(): GatewayLogger & { lines: LogLine[] } {
   };
 }
 
-/** A started gateway with the given fixtures loaded; stopped by the caller. */
+/**
+ * A started gateway with the given fixtures loaded; stopped by the caller. Its plugins boot at
+ * `start()` (`warm: true`) unless `options` say otherwise: these tests are about what a running plugin
+ * does, and a first request that also boots may pass a short timeout on a busy machine. The lazy
+ * default has tests of its own (`warm: false`, or a `PluginGateway` made by hand).
+ */
 export async function gatewayWith(
   fixtures: string[],
   options: GatewayOptions = {},
 ): Promise<PluginGateway> {
-  const gateway = new PluginGateway({ logger: false, ...options });
+  const gateway = new PluginGateway({ logger: false, warm: true, ...options });
   for (const f of fixtures) await gateway.load(fixture(f));
   await gateway.start();
   return gateway;

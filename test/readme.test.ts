@@ -134,7 +134,7 @@ describe('the README', () => {
       "import { definePlugin } from '@veza/plugin-gateway/sdk';\n" +
         "export default definePlugin({ initialize() { throw new Error('no database'); }, routes: { 'GET /broken': () => ({ statusCode: 200 }) } });\n",
     );
-    const early = new PluginGateway({ logger: false });
+    const early = new PluginGateway({ logger: false, warm: true });
     try {
       await early.load(broken);
       await early.start(); // resolves
@@ -145,7 +145,19 @@ describe('the README', () => {
     } finally {
       await early.stop();
     }
-    await expect(gateway.load(broken)).rejects.toThrow(/no database/);
+    await expect(gateway.load(broken, { warm: true })).rejects.toThrow(/no database/);
     expect(gateway.get('broken')).toBeUndefined();
+    // Lazy (the default), its code is sound: it fails at its first request, which answers 503.
+    const lazy = new PluginGateway({ logger: false });
+    try {
+      await lazy.load(broken);
+      await lazy.start();
+      const first = await lazy.handle({ method: 'GET', path: '/broken', headers: {} });
+      expect(first.statusCode).toBe(503);
+      expect(lazy.get('broken')).toMatchObject({ status: 'failed' });
+      expect(lazy.get('broken')?.reason).toContain('no database');
+    } finally {
+      await lazy.stop();
+    }
   });
 });

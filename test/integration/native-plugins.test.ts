@@ -169,7 +169,7 @@ describe.each(languages.filter(([, ready]) => ready && bwrap))(
     });
 
     it('a failed Init() is a load error naming the plugin', async () => {
-      gateway = new PluginGateway({ logger: false });
+      gateway = new PluginGateway({ logger: false, warm: true });
       await gateway.load(fixture('echo'));
       await gateway.load(probe.dir, { config: { fail: true } });
       const failed = new Promise<string>((resolve) =>

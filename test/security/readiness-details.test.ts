@@ -19,7 +19,7 @@ const failing = {
 } as unknown as DiscoveryRegistry;
 
 const logger = new TestLogger();
-const gateway = new PluginGateway({ logger: false });
+const gateway = new PluginGateway({ logger: false, warm: true });
 const server = createProbeServer(gateway, failing, { started: true, draining: false }, logger);
 afterAll(async () => {
   server.closeAllConnections();
