@@ -78,7 +78,7 @@ describe('the scripted session, against the host', () => {
     const manifest = parseManifest(
       'name: session\nversion: 1.0.0\nruntime: { type: process }\nresources: { disk: 1 }\nendpoints: [{ path: /s, method: GET }]\n',
     );
-    const kv = new ProcessKv(manifest, { kvKeys: 10, kvBytes: 1 << 20 }, () => {
+    const kv = new ProcessKv(manifest, { limits: { kvKeys: 10, kvBytes: 1 << 20 } }, () => {
       throw new Error('no violation expected');
     });
     let answered = 0;

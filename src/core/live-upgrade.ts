@@ -19,6 +19,7 @@ import type {
 } from '../shared/types.js';
 import { identify, refuse, toPluginRequest } from './admission.js';
 import { LiveConnection } from './live-connection.js';
+import { stillStarting, wakeWithin } from './wake.js';
 import { TopicTable } from './live-topics.js';
 import { leastBusy } from './live-stream.js';
 import type { RequestPathParts } from './request-path.js';
@@ -124,7 +125,11 @@ export class LiveGate {
     const refusal = refuse(target, req);
     if (refusal) return refused(refusal);
     const plugin = target.plugin;
-    if (plugin.asleep === true) await plugin.wake?.();
+    // Bounded like a request's wait: past it, 503 with retry-after, never an upgrade left undecided.
+    const timeoutMs = target.timeoutMs ?? options.pluginTimeout;
+    if (plugin.asleep === true && !(await wakeWithin(plugin, timeoutMs))) {
+      return refused(stillStarting(plugin, id));
+    }
     // A remote plugin's instances forward the connection to their gateway (peer-socket-client.ts).
     const instance = leastBusy(plugin.instances);
     // A runtime without WebSockets (`process`) was refused at load; never reached.
@@ -163,7 +168,10 @@ export class LiveGate {
     if ('refused' in admitted) return { kind: 'refused', response: admitted.refused };
     const { match, request: req } = admitted;
     const plugin = match.target.plugin;
-    if (plugin.asleep === true) await plugin.wake?.();
+    const timeoutMs = match.target.timeoutMs ?? this.#parts.options.pluginTimeout;
+    if (plugin.asleep === true && !(await wakeWithin(plugin, timeoutMs))) {
+      return { kind: 'refused', response: stillStarting(plugin, id) };
+    }
     const instance = leastBusy(plugin.instances);
     if (plugin.location !== 'local' || !instance?.runtime.live?.().open) {
       const message = `plugin "${plugin.name}" has no live instance on this gateway`;

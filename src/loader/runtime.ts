@@ -115,6 +115,12 @@ export interface RuntimeSpec {
    * the plugin until the folder still hashes to it (`content-check.ts`). Absent: not checked.
    */
   contentHash?: string;
+  /**
+   * State of the instance that outlives one runtime of it (a lazy plugin put to sleep gets a fresh
+   * runtime; its key/value store stays): `make` runs at the first ask, the same value comes after.
+   * Absent: made with each runtime.
+   */
+  keep?<T>(what: string, make: () => T): T;
 }
 
 /** Live figures of a runtime. */

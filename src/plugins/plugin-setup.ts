@@ -144,13 +144,20 @@ export function createPlugin(loaded: PluginFiles, setup: PluginSetup): ManagedPl
     instances: setup.load.instances,
     warm: setup.load.warm ?? manifest.warm ?? options.warm,
   };
+  // What outlives one runtime of an instance (a restart, a lazy plugin's sleep), kept per instance.
+  const kept = new Map<string, unknown>();
   const plugin = new ManagedPlugin(
     setup.instanceId,
     manifest,
     files.dir,
     policies,
     (self, instanceId): PluginRuntime => {
-      const runtimeSpec: RuntimeSpec = { ...spec, instanceId };
+      const keep = <T>(what: string, make: () => T): T => {
+        const key = `${instanceId} ${what}`;
+        if (!kept.has(key)) kept.set(key, make());
+        return kept.get(key) as T;
+      };
+      const runtimeSpec: RuntimeSpec = { ...spec, instanceId, keep };
       const hooks: RuntimeHooks = {
         ...setup.hooks(self),
         onLog: (...line) => sink.write(...line),

@@ -34,7 +34,7 @@ describe('kv notes', () => {
   });
 
   it('answers get, set and delete from the host-side store, by sequence number', () => {
-    const kv = new ProcessKv(manifest(1), limits, () => {});
+    const kv = new ProcessKv(manifest(1), { limits }, () => {});
     expect(kv.answer(note('get', 'a'))).toEqual({ ctl: 'kv', seq: 9 });
     expect(kv.answer(note('set', 'a', 'één'))).toEqual({ ctl: 'kv', seq: 9 });
     expect(kv.answer(note('get', 'a'))).toEqual({ ctl: 'kv', seq: 9, value: 'één' });
@@ -44,7 +44,7 @@ describe('kv notes', () => {
   });
 
   it('refuses a key over 1 KiB for every operation, and a store past its bounds', () => {
-    const kv = new ProcessKv(manifest(1), limits, () => {});
+    const kv = new ProcessKv(manifest(1), { limits }, () => {});
     const long = 'é'.repeat(513);
     for (const op of ['get', 'set', 'delete'] as const)
       expect(kv.answer(note(op, long, 'x'))).toMatchObject({ error: `kv ${op}: key over 1 KiB` });
@@ -60,7 +60,7 @@ describe('kv notes', () => {
 
   it('refuses every note of a plugin whose manifest declares no resources.disk, counting each', () => {
     const violations: string[] = [];
-    const kv = new ProcessKv(manifest(), limits, (why) => violations.push(why));
+    const kv = new ProcessKv(manifest(), { limits }, (why) => violations.push(why));
     expect(kv.answer(note('set', 'a', 'x'))).toMatchObject({
       error: expect.stringMatching(/declare resources\.disk/),
     });

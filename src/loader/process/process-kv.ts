@@ -8,6 +8,7 @@
  * @module
  */
 import type { Manifest } from '../../manifest/manifest.js';
+import type { RuntimeSpec } from '../runtime.js';
 import type { HostLimits } from '../../shared/host-limits.js';
 import { grantsKv, KvStore, MAX_KV_KEY_BYTES } from '../kv-store.js';
 
@@ -35,10 +36,12 @@ export class ProcessKv {
 
   constructor(
     manifest: Manifest,
-    limits: Pick<HostLimits, 'kvKeys' | 'kvBytes'>,
+    spec: { limits: Pick<HostLimits, 'kvKeys' | 'kvBytes'>; keep?: RuntimeSpec['keep'] },
     violation: (reason: string) => void,
   ) {
-    this.#store = grantsKv(manifest) ? new KvStore(manifest, limits, 'kv set') : undefined;
+    const make = () => new KvStore(manifest, spec.limits, 'kv set');
+    // The instance's store, not this runtime's: it outlives a restart and a lazy plugin's sleep.
+    this.#store = grantsKv(manifest) ? (spec.keep?.('kv', make) ?? make()) : undefined;
     this.#violation = violation;
   }
 

@@ -83,9 +83,7 @@ export class ProcessRuntime implements PluginRuntime {
     this.#spec = spec;
     this.#hooks = hooks;
     this.#fetch = grantedFetch(spec);
-    this.#kv = new ProcessKv(manifest, spec.limits, (why) =>
-      hooks.onViolation(why, ++this.#violations),
-    );
+    this.#kv = new ProcessKv(manifest, spec, (why) => hooks.onViolation(why, ++this.#violations));
     this.#name = manifest.name;
     this.#mainPath = spec.mainPath;
     this.#ledger = new TaskLedger<Child>(spec.maxInFlight, spec.timeoutGraceMs, {

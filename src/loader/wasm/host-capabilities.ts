@@ -13,6 +13,7 @@ import { checkFetchRequest, hostFetch, type FetchLimits } from '../host-fetch.js
 import type { FetchBudget } from '../fetch-budget.js';
 import type { HostLimits } from '../../shared/host-limits.js';
 import { KvStore } from '../kv-store.js';
+import type { RuntimeSpec } from '../runtime.js';
 import type { ServiceRequest } from '../../shared/types.js';
 import type { RuntimeHooks } from '../runtime.js';
 import type { HostAnswer, HostNote } from './host-protocol.js';
@@ -31,10 +32,13 @@ export class HostCapabilities {
       fetchTimeoutMs: number;
       budget: FetchBudget;
       host: Pick<HostLimits, 'kvKeys' | 'kvBytes'>;
+      keep?: RuntimeSpec['keep'];
     },
   ) {
     this.#grants = parseNetworkGrants(manifest.permissions.network);
-    this.#kv = new KvStore(manifest, limits.host);
+    // The instance's store, not this runtime's: it outlives a restart and a lazy plugin's sleep.
+    const make = () => new KvStore(manifest, limits.host);
+    this.#kv = limits.keep?.('kv', make) ?? make();
     this.#fetchLimits = {
       maxBytes: limits.maxResponseBytes,
       timeoutMs: limits.fetchTimeoutMs,

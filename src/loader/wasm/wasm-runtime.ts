@@ -92,6 +92,7 @@ export function createWasmRuntime(
     fetchTimeoutMs: Math.min(spec.limits.fetchTimeout, HOST_CALL_MS),
     budget: fetchBudget(spec),
     host: spec.limits,
+    keep: spec.keep,
   });
   let violations = 0;
   const data: Omit<WasmHarnessData, keyof HarnessData> = {
