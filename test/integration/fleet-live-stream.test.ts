@@ -130,7 +130,9 @@ describe.runIf(haveEtcd)('streams forwarded across a fleet (two gateways, etcd)'
     console.log(
       `256 MiB streamed caller<-owner: RSS (both gateways + client) grew ${growthMiB.toFixed(1)} MiB`,
     );
-    expect(growthMiB).toBeLessThanOrEqual(96);
+    // Held whole anywhere on the hop, the body alone would be 256 MiB. What the collector has not yet
+    // returned stays in RSS: 5 to 122 MiB seen (three parties in one process, Node 24 on a loaded run).
+    expect(growthMiB).toBeLessThanOrEqual(192);
   });
 
   it('keeps a local stream’s deadlines: 504 past first_byte_timeout, aborted past idle_timeout', async () => {
