@@ -12,7 +12,7 @@ const here = import.meta.dirname;
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
-const variants = ['bare', 'gateway'] as const;
+const variants = ['bare', 'gateway', 'forwarded'] as const;
 
 function line(child: ChildProcess): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
@@ -57,7 +57,11 @@ async function measure(variant: string) {
   };
 }
 
-const runs: Record<string, Awaited<ReturnType<typeof measure>>[]> = { bare: [], gateway: [] };
+const runs: Record<string, Awaited<ReturnType<typeof measure>>[]> = {
+  bare: [],
+  gateway: [],
+  forwarded: [],
+};
 for (let round = 0; round < ROUNDS; round++) {
   for (const variant of round % 2 === 0 ? variants : [...variants].reverse()) {
     runs[variant]!.push(await measure(variant));
