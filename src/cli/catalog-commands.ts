@@ -6,61 +6,10 @@
 import { open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { packPlugin } from '../fleet/artifacts.js';
-import type { CatalogEntry, DiscoveryRegistry } from '../registry/registry.js';
-import { withOptionalPeer } from './optional-peer.js';
+import type { CatalogEntry } from '../registry/registry.js';
+import { openRegistry } from './registry-config.js';
 import { CliError, Exit } from './output.js';
 import { buildWasmPlugin } from './wasm-build.js';
-
-/** `etcd://host:port[,host:port]` or `consul://host:port`, for one environment. */
-export async function openRegistry(
-  url: string,
-  env: string,
-  namespace: string | undefined,
-  secure: RegistrySecurity = {},
-): Promise<DiscoveryRegistry> {
-  const match = /^(etcds?|consul):\/\/([^/]+)\/?$/.exec(url);
-  if (!match) {
-    throw new CliError(
-      `--registry must be etcd://host:port, etcds://host:port (TLS) or consul://host:port, got "${url}"`,
-      Exit.USAGE,
-    );
-  }
-  const [, kind, hosts] = match;
-  if (kind !== 'consul') {
-    const { EtcdRegistry } = await withOptionalPeer(
-      'etcd3',
-      `the registry ${url}`,
-      () => import('../registry/etcd.js'),
-    );
-    const scheme = kind === 'etcds' ? 'https' : 'http';
-    const endpoints = hosts!.split(',').map((h) => `${scheme}://${h}`);
-    return new EtcdRegistry({
-      endpoints,
-      environment: env,
-      ...(namespace ? { namespace } : {}),
-      ...(secure.tls && { tls: secure.tls }),
-      ...(secure.username !== undefined &&
-        secure.password !== undefined && {
-          auth: { username: secure.username, password: secure.password },
-        }),
-    });
-  }
-  const { ConsulRegistry } = await import('../registry/consul.js');
-  const [host, port] = hosts!.split(':');
-  return new ConsulRegistry({
-    host: host!,
-    port: Number(port ?? 8500),
-    environment: env,
-    ...(namespace ? { namespace } : {}),
-  });
-}
-
-/** TLS material and credentials for an `etcds://` registry (PEM text), from gateway.yaml. */
-export interface RegistrySecurity {
-  tls?: { ca: string; cert?: string; key?: string };
-  username?: string;
-  password?: string;
-}
 
 /**
  * The private key in `file` (or `VEZA_SIGNING_KEY_FILE`). Like ssh with a 0644 key, a key file that

@@ -13,7 +13,8 @@ import type {
   GatewayStatusRecord,
   InstanceRecord,
 } from '../registry/registry.js';
-import { openRegistry, signingKey } from './catalog-commands.js';
+import { signingKey } from './catalog-commands.js';
+import { openRegistry } from './registry-config.js';
 import { readSecretFile } from './config-references.js';
 import { CliError, colour, ms, say, warn } from './output.js';
 

@@ -142,7 +142,10 @@ export function program(): Command {
     )
     .argument('[dir]', 'plugin folder', '.')
     .requiredOption('--env <env>', 'environment, e.g. staging')
-    .requiredOption('--registry <url>', 'etcd://host:port or consul://host:port')
+    .requiredOption(
+      '--registry <url>',
+      'etcd[s]://host:port or consul[s]://host:port (credentials: ETCDCTL_* or CONSUL_HTTP_TOKEN, CONSUL_CACERT…)',
+    )
     .option('--namespace <ns>', 'registry key prefix of the fleet')
     .option('--sign-key <file>', 'Ed25519 private key, PEM (or VEZA_SIGNING_KEY_FILE)')
     .option(
@@ -185,7 +188,10 @@ export function program(): Command {
     .command('list')
     .description("the plugins published to an environment's catalog")
     .requiredOption('--env <env>', 'environment, e.g. staging')
-    .requiredOption('--registry <url>', 'etcd://host:port or consul://host:port')
+    .requiredOption(
+      '--registry <url>',
+      'etcd[s]://host:port or consul[s]://host:port (credentials: ETCDCTL_* or CONSUL_HTTP_TOKEN, CONSUL_CACERT…)',
+    )
     .option('--namespace <ns>', 'registry key prefix of the fleet')
     .option('--json', 'print the catalog as JSON')
     .action(async (opts: { env: string; registry: string; namespace?: string; json?: boolean }) => {

@@ -19,7 +19,7 @@ import { optionsSchema, type GatewayOptions } from '../core/options.js';
 import { fieldLocation } from '../manifest/manifest.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import { parseDuration } from '../shared/duration.js';
-import { openRegistry, type RegistrySecurity } from './catalog-commands.js';
+import { openRegistry, registryProblems, type RegistrySecurity } from './registry-config.js';
 import { resolveReferences } from './config-references.js';
 import { unknownKeyMessage } from './did-you-mean.js';
 import { createProbeServer, type ProbeState } from './probes.js';
@@ -191,8 +191,10 @@ export interface ServeConfig {
   /** A folder of plugin folders, each loaded at start. */
   plugins?: string;
   /**
-   * The discovery registry: `url` `etcd://host:port` (commas between several) or `consul://host:port`,
-   * `env` the environment this gateway registers in (and, with `gateway.watch`, the one it follows).
+   * The discovery registry: `url` `etcd://host:port` (commas between several), `etcds://` for TLS,
+   * `consul://host:port` or `consuls://` for TLS; `env` the environment this gateway registers in (and,
+   * with `gateway.watch`, the one it follows); credentials: `tls`, etcd's `username`/`password`,
+   * Consul's `token` (else the variables etcdctl and the consul CLI read).
    */
   registry?: { url: string; env?: string; namespace?: string } & RegistrySecurity;
   /** The gateway's options (the same schema as `new PluginGateway(options)`), JSON-able ones. */
@@ -206,7 +208,6 @@ export interface ServeConfig {
 }
 
 const SERVE_KEYS = ['listen', 'plugins', 'registry', 'gateway', 'health'];
-const REGISTRY_KEYS = ['url', 'env', 'namespace', 'tls', 'username', 'password'];
 
 /** Reads and checks `file`; problems as `file:line:col path: message`. */
 export async function readServeConfig(file: string): Promise<ServeConfig> {
@@ -232,36 +233,8 @@ export async function readServeConfig(file: string): Promise<ServeConfig> {
     }
   }
   problems.push(...healthProblems(text, file, config.health));
-  const registry = config.registry;
-  if (registry !== undefined) {
-    const url = (registry as { url?: unknown } | null)?.url;
-    if (typeof url !== 'string' || !/^(etcds?|consul):\/\/[^/]+\/?$/.test(url)) {
-      const where = fieldLocation(
-        text,
-        file,
-        typeof url === 'string' ? ['registry', 'url'] : ['registry'],
-      );
-      problems.push(
-        `${where}: expected registry.url as etcd://host:port, etcds://host:port or consul://host:port`,
-      );
-    }
-    for (const key of Object.keys(registry ?? {})) {
-      if (!REGISTRY_KEYS.includes(key)) {
-        problems.push(
-          `${fieldLocation(text, file, ['registry', key])}: ${unknownKeyMessage(key, REGISTRY_KEYS)}`,
-        );
-      }
-    }
-    const tls = (registry as { tls?: unknown } | null)?.tls;
-    if (
-      tls !== undefined &&
-      (typeof tls !== 'object' || tls === null || typeof (tls as { ca?: unknown }).ca !== 'string')
-    ) {
-      problems.push(
-        `${fieldLocation(text, file, ['registry', 'tls'])}: expected { ca, cert?, key? } (PEM, e.g. \${file:/path})`,
-      );
-    }
-  }
+  if (config.registry !== undefined)
+    problems.push(...registryProblems(text, file, config.registry));
   const parsed = optionsSchema.safeParse(config.gateway ?? {});
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

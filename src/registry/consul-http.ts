@@ -3,7 +3,7 @@
  * `RegistryError`, reads that return the `X-Consul-Index`, and loops of blocking queries.
  * @module
  */
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { RegistryError } from '../errors.js';
 import type { Unsubscribe, WatchStatus } from './registry.js';
 
@@ -27,7 +27,14 @@ export class ConsulHttp {
     readonly headers: Record<string, string>,
     /** How long a blocking query waits for a change. */
     readonly waitMs: number,
+    /** An agent of its own when the registry brings TLS material (a private CA, a client certificate). */
+    readonly dispatcher?: Dispatcher,
   ) {}
+
+  /** Closes the connections of an agent of its own, once the last call has been made. */
+  async release(): Promise<void> {
+    await this.dispatcher?.close();
+  }
 
   /** Stops every blocking loop. */
   close(): void {
@@ -127,6 +134,7 @@ export class ConsulHttp {
         body,
         headers: this.headers,
         signal,
+        ...(this.dispatcher && { dispatcher: this.dispatcher }),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });

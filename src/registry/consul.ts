@@ -5,6 +5,7 @@
  * blocking queries (`index` / `wait`, `X-Consul-Index`) on the health states and the KV prefix.
  * @module
  */
+import { Agent } from 'undici';
 import { GatewayStoppedError } from '../errors.js';
 import { parseDuration } from '../shared/duration.js';
 import { ConsulHttp, type Blocking, type KvPair } from './consul-http.js';
@@ -28,8 +29,13 @@ export interface ConsulRegistryOptions {
   host?: string;
   /** Agent HTTP port. @default 8500 */
   port?: number;
-  /** `http` or `https`. @default 'http' */
+  /** `http` or `https`. @default 'https' with `tls`, else 'http' */
   scheme?: 'http' | 'https';
+  /**
+   * TLS material (PEM) for an agent behind a private CA or asking for a client certificate
+   * (Consul's `verify_incoming`); without it `https` trusts Node's CA store (and `NODE_EXTRA_CA_CERTS`).
+   */
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
   /** ACL token, sent as `X-Consul-Token`. */
   token?: string;
   /** Key prefix and service tag shared by the fleet. @default 'veza' */
@@ -90,10 +96,12 @@ export class ConsulRegistry implements DiscoveryRegistry {
     this.ttlMs = registryTtl('ConsulRegistry', options.ttl);
     this.waitMs = parseDuration(options.wait ?? '30s') ?? 30_000;
     this.maxValueBytes = options.maxValueBytes ?? 500_000;
+    const scheme = options.scheme ?? (options.tls ? 'https' : 'http');
     this.#http = new ConsulHttp(
-      `${options.scheme ?? 'http'}://${options.host ?? '127.0.0.1'}:${options.port ?? 8500}`,
+      `${scheme}://${options.host ?? '127.0.0.1'}:${options.port ?? 8500}`,
       options.token ? { 'x-consul-token': options.token } : {},
       this.waitMs,
+      options.tls && new Agent({ connect: { ...options.tls } }),
     );
   }
 
@@ -300,6 +308,7 @@ export class ConsulRegistry implements DiscoveryRegistry {
     const owned = [...this.#owned.keys()];
     this.#owned.clear();
     await Promise.all(owned.map((id) => this.deregister(id).catch(() => {})));
+    await this.#http.release();
   }
 
   /** Records whose service check passes; removes the KV records of services Consul no longer knows. */

@@ -240,7 +240,7 @@ describe('veza plugin deploy / list against a real etcd and two gateways', () =>
     const run = await veza(['plugin', 'list', '--env', 'staging', '--registry', 'zookeeper://x']);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(
-      '--registry must be etcd://host:port, etcds://host:port (TLS) or consul://host:port',
+      '--registry must be etcd://host:port[,host:port], etcds://host:port (TLS), consul://host:port or consuls://host:port (TLS)',
     );
   });
 });

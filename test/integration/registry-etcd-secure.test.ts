@@ -3,11 +3,12 @@
  * with openssl), etcd's authentication on, and a user whose role may read and write the fleet's prefix
  * only.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Etcd3, Range } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packPlugin } from '../../src/fleet/artifacts.js';
 import { EtcdRegistry } from '../../src/registry/etcd.js';
 import type { InstanceRecord } from '../../src/registry/registry.js';
 import { fixture } from '../helpers.js';
@@ -192,6 +193,47 @@ describe.skipIf(!run)('EtcdRegistry with TLS, client certificates and etcd authe
       child.kill('SIGTERM');
       await exited;
     }
+  }, 60_000);
+
+  it('veza plugin list reaches it with the variables etcdctl reads (ETCDCTL_CACERT, _CERT, _KEY, _USER)', async () => {
+    await registry().publish('default', await packPlugin(fixture('echo')));
+    const list = (variables: Record<string, string>) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(
+          process.execPath,
+          [
+            cli,
+            'plugin',
+            'list',
+            '--env',
+            'default',
+            '--registry',
+            `etcds://${endpoint.slice(8)}`,
+            '--namespace',
+            'veza',
+            '--json',
+          ],
+          { env: { ...process.env, NO_COLOR: '1', ...variables }, timeout: 30_000 },
+          (error, stdout, stderr) =>
+            resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        ),
+      );
+    const etcdctl = {
+      ETCDCTL_CACERT: path.join(dir, 'ca.crt'),
+      ETCDCTL_CERT: path.join(dir, 'gateway.crt'),
+      ETCDCTL_KEY: path.join(dir, 'gateway.key'),
+      ETCDCTL_USER: `${fleet.username}:${fleet.password}`,
+    };
+    const listed = await list(etcdctl);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ name: 'echo' })]);
+    const { ETCDCTL_USER: _, ...anonymous } = etcdctl;
+    expect((await list(anonymous)).code).not.toBe(0);
+    const missing = await list({ ...etcdctl, ETCDCTL_CACERT: path.join(dir, 'no-such.crt') });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(
+      `ETCDCTL_CACERT=${path.join(dir, 'no-such.crt')}: cannot read it (ENOENT)`,
+    );
   }, 60_000);
 
   it('refuses a wrong password, and a client without a certificate', async () => {

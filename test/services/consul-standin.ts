@@ -11,9 +11,11 @@
  * - PUT  /v1/kv/:key, DELETE /v1/kv/:key?cas=N
  * Every answer carries X-Consul-Index. A TTL check not passed within its TTL turns critical.
  * Started with `{ aclToken }`, it answers 403 "Permission denied" to any request without that token in
- * X-Consul-Token, as an agent with ACLs on (default policy deny) answers an anonymous caller.
+ * X-Consul-Token, as an agent with ACLs on (default policy deny) answers an anonymous caller. Started
+ * with `{ tls: { key, cert } }`, it serves HTTPS (an agent with `ports.https`).
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 interface Check {
@@ -38,15 +40,22 @@ export class ConsulStandIn {
   readonly checks = new Map<string, Check>();
   readonly kv = new Map<string, Pair>();
   #waiters = new Set<() => void>();
-  #server = http.createServer((req, res) => void this.#handle(req, res));
+  #server!: http.Server;
   #sweep = setInterval(() => this.#expire(), 50);
   #aclToken: string | undefined;
   /** Requests refused for a missing or wrong token. */
   refused = 0;
 
-  static async start(port = 0, options: { aclToken?: string } = {}): Promise<ConsulStandIn> {
+  static async start(
+    port = 0,
+    options: { aclToken?: string; tls?: { key: Buffer; cert: Buffer } } = {},
+  ): Promise<ConsulStandIn> {
     const standIn = new ConsulStandIn();
     standIn.#aclToken = options.aclToken;
+    const handle: http.RequestListener = (req, res) => void standIn.#handle(req, res);
+    standIn.#server = options.tls
+      ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, handle)
+      : http.createServer(handle);
     await new Promise<void>((r) => standIn.#server.listen(port, '127.0.0.1', r));
     return standIn;
   }
