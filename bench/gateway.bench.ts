@@ -36,6 +36,8 @@ interface Sample {
   /** CPU per request in the closed loop, µs: the main thread's, and every thread's (variant.ts). */
   cpuMainUs: number;
   cpuAllUs: number;
+  /** Promises made per sequential request (async_hooks): a count, not moved by the machine's load. */
+  promisesPerRequest: number;
 }
 
 const median = (values: number[]) => {
@@ -71,6 +73,7 @@ const row = (variant: string) => {
     rss: median(s.map((x) => x.rssMiB)),
     cpuMain: median(s.map((x) => x.cpuMainUs)),
     cpuAll: median(s.map((x) => x.cpuAllUs)),
+    promises: median(s.map((x) => x.promisesPerRequest)),
   };
 };
 const rows = VARIANTS.map(([v, label]) => ({ label, ...row(v) }));
@@ -87,11 +90,11 @@ console.log(
       .join(', ')}`,
     `${ROUNDS} rounds, one process per variant per round, medians; sequential: tinybench ${process.env.BENCH_TIME_MS ?? 2000} ms; throughput: 64 in flight for ${process.env.BENCH_THROUGHPUT_MS ?? 1500} ms`,
     '',
-    '| variant | sequential p50 (µs) | sequential p99 (µs) | 64 in flight (req/s) | CPU µs/req main thread | CPU µs/req all threads | process RSS (MiB) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| variant | sequential p50 (µs) | sequential p99 (µs) | 64 in flight (req/s) | CPU µs/req main thread | CPU µs/req all threads | promises per request | process RSS (MiB) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
-        `| ${r.label} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${Math.round(r.rps).toLocaleString('en')} | ${r.cpuMain.toFixed(1)} | ${r.cpuAll.toFixed(1)} | ${r.rss.toFixed(0)} |`,
+        `| ${r.label} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${Math.round(r.rps).toLocaleString('en')} | ${r.cpuMain.toFixed(1)} | ${r.cpuAll.toFixed(1)} | ${r.promises.toFixed(1)} | ${r.rss.toFixed(0)} |`,
     ),
     '',
     `gateway / bare Piscina (defaults): sequential p50 ×${(gw.p50 / base.p50).toFixed(2)}, throughput ×${(gw.rps / base.rps).toFixed(2)}`,

@@ -1,8 +1,9 @@
 /**
  * One benchmark variant in a process of its own (so that variants do not share a heap, a GC or an event
  * loop): prints `{ p50, p99, rps, rssMiB }` and the CPU per request of the closed loop (main thread, all
- * threads), postMessage calls and voluntary context switches per request, as JSON. Driven by gateway.bench.ts.
+ * threads), postMessage calls, voluntary context switches and promises per request, as JSON. Driven by gateway.bench.ts.
  */
+import { createHook } from 'node:async_hooks';
 import path from 'node:path';
 import { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -147,12 +148,34 @@ async function throughput(call: () => Promise<unknown>): Promise<number> {
   return done / (elapsed / 1000);
 }
 
+/**
+ * Promises made per sequential request (async_hooks `init`), over 1,000 requests: each is a promise
+ * step on the request's way, and a count that the machine's load does not move.
+ */
+async function promisesPerRequest(call: () => Promise<unknown>): Promise<number> {
+  const requests = 1000;
+  let promises = 0;
+  const hook = createHook({
+    init(_id, type) {
+      if (type === 'PROMISE') promises++;
+    },
+  });
+  hook.enable();
+  try {
+    for (let i = 0; i < requests; i++) await call();
+  } finally {
+    hook.disable();
+  }
+  return promises / requests;
+}
+
 const { call, close } = await setup();
 const bench = new Bench({ time: BENCH_MS, warmupTime: 500 });
 bench.add(variant, call);
 await bench.run();
 const { latency } = bench.tasks[0]!.result as unknown as { latency: { p50: number; p99: number } };
 const rps = await throughput(call);
+const promises = await promisesPerRequest(call);
 const rssMiB = process.memoryUsage().rss / 2 ** 20;
 await close();
 console.log(
@@ -165,5 +188,6 @@ console.log(
     cpuAllUs: cpuPerRequest.all,
     postsPerRequest: cpuPerRequest.posts,
     sleepsPerRequest: cpuPerRequest.sleeps,
+    promisesPerRequest: promises,
   }),
 );

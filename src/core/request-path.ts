@@ -63,6 +63,7 @@ export interface RequestPathParts {
 }
 
 const responseOf = (outcome: Dispatched): PluginResponse => outcome.response;
+const asDispatched = (outcome: Dispatched): Dispatched => outcome;
 
 /** What a door knows of a request it lets in: the start of its {@link Exchange}. */
 export interface Entry {
@@ -182,7 +183,9 @@ export class RequestPath {
       caller: request.userId ?? callerAddress(request.context?.clientAddress),
     };
     const refused = hostRefusal(target, request);
-    return this.serve(this.enter({ target, request, started, rate, refused })).then(responseOf);
+    // Answered with the response in the step that ends the request: a `.then(responseOf)` after it
+    // was one promise step more on every host request.
+    return this.#serve(this.enter({ target, request, started, rate, refused }), responseOf);
   }
 
   /** The {@link Exchange} of a request a door lets in. */
@@ -208,6 +211,11 @@ export class RequestPath {
    * with the plugin's metrics, the request's log line and the observers.
    */
   serve(x: Exchange): Promise<Dispatched> {
+    return this.#serve(x, asDispatched);
+  }
+
+  /** {@link serve}, its outcome handed to the caller as `answer` makes it. */
+  #serve<T>(x: Exchange, answer: (outcome: Dispatched) => T): Promise<T> {
     const { target, request } = x;
     // A swap's canary window: the new version takes its share of the route's requests.
     const plugin = (x.plugin =
@@ -220,7 +228,7 @@ export class RequestPath {
       return wakeWithin(plugin, x.timeoutMs).then((woken) => {
         x.timeoutMs = Math.max(1, Math.round(x.timeoutMs - (performance.now() - x.started)));
         x.refused = woken ? unavailable(plugin, request.id) : stillStarting(plugin, request.id);
-        return this.serve(x);
+        return this.#serve(x, answer);
       });
     }
     x.span = this.parts.tracing.enabled
@@ -237,25 +245,26 @@ export class RequestPath {
           }
         : undefined;
     if (x.observed) this.parts.observers.started(x.observed);
-    if (x.refused) return Promise.resolve(this.#ended(x, { response: x.refused }));
+    if (x.refused) return Promise.resolve(answer(this.#ended(x, { response: x.refused })));
     if (this.parts.faults.size !== 0) {
       const draw = this.parts.faults.draw(plugin.name);
       if (draw.abort && draw.delayMs === 0) {
         const response = this.parts.faults.aborted(plugin.name, request.id);
-        return Promise.resolve(this.#ended(x, { response }));
+        return Promise.resolve(answer(this.#ended(x, { response })));
       }
       if (draw.delayMs !== 0) {
         return this.parts.faults.hold(draw.delayMs).then(() => {
-          if (!draw.abort) return this.#flagged(x);
-          return this.#ended(x, { response: this.parts.faults.aborted(plugin.name, request.id) });
+          if (!draw.abort) return this.#flagged(x, answer);
+          const response = this.parts.faults.aborted(plugin.name, request.id);
+          return answer(this.#ended(x, { response }));
         });
       }
     }
-    return this.#flagged(x);
+    return this.#flagged(x, answer);
   }
 
   /** The request's task, with the flag values evaluated for it when the plugin targets flags. */
-  #flagged(x: Exchange): Promise<Dispatched> {
+  #flagged<T>(x: Exchange, answer: (outcome: Dispatched) => T): Promise<T> {
     const task = x.task;
     if (x.span) task[REQUEST_TRACE] = x.span;
     // Static flags travel with the threads, not with the request: only targeting costs a request.
@@ -265,21 +274,23 @@ export class RequestPath {
       if (values instanceof Promise) {
         return values.then((f) => {
           task.f = f;
-          return this.#run(x);
+          return this.#run(x, answer);
         });
       }
       task.f = values;
     }
-    return this.#run(x);
+    return this.#run(x, answer);
   }
 
   /** Through the plugin's mesh to one of its instances; the caller remembered for its `ctx.call()`s. */
-  #run(x: Exchange): Promise<Dispatched> {
-    const ended = (outcome: Dispatched) => this.#ended(x, outcome);
+  #run<T>(x: Exchange, answer: (outcome: Dispatched) => T): Promise<T> {
     // A streamed response: its log line and metrics are written when the stream ends.
-    if (x.target.endpoint.stream)
-      return streamed(x, x.target.endpoint.stream, this.parts.log, ended);
-    if (!this.parts.calls(x.plugin)) return dispatch(x, this.parts.mesh).then(ended);
+    if (x.target.endpoint.stream) {
+      const closed = (outcome: Dispatched) => this.#ended(x, outcome);
+      return streamed(x, x.target.endpoint.stream, this.parts.log, closed).then(answer);
+    }
+    const ended = (outcome: Dispatched) => answer(this.#ended(x, outcome));
+    if (!this.parts.calls(x.plugin)) return dispatch(x, this.parts.mesh, ended);
     const key = this.#callers.enter(x.plugin.name, x.request);
     const leave = () => this.#callers.leave(key);
     let dispatched: Promise<Dispatched>;

@@ -26,6 +26,35 @@ describe('BulkheadPolicy edges', () => {
     expect([bulkhead.running, bulkhead.queued]).toEqual([0, 0]);
   });
 
+  it('run() with `after`: the outcome passes through it once the place is given back, refusals too', async () => {
+    const bulkhead = new BulkheadPolicy({ maxConcurrent: 1, maxQueued: 1 });
+    const first = deferred();
+    const seen: string[] = [];
+    const after = (outcome: string) => {
+      // In the step that gave the place back: the waiting call has it already.
+      seen.push(`${outcome} running=${bulkhead.running} queued=${bulkhead.queued}`);
+      return outcome.toUpperCase();
+    };
+    const refused = (refusal: symbol) => String(refusal.description);
+    const running = bulkhead.run(() => first.promise, 1000, refused, after);
+    const waiting = bulkhead.run(async () => 'second', 1000, refused, after);
+    const full = bulkhead.run(async () => 'never', 1000, refused, after);
+    expect(await full).toBe('BULKHEAD-FULL');
+    first.resolve('first');
+    expect(await running).toBe('FIRST');
+    expect(await waiting).toBe('SECOND');
+    expect(seen).toEqual([
+      'bulkhead-full running=1 queued=1',
+      'first running=1 queued=0',
+      'second running=0 queued=0',
+    ]);
+    // A failing call never reaches `after`, and still gives its place back.
+    await expect(
+      bulkhead.run(() => Promise.reject(new Error('boom')), 1000, refused, after),
+    ).rejects.toThrow('boom');
+    expect([bulkhead.running, bulkhead.queued, seen.length]).toEqual([0, 0, 3]);
+  });
+
   it('counts as queued only the calls still in the line', async () => {
     const bulkhead = new BulkheadPolicy({ maxConcurrent: 1, maxQueued: 5 });
     const gates = [deferred(), deferred(), deferred(), deferred()];

@@ -78,14 +78,32 @@ export class BulkheadPolicy {
     fn: (remainingMs: number) => Promise<T>,
     timeoutMs: number,
     refused: (refusal: Refusal) => T | Promise<T>,
-  ): Promise<T> {
+  ): Promise<T>;
+  /**
+   * {@link run}, whose outcome (the call's result, or `refused`'s answer) is handed on as `after` makes
+   * it, in the same promise step as the place is given back: the request path's last step.
+   */
+  run<T, U>(
+    fn: (remainingMs: number) => Promise<T>,
+    timeoutMs: number,
+    refused: (refusal: Refusal) => T | Promise<T>,
+    after: (outcome: T) => U,
+  ): Promise<U>;
+  run<T>(
+    fn: (remainingMs: number) => Promise<T>,
+    timeoutMs: number,
+    refused: (refusal: Refusal) => T | Promise<T>,
+    after?: (outcome: T) => unknown,
+  ): Promise<unknown> {
     if (this.#running < this.options.maxConcurrent && this.queued === 0) {
       this.#running++;
-      return fn(timeoutMs).then(this.#released, this.#releasedOnError);
+      const done = fn(timeoutMs);
+      return after === undefined
+        ? done.then(this.#released, this.#releasedOnError)
+        : done.then((value) => after(this.#released(value)), this.#releasedOnError);
     }
-    return this.#wait(fn, timeoutMs).then((outcome) =>
-      isRefusal(outcome) ? refused(outcome) : (outcome as T),
-    );
+    const outcome = this.#wait(fn, timeoutMs).then((o) => (isRefusal(o) ? refused(o) : (o as T)));
+    return after === undefined ? outcome : outcome.then(after);
   }
 
   /** A call that found no place free: in line, refused, or closed. */

@@ -75,21 +75,40 @@ export interface MeshSettings {
  * Runs `x` through its plugin's mesh. Written as promise chains rather than `async` functions: each
  * async layer measured ~1.5 µs of main-thread time per request at 64 in flight (bench/RESULTS.md).
  */
-export function dispatch(x: MeshExchange, mesh: MeshSettings): Promise<Dispatched> {
+export function dispatch(x: MeshExchange, mesh: MeshSettings): Promise<Dispatched>;
+/**
+ * {@link dispatch}, its outcome handed on as `finish` makes it in the step that ends the request (the
+ * request path's metrics and answer): one promise step fewer than a `.then(finish)` after it.
+ */
+export function dispatch<T>(
+  x: MeshExchange,
+  mesh: MeshSettings,
+  finish: (outcome: Dispatched) => T,
+): Promise<T>;
+export function dispatch(
+  x: MeshExchange,
+  mesh: MeshSettings,
+  finish: (outcome: Dispatched) => unknown = asIs,
+): Promise<unknown> {
   const limit = x.rate;
   if (limit) {
     const taken = limit.limiter.take(limit.scope, limit.caller, limit.rate);
     if (taken instanceof Promise) {
       return taken.then((decision) =>
-        decision.allowed ? admit(x, mesh) : { response: rateLimited(limit, decision, x.task.r.id) },
+        decision.allowed
+          ? admit(x, mesh, finish)
+          : finish({ response: rateLimited(limit, decision, x.task.r.id) }),
       );
     }
     if (!taken.allowed) {
-      return Promise.resolve({ response: rateLimited(limit, taken, x.task.r.id) });
+      // Finished in a promise step, as every other answer: a throwing observer rejects, never throws.
+      return Promise.resolve({ response: rateLimited(limit, taken, x.task.r.id) }).then(finish);
     }
   }
-  return admit(x, mesh);
+  return admit(x, mesh, finish);
 }
+
+const asIs = (outcome: Dispatched): Dispatched => outcome;
 
 function rateLimited(limit: RateCheck, decision: RateDecision, requestId: string): PluginResponse {
   return errorResponse(
@@ -101,7 +120,11 @@ function rateLimited(limit: RateCheck, decision: RateDecision, requestId: string
 }
 
 /** Circuit pre-check, then the bulkhead, then the attempts. */
-function admit(x: MeshExchange, mesh: MeshSettings): Promise<Dispatched> {
+function admit(
+  x: MeshExchange,
+  mesh: MeshSettings,
+  finish: (outcome: Dispatched) => unknown,
+): Promise<unknown> {
   const { plugin, task } = x;
   const instances = plugin.instances;
   if (
@@ -109,7 +132,7 @@ function admit(x: MeshExchange, mesh: MeshSettings): Promise<Dispatched> {
       ? instances[0]!.breakerFor(task.k).available
       : instances.some((i) => i.breakerFor(task.k).available))
   ) {
-    return answerLater({ response: circuitOpen(plugin, task.k, task.r.id) });
+    return answerLater({ response: circuitOpen(plugin, task.k, task.r.id) }).then(finish);
   }
   return plugin.bulkhead.run(
     (ms) => attempt(x, mesh, { n: 0, last: undefined, deadline: mesh.now() + ms }),
@@ -118,6 +141,7 @@ function admit(x: MeshExchange, mesh: MeshSettings): Promise<Dispatched> {
       refusal === BULKHEAD_FULL
         ? answerLater(refused(plugin, refusal, task.r.id))
         : refused(plugin, refusal, task.r.id),
+    finish,
   );
 }
 

@@ -39,4 +39,24 @@ describe('checkReply', () => {
     expect(plainSize(Array.from({ length: 300 }, () => ({})))).toBe(-1);
     expect(plainSize({ a: [1, 2], b: new Uint8Array(10) })).toBeGreaterThan(10);
   });
+
+  it('plainSize counts the objects of each reply afresh (its counter outlives no call)', () => {
+    const many = Array.from({ length: 200 }, () => ({}));
+    // 200 objects each, 400 in all: a count carried over would give up on the second one.
+    expect(plainSize(many)).toBeGreaterThan(0);
+    expect(plainSize(many)).toBeGreaterThan(0);
+    // A getter that throws mid-walk leaves the count where it was: the next reply starts from zero.
+    const throwing = Object.defineProperty(
+      { ...Object.fromEntries(many.map((o, i) => [i, o])) },
+      'z',
+      {
+        enumerable: true,
+        get() {
+          throw new Error('no');
+        },
+      },
+    );
+    expect(() => plainSize(throwing)).toThrow('no');
+    expect(plainSize(many)).toBeGreaterThan(0);
+  });
 });

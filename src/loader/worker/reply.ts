@@ -101,42 +101,50 @@ const PLAIN_DEPTH = 32;
  * symbol, proxy, class instance, `Date`, `Map`…, or too many objects), for `v8.serialize` to decide.
  */
 export function plainSize(value: unknown): number {
-  let objects = 0;
-  const walk = (v: unknown, depth: number): number => {
-    switch (typeof v) {
-      case 'string':
-        return 8 + 2 * v.length;
-      case 'number':
-      case 'boolean':
-      case 'undefined':
-        return 9;
-      case 'object': {
-        if (v === null) return 1;
-        if (++objects > PLAIN_OBJECTS || depth > PLAIN_DEPTH || types.isProxy(v)) return -1;
-        if (ArrayBuffer.isView(v)) return 16 + v.byteLength;
-        let size = 8;
-        if (Array.isArray(v)) {
-          for (let i = 0; i < v.length; i++) {
-            const item = walk(v[i], depth + 1);
-            if (item < 0) return -1;
-            size += item;
-          }
-          return size;
-        }
-        const proto = Object.getPrototypeOf(v) as unknown;
-        if (proto !== Object.prototype && proto !== null) return -1;
-        for (const k in v) {
-          const item = walk((v as Record<string, unknown>)[k], depth + 1);
+  plainObjects = 0;
+  return plainWalk(value, 0);
+}
+
+/**
+ * Objects met by the walk in progress. A module-level function and counter rather than a closure made
+ * per call: the closure cost the plugin's thread ~0.4 µs of its ~0.6 µs per reply (the walk itself is
+ * synchronous, and the plugin's getters it runs cannot reach this module).
+ */
+let plainObjects = 0;
+
+function plainWalk(v: unknown, depth: number): number {
+  switch (typeof v) {
+    case 'string':
+      return 8 + 2 * v.length;
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return 9;
+    case 'object': {
+      if (v === null) return 1;
+      if (++plainObjects > PLAIN_OBJECTS || depth > PLAIN_DEPTH || types.isProxy(v)) return -1;
+      if (ArrayBuffer.isView(v)) return 16 + v.byteLength;
+      let size = 8;
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) {
+          const item = plainWalk(v[i], depth + 1);
           if (item < 0) return -1;
-          size += 8 + 2 * k.length + item;
+          size += item;
         }
         return size;
       }
-      default:
-        return -1;
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto !== Object.prototype && proto !== null) return -1;
+      for (const k in v) {
+        const item = plainWalk((v as Record<string, unknown>)[k], depth + 1);
+        if (item < 0) return -1;
+        size += 8 + 2 * k.length + item;
+      }
+      return size;
     }
-  };
-  return walk(value, 0);
+    default:
+      return -1;
+  }
 }
 
 function bad(text: string): TaskFailure {
