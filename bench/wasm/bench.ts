@@ -5,6 +5,8 @@
  * its own (`run.ts`), interleaved over rounds, medians reported; and the Go and Rust templates (Extism's
  * official PDKs) through the gateway. Builds the templates (npm's AssemblyScript, Go, cargo) and the
  * plain module (clang, when installed) first. `BENCH_VARIANTS=gateway,gateway-go` runs some only.
+ * Besides wall time, the counts that hold on a loaded machine: CPU per call at 64 in flight (every
+ * thread of the process, and the main thread's share) and thread sleeps per call, from /proc.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -69,12 +71,12 @@ console.log(
 );
 console.log(`${ROUNDS} rounds, one process per variant per round, medians\n`);
 console.log(
-  '| variant | sequential p50 (µs) | 64 in flight (req/s) | cold start (ms) | RSS idle (MiB) |',
+  '| variant | sequential p50 (µs) | 64 in flight (req/s) | CPU/call, all threads (µs) | of it main thread (µs) | thread sleeps/call | cold start (ms) | RSS idle (MiB) |',
 );
-console.log('| --- | ---: | ---: | ---: | ---: |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const v of variants) {
   console.log(
-    `| ${v} | ${m(v, 'p50_us')} | ${m(v, 'rps_64').toLocaleString('en')} | ${m(v, 'cold_ms')} | ${m(v, 'rss_idle_mib')} |`,
+    `| ${v} | ${m(v, 'p50_us')} | ${m(v, 'rps_64').toLocaleString('en')} | ${m(v, 'cpu_us')} | ${m(v, 'main_cpu_us')} | ${m(v, 'sleeps')} | ${m(v, 'cold_ms')} | ${m(v, 'rss_idle_mib')} |`,
   );
 }
 for (const v of ['gateway-go', 'gateway-rust'].filter((x) => variants.includes(x))) {
