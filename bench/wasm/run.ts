@@ -2,9 +2,10 @@
  * One variant per process: `gateway` (the AssemblyScript template through PluginGateway), `gateway-go`
  * and `gateway-rust` (the Go and Rust templates, on Extism's official PDKs, through it), `worker`
  * (the JavaScript echo fixture through PluginGateway), `extism`
- * (the same module with @extism/extism in-thread), `plain` (a module without Extism, called directly).
+ * (the same module with @extism/extism in-thread), `plain` (a module without Extism, called directly),
+ * `gateway-go-echo` (the AssemblyScript echo written in Go without encoding/json, built by bench.ts).
  * Prints JSON: sequential p50 (µs), throughput at 64 in flight (req/s), cold start (ms), RSS (MiB).
- * Usage: node --import tsx bench/wasm/run.ts <variant> [plain.wasm]
+ * Usage: node --import tsx bench/wasm/run.ts <variant> [plain.wasm] [go-echo dir]
  *   (plain.wasm: clang --target=wasm32 -O2 -fno-builtin -nostdlib -Wl,--no-entry -o plain.wasm bench/wasm/plain-echo.c)
  */
 import { readFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ const GATEWAY_DIRS: Record<string, string> = {
   gateway: dir,
   'gateway-go': path.join(templates, 'go'),
   'gateway-rust': path.join(templates, 'rust'),
+  'gateway-go-echo': process.argv[4] ?? '',
 };
 const SEQ = 3000;
 const WINDOW_MS = 3000;
@@ -59,6 +61,7 @@ async function measure(call: () => Promise<unknown>) {
     p50_us: Math.round(times[times.length >> 1]! * 1000),
     // Sequential, per call: CPU of every thread (µs) and thread sleeps.
     seq_cpu_us: Math.round(((seqCpu.all - seqCpu0.all) / SEQ) * 10) / 10,
+    seq_main_cpu_us: Math.round(((seqCpu.main - seqCpu0.main) / SEQ) * 10) / 10,
     seq_sleeps: Math.round(((seqSleeps - seqSleeps0) / SEQ) * 10) / 10,
     rps_64: Math.round(done / (WINDOW_MS / 1000)),
     // At 64 in flight, per call: CPU of every thread and of the main thread (µs), and thread sleeps.
