@@ -3,9 +3,10 @@
  * the gateway, the JavaScript echo through the gateway (worker runtime), the same module with
  * `@extism/extism` called in-thread, and a plain wasm echo (no Extism) — each variant in a process of
  * its own (`run.ts`), interleaved over rounds, medians reported; and the Go and Rust templates (Extism's
- * official PDKs) through the gateway, with `gateway-go-echo` (go-echo/: the AssemblyScript echo in Go,
- * byte for byte, without encoding/json) to tell Go's own cost from its JSON's. Builds the templates (npm's AssemblyScript, Go, cargo) and the
- * plain module (clang, when installed) first. `BENCH_VARIANTS=gateway,gateway-go` runs some only.
+ * official PDKs) through the gateway, with `gateway-go-echo` (go-echo/: the AssemblyScript echo in
+ * Go, byte for byte, without encoding/json) to tell Go's own cost from its JSON's. Builds the
+ * templates (npm's AssemblyScript, Go, cargo) and the plain module (clang, when installed) first.
+ * `BENCH_VARIANTS=gateway,gateway-go` runs some only.
  * Besides wall time, the counts that hold on a loaded machine: CPU per call at 64 in flight (every
  * thread of the process, and the main thread's share) and thread sleeps per call, from /proc.
  */
