@@ -85,6 +85,9 @@ const report = (cold: number, figures: object) =>
     }),
   );
 
+if (variant === 'gateway-go-echo' && !GATEWAY_DIRS[variant]) {
+  throw new Error('gateway-go-echo needs the folder bench.ts built it in (third argument)');
+}
 if (variant !== undefined && Object.hasOwn(GATEWAY_DIRS, variant)) {
   const gateway = new PluginGateway({ logger: false });
   await gateway.load(GATEWAY_DIRS[variant]!);
