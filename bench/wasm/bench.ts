@@ -3,11 +3,15 @@
  * the gateway, the JavaScript echo through the gateway (worker runtime), the same module with
  * `@extism/extism` called in-thread, and a plain wasm echo (no Extism) — each variant in a process of
  * its own (`run.ts`), interleaved over rounds, medians reported; and the Go and Rust templates (Extism's
- * official PDKs) through the gateway. Builds the templates (npm's AssemblyScript, Go, cargo) and the
- * plain module (clang, when installed) first. `BENCH_VARIANTS=gateway,gateway-go` runs some only.
+ * official PDKs) through the gateway, with `gateway-go-echo` (go-echo/: the AssemblyScript echo in
+ * Go, byte for byte, without encoding/json) to tell Go's own cost from its JSON's. Builds the
+ * templates (npm's AssemblyScript, Go, cargo) and the plain module (clang, when installed) first.
+ * `BENCH_VARIANTS=gateway,gateway-go` runs some only.
+ * Besides wall time, the counts that hold on a loaded machine: CPU per call at 64 in flight (every
+ * thread of the process, and the main thread's share) and thread sleeps per call, from /proc.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { build, templates } from '../../test/wasm/templates.js';
@@ -27,7 +31,27 @@ for (const [lang, variant] of [
     built.add(variant);
   } else process.stderr.write(`the ${lang} template cannot be built here (${why}): left out\n`);
 }
-const plain = path.join(mkdtempSync(path.join(os.tmpdir(), 'pgw-bench-')), 'plain.wasm');
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'pgw-bench-'));
+// The AssemblyScript echo written in Go without encoding/json (go-echo/): Go's own cost per call.
+const goEcho = path.join(scratch, 'go-echo');
+if (built.has('gateway-go')) {
+  execFileSync(
+    'go',
+    [
+      'build',
+      '-buildmode=c-shared',
+      '-trimpath',
+      '-ldflags=-s',
+      '-o',
+      path.join(goEcho, 'plugin.wasm'),
+      '.',
+    ],
+    { cwd: path.join(here, 'go-echo'), env: { ...process.env, GOOS: 'wasip1', GOARCH: 'wasm' } },
+  );
+  copyFileSync(path.join(here, 'go-echo', 'plugin.yaml'), path.join(goEcho, 'plugin.yaml'));
+  built.add('gateway-go-echo');
+}
+const plain = path.join(scratch, 'plain.wasm');
 let withPlain = true;
 try {
   execFileSync('clang', [
@@ -54,7 +78,7 @@ for (let round = 0; round < ROUNDS; round++) {
     const variant = variants[(round + i) % variants.length]!;
     const out = execFileSync(
       process.execPath,
-      ['--import', 'tsx', path.join(here, 'run.ts'), variant, plain],
+      ['--import', 'tsx', path.join(here, 'run.ts'), variant, plain, goEcho],
       { encoding: 'utf8' },
     );
     samples.get(variant)!.push(JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>);
@@ -69,15 +93,17 @@ console.log(
 );
 console.log(`${ROUNDS} rounds, one process per variant per round, medians\n`);
 console.log(
-  '| variant | sequential p50 (µs) | 64 in flight (req/s) | cold start (ms) | RSS idle (MiB) |',
+  '| variant | sequential p50 (µs) | 64 in flight (req/s) | CPU/call, all threads (µs) | of it main thread (µs) | thread sleeps/call | cold start (ms) | RSS idle (MiB) |',
 );
-console.log('| --- | ---: | ---: | ---: | ---: |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const v of variants) {
   console.log(
-    `| ${v} | ${m(v, 'p50_us')} | ${m(v, 'rps_64').toLocaleString('en')} | ${m(v, 'cold_ms')} | ${m(v, 'rss_idle_mib')} |`,
+    `| ${v} | ${m(v, 'p50_us')} | ${m(v, 'rps_64').toLocaleString('en')} | ${m(v, 'cpu_us')} | ${m(v, 'main_cpu_us')} | ${m(v, 'sleeps')} | ${m(v, 'cold_ms')} | ${m(v, 'rss_idle_mib')} |`,
   );
 }
-for (const v of ['gateway-go', 'gateway-rust'].filter((x) => variants.includes(x))) {
+for (const v of ['gateway-go', 'gateway-go-echo', 'gateway-rust'].filter((x) =>
+  variants.includes(x),
+)) {
   if (!variants.includes('gateway')) break;
   console.log(
     `\n${v} / the AssemblyScript template through the gateway: sequential p50 ×${(m(v, 'p50_us') / m('gateway', 'p50_us')).toFixed(2)}, throughput ×${(m(v, 'rps_64') / m('gateway', 'rps_64')).toFixed(2)}`,

@@ -2,15 +2,17 @@
  * One variant per process: `gateway` (the AssemblyScript template through PluginGateway), `gateway-go`
  * and `gateway-rust` (the Go and Rust templates, on Extism's official PDKs, through it), `worker`
  * (the JavaScript echo fixture through PluginGateway), `extism`
- * (the same module with @extism/extism in-thread), `plain` (a module without Extism, called directly).
+ * (the same module with @extism/extism in-thread), `plain` (a module without Extism, called directly),
+ * `gateway-go-echo` (the AssemblyScript echo written in Go without encoding/json, built by bench.ts).
  * Prints JSON: sequential p50 (µs), throughput at 64 in flight (req/s), cold start (ms), RSS (MiB).
- * Usage: node --import tsx bench/wasm/run.ts <variant> [plain.wasm]
+ * Usage: node --import tsx bench/wasm/run.ts <variant> [plain.wasm] [go-echo dir]
  *   (plain.wasm: clang --target=wasm32 -O2 -fno-builtin -nostdlib -Wl,--no-entry -o plain.wasm bench/wasm/plain-echo.c)
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import createPlugin from '@extism/extism';
 import { PluginGateway } from '../../src/index.js';
+import { threadCpu, threadSleeps } from '../thread-cpu.js';
 
 const variant = process.argv[2];
 const templates = path.resolve(import.meta.dirname, '../../templates/wasm');
@@ -20,6 +22,7 @@ const GATEWAY_DIRS: Record<string, string> = {
   gateway: dir,
   'gateway-go': path.join(templates, 'go'),
   'gateway-rust': path.join(templates, 'rust'),
+  'gateway-go-echo': process.argv[4] ?? '',
 };
 const SEQ = 3000;
 const WINDOW_MS = 3000;
@@ -29,14 +32,20 @@ const mib = (n: number) => Math.round((n / 1048576) * 10) / 10;
 async function measure(call: () => Promise<unknown>) {
   for (let i = 0; i < 300; i++) await call();
   const times: number[] = [];
+  const seqCpu0 = threadCpu();
+  const seqSleeps0 = threadSleeps();
   for (let i = 0; i < SEQ; i++) {
     const t = performance.now();
     await call();
     times.push(performance.now() - t);
   }
   times.sort((a, b) => a - b);
+  const seqCpu = threadCpu();
+  const seqSleeps = threadSleeps();
   let done = 0;
   let peak = 0;
+  const cpu0 = threadCpu();
+  const sleeps0 = threadSleeps();
   const end = performance.now() + WINDOW_MS;
   await Promise.all(
     Array.from({ length: 64 }, async () => {
@@ -46,9 +55,19 @@ async function measure(call: () => Promise<unknown>) {
       }
     }),
   );
+  const cpu = threadCpu();
+  const perCall = (n: number) => Math.round((n / done) * 10) / 10;
   return {
     p50_us: Math.round(times[times.length >> 1]! * 1000),
+    // Sequential, per call: CPU of every thread (µs) and thread sleeps.
+    seq_cpu_us: Math.round(((seqCpu.all - seqCpu0.all) / SEQ) * 10) / 10,
+    seq_main_cpu_us: Math.round(((seqCpu.main - seqCpu0.main) / SEQ) * 10) / 10,
+    seq_sleeps: Math.round(((seqSleeps - seqSleeps0) / SEQ) * 10) / 10,
     rps_64: Math.round(done / (WINDOW_MS / 1000)),
+    // At 64 in flight, per call: CPU of every thread and of the main thread (µs), and thread sleeps.
+    cpu_us: perCall(cpu.all - cpu0.all),
+    main_cpu_us: perCall(cpu.main - cpu0.main),
+    sleeps: perCall(threadSleeps() - sleeps0),
     rss_active_mib: mib(Math.max(peak, process.memoryUsage().rss)),
   };
 }
@@ -66,6 +85,9 @@ const report = (cold: number, figures: object) =>
     }),
   );
 
+if (variant === 'gateway-go-echo' && !GATEWAY_DIRS[variant]) {
+  throw new Error('gateway-go-echo needs the folder bench.ts built it in (third argument)');
+}
 if (variant !== undefined && Object.hasOwn(GATEWAY_DIRS, variant)) {
   const gateway = new PluginGateway({ logger: false });
   await gateway.load(GATEWAY_DIRS[variant]!);
@@ -93,7 +115,12 @@ if (variant !== undefined && Object.hasOwn(GATEWAY_DIRS, variant)) {
       useWasi: false,
       runInWorker: false,
       functions: {
-        'extism:host/user': { pgw_kv_get: () => 0n, pgw_kv_set: () => {} },
+        'extism:host/user': {
+          pgw_kv_get: () => 0n,
+          pgw_kv_set: () => {},
+          pgw_stream_head: () => -2,
+          pgw_stream_write: () => -2,
+        },
         env: {
           abort: () => {
             throw new Error('abort');

@@ -214,6 +214,11 @@ let compiled: object | undefined;
 /** The module's stdout and stderr, flushed after each call. */
 let wasiOutput: Wasi | undefined;
 
+/**
+ * The module's name in Extism's manifest. Calls name it with the export: called by export name alone,
+ * Extism lists the module's exports (`WebAssembly.Module.exports`) on every call to find it.
+ */
+const MODULE_NAME = 'main';
 let plugin: Plugin;
 let memory: { buffer: ArrayBuffer } | undefined;
 const memoryBytes = () => memory?.buffer.byteLength ?? 0;
@@ -244,10 +249,10 @@ async function instantiate(): Promise<void> {
     data.wasm,
   );
   plugin = await createPlugin(
-    { wasm: [{ module: compiled as never }], config: data.config },
+    { wasm: [{ name: MODULE_NAME, module: compiled as never }], config: data.config },
     { useWasi: false, runInWorker: false, logger, functions: hostFunctions(), config: data.config },
   );
-  const instance = await plugin.getInstance();
+  const instance = await plugin.getInstance(MODULE_NAME);
   memory = instance.exports.memory as { buffer: ArrayBuffer } | undefined;
   exportsOf = new Set(Object.keys(instance.exports));
   if (!exportsOf.has('handle') && data.routes.length > 0) {
@@ -261,7 +266,7 @@ async function instantiate(): Promise<void> {
 async function restart(): Promise<void> {
   log('warn')('the module called proc_exit: starting it afresh');
   await instantiate();
-  if (exportsOf.has('init')) await plugin.call('init', '');
+  if (exportsOf.has('init')) await plugin.call([MODULE_NAME, 'init'], '');
 }
 
 /** In a live thread: the streamed responses it serves, one call each (`stream-call.ts`). */
@@ -290,7 +295,7 @@ function invoke(name: string, input: string, on: typeof current = current): Prom
     current = on;
     allocated = 0;
     try {
-      const output = await plugin.call(name, input);
+      const output = await plugin.call([MODULE_NAME, name], input);
       return output?.text() ?? '';
     } catch (error) {
       // A trap inside a language runtime (Go's) leaves its state unknown: the instance is replaced.
