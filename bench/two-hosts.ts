@@ -67,6 +67,12 @@ export async function twoHosts(): Promise<TwoHosts> {
     await network.destroy();
     throw error;
   }
+  const destroy = async () => {
+    await etcd.destroy();
+    await network.destroy();
+  };
+  // Interrupted, it still removes its namespaces and processes.
+  process.once('SIGINT', () => void destroy().finally(() => process.exit(130)));
   return {
     network,
     etcd: etcd.endpoints[0]!,
@@ -80,10 +86,7 @@ export async function twoHosts(): Promise<TwoHosts> {
       );
       return child;
     },
-    destroy: async () => {
-      await etcd.destroy();
-      await network.destroy();
-    },
+    destroy,
   };
 }
 

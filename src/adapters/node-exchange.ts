@@ -174,8 +174,8 @@ function writeWhole(
   res: ServerResponse,
   reply: { statusCode: number; headers: Record<string, string>; body: string },
 ): void {
-  reply.headers['content-length'] = String(Buffer.byteLength(reply.body));
-  res.writeHead(reply.statusCode, reply.headers).end(reply.body);
+  const length = String(Buffer.byteLength(reply.body));
+  res.writeHead(reply.statusCode, { ...reply.headers, 'content-length': length }).end(reply.body);
 }
 
 function streamsBody(handler: RequestHandlerLike, req: IncomingMessage, path: string): boolean {
