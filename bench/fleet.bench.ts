@@ -7,32 +7,42 @@
  * 2. Forwarded vs local: `gateway.handle()` of the same endpoint when the plugin runs on another gateway
  *    process (HTTP over loopback, peer protocol) and when it runs locally, side by side with a bare
  *    loopback round trip (undici to a `node:http` server in another process answering similar JSON) as
- *    the baseline of one hop. Sequential (tinybench) and 64 in flight, interleaved rounds.
+ *    the baseline of one hop. Sequential (tinybench) and 64 in flight, interleaved rounds
+ *    (`fleet-measure.ts`).
+ *
+ * `BENCH_NETNS=1` (root, `ip`, `taskset`): part 2 only, on "two hosts" (`two-hosts.ts`): the owner and
+ * the bare server on host b pinned to core 1, the entry gateway and its caller on host a pinned to core
+ * 0, etcd on a third namespace, the fleet signing its calls. `BENCH_CPU_PROF=DIR` writes a CPU profile
+ * of the owner and of the entry (`--cpu-prof`) into DIR.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Bench } from 'tinybench';
-import { Pool } from 'undici';
 import { MemoryRegistry, PluginGateway, type DiscoveryRegistry } from '../src/index.js';
 import { EtcdRegistry } from '../src/registry/etcd.js';
 import { EtcdServer } from '../test/services/etcd.js';
 import { freePort } from '../test/services/common.js';
+import { FLEET_SECRET } from '../test/netns/fleet-hosts.js';
+import {
+  PATHS,
+  measureForwarding,
+  median,
+  rawServerScript,
+  type ForwardingSetup,
+  type PathRow,
+} from './fleet-measure.js';
+import { allowedCores, jsonLine, requireTwoHosts, TWO_HOSTS, twoHosts } from './two-hosts.js';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 30);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BENCH_MS = Number(process.env.BENCH_TIME_MS ?? 2000);
 const THROUGHPUT_MS = Number(process.env.BENCH_THROUGHPUT_MS ?? 1500);
 const here = import.meta.dirname;
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-
-const median = (values: number[]) => {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
+const PROFILE_DIR = process.env.BENCH_CPU_PROF;
+/** Node flags of the gateway processes: a CPU profile each when asked. */
+const nodeFlags = (name: string) =>
+  PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(PROFILE_DIR, name)}`] : [];
 
 /** A gateway that notes when each remote service becomes routable. */
 function watchingGateway(registry: DiscoveryRegistry, routable: Map<string, number>) {
@@ -78,40 +88,114 @@ async function registrationToRoutable(
   return times;
 }
 
-/** CPU time (user + system, all threads) a process has used, in µs, from /proc. */
-function cpuOf(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+/** Ends a gateway process the way its host would (SIGTERM: it stops and writes its profile). */
+function stopProcess(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
 }
 
-async function latency(name: string, call: () => Promise<unknown>, remotePid?: number) {
-  for (let i = 0; i < 1000; i++) await call();
-  const bench = new Bench({ time: BENCH_MS, warmupTime: 300 });
-  bench.add(name, call);
-  await bench.run();
-  const r = bench.tasks[0]!.result as { latency: { p50: number; p99: number } };
-  let done = 0;
-  const until = performance.now() + THROUGHPUT_MS;
-  const cpu0 = process.cpuUsage();
-  const remote0 = cpuOf(remotePid);
-  await Promise.all(
-    Array.from({ length: 64 }, async () => {
-      while (performance.now() < until) {
-        await call();
-        done++;
-      }
-    }),
-  );
-  const cpu = process.cpuUsage(cpu0);
-  return {
-    name,
-    p50: r.latency.p50 * 1000,
-    p99: r.latency.p99 * 1000,
-    rps: done / (THROUGHPUT_MS / 1000),
-    cpu: (cpu.user + cpu.system) / done,
-    remoteCpu: (cpuOf(remotePid) - remote0) / done,
-  };
+const f = (n: number) => n.toFixed(1);
+function table(rows: PathRow[]): string[] {
+  const [local, forwarded, hop] = rows as [PathRow, PathRow, PathRow];
+  return [
+    `${ROUNDS} interleaved rounds, medians; sequential: tinybench ${BENCH_MS} ms; 64 in flight for ${THROUGHPUT_MS} ms`,
+    '',
+    '| path | sequential p50 (µs) | sequential p99 (µs) | 64 in flight (req/s) | CPU / request, this process (µs) | CPU / request, other process (µs) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${f(r.p50)} | ${f(r.p99)} | ${Math.round(r.rps)} | ${f(r.cpu)} | ${r.remoteCpu ? f(r.remoteCpu) : '–'} |`,
+    ),
+    '',
+    `forwarded / bare hop: p50 ×${(forwarded.p50 / hop.p50).toFixed(2)} (goal ≤ 1.5), throughput ×${(forwarded.rps / hop.rps).toFixed(2)} (goal ≥ 0.8); owner CPU per forwarded call / local request ×${(forwarded.remoteCpu / local.cpu).toFixed(2)} (goal ≤ 1.5)`,
+    `forwarded − local: ${f(forwarded.p50 - local.p50)} µs p50; forwarded − bare hop − local: ${f(forwarded.p50 - hop.p50 - local.p50)} µs (CPU columns: user + system time of all threads during the 64-in-flight run, divided by the requests)`,
+  ];
+}
+
+const machine = () => {
+  const cpu = os.cpus();
+  return `date: ${new Date().toISOString()}; node ${process.version}; ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}; ${Math.round(os.totalmem() / 2 ** 30)} GiB; load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`;
+};
+const timing = { rounds: ROUNDS, benchMs: BENCH_MS, throughputMs: THROUGHPUT_MS };
+
+/** Part 2 on two hosts: every process in a namespace of its own, each gateway on a core of its own. */
+async function onTwoHosts(): Promise<void> {
+  requireTwoHosts('bench:fleet');
+  const hosts = await twoHosts();
+  try {
+    const b = hosts.address('b');
+    const owner = hosts.spawn(
+      'b',
+      process.execPath,
+      [...nodeFlags('owner'), '--import', 'tsx', path.join(here, '../test/netns/gateway-host.ts')],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: {
+          ...process.env,
+          NODE_ID: 'owner',
+          HOST_ADDRESS: b,
+          ETCD: hosts.etcd,
+          FLEET_SECRET,
+          PLUGINS: 'profiles',
+        },
+      },
+    );
+    await jsonLine(owner, 'ready');
+    const raw = hosts.spawn('b', process.execPath, ['-e', rawServerScript(b, 8081)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await jsonLine(raw, 'ready');
+    const setup: ForwardingSetup = {
+      etcd: hosts.etcd,
+      namespace: 'netns',
+      nodeAddress: `http://${hosts.address('a')}:8080`,
+      secret: FLEET_SECRET,
+      ownerPid: owner.pid!,
+      rawOrigin: `http://${b}:8081`,
+      rawPid: raw.pid!,
+      ...timing,
+    };
+    const entry = hosts.spawn(
+      'a',
+      process.execPath,
+      [...nodeFlags('entry'), '--import', 'tsx', path.join(here, 'fleet-entry.ts')],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, FLEET_SETUP: JSON.stringify(setup) },
+      },
+    );
+    const { rows, cores } = await jsonLine<{ rows: PathRow[]; cores: string }>(
+      entry,
+      'rows',
+      600_000,
+    );
+    const pinned = `owner on cores ${allowedCores(owner.pid!)}, bare server ${allowedCores(raw.pid!)}, entry ${cores}`;
+    await Promise.all([stopProcess(owner), stopProcess(raw)]);
+    console.log(
+      [
+        machine(),
+        `two hosts (BENCH_NETNS=1): a = entry gateway + its caller, b = owner gateway + bare server, each host a network namespace; ${pinned}; etcd on a third namespace; calls signed (node.secret)`,
+        ...table(rows.map((r, i) => ({ ...r, name: PATHS[i]! }))),
+      ].join('\n'),
+    );
+  } finally {
+    await hosts.destroy();
+  }
+}
+
+if (TWO_HOSTS) {
+  await onTwoHosts();
+  process.exit(0);
 }
 
 const etcd = await EtcdServer.start();
@@ -126,7 +210,7 @@ try {
   // The owner: another process running the echo plugin, registered in etcd.
   const owner = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(here, '../test/fleet-process.ts')],
+    [...nodeFlags('owner'), '--import', 'tsx', path.join(here, '../test/fleet-process.ts')],
     {
       env: {
         ...process.env,
@@ -138,98 +222,30 @@ try {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
-  await new Promise((resolve) => owner.stdout!.once('data', resolve));
-  const entry = new PluginGateway({
-    logger: false,
-    registry: new EtcdRegistry({ endpoints: etcd.endpoint, namespace: 'hop' }),
-    node: {
-      id: 'entry',
-      address: `http://127.0.0.1:${await freePort()}`,
-      insecure: 'private-network',
-    },
-  });
-  await entry.start();
-  const request = { method: 'GET', path: '/profiles/7', headers: {}, userId: 456 };
-  while ((await entry.handle(request)).statusCode !== 200)
-    await new Promise((r) => setTimeout(r, 50));
-  const alone = new PluginGateway({ logger: false });
-  await alone.load(path.join(here, '../test/fixtures/profiles'), { config: { node: 'alone' } });
-  await alone.start();
-
+  await jsonLine(owner, 'ready');
   // Baseline: one bare loopback round trip to another process carrying a similar JSON answer.
   const rawPort = await freePort();
-  const raw = spawn(
-    process.execPath,
-    [
-      '-e',
-      `require('node:http').createServer((q, s) => { q.resume(); q.on('end', () => s.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"7","node":"raw"}')); }).listen(${rawPort}, '127.0.0.1', () => console.log('ready'))`,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  await new Promise((resolve) => raw.stdout!.once('data', resolve));
-  const pool = new Pool(`http://127.0.0.1:${rawPort}`, { connections: 32 });
-  const paths = [
-    ['gateway.handle(), plugin on this gateway (local)', () => alone.handle(request)],
-    [
-      'gateway.handle(), plugin on another gateway (forwarded)',
-      () => entry.handle(request),
-      owner.pid,
-    ],
-    [
-      'bare loopback HTTP round trip to another process (undici → node:http)',
-      async () => {
-        const res = await pool.request({ method: 'POST', path: '/', body: '{"id":"7"}' });
-        await res.body.json();
-      },
-      raw.pid,
-    ],
-  ] as const;
-  // Interleaved rounds, medians: this VM swings between runs.
-  const samples = new Map<string, Awaited<ReturnType<typeof latency>>[]>();
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, call, pid] of paths) {
-      samples.set(name, [...(samples.get(name) ?? []), await latency(name, call, pid)]);
-    }
-  }
-  const row = (name: string) => {
-    const s = samples.get(name)!;
-    return {
-      name,
-      p50: median(s.map((x) => x.p50)),
-      p99: median(s.map((x) => x.p99)),
-      rps: median(s.map((x) => x.rps)),
-      cpu: median(s.map((x) => x.cpu)),
-      remoteCpu: median(s.map((x) => x.remoteCpu)),
-    };
-  };
-  const [local, forwarded, hop] = paths.map(([name]) => row(name)) as [
-    ReturnType<typeof row>,
-    ReturnType<typeof row>,
-    ReturnType<typeof row>,
-  ];
-
-  owner.kill('SIGKILL');
-  await Promise.all([entry.stop(), alone.stop()]);
-  raw.kill();
-  await pool.close();
-
-  const cpu = os.cpus();
-  const f = (n: number) => n.toFixed(1);
+  const raw = spawn(process.execPath, ['-e', rawServerScript('127.0.0.1', rawPort)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await jsonLine(raw, 'ready');
+  const rows = await measureForwarding({
+    etcd: etcd.endpoint,
+    namespace: 'hop',
+    nodeAddress: `http://127.0.0.1:${await freePort()}`,
+    ownerPid: owner.pid!,
+    rawOrigin: `http://127.0.0.1:${rawPort}`,
+    rawPid: raw.pid!,
+    ...timing,
+  });
+  await Promise.all([stopProcess(owner), stopProcess(raw)]);
   console.log(
     [
-      `date: ${new Date().toISOString()}; node ${process.version}; ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}; ${Math.round(os.totalmem() / 2 ** 30)} GiB; etcd ${etcd.endpoint}`,
+      `${machine()}; etcd ${etcd.endpoint}`,
       '',
       `registration → routable, ${REPEATS} repeats: etcd median ${f(median(etcdTimes))} ms (min ${f(Math.min(...etcdTimes))}, max ${f(Math.max(...etcdTimes))}); memory registry median ${f(median(memoryTimes) * 1000)} µs`,
-      `${ROUNDS} interleaved rounds, medians; sequential: tinybench ${BENCH_MS} ms; 64 in flight for ${THROUGHPUT_MS} ms`,
-      '',
-      '| path | sequential p50 (µs) | sequential p99 (µs) | 64 in flight (req/s) | CPU / request, this process (µs) | CPU / request, other process (µs) |',
-      '| --- | ---: | ---: | ---: | ---: | ---: |',
-      ...[local, forwarded, hop].map(
-        (r) =>
-          `| ${r.name} | ${f(r.p50)} | ${f(r.p99)} | ${Math.round(r.rps)} | ${f(r.cpu)} | ${r.remoteCpu ? f(r.remoteCpu) : '–'} |`,
-      ),
-      '',
-      `forwarded − local: ${f(forwarded.p50 - local.p50)} µs p50 (×${(forwarded.p50 / local.p50).toFixed(2)}); forwarded − bare hop − local: ${f(forwarded.p50 - hop.p50 - local.p50)} µs (CPU columns: user + system time of all threads during the 64-in-flight run, divided by the requests)`,
+      'one machine, loopback, threads not pinned; calls unsigned (insecure: private-network)',
+      ...table(rows),
     ].join('\n'),
   );
 } finally {

@@ -1,17 +1,23 @@
 /**
- * The load of `bench/websocket.bench.ts`, in a process of its own: CONNECTIONS clients, each in a
+ * The load of `bench/websocket.bench.ts`, in a process of its own (`PORT SECONDS CONNECTIONS [HOST]`):
+ * CONNECTIONS clients, each in a
  * closed loop (send a 64-byte text message, wait for its echo) for SECONDS. Prints
  * `{ "messages": N, "p50": ms, "p99": ms }`.
  */
 import WebSocket from 'ws';
 
-const [port, seconds, connections] = process.argv.slice(2).map(Number) as [number, number, number];
+const [port, seconds, connections] = process.argv.slice(2, 5).map(Number) as [
+  number,
+  number,
+  number,
+];
+const host = process.argv[5] ?? '127.0.0.1';
 const MESSAGE = 'x'.repeat(64);
 const latencies: number[] = [];
 let stop = false;
 
 async function client(): Promise<void> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/echo`, { perMessageDeflate: false });
+  const ws = new WebSocket(`ws://${host}:${port}/echo`, { perMessageDeflate: false });
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   while (!stop) {
     const sent = performance.now();

@@ -103,8 +103,7 @@ export async function serveExchange(
       }
       if (peer !== undefined && req.method === 'POST' && path === peer.path) {
         const reply = await peer.serve(raw.toString('utf8'), req.headers, req.socket.remoteAddress);
-        res.writeHead(reply.statusCode, reply.headers).end(reply.body);
-        return;
+        return writeWhole(res, reply);
       }
       body = parseBody(raw, req.headers['content-type']);
     }
@@ -162,12 +161,21 @@ async function servePeerStream(
   const reply = await peer.stream(req, req.headers, req.socket.remoteAddress);
   // An upload the plugin did not read to its end: the rest is not read, the connection ends.
   if (!req.readableEnded) closeAfterAnswer(req, res);
-  if (typeof reply.body === 'string') {
-    res.writeHead(reply.statusCode, reply.headers).end(reply.body);
-    return;
-  }
+  if (typeof reply.body === 'string') return writeWhole(res, { ...reply, body: reply.body });
   const response = { statusCode: reply.statusCode, headers: reply.headers, body: reply.body };
   await writeStream(res, response, answerId);
+}
+
+/**
+ * A whole peer answer, with its length: without one, `node:http` frames it chunked (a `writev` of four
+ * buffers, chunk lines the caller's parser decodes), and the caller could not size its read up front.
+ */
+function writeWhole(
+  res: ServerResponse,
+  reply: { statusCode: number; headers: Record<string, string>; body: string },
+): void {
+  const length = String(Buffer.byteLength(reply.body));
+  res.writeHead(reply.statusCode, { ...reply.headers, 'content-length': length }).end(reply.body);
 }
 
 function streamsBody(handler: RequestHandlerLike, req: IncomingMessage, path: string): boolean {
