@@ -1,9 +1,16 @@
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
+import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { PluginGateway, type CrashEvent, type GatewayOptions } from '../../src/index.js';
 import { closeServer, memoryLogger, statusOf } from '../helpers.js';
 import { connect, liveServer, refusal } from '../live-clients.js';
-import { haveBwrap, removeProcessPlugins, roomPlugin } from '../process-live-plugins.js';
+import {
+  haveBwrap,
+  removeProcessPlugins,
+  roomPlugin,
+  writePlugin,
+} from '../process-live-plugins.js';
 
 const bwrap = haveBwrap();
 afterAll(removeProcessPlugins);
@@ -146,5 +153,70 @@ describe.skipIf(!bwrap)('WebSockets through a process plugin in bubblewrap', () 
     expect((await b.closed).code).toBe(1001);
     // Its close handler ran before the plugin stopped (the line came through the channel).
     expect(left()).toEqual([1011, 1001]);
+  });
+
+  it('keeps connections on the version that accepted them through a swap, then closes them 1012', async () => {
+    const url = await started(roomPlugin('1.0.0'));
+    const old = await connect(`${url}/room/mix`);
+    expect(JSON.parse(await old.next())).toMatchObject({ version: '1.0.0' });
+    await gateway!.swap('procroom', roomPlugin('2.0.0'), { connectionDrain: '3s' });
+    const fresh = await connect(`${url}/room/mix`);
+    expect(JSON.parse(await fresh.next())).toMatchObject({ version: '2.0.0' });
+    // Every message on the old connection is answered by the old version's process.
+    for (let i = 0; i < 20; i++) {
+      old.ws.send(`echo:${i}`);
+      fresh.ws.send(`echo:${i}`);
+      expect(await old.next()).toBe(`1.0.0:${i}`);
+      expect(await fresh.next()).toBe(`2.0.0:${i}`);
+    }
+    // Topics are the plugin's: the two versions' clients of a room reach each other.
+    old.ws.send('from the old');
+    expect(await fresh.next()).toBe('from the old');
+    fresh.ws.send('from the new');
+    expect(await old.next()).toBe('from the new');
+    expect(gateway!.metrics('procroom').connections_by_version).toEqual({ '2.0.0': 1, '1.0.0': 1 });
+    expect((await old.closed).code).toBe(1012);
+    fresh.ws.send('echo:still');
+    expect(await fresh.next()).toBe('2.0.0:still');
+    fresh.ws.close();
+    await fresh.closed;
+  });
+
+  it('runs examples/plugins/live-collaboration unchanged but for runtime.type: process', async () => {
+    const example = path.resolve(import.meta.dirname, '../../examples/plugins/live-collaboration');
+    const dir = writePlugin({});
+    cpSync(example, dir, { recursive: true, filter: (f) => !f.endsWith('.test.ts') });
+    const manifest = readFileSync(path.join(dir, 'plugin.yaml'), 'utf8');
+    expect(manifest).toContain('  type: worker\n');
+    writeFileSync(
+      path.join(dir, 'plugin.yaml'),
+      manifest.replace('  type: worker\n', '  type: process\n'),
+    );
+    const url = await started(dir, {
+      authenticate: (req) => {
+        const user = req.headers?.authorization?.replace(/^Bearer /, '');
+        return user ? { userId: user } : null;
+      },
+    });
+    const as = (user: string) => ({ headers: { authorization: `Bearer ${user}` } });
+    expect((await refusal(`${url}/collab/road-trip`)).status).toBe(401);
+    const ada = await connect(`${url}/collab/road-trip`, as('ada'));
+    expect(JSON.parse(await ada.next())).toMatchObject({
+      type: 'welcome',
+      you: 'ada',
+      present: ['ada'],
+    });
+    const grace = await connect(`${url}/collab/road-trip`, as('grace'));
+    expect(JSON.parse(await grace.next())).toMatchObject({ present: ['ada', 'grace'] });
+    expect(JSON.parse(await ada.next())).toEqual({ type: 'joined', user: 'grace' });
+    ada.ws.send(JSON.stringify({ type: 'edit', op: 'add', trackId: 101 }));
+    expect(JSON.parse(await ada.next())).toEqual({ type: 'ack', version: 1 });
+    expect(JSON.parse(await grace.next())).toMatchObject({ type: 'edit', user: 'ada', version: 1 });
+    expect(gateway!.get('live-collaboration')!.runtime).toBe('process');
+    expect(gateway!.metrics('live-collaboration').active_connections).toBe(2);
+    grace.ws.close();
+    expect(JSON.parse(await ada.next())).toEqual({ type: 'left', user: 'grace' });
+    ada.ws.close();
+    await ada.closed;
   });
 });
