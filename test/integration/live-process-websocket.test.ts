@@ -219,4 +219,36 @@ describe.skipIf(!bwrap)('WebSockets through a process plugin in bubblewrap', () 
     ada.ws.close();
     await ada.closed;
   });
+
+  it('runs an untrusted worker plugin as a process, its WebSockets with it', async () => {
+    const dir = writePlugin({
+      'plugin.yaml': `name: untrusted-echo
+version: 1.0.0
+runtime:
+  type: worker
+endpoints:
+  - path: /echo
+    method: GET
+    websocket: true
+`,
+      'index.js': `import { definePlugin } from '@veza/plugin-gateway/sdk';
+export default definePlugin({
+  websockets: { 'GET /echo': { message: (ws, msg) => ws.send('pid ' + process.pid + ': ' + msg) } },
+});
+`,
+    });
+    gateway = new PluginGateway({ logger: false, sandbox: { bwrap: true, requireBwrap: true } });
+    const info = await gateway.load(dir, { trusted: false });
+    expect(info.runtime).toBe('process');
+    await gateway.start();
+    const live = await liveServer(gateway);
+    server = live.server;
+    const a = await connect(`${live.url}/echo`);
+    a.ws.send('hi');
+    // Its own PID namespace in bubblewrap: not the host's pid.
+    expect(await a.next()).toMatch(/^pid \d+: hi$/);
+    expect(a.messages[0]).not.toBe(`pid ${process.pid}: hi`);
+    a.ws.close();
+    await a.closed;
+  });
 });

@@ -3,7 +3,8 @@
  * (frames on the socket at fd 3, docs/plugin-protocol.md) around the plugin serving of
  * `harness/plugin-host.ts`. Node's permission model (and, on Linux, bubblewrap) is the wall; the
  * lockdown of the worker harness adds its network guard and its refusals of process-wide levers.
- * Tasks arrive as `task` messages and are answered as `result` notes.
+ * Tasks arrive as `task` messages and are answered as `result` notes; streams and WebSockets as `live`
+ * frames, served by the worker's live-thread code (`live-stream-harness.ts`, `live-sockets.ts`).
  * @module
  */
 import { writeSync } from 'node:fs';
