@@ -187,7 +187,8 @@ export interface RequestBodySource {
 export interface LiveChannel {
   /**
    * Hands a new connection to the plugin's `websockets[key]` handlers. Absent where the runtime holds
-   * no WebSockets (`process`: such a manifest is refused at load).
+   * no WebSockets; where a runtime cannot serve them (wasm, a native `process` plugin), a manifest
+   * declaring one is refused at load.
    */
   open?(
     peer: LivePeer,
@@ -248,7 +249,7 @@ export interface PluginRuntime {
    * sees them from its next task on, without a restart.
    */
   setFlags(flags: Readonly<Record<string, boolean>>): void;
-  /** The runtime's live channel: streams (worker and process), WebSockets (worker). */
+  /** The runtime's live channel: streams and WebSockets (worker and process), streams (wasm). */
   live?(): LiveChannel;
 }
 

@@ -7,6 +7,7 @@ import { EtcdRegistry } from '../../src/registry/etcd.js';
 import { startNode, type FleetNode } from '../fleet-node.js';
 import { fixture } from '../helpers.js';
 import { connect, refusal } from '../live-clients.js';
+import { haveBwrap, removeProcessPlugins, roomPlugin } from '../process-live-plugins.js';
 import { until } from '../registry/contract.js';
 import { serviceAvailable } from '../services/common.js';
 import { EtcdServer } from '../services/etcd.js';
@@ -32,16 +33,16 @@ async function node(id: string, namespace: string): Promise<FleetNode> {
   return n;
 }
 
-async function fleet() {
+async function fleet(dir = fixture('live-room')) {
   const namespace = `ws-${process.pid}-${++namespaces}`;
   const owner = await node('owner', namespace);
-  await owner.gateway.load(fixture('live-room'));
+  const { name } = await owner.gateway.load(dir);
   const caller = await node('caller', namespace);
   const host = (n: FleetNode) => n.address.replace('http://', '');
   // metrics() of a plugin the caller has never seen throws until the registry names it.
   await until(() => {
     try {
-      return caller.gateway.metrics('live-room').instances?.length === 1;
+      return caller.gateway.metrics(name).instances?.length === 1;
     } catch {
       return false;
     }
@@ -58,7 +59,10 @@ describe.runIf(haveEtcd)('WebSockets forwarded across a fleet (two gateways, etc
   beforeAll(async () => {
     etcd = await EtcdServer.start();
   }, 20_000);
-  afterAll(() => etcd?.destroy());
+  afterAll(() => {
+    etcd?.destroy();
+    removeProcessPlugins();
+  });
 
   it('carries messages both ways; a room is the owner’s: forwarded and local clients share it', async () => {
     const { owner, ownerUrl, callerUrl } = await fleet();
@@ -113,4 +117,19 @@ describe.runIf(haveEtcd)('WebSockets forwarded across a fleet (two gateways, etc
     for (const socket of sockets.get(owner)!) socket.destroy(); // the owner's machine is gone
     expect((await b.closed).code).toBe(1011);
   });
+
+  it.runIf(haveBwrap())(
+    'forwards to a process plugin on the owner: its sandboxed process serves, a crash is 1011',
+    async () => {
+      const { owner, callerUrl } = await fleet(roomPlugin());
+      expect(owner.gateway.get('procroom')).toMatchObject({ runtime: 'process', sandbox: 'bwrap' });
+      const far = await connect(`${callerUrl}/room/r5`);
+      expect(JSON.parse(await far.next())).toMatchObject({ joined: 'r5', version: '1.0.0' });
+      far.ws.send('echo:across');
+      expect(await far.next()).toBe('1.0.0:across');
+      await expect.poll(() => owner.gateway.metrics('procroom').active_connections).toBe(1);
+      far.ws.send('crash');
+      expect((await far.closed).code).toBe(1011);
+    },
+  );
 });

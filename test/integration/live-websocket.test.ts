@@ -121,11 +121,13 @@ describe('WebSockets through the worker runtime and the node:http adapter', () =
     expect((await b.closed).code).toBe(1001);
   });
 
-  it('refuses a process-runtime manifest with a WebSocket endpoint at load, naming the field', async () => {
+  it('refuses a native plugin with a WebSocket endpoint at load, naming the field', async () => {
     const g = new (await import('../../src/index.js')).PluginGateway({ logger: false });
-    await expect(g.load(fixture('live-proc'))).rejects.toMatchObject({
+    await expect(g.load(fixture('native-websocket'))).rejects.toMatchObject({
       code: 'PGW_ERR_LIVE_UNSUPPORTED',
-      message: expect.stringMatching(/plugin\.yaml:\d+:\d+ endpoints\.0\.websocket/),
+      message: expect.stringMatching(
+        /plugin\.yaml:\d+:\d+ endpoints\.0\.websocket.*the Go and Rust SDKs do not.*runtime\.command/,
+      ),
     });
     await g.stop();
   });

@@ -3,7 +3,8 @@
  * (frames on the socket at fd 3, docs/plugin-protocol.md) around the plugin serving of
  * `harness/plugin-host.ts`. Node's permission model (and, on Linux, bubblewrap) is the wall; the
  * lockdown of the worker harness adds its network guard and its refusals of process-wide levers.
- * Tasks arrive as `task` messages and are answered as `result` notes.
+ * Tasks arrive as `task` messages and are answered as `result` notes; streams and WebSockets as `live`
+ * frames, served by the worker's live-thread code (`live-stream-harness.ts`, `live-sockets.ts`).
  * @module
  */
 import { writeSync } from 'node:fs';
@@ -15,8 +16,9 @@ import { servePlugin, type PluginHost } from '../harness/plugin-host.js';
 import { lockdown } from '../worker/lockdown.js';
 import type { TaskResult } from '../worker/protocol.js';
 import type { ProcessControl, ProcessNote } from './protocol.js';
-import type { LiveFrame, LiveServing } from '../worker/live-protocol.js';
+import type { LiveFrame, LiveNote, LiveServing } from '../worker/live-protocol.js';
 import { ThreadStreams } from '../worker/live-stream-harness.js';
+import { HarnessSockets } from '../worker/live-sockets.js';
 import {
   encodeFrame,
   FRAME_ENVELOPE_BYTES,
@@ -69,12 +71,22 @@ const calls = new Map<number, (response: PluginResponse) => void>();
 const fetches = new Map<number, (reply: FetchReply) => void>();
 let callSeq = 0;
 
-/** Streamed responses: the live thread's stream serving, its notes as `live` frames. */
-const streams = new ThreadStreams((n) => void note({ pgw: 'live', n }));
+/** A live note; a message too large for the channel closes its connection (1011) instead. */
+function liveNote(n: LiveNote): void {
+  if (note({ pgw: 'live', n })) return;
+  if (n.k !== 'send' && n.k !== 'pub') return;
+  process.stderr.write(`plugin-gateway: a websocket ${n.k} is too large for the channel\n`);
+  if (n.k === 'send')
+    note({ pgw: 'live', n: { k: 'close', c: n.c, code: 1011, reason: 'message too large' } });
+}
+
+/** Streamed responses and WebSockets: the live thread's serving, its notes as `live` frames. */
+const streams = new ThreadStreams(liveNote);
+const sockets = new HarnessSockets(liveNote);
 let serving: Promise<LiveServing | undefined> | undefined;
 
-/** One stream frame, in order, once the plugin has started. */
-function onStreamFrame(f: LiveFrame): void {
+/** One live frame, in order, once the plugin has started. */
+function onLiveFrame(f: LiveFrame): void {
   serving ??= host!.live();
   void serving.then((s) => {
     if (f.k === 'req') return void streams.serve(s, f.c, f.key, f.r, f.b);
@@ -82,6 +94,7 @@ function onStreamFrame(f: LiveFrame): void {
     if (f.k === 'cancel') return streams.cancel(f.c);
     if (f.k === 'body') return streams.body(f.c, f.d);
     if (f.k === 'bodyend') return streams.bodyEnd(f.c, f.e);
+    sockets.handle(s, f);
   });
 }
 
@@ -161,7 +174,7 @@ function onControl(message: ProcessControl): void {
     case 'health':
       return void host?.answerHealth(message.seq);
     case 'live':
-      return host ? onStreamFrame(message.f) : undefined;
+      return host ? onLiveFrame(message.f) : undefined;
   }
 }
 

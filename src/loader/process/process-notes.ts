@@ -11,9 +11,6 @@ import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from './frames.js';
 import { checkLiveNote } from '../worker/live-protocol.js';
 import { checkKvNote } from './process-kv.js';
 
-/** The stream notes a process may send (no WebSocket ones: it holds none). */
-const STREAM_NOTES = new Set(['head', 'chunk', 'end', 'pull']);
-
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 const isUser = (v: unknown) =>
@@ -40,8 +37,7 @@ export function checkProcessNote(message: unknown, slots: number): ProcessNote |
       return isSlot(m.s) ? (m as ProcessNote) : `a result for slot ${describe(m.s)}`;
     case 'live': {
       const n = checkLiveNote(m.n);
-      if (typeof n === 'string') return n;
-      return STREAM_NOTES.has(n.k) ? (m as ProcessNote) : `a live note of kind ${n.k}`;
+      return typeof n === 'string' ? n : (m as ProcessNote);
     }
     case 'fetch': {
       if (!Number.isInteger(m.seq)) return 'fetch without a sequence number';

@@ -371,7 +371,7 @@ export class ProcessRuntime implements PluginRuntime {
     };
   }
 
-  /** Streamed responses through the plugin's channel (no WebSockets: refused at load). */
+  /** Streamed responses and WebSockets through the plugin's channel. */
   live(): ProcessStreams<Child> {
     return this.#streams;
   }

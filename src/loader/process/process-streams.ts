@@ -1,13 +1,22 @@
 /**
- * Streamed responses (and streamed request bodies) of a `process` plugin: the live thread's stream
- * frames (`worker/live-protocol.ts`) carried on the plugin's channel as `{ ctl: 'live', f }` and
- * `{ pgw: 'live', n }` (docs/plugin-protocol.md, "Streams"). The same credit as in a thread: the host
- * starts each stream with `STREAM_WINDOW` chunks and gives one back per chunk the adapter took; a
- * process that sends past its credit has the stream ended and the breach counted.
+ * The live channel of a `process` plugin: streamed responses (and streamed request bodies) here, and
+ * WebSockets (`process-sockets.ts`): the live thread's frames (`worker/live-protocol.ts`) carried on the
+ * plugin's channel as `{ ctl: 'live', f }` and `{ pgw: 'live', n }` (docs/plugin-protocol.md, "Streams"
+ * and "WebSockets"). The same credit as in a thread: the host starts each stream with `STREAM_WINDOW`
+ * chunks and gives one back per chunk the adapter took; a process that sends past its credit has the
+ * stream ended and the breach counted.
  * @module
  */
-import type { LiveChannel, RequestBodySource, StreamLink, StreamSink } from '../runtime.js';
+import type {
+  LiveChannel,
+  LiveLink,
+  LivePeer,
+  RequestBodySource,
+  StreamLink,
+  StreamSink,
+} from '../runtime.js';
 import type { PluginRequest } from '../../shared/types.js';
+import { isSocketNote, ProcessSockets } from './process-sockets.js';
 import { BodyPump } from '../worker/live-body-pump.js';
 import { STREAM_WINDOW, type LiveFrame, type LiveNote } from '../worker/live-protocol.js';
 
@@ -20,7 +29,7 @@ export interface StreamHost<C> {
   send(child: C, frame: LiveFrame): void;
   closing(): boolean;
   violation(reason: string): void;
-  /** A stream ended: the process may be idle now. */
+  /** A stream or connection ended: the process may be idle now. */
   idle(): void;
 }
 
@@ -36,21 +45,37 @@ export class ProcessStreams<C> implements LiveChannel {
   readonly #streams = new Map<number, Entry<C>>();
   /** Frames for processes that have not said hello yet. */
   readonly #waiting = new Map<C, LiveFrame[]>();
+  readonly #sockets: ProcessSockets<C>;
+  /** Numbers streams and connections alike: a note names one or the other, never both. */
   #next = 0;
 
   constructor(host: StreamHost<C>) {
     this.#host = host;
+    this.#sockets = new ProcessSockets<C>({
+      post: (child, frame) => this.#post(child, frame),
+      violation: (reason) => host.violation(reason),
+      idle: () => host.idle(),
+    });
   }
 
-  /** Streams open now. */
+  /** Streams and WebSockets open now. */
   get connections(): number {
-    return this.#streams.size;
+    return this.#streams.size + this.#sockets.connections;
   }
 
-  /** Whether `child` holds a stream (it is not idle). */
+  /** Whether `child` holds a stream or a connection (it is not idle). */
   holds(child: C): boolean {
     for (const entry of this.#streams.values()) if (entry.child === child) return true;
-    return false;
+    return this.#sockets.holds(child);
+  }
+
+  /** Hands a new WebSocket to the plugin's `websockets[key]` handlers, in its process. */
+  open(peer: LivePeer, key: string, request: PluginRequest): LiveLink {
+    if (this.#host.closing()) {
+      queueMicrotask(() => peer.close(1001, 'plugin stopping'));
+      return { message() {}, closed() {} };
+    }
+    return this.#sockets.open(this.#host.child(), ++this.#next, peer, key, request);
   }
 
   stream(
@@ -100,8 +125,9 @@ export class ProcessStreams<C> implements LiveChannel {
     for (const frame of queue ?? []) this.#host.send(child, frame);
   }
 
-  /** A checked stream note from `child` (`head`, `chunk`, `end`, `pull`). */
+  /** A checked live note from `child`: a connection's, or a stream's (`head`, `chunk`, `end`, `pull`). */
   onNote(child: C, note: LiveNote): void {
+    if (isSocketNote(note)) return this.#sockets.onNote(child, note);
     const entry = this.#streams.get(note.c);
     // A stream the host ended meanwhile, or another process's: nothing to act on.
     if (!entry || entry.child !== child) return;
@@ -128,9 +154,14 @@ export class ProcessStreams<C> implements LiveChannel {
     }
   }
 
-  /** The process ended: its streams end with `reason`. */
+  /**
+   * The process ended: its streams end with `reason`, its connections close 1011 (1001 when the
+   * plugin is stopping).
+   */
   ended(child: C, reason: string): void {
     this.#waiting.delete(child);
+    if (this.#host.closing()) this.#sockets.ended(child, 1001, 'plugin stopping');
+    else this.#sockets.ended(child, 1011, 'plugin process ended');
     for (const [c, entry] of this.#streams) {
       if (entry.child !== child) continue;
       this.#streams.delete(c);
@@ -139,8 +170,12 @@ export class ProcessStreams<C> implements LiveChannel {
     }
   }
 
-  /** Ends every stream (`reason` to the reader), telling the process. */
-  closeAll(_code: number, reason: string): void {
+  /**
+   * Closes every connection with `code` (the process is told first: its `close` handlers run before
+   * a `stop` sent after) and ends every stream (`reason` to the reader), telling the process.
+   */
+  closeAll(code: number, reason: string): void {
+    this.#sockets.closeAll(code, reason);
     for (const [c, entry] of [...this.#streams]) {
       this.#streams.delete(c);
       entry.body?.stop();
