@@ -1,5 +1,6 @@
 /**
- * The shape of the built package (issue 24): the core bundled once per module format, no source maps
+ * The shape of the built package (issue 24): the core bundled once (CommonJS entries `require()` the
+ * ES modules), the declarations once, no source maps
  * in the tarball, optional peers (and the heavy dependencies only some hosts need) not loaded by the
  * main entry, and `veza --version` answered without loading the core. Reads dist/, which the global
  * setup builds; the import graph is the static one (a dynamic `import()` loads only when used).
@@ -15,6 +16,10 @@ const dist = path.join(root, 'dist');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
   version: string;
   peerDependencies: Record<string, string>;
+  exports: Record<
+    string,
+    string | Record<'import' | 'require', { types: string; default: string }>
+  >;
 };
 
 /** Specifiers a built file loads when it is loaded: static imports, re-exports and top-level requires. */
@@ -27,7 +32,8 @@ function staticSpecifiers(file: string): string[] {
   // esbuild's CommonJS output requires at the top level, as `var x = require("y")` or `__toESM(require("y"))`.
   for (const m of text.matchAll(/^(?:var|const|let)\s[^\n]*?\brequire\(["']([^"']+)["']\)/gm))
     found.add(m[1]!);
-  for (const m of text.matchAll(/^require\(["']([^"']+)["']\)/gm)) found.add(m[1]!);
+  for (const m of text.matchAll(/^(?:module\.exports\s*=\s*)?require\(["']([^"']+)["']\)/gm))
+    found.add(m[1]!);
   return [...found];
 }
 
@@ -70,19 +76,39 @@ function filesContaining(marker: string, ext: string): string[] {
 }
 
 describe('the built package', () => {
-  it('bundles the core once per module format: the subpaths and the command share it', () => {
+  it('bundles the core once: the subpaths, the command and require() share it', () => {
     const marker = 'var PluginGateway = class';
     const esm = filesContaining(marker, '.js');
-    const cjs = filesContaining(marker, '.cjs');
     expect(esm, 'ES module files holding the gateway class').toHaveLength(1);
-    expect(cjs, 'CommonJS files holding the gateway class').toHaveLength(1);
+    expect(filesContaining(marker, '.cjs'), 'CommonJS files holding it').toEqual([]);
     // The command's own modules are a chunk it imports once past `--version` (cli.js → main-*.js).
     const command = readdirSync(dist).find((f) => /^main-.*\.js$/.test(f));
     expect(command, 'the command chunk').toBeDefined();
-    for (const entry of ['index.js', 'testing.js', command!]) {
+    for (const entry of ['index.js', 'testing.js', 'testing.cjs', command!]) {
       expect(importGraph(entry).files, entry).toContain(path.join(dist, esm[0]!));
     }
-    expect(importGraph('testing.cjs').files).toContain(path.join(dist, cjs[0]!));
+    // Every CommonJS entry is the one-line require() of its ES module (Node 20.19+, 22.12+).
+    for (const [subpath, target] of Object.entries(pkg.exports)) {
+      if (typeof target === 'string') continue;
+      const file = target.require.default.slice('./dist/'.length);
+      const base = path.basename(file, '.cjs');
+      expect(readFileSync(path.join(dist, file), 'utf8'), subpath).toBe(
+        `'use strict';\nmodule.exports = require('./${base}.js');\n`,
+      );
+    }
+  });
+
+  it('holds the declarations once: each ES module declaration file re-exports the CommonJS one', () => {
+    const declarations = filesContaining('declare class PluginGateway', 'ts');
+    expect(declarations.filter((f) => f.endsWith('.d.ts'))).toEqual([]);
+    expect(declarations.filter((f) => f.endsWith('.d.cts'))).toHaveLength(1);
+    for (const [subpath, target] of Object.entries(pkg.exports)) {
+      if (typeof target === 'string') continue;
+      const text = readFileSync(path.join(root, target.import.types), 'utf8');
+      const base = path.basename(target.require.types, '.d.cts');
+      expect(text.split('\n')[0], subpath).toBe(`export * from './${base}.cjs';`);
+      expect(text.length, subpath).toBeLessThan(200);
+    }
   });
 
   it('loads no optional peer, nor what only some hosts use, when the main entry is imported', () => {
@@ -143,17 +169,16 @@ describe('the built package', () => {
     expect(out).toBe(`${pkg.version}\n`);
   });
 
-  it('publishes no source maps, and stays under 2.85 MB unpacked', () => {
+  it('publishes no source maps, and stays under 1.95 MB unpacked', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       cwd: root,
       encoding: 'utf8',
     });
     const [packed] = JSON.parse(out) as [{ unpackedSize: number; files: { path: string }[] }];
     expect(packed.files.filter((f) => f.path.endsWith('.map'))).toEqual([]);
-    // Issue 24's goal is 2.5 MB, not met: the Go and Rust SDK sources took it to 2.52 MB, then live
-    // connections across a fleet, wasm and native streams, native kv and the static code check of
-    // lazy plugins to 2.81 MB. The ceiling keeps it from growing unseen; the types (.d.ts and .d.cts,
-    // 98 KB each) are the next place to look.
-    expect(packed.unpackedSize).toBeLessThanOrEqual(2.85 * 1000 * 1000);
+    // Issue 24's goal is 2.5 MB: 2.82 MB with a CommonJS copy of the core and two copies of the
+    // declarations, 1.87 MB with one of each (docs/decisions/0250). The ceiling keeps it from growing
+    // unseen; raise it with the reason when a feature needs the bytes.
+    expect(packed.unpackedSize).toBeLessThanOrEqual(1.95 * 1000 * 1000);
   });
 });

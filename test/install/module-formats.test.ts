@@ -1,0 +1,134 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installPacked, type InstalledProject } from './tarball.js';
+
+/**
+ * The packed package seen from both module formats (docs/decisions/0250): `require()` loads the ES
+ * modules themselves, so both formats get the same objects, and one set of declarations types both a
+ * CommonJS and an ES module TypeScript consumer, under node16 and bundler resolution, with the
+ * package's own declarations checked too (no skipLibCheck).
+ */
+const tsc = path.resolve(import.meta.dirname, '../../node_modules/typescript/bin/tsc');
+
+const subpaths = [
+  '',
+  '/sdk',
+  '/node',
+  '/fastify',
+  '/express',
+  '/testing',
+  '/management',
+  '/prometheus',
+  '/registry/etcd',
+  '/registry/consul',
+];
+
+// What a consumer writes: values and types from the main entry and the subpaths, and the adapters'
+// default exports (a CommonJS module's `default` seen from an ES module is the whole module unless
+// the declarations re-export it by name).
+const CONSUMER = `import { PluginGateway, isGatewayError, type GatewayOptions } from '@veza/plugin-gateway';
+import fastifyPluginGateway, { fastifyPluginGateway as namedFastify } from '@veza/plugin-gateway/fastify';
+import pluginGateway from '@veza/plugin-gateway/express';
+import { definePlugin, type PluginRequest } from '@veza/plugin-gateway/sdk';
+import { createRequestListener } from '@veza/plugin-gateway/node';
+import { createTestGateway } from '@veza/plugin-gateway/testing';
+
+const options: GatewayOptions = { logger: false };
+const gateway: PluginGateway = new PluginGateway(options);
+const adapter: typeof namedFastify = fastifyPluginGateway;
+const middleware: (g: PluginGateway) => unknown = (g) => pluginGateway(g);
+const plugin = definePlugin({
+  routes: { 'GET /a/{id}': (req: PluginRequest) => ({ statusCode: 200, body: req.params.id }) },
+});
+export const used = [gateway, adapter, middleware, plugin, createRequestListener, createTestGateway];
+export const isCoded = (e: unknown): boolean => isGatewayError(e) && e.code.startsWith('PGW_ERR_');
+`;
+
+describe('a CommonJS and an ES module consumer of the packed package', () => {
+  let project: InstalledProject;
+  beforeAll(() => {
+    project = installPacked({
+      type: 'commonjs',
+      peers: [
+        'fastify',
+        'fastify-plugin',
+        'express',
+        'prom-client',
+        'etcd3',
+        '@types/express',
+        '@types/node',
+      ],
+    });
+    writeFileSync(path.join(project.dir, 'consumer.cts'), CONSUMER);
+    writeFileSync(path.join(project.dir, 'consumer.mts'), CONSUMER);
+  }, 120_000);
+  afterAll(() => project?.close());
+
+  const tscRun = (args: string[]) =>
+    project.node([tsc, '--strict', '--target', 'es2022', '--noEmit', '--types', 'node', ...args]);
+
+  it('typechecks both under moduleResolution node16', () => {
+    const run = tscRun(['--module', 'node16', 'consumer.cts', 'consumer.mts']);
+    expect(run.stdout).toBe('');
+    expect(run.status).toBe(0);
+  }, 180_000);
+
+  it('typechecks an ES module consumer under moduleResolution bundler', () => {
+    const run = tscRun(['--module', 'esnext', '--moduleResolution', 'bundler', 'consumer.mts']);
+    expect(run.stdout).toBe('');
+    expect(run.status).toBe(0);
+  }, 180_000);
+
+  it('refuses a misuse under both formats (the types are not `any`)', () => {
+    writeFileSync(
+      path.join(project.dir, 'wrong.cts'),
+      `import { PluginGateway } from '@veza/plugin-gateway';\nnew PluginGateway({ logger: 5 });\n`,
+    );
+    writeFileSync(
+      path.join(project.dir, 'wrong.mts'),
+      `import fastifyPluginGateway from '@veza/plugin-gateway/fastify';\nfastifyPluginGateway.nope;\n`,
+    );
+    const run = tscRun(['--module', 'node16', 'wrong.cts', 'wrong.mts']);
+    expect(run.stdout).toMatch(/wrong\.cts\(2,\d+\): error TS2322/);
+    expect(run.stdout).toMatch(/wrong\.mts\(2,\d+\): error TS2339/);
+  }, 180_000);
+
+  it('gives require() and import the same module: one core, loaded once, no warning', () => {
+    writeFileSync(
+      path.join(project.dir, 'both.cjs'),
+      `const subpaths = ${JSON.stringify(subpaths)};
+(async () => {
+  const out = {};
+  for (const s of subpaths) {
+    const required = require('@veza/plugin-gateway' + s);
+    const imported = await import('@veza/plugin-gateway' + s);
+    const names = Object.keys(imported).filter((k) => k !== 'default');
+    out[s || '.'] = {
+      names: names.length,
+      same: names.every((k) => required[k] === imported[k]) && required.default === imported.default,
+    };
+  }
+  const { fastifyPluginGateway, default: byDefault } = require('@veza/plugin-gateway/fastify');
+  out.fastifyDefault = byDefault === fastifyPluginGateway;
+  const cores = Object.keys(require.cache).filter((f) => f.includes('plugin-gateway/dist/'));
+  out.cjsInCache = cores.filter((f) => f.endsWith('.cjs')).length;
+  console.log(JSON.stringify(out));
+})();
+`,
+    );
+    const run = project.node(['both.cjs']);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const out = JSON.parse(run.stdout) as Record<string, { names: number; same: boolean }> & {
+      fastifyDefault: boolean;
+      cjsInCache: number;
+    };
+    for (const s of subpaths) {
+      expect(out[s || '.']!.same, s).toBe(true);
+      expect(out[s || '.']!.names, s).toBeGreaterThan(0);
+    }
+    expect(out.fastifyDefault).toBe(true);
+    expect(out.cjsInCache).toBe(subpaths.length);
+  });
+});
