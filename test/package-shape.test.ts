@@ -6,9 +6,11 @@
  * setup builds; the import graph is the static one (a dynamic `import()` loads only when used).
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -156,6 +158,61 @@ describe('the built package', () => {
       encoding: 'utf8',
     });
     expect(JSON.parse(out)).toEqual({ atImport: [], afterOptions: ['zod'] });
+  });
+
+  /**
+   * Every module a fresh host resolves through import (a resolve hook writes each URL to a file) or
+   * require (the CommonJS cache), from importing the main entry to `stop()`, while a gateway made with
+   * `options` serves a worker and a process plugin.
+   */
+  function loadedWhileServing(options: string): string[] {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pgw-peers-'));
+    const log = path.join(dir, 'resolved.txt');
+    const hooks = path.join(dir, 'hooks.mjs');
+    writeFileSync(
+      hooks,
+      `import { appendFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const resolved = await next(specifier, context);
+  appendFileSync(${JSON.stringify(log)}, resolved.url + '\\n');
+  return resolved;
+}`,
+    );
+    const script = `
+      import { register, createRequire } from 'node:module';
+      register(${JSON.stringify(pathToFileURL(hooks).href)});
+      const { PluginGateway } = await import(${JSON.stringify(path.join(dist, 'index.js'))});
+      const gateway = new PluginGateway({ logger: false, warm: true, ...${options} });
+      await gateway.load(${JSON.stringify(path.join(root, 'bench/plugins/echo'))});
+      await gateway.load(${JSON.stringify(path.join(root, 'test/fixtures/proc-echo'))});
+      await gateway.start();
+      const post = (p) => gateway.handle({ method: 'POST', path: p, headers: {}, body: { n: 1 } });
+      const codes = [(await post('/echo')).statusCode, (await post('/echo/a')).statusCode];
+      await gateway.stop();
+      console.log(JSON.stringify({ codes, required: Object.keys(createRequire(import.meta.url).cache) }));`;
+    try {
+      const out = JSON.parse(
+        execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }),
+      ) as { codes: number[]; required: string[] };
+      expect(out.codes).toEqual([200, 200]);
+      const loaded = [...readFileSync(log, 'utf8').split('\n'), ...out.required];
+      expect(
+        loaded.some((f) => f.includes('/node_modules/piscina/')),
+        'the log saw Piscina',
+      ).toBe(true);
+      return Object.keys(pkg.peerDependencies).filter((peer) =>
+        loaded.some((f) => f.includes(`/node_modules/${peer}/`)),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('loads no optional peer while a gateway serves worker and process plugins', () => {
+    expect(loadedWhileServing('{ tracing: false }')).toEqual([]);
+    // Tracing is on by default: the OpenTelemetry API, when installed, is loaded with the gateway to
+    // see whether an SDK is registered (docs/guide/operating.md). Nothing else.
+    expect(loadedWhileServing('{}')).toEqual(['@opentelemetry/api']);
   });
 
   it('answers veza --version without loading the core', () => {
