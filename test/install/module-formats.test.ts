@@ -63,19 +63,46 @@ describe('a CommonJS and an ES module consumer of the packed package', () => {
     writeFileSync(path.join(project.dir, 'consumer.cts'), CONSUMER);
     writeFileSync(path.join(project.dir, 'consumer.mts'), CONSUMER);
   }, 120_000);
-  afterAll(() => project?.close());
+  afterAll(() => project?.close(), 120_000);
 
   const tscRun = (args: string[]) =>
-    project.node([tsc, '--strict', '--target', 'es2022', '--noEmit', '--types', 'node', ...args]);
+    project.node([tsc, '--strict', '--target', 'es2022', '--types', 'node', ...args]);
 
-  it('typechecks both under moduleResolution node16', () => {
-    const run = tscRun(['--module', 'node16', 'consumer.cts', 'consumer.mts']);
+  it('typechecks both under moduleResolution node16; compiled, the default imports are the adapters', () => {
+    // attw reads `module.exports = require('./fastify.js')` as having no default export; Node's
+    // require() of an ES module with one marks it `__esModule`, so TypeScript's default import works.
+    writeFileSync(
+      path.join(project.dir, 'defaults.cts'),
+      `import fastifyPluginGateway, { fastifyPluginGateway as f } from '@veza/plugin-gateway/fastify';
+import pluginGateway, { pluginGateway as e } from '@veza/plugin-gateway/express';
+console.log(JSON.stringify([typeof fastifyPluginGateway, fastifyPluginGateway === f, pluginGateway === e]));
+`,
+    );
+    const run = tscRun([
+      '--module',
+      'node16',
+      '--outDir',
+      'out',
+      'consumer.cts',
+      'consumer.mts',
+      'defaults.cts',
+    ]);
     expect(run.stdout).toBe('');
     expect(run.status).toBe(0);
+    const compiled = project.node(['out/defaults.cjs']);
+    expect(compiled.stderr).toBe('');
+    expect(JSON.parse(compiled.stdout)).toEqual(['function', true, true]);
   }, 180_000);
 
   it('typechecks an ES module consumer under moduleResolution bundler', () => {
-    const run = tscRun(['--module', 'esnext', '--moduleResolution', 'bundler', 'consumer.mts']);
+    const run = tscRun([
+      '--noEmit',
+      '--module',
+      'esnext',
+      '--moduleResolution',
+      'bundler',
+      'consumer.mts',
+    ]);
     expect(run.stdout).toBe('');
     expect(run.status).toBe(0);
   }, 180_000);
@@ -89,7 +116,7 @@ describe('a CommonJS and an ES module consumer of the packed package', () => {
       path.join(project.dir, 'wrong.mts'),
       `import fastifyPluginGateway from '@veza/plugin-gateway/fastify';\nfastifyPluginGateway.nope;\n`,
     );
-    const run = tscRun(['--module', 'node16', 'wrong.cts', 'wrong.mts']);
+    const run = tscRun(['--noEmit', '--module', 'node16', 'wrong.cts', 'wrong.mts']);
     expect(run.stdout).toMatch(/wrong\.cts\(2,\d+\): error TS2322/);
     expect(run.stdout).toMatch(/wrong\.mts\(2,\d+\): error TS2339/);
   }, 180_000);
