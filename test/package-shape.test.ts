@@ -226,7 +226,7 @@ export async function resolve(specifier, context, next) {
     expect(out).toBe(`${pkg.version}\n`);
   });
 
-  it('publishes no source maps, and stays under 1.95 MB unpacked', () => {
+  it('publishes no source maps, and stays under 2 MB unpacked', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       cwd: root,
       encoding: 'utf8',
@@ -234,8 +234,8 @@ export async function resolve(specifier, context, next) {
     const [packed] = JSON.parse(out) as [{ unpackedSize: number; files: { path: string }[] }];
     expect(packed.files.filter((f) => f.path.endsWith('.map'))).toEqual([]);
     // Issue 24's goal is 2.5 MB: 2.82 MB with a CommonJS copy of the core and two copies of the
-    // declarations, 1.87 MB with one of each (docs/decisions/0250). The ceiling keeps it from growing
-    // unseen; raise it with the reason when a feature needs the bytes.
-    expect(packed.unpackedSize).toBeLessThanOrEqual(1.95 * 1000 * 1000);
+    // declarations, 1.87 MB with one of each (docs/decisions/0250; 1.93 MB with what merged since).
+    // The ceiling keeps it from growing unseen; raise it with the reason when a feature needs the bytes.
+    expect(packed.unpackedSize).toBeLessThanOrEqual(2 * 1000 * 1000);
   });
 });
