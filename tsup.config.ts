@@ -41,6 +41,22 @@ const defaultExports: Partial<Record<keyof typeof subpaths, string>> = {
   express: 'pluginGateway',
 };
 
+/** A subpath's CommonJS file: `require()` of its ES module, and what to do where Node cannot. */
+function commonJsShim(base: string): string {
+  return `'use strict';
+try {
+  module.exports = require('./${base}.js');
+} catch (error) {
+  if (error && error.code !== 'ERR_REQUIRE_ESM') throw error;
+  throw new Error(
+    '@veza/plugin-gateway is ES modules, and this Node (' + process.version + ') cannot require() one: ' +
+      'use import(), Node 20.19+ or 22.12+, or --experimental-require-module',
+    { cause: error },
+  );
+}
+`;
+}
+
 /**
  * Each subpath's CommonJS file and ES module declarations, written next to the ES module build.
  * `require()` loads the ES module itself (Node 20.19+, 22.12+), so the core ships, and loads, once;
@@ -53,10 +69,7 @@ async function writeFormatShims(): Promise<void> {
     Object.keys(subpaths).map(async (entry) => {
       const base = entry.slice(entry.lastIndexOf('/') + 1);
       const named = defaultExports[entry as keyof typeof subpaths];
-      await writeFile(
-        `dist/${entry}.cjs`,
-        `'use strict';\nmodule.exports = require('./${base}.js');\n`,
-      );
+      await writeFile(`dist/${entry}.cjs`, commonJsShim(base));
       const types = [`export * from './${base}.cjs';`];
       // A CommonJS module's `default` seen from an ES module is the whole module: re-export by name.
       if (named)

@@ -166,4 +166,13 @@ console.log(JSON.stringify([typeof fastifyPluginGateway, fastifyPluginGateway ==
     expect(out.fastifyDefault).toBe(true);
     expect(out.cjsInCache).toBe(subpaths.length);
   });
+
+  it('says what to do where Node cannot require() an ES module (Node 21, 22.0–22.11, or the flag off)', () => {
+    writeFileSync(path.join(project.dir, 'old.cjs'), `require('@veza/plugin-gateway');\n`);
+    const run = project.node(['--no-experimental-require-module', 'old.cjs']);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(
+      `@veza/plugin-gateway is ES modules, and this Node (${process.version}) cannot require() one: use import(), Node 20.19+ or 22.12+, or --experimental-require-module`,
+    );
+  });
 });
