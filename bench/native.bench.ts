@@ -55,6 +55,7 @@ interface Sample {
   pluginCpuUs: number;
   pluginSwitches: number;
   pluginRssMiB: number;
+  pluginServingRssMiB: number;
 }
 const median = (values: number[]) => {
   const s = [...values].sort((a, b) => a - b);
@@ -84,12 +85,12 @@ const loads = os
   .join(' ');
 console.log(`load average at the end: ${loads} (${os.cpus().length} cores)`);
 console.log(
-  '| runtime | cold start ms (first in host / next) | host CPU of the next, ms | sequential p50 µs | CPU per request µs (host / plugin) | plugin context switches per request | req/s at 64 in flight | instance MiB idle | plugin program RSS MiB | errors |',
+  '| runtime | cold start ms (first in host / next) | host CPU of the next, ms | sequential p50 µs | CPU per request µs (host / plugin) | plugin context switches per request | req/s at 64 in flight | instance MiB idle | plugin program RSS MiB, idle / serving | errors |',
 );
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const [variant, list] of samples) {
   const m = (k: keyof Sample) => median(list.map((s) => s[k]));
   console.log(
-    `| ${variant} | ${m('coldMs').toFixed(0)} / ${m('warmColdMs').toFixed(0)} | ${m('warmColdHostCpuMs').toFixed(1)} | ${(m('p50') * 1000).toFixed(0)} | ${m('hostCpuUs').toFixed(0)} / ${m('pluginCpuUs').toFixed(0)} | ${m('pluginSwitches').toFixed(2)} | ${m('rps').toFixed(0)} | ${m('idleMiB').toFixed(1)} | ${m('pluginRssMiB').toFixed(1)} | ${Math.max(...list.map((x) => x.errors))} |`,
+    `| ${variant} | ${m('coldMs').toFixed(0)} / ${m('warmColdMs').toFixed(0)} | ${m('warmColdHostCpuMs').toFixed(1)} | ${(m('p50') * 1000).toFixed(0)} | ${m('hostCpuUs').toFixed(0)} / ${m('pluginCpuUs').toFixed(0)} | ${m('pluginSwitches').toFixed(2)} | ${m('rps').toFixed(0)} | ${m('idleMiB').toFixed(1)} | ${m('pluginRssMiB').toFixed(1)} / ${m('pluginServingRssMiB').toFixed(1)} | ${Math.max(...list.map((x) => x.errors))} |`,
   );
 }

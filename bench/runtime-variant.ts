@@ -3,7 +3,7 @@
  * plugin in a worker thread, a process, a process inside bubblewrap, or a native Go or Rust plugin
  * inside bubblewrap (`native-go`, `native-rust`: the built plugin's folder in `BENCH_NATIVE_DIR`).
  * Prints `{ coldMs, warmColdMs, warmColdHostCpuMs, p50, rps, idleMiB, activeMiB, errors, hostCpuUs,
- * pluginCpuUs, pluginSwitches, pluginRssMiB }`.
+ * pluginCpuUs, pluginSwitches, pluginRssMiB, pluginServingRssMiB, hostGrowthMiB }`.
  */
 import path from 'node:path';
 import { PluginGateway } from '../dist/index.js';
@@ -67,7 +67,12 @@ const p50 = latencies[latencies.length >> 1]!;
 await new Promise((r) => setTimeout(r, 500));
 const idleMiB = instanceMiB();
 /** The plugin program's own resident memory (the deepest process: not bwrap's two), MiB. */
-const pluginRssMiB = variant === 'worker' ? 0 : descendants().leafRssBytes / MiB;
+const pluginRss = () => (variant === 'worker' ? 0 : descendants().leafRssBytes / MiB);
+const pluginRssMiB = pluginRss();
+/** What the host grew by (its library's modules, paid once per host, and the instance's own state). */
+const hostGrowthMiB = (process.memoryUsage().rss - hostBefore) / MiB;
+/** The plugin program's largest resident size while serving 64 requests at once, MiB. */
+let pluginServingRssMiB = pluginRssMiB;
 
 let done = 0;
 let errors = 0;
@@ -78,6 +83,7 @@ await Promise.all(
     while (performance.now() < end) {
       if ((await gateway.handle(request)).statusCode !== 200) errors++;
       if (++done === 1000) activeMiB = instanceMiB();
+      if (done % 500 === 0) pluginServingRssMiB = Math.max(pluginServingRssMiB, pluginRss());
     }
   }),
 );
@@ -114,5 +120,7 @@ console.log(
     pluginCpuUs,
     pluginSwitches,
     pluginRssMiB,
+    pluginServingRssMiB,
+    hostGrowthMiB,
   }),
 );

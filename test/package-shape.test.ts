@@ -1,13 +1,16 @@
 /**
- * The shape of the built package (issue 24): the core bundled once per module format, no source maps
+ * The shape of the built package (issue 24): the core bundled once (CommonJS entries `require()` the
+ * ES modules), the declarations once, no source maps
  * in the tarball, optional peers (and the heavy dependencies only some hosts need) not loaded by the
  * main entry, and `veza --version` answered without loading the core. Reads dist/, which the global
  * setup builds; the import graph is the static one (a dynamic `import()` loads only when used).
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -15,6 +18,10 @@ const dist = path.join(root, 'dist');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
   version: string;
   peerDependencies: Record<string, string>;
+  exports: Record<
+    string,
+    string | Record<'import' | 'require', { types: string; default: string }>
+  >;
 };
 
 /** Specifiers a built file loads when it is loaded: static imports, re-exports and top-level requires. */
@@ -27,7 +34,8 @@ function staticSpecifiers(file: string): string[] {
   // esbuild's CommonJS output requires at the top level, as `var x = require("y")` or `__toESM(require("y"))`.
   for (const m of text.matchAll(/^(?:var|const|let)\s[^\n]*?\brequire\(["']([^"']+)["']\)/gm))
     found.add(m[1]!);
-  for (const m of text.matchAll(/^require\(["']([^"']+)["']\)/gm)) found.add(m[1]!);
+  for (const m of text.matchAll(/^\s*(?:module\.exports\s*=\s*)?require\(["']([^"']+)["']\)/gm))
+    found.add(m[1]!);
   return [...found];
 }
 
@@ -70,19 +78,40 @@ function filesContaining(marker: string, ext: string): string[] {
 }
 
 describe('the built package', () => {
-  it('bundles the core once per module format: the subpaths and the command share it', () => {
+  it('bundles the core once: the subpaths, the command and require() share it', () => {
     const marker = 'var PluginGateway = class';
     const esm = filesContaining(marker, '.js');
-    const cjs = filesContaining(marker, '.cjs');
     expect(esm, 'ES module files holding the gateway class').toHaveLength(1);
-    expect(cjs, 'CommonJS files holding the gateway class').toHaveLength(1);
+    expect(filesContaining(marker, '.cjs'), 'CommonJS files holding it').toEqual([]);
     // The command's own modules are a chunk it imports once past `--version` (cli.js → main-*.js).
     const command = readdirSync(dist).find((f) => /^main-.*\.js$/.test(f));
     expect(command, 'the command chunk').toBeDefined();
-    for (const entry of ['index.js', 'testing.js', command!]) {
+    for (const entry of ['index.js', 'testing.js', 'testing.cjs', command!]) {
       expect(importGraph(entry).files, entry).toContain(path.join(dist, esm[0]!));
     }
-    expect(importGraph('testing.cjs').files).toContain(path.join(dist, cjs[0]!));
+    // Every CommonJS entry is the require() of its ES module (Node 20.19+, 22.12+), nothing more.
+    for (const [subpath, target] of Object.entries(pkg.exports)) {
+      if (typeof target === 'string') continue;
+      const file = target.require.default.slice('./dist/'.length);
+      const base = path.basename(file, '.cjs');
+      const shim = readFileSync(path.join(dist, file), 'utf8');
+      expect(shim, subpath).toContain(`module.exports = require('./${base}.js');`);
+      expect(shim.match(/require\(['"]/g), subpath).toHaveLength(1);
+      expect(shim.length, subpath).toBeLessThan(600);
+    }
+  });
+
+  it('holds the declarations once: each ES module declaration file re-exports the CommonJS one', () => {
+    const declarations = filesContaining('declare class PluginGateway', 'ts');
+    expect(declarations.filter((f) => f.endsWith('.d.ts'))).toEqual([]);
+    expect(declarations.filter((f) => f.endsWith('.d.cts'))).toHaveLength(1);
+    for (const [subpath, target] of Object.entries(pkg.exports)) {
+      if (typeof target === 'string') continue;
+      const text = readFileSync(path.join(root, target.import.types), 'utf8');
+      const base = path.basename(target.require.types, '.d.cts');
+      expect(text.split('\n')[0], subpath).toBe(`export * from './${base}.cjs';`);
+      expect(text.length, subpath).toBeLessThan(200);
+    }
   });
 
   it('loads no optional peer, nor what only some hosts use, when the main entry is imported', () => {
@@ -132,6 +161,61 @@ describe('the built package', () => {
     expect(JSON.parse(out)).toEqual({ atImport: [], afterOptions: ['zod'] });
   });
 
+  /**
+   * Every module a fresh host resolves through import (a resolve hook writes each URL to a file) or
+   * require (the CommonJS cache), from importing the main entry to `stop()`, while a gateway made with
+   * `options` serves a worker and a process plugin.
+   */
+  function loadedWhileServing(options: string): string[] {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pgw-peers-'));
+    const log = path.join(dir, 'resolved.txt');
+    const hooks = path.join(dir, 'hooks.mjs');
+    writeFileSync(
+      hooks,
+      `import { appendFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const resolved = await next(specifier, context);
+  appendFileSync(${JSON.stringify(log)}, resolved.url + '\\n');
+  return resolved;
+}`,
+    );
+    const script = `
+      import { register, createRequire } from 'node:module';
+      register(${JSON.stringify(pathToFileURL(hooks).href)});
+      const { PluginGateway } = await import(${JSON.stringify(path.join(dist, 'index.js'))});
+      const gateway = new PluginGateway({ logger: false, warm: true, ...${options} });
+      await gateway.load(${JSON.stringify(path.join(root, 'bench/plugins/echo'))});
+      await gateway.load(${JSON.stringify(path.join(root, 'test/fixtures/proc-echo'))});
+      await gateway.start();
+      const post = (p) => gateway.handle({ method: 'POST', path: p, headers: {}, body: { n: 1 } });
+      const codes = [(await post('/echo')).statusCode, (await post('/echo/a')).statusCode];
+      await gateway.stop();
+      console.log(JSON.stringify({ codes, required: Object.keys(createRequire(import.meta.url).cache) }));`;
+    try {
+      const out = JSON.parse(
+        execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }),
+      ) as { codes: number[]; required: string[] };
+      expect(out.codes).toEqual([200, 200]);
+      const loaded = [...readFileSync(log, 'utf8').split('\n'), ...out.required];
+      expect(
+        loaded.some((f) => f.includes('/node_modules/piscina/')),
+        'the log saw Piscina',
+      ).toBe(true);
+      return Object.keys(pkg.peerDependencies).filter((peer) =>
+        loaded.some((f) => f.includes(`/node_modules/${peer}/`)),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('loads no optional peer while a gateway serves worker and process plugins', () => {
+    expect(loadedWhileServing('{ tracing: false }')).toEqual([]);
+    // Tracing is on by default: the OpenTelemetry API, when installed, is loaded with the gateway to
+    // see whether an SDK is registered (docs/guide/operating.md). Nothing else.
+    expect(loadedWhileServing('{}')).toEqual(['@opentelemetry/api']);
+  });
+
   it('answers veza --version without loading the core', () => {
     const graph = importGraph('cli.js');
     const core = filesContaining('var PluginGateway = class', '.js').map((f) => path.join(dist, f));
@@ -143,17 +227,16 @@ describe('the built package', () => {
     expect(out).toBe(`${pkg.version}\n`);
   });
 
-  it('publishes no source maps, and stays under 2.85 MB unpacked', () => {
+  it('publishes no source maps, and stays under 2 MB unpacked', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       cwd: root,
       encoding: 'utf8',
     });
     const [packed] = JSON.parse(out) as [{ unpackedSize: number; files: { path: string }[] }];
     expect(packed.files.filter((f) => f.path.endsWith('.map'))).toEqual([]);
-    // Issue 24's goal is 2.5 MB, not met: the Go and Rust SDK sources took it to 2.52 MB, then live
-    // connections across a fleet, wasm and native streams, native kv and the static code check of
-    // lazy plugins to 2.81 MB. The ceiling keeps it from growing unseen; the types (.d.ts and .d.cts,
-    // 98 KB each) are the next place to look.
-    expect(packed.unpackedSize).toBeLessThanOrEqual(2.85 * 1000 * 1000);
+    // Issue 24's goal is 2.5 MB: 2.82 MB with a CommonJS copy of the core and two copies of the
+    // declarations, 1.87 MB with one of each (docs/decisions/0250; 1.93 MB with what merged since).
+    // The ceiling keeps it from growing unseen; raise it with the reason when a feature needs the bytes.
+    expect(packed.unpackedSize).toBeLessThanOrEqual(2 * 1000 * 1000);
   });
 });
