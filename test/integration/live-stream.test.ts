@@ -134,7 +134,10 @@ describe('streamed responses and Server-Sent Events through the node:http adapte
   });
 
   it.each([
-    ['websocket: true', /endpoints\.0\.websocket.*only the worker runtime serves/],
+    [
+      'websocket: true',
+      /endpoints\.0\.websocket.*only the worker runtime and the process runtime's Node harness serve/,
+    ],
     [
       'stream: { request_body: true }',
       /endpoints\.0\.stream.*stream\.request_body, which a wasm plugin does not read as a stream/,
