@@ -43,6 +43,14 @@ export async function openRegistry(
   const mismatch = credentialMismatch(kind, hosts, given);
   if (mismatch) throw new CliError(`registry ${url}: ${mismatch.message}`, Exit.USAGE);
   const secure = { ...fromEnvironment(kind, variables), ...definedOnly(given) };
+  if (secure.tls && !kind.endsWith('s')) {
+    // TLS material for a plain URL: the operator meant TLS, and credentials would otherwise go in clear.
+    const from = given.tls ? 'registry.tls' : kind === 'etcd' ? 'ETCDCTL_CACERT' : 'CONSUL_CACERT';
+    throw new CliError(
+      `registry ${url}: ${from} is set but the URL is plain text; use ${kind}s:// for TLS`,
+      Exit.USAGE,
+    );
+  }
   if (kind.startsWith('etcd')) {
     const { EtcdRegistry } = await withOptionalPeer(
       'etcd3',
@@ -104,6 +112,11 @@ export function registryProblems(text: string, file: string, registry: unknown):
     if (fields[key] !== undefined && typeof fields[key] !== 'string') {
       problems.push(`${at(key)}: expected a string (e.g. \${env:NAME} or \${file:/path})`);
     }
+  }
+  if (match && tls !== undefined && !match[1]!.endsWith('s')) {
+    problems.push(
+      `${at('tls')}: registry.tls needs a TLS URL (${match[1]}s://), not ${match[1]}://`,
+    );
   }
   const mismatch = match && credentialMismatch(match[1]!, match[2]!, fields as RegistrySecurity);
   if (mismatch) problems.push(`${at(mismatch.key)}: ${mismatch.message}`);

@@ -75,6 +75,16 @@ describe.skipIf(!serviceAvailable('openssl', 'apt-get install openssl', ['versio
       expect(untrusted.code).toBe(1);
       expect(untrusted.stderr).toMatch(/certificate/i);
 
+      // TLS material with a plain URL: refused, never a token in clear.
+      const plain = await veza(
+        ['plugin', 'list', '--env', 'staging', '--registry', url.replace('consuls:', 'consul:')],
+        { CONSUL_HTTP_TOKEN: token, CONSUL_CACERT: path.join(dir, 'ca.crt') },
+      );
+      expect(plain.code).toBe(2);
+      expect(plain.stderr).toContain(
+        'CONSUL_CACERT is set but the URL is plain text; use consuls://',
+      );
+
       writeFileSync(path.join(dir, 'token'), `${token}\n`);
       const fromFile = await veza(args, {
         CONSUL_HTTP_TOKEN_FILE: path.join(dir, 'token'),
@@ -149,6 +159,14 @@ describe.skipIf(!serviceAvailable('openssl', 'apt-get install openssl', ['versio
       const consulWithUser = await check(['registry:', `  url: ${url}`, '  username: fleet']);
       expect(consulWithUser.stderr).toContain(
         "gateway.yaml:3:13 registry.username: registry.username is etcd's; Consul takes registry.token",
+      );
+      const plainWithTls = await check([
+        'registry:',
+        '  url: etcd://127.0.0.1:2379',
+        '  tls: { ca: x }',
+      ]);
+      expect(plainWithTls.stderr).toContain(
+        'gateway.yaml:3:8 registry.tls: registry.tls needs a TLS URL (etcds://), not etcd://',
       );
       const consulList = await check(['registry:', '  url: consul://a:8500,b:8500']);
       expect(consulList.stderr).toContain(
