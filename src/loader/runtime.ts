@@ -251,6 +251,12 @@ export interface PluginRuntime {
   setFlags(flags: Readonly<Record<string, boolean>>): void;
   /** The runtime's live channel: streams and WebSockets (worker and process), streams (wasm). */
   live?(): LiveChannel;
+  /**
+   * True when the runtime hashes the plugin's folder itself before plugin code starts in a new
+   * process, and `boot` then rejects with `PluginContentChangedError`: the supervisor does not hash
+   * it once more before the boot (ADR 0230).
+   */
+  readonly checksContentAtBoot?: boolean;
 }
 
 /**
