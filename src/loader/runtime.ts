@@ -183,6 +183,14 @@ export interface RequestBodySource {
   next(): Promise<IteratorResult<Uint8Array, unknown>>;
 }
 
+/** What a stream's handler is given besides its request: a `req` task's `tp` and `f`. */
+export interface StreamContext {
+  /** W3C `traceparent` of the stream's hop, while tracing. */
+  tp?: string;
+  /** The flag values evaluated for this request; absent when they are the static ones. */
+  f?: Record<string, boolean>;
+}
+
 /** Where a runtime that serves live connections takes them (`PluginRuntime.live`). */
 export interface LiveChannel {
   /**
@@ -208,6 +216,8 @@ export interface LiveChannel {
     body?: RequestBodySource,
     /** The endpoint's `stream` settings, for a runtime that does not hold the plugin (a remote one). */
     settings?: StreamSettings,
+    /** The request's trace context and flag values, as its task would carry them. */
+    context?: StreamContext,
   ): StreamLink;
   /**
    * Streams one endpoint may hold open at once on this instance when its `stream.max_connections` is
