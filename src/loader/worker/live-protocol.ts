@@ -15,8 +15,16 @@ export type { LiveData } from '../runtime.js';
 export interface LiveServing {
   websockets: NonNullable<PluginDefinition['websockets']>;
   routes: NonNullable<PluginDefinition['routes']>;
-  /** The `ctx` of a connection's handlers: its upgrade request's id and caller. */
-  context(requestId: string, userId: PluginRequest['userId']): PluginContext;
+  /**
+   * The `ctx` of a connection's handlers: its upgrade request's id and caller; for a stream, the
+   * request's traceparent and flag values when the host sent them (`tp`, `f` of its `req` frame).
+   */
+  context(
+    requestId: string,
+    userId: PluginRequest['userId'],
+    traceparent?: string,
+    requestFlags?: Record<string, boolean>,
+  ): PluginContext;
 }
 
 /** Host to thread. */
