@@ -164,6 +164,8 @@ export class ProcessRuntime implements PluginRuntime {
     });
     this.#child = child;
     child.watch = setInterval(() => this.#watch(child), RSS_POLL_MS).unref();
+    // Changed: ended as soon as the hash says so; until then confined, never answered (ADR 0230).
+    void contentChecked.then((why) => why !== undefined && !child.exited && this.#kill(child, why));
     return child;
   }
 
