@@ -15,6 +15,7 @@ import { checkProcessNote, negotiatedVersion } from '../src/loader/process/proce
 import { ProcessKv, type KvNote } from '../src/loader/process/process-kv.js';
 import { ProcessStreams } from '../src/loader/process/process-streams.js';
 import type { LiveFrame, LiveNote } from '../src/loader/worker/live-protocol.js';
+import type { StreamContext } from '../src/loader/runtime.js';
 import type { PluginRequest } from '../src/shared/types.js';
 
 interface Step {
@@ -104,7 +105,7 @@ describe('the scripted session, against the host', () => {
       idle: () => {},
     });
     const live = steps.filter((s) => s.value.pgw === 'live' || s.value.ctl === 'live');
-    const open = live[0]!.value.f as { key: string; r: PluginRequest };
+    const open = live[0]!.value.f as StreamContext & { key: string; r: PluginRequest };
     const link = streams.stream(
       {
         head: (s) => got.push(`head ${s}`),
@@ -113,6 +114,9 @@ describe('the scripted session, against the host', () => {
       },
       open.key,
       open.r,
+      undefined,
+      undefined,
+      { tp: open.tp!, f: open.f! },
     );
     for (const step of live.slice(1)) {
       if (step.from === 'host') link.more();

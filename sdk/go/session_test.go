@@ -38,6 +38,9 @@ func sessionPlugin() *Plugin {
 		Streams: map[string]StreamHandler{
 			"GET /feed": func(ctx *Context, req *Request, w *Stream) error {
 				w.Header()["content-type"] = "text/plain"
+				// The stream's context, as a request handler's: its traceparent and per-request flags.
+				w.Header()["x-traceparent"] = ctx.Traceparent()
+				w.Header()["x-beta"] = fmt.Sprint(ctx.Flag("beta"))
 				for n := range 10 {
 					if _, err := fmt.Fprint(w, n); err != nil {
 						return err

@@ -156,7 +156,7 @@ func (s *session) live(f map[string]any) {
 	switch str(f, "k") {
 	case "req":
 		if w == nil {
-			s.openStream(c, str(f, "key"), obj(f, "r"), f["b"] == true)
+			s.openStream(c, f)
 		}
 	case "more":
 		if w != nil {
@@ -180,21 +180,26 @@ func (s *session) live(f map[string]any) {
 
 // openStream registers stream c before the next frame is read (its credit or cancel may follow at
 // once), then serves it in a goroutine of its own.
-func (s *session) openStream(c int64, key string, r map[string]any, bodyStreamed bool) {
+// The frame's tp and f are the request's traceparent and flag values, as a req task's.
+func (s *session) openStream(c int64, f map[string]any) {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Stream{session: s, id: c, cancel: cancel, credit: streamWindow, wake: make(chan struct{}), status: 200, header: map[string]string{}}
-	req := requestOf(r)
-	if bodyStreamed {
+	req := requestOf(obj(f, "r"))
+	if f["b"] == true {
 		w.body = newStreamBody(func() error { return w.note(map[string]any{"k": "pull"}) })
 		req.Body = w.body
 	}
 	s.mu.Lock()
 	s.streams[c] = w
 	s.mu.Unlock()
-	go s.serveStream(ctx, key, req, w)
+	c2 := &Context{Context: ctx, session: s, requestID: req.ID, userID: req.UserID, serving: true, traceparent: str(f, "tp")}
+	if flags := obj(f, "f"); flags != nil {
+		c2.flags = bools(flags)
+	}
+	go s.serveStream(c2, str(f, "key"), req, w)
 }
 
-func (s *session) serveStream(ctx context.Context, key string, req *Request, w *Stream) {
+func (s *session) serveStream(c2 *Context, key string, req *Request, w *Stream) {
 	defer func() {
 		w.cancel()
 		s.mu.Lock()
@@ -206,10 +211,9 @@ func (s *session) serveStream(ctx context.Context, key string, req *Request, w *
 		w.finish(fmt.Errorf("init: %w", s.initErr))
 		return
 	}
-	if ctx.Err() != nil {
+	if c2.Err() != nil {
 		return
 	}
-	c2 := &Context{Context: ctx, session: s, requestID: req.ID, userID: req.UserID, serving: true}
 	err := guard(func() error { return s.runStream(c2, key, req, w) })
 	w.finish(err)
 }

@@ -9,7 +9,7 @@
  */
 import { ErrorCodes } from '../errors.js';
 import type { LiveData, StreamLink } from '../loader/runtime.js';
-import type { Dispatched, RateCheck } from '../mesh/pipeline.js';
+import type { Dispatched, RateCheck, RequestTask } from '../mesh/pipeline.js';
 import type { PluginInstance, Served } from '../mesh/instances.js';
 import { rateLimitHeaders } from '../mesh/rate-limiter.js';
 import { parseDuration } from '../shared/duration.js';
@@ -17,6 +17,7 @@ import type { GatewayLogger } from '../shared/logger.js';
 import { errorResponse } from '../shared/responses.js';
 import type { PluginRequest, PluginResponse, StreamSettings } from '../shared/types.js';
 import { declaredOver, requestBodySource } from './live-request-body.js';
+import { REQUEST_TRACE } from '../shared/trace-context.js';
 
 /** The local instance holding the fewest live connections and streams, among those that serve them. */
 export function leastBusy(instances: readonly PluginInstance[]): PluginInstance | undefined {
@@ -73,6 +74,8 @@ export async function streamed(
     target: { key: string };
     request: PluginRequest;
     rate: RateCheck | undefined;
+    /** The request's task: its span (a hop is opened for the stream) and its flag values. */
+    task?: RequestTask;
   },
   settings: StreamSettings,
   log: GatewayLogger,
@@ -119,8 +122,13 @@ export async function streamed(
     errorResponse(ErrorCodes.BODY_TOO_LARGE, tooLargeMessage, id, { connection: 'close' });
   if (settings.request_body && declaredOver(request.headers, maxBody)) return finish(tooLarge());
   return new Promise<Dispatched>((resolve) => {
+    // The stream's hop in the request's trace; its traceparent and the flags reach the handler.
+    const task = exchange.task;
+    const hop = task?.[REQUEST_TRACE]?.hop(instance.id, 0);
+    const context = { ...(hop && { tp: hop.traceparent }), ...(task?.f && { f: task.f }) };
     const stream = new HostStream(settings, (error) => {
       if (error) log.warn({ plugin_id: plugin.name, request_id: id, err: error }, 'stream cut');
+      hop?.end(error ? { __pgw: 'terminated', message: error } : outcome.response);
       releaseStream();
       ended(outcome);
     });
@@ -169,6 +177,7 @@ export async function streamed(
       request,
       body,
       settings,
+      context,
     );
   });
 }

@@ -6,6 +6,7 @@
  * later start too.
  * @module
  */
+import { PluginContentChangedError } from '../errors.js';
 import { hashPluginFolder } from '../manifest/folder-hash.js';
 
 /** Why a plugin's changed folder is not started: the text of `PGW_ERR_PLUGIN_CONTENT_CHANGED`. */
@@ -45,6 +46,22 @@ export class ContentCheck {
   /** The reason the folder may not run, once it was found changed. */
   get changed(): string | undefined {
     return this.#changed;
+  }
+
+  /**
+   * `work` (a boot), whose failure is a `PluginContentChangedError` when this check found the folder
+   * changed (the process was ended for it), as the supervisor's own check throws.
+   */
+  async typed<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (error) {
+      if (this.#changed === undefined) throw error;
+      throw new PluginContentChangedError(this.#changed, {
+        plugin: this.#plugin.name,
+        cause: error,
+      });
+    }
   }
 
   /** Undefined when the folder hashes as recorded, else why not (and from then on, always that). */

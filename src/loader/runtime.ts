@@ -183,6 +183,14 @@ export interface RequestBodySource {
   next(): Promise<IteratorResult<Uint8Array, unknown>>;
 }
 
+/** What a stream's handler is given besides its request: a `req` task's `tp` and `f`. */
+export interface StreamContext {
+  /** W3C `traceparent` of the stream's hop, while tracing. */
+  tp?: string;
+  /** The flag values evaluated for this request; absent when they are the static ones. */
+  f?: Record<string, boolean>;
+}
+
 /** Where a runtime that serves live connections takes them (`PluginRuntime.live`). */
 export interface LiveChannel {
   /**
@@ -208,6 +216,8 @@ export interface LiveChannel {
     body?: RequestBodySource,
     /** The endpoint's `stream` settings, for a runtime that does not hold the plugin (a remote one). */
     settings?: StreamSettings,
+    /** The request's trace context and flag values, as its task would carry them. */
+    context?: StreamContext,
   ): StreamLink;
   /**
    * Streams one endpoint may hold open at once on this instance when its `stream.max_connections` is
@@ -251,6 +261,12 @@ export interface PluginRuntime {
   setFlags(flags: Readonly<Record<string, boolean>>): void;
   /** The runtime's live channel: streams and WebSockets (worker and process), streams (wasm). */
   live?(): LiveChannel;
+  /**
+   * True when the runtime hashes the plugin's folder itself before plugin code starts in a new
+   * process, and `boot` then rejects with `PluginContentChangedError`: the supervisor does not hash
+   * it once more before the boot (ADR 0230).
+   */
+  readonly checksContentAtBoot?: boolean;
 }
 
 /**

@@ -126,6 +126,11 @@ export function createInstance(
 export class InstanceGroup implements PluginRuntime {
   constructor(readonly instances: readonly PluginInstance[]) {}
 
+  /** Every instance checks its folder itself at boot (process runtimes). */
+  get checksContentAtBoot(): boolean {
+    return this.instances.every((i) => i.runtime.checksContentAtBoot === true);
+  }
+
   /** Runs on the least busy instance (events, boot). */
   run(task: TaskInput, timeoutMs: number): Promise<TaskResult> {
     let best = this.instances[0]!;

@@ -183,7 +183,7 @@ export function createPlugin(loaded: PluginFiles, setup: PluginSetup): ManagedPl
   // The parser and the resolver load with the first check, not with the gateway (import cost).
   plugin.checkCode = () =>
     import('../loader/code-check/code-check.js').then(({ checkPluginCode }) =>
-      checkPluginCode({ ...files, wasm: wasm?.bytes, contentHash: setup.contentHash }),
+      checkPluginCode({ ...files, wasm: wasm?.bytes }),
     );
   for (const instance of plugin.instances) {
     for (const [breaker, endpoint] of instance.breakers()) {

@@ -32,6 +32,11 @@ export class SleepableRuntime implements PluginRuntime {
     if (this.#inner.live) this.live = () => this.#inner.live!();
   }
 
+  /** Whether the runtime it wraps hashes the plugin's folder itself at boot (ADR 0230). */
+  get checksContentAtBoot(): boolean {
+    return this.#inner.checksContentAtBoot === true;
+  }
+
   run(task: TaskInput, timeoutMs: number): Promise<TaskResult> {
     this.lastUsed = performance.now();
     return this.#inner.run(task, timeoutMs);

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { PluginGateway } from '../../src/index.js';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import type { GatewayOptions, PluginGateway } from '../../src/index.js';
 import { closeServer, gatewayWith } from '../helpers.js';
 import { liveServer } from '../live-clients.js';
 
@@ -12,8 +13,8 @@ afterEach(async () => {
   gateway = server = undefined;
 });
 
-async function started() {
-  gateway = await gatewayWith(['live-proc-stream']);
+async function started(options: GatewayOptions = {}) {
+  gateway = await gatewayWith(['live-proc-stream'], options);
   const live = await liveServer(gateway);
   server = live.server;
   return live.url;
@@ -41,6 +42,27 @@ describe('streamed responses and bodies from a process plugin (its MessagePack c
     // Produced in the plugin's own process, not in the gateway's.
     expect(new Set(events.map((e: { pid: number }) => e.pid)).has(process.pid)).toBe(false);
     await expect.poll(() => gateway!.metrics('live-proc-stream').active_connections).toBe(0);
+  });
+
+  it('gives a stream handler the context of a request handler: its trace and per-request flags', async () => {
+    const sent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const url = await started({
+      tracing: { tracerProvider: new BasicTracerProvider() },
+      authenticate: (req) => ({ userId: String(req.headers?.['x-user']) }),
+    });
+    await gateway!.setFlag('live-proc-stream', 'beta', { users: ['ada'] });
+    const read = async (user: string) => {
+      const res = await fetch(`http://${url}/context`, {
+        headers: { 'x-user': user, traceparent: sent },
+      });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { traceparent: string; beta: boolean };
+    };
+    const ada = await read('ada');
+    expect(ada.traceparent).toMatch(/^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/);
+    expect(ada.traceparent).not.toBe(sent);
+    expect(ada.beta).toBe(true);
+    expect((await read('bob')).beta).toBe(false);
   });
 
   it('pauses the process while the client does not read: what it produced stays bounded', async () => {

@@ -5,6 +5,7 @@
  * not read pauses the plugin), end when the client goes, and may read a streamed upload.
  */
 import http from 'node:http';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PluginGateway } from '../../src/index.js';
 import { closeServer, fixture, statusOf } from '../helpers.js';
@@ -119,6 +120,28 @@ describe.each(languages.filter(([, ready]) => ready && bwrap))(
       ]);
       expect(events[0]!.data.pid).not.toBe(process.pid);
       await expect.poll(() => g.metrics(name).active_connections).toBe(0);
+    });
+
+    it('gives a stream handler the context of a request handler: its traceparent and per-request flags', async () => {
+      const sent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+      const { g, url } = await start({
+        tracing: { tracerProvider: new BasicTracerProvider() },
+        authenticate: (req) => ({ userId: String(req.headers?.['x-user']) }),
+      });
+      await g.setFlag(name, 'beta', { users: ['ada'] });
+      const read = async (user: string) => {
+        const res = await fetch(`http://${url}/live/context`, {
+          headers: { 'x-user': user, traceparent: sent },
+        });
+        expect(res.status).toBe(200);
+        return (await res.json()) as { traceparent: string; beta: boolean };
+      };
+      const ada = await read('ada');
+      // The stream's hop: the caller's trace, a span of its own.
+      expect(ada.traceparent).toMatch(/^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/);
+      expect(ada.traceparent).not.toBe(sent);
+      expect(ada.beta).toBe(true);
+      expect((await read('bob')).beta).toBe(false);
     });
 
     it('serves a stream endpoint with a plain handler: its response as the stream', async () => {

@@ -147,6 +147,23 @@ describe('the folder is checked at every start of plugin code, dependencies and 
   }, 30_000);
 });
 
+describe('a process plugin hashes its folder once per start, from its spawn (ADR 0230)', () => {
+  it('changed between a lazy start() and its first request: the boot is refused, typed, the code never answers', async () => {
+    const dir = versionWithDependency({ process: true });
+    const g = await started({}, dir);
+    expect(g.get('swapme')!.status).toBe('active');
+    writeFileSync(path.join(dir, '.suffix.js'), "export const suffix = '-evil';\n");
+    const res = await g.handle({ method: 'GET', path: '/sw/ping' });
+    expect(res.statusCode).toBeGreaterThanOrEqual(500);
+    expect(JSON.stringify(res.body)).not.toContain('evil');
+    await until(() => g.get('swapme')?.status === 'failed', 'the plugin to be failed');
+    // The runtime's own check answers as PluginContentChangedError (not a generic boot failure).
+    expect(g.get('swapme')!.reason).toMatch(
+      /^plugin "swapme" 1\.0\.0: its folder .+ changed since it was loaded \(recorded sha256-[0-9a-f]{64}, now sha256-[0-9a-f]{64}\); not starting the changed code$/,
+    );
+  }, 30_000);
+});
+
 describe('a live thread (WebSockets) starts only from the folder as it was loaded', () => {
   const copies = path.resolve(import.meta.dirname, '..', '.swap-fixtures', `live-${process.pid}`);
   let server: http.Server | undefined;

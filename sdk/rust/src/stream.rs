@@ -4,7 +4,7 @@
 //! slows the handler down.
 
 use crate::Error;
-use crate::context::Context;
+use crate::context::{Context, task_flags, task_traceparent};
 use crate::serve::{Session, TaskState};
 use crate::values::{Request, get, int, map, text};
 use rmpv::Value;
@@ -315,12 +315,14 @@ fn open_stream(session: &Arc<Session>, c: i64, f: &Value) {
     streams.open.lock().unwrap().insert(c, Arc::clone(&inner));
     let key = text(f, "key");
     let request = Request::from_value(get(f, "r"));
+    // The request's traceparent and flag values, as a req task's.
+    let (traceparent, flags) = (task_traceparent(f), task_flags(f));
     let session = Arc::clone(session);
     let spawned = std::thread::Builder::new()
         .name("veza-stream".into())
         .spawn({
             let inner = Arc::clone(&inner);
-            move || serve_stream(&session, inner, &key, request)
+            move || serve_stream(&session, inner, &key, request, (traceparent, flags))
         });
     if spawned.is_err() {
         let streams = inner.session.streams();
@@ -330,7 +332,15 @@ fn open_stream(session: &Arc<Session>, c: i64, f: &Value) {
     }
 }
 
-fn serve_stream(session: &Arc<Session>, inner: Arc<StreamInner>, key: &str, request: Request) {
+type StreamContext = (String, Option<BTreeMap<String, bool>>);
+
+fn serve_stream(
+    session: &Arc<Session>,
+    inner: Arc<StreamInner>,
+    key: &str,
+    request: Request,
+    (traceparent, flags): StreamContext,
+) {
     let outcome = match session.wait_ready() {
         Err(why) => Err(format!("init: {why}")),
         Ok(()) => {
@@ -338,6 +348,8 @@ fn serve_stream(session: &Arc<Session>, inner: Arc<StreamInner>, key: &str, requ
             ctx.request_id = request.id.clone();
             ctx.user_id = request.user_id.clone();
             ctx.serving = true;
+            ctx.traceparent = traceparent;
+            ctx.flags = flags;
             ctx.task = Some(Arc::clone(&inner.task));
             let stream = Stream {
                 inner: Arc::clone(&inner),

@@ -36,8 +36,11 @@ fn session_plugin() -> Plugin {
             Ok(res)
         })
         .route("GET /fail", |_, _| Err("boom".into()))
-        .stream("GET /feed", |_, _, out| {
+        .stream("GET /feed", |ctx, _, out| {
             out.header("content-type", "text/plain");
+            // The stream's context, as a request handler's: its traceparent and per-request flags.
+            out.header("x-traceparent", ctx.traceparent());
+            out.header("x-beta", &ctx.flag("beta").to_string());
             for n in 0..10 {
                 out.send(n.to_string())?;
             }

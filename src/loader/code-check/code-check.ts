@@ -4,7 +4,7 @@
  * its imports resolved from the plugin's folder, and its default export read as far as the source
  * shows it; a TypeScript entry was bundled at load (esbuild: syntax and imports), and its bundle is read
  * the same way; a wasm module is compiled (validated, never instantiated); a native program must still
- * be an executable file, in a folder that hashes as it did at load.
+ * be an executable file (its folder is hashed by its runtime before the program starts: ADR 0230).
  * @module
  */
 import { access, constants, stat } from 'node:fs/promises';
@@ -12,9 +12,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse, type Program } from 'acorn';
 import { resolve } from 'import-meta-resolve';
-import { PluginContentChangedError, PluginLoadError, WasmModuleError } from '../../errors.js';
+import { PluginLoadError, WasmModuleError } from '../../errors.js';
 import { fieldLocation, type Manifest } from '../../manifest/manifest.js';
-import { contentChangedMessage, currentHash } from '../content-check.js';
 import { readDefaultExport } from './default-export.js';
 import { codeError, MAX_PARSED_BYTES, parseModuleGraph, type ParsedFile } from './module-graph.js';
 import { realPath } from './source-files.js';
@@ -37,8 +36,6 @@ export interface CodeToCheck {
   command?: string[] | undefined;
   /** A wasm plugin's module, as the gateway will hand it to its threads. */
   wasm?: Uint8Array | undefined;
-  /** The folder's hash recorded at load (checked for native plugins). */
-  contentHash?: string | undefined;
 }
 
 /**
@@ -47,7 +44,6 @@ export interface CodeToCheck {
  * no route handles, at the endpoint in plugin.yaml).
  * @throws {WasmModuleError} for a wasm module that does not compile.
  * @throws {PluginLoadError} for a native program that is gone or no longer executable.
- * @throws {PluginContentChangedError} for a native plugin whose folder changed since it was loaded.
  */
 export async function checkPluginCode(code: CodeToCheck): Promise<void> {
   const plugin = code.manifest.name;
@@ -125,7 +121,10 @@ function assertDefinition(code: CodeToCheck, found: ReturnType<typeof readDefaul
   );
 }
 
-/** The program is still there and executable, and the folder is what was loaded. */
+/**
+ * The program is still there and executable. Its folder's content is not hashed here: the process
+ * runtime hashes it, in parallel with the sandbox coming up, before the program is sent `start`.
+ */
 async function checkNative(code: CodeToCheck, program: string): Promise<void> {
   const plugin = code.manifest.name;
   const where = fieldLocation(code.manifestText, code.manifestPath, ['runtime', 'command', 0]);
@@ -138,15 +137,4 @@ async function checkNative(code: CodeToCheck, program: string): Promise<void> {
       plugin,
     });
   }
-  if (code.contentHash === undefined) return;
-  const now = await currentHash(code.dir);
-  if (now === code.contentHash) return;
-  throw new PluginContentChangedError(
-    contentChangedMessage(
-      { name: plugin, version: code.manifest.version, dir: code.dir },
-      code.contentHash,
-      now,
-    ),
-    { plugin },
-  );
 }

@@ -393,7 +393,7 @@ export function servePlugin(
           : {
               websockets: plugin.websockets ?? {},
               routes: plugin.routes ?? {},
-              context: (requestId, userId) => new RequestContext(requestId, userId, true),
+              context: (id, user, tp, f) => new RequestContext(id, user, true, tp, f),
             },
       ),
   };

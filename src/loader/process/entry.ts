@@ -89,7 +89,7 @@ let serving: Promise<LiveServing | undefined> | undefined;
 function onLiveFrame(f: LiveFrame): void {
   serving ??= host!.live();
   void serving.then((s) => {
-    if (f.k === 'req') return void streams.serve(s, f.c, f.key, f.r, f.b);
+    if (f.k === 'req') return void streams.serve(s, f.c, f.key, f.r, f.b, f);
     if (f.k === 'more') return streams.more(f.c);
     if (f.k === 'cancel') return streams.cancel(f.c);
     if (f.k === 'body') return streams.body(f.c, f.d);

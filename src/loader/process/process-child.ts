@@ -29,6 +29,8 @@ export interface Child {
   ready: boolean;
   /** It said `hello`; the host checks the plugin's folder before it answers `start`. */
   greeted: boolean;
+  /** The folder's hash begun at the spawn: undefined when unchanged, else why it may not start. */
+  contentChecked: Promise<string | undefined>;
   queue: Pending<Child>[];
   inFlight: Set<Pending<Child>>;
   /** Ended by the host for a reason that is not a crash (idle, timeout grace, close). */
@@ -58,7 +60,11 @@ export interface ChildEvents {
 }
 
 /** Starts one plugin process. */
-export function spawnChild(launch: ProcessLaunch, events: ChildEvents): Child {
+export function spawnChild(
+  launch: ProcessLaunch,
+  contentChecked: Promise<string | undefined>,
+  events: ChildEvents,
+): Child {
   const proc = spawn(launch.command, launch.args, {
     env: launch.env,
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
@@ -75,6 +81,7 @@ export function spawnChild(launch: ProcessLaunch, events: ChildEvents): Child {
     ),
     ready: false,
     greeted: false,
+    contentChecked,
     queue: [],
     inFlight: new Set(),
     quiet: false,

@@ -49,6 +49,8 @@ const END_PROCESS_MS = 1000;
 export class ProcessRuntime implements PluginRuntime {
   /** The wall this runtime's processes run behind. */
   readonly sandbox: SandboxKind;
+  /** Each process's folder hash begins with its spawn and gates its `start` (ADR 0230). */
+  readonly checksContentAtBoot = true;
   readonly #spec: RuntimeSpec;
   readonly #hooks: RuntimeHooks;
   readonly #fetch: (request: FetchRequest) => Promise<FetchReply>;
@@ -151,7 +153,8 @@ export class ProcessRuntime implements PluginRuntime {
   }
 
   #spawn(): Child {
-    const child = spawnChild(this.#launch, {
+    const contentChecked = this.#content.verify();
+    const child = spawnChild(this.#launch, contentChecked, {
       memoryMb: this.#spec.manifest.resources.memory,
       maxFrameBytes: this.#spec.maxResponseBytes + FRAME_ENVELOPE_BYTES,
       onNote: (c, message) => this.#onNote(c, message),
@@ -161,13 +164,14 @@ export class ProcessRuntime implements PluginRuntime {
     });
     this.#child = child;
     child.watch = setInterval(() => this.#watch(child), RSS_POLL_MS).unref();
+    // Changed: ended as soon as the hash says so; until then confined, never answered (ADR 0230).
+    void contentChecked.then((why) => why !== undefined && !child.exited && this.#kill(child, why));
     return child;
   }
 
   /** Control that is always encodable (the host's own values). */
-  #send(child: Child, message: ProcessControl): void {
-    sendFrame(child, message, this.#broken);
-  }
+  readonly #send = (child: Child, message: ProcessControl): void =>
+    void sendFrame(child, message, this.#broken);
 
   /** The channel broke the protocol (`frames.ts`, or a note before `hello`): the plugin's crash. */
   readonly #broken = (child: Child, reason: string): void => {
@@ -193,8 +197,8 @@ export class ProcessRuntime implements PluginRuntime {
       case 'hello':
         if (child.greeted) return;
         child.greeted = true;
-        // The child imports the plugin on "start": only from a folder as it was loaded.
-        void this.#content.verify().then((changed) => {
+        // "start" only from a folder as it was loaded (hashed since the spawn, as the sandbox came up).
+        void child.contentChecked.then((changed) => {
           if (child.exited) return;
           if (changed !== undefined) return this.#kill(child, changed);
           child.ready = true;
@@ -322,7 +326,7 @@ export class ProcessRuntime implements PluginRuntime {
   };
 
   boot(timeoutMs: number): Promise<BootReport> {
-    return this.#ledger.boot(timeoutMs, this.#name, this.#mainPath);
+    return this.#content.typed(this.#ledger.boot(timeoutMs, this.#name, this.#mainPath));
   }
 
   drain(timeoutMs: number): Promise<void> {

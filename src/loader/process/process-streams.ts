@@ -12,10 +12,11 @@ import type {
   LiveLink,
   LivePeer,
   RequestBodySource,
+  StreamContext,
   StreamLink,
   StreamSink,
 } from '../runtime.js';
-import type { PluginRequest } from '../../shared/types.js';
+import type { PluginRequest, StreamSettings } from '../../shared/types.js';
 import { isSocketNote, ProcessSockets } from './process-sockets.js';
 import { BodyPump } from '../worker/live-body-pump.js';
 import { STREAM_WINDOW, type LiveFrame, type LiveNote } from '../worker/live-protocol.js';
@@ -83,6 +84,8 @@ export class ProcessStreams<C> implements LiveChannel {
     key: string,
     request: PluginRequest,
     body?: RequestBodySource,
+    _settings?: StreamSettings,
+    context: StreamContext = {},
   ): StreamLink {
     if (this.#host.closing()) {
       queueMicrotask(() => sink.end('plugin stopping'));
@@ -94,8 +97,12 @@ export class ProcessStreams<C> implements LiveChannel {
     const pump = body && new BodyPump(body, c, post);
     const entry: Entry<C> = { child, sink, ahead: 0, body: pump };
     this.#streams.set(c, entry);
-    if (pump) post({ k: 'req', c, key, r: { ...request, body: undefined }, b: true });
-    else post({ k: 'req', c, key, r: request });
+    // A native plugin's handler gets the request's trace context and flags, as a task's would.
+    const { tp, f } = context;
+    const withContext = { ...(tp && { tp }), ...(f && { f }) };
+    if (pump)
+      post({ k: 'req', c, key, r: { ...request, body: undefined }, b: true, ...withContext });
+    else post({ k: 'req', c, key, r: request, ...withContext });
     return {
       more: () => {
         if (!this.#streams.has(c)) return;

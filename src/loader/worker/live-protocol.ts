@@ -15,8 +15,16 @@ export type { LiveData } from '../runtime.js';
 export interface LiveServing {
   websockets: NonNullable<PluginDefinition['websockets']>;
   routes: NonNullable<PluginDefinition['routes']>;
-  /** The `ctx` of a connection's handlers: its upgrade request's id and caller. */
-  context(requestId: string, userId: PluginRequest['userId']): PluginContext;
+  /**
+   * The `ctx` of a connection's handlers: its upgrade request's id and caller; for a stream, the
+   * request's traceparent and flag values when the host sent them (`tp`, `f` of its `req` frame).
+   */
+  context(
+    requestId: string,
+    userId: PluginRequest['userId'],
+    traceparent?: string,
+    requestFlags?: Record<string, boolean>,
+  ): PluginContext;
 }
 
 /** Host to thread. */
@@ -26,9 +34,19 @@ export type LiveFrame =
   | { k: 'closed'; c: number; code: number; reason: string }
   /**
    * A streamed response: run `routes[key]`; `more` gives one chunk of credit, `cancel` ends it — or,
-   * for a harness that blocks while it streams, its credit cell `w` (`live-credit.ts`) does.
+   * for a harness that blocks while it streams, its credit cell `w` (`live-credit.ts`) does. `tp` and
+   * `f` are the request's traceparent and flag values, as a `req` task's (sent to native plugins).
    */
-  | { k: 'req'; c: number; key: string; r: PluginRequest; b?: true; w?: Int32Array }
+  | {
+      k: 'req';
+      c: number;
+      key: string;
+      r: PluginRequest;
+      b?: true;
+      w?: Int32Array;
+      tp?: string;
+      f?: Record<string, boolean>;
+    }
   | { k: 'more'; c: number }
   | { k: 'cancel'; c: number }
   /** A streamed request body (`b` on its `req`): one chunk per `pull`, then its end (`e`: it failed). */

@@ -49,6 +49,8 @@ export class ThreadStreams {
     key: string,
     r: PluginRequest,
     bodyStreamed = false,
+    /** The request's traceparent and flag values (`tp`, `f`), as a request handler's `ctx` has them. */
+    context: { tp?: string; f?: Record<string, boolean> } = {},
   ) {
     const stream: ThreadStream = {
       credit: STREAM_WINDOW,
@@ -66,7 +68,7 @@ export class ThreadStreams {
         throw new Error(`no route handler for "${key}"`);
       if (r.params === undefined) r.params = {};
       if (r.query === undefined) r.query = {};
-      ctx = serving.context(r.id, r.userId);
+      ctx = serving.context(r.id, r.userId, context.tp, context.f);
       const res = (await handler(r, ctx)) ?? { statusCode: 204 };
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(res.headers ?? {})) headers[name] = String(value);
