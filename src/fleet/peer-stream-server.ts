@@ -9,8 +9,14 @@ import { ErrorCodes } from '../errors.js';
 import { errorResponse } from '../shared/responses.js';
 import type { PluginRequest, PluginResponse } from '../shared/types.js';
 import { FrameKind, FrameReader, frame } from './peer-frames.js';
-import { PEER_STREAM_CONTENT_TYPE, refusePeer, type PeerCall } from './peer-protocol.js';
-import { parseCall, peerRefusal, refused, requestOf, type PeerServerParts } from './peer-server.js';
+import { PEER_STREAM_CONTENT_TYPE, type PeerCall } from './peer-protocol.js';
+import {
+  authenticatePeer,
+  parseCall,
+  peerRefusal,
+  requestOf,
+  type PeerServerParts,
+} from './peer-server.js';
 
 /** The largest `call` frame read: an envelope carries a request's head, never its body. */
 export const MAX_ENVELOPE_BYTES = 1024 * 1024;
@@ -59,15 +65,8 @@ export async function servePeerStream<T>(
       `malformed peer stream: ${(error as Error).message}`,
     );
   }
-  const why = refusePeer(
-    headers,
-    envelope,
-    parts.secret,
-    remoteAddress,
-    parts.replays,
-    parts.nodeId,
-  );
-  if (why) return refused(parts, headers, remoteAddress, why);
+  const why = authenticatePeer(parts, headers, envelope, remoteAddress);
+  if (why) return peerRefusal(ErrorCodes.PEER_UNAUTHORIZED, why);
   let call: PeerCall;
   let request: Omit<PluginRequest, 'params' | 'query'>;
   try {
