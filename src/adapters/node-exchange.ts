@@ -21,6 +21,8 @@ import { closeAfterAnswer } from './linger.js';
 export interface PeerEndpoint {
   /** The path it answers `POST` on; `undefined` while there is none. */
   readonly path: string | undefined;
+  /** How long a call's body may take to arrive (`node.openTimeout`): past it, 408 and the connection closed. */
+  readonly openTimeoutMs: number;
   /** Answers one call: status, headers and body to write as they are. */
   serve(
     raw: string,
@@ -96,12 +98,20 @@ export async function serveExchange(
       // Read by the plugin as it goes, within its endpoint's own limit (`stream.max_request_bytes`).
       body = req;
     } else if (!hasNoBody(req.headers)) {
-      const raw = await readBody(req, settings.bodyLimit);
+      const isPeerCall = peer !== undefined && req.method === 'POST' && path === peer.path;
+      const raw = await (isPeerCall
+        ? readPeerBody(req, settings.bodyLimit, peer.openTimeoutMs)
+        : readBody(req, settings.bodyLimit));
+      if (raw === LATE) {
+        closeAfterAnswer(req, res);
+        const message = `the peer call's body did not arrive within ${peer!.openTimeoutMs} ms`;
+        return writeError(res, ErrorCodes.PEER_OPEN_TIMEOUT, message, false, answerId);
+      }
       if (raw === TOO_LARGE) {
         const message = `the body is larger than ${settings.bodyLimit} bytes`;
         return writeError(res, ErrorCodes.BODY_TOO_LARGE, message, true, answerId);
       }
-      if (peer !== undefined && req.method === 'POST' && path === peer.path) {
+      if (isPeerCall) {
         const reply = await peer.serve(raw.toString('utf8'), req.headers, req.socket.remoteAddress);
         return writeWhole(res, reply);
       }
@@ -176,6 +186,24 @@ function writeWhole(
 ): void {
   const length = String(Buffer.byteLength(reply.body));
   res.writeHead(reply.statusCode, { ...reply.headers, 'content-length': length }).end(reply.body);
+}
+
+const LATE = Symbol('late');
+
+/**
+ * A peer call's body within `ms`: a caller sends it at once, so a stranger that dribbles it is cut
+ * (408) rather than holding the route until Node's `requestTimeout`.
+ */
+async function readPeerBody(req: IncomingMessage, limit: number, ms: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof LATE>((resolve) => (timer = setTimeout(resolve, ms, LATE)));
+  const read = readBody(req, limit);
+  read.catch(() => {});
+  try {
+    return await Promise.race([read, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function streamsBody(handler: RequestHandlerLike, req: IncomingMessage, path: string): boolean {

@@ -49,6 +49,11 @@ export interface RequestListenerOptions {
   getUser?: (req: IncomingMessage) => HostUser | null | undefined;
 }
 
+/** The part of a `PluginGateway`'s resolved options the peer routes read. */
+interface PeerOptions {
+  node?: { openTimeout?: number };
+}
+
 /** The fleet's side of a `PluginGateway`, when the handler has one. */
 interface PeerServing {
   peerPath: string | undefined;
@@ -99,6 +104,9 @@ function peerEndpoint(gateway: RequestHandlerLike): PeerEndpoint | undefined {
     // Read each time: a gateway serves peers only once it has joined a fleet.
     get path() {
       return peering.peerPath;
+    },
+    get openTimeoutMs() {
+      return (peering as { options?: PeerOptions }).options?.node?.openTimeout ?? 10_000;
     },
     serve: (raw, headers, remote) => handlePeer.call(peering, raw, headers, remote),
     stream: (body, headers, remote) => peering.handlePeerStream!(body, headers, remote),

@@ -220,9 +220,8 @@ export class PluginGateway {
 
   /**
    * Decides a WebSocket upgrade before any connection exists (route, origin, auth, roles, rate limit,
-   * connection cap; a fleet's forwarded ones by signature); `createUpgradeListener` calls it.
-   * `socketAddress` is the upgrade socket's own remote address (never a proxy header): without
-   * `node.secret`, a forwarded WebSocket (`/.veza/peer/v1/ws`) is admitted only from a private one.
+   * connection cap; a fleet's forwarded ones by signature, or by `socketAddress`, the socket's own
+   * remote address, without `node.secret`); `createUpgradeListener` calls it.
    */
   upgrade(request: GatewayRequest, socketAddress?: string): Promise<LiveUpgrade> {
     const peers = (this.#peers ??= new PeerDoor(this.#path));

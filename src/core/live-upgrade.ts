@@ -147,6 +147,8 @@ export class LiveGate {
     }
     const unavailable = refuse(target, req);
     if (unavailable) return refused(unavailable);
+    const unfit = instance.runtime.live!().refuseOpen?.(target.key, req);
+    if (unfit !== undefined) return refused(errorResponse(ErrorCodes.HEADERS_TOO_LARGE, unfit, id));
     if (target.rate) {
       const caller = userId ?? callerOf(context?.clientAddress);
       const decision = await this.#parts.limiter.take(target.scope, caller, target.rate);

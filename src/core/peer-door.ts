@@ -125,6 +125,7 @@ export class PeerDoor {
       secret: node.secret,
       replays: this.#replays,
       nodeId: node.id,
+      openTimeoutMs: node.openTimeout,
       log: path.parts.log,
       refused: () => ++this.#refusals,
       find: (call: PeerCall): Found | undefined => {

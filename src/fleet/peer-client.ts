@@ -15,7 +15,7 @@ import type {
   TaskInput,
 } from '../loader/runtime.js';
 import { forwardStream } from './peer-stream-client.js';
-import { forwardSocket } from './peer-socket-client.js';
+import { forwardSocket, refuseSocket } from './peer-socket-client.js';
 import {
   PEER_CONTENT_TYPE,
   PEER_PATH,
@@ -265,6 +265,7 @@ export class RemoteRuntime implements PluginRuntime {
         this.#streams.add(link);
         return link;
       },
+      refuseOpen: (key, request) => refuseSocket(this, key, request),
       open: (peer, key, request, settings) => {
         const link = forwardSocket(this, peer, key, request, settings, () => {
           this.#sockets.delete(link);

@@ -30,6 +30,8 @@ export interface PeerStreamReply {
 
 /** What serving a streamed peer call needs from the gateway. */
 export interface PeerStreamParts<T> extends Omit<PeerServerParts<T>, 'serve'> {
+  /** How long the call frame may take to arrive (`node.openTimeout`). */
+  openTimeoutMs: number;
   /** The route's `stream` mode: `undefined` when it is not a `stream` endpoint. */
   streamOf(target: T): { requestBody: boolean } | undefined;
   /** Serves the request on that route; the response's body is a stream, or a whole answer. */
@@ -56,7 +58,11 @@ export async function servePeerStream<T>(
   const reader = new FrameReader(source);
   let envelope: string;
   try {
-    const first = await reader.next(MAX_ENVELOPE_BYTES);
+    const first = await withinOpenTimeout(reader.next(MAX_ENVELOPE_BYTES), parts.openTimeoutMs);
+    if (first === LATE) {
+      const message = `the call frame did not arrive within ${parts.openTimeoutMs} ms`;
+      return peerRefusal(ErrorCodes.PEER_OPEN_TIMEOUT, message);
+    }
     if (first?.kind !== FrameKind.call) throw new Error('the body must open with a call frame');
     envelope = Buffer.from(first.payload).toString('utf8');
   } catch (error) {
@@ -92,6 +98,24 @@ export async function servePeerStream<T>(
     return peerRefusal(ErrorCodes.BAD_REQUEST, `${call.key} reads no request body`);
   }
   return answer(await parts.serveStream(target, request, call.timeoutMs));
+}
+
+const LATE = Symbol('late');
+
+/**
+ * `read`, or {@link LATE} once `ms` passed: a stranger that dribbles its call frame is answered 408 and
+ * its connection closed (the adapter's `closeAfterAnswer`), rather than held until Node's
+ * `requestTimeout`. The abandoned read settles when that connection ends.
+ */
+async function withinOpenTimeout<V>(read: Promise<V>, ms: number): Promise<V | typeof LATE> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof LATE>((resolve) => (timer = setTimeout(resolve, ms, LATE)));
+  read.catch(() => {});
+  try {
+    return await Promise.race([read, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function answer(response: PluginResponse): PeerStreamReply {
