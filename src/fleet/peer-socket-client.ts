@@ -71,6 +71,12 @@ export function refuseSocket(
   return `the request's headers are too large to forward to the gateway running the plugin (an envelope of ${chars} characters, at most ${MAX_SOCKET_ENVELOPE_CHARS})`;
 }
 
+/** A forwarded WebSocket as the caller's runtime holds it. */
+export interface ForwardedSocket extends LiveLink {
+  /** This gateway ends the connection (it stops): the client is closed `code`, the hop too. */
+  shut(code: number, reason: string): void;
+}
+
 /** Opens a forwarded WebSocket for `peer` (the client's connection on this gateway). */
 export function forwardSocket(
   hop: StreamHop,
@@ -79,7 +85,7 @@ export function forwardSocket(
   request: PluginRequest,
   settings: WebSocketSettings | undefined,
   onEnd: () => void,
-): LiveLink {
+): ForwardedSocket {
   const envelope = socketEnvelope(hop, key, request);
   const signed = peerHeaders(hop.client.nodeId, hop.nodeId, envelope, hop.client.secret);
   delete signed['content-type'];
@@ -137,6 +143,13 @@ export function forwardSocket(
     message(data) {
       if (socket?.readyState === 1) send(data);
       else if (!ended) early.push(data);
+    },
+    shut(code, reason) {
+      if (ended) return;
+      const hop = socket;
+      end(code, reason);
+      if (hop?.readyState === 0) hop.terminate();
+      else if (hop?.readyState === 1) hop.close(sendableCode(code), reasonOf(reason));
     },
     closed(code, reason) {
       closedByClient = { code, reason };
