@@ -16,30 +16,9 @@ import { wireResponse, writeError, writeWire } from './write-response.js';
 import { isStreamBody } from '../core/live-stream.js';
 import { writeStream } from './write-stream.js';
 import { closeAfterAnswer } from './linger.js';
+import { LATE, readPeerBody, type PeerEndpoint } from './peer-endpoint.js';
 
-/** A peer endpoint served beside the routes (the fleet's, on the node listener). */
-export interface PeerEndpoint {
-  /** The path it answers `POST` on; `undefined` while there is none. */
-  readonly path: string | undefined;
-  /** How long a call's body may take to arrive (`node.openTimeout`): past it, 408 and the connection closed. */
-  readonly openTimeoutMs: number;
-  /** Answers one call: status, headers and body to write as they are. */
-  serve(
-    raw: string,
-    headers: IncomingMessage['headers'],
-    remote: string | undefined,
-  ): Promise<{ statusCode: number; headers: Record<string, string>; body: string }>;
-  /** Answers one streamed call (`POST <path>/stream`): its body read as it comes, its frames written so. */
-  stream(
-    body: AsyncIterable<Uint8Array>,
-    headers: IncomingMessage['headers'],
-    remote: string | undefined,
-  ): Promise<{
-    statusCode: number;
-    headers: Record<string, string>;
-    body: string | AsyncIterable<Uint8Array>;
-  }>;
-}
+export type { PeerEndpoint } from './peer-endpoint.js';
 
 /** How one adapter builds and answers requests; fixed when the adapter is made. */
 export interface ExchangeSettings {
@@ -90,17 +69,26 @@ export async function serveExchange(
       return await servePeerStream(peer, req, res, answerId);
     }
     const parsed = (req as IncomingMessage & { body?: unknown }).body;
+    const isPeerCall = peer?.path !== undefined && req.method === 'POST' && path === peer.path;
     let body: unknown;
-    if (parsed !== undefined || req.readableEnded) {
+    if (isPeerCall && (parsed !== undefined || req.readableEnded)) {
+      // A body parser of the host's read it: the signature covers the bytes, so only bytes or text do.
+      const raw = Buffer.isBuffer(parsed) ? parsed.toString('utf8') : parsed;
+      if (typeof raw !== 'string') {
+        const message = "a body parser of the host's parsed the peer call: mount the gateway first";
+        return writeError(res, ErrorCodes.BAD_REQUEST, message, false, answerId);
+      }
+      const reply = await peer!.serve(raw, req.headers, req.socket.remoteAddress);
+      return writeWhole(res, reply);
+    } else if (parsed !== undefined || req.readableEnded) {
       // A body parser of the host's (express.json(), a framework) read the stream already.
       body = ownBody(parsed);
     } else if (!hasNoBody(req.headers) && streamsBody(handler, req, path)) {
       // Read by the plugin as it goes, within its endpoint's own limit (`stream.max_request_bytes`).
       body = req;
     } else if (!hasNoBody(req.headers)) {
-      const isPeerCall = peer !== undefined && req.method === 'POST' && path === peer.path;
       const raw = await (isPeerCall
-        ? readPeerBody(req, settings.bodyLimit, peer.openTimeoutMs)
+        ? readPeerBody(req, settings.bodyLimit, peer!.openTimeoutMs)
         : readBody(req, settings.bodyLimit));
       if (raw === LATE) {
         closeAfterAnswer(req, res);
@@ -112,7 +100,11 @@ export async function serveExchange(
         return writeError(res, ErrorCodes.BODY_TOO_LARGE, message, true, answerId);
       }
       if (isPeerCall) {
-        const reply = await peer.serve(raw.toString('utf8'), req.headers, req.socket.remoteAddress);
+        const reply = await peer!.serve(
+          raw.toString('utf8'),
+          req.headers,
+          req.socket.remoteAddress,
+        );
         return writeWhole(res, reply);
       }
       body = parseBody(raw, req.headers['content-type']);
@@ -186,24 +178,6 @@ function writeWhole(
 ): void {
   const length = String(Buffer.byteLength(reply.body));
   res.writeHead(reply.statusCode, { ...reply.headers, 'content-length': length }).end(reply.body);
-}
-
-const LATE = Symbol('late');
-
-/**
- * A peer call's body within `ms`: a caller sends it at once, so a stranger that dribbles it is cut
- * (408) rather than holding the route until Node's `requestTimeout`.
- */
-async function readPeerBody(req: IncomingMessage, limit: number, ms: number) {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<typeof LATE>((resolve) => (timer = setTimeout(resolve, ms, LATE)));
-  const read = readBody(req, limit);
-  read.catch(() => {});
-  try {
-    return await Promise.race([read, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function streamsBody(handler: RequestHandlerLike, req: IncomingMessage, path: string): boolean {
