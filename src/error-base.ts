@@ -66,6 +66,8 @@ export const ErrorCodes = {
   UPGRADE_REQUIRED: 'PGW_ERR_UPGRADE_REQUIRED',
   ORIGIN_NOT_ALLOWED: 'PGW_ERR_ORIGIN_NOT_ALLOWED',
   TOO_MANY_CONNECTIONS: 'PGW_ERR_TOO_MANY_CONNECTIONS',
+  HEADERS_TOO_LARGE: 'PGW_ERR_HEADERS_TOO_LARGE',
+  PEER_OPEN_TIMEOUT: 'PGW_ERR_PEER_OPEN_TIMEOUT',
 } as const;
 
 /** One of the `PGW_ERR_*` codes. */
@@ -138,6 +140,8 @@ export const ErrorStatus: Readonly<Record<ErrorCode, number>> = {
   [ErrorCodes.UPGRADE_REQUIRED]: 426,
   [ErrorCodes.ORIGIN_NOT_ALLOWED]: 403,
   [ErrorCodes.TOO_MANY_CONNECTIONS]: 503,
+  [ErrorCodes.HEADERS_TOO_LARGE]: 431,
+  [ErrorCodes.PEER_OPEN_TIMEOUT]: 408,
 };
 
 /** The brand every gateway error carries (a `Symbol.for` key, the same in every copy of the library). */

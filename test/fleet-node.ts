@@ -14,15 +14,24 @@ export interface FleetNode {
 
 export async function startNode(
   id: string,
-  options: Omit<GatewayOptions, 'node'> & { secret?: string; prefix?: string } = {},
+  options: Omit<GatewayOptions, 'node'> & {
+    secret?: string;
+    prefix?: string;
+    openTimeout?: string;
+  } = {},
 ): Promise<FleetNode> {
-  const { secret, prefix = '', ...rest } = options;
+  const { secret, prefix = '', openTimeout, ...rest } = options;
   const port = await freePort();
   const address = `http://127.0.0.1:${port}${prefix}`;
   const gateway = new PluginGateway({
     logger: false,
     ...rest,
-    node: { id, address, ...(secret ? { secret } : { insecure: 'private-network' }) },
+    node: {
+      id,
+      address,
+      ...(secret ? { secret } : { insecure: 'private-network' }),
+      ...(openTimeout !== undefined ? { openTimeout } : {}),
+    },
   });
   const server = http.createServer(createRequestListener(gateway, { prefix }));
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));

@@ -11,6 +11,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { IncomingMessage } from 'node:http';
 import { clientAddress } from './client-address.js';
 import { serveExchange, type ExchangeSettings } from './node-exchange.js';
+import { peerEndpoint } from './peer-endpoint.js';
 import type { HostUser, RequestHandlerLike } from './request-handler.js';
 
 export type { HostUser, RequestHandlerLike } from './request-handler.js';
@@ -70,7 +71,8 @@ export function pluginGateway(
             clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trustProxy),
     user: options.getUser as ((req: IncomingMessage) => HostUser | null | undefined) | undefined,
     onNotFound: undefined,
-    peer: undefined,
+    // A fleet member's peer routes, under the mount path (`node.address` names it).
+    peer: peerEndpoint(gateway),
     // pino-http (and express-request-id) put the request's id on `req.id`: log lines then match.
     requestId: (req) => (req as { id?: unknown }).id ?? req.headers['x-request-id'],
   };

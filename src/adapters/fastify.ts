@@ -28,6 +28,8 @@ import { Readable } from 'node:stream';
 import { isStreamBody } from '../core/live-stream.js';
 import { wireHeaders } from './wire-headers.js';
 import { attachUpgrades, type UpgradeHandlerLike } from './node-upgrade.js';
+import { peerBody, peerRouteOf, servePeerRoute } from './fastify-peer.js';
+import { peerEndpoint } from './peer-endpoint.js';
 
 export type { HostUser, RequestHandlerLike } from './request-handler.js';
 
@@ -67,6 +69,8 @@ async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOption
     throw new TypeError('fastifyPluginGateway needs `gateway`: an object with a handle() method');
   }
   const prefixLength = app.prefix.length;
+  // A fleet member's peer routes, under the plugin's prefix (`node.address` names it).
+  const peer = peerEndpoint(gateway);
   const upgrading = gateway as RequestHandlerLike & Partial<UpgradeHandlerLike>;
   if (options.websockets !== false && typeof upgrading.upgrade === 'function') {
     attachUpgrades(app.server, upgrading as UpgradeHandlerLike, {
@@ -84,6 +88,14 @@ async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOption
   );
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('*', (request, payload, done) => {
+    const route = peerRouteOf(peer, request.method, pathOf(request, prefixLength));
+    if (route !== undefined) {
+      peerBody(route, peer!, payload, request.routeOptions.bodyLimit).then(
+        (body) => done(null, body),
+        (error: Error) => done(error, undefined),
+      );
+      return;
+    }
     if (gateway.streamsRequestBody?.(request.method, pathOf(request, prefixLength)) === true) {
       return done(null, payload);
     }
@@ -112,6 +124,8 @@ async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOption
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const echoed = acceptedRequestId(request.id);
     const path = pathOf(request, prefixLength);
+    const route = peerRouteOf(peer, request.method, path);
+    if (route !== undefined) return servePeerRoute(route, peer!, request, reply);
     const gatewayRequest: GatewayRequest = {
       id: gatewayRequestId(echoed),
       method: request.method,

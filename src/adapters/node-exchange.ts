@@ -16,28 +16,9 @@ import { wireResponse, writeError, writeWire } from './write-response.js';
 import { isStreamBody } from '../core/live-stream.js';
 import { writeStream } from './write-stream.js';
 import { closeAfterAnswer } from './linger.js';
+import { LATE, readPeerBody, type PeerEndpoint } from './peer-endpoint.js';
 
-/** A peer endpoint served beside the routes (the fleet's, on the node listener). */
-export interface PeerEndpoint {
-  /** The path it answers `POST` on; `undefined` while there is none. */
-  readonly path: string | undefined;
-  /** Answers one call: status, headers and body to write as they are. */
-  serve(
-    raw: string,
-    headers: IncomingMessage['headers'],
-    remote: string | undefined,
-  ): Promise<{ statusCode: number; headers: Record<string, string>; body: string }>;
-  /** Answers one streamed call (`POST <path>/stream`): its body read as it comes, its frames written so. */
-  stream(
-    body: AsyncIterable<Uint8Array>,
-    headers: IncomingMessage['headers'],
-    remote: string | undefined,
-  ): Promise<{
-    statusCode: number;
-    headers: Record<string, string>;
-    body: string | AsyncIterable<Uint8Array>;
-  }>;
-}
+export type { PeerEndpoint } from './peer-endpoint.js';
 
 /** How one adapter builds and answers requests; fixed when the adapter is made. */
 export interface ExchangeSettings {
@@ -88,21 +69,42 @@ export async function serveExchange(
       return await servePeerStream(peer, req, res, answerId);
     }
     const parsed = (req as IncomingMessage & { body?: unknown }).body;
+    const isPeerCall = peer?.path !== undefined && req.method === 'POST' && path === peer.path;
     let body: unknown;
-    if (parsed !== undefined || req.readableEnded) {
+    if (isPeerCall && (parsed !== undefined || req.readableEnded)) {
+      // A body parser of the host's read it: the signature covers the bytes, so only bytes or text do.
+      const raw = Buffer.isBuffer(parsed) ? parsed.toString('utf8') : parsed;
+      if (typeof raw !== 'string') {
+        const message = "a body parser of the host's parsed the peer call: mount the gateway first";
+        return writeError(res, ErrorCodes.BAD_REQUEST, message, false, answerId);
+      }
+      const reply = await peer!.serve(raw, req.headers, req.socket.remoteAddress);
+      return writeWhole(res, reply);
+    } else if (parsed !== undefined || req.readableEnded) {
       // A body parser of the host's (express.json(), a framework) read the stream already.
       body = ownBody(parsed);
     } else if (!hasNoBody(req.headers) && streamsBody(handler, req, path)) {
       // Read by the plugin as it goes, within its endpoint's own limit (`stream.max_request_bytes`).
       body = req;
     } else if (!hasNoBody(req.headers)) {
-      const raw = await readBody(req, settings.bodyLimit);
+      const raw = await (isPeerCall
+        ? readPeerBody(req, settings.bodyLimit, peer!.openTimeoutMs)
+        : readBody(req, settings.bodyLimit));
+      if (raw === LATE) {
+        closeAfterAnswer(req, res);
+        const message = `the peer call's body did not arrive within ${peer!.openTimeoutMs} ms`;
+        return writeError(res, ErrorCodes.PEER_OPEN_TIMEOUT, message, false, answerId);
+      }
       if (raw === TOO_LARGE) {
         const message = `the body is larger than ${settings.bodyLimit} bytes`;
         return writeError(res, ErrorCodes.BODY_TOO_LARGE, message, true, answerId);
       }
-      if (peer !== undefined && req.method === 'POST' && path === peer.path) {
-        const reply = await peer.serve(raw.toString('utf8'), req.headers, req.socket.remoteAddress);
+      if (isPeerCall) {
+        const reply = await peer!.serve(
+          raw.toString('utf8'),
+          req.headers,
+          req.socket.remoteAddress,
+        );
         return writeWhole(res, reply);
       }
       body = parseBody(raw, req.headers['content-type']);

@@ -20,8 +20,11 @@ import { wireResponse } from './write-response.js';
 
 /** What `createUpgradeListener` needs of a gateway: `PluginGateway` is one. */
 export interface UpgradeHandlerLike {
-  /** Decides one upgrade, as `PluginGateway.upgrade()` does; never rejects. */
-  upgrade(request: GatewayRequest): Promise<LiveUpgrade>;
+  /**
+   * Decides one upgrade, as `PluginGateway.upgrade()` does; never rejects. `socketAddress` is the
+   * socket's own remote address, whatever `trustProxy` makes of `context.clientAddress`.
+   */
+  upgrade(request: GatewayRequest, socketAddress?: string): Promise<LiveUpgrade>;
 }
 
 /** Options of {@link createUpgradeListener}. */
@@ -102,7 +105,7 @@ export function createUpgradeListener(
         error: { code: ErrorCodes.GATEWAY_ERROR, message: 'getUser() threw' },
       });
     }
-    void gateway.upgrade(request).then((decision) => {
+    void gateway.upgrade(request, req.socket.remoteAddress).then((decision) => {
       if (socket.destroyed) {
         if (decision.kind === 'accepted') decision.cancel();
         return;

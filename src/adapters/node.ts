@@ -10,7 +10,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { clientAddress } from './client-address.js';
-import { serveExchange, type ExchangeSettings, type PeerEndpoint } from './node-exchange.js';
+import { serveExchange, type ExchangeSettings } from './node-exchange.js';
+import { peerEndpoint } from './peer-endpoint.js';
 import type { HostUser, RequestHandlerLike } from './request-handler.js';
 
 export type { HostUser, RequestHandlerLike } from './request-handler.js';
@@ -49,17 +50,6 @@ export interface RequestListenerOptions {
   getUser?: (req: IncomingMessage) => HostUser | null | undefined;
 }
 
-/** The fleet's side of a `PluginGateway`, when the handler has one. */
-interface PeerServing {
-  peerPath: string | undefined;
-  handlePeer: (
-    raw: string,
-    headers: IncomingMessage['headers'],
-    remote: string | undefined,
-  ) => Promise<{ statusCode: number; headers: Record<string, string>; body: string }>;
-  handlePeerStream?: PeerEndpoint['stream'];
-}
-
 /**
  * The gateway as a `node:http` request listener: serves the requests under `prefix` (404 outside
  * it), reads bodies up to `bodyLimit` (413 beyond), and answers peer calls at `gateway.peerPath`.
@@ -88,19 +78,5 @@ export function createRequestListener(
   };
   return (req, res, next) => {
     void serveExchange(gateway, settings, req, res, typeof next === 'function' ? next : undefined);
-  };
-}
-
-function peerEndpoint(gateway: RequestHandlerLike): PeerEndpoint | undefined {
-  const peering = gateway as RequestHandlerLike & Partial<PeerServing>;
-  const handlePeer = peering.handlePeer;
-  if (typeof handlePeer !== 'function') return;
-  return {
-    // Read each time: a gateway serves peers only once it has joined a fleet.
-    get path() {
-      return peering.peerPath;
-    },
-    serve: (raw, headers, remote) => handlePeer.call(peering, raw, headers, remote),
-    stream: (body, headers, remote) => peering.handlePeerStream!(body, headers, remote),
   };
 }

@@ -7,8 +7,9 @@ import { KeyObject } from 'node:crypto';
 import { z } from '../shared/zod.js';
 import { ed25519PublicKey } from '../fleet/artifact-signature.js';
 import { lazySchema } from '../shared/lazy-schema.js';
+import { boundedDurationMs } from '../shared/option-validation.js';
 
-/** `node: { id, address, secret | insecure }`. */
+/** `node: { id, address, secret | insecure, openTimeout }`. */
 export const nodeSchema = lazySchema(() =>
   z
     .strictObject({
@@ -18,6 +19,11 @@ export const nodeSchema = lazySchema(() =>
       }),
       secret: z.string().min(16, 'at least 16 characters').optional(),
       insecure: z.literal('private-network').optional(),
+      // How long a peer route waits for a call's body or a stream's call frame: a caller sends them
+      // at once, so only a slow stranger is cut, before Node's own `requestTimeout` (5 min).
+      openTimeout: boundedDurationMs(60_000, '60s')
+        .refine((ms) => ms > 0, 'more than 0')
+        .default(10_000),
     })
     .superRefine((node, ctx) => {
       if ((node.secret === undefined) === (node.insecure === undefined)) {

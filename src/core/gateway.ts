@@ -220,11 +220,12 @@ export class PluginGateway {
 
   /**
    * Decides a WebSocket upgrade before any connection exists (route, origin, auth, roles, rate limit,
-   * connection cap; a fleet's forwarded ones by signature); `createUpgradeListener` calls it.
+   * connection cap; a fleet's forwarded ones by signature, or by `socketAddress`, the socket's own
+   * remote address, without `node.secret`); `createUpgradeListener` calls it.
    */
-  upgrade(request: GatewayRequest): Promise<LiveUpgrade> {
+  upgrade(request: GatewayRequest, socketAddress?: string): Promise<LiveUpgrade> {
     const peers = (this.#peers ??= new PeerDoor(this.#path));
-    return (this.#live ??= new LiveGate(this.#path.parts, peers)).upgrade(request);
+    return (this.#live ??= new LiveGate(this.#path.parts, peers)).upgrade(request, socketAddress);
   }
 
   /** Whether `method path` reads its body as a stream (`stream.request_body`): adapters pass it unread. */

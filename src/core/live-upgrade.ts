@@ -77,11 +77,15 @@ export class LiveGate {
     this.#peers = peers;
   }
 
-  /** Decides an upgrade request (`method` is GET; `path` may carry a query). Never rejects. */
-  async upgrade(request: GatewayRequest): Promise<LiveUpgrade> {
+  /**
+   * Decides an upgrade request (`method` is GET; `path` may carry a query). Never rejects.
+   * `socketAddress` is the TCP peer's own address, never a proxy header's: a fleet without a secret
+   * admits forwarded WebSockets by it.
+   */
+  async upgrade(request: GatewayRequest, socketAddress?: string): Promise<LiveUpgrade> {
     const id = request.id ?? this.#parts.nextId();
     try {
-      return await this.#upgrade(request, id);
+      return await this.#upgrade(request, id, socketAddress);
     } catch (error) {
       this.#parts.log.error({ request_id: id, err: error }, 'websocket upgrade failed');
       return {
@@ -91,14 +95,18 @@ export class LiveGate {
     }
   }
 
-  async #upgrade(request: GatewayRequest, id: string): Promise<LiveUpgrade> {
+  async #upgrade(
+    request: GatewayRequest,
+    id: string,
+    socketAddress: string | undefined,
+  ): Promise<LiveUpgrade> {
     const { options, log } = this.#parts;
     const refused = (response: PluginResponse): LiveUpgrade => ({ kind: 'refused', response });
     if (this.#parts.stopped()) {
       return refused(errorResponse(ErrorCodes.PLUGIN_UNAVAILABLE, 'the gateway is stopped', id));
     }
     if (options.node !== undefined && request.path.split('?')[0] === PEER_SOCKET_PATH) {
-      return this.#fromPeer(request, id);
+      return this.#fromPeer(request, id, socketAddress);
     }
     const match = this.#parts.router.match('GET', request.path);
     const settings = match.kind === 'found' ? match.target.endpoint.websocket : undefined;
@@ -139,6 +147,8 @@ export class LiveGate {
     }
     const unavailable = refuse(target, req);
     if (unavailable) return refused(unavailable);
+    const unfit = instance.runtime.live!().refuseOpen?.(target.key, req);
+    if (unfit !== undefined) return refused(errorResponse(ErrorCodes.HEADERS_TOO_LARGE, unfit, id));
     if (target.rate) {
       const caller = userId ?? callerOf(context?.clientAddress);
       const decision = await this.#parts.limiter.take(target.scope, caller, target.rate);
@@ -161,10 +171,13 @@ export class LiveGate {
    * otherwise); origin, auth, roles and rate limit were the entry gateway's. Served here, never again
    * forwarded, within this gateway's own `max_connections`.
    */
-  async #fromPeer(request: GatewayRequest, id: string): Promise<LiveUpgrade> {
-    const address = request.context?.clientAddress;
-    const remote = typeof address === 'string' ? address : undefined;
-    const admitted = this.#peers.socket(request.headers ?? {}, remote, id);
+  async #fromPeer(
+    request: GatewayRequest,
+    id: string,
+    socketAddress: string | undefined,
+  ): Promise<LiveUpgrade> {
+    // Never `context.clientAddress`: behind `trustProxy` that is `x-forwarded-for`, the caller's writing.
+    const admitted = this.#peers.socket(request.headers ?? {}, socketAddress, id);
     if ('refused' in admitted) return { kind: 'refused', response: admitted.refused };
     const { match, request: req } = admitted;
     const plugin = match.target.plugin;

@@ -271,10 +271,18 @@ export interface GatewayOptions extends LazyOptions {
    * identity as the entry gateway established it, so whoever can send one can act as any user.
    * Without a secret the gateway refuses to start unless `insecure: 'private-network'` says so: then
    * unsigned peer calls are accepted from loopback and private addresses — every process on those
-   * networks (a reverse proxy on the same machine included) can act as any user.
+   * networks (a reverse proxy on the same machine included) can act as any user. `openTimeout` bounds
+   * how long a peer route waits for a call's body or a stream's call frame (408, then the connection
+   * closed), at most `60s`; `10s` by default.
    * @default undefined (no fleet: no peer route)
    */
-  node?: { id: string; address: string; secret?: string; insecure?: 'private-network' };
+  node?: {
+    id: string;
+    address: string;
+    secret?: string;
+    insecure?: 'private-network';
+    openTimeout?: string | number;
+  };
   /**
    * Loads every plugin version published to `env` in the registry's catalog (the newest of each name),
    * and follows publish/unpublish. Files are unpacked under `cacheDir`

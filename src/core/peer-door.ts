@@ -10,14 +10,14 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCodes } from '../errors.js';
 import type { PeerCall } from '../fleet/peer-protocol.js';
 import {
+  authenticatePeer,
   parseCall,
   peerRefusal,
-  refused,
   requestOf,
   servePeer,
   type PeerReply,
 } from '../fleet/peer-server.js';
-import { PEER_CALL_HEADER, refusePeer } from '../fleet/peer-protocol.js';
+import { PEER_CALL_HEADER } from '../fleet/peer-protocol.js';
 import { errorResponse } from '../shared/responses.js';
 import { servePeerStream, type PeerStreamReply } from '../fleet/peer-stream-server.js';
 import { ReplayGuard } from '../fleet/replay-guard.js';
@@ -94,18 +94,8 @@ export class PeerDoor {
     const envelope = typeof raw === 'string' ? Buffer.from(raw, 'base64url').toString('utf8') : '';
     if (parts === undefined)
       return { refused: errorResponse(ErrorCodes.NOT_FOUND, 'no fleet', id) };
-    const why = refusePeer(
-      headers,
-      envelope,
-      parts.secret,
-      remoteAddress,
-      parts.replays,
-      parts.nodeId,
-    );
-    if (why) {
-      refused(parts, headers, remoteAddress, why);
-      return { refused: errorResponse(ErrorCodes.PEER_UNAUTHORIZED, why, id) };
-    }
+    const why = authenticatePeer(parts, headers, envelope, remoteAddress);
+    if (why) return { refused: errorResponse(ErrorCodes.PEER_UNAUTHORIZED, why, id) };
     let call: PeerCall;
     let request: PluginRequest;
     try {
@@ -135,6 +125,7 @@ export class PeerDoor {
       secret: node.secret,
       replays: this.#replays,
       nodeId: node.id,
+      openTimeoutMs: node.openTimeout,
       log: path.parts.log,
       refused: () => ++this.#refusals,
       find: (call: PeerCall): Found | undefined => {

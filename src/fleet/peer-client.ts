@@ -8,14 +8,13 @@ import { DrainSignal } from '../loader/drain-signal.js';
 import type { Agent, Dispatcher } from 'undici';
 import type {
   LiveChannel,
-  LiveLink,
   PluginRuntime,
   RuntimeStats,
   StreamLink,
   TaskInput,
 } from '../loader/runtime.js';
 import { forwardStream } from './peer-stream-client.js';
-import { forwardSocket } from './peer-socket-client.js';
+import { forwardSocket, refuseSocket, type ForwardedSocket } from './peer-socket-client.js';
 import {
   PEER_CONTENT_TYPE,
   PEER_PATH,
@@ -74,8 +73,20 @@ export class PeerClient {
     return agent;
   }
 
+  /** Runtimes holding forwarded WebSockets or streams now: closed 1001 with the client. */
+  readonly #live = new Set<RemoteRuntime>();
+
+  /** `runtime` holds forwarded connections (`true`) or none any more (`false`). */
+  holdsLive(runtime: RemoteRuntime, holds: boolean): void {
+    if (holds) this.#live.add(runtime);
+    else this.#live.delete(runtime);
+  }
+
+  /** Ends every forwarded connection (1001) and stream, then the connections to the other gateways. */
   async close(): Promise<void> {
     this.#closed = true;
+    for (const runtime of [...this.#live]) runtime.live().closeAll(1001, 'gateway stopping');
+    this.#live.clear();
     const agent = await this.#agent;
     await agent?.destroy().catch(() => {});
   }
@@ -112,7 +123,7 @@ export class RemoteRuntime implements PluginRuntime {
   /** Streams forwarded to this instance and not ended. */
   readonly #streams = new Set<StreamLink>();
   /** WebSockets forwarded to this instance and not closed. */
-  readonly #sockets = new Set<LiveLink>();
+  readonly #sockets = new Set<ForwardedSocket>();
   #live: LiveChannel | undefined;
   readonly #drain = new DrainSignal();
   // The caller's deadline is kept here, not by the peer: a peer cut off by a silent partition answers
@@ -260,23 +271,34 @@ export class RemoteRuntime implements PluginRuntime {
           totalMs: settings ? parseDuration(settings.total_timeout)! : 3_600_000,
         };
         const link = forwardStream(this, sink, key, request, body, limits, () =>
-          this.#streams.delete(link),
+          this.#let(this.#streams, link),
         );
-        this.#streams.add(link);
+        this.#hold(this.#streams, link);
         return link;
       },
+      refuseOpen: (key, request) => refuseSocket(this, key, request),
       open: (peer, key, request, settings) => {
-        const link = forwardSocket(this, peer, key, request, settings, () => {
-          this.#sockets.delete(link);
-        });
-        this.#sockets.add(link);
+        const link = forwardSocket(this, peer, key, request, settings, () =>
+          this.#let(this.#sockets, link),
+        );
+        this.#hold(this.#sockets, link);
         return link;
       },
       closeAll: (code, reason) => {
-        for (const link of this.#sockets) link.closed(code, reason);
-        for (const link of this.#streams) link.cancel();
+        for (const link of [...this.#sockets]) link.shut(code, reason);
+        for (const link of [...this.#streams]) link.cancel();
       },
     });
+  }
+
+  #hold<L>(links: Set<L>, link: L): void {
+    links.add(link);
+    this.client.holdsLive(this, true);
+  }
+
+  #let<L>(links: Set<L>, link: L): void {
+    links.delete(link);
+    if (this.#sockets.size === 0 && this.#streams.size === 0) this.client.holdsLive(this, false);
   }
 
   /** Its own gateway holds the plugin's flags; nothing to change here. */

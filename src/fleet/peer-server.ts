@@ -63,8 +63,8 @@ export async function servePeer<T>(
   remoteAddress: string | undefined,
   parts: PeerServerParts<T>,
 ): Promise<PeerReply> {
-  const why = refusePeer(headers, body, parts.secret, remoteAddress, parts.replays, parts.nodeId);
-  if (why) return refused(parts, headers, remoteAddress, why);
+  const why = authenticatePeer(parts, headers, body, remoteAddress);
+  if (why) return peerRefusal(ErrorCodes.PEER_UNAUTHORIZED, why);
   let call: PeerCall;
   let request: Omit<PluginRequest, 'params' | 'query'>;
   try {
@@ -86,13 +86,20 @@ export async function servePeer<T>(
   return peerAnswer(outcome.response, outcome.failure?.__pgw);
 }
 
-/** A call that failed authentication: logged (the first few, then one in 1000) and answered 401. */
-export function refused(
-  parts: Pick<PeerServerParts<unknown>, 'refused' | 'log'>,
+/**
+ * Why a peer call (whole, streamed or a WebSocket's upgrade) is refused — signature, clock, replay, or
+ * address without a secret — or `undefined` when it is accepted. A refusal is counted and logged (the
+ * first few, then one in 1000); the caller answers it 401.
+ */
+export function authenticatePeer(
+  parts: Pick<PeerServerParts<unknown>, 'secret' | 'replays' | 'nodeId' | 'refused' | 'log'>,
   headers: Readonly<Record<string, string | string[] | undefined>>,
+  envelope: string,
   remoteAddress: string | undefined,
-  why: string,
-): PeerReply {
+): string | undefined {
+  const { secret, replays, nodeId } = parts;
+  const why = refusePeer(headers, envelope, secret, remoteAddress, replays, nodeId);
+  if (why === undefined) return undefined;
   // Anyone who reaches the listener can send refusals: the first few are logged, then one in 1000.
   const refusals = parts.refused();
   if (refusals <= 20 || refusals % 1000 === 0) {
@@ -101,7 +108,7 @@ export function refused(
       `peer call refused: ${why}`,
     );
   }
-  return peerRefusal(ErrorCodes.PEER_UNAUTHORIZED, why);
+  return why;
 }
 
 /** The request of a parsed call: only the fields a request has, each checked. @throws {Error} */

@@ -45,6 +45,38 @@ const reasonOf = (reason: string): string => {
   return out;
 };
 
+/**
+ * The longest envelope (base64url, in `x-veza-call`) sent to an owner: Node's default header limit is
+ * 16 KiB for the whole head, and the request line and the other headers of the hop take under 1 KiB.
+ */
+export const MAX_SOCKET_ENVELOPE_CHARS = 15 * 1024;
+
+/** The envelope of a forwarded WebSocket, as JSON: the client's request less its own hop's headers. */
+function socketEnvelope(hop: StreamHop, key: string, request: PluginRequest): string {
+  const headers: Record<string, string> = {};
+  for (const name in request.headers) {
+    if (!HOP_HEADERS.has(name)) headers[name] = request.headers[name]!;
+  }
+  return JSON.stringify(peerCall(hop, key, { ...request, headers, body: undefined }, 86_400_000));
+}
+
+/** Why `request` cannot be forwarded (its envelope past the owner's header limit), or `undefined`. */
+export function refuseSocket(
+  hop: StreamHop,
+  key: string,
+  request: PluginRequest,
+): string | undefined {
+  const chars = Math.ceil((Buffer.byteLength(socketEnvelope(hop, key, request)) * 4) / 3);
+  if (chars <= MAX_SOCKET_ENVELOPE_CHARS) return undefined;
+  return `the request's headers are too large to forward to the gateway running the plugin (an envelope of ${chars} characters, at most ${MAX_SOCKET_ENVELOPE_CHARS})`;
+}
+
+/** A forwarded WebSocket as the caller's runtime holds it. */
+export interface ForwardedSocket extends LiveLink {
+  /** This gateway ends the connection (it stops): the client is closed `code`, the hop too. */
+  shut(code: number, reason: string): void;
+}
+
 /** Opens a forwarded WebSocket for `peer` (the client's connection on this gateway). */
 export function forwardSocket(
   hop: StreamHop,
@@ -53,14 +85,8 @@ export function forwardSocket(
   request: PluginRequest,
   settings: WebSocketSettings | undefined,
   onEnd: () => void,
-): LiveLink {
-  const headers: Record<string, string> = {};
-  for (const name in request.headers) {
-    if (!HOP_HEADERS.has(name)) headers[name] = request.headers[name]!;
-  }
-  const envelope = JSON.stringify(
-    peerCall(hop, key, { ...request, headers, body: undefined }, 86_400_000),
-  );
+): ForwardedSocket {
+  const envelope = socketEnvelope(hop, key, request);
   const signed = peerHeaders(hop.client.nodeId, hop.nodeId, envelope, hop.client.secret);
   delete signed['content-type'];
   signed[PEER_CALL_HEADER] = Buffer.from(envelope).toString('base64url');
@@ -117,6 +143,13 @@ export function forwardSocket(
     message(data) {
       if (socket?.readyState === 1) send(data);
       else if (!ended) early.push(data);
+    },
+    shut(code, reason) {
+      if (ended) return;
+      const hop = socket;
+      end(code, reason);
+      if (hop?.readyState === 0) hop.terminate();
+      else if (hop?.readyState === 1) hop.close(sendableCode(code), reasonOf(reason));
     },
     closed(code, reason) {
       closedByClient = { code, reason };

@@ -9,8 +9,14 @@ import { ErrorCodes } from '../errors.js';
 import { errorResponse } from '../shared/responses.js';
 import type { PluginRequest, PluginResponse } from '../shared/types.js';
 import { FrameKind, FrameReader, frame } from './peer-frames.js';
-import { PEER_STREAM_CONTENT_TYPE, refusePeer, type PeerCall } from './peer-protocol.js';
-import { parseCall, peerRefusal, refused, requestOf, type PeerServerParts } from './peer-server.js';
+import { PEER_STREAM_CONTENT_TYPE, type PeerCall } from './peer-protocol.js';
+import {
+  authenticatePeer,
+  parseCall,
+  peerRefusal,
+  requestOf,
+  type PeerServerParts,
+} from './peer-server.js';
 
 /** The largest `call` frame read: an envelope carries a request's head, never its body. */
 export const MAX_ENVELOPE_BYTES = 1024 * 1024;
@@ -24,6 +30,8 @@ export interface PeerStreamReply {
 
 /** What serving a streamed peer call needs from the gateway. */
 export interface PeerStreamParts<T> extends Omit<PeerServerParts<T>, 'serve'> {
+  /** How long the call frame may take to arrive (`node.openTimeout`). */
+  openTimeoutMs: number;
   /** The route's `stream` mode: `undefined` when it is not a `stream` endpoint. */
   streamOf(target: T): { requestBody: boolean } | undefined;
   /** Serves the request on that route; the response's body is a stream, or a whole answer. */
@@ -50,7 +58,11 @@ export async function servePeerStream<T>(
   const reader = new FrameReader(source);
   let envelope: string;
   try {
-    const first = await reader.next(MAX_ENVELOPE_BYTES);
+    const first = await withinOpenTimeout(reader.next(MAX_ENVELOPE_BYTES), parts.openTimeoutMs);
+    if (first === LATE) {
+      const message = `the call frame did not arrive within ${parts.openTimeoutMs} ms`;
+      return peerRefusal(ErrorCodes.PEER_OPEN_TIMEOUT, message);
+    }
     if (first?.kind !== FrameKind.call) throw new Error('the body must open with a call frame');
     envelope = Buffer.from(first.payload).toString('utf8');
   } catch (error) {
@@ -59,15 +71,8 @@ export async function servePeerStream<T>(
       `malformed peer stream: ${(error as Error).message}`,
     );
   }
-  const why = refusePeer(
-    headers,
-    envelope,
-    parts.secret,
-    remoteAddress,
-    parts.replays,
-    parts.nodeId,
-  );
-  if (why) return refused(parts, headers, remoteAddress, why);
+  const why = authenticatePeer(parts, headers, envelope, remoteAddress);
+  if (why) return peerRefusal(ErrorCodes.PEER_UNAUTHORIZED, why);
   let call: PeerCall;
   let request: Omit<PluginRequest, 'params' | 'query'>;
   try {
@@ -93,6 +98,24 @@ export async function servePeerStream<T>(
     return peerRefusal(ErrorCodes.BAD_REQUEST, `${call.key} reads no request body`);
   }
   return answer(await parts.serveStream(target, request, call.timeoutMs));
+}
+
+const LATE = Symbol('late');
+
+/**
+ * `read`, or {@link LATE} once `ms` passed: a stranger that dribbles its call frame is answered 408 and
+ * its connection closed (the adapter's `closeAfterAnswer`), rather than held until Node's
+ * `requestTimeout`. The abandoned read settles when that connection ends.
+ */
+async function withinOpenTimeout<V>(read: Promise<V>, ms: number): Promise<V | typeof LATE> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof LATE>((resolve) => (timer = setTimeout(resolve, ms, LATE)));
+  read.catch(() => {});
+  try {
+    return await Promise.race([read, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function answer(response: PluginResponse): PeerStreamReply {

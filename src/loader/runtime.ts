@@ -206,6 +206,11 @@ export interface LiveChannel {
     settings?: WebSocketSettings,
   ): LiveLink;
   /**
+   * Why `open()` could not carry this request (a remote instance: its envelope would not fit the
+   * owner's header limit), asked before the client's upgrade is accepted; `undefined` when it can.
+   */
+  refuseOpen?(key: string, request: PluginRequest): string | undefined;
+  /**
    * Runs the plugin's `routes[key]` for a streamed response; with `body`, its `req.body` is that
    * streamed request body, read as the handler reads it.
    */
