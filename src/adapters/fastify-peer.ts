@@ -11,40 +11,40 @@ import { Readable } from 'node:stream';
 import { ErrorCodes } from '../errors.js';
 import { errorWire } from '../shared/responses.js';
 import { closeAfterAnswer } from './linger.js';
-import { LATE, readPeerBody, type PeerEndpoint } from './peer-endpoint.js';
+import {
+  LATE,
+  readPeerBody,
+  reservedPeerPath,
+  type PeerEndpoint,
+  type PeerRoute,
+} from './peer-endpoint.js';
 import { TOO_LARGE } from './request-body.js';
-
-/** Which peer route `method path` is on a fleet member: `call`, `stream`, or none. */
-export function peerRouteOf(
-  peer: PeerEndpoint | undefined,
-  method: string,
-  path: string,
-): 'call' | 'stream' | undefined {
-  const at = peer?.path;
-  if (at === undefined || method !== 'POST') return undefined;
-  if (path === at) return 'call';
-  return path === `${at}/stream` ? 'stream' : undefined;
-}
 
 /** The body the content-type parser hands on for a peer route. */
 export function peerBody(
-  route: 'call' | 'stream',
+  route: PeerRoute,
   peer: PeerEndpoint,
   payload: IncomingMessage,
   limit: number,
 ): Promise<unknown> {
   if (route === 'stream') return Promise.resolve(payload);
+  if (route === 'reserved') return Promise.resolve(undefined);
   return readPeerBody(payload, limit, peer.openTimeoutMs);
 }
 
 /** Answers a peer route; `request.body` is what {@link peerBody} gave. */
 export async function servePeerRoute(
-  route: 'call' | 'stream',
+  route: PeerRoute,
   peer: PeerEndpoint,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
   const remote = request.raw.socket.remoteAddress;
+  if (route === 'reserved') {
+    const wire = reservedPeerPath(request.method);
+    if (!request.raw.readableEnded) closeAfterAnswer(request.raw, reply.raw);
+    return reply.code(wire.status).headers(wire.headers).send(wire.payload);
+  }
   if (route === 'stream') {
     const answer = await peer.stream(request.raw, request.headers, remote);
     // An upload the plugin did not read to its end: the rest is not read, the connection ends.

@@ -28,8 +28,8 @@ import { Readable } from 'node:stream';
 import { isStreamBody } from '../core/live-stream.js';
 import { wireHeaders } from './wire-headers.js';
 import { attachUpgrades, type UpgradeHandlerLike } from './node-upgrade.js';
-import { peerBody, peerRouteOf, servePeerRoute } from './fastify-peer.js';
-import { peerEndpoint } from './peer-endpoint.js';
+import { peerBody, servePeerRoute } from './fastify-peer.js';
+import { peerEndpoint, peerRouteOf } from './peer-endpoint.js';
 
 export type { HostUser, RequestHandlerLike } from './request-handler.js';
 

@@ -16,7 +16,13 @@ import { wireResponse, writeError, writeWire } from './write-response.js';
 import { isStreamBody } from '../core/live-stream.js';
 import { writeStream } from './write-stream.js';
 import { closeAfterAnswer } from './linger.js';
-import { LATE, readPeerBody, type PeerEndpoint } from './peer-endpoint.js';
+import {
+  LATE,
+  peerRouteOf,
+  readPeerBody,
+  reservedPeerPath,
+  type PeerEndpoint,
+} from './peer-endpoint.js';
 
 export type { PeerEndpoint } from './peer-endpoint.js';
 
@@ -65,11 +71,15 @@ export async function serveExchange(
       if (path[0] === '?') path = `/${path}`;
     }
     const peer = settings.peer;
-    if (peer?.path !== undefined && req.method === 'POST' && path === `${peer.path}/stream`) {
-      return await servePeerStream(peer, req, res, answerId);
+    // The peer path before any plugin's route: a route matching it must never see forwarded calls.
+    const peerRoute = peerRouteOf(peer, req.method ?? 'GET', path);
+    if (peerRoute === 'stream') return await servePeerStream(peer!, req, res, answerId);
+    if (peerRoute === 'reserved') {
+      if (!req.readableEnded) closeAfterAnswer(req, res);
+      return writeWire(res, reservedPeerPath(req.method ?? 'GET'), req.method === 'HEAD');
     }
     const parsed = (req as IncomingMessage & { body?: unknown }).body;
-    const isPeerCall = peer?.path !== undefined && req.method === 'POST' && path === peer.path;
+    const isPeerCall = peerRoute === 'call';
     let body: unknown;
     if (isPeerCall && (parsed !== undefined || req.readableEnded)) {
       // A body parser of the host's read it: the signature covers the bytes, so only bytes or text do.
@@ -83,10 +93,10 @@ export async function serveExchange(
     } else if (parsed !== undefined || req.readableEnded) {
       // A body parser of the host's (express.json(), a framework) read the stream already.
       body = ownBody(parsed);
-    } else if (!hasNoBody(req.headers) && streamsBody(handler, req, path)) {
+    } else if (!isPeerCall && !hasNoBody(req.headers) && streamsBody(handler, req, path)) {
       // Read by the plugin as it goes, within its endpoint's own limit (`stream.max_request_bytes`).
       body = req;
-    } else if (!hasNoBody(req.headers)) {
+    } else if (isPeerCall || !hasNoBody(req.headers)) {
       const raw = await (isPeerCall
         ? readPeerBody(req, settings.bodyLimit, peer!.openTimeoutMs)
         : readBody(req, settings.bodyLimit));

@@ -6,6 +6,8 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http';
+import { ErrorCodes } from '../errors.js';
+import { errorWire } from '../shared/responses.js';
 import { readBody } from './request-body.js';
 import type { RequestHandlerLike } from './request-handler.js';
 
@@ -64,6 +66,36 @@ export function peerEndpoint(gateway: RequestHandlerLike): PeerEndpoint | undefi
     serve: (raw, headers, remote) => handlePeer.call(peering, raw, headers, remote),
     stream: (body, headers, remote) => peering.handlePeerStream!(body, headers, remote),
   };
+}
+
+/**
+ * Which peer route `method path` is on a fleet member: its `call`, its `stream`, or `reserved` (any
+ * other method or path under the peer path); undefined off it. Asked before any plugin's routes: a
+ * plugin whose route matches the peer path (by name, or by parameters alone) must never receive the
+ * calls other gateways forward here.
+ */
+export type PeerRoute = 'call' | 'stream' | 'reserved';
+export function peerRouteOf(
+  peer: PeerEndpoint | undefined,
+  method: string,
+  path: string,
+): PeerRoute | undefined {
+  const at = peer?.path;
+  if (at === undefined) return undefined;
+  const query = path.indexOf('?');
+  const pathname = query < 0 ? path : path.slice(0, query);
+  if (pathname !== at && !pathname.startsWith(`${at}/`)) return undefined;
+  if (method !== 'POST') return 'reserved';
+  if (pathname === at) return 'call';
+  return pathname === `${at}/stream` ? 'stream' : 'reserved';
+}
+
+/** The answer on the peer path to what is neither its call nor its stream: 404, never a plugin's. */
+export function reservedPeerPath(method: string) {
+  return errorWire(
+    ErrorCodes.NOT_FOUND,
+    `${method} is not served under the fleet's peer path (POST a call, or POST …/stream)`,
+  );
 }
 
 /** What {@link readPeerBody} resolves to when the body did not arrive in time. */
