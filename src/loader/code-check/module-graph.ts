@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse, type Program } from 'acorn';
 import { resolve } from 'import-meta-resolve';
-import { PluginCodeError, type CodeLocation } from '../../errors.js';
+import { codeError } from './code-error.js';
 import { packageName } from '../typescript-entry.js';
 import {
   isJavaScript,
@@ -40,21 +40,6 @@ export interface ParsedFile {
   file: string;
   text: string;
   program: Program;
-}
-
-/** The problem found, as the error the gateway throws. */
-export function codeError(
-  plugin: string,
-  location: CodeLocation | undefined,
-  what: string,
-  hint: string,
-): PluginCodeError {
-  const at = location ? `${location.file}:${location.line}:${location.column}: ` : '';
-  return new PluginCodeError(`plugin "${plugin}" cannot load its code: ${at}${what} — ${hint}`, {
-    plugin,
-    location,
-    hint,
-  });
 }
 
 /**
