@@ -2,7 +2,7 @@
  * `npm run bench:lazy-start`: how much a lazy `start()` holds the host's event loop. N lazy plugins
  * (default 300) are loaded, then `start()` checks each one's code; `monitorEventLoopDelay` reports the
  * delay the host's other work saw meanwhile (p50, p99, max), with the start time and the process's CPU
- * per plugin (every thread included). Each case runs in a process of its own (bench/lazy-start/case.ts).
+ * per plugin (every thread included) and the main thread's alone (/proc). Each case runs in a process of its own (bench/lazy-start/case.ts).
  *
  * LAZY_N sets N, LAZY_VENDOR_KIB a vendored module of that size in every plugin; `idleP99Ms` is the
  * delay over a second of doing nothing just before (the machine's own noise).

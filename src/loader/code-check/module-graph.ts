@@ -28,7 +28,8 @@ export const MAX_FILES = 256;
 
 /**
  * Source text parsed for one plugin, all files together: a parsed tree holds tens of times its text,
- * and parsing runs on the host's event loop. Past it the rest is found when the code loads.
+ * and the check's thread has a bounded heap (and checks one plugin at a time). Past it the rest is found
+ * when the code loads.
  */
 export const MAX_PARSED_BYTES = 2 * 1024 * 1024;
 
@@ -231,7 +232,7 @@ function resolveImport(
 
 /**
  * The first package.json that resolving from `dir` would read and that is not a plain, small file (a
- * link to `/dev/zero`, a FIFO, a huge file): the resolver reads them whole, on the host's thread. Those
+ * link to `/dev/zero`, a FIFO, a huge file): the resolver reads them whole, in the check's thread. Those
  * are the package scopes above `dir`, and for a package, its folder in each `node_modules` above.
  */
 function unsafePackageJson(dir: string, specifier: string | undefined): string | undefined {
