@@ -116,7 +116,9 @@ try {
   delay.disable();
   const used = process.cpuUsage(cpu);
   const mainUsed = mainThreadCpuMs() - mainCpu;
-  const reasons = new Set(infos.filter((i) => i.status !== 'active').map((i) => `${i.status}: ${i.reason}`));
+  const reasons = new Set(
+    infos.filter((i) => i.status !== 'active').map((i) => `${i.status}: ${i.reason}`),
+  );
   for (const reason of reasons) process.stderr.write(`not active: ${reason}\n`);
   const ms = (ns: number) => +(ns / 1e6).toFixed(2);
   console.log(
