@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { defineConfig } from 'tsup';
 
 // One entry per subpath export, the `veza` command, and the harnesses loaded by file name: the worker
-// thread's and the wasm thread's (Piscina), and the plugin process's.
+// thread's and the wasm thread's (Piscina), the plugin process's, and the code check's thread.
 // Optional peers stay imports: the host installs them only for the subpaths it uses.
 // The core is bundled once per module format: the subpaths and the command share chunks
 // (docs/decisions/0140-package-shape.md; test/package-shape.test.ts checks it).
@@ -108,6 +108,7 @@ export default defineConfig([
       'worker-entry': 'src/loader/worker/entry.ts',
       'process-entry': 'src/loader/process/entry.ts',
       'wasm-entry': 'src/loader/wasm/entry.ts',
+      'code-check-entry': 'src/loader/code-check/check-entry.ts',
     },
     format: ['esm'],
     splitting: false,

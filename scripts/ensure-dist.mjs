@@ -21,7 +21,13 @@ function newestUnder(dir) {
 
 export function ensureDist() {
   const newest = newestUnder(path.join(root, 'src'));
-  const fresh = ['worker-entry.js', 'process-entry.js', 'testing.js', 'cli.js'].every((file) => {
+  const fresh = [
+    'worker-entry.js',
+    'process-entry.js',
+    'code-check-entry.js',
+    'testing.js',
+    'cli.js',
+  ].every((file) => {
     const built = path.join(root, 'dist', file);
     return existsSync(built) && statSync(built).mtimeMs >= newest;
   });

@@ -110,6 +110,8 @@ export const MODULES = [
       'test/integration/swap.test.ts',
       'test/integration/swap-in-flight.test.ts',
       'test/integration/swap-edges.test.ts',
+      'test/integration/swap-order.test.ts',
+      'test/integration/swap-failed.test.ts',
       'test/integration/swap-catalog.test.ts',
       'test/integration/live-swap.test.ts',
       'test/security/swap-trust.test.ts',

@@ -273,9 +273,14 @@ export class HotSwap {
     return this.make(files, { ...loadOptions, trusted }, await hashPluginFolder(files.dir));
   }
 
-  /** Boots the new version (whatever the gateway's start policy) and asks its `healthCheck()` once. */
+  /**
+   * Boots the new version (whatever the gateway's start policy) and asks its `healthCheck()` once. A
+   * lazy one first takes a place among the awake, as a wake does (`maxAwake`, ADR 0260).
+   */
   async #start(next: ManagedPlugin): Promise<void> {
-    await this.parts.table().supervisor.boot(next);
+    const supervisor = this.parts.table().supervisor;
+    if (!next.warm) await supervisor.awake.admit(next);
+    await supervisor.boot(next);
     if (next.status !== 'active') throw new GiveUp('start', `it is ${next.status} after starting`);
     const timeoutMs = parseDuration(next.manifest.health_check.timeout)!;
     const health = (await next.runtime.checkHealth(timeoutMs)) ?? next.lastHealth;

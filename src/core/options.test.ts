@@ -69,6 +69,12 @@ describe('resolveOptions', () => {
     );
   });
 
+  it('says what a length bound counts (a short `node.secret` is too few characters)', () => {
+    expect(() =>
+      resolveOptions({ node: { id: 'a', address: 'http://127.0.0.1:1', secret: 'short' } }),
+    ).toThrow('Expected `node.secret` to be at least 16 characters, got `"short"` (string)');
+  });
+
   it('names unknown options, so that a typo never silently drops a limit', () => {
     const error = (() => {
       try {

@@ -137,6 +137,8 @@ export class PluginTable {
   promote(next: ManagedPlugin, previous: ManagedPlugin): void {
     const { name } = next;
     this.parts.router.replace(name, next, previous.manifest.endpoints, next.manifest.endpoints);
+    // A lazy version can go back to sleep (maxAwake) like any other: its next request must wake it.
+    next.wake = () => this.supervisor.wake(next);
     next.draining = () => this.drains.of(name);
     this.#plugins.set(name, next);
     this.standby.delete(next);

@@ -63,12 +63,20 @@ function expectation(issue: z.core.$ZodIssue): string {
     case 'invalid_type':
       return issue.expected === 'int' ? 'an integer' : `a ${issue.expected}`;
     case 'too_small':
-      return `at least ${String(issue.minimum)}${issue.inclusive === false ? ' (exclusive)' : ''}`;
+      return `at least ${String(issue.minimum)}${unit(issue.origin)}${issue.inclusive === false ? ' (exclusive)' : ''}`;
     case 'too_big':
-      return `at most ${String(issue.maximum)}`;
+      return `at most ${String(issue.maximum)}${unit(issue.origin)}`;
     default:
       return issue.message.replace(/^Invalid input:?\s*/i, '') || 'valid';
   }
+}
+
+/** What a length bound counts: a bare number would read as the value's own bound. */
+function unit(origin: string): string {
+  if (origin === 'string') return ' characters';
+  if (origin === 'array' || origin === 'set') return ' items';
+  if (origin === 'file') return ' bytes';
+  return '';
 }
 
 function show(value: unknown): string {

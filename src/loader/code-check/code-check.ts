@@ -9,14 +9,11 @@
  */
 import { access, constants, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parse, type Program } from 'acorn';
-import { resolve } from 'import-meta-resolve';
 import { PluginLoadError, WasmModuleError } from '../../errors.js';
 import { fieldLocation, type Manifest } from '../../manifest/manifest.js';
-import { readDefaultExport } from './default-export.js';
-import { codeError, MAX_PARSED_BYTES, parseModuleGraph, type ParsedFile } from './module-graph.js';
-import { realPath } from './source-files.js';
+import { checkSourceInThread } from './check-thread.js';
+import { codeError } from './code-error.js';
+import type { SourceFindings } from './source-check.js';
 
 /** The engine's compiler, which validates a module without instantiating it (off the event loop). */
 interface WasmCompiler {
@@ -41,7 +38,7 @@ export interface CodeToCheck {
 /**
  * Checks the plugin's code without running it.
  * @throws {PluginCodeError} at the file, line and column of what would not load (or, for an endpoint
- * no route handles, at the endpoint in plugin.yaml).
+ * no route handles, at the endpoint in plugin.yaml; see `source-check.ts`).
  * @throws {WasmModuleError} for a wasm module that does not compile.
  * @throws {PluginLoadError} for a native program that is gone or no longer executable.
  */
@@ -59,49 +56,18 @@ export async function checkPluginCode(code: CodeToCheck): Promise<void> {
     }
     return;
   }
-  if (code.mainUrl?.startsWith('data:')) return checkBundle(code);
-  const graph = parseModuleGraph(code.mainPath, code.dir, plugin);
-  const entry = graph.get(realPath(code.mainPath) ?? code.mainPath);
-  if (!entry) return; // CommonJS: what it exports is known once it runs
-  assertDefinition(code, readDefaultExport(entry, graph, ownModule(graph)));
-}
-
-/** A TypeScript entry's bundle (syntax and imports were checked when esbuild made it, at load). */
-function checkBundle(code: CodeToCheck): void {
-  const url = code.mainUrl!;
-  const text = Buffer.from(url.slice(url.indexOf(',') + 1), 'base64').toString();
-  if (text.length > MAX_PARSED_BYTES) return; // its boot tells, as for a large own file
-  let program: Program;
-  try {
-    program = parse(text, { ecmaVersion: 'latest', sourceType: 'module' });
-  } catch {
-    return; // esbuild wrote what this parser does not read: the boot will tell
-  }
-  const found = readDefaultExport(
-    { file: code.mainPath, text, program },
-    new Map(),
-    () => undefined,
-  );
-  // Places in the bundle mean nothing to the author: name the entry file.
-  if (found) found.location = { file: code.mainPath, line: 1, column: 1 };
+  // Parsing and resolving take milliseconds a plugin: off the host's event loop, one thread for all.
+  const found = await checkSourceInThread({
+    plugin,
+    dir: code.dir,
+    mainPath: code.mainPath,
+    mainUrl: code.mainUrl,
+  });
   assertDefinition(code, found);
 }
 
-/** Resolves a re-export to one of the parsed modules of the plugin. */
-function ownModule(graph: ReadonlyMap<string, ParsedFile>) {
-  return (specifier: string, from: ParsedFile): ParsedFile | undefined => {
-    try {
-      const url = resolve(specifier, pathToFileURL(from.file).href);
-      if (!url.startsWith('file:')) return undefined;
-      return graph.get(realPath(fileURLToPath(url)) ?? '');
-    } catch {
-      return undefined;
-    }
-  };
-}
-
 /** Throws for a problem found in the default export, or for an endpoint its routes do not handle. */
-function assertDefinition(code: CodeToCheck, found: ReturnType<typeof readDefaultExport>): void {
+function assertDefinition(code: CodeToCheck, found: SourceFindings): void {
   const plugin = code.manifest.name;
   if (!found) return;
   if ('what' in found) throw codeError(plugin, found.location, found.what, found.hint);

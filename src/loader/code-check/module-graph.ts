@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse, type Program } from 'acorn';
 import { resolve } from 'import-meta-resolve';
-import { PluginCodeError, type CodeLocation } from '../../errors.js';
+import { codeError } from './code-error.js';
 import { packageName } from '../typescript-entry.js';
 import {
   isJavaScript,
@@ -28,7 +28,8 @@ export const MAX_FILES = 256;
 
 /**
  * Source text parsed for one plugin, all files together: a parsed tree holds tens of times its text,
- * and parsing runs on the host's event loop. Past it the rest is found when the code loads.
+ * and the check's thread has a bounded heap (and checks one plugin at a time). Past it the rest is found
+ * when the code loads.
  */
 export const MAX_PARSED_BYTES = 2 * 1024 * 1024;
 
@@ -40,21 +41,6 @@ export interface ParsedFile {
   file: string;
   text: string;
   program: Program;
-}
-
-/** The problem found, as the error the gateway throws. */
-export function codeError(
-  plugin: string,
-  location: CodeLocation | undefined,
-  what: string,
-  hint: string,
-): PluginCodeError {
-  const at = location ? `${location.file}:${location.line}:${location.column}: ` : '';
-  return new PluginCodeError(`plugin "${plugin}" cannot load its code: ${at}${what} — ${hint}`, {
-    plugin,
-    location,
-    hint,
-  });
 }
 
 /**
@@ -246,7 +232,7 @@ function resolveImport(
 
 /**
  * The first package.json that resolving from `dir` would read and that is not a plain, small file (a
- * link to `/dev/zero`, a FIFO, a huge file): the resolver reads them whole, on the host's thread. Those
+ * link to `/dev/zero`, a FIFO, a huge file): the resolver reads them whole, in the check's thread. Those
  * are the package scopes above `dir`, and for a package, its folder in each `node_modules` above.
  */
 function unsafePackageJson(dir: string, specifier: string | undefined): string | undefined {

@@ -20,7 +20,7 @@ import type { CodeLocation } from '../../errors.js';
 
 /**
  * A source file larger than this is not parsed (its imports are not followed): real plugin files are
- * far smaller, and the parse runs on the host's thread.
+ * far smaller, and every other plugin's check waits behind this one's parse.
  */
 export const MAX_SOURCE_BYTES = 4 * 1024 * 1024;
 

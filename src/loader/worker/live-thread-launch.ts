@@ -4,11 +4,10 @@
  * @module
  */
 import { Worker, type MessagePort } from 'node:worker_threads';
-import { pathToFileURL } from 'node:url';
 import type { RuntimeSpec, StreamSink } from '../runtime.js';
 import type { BodyPump } from './live-body-pump.js';
 import type { CreditCell } from './live-credit.js';
-import { MEMORY_REPORT_MS } from './plugin-pool.js';
+import { harnessData, threadLimits } from './plugin-pool.js';
 import type { HarnessData } from './protocol.js';
 import { HARNESS, type ThreadPermissions } from './thread-launch.js';
 
@@ -42,34 +41,15 @@ export function launchLiveThread(
   livePort: MessagePort,
   harness: BlockingLiveHarness | undefined,
 ): Worker {
-  const { manifest } = spec;
-  const memory = manifest.resources.memory;
-  const workerData: HarnessData = {
-    main: spec.mainUrl ?? pathToFileURL(spec.mainPath).href,
-    name: manifest.name,
-    version: manifest.version,
-    flags: spec.flags,
-    settings: spec.settings,
-    publish: [...manifest.permissions.events.publish],
-    // No tasks run here: a slot table of one, never used.
-    slots: new Int32Array(new SharedArrayBuffer(4)),
-    flagCells,
-    network: [...manifest.permissions.network],
-    maxResponseBytes: spec.maxResponseBytes,
-    memoryReportMs: MEMORY_REPORT_MS,
-    logLinesPerSecond: spec.limits.logLinesPerSecond,
-    livePort,
-  };
+  // No tasks run here: a slot table of one, never used.
+  const slots = new Int32Array(new SharedArrayBuffer(4));
+  const workerData: HarnessData = { ...harnessData(spec, { slots, flagCells }), livePort };
   return new Worker(harness?.url ?? HARNESS, {
     workerData: { ...workerData, ...harness?.data },
     transferList: [livePort],
     execArgv: permissions.execArgv,
     env: { TMPDIR: permissions.scratchDir },
-    resourceLimits: {
-      maxOldGenerationSizeMb: memory,
-      maxYoungGenerationSizeMb: Math.max(1, Math.min(16, Math.floor(memory / 8))),
-      stackSizeMb: 4,
-    },
+    resourceLimits: threadLimits(spec.manifest.resources.memory),
     stdout: true,
     stderr: true,
     trackUnmanagedFds: true,

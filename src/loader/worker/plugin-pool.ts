@@ -23,22 +23,6 @@ export function pluginPool(
   shared: { slots: Int32Array; flagCells: Int32Array },
 ): Piscina {
   const { manifest } = spec;
-  const memory = manifest.resources.memory;
-  const workerData: HarnessData = {
-    main: spec.mainUrl ?? pathToFileURL(spec.mainPath).href,
-    name: manifest.name,
-    version: manifest.version,
-    flags: spec.flags,
-    settings: spec.settings,
-    publish: [...manifest.permissions.events.publish],
-    slots: shared.slots,
-    flagCells: shared.flagCells,
-    network: [...manifest.permissions.network],
-    maxResponseBytes: spec.maxResponseBytes,
-    logLinesPerSecond: spec.limits.logLinesPerSecond,
-    memoryReportMs: MEMORY_REPORT_MS,
-    ...harness?.data,
-  };
   // Loaded with the first pool, not with the gateway: the same CommonJS instance the task-port guard
   // patches (`guardTaskPorts()` loads Piscina's files the same way).
   const { Piscina } = createRequire(import.meta.url)('piscina') as typeof PiscinaModule;
@@ -55,14 +39,49 @@ export function pluginPool(
     atomics: 'disabled',
     // The gateway keeps its own latency histogram; Piscina's would time every task a second time.
     recordTiming: false,
-    resourceLimits: {
-      maxOldGenerationSizeMb: memory,
-      maxYoungGenerationSizeMb: Math.max(1, Math.min(16, Math.floor(memory / 8))),
-      stackSizeMb: 4,
-    },
+    resourceLimits: threadLimits(manifest.resources.memory),
     env: { TMPDIR: permissions.scratchDir },
     execArgv: permissions.execArgv,
-    workerData,
+    workerData: { ...harnessData(spec, shared), ...harness?.data },
     trackUnmanagedFds: true,
   });
+}
+
+/**
+ * What a plugin thread's harness is told (`workerData`), whether it serves a pool's tasks or one live
+ * connection's frames.
+ * @param shared the instance's request slot table and feature-flag cells
+ */
+export function harnessData(
+  spec: RuntimeSpec,
+  shared: { slots: Int32Array; flagCells: Int32Array },
+): HarnessData {
+  const { manifest } = spec;
+  return {
+    main: spec.mainUrl ?? pathToFileURL(spec.mainPath).href,
+    name: manifest.name,
+    version: manifest.version,
+    flags: spec.flags,
+    settings: spec.settings,
+    publish: [...manifest.permissions.events.publish],
+    slots: shared.slots,
+    flagCells: shared.flagCells,
+    network: [...manifest.permissions.network],
+    maxResponseBytes: spec.maxResponseBytes,
+    logLinesPerSecond: spec.limits.logLinesPerSecond,
+    memoryReportMs: MEMORY_REPORT_MS,
+  };
+}
+
+/** A plugin thread's V8 limits: the manifest's `resources.memory` (MB) as its heap. */
+export function threadLimits(memory: number): {
+  maxOldGenerationSizeMb: number;
+  maxYoungGenerationSizeMb: number;
+  stackSizeMb: number;
+} {
+  return {
+    maxOldGenerationSizeMb: memory,
+    maxYoungGenerationSizeMb: Math.max(1, Math.min(16, Math.floor(memory / 8))),
+    stackSizeMb: 4,
+  };
 }

@@ -24,7 +24,7 @@ const FROM_SOURCES = import.meta.url.endsWith('.ts');
 const DIST = new URL(FROM_SOURCES ? '../../../dist/' : './', import.meta.url);
 export const HARNESS = harnessFile('worker-entry', new URL('./entry.ts', import.meta.url));
 /** Threads that load a TypeScript harness do it through tsx. */
-const sourceExecArgv = (harness: URL) =>
+export const sourceExecArgv = (harness: URL): string[] =>
   harness.pathname.endsWith('.ts')
     ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
     : [];

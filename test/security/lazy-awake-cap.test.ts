@@ -8,12 +8,12 @@ const scratch = mkdtempSync(path.join(import.meta.dirname, '..', '.code-check-')
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** A plugin answering `GET /<name>` after `?ms=` milliseconds, with the thread it ran on. */
-function plugin(name: string): string {
-  const dir = path.join(scratch, name);
+function plugin(name: string, version = '1.0.0'): string {
+  const dir = path.join(scratch, version === '1.0.0' ? name : `${name}-${version}`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     path.join(dir, 'plugin.yaml'),
-    `name: ${name}\nversion: 1.0.0\nendpoints:\n  - { method: GET, path: /${name} }\n`,
+    `name: ${name}\nversion: ${version}\nendpoints:\n  - { method: GET, path: /${name} }\n`,
   );
   writeFileSync(
     path.join(dir, 'index.js'),
@@ -32,7 +32,7 @@ export default definePlugin({
 }
 
 const names = Array.from({ length: 10 }, (_, i) => `awake-${i}`);
-const dirs = names.map(plugin);
+const dirs = names.map((name) => plugin(name));
 
 describe('maxAwake: a caller who knows every route cannot wake every lazy plugin', () => {
   let gateway: PluginGateway | undefined;
@@ -120,5 +120,26 @@ describe('maxAwake: a caller who knows every route cannot wake every lazy plugin
         },
       )
       .toBe(200);
+  });
+
+  it('counts a swapped lazy version: it takes a place among the awake, and sleeps in its turn', async () => {
+    const g = new PluginGateway({ logger: false, maxAwake: 1, pluginTimeout: '60s' });
+    gateway = g;
+    const [awake, swapped] = [names[0]!, names[1]!];
+    for (const dir of dirs.slice(0, 2)) await g.load(dir);
+    await g.start();
+    await g.handle({ method: 'GET', path: `/${awake}`, headers: {} });
+    expect(g.metrics(awake).threads).toBe(1);
+    // The swap boots the new version: it takes the one place, so the plugin holding it goes to sleep.
+    await g.swap(swapped, plugin(swapped, '2.0.0'));
+    expect(g.get(swapped)).toMatchObject({ version: '2.0.0', status: 'active' });
+    await expect.poll(() => g.metrics(awake).threads ?? 0, { timeout: 10_000 }).toBe(0);
+    expect(g.metrics(swapped).threads).toBe(1);
+    // The new version is one of the awake like any other: the next wake puts it to sleep.
+    const res = await g.handle({ method: 'GET', path: `/${awake}`, headers: {} });
+    expect(res).toMatchObject({ statusCode: 200, body: awake });
+    await expect.poll(() => g.metrics(swapped).threads ?? 0, { timeout: 10_000 }).toBe(0);
+    const again = await g.handle({ method: 'GET', path: `/${swapped}`, headers: {} });
+    expect(again).toMatchObject({ statusCode: 200, body: swapped });
   });
 });
