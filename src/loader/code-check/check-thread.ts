@@ -22,6 +22,13 @@ const ENTRY = harnessFile('code-check-entry', new URL('./check-entry.ts', import
  */
 export const CHECK_THREAD_HEAP_MB = 512;
 
+/**
+ * How long one plugin's check may take: past it the thread is ended and that plugin fails, so that a
+ * hostile source (an import that walks a huge `exports` map, over and over) cannot hold the checks of
+ * the plugins behind it. A real plugin's check takes milliseconds.
+ */
+export const CHECK_DEADLINE_MS = 30_000;
+
 /** How long the thread stays after its last check (a burst of `load()` calls reuses it). */
 const IDLE_MS = 2000;
 
@@ -42,6 +49,7 @@ class CheckThread {
   #queue: Pending[] = [];
   #current: Pending | undefined;
   #idle: NodeJS.Timeout | undefined;
+  #deadline: NodeJS.Timeout | undefined;
 
   check(code: SourceToCheck): Promise<SourceFindings> {
     return new Promise((resolve, reject) => {
@@ -59,6 +67,10 @@ class CheckThread {
     const worker = (this.#worker ??= this.#spawn());
     worker.ref();
     worker.postMessage(next.code);
+    this.#deadline = setTimeout(() => {
+      void worker.terminate();
+      this.#lost(worker, new Error(`it took longer than ${CHECK_DEADLINE_MS / 1000} s`), true);
+    }, CHECK_DEADLINE_MS);
   }
 
   /** Idle: the thread no longer keeps the process up, and ends after {@link IDLE_MS}. */
@@ -90,6 +102,7 @@ class CheckThread {
     const current = this.#current;
     if (worker !== this.#worker || !current) return;
     this.#current = undefined;
+    clearTimeout(this.#deadline);
     const plugin = current.code.plugin;
     if ('found' in reply) current.resolve(reply.found);
     else if ('error' in reply) {
@@ -106,9 +119,10 @@ class CheckThread {
   }
 
   /** The thread died: the plugin it was reading fails, the others go to a fresh thread. */
-  #lost(worker: Worker, cause: Error): void {
+  #lost(worker: Worker, cause: Error, late = false): void {
     if (worker !== this.#worker) return;
     this.#worker = undefined;
+    clearTimeout(this.#deadline);
     const current = this.#current;
     this.#current = undefined;
     if (current) {
@@ -119,7 +133,9 @@ class CheckThread {
         { file: mainPath, line: 1, column: 1 },
         heap
           ? `its source spent the code check's heap (${CHECK_THREAD_HEAP_MB} MB) while being parsed`
-          : `the code check's thread ended while reading it (${cause.message})`,
+          : late
+            ? `its code check did not end within ${CHECK_DEADLINE_MS / 1000} s`
+            : `the code check's thread ended while reading it (${cause.message})`,
         'make its modules smaller, or set warm: true so that its boot checks it',
         cause,
       );

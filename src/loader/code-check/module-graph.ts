@@ -33,6 +33,13 @@ export const MAX_FILES = 256;
  */
 export const MAX_PARSED_BYTES = 2 * 1024 * 1024;
 
+/**
+ * Imports resolved for one plugin (each distinct specifier from each folder once): a resolution may walk
+ * a package's whole `exports` map, so a plugin of many distinct imports of a huge one would hold the
+ * check's thread for hours. Past it the rest are found when the code loads.
+ */
+export const MAX_RESOLUTIONS = 512;
+
 /** Largest package.json the resolution may read (real ones are a few KiB). */
 export const MAX_PACKAGE_JSON_BYTES = 1024 * 1024;
 
@@ -58,6 +65,7 @@ export function parseModuleGraph(
   const parsed = new Map<string, ParsedFile>();
   const queue = [realPath(entry) ?? entry];
   const seen = new Set(queue);
+  const resolved = new Map<string, string | undefined>();
   let parsedBytes = 0;
   while (queue.length > 0 && seen.size <= MAX_FILES) {
     const file = queue.shift()!;
@@ -72,7 +80,12 @@ export function parseModuleGraph(
     if (program?.sourceType !== 'module') continue;
     parsed.set(file, { file, text, program });
     for (const { specifier, offset } of staticImports(program)) {
-      const target = resolveImport(specifier, file, text, offset, plugin);
+      const key = `${path.dirname(file)}\0${specifier}`;
+      if (!resolved.has(key) && resolved.size >= MAX_RESOLUTIONS) continue;
+      const target = resolved.has(key)
+        ? resolved.get(key)
+        : resolveImport(specifier, file, text, offset, plugin);
+      resolved.set(key, target);
       if (target === undefined || seen.has(target)) continue;
       if (isOwnSource(root, target) && isJavaScript(target)) {
         seen.add(target);
