@@ -227,7 +227,7 @@ export async function resolve(specifier, context, next) {
     expect(out).toBe(`${pkg.version}\n`);
   });
 
-  it('publishes no source maps, and stays under 2 MB unpacked', () => {
+  it('publishes no source maps, and stays under 2.1 MB unpacked', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       cwd: root,
       encoding: 'utf8',
@@ -235,8 +235,9 @@ export async function resolve(specifier, context, next) {
     const [packed] = JSON.parse(out) as [{ unpackedSize: number; files: { path: string }[] }];
     expect(packed.files.filter((f) => f.path.endsWith('.map'))).toEqual([]);
     // Issue 24's goal is 2.5 MB: 2.82 MB with a CommonJS copy of the core and two copies of the
-    // declarations, 1.87 MB with one of each (docs/decisions/0250; 1.93 MB with what merged since).
+    // declarations, 1.87 MB with one of each (docs/decisions/0250; 2.01 MB with what merged since,
+    // the code check's thread entry among it).
     // The ceiling keeps it from growing unseen; raise it with the reason when a feature needs the bytes.
-    expect(packed.unpackedSize).toBeLessThanOrEqual(2 * 1000 * 1000);
+    expect(packed.unpackedSize).toBeLessThanOrEqual(2.1 * 1000 * 1000);
   });
 });
