@@ -60,12 +60,12 @@ export function parseModuleGraph(
   entry: string,
   dir: string,
   plugin: string,
+  resolved: Map<string, string | undefined> = new Map(),
 ): Map<string, ParsedFile> {
   const root = realPath(dir) ?? dir;
   const parsed = new Map<string, ParsedFile>();
   const queue = [realPath(entry) ?? entry];
   const seen = new Set(queue);
-  const resolved = new Map<string, string | undefined>();
   let parsedBytes = 0;
   while (queue.length > 0 && seen.size <= MAX_FILES) {
     const file = queue.shift()!;
@@ -80,7 +80,7 @@ export function parseModuleGraph(
     if (program?.sourceType !== 'module') continue;
     parsed.set(file, { file, text, program });
     for (const { specifier, offset } of staticImports(program)) {
-      const key = `${path.dirname(file)}\0${specifier}`;
+      const key = resolutionKey(specifier, file);
       if (!resolved.has(key) && resolved.size >= MAX_RESOLUTIONS) continue;
       const target = resolved.has(key)
         ? resolved.get(key)
@@ -95,6 +95,13 @@ export function parseModuleGraph(
   }
   return parsed;
 }
+
+/**
+ * Where `resolved` (filled by {@link parseModuleGraph}) keeps what `specifier` led to from `file`: the
+ * only resolutions a later reading of the graph may use (each guarded, and counted in the budget).
+ */
+export const resolutionKey = (specifier: string, file: string): string =>
+  `${path.dirname(file)}\0${specifier}`;
 
 /** The specifiers of a module's `import … from`, `export … from` and `import '…'`, where written. */
 function staticImports(program: Program): { specifier: string; offset: number }[] {

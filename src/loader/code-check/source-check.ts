@@ -6,11 +6,14 @@
  * that milliseconds of parsing a plugin never hold the host's event loop.
  * @module
  */
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse, type Program } from 'acorn';
-import { resolve } from 'import-meta-resolve';
 import { readDefaultExport, type ExportProblem, type KnownDefinition } from './default-export.js';
-import { MAX_PARSED_BYTES, parseModuleGraph, type ParsedFile } from './module-graph.js';
+import {
+  MAX_PARSED_BYTES,
+  parseModuleGraph,
+  resolutionKey,
+  type ParsedFile,
+} from './module-graph.js';
 import { realPath } from './source-files.js';
 
 /** What the parsing part reads of a plugin (plain data: it crosses to the check's thread). */
@@ -32,10 +35,14 @@ export type SourceFindings = ExportProblem | KnownDefinition | undefined;
  */
 export function checkSource(code: SourceToCheck): SourceFindings {
   if (code.mainUrl?.startsWith('data:')) return readBundle(code.mainPath, code.mainUrl);
-  const graph = parseModuleGraph(code.mainPath, code.dir, code.plugin);
+  const resolved = new Map<string, string | undefined>();
+  const graph = parseModuleGraph(code.mainPath, code.dir, code.plugin, resolved);
   const entry = graph.get(realPath(code.mainPath) ?? code.mainPath);
   if (!entry) return undefined; // CommonJS: what it exports is known once it runs
-  return readDefaultExport(entry, graph, ownModule(graph));
+  // A re-export is followed only where the graph's guarded resolution led (never resolved again here).
+  const ownModule = (specifier: string, from: ParsedFile) =>
+    graph.get(resolved.get(resolutionKey(specifier, from.file)) ?? '');
+  return readDefaultExport(entry, graph, ownModule);
 }
 
 /** A TypeScript entry's bundle (syntax and imports were checked when esbuild made it, at load). */
@@ -52,17 +59,4 @@ function readBundle(mainPath: string, url: string): SourceFindings {
   // Places in the bundle mean nothing to the author: name the entry file.
   if (found) found.location = { file: mainPath, line: 1, column: 1 };
   return found;
-}
-
-/** Resolves a re-export to one of the parsed modules of the plugin. */
-function ownModule(graph: ReadonlyMap<string, ParsedFile>) {
-  return (specifier: string, from: ParsedFile): ParsedFile | undefined => {
-    try {
-      const url = resolve(specifier, pathToFileURL(from.file).href);
-      if (!url.startsWith('file:')) return undefined;
-      return graph.get(realPath(fileURLToPath(url)) ?? '');
-    } catch {
-      return undefined;
-    }
-  };
 }
