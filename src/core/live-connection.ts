@@ -51,6 +51,8 @@ export class LiveConnection implements LivePeer {
   #maxBuffered = 0;
   /** The code the gateway closed with (the close line reports it, whatever the client answers). */
   #closedWith: { code: number; reason: string } | undefined;
+  /** The socket closed and left its topics: nothing may subscribe it again (it would stay for good). */
+  #gone = false;
 
   constructor(ws: WebSocket, setup: ConnectionSetup) {
     this.#ws = ws;
@@ -141,6 +143,7 @@ export class LiveConnection implements LivePeer {
   }
 
   subscribe(topic: string): void {
+    if (this.#gone) return;
     this.#setup.topics.subscribe(topic, this);
   }
 
@@ -155,6 +158,7 @@ export class LiveConnection implements LivePeer {
   #onClose(clientCode: number, clientReason: string): void {
     clearInterval(this.#idleTimer);
     const { code, reason } = this.#closedWith ?? { code: clientCode, reason: clientReason };
+    this.#gone = true;
     this.#setup.topics.leave(this);
     this.#link?.closed(code, reason);
     const s = this.#setup;

@@ -27,6 +27,8 @@ interface Connection<C> {
   peer: LivePeer;
   /** The process was told of the close; its `close` handler has not settled (it may still publish). */
   closing: boolean;
+  /** Events handed to the process (open, each message, the close) it has not acknowledged (`done`). */
+  unacked: number;
 }
 
 /** What the connections need of their runtime. */
@@ -58,13 +60,14 @@ export class ProcessSockets<C> {
 
   /** Opens connection `c` on `child`: its handlers' `open`, then every message until it closes. */
   open(child: C, c: number, peer: LivePeer, key: string, request: PluginRequest): LiveLink {
-    const entry: Connection<C> = { child, peer, closing: false };
+    const entry: Connection<C> = { child, peer, closing: false, unacked: 1 };
     this.#connections.set(c, entry);
     this.#host.post(child, { k: 'open', c, key, r: request });
     return {
       message: (d) => {
-        if (this.#connections.get(c) === entry && !entry.closing)
-          this.#host.post(child, { k: 'msg', c, d });
+        if (this.#connections.get(c) !== entry || entry.closing) return;
+        entry.unacked++;
+        this.#host.post(child, { k: 'msg', c, d });
       },
       closed: (code, reason) => this.#tell(c, entry, code, reason),
     };
@@ -74,6 +77,7 @@ export class ProcessSockets<C> {
   #tell(c: number, entry: Connection<C>, code: number, reason: string): void {
     if (this.#connections.get(c) !== entry || entry.closing) return;
     entry.closing = true;
+    entry.unacked++;
     this.#closing++;
     this.#host.post(entry.child, { k: 'closed', c, code, reason });
   }
@@ -93,13 +97,20 @@ export class ProcessSockets<C> {
       case 'close':
         return peer.close(note.code, note.reason);
       case 'sub':
+        // Told of the close, the process may still run handlers that subscribe: the topic table
+        // must not take back a connection that left it.
+        if (entry.closing) return;
         return peer.subscribe(note.t);
       case 'unsub':
         return peer.unsubscribe(note.t);
       case 'pub':
         return peer.publish(note.t, note.d);
       case 'done':
-        if (!entry.closing) return peer.handled();
+        // One `done` per event handed over, in order: a message handler may settle after the close
+        // was told, and only the last `done` is the close handler's.
+        if (entry.unacked === 0) return;
+        entry.unacked--;
+        if (!entry.closing || entry.unacked > 0) return peer.handled();
         // The close handler settled: the connection is gone from the plugin's side too.
         this.#forget(note.c);
         return this.#host.idle();
