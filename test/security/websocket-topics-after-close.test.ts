@@ -58,6 +58,7 @@ describe('a closed connection and its topics, on the host', () => {
     const violations: string[] = [];
     const sockets = new ProcessSockets<string>({
       post: (_child, frame) => posted.push(frame),
+      deliver: () => false,
       violation: (reason) => violations.push(reason),
       idle: quiet,
     });

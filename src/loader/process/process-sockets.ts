@@ -34,6 +34,11 @@ interface Connection<C> {
 /** What the connections need of their runtime. */
 export interface SocketHost<C> {
   post(child: C, frame: LiveFrame): void;
+  /**
+   * Hands a client's message to `child`; true when its channel now holds too much unread: the
+   * clients of `child` are held until `drained(child)`.
+   */
+  deliver(child: C, frame: LiveFrame): boolean;
   violation(reason: string): void;
   /** A connection is gone: the process may be idle now. */
   idle(): void;
@@ -42,6 +47,8 @@ export interface SocketHost<C> {
 export class ProcessSockets<C> {
   readonly #host: SocketHost<C>;
   readonly #connections = new Map<number, Connection<C>>();
+  /** Processes whose channel is full: their clients are not read until it drains. */
+  readonly #held = new Set<C>();
   #closing = 0;
 
   constructor(host: SocketHost<C>) {
@@ -62,12 +69,13 @@ export class ProcessSockets<C> {
   open(child: C, c: number, peer: LivePeer, key: string, request: PluginRequest): LiveLink {
     const entry: Connection<C> = { child, peer, closing: false, unacked: 1 };
     this.#connections.set(c, entry);
+    if (this.#held.has(child)) peer.hold(true);
     this.#host.post(child, { k: 'open', c, key, r: request });
     return {
       message: (d) => {
         if (this.#connections.get(c) !== entry || entry.closing) return;
         entry.unacked++;
-        this.#host.post(child, { k: 'msg', c, d });
+        if (this.#host.deliver(child, { k: 'msg', c, d })) this.hold(child);
       },
       closed: (code, reason) => this.#tell(c, entry, code, reason),
     };
@@ -126,11 +134,27 @@ export class ProcessSockets<C> {
 
   /** The process ended: its connections close with `code` (1011 unexpected, 1001 stopping). */
   ended(child: C, code: number, reason: string): void {
+    this.#held.delete(child);
     for (const [c, entry] of [...this.#connections]) {
       if (entry.child !== child) continue;
       this.#forget(c);
       entry.peer.close(code, reason);
     }
+  }
+
+  /** The channel of `child` holds too much unread: none of its clients is read until it drains. */
+  hold(child: C): void {
+    if (this.#held.has(child)) return;
+    this.#held.add(child);
+    for (const entry of this.#connections.values())
+      if (entry.child === child) entry.peer.hold(true);
+  }
+
+  /** The channel of `child` was read to the end: its clients are read again. */
+  drained(child: C): void {
+    if (!this.#held.delete(child)) return;
+    for (const entry of this.#connections.values())
+      if (entry.child === child) entry.peer.hold(false);
   }
 
   /**
