@@ -17,6 +17,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { PluginGateway } from '../../src/index.js';
+import type { LivePeer } from '../../src/loader/runtime.js';
+import type { LiveFrame } from '../../src/loader/worker/live-protocol.js';
+import { ProcessStreams } from '../../src/loader/process/process-streams.js';
 import { closeServer, memoryLogger } from '../helpers.js';
 import { connect, liveServer } from '../live-clients.js';
 import { haveBwrap, removeProcessPlugins, writePlugin } from '../process-live-plugins.js';
@@ -142,3 +145,56 @@ it.runIf(bwrap)(
   },
   90_000,
 );
+
+/** A connection as the runtime sees it, recording whether it is held. */
+function peer(): LivePeer & { held: boolean[] } {
+  const held: boolean[] = [];
+  const quiet = () => {};
+  return {
+    held,
+    send: quiet,
+    close: quiet,
+    subscribe: quiet,
+    unsubscribe: quiet,
+    publish: quiet,
+    handled: quiet,
+    hold: (h) => held.push(h),
+  };
+}
+
+it('holds every client of a process while it starts or its channel is full, releases them after', () => {
+  let ready = false;
+  let full = false;
+  const delivered: LiveFrame[] = [];
+  const streams = new ProcessStreams<'child'>({
+    child: () => 'child',
+    ready: () => ready,
+    send: () => {},
+    deliver: (_, frame) => (delivered.push(frame), full),
+    closing: () => false,
+    violation: () => {},
+    idle: () => {},
+  });
+  const a = peer();
+  const b = peer();
+  const linkA = streams.open(a, 'GET /work', { id: 'a' } as never);
+  streams.open(b, 'GET /work', { id: 'b' } as never);
+  // Before hello, messages wait in the host: every client of that process is held.
+  linkA.message('early');
+  expect([a.held, b.held]).toEqual([[true], [true]]);
+  ready = true;
+  streams.ready('child');
+  expect(delivered).toEqual([{ k: 'msg', c: 1, d: 'early' }]);
+  expect([a.held, b.held]).toEqual([
+    [true, false],
+    [true, false],
+  ]);
+  // The channel past its threshold: all held, a connection opened meanwhile too, until it drains.
+  full = true;
+  linkA.message('big');
+  const c = peer();
+  streams.open(c, 'GET /work', { id: 'c' } as never);
+  expect([a.held.at(-1), b.held.at(-1), c.held]).toEqual([true, true, [true]]);
+  streams.drained('child');
+  expect([a.held.at(-1), b.held.at(-1), c.held.at(-1)]).toEqual([false, false, false]);
+});

@@ -131,11 +131,14 @@ export class ProcessStreams<C> implements LiveChannel {
     else this.#waiting.set(child, [frame]);
   }
 
-  /** A client's message: sent at once to a process that said hello, else queued for it. */
+  /**
+   * A client's message: sent at once to a process that said hello, else queued for it, and its
+   * clients held until it does (the queue is the host's memory).
+   */
   #deliver(child: C, frame: LiveFrame): boolean {
     if (this.#host.ready(child)) return this.#host.deliver(child, frame);
     this.#post(child, frame);
-    return false;
+    return true;
   }
 
   /** The process said hello: what waited for it goes. */
@@ -147,7 +150,9 @@ export class ProcessStreams<C> implements LiveChannel {
       if (frame.k === 'msg') full = this.#host.deliver(child, frame) || full;
       else this.#host.send(child, frame);
     }
+    // Still full: the channel's drain releases the clients; else they are read again now.
     if (full) this.#sockets.hold(child);
+    else this.#sockets.drained(child);
   }
 
   /** The channel of `child` was read to the end: its clients are read again. */
