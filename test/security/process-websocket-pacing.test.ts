@@ -11,11 +11,14 @@
  * forced collections, is the gateway's. (Red team repro: process-ws-unread-kill.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, expect, it } from 'vitest';
+import { LiveConnection } from '../../src/core/live-connection.js';
+import { TopicTable } from '../../src/core/live-topics.js';
 import { PluginGateway } from '../../src/index.js';
 import type { LivePeer } from '../../src/loader/runtime.js';
 import type { LiveFrame } from '../../src/loader/worker/live-protocol.js';
@@ -197,4 +200,45 @@ it('holds every client of a process while it starts or its channel is full, rele
   expect([a.held.at(-1), b.held.at(-1), c.held]).toEqual([true, true, [true]]);
   streams.drained('child');
   expect([a.held.at(-1), b.held.at(-1), c.held.at(-1)]).toEqual([false, false, false]);
+});
+
+it('reads a client only when both its own credit and its process channel allow', () => {
+  const calls: string[] = [];
+  const quiet = () => {};
+  const ws = Object.assign(new EventEmitter(), {
+    OPEN: 1,
+    readyState: 1,
+    bufferedAmount: 0,
+    pause: () => calls.push('pause'),
+    resume: () => calls.push('resume'),
+    ping: quiet,
+    terminate: quiet,
+    send: quiet,
+    close: quiet,
+  });
+  const conn = new LiveConnection(ws as never, {
+    id: 'r-1',
+    plugin: 'p',
+    version: '1.0.0',
+    path: '/work',
+    userId: undefined,
+    settings: { max_buffered_bytes: 1 << 20 } as never,
+    idleMs: 60_000,
+    rate: undefined,
+    topics: new TopicTable(),
+    log: { info: quiet, warn: quiet, error: quiet, debug: quiet } as never,
+    ended: quiet,
+  });
+  conn.attach({ message: quiet, closed: quiet });
+  conn.hold(true);
+  expect(calls).toEqual(['pause']);
+  // 64 messages read before the pause took effect use up the credit: still one pause.
+  for (let i = 0; i < 64; i++) ws.emit('message', Buffer.from('x'), false);
+  expect(calls).toEqual(['pause']);
+  // The channel drains, but this client's own credit is out: not read yet.
+  conn.hold(false);
+  expect(calls).toEqual(['pause']);
+  for (let i = 0; i < 32; i++) conn.handled();
+  expect(calls).toEqual(['pause', 'resume']);
+  ws.emit('close', 1000, Buffer.from(''));
 });
