@@ -278,12 +278,8 @@ export class ProcessRuntime implements PluginRuntime {
     const crashed = !child.quiet && !this.#closing;
     // Read at every exit, so that the kernel's count of memory kills stays in step.
     const killedForMemory = this.#launch.exitReason();
-    const reason =
-      child.error ??
-      killedForMemory ??
-      (signal
-        ? `the plugin process was ended by ${signal}`
-        : `the plugin process exited with code ${code}`);
+    const how = signal ? `was ended by ${signal}` : `exited with code ${code}`;
+    const reason = child.error ?? killedForMemory ?? `the plugin process ${how}`;
     const loss: TaskFailure = crashed ? { __pgw: 'crash', message: reason } : this.#terminated();
     if (crashed) this.#hooks.onCrash(reason);
     this.#streams.ended(child, crashed ? reason : 'plugin stopping');
