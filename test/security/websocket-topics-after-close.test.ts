@@ -83,6 +83,30 @@ describe('a closed connection and its topics, on the host', () => {
     expect(other.send).toHaveBeenCalledWith('left');
   });
 
+  it('a done beyond the events handed over is ignored: no credit a process did not earn', () => {
+    const handled = vi.fn();
+    const sockets = new ProcessSockets<string>({
+      post: quiet,
+      deliver: () => false,
+      violation: quiet,
+      idle: quiet,
+    });
+    const peer = {
+      send: quiet,
+      close: quiet,
+      subscribe: quiet,
+      unsubscribe: quiet,
+      publish: quiet,
+    };
+    const link = sockets.open('child-1', 1, { ...peer, handled, hold: quiet }, 'GET /room', {
+      id: 'r-1',
+    } as never);
+    link.message('one');
+    // Open and one message were handed over: two acknowledgements count, the 98 forged do not.
+    for (let i = 0; i < 100; i++) sockets.onNote('child-1', { k: 'done', c: 1 });
+    expect(handled).toHaveBeenCalledTimes(2);
+  });
+
   it('the connection itself refuses a subscribe once closed (whatever runtime asks)', () => {
     const topics = new TopicTable();
     const ws = new FakeWs();
