@@ -44,13 +44,19 @@ export class LiveConnection implements LivePeer {
   #idleTimer: NodeJS.Timeout | undefined;
   #tat: number | undefined;
   #pending = 0;
-  #paused = false;
+  /** `MAX_PENDING` messages wait on the plugin: this client is not read until half are handled. */
+  #creditOut = false;
+  /** The runtime's way to the plugin is full (`hold()`): no client of it is read. */
+  #held = false;
+  #reading = true;
   #in = 0;
   #out = 0;
   /** The most bytes the host held for this client at once (the close line reports it). */
   #maxBuffered = 0;
   /** The code the gateway closed with (the close line reports it, whatever the client answers). */
   #closedWith: { code: number; reason: string } | undefined;
+  /** The socket closed and left its topics: nothing may subscribe it again (it would stay for good). */
+  #gone = false;
 
   constructor(ws: WebSocket, setup: ConnectionSetup) {
     this.#ws = ws;
@@ -96,9 +102,9 @@ export class LiveConnection implements LivePeer {
     this.#in++;
     const bytes = Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw as ArrayBuffer);
     const data: LiveData = isBinary ? new Uint8Array(bytes) : bytes.toString('utf8');
-    if (++this.#pending >= MAX_PENDING && !this.#paused) {
-      this.#paused = true;
-      this.#ws.pause();
+    if (++this.#pending >= MAX_PENDING && !this.#creditOut) {
+      this.#creditOut = true;
+      this.#setReading();
     }
     this.#link?.message(data);
   };
@@ -115,10 +121,24 @@ export class LiveConnection implements LivePeer {
 
   handled(): void {
     this.#pending = Math.max(0, this.#pending - 1);
-    if (this.#paused && this.#pending <= MAX_PENDING / 2) {
-      this.#paused = false;
-      this.#ws.resume();
+    if (this.#creditOut && this.#pending <= MAX_PENDING / 2) {
+      this.#creditOut = false;
+      this.#setReading();
     }
+  }
+
+  hold(held: boolean): void {
+    this.#held = held;
+    this.#setReading();
+  }
+
+  /** Reads the client's socket unless its own credit ran out or the way to the plugin is full. */
+  #setReading(): void {
+    const read = !this.#creditOut && !this.#held;
+    if (read === this.#reading) return;
+    this.#reading = read;
+    if (read) this.#ws.resume();
+    else this.#ws.pause();
   }
 
   send(data: LiveData): void {
@@ -141,6 +161,7 @@ export class LiveConnection implements LivePeer {
   }
 
   subscribe(topic: string): void {
+    if (this.#gone) return;
     this.#setup.topics.subscribe(topic, this);
   }
 
@@ -155,6 +176,7 @@ export class LiveConnection implements LivePeer {
   #onClose(clientCode: number, clientReason: string): void {
     clearInterval(this.#idleTimer);
     const { code, reason } = this.#closedWith ?? { code: clientCode, reason: clientReason };
+    this.#gone = true;
     this.#setup.topics.leave(this);
     this.#link?.closed(code, reason);
     const s = this.#setup;

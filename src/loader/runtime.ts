@@ -149,6 +149,11 @@ export interface LivePeer {
   publish(topic: string, data: LiveData): void;
   /** The plugin's handler of the connection's last open or message settled. */
   handled(): void;
+  /**
+   * The way to the plugin is full (a process's channel holds too much unread): stop reading the
+   * client while `held`, whatever its own credit. The host's pacing, never the client's fault.
+   */
+  hold(held: boolean): void;
 }
 
 /** The runtime's side of one live connection: what the gateway tells the plugin. */

@@ -116,6 +116,7 @@ describe('a forwarded WebSocket, from a malicious owner', () => {
           unsubscribe() {},
           publish() {},
           handled() {},
+          hold() {},
         },
         'GET /rooms/{room}',
         { id: 'r', method: 'GET', path: '/rooms/a', headers: {}, params: {}, query: {} },

@@ -16,8 +16,13 @@ import type { ProcessControl } from './protocol.js';
 
 /** How long a frame from the child may stay unfinished once begun. */
 export const FRAME_STALL_MS = 5000;
-/** Bytes written to the child and not yet read by it, past which it is ended (it does not read). */
+/**
+ * Bytes written to the child and not yet read by it, past which it is ended (it does not read).
+ * Clients' WebSocket messages are not counted: the host paces those itself (`HOLD_CLIENTS_BYTES`).
+ */
 export const MAX_UNREAD_BYTES = 64 * 1024 * 1024;
+/** Unread bytes on the channel past which the host stops reading the process's WebSocket clients. */
+export const HOLD_CLIENTS_BYTES = 8 * 1024 * 1024;
 
 /** What the host knows of one plugin process. */
 export interface Child {
@@ -40,6 +45,10 @@ export interface Child {
   exited: boolean;
   heapUsed: number;
   rssBytes: number;
+  /** Bytes of clients' messages written to the channel and not yet taken by the kernel. */
+  clientBytes: number;
+  /** The channel holds more than `HOLD_CLIENTS_BYTES` unread: clients wait for its 'drain'. */
+  holding: boolean;
   cpu: { ms: number; at: number } | undefined;
   watch: NodeJS.Timeout | undefined;
   stopped?: () => void;
@@ -89,6 +98,8 @@ export function spawnChild(
     exited: false,
     heapUsed: 0,
     rssBytes: 0,
+    clientBytes: 0,
+    holding: false,
     cpu: undefined,
     watch: undefined,
     exit: new Promise<void>((resolve) => (exited = resolve)),
@@ -134,7 +145,8 @@ export function sendFrame(
   if (frame.length > MAX_UNREAD_BYTES) {
     return `a message of ${frame.length} bytes, over the ${MAX_UNREAD_BYTES / 1048576} MiB the channel holds`;
   }
-  if (child.channel.writableLength + frame.length > MAX_UNREAD_BYTES) {
+  // What the host chose to write for clients is its own backlog, not the plugin's failure to read.
+  if (child.channel.writableLength - child.clientBytes + frame.length > MAX_UNREAD_BYTES) {
     onBroken(
       child,
       `the plugin left more than ${MAX_UNREAD_BYTES / 1048576} MiB of its channel unread`,
@@ -143,6 +155,30 @@ export function sendFrame(
   }
   child.channel.write(frame);
   return undefined;
+}
+
+/**
+ * Sends a client's WebSocket message to the child: never refused, never a reason to end it (each is
+ * bounded by `max_message_bytes`, and their number by the host's holding its clients). Returns true
+ * when the channel holds more than `HOLD_CLIENTS_BYTES` unread: the caller stops reading clients,
+ * and `drained` is called once, when the child has read the channel to the end.
+ */
+export function sendClientFrame(
+  child: Child,
+  message: ProcessControl,
+  drained: () => void,
+): boolean {
+  if (child.exited || child.channel.destroyed) return false;
+  const frame = encodeFrame(message);
+  child.clientBytes += frame.length;
+  child.channel.write(frame, () => (child.clientBytes -= frame.length));
+  if (child.holding || child.channel.writableLength <= HOLD_CLIENTS_BYTES) return child.holding;
+  child.holding = true;
+  child.channel.once('drain', () => {
+    child.holding = false;
+    drained();
+  });
+  return true;
 }
 
 /** Whether `work` settled (either way) within `ms`. */

@@ -1,11 +1,10 @@
 /**
  * `ProcessRuntime`: one child process per plugin instance (`runtime.type: process`: the Node harness,
  * or a native program), in bubblewrap (`process-launch.ts`). A request past its deadline is answered
- * at once and the process still holding it after the grace is killed (not a crash); a process that
- * exits on its own, or goes over its memory or process count, is a crash; it exits after `idleTimeout`
- * idle. Everything the child sends is read by the bounded frame reader (`frames.ts`) and checked here
- * (`process-notes.ts`): the child is untrusted. Slots, deadlines and drain are the ledger's; this
- * runtime is its transport. Its key/value store (`process-kv.ts`) outlives its processes.
+ * at once, the process still holding it after the grace killed (not a crash); exiting on its own or
+ * going over its memory or process count is a crash; it exits after `idleTimeout` idle. The bounded
+ * frame reader (`frames.ts`) reads and `process-notes.ts` checks all the untrusted child sends. Slots,
+ * deadlines and drain are the ledger's, this its transport; its key/value store outlives processes.
  * @module
  */
 import { grantedFetch, type FetchReply, type FetchRequest } from '../host-fetch.js';
@@ -40,7 +39,8 @@ import {
 import { checkProcessNote, handshakeBreach, negotiatedVersion } from './process-notes.js';
 import { FRAME_ENVELOPE_BYTES } from './frames.js';
 import type { ProcessControl, ProcessHarnessData } from './protocol.js';
-import { sampleUsage, sendFrame, spawnChild, within, type Child } from './process-child.js';
+import { sampleUsage, sendClientFrame, sendFrame, spawnChild, within } from './process-child.js';
+import type { Child } from './process-child.js';
 
 type Held = Pending<Child>;
 
@@ -74,6 +74,8 @@ export class ProcessRuntime implements PluginRuntime {
     child: () => this.#child ?? this.#spawn(),
     ready: (child) => child.ready,
     send: (child, f) => this.#send(child, { ctl: 'live', f }),
+    deliver: (child, f) =>
+      sendClientFrame(child, { ctl: 'live', f }, () => this.#streams.drained(child)),
     closing: () => this.#closing,
     violation: (reason) => this.#hooks.onViolation(reason, ++this.#violations),
     idle: () => this.#startIdle(),
@@ -276,12 +278,8 @@ export class ProcessRuntime implements PluginRuntime {
     const crashed = !child.quiet && !this.#closing;
     // Read at every exit, so that the kernel's count of memory kills stays in step.
     const killedForMemory = this.#launch.exitReason();
-    const reason =
-      child.error ??
-      killedForMemory ??
-      (signal
-        ? `the plugin process was ended by ${signal}`
-        : `the plugin process exited with code ${code}`);
+    const how = signal ? `was ended by ${signal}` : `exited with code ${code}`;
+    const reason = child.error ?? killedForMemory ?? `the plugin process ${how}`;
     const loss: TaskFailure = crashed ? { __pgw: 'crash', message: reason } : this.#terminated();
     if (crashed) this.#hooks.onCrash(reason);
     this.#streams.ended(child, crashed ? reason : 'plugin stopping');

@@ -27,11 +27,18 @@ interface Connection<C> {
   peer: LivePeer;
   /** The process was told of the close; its `close` handler has not settled (it may still publish). */
   closing: boolean;
+  /** Events handed to the process (open, each message, the close) it has not acknowledged (`done`). */
+  unacked: number;
 }
 
 /** What the connections need of their runtime. */
 export interface SocketHost<C> {
   post(child: C, frame: LiveFrame): void;
+  /**
+   * Hands a client's message to `child`; true when its channel now holds too much unread: the
+   * clients of `child` are held until `drained(child)`.
+   */
+  deliver(child: C, frame: LiveFrame): boolean;
   violation(reason: string): void;
   /** A connection is gone: the process may be idle now. */
   idle(): void;
@@ -40,6 +47,8 @@ export interface SocketHost<C> {
 export class ProcessSockets<C> {
   readonly #host: SocketHost<C>;
   readonly #connections = new Map<number, Connection<C>>();
+  /** Processes whose channel is full: their clients are not read until it drains. */
+  readonly #held = new Set<C>();
   #closing = 0;
 
   constructor(host: SocketHost<C>) {
@@ -58,13 +67,15 @@ export class ProcessSockets<C> {
 
   /** Opens connection `c` on `child`: its handlers' `open`, then every message until it closes. */
   open(child: C, c: number, peer: LivePeer, key: string, request: PluginRequest): LiveLink {
-    const entry: Connection<C> = { child, peer, closing: false };
+    const entry: Connection<C> = { child, peer, closing: false, unacked: 1 };
     this.#connections.set(c, entry);
+    if (this.#held.has(child)) peer.hold(true);
     this.#host.post(child, { k: 'open', c, key, r: request });
     return {
       message: (d) => {
-        if (this.#connections.get(c) === entry && !entry.closing)
-          this.#host.post(child, { k: 'msg', c, d });
+        if (this.#connections.get(c) !== entry || entry.closing) return;
+        entry.unacked++;
+        if (this.#host.deliver(child, { k: 'msg', c, d })) this.hold(child);
       },
       closed: (code, reason) => this.#tell(c, entry, code, reason),
     };
@@ -74,6 +85,7 @@ export class ProcessSockets<C> {
   #tell(c: number, entry: Connection<C>, code: number, reason: string): void {
     if (this.#connections.get(c) !== entry || entry.closing) return;
     entry.closing = true;
+    entry.unacked++;
     this.#closing++;
     this.#host.post(entry.child, { k: 'closed', c, code, reason });
   }
@@ -93,13 +105,20 @@ export class ProcessSockets<C> {
       case 'close':
         return peer.close(note.code, note.reason);
       case 'sub':
+        // Told of the close, the process may still run handlers that subscribe: the topic table
+        // must not take back a connection that left it.
+        if (entry.closing) return;
         return peer.subscribe(note.t);
       case 'unsub':
         return peer.unsubscribe(note.t);
       case 'pub':
         return peer.publish(note.t, note.d);
       case 'done':
-        if (!entry.closing) return peer.handled();
+        // One `done` per event handed over, in order: a message handler may settle after the close
+        // was told, and only the last `done` is the close handler's.
+        if (entry.unacked === 0) return;
+        entry.unacked--;
+        if (!entry.closing || entry.unacked > 0) return peer.handled();
         // The close handler settled: the connection is gone from the plugin's side too.
         this.#forget(note.c);
         return this.#host.idle();
@@ -115,11 +134,27 @@ export class ProcessSockets<C> {
 
   /** The process ended: its connections close with `code` (1011 unexpected, 1001 stopping). */
   ended(child: C, code: number, reason: string): void {
+    this.#held.delete(child);
     for (const [c, entry] of [...this.#connections]) {
       if (entry.child !== child) continue;
       this.#forget(c);
       entry.peer.close(code, reason);
     }
+  }
+
+  /** The channel of `child` holds too much unread: none of its clients is read until it drains. */
+  hold(child: C): void {
+    if (this.#held.has(child)) return;
+    this.#held.add(child);
+    for (const entry of this.#connections.values())
+      if (entry.child === child) entry.peer.hold(true);
+  }
+
+  /** The channel of `child` was read to the end: its clients are read again. */
+  drained(child: C): void {
+    if (!this.#held.delete(child)) return;
+    for (const entry of this.#connections.values())
+      if (entry.child === child) entry.peer.hold(false);
   }
 
   /**

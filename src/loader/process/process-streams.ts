@@ -28,6 +28,11 @@ export interface StreamHost<C> {
   /** Whether the process said hello (frames sent before would reach it before its `start`). */
   ready(child: C): boolean;
   send(child: C, frame: LiveFrame): void;
+  /**
+   * Sends a client's message (paced by the host, never a reason to end the process); true when the
+   * channel now holds too much unread. `drained(child)` follows once the process has read it all.
+   */
+  deliver(child: C, frame: LiveFrame): boolean;
   closing(): boolean;
   violation(reason: string): void;
   /** A stream or connection ended: the process may be idle now. */
@@ -54,6 +59,7 @@ export class ProcessStreams<C> implements LiveChannel {
     this.#host = host;
     this.#sockets = new ProcessSockets<C>({
       post: (child, frame) => this.#post(child, frame),
+      deliver: (child, frame) => this.#deliver(child, frame),
       violation: (reason) => host.violation(reason),
       idle: () => host.idle(),
     });
@@ -125,11 +131,33 @@ export class ProcessStreams<C> implements LiveChannel {
     else this.#waiting.set(child, [frame]);
   }
 
+  /**
+   * A client's message: sent at once to a process that said hello, else queued for it, and its
+   * clients held until it does (the queue is the host's memory).
+   */
+  #deliver(child: C, frame: LiveFrame): boolean {
+    if (this.#host.ready(child)) return this.#host.deliver(child, frame);
+    this.#post(child, frame);
+    return true;
+  }
+
   /** The process said hello: what waited for it goes. */
   ready(child: C): void {
     const queue = this.#waiting.get(child);
     this.#waiting.delete(child);
-    for (const frame of queue ?? []) this.#host.send(child, frame);
+    let full = false;
+    for (const frame of queue ?? []) {
+      if (frame.k === 'msg') full = this.#host.deliver(child, frame) || full;
+      else this.#host.send(child, frame);
+    }
+    // Still full: the channel's drain releases the clients; else they are read again now.
+    if (full) this.#sockets.hold(child);
+    else this.#sockets.drained(child);
+  }
+
+  /** The channel of `child` was read to the end: its clients are read again. */
+  drained(child: C): void {
+    this.#sockets.drained(child);
   }
 
   /** A checked live note from `child`: a connection's, or a stream's (`head`, `chunk`, `end`, `pull`). */

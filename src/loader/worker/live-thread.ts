@@ -39,15 +39,15 @@ import {
   type StreamEntry,
 } from './live-thread-launch.js';
 import { onNote, type NoteTarget, type ThreadState } from './thread-notes.js';
+import { LivePeers } from './live-peers.js';
 
 /** One running live thread and what belongs to it. */
 interface Running {
   state: ThreadState;
   port: MessagePort;
   permissions: ThreadPermissions;
-  peers: Map<number, LivePeer>;
-  /** Closed connections whose `close` handler has not settled: it may still publish. */
-  closing: Set<number>;
+  /** Its WebSocket connections, the closing ones included until their `close` handler settles. */
+  peers: LivePeers;
   /** Streamed responses under way, with the chunks sent beyond the credit given (never past the window). */
   streams: Map<number, StreamEntry>;
   /** Cancelled streams whose blocking call has not returned yet, each with its grace timer. */
@@ -97,7 +97,7 @@ export class LiveThread implements LiveChannel {
   /** Open connections. */
   get connections(): number {
     const running = this.#running;
-    return running ? running.peers.size - running.closing.size + running.streams.size : 0;
+    return running ? running.peers.open + running.streams.size : 0;
   }
 
   /** Whether the thread holds anything: a connection, a stream, or a cancelled call not yet returned. */
@@ -153,23 +153,19 @@ export class LiveThread implements LiveChannel {
     const running = (this.#running ??= this.#start());
     clearTimeout(this.#idleTimer);
     const c = ++this.#nextConnection;
-    running.peers.set(c, peer);
+    running.peers.add(c, peer);
     const post = (frame: LiveFrame) => postTo(running, frame);
     post({ k: 'open', c, key, r: request });
     return {
-      message: (d: LiveData) => running.peers.has(c) && post({ k: 'msg', c, d }),
-      closed: (code, reason) => {
-        if (!running.peers.has(c) || running.closing.has(c)) return;
-        running.closing.add(c);
-        post({ k: 'closed', c, code, reason });
-      },
+      message: (d: LiveData) => running.peers.message(c) && post({ k: 'msg', c, d }),
+      closed: (code, reason) => running.peers.close(c) && post({ k: 'closed', c, code, reason }),
     };
   }
 
   closeAll(code: number, reason: string): void {
     const running = this.#running;
     if (!running) return;
-    for (const [c, peer] of running.peers) if (!running.closing.has(c)) peer.close(code, reason);
+    for (const peer of running.peers.openPeers()) peer.close(code, reason);
     const streams = [...running.streams];
     running.streams.clear();
     for (const [c, entry] of streams) {
@@ -215,8 +211,7 @@ export class LiveThread implements LiveChannel {
       state,
       port: port1,
       permissions,
-      peers: new Map(),
-      closing: new Set(),
+      peers: new LivePeers(),
       streams: new Map(),
       cancelling: new Map(),
       stopped,
@@ -245,27 +240,8 @@ export class LiveThread implements LiveChannel {
     if (note.k === 'head' || note.k === 'chunk' || note.k === 'end')
       return this.#onStream(running, note);
     if (note.k === 'pull') return running.streams.get(note.c)?.body?.pull();
-    const peer = running.peers.get(note.c);
-    // A connection the host closed meanwhile, or a number it never opened: nothing to act on.
-    if (!peer) return;
-    switch (note.k) {
-      case 'send':
-        return peer.send(note.d);
-      case 'close':
-        return peer.close(note.code, note.reason);
-      case 'sub':
-        return peer.subscribe(note.t);
-      case 'unsub':
-        return peer.unsubscribe(note.t);
-      case 'pub':
-        return peer.publish(note.t, note.d);
-      case 'done':
-        if (!running.closing.delete(note.c)) return peer.handled();
-        // The close handler settled: the connection is gone from the plugin's side too.
-        running.peers.delete(note.c);
-        this.#maybeIdle(running);
-        return;
-    }
+    // The close handler settled: the connection is gone from the plugin's side too.
+    if (running.peers.onNote(note)) this.#maybeIdle(running);
   }
 
   #onStream(running: Running, note: Extract<LiveNote, { k: 'head' | 'chunk' | 'end' }>): void {
@@ -341,10 +317,7 @@ export class LiveThread implements LiveChannel {
     running.permissions.dispose();
     const crashed =
       !state.killed && (state.error !== undefined || state.exitNoted || !this.#closing);
-    const peers = [...running.peers.values()];
-    running.peers.clear();
-    running.closing.clear();
-    for (const peer of peers) peer.close(1011, 'plugin thread ended');
+    for (const peer of running.peers.takeAll().all) peer.close(1011, 'plugin thread ended');
     for (const grace of running.cancelling.values()) clearTimeout(grace);
     running.cancelling.clear();
     const streams = [...running.streams.values()];
@@ -368,9 +341,7 @@ export class LiveThread implements LiveChannel {
     clearTimeout(this.#idleTimer);
     const running = this.#running;
     if (!running) return;
-    const peers = [...running.peers].filter(([c]) => !running.closing.has(c));
-    running.peers.clear();
-    for (const [c, peer] of peers) {
+    for (const [c, peer] of running.peers.takeAll().open) {
       peer.close(1001, 'plugin stopping');
       // The plugin's close handlers run before its stop().
       running.port.postMessage({
