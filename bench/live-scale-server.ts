@@ -16,6 +16,7 @@ import { PluginGateway } from '../dist/index.js';
 const here = import.meta.dirname;
 const variant = process.argv[2];
 const server = http.createServer();
+const UPLOAD_WINDOW = 8;
 
 function bareDownload(worker: Worker, res: http.ServerResponse, bytes: number): void {
   const { port1, port2 } = new MessageChannel();
@@ -32,6 +33,27 @@ function bareDownload(worker: Worker, res: http.ServerResponse, bytes: number): 
   worker.postMessage({ port: port2, bytes }, [port2]);
 }
 
+/** The request body posted to the worker chunk by chunk, the socket read only while it keeps up. */
+function bareUpload(worker: Worker, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const { port1, port2 } = new MessageChannel();
+  let unacknowledged = 0;
+  port1.on('message', (message: number | { bytes: number }) => {
+    if (typeof message === 'number') {
+      if (--unacknowledged < UPLOAD_WINDOW) req.resume();
+      return;
+    }
+    port1.close();
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(message));
+  });
+  req.on('data', (chunk: Buffer) => {
+    port1.postMessage(chunk);
+    if (++unacknowledged >= UPLOAD_WINDOW) req.pause();
+  });
+  req.once('end', () => port1.postMessage(null));
+  req.once('error', () => port1.close());
+  worker.postMessage({ upload: port2 }, [port2]);
+}
+
 if (variant === 'bare') {
   const worker = new Worker(path.join(here, 'live-scale-worker.js'));
   const wss = new WebSocketServer({ server, perMessageDeflate: false });
@@ -45,6 +67,7 @@ if (variant === 'bare') {
     }
     if (url.pathname === '/download')
       return bareDownload(worker, res, Number(url.searchParams.get('bytes')));
+    if (url.pathname === '/upload' && req.method === 'PUT') return bareUpload(worker, req, res);
     res.writeHead(404).end();
   });
 } else {
