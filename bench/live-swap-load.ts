@@ -80,8 +80,10 @@ console.log(JSON.stringify({ open: held.length }));
 const probes: { openedAt: number; answeredAt: number; version: string }[] = [];
 let prober: NodeJS.Timeout | undefined;
 let probesFailed = 0;
+let probesStarted = 0;
 async function probe(): Promise<void> {
   const openedAt = now();
+  probesStarted++;
   try {
     const ws = await open();
     ws.send('probe');
@@ -133,6 +135,7 @@ process.stdin.on('data', (line: string) => {
         echoAfter: echoIn(2),
         probes,
         probesFailed,
+        probesUnanswered: probesStarted - probes.length - probesFailed,
       }),
     );
     process.exit(0);

@@ -92,12 +92,15 @@ async function round(): Promise<void> {
     `swap(): ${ms(swap.end - swap.start)} ms; connections by version after it: ${JSON.stringify(byVersion)}`,
   );
   console.log(
-    `new connections opened before the swap: ${counts(tally.before!)}; during: ${counts(tally.during!)}; after: ${counts(tally.after!)}; failed ${result.probesFailed}`,
+    `new connections opened before the swap: ${counts(tally.before!)}; during: ${counts(tally.during!)}; after: ${counts(tally.after!)}; failed ${result.probesFailed}, unanswered ${result.probesUnanswered}`,
   );
   const relative = (t: number) =>
     `${ms(Math.abs(t - swap.end))} ms ${t < swap.end ? 'before' : 'after'} swap() resolved`;
+  const first = v2[0];
   console.log(
-    `last new connection answered by v1 opened ${relative(lastV1Opened)}; first answered by v2 opened ${relative(v2[0]!.openedAt)}, answered ${relative(v2[0]!.answeredAt)} (v2's live thread starts with it); the next ${v2Times.length} opened to answered: p50 ${ms(median(v2Times))} ms`,
+    first
+      ? `last new connection answered by v1 opened ${relative(lastV1Opened)}; first answered by v2 opened ${relative(first.openedAt)}, answered ${relative(first.answeredAt)} (v2's live thread starts with it); the next ${v2Times.length} opened to answered: p50 ${ms(median(v2Times))} ms`
+      : 'no new connection answered by v2',
   );
   const echo = (s: Line) =>
     `p50 ${ms(s.p50)} / p99 ${ms(s.p99)} / max ${ms(s.max)} ms (${s.count})`;
