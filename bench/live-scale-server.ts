@@ -2,8 +2,9 @@
  * The server of `bench/live-scale.bench.ts`, in a process of its own (run with --expose-gc): `bare`
  * (a `ws` echo on the main thread, an SSE endpoint and a download piped from a worker thread by hand)
  * or `gateway` (the same three served by the `live-scale` worker plugin through the node listener).
- * Prints `{ "port": N }`; then on stdin `mem` answers `{ rss, peak }` after a collection (`peak`:
- * highest RSS sampled since the last `mem`), `cpu` answers `{ cpuUs }`.
+ * Prints `{ "port": N }`; then on stdin `mem` answers `{ rss, peak, arrayBuffersPeak }` after a
+ * collection (`peak`: highest RSS sampled since the last `mem`; `arrayBuffersPeak`: highest
+ * `process.memoryUsage().arrayBuffers` of the main thread since then), `cpu` answers `{ cpuUs }`.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -82,7 +83,12 @@ await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.1', backl
 console.log(JSON.stringify({ port: (server.address() as AddressInfo).port }));
 
 let peak = 0;
-setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20).unref();
+let arrayBuffersPeak = 0;
+setInterval(() => {
+  const { rss, arrayBuffers } = process.memoryUsage();
+  peak = Math.max(peak, rss);
+  arrayBuffersPeak = Math.max(arrayBuffersPeak, arrayBuffers);
+}, 20).unref();
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (line: string) => {
   if (line.trim() === 'cpu') {
@@ -91,6 +97,7 @@ process.stdin.on('data', (line: string) => {
   }
   globalThis.gc?.();
   const rss = process.memoryUsage.rss();
-  console.log(JSON.stringify({ rss, peak: Math.max(peak, rss) }));
+  console.log(JSON.stringify({ rss, peak: Math.max(peak, rss), arrayBuffersPeak }));
   peak = rss;
+  arrayBuffersPeak = 0;
 });

@@ -7,8 +7,8 @@
  * - SSE (default 1000) streams opened at once and held: then the time to the first event of one more
  *   (p50 and p99 of 50, one at a time), the burst's own p50, and the server's CPU per stream.
  * - DOWNLOAD_MIB (default 1024) streamed through: MB/s, the server's CPU per MiB (all its threads),
- *   its RSS growth at its peak and what is left of it after the main thread's collection (worker
- *   threads are not collected).
+ *   its RSS growth at its peak, what is left of it after the main thread's collection (worker
+ *   threads are not collected), and the main thread's `arrayBuffers` at their peak.
  * - UPLOAD_MIB (default 1024) sent to `PUT /upload`: the bare server posts the request body to a
  *   worker thread by hand, the gateway's plugin reads it as a stream (`stream.request_body`); both
  *   count the bytes. The same figures as the download.
@@ -101,7 +101,14 @@ async function measure(variant: string) {
 
   /** MB/s, server CPU ms per MiB and RSS growth at its peak of one transfer. */
   const transfer = async (mode: 'download' | 'upload', bytes: number) => {
-    if (bytes <= 0) return { mbps: nan, cpuMsPerMiB: nan, growthMiB: nan, retainedMiB: nan };
+    if (bytes <= 0)
+      return {
+        mbps: nan,
+        cpuMsPerMiB: nan,
+        growthMiB: nan,
+        retainedMiB: nan,
+        arrayBuffersMiB: nan,
+      };
     const base = await ask('mem');
     const cpuBefore = await ask('cpu');
     const { mbps } = await nextLine(load(mode, port_, String(bytes)));
@@ -113,6 +120,7 @@ async function measure(variant: string) {
       cpuMsPerMiB: (cpuAfter.cpuUs! - cpuBefore.cpuUs!) / 1000 / (bytes / MiB),
       growthMiB: (peak.peak! - base.rss!) / MiB,
       retainedMiB: (peak.rss! - base.rss!) / MiB,
+      arrayBuffersMiB: peak.arrayBuffersPeak! / MiB,
     };
   };
   const download = await transfer('download', DOWNLOAD);
@@ -128,10 +136,12 @@ async function measure(variant: string) {
     cpuMsPerMiB: download.cpuMsPerMiB,
     downloadGrowthMiB: download.growthMiB,
     downloadRetainedMiB: download.retainedMiB,
+    downloadArrayBuffersMiB: download.arrayBuffersMiB,
     uploadMbps: upload.mbps,
     uploadCpuMsPerMiB: upload.cpuMsPerMiB,
     uploadGrowthMiB: upload.growthMiB,
     uploadRetainedMiB: upload.retainedMiB,
+    uploadArrayBuffersMiB: upload.arrayBuffersMiB,
   };
 }
 
@@ -157,12 +167,12 @@ console.log(
 );
 const fixed = (x: number, digits: number) => (Number.isNaN(x) ? '-' : x.toFixed(digits));
 console.log(
-  `| variant | RSS per idle WebSocket (KiB, ${IDLE}) | SSE first event p50 / p99 with ${SSE} open (ms) | p50 of the ${SSE} opened at once (ms) | server CPU µs per SSE stream | download MB/s (${DOWNLOAD / MiB} MiB) | server CPU ms per MiB | RSS growth during the download / left after the main thread's collection (MiB) | upload MB/s (${UPLOAD / MiB} MiB) | server CPU ms per MiB | RSS growth during the upload / left after the main thread's collection (MiB) |`,
+  `| variant | RSS per idle WebSocket (KiB, ${IDLE}) | SSE first event p50 / p99 with ${SSE} open (ms) | p50 of the ${SSE} opened at once (ms) | server CPU µs per SSE stream | download MB/s (${DOWNLOAD / MiB} MiB) | server CPU ms per MiB | RSS growth during the download / left after the main thread's collection / main thread's ArrayBuffers at their peak (MiB) | upload MB/s (${UPLOAD / MiB} MiB) | server CPU ms per MiB | RSS growth during the upload / left after the main thread's collection / main thread's ArrayBuffers at their peak (MiB) |`,
 );
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const v of variants) {
   console.log(
-    `| ${v} | ${fixed(of(v, 'perConnectionKiB'), 1)} | ${fixed(of(v, 'sseP50'), 1)} / ${fixed(of(v, 'sseP99'), 1)} | ${fixed(of(v, 'sseBurstP50'), 0)} | ${fixed(of(v, 'sseCpuUs'), 0)} | ${fixed(of(v, 'mbps'), 0)} | ${fixed(of(v, 'cpuMsPerMiB'), 2)} | ${fixed(of(v, 'downloadGrowthMiB'), 1)} / ${fixed(of(v, 'downloadRetainedMiB'), 1)} | ${fixed(of(v, 'uploadMbps'), 0)} | ${fixed(of(v, 'uploadCpuMsPerMiB'), 2)} | ${fixed(of(v, 'uploadGrowthMiB'), 1)} / ${fixed(of(v, 'uploadRetainedMiB'), 1)} |`,
+    `| ${v} | ${fixed(of(v, 'perConnectionKiB'), 1)} | ${fixed(of(v, 'sseP50'), 1)} / ${fixed(of(v, 'sseP99'), 1)} | ${fixed(of(v, 'sseBurstP50'), 0)} | ${fixed(of(v, 'sseCpuUs'), 0)} | ${fixed(of(v, 'mbps'), 0)} | ${fixed(of(v, 'cpuMsPerMiB'), 2)} | ${fixed(of(v, 'downloadGrowthMiB'), 1)} / ${fixed(of(v, 'downloadRetainedMiB'), 1)} / ${fixed(of(v, 'downloadArrayBuffersMiB'), 1)} | ${fixed(of(v, 'uploadMbps'), 0)} | ${fixed(of(v, 'uploadCpuMsPerMiB'), 2)} | ${fixed(of(v, 'uploadGrowthMiB'), 1)} / ${fixed(of(v, 'uploadRetainedMiB'), 1)} / ${fixed(of(v, 'uploadArrayBuffersMiB'), 1)} |`,
   );
 }
 const ratio = (key: keyof Sample) => fixed(of('gateway', key) / of('bare', key), 2);
