@@ -6,6 +6,8 @@
  *   the time from request to first event of those 50 (`p50`, `p99`) and of the N opened at once
  *   (`burstP50`), and exits.
  * - `download PORT BYTES`: reads BYTES from /download; prints `{ "mbps": MB/s }`.
+ * - `upload PORT BYTES`: sends BYTES to `PUT /upload` (64 KiB writes, as fast as the socket drains),
+ *   checks the byte count the server answers; prints `{ "mbps": MB/s }`, request start to answer.
  */
 import http from 'node:http';
 import WebSocket from 'ws';
@@ -91,6 +93,46 @@ if (mode === 'download') {
       .once('error', reject);
   });
   if (bytes !== count) throw new Error(`read ${bytes} of ${count} bytes`);
+  const seconds = (performance.now() - started) / 1000;
+  console.log(JSON.stringify({ mbps: bytes / 1048576 / seconds }));
+  process.exit(0);
+}
+if (mode === 'upload') {
+  const chunk = Buffer.alloc(64 * 1024, 121);
+  const started = performance.now();
+  const answer = await new Promise<string>((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/upload',
+        method: 'PUT',
+        agent,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': count },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (part: string) => (text += part));
+        res.once('end', () =>
+          res.statusCode === 200 ? resolve(text) : reject(new Error(`${res.statusCode} ${text}`)),
+        );
+      },
+    );
+    req.once('error', reject);
+    let sent = 0;
+    const write = () => {
+      while (sent < count) {
+        const part = count - sent >= chunk.length ? chunk : chunk.subarray(0, count - sent);
+        sent += part.length;
+        if (!req.write(part)) return void req.once('drain', write);
+      }
+      req.end();
+    };
+    write();
+  });
+  const { bytes } = JSON.parse(answer) as { bytes: number };
+  if (bytes !== count) throw new Error(`the server counted ${bytes} of ${count} bytes`);
   const seconds = (performance.now() - started) / 1000;
   console.log(JSON.stringify({ mbps: bytes / 1048576 / seconds }));
   process.exit(0);

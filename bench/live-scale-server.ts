@@ -2,8 +2,9 @@
  * The server of `bench/live-scale.bench.ts`, in a process of its own (run with --expose-gc): `bare`
  * (a `ws` echo on the main thread, an SSE endpoint and a download piped from a worker thread by hand)
  * or `gateway` (the same three served by the `live-scale` worker plugin through the node listener).
- * Prints `{ "port": N }`; then on stdin `mem` answers `{ rss, peak }` after a collection (`peak`:
- * highest RSS sampled since the last `mem`), `cpu` answers `{ cpuUs }`.
+ * Prints `{ "port": N }`; then on stdin `mem` answers `{ rss, peak, arrayBuffersPeak }` after a
+ * collection (`peak`: highest RSS sampled since the last `mem`; `arrayBuffersPeak`: highest
+ * `process.memoryUsage().arrayBuffers` of the main thread since then), `cpu` answers `{ cpuUs }`.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +17,7 @@ import { PluginGateway } from '../dist/index.js';
 const here = import.meta.dirname;
 const variant = process.argv[2];
 const server = http.createServer();
+const UPLOAD_WINDOW = 8;
 
 function bareDownload(worker: Worker, res: http.ServerResponse, bytes: number): void {
   const { port1, port2 } = new MessageChannel();
@@ -32,6 +34,27 @@ function bareDownload(worker: Worker, res: http.ServerResponse, bytes: number): 
   worker.postMessage({ port: port2, bytes }, [port2]);
 }
 
+/** The request body posted to the worker chunk by chunk, the socket read only while it keeps up. */
+function bareUpload(worker: Worker, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const { port1, port2 } = new MessageChannel();
+  let unacknowledged = 0;
+  port1.on('message', (message: number | { bytes: number }) => {
+    if (typeof message === 'number') {
+      if (--unacknowledged < UPLOAD_WINDOW) req.resume();
+      return;
+    }
+    port1.close();
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(message));
+  });
+  req.on('data', (chunk: Buffer) => {
+    port1.postMessage(chunk);
+    if (++unacknowledged >= UPLOAD_WINDOW) req.pause();
+  });
+  req.once('end', () => port1.postMessage(null));
+  req.once('error', () => port1.close());
+  worker.postMessage({ upload: port2 }, [port2]);
+}
+
 if (variant === 'bare') {
   const worker = new Worker(path.join(here, 'live-scale-worker.js'));
   const wss = new WebSocketServer({ server, perMessageDeflate: false });
@@ -45,6 +68,7 @@ if (variant === 'bare') {
     }
     if (url.pathname === '/download')
       return bareDownload(worker, res, Number(url.searchParams.get('bytes')));
+    if (url.pathname === '/upload' && req.method === 'PUT') return bareUpload(worker, req, res);
     res.writeHead(404).end();
   });
 } else {
@@ -59,7 +83,12 @@ await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.1', backl
 console.log(JSON.stringify({ port: (server.address() as AddressInfo).port }));
 
 let peak = 0;
-setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20).unref();
+let arrayBuffersPeak = 0;
+setInterval(() => {
+  const { rss, arrayBuffers } = process.memoryUsage();
+  peak = Math.max(peak, rss);
+  arrayBuffersPeak = Math.max(arrayBuffersPeak, arrayBuffers);
+}, 20).unref();
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (line: string) => {
   if (line.trim() === 'cpu') {
@@ -68,6 +97,7 @@ process.stdin.on('data', (line: string) => {
   }
   globalThis.gc?.();
   const rss = process.memoryUsage.rss();
-  console.log(JSON.stringify({ rss, peak: Math.max(peak, rss) }));
+  console.log(JSON.stringify({ rss, peak: Math.max(peak, rss), arrayBuffersPeak }));
   peak = rss;
+  arrayBuffersPeak = 0;
 });

@@ -25,5 +25,11 @@ export default definePlugin({
         })(),
       };
     },
+    // Reads the streamed body chunk by chunk and answers how many bytes came.
+    'PUT /upload': async (req) => {
+      let bytes = 0;
+      for await (const chunk of req.body) bytes += chunk.byteLength;
+      return { statusCode: 200, body: { bytes } };
+    },
   },
 });
