@@ -82,8 +82,9 @@ export function peerRouteOf(
 ): PeerRoute | undefined {
   const at = peer?.path;
   if (at === undefined) return undefined;
-  const query = path.indexOf('?');
-  const pathname = query < 0 ? path : path.slice(0, query);
+  // The router cuts at `?` and at `#`: so does this, or `…/v1#x` would reach a plugin's route.
+  const end = path.search(/[?#]/);
+  const pathname = end < 0 ? path : path.slice(0, end);
   if (pathname !== at && !pathname.startsWith(`${at}/`)) return undefined;
   if (method !== 'POST') return 'reserved';
   if (pathname === at) return 'call';

@@ -24,7 +24,7 @@ import { TopicTable } from './live-topics.js';
 import { leastBusy } from './live-stream.js';
 import type { RequestPathParts } from './request-path.js';
 import type { PeerDoor } from './peer-door.js';
-import { PEER_SOCKET_PATH } from '../fleet/peer-protocol.js';
+import { PEER_PATH, PEER_SOCKET_PATH } from '../fleet/peer-protocol.js';
 
 /** What `gateway.upgrade(request)` decided. */
 export type LiveUpgrade =
@@ -105,8 +105,13 @@ export class LiveGate {
     if (this.#parts.stopped()) {
       return refused(errorResponse(ErrorCodes.PLUGIN_UNAVAILABLE, 'the gateway is stopped', id));
     }
-    if (options.node !== undefined && request.path.split('?')[0] === PEER_SOCKET_PATH) {
-      return this.#fromPeer(request, id, socketAddress);
+    if (options.node !== undefined) {
+      const pathname = request.path.split(/[?#]/, 1)[0]!;
+      if (pathname === PEER_SOCKET_PATH) return this.#fromPeer(request, id, socketAddress);
+      // The rest of the peer path is no plugin's, for upgrades as for requests.
+      if (pathname === PEER_PATH || pathname.startsWith(`${PEER_PATH}/`)) {
+        return refused(errorResponse(ErrorCodes.NOT_FOUND, 'not a socket of the fleet', id));
+      }
     }
     const match = this.#parts.router.match('GET', request.path);
     const settings = match.kind === 'found' ? match.target.endpoint.websocket : undefined;
