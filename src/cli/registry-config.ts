@@ -38,23 +38,34 @@ export async function openRegistry(
   variables: NodeJS.ProcessEnv = process.env,
 ): Promise<DiscoveryRegistry> {
   const match = REGISTRY_URL.exec(url);
-  if (!match) throw new CliError(`--registry must be ${URL_FORMS}, got "${url}"`, Exit.USAGE);
+  const shown = redacted(url);
+  if (!match) throw new CliError(`--registry must be ${URL_FORMS}, got "${shown}"`, Exit.USAGE);
   const [, kind, hosts] = match as unknown as [string, string, string];
+  if (hosts.includes('@')) {
+    throw new CliError(
+      `registry ${shown}: credentials go in gateway.yaml's registry fields or the environment (ETCDCTL_USER, CONSUL_HTTP_TOKEN), not in the URL`,
+      Exit.USAGE,
+    );
+  }
   const mismatch = credentialMismatch(kind, hosts, given);
-  if (mismatch) throw new CliError(`registry ${url}: ${mismatch.message}`, Exit.USAGE);
+  if (mismatch) throw new CliError(`registry ${shown}: ${mismatch.message}`, Exit.USAGE);
   const secure = { ...fromEnvironment(kind, variables), ...definedOnly(given) };
+  // A user and its password come from one source: gateway.yaml's pair, else the environment's.
+  if ((given.username === undefined) !== (given.password === undefined)) {
+    throw new CliError(`registry ${shown}: ${HALF_PAIR}`, Exit.USAGE);
+  }
   if (secure.tls && !kind.endsWith('s')) {
     // TLS material for a plain URL: the operator meant TLS, and credentials would otherwise go in clear.
     const from = given.tls ? 'registry.tls' : kind === 'etcd' ? 'ETCDCTL_CACERT' : 'CONSUL_CACERT';
     throw new CliError(
-      `registry ${url}: ${from} is set but the URL is plain text; use ${kind}s:// for TLS`,
+      `registry ${shown}: ${from} is set but the URL is plain text; use ${kind}s:// for TLS`,
       Exit.USAGE,
     );
   }
   if (kind.startsWith('etcd')) {
     const { EtcdRegistry } = await withOptionalPeer(
       'etcd3',
-      `the registry ${url}`,
+      `the registry ${shown}`,
       () => import('../registry/etcd.js'),
     );
     const scheme = kind === 'etcds' ? 'https' : 'http';
@@ -80,6 +91,14 @@ export async function openRegistry(
     ...(secure.token !== undefined && { token: secure.token }),
     ...(secure.tls && { tls: secure.tls }),
   });
+}
+
+const HALF_PAIR =
+  "registry.username and registry.password go together (one source for both: gateway.yaml's, else ETCDCTL_USER)";
+
+/** `url` with any user and password in it hidden, for a message. */
+function redacted(url: string): string {
+  return url.replace(/\/\/[^/]*@/, '//…@');
 }
 
 /** gateway.yaml's `registry:` section checked, each problem as `file:line:col registry.field: message`. */
@@ -116,6 +135,11 @@ export function registryProblems(text: string, file: string, registry: unknown):
   if (match && tls !== undefined && !match[1]!.endsWith('s')) {
     problems.push(
       `${at('tls')}: registry.tls needs a TLS URL (${match[1]}s://), not ${match[1]}://`,
+    );
+  }
+  if ((fields['username'] === undefined) !== (fields['password'] === undefined)) {
+    problems.push(
+      `${at(fields['username'] === undefined ? 'password' : 'username')}: ${HALF_PAIR}`,
     );
   }
   const mismatch = match && credentialMismatch(match[1]!, match[2]!, fields as RegistrySecurity);

@@ -168,6 +168,32 @@ describe.skipIf(!serviceAvailable('openssl', 'apt-get install openssl', ['versio
       expect(plainWithTls.stderr).toContain(
         'gateway.yaml:3:8 registry.tls: registry.tls needs a TLS URL (etcds://), not etcd://',
       );
+      const halfPair = await check(['registry:', '  url: etcd://127.0.0.1:2379', '  username: gw']);
+      expect(halfPair.stderr).toContain(
+        'gateway.yaml:3:13 registry.username: registry.username and registry.password go together',
+      );
+      // A URL carrying a user and password: refused, and never echoed.
+      const inUrl = await veza([
+        'plugin',
+        'list',
+        '--env',
+        'x',
+        '--registry',
+        'etcd://root:hunter2@h:2379',
+      ]);
+      expect(inUrl.code).toBe(2);
+      expect(inUrl.stderr).toContain('not in the URL');
+      expect(inUrl.stderr).not.toContain('hunter2');
+      const badForm = await veza([
+        'plugin',
+        'list',
+        '--env',
+        'x',
+        '--registry',
+        'etcd://root:hunter2@h:2379/v3',
+      ]);
+      expect(badForm.code).toBe(2);
+      expect(badForm.stderr).not.toContain('hunter2');
       const consulList = await check(['registry:', '  url: consul://a:8500,b:8500']);
       expect(consulList.stderr).toContain(
         "gateway.yaml:2:8 registry.url: a Consul registry is one agent (this host's), not a list",
