@@ -227,7 +227,8 @@ describe.skipIf(!run)('EtcdRegistry with TLS, client certificates and etcd authe
     const listed = await list(etcdctl);
     expect(listed.code, listed.stderr).toBe(0);
     expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ name: 'echo' })]);
-    const { ETCDCTL_USER: _, ...anonymous } = etcdctl;
+    const anonymous: Record<string, string> = { ...etcdctl };
+    delete anonymous['ETCDCTL_USER'];
     expect((await list(anonymous)).code).not.toBe(0);
     const missing = await list({ ...etcdctl, ETCDCTL_CACERT: path.join(dir, 'no-such.crt') });
     expect(missing.code).toBe(2);
