@@ -78,7 +78,10 @@ describe.runIf(haveEtcd)('streams forwarded across a fleet (two gateways, etcd)'
     expect(text).toContain('id: 6\nevent: tick\ndata: {"n":6}');
     expect(text).toContain('id: 8\nevent: tick\ndata: {"n":8}');
     expect(text).toContain('data: two\ndata: lines');
-    await expect.poll(() => o.gateway.metrics('live-stream').request_count).toBe(served + 1);
+    // At least this stream (a `/produced` of the routing wait may still end after `served` was read).
+    await expect
+      .poll(() => o.gateway.metrics('live-stream').request_count)
+      .toBeGreaterThanOrEqual(served + 1);
   });
 
   it('backpressure crosses the hop: a client that does not read stops the owner’s plugin; one that goes away cancels it', async () => {
