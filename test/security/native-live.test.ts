@@ -50,7 +50,8 @@ describe.runIf(ready)('a native plugin attacking the store and streams', () => {
     });
 
   it('a flood of kv sets it never waits for: the store stops at limits.kvKeys, the process serves on', async () => {
-    const g = await start({ limits: { kvKeys: 100 } });
+    // 20,000 frames from the plugin: on a loaded machine that takes longer than the default deadline.
+    const g = await start({ limits: { kvKeys: 100 }, pluginTimeout: '60s' });
     expect((await get(g, '/live/raw/kv-flood')).body).toEqual({ sent: 20_000 });
     await expect.poll(() => found(g, 'f00099')).toBe(true);
     expect(await found(g, 'f00100')).toBe(false);
