@@ -10,7 +10,8 @@ import { bwrapReason, usable } from '../services/toolchains.js';
  * read from /proc as the kernel counts it, for the harness the package ships (dist/process-entry.js).
  */
 const IDLE_MIB = 60;
-const SERVING_MIB = 100;
+// Node 24 itself is larger: 103.8 MiB measured serving 64 of these at once (Node 20: 60–62).
+const SERVING_MIB = Number(process.versions.node.split('.')[0]) >= 22 ? 112 : 100;
 
 const onLinux = usable(
   'the process memory tests',

@@ -144,7 +144,8 @@ it.runIf(bwrap)(
     console.log(
       `[pacing] peak host ArrayBuffer bytes over baseline: ${(peak / MiB).toFixed(1)} MiB`,
     );
-    expect(peak).toBeLessThan(40 * MiB);
+    // 23.6–28.5 MiB on Node 20, 49.6 on Node 24 (its sockets read more before a pause); 192 unheld.
+    expect(peak).toBeLessThan(64 * MiB);
   },
   90_000,
 );
