@@ -1,8 +1,6 @@
 /**
- * `ConsulRegistry`: the discovery registry of a fleet on Consul, through its agent's HTTP API (no client
- * library needed). Each instance is an agent service with a TTL check that this registry keeps passing;
- * its full record sits in the KV store. Listing keeps the records whose check passes; watching uses
- * blocking queries (`index` / `wait`, `X-Consul-Index`) on the health states and the KV prefix.
+ * `ConsulRegistry`: a fleet's discovery on Consul, through its agent's HTTP API (no client library).
+ * Watching uses blocking queries (`index` / `wait`, `X-Consul-Index`) on health states and the KV prefix.
  * @module
  */
 import { Agent } from 'undici';
@@ -31,10 +29,7 @@ export interface ConsulRegistryOptions {
   port?: number;
   /** `http` or `https`. @default 'https' with `tls`, else 'http' */
   scheme?: 'http' | 'https';
-  /**
-   * TLS material (PEM) for an agent behind a private CA or asking for a client certificate
-   * (Consul's `verify_incoming`); without it `https` trusts Node's CA store (and `NODE_EXTRA_CA_CERTS`).
-   */
+  /** PEM for a private CA or a client certificate; without it `https` trusts Node's CA store. */
   tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
   /** ACL token, sent as `X-Consul-Token`. */
   token?: string;
@@ -64,10 +59,9 @@ interface Owned {
 const CHECK_PREFIX = 'veza:';
 
 /**
- * A discovery registry on Consul, for a fleet. Each instance is an agent service with a TTL check
- * that this registry keeps passing, and a record in the KV store at
- * `<namespace>/<environment>/instances/<id>`; the catalog is kept at
- * `<namespace>/catalog/<env>/<name>/<version>`.
+ * A discovery registry on Consul, for a fleet. Each instance is an agent service with a TTL check this
+ * registry keeps passing, and a KV record at `<namespace>/<environment>/instances/<id>`; the catalog
+ * is kept at `<namespace>/catalog/<env>/<name>/<version>`.
  * @example
  * import { ConsulRegistry } from '@veza/plugin-gateway/registry/consul';
  * const registry = new ConsulRegistry({ host: '127.0.0.1', port: 8500, namespace: 'veza', ttl: '10s' });
