@@ -5,7 +5,6 @@
  * schema, every problem at its line.
  * @module
  */
-import { watch } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { BlockList, isIP } from 'node:net';
@@ -24,6 +23,7 @@ import { resolveReferences } from './config-references.js';
 import { unknownKeyMessage } from './did-you-mean.js';
 import { createProbeServer, type ProbeState } from './probes.js';
 import { CliError, Exit, colour, warn } from './output.js';
+import { watchFolder } from './watch-folder.js';
 
 /** Log lines for a person at a terminal: time, level, plugin, message, then the fields. */
 export function prettyLogger(minLevel: 'debug' | 'info' | 'warn' = 'info'): GatewayLogger {
@@ -153,7 +153,6 @@ export async function devCommand(
     { plugin_id: name },
     `serving on http://${options.host}:${port} — edit and save to reload`,
   );
-  let timer: NodeJS.Timeout | undefined;
   let reloading = Promise.resolve();
   const reload = () => {
     reloading = reloading.then(async () => {
@@ -167,17 +166,12 @@ export async function devCommand(
       }
     });
   };
-  const watcher = watch(root, { recursive: true }, (_event, file) => {
-    if (file && /(^|\/)(node_modules|\.veza|\.git)(\/|$)/.test(file)) return;
-    clearTimeout(timer);
-    timer = setTimeout(reload, 150);
-  });
+  const watcher = watchFolder(root, reload);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
   watcher.close();
-  clearTimeout(timer);
   await reloading;
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));

@@ -8,6 +8,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  renameSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -73,4 +74,20 @@ describe('veza plugin dev', () => {
     await until(() => stderr.slice(fixed).includes('reloaded'), 'reloaded', 60_000);
     expect(await echo()).toMatchObject({ status: 200, body: { saved: 'again', name: 'ada' } });
   });
+
+  it('reloads every save made by rename (vim, sed -i), not only the first', async () => {
+    const source = readFileSync(path.join(plugin, 'index.js'), 'utf8');
+    for (const saved of ['first', 'second', 'third']) {
+      const before = stderr.length;
+      const temporary = path.join(plugin, `.index.js.${saved}~`);
+      writeFileSync(temporary, source.replace('name:', `saved: '${saved}', name:`));
+      renameSync(temporary, path.join(plugin, 'index.js'));
+      await until(
+        () => stderr.slice(before).includes('reloaded'),
+        `save ${saved} reloaded`,
+        60_000,
+      );
+      expect(await echo()).toMatchObject({ status: 200, body: { saved, name: 'ada' } });
+    }
+  }, 200_000);
 });
