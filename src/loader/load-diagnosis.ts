@@ -6,11 +6,12 @@
  * @module
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PluginCodeError, type CodeLocation } from '../errors.js';
 import type { TaskFailure } from '../shared/task-failure.js';
+import { esModuleHint } from './code-check/source-files.js';
 import { packageName } from './typescript-entry.js';
 
 /** What the harness says when the module has no default export (`harness/plugin-export.ts`). */
@@ -55,12 +56,9 @@ async function diagnose(
   if (moduleType) {
     const location = syntaxLocation(stack) ?? (await checkSyntax(mainPath, stack));
     const file = location?.file ?? mainPath;
-    const pkg = nearestPackageJson(path.dirname(file));
     return {
       what: `${message}: Node reads this file as CommonJS`,
-      hint: pkg
-        ? `set "type": "module" in ${pkg}, or name the file .mjs`
-        : `add a package.json with "type": "module" next to it, or name the file .mjs`,
+      hint: esModuleHint(file, path.dirname(mainPath)),
       location,
     };
   }
@@ -72,12 +70,9 @@ async function diagnose(
       ? fileURLToPath(requiredEsm[1]!)
       : requiredEsm[1]!;
     if (readText(file, path.dirname(mainPath)) === undefined) return undefined;
-    const pkg = nearestPackageJson(path.dirname(file));
     return {
       what: 'this file uses import/export, but Node reads it as CommonJS',
-      hint: pkg
-        ? `add a package.json with "type": "module" in ${path.dirname(file)} (the nearest, ${pkg}, says CommonJS), or name the file .mjs`
-        : `add a package.json with "type": "module" next to it, or name the file .mjs`,
+      hint: esModuleHint(file, path.dirname(mainPath)),
       location: firstModuleSyntax(file, path.dirname(mainPath)),
     };
   }
@@ -154,14 +149,6 @@ function checkSyntax(file: string, stack: string): Promise<CodeLocation | undefi
       (error, _stdout, stderr) => resolve(error ? syntaxLocation(stderr) : undefined),
     );
   });
-}
-
-function nearestPackageJson(dir: string): string | undefined {
-  for (let current = dir; ; current = path.dirname(current)) {
-    const candidate = path.join(current, 'package.json');
-    if (existsSync(candidate)) return candidate;
-    if (path.dirname(current) === current) return undefined;
-  }
 }
 
 /** Source files are small; the failure's text comes from the plugin's thread and may name any file. */

@@ -106,6 +106,27 @@ describe('start() checks a lazy plugin code without running it', () => {
     expect(error.hint).toContain(`"type": "module" in ${fixture('code-commonjs')}/package.json`);
   });
 
+  it("a plugin inside a CommonJS host app: a package.json in the plugin, not the host's", async () => {
+    const host = path.join(scratch, 'cjs-host');
+    execFileSync('mkdir', ['-p', host]);
+    writeFileSync(path.join(host, 'package.json'), '{ "type": "commonjs" }\n');
+    const dir = path.join(host, 'plugins', 'hello');
+    execFileSync('mkdir', ['-p', dir]);
+    writeFileSync(
+      path.join(dir, 'plugin.yaml'),
+      'name: cjs-host-hello\nversion: 1.0.0\nendpoints:\n  - { method: GET, path: /hello }\n',
+    );
+    writeFileSync(
+      path.join(dir, 'index.js'),
+      `${SDK}export default definePlugin({ routes: { 'GET /hello': () => ({ statusCode: 200 }) } });\n`,
+    );
+    const error = await loadError(dir);
+    expect(error.location).toMatchObject({ file: path.join(dir, 'index.js'), line: 1 });
+    expect(error.hint).toContain(`add a package.json holding {"type": "module"} to ${dir}`);
+    expect(error.hint).toContain(`${host}/package.json, is outside the plugin`);
+    expect(error.hint).not.toContain(`set "type": "module" in ${host}`);
+  });
+
   it('no default export, a route that is not a function, an endpoint no route handles', async () => {
     expect((await loadError(fixture('code-no-default'))).location).toMatchObject({
       line: 3,

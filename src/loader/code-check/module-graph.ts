@@ -18,7 +18,7 @@ import {
   isRegularFile,
   locate,
   moduleFormat,
-  nearestPackageJson,
+  esModuleHint,
   readSource,
   realPath,
 } from './source-files.js';
@@ -76,7 +76,7 @@ export function parseModuleGraph(
     // Too large to parse here (alone, or past the plugin's budget): its load finds what is wrong.
     if (text === undefined || parsedBytes + text.length > MAX_PARSED_BYTES) continue;
     parsedBytes += text.length;
-    const program = parseFile(file, text, plugin);
+    const program = parseFile(file, text, plugin, root);
     if (program?.sourceType !== 'module') continue;
     parsed.set(file, { file, text, program });
     for (const { specifier, offset } of staticImports(program)) {
@@ -131,16 +131,16 @@ const PARSE = { ecmaVersion: 'latest', allowHashBang: true } as const;
  * @throws {PluginCodeError} at the syntax error, or at the first `import`/`export` of a file Node
  * reads as CommonJS.
  */
-function parseFile(file: string, text: string, plugin: string): Program | undefined {
+function parseFile(file: string, text: string, plugin: string, root: string): Program | undefined {
   try {
-    return parseByFormat(file, text, plugin);
+    return parseByFormat(file, text, plugin, root);
   } catch (error) {
     if (error instanceof RangeError) return undefined;
     throw error;
   }
 }
 
-function parseByFormat(file: string, text: string, plugin: string): Program {
+function parseByFormat(file: string, text: string, plugin: string, root: string): Program {
   const format = moduleFormat(file);
   if (format === 'module') return parseAs(file, text, 'module', plugin);
   let script: Program | undefined;
@@ -166,14 +166,11 @@ function parseByFormat(file: string, text: string, plugin: string): Program {
   const esm = module?.body.find((n) => /^(Import|Export)/.test(n.type));
   if (module && format === 'detect') return module;
   if (module && esm) {
-    const pkg = nearestPackageJson(path.dirname(file));
     throw codeError(
       plugin,
       locate(file, text, esm.start),
       'this file uses import/export, but Node reads it as CommonJS (Cannot use import statement outside a module)',
-      pkg
-        ? `set "type": "module" in ${pkg}, or name the file .mjs`
-        : `add a package.json with "type": "module" next to it, or name the file .mjs`,
+      esModuleHint(file, root),
     );
   }
   throw syntaxError(file, text, scriptError, plugin);

@@ -102,6 +102,20 @@ export function nearestPackageJson(dir: string): string | undefined {
   }
 }
 
+/**
+ * What to do about `import`/`export` in `file` when Node reads it as CommonJS. The nearest
+ * package.json may be the host app's, above the plugin (`root`): changing that one would break the host.
+ */
+export function esModuleHint(file: string, root: string): string {
+  const pkg = nearestPackageJson(path.dirname(file));
+  const scope =
+    pkg !== undefined && isWithin(root, path.dirname(pkg))
+      ? `set "type": "module" in ${pkg}`
+      : `add a package.json holding {"type": "module"} to ${root}` +
+        (pkg === undefined ? '' : ` (the nearest one, ${pkg}, is outside the plugin)`);
+  return `${scope}, or name the file .mjs (and plugin.yaml's \`main\` with it)`;
+}
+
 /** The 1-based line and column of `offset` in `text`. */
 export function locate(file: string, text: string, offset: number): CodeLocation {
   const { line, column } = getLineInfo(text, offset);
