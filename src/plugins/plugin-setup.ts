@@ -181,10 +181,11 @@ export function createPlugin(loaded: PluginFiles, setup: PluginSetup): ManagedPl
     flags,
   );
   // The parser and the resolver load with the first check, not with the gateway (import cost).
-  plugin.checkCode = () =>
-    import('../loader/code-check/code-check.js').then(({ checkPluginCode }) =>
-      checkPluginCode({ ...files, wasm: wasm?.bytes }),
-    );
+  plugin.checkCode = async () => {
+    const { checkPluginCode } = await import('../loader/code-check/code-check.js');
+    const warnings = await checkPluginCode({ ...files, wasm: wasm?.bytes });
+    for (const { message } of warnings) setup.log.warn({ plugin_id: plugin.name }, message);
+  };
   for (const instance of plugin.instances) {
     for (const [breaker, endpoint] of instance.breakers()) {
       const event = { plugin: plugin.name, instance: instance.id, ...(endpoint && { endpoint }) };

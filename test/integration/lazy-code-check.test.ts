@@ -127,6 +127,33 @@ describe('start() checks a lazy plugin code without running it', () => {
     expect(error.hint).not.toContain(`set "type": "module" in ${host}`);
   });
 
+  it('a route in the code that plugin.yaml does not declare: a warning at start(), at its line', async () => {
+    const dir = pluginDir('code-extra-route', {
+      'index.js': `${SDK}export default definePlugin({\n  routes: {\n    'GET /code-extra-route': () => ({ statusCode: 200 }),\n    'GET /bye/{name}': () => ({ statusCode: 200 }),\n  },\n});\n`,
+    });
+    const logger = memoryLogger();
+    gateway = new PluginGateway({ logger, warm: false });
+    await gateway.load(dir);
+    await gateway.start();
+    expect(gateway.get('code-extra-route')!.reason).toBeUndefined();
+    expect(gateway.get('code-extra-route')!.status).toBe('active');
+    const warning = logger.lines.find((l) => l.level === 'warn' && /not declare/.test(l.msg ?? ''));
+    expect(warning?.msg).toBe(
+      `${path.join(dir, 'index.js')}:2:29: routes that plugin.yaml does not declare are not served: GET /bye/{name} — add them under endpoints in plugin.yaml`,
+    );
+  });
+
+  it("an endpoint whose handler the code names differently: the hint points at the code's route", async () => {
+    const dir = pluginDir('code-renamed-route', {
+      'index.js': `${SDK}export default definePlugin({ routes: { 'GET /hello/{id}': () => ({ statusCode: 200 }) } });\n`,
+      'plugin.yaml':
+        'name: code-renamed-route\nversion: 1.0.0\nendpoints:\n  - method: GET\n    path: /hello/{name}\n',
+    });
+    const error = await loadError(dir);
+    expect(error.message).toContain('endpoint "GET /hello/{name}" has no handler in index.js');
+    expect(error.hint).toBe("the code defines 'GET /hello/{id}' instead: make the two the same");
+  });
+
   it('no default export, a route that is not a function, an endpoint no route handles', async () => {
     expect((await loadError(fixture('code-no-default'))).location).toMatchObject({
       line: 3,

@@ -42,9 +42,12 @@ export interface CodeToCheck {
  * @throws {WasmModuleError} for a wasm module that does not compile.
  * @throws {PluginLoadError} for a native program that is gone or no longer executable.
  */
-export async function checkPluginCode(code: CodeToCheck): Promise<void> {
+export async function checkPluginCode(code: CodeToCheck): Promise<CodeWarning[]> {
   const plugin = code.manifest.name;
-  if (code.command) return checkNative(code, code.command[0]!);
+  if (code.command) {
+    await checkNative(code, code.command[0]!);
+    return [];
+  }
   if (code.wasm) {
     try {
       await (globalThis as unknown as { WebAssembly: WasmCompiler }).WebAssembly.compile(code.wasm);
@@ -54,7 +57,7 @@ export async function checkPluginCode(code: CodeToCheck): Promise<void> {
         plugin,
       });
     }
-    return;
+    return [];
   }
   // Parsing and resolving take milliseconds a plugin: off the host's event loop, one thread for all.
   const found = await checkSourceInThread({
@@ -64,6 +67,39 @@ export async function checkPluginCode(code: CodeToCheck): Promise<void> {
     mainUrl: code.mainUrl,
   });
   assertDefinition(code, found);
+  return undeclaredRoutes(code, found);
+}
+
+/** Something the check found that does not stop the plugin, said once at `start()`. */
+export interface CodeWarning {
+  /** `file:line:column: what`, then what to do. */
+  message: string;
+}
+
+/** Routes the default export defines that plugin.yaml does not declare: served by nothing. */
+function undeclaredRoutes(code: CodeToCheck, found: SourceFindings): CodeWarning[] {
+  if (!found || 'what' in found || !found.routes) return [];
+  const declared = new Set(code.manifest.endpoints.map((e) => `${e.method} ${e.path}`));
+  const extra = found.routes.filter((key) => !declared.has(key));
+  if (extra.length === 0) return [];
+  const { file, line, column } = found.location;
+  return [
+    {
+      message: `${file}:${line}:${column}: routes that plugin.yaml does not declare are not served: ${extra.join(', ')} — add them under endpoints in ${path.basename(code.manifestPath)}`,
+    },
+  ];
+}
+
+/** The code's undeclared route that looks like `key` (same method, same number of segments). */
+function lookalike(key: string, routes: string[], declared: Set<string>): string | undefined {
+  const [method, route] = key.split(' ');
+  const segments = route!.split('/').length;
+  return routes.find((other) => {
+    const [otherMethod, otherRoute] = other.split(' ');
+    return (
+      !declared.has(other) && otherMethod === method && otherRoute!.split('/').length === segments
+    );
+  });
 }
 
 /** Throws for a problem found in the default export, or for an endpoint its routes do not handle. */
@@ -79,11 +115,15 @@ function assertDefinition(code: CodeToCheck, found: SourceFindings): void {
   const key = `${endpoint.method} ${endpoint.path}`;
   const where = fieldLocation(code.manifestText, code.manifestPath, ['endpoints', i, 'path']);
   const [file, line, column] = /^(.*):(\d+):(\d+) /.exec(where)!.slice(1);
+  const declared = new Set(code.manifest.endpoints.map((e) => `${e.method} ${e.path}`));
+  const near = lookalike(key, routes, declared);
   throw codeError(
     plugin,
     { file: file!, line: Number(line), column: Number(column) },
     `endpoint "${key}" has no handler in ${path.basename(code.mainPath)} (its definition is at line ${found.location.line})`,
-    `add '${key}': (req, ctx) => ({ statusCode: 200 }) to its ${endpoint.websocket ? 'websockets' : 'routes'}`,
+    near
+      ? `the code defines '${near}' instead: make the two the same`
+      : `add '${key}': (req, ctx) => ({ statusCode: 200 }) to its ${endpoint.websocket ? 'websockets' : 'routes'}`,
   );
 }
 
