@@ -32,6 +32,13 @@ const WASM_TEMPLATES: Record<string, string> = {
 /** Native process plugins (`templates/native/`), on the SDKs the package ships in `sdk/`. */
 const NATIVE_TEMPLATES: Record<string, string> = { go: 'go', rust: 'rust' };
 
+/** `--runtime`, or the one a language only one kind of runtime speaks picks (`--lang go`: process). */
+export function runtimeOf(options: Pick<CreateOptions, 'lang' | 'runtime'>): string {
+  if (options.runtime !== undefined) return options.runtime;
+  if (options.lang === undefined || ['ts', 'js'].includes(options.lang)) return 'worker';
+  return options.lang in NATIVE_TEMPLATES ? 'process' : 'wasm';
+}
+
 /** Creates the folder; returns its path. */
 export async function createPlugin(name: string, options: CreateOptions): Promise<string> {
   if (!NAME.test(name)) {
@@ -40,7 +47,7 @@ export async function createPlugin(name: string, options: CreateOptions): Promis
       Exit.USAGE,
     );
   }
-  const runtime = options.runtime ?? 'worker';
+  const runtime = runtimeOf(options);
   if (!['worker', 'process', 'wasm'].includes(runtime)) {
     throw new CliError(`--runtime must be worker, process or wasm, got "${runtime}"`, Exit.USAGE);
   }
@@ -54,8 +61,12 @@ export async function createPlugin(name: string, options: CreateOptions): Promis
         ? ['ts', 'js', ...Object.keys(NATIVE_TEMPLATES)]
         : ['ts', 'js'];
   if (!allowed.includes(lang)) {
+    const native =
+      lang in NATIVE_TEMPLATES
+        ? ' (Go and Rust: --runtime process for a native program, --runtime wasm for a module)'
+        : '';
     throw new CliError(
-      `--lang for a ${runtime} plugin is one of ${allowed.join(', ')}, got "${lang}"`,
+      `--lang for a ${runtime} plugin is one of ${allowed.join(', ')}, got "${lang}"${native}`,
       Exit.USAGE,
     );
   }
@@ -148,6 +159,7 @@ test('GET /${name} greets the caller', async () => {
                 noUncheckedIndexedAccess: true,
                 skipLibCheck: true,
                 noEmit: true,
+                types: ['node'],
               },
               include: ['*.ts'],
             },

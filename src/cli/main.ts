@@ -11,7 +11,7 @@ import { parseDuration } from '../shared/duration.js';
 import { packageVersion } from './package-version.js';
 import { listCommand, packCommand } from './catalog-commands.js';
 import { deployCommand, printDeploy } from './deploy.js';
-import { createPlugin, printNextSteps } from './create.js';
+import { createPlugin, printNextSteps, runtimeOf } from './create.js';
 import { CliError, Exit, colour, printJson, say, warn } from './output.js';
 import { printReport, testPluginDir } from './plugin-test.js';
 import { devCommand, readServeConfig, serveCommand } from './serve.js';
@@ -45,11 +45,14 @@ export function program(): Command {
     .command('create')
     .description('create a plugin folder: manifest, code, a test, a README (offline)')
     .argument('<name>', 'plugin name: lower-case letters, digits, dashes')
-    .option('--lang <lang>', 'ts or js (worker, process); as, go, rust or c (wasm)')
-    .option('--runtime <runtime>', 'worker, process or wasm', 'worker')
-    .action(async (name: string, opts: { lang?: string; runtime: string }) => {
+    .option(
+      '--lang <lang>',
+      'ts or js (worker, process); go or rust (process: native; wasm); as or c (wasm)',
+    )
+    .option('--runtime <runtime>', 'worker, process or wasm (default: worker; go, rust: process)')
+    .action(async (name: string, opts: { lang?: string; runtime?: string }) => {
       const dir = await createPlugin(name, opts);
-      printNextSteps(dir, opts.runtime);
+      printNextSteps(dir, runtimeOf(opts));
     });
 
   plugin

@@ -71,9 +71,19 @@ describe.each(languages.filter(([, ready]) => ready && bwrap))(
 );
 
 describe('veza plugin create, native languages', () => {
-  it('refuses go and rust outside the process runtime', async () => {
-    const refused = await veza(['plugin', 'create', 'nope', '--lang', 'go'], project);
-    expect(refused.code).not.toBe(0);
-    expect(refused.out).toContain('--lang for a worker plugin is one of ts, js, got "go"');
+  it('--lang go alone makes a native (process) plugin; a worker plugin in Go is refused, naming the runtimes', async () => {
+    const created = await veza(['plugin', 'create', 'alone-go', '--lang', 'go'], project);
+    expect(created.code, created.out).toBe(0);
+    expect(readFileSync(path.join(project, 'alone-go', 'plugin.yaml'), 'utf8')).toMatch(
+      /type: process/,
+    );
+    const refused = await veza(
+      ['plugin', 'create', 'nope', '--runtime', 'worker', '--lang', 'go'],
+      project,
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.out).toContain(
+      '--lang for a worker plugin is one of ts, js, got "go" (Go and Rust: --runtime process for a native program, --runtime wasm for a module)',
+    );
   });
 });
