@@ -32,6 +32,10 @@ export function ensureDist() {
     return existsSync(built) && statSync(built).mtimeMs >= newest;
   });
   if (fresh) return;
+  // The first build of a fresh clone takes a while on a small machine: say so rather than print nothing.
+  process.stderr.write(
+    'building dist/ (the first run after a clone or an edit of src/; up to a few minutes)…\n',
+  );
   execFileSync(
     process.execPath,
     [path.join(root, 'node_modules/tsup/dist/cli-default.js'), '--silent'],
