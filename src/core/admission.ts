@@ -55,9 +55,14 @@ export function unavailable(plugin: Served, requestId: string): PluginResponse |
   if (plugin.status === 'active') return undefined;
   const headers =
     plugin.status === 'loading' ? { 'retry-after': String(plugin.retryAfterSeconds) } : undefined;
+  // `inactive` is most often a host that did not await `start()`: say what serves it.
+  const why =
+    plugin.status === 'inactive'
+      ? ': it is served once `await gateway.start()` has resolved (or it is being unloaded)'
+      : '';
   return errorResponse(
     ErrorCodes.PLUGIN_UNAVAILABLE,
-    `plugin "${plugin.name}" is ${plugin.status}`,
+    `plugin "${plugin.name}" is ${plugin.status}${why}`,
     requestId,
     headers,
   );

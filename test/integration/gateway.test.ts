@@ -149,7 +149,14 @@ describe('lifecycle', () => {
       status: 'inactive',
       runtime: 'worker',
     });
-    expect((await get(gateway, '/steady/1')).statusCode).toBe(503);
+    const early = await get(gateway, '/steady/1');
+    expect(early.statusCode).toBe(503);
+    expect(early.body).toMatchObject({
+      error: {
+        code: 'PGW_ERR_PLUGIN_UNAVAILABLE',
+        message: expect.stringContaining('served once `await gateway.start()` has resolved'),
+      },
+    });
     await gateway.start();
     expect(gateway.get('steady')?.status).toBe('active');
     expect(await get(gateway, '/steady/21')).toEqual({ statusCode: 200, body: { n: 42 } });
