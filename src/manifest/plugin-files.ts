@@ -3,6 +3,7 @@
  * the folder (symbolic links included).
  * @module
  */
+import { existsSync } from 'node:fs';
 import { access, constants, open, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PluginLoadError, ManifestInvalidError } from '../errors.js';
@@ -38,6 +39,18 @@ export const DEFAULT_MAIN: Readonly<Record<Manifest['runtime']['type'], string>>
   wasm: 'plugin.wasm',
 };
 
+/** Why `plugin.yaml` could not be read from what `load()` was given, and what to pass instead. */
+function missingManifest(given: string, dir: string, manifestPath: string, cause: unknown): string {
+  const code = (cause as NodeJS.ErrnoException).code;
+  const relative = path.isAbsolute(given) ? '' : ` (${given} is resolved from ${process.cwd()})`;
+  if (code === 'ENOTDIR' && path.basename(dir) === MANIFEST_FILE) {
+    return `${dir} is the manifest: pass the folder that holds it, ${path.dirname(dir)}`;
+  }
+  if (code !== 'ENOENT') return `cannot read ${manifestPath} (${code})`;
+  if (!existsSync(dir)) return `no folder ${dir}${relative}`;
+  return `no ${MANIFEST_FILE} in ${dir}${relative}`;
+}
+
 export async function readPluginFiles(dirArg: string): Promise<PluginFiles> {
   const dir = path.resolve(dirArg);
   const manifestPath = path.join(dir, MANIFEST_FILE);
@@ -46,10 +59,7 @@ export async function readPluginFiles(dirArg: string): Promise<PluginFiles> {
     text = await readManifestText(manifestPath);
   } catch (cause) {
     if (cause instanceof ManifestInvalidError) throw cause;
-    const code = (cause as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? `no ${MANIFEST_FILE} in ${dir}` : `cannot read ${manifestPath} (${code})`;
-    throw new PluginLoadError(why, { cause });
+    throw new PluginLoadError(missingManifest(dirArg, dir, manifestPath, cause), { cause });
   }
   const manifest = parseManifest(text, { file: manifestPath });
   if (manifest.runtime.command) {

@@ -300,8 +300,17 @@ describe('a plugin that cannot load leaves nothing behind', () => {
   it('a missing folder, a missing entry file, an entry that escapes through a symlink', async () => {
     gateway = await gatewayWith([]);
     await expect(gateway.load('/definitely/not/here')).rejects.toThrow(
-      /no plugin\.yaml in \/definitely\/not\/here/,
+      'no folder /definitely/not/here',
     );
+    await expect(gateway.load('./definitely/not/here')).rejects.toThrow(
+      `no folder ${path.resolve('definitely/not/here')} (./definitely/not/here is resolved from ${process.cwd()})`,
+    );
+    await expect(gateway.load(path.join(fixture('steady'), 'plugin.yaml'))).rejects.toThrow(
+      `${fixture('steady')}/plugin.yaml is the manifest: pass the folder that holds it, ${fixture('steady')}`,
+    );
+    const empty = pluginDir({});
+    await expect(gateway.load(empty)).rejects.toThrow(`no plugin.yaml in ${empty}`);
+    rmSync(empty, { recursive: true });
     const noMain = pluginDir({
       'plugin.yaml': 'name: lost\nversion: 1.0.0\nmain: dist/plugin.js\n',
     });

@@ -21,6 +21,14 @@ describe('checkReply', () => {
     });
   });
 
+  it('a reply without statusCode says what to return', () => {
+    expect(checkReply({ hello: 'ada' } as never, 'GET /hello/{name}', 1024)).toEqual({
+      __pgw: 'bad-response',
+      message:
+        'GET /hello/{name} returned an object without statusCode: return { statusCode: 200, body }',
+    });
+  });
+
   it('measures exactly when the walk’s bound is over the limit', () => {
     // 600 one-byte characters: the walk's bound (2 bytes each) is over 1000, the copy is not.
     expect(checkReply({ statusCode: 200, body: { s: 'x'.repeat(600) } }, 'k', 1000)).toMatchObject({

@@ -26,6 +26,9 @@ export function checkReply(
   // A reply must never pass for the harness's own failures.
   if ('__pgw' in res) return bad(`${key} returned an object with a "__pgw" key`);
   const status = res.statusCode;
+  if (status === undefined) {
+    return bad(`${key} returned an object without statusCode: return { statusCode: 200, body }`);
+  }
   if (!Number.isInteger(status) || status < 200 || status > 599) {
     return bad(`${key} returned statusCode ${String(status)}, expected an integer 200-599`);
   }
