@@ -17,11 +17,15 @@ export async function withOptionalPeer<T>(
   try {
     return await load();
   } catch (error) {
-    const { code, message } = error as { code?: string; message?: string };
-    const missing =
-      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
-      typeof message === 'string' &&
-      message.includes(`'${peer}'`);
+    // The library's own error for a peer it loads on use carries the resolver's as its cause.
+    const missing = [error, (error as { cause?: unknown } | undefined)?.cause].some((e) => {
+      const { code, message } = (e ?? {}) as { code?: string; message?: string };
+      return (
+        (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+        typeof message === 'string' &&
+        message.includes(`'${peer}'`)
+      );
+    });
     if (!missing) throw error;
     throw new CliError(
       `${purpose} needs the optional package "${peer}", which is not installed: npm install ${peer}`,

@@ -63,21 +63,20 @@ export async function openRegistry(
     );
   }
   if (kind.startsWith('etcd')) {
-    const { EtcdRegistry } = await withOptionalPeer(
-      'etcd3',
-      `the registry ${shown}`,
-      () => import('../registry/etcd.js'),
-    );
     const scheme = kind === 'etcds' ? 'https' : 'http';
-    return new EtcdRegistry({
-      endpoints: hosts.split(',').map((h) => `${scheme}://${h}`),
-      environment: env,
-      ...(namespace ? { namespace } : {}),
-      ...(secure.tls && { tls: secure.tls }),
-      ...(secure.username !== undefined &&
-        secure.password !== undefined && {
-          auth: { username: secure.username, password: secure.password },
-        }),
+    // The client is made in the constructor: etcd3 is needed there, not at the import.
+    return withOptionalPeer('etcd3', `the registry ${shown}`, async () => {
+      const { EtcdRegistry } = await import('../registry/etcd.js');
+      return new EtcdRegistry({
+        endpoints: hosts.split(',').map((h) => `${scheme}://${h}`),
+        environment: env,
+        ...(namespace ? { namespace } : {}),
+        ...(secure.tls && { tls: secure.tls }),
+        ...(secure.username !== undefined &&
+          secure.password !== undefined && {
+            auth: { username: secure.username, password: secure.password },
+          }),
+      });
     });
   }
   const { ConsulRegistry } = await import('../registry/consul.js');

@@ -3,8 +3,23 @@
  * suited to a fleet's registry.
  * @module
  */
+import { createRequire } from 'node:module';
 import { ExponentialBackoff, noop, type IBackoff } from 'cockatiel';
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
+import { RegistryError } from '../errors.js';
+
+/** etcd3 is an optional peer: loaded when a registry makes its client, said plainly when missing. */
+function etcd3(): typeof Etcd3 {
+  try {
+    return (createRequire(import.meta.url)('etcd3') as { Etcd3: typeof Etcd3 }).Etcd3;
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw cause;
+    throw new RegistryError(
+      'EtcdRegistry needs the optional peer etcd3: npm i etcd3 (or pass a client of your own)',
+      { cause },
+    );
+  }
+}
 
 const pem = (value: string | Buffer): Buffer =>
   typeof value === 'string' ? Buffer.from(value) : value;
@@ -17,7 +32,7 @@ export function etcdClient(
     auth?: { username: string; password: string };
   },
 ): Etcd3 {
-  return new Etcd3({
+  return new (etcd3())({
     hosts: endpoints,
     dialTimeout: 2000,
     ...(options.tls && {

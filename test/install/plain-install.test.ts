@@ -138,4 +138,24 @@ await gateway.stop();
     expect(list.stderr).toContain('npm install etcd3');
     expect(list.stderr).not.toContain('ERR_MODULE_NOT_FOUND');
   });
+
+  it('imports the etcd registry without etcd3, and names the package when one is made', () => {
+    writeFileSync(
+      path.join(project.dir, 'fleet.mjs'),
+      `import { EtcdRegistry } from '@veza/plugin-gateway/registry/etcd';
+try {
+  new EtcdRegistry({ endpoints: 'http://127.0.0.1:2379' });
+} catch (error) {
+  console.log(JSON.stringify({ code: error.code, message: error.message }));
+}
+`,
+    );
+    const made = project.node(['fleet.mjs']);
+    expect(made.stderr).not.toContain('ERR_MODULE_NOT_FOUND');
+    expect(JSON.parse(made.stdout)).toEqual({
+      code: 'PGW_ERR_REGISTRY',
+      message:
+        'EtcdRegistry needs the optional peer etcd3: npm i etcd3 (or pass a client of your own)',
+    });
+  });
 });
