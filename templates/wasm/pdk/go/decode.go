@@ -348,7 +348,6 @@ func (s *scanner) str() (string, error) {
 	return string(unquote(s.b[start:end])), nil
 }
 
-
 // span checks the string at s.i (its escapes, no control characters) and returns its content's bounds.
 func (s *scanner) span() (start, end int, err error) {
 	s.i++

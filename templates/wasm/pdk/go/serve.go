@@ -113,4 +113,3 @@ func Warn(msg string) { pdk.Log(pdk.LogWarn, msg) }
 
 // Error writes an error line.
 func Error(msg string) { pdk.Log(pdk.LogError, msg) }
-
