@@ -36,10 +36,10 @@ func decodeHandle(b []byte) (key string, req Request, err error) {
 	s.space()
 	if !s.null() {
 		err = s.object(func(name string) error {
-			switch {
-			case field(name, "key", "KEY"):
+			switch lookup(name, envelopeFields[:], envelopeFolded[:]) {
+			case 0:
 				return s.text(&key)
-			case field(name, "request", "REQUEST"):
+			case 1:
 				return s.request(&req)
 			}
 			return s.skip()
@@ -60,28 +60,28 @@ func (s *scanner) request(r *Request) error {
 		return nil
 	}
 	return s.object(func(name string) error {
-		switch {
-		case field(name, "id", "ID"):
+		switch lookup(name, requestFields[:], requestFolded[:]) {
+		case 0:
 			return s.text(&r.ID)
-		case field(name, "method", "METHOD"):
+		case 1:
 			return s.text(&r.Method)
-		case field(name, "path", "PATH"):
+		case 2:
 			return s.text(&r.Path)
-		case field(name, "params", "PARAMS"):
+		case 3:
 			return s.texts(&r.Params)
-		case field(name, "query", "QUERY"):
+		case 4:
 			return s.values(&r.Query)
-		case field(name, "headers", "HEADERS"):
+		case 5:
 			return s.values(&r.Headers)
-		case field(name, "body", "BODY"):
-			// The input's own bytes, capped so that an append by the handler copies them first.
+		case 6:
 			start := s.space()
 			err := s.skip()
 			if err == nil {
+				// The input's own bytes, capped so that an append by the handler copies them first.
 				r.Body = s.b[start:s.i:s.i]
 			}
 			return err
-		case field(name, "userId", "USERID"):
+		case 7:
 			v, err := s.value()
 			r.UserID = v
 			return err
@@ -89,6 +89,14 @@ func (s *scanner) request(r *Request) error {
 		return s.skip()
 	})
 }
+
+// The members of the envelope and of the request, by name and as encoding/json folds the name.
+var (
+	envelopeFields = [...]string{"key", "request"}
+	envelopeFolded = [...]string{"KEY", "REQUEST"}
+	requestFields  = [...]string{"id", "method", "path", "params", "query", "headers", "body", "userId"}
+	requestFolded  = [...]string{"ID", "METHOD", "PATH", "PARAMS", "QUERY", "HEADERS", "BODY", "USERID"}
+)
 
 // object reads the object at s.i, calling member with each member's name when the scanner stands on
 // its value. Anything but an object is a type error when well formed.
@@ -214,230 +222,3 @@ func (s *scanner) array(item func() error) error {
 	}
 	return err
 }
-
-// skip checks one value of any kind and steps over it.
-func (s *scanner) skip() error {
-	s.space()
-	if s.i >= len(s.b) {
-		return errSyntax
-	}
-	switch c := s.b[s.i]; {
-	case c == '"':
-		_, _, err := s.span()
-		return err
-	case c == '{':
-		if err := s.open('{'); err != nil {
-			return err
-		}
-		more, err := s.first('}')
-		for ; more && err == nil; more, err = s.next('}') {
-			if e := s.skipName(); e != nil {
-				return e
-			}
-			if e := s.skip(); e != nil {
-				return e
-			}
-		}
-		return err
-	case c == '[':
-		return s.array(s.skip)
-	case c == '-' || c >= '0' && c <= '9':
-		return s.number()
-	case s.literal("true"), s.literal("false"), s.null():
-		return nil
-	}
-	return errSyntax
-}
-
-// wrongType steps over a well-formed value of a kind the member does not take: a type error, or a
-// syntax error when the value is malformed.
-func (s *scanner) wrongType() error {
-	if err := s.skip(); err != nil {
-		return err
-	}
-	return errType
-}
-
-// open steps into an object or array, within encoding/json's depth.
-func (s *scanner) open(c byte) error {
-	if s.i >= len(s.b) || s.b[s.i] != c {
-		return s.wrongType()
-	}
-	s.depth++
-	if s.depth > maxDepth {
-		return errSyntax
-	}
-	s.i++
-	return nil
-}
-
-// first reports whether the object or array just opened has a member; next whether another follows.
-func (s *scanner) first(end byte) (bool, error) {
-	s.space()
-	if s.i >= len(s.b) {
-		return false, errSyntax
-	}
-	if s.b[s.i] == end {
-		s.i++
-		s.depth--
-		return false, nil
-	}
-	return true, nil
-}
-
-func (s *scanner) next(end byte) (bool, error) {
-	s.space()
-	if s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-			return true, nil
-		case end:
-			s.i++
-			s.depth--
-			return false, nil
-		}
-	}
-	return false, errSyntax
-}
-
-// name reads a member's name and its colon.
-func (s *scanner) name() (string, error) {
-	s.space()
-	if s.i >= len(s.b) || s.b[s.i] != '"' {
-		return "", errSyntax
-	}
-	name, err := s.str()
-	if err != nil {
-		return "", err
-	}
-	s.space()
-	if s.i >= len(s.b) || s.b[s.i] != ':' {
-		return "", errSyntax
-	}
-	s.i++
-	return name, nil
-}
-
-// skipName checks a member's name and steps over it and its colon.
-func (s *scanner) skipName() error {
-	s.space()
-	if s.i >= len(s.b) || s.b[s.i] != '"' {
-		return errSyntax
-	}
-	if _, _, err := s.span(); err != nil {
-		return err
-	}
-	s.space()
-	if s.i >= len(s.b) || s.b[s.i] != ':' {
-		return errSyntax
-	}
-	s.i++
-	return nil
-}
-
-// str reads a string: a substring of the input when it has no escape and is ASCII.
-func (s *scanner) str() (string, error) {
-	start, end, err := s.span()
-	if err != nil {
-		return "", err
-	}
-	if plain(s.b[start:end]) {
-		return s.input[start:end], nil
-	}
-	return string(unquote(s.b[start:end])), nil
-}
-
-// span checks the string at s.i (its escapes, no control characters) and returns its content's bounds.
-func (s *scanner) span() (start, end int, err error) {
-	s.i++
-	start = s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			s.i++
-			return start, s.i - 1, nil
-		case c < ' ':
-			return 0, 0, errSyntax
-		case c == '\\':
-			if s.i+1 >= len(s.b) {
-				return 0, 0, errSyntax
-			}
-			switch s.b[s.i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.i += 2
-			case 'u':
-				if s.i+6 > len(s.b) || hex4(s.b[s.i+2:s.i+6]) < 0 {
-					return 0, 0, errSyntax
-				}
-				s.i += 6
-			default:
-				return 0, 0, errSyntax
-			}
-		default:
-			s.i++
-		}
-	}
-	return 0, 0, errSyntax
-}
-
-// number checks a number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-func (s *scanner) number() error {
-	if s.i < len(s.b) && s.b[s.i] == '-' {
-		s.i++
-	}
-	switch {
-	case s.i < len(s.b) && s.b[s.i] == '0':
-		s.i++
-	case s.digits() == 0:
-		return errSyntax
-	}
-	if s.i < len(s.b) && s.b[s.i] == '.' {
-		s.i++
-		if s.digits() == 0 {
-			return errSyntax
-		}
-	}
-	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
-		s.i++
-		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
-			s.i++
-		}
-		if s.digits() == 0 {
-			return errSyntax
-		}
-	}
-	return nil
-}
-
-func (s *scanner) digits() int {
-	start := s.i
-	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
-		s.i++
-	}
-	return s.i - start
-}
-
-// space skips JSON's whitespace and returns where the next token starts.
-func (s *scanner) space() int {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return s.i
-		}
-	}
-	return s.i
-}
-
-func (s *scanner) literal(word string) bool {
-	if len(s.b)-s.i >= len(word) && string(s.b[s.i:s.i+len(word)]) == word {
-		s.i += len(word)
-		return true
-	}
-	return false
-}
-
-func (s *scanner) null() bool { return s.literal("null") }

@@ -27,6 +27,7 @@ var seeds = []string{
 	`{"key":"\ud800x\udc00\ud83d\ude00\u00e9\"\\\/\b\f\n\r\t"}`, "{\"key\":\"\xff\xfe\"}",
 	`{"key":"a"} x`, `{"key":01}`, `{"key":"a","request":{"body":-0.5e+3}}`, `{"x":[{"y":{}},tru]}`,
 	`{"request":{"query":{"a":{"b":[true,false,null,-1.5E-7]}},"userId":"u<&>"}}`,
+	`{"requeſt":{"ıd":"dotless","headerſ":{"a":1},"paramsparamsparams":{}},"kEY":"k"}`,
 	"{\"request\":{\"body\":\"\u2028<\",\"headers\":{\"a\\u0000\":\"\\u2029\"}}}",
 }
 
@@ -89,6 +90,13 @@ func TestEnvelopeKeepsTheBodysBytes(t *testing.T) {
 	_, req, err := decodeHandle([]byte(envelope))
 	if err != nil || string(req.Body) != `{"hello":"wasm","n":42}` {
 		t.Fatalf("body %s, error %v", req.Body, err)
+	}
+	// A handler appending to the body must not write over the input that follows it.
+	in := []byte(envelope)
+	_, req, _ = decodeHandle(in)
+	_ = append(req.Body, "xxxxxxxx"...)
+	if string(in) != envelope {
+		t.Fatal("an append to the body wrote over the input")
 	}
 	var body struct{ N int }
 	if err := req.BindBody(&body); err != nil || body.N != 42 {

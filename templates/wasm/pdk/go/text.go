@@ -87,32 +87,39 @@ func hex4(b []byte) rune {
 	return r
 }
 
-// field is whether a member's name selects the field named lower: exactly, or as encoding/json folds
-// names (each letter to the least of its Unicode case orbit, so "ID" and "\u212aey" match too). upper
-// is lower folded.
-func field(name, lower, upper string) bool {
-	if name == lower {
-		return true
+// lookup is the index of the field a member's name selects, or -1: the name exactly, else as
+// encoding/json folds names (each letter to the least of its Unicode case orbit, so "ID" and
+// "\u212aey" match too), folded once.
+func lookup(name string, fields, folded []string) int {
+	for i, f := range fields {
+		if name == f {
+			return i
+		}
 	}
-	var buf [32]byte
-	folded := buf[:0]
+	var buf [16]byte
+	key := buf[:0]
 	for i := 0; i < len(name); {
 		if c := name[i]; c < utf8.RuneSelf {
 			if 'a' <= c && c <= 'z' {
 				c -= 'a' - 'A'
 			}
-			folded = append(folded, c)
+			key = append(key, c)
 			i++
 		} else {
 			r, n := utf8.DecodeRuneInString(name[i:])
-			folded = utf8.AppendRune(folded, foldRune(r))
+			key = utf8.AppendRune(key, foldRune(r))
 			i += n
 		}
-		if len(folded) > len(upper) {
-			return false
+		if len(key) > len(buf)-utf8.UTFMax {
+			return -1 // longer than any field's name
 		}
 	}
-	return string(folded) == upper
+	for i, f := range folded {
+		if string(key) == f {
+			return i
+		}
+	}
+	return -1
 }
 
 // foldRune is the least rune of r's simple case-folding orbit, as encoding/json folds names.
