@@ -25,7 +25,8 @@ func (r *Request) AppendJSON(dst []byte) ([]byte, error) {
 	if r.Params == nil {
 		dst = append(dst, "null"...)
 	} else {
-		keys := sortedKeys(r.Params)
+		var stack [8]string
+		keys := sortedKeys(stack[:0], r.Params)
 		dst = append(dst, '{')
 		for n, k := range keys {
 			if n > 0 {
@@ -66,7 +67,8 @@ func appendResponse(dst []byte, res *Response) ([]byte, error) {
 	dst = strconv.AppendInt(dst, int64(res.StatusCode), 10)
 	if len(res.Headers) > 0 {
 		dst = append(dst, `,"headers":{`...)
-		for n, k := range sortedKeys(res.Headers) {
+		var stack [8]string
+		for n, k := range sortedKeys(stack[:0], res.Headers) {
 			if n > 0 {
 				dst = append(dst, ',')
 			}
@@ -122,7 +124,8 @@ func appendAny(dst []byte, v any) ([]byte, error) {
 			return append(dst, "null"...), nil
 		}
 		dst = append(dst, '{')
-		for n, k := range sortedKeys(v) {
+		var stack [8]string
+		for n, k := range sortedKeys(stack[:0], v) {
 			if n > 0 {
 				dst = append(dst, ',')
 			}
@@ -143,8 +146,13 @@ func appendAny(dst []byte, v any) ([]byte, error) {
 	return append(dst, b...), err
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
+// sortedKeys appends m's keys to keys, sorted: encoding/json's order. The caller's keys are on its
+// stack for small maps, and an empty map is not iterated (a map's iteration starts at a random
+// place, which costs a random number).
+func sortedKeys[V any](keys []string, m map[string]V) []string {
+	if len(m) == 0 {
+		return keys
+	}
 	for k := range m {
 		keys = append(keys, k)
 	}
