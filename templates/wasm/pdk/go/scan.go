@@ -3,38 +3,81 @@ package pgw
 // The scanner's lexical steps: checking and stepping over values, strings, numbers and separators as
 // encoding/json's scanner accepts them.
 
-// skip checks one value of any kind and steps over it.
+// skip checks one value of any kind and steps over it. It loops rather than recursing: a request's
+// body, which a client chooses, may nest as deep as encoding/json allows (10,000), deeper than the
+// wasm stack takes Go's frames.
 func (s *scanner) skip() error {
-	s.space()
-	if s.i >= len(s.b) {
-		return errSyntax
-	}
-	switch c := s.b[s.i]; {
-	case c == '"':
-		_, _, err := s.span()
-		return err
-	case c == '{':
-		if err := s.open('{'); err != nil {
-			return err
+	var inline [32]bool
+	open := inline[:0] // the containers the value is in: true for an object, false for an array
+	for {
+		s.space()
+		if s.i >= len(s.b) {
+			return errSyntax
 		}
-		more, err := s.first('}')
-		for ; more && err == nil; more, err = s.next('}') {
-			if e := s.skipName(); e != nil {
-				return e
+		switch c := s.b[s.i]; {
+		case c == '{' || c == '[':
+			s.depth++
+			if s.depth > maxDepth {
+				return errSyntax
 			}
-			if e := s.skip(); e != nil {
-				return e
+			s.i++
+			s.space()
+			if s.i < len(s.b) && (s.b[s.i] == '}' && c == '{' || s.b[s.i] == ']' && c == '[') {
+				s.i++
+				s.depth--
+				break // an empty container: a whole value
+			}
+			open = append(open, c == '{')
+			if c == '{' {
+				if err := s.skipName(); err != nil {
+					return err
+				}
+			}
+			continue // its first member's value
+		case c == '"':
+			if _, _, err := s.span(); err != nil {
+				return err
+			}
+		case c == '-' || c >= '0' && c <= '9':
+			if err := s.number(); err != nil {
+				return err
+			}
+		case s.literal("true"), s.literal("false"), s.null():
+		default:
+			return errSyntax
+		}
+		// A value ended: close the containers it ends, or step to the next member.
+	closing:
+		for {
+			if len(open) == 0 {
+				return nil
+			}
+			s.space()
+			if s.i >= len(s.b) {
+				return errSyntax
+			}
+			object := open[len(open)-1]
+			switch s.b[s.i] {
+			case ',':
+				s.i++
+				if object {
+					if err := s.skipName(); err != nil {
+						return err
+					}
+				}
+				break closing
+			case '}', ']':
+				if (s.b[s.i] == '}') != object {
+					return errSyntax
+				}
+				s.i++
+				s.depth--
+				open = open[:len(open)-1]
+			default:
+				return errSyntax
 			}
 		}
-		return err
-	case c == '[':
-		return s.array(s.skip)
-	case c == '-' || c >= '0' && c <= '9':
-		return s.number()
-	case s.literal("true"), s.literal("false"), s.null():
-		return nil
 	}
-	return errSyntax
 }
 
 // wrongType steps over a well-formed value of a kind the member does not take: a type error, or a
