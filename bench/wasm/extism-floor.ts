@@ -26,7 +26,7 @@ import { threadCpu } from '../thread-cpu.js';
 
 // PGW_EXTISM=<path to another @extism/extism> measures that version instead of the installed one.
 const createPlugin = (
-  (await import(process.env.PGW_EXTISM ?? '@extism/extism')) as { default: typeof createPluginType }
+  (await import(process.env.PGW_EXTISM || '@extism/extism')) as { default: typeof createPluginType }
 ).default;
 // Extism 2's release candidates call by export name only; 1.x as the gateway does, by [module, export].
 const target = (name: string): never => (process.env.PGW_EXTISM ? name : ['main', name]) as never;
