@@ -58,12 +58,12 @@ describe.skipIf(!present)("a client's body through the Go wasm template's scanne
     const res = await gateway.handle({
       method: 'POST',
       path: `/echo?q=${encodeURIComponent(odd)}&q=2&ſ=1`,
-      headers: { 'x-odd': odd, 'x-list': [odd, ''] },
+      headers: { 'x-odd': odd, 'x-empty': '' },
       body: null,
     });
     expect(res.statusCode).toBe(200);
     const request = (res.body as { request: Record<string, unknown> }).request;
-    expect(request.headers).toEqual({ 'x-odd': odd, 'x-list': [odd, ''] });
+    expect(request.headers).toEqual({ 'x-odd': odd, 'x-empty': '' });
     expect(request.query).toEqual({ q: [odd, '2'], ſ: '1' });
   });
 
