@@ -25,7 +25,7 @@ type scanner struct {
 	b     []byte
 	i     int
 	depth int
-	// text is b as one string, made once: the strings read out of it (names, values without escapes)
+	// input is b as one string, made once: the strings read out of it (names, values without escapes)
 	// are its substrings rather than an allocation each.
 	input string
 }
@@ -37,9 +37,9 @@ func decodeHandle(b []byte) (key string, req Request, err error) {
 	if !s.null() {
 		err = s.object(func(name string) error {
 			switch lookup(name, envelopeFields[:], envelopeFolded[:]) {
-			case 0:
+			case fieldKey:
 				return s.text(&key)
-			case 1:
+			case fieldRequest:
 				return s.request(&req)
 			}
 			return s.skip()
@@ -61,19 +61,19 @@ func (s *scanner) request(r *Request) error {
 	}
 	return s.object(func(name string) error {
 		switch lookup(name, requestFields[:], requestFolded[:]) {
-		case 0:
+		case fieldID:
 			return s.text(&r.ID)
-		case 1:
+		case fieldMethod:
 			return s.text(&r.Method)
-		case 2:
+		case fieldPath:
 			return s.text(&r.Path)
-		case 3:
+		case fieldParams:
 			return s.texts(&r.Params)
-		case 4:
+		case fieldQuery:
 			return s.values(&r.Query)
-		case 5:
+		case fieldHeaders:
 			return s.values(&r.Headers)
-		case 6:
+		case fieldBody:
 			start := s.space()
 			err := s.skip()
 			if err == nil {
@@ -81,7 +81,7 @@ func (s *scanner) request(r *Request) error {
 				r.Body = s.b[start:s.i:s.i]
 			}
 			return err
-		case 7:
+		case fieldUserID:
 			v, err := s.value()
 			r.UserID = v
 			return err
@@ -90,7 +90,24 @@ func (s *scanner) request(r *Request) error {
 	})
 }
 
-// The members of the envelope and of the request, by name and as encoding/json folds the name.
+// The members of the envelope and of the request, by name and as encoding/json folds the name; the
+// constants are their indexes.
+const (
+	fieldKey = iota
+	fieldRequest
+)
+
+const (
+	fieldID = iota
+	fieldMethod
+	fieldPath
+	fieldParams
+	fieldQuery
+	fieldHeaders
+	fieldBody
+	fieldUserID
+)
+
 var (
 	envelopeFields = [...]string{"key", "request"}
 	envelopeFolded = [...]string{"KEY", "REQUEST"}
