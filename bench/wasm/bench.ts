@@ -4,7 +4,9 @@
  * `@extism/extism` called in-thread, and a plain wasm echo (no Extism) — each variant in a process of
  * its own (`run.ts`), interleaved over rounds, medians reported; and the Go and Rust templates (Extism's
  * official PDKs) through the gateway, with `gateway-go-echo` (go-echo/: the AssemblyScript echo in
- * Go, byte for byte, without encoding/json) to tell Go's own cost from its JSON's. Builds the
+ * Go, byte for byte, without encoding/json) to tell Go's own cost from its JSON's, and
+ * `gateway-as-parse` (as-parse/: an AssemblyScript echo that decodes the envelope and encodes a built
+ * response with json-as, as the Go and Rust templates do) to compare like with like. Builds the
  * templates (npm's AssemblyScript, Go, cargo) and the plain module (clang, when installed) first.
  * `BENCH_VARIANTS=gateway,gateway-go` runs some only.
  * Besides wall time, the counts that hold on a loaded machine: CPU per call at 64 in flight (every
@@ -51,6 +53,26 @@ if (built.has('gateway-go')) {
   copyFileSync(path.join(here, 'go-echo', 'plugin.yaml'), path.join(goEcho, 'plugin.yaml'));
   built.add('gateway-go-echo');
 }
+// The AssemblyScript echo that parses its input and answers a built response (as-parse/).
+const asParse = path.join(scratch, 'as-parse');
+execFileSync(
+  'npx',
+  [
+    '--no-install',
+    'asc',
+    path.join(here, 'as-parse/assembly/index.ts'),
+    '--transform',
+    'json-as',
+    '--outFile',
+    path.join(asParse, 'plugin.wasm'),
+    '--optimize',
+    '--runtime',
+    'incremental',
+  ],
+  { cwd: path.join(here, '../..'), stdio: 'pipe' },
+);
+copyFileSync(path.join(here, 'as-parse', 'plugin.yaml'), path.join(asParse, 'plugin.yaml'));
+built.add('gateway-as-parse');
 const plain = path.join(scratch, 'plain.wasm');
 let withPlain = true;
 try {
@@ -69,16 +91,20 @@ try {
   process.stderr.write('clang (with lld) is not installed: the plain-wasm row is left out\n');
 }
 const chosen = process.env.BENCH_VARIANTS?.split(',');
-const variants = [...built, 'worker', 'extism', ...(withPlain ? ['plain'] : [])].filter(
-  (v) => !chosen || chosen.includes(v),
-);
+const variants = [
+  ...built,
+  'worker',
+  'worker-slow',
+  'extism',
+  ...(withPlain ? ['plain'] : []),
+].filter((v) => !chosen || chosen.includes(v));
 const samples = new Map<string, Record<string, number>[]>(variants.map((v) => [v, []]));
 for (let round = 0; round < ROUNDS; round++) {
   for (let i = 0; i < variants.length; i++) {
     const variant = variants[(round + i) % variants.length]!;
     const out = execFileSync(
       process.execPath,
-      ['--import', 'tsx', path.join(here, 'run.ts'), variant, plain, goEcho],
+      ['--import', 'tsx', path.join(here, 'run.ts'), variant, plain, goEcho, asParse],
       { encoding: 'utf8' },
     );
     samples.get(variant)!.push(JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>);
@@ -101,12 +127,18 @@ for (const v of variants) {
     `| ${v} | ${m(v, 'p50_us')} | ${m(v, 'rps_64').toLocaleString('en')} | ${m(v, 'cpu_us')} | ${m(v, 'main_cpu_us')} | ${m(v, 'sleeps')} | ${m(v, 'cold_ms')} | ${m(v, 'rss_idle_mib')} |`,
   );
 }
-for (const v of ['gateway-go', 'gateway-go-echo', 'gateway-rust'].filter((x) =>
-  variants.includes(x),
-)) {
-  if (!variants.includes('gateway')) break;
+// Like with like: the raw echoes (input handed back unparsed) against each other, and the templates
+// that decode the envelope and encode a built response against the AssemblyScript one that does.
+for (const [v, base] of [
+  ['gateway-go-echo', 'gateway'],
+  ['gateway-go', 'gateway-as-parse'],
+  ['gateway-rust', 'gateway-as-parse'],
+  ['gateway-go', 'gateway'],
+  ['gateway-rust', 'gateway'],
+] as const) {
+  if (!variants.includes(v) || !variants.includes(base)) continue;
   console.log(
-    `\n${v} / the AssemblyScript template through the gateway: sequential p50 ×${(m(v, 'p50_us') / m('gateway', 'p50_us')).toFixed(2)}, throughput ×${(m(v, 'rps_64') / m('gateway', 'rps_64')).toFixed(2)}`,
+    `\n${v} / ${base}: sequential p50 ×${(m(v, 'p50_us') / m(base, 'p50_us')).toFixed(2)}, throughput ×${(m(v, 'rps_64') / m(base, 'rps_64')).toFixed(2)}, CPU per call ×${(m(v, 'cpu_us') / m(base, 'cpu_us')).toFixed(2)}`,
   );
 }
 if (['extism', 'gateway', 'worker'].every((v) => variants.includes(v)))

@@ -1,11 +1,13 @@
 /**
  * One variant per process: `gateway` (the AssemblyScript template through PluginGateway), `gateway-go`
  * and `gateway-rust` (the Go and Rust templates, on Extism's official PDKs, through it), `worker`
- * (the JavaScript echo fixture through PluginGateway), `extism`
+ * (the JavaScript echo fixture through PluginGateway), `worker-slow` (the same echo spinning 60 µs
+ * first: slow-echo/), `extism`
  * (the same module with @extism/extism in-thread), `plain` (a module without Extism, called directly),
- * `gateway-go-echo` (the AssemblyScript echo written in Go without encoding/json, built by bench.ts).
+ * `gateway-go-echo` (the AssemblyScript echo written in Go without encoding/json, built by bench.ts),
+ * `gateway-as-parse` (the AssemblyScript echo that decodes its input with json-as, built by bench.ts).
  * Prints JSON: sequential p50 (µs), throughput at 64 in flight (req/s), cold start (ms), RSS (MiB).
- * Usage: node --import tsx bench/wasm/run.ts <variant> [plain.wasm] [go-echo dir]
+ * Usage: node --import tsx bench/wasm/run.ts <variant> [plain.wasm] [go-echo dir] [as-parse dir]
  *   (plain.wasm: clang --target=wasm32 -O2 -fno-builtin -nostdlib -Wl,--no-entry -o plain.wasm bench/wasm/plain-echo.c)
  */
 import { readFileSync } from 'node:fs';
@@ -23,6 +25,7 @@ const GATEWAY_DIRS: Record<string, string> = {
   'gateway-go': path.join(templates, 'go'),
   'gateway-rust': path.join(templates, 'rust'),
   'gateway-go-echo': process.argv[4] ?? '',
+  'gateway-as-parse': process.argv[5] ?? '',
 };
 const SEQ = 3000;
 const WINDOW_MS = 3000;
@@ -85,8 +88,8 @@ const report = (cold: number, figures: object) =>
     }),
   );
 
-if (variant === 'gateway-go-echo' && !GATEWAY_DIRS[variant]) {
-  throw new Error('gateway-go-echo needs the folder bench.ts built it in (third argument)');
+if ((variant === 'gateway-go-echo' || variant === 'gateway-as-parse') && !GATEWAY_DIRS[variant]) {
+  throw new Error(`${variant} needs the folder bench.ts built it in`);
 }
 if (variant !== undefined && Object.hasOwn(GATEWAY_DIRS, variant)) {
   const gateway = new PluginGateway({ logger: false });
@@ -97,10 +100,15 @@ if (variant !== undefined && Object.hasOwn(GATEWAY_DIRS, variant)) {
   await new Promise((r) => setTimeout(r, 200));
   report(cold, await measure(() => gateway.handle(request)));
   await gateway.stop();
-} else if (variant === 'worker') {
-  // The JavaScript echo fixture through the same gateway: the worker runtime's cost for comparison.
+} else if (variant === 'worker' || variant === 'worker-slow') {
+  // The JavaScript echo fixture through the same gateway: the worker runtime's cost for comparison;
+  // worker-slow spins 60 µs a request first (slow-echo/): what a slower plugin costs the main thread.
   const gateway = new PluginGateway({ logger: false });
-  await gateway.load(path.resolve(import.meta.dirname, '../../test/fixtures/echo'));
+  await gateway.load(
+    variant === 'worker'
+      ? path.resolve(import.meta.dirname, '../../test/fixtures/echo')
+      : path.join(import.meta.dirname, 'slow-echo'),
+  );
   await gateway.start();
   const js = { ...request, path: '/echo/x' };
   await gateway.handle(js);

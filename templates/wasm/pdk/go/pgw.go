@@ -15,8 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-
-	pdk "github.com/extism/go-pdk"
 )
 
 // Request is the gateway's PluginRequest.
@@ -54,6 +52,14 @@ func (r *Request) QueryValue(name string) string {
 	return ""
 }
 
+// LastEventID is the id the client reconnected with (its Last-Event-ID header), or "".
+func (r *Request) LastEventID() string {
+	if v, ok := r.Headers["last-event-id"].(string); ok {
+		return v
+	}
+	return ""
+}
+
 // Response is the gateway's PluginResponse.
 type Response struct {
 	StatusCode int               `json:"statusCode"`
@@ -71,104 +77,6 @@ type Handler func(req *Request) (*Response, error)
 
 // Routes maps "METHOD /path" (as in plugin.yaml's endpoints) to its handler.
 type Routes map[string]Handler
-
-type handleInput struct {
-	Key     string  `json:"key"`
-	Request Request `json:"request"`
-}
-
-// Serve answers the gateway's `handle` call with the route's handler: export it as
-//
-//	//go:wasmexport handle
-//	func handle() int32 { return pgw.Serve(routes) }
-//
-// A handler's error answers the request 500 (the gateway logs it); an unknown route answers 404.
-func Serve(routes Routes) int32 {
-	var in handleInput
-	if err := pdk.InputJSON(&in); err != nil {
-		return fail(err)
-	}
-	handler, ok := routes[in.Key]
-	if !ok {
-		return output(JSON(404, map[string]string{"error": "no handler for " + in.Key}))
-	}
-	res, err := handler(&in.Request)
-	if err != nil {
-		return fail(err)
-	}
-	if res == nil {
-		res = &Response{StatusCode: 204}
-	}
-	return output(res)
-}
-
-// Event is a domain event the plugin subscribed to (plugin.yaml's permissions.events.subscribe).
-type Event struct {
-	ID        string          `json:"id"`
-	Type      string          `json:"type"`
-	Source    string          `json:"source"`
-	Timestamp int64           `json:"timestamp"`
-	Payload   json.RawMessage `json:"payload,omitempty"`
-	UserID    any             `json:"userId,omitempty"`
-}
-
-// ServeEvent answers the gateway's `handle_event` call: export it as
-//
-//	//go:wasmexport handle_event
-//	func handleEvent() int32 { return pgw.ServeEvent(onEvent) }
-func ServeEvent(handler func(*Event) error) int32 {
-	var event Event
-	if err := pdk.InputJSON(&event); err != nil {
-		return fail(err)
-	}
-	if err := handler(&event); err != nil {
-		return fail(err)
-	}
-	return 0
-}
-
-// Health is what a `health_check` export answers.
-type Health struct {
-	Status  string         `json:"status"` // healthy, degraded or unhealthy
-	Details map[string]any `json:"details,omitempty"`
-}
-
-// ServeHealth answers the gateway's `health_check` call: export it as
-//
-//	//go:wasmexport health_check
-//	func healthCheck() int32 { return pgw.ServeHealth(check) }
-func ServeHealth(check func() Health) int32 {
-	return output(check())
-}
-
-func output(v any) int32 {
-	if err := pdk.OutputJSON(v); err != nil {
-		return fail(err)
-	}
-	return 0
-}
-
-func fail(err error) int32 {
-	pdk.SetError(err)
-	return 1
-}
-
-// Setting is the plugin's setting key (gateway.load(dir, { config })) as text; false when unset.
-func Setting(key string) (string, bool) {
-	return pdk.GetConfig(key)
-}
-
-// Debug, Info, Warn and Error write a log line with the plugin's and the request's ids.
-func Debug(msg string) { pdk.Log(pdk.LogDebug, msg) }
-
-// Info writes an info line.
-func Info(msg string) { pdk.Log(pdk.LogInfo, msg) }
-
-// Warn writes a warn line.
-func Warn(msg string) { pdk.Log(pdk.LogWarn, msg) }
-
-// Error writes an error line.
-func Error(msg string) { pdk.Log(pdk.LogError, msg) }
 
 // Route is the key of method and path in [Routes]: "GET /hits".
 func Route(method, path string) string { return strings.ToUpper(method) + " " + path }

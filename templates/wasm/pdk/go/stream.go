@@ -1,3 +1,5 @@
+//go:build wasip1
+
 package pgw
 
 import (
@@ -104,11 +106,3 @@ func (*SSE) Send(event, id, data string) error {
 
 // Heartbeat writes a comment, which clients ignore: it keeps the stream within its idle_timeout.
 func (*SSE) Heartbeat(comment string) error { return StreamWrite([]byte(": " + comment + "\n\n")) }
-
-// LastEventID is the id the client reconnected with (its Last-Event-ID header), or "".
-func (r *Request) LastEventID() string {
-	if v, ok := r.Headers["last-event-id"].(string); ok {
-		return v
-	}
-	return ""
-}
