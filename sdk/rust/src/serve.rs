@@ -15,9 +15,12 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// What a frame to the gateway may hold on top of `maxResponseBytes`.
+mod pool;
 mod tasks;
 
+use pool::TaskPool;
+
+/// What a frame to the gateway may hold on top of `maxResponseBytes`.
 const ENVELOPE_BYTES: i64 = 64 * 1024;
 /// At most what a result note holds besides its answer.
 const RESULT_ENVELOPE: i64 = 32;
@@ -25,31 +28,6 @@ const RESULT_ENVELOPE: i64 = 32;
 const MAX_LOG_MESSAGE: usize = 64 * 1024;
 /// Threads running tasks: a thread per task would pass the sandbox's pids limit (64) under load.
 pub(crate) const TASK_THREADS: usize = 16;
-
-type Job = Box<dyn FnOnce() + Send>;
-
-/// A fixed pool of task threads fed by one queue.
-fn task_pool() -> mpsc::Sender<Job> {
-    let (jobs, queue) = mpsc::channel::<Job>();
-    let queue = Arc::new(Mutex::new(queue));
-    for _ in 0..TASK_THREADS {
-        let queue = Arc::clone(&queue);
-        let worker = std::thread::Builder::new()
-            .name("veza-task".into())
-            .spawn(move || {
-                loop {
-                    let job = queue.lock().unwrap().recv();
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
-                    }
-                }
-            });
-        // Fewer threads than asked is fewer tasks at once, not a failure.
-        drop(worker);
-    }
-    jobs
-}
 
 /// One task the plugin works on: answered once, by the plugin or by the gateway's abandon.
 #[derive(Default)]
@@ -148,7 +126,7 @@ pub(crate) fn serve_conn(
         reason: format!("cannot write: {e}"),
     })?;
     let mut started = false;
-    let pool = task_pool();
+    let pool = TaskPool::new(TASK_THREADS);
     while let Some(message) = read_frame(&mut reader, MAX_FRAME_BYTES)? {
         if !message.is_map() {
             return Err(FrameError {
@@ -162,7 +140,7 @@ pub(crate) fn serve_conn(
 }
 
 impl Session {
-    fn control(this: &Arc<Self>, m: &Value, started: &mut bool, pool: &mpsc::Sender<Job>) {
+    fn control(this: &Arc<Self>, m: &Value, started: &mut bool, pool: &TaskPool) {
         // Lifecycle work (boot, health, stop) gets a thread of its own: tasks in the pool wait for boot.
         let spawn = |work: Box<dyn FnOnce(Arc<Session>) + Send>| {
             let session = Arc::clone(this);
@@ -196,7 +174,7 @@ impl Session {
             "task" => {
                 let task = get(m, "task").clone();
                 let session = Arc::clone(this);
-                let _ = pool.send(Box::new(move || session.run(&task)));
+                pool.submit(Box::new(move || session.run(&task)));
             }
             "abandon" => {
                 let slot = int(m, "slot");
