@@ -6,7 +6,13 @@
  * @module
  */
 import type { PluginRequest } from '../../shared/types.js';
-import type { RequestBodySource, RuntimeHooks, StreamLink, StreamSink } from '../runtime.js';
+import type {
+  RequestBodySource,
+  RuntimeHooks,
+  StreamContext,
+  StreamLink,
+  StreamSink,
+} from '../runtime.js';
 import { BodyPump } from './live-body-pump.js';
 import { cancelCredit, creditCell, giveCredit } from './live-credit.js';
 import { STREAM_WINDOW, type LiveNote } from './live-protocol.js';
@@ -37,14 +43,20 @@ export class LiveThreadStreams {
     key: string,
     request: PluginRequest,
     body: RequestBodySource | undefined,
+    context: StreamContext,
   ): StreamLink {
     const pump =
       body && new BodyPump(body, c, (frame, transfer) => postTo(running, frame, transfer));
     const cell = this.parts.harness && creditCell();
     const entry: StreamEntry = { sink, ahead: 0, body: pump, cell };
     running.streams.set(c, entry);
-    if (pump) postTo(running, { k: 'req', c, key, r: { ...request, body: undefined }, b: true });
-    else postTo(running, { k: 'req', c, key, r: request, w: cell });
+    // The handler's ctx is a request handler's: the stream's hop in the trace, the request's flags.
+    const { tp, f } = context;
+    const withContext = { ...(tp && { tp }), ...(f && { f }) };
+    if (pump) {
+      const r = { ...request, body: undefined };
+      postTo(running, { k: 'req', c, key, r, b: true, ...withContext });
+    } else postTo(running, { k: 'req', c, key, r: request, w: cell, ...withContext });
     return {
       more: () => {
         if (!running.streams.has(c)) return;

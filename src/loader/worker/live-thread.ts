@@ -9,7 +9,7 @@
  * @module
  */
 import { MessageChannel } from 'node:worker_threads';
-import type { PluginRequest } from '../../shared/types.js';
+import type { PluginRequest, StreamSettings } from '../../shared/types.js';
 import type {
   LiveChannel,
   LiveLink,
@@ -17,6 +17,7 @@ import type {
   RequestBodySource,
   RuntimeHooks,
   RuntimeSpec,
+  StreamContext,
   StreamLink,
   StreamSink,
 } from '../runtime.js';
@@ -98,6 +99,8 @@ export class LiveThread implements LiveChannel {
     key: string,
     request: PluginRequest,
     body?: RequestBodySource,
+    _settings?: StreamSettings,
+    context: StreamContext = {},
   ): StreamLink {
     if (this.#closing || this.#content.changed !== undefined) {
       queueMicrotask(() => sink.end(this.#closing ? 'plugin stopping' : 'plugin folder changed'));
@@ -105,7 +108,8 @@ export class LiveThread implements LiveChannel {
     }
     const running = (this.#running ??= this.#start());
     clearTimeout(this.#idleTimer);
-    return this.#streams.open(running, ++this.#nextConnection, sink, key, request, body);
+    const c = ++this.#nextConnection;
+    return this.#streams.open(running, c, sink, key, request, body, context);
   }
 
   open(peer: LivePeer, key: string, request: PluginRequest): LiveLink {
