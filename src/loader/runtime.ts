@@ -239,6 +239,12 @@ export interface LiveChannel {
    * every stream, leaving the thread up; new connections are still taken.
    */
   closeAll(code: number, reason: string): void;
+  /**
+   * Starts the live side now rather than with the first connection, and resolves once it serves, with
+   * its plugin's `healthCheck()` there (`undefined`: no answer within `timeoutMs`). Absent where the
+   * live side is up whenever the runtime is (a process) or starts per stream (wasm).
+   */
+  warm?(timeoutMs: number): Promise<HealthStatus | undefined>;
 }
 
 /** One running plugin instance. */

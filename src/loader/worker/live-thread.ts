@@ -9,7 +9,7 @@
  * @module
  */
 import { MessageChannel } from 'node:worker_threads';
-import type { PluginRequest, StreamSettings } from '../../shared/types.js';
+import type { HealthStatus, PluginRequest, StreamSettings } from '../../shared/types.js';
 import type {
   LiveChannel,
   LiveLink,
@@ -49,6 +49,9 @@ export class LiveThread implements LiveChannel {
   #closing = false;
   readonly #harness: BlockingLiveHarness | undefined;
   readonly #streams: LiveThreadStreams;
+  /** `warm()` calls waiting for the thread's `healthCheck()`, by sequence number. */
+  readonly #healthAsked = new Map<number, (status: HealthStatus) => void>();
+  #healthSeq = 0;
 
   constructor(
     spec: RuntimeSpec,
@@ -70,7 +73,7 @@ export class LiveThread implements LiveChannel {
         state.error = reason;
         void state.worker.terminate();
       },
-      health: () => {},
+      health: (seq, _threadId, status) => this.#healthAsked.get(seq)?.(status),
       violation,
       fetch: grantedFetch(spec),
     };
@@ -130,6 +133,31 @@ export class LiveThread implements LiveChannel {
       message: (d: LiveData) => running.peers.message(c) && post({ k: 'msg', c, d }),
       closed: (code, reason) => running.peers.close(c) && post({ k: 'closed', c, code, reason }),
     };
+  }
+
+  /**
+   * Starts the thread now, as a first connection would, and resolves once its plugin has started with
+   * the answer of its `healthCheck()` there; `undefined` when none came within `timeoutMs` (or the
+   * thread ended first). With no connection, the thread ends `idleTimeoutMs` later like any idle one.
+   */
+  async warm(timeoutMs: number): Promise<HealthStatus | undefined> {
+    if (this.#closing || this.#content.changed !== undefined) return undefined;
+    const running = (this.#running ??= this.#start());
+    const seq = ++this.#healthSeq;
+    let timer: NodeJS.Timeout | undefined;
+    // Answered once the plugin has started in the thread (the harness waits for it).
+    running.state.worker.postMessage({ ctl: 'health', seq });
+    const status = await Promise.race([
+      new Promise<HealthStatus>((resolve) => this.#healthAsked.set(seq, resolve)),
+      running.stopped.then(() => undefined),
+      new Promise<undefined>(
+        (resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)),
+      ),
+    ]);
+    clearTimeout(timer);
+    this.#healthAsked.delete(seq);
+    if (this.#running === running) this.#maybeIdle(running);
+    return status;
   }
 
   closeAll(code: number, reason: string): void {
