@@ -7,7 +7,8 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PluginGateway } from '../../src/index.js';
 import { closeServer, gatewayWith } from '../helpers.js';
-import { liveServer } from '../live-clients.js';
+import { connect, liveServer } from '../live-clients.js';
+import { haveBwrap } from '../process-live-plugins.js';
 
 let gateway: PluginGateway | undefined;
 let server: http.Server | undefined;
@@ -21,8 +22,8 @@ const SENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 /** The caller's trace continued by the stream's hop: same trace id, a span id of its own. */
 const CONTINUED = /^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/;
 
-async function started(exporter: InMemorySpanExporter) {
-  gateway = await gatewayWith(['live-stream'], {
+async function started(exporter: InMemorySpanExporter, plugin = 'live-stream') {
+  gateway = await gatewayWith([plugin], {
     tracing: {
       tracerProvider: new BasicTracerProvider({
         spanProcessors: [new SimpleSpanProcessor(exporter)],
@@ -31,7 +32,7 @@ async function started(exporter: InMemorySpanExporter) {
     authenticate: (req) => ({ userId: String(req.headers?.['x-user']) }),
   });
   // The flag is on for one caller only: the value a handler sees is evaluated for its request.
-  await gateway.setFlag('live-stream', 'beta', { users: ['ada'] });
+  await gateway.setFlag(plugin, 'beta', { users: ['ada'] });
   const live = await liveServer(gateway);
   server = live.server;
   return live.url;
@@ -97,4 +98,47 @@ describe("a worker plugin's stream handlers get a request handler's context", ()
     expect(hop!.spanContext().traceId).toBe('0af7651916cd43dd8448eb211c80319c');
     expect(hop!.status.code).toBe(2); // ERROR: the stream was cut
   });
+});
+
+describe("a plugin's WebSocket handlers get a request handler's context", () => {
+  it.each([
+    ['worker', 'live-stream'],
+    ['process', 'live-proc-stream'],
+  ])(
+    '%s: the upgrade’s trace continued and its flags, for as long as the connection is open; its span ends at the close',
+    async (runtime, plugin) => {
+      if (runtime === 'process' && !haveBwrap()) return;
+      const exporter = new InMemorySpanExporter();
+      const url = await started(exporter, plugin);
+      const spans = () => exporter.getFinishedSpans();
+      const opened = async (user: string) => {
+        const client = await connect(`${url}/context-ws`, {
+          headers: { 'x-user': user, traceparent: SENT },
+        });
+        return {
+          client,
+          open: JSON.parse(await client.next()) as { traceparent: string; beta: boolean },
+        };
+      };
+      const ada = await opened('ada');
+      expect(ada.open.traceparent).toMatch(CONTINUED);
+      expect(ada.open.beta).toBe(true);
+      ada.client.ws.send('again');
+      // A message handler's ctx is the connection's: the same hop, the same flags.
+      expect(JSON.parse(await ada.client.next())).toEqual(ada.open);
+      const bob = await opened('bob');
+      expect(bob.open.beta).toBe(false);
+      expect(bob.open.traceparent).not.toBe(ada.open.traceparent);
+      // Open connections: their spans are not finished.
+      expect(spans().filter((s) => s.name === 'veza.hop')).toHaveLength(0);
+      ada.client.ws.close();
+      await ada.client.closed;
+      await expect.poll(() => spans().filter((s) => s.name === 'veza.hop').length).toBe(1);
+      const [hop] = spans().filter((s) => s.name === 'veza.hop');
+      expect(hop!.spanContext().spanId).toBe(ada.open.traceparent.split('-')[2]);
+      expect(spans().some((s) => s.name === `${plugin} GET /context-ws`)).toBe(true);
+      bob.client.ws.close();
+      await expect.poll(() => spans().filter((s) => s.name === 'veza.hop').length).toBe(2);
+    },
+  );
 });

@@ -23,6 +23,11 @@ import {
   type StreamEntry,
 } from './live-thread-launch.js';
 
+/** A frame's `tp` and `f` from `context`, absent when it has none. */
+export function contextFields({ tp, f }: StreamContext): StreamContext {
+  return { ...(tp && { tp }), ...(f && { f }) };
+}
+
 /** What the streams need of the thread that holds them. */
 export interface LiveStreamParts {
   hooks: RuntimeHooks;
@@ -51,8 +56,7 @@ export class LiveThreadStreams {
     const entry: StreamEntry = { sink, ahead: 0, body: pump, cell };
     running.streams.set(c, entry);
     // The handler's ctx is a request handler's: the stream's hop in the trace, the request's flags.
-    const { tp, f } = context;
-    const withContext = { ...(tp && { tp }), ...(f && { f }) };
+    const withContext = contextFields(context);
     if (pump) {
       const r = { ...request, body: undefined };
       postTo(running, { k: 'req', c, key, r, b: true, ...withContext });

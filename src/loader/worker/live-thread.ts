@@ -9,7 +9,12 @@
  * @module
  */
 import { MessageChannel } from 'node:worker_threads';
-import type { HealthStatus, PluginRequest, StreamSettings } from '../../shared/types.js';
+import type {
+  HealthStatus,
+  PluginRequest,
+  StreamSettings,
+  WebSocketSettings,
+} from '../../shared/types.js';
 import type {
   LiveChannel,
   LiveLink,
@@ -33,7 +38,7 @@ import {
   type BlockingLiveHarness,
   type LiveRunning as Running,
 } from './live-thread-launch.js';
-import { LiveThreadStreams } from './live-thread-streams.js';
+import { contextFields, LiveThreadStreams } from './live-thread-streams.js';
 import { onNote, type NoteTarget, type ThreadState } from './thread-notes.js';
 import { LivePeers } from './live-peers.js';
 
@@ -115,7 +120,13 @@ export class LiveThread implements LiveChannel {
     return this.#streams.open(running, c, sink, key, request, body, context);
   }
 
-  open(peer: LivePeer, key: string, request: PluginRequest): LiveLink {
+  open(
+    peer: LivePeer,
+    key: string,
+    request: PluginRequest,
+    _settings?: WebSocketSettings,
+    context: StreamContext = {},
+  ): LiveLink {
     if (this.#closing || this.#content.changed !== undefined) {
       const [code, why] = this.#closing
         ? [1001, 'plugin stopping']
@@ -128,7 +139,7 @@ export class LiveThread implements LiveChannel {
     const c = ++this.#nextConnection;
     running.peers.add(c, peer);
     const post = (frame: LiveFrame) => postTo(running, frame);
-    post({ k: 'open', c, key, r: request });
+    post({ k: 'open', c, key, r: request, ...contextFields(context) });
     return {
       message: (d: LiveData) => running.peers.message(c) && post({ k: 'msg', c, d }),
       closed: (code, reason) => running.peers.close(c) && post({ k: 'closed', c, code, reason }),
