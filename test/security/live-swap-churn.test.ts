@@ -11,20 +11,23 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { PluginGateway } from '../../src/index.js';
 import { closeServer } from '../helpers.js';
 import { connect, liveServer, type Client } from '../live-clients.js';
+import { haveBwrap } from '../process-live-plugins.js';
 
 const root = path.resolve(import.meta.dirname, '..', '.swap-fixtures', `churn-${process.pid}`);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** A version of plugin `churn`: a room WebSocket, an upload that counts bytes, an endless SSE feed. */
-function writeVersion(version: string): string {
+function writeVersion(version: string, runtime = 'worker'): string {
   const dir = path.join(root, `${version}-${Math.random().toString(36).slice(2, 8)}`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     path.join(dir, 'plugin.yaml'),
     `name: churn
 version: ${version}
+runtime:
+  type: ${runtime}
 resources:
-  memory: 64
+  memory: 128
 endpoints:
   - path: /room
     method: GET
@@ -85,9 +88,9 @@ afterEach(async () => {
   gateway = server = undefined;
 });
 
-async function started(): Promise<{ g: PluginGateway; url: string }> {
+async function started(runtime = 'worker'): Promise<{ g: PluginGateway; url: string }> {
   gateway = new PluginGateway({ logger: false });
-  await gateway.load(writeVersion('1.0.0'));
+  await gateway.load(writeVersion('1.0.0', runtime));
   await gateway.start();
   const live = await liveServer(gateway);
   server = live.server;
@@ -133,72 +136,77 @@ async function churnOne(url: string, n: number, hold: Client[]): Promise<Outcome
 }
 
 describe('live connections against swaps and unloads', () => {
-  it('thousands of WebSockets opened and closed during a swap: documented codes, nothing left held', async () => {
-    const { g, url } = await started();
-    const before = sockets();
-    const held: Client[] = [];
-    const outcomes: Outcome[] = [];
-    let swapped: Promise<unknown> | undefined;
-    const TOTAL = 2000;
-    for (let batch = 0; batch < TOTAL / 50; batch++) {
-      if (batch === 10) {
-        swapped = g.swap('churn', writeVersion('2.0.0'), { connectionDrain: 0 });
+  it.each(['worker', 'process'])(
+    '%s: thousands of WebSockets opened and closed during a swap: documented codes, nothing left held',
+    async (runtime) => {
+      if (runtime === 'process' && !haveBwrap()) return;
+      const { g, url } = await started(runtime);
+      const before = sockets();
+      const held: Client[] = [];
+      const outcomes: Outcome[] = [];
+      let swapped: Promise<unknown> | undefined;
+      const TOTAL = 2000;
+      for (let batch = 0; batch < TOTAL / 50; batch++) {
+        if (batch === 10) {
+          swapped = g.swap('churn', writeVersion('2.0.0', runtime), { connectionDrain: 0 });
+        }
+        const round = Array.from({ length: 50 }, (_, i) => churnOne(url, batch * 50 + i, held));
+        outcomes.push(...(await Promise.all(round)));
       }
-      const round = Array.from({ length: 50 }, (_, i) => churnOne(url, batch * 50 + i, held));
-      outcomes.push(...(await Promise.all(round)));
-    }
-    await swapped;
-    // No upgrade refused: a swap never turns a client away.
-    expect(outcomes.filter((o) => o.refused !== undefined)).toEqual([]);
-    // Closed by the client: its own close, answered 1000; cut by the client: 1006 on its side.
-    const codes: Record<string, number> = {};
-    for (const o of outcomes) if (o.code !== undefined) codes[o.code] = (codes[o.code] ?? 0) + 1;
-    console.log('close codes seen by the clients that closed', JSON.stringify(codes));
-    // 1012: a connection the old version took in the swap's last moments, closed at the drain's end.
-    for (const code of Object.keys(codes)) expect(['1000', '1006', '1012']).toContain(code);
-    // Held: the ones on 1.0.0 were closed 1012 at the end of the (zero) drain; 2.0.0 keeps its own.
-    const ends = await Promise.all(
-      held.map(async (c) => {
-        const hello = c.messages[0];
-        if (hello !== 'hello 2.0.0') return { hello, code: (await c.closed).code };
-        return { hello, open: c.ws.readyState === c.ws.OPEN };
-      }),
-    );
-    console.log(
-      'held connections',
-      ends.filter((e) => e.hello === 'hello 1.0.0').length,
-      'on 1.0.0,',
-      ends.filter((e) => e.hello === 'hello 2.0.0').length,
-      'on 2.0.0,',
-      ends.filter((e) => e.hello === undefined).length,
-      'closed before a greeting',
-    );
-    expect(ends.filter((e) => e.hello === 'hello 1.0.0').length).toBeGreaterThan(0);
-    expect(ends.filter((e) => e.hello === 'hello 2.0.0').length).toBeGreaterThan(0);
-    for (const e of ends) {
-      if (e.hello === 'hello 2.0.0') expect(e).toEqual({ hello: 'hello 2.0.0', open: true });
-      else expect(e).toEqual({ hello: e.hello, code: 1012 });
-    }
-    // A room message still reaches every v2 connection held.
-    const onV2 = held.filter((c) => c.messages[0] === 'hello 2.0.0');
-    onV2[0]!.ws.send('still here');
-    for (const c of onV2.slice(1)) expect(await c.next()).toBe('still here');
-    expect(g.metrics('churn').connections_by_version).toEqual({ '2.0.0': onV2.length });
-    for (const c of onV2) c.ws.close();
-    await expect.poll(() => g.metrics('churn').active_connections, { timeout: 20_000 }).toBe(0);
-    expect(g.get('churn')!.connections).toEqual([{ version: '2.0.0', active_connections: 0 }]);
-    // Every socket of the churn is gone, on the server's side and the clients'.
-    await expect.poll(sockets, { timeout: 20_000 }).toBeLessThanOrEqual(before);
-    // Every place among max_connections (600) came back: 600 open at once again, not one more.
-    const again: Client[] = [];
-    for (let i = 0; i < 6; i++) {
-      const batch = Array.from({ length: 100 }, () => connect(`${url}/room`));
-      again.push(...(await Promise.all(batch)));
-    }
-    await expect(connect(`${url}/room`)).rejects.toMatchObject({ status: 503 });
-    for (const c of again) c.ws.terminate();
-    await expect.poll(() => g.metrics('churn').active_connections, { timeout: 20_000 }).toBe(0);
-  }, 120_000);
+      await swapped;
+      // No upgrade refused: a swap never turns a client away.
+      expect(outcomes.filter((o) => o.refused !== undefined)).toEqual([]);
+      // Closed by the client: its own close, answered 1000; cut by the client: 1006 on its side.
+      const codes: Record<string, number> = {};
+      for (const o of outcomes) if (o.code !== undefined) codes[o.code] = (codes[o.code] ?? 0) + 1;
+      console.log('close codes seen by the clients that closed', JSON.stringify(codes));
+      // 1012: a connection the old version took in the swap's last moments, closed at the drain's end.
+      for (const code of Object.keys(codes)) expect(['1000', '1006', '1012']).toContain(code);
+      // Held: the ones on 1.0.0 were closed 1012 at the end of the (zero) drain; 2.0.0 keeps its own.
+      const ends = await Promise.all(
+        held.map(async (c) => {
+          const hello = c.messages[0];
+          if (hello !== 'hello 2.0.0') return { hello, code: (await c.closed).code };
+          return { hello, open: c.ws.readyState === c.ws.OPEN };
+        }),
+      );
+      console.log(
+        'held connections',
+        ends.filter((e) => e.hello === 'hello 1.0.0').length,
+        'on 1.0.0,',
+        ends.filter((e) => e.hello === 'hello 2.0.0').length,
+        'on 2.0.0,',
+        ends.filter((e) => e.hello === undefined).length,
+        'closed before a greeting',
+      );
+      expect(ends.filter((e) => e.hello === 'hello 1.0.0').length).toBeGreaterThan(0);
+      expect(ends.filter((e) => e.hello === 'hello 2.0.0').length).toBeGreaterThan(0);
+      for (const e of ends) {
+        if (e.hello === 'hello 2.0.0') expect(e).toEqual({ hello: 'hello 2.0.0', open: true });
+        else expect(e).toEqual({ hello: e.hello, code: 1012 });
+      }
+      // A room message still reaches every v2 connection held.
+      const onV2 = held.filter((c) => c.messages[0] === 'hello 2.0.0');
+      onV2[0]!.ws.send('still here');
+      for (const c of onV2.slice(1)) expect(await c.next()).toBe('still here');
+      expect(g.metrics('churn').connections_by_version).toEqual({ '2.0.0': onV2.length });
+      for (const c of onV2) c.ws.close();
+      await expect.poll(() => g.metrics('churn').active_connections, { timeout: 20_000 }).toBe(0);
+      expect(g.get('churn')!.connections).toEqual([{ version: '2.0.0', active_connections: 0 }]);
+      // Every socket of the churn is gone, on the server's side and the clients'.
+      await expect.poll(sockets, { timeout: 20_000 }).toBeLessThanOrEqual(before);
+      // Every place among max_connections (600) came back: 600 open at once again, not one more.
+      const again: Client[] = [];
+      for (let i = 0; i < 6; i++) {
+        const batch = Array.from({ length: 100 }, () => connect(`${url}/room`));
+        again.push(...(await Promise.all(batch)));
+      }
+      await expect(connect(`${url}/room`)).rejects.toMatchObject({ status: 503 });
+      for (const c of again) c.ws.terminate();
+      await expect.poll(() => g.metrics('churn').active_connections, { timeout: 20_000 }).toBe(0);
+    },
+    120_000,
+  );
 
   it('a swap during an upload: the upload ends on the version that took it; at the drain deadline it is cut', async () => {
     const { g, url } = await started();
