@@ -1,5 +1,6 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import type http from 'node:http';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { PluginGateway } from '../../src/index.js';
@@ -126,5 +127,53 @@ describe("a hot swap starts the new version's live thread before it resolves", (
     expect(await client.next()).toBe('hello 2.0.0');
     expect(starts('2.0.0')).toBe(2);
     client.ws.close();
+  });
+
+  it('gives the new version up when its live thread is unhealthy; the old one serves on', async () => {
+    // Each thread that starts v2 asks this server which it is: the first (the task thread) is told
+    // it is healthy, the next (the live thread the swap starts) that it is not.
+    let asked = 0;
+    const oracle = http.createServer((_req, res) =>
+      res.end(asked++ === 0 ? 'healthy' : 'unhealthy'),
+    );
+    await new Promise<void>((r) => oracle.listen(0, '127.0.0.1', r));
+    const at = `http://127.0.0.1:${(oracle.address() as AddressInfo).port}/`;
+    try {
+      gateway = new PluginGateway({ logger: false });
+      await gateway.load(writeVersion('1.0.0'));
+      await gateway.start();
+      const live = await liveServer(gateway);
+      server = live.server;
+      const v2 = writeVersion('2.0.0');
+      writeFileSync(
+        path.join(v2, 'plugin.yaml'),
+        readFileSync(path.join(v2, 'plugin.yaml'), 'utf8') +
+          "permissions:\n  network: ['127.0.0.1']\n",
+      );
+      writeFileSync(
+        path.join(v2, 'index.js'),
+        `import { definePlugin } from '@veza/plugin-gateway/sdk';
+let status = 'unknown';
+export default definePlugin({
+  async initialize(config, ctx) {
+    status = (await ctx.fetch(${JSON.stringify(at)})).text();
+  },
+  healthCheck: () => ({ status }),
+  websockets: { 'GET /room': { open: (ws) => ws.send('hello 2.0.0') } },
+  routes: { 'GET /hello': () => ({ statusCode: 200, body: '2.0.0' }) },
+});
+`,
+      );
+      const failed = await gateway.swap('warmroom', v2).catch((error: unknown) => error);
+      expect(failed).toMatchObject({ code: 'PGW_ERR_SWAP_FAILED', reason: 'health' });
+      expect((failed as Error).message).toMatch(/live thread's health check says unhealthy/);
+      expect(asked).toBe(2);
+      expect(gateway.get('warmroom')!.version).toBe('1.0.0');
+      const client = await connect(`${live.url}/room`);
+      expect(await client.next()).toBe('hello 1.0.0');
+      client.ws.close();
+    } finally {
+      await closeServer(oracle);
+    }
   });
 });
