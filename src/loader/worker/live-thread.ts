@@ -2,10 +2,10 @@
  * A plugin instance's live thread: one worker thread of its own, outside the Piscina pool, that holds
  * the instance's WebSocket connections. It runs the same harness, lockdown, permissions and resource
  * limits as the pool's threads, and its frames travel on a MessagePort of their own (`live-protocol.ts`).
- * It starts with the first connection and ends `idleTimeoutMs` after the last one closed. When it dies
- * on its own, its connections close 1011 and the crash goes to the supervisor like any other. Another
- * harness (wasm's) may run in it, with its streams' credit in shared cells (`live-credit.ts`); its
- * streamed responses are `live-thread-streams.ts`'s.
+ * It starts with the first connection (or when a swap warms it: `warm()`) and ends `idleTimeoutMs`
+ * after the last one closed. When it dies on its own, its connections close 1011 and the crash goes to
+ * the supervisor like any other. Another harness (wasm's) may run in it, with its streams' credit in
+ * shared cells (`live-credit.ts`); its streamed responses are `live-thread-streams.ts`'s.
  * @module
  */
 import { MessageChannel } from 'node:worker_threads';
