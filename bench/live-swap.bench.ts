@@ -99,7 +99,7 @@ async function round(): Promise<void> {
   const first = v2[0];
   console.log(
     first
-      ? `last new connection answered by v1 opened ${relative(lastV1Opened)}; first answered by v2 opened ${relative(first.openedAt)}, answered ${relative(first.answeredAt)} (v2's live thread starts with it); the next ${v2Times.length} opened to answered: p50 ${ms(median(v2Times))} ms`
+      ? `last new connection answered by v1 opened ${relative(lastV1Opened)}; first answered by v2 opened ${relative(first.openedAt)}, answered ${relative(first.answeredAt)}; the next ${v2Times.length} opened to answered: p50 ${ms(median(v2Times))} ms`
       : 'no new connection answered by v2',
   );
   const echo = (s: Line) =>

@@ -36,6 +36,7 @@ import {
 } from './swap-options.js';
 
 import { GiveUp, type Move } from './swap-step.js';
+import { startLiveSide } from './swap-live.js';
 
 export type { SwapOptions, SwapSource } from './swap-options.js';
 
@@ -186,7 +187,7 @@ export class HotSwap {
     }
     table.standby.add(next);
     try {
-      await this.#start(next);
+      await this.#start(next, previous);
     } catch (error) {
       const giveUp =
         error instanceof GiveUp
@@ -275,9 +276,10 @@ export class HotSwap {
 
   /**
    * Boots the new version (whatever the gateway's start policy) and asks its `healthCheck()` once. A
-   * lazy one first takes a place among the awake, as a wake does (`maxAwake`, ADR 0260).
+   * lazy one first takes a place among the awake, as a wake does (`maxAwake`, ADR 0260). Its live
+   * threads start too when `previous` served live connections (ADR 0275).
    */
-  async #start(next: ManagedPlugin): Promise<void> {
+  async #start(next: ManagedPlugin, previous: ManagedPlugin): Promise<void> {
     const supervisor = this.parts.table().supervisor;
     if (!next.warm) await supervisor.awake.admit(next);
     await supervisor.boot(next);
@@ -291,6 +293,7 @@ export class HotSwap {
         `its health check says unhealthy: ${boundedJson(health.details ?? {}, 2048)}`,
       );
     }
+    await startLiveSide(previous, next, supervisor.host.bootTimeoutMs + timeoutMs);
   }
 
   /** Records the given-up version, says so, and makes the error `swap()` rejects with. */

@@ -23,6 +23,9 @@ import { stillStarting, wakeWithin } from './wake.js';
 import { TopicTable } from './live-topics.js';
 import { leastBusy } from './live-stream.js';
 import type { RequestPathParts } from './request-path.js';
+import type { RequestSpan, Tracing } from './tracing.js';
+import type { HopTrace } from '../shared/trace-context.js';
+import type { ManagedPlugin } from '../plugins/managed-plugin.js';
 import type { PeerDoor } from './peer-door.js';
 import { PEER_PATH, PEER_SOCKET_PATH } from '../fleet/peer-protocol.js';
 
@@ -44,7 +47,7 @@ export type LiveUpgrade =
 
 type Parts = Pick<
   RequestPathParts,
-  'options' | 'log' | 'router' | 'limiter' | 'nextId' | 'stopped'
+  'options' | 'log' | 'router' | 'limiter' | 'nextId' | 'stopped' | 'tracing'
 >;
 
 /** Origins admitted without a `websocket.origins` list: the request's own `Host`, over http or https. */
@@ -168,7 +171,10 @@ export class LiveGate {
         );
       }
     }
-    return this.#admit(plugin, instance, target.key, req, settings, id);
+    // The open handler's ctx is a request handler's: the flags evaluated for its caller.
+    const flags = (plugin as Partial<ManagedPlugin>).flags;
+    const f = flags?.targeted ? await flags.evaluate(req) : undefined;
+    return this.#admit(plugin, instance, target.key, req, settings, id, f);
   }
 
   /**
@@ -216,6 +222,7 @@ export class LiveGate {
     req: PluginRequest,
     settings: WebSocketSettings,
     id: string,
+    flags?: Record<string, boolean>,
   ): LiveUpgrade {
     const slot = `${plugin.name}@${plugin.version} ${key}`;
     const open = this.#open.get(slot) ?? 0;
@@ -235,7 +242,7 @@ export class LiveGate {
       kind: 'accepted',
       maxMessageBytes: settings.max_message_bytes,
       cancel: release,
-      accept: (ws) => this.#join(ws, plugin, instance, key, req, settings, release),
+      accept: (ws) => this.#join(ws, plugin, instance, key, req, settings, release, flags),
     };
   }
 
@@ -246,8 +253,17 @@ export class LiveGate {
     key: string,
     request: PluginRequest,
     settings: WebSocketSettings,
-    ended: () => void,
+    released: () => void,
+    flags: Record<string, boolean> | undefined,
   ): void {
+    // While tracing, the connection is a span from its open to its close; its handlers' ctx.trace is
+    // the span's hop, as a request handler's.
+    const { tracing } = this.#parts;
+    const span = tracing.enabled
+      ? tracing.open(plugin, key, request.id, request.headers, undefined)
+      : undefined;
+    const hop = span?.hop(instance.id, 0);
+    const ended = span ? spanEnd(tracing, span, hop!, plugin.name, request.id, released) : released;
     let topics = this.#topics.get(plugin.name);
     if (!topics) this.#topics.set(plugin.name, (topics = new TopicTable()));
     const connection = new LiveConnection(ws, {
@@ -266,7 +282,8 @@ export class LiveGate {
       log: this.#parts.log,
       ended,
     });
-    connection.attach(instance.runtime.live!().open!(connection, key, request, settings));
+    const context = { ...(hop && { tp: hop.traceparent }), ...(flags && { f: flags }) };
+    connection.attach(instance.runtime.live!().open!(connection, key, request, settings, context));
   }
 
   #originAdmitted(
@@ -291,6 +308,23 @@ function connectionRelease(open: Map<string, number>, slot: string): () => void 
     const left = (open.get(slot) ?? 1) - 1;
     if (left === 0) open.delete(slot);
     else open.set(slot, left);
+  };
+}
+
+/** Ends a connection's span and hop with it, then gives its place back (made out here, as above). */
+function spanEnd(
+  tracing: Tracing,
+  span: RequestSpan,
+  hop: HopTrace,
+  plugin: string,
+  requestId: string,
+  released: () => void,
+): () => void {
+  return () => {
+    const switched = { statusCode: 101 };
+    hop.end(switched);
+    tracing.close(span, plugin, requestId, switched, undefined);
+    released();
   };
 }
 

@@ -188,7 +188,7 @@ export interface RequestBodySource {
   next(): Promise<IteratorResult<Uint8Array, unknown>>;
 }
 
-/** What a stream's handler is given besides its request: a `req` task's `tp` and `f`. */
+/** What a stream's or a WebSocket's handlers are given besides the request: a `req` task's `tp` and `f`. */
 export interface StreamContext {
   /** W3C `traceparent` of the stream's hop, while tracing. */
   tp?: string;
@@ -209,6 +209,8 @@ export interface LiveChannel {
     request: PluginRequest,
     /** The endpoint's `websocket` settings, for a runtime that does not hold the plugin (a remote one). */
     settings?: WebSocketSettings,
+    /** The upgrade's trace context and flag values, given to the handlers' `ctx`. */
+    context?: StreamContext,
   ): LiveLink;
   /**
    * Why `open()` could not carry this request (a remote instance: its envelope would not fit the
@@ -239,6 +241,12 @@ export interface LiveChannel {
    * every stream, leaving the thread up; new connections are still taken.
    */
   closeAll(code: number, reason: string): void;
+  /**
+   * Starts the live side now rather than with the first connection, and resolves once it serves, with
+   * its plugin's `healthCheck()` there (`undefined`: no answer within `timeoutMs`). Absent where the
+   * live side is up whenever the runtime is (a process) or starts per stream (wasm).
+   */
+  warm?(timeoutMs: number): Promise<HealthStatus | undefined>;
 }
 
 /** One running plugin instance. */

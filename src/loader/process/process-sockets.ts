@@ -66,11 +66,19 @@ export class ProcessSockets<C> {
   }
 
   /** Opens connection `c` on `child`: its handlers' `open`, then every message until it closes. */
-  open(child: C, c: number, peer: LivePeer, key: string, request: PluginRequest): LiveLink {
+  open(
+    child: C,
+    c: number,
+    peer: LivePeer,
+    key: string,
+    request: PluginRequest,
+    /** The upgrade's traceparent and flag values, for the handlers' `ctx`. */
+    context: { tp?: string; f?: Record<string, boolean> } = {},
+  ): LiveLink {
     const entry: Connection<C> = { child, peer, closing: false, unacked: 1 };
     this.#connections.set(c, entry);
     if (this.#held.has(child)) peer.hold(true);
-    this.#host.post(child, { k: 'open', c, key, r: request });
+    this.#host.post(child, { k: 'open', c, key, r: request, ...context });
     return {
       message: (d) => {
         if (this.#connections.get(c) !== entry || entry.closing) return;

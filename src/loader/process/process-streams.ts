@@ -16,7 +16,7 @@ import type {
   StreamLink,
   StreamSink,
 } from '../runtime.js';
-import type { PluginRequest, StreamSettings } from '../../shared/types.js';
+import type { PluginRequest, StreamSettings, WebSocketSettings } from '../../shared/types.js';
 import { isSocketNote, ProcessSockets } from './process-sockets.js';
 import { BodyPump } from '../worker/live-body-pump.js';
 import { STREAM_WINDOW, type LiveFrame, type LiveNote } from '../worker/live-protocol.js';
@@ -77,12 +77,20 @@ export class ProcessStreams<C> implements LiveChannel {
   }
 
   /** Hands a new WebSocket to the plugin's `websockets[key]` handlers, in its process. */
-  open(peer: LivePeer, key: string, request: PluginRequest): LiveLink {
+  open(
+    peer: LivePeer,
+    key: string,
+    request: PluginRequest,
+    _settings?: WebSocketSettings,
+    context: StreamContext = {},
+  ): LiveLink {
     if (this.#host.closing()) {
       queueMicrotask(() => peer.close(1001, 'plugin stopping'));
       return { message() {}, closed() {} };
     }
-    return this.#sockets.open(this.#host.child(), ++this.#next, peer, key, request);
+    const { tp, f } = context;
+    const withContext = { ...(tp && { tp }), ...(f && { f }) };
+    return this.#sockets.open(this.#host.child(), ++this.#next, peer, key, request, withContext);
   }
 
   stream(

@@ -24,7 +24,9 @@ export function serveLive(port: MessagePort, host: PluginHost, refreshFlags: () 
   port.on('message', (frame: LiveFrame) => void ready.then(() => handle(frame)));
 
   function handle(frame: LiveFrame): void {
-    if (frame.k === 'req') return void streams.serve(serving, frame.c, frame.key, frame.r, frame.b);
+    // The request's traceparent and flag values (`tp`, `f`) go to the handler's ctx.
+    if (frame.k === 'req')
+      return void streams.serve(serving, frame.c, frame.key, frame.r, frame.b, frame);
     if (frame.k === 'more') return streams.more(frame.c);
     if (frame.k === 'body') return streams.body(frame.c, frame.d);
     if (frame.k === 'bodyend') return streams.bodyEnd(frame.c, frame.e);

@@ -29,7 +29,15 @@ export interface LiveServing {
 
 /** Host to thread. */
 export type LiveFrame =
-  | { k: 'open'; c: number; key: string; r: PluginRequest }
+  /** A WebSocket opened; `tp` and `f` as a stream's `req` (its upgrade's trace and flag values). */
+  | {
+      k: 'open';
+      c: number;
+      key: string;
+      r: PluginRequest;
+      tp?: string;
+      f?: Record<string, boolean>;
+    }
   | { k: 'msg'; c: number; d: LiveData }
   | { k: 'closed'; c: number; code: number; reason: string }
   /**

@@ -130,7 +130,7 @@ export class HarnessSockets {
     const r = frame.r;
     if (r.params === undefined) r.params = {};
     if (r.query === undefined) r.query = {};
-    const ctx = serving.context(r.id, r.userId);
+    const ctx = serving.context(r.id, r.userId, frame.tp, frame.f);
     if (!handlers) {
       ctx.log.error(`no websockets handler for "${frame.key}"`);
       this.#post({ k: 'close', c: frame.c, code: 1011, reason: 'no handler' });

@@ -10,6 +10,9 @@ import type { CreditCell } from './live-credit.js';
 import { harnessData, threadLimits } from './plugin-pool.js';
 import type { HarnessData } from './protocol.js';
 import { HARNESS, type ThreadPermissions } from './thread-launch.js';
+import type { LivePeers } from './live-peers.js';
+import type { LiveFrame } from './live-protocol.js';
+import type { ThreadState } from './thread-notes.js';
 
 export interface StreamEntry {
   sink: StreamSink;
@@ -54,4 +57,28 @@ export function launchLiveThread(
     stderr: true,
     trackUnmanagedFds: true,
   });
+}
+
+/** One running live thread and what belongs to it. */
+export interface LiveRunning {
+  state: ThreadState;
+  port: MessagePort;
+  permissions: ThreadPermissions;
+  /** Its WebSocket connections, the closing ones included until their `close` handler settles. */
+  peers: LivePeers;
+  /** Streamed responses under way, with the chunks sent beyond the credit given (never past the window). */
+  streams: Map<number, StreamEntry>;
+  /** Cancelled streams whose blocking call has not returned yet, each with its grace timer. */
+  cancelling: Map<number, NodeJS.Timeout>;
+  /** Its plugin has stopped (the answer to a `stop` control). */
+  stopped: Promise<void>;
+}
+
+/** A frame to the thread; a thread already gone is skipped (its exit ends what it held). */
+export function postTo(running: LiveRunning, frame: LiveFrame, transfer?: ArrayBuffer[]): void {
+  try {
+    running.port.postMessage(frame, transfer);
+  } catch {
+    // The thread is gone: its exit ends what it held.
+  }
 }

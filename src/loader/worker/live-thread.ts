@@ -2,13 +2,19 @@
  * A plugin instance's live thread: one worker thread of its own, outside the Piscina pool, that holds
  * the instance's WebSocket connections. It runs the same harness, lockdown, permissions and resource
  * limits as the pool's threads, and its frames travel on a MessagePort of their own (`live-protocol.ts`).
- * It starts with the first connection and ends `idleTimeoutMs` after the last one closed. When it dies
- * on its own, its connections close 1011 and the crash goes to the supervisor like any other. Another
- * harness (wasm's) may run in it, with its streams' credit in shared cells (`live-credit.ts`).
+ * It starts with the first connection (or when a swap warms it: `warm()`) and ends `idleTimeoutMs`
+ * after the last one closed. When it dies on its own, its connections close 1011 and the crash goes to
+ * the supervisor like any other. Another harness (wasm's) may run in it, with its streams' credit in
+ * shared cells (`live-credit.ts`); its streamed responses are `live-thread-streams.ts`'s.
  * @module
  */
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import type { PluginRequest } from '../../shared/types.js';
+import { MessageChannel } from 'node:worker_threads';
+import type {
+  HealthStatus,
+  PluginRequest,
+  StreamSettings,
+  WebSocketSettings,
+} from '../../shared/types.js';
 import type {
   LiveChannel,
   LiveLink,
@@ -16,45 +22,25 @@ import type {
   RequestBodySource,
   RuntimeHooks,
   RuntimeSpec,
+  StreamContext,
   StreamLink,
   StreamSink,
 } from '../runtime.js';
 import type { ContentCheck } from '../content-check.js';
 import { grantedFetch } from '../host-fetch.js';
-import { BodyPump } from './live-body-pump.js';
-import { cancelCredit, creditCell, giveCredit } from './live-credit.js';
 export type { BlockingLiveHarness } from './live-thread-launch.js';
-import {
-  checkLiveNote,
-  STREAM_WINDOW,
-  type LiveData,
-  type LiveFrame,
-  type LiveNote,
-} from './live-protocol.js';
+import { checkLiveNote, type LiveData, type LiveFrame } from './live-protocol.js';
 import { captureOutput } from './thread-output.js';
-import { threadPermissions, type ThreadPermissions } from './thread-launch.js';
+import { threadPermissions } from './thread-launch.js';
 import {
   launchLiveThread,
+  postTo,
   type BlockingLiveHarness,
-  type StreamEntry,
+  type LiveRunning as Running,
 } from './live-thread-launch.js';
+import { contextFields, LiveThreadStreams } from './live-thread-streams.js';
 import { onNote, type NoteTarget, type ThreadState } from './thread-notes.js';
 import { LivePeers } from './live-peers.js';
-
-/** One running live thread and what belongs to it. */
-interface Running {
-  state: ThreadState;
-  port: MessagePort;
-  permissions: ThreadPermissions;
-  /** Its WebSocket connections, the closing ones included until their `close` handler settles. */
-  peers: LivePeers;
-  /** Streamed responses under way, with the chunks sent beyond the credit given (never past the window). */
-  streams: Map<number, StreamEntry>;
-  /** Cancelled streams whose blocking call has not returned yet, each with its grace timer. */
-  cancelling: Map<number, NodeJS.Timeout>;
-  /** Its plugin has stopped (the answer to a `stop` control). */
-  stopped: Promise<void>;
-}
 
 export class LiveThread implements LiveChannel {
   readonly #spec: RuntimeSpec;
@@ -67,6 +53,10 @@ export class LiveThread implements LiveChannel {
   #idleTimer: NodeJS.Timeout | undefined;
   #closing = false;
   readonly #harness: BlockingLiveHarness | undefined;
+  readonly #streams: LiveThreadStreams;
+  /** `warm()` calls waiting for the thread's `healthCheck()`, by sequence number. */
+  readonly #healthAsked = new Map<number, (status: HealthStatus) => void>();
+  #healthSeq = 0;
 
   constructor(
     spec: RuntimeSpec,
@@ -88,10 +78,16 @@ export class LiveThread implements LiveChannel {
         state.error = reason;
         void state.worker.terminate();
       },
-      health: () => {},
+      health: (seq, _threadId, status) => this.#healthAsked.get(seq)?.(status),
       violation,
       fetch: grantedFetch(spec),
     };
+    this.#streams = new LiveThreadStreams({
+      hooks,
+      harness,
+      violation,
+      maybeIdle: (running) => this.#maybeIdle(running),
+    });
   }
 
   /** Open connections. */
@@ -111,6 +107,8 @@ export class LiveThread implements LiveChannel {
     key: string,
     request: PluginRequest,
     body?: RequestBodySource,
+    _settings?: StreamSettings,
+    context: StreamContext = {},
   ): StreamLink {
     if (this.#closing || this.#content.changed !== undefined) {
       queueMicrotask(() => sink.end(this.#closing ? 'plugin stopping' : 'plugin folder changed'));
@@ -119,30 +117,16 @@ export class LiveThread implements LiveChannel {
     const running = (this.#running ??= this.#start());
     clearTimeout(this.#idleTimer);
     const c = ++this.#nextConnection;
-    const pump =
-      body && new BodyPump(body, c, (frame, transfer) => postTo(running, frame, transfer));
-    const cell = this.#harness && creditCell();
-    const entry: StreamEntry = { sink, ahead: 0, body: pump, cell };
-    running.streams.set(c, entry);
-    if (pump) postTo(running, { k: 'req', c, key, r: { ...request, body: undefined }, b: true });
-    else postTo(running, { k: 'req', c, key, r: request, w: cell });
-    return {
-      more: () => {
-        if (!running.streams.has(c)) return;
-        entry.ahead = Math.max(0, entry.ahead - 1);
-        if (cell) giveCredit(cell);
-        else postTo(running, { k: 'more', c });
-      },
-      cancel: () => {
-        pump?.stop();
-        if (!running.streams.delete(c)) return;
-        this.#cancel(running, c, entry);
-        this.#maybeIdle(running);
-      },
-    };
+    return this.#streams.open(running, c, sink, key, request, body, context);
   }
 
-  open(peer: LivePeer, key: string, request: PluginRequest): LiveLink {
+  open(
+    peer: LivePeer,
+    key: string,
+    request: PluginRequest,
+    _settings?: WebSocketSettings,
+    context: StreamContext = {},
+  ): LiveLink {
     if (this.#closing || this.#content.changed !== undefined) {
       const [code, why] = this.#closing
         ? [1001, 'plugin stopping']
@@ -155,41 +139,44 @@ export class LiveThread implements LiveChannel {
     const c = ++this.#nextConnection;
     running.peers.add(c, peer);
     const post = (frame: LiveFrame) => postTo(running, frame);
-    post({ k: 'open', c, key, r: request });
+    post({ k: 'open', c, key, r: request, ...contextFields(context) });
     return {
       message: (d: LiveData) => running.peers.message(c) && post({ k: 'msg', c, d }),
       closed: (code, reason) => running.peers.close(c) && post({ k: 'closed', c, code, reason }),
     };
   }
 
+  /**
+   * Starts the thread now, as a first connection would, and resolves once its plugin has started with
+   * the answer of its `healthCheck()` there; `undefined` when none came within `timeoutMs` (or the
+   * thread ended first). With no connection, the thread ends `idleTimeoutMs` later like any idle one.
+   */
+  async warm(timeoutMs: number): Promise<HealthStatus | undefined> {
+    if (this.#closing || this.#content.changed !== undefined) return undefined;
+    const running = (this.#running ??= this.#start());
+    const seq = ++this.#healthSeq;
+    let timer: NodeJS.Timeout | undefined;
+    // Answered once the plugin has started in the thread (the harness waits for it).
+    running.state.worker.postMessage({ ctl: 'health', seq });
+    const status = await Promise.race([
+      new Promise<HealthStatus>((resolve) => this.#healthAsked.set(seq, resolve)),
+      running.stopped.then(() => undefined),
+      new Promise<undefined>(
+        (resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)),
+      ),
+    ]);
+    clearTimeout(timer);
+    this.#healthAsked.delete(seq);
+    if (this.#running === running) this.#maybeIdle(running);
+    return status;
+  }
+
   closeAll(code: number, reason: string): void {
     const running = this.#running;
     if (!running) return;
     for (const peer of running.peers.openPeers()) peer.close(code, reason);
-    const streams = [...running.streams];
-    running.streams.clear();
-    for (const [c, entry] of streams) {
-      entry.body?.stop();
-      entry.sink.end(reason);
-      this.#cancel(running, c, entry);
-    }
+    this.#streams.endAll(running, reason);
     this.#maybeIdle(running);
-  }
-
-  /** Tells the thread that stream `c` is over: a frame, or its cell and a grace for the call to return. */
-  #cancel(running: Running, c: number, entry: StreamEntry): void {
-    if (!entry.cell) return postTo(running, { k: 'cancel', c });
-    cancelCredit(entry.cell);
-    const { graceMs } = this.#harness!;
-    // A call that does not see its cancel (a loop that never writes) holds the only instance.
-    const grace = setTimeout(() => {
-      if (!running.cancelling.delete(c)) return;
-      running.state.killed = true;
-      running.state.error = `a stream's call did not return within ${graceMs} ms of its cancel: its thread is ended`;
-      this.#hooks.onLog('warn', running.state.error, undefined, undefined);
-      void running.state.worker.terminate();
-    }, graceMs).unref();
-    running.cancelling.set(c, grace);
   }
 
   #start(): Running {
@@ -238,41 +225,10 @@ export class LiveThread implements LiveChannel {
     const note = checkLiveNote(message);
     if (typeof note === 'string') return this.#notes.violation(`live thread: ${note}`);
     if (note.k === 'head' || note.k === 'chunk' || note.k === 'end')
-      return this.#onStream(running, note);
+      return this.#streams.onNote(running, note);
     if (note.k === 'pull') return running.streams.get(note.c)?.body?.pull();
     // The close handler settled: the connection is gone from the plugin's side too.
     if (running.peers.onNote(note)) this.#maybeIdle(running);
-  }
-
-  #onStream(running: Running, note: Extract<LiveNote, { k: 'head' | 'chunk' | 'end' }>): void {
-    const entry = running.streams.get(note.c);
-    if (!entry) {
-      const grace = running.cancelling.get(note.c);
-      // A cancelled stream's call returned: its thread may take the next.
-      if (note.k === 'end' && grace !== undefined) {
-        clearTimeout(grace);
-        running.cancelling.delete(note.c);
-        this.#maybeIdle(running);
-      }
-      return;
-    }
-    if (note.k === 'head') return entry.sink.head(note.s, note.h);
-    if (note.k === 'end') {
-      running.streams.delete(note.c);
-      entry.body?.stop();
-      entry.sink.end(note.e);
-      return this.#maybeIdle(running);
-    }
-    if (++entry.ahead > STREAM_WINDOW) {
-      // Past the credit it was given: the host would buffer without bound. End the stream.
-      this.#notes.violation('live thread: a stream sent chunks beyond its credit');
-      running.streams.delete(note.c);
-      entry.body?.stop();
-      this.#cancel(running, note.c, entry);
-      entry.sink.end('the plugin sent beyond its credit');
-      return this.#maybeIdle(running);
-    }
-    entry.sink.chunk(note.d);
   }
 
   #maybeIdle(running: Running): void {
@@ -351,21 +307,7 @@ export class LiveThread implements LiveChannel {
         reason: 'plugin stopping',
       } satisfies LiveFrame);
     }
-    const streams = [...running.streams];
-    running.streams.clear();
-    for (const [c, entry] of streams) {
-      entry.body?.stop();
-      entry.sink.end('plugin stopping');
-      this.#cancel(running, c, entry);
-    }
+    this.#streams.endAll(running, 'plugin stopping');
     await this.#end(running, timeoutMs);
-  }
-}
-
-function postTo(running: Running, frame: LiveFrame, transfer?: ArrayBuffer[]): void {
-  try {
-    running.port.postMessage(frame, transfer);
-  } catch {
-    // The thread is gone: its exit ends what it held.
   }
 }
