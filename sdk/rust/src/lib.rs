@@ -30,6 +30,8 @@
 mod context;
 mod frames;
 mod serve;
+mod socket;
+mod socket_serve;
 mod sse;
 mod stream;
 mod values;
@@ -37,6 +39,7 @@ mod values;
 pub use context::{Context, Level};
 pub use frames::{FrameError, MAX_FRAME_BYTES, decode_payload, encode_frame, read_frame};
 pub use rmpv::Value;
+pub use socket::{Message, SOCKET_CLOSED, WebSocket, WebSocketHandler};
 pub use sse::{Sse, SseEvent};
 pub use stream::{RequestBody, STREAM_CLOSED, Stream};
 pub use values::{
@@ -65,6 +68,7 @@ type EventHandler = Box<dyn Fn(&Context, Event) -> Result<(), Error> + Send + Sy
 pub struct Plugin {
     routes: BTreeMap<String, Handler>,
     streams: BTreeMap<String, StreamHandler>,
+    pub(crate) websockets: BTreeMap<String, std::sync::Arc<dyn WebSocketHandler>>,
     init: Option<InitHook>,
     start: Option<Hook>,
     stop: Option<Hook>,
@@ -97,6 +101,30 @@ impl Plugin {
         handler: impl Fn(&Context, Request, Stream) -> Result<(), Error> + Send + Sync + 'static,
     ) -> Self {
         self.streams.insert(key.to_owned(), Box::new(handler));
+        self
+    }
+
+    /// Serves the endpoint `key` that plugin.yaml declares with `websocket:`: `handler`'s `open`,
+    /// `message` and `close` run for each connection, one after another.
+    ///
+    /// ```no_run
+    /// use veza_plugin::{Context, Error, Message, Plugin, WebSocket, WebSocketHandler};
+    ///
+    /// struct Room;
+    /// impl WebSocketHandler for Room {
+    ///     fn open(&self, _ctx: &Context, ws: &WebSocket) -> Result<(), Error> {
+    ///         ws.subscribe(&ws.request().params["room"])
+    ///     }
+    ///     fn message(&self, _ctx: &Context, ws: &WebSocket, msg: Message) -> Result<(), Error> {
+    ///         ws.publish(&ws.request().params["room"], msg) // to the room's other clients
+    ///     }
+    /// }
+    ///
+    /// Plugin::new().websocket("GET /rooms/{room}", Room).serve();
+    /// ```
+    pub fn websocket(mut self, key: &str, handler: impl WebSocketHandler) -> Self {
+        self.websockets
+            .insert(key.to_owned(), std::sync::Arc::new(handler));
         self
     }
 
