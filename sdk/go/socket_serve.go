@@ -56,6 +56,12 @@ func (s *session) socketClosed(ws *Conn, code int, reason string) {
 	s.mu.Lock()
 	delete(s.sockets, ws.id)
 	s.mu.Unlock()
+	// From now on Send fails: a handler still running (a flood) learns its client is gone.
+	ws.mu.Lock()
+	if ws.state == socketOpen {
+		ws.state = socketClosing
+	}
+	ws.mu.Unlock()
 	ws.enqueue(func() {
 		ws.mu.Lock()
 		ws.state = socketClosed

@@ -66,6 +66,12 @@ pub(crate) fn live(session: &Arc<Session>, f: &Value) {
         }
         ("closed", Some(connection)) => {
             sockets.open.lock().unwrap().remove(&c);
+            // From now on `send` fails: a handler still running (a flood) learns its client is gone.
+            let mut shared = connection.ws.inner.state.lock().unwrap();
+            if shared.state == SocketState::Open {
+                shared.state = SocketState::Closing;
+            }
+            drop(shared);
             let code = u16::try_from(int(f, "code")).unwrap_or(1005);
             let work = Work::Closed(code, text(f, "reason"));
             enqueue(session, connection, work);
