@@ -42,7 +42,8 @@ type SocketHandler struct {
 	OnMessage func(ctx *Context, ws *Conn, msg Message) error
 	// OnClose runs once the connection closed: code is the client's, or the gateway's (1001 the
 	// plugin stops, 1008 a policy such as a message rate, 1009 a message too large, 1011 an error,
-	// 1012 a swap's drain ended, 1013 the client does not read what it is sent).
+	// 1012 a swap's drain ended, 1013 the client does not read what it is sent). Send fails there;
+	// Publish still reaches the others (to say who left).
 	OnClose func(ctx *Context, ws *Conn, code int, reason string)
 	// OnError runs when OnOpen or OnMessage returns an error or panics, before the connection is
 	// closed 1011; nil logs the error.

@@ -63,12 +63,13 @@ func (s *session) socketClosed(ws *Conn, code int, reason string) {
 	}
 	ws.mu.Unlock()
 	ws.enqueue(func() {
-		ws.mu.Lock()
-		ws.state = socketClosed
-		ws.mu.Unlock()
+		// OnClose may still publish to the room it leaves; once it returned, the number is spent.
 		if ws.handler.OnClose != nil {
 			_ = guard(func() error { ws.handler.OnClose(ws.ctx, ws, code, reason); return nil })
 		}
+		ws.mu.Lock()
+		ws.state = socketClosed
+		ws.mu.Unlock()
 		ws.cancel()
 	})
 }

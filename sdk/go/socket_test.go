@@ -35,6 +35,9 @@ func TestSocketHandlersRunInTurnAndAnswerDone(t *testing.T) {
 				if err := ws.SendText("late"); !errors.Is(err, ErrSocketClosed) {
 					t.Errorf("a send after the close: %v", err)
 				}
+				if err := ws.PublishText("room", "left"); err != nil {
+					t.Errorf("a publish from the close handler: %v", err)
+				}
 				ctx.Log().Info("closed", map[string]any{"code": code, "reason": reason, "n": ws.Data["n"]})
 			},
 		},
@@ -53,6 +56,9 @@ func TestSocketHandlersRunInTurnAndAnswerDone(t *testing.T) {
 		t.Fatalf("messages ran as %v", seen)
 	}
 	g.send(map[string]any{"ctl": "live", "f": map[string]any{"k": "closed", "c": 7, "code": 1001, "reason": "plugin stopping"}})
+	if n := g.nextLive("pub"); n["d"] != "left" {
+		t.Fatalf("pub %v", n)
+	}
 	line := g.next("log")
 	if f := obj(line, "fields"); f["code"] != int64(1001) || f["n"] != int64(2) || line["requestId"] != "r-ws" {
 		t.Fatalf("close handler logged %v", line)

@@ -89,7 +89,8 @@ pub trait WebSocketHandler: Send + Sync + 'static {
 
     /// The connection closed: `code` is the client's, or the gateway's (1001 the plugin stops, 1008
     /// a policy such as a message rate, 1009 a message too large, 1011 an error, 1012 a swap's drain
-    /// ended, 1013 the client does not read what it is sent).
+    /// ended, 1013 the client does not read what it is sent). `send` fails there; `publish` still
+    /// reaches the others (to say who left).
     fn close(&self, _ctx: &Context, _ws: &WebSocket, _code: u16, _reason: &str) {}
 
     /// `open` or `message` failed (an error or a panic): the connection is closed 1011 after this.

@@ -162,13 +162,14 @@ fn run(connection: &Connection, work: Work) {
             guard(|| handler.message(ctx, ws, msg)).map_err(|e| (handler, e))
         }
         (Work::Closed(code, reason), handler) => {
-            ws.inner.state.lock().unwrap().state = SocketState::Closed;
+            // `close` may still publish to the room it leaves; once it returned, the number is spent.
             if let Some(handler) = handler {
                 let _ = guard(|| {
                     handler.close(ctx, ws, code, &reason);
                     Ok(())
                 });
             }
+            ws.inner.state.lock().unwrap().state = SocketState::Closed;
             return;
         }
         (Work::Message(_), None) => return,

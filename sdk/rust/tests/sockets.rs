@@ -64,6 +64,7 @@ impl WebSocketHandler for Upper {
 
     fn close(&self, ctx: &Context, ws: &WebSocket, code: u16, _reason: &str) {
         let late = ws.send("late").unwrap_err().to_string();
+        ws.publish("room", "left").unwrap();
         let n = ws.data()["n"].clone();
         let fields = v(&[
             ("code", Value::from(code)),
@@ -125,6 +126,7 @@ fn handlers_run_in_turn_and_answer_done() {
             ("reason", Value::from("plugin error")),
         ],
     );
+    assert_eq!(field(&note(&mut g, "pub"), "d"), &Value::from("left"));
     let line = g.next("log");
     let fields = field(&line, "fields");
     assert_eq!(field(fields, "code"), &Value::from(1011));
