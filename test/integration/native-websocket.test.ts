@@ -3,7 +3,7 @@
  * Go SDK (test/fixtures/native/go-room) and the Rust crate (rust-room) serve the same room. The host
  * keeps the sockets, their limits and the topics; the program sees connection numbers on its
  * channel. Echo, a room across clients, the close codes (1009 oversize, 1011 a crash or a handler's
- * error, 1001 at unload, 1012 after a swap's drain) and a swap keeping old connections on v1.
+ * error, 1001 at unload and at stop(), 1012 after a swap's drain) and a swap keeping old connections on v1.
  */
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
@@ -137,6 +137,17 @@ describe.each(languages.filter(([, ready]) => ready && bwrap))(
       expect((await b.closed).code).toBe(1001);
       // Its close handler ran before the program stopped (the line came through the channel).
       expect(left()).toEqual([1011, 1001]);
+    });
+
+    it('closes 1001 at the gateway’s stop(), the close handler running before the program stops', async () => {
+      const log = memoryLogger();
+      const url = await started({ logger: log });
+      const a = await connect(`${url}/room/s`);
+      await a.next();
+      await gateway!.stop();
+      expect(await a.closed).toEqual({ code: 1001, reason: 'plugin stopping' });
+      expect(log.lines.filter((l) => l.msg === 'left 1.0.0')).toHaveLength(1);
+      gateway = undefined;
     });
 
     it('closes 1011 when the program crashes; the plugin restarts and serves again', async () => {
