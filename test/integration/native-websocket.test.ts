@@ -3,7 +3,8 @@
  * Go SDK (test/fixtures/native/go-room) and the Rust crate (rust-room) serve the same room. The host
  * keeps the sockets, their limits and the topics; the program sees connection numbers on its
  * channel. Echo, a room across clients, the close codes (1009 oversize, 1011 a crash or a handler's
- * error, 1001 at unload and at stop(), 1012 after a swap's drain) and a swap keeping old connections on v1.
+ * error, 1001 at unload and at stop(), 1012 after a swap's drain) and a swap keeping old connections
+ * on v1.
  */
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
