@@ -23,6 +23,12 @@
 //! Server-Sent Events). [`Context::kv_get`], `kv_set` and `kv_delete` reach the plugin's key/value
 //! store on the gateway, which `resources.disk` grants.
 //!
+//! Endpoints plugin.yaml declares with `websocket:` are served by [`Plugin::websocket`] with a
+//! [`WebSocketHandler`]: its `open`, `message` and `close` run in turn for each connection, given a
+//! [`WebSocket`] to send to, close, keep per-connection data on, and subscribe or publish to topics
+//! (rooms). The gateway holds the sockets, their limits and the topics; this crate says it serves them
+//! in its handshake.
+//!
 //! Route keys are `"METHOD /path"` as plugin.yaml's endpoints declare them. Each task runs in a thread
 //! of its own; `Context::is_done` says when its deadline passed or the gateway gave up on it. A
 //! handler's error or panic is answered as the plugin's failure (500), never a crash.
