@@ -14,6 +14,9 @@ import { encodeFrame, FrameReader } from '../src/loader/process/frames.js';
 import { checkProcessNote, negotiatedVersion } from '../src/loader/process/process-notes.js';
 import { ProcessKv, type KvNote } from '../src/loader/process/process-kv.js';
 import { ProcessStreams } from '../src/loader/process/process-streams.js';
+import { ProcessSockets, type SocketNote } from '../src/loader/process/process-sockets.js';
+import { helloRefusal } from '../src/loader/process/harness-data.js';
+import type { RuntimeSpec } from '../src/loader/runtime.js';
 import type { LiveFrame, LiveNote } from '../src/loader/worker/live-protocol.js';
 import type { StreamContext } from '../src/loader/runtime.js';
 import type { PluginRequest } from '../src/shared/types.js';
@@ -44,6 +47,8 @@ const seqs = new Map<string, number>();
 const steps = session.steps.map((s) => ({ ...s, value: resolve(s.value, seqs) as Step['value'] }));
 const plugin = steps.filter((s) => s.from === 'plugin').map((s) => s.value);
 const host = steps.filter((s) => s.from === 'host').map((s) => s.value);
+/** A live step's frame or note. */
+const liveOf = (s: Step) => (s.value.f ?? s.value.n) as { k: string; c: number };
 
 describe('the scripted session, against the host', () => {
   it('holds every kind of step: handshake, tasks, log, call, kv, stream with credit, failure, health, stop', () => {
@@ -105,7 +110,9 @@ describe('the scripted session, against the host', () => {
       violation: (why) => violations.push(why),
       idle: () => {},
     });
-    const live = steps.filter((s) => s.value.pgw === 'live' || s.value.ctl === 'live');
+    const live = steps.filter(
+      (s) => (s.value.pgw === 'live' || s.value.ctl === 'live') && liveOf(s).c === 1,
+    );
     const open = live[0]!.value.f as StreamContext & { key: string; r: PluginRequest };
     const link = streams.stream(
       {
@@ -150,8 +157,77 @@ describe('the scripted session, against the host', () => {
       query: {},
     });
     for (const note of plugin.filter((v) => v.pgw === 'live').map((v) => v.n as LiveNote))
-      streams.onNote('child', note);
+      if (note.c === 1) streams.onNote('child', note);
     expect(violations).toEqual(['a stream sent chunks beyond its credit']);
     expect(ended).toBe('the plugin sent beyond its credit');
+  });
+
+  it('serves the WebSocket connection as the host’s sockets do: every note acted on, none refused', () => {
+    const posted: LiveFrame[] = [];
+    const violations: string[] = [];
+    const client: string[] = [];
+    const sockets = new ProcessSockets<'child'>({
+      post: (_, f) => posted.push(f),
+      deliver: (_, f) => (posted.push(f), false),
+      violation: (why) => violations.push(why),
+      idle: () => client.push('idle'),
+    });
+    const socketSteps = steps.filter(
+      (s) => (s.value.pgw === 'live' || s.value.ctl === 'live') && liveOf(s).c === 2,
+    );
+    const text = (d: unknown) =>
+      typeof d === 'string' ? d : `bin:${Buffer.from(d as Uint8Array).toString('hex')}`;
+    const [open, ...rest] = socketSteps;
+    const frame = open!.value.f as { key: string; r: PluginRequest };
+    const link = sockets.open(
+      'child',
+      2,
+      {
+        send: (d) => client.push(`send ${text(d)}`),
+        close: (code) => client.push(`close ${code}`),
+        subscribe: (t) => client.push(`sub ${t}`),
+        unsubscribe: (t) => client.push(`unsub ${t}`),
+        publish: (t, d) => client.push(`pub ${t} ${text(d)}`),
+        handled: () => client.push('handled'),
+        hold: () => {},
+      },
+      frame.key,
+      frame.r,
+    );
+    for (const step of rest) {
+      const f = step.value.f as LiveFrame | undefined;
+      if (step.from === 'plugin') sockets.onNote('child', step.value.n as SocketNote);
+      else if (f?.k === 'msg') link.message(f.d);
+      else if (f?.k === 'closed') link.closed(f.code, f.reason);
+    }
+    expect(violations).toEqual([]);
+    expect(posted).toEqual(socketSteps.filter((s) => s.from === 'host').map((s) => s.value.f));
+    expect(client).toEqual([
+      'sub blue',
+      'send joined blue',
+      'handled',
+      'pub blue hi',
+      'send echo:hi',
+      'handled',
+      'send bin:010203',
+      'handled',
+      'idle',
+    ]);
+    expect(sockets.connections).toBe(0);
+  });
+
+  it('lets a native program serve WebSockets only when its hello names the ws capability', () => {
+    const spec = {
+      manifest: parseManifest(
+        'name: session\nversion: 1.0.0\nruntime: { type: process, command: [./bin/session] }\nendpoints: [{ path: "/room/{room}", method: GET, websocket: true }]\n',
+      ),
+      command: ['/p/bin/session'],
+    } as unknown as RuntimeSpec;
+    const hello = plugin[0] as { caps?: string[] };
+    expect(helloRefusal(spec, hello)).toBeUndefined();
+    expect(helloRefusal(spec, { caps: [] })).toMatch(/GET \/room\/\{room\}.*"ws" capability/);
+    expect(helloRefusal(spec, {})).toMatch(/built with an SDK that does not serve WebSockets/);
+    // The Node harness ships with the host: it is never asked.
+    expect(helloRefusal({ ...spec, command: undefined } as RuntimeSpec, {})).toBeUndefined();
   });
 });

@@ -21,6 +21,11 @@
 // Server-Sent Events). Context.KVGet, KVSet and KVDelete reach the plugin's key/value store on the
 // gateway, which resources.disk grants.
 //
+// Endpoints plugin.yaml declares with websocket: are served by a SocketHandler in WebSockets: its
+// OnOpen, OnMessage and OnClose run in turn for each connection, given a *Conn to Send to, Close,
+// keep per-connection Data on, and Subscribe or Publish to topics (rooms). The gateway holds the
+// sockets, their limits and the topics; this package says it serves them in its handshake.
+//
 // Route keys are "METHOD /path" as plugin.yaml's endpoints declare them. Each task runs in its own
 // goroutine; a Context is a context.Context that ends at the request's deadline, or when the gateway
 // gives up on it. A handler's error or panic is answered as the plugin's failure (500), never a crash.

@@ -70,6 +70,8 @@ type Plugin struct {
 	// Streams by key, for the endpoints plugin.yaml declares with stream: (a Routes handler serves
 	// such an endpoint too, its response sent whole).
 	Streams map[string]StreamHandler
+	// WebSockets by key, for the endpoints plugin.yaml declares with websocket:.
+	WebSockets map[string]SocketHandler
 	// Init runs once, before Start, with the plugin's name, version, flags and settings.
 	Init  func(ctx *Context, info Info) error
 	Start func(ctx *Context) error

@@ -48,12 +48,12 @@ func Serve(p *Plugin) {
 // ServeConn speaks the plugin protocol on conn until it ends: nil when the gateway closed it, the
 // error when it carried what the protocol does not allow. Tests drive a plugin through it.
 func ServeConn(p *Plugin, conn io.ReadWriter) error {
-	s := &session{plugin: p, w: conn, waiting: map[int64]chan map[string]any{}, tasks: map[int64]*task{}, streams: map[int64]*Stream{}, ready: make(chan struct{})}
+	s := &session{plugin: p, w: conn, waiting: map[int64]chan map[string]any{}, tasks: map[int64]*task{}, streams: map[int64]*Stream{}, sockets: map[int64]*Conn{}, ready: make(chan struct{})}
 	empty := map[string]bool{}
 	s.flags.Store(&empty)
 	s.frameLimit.Store(1 << 62)
 	s.maxResponse = 1 << 62
-	if err := s.send(map[string]any{"pgw": "hello", "v": ProtocolVersion}); err != nil {
+	if err := s.send(map[string]any{"pgw": "hello", "v": ProtocolVersion, "caps": []string{"ws"}}); err != nil {
 		return err
 	}
 	in := bufio.NewReaderSize(conn, readBuffer)
@@ -99,6 +99,7 @@ type session struct {
 	waiting     map[int64]chan map[string]any
 	tasks       map[int64]*task
 	streams     map[int64]*Stream
+	sockets     map[int64]*Conn
 	lines       lineBudget
 	stopping    sync.Once
 }
@@ -297,11 +298,14 @@ func (s *session) perform(ctx context.Context, t map[string]any) any {
 	case "health":
 		return s.health().wire()
 	case "boot":
-		routes := make([]string, 0, len(s.plugin.Routes)+len(s.plugin.Streams))
+		routes := make([]string, 0, len(s.plugin.Routes)+len(s.plugin.Streams)+len(s.plugin.WebSockets))
 		for key := range s.plugin.Routes {
 			routes = append(routes, key)
 		}
 		for key := range s.plugin.Streams {
+			routes = append(routes, key)
+		}
+		for key := range s.plugin.WebSockets {
 			routes = append(routes, key)
 		}
 		sort.Strings(routes)

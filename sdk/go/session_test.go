@@ -49,6 +49,29 @@ func sessionPlugin() *Plugin {
 				return nil
 			},
 		},
+		WebSockets: map[string]SocketHandler{
+			"GET /room/{room}": {
+				OnOpen: func(ctx *Context, ws *Conn) error {
+					ws.Data["room"] = ws.Request().Params["room"]
+					if err := ws.Subscribe(ws.Request().Params["room"]); err != nil {
+						return err
+					}
+					return ws.SendText("joined " + ws.Request().Params["room"])
+				},
+				OnMessage: func(ctx *Context, ws *Conn, msg Message) error {
+					if msg.Type == BinaryMessage {
+						return ws.Send(BinaryMessage, msg.Data)
+					}
+					if err := ws.PublishText(ws.Data["room"].(string), msg.Text()); err != nil {
+						return err
+					}
+					return ws.SendText("echo:" + msg.Text())
+				},
+				OnClose: func(ctx *Context, ws *Conn, code int, reason string) {
+					ctx.Log().Info("left", map[string]any{"code": code})
+				},
+			},
+		},
 	}
 }
 

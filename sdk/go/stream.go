@@ -152,8 +152,21 @@ func (s *session) live(f map[string]any) {
 	c := num(f, "c")
 	s.mu.Lock()
 	w := s.streams[c]
+	ws := s.sockets[c]
 	s.mu.Unlock()
 	switch str(f, "k") {
+	case "open":
+		if ws == nil && w == nil {
+			s.openSocket(c, f)
+		}
+	case "msg":
+		if ws != nil {
+			ws.socketMessage(f["d"])
+		}
+	case "closed":
+		if ws != nil {
+			s.socketClosed(ws, int(num(f, "code")), str(f, "reason"))
+		}
 	case "req":
 		if w == nil {
 			s.openStream(c, f)

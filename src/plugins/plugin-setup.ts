@@ -237,20 +237,19 @@ function runtimeFor(manifest: Manifest, setup: PluginSetup): Manifest['runtime']
 
 /**
  * WebSockets live in a worker thread of the plugin's own (`loader/worker/live-thread.ts`) or on a
- * Node process's channel, streams there too; what a runtime cannot serve is refused now rather than
- * hang later.
+ * process's channel (the Node harness, the Go and Rust SDKs: a native program that does not say it
+ * serves them in its `hello` fails its boot), streams there too; what a runtime cannot serve is
+ * refused now rather than hang later.
  * @throws {LiveUnsupportedError} naming the first such endpoint's `websocket` or `stream` field.
  */
 function assertLiveServable(files: PluginFiles, runtime: Manifest['runtime']['type']): void {
   if (runtime === 'worker') return;
-  // Streams go through a process's channel too (the Node harness, the Go and Rust SDKs), and through
-  // wasm (one thread per stream; its request bodies come whole); WebSockets through the Node harness
-  // of a process, not the native SDKs nor wasm.
+  // Streams go through a process's channel, and through wasm (one thread per stream; its request
+  // bodies come whole); WebSockets through a process's channel, not wasm.
   const wasm = runtime === 'wasm';
-  const native = files.command !== undefined;
   const i = files.manifest.endpoints.findIndex(
     (e) =>
-      (e.websocket !== undefined && (wasm || native)) ||
+      (e.websocket !== undefined && wasm) ||
       (e.stream !== undefined && (wasm ? e.stream.request_body : runtime !== 'process')),
   );
   if (i < 0) return;
@@ -264,13 +263,8 @@ function assertLiveServable(files: PluginFiles, runtime: Manifest['runtime']['ty
   }
   const field = files.manifest.endpoints[i]!.websocket !== undefined ? 'websocket' : 'stream';
   const where = fieldLocation(files.manifestText, files.manifestPath, ['endpoints', i, field]);
-  const servedBy =
-    field === 'websocket'
-      ? "only the worker runtime and the process runtime's Node harness serve (the Go and Rust SDKs do not)"
-      : 'only the worker and process runtimes serve';
-  const why = native ? 'runtime.command makes it a native program' : `runtime.type is ${runtime}`;
   throw new LiveUnsupportedError(
-    `${where}: plugin "${name}" declares a live endpoint (${field}), which ${servedBy} (${why}); drop ${field}, or serve it from JavaScript`,
+    `${where}: plugin "${name}" declares a live endpoint (${field}), which only the worker and process runtimes serve (runtime.type is ${runtime}); drop ${field}, or serve it from the worker or process runtime`,
     { plugin: name },
   );
 }

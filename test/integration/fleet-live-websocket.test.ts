@@ -11,6 +11,8 @@ import { haveBwrap, removeProcessPlugins, roomPlugin } from '../process-live-plu
 import { until } from '../registry/contract.js';
 import { serviceAvailable } from '../services/common.js';
 import { EtcdServer } from '../services/etcd.js';
+import { buildGoPlugin, goReason } from '../services/native-build.js';
+import { usable } from '../services/toolchains.js';
 
 const haveEtcd = serviceAvailable('etcd', 'apt-get install -y etcd-server');
 const SECRET = 'fleet-live-socket-secret-0123456789';
@@ -131,5 +133,31 @@ describe.runIf(haveEtcd)('WebSockets forwarded across a fleet (two gateways, etc
       far.ws.send('crash');
       expect((await far.closed).code).toBe(1011);
     },
+  );
+
+  it.runIf(haveBwrap() && usable('the forwarded Go WebSocket', goReason(), 'install Go 1.26'))(
+    'forwards to a native Go plugin on the owner: its program serves the room across both doors',
+    async () => {
+      const plugin = buildGoPlugin(fixture('native/go-room'), 'go-room');
+      try {
+        const { owner, ownerUrl, callerUrl } = await fleet(plugin.dir);
+        const far = await connect(`${callerUrl}/room/r6`);
+        expect(JSON.parse(await far.next())).toMatchObject({ joined: 'r6', version: '1.0.0' });
+        const near = await connect(`${ownerUrl}/room/r6`);
+        await near.next();
+        far.ws.send('echo:across');
+        expect(await far.next()).toBe('1.0.0:across');
+        far.ws.send('from far');
+        expect(await near.next()).toBe('from far');
+        await expect.poll(() => owner.gateway.metrics('go-room').active_connections).toBe(2);
+        far.ws.send('bye');
+        expect(await far.closed).toEqual({ code: 4000, reason: 'bye' });
+        near.ws.close();
+        await near.closed;
+      } finally {
+        plugin.dispose();
+      }
+    },
+    300_000,
   );
 });

@@ -136,7 +136,7 @@ describe('streamed responses and Server-Sent Events through the node:http adapte
   it.each([
     [
       'websocket: true',
-      /endpoints\.0\.websocket.*only the worker runtime and the process runtime's Node harness serve/,
+      /endpoints\.0\.websocket.*only the worker and process runtimes serve \(runtime.type is wasm\)/,
     ],
     [
       'stream: { request_body: true }',

@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PluginGateway } from '../../src/index.js';
-import { closeServer, fixture, gatewayWith, memoryLogger, statusOf } from '../helpers.js';
+import { closeServer, gatewayWith, memoryLogger, statusOf } from '../helpers.js';
 import { connect, liveServer, refusal } from '../live-clients.js';
 
 let gateway: PluginGateway | undefined;
@@ -119,16 +119,5 @@ describe('WebSockets through the worker runtime and the node:http adapter', () =
     expect((await a.closed).code).toBe(1011);
     await gateway.unload('live-room');
     expect((await b.closed).code).toBe(1001);
-  });
-
-  it('refuses a native plugin with a WebSocket endpoint at load, naming the field', async () => {
-    const g = new (await import('../../src/index.js')).PluginGateway({ logger: false });
-    await expect(g.load(fixture('native-websocket'))).rejects.toMatchObject({
-      code: 'PGW_ERR_LIVE_UNSUPPORTED',
-      message: expect.stringMatching(
-        /plugin\.yaml:\d+:\d+ endpoints\.0\.websocket.*the Go and Rust SDKs do not.*runtime\.command/,
-      ),
-    });
-    await g.stop();
   });
 });

@@ -23,6 +23,12 @@
 //! Server-Sent Events). [`Context::kv_get`], `kv_set` and `kv_delete` reach the plugin's key/value
 //! store on the gateway, which `resources.disk` grants.
 //!
+//! Endpoints plugin.yaml declares with `websocket:` are served by [`Plugin::websocket`] with a
+//! [`WebSocketHandler`]: its `open`, `message` and `close` run in turn for each connection, given a
+//! [`WebSocket`] to send to, close, keep per-connection data on, and subscribe or publish to topics
+//! (rooms). The gateway holds the sockets, their limits and the topics; this crate says it serves them
+//! in its handshake.
+//!
 //! Route keys are `"METHOD /path"` as plugin.yaml's endpoints declare them. Each task runs in a thread
 //! of its own; `Context::is_done` says when its deadline passed or the gateway gave up on it. A
 //! handler's error or panic is answered as the plugin's failure (500), never a crash.
@@ -30,6 +36,8 @@
 mod context;
 mod frames;
 mod serve;
+mod socket;
+mod socket_serve;
 mod sse;
 mod stream;
 mod values;
@@ -37,6 +45,7 @@ mod values;
 pub use context::{Context, Level};
 pub use frames::{FrameError, MAX_FRAME_BYTES, decode_payload, encode_frame, read_frame};
 pub use rmpv::Value;
+pub use socket::{Message, SOCKET_CLOSED, WebSocket, WebSocketHandler};
 pub use sse::{Sse, SseEvent};
 pub use stream::{RequestBody, STREAM_CLOSED, Stream};
 pub use values::{
@@ -65,6 +74,7 @@ type EventHandler = Box<dyn Fn(&Context, Event) -> Result<(), Error> + Send + Sy
 pub struct Plugin {
     routes: BTreeMap<String, Handler>,
     streams: BTreeMap<String, StreamHandler>,
+    pub(crate) websockets: BTreeMap<String, std::sync::Arc<dyn WebSocketHandler>>,
     init: Option<InitHook>,
     start: Option<Hook>,
     stop: Option<Hook>,
@@ -97,6 +107,30 @@ impl Plugin {
         handler: impl Fn(&Context, Request, Stream) -> Result<(), Error> + Send + Sync + 'static,
     ) -> Self {
         self.streams.insert(key.to_owned(), Box::new(handler));
+        self
+    }
+
+    /// Serves the endpoint `key` that plugin.yaml declares with `websocket:`: `handler`'s `open`,
+    /// `message` and `close` run for each connection, one after another.
+    ///
+    /// ```no_run
+    /// use veza_plugin::{Context, Error, Message, Plugin, WebSocket, WebSocketHandler};
+    ///
+    /// struct Room;
+    /// impl WebSocketHandler for Room {
+    ///     fn open(&self, _ctx: &Context, ws: &WebSocket) -> Result<(), Error> {
+    ///         ws.subscribe(&ws.request().params["room"])
+    ///     }
+    ///     fn message(&self, _ctx: &Context, ws: &WebSocket, msg: Message) -> Result<(), Error> {
+    ///         ws.publish(&ws.request().params["room"], msg) // to the room's other clients
+    ///     }
+    /// }
+    ///
+    /// Plugin::new().websocket("GET /rooms/{room}", Room).serve();
+    /// ```
+    pub fn websocket(mut self, key: &str, handler: impl WebSocketHandler) -> Self {
+        self.websockets
+            .insert(key.to_owned(), std::sync::Arc::new(handler));
         self
     }
 

@@ -71,6 +71,7 @@ pub(crate) struct Session {
     lines: Mutex<LineBudget>,
     stopping: AtomicBool,
     streams: Streams,
+    sockets: crate::socket_serve::Sockets,
 }
 
 fn failure(kind: &str, message: &str) -> Value {
@@ -116,10 +117,13 @@ pub(crate) fn serve_conn(
         lines: Mutex::default(),
         stopping: AtomicBool::new(false),
         streams: Streams::default(),
+        sockets: crate::socket_serve::Sockets::default(),
     });
     let hello = map([
         ("pgw", Value::from("hello")),
         ("v", Value::from(PROTOCOL_VERSION)),
+        // It serves WebSocket connections: the gateway lets it declare websocket endpoints.
+        ("caps", Value::Array(vec![Value::from("ws")])),
     ]);
     session.send(&hello).map_err(|e| FrameError {
         kind: "unfinished",
@@ -204,7 +208,13 @@ impl Session {
                     ]));
                 }));
             }
-            "live" => crate::stream::live(this, get(m, "f")),
+            "live" => {
+                let f = get(m, "f");
+                match text(f, "k").as_str() {
+                    "open" | "msg" | "closed" => crate::socket_serve::live(this, f),
+                    _ => crate::stream::live(this, f),
+                }
+            }
             "stop" if !this.stopping.swap(true, Ordering::AcqRel) => spawn(Box::new(|s| s.stop())),
             _ => {}
         }
@@ -220,6 +230,14 @@ impl Session {
 
     pub(crate) fn streams(&self) -> &Streams {
         &self.streams
+    }
+
+    pub(crate) fn sockets(&self) -> &crate::socket_serve::Sockets {
+        &self.sockets
+    }
+
+    pub(crate) fn max_response(&self) -> i64 {
+        self.max_response.load(Ordering::Relaxed)
     }
 
     pub(crate) fn plugin(&self) -> &Plugin {

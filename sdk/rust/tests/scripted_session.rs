@@ -4,7 +4,42 @@
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
-use veza_plugin::{Level, Plugin, Response, ServiceRequest, Value, encode_frame, read_frame};
+use veza_plugin::{
+    Context, Error, Level, Message, Plugin, Response, ServiceRequest, Value, WebSocket,
+    WebSocketHandler, encode_frame, read_frame,
+};
+
+/// The session's room: open subscribes and greets, a text message is published and echoed, a
+/// binary one sent back, close logs its code.
+struct Room;
+
+impl WebSocketHandler for Room {
+    fn open(&self, _ctx: &Context, ws: &WebSocket) -> Result<(), Error> {
+        let room = ws.request().params["room"].clone();
+        ws.data().insert("room".into(), Value::from(room.as_str()));
+        ws.subscribe(&room)?;
+        ws.send(format!("joined {room}"))
+    }
+
+    fn message(&self, _ctx: &Context, ws: &WebSocket, msg: Message) -> Result<(), Error> {
+        match msg {
+            Message::Binary(_) => ws.send(msg),
+            Message::Text(text) => {
+                let room = ws.data()["room"].as_str().unwrap_or_default().to_owned();
+                ws.publish(&room, text.as_str())?;
+                ws.send(format!("echo:{text}"))
+            }
+        }
+    }
+
+    fn close(&self, ctx: &Context, _ws: &WebSocket, code: u16, _reason: &str) {
+        ctx.log(
+            Level::Info,
+            "left",
+            object(vec![("code", Value::from(code))]),
+        );
+    }
+}
 
 fn object(fields: Vec<(&str, Value)>) -> Value {
     Value::Map(
@@ -46,6 +81,7 @@ fn session_plugin() -> Plugin {
             }
             Ok(())
         })
+        .websocket("GET /room/{room}", Room)
 }
 
 /// The session's JSON as the value a frame decodes to: `{"$bin": hex}` as bytes.

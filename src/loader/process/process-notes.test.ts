@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from './frames.js';
-import { checkProcessNote, handshakeBreach, negotiatedVersion } from './process-notes.js';
+import {
+  checkProcessNote,
+  handshakeBreach,
+  negotiatedVersion,
+  SOCKETS_CAPABILITY,
+  socketsRefusal,
+} from './process-notes.js';
 import type { ProcessNote } from './protocol.js';
 
 // What a plugin process sends the host is untrusted: every note is checked before the host acts on it.
@@ -140,5 +146,24 @@ describe('version negotiation', () => {
     expect(checkProcessNote({ pgw: 'hello', v: 1, min: 'x' }, 4)).toContain(
       'a hello with a lowest',
     );
+  });
+});
+
+describe('capabilities in the hello', () => {
+  it('takes a list of short names, and refuses anything else', () => {
+    const caps = { pgw: 'hello', v: 1, caps: ['ws', 'x'.repeat(64)] };
+    expect(checkProcessNote(caps, 4)).toBe(caps);
+    for (const bad of ['ws', [1], [''], ['x'.repeat(65)], Array(33).fill('ws'), { ws: true }])
+      expect(checkProcessNote({ pgw: 'hello', v: 1, caps: bad }, 4)).toContain(
+        'a hello whose caps are not a list',
+      );
+  });
+
+  it('asks the ws capability of a native program with WebSocket endpoints only', () => {
+    const plugin = { name: 'p', native: true, socketKeys: ['GET /ws'] };
+    expect(socketsRefusal({ caps: [SOCKETS_CAPABILITY] }, plugin)).toBeUndefined();
+    expect(socketsRefusal({ caps: ['other'] }, plugin)).toContain('"ws" capability');
+    expect(socketsRefusal({}, { ...plugin, socketKeys: [] })).toBeUndefined();
+    expect(socketsRefusal({}, { ...plugin, native: false })).toBeUndefined();
   });
 });

@@ -16,6 +16,30 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 const isUser = (v: unknown) =>
   v === undefined || v === null || typeof v === 'string' || typeof v === 'number';
 
+/** Most capabilities a `hello` may name, each at most 64 characters. */
+const MAX_CAPS = 32;
+const isCapabilities = (v: unknown): v is string[] =>
+  Array.isArray(v) &&
+  v.length <= MAX_CAPS &&
+  v.every((c) => typeof c === 'string' && c.length > 0 && c.length <= 64);
+
+/** The capability a native program names in its `hello` when its SDK serves WebSocket connections. */
+export const SOCKETS_CAPABILITY = 'ws';
+
+/**
+ * Why a native program may not serve the plugin's WebSocket endpoints, if it may not: its `hello` did
+ * not name `SOCKETS_CAPABILITY` (an SDK from before the socket frames would ignore them, and its
+ * clients would hang). The Node harness ships with the host and always serves them.
+ */
+export function socketsRefusal(
+  hello: { caps?: string[] },
+  plugin: { name: string; native: boolean; socketKeys: readonly string[] },
+): string | undefined {
+  if (!plugin.native || plugin.socketKeys.length === 0) return undefined;
+  if (hello.caps?.includes(SOCKETS_CAPABILITY)) return undefined;
+  return `plugin "${plugin.name}" declares WebSocket endpoints (${plugin.socketKeys.join(', ')}), but its program's hello does not name the "${SOCKETS_CAPABILITY}" capability: it was built with an SDK that does not serve WebSockets; rebuild it with sdk/go or sdk/rust of this gateway, or drop websocket from plugin.yaml`;
+}
+
 /** The note, or why it is refused; `slots` bounds the slot numbers a task note may name. */
 export function checkProcessNote(message: unknown, slots: number): ProcessNote | string {
   if (!isObject(message)) return `a message that is ${describe(message)}, not a note`;
@@ -29,6 +53,9 @@ export function checkProcessNote(message: unknown, slots: number): ProcessNote |
         !(Number.isInteger(m.min) && (m.min as number) <= (m.v as number))
       ) {
         return `a hello with a lowest version ${describe(m.min)} above its version ${describe(m.v)}`;
+      }
+      if (m.caps !== undefined && !isCapabilities(m.caps)) {
+        return `a hello whose caps are not a list of at most ${MAX_CAPS} short strings`;
       }
       return m as ProcessNote;
     case 'started':

@@ -8,10 +8,9 @@
  * @module
  */
 import { grantedFetch, type FetchReply, type FetchRequest } from '../host-fetch.js';
-import { pathToFileURL } from 'node:url';
 import { ProcessStreams } from './process-streams.js';
 import { ProcessKv } from './process-kv.js';
-import { heapOver, MEMORY_REPORT_MS, RSS_POLL_MS, watchTree } from './process-memory.js';
+import { heapOver, RSS_POLL_MS, watchTree } from './process-memory.js';
 import { HealthQuestion } from './health-question.js';
 import type { HealthStatus } from '../../shared/types.js';
 import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
@@ -37,6 +36,8 @@ import {
   type SandboxKind,
 } from './process-launch.js';
 import { checkProcessNote, handshakeBreach, negotiatedVersion } from './process-notes.js';
+import { harnessData, helloRefusal } from './harness-data.js';
+import { LiveUnsupportedError } from '../../errors.js';
 import { FRAME_ENVELOPE_BYTES } from './frames.js';
 import type { ProcessControl, ProcessHarnessData } from './protocol.js';
 import { sampleUsage, sendClientFrame, sendFrame, spawnChild, within } from './process-child.js';
@@ -64,6 +65,8 @@ export class ProcessRuntime implements PluginRuntime {
   /** The entry file, for locating a load error. */
   readonly #mainPath: string;
   #child: Child | undefined;
+  /** Why the program may not serve its WebSocket endpoints (its `hello`), failing its boot. */
+  #socketsRefused: string | undefined;
   #violations = 0;
   #closing = false;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -117,18 +120,7 @@ export class ProcessRuntime implements PluginRuntime {
     this.sandbox = this.#launch.sandbox;
     // Node itself is resident on top of the heap cap; a native program has no such share.
     this.#baseRssMib = spec.command ? 0 : NODE_BASE_RSS_MIB;
-    this.#data = {
-      main: spec.mainUrl ?? pathToFileURL(spec.mainPath).href,
-      name: manifest.name,
-      version: manifest.version,
-      flags: spec.flags,
-      settings: spec.settings,
-      publish: [...manifest.permissions.events.publish],
-      network: [...manifest.permissions.network],
-      maxResponseBytes: spec.maxResponseBytes,
-      logLinesPerSecond: spec.limits.logLinesPerSecond,
-      memoryReportMs: MEMORY_REPORT_MS,
-    };
+    this.#data = harnessData(spec);
   }
 
   run(input: TaskInput, timeoutMs: number): Promise<TaskResult> {
@@ -199,6 +191,7 @@ export class ProcessRuntime implements PluginRuntime {
       case 'hello':
         if (child.greeted) return;
         child.greeted = true;
+        this.#socketsRefused = helloRefusal(this.#spec, note);
         // "start" only from a folder as it was loaded (hashed since the spawn, as the sandbox came up).
         void child.contentChecked.then((changed) => {
           if (child.exited) return;
@@ -323,8 +316,14 @@ export class ProcessRuntime implements PluginRuntime {
     this.#end(child);
   };
 
-  boot(timeoutMs: number): Promise<BootReport> {
-    return this.#content.typed(this.#ledger.boot(timeoutMs, this.#name, this.#mainPath));
+  /** @throws {LiveUnsupportedError} when the program cannot serve the WebSockets it declares. */
+  async boot(timeoutMs: number): Promise<BootReport> {
+    const report = await this.#content.typed(
+      this.#ledger.boot(timeoutMs, this.#name, this.#mainPath),
+    );
+    const refused = this.#socketsRefused;
+    if (refused) throw new LiveUnsupportedError(refused, { plugin: this.#name });
+    return report;
   }
 
   drain(timeoutMs: number): Promise<void> {

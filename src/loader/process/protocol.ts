@@ -45,8 +45,9 @@ export type ProcessNote =
   /**
    * The first frame: the process listens and speaks protocol versions `min` (default `v`) to `v`; the
    * host answers `start` naming the highest both speak, or ends the process when there is none.
+   * `caps` names what the program serves beyond the tasks: `ws` for WebSocket connections.
    */
-  | { pgw: 'hello'; v: number; min?: number }
+  | { pgw: 'hello'; v: number; min?: number; caps?: string[] }
   /** Plugin code is about to see the task in slot `s`. */
   | { pgw: 'started'; s: number }
   /** The answer to the task in slot `s`. */

@@ -20,8 +20,17 @@ func hello(ctx *plugin.Context, req *plugin.Request) (*plugin.Response, error) {
 	return plugin.JSON(200, map[string]any{"greeting": greeting}), nil
 }
 
+// echo serves the WebSocket endpoint /echo: each message goes back to the client that sent it. The
+// gateway holds the socket; ws.Subscribe and ws.Publish make rooms of clients.
+var echo = plugin.SocketHandler{
+	OnMessage: func(ctx *plugin.Context, ws *plugin.Conn, msg plugin.Message) error {
+		return ws.Send(msg.Type, msg.Data)
+	},
+}
+
 func main() {
 	plugin.Serve(&plugin.Plugin{
-		Routes: map[string]plugin.Handler{"GET /hello": hello},
+		Routes:     map[string]plugin.Handler{"GET /hello": hello},
+		WebSockets: map[string]plugin.SocketHandler{"GET /echo": echo},
 	})
 }

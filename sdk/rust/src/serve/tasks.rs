@@ -100,6 +100,7 @@ impl Session {
                             .routes
                             .keys()
                             .chain(self.plugin.streams.keys())
+                            .chain(self.plugin.websockets.keys())
                             .map(|k| Value::from(k.as_str()))
                             .collect(),
                     ),
