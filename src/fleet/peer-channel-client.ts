@@ -32,6 +32,8 @@ const CLIENT_HIGH_WATER = 1024 * 1024;
 /** An answer this late past its deadline means a silent owner: the channel is closed. */
 const SILENCE_GRACE_MS = 1000;
 const OPEN_TIMEOUT_MS = 2000;
+/** Peers remembered before closed channels and refusals are forgotten. */
+const MAX_PEERS = 1024;
 
 /** The channel was lost before the answer came: the call is unanswered (`code` as undici's). */
 export class ChannelLostError extends Error {
@@ -165,6 +167,7 @@ export class PeerChannels {
       return undefined;
     }
     if (this.#closed) return undefined;
+    if (this.#open.size >= MAX_PEERS) this.#forgetClosed();
     this.#open.set(key, 'opening');
     void this.#connect(to).then(
       (channel) => {
@@ -180,6 +183,15 @@ export class PeerChannels {
     this.#closed = true;
     for (const state of this.#open.values()) if (state instanceof PeerChannel) state.close();
     this.#open.clear();
+  }
+
+  /** Peers come and go with the registry: closed channels and refusals are forgotten past the bound. */
+  #forgetClosed(): void {
+    for (const [key, state] of this.#open) {
+      if (typeof state === 'number' || (state instanceof PeerChannel && state.closed)) {
+        this.#open.delete(key);
+      }
+    }
   }
 
   async #connect(to: ChannelTarget): Promise<PeerChannel> {

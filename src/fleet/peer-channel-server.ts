@@ -101,6 +101,8 @@ export function servePeerChannel(socket: Socket, head: Buffer, serving: ChannelS
     socket.resume();
   });
   socket.on('error', cut);
+  // A server's sockets allow half-open: the caller's end would otherwise leave this one open.
+  socket.on('end', cut);
   socket.on('close', cut);
   socket.write(
     `HTTP/1.1 101 Switching Protocols\r\nupgrade: ${CHANNEL_PROTOCOL}\r\nconnection: upgrade\r\n\r\n`,

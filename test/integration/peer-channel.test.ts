@@ -109,6 +109,18 @@ describe('peer channels (version 2)', () => {
     expect(seen.connections).toBeLessThanOrEqual(3);
   });
 
+  it('an entry that stops ends its channels: the owner’s server closes, not held half-open', async () => {
+    const { owner, entry, seen } = await pair(true);
+    await until(async () => {
+      await get(entry, 0);
+      return seen.upgrades === 1;
+    }, 'the channel to open');
+    await entry.gateway.stop();
+    // Before the owner's gateway stops: resolves only once every connection, the upgraded one
+    // included, has closed.
+    await new Promise((resolve) => owner.server.close(resolve));
+  });
+
   it('an owner that stops ends its channels; the entry answers 503, then routes elsewhere', async () => {
     const { owner, entry, seen } = await pair(true);
     await until(async () => {
