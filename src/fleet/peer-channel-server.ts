@@ -12,6 +12,8 @@
  * @module
  */
 import type { Socket } from 'node:net';
+import { ErrorCodes } from '../errors.js';
+import { errorResponse } from '../shared/responses.js';
 import {
   CHANNEL_ANSWER,
   CHANNEL_CALL,
@@ -23,6 +25,17 @@ import {
   FrameReader,
   FrameWriter,
 } from './peer-channel-frames.js';
+
+const failed = errorResponse(
+  ErrorCodes.GATEWAY_ERROR,
+  'the gateway failed to serve the call',
+  'peer',
+);
+/** The answer to a call the gateway itself failed to serve: the caller tries elsewhere. */
+const FAILED_ANSWER = JSON.stringify({
+  response: { ...failed, body: { json: failed.body } },
+  failure: 'unreachable',
+});
 
 /** Answer bytes unsent past which the owner stops reading calls. */
 export const CHANNEL_HIGH_WATER = 4 * 1024 * 1024;
@@ -74,7 +87,11 @@ export function servePeerChannel(socket: Socket, head: Buffer, serving: ChannelS
   const call = (id: number, envelope: string) => {
     if (inFlight.has(id) || inFlight.size >= CHANNEL_MAX_IN_FLIGHT) return cut();
     inFlight.add(id);
-    void serving.serve(envelope).then((text) => answer(id, text));
+    void serving.serve(envelope).then(
+      (text) => answer(id, text),
+      // The gateway failed (not the plugin): this call is answered unreachable, the others go on.
+      () => answer(id, FAILED_ANSWER),
+    );
   };
   const read = (chunk: Buffer) => {
     try {
