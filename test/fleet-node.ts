@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PluginGateway, type GatewayOptions } from '../src/index.js';
-import { createRequestListener } from '../src/adapters/node.js';
+import { createRequestListener, createUpgradeListener } from '../src/adapters/node.js';
 import { freePort } from './services/common.js';
 
 /** A gateway of a fleet, serving on a free loopback port through the `./node` listener. */
@@ -18,9 +18,11 @@ export async function startNode(
     secret?: string;
     prefix?: string;
     openTimeout?: string;
+    /** Serve upgrades too: forwarded WebSockets and peer channels (version 2). */
+    upgrades?: boolean;
   } = {},
 ): Promise<FleetNode> {
-  const { secret, prefix = '', openTimeout, ...rest } = options;
+  const { secret, prefix = '', openTimeout, upgrades, ...rest } = options;
   const port = await freePort();
   const address = `http://127.0.0.1:${port}${prefix}`;
   const gateway = new PluginGateway({
@@ -34,6 +36,7 @@ export async function startNode(
     },
   });
   const server = http.createServer(createRequestListener(gateway, { prefix }));
+  if (upgrades) server.on('upgrade', createUpgradeListener(gateway, { prefix }));
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   await gateway.start();
   return {

@@ -2,7 +2,7 @@
 // listener on a free loopback port, and the fixtures named in PLUGINS. Prints one JSON line when ready.
 import http from 'node:http';
 import { PluginGateway } from '../src/index.js';
-import { createRequestListener } from '../src/adapters/node.js';
+import { createRequestListener, createUpgradeListener } from '../src/adapters/node.js';
 import { EtcdRegistry } from '../src/registry/etcd.js';
 import { fixture } from './helpers.js';
 import { freePort } from './services/common.js';
@@ -21,6 +21,8 @@ const gateway = new PluginGateway({
   pluginTimeout: '2s',
 });
 const server = http.createServer(createRequestListener(gateway));
+// Forwarded WebSockets and peer channels (version 2) arrive as upgrades.
+server.on('upgrade', createUpgradeListener(gateway));
 await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
 await gateway.start();
 for (const name of (process.env.PLUGINS ?? '').split(',').filter(Boolean)) {

@@ -7,9 +7,11 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { LiveUpgrade } from '../core/live-upgrade.js';
+import { peerChannelPath } from '../core/peer-door.js';
 import { ErrorCodes } from '../errors.js';
 import type { GatewayRequest } from '../shared/types.js';
 import { clientAddress } from './client-address.js';
@@ -26,6 +28,14 @@ export interface UpgradeHandlerLike {
    */
   upgrade(request: GatewayRequest, socketAddress?: string): Promise<LiveUpgrade>;
 }
+
+/** A fleet member's peer channels (version 2 of the peer protocol), when the gateway has them. */
+interface PeerChannels {
+  peerPath: string | undefined;
+  openPeerChannel(headers: IncomingMessage['headers'], socket: Socket, head: Buffer): PeerRefusal;
+}
+type PeerRefusal =
+  { statusCode: number; headers: Record<string, string>; body: string } | undefined;
 
 /** Options of {@link createUpgradeListener}. */
 export interface UpgradeListenerOptions {
@@ -82,6 +92,12 @@ export function createUpgradeListener(
       }
       path = url.slice(prefix.length) || '/';
       if (path[0] === '?') path = `/${path}`;
+    }
+    const channels = gateway as UpgradeHandlerLike & Partial<PeerChannels>;
+    if (channels.openPeerChannel && path === peerChannelPath(channels.peerPath)) {
+      const refusal = channels.openPeerChannel(req.headers, socket as Socket, head);
+      if (refusal) refuse(socket, refusal.statusCode, refusal.body, refusal.headers);
+      return;
     }
     if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
       return notFound(req, socket, head, 'only WebSocket upgrades are served here');

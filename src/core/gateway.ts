@@ -33,7 +33,7 @@ import {
 } from './options.js';
 import type { PluginTable } from './plugin-table.js';
 import type { PeerReply, RequestPath } from './request-path.js';
-import { PeerDoor, type PeerHeaders } from './peer-door.js';
+import { PeerDoor, type ChannelSocket, type PeerHeaders } from './peer-door.js';
 import type { ServiceCalls, ServiceHandler } from './service-calls.js';
 import type { Tracing } from './tracing.js';
 import { LiveGate, type LiveUpgrade } from './live-upgrade.js';
@@ -119,9 +119,8 @@ export class PluginGateway {
   }
 
   /**
-   * Where this gateway serves calls from the other gateways of its fleet (`/.veza/peer/v1`, under the
-   * listener's prefix), or `undefined` when it has no `node` option and so serves none. Adapters route
-   * `POST` requests to this path to {@link PluginGateway.handlePeer}.
+   * Where this gateway serves its fleet's peer calls (`/.veza/peer/v1` under the listener's prefix;
+   * adapters route them to {@link PluginGateway.handlePeer}), or `undefined` without `node`.
    */
   get peerPath(): string | undefined {
     return this.options.node ? PEER_PATH : undefined;
@@ -151,9 +150,8 @@ export class PluginGateway {
   }
 
   /**
-   * Loads the plugin whose `plugin.yaml` is in `dir`. After `start()`, the plugin starts at once and
-   * `load()` resolves when it is active; before, it stays `inactive` until `start()`.
-   * Nothing is left behind when loading fails.
+   * Loads the plugin whose `plugin.yaml` is in `dir` (nothing is left behind when that fails). After
+   * `start()`, it starts at once and `load()` resolves when it is active; before, it waits `inactive`.
    * @throws {ManifestInvalidError} `PGW_ERR_MANIFEST_INVALID`
    * @throws {PluginLoadError} `PGW_ERR_PLUGIN_LOAD`: missing files, or the plugin failed to initialise.
    * @throws {PluginExistsError} `PGW_ERR_PLUGIN_EXISTS`
@@ -179,8 +177,8 @@ export class PluginGateway {
   }
 
   /**
-   * Swaps back to a version the plugin's history keeps (`get(name).versions`): `version`, or the last
-   * one that served before the current one. Its folder's hash is checked against the one recorded.
+   * Swaps back to `version` (`get(name).versions`), or the last one that served before the current
+   * one; its folder's hash is checked against the one recorded.
    * @throws {VersionNotFoundError} / {PluginContentChangedError} / {SwapFailedError} / {PluginNotFoundError}
    */
   async rollback(name: string, version?: string): Promise<PluginInfo> {
@@ -210,8 +208,8 @@ export class PluginGateway {
   }
 
   /**
-   * Serves one request. Never throws for a plugin's fault: every outcome is a response
-   * (404, 405, 401, 403, 503, 504, 500 — see the README's table).
+   * Serves one request. Never throws for a plugin's fault: every outcome is a response (404, 405,
+   * 401, 403, 503, 504, 500 — see the README's table).
    * @throws {InvalidArgumentError} only when `request` itself is malformed (host misuse).
    */
   handle(request: GatewayRequest): Promise<PluginResponse> {
@@ -233,10 +231,7 @@ export class PluginGateway {
     return streamsRequestBody(this.#path.parts.router, method, path);
   }
 
-  /**
-   * Serves a call from another gateway of the fleet (docs/peer-protocol.md) with its own instances: the
-   * `./node` listener routes `POST <prefix>/.veza/peer/v1` here; other servers pass body, headers, address.
-   */
+  /** Serves a call from another gateway (docs/peer-protocol.md): `POST <prefix>/.veza/peer/v1`. */
   handlePeer(body: string, headers: PeerHeaders, remoteAddress?: string): Promise<PeerReply> {
     return (this.#peers ??= new PeerDoor(this.#path)).call(body, headers, remoteAddress);
   }
@@ -244,6 +239,11 @@ export class PluginGateway {
   /** A streamed peer call (`POST <peerPath>/stream`): body read as it comes, frames written as they come. */
   handlePeerStream(body: AsyncIterable<Uint8Array>, headers: PeerHeaders, remoteAddress?: string) {
     return (this.#peers ??= new PeerDoor(this.#path)).stream(body, headers, remoteAddress);
+  }
+
+  /** Opens a peer channel on an upgraded socket (`createUpgradeListener` calls it), or refuses it. */
+  openPeerChannel(headers: PeerHeaders, socket: ChannelSocket, head: Buffer) {
+    return (this.#peers ??= new PeerDoor(this.#path)).channel(headers, socket, head);
   }
 
   /**
@@ -296,9 +296,8 @@ export class PluginGateway {
   }
 
   /**
-   * Changes a feature flag of a running plugin: `true`/`false` for everyone, or a rollout rule
-   * `{ value, percentage, users }`. Its threads and processes see it from their next request, without a
-   * restart; `flag:changed` is emitted and one line logged.
+   * Changes a running plugin's flag: `true`/`false` for everyone, or a rule `{ value, percentage,
+   * users }`, seen from the next request without a restart; `flag:changed` is emitted, a line logged.
    * @throws {PluginNotFoundError} `PGW_ERR_PLUGIN_NOT_FOUND`
    * @throws {FlagNotDeclaredError} `PGW_ERR_FLAG_NOT_DECLARED`: the manifest declares no such flag.
    * @throws {InvalidArgumentError} for a setting that is neither a boolean nor a valid rule.
@@ -370,6 +369,7 @@ export class PluginGateway {
     // Versions a swap is starting: it gives them up when it sees the gateway stopped.
     await Promise.all([...this.#plugins.standby].map((p) => p.runtime.close(0)));
     await this.#events.close();
+    this.#peers?.closeChannels();
     await this.#fleet?.close();
     if (this.#ownsRegistry) await this.#registry.close();
   }

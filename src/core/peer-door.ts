@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCodes } from '../errors.js';
 import type { PeerCall } from '../fleet/peer-protocol.js';
 import {
+  answerCall,
   authenticatePeer,
   parseCall,
   peerRefusal,
@@ -17,7 +18,14 @@ import {
   servePeer,
   type PeerReply,
 } from '../fleet/peer-server.js';
-import { PEER_CALL_HEADER } from '../fleet/peer-protocol.js';
+import {
+  channelKey,
+  CHANNEL_OPEN_ENVELOPE,
+  CHANNEL_PROTOCOL,
+} from '../fleet/peer-channel-frames.js';
+import { servePeerChannel } from '../fleet/peer-channel-server.js';
+import type { Socket } from 'node:net';
+import { PEER_CALL_HEADER, PEER_SIGNATURE_HEADER } from '../fleet/peer-protocol.js';
 import { errorResponse } from '../shared/responses.js';
 import { servePeerStream, type PeerStreamReply } from '../fleet/peer-stream-server.js';
 import { ReplayGuard } from '../fleet/replay-guard.js';
@@ -29,13 +37,22 @@ import type { RequestPath } from './request-path.js';
 import type { RouteMatch } from './router.js';
 import type { TraceDoor } from './tracing.js';
 
+/** The socket of an accepted upgrade, switched to a peer channel. */
+export type ChannelSocket = Socket;
 export type PeerHeaders = Readonly<Record<string, string | string[] | undefined>>;
 export type Found = Extract<RouteMatch<Served>, { kind: 'found' }>;
+
+/** Where a fleet member opens peer channels (an upgrade), under its peer path; `undefined` without one. */
+export function peerChannelPath(peerPath: string | undefined): string | undefined {
+  return peerPath === undefined ? undefined : `${peerPath}/channel`;
+}
 
 /** Made by the gateway at the first peer call. */
 export class PeerDoor {
   readonly #path: RequestPath;
   #refusals = 0;
+  /** Channels other gateways opened to this one (version 2), until they close. */
+  readonly #channels = new Set<Socket>();
   /** Signed peer calls already served (replay protection), made at the first one. */
   #replays: ReplayGuard | undefined;
 
@@ -78,6 +95,49 @@ export class PeerDoor {
       serveStream: (match, request, timeoutMs) =>
         this.#serve(match, request, timeoutMs, headers, started).then((o) => o.response),
     });
+  }
+
+  /**
+   * Opens a peer channel (version 2): authenticated exactly as a call, over {@link CHANNEL_OPEN_ENVELOPE}
+   * in place of a body; then each call frame is served as a whole call's body is.
+   */
+  channel(headers: PeerHeaders, socket: Socket, head: Buffer): PeerReply | undefined {
+    const parts = this.#parts();
+    if (parts === undefined) return notInFleet();
+    const upgrade = headers.upgrade;
+    if (typeof upgrade !== 'string' || upgrade.toLowerCase() !== CHANNEL_PROTOCOL) {
+      const message = `a peer channel opens with "upgrade: ${CHANNEL_PROTOCOL}"`;
+      return peerRefusal(ErrorCodes.BAD_REQUEST, message);
+    }
+    const why = authenticatePeer(parts, headers, CHANNEL_OPEN_ENVELOPE, socket.remoteAddress);
+    if (why) return peerRefusal(ErrorCodes.PEER_UNAUTHORIZED, why);
+    const signature = headers[PEER_SIGNATURE_HEADER];
+    const serve = (envelope: string): Promise<string> => {
+      const started = performance.now();
+      let trace: PeerHeaders = {};
+      return answerCall(envelope, {
+        nodeId: parts.nodeId,
+        find: (call) => {
+          const parent = (call as PeerCall & { traceparent?: unknown }).traceparent;
+          if (typeof parent === 'string') trace = { traceparent: parent };
+          const match = parts.find(call);
+          return match?.target.endpoint.stream ? undefined : match;
+        },
+        serve: (match, request, timeoutMs) =>
+          this.#serve(match, request, timeoutMs, trace, started),
+      }).then((reply) => (reply.statusCode === 200 ? reply.body : refusedAnswer(reply)));
+    };
+    const key = channelKey(parts.secret, typeof signature === 'string' ? signature : '');
+    const openTimeoutMs = parts.openTimeoutMs ?? 10_000;
+    this.#channels.add(servePeerChannel(socket, head, { key, openTimeoutMs, serve }));
+    socket.once('close', () => this.#channels.delete(socket));
+    return undefined;
+  }
+
+  /** Ends every open channel (the gateway stops): calls still in flight fail on the caller's side. */
+  closeChannels(): void {
+    for (const socket of this.#channels) socket.end();
+    this.#channels.clear();
   }
 
   /**
@@ -173,6 +233,17 @@ export class PeerDoor {
       path.enter({ target, request: req, started, rate, timeoutMs, refused, trace }),
     );
   }
+}
+
+/** A call the owner refused (a malformed envelope) as a channel's answer: the caller tries elsewhere. */
+function refusedAnswer(reply: PeerReply): string {
+  const error = (JSON.parse(reply.body) as { error: object }).error;
+  const response = {
+    statusCode: reply.statusCode,
+    headers: reply.headers,
+    body: { json: { error } },
+  };
+  return JSON.stringify({ response, failure: 'unreachable' });
 }
 
 /** Not a fleet member: no peer route (the listener routes the path like any other). */

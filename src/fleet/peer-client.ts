@@ -14,6 +14,8 @@ import type {
   TaskInput,
 } from '../loader/runtime.js';
 import { forwardStream } from './peer-stream-client.js';
+import { PeerChannels } from './peer-channel-client.js';
+import { CHANNEL_MAX_CALL_BYTES } from './peer-channel-frames.js';
 import { forwardSocket, refuseSocket, type ForwardedSocket } from './peer-socket-client.js';
 import {
   PEER_CONTENT_TYPE,
@@ -45,7 +47,9 @@ export class PeerClient {
     readonly connectionsPerPeer = 32,
     /** The largest response a plugin may answer; an owner's answer is read up to a multiple of it. */
     readonly maxResponseBytes = 8 * 1024 * 1024,
-  ) {}
+  ) {
+    this.channels = new PeerChannels(nodeId, secret, this.maxAnswerBytes);
+  }
 
   /**
    * Bytes of a peer answer read at most: a body as JSON (escapes) or base64, plus the envelope. Past
@@ -54,6 +58,9 @@ export class PeerClient {
   get maxAnswerBytes(): number {
     return 6 * this.maxResponseBytes + 65_536;
   }
+
+  /** Channels (version 2) to the other gateways, opened at the first call to each. */
+  readonly channels: PeerChannels;
 
   /** Sends a request to `options.origin` on a kept-alive connection to it. */
   request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
@@ -85,6 +92,7 @@ export class PeerClient {
   /** Ends every forwarded connection (1001) and stream, then the connections to the other gateways. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.channels.close();
     for (const runtime of [...this.#live]) runtime.live().closeAll(1001, 'gateway stopping');
     this.#live.clear();
     const agent = await this.#agent;
@@ -176,62 +184,87 @@ export class RemoteRuntime implements PluginRuntime {
         message: `the call to ${this.origin} is larger than ${this.client.maxAnswerBytes} bytes`,
       };
     }
-    const body = JSON.stringify(call);
-    const headers = peerHeaders(this.client.nodeId, this.nodeId, body, this.client.secret);
-    // The hop's span is the parent of the owner's (W3C trace context; unsigned, as it is only a label).
-    if (task.tp !== undefined) headers.traceparent = task.tp;
     this.#inFlight++;
     try {
-      const res = await this.client.request({
-        origin: this.origin,
-        method: 'POST',
-        path: this.#basePath + PEER_PATH,
-        headers,
-        body,
-        // The owner answers 504 at this same deadline by itself; these only guard against a peer that
-        // went silent (an AbortSignal per request measured 15 µs here).
-        headersTimeout: Math.ceil(timeoutMs) + PEER_SILENCE_GRACE_MS,
-        bodyTimeout: Math.ceil(timeoutMs) + PEER_SILENCE_GRACE_MS,
-      });
-      const text = await readAnswer(res.body, this.client.maxAnswerBytes);
-      if (text === undefined) {
-        return {
-          __pgw: 'too-large',
-          message: `${this.origin} answered more than ${this.client.maxAnswerBytes} bytes`,
-        };
+      // The hop's span is the parent of the owner's; on a channel, inside the signed envelope.
+      const envelope = JSON.stringify(task.tp ? { ...call, traceparent: task.tp } : call);
+      const bytes = envelope.length * 3 <= CHANNEL_MAX_CALL_BYTES ? 0 : Buffer.byteLength(envelope);
+      const channel = this.client.channels.to(this, bytes);
+      if (channel !== undefined) {
+        return this.#answered(await channel.call(envelope, Date.now() + timeoutMs));
       }
-      if (
-        res.statusCode !== 200 ||
-        !String(res.headers['content-type']).startsWith(PEER_CONTENT_TYPE)
-      ) {
-        return unreachable(
-          `${this.origin} refused the peer call (${res.statusCode}): ${text.slice(0, 200)}`,
-        );
-      }
-      const answer = JSON.parse(text) as PeerAnswer;
-      // As untrusted as a thread's answer (whoever writes the registry names the owner): same check.
-      const problem = responseProblem(answer?.response);
-      if (problem) return { __pgw: 'bad-response', message: `${this.origin} answered ${problem}` };
-      const response: PluginResponse = { ...answer.response, body: fromWire(answer.response.body) };
-      if (
-        answer.failure === 'crash' ||
-        answer.failure === 'terminated' ||
-        answer.failure === 'unreachable'
-      ) {
-        return { __pgw: answer.failure, message: `on ${this.origin}: ${errorMessage(response)}` };
-      }
-      return response;
+      const body = task.tp ? JSON.stringify(call) : envelope;
+      return await this.#callOverHttp(body, task.tp, timeoutMs);
     } catch (error) {
-      const e = error as Error & { code?: string; cause?: { code?: string } };
-      if (e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') {
-        return { __pgw: 'timeout', message: `${this.origin} did not answer in ${timeoutMs} ms` };
-      }
-      const code = e.code ?? e.cause?.code;
-      if (code && UNREACHED.has(code)) return unreachable(`${this.origin}: ${code}`);
-      return unreachable(`${this.origin}: ${e.message}`);
+      return this.#failed(error, timeoutMs);
     } finally {
       if (--this.#inFlight === 0) this.#drain.settled();
     }
+  }
+
+  /** A call as version 1: one HTTP request (undici, kept-alive connections). */
+  async #callOverHttp(
+    body: string,
+    tp: string | undefined,
+    timeoutMs: number,
+  ): Promise<TaskResult> {
+    const headers = peerHeaders(this.client.nodeId, this.nodeId, body, this.client.secret);
+    // The hop's span is the parent of the owner's (W3C trace context; unsigned, as it is only a label).
+    if (tp !== undefined) headers.traceparent = tp;
+    const res = await this.client.request({
+      origin: this.origin,
+      method: 'POST',
+      path: this.#basePath + PEER_PATH,
+      headers,
+      body,
+      // The owner answers 504 at this same deadline by itself; these only guard against a peer that
+      // went silent (an AbortSignal per request measured 15 µs here).
+      headersTimeout: Math.ceil(timeoutMs) + PEER_SILENCE_GRACE_MS,
+      bodyTimeout: Math.ceil(timeoutMs) + PEER_SILENCE_GRACE_MS,
+    });
+    const text = await readAnswer(res.body, this.client.maxAnswerBytes);
+    if (text === undefined) {
+      return {
+        __pgw: 'too-large',
+        message: `${this.origin} answered more than ${this.client.maxAnswerBytes} bytes`,
+      };
+    }
+    if (
+      res.statusCode !== 200 ||
+      !String(res.headers['content-type']).startsWith(PEER_CONTENT_TYPE)
+    ) {
+      return unreachable(
+        `${this.origin} refused the peer call (${res.statusCode}): ${text.slice(0, 200)}`,
+      );
+    }
+    return this.#answered(text);
+  }
+
+  /** The result a peer's answer stands for; as untrusted as a thread's answer, and checked alike. */
+  #answered(text: string): TaskResult {
+    const answer = JSON.parse(text) as PeerAnswer;
+    // Whoever writes the registry names the owner: the same check as a thread's answer.
+    const problem = responseProblem(answer?.response);
+    if (problem) return { __pgw: 'bad-response', message: `${this.origin} answered ${problem}` };
+    const response: PluginResponse = { ...answer.response, body: fromWire(answer.response.body) };
+    if (
+      answer.failure === 'crash' ||
+      answer.failure === 'terminated' ||
+      answer.failure === 'unreachable'
+    ) {
+      return { __pgw: answer.failure, message: `on ${this.origin}: ${errorMessage(response)}` };
+    }
+    return response;
+  }
+
+  #failed(error: unknown, timeoutMs: number): TaskFailure {
+    const e = error as Error & { code?: string; cause?: { code?: string } };
+    if (e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') {
+      return { __pgw: 'timeout', message: `${this.origin} did not answer in ${timeoutMs} ms` };
+    }
+    const code = e.code ?? e.cause?.code;
+    if (code && UNREACHED.has(code)) return unreachable(`${this.origin}: ${code}`);
+    return unreachable(`${this.origin}: ${e.message}`);
   }
 
   async boot(): Promise<BootReport> {

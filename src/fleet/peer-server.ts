@@ -65,6 +65,17 @@ export async function servePeer<T>(
 ): Promise<PeerReply> {
   const why = authenticatePeer(parts, headers, body, remoteAddress);
   if (why) return peerRefusal(ErrorCodes.PEER_UNAUTHORIZED, why);
+  return answerCall(body, parts);
+}
+
+/**
+ * Serves one authenticated call's envelope (a version 1 body, or a channel's call frame): a `200`
+ * answer, or a `400` refusal of a malformed envelope; never throws.
+ */
+export async function answerCall<T>(
+  body: string,
+  parts: Pick<PeerServerParts<T>, 'nodeId' | 'find' | 'serve'>,
+): Promise<PeerReply> {
   let call: PeerCall;
   let request: Omit<PluginRequest, 'params' | 'query'>;
   try {

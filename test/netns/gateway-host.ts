@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { PluginGateway } from '../../src/index.js';
-import { createRequestListener } from '../../src/adapters/node.js';
+import { createRequestListener, createUpgradeListener } from '../../src/adapters/node.js';
 import { EtcdRegistry } from '../../src/registry/etcd.js';
 import { fixture } from '../helpers.js';
 
@@ -33,6 +33,8 @@ const gateway = new PluginGateway({
   }),
 });
 const server = http.createServer(createRequestListener(gateway));
+// Forwarded WebSockets and peer channels (version 2) arrive as upgrades.
+server.on('upgrade', createUpgradeListener(gateway));
 await new Promise<void>((resolve) => server.listen(8080, host, resolve));
 await gateway.start();
 for (const name of (process.env.PLUGINS ?? '').split(',').filter(Boolean)) {

@@ -1,0 +1,130 @@
+/**
+ * The owner's side of a peer channel (version 2 of the peer protocol, docs/peer-protocol.md): after an
+ * authenticated upgrade, reads call frames off the socket, serves each, and writes its answer frame.
+ * Every frame read in one chunk is dispatched in the same tick, and the answers of one tick leave in
+ * one write: the thread wake-ups and system calls of a burst are shared by its calls.
+ *
+ * Bounded: a frame longer than the largest call is refused at its header, a frame left unfinished past
+ * `openTimeoutMs` closes the channel, as do a bad tag, an id already in flight and more calls in flight
+ * than {@link CHANNEL_MAX_IN_FLIGHT}. While the caller does not take its answers (more than
+ * {@link CHANNEL_HIGH_WATER} bytes unsent) no call is read, and past `openTimeoutMs` so, it is cut. A
+ * channel with no call in flight for {@link CHANNEL_IDLE_MS} is closed.
+ * @module
+ */
+import type { Socket } from 'node:net';
+import { ErrorCodes } from '../errors.js';
+import { errorResponse } from '../shared/responses.js';
+import {
+  CHANNEL_ANSWER,
+  CHANNEL_CALL,
+  CHANNEL_MAX_CALL_BYTES,
+  CHANNEL_MAX_IN_FLIGHT,
+  CHANNEL_PROTOCOL,
+  FROM_CALLER,
+  FROM_OWNER,
+  FrameReader,
+  FrameWriter,
+} from './peer-channel-frames.js';
+
+const failed = errorResponse(
+  ErrorCodes.GATEWAY_ERROR,
+  'the gateway failed to serve the call',
+  'peer',
+);
+/** The answer to a call the gateway itself failed to serve: the caller tries elsewhere. */
+const FAILED_ANSWER = JSON.stringify({
+  response: { ...failed, body: { json: failed.body } },
+  failure: 'unreachable',
+});
+
+/** Answer bytes unsent past which the owner stops reading calls. */
+export const CHANNEL_HIGH_WATER = 4 * 1024 * 1024;
+/** A channel with nothing in flight this long is closed (its caller closes it sooner). */
+export const CHANNEL_IDLE_MS = 60_000;
+
+export interface ChannelServing {
+  /** The channel's key (`channelKey()`), or `undefined` without a secret. */
+  key: Buffer | undefined;
+  /** How long a frame may take to arrive whole. */
+  openTimeoutMs: number;
+  /** Serves one call's envelope; resolves with the answer's JSON, never rejects. */
+  serve(envelope: string): Promise<string>;
+}
+
+/** Switches `socket` (its upgrade accepted) to the channel; `head` is what followed the request head. */
+export function servePeerChannel(socket: Socket, head: Buffer, serving: ChannelServing): Socket {
+  const reader = new FrameReader(serving.key, FROM_CALLER, CHANNEL_CALL, CHANNEL_MAX_CALL_BYTES);
+  const writer = new FrameWriter(serving.key, FROM_OWNER);
+  const inFlight = new Set<number>();
+  let partTimer: NodeJS.Timeout | undefined;
+  let stallTimer: NodeJS.Timeout | undefined;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
+  const cut = () => {
+    clearTimeout(partTimer);
+    clearTimeout(stallTimer);
+    socket.destroy();
+  };
+  const answer = (id: number, payload: string) => {
+    inFlight.delete(id);
+    if (socket.destroyed) return;
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      setImmediate(uncork);
+    }
+    socket.write(writer.frame(CHANNEL_ANSWER, id, payload));
+    if (socket.writableLength > CHANNEL_HIGH_WATER && stallTimer === undefined) {
+      // No call is read while the caller does not take its answers; past `openTimeoutMs`, cut.
+      socket.pause();
+      stallTimer = setTimeout(cut, serving.openTimeoutMs);
+      stallTimer.unref();
+    }
+  };
+  const call = (id: number, envelope: string) => {
+    if (inFlight.has(id) || inFlight.size >= CHANNEL_MAX_IN_FLIGHT) return cut();
+    inFlight.add(id);
+    void serving.serve(envelope).then(
+      (text) => answer(id, text),
+      // The gateway failed (not the plugin): this call is answered unreachable, the others go on.
+      () => answer(id, FAILED_ANSWER),
+    );
+  };
+  const read = (chunk: Buffer) => {
+    try {
+      reader.push(chunk, call);
+    } catch {
+      return cut();
+    }
+    if (!reader.partial) {
+      clearTimeout(partTimer);
+      partTimer = undefined;
+    } else if (partTimer === undefined) {
+      partTimer = setTimeout(cut, serving.openTimeoutMs);
+      partTimer.unref();
+    }
+  };
+  socket.setNoDelay(true);
+  socket.setTimeout(CHANNEL_IDLE_MS, () => {
+    if (inFlight.size === 0) cut();
+  });
+  socket.on('drain', () => {
+    if (stallTimer === undefined) return;
+    clearTimeout(stallTimer);
+    stallTimer = undefined;
+    socket.resume();
+  });
+  socket.on('error', cut);
+  // A server's sockets allow half-open: the caller's end would otherwise leave this one open.
+  socket.on('end', cut);
+  socket.on('close', cut);
+  socket.write(
+    `HTTP/1.1 101 Switching Protocols\r\nupgrade: ${CHANNEL_PROTOCOL}\r\nconnection: upgrade\r\n\r\n`,
+  );
+  if (head.length > 0) read(head);
+  socket.on('data', read);
+  return socket;
+}
