@@ -36,6 +36,22 @@ export interface BlockingLiveHarness {
   graceMs: number;
 }
 
+/**
+ * V8's smallest young generation (1 MiB semi-spaces): what the thread is handed in a stream (upload
+ * chunks moved to it) is freed at its next scavenge, and a small young generation scavenges every few
+ * MiB of streamed bytes, where the default waits for 64 MB of them (docs/decisions/0270).
+ */
+export const LIVE_YOUNG_GENERATION_MB = 3;
+
+/** A live thread's V8 limits: its plugin's, with the young generation at most {@link LIVE_YOUNG_GENERATION_MB}. */
+export function liveThreadLimits(memory: number): ReturnType<typeof threadLimits> {
+  const limits = threadLimits(memory);
+  return {
+    ...limits,
+    maxYoungGenerationSizeMb: Math.min(limits.maxYoungGenerationSizeMb, LIVE_YOUNG_GENERATION_MB),
+  };
+}
+
 /** The thread, not yet started (it imports the plugin on a `start` control). */
 export function launchLiveThread(
   spec: RuntimeSpec,
@@ -52,7 +68,7 @@ export function launchLiveThread(
     transferList: [livePort],
     execArgv: permissions.execArgv,
     env: { TMPDIR: permissions.scratchDir },
-    resourceLimits: threadLimits(spec.manifest.resources.memory),
+    resourceLimits: liveThreadLimits(spec.manifest.resources.memory),
     stdout: true,
     stderr: true,
     trackUnmanagedFds: true,
