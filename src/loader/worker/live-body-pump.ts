@@ -2,7 +2,8 @@
  * On the host: a streamed request body handed to a live thread chunk by chunk, each read from the
  * client only when the thread asks (`pull`), so the host holds at most one chunk of it at a time and a
  * thread that does not read leaves the rest on the client's socket (TCP backpressure). Each chunk's
- * memory moves to the thread (the host keeps no reference to it). The source is never returned: ending it would destroy the socket the response still goes out on.
+ * memory moves to the thread (the host keeps no reference to it). The source is never returned:
+ * ending it would destroy the socket the response still goes out on.
  * @module
  */
 import type { RequestBodySource } from '../runtime.js';
