@@ -2,8 +2,11 @@
  * A streamed request body on the host (`stream.request_body`): whatever the adapter or the caller of
  * `handle()` passed — the request stream itself, or a whole body — as a source the live thread reads
  * chunk by chunk, counting bytes: past `max_request_bytes`, the read fails and the gateway answers 413.
+ * Every chunk it yields is the host's alone, so a runtime may move its memory to a thread instead of
+ * copying it (docs/decisions/0270).
  * @module
  */
+import { IncomingMessage } from 'node:http';
 import type { RequestBodySource } from '../loader/runtime.js';
 import type { Served } from '../mesh/instances.js';
 import type { Router } from './router.js';
@@ -31,6 +34,20 @@ function bytesOf(chunk: unknown): Uint8Array {
     return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
   throw new TypeError(`a request body stream yields bytes or strings, got ${typeof chunk}`);
+}
+
+/**
+ * `bytes` when nothing but this read holds its memory, else an exact-size copy. Node's HTTP parser
+ * hands each piece of a body over in a buffer of its own (`Buffer::Copy`); what a caller's stream
+ * yields, a text's bytes (often a view on the shared pool) or a chunk someone else also listens to
+ * may be held elsewhere, and a moved buffer is emptied under whoever holds it.
+ */
+function exclusive(bytes: Uint8Array, body: unknown): Uint8Array {
+  const { buffer, byteOffset, byteLength } = bytes;
+  const ownsWhole =
+    byteOffset === 0 && byteLength === buffer.byteLength && buffer instanceof ArrayBuffer;
+  const onlyReader = body instanceof IncomingMessage && body.listenerCount('data') === 0;
+  return ownsWhole && onlyReader ? bytes : new Uint8Array(bytes);
 }
 
 /** The whole body a caller of `handle()` passed, as the bytes a plugin would read. */
@@ -65,7 +82,7 @@ export function requestBodySource(
           `the request body is larger than ${maxBytes} bytes (stream.max_request_bytes)`,
         );
       }
-      return { done: false, value: bytes };
+      return { done: false, value: exclusive(bytes, body) };
     },
   };
 }

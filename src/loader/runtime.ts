@@ -182,7 +182,8 @@ export interface StreamLink {
 
 /**
  * A streamed request body as a runtime reads it: one chunk per `next()`, read from the client only
- * then. Never returned by the runtime (the response still goes out on the same socket).
+ * then. Never returned by the runtime (the response still goes out on the same socket). Each chunk
+ * is the runtime's alone, viewing the whole of its `ArrayBuffer`: it may be transferred, not copied.
  */
 export interface RequestBodySource {
   next(): Promise<IteratorResult<Uint8Array, unknown>>;

@@ -14,6 +14,19 @@ import { closeServer, gatewayWith } from '../helpers.js';
 import { liveServer } from '../live-clients.js';
 import { MiB, upload, uploadFromChild } from '../live-uploads.js';
 
+/**
+ * Host RSS growth allowed for the 256 MiB upload, whatever its size (the ceiling this test had before).
+ * Measured at load 12–13: Node 20 29–50 MiB; Node 24 under vitest 67–81 MiB (16 MiB for the same
+ * upload outside vitest, unexplained). Issue 18's goal is 64.
+ */
+const UPLOAD_RSS_CEILING_MIB = 96;
+/**
+ * Upload chunks allocated on the main thread and not yet collected, at their peak. Measured: Node 20
+ * 23–46 MiB (53–61 when each chunk was copied and the live thread had its default young
+ * generation); Node 24 under vitest 73–78 MiB.
+ */
+const UPLOAD_ARRAY_BUFFERS_CEILING_MIB = 88;
+
 let gateway: PluginGateway | undefined;
 let server: http.Server | undefined;
 afterEach(async () => {
@@ -32,9 +45,14 @@ describe('streamed request bodies (stream.request_body)', () => {
     expect(JSON.parse((await upload(live.url, '/upload', 16 * MiB)).body)).toMatchObject({
       bytes: 16 * MiB,
     });
-    const before = process.memoryUsage().rss;
-    let peak = before;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+    const before = process.memoryUsage();
+    let peak = before.rss;
+    let arrayBuffersPeak = before.arrayBuffers;
+    const sampler = setInterval(() => {
+      const now = process.memoryUsage();
+      peak = Math.max(peak, now.rss);
+      arrayBuffersPeak = Math.max(arrayBuffersPeak, now.arrayBuffers);
+    }, 20);
     // The load from a process of its own: only the gateway's memory is in this one.
     const answer = await uploadFromChild(live.url, '/upload', size);
     clearInterval(sampler);
@@ -42,13 +60,17 @@ describe('streamed request bodies (stream.request_body)', () => {
     const seen = JSON.parse(answer.body) as { bytes: number; chunks: number };
     expect(seen).toMatchObject({ bytes: size, first: 7, last: 9 });
     expect(seen.chunks).toBeGreaterThan(1);
-    const growthMiB = (peak - before) / MiB;
+    const growthMiB = (peak - before.rss) / MiB;
+    const arrayBuffersMiB = (arrayBuffersPeak - before.arrayBuffers) / MiB;
     console.log(
-      `upload of ${size / MiB} MiB through a worker plugin: host RSS grew ${growthMiB.toFixed(1)} MiB`,
+      `upload of ${size / MiB} MiB through a worker plugin: host RSS grew ${growthMiB.toFixed(1)} MiB, ` +
+        `the main thread's ArrayBuffers ${arrayBuffersMiB.toFixed(1)} MiB`,
     );
-    // Garbage chunks the collector has not yet returned are in RSS: 55 to 68 MiB seen for 256 MiB to
-    // 1 GiB, on quiet and loaded machines. A body held whole would be at least the upload's size.
-    expect(growthMiB).toBeLessThanOrEqual(96);
+    // Chunks the live thread read and has not collected yet are in RSS (and, allocated by the HTTP
+    // parser on the main thread, in its ArrayBuffers): the thread's young generation bounds them
+    // (docs/decisions/0270). A body held whole would be at least the upload's size.
+    expect(growthMiB).toBeLessThanOrEqual(UPLOAD_RSS_CEILING_MIB);
+    expect(arrayBuffersMiB).toBeLessThanOrEqual(UPLOAD_ARRAY_BUFFERS_CEILING_MIB);
   });
 
   it('keeps whole-body behaviour for endpoints without the declaration', async () => {

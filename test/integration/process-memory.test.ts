@@ -10,8 +10,12 @@ import { bwrapReason, usable } from '../services/toolchains.js';
  * read from /proc as the kernel counts it, for the harness the package ships (dist/process-entry.js).
  */
 const IDLE_MIB = 60;
-// Node 24 itself is larger: 103.8 MiB measured serving 64 of these at once (Node 20: 60–62).
-const SERVING_MIB = Number(process.versions.node.split('.')[0]) >= 22 ? 112 : 100;
+/**
+ * On Node 20 and 24 alike. Serving 64 of these at once peaked at 62–63 MiB on Node 20 and 69–79 on
+ * Node 24 with one malloc arena; without it, Node 24 reached 99–105 in about one run in eight
+ * (docs/decisions/0271).
+ */
+const SERVING_MIB = 100;
 
 const onLinux = usable(
   'the process memory tests',
@@ -89,6 +93,9 @@ describe.skipIf(!onLinux).each(haveBwrap ? [true, false] : [false])(
       );
       peak = Math.max(peak, residentMib(pid!));
       expect(harnessPid(), 'the same process served them all').toBe(pid);
+      console.log(
+        `a process plugin's Node (${process.version}): ${idle.toFixed(1)} MiB idle, ${peak.toFixed(1)} MiB at its peak serving`,
+      );
       expect(peak).toBeLessThanOrEqual(SERVING_MIB);
     }, 120_000);
   },

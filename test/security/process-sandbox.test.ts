@@ -119,7 +119,11 @@ describe.each(KINDS)('a process plugin (%s) cannot reach into its host', (kind) 
 
   it("sees none of the host's environment, and not /proc/self/environ", async () => {
     const env = JSON.parse(String((await attempt(kind, 'env')).value)) as Record<string, string>;
-    expect(Object.keys(env).sort()).toEqual(kind === 'bwrap' ? ['PWD', 'TMPDIR'] : ['TMPDIR']);
+    // MALLOC_ARENA_MAX is the launcher's own setting for glibc (docs/decisions/0271), not the host's.
+    expect(Object.keys(env).sort()).toEqual(
+      kind === 'bwrap' ? ['MALLOC_ARENA_MAX', 'PWD', 'TMPDIR'] : ['MALLOC_ARENA_MAX', 'TMPDIR'],
+    );
+    expect(env.MALLOC_ARENA_MAX).toBe('1');
     expect(JSON.stringify(env)).not.toContain('the host keeps this');
     expect(await attempt(kind, 'environ')).toEqual({ allowed: false, code: 'ERR_ACCESS_DENIED' });
   });

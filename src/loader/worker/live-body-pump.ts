@@ -1,8 +1,9 @@
 /**
  * On the host: a streamed request body handed to a live thread chunk by chunk, each read from the
  * client only when the thread asks (`pull`), so the host holds at most one chunk of it at a time and a
- * thread that does not read leaves the rest on the client's socket (TCP backpressure). The source is
- * never returned: ending it would destroy the socket the response still goes out on.
+ * thread that does not read leaves the rest on the client's socket (TCP backpressure). Each chunk's
+ * memory moves to the thread (the host keeps no reference to it). The source is never returned:
+ * ending it would destroy the socket the response still goes out on.
  * @module
  */
 import type { RequestBodySource } from '../runtime.js';
@@ -51,9 +52,9 @@ export class BodyPump {
           return this.#post({ k: 'bodyend', c });
         }
         this.#wanted--;
-        // An exact-size copy of its own: socket chunks can be views on a shared pool.
-        const d = new Uint8Array(step.value);
-        this.#post({ k: 'body', c, d }, [d.buffer]);
+        // The source's chunks are the host's alone (core/live-request-body.ts): moved, not copied.
+        const d = step.value;
+        this.#post({ k: 'body', c, d }, [d.buffer as ArrayBuffer]);
       }
     } catch (error) {
       if (this.#done) return;

@@ -36,6 +36,31 @@ export interface BlockingLiveHarness {
   graceMs: number;
 }
 
+/**
+ * V8's smallest young generation (1 MiB semi-spaces), for a live thread whose plugin streams bodies
+ * (`stream` endpoints). The chunks it is handed or makes are freed at its next scavenge. A small young
+ * generation scavenges every few MiB of streamed bytes; the default waits for about 64 MB of them
+ * (docs/decisions/0270). A plugin with only WebSockets keeps its young generation: more scavenges
+ * cost its echo about 4% more CPU per message.
+ */
+export const STREAMING_YOUNG_GENERATION_MB = 3;
+
+/** A live thread's V8 limits: its plugin's, the young generation capped when `streams` is true. */
+export function liveThreadLimits(
+  memory: number,
+  streams: boolean,
+): ReturnType<typeof threadLimits> {
+  const limits = threadLimits(memory);
+  if (!streams) return limits;
+  return {
+    ...limits,
+    maxYoungGenerationSizeMb: Math.min(
+      limits.maxYoungGenerationSizeMb,
+      STREAMING_YOUNG_GENERATION_MB,
+    ),
+  };
+}
+
 /** The thread, not yet started (it imports the plugin on a `start` control). */
 export function launchLiveThread(
   spec: RuntimeSpec,
@@ -52,7 +77,10 @@ export function launchLiveThread(
     transferList: [livePort],
     execArgv: permissions.execArgv,
     env: { TMPDIR: permissions.scratchDir },
-    resourceLimits: threadLimits(spec.manifest.resources.memory),
+    resourceLimits: liveThreadLimits(
+      spec.manifest.resources.memory,
+      spec.manifest.endpoints.some((endpoint) => endpoint.stream !== undefined),
+    ),
     stdout: true,
     stderr: true,
     trackUnmanagedFds: true,
