@@ -166,7 +166,7 @@ export async function devCommand(
       }
     });
   };
-  const watcher = watchFolder(root, reload);
+  const watcher = watchFolder(root, reload, (why) => log.warn({ plugin_id: name }, why));
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

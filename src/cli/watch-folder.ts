@@ -5,30 +5,60 @@
 import { watch, type FSWatcher } from 'node:fs';
 
 const IGNORED = /(^|\/)(node_modules|\.veza|\.git)(\/|$)/;
+const SETTLE_MS = 150;
+const RETRY_MS = 500;
 
 /**
  * Calls `onChange` 150 ms after the last change under `root` (outside node_modules, .veza, .git).
  * The recursive watch is set up again before each call: on Node 20, a file saved by rename (vim, `sed -i`,
  * most editors' safe write) is no longer watched once replaced, and every later save would go unseen.
+ * A folder that is gone (a build step or a `git checkout` replacing it) is waited for: `onWaiting` is told
+ * once, and `onChange` runs when it is back.
  */
-export function watchFolder(root: string, onChange: () => void): { close(): void } {
+export function watchFolder(
+  root: string,
+  onChange: () => void,
+  onWaiting: (why: string) => void = () => {},
+): { close(): void } {
   let watcher: FSWatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
-  const arm = () => {
+  let waiting = false;
+  const schedule = (ms: number) => {
+    clearTimeout(timer);
+    timer = setTimeout(fire, ms);
+  };
+  const arm = (): boolean => {
     watcher?.close();
-    watcher = watch(root, { recursive: true }, (_event, file) => {
-      if (file && IGNORED.test(file)) return;
-      clearTimeout(timer);
-      timer = setTimeout(fire, 150);
-    });
+    watcher = undefined;
+    try {
+      watcher = watch(root, { recursive: true }, (_event, file) => {
+        if (file && IGNORED.test(file)) return;
+        schedule(SETTLE_MS);
+      });
+    } catch (error) {
+      if (!waiting)
+        onWaiting(
+          `cannot watch ${root} (${(error as NodeJS.ErrnoException).code}): waiting for it`,
+        );
+      waiting = true;
+      schedule(RETRY_MS);
+      return false;
+    }
+    // EMFILE, ENOSPC, or the folder removed under a watch: set it up again shortly.
+    watcher.on('error', () => schedule(RETRY_MS));
+    waiting = false;
+    return true;
   };
   const fire = () => {
     if (closed) return;
-    arm();
-    onChange();
+    if (arm()) onChange();
   };
-  arm();
+  if (!arm()) {
+    closed = true;
+    clearTimeout(timer);
+    throw new Error(`cannot watch ${root}`);
+  }
   return {
     close() {
       closed = true;
