@@ -130,4 +130,20 @@ describe('the micro-batched thread hop', () => {
     expect(bodyOf(other).id).toBe(7);
     expect((await keep).statusCode).toBe(200);
   });
+
+  it('a request that cannot be copied to the thread fails alone; the rest of its batch is served', async () => {
+    await start();
+    await post('/b/tick');
+    const keep = post('/b/slow', { ms: 50 });
+    const answers = await Promise.all([
+      post('/b/tick', { id: 1 }),
+      post('/b/tick', { id: 2, notData: () => 1 }),
+      post('/b/tick', { id: 3 }),
+    ]);
+    expect(answers.map((r) => r.statusCode)).toEqual([200, 500, 200]);
+    expect(codeOf(answers[1]!)).toBe('PGW_ERR_GATEWAY_ERROR');
+    expect([bodyOf(answers[0]!).id, bodyOf(answers[2]!).id]).toEqual([1, 3]);
+    expect((await keep).statusCode).toBe(200);
+    expect(gateway!.metrics('batched').crashes).toBe(0);
+  });
 });

@@ -103,15 +103,18 @@ export class TaskBatcher {
   }
 
   /**
-   * Piscina rejected the batch. Not copyable (one task's data): each goes again alone, so that only
-   * that one fails. Its thread is gone: each task it still held is lost, as a single task would be.
+   * Piscina rejected the batch. Not copyable (one task's data): each task no plugin code saw goes again
+   * alone, so that only that one fails. Its thread is gone: each task it still held is lost, as a
+   * single task would be (`lost` answers one plugin code saw and that could not be copied back as
+   * `unsendable`, never running it twice).
    */
   #failed(batch: Held[], error: unknown): void {
     const target = this.#target;
+    const { slots } = target.ledger;
     const unsendable = target.unsendable(error);
     for (const pending of batch) {
-      if (target.ledger.slots.ownerOf(pending.slot) !== pending) continue;
-      if (unsendable) target.one(pending);
+      if (slots.ownerOf(pending.slot) !== pending) continue;
+      if (unsendable && slots.threadOf(pending.slot) === 0) target.one(pending);
       else target.lost(pending, error);
     }
   }
