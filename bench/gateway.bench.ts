@@ -38,6 +38,8 @@ interface Sample {
   cpuAllUs: number;
   /** Promises made per sequential request (async_hooks): a count, not moved by the machine's load. */
   promisesPerRequest: number;
+  /** `postMessage` calls on the main thread per request in the closed loop (a batch is one). */
+  postsPerRequest: number;
 }
 
 const median = (values: number[]) => {
@@ -74,8 +76,10 @@ const row = (variant: string) => {
     cpuMain: median(s.map((x) => x.cpuMainUs)),
     cpuAll: median(s.map((x) => x.cpuAllUs)),
     promises: median(s.map((x) => x.promisesPerRequest)),
+    posts: median(s.map((x) => x.postsPerRequest)),
   };
 };
+const signed = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(1)}`;
 const rows = VARIANTS.map(([v, label]) => ({ label, ...row(v) }));
 const base = row('piscina');
 const tuned = row('piscina-tuned');
@@ -90,15 +94,15 @@ console.log(
       .join(', ')}`,
     `${ROUNDS} rounds, one process per variant per round, medians; sequential: tinybench ${process.env.BENCH_TIME_MS ?? 2000} ms; throughput: 64 in flight for ${process.env.BENCH_THROUGHPUT_MS ?? 1500} ms`,
     '',
-    '| variant | sequential p50 (µs) | sequential p99 (µs) | 64 in flight (req/s) | CPU µs/req main thread | CPU µs/req all threads | promises per request | process RSS (MiB) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| variant | sequential p50 (µs) | sequential p99 (µs) | 64 in flight (req/s) | CPU µs/req main thread | CPU µs/req all threads | promises per request | postMessage per request, 64 in flight | process RSS (MiB) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
-        `| ${r.label} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${Math.round(r.rps).toLocaleString('en')} | ${r.cpuMain.toFixed(1)} | ${r.cpuAll.toFixed(1)} | ${r.promises.toFixed(1)} | ${r.rss.toFixed(0)} |`,
+        `| ${r.label} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${Math.round(r.rps).toLocaleString('en')} | ${r.cpuMain.toFixed(1)} | ${r.cpuAll.toFixed(1)} | ${r.promises.toFixed(1)} | ${r.posts.toFixed(2)} | ${r.rss.toFixed(0)} |`,
     ),
     '',
     `gateway / bare Piscina (defaults): sequential p50 ×${(gw.p50 / base.p50).toFixed(2)}, throughput ×${(gw.rps / base.rps).toFixed(2)}`,
-    `gateway / bare Piscina (gateway settings): sequential p50 ×${(gw.p50 / tuned.p50).toFixed(2)}, throughput ×${(gw.rps / tuned.rps).toFixed(2)}, main-thread CPU per request ×${(gw.cpuMain / tuned.cpuMain).toFixed(2)} (+${(gw.cpuMain - tuned.cpuMain).toFixed(1)} µs)`,
+    `gateway / bare Piscina (gateway settings): sequential p50 ×${(gw.p50 / tuned.p50).toFixed(2)}, throughput ×${(gw.rps / tuned.rps).toFixed(2)}, main-thread CPU per request ×${(gw.cpuMain / tuned.cpuMain).toFixed(2)} (${signed(gw.cpuMain - tuned.cpuMain)} µs), all threads ×${(gw.cpuAll / tuned.cpuAll).toFixed(2)} (${signed(gw.cpuAll - tuned.cpuAll)} µs)`,
     `full mesh (rate limit too) / bare Piscina (defaults): sequential p50 ×${(row('gateway-mesh').p50 / base.p50).toFixed(2)}, throughput ×${(row('gateway-mesh').rps / base.rps).toFixed(2)}`,
     `fail-fast p50: open circuit ${row('breaker-open').p50.toFixed(1)} µs, rate limited ${row('rate-limited').p50.toFixed(1)} µs`,
   ].join('\n'),

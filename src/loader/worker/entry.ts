@@ -8,8 +8,8 @@
 import type { FetchReply } from '../host-fetch.js';
 import { MessageChannel, parentPort, threadId, workerData } from 'node:worker_threads';
 import type { PluginResponse } from '../../shared/types.js';
-import type { TaskResult } from '../runtime.js';
-import type { ControlMessage, HarnessData, Task, WorkerNote } from './protocol.js';
+import type { ControlMessage, HarnessData, Task, TaskBatch, WorkerNote } from './protocol.js';
+import { batchingRunner, type PiscinaAnswer } from './thread-batch.js';
 import { lockdown } from './lockdown.js';
 import { parseNetworkGrants } from '../../shared/network-allowlist.js';
 import { servePlugin } from '../harness/plugin-host.js';
@@ -134,12 +134,14 @@ port.on('message', (message: ControlMessage) => {
 
 process.on('exit', (code) => note({ pgw: 'exiting', code }));
 
+const runTask = batchingRunner(host.run, data.concurrency, note);
+
 /**
- * Piscina calls this for every task. Synchronous work is answered without a promise or a timer;
- * asynchronous work waits until it settles or the host abandons it.
+ * Piscina calls this for every task, one request or a batch of them. Synchronous work is answered
+ * without a promise or a timer; asynchronous work waits until it settles or the host abandons it.
  */
-export default function run(task: Task): TaskResult | Promise<TaskResult> {
+export default function run(task: Task | TaskBatch): PiscinaAnswer | Promise<PiscinaAnswer> {
   const flags = readFlagCells();
   if (flags) host.setFlags(flags);
-  return host.run(task);
+  return runTask(task);
 }

@@ -69,6 +69,7 @@ export function harnessData(
     network: [...manifest.permissions.network],
     maxResponseBytes: spec.maxResponseBytes,
     logLinesPerSecond: spec.limits.logLinesPerSecond,
+    concurrency: spec.threadConcurrency,
     memoryReportMs: MEMORY_REPORT_MS,
   };
 }

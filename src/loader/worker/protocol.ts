@@ -44,14 +44,20 @@ export interface HarnessData {
   /** `ctx.log` lines a second a thread sends at most (`limits.logLinesPerSecond`). */
   logLinesPerSecond: number;
   maxResponseBytes: number;
+  /** Tasks the thread works on at once (`threadConcurrency`); more wait in the thread. */
+  concurrency: number;
   /** Milliseconds between two memory notes. */
   memoryReportMs: number;
   /** In a plugin's live thread only: the port its connections' frames travel on (`live-harness.ts`). */
   livePort?: MessagePort;
 }
 
-/** A Piscina task: `s` is the request's slot, `d` its deadline (epoch ms). */
-export type Task =
+/**
+ * A Piscina task: `s` is the request's slot, `d` its deadline (epoch ms); `q`, in a batch only, the
+ * dispatch's number, which a `replies` note repeats so that the host never takes an answer meant for an
+ * earlier holder of the slot.
+ */
+export type Task = (
   | {
       t: 'req';
       k: string;
@@ -63,7 +69,14 @@ export type Task =
     }
   | { t: 'evt'; e: DomainEvent; s: number; d: number }
   | { t: 'boot'; s: number; d: number }
-  | { t: 'health'; s: number; d: number };
+  | { t: 'health'; s: number; d: number }
+) & { q?: number };
+
+/** Tasks the host issued in one tick, for one thread, in one message (`thread-batch.ts`). */
+export interface TaskBatch {
+  t: 'batch';
+  b: Task[];
+}
 
 /** Thread to host, through the worker's parent port. */
 export type WorkerNote =
@@ -92,7 +105,9 @@ export type WorkerNote =
   | { pgw: 'heap'; used: number; external: number }
   | { pgw: 'stopped'; error?: string }
   | { pgw: 'health'; seq: number; status: HealthStatus }
-  | { pgw: 'exiting'; code: number };
+  | { pgw: 'exiting'; code: number }
+  /** Answers to batched tasks, three entries each: slot, the task's `q`, its result. */
+  | { pgw: 'replies'; r: unknown[] };
 
 /** Host to one thread, through its parent port: start the plugin, stop it, give up on a request, check health. */
 export type ControlMessage =

@@ -33,6 +33,8 @@ import { combineHealth, isCloneError, onNote, threadFigures } from './thread-not
 import type { NoteTarget, ThreadState } from './thread-notes.js';
 import { captureOutput } from './thread-output.js';
 import { LiveThread } from './live-thread.js';
+import { TaskBatcher } from './task-batcher.js';
+import { within } from '../settled-within.js';
 
 /** Of `close()`'s budget, what is kept for ending the threads after the plugin's `stop()`. */
 const END_THREADS_MS = 1000;
@@ -47,6 +49,8 @@ export class WorkerRuntime implements PluginRuntime {
   /** Made on the first task, so that a plugin that never ran has no threads and no scratch folder. */
   #pool: Piscina | undefined;
   readonly #ledger: TaskLedger<ThreadState>;
+  /** Batches a tick's tasks into one message; the worker harness's only (wasm's takes one at a time). */
+  readonly #batcher: TaskBatcher | undefined;
   readonly #spec: RuntimeSpec;
   /** Flag names in the order of `#flagCells` (after its version cell). */
   readonly #flagNames: readonly string[];
@@ -99,6 +103,16 @@ export class WorkerRuntime implements PluginRuntime {
       terminated: () => this.#terminated(),
     };
     this.#ledger = new TaskLedger(spec.maxInFlight, spec.timeoutGraceMs, transport);
+    const batchTarget = {
+      ledger: this.#ledger,
+      pool: () => this.#pool ?? this.#open(),
+      one: (pending: Held) => this.#runOne(pending),
+      checked: (kind: Task['t'], result: unknown) => this.#checked(kind, result),
+      lost: (pending: Held, error: unknown) => this.#onLost(pending, error),
+      unsendable: (e: unknown) => isCloneError(e) && !this.#threadErrors.has(e as object),
+      violation: (reason: string) => hooks.onViolation(reason, ++this.#violations),
+    };
+    if (!harness) this.#batcher = new TaskBatcher(batchTarget, spec.threadConcurrency);
     this.#flagNames = Object.keys(spec.flags);
     this.#flagCells = new Int32Array(new SharedArrayBuffer(4 * (1 + this.#flagNames.length)));
     this.#flagNames.forEach((name, i) => (this.#flagCells[i + 1] = spec.flags[name] ? 1 : 0));
@@ -134,11 +148,16 @@ export class WorkerRuntime implements PluginRuntime {
     return this.#ledger.run(input, timeoutMs);
   }
 
-  /** Hands the task to Piscina. */
+  /** Hands the task to Piscina, alone or with the others of this tick (`task-batcher.ts`). */
   #dispatch(pending: Held): void {
     const changed = this.#content.changed;
     if (changed !== undefined)
       return this.#ledger.settle(pending, { __pgw: 'crash', message: changed });
+    if (this.#batcher) this.#batcher.dispatch(pending);
+    else this.#runOne(pending);
+  }
+
+  #runOne(pending: Held): void {
     (this.#pool ?? this.#open()).run(pending.task).then(
       (result: unknown) => this.#ledger.settle(pending, this.#checked(pending.task.t, result)),
       (error: unknown) => this.#onLost(pending, error),
@@ -337,7 +356,10 @@ export class WorkerRuntime implements PluginRuntime {
       captureOutput(worker, (stream, line) => this.#hooks.onOutput(stream, line));
       worker.on(
         'message',
-        (m: unknown) => this.#harness?.onNote(m) || onNote(this.#notes, state, m),
+        (m: unknown) =>
+          this.#harness?.onNote(m) ||
+          this.#batcher?.take(state, m) ||
+          onNote(this.#notes, state, m),
       );
       worker.on('error', (error: Error) => {
         if (typeof error === 'object' && error !== null) this.#threadErrors.add(error);
@@ -372,20 +394,5 @@ export class WorkerRuntime implements PluginRuntime {
     state.error = reason;
     this.#lastLoss = { __pgw: 'crash', message: reason };
     void state.worker.terminate();
-  }
-}
-
-/** Whether `work` settled (either way) within `ms`. */
-async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((r) => (timer = setTimeout(r, Math.max(0, ms), false)));
-  const settled = work.then(
-    () => true as const,
-    () => true as const,
-  );
-  try {
-    return await Promise.race([settled, late]);
-  } finally {
-    clearTimeout(timer);
   }
 }

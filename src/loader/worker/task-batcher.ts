@@ -1,0 +1,154 @@
+/**
+ * The host's side of micro-batching the thread hop (docs/decisions/0300-micro-batched-thread-hop.md):
+ * the tasks of one plugin instance dispatched in one tick go to Piscina as one task (`TaskBatch`),
+ * flushed at the end of the tick (a microtask, never a timer), at most `threadConcurrency` a batch so
+ * that Piscina still spreads them over the instance's threads. A task dispatched while nothing else is
+ * in flight goes at once, alone, as before: sequential traffic pays nothing. One instance, one plugin:
+ * a batch never mixes plugins.
+ * @module
+ */
+import type { Piscina } from 'piscina';
+import type { Pending, TaskLedger } from '../task-ledger.js';
+import type { Task, TaskBatch, TaskResult } from './protocol.js';
+import type { ThreadState } from './thread-notes.js';
+
+type Held = Pending<ThreadState>;
+
+/** What the batcher needs of its runtime. */
+export interface BatchTarget {
+  readonly ledger: TaskLedger<ThreadState>;
+  /** The instance's pool, made for the first task. */
+  pool(): Piscina;
+  /** Hands one task to Piscina, answered as today. */
+  one(pending: Held): void;
+  /** The thread's answer to one task as the host accepts it (`WorkerRuntime.#checked`). */
+  checked(kind: Task['t'], result: unknown): TaskResult;
+  /** Piscina rejected a batch: its thread is gone (`WorkerRuntime.#onLost`). */
+  lost(pending: Held, error: unknown): void;
+  /** Whether Piscina's rejection says the message could not be copied (no thread lost). */
+  unsendable(error: unknown): boolean;
+  /** A thread sent a malformed `replies` note. */
+  violation(reason: string): void;
+}
+
+const BAD_BATCH = (why: string): TaskResult => ({
+  __pgw: 'bad-response',
+  message: `the thread answered a batch with ${why}`,
+});
+
+export class TaskBatcher {
+  readonly #target: BatchTarget;
+  readonly #max: number;
+  /** The tasks of this tick not sent yet; undefined when no flush is due. */
+  #queued: Held[] | undefined;
+  #sequence = 0;
+
+  constructor(target: BatchTarget, maxBatch: number) {
+    this.#target = target;
+    this.#max = maxBatch;
+  }
+
+  dispatch(pending: Held): void {
+    const queued = this.#queued;
+    if (queued === undefined) {
+      // Alone in flight (sequential traffic): no tick to share, no microtask.
+      if (this.#target.ledger.inFlight <= 1) return this.#target.one(pending);
+      this.#queued = [pending];
+      queueMicrotask(this.#flush);
+      return;
+    }
+    if (queued.push(pending) === this.#max) {
+      this.#send(queued);
+      this.#queued = [];
+    }
+  }
+
+  readonly #flush = (): void => {
+    const queued = this.#queued!;
+    this.#queued = undefined;
+    if (queued.length > 0) this.#send(queued);
+  };
+
+  #send(batch: Held[]): void {
+    if (batch.length === 1) return this.#target.one(batch[0]!);
+    const tasks = new Array<Task>(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const task = batch[i]!.task;
+      task.q = ++this.#sequence;
+      tasks[i] = task;
+    }
+    const message: TaskBatch = { t: 'batch', b: tasks };
+    this.#target
+      .pool()
+      .run(message)
+      .then(
+        (answer: unknown) => this.#answered(batch, answer),
+        (error: unknown) => this.#failed(batch, error),
+      );
+  }
+
+  /** Every task answered synchronously (an array), or the answers came as `replies` notes (`null`). */
+  #answered(batch: Held[], answer: unknown): void {
+    if (answer === null) return;
+    const target = this.#target;
+    const ok = Array.isArray(answer) && answer.length === batch.length;
+    for (let i = 0; i < batch.length; i++) {
+      const pending = batch[i]!;
+      if (target.ledger.slots.ownerOf(pending.slot) !== pending) continue;
+      const result = ok
+        ? target.checked(pending.task.t, (answer as unknown[])[i])
+        : BAD_BATCH(Array.isArray(answer) ? `${answer.length} answers` : typeof answer);
+      target.ledger.settle(pending, result);
+    }
+  }
+
+  /**
+   * Piscina rejected the batch. Not copyable (one task's data): each task no plugin code saw goes again
+   * alone, so that only that one fails. Its thread is gone: each task it still held is lost, as a
+   * single task would be (`lost` answers one plugin code saw and that could not be copied back as
+   * `unsendable`, never running it twice).
+   */
+  #failed(batch: Held[], error: unknown): void {
+    const target = this.#target;
+    const { slots } = target.ledger;
+    const unsendable = target.unsendable(error);
+    for (const pending of batch) {
+      if (slots.ownerOf(pending.slot) !== pending) continue;
+      if (unsendable && slots.threadOf(pending.slot) === 0) target.one(pending);
+      else target.lost(pending, error);
+    }
+  }
+
+  /** Takes a thread's message if it is a `replies` note (else the note check gets it). */
+  take(thread: ThreadState, message: unknown): boolean {
+    if ((message as { pgw?: unknown } | null)?.pgw !== 'replies') return false;
+    this.#onReplies(thread, (message as { r?: unknown }).r);
+    return true;
+  }
+
+  /**
+   * A `replies` note from `thread`: slot, `q`, result, three entries an answer. An answer counts only
+   * for the task dispatched with that `q` in that slot, which this thread marked as its own.
+   */
+  #onReplies(thread: ThreadState, replies: unknown): void {
+    const target = this.#target;
+    const { slots } = target.ledger;
+    const size = slots.shared.length;
+    if (!Array.isArray(replies) || replies.length % 3 !== 0 || replies.length > 3 * size)
+      return target.violation('a replies note that is not a list of answers');
+    const threadId = thread.worker.threadId;
+    for (let i = 0; i < replies.length; i += 3) {
+      const slot: unknown = replies[i];
+      if (!Number.isInteger(slot) || (slot as number) < 0 || (slot as number) >= size)
+        return target.violation(`a reply for slot ${String(slot)}`);
+      const pending = slots.ownerOf(slot as number);
+      if (
+        pending === undefined ||
+        pending.task.q !== replies[i + 1] ||
+        Math.abs(slots.threadOf(slot as number)) !== threadId
+      )
+        continue; // an answer for a task since given up (its thread lost), or not this thread's
+      target.ledger.settle(pending, target.checked(pending.task.t, replies[i + 2]));
+    }
+  }
+}

@@ -1,0 +1,149 @@
+// The micro-batched thread hop (src/loader/worker/task-batcher.ts, thread-batch.ts; ADR 0300): requests
+// to one plugin issued in one tick cross to its thread in one message and their answers come back
+// together, while every guarantee of the single hop holds. Real threads, the public API.
+import { MessagePort } from 'node:worker_threads';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { GatewayOptions, PluginGateway, PluginResponse } from '../../src/index.js';
+import { gatewayWith } from '../helpers.js';
+
+let gateway: PluginGateway | undefined;
+afterEach(async () => {
+  await gateway?.stop();
+  gateway = undefined;
+});
+
+const start = (options: GatewayOptions = {}) =>
+  gatewayWith(['batched'], { timeoutGrace: 100, ...options }).then((g) => (gateway = g));
+const post = (path: string, body: object = {}) =>
+  gateway!.handle({ method: 'POST', path, headers: {}, body });
+const bodyOf = (res: PluginResponse) => res.body as { id: number; tick: number; holder: number };
+const codeOf = (res: PluginResponse) => (res.body as { error?: { code: string } }).error?.code;
+
+/** Piscina task messages the host posts while `work` runs (a batch is one). */
+async function taskMessages<T>(work: () => Promise<T>): Promise<{ result: T; messages: number }> {
+  const original = MessagePort.prototype.postMessage;
+  let messages = 0;
+  MessagePort.prototype.postMessage = function (this: MessagePort, ...args) {
+    if ((args[0] as { taskId?: unknown } | null)?.taskId !== undefined) messages++;
+    return original.apply(this, args);
+  };
+  try {
+    return { result: await work(), messages };
+  } finally {
+    MessagePort.prototype.postMessage = original;
+  }
+}
+
+/** `count` requests to `path` issued in one tick, bodies `{ id: i, ...extra }`. */
+const burst = (count: number, path = '/b/tick', extra: object = {}) =>
+  Promise.all(Array.from({ length: count }, (_, id) => post(path, { id, ...extra })));
+
+describe('the micro-batched thread hop', () => {
+  it('requests issued in one tick cross in one message each, at most threadConcurrency a batch, and each gets its own answer', async () => {
+    await start({ threadConcurrency: 16 });
+    await post('/b/tick');
+    const { result, messages } = await taskMessages(() => burst(33));
+    expect(result.map((r) => r.statusCode)).toEqual(Array(33).fill(200));
+    expect(result.map((r) => bodyOf(r).id)).toEqual([...Array(33).keys()]);
+    // The first goes alone at once (nothing else was in flight); the other 32 in two batches of 16.
+    expect(messages).toBe(3);
+    const ticks = new Set(result.map((r) => bodyOf(r).tick));
+    expect(ticks.size).toBe(3);
+  });
+
+  it('sequential requests go one message each, as without batching', async () => {
+    await start();
+    await post('/b/tick');
+    const { result, messages } = await taskMessages(async () => {
+      const answers: PluginResponse[] = [];
+      for (let id = 0; id < 20; id++) answers.push(await post('/b/tick', { id }));
+      return answers;
+    });
+    expect(messages).toBe(20);
+    expect(result.map((r) => bodyOf(r).id)).toEqual([...Array(20).keys()]);
+  });
+
+  it('a slow request does not hold back the answers of its batch', async () => {
+    await start();
+    await post('/b/tick');
+    const order: string[] = [];
+    const slow = post('/b/slow', { ms: 1500 }).then((r) => (order.push('slow'), r));
+    const fast = burst(15).then((rs) => (order.push('fast'), rs));
+    const [slowAnswer, fastAnswers] = await Promise.all([slow, fast]);
+    expect(order).toEqual(['fast', 'slow']);
+    expect(slowAnswer.statusCode).toBe(200);
+    expect(fastAnswers.map((r) => bodyOf(r).id)).toEqual([...Array(15).keys()]);
+  });
+
+  it('a thread works on at most threadConcurrency requests at once, batched or not', async () => {
+    await start({ threadConcurrency: 4 });
+    await post('/b/tick');
+    const answers = await burst(40, '/b/active');
+    expect(answers.map((r) => r.statusCode)).toEqual(Array(40).fill(200));
+    const most = Math.max(...answers.map((r) => (r.body as { mostActive: number }).mostActive));
+    expect(most).toBe(4);
+  });
+
+  it('a runaway handler in a batch ends at its deadline; the requests after it run on a fresh thread', async () => {
+    await start();
+    const first = bodyOf(await post('/b/tick')).holder;
+    const keep = post('/b/slow', { ms: 50 }); // so that what follows is batched
+    const before = post('/b/tick', { id: 1 });
+    const loop = post('/b/loop');
+    const after = [post('/b/tick', { id: 2 }), post('/b/tick', { id: 3 })];
+    expect((await loop).statusCode).toBe(504);
+    for (const res of await Promise.all(after)) {
+      expect(res.statusCode).toBe(200);
+      expect(bodyOf(res).holder).not.toBe(first);
+    }
+    // Answered before the loop began but not yet sent when its thread was ended: lost with it.
+    const lost = await before;
+    expect([lost.statusCode, codeOf(lost)]).toEqual([503, 'PGW_ERR_PLUGIN_UNAVAILABLE']);
+    expect((await keep).statusCode).toBe(503);
+    expect(gateway!.metrics('batched').crashes).toBe(0);
+  });
+
+  it('a thread that dies mid-batch fails the requests it had seen; those it had not run again', async () => {
+    await start();
+    await post('/b/tick');
+    const keep = post('/b/slow', { ms: 50 });
+    const before = post('/b/tick', { id: 1 });
+    const exit = post('/b/exit');
+    const after = post('/b/tick', { id: 2 });
+    expect((await exit).statusCode).toBe(500);
+    expect((await after).statusCode).toBe(200);
+    expect((await before).statusCode).toBe(500);
+    expect((await keep).statusCode).toBe(500);
+  });
+
+  it('a batched answer over maxResponseBytes is refused alone', async () => {
+    await start({ maxResponseBytes: 1000 });
+    await post('/b/tick');
+    const keep = post('/b/slow', { ms: 50 });
+    const [small, big, other] = await Promise.all([
+      post('/b/big', { size: 10 }),
+      post('/b/big', { size: 5000 }),
+      post('/b/tick', { id: 7 }),
+    ]);
+    expect(small.statusCode).toBe(200);
+    expect([big.statusCode, codeOf(big)]).toEqual([500, 'PGW_ERR_RESPONSE_TOO_LARGE']);
+    expect(bodyOf(other).id).toBe(7);
+    expect((await keep).statusCode).toBe(200);
+  });
+
+  it('a request that cannot be copied to the thread fails alone; the rest of its batch is served', async () => {
+    await start();
+    await post('/b/tick');
+    const keep = post('/b/slow', { ms: 50 });
+    const answers = await Promise.all([
+      post('/b/tick', { id: 1 }),
+      post('/b/tick', { id: 2, notData: () => 1 }),
+      post('/b/tick', { id: 3 }),
+    ]);
+    expect(answers.map((r) => r.statusCode)).toEqual([200, 500, 200]);
+    expect(codeOf(answers[1]!)).toBe('PGW_ERR_GATEWAY_ERROR');
+    expect([bodyOf(answers[0]!).id, bodyOf(answers[2]!).id]).toEqual([1, 3]);
+    expect((await keep).statusCode).toBe(200);
+    expect(gateway!.metrics('batched').crashes).toBe(0);
+  });
+});
