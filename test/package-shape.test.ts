@@ -227,7 +227,7 @@ export async function resolve(specifier, context, next) {
     expect(out).toBe(`${pkg.version}\n`);
   });
 
-  it('publishes no source maps, and stays under 2.1 MB unpacked', () => {
+  it('publishes no source maps, and stays under 2.3 MB unpacked', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       cwd: root,
       encoding: 'utf8',
@@ -237,7 +237,9 @@ export async function resolve(specifier, context, next) {
     // Issue 24's goal is 2.5 MB: 2.82 MB with a CommonJS copy of the core and two copies of the
     // declarations, 1.87 MB with one of each (docs/decisions/0250; 2.01 MB with what merged since,
     // the code check's thread entry among it).
+    // 2.22 MB after round 8: WebSockets in both native SDKs, peer channels, the Go wasm envelope
+    // reader (with its tests, copied into Go wasm plugins) and ~100 KB more of docs.
     // The ceiling keeps it from growing unseen; raise it with the reason when a feature needs the bytes.
-    expect(packed.unpackedSize).toBeLessThanOrEqual(2.1 * 1000 * 1000);
+    expect(packed.unpackedSize).toBeLessThanOrEqual(2.3 * 1000 * 1000);
   });
 });
