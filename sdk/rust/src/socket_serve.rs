@@ -1,14 +1,14 @@
 //! The session's WebSocket connections: each connection's handlers run in turn on a small pool of
 //! threads (a thread per connection would pass the sandbox's pids limit), each settled `open`,
 //! message or close answered with `done`, which is what lets the gateway read that client's next
-//! message.
+//! message. The pool takes connections round-robin, one handler each (decision 0281).
 
 use crate::serve::{Session, guard};
 use crate::socket::{Message, SocketState, WebSocket, WebSocketHandler};
 use crate::values::{Request, get, int, text};
 use rmpv::Value;
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 /// Threads running connection handlers, started with the first connection; a handler that blocks
 /// holds one of them.
@@ -24,7 +24,7 @@ struct Connection {
     ws: WebSocket,
     ctx: crate::Context,
     handler: Mutex<Option<Arc<dyn WebSocketHandler>>>,
-    /// Work not run yet, and whether a thread is running this connection's work now.
+    /// Work not run yet, and whether the connection is in the pool now (waiting its turn or running).
     queue: Mutex<(VecDeque<Work>, bool)>,
 }
 
@@ -32,7 +32,7 @@ struct Connection {
 #[derive(Default)]
 pub(crate) struct Sockets {
     open: Mutex<BTreeMap<i64, Arc<Connection>>>,
-    pool: OnceLock<Mutex<mpsc::Sender<Arc<Connection>>>>,
+    pool: OnceLock<SocketPool>,
 }
 
 /// One connection frame from the gateway (`open`, `msg`, `closed`).
@@ -80,7 +80,8 @@ pub(crate) fn live(session: &Arc<Session>, f: &Value) {
     }
 }
 
-/// Queues work after the connection's earlier handlers; a pool thread runs the queue when idle.
+/// Queues work after the connection's earlier handlers; the connection joins the end of the pool's
+/// turns unless it is there already.
 fn enqueue(session: &Arc<Session>, connection: Arc<Connection>, work: Work) {
     {
         let mut queue = connection.queue.lock().unwrap();
@@ -89,51 +90,104 @@ fn enqueue(session: &Arc<Session>, connection: Arc<Connection>, work: Work) {
             return;
         }
     }
-    let pool = session
+    session
         .sockets()
         .pool
-        .get_or_init(|| Mutex::new(socket_pool()));
-    let _ = pool.lock().unwrap().send(connection);
+        .get_or_init(SocketPool::start)
+        .join(connection);
 }
 
-fn socket_pool() -> mpsc::Sender<Arc<Connection>> {
-    let (jobs, queue) = mpsc::channel::<Arc<Connection>>();
-    let queue = Arc::new(Mutex::new(queue));
-    for _ in 0..SOCKET_THREADS {
-        let queue = Arc::clone(&queue);
-        let worker = std::thread::Builder::new()
-            .name("veza-socket".into())
-            .spawn(move || {
-                loop {
-                    let next = queue.lock().unwrap().recv();
-                    match next {
-                        Ok(connection) => drain(&connection),
-                        Err(_) => return,
+#[derive(Default)]
+struct Turns {
+    /// Connections with work waiting, none of them running; and whether the session ended.
+    waiting: Mutex<(VecDeque<Arc<Connection>>, bool)>,
+    ready: Condvar,
+}
+
+/// The threads running connections' handlers. A thread runs one handler of the connection at the
+/// front, then puts the connection back at the end if it has more: a client that keeps sending (the
+/// gateway refills its queue after each `done`) takes a turn like the others instead of holding a
+/// thread, and a connection's handlers still run one at a time, in order. Dropped with the session,
+/// it lets its threads end once no connection waits.
+struct SocketPool {
+    turns: Arc<Turns>,
+}
+
+impl SocketPool {
+    fn start() -> Self {
+        let turns = Arc::new(Turns::default());
+        for _ in 0..SOCKET_THREADS {
+            let turns = Arc::clone(&turns);
+            let worker = std::thread::Builder::new()
+                .name("veza-socket".into())
+                .spawn(move || {
+                    let mut next = turns.next(None);
+                    while let Some(connection) = next {
+                        let more = run_one(&connection);
+                        next = turns.next(more.then_some(connection));
                     }
-                }
-            });
-        // Fewer threads than asked is fewer handlers at once, not a failure.
-        drop(worker);
+                });
+            // Fewer threads than asked is fewer handlers at once, not a failure.
+            drop(worker);
+        }
+        SocketPool { turns }
     }
-    jobs
+
+    fn join(&self, connection: Arc<Connection>) {
+        self.turns.waiting.lock().unwrap().0.push_back(connection);
+        self.turns.ready.notify_one();
+    }
 }
 
-/// Runs the connection's queued work, one item at a time, each followed by its `done`.
-fn drain(connection: &Connection) {
-    loop {
-        let work = {
-            let mut queue = connection.queue.lock().unwrap();
-            match queue.0.pop_front() {
-                Some(work) => work,
-                None => {
-                    queue.1 = false;
-                    return;
-                }
-            }
-        };
-        run(connection, work);
-        let _ = connection.ws.note(vec![("k", Value::from("done"))]);
+impl Drop for SocketPool {
+    fn drop(&mut self) {
+        self.turns.waiting.lock().unwrap().1 = true;
+        self.turns.ready.notify_all();
     }
+}
+
+impl Turns {
+    /// Puts `back` (a connection with more work) at the end and takes the front, waiting for one;
+    /// `None` once the session ended and no connection waits. The thread that puts one back takes one
+    /// under the same lock, so no other thread is woken for it.
+    fn next(&self, back: Option<Arc<Connection>>) -> Option<Arc<Connection>> {
+        let mut waiting = self.waiting.lock().unwrap();
+        if let Some(connection) = back {
+            waiting.0.push_back(connection);
+        }
+        loop {
+            if let Some(connection) = waiting.0.pop_front() {
+                return Some(connection);
+            }
+            if waiting.1 {
+                return None;
+            }
+            waiting = self.ready.wait(waiting).unwrap();
+        }
+    }
+}
+
+/// Runs the connection's next queued work, then its `done`; whether more work is queued (else the
+/// connection leaves the pool until its next work).
+fn run_one(connection: &Connection) -> bool {
+    let work = {
+        let mut queue = connection.queue.lock().unwrap();
+        match queue.0.pop_front() {
+            Some(work) => work,
+            None => {
+                queue.1 = false;
+                return false;
+            }
+        }
+    };
+    run(connection, work);
+    let _ = connection.ws.note(vec![("k", Value::from("done"))]);
+    let mut queue = connection.queue.lock().unwrap();
+    if queue.0.is_empty() {
+        queue.1 = false;
+        return false;
+    }
+    true
 }
 
 fn run(connection: &Connection, work: Work) {
