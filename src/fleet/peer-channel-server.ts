@@ -5,8 +5,8 @@
  * one write: the thread wake-ups and system calls of a burst are shared by its calls.
  *
  * Bounded: a frame longer than the largest call is refused at its header, a frame left unfinished past
- * `openTimeoutMs` (from the chunk that began it) closes the channel, as do a bad tag, an id already in flight and more calls in flight
- * than {@link CHANNEL_MAX_IN_FLIGHT}. While the caller does not take its answers (more than
+ * `openTimeoutMs` (from the chunk that began it) closes the channel, as do a bad tag, an id already in
+ * flight and more calls in flight than {@link CHANNEL_MAX_IN_FLIGHT}. While the caller does not take its answers (more than
  * {@link CHANNEL_HIGH_WATER} bytes unsent) no call is read, and past `openTimeoutMs` so, it is cut. A
  * channel with no call in flight for {@link CHANNEL_IDLE_MS} is closed.
  * @module
