@@ -75,7 +75,7 @@ it('a busy channel whose every read ends mid-frame is not cut while each frame e
   const started = Date.now();
   // Every 150 ms: the rest of the previous frame and the first half of the next (each frame is whole
   // within 150 ms; the reads never end on a frame boundary) — for 2.5 s, openTimeout being 1 s.
-  let pending = writer.frame(CHANNEL_CALL, 1, call());
+  const pending = writer.frame(CHANNEL_CALL, 1, call());
   socket.write(pending.subarray(0, 20));
   let rest = pending.subarray(20);
   for (let id = 2; id <= 17; id++) {
