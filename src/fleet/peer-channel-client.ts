@@ -38,12 +38,20 @@ const MAX_PEERS = 1024;
 /** The channel was lost before the answer came: the call is unanswered (`code` as undici's). */
 export class ChannelLostError extends Error {
   readonly code = 'UND_ERR_SOCKET';
+  constructor(
+    message: string,
+    /** Whether the call was handed to the socket: one that was not can go as version 1 instead. */
+    readonly sent: boolean,
+  ) {
+    super(message);
+  }
 }
 
 interface Pending {
   resolve(answer: string): void;
   reject(error: Error): void;
   deadlineAt: number;
+  sent: boolean;
 }
 
 /** One open channel to one peer. */
@@ -53,7 +61,10 @@ export class PeerChannel {
   readonly #reader: FrameReader;
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
-  #corked = false;
+  /** The calls of this turn of the event loop, written together at its end. */
+  #unsent: Buffer[] = [];
+  #unsentCalls: Pending[] = [];
+  #unsentBytes = 0;
   #closed = false;
   readonly #watchdog: NodeJS.Timeout;
 
@@ -76,28 +87,36 @@ export class PeerChannel {
   /** Whether a call of `bytes` can go on this channel now. */
   takes(bytes: number): boolean {
     return (
-      !this.#closed &&
+      !this.closed &&
       bytes <= CHANNEL_MAX_CALL_BYTES &&
       this.#pending.size < CHANNEL_MAX_IN_FLIGHT &&
-      this.#socket.writableLength < CLIENT_HIGH_WATER
+      this.#socket.writableLength + this.#unsentBytes < CLIENT_HIGH_WATER
     );
   }
 
+  /**
+   * Whether the channel is lost. Its socket's `close` event comes a turn after `destroy()` (and after
+   * the owner's end): a call meanwhile would be written to a dead socket, so those are looked at too.
+   */
   get closed(): boolean {
-    return this.#closed;
+    return this.#closed || this.#socket.destroyed || this.#socket.writableEnded;
   }
 
-  /** Sends one call's envelope; resolves with the answer's JSON. @throws {ChannelLostError} */
+  /**
+   * Sends one call's envelope; resolves with the answer's JSON. A call the channel was lost before it
+   * was handed to the socket rejects with `sent: false`. @throws {ChannelLostError}
+   */
   call(envelope: string, deadlineAt: number): Promise<string> {
     return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new ChannelLostError('the peer channel is closed', false));
       const id = (this.#nextId = (this.#nextId + 1) >>> 0);
-      this.#pending.set(id, { resolve, reject, deadlineAt });
-      if (!this.#corked) {
-        this.#corked = true;
-        this.#socket.cork();
-        setImmediate(this.#uncork);
-      }
-      this.#socket.write(this.#writer.frame(CHANNEL_CALL, id, envelope));
+      const pending: Pending = { resolve, reject, deadlineAt, sent: false };
+      this.#pending.set(id, pending);
+      const frame = this.#writer.frame(CHANNEL_CALL, id, envelope);
+      if (this.#unsent.length === 0) setImmediate(this.#flush);
+      this.#unsent.push(frame);
+      this.#unsentCalls.push(pending);
+      this.#unsentBytes += frame.length;
     });
   }
 
@@ -105,9 +124,18 @@ export class PeerChannel {
     this.#socket.destroy();
   }
 
-  /** The calls of one turn of the event loop leave in one write. */
-  readonly #uncork = () => {
-    this.#corked = false;
+  /** The calls of one turn of the event loop leave in one write, unless the channel was lost since. */
+  readonly #flush = () => {
+    const frames = this.#unsent;
+    const calls = this.#unsentCalls;
+    this.#unsent = [];
+    this.#unsentCalls = [];
+    this.#unsentBytes = 0;
+    // Lost meanwhile: `#lost` rejects these calls as never sent.
+    if (this.closed) return;
+    for (const pending of calls) pending.sent = true;
+    this.#socket.cork();
+    for (const frame of frames) this.#socket.write(frame);
     this.#socket.uncork();
   };
 
@@ -134,8 +162,9 @@ export class PeerChannel {
   #lost(): void {
     this.#closed = true;
     clearInterval(this.#watchdog);
-    const error = new ChannelLostError('the peer channel closed before the answer');
-    for (const pending of this.#pending.values()) pending.reject(error);
+    const sent = new ChannelLostError('the peer channel closed before the answer', true);
+    const unsent = new ChannelLostError('the peer channel closed before the call was sent', false);
+    for (const pending of this.#pending.values()) pending.reject(pending.sent ? sent : unsent);
     this.#pending.clear();
   }
 }

@@ -5,8 +5,8 @@
  * one write: the thread wake-ups and system calls of a burst are shared by its calls.
  *
  * Bounded: a frame longer than the largest call is refused at its header, a frame left unfinished past
- * `openTimeoutMs` closes the channel, as do a bad tag, an id already in flight and more calls in flight
- * than {@link CHANNEL_MAX_IN_FLIGHT}. While the caller does not take its answers (more than
+ * `openTimeoutMs` (from the chunk that began it) closes the channel, as do a bad tag, an id already in
+ * flight and more calls in flight than {@link CHANNEL_MAX_IN_FLIGHT}. While the caller does not take its answers (more than
  * {@link CHANNEL_HIGH_WATER} bytes unsent) no call is read, and past `openTimeoutMs` so, it is cut. A
  * channel with no call in flight for {@link CHANNEL_IDLE_MS} is closed.
  * @module
@@ -93,18 +93,29 @@ export function servePeerChannel(socket: Socket, head: Buffer, serving: ChannelS
       () => answer(id, FAILED_ANSWER),
     );
   };
+  let framesRead = 0;
+  const each = (id: number, envelope: string) => {
+    framesRead++;
+    call(id, envelope);
+  };
   const read = (chunk: Buffer) => {
+    const before = framesRead;
     try {
-      reader.push(chunk, call);
+      reader.push(chunk, each);
     } catch {
       return cut();
     }
+    if (socket.destroyed) return;
     if (!reader.partial) {
       clearTimeout(partTimer);
       partTimer = undefined;
     } else if (partTimer === undefined) {
       partTimer = setTimeout(cut, serving.openTimeoutMs);
       partTimer.unref();
+    } else if (framesRead > before) {
+      // The frame held now began in this chunk: its time is measured from here, not from the first
+      // frame of the burst (a busy caller's reads seldom end on a frame boundary).
+      partTimer.refresh();
     }
   };
   socket.setNoDelay(true);

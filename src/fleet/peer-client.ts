@@ -14,7 +14,7 @@ import type {
   TaskInput,
 } from '../loader/runtime.js';
 import { forwardStream } from './peer-stream-client.js';
-import { PeerChannels } from './peer-channel-client.js';
+import { ChannelLostError, PeerChannels } from './peer-channel-client.js';
 import { CHANNEL_MAX_CALL_BYTES } from './peer-channel-frames.js';
 import { forwardSocket, refuseSocket, type ForwardedSocket } from './peer-socket-client.js';
 import {
@@ -191,7 +191,12 @@ export class RemoteRuntime implements PluginRuntime {
       const bytes = envelope.length * 3 <= CHANNEL_MAX_CALL_BYTES ? 0 : Buffer.byteLength(envelope);
       const channel = this.client.channels.to(this, bytes);
       if (channel !== undefined) {
-        return this.#answered(await channel.call(envelope, Date.now() + timeoutMs));
+        try {
+          return this.#answered(await channel.call(envelope, Date.now() + timeoutMs));
+        } catch (error) {
+          // Lost before the call left: it was never sent, so it goes as version 1 (even a POST).
+          if (!(error instanceof ChannelLostError) || error.sent) throw error;
+        }
       }
       const body = task.tp ? JSON.stringify(call) : envelope;
       return await this.#callOverHttp(body, task.tp, timeoutMs);
