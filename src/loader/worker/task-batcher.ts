@@ -31,9 +31,9 @@ export interface BatchTarget {
   violation(reason: string): void;
 }
 
-const BAD_BATCH = (why: string): TaskResult => ({
+const BAD_BATCH = (answer: unknown): TaskResult => ({
   __pgw: 'bad-response',
-  message: `the thread answered a batch with ${why}`,
+  message: `the thread answered a batch with ${Array.isArray(answer) ? 'a list' : typeof answer}`,
 });
 
 export class TaskBatcher {
@@ -87,19 +87,15 @@ export class TaskBatcher {
       );
   }
 
-  /** Every task answered synchronously (an array), or the answers came as `replies` notes (`null`). */
+  /**
+   * The batch's own answer: `null`, none of its tasks still running (their answers came as `replies`
+   * notes). Anything else is no answer a thread gives: each task it still holds fails as malformed.
+   */
   #answered(batch: Held[], answer: unknown): void {
     if (answer === null) return;
-    const target = this.#target;
-    const ok = Array.isArray(answer) && answer.length === batch.length;
-    for (let i = 0; i < batch.length; i++) {
-      const pending = batch[i]!;
-      if (target.ledger.slots.ownerOf(pending.slot) !== pending) continue;
-      const result = ok
-        ? target.checked(pending.task.t, (answer as unknown[])[i])
-        : BAD_BATCH(Array.isArray(answer) ? `${answer.length} answers` : typeof answer);
-      target.ledger.settle(pending, result);
-    }
+    const { ledger } = this.#target;
+    for (const pending of batch)
+      if (ledger.slots.ownerOf(pending.slot) === pending) ledger.settle(pending, BAD_BATCH(answer));
   }
 
   /**
