@@ -51,6 +51,27 @@ describe('the micro-batched thread hop', () => {
     expect(ticks.size).toBe(3);
   });
 
+  it('callers that each wait for their answer before the next request keep sending batches', async () => {
+    await start({ threadConcurrency: 16 });
+    await post('/b/tick');
+    const callers = 16;
+    const rounds = 20;
+    const { result, messages } = await taskMessages(() =>
+      Promise.all(
+        Array.from({ length: callers }, async (_, caller) => {
+          const ids: number[] = [];
+          for (let round = 0; round < rounds; round++)
+            ids.push(bodyOf(await post('/b/tick', { id: caller * rounds + round })).id);
+          return ids;
+        }),
+      ),
+    );
+    expect(result.flat()).toEqual([...Array(callers * rounds).keys()]);
+    // The answers of a batch leave the thread one by one; settled together, the next requests go
+    // together (settled one by one, each next request would go alone: one message each).
+    expect(messages).toBeLessThan(0.8 * callers * rounds);
+  });
+
   it('sequential requests go one message each, as without batching', async () => {
     await start();
     await post('/b/tick');
