@@ -1,11 +1,11 @@
 /**
  * One benchmark variant in a process of its own (so that variants do not share a heap, a GC or an event
  * loop): prints `{ p50, p99, rps, rssMiB }` and the CPU per request of the closed loop (main thread, all
- * threads), postMessage calls, voluntary context switches and promises per request, as JSON. Driven by gateway.bench.ts.
+ * threads), postMessage calls, notes from threads, voluntary context switches and promises per request, as JSON. Driven by gateway.bench.ts.
  */
 import { createHook } from 'node:async_hooks';
 import path from 'node:path';
-import { MessagePort } from 'node:worker_threads';
+import { MessagePort, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Bench } from 'tinybench';
 import { PluginGateway } from '../dist/index.js';
@@ -119,13 +119,22 @@ MessagePort.prototype.postMessage = function (this: MessagePort, ...args: Parame
   return post.apply(this, args);
 };
 
-let cpuPerRequest = { main: NaN, all: NaN, posts: NaN, sleeps: NaN };
+/** Notes threads send their host outside Piscina's answers (`replies` of batched requests, ADR 0300). */
+let notes = 0;
+const emit = Worker.prototype.emit;
+Worker.prototype.emit = function (this: Worker, event: string | symbol, ...args: unknown[]) {
+  if (event === 'message') notes++;
+  return emit.call(this, event, ...args);
+};
+
+let cpuPerRequest = { main: NaN, all: NaN, posts: NaN, notes: NaN, sleeps: NaN };
 
 async function throughput(call: () => Promise<unknown>): Promise<number> {
   let done = 0;
   const cpu0 = threadCpu();
   const sleeps0 = threadSleeps();
   const posted0 = posted;
+  const notes0 = notes;
   const started = performance.now();
   const until = started + THROUGHPUT_MS;
   await Promise.all(
@@ -143,6 +152,7 @@ async function throughput(call: () => Promise<unknown>): Promise<number> {
     main: (cpu1.main - cpu0.main) / done,
     all: (cpu1.all - cpu0.all) / done,
     posts: (posted - posted0) / done,
+    notes: (notes - notes0) / done,
     sleeps: (sleeps1 - sleeps0) / done,
   };
   return done / (elapsed / 1000);
@@ -187,6 +197,7 @@ console.log(
     cpuMainUs: cpuPerRequest.main,
     cpuAllUs: cpuPerRequest.all,
     postsPerRequest: cpuPerRequest.posts,
+    threadNotesPerRequest: cpuPerRequest.notes,
     sleepsPerRequest: cpuPerRequest.sleeps,
     promisesPerRequest: promises,
   }),

@@ -31,9 +31,9 @@ export interface BatchTarget {
   violation(reason: string): void;
 }
 
-const BAD_BATCH = (why: string): TaskResult => ({
+const BAD_BATCH = (answer: unknown): TaskResult => ({
   __pgw: 'bad-response',
-  message: `the thread answered a batch with ${why}`,
+  message: `the thread answered a batch with ${Array.isArray(answer) ? 'a list' : typeof answer}`,
 });
 
 export class TaskBatcher {
@@ -87,19 +87,15 @@ export class TaskBatcher {
       );
   }
 
-  /** Every task answered synchronously (an array), or the answers came as `replies` notes (`null`). */
+  /**
+   * The batch's own answer: `null`, none of its tasks still running (their answers came as `replies`
+   * notes). Anything else is no answer a thread gives: each task it still holds fails as malformed.
+   */
   #answered(batch: Held[], answer: unknown): void {
     if (answer === null) return;
-    const target = this.#target;
-    const ok = Array.isArray(answer) && answer.length === batch.length;
-    for (let i = 0; i < batch.length; i++) {
-      const pending = batch[i]!;
-      if (target.ledger.slots.ownerOf(pending.slot) !== pending) continue;
-      const result = ok
-        ? target.checked(pending.task.t, (answer as unknown[])[i])
-        : BAD_BATCH(Array.isArray(answer) ? `${answer.length} answers` : typeof answer);
-      target.ledger.settle(pending, result);
-    }
+    const { ledger } = this.#target;
+    for (const pending of batch)
+      if (ledger.slots.ownerOf(pending.slot) === pending) ledger.settle(pending, BAD_BATCH(answer));
   }
 
   /**
@@ -109,6 +105,8 @@ export class TaskBatcher {
    * `unsendable`, never running it twice).
    */
   #failed(batch: Held[], error: unknown): void {
+    // Answers a lost thread sent before it went count: they are settled before its tasks are failed.
+    this.#settleInbox();
     const target = this.#target;
     const { slots } = target.ledger;
     const unsendable = target.unsendable(error);
@@ -119,12 +117,28 @@ export class TaskBatcher {
     }
   }
 
-  /** Takes a thread's message if it is a `replies` note (else the note check gets it). */
+  /**
+   * Takes a thread's message if it is a `replies` note (else the note check gets it). Its answers are
+   * settled with those of the other notes of this event-loop turn: a thread sends the answers of a
+   * batch one by one (each before its next task starts), and settling them together lets the callers'
+   * next requests leave together, as one batch, instead of one message each.
+   */
   take(thread: ThreadState, message: unknown): boolean {
     if ((message as { pgw?: unknown } | null)?.pgw !== 'replies') return false;
-    this.#onReplies(thread, (message as { r?: unknown }).r);
+    if (this.#inbox.push(thread, (message as { r?: unknown }).r) === 2)
+      setImmediate(this.#settleInbox);
     return true;
   }
+
+  /** Notes received and not yet settled: thread, answers, two entries a note. */
+  #inbox: unknown[] = [];
+  readonly #settleInbox = (): void => {
+    const inbox = this.#inbox;
+    if (inbox.length === 0) return;
+    this.#inbox = [];
+    for (let i = 0; i < inbox.length; i += 2)
+      this.#onReplies(inbox[i] as ThreadState, inbox[i + 1]);
+  };
 
   /**
    * A `replies` note from `thread`: slot, `q`, result, three entries an answer. An answer counts only

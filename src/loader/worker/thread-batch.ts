@@ -1,10 +1,12 @@
 /**
  * The thread's side of micro-batching (docs/decisions/0300-micro-batched-thread-hop.md): a Piscina
- * task is one request, or a batch of requests the host issued in one tick (`TaskBatch`). A batch whose
- * every task answers synchronously is answered with the array of results, one message; otherwise each
- * answer goes to the host as it settles, the answers that settle in one tick in one `replies` note, and
- * the batch's own answer (`null`) only says that none of its tasks is still running. Tasks run at most
- * `concurrency` at once in this thread, batched or not; the rest wait here, in order.
+ * task is one request, or a batch of requests the host issued in one tick (`TaskBatch`). Each answer of
+ * a batch goes to the host in a `replies` note, and the batch's own answer (`null`) only says that none
+ * of its tasks is still running. Answers wait for nothing but the end of the tick they settled in (so
+ * that those of one tick leave in one note), and never for plugin code: before any task starts, the
+ * answers already finished are sent, so that a later task that blocks or overruns its deadline (and has
+ * its thread ended) cannot hold them. Tasks run at most `concurrency` at once in this thread, batched or
+ * not; the rest wait here, in order.
  * @module
  */
 import type { Task, TaskBatch, TaskResult, WorkerNote } from './protocol.js';
@@ -13,8 +15,15 @@ import { failure, isThenable } from '../harness/task-values.js';
 /** Runs one task in plugin code: a value when it finished synchronously, else a promise. */
 export type RunTask = (task: Task) => TaskResult | PromiseLike<TaskResult>;
 
-/** What Piscina's task function answers: one result, a batch's results, or `null` (sent as notes). */
-export type PiscinaAnswer = TaskResult | TaskResult[] | null;
+/** What Piscina's task function answers: one result, or `null` for a batch (its answers are notes). */
+export type PiscinaAnswer = TaskResult | null;
+
+/** Where a task's answer goes: the `replies` outbox (batched), or the promise Piscina answers with. */
+interface Answer {
+  readonly done: (result: TaskResult) => void;
+  /** Sent by Piscina once the tick's microtasks have run, not by the outbox. */
+  readonly viaPiscina: boolean;
+}
 
 /**
  * The thread's task function around `run`.
@@ -26,49 +35,15 @@ export function batchingRunner(
   post: (note: WorkerNote) => void,
 ): (task: Task | TaskBatch) => PiscinaAnswer | Promise<PiscinaAnswer> {
   let active = 0;
-  const queued: (() => void)[] = [];
+  const queued: { task: Task; answer: Answer }[] = [];
   let queueHead = 0;
   let draining = false;
-
-  /** A task settled: the next ones waiting start, in a loop (a chain of synchronous ones never nests). */
-  const release = (): void => {
-    active--;
-    if (draining) return;
-    draining = true;
-    while (active < concurrency && queueHead < queued.length) {
-      const begin = queued[queueHead]!;
-      queued[queueHead++] = undefined!;
-      if (queueHead === queued.length) queued.length = queueHead = 0;
-      begin();
-    }
-    draining = false;
-  };
-
-  /** Runs the task now if fewer than `concurrency` run, else once one of them settles. */
-  function start(task: Task): TaskResult | Promise<TaskResult> {
-    if (active >= concurrency) {
-      return new Promise<TaskResult>((resolve) => queued.push(() => resolve(start(task))));
-    }
-    active++;
-    let result: TaskResult | PromiseLike<TaskResult>;
-    try {
-      result = run(task);
-    } catch (error) {
-      result = failure('threw', error);
-    }
-    if (!isThenable<TaskResult>(result)) {
-      release();
-      return result;
-    }
-    return Promise.resolve(result).then(
-      (value) => (release(), value),
-      (error: unknown) => (release(), failure('threw', error)),
-    );
-  }
+  let resumeDue = false;
 
   let outbox: unknown[] | undefined;
   const flush = (): void => {
-    const replies = outbox!;
+    const replies = outbox;
+    if (replies === undefined) return;
     outbox = undefined;
     try {
       post({ pgw: 'replies', r: replies });
@@ -85,7 +60,7 @@ export function batchingRunner(
       }
     }
   };
-  /** Queues an answer for the host; the answers of one tick leave in one note. */
+  /** Queues a batched task's answer; those of one tick leave in one note, before any task starts. */
   function reply(task: Task, result: TaskResult): void {
     if (outbox === undefined) {
       outbox = [];
@@ -94,27 +69,93 @@ export function batchingRunner(
     outbox.push(task.s, task.q, result);
   }
 
-  function runBatch(tasks: Task[]): TaskResult[] | Promise<null> {
-    const results = new Array<TaskResult>(tasks.length);
-    let open = 0;
-    let allDone: (value: null) => void;
-    const settled = (task: Task, result: TaskResult): void => {
-      reply(task, result);
-      if (--open === 0) allDone(null);
-    };
-    for (let i = 0; i < tasks.length; i++) {
-      const task = tasks[i]!;
-      const result = start(task);
-      if (isThenable<TaskResult>(result)) {
-        open++;
-        void result.then((value) => settled(task, value));
-      } else results[i] = result;
+  /** Starts the tasks waiting, in a loop (a chain of synchronous ones never nests). */
+  const drain = (): void => {
+    if (draining || resumeDue) return;
+    draining = true;
+    while (active < concurrency && queueHead < queued.length) {
+      const next = queued[queueHead]!;
+      queued[queueHead++] = undefined!;
+      if (queueHead === queued.length) queued.length = queueHead = 0;
+      if (begin(next.task, next.answer) && next.answer.viaPiscina && queueHead < queued.length) {
+        // Its answer leaves after this tick's microtasks: the next task must not start before.
+        resumeLater();
+        break;
+      }
     }
-    if (open === 0) return results;
-    // Some are still running: those done go now, not after the slowest of the batch.
-    for (let i = 0; i < tasks.length; i++) if (i in results) reply(tasks[i]!, results[i]!);
-    return new Promise<null>((resolve) => (allDone = resolve));
+    draining = false;
+  };
+  const resumeLater = (): void => {
+    if (resumeDue) return;
+    resumeDue = true;
+    setImmediate(() => {
+      resumeDue = false;
+      drain();
+    });
+  };
+  /** A task settled, its answer handed on: the next ones waiting may start. */
+  const release = (answer: Answer): void => {
+    active--;
+    if (answer.viaPiscina && queueHead < queued.length) resumeLater();
+    else drain();
+  };
+
+  /**
+   * Runs the task in plugin code now (a place is free); its answer goes to `answer` before the next
+   * task may start. Says whether it finished synchronously.
+   */
+  function begin(task: Task, answer: Answer): boolean {
+    flush();
+    active++;
+    let result: TaskResult | PromiseLike<TaskResult>;
+    try {
+      result = run(task);
+    } catch (error) {
+      result = failure('threw', error);
+    }
+    if (!isThenable<TaskResult>(result)) {
+      answer.done(result);
+      release(answer);
+      return true;
+    }
+    Promise.resolve(result).then(
+      (value) => (answer.done(value), release(answer)),
+      (error: unknown) => (answer.done(failure('threw', error)), release(answer)),
+    );
+    return false;
   }
 
-  return (task) => (task.t === 'batch' ? runBatch(task.b) : start(task));
+  /** Runs the task now if a place is free and nothing waits, else after those waiting. */
+  function start(task: Task, answer: Answer): void {
+    if (active < concurrency && queueHead === queued.length) begin(task, answer);
+    else queued.push({ task, answer });
+  }
+
+  function runOne(task: Task): TaskResult | Promise<TaskResult> {
+    let result: TaskResult | undefined;
+    let finished = false;
+    let resolve: ((result: TaskResult) => void) | undefined;
+    const done = (value: TaskResult): void => {
+      if (resolve) return resolve(value);
+      result = value;
+      finished = true;
+    };
+    start(task, { done, viaPiscina: true });
+    return finished ? result! : new Promise<TaskResult>((r) => (resolve = r));
+  }
+
+  function runBatch(tasks: Task[]): null | Promise<null> {
+    let open = tasks.length;
+    let allDone: ((value: null) => void) | undefined;
+    for (const task of tasks) {
+      const done = (result: TaskResult): void => {
+        reply(task, result);
+        if (--open === 0) allDone?.(null);
+      };
+      start(task, { done, viaPiscina: false });
+    }
+    return open === 0 ? null : new Promise<null>((resolve) => (allDone = resolve));
+  }
+
+  return (task) => (task.t === 'batch' ? runBatch(task.b) : runOne(task));
 }
