@@ -2,7 +2,7 @@
  * Watching a plugin's folder for `veza plugin dev`: `onChange` runs once per burst of saves.
  * @module
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 
 const IGNORED = /(^|\/)(node_modules|\.veza|\.git)(\/|$)/;
 const SETTLE_MS = 150;
@@ -32,6 +32,8 @@ export function watchFolder(
     watcher?.close();
     watcher = undefined;
     try {
+      // Node 20 throws for a folder that is gone; Node 24 watches nothing and reports it later.
+      if (!existsSync(root)) throw Object.assign(new Error('gone'), { code: 'ENOENT' });
       watcher = watch(root, { recursive: true }, (_event, file) => {
         if (file && IGNORED.test(file)) return;
         schedule(SETTLE_MS);

@@ -72,6 +72,13 @@ async function started(dirs: string[], options: GatewayOptions = {}) {
 }
 
 /** Stops reading the client's socket: what the plugin sends piles up on the host. */
+/**
+ * The host's RSS growth allowed while a program floods 125 MiB at a client that does not read: what it
+ * reads and drops is garbage until collected (Node 20 measured 34.8 MiB; Node 24, which collects later,
+ * 71 once in CI). Unbounded memory would grow by the 125 MiB sent.
+ */
+const FLOOD_RSS_MIB = Number(process.versions.node.split('.')[0]) >= 22 ? 96 : 64;
+
 const stopReading = (client: Client) =>
   (client.ws as unknown as { _socket: { pause(): void } })._socket.pause();
 
@@ -149,7 +156,7 @@ describe.skipIf(!go || !python)('native WebSockets: what a hostile program canno
     });
     expect(closed()!.buffered_max_bytes as number).toBeLessThanOrEqual(262_144);
     expect(closed()!.messages_out as number).toBeLessThan(2000);
-    expect(grew).toBeLessThan(64);
+    expect(grew).toBeLessThan(FLOOD_RSS_MIB);
     // What it sent for the closed connection was read and dropped, never queued for the client.
     await expect.poll(() => gateway!.metrics('rogue').active_connections).toBe(0);
     expect(gateway!.get('rogue')!.status).toBe('active');
@@ -185,7 +192,7 @@ describe.each(
     });
     expect(closed()!.buffered_max_bytes as number).toBeLessThanOrEqual(262_144);
     expect(closed()!.messages_out as number).toBeLessThan(1024);
-    expect(grew).toBeLessThan(64);
+    expect(grew).toBeLessThan(FLOOD_RSS_MIB);
     other.ws.send('echo:calm');
     expect(await other.next()).toBe('1.0.0:calm');
     expect(gateway!.metrics(name).protocol_violations).toBe(0);
