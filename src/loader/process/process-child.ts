@@ -181,21 +181,6 @@ export function sendClientFrame(
   return true;
 }
 
-/** Whether `work` settled (either way) within `ms`. */
-export async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((r) => (timer = setTimeout(r, Math.max(0, ms), false)));
-  const settled = work.then(
-    () => true as const,
-    () => true as const,
-  );
-  try {
-    return await Promise.race([settled, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * Reads the child's process tree from `/proc`: keeps its RSS on `child` and returns the share of one
  * CPU it used since the previous reading (0 on the first, or when it cannot be read).

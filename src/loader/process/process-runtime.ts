@@ -40,7 +40,8 @@ import { harnessData, helloRefusal } from './harness-data.js';
 import { LiveUnsupportedError } from '../../errors.js';
 import { FRAME_ENVELOPE_BYTES } from './frames.js';
 import type { ProcessControl, ProcessHarnessData } from './protocol.js';
-import { sampleUsage, sendClientFrame, sendFrame, spawnChild, within } from './process-child.js';
+import { sampleUsage, sendClientFrame, sendFrame, spawnChild } from './process-child.js';
+import { within } from '../settled-within.js';
 import type { Child } from './process-child.js';
 
 type Held = Pending<Child>;
