@@ -3,6 +3,7 @@
  * (worker threads now; WebAssembly and remote gateways implement the same).
  * @module
  */
+import path from 'node:path';
 import { diagnoseLoadFailure } from './load-diagnosis.js';
 import type { ContentCheck } from './content-check.js';
 import type { Manifest } from '../manifest/manifest.js';
@@ -342,8 +343,21 @@ export async function bootReportOf(
   if (located) throw located;
   const cause = new Error(result.message);
   if (result.stack) cause.stack = result.stack;
-  throw new PluginLoadError(`plugin "${plugin}" failed to start: ${result.message}`, {
+  const at = ownFrame(result.stack, path.dirname(mainPath));
+  throw new PluginLoadError(`plugin "${plugin}" failed to start: ${at}${result.message}`, {
     cause,
     plugin,
   });
+}
+
+/** `file:line:column: ` of the first frame of `stack` in the plugin's folder, or nothing. */
+function ownFrame(stack: string | undefined, dir: string): string {
+  for (const line of (stack ?? '').split('\n', 64)) {
+    const frame = /^\s+at (?:.*\()?(?:file:\/\/)?(\/[^\s():]+):(\d+):(\d+)\)?$/.exec(line);
+    if (!frame) continue;
+    const relative = path.relative(dir, frame[1]!);
+    if (relative.startsWith('..') || relative.split(path.sep).includes('node_modules')) continue;
+    return `${frame[1]}:${frame[2]}:${frame[3]}: `;
+  }
+  return '';
 }

@@ -331,7 +331,9 @@ describe('a plugin that cannot load leaves nothing behind', () => {
     gateway = await gatewayWith(['steady'], { warm: true });
     const error = await gateway.load(fixture('init-fails')).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'PGW_ERR_PLUGIN_LOAD', plugin: 'init-fails' });
-    expect((error as Error).message).toContain('cannot reach the model store');
+    expect((error as Error).message).toBe(
+      `plugin "init-fails" failed to start: ${fixture('init-fails')}/index.js:5:11: cannot reach the model store`,
+    );
     expect(gateway.list().map((p) => p.name)).toEqual(['steady']);
     expect((await get(gateway, '/never')).statusCode).toBe(404);
   });
