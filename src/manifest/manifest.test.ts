@@ -212,6 +212,20 @@ describe('parseManifest bounds', () => {
     );
   });
 
+  it('a YAML slip is one located problem that says what to fix', () => {
+    const tab = problemsOf('name: a\n\tversion: 1.0.0\n');
+    expect(tab.message).toContain(
+      'plugin.yaml:2:1 (document): Tabs are not allowed as indentation — indent with spaces, not tabs',
+    );
+    const shifted = problemsOf(
+      'name: a\nversion: 1.0.0\nendpoints:\n  - path: /x\n  method: GET\n',
+    );
+    expect(shifted.message).toContain(
+      'All mapping items must start at the same column — the fields of one mapping start at the same column',
+    );
+    expect(shifted.message.split('\n').filter((l) => l.includes('plugin.yaml:'))).toHaveLength(1);
+  });
+
   it('refuses a manifest larger than 256 KiB before parsing it', () => {
     const big = `${base}description: x\n${'#'.repeat(MAX_MANIFEST_BYTES)}\n`;
     expect(problemsOf(big).message).toContain('plugin.yaml:1:1 (document): larger than 256 KiB');

@@ -41,6 +41,15 @@ export interface ParseManifestOptions {
   file?: string;
 }
 
+/** What to do about the YAML errors a hand-written manifest meets most. */
+const YAML_HINTS: Partial<Record<string, string>> = {
+  TAB_AS_INDENT: 'indent with spaces, not tabs',
+  BAD_INDENT: 'the fields of one mapping start at the same column (two spaces more per level)',
+  MISSING_CHAR: 'check the indentation and the `-` of each list item',
+  MULTILINE_IMPLICIT_KEY: 'check the indentation of this line and the one above',
+  BLOCK_AS_IMPLICIT_KEY: 'check the indentation of this line and the one above',
+};
+
 /**
  * Validates a manifest without loading it.
  * @throws {ManifestInvalidError} `PGW_ERR_MANIFEST_INVALID`, with every problem located.
@@ -69,13 +78,12 @@ export function parseManifest(text: string, options: ParseManifestOptions = {}):
     throw refuse('cannot be parsed as YAML', 1, 1, cause);
   }
   if (doc.errors.length > 0) {
-    // One syntax error cascades into many; the first few say all there is to fix.
-    throw new ManifestInvalidError(
-      doc.errors.slice(0, 3).map((e) => {
-        const at = lines.linePos(e.pos[0]);
-        return { file, line: at.line, col: at.col, path: '', message: firstLine(e.message) };
-      }),
-    );
+    // One syntax error cascades into many: the first says what there is to fix.
+    const error = doc.errors[0]!;
+    const at = lines.linePos(error.pos[0]);
+    const hint = YAML_HINTS[error.code];
+    const message = firstLine(error.message) + (hint ? ` — ${hint}` : '');
+    throw new ManifestInvalidError([{ file, line: at.line, col: at.col, path: '', message }]);
   }
   const deep = tooDeep(doc.contents);
   if (deep) {
