@@ -102,6 +102,9 @@ type session struct {
 	sockets     map[int64]*Conn
 	lines       lineBudget
 	stopping    sync.Once
+	// handlers counts the connections whose handlers are running: stop waits for them, so that the
+	// OnClose of a connection the gateway closed before stop runs (and is heard) first.
+	handlers sync.WaitGroup
 }
 
 func (s *session) control(m map[string]any) {
@@ -187,6 +190,7 @@ func (s *session) boot() {
 
 func (s *session) stop() {
 	<-s.ready
+	s.handlers.Wait()
 	note := map[string]any{"pgw": "stopped"}
 	if s.initErr == nil && s.plugin.Stop != nil {
 		if err := guard(func() error { return s.plugin.Stop(s.base()) }); err != nil {

@@ -97,8 +97,12 @@ func (ws *Conn) enqueue(work func()) {
 		return
 	}
 	ws.running = true
+	ws.session.handlers.Add(1)
 	ws.mu.Unlock()
-	go ws.drain()
+	go func() {
+		defer ws.session.handlers.Done()
+		ws.drain()
+	}()
 }
 
 func (ws *Conn) drain() {

@@ -283,6 +283,7 @@ impl Session {
 
     fn stop(self: Arc<Self>) {
         let ready = self.wait_ready();
+        crate::socket_serve::wait_idle(&self);
         let mut note = vec![("pgw", Value::from("stopped"))];
         if let (Ok(()), Some(stop)) = (ready, &self.plugin.stop) {
             let ctx = self.base();

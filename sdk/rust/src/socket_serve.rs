@@ -33,6 +33,29 @@ struct Connection {
 pub(crate) struct Sockets {
     open: Mutex<BTreeMap<i64, Arc<Connection>>>,
     pool: OnceLock<SocketPool>,
+    /// Connections in the pool now (work waiting or running): `stop` waits for none, so that the
+    /// close handler of a connection the gateway closed before `stop` runs, and is heard, first.
+    busy: Mutex<usize>,
+    idle: Condvar,
+}
+
+/// Waits until no connection's handler is waiting or running.
+pub(crate) fn wait_idle(session: &Arc<Session>) {
+    let sockets = session.sockets();
+    let mut busy = sockets.busy.lock().unwrap();
+    while *busy > 0 {
+        busy = sockets.idle.wait(busy).unwrap();
+    }
+}
+
+/// A connection left the pool (no work left).
+fn left(session: &Arc<Session>) {
+    let sockets = session.sockets();
+    let mut busy = sockets.busy.lock().unwrap();
+    *busy -= 1;
+    if *busy == 0 {
+        sockets.idle.notify_all();
+    }
 }
 
 /// One connection frame from the gateway (`open`, `msg`, `closed`).
@@ -90,6 +113,7 @@ fn enqueue(session: &Arc<Session>, connection: Arc<Connection>, work: Work) {
             return;
         }
     }
+    *session.sockets().busy.lock().unwrap() += 1;
     session
         .sockets()
         .pool
@@ -170,12 +194,15 @@ impl Turns {
 /// Runs the connection's next queued work, then its `done`; whether more work is queued (else the
 /// connection leaves the pool until its next work).
 fn run_one(connection: &Connection) -> bool {
+    let session = &connection.ws.inner.session;
     let work = {
         let mut queue = connection.queue.lock().unwrap();
         match queue.0.pop_front() {
             Some(work) => work,
             None => {
                 queue.1 = false;
+                drop(queue);
+                left(session);
                 return false;
             }
         }
@@ -185,6 +212,8 @@ fn run_one(connection: &Connection) -> bool {
     let mut queue = connection.queue.lock().unwrap();
     if queue.0.is_empty() {
         queue.1 = false;
+        drop(queue);
+        left(session);
         return false;
     }
     true
