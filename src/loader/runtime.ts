@@ -4,6 +4,7 @@
  * @module
  */
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { diagnoseLoadFailure } from './load-diagnosis.js';
 import type { ContentCheck } from './content-check.js';
 import type { Manifest } from '../manifest/manifest.js';
@@ -360,4 +361,20 @@ function ownFrame(stack: string | undefined, dir: string): string {
     return `${frame[1]}:${frame[2]}:${frame[3]}: `;
   }
   return '';
+}
+
+/** What every runtime's harness is told of its plugin at start, drawn from its spec. */
+export function specHarnessFields(spec: RuntimeSpec) {
+  const { manifest } = spec;
+  return {
+    main: spec.mainUrl ?? pathToFileURL(spec.mainPath).href,
+    name: manifest.name,
+    version: manifest.version,
+    flags: spec.flags,
+    settings: spec.settings,
+    publish: [...manifest.permissions.events.publish],
+    network: [...manifest.permissions.network],
+    maxResponseBytes: spec.maxResponseBytes,
+    logLinesPerSecond: spec.limits.logLinesPerSecond,
+  };
 }

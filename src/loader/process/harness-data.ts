@@ -3,27 +3,14 @@
  * `hello`: both drawn from the plugin's `RuntimeSpec`, the same for every process of one runtime.
  * @module
  */
-import { pathToFileURL } from 'node:url';
-import type { RuntimeSpec } from '../runtime.js';
+import { specHarnessFields, type RuntimeSpec } from '../runtime.js';
 import { MEMORY_REPORT_MS } from './process-memory.js';
 import { socketsRefusal } from './process-notes.js';
 import type { ProcessHarnessData } from './protocol.js';
 
 /** The `data` of the host's `start`. */
 export function harnessData(spec: RuntimeSpec): ProcessHarnessData {
-  const { manifest } = spec;
-  return {
-    main: spec.mainUrl ?? pathToFileURL(spec.mainPath).href,
-    name: manifest.name,
-    version: manifest.version,
-    flags: spec.flags,
-    settings: spec.settings,
-    publish: [...manifest.permissions.events.publish],
-    network: [...manifest.permissions.network],
-    maxResponseBytes: spec.maxResponseBytes,
-    logLinesPerSecond: spec.limits.logLinesPerSecond,
-    memoryReportMs: MEMORY_REPORT_MS,
-  };
+  return { ...specHarnessFields(spec), memoryReportMs: MEMORY_REPORT_MS };
 }
 
 /** Why this plugin's program, greeting with `hello`, may not serve its WebSocket endpoints, if so. */

@@ -4,11 +4,11 @@
  * permissions and scratch folder, and what the harness needs to know (`HarnessData`).
  * @module
  */
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import type * as PiscinaModule from 'piscina';
 import type { Piscina } from 'piscina';
-import type { HarnessOverride, RuntimeSpec } from '../runtime.js';
+import { specHarnessFields, type HarnessOverride, type RuntimeSpec } from '../runtime.js';
 import type { HarnessData } from './protocol.js';
 import { HARNESS, type ThreadPermissions } from './thread-launch.js';
 
@@ -56,19 +56,10 @@ export function harnessData(
   spec: RuntimeSpec,
   shared: { slots: Int32Array; flagCells: Int32Array },
 ): HarnessData {
-  const { manifest } = spec;
   return {
-    main: spec.mainUrl ?? pathToFileURL(spec.mainPath).href,
-    name: manifest.name,
-    version: manifest.version,
-    flags: spec.flags,
-    settings: spec.settings,
-    publish: [...manifest.permissions.events.publish],
+    ...specHarnessFields(spec),
     slots: shared.slots,
     flagCells: shared.flagCells,
-    network: [...manifest.permissions.network],
-    maxResponseBytes: spec.maxResponseBytes,
-    logLinesPerSecond: spec.limits.logLinesPerSecond,
     concurrency: spec.threadConcurrency,
     memoryReportMs: MEMORY_REPORT_MS,
   };
