@@ -251,7 +251,9 @@ export class PeerChannels {
       });
       req.on('response', (res) => {
         clearTimeout(late);
-        res.resume();
+        // Not read: whoever writes the registry names the peer, and a refusal may never end.
+        res.destroy();
+        req.destroy();
         reject(new Error(`the peer refused a channel (${res.statusCode})`));
       });
       req.on('error', (error) => {
