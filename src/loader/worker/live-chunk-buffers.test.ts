@@ -27,6 +27,8 @@ describe('ChunkBuffers', () => {
     expect(second.buffer).toBe(first.buffer);
     expect(second.byteLength).toBe(60_000);
     expect(second.every((b) => b === 2)).toBe(true);
+    // Nothing of the earlier chunk is left past this one's end.
+    expect(new Uint8Array(second.buffer, 60_000).every((b) => b === 0)).toBe(true);
     // Taken: the next chunk gets a new buffer.
     expect(buffers.copy(new Uint8Array(64 * 1024)).buffer).not.toBe(first.buffer);
   });

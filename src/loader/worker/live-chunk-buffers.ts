@@ -38,7 +38,11 @@ export class ChunkBuffers {
     const { byteLength } = view;
     if (byteLength === 0) return new Uint8Array(0);
     const size = bufferSizeFor(byteLength);
-    const out = new Uint8Array(this.#take(size) ?? new ArrayBuffer(size), 0, byteLength);
+    const spare = this.#take(size);
+    // A spare buffer's tail still holds an earlier chunk, maybe another request's: zeroed, as a new
+    // buffer is, since whoever gets the chunk can reach its whole buffer.
+    if (spare) new Uint8Array(spare, byteLength).fill(0);
+    const out = new Uint8Array(spare ?? new ArrayBuffer(size), 0, byteLength);
     out.set(new Uint8Array(view.buffer, view.byteOffset, byteLength));
     return out;
   }

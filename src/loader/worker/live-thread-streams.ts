@@ -23,9 +23,6 @@ import {
   type StreamEntry,
 } from './live-thread-launch.js';
 
-const isShared = (buffer: ArrayBufferLike): boolean =>
-  Object.prototype.toString.call(buffer) === '[object SharedArrayBuffer]';
-
 /** A frame's `tp` and `f` from `context`, absent when it has none. */
 export function contextFields({ tp, f }: StreamContext): StreamContext {
   return { ...(tp && { tp }), ...(f && { f }) };
@@ -152,8 +149,6 @@ export class LiveThreadStreams {
       entry.sink.end('the plugin sent beyond its credit');
       return this.parts.maybeIdle(running);
     }
-    // A view on memory the thread shares would let the plugin change the bytes while they are written.
-    const { d } = note;
-    entry.sink.chunk(typeof d === 'string' || !isShared(d.buffer) ? d : d.slice());
+    entry.sink.chunk(note.d);
   }
 }
