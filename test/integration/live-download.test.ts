@@ -14,14 +14,14 @@ const MiB = 1024 * 1024;
 const CHUNK = 64 * 1024;
 /**
  * The main thread's external memory (ArrayBuffers it allocated or was handed, moved ones included)
- * over its level before the 256 MiB download, at its peak. Measured on Node 20 at load 2–3: 0.6 MiB;
+ * over its level before the 256 MiB download, at its peak. Measured on Node 20 at load 2–13: 0.6 MiB;
  * 28.5 MiB before the chunks' buffers went back to the thread (each chunk was cloned onto the main
  * thread and waited there for its collector).
  */
 const DOWNLOAD_EXTERNAL_CEILING_MIB = 8;
 /**
  * Host RSS growth over the same download (issue 18's goal for 1 GiB). Measured on Node 20 at load
- * 2–3: 25.5 MiB (52.3 before), most of it the plugin's own chunks waiting for its thread's collector.
+ * 2–13: 12–26 MiB (52.3 before), most of it the plugin's own chunks waiting for its thread's collector.
  */
 const DOWNLOAD_RSS_CEILING_MIB = 64;
 
