@@ -111,6 +111,37 @@ describe('streamed downloads from a worker plugin', () => {
     expect(rssMiB).toBeLessThanOrEqual(DOWNLOAD_RSS_CEILING_MIB);
   });
 
+  it('pauses the plugin while the client does not read: the moved chunks stay within the window', async () => {
+    gateway = await gatewayWith(['live-download']);
+    const live = await liveServer(gateway);
+    server = live.server;
+    const produced = async () =>
+      ((await (await fetch(`http://${live.url}/produced`)).json()) as { produced: number })
+        .produced;
+    const before = process.memoryUsage().external;
+    const req = http.get(`http://${live.url}/download?bytes=${1024 * MiB}`);
+    const res = await new Promise<http.IncomingMessage>((r) => req.once('response', r));
+    res.pause(); // reads nothing: the kernel's buffers fill, then the host's window, then the plugin waits
+    let last = -1;
+    await expect
+      .poll(
+        async () => {
+          const now = await produced();
+          const settled = now === last;
+          last = now;
+          return settled;
+        },
+        { timeout: 20_000, interval: 500 },
+      )
+      .toBe(true);
+    // What the plugin made, and what of it the host holds (moved buffers count in its external memory).
+    expect(last).toBeGreaterThan(0);
+    expect(last * CHUNK).toBeLessThan(64 * MiB);
+    expect((process.memoryUsage().external - before) / MiB).toBeLessThan(16);
+    req.destroy();
+    await expect.poll(() => gateway!.metrics('live-download').active_connections).toBe(0);
+  });
+
   it('copies what the plugin yields: a buffer it fills again, pool views, shared memory', async () => {
     gateway = await gatewayWith(['live-download']);
     const live = await liveServer(gateway);
