@@ -2,9 +2,11 @@
  * The server of `bench/live-scale.bench.ts`, in a process of its own (run with --expose-gc): `bare`
  * (a `ws` echo on the main thread, an SSE endpoint and a download piped from a worker thread by hand)
  * or `gateway` (the same three served by the `live-scale` worker plugin through the node listener).
- * Prints `{ "port": N }`; then on stdin `mem` answers `{ rss, peak, arrayBuffersPeak }` after a
- * collection (`peak`: highest RSS sampled since the last `mem`; `arrayBuffersPeak`: highest
- * `process.memoryUsage().arrayBuffers` of the main thread since then), `cpu` answers `{ cpuUs }`.
+ * Prints `{ "port": N }`; then on stdin `mem` answers `{ rss, peak, arrayBuffersPeak, externalPeak }`
+ * after a collection (`peak`: highest RSS sampled since the last `mem`; `arrayBuffersPeak`: highest
+ * `process.memoryUsage().arrayBuffers` of the main thread since then, what it allocated;
+ * `externalPeak`: highest `external`, which also counts buffers moved to it from a thread), `cpu`
+ * answers `{ cpuUs }`.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -84,10 +86,12 @@ console.log(JSON.stringify({ port: (server.address() as AddressInfo).port }));
 
 let peak = 0;
 let arrayBuffersPeak = 0;
+let externalPeak = 0;
 setInterval(() => {
-  const { rss, arrayBuffers } = process.memoryUsage();
+  const { rss, arrayBuffers, external } = process.memoryUsage();
   peak = Math.max(peak, rss);
   arrayBuffersPeak = Math.max(arrayBuffersPeak, arrayBuffers);
+  externalPeak = Math.max(externalPeak, external);
 }, 20).unref();
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (line: string) => {
@@ -97,7 +101,8 @@ process.stdin.on('data', (line: string) => {
   }
   globalThis.gc?.();
   const rss = process.memoryUsage.rss();
-  console.log(JSON.stringify({ rss, peak: Math.max(peak, rss), arrayBuffersPeak }));
+  console.log(JSON.stringify({ rss, peak: Math.max(peak, rss), arrayBuffersPeak, externalPeak }));
   peak = rss;
   arrayBuffersPeak = 0;
+  externalPeak = 0;
 });

@@ -8,7 +8,8 @@
  *   (p50 and p99 of 50, one at a time), the burst's own p50, and the server's CPU per stream.
  * - DOWNLOAD_MIB (default 1024) streamed through: MB/s, the server's CPU per MiB (all its threads),
  *   its RSS growth at its peak, what is left of it after the main thread's collection (worker
- *   threads are not collected), and the main thread's `arrayBuffers` at their peak.
+ *   threads are not collected), the main thread's `arrayBuffers` at their peak (what it allocated)
+ *   and its `external` memory at its peak (which also counts buffers moved to it from a thread).
  * - UPLOAD_MIB (default 1024) sent to `PUT /upload`: the bare server posts the request body to a
  *   worker thread by hand, the gateway's plugin reads it as a stream (`stream.request_body`); both
  *   count the bytes. The same figures as the download.
@@ -108,6 +109,7 @@ async function measure(variant: string) {
         growthMiB: nan,
         retainedMiB: nan,
         arrayBuffersMiB: nan,
+        externalMiB: nan,
       };
     const base = await ask('mem');
     const cpuBefore = await ask('cpu');
@@ -121,6 +123,7 @@ async function measure(variant: string) {
       growthMiB: (peak.peak! - base.rss!) / MiB,
       retainedMiB: (peak.rss! - base.rss!) / MiB,
       arrayBuffersMiB: peak.arrayBuffersPeak! / MiB,
+      externalMiB: peak.externalPeak! / MiB,
     };
   };
   const download = await transfer('download', DOWNLOAD);
@@ -137,11 +140,13 @@ async function measure(variant: string) {
     downloadGrowthMiB: download.growthMiB,
     downloadRetainedMiB: download.retainedMiB,
     downloadArrayBuffersMiB: download.arrayBuffersMiB,
+    downloadExternalMiB: download.externalMiB,
     uploadMbps: upload.mbps,
     uploadCpuMsPerMiB: upload.cpuMsPerMiB,
     uploadGrowthMiB: upload.growthMiB,
     uploadRetainedMiB: upload.retainedMiB,
     uploadArrayBuffersMiB: upload.arrayBuffersMiB,
+    uploadExternalMiB: upload.externalMiB,
   };
 }
 
@@ -167,12 +172,12 @@ console.log(
 );
 const fixed = (x: number, digits: number) => (Number.isNaN(x) ? '-' : x.toFixed(digits));
 console.log(
-  `| variant | RSS per idle WebSocket (KiB, ${IDLE}) | SSE first event p50 / p99 with ${SSE} open (ms) | p50 of the ${SSE} opened at once (ms) | server CPU µs per SSE stream | download MB/s (${DOWNLOAD / MiB} MiB) | server CPU ms per MiB | RSS growth during the download / left after the main thread's collection / main thread's ArrayBuffers at their peak (MiB) | upload MB/s (${UPLOAD / MiB} MiB) | server CPU ms per MiB | RSS growth during the upload / left after the main thread's collection / main thread's ArrayBuffers at their peak (MiB) |`,
+  `| variant | RSS per idle WebSocket (KiB, ${IDLE}) | SSE first event p50 / p99 with ${SSE} open (ms) | p50 of the ${SSE} opened at once (ms) | server CPU µs per SSE stream | download MB/s (${DOWNLOAD / MiB} MiB) | server CPU ms per MiB | RSS growth during the download / left after the main thread's collection / main thread's ArrayBuffers / external at their peak (MiB) | upload MB/s (${UPLOAD / MiB} MiB) | server CPU ms per MiB | RSS growth during the upload / left after the main thread's collection / main thread's ArrayBuffers / external at their peak (MiB) |`,
 );
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const v of variants) {
   console.log(
-    `| ${v} | ${fixed(of(v, 'perConnectionKiB'), 1)} | ${fixed(of(v, 'sseP50'), 1)} / ${fixed(of(v, 'sseP99'), 1)} | ${fixed(of(v, 'sseBurstP50'), 0)} | ${fixed(of(v, 'sseCpuUs'), 0)} | ${fixed(of(v, 'mbps'), 0)} | ${fixed(of(v, 'cpuMsPerMiB'), 2)} | ${fixed(of(v, 'downloadGrowthMiB'), 1)} / ${fixed(of(v, 'downloadRetainedMiB'), 1)} / ${fixed(of(v, 'downloadArrayBuffersMiB'), 1)} | ${fixed(of(v, 'uploadMbps'), 0)} | ${fixed(of(v, 'uploadCpuMsPerMiB'), 2)} | ${fixed(of(v, 'uploadGrowthMiB'), 1)} / ${fixed(of(v, 'uploadRetainedMiB'), 1)} / ${fixed(of(v, 'uploadArrayBuffersMiB'), 1)} |`,
+    `| ${v} | ${fixed(of(v, 'perConnectionKiB'), 1)} | ${fixed(of(v, 'sseP50'), 1)} / ${fixed(of(v, 'sseP99'), 1)} | ${fixed(of(v, 'sseBurstP50'), 0)} | ${fixed(of(v, 'sseCpuUs'), 0)} | ${fixed(of(v, 'mbps'), 0)} | ${fixed(of(v, 'cpuMsPerMiB'), 2)} | ${fixed(of(v, 'downloadGrowthMiB'), 1)} / ${fixed(of(v, 'downloadRetainedMiB'), 1)} / ${fixed(of(v, 'downloadArrayBuffersMiB'), 1)} / ${fixed(of(v, 'downloadExternalMiB'), 1)} | ${fixed(of(v, 'uploadMbps'), 0)} | ${fixed(of(v, 'uploadCpuMsPerMiB'), 2)} | ${fixed(of(v, 'uploadGrowthMiB'), 1)} / ${fixed(of(v, 'uploadRetainedMiB'), 1)} / ${fixed(of(v, 'uploadArrayBuffersMiB'), 1)} / ${fixed(of(v, 'uploadExternalMiB'), 1)} |`,
   );
 }
 const ratio = (key: keyof Sample) => fixed(of('gateway', key) / of('bare', key), 2);

@@ -54,6 +54,20 @@ function openStream(runtime: object, key: string, cap: number): (() => void) | u
 /** A stream's body as the adapters see it: chunks of text or bytes; a cut stream throws. */
 export type StreamBody = AsyncIterable<LiveData>;
 
+/**
+ * A stream body's method an adapter calls with each byte chunk once the client's socket has taken it
+ * (its write callback), when nothing else holds the chunk: its buffer goes back to the plugin's thread
+ * with the next credit, to be filled again, instead of waiting for the host's collector
+ * (docs/decisions/0305). A consumer that keeps chunks (a caller of `handle()`) never calls it.
+ */
+export const RELEASE_CHUNK = Symbol('plugin-gateway.release-chunk');
+
+/** The body's {@link RELEASE_CHUNK} method, when it has one. */
+export function chunkReleaser(body: StreamBody): ((chunk: LiveData) => void) | undefined {
+  const release = (body as { [RELEASE_CHUNK]?: (chunk: LiveData) => void })[RELEASE_CHUNK];
+  return typeof release === 'function' ? release.bind(body) : undefined;
+}
+
 /** Whether a response body is a stream (what the adapters write chunk by chunk). */
 export function isStreamBody(body: unknown): body is StreamBody {
   return (
@@ -182,6 +196,9 @@ export async function streamed(
   });
 }
 
+/** Released buffers a stream keeps for its next credit: more is more than a window released at once. */
+const MAX_RETURNED = 16;
+
 /** The host's end of one stream: a queue of at most the window's chunks, and its deadlines. */
 class HostStream implements StreamBody {
   link: StreamLink | undefined;
@@ -195,6 +212,8 @@ class HostStream implements StreamBody {
   readonly #settings: StreamSettings;
   readonly #onEnd: (error?: string) => void;
   #reported = false;
+  /** Buffers of chunks written and released, for the next credit. */
+  #returned: ArrayBuffer[] = [];
 
   constructor(settings: StreamSettings, onEnd: (error?: string) => void) {
     this.#settings = settings;
@@ -257,6 +276,19 @@ class HostStream implements StreamBody {
     }
   }
 
+  /**
+   * Chunk `data`, taken from this stream, is written and held by nothing: its buffer goes back to the
+   * runtime with the next credit. Each buffer once, at most the window's worth waiting.
+   */
+  [RELEASE_CHUNK](data: LiveData): void {
+    if (this.#done || typeof data === 'string') return;
+    const { buffer } = data;
+    if (Object.prototype.toString.call(buffer) !== '[object ArrayBuffer]') return;
+    if (buffer.byteLength === 0 || this.#returned.includes(buffer as ArrayBuffer)) return;
+    if (this.#returned.length >= MAX_RETURNED) return;
+    this.#returned.push(buffer as ArrayBuffer);
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<LiveData> {
     return {
       next: async (): Promise<IteratorResult<LiveData>> => {
@@ -265,7 +297,12 @@ class HostStream implements StreamBody {
         }
         const data = this.#queue.shift();
         if (data !== undefined) {
-          this.link?.more();
+          if (this.#returned.length === 0) this.link?.more();
+          else {
+            const returned = this.#returned;
+            this.#returned = [];
+            this.link?.more(returned);
+          }
           return { value: data, done: false };
         }
         if (this.#error !== undefined) throw new Error(this.#error);

@@ -176,8 +176,12 @@ export interface StreamSink {
 
 /** The runtime's side of one streamed response. */
 export interface StreamLink {
-  /** The gateway took one chunk: the plugin may produce one more. */
-  more(): void;
+  /**
+   * The gateway took one chunk: the plugin may produce one more. `returned`: the buffers of byte
+   * chunks the gateway has written to the client and holds no more, given back to the runtime that
+   * produced them to fill again (one that does not reuse buffers ignores them).
+   */
+  more(returned?: ArrayBuffer[]): void;
   /** The client went away or a deadline passed: the plugin's body is returned (closed). */
   cancel(): void;
 }

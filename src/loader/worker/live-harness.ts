@@ -14,11 +14,11 @@ import { ThreadStreams } from './live-stream-harness.js';
  * @param refreshFlags reads the host's flag cells into the plugin's `ctx.flags` (as a task does)
  */
 export function serveLive(port: MessagePort, host: PluginHost, refreshFlags: () => void): void {
-  const post = (note: LiveNote) => port.postMessage(note);
+  const post = (note: LiveNote, transfer?: ArrayBuffer[]) => port.postMessage(note, transfer);
   let serving: LiveServing | undefined;
   const ready = host.live().then((s) => void (serving = s));
   const sockets = new HarnessSockets(post, refreshFlags);
-  const streams = new ThreadStreams(post);
+  const streams = new ThreadStreams(post, true);
 
   // Every frame waits for the plugin to start; `then` callbacks keep the frames' order.
   port.on('message', (frame: LiveFrame) => void ready.then(() => handle(frame)));
@@ -27,7 +27,7 @@ export function serveLive(port: MessagePort, host: PluginHost, refreshFlags: () 
     // The request's traceparent and flag values (`tp`, `f`) go to the handler's ctx.
     if (frame.k === 'req')
       return void streams.serve(serving, frame.c, frame.key, frame.r, frame.b, frame);
-    if (frame.k === 'more') return streams.more(frame.c);
+    if (frame.k === 'more') return streams.more(frame.c, frame.b);
     if (frame.k === 'body') return streams.body(frame.c, frame.d);
     if (frame.k === 'bodyend') return streams.bodyEnd(frame.c, frame.e);
     if (frame.k === 'cancel') return streams.cancel(frame.c);

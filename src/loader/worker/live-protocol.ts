@@ -55,7 +55,8 @@ export type LiveFrame =
       tp?: string;
       f?: Record<string, boolean>;
     }
-  | { k: 'more'; c: number }
+  /** `b`: buffers of chunks the host has written, given back to be filled again (moved with the frame). */
+  | { k: 'more'; c: number; b?: ArrayBuffer[] }
   | { k: 'cancel'; c: number }
   /** A streamed request body (`b` on its `req`): one chunk per `pull`, then its end (`e`: it failed). */
   | { k: 'body'; c: number; d: Uint8Array }

@@ -3,11 +3,14 @@
  * goes to the host at once, then its body — an async iterable (a generator, a `ReadableStream`, the
  * SDK's `sse()`) — one chunk per credit the host gives (`more`), at most `STREAM_WINDOW` ahead: a
  * client that reads slowly slows the plugin's producer down instead of filling the host's memory.
+ * Byte chunks are copied into buffers the thread gives away and moved to the host, which gives them
+ * back once written (`live-chunk-buffers.ts`); text goes as it is.
  * @module
  */
 import type { PluginRequest } from '../../shared/types.js';
 import { BodyReader } from './live-body-reader.js';
-import { STREAM_WINDOW, type LiveData, type LiveNote, type LiveServing } from './live-protocol.js';
+import { ChunkBuffers } from './live-chunk-buffers.js';
+import { STREAM_WINDOW, type LiveNote, type LiveServing } from './live-protocol.js';
 
 interface ThreadStream {
   credit: number;
@@ -19,18 +22,14 @@ interface ThreadStream {
 }
 
 /** A plain body's bytes or text, as a `PluginResponse` body is written (objects as JSON). */
-function plainBody(body: unknown): LiveData | undefined {
+function plainBody(body: unknown): string | ArrayBufferView | undefined {
   if (body === undefined || body === null) return undefined;
-  if (typeof body === 'string') return body;
-  if (ArrayBuffer.isView(body))
-    return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  if (typeof body === 'string' || ArrayBuffer.isView(body)) return body;
   return JSON.stringify(body);
 }
 
-function chunkOf(value: unknown): LiveData {
-  if (typeof value === 'string') return value;
-  if (ArrayBuffer.isView(value))
-    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+function chunkOf(value: unknown): string | ArrayBufferView {
+  if (typeof value === 'string' || ArrayBuffer.isView(value)) return value;
   throw new TypeError(`a streamed body yields strings or bytes, got ${typeof value}`);
 }
 
@@ -40,7 +39,31 @@ const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> =>
 /** The streams of one live thread. */
 export class ThreadStreams {
   readonly #streams = new Map<number, ThreadStream>();
-  constructor(readonly post: (note: LiveNote) => void) {}
+  /** Buffers byte chunks move to the host in; none where the notes are written to a channel. */
+  readonly #buffers: ChunkBuffers | undefined;
+
+  /**
+   * @param post sends a note to the host, moving the buffers of `transfer`
+   * @param moveBytes whether byte chunks are moved (a thread's port) rather than encoded (a process's
+   *   channel, whose host owns what it reads from the pipe)
+   */
+  constructor(
+    readonly post: (note: LiveNote, transfer?: ArrayBuffer[]) => void,
+    moveBytes = false,
+  ) {
+    this.#buffers = moveBytes ? new ChunkBuffers() : undefined;
+  }
+
+  /** Chunk `data` of stream `c` to the host: text as it is, bytes moved in a buffer of the thread's. */
+  #chunk(c: number, data: string | ArrayBufferView): void {
+    if (typeof data === 'string') return this.post({ k: 'chunk', c, d: data });
+    if (!this.#buffers) {
+      const d = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      return this.post({ k: 'chunk', c, d });
+    }
+    const d = this.#buffers.copy(data);
+    this.post({ k: 'chunk', c, d }, [d.buffer as ArrayBuffer]);
+  }
 
   /** Serves `routes[key]` for connection `c`; never rejects (a failure is an `end` with its error). */
   async serve(
@@ -76,7 +99,7 @@ export class ThreadStreams {
       if (isAsyncIterable(res.body)) await this.#pump(stream, c, res.body);
       else {
         const body = plainBody(res.body);
-        if (body !== undefined) this.post({ k: 'chunk', c, d: body });
+        if (body !== undefined) this.#chunk(c, body);
       }
       this.post({ k: 'end', c });
     } catch (error) {
@@ -99,7 +122,7 @@ export class ThreadStreams {
       const step = await iterator.next();
       if (step.done) return;
       stream.credit--;
-      this.post({ k: 'chunk', c, d: chunkOf(step.value) });
+      this.#chunk(c, chunkOf(step.value));
     }
     // Not awaited: a body suspended in an await settles its return() only after that await.
     void Promise.resolve(iterator.return?.()).catch(() => {});
@@ -115,8 +138,9 @@ export class ThreadStreams {
     this.#streams.get(c)?.body?.end(error);
   }
 
-  /** One more chunk may go. */
-  more(c: number): void {
+  /** One more chunk may go; `returned`: buffers of chunks the host has written, to fill again. */
+  more(c: number, returned?: readonly unknown[]): void {
+    if (returned) this.#buffers?.give(returned);
     const stream = this.#streams.get(c);
     if (!stream) return;
     stream.credit++;

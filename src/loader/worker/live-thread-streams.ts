@@ -28,6 +28,22 @@ export function contextFields({ tp, f }: StreamContext): StreamContext {
   return { ...(tp && { tp }), ...(f && { f }) };
 }
 
+/**
+ * A credit for stream `c`, with the written chunks' buffers moved back to the thread when there are
+ * any: a buffer that cannot move (already detached, shared) leaves them all to the collector, never
+ * the credit unsent.
+ */
+function postMore(running: LiveRunning, c: number, returned: ArrayBuffer[] | undefined): void {
+  if (returned !== undefined && returned.length > 0) {
+    try {
+      return running.port.postMessage({ k: 'more', c, b: returned }, returned);
+    } catch {
+      // Not transferable: the credit goes alone.
+    }
+  }
+  postTo(running, { k: 'more', c });
+}
+
 /** What the streams need of the thread that holds them. */
 export interface LiveStreamParts {
   hooks: RuntimeHooks;
@@ -62,11 +78,11 @@ export class LiveThreadStreams {
       postTo(running, { k: 'req', c, key, r, b: true, ...withContext });
     } else postTo(running, { k: 'req', c, key, r: request, w: cell, ...withContext });
     return {
-      more: () => {
+      more: (returned) => {
         if (!running.streams.has(c)) return;
         entry.ahead = Math.max(0, entry.ahead - 1);
         if (cell) giveCredit(cell);
-        else postTo(running, { k: 'more', c });
+        else postMore(running, c, returned);
       },
       cancel: () => {
         pump?.stop();
