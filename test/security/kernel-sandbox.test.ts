@@ -197,14 +197,34 @@ describe.skipIf(missing.length > 0)('a process plugin under kernel limits', () =
     expect(res.statusCode).toBe(200);
     const groups = groupsOf('proc-echo');
     expect(groups.length).toBeGreaterThan(0);
-    for (const dir of groups) {
-      expect(readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim()).not.toBe('');
-    }
+    // The whole tree below the join shell — bwrap, its init in the new PID namespace, the plugin
+    // program — is in every group: the shell joined with its one thread before it exec'd bwrap.
+    const members = groups.map((dir) =>
+      readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number).sort(),
+    );
+    const [top] = members[0]!.filter((pid) => !members[0]!.includes(parentOf(pid)));
+    expect(top).toBeDefined();
+    const tree = [top!, ...descendantsOf(top!)].sort();
+    expect(tree.length).toBeGreaterThanOrEqual(3);
+    for (const listed of members) expect(listed).toEqual(tree);
     await gateway.stop();
     gateway = undefined;
     expect(groupsOf('proc-echo')).toEqual([]);
   });
 });
+
+function parentOf(pid: number): number {
+  return Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1] ?? 0);
+}
+
+function descendantsOf(pid: number): number[] {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1')
+    .trim()
+    .split(' ')
+    .filter(Boolean)
+    .map(Number);
+  return children.flatMap((child) => [child, ...descendantsOf(child)]);
+}
 
 /** Why uid 65534 cannot run the built package from this checkout (a clone in a 0700 directory), if so. */
 function unreadableByNobody(): string | undefined {

@@ -155,9 +155,22 @@ export class PluginCgroup {
     return killed;
   }
 
-  /** The `cgroup.procs` files a process writes its pid to, to join. */
+  /** The `cgroup.procs` files listing the group's processes. */
   get procsFiles(): string[] {
     return this.dirs.map((dir) => path.join(dir, 'cgroup.procs'));
+  }
+
+  /**
+   * The files a single-threaded process writes `0` to, to join the group with its one thread: v1's
+   * `tasks`, v2's `cgroup.procs`. Written `0`, a v1 `tasks` file moves the writing thread without the
+   * kernel's global lock on every thread group (`cgroup_threadgroup_rwsem`), whose taking waits for an
+   * RCU grace period when no other move happened lately: 6-20 ms of a cold start on an idle machine
+   * against 0.1-3 ms (docs/decisions/0310). For a process of one thread (the join shell), moving its
+   * thread is moving the process; its children are born in the group.
+   */
+  get joinFiles(): string[] {
+    const file = this.#version === 'v1' ? 'tasks' : 'cgroup.procs';
+    return this.dirs.map((dir) => path.join(dir, file));
   }
 
   /**

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Socket } from 'node:net';
-import { treeUsage } from './process-tree.js';
+import { childrenOf, treeUsage } from './process-tree.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { captureProcessOutput, type OutputStream } from '../worker/thread-output.js';
 import type { ProcessLaunch } from './process-launch.js';
@@ -194,4 +194,27 @@ export function sampleUsage(child: Child): number {
   const before = child.cpu;
   child.cpu = { ms: usage.cpuMs, at: now };
   return before ? Math.min(1, (usage.cpuMs - before.ms) / Math.max(1, now - before.at)) : 0;
+}
+
+/**
+ * Ends the process and the children it has: the sandbox's init (pid 1 of its PID namespace, whose end
+ * ends every process in it) is a child of bwrap, and sets no parent-death signal until its setup is
+ * done — ended during that setup, bwrap alone would leave it running, reparented, holding the
+ * channel, and the runtime would never see the process close. Stopped first, the process can fork no
+ * more (a fork that a pending signal meets is restarted): its children are all listed, and stay its
+ * own, when they are read.
+ */
+export function endChild(child: Child): void {
+  const { proc } = child;
+  // Reaped already: its pid may be another process's now.
+  if (proc.exitCode !== null || proc.signalCode !== null || proc.pid === undefined) return;
+  proc.kill('SIGSTOP');
+  for (const pid of childrenOf(proc.pid)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  proc.kill('SIGKILL');
 }

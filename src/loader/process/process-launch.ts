@@ -148,7 +148,7 @@ export function processLaunch(spec: LaunchSpec): ProcessLaunch {
       harness,
     ];
     return {
-      ...joining(cgroup, seccomp, bwrap, args),
+      ...joining(cgroup, seccomp, bwrap, args, true),
       env: {},
       sandbox: 'bwrap',
       kernelLimits,
@@ -216,7 +216,7 @@ function nativeLaunch(spec: LaunchSpec, command: readonly string[]): ProcessLaun
     ...rest,
   ];
   return {
-    ...joining(cgroup, seccomp, spec.bwrap, args),
+    ...joining(cgroup, seccomp, spec.bwrap, args, true),
     env: {},
     sandbox: 'bwrap',
     kernelLimits: kernelLimitsFor(true, true),

@@ -40,7 +40,7 @@ import { harnessData, helloRefusal } from './harness-data.js';
 import { LiveUnsupportedError } from '../../errors.js';
 import { FRAME_ENVELOPE_BYTES } from './frames.js';
 import type { ProcessControl, ProcessHarnessData } from './protocol.js';
-import { sampleUsage, sendClientFrame, sendFrame, spawnChild } from './process-child.js';
+import { endChild, sampleUsage, sendClientFrame, sendFrame, spawnChild } from './process-child.js';
 import { within } from '../settled-within.js';
 import type { Child } from './process-child.js';
 
@@ -287,14 +287,14 @@ export class ProcessRuntime implements PluginRuntime {
   #kill(child: Child, reason: string): void {
     if (child.exited || child.error !== undefined) return;
     child.error = reason;
-    child.proc.kill('SIGKILL');
+    endChild(child);
   }
 
   /** Ends a process for a reason that is not the plugin's crash. */
   #end(child: Child): void {
     if (child.exited) return;
     child.quiet = true;
-    child.proc.kill('SIGKILL');
+    endChild(child);
   }
 
   /** Nothing in flight: the idle countdown starts (or goes on). */

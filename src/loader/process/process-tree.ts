@@ -43,3 +43,15 @@ export function treeUsage(pid: number): TreeUsage | undefined {
   usage.overgrown = queue.length > 0;
   return usage;
 }
+
+/**
+ * The direct children of `pid` (`/proc/<pid>/task/<pid>/children`), or none when it cannot be read.
+ */
+export function childrenOf(pid: number): number[] {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
+    return text ? text.split(' ').map(Number) : [];
+  } catch {
+    return [];
+  }
+}
