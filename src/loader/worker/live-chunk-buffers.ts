@@ -28,6 +28,17 @@ export function bufferSizeFor(bytes: number): number {
 const isPlainArrayBuffer = (b: unknown): b is ArrayBuffer =>
   Object.prototype.toString.call(b) === '[object ArrayBuffer]';
 
+/**
+ * On the host: a chunk as the host may keep it. The thread's own copy runs in the plugin's realm, so a
+ * plugin that patches its globals can post a view on shared memory it keeps writing, or a small view
+ * on a huge buffer (`max_chunk_bytes` measures the view): such a chunk is copied to exactly its size.
+ */
+export function hostOwnedChunk(chunk: Uint8Array): Uint8Array {
+  const { buffer, byteLength } = chunk;
+  if (isPlainArrayBuffer(buffer) && buffer.byteLength <= bufferSizeFor(byteLength)) return chunk;
+  return new Uint8Array(chunk);
+}
+
 /** One thread's spare buffers, shared by its streams. */
 export class ChunkBuffers {
   readonly #spare: ArrayBuffer[] = [];

@@ -16,6 +16,7 @@ import type {
 import { BodyPump } from './live-body-pump.js';
 import { cancelCredit, creditCell, giveCredit } from './live-credit.js';
 import { STREAM_WINDOW, type LiveNote } from './live-protocol.js';
+import { hostOwnedChunk } from './live-chunk-buffers.js';
 import {
   postTo,
   type BlockingLiveHarness,
@@ -149,6 +150,6 @@ export class LiveThreadStreams {
       entry.sink.end('the plugin sent beyond its credit');
       return this.parts.maybeIdle(running);
     }
-    entry.sink.chunk(note.d);
+    entry.sink.chunk(typeof note.d === 'string' ? note.d : hostOwnedChunk(note.d));
   }
 }
