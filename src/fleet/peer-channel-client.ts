@@ -20,6 +20,7 @@ import {
   FrameWriter,
   channelKey,
   ChannelFramingError,
+  type OutFrame,
 } from './peer-channel-frames.js';
 import { PEER_PATH, PEER_SIGNATURE_HEADER, peerHeaders } from './peer-protocol.js';
 
@@ -61,8 +62,8 @@ export class PeerChannel {
   readonly #reader: FrameReader;
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
-  /** The calls of this turn of the event loop, written together at its end. */
-  #unsent: Buffer[] = [];
+  /** The calls of this turn of the event loop, written together at its end as one batch. */
+  #unsent: OutFrame[] = [];
   #unsentCalls: Pending[] = [];
   #unsentBytes = 0;
   #closed = false;
@@ -112,11 +113,11 @@ export class PeerChannel {
       const id = (this.#nextId = (this.#nextId + 1) >>> 0);
       const pending: Pending = { resolve, reject, deadlineAt, sent: false };
       this.#pending.set(id, pending);
-      const frame = this.#writer.frame(CHANNEL_CALL, id, envelope);
+      const bytes = Buffer.byteLength(envelope);
       if (this.#unsent.length === 0) setImmediate(this.#flush);
-      this.#unsent.push(frame);
+      this.#unsent.push({ id, payload: envelope, bytes });
       this.#unsentCalls.push(pending);
-      this.#unsentBytes += frame.length;
+      this.#unsentBytes += bytes;
     });
   }
 
@@ -124,7 +125,10 @@ export class PeerChannel {
     this.#socket.destroy();
   }
 
-  /** The calls of one turn of the event loop leave in one write, unless the channel was lost since. */
+  /**
+   * The calls of one turn of the event loop leave in one write, tagged as one batch (one MAC for all),
+   * unless the channel was lost since.
+   */
   readonly #flush = () => {
     const frames = this.#unsent;
     const calls = this.#unsentCalls;
@@ -134,9 +138,7 @@ export class PeerChannel {
     // Lost meanwhile: `#lost` rejects these calls as never sent.
     if (this.closed) return;
     for (const pending of calls) pending.sent = true;
-    this.#socket.cork();
-    for (const frame of frames) this.#socket.write(frame);
-    this.#socket.uncork();
+    this.#socket.write(this.#writer.frames(CHANNEL_CALL, frames));
   };
 
   #read(chunk: Buffer): void {

@@ -1,11 +1,12 @@
 /**
  * The owner's side of a peer channel (version 2 of the peer protocol, docs/peer-protocol.md): after an
  * authenticated upgrade, reads call frames off the socket, serves each, and writes its answer frame.
- * Every frame read in one chunk is dispatched in the same tick, and the answers of one tick leave in
- * one write: the thread wake-ups and system calls of a burst are shared by its calls.
+ * Every batch read in one chunk is dispatched in the same tick, and the answers of one tick leave in
+ * one write, tagged as one batch: the thread wake-ups, system calls and MACs of a burst are shared by
+ * its calls.
  *
- * Bounded: a frame longer than the largest call is refused at its header, a frame left unfinished past
- * `openTimeoutMs` (from the chunk that began it) closes the channel, as do a bad tag, an id already in
+ * Bounded: a frame longer than the largest call is refused at its header, a frame or batch left
+ * unfinished past `openTimeoutMs` (from the chunk that began it) closes the channel, as do a bad tag, an id already in
  * flight and more calls in flight than {@link CHANNEL_MAX_IN_FLIGHT}. While the caller does not take its answers (more than
  * {@link CHANNEL_HIGH_WATER} bytes unsent) no call is read, and past `openTimeoutMs` so, it is cut. A
  * channel with no call in flight for {@link CHANNEL_IDLE_MS} is closed.
@@ -24,6 +25,7 @@ import {
   FROM_OWNER,
   FrameReader,
   FrameWriter,
+  type OutFrame,
 } from './peer-channel-frames.js';
 
 const failed = errorResponse(
@@ -58,10 +60,19 @@ export function servePeerChannel(socket: Socket, head: Buffer, serving: ChannelS
   const inFlight = new Set<number>();
   let partTimer: NodeJS.Timeout | undefined;
   let stallTimer: NodeJS.Timeout | undefined;
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    socket.uncork();
+  /** The answers of this turn of the event loop, written together at its end as one batch. */
+  let unsent: OutFrame[] = [];
+  const flush = () => {
+    const frames = unsent;
+    unsent = [];
+    if (socket.destroyed) return;
+    socket.write(writer.frames(CHANNEL_ANSWER, frames));
+    if (socket.writableLength > CHANNEL_HIGH_WATER && stallTimer === undefined) {
+      // No call is read while the caller does not take its answers; past `openTimeoutMs`, cut.
+      socket.pause();
+      stallTimer = setTimeout(cut, serving.openTimeoutMs);
+      stallTimer.unref();
+    }
   };
   const cut = () => {
     clearTimeout(partTimer);
@@ -71,18 +82,8 @@ export function servePeerChannel(socket: Socket, head: Buffer, serving: ChannelS
   const answer = (id: number, payload: string) => {
     inFlight.delete(id);
     if (socket.destroyed) return;
-    if (!corked) {
-      corked = true;
-      socket.cork();
-      setImmediate(uncork);
-    }
-    socket.write(writer.frame(CHANNEL_ANSWER, id, payload));
-    if (socket.writableLength > CHANNEL_HIGH_WATER && stallTimer === undefined) {
-      // No call is read while the caller does not take its answers; past `openTimeoutMs`, cut.
-      socket.pause();
-      stallTimer = setTimeout(cut, serving.openTimeoutMs);
-      stallTimer.unref();
-    }
+    if (unsent.length === 0) setImmediate(flush);
+    unsent.push({ id, payload, bytes: Buffer.byteLength(payload) });
   };
   const call = (id: number, envelope: string) => {
     if (inFlight.has(id) || inFlight.size >= CHANNEL_MAX_IN_FLIGHT) return cut();

@@ -23,6 +23,7 @@ import type {
   EventBroker,
 } from './event-broker.js';
 import { entryMac, openEntry } from './stream-entry.js';
+import { StreamLease } from './stream-lease.js';
 import { lazySchema } from '../shared/lazy-schema.js';
 
 /** The part of an ioredis client the broker uses (`new Redis(url)` fits). */
@@ -210,6 +211,8 @@ class StreamConsumer {
   /** The newest entry id this consumer read: where a group lost meanwhile is made again. */
   #lastSeen: string | undefined;
   #wake: (() => void) | undefined;
+  /** Entries being handled stay this consumer's, however long their handler takes. */
+  readonly #lease: StreamLease;
 
   constructor(
     readonly s: Settings,
@@ -221,6 +224,7 @@ class StreamConsumer {
     this.#conn = s.redis.duplicate();
     // Connection errors reach the read loop as rejected reads; an unheard 'error' event would be printed.
     this.#conn.on?.('error', () => {});
+    this.#lease = new StreamLease(s.stream, group, name, s.claimIdle, (...a) => this.#call(...a));
     this.#done = this.#loop();
   }
 
@@ -310,9 +314,11 @@ class StreamConsumer {
     if (deliveries > this.s.maxDeliveries) {
       return this.#deadLetter(id, raw, deliveries - 1, `failed ${deliveries - 1} deliveries`);
     }
-    const outcome = await this.deliver(event);
-    if (outcome === 'done') await this.#call('XACK', this.s.stream, this.group, id);
-    // Left pending: claimed again after `claimIdle`, by this gateway or another.
+    // Held until acknowledged; left pending, it is claimed again `claimIdle` after, here or elsewhere.
+    await this.#lease.hold(id, async () => {
+      if ((await this.deliver(event)) === 'done')
+        await this.#call('XACK', this.s.stream, this.group, id);
+    });
   }
 
   async #deadLetter(id: string, raw: string, deliveries: number, reason: string): Promise<void> {

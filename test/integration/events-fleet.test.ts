@@ -176,6 +176,21 @@ describe.skipIf(!hasRedis)('domain events across a fleet (Redis Streams)', () =>
     expect(handled('fleet-sink', a.lines, b.lines).sort()).toEqual([...ids].sort());
   });
 
+  it('a handler slower than claimIdle keeps its event: no other gateway claims it while it runs', async () => {
+    const stream = newStream();
+    const a = await gateway(stream, ['fleet-sink']);
+    const b = await gateway(stream, ['fleet-sink']);
+    const ids: string[] = [];
+    // Each takes over three times claimIdle (300 ms): without renewal, the other gateway would claim it.
+    for (let i = 0; i < 6; i++) {
+      ids.push((await b.g.publish({ type: 'order.placed', payload: { i, waitMs: 1000 } })).id);
+    }
+    await until(() => handled('fleet-sink', a.lines, b.lines).length >= 6);
+    await new Promise((r) => setTimeout(r, 800)); // past claimIdle: a second delivery would show
+    expect(handled('fleet-sink', a.lines, b.lines).sort()).toEqual([...ids].sort());
+    for (const id of ids) expect(deliveries('fleet-sink', id, a.lines, b.lines)).toBe(1);
+  });
+
   it('unloading a plugin and loading it again under the same name resumes its group: nothing lost', async () => {
     const stream = newStream();
     const a = await gateway(stream, ['fleet-sink']);
