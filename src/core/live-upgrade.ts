@@ -20,7 +20,7 @@ import type {
 import { identify, refuse, toPluginRequest } from './admission.js';
 import { LiveConnection } from './live-connection.js';
 import { stillStarting, wakeWithin } from './wake.js';
-import { TopicTable } from './live-topics.js';
+import { PluginTopics } from './live-topics.js';
 import { leastBusy } from './live-stream.js';
 import type { RequestPathParts } from './request-path.js';
 import type { RequestSpan, Tracing } from './tracing.js';
@@ -67,9 +67,9 @@ export class LiveGate {
   readonly #open = new Map<string, number>();
   /**
    * Topics per plugin name, shared by its versions: during a swap's drain, a room keeps its clients on
-   * the old version and the new one together (ADR 0130). Bounded by the plugins loaded.
+   * the old version and the new one together (ADR 0130). Held while the plugin has a connection here.
    */
-  readonly #topics = new Map<string, TopicTable>();
+  readonly #topics = new PluginTopics();
   #next = 0;
 
   /** Authenticates forwarded WebSockets (`/.veza/peer/v1/ws`) on a fleet member. */
@@ -263,9 +263,12 @@ export class LiveGate {
       ? tracing.open(plugin, key, request.id, request.headers, undefined)
       : undefined;
     const hop = span?.hop(instance.id, 0);
-    const ended = span ? spanEnd(tracing, span, hop!, plugin.name, request.id, released) : released;
-    let topics = this.#topics.get(plugin.name);
-    if (!topics) this.#topics.set(plugin.name, (topics = new TopicTable()));
+    const topics = this.#topics.join(plugin.name);
+    const left = () => {
+      this.#topics.leave(plugin.name);
+      released();
+    };
+    const ended = span ? spanEnd(tracing, span, hop!, plugin.name, request.id, left) : left;
     const connection = new LiveConnection(ws, {
       id: `${request.id}.${(++this.#next).toString(36)}`,
       plugin: plugin.name,
