@@ -51,13 +51,26 @@ const reasonOf = (reason: string): string => {
  */
 export const MAX_SOCKET_ENVELOPE_CHARS = 15 * 1024;
 
-/** The envelope of a forwarded WebSocket, as JSON: the client's request less its own hop's headers. */
-function socketEnvelope(hop: StreamHop, key: string, request: PluginRequest): string {
+/** A `traceparent`'s length: the envelope is measured with one, whether the hop carries it or not. */
+const TRACEPARENT_PLACEHOLDER = `00-${'0'.repeat(32)}-${'0'.repeat(16)}-00`;
+
+/**
+ * The envelope of a forwarded WebSocket, as JSON: the client's request less its own hop's headers,
+ * and the hop's `traceparent` while the caller traces (signed with the rest).
+ */
+function socketEnvelope(
+  hop: StreamHop,
+  key: string,
+  request: PluginRequest,
+  traceparent: string | undefined,
+): string {
   const headers: Record<string, string> = {};
   for (const name in request.headers) {
     if (!HOP_HEADERS.has(name)) headers[name] = request.headers[name]!;
   }
-  return JSON.stringify(peerCall(hop, key, { ...request, headers, body: undefined }, 86_400_000));
+  const call = peerCall(hop, key, { ...request, headers, body: undefined }, 86_400_000);
+  if (traceparent !== undefined) call.traceparent = traceparent;
+  return JSON.stringify(call);
 }
 
 /** Why `request` cannot be forwarded (its envelope past the owner's header limit), or `undefined`. */
@@ -66,7 +79,8 @@ export function refuseSocket(
   key: string,
   request: PluginRequest,
 ): string | undefined {
-  const chars = Math.ceil((Buffer.byteLength(socketEnvelope(hop, key, request)) * 4) / 3);
+  const envelope = socketEnvelope(hop, key, request, TRACEPARENT_PLACEHOLDER);
+  const chars = Math.ceil((Buffer.byteLength(envelope) * 4) / 3);
   if (chars <= MAX_SOCKET_ENVELOPE_CHARS) return undefined;
   return `the request's headers are too large to forward to the gateway running the plugin (an envelope of ${chars} characters, at most ${MAX_SOCKET_ENVELOPE_CHARS})`;
 }
@@ -77,7 +91,10 @@ export interface ForwardedSocket extends LiveLink {
   shut(code: number, reason: string): void;
 }
 
-/** Opens a forwarded WebSocket for `peer` (the client's connection on this gateway). */
+/**
+ * Opens a forwarded WebSocket for `peer` (the client's connection on this gateway); `traceparent` is
+ * the hop's, while this gateway traces: the owner's span of the connection continues it.
+ */
 export function forwardSocket(
   hop: StreamHop,
   peer: LivePeer,
@@ -85,8 +102,9 @@ export function forwardSocket(
   request: PluginRequest,
   settings: WebSocketSettings | undefined,
   onEnd: () => void,
+  traceparent?: string,
 ): ForwardedSocket {
-  const envelope = socketEnvelope(hop, key, request);
+  const envelope = socketEnvelope(hop, key, request, traceparent);
   const signed = peerHeaders(hop.client.nodeId, hop.nodeId, envelope, hop.client.secret);
   delete signed['content-type'];
   signed[PEER_CALL_HEADER] = Buffer.from(envelope).toString('base64url');
