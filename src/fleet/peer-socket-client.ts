@@ -38,6 +38,9 @@ export function sendableCode(code: number): number {
   return 1011;
 }
 
+/** How long the owner has to end the connection once a close was sent or received (`ws`'s 30 s). */
+const OWNER_CLOSE_GRACE_MS = 2000;
+
 /** A close reason a frame can carry: at most 123 bytes of UTF-8. */
 const reasonOf = (reason: string): string => {
   let out = reason.slice(0, 123);
@@ -130,6 +133,8 @@ export function forwardSocket(
       maxPayload: settings?.max_message_bytes ?? 1024 * 1024,
       perMessageDeflate: false,
       handshakeTimeout: 5000,
+      // An owner that sends its close and then holds the connection open keeps the client no longer.
+      closeTimeout: OWNER_CLOSE_GRACE_MS,
       followRedirects: false,
     }));
     ws.on('open', () => {
@@ -139,11 +144,14 @@ export function forwardSocket(
       const bytes = Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw as ArrayBuffer);
       peer.send(isBinary ? new Uint8Array(bytes) : bytes.toString('utf8'));
     });
-    // An owner that refused the upgrade (401, 503), went away, or sent a frame over the limit (1009).
+    // An owner that refused the upgrade (401, 503), went away, sent a message over the limit (1009) or
+    // broke the protocol (a close code out of range, bad UTF-8): the hop is cut at once. `ws` would
+    // otherwise read on, and hold the client open, until the owner answered its close or 30 s passed.
     let failed: number | undefined;
     ws.on('error', (error: Error & { code?: string }) => {
-      // `ws` reports its own close (1006) after this: the client is told why.
       if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') failed = 1009;
+      // `ws` reports its own close (1006) after this: the client is told why.
+      ws.terminate();
     });
     ws.on('close', (code: number, reason: Buffer) => {
       if (closedByClient) {
