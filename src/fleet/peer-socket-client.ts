@@ -7,7 +7,7 @@
  * client's socket being read (the caller's `MAX_PENDING`). Close codes cross the hop both ways.
  * @module
  */
-import type { WebSocket as WsSocket } from 'ws';
+import type { ClientOptions, WebSocket as WsSocket } from 'ws';
 import type { LiveData, LiveLink, LivePeer } from '../loader/runtime.js';
 import type { PluginRequest, WebSocketSettings } from '../shared/types.js';
 import { PEER_CALL_HEADER, PEER_SOCKET_PATH, peerCall, peerHeaders } from './peer-protocol.js';
@@ -128,7 +128,8 @@ export function forwardSocket(
   void import('ws').then(({ WebSocket }) => {
     if (closedByClient) return onEnd();
     const url = `${hop.origin.replace(/^http/, 'ws')}${hop.basePath}${PEER_SOCKET_PATH}`;
-    const ws = (socket = new WebSocket(url, {
+    // `closeTimeout` is in ws (8.23, the version this package asks for) but not yet in @types/ws.
+    const options: ClientOptions & { closeTimeout: number } = {
       headers: signed,
       maxPayload: settings?.max_message_bytes ?? 1024 * 1024,
       perMessageDeflate: false,
@@ -136,7 +137,8 @@ export function forwardSocket(
       // An owner that sends its close and then holds the connection open keeps the client no longer.
       closeTimeout: OWNER_CLOSE_GRACE_MS,
       followRedirects: false,
-    }));
+    };
+    const ws = (socket = new WebSocket(url, options));
     ws.on('open', () => {
       for (const data of early.splice(0)) send(data);
     });
