@@ -67,7 +67,7 @@ describe("the host's topic tables", () => {
     await expect.poll(tables, SETTLED).toBe(before);
 
     // Plugins of other names come and go: the count does not grow with the names seen.
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 3; i++) {
       const name = `topics-${i}`;
       await gateway.load(pluginNamed(name));
       const again = await connect(`${live.url}/other/y`);
@@ -77,5 +77,5 @@ describe("the host's topic tables", () => {
       expect((await again.closed).code).toBe(1001);
       await expect.poll(tables, SETTLED).toBe(before);
     }
-  });
+  }, 120_000); // each count is a full collection of the test worker's heap
 });
