@@ -64,8 +64,10 @@ export class LiveConnection implements LivePeer {
     ws.on('message', this.#onMessage);
     ws.on('pong', () => (this.#lastSeen = Date.now()));
     ws.once('close', (code: number, reason: Buffer) => this.#onClose(code, reason.toString()));
-    // `ws` closes the socket after an error (a frame too large: 1009); the close event follows.
-    ws.on('error', () => {});
+    // `ws` closes the socket after an error (a frame too large: 1009); the close event follows once the
+    // client ends its side. One that holds it open is ended after the grace, as after a close of ours
+    // (`ws` would wait 30 s, the connection counted against `max_connections` meanwhile).
+    ws.on('error', () => setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref());
     const every = Math.max(500, Math.floor(setup.idleMs / 2));
     this.#idleTimer = setInterval(this.#checkIdle, every);
     this.#idleTimer.unref();

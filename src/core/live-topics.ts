@@ -2,7 +2,9 @@
  * A plugin's publish/subscribe topics, on the host: topic to the connections subscribed to it. Each
  * plugin (all its versions: a swap's old and new versions share their rooms) has a table of its own,
  * so a plugin can neither publish to another's topics nor see who is subscribed to them; a message
- * published once reaches every subscriber, whichever thread, instance or version serves it. Bounded: a connection holds at most `MAX_TOPICS_PER_CONNECTION` topics.
+ * published once reaches every subscriber, whichever thread, instance or version serves it. Bounded: a
+ * connection holds at most `MAX_TOPICS_PER_CONNECTION` topics, and a plugin has a table only while it
+ * has a connection open.
  * @module
  */
 import type { LiveData } from '../loader/runtime.js';
@@ -53,5 +55,28 @@ export class TopicTable {
   /** Subscribers of `topic`. */
   count(topic: string): number {
     return this.#topics.get(topic)?.size ?? 0;
+  }
+}
+
+/**
+ * The topic tables of every plugin with a connection on this gateway, by plugin name: a table is made
+ * at a plugin's first connection and dropped at its last close (an unload closes them all), so the
+ * map holds no more names than plugins with connections open.
+ */
+export class PluginTopics {
+  readonly #tables = new Map<string, { table: TopicTable; connections: number }>();
+
+  /** The table of `plugin`, for one more connection of it. */
+  join(plugin: string): TopicTable {
+    let entry = this.#tables.get(plugin);
+    if (!entry) this.#tables.set(plugin, (entry = { table: new TopicTable(), connections: 0 }));
+    entry.connections++;
+    return entry.table;
+  }
+
+  /** One connection of `plugin` ended; once none is left, its table goes. */
+  leave(plugin: string): void {
+    const entry = this.#tables.get(plugin);
+    if (entry && --entry.connections <= 0) this.#tables.delete(plugin);
   }
 }

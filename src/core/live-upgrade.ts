@@ -20,10 +20,10 @@ import type {
 import { identify, refuse, toPluginRequest } from './admission.js';
 import { LiveConnection } from './live-connection.js';
 import { stillStarting, wakeWithin } from './wake.js';
-import { TopicTable } from './live-topics.js';
+import { PluginTopics } from './live-topics.js';
 import { leastBusy } from './live-stream.js';
 import type { RequestPathParts } from './request-path.js';
-import type { RequestSpan, Tracing } from './tracing.js';
+import type { RequestSpan, TraceDoor, Tracing } from './tracing.js';
 import type { HopTrace } from '../shared/trace-context.js';
 import type { ManagedPlugin } from '../plugins/managed-plugin.js';
 import type { PeerDoor } from './peer-door.js';
@@ -67,9 +67,9 @@ export class LiveGate {
   readonly #open = new Map<string, number>();
   /**
    * Topics per plugin name, shared by its versions: during a swap's drain, a room keeps its clients on
-   * the old version and the new one together (ADR 0130). Bounded by the plugins loaded.
+   * the old version and the new one together (ADR 0130). Held while the plugin has a connection here.
    */
-  readonly #topics = new Map<string, TopicTable>();
+  readonly #topics = new PluginTopics();
   #next = 0;
 
   /** Authenticates forwarded WebSockets (`/.veza/peer/v1/ws`) on a fleet member. */
@@ -171,10 +171,8 @@ export class LiveGate {
         );
       }
     }
-    // The open handler's ctx is a request handler's: the flags evaluated for its caller.
-    const flags = (plugin as Partial<ManagedPlugin>).flags;
-    const f = flags?.targeted ? await flags.evaluate(req) : undefined;
-    return this.#admit(plugin, instance, target.key, req, settings, id, f);
+    const f = await flagsFor(plugin, req);
+    return this.#admit(plugin, instance, target.key, req, settings, id, { f });
   }
 
   /**
@@ -190,7 +188,7 @@ export class LiveGate {
     // Never `context.clientAddress`: behind `trustProxy` that is `x-forwarded-for`, the caller's writing.
     const admitted = this.#peers.socket(request.headers ?? {}, socketAddress, id);
     if ('refused' in admitted) return { kind: 'refused', response: admitted.refused };
-    const { match, request: req } = admitted;
+    const { match, request: req, traceparent } = admitted;
     const plugin = match.target.plugin;
     const timeoutMs = match.target.timeoutMs ?? this.#parts.options.pluginTimeout;
     if (plugin.asleep === true && !(await wakeWithin(plugin, timeoutMs))) {
@@ -204,14 +202,15 @@ export class LiveGate {
         response: errorResponse(ErrorCodes.PLUGIN_UNAVAILABLE, message, id),
       };
     }
-    return this.#admit(
-      plugin,
-      instance,
-      match.target.key,
-      req,
-      match.target.endpoint.websocket!,
-      id,
-    );
+    // As for a forwarded request: the flags are the owner's, evaluated here for the envelope's caller,
+    // and the connection's span continues the caller's hop (the signed envelope's `traceparent`).
+    const f = await flagsFor(plugin, req);
+    const { tracing } = this.#parts;
+    const trace: TraceDoor | undefined = tracing.enabled
+      ? { door: 'peer', parent: tracing.parentFrom(traceparent ? { traceparent } : {}) }
+      : undefined;
+    const websocket = match.target.endpoint.websocket!;
+    return this.#admit(plugin, instance, match.target.key, req, websocket, id, { f, trace });
   }
 
   /** Within the endpoint's `max_connections` on this gateway: the upgrade is accepted. */
@@ -222,7 +221,7 @@ export class LiveGate {
     req: PluginRequest,
     settings: WebSocketSettings,
     id: string,
-    flags?: Record<string, boolean>,
+    given: Given,
   ): LiveUpgrade {
     const slot = `${plugin.name}@${plugin.version} ${key}`;
     const open = this.#open.get(slot) ?? 0;
@@ -242,7 +241,7 @@ export class LiveGate {
       kind: 'accepted',
       maxMessageBytes: settings.max_message_bytes,
       cancel: release,
-      accept: (ws) => this.#join(ws, plugin, instance, key, req, settings, release, flags),
+      accept: (ws) => this.#join(ws, plugin, instance, key, req, settings, release, given),
     };
   }
 
@@ -254,18 +253,21 @@ export class LiveGate {
     request: PluginRequest,
     settings: WebSocketSettings,
     released: () => void,
-    flags: Record<string, boolean> | undefined,
+    { f: flags, trace }: Given,
   ): void {
     // While tracing, the connection is a span from its open to its close; its handlers' ctx.trace is
     // the span's hop, as a request handler's.
     const { tracing } = this.#parts;
     const span = tracing.enabled
-      ? tracing.open(plugin, key, request.id, request.headers, undefined)
+      ? tracing.open(plugin, key, request.id, request.headers, trace)
       : undefined;
     const hop = span?.hop(instance.id, 0);
-    const ended = span ? spanEnd(tracing, span, hop!, plugin.name, request.id, released) : released;
-    let topics = this.#topics.get(plugin.name);
-    if (!topics) this.#topics.set(plugin.name, (topics = new TopicTable()));
+    const topics = this.#topics.join(plugin.name);
+    const left = () => {
+      this.#topics.leave(plugin.name);
+      released();
+    };
+    const ended = span ? spanEnd(tracing, span, hop!, plugin.name, request.id, left) : left;
     const connection = new LiveConnection(ws, {
       id: `${request.id}.${(++this.#next).toString(36)}`,
       plugin: plugin.name,
@@ -326,6 +328,23 @@ function spanEnd(
     tracing.close(span, plugin, requestId, switched, undefined);
     released();
   };
+}
+
+/** What an accepted upgrade gives its connection's handlers besides the request. */
+interface Given {
+  /** The flag values evaluated for its caller, when the plugin's rules target callers. */
+  f?: Record<string, boolean>;
+  /** Where its span comes from, when not the upgrade's own headers (a forwarded one: the peer door). */
+  trace?: TraceDoor;
+}
+
+/** The plugin's flag values for `req` when its rules target callers (a request handler's `ctx.flags`). */
+async function flagsFor(
+  plugin: Served,
+  req: PluginRequest,
+): Promise<Record<string, boolean> | undefined> {
+  const flags = (plugin as Partial<ManagedPlugin>).flags;
+  return flags?.targeted ? await flags.evaluate(req) : undefined;
 }
 
 /** The rate-limit caller of an anonymous upgrade: its client address (an IPv6 one as its /64). */

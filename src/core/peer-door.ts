@@ -92,8 +92,11 @@ export class PeerDoor {
         const stream = match.target.endpoint.stream;
         return stream && { requestBody: stream.request_body };
       },
-      serveStream: (match, request, timeoutMs) =>
-        this.#serve(match, request, timeoutMs, headers, started).then((o) => o.response),
+      // Its trace continues the caller's hop, named in the signed envelope (never a header of the hop).
+      serveStream: (match, request, timeoutMs, traceparent) =>
+        this.#serve(match, request, timeoutMs, traceOf(traceparent), started).then(
+          (o) => o.response,
+        ),
     });
   }
 
@@ -118,8 +121,7 @@ export class PeerDoor {
       return answerCall(envelope, {
         nodeId: parts.nodeId,
         find: (call) => {
-          const parent = (call as PeerCall & { traceparent?: unknown }).traceparent;
-          if (typeof parent === 'string') trace = { traceparent: parent };
+          trace = traceOf(call.traceparent);
           const match = parts.find(call);
           return match?.target.endpoint.stream ? undefined : match;
         },
@@ -148,7 +150,9 @@ export class PeerDoor {
     headers: PeerHeaders,
     remoteAddress: string | undefined,
     id: string,
-  ): { refused: PluginResponse } | { match: Found; request: PluginRequest } {
+  ):
+    | { refused: PluginResponse }
+    | { match: Found; request: PluginRequest; traceparent: string | undefined } {
     const parts = this.#parts();
     const raw = headers[PEER_CALL_HEADER];
     const envelope = typeof raw === 'string' ? Buffer.from(raw, 'base64url').toString('utf8') : '';
@@ -173,7 +177,7 @@ export class PeerDoor {
     request.params = match.params;
     request.query = match.query;
     const refusal = refuse(match.target, request);
-    return refusal ? { refused: refusal } : { match, request };
+    return refusal ? { refused: refusal } : { match, request, traceparent: call.traceparent };
   }
 
   #parts() {
@@ -233,6 +237,11 @@ export class PeerDoor {
       path.enter({ target, request: req, started, rate, timeoutMs, refused, trace }),
     );
   }
+}
+
+/** The headers a peer call's trace parent is read from: the envelope's `traceparent` alone. */
+function traceOf(traceparent: string | undefined): PeerHeaders {
+  return traceparent === undefined ? {} : { traceparent };
 }
 
 /** A call the owner refused (a malformed envelope) as a channel's answer: the caller tries elsewhere. */

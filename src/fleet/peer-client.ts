@@ -303,10 +303,11 @@ export class RemoteRuntime implements PluginRuntime {
   /** Streams forwarded to the owner over the streaming peer protocol (`peer-stream-client.ts`). */
   live(): LiveChannel {
     return (this.#live ??= {
-      stream: (sink, key, request, body, settings) => {
+      stream: (sink, key, request, body, settings, context) => {
         const limits = {
           maxChunkBytes: settings?.max_chunk_bytes ?? 1024 * 1024,
           totalMs: settings ? parseDuration(settings.total_timeout)! : 3_600_000,
+          traceparent: context?.tp,
         };
         const link = forwardStream(this, sink, key, request, body, limits, () =>
           this.#let(this.#streams, link),
@@ -315,9 +316,16 @@ export class RemoteRuntime implements PluginRuntime {
         return link;
       },
       refuseOpen: (key, request) => refuseSocket(this, key, request),
-      open: (peer, key, request, settings) => {
-        const link = forwardSocket(this, peer, key, request, settings, () =>
-          this.#let(this.#sockets, link),
+      // The flag values (`context.f`) stay here: the owner evaluates its own, as for a request.
+      open: (peer, key, request, settings, context) => {
+        const link = forwardSocket(
+          this,
+          peer,
+          key,
+          request,
+          settings,
+          () => this.#let(this.#sockets, link),
+          context?.tp,
         );
         this.#hold(this.#sockets, link);
         return link;

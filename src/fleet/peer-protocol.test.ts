@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fromWire, peerHeaders, sign, toWire } from './peer-protocol.js';
+import { parseCall } from './peer-server.js';
 
 describe('peer bodies on the wire', () => {
   it('sends bytes as base64 and JSON as it is, and leaves no body out as no body', () => {
@@ -57,5 +58,34 @@ describe('peer call headers', () => {
     }
     // Field boundaries are part of what is signed: moving a character across one changes it.
     expect(sign('s', '1', 'ab', '', 'n', 'body')).not.toBe(sign('s', '1', 'a', 'b', 'n', 'body'));
+  });
+});
+
+describe("a peer call's traceparent", () => {
+  const call = (traceparent: unknown) =>
+    JSON.stringify({
+      service: 's',
+      version: '1.0.0',
+      instance: 'i',
+      key: 'GET /x',
+      timeoutMs: 1000,
+      traceparent,
+      request: { id: 'r', method: 'GET', path: '/x', headers: {} },
+    });
+
+  it('is kept when it is a W3C traceparent, and dropped otherwise (a label, not a reason to refuse)', () => {
+    const valid = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    expect(parseCall(call(valid)).traceparent).toBe(valid);
+    for (const bad of [
+      'x',
+      42,
+      { a: 1 },
+      `${valid}-extra`,
+      '00-00000000000000000000000000000000-b7ad6b7169203331-01',
+      'x'.repeat(100_000),
+    ]) {
+      const parsed = parseCall(call(bad));
+      expect(parsed).not.toHaveProperty('traceparent');
+    }
   });
 });

@@ -62,6 +62,11 @@ export interface PeerCall {
    * and this itself; the envelope carries neither.
    */
   search?: string;
+  /**
+   * W3C `traceparent` of the caller's hop, while it traces: the owner's span continues it. Inside the
+   * envelope, so that it is signed with it; one that is not a valid version-00 value is dropped.
+   */
+  traceparent?: string;
   /** The request as the plugin will see it, less `params` and `query`; its body travels as `{ json }`, or as `{ bytes }` in base64 for a `Uint8Array`. */
   request: Omit<PluginRequest, 'body' | 'params' | 'query'> & { body: WireBody };
 }

@@ -8,6 +8,7 @@ import { ErrorCodes, type ErrorCode } from '../errors.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import { errorResponse, errorWire } from '../shared/responses.js';
 import type { TaskFailure } from '../shared/task-failure.js';
+import { parseTraceparent } from '../shared/trace-context.js';
 import type { PluginRequest, PluginResponse } from '../shared/types.js';
 import type { ReplayGuard } from './replay-guard.js';
 import {
@@ -179,6 +180,10 @@ export function parseCall(body: string): PeerCall {
   }
   if (r.context !== undefined && !isObject(r.context))
     throw new Error('request.context must be an object');
+  // A trace label, not an authority: an invalid one is ignored, as W3C asks of a `traceparent` header.
+  if (call.traceparent !== undefined && parseTraceparent(call.traceparent) === undefined) {
+    delete call.traceparent;
+  }
   return call as unknown as PeerCall;
 }
 

@@ -7,7 +7,7 @@
  * client's socket being read (the caller's `MAX_PENDING`). Close codes cross the hop both ways.
  * @module
  */
-import type { WebSocket as WsSocket } from 'ws';
+import type { ClientOptions, WebSocket as WsSocket } from 'ws';
 import type { LiveData, LiveLink, LivePeer } from '../loader/runtime.js';
 import type { PluginRequest, WebSocketSettings } from '../shared/types.js';
 import { PEER_CALL_HEADER, PEER_SOCKET_PATH, peerCall, peerHeaders } from './peer-protocol.js';
@@ -38,6 +38,9 @@ export function sendableCode(code: number): number {
   return 1011;
 }
 
+/** How long the owner has to end the connection once a close was sent or received (`ws`'s 30 s). */
+const OWNER_CLOSE_GRACE_MS = 2000;
+
 /** A close reason a frame can carry: at most 123 bytes of UTF-8. */
 const reasonOf = (reason: string): string => {
   let out = reason.slice(0, 123);
@@ -51,13 +54,26 @@ const reasonOf = (reason: string): string => {
  */
 export const MAX_SOCKET_ENVELOPE_CHARS = 15 * 1024;
 
-/** The envelope of a forwarded WebSocket, as JSON: the client's request less its own hop's headers. */
-function socketEnvelope(hop: StreamHop, key: string, request: PluginRequest): string {
+/** A `traceparent`'s length: the envelope is measured with one, whether the hop carries it or not. */
+const TRACEPARENT_PLACEHOLDER = `00-${'0'.repeat(32)}-${'0'.repeat(16)}-00`;
+
+/**
+ * The envelope of a forwarded WebSocket, as JSON: the client's request less its own hop's headers,
+ * and the hop's `traceparent` while the caller traces (signed with the rest).
+ */
+function socketEnvelope(
+  hop: StreamHop,
+  key: string,
+  request: PluginRequest,
+  traceparent: string | undefined,
+): string {
   const headers: Record<string, string> = {};
   for (const name in request.headers) {
     if (!HOP_HEADERS.has(name)) headers[name] = request.headers[name]!;
   }
-  return JSON.stringify(peerCall(hop, key, { ...request, headers, body: undefined }, 86_400_000));
+  const call = peerCall(hop, key, { ...request, headers, body: undefined }, 86_400_000);
+  if (traceparent !== undefined) call.traceparent = traceparent;
+  return JSON.stringify(call);
 }
 
 /** Why `request` cannot be forwarded (its envelope past the owner's header limit), or `undefined`. */
@@ -66,7 +82,8 @@ export function refuseSocket(
   key: string,
   request: PluginRequest,
 ): string | undefined {
-  const chars = Math.ceil((Buffer.byteLength(socketEnvelope(hop, key, request)) * 4) / 3);
+  const envelope = socketEnvelope(hop, key, request, TRACEPARENT_PLACEHOLDER);
+  const chars = Math.ceil((Buffer.byteLength(envelope) * 4) / 3);
   if (chars <= MAX_SOCKET_ENVELOPE_CHARS) return undefined;
   return `the request's headers are too large to forward to the gateway running the plugin (an envelope of ${chars} characters, at most ${MAX_SOCKET_ENVELOPE_CHARS})`;
 }
@@ -77,7 +94,10 @@ export interface ForwardedSocket extends LiveLink {
   shut(code: number, reason: string): void;
 }
 
-/** Opens a forwarded WebSocket for `peer` (the client's connection on this gateway). */
+/**
+ * Opens a forwarded WebSocket for `peer` (the client's connection on this gateway); `traceparent` is
+ * the hop's, while this gateway traces: the owner's span of the connection continues it.
+ */
 export function forwardSocket(
   hop: StreamHop,
   peer: LivePeer,
@@ -85,8 +105,9 @@ export function forwardSocket(
   request: PluginRequest,
   settings: WebSocketSettings | undefined,
   onEnd: () => void,
+  traceparent?: string,
 ): ForwardedSocket {
-  const envelope = socketEnvelope(hop, key, request);
+  const envelope = socketEnvelope(hop, key, request, traceparent);
   const signed = peerHeaders(hop.client.nodeId, hop.nodeId, envelope, hop.client.secret);
   delete signed['content-type'];
   signed[PEER_CALL_HEADER] = Buffer.from(envelope).toString('base64url');
@@ -107,13 +128,17 @@ export function forwardSocket(
   void import('ws').then(({ WebSocket }) => {
     if (closedByClient) return onEnd();
     const url = `${hop.origin.replace(/^http/, 'ws')}${hop.basePath}${PEER_SOCKET_PATH}`;
-    const ws = (socket = new WebSocket(url, {
+    // `closeTimeout` is in ws (8.23, the version this package asks for) but not yet in @types/ws.
+    const options: ClientOptions & { closeTimeout: number } = {
       headers: signed,
       maxPayload: settings?.max_message_bytes ?? 1024 * 1024,
       perMessageDeflate: false,
       handshakeTimeout: 5000,
+      // An owner that sends its close and then holds the connection open keeps the client no longer.
+      closeTimeout: OWNER_CLOSE_GRACE_MS,
       followRedirects: false,
-    }));
+    };
+    const ws = (socket = new WebSocket(url, options));
     ws.on('open', () => {
       for (const data of early.splice(0)) send(data);
     });
@@ -121,11 +146,14 @@ export function forwardSocket(
       const bytes = Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw as ArrayBuffer);
       peer.send(isBinary ? new Uint8Array(bytes) : bytes.toString('utf8'));
     });
-    // An owner that refused the upgrade (401, 503), went away, or sent a frame over the limit (1009).
+    // An owner that refused the upgrade (401, 503), went away, sent a message over the limit (1009) or
+    // broke the protocol (a close code out of range, bad UTF-8): the hop is cut at once. `ws` would
+    // otherwise read on, and hold the client open, until the owner answered its close or 30 s passed.
     let failed: number | undefined;
     ws.on('error', (error: Error & { code?: string }) => {
-      // `ws` reports its own close (1006) after this: the client is told why.
       if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') failed = 1009;
+      // `ws` reports its own close (1006) after this: the client is told why.
+      ws.terminate();
     });
     ws.on('close', (code: number, reason: Buffer) => {
       if (closedByClient) {

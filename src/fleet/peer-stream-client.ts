@@ -47,6 +47,8 @@ export interface StreamLimits {
   maxChunkBytes: number;
   /** `stream.total_timeout` in ms, sent as the call's deadline. */
   totalMs: number;
+  /** The hop's W3C `traceparent`, while this gateway traces: the owner's span continues it. */
+  traceparent?: string;
 }
 
 /**
@@ -75,9 +77,10 @@ export function forwardStream(
       wake?.();
     },
   };
-  const envelope = JSON.stringify(
-    peerCall(hop, key, { ...request, body: undefined }, limits.totalMs),
-  );
+  const call = peerCall(hop, key, { ...request, body: undefined }, limits.totalMs);
+  // Inside the call frame, so that it is signed with the rest (a channel's calls carry it the same way).
+  if (limits.traceparent !== undefined) call.traceparent = limits.traceparent;
+  const envelope = JSON.stringify(call);
   const headers = peerHeaders(hop.client.nodeId, hop.nodeId, envelope, hop.client.secret);
   headers['content-type'] = PEER_STREAM_CONTENT_TYPE;
   async function* upload(): AsyncGenerator<Uint8Array> {

@@ -34,11 +34,15 @@ export interface PeerStreamParts<T> extends Omit<PeerServerParts<T>, 'serve'> {
   openTimeoutMs: number;
   /** The route's `stream` mode: `undefined` when it is not a `stream` endpoint. */
   streamOf(target: T): { requestBody: boolean } | undefined;
-  /** Serves the request on that route; the response's body is a stream, or a whole answer. */
+  /**
+   * Serves the request on that route; the response's body is a stream, or a whole answer.
+   * `traceparent` is the caller's hop, from the signed envelope.
+   */
   serveStream(
     target: T,
     request: Omit<PluginRequest, 'params' | 'query'>,
     timeoutMs: number,
+    traceparent: string | undefined,
   ): Promise<PluginResponse>;
 }
 
@@ -97,7 +101,7 @@ export async function servePeerStream<T>(
   else if ((await reader.next(0).catch(() => null)) !== undefined) {
     return peerRefusal(ErrorCodes.BAD_REQUEST, `${call.key} reads no request body`);
   }
-  return answer(await parts.serveStream(target, request, call.timeoutMs));
+  return answer(await parts.serveStream(target, request, call.timeoutMs, call.traceparent));
 }
 
 const LATE = Symbol('late');

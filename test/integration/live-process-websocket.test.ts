@@ -5,6 +5,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { PluginGateway, type CrashEvent, type GatewayOptions } from '../../src/index.js';
 import { closeServer, memoryLogger, statusOf } from '../helpers.js';
 import { connect, liveServer, refusal } from '../live-clients.js';
+import { roomExchange, startSandboxed } from '../sandboxed-live.js';
 import {
   haveBwrap,
   removeProcessPlugins,
@@ -25,18 +26,8 @@ afterEach(async () => {
 
 /** A started gateway that requires bubblewrap, with `dir` loaded, and a node:http server. */
 async function started(dir: string, options: GatewayOptions = {}) {
-  gateway = new PluginGateway({
-    logger: false,
-    warm: true,
-    sandbox: { bwrap: true, requireBwrap: true },
-    ...options,
-  });
-  const info = await gateway.load(dir);
-  expect(info.runtime).toBe('process');
-  expect(info.sandbox).toBe('bwrap');
-  await gateway.start();
-  const live = await liveServer(gateway);
-  server = live.server;
+  const live = await startSandboxed([dir], options);
+  ({ gateway, server } = live);
   return live.url;
 }
 
@@ -44,36 +35,7 @@ describe.skipIf(!bwrap)('WebSockets through a process plugin in bubblewrap', () 
   it('echoes, and publishes to a room of three clients on the host’s topics', async () => {
     const log = memoryLogger();
     const url = await started(roomPlugin(), { logger: log });
-    const a = await connect(`${url}/room/blue`);
-    const b = await connect(`${url}/room/blue`);
-    const c = await connect(`${url}/room/green`);
-    const welcome = JSON.parse(await a.next());
-    expect(welcome).toMatchObject({ joined: 'blue', version: '1.0.0' });
-    // Its own process, not the host's.
-    expect(welcome.pid).not.toBe(process.pid);
-    await b.next();
-    await c.next();
-    a.ws.send('echo:hi');
-    expect(await a.next()).toBe('1.0.0:hi');
-    a.ws.send(Buffer.from([1, 2, 3]));
-    expect(await a.next()).toBe('bytes:3');
-    a.ws.send('{"edit":1}');
-    expect(await b.next()).toBe('{"edit":1}');
-    c.ws.send('to green');
-    a.ws.send('echo:after');
-    b.ws.send('echo:after');
-    expect(await a.next()).toBe('1.0.0:after');
-    expect(await b.next()).toBe('1.0.0:after');
-    // The publisher does not get its own message; another room does not get it at all.
-    expect(a.messages).not.toContain('{"edit":1}');
-    expect([...a.messages, ...b.messages]).not.toContain('to green');
-    expect(gateway!.metrics('procroom').active_connections).toBe(3);
-    a.ws.send('bye');
-    expect(await a.closed).toEqual({ code: 4000, reason: 'bye' });
-    b.ws.close(1000);
-    c.ws.close(1000);
-    await Promise.all([b.closed, c.closed]);
-    await expect.poll(() => gateway!.metrics('procroom').active_connections).toBe(0);
+    await roomExchange(gateway!, 'procroom', url);
     // The plugin's close handler ran for each (its log line comes through the channel).
     await expect.poll(() => log.lines.filter((l) => l.msg === 'left 1.0.0').length).toBe(3);
     const closes = log.lines.filter((l) => l.msg?.startsWith('websocket closed'));

@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PluginGateway, type CrashEvent, type GatewayOptions } from '../../src/index.js';
 import { closeServer, fixture, memoryLogger, statusOf } from '../helpers.js';
 import { connect, liveServer, refusal } from '../live-clients.js';
+import { roomExchange, startSandboxed } from '../sandboxed-live.js';
 import { buildGoPlugin, buildRustPlugin, cargoReason, goReason } from '../services/native-build.js';
 import { bwrapReason, usable } from '../services/toolchains.js';
 
@@ -44,18 +45,8 @@ describe.each(languages.filter(([, ready]) => ready && bwrap))(
     });
 
     async function started(options: GatewayOptions = {}, dir = plugin.dir) {
-      gateway = new PluginGateway({
-        logger: false,
-        warm: true,
-        sandbox: { bwrap: true, requireBwrap: true },
-        ...options,
-      });
-      const info = await gateway.load(dir);
-      expect(info.sandbox).toBe('bwrap');
-      await gateway.start();
-      await statusOf(gateway, name, 'active');
-      const live = await liveServer(gateway);
-      server = live.server;
+      const live = await startSandboxed([dir], options);
+      ({ gateway, server } = live);
       return live.url;
     }
 
@@ -71,36 +62,7 @@ describe.each(languages.filter(([, ready]) => ready && bwrap))(
     it('echoes text and bytes, and publishes to a room of clients on the host’s topics', async () => {
       const log = memoryLogger();
       const url = await started({ logger: log });
-      const a = await connect(`${url}/room/blue`);
-      const b = await connect(`${url}/room/blue`);
-      const c = await connect(`${url}/room/green`);
-      const welcome = JSON.parse(await a.next());
-      expect(welcome).toMatchObject({ joined: 'blue', version: '1.0.0' });
-      // Its own process in its own PID namespace, not the host.
-      expect(welcome.pid).not.toBe(process.pid);
-      await b.next();
-      await c.next();
-      a.ws.send('echo:hi');
-      expect(await a.next()).toBe('1.0.0:hi');
-      a.ws.send(Buffer.from([1, 2, 3]));
-      expect(await a.next()).toBe('bytes:3');
-      a.ws.send('{"edit":1}');
-      expect(await b.next()).toBe('{"edit":1}');
-      c.ws.send('to green');
-      a.ws.send('echo:after');
-      b.ws.send('echo:after');
-      expect(await a.next()).toBe('1.0.0:after');
-      expect(await b.next()).toBe('1.0.0:after');
-      // The publisher does not get its own message; another room does not get it at all.
-      expect(a.messages).not.toContain('{"edit":1}');
-      expect([...a.messages, ...b.messages]).not.toContain('to green');
-      expect(gateway!.metrics(name).active_connections).toBe(3);
-      a.ws.send('bye');
-      expect(await a.closed).toEqual({ code: 4000, reason: 'bye' });
-      b.ws.close(1000);
-      c.ws.close(1000);
-      await Promise.all([b.closed, c.closed]);
-      await expect.poll(() => gateway!.metrics(name).active_connections).toBe(0);
+      await roomExchange(gateway!, name, url);
       // The plugin's close handler ran for each (its log line comes through the channel).
       const left = () => log.lines.filter((l) => l.msg === 'left 1.0.0');
       await expect.poll(() => left().length).toBe(3);

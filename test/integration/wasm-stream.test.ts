@@ -4,6 +4,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PluginGateway } from '../../src/index.js';
 import { closeServer, fixture, gatewayWith, memoryLogger } from '../helpers.js';
@@ -129,6 +134,48 @@ describe.skipIf(!present)('wasm plugin streams (AssemblyScript)', () => {
       ),
     );
     bodies.forEach((b, i) => expect(parseSse(b)[0]!.id).toBe(`${(i + 1) * 10 + 1}`));
+  });
+
+  it("gives a stream's call the request's flag values and trace, as a request's call gets them", async () => {
+    const exporter = new InMemorySpanExporter();
+    const lines = memoryLogger();
+    const g = await gatewayWith(['wasm-stream'], {
+      logger: lines,
+      tracing: {
+        tracerProvider: new BasicTracerProvider({
+          spanProcessors: [new SimpleSpanProcessor(exporter)],
+        }),
+      },
+      authenticate: (req) => ({ userId: String(req.headers?.['x-user']) }),
+    });
+    await g.setFlag('wasm-stream', 'beta', { users: ['ada'] });
+    const live = await liveServer(g);
+    try {
+      const sent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+      const get = async (path: string, user: string) => {
+        const headers = { 'x-user': user, traceparent: sent };
+        return (await fetch(`http://${live.url}${path}`, { headers })).json();
+      };
+      expect(await get('/flagged', 'ada')).toEqual({ beta: true });
+      expect(await get('/flagged', 'bob')).toEqual({ beta: false });
+      expect(await get('/flagged-whole', 'ada')).toEqual({ beta: true });
+      expect(await get('/flagged-whole', 'bob')).toEqual({ beta: false });
+      // Each call's log line names its hop in the caller's trace, streamed or not.
+      const hops = () => exporter.getFinishedSpans().filter((s) => s.name === 'veza.hop');
+      await expect.poll(() => hops().length).toBe(4);
+      const hopIds = hops().map((h) => h.spanContext().spanId);
+      for (const msg of ['flagged stream', 'flagged request']) {
+        const said = lines.lines.filter((l) => l.msg === msg);
+        expect(said).toHaveLength(2);
+        for (const line of said) {
+          expect(line.trace_id).toBe('0af7651916cd43dd8448eb211c80319c');
+          expect(hopIds).toContain(line.span_id);
+        }
+      }
+    } finally {
+      await g.stop();
+      await closeServer(live.server);
+    }
   });
 
   it('answers 504 when the module never writes its head, and ends its call', async () => {

@@ -25,6 +25,7 @@ import { EXTISM_ENV, EXTISM_USER, type Grant } from './abi.js';
 import type { HostAnswer, HostNote, HostOp, WasmHarnessData } from './host-protocol.js';
 import { WASI_MODULE, wasiImports, WasiExit, type Wasi } from './wasi-preview1.js';
 import { serveStreams, STREAM_NONE } from './stream-call.js';
+import { flagCellReader } from './flag-cells.js';
 
 const data = workerData as WasmHarnessData;
 const port = parentPort!;
@@ -56,24 +57,13 @@ let current: {
   deadline: number;
   /** The request's own flag values, when a rule targets its user. */
   flags?: Record<string, boolean>;
+  /** The `traceparent` of the gateway's hop to this call, while it traces: its log lines carry it. */
+  tp?: string;
 } = { deadline: Infinity };
 
-const flagNames = Object.keys(data.flags);
-let flags = data.flags;
-let flagsSeen = 0;
-/** The flags as the host last set them (its shared cells, docs/decisions/0092), or the request's own. */
-function flagValues(): Record<string, boolean> {
-  if (current.flags) return current.flags;
-  const cells = data.flagCells;
-  const version = Atomics.load(cells, 0);
-  if (version !== flagsSeen) {
-    const next: Record<string, boolean> = {};
-    flagNames.forEach((name, i) => (next[name] = Atomics.load(cells, i + 1) === 1));
-    if (Atomics.load(cells, 0) === version) flagsSeen = version;
-    flags = next;
-  }
-  return flags;
-}
+const hostFlags = flagCellReader(data.flags, data.flagCells);
+/** The flags as the host last set them, or the request's own. */
+const flagValues = (): Record<string, boolean> => current.flags ?? hostFlags();
 
 /** Extism's `log_*` lines past `limits.logLinesPerSecond` are dropped here, before they cost the host a message. */
 const logBudget = new LineBudget(data.logLinesPerSecond);
@@ -82,7 +72,7 @@ function log(level: 'debug' | 'info' | 'warn' | 'error') {
   return (msg: unknown) => {
     const { ok, dropped } = logBudget.take();
     if (dropped > 0) note({ pgw: 'log', level: 'warn', msg: droppedLines(dropped, data) });
-    if (ok) note({ pgw: 'log', level, msg: String(msg), requestId: current.id });
+    if (ok) note({ pgw: 'log', level, msg: String(msg), requestId: current.id, tp: current.tp });
   };
 }
 const logger = {
@@ -275,10 +265,11 @@ const streams =
   serveStreams(
     data,
     () => memory?.buffer,
-    async (r, input, deadline) => {
+    async ({ r, tp, f }, input, deadline) => {
       await ready;
       if (initFailure) throw new Error(initFailure.message);
-      return invoke('handle', input, { id: r.id, userId: r.userId, deadline });
+      // A request handler's: its flag values (`pgw_flag`) and its trace (its log lines name the hop).
+      return invoke('handle', input, { id: r.id, userId: r.userId, deadline, flags: f, tp });
     },
   );
 delete data.livePort;
@@ -363,7 +354,7 @@ async function perform(task: Task): Promise<TaskResult> {
       const req = task.r;
       req.params ??= {};
       req.query ??= {};
-      const on = { id: req.id, userId: req.userId, deadline: task.d, flags: task.f };
+      const on = { id: req.id, userId: req.userId, deadline: task.d, flags: task.f, tp: task.tp };
       const body = await invoke('handle', JSON.stringify({ key: task.k, request: req }), on);
       return checkReply(JSON.parse(body) as never, task.k, data.maxResponseBytes);
     }

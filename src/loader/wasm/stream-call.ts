@@ -194,9 +194,12 @@ export class StreamCalls {
   }
 }
 
+/** A stream's `req` frame: its request, and its trace and flag values (`tp`, `f`) when the host sent them. */
+export type StreamFrame = Extract<LiveFrame, { k: 'req' }>;
+
 /**
  * Serves the `req` frames of the thread's live port (credit and cancels come through each frame's
- * cell, never as frames); `call` runs `handle` for request `r`.
+ * cell, never as frames); `call` runs `handle` for the frame's request `r`, under its `tp` and `f`.
  */
 export function serveStreams(
   data: {
@@ -205,7 +208,7 @@ export function serveStreams(
     maxResponseBytes: number;
   },
   memory: () => ArrayBuffer | undefined,
-  call: (r: PluginRequest, input: string, deadline: number) => Promise<string>,
+  call: (frame: StreamFrame, input: string, deadline: number) => Promise<string>,
 ): StreamCalls {
   const port = data.livePort!;
   const calls = new StreamCalls(port, data.streams, memory, data.maxResponseBytes);
@@ -213,9 +216,7 @@ export function serveStreams(
   let queue = Promise.resolve();
   port.on('message', (frame: LiveFrame) => {
     if (frame?.k !== 'req') return;
-    queue = queue.then(() =>
-      calls.serve(frame, (input, deadline) => call(frame.r, input, deadline)),
-    );
+    queue = queue.then(() => calls.serve(frame, (input, deadline) => call(frame, input, deadline)));
   });
   return calls;
 }

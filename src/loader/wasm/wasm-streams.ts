@@ -16,9 +16,11 @@ import type {
   RequestBodySource,
   RuntimeHooks,
   RuntimeSpec,
+  StreamContext,
   StreamLink,
   StreamSink,
 } from '../runtime.js';
+import type { StreamSettings } from '../../shared/types.js';
 import { LiveThread, type BlockingLiveHarness } from '../worker/live-thread.js';
 import type { WasmStreamSettings } from './stream-call.js';
 
@@ -73,13 +75,16 @@ export class WasmStreams implements HeldLiveChannel {
     key: string,
     request: PluginRequest,
     body?: RequestBodySource,
+    settings?: StreamSettings,
+    context?: StreamContext,
   ): StreamLink {
     let thread = this.#threads.find((t) => !t.busy);
     if (!thread && this.#threads.length < this.#maxThreads) {
       thread = this.#make();
       this.#threads.push(thread);
     }
-    if (thread) return thread.stream(sink, key, request, body);
+    // The request's trace and flag values go with it, as with a request's task (`stream-call.ts`).
+    if (thread) return thread.stream(sink, key, request, body, settings, context);
     const message = `every stream thread of the plugin is busy (${this.#maxThreads}: stream.max_connections, limits.wasmStreamThreads)`;
     const { statusCode, body: error } = errorResponse(
       ErrorCodes.TOO_MANY_CONNECTIONS,
