@@ -58,7 +58,7 @@ async function count(call: () => Promise<unknown>) {
   let clocks = 0;
   const performanceNow = performance.now;
   const dateNow = Date.now;
-  performance.now = function (this: Performance) {
+  performance.now = function (this: typeof performance) {
     clocks++;
     return performanceNow.call(this);
   };
