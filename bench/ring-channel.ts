@@ -75,4 +75,22 @@ export class Ring {
     };
     loop();
   }
+  /**
+   * Calls drain(each) whenever messages arrive, the thread blocked in `Atomics.wait` in between: it
+   * never returns to its event loop (ended by `worker.terminate()`).
+   */
+  serveBlocking(each: (text: string) => void): never {
+    for (;;) {
+      const seen = Atomics.load(this.cells, 2);
+      this.drain(each);
+      Atomics.wait(this.cells, 2, seen);
+    }
+  }
+  /** Waits, blocking this thread, until messages arrive; then drains them. */
+  drainBlocking(each: (text: string) => void): void {
+    const seen = Atomics.load(this.cells, 2);
+    if (Atomics.load(this.cells, 0) === Atomics.load(this.cells, 1))
+      Atomics.wait(this.cells, 2, seen);
+    this.drain(each);
+  }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { replyBytesAtLeast } from './reply-size.js';
+import { oversizedReply, plainBytesAtMost, replyBytesAtLeast } from './reply-size.js';
 
 describe('replyBytesAtLeast', () => {
   it('counts strings, keys, bytes and array slots (holes too)', () => {
@@ -41,5 +41,56 @@ describe('replyBytesAtLeast', () => {
     const size = replyBytesAtLeast(big, 1000);
     expect(size).toBeGreaterThan(1000);
     expect(size).toBeLessThan(1000 + 1e5 + 20);
+  });
+});
+
+describe('plainBytesAtMost (the fast bound oversizedReply tries first)', () => {
+  const echo = {
+    statusCode: 200,
+    headers: { 'content-type': 'application/json' },
+    body: { userId: 456, trackIds: [101, 202, 303, 404], context: { device: 'web' } },
+  };
+
+  it('equals the full walk on a tree of plain data, holes and named array keys included', () => {
+    const list: unknown[] = [1, , 'abc'];
+    (list as unknown as Record<string, unknown>).named = 'xyz';
+    for (const reply of [echo, { list }, [], {}, 'text', 7, null, Object.create(null)]) {
+      expect(plainBytesAtMost(reply, 1e6)).toBe(replyBytesAtLeast(reply, 1e6));
+    }
+  });
+
+  it('is never below the full walk: an object reached twice counts twice', () => {
+    const shared = { s: 'x'.repeat(10) };
+    const reply = { a: shared, b: shared };
+    expect(plainBytesAtMost(reply, 1e6)).toBeGreaterThan(replyBytesAtLeast(reply, 1e6));
+  });
+
+  it('leaves to the full walk what it does not bound: views, maps, cycles, depth, size', () => {
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < 20; i++) deep = { deep };
+    for (const reply of [
+      { body: new Uint8Array(4) },
+      new Map([['k', 'v']]),
+      { at: new Date(0) },
+      cycle,
+      deep,
+      { body: 'x'.repeat(2000) },
+      new Array(5000),
+    ]) {
+      expect(plainBytesAtMost(reply, 1000)).toBe(-1);
+    }
+  });
+
+  it('changes no verdict of oversizedReply: a large string on an array key is still refused', () => {
+    const list: unknown[] = [];
+    (list as unknown as Record<string, unknown>).hidden = 'x'.repeat(5000);
+    expect(oversizedReply({ statusCode: 200, body: list }, 1000)?.__pgw).toBe('too-large');
+    expect(oversizedReply({ statusCode: 200, body: 'x'.repeat(900) }, 1000)).toBeUndefined();
+    expect(oversizedReply({ statusCode: 200, body: 'x'.repeat(1001) }, 1000)?.__pgw).toBe(
+      'too-large',
+    );
+    expect(oversizedReply(echo, 1000)).toBeUndefined();
   });
 });

@@ -57,12 +57,60 @@ export function replyBytesAtLeast(value: unknown, limit: number): number {
  * it is within it.
  */
 export function oversizedReply(reply: unknown, maxBytes: number): TaskFailure | undefined {
+  // A small tree of plain data, the usual reply, is within the limit by a bound no smaller than the
+  // full walk's count: that walk's list, stack and key arrays are not needed for it.
+  const bound = plainBytesAtMost(reply, maxBytes);
+  if (bound >= 0 && bound <= maxBytes) return undefined;
   const size = replyBytesAtLeast(reply, maxBytes);
   if (size <= maxBytes) return undefined;
   return {
     __pgw: 'too-large',
     message: `the plugin's thread handed the host a response of more than maxResponseBytes (${maxBytes}), past its own check`,
   };
+}
+
+/** Objects and nesting the bound walks at most before it leaves the reply to the full walk. */
+const BOUND_OBJECTS = 64;
+const BOUND_DEPTH = 16;
+
+/**
+ * Objects met by the bound in progress: a module-level counter rather than a closure made per reply
+ * (the walk is synchronous, and a structured-cloned reply has no getters to re-enter it).
+ */
+let boundObjects = 0;
+
+/**
+ * A count no smaller than {@link replyBytesAtLeast}'s for `value`, when it is a small tree of plain
+ * data (strings, numbers, booleans, `null`, arrays, objects of `Object.prototype` or none); -1 for
+ * anything else (a view, a buffer, a `Map`, a `Set`, a class instance, too many objects or too deep,
+ * more than `limit`), which the full walk then measures. An object reached twice is counted twice,
+ * which only makes the bound larger.
+ */
+export function plainBytesAtMost(value: unknown, limit: number): number {
+  boundObjects = 0;
+  return boundWalk(value, 0, limit);
+}
+
+function boundWalk(v: unknown, depth: number, limit: number): number {
+  if (typeof v === 'string') return v.length;
+  if (typeof v !== 'object' || v === null) return 1;
+  if (++boundObjects > BOUND_OBJECTS || depth > BOUND_DEPTH) return -1;
+  let size = 0;
+  if (Array.isArray(v)) {
+    // Its slots, holes too; its keys and values below, named ones included (a clone keeps them).
+    size = v.length;
+    if (size > limit) return -1;
+  } else {
+    const proto = Object.getPrototypeOf(v) as unknown;
+    if (proto !== Object.prototype && proto !== null) return -1;
+  }
+  for (const k in v) {
+    const item = boundWalk((v as Record<string, unknown>)[k], depth + 1, limit);
+    if (item < 0) return -1;
+    size += k.length + item;
+    if (size > limit) return -1;
+  }
+  return size;
 }
 
 /** `value` as JSON for a message, measured before it is written: past `maxBytes`, a note saying so. */

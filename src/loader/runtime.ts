@@ -256,10 +256,19 @@ export interface LiveChannel {
   warm?(timeoutMs: number): Promise<HealthStatus | undefined>;
 }
 
+/** What a caller of {@link PluginRuntime.runThen} makes of a task's result. */
+export type ResultThen<T> = (result: TaskResult) => T | PromiseLike<T>;
+
 /** One running plugin instance. */
 export interface PluginRuntime {
   /** Runs one task; never rejects: failures resolve as `TaskFailure` values. */
   run(task: TaskInput, timeoutMs: number): Promise<TaskResult>;
+  /**
+   * {@link run}, its result handed to `then` in the step that settles the task: the promise settles
+   * as `then` returns or throws, one promise step fewer than `run(...).then(then)`. Absent where a
+   * runtime has no such step of its own (the caller then chains `run`).
+   */
+  runThen?<T>(task: TaskInput, timeoutMs: number, then: ResultThen<T>): Promise<T>;
   /**
    * Starts one thread and checks that the plugin initialises.
    * @throws {PluginBootTimeoutError} when `initialize()`/`start()` take longer than `timeoutMs`.

@@ -9,7 +9,13 @@
  */
 import { DrainSignal } from './drain-signal.js';
 import { SlotTable } from './slot-table.js';
-import { bootReportOf, type BootReport, type TaskInput, type TaskResult } from './runtime.js';
+import {
+  bootReportOf,
+  type BootReport,
+  type ResultThen,
+  type TaskInput,
+  type TaskResult,
+} from './runtime.js';
 import type { Task } from './worker/protocol.js';
 import type { TaskFailure } from '../shared/task-failure.js';
 import { DeadlineQueue } from '../shared/deadline-queue.js';
@@ -33,7 +39,12 @@ export class Pending<H> {
   redispatched = false;
   deadlineAt = 0;
   deadlineIndex = -1;
-  constructor(readonly resolve: (result: TaskResult) => void) {}
+  constructor(
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: unknown) => void,
+    /** What the caller's promise settles with, made of the result (`runThen`); the result itself if none. */
+    readonly then: ((result: TaskResult) => unknown) | undefined,
+  ) {}
 }
 
 /** What a runtime does for the ledger: carry tasks to plugin code, and end what holds them. */
@@ -80,19 +91,47 @@ export class TaskLedger<H> {
 
   /** Runs one task: `overloaded` when every slot is taken, `timeout` past `timeoutMs`; never rejects. */
   run(input: TaskInput, timeoutMs: number): Promise<TaskResult> {
-    return new Promise((resolve) => {
-      if (this.#closing) return resolve(this.#transport.terminated());
-      const pending = new Pending<H>(resolve);
+    return this.runThen(input, timeoutMs, undefined) as Promise<TaskResult>;
+  }
+
+  /**
+   * {@link run}, the caller's promise settled with what `then` makes of the result, in the step that
+   * settles the task (a reply's, a deadline's): one promise step where `run(...).then(then)` is two.
+   */
+  runThen<T>(input: TaskInput, timeoutMs: number, then: ResultThen<T> | undefined): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const pending = new Pending<H>(resolve as (value: unknown) => void, reject, then);
+      if (this.#closing) return this.#answer(pending, this.#transport.terminated());
       const slot = this.slots.acquire(pending);
-      if (slot < 0) return resolve(OVERLOADED);
+      if (slot < 0) return this.#answer(pending, OVERLOADED);
       const task = input as Task;
       task.s = slot;
       task.d = Date.now() + timeoutMs;
       pending.slot = slot;
       pending.task = task;
       this.#deadlines.add(pending, timeoutMs);
-      this.#transport.dispatch(pending);
+      try {
+        this.#transport.dispatch(pending);
+      } catch (error) {
+        // The transport could not even start (its pool failed to open): nothing ran.
+        this.slots.release(slot);
+        this.#deadlines.remove(pending);
+        pending.answered = true;
+        if (then === undefined) return reject(error);
+        this.#answer(pending, { __pgw: 'unsendable', message: `${error}` });
+      }
     });
+  }
+
+  /** Settles the caller's promise with `result`, or with what its `then` makes of it (or throws). */
+  #answer(pending: Pending<H>, result: TaskResult): void {
+    const then = pending.then;
+    if (then === undefined) return pending.resolve(result);
+    try {
+      pending.resolve(then(result));
+    } catch (error) {
+      pending.reject(error);
+    }
   }
 
   /** Runs the `boot` task and reads its answer (`bootReportOf`). */
@@ -106,7 +145,7 @@ export class TaskLedger<H> {
     if (!pending.answered) {
       pending.answered = true;
       this.#deadlines.remove(pending);
-      pending.resolve(result);
+      this.#answer(pending, result);
     }
     if (this.slots.used === 0) {
       this.#drain.settled();
@@ -148,7 +187,7 @@ export class TaskLedger<H> {
 
   readonly #onDeadline = (pending: Pending<H>): void => {
     pending.answered = true;
-    pending.resolve(TIMEOUT);
+    this.#answer(pending, TIMEOUT);
     const holder = this.#transport.holderOf(pending);
     if (holder === undefined) return;
     // A holder awaiting the plugin lets go at once; one whose event loop is blocked cannot.

@@ -75,3 +75,20 @@ describe('BulkheadPolicy', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 });
+
+describe('BulkheadPolicy.enter() and leave()', () => {
+  it('takes a place only when one is free and nobody waits; leave() hands it to the first waiter', async () => {
+    const bulkhead = new BulkheadPolicy({ maxConcurrent: 1, maxQueued: 1 });
+    expect(bulkhead.enter()).toBe(true);
+    expect(bulkhead.enter()).toBe(false);
+    expect(bulkhead.running).toBe(1);
+    const order: string[] = [];
+    const waiting = bulkhead.execute(async () => void order.push('waiter'), 1000);
+    expect(bulkhead.queued).toBe(1);
+    bulkhead.leave();
+    await waiting;
+    expect(order).toEqual(['waiter']);
+    expect([bulkhead.running, bulkhead.queued]).toEqual([0, 0]);
+    expect(bulkhead.enter()).toBe(true);
+  });
+});

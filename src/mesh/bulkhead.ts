@@ -71,6 +71,22 @@ export class BulkheadPolicy {
   }
 
   /**
+   * Takes a place at once when one is free and nobody waits, and says so; the caller then gives it
+   * back with {@link leave} when its call ends, settled or thrown. False: nothing was taken (`run`
+   * queues the call). The request path's way of holding a place without a promise step of its own.
+   */
+  enter(): boolean {
+    if (this.#running >= this.options.maxConcurrent || this.queued !== 0) return false;
+    this.#running++;
+    return true;
+  }
+
+  /** Gives back a place taken by {@link enter}; the first call still waiting takes it. */
+  leave(): void {
+    this.#release();
+  }
+
+  /**
    * {@link execute} with its refusals answered by `refused`. With a place free (the common case) this
    * is one promise step, not two: the request path pays for every step of every request.
    */

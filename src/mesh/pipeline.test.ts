@@ -248,3 +248,78 @@ describe('dispatch (the mesh, on a fake runtime)', () => {
     expect((await first).response).toBe(OK);
   });
 });
+
+describe('dispatch holds a bulkhead place and always gives it back', () => {
+  beforeEach(() => vi.useFakeTimers({ now: 0 }));
+  afterEach(() => vi.useRealTimers());
+
+  /** A runtime with the ledger's own step (`runThen`), on the fake runtime's script. */
+  function settlingRuntime(script: Script) {
+    const { runtime, runs } = fakeRuntime(script);
+    const then: PluginRuntime['runThen'] = (task, ms, map) => runtime.run(task, ms).then(map);
+    return { runtime: { ...runtime, run: runtime.run, runThen: then } as PluginRuntime, runs };
+  }
+
+  it('answers, retries and refuses with the place given back, with or without the runtime step', async () => {
+    for (const withStep of [false, true]) {
+      const make = (script: Script) => {
+        const made = withStep ? settlingRuntime(script) : fakeRuntime(script);
+        const breaker = new CircuitBreakerPolicy({
+          failureThreshold: 5,
+          timeout: 1000,
+          halfOpenLimit: 1,
+          policy: 'consecutive',
+          now: () => Date.now(),
+        });
+        return new PluginInstance('a', made.runtime, breaker);
+      };
+      const served = plugin([make(['crash', OK, { statusCode: 500 }, 'timeout'])], {
+        maxConcurrent: 1,
+      });
+      const retried = await answer(exchange(served), mesh());
+      expect(retried.response).toBe(OK);
+      expect((await answer(exchange(served), mesh())).response.statusCode).toBe(500);
+      expect((await answer(exchange(served), mesh())).response.statusCode).toBe(504);
+      expect(served.bulkhead.running, `runtime step: ${withStep}`).toBe(0);
+    }
+  });
+
+  it('gives the place back when the balancer throws, and when a finish throws', async () => {
+    const { instance: one } = instance('a', [OK, OK]);
+    const two = instance('b', []).instance;
+    const served = plugin([one, two], { maxConcurrent: 1 });
+    const throwing = mesh({
+      balancer: () => {
+        throw new Error('balancer');
+      },
+    });
+    expect(() => dispatch(exchange(served), throwing)).toThrow('balancer');
+    expect(served.bulkhead.running).toBe(0);
+
+    const failing = dispatch(exchange(served), mesh(), () => {
+      throw new Error('observer');
+    });
+    const rejected = expect(failing).rejects.toThrow('observer');
+    await vi.runAllTimersAsync();
+    await rejected;
+    expect(served.bulkhead.running).toBe(0);
+    // The place is free for the next request.
+    expect((await answer(exchange(served), mesh())).response).toBe(OK);
+  });
+
+  it('gives the place back when a runtime without the step rejects', async () => {
+    const breaker = new CircuitBreakerPolicy({
+      failureThreshold: 5,
+      timeout: 1000,
+      halfOpenLimit: 1,
+      policy: 'consecutive',
+      now: () => Date.now(),
+    });
+    const rejecting = { run: () => Promise.reject(new Error('gone')) } as unknown as PluginRuntime;
+    const inst = new PluginInstance('a', rejecting, breaker);
+    const served = plugin([inst], { maxConcurrent: 1 });
+    const out = dispatch(exchange(served), mesh());
+    await expect(out).rejects.toThrow('gone');
+    expect([served.bulkhead.running, inst.outstanding]).toEqual([0, 0]);
+  });
+});

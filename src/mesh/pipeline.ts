@@ -6,7 +6,7 @@
  * @module
  */
 import { ErrorCodes } from '../errors.js';
-import type { TaskInput } from '../loader/runtime.js';
+import type { TaskInput, TaskResult } from '../loader/runtime.js';
 import { REQUEST_TRACE } from '../shared/trace-context.js';
 import { isTaskFailure, type TaskFailure } from '../shared/task-failure.js';
 import type { EXPIRED_IN_QUEUE } from './bulkhead.js';
@@ -134,8 +134,33 @@ function admit(
   ) {
     return answerLater({ response: circuitOpen(plugin, task.k, task.r.id) }).then(finish);
   }
-  return plugin.bulkhead.run(
-    (ms) => attempt(x, mesh, { n: 0, last: undefined, deadline: mesh.now() + ms }),
+  const bulkhead = plugin.bulkhead;
+  if (bulkhead.enter()) {
+    // A place free (the common case): the attempts' last step gives it back and finishes the request,
+    // one promise step where the bulkhead's own step after the attempts' was two.
+    const ms = x.timeoutMs;
+    const tries: Attempts = {
+      n: 0,
+      last: undefined,
+      deadline: mesh.now() + ms,
+      finish,
+      place: true,
+    };
+    try {
+      return attempt(x, mesh, tries, ms);
+    } catch (error) {
+      bulkhead.leave();
+      throw error;
+    }
+  }
+  return bulkhead.run(
+    (ms) =>
+      attempt(
+        x,
+        mesh,
+        { n: 0, last: undefined, deadline: mesh.now() + ms, finish: asIs, place: false },
+        ms,
+      ) as Promise<Dispatched>,
     x.timeoutMs,
     (refusal) =>
       refusal === BULKHEAD_FULL
@@ -194,50 +219,90 @@ interface Attempts {
   last: PluginInstance | undefined;
   /** When its budget runs out, on `mesh.now()`'s clock. */
   deadline: number;
+  /** What the last attempt's outcome is handed to (`dispatch()`'s `finish`, or as it is). */
+  finish: (outcome: Dispatched) => unknown;
+  /** Whether the attempts hold a place of the plugin's bulkhead (`enter()`), given back as they end. */
+  place: boolean;
 }
 
-/** One request on one instance after another: retried only when unanswered, idempotent and in time. */
-function attempt(x: MeshExchange, mesh: MeshSettings, tries: Attempts): Promise<Dispatched> {
+/** The attempts' outcome: their bulkhead place given back, then handed to their `finish`. */
+function ended(x: MeshExchange, tries: Attempts, outcome: Dispatched): unknown {
+  if (tries.place) x.plugin.bulkhead.leave();
+  return tries.finish(outcome);
+}
+
+/**
+ * One request on one instance after another: retried only when unanswered, idempotent and in time.
+ * @param remainingMs the budget left, when the caller has just read the clock for `tries.deadline`
+ */
+function attempt(
+  x: MeshExchange,
+  mesh: MeshSettings,
+  tries: Attempts,
+  remainingMs?: number,
+): Promise<unknown> {
   const { plugin, task } = x;
   const { n, deadline } = tries;
   const instance = choose(plugin.instances, task.k, mesh.balancer, tries.last);
   const breaker = instance?.breakerFor(task.k);
   const admission = breaker ? breaker.admit() : Admission.Refused;
   if (!instance || !breaker || admission === Admission.Refused) {
-    return answerLater({ response: circuitOpen(plugin, task.k, task.r.id) });
+    const open = answerLater({ response: circuitOpen(plugin, task.k, task.r.id) });
+    return tries.finish === asIs && !tries.place ? open : open.then((o) => ended(x, tries, o));
   }
   const hop = task[REQUEST_TRACE]?.hop(instance.id, n);
   if (hop) task.tp = hop.traceparent;
   instance.outstanding++;
-  return instance.runtime
-    .run(task, Math.max(0, deadline - mesh.now()))
-    .then((result): Dispatched | Promise<Dispatched> => {
-      instance.outstanding--;
-      hop?.end(result);
-      if (!isTaskFailure(result)) {
-        const response = result as PluginResponse;
-        if (response.statusCode >= 500) breaker.failure(admission);
-        else breaker.success(admission);
-        return { response };
+  const onResult = (result: TaskResult): unknown => {
+    instance.outstanding--;
+    hop?.end(result);
+    if (!isTaskFailure(result)) {
+      const response = result as PluginResponse;
+      if (response.statusCode >= 500) breaker.failure(admission);
+      else breaker.success(admission);
+      return ended(x, tries, { response });
+    }
+    if (NEUTRAL.has(result.__pgw)) breaker.release(admission);
+    else breaker.failure(admission);
+    // A plugin restarting after a crash (or failed) gets no retries: its restart policy decides when it serves.
+    if (
+      IDEMPOTENT.has(task.r.method) &&
+      UNANSWERED.has(result.__pgw) &&
+      n < mesh.retry.attempts &&
+      plugin.status === 'active'
+    ) {
+      const pause = mesh.random() * mesh.retry.backoff * 2 ** n;
+      if (deadline - mesh.now() > pause) {
+        const next: Attempts = { ...tries, n: n + 1, last: instance };
+        return new Promise<void>((resolve) => setTimeout(resolve, pause)).then(() =>
+          attemptOrLeave(x, mesh, next),
+        );
       }
-      if (NEUTRAL.has(result.__pgw)) breaker.release(admission);
-      else breaker.failure(admission);
-      // A plugin restarting after a crash (or failed) gets no retries: its restart policy decides when it serves.
-      if (
-        IDEMPOTENT.has(task.r.method) &&
-        UNANSWERED.has(result.__pgw) &&
-        n < mesh.retry.attempts &&
-        plugin.status === 'active'
-      ) {
-        const pause = mesh.random() * mesh.retry.backoff * 2 ** n;
-        if (deadline - mesh.now() > pause) {
-          return new Promise<void>((resolve) => setTimeout(resolve, pause)).then(() =>
-            attempt(x, mesh, { n: n + 1, last: instance, deadline }),
-          );
-        }
-      }
-      return { response: failureResponse(result, plugin.name, task.r.id), failure: result };
-    });
+    }
+    const failed = { response: failureResponse(result, plugin.name, task.r.id), failure: result };
+    return ended(x, tries, failed);
+  };
+  const runtime = instance.runtime;
+  const ms = remainingMs ?? Math.max(0, deadline - mesh.now());
+  // Settled by the runtime's own step where it has one (the worker runtime's ledger): the caller's
+  // promise then resolves from the reply's handler, one promise step fewer.
+  if (runtime.runThen) return runtime.runThen(task, ms, onResult);
+  return runtime.run(task, ms).then(onResult, (error: unknown) => {
+    // A runtime that rejects (never the ledger's): the place is given back all the same.
+    instance.outstanding--;
+    if (tries.place) plugin.bulkhead.leave();
+    throw error;
+  });
+}
+
+/** A retry's attempt; one that throws before it starts gives its bulkhead place back. */
+function attemptOrLeave(x: MeshExchange, mesh: MeshSettings, tries: Attempts): Promise<unknown> {
+  try {
+    return attempt(x, mesh, tries);
+  } catch (error) {
+    if (tries.place) x.plugin.bulkhead.leave();
+    throw error;
+  }
 }
 
 /**

@@ -137,7 +137,7 @@ export class ManagedPlugin implements Served {
     this.runtime = new InstanceGroup(this.instances);
   }
 
-  /** When a request or event was last handed to a lazy plugin (`performance.now()`; 0 for a warm one). */
+  /** When a request or event was last handed to a lazy plugin, as an order (higher is later; 0 for a warm one). */
   get lastUsed(): number {
     let last = 0;
     for (const runtime of this.#sleepable) last = Math.max(last, runtime.lastUsed);

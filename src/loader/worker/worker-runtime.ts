@@ -20,6 +20,7 @@ import {
   type TaskInput,
   type BootReport,
   type TaskResult,
+  type ResultThen,
   type HarnessOverride,
   type HeldLiveChannel,
   bootReportOf,
@@ -148,6 +149,10 @@ export class WorkerRuntime implements PluginRuntime {
     return this.#ledger.run(input, timeoutMs);
   }
 
+  runThen<T>(input: TaskInput, timeoutMs: number, then: ResultThen<T>): Promise<T> {
+    return this.#ledger.runThen(input, timeoutMs, then);
+  }
+
   /** Hands the task to Piscina, alone or with the others of this tick (`task-batcher.ts`). */
   #dispatch(pending: Held): void {
     const changed = this.#content.changed;
@@ -218,10 +223,7 @@ export class WorkerRuntime implements PluginRuntime {
 
   /** Ends every live thread as the host's doing (not a crash); the pool starts fresh ones on demand. */
   #endLiveThreads(): void {
-    for (const thread of this.#liveThreads()) {
-      thread.killed = true;
-      void thread.worker.terminate();
-    }
+    for (const thread of this.#liveThreads()) this.#end(thread);
   }
 
   drain(timeoutMs: number): Promise<void> {
