@@ -130,6 +130,7 @@ export function createWasmRuntime(
     url: WASM_HARNESS,
     data,
     onNote,
+    batches: true,
     live: (parts) =>
       new WasmStreams(spec, hooks, parts, {
         url: WASM_HARNESS,
