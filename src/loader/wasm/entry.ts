@@ -227,7 +227,6 @@ async function instantiate(): Promise<void> {
 
 /** After `proc_exit` the module's runtime is gone: a fresh instance, its `init` run again. */
 async function restart(): Promise<void> {
-  log('warn')('the module called proc_exit: starting it afresh');
   await instantiate();
   if (exportsOf.has('init')) host.call(moduleExports.init as () => unknown, '');
 }
@@ -274,6 +273,7 @@ function invoke(
     wasiOutput?.flush();
     current = { deadline: Infinity };
     if (exited) {
+      log('warn')('the module called proc_exit: starting it afresh');
       restarting = restart().then(
         () => void (restarting = undefined),
         (error: unknown) => {
