@@ -102,6 +102,7 @@ function withKernel(bytes: Uint8Array): (input: string) => string | undefined {
     config: {},
     log: () => {},
     capBytes: 32 << 20,
+    blocksCapBytes: 8 << 20,
     moduleBytes: () => 0,
   });
   const { env, ...rest } = options.functions;

@@ -161,6 +161,7 @@ if (variant !== undefined && Object.hasOwn(GATEWAY_DIRS, variant)) {
     config: {},
     log: () => {},
     capBytes: 32 << 20,
+    blocksCapBytes: 8 << 20,
     moduleBytes: () => 0,
   });
   const { exports } = new wasm.Instance(

@@ -210,6 +210,7 @@ async function instantiate(): Promise<void> {
     config: data.config,
     log: (level, line) => log(level)(line),
     capBytes: data.memoryCapBytes,
+    blocksCapBytes: data.blocksCapBytes,
     moduleBytes: memoryBytes,
   });
   const instance = await engine.instantiate(compiled, hostFunctions(host));

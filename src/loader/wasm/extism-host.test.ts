@@ -46,6 +46,13 @@ const PLUGIN = `(module
   (func (export "far") (result i32) (drop (call $l64 (i64.const 0x10000000000048))) (i32.const 0))
   (func (export "low") (result i32) (call $s64 (i64.const 8) (i64.const 1)) (i32.const 0))
   (func (export "huge") (result i32) (drop (call $alloc (i64.const 0x7fffffff))) (i32.const 0))
+  ;; a size of 2^64 - 1 (-1 as an i64), then a block of 8 written and read back
+  (func (export "negative") (result i32) (drop (call $alloc (i64.const -1))) (i32.const 0))
+  (func (export "after") (result i32) (local $b i64)
+    (local.set $b (call $alloc (i64.const 8)))
+    (call $s64 (local.get $b) (i64.const 0x4b4f4b4f4b4f4b4f))
+    (call $os (local.get $b) (i64.const 8))
+    (i32.const 0))
   ;; a fresh 64-byte block as output: what an earlier call left there shows
   (func (export "fresh") (result i32) (local $b i64)
     (local.set $b (call $alloc (i64.const 64)))
@@ -80,12 +87,17 @@ interface Wasm {
 const wasm = (globalThis as unknown as { WebAssembly: Wasm }).WebAssembly;
 const pluginModule = new wasm.Module(binaryen.parseText(PLUGIN).emitBinary());
 
-function plugin(capBytes = 1 << 20, config: Record<string, string> = {}) {
+function plugin(
+  capBytes = 1 << 20,
+  config: Record<string, string> = {},
+  blocksCapBytes = capBytes,
+) {
   const logs: string[] = [];
   const host = new ExtismHost({
     config,
     log: (level, line) => logs.push(`${level} ${line}`),
     capBytes,
+    blocksCapBytes,
     moduleBytes: () => 0,
   });
   const { exports } = new wasm.Instance(pluginModule, { 'extism:host/env': host.env() });
@@ -133,6 +145,19 @@ describe("Extism's kernel in wasm (extism-host.ts)", () => {
     expect(() => call('huge')).toThrow(/would pass resources.memory/);
     expect(() => call('echo', 'y'.repeat(1 << 20))).toThrow(/would pass resources.memory/);
     expect(call('echo', 'fine')).toBe('fine');
+  });
+
+  it('reads sizes as unsigned: an alloc of -1 is one of 2^64 - 1 bytes, refused; the blocks stay whole', () => {
+    const { call } = plugin();
+    expect(() => call('negative')).toThrow(/would pass resources.memory/);
+    expect(call('after')).toBe('OKOKOKOK');
+  });
+
+  it('never grows the blocks past their share, whatever the module’s own memory leaves free', () => {
+    // resources.memory 1 MiB, of which the module may take 3/4: the blocks get the other 256 KiB
+    const { call } = plugin(1 << 20, {}, 1 << 18);
+    expect(() => call('echo', 'z'.repeat(200_000))).toThrow(/blocks' share of resources.memory/);
+    expect(call('echo', 'z'.repeat(100_000))).toBe('z'.repeat(100_000));
   });
 
   it('answers error_set as the call’s error', () => {

@@ -63,6 +63,12 @@ export interface ExtismHostOptions {
    * (`resources.memory`): an allocation past it fails that call.
    */
   capBytes: number;
+  /**
+   * The most the kernel's memory (the blocks) may ever take: its maximum, as the module's memory has
+   * its own, so that the two together never pass `resources.memory` (the kernel's memory keeps the
+   * size its largest call needed).
+   */
+  blocksCapBytes: number;
   /** The module's memory, in bytes, now. */
   moduleBytes: () => number;
 }
@@ -73,6 +79,8 @@ export class PluginError extends Error {}
 /** The kernel of one module instance, and the calls made through it. */
 export class ExtismHost {
   readonly #memory: WasmMemory;
+  /** The kernel memory's maximum, bytes. */
+  readonly #blocksMax: number;
   readonly #kernel: Kernel;
   readonly #options: ExtismHostOptions;
   readonly #decoder = new TextDecoder();
@@ -86,10 +94,9 @@ export class ExtismHost {
   constructor(options: ExtismHostOptions) {
     this.#options = options;
     kernelModule ??= new wasmApi.Module(EXTISM_KERNEL_WASM);
-    this.#memory = new wasmApi.Memory({
-      initial: 1,
-      maximum: Math.max(1, Math.ceil(options.capBytes / PAGE)),
-    });
+    const pages = Math.max(1, Math.floor(options.blocksCapBytes / PAGE));
+    this.#blocksMax = pages * PAGE;
+    this.#memory = new wasmApi.Memory({ initial: 1, maximum: pages });
     this.#kernel = new wasmApi.Instance(kernelModule, { pgw: { memory: this.#memory } })
       .exports as unknown as Kernel;
   }
@@ -107,12 +114,15 @@ export class ExtismHost {
       this.#options.log(level, this.#decoder.decode(block(at, `log_${level}`)));
     return {
       ...env,
-      alloc: (n: bigint) => BigInt(this.#alloc(n)),
+      // Sizes and addresses are u64 in Extism's ABI; JavaScript receives i64 as signed.
+      alloc: (n: bigint) => BigInt(this.#alloc(BigInt.asUintN(64, n))),
       // Blocks are dropped together after the call.
       free: () => {},
       output_set: (at: bigint, n: bigint) => {
         const bytes = block(at, 'output_set');
-        if (n > BigInt(bytes.length)) throw new Error('output_set: longer than its block');
+        if (BigInt.asUintN(64, n) > BigInt(bytes.length)) {
+          throw new Error('output_set: longer than its block');
+        }
         this.#output = [Number(at), Number(n)];
       },
       error_set: (at: bigint) => void (this.#error = block(at, 'error_set').byteOffset),
@@ -220,6 +230,11 @@ export class ExtismHost {
     const at = ((k.top.value + 7) & ~7) + HEADER;
     if (n > BigInt(cap) || at + Number(n) + this.#varBytes + this.#options.moduleBytes() > cap) {
       throw new Error(`memory: alloc of ${n} bytes would pass resources.memory (${cap} bytes)`);
+    }
+    if (at + Number(n) > this.#blocksMax) {
+      throw new Error(
+        `memory: alloc of ${n} bytes would pass the blocks' share of resources.memory (${this.#blocksMax} bytes)`,
+      );
     }
     const end = at + Number(n);
     const short = end - this.#memory.buffer.byteLength;

@@ -89,6 +89,10 @@ export function createWasmRuntime(
     wasm: module.bytes,
     grants: module.grants,
     memoryCapBytes: manifest.resources.memory * 1048576,
+    blocksCapBytes: Math.max(
+      WASM_PAGE,
+      manifest.resources.memory * 1048576 - module.maxPages * WASM_PAGE,
+    ),
     routes: manifest.endpoints.map((e) => `${e.method} ${e.path}`),
     config: Object.fromEntries(
       Object.entries(spec.settings).map(([k, v]) => [
