@@ -10,7 +10,6 @@ const external = [
   'prom-client',
   'ioredis',
   'etcd3',
-  '@extism/extism',
   'esbuild',
   'fastify',
   'fastify-plugin',

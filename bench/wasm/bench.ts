@@ -96,6 +96,7 @@ const variants = [
   'worker',
   'worker-slow',
   'extism',
+  'kernel',
   ...(withPlain ? ['plain'] : []),
 ].filter((v) => !chosen || chosen.includes(v));
 const samples = new Map<string, Record<string, number>[]>(variants.map((v) => [v, []]));

@@ -9,6 +9,8 @@
  *   harness calls it (input as text, output decoded to text, reset);
  * - `echo-extism-bytes`: the same with the input encoded once and handed as bytes (Extism keeps a
  *   `Uint8Array` on an `ArrayBuffer` as the input block without copying it);
+ * - `echo-kernel`: the same echo through the gateway's own Extism host (`extism-host.ts`: the kernel's
+ *   per-8-byte functions in wasm, docs/decisions/0320), as the harness calls it now;
  * - `plain`: bench/wasm/plain-echo.c's echo of the same bytes, no Extism (when clang is installed).
  * `PGW_EXTISM=/path/to/node_modules/@extism/extism/dist/esm/mod.js` measures another Extism build.
  * Arguments `name=path.wasm` add `echo-<name>` rows: other modules serving `handle` (the Go and Rust
@@ -23,6 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type createPluginType from '@extism/extism';
 import { threadCpu } from '../thread-cpu.js';
+import { ExtismHost } from '../../src/loader/wasm/extism-host.js';
 
 // PGW_EXTISM=<path to another @extism/extism> measures that version instead of the installed one.
 const createPlugin = (
@@ -89,6 +92,30 @@ const variants: Record<string, () => unknown> = {
   },
 };
 
+/** A module instantiated with the gateway's Extism host, as the harness does; its `handle`. */
+function withKernel(bytes: Uint8Array): (input: string) => string | undefined {
+  const wasm = (globalThis as unknown as Record<string, unknown>).WebAssembly as {
+    Module: new (b: Uint8Array) => object;
+    Instance: new (m: object, i: object) => { exports: Record<string, () => unknown> };
+  };
+  const host = new ExtismHost({
+    config: {},
+    log: () => {},
+    capBytes: 32 << 20,
+    blocksCapBytes: 8 << 20,
+    moduleBytes: () => 0,
+  });
+  const { env, ...rest } = options.functions;
+  const { exports } = new wasm.Instance(new wasm.Module(bytes), {
+    ...rest,
+    env,
+    'extism:host/env': { ...host.env(), ...options.functions['extism:host/env'] },
+  });
+  return (input) => host.call(exports.handle!, input);
+}
+const echoKernel = withKernel(echoWasm);
+variants['echo-kernel'] = () => echoKernel(input);
+
 // Further modules serving the gateway's `handle` (the Go and Rust templates, bench's as-parse), given
 // as name=path.wasm arguments: `echo-<name>`, called as the harness calls them. A WASI reactor (Go)
 // gets Extism's own WASI, which calls its _initialize.
@@ -105,6 +132,11 @@ for (const arg of process.argv.slice(2)) {
     await plugin.reset();
     return out;
   };
+  // Without WASI (not Go), the same module through the gateway's Extism host too.
+  if (!useWasi) {
+    const viaKernel = withKernel(bytes);
+    variants[`kernel-${name}`] = () => viaKernel(input);
+  }
 }
 
 try {

@@ -3,7 +3,8 @@
  * and `gateway-rust` (the Go and Rust templates, on Extism's official PDKs, through it), `worker`
  * (the JavaScript echo fixture through PluginGateway), `worker-slow` (the same echo spinning 60 µs
  * first: slow-echo/), `extism`
- * (the same module with @extism/extism in-thread), `plain` (a module without Extism, called directly),
+ * (the same module with @extism/extism in-thread), `kernel` (the same module in-thread through the
+ * gateway's own Extism host, `extism-host.ts`), `plain` (a module without Extism, called directly),
  * `gateway-go-echo` (the AssemblyScript echo written in Go without encoding/json, built by bench.ts),
  * `gateway-as-parse` (the AssemblyScript echo that decodes its input with json-as, built by bench.ts).
  * Prints JSON: sequential p50 (µs), throughput at 64 in flight (req/s), cold start (ms), RSS (MiB).
@@ -15,6 +16,7 @@ import path from 'node:path';
 import createPlugin from '@extism/extism';
 import { PluginGateway } from '../../src/index.js';
 import { threadCpu, threadSleeps } from '../thread-cpu.js';
+import { ExtismHost } from '../../src/loader/wasm/extism-host.js';
 
 const variant = process.argv[2];
 const templates = path.resolve(import.meta.dirname, '../../templates/wasm');
@@ -148,6 +150,42 @@ if (variant !== undefined && Object.hasOwn(GATEWAY_DIRS, variant)) {
     await plugin.reset();
     return res;
   };
+  await call();
+  report(performance.now() - t0, await measure(call));
+} else if (variant === 'kernel') {
+  const wasm = (globalThis as unknown as Record<string, unknown>).WebAssembly as {
+    Module: new (b: Uint8Array) => object;
+    Instance: new (m: object, i: object) => { exports: Record<string, () => unknown> };
+  };
+  const host = new ExtismHost({
+    config: {},
+    log: () => {},
+    capBytes: 32 << 20,
+    blocksCapBytes: 8 << 20,
+    moduleBytes: () => 0,
+  });
+  const { exports } = new wasm.Instance(
+    new wasm.Module(readFileSync(path.join(dir, 'plugin.wasm'))),
+    {
+      'extism:host/env': host.env(),
+      'extism:host/user': {
+        pgw_kv_get: () => 0n,
+        pgw_kv_set: () => {},
+        pgw_stream_head: () => -2,
+        pgw_stream_write: () => -2,
+      },
+      env: {
+        abort: () => {
+          throw new Error('abort');
+        },
+      },
+    },
+  );
+  const input = JSON.stringify({
+    key: 'POST /echo',
+    request: { ...request, id: 'x', params: {}, query: {} },
+  });
+  const call = async () => JSON.parse(host.call(exports.handle!, input)!) as unknown;
   await call();
   report(performance.now() - t0, await measure(call));
 } else if (variant === 'plain') {

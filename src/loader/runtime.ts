@@ -314,6 +314,8 @@ export interface HarnessOverride {
   data: Record<string, unknown>;
   /** Takes the harness's own notes; returns false for the ones this runtime is to check and act on. */
   onNote(message: unknown): boolean;
+  /** The harness answers the worker harness's batches of requests (`thread-batch.ts`, ADR 0300). */
+  batches?: boolean;
   /** The runtime's live channel, made on first use in place of the worker's live thread. */
   live?(parts: LiveParts): HeldLiveChannel;
 }

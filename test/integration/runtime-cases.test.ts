@@ -4,7 +4,6 @@
 // threads and processes; the promise is the same.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -139,18 +138,7 @@ describe.each(RUNTIMES)('the task ledger under the $kind runtime', ({ fixture })
 });
 
 /** The wasm runtime runs on the worker runtime's ledger: the cases a wasm module can play. */
-const extism = (() => {
-  try {
-    createRequire(import.meta.url).resolve('@extism/extism');
-    return true;
-  } catch {
-    if (process.env.PGW_REQUIRE_SERVICES) throw new Error('@extism/extism is required');
-    console.log('[skip] runtime cases under wasm: @extism/extism is not installed');
-    return false;
-  }
-})();
-
-describe.skipIf(!extism)('the task ledger under the wasm runtime', () => {
+describe('the task ledger under the wasm runtime', () => {
   const name = 'wasm-sandbox';
   const call = (path: string, body?: object) =>
     gateway!.handle({ method: 'GET', path, headers: {}, body });

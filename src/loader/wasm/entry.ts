@@ -1,7 +1,7 @@
 /**
- * The harness inside each thread of a wasm plugin: it instantiates the plugin's module with Extism,
- * in this thread (no WASI, no Extism worker) and with only the host functions its manifest grants, and
- * serves the same tasks as the worker harness. A plugin's code runs synchronously: a loop that does not
+ * The harness inside each thread of a wasm plugin: it instantiates the plugin's module in this thread
+ * with Extism's kernel (`extism-host.ts`), the gateway's WASI and only the host functions its manifest
+ * grants, and serves the same tasks as the worker harness. A plugin's code runs synchronously: a loop that does not
  * end holds the thread until the host terminates it past the deadline.
  * @module
  */
@@ -12,13 +12,13 @@ import {
   threadId,
   workerData,
 } from 'node:worker_threads';
-import createPlugin, { type CallContext, type Plugin } from '@extism/extism';
 import type { DomainEvent, HealthStatus, PluginRequest } from '../../shared/types.js';
 import type { TaskFailure } from '../../shared/task-failure.js';
 import type { BootReport, TaskResult } from '../runtime.js';
 import type { ControlMessage, Task, WorkerNote } from '../worker/protocol.js';
 import { checkReply } from '../worker/reply.js';
-import { describe, failure } from '../harness/task-values.js';
+import { describe, failure, isThenable } from '../harness/task-values.js';
+import { batchingRunner } from '../worker/thread-batch.js';
 import { droppedLines, LineBudget } from '../../shared/line-budget.js';
 import { matchesEventPattern } from '../../shared/event-pattern.js';
 import { EXTISM_ENV, EXTISM_USER, type Grant } from './abi.js';
@@ -26,6 +26,7 @@ import type { HostAnswer, HostNote, HostOp, WasmHarnessData } from './host-proto
 import { WASI_MODULE, wasiImports, WasiExit, type Wasi } from './wasi-preview1.js';
 import { serveStreams, STREAM_NONE } from './stream-call.js';
 import { flagCellReader } from './flag-cells.js';
+import { ExtismHost } from './extism-host.js';
 
 const data = workerData as WasmHarnessData;
 const port = parentPort!;
@@ -75,13 +76,6 @@ function log(level: 'debug' | 'info' | 'warn' | 'error') {
     if (ok) note({ pgw: 'log', level, msg: String(msg), requestId: current.id, tp: current.tp });
   };
 }
-const logger = {
-  debug: log('debug'),
-  info: log('info'),
-  warn: log('warn'),
-  error: log('error'),
-} as unknown as Console;
-
 /**
  * A host capability, synchronously: the host answers on a port of this request's own and then wakes
  * this thread, which waits no longer than the task's deadline.
@@ -110,76 +104,54 @@ function ask(op: HostOp, args: HostNote['args']): HostAnswer {
   return answer;
 }
 
-/** Extism blocks this call allocated: with the module's memory they stay within the plugin's cap. */
-let allocated = 0;
+type HostFunction = (...a: bigint[]) => unknown;
 
-function hostFunctions(): Record<
-  string,
-  Record<string, (ctx: CallContext, ...a: bigint[]) => unknown>
-> {
-  const text = (ctx: CallContext, at: bigint) => ctx.read(at)?.string() ?? '';
-  const user: Record<string, (ctx: CallContext, ...a: bigint[]) => unknown> = {
+/** The module's imports: Extism's kernel of `host`, the gateway's functions its grants allow, WASI. */
+function hostFunctions(host: ExtismHost): Record<string, Record<string, unknown>> {
+  const text = (at: bigint) => host.text(at);
+  const user: Record<string, HostFunction> = {
     // The plugin's own flags: no grant needed. 1 when on, 0 when off or unknown.
-    pgw_flag: (ctx, name) =>
-      Object.hasOwn(flagValues(), text(ctx, name)) && flagValues()[text(ctx, name)] ? 1 : 0,
+    pgw_flag: (name) =>
+      Object.hasOwn(flagValues(), text(name)) && flagValues()[text(name)] ? 1 : 0,
   };
   if (grants.has('publish')) {
-    user.pgw_publish = (ctx, at) => {
-      const event = JSON.parse(text(ctx, at)) as Omit<DomainEvent, 'source'>;
+    user.pgw_publish = (at) => {
+      const event = JSON.parse(text(at)) as Omit<DomainEvent, 'source'>;
       if (!data.publish.some((p) => matchesEventPattern(String(event?.type), p))) {
         throw new Error(`may not publish "${String(event?.type)}" (permissions.events.publish)`);
       }
       note({ pgw: 'publish', event: { ...event, source: data.name } });
     };
   }
-  if (grants.has('call')) user.pgw_call = (ctx, at) => ctx.store(ask('call', text(ctx, at)).value!);
-  if (grants.has('fetch')) {
-    user.pgw_fetch = (ctx, at) => ctx.store(ask('fetch', text(ctx, at)).value!);
-  }
+  if (grants.has('call')) user.pgw_call = (at) => host.store(ask('call', text(at)).value!);
+  if (grants.has('fetch')) user.pgw_fetch = (at) => host.store(ask('fetch', text(at)).value!);
   if (grants.has('stream')) {
     // A task thread serves no stream: its calls are answered STREAM_NONE.
-    user.pgw_stream_head = (_ctx, at, len) => streams?.head(BigInt(at), BigInt(len)) ?? STREAM_NONE;
-    user.pgw_stream_write = (_ctx, at, len) =>
-      streams?.write(BigInt(at), BigInt(len)) ?? STREAM_NONE;
+    user.pgw_stream_head = (at, len) => streams?.head(BigInt(at), BigInt(len)) ?? STREAM_NONE;
+    user.pgw_stream_write = (at, len) => streams?.write(BigInt(at), BigInt(len)) ?? STREAM_NONE;
   }
   if (grants.has('kv')) {
-    user.pgw_kv_get = (ctx, key) => {
-      const { value } = ask('kv_get', [text(ctx, key)]);
-      return value === undefined ? 0n : ctx.store(value);
+    user.pgw_kv_get = (key) => {
+      const { value } = ask('kv_get', [text(key)]);
+      return value === undefined ? 0n : host.store(value);
     };
-    user.pgw_kv_set = (ctx, key, value) => void ask('kv_set', [text(ctx, key), text(ctx, value)]);
-    user.pgw_kv_delete = (ctx, key) => void ask('kv_delete', [text(ctx, key)]);
+    user.pgw_kv_set = (key, value) => void ask('kv_set', [text(key), text(value)]);
+    user.pgw_kv_delete = (key) => void ask('kv_delete', [text(key)]);
   }
-  const cap = data.memoryCapBytes;
-  // Extism binds its CallContext as every host function's first argument; WASI's take none.
   wasiOutput = wasiImports({
     memory: () => memory,
     log: (level, line) => log(level)(line),
     deadline: () => current.deadline,
     exited: () => void (exited = true),
   });
-  const wasi = Object.fromEntries(
-    Object.entries(wasiOutput.imports[WASI_MODULE]!).map(([name, fn]) => [
-      name,
-      (_ctx: CallContext, ...a: bigint[]) => fn(...a),
-    ]),
-  );
   return {
     [EXTISM_USER]: user,
-    [WASI_MODULE]: wasi,
-    // Replaces the kernel's `alloc` (it binds over the same object): Extism's blocks live outside the
-    // module's memory, so they are counted against the cap here.
+    [WASI_MODULE]: wasiOutput.imports[WASI_MODULE]!,
     [EXTISM_ENV]: {
-      alloc: (ctx, n) => {
-        allocated += Number(n);
-        if (allocated + memoryBytes() > cap) {
-          throw new Error(`memory: alloc of ${n} bytes would pass resources.memory (${cap} bytes)`);
-        }
-        return ctx.alloc(n);
-      },
-      // Not in @extism/extism 1.0's kernel, imported by the Go and Rust PDKs: trace lines are dropped here.
+      ...host.env(),
+      // Imported by the Go and Rust PDKs: trace lines are dropped in the plugin.
       get_log_level: () => LOG_LEVEL_DEBUG,
-      log_trace: (ctx, at) => log('debug')(text(ctx, at)),
+      log_trace: (at: bigint) => log('debug')(text(at)),
     },
     env: {
       abort: () => {
@@ -196,20 +168,17 @@ let exited = false;
 /** The module is a WASI reactor: a language runtime lives in its memory. */
 let reactor = false;
 
-/** The DOM's WebAssembly types are not in this project's lib: the one call used, typed by hand. */
+/** The DOM's WebAssembly types are not in this project's lib: the calls used, typed by hand. */
 interface WasmEngine {
   compile(bytes: Uint8Array): Promise<object>;
+  instantiate(module: object, imports: object): Promise<{ exports: Record<string, unknown> }>;
 }
 let compiled: object | undefined;
 /** The module's stdout and stderr, flushed after each call. */
 let wasiOutput: Wasi | undefined;
 
-/**
- * The module's name in Extism's manifest. Calls name it with the export: called by export name alone,
- * Extism lists the module's exports (`WebAssembly.Module.exports`) on every call to find it.
- */
-const MODULE_NAME = 'main';
-let plugin: Plugin;
+let host: ExtismHost;
+let moduleExports: Record<string, unknown> = {};
 let memory: { buffer: ArrayBuffer } | undefined;
 const memoryBytes = () => memory?.buffer.byteLength ?? 0;
 let exportsOf = new Set<string>();
@@ -235,28 +204,32 @@ async function boot(): Promise<void> {
 async function instantiate(): Promise<void> {
   exited = false;
   // Compiled once: a module that keeps exiting costs an instantiation per request, not a compilation.
-  compiled ??= await (globalThis as unknown as { WebAssembly: WasmEngine }).WebAssembly.compile(
-    data.wasm,
-  );
-  plugin = await createPlugin(
-    { wasm: [{ name: MODULE_NAME, module: compiled as never }], config: data.config },
-    { useWasi: false, runInWorker: false, logger, functions: hostFunctions(), config: data.config },
-  );
-  const instance = await plugin.getInstance(MODULE_NAME);
+  const engine = (globalThis as unknown as { WebAssembly: WasmEngine }).WebAssembly;
+  compiled ??= await engine.compile(data.wasm);
+  host = new ExtismHost({
+    config: data.config,
+    log: (level, line) => log(level)(line),
+    capBytes: data.memoryCapBytes,
+    blocksCapBytes: data.blocksCapBytes,
+    moduleBytes: memoryBytes,
+  });
+  const instance = await engine.instantiate(compiled, hostFunctions(host));
+  moduleExports = instance.exports;
   memory = instance.exports.memory as { buffer: ArrayBuffer } | undefined;
   exportsOf = new Set(Object.keys(instance.exports));
   if (!exportsOf.has('handle') && data.routes.length > 0) {
     throw new Error('the module exports no "handle" function (docs/wasm-plugins.md)');
   }
+  // A Haskell module starts its runtime here, as Extism's own hosts do.
+  if (typeof moduleExports.hs_init === 'function') (moduleExports.hs_init as () => void)();
   reactor = typeof instance.exports._initialize === 'function';
   if (reactor) (instance.exports._initialize as () => void)();
 }
 
 /** After `proc_exit` the module's runtime is gone: a fresh instance, its `init` run again. */
 async function restart(): Promise<void> {
-  log('warn')('the module called proc_exit: starting it afresh');
   await instantiate();
-  if (exportsOf.has('init')) await plugin.call([MODULE_NAME, 'init'], '');
+  if (exportsOf.has('init')) host.call(moduleExports.init as () => unknown, '');
 }
 
 /** In a live thread: the streamed responses it serves, one call each (`stream-call.ts`). */
@@ -274,35 +247,43 @@ const streams =
   );
 delete data.livePort;
 
-/** Calls of the module, one after another: Extism's call state (input, output, blocks) is per plugin. */
-let queue: Promise<unknown> = Promise.resolve();
+/** The instance being replaced (after `proc_exit` or a trap in a language runtime): calls wait for it. */
+let restarting: Promise<void> | undefined;
 
 /**
  * Calls an export with `input` for the request or event `on`; its output as text (empty when it set
- * none). Extism's blocks are freed after each call.
+ * none). Synchronous, as the module's code is, unless the instance is being replaced; calls never
+ * overlap (the kernel's call state is the instance's). The kernel's blocks are dropped after each call.
  */
-function invoke(name: string, input: string, on: typeof current = current): Promise<string> {
-  const work = queue.then(async () => {
-    current = on;
-    allocated = 0;
-    try {
-      const output = await plugin.call([MODULE_NAME, name], input);
-      return output?.text() ?? '';
-    } catch (error) {
-      // A trap inside a language runtime (Go's) leaves its state unknown: the instance is replaced.
-      if (reactor && ((error as Error)?.name === 'RuntimeError' || error instanceof RangeError)) {
-        exited = true;
-      }
-      throw error instanceof WasiExit ? new Error(error.message) : error;
-    } finally {
-      wasiOutput?.flush();
-      current = { deadline: Infinity };
-      await plugin.reset();
-      if (exited) await restart();
+function invoke(
+  name: string,
+  input: string,
+  on: typeof current = current,
+): string | Promise<string> {
+  if (restarting) return restarting.then(() => invoke(name, input, on));
+  current = on;
+  try {
+    return host.call(moduleExports[name] as () => unknown, input) ?? '';
+  } catch (error) {
+    // A trap inside a language runtime (Go's) leaves its state unknown: the instance is replaced.
+    if (reactor && ((error as Error)?.name === 'RuntimeError' || error instanceof RangeError)) {
+      exited = true;
     }
-  });
-  queue = work.catch(() => {});
-  return work;
+    throw error instanceof WasiExit ? new Error(error.message) : error;
+  } finally {
+    wasiOutput?.flush();
+    current = { deadline: Infinity };
+    if (exited) {
+      log('warn')('the module called proc_exit: starting it afresh');
+      restarting = restart().then(
+        () => void (restarting = undefined),
+        (error: unknown) => {
+          restarting = undefined;
+          log('error')(`the module could not be started afresh: ${describe(error)}`);
+        },
+      );
+    }
+  }
 }
 
 async function answerHealth(seq: number): Promise<void> {
@@ -331,47 +312,62 @@ async function stop(): Promise<void> {
   }
 }
 
-/** Piscina calls this for every task; one task at a time reaches the module (its calls are synchronous). */
-export default async function run(task: Task): Promise<TaskResult> {
-  if (!booted) {
-    await ready;
-    if (initFailure) return initFailure;
-  }
+/**
+ * One task; one at a time reaches the module (its calls are synchronous). A request to a booted
+ * instance is answered synchronously: no promise, so its answer leaves in this turn of the loop.
+ */
+function run(task: Task): TaskResult | Promise<TaskResult> {
+  if (!booted) return ready.then(() => initFailure ?? run(task));
   if (task.d <= Date.now()) return { __pgw: 'timeout', message: 'deadline passed' };
   Atomics.store(data.slots, task.s, threadId);
+  const done = () => Atomics.store(data.slots, task.s, -threadId);
+  let result: TaskResult | Promise<TaskResult>;
   try {
-    return await perform(task);
+    result = perform(task);
   } catch (error) {
+    done();
     return failure('threw', error);
-  } finally {
-    Atomics.store(data.slots, task.s, -threadId);
   }
+  if (!isThenable<TaskResult>(result)) {
+    done();
+    return result;
+  }
+  return Promise.resolve(result)
+    .catch((error: unknown) => failure('threw', error))
+    .finally(done);
 }
 
-async function perform(task: Task): Promise<TaskResult> {
+/** Piscina calls this for every task: one request, or the requests of one tick of the host (ADR 0300). */
+export default batchingRunner(run, data.concurrency, note);
+
+/** The module's answer to a request, as the host takes it. */
+const replyOf = (key: string) => (body: string) =>
+  checkReply(JSON.parse(body) as never, key, data.maxResponseBytes);
+
+function perform(task: Task): TaskResult | Promise<TaskResult> {
   switch (task.t) {
     case 'req': {
       const req = task.r;
       req.params ??= {};
       req.query ??= {};
       const on = { id: req.id, userId: req.userId, deadline: task.d, flags: task.f, tp: task.tp };
-      const body = await invoke('handle', JSON.stringify({ key: task.k, request: req }), on);
-      return checkReply(JSON.parse(body) as never, task.k, data.maxResponseBytes);
+      const body = invoke('handle', JSON.stringify({ key: task.k, request: req }), on);
+      return typeof body === 'string' ? replyOf(task.k)(body) : body.then(replyOf(task.k));
     }
-    case 'evt':
-      if (exportsOf.has('handle_event')) {
-        const on = { id: task.e.id, userId: task.e.userId, deadline: task.d };
-        await invoke('handle_event', JSON.stringify(task.e), on);
-      }
-      return null;
+    case 'evt': {
+      if (!exportsOf.has('handle_event')) return null;
+      const on = { id: task.e.id, userId: task.e.userId, deadline: task.d };
+      const done = invoke('handle_event', JSON.stringify(task.e), on);
+      return typeof done === 'string' ? null : done.then(() => null);
+    }
     case 'health':
       return health();
     case 'boot':
-      return {
+      return health().then((status): BootReport => ({
         routes: data.routes,
         handlesEvents: exportsOf.has('handle_event'),
-        health: await health(),
-      } satisfies BootReport;
+        health: status,
+      }));
   }
 }
 

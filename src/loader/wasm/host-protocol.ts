@@ -40,6 +40,8 @@ export interface WasmHarnessData extends HarnessData {
   grants: Grant[];
   /** Bytes the module's memory and Extism's blocks may hold together. */
   memoryCapBytes: number;
+  /** What the kernel's blocks may take: `resources.memory` less the module's own memory maximum. */
+  blocksCapBytes: number;
   /** The manifest's endpoint keys: one `handle` export serves them all. */
   routes: string[];
   /** Extism `config` (`Config.get`): the plugin's settings as text. */

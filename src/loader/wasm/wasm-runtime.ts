@@ -5,8 +5,7 @@
  * @module
  */
 import { readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { RuntimeUnsupportedError, WasmModuleError } from '../../errors.js';
+import { WasmModuleError } from '../../errors.js';
 import type { PluginRuntime, RuntimeHooks, RuntimeSpec } from '../runtime.js';
 import type { HostLimits } from '../../shared/host-limits.js';
 import { WorkerRuntime } from '../worker/worker-runtime.js';
@@ -43,7 +42,6 @@ export interface PreparedModule {
 
 /**
  * Reads and checks the plugin's module.
- * @throws {RuntimeUnsupportedError} when `@extism/extism` (an optional peer) is not installed.
  * @throws {WasmModuleError} when it is not a module, too large, or its memory cannot be capped.
  * @throws {WasmImportRefusedError} when it imports what its manifest does not grant.
  */
@@ -52,14 +50,6 @@ export function prepareModule(
   limits: Pick<HostLimits, 'moduleBytes' | 'moduleImports' | 'tableElements'>,
 ): PreparedModule {
   const where = spec.mainPath;
-  try {
-    createRequire(import.meta.url).resolve('@extism/extism');
-  } catch {
-    throw new RuntimeUnsupportedError(
-      `plugin "${spec.manifest.name}" is a wasm plugin: install @extism/extism (npm i @extism/extism@1) next to the gateway`,
-      { plugin: spec.manifest.name },
-    );
-  }
   const size = statSync(where).size;
   if (size > limits.moduleBytes) {
     throw new WasmModuleError(
@@ -99,6 +89,10 @@ export function createWasmRuntime(
     wasm: module.bytes,
     grants: module.grants,
     memoryCapBytes: manifest.resources.memory * 1048576,
+    blocksCapBytes: Math.max(
+      WASM_PAGE,
+      manifest.resources.memory * 1048576 - module.maxPages * WASM_PAGE,
+    ),
     routes: manifest.endpoints.map((e) => `${e.method} ${e.path}`),
     config: Object.fromEntries(
       Object.entries(spec.settings).map(([k, v]) => [
@@ -130,6 +124,7 @@ export function createWasmRuntime(
     url: WASM_HARNESS,
     data,
     onNote,
+    batches: true,
     live: (parts) =>
       new WasmStreams(spec, hooks, parts, {
         url: WASM_HARNESS,

@@ -113,7 +113,9 @@ export class WorkerRuntime implements PluginRuntime {
       unsendable: (e: unknown) => isCloneError(e) && !this.#threadErrors.has(e as object),
       violation: (reason: string) => hooks.onViolation(reason, ++this.#violations),
     };
-    if (!harness) this.#batcher = new TaskBatcher(batchTarget, spec.threadConcurrency);
+    if (!harness || harness.batches) {
+      this.#batcher = new TaskBatcher(batchTarget, spec.threadConcurrency);
+    }
     this.#flagNames = Object.keys(spec.flags);
     this.#flagCells = new Int32Array(new SharedArrayBuffer(4 * (1 + this.#flagNames.length)));
     this.#flagNames.forEach((name, i) => (this.#flagCells[i + 1] = spec.flags[name] ? 1 : 0));
