@@ -15,6 +15,8 @@ const BLOCKS_START = 64;
 /** A block's length, before its bytes. */
 const HEADER = 8;
 const PAGE = 65536;
+/** What the host holds for a variable beyond its key and value (a map entry, a string, a view). */
+const VAR_ENTRY_BYTES = 128;
 
 /** The kernel module's exports, as the harness reads them. */
 interface Kernel {
@@ -87,6 +89,8 @@ export class ExtismHost {
   readonly #encoder = new TextEncoder();
   /** Extism's variables (`var_set`), kept across calls as Extism's own runtime does. */
   readonly #vars = new Map<string, Uint8Array>();
+  /** Bytes each variable is counted for (`VAR_ENTRY_BYTES` included). */
+  readonly #varSizes = new Map<string, number>();
   #varBytes = 0;
   #output: [at: number, length: number] | undefined;
   #error: number | undefined;
@@ -136,15 +140,24 @@ export class ExtismHost {
         return value === undefined ? 0n : this.store(value);
       },
       var_set: (at: bigint, valueAt: bigint) => {
-        const key = this.#decoder.decode(block(at, 'var_set'));
+        const keyBytes = block(at, 'var_set');
+        const key = this.#decoder.decode(keyBytes);
         const value = valueAt === 0n ? undefined : block(valueAt, 'var_set');
-        const grows = (value?.length ?? 0) - (this.#vars.get(key)?.length ?? 0);
+        // A variable is counted whole: its key, its value and what the host keeps it in, so that
+        // neither long keys nor many empty variables pass resources.memory.
+        const size = value ? keyBytes.length + value.length + VAR_ENTRY_BYTES : 0;
+        const grows = size - (this.#varSizes.get(key) ?? 0);
         if (grows > 0 && grows + this.#inUse() > this.#options.capBytes) {
           throw new Error(`var_set: past resources.memory (${this.#options.capBytes} bytes)`);
         }
         this.#varBytes += grows;
-        if (value) this.#vars.set(key, value.slice());
-        else this.#vars.delete(key);
+        if (value) {
+          this.#vars.set(key, value.slice());
+          this.#varSizes.set(key, size);
+        } else {
+          this.#vars.delete(key);
+          this.#varSizes.delete(key);
+        }
       },
       log_debug: logAt('debug'),
       log_info: logAt('info'),
