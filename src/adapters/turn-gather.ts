@@ -10,15 +10,24 @@ import type { GatewayRequest, PluginResponse } from '../shared/types.js';
 import type { RequestHandlerLike } from './request-handler.js';
 
 /**
+ * Requests handed on together at most: the worker runtime's batch at the default `threadConcurrency`
+ * (a larger batch would be split anyway).
+ */
+export const GATHER_MAX = 16;
+
+/**
  * `handle()` for one adapter: a request read while none of the adapter's is in flight goes at once
  * (sequential traffic waits for nothing); one read while others are waits for the end of the loop
- * turn's I/O (`setImmediate`, the same turn) and leaves with every other request read in that turn.
+ * turn's I/O (`setImmediate`, the same turn) and leaves with every other request read in that turn, or
+ * as soon as {@link GATHER_MAX} are waiting.
  */
 export class TurnGather {
   readonly #handler: RequestHandlerLike;
   #inFlight = 0;
   /** The turn's requests and how to answer each: three entries a request. */
   #waiting: unknown[] = [];
+  /** Whether a flush at the end of this turn's I/O is scheduled. */
+  #due = false;
 
   constructor(handler: RequestHandlerLike) {
     this.#handler = handler;
@@ -28,7 +37,14 @@ export class TurnGather {
   handle(request: GatewayRequest): Promise<PluginResponse> {
     if (this.#inFlight++ === 0) return this.#handler.handle(request);
     return new Promise((resolve, reject) => {
-      if (this.#waiting.push(request, resolve, reject) === 3) setImmediate(this.#flush);
+      const waiting = this.#waiting.push(request, resolve, reject);
+      // A full batch leaves now: those read first do not wait for the rest of a long turn (a framework
+      // that spends ~150 µs reading each request would hold the first of 50 for 7 ms).
+      if (waiting === 3 * GATHER_MAX) this.#flush();
+      else if (waiting === 3 && !this.#due) {
+        this.#due = true;
+        setImmediate(this.#flushDue);
+      }
     });
   }
 
@@ -37,7 +53,12 @@ export class TurnGather {
     this.#inFlight--;
   }
 
-  readonly #flush = (): void => {
+  readonly #flushDue = (): void => {
+    this.#due = false;
+    this.#flush();
+  };
+
+  #flush(): void {
     const waiting = this.#waiting;
     this.#waiting = [];
     const handler = this.#handler;
@@ -49,5 +70,5 @@ export class TurnGather {
         (waiting[i + 2] as (error: unknown) => void)(error);
       }
     }
-  };
+  }
 }

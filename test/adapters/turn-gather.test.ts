@@ -12,6 +12,7 @@ import fastifyPluginGateway from '../../src/adapters/fastify.js';
 import { pluginGateway } from '../../src/adapters/express.js';
 import { createRequestListener } from '../../src/adapters/node.js';
 import type { RequestHandlerLike } from '../../src/adapters/request-handler.js';
+import { GATHER_MAX } from '../../src/adapters/turn-gather.js';
 import type { GatewayRequest, PluginResponse } from '../../src/shared/types.js';
 
 interface Served {
@@ -170,6 +171,26 @@ describe.each(Object.keys(frameworks))('%s adapter: requests of one loop turn', 
     expect(Math.max(...recorder.runs.slice(1))).toBeGreaterThan(1);
     // Each waited for the end of its turn's I/O; the held one did not.
     expect(recorder.waitedForTurn).toEqual([false, ...Array(8).fill(true)]);
+    recorder.release();
+    expect((await holding).status).toBe(200);
+    sockets.forEach((s) => s.destroy());
+  });
+
+  it(`hands a turn's requests on in runs of at most ${GATHER_MAX}, the first as soon as it is full`, async () => {
+    const recorder = recordingHandler();
+    served = await frameworks[name]!(recorder.handler, recorder.before);
+    const holding = fetch(`http://127.0.0.1:${served.port}/hold`);
+    while (recorder.runs.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const count = GATHER_MAX + 4;
+    const sockets = await connected(served, count);
+    sockets.forEach((s, i) => s.write(get(`/x${i}`)));
+    const statuses = await Promise.all(sockets.map(statusOf));
+    expect(statuses).toEqual(Array(count).fill('HTTP/1.1 200 OK'));
+    const runs = recorder.runs.slice(1);
+    expect(runs.reduce((a, b) => a + b, 0)).toBe(count);
+    expect(Math.max(...runs)).toBe(GATHER_MAX);
+    // The full run left before the end of the turn's I/O: its requests did not wait for the turn.
+    expect(recorder.waitedForTurn.slice(1, 1 + GATHER_MAX)).toEqual(Array(GATHER_MAX).fill(false));
     recorder.release();
     expect((await holding).status).toBe(200);
     sockets.forEach((s) => s.destroy());
