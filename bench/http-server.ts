@@ -1,25 +1,47 @@
 /**
  * One HTTP server for bench/http.bench.ts, in a process of its own: `<framework> <variant>` with
  * framework `node | fastify | express` and variant `adapter` (the gateway's adapter, the http-echo
- * plugin on one thread), `handle` (hand-written glue calling `gateway.handle()`)
- * or `by-hand` (the same framework handing the request to a Piscina pool tuned
- * like the gateway's: one thread, 16 tasks per thread, atomics off, same echo). `by-hand` hands the
- * whole request (method, path, headers, body) for a POST, and only the URL for a GET, as the server
- * the issue measured did. Prints the port, then serves until SIGTERM.
+ * plugin on one thread), `handle` (hand-written glue calling `gateway.handle()`), `by-hand` (the same
+ * framework handing the request to a Piscina pool tuned like the gateway's: one thread, 16 tasks per
+ * thread, atomics off, no task timing, same echo) or `inline` (the same glue running the echo on the
+ * main thread: no isolation at all). `by-hand` hands the whole request (method, path, headers, body)
+ * for a POST, and only the URL for a GET, as the server the issue measured did. A variant may name
+ * another build of the package to run, `adapter@<folder>` (a folder of the repository holding a `dist/`
+ * built from another commit), to measure a change against the code before it in one run. Prints the
+ * port, then serves until SIGTERM.
  */
 import express from 'express';
 import Fastify from 'fastify';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { PluginGateway } from '../dist/index.js';
-import { pluginGateway } from '../dist/express.js';
-import fastifyPluginGateway from '../dist/fastify.js';
-import { createRequestListener } from '../dist/node.js';
+import { echo } from './echo-handler.js';
+import type * as Express from '../dist/express.js';
+import type * as FastifyAdapter from '../dist/fastify.js';
+import type * as Index from '../dist/index.js';
+import type { PluginGateway as Gateway } from '../dist/index.js';
+import type * as Node from '../dist/node.js';
 
 const here = import.meta.dirname;
-const [framework, variant] = process.argv.slice(2) as [string, string];
+const [framework, named] = process.argv.slice(2) as [string, string];
+const [variant, build] = named.split('@') as [string, string | undefined];
+const dist =
+  build === undefined ? path.join(here, '../dist') : path.resolve(here, '..', build, 'dist');
+const load = <T>(entry: string): Promise<T> => import(path.join(dist, entry)) as Promise<T>;
+const { PluginGateway } = await load<typeof Index>('index.js');
+const { pluginGateway } = await load<typeof Express>('express.js');
+const { default: fastifyPluginGateway } = await load<typeof FastifyAdapter>('fastify.js');
+const { createRequestListener } = await load<typeof Node>('node.js');
+
+/** `postMessage` calls on the main thread (Piscina's task ports): how many hops a request costs. */
+let posted = 0;
+const post = MessagePort.prototype.postMessage;
+MessagePort.prototype.postMessage = function (this: MessagePort, ...args: Parameters<typeof post>) {
+  posted++;
+  return post.apply(this, args);
+};
 
 interface Echoed {
   statusCode: number;
@@ -28,7 +50,7 @@ interface Echoed {
 }
 
 let run: (task: unknown) => Promise<Echoed>;
-let gateway: PluginGateway | undefined;
+let gateway: Gateway | undefined;
 if (variant === 'adapter' || variant === 'handle') {
   const gw = new PluginGateway({ logger: false });
   await gw.load(path.join(here, 'plugins/http-echo'));
@@ -48,6 +70,10 @@ if (variant === 'adapter' || variant === 'handle') {
       ) as { method: string; path: string; headers: Record<string, string>; body: unknown };
       return gw.handle({ method, path: p, headers, body }) as Promise<Echoed>;
     };
+} else if (variant === 'inline') {
+  // The same echo as the plugin's and the pool's (bench/echo-handler.ts), on this thread.
+  run = (task) =>
+    Promise.resolve(echo((typeof task === 'string' ? {} : task) as { body?: unknown }) as Echoed);
 } else {
   const pool = new Piscina({
     filename: path.join(here, 'echo-worker.js'),
@@ -56,6 +82,8 @@ if (variant === 'adapter' || variant === 'handle') {
     atomics: 'disabled',
     concurrentTasksPerWorker: 16,
     idleTimeout: 30_000,
+    // The gateway's pools time no task (it keeps its own histogram): neither does this one.
+    recordTiming: false,
   });
   run = (task) => pool.run(task) as Promise<Echoed>;
 }
@@ -109,10 +137,11 @@ if (framework === 'node') {
   server = app.server;
 }
 console.log(JSON.stringify({ port: (server.address() as AddressInfo).port }));
-// CPU used so far (all threads), for the driver's CPU time per request: a steadier figure than req/s
-// on a busy machine. A line on stdin asks for it; SIGTERM ends the process (and writes --cpu-prof).
+// CPU used so far (all threads) and postMessage calls, for the driver's counts per request: steadier
+// figures than req/s on a busy machine. A line on stdin asks for them; SIGTERM ends the process (and
+// writes --cpu-prof).
 process.stdin.setEncoding('utf8').on('data', () => {
   const { user, system } = process.cpuUsage();
-  console.log(JSON.stringify({ cpuUs: user + system }));
+  console.log(JSON.stringify({ cpuUs: user + system, posted }));
 });
 process.once('SIGTERM', () => process.exit(0));

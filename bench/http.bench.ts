@@ -1,35 +1,46 @@
 /**
  * `npm run bench:http`: for each of node:http, Fastify and Express, the gateway's adapter against the
  * same framework handing the request to a Piscina pool tuned like the gateway's (bench/http-server.ts),
- * side by side in one run. Each server runs in a process of its own, and so does autocannon (a closed
- * loop of 50 connections, `-c 50`), one process per measurement. Two request shapes: the message
- * (POST of a small JSON body) and the URL only (GET). Variants alternate within each round.
- * ROUNDS (default 1) and BENCH_SECONDS (default 5) set the length; prints a markdown table.
+ * side by side in one run; for node:http also against the same echo inline on the main thread. Each
+ * server runs in a process of its own, and so does autocannon (a closed loop of 50 connections,
+ * `-c 50`), one process per measurement. Two request shapes: the message (POST of a small JSON body)
+ * and the URL only (GET). Variants alternate within each round (the order reversed every other round).
+ * ROUNDS (default 1), BENCH_SECONDS (default 5) and WARM_SECONDS (default 2) set the length, FRAMEWORKS and VARIANTS (comma lists)
+ * what runs; PROFILE_DIR writes a `--cpu-prof` profile of every server there. Prints a markdown table.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 
 const here = import.meta.dirname;
 const autocannon = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 const ROUNDS = Number(process.env.ROUNDS ?? 1);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const WARM_SECONDS = Number(process.env.WARM_SECONDS ?? 2);
 const frameworks = (process.env.FRAMEWORKS ?? 'node,fastify,express').split(',');
 const shapes = ['message', 'url'] as const;
-const variants = ['by-hand', 'handle', 'adapter'] as const;
+const allVariants = (process.env.VARIANTS ?? 'by-hand,handle,adapter,inline').split(',');
+/** `inline` (no isolation) is the anchor of the node:http goal only. */
+const variantsOf = (framework: string): string[] =>
+  allVariants.filter((v) => v !== 'inline' || framework === 'node');
+const profileDir = process.env.PROFILE_DIR;
 
 interface Run {
   rps: number;
   /** CPU time of the server process (all its threads) per request, µs. */
   cpuUs: number;
+  /** `postMessage` calls of the server's main thread per request (thread hops). */
+  posts: number;
   p50: number;
   p99: number;
 }
 
 async function startServer(framework: string, variant: string): Promise<[ChildProcess, number]> {
+  const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(here, 'http-server.ts'), framework, variant],
+    [...profile, '--import', 'tsx', path.join(here, 'http-server.ts'), framework, variant],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const port = await new Promise<number>((resolve, reject) => {
@@ -39,9 +50,9 @@ async function startServer(framework: string, variant: string): Promise<[ChildPr
   return [child, port];
 }
 
-function serverCpu(server: ChildProcess): Promise<number> {
+function serverCounts(server: ChildProcess): Promise<{ cpuUs: number; posted: number }> {
   return new Promise((resolve) => {
-    server.stdout!.once('data', (line: Buffer) => resolve(JSON.parse(String(line)).cpuUs));
+    server.stdout!.once('data', (line: Buffer) => resolve(JSON.parse(String(line))));
     server.stdin!.write('cpu\n');
   });
 }
@@ -49,8 +60,9 @@ function serverCpu(server: ChildProcess): Promise<number> {
 function load(
   port: number,
   shape: (typeof shapes)[number],
-): Promise<Omit<Run, 'cpuUs'> & { total: number }> {
-  const args = ['-c', '50', '-d', String(SECONDS), '-j', '--renderStatusCodes'];
+  seconds = SECONDS,
+): Promise<Omit<Run, 'cpuUs' | 'posts'> & { total: number }> {
+  const args = ['-c', '50', '-d', String(seconds), '-j', '--renderStatusCodes'];
   if (shape === 'message') {
     args.push('-m', 'POST', '-H', 'content-type=application/json');
     args.push('-b', JSON.stringify({ userId: 456, trackIds: [101, 202, 303, 404] }));
@@ -87,49 +99,84 @@ function load(
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const results = new Map<string, Run[]>();
+const loads: number[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   for (const framework of frameworks) {
     for (const shape of shapes) {
+      loads.push(os.loadavg()[0]!);
+      const variants = variantsOf(framework);
       const order = round % 2 === 0 ? [...variants] : [...variants].reverse();
       for (const variant of order) {
         const [server, port] = await startServer(framework, variant);
         try {
           // A short warm-up (JIT, the plugin's thread), then the measured run.
-          await load(port, shape).catch(() => undefined);
-          const cpu0 = await serverCpu(server);
+          await load(port, shape, WARM_SECONDS).catch(() => undefined);
+          const before = await serverCounts(server);
           const { total, ...measured } = await load(port, shape);
-          const run = { ...measured, cpuUs: ((await serverCpu(server)) - cpu0) / total };
+          const after = await serverCounts(server);
+          const run: Run = {
+            ...measured,
+            cpuUs: (after.cpuUs - before.cpuUs) / total,
+            posts: (after.posted - before.posted) / total,
+          };
           const key = `${framework} ${shape} ${variant}`;
           results.set(key, [...(results.get(key) ?? []), run]);
           console.error(key, JSON.stringify(run));
         } finally {
           server.kill('SIGTERM');
+          if (server.exitCode === null && server.signalCode === null)
+            await new Promise((resolve) => server.once('exit', resolve));
         }
       }
     }
   }
 }
 
+const round0 = (x: number): number => Math.round(x);
+const ratio = (a: number | undefined, b: number | undefined): string =>
+  a === undefined || b === undefined ? '–' : `×${(a / b).toFixed(2)}`;
+const cells = (xs: (number | undefined)[]): string =>
+  xs.map((x) => (x === undefined ? '–' : round0(x))).join(' / ');
 console.log(
-  `Node ${process.version}, ${ROUNDS} round(s) of ${SECONDS} s, autocannon -c 50, medians; ` +
+  `Node ${process.version}, ${ROUNDS} round(s) of ${SECONDS} s, autocannon -c 50, medians; load ` +
+    `average (1 min) over the run ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}; ` +
     `"pool": the framework hands the request to a tuned Piscina pool by hand; "handle()": by hand to ` +
-    `gateway.handle(); "adapter": the gateway's adapter. CPU: the server process, all threads.\n`,
+    `gateway.handle(); "adapter": the gateway's adapter; "inline": the echo on the main thread ` +
+    `(node:http only). CPU: the server process, all threads, per request; posts: the server main ` +
+    `thread's postMessage calls per request.\n`,
 );
 console.log(
-  '| framework | shape | req/s pool / handle() / adapter | adapter ÷ pool | p99 ms pool / handle() / adapter | ×p99 | CPU µs/req pool / handle() / adapter |',
+  '| framework | shape | req/s pool / handle() / adapter / inline | adapter ÷ pool | adapter ÷ inline | p99 ms pool / handle() / adapter / inline | p99 adapter ÷ pool | CPU µs/req pool / handle() / adapter / inline | posts/req pool / handle() / adapter |',
 );
-console.log('| --- | --- | --- | ---: | --- | ---: | --- |');
+console.log('| --- | --- | --- | ---: | ---: | --- | ---: | --- | --- |');
 for (const framework of frameworks) {
   for (const shape of shapes) {
-    const of = (variant: string, pick: (r: Run) => number): number =>
-      median(results.get(`${framework} ${shape} ${variant}`)!.map(pick));
-    const [pr, hr, ar] = variants.map((v) => of(v, (r) => r.rps));
-    const [pp, hp, ap] = variants.map((v) => of(v, (r) => r.p99));
-    const [pc, hc, ac] = variants.map((v) => of(v, (r) => r.cpuUs));
-    const round = (x: number): number => Math.round(x);
+    const of = (variant: string, pick: (r: Run) => number): number | undefined => {
+      const runs = results.get(`${framework} ${shape} ${variant}`);
+      return runs === undefined ? undefined : median(runs.map(pick));
+    };
+    const order = ['by-hand', 'handle', 'adapter', 'inline'];
+    const [pr, hr, ar, ir] = order.map((v) => of(v, (r) => r.rps));
+    const p99 = order.map((v) => of(v, (r) => r.p99));
+    const cpu = order.map((v) => of(v, (r) => r.cpuUs));
+    const posts = order.slice(0, 3).map((v) => of(v, (r) => r.posts)?.toFixed(2) ?? '–');
     console.log(
-      `| ${framework} | ${shape} | ${round(pr!)} / ${round(hr!)} / ${round(ar!)} | ×${(ar! / pr!).toFixed(2)} ` +
-        `| ${pp} / ${hp} / ${ap} | ×${(ap! / pp!).toFixed(2)} | ${round(pc!)} / ${round(hc!)} / ${round(ac!)} |`,
+      `| ${framework} | ${shape} | ${cells([pr, hr, ar, ir])} | ${ratio(ar, pr)} | ${ratio(ar, ir)} ` +
+        `| ${cells(p99)} | ${ratio(p99[2], p99[0])} | ${cells(cpu)} | ${posts.join(' / ')} |`,
     );
   }
+}
+
+// Every variant as measured, a build named after `@` included (a change against the code before it).
+console.log(
+  '\n| framework | shape | variant | req/s | p50 ms | p99 ms | CPU µs/req | posts/req | runs |',
+);
+console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const [key, runs] of results) {
+  const [framework, shape, variant] = key.split(' ');
+  const m = (pick: (r: Run) => number): number => median(runs.map(pick));
+  console.log(
+    `| ${framework} | ${shape} | ${variant} | ${round0(m((r) => r.rps))} | ${m((r) => r.p50)} ` +
+      `| ${m((r) => r.p99)} | ${m((r) => r.cpuUs).toFixed(1)} | ${m((r) => r.posts).toFixed(2)} | ${runs.length} |`,
+  );
 }

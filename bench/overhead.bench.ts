@@ -5,7 +5,8 @@
  * Wall-clock throughput on a shared machine moves with its load; the CPU a request costs moves much
  * less. Each window reports, per request: the main thread's CPU (the host's side: the gateway's work,
  * Piscina's, the copy to and from the thread) and every thread's (the plugin's thread too), read from
- * Linux's `/proc/self/task/<tid>/schedstat`, and the requests per second for what they are worth.
+ * Linux's `/proc/self/task/<tid>/schedstat`, how often the main thread went to sleep (its wake-ups), and
+ * the requests per second for what they are worth.
  *
  * Rows (ADR-001's quality gate "< 10% CPU overhead"): the echo of ~200 bytes, then a plugin doing a
  * fixed amount of CPU work (~100 µs and ~1 ms: a loop whose cost is measured in this process first).
@@ -16,6 +17,7 @@
  *   BENCH_ROUNDS (default 5), BENCH_WINDOW_MS (default 1500)
  */
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -82,11 +84,24 @@ interface Window {
   main: number;
   all: number;
   rps: number;
+  /** Times the main thread went to sleep (voluntary context switches), per request: its wake-ups. */
+  sleeps: number;
+}
+
+/** Voluntary context switches of the main thread (Linux; NaN elsewhere). */
+function mainSleeps(): number {
+  try {
+    const status = readFileSync(`/proc/self/task/${process.pid}/status`, 'utf8');
+    return Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
 }
 
 /** One closed-loop window of 64 in flight: CPU per request by thread, and requests per second. */
 async function window(call: () => Promise<unknown>): Promise<Window> {
   let done = 0;
+  const sleeps0 = mainSleeps();
   const cpu0 = threadCpu();
   const started = performance.now();
   const until = started + WINDOW_MS;
@@ -100,7 +115,9 @@ async function window(call: () => Promise<unknown>): Promise<Window> {
   );
   const elapsed = performance.now() - started;
   const cpu1 = threadCpu();
+  const sleeps1 = mainSleeps();
   return {
+    sleeps: (sleeps1 - sleeps0) / done,
     main: (cpu1.main - cpu0.main) / done,
     all: (cpu1.all - cpu0.all) / done,
     rps: done / (elapsed / 1000),
@@ -120,6 +137,8 @@ const pool = new Piscina({
   atomics: 'disabled',
   concurrentTasksPerWorker: 16,
   idleTimeout: 30_000,
+  // As the gateway's pools: no task timing (the gateway keeps its own histogram).
+  recordTiming: false,
 });
 const gateway = new PluginGateway({ logger: false });
 await gateway.load(path.join(here, 'plugins/echo'));
@@ -173,12 +192,12 @@ console.log(
     `date: ${new Date().toISOString()}; node ${process.version}; ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}; load average (1 min) over the run ${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)}`,
     `${ROUNDS} alternating windows of ${WINDOW_MS} ms per side and row, 64 in flight, one process; medians`,
     '',
-    '| work per request | CPU of the work (µs) | main thread µs/req pool / gateway | all threads µs/req pool / gateway | gateway − pool, main thread (µs) | overhead: all threads beyond the work, pool / gateway | the gateway’s own (gateway − pool, all threads) / work | req/s pool / gateway |',
-    '| --- | ---: | --- | --- | ---: | --- | ---: | --- |',
+    '| work per request | CPU of the work (µs) | main thread µs/req pool / gateway | all threads µs/req pool / gateway | gateway − pool, main thread (µs) | overhead: all threads beyond the work, pool / gateway | the gateway’s own (gateway − pool, all threads) / work | req/s pool / gateway | main-thread sleeps/req pool / gateway |',
+    '| --- | ---: | --- | --- | ---: | --- | ---: | --- | --- |',
     ...rows.map(({ work, pool: p, gateway: g, m }) => {
       const beyond = (side: Window[]) =>
         work.workUs > 0 ? pct((m(side, 'all') - work.workUs) / work.workUs) : '–';
-      return `| ${work.label} | ${work.workUs > 0 ? f1(work.workUs) : '–'} | ${f1(m(p, 'main'))} / ${f1(m(g, 'main'))} | ${f1(m(p, 'all'))} / ${f1(m(g, 'all'))} | ${f1(m(g, 'main') - m(p, 'main'))} | ${beyond(p)} / ${beyond(g)} | ${work.workUs > 0 ? pct((m(g, 'all') - m(p, 'all')) / work.workUs) : '–'} | ${Math.round(m(p, 'rps'))} / ${Math.round(m(g, 'rps'))} |`;
+      return `| ${work.label} | ${work.workUs > 0 ? f1(work.workUs) : '–'} | ${f1(m(p, 'main'))} / ${f1(m(g, 'main'))} | ${f1(m(p, 'all'))} / ${f1(m(g, 'all'))} | ${f1(m(g, 'main') - m(p, 'main'))} | ${beyond(p)} / ${beyond(g)} | ${work.workUs > 0 ? pct((m(g, 'all') - m(p, 'all')) / work.workUs) : '–'} | ${Math.round(m(p, 'rps'))} / ${Math.round(m(g, 'rps'))} | ${m(p, 'sleeps').toFixed(2)} / ${m(g, 'sleeps').toFixed(2)} |`;
     }),
   ].join('\n'),
 );

@@ -12,6 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import { clientAddress } from './client-address.js';
 import { serveExchange, type ExchangeSettings } from './node-exchange.js';
 import { peerEndpoint } from './peer-endpoint.js';
+import { TurnGather } from './turn-gather.js';
 import type { HostUser, RequestHandlerLike } from './request-handler.js';
 
 export type { HostUser, RequestHandlerLike } from './request-handler.js';
@@ -73,6 +74,7 @@ export function pluginGateway(
     onNotFound: undefined,
     // A fleet member's peer routes, under the mount path (`node.address` names it).
     peer: peerEndpoint(gateway),
+    gather: new TurnGather(gateway),
     // pino-http (and express-request-id) put the request's id on `req.id`: log lines then match.
     requestId: (req) => (req as { id?: unknown }).id ?? req.headers['x-request-id'],
   };

@@ -22,7 +22,7 @@ import type { HostUser, RequestHandlerLike } from './request-handler.js';
 import { acceptedRequestId, gatewayRequestId } from './request-id.js';
 import { wireResponse, type WireResponse } from './write-response.js';
 import { errorWire } from '../shared/responses.js';
-import type { GatewayRequest } from '../shared/types.js';
+import type { GatewayRequest, PluginResponse } from '../shared/types.js';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { isStreamBody } from '../core/live-stream.js';
@@ -30,6 +30,7 @@ import { wireHeaders } from './wire-headers.js';
 import { attachUpgrades, type UpgradeHandlerLike } from './node-upgrade.js';
 import { peerBody, servePeerRoute } from './fastify-peer.js';
 import { peerEndpoint, peerRouteOf } from './peer-endpoint.js';
+import { TurnGather } from './turn-gather.js';
 
 export type { HostUser, RequestHandlerLike } from './request-handler.js';
 
@@ -121,6 +122,7 @@ async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOption
       await stoppable.stop!();
     });
   }
+  const gather = new TurnGather(gateway);
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const echoed = acceptedRequestId(request.id);
     const path = pathOf(request, prefixLength);
@@ -135,7 +137,12 @@ async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOption
       context: { clientAddress: request.ip },
     };
     if (getUser !== undefined) withUser(gatewayRequest, getUser(request));
-    const response = await gateway.handle(gatewayRequest);
+    let response: PluginResponse;
+    try {
+      response = await gather.handle(gatewayRequest);
+    } finally {
+      gather.done();
+    }
     if (response.statusCode === 404 && isNoRoute(response)) {
       reply.callNotFound();
       return reply;

@@ -16,6 +16,7 @@ import { wireResponse, writeError, writeWire } from './write-response.js';
 import { isStreamBody } from '../core/live-stream.js';
 import { writeStream } from './write-stream.js';
 import { closeAfterAnswer } from './linger.js';
+import type { TurnGather } from './turn-gather.js';
 import {
   LATE,
   peerRouteOf,
@@ -42,6 +43,8 @@ export interface ExchangeSettings {
   peer: PeerEndpoint | undefined;
   /** The id the host gave the request (pino-http's `req.id`). @default its `x-request-id` header */
   requestId?: (req: IncomingMessage) => unknown;
+  /** The handler's `handle()`, the requests of one loop turn handed on together. */
+  gather: TurnGather;
 }
 
 type Next = ((error?: unknown) => void) | undefined;
@@ -128,7 +131,12 @@ export async function serveExchange(
       context: { clientAddress: settings.address(req) },
     };
     if (settings.user !== undefined) withUser(request, settings.user(req));
-    const response = await handler.handle(request);
+    let response: PluginResponse;
+    try {
+      response = await settings.gather.handle(request);
+    } finally {
+      settings.gather.done();
+    }
     if (response.statusCode === 404 && isNoRoute(response)) {
       if (settings.onNotFound !== undefined || next !== undefined) {
         // The stream is read: the host's routes find the body where a body parser would leave it.

@@ -12,6 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { clientAddress } from './client-address.js';
 import { serveExchange, type ExchangeSettings } from './node-exchange.js';
 import { peerEndpoint } from './peer-endpoint.js';
+import { TurnGather } from './turn-gather.js';
 import type { HostUser, RequestHandlerLike } from './request-handler.js';
 
 export type { HostUser, RequestHandlerLike } from './request-handler.js';
@@ -75,6 +76,7 @@ export function createRequestListener(
     user: options.getUser,
     onNotFound: options.onNotFound,
     peer: peerEndpoint(gateway),
+    gather: new TurnGather(gateway),
   };
   return (req, res, next) => {
     void serveExchange(gateway, settings, req, res, typeof next === 'function' ? next : undefined);
