@@ -6,6 +6,7 @@
  * (docs/decisions/0300-micro-batched-thread-hop.md). See docs/decisions/0330-adapters-gather-a-loop-turn.md.
  * @module
  */
+import { AsyncResource } from 'node:async_hooks';
 import type { GatewayRequest, PluginResponse } from '../shared/types.js';
 import type { RequestHandlerLike } from './request-handler.js';
 
@@ -24,7 +25,10 @@ export const GATHER_MAX = 16;
 export class TurnGather {
   readonly #handler: RequestHandlerLike;
   #inFlight = 0;
-  /** The turn's requests and how to answer each: three entries a request. */
+  /**
+   * The turn's requests, how to answer each, and the async context each was read in (the host's span,
+   * its AsyncLocalStorage stores), which `handle()` must run in: four entries a request.
+   */
   #waiting: unknown[] = [];
   /** Whether a flush at the end of this turn's I/O is scheduled. */
   #due = false;
@@ -37,11 +41,12 @@ export class TurnGather {
   handle(request: GatewayRequest): Promise<PluginResponse> {
     if (this.#inFlight++ === 0) return this.#handler.handle(request);
     return new Promise((resolve, reject) => {
-      const waiting = this.#waiting.push(request, resolve, reject);
+      const context = new AsyncResource('PGW_GATHERED_REQUEST');
+      const waiting = this.#waiting.push(request, resolve, reject, context);
       // A full batch leaves now: those read first do not wait for the rest of a long turn (a framework
       // that spends ~150 µs reading each request would hold the first of 50 for 7 ms).
-      if (waiting === 3 * GATHER_MAX) this.#flush();
-      else if (waiting === 3 && !this.#due) {
+      if (waiting === 4 * GATHER_MAX) this.#flush();
+      else if (waiting === 4 && !this.#due) {
         this.#due = true;
         setImmediate(this.#flushDue);
       }
@@ -62,10 +67,11 @@ export class TurnGather {
     const waiting = this.#waiting;
     this.#waiting = [];
     const handler = this.#handler;
-    for (let i = 0; i < waiting.length; i += 3) {
+    for (let i = 0; i < waiting.length; i += 4) {
       const resolve = waiting[i + 1] as (answer: Promise<PluginResponse>) => void;
+      const context = waiting[i + 3] as AsyncResource;
       try {
-        resolve(handler.handle(waiting[i] as GatewayRequest));
+        resolve(context.runInAsyncScope(handler.handle, handler, waiting[i] as GatewayRequest));
       } catch (error) {
         (waiting[i + 2] as (error: unknown) => void)(error);
       }
