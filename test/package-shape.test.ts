@@ -227,7 +227,7 @@ export async function resolve(specifier, context, next) {
     expect(out).toBe(`${pkg.version}\n`);
   });
 
-  it('publishes no source maps, and stays under 2.3 MB unpacked', () => {
+  it('publishes no source maps, and stays under 2.4 MB unpacked', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       cwd: root,
       encoding: 'utf8',
@@ -239,7 +239,9 @@ export async function resolve(specifier, context, next) {
     // the code check's thread entry among it).
     // 2.22 MB after round 8: WebSockets in both native SDKs, peer channels, the Go wasm envelope
     // reader (with its tests, copied into Go wasm plugins) and ~100 KB more of docs.
+    // 2.35 MB after round 9: the gateway's own Extism host and kernel, the adapters' gathering, the
+    // peer channel's batches, and ~60 KB more of docs (threat model, performance).
     // The ceiling keeps it from growing unseen; raise it with the reason when a feature needs the bytes.
-    expect(packed.unpackedSize).toBeLessThanOrEqual(2.3 * 1000 * 1000);
+    expect(packed.unpackedSize).toBeLessThanOrEqual(2.4 * 1000 * 1000);
   });
 });

@@ -8,12 +8,12 @@ const scratch = mkdtempSync(path.join(import.meta.dirname, '..', '.code-check-')
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** A plugin answering `GET /<name>` after `?ms=` milliseconds, with the thread it ran on. */
-function plugin(name: string, version = '1.0.0'): string {
+function plugin(name: string, version = '1.0.0', timeout?: string): string {
   const dir = path.join(scratch, version === '1.0.0' ? name : `${name}-${version}`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     path.join(dir, 'plugin.yaml'),
-    `name: ${name}\nversion: ${version}\nendpoints:\n  - { method: GET, path: /${name} }\n`,
+    `name: ${name}\nversion: ${version}\nendpoints:\n  - { method: GET, path: /${name}${timeout ? `, timeout: ${timeout}` : ''} }\n`,
   );
   writeFileSync(
     path.join(dir, 'index.js'),
@@ -102,10 +102,13 @@ describe('maxAwake: a caller who knows every route cannot wake every lazy plugin
   it('answers 503 "starting" with retry-after when every awake plugin stays busy past the timeout', async () => {
     const g = new PluginGateway({ logger: false, maxAwake: 1, pluginTimeout: '300ms' });
     gateway = g;
-    for (const dir of dirs.slice(0, 2)) await g.load(dir);
+    // The awake plugin's own endpoint allows 5 s: busy for 1 s, it holds the one place well past the
+    // other's 300 ms, whatever the machine's load.
+    await g.load(plugin('awake-long', '1.0.0', '5s'));
+    await g.load(dirs[1]!);
     await g.start();
-    await g.handle({ method: 'GET', path: `/${names[0]}`, headers: {} });
-    const busy = g.handle({ method: 'GET', path: `/${names[0]}?ms=250`, headers: {} });
+    await g.handle({ method: 'GET', path: '/awake-long', headers: {} });
+    const busy = g.handle({ method: 'GET', path: '/awake-long?ms=1000', headers: {} });
     const refused = await g.handle({ method: 'GET', path: `/${names[1]}`, headers: {} });
     expect(refused).toMatchObject({ statusCode: 503, headers: { 'retry-after': '1' } });
     expect((await busy).statusCode).toBe(200);
