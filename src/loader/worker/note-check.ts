@@ -8,7 +8,8 @@
  */
 import { checkFetchRequest } from '../host-fetch.js';
 import { MessagePort } from 'node:worker_threads';
-import type { TaskFailure } from '../../shared/task-failure.js';
+import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
+import { oversizedReply } from '../reply-size.js';
 import type { TaskInput, TaskResult } from '../runtime.js';
 import type { WorkerNote } from './protocol.js';
 import { parseTraceparent } from '../../shared/trace-context.js';
@@ -187,4 +188,21 @@ export function describe(value: unknown): string {
     default:
       return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
   }
+}
+
+/**
+ * What the host refuses of a thread's answer, given `checked`, {@link checkResult}'s verdict on it: that
+ * `bad-response`, or a response over `maxResponseBytes` by the host's own measure; undefined when the
+ * answer stands.
+ */
+export function refusedResult(
+  kind: TaskInput['t'],
+  result: unknown,
+  checked: TaskResult,
+  maxResponseBytes: number,
+): TaskFailure | undefined {
+  if (isTaskFailure(checked)) return checked !== result ? checked : undefined;
+  // Measured as received: a body copied out of the thread's reach (`checked`) may be far smaller than
+  // the backing buffer its message carried into the host.
+  return kind === 'req' ? oversizedReply(result, maxResponseBytes) : undefined;
 }

@@ -27,9 +27,8 @@ import {
 } from '../runtime.js';
 import { TaskLedger, type Pending, type TaskTransport } from '../task-ledger.js';
 import { grantedFetch } from '../host-fetch.js';
-import { oversizedReply } from '../reply-size.js';
 import { threadPermissions, type ThreadPermissions } from './thread-launch.js';
-import { checkResult } from './note-check.js';
+import { checkResult, refusedResult } from './note-check.js';
 import { combineHealth, isCloneError, onNote, threadFigures } from './thread-notes.js';
 import type { NoteTarget, ThreadState } from './thread-notes.js';
 import { captureOutput } from './thread-output.js';
@@ -190,15 +189,7 @@ export class WorkerRuntime implements PluginRuntime {
    */
   #checked(kind: Task['t'], result: unknown): TaskResult {
     const checked = checkResult(kind, result);
-    // Measured as received: a body copied out of the thread's reach (`checked`) may be far smaller
-    // than the backing buffer its message carried into the host.
-    const refused = isTaskFailure(checked)
-      ? checked !== result
-        ? checked
-        : undefined
-      : kind === 'req'
-        ? oversizedReply(result, this.#spec.maxResponseBytes)
-        : undefined;
+    const refused = refusedResult(kind, result, checked, this.#spec.maxResponseBytes);
     if (refused === undefined) return checked;
     this.#violations++;
     return refused;
