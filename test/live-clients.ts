@@ -1,4 +1,5 @@
-/** WebSocket clients for the live-connection tests: the `ws` package over loopback. */
+/** Clients for the live-connection tests over loopback: `ws` WebSockets, and a reader that reads nothing. */
+import { expect } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
@@ -69,4 +70,33 @@ export async function refusal(
     throw error;
   }
   throw new Error(`the upgrade to ${url} was accepted`);
+}
+
+/**
+ * Opens `GET path` and reads nothing: the kernel's buffers fill, then the host's window, then the
+ * plugin waits. Resolves once the plugin's `/produced` count (chunks made) stops moving, with that
+ * count and the request (destroy it to end the stream).
+ */
+export async function producedWhileUnread(
+  url: string,
+  path: string,
+): Promise<{ produced: number; req: http.ClientRequest }> {
+  const produced = async () =>
+    ((await (await fetch(`http://${url}/produced`)).json()) as { produced: number }).produced;
+  const req = http.get(`http://${url}${path}`);
+  const res = await new Promise<http.IncomingMessage>((r) => req.once('response', r));
+  res.pause();
+  let last = -1;
+  await expect
+    .poll(
+      async () => {
+        const now = await produced();
+        const settled = now === last;
+        last = now;
+        return settled;
+      },
+      { timeout: 20_000, interval: 500 },
+    )
+    .toBe(true);
+  return { produced: last, req };
 }

@@ -8,7 +8,7 @@ import { pluginGateway } from '../../src/adapters/express.js';
 import fastifyPluginGateway from '../../src/adapters/fastify.js';
 import type { PluginGateway } from '../../src/index.js';
 import { closeServer, gatewayWith } from '../helpers.js';
-import { liveServer } from '../live-clients.js';
+import { liveServer, producedWhileUnread } from '../live-clients.js';
 
 const MiB = 1024 * 1024;
 const CHUNK = 64 * 1024;
@@ -115,25 +115,11 @@ describe('streamed downloads from a worker plugin', () => {
     gateway = await gatewayWith(['live-download']);
     const live = await liveServer(gateway);
     server = live.server;
-    const produced = async () =>
-      ((await (await fetch(`http://${live.url}/produced`)).json()) as { produced: number })
-        .produced;
     const before = process.memoryUsage().external;
-    const req = http.get(`http://${live.url}/download?bytes=${1024 * MiB}`);
-    const res = await new Promise<http.IncomingMessage>((r) => req.once('response', r));
-    res.pause(); // reads nothing: the kernel's buffers fill, then the host's window, then the plugin waits
-    let last = -1;
-    await expect
-      .poll(
-        async () => {
-          const now = await produced();
-          const settled = now === last;
-          last = now;
-          return settled;
-        },
-        { timeout: 20_000, interval: 500 },
-      )
-      .toBe(true);
+    const { produced: last, req } = await producedWhileUnread(
+      live.url,
+      `/download?bytes=${1024 * MiB}`,
+    );
     // What the plugin made, and what of it the host holds (moved buffers count in its external memory).
     expect(last).toBeGreaterThan(0);
     expect(last * CHUNK).toBeLessThan(64 * MiB);

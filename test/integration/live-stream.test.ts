@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PluginGateway } from '../../src/index.js';
 import { closeServer, fixture, gatewayWith, memoryLogger } from '../helpers.js';
-import { liveServer } from '../live-clients.js';
+import { liveServer, producedWhileUnread } from '../live-clients.js';
 
 let gateway: PluginGateway | undefined;
 let server: http.Server | undefined;
@@ -61,24 +61,7 @@ describe('streamed responses and Server-Sent Events through the node:http adapte
     gateway = await gatewayWith(['live-stream']);
     const live = await liveServer(gateway);
     server = live.server;
-    const produced = async () =>
-      ((await (await fetch(`http://${live.url}/produced`)).json()) as { produced: number })
-        .produced;
-    const req = http.get(`http://${live.url}/endless`);
-    const res = await new Promise<http.IncomingMessage>((r) => req.once('response', r));
-    res.pause(); // reads nothing: the kernel's buffers fill, then the host's window, then the plugin waits
-    let last = -1;
-    await expect
-      .poll(
-        async () => {
-          const now = await produced();
-          const settled = now === last;
-          last = now;
-          return settled;
-        },
-        { timeout: 20_000, interval: 500 },
-      )
-      .toBe(true);
+    const { produced: last, req } = await producedWhileUnread(live.url, '/endless');
     // An endless producer, stopped by credit alone: at most the window and what the sockets hold.
     expect(last).toBeGreaterThan(0);
     expect(last * 16 * 1024).toBeLessThan(64 * 1024 * 1024);
