@@ -316,11 +316,7 @@ export interface HarnessOverride {
   onNote(message: unknown): boolean;
   /** The harness answers the worker harness's batches of requests (`thread-batch.ts`, ADR 0300). */
   batches?: boolean;
-  /**
-   * Messages of tasks a thread may hold at once (one running, the next waiting), for a harness that
-   * serves one task at a time: the host keeps the others and sends them together when one is
-   * answered (ADR 0345). Unset: every tick's tasks leave at the end of the tick.
-   */
+  /** Messages a thread may hold at once; the host keeps the other tasks until one is answered (ADR 0345). */
   messagesPerThread?: number;
   /** The runtime's live channel, made on first use in place of the worker's live thread. */
   live?(parts: LiveParts): HeldLiveChannel;
