@@ -144,7 +144,7 @@ export class TaskBatcher {
     const unsendable = target.unsendable(error);
     for (const pending of batch) {
       if (slots.ownerOf(pending.slot) !== pending) continue;
-      if (unsendable && slots.threadOf(pending.slot) === 0) target.one(pending);
+      if (unsendable && slots.threadOf(pending.slot) === 0) this.#sendOne(pending);
       else target.lost(pending, error);
     }
   }
