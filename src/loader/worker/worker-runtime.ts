@@ -49,7 +49,7 @@ export class WorkerRuntime implements PluginRuntime {
   /** Made on the first task, so that a plugin that never ran has no threads and no scratch folder. */
   #pool: Piscina | undefined;
   readonly #ledger: TaskLedger<ThreadState>;
-  /** Batches a tick's tasks into one message; the worker harness's only (wasm's takes one at a time). */
+  /** Batches a tick's tasks into one message; a wasm thread holds two at most (ADR 0345). */
   readonly #batcher: TaskBatcher | undefined;
   readonly #spec: RuntimeSpec;
   /** Flag names in the order of `#flagCells` (after its version cell). */
