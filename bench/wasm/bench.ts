@@ -17,6 +17,7 @@ import { copyFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { build, templates } from '../../test/wasm/templates.js';
+import { buildPlain } from './kernel-setup.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const here = import.meta.dirname;
@@ -74,22 +75,9 @@ execFileSync(
 copyFileSync(path.join(here, 'as-parse', 'plugin.yaml'), path.join(asParse, 'plugin.yaml'));
 built.add('gateway-as-parse');
 const plain = path.join(scratch, 'plain.wasm');
-let withPlain = true;
-try {
-  execFileSync('clang', [
-    '--target=wasm32',
-    '-O2',
-    '-fno-builtin',
-    '-nostdlib',
-    '-Wl,--no-entry',
-    '-o',
-    plain,
-    path.join(here, 'plain-echo.c'),
-  ]);
-} catch {
-  withPlain = false;
+const withPlain = buildPlain(plain);
+if (!withPlain)
   process.stderr.write('clang (with lld) is not installed: the plain-wasm row is left out\n');
-}
 const chosen = process.env.BENCH_VARIANTS?.split(',');
 const variants = [
   ...built,

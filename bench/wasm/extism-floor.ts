@@ -19,13 +19,12 @@
  * bench/wasm/extism-floor.ts (templates/wasm/assemblyscript built first: `npm run bench:wasm` or its
  * build.sh).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type createPluginType from '@extism/extism';
 import { threadCpu } from '../thread-cpu.js';
-import { ExtismHost } from '../../src/loader/wasm/extism-host.js';
+import { BENCH_INPUT, buildPlain, plainEcho, STUB_IMPORTS, withKernel } from './kernel-setup.js';
 
 // PGW_EXTISM=<path to another @extism/extism> measures that version instead of the installed one.
 const createPlugin = (
@@ -43,11 +42,7 @@ const noopWasm = new Uint8Array([
   0x02, 0x01, 0x00, 0x07, 0x08, 0x01, 0x04, 0x6e, 0x6f, 0x6f, 0x70, 0x00, 0x00, 0x0a, 0x06, 0x01,
   0x04, 0x00, 0x41, 0x00, 0x0b,
 ]);
-const request = { method: 'POST', path: '/echo', headers: {}, body: { hello: 'wasm', n: 42 } };
-const input = JSON.stringify({
-  key: 'POST /echo',
-  request: { ...request, id: 'x', params: {}, query: {} },
-});
+const input = BENCH_INPUT;
 
 const options = {
   useWasi: false,
@@ -55,17 +50,7 @@ const options = {
   functions: {
     // Imported by the current PDKs, missing from Extism 1.0's kernel (the gateway provides them too).
     'extism:host/env': { get_log_level: () => 0, log_trace: () => {} },
-    'extism:host/user': {
-      pgw_kv_get: () => 0n,
-      pgw_kv_set: () => {},
-      pgw_stream_head: () => -2,
-      pgw_stream_write: () => -2,
-    },
-    env: {
-      abort: () => {
-        throw new Error('abort');
-      },
-    },
+    ...STUB_IMPORTS,
   },
 };
 const noop = await createPlugin({ wasm: [{ name: 'main', data: noopWasm }] }, options);
@@ -92,28 +77,8 @@ const variants: Record<string, () => unknown> = {
   },
 };
 
-/** A module instantiated with the gateway's Extism host, as the harness does; its `handle`. */
-function withKernel(bytes: Uint8Array): (input: string) => string | undefined {
-  const wasm = (globalThis as unknown as Record<string, unknown>).WebAssembly as {
-    Module: new (b: Uint8Array) => object;
-    Instance: new (m: object, i: object) => { exports: Record<string, () => unknown> };
-  };
-  const host = new ExtismHost({
-    config: {},
-    log: () => {},
-    capBytes: 32 << 20,
-    blocksCapBytes: 8 << 20,
-    moduleBytes: () => 0,
-  });
-  const { env, ...rest } = options.functions;
-  const { exports } = new wasm.Instance(new wasm.Module(bytes), {
-    ...rest,
-    env,
-    'extism:host/env': { ...host.env(), ...options.functions['extism:host/env'] },
-  });
-  return (input) => host.call(exports.handle!, input);
-}
-const echoKernel = withKernel(echoWasm);
+const kernelEnv = options.functions['extism:host/env'];
+const echoKernel = withKernel(echoWasm, kernelEnv);
 variants['echo-kernel'] = () => echoKernel(input);
 
 // Further modules serving the gateway's `handle` (the Go and Rust templates, bench's as-parse), given
@@ -134,41 +99,16 @@ for (const arg of process.argv.slice(2)) {
   };
   // Without WASI (not Go), the same module through the gateway's Extism host too.
   if (!useWasi) {
-    const viaKernel = withKernel(bytes);
+    const viaKernel = withKernel(bytes, kernelEnv);
     variants[`kernel-${name}`] = () => viaKernel(input);
   }
 }
 
-try {
-  const plain = path.join(mkdtempSync(path.join(os.tmpdir(), 'pgw-floor-')), 'plain.wasm');
-  execFileSync('clang', [
-    '--target=wasm32',
-    '-O2',
-    '-fno-builtin',
-    '-nostdlib',
-    '-Wl,--no-entry',
-    '-o',
-    plain,
-    path.join(here, 'plain-echo.c'),
-  ]);
-  const wasm = (globalThis as unknown as Record<string, unknown>).WebAssembly as {
-    instantiate(bytes: Uint8Array): Promise<{ instance: { exports: unknown } }>;
-  };
-  const e = (await wasm.instantiate(readFileSync(plain))).instance.exports as {
-    memory: { buffer: ArrayBuffer };
-    input(): number;
-    output(): number;
-    echo(n: number): number;
-  };
-  const encoder = new TextEncoder();
-  const decoder = new TextDecoder();
-  variants.plain = () => {
-    const bytes = encoder.encode(input);
-    new Uint8Array(e.memory.buffer, e.input(), bytes.length).set(bytes);
-    const n = e.echo(bytes.length);
-    return decoder.decode(new Uint8Array(e.memory.buffer, e.output(), n));
-  };
-} catch {
+const plain = path.join(mkdtempSync(path.join(os.tmpdir(), 'pgw-floor-')), 'plain.wasm');
+if (buildPlain(plain)) {
+  const echoPlain = plainEcho(readFileSync(plain));
+  variants.plain = () => echoPlain(input);
+} else {
   process.stderr.write('clang (with lld) is not installed: the plain row is left out\n');
 }
 

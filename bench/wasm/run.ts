@@ -16,7 +16,7 @@ import path from 'node:path';
 import createPlugin from '@extism/extism';
 import { PluginGateway } from '../../src/index.js';
 import { threadCpu, threadSleeps } from '../thread-cpu.js';
-import { ExtismHost } from '../../src/loader/wasm/extism-host.js';
+import { BENCH_INPUT, BENCH_REQUEST, plainEcho, STUB_IMPORTS, withKernel } from './kernel-setup.js';
 
 const variant = process.argv[2];
 const templates = path.resolve(import.meta.dirname, '../../templates/wasm');
@@ -31,7 +31,7 @@ const GATEWAY_DIRS: Record<string, string> = {
 };
 const SEQ = 3000;
 const WINDOW_MS = 3000;
-const request = { method: 'POST', path: '/echo', headers: {}, body: { hello: 'wasm', n: 42 } };
+const request = BENCH_REQUEST;
 const mib = (n: number) => Math.round((n / 1048576) * 10) / 10;
 
 async function measure(call: () => Promise<unknown>) {
@@ -121,31 +121,10 @@ if (variant !== undefined && Object.hasOwn(GATEWAY_DIRS, variant)) {
 } else if (variant === 'extism') {
   const plugin = await createPlugin(
     { wasm: [{ data: readFileSync(path.join(dir, 'plugin.wasm')) }] },
-    {
-      useWasi: false,
-      runInWorker: false,
-      functions: {
-        'extism:host/user': {
-          pgw_kv_get: () => 0n,
-          pgw_kv_set: () => {},
-          pgw_stream_head: () => -2,
-          pgw_stream_write: () => -2,
-        },
-        env: {
-          abort: () => {
-            throw new Error('abort');
-          },
-        },
-      },
-    },
+    { useWasi: false, runInWorker: false, functions: STUB_IMPORTS },
   );
-  // What the gateway's harness hands the module for this request.
-  const input = JSON.stringify({
-    key: 'POST /echo',
-    request: { ...request, id: 'x', params: {}, query: {} },
-  });
   const call = async () => {
-    const out = await plugin.call('handle', input);
+    const out = await plugin.call('handle', BENCH_INPUT);
     const res = JSON.parse(out!.text()) as unknown;
     await plugin.reset();
     return res;
@@ -153,61 +132,13 @@ if (variant !== undefined && Object.hasOwn(GATEWAY_DIRS, variant)) {
   await call();
   report(performance.now() - t0, await measure(call));
 } else if (variant === 'kernel') {
-  const wasm = (globalThis as unknown as Record<string, unknown>).WebAssembly as {
-    Module: new (b: Uint8Array) => object;
-    Instance: new (m: object, i: object) => { exports: Record<string, () => unknown> };
-  };
-  const host = new ExtismHost({
-    config: {},
-    log: () => {},
-    capBytes: 32 << 20,
-    blocksCapBytes: 8 << 20,
-    moduleBytes: () => 0,
-  });
-  const { exports } = new wasm.Instance(
-    new wasm.Module(readFileSync(path.join(dir, 'plugin.wasm'))),
-    {
-      'extism:host/env': host.env(),
-      'extism:host/user': {
-        pgw_kv_get: () => 0n,
-        pgw_kv_set: () => {},
-        pgw_stream_head: () => -2,
-        pgw_stream_write: () => -2,
-      },
-      env: {
-        abort: () => {
-          throw new Error('abort');
-        },
-      },
-    },
-  );
-  const input = JSON.stringify({
-    key: 'POST /echo',
-    request: { ...request, id: 'x', params: {}, query: {} },
-  });
-  const call = async () => JSON.parse(host.call(exports.handle!, input)!) as unknown;
+  const handle = withKernel(readFileSync(path.join(dir, 'plugin.wasm')));
+  const call = async () => JSON.parse(handle(BENCH_INPUT)!) as unknown;
   await call();
   report(performance.now() - t0, await measure(call));
 } else if (variant === 'plain') {
-  // The ES lib this project compiles against has no WebAssembly types; Node has the API.
-  const wasm = (globalThis as unknown as Record<string, unknown>).WebAssembly as {
-    instantiate(bytes: Uint8Array): Promise<{ instance: { exports: unknown } }>;
-  };
-  const { instance } = await wasm.instantiate(readFileSync(process.argv[3]!));
-  const e = instance.exports as unknown as {
-    memory: { buffer: ArrayBuffer };
-    input(): number;
-    output(): number;
-    echo(n: number): number;
-  };
-  const encoder = new TextEncoder();
-  const decoder = new TextDecoder();
-  const call = async () => {
-    const bytes = encoder.encode(JSON.stringify(request));
-    new Uint8Array(e.memory.buffer, e.input(), bytes.length).set(bytes);
-    const n = e.echo(bytes.length);
-    return JSON.parse(decoder.decode(new Uint8Array(e.memory.buffer, e.output(), n))) as unknown;
-  };
+  const echo = plainEcho(readFileSync(process.argv[3]!));
+  const call = async () => JSON.parse(echo(JSON.stringify(request))) as unknown;
   await call();
   report(performance.now() - t0, await measure(call));
 }

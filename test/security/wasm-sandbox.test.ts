@@ -116,6 +116,23 @@ describe('a wasm plugin cannot hold a thread or crash the host', () => {
     expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 504, 200, 200]);
   });
 
+  it('64 in flight with an endless loop among them: the requests held on the host are each answered 200', async () => {
+    // A wasm thread holds two messages; the requests dispatched meanwhile wait on the host and leave
+    // together when one is answered (ADR 0345). Behind the loop they leave for the thread that
+    // replaces the one ended at its deadline.
+    expect((await get(gateway, '/ok')).statusCode).toBe(200); // awake: /loop's 300 ms are its own
+    const answers: Promise<{ statusCode: number }>[] = [];
+    for (let tick = 0; tick < 8; tick++) {
+      for (let i = 0; i < 8; i++)
+        answers.push(get(gateway, tick === 1 && i === 0 ? '/loop' : '/ok'));
+      await new Promise((r) => setImmediate(r));
+    }
+    const statuses = (await Promise.all(answers)).map((a) => a.statusCode);
+    expect(statuses[8]).toBe(504);
+    expect(statuses.filter((s) => s !== 200)).toEqual([504]);
+    expect((await get(gateway, '/ok')).statusCode).toBe(200);
+  });
+
   it("a trap is that request's 500; the next request is served", async () => {
     const crashes: CrashEvent[] = [];
     gateway.on('plugin:crash', (c) => crashes.push(c));

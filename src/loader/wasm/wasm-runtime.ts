@@ -125,6 +125,8 @@ export function createWasmRuntime(
     data,
     onNote,
     batches: true,
+    // One call at a time: a thread holds the batch it runs and the next; the rest leave together.
+    messagesPerThread: 2,
     live: (parts) =>
       new WasmStreams(spec, hooks, parts, {
         url: WASM_HARNESS,

@@ -15,6 +15,10 @@ import { HARNESS, type ThreadPermissions } from './thread-launch.js';
 /** How often a thread reports its memory (heap and off-heap), which the host holds to `resources.memory`. */
 export const MEMORY_REPORT_MS = 1000;
 
+/** The threads of a plugin instance at most: its `resources.cpu`, rounded up. */
+export const threadsOf = (manifest: RuntimeSpec['manifest']): number =>
+  Math.max(1, Math.ceil(manifest.resources.cpu));
+
 /** Makes the pool; its threads start on demand (none before the first task). */
 export function pluginPool(
   spec: RuntimeSpec,
@@ -32,7 +36,7 @@ export function pluginPool(
     filename: fileURLToPath(harness?.url ?? HARNESS),
     name: 'default',
     minThreads: 0, // so Piscina reports a thread (workerCreate) only once it listens for 'start'
-    maxThreads: Math.max(1, Math.ceil(manifest.resources.cpu)),
+    maxThreads: threadsOf(manifest),
     idleTimeout: spec.idleTimeoutMs,
     concurrentTasksPerWorker: spec.threadConcurrency,
     // Sync atomics would block an idle thread's event loop: the plugin's timers and our control channel.

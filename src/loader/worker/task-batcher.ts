@@ -4,7 +4,9 @@
  * flushed at the end of the tick (a microtask, never a timer), at most `threadConcurrency` a batch so
  * that Piscina still spreads them over the instance's threads. A task dispatched while nothing else is
  * in flight goes at once, alone, as before: sequential traffic pays nothing. One instance, one plugin:
- * a batch never mixes plugins.
+ * a batch never mixes plugins. With `maxMessages` (a harness that serves one task at a time, ADR 0345),
+ * no more than that many messages are in flight: the tasks dispatched meanwhile wait here and leave
+ * together when one is answered, where they would otherwise leave one a tick, each a message.
  * @module
  */
 import type { Piscina } from 'piscina';
@@ -19,8 +21,8 @@ export interface BatchTarget {
   readonly ledger: TaskLedger<ThreadState>;
   /** The instance's pool, made for the first task. */
   pool(): Piscina;
-  /** Hands one task to Piscina, answered as today. */
-  one(pending: Held): void;
+  /** Hands one task to Piscina, answered as today; settles once its thread answered or was lost. */
+  one(pending: Held): Promise<unknown>;
   /** The thread's answer to one task as the host accepts it (`WorkerRuntime.#checked`). */
   checked(kind: Task['t'], result: unknown): TaskResult;
   /** Piscina rejected a batch: its thread is gone (`WorkerRuntime.#onLost`). */
@@ -42,17 +44,31 @@ export class TaskBatcher {
   /** The tasks of this tick not sent yet; undefined when no flush is due. */
   #queued: Held[] | undefined;
   #sequence = 0;
+  readonly #maxMessages: number;
+  /** Messages sent to Piscina and not answered yet. */
+  #messages = 0;
+  /** Tasks waiting for a message to be answered (`maxMessages` in flight), in order. */
+  #waiting: Held[] = [];
 
-  constructor(target: BatchTarget, maxBatch: number) {
+  /**
+   * @param maxBatch tasks a message at most
+   * @param maxMessages messages in flight at most (all the instance's threads together)
+   */
+  constructor(target: BatchTarget, maxBatch: number, maxMessages = Infinity) {
     this.#target = target;
     this.#max = maxBatch;
+    this.#maxMessages = maxMessages;
   }
 
   dispatch(pending: Held): void {
+    if (this.#messages >= this.#maxMessages || this.#waiting.length > 0) {
+      this.#waiting.push(pending);
+      return;
+    }
     const queued = this.#queued;
     if (queued === undefined) {
       // Alone in flight (sequential traffic): no tick to share, no microtask.
-      if (this.#target.ledger.inFlight <= 1) return this.#target.one(pending);
+      if (this.#target.ledger.inFlight <= 1) return this.#sendOne(pending);
       this.#queued = [pending];
       queueMicrotask(this.#flush);
       return;
@@ -69,8 +85,23 @@ export class TaskBatcher {
     if (queued.length > 0) this.#send(queued);
   };
 
+  #sendOne(pending: Held): void {
+    const answered = this.#target.one(pending);
+    this.#messages++;
+    void answered.finally(this.#messageAnswered);
+  }
+
+  /** A message was answered (or its thread lost): the tasks waiting leave, a batch a free message. */
+  readonly #messageAnswered = (): void => {
+    this.#messages--;
+    const waiting = this.#waiting;
+    while (waiting.length > 0 && this.#messages < this.#maxMessages) {
+      this.#send(waiting.splice(0, this.#max));
+    }
+  };
+
   #send(batch: Held[]): void {
-    if (batch.length === 1) return this.#target.one(batch[0]!);
+    if (batch.length === 1) return this.#sendOne(batch[0]!);
     const tasks = new Array<Task>(batch.length);
     for (let i = 0; i < batch.length; i++) {
       const task = batch[i]!.task;
@@ -78,13 +109,14 @@ export class TaskBatcher {
       tasks[i] = task;
     }
     const message: TaskBatch = { t: 'batch', b: tasks };
-    this.#target
-      .pool()
-      .run(message)
+    const answered = this.#target.pool().run(message);
+    this.#messages++;
+    void answered
       .then(
         (answer: unknown) => this.#answered(batch, answer),
         (error: unknown) => this.#failed(batch, error),
-      );
+      )
+      .finally(this.#messageAnswered);
   }
 
   /**
@@ -112,7 +144,7 @@ export class TaskBatcher {
     const unsendable = target.unsendable(error);
     for (const pending of batch) {
       if (slots.ownerOf(pending.slot) !== pending) continue;
-      if (unsendable && slots.threadOf(pending.slot) === 0) target.one(pending);
+      if (unsendable && slots.threadOf(pending.slot) === 0) this.#sendOne(pending);
       else target.lost(pending, error);
     }
   }

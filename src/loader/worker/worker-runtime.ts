@@ -8,7 +8,7 @@
  */
 import type { HealthStatus } from '../../shared/types.js';
 import type { Piscina } from 'piscina';
-import { pluginPool } from './plugin-pool.js';
+import { pluginPool, threadsOf } from './plugin-pool.js';
 import type { ControlMessage, Task } from './protocol.js';
 import { isTaskFailure, type TaskFailure } from '../../shared/task-failure.js';
 import { ContentCheck } from '../content-check.js';
@@ -49,7 +49,7 @@ export class WorkerRuntime implements PluginRuntime {
   /** Made on the first task, so that a plugin that never ran has no threads and no scratch folder. */
   #pool: Piscina | undefined;
   readonly #ledger: TaskLedger<ThreadState>;
-  /** Batches a tick's tasks into one message; the worker harness's only (wasm's takes one at a time). */
+  /** Batches a tick's tasks into one message; a wasm thread holds two at most (ADR 0345). */
   readonly #batcher: TaskBatcher | undefined;
   readonly #spec: RuntimeSpec;
   /** Flag names in the order of `#flagCells` (after its version cell). */
@@ -113,7 +113,9 @@ export class WorkerRuntime implements PluginRuntime {
       violation: (reason: string) => hooks.onViolation(reason, ++this.#violations),
     };
     if (!harness || harness.batches) {
-      this.#batcher = new TaskBatcher(batchTarget, spec.threadConcurrency);
+      const perThread = harness?.messagesPerThread ?? Infinity;
+      const messages = perThread * threadsOf(spec.manifest);
+      this.#batcher = new TaskBatcher(batchTarget, spec.threadConcurrency, messages);
     }
     this.#flagNames = Object.keys(spec.flags);
     this.#flagCells = new Int32Array(new SharedArrayBuffer(4 * (1 + this.#flagNames.length)));
@@ -163,8 +165,8 @@ export class WorkerRuntime implements PluginRuntime {
     else this.#runOne(pending);
   }
 
-  #runOne(pending: Held): void {
-    (this.#pool ?? this.#open()).run(pending.task).then(
+  #runOne(pending: Held): Promise<unknown> {
+    return (this.#pool ?? this.#open()).run(pending.task).then(
       (result: unknown) => this.#ledger.settle(pending, this.#checked(pending.task.t, result)),
       (error: unknown) => this.#onLost(pending, error),
     );
