@@ -66,7 +66,7 @@ export function servePeerChannel(socket: Socket, head: Buffer, serving: ChannelS
   const flush = () => {
     const frames = unsent;
     unsent = [];
-    if (socket.destroyed) return;
+    if (socket.destroyed || frames.length === 0) return;
     socket.write(writer.frames(CHANNEL_ANSWER, frames));
     if (socket.writableLength > CHANNEL_HIGH_WATER && stallTimer === undefined) {
       // No call is read while the caller does not take its answers; past `openTimeoutMs`, cut.
@@ -83,8 +83,11 @@ export function servePeerChannel(socket: Socket, head: Buffer, serving: ChannelS
   const answer = (id: number, payload: string) => {
     inFlight.delete(id);
     if (socket.destroyed) return;
-    if (unsent.length === 0) setImmediate(flush);
     unsent.push({ id, payload, bytes: Buffer.byteLength(payload) });
+    // The last call in flight answered: no other answer can join this batch, so it leaves now rather
+    // than a loop turn later (a call alone on the channel waits for nothing).
+    if (inFlight.size === 0) flush();
+    else if (unsent.length === 1) setImmediate(flush);
   };
   const call = (id: number, envelope: string) => {
     if (inFlight.has(id) || inFlight.size >= CHANNEL_MAX_IN_FLIGHT) return cut();
