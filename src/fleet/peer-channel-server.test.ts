@@ -44,19 +44,27 @@ async function serveWith(serve: ChannelServing['serve']) {
 }
 
 describe('servePeerChannel', () => {
-  it('answers a call the gateway failed to serve unreachable, and serves the next', async () => {
+  it('answers a call the gateway failed to serve (rejected, or thrown at once) unreachable, and serves the next', async () => {
     let calls = 0;
     const { socket, answers, writer } = await serveWith((envelope) =>
-      ++calls === 1 ? Promise.reject(new Error('a bug')) : Promise.resolve(`{"echo":${envelope}}`),
+      ++calls === 1
+        ? Promise.reject(new Error('a bug'))
+        : calls === 2
+          ? (() => {
+              throw new Error('a bug before its first await');
+            })()
+          : Promise.resolve(`{"echo":${envelope}}`),
     );
     socket.write(writer.frame(CHANNEL_CALL, 1, '1'));
     socket.write(writer.frame(CHANNEL_CALL, 2, '2'));
-    await expect.poll(() => answers.size).toBe(2);
+    socket.write(writer.frame(CHANNEL_CALL, 3, '3'));
+    await expect.poll(() => answers.size).toBe(3);
+    expect(JSON.parse(answers.get(2)!)).toMatchObject({ failure: 'unreachable' });
     expect(JSON.parse(answers.get(1)!)).toMatchObject({
       failure: 'unreachable',
       response: { statusCode: 500, body: { json: { error: { code: 'PGW_ERR_GATEWAY_ERROR' } } } },
     });
-    expect(JSON.parse(answers.get(2)!)).toEqual({ echo: 2 });
+    expect(JSON.parse(answers.get(3)!)).toEqual({ echo: 3 });
     socket.destroy();
   });
 

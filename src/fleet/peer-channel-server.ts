@@ -50,7 +50,7 @@ export interface ChannelServing {
   key: Buffer | undefined;
   /** How long a frame may take to arrive whole. */
   openTimeoutMs: number;
-  /** Serves one call's envelope; resolves with the answer's JSON, never rejects. */
+  /** Serves one call's envelope: the answer's JSON (a rejection or a throw answers it unreachable). */
   serve(envelope: string): Promise<string>;
 }
 
@@ -92,7 +92,14 @@ export function servePeerChannel(socket: Socket, head: Buffer, serving: ChannelS
   const call = (id: number, envelope: string) => {
     if (inFlight.has(id) || inFlight.size >= CHANNEL_MAX_IN_FLIGHT) return cut();
     inFlight.add(id);
-    void serving.serve(envelope).then(
+    let served: Promise<string>;
+    try {
+      served = serving.serve(envelope);
+    } catch (error) {
+      // Thrown before its first await: still this call's failure alone, never the read's.
+      served = Promise.reject(error as Error);
+    }
+    void served.then(
       (text) => answer(id, text),
       // The gateway failed (not the plugin): this call is answered unreachable, the others go on.
       () => answer(id, FAILED_ANSWER),
