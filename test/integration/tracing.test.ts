@@ -159,7 +159,7 @@ describe('OpenTelemetry tracing', () => {
         const [a, b] = nodes as [FleetNode, FleetNode];
         let upgrades = 0;
         // Only a server that serves upgrades may listen for them (a listener makes Node hand them on).
-      if (channel) a.server.prependListener('upgrade', () => upgrades++);
+        if (channel) a.server.prependListener('upgrade', () => upgrades++);
         await a.gateway.load(fixture('traced-backend'));
         await until(
           async () =>
