@@ -10,12 +10,13 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCodes } from '../errors.js';
 import type { PeerCall } from '../fleet/peer-protocol.js';
 import {
-  answerCall,
+  answerChannelCall,
   authenticatePeer,
   parseCall,
   peerRefusal,
   requestOf,
   servePeer,
+  type ChannelCallParts,
   type PeerReply,
 } from '../fleet/peer-server.js';
 import {
@@ -115,20 +116,16 @@ export class PeerDoor {
     const why = authenticatePeer(parts, headers, CHANNEL_OPEN_ENVELOPE, socket.remoteAddress);
     if (why) return peerRefusal(ErrorCodes.PEER_UNAUTHORIZED, why);
     const signature = headers[PEER_SIGNATURE_HEADER];
-    const serve = (envelope: string): Promise<string> => {
-      const started = performance.now();
-      let trace: PeerHeaders = {};
-      return answerCall(envelope, {
-        nodeId: parts.nodeId,
-        find: (call) => {
-          trace = traceOf(call.traceparent);
-          const match = parts.find(call);
-          return match?.target.endpoint.stream ? undefined : match;
-        },
-        serve: (match, request, timeoutMs) =>
-          this.#serve(match, request, timeoutMs, trace, started),
-      }).then((reply) => (reply.statusCode === 200 ? reply.body : refusedAnswer(reply)));
+    const callParts: ChannelCallParts<Found> = {
+      nodeId: parts.nodeId,
+      find: (call) => {
+        const match = parts.find(call);
+        return match?.target.endpoint.stream ? undefined : match;
+      },
+      serve: (match, request, timeoutMs, traceparent, started) =>
+        this.#serve(match, request, timeoutMs, traceOf(traceparent), started),
     };
+    const serve = (envelope: string) => answerChannelCall(envelope, callParts);
     const key = channelKey(parts.secret, typeof signature === 'string' ? signature : '');
     const openTimeoutMs = parts.openTimeoutMs ?? 10_000;
     this.#channels.add(servePeerChannel(socket, head, { key, openTimeoutMs, serve }));
@@ -242,17 +239,6 @@ export class PeerDoor {
 /** The headers a peer call's trace parent is read from: the envelope's `traceparent` alone. */
 function traceOf(traceparent: string | undefined): PeerHeaders {
   return traceparent === undefined ? {} : { traceparent };
-}
-
-/** A call the owner refused (a malformed envelope) as a channel's answer: the caller tries elsewhere. */
-function refusedAnswer(reply: PeerReply): string {
-  const error = (JSON.parse(reply.body) as { error: object }).error;
-  const response = {
-    statusCode: reply.statusCode,
-    headers: reply.headers,
-    body: { json: { error } },
-  };
-  return JSON.stringify({ response, failure: 'unreachable' });
 }
 
 /** Not a fleet member: no peer route (the listener routes the path like any other). */

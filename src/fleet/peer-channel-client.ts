@@ -114,10 +114,14 @@ export class PeerChannel {
       const pending: Pending = { resolve, reject, deadlineAt, sent: false };
       this.#pending.set(id, pending);
       const bytes = Buffer.byteLength(envelope);
-      if (this.#unsent.length === 0) setImmediate(this.#flush);
       this.#unsent.push({ id, payload: envelope, bytes });
       this.#unsentCalls.push(pending);
       this.#unsentBytes += bytes;
+      // Alone in flight (sequential traffic): no turn to share, it leaves at once (as the thread hop's
+      // first task does); else with the others of this turn. After a read that answered several
+      // calls, their callers' next calls come together in this turn: they wait for one another.
+      if (this.#pending.size === 1 && !this.#answeredTogether) this.#flush();
+      else if (this.#unsent.length === 1) setImmediate(this.#flush);
     });
   }
 
@@ -136,23 +140,35 @@ export class PeerChannel {
     this.#unsentCalls = [];
     this.#unsentBytes = 0;
     // Lost meanwhile: `#lost` rejects these calls as never sent.
-    if (this.closed) return;
+    if (this.closed || frames.length === 0) return;
     for (const pending of calls) pending.sent = true;
     this.#socket.write(this.#writer.frames(CHANNEL_CALL, frames));
   };
 
   #read(chunk: Buffer): void {
+    let answered = 0;
     try {
       this.#reader.push(chunk, (id, answer) => {
         const pending = this.#pending.get(id);
         if (pending === undefined) throw new ChannelFramingError(`an answer to no call (${id})`);
         this.#pending.delete(id);
         pending.resolve(answer);
+        answered++;
       });
     } catch {
       this.#socket.destroy();
     }
+    if (answered > 1 && !this.#answeredTogether) {
+      this.#answeredTogether = true;
+      setImmediate(this.#turnEnded);
+    }
   }
+
+  /** Whether a read of this loop turn answered several calls (see `call()`). */
+  #answeredTogether = false;
+  readonly #turnEnded = () => {
+    this.#answeredTogether = false;
+  };
 
   #checkSilence(): void {
     const now = Date.now();

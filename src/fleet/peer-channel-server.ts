@@ -1,9 +1,9 @@
 /**
  * The owner's side of a peer channel (version 2 of the peer protocol, docs/peer-protocol.md): after an
  * authenticated upgrade, reads call frames off the socket, serves each, and writes its answer frame.
- * Every batch read in one chunk is dispatched in the same tick, and the answers of one tick leave in
- * one write, tagged as one batch: the thread wake-ups, system calls and MACs of a burst are shared by
- * its calls.
+ * The calls of one chunk are dispatched together once the chunk is parsed whole (one thread hop for
+ * all of them, the first included: decision 0350), and the answers of one tick leave in one write,
+ * tagged as one batch: the thread wake-ups, system calls and MACs of a burst are shared by its calls.
  *
  * Bounded: a frame longer than the largest call is refused at its header, a frame or batch left
  * unfinished past `openTimeoutMs` (from the chunk that began it) closes the channel, as do a bad tag, an id already in
@@ -14,6 +14,7 @@
  */
 import type { Socket } from 'node:net';
 import { ErrorCodes } from '../errors.js';
+import { dispatchTogether } from '../loader/worker/task-batcher.js';
 import { errorResponse } from '../shared/responses.js';
 import {
   CHANNEL_ANSWER,
@@ -49,7 +50,7 @@ export interface ChannelServing {
   key: Buffer | undefined;
   /** How long a frame may take to arrive whole. */
   openTimeoutMs: number;
-  /** Serves one call's envelope; resolves with the answer's JSON, never rejects. */
+  /** Serves one call's envelope: the answer's JSON (a rejection or a throw answers it unreachable). */
   serve(envelope: string): Promise<string>;
 }
 
@@ -65,7 +66,7 @@ export function servePeerChannel(socket: Socket, head: Buffer, serving: ChannelS
   const flush = () => {
     const frames = unsent;
     unsent = [];
-    if (socket.destroyed) return;
+    if (socket.destroyed || frames.length === 0) return;
     socket.write(writer.frames(CHANNEL_ANSWER, frames));
     if (socket.writableLength > CHANNEL_HIGH_WATER && stallTimer === undefined) {
       // No call is read while the caller does not take its answers; past `openTimeoutMs`, cut.
@@ -82,30 +83,55 @@ export function servePeerChannel(socket: Socket, head: Buffer, serving: ChannelS
   const answer = (id: number, payload: string) => {
     inFlight.delete(id);
     if (socket.destroyed) return;
-    if (unsent.length === 0) setImmediate(flush);
     unsent.push({ id, payload, bytes: Buffer.byteLength(payload) });
+    // The last call in flight answered: no other answer can join this batch, so it leaves now rather
+    // than a loop turn later (a call alone on the channel waits for nothing).
+    if (inFlight.size === 0) flush();
+    else if (unsent.length === 1) setImmediate(flush);
   };
   const call = (id: number, envelope: string) => {
     if (inFlight.has(id) || inFlight.size >= CHANNEL_MAX_IN_FLIGHT) return cut();
     inFlight.add(id);
-    void serving.serve(envelope).then(
+    let served: Promise<string>;
+    try {
+      served = serving.serve(envelope);
+    } catch (error) {
+      // Thrown before its first await: still this call's failure alone, never the read's.
+      served = Promise.reject(error as Error);
+    }
+    void served.then(
       (text) => answer(id, text),
       // The gateway failed (not the plugin): this call is answered unreachable, the others go on.
       () => answer(id, FAILED_ANSWER),
     );
   };
   let framesRead = 0;
+  /** The calls of this read (id, envelope, …), dispatched once the read is parsed. */
+  let calls: (number | string)[] = [];
   const each = (id: number, envelope: string) => {
     framesRead++;
-    call(id, envelope);
+    calls.push(id, envelope);
+  };
+  const dispatchCalls = () => {
+    const read = calls;
+    calls = [];
+    for (let i = 0; i < read.length && !socket.destroyed; i += 2) {
+      call(read[i] as number, read[i + 1] as string);
+    }
   };
   const read = (chunk: Buffer) => {
     const before = framesRead;
     try {
       reader.push(chunk, each);
     } catch {
+      // The calls of batches verified before the bad one were the caller's own: the channel ends
+      // without serving them, as it ends without answering the ones in flight.
+      calls = [];
       return cut();
     }
+    // Several calls in one read share one thread hop, the first one included.
+    if (calls.length > 2) dispatchTogether(dispatchCalls);
+    else if (calls.length > 0) dispatchCalls();
     if (socket.destroyed) return;
     if (!reader.partial) {
       clearTimeout(partTimer);

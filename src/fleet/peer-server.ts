@@ -4,6 +4,7 @@
  * and writes the answer for the wire. Which local plugin serves it, and how, is the gateway's to say.
  * @module
  */
+import { performance } from 'node:perf_hooks';
 import { ErrorCodes, type ErrorCode } from '../errors.js';
 import type { GatewayLogger } from '../shared/logger.js';
 import { errorResponse, errorWire } from '../shared/responses.js';
@@ -96,6 +97,50 @@ export async function answerCall<T>(
   }
   const outcome = await parts.serve(target, request, Math.max(1, call.timeoutMs));
   return peerAnswer(outcome.response, outcome.failure?.__pgw);
+}
+
+/** What serving a channel's call needs: its route, and a way to serve it with the call's trace. */
+export interface ChannelCallParts<T> {
+  nodeId: string;
+  find(call: PeerCall): T | undefined;
+  serve(
+    target: T,
+    request: Omit<PluginRequest, 'params' | 'query'>,
+    timeoutMs: number,
+    traceparent: string | undefined,
+    /** `performance.now()` when the call was taken up, for its duration. */
+    started: number,
+  ): Promise<{ response: PluginResponse; failure?: TaskFailure }>;
+}
+
+/**
+ * Serves one call frame of a channel: the answer frame's JSON. A malformed envelope is answered
+ * `unreachable` with its 400 (the caller tries elsewhere, the channel goes on). Never rejects but as
+ * `serve` does.
+ */
+export function answerChannelCall<T>(
+  envelope: string,
+  parts: ChannelCallParts<T>,
+): Promise<string> {
+  const started = performance.now();
+  let call: PeerCall;
+  let request: Omit<PluginRequest, 'params' | 'query'>;
+  try {
+    call = parseCall(envelope);
+    request = requestOf(call);
+  } catch (error) {
+    const message = `malformed peer call: ${(error as Error).message}`;
+    return Promise.resolve(refusedChannelAnswer(ErrorCodes.BAD_REQUEST, message));
+  }
+  const target = parts.find(call);
+  if (target === undefined) {
+    const message = `${parts.nodeId} does not serve ${call.service}@${call.version} ${call.key}`;
+    const response = errorResponse(ErrorCodes.PEER_UNREACHABLE, message, request.id);
+    return Promise.resolve(answerText(response, 'unreachable'));
+  }
+  return parts
+    .serve(target, request, Math.max(1, call.timeoutMs), call.traceparent, started)
+    .then((outcome) => answerText(outcome.response, outcome.failure?.__pgw));
 }
 
 /**
@@ -191,13 +236,29 @@ function peerAnswer(
   response: PluginResponse,
   failure: TaskFailure['__pgw'] | undefined,
 ): PeerReply {
-  const wire: PeerAnswer = { response: { ...response, body: toWire(response.body) } };
-  if (failure) wire.failure = failure;
   return {
     statusCode: 200,
     headers: { 'content-type': PEER_CONTENT_TYPE },
-    body: JSON.stringify(wire),
+    body: answerText(response, failure),
   };
+}
+
+/** A {@link PeerAnswer} as JSON. */
+function answerText(response: PluginResponse, failure: TaskFailure['__pgw'] | undefined): string {
+  const wire: PeerAnswer = { response: { ...response, body: toWire(response.body) } };
+  if (failure) wire.failure = failure;
+  return JSON.stringify(wire);
+}
+
+/** A call the owner refuses, as a channel's answer (no request id: none was read). */
+export function refusedChannelAnswer(code: ErrorCode, message: string): string {
+  const wire = errorWire(code, message);
+  const response = {
+    statusCode: wire.status,
+    headers: wire.headers,
+    body: { json: { error: { code, message } } },
+  };
+  return JSON.stringify({ response, failure: 'unreachable' });
 }
 
 /** A refused peer call: `{ error: { code, message } }` with the code's status (no request was read). */

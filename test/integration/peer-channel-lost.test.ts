@@ -85,10 +85,15 @@ describe('a lost peer channel', () => {
   it('before a call left: the call goes as version 1 and is answered (a POST included)', async () => {
     const { node, seen } = await owner();
     const { remote, channel } = await remoteWithChannel(node);
+    // Another call in flight (a call alone on the channel is written at once, decision 0351).
+    const slow = remote.run(task('GET', '/profiles-slow'), 5000);
+    const bytes = seen.channelBytes;
+    await until(async () => seen.channelBytes > bytes, 'the other call on the owner');
     const before = seen.peerRequests;
     // The call is made on the channel and waits for the end of this turn to be written: lost first.
     const answered = remote.run(task('POST', '/profiles', { name: 'Ada' }), 5000);
     channel.close();
+    expect(await slow).toMatchObject({ __pgw: 'unreachable' });
     expect(await answered).toMatchObject({ statusCode: 201, body: { body: { name: 'Ada' } } });
     expect(seen.peerRequests).toBe(before + 1);
   });

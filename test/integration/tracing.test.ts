@@ -143,38 +143,50 @@ describe('OpenTelemetry tracing', () => {
     }
   });
 
-  it("continues the trace on the gateway that owns a plugin, across the fleet's peer protocol", async () => {
-    const registry = new MemoryRegistry();
-    const nodes: FleetNode[] = [];
-    try {
-      nodes.push(
-        await startNode('trace-a', { registry }),
-        await startNode('trace-b', { registry }),
-      );
-      const [a, b] = nodes as [FleetNode, FleetNode];
-      await a.gateway.load(fixture('traced-backend'));
-      await until(
-        async () =>
-          (await b.gateway.handle({ method: 'GET', path: '/backend' })).statusCode === 200,
-        '/backend to be routed from b',
-      );
-      exporter.reset();
-      const res = await b.gateway.handle({ method: 'GET', path: '/backend', headers: {} });
-      const seen = (res.body as { trace: SeenTrace }).trace;
-      const spans = named('traced-backend GET /backend');
-      const entry = spans.find((s) => s.attributes['veza.plugin.location'] === 'remote');
-      const owner = spans.find((s) => s.attributes['veza.request.door'] === 'peer');
-      const hops = named('veza.hop');
-      const forward = hops.find((h) => parentOf(h) === entry!.spanContext().spanId);
-      expect(forward!.kind).toBe(2); // CLIENT: the hop to another gateway
-      expect(owner!.kind).toBe(1); // SERVER
-      expect(parentOf(owner!)).toBe(forward!.spanContext().spanId);
-      expect(owner!.spanContext().traceId).toBe(entry!.spanContext().traceId);
-      expect(seen.traceId).toBe(entry!.spanContext().traceId);
-    } finally {
-      await Promise.all(nodes.map((n) => n.close()));
-    }
-  });
+  it.each([
+    ['one call a request (version 1)', false],
+    ['a peer channel (version 2)', true],
+  ])(
+    "continues the trace on the gateway that owns a plugin, across the fleet's peer protocol: %s",
+    async (_, channel) => {
+      const registry = new MemoryRegistry();
+      const nodes: FleetNode[] = [];
+      try {
+        nodes.push(
+          await startNode('trace-a', { registry, upgrades: channel }),
+          await startNode('trace-b', { registry }),
+        );
+        const [a, b] = nodes as [FleetNode, FleetNode];
+        let upgrades = 0;
+        // Only a server that serves upgrades may listen for them (a listener makes Node hand them on).
+        if (channel) a.server.prependListener('upgrade', () => upgrades++);
+        await a.gateway.load(fixture('traced-backend'));
+        await until(
+          async () =>
+            (await b.gateway.handle({ method: 'GET', path: '/backend' })).statusCode === 200 &&
+            upgrades === (channel ? 1 : 0),
+          '/backend to be routed from b',
+        );
+        // The channel open, its first call is the one traced (the one before it may have gone as v1).
+        await b.gateway.handle({ method: 'GET', path: '/backend' });
+        exporter.reset();
+        const res = await b.gateway.handle({ method: 'GET', path: '/backend', headers: {} });
+        const seen = (res.body as { trace: SeenTrace }).trace;
+        const spans = named('traced-backend GET /backend');
+        const entry = spans.find((s) => s.attributes['veza.plugin.location'] === 'remote');
+        const owner = spans.find((s) => s.attributes['veza.request.door'] === 'peer');
+        const hops = named('veza.hop');
+        const forward = hops.find((h) => parentOf(h) === entry!.spanContext().spanId);
+        expect(forward!.kind).toBe(2); // CLIENT: the hop to another gateway
+        expect(owner!.kind).toBe(1); // SERVER
+        expect(parentOf(owner!)).toBe(forward!.spanContext().spanId);
+        expect(owner!.spanContext().traceId).toBe(entry!.spanContext().traceId);
+        expect(seen.traceId).toBe(entry!.spanContext().traceId);
+      } finally {
+        await Promise.all(nodes.map((n) => n.close()));
+      }
+    },
+  );
 
   it('marks a 5xx as an error, with the failure on the request and on the hop', async () => {
     const res = await gateway.handle({ method: 'GET', path: '/traced/fail', headers: {} });

@@ -175,6 +175,19 @@ describe('batches on a peer channel', () => {
     expect(served(node)).toBe(before);
   });
 
+  it('a genuine batch read together with a forged one behind it: neither reaches the plugin', async () => {
+    const node = await owner();
+    const before = served(node);
+    const ch = await channel(node);
+    const genuine = ch.writer.frames(CHANNEL_CALL, [call(1), call(2)]);
+    const forged = new FrameWriter(channelKey(SECRET, 'f'.repeat(64)), FROM_CALLER);
+    // One write, so one read: the calls of the genuine batch are held until the read is parsed whole.
+    ch.socket.write(Buffer.concat([genuine, forged.frames(CHANNEL_CALL, [call(3)])]));
+    await ch.closed;
+    expect(ch.answers.size).toBe(0);
+    expect(served(node)).toBe(before);
+  });
+
   it('a batch whose end never comes is cut at node.openTimeout, none of its calls served', async () => {
     const node = await owner();
     const before = served(node);

@@ -33,6 +33,23 @@ export interface BatchTarget {
   violation(reason: string): void;
 }
 
+/** How many {@link dispatchTogether} runs are under way (nested runs count once each). */
+let together = 0;
+
+/**
+ * Runs `dispatchAll`, whose tasks are known to come several in this tick (the calls of one read of a
+ * peer channel): even the first of them waits for the tick's batch, instead of going alone as a task
+ * dispatched with nothing else in flight does.
+ */
+export function dispatchTogether(dispatchAll: () => void): void {
+  together++;
+  try {
+    dispatchAll();
+  } finally {
+    together--;
+  }
+}
+
 const BAD_BATCH = (answer: unknown): TaskResult => ({
   __pgw: 'bad-response',
   message: `the thread answered a batch with ${Array.isArray(answer) ? 'a list' : typeof answer}`,
@@ -68,7 +85,7 @@ export class TaskBatcher {
     const queued = this.#queued;
     if (queued === undefined) {
       // Alone in flight (sequential traffic): no tick to share, no microtask.
-      if (this.#target.ledger.inFlight <= 1) return this.#sendOne(pending);
+      if (together === 0 && this.#target.ledger.inFlight <= 1) return this.#sendOne(pending);
       this.#queued = [pending];
       queueMicrotask(this.#flush);
       return;
