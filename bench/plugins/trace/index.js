@@ -1,0 +1,4 @@
+import { definePlugin } from '@veza/plugin-gateway/sdk';
+import { tracedEcho } from '../../trace-stamps.js';
+
+export default definePlugin({ routes: { 'POST /echo': tracedEcho, 'POST /dump': tracedEcho } });
