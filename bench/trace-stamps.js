@@ -8,6 +8,8 @@ import { MessagePort } from 'node:worker_threads';
 const now = () => performance.now();
 const stamps = { received: [], start: [], end: [], posted: [] };
 let replyDue = false;
+/** Stamps are taken between `/arm` and `/dump` only. */
+let armed = false;
 
 const post = MessagePort.prototype.postMessage;
 MessagePort.prototype.postMessage = function (...args) {
@@ -21,18 +23,21 @@ const on = MessagePort.prototype.on;
 MessagePort.prototype.on = function (event, listener) {
   if (event !== 'message') return on.call(this, event, listener);
   return on.call(this, event, function (...args) {
-    stamps.received.push(now());
+    if (armed) stamps.received.push(now());
     return listener.apply(this, args);
   });
 };
 
-/** The bench's echo, stamped; `/dump` answers the stamps so far and forgets them. */
+/** The bench's echo, stamped after `/arm`; `/dump` answers the stamps and stops stamping. */
 export function tracedEcho(req) {
-  if (req.path === '/dump') {
+  if (req.path === '/arm' || req.path === '/dump') {
     const body = { origin: performance.timeOrigin, ...stamps };
     for (const key of Object.keys(stamps)) stamps[key] = [];
+    armed = req.path === '/arm';
     return { statusCode: 200, body };
   }
+  if (!armed)
+    return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: req.body };
   stamps.start.push(now());
   const res = { statusCode: 200, headers: { 'content-type': 'application/json' }, body: req.body };
   stamps.end.push(now());
