@@ -95,17 +95,32 @@ function boundWalk(v: unknown, depth: number, limit: number): number {
   if (typeof v === 'string') return v.length;
   if (typeof v !== 'object' || v === null) return 1;
   if (++boundObjects > BOUND_OBJECTS || depth > BOUND_DEPTH) return -1;
+  if (Array.isArray(v)) return arrayBound(v, depth, limit);
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) return -1;
   let size = 0;
-  if (Array.isArray(v)) {
-    // Its slots, holes too; its keys and values below, named ones included (a clone keeps them).
-    size = v.length;
-    if (size > limit) return -1;
-  } else {
-    const proto = Object.getPrototypeOf(v) as unknown;
-    if (proto !== Object.prototype && proto !== null) return -1;
-  }
   for (const k in v) {
     const item = boundWalk((v as Record<string, unknown>)[k], depth + 1, limit);
+    if (item < 0) return -1;
+    size += k.length + item;
+    if (size > limit) return -1;
+  }
+  return size;
+}
+
+/**
+ * An array's slots, holes too, then its own keys and values, named ones included (a clone keeps
+ * them). `Object.keys` rather than `for…in`, which walks the array's prototype too and cost the bench
+ * echo's reply ~0.12 µs more (365 against 245 ns of CPU for the whole bound, medians of ten
+ * alternated windows in one process).
+ */
+function arrayBound(v: unknown[], depth: number, limit: number): number {
+  let size = v.length;
+  if (size > limit) return -1;
+  const keys = Object.keys(v);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const item = boundWalk((v as unknown as Record<string, unknown>)[k], depth + 1, limit);
     if (item < 0) return -1;
     size += k.length + item;
     if (size > limit) return -1;

@@ -79,4 +79,23 @@ describe('TaskLedger.runThen: the caller settled in the step that settles the ta
     vi.advanceTimersByTime(2000);
     expect(ledger.inFlight).toBe(0);
   });
+
+  it('starts a deadline only for a task still unanswered once the transport has it', async () => {
+    // A transport that answers during dispatch (a plugin whose code changed on disk): no deadline.
+    const ledger: TaskLedger<string> = new TaskLedger(
+      2,
+      100,
+      transport((p) => ledger.settle(p, OK)).t,
+    );
+    await expect(ledger.runThen(request(), 1000, (r) => r)).resolves.toBe(OK);
+    expect(vi.getTimerCount()).toBe(0);
+    // One the transport keeps: its deadline, started after dispatch, still answers it.
+    const kept = transport();
+    const waiting = new TaskLedger(2, 100, kept.t);
+    const late = waiting.runThen(request(), 50, (r) => r);
+    expect(kept.sent).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(60);
+    await expect(late).resolves.toBe(TIMEOUT);
+  });
 });

@@ -109,17 +109,19 @@ export class TaskLedger<H> {
       task.d = Date.now() + timeoutMs;
       pending.slot = slot;
       pending.task = task;
-      this.#deadlines.add(pending, timeoutMs);
       try {
         this.#transport.dispatch(pending);
       } catch (error) {
         // The transport could not even start (its pool failed to open): nothing ran.
         this.slots.release(slot);
-        this.#deadlines.remove(pending);
         pending.answered = true;
         if (then === undefined) return reject(error);
-        this.#answer(pending, { __pgw: 'unsendable', message: `${error}` });
+        return this.#answer(pending, { __pgw: 'unsendable', message: `${error}` });
       }
+      // After the task is on its way: with one request in flight this clock read and heap push
+      // happen while the plugin's thread wakes, not before. No reply can be handled before it (replies
+      // arrive in a later turn); a task the transport answered at once has no deadline to keep.
+      if (!pending.answered) this.#deadlines.add(pending, timeoutMs);
     });
   }
 

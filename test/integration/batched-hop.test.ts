@@ -1,7 +1,7 @@
 // The micro-batched thread hop (src/loader/worker/task-batcher.ts, thread-batch.ts; ADR 0300): requests
 // to one plugin issued in one tick cross to its thread in one message and their answers come back
 // together, while every guarantee of the single hop holds. Real threads, the public API.
-import { MessagePort } from 'node:worker_threads';
+import { MessagePort, Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GatewayOptions, PluginGateway, PluginResponse } from '../../src/index.js';
 import { gatewayWith } from '../helpers.js';
@@ -31,6 +31,22 @@ async function taskMessages<T>(work: () => Promise<T>): Promise<{ result: T; mes
     return { result: await work(), messages };
   } finally {
     MessagePort.prototype.postMessage = original;
+  }
+}
+
+/** `replies` notes (a batch's answers, ADR 0300) the host receives from threads while `work` runs. */
+async function repliesNotes(work: () => Promise<unknown>): Promise<number> {
+  const original = Worker.prototype.emit;
+  let notes = 0;
+  Worker.prototype.emit = function (this: Worker, event: string | symbol, ...args: unknown[]) {
+    if (event === 'message' && (args[0] as { pgw?: unknown } | null)?.pgw === 'replies') notes++;
+    return original.call(this, event, ...args);
+  };
+  try {
+    await work();
+    return notes;
+  } finally {
+    Worker.prototype.emit = original;
   }
 }
 
@@ -82,6 +98,17 @@ describe('the micro-batched thread hop', () => {
     });
     expect(messages).toBe(20);
     expect(result.map((r) => bodyOf(r).id)).toEqual([...Array(20).keys()]);
+  });
+
+  it('a request alone in flight is answered through Piscina, never as a replies note settled a loop turn later', async () => {
+    await start();
+    await post('/b/tick');
+    const alone = await repliesNotes(async () => {
+      for (let id = 0; id < 20; id++) expect(bodyOf(await post('/b/tick', { id })).id).toBe(id);
+    });
+    expect(alone).toBe(0);
+    // Three in one tick: the first goes alone, the other two as a batch answered in notes.
+    expect(await repliesNotes(() => burst(3))).toBeGreaterThan(0);
   });
 
   it('a slow request does not hold back the answers of its batch', async () => {
