@@ -52,7 +52,9 @@ async function startServer(framework: string, variant: string): Promise<[ChildPr
   return [child, port];
 }
 
-function serverCounts(server: ChildProcess): Promise<{ cpuUs: number; mainUs: number; posted: number }> {
+function serverCounts(
+  server: ChildProcess,
+): Promise<{ cpuUs: number; mainUs: number; posted: number }> {
   return new Promise((resolve) => {
     server.stdout!.once('data', (line: Buffer) => resolve(JSON.parse(String(line))));
     server.stdin!.write('cpu\n');
