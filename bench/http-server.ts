@@ -7,8 +7,8 @@
  * main thread: no isolation at all). `by-hand` hands the whole request (method, path, headers, body)
  * for a POST, and only the URL for a GET, as the server the issue measured did. A variant may name
  * another build of the package to run, `adapter@<folder>` (a folder of the repository holding a `dist/`
- * built from another commit and its `bench/plugins/http-echo`), to measure a change against the code before it in one run. Prints the
- * port, then serves until SIGTERM.
+ * built from another commit and its `bench/plugins/http-echo`), to measure a change against the code
+ * before it in one run. Prints the port, then serves until SIGTERM.
  */
 import express from 'express';
 import Fastify from 'fastify';
@@ -139,8 +139,8 @@ if (framework === 'node') {
   server = app.server;
 }
 console.log(JSON.stringify({ port: (server.address() as AddressInfo).port }));
-// CPU used so far (all threads, and the main thread's own) and postMessage calls, for the driver's counts per request: steadier
-// figures than req/s on a busy machine. A line on stdin asks for them; SIGTERM ends the process (and
+// CPU used so far (all threads, and the main thread's own) and postMessage calls, for the driver's
+// counts per request: steadier figures than req/s on a busy machine. A line on stdin asks for them; SIGTERM ends the process (and
 // writes --cpu-prof).
 process.stdin.setEncoding('utf8').on('data', () => {
   const { user, system } = process.cpuUsage();

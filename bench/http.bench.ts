@@ -5,8 +5,10 @@
  * server runs in a process of its own, and so does autocannon (a closed loop of 50 connections,
  * `-c 50`), one process per measurement. Two request shapes: the message (POST of a small JSON body)
  * and the URL only (GET). Variants alternate within each round (the order reversed every other round).
- * BENCH_ROUNDS (or ROUNDS; default 1), BENCH_SECONDS (default 5) and WARM_SECONDS (default 2) set the length, FRAMEWORKS and VARIANTS (comma lists)
- * what runs; PROFILE_DIR writes a `--cpu-prof` profile of every server there. Prints a markdown table.
+ * BENCH_ROUNDS (or ROUNDS; default 1), BENCH_SECONDS (default 5) and WARM_SECONDS (default 2) set
+ * the length, FRAMEWORKS and VARIANTS (comma lists) what runs; PROFILE_DIR writes a `--cpu-prof`
+ * profile of every server there (its main thread; a plugin's thread runs under the permission model,
+ * which `--cpu-prof` cannot join). Prints a markdown table; the second counts the main thread apart.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
