@@ -7,8 +7,8 @@
  * and the URL only (GET). Variants alternate within each round (the order reversed every other round).
  * BENCH_ROUNDS (or ROUNDS; default 1), BENCH_SECONDS (default 5) and WARM_SECONDS (default 2) set
  * the length, FRAMEWORKS and VARIANTS (comma lists) what runs; PROFILE_DIR writes a `--cpu-prof`
- * profile of every server there (its main thread; a plugin's thread runs under the permission model,
- * which `--cpu-prof` cannot join). Prints a markdown table; the second counts the main thread apart.
+ * profile of every server there (its main thread: a plugin's thread runs with the gateway's own
+ * `execArgv`, not the server's). Prints a markdown table; the second counts the main thread apart.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
