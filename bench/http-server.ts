@@ -7,8 +7,8 @@
  * main thread: no isolation at all). `by-hand` hands the whole request (method, path, headers, body)
  * for a POST, and only the URL for a GET, as the server the issue measured did. A variant may name
  * another build of the package to run, `adapter@<folder>` (a folder of the repository holding a `dist/`
- * built from another commit), to measure a change against the code before it in one run. Prints the
- * port, then serves until SIGTERM.
+ * built from another commit and its `bench/plugins/http-echo`), to measure a change against the code
+ * before it in one run. Prints the port, then serves until SIGTERM.
  */
 import express from 'express';
 import Fastify from 'fastify';
@@ -18,6 +18,7 @@ import path from 'node:path';
 import { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { echo } from './echo-handler.js';
+import { threadCpu } from './thread-cpu.js';
 import type * as Express from '../dist/express.js';
 import type * as FastifyAdapter from '../dist/fastify.js';
 import type * as Index from '../dist/index.js';
@@ -53,7 +54,8 @@ let run: (task: unknown) => Promise<Echoed>;
 let gateway: Gateway | undefined;
 if (variant === 'adapter' || variant === 'handle') {
   const gw = new PluginGateway({ logger: false });
-  await gw.load(path.join(here, 'plugins/http-echo'));
+  // The plugin from the same folder as the build: a thread may read its own library only.
+  await gw.load(path.join(dist, '../bench/plugins/http-echo'));
   await gw.start();
   if (variant === 'adapter') gateway = gw;
   // `handle`: the same hand-written glue, calling gateway.handle() instead of a pool: what the
@@ -137,11 +139,11 @@ if (framework === 'node') {
   server = app.server;
 }
 console.log(JSON.stringify({ port: (server.address() as AddressInfo).port }));
-// CPU used so far (all threads) and postMessage calls, for the driver's counts per request: steadier
-// figures than req/s on a busy machine. A line on stdin asks for them; SIGTERM ends the process (and
+// CPU used so far (all threads, and the main thread's own) and postMessage calls, for the driver's
+// counts per request: steadier figures than req/s on a busy machine. A line on stdin asks for them; SIGTERM ends the process (and
 // writes --cpu-prof).
 process.stdin.setEncoding('utf8').on('data', () => {
   const { user, system } = process.cpuUsage();
-  console.log(JSON.stringify({ cpuUs: user + system, posted }));
+  console.log(JSON.stringify({ cpuUs: user + system, mainUs: threadCpu().main, posted }));
 });
 process.once('SIGTERM', () => process.exit(0));

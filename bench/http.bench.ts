@@ -5,8 +5,10 @@
  * server runs in a process of its own, and so does autocannon (a closed loop of 50 connections,
  * `-c 50`), one process per measurement. Two request shapes: the message (POST of a small JSON body)
  * and the URL only (GET). Variants alternate within each round (the order reversed every other round).
- * ROUNDS (default 1), BENCH_SECONDS (default 5) and WARM_SECONDS (default 2) set the length, FRAMEWORKS and VARIANTS (comma lists)
- * what runs; PROFILE_DIR writes a `--cpu-prof` profile of every server there. Prints a markdown table.
+ * BENCH_ROUNDS (or ROUNDS; default 1), BENCH_SECONDS (default 5) and WARM_SECONDS (default 2) set
+ * the length, FRAMEWORKS and VARIANTS (comma lists) what runs; PROFILE_DIR writes a `--cpu-prof`
+ * profile of every server there (its main thread: a plugin's thread runs with the gateway's own
+ * `execArgv`, not the server's). Prints a markdown table; the second counts the main thread apart.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -15,7 +17,7 @@ import path from 'node:path';
 
 const here = import.meta.dirname;
 const autocannon = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
-const ROUNDS = Number(process.env.ROUNDS ?? 1);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? process.env.ROUNDS ?? 1);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WARM_SECONDS = Number(process.env.WARM_SECONDS ?? 2);
 const frameworks = (process.env.FRAMEWORKS ?? 'node,fastify,express').split(',');
@@ -30,6 +32,8 @@ interface Run {
   rps: number;
   /** CPU time of the server process (all its threads) per request, µs. */
   cpuUs: number;
+  /** Of it, the server's main thread (the rest: the plugin's thread or the pool's). */
+  mainUs: number;
   /** `postMessage` calls of the server's main thread per request (thread hops). */
   posts: number;
   p50: number;
@@ -50,7 +54,9 @@ async function startServer(framework: string, variant: string): Promise<[ChildPr
   return [child, port];
 }
 
-function serverCounts(server: ChildProcess): Promise<{ cpuUs: number; posted: number }> {
+function serverCounts(
+  server: ChildProcess,
+): Promise<{ cpuUs: number; mainUs: number; posted: number }> {
   return new Promise((resolve) => {
     server.stdout!.once('data', (line: Buffer) => resolve(JSON.parse(String(line))));
     server.stdin!.write('cpu\n');
@@ -61,7 +67,7 @@ function load(
   port: number,
   shape: (typeof shapes)[number],
   seconds = SECONDS,
-): Promise<Omit<Run, 'cpuUs' | 'posts'> & { total: number }> {
+): Promise<Omit<Run, 'cpuUs' | 'mainUs' | 'posts'> & { total: number }> {
   const args = ['-c', '50', '-d', String(seconds), '-j', '--renderStatusCodes'];
   if (shape === 'message') {
     args.push('-m', 'POST', '-H', 'content-type=application/json');
@@ -117,6 +123,7 @@ for (let round = 0; round < ROUNDS; round++) {
           const run: Run = {
             ...measured,
             cpuUs: (after.cpuUs - before.cpuUs) / total,
+            mainUs: (after.mainUs - before.mainUs) / total,
             posts: (after.posted - before.posted) / total,
           };
           const key = `${framework} ${shape} ${variant}`;
@@ -169,14 +176,15 @@ for (const framework of frameworks) {
 
 // Every variant as measured, a build named after `@` included (a change against the code before it).
 console.log(
-  '\n| framework | shape | variant | req/s | p50 ms | p99 ms | CPU µs/req | posts/req | runs |',
+  '\n| framework | shape | variant | req/s | p50 ms | p99 ms | CPU µs/req | of it main thread | posts/req | runs |',
 );
-console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const [key, runs] of results) {
   const [framework, shape, variant] = key.split(' ');
   const m = (pick: (r: Run) => number): number => median(runs.map(pick));
   console.log(
     `| ${framework} | ${shape} | ${variant} | ${round0(m((r) => r.rps))} | ${m((r) => r.p50)} ` +
-      `| ${m((r) => r.p99)} | ${m((r) => r.cpuUs).toFixed(1)} | ${m((r) => r.posts).toFixed(2)} | ${runs.length} |`,
+      `| ${m((r) => r.p99)} | ${m((r) => r.cpuUs).toFixed(1)} | ${m((r) => r.mainUs).toFixed(1)} ` +
+      `| ${m((r) => r.posts).toFixed(2)} | ${runs.length} |`,
   );
 }

@@ -116,6 +116,19 @@ describe('responses on the wire', () => {
     expect(responses(wire)[0]!.body).toBe('ok');
   });
 
+  it('writes only own headers: a plugin header named __proto__ adds no inherited ones', async () => {
+    const port = await serve();
+    const wire = await raw(
+      port,
+      'GET /raw/proto-headers HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n',
+    );
+    expect(statusLines(wire)).toEqual(['HTTP/1.1 200 OK']);
+    expect(wire).not.toMatch(/x-from-proto|^[01]: /im);
+    expect(wire).toMatch(/^x-fine: fine\r$/m);
+    expect(wire).toMatch(/^x-request-id: [\w.:~-]+\r$/m);
+    expect(responses(wire)[0]!.body).toBe('ok');
+  });
+
   it('writes only statuses 200-599: 100, 101, 199, 600 and 0 become 500', async () => {
     const port = await serve();
     for (const code of [100, 101, 199, 600, 0]) {
