@@ -58,6 +58,18 @@ const PLUGIN = `(module
     (local.set $b (call $alloc (i64.const 64)))
     (call $os (local.get $b) (i64.const 64))
     (i32.const 0))
+;; a block whose length header the module rewrites (store_u64 reaches it) to the input's first
+  ;; 8 bytes, little-endian, then given as output and as a config key
+  (func (export "forge_output") (result i32) (local $b i64)
+    (local.set $b (call $alloc (i64.const 8)))
+    (call $s64 (i64.sub (local.get $b) (i64.const 8)) (call $ilu64 (i64.const 0)))
+    (call $os (local.get $b) (i64.const 8))
+    (i32.const 0))
+  (func (export "forge_config") (result i32) (local $b i64)
+    (local.set $b (call $alloc (i64.const 8)))
+    (call $s64 (i64.sub (local.get $b) (i64.const 8)) (call $ilu64 (i64.const 0)))
+    (drop (call $cg (local.get $b)))
+    (i32.const 0))
   (func (export "fail") (result i32) (call $es (call $copy)) (i32.const 1))
   ;; the config value named by the input, or no output
   (func (export "config") (result i32) (local $v i64)
@@ -158,6 +170,23 @@ describe("Extism's kernel in wasm (extism-host.ts)", () => {
     const { call } = plugin(1 << 20, {}, 1 << 18);
     expect(() => call('echo', 'z'.repeat(200_000))).toThrow(/blocks' share of resources.memory/);
     expect(call('echo', 'z'.repeat(100_000))).toBe('z'.repeat(100_000));
+  });
+
+  it('takes no block whose length header the module forged past its call’s blocks, high word or low', () => {
+    const { call } = plugin();
+    const le64 = (n: bigint) => {
+      const bytes = Buffer.alloc(8);
+      bytes.writeBigUInt64LE(n);
+      return bytes.toString('latin1');
+    };
+    // 2^32 + 8: a reader of the low word alone would see 8; past top, as is 0xffff
+    for (const length of [(1n << 32n) + 8n, 1n << 63n, 0xffffn]) {
+      expect(() => call('forge_output', le64(length))).toThrow(/output_set: .* is not a block/);
+      expect(() => call('forge_config', le64(length))).toThrow(/config_get: .* is not a block/);
+    }
+    // an honest header still reads
+    expect(() => call('forge_output', le64(8n))).not.toThrow();
+    expect(call('echo', 'after')).toBe('after');
   });
 
   it('answers error_set as the call’s error', () => {

@@ -94,6 +94,12 @@ export class ExtismHost {
   #varBytes = 0;
   #output: [at: number, length: number] | undefined;
   #error: number | undefined;
+  /**
+   * Views on the kernel's memory, made again only when `#alloc` grows it (nothing else does: the
+   * kernel module has no `memory.grow`). A view made per access cost a call several allocations.
+   */
+  #bytes: Uint8Array;
+  #view: DataView;
 
   constructor(options: ExtismHostOptions) {
     this.#options = options;
@@ -103,6 +109,8 @@ export class ExtismHost {
     this.#memory = new wasmApi.Memory({ initial: 1, maximum: pages });
     this.#kernel = new wasmApi.Instance(kernelModule, { pgw: { memory: this.#memory } })
       .exports as unknown as Kernel;
+    this.#bytes = new Uint8Array(this.#memory.buffer);
+    this.#view = new DataView(this.#memory.buffer);
   }
 
   /** The `extism:host/env` functions, for the module's imports. */
@@ -124,7 +132,7 @@ export class ExtismHost {
       free: () => {},
       output_set: (at: bigint, n: bigint) => {
         const bytes = block(at, 'output_set');
-        if (BigInt.asUintN(64, n) > BigInt(bytes.length)) {
+        if (BigInt.asUintN(64, n) > bytes.length) {
           throw new Error('output_set: longer than its block');
         }
         this.#output = [Number(at), Number(n)];
@@ -181,7 +189,7 @@ export class ExtismHost {
   store(value: string | Uint8Array): bigint {
     const bytes = typeof value === 'string' ? this.#encoder.encode(value) : value;
     const at = this.#alloc(BigInt(bytes.length));
-    new Uint8Array(this.#memory.buffer, at, bytes.length).set(bytes);
+    this.#bytes.set(bytes, at);
     return BigInt(at);
   }
 
@@ -198,7 +206,7 @@ export class ExtismHost {
         throw new PluginError(`Plugin-originated error: ${this.text(BigInt(this.#error))}`);
       }
       const out = this.#output;
-      return out && this.#decoder.decode(new Uint8Array(this.#memory.buffer, out[0], out[1]));
+      return out && this.#decoder.decode(this.#bytes.subarray(out[0], out[0] + out[1]));
     } finally {
       this.#reset();
     }
@@ -210,11 +218,8 @@ export class ExtismHost {
     // input is measured instead, so that its block is not held to three times its size.
     const room = input.length <= 4096 ? input.length * 3 : Buffer.byteLength(input);
     const at = this.#alloc(BigInt(room));
-    const { written } = this.#encoder.encodeInto(
-      input,
-      new Uint8Array(this.#memory.buffer, at, room),
-    );
-    new DataView(this.#memory.buffer).setBigUint64(at - HEADER, BigInt(written), true);
+    const { written } = this.#encoder.encodeInto(input, this.#bytes.subarray(at, at + room));
+    this.#setLength(at, written);
     k.top.value = at + written;
     k.in_at.value = at;
     k.in_len.value = written;
@@ -223,7 +228,7 @@ export class ExtismHost {
   #reset(): void {
     const k = this.#kernel;
     // Zeroed, so that no call reads what an earlier one left (a request's input, a host answer).
-    new Uint8Array(this.#memory.buffer, BLOCKS_START, k.top.value - BLOCKS_START).fill(0);
+    this.#bytes.fill(0, BLOCKS_START, k.top.value);
     k.top.value = BLOCKS_START;
     k.in_at.value = 0;
     k.in_len.value = 0;
@@ -241,29 +246,44 @@ export class ExtismHost {
     const cap = this.#options.capBytes;
     const k = this.#kernel;
     const at = ((k.top.value + 7) & ~7) + HEADER;
-    if (n > BigInt(cap) || at + Number(n) + this.#varBytes + this.#options.moduleBytes() > cap) {
+    // A bigint compared with a number is exact: a u64 past the cap is refused before it is converted.
+    if (n > cap || at + Number(n) + this.#varBytes + this.#options.moduleBytes() > cap) {
       throw new Error(`memory: alloc of ${n} bytes would pass resources.memory (${cap} bytes)`);
     }
-    if (at + Number(n) > this.#blocksMax) {
+    const end = at + Number(n);
+    if (end > this.#blocksMax) {
       throw new Error(
         `memory: alloc of ${n} bytes would pass the blocks' share of resources.memory (${this.#blocksMax} bytes)`,
       );
     }
-    const end = at + Number(n);
-    const short = end - this.#memory.buffer.byteLength;
-    if (short > 0) this.#memory.grow(Math.ceil(short / PAGE));
-    new DataView(this.#memory.buffer).setBigUint64(at - HEADER, n, true);
+    const short = end - this.#bytes.byteLength;
+    if (short > 0) {
+      this.#memory.grow(Math.ceil(short / PAGE));
+      this.#bytes = new Uint8Array(this.#memory.buffer);
+      this.#view = new DataView(this.#memory.buffer);
+    }
+    this.#setLength(at, Number(n));
     k.top.value = end;
     return at;
+  }
+
+  /** A block's length header, before its bytes at `at`. */
+  #setLength(at: number, length: number): void {
+    // Lengths stay under the blocks' maximum (< 2^32): the high word is 0.
+    this.#view.setUint32(at - HEADER, length, true);
+    this.#view.setUint32(at - HEADER + 4, 0, true);
   }
 
   /** The bytes of the block at `at` (a view on the kernel's memory), or undefined. */
   #block(at: bigint): Uint8Array | undefined {
     const top = this.#kernel.top.value;
-    if (at < BigInt(BLOCKS_START + HEADER) || at > BigInt(top)) return undefined;
+    if (at < BLOCKS_START + HEADER || at > top) return undefined;
     const start = Number(at);
-    const length = new DataView(this.#memory.buffer).getBigUint64(start - HEADER, true);
-    if (length > BigInt(top - start)) return undefined;
-    return new Uint8Array(this.#memory.buffer, start, Number(length));
+    // The header is the module's to write (store_u64): its high word makes any length past `top`.
+    const view = this.#view;
+    if (view.getUint32(start - HEADER + 4, true) !== 0) return undefined;
+    const length = view.getUint32(start - HEADER, true);
+    if (length > top - start) return undefined;
+    return this.#bytes.subarray(start, start + length);
   }
 }
