@@ -158,6 +158,11 @@ async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOption
       headers['content-type'] ??= 'application/octet-stream';
       reply.code(response.statusCode).headers(headers);
       reply.header('x-request-id', echoed ?? gatewayRequest.id!);
+      if (request.method === 'HEAD') {
+        // No body goes out: the plugin's stream is cancelled, not read to its end.
+        void response.body[Symbol.asyncIterator]().return?.();
+        return reply.send();
+      }
       return reply.send(new FastifyStreamBody(response.body, reply.raw));
     }
     return send(reply, wireResponse(response), echoed ?? gatewayRequest.id!);

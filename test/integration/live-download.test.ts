@@ -270,9 +270,18 @@ describe('streamed downloads from a worker plugin', () => {
     const wrapped = await bytesOf(`http://${host}/wrapped/download?bytes=${4 * MiB}`);
     expect(wrapped.length).toBe(4 * MiB);
     expect(badBytes(wrapped)).toBe(0);
-    // A reader that stops: the plugin waits within the window; one that goes away cancels its stream.
+    // HEAD: the head alone, the plugin's stream cancelled rather than read to its end.
     const producedUrl = `http://${host}/p/produced`;
-    const { produced: earlier } = (await (await fetch(producedUrl)).json()) as { produced: number };
+    const producedNow = async () =>
+      ((await (await fetch(producedUrl)).json()) as { produced: number }).produced;
+    const beforeHead = await producedNow();
+    const head = await fetch(`http://${host}/p/download?bytes=${1024 * MiB}`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('x-request-id')).toBeTruthy();
+    await expect.poll(() => gateway!.metrics('live-download').active_connections).toBe(0);
+    expect((await producedNow()) - beforeHead).toBeLessThan((64 * MiB) / CHUNK);
+    // A reader that stops: the plugin waits within the window; one that goes away cancels its stream.
+    const earlier = await producedNow();
     const { produced, req } = await producedWhileUnread(
       `${host}/p`,
       `/download?bytes=${1024 * MiB}`,
@@ -281,10 +290,10 @@ describe('streamed downloads from a worker plugin', () => {
     req.destroy();
     await expect.poll(() => gateway!.metrics('live-download').active_connections).toBe(0);
     // Fastify's onResponse hook and its "request completed" line, once per whole download.
-    await expect.poll(() => responded.length).toBeGreaterThanOrEqual(4);
+    await expect.poll(() => responded.length).toBeGreaterThanOrEqual(5);
     expect(responded.every((status) => status === 200)).toBe(true);
     const completed = logged.filter((line) => line.includes('request completed'));
-    expect(completed.length).toBeGreaterThanOrEqual(4);
+    expect(completed.length).toBeGreaterThanOrEqual(5);
     await fastify.close();
     server = undefined;
   });
