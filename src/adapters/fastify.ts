@@ -24,13 +24,13 @@ import { wireResponse, type WireResponse } from './write-response.js';
 import { errorWire } from '../shared/responses.js';
 import type { GatewayRequest, PluginResponse } from '../shared/types.js';
 import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
 import { isStreamBody } from '../core/live-stream.js';
 import { wireHeaders } from './wire-headers.js';
 import { attachUpgrades, type UpgradeHandlerLike } from './node-upgrade.js';
 import { peerBody, servePeerRoute } from './fastify-peer.js';
 import { peerEndpoint, peerRouteOf } from './peer-endpoint.js';
 import { TurnGather } from './turn-gather.js';
+import { FastifyStreamBody } from './fastify-stream.js';
 
 export type { HostUser, RequestHandlerLike } from './request-handler.js';
 
@@ -153,12 +153,17 @@ async function gatewayPlugin(app: FastifyInstance, options: FastifyGatewayOption
     }
     if (isStreamBody(response.body)) {
       // Fastify pipes a Readable with backpressure, and destroys it (cancelling the plugin's body)
-      // when the client goes away.
+      // when the client goes away; written straight to the socket, its chunks go back to the thread.
       const headers = wireHeaders(response.headers);
       headers['content-type'] ??= 'application/octet-stream';
       reply.code(response.statusCode).headers(headers);
       reply.header('x-request-id', echoed ?? gatewayRequest.id!);
-      return reply.send(Readable.from(response.body, { objectMode: false }));
+      if (request.method === 'HEAD') {
+        // No body goes out: the plugin's stream is cancelled, not read to its end.
+        void response.body[Symbol.asyncIterator]().return?.();
+        return reply.send();
+      }
+      return reply.send(new FastifyStreamBody(response.body, reply.raw));
     }
     return send(reply, wireResponse(response), echoed ?? gatewayRequest.id!);
   };

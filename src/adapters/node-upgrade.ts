@@ -9,7 +9,8 @@ import type { IncomingMessage, Server } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type ServerOptions } from 'ws';
+import { CLOSE_GRACE_MS } from '../core/live-connection.js';
 import type { LiveUpgrade } from '../core/live-upgrade.js';
 import { peerChannelPath } from '../core/peer-door.js';
 import { ErrorCodes } from '../errors.js';
@@ -71,8 +72,16 @@ export function createUpgradeListener(
   const serverFor = (maxPayload: number) => {
     let wss = servers.get(maxPayload);
     if (!wss) {
-      // No compression: a small compressed frame can inflate past every buffer bound.
-      wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false });
+      // No compression: a small compressed frame can inflate past every buffer bound. A client that
+      // closed (or answered our close) and then holds its TCP side open is ended after the gateway's
+      // close grace, not ws's 30 s. `closeTimeout` is in ws 8.23, not yet in @types/ws.
+      const settings: ServerOptions & { closeTimeout: number } = {
+        noServer: true,
+        maxPayload,
+        perMessageDeflate: false,
+        closeTimeout: CLOSE_GRACE_MS,
+      };
+      wss = new WebSocketServer(settings);
       servers.set(maxPayload, wss);
     }
     return wss;

@@ -14,7 +14,7 @@ import type { PluginResponse } from '../shared/types.js';
 import { wireHeaders } from './wire-headers.js';
 
 /** Resolves on the next `drain` or `close` of `res`. */
-function writable(res: ServerResponse): Promise<void> {
+export function writable(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
@@ -31,7 +31,7 @@ function writable(res: ServerResponse): Promise<void> {
  * own `write` onto a real socket. A host's middleware that wraps `write` (compression) may keep the
  * chunk, or never call back; an injected response has no socket.
  */
-function writesToSocket(res: ServerResponse): boolean {
+export function writesToSocket(res: ServerResponse): boolean {
   return res.write === ServerResponse.prototype.write && res.socket instanceof Socket;
 }
 

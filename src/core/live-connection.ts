@@ -17,7 +17,7 @@ import type { TopicTable } from './live-topics.js';
 /** Messages handed to the plugin and not yet handled, past which the client's socket is not read. */
 export const MAX_PENDING = 64;
 /** A closing connection whose client does not answer the close within this is ended. */
-const CLOSE_GRACE_MS = 2000;
+export const CLOSE_GRACE_MS = 2000;
 
 /** What a connection needs to know of where it runs. */
 export interface ConnectionSetup {

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PassThrough, type Readable } from 'node:stream';
 import express from 'express';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -213,5 +214,87 @@ describe('streamed downloads from a worker plugin', () => {
     expect(injected.rawPayload.length).toBe(MiB);
     expect(badBytes(injected.rawPayload)).toBe(0);
     await fastify.close();
+  });
+
+  it('gives the chunks back through Fastify too, its hooks, headers and request log as for any stream', async () => {
+    gateway = await gatewayWith(['live-download']);
+    const logged: string[] = [];
+    const logStream = { write: (line: string) => void logged.push(line) };
+    const fastify = Fastify({ logger: { level: 'info', stream: logStream } });
+    const responded: number[] = [];
+    fastify.addHook('onSend', async (_request, reply, payload) => {
+      reply.header('x-host-hook', 'seen');
+      return payload;
+    });
+    fastify.addHook('onResponse', async (_request, reply) => void responded.push(reply.statusCode));
+    await fastify.register(fastifyPluginGateway, { gateway, prefix: '/p', stopOnClose: false });
+    // A host hook that pipes the body into a stream of its own (as a compression hook does): that
+    // stream may keep the chunks, so none is given back, and the bytes arrive whole.
+    await fastify.register(
+      async (scoped) => {
+        scoped.addHook('onSend', async (_request, _reply, payload) =>
+          (payload as Readable).pipe(new PassThrough()),
+        );
+        await scoped.register(fastifyPluginGateway, { gateway: gateway!, stopOnClose: false });
+      },
+      { prefix: '/wrapped' },
+    );
+    await fastify.listen({ port: 0, host: '127.0.0.1' });
+    server = fastify.server;
+    const host = `127.0.0.1:${(fastify.server.address() as AddressInfo).port}`;
+    // Warm, then measured from a child process: nothing this process read waits for its collector.
+    expect(await downloadFromChild(host, `/p/download?bytes=${16 * MiB}`)).toEqual({
+      bytes: 16 * MiB,
+      bad: 0,
+    });
+    const before = process.memoryUsage().external;
+    let externalPeak = before;
+    const sampler = setInterval(() => {
+      externalPeak = Math.max(externalPeak, process.memoryUsage().external);
+    }, 20);
+    const far = await downloadFromChild(host, `/p/download?bytes=${128 * MiB}`);
+    clearInterval(sampler);
+    expect(far).toEqual({ bytes: 128 * MiB, bad: 0 });
+    const externalMiB = (externalPeak - before) / MiB;
+    console.log(
+      `128 MiB through Fastify: the main thread's external memory ${externalMiB.toFixed(1)} MiB`,
+    );
+    expect(externalMiB).toBeLessThanOrEqual(DOWNLOAD_EXTERNAL_CEILING_MIB);
+
+    const res = await fetch(`http://${host}/p/download?bytes=${2 * MiB}`);
+    expect(res.headers.get('x-host-hook')).toBe('seen');
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+    const viaFastify = new Uint8Array(await res.arrayBuffer());
+    expect(viaFastify.length).toBe(2 * MiB);
+    expect(badBytes(viaFastify)).toBe(0);
+    const wrapped = await bytesOf(`http://${host}/wrapped/download?bytes=${4 * MiB}`);
+    expect(wrapped.length).toBe(4 * MiB);
+    expect(badBytes(wrapped)).toBe(0);
+    // HEAD: the head alone, the plugin's stream cancelled rather than read to its end.
+    const producedUrl = `http://${host}/p/produced`;
+    const producedNow = async () =>
+      ((await (await fetch(producedUrl)).json()) as { produced: number }).produced;
+    const beforeHead = await producedNow();
+    const head = await fetch(`http://${host}/p/download?bytes=${1024 * MiB}`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('x-request-id')).toBeTruthy();
+    await expect.poll(() => gateway!.metrics('live-download').active_connections).toBe(0);
+    expect((await producedNow()) - beforeHead).toBeLessThan((64 * MiB) / CHUNK);
+    // A reader that stops: the plugin waits within the window; one that goes away cancels its stream.
+    const earlier = await producedNow();
+    const { produced, req } = await producedWhileUnread(
+      `${host}/p`,
+      `/download?bytes=${1024 * MiB}`,
+    );
+    expect((produced - earlier) * CHUNK).toBeLessThan(64 * MiB);
+    req.destroy();
+    await expect.poll(() => gateway!.metrics('live-download').active_connections).toBe(0);
+    // Fastify's onResponse hook and its "request completed" line, once per whole download.
+    await expect.poll(() => responded.length).toBeGreaterThanOrEqual(5);
+    expect(responded.every((status) => status === 200)).toBe(true);
+    const completed = logged.filter((line) => line.includes('request completed'));
+    expect(completed.length).toBeGreaterThanOrEqual(5);
+    await fastify.close();
+    server = undefined;
   });
 });

@@ -1,7 +1,7 @@
-// A client that breaks the WebSocket protocol and then holds its TCP connection open (it never ends
-// its side): the gateway ends the connection after its close grace, as after a close of its own, so
-// that the connection does not count against max_connections for ws's 30 s close timeout. A raw TCP
-// client writes the frames, so nothing answers for it.
+// A client that breaks the WebSocket protocol, or closes it in order, and then holds its TCP connection
+// open (it never ends its side): the gateway ends the connection after its close grace, as after a
+// close of its own, so that the connection does not count against max_connections for ws's 30 s close
+// timeout. A raw TCP client writes the frames, so nothing answers for it.
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import net from 'node:net';
@@ -48,7 +48,7 @@ async function rawClient(url: string, path: string): Promise<net.Socket> {
   return socket;
 }
 
-describe('a WebSocket client that breaks the protocol, then holds its connection open', () => {
+describe('a WebSocket client that ends the protocol, then holds its connection open', () => {
   it('is ended after the close grace, and its place under max_connections given back', async () => {
     gateway = await gatewayWith(['live-room']);
     const live = await liveServer(gateway);
@@ -64,6 +64,21 @@ describe('a WebSocket client that breaks the protocol, then holds its connection
     socket.write(frame);
     await ended; // the gateway ended its side at once; this client never ends its own
     // Given back at the grace (2 s), not at ws's close timeout (30 s).
+    await expect
+      .poll(() => gateway!.metrics('live-room').active_connections, { timeout: 10_000 })
+      .toBe(0);
+  });
+
+  it('is ended after the close grace when it closed in order (1000), its place given back', async () => {
+    gateway = await gatewayWith(['live-room']);
+    const live = await liveServer(gateway);
+    server = live.server;
+    const socket = await rawClient(live.url, '/rooms/a');
+    await expect.poll(() => gateway!.metrics('live-room').active_connections).toBe(1);
+    const ended = new Promise<void>((r) => socket.once('end', () => r()));
+    // A masked close frame, code 1000 (mask 0: the payload as it is).
+    socket.write(Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]));
+    await ended; // the gateway answered the close and ended its side; this client never ends its own
     await expect
       .poll(() => gateway!.metrics('live-room').active_connections, { timeout: 10_000 })
       .toBe(0);

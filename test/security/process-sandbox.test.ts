@@ -117,6 +117,14 @@ describe.each(KINDS)('a process plugin (%s) cannot reach into its host', (kind) 
     expect(uid).toBe(kind === 'bwrap' ? 65534 : process.getuid!());
   });
 
+  it("cannot call the harness's collector: no gc in its global, nor in a context it makes", async () => {
+    expect(await attempt(kind, 'gc-global')).toEqual({
+      allowed: true,
+      value: 'undefined|undefined',
+    });
+    expect(await attempt(kind, 'gc-context')).toEqual({ allowed: true, value: 'undefined' });
+  });
+
   it("sees none of the host's environment, and not /proc/self/environ", async () => {
     const env = JSON.parse(String((await attempt(kind, 'env')).value)) as Record<string, string>;
     // MALLOC_ARENA_MAX is the launcher's own setting for glibc (docs/decisions/0271), not the host's.

@@ -26,12 +26,14 @@ import {
   HEADER_BYTES,
   PROTOCOL_VERSION,
 } from './frames.js';
+import { channelGarbage } from './channel-garbage.js';
 
 /** The channel's descriptor, which the host's `spawn` put there. */
 const CHANNEL_FD = 3;
 // Taken before the plugin's code runs; whatever that code writes to the descriptor itself is read by
 // the host's bounded reader like anything else from this process.
 const channel = new Socket({ fd: CHANNEL_FD, readable: true, writable: true });
+const channelBytes = channelGarbage();
 /** The largest frame the host reads from this process: set by `start` (`maxResponseBytes` + envelope). */
 let frameLimit = Infinity;
 
@@ -61,6 +63,7 @@ function note(message: ProcessNote): boolean {
   }
   if (typeof frame === 'string') return false;
   channel.write(frame);
+  channelBytes(frame.length);
   return true;
 }
 
@@ -111,7 +114,10 @@ const reader = new FrameReader(
     process.exit(70);
   },
 );
-channel.on('data', (chunk: Buffer) => reader.push(chunk));
+channel.on('data', (chunk: Buffer) => {
+  reader.push(chunk);
+  channelBytes(chunk.length);
+});
 
 function onControl(message: ProcessControl): void {
   switch (message?.ctl) {
