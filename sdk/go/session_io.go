@@ -1,7 +1,7 @@
 package plugin
 
-// The session's side of the channel: frames out (one write each, bounded), questions to the host and
-// their answers, and what the manifest lets the plugin publish.
+// The session's side of the channel: frames out (whole, bounded, coalesced), questions to the host
+// and their answers, and what the manifest lets the plugin publish.
 
 import (
 	"fmt"

@@ -1,5 +1,5 @@
-//! A session's tasks as they run, and what goes out on the channel: results, frames (one write
-//! each, bounded), questions to the host, log lines.
+//! A session's tasks as they run, and what goes out on the channel: results, frames (whole,
+//! bounded, through the outbox), questions to the host, log lines.
 
 use super::*;
 
