@@ -116,6 +116,11 @@ export function spawnChild(
   // A reset channel is the child's end, which 'close' reports.
   channel.on('error', () => {});
   proc.on('error', (error) => (child.error ??= `the plugin process failed: ${error.message}`));
+  // bwrap gone (by itself, or ended by the host): its sandbox's init sets no parent-death signal
+  // until its setup is done, and ended during it, lives on, reparented, holding the channel, so that
+  // 'close' would wait for the cgroup's removal at unload. One process per instance at a time: what
+  // is left in the group is this one's.
+  proc.once('exit', () => launch.endLeftovers());
   // 'close', not 'exit': the process's last output (V8's out-of-memory line) has been read by then.
   proc.once('close', (code, signal) => {
     child.reader.close();
