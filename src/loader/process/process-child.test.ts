@@ -18,9 +18,18 @@ describe.runIf(process.platform === 'linux')('the host side of a plugin channel'
       { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] },
     );
     const channel = proc.stdio[3] as Socket;
-    const child = { exited: false, channel, clientBytes: 0 } as unknown as Child;
+    // Tasks in flight: the host coalesces (one alone goes out at once).
+    const inFlight = new Set([1, 2]);
+    const child = {
+      exited: false,
+      channel,
+      clientBytes: 0,
+      inFlight,
+    } as unknown as Child;
     const echoed: Buffer[] = [];
     channel.on('data', (chunk: Buffer) => echoed.push(chunk));
+    // The echo child is killed at the end, whatever it was echoing.
+    channel.on('error', () => {});
     const messages = Array.from({ length: 64 }, (_, i) => ({
       ctl: 'flags' as const,
       flags: { [`flag-${'x'.repeat(i)}`]: i % 2 === 0 },
@@ -34,6 +43,13 @@ describe.runIf(process.platform === 'linux')('the host side of a plugin channel'
       expect(writeCalls() - before).toBeLessThan(8);
       await vi.waitFor(() => expect(Buffer.concat(echoed).length).toBe(expected.length));
       expect(Buffer.concat(echoed).equals(expected)).toBe(true);
+
+      // One task in flight (sequential traffic): its frame goes to the kernel at once, not at the tick's end.
+      inFlight.delete(2);
+      const alone = writeCalls();
+      expect(sendFrame(child, { ctl: 'flags', flags: { alone: true } }, () => {})).toBeUndefined();
+      expect(channel.writableCorked).toBe(0);
+      expect(writeCalls() - alone).toBeGreaterThanOrEqual(1);
     } finally {
       proc.kill('SIGKILL');
     }

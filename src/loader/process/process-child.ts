@@ -166,10 +166,11 @@ export function sendFrame(
  * Writes a frame with the others written in the same turn of the event loop: one system call (and
  * one wake-up of the plugin) for the tasks that a batch of answers let the clients send, instead of
  * one each. The channel is corked at the first frame and uncorked once the turn's promise callbacks
- * ran (`process.nextTick` queued from them runs after them).
+ * ran (`process.nextTick` queued from them runs after them). A frame while at most one task is in
+ * flight goes out at once: sequential traffic has nothing to wait for.
  */
 function writeCoalesced(child: Child, frame: Buffer, written?: () => void): void {
-  if (child.channel.writableCorked === 0) {
+  if (child.channel.writableCorked === 0 && child.inFlight.size > 1) {
     child.channel.cork();
     process.nextTick(() => child.channel.uncork());
   }
