@@ -32,7 +32,10 @@ func (b *taskBatch) take(s *session, t map[string]any) bool {
 	}
 	ctx, held := s.begin(slot, deadline)
 	b.started = append(b.started, startedFrame(slot)...)
-	b.runs = append(b.runs, func() { s.execute(ctx, held, slot, t) })
+	b.runs = append(b.runs, func() {
+		s.waitingToRun.Add(-1)
+		s.execute(ctx, held, slot, t)
+	})
 	return true
 }
 
@@ -43,6 +46,7 @@ func (b *taskBatch) dispatch(s *session) {
 	}
 	// A broken channel ends the session at its next read; the handlers run as run's would.
 	_ = s.deliver(b.started)
+	s.waitingToRun.Add(int64(len(b.runs)))
 	for _, run := range b.runs {
 		go run()
 	}

@@ -101,10 +101,13 @@ type session struct {
 	waiters         int
 	wrote           sync.Cond
 	batch           taskBatch
-	info            Info
-	publish         []string
-	flags           flagValues
-	frameLimit      atomic.Int64
+	// waitingToRun counts the tasks dispatched whose goroutines have not begun: an answer lets them
+	// run first, to share its write.
+	waitingToRun atomic.Int64
+	info         Info
+	publish      []string
+	flags        flagValues
+	frameLimit   atomic.Int64
 	// maxResponse is maxResponseBytes: set by start, before any task runs.
 	maxResponse int64
 	started     bool

@@ -35,10 +35,12 @@ func (s *session) write(frame []byte) error { return s.out(frame, false, false) 
 // plugin's code sees its task, lest the process die with the note still queued.
 func (s *session) deliver(frames []byte) error { return s.out(frames, true, false) }
 
-// answer sends a task's result, letting the other tasks that are ready to run go first: their results
-// join this one's write (one system call for a batch of cheap tasks, not one each). A task that
-// keeps running does not hold it: the scheduler resumes this goroutine at its next turn.
-func (s *session) answer(frame []byte) error { return s.out(frame, false, true) }
+// answer sends a task's result, letting the tasks of its batch that have not begun go first: their
+// results join this one's write (one system call for a batch of cheap tasks, not one each). With none
+// waiting it writes without yielding, so that a long handler already running is not let run first.
+func (s *session) answer(frame []byte) error {
+	return s.out(frame, false, s.waitingToRun.Load() > 0)
+}
 
 func (s *session) out(frames []byte, wait, yield bool) error {
 	s.writing.Lock()
