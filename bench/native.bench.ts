@@ -6,7 +6,8 @@
  * first answer, in a fresh host process and again in a host that already ran one (the library's modules
  * loaded: what one more plugin costs); sequential p50 over 3000 requests, with the CPU time per request
  * of the host and of the plugin's process tree and the plugin program's context switches (what a loaded
- * machine distorts least); throughput with 64 in flight; memory of the instance (host growth plus the
+ * machine distorts least); throughput with 64 in flight, and per request in that phase the system calls,
+ * bytes per call and context switches of host and plugin; memory of the instance (host growth plus the
  * plugin process's resident memory) and the plugin program's own RSS. Runs against dist/.
  */
 import { execFileSync } from 'node:child_process';
@@ -56,6 +57,8 @@ interface Sample {
   pluginSwitches: number;
   pluginRssMiB: number;
   pluginServingRssMiB: number;
+  /** Costs per request at 64 in flight (`runtime-variant.ts`). */
+  loaded: Record<string, number>;
 }
 const median = (values: number[]) => {
   const s = [...values].sort((a, b) => a - b);
@@ -89,8 +92,21 @@ console.log(
 );
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const [variant, list] of samples) {
-  const m = (k: keyof Sample) => median(list.map((s) => s[k]));
+  const m = (k: Exclude<keyof Sample, 'loaded'>) => median(list.map((s) => s[k]));
   console.log(
     `| ${variant} | ${m('coldMs').toFixed(0)} / ${m('warmColdMs').toFixed(0)} | ${m('warmColdHostCpuMs').toFixed(1)} | ${(m('p50') * 1000).toFixed(0)} | ${m('hostCpuUs').toFixed(0)} / ${m('pluginCpuUs').toFixed(0)} | ${m('pluginSwitches').toFixed(2)} | ${m('rps').toFixed(0)} | ${m('idleMiB').toFixed(1)} | ${m('pluginRssMiB').toFixed(1)} / ${m('pluginServingRssMiB').toFixed(1)} | ${Math.max(...list.map((x) => x.errors))} |`,
+  );
+}
+console.log(
+  '\nPer request at 64 in flight (system calls from /proc/PID/io, context switches from /proc/PID/task/*/status):',
+);
+console.log(
+  '| runtime | CPU µs (host / plugin) | host reads / writes | host bytes per write | host switches (voluntary / not) | plugin reads / writes | plugin bytes per read / write | plugin switches (voluntary / not) |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const [variant, list] of samples) {
+  const l = (k: string, digits = 2) => median(list.map((s) => s.loaded[k]!)).toFixed(digits);
+  console.log(
+    `| ${variant} | ${l('hostCpuUs', 1)} / ${l('pluginCpuUs', 1)} | ${l('hostReads')} / ${l('hostWrites')} | ${l('hostBytesPerWrite', 0)} | ${l('hostVoluntary')} / ${l('hostInvoluntary')} | ${l('pluginReads')} / ${l('pluginWrites')} | ${l('pluginBytesPerRead', 0)} / ${l('pluginBytesPerWrite', 0)} | ${l('pluginVoluntary')} / ${l('pluginInvoluntary')} |`,
   );
 }

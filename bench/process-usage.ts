@@ -14,20 +14,52 @@ export interface DescendantUsage {
   leafRssBytes: number;
   /** Context switches of the deepest descendant's threads (voluntary and not): its thread wake-ups. */
   leafSwitches: number;
+  /** The deepest descendant's read and write system calls and bytes (`/proc/PID/io`). */
+  leafIo: IoCounts;
+  /** Of `leafSwitches`, the voluntary ones (the program waited for input). */
+  leafVoluntary: number;
 }
 
-function switchesOf(pid: number): number {
-  let total = 0;
+/** Read and write system calls of a process (all its threads) and the bytes they moved. */
+export interface IoCounts {
+  syscr: number;
+  syscw: number;
+  rchar: number;
+  wchar: number;
+}
+
+/** `/proc/PID/io` of a process (zeros when it is gone or not readable). */
+export function ioOf(pid: number | 'self'): IoCounts {
+  const io: IoCounts = { syscr: 0, syscw: 0, rchar: 0, wchar: 0 };
+  try {
+    for (const m of readFileSync(`/proc/${pid}/io`, 'latin1').matchAll(
+      /^(syscr|syscw|rchar|wchar):\s+(\d+)$/gm,
+    ))
+      io[m[1] as keyof IoCounts] = Number(m[2]);
+  } catch {
+    // Gone meanwhile.
+  }
+  return io;
+}
+
+/** Context switches of a process's threads, voluntary (it waited) and not (it was preempted). */
+export function switchCountsOf(pid: number | 'self'): { voluntary: number; involuntary: number } {
+  const counts = { voluntary: 0, involuntary: 0 };
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1');
-      for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm))
-        total += Number(m[1]);
+      for (const m of status.matchAll(/^(non)?voluntary_ctxt_switches:\s+(\d+)$/gm))
+        counts[m[1] ? 'involuntary' : 'voluntary'] += Number(m[2]);
     }
   } catch {
     // Gone meanwhile.
   }
-  return total;
+  return counts;
+}
+
+function switchesOf(pid: number): number {
+  const { voluntary, involuntary } = switchCountsOf(pid);
+  return voluntary + involuntary;
 }
 
 function childrenOf(pid: number): number[] {
@@ -40,7 +72,13 @@ function childrenOf(pid: number): number[] {
 }
 
 export function descendants(root = process.pid): DescendantUsage {
-  const usage: DescendantUsage = { cpuMs: 0, leafRssBytes: 0, leafSwitches: 0 };
+  const usage: DescendantUsage = {
+    cpuMs: 0,
+    leafRssBytes: 0,
+    leafSwitches: 0,
+    leafIo: ioOf(-1),
+    leafVoluntary: 0,
+  };
   let deepest = -1;
   const walk = (pid: number, depth: number) => {
     for (const child of childrenOf(pid)) {
@@ -53,6 +91,8 @@ export function descendants(root = process.pid): DescendantUsage {
           const statm = readFileSync(`/proc/${child}/statm`, 'latin1').split(' ');
           usage.leafRssBytes = Number(statm[1]) * PAGE_BYTES;
           usage.leafSwitches = switchesOf(child);
+          usage.leafVoluntary = switchCountsOf(child).voluntary;
+          usage.leafIo = ioOf(child);
         }
       } catch {
         continue;

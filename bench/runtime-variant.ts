@@ -3,11 +3,12 @@
  * plugin in a worker thread, a process, a process inside bubblewrap, or a native Go or Rust plugin
  * inside bubblewrap (`native-go`, `native-rust`: the built plugin's folder in `BENCH_NATIVE_DIR`).
  * Prints `{ coldMs, warmColdMs, warmColdHostCpuMs, p50, rps, idleMiB, activeMiB, errors, hostCpuUs,
- * pluginCpuUs, pluginSwitches, pluginRssMiB, pluginServingRssMiB, hostGrowthMiB }`.
+ * pluginCpuUs, pluginSwitches, pluginRssMiB, pluginServingRssMiB, hostGrowthMiB, loaded }` (`loaded`: the
+ * costs per request at 64 in flight).
  */
 import path from 'node:path';
 import { PluginGateway } from '../dist/index.js';
-import { descendants } from './process-usage.js';
+import { descendants, ioOf, switchCountsOf } from './process-usage.js';
 
 const here = import.meta.dirname;
 const [variant = 'worker'] = process.argv.slice(2);
@@ -76,6 +77,12 @@ let pluginServingRssMiB = pluginRssMiB;
 
 let done = 0;
 let errors = 0;
+const loadedBefore = {
+  host: process.cpuUsage(),
+  hostIo: ioOf('self'),
+  hostSwitches: switchCountsOf('self'),
+  plugin: descendants(),
+};
 const end = performance.now() + THROUGHPUT_MS;
 let activeMiB = 0;
 await Promise.all(
@@ -88,6 +95,40 @@ await Promise.all(
   }),
 );
 const rps = done / (THROUGHPUT_MS / 1000);
+/**
+ * What 64 requests in flight cost per request: host and plugin CPU, the read and write system calls
+ * on both sides with the bytes each moved, and the context switches (voluntary: waiting for the pipe).
+ */
+const loaded = (() => {
+  const hostCpu = process.cpuUsage(loadedBefore.host);
+  const hostIo = ioOf('self');
+  const hostSwitches = switchCountsOf('self');
+  const plugin = descendants();
+  const per = (n: number) => n / done;
+  const perCall = (bytes: number, calls: number) => (calls ? bytes / calls : 0);
+  const h = loadedBefore.hostIo;
+  const p = loadedBefore.plugin.leafIo;
+  return {
+    hostCpuUs: per(hostCpu.user + hostCpu.system),
+    pluginCpuUs: per((plugin.cpuMs - loadedBefore.plugin.cpuMs) * 1000),
+    hostReads: per(hostIo.syscr - h.syscr),
+    hostWrites: per(hostIo.syscw - h.syscw),
+    hostBytesPerRead: perCall(hostIo.rchar - h.rchar, hostIo.syscr - h.syscr),
+    hostBytesPerWrite: perCall(hostIo.wchar - h.wchar, hostIo.syscw - h.syscw),
+    hostVoluntary: per(hostSwitches.voluntary - loadedBefore.hostSwitches.voluntary),
+    hostInvoluntary: per(hostSwitches.involuntary - loadedBefore.hostSwitches.involuntary),
+    pluginReads: per(plugin.leafIo.syscr - p.syscr),
+    pluginWrites: per(plugin.leafIo.syscw - p.syscw),
+    pluginBytesPerRead: perCall(plugin.leafIo.rchar - p.rchar, plugin.leafIo.syscr - p.syscr),
+    pluginBytesPerWrite: perCall(plugin.leafIo.wchar - p.wchar, plugin.leafIo.syscw - p.syscw),
+    pluginVoluntary: per(plugin.leafVoluntary - loadedBefore.plugin.leafVoluntary),
+    pluginInvoluntary: per(
+      plugin.leafSwitches -
+        plugin.leafVoluntary -
+        (loadedBefore.plugin.leafSwitches - loadedBefore.plugin.leafVoluntary),
+    ),
+  };
+})();
 await gateway.stop();
 
 // The cold start of a plugin in a host that already runs one: `coldMs` above also pays for loading the
@@ -122,5 +163,6 @@ console.log(
     pluginRssMiB,
     pluginServingRssMiB,
     hostGrowthMiB,
+    loaded,
   }),
 );

@@ -51,6 +51,7 @@ func ServeConn(p *Plugin, conn io.ReadWriter) error {
 	s := &session{plugin: p, w: conn, waiting: map[int64]chan map[string]any{}, tasks: map[int64]*task{}, streams: map[int64]*Stream{}, sockets: map[int64]*Conn{}, ready: make(chan struct{})}
 	empty := map[string]bool{}
 	s.flags.Store(&empty)
+	s.wrote.L = &s.writing
 	s.frameLimit.Store(1 << 62)
 	s.maxResponse = 1 << 62
 	if err := s.send(map[string]any{"pgw": "hello", "v": ProtocolVersion, "caps": []string{"ws"}}); err != nil {
@@ -60,6 +61,7 @@ func ServeConn(p *Plugin, conn io.ReadWriter) error {
 	for {
 		value, err := ReadFrame(in, MaxFrameBytes)
 		if errors.Is(err, io.EOF) {
+			s.batch.dispatch(s)
 			return nil
 		}
 		if err != nil {
@@ -69,7 +71,15 @@ func ServeConn(p *Plugin, conn io.ReadWriter) error {
 		if !ok {
 			return fmt.Errorf("the gateway sent %T, not a message", value)
 		}
-		s.control(message)
+		// The gateway writes the tasks of a turn of its event loop together: they are read together,
+		// and their started notes go out in one write before their handlers run.
+		if str(message, "ctl") != "task" || !s.batch.take(s, obj(message, "task")) {
+			s.batch.dispatch(s)
+			s.control(message)
+		}
+		if !frameBuffered(in) {
+			s.batch.dispatch(s)
+		}
 	}
 }
 
@@ -79,16 +89,25 @@ type task struct {
 }
 
 type session struct {
-	plugin     *Plugin
-	w          io.Writer
-	writing    sync.Mutex
-	queued     []byte
-	flushing   bool
-	failed     error
-	info       Info
-	publish    []string
-	flags      flagValues
-	frameLimit atomic.Int64
+	plugin   *Plugin
+	w        io.Writer
+	writing  sync.Mutex
+	queued   []byte
+	flushing bool
+	failed   error
+	// posted counts the sends queued so far, written those the kernel took; waiters wait on wrote
+	// (whose lock is writing) for theirs.
+	posted, written int64
+	waiters         int
+	wrote           sync.Cond
+	batch           taskBatch
+	// waitingToRun counts the tasks dispatched whose goroutines have not begun: an answer lets them
+	// run first, to share its write.
+	waitingToRun atomic.Int64
+	info         Info
+	publish      []string
+	flags        flagValues
+	frameLimit   atomic.Int64
 	// maxResponse is maxResponseBytes: set by start, before any task runs.
 	maxResponse int64
 	started     bool
@@ -227,6 +246,8 @@ func (s *session) health() Health {
 	return h
 }
 
+// run runs a task that waited for the plugin's init and start: its started note is sent from here,
+// then its handler runs.
 func (s *session) run(t map[string]any) {
 	<-s.ready
 	slot := num(t, "s")
@@ -239,12 +260,24 @@ func (s *session) run(t map[string]any) {
 		s.result(slot, failure("timeout", "deadline passed"))
 		return
 	}
+	ctx, held := s.begin(slot, deadline)
+	_ = s.deliver(startedFrame(slot))
+	s.execute(ctx, held, slot, t)
+}
+
+// begin holds the task in slot as running (the gateway's abandon finds it there), with its deadline.
+func (s *session) begin(slot int64, deadline time.Time) (context.Context, *task) {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
 	held := &task{cancel: cancel}
 	s.mu.Lock()
 	s.tasks[slot] = held
 	s.mu.Unlock()
+	return ctx, held
+}
+
+// execute runs a task whose started note is out, and answers it unless the gateway abandoned it.
+func (s *session) execute(ctx context.Context, held *task, slot int64, t map[string]any) {
+	defer held.cancel()
 	defer func() {
 		s.mu.Lock()
 		if s.tasks[slot] == held {
@@ -252,7 +285,6 @@ func (s *session) run(t map[string]any) {
 		}
 		s.mu.Unlock()
 	}()
-	_ = s.send(map[string]any{"pgw": "started", "s": slot})
 	var result any
 	if err := guard(func() error { result = s.perform(ctx, t); return nil }); err != nil {
 		result = failure("threw", err.Error())
@@ -329,7 +361,7 @@ func (s *session) result(slot int64, r any) {
 		if size := int64(len(frame)) - 4 - resultEnvelope; size > s.maxResponse {
 			err = &frameTooLarge{size, s.maxResponse}
 		} else {
-			err = s.write(frame)
+			err = s.answer(frame)
 		}
 	}
 	var tooLarge *frameTooLarge

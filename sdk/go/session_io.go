@@ -1,10 +1,11 @@
 package plugin
 
-// The session's side of the channel: frames out (one write each, bounded), questions to the host and
-// their answers, and what the manifest lets the plugin publish.
+// The session's side of the channel: frames out (whole, bounded, coalesced), questions to the host
+// and their answers, and what the manifest lets the plugin publish.
 
 import (
 	"fmt"
+	"runtime"
 )
 
 type frameTooLarge struct{ bytes, limit int64 }
@@ -25,35 +26,78 @@ func (s *session) send(message map[string]any) error {
 	return s.write(frame)
 }
 
-// write writes a whole frame: frames from concurrent tasks never interleave. The first writer writes
-// in its own goroutine (no hand-off to another thread on the way to the gateway); frames that other
-// tasks queue meanwhile go out with its next system call.
-func (s *session) write(frame []byte) error {
+// write sends a whole frame: frames from concurrent tasks never interleave. It returns once the frame
+// is queued: the first writer writes in its own goroutine (no hand-off to another thread on the way to
+// the gateway); frames that other tasks queue meanwhile go out with its next system call.
+func (s *session) write(frame []byte) error { return s.out(frame, false, false) }
+
+// deliver sends frames and returns once the kernel has them: a started note must be out before the
+// plugin's code sees its task, lest the process die with the note still queued.
+func (s *session) deliver(frames []byte) error { return s.out(frames, true, false) }
+
+// answer sends a task's result, letting the tasks of its batch that have not begun go first: their
+// results join this one's write (one system call for a batch of cheap tasks, not one each). With none
+// waiting it writes without yielding, so that a long handler already running is not let run first.
+func (s *session) answer(frame []byte) error {
+	return s.out(frame, false, s.waitingToRun.Load() > 0)
+}
+
+func (s *session) out(frames []byte, wait, yield bool) error {
 	s.writing.Lock()
 	if s.failed != nil {
 		err := s.failed
 		s.writing.Unlock()
 		return err
 	}
-	if s.flushing {
-		s.queued = append(s.queued, frame...)
+	s.queued = append(s.queued, frames...)
+	s.posted++
+	mine := s.posted
+	if yield && !s.flushing {
 		s.writing.Unlock()
-		return nil
-	}
-	s.flushing = true
-	s.writing.Unlock()
-	batch := frame
-	var spare []byte
-	for {
-		if _, err := s.w.Write(batch); err != nil {
-			s.writing.Lock()
-			s.failed = err
-			s.flushing = false
-			s.queued = nil
+		runtime.Gosched()
+		s.writing.Lock()
+		if s.failed != nil || s.written >= mine {
+			err := s.failed
 			s.writing.Unlock()
 			return err
 		}
+	}
+	if s.flushing {
+		var err error
+		if wait {
+			s.waiters++
+			for s.written < mine && s.failed == nil {
+				s.wrote.Wait()
+			}
+			s.waiters--
+			if s.written < mine {
+				err = s.failed
+			}
+		}
+		s.writing.Unlock()
+		return err
+	}
+	s.flushing = true
+	var spare []byte
+	for {
+		batch, upto := s.queued, s.posted
+		s.queued = spare[:0:cap(spare)]
+		s.writing.Unlock()
+		_, err := s.w.Write(batch)
 		s.writing.Lock()
+		if err != nil {
+			s.failed = err
+			s.flushing = false
+			s.queued = nil
+			s.wrote.Broadcast()
+			s.writing.Unlock()
+			return err
+		}
+		s.written = upto
+		if s.waiters > 0 {
+			s.wrote.Broadcast()
+		}
+		spare = batch
 		if len(s.queued) == 0 {
 			s.flushing = false
 			if cap(spare) <= reusedWriteBuffer {
@@ -62,13 +106,6 @@ func (s *session) write(frame []byte) error {
 			s.writing.Unlock()
 			return nil
 		}
-		if spare == nil {
-			batch, s.queued = s.queued, nil
-		} else {
-			batch, s.queued = s.queued, spare[:0]
-		}
-		spare = batch
-		s.writing.Unlock()
 	}
 }
 

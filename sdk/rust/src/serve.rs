@@ -8,16 +8,20 @@ use crate::values::{Event, Health, Info, Request, bools, entries, get, int, map,
 use crate::{Error, PROTOCOL_VERSION, Plugin};
 use rmpv::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod batch;
+mod outbox;
 mod pool;
 mod tasks;
 
+use batch::Batch;
+use outbox::Outbox;
 use pool::TaskPool;
 
 /// What a frame to the gateway may hold on top of `maxResponseBytes`.
@@ -26,6 +30,8 @@ const ENVELOPE_BYTES: i64 = 64 * 1024;
 const RESULT_ENVELOPE: i64 = 32;
 /// Where a log message is cut.
 const MAX_LOG_MESSAGE: usize = 64 * 1024;
+/// The channel's read buffer, bytes: the tasks the gateway wrote together, in one system call.
+const READ_BUFFER: usize = 64 * 1024;
 /// Threads running tasks: a thread per task would pass the sandbox's pids limit (64) under load.
 pub(crate) const TASK_THREADS: usize = 16;
 
@@ -57,7 +63,7 @@ struct LineBudget {
 
 pub(crate) struct Session {
     plugin: Plugin,
-    writer: Mutex<Box<dyn Write + Send>>,
+    outbox: Outbox,
     info: RwLock<Info>,
     flags: RwLock<BTreeMap<String, bool>>,
     publish: RwLock<Vec<String>>,
@@ -99,12 +105,12 @@ pub(crate) fn guard<T>(work: impl FnOnce() -> Result<T, Error>) -> Result<T, Str
 /// what the protocol does not allow (the error).
 pub(crate) fn serve_conn(
     plugin: Plugin,
-    mut reader: impl Read,
+    reader: impl Read,
     writer: impl Write + Send + 'static,
 ) -> Result<(), FrameError> {
     let session = Arc::new(Session {
         plugin,
-        writer: Mutex::new(Box::new(writer)),
+        outbox: Outbox::new(Box::new(writer)),
         info: RwLock::default(),
         flags: RwLock::default(),
         publish: RwLock::default(),
@@ -131,6 +137,10 @@ pub(crate) fn serve_conn(
     })?;
     let mut started = false;
     let pool = TaskPool::new(TASK_THREADS);
+    // The gateway writes the tasks of a turn of its event loop together: they are read together, and
+    // their `started` notes go out in one write before the pool has them.
+    let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
+    let mut batch = Batch::default();
     while let Some(message) = read_frame(&mut reader, MAX_FRAME_BYTES)? {
         if !message.is_map() {
             return Err(FrameError {
@@ -138,8 +148,15 @@ pub(crate) fn serve_conn(
                 reason: "a frame that is not a message".into(),
             });
         }
-        Session::control(&session, &message, &mut started, &pool);
+        if text(&message, "ctl") != "task" || !batch.take(&session, &message) {
+            batch.dispatch(&session, &pool);
+            Session::control(&session, &message, &mut started, &pool);
+        }
+        if !batch::frame_buffered(reader.buffer()) {
+            batch.dispatch(&session, &pool);
+        }
     }
+    batch.dispatch(&session, &pool);
     Ok(())
 }
 
@@ -271,6 +288,11 @@ impl Session {
         });
         *self.ready.0.lock().unwrap() = Some(outcome);
         self.ready.1.notify_all();
+    }
+
+    /// Whether init and start finished well (without waiting for them).
+    fn is_ready(&self) -> bool {
+        matches!(*self.ready.0.lock().unwrap(), Some(Ok(())))
     }
 
     pub(crate) fn wait_ready(&self) -> Result<(), String> {

@@ -223,6 +223,12 @@ export class PluginCgroup {
    */
   dispose(): Promise<void> {
     if (!live.delete(this)) return Promise.resolve();
+    this.killAll();
+    return removeDirs(this.dirs, REMOVE_RETRIES);
+  }
+
+  /** Ends every process in the group (the group stays, for the instance's next process). */
+  killAll(): void {
     if (this.#version === 'v2') writeIfPresent(path.join(this.dirs[0]!, 'cgroup.kill'), '1');
     for (const file of this.procsFiles) {
       for (const pid of readOrEmpty(file).split('\n').filter(Boolean)) {
@@ -233,7 +239,6 @@ export class PluginCgroup {
         }
       }
     }
-    return removeDirs(this.dirs, REMOVE_RETRIES);
   }
 }
 

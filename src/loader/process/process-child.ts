@@ -116,6 +116,11 @@ export function spawnChild(
   // A reset channel is the child's end, which 'close' reports.
   channel.on('error', () => {});
   proc.on('error', (error) => (child.error ??= `the plugin process failed: ${error.message}`));
+  // bwrap gone (by itself, or ended by the host): its sandbox's init sets no parent-death signal
+  // until its setup is done, and ended during it, lives on, reparented, holding the channel, so that
+  // 'close' would wait for the cgroup's removal at unload. One process per instance at a time: what
+  // is left in the group is this one's.
+  proc.once('exit', () => launch.endLeftovers());
   // 'close', not 'exit': the process's last output (V8's out-of-memory line) has been read by then.
   proc.once('close', (code, signal) => {
     child.reader.close();
@@ -153,8 +158,23 @@ export function sendFrame(
     );
     return undefined;
   }
-  child.channel.write(frame);
+  writeCoalesced(child, frame);
   return undefined;
+}
+
+/**
+ * Writes a frame with the others written in the same turn of the event loop: one system call (and
+ * one wake-up of the plugin) for the tasks that a batch of answers let the clients send, instead of
+ * one each. The channel is corked at the first frame and uncorked once the turn's promise callbacks
+ * ran (`process.nextTick` queued from them runs after them). A frame while at most one task is in
+ * flight goes out at once: sequential traffic has nothing to wait for.
+ */
+function writeCoalesced(child: Child, frame: Buffer, written?: () => void): void {
+  if (child.channel.writableCorked === 0 && child.inFlight.size > 1) {
+    child.channel.cork();
+    process.nextTick(() => child.channel.uncork());
+  }
+  child.channel.write(frame, written);
 }
 
 /**
@@ -171,7 +191,7 @@ export function sendClientFrame(
   if (child.exited || child.channel.destroyed) return false;
   const frame = encodeFrame(message);
   child.clientBytes += frame.length;
-  child.channel.write(frame, () => (child.clientBytes -= frame.length));
+  writeCoalesced(child, frame, () => (child.clientBytes -= frame.length));
   if (child.holding || child.channel.writableLength <= HOLD_CLIENTS_BYTES) return child.holding;
   child.holding = true;
   child.channel.once('drain', () => {

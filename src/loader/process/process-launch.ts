@@ -68,6 +68,11 @@ export interface ProcessLaunch {
   scratchDir: string | undefined;
   /** Why the kernel ended the last process, when its cgroup's memory limit did (read once at its exit). */
   exitReason(): string | undefined;
+  /**
+   * Ends what is left in the instance's cgroup once its process is gone (nothing without a cgroup):
+   * the sandbox's init, when bwrap died during the setup, before the init set its parent-death signal.
+   */
+  endLeftovers(): void;
   /** Removes the cgroup (once its processes are gone, bounded) and the scratch folder. */
   dispose(): Promise<void>;
 }
@@ -154,6 +159,7 @@ export function processLaunch(spec: LaunchSpec): ProcessLaunch {
       kernelLimits,
       exitReason,
       scratchDir: undefined,
+      endLeftovers: () => cgroup?.killAll(),
       dispose: dispose(),
     };
   }
@@ -188,6 +194,7 @@ export function processLaunch(spec: LaunchSpec): ProcessLaunch {
     kernelLimits,
     exitReason,
     scratchDir,
+    endLeftovers: () => cgroup?.killAll(),
     dispose: dispose(scratch.dispose),
   };
 }
@@ -225,6 +232,7 @@ function nativeLaunch(spec: LaunchSpec, command: readonly string[]): ProcessLaun
         ? `memory: the kernel's limit for the plugin's cgroup was reached, resources.memory (${spec.memoryMb} MiB), scratch tmpfs included`
         : undefined,
     scratchDir: undefined,
+    endLeftovers: () => cgroup?.killAll(),
     dispose: async () => {
       await cgroup?.dispose();
     },

@@ -9,6 +9,8 @@ pub(super) type Job = Box<dyn FnOnce() + Send>;
 struct Queue {
     jobs: VecDeque<Job>,
     closed: bool,
+    /// Threads waiting on the queue's condition: nobody to wake (no system call) when 0.
+    idle: usize,
 }
 
 #[derive(Default)]
@@ -44,8 +46,17 @@ impl TaskPool {
     }
 
     pub(super) fn submit(&self, job: Job) {
-        self.shared.queue.lock().unwrap().jobs.push_back(job);
-        self.shared.ready.notify_one();
+        self.submit_all(std::iter::once(job));
+    }
+
+    /// Queues jobs and wakes one idle thread: a thread that takes a job and sees more wakes the next
+    /// (so a batch of cheap tasks is run by the few threads that get there, not one wake-up each).
+    pub(super) fn submit_all(&self, jobs: impl IntoIterator<Item = Job>) {
+        let mut queue = self.shared.queue.lock().unwrap();
+        queue.jobs.extend(jobs);
+        if queue.idle > 0 && !queue.jobs.is_empty() {
+            self.shared.ready.notify_one();
+        }
     }
 }
 
@@ -55,12 +66,17 @@ impl Shared {
         let mut queue = self.queue.lock().unwrap();
         loop {
             if let Some(job) = queue.jobs.pop_front() {
+                if queue.idle > 0 && !queue.jobs.is_empty() {
+                    self.ready.notify_one();
+                }
                 return Some(job);
             }
             if queue.closed {
                 return None;
             }
+            queue.idle += 1;
             queue = self.ready.wait(queue).unwrap();
+            queue.idle -= 1;
         }
     }
 }

@@ -1,29 +1,55 @@
-//! A session's tasks as they run, and what goes out on the channel: results, frames (one write
-//! each, bounded), questions to the host, log lines.
+//! A session's tasks as they run, and what goes out on the channel: results, frames (whole,
+//! bounded, through the outbox), questions to the host, log lines.
 
 use super::*;
 
+/// A task's deadline on this machine's clock; `None` once it passed.
+pub(super) fn deadline_of(task: &Value) -> Option<Instant> {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i64;
+    let left = int(task, "d") - now_ms;
+    (left > 0).then(|| Instant::now() + Duration::from_millis(left as u64))
+}
+
+/// The note that plugin code is about to see the task in `slot`.
+pub(super) fn started_frame(slot: i64) -> Vec<u8> {
+    let note = map([("pgw", Value::from("started")), ("s", Value::from(slot))]);
+    encode_frame(&note).expect("a started note encodes")
+}
+
 impl Session {
+    /// Runs a task that waited for the plugin's init and start in the pool: its `started` note is
+    /// sent by this thread, then its handler runs.
     pub(super) fn run(self: Arc<Self>, task: &Value) {
         let slot = int(task, "s");
         if let Err(why) = self.wait_ready() {
             return self.result(slot, failure("init", &why));
         }
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis() as i64;
-        let left = int(task, "d") - now_ms;
-        if left <= 0 {
+        let Some(deadline) = deadline_of(task) else {
             return self.result(slot, failure("timeout", "deadline passed"));
-        }
-        let deadline = Instant::now() + Duration::from_millis(left as u64);
+        };
+        let state = self.begin(slot);
+        let _ = self.outbox.deliver(&started_frame(slot));
+        self.execute(task, slot, deadline, state);
+    }
+
+    /// Holds the task in `slot` as running: the gateway's abandon finds it there.
+    pub(super) fn begin(&self, slot: i64) -> Arc<TaskState> {
         let state = Arc::new(TaskState::default());
         self.tasks.lock().unwrap().insert(slot, Arc::clone(&state));
-        let _ = self.send(&map([
-            ("pgw", Value::from("started")),
-            ("s", Value::from(slot)),
-        ]));
+        state
+    }
+
+    /// Runs a task whose `started` note is out, and answers it unless the gateway abandoned it.
+    pub(super) fn execute(
+        self: Arc<Self>,
+        task: &Value,
+        slot: i64,
+        deadline: Instant,
+        state: Arc<TaskState>,
+    ) {
         let mut ctx = self.base();
         ctx.deadline = Some(deadline);
         ctx.task = Some(Arc::clone(&state));
@@ -158,10 +184,7 @@ impl Session {
     }
 
     pub(super) fn write(&self, frame: &[u8]) -> Result<(), Error> {
-        let mut writer = self.writer.lock().unwrap();
-        writer.write_all(frame)?;
-        writer.flush()?;
-        Ok(())
+        Ok(self.outbox.post(frame)?)
     }
 
     /// Sends a call or fetch and waits for the gateway's answer, or the task's deadline.
