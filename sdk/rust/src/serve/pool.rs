@@ -52,9 +52,13 @@ impl TaskPool {
     /// Queues jobs and wakes one idle thread: a thread that takes a job and sees more wakes the next
     /// (so a batch of cheap tasks is run by the few threads that get there, not one wake-up each).
     pub(super) fn submit_all(&self, jobs: impl IntoIterator<Item = Job>) {
-        let mut queue = self.shared.queue.lock().unwrap();
-        queue.jobs.extend(jobs);
-        if queue.idle > 0 && !queue.jobs.is_empty() {
+        let wake = {
+            let mut queue = self.shared.queue.lock().unwrap();
+            queue.jobs.extend(jobs);
+            queue.idle > 0 && !queue.jobs.is_empty()
+        };
+        // Woken after the lock is let go, the thread does not sleep again on the mutex (a switch more).
+        if wake {
             self.shared.ready.notify_one();
         }
     }
@@ -66,7 +70,9 @@ impl Shared {
         let mut queue = self.queue.lock().unwrap();
         loop {
             if let Some(job) = queue.jobs.pop_front() {
-                if queue.idle > 0 && !queue.jobs.is_empty() {
+                let wake = queue.idle > 0 && !queue.jobs.is_empty();
+                drop(queue);
+                if wake {
                     self.ready.notify_one();
                 }
                 return Some(job);

@@ -50,6 +50,15 @@ impl Session {
         deadline: Instant,
         state: Arc<TaskState>,
     ) {
+        // A task taken with its read may wait for a free thread past its deadline or its abandon: the
+        // gateway has answered its caller, so its handler must not run (side effects twice on a retry).
+        if state.is_abandoned() || Instant::now() >= deadline {
+            self.forget(slot, &state);
+            if !state.answered.swap(true, Ordering::AcqRel) {
+                self.result(slot, failure("timeout", "deadline passed"));
+            }
+            return;
+        }
         let mut ctx = self.base();
         ctx.deadline = Some(deadline);
         ctx.task = Some(Arc::clone(&state));
@@ -63,14 +72,17 @@ impl Session {
         } else {
             result
         };
-        {
-            let mut tasks = self.tasks.lock().unwrap();
-            if tasks.get(&slot).is_some_and(|t| Arc::ptr_eq(t, &state)) {
-                tasks.remove(&slot);
-            }
-        }
+        self.forget(slot, &state);
         if !state.answered.swap(true, Ordering::AcqRel) {
             self.result(slot, result);
+        }
+    }
+
+    /// Lets go of the task in `slot` unless another task took the slot since.
+    fn forget(&self, slot: i64, state: &Arc<TaskState>) {
+        let mut tasks = self.tasks.lock().unwrap();
+        if tasks.get(&slot).is_some_and(|t| Arc::ptr_eq(t, state)) {
+            tasks.remove(&slot);
         }
     }
 
