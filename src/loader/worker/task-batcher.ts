@@ -1,7 +1,8 @@
 /**
  * The host's side of micro-batching the thread hop (docs/decisions/0300-micro-batched-thread-hop.md):
  * the tasks of one plugin instance dispatched in one tick go to Piscina as one task (`TaskBatch`),
- * flushed at the end of the tick (a microtask, never a timer), at most `threadConcurrency` a batch so
+ * flushed at the end of the tick (a microtask, never a timer; a tick's lone task, with others in
+ * flight, at the end of the loop turn: ADR 0356), at most `threadConcurrency` a batch so
  * that Piscina still spreads them over the instance's threads. A task dispatched while nothing else is
  * in flight goes at once, alone, as before: sequential traffic pays nothing. One instance, one plugin:
  * a batch never mixes plugins. With `maxMessages` (a harness that serves one task at a time, ADR 0345),
@@ -98,12 +99,25 @@ export class TaskBatcher {
 
   readonly #flush = (): void => {
     const queued = this.#queued!;
+    if (queued.length === 1 && !this.#waitedTurn && this.#target.ledger.inFlight > 1) {
+      // One task in a tick while others are in flight: the answers that come one message each (those
+      // of tasks that went alone) would send their callers' next tasks alone too, for good. Waiting
+      // for the end of this loop turn lets those of the turn leave together.
+      this.#waitedTurn = true;
+      setImmediate(this.#flush);
+      return;
+    }
+    this.#waitedTurn = false;
     this.#queued = undefined;
     if (queued.length > 0) this.#send(queued);
   };
+  /** The tick's lone task waits for the end of the loop turn (once) for others to join it. */
+  #waitedTurn = false;
 
   #sendOne(pending: Held): void {
     const answered = this.#target.one(pending);
+    // Unbounded (the worker harness), nothing waits on a message: no promise more per request.
+    if (this.#maxMessages === Infinity) return;
     this.#messages++;
     void answered.finally(this.#messageAnswered);
   }
@@ -126,14 +140,16 @@ export class TaskBatcher {
       tasks[i] = task;
     }
     const message: TaskBatch = { t: 'batch', b: tasks };
-    const answered = this.#target.pool().run(message);
-    this.#messages++;
-    void answered
+    const answered = this.#target
+      .pool()
+      .run(message)
       .then(
         (answer: unknown) => this.#answered(batch, answer),
         (error: unknown) => this.#failed(batch, error),
-      )
-      .finally(this.#messageAnswered);
+      );
+    if (this.#maxMessages === Infinity) return;
+    this.#messages++;
+    void answered.finally(this.#messageAnswered);
   }
 
   /**
