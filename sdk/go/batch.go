@@ -48,7 +48,7 @@ func (b *taskBatch) dispatch(s *session) {
 	_ = s.deliver(b.started)
 	s.waitingToRun.Add(int64(len(b.runs)))
 	for _, run := range b.runs {
-		go run()
+		s.workers.run(run)
 	}
 	b.started = b.started[:0]
 	clear(b.runs)

@@ -48,7 +48,7 @@ func Serve(p *Plugin) {
 // ServeConn speaks the plugin protocol on conn until it ends: nil when the gateway closed it, the
 // error when it carried what the protocol does not allow. Tests drive a plugin through it.
 func ServeConn(p *Plugin, conn io.ReadWriter) error {
-	s := &session{plugin: p, w: conn, waiting: map[int64]chan map[string]any{}, tasks: map[int64]*task{}, streams: map[int64]*Stream{}, sockets: map[int64]*Conn{}, ready: make(chan struct{})}
+	s := &session{plugin: p, w: conn, waiting: map[int64]chan map[string]any{}, tasks: map[int64]*task{}, streams: map[int64]*Stream{}, sockets: map[int64]*Conn{}, ready: make(chan struct{}), workers: newTaskWorkers()}
 	empty := map[string]bool{}
 	s.flags.Store(&empty)
 	s.wrote.L = &s.writing
@@ -58,6 +58,7 @@ func ServeConn(p *Plugin, conn io.ReadWriter) error {
 		return err
 	}
 	in := bufio.NewReaderSize(conn, readBuffer)
+	defer s.workers.close()
 	for {
 		value, err := ReadFrame(in, MaxFrameBytes)
 		if errors.Is(err, io.EOF) {
@@ -101,6 +102,7 @@ type session struct {
 	waiters         int
 	wrote           sync.Cond
 	batch           taskBatch
+	workers         *taskWorkers
 	// waitingToRun counts the tasks dispatched whose goroutines have not begun: an answer lets them
 	// run first, to share its write.
 	waitingToRun atomic.Int64
