@@ -241,6 +241,8 @@ export async function resolve(specifier, context, next) {
     // reader (with its tests, copied into Go wasm plugins) and ~100 KB more of docs.
     // 2.35 MB after round 9: the gateway's own Extism host and kernel, the adapters' gathering, the
     // peer channel's batches, and ~60 KB more of docs (threat model, performance).
+    // 2.45 MB after round 10 (~85 KB of docs); the decision records (216 KB, for contributors) are
+    // left out of the package since: 2.25 MB.
     // The ceiling keeps it from growing unseen; raise it with the reason when a feature needs the bytes.
     expect(packed.unpackedSize).toBeLessThanOrEqual(2.4 * 1000 * 1000);
   });
