@@ -15,6 +15,7 @@ import { Bench } from 'tinybench';
 import { Pool } from 'undici';
 import { PluginGateway } from '../src/index.js';
 import { EtcdRegistry } from '../src/registry/etcd.js';
+import { ioOf } from './process-usage.js';
 
 const here = import.meta.dirname;
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
@@ -32,6 +33,13 @@ export function cpuOf(pid: number | undefined): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
 }
 
+/** Read and write system calls of a process (every thread), from /proc/<pid>/io. */
+function syscallsOf(pid: number | undefined): { reads: number; writes: number } {
+  if (pid === undefined) return { reads: 0, writes: 0 };
+  const io = ioOf(pid);
+  return { reads: io.syscr, writes: io.syscw };
+}
+
 export interface PathRow {
   name: string;
   p50: number;
@@ -41,6 +49,9 @@ export interface PathRow {
   cpu: number;
   /** CPU µs per request of the process that answers (0 when it is the same). */
   remoteCpu: number;
+  /** Read and write system calls per request of the process that answers (0 when the same). */
+  remoteReads: number;
+  remoteWrites: number;
 }
 
 export interface ForwardingSetup {
@@ -75,6 +86,7 @@ async function latency(
   const until = performance.now() + setup.throughputMs;
   const cpu0 = process.cpuUsage();
   const remote0 = cpuOf(remotePid);
+  const io0 = syscallsOf(remotePid);
   await Promise.all(
     Array.from({ length: 64 }, async () => {
       while (performance.now() < until) {
@@ -84,6 +96,7 @@ async function latency(
     }),
   );
   const cpu = process.cpuUsage(cpu0);
+  const io = syscallsOf(remotePid);
   return {
     name,
     p50: r.latency.p50 * 1000,
@@ -91,6 +104,8 @@ async function latency(
     rps: done / (setup.throughputMs / 1000),
     cpu: (cpu.user + cpu.system) / done,
     remoteCpu: (cpuOf(remotePid) - remote0) / done,
+    remoteReads: (io.reads - io0.reads) / done,
+    remoteWrites: (io.writes - io0.writes) / done,
   };
 }
 
@@ -147,6 +162,8 @@ export async function measureForwarding(setup: ForwardingSetup): Promise<PathRow
       rps: median(s.map((x) => x.rps)),
       cpu: median(s.map((x) => x.cpu)),
       remoteCpu: median(s.map((x) => x.remoteCpu)),
+      remoteReads: median(s.map((x) => x.remoteReads)),
+      remoteWrites: median(s.map((x) => x.remoteWrites)),
     };
   });
 }

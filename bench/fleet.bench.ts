@@ -107,11 +107,11 @@ function table(rows: PathRow[]): string[] {
   return [
     `${ROUNDS} interleaved rounds, medians; sequential: tinybench ${BENCH_MS} ms; 64 in flight for ${THROUGHPUT_MS} ms`,
     '',
-    '| path | sequential p50 (µs) | sequential p99 (µs) | 64 in flight (req/s) | CPU / request, this process (µs) | CPU / request, other process (µs) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    '| path | sequential p50 (µs) | sequential p99 (µs) | 64 in flight (req/s) | CPU / request, this process (µs) | CPU / request, other process (µs) | other process: reads / writes per request |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
-        `| ${r.name} | ${f(r.p50)} | ${f(r.p99)} | ${Math.round(r.rps)} | ${f(r.cpu)} | ${r.remoteCpu ? f(r.remoteCpu) : '–'} |`,
+        `| ${r.name} | ${f(r.p50)} | ${f(r.p99)} | ${Math.round(r.rps)} | ${f(r.cpu)} | ${r.remoteCpu ? f(r.remoteCpu) : '–'} | ${r.remoteCpu ? `${r.remoteReads.toFixed(2)} / ${r.remoteWrites.toFixed(2)}` : '–'} |`,
     ),
     '',
     `forwarded / bare hop: p50 ×${(forwarded.p50 / hop.p50).toFixed(2)} (goal ≤ 1.5), throughput ×${(forwarded.rps / hop.rps).toFixed(2)} (goal ≥ 0.8); owner CPU per forwarded call / local request ×${(forwarded.remoteCpu / local.cpu).toFixed(2)} (goal ≤ 1.5)`,

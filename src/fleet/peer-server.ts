@@ -244,7 +244,10 @@ function peerAnswer(
 }
 
 /** A {@link PeerAnswer} as JSON. */
-function answerText(response: PluginResponse, failure: TaskFailure['__pgw'] | undefined): string {
+export function answerText(
+  response: PluginResponse,
+  failure: TaskFailure['__pgw'] | undefined,
+): string {
   const wire: PeerAnswer = { response: { ...response, body: toWire(response.body) } };
   if (failure) wire.failure = failure;
   return JSON.stringify(wire);
