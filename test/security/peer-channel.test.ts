@@ -6,7 +6,6 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryRegistry } from '../../src/index.js';
-import { sealRecord } from '../../src/fleet/instance-record.js';
 import { PEER_SIGNATURE_HEADER, peerHeaders } from '../../src/fleet/peer-protocol.js';
 import {
   CHANNEL_ANSWER,
@@ -19,7 +18,7 @@ import {
   FrameWriter,
   channelKey,
 } from '../../src/fleet/peer-channel-frames.js';
-import { startNode, type FleetNode } from '../fleet-node.js';
+import { registerCompromisedOwner, startNode, type FleetNode } from '../fleet-node.js';
 import { closeServer } from '../helpers.js';
 import {
   CHANNEL_SECRET as SECRET,
@@ -208,23 +207,10 @@ describe('the caller against a forged or broken owner', () => {
     });
     await new Promise<void>((r) => fake!.listen(0, '127.0.0.1', r));
     const port = (fake.address() as { port: number }).port;
-    // A fleet member that was compromised: it holds the secret, so its record is sealed.
-    await registry.register(
-      sealRecord(
-        {
-          id: 'profiles@1.2.0#fake',
-          service: 'profiles',
-          version: '1.2.0',
-          nodeId: 'gw-owner',
-          address: `http://127.0.0.1:${port}`,
-          endpoints: [{ method: 'GET', path: '/profiles/{id}', auth: 'none', roles: [] }],
-          status: 'active',
-          metadata: {},
-        },
-        SECRET,
-        'default',
-      ),
-    );
+    await registerCompromisedOwner(registry, `http://127.0.0.1:${port}`, SECRET, {
+      id: 'profiles@1.2.0#fake',
+      nodeId: 'gw-owner',
+    });
     await until(
       async () =>
         (await entry.gateway.handle({ method: 'GET', path: '/profiles/1' })).statusCode !== 404,
