@@ -72,19 +72,26 @@ export async function refusal(
   throw new Error(`the upgrade to ${url} was accepted`);
 }
 
+/** The count of chunks made that a plugin's `GET <base>/produced` answers (`base`: `http://host:port`). */
+export function producedAt(base: string): () => Promise<number> {
+  return async () =>
+    ((await (await fetch(`${base}/produced`)).json()) as { produced: number }).produced;
+}
+
 /**
- * Opens `GET path` and reads nothing: the kernel's buffers fill, then the host's window, then the
- * plugin waits. Resolves once the plugin's `/produced` count (chunks made) stops moving, with that
- * count and the request (destroy it to end the stream).
+ * Opens `GET streamUrl` and reads nothing: the kernel's buffers fill, then the host's window, then the
+ * plugin waits. Resolves once `produced()` (the chunks the plugin made) stops moving, with that count
+ * and the request (destroy it to end the stream).
  */
 export async function producedWhileUnread(
-  url: string,
-  path: string,
+  streamUrl: string,
+  produced: () => Promise<number>,
 ): Promise<{ produced: number; req: http.ClientRequest }> {
-  const produced = async () =>
-    ((await (await fetch(`http://${url}/produced`)).json()) as { produced: number }).produced;
-  const req = http.get(`http://${url}${path}`);
-  const res = await new Promise<http.IncomingMessage>((r) => req.once('response', r));
+  const req = http.get(streamUrl);
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    req.once('response', resolve);
+    req.once('error', reject);
+  });
   res.pause();
   let last = -1;
   await expect

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PluginGateway } from '../../src/index.js';
 import { closeServer, fixture, gatewayWith, memoryLogger } from '../helpers.js';
-import { liveServer, producedWhileUnread } from '../live-clients.js';
+import { liveServer, producedAt, producedWhileUnread } from '../live-clients.js';
 
 let gateway: PluginGateway | undefined;
 let server: http.Server | undefined;
@@ -61,7 +61,10 @@ describe('streamed responses and Server-Sent Events through the node:http adapte
     gateway = await gatewayWith(['live-stream']);
     const live = await liveServer(gateway);
     server = live.server;
-    const { produced: last, req } = await producedWhileUnread(live.url, '/endless');
+    const { produced: last, req } = await producedWhileUnread(
+      `http://${live.url}/endless`,
+      producedAt(`http://${live.url}`),
+    );
     // An endless producer, stopped by credit alone: at most the window and what the sockets hold.
     expect(last).toBeGreaterThan(0);
     expect(last * 16 * 1024).toBeLessThan(64 * 1024 * 1024);
