@@ -10,23 +10,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PluginGateway } from '../../src/index.js';
 import { closeServer, fixture, statusOf } from '../helpers.js';
 import { liveServer, producedWhileUnread } from '../live-clients.js';
-import { buildGoPlugin, buildRustPlugin, cargoReason, goReason } from '../services/native-build.js';
-import { bwrapReason, usable } from '../services/toolchains.js';
+import { nativeLanguages } from '../services/native-build.js';
 
-const bwrap = usable('the native live tests', bwrapReason(), 'apt-get install -y bubblewrap');
-const languages = [
-  ['Go', usable('the Go live tests', goReason(), 'install Go 1.26'), buildGoPlugin, 'go-live'],
-  [
-    'Rust',
-    usable('the Rust live tests', cargoReason(), 'install Rust by rustup'),
-    buildRustPlugin,
-    'rust-live',
-  ],
-] as const;
-
-describe.each(languages.filter(([, ready]) => ready && bwrap))(
+describe.each(nativeLanguages('live tests', { Go: 'go-live', Rust: 'rust-live' }))(
   'a native %s plugin',
-  (_, __, build, name) => {
+  (_, build, name) => {
     let plugin: { dir: string; dispose(): void };
     let gateway: PluginGateway | undefined;
     let server: http.Server | undefined;
