@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { createRequestListener, createUpgradeListener } from '../src/adapters/node.js';
 import type { UpgradeListenerOptions } from '../src/adapters/node.js';
 import type { PluginGateway } from '../src/index.js';
+import type { LogLine } from './helpers.js';
 
 /** One client: every message it received, in order, and how it closed. */
 export interface Client {
@@ -106,4 +107,42 @@ export async function producedWhileUnread(
     )
     .toBe(true);
   return { produced: last, req };
+}
+
+/** One event of a Server-Sent Events body. */
+export interface SseEvent {
+  id?: string;
+  event?: string;
+  data: string;
+}
+
+/** EventSource-style parsing of an SSE body: its events, comments dropped. */
+export function parseSse(text: string): SseEvent[] {
+  return text
+    .split('\n\n')
+    .filter((block) => block.trim() !== '' && !block.startsWith(':'))
+    .map((block) => {
+      const event: SseEvent = { data: '' };
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        const [field, ...rest] = line.split(': ');
+        const value = rest.join(': ');
+        if (field === 'data') data.push(value);
+        else if (field === 'id') event.id = value;
+        else if (field === 'event') event.event = value;
+      }
+      event.data = data.join('\n');
+      return event;
+    });
+}
+
+/** The message of the first line of `log` that starts with `prefix`, once it is there. */
+export async function loggedLine(log: { lines: LogLine[] }, prefix: string): Promise<string> {
+  let said: string | undefined;
+  await expect
+    .poll(() => (said = log.lines.map((l) => String(l.msg)).find((m) => m.startsWith(prefix))), {
+      timeout: 15_000,
+    })
+    .toBeDefined();
+  return said!;
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PluginGateway } from '../../src/index.js';
 import { closeServer, fixture, gatewayWith, memoryLogger } from '../helpers.js';
-import { liveServer, producedAt, producedWhileUnread } from '../live-clients.js';
+import { liveServer, parseSse, producedAt, producedWhileUnread } from '../live-clients.js';
 
 let gateway: PluginGateway | undefined;
 let server: http.Server | undefined;
@@ -14,26 +14,6 @@ afterEach(async () => {
   await closeServer(server);
   gateway = server = undefined;
 });
-
-/** EventSource-style parsing of an SSE body: its events, comments dropped. */
-function parseSse(text: string): { id?: string; event?: string; data: string }[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block.trim() !== '' && !block.startsWith(':'))
-    .map((block) => {
-      const event: { id?: string; event?: string; data: string } = { data: '' };
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        const [field, ...rest] = line.split(': ');
-        const value = rest.join(': ');
-        if (field === 'data') data.push(value);
-        else if (field === 'id') event.id = value;
-        else if (field === 'event') event.event = value;
-      }
-      event.data = data.join('\n');
-      return event;
-    });
-}
 
 describe('streamed responses and Server-Sent Events through the node:http adapter', () => {
   it('streams SSE frames, resumes after Last-Event-ID, and writes the request line when it ends', async () => {
