@@ -1,7 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PluginGateway, type GatewayOptions } from '../src/index.js';
+import { PluginGateway, type DiscoveryRegistry, type GatewayOptions } from '../src/index.js';
 import { createRequestListener, createUpgradeListener } from '../src/adapters/node.js';
+import { sealRecord } from '../src/fleet/instance-record.js';
 import { freePort } from './services/common.js';
 
 /** A gateway of a fleet, serving on a free loopback port through the `./node` listener. */
@@ -53,4 +54,31 @@ export async function startNode(
 
 export function portOf(server: http.Server): number {
   return (server.address() as AddressInfo).port;
+}
+
+/**
+ * Registers `address` as an owner of `profiles@1.2.0` (`GET /profiles/{id}`), sealed with `secret`:
+ * a fleet member that was compromised holds the secret, so what it registers passes every check.
+ */
+export async function registerCompromisedOwner(
+  registry: DiscoveryRegistry,
+  address: string,
+  secret: string,
+  ids: { id: string; nodeId: string },
+): Promise<void> {
+  await registry.register(
+    sealRecord(
+      {
+        ...ids,
+        service: 'profiles',
+        version: '1.2.0',
+        address,
+        endpoints: [{ method: 'GET', path: '/profiles/{id}', auth: 'none', roles: [] }],
+        status: 'active',
+        metadata: {},
+      },
+      secret,
+      'default',
+    ),
+  );
 }

@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { createRequestListener, createUpgradeListener } from '../src/adapters/node.js';
 import type { UpgradeListenerOptions } from '../src/adapters/node.js';
 import type { PluginGateway } from '../src/index.js';
+import type { LogLine } from './helpers.js';
 
 /** One client: every message it received, in order, and how it closed. */
 export interface Client {
@@ -72,19 +73,26 @@ export async function refusal(
   throw new Error(`the upgrade to ${url} was accepted`);
 }
 
+/** The count of chunks made that a plugin's `GET <base>/produced` answers (`base`: `http://host:port`). */
+export function producedAt(base: string): () => Promise<number> {
+  return async () =>
+    ((await (await fetch(`${base}/produced`)).json()) as { produced: number }).produced;
+}
+
 /**
- * Opens `GET path` and reads nothing: the kernel's buffers fill, then the host's window, then the
- * plugin waits. Resolves once the plugin's `/produced` count (chunks made) stops moving, with that
- * count and the request (destroy it to end the stream).
+ * Opens `GET streamUrl` and reads nothing: the kernel's buffers fill, then the host's window, then the
+ * plugin waits. Resolves once `produced()` (the chunks the plugin made) stops moving, with that count
+ * and the request (destroy it to end the stream).
  */
 export async function producedWhileUnread(
-  url: string,
-  path: string,
+  streamUrl: string,
+  produced: () => Promise<number>,
 ): Promise<{ produced: number; req: http.ClientRequest }> {
-  const produced = async () =>
-    ((await (await fetch(`http://${url}/produced`)).json()) as { produced: number }).produced;
-  const req = http.get(`http://${url}${path}`);
-  const res = await new Promise<http.IncomingMessage>((r) => req.once('response', r));
+  const req = http.get(streamUrl);
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    req.once('response', resolve);
+    req.once('error', reject);
+  });
   res.pause();
   let last = -1;
   await expect
@@ -99,4 +107,42 @@ export async function producedWhileUnread(
     )
     .toBe(true);
   return { produced: last, req };
+}
+
+/** One event of a Server-Sent Events body. */
+export interface SseEvent {
+  id?: string;
+  event?: string;
+  data: string;
+}
+
+/** EventSource-style parsing of an SSE body: its events, comments dropped. */
+export function parseSse(text: string): SseEvent[] {
+  return text
+    .split('\n\n')
+    .filter((block) => block.trim() !== '' && !block.startsWith(':'))
+    .map((block) => {
+      const event: SseEvent = { data: '' };
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        const [field, ...rest] = line.split(': ');
+        const value = rest.join(': ');
+        if (field === 'data') data.push(value);
+        else if (field === 'id') event.id = value;
+        else if (field === 'event') event.event = value;
+      }
+      event.data = data.join('\n');
+      return event;
+    });
+}
+
+/** The message of the first line of `log` that starts with `prefix`, once it is there. */
+export async function loggedLine(log: { lines: LogLine[] }, prefix: string): Promise<string> {
+  let said: string | undefined;
+  await expect
+    .poll(() => (said = log.lines.map((l) => String(l.msg)).find((m) => m.startsWith(prefix))), {
+      timeout: 15_000,
+    })
+    .toBeDefined();
+  return said!;
 }

@@ -1,4 +1,4 @@
-import net from 'node:net';
+import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CHANNEL_ANSWER,
@@ -9,6 +9,7 @@ import {
   FrameWriter,
 } from './peer-channel-frames.js';
 import { PeerChannel } from './peer-channel-client.js';
+import { countWrites, loopback } from '../../test/loopback-socket.js';
 
 let server: net.Server | undefined;
 let channel: PeerChannel | undefined;
@@ -25,17 +26,14 @@ async function open() {
     socket: undefined as net.Socket | undefined,
     writer: new FrameWriter(undefined, FROM_OWNER),
   };
-  server = net.createServer((socket) => {
+  const opened = await loopback((socket) => {
     owner.socket = socket;
     const reader = new FrameReader(undefined, FROM_CALLER, CHANNEL_CALL, 1 << 20);
     socket.on('data', (chunk: Buffer) => reader.push(chunk, (id) => calls.push(id)));
   });
-  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-  const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-  await new Promise((resolve) => socket.once('connect', resolve));
-  const writes = { count: 0 };
-  const write = socket.write.bind(socket) as (chunk: Buffer) => boolean;
-  socket.write = ((chunk: Buffer) => (writes.count++, write(chunk))) as never;
+  server = opened.server;
+  const socket = opened.client;
+  const writes = countWrites(socket);
   channel = new PeerChannel(socket, Buffer.alloc(0), undefined, 1 << 20);
   await expect.poll(() => owner.socket).toBeDefined();
   return { channel, owner: owner as { socket: net.Socket; writer: FrameWriter }, calls, writes };

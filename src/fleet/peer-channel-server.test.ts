@@ -1,4 +1,4 @@
-import net from 'node:net';
+import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CHANNEL_ANSWER,
@@ -9,6 +9,7 @@ import {
   FrameWriter,
 } from './peer-channel-frames.js';
 import { servePeerChannel, type ChannelServing } from './peer-channel-server.js';
+import { countWrites, loopback } from '../../test/loopback-socket.js';
 
 let server: net.Server | undefined;
 afterEach(async () => {
@@ -19,13 +20,12 @@ afterEach(async () => {
 /** A channel served on a real loopback socket; the frames of what it answers, by call id. */
 async function serveWith(serve: ChannelServing['serve']) {
   const writes = { count: 0 };
-  server = net.createServer((socket) => {
-    const write = socket.write.bind(socket) as (chunk: Buffer | string) => boolean;
-    socket.write = ((chunk: Buffer | string) => (writes.count++, write(chunk))) as never;
+  const opened = await loopback((socket) => {
+    countWrites(socket, writes);
     servePeerChannel(socket, Buffer.alloc(0), { key: undefined, openTimeoutMs: 1000, serve });
   });
-  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-  const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  server = opened.server;
+  const socket = opened.client;
   const answers = new Map<number, string>();
   const reader = new FrameReader(undefined, FROM_OWNER, CHANNEL_ANSWER, 1 << 20);
   // The `101` head first, then frames.

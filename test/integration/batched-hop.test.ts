@@ -1,10 +1,11 @@
 // The micro-batched thread hop (src/loader/worker/task-batcher.ts, thread-batch.ts; ADR 0300): requests
 // to one plugin issued in one tick cross to its thread in one message and their answers come back
 // together, while every guarantee of the single hop holds. Real threads, the public API.
-import { MessagePort, Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GatewayOptions, PluginGateway, PluginResponse } from '../../src/index.js';
 import { gatewayWith } from '../helpers.js';
+import { taskMessages } from '../task-messages.js';
 
 let gateway: PluginGateway | undefined;
 afterEach(async () => {
@@ -18,21 +19,6 @@ const post = (path: string, body: object = {}) =>
   gateway!.handle({ method: 'POST', path, headers: {}, body });
 const bodyOf = (res: PluginResponse) => res.body as { id: number; tick: number; holder: number };
 const codeOf = (res: PluginResponse) => (res.body as { error?: { code: string } }).error?.code;
-
-/** Piscina task messages the host posts while `work` runs (a batch is one). */
-async function taskMessages<T>(work: () => Promise<T>): Promise<{ result: T; messages: number }> {
-  const original = MessagePort.prototype.postMessage;
-  let messages = 0;
-  MessagePort.prototype.postMessage = function (this: MessagePort, ...args) {
-    if ((args[0] as { taskId?: unknown } | null)?.taskId !== undefined) messages++;
-    return original.apply(this, args);
-  };
-  try {
-    return { result: await work(), messages };
-  } finally {
-    MessagePort.prototype.postMessage = original;
-  }
-}
 
 /** `replies` notes (a batch's answers, ADR 0300) the host receives from threads while `work` runs. */
 async function repliesNotes(work: () => Promise<unknown>): Promise<number> {

@@ -9,7 +9,7 @@ import { pluginGateway } from '../../src/adapters/express.js';
 import fastifyPluginGateway from '../../src/adapters/fastify.js';
 import type { PluginGateway } from '../../src/index.js';
 import { closeServer, gatewayWith } from '../helpers.js';
-import { liveServer, producedWhileUnread } from '../live-clients.js';
+import { liveServer, producedAt, producedWhileUnread } from '../live-clients.js';
 
 const MiB = 1024 * 1024;
 const CHUNK = 64 * 1024;
@@ -72,6 +72,33 @@ function downloadFromChild(url: string, path: string): Promise<{ bytes: number; 
   });
 }
 
+/**
+ * What `work` resolves with, and how far the host's RSS and the main thread's external memory rose
+ * above their levels before it, at their peaks (sampled every 20 ms), in MiB.
+ */
+async function memoryGrowthDuring<T>(
+  work: () => Promise<T>,
+): Promise<{ result: T; rssMiB: number; externalMiB: number }> {
+  const before = process.memoryUsage();
+  let rssPeak = before.rss;
+  let externalPeak = before.external;
+  const sampler = setInterval(() => {
+    const now = process.memoryUsage();
+    rssPeak = Math.max(rssPeak, now.rss);
+    externalPeak = Math.max(externalPeak, now.external);
+  }, 20);
+  try {
+    const result = await work();
+    return {
+      result,
+      rssMiB: (rssPeak - before.rss) / MiB,
+      externalMiB: (externalPeak - before.external) / MiB,
+    };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
 async function bytesOf(url: string): Promise<Uint8Array> {
   const res = await fetch(url);
   expect(res.status).toBe(200);
@@ -89,19 +116,12 @@ describe('streamed downloads from a worker plugin', () => {
       bytes: 16 * MiB,
       bad: 0,
     });
-    const before = process.memoryUsage();
-    let rssPeak = before.rss;
-    let externalPeak = before.external;
-    const sampler = setInterval(() => {
-      const now = process.memoryUsage();
-      rssPeak = Math.max(rssPeak, now.rss);
-      externalPeak = Math.max(externalPeak, now.external);
-    }, 20);
-    const seen = await downloadFromChild(live.url, `/download?bytes=${size}`);
-    clearInterval(sampler);
+    const {
+      result: seen,
+      rssMiB,
+      externalMiB,
+    } = await memoryGrowthDuring(() => downloadFromChild(live.url, `/download?bytes=${size}`));
     expect(seen).toEqual({ bytes: size, bad: 0 });
-    const rssMiB = (rssPeak - before.rss) / MiB;
-    const externalMiB = (externalPeak - before.external) / MiB;
     console.log(
       `download of ${size / MiB} MiB from a worker plugin: host RSS grew ${rssMiB.toFixed(1)} MiB, ` +
         `the main thread's external memory ${externalMiB.toFixed(1)} MiB`,
@@ -118,8 +138,8 @@ describe('streamed downloads from a worker plugin', () => {
     server = live.server;
     const before = process.memoryUsage().external;
     const { produced: last, req } = await producedWhileUnread(
-      live.url,
-      `/download?bytes=${1024 * MiB}`,
+      `http://${live.url}/download?bytes=${1024 * MiB}`,
+      producedAt(`http://${live.url}`),
     );
     // What the plugin made, and what of it the host holds (moved buffers count in its external memory).
     expect(last).toBeGreaterThan(0);
@@ -194,15 +214,11 @@ describe('streamed downloads from a worker plugin', () => {
       bytes: 16 * MiB,
       bad: 0,
     });
-    const before = process.memoryUsage().external;
-    let externalPeak = before;
-    const sampler = setInterval(() => {
-      externalPeak = Math.max(externalPeak, process.memoryUsage().external);
-    }, 20);
-    const far = await downloadFromChild(host, `/download?bytes=${128 * MiB}`);
-    clearInterval(sampler);
+    const { result: far, externalMiB } = await memoryGrowthDuring(() =>
+      downloadFromChild(host, `/download?bytes=${128 * MiB}`),
+    );
     expect(far).toEqual({ bytes: 128 * MiB, bad: 0 });
-    expect((externalPeak - before) / MiB).toBeLessThanOrEqual(DOWNLOAD_EXTERNAL_CEILING_MIB);
+    expect(externalMiB).toBeLessThanOrEqual(DOWNLOAD_EXTERNAL_CEILING_MIB);
     const viaExpress = await bytesOf(`${url}/download?bytes=${8 * MiB}`);
     expect(viaExpress.length).toBe(8 * MiB);
     expect(badBytes(viaExpress)).toBe(0);
@@ -247,15 +263,10 @@ describe('streamed downloads from a worker plugin', () => {
       bytes: 16 * MiB,
       bad: 0,
     });
-    const before = process.memoryUsage().external;
-    let externalPeak = before;
-    const sampler = setInterval(() => {
-      externalPeak = Math.max(externalPeak, process.memoryUsage().external);
-    }, 20);
-    const far = await downloadFromChild(host, `/p/download?bytes=${128 * MiB}`);
-    clearInterval(sampler);
+    const { result: far, externalMiB } = await memoryGrowthDuring(() =>
+      downloadFromChild(host, `/p/download?bytes=${128 * MiB}`),
+    );
     expect(far).toEqual({ bytes: 128 * MiB, bad: 0 });
-    const externalMiB = (externalPeak - before) / MiB;
     console.log(
       `128 MiB through Fastify: the main thread's external memory ${externalMiB.toFixed(1)} MiB`,
     );
@@ -271,9 +282,7 @@ describe('streamed downloads from a worker plugin', () => {
     expect(wrapped.length).toBe(4 * MiB);
     expect(badBytes(wrapped)).toBe(0);
     // HEAD: the head alone, the plugin's stream cancelled rather than read to its end.
-    const producedUrl = `http://${host}/p/produced`;
-    const producedNow = async () =>
-      ((await (await fetch(producedUrl)).json()) as { produced: number }).produced;
+    const producedNow = producedAt(`http://${host}/p`);
     const beforeHead = await producedNow();
     const head = await fetch(`http://${host}/p/download?bytes=${1024 * MiB}`, { method: 'HEAD' });
     expect(head.status).toBe(200);
@@ -283,8 +292,8 @@ describe('streamed downloads from a worker plugin', () => {
     // A reader that stops: the plugin waits within the window; one that goes away cancels its stream.
     const earlier = await producedNow();
     const { produced, req } = await producedWhileUnread(
-      `${host}/p`,
-      `/download?bytes=${1024 * MiB}`,
+      `http://${host}/p/download?bytes=${1024 * MiB}`,
+      producedNow,
     );
     expect((produced - earlier) * CHUNK).toBeLessThan(64 * MiB);
     req.destroy();

@@ -1,9 +1,9 @@
-import http from 'node:http';
+import type http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import type { GatewayOptions, PluginGateway } from '../../src/index.js';
 import { closeServer, gatewayWith } from '../helpers.js';
-import { liveServer } from '../live-clients.js';
+import { liveServer, producedAt, producedWhileUnread } from '../live-clients.js';
 
 let gateway: PluginGateway | undefined;
 let server: http.Server | undefined;
@@ -67,23 +67,10 @@ describe('streamed responses and bodies from a process plugin (its MessagePack c
 
   it('pauses the process while the client does not read: what it produced stays bounded', async () => {
     const url = await started();
-    const produced = async () =>
-      ((await (await fetch(`http://${url}/produced`)).json()) as { produced: number }).produced;
-    const req = http.get(`http://${url}/endless`);
-    const res = await new Promise<http.IncomingMessage>((r) => req.once('response', r));
-    res.pause();
-    let last = -1;
-    await expect
-      .poll(
-        async () => {
-          const now = await produced();
-          const settled = now === last;
-          last = now;
-          return settled;
-        },
-        { timeout: 20_000, interval: 500 },
-      )
-      .toBe(true);
+    const { produced: last, req } = await producedWhileUnread(
+      `http://${url}/endless`,
+      producedAt(`http://${url}`),
+    );
     expect(last).toBeGreaterThan(0);
     expect(last * 16 * 1024).toBeLessThan(64 * 1024 * 1024);
     expect(gateway!.metrics('live-proc-stream').active_connections).toBe(1);

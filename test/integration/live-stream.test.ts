@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PluginGateway } from '../../src/index.js';
 import { closeServer, fixture, gatewayWith, memoryLogger } from '../helpers.js';
-import { liveServer, producedWhileUnread } from '../live-clients.js';
+import { liveServer, parseSse, producedAt, producedWhileUnread } from '../live-clients.js';
 
 let gateway: PluginGateway | undefined;
 let server: http.Server | undefined;
@@ -14,26 +14,6 @@ afterEach(async () => {
   await closeServer(server);
   gateway = server = undefined;
 });
-
-/** EventSource-style parsing of an SSE body: its events, comments dropped. */
-function parseSse(text: string): { id?: string; event?: string; data: string }[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block.trim() !== '' && !block.startsWith(':'))
-    .map((block) => {
-      const event: { id?: string; event?: string; data: string } = { data: '' };
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        const [field, ...rest] = line.split(': ');
-        const value = rest.join(': ');
-        if (field === 'data') data.push(value);
-        else if (field === 'id') event.id = value;
-        else if (field === 'event') event.event = value;
-      }
-      event.data = data.join('\n');
-      return event;
-    });
-}
 
 describe('streamed responses and Server-Sent Events through the node:http adapter', () => {
   it('streams SSE frames, resumes after Last-Event-ID, and writes the request line when it ends', async () => {
@@ -61,7 +41,10 @@ describe('streamed responses and Server-Sent Events through the node:http adapte
     gateway = await gatewayWith(['live-stream']);
     const live = await liveServer(gateway);
     server = live.server;
-    const { produced: last, req } = await producedWhileUnread(live.url, '/endless');
+    const { produced: last, req } = await producedWhileUnread(
+      `http://${live.url}/endless`,
+      producedAt(`http://${live.url}`),
+    );
     // An endless producer, stopped by credit alone: at most the window and what the sockets hold.
     expect(last).toBeGreaterThan(0);
     expect(last * 16 * 1024).toBeLessThan(64 * 1024 * 1024);

@@ -6,24 +6,12 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testPlugin, type PluginUnderTest } from '../../src/testing/index.js';
-import { buildGoPlugin, buildRustPlugin, cargoReason, goReason } from '../services/native-build.js';
-import { bwrapReason, usable } from '../services/toolchains.js';
+import { nativeLanguages } from '../services/native-build.js';
 
 const examples = path.resolve(import.meta.dirname, '../../examples/plugins');
-const bwrap = usable('the native example tests', bwrapReason(), 'apt-get install -y bubblewrap');
-const languages = [
-  ['Go', usable('the Go example', goReason(), 'install Go 1.26'), buildGoPlugin, 'go'],
-  [
-    'Rust',
-    usable('the Rust example', cargoReason(), 'install Rust by rustup'),
-    buildRustPlugin,
-    'rust',
-  ],
-] as const;
-
-describe.each(languages.filter(([, ready]) => ready && bwrap))(
+describe.each(nativeLanguages('example tests', { Go: 'go', Rust: 'rust' }))(
   'advanced-analytics in %s',
-  (_, __, build, suffix) => {
+  (_, build, suffix) => {
     let built: { dir: string; dispose(): void };
     let plugin: PluginUnderTest;
     beforeAll(async () => {

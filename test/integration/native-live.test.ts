@@ -4,29 +4,17 @@
  * store lives on the host (it outlives the plugin's process); streams go by credit (a client that does
  * not read pauses the plugin), end when the client goes, and may read a streamed upload.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PluginGateway } from '../../src/index.js';
 import { closeServer, fixture, statusOf } from '../helpers.js';
-import { liveServer } from '../live-clients.js';
-import { buildGoPlugin, buildRustPlugin, cargoReason, goReason } from '../services/native-build.js';
-import { bwrapReason, usable } from '../services/toolchains.js';
+import { liveServer, producedWhileUnread } from '../live-clients.js';
+import { nativeLanguages } from '../services/native-build.js';
 
-const bwrap = usable('the native live tests', bwrapReason(), 'apt-get install -y bubblewrap');
-const languages = [
-  ['Go', usable('the Go live tests', goReason(), 'install Go 1.26'), buildGoPlugin, 'go-live'],
-  [
-    'Rust',
-    usable('the Rust live tests', cargoReason(), 'install Rust by rustup'),
-    buildRustPlugin,
-    'rust-live',
-  ],
-] as const;
-
-describe.each(languages.filter(([, ready]) => ready && bwrap))(
+describe.each(nativeLanguages('live tests', { Go: 'go-live', Rust: 'rust-live' }))(
   'a native %s plugin',
-  (_, __, build, name) => {
+  (_, build, name) => {
     let plugin: { dir: string; dispose(): void };
     let gateway: PluginGateway | undefined;
     let server: http.Server | undefined;
@@ -159,21 +147,10 @@ describe.each(languages.filter(([, ready]) => ready && bwrap))(
           produced: number;
           cancelled: number;
         };
-      const req = http.get(`http://${url}/live/endless`);
-      const res = await new Promise<http.IncomingMessage>((r) => req.once('response', r));
-      res.pause();
-      let last = -1;
-      await expect
-        .poll(
-          async () => {
-            const now = (await counts()).produced;
-            const settled = now === last;
-            last = now;
-            return settled;
-          },
-          { timeout: 20_000, interval: 500 },
-        )
-        .toBe(true);
+      const { produced: last, req } = await producedWhileUnread(
+        `http://${url}/live/endless`,
+        async () => (await counts()).produced,
+      );
       expect(last).toBeGreaterThan(0);
       // 8 chunks of credit ahead, plus what the sockets hold: far below an unbounded producer.
       expect(last * 16 * 1024).toBeLessThan(32 * 1024 * 1024);

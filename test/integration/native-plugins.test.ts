@@ -10,23 +10,11 @@ import { packPlugin, PluginGateway, unpackPlugin } from '../../src/index.js';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { fixture, get, memoryLogger, statusOf } from '../helpers.js';
-import { buildGoPlugin, buildRustPlugin, cargoReason, goReason } from '../services/native-build.js';
-import { bwrapReason, usable } from '../services/toolchains.js';
+import { nativeLanguages } from '../services/native-build.js';
 
-const bwrap = usable('the native plugin tests', bwrapReason(), 'apt-get install -y bubblewrap');
-const languages = [
-  ['Go', usable('the Go plugin tests', goReason(), 'install Go 1.26'), buildGoPlugin, 'go-probe'],
-  [
-    'Rust',
-    usable('the Rust plugin tests', cargoReason(), 'install Rust by rustup'),
-    buildRustPlugin,
-    'rust-probe',
-  ],
-] as const;
-
-describe.each(languages.filter(([, ready]) => ready && bwrap))(
+describe.each(nativeLanguages('plugin tests', { Go: 'go-probe', Rust: 'rust-probe' }))(
   'a native %s plugin',
-  (_, __, build, name) => {
+  (_, build, name) => {
     let probe: { dir: string; dispose(): void };
     let gateway: PluginGateway | undefined;
     beforeAll(() => {

@@ -14,23 +14,15 @@ import { PluginGateway, type CrashEvent, type GatewayOptions } from '../../src/i
 import { closeServer, fixture, memoryLogger, statusOf } from '../helpers.js';
 import { connect, liveServer, refusal } from '../live-clients.js';
 import { roomExchange, startSandboxed } from '../sandboxed-live.js';
-import { buildGoPlugin, buildRustPlugin, cargoReason, goReason } from '../services/native-build.js';
-import { bwrapReason, usable } from '../services/toolchains.js';
+import { nativeLanguages } from '../services/native-build.js';
+import { bwrapReason } from '../services/toolchains.js';
 
-const bwrap = usable('the native WebSocket tests', bwrapReason(), 'apt-get install -y bubblewrap');
-const languages = [
-  ['Go', usable('the Go WebSocket tests', goReason(), 'install Go 1.26'), buildGoPlugin, 'go-room'],
-  [
-    'Rust',
-    usable('the Rust WebSocket tests', cargoReason(), 'install Rust by rustup'),
-    buildRustPlugin,
-    'rust-room',
-  ],
-] as const;
+// Its skip reason is printed by nativeLanguages().
+const bwrap = bwrapReason() === undefined;
 
-describe.each(languages.filter(([, ready]) => ready && bwrap))(
+describe.each(nativeLanguages('WebSocket tests', { Go: 'go-room', Rust: 'rust-room' }))(
   'a native %s plugin’s WebSockets',
-  (_, __, build, name) => {
+  (_, build, name) => {
     let plugin: { dir: string; dispose(): void };
     let gateway: PluginGateway | undefined;
     let server: http.Server | undefined;

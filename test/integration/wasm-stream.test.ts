@@ -2,7 +2,6 @@
  * Streamed responses and Server-Sent Events from a wasm plugin (AssemblyScript, through the template's
  * SDK helper), over real HTTP: one live thread per open stream, credit in a shared cell.
  */
-import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import {
   BasicTracerProvider,
@@ -11,64 +10,21 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PluginGateway } from '../../src/index.js';
-import { closeServer, fixture, gatewayWith, memoryLogger } from '../helpers.js';
-import { liveServer } from '../live-clients.js';
-import { runs, usable } from '../services/toolchains.js';
+import { closeServer, gatewayWith, memoryLogger } from '../helpers.js';
+import { liveServer, loggedLine, parseSse } from '../live-clients.js';
 import { build, templates, toolchainPresent } from '../wasm/templates.js';
+import { serveWasmStream, wasmStreamBuildable } from '../wasm-stream-live.js';
 
-const dir = fixture('wasm-stream');
-const present = usable(
-  'AssemblyScript',
-  runs('npx', ['--no-install', 'asc', '--version'], dir),
-  'npm i -D assemblyscript@0.28 @extism/as-pdk@1.0.0',
-);
+const present = wasmStreamBuildable();
 
 let gateway: PluginGateway;
 let server: http.Server;
 let url: string;
 const log = memoryLogger();
 
-/** EventSource-style parsing of an SSE body: its events, comments dropped. */
-function parseSse(text: string): { id?: string; event?: string; data: string }[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block.trim() !== '' && !block.startsWith(':'))
-    .map((block) => {
-      const event: { id?: string; event?: string; data: string } = { data: '' };
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        const [field, ...rest] = line.split(': ');
-        const value = rest.join(': ');
-        if (field === 'data') data.push(value);
-        else if (field === 'id') event.id = value;
-        else if (field === 'event') event.event = value;
-      }
-      event.data = data.join('\n');
-      return event;
-    });
-}
-
-/** The plugin's log line that starts with `prefix`, once it is there. */
-async function pluginSaid(prefix: string): Promise<string> {
-  let said: string | undefined;
-  await expect
-    .poll(() => (said = log.lines.map((l) => String(l.msg)).find((m) => m.startsWith(prefix))), {
-      timeout: 15_000,
-    })
-    .toBeDefined();
-  return said!;
-}
-
 describe.skipIf(!present)('wasm plugin streams (AssemblyScript)', () => {
   beforeAll(async () => {
-    execFileSync('npx', ['--no-install', 'asc', 'assembly/index.ts', '--outFile', 'plugin.wasm'], {
-      cwd: dir,
-      stdio: 'pipe',
-    });
-    gateway = await gatewayWith(['wasm-stream'], { logger: log });
-    const live = await liveServer(gateway);
-    server = live.server;
-    url = `http://${live.url}`;
+    ({ gateway, server, url } = await serveWasmStream(log));
   }, 120_000);
   afterAll(async () => {
     await gateway?.stop();
@@ -115,7 +71,7 @@ describe.skipIf(!present)('wasm plugin streams (AssemblyScript)', () => {
     expect(gateway.metrics('wasm-stream').active_connections).toBe(1);
     const grown = process.memoryUsage().rss - rssBefore;
     req.destroy();
-    const said = await pluginSaid('endless ended after ');
+    const said = await loggedLine(log, 'endless ended after ');
     // The plugin returned once the host cancelled: its last write answered STREAM_CLOSED (-1).
     expect(said).toMatch(/: -1$/);
     const chunks = Number(/after (\d+) chunks/.exec(said)![1]);

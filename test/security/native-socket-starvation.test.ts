@@ -12,31 +12,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PluginGateway } from '../../src/index.js';
 import { closeServer, fixture, statusOf } from '../helpers.js';
 import { connect, liveServer, type Client } from '../live-clients.js';
-import { buildGoPlugin, buildRustPlugin, cargoReason, goReason } from '../services/native-build.js';
-import { bwrapReason, usable } from '../services/toolchains.js';
+import { nativeLanguages } from '../services/native-build.js';
 
 const BUSY = 8;
 const SENT = 300;
 
-const bwrap = usable('the native starvation tests', bwrapReason(), 'apt-get install -y bubblewrap');
-const languages = [
-  [
-    'Rust',
-    usable('the Rust starvation test', cargoReason(), 'install Rust by rustup'),
-    buildRustPlugin,
-    'rust-slow-room',
-  ],
-  [
-    'Go',
-    usable('the Go starvation test', goReason(), 'install Go 1.26'),
-    buildGoPlugin,
-    'go-slow-room',
-  ],
-] as const;
-
-describe.each(languages.filter(([, ready]) => ready && bwrap))(
+describe.each(nativeLanguages('starvation tests', { Rust: 'rust-slow-room', Go: 'go-slow-room' }))(
   'a native %s plugin with busy clients',
-  (_, __, build, name) => {
+  (_, build, name) => {
     let plugin: { dir: string; dispose(): void };
     let gateway: PluginGateway | undefined;
     let server: http.Server | undefined;

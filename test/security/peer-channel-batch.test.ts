@@ -2,108 +2,30 @@
 // A stranger on the path who holds no key cannot split a batch, merge the frames of two calls into one
 // batch, forge a frame into one, or cut one short: the owner closes the channel, and no call of the
 // batch reaches the plugin. A gateway of the previous version (veza-peer/2) is refused, never upgraded.
-import http from 'node:http';
-import type { Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryRegistry } from '../../src/index.js';
-import { PEER_PATH, PEER_SIGNATURE_HEADER, peerHeaders } from '../../src/fleet/peer-protocol.js';
+import { describe, expect, it } from 'vitest';
 import {
-  CHANNEL_ANSWER,
   CHANNEL_CALL,
   CHANNEL_HEADER_BYTES,
   CHANNEL_MAX_BATCH_BYTES,
   CHANNEL_MORE,
-  CHANNEL_OPEN_ENVELOPE,
-  CHANNEL_PROTOCOL,
   FROM_CALLER,
-  FROM_OWNER,
-  FrameReader,
   FrameWriter,
   channelKey,
-  type OutFrame,
 } from '../../src/fleet/peer-channel-frames.js';
-import { startNode, type FleetNode } from '../fleet-node.js';
-import { fixture } from '../helpers.js';
+import type { FleetNode } from '../fleet-node.js';
+import {
+  CHANNEL_SECRET as SECRET,
+  channelOpenHeaders,
+  channelOwners,
+  profilesFrame as call,
+} from '../peer-channel-setup.js';
 import { until } from '../registry/contract.js';
 
-const SECRET = 'fleet-secret-0123456789';
-let nodes: FleetNode[] = [];
-let sockets: Socket[] = [];
-afterEach(async () => {
-  for (const socket of sockets) socket.destroy();
-  sockets = [];
-  await Promise.all(nodes.map((n) => n.close()));
-  nodes = [];
-});
-
-async function owner(): Promise<FleetNode> {
-  const node = await startNode('gw-owner', {
-    registry: new MemoryRegistry(),
-    secret: SECRET,
-    upgrades: true,
-    openTimeout: '1s',
-  });
-  nodes.push(node);
-  await node.gateway.load(fixture('profiles'), { config: { node: 'owner' } });
-  return node;
-}
+const { owner: ownerWith, open, channel } = channelOwners();
+const owner = () => ownerWith('1s');
 
 /** Requests the owner's plugin has been handed. */
 const served = (node: FleetNode) => node.gateway.metrics('profiles').request_count;
-
-function upgrade(node: FleetNode, token: string, envelope: string) {
-  const headers = peerHeaders('gw-entry', 'gw-owner', envelope, SECRET);
-  delete headers['content-type'];
-  return new Promise<{ status: number; socket?: Socket; signature: string }>((resolve, reject) => {
-    const req = http.request(`${node.address}${PEER_PATH}/channel`, {
-      method: 'GET',
-      agent: false,
-      headers: { connection: 'Upgrade', upgrade: token, ...headers },
-    });
-    const signature = headers[PEER_SIGNATURE_HEADER]!;
-    req.on('upgrade', (res, socket) => {
-      sockets.push(socket);
-      resolve({ status: res.statusCode!, socket, signature });
-    });
-    req.on('response', (res) => {
-      res.resume();
-      resolve({ status: res.statusCode!, signature });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** A signed channel; what its owner answers, and when it closes. */
-async function channel(node: FleetNode) {
-  const opened = await upgrade(node, CHANNEL_PROTOCOL, CHANNEL_OPEN_ENVELOPE);
-  expect(opened.status).toBe(101);
-  const key = channelKey(SECRET, opened.signature);
-  const socket = opened.socket!;
-  const answers = new Map<number, string>();
-  const reader = new FrameReader(key, FROM_OWNER, CHANNEL_ANSWER, 64 * 1024 * 1024);
-  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-  socket.on('error', () => {});
-  socket.on('data', (chunk: Buffer) => reader.push(chunk, (id, text) => answers.set(id, text)));
-  return { socket, key, writer: new FrameWriter(key, FROM_CALLER), answers, closed };
-}
-
-const call = (id: number): OutFrame => {
-  const payload = JSON.stringify({
-    service: 'profiles',
-    version: '1.2.0',
-    instance: 'x',
-    key: 'GET /profiles/{id}',
-    timeoutMs: 5000,
-    request: {
-      id: `r-${id}-${Math.random()}`,
-      method: 'GET',
-      path: `/profiles/${id}`,
-      headers: {},
-    },
-  });
-  return { id, payload, bytes: Buffer.byteLength(payload) };
-};
 
 /** Where each frame of `bytes` starts. */
 function starts(bytes: Buffer): number[] {
@@ -216,7 +138,7 @@ describe('batches on a peer channel', () => {
 
   it('a caller of the previous version (veza-peer/2) is refused, never upgraded', async () => {
     const node = await owner();
-    const old = await upgrade(node, 'veza-peer/2', 'veza-peer/2 channel');
+    const old = await open(node, channelOpenHeaders(SECRET, 'veza-peer/2 channel'), 'veza-peer/2');
     expect(old.status).toBe(400);
     expect(old.socket).toBeUndefined();
   });

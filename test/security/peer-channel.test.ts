@@ -6,106 +6,37 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryRegistry } from '../../src/index.js';
-import { sealRecord } from '../../src/fleet/instance-record.js';
-import { PEER_PATH, PEER_SIGNATURE_HEADER, peerHeaders } from '../../src/fleet/peer-protocol.js';
+import { PEER_SIGNATURE_HEADER, peerHeaders } from '../../src/fleet/peer-protocol.js';
 import {
   CHANNEL_ANSWER,
   CHANNEL_CALL,
   CHANNEL_HEADER_BYTES,
   CHANNEL_MAX_IN_FLIGHT,
-  CHANNEL_OPEN_ENVELOPE,
   CHANNEL_PROTOCOL,
   FROM_CALLER,
   FROM_OWNER,
-  FrameReader,
   FrameWriter,
   channelKey,
 } from '../../src/fleet/peer-channel-frames.js';
-import { startNode, type FleetNode } from '../fleet-node.js';
-import { closeServer, fixture } from '../helpers.js';
+import { registerCompromisedOwner, startNode, type FleetNode } from '../fleet-node.js';
+import { closeServer } from '../helpers.js';
+import {
+  CHANNEL_SECRET as SECRET,
+  channelOpenHeaders as openHeaders,
+  channelOwners,
+  profilesCall as call,
+} from '../peer-channel-setup.js';
 import { until } from '../registry/contract.js';
 
-const SECRET = 'fleet-secret-0123456789';
-let nodes: FleetNode[] = [];
-let sockets: Socket[] = [];
 let fake: http.Server | undefined;
 afterEach(async () => {
-  for (const socket of sockets) socket.destroy();
-  sockets = [];
   await closeServer(fake);
   fake = undefined;
-  await Promise.all(nodes.map((n) => n.close()));
-  nodes = [];
 });
-
-async function owner(openTimeout = '1s'): Promise<FleetNode> {
-  const registry = new MemoryRegistry();
-  const node = await startNode('gw-owner', {
-    registry,
-    secret: SECRET,
-    upgrades: true,
-    openTimeout,
-  });
-  nodes.push(node);
-  await node.gateway.load(fixture('profiles'), { config: { node: 'owner' } });
-  return node;
-}
-
-type Opened = { status: number; socket?: Socket; body?: string };
-
-/** An upgrade of the channel path with `headers`, as a raw client sends it. */
-function open(node: FleetNode, headers: Record<string, string>): Promise<Opened> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${node.address}${PEER_PATH}/channel`, {
-      method: 'GET',
-      agent: false,
-      headers: { connection: 'Upgrade', upgrade: CHANNEL_PROTOCOL, ...headers },
-    });
-    req.on('upgrade', (res, socket) => {
-      sockets.push(socket);
-      resolve({ status: res.statusCode!, socket });
-    });
-    req.on('response', (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-const openHeaders = (secret = SECRET) => {
-  const headers = peerHeaders('gw-entry', 'gw-owner', CHANNEL_OPEN_ENVELOPE, secret);
-  delete headers['content-type'];
-  return headers;
-};
-
-/** A signed channel, and what a legitimate caller would write and read on it. */
-async function channel(node: FleetNode) {
-  const headers = openHeaders();
-  const opened = await open(node, headers);
-  expect(opened.status).toBe(101);
-  const key = channelKey(SECRET, headers[PEER_SIGNATURE_HEADER]!);
-  const socket = opened.socket!;
-  const answers = new Map<number, string>();
-  const reader = new FrameReader(key, FROM_OWNER, CHANNEL_ANSWER, 64 * 1024 * 1024);
-  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-  socket.on('error', () => {});
-  socket.on('data', (chunk: Buffer) => reader.push(chunk, (id, text) => answers.set(id, text)));
-  return { socket, key, writer: new FrameWriter(key, FROM_CALLER), answers, closed };
-}
-
-const call = (path = '/profiles/1', extra: Record<string, unknown> = {}) =>
-  JSON.stringify({
-    service: 'profiles',
-    version: '1.2.0',
-    instance: 'x',
-    key: 'GET /profiles/{id}',
-    timeoutMs: 5000,
-    request: { id: `r-${Math.random()}`, method: 'GET', path, headers: {} },
-    ...extra,
-  });
+// Registered last, so its sockets are destroyed and its gateways closed before the fake owner closes.
+const channels = channelOwners();
+const { open, channel } = channels;
+const owner = (openTimeout = '1s') => channels.owner(openTimeout);
 
 /** The owner still serves (once calls it was given are done): a call on a fresh channel, and HTTP. */
 async function stillServes(node: FleetNode) {
@@ -256,12 +187,12 @@ describe('the caller against a forged or broken owner', () => {
     // A breaker that stays closed: every call reaches the fake owner, none is refused by the entry.
     const circuitBreaker = { failureThreshold: 1000 };
     const entry = await startNode('gw-entry', { registry, secret: SECRET, circuitBreaker });
-    nodes.push(entry);
+    channels.track(entry);
     let closedByEntry = false;
     // A fake owner: accepts the channel as a gateway would, then answers a call nobody made.
     fake = http.createServer((req, res) => res.writeHead(503).end());
     fake.on('upgrade', (req: http.IncomingMessage, socket: Socket) => {
-      sockets.push(socket);
+      channels.track(socket);
       const key = channelKey(SECRET, String(req.headers[PEER_SIGNATURE_HEADER]));
       socket.write(
         `HTTP/1.1 101 Switching Protocols\r\nupgrade: ${CHANNEL_PROTOCOL}\r\nconnection: upgrade\r\n\r\n`,
@@ -276,23 +207,10 @@ describe('the caller against a forged or broken owner', () => {
     });
     await new Promise<void>((r) => fake!.listen(0, '127.0.0.1', r));
     const port = (fake.address() as { port: number }).port;
-    // A fleet member that was compromised: it holds the secret, so its record is sealed.
-    await registry.register(
-      sealRecord(
-        {
-          id: 'profiles@1.2.0#fake',
-          service: 'profiles',
-          version: '1.2.0',
-          nodeId: 'gw-owner',
-          address: `http://127.0.0.1:${port}`,
-          endpoints: [{ method: 'GET', path: '/profiles/{id}', auth: 'none', roles: [] }],
-          status: 'active',
-          metadata: {},
-        },
-        SECRET,
-        'default',
-      ),
-    );
+    await registerCompromisedOwner(registry, `http://127.0.0.1:${port}`, SECRET, {
+      id: 'profiles@1.2.0#fake',
+      nodeId: 'gw-owner',
+    });
     await until(
       async () =>
         (await entry.gateway.handle({ method: 'GET', path: '/profiles/1' })).statusCode !== 404,

@@ -2,9 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryRegistry } from '../../src/index.js';
-import { sealRecord } from '../../src/fleet/instance-record.js';
 import { PEER_CONTENT_TYPE } from '../../src/fleet/peer-protocol.js';
-import { startNode, type FleetNode } from '../fleet-node.js';
+import { registerCompromisedOwner, startNode, type FleetNode } from '../fleet-node.js';
 import { until } from '../registry/contract.js';
 
 const SECRET = 'a-fleet-secret-of-some-length';
@@ -40,22 +39,11 @@ describe('an answer from a remote owner', () => {
     await new Promise<void>((r) => owner!.listen(0, '127.0.0.1', r));
     const registry = new MemoryRegistry();
     node = await startNode('entry', { registry, secret: SECRET });
-    // A fleet member that was compromised: it holds the secret, so its record is sealed.
-    await registry.register(
-      sealRecord(
-        {
-          id: 'profiles@1.2.0#owner.1',
-          service: 'profiles',
-          version: '1.2.0',
-          nodeId: 'owner',
-          address: `http://127.0.0.1:${(owner.address() as AddressInfo).port}`,
-          endpoints: [{ path: '/profiles/{id}', method: 'GET', auth: 'none', roles: [] }],
-          status: 'active',
-          metadata: {},
-        },
-        SECRET,
-        'default',
-      ),
+    await registerCompromisedOwner(
+      registry,
+      `http://127.0.0.1:${(owner.address() as AddressInfo).port}`,
+      SECRET,
+      { id: 'profiles@1.2.0#owner.1', nodeId: 'owner' },
     );
     await until(
       async () =>
@@ -103,22 +91,11 @@ describe('an answer from a remote owner larger than the gateway reads', () => {
       secret: SECRET,
       maxResponseBytes: 1024 * 1024,
     });
-    // A fleet member that was compromised: it holds the secret, so its record is sealed.
-    await registry.register(
-      sealRecord(
-        {
-          id: 'profiles@1.2.0#owner.1',
-          service: 'profiles',
-          version: '1.2.0',
-          nodeId: 'owner',
-          address: `http://127.0.0.1:${(owner.address() as AddressInfo).port}`,
-          endpoints: [{ path: '/profiles/{id}', method: 'GET', auth: 'none', roles: [] }],
-          status: 'active',
-          metadata: {},
-        },
-        SECRET,
-        'default',
-      ),
+    await registerCompromisedOwner(
+      registry,
+      `http://127.0.0.1:${(owner.address() as AddressInfo).port}`,
+      SECRET,
+      { id: 'profiles@1.2.0#owner.1', nodeId: 'owner' },
     );
     // Routed once a POST there is 405 rather than 404 (a GET would fetch the whole stream each time).
     await until(

@@ -4,35 +4,19 @@
  * The host copies nothing it refused, terminates a call that does not return after its cancel, and
  * answers 503 past the cap instead of starting threads.
  */
-import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PluginGateway } from '../../src/index.js';
-import { closeServer, fixture, gatewayWith, memoryLogger } from '../helpers.js';
-import { liveServer } from '../live-clients.js';
-import { runs, usable } from '../services/toolchains.js';
+import { closeServer, gatewayWith, memoryLogger } from '../helpers.js';
+import { liveServer, loggedLine } from '../live-clients.js';
+import { serveWasmStream, wasmStreamBuildable } from '../wasm-stream-live.js';
 
-const dir = fixture('wasm-stream');
-const present = usable(
-  'AssemblyScript',
-  runs('npx', ['--no-install', 'asc', '--version'], dir),
-  'npm i -D assemblyscript@0.28 @extism/as-pdk@1.0.0',
-);
+const present = wasmStreamBuildable();
 
 let gateway: PluginGateway;
 let server: http.Server;
 let url: string;
 const log = memoryLogger();
-
-async function pluginSaid(prefix: string): Promise<string> {
-  let said: string | undefined;
-  await expect
-    .poll(() => (said = log.lines.map((l) => String(l.msg)).find((m) => m.startsWith(prefix))), {
-      timeout: 15_000,
-    })
-    .toBeDefined();
-  return said!;
-}
 
 /** A request whose response the client never reads. */
 async function stalled(path: string): Promise<{ req: http.ClientRequest; status: number }> {
@@ -44,14 +28,7 @@ async function stalled(path: string): Promise<{ req: http.ClientRequest; status:
 
 describe.skipIf(!present)('wasm streams: a module that misbehaves', () => {
   beforeAll(async () => {
-    execFileSync('npx', ['--no-install', 'asc', 'assembly/index.ts', '--outFile', 'plugin.wasm'], {
-      cwd: dir,
-      stdio: 'pipe',
-    });
-    gateway = await gatewayWith(['wasm-stream'], { logger: log });
-    const live = await liveServer(gateway);
-    server = live.server;
-    url = `http://${live.url}`;
+    ({ gateway, server, url } = await serveWasmStream(log));
   }, 120_000);
   afterAll(async () => {
     await gateway?.stop();
@@ -63,7 +40,7 @@ describe.skipIf(!present)('wasm streams: a module that misbehaves', () => {
     const res = await fetch(`${url}/huge`);
     expect(res.status).toBe(200);
     await expect(res.text()).rejects.toThrow();
-    expect(await pluginSaid('huge answered ')).toBe('huge answered -3');
+    expect(await loggedLine(log, 'huge answered ')).toBe('huge answered -3');
     // It claimed a TiB: nothing near it was read or copied.
     expect(process.memoryUsage().rss - rss).toBeLessThan(64 * 1024 * 1024);
     expect(log.lines.some((l) => String(l.err).includes('over its limit of 1024'))).toBe(true);
@@ -74,18 +51,18 @@ describe.skipIf(!present)('wasm streams: a module that misbehaves', () => {
     const res = await fetch(`${url}/outside`);
     expect(res.status).toBe(500);
     expect(await res.json()).toMatchObject({ error: { code: 'PGW_ERR_PLUGIN_ERROR' } });
-    expect(await pluginSaid('outside answered ')).toBe('outside answered -3');
+    expect(await loggedLine(log, 'outside answered ')).toBe('outside answered -3');
   });
 
   it('cuts a stream whose module writes a bad head, or a head after its first chunk', async () => {
     const bad = await fetch(`${url}/badhead`);
     expect(bad.status).toBe(500);
     expect(await bad.json()).toMatchObject({ error: { code: 'PGW_ERR_PLUGIN_ERROR' } });
-    expect(await pluginSaid('badhead answered ')).toBe('badhead answered -3');
+    expect(await loggedLine(log, 'badhead answered ')).toBe('badhead answered -3');
     const late = await fetch(`${url}/twoheads`);
     expect(late.status).toBe(200);
     await expect(late.text()).rejects.toThrow();
-    expect(await pluginSaid('twoheads answered ')).toBe('twoheads answered -3');
+    expect(await loggedLine(log, 'twoheads answered ')).toBe('twoheads answered -3');
   });
 
   it('terminates a call that ignores its cancel and writes for ever; the next stream is served', async () => {
@@ -98,7 +75,7 @@ describe.skipIf(!present)('wasm streams: a module that misbehaves', () => {
     const res = await fetch(`${url}/events`);
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('data: two\ndata: lines\n\n');
-    expect(await pluginSaid("a stream's call did not return within")).toMatch(
+    expect(await loggedLine(log, "a stream's call did not return within")).toMatch(
       /its thread is ended/,
     );
     // The host's doing, not a crash: the plugin stays active.

@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
-import { runs } from './toolchains.js';
+import { bwrapReason, runs, usable } from './toolchains.js';
 
 /** Why Go plugins cannot be built here, or undefined. */
 export const goReason = (): string | undefined => runs('go', ['version']);
@@ -48,4 +48,29 @@ export function buildRustPlugin(source: string, binary: string): { dir: string; 
   copyFileSync(path.join(source, 'plugin.yaml'), path.join(dir, 'plugin.yaml'));
   copyFileSync(path.join(CARGO_TARGET, 'release', binary), path.join(dir, 'bin', binary));
   return { dir, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+type NativeBuild = typeof buildGoPlugin;
+
+/**
+ * The native languages whose plugins the `tests` can build and run in bubblewrap here, in the order of
+ * `fixtures`, each as `[language, build, fixture]`. A language that cannot is skipped with the reason
+ * printed, or fails the run under PGW_REQUIRE_SERVICES ({@link usable}).
+ */
+export function nativeLanguages(
+  tests: string,
+  fixtures: { Go?: string; Rust?: string },
+): [language: string, build: NativeBuild, fixture: string][] {
+  const bwrap = usable(`the native ${tests}`, bwrapReason(), 'apt-get install -y bubblewrap');
+  const toolchains = {
+    Go: () => usable(`the Go ${tests}`, goReason(), 'install Go 1.26') && buildGoPlugin,
+    Rust: () =>
+      usable(`the Rust ${tests}`, cargoReason(), 'install Rust by rustup') && buildRustPlugin,
+  };
+  const ready: [string, NativeBuild, string][] = [];
+  for (const [language, fixture] of Object.entries(fixtures)) {
+    const build = toolchains[language as keyof typeof toolchains]();
+    if (build && bwrap) ready.push([language, build, fixture]);
+  }
+  return ready;
 }
