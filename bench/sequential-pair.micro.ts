@@ -10,8 +10,9 @@
  * Then the same at 64 in flight (req/s, CPU per request).
  *
  *   npm run build && BENCH_BASE=/path/to/other/checkout npx tsx bench/sequential-pair.micro.ts [rounds]
- * `BENCH_VARIANT=gateway-untraced` etc.: a variant of this build for the BENCH_BASE slot instead
- * (`plugins/echo` routes only).
+ *
+ * `BENCH_BASE` must lie under this checkout's folder (its `dist/` built): placed elsewhere, its plugin
+ * threads were refused reading their harness by Node's permission model.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -147,6 +148,17 @@ console.log(
   '| variant | sequential p50 µs | ÷ pool (per round) | p50 range | CPU µs/req main | all threads | 64 in flight req/s | ÷ pool | CPU µs/req main | all threads |',
 );
 console.log('| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+/** Rounds whose windows all fell in the slow mode (the other vCPU asleep): the quiet machine's figure. */
+const SLOW_US = 45;
+const slowRounds = poolSeq
+  .map((_, i) => i)
+  .filter((i) => labels.every((l) => seq.get(l)![i]!.p50 > SLOW_US));
+const slowNote = labels
+  .filter((l) => l !== 'piscina-tuned')
+  .map((l) => {
+    const ratios = slowRounds.map((i) => seq.get(l)![i]!.p50 / poolSeq[i]!.p50);
+    return ratios.length ? `${l} ×${median(ratios).toFixed(3)}` : `${l} –`;
+  });
 for (const label of labels) {
   const s = seq.get(label)!;
   const f = flight.get(label)!;
@@ -157,3 +169,6 @@ for (const label of labels) {
     `| ${label} | ${median(p50s).toFixed(1)} | ×${ratio.toFixed(3)} | ${Math.min(...p50s).toFixed(1)}–${Math.max(...p50s).toFixed(1)} | ${median(s.map((w) => w.cpuMain)).toFixed(1)} | ${median(s.map((w) => w.cpuAll)).toFixed(1)} | ${Math.round(median(f.map((w) => w.rps)))} | ×${rpsRatio.toFixed(2)} | ${median(f.map((w) => w.cpuMain)).toFixed(1)} | ${median(f.map((w) => w.cpuAll)).toFixed(1)} |`,
   );
 }
+console.log(
+  `rounds with every window in the slow mode (p50 > ${SLOW_US} µs): ${slowRounds.length} of ${rounds}; their median ratio to the pool: ${slowNote.join(', ')}`,
+);
