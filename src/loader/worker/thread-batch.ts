@@ -21,10 +21,7 @@ export type PiscinaAnswer = TaskResult | null;
 /** Where a task's answer goes: the `replies` outbox (batched), or the promise Piscina answers with. */
 interface Answer {
   readonly done: (result: TaskResult) => void;
-  /**
-   * Sent once the tick's microtasks have run (by Piscina, or alone on the port), not by the outbox: as
-   * a handler's own microtasks run before its answer leaves, a thread that dies in one of them loses it.
-   */
+  /** Sent by Piscina once the tick's microtasks have run, not at once: the next task waits for it. */
   readonly afterTick: boolean;
 }
 
@@ -34,7 +31,8 @@ export interface ThreadRunner {
   piscina: (task: Task | TaskBatch) => PiscinaAnswer | Promise<PiscinaAnswer>;
   /**
    * A lone task the host sent on the parent port (ADR 0370): answered on that port in a `reply` note
-   * at the end of the tick it settled in, as Piscina answers, before the next task waiting here starts.
+   * as soon as it settles, before the handler's own microtasks run and before the next task starts
+   * (what those microtasks do to the reply object no longer reaches the host).
    */
   port: (task: Task) => void;
 }
@@ -192,10 +190,6 @@ export function threadRunner(
 
   return {
     piscina: (task) => (task.t === 'batch' ? runBatch(task.b) : runOne(task)),
-    port: (task) =>
-      start(task, {
-        done: (result) => queueMicrotask(() => answerAlone(task, result)),
-        afterTick: true,
-      }),
+    port: (task) => start(task, { done: (result) => answerAlone(task, result), afterTick: false }),
   };
 }
