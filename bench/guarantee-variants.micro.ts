@@ -19,13 +19,6 @@ const [roundsArg = '15', ...only] = process.argv.slice(2);
 
 /** name → [file, text, replacement]: the one guarantee each drops. */
 const VARIANTS: Record<string, [string, string, string]> = {
-  // The thread's answer to a lone task leaves at once instead of after the tick's microtasks (a handler's
-  // microtask that ends the thread would no longer lose it: test/security/replies.test.ts).
-  'answer-before-microtasks': [
-    'src/loader/worker/thread-batch.ts',
-    'done: (result) => queueMicrotask(() => answerAlone(task, result)),\n        afterTick: true,',
-    'done: (result) => answerAlone(task, result),\n        afterTick: false,',
-  ],
   // The thread neither checks the deadline before running a task nor checks the handler's reply.
   'no-thread-checks': [
     'src/loader/harness/plugin-host.ts',
