@@ -77,16 +77,18 @@ describe('the micro-batched thread hop', () => {
   it('sequential requests go one message each, as without batching', async () => {
     await start();
     await post('/b/tick');
-    const { result, messages } = await taskMessages(async () => {
+    const { result, messages, byPort } = await taskMessages(async () => {
       const answers: PluginResponse[] = [];
       for (let id = 0; id < 20; id++) answers.push(await post('/b/tick', { id }));
       return answers;
     });
     expect(messages).toBe(20);
+    // Alone in flight, each goes on the warm thread's own port, not through Piscina (ADR 0370).
+    expect(byPort).toBe(20);
     expect(result.map((r) => bodyOf(r).id)).toEqual([...Array(20).keys()]);
   });
 
-  it('a request alone in flight is answered through Piscina, never as a replies note settled a loop turn later', async () => {
+  it('a request alone in flight is answered on its own at once, never as a replies note settled a loop turn later', async () => {
     await start();
     await post('/b/tick');
     const alone = await repliesNotes(async () => {

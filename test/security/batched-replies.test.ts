@@ -44,4 +44,23 @@ describe('forged replies notes from plugin code', () => {
     expect(echoed.map((r) => (r.body as { id: number }).id)).toEqual([...Array(20).keys()]);
     expect(gateway.get('reply-forger')?.status).toBe('active');
   });
+
+  it('forged reply notes (a lone task’s answer): malformed ones refused, a match checked like any answer', async () => {
+    gateway = await gatewayWith(['reply-forger'], {
+      logger: false,
+      circuitBreaker: { failureThreshold: 100 },
+    });
+    await post('/forge/echo');
+    // Alone in flight: it goes on the thread's own port, answered by a `reply` note.
+    const held = post('/forge/slow', { id: 7 });
+    const forged = await post('/forge/lone');
+    expect([200, 500]).toContain(forged.statusCode);
+    const res = await held;
+    // The forger can reach only its own thread's task in flight: its answer, or the checks' refusal.
+    if (res.statusCode === 200) expect(res.body).toEqual({ id: 7 });
+    else expect((res.body as { error: { code: string } }).error.code).toBe('PGW_ERR_BAD_RESPONSE');
+    expect(gateway.metrics('reply-forger').protocol_violations).toBeGreaterThanOrEqual(6);
+    for (let id = 0; id < 5; id++) expect((await post('/forge/echo', { id })).body).toEqual({ id });
+    expect(gateway.get('reply-forger')?.status).toBe('active');
+  });
 });

@@ -57,11 +57,24 @@ describe('a reply that cannot leave the plugin thread is a 500 for that request,
     },
   );
 
-  it('a thread that dies after the handler answered: 500 PGW_ERR_PLUGIN_CRASHED, the POST is not run again', async () => {
+  it('a thread that dies after the handler answered, before a batched answer left: 500 PGW_ERR_PLUGIN_CRASHED, the POST is not run again', async () => {
     const { gateway: g, charges, postSync } = await withLedger();
+    await postSync('ok');
+    // Another request in flight: this one goes in a batch, whose answers leave after the tick's microtasks.
+    const hold = g.handle({ method: 'POST', path: '/replies/hold', headers: {} });
     const res = await postSync('exit-after-reply');
     expect(res.statusCode).toBe(500);
     expect(codeOf(res)).toBe('PGW_ERR_PLUGIN_CRASHED');
+    await hold;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(charges).toEqual(['ok', 'exit-after-reply']);
+    expect(g.metrics('replies').crashes).toBe(1);
+  });
+
+  it('a thread that dies in the handler’s own microtask after a lone answer left (ADR 0370): that answer, the crash counted, the POST not run again', async () => {
+    const { gateway: g, charges, postSync } = await withLedger();
+    const res = await postSync('exit-after-reply');
+    expect(res).toMatchObject({ statusCode: 200, body: { charged: true } });
     await new Promise((r) => setTimeout(r, 300));
     expect(charges).toEqual(['exit-after-reply']);
     expect(g.metrics('replies').crashes).toBe(1);

@@ -9,7 +9,7 @@ import type { FetchReply } from '../host-fetch.js';
 import { MessageChannel, parentPort, threadId, workerData } from 'node:worker_threads';
 import type { PluginResponse } from '../../shared/types.js';
 import type { ControlMessage, HarnessData, Task, TaskBatch, WorkerNote } from './protocol.js';
-import { batchingRunner, type PiscinaAnswer } from './thread-batch.js';
+import { threadRunner, type PiscinaAnswer } from './thread-batch.js';
 import { lockdown } from './lockdown.js';
 import { parseNetworkGrants } from '../../shared/network-allowlist.js';
 import { servePlugin } from '../harness/plugin-host.js';
@@ -129,12 +129,18 @@ port.on('message', (message: ControlMessage) => {
       return host.abandon(message.slot);
     case 'health':
       return void host.answerHealth(message.seq);
+    case 'task': {
+      const flags = readFlagCells();
+      if (flags) host.setFlags(flags);
+      return runner.port(message.task);
+    }
   }
 });
 
 process.on('exit', (code) => note({ pgw: 'exiting', code }));
 
-const runTask = batchingRunner(host.run, data.concurrency, note);
+const runner = threadRunner(host.run, data.concurrency, note);
+const runTask = runner.piscina;
 
 /**
  * Piscina calls this for every task, one request or a batch of them. Synchronous work is answered

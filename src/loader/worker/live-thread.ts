@@ -188,6 +188,7 @@ export class LiveThread implements LiveChannel {
     const worker = launchLiveThread(spec, this.#flagCells, permissions, port2, harness);
     const state: ThreadState = {
       worker,
+      id: worker.threadId,
       killed: false,
       heapUsed: 0,
       elu: undefined,

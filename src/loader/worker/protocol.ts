@@ -107,11 +107,15 @@ export type WorkerNote =
   | { pgw: 'health'; seq: number; status: HealthStatus }
   | { pgw: 'exiting'; code: number }
   /** Answers to batched tasks, three entries each: slot, the task's `q`, its result. */
-  | { pgw: 'replies'; r: unknown[] };
+  | { pgw: 'replies'; r: unknown[] }
+  /** The answer to a task sent on the parent port (ADR 0370): slot, `q`, result; settled at once. */
+  | { pgw: 'reply'; r: unknown[] };
 
 /** Host to one thread, through its parent port: start the plugin, stop it, give up on a request, check health. */
 export type ControlMessage =
   | { ctl: 'start' }
   | { ctl: 'stop' }
   | { ctl: 'abandon'; slot: number }
-  | { ctl: 'health'; seq: number };
+  | { ctl: 'health'; seq: number }
+  /** A task alone in flight, sent here rather than through Piscina (ADR 0370); answered as a `reply`. */
+  | { ctl: 'task'; task: Task };

@@ -32,6 +32,8 @@ export interface BatchTarget {
   unsendable(error: unknown): boolean;
   /** A thread sent a malformed `replies` note. */
   violation(reason: string): void;
+  /** Sends a task alone in flight another way than Piscina (`port-tasks.ts`); false if it cannot. */
+  alone?(pending: Held): boolean;
 }
 
 /** How many {@link dispatchTogether} runs are under way (nested runs count once each). */
@@ -86,7 +88,10 @@ export class TaskBatcher {
     const queued = this.#queued;
     if (queued === undefined) {
       // Alone in flight (sequential traffic): no tick to share, no microtask.
-      if (together === 0 && this.#target.ledger.inFlight <= 1) return this.#sendOne(pending);
+      if (together === 0 && this.#target.ledger.inFlight <= 1) {
+        if (this.#target.alone?.(pending)) return;
+        return this.#sendOne(pending);
+      }
       this.#queued = [pending];
       queueMicrotask(this.#flush);
       return;
@@ -215,7 +220,7 @@ export class TaskBatcher {
     const size = slots.shared.length;
     if (!Array.isArray(replies) || replies.length % 3 !== 0 || replies.length > 3 * size)
       return target.violation('a replies note that is not a list of answers');
-    const threadId = thread.worker.threadId;
+    const threadId = thread.id;
     for (let i = 0; i < replies.length; i += 3) {
       const slot: unknown = replies[i];
       if (!Number.isInteger(slot) || (slot as number) < 0 || (slot as number) >= size)

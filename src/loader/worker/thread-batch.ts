@@ -21,8 +21,20 @@ export type PiscinaAnswer = TaskResult | null;
 /** Where a task's answer goes: the `replies` outbox (batched), or the promise Piscina answers with. */
 interface Answer {
   readonly done: (result: TaskResult) => void;
-  /** Sent by Piscina once the tick's microtasks have run, not by the outbox. */
-  readonly viaPiscina: boolean;
+  /** Sent by Piscina once the tick's microtasks have run, not at once: the next task waits for it. */
+  readonly afterTick: boolean;
+}
+
+/** The thread's two ways in for tasks, sharing its `concurrency`. */
+export interface ThreadRunner {
+  /** Piscina's task function: one task, answered through Piscina, or a batch, answered in notes. */
+  piscina: (task: Task | TaskBatch) => PiscinaAnswer | Promise<PiscinaAnswer>;
+  /**
+   * A lone task the host sent on the parent port (ADR 0370): answered on that port in a `reply` note
+   * as soon as it settles, before the handler's own microtasks run and before the next task starts
+   * (what those microtasks do to the reply object no longer reaches the host).
+   */
+  port: (task: Task) => void;
 }
 
 /**
@@ -33,7 +45,16 @@ export function batchingRunner(
   run: RunTask,
   concurrency: number,
   post: (note: WorkerNote) => void,
-): (task: Task | TaskBatch) => PiscinaAnswer | Promise<PiscinaAnswer> {
+): ThreadRunner['piscina'] {
+  return threadRunner(run, concurrency, post).piscina;
+}
+
+/** {@link batchingRunner}, with the parent port's way in for lone tasks. */
+export function threadRunner(
+  run: RunTask,
+  concurrency: number,
+  post: (note: WorkerNote) => void,
+): ThreadRunner {
   let active = 0;
   const queued: { task: Task; answer: Answer }[] = [];
   let queueHead = 0;
@@ -77,7 +98,7 @@ export function batchingRunner(
       const next = queued[queueHead]!;
       queued[queueHead++] = undefined!;
       if (queueHead === queued.length) queued.length = queueHead = 0;
-      if (begin(next.task, next.answer) && next.answer.viaPiscina && queueHead < queued.length) {
+      if (begin(next.task, next.answer) && next.answer.afterTick && queueHead < queued.length) {
         // Its answer leaves after this tick's microtasks: the next task must not start before.
         resumeLater();
         break;
@@ -96,7 +117,7 @@ export function batchingRunner(
   /** A task settled, its answer handed on: the next ones waiting may start. */
   const release = (answer: Answer): void => {
     active--;
-    if (answer.viaPiscina && queueHead < queued.length) resumeLater();
+    if (answer.afterTick && queueHead < queued.length) resumeLater();
     else drain();
   };
 
@@ -140,7 +161,7 @@ export function batchingRunner(
       result = value;
       finished = true;
     };
-    start(task, { done, viaPiscina: true });
+    start(task, { done, afterTick: true });
     return finished ? result! : new Promise<TaskResult>((r) => (resolve = r));
   }
 
@@ -152,10 +173,23 @@ export function batchingRunner(
         reply(task, result);
         if (--open === 0) allDone?.(null);
       };
-      start(task, { done, viaPiscina: false });
+      start(task, { done, afterTick: false });
     }
     return open === 0 ? null : new Promise<null>((resolve) => (allDone = resolve));
   }
 
-  return (task) => (task.t === 'batch' ? runBatch(task.b) : runOne(task));
+  /** A port task's answer leaves alone: nothing else of its instance was in flight when it came. */
+  function answerAlone(task: Task, result: TaskResult): void {
+    try {
+      post({ pgw: 'reply', r: [task.s, task.q, result] });
+    } catch (error) {
+      const message = `the reply could not be sent: ${error}`;
+      post({ pgw: 'reply', r: [task.s, task.q, { __pgw: 'bad-response', message }] });
+    }
+  }
+
+  return {
+    piscina: (task) => (task.t === 'batch' ? runBatch(task.b) : runOne(task)),
+    port: (task) => start(task, { done: (result) => answerAlone(task, result), afterTick: false }),
+  };
 }

@@ -19,10 +19,14 @@ import type {
 import { LOG_FLOOD, type RuntimeHooks } from '../runtime.js';
 import { checkNote, isPiscinaNote } from './note-check.js';
 import type { WorkerNote } from './protocol.js';
+import type { PortUsage } from './piscina-usage.js';
+import type { Pending } from '../task-ledger.js';
 
 /** What the host knows of one live thread. */
 export interface ThreadState {
   worker: Worker;
+  /** The thread's id, kept: `worker.threadId` reads -1 once it has exited, when its last notes are settled. */
+  readonly id: number;
   killed: boolean;
   error?: string;
   exitCode?: number;
@@ -32,6 +36,8 @@ export interface ThreadState {
   /** The harness saw `process.exit()`: the plugin ended its own thread. */
   exitNoted: boolean;
   stopped?: () => void;
+  /** Its tasks sent on its own port (`port-tasks.ts`); undefined when it takes none. */
+  port?: { usage: PortUsage; tasks: Set<Pending<ThreadState>> };
 }
 
 /** What a note may act on besides the runtime's hooks. */
@@ -101,6 +107,47 @@ export function onNote(target: NoteTarget, state: ThreadState, message: unknown)
     case 'exiting':
       state.exitNoted = true;
       break;
+  }
+}
+
+/** The plugin's `healthCheck()` asked of each live thread on its own port, one round at a time. */
+export class ThreadHealth {
+  #seq = 0;
+  #answer: ((seq: number, threadId: number, status: HealthStatus) => void) | undefined;
+
+  /** A thread's `health` note. */
+  answer(seq: number, threadId: number, status: HealthStatus): void {
+    this.#answer?.(seq, threadId, status);
+  }
+
+  /** Asks every live thread (`ask`), waits `timeoutMs` at most; undefined when no thread is live. */
+  async check(
+    live: () => ThreadState[],
+    ask: (thread: ThreadState, seq: number) => void,
+    timeoutMs: number,
+  ): Promise<HealthStatus | undefined> {
+    const asked = live();
+    if (asked.length === 0) return undefined;
+    const seq = ++this.#seq;
+    const answers = new Map<number, HealthStatus>();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.#answer = (answered, threadId, status) => {
+        if (answered !== seq) return;
+        answers.set(threadId, status);
+        if (answers.size >= asked.length) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      for (const t of asked) ask(t, seq);
+    });
+    this.#answer = undefined;
+    const silent = live()
+      .filter((t) => asked.includes(t) && !answers.has(t.worker.threadId))
+      .map((t) => t.worker.threadId);
+    if (answers.size === 0 && silent.length === 0) return undefined;
+    return combineHealth([...answers.values()], silent, timeoutMs);
   }
 }
 

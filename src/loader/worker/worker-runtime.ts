@@ -29,11 +29,12 @@ import { TaskLedger, type Pending, type TaskTransport } from '../task-ledger.js'
 import { grantedFetch } from '../host-fetch.js';
 import { threadPermissions, type ThreadPermissions } from './thread-launch.js';
 import { checkResult, refusedResult } from './note-check.js';
-import { combineHealth, isCloneError, onNote, threadFigures } from './thread-notes.js';
+import { isCloneError, onNote, threadFigures, ThreadHealth } from './thread-notes.js';
 import type { NoteTarget, ThreadState } from './thread-notes.js';
 import { captureOutput } from './thread-output.js';
 import { LiveThread } from './live-thread.js';
 import { TaskBatcher } from './task-batcher.js';
+import { PortTasks } from './port-tasks.js';
 import { within } from '../settled-within.js';
 
 /** Of `close()`'s budget, what is kept for ending the threads after the plugin's `stop()`. */
@@ -71,15 +72,16 @@ export class WorkerRuntime implements PluginRuntime {
   #lastLoss: TaskFailure | undefined;
   /** Errors threads died of (Piscina rejects their tasks with them): never a failure to send. */
   readonly #threadErrors = new WeakSet<object>();
-  #healthSeq = 0;
   /** Made with the pool: a plugin that never ran has no scratch folder. */
   #permissions: ThreadPermissions | undefined;
-  #healthAnswer: ((seq: number, threadId: number, status: HealthStatus) => void) | undefined;
+  readonly #health = new ThreadHealth();
   readonly #harness: HarnessOverride | undefined;
   /** The thread holding the instance's WebSocket connections, made for the first one. */
   #live: HeldLiveChannel | undefined;
   /** The folder's hash, checked before each thread (task or live) imports the plugin. */
   readonly #content: ContentCheck;
+  /** Lone tasks by each thread's own port (ADR 0370): the JavaScript harness only. */
+  readonly #ports: PortTasks | undefined;
 
   constructor(spec: RuntimeSpec, hooks: RuntimeHooks, harness?: HarnessOverride) {
     this.#harness = harness;
@@ -103,14 +105,20 @@ export class WorkerRuntime implements PluginRuntime {
       terminated: () => this.#terminated(),
     };
     this.#ledger = new TaskLedger(spec.maxInFlight, spec.timeoutGraceMs, transport);
+    const violation = (reason: string) => hooks.onViolation(reason, ++this.#violations);
+    const checked = (kind: Task['t'], result: unknown) => this.#checked(kind, result);
+    const ledger = this.#ledger;
+    if (!harness)
+      this.#ports = new PortTasks({ ledger, threads: this.#threads, checked, violation });
     const batchTarget = {
-      ledger: this.#ledger,
+      ledger,
       pool: () => this.#pool ?? this.#open(),
       one: (pending: Held) => this.#runOne(pending),
-      checked: (kind: Task['t'], result: unknown) => this.#checked(kind, result),
+      checked,
       lost: (pending: Held, error: unknown) => this.#onLost(pending, error),
       unsendable: (e: unknown) => isCloneError(e) && !this.#threadErrors.has(e as object),
-      violation: (reason: string) => hooks.onViolation(reason, ++this.#violations),
+      violation,
+      alone: (pending: Held) => this.#ports?.send(pending) ?? false,
     };
     if (!harness || harness.batches) {
       const perThread = harness?.messagesPerThread ?? Infinity;
@@ -125,8 +133,8 @@ export class WorkerRuntime implements PluginRuntime {
       hooks,
       memoryBytes: memory * 1024 * 1024,
       kill: (state, reason) => this.#kill(state, reason),
-      health: (seq, threadId, status) => this.#healthAnswer?.(seq, threadId, status),
-      violation: (reason) => hooks.onViolation(reason, ++this.#violations),
+      health: (seq, threadId, status) => this.#health.answer(seq, threadId, status),
+      violation,
       fetch: grantedFetch(spec),
     };
   }
@@ -167,7 +175,10 @@ export class WorkerRuntime implements PluginRuntime {
 
   #runOne(pending: Held): Promise<unknown> {
     return (this.#pool ?? this.#open()).run(pending.task).then(
-      (result: unknown) => this.#ledger.settle(pending, this.#checked(pending.task.t, result)),
+      (result: unknown) => {
+        this.#ports?.answered(pending);
+        this.#ledger.settle(pending, this.#checked(pending.task.t, result));
+      },
       (error: unknown) => this.#onLost(pending, error),
     );
   }
@@ -296,28 +307,12 @@ export class WorkerRuntime implements PluginRuntime {
   }
 
   async checkHealth(timeoutMs: number): Promise<HealthStatus | undefined> {
-    const asked = this.#liveThreads();
-    if (asked.length === 0 || this.#closing) return undefined;
-    const seq = ++this.#healthSeq;
-    const answers = new Map<number, HealthStatus>();
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      this.#healthAnswer = (answered, threadId, status) => {
-        if (answered !== seq) return;
-        answers.set(threadId, status);
-        if (answers.size >= asked.length) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      for (const t of asked) this.#control(t, { ctl: 'health', seq });
-    });
-    this.#healthAnswer = undefined;
-    const silent = this.#liveThreads()
-      .filter((t) => asked.includes(t) && !answers.has(t.worker.threadId))
-      .map((t) => t.worker.threadId);
-    if (answers.size === 0 && silent.length === 0) return undefined;
-    return combineHealth([...answers.values()], silent, timeoutMs);
+    if (this.#closing) return undefined;
+    return this.#health.check(
+      () => this.#liveThreads(),
+      (t, seq) => this.#control(t, { ctl: 'health', seq }),
+      timeoutMs,
+    );
   }
 
   #liveThreads(): ThreadState[] {
@@ -344,17 +339,20 @@ export class WorkerRuntime implements PluginRuntime {
       const id = worker.threadId;
       const state: ThreadState = {
         worker,
+        id,
         killed: false,
         heapUsed: 0,
         elu: undefined,
         exitNoted: false,
       };
       this.#threads.set(id, state);
+      this.#ports?.track(state);
       captureOutput(worker, (stream, line) => this.#hooks.onOutput(stream, line));
       worker.on(
         'message',
         (m: unknown) =>
           this.#harness?.onNote(m) ||
+          this.#ports?.take(state, m) ||
           this.#batcher?.take(state, m) ||
           onNote(this.#notes, state, m),
       );
@@ -370,13 +368,10 @@ export class WorkerRuntime implements PluginRuntime {
         // Exits we caused (timeout kill, close) or Piscina did (idle) carry no error and no exit note.
         const crashed =
           !state.killed && !this.#closing && (state.error !== undefined || state.exitNoted);
-        if (!crashed) {
-          this.#lastLoss = this.#terminated();
-          return;
-        }
         const reason = state.error ?? `the plugin ended its thread with process.exit(${code})`;
-        this.#lastLoss = { __pgw: 'crash', message: reason };
-        this.#hooks.onCrash(reason);
+        this.#lastLoss = crashed ? { __pgw: 'crash', message: reason } : this.#terminated();
+        if (crashed) this.#hooks.onCrash(reason);
+        this.#ports?.lost(state, this.#lastLoss);
       });
       // Output is the host's now: the harness may import the plugin, once its folder is as loaded.
       void this.#content.verify().then((changed) => {

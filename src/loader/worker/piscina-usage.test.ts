@@ -1,0 +1,38 @@
+// Piscina's count of a thread's work includes the tasks the host sent on its own port (ADR 0370):
+// Piscina sends its own tasks elsewhere while a thread is busy that way. Real Piscina threads.
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import type * as PiscinaModule from 'piscina';
+import { describe, expect, it } from 'vitest';
+import { countPortWork } from './piscina-usage.js';
+
+// The same CommonJS instance the patch reaches, as `plugin-pool.ts` loads it.
+const { Piscina } = createRequire(import.meta.url)('piscina') as typeof PiscinaModule;
+const filename = path.join(import.meta.dirname, '../../../test/fixtures/piscina-thread-id.mjs');
+
+describe("Piscina's view of port work", () => {
+  it('a thread busy with a port task gets no Piscina task while another thread is free', async () => {
+    const pool = new Piscina({
+      filename,
+      minThreads: 2,
+      maxThreads: 2,
+      concurrentTasksPerWorker: 1,
+      atomics: 'disabled',
+    });
+    try {
+      await Promise.all([pool.run(null), pool.run(null)]);
+      const [busy, free] = pool.threads;
+      const usage = { inFlight: 1, sent: 1 };
+      expect(countPortWork(busy!, usage)).toBe(true);
+      const ran = [];
+      for (let i = 0; i < 6; i++) ran.push(await pool.run(null));
+      expect(new Set(ran)).toEqual(new Set([free!.threadId]));
+      // Its port task answered, the thread takes Piscina's tasks again.
+      usage.inFlight = 0;
+      const both = await Promise.all([pool.run(null), pool.run(null)]);
+      expect(new Set(both)).toEqual(new Set([busy!.threadId, free!.threadId]));
+    } finally {
+      await pool.destroy();
+    }
+  });
+});
