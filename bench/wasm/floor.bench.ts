@@ -90,7 +90,7 @@ const paths: [string, number][] = [
 console.log(
   `\nthe batch-hostage rule costs the worker ${f(worker - cpu('worker, answers together'))} µs a call and wasm ${f(wasm - cpu('wasm, answers together'))}; ` +
     `Extism's ABI (kernel − plain) ${f(kernel - plainCall)} µs; a reply the size of the envelope (worker-envelope − worker) ${f(cpu('worker, envelope echo') - worker)} µs; ` +
-    `wasm above worker + kernel call (the harness: the envelope, the reply's parse and check, smaller batches) ${f(wasm - worker - kernel)} µs\n`,
+    `wasm above worker + kernel call (the harness: the envelope, the reply's parse and check, the host waking per answer) ${f(wasm - worker - kernel)} µs\n`,
 );
 console.log(
   `| floor, CPU per call all threads (throughput ÷ worker it allows; goal ≥ 0.8) | Extism ABI kept (kernel call) | ABI dropped (plain call) |`,
