@@ -13,20 +13,32 @@
  * Stamping inside the plugin's thread slows the gateway's variant more than the bare pool's (every
  * step, the host's too: see docs/performance.md); `TRACE_THREAD=off` stamps the host's steps alone.
  *
+ * `wasm` is the AssemblyScript template through the gateway (issue 24's wasm goal: its gap to the
+ * JavaScript echo of `gateway`): its threads get bench/trace-wasm-thread.cjs preloaded, which stamps the
+ * module's `handle` export as the handler; `TRACE_VARIANTS=gateway,wasm` alternates the two.
+ *
  *   npm run build && npx tsx bench/sequential-trace.micro.ts [rounds]
  *   npm run build && TRACE_THREAD=off npx tsx bench/sequential-trace.micro.ts [rounds]
+ *   npm run build && TRACE_VARIANTS=gateway,wasm npx tsx bench/sequential-trace.micro.ts [rounds]
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { MessagePort } from 'node:worker_threads';
+import { BroadcastChannel, MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Bench } from 'tinybench';
 import { threadCpu, threadSleeps } from './thread-cpu.js';
+import { preloadIntoThreads } from './thread-preload.js';
 
 const here = import.meta.dirname;
-const VARIANTS = ['piscina-tuned', 'gateway'] as const;
-type Variant = (typeof VARIANTS)[number];
+const ALL_VARIANTS = ['piscina-tuned', 'gateway', 'wasm'] as const;
+type Variant = (typeof ALL_VARIANTS)[number];
+const VARIANTS = (process.env.TRACE_VARIANTS ?? 'piscina-tuned,gateway').split(',') as Variant[];
+const HEADINGS: Record<Variant, string> = {
+  'piscina-tuned': 'bare Piscina, tuned',
+  gateway: 'gateway.handle()',
+  wasm: 'gateway.handle(), wasm',
+};
 const WARMUP = 20_000;
 const UNTRACED = 10_000;
 const TRACED = 5_000;
@@ -117,7 +129,31 @@ async function measure(variant: Variant): Promise<Result> {
   const headers = { 'content-type': 'application/json' };
   let call: (path?: string) => Promise<{ body?: unknown }>;
   let close: () => Promise<void>;
-  if (variant === 'piscina-tuned') {
+  /** Starts (`arm`) or ends (`dump`, answering them) the thread's stamps. */
+  let stamps = async (path: '/arm' | '/dump') => (await call(path)).body;
+  if (variant === 'wasm') {
+    // Before Piscina starts a thread: every thread of the plugin preloads the stamps.
+    preloadIntoThreads(path.join(here, 'trace-wasm-thread.cjs'));
+    const channel = new BroadcastChannel('pgw-sequential-trace');
+    stamps = (at) =>
+      new Promise((resolve) => {
+        channel.onmessage = (event) => {
+          const { to, body } = (event as { data: { to: string; body: unknown } }).data;
+          if (to === at.slice(1)) resolve(body);
+        };
+        channel.postMessage(at.slice(1));
+      });
+    const { PluginGateway } = await import('../dist/index.js');
+    const gateway = new PluginGateway({ logger: false });
+    await gateway.load(path.join(here, '../templates/wasm/assemblyscript'));
+    await gateway.start();
+    call = (at = '/echo') =>
+      gateway.handle({ method: 'POST', path: at, headers, body, userId: 456 });
+    close = async () => {
+      channel.close();
+      await gateway.stop();
+    };
+  } else if (variant === 'piscina-tuned') {
     const pool = new Piscina({
       filename: path.join(here, 'trace-worker.js'),
       minThreads: 1,
@@ -156,7 +192,7 @@ async function measure(variant: Variant): Promise<Result> {
   const tiny = bench.tasks[0]!.result as unknown as { latency: { p50: number } };
 
   // Unarmed, the thread takes no stamps: its steps are left out, the host's are stamped alone.
-  if (process.env.TRACE_THREAD !== 'off') await call('/arm');
+  if (process.env.TRACE_THREAD !== 'off') await stamps('/arm');
   tracing = true;
   for (let i = 0; i < TRACED; i++) {
     postDue = replyDue = true;
@@ -165,7 +201,7 @@ async function measure(variant: Variant): Promise<Result> {
     host.continued!.push(now());
   }
   tracing = postDue = replyDue = false;
-  const dump = (await call('/dump')).body as { origin: number } & Record<string, number[]>;
+  const dump = (await stamps('/dump')) as { origin: number } & Record<string, number[]>;
   await close();
   // On the host's clock; the last message event stamped is the dump's own.
   const shift = dump.origin - performance.timeOrigin;
@@ -194,8 +230,8 @@ async function measure(variant: Variant): Promise<Result> {
 }
 
 const [child] = process.argv.slice(2);
-if (child === 'piscina-tuned' || child === 'gateway') {
-  console.log(JSON.stringify(await measure(child)));
+if ((ALL_VARIANTS as readonly string[]).includes(child!)) {
+  console.log(JSON.stringify(await measure(child as Variant)));
 } else {
   const rounds = Number(child ?? 3);
   const results = new Map<Variant, Result[]>(VARIANTS.map((v) => [v, []]));
@@ -219,14 +255,15 @@ if (child === 'piscina-tuned' || child === 'gateway') {
   const cell = (n: number) => (Number.isNaN(n) ? '–' : n.toFixed(1));
   const row = (label: string, pick: (r: Result) => number) => {
     const [a, b] = VARIANTS.map((v) => of(v, pick)) as [number, number];
+    if (VARIANTS.length === 1) return `| ${label} | ${cell(a)} |`;
     return `| ${label} | ${cell(a)} | ${cell(b)} | ${Number.isNaN(a - b) ? '–' : `${b - a >= 0 ? '+' : '−'}${Math.abs(b - a).toFixed(1)}`} |`;
   };
   console.log(
     [
       `date: ${new Date().toISOString()}; node ${process.version}; ${os.cpus().length} CPUs; load average ${loadBefore.toFixed(2)} before, ${os.loadavg()[0]!.toFixed(2)} after; ${rounds} rounds, variants alternated, one process each`,
       '',
-      '| one request in flight, µs (medians) | bare Piscina, tuned | gateway.handle() | gateway − Piscina |',
-      '| --- | ---: | ---: | ---: |',
+      `| one request in flight, µs (medians) | ${VARIANTS.map((v) => HEADINGS[v]).join(' | ')} | ${VARIANTS.length === 2 ? `${VARIANTS[1]} − ${VARIANTS[0]}` : ''} |`,
+      `| --- | ${VARIANTS.map(() => '---:').join(' | ')} | ---: |`,
       ...STEPS.map(([label]) => row(label, (r) => r.steps[label]!)),
       row('untraced p50, plain loop', (r) => r.p50),
       row('untraced p50, tinybench', (r) => r.tinybenchP50),

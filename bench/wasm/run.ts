@@ -6,8 +6,11 @@
  * (the same module with @extism/extism in-thread), `kernel` (the same module in-thread through the
  * gateway's own Extism host, `extism-host.ts`), `plain` (a module without Extism, called directly),
  * `gateway-go-echo` (the AssemblyScript echo written in Go without encoding/json, built by bench.ts),
- * `gateway-as-parse` (the AssemblyScript echo that decodes its input with json-as, built by bench.ts).
+ * `gateway-as-parse` (the AssemblyScript echo that decodes its input with json-as, built by bench.ts),
+ * `worker-envelope` (a JavaScript echo answering the envelope as the AssemblyScript echo does: envelope-echo/).
  * Prints JSON: sequential p50 (µs), throughput at 64 in flight (req/s), cold start (ms), RSS (MiB).
+ * `BENCH_THREAD_PRELOAD=<file.cjs>`: the plugin's threads preload that file (a variant that is not
+ * shipped, such as answers-together.cjs: bench/thread-preload.ts).
  * Usage: node --import tsx bench/wasm/run.ts <variant> [plain.wasm] [go-echo dir] [as-parse dir]
  *   (plain.wasm: clang --target=wasm32 -O2 -fno-builtin -nostdlib -Wl,--no-entry -o plain.wasm bench/wasm/plain-echo.c)
  */
@@ -16,6 +19,7 @@ import path from 'node:path';
 import createPlugin from '@extism/extism';
 import { PluginGateway } from '../../src/index.js';
 import { threadCpu, threadSleeps } from '../thread-cpu.js';
+import { preloadIntoThreads } from '../thread-preload.js';
 import { BENCH_INPUT, BENCH_REQUEST, plainEcho, STUB_IMPORTS, withKernel } from './kernel-setup.js';
 
 const variant = process.argv[2];
@@ -77,6 +81,9 @@ async function measure(call: () => Promise<unknown>) {
   };
 }
 
+if (process.env.BENCH_THREAD_PRELOAD)
+  preloadIntoThreads(path.resolve(process.env.BENCH_THREAD_PRELOAD));
+
 const rss0 = process.memoryUsage().rss;
 const t0 = performance.now();
 const report = (cold: number, figures: object) =>
@@ -96,6 +103,16 @@ if ((variant === 'gateway-go-echo' || variant === 'gateway-as-parse') && !GATEWA
 if (variant !== undefined && Object.hasOwn(GATEWAY_DIRS, variant)) {
   const gateway = new PluginGateway({ logger: false });
   await gateway.load(GATEWAY_DIRS[variant]!);
+  await gateway.start();
+  await gateway.handle(request);
+  const cold = performance.now() - t0;
+  await new Promise((r) => setTimeout(r, 200));
+  report(cold, await measure(() => gateway.handle(request)));
+  await gateway.stop();
+} else if (variant === 'worker-envelope') {
+  // The JavaScript echo that answers the envelope, as the AssemblyScript echo does (envelope-echo/).
+  const gateway = new PluginGateway({ logger: false });
+  await gateway.load(path.join(import.meta.dirname, 'envelope-echo'));
   await gateway.start();
   await gateway.handle(request);
   const cold = performance.now() - t0;
