@@ -316,6 +316,8 @@ export interface HarnessOverride {
   onNote(message: unknown): boolean;
   /** The harness answers the worker harness's batches of requests (`thread-batch.ts`, ADR 0300). */
   batches?: boolean;
+  /** The harness takes a lone task on its thread's own port (`ThreadRunner.port`, ADR 0370). */
+  portTasks?: boolean;
   /** Messages a thread may hold at once; the host keeps the other tasks until one is answered (ADR 0345). */
   messagesPerThread?: number;
   /** The runtime's live channel, made on first use in place of the worker's live thread. */

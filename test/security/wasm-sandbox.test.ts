@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PluginGateway, type CrashEvent } from '../../src/index.js';
 import { fixture, get, memoryLogger, statusOf } from '../helpers.js';
+import { taskMessages } from '../task-messages.js';
 
 const dir = fixture('wasm-sandbox');
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pgw-wasm-sec-'));
@@ -106,6 +107,17 @@ describe('a wasm plugin cannot hold a thread or crash the host', () => {
     const res = await get(gateway, '/loop');
     expect(res.statusCode).toBe(504);
     expect((await get(gateway, '/ok')).statusCode).toBe(200);
+  });
+
+  it("alone in flight, a request goes on its thread's own port (ADR 0370); an endless loop sent so is ended at its deadline", async () => {
+    expect((await get(gateway, '/ok')).statusCode).toBe(200); // a warm thread to take it
+    const loop = await taskMessages(() => get(gateway, '/loop'));
+    expect([loop.result.statusCode, loop.byPort]).toEqual([504, 1]);
+    expect((await get(gateway, '/ok')).statusCode).toBe(200); // a fresh thread, through Piscina
+    const sequential = await taskMessages(async () => {
+      for (let i = 0; i < 5; i++) expect((await get(gateway, '/ok')).statusCode).toBe(200);
+    });
+    expect([sequential.messages, sequential.byPort]).toEqual([5, 5]);
   });
 
   it('requests of one tick with an endless loop among them: each other one answered 200, the loop 504', async () => {

@@ -18,7 +18,7 @@ import type { BootReport, TaskResult } from '../runtime.js';
 import type { ControlMessage, Task, WorkerNote } from '../worker/protocol.js';
 import { checkReply } from '../worker/reply.js';
 import { describe, failure, isThenable } from '../harness/task-values.js';
-import { batchingRunner } from '../worker/thread-batch.js';
+import { threadRunner } from '../worker/thread-batch.js';
 import { droppedLines, LineBudget } from '../../shared/line-budget.js';
 import { matchesEventPattern } from '../../shared/event-pattern.js';
 import { EXTISM_ENV, EXTISM_USER, type Grant } from './abi.js';
@@ -48,6 +48,8 @@ port.on('message', (message: ControlMessage) => {
     case 'health':
       return void answerHealth(message.seq);
     // 'abandon': nothing here awaits; a call that outlives its deadline holds the thread, which the host ends.
+    case 'task':
+      return runner.port(message.task);
   }
 });
 
@@ -337,8 +339,10 @@ function run(task: Task): TaskResult | Promise<TaskResult> {
     .finally(done);
 }
 
+const runner = threadRunner(run, data.concurrency, note);
+
 /** Piscina calls this for every task: one request, or the requests of one tick of the host (ADR 0300). */
-export default batchingRunner(run, data.concurrency, note);
+export default runner.piscina;
 
 /** The module's answer to a request, as the host takes it. */
 const replyOf = (key: string) => (body: string) =>

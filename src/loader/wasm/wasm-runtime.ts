@@ -127,6 +127,8 @@ export function createWasmRuntime(
     batches: true,
     // One call at a time: a thread holds the batch it runs and the next; the rest leave together.
     messagesPerThread: 2,
+    // A request alone in flight goes on its thread's own port, as the worker harness's (ADR 0370).
+    portTasks: true,
     live: (parts) =>
       new WasmStreams(spec, hooks, parts, {
         url: WASM_HARNESS,

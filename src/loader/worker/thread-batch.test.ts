@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Task, TaskResult, WorkerNote } from './protocol.js';
-import { batchingRunner } from './thread-batch.js';
+import { threadRunner } from './thread-batch.js';
+
+const batchingRunner = (...args: Parameters<typeof threadRunner>) => threadRunner(...args).piscina;
 
 const task = (s: number, q = s): Task => ({ t: 'evt', e: { type: 'x' } as never, s, d: 0, q });
 

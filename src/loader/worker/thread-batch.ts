@@ -38,18 +38,9 @@ export interface ThreadRunner {
 }
 
 /**
- * The thread's task function around `run`.
- * @param post sends a `replies` note on the thread's parent port (the host's private channel)
+ * The thread's two ways in around `run`.
+ * @param post sends a `replies` or `reply` note on the thread's parent port (the host's private channel)
  */
-export function batchingRunner(
-  run: RunTask,
-  concurrency: number,
-  post: (note: WorkerNote) => void,
-): ThreadRunner['piscina'] {
-  return threadRunner(run, concurrency, post).piscina;
-}
-
-/** {@link batchingRunner}, with the parent port's way in for lone tasks. */
 export function threadRunner(
   run: RunTask,
   concurrency: number,

@@ -80,7 +80,7 @@ export class WorkerRuntime implements PluginRuntime {
   #live: HeldLiveChannel | undefined;
   /** The folder's hash, checked before each thread (task or live) imports the plugin. */
   readonly #content: ContentCheck;
-  /** Lone tasks by each thread's own port (ADR 0370): the JavaScript harness only. */
+  /** Lone tasks by each thread's own port (ADR 0370): the JavaScript harness's, and a harness that takes them. */
   readonly #ports: PortTasks | undefined;
 
   constructor(spec: RuntimeSpec, hooks: RuntimeHooks, harness?: HarnessOverride) {
@@ -108,7 +108,7 @@ export class WorkerRuntime implements PluginRuntime {
     const violation = (reason: string) => hooks.onViolation(reason, ++this.#violations);
     const checked = (kind: Task['t'], result: unknown) => this.#checked(kind, result);
     const ledger = this.#ledger;
-    if (!harness)
+    if (!harness || harness.portTasks)
       this.#ports = new PortTasks({ ledger, threads: this.#threads, checked, violation });
     const batchTarget = {
       ledger,
