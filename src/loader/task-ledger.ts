@@ -63,6 +63,12 @@ export interface TaskTransport<H> {
   terminated(): TaskFailure;
   /** Nothing is in flight any more (a process may start its idle countdown). */
   idle?(): void;
+  /**
+   * A task timed out the grace ago, still unanswered, and nothing is known to hold it: whatever was to
+   * serve it may be stuck outside any task (plugin code blocking in a timer, or a slot table its
+   * harness was made to rewrite). The transport checks that its holders are alive.
+   */
+  unheld?(pending: Pending<H>): void;
 }
 
 export class TaskLedger<H> {
@@ -191,9 +197,9 @@ export class TaskLedger<H> {
     pending.answered = true;
     this.#answer(pending, TIMEOUT);
     const holder = this.#transport.holderOf(pending);
-    if (holder === undefined) return;
     // A holder awaiting the plugin lets go at once; one whose event loop is blocked cannot.
-    this.#transport.abandon(holder, pending.slot);
+    if (holder !== undefined) this.#transport.abandon(holder, pending.slot);
+    else if (this.#transport.unheld === undefined) return;
     setTimeout(this.#reclaim, this.#graceMs, pending).unref();
   };
 
@@ -202,5 +208,6 @@ export class TaskLedger<H> {
     if (this.slots.ownerOf(pending.slot) !== pending) return;
     const holder = this.#transport.holderOf(pending);
     if (holder !== undefined) this.#transport.end(holder);
+    else this.#transport.unheld?.(pending);
   };
 }

@@ -47,6 +47,8 @@ port.on('message', (message: ControlMessage) => {
       return void stop();
     case 'health':
       return void answerHealth(message.seq);
+    case 'ping':
+      return note({ pgw: 'pong', seq: message.seq });
     // 'abandon': nothing here awaits; a call that outlives its deadline holds the thread, which the host ends.
     case 'task':
       return runner.port(message.task);

@@ -129,6 +129,8 @@ port.on('message', (message: ControlMessage) => {
       return host.abandon(message.slot);
     case 'health':
       return void host.answerHealth(message.seq);
+    case 'ping':
+      return note({ pgw: 'pong', seq: message.seq });
     case 'task': {
       const flags = readFlagCells();
       if (flags) host.setFlags(flags);
@@ -139,7 +141,8 @@ port.on('message', (message: ControlMessage) => {
 
 process.on('exit', (code) => note({ pgw: 'exiting', code }));
 
-const runner = threadRunner(host.run, data.concurrency, note);
+// Answers are posted so that a failure to send throws: the runner then sends what it can in their place.
+const runner = threadRunner(host.run, data.concurrency, (answer) => port.postMessage(answer));
 const runTask = runner.piscina;
 
 /**

@@ -95,6 +95,8 @@ export function checkNote(message: unknown): WorkerNote | string {
         : 'health note without a sequence number and status';
     case 'exiting':
       return typeof m.code === 'number' ? (m as WorkerNote) : 'exit note without a code';
+    case 'pong':
+      return Number.isInteger(m.seq) ? (m as WorkerNote) : 'pong note without a sequence number';
     default:
       return `a note of unknown kind ${describe(m.pgw)}`;
   }

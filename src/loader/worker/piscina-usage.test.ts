@@ -1,5 +1,6 @@
 // Piscina's count of a thread's work includes the tasks the host sent on its own port (ADR 0370):
-// Piscina sends its own tasks elsewhere while a thread is busy that way. Real Piscina threads.
+// Piscina sends its own tasks elsewhere while a thread is busy that way, but a port task never makes a
+// thread look full (Piscina is not told when it ends). Real Piscina threads.
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type * as PiscinaModule from 'piscina';
@@ -16,13 +17,13 @@ describe("Piscina's view of port work", () => {
       filename,
       minThreads: 2,
       maxThreads: 2,
-      concurrentTasksPerWorker: 1,
+      concurrentTasksPerWorker: 2,
       atomics: 'disabled',
     });
     try {
       await Promise.all([pool.run(null), pool.run(null)]);
       const [busy, free] = pool.threads;
-      const usage = { inFlight: 1, sent: 1 };
+      const usage = { inFlight: 1, sent: 1, most: 2 };
       expect(countPortWork(busy!, usage)).toBe(true);
       const ran = [];
       for (let i = 0; i < 6; i++) ran.push(await pool.run(null));
@@ -31,6 +32,24 @@ describe("Piscina's view of port work", () => {
       usage.inFlight = 0;
       const both = await Promise.all([pool.run(null), pool.run(null)]);
       expect(new Set(both)).toEqual(new Set([busy!.threadId, free!.threadId]));
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  it('a port task does not make a thread look full: its Piscina tasks still go to it', async () => {
+    const pool = new Piscina({
+      filename,
+      minThreads: 1,
+      maxThreads: 1,
+      concurrentTasksPerWorker: 1,
+      atomics: 'disabled',
+    });
+    try {
+      const only = await pool.run(null);
+      expect(countPortWork(pool.threads[0]!, { inFlight: 1, sent: 1, most: 1 })).toBe(true);
+      // Counted full, this task would wait in Piscina's queue for a wake-up that never comes.
+      expect(await pool.run(null)).toBe(only);
     } finally {
       await pool.destroy();
     }

@@ -2,7 +2,10 @@
  * Piscina's view of a thread's work, widened to the tasks the host sends on the thread's own port
  * (ADR 0370): Piscina counts a thread busy by the tasks it posted itself (`WorkerInfo.currentUsage()`),
  * for its balancing and for its idle timeout, which ends a thread it thinks idle. Each thread's port
- * work is counted here (`PortUsage`) and added to what Piscina counts; and an idle timeout that comes
+ * work is counted here (`PortUsage`) and added to what Piscina counts, but never so far as to make the
+ * thread look full: Piscina hears nothing when a port task ends, so a thread it thought full would
+ * keep its queued tasks waiting for good (the thread's own runner queues what exceeds its
+ * concurrency). An idle timeout that comes
  * due after port work since it was armed is armed again, so that a thread serving only port tasks ends
  * `idleTimeout` to twice that after its last one, as a thread serving Piscina's tasks ends after its.
  *
@@ -19,6 +22,8 @@ import path from 'node:path';
 export interface PortUsage {
   inFlight: number;
   sent: number;
+  /** Piscina's `concurrentTasksPerWorker` for the thread: the count stays below it. */
+  readonly most: number;
 }
 
 interface WorkerInfoLike {
@@ -45,7 +50,9 @@ function install(): boolean {
   proto.currentUsage = function (this: WorkerInfoLike) {
     const own = currentUsage.call(this);
     const port = usages.get(this.worker);
-    return port === undefined ? own : own + port.inFlight;
+    return port === undefined
+      ? own
+      : own + Math.min(port.inFlight, Math.max(0, port.most - 1 - own));
   };
   proto.setIdleTimeout = function (this: WorkerInfoLike, handler, ms, ...args) {
     const port = usages.get(this.worker);

@@ -25,6 +25,8 @@ type Held = Pending<ThreadState>;
 export interface PortTarget {
   readonly ledger: TaskLedger<ThreadState>;
   readonly threads: ReadonlyMap<number, ThreadState>;
+  /** Tasks a thread runs at once (Piscina's `concurrentTasksPerWorker`). */
+  readonly concurrency: number;
   /** The thread's answer as the host accepts it (`WorkerRuntime.#checked`). */
   checked(kind: Task['t'], result: unknown): TaskResult;
   /** A thread sent a malformed `reply` note. */
@@ -44,7 +46,7 @@ export class PortTasks {
 
   /** A new thread: its port work counted in Piscina's view; without that, it takes no port task. */
   track(thread: ThreadState): void {
-    const usage = { inFlight: 0, sent: 0 };
+    const usage = { inFlight: 0, sent: 0, most: this.#target.concurrency };
     if (countPortWork(thread.worker, usage)) thread.port = { usage, tasks: new Set() };
   }
 

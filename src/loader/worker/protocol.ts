@@ -106,6 +106,7 @@ export type WorkerNote =
   | { pgw: 'stopped'; error?: string }
   | { pgw: 'health'; seq: number; status: HealthStatus }
   | { pgw: 'exiting'; code: number }
+  | { pgw: 'pong'; seq: number }
   /** Answers to batched tasks, three entries each: slot, the task's `q`, its result. */
   | { pgw: 'replies'; r: unknown[] }
   /** The answer to a task sent on the parent port (ADR 0370): slot, `q`, result; settled at once. */
@@ -117,5 +118,6 @@ export type ControlMessage =
   | { ctl: 'stop' }
   | { ctl: 'abandon'; slot: number }
   | { ctl: 'health'; seq: number }
+  | { ctl: 'ping'; seq: number }
   /** A task alone in flight, sent here rather than through Piscina (ADR 0370); answered as a `reply`. */
   | { ctl: 'task'; task: Task };

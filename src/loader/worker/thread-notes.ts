@@ -36,6 +36,8 @@ export interface ThreadState {
   /** The harness saw `process.exit()`: the plugin ended its own thread. */
   exitNoted: boolean;
   stopped?: () => void;
+  /** The sequence number of the last liveness probe it answered (`WorkerRuntime.#probe`). */
+  pong?: number;
   /** Its tasks sent on its own port (`port-tasks.ts`); undefined when it takes none. */
   port?: { usage: PortUsage; tasks: Set<Pending<ThreadState>> };
 }
@@ -106,6 +108,9 @@ export function onNote(target: NoteTarget, state: ThreadState, message: unknown)
       break;
     case 'exiting':
       state.exitNoted = true;
+      break;
+    case 'pong':
+      state.pong = note.seq;
       break;
   }
 }

@@ -35,6 +35,7 @@ import { captureOutput } from './thread-output.js';
 import { LiveThread } from './live-thread.js';
 import { TaskBatcher } from './task-batcher.js';
 import { PortTasks } from './port-tasks.js';
+import { ThreadLiveness } from './thread-liveness.js';
 import { within } from '../settled-within.js';
 
 /** Of `close()`'s budget, what is kept for ending the threads after the plugin's `stop()`. */
@@ -57,6 +58,11 @@ export class WorkerRuntime implements PluginRuntime {
   readonly #flagNames: readonly string[];
   readonly #flagCells: Int32Array;
   readonly #threads = new Map<number, ThreadState>();
+  readonly #liveness = new ThreadLiveness(
+    this.#threads,
+    (thread, seq) => this.#control(thread, { ctl: 'ping', seq }),
+    (thread) => this.#end(thread),
+  );
   readonly #hooks: RuntimeHooks;
   readonly #notes: NoteTarget;
   #violations = 0;
@@ -103,13 +109,15 @@ export class WorkerRuntime implements PluginRuntime {
       abandon: (thread, slot) => this.#control(thread, { ctl: 'abandon', slot }),
       end: (thread) => this.#end(thread),
       terminated: () => this.#terminated(),
+      unheld: () => this.#liveness.probe(spec.timeoutGraceMs),
     };
     this.#ledger = new TaskLedger(spec.maxInFlight, spec.timeoutGraceMs, transport);
     const violation = (reason: string) => hooks.onViolation(reason, ++this.#violations);
     const checked = (kind: Task['t'], result: unknown) => this.#checked(kind, result);
     const ledger = this.#ledger;
+    const [threads, concurrency] = [this.#threads, spec.threadConcurrency];
     if (!harness || harness.portTasks)
-      this.#ports = new PortTasks({ ledger, threads: this.#threads, checked, violation });
+      this.#ports = new PortTasks({ ledger, threads, concurrency, checked, violation });
     const batchTarget = {
       ledger,
       pool: () => this.#pool ?? this.#open(),
