@@ -65,7 +65,9 @@ describe('a task alone in flight, on its thread’s own port', () => {
   it('a request its thread never saw before dying runs again on a fresh thread', async () => {
     await start();
     const first = holderOf(await post('/b/exit-later', { ms: 300 }));
-    // The thread is blocked when this arrives, then exits: no plugin code saw it.
+    // Past the thread's next loop turn (its answer may leave before it blocks): blocked when this
+    // arrives, then it exits, and no plugin code saw it.
+    await sleep(20);
     const { result: again, sent } = await byPort(() => post('/b/quick'));
     expect(sent).toBe(1);
     expect(again.statusCode).toBe(200);
