@@ -15,8 +15,7 @@
  * @module
  */
 import type { Worker } from 'node:worker_threads';
-import { createRequire } from 'node:module';
-import path from 'node:path';
+import { piscinaWorkerInfo } from './task-port-guard.js';
 
 /** A thread's port work: tasks in flight, and tasks sent since it started (a counter, never reset). */
 export interface PortUsage {
@@ -33,16 +32,9 @@ interface WorkerInfoLike {
 }
 
 const usages = new WeakMap<Worker, PortUsage>();
-const require = createRequire(import.meta.url);
 
 function install(): boolean {
-  let proto: WorkerInfoLike | undefined;
-  try {
-    const file = path.join(path.dirname(require.resolve('piscina')), 'worker_pool', 'index.js');
-    proto = (require(file) as { WorkerInfo?: { prototype: WorkerInfoLike } }).WorkerInfo?.prototype;
-  } catch {
-    return false;
-  }
+  const proto = piscinaWorkerInfo<WorkerInfoLike>();
   const currentUsage = proto?.currentUsage;
   const setIdleTimeout = proto?.setIdleTimeout;
   if (!proto || typeof currentUsage !== 'function' || typeof setIdleTimeout !== 'function')

@@ -20,14 +20,21 @@ interface WorkerInfoLike {
 
 const require = createRequire(import.meta.url);
 
-function installTaskPortGuard(): boolean {
-  let proto: WorkerInfoLike | undefined;
+/**
+ * The prototype of Piscina's unexported `WorkerInfo`, loaded by file: the same module instance Piscina
+ * uses. Undefined when a Piscina upgrade moved it; the caller then patches nothing.
+ */
+export function piscinaWorkerInfo<T extends object>(): T | undefined {
   try {
     const file = path.join(path.dirname(require.resolve('piscina')), 'worker_pool', 'index.js');
-    proto = (require(file) as { WorkerInfo?: { prototype: WorkerInfoLike } }).WorkerInfo?.prototype;
+    return (require(file) as { WorkerInfo?: { prototype: T } }).WorkerInfo?.prototype;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+function installTaskPortGuard(): boolean {
+  const proto = piscinaWorkerInfo<WorkerInfoLike>();
   const handle = proto?._handleResponse;
   if (!proto || typeof handle !== 'function') return false;
   proto._handleResponse = function (this: WorkerInfoLike, message: unknown) {
