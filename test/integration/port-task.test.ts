@@ -3,10 +3,10 @@
 // ended fails or re-runs the task as it would a Piscina task, an uncopyable request fails alone, and
 // Piscina neither ends a thread serving only such tasks as idle nor keeps it once it is. Real threads,
 // the public API.
-import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GatewayOptions, PluginGateway, PluginResponse } from '../../src/index.js';
 import { gatewayWith, statusOf } from '../helpers.js';
+import { taskMessages } from '../task-messages.js';
 
 let gateway: PluginGateway | undefined;
 afterEach(async () => {
@@ -24,17 +24,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Tasks the host sends on a thread's own port while `work` runs. */
 async function byPort<T>(work: () => Promise<T>): Promise<{ result: T; sent: number }> {
-  const original = Worker.prototype.postMessage;
-  let sent = 0;
-  Worker.prototype.postMessage = function (this: Worker, ...args) {
-    if ((args[0] as { ctl?: unknown } | null)?.ctl === 'task') sent++;
-    return original.apply(this, args);
-  };
-  try {
-    return { result: await work(), sent };
-  } finally {
-    Worker.prototype.postMessage = original;
-  }
+  const { result, byPort: sent } = await taskMessages(work);
+  return { result, sent };
 }
 
 describe('a task alone in flight, on its thread’s own port', () => {
